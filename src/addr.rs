@@ -159,17 +159,20 @@ impl ByteSize {
             .find(|c: char| !(c.is_ascii_digit() || c == '_'))
             .unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
-        let num: u64 = num
-            .replace('_', "")
-            .parse()
-            .map_err(|_| format!("`{s}` is not a byte size (expected e.g. 4096, \"64KiB\", \"2MiB\", \"16GiB\")"))?;
+        let num: u64 = num.replace('_', "").parse().map_err(|_| {
+            format!("`{s}` is not a byte size (expected e.g. 4096, \"64KiB\", \"2MiB\", \"16GiB\")")
+        })?;
         let mult: u64 = match unit.trim() {
             "" | "B" => 1,
             "K" | "KB" | "KiB" | "k" => 1 << 10,
             "M" | "MB" | "MiB" => 1 << 20,
             "G" | "GB" | "GiB" => 1 << 30,
             "T" | "TB" | "TiB" => 1 << 40,
-            u => return Err(format!("`{s}`: unknown unit `{u}` (use B, KiB, MiB, GiB or TiB)")),
+            u => {
+                return Err(format!(
+                    "`{s}`: unknown unit `{u}` (use B, KiB, MiB, GiB or TiB)"
+                ))
+            }
         };
         num.checked_mul(mult)
             .map(ByteSize)
@@ -240,6 +243,9 @@ mod tests {
         for s in PageSize::ALL {
             assert_eq!((va.vpn(s) << s.shift()) | va.offset(s), va.0);
         }
-        assert_eq!(PageSizeSet::of(&[PageSize::Size4K, PageSize::Size1G]).0, 0b101);
+        assert_eq!(
+            PageSizeSet::of(&[PageSize::Size4K, PageSize::Size1G]).0,
+            0b101
+        );
     }
 }

@@ -1,5 +1,35 @@
 //! mmusim: a cycle-approximate model of a processor's memory-management unit.
 //!
-//! See `docs/ARCHITECTURE.md` for the data flow and the module map.
+//! Data flow (see `docs/ARCHITECTURE.md`): a workload streams [`workload::Access`]es per
+//! core → the engine ([`sim`]) hands the core with the smallest clock its next access →
+//! TLB hierarchy ([`tlb`]) → on a miss the page walker ([`walker`]) with its walk caches
+//! reads PTEs from the page table ([`pagetable`]) through the caches ([`memory`]) → a
+//! not-present entry faults into the OS model ([`os`]) → counters are assembled into a
+//! result tree ([`report`]).
 
 pub mod addr;
+pub mod assoc;
+pub mod config;
+pub mod memory;
+pub mod os;
+pub mod pagetable;
+pub mod sim;
+pub mod stats;
+pub mod tlb;
+pub mod util;
+pub mod walker;
+pub mod workload;
+
+use std::fmt;
+
+/// An error that stops a simulation (out of memory, an inconsistent table, a bad trace).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimError(pub String);
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SimError {}

@@ -1,0 +1,537 @@
+//! The typed system configuration: every component of the simulated machine is chosen
+//! and sized here.
+//!
+//! In: a TOML table (decoded by `config::load`, which refuses unknown keys and applies
+//! `--set` overrides first). Out: a [`SystemConfig`] whose [`SystemConfig::validate`]
+//! pass returns every geometric or semantic problem as `(key.path, message)`; the loader
+//! turns each into `file:line: key.path: message`.
+//!
+//! The component tree mirrors this config tree: `tlb[i]` is one TLB structure, `walker.psc[i]`
+//! one paging-structure cache, `memory.cache[i]` one cache level, and the stats tree uses the
+//! same names.
+
+use crate::addr::{ByteSize, PageSize};
+use crate::assoc::Replacement;
+use serde::{Deserialize, Serialize};
+
+/// The whole machine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemConfig {
+    /// A label for reports.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub sim: SimConfig,
+    /// TLB structures; `level` groups them (1 = L1, 2 = L2 STLB, ...).
+    #[serde(default)]
+    pub tlb: Vec<TlbConfig>,
+    #[serde(default)]
+    pub walker: WalkerConfig,
+    pub page_table: PageTableConfig,
+    pub memory: MemoryConfig,
+    pub os: OsConfig,
+}
+
+/// Cores and timing model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimConfig {
+    /// Number of cores; each runs one workload stream in its own address space.
+    #[serde(default = "one")]
+    pub cores: u32,
+    /// Cycles per instruction outside address translation.
+    #[serde(default = "one_f")]
+    pub base_cpi: f64,
+    /// Seed for every random choice of the machine (replacement, frame shuffling).
+    #[serde(default = "one_u64")]
+    pub seed: u64,
+    /// Accesses per core after which statistics restart (caches and TLBs stay warm).
+    #[serde(default)]
+    pub warmup_accesses: u64,
+    /// Whether an L1 TLB hit is hidden by the pipeline (true on current cores: the L1
+    /// DTLB is looked up in parallel with the L1D tag check).
+    #[serde(default = "yes")]
+    pub l1_tlb_overlapped: bool,
+    /// Instructions a core may run past an outstanding page walk before it stalls on it.
+    /// 0 = blocking: the core waits for every walk (in-order approximation).
+    #[serde(default)]
+    pub overlap_window: u32,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            cores: 1,
+            base_cpi: 1.0,
+            seed: 1,
+            warmup_accesses: 0,
+            l1_tlb_overlapped: true,
+            overlap_window: 0,
+        }
+    }
+}
+
+/// Which accesses a TLB structure serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlbKind {
+    Instruction,
+    Data,
+    Unified,
+}
+
+impl TlbKind {
+    pub fn serves_instructions(self) -> bool {
+        !matches!(self, TlbKind::Data)
+    }
+    pub fn serves_data(self) -> bool {
+        !matches!(self, TlbKind::Instruction)
+    }
+}
+
+/// When a TLB level is filled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TlbFill {
+    /// Filled with every translation that missed in it (inclusive-style).
+    #[default]
+    Miss,
+    /// Filled only with entries evicted from the level above; a hit moves the entry up
+    /// (exclusive victim TLB).
+    Victim,
+}
+
+/// One TLB structure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlbConfig {
+    pub name: String,
+    pub level: u32,
+    pub kind: TlbKind,
+    pub entries: u32,
+    /// Ways per set; `ways = entries` is fully associative.
+    pub ways: u32,
+    pub page_sizes: Vec<PageSize>,
+    /// Hit latency in cycles (a miss costs the same: the lookup completes either way).
+    pub latency: u32,
+    #[serde(default)]
+    pub replacement: Replacement,
+    #[serde(default)]
+    pub fill: TlbFill,
+}
+
+/// The hardware page walker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalkerConfig {
+    /// Walks a core may have in flight; a walk beyond that waits for the earliest to end.
+    #[serde(default = "one")]
+    pub max_concurrent_walks: u32,
+    /// Paging-structure caches, at most one per page-table level.
+    #[serde(default)]
+    pub psc: Vec<PscConfig>,
+}
+
+impl Default for WalkerConfig {
+    fn default() -> Self {
+        WalkerConfig {
+            max_concurrent_walks: 1,
+            psc: Vec::new(),
+        }
+    }
+}
+
+/// A paging-structure cache for the entries of one radix level (5 = PML5, 4 = PML4,
+/// 3 = PDPT, 2 = PD). A hit at level L supplies the table of level L-1, so the walk
+/// skips the PTE reads of every level from the top down to L.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PscConfig {
+    pub name: String,
+    pub level: u32,
+    pub entries: u32,
+    pub ways: u32,
+    pub latency: u32,
+    #[serde(default)]
+    pub replacement: Replacement,
+}
+
+/// The page-table design.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum PageTableConfig {
+    /// A radix tree (x86-64: 4 levels of 9 bits, or 5 with LA57).
+    Radix {
+        levels: u32,
+        /// Index bits per level, top level first; default 9 for every level.
+        #[serde(default)]
+        bits_per_level: Option<Vec<u32>>,
+    },
+}
+
+impl PageTableConfig {
+    /// Index bits per level, top level first.
+    pub fn radix_bits(&self) -> Vec<u32> {
+        match self {
+            PageTableConfig::Radix {
+                levels,
+                bits_per_level,
+            } => bits_per_level
+                .clone()
+                .unwrap_or_else(|| vec![9; *levels as usize]),
+        }
+    }
+}
+
+/// The memory hierarchy that PTE reads (and optionally data accesses) go through.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// Load-to-use latency of a read that misses every cache level.
+    pub dram_latency: u32,
+    /// Whether data accesses also go through (and pollute) the caches PTE reads use.
+    #[serde(default)]
+    pub data_through_caches: bool,
+    /// Cache levels, nearest first.
+    #[serde(default)]
+    pub cache: Vec<CacheConfig>,
+}
+
+/// One cache level.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    pub name: String,
+    pub size: ByteSize,
+    pub ways: u32,
+    #[serde(default = "line64")]
+    pub line: u32,
+    /// Load-to-use latency of a hit at this level.
+    pub latency: u32,
+    #[serde(default)]
+    pub replacement: Replacement,
+    /// One instance shared by all cores (else one per core).
+    #[serde(default)]
+    pub shared: bool,
+}
+
+/// How physical frames are handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FrameAlloc {
+    Sequential,
+    /// A seeded pseudo-random permutation of the frames (memory as a long-running
+    /// system leaves it: neighbouring pages land in unrelated frames).
+    #[default]
+    Shuffled,
+}
+
+/// The minimal OS this issue needs: demand mapping of one page size.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OsConfig {
+    pub phys_mem: ByteSize,
+    #[serde(default)]
+    pub frame_alloc: FrameAlloc,
+    /// Page size every first touch maps.
+    #[serde(default = "size4k")]
+    pub page_size: PageSize,
+    /// Cycles the OS spends on a minor fault (first touch: allocate, zero, map).
+    #[serde(default)]
+    pub minor_fault_cycles: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+fn one_u64() -> u64 {
+    1
+}
+fn one_f() -> f64 {
+    1.0
+}
+fn yes() -> bool {
+    true
+}
+fn line64() -> u32 {
+    64
+}
+fn size4k() -> PageSize {
+    PageSize::Size4K
+}
+
+/// Most entries, ways or cores anything may be configured with; larger numbers are
+/// surely typos and would make the simulator allocate gigabytes.
+const MAX_ENTRIES: u32 = 1 << 24;
+
+/// Check a set-associative geometry; returns problems keyed by the field at fault.
+fn check_geometry(
+    errs: &mut Vec<(String, String)>,
+    path: &str,
+    entries: u64,
+    ways: u32,
+    repl: Replacement,
+) {
+    if entries == 0 {
+        errs.push((format!("{path}.entries"), "must be at least 1".into()));
+        return;
+    }
+    if entries > MAX_ENTRIES as u64 {
+        errs.push((
+            format!("{path}.entries"),
+            format!("{entries} is more than the supported {MAX_ENTRIES}"),
+        ));
+        return;
+    }
+    if ways == 0 {
+        errs.push((format!("{path}.ways"), "must be at least 1".into()));
+        return;
+    }
+    if entries % ways as u64 != 0 {
+        errs.push((
+            format!("{path}.ways"),
+            format!("entries ({entries}) are not divisible by ways ({ways})"),
+        ));
+        return;
+    }
+    let sets = entries / ways as u64;
+    if !sets.is_power_of_two() {
+        errs.push((
+            format!("{path}.ways"),
+            format!("entries / ways = {sets} sets, which is not a power of two"),
+        ));
+    }
+    if repl == Replacement::Plru && (!ways.is_power_of_two() || ways > 64) {
+        errs.push((
+            format!("{path}.replacement"),
+            format!("tree PLRU needs a power-of-two number of ways up to 64, not {ways}"),
+        ));
+    }
+}
+
+impl SystemConfig {
+    /// Every semantic problem, as `(key.path, message)`; empty when the config is usable.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut e: Vec<(String, String)> = Vec::new();
+        let s = &self.sim;
+        if s.cores == 0 || s.cores > 1024 {
+            e.push((
+                "sim.cores".into(),
+                format!("must be 1 to 1024, not {}", s.cores),
+            ));
+        }
+        if !(s.base_cpi.is_finite() && s.base_cpi > 0.0 && s.base_cpi <= 1000.0) {
+            e.push((
+                "sim.base_cpi".into(),
+                format!("must be a positive number up to 1000, not {}", s.base_cpi),
+            ));
+        }
+
+        // TLBs: levels contiguous from 1, names unique, at most one structure per
+        // (level, side, page size) so a translation has exactly one home per level.
+        let mut names = std::collections::HashSet::new();
+        let max_level = self.tlb.iter().map(|t| t.level).max().unwrap_or(0);
+        for (i, t) in self.tlb.iter().enumerate() {
+            let p = format!("tlb[{i}]");
+            if !names.insert(t.name.as_str()) {
+                e.push((format!("{p}.name"), format!("`{}` is used twice", t.name)));
+            }
+            if t.level == 0 || t.level > 8 {
+                e.push((format!("{p}.level"), "must be 1 to 8".into()));
+            }
+            check_geometry(&mut e, &p, t.entries as u64, t.ways, t.replacement);
+            if t.page_sizes.is_empty() {
+                e.push((
+                    format!("{p}.page_sizes"),
+                    "must name at least one page size".into(),
+                ));
+            }
+            for (j, ps) in t.page_sizes.iter().enumerate() {
+                if t.page_sizes[..j].contains(ps) {
+                    e.push((
+                        format!("{p}.page_sizes[{j}]"),
+                        format!("{ps} is listed twice"),
+                    ));
+                }
+            }
+            if t.fill == TlbFill::Victim && t.level == 1 {
+                e.push((
+                    format!("{p}.fill"),
+                    "a level-1 TLB has no level above to take victims from".into(),
+                ));
+            }
+            for (k, u) in self.tlb[..i].iter().enumerate() {
+                let both_sides = (t.kind.serves_data() && u.kind.serves_data())
+                    || (t.kind.serves_instructions() && u.kind.serves_instructions());
+                if u.level == t.level && both_sides {
+                    if let Some(ps) = t.page_sizes.iter().find(|ps| u.page_sizes.contains(ps)) {
+                        e.push((
+                            format!("{p}.page_sizes"),
+                            format!(
+                                "{ps} pages of this level and side are already held by tlb[{k}] (`{}`)",
+                                u.name
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        for lvl in 1..=max_level {
+            if !self.tlb.iter().any(|t| t.level == lvl) {
+                e.push((
+                    "tlb".into(),
+                    format!("levels must be numbered 1, 2, ... without gaps; no structure has level {lvl}"),
+                ));
+            }
+        }
+
+        // Page table.
+        let bits = self.page_table.radix_bits();
+        let PageTableConfig::Radix {
+            levels,
+            bits_per_level,
+        } = &self.page_table;
+        if !(2..=6).contains(levels) {
+            e.push((
+                "page_table.levels".into(),
+                format!("must be 2 to 6, not {levels}"),
+            ));
+        } else if bits.len() != *levels as usize {
+            e.push((
+                "page_table.bits_per_level".into(),
+                format!("lists {} levels but levels = {levels}", bits.len()),
+            ));
+        } else {
+            if bits_per_level.is_some() {
+                for (i, b) in bits.iter().enumerate() {
+                    if !(1..=9).contains(b) {
+                        e.push((
+                            format!("page_table.bits_per_level[{i}]"),
+                            format!("must be 1 to 9 (a table must fit one 4 KiB frame), not {b}"),
+                        ));
+                    }
+                }
+            }
+            let total: u32 = 12 + bits.iter().sum::<u32>();
+            if total > 57 {
+                e.push((
+                    "page_table".into(),
+                    format!("covers {total} virtual-address bits; at most 57 are supported"),
+                ));
+            }
+            if self.os.page_size != PageSize::Size4K
+                && leaf_level_for(&bits, self.os.page_size).is_none()
+            {
+                e.push((
+                    "os.page_size".into(),
+                    format!(
+                        "no level of this radix table maps {} pages (bits per level {:?})",
+                        self.os.page_size, bits
+                    ),
+                ));
+            }
+        }
+
+        // Walk caches.
+        for (i, c) in self.walker.psc.iter().enumerate() {
+            let p = format!("walker.psc[{i}]");
+            check_geometry(&mut e, &p, c.entries as u64, c.ways, c.replacement);
+            if c.level < 2 || c.level > *levels {
+                e.push((
+                    format!("{p}.level"),
+                    format!(
+                        "must be 2 to {levels} (the non-leaf levels of the page table), not {}",
+                        c.level
+                    ),
+                ));
+            }
+            if self.walker.psc[..i].iter().any(|d| d.level == c.level) {
+                e.push((
+                    format!("{p}.level"),
+                    format!("level {} has two walk caches", c.level),
+                ));
+            }
+        }
+        if self.walker.max_concurrent_walks == 0 || self.walker.max_concurrent_walks > 64 {
+            e.push((
+                "walker.max_concurrent_walks".into(),
+                "must be 1 to 64".into(),
+            ));
+        }
+
+        // Caches.
+        for (i, c) in self.memory.cache.iter().enumerate() {
+            let p = format!("memory.cache[{i}]");
+            if !c.line.is_power_of_two() || c.line < 8 || c.line > 4096 {
+                e.push((
+                    format!("{p}.line"),
+                    format!(
+                        "must be a power of two from 8 to 4096 bytes, not {}",
+                        c.line
+                    ),
+                ));
+                continue;
+            }
+            if c.size.0 % c.line as u64 != 0 {
+                e.push((
+                    format!("{p}.size"),
+                    format!("{} is not a multiple of the {}-byte line", c.size, c.line),
+                ));
+                continue;
+            }
+            check_geometry(&mut e, &p, c.size.0 / c.line as u64, c.ways, c.replacement);
+            if i > 0 && self.memory.cache[i - 1].shared && !c.shared {
+                e.push((
+                    format!("{p}.shared"),
+                    "a private level cannot sit behind a shared one".into(),
+                ));
+            }
+        }
+
+        // OS.
+        let o = &self.os;
+        if o.phys_mem.0 < (4 << 20) || o.phys_mem.0 % (2 << 20) != 0 || o.phys_mem.0 > (1 << 46) {
+            e.push((
+                "os.phys_mem".into(),
+                format!(
+                    "must be a multiple of 2 MiB from 4 MiB to 64 TiB, not {}",
+                    o.phys_mem
+                ),
+            ));
+        }
+        if o.page_size == PageSize::Size1G && o.phys_mem.0 < (2 << 30) {
+            e.push((
+                "os.phys_mem".into(),
+                "1G pages need at least 2 GiB of physical memory".into(),
+            ));
+        }
+        e
+    }
+}
+
+/// The radix level (1 = leaf PTE level) whose entries map pages of `size`, if any.
+pub fn leaf_level_for(bits: &[u32], size: PageSize) -> Option<usize> {
+    let mut shift = 12;
+    for (i, b) in bits.iter().rev().enumerate() {
+        if shift == size.shift() {
+            return Some(i + 1);
+        }
+        shift += b;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaf_levels_of_x86_tables() {
+        let b = [9, 9, 9, 9];
+        assert_eq!(leaf_level_for(&b, PageSize::Size4K), Some(1));
+        assert_eq!(leaf_level_for(&b, PageSize::Size2M), Some(2));
+        assert_eq!(leaf_level_for(&b, PageSize::Size1G), Some(3));
+        assert_eq!(leaf_level_for(&[9, 9, 8, 9], PageSize::Size1G), None);
+    }
+}

@@ -1,0 +1,205 @@
+//! The memory hierarchy behind the page walker: what one PTE read costs.
+//!
+//! Owns the cache levels of `memory.cache[i]` (private per core or shared by all) and the
+//! DRAM latency. In: `(core, physical address, is_pte)`. Out: the load-to-use latency of
+//! the level that held the line. A miss fills every level on the way (inclusive, no
+//! back-invalidation). Data accesses may be sent through the same caches
+//! (`memory.data_through_caches`) so that they compete with PTE lines, as they do in
+//! hardware; their latency is not charged (the base CPI covers data).
+
+use crate::assoc::SetAssoc;
+use crate::config::MemoryConfig;
+use serde::Serialize;
+
+/// Counters of one cache instance.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CacheStats {
+    pub name: String,
+    /// Core that owns the instance, or none for a shared one.
+    pub core: Option<u32>,
+    pub pte_hits: u64,
+    pub pte_misses: u64,
+    pub data_hits: u64,
+    pub data_misses: u64,
+}
+
+struct Cache {
+    array: SetAssoc,
+    line_shift: u32,
+    latency: u32,
+    stats: CacheStats,
+}
+
+/// Every cache instance of the machine plus DRAM.
+pub struct MemorySystem {
+    caches: Vec<Cache>,
+    /// `route[core]`: the cache instances a read from that core visits, nearest first.
+    route: Vec<Vec<usize>>,
+    dram_latency: u32,
+    data_through_caches: bool,
+    /// Reads served by DRAM, per core.
+    dram_reads: Vec<u64>,
+}
+
+impl MemorySystem {
+    pub fn new(cfg: &MemoryConfig, cores: usize, seed: u64) -> MemorySystem {
+        let mut caches = Vec::new();
+        let mut route = vec![Vec::new(); cores];
+        for (i, c) in cfg.cache.iter().enumerate() {
+            let sets = (c.size.0 / c.line as u64 / c.ways as u64) as usize;
+            let mut make = |core: Option<u32>| {
+                caches.push(Cache {
+                    array: SetAssoc::new(
+                        sets,
+                        c.ways as usize,
+                        c.replacement,
+                        seed ^ ((i as u64) << 32) ^ core.map_or(0xffff, u64::from),
+                    ),
+                    line_shift: c.line.trailing_zeros(),
+                    latency: c.latency,
+                    stats: CacheStats {
+                        name: c.name.clone(),
+                        core,
+                        ..Default::default()
+                    },
+                });
+                caches.len() - 1
+            };
+            if c.shared {
+                let idx = make(None);
+                for r in route.iter_mut() {
+                    r.push(idx);
+                }
+            } else {
+                for (core, r) in route.iter_mut().enumerate() {
+                    r.push(make(Some(core as u32)));
+                }
+            }
+        }
+        MemorySystem {
+            caches,
+            route,
+            dram_latency: cfg.dram_latency,
+            data_through_caches: cfg.data_through_caches,
+            dram_reads: vec![0; cores],
+        }
+    }
+
+    /// Read the line holding `paddr` for `core`; returns the latency of the level that
+    /// served it (a cache level's latency, or DRAM's).
+    #[inline(always)]
+    pub fn read(&mut self, core: usize, paddr: u64, is_pte: bool) -> u32 {
+        let route = &self.route[core];
+        for (k, &ci) in route.iter().enumerate() {
+            let c = &mut self.caches[ci];
+            let line = paddr >> c.line_shift;
+            let set = (line & c.array.set_mask()) as usize;
+            if c.array.lookup(set, line).is_some() {
+                if is_pte {
+                    c.stats.pte_hits += 1;
+                } else {
+                    c.stats.data_hits += 1;
+                }
+                let lat = c.latency;
+                self.fill(core, k, paddr);
+                return lat;
+            }
+            if is_pte {
+                c.stats.pte_misses += 1;
+            } else {
+                c.stats.data_misses += 1;
+            }
+        }
+        self.dram_reads[core] += 1;
+        self.fill(core, route.len(), paddr);
+        self.dram_latency
+    }
+
+    /// Install the line in the levels nearer than `upto`.
+    #[inline(always)]
+    fn fill(&mut self, core: usize, upto: usize, paddr: u64) {
+        for &ci in &self.route[core][..upto] {
+            let c = &mut self.caches[ci];
+            let line = paddr >> c.line_shift;
+            let set = (line & c.array.set_mask()) as usize;
+            c.array.insert(set, line, 0);
+        }
+    }
+
+    /// A data access: goes through the caches only when configured to.
+    #[inline(always)]
+    pub fn data_access(&mut self, core: usize, paddr: u64) {
+        if self.data_through_caches {
+            self.read(core, paddr, false);
+        }
+    }
+
+    pub fn stats(&self) -> Vec<CacheStats> {
+        self.caches.iter().map(|c| c.stats.clone()).collect()
+    }
+
+    pub fn dram_reads(&self, core: usize) -> u64 {
+        self.dram_reads[core]
+    }
+
+    /// Restart the counters of the instances `core` uses privately (shared ones too
+    /// when `shared`).
+    pub fn reset_stats(&mut self, core: usize, shared: bool) {
+        self.dram_reads[core] = 0;
+        for &ci in &self.route[core] {
+            let c = &mut self.caches[ci];
+            if c.stats.core.is_some() || shared {
+                c.stats = CacheStats {
+                    name: std::mem::take(&mut c.stats.name),
+                    core: c.stats.core,
+                    ..Default::default()
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::ByteSize;
+    use crate::assoc::Replacement;
+    use crate::config::CacheConfig;
+
+    fn two_levels() -> MemoryConfig {
+        let c = |name: &str, size, ways, latency, shared| CacheConfig {
+            name: name.into(),
+            size: ByteSize(size),
+            ways,
+            line: 64,
+            latency,
+            replacement: Replacement::Lru,
+            shared,
+        };
+        MemoryConfig {
+            dram_latency: 200,
+            data_through_caches: true,
+            cache: vec![c("l1", 4 * 64, 2, 4, false), c("l3", 64 * 64, 4, 40, true)],
+        }
+    }
+
+    #[test]
+    fn latency_is_that_of_the_level_that_holds_the_line() {
+        let mut m = MemorySystem::new(&two_levels(), 2, 0);
+        assert_eq!(m.read(0, 0x1000, true), 200);
+        assert_eq!(m.read(0, 0x1008, true), 4); // same line
+        assert_eq!(m.read(1, 0x1000, true), 40); // other core: private L1 cold, shared L3 warm
+        assert_eq!(m.read(1, 0x1000, true), 4);
+        // Three more lines mapping to L1 set 0 (2 sets of 2 ways) push 0x1000 out of core 0's L1.
+        for a in [0x2000, 0x3000, 0x4000] {
+            m.read(0, a, false);
+        }
+        assert_eq!(m.read(0, 0x1000, true), 40);
+        let s = m.stats();
+        assert_eq!(
+            (s[0].pte_hits, s[0].pte_misses, s[0].data_misses),
+            (1, 2, 3)
+        );
+        assert_eq!(m.dram_reads(0), 4);
+    }
+}

@@ -1,0 +1,286 @@
+//! A radix page table of configurable depth and index widths (x86-64: 4 levels of 9 bits,
+//! LA57: 5). A leaf at level 1 maps a 4K page; a leaf at a higher level maps the whole
+//! range below it (2M at level 2, 1G at level 3 on x86-64).
+//!
+//! Tables live in one arena (`entries`); each table also has a physical address taken from
+//! the frame allocator the first time a mapping needs it, so PTE reads have real cache
+//! lines. An entry is 0 (not present), a child table (`(node + 1) << 1`), or a leaf
+//! (`frame | 1`: frames are page aligned, so bit 0 is free).
+
+use super::{PageTable, Translation, WalkStart, WalkStep, NO_NODE};
+use crate::addr::PageSize;
+use crate::os::frames::FrameAllocator;
+use crate::SimError;
+
+const MAX_LEVELS: usize = 8;
+
+struct Node {
+    base: usize,
+    paddr: u64,
+}
+
+pub struct Radix {
+    levels: usize,
+    /// `shift[l]`: lowest VA bit of the index of level `l` (1-based).
+    shift: [u32; MAX_LEVELS],
+    mask: [u64; MAX_LEVELS],
+    entries: Vec<u64>,
+    nodes: Vec<Node>,
+    table_bytes: u64,
+}
+
+impl Radix {
+    /// `bits`: index bits per level, top level first. Allocates the root table.
+    pub fn new(bits: &[u32], frames: &mut FrameAllocator) -> Result<Radix, SimError> {
+        let levels = bits.len();
+        let mut shift = [0; MAX_LEVELS];
+        let mut mask = [0; MAX_LEVELS];
+        let mut s = 12;
+        for (i, b) in bits.iter().rev().enumerate() {
+            shift[i + 1] = s;
+            mask[i + 1] = (1u64 << b) - 1;
+            s += b;
+        }
+        let mut r = Radix {
+            levels,
+            shift,
+            mask,
+            entries: Vec::new(),
+            nodes: Vec::new(),
+            table_bytes: 0,
+        };
+        r.new_node(levels, frames)?;
+        Ok(r)
+    }
+
+    fn new_node(&mut self, level: usize, frames: &mut FrameAllocator) -> Result<u32, SimError> {
+        let n = (self.mask[level] + 1) as usize;
+        let paddr = frames.alloc(PageSize::Size4K)?;
+        self.nodes.push(Node {
+            base: self.entries.len(),
+            paddr,
+        });
+        self.entries.resize(self.entries.len() + n, 0);
+        self.table_bytes += n as u64 * 8;
+        Ok((self.nodes.len() - 1) as u32)
+    }
+
+    #[inline(always)]
+    fn index(&self, vaddr: u64, level: usize) -> usize {
+        ((vaddr >> self.shift[level]) & self.mask[level]) as usize
+    }
+
+    fn size_of_level(&self, level: usize) -> PageSize {
+        match self.shift[level] {
+            21 => PageSize::Size2M,
+            30 => PageSize::Size1G,
+            _ => PageSize::Size4K,
+        }
+    }
+
+    fn leaf_level(&self, size: PageSize) -> Option<usize> {
+        (1..=self.levels).find(|&l| self.shift[l] == size.shift())
+    }
+
+    /// Number of table pages.
+    pub fn tables(&self) -> usize {
+        self.nodes.len()
+    }
+}
+
+impl PageTable for Radix {
+    fn levels(&self) -> usize {
+        self.levels
+    }
+
+    fn level_shift(&self, level: usize) -> u32 {
+        self.shift[level]
+    }
+
+    fn translate(&self, vaddr: u64) -> Option<Translation> {
+        let mut steps = Vec::with_capacity(self.levels);
+        self.walk(vaddr, None, &mut steps)
+    }
+
+    fn map(
+        &mut self,
+        vaddr: u64,
+        size: PageSize,
+        frame: u64,
+        frames: &mut FrameAllocator,
+    ) -> Result<(), SimError> {
+        let leaf = self.leaf_level(size).ok_or_else(|| {
+            SimError(format!(
+                "this radix table has no level that maps {size} pages"
+            ))
+        })?;
+        let mut node = 0u32;
+        let mut level = self.levels;
+        while level > leaf {
+            let slot = self.nodes[node as usize].base + self.index(vaddr, level);
+            let e = self.entries[slot];
+            if e & 1 == 1 {
+                return Err(SimError(format!(
+                    "{vaddr:#x} is already inside a {} page",
+                    self.size_of_level(level)
+                )));
+            }
+            node = if e == 0 {
+                let child = self.new_node(level - 1, frames)?;
+                self.entries[slot] = (child as u64 + 1) << 1;
+                child
+            } else {
+                ((e >> 1) - 1) as u32
+            };
+            level -= 1;
+        }
+        let slot = self.nodes[node as usize].base + self.index(vaddr, level);
+        if self.entries[slot] != 0 {
+            return Err(SimError(format!(
+                "{vaddr:#x}: the {size} entry is already in use"
+            )));
+        }
+        self.entries[slot] = frame | 1;
+        Ok(())
+    }
+
+    fn unmap(&mut self, vaddr: u64) -> Option<Translation> {
+        let mut node = 0usize;
+        let mut level = self.levels;
+        loop {
+            let slot = self.nodes[node].base + self.index(vaddr, level);
+            let e = self.entries[slot];
+            if e == 0 {
+                return None;
+            }
+            if e & 1 == 1 {
+                self.entries[slot] = 0;
+                return Some(Translation {
+                    frame: e & !1,
+                    size: self.size_of_level(level),
+                });
+            }
+            if level == 1 {
+                return None;
+            }
+            node = ((e >> 1) - 1) as usize;
+            level -= 1;
+        }
+    }
+
+    #[inline(always)]
+    fn walk(
+        &self,
+        vaddr: u64,
+        start: Option<WalkStart>,
+        steps: &mut Vec<WalkStep>,
+    ) -> Option<Translation> {
+        let (mut level, mut node) = match start {
+            Some(s) => (s.level as usize, s.node as usize),
+            None => (self.levels, 0),
+        };
+        loop {
+            let n = &self.nodes[node];
+            let idx = self.index(vaddr, level);
+            let e = self.entries[n.base + idx];
+            let pte_addr = n.paddr + idx as u64 * 8;
+            if e == 0 || e & 1 == 1 {
+                steps.push(WalkStep {
+                    level: level as u8,
+                    pte_addr,
+                    next: NO_NODE,
+                });
+                return (e != 0).then(|| Translation {
+                    frame: e & !1,
+                    size: self.size_of_level(level),
+                });
+            }
+            let child = ((e >> 1) - 1) as u32;
+            steps.push(WalkStep {
+                level: level as u8,
+                pte_addr,
+                next: child,
+            });
+            if level == 1 {
+                // A table pointer at the leaf level cannot be built by `map`.
+                return None;
+            }
+            level -= 1;
+            node = child as usize;
+        }
+    }
+
+    fn table_bytes(&self) -> u64 {
+        self.table_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FrameAlloc;
+
+    fn alloc() -> FrameAllocator {
+        FrameAllocator::new(4 << 30, FrameAlloc::Shuffled, 3)
+    }
+
+    #[test]
+    fn cold_walks_read_one_entry_per_level_down_to_the_leaf() {
+        let mut f = alloc();
+        for (bits, size, reads) in [
+            (vec![9, 9, 9, 9], PageSize::Size4K, 4),
+            (vec![9, 9, 9, 9, 9], PageSize::Size4K, 5),
+            (vec![9, 9, 9, 9], PageSize::Size2M, 3),
+            (vec![9, 9, 9, 9], PageSize::Size1G, 2),
+            (vec![9, 9, 9, 9, 9], PageSize::Size2M, 4),
+        ] {
+            let mut t = Radix::new(&bits, &mut f).unwrap();
+            let va = 0x7f12_3456_7000u64;
+            let frame = f.alloc(size).unwrap();
+            t.map(va, size, frame, &mut f).unwrap();
+            let mut steps = Vec::new();
+            let tr = t.walk(va + 8, None, &mut steps).unwrap();
+            assert_eq!(tr, Translation { frame, size });
+            assert_eq!(steps.len(), reads, "{bits:?} {size}");
+            // Levels read go from the root down, each PTE inside its table's frame.
+            for (k, s) in steps.iter().enumerate() {
+                assert_eq!(s.level as usize, bits.len() - k);
+                assert_eq!(s.pte_addr % 8, 0);
+            }
+            // Starting below the root skips exactly the levels above.
+            let top = steps[0];
+            let mut again = Vec::new();
+            let start = WalkStart {
+                level: top.level - 1,
+                node: top.next,
+            };
+            assert_eq!(t.walk(va, Some(start), &mut again), Some(tr));
+            assert_eq!(again, steps[1..]);
+        }
+    }
+
+    #[test]
+    fn map_translate_unmap_round_trip_and_table_bytes() {
+        let mut f = alloc();
+        let mut t = Radix::new(&[9, 9, 9, 9], &mut f).unwrap();
+        assert_eq!(t.table_bytes(), 4096);
+        // Two pages share every table; one 512 GiB away needs its own PDPT, PD and PT:
+        // root + 2 x (PDPT, PD, PT).
+        let pages = [0x1000u64, 0x2000, 0x80_0000_0000];
+        for (i, &va) in pages.iter().enumerate() {
+            t.map(va, PageSize::Size4K, (i as u64 + 1) << 12, &mut f)
+                .unwrap();
+        }
+        assert_eq!(t.tables(), 1 + 3 + 3);
+        assert_eq!(t.table_bytes(), 7 * 4096);
+        assert_eq!(t.translate(0x2fff).unwrap().frame, 2 << 12);
+        assert!(t.translate(0x3000).is_none());
+        assert!(t.map(0x1000, PageSize::Size4K, 0x9000, &mut f).is_err());
+        assert_eq!(t.unmap(0x1000).unwrap().frame, 1 << 12);
+        assert!(t.translate(0x1000).is_none());
+        // A not-present walk still reports the reads it made.
+        let mut steps = Vec::new();
+        assert!(t.walk(0x8000_0000_0000 - 4096, None, &mut steps).is_none());
+        assert_eq!(steps.len(), 1);
+    }
+}

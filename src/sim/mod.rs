@@ -1,0 +1,472 @@
+//! Cores and the engine: where an access becomes translation cycles.
+//!
+//! Owns the cores (each with its TLBs, walker, walk slots, clock and counters), one address
+//! space per core, the shared memory system and the OS. In: one [`AccessSource`] per
+//! core. Out: a [`RunStats`] tree (per core and total) for the report.
+//!
+//! Engine: the core with the smallest clock runs next (ties go to the lower core id), and
+//! keeps running until its clock passes the next core's, so cross-core events added later
+//! (shootdowns) see a global time order. Accesses arrive in batches; the per-access path
+//! allocates nothing and is monomorphic in the page-table design `PT`.
+//!
+//! Core timing: clock = instructions x base CPI + stall cycles. Translation latency of an
+//! access = TLB probes + walk-cache probe + PTE reads + wait for a free walker + fault
+//! handling; every part is counted where it happens (TLB levels, walker, OS) and the core
+//! also measures the whole from timestamps, so the two can be checked against each other.
+//! What the core stalls for: everything but a hidden L1 TLB hit (`sim.l1_tlb_overlapped`);
+//! with `sim.overlap_window = W > 0` a walk runs in the background until the core has
+//! executed W more instructions, and walks beyond `walker.max_concurrent_walks` wait for a
+//! free walker.
+
+use crate::addr::AccessKind;
+use crate::config::SystemConfig;
+use crate::memory::{CacheStats, MemorySystem};
+use crate::os::{Os, OsStats};
+use crate::pagetable::{PageTable, Radix};
+use crate::stats::Histogram;
+use crate::tlb::{LevelStats, TlbStats, Tlbs, DATA, INSTR};
+use crate::walker::{PscStats, Walker};
+use crate::workload::{Access, AccessSource};
+use crate::SimError;
+use serde::Serialize;
+
+/// Accesses fetched from a source at a time.
+pub const BATCH: usize = 4096;
+
+/// Cycles of address translation by where they were spent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TranslationCycles {
+    /// Probing TLB levels (hits and misses).
+    pub tlb: u64,
+    /// Probing paging-structure caches.
+    pub walk_cache: u64,
+    /// PTE reads at the latency of the memory level that served them.
+    pub pte: u64,
+    /// Waiting for a free walker.
+    pub wait: u64,
+    /// OS fault handling.
+    pub fault: u64,
+    /// Whole translation latency, measured by the core from timestamps.
+    pub total: u64,
+}
+
+impl TranslationCycles {
+    /// The sum of the parts (equals `total` by the accounting invariant).
+    pub fn parts(&self) -> u64 {
+        self.tlb + self.walk_cache + self.pte + self.wait + self.fault
+    }
+}
+
+/// Raw counters of one core.
+#[derive(Clone, Debug, Default)]
+pub struct CoreCounters {
+    pub accesses: u64,
+    pub loads: u64,
+    pub stores: u64,
+    pub fetches: u64,
+    pub instructions: u64,
+    pub stall_cycles: u64,
+    pub translation: TranslationCycles,
+}
+
+/// Everything a finished run counted.
+pub struct RunStats {
+    pub cores: Vec<CoreStats>,
+    pub caches: Vec<CacheStats>,
+    pub page_table_bytes: u64,
+    pub phys_bytes_in_use: u64,
+}
+
+/// One core's counters gathered from its components.
+pub struct CoreStats {
+    pub counters: CoreCounters,
+    pub base_cycles: u64,
+    pub tlb: Vec<TlbStats>,
+    pub tlb_levels: Vec<LevelStats>,
+    pub walks: u64,
+    pub pte_reads: u64,
+    pub psc: Vec<PscStats>,
+    pub walk_latency: Histogram,
+    pub os: OsStats,
+    pub dram_pte_reads: u64,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    busy_until: u64,
+    icount: u64,
+    pending: bool,
+}
+
+struct Core {
+    id: usize,
+    asid: u16,
+    tlbs: Tlbs,
+    walker: Walker,
+    slots: Vec<Slot>,
+    pending: usize,
+    counters: CoreCounters,
+    os_stats: OsStats,
+    /// Instructions at the last statistics restart, for base cycles.
+    instr_total: u64,
+    stall_total: u64,
+    source: Box<dyn AccessSource>,
+    buf: Vec<Access>,
+    pos: usize,
+    done: bool,
+    warm: bool,
+}
+
+/// Timing parameters fixed for a run.
+#[derive(Clone, Copy)]
+struct Timing {
+    /// Base CPI in thousandths of a cycle (integer arithmetic keeps clocks exact).
+    cpi_milli: u64,
+    l1_overlapped: bool,
+    window: u64,
+    warmup: u64,
+}
+
+impl Core {
+    #[inline(always)]
+    fn clock(&self, t: &Timing) -> u64 {
+        self.instr_total * t.cpi_milli / 1000 + self.stall_total
+    }
+
+    #[inline(always)]
+    fn stall(&mut self, c: u64) {
+        self.stall_total += c;
+        self.counters.stall_cycles += c;
+    }
+}
+
+/// A machine built from a config, generic over the page-table design.
+pub struct Simulator<PT: PageTable = Radix> {
+    cores: Vec<Core>,
+    spaces: Vec<PT>,
+    mem: MemorySystem,
+    os: Os,
+    timing: Timing,
+    accesses_done: u64,
+}
+
+impl Simulator<Radix> {
+    /// Build a machine with radix page tables; `sources[i]` feeds core i.
+    pub fn new_radix(
+        cfg: &SystemConfig,
+        sources: Vec<Box<dyn AccessSource>>,
+    ) -> Result<Self, SimError> {
+        let bits = cfg.page_table.radix_bits();
+        Simulator::build(cfg, sources, |frames| Radix::new(&bits, frames))
+    }
+}
+
+impl<PT: PageTable> Simulator<PT> {
+    /// Build a machine; `make_pt` creates one address space's table.
+    pub fn build(
+        cfg: &SystemConfig,
+        sources: Vec<Box<dyn AccessSource>>,
+        mut make_pt: impl FnMut(&mut crate::os::frames::FrameAllocator) -> Result<PT, SimError>,
+    ) -> Result<Self, SimError> {
+        let n = cfg.sim.cores as usize;
+        if sources.len() != n {
+            return Err(SimError(format!(
+                "{} workload streams for {n} cores",
+                sources.len()
+            )));
+        }
+        let seed = cfg.sim.seed;
+        let mut os = Os::new(&cfg.os, crate::util::mix64(seed ^ 0x05));
+        let mut spaces = Vec::with_capacity(n);
+        for _ in 0..n {
+            spaces.push(make_pt(&mut os.frames)?);
+        }
+        let cores = sources
+            .into_iter()
+            .enumerate()
+            .map(|(i, source)| {
+                let s = crate::util::mix64(seed.wrapping_add(i as u64));
+                Core {
+                    id: i,
+                    asid: i as u16 + 1,
+                    tlbs: Tlbs::new(&cfg.tlb, s),
+                    walker: Walker::new(&cfg.walker.psc, s),
+                    slots: vec![Slot::default(); cfg.walker.max_concurrent_walks as usize],
+                    pending: 0,
+                    counters: CoreCounters::default(),
+                    os_stats: OsStats::default(),
+                    instr_total: 0,
+                    stall_total: 0,
+                    source,
+                    buf: Vec::with_capacity(BATCH),
+                    pos: 0,
+                    done: false,
+                    warm: cfg.sim.warmup_accesses == 0,
+                }
+            })
+            .collect();
+        Ok(Simulator {
+            cores,
+            spaces,
+            mem: MemorySystem::new(&cfg.memory, n, crate::util::mix64(seed ^ 0x3e3)),
+            os,
+            timing: Timing {
+                cpi_milli: (cfg.sim.base_cpi * 1000.0).round() as u64,
+                l1_overlapped: cfg.sim.l1_tlb_overlapped,
+                window: cfg.sim.overlap_window as u64,
+                warmup: cfg.sim.warmup_accesses,
+            },
+            accesses_done: 0,
+        })
+    }
+
+    /// Accesses simulated so far (all cores).
+    pub fn accesses_done(&self) -> u64 {
+        self.accesses_done
+    }
+
+    /// Run every stream to its end. `progress` is called after each batch with the
+    /// accesses done so far.
+    pub fn run(&mut self, progress: &mut dyn FnMut(u64)) -> Result<(), SimError> {
+        loop {
+            // The core with the smallest clock runs; the next-smallest clock bounds it.
+            let mut best: Option<(u64, usize)> = None;
+            let mut limit = u64::MAX;
+            for c in &self.cores {
+                if c.done {
+                    continue;
+                }
+                let clk = c.clock(&self.timing);
+                match best {
+                    None => best = Some((clk, c.id)),
+                    Some((b, _)) if clk < b => {
+                        limit = b;
+                        best = Some((clk, c.id));
+                    }
+                    Some(_) => limit = limit.min(clk),
+                }
+            }
+            let Some((_, id)) = best else { break };
+            self.run_core(id, limit, progress)?;
+        }
+        // Walks still in flight at the end stall their cores (they must complete).
+        for c in &mut self.cores {
+            let now = c.clock(&self.timing);
+            let tail = c
+                .slots
+                .iter()
+                .filter(|s| s.pending)
+                .map(|s| s.busy_until.saturating_sub(now))
+                .max()
+                .unwrap_or(0);
+            c.stall(tail);
+        }
+        Ok(())
+    }
+
+    fn run_core(
+        &mut self,
+        id: usize,
+        limit: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), SimError> {
+        let t = self.timing;
+        let core = &mut self.cores[id];
+        let pt = &mut self.spaces[id];
+        loop {
+            if core.pos == core.buf.len() {
+                core.buf.clear();
+                core.pos = 0;
+                core.source
+                    .fill(&mut core.buf, BATCH)
+                    .map_err(|e| SimError(format!("core {id}: workload: {}", e.msg)))?;
+                if core.buf.is_empty() {
+                    core.done = true;
+                    return Ok(());
+                }
+                progress(self.accesses_done);
+            }
+            let a = core.buf[core.pos];
+            core.pos += 1;
+            self.accesses_done += 1;
+            step(core, a, pt, &mut self.mem, &mut self.os, &t)?;
+            if !core.warm && core.counters.accesses >= t.warmup {
+                core.warm = true;
+                core.counters = CoreCounters::default();
+                core.os_stats = OsStats::default();
+                core.tlbs.reset_stats();
+                core.walker.reset_stats();
+                // Shared caches restart with the first core past warm-up.
+                self.mem.reset_stats(id, id == 0);
+            }
+            if core.clock(&t) > limit {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Gather every component's counters.
+    pub fn stats(&self) -> RunStats {
+        RunStats {
+            cores: self
+                .cores
+                .iter()
+                .map(|c| CoreStats {
+                    base_cycles: c.counters.instructions * self.timing.cpi_milli / 1000,
+                    counters: c.counters.clone(),
+                    tlb: c.tlbs.stats(),
+                    tlb_levels: c.tlbs.level_stats(),
+                    walks: c.walker.stats.walks,
+                    pte_reads: c.walker.stats.pte_reads,
+                    psc: c.walker.stats.psc.clone(),
+                    walk_latency: c.walker.stats.latency.clone(),
+                    os: c.os_stats.clone(),
+                    dram_pte_reads: self.mem.dram_reads(c.id),
+                })
+                .collect(),
+            caches: self.mem.stats(),
+            page_table_bytes: self.spaces.iter().map(|s| s.table_bytes()).sum(),
+            phys_bytes_in_use: self.os.frames.bytes_in_use,
+        }
+    }
+
+    /// The page table of core `core`'s address space (for tests and tools).
+    pub fn page_table(&self, core: usize) -> &PT {
+        &self.spaces[core]
+    }
+}
+
+/// Translate one access on `core`. The hot path: no allocation, no dynamic dispatch.
+#[inline(always)]
+fn step<PT: PageTable>(
+    core: &mut Core,
+    a: Access,
+    pt: &mut PT,
+    mem: &mut MemorySystem,
+    os: &mut Os,
+    t: &Timing,
+) -> Result<(), SimError> {
+    let c = &mut core.counters;
+    c.accesses += 1;
+    c.instructions += a.instrs as u64;
+    core.instr_total += a.instrs as u64;
+    let side = match a.kind {
+        AccessKind::Load => {
+            c.loads += 1;
+            DATA
+        }
+        AccessKind::Store => {
+            c.stores += 1;
+            DATA
+        }
+        AccessKind::Fetch => {
+            c.fetches += 1;
+            INSTR
+        }
+    };
+
+    // Walks running in the background stall the core once it has run W instructions past them.
+    if core.pending > 0 {
+        let now = core.clock(t);
+        let mut stall = 0;
+        for s in core.slots.iter_mut() {
+            if s.pending && s.icount + t.window <= core.instr_total {
+                s.pending = false;
+                core.pending -= 1;
+                stall = stall.max(s.busy_until.saturating_sub(now));
+            }
+        }
+        core.stall(stall);
+    }
+
+    let now = core.clock(t);
+    let va = a.vaddr;
+    let mut tlb_cycles = 0u64;
+    let hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
+    let l1_hidden = if t.l1_overlapped {
+        (core.tlbs.level_latency(0, side) as u64).min(tlb_cycles)
+    } else {
+        0
+    };
+    let (frame, size, hit_level, done_at) = match hit {
+        Some(h) => {
+            core.stall(tlb_cycles - l1_hidden);
+            (h.frame, h.size, h.level, now + tlb_cycles)
+        }
+        None => {
+            let ready = now + tlb_cycles;
+            // The walker that frees first takes the walk.
+            let (si, slot) = core
+                .slots
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, s)| s.busy_until)
+                .map(|(i, s)| (i, *s))
+                .expect("at least one walker");
+            let wait = slot.busy_until.saturating_sub(ready);
+            if slot.pending {
+                slot_retire(core, si);
+            }
+            let mut r = core.walker.walk(core.id, core.asid, va, pt, mem);
+            let mut psc = r.psc_cycles;
+            let mut pte = r.pte_cycles;
+            let mut fault = 0;
+            let tr = match r.translation {
+                Some(tr) => tr,
+                None => {
+                    // Not present: the OS maps the page, the access replays and walks again.
+                    fault = os.handle_fault(pt, va, &mut core.os_stats)?;
+                    r = core.walker.walk(core.id, core.asid, va, pt, mem);
+                    psc += r.psc_cycles;
+                    pte += r.pte_cycles;
+                    r.translation.ok_or_else(|| {
+                        SimError(format!("{va:#x}: still not mapped after its page fault"))
+                    })?
+                }
+            };
+            let end = ready + wait + psc + pte + fault;
+            let tc = &mut core.counters.translation;
+            tc.walk_cache += psc;
+            tc.pte += pte;
+            tc.wait += wait;
+            tc.fault += fault;
+            if t.window == 0 || fault > 0 {
+                // Blocking (or a fault, which traps): the core waits for the whole translation.
+                core.stall(end - now - l1_hidden);
+                core.slots[si].busy_until = end;
+            } else {
+                // The walk proceeds in the background; the core stalls later if it must.
+                core.stall(tlb_cycles - l1_hidden + wait);
+                core.slots[si] = Slot {
+                    busy_until: end,
+                    icount: core.instr_total,
+                    pending: true,
+                };
+                core.pending += 1;
+            }
+            (tr.frame, tr.size, core.tlbs.num_levels(), end)
+        }
+    };
+    core.tlbs
+        .complete(side, core.asid, va, frame, size, hit_level);
+    mem.data_access(core.id, frame + (va & (size.bytes() - 1)));
+
+    let tc = &mut core.counters.translation;
+    tc.tlb += tlb_cycles;
+    tc.total += done_at - now;
+    debug_assert_eq!(
+        tc.total,
+        tc.parts(),
+        "accounting invariant broken at {va:#x}"
+    );
+
+    Ok(())
+}
+
+/// A walker slot is reused while its previous walk is still counted as pending: the new
+/// walk could only start after it ended, so the core has waited for it already.
+#[inline(always)]
+fn slot_retire(core: &mut Core, si: usize) {
+    core.slots[si].pending = false;
+    core.pending -= 1;
+}

@@ -1,0 +1,113 @@
+//! Shared statistics helpers: a latency histogram with exact percentiles.
+//!
+//! Counters themselves live with the component that counts them (each owns a plain
+//! `Default + Clone + Serialize` struct); the simulator assembles them into one tree.
+
+use serde::Serialize;
+
+/// Exact histogram of small integer latencies (one bucket per cycle up to `LIMIT - 1`,
+/// then one overflow bucket). Allocated once per core, so recording never allocates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Histogram {
+    buckets: Vec<u64>,
+    count: u64,
+    sum: u64,
+    max: u64,
+}
+
+const LIMIT: usize = 16384;
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: vec![0; LIMIT + 1],
+            count: 0,
+            sum: 0,
+            max: 0,
+        }
+    }
+}
+
+/// What a histogram reports.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub count: u64,
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl Histogram {
+    #[inline(always)]
+    pub fn record(&mut self, v: u64) {
+        self.buckets[(v as usize).min(LIMIT)] += 1;
+        self.count += 1;
+        self.sum += v;
+        self.max = self.max.max(v);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Smallest value v such that at least `q` of the samples are <= v (nearest-rank).
+    /// Values past the last bucket report the maximum seen.
+    pub fn percentile(&self, q: f64) -> u64 {
+        if self.count == 0 {
+            return 0;
+        }
+        let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
+        let mut seen = 0;
+        for (v, &n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return if v == LIMIT { self.max } else { v as u64 };
+            }
+        }
+        self.max
+    }
+
+    pub fn merge(&mut self, o: &Histogram) {
+        for (a, b) in self.buckets.iter_mut().zip(&o.buckets) {
+            *a += b;
+        }
+        self.count += o.count;
+        self.sum += o.sum;
+        self.max = self.max.max(o.max);
+    }
+
+    pub fn summary(&self) -> Summary {
+        Summary {
+            count: self.count,
+            mean: if self.count == 0 {
+                0.0
+            } else {
+                self.sum as f64 / self.count as f64
+            },
+            p50: self.percentile(0.50),
+            p90: self.percentile(0.90),
+            p99: self.percentile(0.99),
+            max: self.max,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut h = Histogram::default();
+        for v in 1..=100 {
+            h.record(v);
+        }
+        let s = h.summary();
+        assert_eq!((s.p50, s.p90, s.p99, s.max), (50, 90, 99, 100));
+        assert!((s.mean - 50.5).abs() < 1e-12);
+        h.record(1 << 40);
+        assert_eq!(h.percentile(1.0), 1 << 40);
+    }
+}

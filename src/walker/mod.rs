@@ -1,0 +1,187 @@
+//! The hardware page walker of one core and its paging-structure caches (PSCs).
+//!
+//! Owns the walk caches (`walker.psc[i]`, one per radix level at most) and walk counters.
+//! In: a virtual address that missed every TLB level, the address space's page table and
+//! the memory system. Out: a [`WalkResult`] with the cycles spent probing walk caches and
+//! reading PTEs, the number of PTE reads, and the translation (or a fault).
+//!
+//! Timing: the walk caches are probed in parallel once per walk, costing the slowest
+//! configured one; the deepest hit tells the walker which table to start from, so a hit
+//! at level L skips the reads of levels top..L. Each PTE read then costs the latency of the
+//! memory level that holds its line. Walk latency = walk-cache probe + PTE reads, nothing
+//! hidden (Virtuoso once left the walk-cache latency out of its walk total).
+
+use crate::assoc::SetAssoc;
+use crate::config::PscConfig;
+use crate::memory::MemorySystem;
+use crate::pagetable::{PageTable, Translation, WalkStart, WalkStep, NO_NODE};
+use crate::stats::Histogram;
+use crate::tlb::ASID_BITS;
+use serde::Serialize;
+
+/// Counters of one walk cache.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PscStats {
+    pub name: String,
+    pub level: u32,
+    pub lookups: u64,
+    pub hits: u64,
+}
+
+/// Counters of the walker.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WalkerStats {
+    /// Walks started (a faulting access walks twice: before and after the fault).
+    pub walks: u64,
+    pub pte_reads: u64,
+    pub psc_cycles: u64,
+    pub pte_cycles: u64,
+    pub psc: Vec<PscStats>,
+    /// Latency of each walk (walk-cache probe + PTE reads).
+    pub latency: Histogram,
+}
+
+/// What one walk did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalkResult {
+    pub psc_cycles: u64,
+    pub pte_cycles: u64,
+    pub reads: u32,
+    pub translation: Option<Translation>,
+}
+
+struct Psc {
+    level: usize,
+    array: SetAssoc,
+}
+
+pub struct Walker {
+    pscs: Vec<Psc>,
+    probe_latency: u64,
+    steps: Vec<WalkStep>,
+    pub stats: WalkerStats,
+}
+
+#[inline(always)]
+fn psc_key(prefix: u64, asid: u16) -> u64 {
+    (prefix << ASID_BITS) | asid as u64
+}
+
+impl Walker {
+    pub fn new(cfgs: &[PscConfig], seed: u64) -> Walker {
+        // Deepest level first: the first hit found is the one that skips the most.
+        let mut order: Vec<usize> = (0..cfgs.len()).collect();
+        order.sort_by_key(|&i| cfgs[i].level);
+        let pscs = order
+            .iter()
+            .map(|&i| Psc {
+                level: cfgs[i].level as usize,
+                array: SetAssoc::new(
+                    (cfgs[i].entries / cfgs[i].ways) as usize,
+                    cfgs[i].ways as usize,
+                    cfgs[i].replacement,
+                    seed ^ (0x5bd1_e995 * (i as u64 + 1)),
+                ),
+            })
+            .collect();
+        let psc_stats = order
+            .iter()
+            .map(|&i| PscStats {
+                name: cfgs[i].name.clone(),
+                level: cfgs[i].level,
+                ..Default::default()
+            })
+            .collect();
+        Walker {
+            pscs,
+            probe_latency: cfgs.iter().map(|c| c.latency as u64).max().unwrap_or(0),
+            steps: Vec::with_capacity(64),
+            stats: WalkerStats {
+                psc: psc_stats,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Walk `vaddr` of address space `asid` for `core`.
+    #[inline]
+    pub fn walk<PT: PageTable>(
+        &mut self,
+        core: usize,
+        asid: u16,
+        vaddr: u64,
+        pt: &PT,
+        mem: &mut MemorySystem,
+    ) -> WalkResult {
+        let mut start = None;
+        for (i, p) in self.pscs.iter_mut().enumerate() {
+            let prefix = vaddr >> pt.level_shift(p.level);
+            let set = (prefix & p.array.set_mask()) as usize;
+            let st = &mut self.stats.psc[i];
+            st.lookups += 1;
+            if let Some(node) = p.array.lookup(set, psc_key(prefix, asid)) {
+                st.hits += 1;
+                if start.is_none() {
+                    start = Some(WalkStart {
+                        level: p.level as u8 - 1,
+                        node: node as u32,
+                    });
+                }
+            }
+        }
+        self.steps.clear();
+        let translation = pt.walk(vaddr, start, &mut self.steps);
+        let mut pte_cycles = 0;
+        for s in &self.steps {
+            pte_cycles += mem.read(core, s.pte_addr, true) as u64;
+        }
+        // Remember the tables this walk found, for the next walk.
+        for s in &self.steps {
+            if s.next == NO_NODE {
+                continue;
+            }
+            if let Some(p) = self.pscs.iter_mut().find(|p| p.level == s.level as usize) {
+                let prefix = vaddr >> pt.level_shift(p.level);
+                let set = (prefix & p.array.set_mask()) as usize;
+                p.array.insert(set, psc_key(prefix, asid), s.next as u64);
+            }
+        }
+        let reads = self.steps.len() as u32;
+        let st = &mut self.stats;
+        st.walks += 1;
+        st.pte_reads += reads as u64;
+        st.psc_cycles += self.probe_latency;
+        st.pte_cycles += pte_cycles;
+        st.latency.record(self.probe_latency + pte_cycles);
+        WalkResult {
+            psc_cycles: self.probe_latency,
+            pte_cycles,
+            reads,
+            translation,
+        }
+    }
+
+    /// Drop every walk-cache entry (as a full TLB flush does on x86).
+    pub fn flush(&mut self) {
+        for p in &mut self.pscs {
+            p.array.flush();
+        }
+    }
+
+    pub fn reset_stats(&mut self) {
+        let psc = self
+            .stats
+            .psc
+            .iter()
+            .map(|p| PscStats {
+                name: p.name.clone(),
+                level: p.level,
+                ..Default::default()
+            })
+            .collect();
+        self.stats = WalkerStats {
+            psc,
+            ..Default::default()
+        };
+    }
+}
