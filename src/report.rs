@@ -1,0 +1,426 @@
+//! Results: the stats tree as JSON, one CSV row, and a table for the terminal.
+//!
+//! In: a finished run's [`RunStats`] plus the configs that produced it. Out: a
+//! [`RunReport`] (serialisable; byte-identical for the same config and seed, so it holds
+//! no timestamps or host facts), rendered as JSON, CSV or text, and files written
+//! atomically (temporary file in the same folder, then rename).
+
+use crate::sim::{CoreStats, RunStats, TranslationCycles};
+use crate::stats::{Histogram, Summary};
+use crate::tlb::{LevelStats, TlbStats};
+use crate::walker::PscStats;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// A TLB structure's counters with derived rates.
+#[derive(Clone, Debug, Serialize)]
+pub struct TlbReport {
+    #[serde(flatten)]
+    pub counts: TlbStats,
+    pub lookups: u64,
+    pub miss_rate: f64,
+    pub mpki: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LevelReport {
+    #[serde(flatten)]
+    pub counts: LevelStats,
+    pub misses: u64,
+    pub mpki: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PscReport {
+    #[serde(flatten)]
+    pub counts: PscStats,
+    pub hit_rate: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WalkReport {
+    pub walks: u64,
+    pub pte_reads: u64,
+    pub pte_reads_per_walk: f64,
+    /// PTE reads that went to DRAM.
+    pub dram_pte_reads: u64,
+    pub walk_caches: Vec<PscReport>,
+    /// Cycles per walk: walk-cache probe + PTE reads.
+    pub latency: Summary,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CoreReport {
+    pub accesses: u64,
+    pub instructions: u64,
+    pub loads: u64,
+    pub stores: u64,
+    pub fetches: u64,
+    /// instructions x base CPI + stall cycles.
+    pub cycles: u64,
+    pub base_cycles: u64,
+    /// Cycles the core stalled for address translation.
+    pub stall_cycles: u64,
+    /// stall_cycles / cycles.
+    pub translation_share: f64,
+    /// Translation latency by component (sums to `total`).
+    pub translation_cycles: TranslationCycles,
+    pub translation_cycles_per_access: f64,
+    pub tlb: Vec<TlbReport>,
+    pub tlb_levels: Vec<LevelReport>,
+    pub walks: WalkReport,
+    pub minor_faults: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StatsReport {
+    pub total: CoreReport,
+    pub cores: Vec<CoreReport>,
+    pub caches: Vec<crate::memory::CacheStats>,
+    pub page_table_bytes: u64,
+    pub phys_bytes_in_use: u64,
+}
+
+/// Everything a run writes.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub mmusim_version: &'static str,
+    /// FNV-1a of the JSON of `config` and `workload`: equal hashes, equal inputs.
+    pub config_hash: String,
+    pub seed: u64,
+    pub config: serde_json::Value,
+    pub workload: serde_json::Value,
+    pub stats: StatsReport,
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+fn per_kilo(a: u64, instrs: u64) -> f64 {
+    ratio(a * 1000, instrs)
+}
+
+fn core_report(c: &CoreStats) -> CoreReport {
+    let k = &c.counters;
+    let instrs = k.instructions;
+    let cycles = c.base_cycles + k.stall_cycles;
+    CoreReport {
+        accesses: k.accesses,
+        instructions: instrs,
+        loads: k.loads,
+        stores: k.stores,
+        fetches: k.fetches,
+        cycles,
+        base_cycles: c.base_cycles,
+        stall_cycles: k.stall_cycles,
+        translation_share: ratio(k.stall_cycles, cycles),
+        translation_cycles: k.translation.clone(),
+        translation_cycles_per_access: ratio(k.translation.total, k.accesses),
+        tlb: c
+            .tlb
+            .iter()
+            .map(|t| TlbReport {
+                lookups: t.hits + t.misses,
+                miss_rate: ratio(t.misses, t.hits + t.misses),
+                mpki: per_kilo(t.misses, instrs),
+                counts: t.clone(),
+            })
+            .collect(),
+        tlb_levels: c
+            .tlb_levels
+            .iter()
+            .map(|l| {
+                let misses = l.instruction_misses + l.data_misses;
+                LevelReport {
+                    misses,
+                    mpki: per_kilo(misses, instrs),
+                    counts: l.clone(),
+                }
+            })
+            .collect(),
+        walks: WalkReport {
+            walks: c.walks,
+            pte_reads: c.pte_reads,
+            pte_reads_per_walk: ratio(c.pte_reads, c.walks),
+            dram_pte_reads: c.dram_pte_reads,
+            walk_caches: c
+                .psc
+                .iter()
+                .map(|p| PscReport {
+                    hit_rate: ratio(p.hits, p.lookups),
+                    counts: p.clone(),
+                })
+                .collect(),
+            latency: c.walk_latency.summary(),
+        },
+        minor_faults: c.os.minor_faults,
+    }
+}
+
+/// Sum per-core counters into machine totals.
+fn total(cores: &[CoreStats]) -> CoreStats {
+    let mut t = CoreStats {
+        counters: Default::default(),
+        base_cycles: 0,
+        tlb: cores[0].tlb.clone(),
+        tlb_levels: cores[0].tlb_levels.clone(),
+        walks: 0,
+        pte_reads: 0,
+        psc: cores[0].psc.clone(),
+        walk_latency: Histogram::default(),
+        os: Default::default(),
+        dram_pte_reads: 0,
+    };
+    for x in t.tlb.iter_mut() {
+        *x = TlbStats {
+            name: x.name.clone(),
+            level: x.level,
+            ..Default::default()
+        };
+    }
+    for x in t.tlb_levels.iter_mut() {
+        *x = LevelStats {
+            level: x.level,
+            ..Default::default()
+        };
+    }
+    for x in t.psc.iter_mut() {
+        *x = PscStats {
+            name: x.name.clone(),
+            level: x.level,
+            ..Default::default()
+        };
+    }
+    for c in cores {
+        let (a, b) = (&mut t.counters, &c.counters);
+        a.accesses += b.accesses;
+        a.loads += b.loads;
+        a.stores += b.stores;
+        a.fetches += b.fetches;
+        a.instructions += b.instructions;
+        a.stall_cycles += b.stall_cycles;
+        let (x, y) = (&mut a.translation, &b.translation);
+        x.tlb += y.tlb;
+        x.walk_cache += y.walk_cache;
+        x.pte += y.pte;
+        x.wait += y.wait;
+        x.fault += y.fault;
+        x.total += y.total;
+        t.base_cycles += c.base_cycles;
+        for (x, y) in t.tlb.iter_mut().zip(&c.tlb) {
+            x.hits += y.hits;
+            x.misses += y.misses;
+            x.fills += y.fills;
+            x.evictions += y.evictions;
+        }
+        for (x, y) in t.tlb_levels.iter_mut().zip(&c.tlb_levels) {
+            x.instruction_hits += y.instruction_hits;
+            x.instruction_misses += y.instruction_misses;
+            x.data_hits += y.data_hits;
+            x.data_misses += y.data_misses;
+            x.cycles += y.cycles;
+        }
+        for (x, y) in t.psc.iter_mut().zip(&c.psc) {
+            x.lookups += y.lookups;
+            x.hits += y.hits;
+        }
+        t.walks += c.walks;
+        t.pte_reads += c.pte_reads;
+        t.walk_latency.merge(&c.walk_latency);
+        t.os.minor_faults += c.os.minor_faults;
+        t.os.fault_cycles += c.os.fault_cycles;
+        t.dram_pte_reads += c.dram_pte_reads;
+    }
+    t
+}
+
+/// 64-bit FNV-1a, printed as 16 hex digits.
+pub fn fnv1a(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+impl RunReport {
+    pub fn new<C: Serialize, W: Serialize>(
+        config: &C,
+        workload: &W,
+        seed: u64,
+        stats: &RunStats,
+    ) -> RunReport {
+        let config = serde_json::to_value(config).expect("config serialises");
+        let workload = serde_json::to_value(workload).expect("workload serialises");
+        let hash_input = serde_json::to_string(&(&config, &workload)).expect("serialises");
+        RunReport {
+            mmusim_version: env!("CARGO_PKG_VERSION"),
+            config_hash: fnv1a(hash_input.as_bytes()),
+            seed,
+            config,
+            workload,
+            stats: StatsReport {
+                total: core_report(&total(&stats.cores)),
+                cores: stats.cores.iter().map(core_report).collect(),
+                caches: stats.caches.clone(),
+                page_table_bytes: stats.page_table_bytes,
+                phys_bytes_in_use: stats.phys_bytes_in_use,
+            },
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("report serialises");
+        s.push('\n');
+        s
+    }
+
+    /// Header and one row of headline figures (machine totals).
+    pub fn to_csv(&self) -> String {
+        let t = &self.stats.total;
+        let mut cols: Vec<(String, String)> = vec![
+            ("config_hash".into(), self.config_hash.clone()),
+            ("seed".into(), self.seed.to_string()),
+            ("accesses".into(), t.accesses.to_string()),
+            ("instructions".into(), t.instructions.to_string()),
+            ("cycles".into(), t.cycles.to_string()),
+            ("stall_cycles".into(), t.stall_cycles.to_string()),
+            ("translation_share".into(), format!("{:.6}", t.translation_share)),
+            ("translation_cycles".into(), t.translation_cycles.total.to_string()),
+            ("tlb_cycles".into(), t.translation_cycles.tlb.to_string()),
+            ("walk_cache_cycles".into(), t.translation_cycles.walk_cache.to_string()),
+            ("pte_cycles".into(), t.translation_cycles.pte.to_string()),
+            ("wait_cycles".into(), t.translation_cycles.wait.to_string()),
+            ("fault_cycles".into(), t.translation_cycles.fault.to_string()),
+            ("walks".into(), t.walks.walks.to_string()),
+            ("pte_reads_per_walk".into(), format!("{:.4}", t.walks.pte_reads_per_walk)),
+            ("walk_latency_mean".into(), format!("{:.2}", t.walks.latency.mean)),
+            ("walk_latency_p50".into(), t.walks.latency.p50.to_string()),
+            ("walk_latency_p90".into(), t.walks.latency.p90.to_string()),
+            ("walk_latency_p99".into(), t.walks.latency.p99.to_string()),
+            ("minor_faults".into(), t.minor_faults.to_string()),
+        ];
+        for l in &t.tlb_levels {
+            cols.push((format!("l{}_tlb_mpki", l.counts.level), format!("{:.4}", l.mpki)));
+        }
+        for s in &t.tlb {
+            cols.push((format!("{}_mpki", s.counts.name), format!("{:.4}", s.mpki)));
+        }
+        for p in &t.walks.walk_caches {
+            cols.push((format!("{}_hit_rate", p.counts.name), format!("{:.4}", p.hit_rate)));
+        }
+        let esc = |s: &str| {
+            if s.contains([',', '"', '\n']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        };
+        let head: Vec<String> = cols.iter().map(|c| esc(&c.0)).collect();
+        let row: Vec<String> = cols.iter().map(|c| esc(&c.1)).collect();
+        format!("{}\n{}\n", head.join(","), row.join(","))
+    }
+
+    /// A readable summary for the terminal.
+    pub fn to_table(&self) -> String {
+        let t = &self.stats.total;
+        let mut o = String::new();
+        let cores = self.stats.cores.len();
+        let _ = writeln!(
+            o,
+            "mmusim {}  config {}  seed {}  cores {}",
+            self.mmusim_version, self.config_hash, self.seed, cores
+        );
+        let _ = writeln!(
+            o,
+            "accesses {}  instructions {}  cycles {}  translation stall {} ({:.2}% of cycles)",
+            t.accesses,
+            t.instructions,
+            t.cycles,
+            t.stall_cycles,
+            100.0 * t.translation_share
+        );
+        let tc = &t.translation_cycles;
+        let _ = writeln!(
+            o,
+            "translation latency {} cycles ({:.2}/access): TLB {}  walk caches {}  PTE reads {}  walker wait {}  faults {}",
+            tc.total, t.translation_cycles_per_access, tc.tlb, tc.walk_cache, tc.pte, tc.wait, tc.fault
+        );
+        let _ = writeln!(o, "\n{:<14} {:>5} {:>12} {:>12} {:>9} {:>9}", "TLB", "level", "hits", "misses", "miss %", "MPKI");
+        for s in &t.tlb {
+            let _ = writeln!(
+                o,
+                "{:<14} {:>5} {:>12} {:>12} {:>9.3} {:>9.3}",
+                s.counts.name,
+                s.counts.level,
+                s.counts.hits,
+                s.counts.misses,
+                100.0 * s.miss_rate,
+                s.mpki
+            );
+        }
+        for l in &t.tlb_levels {
+            let _ = writeln!(
+                o,
+                "{:<14} {:>5} {:>12} {:>12} {:>9} {:>9.3}",
+                format!("(level {})", l.counts.level),
+                l.counts.level,
+                l.counts.instruction_hits + l.counts.data_hits,
+                l.misses,
+                "",
+                l.mpki
+            );
+        }
+        let w = &t.walks;
+        let _ = writeln!(
+            o,
+            "\nwalks {}  PTE reads/walk {:.3}  PTE reads from DRAM {}  walk latency mean {:.1}  p50 {}  p90 {}  p99 {}  max {}",
+            w.walks, w.pte_reads_per_walk, w.dram_pte_reads, w.latency.mean, w.latency.p50, w.latency.p90, w.latency.p99, w.latency.max
+        );
+        for p in &w.walk_caches {
+            let _ = writeln!(
+                o,
+                "  walk cache {:<10} level {}  lookups {:>10}  hits {:>10}  hit rate {:.2}%",
+                p.counts.name,
+                p.counts.level,
+                p.counts.lookups,
+                p.counts.hits,
+                100.0 * p.hit_rate
+            );
+        }
+        let _ = writeln!(
+            o,
+            "minor faults {}  page tables {} KiB  physical memory in use {} MiB",
+            t.minor_faults,
+            self.stats.page_table_bytes >> 10,
+            self.stats.phys_bytes_in_use >> 20
+        );
+        o
+    }
+}
+
+/// Write `contents` to `path` atomically: a temporary file in the same folder, flushed
+/// and synced, then renamed over the target, so a crash never leaves half a result.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
