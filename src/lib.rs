@@ -3,3 +3,4 @@
 //! See `docs/ARCHITECTURE.md` for the data flow and the module map.
 
 pub mod addr;
+pub mod workload;
