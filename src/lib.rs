@@ -13,6 +13,8 @@ pub mod config;
 pub mod memory;
 pub mod os;
 pub mod pagetable;
+pub mod report;
+pub mod run;
 pub mod sim;
 pub mod stats;
 pub mod tlb;

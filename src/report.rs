@@ -292,29 +292,53 @@ impl RunReport {
             ("instructions".into(), t.instructions.to_string()),
             ("cycles".into(), t.cycles.to_string()),
             ("stall_cycles".into(), t.stall_cycles.to_string()),
-            ("translation_share".into(), format!("{:.6}", t.translation_share)),
-            ("translation_cycles".into(), t.translation_cycles.total.to_string()),
+            (
+                "translation_share".into(),
+                format!("{:.6}", t.translation_share),
+            ),
+            (
+                "translation_cycles".into(),
+                t.translation_cycles.total.to_string(),
+            ),
             ("tlb_cycles".into(), t.translation_cycles.tlb.to_string()),
-            ("walk_cache_cycles".into(), t.translation_cycles.walk_cache.to_string()),
+            (
+                "walk_cache_cycles".into(),
+                t.translation_cycles.walk_cache.to_string(),
+            ),
             ("pte_cycles".into(), t.translation_cycles.pte.to_string()),
             ("wait_cycles".into(), t.translation_cycles.wait.to_string()),
-            ("fault_cycles".into(), t.translation_cycles.fault.to_string()),
+            (
+                "fault_cycles".into(),
+                t.translation_cycles.fault.to_string(),
+            ),
             ("walks".into(), t.walks.walks.to_string()),
-            ("pte_reads_per_walk".into(), format!("{:.4}", t.walks.pte_reads_per_walk)),
-            ("walk_latency_mean".into(), format!("{:.2}", t.walks.latency.mean)),
+            (
+                "pte_reads_per_walk".into(),
+                format!("{:.4}", t.walks.pte_reads_per_walk),
+            ),
+            (
+                "walk_latency_mean".into(),
+                format!("{:.2}", t.walks.latency.mean),
+            ),
             ("walk_latency_p50".into(), t.walks.latency.p50.to_string()),
             ("walk_latency_p90".into(), t.walks.latency.p90.to_string()),
             ("walk_latency_p99".into(), t.walks.latency.p99.to_string()),
             ("minor_faults".into(), t.minor_faults.to_string()),
         ];
         for l in &t.tlb_levels {
-            cols.push((format!("l{}_tlb_mpki", l.counts.level), format!("{:.4}", l.mpki)));
+            cols.push((
+                format!("l{}_tlb_mpki", l.counts.level),
+                format!("{:.4}", l.mpki),
+            ));
         }
         for s in &t.tlb {
             cols.push((format!("{}_mpki", s.counts.name), format!("{:.4}", s.mpki)));
         }
         for p in &t.walks.walk_caches {
-            cols.push((format!("{}_hit_rate", p.counts.name), format!("{:.4}", p.hit_rate)));
+            cols.push((
+                format!("{}_hit_rate", p.counts.name),
+                format!("{:.4}", p.hit_rate),
+            ));
         }
         let esc = |s: &str| {
             if s.contains([',', '"', '\n']) {
@@ -353,7 +377,11 @@ impl RunReport {
             "translation latency {} cycles ({:.2}/access): TLB {}  walk caches {}  PTE reads {}  walker wait {}  faults {}",
             tc.total, t.translation_cycles_per_access, tc.tlb, tc.walk_cache, tc.pte, tc.wait, tc.fault
         );
-        let _ = writeln!(o, "\n{:<14} {:>5} {:>12} {:>12} {:>9} {:>9}", "TLB", "level", "hits", "misses", "miss %", "MPKI");
+        let _ = writeln!(
+            o,
+            "\n{:<14} {:>5} {:>12} {:>12} {:>9} {:>9}",
+            "TLB", "level", "hits", "misses", "miss %", "MPKI"
+        );
         for s in &t.tlb {
             let _ = writeln!(
                 o,
