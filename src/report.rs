@@ -45,6 +45,9 @@ pub struct WalkReport {
     pub pte_reads_per_walk: f64,
     /// PTE reads that went to DRAM.
     pub dram_pte_reads: u64,
+    /// Cycles the walker counted probing walk caches and reading PTEs.
+    pub walk_cache_cycles: u64,
+    pub pte_cycles: u64,
     pub walk_caches: Vec<PscReport>,
     /// Cycles per walk: walk-cache probe + PTE reads.
     pub latency: Summary,
@@ -71,6 +74,8 @@ pub struct CoreReport {
     pub tlb_levels: Vec<LevelReport>,
     pub walks: WalkReport,
     pub minor_faults: u64,
+    /// Fault cycles as the OS counted them.
+    pub os_fault_cycles: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -149,6 +154,8 @@ fn core_report(c: &CoreStats) -> CoreReport {
             pte_reads: c.pte_reads,
             pte_reads_per_walk: ratio(c.pte_reads, c.walks),
             dram_pte_reads: c.dram_pte_reads,
+            walk_cache_cycles: c.walker_psc_cycles,
+            pte_cycles: c.walker_pte_cycles,
             walk_caches: c
                 .psc
                 .iter()
@@ -160,6 +167,7 @@ fn core_report(c: &CoreStats) -> CoreReport {
             latency: c.walk_latency.summary(),
         },
         minor_faults: c.os.minor_faults,
+        os_fault_cycles: c.os.fault_cycles,
     }
 }
 
@@ -172,6 +180,8 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         tlb_levels: cores[0].tlb_levels.clone(),
         walks: 0,
         pte_reads: 0,
+        walker_psc_cycles: 0,
+        walker_pte_cycles: 0,
         psc: cores[0].psc.clone(),
         walk_latency: Histogram::default(),
         os: Default::default(),
@@ -232,12 +242,46 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         }
         t.walks += c.walks;
         t.pte_reads += c.pte_reads;
+        t.walker_psc_cycles += c.walker_psc_cycles;
+        t.walker_pte_cycles += c.walker_pte_cycles;
         t.walk_latency.merge(&c.walk_latency);
         t.os.minor_faults += c.os.minor_faults;
         t.os.fault_cycles += c.os.fault_cycles;
         t.dram_pte_reads += c.dram_pte_reads;
     }
     t
+}
+
+impl CoreReport {
+    /// The accounting invariant: the translation latency the core measured from
+    /// timestamps equals the sum of its parts, and each part equals what the component
+    /// that spent it counted (TLB levels, walker, walk-latency histogram, OS).
+    pub fn check_accounting(&self) -> Result<(), String> {
+        let t = &self.translation_cycles;
+        let level_cycles: u64 = self.tlb_levels.iter().map(|l| l.counts.cycles).sum();
+        let checks = [
+            ("total vs sum of parts", t.total, t.parts()),
+            ("TLB cycles vs TLB levels", t.tlb, level_cycles),
+            (
+                "walk-cache cycles vs walker",
+                t.walk_cache,
+                self.walks.walk_cache_cycles,
+            ),
+            ("PTE cycles vs walker", t.pte, self.walks.pte_cycles),
+            (
+                "walk latency histogram vs walker",
+                self.walks.latency.total,
+                self.walks.walk_cache_cycles + self.walks.pte_cycles,
+            ),
+            ("fault cycles vs OS", t.fault, self.os_fault_cycles),
+        ];
+        for (what, a, b) in checks {
+            if a != b {
+                return Err(format!("accounting: {what}: {a} != {b}"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// 64-bit FNV-1a, printed as 16 hex digits.

@@ -32,6 +32,8 @@ impl Default for Histogram {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
     pub count: u64,
+    /// Sum of all samples.
+    pub total: u64,
     pub mean: f64,
     pub p50: u64,
     pub p90: u64,
@@ -81,6 +83,7 @@ impl Histogram {
     pub fn summary(&self) -> Summary {
         Summary {
             count: self.count,
+            total: self.sum,
             mean: if self.count == 0 {
                 0.0
             } else {

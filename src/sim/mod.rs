@@ -85,6 +85,9 @@ pub struct CoreStats {
     pub tlb_levels: Vec<LevelStats>,
     pub walks: u64,
     pub pte_reads: u64,
+    /// Walk-cache probe and PTE-read cycles as the walker counted them.
+    pub walker_psc_cycles: u64,
+    pub walker_pte_cycles: u64,
     pub psc: Vec<PscStats>,
     pub walk_latency: Histogram,
     pub os: OsStats,
@@ -318,6 +321,8 @@ impl<PT: PageTable> Simulator<PT> {
                     tlb_levels: c.tlbs.level_stats(),
                     walks: c.walker.stats.walks,
                     pte_reads: c.walker.stats.pte_reads,
+                    walker_psc_cycles: c.walker.stats.psc_cycles,
+                    walker_pte_cycles: c.walker.stats.pte_cycles,
                     psc: c.walker.stats.psc.clone(),
                     walk_latency: c.walker.stats.latency.clone(),
                     os: c.os_stats.clone(),

@@ -1,1 +1,20 @@
+//! End-to-end and exact-value tests, compiled as one binary (faster builds on 2 cores).
 
+mod bad_config;
+mod runs;
+mod stack_distance;
+mod walk_latency;
+
+use mmusim::config::{load, SystemConfig};
+
+/// Decode and validate a system config from TOML text; panics with the errors (tests only).
+pub fn system(text: &str) -> SystemConfig {
+    let (cfg, src) = load::<SystemConfig>("<test>", text, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let errs: Vec<String> = cfg
+        .validate()
+        .into_iter()
+        .map(|(p, m)| src.error_at(&p, m).to_string())
+        .collect();
+    assert!(errs.is_empty(), "{errs:?}");
+    cfg
+}

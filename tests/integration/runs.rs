@@ -1,0 +1,219 @@
+//! Whole runs: exact hand-worked cycle counts, the accounting invariant on every preset,
+//! determinism, and a snapshot of the default run.
+
+use mmusim::run::{load_inputs, simulate, Inputs, PRESETS};
+
+fn inputs(config: Option<&str>, workload_text: Option<&str>, sets: &[&str]) -> Inputs {
+    let dir = std::env::temp_dir().join(format!("mmusim-runs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut paths = Vec::new();
+    for (name, text) in [("config", config), ("workload", workload_text)] {
+        paths.push(text.map(|t| {
+            if PRESETS.iter().any(|(n, _)| *n == t) {
+                return t.to_string();
+            }
+            let p = dir.join(format!(
+                "{name}-{:016x}.toml",
+                mmusim::util::mix64(
+                    t.len() as u64 ^ t.as_bytes().iter().map(|&b| b as u64).sum::<u64>()
+                )
+            ));
+            std::fs::write(&p, t).unwrap();
+            p.to_str().unwrap().to_string()
+        }));
+    }
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    load_inputs(paths[0].as_deref(), paths[1].as_deref(), &sets).unwrap_or_else(|e| {
+        panic!(
+            "{}",
+            e.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })
+}
+
+const HAND: &str = r#"
+[sim]
+l1_tlb_overlapped = false
+[[tlb]]
+name = "l1"
+level = 1
+kind = "data"
+entries = 8
+ways = 8
+page_sizes = ["4K"]
+latency = 1
+[[walker.psc]]
+name = "pml4"
+level = 4
+entries = 2
+ways = 2
+latency = 2
+[[walker.psc]]
+name = "pdpt"
+level = 3
+entries = 4
+ways = 4
+latency = 2
+[[walker.psc]]
+name = "pd"
+level = 2
+entries = 4
+ways = 4
+latency = 2
+[page_table]
+kind = "radix"
+levels = 4
+[memory]
+dram_latency = 100
+[os]
+phys_mem = "1GiB"
+minor_fault_cycles = 1000
+"#;
+
+#[test]
+fn hand_worked_cycles_of_three_accesses() {
+    // Page 0, cold: TLB 1 + walk (probe 2 + root entry not present 100) + fault 1000 +
+    // walk again (probe 2 + 4 reads x 100) = 1505.
+    // Page 1, same leaf table: TLB 1 + walk (probe 2, PD-cache hit, leaf not present 100)
+    // + fault 1000 + walk (probe 2 + 1 read) = 1205.
+    // Page 0 again: TLB hit, 1.
+    let wl = "name = \"hand\"\n[generator]\nkind = \"refs\"\nrefs = \"0 1 0\"\n";
+    let r = simulate(&inputs(Some(HAND), Some(wl), &[]), &mut |_, _| {}).unwrap();
+    let t = &r.stats.total;
+    let tc = &t.translation_cycles;
+    assert_eq!(tc.total, 1505 + 1205 + 1);
+    assert_eq!(
+        (tc.tlb, tc.walk_cache, tc.pte, tc.fault, tc.wait),
+        (3, 8, 700, 2000, 0)
+    );
+    assert_eq!(t.stall_cycles, 2711);
+    assert_eq!(t.cycles, 2711 + 3);
+    assert_eq!(
+        (t.walks.walks, t.walks.pte_reads, t.minor_faults),
+        (4, 7, 2)
+    );
+    assert_eq!((t.walks.latency.p50, t.walks.latency.max), (102, 402));
+    assert_eq!((t.tlb[0].counts.hits, t.tlb[0].counts.misses), (1, 2));
+    t.check_accounting().unwrap();
+
+    // A hidden L1 TLB hit takes its cycle out of the stall, not out of the latency.
+    let r = simulate(
+        &inputs(Some(HAND), Some(wl), &["sim.l1_tlb_overlapped=true"]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(r.stats.total.translation_cycles.total, 2711);
+    assert_eq!(r.stats.total.stall_cycles, 2708);
+}
+
+#[test]
+fn accounting_invariant_holds_on_every_preset_and_timing_model() {
+    let wl = "name = \"mix\"\naccesses = 30000\nwrite_fraction = 0.3\ninstrs_per_access = 2\nseed = 5\n[generator]\nkind = \"hot_cold\"\nfootprint = \"512MiB\"\nhot_fraction = 0.01\nhot_access_fraction = 0.9\n";
+    for (preset, _) in PRESETS {
+        for extra in [
+            vec![],
+            vec!["sim.cores=3"],
+            vec!["sim.overlap_window=64", "walker.max_concurrent_walks=1"],
+            vec!["sim.overlap_window=16"],
+            vec!["sim.warmup_accesses=10000", "os.minor_fault_cycles=3000"],
+            vec!["os.page_size=\"2M\""],
+            vec!["os.page_size=\"1G\"", "os.phys_mem=\"8GiB\""],
+        ] {
+            let r = simulate(&inputs(Some(preset), Some(wl), &extra), &mut |_, _| {}).unwrap();
+            let cores = r.stats.cores.len();
+            for (i, c) in r.stats.cores.iter().enumerate() {
+                c.check_accounting()
+                    .unwrap_or_else(|e| panic!("{preset} {extra:?} core {i}: {e}"));
+            }
+            r.stats.total.check_accounting().unwrap();
+            let t = &r.stats.total;
+            let warm = extra.iter().any(|e| e.contains("warmup"));
+            let expect = if warm { 20000 } else { 30000 } * cores as u64;
+            assert_eq!(t.accesses, expect, "{preset} {extra:?}");
+            assert_eq!(t.cycles, t.base_cycles + t.stall_cycles);
+            assert!(t.stall_cycles <= t.translation_cycles.total + t.translation_cycles.wait);
+        }
+    }
+}
+
+#[test]
+fn huge_pages_shorten_walks() {
+    let wl = "name = \"u\"\naccesses = 20000\nseed = 3\n[generator]\nkind = \"uniform\"\nfootprint = \"2GiB\"\n";
+    let per_walk = |sets: &[&str]| {
+        let r = simulate(&inputs(Some("skylake"), Some(wl), sets), &mut |_, _| {}).unwrap();
+        let w = &r.stats.total.walks;
+        (w.walks, w.pte_reads)
+    };
+    let psc_off = "walker.psc=[]";
+    // Without walk caches: every walk reads 4 (4K), 3 (2M) or 2 (1G) entries, except the
+    // first walk of a fault, which stops at the first not-present entry.
+    let (w4, r4) = per_walk(&[psc_off]);
+    let (w2, r2) = per_walk(&[psc_off, "os.page_size=\"2M\""]);
+    let (w1, r1) = per_walk(&[psc_off, "os.page_size=\"1G\"", "os.phys_mem=\"8GiB\""]);
+    assert!(r4 <= 4 * w4 && r4 > 3 * w4, "{r4} reads in {w4} walks");
+    assert!(r2 <= 3 * w2 && r2 > 2 * w2, "{r2} reads in {w2} walks");
+    assert!(r1 <= 2 * w1 && r1 > w1, "{r1} reads in {w1} walks");
+    assert!(w2 < w4 && w1 < w2);
+}
+
+#[test]
+fn same_config_and_seed_give_identical_json() {
+    let wl = "name = \"z\"\naccesses = 20000\nseed = 9\nwrite_fraction = 0.2\n[generator]\nkind = \"zipf\"\nfootprint = \"256MiB\"\nexponent = 0.9\n";
+    let a = simulate(
+        &inputs(Some("zen4"), Some(wl), &["sim.cores=2"]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let b = simulate(
+        &inputs(Some("zen4"), Some(wl), &["sim.cores=2"]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(a.to_json(), b.to_json());
+    assert_eq!(a.to_csv(), b.to_csv());
+    let c = simulate(
+        &inputs(Some("zen4"), Some(wl), &["sim.cores=2", "sim.seed=2"]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_ne!(a.config_hash, c.config_hash);
+}
+
+#[test]
+fn default_run_snapshot() {
+    let r = simulate(&inputs(None, None, &[]), &mut |_, _| {}).unwrap();
+    r.stats.total.check_accounting().unwrap();
+    insta::assert_snapshot!("default_run_json", r.to_json());
+}
+
+#[test]
+fn the_binary_writes_json_and_csv_atomically() {
+    let dir = std::env::temp_dir().join(format!("mmusim-out-{}", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mmusim"))
+        .args(["run", "-q", "--set", "workload.accesses=5000", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
+    assert_eq!(json["stats"]["total"]["accesses"], 5000);
+    let csv = std::fs::read_to_string(dir.join("result.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
+    // No temporary files are left behind.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
