@@ -276,23 +276,29 @@ impl<PT: PageTable> Simulator<PT> {
         let t = self.timing;
         let core = &mut self.cores[id];
         let pt = &mut self.spaces[id];
-        loop {
-            if core.pos == core.buf.len() {
-                core.buf.clear();
-                core.pos = 0;
-                core.source
-                    .fill(&mut core.buf, BATCH)
-                    .map_err(|e| SimError(format!("core {id}: workload: {}", e.msg)))?;
-                if core.buf.is_empty() {
+        // The batch is taken out of the core while it runs, so the loop below keeps its
+        // pointer and length in registers (the core is mutably borrowed by `step`).
+        let mut buf = std::mem::take(&mut core.buf);
+        let mut pos = core.pos;
+        let res = loop {
+            if pos == buf.len() {
+                buf.clear();
+                pos = 0;
+                if let Err(e) = core.source.fill(&mut buf, BATCH) {
+                    break Err(SimError(format!("core {id}: workload: {}", e.msg)));
+                }
+                if buf.is_empty() {
                     core.done = true;
-                    return Ok(());
+                    break Ok(());
                 }
                 progress(self.accesses_done);
             }
-            let a = core.buf[core.pos];
-            core.pos += 1;
+            let a = buf[pos];
+            pos += 1;
             self.accesses_done += 1;
-            step(core, a, pt, &mut self.mem, &mut self.os, &t)?;
+            if let Err(e) = step(core, a, pt, &mut self.mem, &mut self.os, &t) {
+                break Err(e);
+            }
             if !core.warm && core.counters.accesses >= t.warmup {
                 core.warm = true;
                 core.counters = CoreCounters::default();
@@ -302,10 +308,13 @@ impl<PT: PageTable> Simulator<PT> {
                 // Shared caches restart with the first core past warm-up.
                 self.mem.reset_stats(id, id == 0);
             }
-            if core.clock(&t) > limit {
-                return Ok(());
+            if limit != u64::MAX && core.clock(&t) > limit {
+                break Ok(());
             }
-        }
+        };
+        core.buf = buf;
+        core.pos = pos;
+        res
     }
 
     /// Gather every component's counters.
@@ -384,7 +393,6 @@ fn step<PT: PageTable>(
         core.stall(stall);
     }
 
-    let now = core.clock(t);
     let va = a.vaddr;
     let mut tlb_cycles = 0u64;
     let hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
@@ -393,63 +401,16 @@ fn step<PT: PageTable>(
     } else {
         0
     };
-    let (frame, size, hit_level, done_at) = match hit {
+    // `latency`: from the start of the lookup to the translation (timestamps on a miss).
+    let (frame, size, hit_level, latency) = match hit {
         Some(h) => {
             core.stall(tlb_cycles - l1_hidden);
-            (h.frame, h.size, h.level, now + tlb_cycles)
+            (h.frame, h.size, h.level, tlb_cycles)
         }
         None => {
-            let ready = now + tlb_cycles;
-            // The walker that frees first takes the walk.
-            let (si, slot) = core
-                .slots
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, s)| s.busy_until)
-                .map(|(i, s)| (i, *s))
-                .expect("at least one walker");
-            let wait = slot.busy_until.saturating_sub(ready);
-            if slot.pending {
-                slot_retire(core, si);
-            }
-            let mut r = core.walker.walk(core.id, core.asid, va, pt, mem);
-            let mut psc = r.psc_cycles;
-            let mut pte = r.pte_cycles;
-            let mut fault = 0;
-            let tr = match r.translation {
-                Some(tr) => tr,
-                None => {
-                    // Not present: the OS maps the page, the access replays and walks again.
-                    fault = os.handle_fault(pt, va, &mut core.os_stats)?;
-                    r = core.walker.walk(core.id, core.asid, va, pt, mem);
-                    psc += r.psc_cycles;
-                    pte += r.pte_cycles;
-                    r.translation.ok_or_else(|| {
-                        SimError(format!("{va:#x}: still not mapped after its page fault"))
-                    })?
-                }
-            };
-            let end = ready + wait + psc + pte + fault;
-            let tc = &mut core.counters.translation;
-            tc.walk_cache += psc;
-            tc.pte += pte;
-            tc.wait += wait;
-            tc.fault += fault;
-            if t.window == 0 || fault > 0 {
-                // Blocking (or a fault, which traps): the core waits for the whole translation.
-                core.stall(end - now - l1_hidden);
-                core.slots[si].busy_until = end;
-            } else {
-                // The walk proceeds in the background; the core stalls later if it must.
-                core.stall(tlb_cycles - l1_hidden + wait);
-                core.slots[si] = Slot {
-                    busy_until: end,
-                    icount: core.instr_total,
-                    pending: true,
-                };
-                core.pending += 1;
-            }
-            (tr.frame, tr.size, core.tlbs.num_levels(), end)
+            let now = core.clock(t);
+            let (tr, end) = translate_miss(core, va, pt, mem, os, t, now, tlb_cycles, l1_hidden)?;
+            (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
         }
     };
     core.tlbs
@@ -458,7 +419,7 @@ fn step<PT: PageTable>(
 
     let tc = &mut core.counters.translation;
     tc.tlb += tlb_cycles;
-    tc.total += done_at - now;
+    tc.total += latency;
     debug_assert_eq!(
         tc.total,
         tc.parts(),
@@ -466,6 +427,74 @@ fn step<PT: PageTable>(
     );
 
     Ok(())
+}
+
+/// The TLB-miss path: wait for a walker, walk, fault and walk again if needed. Kept out
+/// of line so that the hit path stays small.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn translate_miss<PT: PageTable>(
+    core: &mut Core,
+    va: u64,
+    pt: &mut PT,
+    mem: &mut MemorySystem,
+    os: &mut Os,
+    t: &Timing,
+    now: u64,
+    tlb_cycles: u64,
+    l1_hidden: u64,
+) -> Result<(crate::pagetable::Translation, u64), SimError> {
+    let ready = now + tlb_cycles;
+    // The walker that frees first takes the walk.
+    let (si, slot) = core
+        .slots
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, s)| s.busy_until)
+        .map(|(i, s)| (i, *s))
+        .expect("at least one walker");
+    let wait = slot.busy_until.saturating_sub(ready);
+    if slot.pending {
+        slot_retire(core, si);
+    }
+    let mut r = core.walker.walk(core.id, core.asid, va, pt, mem);
+    let mut psc = r.psc_cycles;
+    let mut pte = r.pte_cycles;
+    let mut fault = 0;
+    let tr = match r.translation {
+        Some(tr) => tr,
+        None => {
+            // Not present: the OS maps the page, the access replays and walks again.
+            fault = os.handle_fault(pt, va, &mut core.os_stats)?;
+            r = core.walker.walk(core.id, core.asid, va, pt, mem);
+            psc += r.psc_cycles;
+            pte += r.pte_cycles;
+            r.translation.ok_or_else(|| {
+                SimError(format!("{va:#x}: still not mapped after its page fault"))
+            })?
+        }
+    };
+    let end = ready + wait + psc + pte + fault;
+    let tc = &mut core.counters.translation;
+    tc.walk_cache += psc;
+    tc.pte += pte;
+    tc.wait += wait;
+    tc.fault += fault;
+    if t.window == 0 || fault > 0 {
+        // Blocking (or a fault, which traps): the core waits for the whole translation.
+        core.stall(end - now - l1_hidden);
+        core.slots[si].busy_until = end;
+    } else {
+        // The walk proceeds in the background; the core stalls later if it must.
+        core.stall(tlb_cycles - l1_hidden + wait);
+        core.slots[si] = Slot {
+            busy_until: end,
+            icount: core.instr_total,
+            pending: true,
+        };
+        core.pending += 1;
+    }
+    Ok((tr, end))
 }
 
 /// A walker slot is reused while its previous walk is still counted as pending: the new
