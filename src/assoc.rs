@@ -17,6 +17,9 @@ use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+/// Sets up to this many ways are searched without early exits.
+const BRANCHLESS_WAYS: usize = 32;
+
 /// Marks an empty way. No real key can take this value: TLB and cache keys leave their
 /// top bits clear.
 pub const INVALID: u64 = u64::MAX;
@@ -68,11 +71,13 @@ impl Lru {
     #[inline(always)]
     fn oldest(&self, set: usize) -> usize {
         let s = &self.stamps[set * self.ways..(set + 1) * self.ways];
-        let mut best = 0;
-        for w in 1..s.len() {
-            if s[w] < s[best] {
-                best = w;
-            }
+        // Written as selects so it compiles to conditional moves: the stamps are in
+        // random order, and a branch per way would mispredict about half the time.
+        let (mut best, mut oldest) = (0, s[0]);
+        for (w, &v) in s.iter().enumerate().skip(1) {
+            let older = v < oldest;
+            best = if older { w } else { best };
+            oldest = if older { v } else { oldest };
         }
         best
     }
@@ -271,12 +276,45 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         self.sets as u64 - 1
     }
 
+    /// Way holding `key`. Small sets are scanned whole with selects instead of an early
+    /// exit, whose branch mispredicts on random hit positions; keys are unique in a set,
+    /// so both find the same way.
     #[inline(always)]
     fn find(&self, set: usize, key: u64) -> Option<usize> {
         let base = set * self.ways;
-        self.keys[base..base + self.ways]
-            .iter()
-            .position(|&k| k == key)
+        let s = &self.keys[base..base + self.ways];
+        if s.len() <= BRANCHLESS_WAYS {
+            let mut hit = usize::MAX;
+            for (w, &k) in s.iter().enumerate() {
+                hit = if k == key { w } else { hit };
+            }
+            (hit != usize::MAX).then_some(hit)
+        } else {
+            s.iter().position(|&k| k == key)
+        }
+    }
+
+    /// One pass over a set: the way holding `key` and the first empty way.
+    #[inline(always)]
+    fn find_or_free(&self, set: usize, key: u64) -> (Option<usize>, Option<usize>) {
+        let base = set * self.ways;
+        let s = &self.keys[base..base + self.ways];
+        if s.len() <= BRANCHLESS_WAYS {
+            let (mut hit, mut free) = (usize::MAX, usize::MAX);
+            for (w, &k) in s.iter().enumerate().rev() {
+                hit = if k == key { w } else { hit };
+                free = if k == INVALID { w } else { free };
+            }
+            (
+                (hit != usize::MAX).then_some(hit),
+                (free != usize::MAX).then_some(free),
+            )
+        } else {
+            (
+                s.iter().position(|&k| k == key),
+                s.iter().position(|&k| k == INVALID),
+            )
+        }
     }
 
     /// Look `key` up in `set`; on a hit, update replacement state and return the value.
@@ -297,15 +335,13 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     #[inline(always)]
     pub fn insert(&mut self, set: usize, key: u64, val: u64) -> Option<(u64, u64)> {
         let base = set * self.ways;
-        if let Some(w) = self.find(set, key) {
+        let (hit, free) = self.find_or_free(set, key);
+        if let Some(w) = hit {
             self.vals[base + w] = val;
             self.policy.on_fill(set, w);
             return None;
         }
-        let (way, evicted) = match self.keys[base..base + self.ways]
-            .iter()
-            .position(|&k| k == INVALID)
-        {
+        let (way, evicted) = match free {
             Some(w) => (w, None),
             None => {
                 let w = self.policy.victim(set);

@@ -14,10 +14,9 @@ use crate::SimError;
 
 const MAX_LEVELS: usize = 8;
 
-struct Node {
-    base: usize,
-    paddr: u64,
-}
+/// Arena slots per table: every table gets 512 whatever its index width (at most 9 bits,
+/// validated), so table `n`'s entries start at `n * 512` with no lookup on the way.
+const SLOTS: usize = 512;
 
 pub struct Radix {
     levels: usize,
@@ -25,7 +24,8 @@ pub struct Radix {
     shift: [u32; MAX_LEVELS],
     mask: [u64; MAX_LEVELS],
     entries: Vec<u64>,
-    nodes: Vec<Node>,
+    /// Physical address of each table.
+    paddr: Vec<u64>,
     table_bytes: u64,
 }
 
@@ -46,7 +46,7 @@ impl Radix {
             shift,
             mask,
             entries: Vec::new(),
-            nodes: Vec::new(),
+            paddr: Vec::new(),
             table_bytes: 0,
         };
         r.new_node(levels, frames)?;
@@ -54,15 +54,12 @@ impl Radix {
     }
 
     fn new_node(&mut self, level: usize, frames: &mut FrameAllocator) -> Result<u32, SimError> {
-        let n = (self.mask[level] + 1) as usize;
+        let n = self.mask[level] + 1;
         let paddr = frames.alloc(PageSize::Size4K)?;
-        self.nodes.push(Node {
-            base: self.entries.len(),
-            paddr,
-        });
-        self.entries.resize(self.entries.len() + n, 0);
-        self.table_bytes += n as u64 * 8;
-        Ok((self.nodes.len() - 1) as u32)
+        self.paddr.push(paddr);
+        self.entries.resize(self.entries.len() + SLOTS, 0);
+        self.table_bytes += n * 8;
+        Ok((self.paddr.len() - 1) as u32)
     }
 
     #[inline(always)]
@@ -84,7 +81,7 @@ impl Radix {
 
     /// Number of table pages.
     pub fn tables(&self) -> usize {
-        self.nodes.len()
+        self.paddr.len()
     }
 }
 
@@ -117,7 +114,7 @@ impl PageTable for Radix {
         let mut node = 0u32;
         let mut level = self.levels;
         while level > leaf {
-            let slot = self.nodes[node as usize].base + self.index(vaddr, level);
+            let slot = node as usize * SLOTS + self.index(vaddr, level);
             let e = self.entries[slot];
             if e & 1 == 1 {
                 return Err(SimError(format!(
@@ -134,7 +131,7 @@ impl PageTable for Radix {
             };
             level -= 1;
         }
-        let slot = self.nodes[node as usize].base + self.index(vaddr, level);
+        let slot = node as usize * SLOTS + self.index(vaddr, level);
         if self.entries[slot] != 0 {
             return Err(SimError(format!(
                 "{vaddr:#x}: the {size} entry is already in use"
@@ -148,7 +145,7 @@ impl PageTable for Radix {
         let mut node = 0usize;
         let mut level = self.levels;
         loop {
-            let slot = self.nodes[node].base + self.index(vaddr, level);
+            let slot = node * SLOTS + self.index(vaddr, level);
             let e = self.entries[slot];
             if e == 0 {
                 return None;
@@ -180,10 +177,9 @@ impl PageTable for Radix {
             None => (self.levels, 0),
         };
         loop {
-            let n = &self.nodes[node];
             let idx = self.index(vaddr, level);
-            let e = self.entries[n.base + idx];
-            let pte_addr = n.paddr + idx as u64 * 8;
+            let e = self.entries[node * SLOTS + idx];
+            let pte_addr = self.paddr[node] + idx as u64 * 8;
             if e == 0 || e & 1 == 1 {
                 steps.push(WalkStep {
                     level: level as u8,
@@ -212,6 +208,31 @@ impl PageTable for Radix {
 
     fn table_bytes(&self) -> u64 {
         self.table_bytes
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, vaddr: u64) {
+        // Follow the upper levels (few tables, usually in the host's caches) and prefetch
+        // the entry of the deepest table present.
+        let mut node = 0usize;
+        let mut level = self.levels;
+        loop {
+            let e = self.entries[node * SLOTS + self.index(vaddr, level)];
+            if e == 0 || e & 1 == 1 || level == 2 {
+                if level == 2 && e != 0 && e & 1 == 0 {
+                    let child = ((e >> 1) - 1) as usize;
+                    if let Some(p) = self.entries.get(child * SLOTS + self.index(vaddr, 1)) {
+                        super::prefetch_host(p);
+                    }
+                    if let Some(p) = self.paddr.get(child) {
+                        super::prefetch_host(p);
+                    }
+                }
+                return;
+            }
+            node = ((e >> 1) - 1) as usize;
+            level -= 1;
+        }
     }
 }
 

@@ -33,6 +33,9 @@ use serde::Serialize;
 /// Accesses fetched from a source at a time.
 pub const BATCH: usize = 4096;
 
+/// How far ahead in a batch page-table entries are prefetched on the host.
+const PREFETCH_DISTANCE: usize = 6;
+
 /// Cycles of address translation by where they were spent.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TranslationCycles {
@@ -280,6 +283,8 @@ impl<PT: PageTable> Simulator<PT> {
         // pointer and length in registers (the core is mutably borrowed by `step`).
         let mut buf = std::mem::take(&mut core.buf);
         let mut pos = core.pos;
+        let mut prefetching = false;
+        let mut walks_before = core.walker.stats.walks;
         let res = loop {
             if pos == buf.len() {
                 buf.clear();
@@ -291,9 +296,18 @@ impl<PT: PageTable> Simulator<PT> {
                     core.done = true;
                     break Ok(());
                 }
+                // Prefetch page-table entries in batches that follow a walk-heavy one.
+                let walks = core.walker.stats.walks;
+                prefetching = walks.saturating_sub(walks_before) * 8 > BATCH as u64;
+                walks_before = walks;
                 progress(self.accesses_done);
             }
             let a = buf[pos];
+            if prefetching {
+                if let Some(b) = buf.get(pos + PREFETCH_DISTANCE) {
+                    pt.prefetch(b.vaddr);
+                }
+            }
             pos += 1;
             self.accesses_done += 1;
             if let Err(e) = step(core, a, pt, &mut self.mem, &mut self.os, &t) {
