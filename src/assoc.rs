@@ -17,6 +17,14 @@ use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+/// Prefetch every host cache line of a small slice (at most 4 lines).
+#[inline(always)]
+fn prefetch_slice(s: &[u64]) {
+    for chunk in s.chunks(8).take(4) {
+        crate::pagetable::prefetch_host(chunk.as_ptr());
+    }
+}
+
 /// Sets up to this many ways are searched without early exits.
 const BRANCHLESS_WAYS: usize = 32;
 
@@ -46,6 +54,9 @@ pub trait ReplacementPolicy {
     fn on_fill(&mut self, set: usize, way: usize);
     /// The way to evict from a full set.
     fn victim(&mut self, set: usize) -> usize;
+    /// Hint that `set` will be used soon (host prefetch of its state; no effect on results).
+    #[inline(always)]
+    fn prefetch(&self, _set: usize) {}
 }
 
 /// Exact LRU by per-way timestamps (a counter per array; never wraps in practice).
@@ -84,6 +95,10 @@ impl Lru {
 }
 
 impl ReplacementPolicy for Lru {
+    #[inline(always)]
+    fn prefetch(&self, set: usize) {
+        prefetch_slice(&self.stamps[set * self.ways..(set + 1) * self.ways]);
+    }
     #[inline(always)]
     fn on_hit(&mut self, set: usize, way: usize) {
         self.stamp(set, way)
@@ -209,6 +224,12 @@ impl Policy {
 
 impl ReplacementPolicy for Policy {
     #[inline(always)]
+    fn prefetch(&self, set: usize) {
+        if let Policy::Lru(p) = self {
+            p.prefetch(set)
+        }
+    }
+    #[inline(always)]
     fn on_hit(&mut self, set: usize, way: usize) {
         match self {
             Policy::Lru(p) => p.on_hit(set, way),
@@ -325,6 +346,27 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         Some(self.vals[set * self.ways + way])
     }
 
+    /// Look `key` up and, on a miss, install it (with value 0) at once: one pass over the
+    /// set instead of a lookup and an insert. Returns whether it hit. What a cache level
+    /// does on every read.
+    #[inline(always)]
+    pub fn access(&mut self, set: usize, key: u64) -> bool {
+        let (hit, free) = self.find_or_free(set, key);
+        if let Some(w) = hit {
+            self.policy.on_hit(set, w);
+            return true;
+        }
+        let way = match free {
+            Some(w) => w,
+            None => self.policy.victim(set),
+        };
+        let base = set * self.ways;
+        self.keys[base + way] = key;
+        self.vals[base + way] = 0;
+        self.policy.on_fill(set, way);
+        false
+    }
+
     /// Look up without touching replacement state.
     #[inline(always)]
     pub fn probe(&self, set: usize, key: u64) -> Option<u64> {
@@ -352,6 +394,14 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         self.vals[base + way] = val;
         self.policy.on_fill(set, way);
         evicted
+    }
+
+    /// Hint that `set` will be probed soon: prefetch its keys and replacement state on
+    /// the host. Changes nothing the simulation can see.
+    #[inline(always)]
+    pub fn prefetch(&self, set: usize) {
+        prefetch_slice(&self.keys[set * self.ways..(set + 1) * self.ways]);
+        self.policy.prefetch(set);
     }
 
     /// Remove `key` from `set`; true if it was there.

@@ -88,8 +88,40 @@ pub fn load_inputs(
     for (path, msg) in system.validate() {
         errors.push(sys_src.error_at(&path, msg));
     }
-    for (path, msg) in workload.validate() {
-        errors.push(wl_src.error_at(&path, msg));
+    let wl_errors = workload.validate();
+    for (path, msg) in &wl_errors {
+        errors.push(wl_src.error_at(path, msg.clone()));
+    }
+    if errors.is_empty() {
+        // Checks that need both files.
+        let bits: u32 = system.page_table.radix_bits().iter().sum();
+        let reach = 1u64 << (12 + bits);
+        let end = workload
+            .generator
+            .footprint()
+            .and_then(|f| workload.base.checked_add(f));
+        match end {
+            Some(end) if end <= reach => {}
+            _ => errors.push(wl_src.error_at(
+                "base",
+                format!(
+                    "the workload's addresses reach {}, beyond the {}-bit virtual address space of the page table ({})",
+                    end.map_or("past 2^64".to_string(), |e| format!("{e:#x}")),
+                    12 + bits,
+                    sys_src.file
+                ),
+            )),
+        }
+        let per_core = workload.accesses_per_core();
+        if system.sim.warmup_accesses > 0 && system.sim.warmup_accesses >= per_core {
+            errors.push(sys_src.error_at(
+                "sim.warmup_accesses",
+                format!(
+                    "{} warm-up accesses leave nothing to measure: the workload has {per_core} per core",
+                    system.sim.warmup_accesses
+                ),
+            ));
+        }
     }
     if errors.is_empty() {
         Ok(Inputs { system, workload })

@@ -46,11 +46,13 @@ pub struct SimConfig {
     /// Seed for every random choice of the machine (replacement, frame shuffling).
     #[serde(default = "one_u64")]
     pub seed: u64,
-    /// Accesses per core after which statistics restart (caches and TLBs stay warm).
+    /// Accesses per core after which its statistics restart (caches and TLBs stay warm);
+    /// shared caches restart when the last core is past warm-up.
     #[serde(default)]
     pub warmup_accesses: u64,
-    /// Whether an L1 TLB hit is hidden by the pipeline (true on current cores: the L1
-    /// DTLB is looked up in parallel with the L1D tag check).
+    /// Whether the L1 TLB probe is hidden by the pipeline (true on current cores: the L1
+    /// DTLB is looked up in parallel with the L1D tag check). Hidden on hits and misses
+    /// alike: on a miss only the levels after L1 and the walk are stalled for.
     #[serde(default = "yes")]
     pub l1_tlb_overlapped: bool,
     /// Instructions a core may run past an outstanding page walk before it stalls on it.
@@ -265,6 +267,9 @@ fn size4k() -> PageSize {
 /// surely typos and would make the simulator allocate gigabytes.
 const MAX_ENTRIES: u32 = 1 << 24;
 
+/// Host memory the simulated structures may take (the machines this runs on have 24 GiB).
+const HOST_MEMORY_LIMIT: u64 = 8 << 30;
+
 /// Check a set-associative geometry; returns problems keyed by the field at fault.
 fn check_geometry(
     errs: &mut Vec<(String, String)>,
@@ -321,10 +326,22 @@ impl SystemConfig {
                 format!("must be 1 to 1024, not {}", s.cores),
             ));
         }
-        if !(s.base_cpi.is_finite() && s.base_cpi > 0.0 && s.base_cpi <= 1000.0) {
+        if !(s.base_cpi.is_finite() && s.base_cpi >= 0.001 && s.base_cpi <= 1000.0) {
             e.push((
                 "sim.base_cpi".into(),
-                format!("must be a positive number up to 1000, not {}", s.base_cpi),
+                format!("must be from 0.001 to 1000, not {}", s.base_cpi),
+            ));
+        }
+        if self.tlb.is_empty() {
+            e.push(("tlb".into(), "at least one TLB structure is needed".into()));
+        }
+        if self.os.minor_fault_cycles > 1 << 40 {
+            e.push((
+                "os.minor_fault_cycles".into(),
+                format!(
+                    "{} cycles is beyond any real fault (at most 2^40)",
+                    self.os.minor_fault_cycles
+                ),
             ));
         }
 
@@ -487,6 +504,32 @@ impl SystemConfig {
                     "a private level cannot sit behind a shared one".into(),
                 ));
             }
+        }
+
+        // Host memory: private structures are built once per core.
+        let cores = s.cores.clamp(1, 1024) as u64;
+        let tlb_entries: u64 = self.tlb.iter().map(|t| t.entries as u64).sum();
+        let psc_entries: u64 = self.walker.psc.iter().map(|p| p.entries as u64).sum();
+        let (mut private_lines, mut shared_lines) = (0u64, 0u64);
+        for c in &self.memory.cache {
+            let lines = c.size.0 / c.line.max(1) as u64;
+            if c.shared {
+                shared_lines += lines;
+            } else {
+                private_lines += lines;
+            }
+        }
+        // Key, value and replacement state: 24 bytes per entry.
+        let bytes = 24 * ((tlb_entries + psc_entries + private_lines) * cores + shared_lines);
+        if bytes > HOST_MEMORY_LIMIT {
+            e.push((
+                "sim.cores".into(),
+                format!(
+                    "{cores} cores of these TLBs, walk caches and caches need {} GiB of host memory to simulate; the limit is {} GiB",
+                    bytes >> 30,
+                    HOST_MEMORY_LIMIT >> 30
+                ),
+            ));
         }
 
         // OS.

@@ -37,8 +37,8 @@ pub struct MemorySystem {
     route: Vec<Vec<usize>>,
     dram_latency: u32,
     data_through_caches: bool,
-    /// Reads served by DRAM, per core.
-    dram_reads: Vec<u64>,
+    /// PTE reads served by DRAM, per core (data reads are not counted here).
+    dram_pte_reads: Vec<u64>,
     /// Per core: the line its last read left most recent in its private first level
     /// (`u64::MAX` if none). Reading it again is a hit that changes no replacement state,
     /// so the probe can be skipped exactly. Unused when the first level is shared.
@@ -85,7 +85,7 @@ impl MemorySystem {
             route,
             dram_latency: cfg.dram_latency,
             data_through_caches: cfg.data_through_caches,
-            dram_reads: vec![0; cores],
+            dram_pte_reads: vec![0; cores],
             last_line: vec![u64::MAX; cores],
         }
     }
@@ -96,7 +96,7 @@ impl MemorySystem {
     pub fn read(&mut self, core: usize, paddr: u64, is_pte: bool) -> u32 {
         let route = &self.route[core];
         let Some(&first) = route.first() else {
-            self.dram_reads[core] += 1;
+            self.dram_pte_reads[core] += is_pte as u64;
             return self.dram_latency;
         };
         let c0 = &mut self.caches[first];
@@ -112,40 +112,41 @@ impl MemorySystem {
         if c0.stats.core.is_some() {
             self.last_line[core] = line0;
         }
-        for (k, &ci) in route.iter().enumerate() {
+        // Each level that misses takes the line as the read passes (inclusive fill; the
+        // levels are independent arrays, so filling on the way equals filling after).
+        for &ci in route {
             let c = &mut self.caches[ci];
             let line = paddr >> c.line_shift;
             let set = (line & c.array.set_mask()) as usize;
-            if c.array.lookup(set, line).is_some() {
-                if is_pte {
-                    c.stats.pte_hits += 1;
-                } else {
-                    c.stats.data_hits += 1;
-                }
-                let lat = c.latency;
-                self.fill(core, k, paddr);
-                return lat;
+            let hit = c.array.access(set, line);
+            match (hit, is_pte) {
+                (true, true) => c.stats.pte_hits += 1,
+                (true, false) => c.stats.data_hits += 1,
+                (false, true) => c.stats.pte_misses += 1,
+                (false, false) => c.stats.data_misses += 1,
             }
-            if is_pte {
-                c.stats.pte_misses += 1;
-            } else {
-                c.stats.data_misses += 1;
+            if hit {
+                return c.latency;
             }
         }
-        self.dram_reads[core] += 1;
-        self.fill(core, route.len(), paddr);
+        self.dram_pte_reads[core] += is_pte as u64;
         self.dram_latency
     }
 
-    /// Install the line in the levels nearer than `upto`.
+    /// Hint that `core` will soon read `paddr`: prefetch, on the host, the state of the
+    /// sets it will probe beyond the first level. Changes nothing the simulation can see.
     #[inline(always)]
-    fn fill(&mut self, core: usize, upto: usize, paddr: u64) {
-        for &ci in &self.route[core][..upto] {
-            let c = &mut self.caches[ci];
+    pub fn prefetch(&self, core: usize, paddr: u64) {
+        for &ci in self.route[core].iter().skip(1) {
+            let c = &self.caches[ci];
             let line = paddr >> c.line_shift;
-            let set = (line & c.array.set_mask()) as usize;
-            c.array.insert(set, line, 0);
+            c.array.prefetch((line & c.array.set_mask()) as usize);
         }
+    }
+
+    /// Whether data accesses go through the caches.
+    pub fn data_through_caches(&self) -> bool {
+        self.data_through_caches
     }
 
     /// A data access: goes through the caches only when configured to.
@@ -160,14 +161,27 @@ impl MemorySystem {
         self.caches.iter().map(|c| c.stats.clone()).collect()
     }
 
-    pub fn dram_reads(&self, core: usize) -> u64 {
-        self.dram_reads[core]
+    pub fn dram_pte_reads(&self, core: usize) -> u64 {
+        self.dram_pte_reads[core]
+    }
+
+    /// Restart the counters of every shared instance.
+    pub fn reset_shared_stats(&mut self) {
+        for c in &mut self.caches {
+            if c.stats.core.is_none() {
+                c.stats = CacheStats {
+                    name: std::mem::take(&mut c.stats.name),
+                    core: None,
+                    ..Default::default()
+                };
+            }
+        }
     }
 
     /// Restart the counters of the instances `core` uses privately (shared ones too
     /// when `shared`).
     pub fn reset_stats(&mut self, core: usize, shared: bool) {
-        self.dram_reads[core] = 0;
+        self.dram_pte_reads[core] = 0;
         for &ci in &self.route[core] {
             let c = &mut self.caches[ci];
             if c.stats.core.is_some() || shared {
@@ -222,7 +236,8 @@ mod tests {
             (s[0].pte_hits, s[0].pte_misses, s[0].data_misses),
             (1, 2, 3)
         );
-        assert_eq!(m.dram_reads(0), 4);
+        // Four reads went to DRAM, but only the first was a PTE read.
+        assert_eq!(m.dram_pte_reads(0), 1);
     }
 
     #[test]

@@ -82,6 +82,13 @@ pub trait PageTable {
     /// footprint's tables do not fit the host's caches).
     #[inline(always)]
     fn prefetch(&self, _vaddr: u64) {}
+    /// Physical addresses of the leaf entry a walk of `vaddr` reads last and of the data
+    /// itself, if `vaddr` is mapped. No timing and no state change: used to prefetch the
+    /// simulated cache sets those lines will probe.
+    #[inline(always)]
+    fn leaf_lines(&self, _vaddr: u64) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// Ask the host CPU to fetch the cache line holding `p` (no effect on other targets).

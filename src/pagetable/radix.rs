@@ -211,6 +211,29 @@ impl PageTable for Radix {
     }
 
     #[inline(always)]
+    fn leaf_lines(&self, vaddr: u64) -> Option<(u64, u64)> {
+        let mut node = 0usize;
+        let mut level = self.levels;
+        loop {
+            let idx = self.index(vaddr, level);
+            let e = *self.entries.get(node * SLOTS + idx)?;
+            if e == 0 {
+                return None;
+            }
+            if e & 1 == 1 {
+                let pte = self.paddr.get(node)? + idx as u64 * 8;
+                let offset = vaddr & ((1u64 << self.shift[level]) - 1);
+                return Some((pte, (e & !1) + offset));
+            }
+            if level == 1 {
+                return None;
+            }
+            node = ((e >> 1) - 1) as usize;
+            level -= 1;
+        }
+    }
+
+    #[inline(always)]
     fn prefetch(&self, vaddr: u64) {
         // Follow the upper levels (few tables, usually in the host's caches) and prefetch
         // the entry of the deepest table present.

@@ -123,6 +123,12 @@ struct Core {
     warm: bool,
 }
 
+/// instructions x CPI, in 128 bits so that no run length can overflow it.
+#[inline(always)]
+fn base_cycles(instructions: u64, cpi_milli: u64) -> u64 {
+    (instructions as u128 * cpi_milli as u128 / 1000) as u64
+}
+
 /// Timing parameters fixed for a run.
 #[derive(Clone, Copy)]
 struct Timing {
@@ -136,7 +142,7 @@ struct Timing {
 impl Core {
     #[inline(always)]
     fn clock(&self, t: &Timing) -> u64 {
-        self.instr_total * t.cpi_milli / 1000 + self.stall_total
+        base_cycles(self.instr_total, t.cpi_milli) + self.stall_total
     }
 
     #[inline(always)]
@@ -154,6 +160,8 @@ pub struct Simulator<PT: PageTable = Radix> {
     os: Os,
     timing: Timing,
     accesses_done: u64,
+    /// Cores past warm-up.
+    warm_cores: usize,
 }
 
 impl Simulator<Radix> {
@@ -223,6 +231,7 @@ impl<PT: PageTable> Simulator<PT> {
                 warmup: cfg.sim.warmup_accesses,
             },
             accesses_done: 0,
+            warm_cores: 0,
         })
     }
 
@@ -277,6 +286,7 @@ impl<PT: PageTable> Simulator<PT> {
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), SimError> {
         let t = self.timing;
+        let n_cores = self.cores.len();
         let core = &mut self.cores[id];
         let pt = &mut self.spaces[id];
         // The batch is taken out of the core while it runs, so the loop below keeps its
@@ -304,8 +314,18 @@ impl<PT: PageTable> Simulator<PT> {
             }
             let a = buf[pos];
             if prefetching {
-                if let Some(b) = buf.get(pos + PREFETCH_DISTANCE) {
+                // Two stages: far ahead, the page-table entries; nearer, the simulated
+                // cache sets of the leaf PTE and data lines those entries lead to.
+                if let Some(b) = buf.get(pos + 2 * PREFETCH_DISTANCE) {
                     pt.prefetch(b.vaddr);
+                }
+                if let Some(b) = buf.get(pos + PREFETCH_DISTANCE) {
+                    if let Some((pte, data)) = pt.leaf_lines(b.vaddr) {
+                        self.mem.prefetch(id, pte);
+                        if self.mem.data_through_caches() {
+                            self.mem.prefetch(id, data);
+                        }
+                    }
                 }
             }
             pos += 1;
@@ -319,8 +339,12 @@ impl<PT: PageTable> Simulator<PT> {
                 core.os_stats = OsStats::default();
                 core.tlbs.reset_stats();
                 core.walker.reset_stats();
-                // Shared caches restart with the first core past warm-up.
-                self.mem.reset_stats(id, id == 0);
+                // Shared caches restart when the last core is past warm-up.
+                self.warm_cores += 1;
+                self.mem.reset_stats(id, false);
+                if self.warm_cores == n_cores {
+                    self.mem.reset_shared_stats();
+                }
             }
             if limit != u64::MAX && core.clock(&t) > limit {
                 break Ok(());
@@ -338,7 +362,7 @@ impl<PT: PageTable> Simulator<PT> {
                 .cores
                 .iter()
                 .map(|c| CoreStats {
-                    base_cycles: c.counters.instructions * self.timing.cpi_milli / 1000,
+                    base_cycles: base_cycles(c.counters.instructions, self.timing.cpi_milli),
                     counters: c.counters.clone(),
                     tlb: c.tlbs.stats(),
                     tlb_levels: c.tlbs.level_stats(),
@@ -349,7 +373,7 @@ impl<PT: PageTable> Simulator<PT> {
                     psc: c.walker.stats.psc.clone(),
                     walk_latency: c.walker.stats.latency.clone(),
                     os: c.os_stats.clone(),
-                    dram_pte_reads: self.mem.dram_reads(c.id),
+                    dram_pte_reads: self.mem.dram_pte_reads(c.id),
                 })
                 .collect(),
             caches: self.mem.stats(),

@@ -385,8 +385,8 @@ impl WorkloadSpec {
                 format!("must be between 0 and 1, got {}", self.write_fraction),
             );
         }
-        if self.instrs_per_access == 0 {
-            err("instrs_per_access", "must be at least 1".into());
+        if self.instrs_per_access == 0 || self.instrs_per_access > 1_000_000 {
+            err("instrs_per_access", "must be from 1 to 1000000".into());
         }
         let base_ok = if self.base % (1 << 30) != 0 {
             err(

@@ -183,6 +183,41 @@ fn malformed_toml_missing_file_and_bad_overrides() {
 }
 
 #[test]
+fn impossible_combinations_are_errors_not_panics_or_wrong_numbers() {
+    for (sets, want) in [
+        (vec!["tlb=[]"], "tlb: at least one TLB structure"),
+        (
+            vec!["workload.instrs_per_access=4000000000"],
+            "instrs_per_access",
+        ),
+        (vec!["sim.base_cpi=0.0001"], "sim.base_cpi"),
+        // 2 levels map 30 bits: the default workload's 4 GiB at 64 GiB would alias.
+        (
+            vec!["page_table.levels=2", "walker.psc=[]"],
+            "base: the workload's addresses reach",
+        ),
+        (vec!["sim.warmup_accesses=5000000"], "sim.warmup_accesses"),
+        (
+            vec!["sim.cores=64", "memory.cache[1].size=\"1GiB\""],
+            "sim.cores",
+        ),
+        (
+            vec!["os.minor_fault_cycles=100000000000000"],
+            "os.minor_fault_cycles",
+        ),
+    ] {
+        let mut args = vec!["run", "-q"];
+        for s in &sets {
+            args.push("--set");
+            args.push(s);
+        }
+        let (code, err) = run(&args);
+        assert_eq!(code, 2, "{sets:?}: {err}");
+        assert!(err.contains(want), "{sets:?}: wanted `{want}` in {err}");
+    }
+}
+
+#[test]
 fn running_out_of_physical_memory_is_an_error_not_a_panic() {
     let (code, err) = run(&[
         "run",
@@ -206,4 +241,21 @@ fn presets_list_and_show() {
     for p in ["skylake", "icelake", "zen4"] {
         assert!(s.contains(p), "{s}");
     }
+    // `show` prints the resolved config, overrides applied, and it decodes again.
+    let out = Command::new(env!("CARGO_BIN_EXE_mmusim"))
+        .args([
+            "show",
+            "--config",
+            "icelake",
+            "--set",
+            "tlb[5].entries=4096",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cfg: mmusim::config::SystemConfig = toml::from_str(&text).unwrap();
+    assert_eq!(cfg.tlb[5].entries, 4096);
+    assert_eq!(cfg.name, "icelake");
+    assert!(cfg.validate().is_empty());
 }

@@ -110,6 +110,43 @@ fn hand_worked_cycles_of_three_accesses() {
 }
 
 #[test]
+fn hand_worked_overlap_window_and_walker_wait() {
+    // One 1-entry TLB, one walker, 1 instruction per access, CPI 1, pages 0 1 0 1.
+    // a1, a2 fault (faults block): 1505 and 1205 cycles of latency, all stalled.
+    // Clock after a2: 2 + 2710 = 2712, and the walker is free from 2712.
+    // a3 (page 0, mapped, evicted from the TLB): lookup 1, ready at 2714, walk with a
+    // PD-cache hit: probe 2 + 1 read = 102, done at 2816; the core runs on (stall 1).
+    let wl = "name = \"ov\"\n[generator]\nkind = \"refs\"\nrefs = \"0 1 0 1\"\n";
+    let sets = [
+        "tlb[0].entries=1",
+        "tlb[0].ways=1",
+        "walker.max_concurrent_walks=1",
+        "sim.overlap_window=10",
+    ];
+    let r = simulate(&inputs(Some(HAND), Some(wl), &sets), &mut |_, _| {}).unwrap();
+    let t = &r.stats.total;
+    // a4 (page 1) at clock 2715: lookup 1, ready 2716, but the walker is busy until
+    // 2816: wait 100, walk 102, done at 2918; stall 1 + 100. At the end the core waits
+    // for the walk still in flight: 2918 - 2816 = 102.
+    assert_eq!(t.translation_cycles.wait, 100);
+    assert_eq!(t.translation_cycles.total, 1505 + 1205 + 103 + 203);
+    assert_eq!(t.stall_cycles, 1505 + 1205 + 1 + 101 + 102);
+    assert_eq!(t.cycles, 4 + 2914);
+    t.check_accounting().unwrap();
+
+    // Window 1: a4 comes one instruction after a3, so the core first waits for a3's
+    // walk (2816 - 2715 = 101); the walker is then free: no wait; a4's walk ends at
+    // 2817 + 102 = 2919, waited for at the end (102).
+    let sets = [sets[0], sets[1], sets[2], "sim.overlap_window=1"];
+    let r = simulate(&inputs(Some(HAND), Some(wl), &sets), &mut |_, _| {}).unwrap();
+    let t = &r.stats.total;
+    assert_eq!(t.translation_cycles.wait, 0);
+    assert_eq!(t.translation_cycles.total, 1505 + 1205 + 103 + 103);
+    assert_eq!(t.stall_cycles, 1505 + 1205 + 1 + 101 + 1 + 102);
+    assert_eq!(t.cycles, 4 + 2915);
+}
+
+#[test]
 fn accounting_invariant_holds_on_every_preset_and_timing_model() {
     let wl = "name = \"mix\"\naccesses = 30000\nwrite_fraction = 0.3\ninstrs_per_access = 2\nseed = 5\n[generator]\nkind = \"hot_cold\"\nfootprint = \"512MiB\"\nhot_fraction = 0.01\nhot_access_fraction = 0.9\n";
     for (preset, _) in PRESETS {
