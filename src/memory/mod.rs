@@ -43,6 +43,9 @@ pub struct MemorySystem {
     /// (`u64::MAX` if none). Reading it again is a hit that changes no replacement state,
     /// so the probe can be skipped exactly. Unused when the first level is shared.
     last_line: Vec<u64>,
+    /// Unit tests turn the shortcut off to check it against the full path.
+    #[cfg(test)]
+    no_memo: bool,
 }
 
 impl MemorySystem {
@@ -87,6 +90,8 @@ impl MemorySystem {
             data_through_caches: cfg.data_through_caches,
             dram_pte_reads: vec![0; cores],
             last_line: vec![u64::MAX; cores],
+            #[cfg(test)]
+            no_memo: false,
         }
     }
 
@@ -101,7 +106,10 @@ impl MemorySystem {
         };
         let c0 = &mut self.caches[first];
         let line0 = paddr >> c0.line_shift;
-        if line0 == self.last_line[core] {
+        let repeat = line0 == self.last_line[core];
+        #[cfg(test)]
+        let repeat = repeat && !self.no_memo;
+        if repeat {
             if is_pte {
                 c0.stats.pte_hits += 1;
             } else {
@@ -270,6 +278,35 @@ mod tests {
                     assert_eq!(lat, if hit { 4 } else { 200 }, "{repl:?} access {i}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn line_shortcut_matches_the_full_path_with_cores_and_shared_levels() {
+        use rand_core::{RngCore, SeedableRng};
+        for first_shared in [false, true] {
+            let mut cfg = two_levels();
+            cfg.cache[0].shared = first_shared;
+            cfg.cache[0].replacement = Replacement::Plru;
+            let mut with = MemorySystem::new(&cfg, 3, 1);
+            let mut without = MemorySystem::new(&cfg, 3, 1);
+            without.no_memo = true;
+            let mut r = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(8);
+            let (mut core, mut addr) = (0usize, 0u64);
+            for i in 0..30000 {
+                let x = r.next_u64();
+                if x % 3 == 0 {
+                    core = (x >> 8) as usize % 3;
+                    addr = ((x >> 16) % 24) * 64 + (x >> 50) % 64;
+                }
+                let pte = x % 5 == 0;
+                assert_eq!(
+                    with.read(core, addr, pte),
+                    without.read(core, addr, pte),
+                    "shared {first_shared} access {i}"
+                );
+            }
+            assert_eq!(with.stats(), without.stats());
         }
     }
 }

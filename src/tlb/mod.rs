@@ -115,6 +115,9 @@ pub struct Tlbs {
     structs: Vec<Structure>,
     levels: Vec<Level>,
     memo: Memo,
+    /// Unit tests turn the shortcut off to check it against the full path.
+    #[cfg(test)]
+    no_memo: bool,
 }
 
 impl Tlbs {
@@ -178,6 +181,8 @@ impl Tlbs {
                 },
                 structure: 0,
             },
+            #[cfg(test)]
+            no_memo: false,
         }
     }
 
@@ -201,6 +206,11 @@ impl Tlbs {
         cycles: &mut u64,
     ) -> Option<TlbHit> {
         let m = &self.memo;
+        #[cfg(test)]
+        let m = &Memo {
+            valid: m.valid && !self.no_memo,
+            ..*m
+        };
         if m.valid && m.side == side && m.asid == asid && vaddr & m.mask == m.base {
             let (hit, structure) = (m.hit, m.structure);
             let lvl = &mut self.levels[0];
@@ -554,5 +564,59 @@ mod tests {
                 assert_eq!(got[i].is_some(), hit, "{repl:?} ref {i}");
             }
         }
+    }
+
+    #[test]
+    fn shortcut_matches_the_full_path_on_mixed_traffic() {
+        // Both sides, three address spaces, three page sizes, a victim level and
+        // invalidations: with and without the shortcut, every result and counter agrees.
+        let mut l1d = cfg("l1d", 1, 8, 4, TlbFill::Miss);
+        l1d.kind = TlbKind::Data;
+        let mut l1d2m = cfg("l1d2m", 1, 4, 4, TlbFill::Miss);
+        l1d2m.kind = TlbKind::Data;
+        l1d2m.page_sizes = vec![PageSize::Size2M, PageSize::Size1G];
+        l1d2m.replacement = Replacement::Plru;
+        let mut l1i = cfg("l1i", 1, 4, 2, TlbFill::Miss);
+        l1i.kind = TlbKind::Instruction;
+        l1i.replacement = Replacement::Random;
+        let mut l2 = cfg("l2", 2, 16, 4, TlbFill::Victim);
+        l2.page_sizes = vec![PageSize::Size4K, PageSize::Size2M, PageSize::Size1G];
+        l2.replacement = Replacement::Fifo;
+        let cfgs = [l1d, l1d2m, l1i, l2];
+        let mut with = Tlbs::new(&cfgs, 3);
+        let mut without = Tlbs::new(&cfgs, 3);
+        without.no_memo = true;
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(12);
+        let (mut side, mut asid, mut va) = (DATA, 1u16, 0u64);
+        for i in 0..40000 {
+            let x = r.next_u64();
+            // Mostly repeat the last access (where the shortcut fires), sometimes move.
+            if x % 3 == 0 {
+                side = if x % 7 == 0 { INSTR } else { DATA };
+                asid = 1 + (x >> 8) as u16 % 3;
+                va = ((x >> 16) % 40) << 12;
+                if (x >> 40) % 5 == 0 {
+                    va = ((x >> 16) % 6) << 21;
+                }
+            }
+            let size = if va >= 1 << 21 && va % (1 << 21) == 0 {
+                PageSize::Size2M
+            } else {
+                PageSize::Size4K
+            };
+            if x % 997 == 0 {
+                with.invalidate_page(asid, va, size);
+                without.invalidate_page(asid, va, size);
+            }
+            let (mut c1, mut c2) = (0, 0);
+            let h1 = with.lookup(side, asid, va, &mut c1);
+            let h2 = without.lookup(side, asid, va, &mut c2);
+            assert_eq!((h1, c1), (h2, c2), "access {i}");
+            let lvl = h1.map_or(2, |h| h.level);
+            with.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
+            without.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
+        }
+        assert_eq!(with.stats(), without.stats());
+        assert_eq!(with.level_stats(), without.level_stats());
     }
 }
