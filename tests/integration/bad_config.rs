@@ -105,9 +105,9 @@ fn bad_configs_name_file_line_and_key() {
     );
     add(
         "zero cache ways",
-        "ways = 16\nlatency = 42",
+        "ways = 16\nlatency = 44",
         0,
-        "ways = 0\nlatency = 42",
+        "ways = 0\nlatency = 44",
         "memory.cache[2].ways",
     );
     add(
