@@ -1,81 +1,82 @@
-//! Small shared helpers: a seeded bijection over `[0, n)` and seed mixing.
+//! Small shared helpers: seed mixing and a keyed bijection on `[0, n)`.
 //!
 //! The bijection lets the simulator shuffle huge index spaces (every frame of 64 GiB of
-//! physical memory) with no table: a seeded mix of invertible steps over the next power
-//! of two, applied again while the result falls outside `[0, n)` ("cycle walking"). Each
-//! step is a bijection on k-bit words, so the whole is a permutation of `[0, n)`.
+//! physical memory, every node of a pointer-chase footprint) with no table.
 
-/// splitmix64 finaliser: a well-mixed 64-bit hash of `x` (used to derive seeds).
-#[inline(always)]
-pub fn mix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
+/// SplitMix64 finaliser: a cheap, well-mixed bijection on `u64`, used to derive
+/// independent seeds (per core, per purpose) from one user-supplied seed.
+#[inline]
+pub fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
-/// A seeded permutation of `[0, n)`.
+/// A keyed pseudo-random permutation of `[0, n)` that needs no table.
+///
+/// The core is a bijection on `bits`-bit integers (`2^bits >= n`) built from
+/// steps that are each invertible modulo `2^bits`: xor with a key, multiply by an
+/// odd key, and a right xorshift. Values that land in `[n, 2^bits)` are pushed
+/// through the bijection again ("cycle-walking"): because the bijection's cycle
+/// through any `x < n` must come back to `x`, the walk always ends inside
+/// `[n)`, and the restriction is itself a bijection on `[0, n)`. Since
+/// `2^bits < 2n`, fewer than two steps are needed on average.
 #[derive(Clone, Debug)]
-pub struct Permutation {
+pub struct Bijection {
     n: u64,
-    bits: u32,
     mask: u64,
-    mul: [u64; 3],
-    add: [u64; 3],
+    shift: u32,
+    keys: [(u64, u64); 4],
 }
 
-impl Permutation {
-    pub fn new(n: u64, seed: u64) -> Permutation {
-        assert!(n > 0);
-        let bits = 64 - (n - 1).leading_zeros().min(63);
+impl Bijection {
+    pub fn new(n: u64, seed: u64) -> Bijection {
+        let n = n.max(1);
+        let bits = if n <= 1 {
+            0
+        } else {
+            64 - (n - 1).leading_zeros()
+        };
         let mask = if bits >= 64 {
             u64::MAX
         } else {
             (1u64 << bits) - 1
         };
         let mut s = seed;
-        let mut next = || {
-            s = mix64(s);
-            s
-        };
-        Permutation {
+        let mut keys = [(0, 0); 4];
+        for k in &mut keys {
+            s = splitmix64(s);
+            let x = s;
+            s = splitmix64(s);
+            *k = (x, s | 1);
+        }
+        // shift >= 1 keeps the xorshift invertible (a shift of 0 would zero x).
+        Bijection {
             n,
-            bits,
             mask,
-            mul: [next() | 1, next() | 1, next() | 1],
-            add: [next(), next(), next()],
+            shift: bits / 2 + 1,
+            keys,
         }
     }
 
     #[inline(always)]
-    fn round(&self, mut x: u64) -> u64 {
-        let half = self.bits.div_ceil(2).max(1);
-        for r in 0..3 {
-            // Multiplication by an odd number and addition are bijections mod 2^bits;
-            // x ^= x >> half is one too (its top half is unchanged, so it inverts).
-            x = x.wrapping_mul(self.mul[r]).wrapping_add(self.add[r]) & self.mask;
-            x ^= x >> half;
+    fn step(&self, mut x: u64) -> u64 {
+        for &(xor, mul) in &self.keys {
+            x = ((x ^ xor).wrapping_mul(mul)) & self.mask;
+            x ^= x >> self.shift;
         }
         x
     }
 
-    /// The image of `i` (which must be below `n`).
+    /// The image of `x` (which must be `< n`) under the permutation.
     #[inline(always)]
-    pub fn apply(&self, i: u64) -> u64 {
-        debug_assert!(i < self.n);
-        let mut x = self.round(i);
-        while x >= self.n {
-            x = self.round(x);
+    pub fn permute(&self, x: u64) -> u64 {
+        let mut y = self.step(x);
+        while y >= self.n {
+            y = self.step(y);
         }
-        x
-    }
-
-    pub fn len(&self) -> u64 {
-        self.n
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
+        y
     }
 }
 
@@ -87,17 +88,17 @@ mod tests {
     fn permutation_is_a_bijection() {
         for n in [1u64, 2, 3, 7, 64, 1000, 4097] {
             for seed in 0..3 {
-                let p = Permutation::new(n, seed);
+                let p = Bijection::new(n, seed);
                 let mut seen = vec![false; n as usize];
                 for i in 0..n {
-                    let j = p.apply(i) as usize;
+                    let j = p.permute(i) as usize;
                     assert!(!seen[j], "n {n} seed {seed}: {j} twice");
                     seen[j] = true;
                 }
             }
         }
         // It actually shuffles.
-        let p = Permutation::new(1000, 1);
-        assert!((0..1000).filter(|&i| p.apply(i) == i).count() < 20);
+        let p = Bijection::new(1000, 1);
+        assert!((0..1000).filter(|&i| p.permute(i) == i).count() < 20);
     }
 }

@@ -11,7 +11,7 @@
 
 use crate::addr::PageSize;
 use crate::config::FrameAlloc;
-use crate::util::Permutation;
+use crate::util::Bijection;
 use crate::SimError;
 
 const BLOCK: u64 = 2 << 20;
@@ -20,12 +20,12 @@ const BLOCKS_PER_REGION: u64 = 512;
 pub struct FrameAllocator {
     n_blocks: u64,
     seed: u64,
-    regions: Option<Permutation>,
+    regions: Option<Bijection>,
     /// Region-order positions [0, front) serve blocks; [back, n_regions) hold 1G pages.
     front: u64,
     back: u64,
     /// The region blocks are being taken from: (region, its block order, next block).
-    cur_region: Option<(u64, Option<Permutation>, u64)>,
+    cur_region: Option<(u64, Option<Bijection>, u64)>,
     cur_block: Option<u64>,
     cur_next: u64,
     /// Bytes handed out as frames (data and tables).
@@ -39,7 +39,7 @@ impl FrameAllocator {
         FrameAllocator {
             n_blocks,
             seed,
-            regions: (mode == FrameAlloc::Shuffled).then(|| Permutation::new(n_regions, seed)),
+            regions: (mode == FrameAlloc::Shuffled).then(|| Bijection::new(n_regions, seed)),
             front: 0,
             back: n_regions,
             cur_region: None,
@@ -58,7 +58,7 @@ impl FrameAllocator {
     }
 
     fn region_at(&self, pos: u64) -> u64 {
-        self.regions.as_ref().map_or(pos, |p| p.apply(pos))
+        self.regions.as_ref().map_or(pos, |p| p.permute(pos))
     }
 
     fn blocks_in(&self, region: u64) -> u64 {
@@ -70,7 +70,7 @@ impl FrameAllocator {
             if let Some((r, order, next)) = &mut self.cur_region {
                 let n = BLOCKS_PER_REGION.min(self.n_blocks - *r * BLOCKS_PER_REGION);
                 if *next < n {
-                    let k = order.as_ref().map_or(*next, |p| p.apply(*next));
+                    let k = order.as_ref().map_or(*next, |p| p.permute(*next));
                     *next += 1;
                     return Ok((*r * BLOCKS_PER_REGION + k) * BLOCK);
                 }
@@ -83,7 +83,7 @@ impl FrameAllocator {
             let order = self
                 .regions
                 .is_some()
-                .then(|| Permutation::new(self.blocks_in(r), self.seed ^ r.wrapping_mul(0x9e37)));
+                .then(|| Bijection::new(self.blocks_in(r), self.seed ^ r.wrapping_mul(0x9e37)));
             self.cur_region = Some((r, order, 0));
         }
     }

@@ -190,7 +190,7 @@ impl<PT: PageTable> Simulator<PT> {
             )));
         }
         let seed = cfg.sim.seed;
-        let mut os = Os::new(&cfg.os, crate::util::mix64(seed ^ 0x05));
+        let mut os = Os::new(&cfg.os, crate::util::splitmix64(seed ^ 0x05));
         let mut spaces = Vec::with_capacity(n);
         for _ in 0..n {
             spaces.push(make_pt(&mut os.frames)?);
@@ -199,7 +199,7 @@ impl<PT: PageTable> Simulator<PT> {
             .into_iter()
             .enumerate()
             .map(|(i, source)| {
-                let s = crate::util::mix64(seed.wrapping_add(i as u64));
+                let s = crate::util::splitmix64(seed.wrapping_add(i as u64));
                 Core {
                     id: i,
                     asid: i as u16 + 1,
@@ -222,7 +222,7 @@ impl<PT: PageTable> Simulator<PT> {
         Ok(Simulator {
             cores,
             spaces,
-            mem: MemorySystem::new(&cfg.memory, n, crate::util::mix64(seed ^ 0x3e3)),
+            mem: MemorySystem::new(&cfg.memory, n, crate::util::splitmix64(seed ^ 0x3e3)),
             os,
             timing: Timing {
                 cpi_milli: (cfg.sim.base_cpi * 1000.0).round() as u64,

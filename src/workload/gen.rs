@@ -6,19 +6,10 @@
 //! the batch loop in `mod.rs` is generic over it, so the per-access call is
 //! monomorphised and inlined rather than dispatched through a vtable.
 
+use crate::util::Bijection;
 use rand_core::RngCore;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::sync::Arc;
-
-/// SplitMix64 finaliser: a cheap, well-mixed bijection on `u64`, used to derive
-/// independent seeds (per core, per purpose) from one user-supplied seed.
-#[inline]
-pub(crate) fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// A uniform float in `[0, 1)` from the top 53 bits of `x` (every value is an
 /// exact multiple of 2^-53).
@@ -54,73 +45,6 @@ pub(crate) fn threshold53(p: f64) -> u64 {
 /// `next_addr` must not allocate.
 pub(crate) trait AddrGen: Send {
     fn next_addr(&mut self) -> u64;
-}
-
-/// A keyed pseudo-random permutation of `[0, n)` that needs no table.
-///
-/// The core is a bijection on `bits`-bit integers (`2^bits >= n`) built from
-/// steps that are each invertible modulo `2^bits`: xor with a key, multiply by an
-/// odd key, and a right xorshift. Values that land in `[n, 2^bits)` are pushed
-/// through the bijection again ("cycle-walking"): because the bijection's cycle
-/// through any `x < n` must come back to `x`, the walk always ends inside
-/// `[n)`, and the restriction is itself a bijection on `[0, n)`. Since
-/// `2^bits < 2n`, fewer than two steps are needed on average.
-#[derive(Clone, Debug)]
-pub(crate) struct Bijection {
-    n: u64,
-    mask: u64,
-    shift: u32,
-    keys: [(u64, u64); 4],
-}
-
-impl Bijection {
-    pub(crate) fn new(n: u64, seed: u64) -> Bijection {
-        let n = n.max(1);
-        let bits = if n <= 1 {
-            0
-        } else {
-            64 - (n - 1).leading_zeros()
-        };
-        let mask = if bits >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << bits) - 1
-        };
-        let mut s = seed;
-        let mut keys = [(0, 0); 4];
-        for k in &mut keys {
-            s = splitmix64(s);
-            let x = s;
-            s = splitmix64(s);
-            *k = (x, s | 1);
-        }
-        // shift >= 1 keeps the xorshift invertible (a shift of 0 would zero x).
-        Bijection {
-            n,
-            mask,
-            shift: bits / 2 + 1,
-            keys,
-        }
-    }
-
-    #[inline(always)]
-    fn step(&self, mut x: u64) -> u64 {
-        for &(xor, mul) in &self.keys {
-            x = ((x ^ xor).wrapping_mul(mul)) & self.mask;
-            x ^= x >> self.shift;
-        }
-        x
-    }
-
-    /// The image of `x` (which must be `< n`) under the permutation.
-    #[inline(always)]
-    pub(crate) fn permute(&self, x: u64) -> u64 {
-        let mut y = self.step(x);
-        while y >= self.n {
-            y = self.step(y);
-        }
-        y
-    }
 }
 
 /// Zipf sampler over ranks `1..=n` with `P(r) ∝ r^-s`, by Hörmann and

@@ -25,7 +25,8 @@ mod gen;
 pub use gen::ZipfSampler;
 
 use crate::addr::{AccessKind, ByteSize, PageSize};
-use gen::{splitmix64, threshold53, AddrGen};
+use crate::util::{splitmix64, Bijection};
+use gen::{threshold53, AddrGen};
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
@@ -580,7 +581,7 @@ impl WorkloadSpec {
                         granule: g,
                         granule_words: g / 8,
                         sampler: ZipfSampler::new(n, *exponent),
-                        perm: gen::Bijection::new(n, layout_seed),
+                        perm: Bijection::new(n, layout_seed),
                         rng,
                     },
                 })
@@ -621,7 +622,7 @@ impl WorkloadSpec {
                         node_size: *node_size,
                         n,
                         i: start,
-                        perm: gen::Bijection::new(n, layout_seed),
+                        perm: Bijection::new(n, layout_seed),
                     },
                 })
             }

@@ -14,7 +14,7 @@ fn inputs(config: Option<&str>, workload_text: Option<&str>, sets: &[&str]) -> I
             }
             let p = dir.join(format!(
                 "{name}-{:016x}.toml",
-                mmusim::util::mix64(
+                mmusim::util::splitmix64(
                     t.len() as u64 ^ t.as_bytes().iter().map(|&b| b as u64).sum::<u64>()
                 )
             ));
