@@ -13,7 +13,8 @@
 //! access = TLB probes + walk-cache probe + PTE reads + wait for a free walker + fault
 //! handling; every part is counted where it happens (TLB levels, walker, OS) and the core
 //! also measures the whole from timestamps, so the two can be checked against each other.
-//! What the core stalls for: everything but a hidden L1 TLB hit (`sim.l1_tlb_overlapped`);
+//! What the core stalls for: everything but the L1 TLB probe when the pipeline hides it
+//! (`sim.l1_tlb_overlapped`, hits and misses alike);
 //! with `sim.overlap_window = W > 0` a walk runs in the background until the core has
 //! executed W more instructions, and walks beyond `walker.max_concurrent_walks` wait for a
 //! free walker.
