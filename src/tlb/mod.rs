@@ -115,6 +115,10 @@ pub struct Tlbs {
     structs: Vec<Structure>,
     levels: Vec<Level>,
     memo: Memo,
+    /// Page sizes ever filled into any structure (bit i = size index i). A size never
+    /// filled cannot hit, so lookups skip it; the mask is never cleared, which keeps
+    /// the skip exact after invalidations.
+    filled: u8,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -168,6 +172,7 @@ impl Tlbs {
         Tlbs {
             structs,
             levels,
+            filled: 0,
             memo: Memo {
                 valid: false,
                 side: 0,
@@ -233,7 +238,7 @@ impl Tlbs {
             lvl.stats.cycles += lat;
             for size in 0..3 {
                 let s = lvl.slot[side][size];
-                if s == NONE {
+                if s == NONE || self.filled & (1 << size) == 0 {
                     continue;
                 }
                 let st = &mut self.structs[s as usize];
@@ -330,6 +335,7 @@ impl Tlbs {
             return;
         }
         let set = (vpn & st.array.set_mask()) as usize;
+        self.filled |= 1 << si;
         st.stats.fills += 1;
         if let Some((et, ef)) = st.array.insert(set, t, frame) {
             st.stats.evictions += 1;
