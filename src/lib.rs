@@ -18,6 +18,7 @@ pub mod run;
 pub mod sim;
 pub mod stats;
 pub mod tlb;
+pub mod trace;
 pub mod util;
 pub mod walker;
 pub mod workload;

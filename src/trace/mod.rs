@@ -1,0 +1,512 @@
+//! Memory traces: reading recorded access streams (and writing our own format).
+//!
+//! Owns the trace file formats and their selection: valgrind lackey output
+//! ([`lackey`]), ChampSim binary traces ([`champsim`]), a plain text format
+//! ([`text`]), page reference strings (`.refs`, parsed by
+//! [`crate::workload::RefList::parse`]) and mmusim's own fixed-record binary format
+//! `.mmt` ([`binary`]), each possibly compressed with gzip or xz ([`compress`]).
+//!
+//! In: a path (`-` = stdin) and [`TraceOptions`]. Out: a
+//! [`crate::workload::AccessSource`] that decodes the file in batches into the
+//! caller's buffer, so a trace plugs into the simulator exactly like a synthetic
+//! workload. Memory stays flat whatever the trace's size (one 1 MiB read window per
+//! open trace; `.refs` files, which are small by nature, are read whole). Also here:
+//! [`convert`] (any format → `.mmt` or text), [`stats`] (a trace's summary) and
+//! [`detect`] (which format a file is).
+//!
+//! Conventions shared by every reader:
+//! - `Access.instrs` counts instructions retired since the previous *emitted* access,
+//!   including the access's own. With `fetches = true` each instruction fetch is an
+//!   access (`instrs = 1`) and the data accesses of that instruction carry 0. With
+//!   `fetches = false` fetches are only counted, and the next data access carries the
+//!   count; instructions after the last data access of a trace are dropped.
+//! - An access of `size` bytes that crosses a `page_size` boundary becomes two
+//!   accesses (the second at the next page's base, `instrs = 0`): the MMU translates
+//!   both pages. Sizes above `page_size` are errors (no real access is that wide).
+//! - Errors name the file and a 1-based line (text formats) or a byte offset (binary
+//!   formats; offsets count decompressed bytes). An error met in the middle of a
+//!   `fill` is returned after the accesses decoded before it have been delivered, and
+//!   then by every later call.
+//! - An empty lackey, text, refs or ChampSim file is an empty trace; an empty `.mmt`
+//!   file is an error (it has no header).
+
+pub mod binary;
+pub mod champsim;
+pub mod compress;
+pub mod lackey;
+pub mod text;
+
+mod source;
+mod stats;
+
+pub use binary::{BinaryFileWriter, BinaryWriter};
+pub use stats::{stats, ReuseSummary, TraceStats};
+pub use text::TextWriter;
+
+use crate::workload::{Access, AccessSource, RefList, WorkloadError};
+use serde::{Deserialize, Serialize};
+use source::{Adapter, TraceSource};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Cursor, Read};
+use std::path::{Path, PathBuf};
+
+/// Which reader decodes a trace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TraceFormat {
+    /// Decide by the file name (compression suffix stripped), else by the content.
+    #[default]
+    Auto,
+    /// valgrind `--tool=lackey --trace-mem=yes` output.
+    Lackey,
+    /// ChampSim's 64-byte binary instruction records.
+    ChampSim,
+    /// One access per line: `R 0x1000`, `W 4096 8`, `F 0x400000`.
+    Text,
+    /// A page reference string (page numbers; `(1 2 3)x20` groups).
+    Refs,
+    /// mmusim's `.mmt` format.
+    Binary,
+}
+
+impl fmt::Display for TraceFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TraceFormat::Auto => "auto",
+            TraceFormat::Lackey => "lackey",
+            TraceFormat::ChampSim => "champsim",
+            TraceFormat::Text => "text",
+            TraceFormat::Refs => "refs",
+            TraceFormat::Binary => "binary",
+        })
+    }
+}
+
+/// How to read a trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TraceOptions {
+    pub format: TraceFormat,
+    /// Emit instruction fetches as `Fetch` accesses (they go to the ITLB); when false
+    /// they are only counted into the next data access's `instrs`.
+    pub fetches: bool,
+    /// Page size in bytes (a power of two, at least 4096): the page a `.refs` number
+    /// names, and the boundary at which a wide access is split in two.
+    pub page_size: u64,
+}
+
+impl Default for TraceOptions {
+    fn default() -> Self {
+        TraceOptions {
+            format: TraceFormat::Auto,
+            fetches: true,
+            page_size: 4096,
+        }
+    }
+}
+
+/// A trace that cannot be read: which file, where in it, and what is wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceError {
+    pub file: String,
+    /// A 1-based line number (`"17"`) or a byte offset (`"byte 6400"`).
+    pub location: Option<String>,
+    pub msg: String,
+}
+
+impl TraceError {
+    pub(crate) fn new(file: &str, msg: impl Into<String>) -> TraceError {
+        TraceError {
+            file: file.to_string(),
+            location: None,
+            msg: msg.into(),
+        }
+    }
+    pub(crate) fn at_line(file: &str, line: u64, msg: impl Into<String>) -> TraceError {
+        TraceError {
+            file: file.to_string(),
+            location: Some(line.to_string()),
+            msg: msg.into(),
+        }
+    }
+    pub(crate) fn at_byte(file: &str, offset: u64, msg: impl Into<String>) -> TraceError {
+        TraceError {
+            file: file.to_string(),
+            location: Some(format!("byte {offset}")),
+            msg: msg.into(),
+        }
+    }
+    /// A read failure; a decompressor's message already names its codec.
+    pub(crate) fn io(file: &str, e: &io::Error) -> TraceError {
+        TraceError::new(file, e.to_string())
+    }
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            // Line numbers in the compiler style `file:17: msg`, which editors follow.
+            Some(l) if l.bytes().all(|b| b.is_ascii_digit()) => {
+                write!(f, "{}:{}: {}", self.file, l, self.msg)
+            }
+            Some(l) => write!(f, "{}: {}: {}", self.file, l, self.msg),
+            None => write!(f, "{}: {}", self.file, self.msg),
+        }
+    }
+}
+
+impl std::error::Error for TraceError {}
+
+impl From<TraceError> for WorkloadError {
+    fn from(e: TraceError) -> WorkloadError {
+        WorkloadError { msg: e.to_string() }
+    }
+}
+
+/// The name errors use for `path`.
+fn display_name(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// The format a file name promises, compression suffix stripped; `None` if the name
+/// says nothing.
+pub fn format_from_name(path: &Path) -> Option<TraceFormat> {
+    let name = path.file_name()?.to_str()?;
+    let lower = compress::strip_suffix(name).to_ascii_lowercase();
+    let ends = |s: &str| lower.ends_with(s);
+    // Longest suffixes first: `.lackey.txt` is lackey and `.trace.txt` text, although
+    // `.txt` alone is text and `.trace` alone ChampSim.
+    Some(if ends(".lackey") || ends(".lackey.txt") || ends(".log") {
+        TraceFormat::Lackey
+    } else if ends(".txt") {
+        TraceFormat::Text
+    } else if ends(".champsim") || ends(".champsimtrace") || ends(".trace") {
+        TraceFormat::ChampSim
+    } else if ends(".refs") {
+        TraceFormat::Refs
+    } else if ends(".mmt") {
+        TraceFormat::Binary
+    } else {
+        return None;
+    })
+}
+
+/// The format the first bytes of a (decompressed) trace reveal, if they do. ChampSim
+/// traces have no signature, so they are never recognised here.
+pub fn format_from_content(head: &[u8]) -> Option<TraceFormat> {
+    if head.starts_with(binary::MAGIC) {
+        return Some(TraceFormat::Binary);
+    }
+    for line in head.split(|&b| b == b'\n') {
+        if line.starts_with(b"==")
+            || line.starts_with(b"I  ")
+            || line.starts_with(b" L ")
+            || line.starts_with(b" S ")
+            || line.starts_with(b" M ")
+        {
+            return Some(TraceFormat::Lackey);
+        }
+        let t = source::trim(line);
+        if t.is_empty() || t[0] == b'#' {
+            continue;
+        }
+        if t.len() >= 2 && matches!(t[0], b'R' | b'W' | b'F') && matches!(t[1], b' ' | b'\t') {
+            return Some(TraceFormat::Text);
+        }
+        let refs_like = t.iter().all(|&b| {
+            b.is_ascii_digit() || matches!(b, b' ' | b'\t' | b',' | b'(' | b')' | b'x' | b'*')
+        });
+        return refs_like.then_some(TraceFormat::Refs);
+    }
+    None
+}
+
+const CANNOT_TELL: &str = "cannot tell the trace format from the name or the content: name it \
+     .lackey, .champsim, .txt, .refs or .mmt (optionally .gz/.xz), or give the format";
+
+/// How many decompressed bytes content detection looks at.
+const SNIFF: usize = 4096;
+
+/// The format of the trace at `path`: by its name, else by its (decompressed) content.
+/// Stdin (`-`) cannot be looked at without consuming it, so it is an error here;
+/// [`open`] detects stdin's format by content.
+pub fn detect(path: &Path) -> Result<TraceFormat, TraceError> {
+    let name = display_name(path);
+    if let Some(f) = format_from_name(path) {
+        return Ok(f);
+    }
+    if path.as_os_str() == "-" {
+        return Err(TraceError::new(
+            &name,
+            "the format of stdin cannot be detected without reading it; give the format",
+        ));
+    }
+    let (mut r, _) = open_bytes(path, &name)?;
+    let mut head = vec![0u8; SNIFF];
+    let n = compress::read_up_to(&mut r, &mut head).map_err(|e| TraceError::io(&name, &e))?;
+    format_from_content(&head[..n]).ok_or_else(|| TraceError::new(&name, CANNOT_TELL))
+}
+
+fn open_bytes(
+    path: &Path,
+    name: &str,
+) -> Result<(Box<dyn Read + Send>, compress::Compression), TraceError> {
+    compress::open_read(path).map_err(|e| TraceError::new(name, format!("cannot open: {e}")))
+}
+
+fn check_options(name: &str, opts: &TraceOptions) -> Result<(), TraceError> {
+    if !opts.page_size.is_power_of_two() || opts.page_size < 4096 {
+        return Err(TraceError::new(
+            name,
+            format!(
+                "page size must be a power of two and at least 4096, got {}",
+                opts.page_size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens a trace for streaming. `path` `-` reads stdin. The format is `opts.format`,
+/// or for `Auto` the file name's (see [`format_from_name`]), else the content's.
+pub fn open(path: &Path, opts: &TraceOptions) -> Result<Box<dyn AccessSource>, TraceError> {
+    Ok(Box::new(Adapter(open_trace(path, opts)?)))
+}
+
+/// [`open`] with the structured error kept.
+pub(crate) fn open_trace(
+    path: &Path,
+    opts: &TraceOptions,
+) -> Result<Box<dyn TraceSource>, TraceError> {
+    let name = display_name(path);
+    check_options(&name, opts)?;
+    let (mut r, _) = open_bytes(path, &name)?;
+    let format = match opts.format {
+        TraceFormat::Auto => match format_from_name(path) {
+            Some(f) => f,
+            None => {
+                // Look at the start, then put it back in front of the stream.
+                let mut head = vec![0u8; SNIFF];
+                let n = compress::read_up_to(&mut r, &mut head)
+                    .map_err(|e| TraceError::io(&name, &e))?;
+                head.truncate(n);
+                let f = format_from_content(&head)
+                    .ok_or_else(|| TraceError::new(&name, CANNOT_TELL))?;
+                r = Box::new(Cursor::new(head).chain(r));
+                f
+            }
+        },
+        f => f,
+    };
+    open_stream(name, r, format, opts)
+}
+
+/// A reader of `format` over an already-decompressed stream.
+fn open_stream(
+    name: String,
+    r: Box<dyn Read + Send>,
+    format: TraceFormat,
+    opts: &TraceOptions,
+) -> Result<Box<dyn TraceSource>, TraceError> {
+    Ok(match format {
+        TraceFormat::Lackey => Box::new(lackey::reader(name, r, opts)),
+        TraceFormat::Text => Box::new(text::reader(name, r, opts)),
+        TraceFormat::ChampSim => Box::new(champsim::ChampSimReader::new(name, r, opts)),
+        TraceFormat::Binary => Box::new(binary::BinaryReader::new(name, r)?),
+        TraceFormat::Refs => Box::new(RefsReader::new(&name, r, opts)?),
+        TraceFormat::Auto => unreachable!("resolved by the caller"),
+    })
+}
+
+/// A page reference string file: `(1 2 3)x20 4, 5` as in a workload's `refs`, plus
+/// `#` comments. Read whole (reference strings are small, and the `(...)xN` groups
+/// need the whole text), expanded by [`RefList::parse`] (at most
+/// [`crate::workload::MAX_REFS`] references).
+struct RefsReader {
+    pages: Vec<u64>,
+    shift: u32,
+    next: usize,
+}
+
+/// Largest `.refs` file read (its expansion is bounded separately).
+const MAX_REFS_FILE: u64 = 64 << 20;
+
+impl RefsReader {
+    fn new(name: &str, r: Box<dyn Read + Send>, opts: &TraceOptions) -> Result<Self, TraceError> {
+        let mut bytes = Vec::new();
+        r.take(MAX_REFS_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| TraceError::io(name, &e))?;
+        if bytes.len() as u64 > MAX_REFS_FILE {
+            return Err(TraceError::new(
+                name,
+                format!("reference string file larger than {MAX_REFS_FILE} bytes"),
+            ));
+        }
+        // Blank out comments in place so that byte positions (hence line numbers)
+        // in the parser's messages still match the file.
+        let mut in_comment = false;
+        for b in bytes.iter_mut() {
+            match *b {
+                b'\n' => in_comment = false,
+                b'#' => in_comment = true,
+                _ => {}
+            }
+            if in_comment {
+                *b = b' ';
+            }
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            let line = line_of(&bytes, e.valid_up_to());
+            TraceError::at_line(name, line, "not UTF-8 text")
+        })?;
+        let list = RefList::parse(text).map_err(|msg| {
+            // The parser reports "... at position N": turn N into a line number.
+            match position_in(&msg) {
+                Some(p) => TraceError::at_line(name, line_of(&bytes, p), msg),
+                None => TraceError::new(name, msg),
+            }
+        })?;
+        let shift = opts.page_size.trailing_zeros();
+        if let Some(&max) = list.0.iter().max() {
+            if max.checked_mul(opts.page_size).is_none() {
+                return Err(TraceError::new(
+                    name,
+                    format!(
+                        "page {max} x page size {} does not fit in 64 bits",
+                        opts.page_size
+                    ),
+                ));
+            }
+        }
+        Ok(RefsReader {
+            pages: list.0,
+            shift,
+            next: 0,
+        })
+    }
+}
+
+/// The 1-based line holding byte `pos` of `bytes`.
+fn line_of(bytes: &[u8], pos: usize) -> u64 {
+    1 + bytes[..pos.min(bytes.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64
+}
+
+/// `N` from a message containing `position N`.
+fn position_in(msg: &str) -> Option<usize> {
+    let rest = &msg[msg.find("position ")? + "position ".len()..];
+    let digits: &str = &rest[..rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len())];
+    digits.parse().ok()
+}
+
+impl TraceSource for RefsReader {
+    fn next_batch(&mut self, buf: &mut Vec<Access>, max: usize) -> Result<(), TraceError> {
+        let end = self.pages.len().min(self.next.saturating_add(max));
+        let shift = self.shift;
+        buf.extend(self.pages[self.next..end].iter().map(|&p| Access {
+            vaddr: p << shift,
+            kind: crate::addr::AccessKind::Load,
+            instrs: 1,
+        }));
+        self.next = end;
+        Ok(())
+    }
+}
+
+/// What [`convert`] writes, decided by the output's name.
+enum OutKind {
+    Binary,
+    Text,
+}
+
+/// Converts any readable trace to `.mmt` (binary) or `.txt` (text), each optionally
+/// `.gz`/`.xz`, as the output's name says. The output is written to a temporary file
+/// in the same folder and renamed into place once complete, so a failed conversion
+/// never leaves a partial trace under the final name. Returns the number of accesses.
+pub fn convert(input: &Path, in_opts: &TraceOptions, output: &Path) -> Result<u64, TraceError> {
+    let out_name = display_name(output);
+    let file_name = output
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| TraceError::new(&out_name, "output needs a file name"))?;
+    let stem = compress::strip_suffix(file_name).to_ascii_lowercase();
+    let kind = if stem.ends_with(".mmt") {
+        OutKind::Binary
+    } else if stem.ends_with(".txt") {
+        OutKind::Text
+    } else {
+        return Err(TraceError::new(
+            &out_name,
+            "output must be named .mmt or .txt (optionally followed by .gz or .xz)",
+        ));
+    };
+    let mut src = open_trace(input, in_opts)?;
+    let dir = match output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let werr = |e: io::Error| TraceError::new(&out_name, format!("cannot write: {e}"));
+    let result = (|| -> Result<u64, TraceError> {
+        let file = File::create(&tmp).map_err(werr)?;
+        let mut buf = Vec::with_capacity(4096);
+        let mut n = 0u64;
+        let file = match kind {
+            OutKind::Binary => {
+                let mut w =
+                    BinaryFileWriter::from_file(file, output, in_opts.page_size).map_err(werr)?;
+                loop {
+                    buf.clear();
+                    src.next_batch(&mut buf, 4096)?;
+                    if buf.is_empty() {
+                        break;
+                    }
+                    w.write_all_accesses(&buf).map_err(werr)?;
+                    n += buf.len() as u64;
+                }
+                w.finish().map_err(werr)?
+            }
+            OutKind::Text => {
+                let sink = compress::Sink::new(file, output).map_err(werr)?;
+                let mut w = TextWriter::new(sink).map_err(werr)?;
+                loop {
+                    buf.clear();
+                    src.next_batch(&mut buf, 4096)?;
+                    if buf.is_empty() {
+                        break;
+                    }
+                    for a in &buf {
+                        w.write(a).map_err(werr)?;
+                    }
+                    n += buf.len() as u64;
+                }
+                w.finish().map_err(werr)?.finish().map_err(werr)?
+            }
+        };
+        file.sync_all().map_err(werr)?;
+        Ok(n)
+    })();
+    match result {
+        Ok(n) => {
+            std::fs::rename(&tmp, output).map_err(werr)?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
