@@ -2,7 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use mmusim::report::write_atomic;
-use mmusim::run::{load_inputs, simulate, PRESETS};
+use mmusim::run::{load_inputs, load_inputs_with, simulate, PRESETS};
+use mmusim::trace::{self, TraceFormat, TraceOptions};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +30,9 @@ enum Cmd {
         /// Workload file (TOML).
         #[arg(long, short)]
         workload: Option<String>,
+        /// A trace file to run instead of a workload file (`-` reads standard input).
+        #[arg(long, short)]
+        trace: Option<String>,
         /// Override a key: `--set tlb[5].entries=2048`, `--set workload.accesses=1000`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
@@ -48,6 +52,80 @@ enum Cmd {
     },
     /// List the built-in system presets.
     Presets,
+    /// Read, convert, inspect and record memory traces.
+    Trace {
+        #[command(subcommand)]
+        cmd: TraceCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum TraceCmd {
+    /// Convert a trace (lackey, ChampSim, text, refs, .mmt; .gz/.xz) to .mmt[.gz|.xz] or .txt[.gz].
+    Convert {
+        input: PathBuf,
+        output: PathBuf,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Accesses, instructions, read/write mix, footprint in 4K/2M/1G pages, reuse.
+    Stats {
+        input: PathBuf,
+        #[command(flatten)]
+        read: ReadArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a program under valgrind lackey and write its trace (`--out -`: .mmt to stdout).
+    Record {
+        /// Output file; the suffix picks the compression (.mmt, .mmt.gz, .mmt.xz).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Stop after this many accesses (the program is then killed).
+        #[arg(long)]
+        limit: Option<u64>,
+        /// The program and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct ReadArgs {
+    /// Input format (default: by name, then by content).
+    #[arg(long, value_enum, default_value = "auto")]
+    format: FormatArg,
+    /// Leave instruction fetches out (they are then only counted).
+    #[arg(long)]
+    no_fetches: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    Auto,
+    Lackey,
+    Champsim,
+    Text,
+    Refs,
+    Binary,
+}
+
+impl ReadArgs {
+    fn options(&self) -> TraceOptions {
+        TraceOptions {
+            format: match self.format {
+                FormatArg::Auto => TraceFormat::Auto,
+                FormatArg::Lackey => TraceFormat::Lackey,
+                FormatArg::Champsim => TraceFormat::ChampSim,
+                FormatArg::Text => TraceFormat::Text,
+                FormatArg::Refs => TraceFormat::Refs,
+                FormatArg::Binary => TraceFormat::Binary,
+            },
+            fetches: !self.no_fetches,
+            ..Default::default()
+        }
+    }
 }
 
 /// A progress bar on a terminal, nothing otherwise.
@@ -71,11 +149,17 @@ impl Progress {
             return;
         }
         self.last = Instant::now();
-        let frac = if total == 0 {
-            0.0
-        } else {
-            (done as f64 / total as f64).min(1.0)
-        };
+        if total == 0 {
+            // A trace's length is unknown until it ends: count and rate only.
+            eprint!(
+                "\r{:.1} M accesses  {:.1} M accesses/s ",
+                done as f64 / 1e6,
+                done as f64 / self.start.elapsed().as_secs_f64().max(1e-9) / 1e6
+            );
+            let _ = std::io::stderr().flush();
+            return;
+        }
+        let frac = (done as f64 / total as f64).min(1.0);
         let secs = self.start.elapsed().as_secs_f64();
         let rate = done as f64 / secs.max(1e-9);
         let eta = if rate > 0.0 {
@@ -109,6 +193,60 @@ fn fail(errors: &[impl std::fmt::Display]) -> ExitCode {
     ExitCode::from(2)
 }
 
+fn trace_cmd(cmd: TraceCmd) -> ExitCode {
+    match cmd {
+        TraceCmd::Convert {
+            input,
+            output,
+            read,
+        } => match trace::convert(&input, &read.options(), &output) {
+            Ok(n) => {
+                eprintln!("{n} accesses written to {}", output.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&[e]),
+        },
+        TraceCmd::Stats { input, read, json } => match trace::stats(&input, &read.options()) {
+            Ok(s) if json => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&s).expect("stats serialise")
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(s) => {
+                print!("{s}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&[e]),
+        },
+        TraceCmd::Record { out, limit, cmd } => {
+            let out = out.unwrap_or_else(|| {
+                let prog = std::path::Path::new(&cmd[0])
+                    .file_name()
+                    .map_or("trace".into(), |n| n.to_string_lossy().into_owned());
+                PathBuf::from(format!("{prog}.mmt.gz"))
+            });
+            match trace::record::record(&cmd, &out, limit) {
+                Ok(r) => {
+                    eprintln!(
+                        "{} accesses recorded to {}{}",
+                        r.accesses,
+                        out.display(),
+                        if r.truncated {
+                            " (stopped at --limit)"
+                        } else {
+                            ""
+                        }
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&[e]),
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
@@ -129,14 +267,21 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e),
         },
+        Cmd::Trace { cmd } => trace_cmd(cmd),
         Cmd::Run {
             config,
             workload,
+            trace,
             sets,
             out,
             quiet,
         } => {
-            let inputs = match load_inputs(config.as_deref(), workload.as_deref(), &sets) {
+            let inputs = match load_inputs_with(
+                config.as_deref(),
+                workload.as_deref(),
+                trace.as_deref(),
+                &sets,
+            ) {
                 Ok(i) => i,
                 Err(e) => return fail(&e),
             };

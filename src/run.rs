@@ -8,7 +8,7 @@
 use crate::config::{load, ConfigError, SystemConfig};
 use crate::report::RunReport;
 use crate::sim::Simulator;
-use crate::workload::WorkloadSpec;
+use crate::workload::{Generator, WorkloadSpec};
 use crate::SimError;
 
 /// Built-in system presets (the files of `configs/`, embedded in the binary).
@@ -26,6 +26,21 @@ pub const DEFAULT_WORKLOAD: &str = include_str!("../workloads/default.toml");
 pub struct Inputs {
     pub system: SystemConfig,
     pub workload: WorkloadSpec,
+    /// Folder of the workload file: relative trace paths start here.
+    pub workload_dir: std::path::PathBuf,
+}
+
+/// A workload file for `--trace FILE`: the whole trace, format detected.
+pub fn trace_workload_text(trace: &str) -> String {
+    let stem = std::path::Path::new(trace)
+        .file_name()
+        .map_or("trace".into(), |n| n.to_string_lossy().into_owned());
+    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+    format!(
+        "name = {}\n[generator]\nkind = \"trace\"\npath = {}\n",
+        q(&stem),
+        q(trace)
+    )
 }
 
 /// Read a file, or a preset when `arg` names one and no such file exists.
@@ -52,16 +67,43 @@ pub fn load_inputs(
     workload: Option<&str>,
     sets: &[String],
 ) -> Result<Inputs, Vec<ConfigError>> {
+    load_inputs_with(config, workload, None, sets)
+}
+
+/// As [`load_inputs`], with `trace` (a trace file, `-` for standard input) in place of a
+/// workload file.
+pub fn load_inputs_with(
+    config: Option<&str>,
+    workload: Option<&str>,
+    trace: Option<&str>,
+    sets: &[String],
+) -> Result<Inputs, Vec<ConfigError>> {
     let (sys_file, sys_text) = match config {
         Some(c) => read_source(c, PRESETS).map_err(|e| vec![e])?,
         None => ("<preset skylake>".to_string(), PRESETS[0].1.to_string()),
     };
-    let (wl_file, wl_text) = match workload {
-        Some(w) => read_source(w, &[]).map_err(|e| vec![e])?,
-        None => (
+    let (wl_file, wl_text) = match (workload, trace) {
+        (Some(_), Some(_)) => {
+            return Err(vec![ConfigError {
+                file: "--trace".into(),
+                line: None,
+                path: String::new(),
+                msg: "give a workload file or a trace, not both".into(),
+            }])
+        }
+        (Some(w), None) => read_source(w, &[]).map_err(|e| vec![e])?,
+        (None, Some(t)) => (format!("--trace {t}"), trace_workload_text(t)),
+        (None, None) => (
             "<default workload>".to_string(),
             DEFAULT_WORKLOAD.to_string(),
         ),
+    };
+    let workload_dir = match workload {
+        Some(w) => std::path::Path::new(w)
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default(),
+        None => std::path::PathBuf::new(),
     };
     let (wl_sets, sys_sets): (Vec<String>, Vec<String>) = sets
         .iter()
@@ -100,8 +142,11 @@ pub fn load_inputs(
             .generator
             .footprint()
             .and_then(|f| workload.base.checked_add(f));
+        let is_trace = matches!(workload.generator, Generator::Trace { .. });
         match end {
             Some(end) if end <= reach => {}
+            // A trace's addresses are checked as it is read.
+            None if is_trace => {}
             _ => errors.push(wl_src.error_at(
                 "base",
                 format!(
@@ -112,8 +157,23 @@ pub fn load_inputs(
                 ),
             )),
         }
+        if let Generator::Trace { paths, .. } = &workload.generator {
+            if !paths.is_empty() && paths.len() != system.sim.cores as usize {
+                errors.push(wl_src.error_at(
+                    "generator.paths",
+                    format!(
+                        "lists {} traces for {} cores (sim.cores in {})",
+                        paths.len(),
+                        system.sim.cores,
+                        sys_src.file
+                    ),
+                ));
+            }
+        }
         let per_core = workload.accesses_per_core();
-        if system.sim.warmup_accesses > 0 && system.sim.warmup_accesses >= per_core {
+        // A trace's length is known only once read (per_core is 0 then, unless capped).
+        if system.sim.warmup_accesses > 0 && per_core > 0 && system.sim.warmup_accesses >= per_core
+        {
             errors.push(sys_src.error_at(
                 "sim.warmup_accesses",
                 format!(
@@ -124,7 +184,11 @@ pub fn load_inputs(
         }
     }
     if errors.is_empty() {
-        Ok(Inputs { system, workload })
+        Ok(Inputs {
+            system,
+            workload,
+            workload_dir,
+        })
     } else {
         Err(errors)
     }
@@ -136,7 +200,10 @@ pub fn simulate(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<RunReport, SimError> {
     let cores = inputs.system.sim.cores as usize;
-    let sources = (0..cores).map(|c| inputs.workload.source(c)).collect();
+    let sources = (0..cores)
+        .map(|c| inputs.workload.open(c, &inputs.workload_dir))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| SimError(e.msg))?;
     let total = inputs.workload.accesses_per_core() * cores as u64;
     let mut sim = Simulator::new_radix(&inputs.system, sources)?;
     sim.run(&mut |done| progress(done, total))?;

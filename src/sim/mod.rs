@@ -138,6 +138,8 @@ struct Timing {
     l1_overlapped: bool,
     window: u64,
     warmup: u64,
+    /// First virtual address the page table cannot map (it would alias a lower one).
+    va_limit: u64,
 }
 
 impl Core {
@@ -230,6 +232,9 @@ impl<PT: PageTable> Simulator<PT> {
                 l1_overlapped: cfg.sim.l1_tlb_overlapped,
                 window: cfg.sim.overlap_window as u64,
                 warmup: cfg.sim.warmup_accesses,
+                va_limit: 1u64
+                    .checked_shl(12 + cfg.page_table.radix_bits().iter().sum::<u32>())
+                    .unwrap_or(u64::MAX),
             },
             accesses_done: 0,
             warm_cores: 0,
@@ -483,6 +488,13 @@ fn translate_miss<PT: PageTable>(
     tlb_cycles: u64,
     l1_hidden: u64,
 ) -> Result<(crate::pagetable::Translation, u64), SimError> {
+    if va >= t.va_limit {
+        // Only a miss can get here first: TLB entries exist only for mapped addresses.
+        return Err(SimError(format!(
+            "core {}: address {va:#x} is beyond the page table's reach ({:#x}); use more levels or lower addresses",
+            core.id, t.va_limit
+        )));
+    }
     let ready = now + tlb_cycles;
     // The walker that frees first takes the walk.
     let (si, slot) = core

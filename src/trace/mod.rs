@@ -34,6 +34,7 @@ pub mod binary;
 pub mod champsim;
 pub mod compress;
 pub mod lackey;
+pub mod record;
 pub mod text;
 
 mod source;

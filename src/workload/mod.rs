@@ -31,6 +31,7 @@ use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// One memory reference issued by a core.
@@ -89,6 +90,9 @@ fn default_64() -> u64 {
 }
 fn default_4096() -> u64 {
     4096
+}
+fn default_true() -> bool {
+    true
 }
 fn default_page_size() -> PageSize {
     PageSize::Size4K
@@ -157,6 +161,23 @@ pub enum Generator {
         #[serde(default = "default_64")]
         node_size: u64,
     },
+    /// Accesses read from trace files (see `crate::trace` for the formats): `path` for
+    /// one trace that every core reads from its start, or `paths` with one trace per
+    /// core. Relative paths are relative to the workload file. `accesses` (if not 0)
+    /// caps what each core reads; `write_fraction`, `instrs_per_access`, `seed` and
+    /// `base` do not apply.
+    Trace {
+        #[serde(default)]
+        path: Option<String>,
+        #[serde(default)]
+        paths: Vec<String>,
+        #[serde(default)]
+        format: crate::trace::TraceFormat,
+        /// Instruction fetches go through the instruction-side TLBs (else they are
+        /// only counted).
+        #[serde(default = "default_true")]
+        fetches: bool,
+    },
     /// Explicit page reference string: access `i` touches page `refs[i]`, i.e.
     /// `base + refs[i] * page_size`. Repeats if `accesses` exceeds its length.
     Refs {
@@ -180,6 +201,8 @@ impl Generator {
             Generator::Refs { refs, page_size } => refs.0.iter().max().map_or(Some(0), |&m| {
                 m.checked_add(1)?.checked_mul(page_size.bytes())
             }),
+            // Unknown until the trace is read; the simulator checks every address.
+            Generator::Trace { .. } => None,
         }
     }
 }
@@ -374,7 +397,8 @@ impl WorkloadSpec {
         let mut err = |k: &str, m: String| errs.push((k.to_string(), m));
 
         let is_refs = matches!(self.generator, Generator::Refs { .. });
-        if self.accesses == 0 && !is_refs {
+        let is_trace = matches!(self.generator, Generator::Trace { .. });
+        if self.accesses == 0 && !is_refs && !is_trace {
             err(
                 "accesses",
                 "must be at least 1 (only the `refs` generator has a natural length)".into(),
@@ -501,6 +525,17 @@ impl WorkloadSpec {
                     err("generator.refs", "must list at least one page".into());
                 }
             }
+            Generator::Trace { path, paths, .. } => match (path, paths.is_empty()) {
+                (Some(_), false) => err(
+                    "generator.paths",
+                    "give either `path` (one trace for all cores) or `paths` (one per core), not both".into(),
+                ),
+                (None, true) => err(
+                    "generator",
+                    "a trace workload needs `path` or `paths`".into(),
+                ),
+                _ => {}
+            },
         }
 
         // The footprint must fit above `base` inside the 57-bit address space.
@@ -510,7 +545,7 @@ impl WorkloadSpec {
             } else {
                 "generator.footprint"
             };
-            let check = fp_valid || is_refs;
+            let check = (fp_valid || is_refs) && !is_trace;
             if check {
                 let end = self
                     .generator
@@ -635,7 +670,81 @@ impl WorkloadSpec {
                     i: 0,
                 },
             }),
+            Generator::Trace { .. } => Box::new(Unopened),
         }
+    }
+
+    /// The access stream for core `core`, opening trace files (relative paths against
+    /// `dir`, the workload file's folder). Generators never fail here; traces fail when
+    /// a file cannot be opened or its format not recognised.
+    pub fn open(&self, core: usize, dir: &Path) -> Result<Box<dyn AccessSource>, WorkloadError> {
+        let Generator::Trace {
+            path,
+            paths,
+            format,
+            fetches,
+        } = &self.generator
+        else {
+            return Ok(self.source(core));
+        };
+        let name = match (path, paths.get(core)) {
+            (Some(p), _) => p,
+            (None, Some(p)) => p,
+            (None, None) => {
+                return Err(WorkloadError {
+                    msg: format!("no trace for core {core}: `paths` lists {}", paths.len()),
+                })
+            }
+        };
+        let file = if name == "-" || Path::new(name).is_absolute() {
+            PathBuf::from(name)
+        } else {
+            dir.join(name)
+        };
+        let opts = crate::trace::TraceOptions {
+            format: *format,
+            fetches: *fetches,
+            ..Default::default()
+        };
+        let src = crate::trace::open(&file, &opts)?;
+        Ok(if self.accesses > 0 {
+            Box::new(Limit {
+                inner: src,
+                left: self.accesses,
+            })
+        } else {
+            src
+        })
+    }
+}
+
+/// What `source` gives for a trace workload: trace files are opened by `open`.
+struct Unopened;
+
+impl AccessSource for Unopened {
+    fn fill(&mut self, _buf: &mut Vec<Access>, _max: usize) -> Result<(), WorkloadError> {
+        Err(WorkloadError {
+            msg: "trace workloads are opened with WorkloadSpec::open".into(),
+        })
+    }
+}
+
+/// At most `left` more accesses of `inner`.
+struct Limit {
+    inner: Box<dyn AccessSource>,
+    left: u64,
+}
+
+impl AccessSource for Limit {
+    fn fill(&mut self, buf: &mut Vec<Access>, max: usize) -> Result<(), WorkloadError> {
+        if self.left == 0 {
+            return Ok(());
+        }
+        let before = buf.len();
+        self.inner
+            .fill(buf, max.min(self.left.min(usize::MAX as u64) as usize))?;
+        self.left -= (buf.len() - before) as u64;
+        Ok(())
     }
 }
 
