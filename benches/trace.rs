@@ -148,7 +148,8 @@ fn read_all(p: &Path, opts: &TraceOptions, buf: &mut Vec<Access>) -> u64 {
 
 fn traces(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, fn(&Path)); 3] = [
+    type Writer = fn(&Path);
+    let cases: [(&str, &str, Writer); 3] = [
         ("binary", "t.mmt", write_binary),
         ("lackey", "t.lackey", write_lackey),
         ("champsim", "t.champsim", write_champsim),
