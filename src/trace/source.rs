@@ -323,6 +323,16 @@ pub(crate) trait LineParser: Send {
     /// none) to `out`. On error nothing is appended; the message is completed with the
     /// file name and line number by the caller.
     fn line(&mut self, line: &[u8], out: &mut Vec<Access>) -> Result<(), String>;
+
+    /// Fast path for the format's common line shapes: if `bytes` starts with a
+    /// complete, well-formed line of such a shape (ending in `\n`), decodes it into
+    /// `out` and returns its length including the `\n`. `None` (without touching
+    /// `out`) sends the line to [`line`](Self::line), which handles everything else
+    /// and reports errors; so the fast path only needs to be right when it says yes.
+    #[inline(always)]
+    fn fast(&mut self, _bytes: &[u8], _out: &mut Vec<Access>) -> Option<usize> {
+        None
+    }
 }
 
 /// A [`TraceSource`] over a line-oriented text trace.
@@ -350,6 +360,16 @@ impl<P: LineParser> LineSource<P> {
 
     fn decode(&mut self, buf: &mut Vec<Access>, limit: usize) -> Result<(), TraceError> {
         while buf.len() < limit {
+            // Common lines are parsed in one pass straight from the window, without
+            // first searching for the newline.
+            if let Some(n) = self
+                .parser
+                .fast(&self.win.buf[self.win.pos..self.win.end], buf)
+            {
+                self.win.pos += n;
+                self.line_no += 1;
+                continue;
+            }
             match self.win.next_line() {
                 Ok(Some((s, e))) => {
                     self.line_no += 1;

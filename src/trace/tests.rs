@@ -102,6 +102,29 @@ fn formats_by_name() {
 }
 
 #[test]
+fn options_serde() {
+    assert_eq!(
+        serde_json::to_string(&TraceFormat::ChampSim).unwrap(),
+        "\"champsim\""
+    );
+    let o: TraceOptions = toml::from_str("format = \"lackey\"\nfetches = false").unwrap();
+    assert_eq!(
+        o,
+        TraceOptions {
+            format: TraceFormat::Lackey,
+            fetches: false,
+            page_size: 4096
+        }
+    );
+    assert_eq!(
+        toml::from_str::<TraceOptions>("").unwrap(),
+        TraceOptions::default()
+    );
+    assert!(toml::from_str::<TraceOptions>("format = \"elf\"").is_err());
+    assert!(toml::from_str::<TraceOptions>("fetch = true").is_err());
+}
+
+#[test]
 fn formats_by_content() {
     let cases: [(&[u8], Option<TraceFormat>); 9] = [
         (b"MMUTRACE\x01\0\0\0", Some(TraceFormat::Binary)),
