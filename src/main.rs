@@ -78,6 +78,7 @@ enum TraceCmd {
         json: bool,
     },
     /// Run a program under valgrind lackey and write its trace (`--out -`: .mmt to stdout).
+    /// Name the program binary itself: valgrind does not follow the exec of a wrapper script.
     Record {
         /// Output file; the suffix picks the compression (.mmt, .mmt.gz, .mmt.xz).
         #[arg(long, short)]

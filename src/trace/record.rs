@@ -189,8 +189,19 @@ fn convert_stream(fifo: &Path, out: &Path, limit: Option<u64>) -> Result<(u64, b
         // leaves half a trace under the final name.
         let tmp = tmp_path(out);
         let mut w = BinaryFileWriter::create(&tmp, 4096).map_err(io)?;
-        let hit = pump(&mut |a| w.write_all_accesses(a))?;
+        let hit = match pump(&mut |a| w.write_all_accesses(a)) {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
         w.finish().map_err(io)?.sync_all().map_err(io)?;
+        if n == 0 {
+            // Nothing recorded (valgrind failed): leave no file behind.
+            let _ = std::fs::remove_file(&tmp);
+            return Ok((0, false));
+        }
         std::fs::rename(&tmp, out).map_err(io)?;
         hit
     };

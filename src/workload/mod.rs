@@ -551,7 +551,7 @@ impl WorkloadSpec {
                     .generator
                     .footprint()
                     .and_then(|fp| self.base.checked_add(fp));
-                if end.map_or(true, |e| e > VA_LIMIT) {
+                if end.is_none_or(|e| e > VA_LIMIT) {
                     err(
                         key,
                         format!(
