@@ -132,6 +132,32 @@ fn write_champsim(p: &Path) {
     w.flush().unwrap();
 }
 
+/// Text: the binary trace's accesses, converted by the library's own writer.
+fn write_text(p: &Path) {
+    let bin = p.with_extension("mmt");
+    write_binary(&bin);
+    mmusim::trace::convert(&bin, &TraceOptions::default(), p).unwrap();
+    std::fs::remove_file(&bin).unwrap();
+}
+
+/// A `.refs` page reference string is held whole by its reader (at most 64 MiB of
+/// text), so it is measured on fewer references.
+const REFS: u64 = 5_000_000;
+
+fn write_refs(p: &Path) {
+    let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(p).unwrap());
+    let mut rng = Rng(4);
+    for i in 0..REFS {
+        let page = if i % 4 == 0 {
+            rng.next() % 1_000_000
+        } else {
+            i % 5000
+        };
+        write!(w, "{page} ").unwrap();
+    }
+    w.flush().unwrap();
+}
+
 /// Reads the whole trace; returns the number of accesses.
 fn read_all(p: &Path, opts: &TraceOptions, buf: &mut Vec<Access>) -> u64 {
     let mut src = open(p, opts).unwrap();
@@ -149,10 +175,12 @@ fn read_all(p: &Path, opts: &TraceOptions, buf: &mut Vec<Access>) -> u64 {
 fn traces(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     type Writer = fn(&Path);
-    let cases: [(&str, &str, Writer); 3] = [
+    let cases: [(&str, &str, Writer); 5] = [
         ("binary", "t.mmt", write_binary),
         ("lackey", "t.lackey", write_lackey),
         ("champsim", "t.champsim", write_champsim),
+        ("text", "t.txt", write_text),
+        ("refs", "t.refs", write_refs),
     ];
     let opts = TraceOptions::default();
     let mut buf = Vec::with_capacity(4096);
@@ -161,7 +189,8 @@ fn traces(c: &mut Criterion) {
         write(&p);
         // Counts the accesses and puts the file in the page cache.
         let n = read_all(&p, &opts, &mut buf);
-        assert!(n >= ACCESSES, "{name}: {n}");
+        let want = if name == "refs" { REFS } else { ACCESSES };
+        assert!(n >= want, "{name}: {n}");
         let mut g = c.benchmark_group("trace_read");
         g.sample_size(10);
         g.throughput(Throughput::Elements(n));
