@@ -51,6 +51,9 @@ pub struct WalkReport {
     pub walk_caches: Vec<PscReport>,
     /// Cycles per walk: walk-cache probe + PTE reads.
     pub latency: Summary,
+    /// Walks by page-table reads made (index = reads; the last index means that many
+    /// or more): chain and probe lengths of hashed designs.
+    pub reads_per_walk_histogram: Vec<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -74,6 +77,10 @@ pub struct CoreReport {
     pub tlb_levels: Vec<LevelReport>,
     pub walks: WalkReport,
     pub minor_faults: u64,
+    /// Faults that put back a translation the page table had evicted.
+    pub restore_faults: u64,
+    /// Translations the page table evicted (hashed designs that evict).
+    pub page_table_evictions: u64,
     /// Fault cycles as the OS counted them.
     pub os_fault_cycles: u64,
 }
@@ -83,6 +90,8 @@ pub struct StatsReport {
     pub total: CoreReport,
     pub cores: Vec<CoreReport>,
     pub caches: Vec<crate::memory::CacheStats>,
+    /// The page-table design's own counters (per address space, or one shared table).
+    pub page_tables: Vec<serde_json::Value>,
     pub page_table_bytes: u64,
     pub phys_bytes_in_use: u64,
 }
@@ -165,8 +174,17 @@ fn core_report(c: &CoreStats) -> CoreReport {
                 })
                 .collect(),
             latency: c.walk_latency.summary(),
+            reads_per_walk_histogram: {
+                let mut h = c.reads_hist.clone();
+                while h.last() == Some(&0) {
+                    h.pop();
+                }
+                h
+            },
         },
         minor_faults: c.os.minor_faults,
+        restore_faults: c.os.restore_faults,
+        page_table_evictions: c.os.evictions,
         os_fault_cycles: c.os.fault_cycles,
     }
 }
@@ -184,6 +202,7 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         walker_pte_cycles: 0,
         psc: cores[0].psc.clone(),
         walk_latency: Histogram::default(),
+        reads_hist: vec![0; cores[0].reads_hist.len()],
         os: Default::default(),
         dram_pte_reads: 0,
     };
@@ -245,6 +264,11 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         t.walker_psc_cycles += c.walker_psc_cycles;
         t.walker_pte_cycles += c.walker_pte_cycles;
         t.walk_latency.merge(&c.walk_latency);
+        for (x, y) in t.reads_hist.iter_mut().zip(&c.reads_hist) {
+            *x += y;
+        }
+        t.os.restore_faults += c.os.restore_faults;
+        t.os.evictions += c.os.evictions;
         t.os.minor_faults += c.os.minor_faults;
         t.os.fault_cycles += c.os.fault_cycles;
         t.dram_pte_reads += c.dram_pte_reads;
@@ -314,6 +338,7 @@ impl RunReport {
                 total: core_report(&total(&stats.cores)),
                 cores: stats.cores.iter().map(core_report).collect(),
                 caches: stats.caches.clone(),
+                page_tables: stats.page_tables.clone(),
                 page_table_bytes: stats.page_table_bytes,
                 phys_bytes_in_use: stats.phys_bytes_in_use,
             },

@@ -5,7 +5,9 @@
 //! Out: a [`RunReport`], or every problem found as `file:line: key.path: message`.
 //! Sweeps and tests call this the same way the command line does.
 
-use crate::config::{load, ConfigError, SystemConfig};
+use crate::config::{load, ConfigError, PageTableConfig, SystemConfig};
+use crate::os::frames::FrameAllocator;
+use crate::pagetable::{Clustered, Cuckoo, Htab, Inverted, PageTable, Radix};
 use crate::report::RunReport;
 use crate::sim::Simulator;
 use crate::workload::{Generator, WorkloadSpec};
@@ -136,8 +138,8 @@ pub fn load_inputs_with(
     }
     if errors.is_empty() {
         // Checks that need both files.
-        let bits: u32 = system.page_table.radix_bits().iter().sum();
-        let reach = 1u64 << (12 + bits);
+        let va_bits = system.page_table.va_bits();
+        let reach = 1u64 << va_bits;
         let end = workload
             .generator
             .footprint()
@@ -152,7 +154,7 @@ pub fn load_inputs_with(
                 format!(
                     "the workload's addresses reach {}, beyond the {}-bit virtual address space of the page table ({})",
                     end.map_or("past 2^64".to_string(), |e| format!("{e:#x}")),
-                    12 + bits,
+                    va_bits,
                     sys_src.file
                 ),
             )),
@@ -205,12 +207,37 @@ pub fn simulate(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| SimError(e.msg))?;
     let total = inputs.workload.accesses_per_core() * cores as u64;
-    let mut sim = Simulator::new_radix(&inputs.system, sources)?;
+    let sys = &inputs.system;
+    // The design is chosen here, once: everything below is monomorphic in it.
+    let stats = match &sys.page_table {
+        PageTableConfig::Radix { .. } => {
+            let bits = sys.page_table.radix_bits();
+            run_design(sys, sources, total, progress, |f| Radix::new(&bits, f))
+        }
+        PageTableConfig::Inverted(c) => run_design(sys, sources, total, progress, |f| {
+            Inverted::new(c, &sys.os, f)
+        }),
+        PageTableConfig::Htab(c) => {
+            run_design(sys, sources, total, progress, |f| Htab::new(c, &sys.os, f))
+        }
+        PageTableConfig::Clustered(c) => run_design(sys, sources, total, progress, |f| {
+            Clustered::new(c, &sys.os, f)
+        }),
+        PageTableConfig::Cuckoo(c) => run_design(sys, sources, total, progress, |f| {
+            Cuckoo::new(c, &sys.os, f)
+        }),
+    }?;
+    Ok(RunReport::new(sys, &inputs.workload, sys.sim.seed, &stats))
+}
+
+fn run_design<PT: PageTable>(
+    sys: &SystemConfig,
+    sources: Vec<Box<dyn crate::workload::AccessSource>>,
+    total: u64,
+    progress: &mut dyn FnMut(u64, u64),
+    make: impl FnMut(&mut FrameAllocator) -> Result<PT, SimError>,
+) -> Result<crate::sim::RunStats, SimError> {
+    let mut sim = Simulator::build(sys, sources, make)?;
     sim.run(&mut |done| progress(done, total))?;
-    Ok(RunReport::new(
-        &inputs.system,
-        &inputs.workload,
-        inputs.system.sim.seed,
-        &sim.stats(),
-    ))
+    Ok(sim.stats())
 }

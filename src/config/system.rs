@@ -159,7 +159,9 @@ pub struct PscConfig {
     pub replacement: Replacement,
 }
 
-/// The page-table design.
+/// The page-table design. Switching it (`--set 'page_table={kind="cuckoo"}'`) leaves
+/// every TLB as it is; walk caches apply to radix tables only and other designs bypass
+/// them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum PageTableConfig {
@@ -170,10 +172,18 @@ pub enum PageTableConfig {
         #[serde(default)]
         bits_per_level: Option<Vec<u32>>,
     },
+    /// Inverted table with a hash anchor table (IBM System/38, RT PC).
+    Inverted(crate::pagetable::inverted::InvertedConfig),
+    /// PowerPC hashed page table (HTAB).
+    Htab(crate::pagetable::htab::HtabConfig),
+    /// Clustered hashed table (Yaniv and Tsafrir 2016).
+    Clustered(crate::pagetable::clustered::ClusteredConfig),
+    /// Elastic cuckoo page table (Skarlatos et al. 2020).
+    Cuckoo(crate::pagetable::cuckoo::CuckooConfig),
 }
 
 impl PageTableConfig {
-    /// Index bits per level, top level first.
+    /// Index bits per level, top level first (radix only; empty for other designs).
     pub fn radix_bits(&self) -> Vec<u32> {
         match self {
             PageTableConfig::Radix {
@@ -182,6 +192,27 @@ impl PageTableConfig {
             } => bits_per_level
                 .clone()
                 .unwrap_or_else(|| vec![9; *levels as usize]),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Virtual-address bits the design can map: a radix table's levels cover
+    /// 12 + sum(bits); hashed designs hash any 57-bit address.
+    pub fn va_bits(&self) -> u32 {
+        match self {
+            PageTableConfig::Radix { .. } => 12 + self.radix_bits().iter().sum::<u32>(),
+            _ => 57,
+        }
+    }
+
+    /// The design's name, as `kind` spells it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PageTableConfig::Radix { .. } => "radix",
+            PageTableConfig::Inverted(_) => "inverted",
+            PageTableConfig::Htab(_) => "htab",
+            PageTableConfig::Clustered(_) => "clustered",
+            PageTableConfig::Cuckoo(_) => "cuckoo",
         }
     }
 }
@@ -405,11 +436,30 @@ impl SystemConfig {
 
         // Page table.
         let bits = self.page_table.radix_bits();
-        let PageTableConfig::Radix {
-            levels,
-            bits_per_level,
-        } = &self.page_table;
-        if !(2..=6).contains(levels) {
+        let design_errors = match &self.page_table {
+            PageTableConfig::Radix { .. } => Vec::new(),
+            PageTableConfig::Inverted(c) => c.validate(&self.os),
+            PageTableConfig::Htab(c) => c.validate(&self.os),
+            PageTableConfig::Clustered(c) => c.validate(&self.os),
+            PageTableConfig::Cuckoo(c) => c.validate(&self.os),
+        };
+        e.extend(
+            design_errors
+                .into_iter()
+                .map(|(k, m)| (format!("page_table.{k}"), m)),
+        );
+        let (levels, bits_per_level) = match &self.page_table {
+            PageTableConfig::Radix {
+                levels,
+                bits_per_level,
+            } => (*levels, bits_per_level.clone()),
+            // Walk-cache levels are checked against radix tables only.
+            _ => (6, None),
+        };
+        let levels = &levels;
+        if !matches!(self.page_table, PageTableConfig::Radix { .. }) {
+            // Hashed designs: nothing radix-specific to check.
+        } else if !(2..=6).contains(levels) {
             e.push((
                 "page_table.levels".into(),
                 format!("must be 2 to 6, not {levels}"),

@@ -9,7 +9,7 @@ pub mod frames;
 
 use crate::addr::PageSize;
 use crate::config::OsConfig;
-use crate::pagetable::PageTable;
+use crate::pagetable::{Evicted, PageTable};
 use crate::SimError;
 use frames::FrameAllocator;
 use serde::Serialize;
@@ -17,6 +17,11 @@ use serde::Serialize;
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct OsStats {
     pub minor_faults: u64,
+    /// Faults on pages whose translation the page table had evicted (hashed designs):
+    /// the translation is put back, no frame is allocated.
+    pub restore_faults: u64,
+    /// Translations the page table evicted to make room.
+    pub evictions: u64,
     pub fault_cycles: u64,
 }
 
@@ -35,18 +40,36 @@ impl Os {
         }
     }
 
-    /// Handle a not-present fault at `vaddr`: map its page. Returns the cycles it took.
+    /// Handle a not-present fault at `vaddr`: put back an evicted translation, or map a
+    /// new page. Returns the cycles it took and any translation evicted to make room
+    /// (which the caller must drop from its TLBs).
     pub fn handle_fault<PT: PageTable>(
         &mut self,
         pt: &mut PT,
+        asid: u16,
         vaddr: u64,
         stats: &mut OsStats,
-    ) -> Result<u64, SimError> {
-        let size = self.page_size;
-        let frame = self.frames.alloc(size)?;
-        pt.map(vaddr & !(size.bytes() - 1), size, frame, &mut self.frames)?;
-        stats.minor_faults += 1;
+    ) -> Result<(u64, Option<Evicted>), SimError> {
+        let outcome = match pt.restore(asid, vaddr, &mut self.frames)? {
+            Some(o) => {
+                stats.restore_faults += 1;
+                o
+            }
+            None => {
+                let size = self.page_size;
+                let frame = self.frames.alloc(size)?;
+                stats.minor_faults += 1;
+                pt.map(
+                    asid,
+                    vaddr & !(size.bytes() - 1),
+                    size,
+                    frame,
+                    &mut self.frames,
+                )?
+            }
+        };
+        stats.evictions += outcome.evicted.is_some() as u64;
         stats.fault_cycles += self.minor_fault_cycles;
-        Ok(self.minor_fault_cycles)
+        Ok((self.minor_fault_cycles, outcome.evicted))
     }
 }

@@ -9,13 +9,67 @@
 //! Designs implement [`PageTable`]; the simulator is generic over it, so the design is
 //! chosen once per run and the walk path is monomorphic.
 
+pub mod clustered;
+pub mod cuckoo;
+pub mod hash;
+pub mod htab;
+pub mod inverted;
 pub mod radix;
 
+pub use clustered::Clustered;
+pub use cuckoo::Cuckoo;
+pub use htab::Htab;
+pub use inverted::Inverted;
 pub use radix::Radix;
 
 use crate::addr::PageSize;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
+
+/// A mapping a design dropped to make room (PowerPC's hashed table does when both of a
+/// page's groups are full). The page stays in memory; its translation must leave the
+/// TLBs, and touching it again faults and [`PageTable::restore`]s it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Evicted {
+    pub vaddr: u64,
+    pub size: PageSize,
+}
+
+/// What a `map` or `restore` did besides mapping.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MapOutcome {
+    pub evicted: Option<Evicted>,
+}
+
+/// A table placed in physical memory: a run of bytes backed by 2 MiB blocks from the
+/// frame allocator. A real kernel allocates hash tables physically contiguous; blocks are
+/// enough here because every simulated cache indexes sets with bits below 2 MiB, so the
+/// cache behaviour of table reads is the same.
+#[derive(Clone, Debug)]
+pub struct PhysArray {
+    blocks: Vec<u64>,
+    bytes: u64,
+}
+
+impl PhysArray {
+    /// Reserve `bytes` (rounded up to 2 MiB blocks).
+    pub fn new(bytes: u64, frames: &mut FrameAllocator) -> Result<PhysArray, SimError> {
+        let n = bytes.div_ceil(2 << 20).max(1);
+        let blocks = (0..n)
+            .map(|_| frames.alloc(PageSize::Size2M))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PhysArray { blocks, bytes })
+    }
+    /// Physical address of byte `offset` of the table.
+    #[inline(always)]
+    pub fn addr(&self, offset: u64) -> u64 {
+        self.blocks[(offset >> 21) as usize] + (offset & ((2 << 20) - 1))
+    }
+    /// Bytes asked for.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
 
 /// A resolved translation: the frame's physical address and the page size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,15 +81,20 @@ pub struct Translation {
 /// No table below this step (a leaf or a not-present entry).
 pub const NO_NODE: u32 = u32::MAX;
 
-/// One PTE read of a walk.
+/// One page-table read of a walk (one cache line).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WalkStep {
-    /// Table level read (radix: 1 = leaf PTE level, up to the root's level).
+    /// Table level read (radix: 1 = leaf PTE level, up to the root's level; hashed
+    /// designs: 0).
     pub level: u8,
     /// Physical address of the entry read.
     pub pte_addr: u64,
     /// The table this entry points to, for walk caches; `NO_NODE` if none.
     pub next: u32,
+    /// Reads of one group are issued together and cost the slowest of them; groups
+    /// follow one another. Consecutive steps with equal `group` form a group (radix: each
+    /// read its own group; cuckoo: all ways of a probe in one).
+    pub group: u8,
 }
 
 /// Where a walk may start: at the root, or below a walk-cache hit.
@@ -45,8 +104,13 @@ pub struct WalkStart {
     pub node: u32,
 }
 
-/// A page-table design.
+/// A page-table design. Every method names the address space (`asid`): a design may
+/// keep one table per address space (radix) or one for all of them (inverted and hashed
+/// tables, which set [`PageTable::SHARED`]).
 pub trait PageTable {
+    /// One instance serves every address space (the simulator then builds one table
+    /// for all cores instead of one per core).
+    const SHARED: bool = false;
     /// Levels of the design (the root's level; a walk from the root reads at most this many
     /// entries for a 4K page in a radix tree).
     fn levels(&self) -> usize;
@@ -55,38 +119,59 @@ pub trait PageTable {
     /// prefix a walk cache of that level tags its entries with.
     fn level_shift(&self, level: usize) -> u32;
     /// The mapping of `vaddr`, if present (no timing: the OS's and the tests' view).
-    fn translate(&self, vaddr: u64) -> Option<Translation>;
+    fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation>;
     /// Map the page of `size` holding `vaddr` to `frame`, allocating tables as needed.
     fn map(
         &mut self,
+        asid: u16,
         vaddr: u64,
         size: PageSize,
         frame: u64,
         frames: &mut FrameAllocator,
-    ) -> Result<(), SimError>;
+    ) -> Result<MapOutcome, SimError>;
     /// Remove the mapping of `vaddr`; returns what it was.
-    fn unmap(&mut self, vaddr: u64) -> Option<Translation>;
+    fn unmap(&mut self, asid: u16, vaddr: u64) -> Option<Translation>;
     /// The reads a hardware walk of `vaddr` issues, appended to `steps` (cleared by the
     /// caller), starting at `start` or at the root. Returns the translation, or `None`
     /// when the walk ends at a not-present entry (a page fault).
     fn walk(
         &self,
+        asid: u16,
         vaddr: u64,
         start: Option<WalkStart>,
         steps: &mut Vec<WalkStep>,
     ) -> Option<Translation>;
     /// Bytes of physical memory the tables occupy.
     fn table_bytes(&self) -> u64;
+    /// Put back a mapping the design evicted earlier (its frame is still the page's), if
+    /// `vaddr` is such a page: `Some` when it did. Designs that never evict: `None`.
+    fn restore(
+        &mut self,
+        _asid: u16,
+        _vaddr: u64,
+        _frames: &mut FrameAllocator,
+    ) -> Result<Option<MapOutcome>, SimError> {
+        Ok(None)
+    }
+    /// Design-specific counters (load factor, chain lengths, evictions, rehash work...),
+    /// reported under `stats.page_tables`.
+    fn stats(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+    /// Whether the walker's paging-structure caches apply (radix designs only).
+    fn has_levels(&self) -> bool {
+        false
+    }
     /// Hint that `vaddr` will soon be walked: bring the host memory holding its entries
     /// closer. Changes nothing the simulation can see; a speed measure only (a large
     /// footprint's tables do not fit the host's caches).
     #[inline(always)]
-    fn prefetch(&self, _vaddr: u64) {}
+    fn prefetch(&self, _asid: u16, _vaddr: u64) {}
     /// Physical addresses of the leaf entry a walk of `vaddr` reads last and of the data
     /// itself, if `vaddr` is mapped. No timing and no state change: used to prefetch the
     /// simulated cache sets those lines will probe.
     #[inline(always)]
-    fn leaf_lines(&self, _vaddr: u64) -> Option<(u64, u64)> {
+    fn leaf_lines(&self, _asid: u16, _vaddr: u64) -> Option<(u64, u64)> {
         None
     }
 }

@@ -7,7 +7,7 @@
 //! lines. An entry is 0 (not present), a child table (`(node + 1) << 1`), or a leaf
 //! (`frame | 1`: frames are page aligned, so bit 0 is free).
 
-use super::{PageTable, Translation, WalkStart, WalkStep, NO_NODE};
+use super::{MapOutcome, PageTable, Translation, WalkStart, WalkStep, NO_NODE};
 use crate::addr::PageSize;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
@@ -94,18 +94,19 @@ impl PageTable for Radix {
         self.shift[level]
     }
 
-    fn translate(&self, vaddr: u64) -> Option<Translation> {
+    fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
         let mut steps = Vec::with_capacity(self.levels);
-        self.walk(vaddr, None, &mut steps)
+        self.walk(asid, vaddr, None, &mut steps)
     }
 
     fn map(
         &mut self,
+        _asid: u16,
         vaddr: u64,
         size: PageSize,
         frame: u64,
         frames: &mut FrameAllocator,
-    ) -> Result<(), SimError> {
+    ) -> Result<MapOutcome, SimError> {
         let leaf = self.leaf_level(size).ok_or_else(|| {
             SimError(format!(
                 "this radix table has no level that maps {size} pages"
@@ -138,10 +139,10 @@ impl PageTable for Radix {
             )));
         }
         self.entries[slot] = frame | 1;
-        Ok(())
+        Ok(MapOutcome::default())
     }
 
-    fn unmap(&mut self, vaddr: u64) -> Option<Translation> {
+    fn unmap(&mut self, _asid: u16, vaddr: u64) -> Option<Translation> {
         let mut node = 0usize;
         let mut level = self.levels;
         loop {
@@ -168,6 +169,7 @@ impl PageTable for Radix {
     #[inline(always)]
     fn walk(
         &self,
+        _asid: u16,
         vaddr: u64,
         start: Option<WalkStart>,
         steps: &mut Vec<WalkStep>,
@@ -185,6 +187,7 @@ impl PageTable for Radix {
                     level: level as u8,
                     pte_addr,
                     next: NO_NODE,
+                    group: level as u8,
                 });
                 return (e != 0).then(|| Translation {
                     frame: e & !1,
@@ -196,6 +199,7 @@ impl PageTable for Radix {
                 level: level as u8,
                 pte_addr,
                 next: child,
+                group: level as u8,
             });
             if level == 1 {
                 // A table pointer at the leaf level cannot be built by `map`.
@@ -210,8 +214,16 @@ impl PageTable for Radix {
         self.table_bytes
     }
 
+    fn has_levels(&self) -> bool {
+        true
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        serde_json::json!({ "design": "radix", "levels": self.levels, "tables": self.paddr.len(), "bytes": self.table_bytes })
+    }
+
     #[inline(always)]
-    fn leaf_lines(&self, vaddr: u64) -> Option<(u64, u64)> {
+    fn leaf_lines(&self, _asid: u16, vaddr: u64) -> Option<(u64, u64)> {
         let mut node = 0usize;
         let mut level = self.levels;
         loop {
@@ -234,7 +246,7 @@ impl PageTable for Radix {
     }
 
     #[inline(always)]
-    fn prefetch(&self, vaddr: u64) {
+    fn prefetch(&self, _asid: u16, vaddr: u64) {
         // Follow the upper levels (few tables, usually in the host's caches) and prefetch
         // the entry of the deepest table present.
         let mut node = 0usize;
@@ -281,9 +293,9 @@ mod tests {
             let mut t = Radix::new(&bits, &mut f).unwrap();
             let va = 0x7f12_3456_7000u64;
             let frame = f.alloc(size).unwrap();
-            t.map(va, size, frame, &mut f).unwrap();
+            t.map(1, va, size, frame, &mut f).unwrap();
             let mut steps = Vec::new();
-            let tr = t.walk(va + 8, None, &mut steps).unwrap();
+            let tr = t.walk(1, va + 8, None, &mut steps).unwrap();
             assert_eq!(tr, Translation { frame, size });
             assert_eq!(steps.len(), reads, "{bits:?} {size}");
             // Levels read go from the root down, each PTE inside its table's frame.
@@ -298,7 +310,7 @@ mod tests {
                 level: top.level - 1,
                 node: top.next,
             };
-            assert_eq!(t.walk(va, Some(start), &mut again), Some(tr));
+            assert_eq!(t.walk(1, va, Some(start), &mut again), Some(tr));
             assert_eq!(again, steps[1..]);
         }
     }
@@ -312,19 +324,21 @@ mod tests {
         // root + 2 x (PDPT, PD, PT).
         let pages = [0x1000u64, 0x2000, 0x80_0000_0000];
         for (i, &va) in pages.iter().enumerate() {
-            t.map(va, PageSize::Size4K, (i as u64 + 1) << 12, &mut f)
+            t.map(1, va, PageSize::Size4K, (i as u64 + 1) << 12, &mut f)
                 .unwrap();
         }
         assert_eq!(t.tables(), 1 + 3 + 3);
         assert_eq!(t.table_bytes(), 7 * 4096);
-        assert_eq!(t.translate(0x2fff).unwrap().frame, 2 << 12);
-        assert!(t.translate(0x3000).is_none());
-        assert!(t.map(0x1000, PageSize::Size4K, 0x9000, &mut f).is_err());
-        assert_eq!(t.unmap(0x1000).unwrap().frame, 1 << 12);
-        assert!(t.translate(0x1000).is_none());
+        assert_eq!(t.translate(1, 0x2fff).unwrap().frame, 2 << 12);
+        assert!(t.translate(1, 0x3000).is_none());
+        assert!(t.map(1, 0x1000, PageSize::Size4K, 0x9000, &mut f).is_err());
+        assert_eq!(t.unmap(1, 0x1000).unwrap().frame, 1 << 12);
+        assert!(t.translate(1, 0x1000).is_none());
         // A not-present walk still reports the reads it made.
         let mut steps = Vec::new();
-        assert!(t.walk(0x8000_0000_0000 - 4096, None, &mut steps).is_none());
+        assert!(t
+            .walk(1, 0x8000_0000_0000 - 4096, None, &mut steps)
+            .is_none());
         assert_eq!(steps.len(), 1);
     }
 }

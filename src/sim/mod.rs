@@ -77,6 +77,8 @@ pub struct CoreCounters {
 pub struct RunStats {
     pub cores: Vec<CoreStats>,
     pub caches: Vec<CacheStats>,
+    /// Each table's design-specific counters (one per address space, or one shared).
+    pub page_tables: Vec<serde_json::Value>,
     pub page_table_bytes: u64,
     pub phys_bytes_in_use: u64,
 }
@@ -94,6 +96,7 @@ pub struct CoreStats {
     pub walker_pte_cycles: u64,
     pub psc: Vec<PscStats>,
     pub walk_latency: Histogram,
+    pub reads_hist: Vec<u64>,
     pub os: OsStats,
     pub dram_pte_reads: u64,
 }
@@ -194,8 +197,10 @@ impl<PT: PageTable> Simulator<PT> {
         }
         let seed = cfg.sim.seed;
         let mut os = Os::new(&cfg.os, crate::util::splitmix64(seed ^ 0x05));
-        let mut spaces = Vec::with_capacity(n);
-        for _ in 0..n {
+        // One table per address space, or one for all when the design is global.
+        let n_spaces = if PT::SHARED { 1 } else { n };
+        let mut spaces = Vec::with_capacity(n_spaces);
+        for _ in 0..n_spaces {
             spaces.push(make_pt(&mut os.frames)?);
         }
         let cores = sources
@@ -233,7 +238,7 @@ impl<PT: PageTable> Simulator<PT> {
                 window: cfg.sim.overlap_window as u64,
                 warmup: cfg.sim.warmup_accesses,
                 va_limit: 1u64
-                    .checked_shl(12 + cfg.page_table.radix_bits().iter().sum::<u32>())
+                    .checked_shl(cfg.page_table.va_bits())
                     .unwrap_or(u64::MAX),
             },
             accesses_done: 0,
@@ -294,7 +299,7 @@ impl<PT: PageTable> Simulator<PT> {
         let t = self.timing;
         let n_cores = self.cores.len();
         let core = &mut self.cores[id];
-        let pt = &mut self.spaces[id];
+        let pt = &mut self.spaces[if PT::SHARED { 0 } else { id }];
         // The batch is taken out of the core while it runs, so the loop below keeps its
         // pointer and length in registers (the core is mutably borrowed by `step`).
         let mut buf = std::mem::take(&mut core.buf);
@@ -323,10 +328,10 @@ impl<PT: PageTable> Simulator<PT> {
                 // Two stages: far ahead, the page-table entries; nearer, the simulated
                 // cache sets of the leaf PTE and data lines those entries lead to.
                 if let Some(b) = buf.get(pos + 2 * PREFETCH_DISTANCE) {
-                    pt.prefetch(b.vaddr);
+                    pt.prefetch(core.asid, b.vaddr);
                 }
                 if let Some(b) = buf.get(pos + PREFETCH_DISTANCE) {
-                    if let Some((pte, data)) = pt.leaf_lines(b.vaddr) {
+                    if let Some((pte, data)) = pt.leaf_lines(core.asid, b.vaddr) {
                         self.mem.prefetch(id, pte);
                         if self.mem.data_through_caches() {
                             self.mem.prefetch(id, data);
@@ -378,11 +383,13 @@ impl<PT: PageTable> Simulator<PT> {
                     walker_pte_cycles: c.walker.stats.pte_cycles,
                     psc: c.walker.stats.psc.clone(),
                     walk_latency: c.walker.stats.latency.clone(),
+                    reads_hist: c.walker.stats.reads_hist.clone(),
                     os: c.os_stats.clone(),
                     dram_pte_reads: self.mem.dram_pte_reads(c.id),
                 })
                 .collect(),
             caches: self.mem.stats(),
+            page_tables: self.spaces.iter().map(|s| s.stats()).collect(),
             page_table_bytes: self.spaces.iter().map(|s| s.table_bytes()).sum(),
             phys_bytes_in_use: self.os.frames.bytes_in_use,
         }
@@ -390,7 +397,7 @@ impl<PT: PageTable> Simulator<PT> {
 
     /// The page table of core `core`'s address space (for tests and tools).
     pub fn page_table(&self, core: usize) -> &PT {
-        &self.spaces[core]
+        &self.spaces[if PT::SHARED { 0 } else { core }]
     }
 }
 
@@ -516,7 +523,12 @@ fn translate_miss<PT: PageTable>(
         Some(tr) => tr,
         None => {
             // Not present: the OS maps the page, the access replays and walks again.
-            fault = os.handle_fault(pt, va, &mut core.os_stats)?;
+            let (cycles, evicted) = os.handle_fault(pt, core.asid, va, &mut core.os_stats)?;
+            fault = cycles;
+            if let Some(e) = evicted {
+                // The design dropped another translation: it must not stay in the TLBs.
+                core.tlbs.invalidate_page(core.asid, e.vaddr, e.size);
+            }
             r = core.walker.walk(core.id, core.asid, va, pt, mem);
             psc += r.psc_cycles;
             pte += r.pte_cycles;

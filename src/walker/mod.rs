@@ -39,6 +39,9 @@ pub struct WalkerStats {
     pub psc: Vec<PscStats>,
     /// Latency of each walk (walk-cache probe + PTE reads).
     pub latency: Histogram,
+    /// Walks by the number of page-table reads they made (the last bucket holds 64 and
+    /// more): the chain or probe length distribution of hashed designs.
+    pub reads_hist: Vec<u64>,
 }
 
 /// What one walk did.
@@ -98,6 +101,7 @@ impl Walker {
             steps: Vec::with_capacity(64),
             stats: WalkerStats {
                 psc: psc_stats,
+                reads_hist: vec![0; 65],
                 ..Default::default()
             },
         }
@@ -114,7 +118,18 @@ impl Walker {
         mem: &mut MemorySystem,
     ) -> WalkResult {
         let mut start = None;
-        for (i, p) in self.pscs.iter_mut().enumerate() {
+        // Walk caches hold radix tables; other designs have none to skip.
+        let pscs: &mut [Psc] = if pt.has_levels() {
+            &mut self.pscs
+        } else {
+            &mut []
+        };
+        let probe_latency = if pscs.is_empty() {
+            0
+        } else {
+            self.probe_latency
+        };
+        for (i, p) in pscs.iter_mut().enumerate() {
             let prefix = vaddr >> pt.level_shift(p.level);
             let set = (prefix & p.array.set_mask()) as usize;
             let st = &mut self.stats.psc[i];
@@ -130,11 +145,21 @@ impl Walker {
             }
         }
         self.steps.clear();
-        let translation = pt.walk(vaddr, start, &mut self.steps);
+        let translation = pt.walk(asid, vaddr, start, &mut self.steps);
+        // Reads of one group go out together and cost the slowest; groups are sequential.
         let mut pte_cycles = 0;
+        let mut group = None;
+        let mut slowest = 0;
         for s in &self.steps {
-            pte_cycles += mem.read(core, s.pte_addr, true) as u64;
+            let lat = mem.read(core, s.pte_addr, true) as u64;
+            if group != Some(s.group) {
+                pte_cycles += slowest;
+                slowest = 0;
+                group = Some(s.group);
+            }
+            slowest = slowest.max(lat);
         }
+        pte_cycles += slowest;
         // Remember the tables this walk found, for the next walk.
         for s in &self.steps {
             if s.next == NO_NODE {
@@ -150,11 +175,12 @@ impl Walker {
         let st = &mut self.stats;
         st.walks += 1;
         st.pte_reads += reads as u64;
-        st.psc_cycles += self.probe_latency;
+        st.psc_cycles += probe_latency;
         st.pte_cycles += pte_cycles;
-        st.latency.record(self.probe_latency + pte_cycles);
+        st.latency.record(probe_latency + pte_cycles);
+        st.reads_hist[(reads as usize).min(64)] += 1;
         WalkResult {
-            psc_cycles: self.probe_latency,
+            psc_cycles: probe_latency,
             pte_cycles,
             reads,
             translation,
@@ -181,6 +207,7 @@ impl Walker {
             .collect();
         self.stats = WalkerStats {
             psc,
+            reads_hist: vec![0; 65],
             ..Default::default()
         };
     }
