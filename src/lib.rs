@@ -17,6 +17,8 @@ pub mod report;
 pub mod run;
 pub mod sim;
 pub mod stats;
+pub mod study;
+pub mod svg;
 pub mod tlb;
 pub mod trace;
 pub mod util;

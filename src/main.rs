@@ -52,6 +52,13 @@ enum Cmd {
     },
     /// List the built-in system presets.
     Presets,
+    /// Run a study spec: every (system, workload) pair; results.csv and one SVG per metric.
+    Study {
+        spec: PathBuf,
+        /// Output folder (default: the spec's folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Read, convert, inspect and record memory traces.
     Trace {
         #[command(subcommand)]
@@ -254,7 +261,7 @@ fn main() -> ExitCode {
         Cmd::Presets => {
             for (name, text) in PRESETS {
                 let first = text.lines().next().unwrap_or("").trim_start_matches("# ");
-                println!("{name:<10} {first}");
+                println!("{name:<18} {first}");
             }
             ExitCode::SUCCESS
         }
@@ -269,6 +276,26 @@ fn main() -> ExitCode {
             Err(e) => fail(&e),
         },
         Cmd::Trace { cmd } => trace_cmd(cmd),
+        Cmd::Study { spec, out } => {
+            let tty = std::io::stderr().is_terminal();
+            let progress = |d: usize, n: usize| {
+                if tty {
+                    eprint!("\r{d}/{n} runs done ");
+                } else {
+                    eprintln!("{d}/{n} runs done");
+                }
+            };
+            match mmusim::study::run_study(&spec, out.as_deref(), &progress) {
+                Ok(csv) => {
+                    if tty {
+                        eprintln!();
+                    }
+                    print!("{csv}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&[e]),
+            }
+        }
         Cmd::Run {
             config,
             workload,

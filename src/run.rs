@@ -18,6 +18,19 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("skylake", include_str!("../configs/skylake.toml")),
     ("icelake", include_str!("../configs/icelake.toml")),
     ("zen4", include_str!("../configs/zen4.toml")),
+    (
+        "skylake-inverted",
+        include_str!("../configs/skylake-inverted.toml"),
+    ),
+    ("skylake-htab", include_str!("../configs/skylake-htab.toml")),
+    (
+        "skylake-clustered",
+        include_str!("../configs/skylake-clustered.toml"),
+    ),
+    (
+        "skylake-cuckoo",
+        include_str!("../configs/skylake-cuckoo.toml"),
+    ),
 ];
 
 /// The workload used when none is given.
@@ -60,6 +73,63 @@ fn read_source(arg: &str, presets: &[(&str, &str)]) -> Result<(String, String), 
             path: String::new(),
             msg: format!("cannot read: {e}"),
         })
+}
+
+/// Deep-merge `top` over `base`: tables merge key by key, anything else replaces. A
+/// table that names a different `kind` (another design) replaces the base's whole.
+fn merge(base: &mut toml::Table, top: toml::Table) {
+    for (k, v) in top {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(t))
+                if t.get("kind").is_none() || t.get("kind") == b.get("kind") =>
+            {
+                merge(b, t)
+            }
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Load a system config. A file may start from another with `extends = "PRESET or
+/// path"` (relative to the file) and give only the keys it changes; overrides apply
+/// after the merge. Errors in keys the file itself sets name its lines.
+fn load_system(
+    file: &str,
+    text: &str,
+    sets: &[String],
+) -> Result<(SystemConfig, crate::config::ConfigSource), ConfigError> {
+    let mut src = crate::config::ConfigSource::parse(file, text)?;
+    let mut seen = vec![file.to_string()];
+    while let Some(ext) = src.value.remove("extends") {
+        let Some(name) = ext.as_str() else {
+            return Err(src.error_at("extends", "must be a preset name or a file path"));
+        };
+        let path = if PRESETS.iter().any(|(n, _)| *n == name) {
+            name.to_string()
+        } else {
+            let dir = std::path::Path::new(file)
+                .parent()
+                .unwrap_or(std::path::Path::new(""));
+            dir.join(name).to_string_lossy().into_owned()
+        };
+        if seen.contains(&path) {
+            return Err(src.error_at("extends", format!("`{name}` extends itself")));
+        }
+        let (bfile, btext) = read_source(&path, PRESETS)?;
+        let base = crate::config::ConfigSource::parse(&bfile, &btext)?;
+        let mut merged = base.value.clone();
+        let top = std::mem::take(&mut src.value);
+        merge(&mut merged, top);
+        src.value = merged;
+        seen.push(path);
+    }
+    for o in sets {
+        src.apply_override(o)?;
+    }
+    let value = src.decode()?;
+    Ok((value, src))
 }
 
 /// Load, override, decode and validate both inputs. `config` and `workload` are paths
@@ -117,7 +187,7 @@ pub fn load_inputs_with(
         .collect();
 
     let mut errors = Vec::new();
-    let sys = load::<SystemConfig>(&sys_file, &sys_text, &sys_sets);
+    let sys = load_system(&sys_file, &sys_text, &sys_sets);
     let wl = load::<WorkloadSpec>(&wl_file, &wl_text, &wl_sets);
     let (system, workload) = match (sys, wl) {
         (Ok(s), Ok(w)) => (s, w),

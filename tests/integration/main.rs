@@ -3,6 +3,7 @@
 mod bad_config;
 mod runs;
 mod stack_distance;
+mod study;
 mod traces;
 mod walk_latency;
 

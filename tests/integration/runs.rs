@@ -254,3 +254,30 @@ fn the_binary_writes_json_and_csv_atomically() {
     assert_eq!(names.len(), 2, "{names:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn config_files_can_extend_a_preset() {
+    let dir = std::env::temp_dir().join(format!("mmusim-ext-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("two.toml");
+    std::fs::write(&f, "extends = \"skylake\"\nname = \"two\"\n[sim]\ncores = 2\n").unwrap();
+    let i = load_inputs(Some(f.to_str().unwrap()), None, &[]).unwrap();
+    let base = load_inputs(Some("skylake"), None, &[]).unwrap();
+    assert_eq!(i.system.sim.cores, 2);
+    assert_eq!(i.system.tlb, base.system.tlb);
+    assert_eq!(i.system.memory, base.system.memory);
+    // A file extending a file (relative to it), and a page table of another kind
+    // replacing the base's table whole.
+    let g = dir.join("three.toml");
+    std::fs::write(&g, "extends = \"two.toml\"\n[page_table]\nkind = \"radix\"\nlevels = 5\n").unwrap();
+    let i = load_inputs(Some(g.to_str().unwrap()), None, &[]).unwrap();
+    assert_eq!((i.system.sim.cores, i.system.page_table.va_bits()), (2, 57));
+    // Mistakes in the derived file name its own line; a loop is refused.
+    std::fs::write(&g, "extends = \"two.toml\"\n[sim]\ncorez = 5\n").unwrap();
+    let e = load_inputs(Some(g.to_str().unwrap()), None, &[]).unwrap_err();
+    assert!(e[0].to_string().contains(&format!("{}:3: sim.corez", g.display())), "{}", e[0]);
+    std::fs::write(&g, "extends = \"three.toml\"\n").unwrap();
+    let e = load_inputs(Some(g.to_str().unwrap()), None, &[]).unwrap_err();
+    assert!(e[0].to_string().contains("extends itself"), "{}", e[0]);
+    std::fs::remove_dir_all(&dir).ok();
+}

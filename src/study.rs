@@ -1,0 +1,240 @@
+//! Committed studies: every (system, workload) pair of a spec, one CSV, one plot per metric.
+//!
+//! In: a study spec (TOML) naming systems (a config file or preset plus `--set`
+//! overrides) and workloads (a workload file plus overrides), and the metrics to plot.
+//! Out, in the spec's folder (or `--out`): `results.csv` with a row per pair and a column
+//! per metric, and `<metric>.svg` grouped bar charts (workloads along x, a bar per
+//! system), all written atomically. Runs go out on all cores; the files do not depend on
+//! how many. Parallel resumable sweeps over config axes are a later, larger tool.
+
+use crate::report::{write_atomic, RunReport};
+use crate::run::{load_inputs, simulate};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudySpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub system: Vec<Variant>,
+    pub workload: Vec<Variant>,
+    /// Metrics (names from [`METRICS`]) to put in the CSV and plot.
+    pub metrics: Vec<String>,
+}
+
+/// A system or a workload: a file (or preset, for systems) and overrides.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub name: String,
+    /// Config file or preset (systems); workload file (workloads). Relative to the spec.
+    pub file: String,
+    #[serde(default)]
+    pub set: Vec<String>,
+}
+
+/// Metric name, axis label, and where it lives in the run's JSON (`stats.total`).
+pub const METRICS: &[(&str, &str, &str)] = &[
+    ("walks", "page walks", "/walks/walks"),
+    (
+        "reads_per_walk",
+        "page-table cache-line reads per walk",
+        "/walks/pte_reads_per_walk",
+    ),
+    (
+        "dram_reads_per_walk",
+        "page-table reads served by DRAM per walk",
+        "",
+    ),
+    (
+        "walk_latency_mean",
+        "mean walk latency (cycles)",
+        "/walks/latency/mean",
+    ),
+    (
+        "walk_latency_p99",
+        "99th-percentile walk latency (cycles)",
+        "/walks/latency/p99",
+    ),
+    (
+        "translation_share",
+        "share of cycles stalled on translation",
+        "/translation_share",
+    ),
+    (
+        "translation_cycles_per_access",
+        "translation cycles per access",
+        "/translation_cycles_per_access",
+    ),
+    ("page_table_bytes", "page-table memory (bytes)", ""),
+    (
+        "page_table_evictions",
+        "translations evicted by the page table",
+        "/page_table_evictions",
+    ),
+];
+
+fn metric(r: &RunReport, name: &str) -> Result<f64, String> {
+    let (_, _, ptr) = METRICS
+        .iter()
+        .find(|m| m.0 == name)
+        .ok_or_else(|| format!("unknown metric `{name}`"))?;
+    let t = &r.stats.total;
+    Ok(match name {
+        "page_table_bytes" => r.stats.page_table_bytes as f64,
+        "dram_reads_per_walk" => {
+            if t.walks.walks == 0 {
+                0.0
+            } else {
+                t.walks.dram_pte_reads as f64 / t.walks.walks as f64
+            }
+        }
+        _ => serde_json::to_value(t)
+            .map_err(|e| e.to_string())?
+            .pointer(ptr)
+            .and_then(|v| v.as_f64())
+            .ok_or_else(|| format!("metric `{name}` missing from the stats"))?,
+    })
+}
+
+fn resolve(dir: &Path, file: &str) -> String {
+    if crate::run::PRESETS.iter().any(|(n, _)| *n == file) || Path::new(file).is_absolute() {
+        file.to_string()
+    } else {
+        dir.join(file).to_string_lossy().into_owned()
+    }
+}
+
+/// Run the study in `spec_path`, writing into `out` (default: the spec's folder).
+/// `progress(done, total)` is called as pairs finish. Returns the CSV text.
+pub fn run_study(
+    spec_path: &Path,
+    out: Option<&Path>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<String, String> {
+    let text =
+        std::fs::read_to_string(spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?;
+    let (spec, _) = crate::config::load::<StudySpec>(&spec_path.display().to_string(), &text, &[])
+        .map_err(|e| e.to_string())?;
+    for m in &spec.metrics {
+        if !METRICS.iter().any(|x| x.0 == m) {
+            let known: Vec<&str> = METRICS.iter().map(|x| x.0).collect();
+            return Err(format!(
+                "{}: metrics: unknown `{m}` (known: {})",
+                spec_path.display(),
+                known.join(", ")
+            ));
+        }
+    }
+    let dir = spec_path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let out: PathBuf = out.map(Path::to_path_buf).unwrap_or_else(|| dir.clone());
+    let pairs: Vec<(usize, usize)> = (0..spec.workload.len())
+        .flat_map(|w| (0..spec.system.len()).map(move |s| (w, s)))
+        .collect();
+    // Every input is checked before anything runs.
+    let mut inputs = Vec::with_capacity(pairs.len());
+    let mut errors = Vec::new();
+    for &(w, s) in &pairs {
+        let (sys, wl) = (&spec.system[s], &spec.workload[w]);
+        let sets: Vec<String> = sys
+            .set
+            .iter()
+            .cloned()
+            .chain(wl.set.iter().map(|x| format!("workload.{x}")))
+            .collect();
+        match load_inputs(
+            Some(&resolve(&dir, &sys.file)),
+            Some(&resolve(&dir, &wl.file)),
+            &sets,
+        ) {
+            Ok(i) => inputs.push(i),
+            Err(e) => errors.extend(
+                e.iter()
+                    .map(|e| format!("system `{}` x workload `{}`: {e}", sys.name, wl.name)),
+            ),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
+    }
+    let results: Vec<Mutex<Option<Result<RunReport, String>>>> =
+        pairs.iter().map(|_| Mutex::new(None)).collect();
+    let next = Mutex::new(0usize);
+    let done = Mutex::new(0usize);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(pairs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = {
+                    let mut n = next.lock().expect("lock");
+                    let i = *n;
+                    *n += 1;
+                    i
+                };
+                if i >= pairs.len() {
+                    break;
+                }
+                let r = simulate(&inputs[i], &mut |_, _| {}).map_err(|e| e.0);
+                *results[i].lock().expect("lock") = Some(r);
+                let mut d = done.lock().expect("lock");
+                *d += 1;
+                progress(*d, pairs.len());
+            });
+        }
+    });
+    let mut csv = String::from("system,workload");
+    for m in &spec.metrics {
+        csv.push(',');
+        csv.push_str(m);
+    }
+    csv.push('\n');
+    let mut table =
+        vec![vec![f64::NAN; spec.system.len()]; spec.workload.len() * spec.metrics.len()];
+    for (i, &(w, s)) in pairs.iter().enumerate() {
+        let r = results[i]
+            .lock()
+            .expect("lock")
+            .take()
+            .expect("every pair ran")
+            .map_err(|e| {
+                format!(
+                    "system `{}` x workload `{}`: {e}",
+                    spec.system[s].name, spec.workload[w].name
+                )
+            })?;
+        csv.push_str(&format!(
+            "{},{}",
+            spec.system[s].name, spec.workload[w].name
+        ));
+        for (k, m) in spec.metrics.iter().enumerate() {
+            let v = metric(&r, m)?;
+            csv.push_str(&format!(",{v}"));
+            table[k * spec.workload.len() + w][s] = v;
+        }
+        csv.push('\n');
+    }
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    let csv_path = out.join("results.csv");
+    write_atomic(&csv_path, csv.as_bytes()).map_err(|e| io(&csv_path, e))?;
+    let groups: Vec<String> = spec.workload.iter().map(|w| w.name.clone()).collect();
+    let series: Vec<String> = spec.system.iter().map(|s| s.name.clone()).collect();
+    for (k, m) in spec.metrics.iter().enumerate() {
+        let (_, label, _) = METRICS.iter().find(|x| x.0 == m).expect("checked");
+        let rows = &table[k * groups.len()..(k + 1) * groups.len()];
+        let svg = crate::svg::grouped_bars(
+            &format!("{}: {label}", spec.name),
+            label,
+            &groups,
+            &series,
+            rows,
+        );
+        let p = out.join(format!("{m}.svg"));
+        write_atomic(&p, svg.as_bytes()).map_err(|e| io(&p, e))?;
+    }
+    Ok(csv)
+}

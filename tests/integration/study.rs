@@ -1,0 +1,110 @@
+//! The study runner: every (system, workload) pair, values equal to single runs, one SVG
+//! per metric, bad specs refused before anything runs.
+
+use mmusim::run::{load_inputs, simulate};
+use mmusim::study::run_study;
+
+const SPEC: &str = r#"
+name = "tiny"
+metrics = ["walks", "reads_per_walk", "page_table_bytes"]
+[[system]]
+name = "psc"
+file = "skylake"
+[[system]]
+name = "nopsc"
+file = "skylake"
+set = ["walker.psc=[]"]
+[[workload]]
+name = "u"
+file = "w.toml"
+set = ["accesses=20000"]
+[[workload]]
+name = "z"
+file = "w.toml"
+set = ['generator={kind="zipf", footprint="64MiB", exponent=1.0}', "accesses=20000"]
+"#;
+
+#[test]
+fn every_pair_runs_and_matches_a_single_run() {
+    let dir = std::env::temp_dir().join(format!("mmusim-study-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wl = dir.join("w.toml");
+    std::fs::write(&wl, "name = \"w\"\naccesses = 1\nseed = 3\n[generator]\nkind = \"uniform\"\nfootprint = \"256MiB\"\n").unwrap();
+    std::fs::write(dir.join("spec.toml"), SPEC).unwrap();
+    let csv = run_study(&dir.join("spec.toml"), None, &|_, _| {}).unwrap();
+    let rows: Vec<Vec<String>> = csv
+        .lines()
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        [
+            "system",
+            "workload",
+            "walks",
+            "reads_per_walk",
+            "page_table_bytes"
+        ]
+    );
+    assert_eq!(rows.len(), 5);
+    // The row for (nopsc, z) equals a single run of the same inputs.
+    let single = simulate(
+        &load_inputs(
+            Some("skylake"),
+            Some(wl.to_str().unwrap()),
+            &[
+                "walker.psc=[]".into(),
+                "workload.generator={kind=\"zipf\", footprint=\"64MiB\", exponent=1.0}".into(),
+                "workload.accesses=20000".into(),
+            ],
+        )
+        .unwrap(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r[0] == "nopsc" && r[1] == "z")
+        .unwrap();
+    assert_eq!(row[2], single.stats.total.walks.walks.to_string());
+    assert_eq!(
+        row[3].parse::<f64>().unwrap(),
+        single.stats.total.walks.pte_reads_per_walk
+    );
+    // Without walk caches every completed walk reads all 4 levels.
+    let psc = rows.iter().find(|r| r[0] == "psc" && r[1] == "u").unwrap();
+    let nopsc = rows
+        .iter()
+        .find(|r| r[0] == "nopsc" && r[1] == "u")
+        .unwrap();
+    assert!(psc[3].parse::<f64>().unwrap() < nopsc[3].parse::<f64>().unwrap());
+    for m in ["walks", "reads_per_walk", "page_table_bytes"] {
+        let svg = std::fs::read_to_string(dir.join(format!("{m}.svg"))).unwrap();
+        assert_eq!(svg.matches("<title>").count(), 4, "{m}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("results.csv")).unwrap(),
+        csv
+    );
+
+    // A bad metric or a bad workload key is refused before anything runs.
+    std::fs::write(
+        dir.join("bad.toml"),
+        SPEC.replace("\"walks\",", "\"walkz\","),
+    )
+    .unwrap();
+    let e = run_study(&dir.join("bad.toml"), Some(&dir.join("o")), &|_, _| {}).unwrap_err();
+    assert!(e.contains("unknown `walkz`"), "{e}");
+    std::fs::write(
+        dir.join("bad2.toml"),
+        SPEC.replace(
+            "accesses=20000\"]\n[[workload]]",
+            "acceses=20000\"]\n[[workload]]",
+        ),
+    )
+    .unwrap();
+    let e = run_study(&dir.join("bad2.toml"), Some(&dir.join("o")), &|_, _| {}).unwrap_err();
+    assert!(e.contains("acceses"), "{e}");
+    assert!(!dir.join("o").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
