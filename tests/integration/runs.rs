@@ -149,7 +149,7 @@ fn hand_worked_overlap_window_and_walker_wait() {
 #[test]
 fn accounting_invariant_holds_on_every_preset_and_timing_model() {
     let wl = "name = \"mix\"\naccesses = 30000\nwrite_fraction = 0.3\ninstrs_per_access = 2\nseed = 5\n[generator]\nkind = \"hot_cold\"\nfootprint = \"512MiB\"\nhot_fraction = 0.01\nhot_access_fraction = 0.9\n";
-    for (preset, _) in PRESETS {
+    for preset in ["skylake", "icelake", "zen4"] {
         for extra in [
             vec![],
             vec!["sim.cores=3"],
