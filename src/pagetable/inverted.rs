@@ -765,7 +765,13 @@ pub(crate) mod tests {
         let fr = f.alloc(PageSize::Size2M).unwrap();
         t.map(1, 0x4000_0000, PageSize::Size2M, fr, &mut f).unwrap();
         let tr = t.translate(1, 0x401f_f123).unwrap();
-        assert_eq!(tr, Translation { frame: fr, size: PageSize::Size2M });
+        assert_eq!(
+            tr,
+            Translation {
+                frame: fr,
+                size: PageSize::Size2M
+            }
+        );
         assert!(t.translate(2, 0x4000_0000).is_none());
         // One frame, one virtual page.
         assert!(t.map(2, 0x4000_0000, PageSize::Size2M, fr, &mut f).is_err());
@@ -836,7 +842,11 @@ pub(crate) mod tests {
                     a == asid && lo < base + size.bytes() && base < lo + s.bytes()
                 });
                 let r = t.map(asid, base, size, frame, f);
-                assert_eq!(r.is_ok(), !clash, "op {op}: map {asid} {base:#x} {size}: {r:?}");
+                assert_eq!(
+                    r.is_ok(),
+                    !clash,
+                    "op {op}: map {asid} {base:#x} {size}: {r:?}"
+                );
                 if clash {
                     refused += 1;
                     free[size.index()].push(frame);
@@ -846,7 +856,10 @@ pub(crate) mod tests {
                 }
             } else {
                 // Half the unmaps aim at a mapped page (any address inside it).
-                let (asid, va) = match model.keys().nth(rng.next_u64() as usize % model.len().max(1)) {
+                let (asid, va) = match model
+                    .keys()
+                    .nth(rng.next_u64() as usize % model.len().max(1))
+                {
                     Some(&(a, s, v)) if rng.next_u64() % 2 == 0 => {
                         (a, (v << s.shift()) + rng.next_u64() % s.bytes())
                     }
@@ -874,7 +887,9 @@ pub(crate) mod tests {
                     }
                     // Groups number the rounds 0, 1, 2, ... in order.
                     for w in steps.windows(2) {
-                        assert!(w[1].group == w[0].group || w[1].group == w[0].group.wrapping_add(1));
+                        assert!(
+                            w[1].group == w[0].group || w[1].group == w[0].group.wrapping_add(1)
+                        );
                     }
                     assert_eq!(steps[0].group, 0);
                     if let Some(tr) = w {
@@ -903,7 +918,12 @@ pub(crate) mod tests {
             (HashKind::Multiplicative, HugeProbe::Parallel, 1.0, 1),
             (HashKind::Weak, HugeProbe::Sequential, 1.0 / 64.0, 2),
             (HashKind::Weak, HugeProbe::Parallel, 1.0 / 64.0, 3),
-            (HashKind::Multiplicative, HugeProbe::Sequential, 1.0 / 64.0, 4),
+            (
+                HashKind::Multiplicative,
+                HugeProbe::Sequential,
+                1.0 / 64.0,
+                4,
+            ),
         ] {
             let mut f = FrameAllocator::new(16 << 30, FrameAlloc::Shuffled, seed);
             let mut t = Inverted::new(&cfg(hash, huge, ratio), &os(16 << 30), &mut f).unwrap();
@@ -1026,7 +1046,10 @@ pub(crate) mod tests {
                     assert_eq!((rn.reads, rn.pte_cycles), (4, 4 * DRAM));
                 }
             }
-            assert_eq!(w.stats.pte_cycles, 4 * DRAM + ra.pte_cycles + rb.pte_cycles + rn.pte_cycles);
+            assert_eq!(
+                w.stats.pte_cycles,
+                4 * DRAM + ra.pte_cycles + rb.pte_cycles + rn.pte_cycles
+            );
         }
     }
 
