@@ -1,83 +1,1077 @@
-//! Classic inverted page table (IBM System/38, RT PC): one entry per physical frame plus a hash anchor table.
+//! Classic inverted page table (IBM System/38, IBM 801 / RT PC): one entry per physical
+//! frame, found through a hash anchor table (HAT).
 //!
-//! NOT IMPLEMENTED YET: selecting this design is refused with an error.
+//! Owns one global table for every address space (`SHARED`), placed in simulated
+//! physical memory as two [`PhysArray`]s:
+//!
+//! - the **frame table**: one 16-byte entry per 4 KiB frame of `os.phys_mem` (asid,
+//!   virtual page number, page size, valid bit: 8 bytes; next-in-chain frame index: 4
+//!   bytes; protection and reference/change bits: 4 bytes). Entry `i` lives at
+//!   `frame_table + 16 i` and describes frame `i`: the translation *is* the entry's
+//!   position, the defining property of an inverted table. A huge page is described by
+//!   the entry of its first 4 KiB frame.
+//! - the **HAT**: `anchors = next_pow2(ceil(anchor_ratio x frames))` entries of 4 bytes,
+//!   entry `j` at `hat + 4 j`, holding the frame-table index of the first page of the
+//!   collision chain of hash value `j` (or empty). Chains are threaded through the frame
+//!   table's next fields, as in the RT PC's combined HAT/IPT (US patent 4,680,700, Hester,
+//!   Simpson and Chang) and the System/38.
+//!
+//! Footprint: `frames x 16 + anchors x 4` bytes (tested exactly).
+//!
+//! In: `map`/`unmap`/`restore` from the OS model (keys (asid, vpn, size) and the frame),
+//! `walk` from the walker. Out: one [`WalkStep`] per cache-line read (level 0, `next`
+//! = [`NO_NODE`]): the anchor, then every chain entry up to the match, each its own
+//! group because each read needs the previous one's next field. An inverted table never
+//! evicts; it cannot hold two virtual pages in one frame (aliasing), so `map` refuses a
+//! frame already mapped.
+//!
+//! Choices:
+//! - `anchor_ratio` defaults to 1.0: one anchor per frame, as in the RT PC's combined
+//!   table, where every frame-table entry carries a HAT field. With memory full the load
+//!   factor is then at most 1 and a successful search reads 1 + a/2 <= 1.5 chain entries
+//!   on average (Knuth, TAOCP vol. 3, 6.4, separate chaining).
+//! - Chains are appended at the **tail**: the k-th page mapped into one chain costs the
+//!   anchor + k reads. Head insertion gives the same mean successful search
+//!   (1 + (n-1)/2m for n keys in m chains): only which page pays which position changes.
+//! - Page sizes share **one HAT**, the size folded into the hashed key (a separate hash
+//!   space per size): the HAT is sized by frames, and every mapping of any size takes one
+//!   frame-table entry, so the load factor is bounded by frames / anchors whatever the mix
+//!   of sizes; separate HATs per size would triple the anchor memory for nothing.
+//! - Huge pages ([`HugeProbe`]): a walk probes only the sizes that hold at least one
+//!   mapping (as the radix TLB probes only sizes in use); with none at all it reads the 4K
+//!   anchor and finds it empty. `sequential`: 4K, then 2M, then 1G, stopping at the hit.
+//!   `parallel`: the anchors of all probed sizes are read together (group 0); the walker
+//!   cannot tell which size matches before it reads the matching entry, so it follows
+//!   every chain in lockstep (round r = group r, the slowest read of the round) and stops
+//!   after the round that finds the page, or when every chain has ended.
+//! - Overlapping mappings (a 4K page inside a mapped 2M page, or the reverse) are refused
+//!   as the radix table refuses them. Checking a huge page for smaller pages inside it
+//!   scans those pages, only when some page of a smaller size is mapped (never in a run,
+//!   where the OS maps one size).
 
-use super::hash::{HashKind, HugeProbe};
-use super::{MapOutcome, PageTable, Translation, WalkStart, WalkStep};
+use super::hash::{hash, HashKind, HugeProbe};
+use super::{MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep, NO_NODE};
 use crate::addr::PageSize;
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+
+/// Bytes of a frame-table entry.
+pub const ENTRY_BYTES: u64 = 16;
+/// Bytes of a hash-anchor-table entry.
+pub const ANCHOR_BYTES: u64 = 4;
+
+/// Host memory the tables of one design may take (the simulated structures' own limit is
+/// checked in `SystemConfig::validate`).
+pub(crate) const HOST_LIMIT: u64 = 8 << 30;
 
 /// Configuration of this design (`[page_table]` with `kind = "inverted"`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InvertedConfig {
     #[serde(default)]
     pub hash: HashKind,
     #[serde(default)]
     pub huge: HugeProbe,
+    /// Hash-anchor-table entries per physical frame (rounded up to a power of two).
+    #[serde(default = "one")]
+    pub anchor_ratio: f64,
 }
 
-impl InvertedConfig {
-    /// Problems as (key under `page_table.`, message).
-    pub fn validate(&self, _os: &OsConfig) -> Vec<(String, String)> {
-        vec![(
-            "kind".into(),
-            "the inverted design is not implemented yet".into(),
-        )]
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for InvertedConfig {
+    fn default() -> Self {
+        InvertedConfig {
+            hash: HashKind::default(),
+            huge: HugeProbe::default(),
+            anchor_ratio: 1.0,
+        }
     }
 }
 
-pub struct Inverted;
+impl InvertedConfig {
+    /// Frames (4 KiB) and anchors for `os`.
+    pub fn geometry(&self, os: &OsConfig) -> (u64, u64) {
+        let frames = os.phys_mem.0 / 4096;
+        let anchors = ((frames as f64 * self.anchor_ratio).ceil() as u64)
+            .max(1)
+            .next_power_of_two();
+        (frames, anchors)
+    }
+
+    /// Problems as (key under `page_table.`, message).
+    pub fn validate(&self, os: &OsConfig) -> Vec<(String, String)> {
+        let mut e = Vec::new();
+        if !(self.anchor_ratio.is_finite() && (1.0 / 64.0..=64.0).contains(&self.anchor_ratio)) {
+            e.push((
+                "anchor_ratio".into(),
+                format!(
+                    "must be from 1/64 to 64 anchors per frame, not {}",
+                    self.anchor_ratio
+                ),
+            ));
+            return e;
+        }
+        let (frames, anchors) = self.geometry(os);
+        if frames >= u32::MAX as u64 {
+            e.push((
+                "kind".into(),
+                format!(
+                    "an inverted table's 4-byte anchors and links hold frame numbers below 2^32: os.phys_mem must be below 16 TiB, not {}",
+                    os.phys_mem
+                ),
+            ));
+        }
+        // Host side: an 8-byte key and a 4-byte link per frame, 4 bytes per anchor.
+        let host = frames * 12 + anchors * 4;
+        if host > HOST_LIMIT {
+            e.push((
+                "kind".into(),
+                format!(
+                    "an inverted table for {} of physical memory needs {} MiB of host memory to simulate; the limit is {} GiB",
+                    os.phys_mem,
+                    host >> 20,
+                    HOST_LIMIT >> 30
+                ),
+            ));
+        }
+        e
+    }
+}
+
+/// Largest virtual page number a key holds (57-bit virtual addresses, 4 KiB pages).
+pub(crate) const VPN_BITS: u32 = 45;
+
+/// The key a hashed design stores for a virtual page (or a cluster of pages): bit 63
+/// valid, bits 61-62 page size, 45-60 asid, 0-44 page number. 0 (never stored) when the
+/// page number does not fit, so such a key matches nothing.
+#[inline(always)]
+pub(crate) fn pack_key(asid: u16, size: PageSize, vpn: u64) -> u64 {
+    if vpn >> VPN_BITS != 0 {
+        return 0;
+    }
+    1 << 63 | (size.index() as u64) << 61 | (asid as u64) << VPN_BITS | vpn
+}
+
+/// (asid, size, page number) of a key made by [`pack_key`].
+#[inline(always)]
+pub(crate) fn unpack_key(key: u64) -> (u16, PageSize, u64) {
+    (
+        (key >> VPN_BITS) as u16,
+        PageSize::from_index(((key >> 61) & 3) as usize),
+        key & ((1 << VPN_BITS) - 1),
+    )
+}
+
+/// The page number given to the hash: the size folded into bits above any page number,
+/// so each size has its own hash space (the weak hash, on low bits, ignores it).
+#[inline(always)]
+pub(crate) fn fold(size: PageSize, vpn: u64) -> u64 {
+    vpn ^ ((size.index() as u64) << 50)
+}
+
+/// The sizes a walk probes: those holding a mapping, 4K first; just 4K when none does.
+#[inline(always)]
+pub(crate) fn probed_sizes(mapped: &[u64; 3]) -> impl Iterator<Item = PageSize> + '_ {
+    let none = mapped.iter().all(|&n| n == 0);
+    PageSize::ALL
+        .into_iter()
+        .filter(move |s| mapped[s.index()] > 0 || (none && *s == PageSize::Size4K))
+}
+
+/// Run a walk's per-size probes in the order `huge` gives them and number the groups.
+/// `probe(size, steps)` appends the reads of one size's probe, in order, and returns the
+/// translation when its last read found the page. Sequential (or a single size): one read
+/// per group, sizes one after another until a hit. Parallel: round r of every probe forms
+/// group r; the walk ends after the round that hits, or when every probe has ended.
+/// Groups are numbered modulo 256 (consecutive groups always differ, which is what the
+/// walker looks at).
+pub(crate) fn probe_sizes(
+    huge: HugeProbe,
+    mapped: &[u64; 3],
+    steps: &mut Vec<WalkStep>,
+    mut probe: impl FnMut(PageSize, &mut Vec<WalkStep>) -> Option<Translation>,
+) -> Option<Translation> {
+    let n_sizes = probed_sizes(mapped).count();
+    if huge == HugeProbe::Sequential || n_sizes == 1 {
+        let mut group = 0u8;
+        for s in probed_sizes(mapped) {
+            let start = steps.len();
+            let found = probe(s, steps);
+            for st in &mut steps[start..] {
+                st.group = group;
+                group = group.wrapping_add(1);
+            }
+            if found.is_some() {
+                return found;
+            }
+        }
+        return None;
+    }
+    // Several sizes in parallel (only when a run maps several sizes): each probe into its
+    // own list, then interleaved round by round.
+    let mut lists: Vec<(Vec<WalkStep>, Option<Translation>)> = probed_sizes(mapped)
+        .map(|s| {
+            let mut l = Vec::new();
+            let found = probe(s, &mut l);
+            (l, found)
+        })
+        .collect();
+    let rounds = lists.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    for r in 0..rounds {
+        for (l, _) in &mut lists {
+            if let Some(st) = l.get_mut(r) {
+                st.group = r as u8;
+                steps.push(*st);
+            }
+        }
+        if let Some((_, found)) = lists
+            .iter()
+            .find(|(l, found)| found.is_some() && l.len() == r + 1)
+        {
+            return *found;
+        }
+    }
+    None
+}
+
+/// Buckets of the search-length histograms (the last holds this many and more).
+pub(crate) const HIST: usize = 64;
+
+/// A histogram as JSON: the buckets up to the last non-empty one.
+pub(crate) fn hist_json(h: &[Cell<u64>]) -> serde_json::Value {
+    let v: Vec<u64> = h.iter().map(Cell::get).collect();
+    let end = v.iter().rposition(|&n| n > 0).map_or(0, |i| i + 1);
+    serde_json::json!(v[..end])
+}
+
+/// Whether `paddr` lies inside the bytes of `a` (block by block: blocks are 2 MiB).
+pub(crate) fn phys_contains(a: &PhysArray, paddr: u64) -> bool {
+    (0..a.bytes().div_ceil(2 << 20)).any(|b| {
+        let lo = a.addr(b << 21);
+        let len = (a.bytes() - (b << 21)).min(2 << 20);
+        (lo..lo + len).contains(&paddr)
+    })
+}
+
+/// No next entry / empty anchor (links hold index + 1).
+const END: u32 = 0;
+
+pub struct Inverted {
+    hash: HashKind,
+    huge: HugeProbe,
+    anchor_ratio: f64,
+    frames: u64,
+    /// log2 of the number of anchors.
+    hat_bits: u32,
+    /// Frame-table keys ([`pack_key`]; 0: frame not mapped), one per 4 KiB frame.
+    keys: Vec<u64>,
+    /// Frame-table next links (index + 1, or [`END`]).
+    next: Vec<u32>,
+    /// Anchors: index + 1 of the chain's first entry, or [`END`].
+    hat: Vec<u32>,
+    frame_table: PhysArray,
+    hat_mem: PhysArray,
+    /// Mappings per page size.
+    mapped: [u64; 3],
+    /// Inserts into a non-empty chain.
+    collisions: u64,
+    /// Successful walks by chain entries read (1-based position of the page in its chain).
+    hit_hist: [Cell<u64>; HIST + 1],
+    failed_walks: Cell<u64>,
+}
 
 impl Inverted {
     pub fn new(
-        _cfg: &InvertedConfig,
-        _os: &OsConfig,
-        _frames: &mut FrameAllocator,
+        cfg: &InvertedConfig,
+        os: &OsConfig,
+        frames: &mut FrameAllocator,
     ) -> Result<Inverted, SimError> {
-        Err(SimError(
-            "the inverted design is not implemented yet".into(),
-        ))
+        if let Some((k, m)) = cfg.validate(os).into_iter().next() {
+            return Err(SimError(format!("page_table.{k}: {m}")));
+        }
+        let (n_frames, anchors) = cfg.geometry(os);
+        let frame_table = PhysArray::new(n_frames * ENTRY_BYTES, frames)?;
+        let hat_mem = PhysArray::new(anchors * ANCHOR_BYTES, frames)?;
+        Ok(Inverted {
+            hash: cfg.hash,
+            huge: cfg.huge,
+            anchor_ratio: cfg.anchor_ratio,
+            frames: n_frames,
+            hat_bits: anchors.trailing_zeros(),
+            keys: vec![0; n_frames as usize],
+            next: vec![END; n_frames as usize],
+            hat: vec![END; anchors as usize],
+            frame_table,
+            hat_mem,
+            mapped: [0; 3],
+            collisions: 0,
+            hit_hist: std::array::from_fn(|_| Cell::new(0)),
+            failed_walks: Cell::new(0),
+        })
+    }
+
+    /// Number of hash-anchor-table entries.
+    pub fn anchors(&self) -> u64 {
+        self.hat.len() as u64
+    }
+
+    /// Physical address of frame-table entry `i`.
+    pub fn entry_addr(&self, i: u64) -> u64 {
+        self.frame_table.addr(i * ENTRY_BYTES)
+    }
+
+    /// Physical address of anchor `j`.
+    pub fn anchor_addr(&self, j: u64) -> u64 {
+        self.hat_mem.addr(j * ANCHOR_BYTES)
+    }
+
+    /// Whether `paddr` lies inside the frame table or the HAT.
+    pub fn contains(&self, paddr: u64) -> bool {
+        phys_contains(&self.frame_table, paddr) || phys_contains(&self.hat_mem, paddr)
+    }
+
+    /// The anchor of (asid, page number of `size`).
+    #[inline(always)]
+    fn anchor_of(&self, asid: u16, size: PageSize, vpn: u64) -> u64 {
+        hash(self.hash, asid, fold(size, vpn), self.hat_bits)
+    }
+
+    /// Search the chain of one size on the host: (frame-table index, predecessor index).
+    fn find(&self, asid: u16, vaddr: u64, size: PageSize) -> Option<(usize, Option<usize>)> {
+        let vpn = vaddr >> size.shift();
+        let key = pack_key(asid, size, vpn);
+        let mut link = self.hat[self.anchor_of(asid, size, vpn) as usize];
+        let mut prev = None;
+        while link != END {
+            let i = link as usize - 1;
+            if self.keys[i] == key {
+                return Some((i, prev));
+            }
+            prev = Some(i);
+            link = self.next[i];
+        }
+        None
+    }
+
+    /// The mapping of `vaddr` at any size, as (size, frame-table index).
+    fn lookup(&self, asid: u16, vaddr: u64) -> Option<(PageSize, usize)> {
+        PageSize::ALL
+            .into_iter()
+            .filter(|s| self.mapped[s.index()] > 0)
+            .find_map(|s| self.find(asid, vaddr, s).map(|(i, _)| (s, i)))
+    }
+
+    /// One size's probe as a walker issues it: the anchor, then the chain up to the match.
+    #[inline(always)]
+    fn probe(
+        &self,
+        asid: u16,
+        vaddr: u64,
+        size: PageSize,
+        steps: &mut Vec<WalkStep>,
+    ) -> Option<Translation> {
+        let read = |steps: &mut Vec<WalkStep>, pte_addr| {
+            steps.push(WalkStep {
+                level: 0,
+                pte_addr,
+                next: NO_NODE,
+                group: 0,
+            })
+        };
+        let vpn = vaddr >> size.shift();
+        let key = pack_key(asid, size, vpn);
+        let a = self.anchor_of(asid, size, vpn);
+        read(steps, self.anchor_addr(a));
+        let mut link = self.hat[a as usize];
+        let mut pos = 0;
+        while link != END {
+            let i = link as usize - 1;
+            pos += 1;
+            read(steps, self.entry_addr(i as u64));
+            if self.keys[i] == key {
+                let h = &self.hit_hist[pos.min(HIST)];
+                h.set(h.get() + 1);
+                return Some(Translation {
+                    frame: (i as u64) << 12,
+                    size,
+                });
+            }
+            link = self.next[i];
+        }
+        None
+    }
+
+    /// Chains by length (index = length; the last bucket holds 64 and more) and the
+    /// summed 1-based positions of every mapped page in its chain.
+    fn chains(&self) -> (Vec<u64>, u64) {
+        let mut by_len = vec![0u64; HIST + 1];
+        let mut positions = 0;
+        for &head in &self.hat {
+            let mut len = 0u64;
+            let mut link = head;
+            while link != END {
+                len += 1;
+                positions += len;
+                link = self.next[link as usize - 1];
+            }
+            by_len[(len as usize).min(HIST)] += 1;
+        }
+        (by_len, positions)
+    }
+
+    /// Mean 1-based chain position of the mapped pages: the chain entries a successful
+    /// search reads, on average over the pages (0 when nothing is mapped).
+    pub fn mean_successful_search(&self) -> f64 {
+        let n: u64 = self.mapped.iter().sum();
+        if n == 0 {
+            return 0.0;
+        }
+        self.chains().1 as f64 / n as f64
+    }
+
+    /// Whether mapping `size` at `vaddr` would overlap a page already mapped.
+    fn overlaps(&self, asid: u16, vaddr: u64, size: PageSize) -> bool {
+        if self.lookup(asid, vaddr).is_some() {
+            return true;
+        }
+        PageSize::ALL[..size.index()]
+            .iter()
+            .filter(|t| self.mapped[t.index()] > 0)
+            .any(|&t| {
+                (0..size.bytes() >> t.shift())
+                    .any(|k| self.find(asid, vaddr + (k << t.shift()), t).is_some())
+            })
     }
 }
 
 impl PageTable for Inverted {
     const SHARED: bool = true;
+
     fn levels(&self) -> usize {
         0
     }
+
     fn level_shift(&self, _level: usize) -> u32 {
         0
     }
-    fn translate(&self, _asid: u16, _vaddr: u64) -> Option<Translation> {
-        None
+
+    fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
+        self.lookup(asid, vaddr).map(|(size, i)| Translation {
+            frame: (i as u64) << 12,
+            size,
+        })
     }
+
     fn map(
         &mut self,
-        _asid: u16,
-        _vaddr: u64,
-        _size: PageSize,
-        _frame: u64,
+        asid: u16,
+        vaddr: u64,
+        size: PageSize,
+        frame: u64,
         _frames: &mut FrameAllocator,
     ) -> Result<MapOutcome, SimError> {
-        Err(SimError("not implemented".into()))
+        let vaddr = vaddr & !(size.bytes() - 1);
+        let vpn = vaddr >> size.shift();
+        if vpn >> VPN_BITS != 0 {
+            return Err(SimError(format!(
+                "{vaddr:#x} is beyond the 57-bit virtual addresses an inverted table keys"
+            )));
+        }
+        if frame % size.bytes() != 0 || frame >> 12 >= self.frames {
+            return Err(SimError(format!(
+                "frame {frame:#x} is not a {size} frame of the {} MiB of physical memory",
+                (self.frames << 12) >> 20
+            )));
+        }
+        let i = (frame >> 12) as usize;
+        if self.keys[i] != 0 {
+            let (a, s, v) = unpack_key(self.keys[i]);
+            return Err(SimError(format!(
+                "frame {frame:#x} already holds {:#x} ({s}) of address space {a}: an inverted table maps each frame once (no aliasing)",
+                v << s.shift()
+            )));
+        }
+        if self.overlaps(asid, vaddr, size) {
+            return Err(SimError(format!(
+                "{vaddr:#x} ({size}) overlaps a page already mapped in address space {asid}"
+            )));
+        }
+        // Append at the tail of the chain.
+        let a = self.anchor_of(asid, size, vpn) as usize;
+        let mut link = self.hat[a];
+        if link == END {
+            self.hat[a] = i as u32 + 1;
+        } else {
+            self.collisions += 1;
+            loop {
+                let j = link as usize - 1;
+                if self.next[j] == END {
+                    self.next[j] = i as u32 + 1;
+                    break;
+                }
+                link = self.next[j];
+            }
+        }
+        self.keys[i] = pack_key(asid, size, vpn);
+        self.next[i] = END;
+        self.mapped[size.index()] += 1;
+        Ok(MapOutcome::default())
     }
-    fn unmap(&mut self, _asid: u16, _vaddr: u64) -> Option<Translation> {
-        None
+
+    fn unmap(&mut self, asid: u16, vaddr: u64) -> Option<Translation> {
+        let (size, (i, prev)) = PageSize::ALL
+            .into_iter()
+            .filter(|s| self.mapped[s.index()] > 0)
+            .find_map(|s| self.find(asid, vaddr, s).map(|f| (s, f)))?;
+        let after = self.next[i];
+        match prev {
+            Some(p) => self.next[p] = after,
+            None => {
+                let a = self.anchor_of(asid, size, vaddr >> size.shift()) as usize;
+                self.hat[a] = after;
+            }
+        }
+        self.keys[i] = 0;
+        self.next[i] = END;
+        self.mapped[size.index()] -= 1;
+        Some(Translation {
+            frame: (i as u64) << 12,
+            size,
+        })
     }
+
+    #[inline]
     fn walk(
         &self,
-        _asid: u16,
-        _vaddr: u64,
+        asid: u16,
+        vaddr: u64,
         _start: Option<WalkStart>,
-        _steps: &mut Vec<WalkStep>,
+        steps: &mut Vec<WalkStep>,
     ) -> Option<Translation> {
-        None
+        let found = probe_sizes(self.huge, &self.mapped, steps, |s, st| {
+            self.probe(asid, vaddr, s, st)
+        });
+        if found.is_none() {
+            self.failed_walks.set(self.failed_walks.get() + 1);
+        }
+        found
     }
+
     fn table_bytes(&self) -> u64 {
-        0
+        self.frame_table.bytes() + self.hat_mem.bytes()
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let n: u64 = self.mapped.iter().sum();
+        let m = self.anchors();
+        let (by_len, positions) = self.chains();
+        let end = by_len.iter().rposition(|&c| c > 0).map_or(0, |i| i + 1);
+        serde_json::json!({
+            "design": "inverted",
+            "hash": self.hash,
+            "huge": self.huge,
+            "frames": self.frames,
+            "anchors": m,
+            "anchor_ratio": self.anchor_ratio,
+            "entry_bytes": ENTRY_BYTES,
+            "anchor_bytes": ANCHOR_BYTES,
+            "bytes": self.table_bytes(),
+            "entries_used": n,
+            "mapped": { "4K": self.mapped[0], "2M": self.mapped[1], "1G": self.mapped[2] },
+            "load_factor": n as f64 / m as f64,
+            "collisions": self.collisions,
+            // Snapshot of the table now: chains by length, and the mean 1-based position
+            // of a mapped page in its chain next to uniform hashing's 1 + (n-1)/2m.
+            "chains_by_length": by_len[..end],
+            "mean_successful_search": if n == 0 { 0.0 } else { positions as f64 / n as f64 },
+            "uniform_successful_search": if n == 0 { 0.0 } else { 1.0 + (n - 1) as f64 / (2 * m) as f64 },
+            // Walks since the start (warm-up included): successful ones by the chain
+            // entries they read (index = entries; the last bucket 64 and more).
+            "successful_walks_by_chain_reads": hist_json(&self.hit_hist),
+            "failed_walks": self.failed_walks.get(),
+        })
+    }
+
+    #[inline(always)]
+    fn leaf_lines(&self, asid: u16, vaddr: u64) -> Option<(u64, u64)> {
+        let (size, i) = self.lookup(asid, vaddr)?;
+        Some((
+            self.entry_addr(i as u64),
+            ((i as u64) << 12) + (vaddr & (size.bytes() - 1)),
+        ))
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, asid: u16, vaddr: u64) {
+        if let Some(s) = probed_sizes(&self.mapped).next() {
+            let a = self.anchor_of(asid, s, vaddr >> s.shift()) as usize;
+            super::prefetch_host(&self.hat[a]);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::addr::ByteSize;
+    use crate::config::FrameAlloc;
+    use rand_core::{RngCore, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+    use std::collections::BTreeMap;
+
+    pub(crate) fn os(phys_mem: u64) -> OsConfig {
+        OsConfig {
+            phys_mem: ByteSize(phys_mem),
+            frame_alloc: FrameAlloc::Shuffled,
+            page_size: PageSize::Size4K,
+            minor_fault_cycles: 0,
+        }
+    }
+
+    fn cfg(hash: HashKind, huge: HugeProbe, anchor_ratio: f64) -> InvertedConfig {
+        InvertedConfig {
+            hash,
+            huge,
+            anchor_ratio,
+        }
+    }
+
+    fn walk(t: &Inverted, asid: u16, va: u64) -> (Option<Translation>, Vec<WalkStep>) {
+        let mut steps = Vec::new();
+        let r = t.walk(asid, va, None, &mut steps);
+        (r, steps)
+    }
+
+    #[test]
+    fn config_defaults_and_unknown_fields() {
+        let c: InvertedConfig = toml::from_str("").unwrap();
+        assert_eq!(c, InvertedConfig::default());
+        assert_eq!(c.anchor_ratio, 1.0);
+        assert!(toml::from_str::<InvertedConfig>("anchors = 3").is_err());
+        let c: InvertedConfig =
+            toml::from_str("hash = \"weak\"\nhuge = \"sequential\"\nanchor_ratio = 2.0").unwrap();
+        assert_eq!(c.anchor_ratio, 2.0);
+        assert!(c.validate(&os(1 << 30)).is_empty());
+        let bad = cfg(HashKind::Weak, HugeProbe::Parallel, 0.0);
+        assert_eq!(bad.validate(&os(1 << 30))[0].0, "anchor_ratio");
+        // 16 TiB of 4 KiB frames do not fit 32-bit links (and would not fit the host).
+        let big = InvertedConfig::default().validate(&os(16 << 40));
+        assert!(big.iter().any(|(k, m)| k == "kind" && m.contains("2^32")));
+    }
+
+    #[test]
+    fn footprint_is_frames_x16_plus_anchors_x4() {
+        let mut f = FrameAllocator::new(1 << 30, FrameAlloc::Shuffled, 1);
+        // 1 GiB: 262144 frames; ratio 0.3 -> ceil(78643.2) = 78644 -> 131072 anchors.
+        let mut t = Inverted::new(
+            &cfg(HashKind::Multiplicative, HugeProbe::Parallel, 0.3),
+            &os(1 << 30),
+            &mut f,
+        )
+        .unwrap();
+        assert_eq!(t.anchors(), 131072);
+        assert_eq!(t.table_bytes(), 262144 * 16 + 131072 * 4);
+        // The tables take frames of physical memory: 4 MiB + 512 KiB -> three 2 MiB blocks.
+        assert_eq!(f.bytes_in_use, 3 << 21);
+        for k in 0..100u64 {
+            let fr = f.alloc(PageSize::Size4K).unwrap();
+            t.map(1, k << 12, PageSize::Size4K, fr, &mut f).unwrap();
+        }
+        // The footprint does not depend on what is mapped.
+        assert_eq!(t.table_bytes(), 262144 * 16 + 131072 * 4);
+        let s = t.stats();
+        assert_eq!(s["bytes"], 262144 * 16 + 131072 * 4);
+        assert_eq!(s["entries_used"], 100);
+        assert_eq!(s["load_factor"], 100.0 / 131072.0);
+        let one = Inverted::new(&InvertedConfig::default(), &os(1 << 30), &mut f).unwrap();
+        assert_eq!(one.table_bytes(), 262144 * 16 + 262144 * 4);
+    }
+
+    #[test]
+    fn kth_colliding_page_costs_anchor_plus_k_reads() {
+        let mut f = FrameAllocator::new(1 << 30, FrameAlloc::Shuffled, 2);
+        let mut t = Inverted::new(
+            &cfg(HashKind::Weak, HugeProbe::Parallel, 1.0),
+            &os(1 << 30),
+            &mut f,
+        )
+        .unwrap();
+        let m = t.anchors();
+        assert_eq!(m, 1 << 18);
+        // Weak hash: (vpn ^ asid) mod m, so vpns m apart share an anchor.
+        let v0 = 0x1234u64;
+        let anchor = (v0 ^ 7) % m;
+        let mut frames = Vec::new();
+        for k in 0..6u64 {
+            let fr = f.alloc(PageSize::Size4K).unwrap();
+            frames.push(fr);
+            t.map(7, (v0 + k * m) << 12, PageSize::Size4K, fr, &mut f)
+                .unwrap();
+        }
+        assert_eq!(t.collisions, 5);
+        for k in 1..=6u64 {
+            let (tr, steps) = walk(&t, 7, ((v0 + (k - 1) * m) << 12) + 0x123);
+            assert_eq!(
+                tr,
+                Some(Translation {
+                    frame: frames[k as usize - 1],
+                    size: PageSize::Size4K
+                })
+            );
+            assert_eq!(steps.len() as u64, 1 + k, "page {k}");
+            assert_eq!(steps[0].pte_addr, t.anchor_addr(anchor));
+            for (j, s) in steps.iter().enumerate() {
+                assert_eq!(s.group as usize, j, "dependent reads: one group each");
+                assert_eq!((s.level, s.next), (0, NO_NODE));
+                if j > 0 {
+                    assert_eq!(s.pte_addr, t.entry_addr(frames[j - 1] >> 12));
+                }
+            }
+        }
+        // A page hashing there but not mapped reads the anchor and the whole chain.
+        let (tr, steps) = walk(&t, 7, (v0 + 6 * m) << 12);
+        assert_eq!((tr, steps.len()), (None, 7));
+        // Another asid changes the weak hash (vpn ^ asid): a different, empty anchor.
+        let (tr, steps) = walk(&t, 6, v0 << 12);
+        assert_eq!((tr, steps.len()), (None, 1));
+        // Unlinking the first page moves every later one up by one.
+        assert_eq!(t.unmap(7, v0 << 12).unwrap().frame, frames[0]);
+        for k in 2..=6u64 {
+            let (_, steps) = walk(&t, 7, (v0 + (k - 1) * m) << 12);
+            assert_eq!(steps.len() as u64, k);
+        }
+        // Unlinking from the middle too.
+        t.unmap(7, (v0 + 3 * m) << 12).unwrap();
+        let (_, steps) = walk(&t, 7, (v0 + 5 * m) << 12);
+        assert_eq!(steps.len(), 1 + 4, "the last of four");
+        assert_eq!(t.mean_successful_search(), (1 + 2 + 3 + 4) as f64 / 4.0);
+        // Successful walks so far by chain reads: 1..6 once each, then 1..5, then 4.
+        assert_eq!(
+            t.stats()["successful_walks_by_chain_reads"],
+            serde_json::json!([0, 2, 2, 2, 3, 2, 1])
+        );
+    }
+
+    #[test]
+    fn frames_are_positions_no_aliasing_and_no_overlaps() {
+        let mut f = FrameAllocator::new(4 << 30, FrameAlloc::Sequential, 0);
+        let mut t = Inverted::new(&InvertedConfig::default(), &os(4 << 30), &mut f).unwrap();
+        let fr = f.alloc(PageSize::Size2M).unwrap();
+        t.map(1, 0x4000_0000, PageSize::Size2M, fr, &mut f).unwrap();
+        let tr = t.translate(1, 0x401f_f123).unwrap();
+        assert_eq!(
+            tr,
+            Translation {
+                frame: fr,
+                size: PageSize::Size2M
+            }
+        );
+        assert!(t.translate(2, 0x4000_0000).is_none());
+        // One frame, one virtual page.
+        assert!(t.map(2, 0x4000_0000, PageSize::Size2M, fr, &mut f).is_err());
+        // Not inside a mapped 2M page, not around a mapped 4K page.
+        let g = f.alloc(PageSize::Size4K).unwrap();
+        assert!(t.map(1, 0x4010_0000, PageSize::Size4K, g, &mut f).is_err());
+        t.map(1, 0x8000_0000, PageSize::Size4K, g, &mut f).unwrap();
+        let h = f.alloc(PageSize::Size1G).unwrap();
+        assert!(t.map(1, 0x8000_0000, PageSize::Size1G, h, &mut f).is_err());
+        assert!(t.map(1, 0x4000_0000, PageSize::Size1G, h, &mut f).is_err());
+        t.map(1, 0xc000_0000, PageSize::Size1G, h, &mut f).unwrap();
+        // Frames outside memory or misaligned.
+        assert!(t.map(1, 0, PageSize::Size4K, 4 << 30, &mut f).is_err());
+        assert!(t.map(1, 0, PageSize::Size2M, 0x1000, &mut f).is_err());
+        assert_eq!(t.unmap(1, 0x4000_1000).unwrap().size, PageSize::Size2M);
+        assert!(t.unmap(1, 0x4000_1000).is_none());
+        t.map(1, 0x4010_0000, PageSize::Size4K, fr, &mut f).unwrap();
+    }
+
+    /// Random map/unmap of 4K/2M/1G pages of three address spaces, checked after every
+    /// operation against a plain map (`translate`) and, every few operations, for every
+    /// page ever touched (`walk`, and every read inside the table). Shared with the
+    /// clustered design.
+    pub(crate) fn property<PT: PageTable>(
+        t: &mut PT,
+        f: &mut FrameAllocator,
+        ops: usize,
+        seed: u64,
+        inside: impl Fn(&PT, u64) -> bool,
+    ) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        // (asid, size, vpn) -> frame
+        let mut model: BTreeMap<(u16, PageSize, u64), u64> = BTreeMap::new();
+        let mut free: [Vec<u64>; 3] = Default::default();
+        let mut touched: Vec<(u16, u64)> = Vec::new();
+        let covering = |m: &BTreeMap<(u16, PageSize, u64), u64>, asid: u16, va: u64| {
+            PageSize::ALL.into_iter().find_map(|s| {
+                m.get(&(asid, s, va >> s.shift()))
+                    .map(|&frame| Translation { frame, size: s })
+            })
+        };
+        let (mut maps, mut refused, mut unmaps) = (0, 0, 0);
+        for op in 0..ops {
+            let asid = 1 + (rng.next_u64() % 3) as u16;
+            let size = match rng.next_u64() % 100 {
+                0..=1 => PageSize::Size1G,
+                2..=14 => PageSize::Size2M,
+                _ => PageSize::Size4K,
+            };
+            // 8 GiB of virtual space, with a dense 4 MiB corner so clusters fill up.
+            let va = if rng.next_u64() % 2 == 0 {
+                rng.next_u64() % (8 << 30)
+            } else {
+                rng.next_u64() % (4 << 20)
+            };
+            touched.push((asid, va));
+            if rng.next_u64() % 100 < 65 {
+                let base = va & !(size.bytes() - 1);
+                let frame = match free[size.index()].pop() {
+                    Some(fr) => fr,
+                    None => match f.alloc(size) {
+                        Ok(fr) => fr,
+                        Err(_) => continue,
+                    },
+                };
+                let clash = model.iter().any(|(&(a, s, v), _)| {
+                    let lo = v << s.shift();
+                    a == asid && lo < base + size.bytes() && base < lo + s.bytes()
+                });
+                let r = t.map(asid, base, size, frame, f);
+                assert_eq!(
+                    r.is_ok(),
+                    !clash,
+                    "op {op}: map {asid} {base:#x} {size}: {r:?}"
+                );
+                if clash {
+                    refused += 1;
+                    free[size.index()].push(frame);
+                } else {
+                    maps += 1;
+                    model.insert((asid, size, base >> size.shift()), frame);
+                }
+            } else {
+                // Half the unmaps aim at a mapped page (any address inside it).
+                let (asid, va) = match model
+                    .keys()
+                    .nth(rng.next_u64() as usize % model.len().max(1))
+                {
+                    Some(&(a, s, v)) if rng.next_u64() % 2 == 0 => {
+                        (a, (v << s.shift()) + rng.next_u64() % s.bytes())
+                    }
+                    _ => (asid, va),
+                };
+                let expect = covering(&model, asid, va);
+                assert_eq!(t.unmap(asid, va), expect, "op {op}: unmap {asid} {va:#x}");
+                if let Some(tr) = expect {
+                    unmaps += 1;
+                    model.remove(&(asid, tr.size, va >> tr.size.shift()));
+                    free[tr.size.index()].push(tr.frame);
+                }
+            }
+            assert_eq!(t.translate(asid, va), covering(&model, asid, va), "op {op}");
+            if op % 500 == 499 || op == ops - 1 {
+                let mut steps = Vec::new();
+                for &(a, v) in &touched {
+                    steps.clear();
+                    let w = t.walk(a, v, None, &mut steps);
+                    assert_eq!(w, covering(&model, a, v), "op {op}: walk {a} {v:#x}");
+                    assert!(!steps.is_empty());
+                    for s in &steps {
+                        assert!(inside(t, s.pte_addr), "read at {:#x}", s.pte_addr);
+                        assert_eq!((s.level, s.next), (0, NO_NODE));
+                    }
+                    // Groups number the rounds 0, 1, 2, ... in order.
+                    for w in steps.windows(2) {
+                        assert!(
+                            w[1].group == w[0].group || w[1].group == w[0].group.wrapping_add(1)
+                        );
+                    }
+                    assert_eq!(steps[0].group, 0);
+                    if let Some(tr) = w {
+                        let (pte, data) = t.leaf_lines(a, v).unwrap();
+                        assert!(inside(t, pte));
+                        assert_eq!(data, tr.frame + (v & (tr.size.bytes() - 1)));
+                    }
+                }
+                for (&(a, s, v), &frame) in &model {
+                    steps.clear();
+                    let w = t.walk(a, v << s.shift(), None, &mut steps);
+                    assert_eq!(w, Some(Translation { frame, size: s }));
+                }
+            }
+        }
+        // The sequence exercised every path.
+        assert!(
+            maps > ops / 4 && refused > ops / 20 && unmaps > ops / 10,
+            "maps {maps}, refused {refused}, unmaps {unmaps}"
+        );
+    }
+
+    #[test]
+    fn random_map_unmap_agrees_with_a_hash_map() {
+        for (hash, huge, ratio, seed) in [
+            (HashKind::Multiplicative, HugeProbe::Parallel, 1.0, 1),
+            (HashKind::Weak, HugeProbe::Sequential, 1.0 / 64.0, 2),
+            (HashKind::Weak, HugeProbe::Parallel, 1.0 / 64.0, 3),
+            (
+                HashKind::Multiplicative,
+                HugeProbe::Sequential,
+                1.0 / 64.0,
+                4,
+            ),
+        ] {
+            let mut f = FrameAllocator::new(16 << 30, FrameAlloc::Shuffled, seed);
+            let mut t = Inverted::new(&cfg(hash, huge, ratio), &os(16 << 30), &mut f).unwrap();
+            property(&mut t, &mut f, 4000, seed, |t, a| t.contains(a));
+            let n: u64 = t.mapped.iter().sum();
+            assert_eq!(t.stats()["entries_used"], n);
+        }
+    }
+
+    #[test]
+    fn mean_successful_search_is_one_plus_half_the_load_factor() {
+        // 65536 anchors; n = a x 65536 pages at random addresses of 4 address spaces.
+        for a in [0.25, 0.5, 1.0, 2.0] {
+            let mut f = FrameAllocator::new(1 << 30, FrameAlloc::Shuffled, 5);
+            let mut t = Inverted::new(
+                &cfg(HashKind::Multiplicative, HugeProbe::Parallel, 0.25),
+                &os(1 << 30),
+                &mut f,
+            )
+            .unwrap();
+            let m = t.anchors();
+            assert_eq!(m, 65536);
+            let n = (a * m as f64) as u64;
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.to_bits());
+            let mut pages = Vec::new();
+            while (pages.len() as u64) < n {
+                let asid = 1 + (rng.next_u64() % 4) as u16;
+                let va = (rng.next_u64() % (1 << 47)) & !0xfff;
+                if t.translate(asid, va).is_some() {
+                    continue;
+                }
+                let fr = f.alloc(PageSize::Size4K).unwrap();
+                t.map(asid, va, PageSize::Size4K, fr, &mut f).unwrap();
+                pages.push((asid, va));
+            }
+            // Through walks: each successful walk reads the anchor and `position` entries.
+            let mut steps = Vec::new();
+            let mut chain_reads = 0;
+            for &(asid, va) in &pages {
+                steps.clear();
+                assert!(t.walk(asid, va, None, &mut steps).is_some());
+                chain_reads += steps.len() as u64 - 1;
+            }
+            let mean = chain_reads as f64 / n as f64;
+            let theory = 1.0 + a / 2.0;
+            assert!(
+                (mean / theory - 1.0).abs() < 0.05,
+                "a = {a}: mean {mean}, 1 + a/2 = {theory}"
+            );
+            assert_eq!(t.mean_successful_search(), mean);
+            let s = t.stats();
+            assert_eq!(s["load_factor"], a);
+            assert_eq!(s["mean_successful_search"], mean);
+        }
+    }
+
+    #[test]
+    fn walk_latency_is_reads_times_dram_without_caches_and_sizes_probe_as_configured() {
+        use crate::config::MemoryConfig;
+        use crate::memory::MemorySystem;
+        use crate::walker::Walker;
+        const DRAM: u64 = 100;
+        let mem = || {
+            MemorySystem::new(
+                &MemoryConfig {
+                    dram_latency: DRAM as u32,
+                    data_through_caches: false,
+                    cache: vec![],
+                },
+                1,
+                0,
+            )
+        };
+        for huge in [HugeProbe::Parallel, HugeProbe::Sequential] {
+            let mut f = FrameAllocator::new(4 << 30, FrameAlloc::Shuffled, 9);
+            let mut t =
+                Inverted::new(&cfg(HashKind::Weak, huge, 1.0), &os(4 << 30), &mut f).unwrap();
+            assert_eq!(t.anchors(), 1 << 20);
+            let mut m = mem();
+            let mut w = Walker::new(&[], 0);
+            // Three 4K pages in one chain (anchor (5 ^ 1) = 4; vpns 2^20 apart): the
+            // third costs the anchor + 3 reads.
+            let base = 0x10_0000_5000u64;
+            for k in 0..3u64 {
+                let fr = f.alloc(PageSize::Size4K).unwrap();
+                t.map(1, base + (k << 32), PageSize::Size4K, fr, &mut f)
+                    .unwrap();
+            }
+            let r = w.walk(0, 1, base + (2 << 32), &t, &mut m);
+            assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (4, 4 * DRAM, 0));
+            // A 2M page B (2M anchor 0x10000 ^ 1) and a 4K page A = B + 4 GiB: A's 4K
+            // anchor (1) is the 4K anchor of B's first 4K page, A's 2M anchor is empty.
+            let b = 0x20_0000_0000u64;
+            let a = b + (1 << 32);
+            let fa = f.alloc(PageSize::Size4K).unwrap();
+            let fb = f.alloc(PageSize::Size2M).unwrap();
+            t.map(1, a, PageSize::Size4K, fa, &mut f).unwrap();
+            t.map(1, b, PageSize::Size2M, fb, &mut f).unwrap();
+            let ra = w.walk(0, 1, a, &t, &mut m);
+            let rb = w.walk(0, 1, b + 0x234, &t, &mut m);
+            assert_eq!(ra.translation.unwrap().frame, fa);
+            assert_eq!(rb.translation.unwrap().frame + 0x234, fb + 0x234);
+            // Not mapped, and hashing onto A's 4K chain and B's 2M chain.
+            let rn = w.walk(0, 1, b + (1 << 41), &t, &mut m);
+            assert_eq!(rn.translation, None);
+            match huge {
+                // A: both anchors together, then A's entry (the 2M chain is empty).
+                // B: both anchors, then A's entry and B's entry together. Not mapped: the
+                // same, and both chains end.
+                HugeProbe::Parallel => {
+                    assert_eq!((ra.reads, ra.pte_cycles), (3, 2 * DRAM));
+                    assert_eq!((rb.reads, rb.pte_cycles), (4, 2 * DRAM));
+                    assert_eq!((rn.reads, rn.pte_cycles), (4, 2 * DRAM));
+                }
+                // A: 4K anchor, A's entry. B: 4K anchor, A's entry (no match, end of
+                // chain), 2M anchor, B's entry. Not mapped: the same four reads.
+                HugeProbe::Sequential => {
+                    assert_eq!((ra.reads, ra.pte_cycles), (2, 2 * DRAM));
+                    assert_eq!((rb.reads, rb.pte_cycles), (4, 4 * DRAM));
+                    assert_eq!((rn.reads, rn.pte_cycles), (4, 4 * DRAM));
+                }
+            }
+            assert_eq!(
+                w.stats.pte_cycles,
+                4 * DRAM + ra.pte_cycles + rb.pte_cycles + rn.pte_cycles
+            );
+        }
+    }
+
+    #[test]
+    fn whole_run_with_the_inverted_design() {
+        let sets: Vec<String> = [
+            "page_table={kind=\"inverted\"}",
+            "workload.accesses=20000",
+            "os.phys_mem=\"1GiB\"",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let inputs = crate::run::load_inputs(None, None, &sets).unwrap();
+        let report = crate::run::simulate(&inputs, &mut |_, _| {}).unwrap();
+        let j = serde_json::to_value(&report).unwrap();
+        let stats = &j["stats"];
+        assert_eq!(stats["page_table_bytes"], 262144 * 16 + 262144 * 4);
+        let pt = &stats["page_tables"][0];
+        assert_eq!(pt["design"], "inverted");
+        // One shared table: every first touch is one entry.
+        assert_eq!(pt["entries_used"], stats["total"]["minor_faults"]);
+        assert!(stats["total"]["minor_faults"].as_u64().unwrap() > 1000);
     }
 }
