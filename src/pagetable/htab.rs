@@ -850,7 +850,7 @@ pub(crate) mod tests {
                 let va = (rng.next_u64() % (16 << 30)) & !(size.bytes() - 1);
                 match rng.next_u64() % 4 {
                     0 | 1 => {
-                        let frame = rng.next_u64() % (1 << 30) << 12;
+                        let frame = (rng.next_u64() % (1 << 30)) << 12;
                         let r = t.map(asid, va, size, frame, &mut f);
                         if overlaps(&model, asid, va, size) {
                             assert!(r.is_err(), "op {op}: overlapping map accepted");
