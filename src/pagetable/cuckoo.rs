@@ -249,7 +249,8 @@ struct Counters {
     resizes: u64,
     moved: u64,
     scanned: u64,
-    /// Inserts by displacements made (last bucket: gave up).
+    /// Placements (new entries, entries moved by a resize, retries of homeless ones) by
+    /// displacements made (last bucket: gave up).
     kicks_hist: Vec<u64>,
     failures: u64,
     retired_bytes: u64,
