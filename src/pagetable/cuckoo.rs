@@ -1,81 +1,1089 @@
-//! Elastic cuckoo page table (Skarlatos et al., ASPLOS 2020): d-ary cuckoo hashing with gradual resizing.
+//! Elastic cuckoo page table (Skarlatos, Kokolis, Xu, Torrellas, "Elastic Cuckoo Page
+//! Tables: Rethinking Virtual Memory Translation for Parallelism", ASPLOS 2020): d-ary
+//! cuckoo hashing whose d probes a walker issues in parallel, resized gradually.
 //!
-//! NOT IMPLEMENTED YET: selecting this design is refused with an error.
+//! Owns one elastic cuckoo table (ECPT) per page size, each of `ways` arrays ("ways" or
+//! "nests") placed in simulated physical memory ([`PhysArray`], one per way), the
+//! rehashing state of a resize in progress, a seeded RNG for the random-walk insertion,
+//! and its counters. In: `map`/`unmap` from the OS model; `walk` from the hardware walker.
+//! Out: a walk's cache-line reads ([`WalkStep`]s at their physical addresses, `level` 0,
+//! grouped by what is issued together) and the translation, or `None`. Nothing is ever
+//! evicted (`restore` is never needed).
+//!
+//! Design choices:
+//! - **Entries are clustered**, as in the paper: one entry is a 64-byte cache line holding
+//!   the PTEs of 8 consecutive pages of one size (key: asid and page index / 8). Occupancy
+//!   counts entries (lines), not PTEs. A walk reads, in each way, the line its key hashes
+//!   to; the step's `pte_addr` is the PTE's own 8 bytes inside that line.
+//! - **Hashing**: way `w` uses `hash_with_seed(kind, asid, page index / 8, bits, seed_w)`
+//!   with a per-way seed; the table after a resize has one more index bit (its own hash).
+//! - **Insertion** (random walk, bounded): if any of the d candidate slots is free, the
+//!   entry goes there (first free way); otherwise it displaces the occupant of a random
+//!   way (not the way the entry was itself just displaced from), which is reinserted the
+//!   same way, at most `max_kicks` times. A failure starts a resize (or advances the one in
+//!   progress) until the homeless entry fits.
+//! - **Elastic resize**: when an insert leaves occupancy (entries / (d x entries per way))
+//!   above `resize_threshold`, new ways of twice the size are allocated. Each way `w` has
+//!   a rehash pointer `P_w`; every later insert first moves `rehash_per_insert` entries
+//!   (round-robin over the ways, advancing `P_w` past empty slots for free) from the old
+//!   table into the new one. Invariant (the paper's): an entry of way `w` is in the new
+//!   table iff its old-table index in way `w` is below `P_w`. Lookups, insertions and
+//!   displacements all choose the table of each way by that rule, so a lookup still reads
+//!   exactly one line per way, d reads in all, during a resize too (per way either the old
+//!   or the new table, as the pointer says). When every pointer reaches the end, the old
+//!   ways are dropped (their simulated frames are not returned: the frame allocator has
+//!   no free; `retired_bytes` counts them).
+//! - **Page sizes**: one ECPT per size (the 4K one at construction, the others on their
+//!   first mapping). Only sizes holding at least one page are probed (the paper's cuckoo
+//!   walk tables would narrow this further; if no size is in use, the 4K ways are read).
+//!   `huge = "parallel"`: all ways of all such sizes in one group (d reads per size);
+//!   `"sequential"`: 4K, then 2M, then 1G, one group each, stopping at the hit.
+//! - **No cuckoo walk cache (CWC) or cuckoo walk tables**: not modelled; walks bypass the
+//!   radix walk caches as every hashed design does.
+//!
+//! Footprint: sum over the page sizes in use of `ways x entries per way x 64` bytes, plus
+//! the old table's during a resize.
+//!
+//! Defaults: `ways = 3` (the paper's evaluated configuration); `initial_entries = 4096`
+//! per way, `resize_threshold = 0.6`, `rehash_per_insert = 2` and `max_kicks = 32` are
+//! this model's assumptions, not values taken from the paper.
 
-use super::hash::{HashKind, HugeProbe};
-use super::{MapOutcome, PageTable, Translation, WalkStart, WalkStep};
+use super::hash::{hash_with_seed, HashKind, HugeProbe};
+use super::htab::{Nesting, VA_BITS};
+use super::{MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep, NO_NODE};
 use crate::addr::PageSize;
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
+use rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+
+/// Bytes per entry: one cache line.
+pub const ENTRY_BYTES: u64 = 64;
+/// Pages per (clustered) entry.
+pub const CLUSTER: u64 = 8;
+const CLUSTER_SHIFT: u32 = 3;
+const DEFAULT_SEED: u64 = 0x4543_5054_5345_4544; // "ECPTSEED"
+const MAX_BITS: u32 = 40;
+
+fn three() -> u32 {
+    3
+}
+fn initial() -> u64 {
+    4096
+}
+fn threshold() -> f64 {
+    0.6
+}
+fn two() -> u32 {
+    2
+}
+fn kicks() -> u32 {
+    32
+}
 
 /// Configuration of this design (`[page_table]` with `kind = "cuckoo"`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CuckooConfig {
     #[serde(default)]
     pub hash: HashKind,
     #[serde(default)]
     pub huge: HugeProbe,
+    /// d: ways (hash functions), each probed in parallel.
+    #[serde(default = "three")]
+    pub ways: u32,
+    /// Entries per way before the first resize (a power of two).
+    #[serde(default = "initial")]
+    pub initial_entries: u64,
+    /// Occupancy above which an insert starts a resize.
+    #[serde(default = "threshold")]
+    pub resize_threshold: f64,
+    /// Entries moved from the old table per insert during a resize.
+    #[serde(default = "two")]
+    pub rehash_per_insert: u32,
+    /// Displacements before an insert gives up (and resizes).
+    #[serde(default = "kicks")]
+    pub max_kicks: u32,
+    /// Seed of the hash functions' seeds and of the random walk; default a fixed constant.
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+impl Default for CuckooConfig {
+    fn default() -> Self {
+        CuckooConfig {
+            hash: HashKind::default(),
+            huge: HugeProbe::default(),
+            ways: three(),
+            initial_entries: initial(),
+            resize_threshold: threshold(),
+            rehash_per_insert: two(),
+            max_kicks: kicks(),
+            seed: None,
+        }
+    }
 }
 
 impl CuckooConfig {
     /// Problems as (key under `page_table.`, message).
-    pub fn validate(&self, _os: &OsConfig) -> Vec<(String, String)> {
-        vec![(
-            "kind".into(),
-            "the cuckoo design is not implemented yet".into(),
-        )]
+    pub fn validate(&self, os: &OsConfig) -> Vec<(String, String)> {
+        let mut e = Vec::new();
+        if !(2..=8).contains(&self.ways) {
+            e.push(("ways".into(), format!("must be 2 to 8, not {}", self.ways)));
+        }
+        let n = self.initial_entries;
+        if !n.is_power_of_two() || !(2..=1 << 30).contains(&n) {
+            e.push((
+                "initial_entries".into(),
+                format!("must be a power of two from 2 to 2^30, not {n}"),
+            ));
+        } else if self.ways <= 8 && n * ENTRY_BYTES * self.ways as u64 > os.phys_mem.0 / 4 {
+            e.push((
+                "initial_entries".into(),
+                format!(
+                    "{} ways of {n} entries leave too little of os.phys_mem for pages",
+                    self.ways
+                ),
+            ));
+        }
+        let t = self.resize_threshold;
+        if !(t > 0.0 && t < 1.0) {
+            e.push((
+                "resize_threshold".into(),
+                format!("must be between 0 and 1 (exclusive), not {t}"),
+            ));
+        }
+        if self.rehash_per_insert == 0 {
+            e.push(("rehash_per_insert".into(), "must be at least 1".into()));
+        }
+        if !(1..=10_000).contains(&self.max_kicks) {
+            e.push((
+                "max_kicks".into(),
+                format!("must be 1 to 10000, not {}", self.max_kicks),
+            ));
+        }
+        e
     }
 }
 
-pub struct Cuckoo;
+/// One line: a cluster of 8 PTEs. `key == 0`: empty.
+#[derive(Clone, Copy, Debug, Default)]
+struct Entry {
+    key: u64,
+    present: u8,
+    frames: [u64; CLUSTER as usize],
+}
+
+#[inline(always)]
+fn pack(asid: u16, cluster: u64) -> u64 {
+    1 << 63 | (asid as u64) << 45 | cluster
+}
+
+#[inline(always)]
+fn unpack(key: u64) -> (u16, u64) {
+    (((key >> 45) & 0xffff) as u16, key & ((1 << 45) - 1))
+}
+
+/// The ways of one table generation.
+struct Tables {
+    bits: u32,
+    ways: Vec<Vec<Entry>>,
+    phys: Vec<PhysArray>,
+}
+
+impl Tables {
+    fn new(d: usize, bits: u32, frames: &mut FrameAllocator) -> Result<Tables, SimError> {
+        let n = 1u64 << bits;
+        let phys = (0..d)
+            .map(|_| PhysArray::new(n * ENTRY_BYTES, frames))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Tables {
+            bits,
+            ways: (0..d).map(|_| vec![Entry::default(); n as usize]).collect(),
+            phys,
+        })
+    }
+    fn per_way(&self) -> u64 {
+        1 << self.bits
+    }
+    fn bytes(&self) -> u64 {
+        self.ways.len() as u64 * self.per_way() * ENTRY_BYTES
+    }
+}
+
+/// Which generation a way's slot is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gen {
+    Cur,
+    Old,
+}
+
+/// One page size's elastic cuckoo table.
+struct Ecpt {
+    /// The table (the new one during a resize).
+    cur: Tables,
+    /// During a resize: the old table and the per-way rehash pointers.
+    old: Option<(Tables, Vec<u64>)>,
+    /// Next way whose pointer a rehash step advances.
+    rr: usize,
+    /// Occupied entries (lines) in both generations, plus any homeless during an insert.
+    entries: u64,
+    /// Pages mapped.
+    pages: u64,
+}
+
+/// What the insertion and rehash routines need besides the table.
+struct Ctx<'a> {
+    kind: HashKind,
+    seeds: &'a [u64],
+    max_kicks: u32,
+    rng: &'a mut Xoshiro256PlusPlus,
+    c: &'a mut Counters,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Counters {
+    resizes: u64,
+    moved: u64,
+    scanned: u64,
+    /// Placements (new entries, entries moved by a resize, retries of homeless ones) by
+    /// displacements made (last bucket: gave up).
+    kicks_hist: Vec<u64>,
+    failures: u64,
+    retired_bytes: u64,
+}
+
+impl Ecpt {
+    #[inline(always)]
+    fn index(kind: HashKind, seed: u64, key: u64, bits: u32) -> u64 {
+        let (asid, cluster) = unpack(key);
+        hash_with_seed(kind, asid, cluster, bits, seed)
+    }
+
+    /// Where `key` lives in way `w`: the generation the rehash pointer names, and the index.
+    #[inline(always)]
+    fn locate(&self, kind: HashKind, seeds: &[u64], key: u64, w: usize) -> (Gen, u64) {
+        if let Some((old, ptr)) = &self.old {
+            let oi = Ecpt::index(kind, seeds[w], key, old.bits);
+            if oi >= ptr[w] {
+                return (Gen::Old, oi);
+            }
+        }
+        (Gen::Cur, Ecpt::index(kind, seeds[w], key, self.cur.bits))
+    }
+
+    #[inline(always)]
+    fn tables(&self, g: Gen) -> &Tables {
+        match g {
+            Gen::Cur => &self.cur,
+            Gen::Old => &self.old.as_ref().expect("old table during a resize").0,
+        }
+    }
+
+    fn slot_mut(&mut self, g: Gen, w: usize, i: u64) -> &mut Entry {
+        match g {
+            Gen::Cur => &mut self.cur.ways[w][i as usize],
+            Gen::Old => &mut self.old.as_mut().expect("old table").0.ways[w][i as usize],
+        }
+    }
+
+    fn find(&self, kind: HashKind, seeds: &[u64], key: u64) -> Option<(Gen, usize, u64)> {
+        (0..seeds.len()).find_map(|w| {
+            let (g, i) = self.locate(kind, seeds, key, w);
+            (self.tables(g).ways[w][i as usize].key == key).then_some((g, w, i))
+        })
+    }
+
+    fn capacity(&self) -> u64 {
+        self.cur.ways.len() as u64 * self.cur.per_way()
+    }
+
+    /// Place `item` by bounded random-walk cuckoo insertion; `prefer` is tried first.
+    /// Returns the entry left homeless if it gave up.
+    fn place(&mut self, cx: &mut Ctx, mut item: Entry, prefer: Option<usize>) -> Result<(), Entry> {
+        let d = cx.seeds.len();
+        let mut from = None;
+        for kick in 0..=cx.max_kicks {
+            let first = if kick == 0 { prefer.unwrap_or(0) } else { 0 };
+            for k in 0..d {
+                let w = (first + k) % d;
+                let (g, i) = self.locate(cx.kind, cx.seeds, item.key, w);
+                let slot = self.slot_mut(g, w, i);
+                if slot.key == 0 {
+                    *slot = item;
+                    cx.c.kicks_hist[kick as usize] += 1;
+                    return Ok(());
+                }
+            }
+            if kick == cx.max_kicks {
+                break;
+            }
+            let w = match (kick, prefer) {
+                (0, Some(p)) => p,
+                _ => loop {
+                    let w = (cx.rng.next_u64() % d as u64) as usize;
+                    if Some(w) != from {
+                        break w;
+                    }
+                },
+            };
+            let (g, i) = self.locate(cx.kind, cx.seeds, item.key, w);
+            std::mem::swap(self.slot_mut(g, w, i), &mut item);
+            from = Some(w);
+        }
+        let last = cx.c.kicks_hist.len() - 1;
+        cx.c.kicks_hist[last] += 1;
+        cx.c.failures += 1;
+        Err(item)
+    }
+
+    fn start_resize(&mut self, cx: &mut Ctx, frames: &mut FrameAllocator) -> Result<(), SimError> {
+        debug_assert!(self.old.is_none());
+        let bits = self.cur.bits + 1;
+        if bits > MAX_BITS {
+            return Err(SimError(format!(
+                "the cuckoo page table cannot grow beyond 2^{MAX_BITS} entries per way"
+            )));
+        }
+        let new = Tables::new(cx.seeds.len(), bits, frames)?;
+        let old = std::mem::replace(&mut self.cur, new);
+        self.old = Some((old, vec![0; cx.seeds.len()]));
+        self.rr = 0;
+        cx.c.resizes += 1;
+        Ok(())
+    }
+
+    /// Move one entry from the old table to the new one (advancing pointers past empty
+    /// slots for free); finish the resize when every pointer is at the end. Returns an
+    /// entry left homeless, if any.
+    fn rehash_step(&mut self, cx: &mut Ctx) -> Option<Entry> {
+        loop {
+            let (old, ptr) = self.old.as_mut()?;
+            let d = ptr.len();
+            let n = old.per_way();
+            let Some(w) = (0..d).map(|k| (self.rr + k) % d).find(|&w| ptr[w] < n) else {
+                cx.c.retired_bytes += old.bytes();
+                self.old = None;
+                return None;
+            };
+            self.rr = (w + 1) % d;
+            let i = ptr[w];
+            let e = std::mem::take(&mut old.ways[w][i as usize]);
+            ptr[w] += 1;
+            cx.c.scanned += 1;
+            if e.key != 0 {
+                cx.c.moved += 1;
+                let homeless = self.place(cx, e, Some(w)).err();
+                if let Some((old, ptr)) = &self.old {
+                    if ptr.iter().all(|&p| p == old.per_way()) {
+                        cx.c.retired_bytes += old.bytes();
+                        self.old = None;
+                    }
+                }
+                return homeless;
+            }
+        }
+    }
+}
+
+pub struct Cuckoo {
+    kind: HashKind,
+    huge: HugeProbe,
+    seeds: Vec<u64>,
+    seed: u64,
+    initial_bits: u32,
+    threshold: f64,
+    per_insert: u32,
+    max_kicks: u32,
+    rng: Xoshiro256PlusPlus,
+    ecpt: [Option<Ecpt>; 3],
+    nesting: Nesting,
+    c: Counters,
+    walks: Cell<u64>,
+    walk_reads: Cell<u64>,
+}
+
+#[inline(always)]
+fn key_of(asid: u16, vaddr: u64, size: PageSize) -> Option<(u64, usize)> {
+    if vaddr >> VA_BITS != 0 {
+        return None;
+    }
+    let vpn = vaddr >> size.shift();
+    Some((
+        pack(asid, vpn >> CLUSTER_SHIFT),
+        (vpn & (CLUSTER - 1)) as usize,
+    ))
+}
 
 impl Cuckoo {
     pub fn new(
-        _cfg: &CuckooConfig,
-        _os: &OsConfig,
-        _frames: &mut FrameAllocator,
+        cfg: &CuckooConfig,
+        os: &OsConfig,
+        frames: &mut FrameAllocator,
     ) -> Result<Cuckoo, SimError> {
-        Err(SimError("the cuckoo design is not implemented yet".into()))
+        if let Some((k, m)) = cfg.validate(os).into_iter().next() {
+            return Err(SimError(format!("page_table.{k}: {m}")));
+        }
+        let seed = cfg.seed.unwrap_or(DEFAULT_SEED);
+        let mut t = Cuckoo {
+            kind: cfg.hash,
+            huge: cfg.huge,
+            seeds: (0..cfg.ways as u64)
+                .map(|w| crate::util::splitmix64(seed.wrapping_add(w)))
+                .collect(),
+            seed,
+            initial_bits: cfg.initial_entries.trailing_zeros(),
+            threshold: cfg.resize_threshold,
+            per_insert: cfg.rehash_per_insert,
+            max_kicks: cfg.max_kicks,
+            rng: Xoshiro256PlusPlus::seed_from_u64(crate::util::splitmix64(seed ^ 0x6b69_636b)),
+            ecpt: [None, None, None],
+            nesting: Nesting::default(),
+            c: Counters {
+                kicks_hist: vec![0; cfg.max_kicks as usize + 2],
+                ..Default::default()
+            },
+            walks: Cell::new(0),
+            walk_reads: Cell::new(0),
+        };
+        t.ecpt[0] = Some(t.new_ecpt(frames)?);
+        Ok(t)
+    }
+
+    fn new_ecpt(&self, frames: &mut FrameAllocator) -> Result<Ecpt, SimError> {
+        Ok(Ecpt {
+            cur: Tables::new(self.seeds.len(), self.initial_bits, frames)?,
+            old: None,
+            rr: 0,
+            entries: 0,
+            pages: 0,
+        })
+    }
+
+    fn lookup(&self, asid: u16, vaddr: u64, size: PageSize) -> Option<u64> {
+        let (key, sub) = key_of(asid, vaddr, size)?;
+        let e = self.ecpt[size.index()].as_ref()?;
+        let (g, w, i) = e.find(self.kind, &self.seeds, key)?;
+        let entry = &e.tables(g).ways[w][i as usize];
+        (entry.present >> sub & 1 == 1).then_some(entry.frames[sub])
+    }
+
+    /// Sizes a walk probes, in 4K, 2M, 1G order.
+    fn probed_sizes(&self) -> impl Iterator<Item = PageSize> + '_ {
+        let none = self.ecpt.iter().flatten().all(|e| e.pages == 0);
+        PageSize::ALL.into_iter().filter(move |s| {
+            self.ecpt[s.index()]
+                .as_ref()
+                .is_some_and(|e| e.pages > 0 || (none && *s == PageSize::Size4K))
+        })
+    }
+
+    /// Whether a resize of the `size` table is in progress.
+    pub fn resizing(&self, size: PageSize) -> bool {
+        self.ecpt[size.index()]
+            .as_ref()
+            .is_some_and(|e| e.old.is_some())
+    }
+
+    /// Entries moved by resizes so far.
+    pub fn entries_moved(&self) -> u64 {
+        self.c.moved
+    }
+
+    /// Resizes started so far.
+    pub fn resizes(&self) -> u64 {
+        self.c.resizes
+    }
+
+    /// Occupied entries (lines) of the `size` table.
+    pub fn entries(&self, size: PageSize) -> u64 {
+        self.ecpt[size.index()].as_ref().map_or(0, |e| e.entries)
+    }
+
+    /// The physical arrays of the live tables (for tests).
+    #[cfg(test)]
+    fn live_phys(&self) -> Vec<&PhysArray> {
+        let mut v = Vec::new();
+        for e in self.ecpt.iter().flatten() {
+            v.extend(e.cur.phys.iter());
+            if let Some((old, _)) = &e.old {
+                v.extend(old.phys.iter());
+            }
+        }
+        v
     }
 }
 
 impl PageTable for Cuckoo {
     const SHARED: bool = true;
+
     fn levels(&self) -> usize {
         0
     }
+
     fn level_shift(&self, _level: usize) -> u32 {
         0
     }
-    fn translate(&self, _asid: u16, _vaddr: u64) -> Option<Translation> {
-        None
+
+    fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
+        PageSize::ALL.into_iter().find_map(|size| {
+            self.lookup(asid, vaddr, size)
+                .map(|frame| Translation { frame, size })
+        })
     }
+
     fn map(
         &mut self,
-        _asid: u16,
-        _vaddr: u64,
-        _size: PageSize,
-        _frame: u64,
-        _frames: &mut FrameAllocator,
+        asid: u16,
+        vaddr: u64,
+        size: PageSize,
+        frame: u64,
+        frames: &mut FrameAllocator,
     ) -> Result<MapOutcome, SimError> {
-        Err(SimError("not implemented".into()))
+        let Some((key, sub)) = key_of(asid, vaddr, size) else {
+            return Err(SimError(format!(
+                "{vaddr:#x} is beyond the {VA_BITS}-bit virtual addresses the cuckoo table maps"
+            )));
+        };
+        if self.lookup(asid, vaddr, size).is_some() {
+            return Err(SimError(format!(
+                "{vaddr:#x}: the {size} page is already mapped"
+            )));
+        }
+        if let Some(big) = PageSize::ALL
+            .into_iter()
+            .find(|b| b.shift() > size.shift() && self.lookup(asid, vaddr, *b).is_some())
+        {
+            return Err(SimError(format!(
+                "{vaddr:#x} is already inside a {big} page"
+            )));
+        }
+        if self.nesting.covers_smaller(asid, vaddr, size) {
+            return Err(SimError(format!(
+                "{vaddr:#x}: the {size} page would cover smaller mapped pages"
+            )));
+        }
+        if self.ecpt[size.index()].is_none() {
+            self.ecpt[size.index()] = Some(self.new_ecpt(frames)?);
+        }
+        self.nesting.add(asid, vaddr, size);
+        let mut cx = Ctx {
+            kind: self.kind,
+            seeds: &self.seeds,
+            max_kicks: self.max_kicks,
+            rng: &mut self.rng,
+            c: &mut self.c,
+        };
+        let e = self.ecpt[size.index()].as_mut().expect("created above");
+        e.pages += 1;
+        // The cluster's line exists: set the PTE in place.
+        if let Some((g, w, i)) = e.find(cx.kind, cx.seeds, key) {
+            let entry = e.slot_mut(g, w, i);
+            entry.present |= 1 << sub;
+            entry.frames[sub] = frame;
+            return Ok(MapOutcome::default());
+        }
+        // A new entry: first the resize's share of moves, then the insert.
+        let mut homeless = Vec::new();
+        if e.old.is_some() {
+            for _ in 0..self.per_insert {
+                homeless.extend(e.rehash_step(&mut cx));
+            }
+        }
+        let mut item = Entry {
+            key,
+            ..Default::default()
+        };
+        item.present = 1 << sub;
+        item.frames[sub] = frame;
+        e.entries += 1;
+        if let Err(h) = e.place(&mut cx, item, None) {
+            homeless.push(h);
+        }
+        // No room: grow (or keep growing) until every homeless entry is placed.
+        while let Some(h) = homeless.pop() {
+            if e.old.is_none() {
+                if e.entries * 16 < e.capacity() {
+                    return Err(SimError(format!(
+                        "cuckoo insertion failed with the {size} table {:.1}% full: the hash \
+                         functions collide (hash = \"weak\"?); growing would not help",
+                        100.0 * e.entries as f64 / e.capacity() as f64
+                    )));
+                }
+                e.start_resize(&mut cx, frames)?;
+            }
+            homeless.extend(e.rehash_step(&mut cx));
+            if let Err(h) = e.place(&mut cx, h, None) {
+                homeless.push(h);
+            }
+        }
+        if e.old.is_none() && e.entries as f64 > self.threshold * e.capacity() as f64 {
+            e.start_resize(&mut cx, frames)?;
+        }
+        Ok(MapOutcome::default())
     }
-    fn unmap(&mut self, _asid: u16, _vaddr: u64) -> Option<Translation> {
+
+    fn unmap(&mut self, asid: u16, vaddr: u64) -> Option<Translation> {
+        for size in PageSize::ALL {
+            let (key, sub) = key_of(asid, vaddr, size)?;
+            let Some(e) = self.ecpt[size.index()].as_mut() else {
+                continue;
+            };
+            let Some((g, w, i)) = e.find(self.kind, &self.seeds, key) else {
+                continue;
+            };
+            let entry = e.slot_mut(g, w, i);
+            if entry.present >> sub & 1 == 0 {
+                continue;
+            }
+            entry.present &= !(1 << sub);
+            let frame = entry.frames[sub];
+            if entry.present == 0 {
+                *entry = Entry::default();
+                e.entries -= 1;
+            }
+            e.pages -= 1;
+            self.nesting.remove(asid, vaddr, size);
+            return Some(Translation { frame, size });
+        }
         None
     }
+
     fn walk(
         &self,
-        _asid: u16,
-        _vaddr: u64,
+        asid: u16,
+        vaddr: u64,
         _start: Option<WalkStart>,
-        _steps: &mut Vec<WalkStep>,
+        steps: &mut Vec<WalkStep>,
     ) -> Option<Translation> {
-        None
+        let before = steps.len();
+        let mut result = None;
+        for (n, size) in self.probed_sizes().enumerate() {
+            let group = match self.huge {
+                HugeProbe::Parallel => 0,
+                HugeProbe::Sequential => n as u8,
+            };
+            let e = self.ecpt[size.index()]
+                .as_ref()
+                .expect("probed sizes exist");
+            // An address beyond the mappable range reads the ways of key 0's cluster
+            // and finds nothing there.
+            let (key, sub) = key_of(asid, vaddr, size).unwrap_or((u64::MAX, 0));
+            let probe = if key == u64::MAX { pack(asid, 0) } else { key };
+            for w in 0..self.seeds.len() {
+                let (g, i) = e.locate(self.kind, &self.seeds, probe, w);
+                let t = e.tables(g);
+                steps.push(WalkStep {
+                    level: 0,
+                    pte_addr: t.phys[w].addr(i * ENTRY_BYTES) + sub as u64 * 8,
+                    next: NO_NODE,
+                    group,
+                });
+                let entry = &t.ways[w][i as usize];
+                if result.is_none() && entry.key == key && entry.present >> sub & 1 == 1 {
+                    result = Some(Translation {
+                        frame: entry.frames[sub],
+                        size,
+                    });
+                }
+            }
+            if result.is_some() && self.huge == HugeProbe::Sequential {
+                break;
+            }
+        }
+        self.walks.set(self.walks.get() + 1);
+        self.walk_reads
+            .set(self.walk_reads.get() + (steps.len() - before) as u64);
+        result
     }
+
     fn table_bytes(&self) -> u64 {
-        0
+        self.ecpt
+            .iter()
+            .flatten()
+            .map(|e| e.cur.bytes() + e.old.as_ref().map_or(0, |(o, _)| o.bytes()))
+            .sum()
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let tables: Vec<serde_json::Value> = PageSize::ALL
+            .into_iter()
+            .filter_map(|s| {
+                let e = self.ecpt[s.index()].as_ref()?;
+                Some(serde_json::json!({
+                    "page_size": s,
+                    "entries_per_way": e.cur.per_way(),
+                    "entries": e.entries,
+                    "pages": e.pages,
+                    "occupancy": e.entries as f64 / e.capacity() as f64,
+                    "resizing": e.old.is_some(),
+                    "old_entries_per_way": e.old.as_ref().map(|(o, _)| o.per_way()),
+                    "rehash_pointers": e.old.as_ref().map(|(_, p)| p.clone()),
+                }))
+            })
+            .collect();
+        let walks = self.walks.get();
+        serde_json::json!({
+            "design": "cuckoo",
+            "ways": self.seeds.len(),
+            "tables": tables,
+            "resizes": self.c.resizes,
+            "entries_moved": self.c.moved,
+            "slots_scanned": self.c.scanned,
+            "insert_failures": self.c.failures,
+            "kicks_hist": self.c.kicks_hist,
+            "walks": walks,
+            "probe_reads_per_walk": if walks == 0 { 0.0 } else { self.walk_reads.get() as f64 / walks as f64 },
+            "seed": self.seed,
+            "bytes": self.table_bytes(),
+            "retired_bytes": self.c.retired_bytes,
+        })
+    }
+
+    fn leaf_lines(&self, asid: u16, vaddr: u64) -> Option<(u64, u64)> {
+        PageSize::ALL.into_iter().find_map(|size| {
+            let (key, sub) = key_of(asid, vaddr, size)?;
+            let e = self.ecpt[size.index()].as_ref()?;
+            let (g, w, i) = e.find(self.kind, &self.seeds, key)?;
+            let t = e.tables(g);
+            let entry = &t.ways[w][i as usize];
+            (entry.present >> sub & 1 == 1).then(|| {
+                (
+                    t.phys[w].addr(i * ENTRY_BYTES) + sub as u64 * 8,
+                    entry.frames[sub] + (vaddr & (size.bytes() - 1)),
+                )
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FrameAlloc, MemoryConfig};
+    use crate::memory::MemorySystem;
+    use crate::pagetable::htab::tests::{inside, os};
+    use crate::walker::Walker;
+    use std::collections::BTreeMap;
+
+    fn small(per_way: u64, threshold: f64, per_insert: u32) -> (Cuckoo, FrameAllocator) {
+        let mut f = FrameAllocator::new(64 << 30, FrameAlloc::Shuffled, 5);
+        let cfg = CuckooConfig {
+            initial_entries: per_way,
+            resize_threshold: threshold,
+            rehash_per_insert: per_insert,
+            ..Default::default()
+        };
+        let t = Cuckoo::new(&cfg, &os(64 << 30), &mut f).unwrap();
+        (t, f)
+    }
+
+    fn walk(t: &Cuckoo, asid: u16, va: u64) -> (Option<Translation>, Vec<WalkStep>) {
+        let mut steps = Vec::new();
+        let r = t.walk(asid, va, None, &mut steps);
+        (r, steps)
+    }
+
+    /// Cluster `i`'s first page: clusters 8 pages apart, so each insert is a new entry.
+    fn page(i: u64) -> u64 {
+        (i * CLUSTER) << 12
+    }
+
+    #[test]
+    fn a_walk_is_one_group_of_d_reads_and_clusters_share_a_line() {
+        let (mut t, mut f) = small(64, 0.6, 2);
+        // Empty table: the 4K ways are still read.
+        let (r, steps) = walk(&t, 1, 0x1000);
+        assert_eq!((r, steps.len()), (None, 3));
+        for i in 0..8u64 {
+            t.map(
+                1,
+                0x10_0000 + (i << 12),
+                PageSize::Size4K,
+                (i + 1) << 12,
+                &mut f,
+            )
+            .unwrap();
+        }
+        // 8 consecutive pages: one entry.
+        assert_eq!(t.entries(PageSize::Size4K), 1);
+        let (r, steps) = walk(&t, 1, 0x10_3abc);
+        assert_eq!(r.unwrap().frame, 4 << 12);
+        assert_eq!(steps.len(), 3);
+        assert!(steps.iter().all(|s| s.group == 0 && s.level == 0));
+        // Same line as its neighbour, one PTE further.
+        let (_, next) = walk(&t, 1, 0x10_4000);
+        for (a, b) in steps.iter().zip(&next) {
+            assert_eq!(a.pte_addr + 8, b.pte_addr);
+        }
+        // Another asid does not see it.
+        assert_eq!(walk(&t, 2, 0x10_3abc).0, None);
+        assert_eq!(t.unmap(1, 0x10_3000).unwrap().frame, 4 << 12);
+        assert_eq!(walk(&t, 1, 0x10_3000).0, None);
+        assert_eq!(t.entries(PageSize::Size4K), 1);
+        for i in [0u64, 1, 2, 4, 5, 6, 7] {
+            t.unmap(1, 0x10_0000 + (i << 12)).unwrap();
+        }
+        assert_eq!(t.entries(PageSize::Size4K), 0);
+    }
+
+    #[test]
+    fn resize_starts_at_the_threshold_and_moves_every_old_entry() {
+        // 3 ways x 64 = 192 entries; threshold 0.5: the 97th entry starts a resize.
+        let (mut t, mut f) = small(64, 0.5, 1 << 20);
+        for i in 0..96 {
+            t.map(1, page(i), PageSize::Size4K, (i + 1) << 12, &mut f)
+                .unwrap();
+            assert_eq!(t.resizes(), 0, "entry {i}");
+        }
+        assert_eq!(t.table_bytes(), 3 * 64 * 64);
+        t.map(1, page(96), PageSize::Size4K, 97 << 12, &mut f)
+            .unwrap();
+        assert_eq!(t.resizes(), 1);
+        assert!(t.resizing(PageSize::Size4K));
+        // Both generations live: old 3 x 64 lines, new 3 x 128.
+        assert_eq!(t.table_bytes(), 3 * 64 * 64 + 3 * 128 * 64);
+        // Still exactly d reads, one group.
+        for i in 0..97 {
+            let (r, steps) = walk(&t, 1, page(i));
+            assert_eq!(r.unwrap().frame, (i + 1) << 12);
+            assert_eq!(steps.len(), 3);
+            assert!(steps.iter().all(|s| s.group == 0));
+        }
+        // The next insert moves first (all of it, here), then inserts into the new table.
+        t.map(1, page(97), PageSize::Size4K, 98 << 12, &mut f)
+            .unwrap();
+        assert!(!t.resizing(PageSize::Size4K));
+        assert_eq!(t.entries_moved(), 97);
+        assert_eq!(t.table_bytes(), 3 * 128 * 64);
+        assert_eq!(t.stats()["retired_bytes"], 3 * 64 * 64);
+        for i in 0..98 {
+            assert_eq!(t.translate(1, page(i)).unwrap().frame, (i + 1) << 12);
+        }
+    }
+
+    #[test]
+    fn gradual_resize_reads_the_generation_the_pointer_names() {
+        let (mut t, mut f) = small(64, 0.5, 1);
+        let mut i = 0;
+        while t.resizes() == 0 {
+            t.map(1, page(i), PageSize::Size4K, (i + 1) << 12, &mut f)
+                .unwrap();
+            i += 1;
+        }
+        let mut saw_old = false;
+        let mut saw_new = false;
+        // With one move per insert the new table reaches the threshold about when the
+        // resize ends, and the next resize starts at once: stop at the end of the first.
+        while t.resizes() == 1 && t.resizing(PageSize::Size4K) {
+            t.map(1, page(i), PageSize::Size4K, (i + 1) << 12, &mut f)
+                .unwrap();
+            i += 1;
+            let e = t.ecpt[0].as_ref().unwrap();
+            let Some((old, _)) = &e.old else { break };
+            for j in 0..i {
+                let (r, steps) = walk(&t, 1, page(j));
+                assert_eq!(r.unwrap().frame, (j + 1) << 12);
+                assert_eq!(steps.len(), 3);
+                for (w, s) in steps.iter().enumerate() {
+                    let in_old = inside(&old.phys[w], s.pte_addr);
+                    let in_new = inside(&e.cur.phys[w], s.pte_addr);
+                    assert!(in_old != in_new);
+                    saw_old |= in_old;
+                    saw_new |= in_new;
+                }
+            }
+        }
+        assert!(saw_old && saw_new);
+        // Every entry in the old table at the start, or put there since, was moved once.
+        assert!(t.entries_moved() >= 97);
+        for j in 0..i {
+            assert_eq!(t.translate(1, page(j)).unwrap().frame, (j + 1) << 12);
+        }
+    }
+
+    #[test]
+    fn footprint_matches_ways_times_entries_times_64() {
+        let (mut t, mut f) = small(256, 0.6, 2);
+        assert_eq!(t.table_bytes(), 3 * 256 * 64);
+        t.map(1, 0x4000_0000, PageSize::Size1G, 1 << 30, &mut f)
+            .unwrap();
+        t.map(1, 0x20_0000, PageSize::Size2M, 2 << 20, &mut f)
+            .unwrap();
+        // One ECPT per size in use.
+        assert_eq!(t.table_bytes(), 3 * (3 * 256 * 64));
+        assert_eq!(t.stats()["bytes"], 3 * 3 * 256 * 64);
+        // Defaults: 3 ways x 4096 lines.
+        let t = Cuckoo::new(&CuckooConfig::default(), &os(4 << 30), &mut f).unwrap();
+        assert_eq!(t.table_bytes(), 3 * 4096 * 64);
+    }
+
+    #[test]
+    fn huge_pages_parallel_and_sequential() {
+        for huge in [HugeProbe::Parallel, HugeProbe::Sequential] {
+            let mut f = FrameAllocator::new(64 << 30, FrameAlloc::Shuffled, 5);
+            let cfg = CuckooConfig {
+                huge,
+                initial_entries: 64,
+                ..Default::default()
+            };
+            let mut t = Cuckoo::new(&cfg, &os(64 << 30), &mut f).unwrap();
+            t.map(1, 0x1000, PageSize::Size4K, 0x9000, &mut f).unwrap();
+            t.map(1, 0x4000_0000, PageSize::Size1G, 1 << 30, &mut f)
+                .unwrap();
+            assert!(t.map(1, 0x4020_0000, PageSize::Size2M, 0, &mut f).is_err());
+            assert!(t.map(1, 0, PageSize::Size1G, 0, &mut f).is_err());
+            let (r, steps) = walk(&t, 1, 0x4000_1234);
+            assert_eq!(r.unwrap().size, PageSize::Size1G);
+            assert_eq!(steps.len(), 6);
+            let groups: Vec<u8> = steps.iter().map(|s| s.group).collect();
+            match huge {
+                HugeProbe::Parallel => assert_eq!(groups, vec![0; 6]),
+                HugeProbe::Sequential => assert_eq!(groups, vec![0, 0, 0, 1, 1, 1]),
+            }
+            let (r, steps) = walk(&t, 1, 0x1000);
+            assert_eq!(r.unwrap().frame, 0x9000);
+            assert_eq!(steps.len(), if huge == HugeProbe::Parallel { 6 } else { 3 });
+        }
+    }
+
+    #[test]
+    fn random_operations_agree_with_a_hashmap_across_resizes() {
+        for (huge, seed) in [(HugeProbe::Parallel, 4), (HugeProbe::Sequential, 5)] {
+            let mut f = FrameAllocator::new(64 << 30, FrameAlloc::Shuffled, 3);
+            let cfg = CuckooConfig {
+                huge,
+                initial_entries: 16,
+                resize_threshold: 0.6,
+                rehash_per_insert: 1,
+                max_kicks: 16,
+                seed: Some(seed),
+                ..Default::default()
+            };
+            let mut t = Cuckoo::new(&cfg, &os(64 << 30), &mut f).unwrap();
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(12);
+            let mut model: BTreeMap<(u16, PageSize, u64), u64> = BTreeMap::new();
+            let overlaps =
+                |m: &BTreeMap<(u16, PageSize, u64), u64>, a: u16, va: u64, s: PageSize| {
+                    m.keys().any(|&(b, s2, v)| {
+                        let lo = v << s2.shift();
+                        b == a && lo < va + s.bytes() && va < lo + s2.bytes()
+                    })
+                };
+            let mut steps = Vec::new();
+            for op in 0..6000 {
+                let asid = 1 + (rng.next_u64() % 3) as u16;
+                let size = match rng.next_u64() % 10 {
+                    0 => PageSize::Size1G,
+                    1 | 2 => PageSize::Size2M,
+                    _ => PageSize::Size4K,
+                };
+                let va = (rng.next_u64() % (16 << 30)) & !(size.bytes() - 1);
+                if rng.next_u64() % 3 < 2 {
+                    let frame = (rng.next_u64() % (1 << 30)) << 12;
+                    let r = t.map(asid, va, size, frame, &mut f);
+                    if overlaps(&model, asid, va, size) {
+                        assert!(r.is_err(), "op {op}: overlapping map accepted");
+                    } else {
+                        assert_eq!(r.unwrap().evicted, None);
+                        model.insert((asid, size, va >> size.shift()), frame);
+                    }
+                } else {
+                    let got = t.unmap(asid, va);
+                    let k = PageSize::ALL
+                        .into_iter()
+                        .map(|s| (asid, s, va >> s.shift()))
+                        .find(|k| model.contains_key(k));
+                    assert_eq!(got.map(|t| t.frame), k.map(|k| model[&k]), "op {op}");
+                    if let Some(k) = k {
+                        model.remove(&k);
+                    }
+                }
+                let live = t.live_phys();
+                for _ in 0..4 {
+                    let probe = if rng.next_u64() % 2 == 0 && !model.is_empty() {
+                        let n = (rng.next_u64() % model.len() as u64) as usize;
+                        let &(a, s, v) = model.keys().nth(n).unwrap();
+                        (a, (v << s.shift()) + rng.next_u64() % s.bytes())
+                    } else {
+                        (1 + (rng.next_u64() % 3) as u16, rng.next_u64() % (16 << 30))
+                    };
+                    let want = PageSize::ALL.into_iter().find_map(|s| {
+                        model
+                            .get(&(probe.0, s, probe.1 >> s.shift()))
+                            .map(|&frame| Translation { frame, size: s })
+                    });
+                    assert_eq!(t.translate(probe.0, probe.1), want, "op {op}");
+                    steps.clear();
+                    assert_eq!(t.walk(probe.0, probe.1, None, &mut steps), want, "op {op}");
+                    assert!(!steps.is_empty() && steps.len() % 3 == 0);
+                    for s in &steps {
+                        assert!(live.iter().any(|p| inside(p, s.pte_addr)), "op {op}");
+                    }
+                }
+            }
+            assert!(t.resizes() >= 3, "{} resizes", t.resizes());
+            // Nothing lost: every mapping of the model is there, and nothing else.
+            for (&(a, s, v), &frame) in &model {
+                assert_eq!(
+                    t.translate(a, v << s.shift()),
+                    Some(Translation { frame, size: s })
+                );
+            }
+            let pages: u64 = t.ecpt.iter().flatten().map(|e| e.pages).sum();
+            assert_eq!(pages as usize, model.len());
+        }
+    }
+
+    #[test]
+    fn a_degenerate_hash_is_an_error_not_endless_growth() {
+        // The weak hash of small page numbers puts every cluster in the same slot of
+        // every way: after d entries nothing fits, at a tiny occupancy.
+        let mut f = FrameAllocator::new(64 << 30, FrameAlloc::Shuffled, 5);
+        let cfg = CuckooConfig {
+            hash: HashKind::Weak,
+            initial_entries: 64,
+            ..Default::default()
+        };
+        let mut t = Cuckoo::new(&cfg, &os(64 << 30), &mut f).unwrap();
+        let r =
+            (0..64).try_for_each(|i| t.map(1, page(i), PageSize::Size4K, 0, &mut f).map(|_| ()));
+        assert!(r.unwrap_err().0.contains("collide"));
+    }
+
+    #[test]
+    fn walk_latency_is_one_dram_latency_for_d_parallel_reads() {
+        const DRAM: u64 = 100;
+        let mut m = MemorySystem::new(
+            &MemoryConfig {
+                dram_latency: DRAM as u32,
+                data_through_caches: false,
+                cache: vec![],
+            },
+            1,
+            0,
+        );
+        let mut w = Walker::new(&[], 0);
+        let mut f = FrameAllocator::new(64 << 30, FrameAlloc::Shuffled, 5);
+        for huge in [HugeProbe::Parallel, HugeProbe::Sequential] {
+            let cfg = CuckooConfig {
+                huge,
+                initial_entries: 64,
+                ..Default::default()
+            };
+            let mut t = Cuckoo::new(&cfg, &os(64 << 30), &mut f).unwrap();
+            t.map(1, 0x1000, PageSize::Size4K, 0x9000, &mut f).unwrap();
+            let r = w.walk(0, 1, 0x1000, &t, &mut m);
+            assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (3, DRAM, 0));
+            t.map(1, 0x4000_0000, PageSize::Size1G, 1 << 30, &mut f)
+                .unwrap();
+            let r = w.walk(0, 1, 0x4000_0000, &t, &mut m);
+            let groups = if huge == HugeProbe::Parallel { 1 } else { 2 };
+            assert_eq!((r.reads, r.pte_cycles), (6, groups * DRAM));
+            assert_eq!(r.translation.unwrap().frame, 1 << 30);
+        }
     }
 }
