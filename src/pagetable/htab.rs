@@ -329,9 +329,10 @@ impl Htab {
         self.frames[slot] = frame;
         self.evicted.insert(victim, vframe);
         self.evictions += 1;
-        let (_, vpn, vsize) = unpack(victim);
+        let (vasid, vpn, vsize) = unpack(victim);
         self.resident[vsize.index()] -= 1;
         Some(Evicted {
+            asid: vasid,
             vaddr: vpn << vsize.shift(),
             size: vsize,
         })

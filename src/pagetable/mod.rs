@@ -31,6 +31,8 @@ use crate::SimError;
 /// TLBs, and touching it again faults and [`PageTable::restore`]s it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Evicted {
+    /// Address space the dropped translation belongs to (a global table holds all).
+    pub asid: u16,
     pub vaddr: u64,
     pub size: PageSize,
 }

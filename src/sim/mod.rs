@@ -120,6 +120,9 @@ struct Core {
     /// Instructions at the last statistics restart, for base cycles.
     instr_total: u64,
     stall_total: u64,
+    /// Translations of other address spaces the shared table evicted during this
+    /// core's faults, to be dropped from their owners' TLBs.
+    remote_evictions: Vec<crate::pagetable::Evicted>,
     source: Box<dyn AccessSource>,
     buf: Vec<Access>,
     pos: usize,
@@ -168,6 +171,8 @@ pub struct Simulator<PT: PageTable = Radix> {
     accesses_done: u64,
     /// Cores past warm-up.
     warm_cores: usize,
+    /// Per core: evicted translations of its address space to drop when it next runs.
+    inboxes: Vec<Vec<crate::pagetable::Evicted>>,
 }
 
 impl Simulator<Radix> {
@@ -219,6 +224,7 @@ impl<PT: PageTable> Simulator<PT> {
                     os_stats: OsStats::default(),
                     instr_total: 0,
                     stall_total: 0,
+                    remote_evictions: Vec::new(),
                     source,
                     buf: Vec::with_capacity(BATCH),
                     pos: 0,
@@ -243,6 +249,7 @@ impl<PT: PageTable> Simulator<PT> {
             },
             accesses_done: 0,
             warm_cores: 0,
+            inboxes: vec![Vec::new(); n],
         })
     }
 
@@ -300,6 +307,9 @@ impl<PT: PageTable> Simulator<PT> {
         let n_cores = self.cores.len();
         let core = &mut self.cores[id];
         let pt = &mut self.spaces[if PT::SHARED { 0 } else { id }];
+        for e in self.inboxes[id].drain(..) {
+            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+        }
         // The batch is taken out of the core while it runs, so the loop below keeps its
         // pointer and length in registers (the core is mutably borrowed by `step`).
         let mut buf = std::mem::take(&mut core.buf);
@@ -343,6 +353,14 @@ impl<PT: PageTable> Simulator<PT> {
             self.accesses_done += 1;
             if let Err(e) = step(core, a, pt, &mut self.mem, &mut self.os, &t) {
                 break Err(e);
+            }
+            if !core.remote_evictions.is_empty() {
+                for e in core.remote_evictions.drain(..) {
+                    // Core i runs address space i + 1.
+                    if let Some(inbox) = self.inboxes.get_mut(e.asid as usize - 1) {
+                        inbox.push(e);
+                    }
+                }
             }
             if !core.warm && core.counters.accesses >= t.warmup {
                 core.warm = true;
@@ -455,6 +473,17 @@ fn step<PT: PageTable>(
     // `latency`: from the start of the lookup to the translation (timestamps on a miss).
     let (frame, size, hit_level, latency) = match hit {
         Some(h) => {
+            // No TLB may hold a translation the page table no longer has (evictions,
+            // unmaps): checked on every hit in test builds.
+            debug_assert_eq!(
+                pt.translate(core.asid, va),
+                Some(crate::pagetable::Translation {
+                    frame: h.frame,
+                    size: h.size
+                }),
+                "stale TLB entry for {va:#x} on core {}",
+                core.id
+            );
             core.stall(tlb_cycles - l1_hidden);
             (h.frame, h.size, h.level, tlb_cycles)
         }
@@ -526,8 +555,14 @@ fn translate_miss<PT: PageTable>(
             let (cycles, evicted) = os.handle_fault(pt, core.asid, va, &mut core.os_stats)?;
             fault = cycles;
             if let Some(e) = evicted {
-                // The design dropped another translation: it must not stay in the TLBs.
-                core.tlbs.invalidate_page(core.asid, e.vaddr, e.size);
+                // The design dropped a translation: it must not stay in a TLB. Another
+                // address space's runs on another core, which drops it before its next
+                // access (cross-core shootdown costs are not modelled yet).
+                if e.asid == core.asid {
+                    core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+                } else {
+                    core.remote_evictions.push(e);
+                }
             }
             r = core.walker.walk(core.id, core.asid, va, pt, mem);
             psc += r.psc_cycles;
