@@ -43,7 +43,8 @@ fn label(v: f64) -> String {
     } else if a >= 100.0 || v == v.round() {
         format!("{v:.0}")
     } else {
-        format!("{v:.3}")
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
