@@ -432,6 +432,15 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         self.keys.fill(INVALID);
     }
 
+    /// The valid entries as (key, value), set by set.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.keys
+            .iter()
+            .zip(&self.vals)
+            .filter(|(&k, _)| k != INVALID)
+            .map(|(&k, &v)| (k, v))
+    }
+
     /// Number of valid entries (for tests and occupancy stats).
     pub fn occupancy(&self) -> usize {
         self.keys.iter().filter(|&&k| k != INVALID).count()

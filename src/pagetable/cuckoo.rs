@@ -34,12 +34,31 @@
 //!   ways are dropped (their simulated frames are not returned: the frame allocator has
 //!   no free; `retired_bytes` counts them).
 //! - **Page sizes**: one ECPT per size (the 4K one at construction, the others on their
-//!   first mapping). Only sizes holding at least one page are probed (the paper's cuckoo
-//!   walk tables would narrow this further; if no size is in use, the 4K ways are read).
-//!   `huge = "parallel"`: all ways of all such sizes in one group (d reads per size);
-//!   `"sequential"`: 4K, then 2M, then 1G, one group each, stopping at the hit.
-//! - **No cuckoo walk cache (CWC) or cuckoo walk tables**: not modelled; walks bypass the
-//!   radix walk caches as every hashed design does.
+//!   first mapping). Only sizes holding at least one page are probed (if no size is in
+//!   use, the 4K ways are read). `huge = "parallel"`: all ways of all such sizes in one
+//!   group (d reads per size); `"sequential"`: 4K, then 2M, then 1G, one group each,
+//!   stopping at the hit.
+//! - **Cuckoo walk cache (CWC)**, optional (`walk_cache_entries > 0`; off by default). A
+//!   simplified form of the paper's cuckoo walk tables (CWTs) and their cache: the paper's
+//!   CWT entry covers a whole region (e.g. 2 MiB) and records, per section, whether the
+//!   size has entries there and in which way; here one CWC entry covers one *cluster* (the
+//!   unit the ECPT stores: 8 pages, 32 KiB of 4K pages), tagged (asid, page size, cluster),
+//!   and holds the way of its line or "no line in this size". There is no CWT in memory:
+//!   a CWC miss is followed by the normal d-way probe of that size, whose outcome fills
+//!   the CWC (no extra memory read, which favours the CWC slightly; the smaller reach per
+//!   entry disfavours it). Per probed size a walk then reads 1 line (hit), none (hit
+//!   saying there is no line: the size is skipped) or d lines (miss). The CWC is
+//!   set-associative with LRU and probed once per walk (all sizes together), costing
+//!   `walk_cache_latency` cycles, reported through [`PageTable::walk_cache_cycles`] and
+//!   counted with the walker's walk-cache cycles. Entries are kept exact: after each map
+//!   or unmap, every key whose line was placed, displaced, moved by the elastic rehash,
+//!   left homeless or freed is checked, and a cached entry that no longer names the way
+//!   holding it (or says "none" when there now is a line) is invalidated (counted as
+//!   `walk_cache.invalidations`); a line moved to the same way in the new generation keeps
+//!   its entry, as the rehash pointer already selects the generation. Walks assert (debug
+//!   builds) that a hit never names a wrong way. The CWC is keyed by asid and is not
+//!   flushed with the TLBs.
+//! - Walks bypass the radix walk caches (PSCs) as every hashed design does.
 //!
 //! Footprint: sum over the page sizes in use of `ways x entries per way x 64` bytes, plus
 //! the old table's during a resize.
@@ -52,13 +71,14 @@ use super::hash::{hash_with_seed, HashKind, HugeProbe};
 use super::htab::{Nesting, VA_BITS};
 use super::{MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep, NO_NODE};
 use crate::addr::PageSize;
+use crate::assoc::{Replacement, SetAssoc};
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 /// Bytes per entry: one cache line.
 pub const ENTRY_BYTES: u64 = 64;
@@ -83,6 +103,15 @@ fn two() -> u32 {
 fn kicks() -> u32 {
     32
 }
+fn four() -> u32 {
+    4
+}
+fn one() -> u32 {
+    1
+}
+
+/// Largest cuckoo walk cache accepted (a CWC is a small structure next to the walker).
+const MAX_CWC_ENTRIES: u32 = 1 << 16;
 
 /// Configuration of this design (`[page_table]` with `kind = "cuckoo"`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -110,6 +139,16 @@ pub struct CuckooConfig {
     /// Seed of the hash functions' seeds and of the random walk; default a fixed constant.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// Cuckoo walk cache entries (one per (asid, page size, cluster)); 0: no CWC.
+    #[serde(default)]
+    pub walk_cache_entries: u32,
+    /// Ways of the cuckoo walk cache (LRU); `walk_cache_entries / walk_cache_ways` sets,
+    /// a power of two.
+    #[serde(default = "four")]
+    pub walk_cache_ways: u32,
+    /// Cycles of a cuckoo walk cache probe, charged once per walk when the CWC is on.
+    #[serde(default = "one")]
+    pub walk_cache_latency: u32,
 }
 
 impl Default for CuckooConfig {
@@ -123,6 +162,9 @@ impl Default for CuckooConfig {
             rehash_per_insert: two(),
             max_kicks: kicks(),
             seed: None,
+            walk_cache_entries: 0,
+            walk_cache_ways: four(),
+            walk_cache_latency: one(),
         }
     }
 }
@@ -163,6 +205,37 @@ impl CuckooConfig {
             e.push((
                 "max_kicks".into(),
                 format!("must be 1 to 10000, not {}", self.max_kicks),
+            ));
+        }
+        let (n, w) = (self.walk_cache_entries, self.walk_cache_ways);
+        if n > MAX_CWC_ENTRIES {
+            e.push((
+                "walk_cache_entries".into(),
+                format!("{n} is more than the supported {MAX_CWC_ENTRIES}"),
+            ));
+        } else if n > 0 {
+            if w == 0 {
+                e.push(("walk_cache_ways".into(), "must be at least 1".into()));
+            } else if n % w != 0 {
+                e.push((
+                    "walk_cache_ways".into(),
+                    format!("walk_cache_entries ({n}) are not divisible by ways ({w})"),
+                ));
+            } else if !(n / w).is_power_of_two() {
+                e.push((
+                    "walk_cache_ways".into(),
+                    format!(
+                        "walk_cache_entries / walk_cache_ways = {} sets, which is not a power \
+                         of two",
+                        n / w
+                    ),
+                ));
+            }
+        }
+        if self.walk_cache_latency > 1000 {
+            e.push((
+                "walk_cache_latency".into(),
+                format!("must be at most 1000, not {}", self.walk_cache_latency),
             ));
         }
         e
@@ -242,6 +315,9 @@ struct Ctx<'a> {
     max_kicks: u32,
     rng: &'a mut Xoshiro256PlusPlus,
     c: &'a mut Counters,
+    /// Keys whose way may have changed (placed, displaced, moved, left homeless): the
+    /// cuckoo walk cache entries to check once the operation is over.
+    touched: &'a mut Vec<u64>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -313,6 +389,7 @@ impl Ecpt {
                 let (g, i) = self.locate(cx.kind, cx.seeds, item.key, w);
                 let slot = self.slot_mut(g, w, i);
                 if slot.key == 0 {
+                    cx.touched.push(item.key);
                     *slot = item;
                     cx.c.kicks_hist[kick as usize] += 1;
                     return Ok(());
@@ -331,7 +408,9 @@ impl Ecpt {
                 },
             };
             let (g, i) = self.locate(cx.kind, cx.seeds, item.key, w);
+            cx.touched.push(item.key);
             std::mem::swap(self.slot_mut(g, w, i), &mut item);
+            cx.touched.push(item.key);
             from = Some(w);
         }
         let last = cx.c.kicks_hist.len() - 1;
@@ -375,6 +454,7 @@ impl Ecpt {
             ptr[w] += 1;
             cx.c.scanned += 1;
             if e.key != 0 {
+                cx.touched.push(e.key);
                 cx.c.moved += 1;
                 let homeless = self.place(cx, e, Some(w)).err();
                 if let Some((old, ptr)) = &self.old {
@@ -386,6 +466,61 @@ impl Ecpt {
                 return homeless;
             }
         }
+    }
+}
+
+/// Value of a cuckoo walk cache entry recording that the cluster has no line in any way.
+const CWC_ABSENT: u64 = u64::MAX;
+
+/// The cuckoo walk cache: per (asid, page size, cluster), the way holding the cluster's
+/// line, or [`CWC_ABSENT`]. Probed and filled during walks (`&self`), hence the cells.
+struct Cwc {
+    array: RefCell<SetAssoc>,
+    latency: u64,
+    lookups: Cell<u64>,
+    hits: Cell<u64>,
+    /// Hits saying the cluster has no line (the size is skipped without a read).
+    absent_hits: Cell<u64>,
+    invalidations: u64,
+}
+
+/// The CWC's tag: the ECPT key (bit 63 set, asid, cluster) with the page size in bits
+/// 61-62 (free: the asid ends at bit 60). Never `INVALID` (all ones).
+#[inline(always)]
+fn cwc_key(key: u64, size: PageSize) -> u64 {
+    key | (size.index() as u64) << 61
+}
+
+/// The CWC set of tag `ck`.
+#[inline(always)]
+fn cwc_set(ck: u64, mask: u64) -> usize {
+    let (asid, cluster) = unpack(ck & !(3 << 61));
+    // Consecutive clusters of one space fill consecutive sets.
+    let size = (ck >> 61) & 3;
+    ((cluster ^ (asid as u64).wrapping_mul(0x9e37_79b9) ^ size.wrapping_mul(0x85eb_ca6b)) & mask)
+        as usize
+}
+
+impl Cwc {
+    /// The cached way (or `CWC_ABSENT`) of `key`'s line in the `size` table, if cached.
+    fn lookup(&self, key: u64, size: PageSize) -> Option<u64> {
+        let ck = cwc_key(key, size);
+        let mut a = self.array.borrow_mut();
+        let set = cwc_set(ck, a.set_mask());
+        self.lookups.set(self.lookups.get() + 1);
+        let v = a.lookup(set, ck)?;
+        self.hits.set(self.hits.get() + 1);
+        if v == CWC_ABSENT {
+            self.absent_hits.set(self.absent_hits.get() + 1);
+        }
+        Some(v)
+    }
+
+    fn fill(&self, key: u64, size: PageSize, way: u64) {
+        let ck = cwc_key(key, size);
+        let mut a = self.array.borrow_mut();
+        let set = cwc_set(ck, a.set_mask());
+        a.insert(set, ck, way);
     }
 }
 
@@ -404,6 +539,9 @@ pub struct Cuckoo {
     c: Counters,
     walks: Cell<u64>,
     walk_reads: Cell<u64>,
+    cwc: Option<Cwc>,
+    /// Keys a `map`/`unmap` may have moved or removed (see [`Ctx::touched`]).
+    touched: Vec<u64>,
 }
 
 #[inline(always)]
@@ -448,6 +586,20 @@ impl Cuckoo {
             },
             walks: Cell::new(0),
             walk_reads: Cell::new(0),
+            cwc: (cfg.walk_cache_entries > 0).then(|| Cwc {
+                array: RefCell::new(SetAssoc::new(
+                    (cfg.walk_cache_entries / cfg.walk_cache_ways) as usize,
+                    cfg.walk_cache_ways as usize,
+                    Replacement::Lru,
+                    0,
+                )),
+                latency: cfg.walk_cache_latency as u64,
+                lookups: Cell::new(0),
+                hits: Cell::new(0),
+                absent_hits: Cell::new(0),
+                invalidations: 0,
+            }),
+            touched: Vec::new(),
         };
         t.ecpt[0] = Some(t.new_ecpt(frames)?);
         Ok(t)
@@ -469,6 +621,106 @@ impl Cuckoo {
         let (g, w, i) = e.find(self.kind, &self.seeds, key)?;
         let entry = &e.tables(g).ways[w][i as usize];
         (entry.present >> sub & 1 == 1).then_some(entry.frames[sub])
+    }
+
+    /// Keep the cuckoo walk cache exact after an operation on the `size` table: drop each
+    /// cached entry of a touched key that no longer names the way holding the key's line
+    /// (or says there is none when there is one).
+    fn sync_cwc(&mut self, size: PageSize) {
+        let Some(cwc) = &mut self.cwc else {
+            self.touched.clear();
+            return;
+        };
+        let e = self.ecpt[size.index()].as_ref();
+        let a = cwc.array.get_mut();
+        for key in self.touched.drain(..) {
+            let ck = cwc_key(key, size);
+            let set = cwc_set(ck, a.set_mask());
+            let Some(cached) = a.probe(set, ck) else {
+                continue;
+            };
+            let now = e
+                .and_then(|e| e.find(self.kind, &self.seeds, key))
+                .map_or(CWC_ABSENT, |(_, w, _)| w as u64);
+            if cached != now {
+                a.invalidate(set, ck);
+                cwc.invalidations += 1;
+            }
+        }
+    }
+
+    /// Every cached CWC entry names the way that holds its line, or correctly says
+    /// there is none (for tests).
+    #[cfg(test)]
+    fn check_cwc(&self) {
+        let Some(cwc) = &self.cwc else { return };
+        for (ck, way) in cwc.array.borrow().iter() {
+            let size = PageSize::ALL[(ck >> 61 & 3) as usize];
+            let key = ck & !(3 << 61);
+            let now = self.ecpt[size.index()]
+                .as_ref()
+                .and_then(|e| e.find(self.kind, &self.seeds, key))
+                .map_or(CWC_ABSENT, |(_, w, _)| w as u64);
+            assert_eq!(way, now, "stale CWC entry for {:?} {size}", unpack(key));
+        }
+    }
+
+    /// Insert a new line for `key` (the cluster has none yet) holding PTE `sub`.
+    fn insert(
+        &mut self,
+        size: PageSize,
+        key: u64,
+        sub: usize,
+        frame: u64,
+        frames: &mut FrameAllocator,
+    ) -> Result<(), SimError> {
+        let mut cx = Ctx {
+            kind: self.kind,
+            seeds: &self.seeds,
+            max_kicks: self.max_kicks,
+            rng: &mut self.rng,
+            c: &mut self.c,
+            touched: &mut self.touched,
+        };
+        let e = self.ecpt[size.index()].as_mut().expect("created by map");
+        // First the resize's share of moves, then the insert.
+        let mut homeless = Vec::new();
+        if e.old.is_some() {
+            for _ in 0..self.per_insert {
+                homeless.extend(e.rehash_step(&mut cx));
+            }
+        }
+        let mut item = Entry {
+            key,
+            ..Default::default()
+        };
+        item.present = 1 << sub;
+        item.frames[sub] = frame;
+        e.entries += 1;
+        if let Err(h) = e.place(&mut cx, item, None) {
+            homeless.push(h);
+        }
+        // No room: grow (or keep growing) until every homeless entry is placed.
+        while let Some(h) = homeless.pop() {
+            if e.old.is_none() {
+                if e.entries * 16 < e.capacity() {
+                    return Err(SimError(format!(
+                        "cuckoo insertion failed with the {size} table {:.1}% full: the hash \
+                         functions collide (hash = \"weak\"?); growing would not help",
+                        100.0 * e.entries as f64 / e.capacity() as f64
+                    )));
+                }
+                e.start_resize(&mut cx, frames)?;
+            }
+            homeless.extend(e.rehash_step(&mut cx));
+            if let Err(h) = e.place(&mut cx, h, None) {
+                homeless.push(h);
+            }
+        }
+        if e.old.is_none() && e.entries as f64 > self.threshold * e.capacity() as f64 {
+            e.start_resize(&mut cx, frames)?;
+        }
+        Ok(())
     }
 
     /// Sizes a walk probes, in 4K, 2M, 1G order.
@@ -570,60 +822,18 @@ impl PageTable for Cuckoo {
             self.ecpt[size.index()] = Some(self.new_ecpt(frames)?);
         }
         self.nesting.add(asid, vaddr, size);
-        let mut cx = Ctx {
-            kind: self.kind,
-            seeds: &self.seeds,
-            max_kicks: self.max_kicks,
-            rng: &mut self.rng,
-            c: &mut self.c,
-        };
         let e = self.ecpt[size.index()].as_mut().expect("created above");
         e.pages += 1;
         // The cluster's line exists: set the PTE in place.
-        if let Some((g, w, i)) = e.find(cx.kind, cx.seeds, key) {
+        if let Some((g, w, i)) = e.find(self.kind, &self.seeds, key) {
             let entry = e.slot_mut(g, w, i);
             entry.present |= 1 << sub;
             entry.frames[sub] = frame;
             return Ok(MapOutcome::default());
         }
-        // A new entry: first the resize's share of moves, then the insert.
-        let mut homeless = Vec::new();
-        if e.old.is_some() {
-            for _ in 0..self.per_insert {
-                homeless.extend(e.rehash_step(&mut cx));
-            }
-        }
-        let mut item = Entry {
-            key,
-            ..Default::default()
-        };
-        item.present = 1 << sub;
-        item.frames[sub] = frame;
-        e.entries += 1;
-        if let Err(h) = e.place(&mut cx, item, None) {
-            homeless.push(h);
-        }
-        // No room: grow (or keep growing) until every homeless entry is placed.
-        while let Some(h) = homeless.pop() {
-            if e.old.is_none() {
-                if e.entries * 16 < e.capacity() {
-                    return Err(SimError(format!(
-                        "cuckoo insertion failed with the {size} table {:.1}% full: the hash \
-                         functions collide (hash = \"weak\"?); growing would not help",
-                        100.0 * e.entries as f64 / e.capacity() as f64
-                    )));
-                }
-                e.start_resize(&mut cx, frames)?;
-            }
-            homeless.extend(e.rehash_step(&mut cx));
-            if let Err(h) = e.place(&mut cx, h, None) {
-                homeless.push(h);
-            }
-        }
-        if e.old.is_none() && e.entries as f64 > self.threshold * e.capacity() as f64 {
-            e.start_resize(&mut cx, frames)?;
-        }
-        Ok(MapOutcome::default())
+        let r = self.insert(size, key, sub, frame, frames);
+        self.sync_cwc(size);
+        r.map(|()| MapOutcome::default())
     }
 
     fn unmap(&mut self, asid: u16, vaddr: u64) -> Option<Translation> {
@@ -644,7 +854,10 @@ impl PageTable for Cuckoo {
             if entry.present == 0 {
                 *entry = Entry::default();
                 e.entries -= 1;
+                self.touched.push(key);
+                self.sync_cwc(size);
             }
+            let e = self.ecpt[size.index()].as_mut().expect("found above");
             e.pages -= 1;
             self.nesting.remove(asid, vaddr, size);
             return Some(Translation { frame, size });
@@ -673,7 +886,19 @@ impl PageTable for Cuckoo {
             // and finds nothing there.
             let (key, sub) = key_of(asid, vaddr, size).unwrap_or((u64::MAX, 0));
             let probe = if key == u64::MAX { pack(asid, 0) } else { key };
-            for w in 0..self.seeds.len() {
+            // The cuckoo walk cache names the one way to read, or says there is no line.
+            let cwc = self.cwc.as_ref().filter(|_| key != u64::MAX);
+            let hint = cwc.and_then(|c| c.lookup(key, size));
+            let ways = match hint {
+                Some(CWC_ABSENT) => {
+                    debug_assert!(e.find(self.kind, &self.seeds, key).is_none());
+                    0..0
+                }
+                Some(w) => w as usize..w as usize + 1,
+                None => 0..self.seeds.len(),
+            };
+            let mut found = CWC_ABSENT;
+            for w in ways {
                 let (g, i) = e.locate(self.kind, &self.seeds, probe, w);
                 let t = e.tables(g);
                 steps.push(WalkStep {
@@ -683,12 +908,20 @@ impl PageTable for Cuckoo {
                     group,
                 });
                 let entry = &t.ways[w][i as usize];
-                if result.is_none() && entry.key == key && entry.present >> sub & 1 == 1 {
-                    result = Some(Translation {
-                        frame: entry.frames[sub],
-                        size,
-                    });
+                if entry.key == key {
+                    found = w as u64;
+                    if result.is_none() && entry.present >> sub & 1 == 1 {
+                        result = Some(Translation {
+                            frame: entry.frames[sub],
+                            size,
+                        });
+                    }
                 }
+            }
+            match (cwc, hint) {
+                (Some(c), None) => c.fill(key, size, found),
+                (Some(_), Some(w)) => debug_assert_eq!(w, found, "a CWC hit names a wrong way"),
+                _ => {}
             }
             if result.is_some() && self.huge == HugeProbe::Sequential {
                 break;
@@ -726,7 +959,7 @@ impl PageTable for Cuckoo {
             })
             .collect();
         let walks = self.walks.get();
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "design": "cuckoo",
             "ways": self.seeds.len(),
             "tables": tables,
@@ -740,7 +973,26 @@ impl PageTable for Cuckoo {
             "seed": self.seed,
             "bytes": self.table_bytes(),
             "retired_bytes": self.c.retired_bytes,
-        })
+        });
+        if let Some(c) = &self.cwc {
+            let a = c.array.borrow();
+            let (lookups, hits) = (c.lookups.get(), c.hits.get());
+            v["walk_cache"] = serde_json::json!({
+                "entries": a.sets() * a.ways(),
+                "ways": a.ways(),
+                "latency": c.latency,
+                "lookups": lookups,
+                "hits": hits,
+                "absent_hits": c.absent_hits.get(),
+                "hit_rate": if lookups == 0 { 0.0 } else { hits as f64 / lookups as f64 },
+                "invalidations": c.invalidations,
+            });
+        }
+        v
+    }
+
+    fn walk_cache_cycles(&self) -> u64 {
+        self.cwc.as_ref().map_or(0, |c| c.latency)
     }
 
     fn leaf_lines(&self, asid: u16, vaddr: u64) -> Option<(u64, u64)> {
@@ -952,7 +1204,13 @@ mod tests {
 
     #[test]
     fn random_operations_agree_with_a_hashmap_across_resizes() {
-        for (huge, seed) in [(HugeProbe::Parallel, 4), (HugeProbe::Sequential, 5)] {
+        // The last two with a small cuckoo walk cache (16 entries: it evicts all along).
+        for (huge, seed, cwc) in [
+            (HugeProbe::Parallel, 4, 0),
+            (HugeProbe::Sequential, 5, 0),
+            (HugeProbe::Parallel, 6, 16),
+            (HugeProbe::Sequential, 7, 16),
+        ] {
             let mut f = FrameAllocator::new(64 << 30, FrameAlloc::Shuffled, 3);
             let cfg = CuckooConfig {
                 huge,
@@ -961,6 +1219,8 @@ mod tests {
                 rehash_per_insert: 1,
                 max_kicks: 16,
                 seed: Some(seed),
+                walk_cache_entries: cwc,
+                walk_cache_ways: 2,
                 ..Default::default()
             };
             let mut t = Cuckoo::new(&cfg, &os(64 << 30), &mut f).unwrap();
@@ -1002,6 +1262,7 @@ mod tests {
                         model.remove(&k);
                     }
                 }
+                t.check_cwc();
                 let live = t.live_phys();
                 for _ in 0..4 {
                     let probe = if rng.next_u64() % 2 == 0 && !model.is_empty() {
@@ -1018,14 +1279,35 @@ mod tests {
                     });
                     assert_eq!(t.translate(probe.0, probe.1), want, "op {op}");
                     steps.clear();
-                    assert_eq!(t.walk(probe.0, probe.1, None, &mut steps), want, "op {op}");
-                    assert!(!steps.is_empty() && steps.len() % 3 == 0);
+                    // Twice: the second walk may hit in the CWC filled by the first (its
+                    // hits are checked against the way that holds the line inside `walk`).
+                    for _ in 0..2 {
+                        steps.clear();
+                        let got = t.walk(probe.0, probe.1, None, &mut steps);
+                        assert_eq!(got, want, "op {op}");
+                        if want.is_some() {
+                            assert!(got.is_some(), "op {op}: a mapped page walked to None");
+                        }
+                    }
+                    if cwc == 0 {
+                        assert!(!steps.is_empty() && steps.len() % 3 == 0);
+                    } else {
+                        assert!(steps.len() <= 9);
+                    }
                     for s in &steps {
                         assert!(live.iter().any(|p| inside(p, s.pte_addr)), "op {op}");
                     }
                 }
             }
             assert!(t.resizes() >= 3, "{} resizes", t.resizes());
+            if cwc > 0 {
+                let st = &t.stats()["walk_cache"];
+                assert!(st["hits"].as_u64().unwrap() > 1000, "{st}");
+                assert!(st["absent_hits"].as_u64().unwrap() > 0, "{st}");
+                assert!(st["invalidations"].as_u64().unwrap() > 20, "{st}");
+            } else {
+                assert!(t.stats().get("walk_cache").is_none());
+            }
             // Nothing lost: every mapping of the model is there, and nothing else.
             for (&(a, s, v), &frame) in &model {
                 assert_eq!(
@@ -1085,5 +1367,225 @@ mod tests {
             assert_eq!((r.reads, r.pte_cycles), (6, groups * DRAM));
             assert_eq!(r.translation.unwrap().frame, 1 << 30);
         }
+    }
+
+    fn with_cwc(per_way: u64, entries: u32, ways: u32, latency: u32) -> (Cuckoo, FrameAllocator) {
+        let mut f = FrameAllocator::new(64 << 30, FrameAlloc::Shuffled, 5);
+        let cfg = CuckooConfig {
+            initial_entries: per_way,
+            resize_threshold: 0.5,
+            rehash_per_insert: 4,
+            walk_cache_entries: entries,
+            walk_cache_ways: ways,
+            walk_cache_latency: latency,
+            ..Default::default()
+        };
+        let t = Cuckoo::new(&cfg, &os(64 << 30), &mut f).unwrap();
+        (t, f)
+    }
+
+    fn no_cache_memory(dram: u64) -> MemorySystem {
+        MemorySystem::new(
+            &MemoryConfig {
+                dram_latency: dram as u32,
+                data_through_caches: false,
+                cache: vec![],
+            },
+            1,
+            0,
+        )
+    }
+
+    fn way_of(t: &Cuckoo, asid: u16, va: u64, size: PageSize) -> Option<usize> {
+        let (key, _) = key_of(asid, va, size).unwrap();
+        let e = t.ecpt[size.index()].as_ref()?;
+        e.find(t.kind, &t.seeds, key).map(|(_, w, _)| w)
+    }
+
+    fn cwc_stat(t: &Cuckoo, k: &str) -> u64 {
+        t.stats()["walk_cache"][k].as_u64().unwrap()
+    }
+
+    #[test]
+    fn a_cwc_hit_reads_the_one_way_that_holds_the_cluster() {
+        let (mut t, mut f) = with_cwc(64, 64, 4, 2);
+        t.map(1, 0x1000, PageSize::Size4K, 0x9000, &mut f).unwrap();
+        t.map(1, 0x2000, PageSize::Size4K, 0xa000, &mut f).unwrap();
+        // First walk: a CWC miss, the d ways in one group.
+        let (r, first) = walk(&t, 1, 0x1000);
+        assert_eq!(r.unwrap().frame, 0x9000);
+        assert_eq!(first.len(), 3);
+        assert!(first.iter().all(|s| s.group == 0));
+        // Another page of the cluster: exactly the line of the way holding it.
+        let (r, second) = walk(&t, 1, 0x2000);
+        assert_eq!(r.unwrap().frame, 0xa000);
+        assert_eq!(second.len(), 1);
+        let w = way_of(&t, 1, 0x2000, PageSize::Size4K).unwrap();
+        assert_eq!(second[0].pte_addr, first[w].pte_addr + 8);
+        assert_eq!((cwc_stat(&t, "lookups"), cwc_stat(&t, "hits")), (2, 1));
+        assert_eq!(t.walk_cache_cycles(), 2);
+        // Another address space has its own entries.
+        assert_eq!(walk(&t, 2, 0x2000).1.len(), 3);
+
+        // A cluster without a line: d reads, then none (the CWC knows there is none).
+        let (r, steps) = walk(&t, 1, 0x10_0000);
+        assert_eq!((r, steps.len()), (None, 3));
+        let (r, steps) = walk(&t, 1, 0x10_0000);
+        assert_eq!((r, steps.len()), (None, 0));
+        // Mapping it invalidates that knowledge: the next walk reads the d ways again.
+        t.map(1, 0x10_0000, PageSize::Size4K, 0xb000, &mut f)
+            .unwrap();
+        assert_eq!(cwc_stat(&t, "invalidations"), 1);
+        let (r, steps) = walk(&t, 1, 0x10_0000);
+        assert_eq!((r.unwrap().frame, steps.len()), (0xb000, 3));
+        assert_eq!(walk(&t, 1, 0x10_0000).1.len(), 1);
+        // Freeing its line invalidates again; the walk faults after d reads.
+        t.unmap(1, 0x10_0000).unwrap();
+        assert_eq!(cwc_stat(&t, "invalidations"), 2);
+        assert_eq!(walk(&t, 1, 0x10_0000).1.len(), 3);
+        // Unmapping one page of a cluster keeps its line: the entry stays.
+        t.unmap(1, 0x1000).unwrap();
+        assert_eq!(cwc_stat(&t, "invalidations"), 2);
+        let (r, steps) = walk(&t, 1, 0x1000);
+        assert_eq!((r, steps.len()), (None, 1));
+        assert_eq!(steps[0].pte_addr, second[0].pte_addr - 8);
+
+        // Two sizes in use: the 2M table is known to have no line for this cluster, so a
+        // hit reads one line in all instead of d per size.
+        t.map(1, 0x4000_0000, PageSize::Size2M, 2 << 20, &mut f)
+            .unwrap();
+        assert_eq!(walk(&t, 1, 0x2000).1.len(), 1 + 3);
+        let (r, steps) = walk(&t, 1, 0x2000);
+        assert_eq!((r.unwrap().frame, steps.len()), (0xa000, 1));
+        t.check_cwc();
+    }
+
+    #[test]
+    fn a_cwc_hit_costs_one_dram_read_and_the_cwc_latency() {
+        const DRAM: u64 = 100;
+        const CWC: u32 = 2;
+        let mut m = no_cache_memory(DRAM);
+        let mut w = Walker::new(&[], 0);
+        let (mut t, mut f) = with_cwc(64, 64, 4, CWC);
+        t.map(1, 0x1000, PageSize::Size4K, 0x9000, &mut f).unwrap();
+        t.map(1, 0x2000, PageSize::Size4K, 0xa000, &mut f).unwrap();
+        let r = w.walk(0, 1, 0x1000, &t, &mut m);
+        assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (3, DRAM, CWC as u64));
+        let r = w.walk(0, 1, 0x2000, &t, &mut m);
+        assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (1, DRAM, CWC as u64));
+        assert_eq!(r.translation.unwrap().frame, 0xa000);
+        // Known absent: no read at all, only the CWC probe.
+        w.walk(0, 1, 0x10_0000, &t, &mut m);
+        let r = w.walk(0, 1, 0x10_0000, &t, &mut m);
+        assert_eq!(
+            (r.reads, r.pte_cycles, r.psc_cycles, r.translation),
+            (0, 0, CWC as u64, None)
+        );
+        assert_eq!(w.stats.psc_cycles, 4 * CWC as u64);
+        assert_eq!(w.stats.pte_cycles, 3 * DRAM);
+    }
+
+    #[test]
+    fn without_a_cwc_every_walk_reads_the_d_ways() {
+        const DRAM: u64 = 100;
+        let mut m = no_cache_memory(DRAM);
+        let mut w = Walker::new(&[], 0);
+        let (mut t, mut f) = with_cwc(64, 0, 4, 2);
+        assert!(t.cwc.is_none());
+        assert_eq!(t.walk_cache_cycles(), 0);
+        t.map(1, 0x1000, PageSize::Size4K, 0x9000, &mut f).unwrap();
+        t.map(1, 0x2000, PageSize::Size4K, 0xa000, &mut f).unwrap();
+        let (_, first) = walk(&t, 1, 0x1000);
+        for va in [0x1000, 0x2000, 0x1000, 0x2000] {
+            let (r, steps) = walk(&t, 1, va);
+            assert!(r.is_some());
+            assert_eq!(steps.len(), 3);
+            let off = (va - 0x1000) >> 12 << 3;
+            assert!(steps
+                .iter()
+                .zip(&first)
+                .all(|(s, f)| s.pte_addr == f.pte_addr + off));
+            let r = w.walk(0, 1, va, &t, &mut m);
+            assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (3, DRAM, 0));
+        }
+        assert_eq!(walk(&t, 1, 0x10_0000).1.len(), 3);
+        assert_eq!(walk(&t, 1, 0x10_0000).1.len(), 3);
+        assert!(t.stats().get("walk_cache").is_none());
+    }
+
+    #[test]
+    fn cwc_entries_stay_exact_across_displacements_and_resizes() {
+        // A small table (3 x 64 lines, threshold 0.5, four moves per insert) that displaces
+        // and resizes often; a CWC large enough to hold every cluster.
+        let (mut t, mut f) = with_cwc(64, 2048, 8, 1);
+        let mut i = 0;
+        let mut seen_resizing = false;
+        while t.resizes() < 2 || t.resizing(PageSize::Size4K) {
+            assert!(i < 1000, "no end to resizing");
+            t.map(1, page(i), PageSize::Size4K, (i + 1) << 12, &mut f)
+                .unwrap();
+            i += 1;
+            seen_resizing |= t.resizing(PageSize::Size4K);
+            t.check_cwc();
+            // Walk every page twice: the first walk may miss (the entry was invalidated
+            // by a move), the second hits and reads the one way that holds the line.
+            for j in 0..i {
+                let (r, steps) = walk(&t, 1, page(j));
+                assert_eq!(r.unwrap().frame, (j + 1) << 12);
+                assert!(steps.len() == 1 || steps.len() == 3);
+                let (r, steps) = walk(&t, 1, page(j));
+                assert_eq!(r.unwrap().frame, (j + 1) << 12, "page {j} after {i} maps");
+                assert_eq!(steps.len(), 1);
+            }
+        }
+        assert!(seen_resizing);
+        // Displacements happened, and moved entries were invalidated (never misdirected:
+        // the walk asserts every hit against the way that holds the line).
+        assert!(t.c.kicks_hist[1..].iter().sum::<u64>() > 0);
+        assert!(t.entries_moved() > 0);
+        assert!(cwc_stat(&t, "invalidations") > 0);
+        // Unmap half: freed lines invalidate their entries; the rest still hit.
+        for j in (0..i).step_by(2) {
+            t.unmap(1, page(j)).unwrap();
+        }
+        t.check_cwc();
+        for j in 0..i {
+            let (r, steps) = walk(&t, 1, page(j));
+            if j % 2 == 0 {
+                assert_eq!(r, None);
+                assert!(steps.len() == 3 || steps.is_empty());
+            } else {
+                assert_eq!((r.unwrap().frame, steps.len()), ((j + 1) << 12, 1));
+            }
+        }
+    }
+
+    #[test]
+    fn cwc_geometry_is_validated() {
+        let o = os(64 << 30);
+        let bad = |entries, ways| {
+            CuckooConfig {
+                walk_cache_entries: entries,
+                walk_cache_ways: ways,
+                ..Default::default()
+            }
+            .validate(&o)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>()
+        };
+        assert!(bad(0, 0).is_empty());
+        assert!(bad(16, 4).is_empty());
+        assert!(bad(16, 16).is_empty());
+        assert_eq!(bad(12, 4), vec!["walk_cache_ways"]);
+        assert_eq!(bad(16, 3), vec!["walk_cache_ways"]);
+        assert_eq!(bad(16, 0), vec!["walk_cache_ways"]);
+        assert_eq!(bad(1 << 20, 4), vec!["walk_cache_entries"]);
+        let cfg = CuckooConfig {
+            walk_cache_entries: 16,
+            walk_cache_latency: 5000,
+            ..Default::default()
+        };
+        assert_eq!(cfg.validate(&o)[0].0, "walk_cache_latency");
     }
 }

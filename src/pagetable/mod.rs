@@ -160,6 +160,11 @@ pub trait PageTable {
     fn stats(&self) -> serde_json::Value {
         serde_json::Value::Null
     }
+    /// Cycles of a design's own walk cache (the cuckoo walk cache), charged once per walk
+    /// on top of the reads and counted with the walker's walk-cache cycles; 0 if none.
+    fn walk_cache_cycles(&self) -> u64 {
+        0
+    }
     /// Whether the walker's paging-structure caches apply (radix designs only).
     fn has_levels(&self) -> bool {
         false

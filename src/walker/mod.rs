@@ -9,7 +9,9 @@
 //! configured one; the deepest hit tells the walker which table to start from, so a hit
 //! at level L skips the reads of levels top..L. Each PTE read then costs the latency of the
 //! memory level that holds its line. Walk latency = walk-cache probe + PTE reads, nothing
-//! hidden (Virtuoso once left the walk-cache latency out of its walk total).
+//! hidden (Virtuoso once left the walk-cache latency out of its walk total). A design with
+//! a walk cache of its own ([`PageTable::walk_cache_cycles`], the cuckoo walk cache) has
+//! that latency added to the walk-cache cycles of every walk.
 
 use crate::assoc::SetAssoc;
 use crate::config::PscConfig;
@@ -124,11 +126,12 @@ impl Walker {
         } else {
             &mut []
         };
+        // A design's own walk cache (cuckoo's CWC) is probed once per walk as well.
         let probe_latency = if pscs.is_empty() {
             0
         } else {
             self.probe_latency
-        };
+        } + pt.walk_cache_cycles();
         for (i, p) in pscs.iter_mut().enumerate() {
             let prefix = vaddr >> pt.level_shift(p.level);
             let set = (prefix & p.array.set_mask()) as usize;
