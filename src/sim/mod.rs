@@ -120,9 +120,6 @@ struct Core {
     /// Instructions at the last statistics restart, for base cycles.
     instr_total: u64,
     stall_total: u64,
-    /// Translations of other address spaces the shared table evicted during this
-    /// core's faults, to be dropped from their owners' TLBs.
-    remote_evictions: Vec<crate::pagetable::Evicted>,
     source: Box<dyn AccessSource>,
     buf: Vec<Access>,
     pos: usize,
@@ -224,7 +221,6 @@ impl<PT: PageTable> Simulator<PT> {
                     os_stats: OsStats::default(),
                     instr_total: 0,
                     stall_total: 0,
-                    remote_evictions: Vec::new(),
                     source,
                     buf: Vec::with_capacity(BATCH),
                     pos: 0,
@@ -351,16 +347,16 @@ impl<PT: PageTable> Simulator<PT> {
             }
             pos += 1;
             self.accesses_done += 1;
-            if let Err(e) = step(core, a, pt, &mut self.mem, &mut self.os, &t) {
+            if let Err(e) = step(
+                core,
+                a,
+                pt,
+                &mut self.mem,
+                &mut self.os,
+                &t,
+                &mut self.inboxes,
+            ) {
                 break Err(e);
-            }
-            if !core.remote_evictions.is_empty() {
-                for e in core.remote_evictions.drain(..) {
-                    // Core i runs address space i + 1.
-                    if let Some(inbox) = self.inboxes.get_mut(e.asid as usize - 1) {
-                        inbox.push(e);
-                    }
-                }
             }
             if !core.warm && core.counters.accesses >= t.warmup {
                 core.warm = true;
@@ -428,6 +424,7 @@ fn step<PT: PageTable>(
     mem: &mut MemorySystem,
     os: &mut Os,
     t: &Timing,
+    inboxes: &mut [Vec<crate::pagetable::Evicted>],
 ) -> Result<(), SimError> {
     let c = &mut core.counters;
     c.accesses += 1;
@@ -489,7 +486,9 @@ fn step<PT: PageTable>(
         }
         None => {
             let now = core.clock(t);
-            let (tr, end) = translate_miss(core, va, pt, mem, os, t, now, tlb_cycles, l1_hidden)?;
+            let (tr, end) = translate_miss(
+                core, va, pt, mem, os, t, now, tlb_cycles, l1_hidden, inboxes,
+            )?;
             (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
         }
     };
@@ -523,6 +522,7 @@ fn translate_miss<PT: PageTable>(
     now: u64,
     tlb_cycles: u64,
     l1_hidden: u64,
+    inboxes: &mut [Vec<crate::pagetable::Evicted>],
 ) -> Result<(crate::pagetable::Translation, u64), SimError> {
     if va >= t.va_limit {
         // Only a miss can get here first: TLB entries exist only for mapped addresses.
@@ -560,8 +560,9 @@ fn translate_miss<PT: PageTable>(
                 // access (cross-core shootdown costs are not modelled yet).
                 if e.asid == core.asid {
                     core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
-                } else {
-                    core.remote_evictions.push(e);
+                } else if let Some(inbox) = inboxes.get_mut(e.asid as usize - 1) {
+                    // Core i runs address space i + 1.
+                    inbox.push(e);
                 }
             }
             r = core.walker.walk(core.id, core.asid, va, pt, mem);
