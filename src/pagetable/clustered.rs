@@ -451,14 +451,6 @@ impl Clustered {
 impl PageTable for Clustered {
     const SHARED: bool = true;
 
-    fn levels(&self) -> usize {
-        0
-    }
-
-    fn level_shift(&self, _level: usize) -> u32 {
-        0
-    }
-
     fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
         self.lookup(asid, vaddr).map(|(size, j, sub)| Translation {
             frame: self.ptes[j * self.cluster as usize + sub] & !1,

@@ -772,14 +772,6 @@ impl Cuckoo {
 impl PageTable for Cuckoo {
     const SHARED: bool = true;
 
-    fn levels(&self) -> usize {
-        0
-    }
-
-    fn level_shift(&self, _level: usize) -> u32 {
-        0
-    }
-
     fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
         PageSize::ALL.into_iter().find_map(|size| {
             self.lookup(asid, vaddr, size)

@@ -385,14 +385,6 @@ impl Htab {
 impl PageTable for Htab {
     const SHARED: bool = true;
 
-    fn levels(&self) -> usize {
-        0
-    }
-
-    fn level_shift(&self, _level: usize) -> u32 {
-        0
-    }
-
     fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
         PageSize::ALL.into_iter().find_map(|size| {
             self.find(key_of(asid, vaddr, size)).map(|f| Translation {

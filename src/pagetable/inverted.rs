@@ -453,14 +453,6 @@ impl Inverted {
 impl PageTable for Inverted {
     const SHARED: bool = true;
 
-    fn levels(&self) -> usize {
-        0
-    }
-
-    fn level_shift(&self, _level: usize) -> u32 {
-        0
-    }
-
     fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
         self.lookup(asid, vaddr).map(|(size, i)| Translation {
             frame: (i as u64) << 12,

@@ -115,11 +115,17 @@ pub trait PageTable {
     const SHARED: bool = false;
     /// Levels of the design (the root's level; a walk from the root reads at most this many
     /// entries for a 4K page in a radix tree).
-    fn levels(&self) -> usize;
+    /// Designs without levels (hashed tables) keep the default, 0.
+    fn levels(&self) -> usize {
+        0
+    }
     /// Shift of the virtual-address bits that index the table at `level`: the entry at
     /// `level` is selected by `vaddr >> level_shift(level)` (masked); it also names the
     /// prefix a walk cache of that level tags its entries with.
-    fn level_shift(&self, level: usize) -> u32;
+    /// Only radix designs, whose walks walk caches can shorten, use it.
+    fn level_shift(&self, _level: usize) -> u32 {
+        0
+    }
     /// The mapping of `vaddr`, if present (no timing: the OS's and the tests' view).
     fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation>;
     /// Map the page of `size` holding `vaddr` to `frame`, allocating tables as needed.
