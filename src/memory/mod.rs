@@ -157,6 +157,20 @@ impl MemorySystem {
         self.data_through_caches
     }
 
+    /// One core, no caches: every read costs `dram_latency` (for exact walk-cost tests).
+    #[cfg(test)]
+    pub(crate) fn dram_only(dram_latency: u32) -> MemorySystem {
+        MemorySystem::new(
+            &MemoryConfig {
+                dram_latency,
+                data_through_caches: false,
+                cache: vec![],
+            },
+            1,
+            0,
+        )
+    }
+
     /// A data access: goes through the caches only when configured to.
     #[inline(always)]
     pub fn data_access(&mut self, core: usize, paddr: u64) {

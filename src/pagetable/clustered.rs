@@ -891,7 +891,6 @@ mod tests {
 
     #[test]
     fn walk_latency_is_reads_times_dram_without_caches_and_sizes_probe_as_configured() {
-        use crate::config::MemoryConfig;
         use crate::memory::MemorySystem;
         use crate::walker::Walker;
         const DRAM: u64 = 100;
@@ -903,15 +902,7 @@ mod tests {
                 &mut f,
             )
             .unwrap();
-            let mut m = MemorySystem::new(
-                &MemoryConfig {
-                    dram_latency: DRAM as u32,
-                    data_through_caches: false,
-                    cache: vec![],
-                },
-                1,
-                0,
-            );
+            let mut m = MemorySystem::dram_only(DRAM as u32);
             let mut w = Walker::new(&[], 0);
             // home4K(va) = ((va >> 15) ^ 1) mod 1024, home2M(va) = ((va >> 24) ^ 1) mod 1024.
             // Three colliding 4K clusters at home 8: the third costs 3 reads.

@@ -1007,7 +1007,7 @@ impl PageTable for Cuckoo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{FrameAlloc, MemoryConfig};
+    use crate::config::FrameAlloc;
     use crate::memory::MemorySystem;
     use crate::pagetable::htab::tests::{inside, os};
     use crate::walker::Walker;
@@ -1331,15 +1331,7 @@ mod tests {
     #[test]
     fn walk_latency_is_one_dram_latency_for_d_parallel_reads() {
         const DRAM: u64 = 100;
-        let mut m = MemorySystem::new(
-            &MemoryConfig {
-                dram_latency: DRAM as u32,
-                data_through_caches: false,
-                cache: vec![],
-            },
-            1,
-            0,
-        );
+        let mut m = MemorySystem::dram_only(DRAM as u32);
         let mut w = Walker::new(&[], 0);
         let mut f = FrameAllocator::new(64 << 30, FrameAlloc::Shuffled, 5);
         for huge in [HugeProbe::Parallel, HugeProbe::Sequential] {
@@ -1377,15 +1369,7 @@ mod tests {
     }
 
     fn no_cache_memory(dram: u64) -> MemorySystem {
-        MemorySystem::new(
-            &MemoryConfig {
-                dram_latency: dram as u32,
-                data_through_caches: false,
-                cache: vec![],
-            },
-            1,
-            0,
-        )
+        MemorySystem::dram_only(dram as u32)
     }
 
     fn way_of(t: &Cuckoo, asid: u16, va: u64, size: PageSize) -> Option<usize> {

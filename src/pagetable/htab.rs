@@ -575,7 +575,7 @@ impl PageTable for Htab {
 pub(crate) mod tests {
     use super::*;
     use crate::addr::ByteSize;
-    use crate::config::{FrameAlloc, MemoryConfig};
+    use crate::config::FrameAlloc;
     use crate::memory::MemorySystem;
     use crate::walker::Walker;
     use rand_core::RngCore;
@@ -930,15 +930,7 @@ pub(crate) mod tests {
     #[test]
     fn walk_latency_is_groups_times_dram() {
         const DRAM: u64 = 100;
-        let mut m = MemorySystem::new(
-            &MemoryConfig {
-                dram_latency: DRAM as u32,
-                data_through_caches: false,
-                cache: vec![],
-            },
-            1,
-            0,
-        );
+        let mut m = MemorySystem::dram_only(DRAM as u32);
         let mut w = Walker::new(&[], 0);
         let (mut t, mut f) = weak(16, 1);
         for k in 0..9u64 {

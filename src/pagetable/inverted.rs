@@ -974,21 +974,10 @@ pub(crate) mod tests {
 
     #[test]
     fn walk_latency_is_reads_times_dram_without_caches_and_sizes_probe_as_configured() {
-        use crate::config::MemoryConfig;
         use crate::memory::MemorySystem;
         use crate::walker::Walker;
         const DRAM: u64 = 100;
-        let mem = || {
-            MemorySystem::new(
-                &MemoryConfig {
-                    dram_latency: DRAM as u32,
-                    data_through_caches: false,
-                    cache: vec![],
-                },
-                1,
-                0,
-            )
-        };
+        let mem = || MemorySystem::dram_only(DRAM as u32);
         for huge in [HugeProbe::Parallel, HugeProbe::Sequential] {
             let mut f = FrameAllocator::new(4 << 30, FrameAlloc::Shuffled, 9);
             let mut t =

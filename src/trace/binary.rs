@@ -394,16 +394,7 @@ mod tests {
             BinaryReader::new("t.mmt".into(), Box::new(Cursor::new(bytes)))
                 .map_err(|e| e.to_string())?,
         );
-        let mut all = Vec::new();
-        loop {
-            let mut buf = Vec::new();
-            src.fill(&mut buf, max).map_err(|e| e.msg)?;
-            assert!(buf.len() <= max);
-            if buf.is_empty() {
-                return Ok(all);
-            }
-            all.extend(buf);
-        }
+        super::super::tests::drain(&mut src, max)
     }
 
     #[test]

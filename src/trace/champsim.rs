@@ -230,16 +230,7 @@ mod tests {
             Box::new(std::io::Cursor::new(bytes)),
             &opts,
         ));
-        let mut all = Vec::new();
-        loop {
-            let mut buf = Vec::new();
-            src.fill(&mut buf, max).map_err(|e| e.msg)?;
-            assert!(buf.len() <= max);
-            if buf.is_empty() {
-                return Ok(all);
-            }
-            all.extend(buf);
-        }
+        super::super::tests::drain(&mut src, max)
     }
 
     #[test]

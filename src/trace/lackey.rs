@@ -188,17 +188,7 @@ mod tests {
     }
 
     fn read_all(src: &mut dyn AccessSource, max: usize) -> Result<Vec<Access>, String> {
-        let mut all = Vec::new();
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            src.fill(&mut buf, max).map_err(|e| e.msg)?;
-            assert!(buf.len() <= max);
-            if buf.is_empty() {
-                return Ok(all);
-            }
-            all.extend_from_slice(&buf);
-        }
+        super::super::tests::drain(src, max)
     }
 
     fn parse(text: &str, fetches: bool) -> Result<Vec<Access>, String> {

@@ -158,7 +158,6 @@ impl<W: Write> TextWriter<W> {
 mod tests {
     use super::super::{Adapter, TraceFormat};
     use super::*;
-    use crate::workload::AccessSource;
     use AccessKind::*;
 
     fn acc(vaddr: u64, kind: AccessKind, instrs: u32) -> Access {
@@ -180,15 +179,7 @@ mod tests {
             Box::new(io::Cursor::new(text.as_bytes().to_vec())),
             &opts,
         ));
-        let mut all = Vec::new();
-        loop {
-            let mut buf = Vec::new();
-            src.fill(&mut buf, 2).map_err(|e| e.msg)?;
-            if buf.is_empty() {
-                return Ok(all);
-            }
-            all.extend(buf);
-        }
+        super::super::tests::drain(&mut src, 2)
     }
 
     const SAMPLE: &str = "# a comment\n\
