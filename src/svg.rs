@@ -1,8 +1,10 @@
-//! Plots as SVG text: a grouped bar chart (groups along x, one bar per series).
+//! Plots as SVG text: a grouped bar chart (groups along x, one bar per series) and a
+//! line chart (x/y series, optional log-scale x, labelled markers such as a knee).
 //!
-//! In: group names, series names, values `[group][series]`, titles. Out: an SVG document.
-//! Written by hand, not with a plotting crate: studies need one simple chart type, and
-//! a few dozen lines keep the build lean.
+//! In: names, values and titles. Out: an SVG document as a `String`.
+//! Written by hand, not with a plotting crate: studies and analyses need two simple
+//! chart types, and a few hundred lines keep the build lean (plotters would add a font
+//! stack and its build time on 2-core CI machines).
 
 use std::fmt::Write as _;
 
@@ -158,6 +160,229 @@ pub fn grouped_bars(
     o
 }
 
+/// One line of a [`LineChart`]: points in x order (NaN y values break the line).
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    /// Dashed stroke (for bounds and reference curves).
+    pub dashed: bool,
+    /// Draw a dot at every point (for short curves read point by point).
+    pub dots: bool,
+    /// Draw as a staircase (the value holds until the next x), as fault curves over
+    /// integer memory sizes are.
+    pub step: bool,
+}
+
+/// A labelled point drawn over the lines (e.g. the knee of a lifetime curve).
+#[derive(Debug, Clone)]
+pub struct Marker {
+    pub x: f64,
+    pub y: f64,
+    pub label: String,
+}
+
+/// A line chart: several series on shared axes.
+#[derive(Debug, Clone, Default)]
+pub struct LineChart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+    pub markers: Vec<Marker>,
+    /// Logarithmic x axis (base 10); points with x <= 0 are left out.
+    pub log_x: bool,
+    /// Cap the y axis (points above it are clipped at the frame); `None` fits the data.
+    pub y_max: Option<f64>,
+    /// Start the y axis at this value instead of 0 (when every value is >= it).
+    pub y_min: Option<f64>,
+}
+
+impl LineChart {
+    /// Renders the chart as an SVG document.
+    pub fn to_svg(&self) -> String {
+        let (w, h) = (960.0, 540.0);
+        let (left, right, top, bottom) = (90.0, 220.0, 50.0, 70.0);
+        let pw = w - left - right;
+        let ph = h - top - bottom;
+        let tx = |x: f64| if self.log_x { x.log10() } else { x };
+        let pts = || {
+            self.series
+                .iter()
+                .flat_map(|s| s.points.iter())
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite() && (!self.log_x || *x > 0.0))
+        };
+        let mut xs: Vec<f64> = pts().map(|(x, _)| tx(x)).collect();
+        xs.extend(
+            self.markers
+                .iter()
+                .filter(|m| m.x.is_finite() && (!self.log_x || m.x > 0.0))
+                .map(|m| tx(m.x)),
+        );
+        let (mut x0, mut x1) = xs
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            });
+        if !x0.is_finite() {
+            (x0, x1) = (0.0, 1.0);
+        }
+        if x1 <= x0 {
+            x1 = x0 + 1.0;
+        }
+        let data_max = pts()
+            .map(|(_, y)| y)
+            .chain(self.markers.iter().map(|m| m.y).filter(|y| y.is_finite()))
+            .fold(0.0, f64::max);
+        let (ymax, step) = nice_axis(self.y_max.unwrap_or(data_max));
+        let ymin = self.y_min.unwrap_or(0.0).min(ymax - step);
+        let px = |x: f64| left + pw * (tx(x) - x0) / (x1 - x0);
+        let py = |y: f64| top + ph * (1.0 - ((y.min(ymax) - ymin) / (ymax - ymin)).max(0.0));
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+        );
+        let _ = writeln!(o, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+        let _ = writeln!(
+            o,
+            r#"<text x="{:.1}" y="28" text-anchor="middle" font-size="16">{}</text>"#,
+            left + pw / 2.0,
+            esc(&self.title)
+        );
+        // Horizontal grid and y labels.
+        let mut t = (ymin / step).ceil() * step;
+        while t <= ymax + step * 1e-9 {
+            let yy = py(t);
+            let _ = writeln!(
+                o,
+                r##"<line x1="{left}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+                left + pw,
+                left - 6.0,
+                yy + 4.0,
+                label(t)
+            );
+            t += step;
+        }
+        // Vertical grid and x labels: decades on a log axis, nice steps otherwise.
+        let ticks: Vec<f64> = if self.log_x {
+            (x0.floor() as i32..=x1.ceil() as i32)
+                .map(|e| 10f64.powi(e))
+                .filter(|v| (x0 - 1e-9..=x1 + 1e-9).contains(&v.log10()))
+                .collect()
+        } else {
+            let (_, xstep) = nice_axis(x1 - x0);
+            let mut v = (x0 / xstep).ceil() * xstep;
+            let mut out = Vec::new();
+            while v <= x1 + xstep * 1e-9 {
+                out.push(v);
+                v += xstep;
+            }
+            out
+        };
+        for v in ticks {
+            let xx = px(v);
+            let _ = writeln!(
+                o,
+                r##"<line x1="{xx:.1}" y1="{top}" x2="{xx:.1}" y2="{:.1}" stroke="#eee"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+                top + ph,
+                top + ph + 18.0,
+                label(v)
+            );
+        }
+        let _ = writeln!(
+            o,
+            r##"<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>"##
+        );
+        let _ = writeln!(
+            o,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            left + pw / 2.0,
+            h - 20.0,
+            esc(&self.x_label)
+        );
+        let _ = writeln!(
+            o,
+            r#"<text transform="translate(22,{:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
+            top + ph / 2.0,
+            esc(&self.y_label)
+        );
+        // Lines.
+        for (si, s) in self.series.iter().enumerate() {
+            let colour = COLOURS[si % COLOURS.len()];
+            let dash = if s.dashed {
+                r#" stroke-dasharray="6 4""#
+            } else {
+                ""
+            };
+            let mut d = String::new();
+            let mut pen_down = false;
+            for &(x, y) in &s.points {
+                if !(x.is_finite() && y.is_finite()) || (self.log_x && x <= 0.0) {
+                    pen_down = false;
+                    continue;
+                }
+                let (xx, yy) = (px(x), py(y));
+                if pen_down && s.step {
+                    let _ = write!(d, "H{xx:.1}V{yy:.1}");
+                } else {
+                    let _ = write!(d, "{}{xx:.1},{yy:.1}", if pen_down { "L" } else { "M" });
+                }
+                pen_down = true;
+            }
+            if !d.is_empty() {
+                let _ = writeln!(
+                    o,
+                    r#"<path d="{d}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>"#
+                );
+            }
+            if s.dots {
+                for &(x, y) in &s.points {
+                    if x.is_finite() && y.is_finite() && (!self.log_x || x > 0.0) {
+                        let _ = writeln!(
+                            o,
+                            r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{colour}"><title>{}: ({}, {})</title></circle>"#,
+                            px(x),
+                            py(y),
+                            esc(&s.name),
+                            label(x),
+                            label(y)
+                        );
+                    }
+                }
+            }
+            let ly = top + 10.0 + si as f64 * 20.0;
+            let _ = writeln!(
+                o,
+                r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="2"{dash}/><text x="{:.1}" y="{:.1}">{}</text>"#,
+                left + pw + 12.0,
+                ly + 6.0,
+                left + pw + 36.0,
+                ly + 6.0,
+                left + pw + 42.0,
+                ly + 10.0,
+                esc(&s.name)
+            );
+        }
+        for m in &self.markers {
+            if !(m.x.is_finite() && m.y.is_finite()) || (self.log_x && m.x <= 0.0) {
+                continue;
+            }
+            let (xx, yy) = (px(m.x), py(m.y));
+            let _ = writeln!(
+                o,
+                r##"<circle cx="{xx:.1}" cy="{yy:.1}" r="6" fill="none" stroke="#000" stroke-width="2"/><text x="{:.1}" y="{:.1}">{}</text>"##,
+                xx + 9.0,
+                yy - 9.0,
+                esc(&m.label)
+            );
+        }
+        o.push_str("</svg>\n");
+        o
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +407,59 @@ mod tests {
         assert_eq!(svg.matches("<title>").count(), 5);
         assert_eq!(svg.matches(r#"width="12" height="12""#).count(), 3);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
+    }
+
+    #[test]
+    fn line_chart_draws_one_path_per_series_and_skips_bad_points() {
+        let chart = LineChart {
+            title: "faults".into(),
+            x_label: "m".into(),
+            y_label: "F".into(),
+            series: vec![
+                Series {
+                    name: "LRU".into(),
+                    points: vec![(1.0, 10.0), (2.0, 5.0), (3.0, f64::NAN), (4.0, 1.0)],
+                    step: true,
+                    ..Series::default()
+                },
+                Series {
+                    name: "bound".into(),
+                    points: vec![(1.0, 2.0), (4.0, 8.0)],
+                    dashed: true,
+                    dots: true,
+                    ..Series::default()
+                },
+            ],
+            markers: vec![Marker {
+                x: 2.0,
+                y: 5.0,
+                label: "knee".into(),
+            }],
+            ..LineChart::default()
+        };
+        let svg = chart.to_svg();
+        assert_eq!(svg.matches("<path").count(), 2);
+        // The NaN point breaks the first line into two pieces (two M commands).
+        let first = svg.split("<path d=\"").nth(1).unwrap();
+        assert_eq!(first.split('"').next().unwrap().matches('M').count(), 2);
+        assert_eq!(svg.matches("<circle").count(), 3); // 2 dots + 1 marker
+        assert!(svg.contains(">knee<") && svg.contains("stroke-dasharray"));
+    }
+
+    #[test]
+    fn log_axis_leaves_out_non_positive_x() {
+        let chart = LineChart {
+            log_x: true,
+            series: vec![Series {
+                name: "s".into(),
+                points: vec![(0.0, 1.0), (10.0, 2.0), (1000.0, 3.0)],
+                dots: true,
+                ..Series::default()
+            }],
+            ..LineChart::default()
+        };
+        let svg = chart.to_svg();
+        assert_eq!(svg.matches("<circle").count(), 2);
+        assert!(svg.contains(">10<") && svg.contains(">100<") && svg.contains(">1000<"));
     }
 }
