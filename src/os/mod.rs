@@ -5,6 +5,7 @@
 //! `os.minor_fault_cycles`. In: a faulting virtual address and the address space's page
 //! table. Out: the fault's cycles (charged to translation by the core).
 
+pub mod buddy;
 pub mod frames;
 
 use crate::addr::PageSize;

@@ -1,0 +1,388 @@
+//! A binary buddy allocator over simulated physical memory (Knowlton 1965; the scheme
+//! Linux's zoned page allocator uses, Gorman 2004, ch. 6).
+//!
+//! Owns which 4 KiB frames are free. Memory is split into blocks of 2^order frames,
+//! order 0 (4 KiB) up to `max_order` (18 = 1 GiB by default, so 1 GiB pages are
+//! possible exactly where a whole aligned gigabyte is free). In: requests for a block
+//! of an order, frees of blocks, and a fragmentation set-up. Out: block addresses and
+//! fragmentation figures. It knows nothing of page tables or policies.
+//!
+//! Allocation takes the free block of the smallest sufficient order, splitting larger
+//! blocks (the upper halves go back on the free lists). Within an order it takes the
+//! lowest address, so runs are deterministic; at the top order the choice may instead
+//! follow a seeded shuffle (`shuffled`), which spreads a workload's memory over the
+//! machine the way a long-running kernel's free lists do. Freeing merges a block with
+//! its buddy (address XOR block size) while the buddy is free at the same order.
+//!
+//! Representation: per order an ordered set of free blocks, so memory costs scale
+//! with the number of free blocks, not with the size of physical memory (up to 64 TiB
+//! may be configured). Allocated blocks are recorded with their order so a wrong or
+//! double free is caught as an error instead of corrupting the free lists.
+
+use crate::util::splitmix64;
+use std::collections::{BTreeSet, HashMap};
+
+/// Frame size: the smallest block.
+pub const FRAME_SHIFT: u32 = 12;
+
+/// Gorman's unusable-free-space index (Gorman and Whitcroft 2006): the fraction of
+/// free memory that cannot serve an allocation of a given order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fragmentation {
+    pub free_bytes: u64,
+    /// Free blocks per order (index = order).
+    pub free_blocks: Vec<u64>,
+    /// Unusable free space index per order (0 = all free memory usable).
+    pub unusable: Vec<f64>,
+}
+
+pub struct Buddy {
+    frames: u64,
+    max_order: u32,
+    /// Free blocks per order, as (sort key, first frame); the key is the frame itself,
+    /// or at the top order a seeded hash of it when shuffled.
+    free: Vec<BTreeSet<(u64, u64)>>,
+    /// Allocated blocks: first frame -> order.
+    allocated: HashMap<u64, u32>,
+    shuffle_seed: Option<u64>,
+    free_frames: u64,
+}
+
+impl Buddy {
+    /// Memory of `bytes` (a multiple of 4 KiB) all free. Memory that is not a multiple
+    /// of the top block size ends in smaller blocks.
+    pub fn new(bytes: u64, max_order: u32, shuffle_seed: Option<u64>) -> Buddy {
+        assert!(max_order < 40 && bytes % (1 << FRAME_SHIFT) == 0);
+        let frames = bytes >> FRAME_SHIFT;
+        let mut b = Buddy {
+            frames,
+            max_order,
+            free: vec![BTreeSet::new(); max_order as usize + 1],
+            allocated: HashMap::new(),
+            shuffle_seed,
+            free_frames: 0,
+        };
+        // Carve [0, frames) greedily into the largest aligned blocks.
+        let mut f = 0u64;
+        while f < frames {
+            let mut order = max_order;
+            while (f & ((1 << order) - 1)) != 0 || f + (1 << order) > frames {
+                order -= 1;
+            }
+            b.push_free(f, order);
+            f += 1 << order;
+        }
+        b
+    }
+
+    fn key(&self, frame: u64, order: u32) -> (u64, u64) {
+        match self.shuffle_seed {
+            Some(s) if order == self.max_order => (splitmix64(frame ^ s), frame),
+            _ => (frame, frame),
+        }
+    }
+
+    fn push_free(&mut self, frame: u64, order: u32) {
+        let k = self.key(frame, order);
+        self.free[order as usize].insert(k);
+        self.free_frames += 1 << order;
+    }
+
+    fn take_free(&mut self, frame: u64, order: u32) -> bool {
+        let k = self.key(frame, order);
+        let hit = self.free[order as usize].remove(&k);
+        if hit {
+            self.free_frames -= 1 << order;
+        }
+        hit
+    }
+
+    pub fn max_order(&self) -> u32 {
+        self.max_order
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.frames << FRAME_SHIFT
+    }
+
+    pub fn free_bytes(&self) -> u64 {
+        self.free_frames << FRAME_SHIFT
+    }
+
+    /// A block of 2^order frames, aligned to its size; its physical address, or `None`
+    /// when no free block of that order or larger exists.
+    pub fn alloc(&mut self, order: u32) -> Option<u64> {
+        if order > self.max_order {
+            return None;
+        }
+        let from = (order..=self.max_order).find(|&o| !self.free[o as usize].is_empty())?;
+        let &(k, frame) = self.free[from as usize].iter().next()?;
+        self.free[from as usize].remove(&(k, frame));
+        self.free_frames -= 1 << from;
+        // Split down: keep the lower half, free the upper half at each step.
+        for o in (order..from).rev() {
+            self.push_free(frame + (1 << o), o);
+        }
+        self.allocated.insert(frame, order);
+        Some(frame << FRAME_SHIFT)
+    }
+
+    /// Frees a block returned by [`Buddy::alloc`] (or made by [`Buddy::split`]),
+    /// merging it with free buddies.
+    pub fn free(&mut self, addr: u64, order: u32) -> Result<(), String> {
+        let mut frame = addr >> FRAME_SHIFT;
+        match self.allocated.get(&frame) {
+            Some(&o) if o == order => {}
+            Some(&o) => {
+                return Err(format!(
+                    "frame {addr:#x} was allocated at order {o}, freed at order {order}"
+                ))
+            }
+            None => return Err(format!("frame {addr:#x} is not an allocated block")),
+        }
+        self.allocated.remove(&frame);
+        let mut order = order;
+        while order < self.max_order {
+            let buddy = frame ^ (1 << order);
+            if buddy + (1 << order) > self.frames || !self.take_free(buddy, order) {
+                break;
+            }
+            frame &= !(1 << order);
+            order += 1;
+        }
+        self.push_free(frame, order);
+        Ok(())
+    }
+
+    /// Splits an allocated block into allocated blocks of `to_order` (demoting a huge
+    /// page: each piece can then be freed on its own).
+    pub fn split(&mut self, addr: u64, order: u32, to_order: u32) -> Result<(), String> {
+        let frame = addr >> FRAME_SHIFT;
+        if self.allocated.get(&frame) != Some(&order) || to_order > order {
+            return Err(format!(
+                "cannot split {addr:#x}: not an allocated order-{order} block"
+            ));
+        }
+        for i in 0..(1u64 << (order - to_order)) {
+            self.allocated.insert(frame + (i << to_order), to_order);
+        }
+        Ok(())
+    }
+
+    /// Whether the block at `addr` of `order` is allocated as one block.
+    pub fn is_allocated(&self, addr: u64, order: u32) -> bool {
+        self.allocated.get(&(addr >> FRAME_SHIFT)) == Some(&order)
+    }
+
+    /// Pre-fragments memory, as a long-running system's would be: in a seeded random
+    /// `fraction` of the 2 MiB blocks of memory, one 4 KiB frame (at a random place in
+    /// the block) stays allocated, pinned for the whole run, so no 2 MiB (or larger)
+    /// page can use those blocks. Returns the number of pinned frames.
+    pub fn fragment(&mut self, fraction: f64, seed: u64) -> u64 {
+        const SMALL: u64 = 9; // 2 MiB = 2^9 frames
+        let blocks = self.frames >> SMALL;
+        let mut pinned = 0;
+        for blk in 0..blocks {
+            let h = splitmix64(seed ^ splitmix64(blk));
+            // Top 53 bits as a uniform number in [0, 1).
+            if ((h >> 11) as f64) / ((1u64 << 53) as f64) >= fraction {
+                continue;
+            }
+            let frame = (blk << SMALL) + (splitmix64(h) & ((1 << SMALL) - 1));
+            if self.claim(frame) {
+                pinned += 1;
+            }
+        }
+        pinned
+    }
+
+    /// Allocates exactly frame `frame` (order 0) if it is free: the free block holding
+    /// it is split around it.
+    fn claim(&mut self, frame: u64) -> bool {
+        let Some((mut start, mut order)) = (0..=self.max_order).find_map(|o| {
+            let s = frame & !((1u64 << o) - 1);
+            self.free[o as usize]
+                .contains(&self.key(s, o))
+                .then_some((s, o))
+        }) else {
+            return false;
+        };
+        self.take_free(start, order);
+        while order > 0 {
+            order -= 1;
+            let half = 1u64 << order;
+            if frame >= start + half {
+                self.push_free(start, order);
+                start += half;
+            } else {
+                self.push_free(start + half, order);
+            }
+        }
+        self.allocated.insert(frame, 0);
+        true
+    }
+
+    /// Free blocks per order and the unusable free space index per order.
+    pub fn fragmentation(&self) -> Fragmentation {
+        let free_blocks: Vec<u64> = self.free.iter().map(|s| s.len() as u64).collect();
+        let total = self.free_frames;
+        let unusable = (0..=self.max_order as usize)
+            .map(|j| {
+                if total == 0 {
+                    return 0.0;
+                }
+                let usable: u64 = (j..free_blocks.len()).map(|i| free_blocks[i] << i).sum();
+                (total - usable) as f64 / total as f64
+            })
+            .collect();
+        Fragmentation {
+            free_bytes: total << FRAME_SHIFT,
+            free_blocks,
+            unusable,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::{RngCore, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn splitting_and_merging_follow_the_buddy_rule() {
+        // 16 KiB of memory, max order 2: one free order-2 block.
+        let mut b = Buddy::new(16 << 10, 2, None);
+        assert_eq!(b.fragmentation().free_blocks, vec![0, 0, 1]);
+        // One frame: the block splits into [0] allocated, [1] free (order 0), [2,3]
+        // free (order 1).
+        assert_eq!(b.alloc(0), Some(0));
+        assert_eq!(b.fragmentation().free_blocks, vec![1, 1, 0]);
+        assert_eq!(b.alloc(0), Some(4096)); // the buddy of frame 0
+        assert_eq!(b.alloc(1), Some(8192));
+        assert_eq!(b.alloc(0), None);
+        // Freeing frame 0 cannot merge (its buddy, frame 1, is in use) ...
+        b.free(0, 0).unwrap();
+        assert_eq!(b.fragmentation().free_blocks, vec![1, 0, 0]);
+        // ... freeing frame 1 merges to order 1, and freeing the order-1 block at
+        // frame 2 merges everything back into one order-2 block.
+        b.free(4096, 0).unwrap();
+        assert_eq!(b.fragmentation().free_blocks, vec![0, 1, 0]);
+        b.free(8192, 1).unwrap();
+        assert_eq!(b.fragmentation().free_blocks, vec![0, 0, 1]);
+        assert!(b.free(8192, 1).is_err(), "double free is refused");
+    }
+
+    #[test]
+    fn odd_sizes_end_in_smaller_blocks() {
+        // 2 MiB + 12 KiB with max order 9: one 2 MiB block, then 8 KiB and 4 KiB.
+        let b = Buddy::new(2 * MIB + (12 << 10), 9, None);
+        let f = b.fragmentation();
+        assert_eq!(f.free_blocks[9], 1);
+        assert_eq!(f.free_blocks[1], 1);
+        assert_eq!(f.free_blocks[0], 1);
+        assert_eq!(f.free_bytes, 2 * MIB + (12 << 10));
+    }
+
+    /// Random allocations and frees against a frame-by-frame reference: blocks are
+    /// aligned, never overlap, the free count matches, and freeing everything restores
+    /// the initial free lists (every merge happened).
+    #[test]
+    fn random_traffic_keeps_blocks_disjoint_and_merges_fully() {
+        for (seed, shuffle) in [(1u64, None), (2, Some(77u64)), (3, None)] {
+            let bytes = 8 * MIB + (20 << 10);
+            let mut b = Buddy::new(bytes, 10, shuffle);
+            let initial = b.fragmentation();
+            let frames = (bytes >> 12) as usize;
+            let mut owner = vec![false; frames];
+            let mut live: Vec<(u64, u32)> = Vec::new();
+            let mut r = Xoshiro256PlusPlus::seed_from_u64(seed);
+            for _ in 0..4000 {
+                if live.is_empty() || r.next_u64() % 3 != 0 {
+                    let order = (r.next_u64() % 11) as u32;
+                    // Whether the reference thinks some aligned block of that order is
+                    // free (the allocator must succeed exactly then, since the buddy
+                    // scheme keeps every free aligned block findable).
+                    let n = 1usize << order;
+                    let fits = (0..frames / n * n)
+                        .step_by(n)
+                        .any(|s| s + n <= frames && owner[s..s + n].iter().all(|o| !o));
+                    match b.alloc(order) {
+                        Some(a) => {
+                            let s = (a >> 12) as usize;
+                            assert_eq!(s % n, 0, "aligned");
+                            assert!(owner[s..s + n].iter().all(|o| !o), "overlap");
+                            owner[s..s + n].iter_mut().for_each(|o| *o = true);
+                            live.push((a, order));
+                        }
+                        None => assert!(!fits, "order {order} refused while a block was free"),
+                    }
+                } else {
+                    let i = (r.next_u64() % live.len() as u64) as usize;
+                    let (a, order) = live.swap_remove(i);
+                    let s = (a >> 12) as usize;
+                    owner[s..s + (1 << order)]
+                        .iter_mut()
+                        .for_each(|o| *o = false);
+                    b.free(a, order).unwrap();
+                }
+                let used = owner.iter().filter(|&&o| o).count() as u64;
+                assert_eq!(b.free_bytes(), bytes - (used << 12));
+            }
+            for (a, order) in live.drain(..) {
+                b.free(a, order).unwrap();
+            }
+            assert_eq!(b.fragmentation(), initial);
+        }
+    }
+
+    #[test]
+    fn fragmenting_pins_one_frame_in_the_chosen_share_of_2m_blocks() {
+        let mut b = Buddy::new(1 << 30, 18, None);
+        let pinned = b.fragment(0.25, 9);
+        // 512 blocks of 2 MiB; about a quarter pinned (binomial, sd ~ 10).
+        assert!((90..=166).contains(&pinned), "{pinned}");
+        // Exactly the unpinned 2 MiB blocks can still be allocated as 2 MiB pages.
+        let mut huge = 0;
+        while b.alloc(9).is_some() {
+            huge += 1;
+        }
+        assert_eq!(huge, 512 - pinned);
+        let f = b.fragmentation();
+        // What is left is the pinned blocks' other 511 frames: all unusable for 2M.
+        assert_eq!(f.free_bytes, pinned * 511 * 4096);
+        assert_eq!(f.unusable[9], 1.0);
+        assert_eq!(f.unusable[0], 0.0);
+        // Same seed, same frames.
+        let mut c = Buddy::new(1 << 30, 18, None);
+        assert_eq!(c.fragment(0.25, 9), pinned);
+    }
+
+    #[test]
+    fn split_blocks_free_piece_by_piece() {
+        let mut b = Buddy::new(4 * MIB, 9, None);
+        let a = b.alloc(9).unwrap();
+        b.split(a, 9, 0).unwrap();
+        assert!(b.is_allocated(a + 4096, 0));
+        for i in 0..512 {
+            b.free(a + i * 4096, 0).unwrap();
+        }
+        assert_eq!(b.free_bytes(), 4 * MIB);
+        assert_eq!(b.fragmentation().free_blocks[9], 2);
+    }
+
+    #[test]
+    fn shuffled_top_order_is_seeded_and_still_aligned() {
+        let take = |seed| {
+            let mut b = Buddy::new(64 * MIB, 9, Some(seed));
+            (0..8).map(|_| b.alloc(9).unwrap()).collect::<Vec<_>>()
+        };
+        let a = take(5);
+        assert_eq!(a, take(5));
+        assert_ne!(a, take(6));
+        assert!(a.iter().all(|x| x % (2 * MIB) == 0));
+        assert_ne!(a, (0..8).map(|i| i * 2 * MIB).collect::<Vec<_>>());
+    }
+}
