@@ -370,6 +370,17 @@ impl Analysis {
         self.rows.get(n.checked_sub(1)? as usize)
     }
 
+    /// The row with the largest Schweitzer throughput (the first of equals).
+    pub fn schweitzer_optimum(&self) -> &Row {
+        self.rows.iter().fold(&self.rows[0], |b, r| {
+            if r.schweitzer.throughput > b.schweitzer.throughput {
+                r
+            } else {
+                b
+            }
+        })
+    }
+
     fn has_memory(&self) -> bool {
         self.rows.first().is_some_and(|r| r.m.is_some())
     }
@@ -490,6 +501,13 @@ impl Analysis {
             best.binding,
             100.0 * ratio,
             1.0 - ratio
+        );
+        let sbest = self.schweitzer_optimum();
+        let _ = writeln!(
+            o,
+            "Schweitzer (iterative MVA) optimum: N = {}, X = {} jobs/s",
+            sbest.n,
+            num(sbest.schweitzer.throughput)
         );
         let near: Vec<u32> = self
             .rows
@@ -685,6 +703,7 @@ impl Analysis {
             })
             .collect();
         let best = &self.rows[self.optimum];
+        let sbest = self.schweitzer_optimum();
         let balance = match self.balance {
             Balance::NoMemoryModel => json!({ "kind": "no memory model" }),
             Balance::AtOne => json!({ "kind": "disk-bound at N = 1" }),
@@ -737,6 +756,10 @@ impl Analysis {
                 "bound": best.bound,
                 "binding": best.binding,
                 "fraction_of_bound": best.exact.throughput / best.bound,
+            },
+            "schweitzer_optimum": {
+                "n": sbest.n,
+                "throughput": sbest.schweitzer.throughput,
             },
             "knee": self.knee.map(|k| json!({
                 "m": k.m, "lifetime": k.lifetime, "n": k.n, "n_nearest": k.n_int,
