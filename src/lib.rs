@@ -11,6 +11,7 @@ pub mod addr;
 pub mod assoc;
 pub mod config;
 pub mod memory;
+pub mod mva;
 pub mod os;
 pub mod pagetable;
 pub mod report;

@@ -59,6 +59,22 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Thrashing model: exact and Schweitzer MVA of a central-server network with terminals whose
+    /// paging-disk demand follows a lifetime curve; bounds, optimum N, knee and balance point.
+    Mva {
+        /// Model file (TOML), e.g. configs/mva/exam-thrashing.toml.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Solve N = 1..N_MAX (default: the file's n_max).
+        #[arg(long)]
+        n_max: Option<u32>,
+        /// Override a key: `--set think_time=10`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Folder for mva.json, mva.csv, throughput.svg and lifetime.svg.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Read, convert, inspect and record memory traces.
     Trace {
         #[command(subcommand)]
@@ -276,6 +292,18 @@ fn main() -> ExitCode {
             Err(e) => fail(&e),
         },
         Cmd::Trace { cmd } => trace_cmd(cmd),
+        Cmd::Mva {
+            config,
+            n_max,
+            sets,
+            out,
+        } => match mmusim::mva::run(&config, &sets, n_max, out.as_deref()) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&[e]),
+        },
         Cmd::Study { spec, out } => {
             let tty = std::io::stderr().is_terminal();
             let progress = |d: usize, n: usize| {

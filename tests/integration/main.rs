@@ -1,6 +1,7 @@
 //! End-to-end and exact-value tests, compiled as one binary (faster builds on 2 cores).
 
 mod bad_config;
+mod mva;
 mod runs;
 mod stack_distance;
 mod study;
