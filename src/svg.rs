@@ -25,7 +25,9 @@ fn nice_axis(max: f64) -> (f64, f64) {
         .map(|m| m * mag)
         .find(|s| *s >= raw)
         .unwrap_or(10.0 * mag);
-    ((max / step).ceil() * step, step)
+    // The tolerance keeps a maximum that is a step multiple up to rounding (0.2 x 1.5)
+    // from gaining a whole extra step.
+    (((max / step) - 1e-9).ceil() * step, step)
 }
 
 fn esc(s: &str) -> String {
@@ -392,6 +394,7 @@ mod tests {
         assert_eq!(nice_axis(7.3), (8.0, 2.0));
         assert_eq!(nice_axis(1000.0), (1000.0, 200.0));
         assert_eq!(nice_axis(0.0), (1.0, 0.2));
+        assert!((nice_axis(0.2 * 1.5).0 - 0.3).abs() < 1e-12);
     }
 
     #[test]
