@@ -204,7 +204,7 @@ impl LineChart {
     /// Renders the chart as an SVG document.
     pub fn to_svg(&self) -> String {
         let (w, h) = (960.0, 540.0);
-        let (left, right, top, bottom) = (90.0, 220.0, 50.0, 70.0);
+        let (left, right, top, bottom) = (90.0, 260.0, 50.0, 70.0);
         let pw = w - left - right;
         let ph = h - top - bottom;
         let tx = |x: f64| if self.log_x { x.log10() } else { x };
