@@ -36,12 +36,17 @@
 //!
 //! Writing c(x) for the number of intervals (gaps and tails) of length x,
 //! sum_x c(x) min(x, T) = sum_(j=1..T) N(j), with N(j) the number of intervals of length
-//! >= j. So S(0) = 0 and S(T) = S(T-1) + N(T), where N(T) = (F(T-1) - first references)
-//! + (tails >= T): every T up to Tmax costs O(1) after the histograms are built, and
-//! m(T) = S(T) / K. This is the recursion of Denning and Schwartz (1972), "the mean
-//! working-set size grows by the miss rate", made exact at both ends of a finite string:
-//! the window is short at the start (already in the gap sum, which begins at t_1) and
-//! the tail term accounts for the end.
+//! at least j. So
+//!
+//! ```text
+//! S(0) = 0,   S(T) = S(T-1) + N(T),   N(T) = (F(T-1) - first references) + (tails >= T),
+//! ```
+//!
+//! every T up to Tmax costs O(1) once the histograms are built, and m(T) = S(T) / K.
+//! This is the recursion of Denning and Schwartz (1972), "the mean working-set size grows
+//! by the miss rate", made exact at both ends of a finite string: the window is short at
+//! the start (already in the gap sum, which begins at t_1) and the tail term accounts for
+//! the end.
 //!
 //! # VMIN
 //!
