@@ -7,6 +7,7 @@ mod stack_distance;
 mod study;
 mod traces;
 mod walk_latency;
+mod ws_replace;
 
 use mmusim::config::{load, SystemConfig};
 
