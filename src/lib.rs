@@ -10,6 +10,7 @@
 pub mod addr;
 pub mod assoc;
 pub mod config;
+pub mod explain;
 pub mod memory;
 pub mod os;
 pub mod pagetable;
@@ -19,6 +20,7 @@ pub mod sim;
 pub mod stats;
 pub mod study;
 pub mod svg;
+pub mod timeline;
 pub mod tlb;
 pub mod trace;
 pub mod util;
