@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use mmusim::report::write_atomic;
-use mmusim::run::{load_inputs, load_inputs_with, simulate, PRESETS};
+use mmusim::run::{load_inputs, load_inputs_with, simulate_with, PRESETS};
 use mmusim::trace::{self, TraceFormat, TraceOptions};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -42,6 +42,29 @@ enum Cmd {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+        /// Also write timeline.csv and timeline.svg: TLB hit rates per window of W
+        /// accesses per core.
+        #[arg(long, value_name = "W", value_parser = parse_window)]
+        timeline: Option<u64>,
+    },
+    /// Show how a virtual address splits for the page table and the walk it causes,
+    /// step by step (PTE addresses, walk-cache and cache hits, cycles).
+    Explain {
+        /// Virtual address, hex (0x...) or decimal.
+        #[arg(allow_hyphen_values = true)]
+        addr: String,
+        /// System config file, or a preset name.
+        #[arg(long, short)]
+        config: Option<String>,
+        /// Override a key: `--set walker.psc=[]`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Addresses to access first, in order (comma separated; repeatable).
+        #[arg(long, value_name = "ADDR,ADDR,...")]
+        warm: Vec<String>,
+        /// The core that makes the accesses.
+        #[arg(long, default_value_t = 0)]
+        core: usize,
     },
     /// Print a resolved config (preset or file, with overrides) as TOML.
     Show {
@@ -149,6 +172,15 @@ impl ReadArgs {
             fetches: !self.no_fetches,
             ..Default::default()
         }
+    }
+}
+
+/// `--timeline W`: a positive number of accesses.
+fn parse_window(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("a window holds at least one access".into()),
+        Ok(w) => Ok(w),
+        Err(e) => Err(format!("not a number of accesses ({e})")),
     }
 }
 
@@ -304,6 +336,25 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&[e]),
         },
+        Cmd::Explain {
+            addr,
+            config,
+            sets,
+            warm,
+            core,
+        } => match mmusim::explain::explain(&mmusim::explain::Request {
+            config: config.as_deref(),
+            sets: &sets,
+            addr: &addr,
+            warm: &warm,
+            core,
+        }) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
         Cmd::Study { spec, out } => {
             let tty = std::io::stderr().is_terminal();
             let progress = |d: usize, n: usize| {
@@ -331,6 +382,7 @@ fn main() -> ExitCode {
             sets,
             out,
             quiet,
+            timeline,
         } => {
             let inputs = match load_inputs_with(
                 config.as_deref(),
@@ -343,13 +395,14 @@ fn main() -> ExitCode {
             };
             let mut bar = Progress::new(quiet);
             let t0 = Instant::now();
-            let report = match simulate(&inputs, &mut |d, t| bar.update(d, t)) {
-                Ok(r) => r,
-                Err(e) => {
-                    bar.finish();
-                    return fail(&[e]);
-                }
-            };
+            let (report, timeline) =
+                match simulate_with(&inputs, timeline, &mut |d, t| bar.update(d, t)) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        bar.finish();
+                        return fail(&[e]);
+                    }
+                };
             bar.finish();
             let secs = t0.elapsed().as_secs_f64();
             let dir = out.unwrap_or_else(|| {
@@ -371,10 +424,19 @@ fn main() -> ExitCode {
                     &report.config_hash[..8]
                 ))
             });
-            for (name, body) in [
+            let mut files = vec![
                 ("result.json", report.to_json()),
                 ("result.csv", report.to_csv()),
-            ] {
+            ];
+            if let Some(t) = &timeline {
+                files.push(("timeline.csv", t.to_csv()));
+                let title = format!(
+                    "TLB hit rate, {} on {}, windows of {} accesses",
+                    inputs.workload.name, inputs.system.name, t.window
+                );
+                files.push(("timeline.svg", t.to_svg(&title)));
+            }
+            for (name, body) in files {
                 if let Err(e) = write_atomic(&dir.join(name), body.as_bytes()) {
                     return fail(&[format!("{}: {e}", dir.join(name).display())]);
                 }

@@ -9,7 +9,8 @@ use crate::config::{load, ConfigError, PageTableConfig, SystemConfig};
 use crate::os::frames::FrameAllocator;
 use crate::pagetable::{Clustered, Cuckoo, Htab, Inverted, PageTable, Radix};
 use crate::report::RunReport;
-use crate::sim::Simulator;
+use crate::sim::{Simulator, TimelinePoint};
+use crate::timeline::Timeline;
 use crate::workload::{Generator, WorkloadSpec};
 use crate::SimError;
 
@@ -271,6 +272,21 @@ pub fn simulate(
     inputs: &Inputs,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<RunReport, SimError> {
+    simulate_with(inputs, None, progress).map(|(r, _)| r)
+}
+
+/// [`simulate`], also recording a [`Timeline`] of `timeline` accesses per window (at
+/// least 1) when asked. The report is the same either way.
+pub fn simulate_with(
+    inputs: &Inputs,
+    timeline: Option<u64>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(RunReport, Option<Timeline>), SimError> {
+    if timeline == Some(0) {
+        return Err(SimError(
+            "--timeline 0: a window holds at least one access".into(),
+        ));
+    }
     let cores = inputs.system.sim.cores as usize;
     let sources = (0..cores)
         .map(|c| inputs.workload.open(c, &inputs.workload_dir))
@@ -278,36 +294,53 @@ pub fn simulate(
         .map_err(|e| SimError(e.msg))?;
     let total = inputs.workload.accesses_per_core() * cores as u64;
     let sys = &inputs.system;
+    let run = Run {
+        sys,
+        total,
+        timeline,
+    };
     // The design is chosen here, once: everything below is monomorphic in it.
-    let stats = match &sys.page_table {
+    let (stats, points) = match &sys.page_table {
         PageTableConfig::Radix { .. } => {
             let bits = sys.page_table.radix_bits();
-            run_design(sys, sources, total, progress, |f| Radix::new(&bits, f))
+            run.design(sources, progress, |f| Radix::new(&bits, f))
         }
-        PageTableConfig::Inverted(c) => run_design(sys, sources, total, progress, |f| {
-            Inverted::new(c, &sys.os, f)
-        }),
-        PageTableConfig::Htab(c) => {
-            run_design(sys, sources, total, progress, |f| Htab::new(c, &sys.os, f))
+        PageTableConfig::Inverted(c) => {
+            run.design(sources, progress, |f| Inverted::new(c, &sys.os, f))
         }
-        PageTableConfig::Clustered(c) => run_design(sys, sources, total, progress, |f| {
-            Clustered::new(c, &sys.os, f)
-        }),
-        PageTableConfig::Cuckoo(c) => run_design(sys, sources, total, progress, |f| {
-            Cuckoo::new(c, &sys.os, f)
-        }),
+        PageTableConfig::Htab(c) => run.design(sources, progress, |f| Htab::new(c, &sys.os, f)),
+        PageTableConfig::Clustered(c) => {
+            run.design(sources, progress, |f| Clustered::new(c, &sys.os, f))
+        }
+        PageTableConfig::Cuckoo(c) => run.design(sources, progress, |f| Cuckoo::new(c, &sys.os, f)),
     }?;
-    Ok(RunReport::new(sys, &inputs.workload, sys.sim.seed, &stats))
+    let has_l2 = sys.tlb.iter().any(|t| t.level == 2);
+    let timeline = timeline.map(|w| Timeline::from_points(w, has_l2, &points));
+    Ok((
+        RunReport::new(sys, &inputs.workload, sys.sim.seed, &stats),
+        timeline,
+    ))
 }
 
-fn run_design<PT: PageTable>(
-    sys: &SystemConfig,
-    sources: Vec<Box<dyn crate::workload::AccessSource>>,
+struct Run<'a> {
+    sys: &'a SystemConfig,
     total: u64,
-    progress: &mut dyn FnMut(u64, u64),
-    make: impl FnMut(&mut FrameAllocator) -> Result<PT, SimError>,
-) -> Result<crate::sim::RunStats, SimError> {
-    let mut sim = Simulator::build(sys, sources, make)?;
-    sim.run(&mut |done| progress(done, total))?;
-    Ok(sim.stats())
+    timeline: Option<u64>,
+}
+
+impl Run<'_> {
+    fn design<PT: PageTable>(
+        &self,
+        sources: Vec<Box<dyn crate::workload::AccessSource>>,
+        progress: &mut dyn FnMut(u64, u64),
+        make: impl FnMut(&mut FrameAllocator) -> Result<PT, SimError>,
+    ) -> Result<(crate::sim::RunStats, Vec<Vec<TimelinePoint>>), SimError> {
+        let mut sim = Simulator::build(self.sys, sources, make)?;
+        if let Some(w) = self.timeline {
+            sim.set_timeline(w);
+        }
+        let total = self.total;
+        sim.run(&mut |done| progress(done, total))?;
+        Ok((sim.stats(), sim.timeline()))
+    }
 }

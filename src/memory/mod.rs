@@ -99,10 +99,18 @@ impl MemorySystem {
     /// served it (a cache level's latency, or DRAM's).
     #[inline(always)]
     pub fn read(&mut self, core: usize, paddr: u64, is_pte: bool) -> u32 {
+        self.read_from(core, paddr, is_pte).0
+    }
+
+    /// As [`MemorySystem::read`], also naming the level that served the read: its index
+    /// in the core's route (nearest first; the route's length means DRAM, see
+    /// [`MemorySystem::level_names`]). Inlined, so callers that drop the index pay nothing.
+    #[inline(always)]
+    pub fn read_from(&mut self, core: usize, paddr: u64, is_pte: bool) -> (u32, usize) {
         let route = &self.route[core];
         let Some(&first) = route.first() else {
             self.dram_pte_reads[core] += is_pte as u64;
-            return self.dram_latency;
+            return (self.dram_latency, 0);
         };
         let c0 = &mut self.caches[first];
         let line0 = paddr >> c0.line_shift;
@@ -115,14 +123,14 @@ impl MemorySystem {
             } else {
                 c0.stats.data_hits += 1;
             }
-            return c0.latency;
+            return (c0.latency, 0);
         }
         if c0.stats.core.is_some() {
             self.last_line[core] = line0;
         }
         // Each level that misses takes the line as the read passes (inclusive fill; the
         // levels are independent arrays, so filling on the way equals filling after).
-        for &ci in route {
+        for (depth, &ci) in route.iter().enumerate() {
             let c = &mut self.caches[ci];
             let line = paddr >> c.line_shift;
             let set = (line & c.array.set_mask()) as usize;
@@ -134,11 +142,26 @@ impl MemorySystem {
                 (false, false) => c.stats.data_misses += 1,
             }
             if hit {
-                return c.latency;
+                return (c.latency, depth);
             }
         }
         self.dram_pte_reads[core] += is_pte as u64;
-        self.dram_latency
+        (self.dram_latency, route.len())
+    }
+
+    /// Names of the levels a read from `core` visits, nearest first, then `"DRAM"`, and
+    /// the line size of each cache level (DRAM: that of the last cache, or 64).
+    pub fn level_names(&self, core: usize) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = self.route[core]
+            .iter()
+            .map(|&ci| {
+                let c = &self.caches[ci];
+                (c.stats.name.clone(), 1u64 << c.line_shift)
+            })
+            .collect();
+        let line = v.last().map_or(64, |l| l.1);
+        v.push(("DRAM".into(), line));
+        v
     }
 
     /// Hint that `core` will soon read `paddr`: prefetch, on the host, the state of the

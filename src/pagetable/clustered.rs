@@ -50,7 +50,9 @@ use super::inverted::{
     fold, hist_json, pack_key, phys_contains, probe_sizes, probed_sizes, unpack_key, HIST,
     HOST_LIMIT, VPN_BITS,
 };
-use super::{MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep, NO_NODE};
+use super::{
+    IndexPart, MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep, NO_NODE,
+};
 use crate::addr::PageSize;
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
@@ -546,6 +548,30 @@ impl PageTable for Clustered {
             self.failed_walks.set(self.failed_walks.get() + 1);
         }
         found
+    }
+
+    fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
+        let (_, home, sub) = self.locate(asid, vaddr, size);
+        let cv = (vaddr >> size.shift()) >> self.cluster_shift;
+        vec![
+            IndexPart {
+                name: format!("home line ({size} pages)"),
+                how: format!(
+                    "{:?} hash of (asid {asid}, cluster VPN/{} = {cv:#x}, size) to {} bits",
+                    self.hash, self.cluster, self.line_bits
+                ),
+                value: home as u64,
+                of: self.lines() as u64,
+                paddr: self.line_addr(home),
+            },
+            IndexPart {
+                name: "PTE in its entry".into(),
+                how: format!("VPN mod {}", self.cluster),
+                value: sub as u64,
+                of: self.cluster,
+                paddr: self.line_addr(home),
+            },
+        ]
     }
 
     fn table_bytes(&self) -> u64 {

@@ -69,7 +69,9 @@
 
 use super::hash::{hash_with_seed, HashKind, HugeProbe};
 use super::htab::{Nesting, VA_BITS};
-use super::{MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep, NO_NODE};
+use super::{
+    IndexPart, MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep, NO_NODE,
+};
 use crate::addr::PageSize;
 use crate::assoc::{Replacement, SetAssoc};
 use crate::config::OsConfig;
@@ -923,6 +925,36 @@ impl PageTable for Cuckoo {
         self.walk_reads
             .set(self.walk_reads.get() + (steps.len() - before) as u64);
         result
+    }
+
+    fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
+        let (Some((key, sub)), Some(e)) = (key_of(asid, vaddr, size), &self.ecpt[size.index()])
+        else {
+            return Vec::new();
+        };
+        (0..self.seeds.len())
+            .map(|w| {
+                let (g, i) = e.locate(self.kind, &self.seeds, key, w);
+                let t = e.tables(g);
+                IndexPart {
+                    name: format!("way {w} slot ({size} pages)"),
+                    how: format!(
+                        "{:?} hash of (asid {asid}, cluster VPN/8 = {:#x}) with way {w}'s seed to {} bits{}",
+                        self.kind,
+                        unpack(key).1,
+                        t.bits,
+                        if g == Gen::Old {
+                            " (old table: not yet moved by the resize)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    value: i,
+                    of: t.per_way(),
+                    paddr: t.phys[w].addr(i * ENTRY_BYTES) + sub as u64 * 8,
+                }
+            })
+            .collect()
     }
 
     fn table_bytes(&self) -> u64 {

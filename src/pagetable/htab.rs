@@ -45,7 +45,9 @@
 //! radix table does).
 
 use super::hash::{hash, HashKind, HugeProbe};
-use super::{Evicted, MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep};
+use super::{
+    Evicted, IndexPart, MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep,
+};
 use crate::addr::PageSize;
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
@@ -508,6 +510,33 @@ impl PageTable for Htab {
         let c = &self.walk_groups[(issue as usize).min(6)];
         c.set(c.get() + 1);
         result
+    }
+
+    fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
+        let key = key_of(asid, vaddr, size);
+        if key == u64::MAX {
+            return Vec::new();
+        }
+        let (p, s) = self.groups_of(key);
+        let vpn = vaddr >> size.shift();
+        let part = |name: &str, how: String, g: u64| IndexPart {
+            name: format!("{name} group ({size} pages)"),
+            how,
+            value: g,
+            of: self.groups(),
+            paddr: self.phys.addr(g * GROUP_BYTES),
+        };
+        vec![
+            part(
+                "primary",
+                format!(
+                    "{:?} hash of (asid {asid}, VPN {vpn:#x}) to {} bits",
+                    self.kind, self.bits
+                ),
+                p,
+            ),
+            part("secondary", "one's complement of the primary".into(), s),
+        ]
     }
 
     fn table_bytes(&self) -> u64 {

@@ -50,7 +50,9 @@
 //!   where the OS maps one size).
 
 use super::hash::{hash, HashKind, HugeProbe};
-use super::{MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep, NO_NODE};
+use super::{
+    IndexPart, MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep, NO_NODE,
+};
 use crate::addr::PageSize;
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
@@ -553,6 +555,21 @@ impl PageTable for Inverted {
             self.failed_walks.set(self.failed_walks.get() + 1);
         }
         found
+    }
+
+    fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
+        let vpn = vaddr >> size.shift();
+        let j = self.anchor_of(asid, size, vpn);
+        vec![IndexPart {
+            name: format!("HAT anchor ({size} pages)"),
+            how: format!(
+                "{:?} hash of (asid {asid}, VPN {vpn:#x}, size) to {} bits",
+                self.hash, self.hat_bits
+            ),
+            value: j,
+            of: self.anchors(),
+            paddr: self.anchor_addr(j),
+        }]
     }
 
     fn table_bytes(&self) -> u64 {

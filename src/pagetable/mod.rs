@@ -99,6 +99,21 @@ pub struct WalkStep {
     pub group: u8,
 }
 
+/// One index a hashed design computes from a virtual address, for the teaching view
+/// (`mmusim explain`): which bucket, group, line or slot the walk reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexPart {
+    /// What the number selects ("HAT anchor", "primary group", "way 1 slot").
+    pub name: String,
+    /// How it is computed, in words.
+    pub how: String,
+    pub value: u64,
+    /// How many there are (the index is below this).
+    pub of: u64,
+    /// Physical address of what it selects.
+    pub paddr: u64,
+}
+
 /// Where a walk may start: at the root, or below a walk-cache hit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WalkStart {
@@ -174,6 +189,17 @@ pub trait PageTable {
     /// Whether the walker's paging-structure caches apply (radix designs only).
     fn has_levels(&self) -> bool {
         false
+    }
+    /// How `vaddr`, as a page of `size`, selects entries: the hash indices of a hashed
+    /// design (teaching view only, never on a simulation path). Radix tables index by
+    /// address bits, which the caller shows from the config; they return none.
+    fn index_parts(&self, _asid: u16, _vaddr: u64, _size: PageSize) -> Vec<IndexPart> {
+        Vec::new()
+    }
+    /// Physical address of radix table `node` (what a walk step's `next` or a walk-cache
+    /// entry points to); `None` for designs without levels.
+    fn node_paddr(&self, _node: u32) -> Option<u64> {
+        None
     }
     /// Hint that `vaddr` will soon be walked: bring the host memory holding its entries
     /// closer. Changes nothing the simulation can see; a speed measure only (a large

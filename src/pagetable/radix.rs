@@ -218,6 +218,10 @@ impl PageTable for Radix {
         true
     }
 
+    fn node_paddr(&self, node: u32) -> Option<u64> {
+        self.paddr.get(node as usize).copied()
+    }
+
     fn stats(&self) -> serde_json::Value {
         serde_json::json!({ "design": "radix", "levels": self.levels, "tables": self.paddr.len(), "bytes": self.table_bytes })
     }

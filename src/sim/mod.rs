@@ -19,6 +19,8 @@
 //! executed W more instructions, and walks beyond `walker.max_concurrent_walks` wait for a
 //! free walker.
 
+pub mod record;
+
 use crate::addr::AccessKind;
 use crate::config::SystemConfig;
 use crate::memory::{CacheStats, MemorySystem};
@@ -29,6 +31,7 @@ use crate::tlb::{LevelStats, TlbStats, Tlbs, DATA, INSTR};
 use crate::walker::{PscStats, Walker};
 use crate::workload::{Access, AccessSource};
 use crate::SimError;
+use record::{Event, NoRecord, Recorder};
 use serde::Serialize;
 
 /// Accesses fetched from a source at a time.
@@ -125,6 +128,27 @@ struct Core {
     pos: usize,
     done: bool,
     warm: bool,
+    /// The access count (of `counters`) at which the engine has bookkeeping to do: the
+    /// end of warm-up, or the end of a timeline window; `u64::MAX` for none. One
+    /// compare per access covers both.
+    event_at: u64,
+    /// Cumulative counters at each timeline window boundary (empty when off).
+    timeline: Vec<TimelinePoint>,
+}
+
+/// A core's cumulative counters at the end of a timeline window (`run --timeline`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimelinePoint {
+    pub accesses: u64,
+    /// Hits at TLB level 1, level 2 (0 when there is none) and at any level.
+    pub l1_hits: u64,
+    pub l2_hits: u64,
+    pub tlb_hits: u64,
+    pub walks: u64,
+    /// Translation latency (the core's `translation_cycles.total`).
+    pub translation_cycles: u64,
+    /// instructions x base CPI + stall cycles, as the report counts a core's cycles.
+    pub cycles: u64,
 }
 
 /// instructions x CPI, in 128 bits so that no run length can overflow it.
@@ -140,7 +164,6 @@ struct Timing {
     cpi_milli: u64,
     l1_overlapped: bool,
     window: u64,
-    warmup: u64,
     /// First virtual address the page table cannot map (it would alias a lower one).
     va_limit: u64,
 }
@@ -170,6 +193,8 @@ pub struct Simulator<PT: PageTable = Radix> {
     warm_cores: usize,
     /// Per core: evicted translations of its address space to drop when it next runs.
     inboxes: Vec<Vec<crate::pagetable::Evicted>>,
+    /// Accesses per timeline window; 0 when no timeline is recorded.
+    timeline_window: u64,
 }
 
 impl Simulator<Radix> {
@@ -226,6 +251,12 @@ impl<PT: PageTable> Simulator<PT> {
                     pos: 0,
                     done: false,
                     warm: cfg.sim.warmup_accesses == 0,
+                    event_at: if cfg.sim.warmup_accesses == 0 {
+                        u64::MAX
+                    } else {
+                        cfg.sim.warmup_accesses
+                    },
+                    timeline: Vec::new(),
                 }
             })
             .collect();
@@ -238,7 +269,6 @@ impl<PT: PageTable> Simulator<PT> {
                 cpi_milli: (cfg.sim.base_cpi * 1000.0).round() as u64,
                 l1_overlapped: cfg.sim.l1_tlb_overlapped,
                 window: cfg.sim.overlap_window as u64,
-                warmup: cfg.sim.warmup_accesses,
                 va_limit: 1u64
                     .checked_shl(cfg.page_table.va_bits())
                     .unwrap_or(u64::MAX),
@@ -246,7 +276,28 @@ impl<PT: PageTable> Simulator<PT> {
             accesses_done: 0,
             warm_cores: 0,
             inboxes: vec![Vec::new(); n],
+            timeline_window: 0,
         })
+    }
+
+    /// Record each core's counters every `window` accesses (after warm-up) during
+    /// [`Simulator::run`]; read them with [`Simulator::timeline`]. Call before `run`;
+    /// `window` must be at least 1. Costs nothing per access: the window end shares the
+    /// warm-up's compare.
+    pub fn set_timeline(&mut self, window: u64) {
+        assert!(window > 0, "a timeline window holds at least one access");
+        self.timeline_window = window;
+        for c in &mut self.cores {
+            if c.warm {
+                c.event_at = c.counters.accesses + window;
+            }
+        }
+    }
+
+    /// Per core, the cumulative counters at the end of every timeline window (the last
+    /// one at the end of the run, possibly a partial window). Empty without a timeline.
+    pub fn timeline(&self) -> Vec<Vec<TimelinePoint>> {
+        self.cores.iter().map(|c| c.timeline.clone()).collect()
     }
 
     /// Accesses simulated so far (all cores).
@@ -289,6 +340,14 @@ impl<PT: PageTable> Simulator<PT> {
                 .max()
                 .unwrap_or(0);
             c.stall(tail);
+            if self.timeline_window > 0 && c.counters.accesses > 0 {
+                // The last window ends with the run (the tail stall included).
+                let p = timeline_point(c, &self.timing);
+                match c.timeline.last_mut() {
+                    Some(last) if last.accesses == p.accesses => *last = p,
+                    _ => c.timeline.push(p),
+                }
+            }
         }
         Ok(())
     }
@@ -312,22 +371,42 @@ impl<PT: PageTable> Simulator<PT> {
         let mut pos = core.pos;
         let mut prefetching = false;
         let mut walks_before = core.walker.stats.walks;
+        // The loop stops at `stop`: the end of the batch or the access at which the
+        // engine has bookkeeping to do (`event_at`: end of warm-up or of a timeline
+        // window), whichever comes first. So the per-access loop tests one position,
+        // as it would for the batch end alone.
+        let mut stop = pos;
         let res = loop {
-            if pos == buf.len() {
-                buf.clear();
-                pos = 0;
-                if let Err(e) = core.source.fill(&mut buf, BATCH) {
-                    break Err(SimError(format!("core {id}: workload: {}", e.msg)));
+            if pos == stop {
+                if core.counters.accesses == core.event_at {
+                    core_event(
+                        core,
+                        &mut self.mem,
+                        &mut self.warm_cores,
+                        n_cores,
+                        &t,
+                        self.timeline_window,
+                    );
                 }
-                if buf.is_empty() {
-                    core.done = true;
-                    break Ok(());
+                if pos == buf.len() {
+                    buf.clear();
+                    pos = 0;
+                    if let Err(e) = core.source.fill(&mut buf, BATCH) {
+                        break Err(SimError(format!("core {id}: workload: {}", e.msg)));
+                    }
+                    if buf.is_empty() {
+                        core.done = true;
+                        break Ok(());
+                    }
+                    // Prefetch page-table entries in batches that follow a walk-heavy one.
+                    let walks = core.walker.stats.walks;
+                    prefetching = walks.saturating_sub(walks_before) * 8 > BATCH as u64;
+                    walks_before = walks;
+                    progress(self.accesses_done);
                 }
-                // Prefetch page-table entries in batches that follow a walk-heavy one.
-                let walks = core.walker.stats.walks;
-                prefetching = walks.saturating_sub(walks_before) * 8 > BATCH as u64;
-                walks_before = walks;
-                progress(self.accesses_done);
+                // `event_at` is past the count here (a core_event just moved it on).
+                let until = core.event_at - core.counters.accesses;
+                stop = pos + (buf.len() - pos).min(until.min(usize::MAX as u64) as usize);
             }
             let a = buf[pos];
             if prefetching {
@@ -355,26 +434,26 @@ impl<PT: PageTable> Simulator<PT> {
                 &mut self.os,
                 &t,
                 &mut self.inboxes,
+                &mut NoRecord,
             ) {
                 break Err(e);
-            }
-            if !core.warm && core.counters.accesses >= t.warmup {
-                core.warm = true;
-                core.counters = CoreCounters::default();
-                core.os_stats = OsStats::default();
-                core.tlbs.reset_stats();
-                core.walker.reset_stats();
-                // Shared caches restart when the last core is past warm-up.
-                self.warm_cores += 1;
-                self.mem.reset_stats(id, false);
-                if self.warm_cores == n_cores {
-                    self.mem.reset_shared_stats();
-                }
             }
             if limit != u64::MAX && core.clock(&t) > limit {
                 break Ok(());
             }
         };
+        // The last access may have reached `event_at` just before the loop stopped: do
+        // the bookkeeping before any other core runs (shared statistics restart then).
+        if res.is_ok() && core.counters.accesses == core.event_at {
+            core_event(
+                core,
+                &mut self.mem,
+                &mut self.warm_cores,
+                n_cores,
+                &t,
+                self.timeline_window,
+            );
+        }
         core.buf = buf;
         core.pos = pos;
         res
@@ -409,15 +488,82 @@ impl<PT: PageTable> Simulator<PT> {
         }
     }
 
+    /// Translate one access `a` on core `core` outside [`Simulator::run`], telling `rec`
+    /// every step (the teaching view, `mmusim explain`). The same code as a run's
+    /// accesses, with the same effects on every structure; warm-up and timeline
+    /// bookkeeping are left out.
+    pub fn access_recorded<R: Recorder>(
+        &mut self,
+        core: usize,
+        a: Access,
+        rec: &mut R,
+    ) -> Result<(), SimError> {
+        if core >= self.cores.len() {
+            return Err(SimError(format!(
+                "core {core}: the machine has {} cores",
+                self.cores.len()
+            )));
+        }
+        let t = self.timing;
+        let c = &mut self.cores[core];
+        for e in self.inboxes[core].drain(..) {
+            c.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+        }
+        let pt = &mut self.spaces[if PT::SHARED { 0 } else { core }];
+        self.accesses_done += 1;
+        step(
+            c,
+            a,
+            pt,
+            &mut self.mem,
+            &mut self.os,
+            &t,
+            &mut self.inboxes,
+            rec,
+        )
+    }
+
+    /// Address-space id of core `core` (a page table's key for it).
+    pub fn asid(&self, core: usize) -> u16 {
+        self.cores[core].asid
+    }
+
+    /// Names of the TLB structures of 0-based level `level` that serve data accesses.
+    pub fn tlb_names(&self, core: usize, level: usize) -> Vec<String> {
+        self.cores[core].tlbs.structure_names(level, DATA)
+    }
+
+    /// Probe cycles of each TLB level for data accesses, level 1 first.
+    pub fn tlb_latencies(&self, core: usize) -> Vec<u64> {
+        let tl = &self.cores[core].tlbs;
+        (0..tl.num_levels())
+            .map(|l| tl.level_latency(l, DATA) as u64)
+            .collect()
+    }
+
+    /// Name and level of each walk cache of `core`, as [`record::Event::WalkCache`]
+    /// numbers them.
+    pub fn walk_cache_names(&self, core: usize) -> Vec<(String, u32)> {
+        self.cores[core].walker.psc_names()
+    }
+
+    /// Name and line size of each memory level of `core`, nearest first, DRAM last (as
+    /// [`record::Event::PteRead`] numbers them).
+    pub fn memory_levels(&self, core: usize) -> Vec<(String, u64)> {
+        self.mem.level_names(core)
+    }
+
     /// The page table of core `core`'s address space (for tests and tools).
     pub fn page_table(&self, core: usize) -> &PT {
         &self.spaces[if PT::SHARED { 0 } else { core }]
     }
 }
 
-/// Translate one access on `core`. The hot path: no allocation, no dynamic dispatch.
+/// Translate one access on `core`. The hot path: no allocation, no dynamic dispatch
+/// (`rec` is [`NoRecord`] in runs, compiled away).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn step<PT: PageTable>(
+fn step<PT: PageTable, R: Recorder>(
     core: &mut Core,
     a: Access,
     pt: &mut PT,
@@ -425,6 +571,7 @@ fn step<PT: PageTable>(
     os: &mut Os,
     t: &Timing,
     inboxes: &mut [Vec<crate::pagetable::Evicted>],
+    rec: &mut R,
 ) -> Result<(), SimError> {
     let c = &mut core.counters;
     c.accesses += 1;
@@ -467,6 +614,13 @@ fn step<PT: PageTable>(
     } else {
         0
     };
+    if R::ON {
+        rec.event(Event::Tlb {
+            hit_level: hit.map(|h| h.level),
+            cycles: tlb_cycles,
+            hidden: l1_hidden,
+        });
+    }
     // `latency`: from the start of the lookup to the translation (timestamps on a miss).
     let (frame, size, hit_level, latency) = match hit {
         Some(h) => {
@@ -487,7 +641,7 @@ fn step<PT: PageTable>(
         None => {
             let now = core.clock(t);
             let (tr, end) = translate_miss(
-                core, va, pt, mem, os, t, now, tlb_cycles, l1_hidden, inboxes,
+                core, va, pt, mem, os, t, now, tlb_cycles, l1_hidden, inboxes, rec,
             )?;
             (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
         }
@@ -512,7 +666,7 @@ fn step<PT: PageTable>(
 /// of line so that the hit path stays small.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-fn translate_miss<PT: PageTable>(
+fn translate_miss<PT: PageTable, R: Recorder>(
     core: &mut Core,
     va: u64,
     pt: &mut PT,
@@ -523,6 +677,7 @@ fn translate_miss<PT: PageTable>(
     tlb_cycles: u64,
     l1_hidden: u64,
     inboxes: &mut [Vec<crate::pagetable::Evicted>],
+    rec: &mut R,
 ) -> Result<(crate::pagetable::Translation, u64), SimError> {
     if va >= t.va_limit {
         // Only a miss can get here first: TLB entries exist only for mapped addresses.
@@ -544,7 +699,12 @@ fn translate_miss<PT: PageTable>(
     if slot.pending {
         slot_retire(core, si);
     }
-    let mut r = core.walker.walk(core.id, core.asid, va, pt, mem);
+    if R::ON {
+        rec.event(Event::Wait { cycles: wait });
+    }
+    let mut r = core
+        .walker
+        .walk_recorded(core.id, core.asid, va, pt, mem, rec);
     let mut psc = r.psc_cycles;
     let mut pte = r.pte_cycles;
     let mut fault = 0;
@@ -554,6 +714,9 @@ fn translate_miss<PT: PageTable>(
             // Not present: the OS maps the page, the access replays and walks again.
             let (cycles, evicted) = os.handle_fault(pt, core.asid, va, &mut core.os_stats)?;
             fault = cycles;
+            if R::ON {
+                rec.event(Event::Fault { cycles, evicted });
+            }
             if let Some(e) = evicted {
                 // The design dropped a translation: it must not stay in a TLB. Another
                 // address space's runs on another core, which drops it before its next
@@ -565,7 +728,9 @@ fn translate_miss<PT: PageTable>(
                     inbox.push(e);
                 }
             }
-            r = core.walker.walk(core.id, core.asid, va, pt, mem);
+            r = core
+                .walker
+                .walk_recorded(core.id, core.asid, va, pt, mem, rec);
             psc += r.psc_cycles;
             pte += r.pte_cycles;
             r.translation.ok_or_else(|| {
@@ -602,4 +767,57 @@ fn translate_miss<PT: PageTable>(
 fn slot_retire(core: &mut Core, si: usize) {
     core.slots[si].pending = false;
     core.pending -= 1;
+}
+
+/// A core's cumulative timeline counters now.
+fn timeline_point(c: &Core, t: &Timing) -> TimelinePoint {
+    let hits = |l: usize| {
+        if l < c.tlbs.num_levels() {
+            c.tlbs.level_hits(l)
+        } else {
+            0
+        }
+    };
+    TimelinePoint {
+        accesses: c.counters.accesses,
+        l1_hits: hits(0),
+        l2_hits: hits(1),
+        tlb_hits: (0..c.tlbs.num_levels()).map(hits).sum(),
+        walks: c.walker.stats.walks,
+        translation_cycles: c.counters.translation.total,
+        cycles: base_cycles(c.counters.instructions, t.cpi_milli) + c.counters.stall_cycles,
+    }
+}
+
+/// The engine's bookkeeping when a core's access count reaches `event_at`: the end of
+/// its warm-up (statistics restart; caches and TLBs stay warm), or the end of a timeline
+/// window. Out of line: it runs once per warm-up or window, not per access.
+#[cold]
+#[inline(never)]
+fn core_event(
+    core: &mut Core,
+    mem: &mut MemorySystem,
+    warm_cores: &mut usize,
+    n_cores: usize,
+    t: &Timing,
+    window: u64,
+) {
+    if !core.warm {
+        core.warm = true;
+        core.counters = CoreCounters::default();
+        core.os_stats = OsStats::default();
+        core.tlbs.reset_stats();
+        core.walker.reset_stats();
+        // Shared caches restart when the last core is past warm-up.
+        *warm_cores += 1;
+        mem.reset_stats(core.id, false);
+        if *warm_cores == n_cores {
+            mem.reset_shared_stats();
+        }
+        core.event_at = if window > 0 { window } else { u64::MAX };
+    } else {
+        let p = timeline_point(core, t);
+        core.timeline.push(p);
+        core.event_at += window;
+    }
 }

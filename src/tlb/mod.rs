@@ -195,6 +195,26 @@ impl Tlbs {
         self.levels.len()
     }
 
+    /// Hits at 0-based level `level`, both sides.
+    pub fn level_hits(&self, level: usize) -> u64 {
+        let s = &self.levels[level].stats;
+        s.instruction_hits + s.data_hits
+    }
+
+    /// Names of the structures of 0-based level `level` that serve `side`.
+    pub fn structure_names(&self, level: usize, side: usize) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for &s in &self.levels[level].slot[side] {
+            if s != NONE {
+                let name = &self.structs[s as usize].stats.name;
+                if !v.contains(name) {
+                    v.push(name.clone());
+                }
+            }
+        }
+        v
+    }
+
     /// Probe cost of level `level` for `side` (0 if no structure serves it).
     pub fn level_latency(&self, level: usize, side: usize) -> u32 {
         self.levels[level].latency[side]

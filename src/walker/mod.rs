@@ -17,6 +17,7 @@ use crate::assoc::SetAssoc;
 use crate::config::PscConfig;
 use crate::memory::MemorySystem;
 use crate::pagetable::{PageTable, Translation, WalkStart, WalkStep, NO_NODE};
+use crate::sim::record::{Event, NoRecord, Recorder};
 use crate::stats::Histogram;
 use crate::tlb::ASID_BITS;
 use serde::Serialize;
@@ -119,6 +120,21 @@ impl Walker {
         pt: &PT,
         mem: &mut MemorySystem,
     ) -> WalkResult {
+        self.walk_recorded(core, asid, vaddr, pt, mem, &mut NoRecord)
+    }
+
+    /// [`Walker::walk`], telling `rec` each walk-cache probe and page-table read (with the
+    /// memory level that served it). With [`NoRecord`] this is `walk` itself.
+    #[inline]
+    pub fn walk_recorded<PT: PageTable, R: Recorder>(
+        &mut self,
+        core: usize,
+        asid: u16,
+        vaddr: u64,
+        pt: &PT,
+        mem: &mut MemorySystem,
+        rec: &mut R,
+    ) -> WalkResult {
         let mut start = None;
         // Walk caches hold radix tables; other designs have none to skip.
         let pscs: &mut [Psc] = if pt.has_levels() {
@@ -139,13 +155,32 @@ impl Walker {
             st.lookups += 1;
             if let Some(node) = p.array.lookup(set, psc_key(prefix, asid)) {
                 st.hits += 1;
+                if R::ON {
+                    rec.event(Event::WalkCache {
+                        psc: i,
+                        level: p.level as u8,
+                        hit: true,
+                    });
+                }
                 if start.is_none() {
                     start = Some(WalkStart {
                         level: p.level as u8 - 1,
                         node: node as u32,
                     });
                 }
+            } else if R::ON {
+                rec.event(Event::WalkCache {
+                    psc: i,
+                    level: p.level as u8,
+                    hit: false,
+                });
             }
+        }
+        if R::ON {
+            rec.event(Event::WalkStart {
+                start,
+                probe_cycles: probe_latency,
+            });
         }
         self.steps.clear();
         let translation = pt.walk(asid, vaddr, start, &mut self.steps);
@@ -154,7 +189,15 @@ impl Walker {
         let mut group = None;
         let mut slowest = 0;
         for s in &self.steps {
-            let lat = mem.read(core, s.pte_addr, true) as u64;
+            let (lat, served_by) = mem.read_from(core, s.pte_addr, true);
+            if R::ON {
+                rec.event(Event::PteRead {
+                    step: *s,
+                    served_by,
+                    cycles: lat,
+                });
+            }
+            let lat = lat as u64;
             if group != Some(s.group) {
                 pte_cycles += slowest;
                 slowest = 0;
@@ -182,12 +225,28 @@ impl Walker {
         st.pte_cycles += pte_cycles;
         st.latency.record(probe_latency + pte_cycles);
         st.reads_hist[(reads as usize).min(64)] += 1;
+        if R::ON {
+            rec.event(Event::WalkEnd {
+                pte_cycles,
+                translation,
+            });
+        }
         WalkResult {
             psc_cycles: probe_latency,
             pte_cycles,
             reads,
             translation,
         }
+    }
+
+    /// Name and radix level of each walk cache, in the order [`Event::WalkCache`]
+    /// numbers them (deepest level first).
+    pub fn psc_names(&self) -> Vec<(String, u32)> {
+        self.stats
+            .psc
+            .iter()
+            .map(|p| (p.name.clone(), p.level))
+            .collect()
     }
 
     /// Drop every walk-cache entry (as a full TLB flush does on x86).

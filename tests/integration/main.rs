@@ -1,10 +1,12 @@
 //! End-to-end and exact-value tests, compiled as one binary (faster builds on 2 cores).
 
 mod bad_config;
+mod explain;
 mod mva;
 mod runs;
 mod stack_distance;
 mod study;
+mod timeline;
 mod traces;
 mod walk_latency;
 mod ws_replace;

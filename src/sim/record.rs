@@ -1,0 +1,79 @@
+//! Step-by-step recording of one translation, for the teaching view (`mmusim explain`).
+//!
+//! The translation path (`sim::step`, the walker, the memory system) is generic over a
+//! [`Recorder`]. Runs use [`NoRecord`], whose `ON` is `false`: every recording site is
+//! guarded by `if R::ON`, a constant, so the compiler removes the sites and whatever
+//! they would compute; the run's code is the code it was without them (checked with
+//! callgrind instruction counts, see the README). `mmusim explain` passes a
+//! `Vec<Event>` and gets, in order, what the same code did: TLB probes, walker wait,
+//! walk-cache probes, each page-table read with the memory level that served it, the
+//! end of each walk, and any page fault.
+
+use crate::pagetable::{Evicted, Translation, WalkStart, WalkStep};
+
+/// One thing a translation did, in the order it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The TLB lookup: the 0-based level that held the translation (`None`: every level
+    /// missed), the probe cycles of every level probed, and the part of them the
+    /// pipeline hides (the L1 probe when `sim.l1_tlb_overlapped`).
+    Tlb {
+        hit_level: Option<usize>,
+        cycles: u64,
+        hidden: u64,
+    },
+    /// Cycles waited for a free walker.
+    Wait { cycles: u64 },
+    /// One paging-structure cache probe: the cache's index in the walker (deepest level
+    /// first), its radix level, and whether it held the prefix.
+    WalkCache { psc: usize, level: u8, hit: bool },
+    /// A walk starts: below the deepest walk-cache hit (`Some`) or at the root, after a
+    /// walk-cache probe of `probe_cycles` (the design's own walk cache included).
+    WalkStart {
+        start: Option<WalkStart>,
+        probe_cycles: u64,
+    },
+    /// One page-table read, served by memory level `served_by` (an index into the core's
+    /// cache route, nearest first; one past the last cache is DRAM) in `cycles`.
+    PteRead {
+        step: WalkStep,
+        served_by: usize,
+        cycles: u32,
+    },
+    /// A walk ended: its PTE cycles as charged (reads of one group cost the slowest)
+    /// and the translation found, or `None` for a not-present entry.
+    WalkEnd {
+        pte_cycles: u64,
+        translation: Option<Translation>,
+    },
+    /// A page fault handled by the OS in `cycles`; the table may have evicted another
+    /// translation to make room.
+    Fault {
+        cycles: u64,
+        evicted: Option<Evicted>,
+    },
+}
+
+/// Receives the [`Event`]s of a translation. Recording sites are written
+/// `if R::ON { rec.event(..) }`, so a recorder with `ON = false` costs nothing.
+pub trait Recorder {
+    /// Whether events are wanted at all.
+    const ON: bool;
+    fn event(&mut self, e: Event);
+}
+
+/// The recorder of normal runs: records nothing, compiled away.
+pub struct NoRecord;
+
+impl Recorder for NoRecord {
+    const ON: bool = false;
+    #[inline(always)]
+    fn event(&mut self, _e: Event) {}
+}
+
+impl Recorder for Vec<Event> {
+    const ON: bool = true;
+    fn event(&mut self, e: Event) {
+        self.push(e);
+    }
+}
