@@ -59,9 +59,9 @@ pub trait ReplacementPolicy {
     fn prefetch(&self, _set: usize) {}
 }
 
-/// Sets with at least this many ways and at most [`RANK_WAYS_MAX`] keep LRU order as packed
-/// ranks; smaller ones keep timestamps (a hit costs three instructions there, and a victim
-/// scan of a few ways is short).
+/// LRU sets with at least this many ways and at most [`RANK_WAYS_MAX`] keep their order as
+/// packed ranks ([`RankLru`]); smaller ones keep timestamps (a hit costs three instructions
+/// there, and a victim scan of a few ways is short).
 const RANK_WAYS_MIN: usize = 5;
 /// Ranks are 4-bit nibbles of one `u64` per set.
 const RANK_WAYS_MAX: usize = 16;
@@ -71,65 +71,29 @@ const BYTE1: u64 = 0x0101_0101_0101_0101;
 const BYTE_HI: u64 = 0x8080_8080_8080_8080;
 const LOW_NIBS: u64 = 0x0f0f_0f0f_0f0f_0f0f;
 
-/// Exact LRU. Either per-way timestamps (a counter per array; never wraps in practice), or,
-/// for sets of 5 to 16 ways, each way's recency rank (0 = most recent) in a 4-bit nibble
-/// of one word per set: a touch ages the ways younger than the touched one by one step in
-/// a few word-wide operations (SWAR), and the victim is the way whose rank is `ways - 1`,
-/// found without a scan. Both orders are the order of last touch, so the victims agree
-/// (the ranks start as the permutation 0, 1, .., ways - 1; untouched ways stay behind
-/// touched ones, and the array asks for a victim only when every way has been filled).
+/// Exact LRU by per-way timestamps (a counter per array; never wraps in practice). Used
+/// for sets of fewer than 5 or more than 16 ways (see [`RankLru`] for the others).
 pub struct Lru {
     ways: usize,
     stamps: Vec<u64>,
     clock: u64,
-    /// One word per set when ranks are used, else empty.
-    ranks: Vec<u64>,
 }
 
 impl Lru {
     fn new(sets: usize, ways: usize) -> Self {
-        if (RANK_WAYS_MIN..=RANK_WAYS_MAX).contains(&ways) {
-            // Way i starts at rank i; nibbles past the last way hold 15, which no touch
-            // ever ages (only ranks below the touched way's, at most 14 there, are aged).
-            let mut init = u64::MAX;
-            for w in 0..ways {
-                init &= !(0xf << (4 * w));
-                init |= (w as u64) << (4 * w);
-            }
-            Lru {
-                ways,
-                stamps: Vec::new(),
-                clock: 0,
-                ranks: vec![init; sets],
-            }
-        } else {
-            Lru {
-                ways,
-                stamps: vec![0; sets * ways],
-                clock: 0,
-                ranks: Vec::new(),
-            }
+        Lru {
+            ways,
+            stamps: vec![0; sets * ways],
+            clock: 0,
         }
-    }
-    #[inline(always)]
-    fn ranked(&self) -> bool {
-        !self.ranks.is_empty()
     }
     #[inline(always)]
     fn stamp(&mut self, set: usize, way: usize) {
-        if self.ranked() {
-            let x = self.ranks[set];
-            self.ranks[set] = rank_touch(x, way);
-            return;
-        }
         self.clock += 1;
         self.stamps[set * self.ways + way] = self.clock;
     }
     #[inline(always)]
     fn oldest(&self, set: usize) -> usize {
-        if self.ranked() {
-            return rank_find(self.ranks[set], self.ways as u64 - 1);
-        }
         let s = &self.stamps[set * self.ways..(set + 1) * self.ways];
         // Written as selects so it compiles to conditional moves: the stamps are in
         // random order, and a branch per way would mispredict about half the time.
@@ -140,6 +104,73 @@ impl Lru {
             oldest = if older { v } else { oldest };
         }
         best
+    }
+}
+
+impl ReplacementPolicy for Lru {
+    #[inline(always)]
+    fn prefetch(&self, set: usize) {
+        prefetch_slice(&self.stamps[set * self.ways..(set + 1) * self.ways]);
+    }
+    #[inline(always)]
+    fn on_hit(&mut self, set: usize, way: usize) {
+        self.stamp(set, way)
+    }
+    #[inline(always)]
+    fn on_fill(&mut self, set: usize, way: usize) {
+        self.stamp(set, way)
+    }
+    #[inline(always)]
+    fn victim(&mut self, set: usize) -> usize {
+        self.oldest(set)
+    }
+}
+
+/// Exact LRU for sets of 5 to 16 ways: each way's recency rank (0 = most recent) in a
+/// 4-bit nibble of one word per set. A touch ages the ways younger than the touched one by
+/// one step in a few word-wide operations (SWAR), and the victim is the way whose rank is
+/// `ways - 1`, found without a scan; the set's whole state is 8 bytes instead of 8 per way.
+/// The victims are those of [`Lru`]: both orders are the order of last touch (the ranks
+/// start as the permutation 0, 1, .., ways - 1; untouched ways stay behind touched ones,
+/// and the array asks for a victim only when every way has been filled).
+pub struct RankLru {
+    ways: usize,
+    ranks: Vec<u64>,
+}
+
+impl RankLru {
+    fn new(sets: usize, ways: usize) -> Self {
+        assert!((RANK_WAYS_MIN..=RANK_WAYS_MAX).contains(&ways));
+        // Way i starts at rank i; nibbles past the last way hold 15, which no touch ever
+        // ages (only ranks below the touched way's, at most 14 there, are aged).
+        let mut init = u64::MAX;
+        for w in 0..ways {
+            init &= !(0xf << (4 * w));
+            init |= (w as u64) << (4 * w);
+        }
+        RankLru {
+            ways,
+            ranks: vec![init; sets],
+        }
+    }
+}
+
+impl ReplacementPolicy for RankLru {
+    #[inline(always)]
+    fn prefetch(&self, set: usize) {
+        crate::pagetable::prefetch_host(&self.ranks[set]);
+    }
+    #[inline(always)]
+    fn on_hit(&mut self, set: usize, way: usize) {
+        self.ranks[set] = rank_touch(self.ranks[set], way);
+    }
+    #[inline(always)]
+    fn on_fill(&mut self, set: usize, way: usize) {
+        self.ranks[set] = rank_touch(self.ranks[set], way);
+    }
+    #[inline(always)]
+    fn victim(&mut self, set: usize) -> usize {
+        rank_find(self.ranks[set], self.ways as u64 - 1)
     }
 }
 
@@ -168,29 +199,6 @@ fn rank_find(x: u64, rank: u64) -> usize {
     let y = x ^ (rank * NIB1);
     let z = y.wrapping_sub(NIB1) & !y & (NIB1 << 3);
     (z.trailing_zeros() / 4) as usize
-}
-
-impl ReplacementPolicy for Lru {
-    #[inline(always)]
-    fn prefetch(&self, set: usize) {
-        if self.ranked() {
-            crate::pagetable::prefetch_host(&self.ranks[set]);
-        } else {
-            prefetch_slice(&self.stamps[set * self.ways..(set + 1) * self.ways]);
-        }
-    }
-    #[inline(always)]
-    fn on_hit(&mut self, set: usize, way: usize) {
-        self.stamp(set, way)
-    }
-    #[inline(always)]
-    fn on_fill(&mut self, set: usize, way: usize) {
-        self.stamp(set, way)
-    }
-    #[inline(always)]
-    fn victim(&mut self, set: usize) -> usize {
-        self.oldest(set)
-    }
 }
 
 /// FIFO: the stamp is set at fill and never on a hit.
@@ -283,6 +291,7 @@ impl ReplacementPolicy for RandomRepl {
 /// The built-in policies, chosen once when the structure is built.
 pub enum Policy {
     Lru(Lru),
+    RankLru(RankLru),
     Plru(TreePlru),
     Fifo(Fifo),
     Random(RandomRepl),
@@ -291,6 +300,9 @@ pub enum Policy {
 impl Policy {
     pub fn new(kind: Replacement, sets: usize, ways: usize, seed: u64) -> Policy {
         match kind {
+            Replacement::Lru if (RANK_WAYS_MIN..=RANK_WAYS_MAX).contains(&ways) => {
+                Policy::RankLru(RankLru::new(sets, ways))
+            }
             Replacement::Lru => Policy::Lru(Lru::new(sets, ways)),
             Replacement::Plru => Policy::Plru(TreePlru::new(sets, ways)),
             Replacement::Fifo => Policy::Fifo(Fifo(Lru::new(sets, ways))),
@@ -305,14 +317,17 @@ impl Policy {
 impl ReplacementPolicy for Policy {
     #[inline(always)]
     fn prefetch(&self, set: usize) {
-        if let Policy::Lru(p) = self {
-            p.prefetch(set)
+        match self {
+            Policy::Lru(p) => p.prefetch(set),
+            Policy::RankLru(p) => p.prefetch(set),
+            _ => {}
         }
     }
     #[inline(always)]
     fn on_hit(&mut self, set: usize, way: usize) {
         match self {
             Policy::Lru(p) => p.on_hit(set, way),
+            Policy::RankLru(p) => p.on_hit(set, way),
             Policy::Plru(p) => p.on_hit(set, way),
             Policy::Fifo(p) => p.on_hit(set, way),
             Policy::Random(p) => p.on_hit(set, way),
@@ -322,6 +337,7 @@ impl ReplacementPolicy for Policy {
     fn on_fill(&mut self, set: usize, way: usize) {
         match self {
             Policy::Lru(p) => p.on_fill(set, way),
+            Policy::RankLru(p) => p.on_fill(set, way),
             Policy::Plru(p) => p.on_fill(set, way),
             Policy::Fifo(p) => p.on_fill(set, way),
             Policy::Random(p) => p.on_fill(set, way),
@@ -331,6 +347,7 @@ impl ReplacementPolicy for Policy {
     fn victim(&mut self, set: usize) -> usize {
         match self {
             Policy::Lru(p) => p.victim(set),
+            Policy::RankLru(p) => p.victim(set),
             Policy::Plru(p) => p.victim(set),
             Policy::Fifo(p) => p.victim(set),
             Policy::Random(p) => p.victim(set),
@@ -670,7 +687,7 @@ mod tests {
     fn rank_touch_and_find_match_a_rank_array() {
         let mut r = Xoshiro256PlusPlus::seed_from_u64(1);
         for ways in RANK_WAYS_MIN..=RANK_WAYS_MAX {
-            let Policy::Lru(mut p) = Policy::new(Replacement::Lru, 1, ways, 0) else {
+            let Policy::RankLru(mut p) = Policy::new(Replacement::Lru, 1, ways, 0) else {
                 unreachable!()
             };
             let mut ranks: Vec<u64> = (0..ways as u64).collect();
