@@ -59,7 +59,20 @@ pub trait ReplacementPolicy {
     fn prefetch(&self, _set: usize) {}
 }
 
-/// Exact LRU by per-way timestamps (a counter per array; never wraps in practice).
+/// LRU sets with at least this many ways and at most [`RANK_WAYS_MAX`] keep their order as
+/// packed ranks ([`RankLru`]); smaller ones keep timestamps (a hit costs three instructions
+/// there, and a victim scan of a few ways is short).
+const RANK_WAYS_MIN: usize = 5;
+/// Ranks are 4-bit nibbles of one `u64` per set.
+const RANK_WAYS_MAX: usize = 16;
+/// A 1 in every nibble / in every byte, and the top bit of every byte.
+const NIB1: u64 = 0x1111_1111_1111_1111;
+const BYTE1: u64 = 0x0101_0101_0101_0101;
+const BYTE_HI: u64 = 0x8080_8080_8080_8080;
+const LOW_NIBS: u64 = 0x0f0f_0f0f_0f0f_0f0f;
+
+/// Exact LRU by per-way timestamps (a counter per array; never wraps in practice). Used
+/// for sets of fewer than 5 or more than 16 ways (see [`RankLru`] for the others).
 pub struct Lru {
     ways: usize,
     stamps: Vec<u64>,
@@ -111,6 +124,81 @@ impl ReplacementPolicy for Lru {
     fn victim(&mut self, set: usize) -> usize {
         self.oldest(set)
     }
+}
+
+/// Exact LRU for sets of 5 to 16 ways: each way's recency rank (0 = most recent) in a
+/// 4-bit nibble of one word per set. A touch ages the ways younger than the touched one by
+/// one step in a few word-wide operations (SWAR), and the victim is the way whose rank is
+/// `ways - 1`, found without a scan; the set's whole state is 8 bytes instead of 8 per way.
+/// The victims are those of [`Lru`]: both orders are the order of last touch (the ranks
+/// start as the permutation 0, 1, .., ways - 1; untouched ways stay behind touched ones,
+/// and the array asks for a victim only when every way has been filled).
+pub struct RankLru {
+    ways: usize,
+    ranks: Vec<u64>,
+}
+
+impl RankLru {
+    fn new(sets: usize, ways: usize) -> Self {
+        assert!((RANK_WAYS_MIN..=RANK_WAYS_MAX).contains(&ways));
+        // Way i starts at rank i; nibbles past the last way hold 15, which no touch ever
+        // ages (only ranks below the touched way's, at most 14 there, are aged).
+        let mut init = u64::MAX;
+        for w in 0..ways {
+            init &= !(0xf << (4 * w));
+            init |= (w as u64) << (4 * w);
+        }
+        RankLru {
+            ways,
+            ranks: vec![init; sets],
+        }
+    }
+}
+
+impl ReplacementPolicy for RankLru {
+    #[inline(always)]
+    fn prefetch(&self, set: usize) {
+        crate::pagetable::prefetch_host(&self.ranks[set]);
+    }
+    #[inline(always)]
+    fn on_hit(&mut self, set: usize, way: usize) {
+        self.ranks[set] = rank_touch(self.ranks[set], way);
+    }
+    #[inline(always)]
+    fn on_fill(&mut self, set: usize, way: usize) {
+        self.ranks[set] = rank_touch(self.ranks[set], way);
+    }
+    #[inline(always)]
+    fn victim(&mut self, set: usize) -> usize {
+        rank_find(self.ranks[set], self.ways as u64 - 1)
+    }
+}
+
+/// Ranks after touching `way`: every nibble below the touched way's rank `r` grows by
+/// one, the touched way's becomes 0. Even and odd nibbles are compared in separate words
+/// with one nibble per byte, so a byte-wide subtraction (`r + 127 - v`, in 112..=142, never
+/// borrowing from the next byte) sets the byte's top bit exactly when `v < r`.
+#[inline(always)]
+fn rank_touch(x: u64, way: usize) -> u64 {
+    let sh = 4 * way as u32;
+    let r = (x >> sh) & 0xf;
+    let br = (r * BYTE1) | BYTE_HI;
+    let even = x & LOW_NIBS;
+    let odd = (x >> 4) & LOW_NIBS;
+    let lt_even = ((br - even - BYTE1) & BYTE_HI) >> 7;
+    let lt_odd = ((br - odd - BYTE1) & BYTE_HI) >> 7;
+    // A nibble below r is at most 14, so adding one never carries into the next.
+    (x + lt_even + (lt_odd << 4)) & !(0xf << sh)
+}
+
+/// The way whose nibble equals `rank` (exactly one does). The zero-nibble test
+/// `(y - 1s) & !y & 8s` may also flag nibbles above a zero one (borrow), never below, so
+/// the lowest flag is the match.
+#[inline(always)]
+fn rank_find(x: u64, rank: u64) -> usize {
+    let y = x ^ (rank * NIB1);
+    let z = y.wrapping_sub(NIB1) & !y & (NIB1 << 3);
+    (z.trailing_zeros() / 4) as usize
 }
 
 /// FIFO: the stamp is set at fill and never on a hit.
@@ -203,6 +291,7 @@ impl ReplacementPolicy for RandomRepl {
 /// The built-in policies, chosen once when the structure is built.
 pub enum Policy {
     Lru(Lru),
+    RankLru(RankLru),
     Plru(TreePlru),
     Fifo(Fifo),
     Random(RandomRepl),
@@ -211,6 +300,9 @@ pub enum Policy {
 impl Policy {
     pub fn new(kind: Replacement, sets: usize, ways: usize, seed: u64) -> Policy {
         match kind {
+            Replacement::Lru if (RANK_WAYS_MIN..=RANK_WAYS_MAX).contains(&ways) => {
+                Policy::RankLru(RankLru::new(sets, ways))
+            }
             Replacement::Lru => Policy::Lru(Lru::new(sets, ways)),
             Replacement::Plru => Policy::Plru(TreePlru::new(sets, ways)),
             Replacement::Fifo => Policy::Fifo(Fifo(Lru::new(sets, ways))),
@@ -225,14 +317,17 @@ impl Policy {
 impl ReplacementPolicy for Policy {
     #[inline(always)]
     fn prefetch(&self, set: usize) {
-        if let Policy::Lru(p) = self {
-            p.prefetch(set)
+        match self {
+            Policy::Lru(p) => p.prefetch(set),
+            Policy::RankLru(p) => p.prefetch(set),
+            _ => {}
         }
     }
     #[inline(always)]
     fn on_hit(&mut self, set: usize, way: usize) {
         match self {
             Policy::Lru(p) => p.on_hit(set, way),
+            Policy::RankLru(p) => p.on_hit(set, way),
             Policy::Plru(p) => p.on_hit(set, way),
             Policy::Fifo(p) => p.on_hit(set, way),
             Policy::Random(p) => p.on_hit(set, way),
@@ -242,6 +337,7 @@ impl ReplacementPolicy for Policy {
     fn on_fill(&mut self, set: usize, way: usize) {
         match self {
             Policy::Lru(p) => p.on_fill(set, way),
+            Policy::RankLru(p) => p.on_fill(set, way),
             Policy::Plru(p) => p.on_fill(set, way),
             Policy::Fifo(p) => p.on_fill(set, way),
             Policy::Random(p) => p.on_fill(set, way),
@@ -251,6 +347,7 @@ impl ReplacementPolicy for Policy {
     fn victim(&mut self, set: usize) -> usize {
         match self {
             Policy::Lru(p) => p.victim(set),
+            Policy::RankLru(p) => p.victim(set),
             Policy::Plru(p) => p.victim(set),
             Policy::Fifo(p) => p.victim(set),
             Policy::Random(p) => p.victim(set),
@@ -346,9 +443,10 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         Some(self.vals[set * self.ways + way])
     }
 
-    /// Look `key` up and, on a miss, install it (with value 0) at once: one pass over the
-    /// set instead of a lookup and an insert. Returns whether it hit. What a cache level
-    /// does on every read.
+    /// Look `key` up and, on a miss, install it at once: one pass over the set instead of
+    /// a lookup and an insert. Returns whether it hit. What a cache level does on every
+    /// read. The way's value is not written (0 unless `insert` set one there): arrays
+    /// used as caches keep values nobody reads.
     #[inline(always)]
     pub fn access(&mut self, set: usize, key: u64) -> bool {
         let (hit, free) = self.find_or_free(set, key);
@@ -360,9 +458,9 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
             Some(w) => w,
             None => self.policy.victim(set),
         };
-        let base = set * self.ways;
-        self.keys[base + way] = key;
-        self.vals[base + way] = 0;
+        // The value is left as it is: structures filled only through `access` (caches)
+        // never write one, so theirs stay 0, and their value array is never touched.
+        self.keys[set * self.ways + way] = key;
         self.policy.on_fill(set, way);
         false
     }
@@ -504,10 +602,11 @@ mod tests {
     }
 
     /// Reference LRU for one fully-associative set: a vector, most recent last.
+    /// 5 to 16 ways take the packed-rank representation, the others timestamps.
     #[test]
     fn lru_matches_a_reference_list() {
-        for ways in [1, 3, 8] {
-            let keys = stream(ways as u64, 4000, 20);
+        for ways in [1, 3, 4, 5, 8, 12, 16, 17, 40, 70] {
+            let keys = stream(ways as u64, 4000, 2 * ways as u64 + 3);
             let mut a = SetAssoc::new(1, ways, Replacement::Lru, 0);
             let got = run(&mut a, &keys);
             let mut list: Vec<u64> = Vec::new();
@@ -529,19 +628,85 @@ mod tests {
 
     #[test]
     fn fifo_matches_a_reference_queue() {
-        let keys = stream(11, 4000, 10);
-        let mut a = SetAssoc::new(1, 4, Replacement::Fifo, 0);
-        let got = run(&mut a, &keys);
-        let mut q: std::collections::VecDeque<u64> = Default::default();
-        for (i, &k) in keys.iter().enumerate() {
-            let hit = q.contains(&k);
-            if !hit {
-                if q.len() == 4 {
-                    q.pop_front();
+        for ways in [4, 12] {
+            let keys = stream(11, 4000, 3 * ways as u64);
+            let mut a = SetAssoc::new(1, ways, Replacement::Fifo, 0);
+            let got = run(&mut a, &keys);
+            let mut q: std::collections::VecDeque<u64> = Default::default();
+            for (i, &k) in keys.iter().enumerate() {
+                let hit = q.contains(&k);
+                if !hit {
+                    if q.len() == ways {
+                        q.pop_front();
+                    }
+                    q.push_back(k);
                 }
-                q.push_back(k);
+                assert_eq!(got[i], hit, "ways {ways} ref {i}");
             }
-            assert_eq!(got[i], hit, "ref {i}");
+        }
+    }
+
+    /// LRU with invalidations, through `access` (the cache path), against a reference list:
+    /// an invalidated key leaves the list; the array refills the emptied way first.
+    #[test]
+    fn lru_access_with_invalidations_matches_a_reference_list() {
+        for ways in [3, 4, 7, 9, 16, 20, 65] {
+            let mut a = SetAssoc::new(2, ways, Replacement::Lru, 0);
+            let mut lists: [Vec<u64>; 2] = Default::default();
+            let mut r = Xoshiro256PlusPlus::seed_from_u64(ways as u64);
+            for i in 0..20000 {
+                let x = r.next_u64();
+                let k = (x >> 8) % (3 * ways as u64);
+                let set = (k & 1) as usize;
+                let list = &mut lists[set];
+                let pos = list.iter().position(|&y| y == k);
+                if x % 11 == 0 {
+                    assert_eq!(a.invalidate(set, k), pos.is_some(), "ways {ways} op {i}");
+                    if let Some(p) = pos {
+                        list.remove(p);
+                    }
+                    continue;
+                }
+                assert_eq!(a.access(set, k), pos.is_some(), "ways {ways} op {i}");
+                match pos {
+                    Some(p) => {
+                        list.remove(p);
+                    }
+                    None if list.len() == ways => {
+                        list.remove(0);
+                    }
+                    None => {}
+                }
+                list.push(k);
+            }
+        }
+    }
+
+    /// The packed-rank helpers against a plain array of ranks.
+    #[test]
+    fn rank_touch_and_find_match_a_rank_array() {
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(1);
+        for ways in RANK_WAYS_MIN..=RANK_WAYS_MAX {
+            let Policy::RankLru(mut p) = Policy::new(Replacement::Lru, 1, ways, 0) else {
+                unreachable!()
+            };
+            let mut ranks: Vec<u64> = (0..ways as u64).collect();
+            for _ in 0..2000 {
+                let w = (r.next_u64() % ways as u64) as usize;
+                p.on_hit(0, w);
+                let rw = ranks[w];
+                for x in ranks.iter_mut() {
+                    if *x < rw {
+                        *x += 1;
+                    }
+                }
+                ranks[w] = 0;
+                for (v, &rank) in ranks.iter().enumerate() {
+                    assert_eq!((p.ranks[0] >> (4 * v)) & 0xf, rank);
+                }
+                let oldest = ranks.iter().position(|&x| x == ways as u64 - 1).unwrap();
+                assert_eq!(p.victim(0), oldest);
+            }
         }
     }
 

@@ -151,10 +151,14 @@ pub struct TimelinePoint {
     pub cycles: u64,
 }
 
-/// instructions x CPI, in 128 bits so that no run length can overflow it.
+/// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
+/// library call; the product fits 64 bits in any run shorter than ~10^15 instructions).
 #[inline(always)]
 fn base_cycles(instructions: u64, cpi_milli: u64) -> u64 {
-    (instructions as u128 * cpi_milli as u128 / 1000) as u64
+    match instructions.checked_mul(cpi_milli) {
+        Some(p) => p / 1000,
+        None => (instructions as u128 * cpi_milli as u128 / 1000) as u64,
+    }
 }
 
 /// Timing parameters fixed for a run.
@@ -819,5 +823,32 @@ fn core_event(
         let p = timeline_point(core, t);
         core.timeline.push(p);
         core.event_at += window;
+    }
+}
+
+#[cfg(test)]
+mod base_cycles_tests {
+    use super::base_cycles;
+
+    /// The 64-bit fast path agrees with the exact 128-bit product on both sides of the
+    /// point where the product stops fitting 64 bits.
+    #[test]
+    fn base_cycles_is_exact_around_the_64_bit_limit() {
+        for cpi in [1u64, 999, 1000, 1500, 123_456] {
+            let edge = u64::MAX / cpi;
+            for n in [
+                0,
+                1,
+                999,
+                1_000_001,
+                edge - 1,
+                edge,
+                edge.saturating_add(1),
+                u64::MAX,
+            ] {
+                let exact = (n as u128 * cpi as u128 / 1000) as u64;
+                assert_eq!(base_cycles(n, cpi), exact, "n {n} cpi {cpi}");
+            }
+        }
     }
 }
