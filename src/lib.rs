@@ -8,6 +8,7 @@
 //! result tree ([`report`]).
 
 pub mod addr;
+pub mod analysis;
 pub mod assoc;
 pub mod config;
 pub mod memory;
