@@ -48,7 +48,7 @@ impl Hasher for PageHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = (self.0 << 8 | self.0 >> 56) ^ u64::from(b);
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
     }
     fn write_u64(&mut self, v: u64) {
@@ -122,7 +122,8 @@ impl PageStream {
         let mut buf: Vec<Access> = Vec::with_capacity(4096);
         loop {
             buf.clear();
-            src.fill(&mut buf, 4096).map_err(|e| format!("{what}: {e}"))?;
+            src.fill(&mut buf, 4096)
+                .map_err(|e| format!("{what}: {e}"))?;
             if buf.is_empty() {
                 break;
             }
@@ -144,9 +145,7 @@ impl PageStream {
         page_size: PageSize,
         what: &str,
     ) -> Result<PageStream, String> {
-        let mut src = spec
-            .open(core, dir)
-            .map_err(|e| format!("{what}: {e}"))?;
+        let mut src = spec.open(core, dir).map_err(|e| format!("{what}: {e}"))?;
         PageStream::from_source(&mut *src, page_size.shift(), what)
     }
 
@@ -173,7 +172,10 @@ pub fn load_workload(path: &str) -> Result<(WorkloadSpec, PathBuf), String> {
 /// The workload `run --trace PATH` builds for a trace (relative to the current folder).
 pub fn trace_workload(path: &str) -> Result<(WorkloadSpec, PathBuf), String> {
     let text = crate::run::trace_workload_text(path);
-    Ok((decode_workload(&format!("--trace {path}"), &text)?, PathBuf::new()))
+    Ok((
+        decode_workload(&format!("--trace {path}"), &text)?,
+        PathBuf::new(),
+    ))
 }
 
 fn decode_workload(file: &str, text: &str) -> Result<WorkloadSpec, String> {
@@ -237,11 +239,9 @@ mod tests {
             "[generator]\nkind = \"refs\"\nrefs = \"0 1 511 512 0 1024\"\n",
         )
         .unwrap();
-        let s4 =
-            PageStream::from_workload(&spec, Path::new(""), 0, PageSize::Size4K, "w").unwrap();
+        let s4 = PageStream::from_workload(&spec, Path::new(""), 0, PageSize::Size4K, "w").unwrap();
         assert_eq!(s4.ids, vec![0, 1, 2, 3, 0, 4]);
-        let s2 =
-            PageStream::from_workload(&spec, Path::new(""), 0, PageSize::Size2M, "w").unwrap();
+        let s2 = PageStream::from_workload(&spec, Path::new(""), 0, PageSize::Size2M, "w").unwrap();
         assert_eq!(s2.ids, vec![0, 0, 0, 1, 0, 2]);
         assert_eq!(s2.pages[0], spec.base >> 21);
     }

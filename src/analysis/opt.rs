@@ -137,7 +137,11 @@ impl MaxTree {
 /// The OPT pass with a chosen priority for pages never referenced again (`never(id)`,
 /// which must exceed every reference time): the tests use it to break those ties in
 /// different orders.
-fn opt_with(ids: &[u32], distinct: usize, never: impl Fn(u32) -> u32) -> Result<OptAnalysis, String> {
+fn opt_with(
+    ids: &[u32],
+    distinct: usize,
+    never: impl Fn(u32) -> u32,
+) -> Result<OptAnalysis, String> {
     if ids.len() >= NEVER as usize - distinct {
         return Err(format!(
             "{} references: the MIN analysis supports fewer than {}",
@@ -253,7 +257,10 @@ mod tests {
             let b = brute_min_faults(refs, m, true);
             assert_eq!(f[m - 1], b, "{what}, m {m}");
             assert_eq!(brute_min_faults(refs, m, false), b, "{what}, m {m}");
-            assert!(f[m - 1] <= l[m - 1], "{what}, m {m}: MIN faults more than LRU");
+            assert!(
+                f[m - 1] <= l[m - 1],
+                "{what}, m {m}: MIN faults more than LRU"
+            );
         }
         assert!(f.windows(2).all(|w| w[0] >= w[1]), "{what}");
         assert_eq!(f.last().copied(), Some(s.distinct() as u64), "{what}");

@@ -162,7 +162,7 @@ pub fn analyze(input: &Input, opts: &Options) -> Result<Report, String> {
             (format!("trace {path}, core {core}"), PageSize::Size4K, s)
         }
         Input::Refs(pages) => (
-            format!("--refs, pages of {} as given", opts.page_size),
+            "--refs (page numbers as given)".to_string(),
             opts.page_size,
             PageStream::from_pages(pages),
         ),
@@ -469,11 +469,10 @@ mod tests {
 
     #[test]
     fn coarsening_matches_compacting_the_shifted_pages() {
-        let pages: Vec<u64> =
-            super::super::testutil::string(9, 3000, 5000, 0.5)
-                .into_iter()
-                .map(|p| p * 37)
-                .collect();
+        let pages: Vec<u64> = super::super::testutil::string(9, 3000, 5000, 0.5)
+            .into_iter()
+            .map(|p| p * 37)
+            .collect();
         let s = PageStream::from_pages(&pages);
         let shifted: Vec<u64> = pages.iter().map(|p| p >> 9).collect();
         assert_eq!(s.coarsen(9), PageStream::from_pages(&shifted));
