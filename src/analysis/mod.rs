@@ -10,13 +10,13 @@
 //!
 //! The analyses only ever see the dense ids: a `HashMap` from page number to id is used
 //! while the stream is built and dropped afterwards, so the passes index plain arrays.
-//!
-//! Further analyses (working set `ws`, replacement simulation `replace`, lifetime curves
-//! `lifetime`) are declared here as well, next to these.
 
 pub mod lru;
 pub mod opt;
 pub mod report;
+// To be declared here next to these: `ws` (working set and VMIN), `replace` (fixed-
+// memory replacement simulation) and `lifetime` (lifetime curves and knees), written
+// separately; `report::analyze` is where their curves join the output.
 
 use crate::addr::PageSize;
 use crate::workload::{Access, AccessSource, WorkloadSpec};
