@@ -98,6 +98,32 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Exact LRU and MIN fault curves of a page reference stream for every memory size
+    /// (stack analysis), and the fully-associative LRU TLB miss curve per page size.
+    #[command(group(clap::ArgGroup::new("input").required(true).args(["workload", "trace", "refs"])))]
+    Analyze {
+        /// Workload file (TOML): the stream of core `--core`.
+        #[arg(long, short)]
+        workload: Option<String>,
+        /// A trace file (`-` reads standard input), read as `run --trace` reads it.
+        #[arg(long, short)]
+        trace: Option<String>,
+        /// Page numbers, taken as given: "1 2 3 1", "(1 2 3 4 5)x40 1x20".
+        #[arg(long)]
+        refs: Option<String>,
+        /// Page size of the fault curves (for --refs: the size of the given pages).
+        #[arg(long, default_value = "4K", value_parser = parse_page_size)]
+        page_size: mmusim::addr::PageSize,
+        /// Which core's stream of the workload or trace.
+        #[arg(long, default_value_t = 0)]
+        core: usize,
+        /// Write analysis.json, lru.csv, min.csv, tlb.csv and fault-curves.svg here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Curves and TLB sizes up to this many frames/entries (default: every size).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        max_m: Option<u64>,
+    },
     /// Read, convert, inspect and record memory traces.
     Trace {
         #[command(subcommand)]
@@ -242,6 +268,11 @@ impl Progress {
     }
 }
 
+fn parse_page_size(s: &str) -> Result<mmusim::addr::PageSize, String> {
+    mmusim::addr::PageSize::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a page size (4K, 2M or 1G)"))
+}
+
 fn fail(errors: &[impl std::fmt::Display]) -> ExitCode {
     for e in errors {
         eprintln!("error: {e}");
@@ -355,6 +386,44 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e),
         },
+        Cmd::Analyze {
+            workload,
+            trace,
+            refs,
+            page_size,
+            core,
+            out,
+            max_m,
+        } => {
+            use mmusim::analysis::report::{analyze, Input, Options};
+            let input = match (workload, trace, refs) {
+                (Some(path), _, _) => Input::Workload { path, core },
+                (_, Some(path), _) => Input::Trace { path, core },
+                (_, _, Some(r)) => match mmusim::workload::RefList::parse(&r) {
+                    Ok(l) => Input::Refs(l.0),
+                    Err(e) => return fail(&[format!("--refs: {e}")]),
+                },
+                (None, None, None) => unreachable!("clap requires one input"),
+            };
+            let opts = Options {
+                page_size,
+                max_m: max_m.map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
+            };
+            let report = match analyze(&input, &opts) {
+                Ok(r) => r,
+                Err(e) => return fail(&[e]),
+            };
+            print!("{}", report.to_table());
+            if let Some(dir) = out {
+                match report.write(&dir) {
+                    Ok(files) => {
+                        println!("\nwrote {} files to {}", files.len(), dir.display())
+                    }
+                    Err(e) => return fail(&[e]),
+                }
+            }
+            ExitCode::SUCCESS
+        }
         Cmd::Study { spec, out } => {
             let tty = std::io::stderr().is_terminal();
             let progress = |d: usize, n: usize| {

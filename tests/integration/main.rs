@@ -1,5 +1,6 @@
 //! End-to-end and exact-value tests, compiled as one binary (faster builds on 2 cores).
 
+mod analysis;
 mod bad_config;
 mod explain;
 mod mva;

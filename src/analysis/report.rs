@@ -1,0 +1,501 @@
+//! `mmusim analyze`: one report from the analyses of a page reference stream, as a table,
+//! JSON, CSV and SVG.
+//!
+//! In: an [`Input`] (workload file, trace file or explicit page list) and [`Options`].
+//! Out: a [`Report`]; [`Report::to_table`] for the terminal, [`Report::write`] for
+//! `analysis.json`, one `<curve>.csv` per fault curve (header `m,faults,lifetime`, read
+//! back by the MVA command), `tlb.csv` and `fault-curves.svg`.
+//!
+//! Adding an analysis means pushing one more [`FaultCurve`] in [`analyze`]: the table,
+//! the JSON, the CSV files and the chart all iterate over `Report::curves`. Fixed-space
+//! curves (one value per integer memory size) share the table's `m` column;
+//! variable-space ones (memory = a mean) get a table of their own.
+
+use super::lru::{lru, LruAnalysis};
+use super::opt::opt;
+use super::PageStream;
+use crate::addr::PageSize;
+use crate::report::write_atomic;
+use crate::svg::{LineChart, Series};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Where the references come from.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// A workload file and the core whose stream is analysed.
+    Workload { path: String, core: usize },
+    /// A trace file (`-` = standard input), as `mmusim run --trace` reads it.
+    Trace { path: String, core: usize },
+    /// Page numbers taken as given (pages of `Options::page_size`).
+    Refs(Vec<u64>),
+}
+
+/// What to compute.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The page size of the LRU/MIN curves (for `Refs`: the size of the given pages).
+    pub page_size: PageSize,
+    /// Curves and TLB sizes go up to this many frames/entries (default: all distinct).
+    pub max_m: Option<usize>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            page_size: PageSize::Size4K,
+            max_m: None,
+        }
+    }
+}
+
+/// One point of a fault curve.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CurvePoint {
+    /// Memory: frames for a fixed-space policy, mean resident pages for a variable one.
+    pub m: f64,
+    pub faults: u64,
+}
+
+/// A fault curve F(m) of one policy.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FaultCurve {
+    /// Column and legend name ("LRU", "MIN").
+    pub name: String,
+    /// The CSV file it is written to ("lru.csv").
+    pub file: String,
+    /// One point per integer memory size m = 1, 2, ... (else m is a mean).
+    pub fixed_space: bool,
+    pub points: Vec<CurvePoint>,
+}
+
+/// Misses of fully-associative LRU TLBs with 1..=N entries for one page size.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TlbCurve {
+    pub page_size: PageSize,
+    /// Distinct pages of this size (a TLB this large misses only on first touches).
+    pub distinct: u64,
+    /// `misses[n - 1]` = misses with n entries.
+    pub misses: Vec<u64>,
+}
+
+/// Everything `mmusim analyze` computes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// What was analysed, for humans.
+    pub source: String,
+    pub page_size: PageSize,
+    /// References K.
+    pub refs: u64,
+    pub distinct: u64,
+    /// Curves cover m = 1..=max_m.
+    pub max_m: usize,
+    /// LRU stack-distance histogram: (distance, count) for every nonzero count.
+    pub lru_histogram: Vec<(u64, u64)>,
+    /// References with infinite stack distance (first references).
+    pub first_refs: u64,
+    /// MIN stack-distance histogram, the same way.
+    pub min_histogram: Vec<(u64, u64)>,
+    pub curves: Vec<FaultCurve>,
+    /// Per page size, from the LRU pass over the same addresses in pages of that size.
+    pub tlb: Vec<TlbCurve>,
+}
+
+fn nonzero(hist: &[u64]) -> Vec<(u64, u64)> {
+    hist.iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, &c)| c > 0)
+        .map(|(d, &c)| (d as u64, c))
+        .collect()
+}
+
+fn fixed_curve(name: &str, file: &str, faults: &[u64], max_m: usize) -> FaultCurve {
+    FaultCurve {
+        name: name.into(),
+        file: file.into(),
+        fixed_space: true,
+        points: faults
+            .iter()
+            .take(max_m)
+            .enumerate()
+            .map(|(i, &f)| CurvePoint {
+                m: (i + 1) as f64,
+                faults: f,
+            })
+            .collect(),
+    }
+}
+
+impl PageStream {
+    /// The same references in pages `2^shift` times larger (page >> shift). Ids stay in
+    /// first-reference order: a large page is first referenced with the first of its
+    /// small pages, and small ids are numbered in that order.
+    pub fn coarsen(&self, shift: u32) -> PageStream {
+        let mut map = vec![0u32; self.distinct()];
+        let mut coarse = PageStream::from_pages(&[]);
+        let mut seen = std::collections::HashMap::new();
+        for (id, &p) in self.pages.iter().enumerate() {
+            let big = p >> shift;
+            map[id] = *seen.entry(big).or_insert_with(|| {
+                coarse.pages.push(big);
+                (coarse.pages.len() - 1) as u32
+            });
+        }
+        coarse.ids = self.ids.iter().map(|&i| map[i as usize]).collect();
+        coarse
+    }
+}
+
+/// Reads the input and runs every analysis.
+pub fn analyze(input: &Input, opts: &Options) -> Result<Report, String> {
+    // Read once, in the finest pages needed; larger pages are derived by coarsening.
+    let (source, base_size, base) = match input {
+        Input::Workload { path, core } => {
+            let (spec, dir) = super::load_workload(path)?;
+            let s = PageStream::from_workload(&spec, &dir, *core, PageSize::Size4K, path)?;
+            (format!("workload {path}, core {core}"), PageSize::Size4K, s)
+        }
+        Input::Trace { path, core } => {
+            let s = PageStream::from_trace(path, *core, PageSize::Size4K)?;
+            (format!("trace {path}, core {core}"), PageSize::Size4K, s)
+        }
+        Input::Refs(pages) => (
+            "--refs (page numbers as given)".to_string(),
+            opts.page_size,
+            PageStream::from_pages(pages),
+        ),
+    };
+    if base.is_empty() {
+        return Err(format!("{source}: no references to analyse"));
+    }
+    let stream_of = |size: PageSize| {
+        if size == base_size {
+            None
+        } else {
+            Some(base.coarsen(size.shift() - base_size.shift()))
+        }
+    };
+    let main_owned = stream_of(opts.page_size);
+    let main = main_owned.as_ref().unwrap_or(&base);
+    let distinct = main.distinct();
+    let max_m = opts.max_m.unwrap_or(distinct).clamp(1, distinct);
+    let l = lru(main);
+    let o = opt(main)?;
+    let curves = vec![
+        fixed_curve("LRU", "lru.csv", &l.faults(), max_m),
+        fixed_curve("MIN", "min.csv", &o.faults(), max_m),
+    ];
+    let tlb = PageSize::ALL
+        .iter()
+        .filter(|&&s| s >= base_size)
+        .map(|&size| {
+            let a: LruAnalysis = if size == opts.page_size {
+                l.clone()
+            } else {
+                match stream_of(size) {
+                    Some(s) => lru(&s),
+                    None => lru(&base),
+                }
+            };
+            let cap = opts.max_m.unwrap_or(usize::MAX).max(1);
+            TlbCurve {
+                page_size: size,
+                distinct: a.first_refs,
+                misses: a.faults().into_iter().take(cap).collect(),
+            }
+        })
+        .collect();
+    Ok(Report {
+        source,
+        page_size: opts.page_size,
+        refs: l.refs,
+        distinct: distinct as u64,
+        max_m,
+        lru_histogram: nonzero(&l.histogram),
+        first_refs: l.first_refs,
+        min_histogram: nonzero(&o.histogram),
+        curves,
+        tlb,
+    })
+}
+
+/// Rows of a long table: 1..=8, then about four per doubling, then the last.
+fn table_rows(n: usize) -> Vec<usize> {
+    if n <= 32 {
+        return (1..=n).collect();
+    }
+    let mut rows: Vec<usize> = (1..=8).collect();
+    let mut p = 8usize;
+    while p < n {
+        for q in [p + p / 4, p + p / 2, p + 3 * p / 4, 2 * p] {
+            if q < n {
+                rows.push(q);
+            }
+        }
+        p *= 2;
+    }
+    rows.push(n);
+    rows
+}
+
+/// A number as CSV/table text: integers without a fraction, else shortest round-trip.
+fn num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+impl Report {
+    /// The table printed by `mmusim analyze`.
+    pub fn to_table(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(o, "{} ({} pages)", self.source, self.page_size);
+        let _ = writeln!(o, "references K     {}", self.refs);
+        let _ = writeln!(o, "distinct pages   {}", self.distinct);
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "LRU stack distances ({} first references, infinite distance)",
+            self.first_refs
+        );
+        let h = &self.lru_histogram;
+        if h.len() <= 32 {
+            let _ = writeln!(o, "{:>12} {:>12}", "distance", "count");
+            for (d, c) in h {
+                let _ = writeln!(o, "{d:>12} {c:>12}");
+            }
+        } else {
+            // Too many to list: group by powers of two.
+            let _ = writeln!(o, "{:>12} {:>12}", "distances", "count");
+            let mut lo = 1u64;
+            while lo <= self.distinct {
+                let hi = (2 * lo - 1).min(self.distinct);
+                let c: u64 = h
+                    .iter()
+                    .filter(|(d, _)| (lo..=hi).contains(d))
+                    .map(|x| x.1)
+                    .sum();
+                let range = if lo == hi {
+                    lo.to_string()
+                } else {
+                    format!("{lo}-{hi}")
+                };
+                let _ = writeln!(o, "{range:>12} {c:>12}");
+                lo *= 2;
+            }
+        }
+        let fixed: Vec<&FaultCurve> = self.curves.iter().filter(|c| c.fixed_space).collect();
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "Fault functions F(m) (faults with m frames) and lifetimes L(m) = K / F(m)"
+        );
+        let _ = write!(o, "{:>8}", "m");
+        for c in &fixed {
+            let _ = write!(o, " {:>10}", format!("{} F", c.name));
+        }
+        for c in &fixed {
+            let _ = write!(o, " {:>10}", format!("{} L", c.name));
+        }
+        let _ = writeln!(o);
+        for m in table_rows(self.max_m) {
+            let _ = write!(o, "{m:>8}");
+            for c in &fixed {
+                let _ = write!(o, " {:>10}", c.points[m - 1].faults);
+            }
+            for c in &fixed {
+                let _ = write!(o, " {:>10.2}", self.lifetime(c.points[m - 1].faults));
+            }
+            let _ = writeln!(o);
+        }
+        for c in self.curves.iter().filter(|c| !c.fixed_space) {
+            let _ = writeln!(o);
+            let _ = writeln!(o, "{}: mean memory m, faults F, lifetime L = K / F", c.name);
+            let _ = writeln!(o, "{:>12} {:>10} {:>10}", "m", "F", "L");
+            for p in &c.points {
+                let _ = writeln!(
+                    o,
+                    "{:>12.3} {:>10} {:>10.2}",
+                    p.m,
+                    p.faults,
+                    self.lifetime(p.faults)
+                );
+            }
+        }
+        if !self.tlb.is_empty() {
+            let _ = writeln!(o);
+            let _ = writeln!(
+                o,
+                "Fully-associative LRU TLB misses (from the stack distances of each page size)"
+            );
+            let _ = write!(o, "{:>8}", "entries");
+            for t in &self.tlb {
+                let _ = write!(o, " {:>12} {:>8}", format!("{} misses", t.page_size), "%");
+            }
+            let _ = writeln!(o);
+            let longest = self.tlb.iter().map(|t| t.misses.len()).max().unwrap_or(0);
+            let mut n = 1usize;
+            loop {
+                let n_eff = n.min(longest);
+                let _ = write!(o, "{n_eff:>8}");
+                for t in &self.tlb {
+                    // Beyond its distinct pages a TLB misses only on first touches.
+                    let miss = t
+                        .misses
+                        .get(n_eff - 1)
+                        .copied()
+                        .unwrap_or_else(|| t.misses.last().copied().unwrap_or(0));
+                    let _ = write!(
+                        o,
+                        " {:>12} {:>8.3}",
+                        miss,
+                        100.0 * miss as f64 / self.refs as f64
+                    );
+                }
+                let _ = writeln!(o);
+                if n >= longest {
+                    break;
+                }
+                n *= 2;
+            }
+        }
+        o
+    }
+
+    /// References per fault.
+    pub fn lifetime(&self, faults: u64) -> f64 {
+        self.refs as f64 / faults as f64
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("report serialises");
+        s.push('\n');
+        s
+    }
+
+    /// One curve as CSV: `m,faults,lifetime`.
+    pub fn curve_csv(&self, c: &FaultCurve) -> String {
+        let mut o = String::from("m,faults,lifetime\n");
+        for p in &c.points {
+            let _ = writeln!(o, "{},{},{}", num(p.m), p.faults, self.lifetime(p.faults));
+        }
+        o
+    }
+
+    /// `page_size,entries,misses` for every size of every page size.
+    pub fn tlb_csv(&self) -> String {
+        let mut o = String::from("page_size,entries,misses\n");
+        for t in &self.tlb {
+            for (i, m) in t.misses.iter().enumerate() {
+                let _ = writeln!(o, "{},{},{}", t.page_size, i + 1, m);
+            }
+        }
+        o
+    }
+
+    /// Every fault curve against memory on one chart (fixed-space ones as steps).
+    pub fn fault_svg(&self) -> String {
+        let series = self
+            .curves
+            .iter()
+            .map(|c| Series {
+                name: c.name.clone(),
+                points: chart_points(&c.points, c.fixed_space),
+                step: c.fixed_space,
+                dots: c.points.len() <= 40,
+                ..Default::default()
+            })
+            .collect();
+        LineChart {
+            title: format!(
+                "Fault curves: {} ({} references, {} pages)",
+                self.source, self.refs, self.distinct
+            ),
+            x_label: "memory m (pages)".into(),
+            y_label: "faults F(m)".into(),
+            series,
+            ..Default::default()
+        }
+        .to_svg()
+    }
+
+    /// Writes `analysis.json`, the curves' CSV files, `tlb.csv` and `fault-curves.svg`
+    /// into `dir`; returns the paths written.
+    pub fn write(&self, dir: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+        let mut files: Vec<(String, String)> = vec![("analysis.json".into(), self.to_json())];
+        for c in &self.curves {
+            files.push((c.file.clone(), self.curve_csv(c)));
+        }
+        files.push(("tlb.csv".into(), self.tlb_csv()));
+        files.push(("fault-curves.svg".into(), self.fault_svg()));
+        let mut out = Vec::new();
+        for (name, body) in files {
+            let p = dir.join(name);
+            write_atomic(&p, body.as_bytes()).map_err(|e| format!("{}: {e}", p.display()))?;
+            out.push(p);
+        }
+        Ok(out)
+    }
+}
+
+/// Points for the chart: a step curve needs only the points where it changes (and its
+/// ends); at most about 2000 are kept so huge curves stay small files.
+fn chart_points(points: &[CurvePoint], step: bool) -> Vec<(f64, f64)> {
+    let mut v: Vec<(f64, f64)> = Vec::new();
+    for (i, p) in points.iter().enumerate() {
+        let changes = i == 0 || i + 1 == points.len() || points[i - 1].faults != p.faults;
+        if !step || changes {
+            v.push((p.m, p.faults as f64));
+        }
+    }
+    let keep = v.len().div_ceil(2000).max(1);
+    if keep > 1 {
+        let last = *v.last().expect("non-empty");
+        v = v.into_iter().step_by(keep).collect();
+        if v.last() != Some(&last) {
+            v.push(last);
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coarsening_matches_compacting_the_shifted_pages() {
+        let pages: Vec<u64> = super::super::testutil::string(9, 3000, 5000, 0.5)
+            .into_iter()
+            .map(|p| p * 37)
+            .collect();
+        let s = PageStream::from_pages(&pages);
+        let shifted: Vec<u64> = pages.iter().map(|p| p >> 9).collect();
+        assert_eq!(s.coarsen(9), PageStream::from_pages(&shifted));
+    }
+
+    #[test]
+    fn table_rows_are_increasing_and_end_at_n() {
+        for n in [1, 5, 32, 33, 100, 1000, 1 << 20] {
+            let r = table_rows(n);
+            assert!(r.windows(2).all(|w| w[0] < w[1]), "{n}");
+            assert_eq!((r[0], *r.last().unwrap()), (1, n));
+            assert!(r.len() <= 90, "{n}: {} rows", r.len());
+        }
+    }
+
+    #[test]
+    fn csv_lifetime_is_references_per_fault() {
+        let pages = [1u64, 2, 1, 3, 1, 2];
+        let r = analyze(&Input::Refs(pages.to_vec()), &Options::default()).unwrap();
+        // LRU m=1: all 6 fault; m=2: 1 2 1(hit) 3 1(hit) 2(fault) -> 4; m=3: 3.
+        assert_eq!(
+            r.curve_csv(&r.curves[0]),
+            "m,faults,lifetime\n1,6,1\n2,4,1.5\n3,3,2\n"
+        );
+    }
+}

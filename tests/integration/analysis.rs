@@ -1,0 +1,269 @@
+//! `mmusim analyze`: the exam string end to end through the binary, the TLB miss curve
+//! against the simulator, and bad input.
+
+use mmusim::addr::PageSize;
+use mmusim::analysis::lru::lru;
+use mmusim::analysis::report::{analyze, Input, Options};
+use mmusim::analysis::PageStream;
+use mmusim::run::{load_inputs, simulate};
+use std::process::Command;
+
+/// Problem 1 of the exam (../shared/seeds/004): 20 x "1 1 1 1 1", 40 x "1 2 3 4 5 1 2 3 4
+/// 5", the same again: K = 100 + 400 + 100 + 400 = 1000 references over 5 pages.
+const EXAM: &str =
+    "(1 1 1 1 1)x20 (1 2 3 4 5 1 2 3 4 5)x40 (1 1 1 1 1)x20 (1 2 3 4 5 1 2 3 4 5)x40";
+
+/// LRU by hand. Stack distances: the first phase is one first reference and 99 at
+/// distance 1. The first cycle phase opens with 1 after 1 (distance 1), then 2..5 are
+/// first references, and each of the other 395 references repeats the page of 5
+/// references earlier with the 4 others in between: distance 5. The second run of 1s
+/// opens at distance 5 (2, 3, 4, 5 since the last 1), then 99 at distance 1. The second
+/// cycle phase opens with 1 after 1 (distance 1); 2 was last used before 3 4 5 1..1,
+/// so distance 5, and so on: 399 at distance 5.
+/// Histogram: d=1: 99 + 1 + 99 + 1 = 200; d=5: 395 + 1 + 399 = 795; infinite: 5.
+/// F(m) = 5 + (references with distance > m): m = 1..4 -> 5 + 795 = 800, m = 5 -> 5.
+/// So with fewer than 5 frames each 400-reference cyclic phase faults on every reference
+/// except its first (1 right after 1), and each run of 1s faults once, on its first.
+const EXAM_LRU: [u64; 5] = [800, 800, 800, 800, 5];
+
+fn exam_refs() -> Vec<u64> {
+    let mut v = Vec::new();
+    for _ in 0..2 {
+        v.extend(std::iter::repeat_n(1u64, 100));
+        for _ in 0..80 {
+            v.extend([1, 2, 3, 4, 5]);
+        }
+    }
+    v
+}
+
+/// Belady's MIN with `m` frames, directly: evict the resident page used farthest ahead
+/// (never again counts as farthest).
+fn brute_min(refs: &[u64], m: usize) -> u64 {
+    let mut mem: Vec<u64> = Vec::new();
+    let mut faults = 0;
+    for t in 0..refs.len() {
+        if mem.contains(&refs[t]) {
+            continue;
+        }
+        faults += 1;
+        if mem.len() == m {
+            let next = |q: u64| {
+                refs[t + 1..]
+                    .iter()
+                    .position(|&x| x == q)
+                    .unwrap_or(usize::MAX)
+            };
+            let i = (0..m).max_by_key(|&i| next(mem[i])).unwrap();
+            mem.swap_remove(i);
+        }
+        mem.push(refs[t]);
+    }
+    faults
+}
+
+/// LRU with `m` frames, directly (recency list, most recent first).
+fn brute_lru(refs: &[u64], m: usize) -> u64 {
+    let mut mem: Vec<u64> = Vec::new();
+    let mut faults = 0;
+    for &p in refs {
+        match mem.iter().position(|&x| x == p) {
+            Some(i) => {
+                mem.remove(i);
+            }
+            None => {
+                faults += 1;
+                mem.truncate(m - 1);
+            }
+        }
+        mem.insert(0, p);
+    }
+    faults
+}
+
+fn mmusim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mmusim"))
+        .args(args)
+        .output()
+        .expect("run mmusim");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The rows of the fault-function table: m, then each curve's F, then each L.
+fn fault_rows(stdout: &str) -> Vec<Vec<String>> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Fault functions"))
+        .skip(2)
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn exam_string_through_the_command() {
+    let refs = exam_refs();
+    assert_eq!(
+        mmusim::workload::RefList::parse(EXAM).unwrap().0,
+        refs,
+        "shorthand"
+    );
+    let lru_bf: Vec<u64> = (1..=5).map(|m| brute_lru(&refs, m)).collect();
+    assert_eq!(lru_bf, EXAM_LRU, "hand derivation against brute force");
+    let min: Vec<u64> = (1..=5).map(|m| brute_min(&refs, m)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("exam");
+    let (code, stdout, stderr) =
+        mmusim(&["analyze", "--refs", EXAM, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("references K     1000\n"), "{stdout}");
+    assert!(stdout.contains("distinct pages   5\n"), "{stdout}");
+    assert!(stdout.contains("(5 first references"), "{stdout}");
+    // The histogram derived above, as the only two nonzero rows.
+    let hist: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.contains("distance        count"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(
+        hist,
+        vec!["           1          200", "           5          795"]
+    );
+    let rows = fault_rows(&stdout);
+    assert_eq!(rows.len(), 5, "{stdout}");
+    for (i, r) in rows.iter().enumerate() {
+        let m = i + 1;
+        assert_eq!(r[0], m.to_string());
+        assert_eq!(r[1], EXAM_LRU[i].to_string(), "LRU F({m})");
+        assert_eq!(r[2], min[i].to_string(), "MIN F({m})");
+        assert_eq!(r[3], format!("{:.2}", 1000.0 / EXAM_LRU[i] as f64));
+        assert_eq!(r[4], format!("{:.2}", 1000.0 / min[i] as f64));
+    }
+    // The files the MVA command reads: header and every m.
+    for (file, f) in [("lru.csv", EXAM_LRU.to_vec()), ("min.csv", min.clone())] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("m,faults,lifetime"));
+        for (i, l) in lines.enumerate() {
+            let cols: Vec<&str> = l.split(',').collect();
+            assert_eq!(cols[0], (i + 1).to_string());
+            assert_eq!(cols[1], f[i].to_string(), "{file} m {}", i + 1);
+            let life: f64 = cols[2].parse().unwrap();
+            assert_eq!(life, 1000.0 / f[i] as f64);
+        }
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("analysis.json")).unwrap()).unwrap();
+    assert_eq!(json["refs"], 1000);
+    assert_eq!(
+        json["lru_histogram"],
+        serde_json::json!([[1, 200], [5, 795]])
+    );
+    let svg = std::fs::read_to_string(out.join("fault-curves.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains(">LRU<") && svg.contains(">MIN<"));
+    // A .refs trace file of the same string reads as the same pages (4K pages).
+    let tr = dir.path().join("exam.refs");
+    std::fs::write(&tr, EXAM).unwrap();
+    let (code, stdout2, stderr) = mmusim(&["analyze", "--trace", tr.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(fault_rows(&stdout2), rows);
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let (code, out, err) = mmusim(&["analyze", "--refs", "1 2 z"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(
+        err.contains("--refs") && err.contains("unexpected `z` at position 4"),
+        "{err}"
+    );
+    let (code, _, err) = mmusim(&["analyze", "--trace", "/nonexistent/dir/t.mmt"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/dir/t.mmt"), "{err}");
+    let (code, _, err) = mmusim(&["analyze", "--workload", "/nonexistent/w.toml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/w.toml: cannot read"), "{err}");
+    // Exactly one input.
+    let (code, _, err) = mmusim(&["analyze", "--refs", "1", "--trace", "t.mmt"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot be used with"), "{err}");
+    let (code, _, err) = mmusim(&["analyze"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("required"), "{err}");
+    let (code, _, err) = mmusim(&["analyze", "--refs", "1", "--page-size", "3K"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("`3K` is not a page size"), "{err}");
+    // A workload with an unknown key names the file, line and key.
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.toml");
+    std::fs::write(
+        &w,
+        "name = \"x\"\nbogus = 1\n[generator]\nkind = \"refs\"\nrefs = \"1\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = mmusim(&["analyze", "--workload", w.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("w.toml:2") && err.contains("bogus"), "{err}");
+}
+
+/// A workload whose pages have locality at both 4K and 2M granularity: Zipf over 256 MiB.
+const WORKLOAD: &str = "name = \"zipf\"\naccesses = 20000\nseed = 7\n[generator]\nkind = \"zipf\"\nfootprint = \"256MiB\"\nexponent = 1.1\n";
+
+#[test]
+fn tlb_curve_equals_simulated_fully_associative_lru_tlbs() {
+    let dir = tempfile::tempdir().unwrap();
+    let wl = dir.path().join("zipf.toml");
+    std::fs::write(&wl, WORKLOAD).unwrap();
+    let wl = wl.to_str().unwrap();
+    let rep = analyze(
+        &Input::Workload {
+            path: wl.into(),
+            core: 0,
+        },
+        &Options::default(),
+    )
+    .unwrap();
+    assert_eq!(rep.tlb.len(), 3);
+    for (size, entries) in [
+        (PageSize::Size4K, vec![1u32, 16, 128, 1024, 8192]),
+        (PageSize::Size2M, vec![1, 4, 16, 64, 200]),
+    ] {
+        let curve = rep.tlb.iter().find(|t| t.page_size == size).unwrap();
+        // Sizes span the curve: some above the distinct pages (first touches only).
+        let d = curve.distinct;
+        assert!(entries.iter().any(|&n| u64::from(n) < d / 2), "{size}: {d}");
+        assert!(entries.iter().any(|&n| u64::from(n) > d), "{size}: {d}");
+        for &n in &entries {
+            let sets = vec![
+                format!(
+                    "tlb=[{{name=\"fa\", level=1, kind=\"data\", entries={n}, ways={n}, page_sizes=[\"{}\"], latency=1}}]",
+                    size.name()
+                ),
+                "walker.psc=[]".to_string(),
+                format!("os.page_size=\"{}\"", size.name()),
+            ];
+            let inputs =
+                load_inputs(Some("skylake"), Some(wl), &sets).unwrap_or_else(|e| panic!("{e:?}"));
+            let sim = simulate(&inputs, &mut |_, _| {}).unwrap();
+            let misses = sim.stats.total.tlb[0].counts.misses;
+            let want = curve
+                .misses
+                .get(n as usize - 1)
+                .copied()
+                .unwrap_or(curve.distinct);
+            assert_eq!(misses, want, "{size} pages, {n} entries");
+        }
+    }
+    // The analysis's own page stream agrees with coarsening by hand.
+    let (spec, d) = mmusim::analysis::load_workload(wl).unwrap();
+    let s4 = PageStream::from_workload(&spec, &d, 0, PageSize::Size4K, wl).unwrap();
+    let s1g = PageStream::from_workload(&spec, &d, 0, PageSize::Size1G, wl).unwrap();
+    assert_eq!(s4.coarsen(18), s1g);
+    assert_eq!(rep.tlb[2].misses, lru(&s1g).faults());
+}
