@@ -123,6 +123,21 @@ enum Cmd {
         /// Curves and TLB sizes up to this many frames/entries (default: every size).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         max_m: Option<u64>,
+        /// Working-set windows T, e.g. "1-8,110" (default: every T up to --ws-max).
+        #[arg(long, value_name = "LIST")]
+        ws_t: Option<String>,
+        /// Every window T = 1..=WS_MAX (default: min(references, 10000)).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        ws_max: Option<u64>,
+        /// Simulate FIFO, LRU, Clock, Random and OPT with these frame counts, e.g. "1-7".
+        #[arg(long, value_name = "LIST")]
+        frames: Option<String>,
+        /// Only these policies (comma-separated: fifo,lru,clock,random,opt).
+        #[arg(long, value_name = "LIST", requires = "frames")]
+        policies: Option<String>,
+        /// Seed of the Random policy.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Read, convert, inspect and record memory traces.
     Trace {
@@ -394,6 +409,11 @@ fn main() -> ExitCode {
             core,
             out,
             max_m,
+            ws_t,
+            ws_max,
+            frames,
+            policies,
+            seed,
         } => {
             use mmusim::analysis::report::{analyze, Input, Options};
             let input = match (workload, trace, refs) {
@@ -405,9 +425,36 @@ fn main() -> ExitCode {
                 },
                 (None, None, None) => unreachable!("clap requires one input"),
             };
-            let opts = Options {
-                page_size,
-                max_m: max_m.map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
+            let list = |flag: &str, v: &Option<String>| -> Result<Vec<u64>, String> {
+                v.as_deref().map_or(Ok(Vec::new()), |s| {
+                    mmusim::analysis::report::parse_list(s).map_err(|e| format!("{flag}: {e}"))
+                })
+            };
+            let parsed = (|| -> Result<Options, String> {
+                let frames = list("--frames", &frames)?;
+                let policies = match &policies {
+                    None => Vec::new(),
+                    Some(s) => s
+                        .split(',')
+                        .map(|p| p.trim().parse().map_err(|e| format!("--policies: {e}")))
+                        .collect::<Result<_, String>>()?,
+                };
+                Ok(Options {
+                    page_size,
+                    max_m: max_m.map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
+                    ws_t: list("--ws-t", &ws_t)?,
+                    ws_max,
+                    frames: frames
+                        .into_iter()
+                        .map(|f| usize::try_from(f).unwrap_or(usize::MAX))
+                        .collect(),
+                    policies,
+                    seed,
+                })
+            })();
+            let opts = match parsed {
+                Ok(o) => o,
+                Err(e) => return fail(&[e]),
             };
             let report = match analyze(&input, &opts) {
                 Ok(r) => r,

@@ -367,16 +367,30 @@ impl LineChart {
                 esc(&s.name)
             );
         }
+        // Marker labels: to the left of points near the right edge, and moved down
+        // when they would overprint an earlier label (knees often coincide).
+        let mut placed: Vec<(f64, f64, f64)> = Vec::new(); // (x, y, width)
         for m in &self.markers {
             if !(m.x.is_finite() && m.y.is_finite()) || (self.log_x && m.x <= 0.0) {
                 continue;
             }
             let (xx, yy) = (px(m.x), py(m.y));
+            let width = 6.5 * m.label.chars().count() as f64;
+            let mut lx = xx + 9.0;
+            if lx + width > left + pw {
+                lx = xx - 9.0 - width;
+            }
+            let mut ly = yy - 9.0;
+            while placed
+                .iter()
+                .any(|&(px0, py0, w0)| (ly - py0).abs() < 14.0 && lx < px0 + w0 && px0 < lx + width)
+            {
+                ly += 15.0;
+            }
+            placed.push((lx, ly, width));
             let _ = writeln!(
                 o,
-                r##"<circle cx="{xx:.1}" cy="{yy:.1}" r="6" fill="none" stroke="#000" stroke-width="2"/><text x="{:.1}" y="{:.1}">{}</text>"##,
-                xx + 9.0,
-                yy - 9.0,
+                r##"<circle cx="{xx:.1}" cy="{yy:.1}" r="6" fill="none" stroke="#000" stroke-width="2"/><text x="{lx:.1}" y="{ly:.1}">{}</text>"##,
                 esc(&m.label)
             );
         }

@@ -6,13 +6,21 @@
 //! `analysis.json`, one `<curve>.csv` per fault curve (header `m,faults,lifetime`, read
 //! back by the MVA command), `tlb.csv` and `fault-curves.svg`.
 //!
+//! Curves: LRU and MIN for every memory size, WS and VMIN for every window T up to a
+//! bound (or a list of T), each with its lifetime curve and knee (`lifetime.svg`);
+//! optionally the fixed-memory replacement policies for a list of frame counts
+//! (`replacement.csv`, `replacement.svg`).
+//!
 //! Adding an analysis means pushing one more [`FaultCurve`] in [`analyze`]: the table,
-//! the JSON, the CSV files and the chart all iterate over `Report::curves`. Fixed-space
+//! the JSON, the CSV files and the charts all iterate over `Report::curves`. Fixed-space
 //! curves (one value per integer memory size) share the table's `m` column;
-//! variable-space ones (memory = a mean) get a table of their own.
+//! variable-space ones (memory = a mean, one point per window T) get a table of their own.
 
+use super::lifetime::{knee, lifetime, lifetime_svg};
 use super::lru::{lru, LruAnalysis};
 use super::opt::opt;
+use super::replace::{self, Policy};
+use super::ws::{ws_vmin_all, ws_vmin_at};
 use super::PageStream;
 use crate::addr::PageSize;
 use crate::report::write_atomic;
@@ -39,20 +47,70 @@ pub struct Options {
     pub page_size: PageSize,
     /// Curves and TLB sizes go up to this many frames/entries (default: all distinct).
     pub max_m: Option<usize>,
+    /// Working-set windows: these T (empty: every T up to `ws_max`).
+    pub ws_t: Vec<u64>,
+    /// Every T = 1..=ws_max when `ws_t` is empty (default: min(K, 10,000)).
+    pub ws_max: Option<u64>,
+    /// Frame counts for the fixed-memory replacement simulation (empty: none).
+    pub frames: Vec<usize>,
+    /// Which policies to simulate (empty: all).
+    pub policies: Vec<Policy>,
+    /// Seed of the Random policy.
+    pub seed: u64,
 }
+
+/// Default bound on the working-set window when neither a list nor a bound is given.
+pub const WS_MAX_DEFAULT: u64 = 10_000;
 
 impl Default for Options {
     fn default() -> Options {
         Options {
             page_size: PageSize::Size4K,
             max_m: None,
+            ws_t: Vec::new(),
+            ws_max: None,
+            frames: Vec::new(),
+            policies: Vec::new(),
+            seed: 1,
         }
     }
+}
+
+/// Parses a list of positive integers with ranges: `"1-8,110"` or `"1 2 4"`.
+pub fn parse_list(s: &str) -> Result<Vec<u64>, String> {
+    let mut out = Vec::new();
+    for item in s.split([',', ' ']).filter(|x| !x.is_empty()) {
+        let num = |x: &str| {
+            x.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("'{x}' is not a whole number (in list '{s}')"))
+        };
+        match item.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (num(a)?, num(b)?);
+                if a > b {
+                    return Err(format!("range '{item}' runs backwards"));
+                }
+                if b - a > 10_000_000 {
+                    return Err(format!("range '{item}' is too long"));
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(num(item)?),
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("empty list '{s}'"));
+    }
+    Ok(out)
 }
 
 /// One point of a fault curve.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CurvePoint {
+    /// The window T of a variable-space policy (WS, VMIN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t: Option<u64>,
     /// Memory: frames for a fixed-space policy, mean resident pages for a variable one.
     pub m: f64,
     pub faults: u64,
@@ -68,6 +126,19 @@ pub struct FaultCurve {
     /// One point per integer memory size m = 1, 2, ... (else m is a mean).
     pub fixed_space: bool,
     pub points: Vec<CurvePoint>,
+    /// The point of maximum lifetime per page, L(m)/m (smallest m on ties), as
+    /// (m, L); `None` when every point has zero faults.
+    pub knee: Option<(f64, f64)>,
+}
+
+/// Faults of each fixed-memory replacement policy for each frame count.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Replacement {
+    pub frames: Vec<usize>,
+    pub policies: Vec<String>,
+    /// `faults[policy][i]` with `frames[i]` frames.
+    pub faults: Vec<Vec<u64>>,
+    pub seed: u64,
 }
 
 /// Misses of fully-associative LRU TLBs with 1..=N entries for one page size.
@@ -100,6 +171,8 @@ pub struct Report {
     pub curves: Vec<FaultCurve>,
     /// Per page size, from the LRU pass over the same addresses in pages of that size.
     pub tlb: Vec<TlbCurve>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<Replacement>,
 }
 
 fn nonzero(hist: &[u64]) -> Vec<(u64, u64)> {
@@ -111,8 +184,14 @@ fn nonzero(hist: &[u64]) -> Vec<(u64, u64)> {
         .collect()
 }
 
-fn fixed_curve(name: &str, file: &str, faults: &[u64], max_m: usize) -> FaultCurve {
-    FaultCurve {
+fn with_knee(mut c: FaultCurve, k: u64) -> FaultCurve {
+    let pts: Vec<(f64, u64)> = c.points.iter().map(|p| (p.m, p.faults)).collect();
+    c.knee = knee(&lifetime(k, &pts));
+    c
+}
+
+fn fixed_curve(name: &str, file: &str, faults: &[u64], max_m: usize, k: u64) -> FaultCurve {
+    let c = FaultCurve {
         name: name.into(),
         file: file.into(),
         fixed_space: true,
@@ -121,11 +200,41 @@ fn fixed_curve(name: &str, file: &str, faults: &[u64], max_m: usize) -> FaultCur
             .take(max_m)
             .enumerate()
             .map(|(i, &f)| CurvePoint {
+                t: None,
                 m: (i + 1) as f64,
                 faults: f,
             })
             .collect(),
-    }
+        knee: None,
+    };
+    with_knee(c, k)
+}
+
+fn window_curve(
+    name: &str,
+    file: &str,
+    ts: &[u64],
+    mean: &[f64],
+    faults: &[u64],
+    k: u64,
+) -> FaultCurve {
+    let c = FaultCurve {
+        name: name.into(),
+        file: file.into(),
+        fixed_space: false,
+        points: ts
+            .iter()
+            .zip(mean)
+            .zip(faults)
+            .map(|((&t, &m), &f)| CurvePoint {
+                t: Some(t),
+                m,
+                faults: f,
+            })
+            .collect(),
+        knee: None,
+    };
+    with_knee(c, k)
 }
 
 impl PageStream {
@@ -183,10 +292,35 @@ pub fn analyze(input: &Input, opts: &Options) -> Result<Report, String> {
     let max_m = opts.max_m.unwrap_or(distinct).clamp(1, distinct);
     let l = lru(main);
     let o = opt(main)?;
+    let k = l.refs;
+    let ws = if opts.ws_t.is_empty() {
+        let t_max = opts.ws_max.unwrap_or(WS_MAX_DEFAULT.min(k)).max(1);
+        ws_vmin_all(&main.ids, distinct, t_max)
+    } else {
+        let mut ts = opts.ws_t.clone();
+        ts.sort_unstable();
+        ts.dedup();
+        ws_vmin_at(&main.ids, distinct, &ts)
+    };
     let curves = vec![
-        fixed_curve("LRU", "lru.csv", &l.faults(), max_m),
-        fixed_curve("MIN", "min.csv", &o.faults(), max_m),
+        fixed_curve("LRU", "lru.csv", &l.faults(), max_m, k),
+        fixed_curve("MIN", "min.csv", &o.faults(), max_m, k),
+        window_curve("WS", "ws.csv", &ws.t, &ws.ws_mean, &ws.faults, k),
+        window_curve("VMIN", "vmin.csv", &ws.t, &ws.vmin_mean, &ws.faults, k),
     ];
+    let replacement = (!opts.frames.is_empty()).then(|| {
+        let policies = if opts.policies.is_empty() {
+            Policy::ALL.to_vec()
+        } else {
+            opts.policies.clone()
+        };
+        Replacement {
+            frames: opts.frames.clone(),
+            policies: policies.iter().map(|p| p.name().to_string()).collect(),
+            faults: replace::fault_table(&main.ids, distinct, &opts.frames, &policies, opts.seed),
+            seed: opts.seed,
+        }
+    });
     let tlb = PageSize::ALL
         .iter()
         .filter(|&&s| s >= base_size)
@@ -218,6 +352,7 @@ pub fn analyze(input: &Input, opts: &Options) -> Result<Report, String> {
         min_histogram: nonzero(&o.histogram),
         curves,
         tlb,
+        replacement,
     })
 }
 
@@ -312,18 +447,73 @@ impl Report {
             }
             let _ = writeln!(o);
         }
-        for c in self.curves.iter().filter(|c| !c.fixed_space) {
+        let var: Vec<&FaultCurve> = self.curves.iter().filter(|c| !c.fixed_space).collect();
+        if let Some(first) = var.first() {
             let _ = writeln!(o);
-            let _ = writeln!(o, "{}: mean memory m, faults F, lifetime L = K / F", c.name);
-            let _ = writeln!(o, "{:>12} {:>10} {:>10}", "m", "F", "L");
-            for p in &c.points {
-                let _ = writeln!(
+            let names: Vec<&str> = var.iter().map(|c| c.name.as_str()).collect();
+            let _ = writeln!(
+                o,
+                "Window T: faults F(T) (the same for {}), lifetime L = K / F, mean memory m(T)",
+                names.join(" and ")
+            );
+            let _ = write!(o, "{:>10} {:>10} {:>10}", "T", "F(T)", "L(T)");
+            for c in &var {
+                let _ = write!(o, " {:>10}", format!("{} m", c.name));
+            }
+            let _ = writeln!(o);
+            let rows: Vec<usize> = if first.points.len() <= 40 {
+                (0..first.points.len()).collect()
+            } else {
+                table_rows(first.points.len())
+                    .into_iter()
+                    .map(|r| r - 1)
+                    .collect()
+            };
+            for i in rows {
+                let p = &first.points[i];
+                let _ = write!(
                     o,
-                    "{:>12.3} {:>10} {:>10.2}",
-                    p.m,
+                    "{:>10} {:>10} {:>10.2}",
+                    p.t.unwrap_or(0),
                     p.faults,
                     self.lifetime(p.faults)
                 );
+                for c in &var {
+                    let _ = write!(o, " {:>10.3}", c.points[i].m);
+                }
+                let _ = writeln!(o);
+            }
+        }
+        let _ = writeln!(o);
+        let _ = writeln!(o, "Lifetime knees (maximum L(m)/m)");
+        for c in &self.curves {
+            match c.knee {
+                Some((m, l)) => {
+                    let _ = writeln!(o, "{:>10}  m = {}, L = {:.2}", c.name, num3(m), l);
+                }
+                None => {
+                    let _ = writeln!(o, "{:>10}  none (no faults)", c.name);
+                }
+            }
+        }
+        if let Some(r) = &self.replacement {
+            let _ = writeln!(o);
+            let _ = writeln!(
+                o,
+                "Fixed-memory replacement: faults with each number of frames (random seed {})",
+                r.seed
+            );
+            let _ = write!(o, "{:>8}", "frames");
+            for p in &r.policies {
+                let _ = write!(o, " {:>8}", p);
+            }
+            let _ = writeln!(o);
+            for (i, f) in r.frames.iter().enumerate() {
+                let _ = write!(o, "{f:>8}");
+                for row in &r.faults {
+                    let _ = write!(o, " {:>8}", row[i]);
+                }
+                let _ = writeln!(o);
             }
         }
         if !self.tlb.is_empty() {
@@ -377,13 +567,48 @@ impl Report {
         s
     }
 
-    /// One curve as CSV: `m,faults,lifetime`.
+    /// One curve as CSV: `m,faults,lifetime`, with a leading `T` column for a
+    /// variable-space curve (the MVA command reads `m` and `lifetime` by name).
     pub fn curve_csv(&self, c: &FaultCurve) -> String {
-        let mut o = String::from("m,faults,lifetime\n");
+        let mut o = String::from(if c.fixed_space {
+            "m,faults,lifetime\n"
+        } else {
+            "T,m,faults,lifetime\n"
+        });
         for p in &c.points {
+            if let Some(t) = p.t {
+                let _ = write!(o, "{t},");
+            }
             let _ = writeln!(o, "{},{},{}", num(p.m), p.faults, self.lifetime(p.faults));
         }
         o
+    }
+
+    /// `frames,<policy>...` with the faults of each policy.
+    pub fn replacement_csv(&self) -> Option<String> {
+        let r = self.replacement.as_ref()?;
+        let mut o = format!("frames,{}\n", r.policies.join(","));
+        for (i, f) in r.frames.iter().enumerate() {
+            let _ = write!(o, "{f}");
+            for row in &r.faults {
+                let _ = write!(o, ",{}", row[i]);
+            }
+            o.push('\n');
+        }
+        Some(o)
+    }
+
+    /// Every curve's lifetime L = K / F against memory, knees marked.
+    pub fn lifetime_svg(&self) -> String {
+        let curves: Vec<(&str, Vec<(f64, f64)>)> = self
+            .curves
+            .iter()
+            .map(|c| {
+                let pts: Vec<(f64, u64)> = c.points.iter().map(|p| (p.m, p.faults)).collect();
+                (c.name.as_str(), thin(lifetime(self.refs, &pts)))
+            })
+            .collect();
+        lifetime_svg(&format!("Lifetime curves: {}", self.source), &curves, true)
     }
 
     /// `page_size,entries,misses` for every size of every page size.
@@ -432,6 +657,24 @@ impl Report {
         }
         files.push(("tlb.csv".into(), self.tlb_csv()));
         files.push(("fault-curves.svg".into(), self.fault_svg()));
+        files.push(("lifetime.svg".into(), self.lifetime_svg()));
+        if let (Some(csv), Some(r)) = (self.replacement_csv(), &self.replacement) {
+            files.push(("replacement.csv".into(), csv));
+            let policies: Vec<Policy> = r
+                .policies
+                .iter()
+                .map(|p| p.parse().expect("names come from Policy::name"))
+                .collect();
+            files.push((
+                "replacement.svg".into(),
+                replace::fault_svg(
+                    &format!("Faults against frames: {}", self.source),
+                    &r.frames,
+                    &policies,
+                    &r.faults,
+                ),
+            ));
+        }
         let mut out = Vec::new();
         for (name, body) in files {
             let p = dir.join(name);
@@ -440,6 +683,26 @@ impl Report {
         }
         Ok(out)
     }
+}
+
+/// A number with at most three decimals, trailing zeros dropped.
+fn num3(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// At most about 2000 points of a curve, ends kept (chart files stay small).
+fn thin(v: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    let keep = v.len().div_ceil(2000).max(1);
+    if keep == 1 {
+        return v;
+    }
+    let last = *v.last().expect("non-empty");
+    let mut out: Vec<(f64, f64)> = v.into_iter().step_by(keep).collect();
+    if out.last() != Some(&last) {
+        out.push(last);
+    }
+    out
 }
 
 /// Points for the chart: a step curve needs only the points where it changes (and its

@@ -267,3 +267,156 @@ fn tlb_curve_equals_simulated_fully_associative_lru_tlbs() {
     assert_eq!(s4.coarsen(18), s1g);
     assert_eq!(rep.tlb[2].misses, lru(&s1g).faults());
 }
+
+/// |W(t, T)| summed over t by building every window: the working set of the T references
+/// ending at t (fewer at the start), counted directly.
+fn brute_ws_space_time(refs: &[u64], t: usize) -> u64 {
+    (0..refs.len())
+        .map(|i| {
+            let lo = (i + 1).saturating_sub(t);
+            let mut w: Vec<u64> = refs[lo..=i].to_vec();
+            w.sort_unstable();
+            w.dedup();
+            w.len() as u64
+        })
+        .sum()
+}
+
+/// WS faults directly: a reference faults when its page is not in the window of the T
+/// references before it.
+fn brute_ws_faults(refs: &[u64], t: usize) -> u64 {
+    (0..refs.len())
+        .filter(|&i| !refs[i.saturating_sub(t)..i].contains(&refs[i]))
+        .count() as u64
+}
+
+/// The exam's WS and VMIN windows and the replacement table through the command, with
+/// the CSV read back: WS against window counting; VMIN's faults are WS's and its mean
+/// memory is never larger; OPT's column equals the MIN curve of the stack pass.
+#[test]
+fn exam_windows_and_replacement_through_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let (code, stdout, stderr) = mmusim(&[
+        "analyze", "--refs", EXAM, "--ws-t", "1-8,110", "--frames", "1-5", "--out", out,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let refs = exam_refs();
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+    let ws = read("ws.csv");
+    let vmin = read("vmin.csv");
+    let mut lines = ws.lines();
+    assert_eq!(lines.next(), Some("T,m,faults,lifetime"));
+    let ts: Vec<usize> = (1..=8).chain([110]).collect();
+    for (&t, (wl, vl)) in ts.iter().zip(lines.zip(vmin.lines().skip(1))) {
+        let w: Vec<&str> = wl.split(',').collect();
+        let v: Vec<&str> = vl.split(',').collect();
+        assert_eq!(w[0], t.to_string());
+        let faults = brute_ws_faults(&refs, t);
+        assert_eq!(w[2].parse::<u64>().unwrap(), faults, "WS F({t})");
+        let m: f64 = w[1].parse().unwrap();
+        let expect = brute_ws_space_time(&refs, t) as f64 / 1000.0;
+        assert!((m - expect).abs() < 1e-9, "WS m({t}) {m} vs {expect}");
+        assert_eq!(v[2], w[2], "VMIN faults = WS faults at T = {t}");
+        assert!(v[1].parse::<f64>().unwrap() <= m + 1e-12);
+    }
+    // By hand: F(T) = 800 for T < 5 (every cyclic reference but the phases' first 1
+    // misses), 9 for 5 <= T < 105 (5 first references + 2, 3, 4, 5 coming back after
+    // the 100 ones and the 1 that opens phase four: distance 105), 5 for T >= 105.
+    assert!(stdout.contains("         4        800"), "{stdout}");
+    assert!(stdout.contains("         5          9"), "{stdout}");
+    assert!(stdout.contains("       110          5"), "{stdout}");
+    // Replacement CSV: OPT equals the MIN curve, LRU the LRU curve (two methods).
+    let rep = read("replacement.csv");
+    let min = read("min.csv");
+    let lru_csv = read("lru.csv");
+    let mut rows = rep.lines();
+    assert_eq!(rows.next(), Some("frames,fifo,lru,clock,random,opt"));
+    for ((r, mn), lr) in rows.zip(min.lines().skip(1)).zip(lru_csv.lines().skip(1)) {
+        let r: Vec<&str> = r.split(',').collect();
+        assert_eq!(r[5], mn.split(',').nth(1).unwrap(), "OPT = MIN at {}", r[0]);
+        assert_eq!(r[2], lr.split(',').nth(1).unwrap(), "LRU at {}", r[0]);
+    }
+    for f in ["lifetime.svg", "replacement.svg", "fault-curves.svg"] {
+        assert!(read(f).starts_with("<svg"), "{f}");
+    }
+    assert!(read("lifetime.svg").contains("WS knee"));
+}
+
+/// Belady, Nelson and Shedler (1969): FIFO on 1 2 3 4 1 2 5 1 2 3 4 5 takes 9 faults with
+/// 3 frames and 10 with 4, read from the committed workload file.
+#[test]
+fn beladys_anomaly_from_the_workload_file() {
+    let wl = concat!(env!("CARGO_MANIFEST_DIR"), "/workloads/belady.toml");
+    let (code, stdout, stderr) = mmusim(&[
+        "analyze",
+        "--workload",
+        wl,
+        "--frames",
+        "3,4",
+        "--policies",
+        "fifo,lru",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let table: Vec<Vec<u64>> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Fixed-memory"))
+        .skip(2)
+        .take(2)
+        .map(|l| l.split_whitespace().map(|x| x.parse().unwrap()).collect())
+        .collect();
+    // frames, fifo, lru; LRU is a stack algorithm: 10 then 8.
+    assert_eq!(table, vec![vec![3, 9, 10], vec![4, 10, 8]], "{stdout}");
+}
+
+/// The MVA command reads the lifetime table `analyze` writes: faults per job at each N
+/// equal the CPU demand over the interpolated lifetime, here at whole memory sizes.
+#[test]
+fn mva_reads_the_lifetime_table_analyze_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let (code, _, stderr) = mmusim(&["analyze", "--refs", EXAM, "--out", out]);
+    assert_eq!(code, 0, "{stderr}");
+    // 5 pages shared by N users: N = 1 gives m = 5 (LRU lifetime 1000 / 5 = 200
+    // references per fault), N = 5 gives m = 1 (1000 / 800 = 1.25).
+    let model = dir.path().join("model.toml");
+    std::fs::write(
+        &model,
+        "name = \"t\"\nn_max = 5\nthink_time = 1.0\n[cpu]\ndemand = 2.0\n[disk]\nservice_time = 0.01\n\
+         [io]\nservice_time = 0.01\nvisits = 1\n[memory]\npages = 5\ntable = \"lru.csv\"\n\
+         seconds_per_reference = 0.001\n",
+    )
+    .unwrap();
+    let mva_out = dir.path().join("mva");
+    let (code, _, stderr) = mmusim(&[
+        "mva",
+        "--config",
+        model.to_str().unwrap(),
+        "--out",
+        mva_out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let csv = std::fs::read_to_string(mva_out.join("mva.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no {name} column in {header:?}"))
+    };
+    let (n_col, f_col) = (col("n"), col("faults"));
+    let mut checked = 0;
+    for line in csv.lines().skip(1) {
+        let v: Vec<&str> = line.split(',').collect();
+        let n: u32 = v[n_col].parse().unwrap();
+        let f: f64 = v[f_col].parse().unwrap();
+        let expect = match n {
+            1 => 2.0 / (200.0 * 0.001),
+            5 => 2.0 / (1.25 * 0.001),
+            _ => continue,
+        };
+        assert!((f - expect).abs() < 1e-9 * expect, "N {n}: {f} vs {expect}");
+        checked += 1;
+    }
+    assert_eq!(checked, 2);
+}
