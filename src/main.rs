@@ -98,8 +98,10 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Exact LRU and MIN fault curves of a page reference stream for every memory size
-    /// (stack analysis), and the fully-associative LRU TLB miss curve per page size.
+    /// Exact fault curves of a page reference stream: LRU and MIN for every memory size
+    /// (stack analysis), WS and VMIN for every window, lifetime curves and knees, the
+    /// fully-associative LRU TLB miss curve per page size, and optionally FIFO, LRU,
+    /// Clock, Random and OPT simulated for a list of frame counts.
     #[command(group(clap::ArgGroup::new("input").required(true).args(["workload", "trace", "refs"])))]
     Analyze {
         /// Workload file (TOML): the stream of core `--core`.
@@ -117,7 +119,8 @@ enum Cmd {
         /// Which core's stream of the workload or trace.
         #[arg(long, default_value_t = 0)]
         core: usize,
-        /// Write analysis.json, lru.csv, min.csv, tlb.csv and fault-curves.svg here.
+        /// Write analysis.json, one CSV per curve (lru, min, ws, vmin), tlb.csv,
+        /// fault-curves.svg, lifetime.svg (and replacement.csv/.svg with --frames) here.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Curves and TLB sizes up to this many frames/entries (default: every size).
@@ -138,6 +141,10 @@ enum Cmd {
         /// Seed of the Random policy.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Which curves: any of lru,min,ws (ws gives VMIN too). MIN is the slow one on
+        /// large traces; `--curves lru,ws` leaves it out.
+        #[arg(long, value_name = "LIST", default_value = "lru,min,ws")]
+        curves: mmusim::analysis::report::Curves,
     },
     /// Read, convert, inspect and record memory traces.
     Trace {
@@ -414,6 +421,7 @@ fn main() -> ExitCode {
             frames,
             policies,
             seed,
+            curves,
         } => {
             use mmusim::analysis::report::{analyze, Input, Options};
             let input = match (workload, trace, refs) {
@@ -450,6 +458,7 @@ fn main() -> ExitCode {
                         .collect(),
                     policies,
                     seed,
+                    curves,
                 })
             })();
             let opts = match parsed {

@@ -57,6 +57,60 @@ pub struct Options {
     pub policies: Vec<Policy>,
     /// Seed of the Random policy.
     pub seed: u64,
+    /// Which curves to compute (LRU's pass always runs: the TLB curves come from it).
+    pub curves: Curves,
+}
+
+/// The curves `analyze` computes. MIN costs far more than the others on large traces
+/// (see `opt.rs`), so a researcher can leave it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Curves {
+    pub lru: bool,
+    pub min: bool,
+    /// WS and VMIN (one pass gives both).
+    pub ws: bool,
+}
+
+impl Default for Curves {
+    fn default() -> Curves {
+        Curves {
+            lru: true,
+            min: true,
+            ws: true,
+        }
+    }
+}
+
+impl std::str::FromStr for Curves {
+    type Err = String;
+    /// `"lru,min,ws"` (any subset; `vmin` is a synonym of `ws`, computed together).
+    fn from_str(s: &str) -> Result<Curves, String> {
+        let mut c = Curves {
+            lru: false,
+            min: false,
+            ws: false,
+        };
+        for name in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+            match name.to_ascii_lowercase().as_str() {
+                "lru" => c.lru = true,
+                "min" | "opt" => c.min = true,
+                "ws" | "vmin" => c.ws = true,
+                other => {
+                    return Err(format!(
+                        "unknown curve '{other}' (expected lru, min, ws or vmin)"
+                    ))
+                }
+            }
+        }
+        if c == (Curves {
+            lru: false,
+            min: false,
+            ws: false,
+        }) {
+            return Err(format!("no curve named in '{s}'"));
+        }
+        Ok(c)
+    }
 }
 
 /// Default bound on the working-set window when neither a list nor a bound is given.
@@ -72,6 +126,7 @@ impl Default for Options {
             frames: Vec::new(),
             policies: Vec::new(),
             seed: 1,
+            curves: Curves::default(),
         }
     }
 }
@@ -291,23 +346,46 @@ pub fn analyze(input: &Input, opts: &Options) -> Result<Report, String> {
     let distinct = main.distinct();
     let max_m = opts.max_m.unwrap_or(distinct).clamp(1, distinct);
     let l = lru(main);
-    let o = opt(main)?;
-    let k = l.refs;
-    let ws = if opts.ws_t.is_empty() {
-        let t_max = opts.ws_max.unwrap_or(WS_MAX_DEFAULT.min(k)).max(1);
-        ws_vmin_all(&main.ids, distinct, t_max)
+    let o = if opts.curves.min {
+        Some(opt(main)?)
     } else {
-        let mut ts = opts.ws_t.clone();
-        ts.sort_unstable();
-        ts.dedup();
-        ws_vmin_at(&main.ids, distinct, &ts)
+        None
     };
-    let curves = vec![
-        fixed_curve("LRU", "lru.csv", &l.faults(), max_m, k),
-        fixed_curve("MIN", "min.csv", &o.faults(), max_m, k),
-        window_curve("WS", "ws.csv", &ws.t, &ws.ws_mean, &ws.faults, k),
-        window_curve("VMIN", "vmin.csv", &ws.t, &ws.vmin_mean, &ws.faults, k),
-    ];
+    let k = l.refs;
+    let mut curves = Vec::new();
+    if opts.curves.lru {
+        curves.push(fixed_curve("LRU", "lru.csv", &l.faults(), max_m, k));
+    }
+    if let Some(o) = &o {
+        curves.push(fixed_curve("MIN", "min.csv", &o.faults(), max_m, k));
+    }
+    if opts.curves.ws {
+        let ws = if opts.ws_t.is_empty() {
+            let t_max = opts.ws_max.unwrap_or(WS_MAX_DEFAULT.min(k)).max(1);
+            ws_vmin_all(&main.ids, distinct, t_max)
+        } else {
+            let mut ts = opts.ws_t.clone();
+            ts.sort_unstable();
+            ts.dedup();
+            ws_vmin_at(&main.ids, distinct, &ts)
+        };
+        curves.push(window_curve(
+            "WS",
+            "ws.csv",
+            &ws.t,
+            &ws.ws_mean,
+            &ws.faults,
+            k,
+        ));
+        curves.push(window_curve(
+            "VMIN",
+            "vmin.csv",
+            &ws.t,
+            &ws.vmin_mean,
+            &ws.faults,
+            k,
+        ));
+    }
     let replacement = (!opts.frames.is_empty()).then(|| {
         let policies = if opts.policies.is_empty() {
             Policy::ALL.to_vec()
@@ -349,7 +427,7 @@ pub fn analyze(input: &Input, opts: &Options) -> Result<Report, String> {
         max_m,
         lru_histogram: nonzero(&l.histogram),
         first_refs: l.first_refs,
-        min_histogram: nonzero(&o.histogram),
+        min_histogram: o.as_ref().map_or_else(Vec::new, |o| nonzero(&o.histogram)),
         curves,
         tlb,
         replacement,
@@ -424,20 +502,29 @@ impl Report {
             }
         }
         let fixed: Vec<&FaultCurve> = self.curves.iter().filter(|c| c.fixed_space).collect();
-        let _ = writeln!(o);
-        let _ = writeln!(
-            o,
-            "Fault functions F(m) (faults with m frames) and lifetimes L(m) = K / F(m)"
-        );
-        let _ = write!(o, "{:>8}", "m");
-        for c in &fixed {
-            let _ = write!(o, " {:>10}", format!("{} F", c.name));
+        let rows = if fixed.is_empty() {
+            Vec::new()
+        } else {
+            table_rows(self.max_m)
+        };
+        if !fixed.is_empty() {
+            let _ = writeln!(o);
+            let _ = writeln!(
+                o,
+                "Fault functions F(m) (faults with m frames) and lifetimes L(m) = K / F(m)"
+            );
         }
-        for c in &fixed {
-            let _ = write!(o, " {:>10}", format!("{} L", c.name));
+        if !fixed.is_empty() {
+            let _ = write!(o, "{:>8}", "m");
+            for c in &fixed {
+                let _ = write!(o, " {:>10}", format!("{} F", c.name));
+            }
+            for c in &fixed {
+                let _ = write!(o, " {:>10}", format!("{} L", c.name));
+            }
+            let _ = writeln!(o);
         }
-        let _ = writeln!(o);
-        for m in table_rows(self.max_m) {
+        for m in rows {
             let _ = write!(o, "{m:>8}");
             for c in &fixed {
                 let _ = write!(o, " {:>10}", c.points[m - 1].faults);

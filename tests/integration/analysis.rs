@@ -210,6 +210,57 @@ fn bad_input_is_a_clear_error() {
     let (code, _, err) = mmusim(&["analyze", "--workload", w.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains("w.toml:2") && err.contains("bogus"), "{err}");
+    // Bad lists and curve names name the flag and the item.
+    let (code, _, err) = mmusim(&["analyze", "--refs", "1 2", "--curves", "lru,bogus"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--curves") && err.contains("bogus"), "{err}");
+    let (code, _, err) = mmusim(&["analyze", "--refs", "1 2", "--ws-t", "5-2"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--ws-t") && err.contains("backwards"), "{err}");
+    let (code, _, err) = mmusim(&["analyze", "--refs", "1 2", "--frames", "1,x"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--frames") && err.contains("'x'"), "{err}");
+    let (code, _, err) = mmusim(&[
+        "analyze",
+        "--refs",
+        "1",
+        "--frames",
+        "2",
+        "--policies",
+        "lfu",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--policies") && err.contains("lfu"), "{err}");
+}
+
+/// `--curves` leaves out what it does not name: no MIN column, no min.csv, and the LRU
+/// and WS numbers are the same as in the full run.
+#[test]
+fn curves_selects_what_is_computed() {
+    let full = tempfile::tempdir().unwrap();
+    let part = tempfile::tempdir().unwrap();
+    let run = |dir: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["analyze", "--refs", EXAM, "--ws-t", "1-8", "--out"];
+        args.push(dir.to_str().unwrap());
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = mmusim(&args);
+        assert_eq!(code, 0, "{stderr}");
+        stdout
+    };
+    let a = run(full.path(), &[]);
+    let b = run(part.path(), &["--curves", "lru,ws"]);
+    assert!(a.contains("MIN F") && !b.contains("MIN F"), "{b}");
+    assert!(!part.path().join("min.csv").exists());
+    for f in ["lru.csv", "ws.csv", "vmin.csv", "tlb.csv"] {
+        let x = std::fs::read_to_string(full.path().join(f)).unwrap();
+        let y = std::fs::read_to_string(part.path().join(f)).unwrap();
+        assert_eq!(x, y, "{f}");
+    }
+    let c = run(part.path(), &["--curves", "min"]);
+    assert!(
+        c.contains("MIN F") && !c.contains("LRU F") && !c.contains("Window T"),
+        "{c}"
+    );
 }
 
 /// A workload whose pages have locality at both 4K and 2M granularity: Zipf over 256 MiB.
