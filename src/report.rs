@@ -83,6 +83,34 @@ pub struct CoreReport {
     pub page_table_evictions: u64,
     /// Fault cycles as the OS counted them.
     pub os_fault_cycles: u64,
+    /// Huge pages mapped at fault, fallbacks and resident bytes.
+    pub huge_pages: HugePageReport,
+}
+
+/// What the huge-page policy did (per core, and summed).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HugePageReport {
+    pub faults_2m: u64,
+    pub faults_1g: u64,
+    pub alloc_failures: u64,
+    pub fallbacks: u64,
+    /// Bytes mapped by faults: the resident memory, huge pages counted whole.
+    pub mapped_bytes: u64,
+}
+
+/// Physical memory at the end of the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct PhysReport {
+    pub total_bytes: u64,
+    pub free_bytes: u64,
+    /// Frames pinned at start by `os.fragmentation`.
+    pub pinned_frames: u64,
+    /// 2 MiB and 1 GiB pages the free blocks could still provide.
+    pub free_2m_blocks: u64,
+    pub free_1g_blocks: u64,
+    /// Gorman's unusable-free-space index for a 2M and a 1G allocation.
+    pub unusable_2m: f64,
+    pub unusable_1g: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -94,6 +122,7 @@ pub struct StatsReport {
     pub page_tables: Vec<serde_json::Value>,
     pub page_table_bytes: u64,
     pub phys_bytes_in_use: u64,
+    pub physical: PhysReport,
 }
 
 /// Everything a run writes.
@@ -186,6 +215,13 @@ fn core_report(c: &CoreStats) -> CoreReport {
         restore_faults: c.os.restore_faults,
         page_table_evictions: c.os.evictions,
         os_fault_cycles: c.os.fault_cycles,
+        huge_pages: HugePageReport {
+            faults_2m: c.os.huge_faults_2m,
+            faults_1g: c.os.huge_faults_1g,
+            alloc_failures: c.os.huge_alloc_failures,
+            fallbacks: c.os.huge_fallbacks,
+            mapped_bytes: c.os.mapped_bytes,
+        },
     }
 }
 
@@ -267,10 +303,7 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         for (x, y) in t.reads_hist.iter_mut().zip(&c.reads_hist) {
             *x += y;
         }
-        t.os.restore_faults += c.os.restore_faults;
-        t.os.evictions += c.os.evictions;
-        t.os.minor_faults += c.os.minor_faults;
-        t.os.fault_cycles += c.os.fault_cycles;
+        t.os.add(&c.os);
         t.dram_pte_reads += c.dram_pte_reads;
     }
     t
@@ -341,6 +374,7 @@ impl RunReport {
                 page_tables: stats.page_tables.clone(),
                 page_table_bytes: stats.page_table_bytes,
                 phys_bytes_in_use: stats.phys_bytes_in_use,
+                physical: stats.physical.clone(),
             },
         }
     }
@@ -393,6 +427,10 @@ impl RunReport {
             ("walk_latency_p90".into(), t.walks.latency.p90.to_string()),
             ("walk_latency_p99".into(), t.walks.latency.p99.to_string()),
             ("minor_faults".into(), t.minor_faults.to_string()),
+            ("huge_faults_2m".into(), t.huge_pages.faults_2m.to_string()),
+            ("huge_faults_1g".into(), t.huge_pages.faults_1g.to_string()),
+            ("huge_fallbacks".into(), t.huge_pages.fallbacks.to_string()),
+            ("mapped_bytes".into(), t.huge_pages.mapped_bytes.to_string()),
         ];
         for l in &t.tlb_levels {
             cols.push((
@@ -499,6 +537,19 @@ impl RunReport {
             self.stats.page_table_bytes >> 10,
             self.stats.phys_bytes_in_use >> 20
         );
+        let h = &t.huge_pages;
+        if h.faults_2m + h.faults_1g + h.fallbacks + self.stats.physical.pinned_frames > 0 {
+            let _ = writeln!(
+                o,
+                "huge pages: 2M {}  1G {}  fallbacks {}  mapped {} MiB  pinned frames {}  free 2M blocks {}",
+                h.faults_2m,
+                h.faults_1g,
+                h.fallbacks,
+                h.mapped_bytes >> 20,
+                self.stats.physical.pinned_frames,
+                self.stats.physical.free_2m_blocks
+            );
+        }
         o
     }
 }

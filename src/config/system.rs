@@ -260,19 +260,94 @@ pub enum FrameAlloc {
     Shuffled,
 }
 
-/// The minimal OS this issue needs: demand mapping of one page size.
+/// The OS model: physical memory (a buddy allocator), demand paging and the huge-page
+/// policy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OsConfig {
     pub phys_mem: ByteSize,
     #[serde(default)]
     pub frame_alloc: FrameAlloc,
-    /// Page size every first touch maps.
+    /// Base page size: what a first touch maps when no huge page is taken.
     #[serde(default = "size4k")]
     pub page_size: PageSize,
-    /// Cycles the OS spends on a minor fault (first touch: allocate, zero, map).
+    /// Cycles the OS spends on a minor fault (first touch: allocate, zero 4 KiB, map).
     #[serde(default)]
     pub minor_fault_cycles: u64,
+    /// Cycles to zero each further 4 KiB of a page larger than 4 KiB (a 2M page costs
+    /// `minor_fault_cycles + 511 x zero_4k_cycles`).
+    #[serde(default)]
+    pub zero_4k_cycles: u64,
+    /// Share of the 2 MiB blocks of physical memory that hold one pinned 4 KiB frame
+    /// from the start (seeded), as a long-running system's memory would: 0 to 1.
+    #[serde(default)]
+    pub fragmentation: f64,
+    #[serde(default)]
+    pub huge_pages: HugePagesConfig,
+}
+
+impl OsConfig {
+    /// `phys_mem` bytes, shuffled frames, 4K pages, free faults, no huge pages.
+    pub fn with_memory(phys_mem: u64) -> OsConfig {
+        OsConfig {
+            phys_mem: ByteSize(phys_mem),
+            frame_alloc: FrameAlloc::Shuffled,
+            page_size: PageSize::Size4K,
+            minor_fault_cycles: 0,
+            zero_4k_cycles: 0,
+            fragmentation: 0.0,
+            huge_pages: HugePagesConfig::default(),
+        }
+    }
+}
+
+/// Transparent huge pages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HugePagesConfig {
+    #[serde(default)]
+    pub policy: HugePolicy,
+    /// Huge sizes the policy may map, tried largest first.
+    #[serde(default = "sizes_2m")]
+    pub sizes: Vec<PageSize>,
+    /// When a huge page cannot be allocated: try the next smaller listed size
+    /// (`smaller`) or go straight to the base page size (`base`).
+    #[serde(default)]
+    pub fallback: HugeFallback,
+}
+
+impl Default for HugePagesConfig {
+    fn default() -> Self {
+        HugePagesConfig {
+            policy: HugePolicy::Never,
+            sizes: sizes_2m(),
+            fallback: HugeFallback::Smaller,
+        }
+    }
+}
+
+fn sizes_2m() -> Vec<PageSize> {
+    vec![PageSize::Size2M]
+}
+
+/// When a first touch maps a huge page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HugePolicy {
+    /// Every page at the base size.
+    #[default]
+    Never,
+    /// On a first touch, the largest listed size whose aligned virtual region holds no
+    /// mapping yet and for which a free physical block exists (Linux THP `always`).
+    Always,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HugeFallback {
+    #[default]
+    Smaller,
+    Base,
 }
 
 fn one() -> u32 {
@@ -592,6 +667,73 @@ impl SystemConfig {
                     o.phys_mem
                 ),
             ));
+        }
+        if !(o.fragmentation.is_finite() && (0.0..=1.0).contains(&o.fragmentation)) {
+            e.push((
+                "os.fragmentation".into(),
+                format!("must be from 0 to 1, not {}", o.fragmentation),
+            ));
+        }
+        if o.fragmentation > 0.0 && o.phys_mem.0 > 1 << 40 {
+            // Pinning visits every 2 MiB block and records each pinned frame.
+            e.push((
+                "os.fragmentation".into(),
+                format!(
+                    "pre-fragmentation is supported up to 1 TiB of memory, not {}",
+                    o.phys_mem
+                ),
+            ));
+        }
+        if o.zero_4k_cycles > 1 << 30 {
+            e.push((
+                "os.zero_4k_cycles".into(),
+                format!(
+                    "{} cycles to zero 4 KiB is beyond any real machine (at most 2^30)",
+                    o.zero_4k_cycles
+                ),
+            ));
+        }
+        let h = &o.huge_pages;
+        if h.policy != HugePolicy::Never && h.sizes.is_empty() {
+            e.push((
+                "os.huge_pages.sizes".into(),
+                format!("policy {:?} needs at least one huge page size", h.policy).to_lowercase(),
+            ));
+        }
+        // The sizes matter only to a policy that maps huge pages (with `never`, the
+        // default list may name the base size itself).
+        let checked: &[PageSize] = if h.policy == HugePolicy::Never {
+            &[]
+        } else {
+            &h.sizes
+        };
+        for (j, &hs) in checked.iter().enumerate() {
+            let key = format!("os.huge_pages.sizes[{j}]");
+            if h.sizes[..j].contains(&hs) {
+                e.push((key, format!("{hs} is listed twice")));
+            } else if hs <= o.page_size {
+                e.push((
+                    key,
+                    format!(
+                        "{hs} is not larger than the base page size os.page_size = {}",
+                        o.page_size
+                    ),
+                ));
+            } else if matches!(self.page_table, PageTableConfig::Radix { .. })
+                && leaf_level_for(&bits, hs).is_none()
+            {
+                e.push((
+                    key,
+                    format!(
+                        "no level of this radix table maps {hs} pages (bits per level {bits:?})"
+                    ),
+                ));
+            } else if hs.bytes() > o.phys_mem.0 {
+                e.push((
+                    key,
+                    format!("{hs} pages do not fit in os.phys_mem = {}", o.phys_mem),
+                ));
+            }
         }
         if o.page_size == PageSize::Size1G && o.phys_mem.0 < (2 << 30) {
             e.push((

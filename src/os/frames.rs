@@ -1,125 +1,106 @@
-//! Physical frame allocation for data pages and page-table pages.
+//! Physical frame allocation for data pages and page-table pages, on a binary buddy
+//! allocator ([`super::buddy::Buddy`]).
 //!
-//! Memory is viewed as 1 GiB regions taken in a fixed order (ascending, or a seeded
-//! shuffle). 2 MiB blocks are taken from the regions at the front of that order, one
-//! region at a time (in order, or shuffled inside the region); 4 KiB frames (data pages
-//! and page-table nodes alike) are carved from the current block in order, so
-//! page-table pages sit among data pages as they do in a real kernel. 1 GiB pages take
-//! whole regions from the back of the order. When front and back meet, memory is
-//! exhausted: an error, never a silent wrap. The buddy allocator of the OS model will
-//! replace this.
+//! Owns the machine's physical memory. In: requests for a frame of a page size (4K, 2M,
+//! 1G), from the OS model for data pages and from the page-table designs for their
+//! nodes and arrays; frees; a fragmentation set-up. Out: frame addresses aligned to
+//! their size, or an out-of-memory error naming `os.phys_mem`, and fragmentation
+//! figures for the stats.
+//!
+//! Huge pages are possible exactly where the buddy allocator still has a free aligned
+//! block of their size, so fragmentation (set up at start with `os.fragmentation`, or
+//! made by the run itself) decides whether a huge-page policy gets its pages.
+//! `frame_alloc = "shuffled"` takes the 1 GiB top-order blocks in a seeded random order
+//! (memory as a long-running system leaves it: a workload's frames land in unrelated
+//! gigabytes); `"sequential"` takes the lowest address first. Inside a top block, and
+//! with either mode, page-table pages and data pages are carved from the same blocks,
+//! as in a real kernel.
 
+use super::buddy::{Buddy, Fragmentation};
 use crate::addr::PageSize;
 use crate::config::FrameAlloc;
-use crate::util::Bijection;
 use crate::SimError;
 
-const BLOCK: u64 = 2 << 20;
-const BLOCKS_PER_REGION: u64 = 512;
+/// 1 GiB blocks: the largest page size.
+const MAX_ORDER: u32 = 18;
 
 pub struct FrameAllocator {
-    n_blocks: u64,
-    seed: u64,
-    regions: Option<Bijection>,
-    /// Region-order positions [0, front) serve blocks; [back, n_regions) hold 1G pages.
-    front: u64,
-    back: u64,
-    /// The region blocks are being taken from: (region, its block order, next block).
-    cur_region: Option<(u64, Option<Bijection>, u64)>,
-    cur_block: Option<u64>,
-    cur_next: u64,
-    /// Bytes handed out as frames (data and tables).
+    buddy: Buddy,
+    /// Frames pinned by the fragmentation set-up (never freed).
+    pub pinned_frames: u64,
+    /// Bytes handed out as frames (data and tables), pinned frames excluded.
     pub bytes_in_use: u64,
+}
+
+fn order(size: PageSize) -> u32 {
+    size.shift() - 12
 }
 
 impl FrameAllocator {
     pub fn new(phys_mem: u64, mode: FrameAlloc, seed: u64) -> FrameAllocator {
-        let n_blocks = phys_mem / BLOCK;
-        let n_regions = n_blocks.div_ceil(BLOCKS_PER_REGION);
+        let shuffle = (mode == FrameAlloc::Shuffled).then_some(seed);
         FrameAllocator {
-            n_blocks,
-            seed,
-            regions: (mode == FrameAlloc::Shuffled).then(|| Bijection::new(n_regions, seed)),
-            front: 0,
-            back: n_regions,
-            cur_region: None,
-            cur_block: None,
-            cur_next: 0,
+            buddy: Buddy::new(phys_mem & !0xfff, MAX_ORDER, shuffle),
+            pinned_frames: 0,
             bytes_in_use: 0,
         }
     }
 
-    fn oom(&self, what: &str) -> SimError {
+    /// Pins one 4 KiB frame in a seeded random `fraction` of the 2 MiB blocks (see
+    /// [`Buddy::fragment`]): those blocks can no longer hold a 2M or 1G page.
+    pub fn fragment(&mut self, fraction: f64, seed: u64) -> u64 {
+        let n = self.buddy.fragment(fraction, seed);
+        self.pinned_frames += n;
+        n
+    }
+
+    fn oom(&self, what: PageSize) -> SimError {
         SimError(format!(
-            "physical memory exhausted allocating a {what} frame ({} MiB of {} MiB in use); raise os.phys_mem",
+            "physical memory exhausted allocating a {what} frame ({} MiB of {} MiB in use, {} MiB free in blocks too small); raise os.phys_mem",
             self.bytes_in_use >> 20,
-            (self.n_blocks * BLOCK) >> 20
+            self.buddy.total_bytes() >> 20,
+            self.buddy.free_bytes() >> 20
         ))
     }
 
-    fn region_at(&self, pos: u64) -> u64 {
-        self.regions.as_ref().map_or(pos, |p| p.permute(pos))
-    }
-
-    fn blocks_in(&self, region: u64) -> u64 {
-        BLOCKS_PER_REGION.min(self.n_blocks - region * BLOCKS_PER_REGION)
-    }
-
-    fn take_block(&mut self) -> Result<u64, SimError> {
-        loop {
-            if let Some((r, order, next)) = &mut self.cur_region {
-                let n = BLOCKS_PER_REGION.min(self.n_blocks - *r * BLOCKS_PER_REGION);
-                if *next < n {
-                    let k = order.as_ref().map_or(*next, |p| p.permute(*next));
-                    *next += 1;
-                    return Ok((*r * BLOCKS_PER_REGION + k) * BLOCK);
-                }
-            }
-            if self.front >= self.back {
-                return Err(self.oom("2M"));
-            }
-            let r = self.region_at(self.front);
-            self.front += 1;
-            let order = self
-                .regions
-                .is_some()
-                .then(|| Bijection::new(self.blocks_in(r), self.seed ^ r.wrapping_mul(0x9e37)));
-            self.cur_region = Some((r, order, 0));
-        }
-    }
-
-    /// A frame of `size`, aligned to its size.
-    pub fn alloc(&mut self, size: PageSize) -> Result<u64, SimError> {
-        let pa = match size {
-            PageSize::Size4K => {
-                let base = match self.cur_block {
-                    Some(b) if self.cur_next < BLOCK => b,
-                    _ => {
-                        let b = self.take_block()?;
-                        self.cur_block = Some(b);
-                        self.cur_next = 0;
-                        b
-                    }
-                };
-                let pa = base + self.cur_next;
-                self.cur_next += 4096;
-                pa
-            }
-            PageSize::Size2M => self.take_block()?,
-            PageSize::Size1G => loop {
-                if self.back <= self.front {
-                    return Err(self.oom("1G"));
-                }
-                self.back -= 1;
-                let r = self.region_at(self.back);
-                // A partial region at the end of memory cannot hold a 1G page.
-                if self.blocks_in(r) == BLOCKS_PER_REGION {
-                    break r << 30;
-                }
-            },
-        };
+    /// A frame of `size`, aligned to its size, or `None` when no free block that large
+    /// is left (a huge-page policy then falls back).
+    pub fn try_alloc(&mut self, size: PageSize) -> Option<u64> {
+        let pa = self.buddy.alloc(order(size))?;
         self.bytes_in_use += size.bytes();
-        Ok(pa)
+        Some(pa)
+    }
+
+    /// A frame of `size`, aligned to its size; running out is an error.
+    pub fn alloc(&mut self, size: PageSize) -> Result<u64, SimError> {
+        self.try_alloc(size).ok_or_else(|| self.oom(size))
+    }
+
+    /// Gives back a frame returned by [`FrameAllocator::alloc`] with the same size.
+    pub fn free(&mut self, pa: u64, size: PageSize) -> Result<(), SimError> {
+        self.buddy
+            .free(pa, order(size))
+            .map_err(|e| SimError(format!("internal: freeing a {size} frame: {e}")))?;
+        self.bytes_in_use -= size.bytes();
+        Ok(())
+    }
+
+    /// Whether a free block of `size` (or larger) exists.
+    pub fn can_alloc(&self, size: PageSize) -> bool {
+        self.buddy.has_free(order(size))
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.buddy.total_bytes()
+    }
+
+    pub fn free_bytes(&self) -> u64 {
+        self.buddy.free_bytes()
+    }
+
+    /// Free blocks per order and the unusable-free-space index.
+    pub fn fragmentation(&self) -> Fragmentation {
+        self.buddy.fragmentation()
     }
 }
 
@@ -153,25 +134,31 @@ mod tests {
                     w[1]
                 );
             }
+            let used: u64 = taken.iter().map(|(a, b)| b - a).sum();
+            assert_eq!(f.bytes_in_use, used);
+            assert_eq!(f.free_bytes() + used, f.total_bytes());
         }
     }
 
     #[test]
     fn shuffled_frames_are_scattered_and_sequential_ones_are_not() {
-        let mut seq = FrameAllocator::new(1 << 30, FrameAlloc::Sequential, 0);
+        let mut seq = FrameAllocator::new(8 << 30, FrameAlloc::Sequential, 0);
         let a: Vec<u64> = (0..2)
-            .map(|_| seq.alloc(PageSize::Size2M).unwrap())
+            .map(|_| seq.alloc(PageSize::Size1G).unwrap())
             .collect();
-        assert_eq!(a, vec![0, 2 << 20]);
-        let mut sh = FrameAllocator::new(1 << 30, FrameAlloc::Shuffled, 0);
+        assert_eq!(a, vec![0, 1 << 30]);
+        let mut sh = FrameAllocator::new(8 << 30, FrameAlloc::Shuffled, 0);
         let b: Vec<u64> = (0..8)
-            .map(|_| sh.alloc(PageSize::Size2M).unwrap())
+            .map(|_| sh.alloc(PageSize::Size1G).unwrap())
             .collect();
-        assert!(b.windows(2).any(|w| w[1] != w[0] + (2 << 20)));
+        assert!(b.windows(2).any(|w| w[1] != w[0] + (1 << 30)));
+        let mut sorted = b.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..8).map(|i| i << 30).collect::<Vec<_>>());
     }
 
     #[test]
-    fn exhaustion_is_an_error() {
+    fn exhaustion_is_an_error_and_freeing_makes_room() {
         let mut f = FrameAllocator::new(4 << 20, FrameAlloc::Sequential, 0);
         let mut seen = HashSet::new();
         for _ in 0..1024 {
@@ -180,5 +167,29 @@ mod tests {
         let e = f.alloc(PageSize::Size4K).unwrap_err();
         assert!(e.0.contains("os.phys_mem"), "{e}");
         assert!(f.alloc(PageSize::Size1G).is_err());
+        assert!(f.try_alloc(PageSize::Size2M).is_none());
+        // Free one 2 MiB half frame by frame: the buddies merge back into a 2M block.
+        for pa in seen.iter().copied().filter(|&pa| pa < 2 << 20) {
+            f.free(pa, PageSize::Size4K).unwrap();
+        }
+        assert!(f.can_alloc(PageSize::Size2M));
+        assert_eq!(f.try_alloc(PageSize::Size2M), Some(0));
+        assert!(
+            f.free(0x1000, PageSize::Size4K).is_err(),
+            "not allocated as 4K"
+        );
+    }
+
+    #[test]
+    fn full_fragmentation_leaves_no_huge_block() {
+        let mut f = FrameAllocator::new(64 << 20, FrameAlloc::Sequential, 0);
+        assert_eq!(f.fragment(1.0, 3), 32);
+        assert!(!f.can_alloc(PageSize::Size2M));
+        assert!(f.try_alloc(PageSize::Size2M).is_none());
+        assert!(f.try_alloc(PageSize::Size4K).is_some());
+        assert_eq!(
+            f.bytes_in_use, 4096,
+            "pinned frames are not counted as in use"
+        );
     }
 }

@@ -603,7 +603,7 @@ impl PageTable for Htab {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::addr::ByteSize;
+
     use crate::config::FrameAlloc;
     use crate::memory::MemorySystem;
     use crate::walker::Walker;
@@ -611,12 +611,7 @@ pub(crate) mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     pub(crate) fn os(phys: u64) -> OsConfig {
-        OsConfig {
-            phys_mem: ByteSize(phys),
-            frame_alloc: FrameAlloc::Shuffled,
-            page_size: PageSize::Size4K,
-            minor_fault_cycles: 0,
-        }
+        OsConfig::with_memory(phys)
     }
 
     /// Whether `addr` lies inside the bytes a `PhysArray` was asked for.

@@ -628,19 +628,14 @@ impl PageTable for Inverted {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::addr::ByteSize;
+
     use crate::config::FrameAlloc;
     use rand_core::{RngCore, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
     use std::collections::BTreeMap;
 
     pub(crate) fn os(phys_mem: u64) -> OsConfig {
-        OsConfig {
-            phys_mem: ByteSize(phys_mem),
-            frame_alloc: FrameAlloc::Shuffled,
-            page_size: PageSize::Size4K,
-            minor_fault_cycles: 0,
-        }
+        OsConfig::with_memory(phys_mem)
     }
 
     fn cfg(hash: HashKind, huge: HugeProbe, anchor_ratio: f64) -> InvertedConfig {

@@ -84,6 +84,7 @@ pub struct RunStats {
     pub page_tables: Vec<serde_json::Value>,
     pub page_table_bytes: u64,
     pub phys_bytes_in_use: u64,
+    pub physical: crate::report::PhysReport,
 }
 
 /// One core's counters gathered from its components.
@@ -489,6 +490,26 @@ impl<PT: PageTable> Simulator<PT> {
             page_tables: self.spaces.iter().map(|s| s.stats()).collect(),
             page_table_bytes: self.spaces.iter().map(|s| s.table_bytes()).sum(),
             phys_bytes_in_use: self.os.frames.bytes_in_use,
+            physical: {
+                let f = self.os.frames.fragmentation();
+                // Pages of order `o` the free blocks could still provide.
+                let at = |o: usize| {
+                    f.free_blocks[o..]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &n)| n << i)
+                        .sum::<u64>()
+                };
+                crate::report::PhysReport {
+                    total_bytes: self.os.frames.total_bytes(),
+                    free_bytes: f.free_bytes,
+                    pinned_frames: self.os.pinned_frames,
+                    free_2m_blocks: at(9),
+                    free_1g_blocks: at(18),
+                    unusable_2m: f.unusable[9],
+                    unusable_1g: f.unusable[18],
+                }
+            },
         }
     }
 

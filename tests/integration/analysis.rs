@@ -81,7 +81,7 @@ fn brute_lru(refs: &[u64], m: usize) -> u64 {
     faults
 }
 
-fn mmusim(args: &[&str]) -> (i32, String, String) {
+pub fn mmusim(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_mmusim"))
         .args(args)
         .output()

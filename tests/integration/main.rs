@@ -4,6 +4,7 @@ mod analysis;
 mod bad_config;
 mod explain;
 mod mva;
+mod os;
 mod runs;
 mod stack_distance;
 mod study;

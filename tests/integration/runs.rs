@@ -3,7 +3,7 @@
 
 use mmusim::run::{load_inputs, simulate, Inputs, PRESETS};
 
-fn inputs(config: Option<&str>, workload_text: Option<&str>, sets: &[&str]) -> Inputs {
+pub fn inputs(config: Option<&str>, workload_text: Option<&str>, sets: &[&str]) -> Inputs {
     let dir = std::env::temp_dir().join(format!("mmusim-runs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut paths = Vec::new();
@@ -158,6 +158,18 @@ fn accounting_invariant_holds_on_every_preset_and_timing_model() {
             vec!["sim.warmup_accesses=10000", "os.minor_fault_cycles=3000"],
             vec!["os.page_size=\"2M\""],
             vec!["os.page_size=\"1G\"", "os.phys_mem=\"8GiB\""],
+            vec![
+                "os.huge_pages.policy=\"always\"",
+                "os.minor_fault_cycles=3000",
+                "os.zero_4k_cycles=150",
+            ],
+            vec![
+                "os.huge_pages.policy=\"always\"",
+                "os.huge_pages.sizes=[\"1G\", \"2M\"]",
+                "os.fragmentation=0.3",
+                "os.minor_fault_cycles=3000",
+                "os.zero_4k_cycles=150",
+            ],
         ] {
             let r = simulate(&inputs(Some(preset), Some(wl), &extra), &mut |_, _| {}).unwrap();
             let cores = r.stats.cores.len();
