@@ -96,6 +96,15 @@ pub struct HugePageReport {
     pub fallbacks: u64,
     /// Bytes mapped by faults: the resident memory, huge pages counted whole.
     pub mapped_bytes: u64,
+    /// `promote` / `reserve`: regions turned into 2M pages, collapses that found no
+    /// block, small pages copied, and the cycles of it all (inside the fault cycles).
+    pub promotions: u64,
+    pub collapse_failures: u64,
+    pub copied_4k: u64,
+    pub promotion_cycles: u64,
+    /// `reserve`: reservations made and broken for memory.
+    pub reservations: u64,
+    pub reservations_broken: u64,
 }
 
 /// Physical memory at the end of the run.
@@ -221,6 +230,12 @@ fn core_report(c: &CoreStats) -> CoreReport {
             alloc_failures: c.os.huge_alloc_failures,
             fallbacks: c.os.huge_fallbacks,
             mapped_bytes: c.os.mapped_bytes,
+            promotions: c.os.promotions,
+            collapse_failures: c.os.collapse_failures,
+            copied_4k: c.os.copied_4k,
+            promotion_cycles: c.os.promotion_cycles,
+            reservations: c.os.reservations,
+            reservations_broken: c.os.reservations_broken,
         },
     }
 }
@@ -431,6 +446,7 @@ impl RunReport {
             ("huge_faults_1g".into(), t.huge_pages.faults_1g.to_string()),
             ("huge_fallbacks".into(), t.huge_pages.fallbacks.to_string()),
             ("mapped_bytes".into(), t.huge_pages.mapped_bytes.to_string()),
+            ("promotions".into(), t.huge_pages.promotions.to_string()),
         ];
         for l in &t.tlb_levels {
             cols.push((
@@ -538,6 +554,18 @@ impl RunReport {
             self.stats.phys_bytes_in_use >> 20
         );
         let h = &t.huge_pages;
+        if h.promotions + h.reservations > 0 {
+            let _ = writeln!(
+                o,
+                "promotions {}  collapse failures {}  pages copied {}  promotion cycles {}  reservations {} (broken {})",
+                h.promotions,
+                h.collapse_failures,
+                h.copied_4k,
+                h.promotion_cycles,
+                h.reservations,
+                h.reservations_broken
+            );
+        }
         if h.faults_2m + h.faults_1g + h.fallbacks + self.stats.physical.pinned_frames > 0 {
             let _ = writeln!(
                 o,

@@ -314,6 +314,18 @@ pub struct HugePagesConfig {
     /// (`smaller`) or go straight to the base page size (`base`).
     #[serde(default)]
     pub fallback: HugeFallback,
+    /// `promote`: collapse a 2 MiB region into a huge page at the fault that maps its
+    /// n-th small page. Linux's khugepaged collapses a region with at most
+    /// `max_ptes_none` = 511 empty PTEs by default (Documentation/admin-guide/mm/
+    /// transhuge.rst), i.e. from 1 mapped page on: the default here.
+    #[serde(default = "one")]
+    pub promote_threshold: u32,
+    /// Cycles to copy one 4 KiB page into the huge page at a collapse.
+    #[serde(default)]
+    pub copy_4k_cycles: u64,
+    /// Fixed cycles of a collapse or promotion (rewrite the PMD, flush the region).
+    #[serde(default)]
+    pub collapse_cycles: u64,
 }
 
 impl Default for HugePagesConfig {
@@ -322,6 +334,9 @@ impl Default for HugePagesConfig {
             policy: HugePolicy::Never,
             sizes: sizes_2m(),
             fallback: HugeFallback::Smaller,
+            promote_threshold: 1,
+            copy_4k_cycles: 0,
+            collapse_cycles: 0,
         }
     }
 }
@@ -340,6 +355,15 @@ pub enum HugePolicy {
     /// On a first touch, the largest listed size whose aligned virtual region holds no
     /// mapping yet and for which a free physical block exists (Linux THP `always`).
     Always,
+    /// Small pages first; a 2 MiB region is collapsed into a huge page (a new 2M frame,
+    /// its mapped pages copied, the small frames freed) once `promote_threshold` of its
+    /// pages are mapped (khugepaged, done at the fault rather than by a background scan).
+    Promote,
+    /// Reservation-based (Navarro et al., OSDI 2002; FreeBSD; Virtuoso's ReserveTHP):
+    /// the first touch of a 2 MiB region reserves a 2M frame and maps its small pages
+    /// in place; the region is promoted, without a copy, when all 512 are mapped. When
+    /// memory runs short the oldest reservation is broken and its unused frames freed.
+    Reserve,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -694,6 +718,40 @@ impl SystemConfig {
             ));
         }
         let h = &o.huge_pages;
+        if matches!(h.policy, HugePolicy::Promote | HugePolicy::Reserve) {
+            if h.sizes != [PageSize::Size2M] {
+                e.push((
+                    "os.huge_pages.sizes".into(),
+                    format!(
+                        "policy {:?} works on 2 MiB regions: sizes must be [\"2M\"]",
+                        h.policy
+                    )
+                    .to_lowercase(),
+                ));
+            }
+            if o.page_size != PageSize::Size4K {
+                e.push((
+                    "os.page_size".into(),
+                    "promotion and reservation build 2M pages from 4K ones: page_size must be 4K"
+                        .into(),
+                ));
+            }
+        }
+        if !(1..=512).contains(&h.promote_threshold) {
+            e.push((
+                "os.huge_pages.promote_threshold".into(),
+                format!(
+                    "must be 1 to 512 (pages of a 2 MiB region), not {}",
+                    h.promote_threshold
+                ),
+            ));
+        }
+        if h.copy_4k_cycles > 1 << 30 || h.collapse_cycles > 1 << 40 {
+            e.push((
+                "os.huge_pages".into(),
+                "copy_4k_cycles (at most 2^30) or collapse_cycles (at most 2^40) is beyond any real machine".into(),
+            ));
+        }
         if h.policy != HugePolicy::Never && h.sizes.is_empty() {
             e.push((
                 "os.huge_pages.sizes".into(),

@@ -85,6 +85,13 @@ impl FrameAllocator {
         Ok(())
     }
 
+    /// Splits an allocated frame of `size` into 4 KiB frames, each freed on its own.
+    pub fn split(&mut self, pa: u64, size: PageSize) -> Result<(), SimError> {
+        self.buddy
+            .split(pa, order(size), 0)
+            .map_err(|e| SimError(format!("internal: {e}")))
+    }
+
     /// Whether a free block of `size` (or larger) exists.
     pub fn can_alloc(&self, size: PageSize) -> bool {
         self.buddy.has_free(order(size))

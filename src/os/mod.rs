@@ -46,6 +46,17 @@ pub struct OsStats {
     pub huge_fallbacks: u64,
     /// Bytes mapped by this address space's faults (its resident memory).
     pub mapped_bytes: u64,
+    /// 2 MiB regions collapsed (`promote`) or promoted in place (`reserve`).
+    pub promotions: u64,
+    /// Collapses that found no free 2M block (the region stays in small pages).
+    pub collapse_failures: u64,
+    /// Small pages copied into huge pages at collapses.
+    pub copied_4k: u64,
+    /// Cycles of collapses and promotions (part of `fault_cycles`).
+    pub promotion_cycles: u64,
+    /// 2M reservations made, and broken to free memory (`reserve`).
+    pub reservations: u64,
+    pub reservations_broken: u64,
 }
 
 impl OsStats {
@@ -60,8 +71,32 @@ impl OsStats {
         self.huge_alloc_failures += o.huge_alloc_failures;
         self.huge_fallbacks += o.huge_fallbacks;
         self.mapped_bytes += o.mapped_bytes;
+        self.promotions += o.promotions;
+        self.collapse_failures += o.collapse_failures;
+        self.copied_4k += o.copied_4k;
+        self.promotion_cycles += o.promotion_cycles;
+        self.reservations += o.reservations;
+        self.reservations_broken += o.reservations_broken;
     }
 }
+
+/// A 2 MiB region under the `promote` or `reserve` policy.
+#[derive(Clone, Default)]
+struct Region {
+    /// Which of its 512 small pages are mapped.
+    pages: [u64; 8],
+    mapped: u32,
+    /// The reserved 2M frame and when it was reserved (`reserve`).
+    reservation: Option<(u64, u64)>,
+    /// Now one huge page, or given up on (broken reservation): no more bookkeeping.
+    done: bool,
+}
+
+const SMALL_PER_2M: u64 = 512;
+
+/// Free frames the `reserve` policy keeps before a fault: the page plus one table node
+/// for each of up to 6 radix levels, and one spare.
+const HEADROOM_FRAMES: u64 = 8;
 
 pub struct Os {
     pub frames: FrameAllocator,
@@ -76,6 +111,21 @@ pub struct Os {
     occupied: Vec<HashMap<(u16, u64), u32>>,
     /// Frames pinned at start by `os.fragmentation`.
     pub pinned_frames: u64,
+    promote_threshold: u32,
+    copy_4k_cycles: u64,
+    collapse_cycles: u64,
+    /// 2 MiB regions by (asid, region number), for `promote` and `reserve`.
+    regions: HashMap<(u16, u64), Region>,
+    /// Live reservations by age (sequence number -> region), oldest broken first.
+    reserved: std::collections::BTreeMap<u64, (u16, u64)>,
+    next_seq: u64,
+    /// Translations the last fault removed (collapsed small pages): the caller drops
+    /// them from the owning core's TLBs.
+    pub invalidations: Vec<Evicted>,
+    /// Set when the last fault replaced a table by a huge page: the caller flushes the
+    /// walk caches (INVLPG drops every paging-structure-cache entry of the PCID, Intel
+    /// SDM vol. 3A, 4.10.4.1).
+    pub flush_walk_caches: bool,
 }
 
 impl Os {
@@ -105,6 +155,14 @@ impl Os {
             occupied: vec![HashMap::new(); huge_sizes.len()],
             huge_sizes,
             pinned_frames,
+            promote_threshold: cfg.huge_pages.promote_threshold,
+            copy_4k_cycles: cfg.huge_pages.copy_4k_cycles,
+            collapse_cycles: cfg.huge_pages.collapse_cycles,
+            regions: HashMap::new(),
+            reserved: Default::default(),
+            next_seq: 0,
+            invalidations: Vec::new(),
+            flush_walk_caches: false,
         }
     }
 
@@ -170,23 +228,209 @@ impl Os {
         vaddr: u64,
         stats: &mut OsStats,
     ) -> Result<(u64, Option<Evicted>), SimError> {
+        self.invalidations.clear();
+        self.flush_walk_caches = false;
         let (outcome, cycles) = match pt.restore(asid, vaddr, &mut self.frames)? {
             Some(o) => {
                 stats.restore_faults += 1;
                 (o, self.minor_fault_cycles)
             }
             None => {
-                let (size, frame) = self.choose_frame(asid, vaddr, stats)?;
                 stats.minor_faults += 1;
-                stats.mapped_bytes += size.bytes();
-                let base = vaddr & !(size.bytes() - 1);
-                let o = pt.map(asid, base, size, frame, &mut self.frames)?;
-                self.note_mapped(asid, base, size);
-                (o, self.minor_fault_cost(size))
+                match self.policy {
+                    HugePolicy::Promote | HugePolicy::Reserve => {
+                        self.fault_in_region(pt, asid, vaddr, stats)?
+                    }
+                    HugePolicy::Never | HugePolicy::Always => {
+                        let (size, frame) = self.choose_frame(asid, vaddr, stats)?;
+                        stats.mapped_bytes += size.bytes();
+                        let base = vaddr & !(size.bytes() - 1);
+                        let o = pt.map(asid, base, size, frame, &mut self.frames)?;
+                        self.note_mapped(asid, base, size);
+                        (o, self.minor_fault_cost(size))
+                    }
+                }
             }
         };
         stats.evictions += outcome.evicted.is_some() as u64;
         stats.fault_cycles += cycles;
         Ok((cycles, outcome.evicted))
+    }
+
+    /// A small frame; under `reserve`, breaks the oldest reservations while memory is
+    /// short (the demotion that gives their unused frames back).
+    fn alloc_small(&mut self, stats: &mut OsStats) -> Result<u64, SimError> {
+        loop {
+            if let Some(f) = self.frames.try_alloc(PageSize::Size4K) {
+                return Ok(f);
+            }
+            if !self.break_oldest_reservation(stats)? {
+                return self.frames.alloc(PageSize::Size4K);
+            }
+        }
+    }
+
+    /// Breaks the oldest live reservation: its mapped small pages keep their frames,
+    /// the others go back to the allocator, and the region is never promoted.
+    fn break_oldest_reservation(&mut self, stats: &mut OsStats) -> Result<bool, SimError> {
+        let Some((_, key)) = self.reserved.pop_first() else {
+            return Ok(false);
+        };
+        let r = self
+            .regions
+            .get_mut(&key)
+            .expect("a reserved region is tracked");
+        let (block, _) = r
+            .reservation
+            .take()
+            .expect("a reserved region has its block");
+        r.done = true;
+        let pages = r.pages;
+        self.frames.split(block, PageSize::Size2M)?;
+        for i in 0..SMALL_PER_2M {
+            if pages[(i / 64) as usize] >> (i % 64) & 1 == 0 {
+                self.frames.free(block + i * 4096, PageSize::Size4K)?;
+            }
+        }
+        stats.reservations_broken += 1;
+        Ok(true)
+    }
+
+    /// A first touch under `promote` or `reserve`: map the small page (from the
+    /// region's reservation, if any), then collapse or promote the region when due.
+    fn fault_in_region<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        vaddr: u64,
+        stats: &mut OsStats,
+    ) -> Result<(crate::pagetable::MapOutcome, u64), SimError> {
+        let key = (asid, vaddr >> 21);
+        let page = (vaddr >> 12) & (SMALL_PER_2M - 1);
+        let reserve = self.policy == HugePolicy::Reserve;
+        // A low watermark, as Linux keeps one: the page and any page-table nodes its
+        // mapping needs (at most one per level) must find a frame, since table
+        // allocations cannot break reservations themselves.
+        while self.frames.free_bytes() < HEADROOM_FRAMES * 4096
+            && self.break_oldest_reservation(stats)?
+        {}
+        let fresh = !self.regions.contains_key(&key);
+        if fresh && reserve {
+            let mut r = Region::default();
+            // Reserve only when a block is free now; breaking another reservation to
+            // make one would just move the problem.
+            match self.frames.try_alloc(PageSize::Size2M) {
+                Some(block) => {
+                    r.reservation = Some((block, self.next_seq));
+                    self.reserved.insert(self.next_seq, key);
+                    self.next_seq += 1;
+                    stats.reservations += 1;
+                }
+                None => {
+                    r.done = true;
+                    stats.huge_alloc_failures += 1;
+                    stats.huge_fallbacks += 1;
+                }
+            }
+            self.regions.insert(key, r);
+        }
+        let reserved_block = self
+            .regions
+            .get(&key)
+            .and_then(|r| r.reservation.map(|(b, _)| b));
+        let frame = match reserved_block {
+            Some(b) => b + page * 4096,
+            None => self.alloc_small(stats)?,
+        };
+        let outcome = pt.map(
+            asid,
+            vaddr & !0xfff,
+            PageSize::Size4K,
+            frame,
+            &mut self.frames,
+        )?;
+        stats.mapped_bytes += 4096;
+        let mut cycles = self.minor_fault_cost(PageSize::Size4K);
+        let r = self.regions.entry(key).or_default();
+        if r.done {
+            return Ok((outcome, cycles));
+        }
+        r.pages[(page / 64) as usize] |= 1 << (page % 64);
+        r.mapped += 1;
+        let due = if reserve {
+            r.mapped as u64 == SMALL_PER_2M
+        } else {
+            r.mapped >= self.promote_threshold
+        };
+        if due {
+            cycles += self.promote(pt, key, stats)?;
+        }
+        Ok((outcome, cycles))
+    }
+
+    /// Replaces region `key`'s small pages by one 2M page: in place for a reservation,
+    /// else into a new 2M frame with the mapped pages copied and their frames freed.
+    /// Returns its cycles (0 when no 2M frame could be had: the region stays small).
+    fn promote<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        key: (u16, u64),
+        stats: &mut OsStats,
+    ) -> Result<u64, SimError> {
+        let (asid, region) = key;
+        let r = self.regions.get(&key).expect("tracked").clone();
+        let (huge, in_place) = match r.reservation {
+            Some((b, seq)) => {
+                self.reserved.remove(&seq);
+                (b, true)
+            }
+            None => match self.frames.try_alloc(PageSize::Size2M) {
+                Some(b) => (b, false),
+                None => {
+                    stats.collapse_failures += 1;
+                    return Ok(0);
+                }
+            },
+        };
+        let base = region << 21;
+        for i in 0..SMALL_PER_2M {
+            if r.pages[(i / 64) as usize] >> (i % 64) & 1 == 0 {
+                continue;
+            }
+            let va = base + i * 4096;
+            let tr = pt.unmap(asid, va).ok_or_else(|| {
+                SimError(format!(
+                    "internal: {va:#x} was mapped but the page table has no entry"
+                ))
+            })?;
+            if !in_place {
+                self.frames.free(tr.frame, PageSize::Size4K)?;
+            }
+            self.invalidations.push(Evicted {
+                asid,
+                vaddr: va,
+                size: PageSize::Size4K,
+            });
+        }
+        pt.map(asid, base, PageSize::Size2M, huge, &mut self.frames)?;
+        self.flush_walk_caches = true;
+        let copied = if in_place { 0 } else { r.mapped as u64 };
+        let entry = self.regions.get_mut(&key).expect("tracked");
+        entry.done = true;
+        entry.reservation = None;
+        stats.promotions += 1;
+        stats.huge_faults_2m += 1;
+        stats.copied_4k += copied;
+        // The huge page now maps the whole region.
+        stats.mapped_bytes += (SMALL_PER_2M - r.mapped as u64) * 4096;
+        let cycles = self.collapse_cycles
+            + copied * self.copy_4k_cycles
+            + if in_place {
+                0
+            } else {
+                (SMALL_PER_2M - copied) * self.zero_4k_cycles
+            };
+        stats.promotion_cycles += cycles;
+        Ok(cycles)
     }
 }

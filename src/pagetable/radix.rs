@@ -27,6 +27,8 @@ pub struct Radix {
     /// Physical address of each table.
     paddr: Vec<u64>,
     table_bytes: u64,
+    /// Tables given back by [`Radix::release`].
+    released: usize,
 }
 
 impl Radix {
@@ -48,6 +50,7 @@ impl Radix {
             entries: Vec::new(),
             paddr: Vec::new(),
             table_bytes: 0,
+            released: 0,
         };
         r.new_node(levels, frames)?;
         Ok(r)
@@ -79,9 +82,43 @@ impl Radix {
         (1..=self.levels).find(|&l| self.shift[l] == size.shift())
     }
 
-    /// Number of table pages.
+    /// Number of table pages in use.
     pub fn tables(&self) -> usize {
-        self.paddr.len()
+        self.paddr.len() - self.released
+    }
+
+    /// Whether table `node` (at `level`) and every table below it map nothing.
+    fn subtree_empty(&self, node: usize, level: usize) -> bool {
+        self.entries[node * SLOTS..(node + 1) * SLOTS]
+            .iter()
+            .all(|&e| {
+                e == 0
+                    || (e & 1 == 0
+                        && level > 1
+                        && self.subtree_empty(((e >> 1) - 1) as usize, level - 1))
+            })
+    }
+
+    /// Gives the frames of an empty subtree back. Its arena slots are not reused (a
+    /// walk cache may still name the node until the caller flushes it; its entries
+    /// stay zero, so such a walk finds nothing rather than a wrong frame).
+    fn release(
+        &mut self,
+        node: usize,
+        level: usize,
+        frames: &mut FrameAllocator,
+    ) -> Result<(), SimError> {
+        for i in 0..SLOTS {
+            let e = self.entries[node * SLOTS + i];
+            if e != 0 {
+                self.entries[node * SLOTS + i] = 0;
+                self.release(((e >> 1) - 1) as usize, level - 1, frames)?;
+            }
+        }
+        frames.free(self.paddr[node], PageSize::Size4K)?;
+        self.table_bytes -= (self.mask[level] + 1) * 8;
+        self.released += 1;
+        Ok(())
     }
 }
 
@@ -133,10 +170,17 @@ impl PageTable for Radix {
             level -= 1;
         }
         let slot = node as usize * SLOTS + self.index(vaddr, level);
-        if self.entries[slot] != 0 {
-            return Err(SimError(format!(
-                "{vaddr:#x}: the {size} entry is already in use"
-            )));
+        let e = self.entries[slot];
+        if e != 0 {
+            // A huge page may replace a table whose mappings were all removed (a
+            // collapse, as khugepaged frees the PTE page); anything else is a bug.
+            let child = ((e >> 1) - 1) as usize;
+            if e & 1 == 1 || level == 1 || !self.subtree_empty(child, level - 1) {
+                return Err(SimError(format!(
+                    "{vaddr:#x}: the {size} entry is already in use"
+                )));
+            }
+            self.release(child, level - 1, frames)?;
         }
         self.entries[slot] = frame | 1;
         Ok(MapOutcome::default())
@@ -344,5 +388,41 @@ mod tests {
             .walk(1, 0x8000_0000_0000 - 4096, None, &mut steps)
             .is_none());
         assert_eq!(steps.len(), 1);
+    }
+
+    #[test]
+    fn a_huge_page_replaces_only_an_empty_table_and_frees_it() {
+        let mut f = alloc();
+        let mut t = Radix::new(&[9, 9, 9, 9], &mut f).unwrap();
+        for i in 0..3u64 {
+            t.map(
+                1,
+                0x20_0000 + (i << 12),
+                PageSize::Size4K,
+                (i + 1) << 12,
+                &mut f,
+            )
+            .unwrap();
+        }
+        // root, PDPT, PD, PT.
+        assert_eq!((t.tables(), t.table_bytes()), (4, 4 * 4096));
+        let in_use = f.bytes_in_use;
+        // A page is still mapped below the PD entry: no huge page there.
+        t.unmap(1, 0x20_0000).unwrap();
+        t.unmap(1, 0x20_1000).unwrap();
+        assert!(t
+            .map(1, 0x20_0000, PageSize::Size2M, 2 << 21, &mut f)
+            .is_err());
+        t.unmap(1, 0x20_2000).unwrap();
+        t.map(1, 0x20_0000, PageSize::Size2M, 2 << 21, &mut f)
+            .unwrap();
+        assert_eq!((t.tables(), t.table_bytes()), (3, 3 * 4096));
+        assert_eq!(f.bytes_in_use, in_use - 4096, "the PT page went back");
+        let tr = t.translate(1, 0x2f_ffff).unwrap();
+        assert_eq!((tr.frame, tr.size), (2 << 21, PageSize::Size2M));
+        // A 4K page cannot go inside it.
+        assert!(t
+            .map(1, 0x20_1000, PageSize::Size4K, 0x5000, &mut f)
+            .is_err());
     }
 }

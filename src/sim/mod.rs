@@ -742,16 +742,20 @@ fn translate_miss<PT: PageTable, R: Recorder>(
             if R::ON {
                 rec.event(Event::Fault { cycles, evicted });
             }
-            if let Some(e) = evicted {
-                // The design dropped a translation: it must not stay in a TLB. Another
-                // address space's runs on another core, which drops it before its next
-                // access (cross-core shootdown costs are not modelled yet).
+            // Translations the fault removed (one the design evicted, small pages a
+            // collapse replaced) must not stay in a TLB. Another address space's run
+            // on another core, which drops them before its next access (cross-core
+            // shootdown costs are not modelled yet).
+            for e in evicted.iter().chain(os.invalidations.iter()) {
                 if e.asid == core.asid {
                     core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
                 } else if let Some(inbox) = inboxes.get_mut(e.asid as usize - 1) {
                     // Core i runs address space i + 1.
-                    inbox.push(e);
+                    inbox.push(*e);
                 }
+            }
+            if os.flush_walk_caches {
+                core.walker.flush();
             }
             r = core
                 .walker

@@ -177,3 +177,105 @@ fn bad_os_keys_are_named() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+const COSTS: [&str; 4] = [
+    "os.minor_fault_cycles=3000",
+    "os.zero_4k_cycles=150",
+    "os.huge_pages.copy_4k_cycles=400",
+    "os.huge_pages.collapse_cycles=20000",
+];
+
+/// khugepaged-like promotion at the fault that maps the k-th small page of a region:
+/// k faults per region, k pages copied, the rest of the 2M page zeroed, the small
+/// frames and the PTE page given back.
+#[test]
+fn promote_collapses_each_region_at_its_threshold() {
+    let always = run(&[ALWAYS]);
+    for k in [1u64, 64, 512] {
+        let thr = format!("os.huge_pages.promote_threshold={k}");
+        let mut sets = vec!["os.huge_pages.policy=\"promote\"", thr.as_str()];
+        sets.extend(COSTS);
+        let r = run(&sets);
+        let t = &r.stats.total;
+        let h = &t.huge_pages;
+        assert_eq!(t.minor_faults, k * PAGES_2M, "k = {k}");
+        assert_eq!((h.promotions, h.faults_2m), (PAGES_2M, PAGES_2M));
+        assert_eq!(h.copied_4k, k * PAGES_2M);
+        assert_eq!(h.mapped_bytes, 1 << 30);
+        assert_eq!(t.walks.walks, 2 * k * PAGES_2M);
+        let collapse = 20000 + k * 400 + (512 - k) * 150;
+        assert_eq!(h.promotion_cycles, PAGES_2M * collapse);
+        assert_eq!(
+            t.translation_cycles.fault,
+            PAGES_2M * (k * 3000 + collapse),
+            "k = {k}"
+        );
+        // Small frames and PTE pages freed: memory ends as THP always leaves it.
+        assert_eq!(r.stats.phys_bytes_in_use, always.stats.phys_bytes_in_use);
+        assert_eq!(r.stats.page_table_bytes, always.stats.page_table_bytes);
+        t.check_accounting().unwrap();
+    }
+}
+
+/// Reservation: every small page faults into its place in the reserved 2M frame, the
+/// region is promoted without a copy when the 512th arrives, and a second pass over
+/// the same gigabyte walks no more (the 2M translations fit the STLB), where 4K pages
+/// walk again for every page.
+#[test]
+fn reserve_promotes_full_regions_in_place() {
+    let two_passes = "workload.accesses=524288";
+    let mut sets = vec!["os.huge_pages.policy=\"reserve\""];
+    sets.extend(COSTS);
+    let one = run(&sets);
+    sets.push(two_passes);
+    let two = run(&sets);
+    let never2 = run(&[two_passes]);
+    let t = &one.stats.total;
+    let h = &t.huge_pages;
+    assert_eq!(t.minor_faults, PAGES_4K);
+    assert_eq!(
+        (h.reservations, h.promotions, h.copied_4k),
+        (PAGES_2M, PAGES_2M, 0)
+    );
+    assert_eq!(h.promotion_cycles, PAGES_2M * 20000);
+    assert_eq!(
+        t.translation_cycles.fault,
+        PAGES_4K * 3000 + PAGES_2M * 20000
+    );
+    assert_eq!(t.walks.walks, 2 * PAGES_4K);
+    assert_eq!(two.stats.total.walks.walks, t.walks.walks);
+    assert_eq!(two.stats.total.minor_faults, PAGES_4K);
+    assert_eq!(never2.stats.total.walks.walks, 3 * PAGES_4K);
+    for r in [&one, &two, &never2] {
+        r.stats.total.check_accounting().unwrap();
+    }
+}
+
+/// Memory too small for a reservation per region: the policy falls back to small pages
+/// when no 2M block is left and breaks the oldest reservations to free their unused
+/// frames, instead of running out; every byte stays accounted for.
+#[test]
+fn reserve_breaks_reservations_when_memory_is_short() {
+    let wl = "name = \"p\"\naccesses = 512\nseed = 1\n[generator]\nkind = \"sequential\"\nfootprint = \"1GiB\"\nstride = 2097152\n";
+    let sets = ["os.phys_mem=\"64MiB\"", "os.huge_pages.policy=\"reserve\""];
+    let r = simulate(&inputs(Some("skylake"), Some(wl), &sets), &mut |_, _| {}).unwrap();
+    let t = &r.stats.total;
+    let h = &t.huge_pages;
+    // 64 MiB holds 32 blocks of 2 MiB; 512 regions are touched once each.
+    assert!(h.reservations < 32, "{h:?}");
+    assert!(h.reservations_broken > 0, "{h:?}");
+    assert_eq!(h.reservations + h.fallbacks, 512);
+    assert_eq!(h.promotions, 0);
+    assert_eq!(t.minor_faults, 512);
+    assert_eq!(h.mapped_bytes, 512 * 4096);
+    let p = &r.stats.physical;
+    assert_eq!(p.free_bytes + r.stats.phys_bytes_in_use, p.total_bytes);
+    t.check_accounting().unwrap();
+    // Without reservations the same run needs no breaking and maps the same bytes.
+    let plain = simulate(
+        &inputs(Some("skylake"), Some(wl), &sets[..1]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(plain.stats.total.huge_pages.mapped_bytes, h.mapped_bytes);
+}

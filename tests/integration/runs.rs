@@ -170,6 +170,18 @@ fn accounting_invariant_holds_on_every_preset_and_timing_model() {
                 "os.minor_fault_cycles=3000",
                 "os.zero_4k_cycles=150",
             ],
+            vec![
+                "os.huge_pages.policy=\"promote\"",
+                "os.huge_pages.promote_threshold=8",
+                "os.huge_pages.copy_4k_cycles=400",
+                "os.huge_pages.collapse_cycles=20000",
+                "sim.cores=2",
+            ],
+            vec![
+                "os.huge_pages.policy=\"reserve\"",
+                "os.huge_pages.collapse_cycles=20000",
+                "os.phys_mem=\"1GiB\"",
+            ],
         ] {
             let r = simulate(&inputs(Some(preset), Some(wl), &extra), &mut |_, _| {}).unwrap();
             let cores = r.stats.cores.len();
