@@ -70,6 +70,28 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "/translation_cycles_per_access",
     ),
     ("page_table_bytes", "page-table memory (bytes)", ""),
+    ("minor_faults", "page faults", "/minor_faults"),
+    (
+        "huge_pages_2m",
+        "2M pages mapped (at fault or by promotion)",
+        "/huge_pages/faults_2m",
+    ),
+    ("mapped_mib", "resident memory mapped by faults (MiB)", ""),
+    (
+        "phys_mib",
+        "physical memory in use: pages, reservations, tables (MiB)",
+        "",
+    ),
+    (
+        "fault_cycles_per_access",
+        "fault and promotion cycles per access",
+        "",
+    ),
+    (
+        "walk_cycles_per_access",
+        "walk cycles per access (walk caches, PTE reads, waits)",
+        "",
+    ),
     (
         "page_table_evictions",
         "translations evicted by the page table",
@@ -85,6 +107,13 @@ fn metric(r: &RunReport, name: &str) -> Result<f64, String> {
     let t = &r.stats.total;
     Ok(match name {
         "page_table_bytes" => r.stats.page_table_bytes as f64,
+        "mapped_mib" => t.huge_pages.mapped_bytes as f64 / (1u64 << 20) as f64,
+        "phys_mib" => r.stats.phys_bytes_in_use as f64 / (1u64 << 20) as f64,
+        "fault_cycles_per_access" => t.translation_cycles.fault as f64 / t.accesses.max(1) as f64,
+        "walk_cycles_per_access" => {
+            let c = &t.translation_cycles;
+            (c.walk_cache + c.pte + c.wait) as f64 / t.accesses.max(1) as f64
+        }
         "dram_reads_per_walk" => {
             if t.walks.walks == 0 {
                 0.0

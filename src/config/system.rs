@@ -323,9 +323,14 @@ pub struct HugePagesConfig {
     /// Cycles to copy one 4 KiB page into the huge page at a collapse.
     #[serde(default)]
     pub copy_4k_cycles: u64,
-    /// Fixed cycles of a collapse or promotion (rewrite the PMD, flush the region).
+    /// Fixed cycles of a `promote` collapse (isolate the region, lock, rewrite the PMD,
+    /// flush), besides its copies and zeroing.
     #[serde(default)]
     pub collapse_cycles: u64,
+    /// Fixed cycles of a `reserve` promotion in place (no copy: the PTEs are replaced
+    /// by one PMD and the region flushed).
+    #[serde(default)]
+    pub promote_in_place_cycles: u64,
 }
 
 impl Default for HugePagesConfig {
@@ -337,6 +342,7 @@ impl Default for HugePagesConfig {
             promote_threshold: 1,
             copy_4k_cycles: 0,
             collapse_cycles: 0,
+            promote_in_place_cycles: 0,
         }
     }
 }
@@ -746,11 +752,21 @@ impl SystemConfig {
                 ),
             ));
         }
-        if h.copy_4k_cycles > 1 << 30 || h.collapse_cycles > 1 << 40 {
-            e.push((
-                "os.huge_pages".into(),
-                "copy_4k_cycles (at most 2^30) or collapse_cycles (at most 2^40) is beyond any real machine".into(),
-            ));
+        for (key, v, max) in [
+            ("copy_4k_cycles", h.copy_4k_cycles, 1u64 << 30),
+            ("collapse_cycles", h.collapse_cycles, 1 << 40),
+            (
+                "promote_in_place_cycles",
+                h.promote_in_place_cycles,
+                1 << 40,
+            ),
+        ] {
+            if v > max {
+                e.push((
+                    format!("os.huge_pages.{key}"),
+                    format!("{v} cycles is beyond any real machine (at most {max})"),
+                ));
+            }
         }
         if h.policy != HugePolicy::Never && h.sizes.is_empty() {
             e.push((

@@ -114,6 +114,7 @@ pub struct Os {
     promote_threshold: u32,
     copy_4k_cycles: u64,
     collapse_cycles: u64,
+    promote_in_place_cycles: u64,
     /// 2 MiB regions by (asid, region number), for `promote` and `reserve`.
     regions: HashMap<(u16, u64), Region>,
     /// Live reservations by age (sequence number -> region), oldest broken first.
@@ -158,6 +159,7 @@ impl Os {
             promote_threshold: cfg.huge_pages.promote_threshold,
             copy_4k_cycles: cfg.huge_pages.copy_4k_cycles,
             collapse_cycles: cfg.huge_pages.collapse_cycles,
+            promote_in_place_cycles: cfg.huge_pages.promote_in_place_cycles,
             regions: HashMap::new(),
             reserved: Default::default(),
             next_seq: 0,
@@ -423,13 +425,13 @@ impl Os {
         stats.copied_4k += copied;
         // The huge page now maps the whole region.
         stats.mapped_bytes += (SMALL_PER_2M - r.mapped as u64) * 4096;
-        let cycles = self.collapse_cycles
-            + copied * self.copy_4k_cycles
-            + if in_place {
-                0
-            } else {
-                (SMALL_PER_2M - copied) * self.zero_4k_cycles
-            };
+        let cycles = if in_place {
+            self.promote_in_place_cycles
+        } else {
+            self.collapse_cycles
+                + copied * self.copy_4k_cycles
+                + (SMALL_PER_2M - copied) * self.zero_4k_cycles
+        };
         stats.promotion_cycles += cycles;
         Ok(cycles)
     }

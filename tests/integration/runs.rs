@@ -179,7 +179,7 @@ fn accounting_invariant_holds_on_every_preset_and_timing_model() {
             ],
             vec![
                 "os.huge_pages.policy=\"reserve\"",
-                "os.huge_pages.collapse_cycles=20000",
+                "os.huge_pages.promote_in_place_cycles=7000",
                 "os.phys_mem=\"1GiB\"",
             ],
         ] {
