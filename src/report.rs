@@ -85,6 +85,15 @@ pub struct CoreReport {
     pub os_fault_cycles: u64,
     /// Huge pages mapped at fault, fallbacks and resident bytes.
     pub huge_pages: HugePageReport,
+    /// Page replacement: major faults, evictions, write-backs.
+    pub paging: PagingReport,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PagingReport {
+    pub major_faults: u64,
+    pub evictions: u64,
+    pub writebacks: u64,
 }
 
 /// What the huge-page policy did (per core, and summed).
@@ -236,6 +245,11 @@ fn core_report(c: &CoreStats) -> CoreReport {
             promotion_cycles: c.os.promotion_cycles,
             reservations: c.os.reservations,
             reservations_broken: c.os.reservations_broken,
+        },
+        paging: PagingReport {
+            major_faults: c.os.major_faults,
+            evictions: c.os.page_evictions,
+            writebacks: c.os.writebacks,
         },
     }
 }
@@ -447,6 +461,8 @@ impl RunReport {
             ("huge_fallbacks".into(), t.huge_pages.fallbacks.to_string()),
             ("mapped_bytes".into(), t.huge_pages.mapped_bytes.to_string()),
             ("promotions".into(), t.huge_pages.promotions.to_string()),
+            ("major_faults".into(), t.paging.major_faults.to_string()),
+            ("page_evictions".into(), t.paging.evictions.to_string()),
         ];
         for l in &t.tlb_levels {
             cols.push((
@@ -554,6 +570,14 @@ impl RunReport {
             self.stats.phys_bytes_in_use >> 20
         );
         let h = &t.huge_pages;
+        let pg = &t.paging;
+        if pg.major_faults + pg.evictions > 0 {
+            let _ = writeln!(
+                o,
+                "paging: major faults {}  evictions {}  write-backs {}",
+                pg.major_faults, pg.evictions, pg.writebacks
+            );
+        }
         if h.promotions + h.reservations > 0 {
             let _ = writeln!(
                 o,

@@ -284,6 +284,47 @@ pub struct OsConfig {
     pub fragmentation: f64,
     #[serde(default)]
     pub huge_pages: HugePagesConfig,
+    #[serde(default)]
+    pub paging: PagingConfig,
+}
+
+/// Demand paging under memory pressure: which resident page to evict when an address
+/// space reaches its limit or physical memory runs out, and what swapping costs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagingConfig {
+    /// No policy (the default): nothing is ever evicted and running out of memory is
+    /// an error.
+    #[serde(default)]
+    pub replacement: Option<ReplacementPolicy>,
+    /// Resident 4 KiB pages each address space may hold (a cgroup-like limit; the
+    /// "partition" of the textbook's fixed-space policies); 0 = only physical memory
+    /// limits it.
+    #[serde(default)]
+    pub resident_pages: u64,
+    /// Cycles of a major fault: bringing an evicted page back from swap (an NVMe read
+    /// is about 80-200 us).
+    #[serde(default)]
+    pub major_fault_cycles: u64,
+    /// Cycles to write a dirty victim to swap before its frame is reused.
+    #[serde(default)]
+    pub writeback_cycles: u64,
+    /// Seed of the Random policy (default: derived from `sim.seed`).
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+/// Victim selection of the OS's page replacement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplacementPolicy {
+    Fifo,
+    /// Exact LRU: every access updates recency.
+    Lru,
+    /// Second chance, with the use bit set by the page walker (x86's accessed bit).
+    Clock,
+    /// A uniformly chosen resident page (seeded).
+    Random,
 }
 
 impl OsConfig {
@@ -297,6 +338,7 @@ impl OsConfig {
             zero_4k_cycles: 0,
             fragmentation: 0.0,
             huge_pages: HugePagesConfig::default(),
+            paging: PagingConfig::default(),
         }
     }
 }
@@ -806,6 +848,39 @@ impl SystemConfig {
                 e.push((
                     key,
                     format!("{hs} pages do not fit in os.phys_mem = {}", o.phys_mem),
+                ));
+            }
+        }
+        let pg = &o.paging;
+        match pg.replacement {
+            Some(_) if h.policy != HugePolicy::Never || o.page_size != PageSize::Size4K => {
+                e.push((
+                    "os.paging.replacement".into(),
+                    "page replacement evicts 4K pages: it needs os.page_size = \"4K\" and os.huge_pages.policy = \"never\" (huge pages are not swapped in this model)".into(),
+                ));
+            }
+            None if pg.resident_pages > 0 => {
+                e.push((
+                    "os.paging.resident_pages".into(),
+                    "a resident limit needs a replacement policy (os.paging.replacement)".into(),
+                ));
+            }
+            _ => {}
+        }
+        if pg.resident_pages > 1 << 34 {
+            e.push((
+                "os.paging.resident_pages".into(),
+                format!("{} pages is beyond 64 TiB", pg.resident_pages),
+            ));
+        }
+        for (key, v) in [
+            ("major_fault_cycles", pg.major_fault_cycles),
+            ("writeback_cycles", pg.writeback_cycles),
+        ] {
+            if v > 1 << 40 {
+                e.push((
+                    format!("os.paging.{key}"),
+                    format!("{v} cycles is beyond any real device (at most 2^40)"),
                 ));
             }
         }

@@ -17,14 +17,16 @@
 
 pub mod buddy;
 pub mod frames;
+pub mod paging;
 
 use crate::addr::PageSize;
 use crate::config::{HugeFallback, HugePolicy, OsConfig};
 use crate::pagetable::{Evicted, PageTable};
 use crate::SimError;
 use frames::FrameAllocator;
+use paging::ResidentSet;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Per core (address space) OS counters.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -57,6 +59,11 @@ pub struct OsStats {
     /// 2M reservations made, and broken to free memory (`reserve`).
     pub reservations: u64,
     pub reservations_broken: u64,
+    /// Faults on pages the OS had evicted: brought back from swap.
+    pub major_faults: u64,
+    /// Pages the replacement policy evicted, and the dirty ones written back.
+    pub page_evictions: u64,
+    pub writebacks: u64,
 }
 
 impl OsStats {
@@ -77,6 +84,9 @@ impl OsStats {
         self.promotion_cycles += o.promotion_cycles;
         self.reservations += o.reservations;
         self.reservations_broken += o.reservations_broken;
+        self.major_faults += o.major_faults;
+        self.page_evictions += o.page_evictions;
+        self.writebacks += o.writebacks;
     }
 }
 
@@ -127,6 +137,21 @@ pub struct Os {
     /// walk caches (INVLPG drops every paging-structure-cache entry of the PCID, Intel
     /// SDM vol. 3A, 4.10.4.1).
     pub flush_walk_caches: bool,
+    /// Page replacement, when configured.
+    paging: Option<Paging>,
+    /// Whether every access must be reported to [`Os::on_access`] (replacement on).
+    pub track_accesses: bool,
+}
+
+/// Demand-paging state: each address space's resident set, and the pages in swap.
+struct Paging {
+    policy: crate::config::ReplacementPolicy,
+    seed: u64,
+    limit: u64,
+    major_fault_cycles: u64,
+    writeback_cycles: u64,
+    sets: HashMap<u16, ResidentSet>,
+    swapped: HashSet<(u16, u64)>,
 }
 
 impl Os {
@@ -165,6 +190,29 @@ impl Os {
             next_seq: 0,
             invalidations: Vec::new(),
             flush_walk_caches: false,
+            paging: cfg.paging.replacement.map(|policy| Paging {
+                policy,
+                seed: cfg
+                    .paging
+                    .seed
+                    .unwrap_or_else(|| crate::util::splitmix64(seed ^ 0x9a61)),
+                limit: cfg.paging.resident_pages,
+                major_fault_cycles: cfg.paging.major_fault_cycles,
+                writeback_cycles: cfg.paging.writeback_cycles,
+                sets: HashMap::new(),
+                swapped: HashSet::new(),
+            }),
+            track_accesses: cfg.paging.replacement.is_some(),
+        }
+    }
+
+    /// Every access, when `track_accesses`: recency, dirty bits, use bits on walks.
+    #[inline]
+    pub fn on_access(&mut self, asid: u16, vaddr: u64, store: bool, walked: bool) {
+        if let Some(p) = &mut self.paging {
+            if let Some(set) = p.sets.get_mut(&asid) {
+                set.touch(vaddr >> 12, store, walked);
+            }
         }
     }
 
@@ -237,6 +285,7 @@ impl Os {
                 stats.restore_faults += 1;
                 (o, self.minor_fault_cycles)
             }
+            None if self.paging.is_some() => self.fault_paged(pt, asid, vaddr, stats)?,
             None => {
                 stats.minor_faults += 1;
                 match self.policy {
@@ -434,5 +483,64 @@ impl Os {
         };
         stats.promotion_cycles += cycles;
         Ok(cycles)
+    }
+
+    /// A first touch with page replacement on: make room (the address space's limit,
+    /// then a low watermark of free frames), bring the page in (a major fault if it was
+    /// evicted) and make it resident.
+    fn fault_paged<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        vaddr: u64,
+        stats: &mut OsStats,
+    ) -> Result<(crate::pagetable::MapOutcome, u64), SimError> {
+        let p = self.paging.as_mut().expect("paging on");
+        let vpn = vaddr >> 12;
+        let mut cycles = if p.swapped.remove(&(asid, vpn)) {
+            stats.major_faults += 1;
+            p.major_fault_cycles
+        } else {
+            stats.minor_faults += 1;
+            self.minor_fault_cycles
+        };
+        let (policy, seed) = (p.policy, p.seed ^ asid as u64);
+        let set = p
+            .sets
+            .entry(asid)
+            .or_insert_with(|| ResidentSet::new(policy, seed));
+        loop {
+            let over = p.limit > 0 && set.len() as u64 >= p.limit;
+            let short = self.frames.free_bytes() < HEADROOM_FRAMES * 4096;
+            if !(over || short) {
+                break;
+            }
+            // Nothing left to evict: the allocation below reports the shortage.
+            let Some(v) = set.evict() else { break };
+            let va = v.vpn << 12;
+            let tr = pt.unmap(asid, va).ok_or_else(|| {
+                SimError(format!(
+                    "internal: resident page {va:#x} has no translation"
+                ))
+            })?;
+            self.frames.free(tr.frame, PageSize::Size4K)?;
+            p.swapped.insert((asid, v.vpn));
+            self.invalidations.push(Evicted {
+                asid,
+                vaddr: va,
+                size: PageSize::Size4K,
+            });
+            stats.page_evictions += 1;
+            stats.mapped_bytes -= 4096;
+            if v.dirty {
+                stats.writebacks += 1;
+                cycles += p.writeback_cycles;
+            }
+        }
+        let frame = self.frames.alloc(PageSize::Size4K)?;
+        let outcome = pt.map(asid, vpn << 12, PageSize::Size4K, frame, &mut self.frames)?;
+        set.insert(vpn, frame);
+        stats.mapped_bytes += 4096;
+        Ok((outcome, cycles))
     }
 }

@@ -646,6 +646,7 @@ fn step<PT: PageTable, R: Recorder>(
             hidden: l1_hidden,
         });
     }
+    let walked = hit.is_none();
     // `latency`: from the start of the lookup to the translation (timestamps on a miss).
     let (frame, size, hit_level, latency) = match hit {
         Some(h) => {
@@ -673,6 +674,10 @@ fn step<PT: PageTable, R: Recorder>(
     };
     core.tlbs
         .complete(side, core.asid, va, frame, size, hit_level);
+    if os.track_accesses {
+        // Page replacement needs recency, dirty and accessed bits (off by default).
+        os.on_access(core.asid, va, a.kind == AccessKind::Store, walked);
+    }
     mem.data_access(core.id, frame + (va & (size.bytes() - 1)));
 
     let tc = &mut core.counters.translation;
