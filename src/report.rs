@@ -111,9 +111,8 @@ pub struct HugePageReport {
     pub collapse_failures: u64,
     pub copied_4k: u64,
     pub promotion_cycles: u64,
-    /// `reserve`: reservations made and broken for memory.
+    /// `reserve`: reservations made (`stats.physical` counts those broken).
     pub reservations: u64,
-    pub reservations_broken: u64,
 }
 
 /// Physical memory at the end of the run.
@@ -123,6 +122,8 @@ pub struct PhysReport {
     pub free_bytes: u64,
     /// Frames pinned at start by `os.fragmentation`.
     pub pinned_frames: u64,
+    /// `reserve`: reservations the allocator broke to find memory.
+    pub reservations_broken: u64,
     /// 2 MiB and 1 GiB pages the free blocks could still provide.
     pub free_2m_blocks: u64,
     pub free_1g_blocks: u64,
@@ -244,7 +245,6 @@ fn core_report(c: &CoreStats) -> CoreReport {
             copied_4k: c.os.copied_4k,
             promotion_cycles: c.os.promotion_cycles,
             reservations: c.os.reservations,
-            reservations_broken: c.os.reservations_broken,
         },
         paging: PagingReport {
             major_faults: c.os.major_faults,
@@ -587,7 +587,7 @@ impl RunReport {
                 h.copied_4k,
                 h.promotion_cycles,
                 h.reservations,
-                h.reservations_broken
+                self.stats.physical.reservations_broken
             );
         }
         if h.faults_2m + h.faults_1g + h.fallbacks + self.stats.physical.pinned_frames > 0 {

@@ -298,6 +298,7 @@ pub fn simulate_with(
         sys,
         total,
         timeline,
+        inputs,
     };
     // The design is chosen here, once: everything below is monomorphic in it.
     let (stats, points) = match &sys.page_table {
@@ -326,6 +327,26 @@ struct Run<'a> {
     sys: &'a SystemConfig,
     total: u64,
     timeline: Option<u64>,
+    inputs: &'a Inputs,
+}
+
+/// Every 4 KiB page number core `core`'s stream will access, read from a second copy
+/// of its source (OPT replacement looks ahead over the whole stream).
+fn read_ahead(inputs: &Inputs, core: usize) -> Result<Vec<u64>, SimError> {
+    let mut src = inputs
+        .workload
+        .open(core, &inputs.workload_dir)
+        .map_err(|e| SimError(e.msg))?;
+    let mut vpns = Vec::new();
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        buf.clear();
+        src.fill(&mut buf, 4096).map_err(|e| SimError(e.msg))?;
+        if buf.is_empty() {
+            return Ok(vpns);
+        }
+        vpns.extend(buf.iter().map(|a| a.vaddr >> 12));
+    }
 }
 
 impl Run<'_> {
@@ -336,6 +357,11 @@ impl Run<'_> {
         make: impl FnMut(&mut FrameAllocator) -> Result<PT, SimError>,
     ) -> Result<(crate::sim::RunStats, Vec<Vec<TimelinePoint>>), SimError> {
         let mut sim = Simulator::build(self.sys, sources, make)?;
+        if sim.needs_future() {
+            for core in 0..self.sys.sim.cores as usize {
+                sim.set_future(core, &read_ahead(self.inputs, core)?)?;
+            }
+        }
         if let Some(w) = self.timeline {
             sim.set_timeline(w);
         }

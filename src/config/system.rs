@@ -312,6 +312,9 @@ pub struct PagingConfig {
     /// Seed of the Random policy (default: derived from `sim.seed`).
     #[serde(default)]
     pub seed: Option<u64>,
+    /// The working-set window T of `ws`, in the address space's own accesses.
+    #[serde(default)]
+    pub window: u64,
 }
 
 /// Victim selection of the OS's page replacement.
@@ -325,6 +328,12 @@ pub enum ReplacementPolicy {
     Clock,
     /// A uniformly chosen resident page (seeded).
     Random,
+    /// Belady's MIN: the resident page referenced again farthest in the future (the
+    /// workload is read once ahead of the run to know it).
+    Opt,
+    /// Working set (Denning 1968): after each access, pages not referenced in the last
+    /// `window` accesses of their address space leave; a variable-space policy.
+    Ws,
 }
 
 impl OsConfig {
@@ -866,6 +875,17 @@ impl SystemConfig {
                 ));
             }
             _ => {}
+        }
+        match (pg.replacement, pg.window) {
+            (Some(ReplacementPolicy::Ws), 0) => e.push((
+                "os.paging.window".into(),
+                "the ws policy needs a window of at least 1 access".into(),
+            )),
+            (Some(ReplacementPolicy::Ws), _) | (_, 0) => {}
+            _ => e.push((
+                "os.paging.window".into(),
+                "a window belongs to replacement = \"ws\" only".into(),
+            )),
         }
         if pg.resident_pages > 1 << 34 {
             e.push((

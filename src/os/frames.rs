@@ -20,6 +20,7 @@ use super::buddy::{Buddy, Fragmentation};
 use crate::addr::PageSize;
 use crate::config::FrameAlloc;
 use crate::SimError;
+use std::collections::{BTreeMap, HashMap};
 
 /// 1 GiB blocks: the largest page size.
 const MAX_ORDER: u32 = 18;
@@ -30,6 +31,15 @@ pub struct FrameAllocator {
     pub pinned_frames: u64,
     /// Bytes handed out as frames (data and tables), pinned frames excluded.
     pub bytes_in_use: u64,
+    /// 2 MiB reservations (the `reserve` huge-page policy): reclaimable memory. Any
+    /// allocation that finds no free block breaks the oldest one first (as an
+    /// allocator enters reclaim), so page tables can always take memory back from
+    /// reservations. By age: sequence number -> (block, which 4K pages are in use).
+    reservations: BTreeMap<u64, (u64, [u64; 8])>,
+    reservation_of: HashMap<u64, u64>,
+    next_seq: u64,
+    /// Reservations broken so far.
+    pub reservations_broken: u64,
 }
 
 fn order(size: PageSize) -> u32 {
@@ -43,6 +53,10 @@ impl FrameAllocator {
             buddy: Buddy::new(phys_mem & !0xfff, MAX_ORDER, shuffle),
             pinned_frames: 0,
             bytes_in_use: 0,
+            reservations: BTreeMap::new(),
+            reservation_of: HashMap::new(),
+            next_seq: 0,
+            reservations_broken: 0,
         }
     }
 
@@ -64,11 +78,75 @@ impl FrameAllocator {
     }
 
     /// A frame of `size`, aligned to its size, or `None` when no free block that large
-    /// is left (a huge-page policy then falls back).
+    /// is left even after breaking every reservation (a huge-page policy then falls
+    /// back).
     pub fn try_alloc(&mut self, size: PageSize) -> Option<u64> {
+        loop {
+            if let Some(pa) = self.try_alloc_free(size) {
+                return Some(pa);
+            }
+            if !self.break_oldest_reservation() {
+                return None;
+            }
+        }
+    }
+
+    /// [`FrameAllocator::try_alloc`] from free memory only, reclaiming nothing.
+    pub fn try_alloc_free(&mut self, size: PageSize) -> Option<u64> {
         let pa = self.buddy.alloc(order(size))?;
         self.bytes_in_use += size.bytes();
         Some(pa)
+    }
+
+    /// A new 2 MiB reservation from free memory (never by breaking another).
+    pub fn reserve(&mut self) -> Option<u64> {
+        let block = self.try_alloc_free(PageSize::Size2M)?;
+        self.reservations.insert(self.next_seq, (block, [0; 8]));
+        self.reservation_of.insert(block, self.next_seq);
+        self.next_seq += 1;
+        Some(block)
+    }
+
+    /// Whether `block` is still reserved (not broken, not promoted).
+    pub fn is_reserved(&self, block: u64) -> bool {
+        self.reservation_of.contains_key(&block)
+    }
+
+    /// Records that 4K page `page` (0..512) of reservation `block` is now in use.
+    pub fn populate(&mut self, block: u64, page: u64) {
+        if let Some(seq) = self.reservation_of.get(&block) {
+            let r = self.reservations.get_mut(seq).expect("indexed");
+            r.1[(page / 64) as usize] |= 1 << (page % 64);
+        }
+    }
+
+    /// Ends reservation `block` as a whole 2M frame (promotion in place).
+    pub fn unreserve(&mut self, block: u64) {
+        if let Some(seq) = self.reservation_of.remove(&block) {
+            self.reservations.remove(&seq);
+        }
+    }
+
+    /// Breaks the oldest reservation: the block becomes 512 frames, the unused ones
+    /// free. Returns false when there is none.
+    fn break_oldest_reservation(&mut self) -> bool {
+        let Some((_, (block, used))) = self.reservations.pop_first() else {
+            return false;
+        };
+        self.reservation_of.remove(&block);
+        self.buddy
+            .split(block, order(PageSize::Size2M), 0)
+            .expect("a reservation is an allocated 2M block");
+        for i in 0..512u64 {
+            if used[(i / 64) as usize] >> (i % 64) & 1 == 0 {
+                self.buddy
+                    .free(block + i * 4096, 0)
+                    .expect("an unused piece of a split reservation");
+                self.bytes_in_use -= 4096;
+            }
+        }
+        self.reservations_broken += 1;
+        true
     }
 
     /// A frame of `size`, aligned to its size; running out is an error.
@@ -83,13 +161,6 @@ impl FrameAllocator {
             .map_err(|e| SimError(format!("internal: freeing a {size} frame: {e}")))?;
         self.bytes_in_use -= size.bytes();
         Ok(())
-    }
-
-    /// Splits an allocated frame of `size` into 4 KiB frames, each freed on its own.
-    pub fn split(&mut self, pa: u64, size: PageSize) -> Result<(), SimError> {
-        self.buddy
-            .split(pa, order(size), 0)
-            .map_err(|e| SimError(format!("internal: {e}")))
     }
 
     /// Whether a free block of `size` (or larger) exists.

@@ -38,7 +38,8 @@ pub struct OsStats {
     /// Translations the page table evicted to make room.
     pub evictions: u64,
     pub fault_cycles: u64,
-    /// Minor faults that mapped a 2M / 1G page (Linux's `thp_fault_alloc`).
+    /// 2M / 1G pages mapped: at a fault (Linux's `thp_fault_alloc`) or, for 2M, by a
+    /// promotion.
     pub huge_faults_2m: u64,
     pub huge_faults_1g: u64,
     /// Huge-page allocations that found no free block of their size.
@@ -46,19 +47,20 @@ pub struct OsStats {
     /// Faults that wanted a huge page (its region was empty) but mapped a smaller page
     /// because memory had no free block of that size (Linux's `thp_fault_fallback`).
     pub huge_fallbacks: u64,
-    /// Bytes mapped by this address space's faults (its resident memory).
+    /// Bytes this address space's faults mapped, less what was evicted, since the
+    /// statistics began (its resident memory when there is no warm-up).
     pub mapped_bytes: u64,
     /// 2 MiB regions collapsed (`promote`) or promoted in place (`reserve`).
     pub promotions: u64,
-    /// Collapses that found no free 2M block (the region stays in small pages).
+    /// Collapse attempts that found no free 2M block (the region stays in small pages
+    /// and the next first touch in it tries again).
     pub collapse_failures: u64,
     /// Small pages copied into huge pages at collapses.
     pub copied_4k: u64,
     /// Cycles of collapses and promotions (part of `fault_cycles`).
     pub promotion_cycles: u64,
-    /// 2M reservations made, and broken to free memory (`reserve`).
+    /// 2M reservations made (`reserve`; the allocator counts those it broke).
     pub reservations: u64,
-    pub reservations_broken: u64,
     /// Faults on pages the OS had evicted: brought back from swap.
     pub major_faults: u64,
     /// Pages the replacement policy evicted, and the dirty ones written back.
@@ -83,7 +85,6 @@ impl OsStats {
         self.copied_4k += o.copied_4k;
         self.promotion_cycles += o.promotion_cycles;
         self.reservations += o.reservations;
-        self.reservations_broken += o.reservations_broken;
         self.major_faults += o.major_faults;
         self.page_evictions += o.page_evictions;
         self.writebacks += o.writebacks;
@@ -96,16 +97,17 @@ struct Region {
     /// Which of its 512 small pages are mapped.
     pages: [u64; 8],
     mapped: u32,
-    /// The reserved 2M frame and when it was reserved (`reserve`).
-    reservation: Option<(u64, u64)>,
+    /// The reserved 2M frame (`reserve`); the allocator may break it for memory.
+    reservation: Option<u64>,
     /// Now one huge page, or given up on (broken reservation): no more bookkeeping.
     done: bool,
 }
 
 const SMALL_PER_2M: u64 = 512;
 
-/// Free frames the `reserve` policy keeps before a fault: the page plus one table node
-/// for each of up to 6 radix levels, and one spare.
+/// Free frames page replacement keeps before a fault (a low watermark, as Linux keeps
+/// one): the page plus one table node for each of up to 6 radix levels, and one spare,
+/// since table allocations cannot evict pages themselves.
 const HEADROOM_FRAMES: u64 = 8;
 
 pub struct Os {
@@ -127,9 +129,6 @@ pub struct Os {
     promote_in_place_cycles: u64,
     /// 2 MiB regions by (asid, region number), for `promote` and `reserve`.
     regions: HashMap<(u16, u64), Region>,
-    /// Live reservations by age (sequence number -> region), oldest broken first.
-    reserved: std::collections::BTreeMap<u64, (u16, u64)>,
-    next_seq: u64,
     /// Translations the last fault removed (collapsed small pages): the caller drops
     /// them from the owning core's TLBs.
     pub invalidations: Vec<Evicted>,
@@ -152,6 +151,11 @@ struct Paging {
     writeback_cycles: u64,
     sets: HashMap<u16, ResidentSet>,
     swapped: HashSet<(u16, u64)>,
+    /// WS: the window.
+    window: u64,
+    /// OPT: per address space, the index of its next access and, for each access,
+    /// when its page is referenced next (`u32::MAX`: never).
+    future: HashMap<u16, (usize, Vec<u32>)>,
 }
 
 impl Os {
@@ -186,8 +190,6 @@ impl Os {
             collapse_cycles: cfg.huge_pages.collapse_cycles,
             promote_in_place_cycles: cfg.huge_pages.promote_in_place_cycles,
             regions: HashMap::new(),
-            reserved: Default::default(),
-            next_seq: 0,
             invalidations: Vec::new(),
             flush_walk_caches: false,
             paging: cfg.paging.replacement.map(|policy| Paging {
@@ -201,19 +203,95 @@ impl Os {
                 writeback_cycles: cfg.paging.writeback_cycles,
                 sets: HashMap::new(),
                 swapped: HashSet::new(),
+                window: cfg.paging.window,
+                future: HashMap::new(),
             }),
             track_accesses: cfg.paging.replacement.is_some(),
         }
     }
 
-    /// Every access, when `track_accesses`: recency, dirty bits, use bits on walks.
+    /// Whether page replacement is Belady's OPT (the run must hand over the future).
+    pub fn needs_future(&self) -> bool {
+        self.paging
+            .as_ref()
+            .is_some_and(|p| p.policy == crate::config::ReplacementPolicy::Opt)
+    }
+
+    /// OPT: the page numbers (4 KiB) address space `asid` will access, in order.
+    pub fn set_future(&mut self, asid: u16, vpns: &[u64]) -> Result<(), SimError> {
+        let Some(p) = &mut self.paging else {
+            return Ok(());
+        };
+        if vpns.len() >= u32::MAX as usize {
+            return Err(SimError(
+                "os.paging.replacement = \"opt\" looks ahead over at most 2^32 - 1 accesses per core".into(),
+            ));
+        }
+        let mut upcoming: HashMap<u64, u32> = HashMap::new();
+        let mut next = vec![u32::MAX; vpns.len()];
+        for (t, &v) in vpns.iter().enumerate().rev() {
+            next[t] = upcoming.insert(v, t as u32).unwrap_or(u32::MAX);
+        }
+        p.future.insert(asid, (0, next));
+        Ok(())
+    }
+
+    /// Every access, when `track_accesses`: recency, dirty bits, use bits on walks,
+    /// OPT's next uses; under WS, pages that fell out of the window leave (their
+    /// translations are queued in `invalidations` for the caller).
     #[inline]
-    pub fn on_access(&mut self, asid: u16, vaddr: u64, store: bool, walked: bool) {
-        if let Some(p) = &mut self.paging {
-            if let Some(set) = p.sets.get_mut(&asid) {
-                set.touch(vaddr >> 12, store, walked);
+    pub fn on_access<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        vaddr: u64,
+        store: bool,
+        walked: bool,
+        stats: &mut OsStats,
+    ) -> Result<(), SimError> {
+        let Some(p) = &mut self.paging else {
+            return Ok(());
+        };
+        let next = match p.future.get_mut(&asid) {
+            Some((i, next)) => {
+                let n = next.get(*i).copied().unwrap_or(u32::MAX);
+                *i += 1;
+                if n == u32::MAX {
+                    u64::MAX
+                } else {
+                    n as u64
+                }
+            }
+            None => u64::MAX,
+        };
+        let Some(set) = p.sets.get_mut(&asid) else {
+            return Ok(());
+        };
+        set.touch(vaddr >> 12, store, walked, next);
+        if p.policy == crate::config::ReplacementPolicy::Ws {
+            self.invalidations.clear();
+            while let Some(v) = set.expired(p.window) {
+                let va = v.vpn << 12;
+                let tr = pt.unmap(asid, va).ok_or_else(|| {
+                    SimError(format!(
+                        "internal: resident page {va:#x} has no translation"
+                    ))
+                })?;
+                self.frames.free(tr.frame, PageSize::Size4K)?;
+                p.swapped.insert((asid, v.vpn));
+                self.invalidations.push(Evicted {
+                    asid,
+                    vaddr: va,
+                    size: PageSize::Size4K,
+                });
+                stats.page_evictions += 1;
+                stats.mapped_bytes -= 4096;
+                stats.writebacks += v.dirty as u64;
+                // A write-back leaving the working set is done in the background
+                // (it stalls no access), unlike one that frees a frame for a fault.
             }
         }
+        Ok(())
     }
 
     /// The page size and frame for a first touch at `vaddr`.
@@ -308,45 +386,6 @@ impl Os {
         Ok((cycles, outcome.evicted))
     }
 
-    /// A small frame; under `reserve`, breaks the oldest reservations while memory is
-    /// short (the demotion that gives their unused frames back).
-    fn alloc_small(&mut self, stats: &mut OsStats) -> Result<u64, SimError> {
-        loop {
-            if let Some(f) = self.frames.try_alloc(PageSize::Size4K) {
-                return Ok(f);
-            }
-            if !self.break_oldest_reservation(stats)? {
-                return self.frames.alloc(PageSize::Size4K);
-            }
-        }
-    }
-
-    /// Breaks the oldest live reservation: its mapped small pages keep their frames,
-    /// the others go back to the allocator, and the region is never promoted.
-    fn break_oldest_reservation(&mut self, stats: &mut OsStats) -> Result<bool, SimError> {
-        let Some((_, key)) = self.reserved.pop_first() else {
-            return Ok(false);
-        };
-        let r = self
-            .regions
-            .get_mut(&key)
-            .expect("a reserved region is tracked");
-        let (block, _) = r
-            .reservation
-            .take()
-            .expect("a reserved region has its block");
-        r.done = true;
-        let pages = r.pages;
-        self.frames.split(block, PageSize::Size2M)?;
-        for i in 0..SMALL_PER_2M {
-            if pages[(i / 64) as usize] >> (i % 64) & 1 == 0 {
-                self.frames.free(block + i * 4096, PageSize::Size4K)?;
-            }
-        }
-        stats.reservations_broken += 1;
-        Ok(true)
-    }
-
     /// A first touch under `promote` or `reserve`: map the small page (from the
     /// region's reservation, if any), then collapse or promote the region when due.
     fn fault_in_region<PT: PageTable>(
@@ -359,22 +398,13 @@ impl Os {
         let key = (asid, vaddr >> 21);
         let page = (vaddr >> 12) & (SMALL_PER_2M - 1);
         let reserve = self.policy == HugePolicy::Reserve;
-        // A low watermark, as Linux keeps one: the page and any page-table nodes its
-        // mapping needs (at most one per level) must find a frame, since table
-        // allocations cannot break reservations themselves.
-        while self.frames.free_bytes() < HEADROOM_FRAMES * 4096
-            && self.break_oldest_reservation(stats)?
-        {}
-        let fresh = !self.regions.contains_key(&key);
-        if fresh && reserve {
+        if reserve && !self.regions.contains_key(&key) {
             let mut r = Region::default();
-            // Reserve only when a block is free now; breaking another reservation to
-            // make one would just move the problem.
-            match self.frames.try_alloc(PageSize::Size2M) {
+            // Reserve only from free memory: breaking another reservation to make one
+            // would just move the problem.
+            match self.frames.reserve() {
                 Some(block) => {
-                    r.reservation = Some((block, self.next_seq));
-                    self.reserved.insert(self.next_seq, key);
-                    self.next_seq += 1;
+                    r.reservation = Some(block);
                     stats.reservations += 1;
                 }
                 None => {
@@ -385,13 +415,15 @@ impl Os {
             }
             self.regions.insert(key, r);
         }
-        let reserved_block = self
-            .regions
-            .get(&key)
-            .and_then(|r| r.reservation.map(|(b, _)| b));
+        let reserved_block = self.regions.get(&key).and_then(|r| r.reservation);
         let frame = match reserved_block {
-            Some(b) => b + page * 4096,
-            None => self.alloc_small(stats)?,
+            Some(b) if self.frames.is_reserved(b) => {
+                // Marked in use before the map: a table allocation inside it may
+                // break this very reservation, and must not free this page's frame.
+                self.frames.populate(b, page);
+                b + page * 4096
+            }
+            _ => self.frames.alloc(PageSize::Size4K)?,
         };
         let outcome = pt.map(
             asid,
@@ -403,6 +435,14 @@ impl Os {
         stats.mapped_bytes += 4096;
         let mut cycles = self.minor_fault_cost(PageSize::Size4K);
         let r = self.regions.entry(key).or_default();
+        if let Some(b) = r.reservation {
+            if !self.frames.is_reserved(b) {
+                // Broken for memory (by this fault or an earlier one): its pages stay
+                // 4K and the region is never promoted.
+                r.reservation = None;
+                r.done = true;
+            }
+        }
         if r.done {
             return Ok((outcome, cycles));
         }
@@ -431,8 +471,8 @@ impl Os {
         let (asid, region) = key;
         let r = self.regions.get(&key).expect("tracked").clone();
         let (huge, in_place) = match r.reservation {
-            Some((b, seq)) => {
-                self.reserved.remove(&seq);
+            Some(b) => {
+                self.frames.unreserve(b);
                 (b, true)
             }
             None => match self.frames.try_alloc(PageSize::Size2M) {
@@ -463,7 +503,13 @@ impl Os {
                 size: PageSize::Size4K,
             });
         }
-        pt.map(asid, base, PageSize::Size2M, huge, &mut self.frames)?;
+        let o = pt.map(asid, base, PageSize::Size2M, huge, &mut self.frames)?;
+        if let Some(e) = o.evicted {
+            // A hashed design made room by evicting another translation: it must
+            // leave the TLBs like any eviction.
+            self.invalidations.push(e);
+            stats.evictions += 1;
+        }
         self.flush_walk_caches = true;
         let copied = if in_place { 0 } else { r.mapped as u64 };
         let entry = self.regions.get_mut(&key).expect("tracked");

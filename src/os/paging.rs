@@ -12,7 +12,9 @@
 //! The policies follow the fixed-memory simulations of `analysis::replace` so that the
 //! two can be checked against each other: a ring for FIFO; Clock with a hand that sweeps
 //! from where it stopped, clearing use bits, and stops after the page it loads; Random
-//! replacing a uniformly chosen slot (multiply-shift of a xoshiro256++ draw); exact LRU.
+//! replacing a uniformly chosen slot (multiply-shift of a xoshiro256++ draw); exact LRU;
+//! OPT keyed by each page's next use (the OS is handed the future); WS removing, after
+//! every access, the pages last used `window` or more accesses ago (`expired`).
 //! The one deliberate difference is where Clock's use bit comes from: the page walker
 //! sets it when it loads a translation, as x86's accessed bit is set, so a page that
 //! stays in the TLB is not seen as used again (Linux clears accessed bits without a TLB
@@ -76,24 +78,51 @@ impl ResidentSet {
         self.slot_of.is_empty()
     }
 
-    /// An access to `vpn` (if resident): LRU recency, the dirty bit on a store, and
-    /// Clock's use bit when the access walked.
+    /// An access to `vpn` (if resident): LRU and WS recency, OPT's next use (`next`:
+    /// when the page is referenced again), the dirty bit on a store, and Clock's use
+    /// bit when the access walked.
     #[inline]
-    pub fn touch(&mut self, vpn: u64, store: bool, walked: bool) {
+    pub fn touch(&mut self, vpn: u64, store: bool, walked: bool, next: u64) {
+        self.clock += 1;
         let Some(&s) = self.slot_of.get(&vpn) else {
             return;
         };
         let s = s as usize;
         self.dirty[s] |= store;
         match self.policy {
-            ReplacementPolicy::Lru => {
-                self.clock += 1;
-                self.order.remove(&(self.stamp[s], s as u32));
-                self.stamp[s] = self.clock;
-                self.order.insert((self.clock, s as u32));
-            }
+            ReplacementPolicy::Lru | ReplacementPolicy::Ws => self.rekey(s, self.clock),
+            ReplacementPolicy::Opt => self.rekey(s, next),
             ReplacementPolicy::Clock => self.used[s] |= walked,
             _ => {}
+        }
+    }
+
+    fn rekey(&mut self, s: usize, key: u64) {
+        self.order.remove(&(self.stamp[s], s as u32));
+        self.stamp[s] = key;
+        self.order.insert((key, s as u32));
+    }
+
+    /// WS: the resident page whose last access is `window` or more accesses ago, if
+    /// any (removed, like a victim).
+    pub fn expired(&mut self, window: u64) -> Option<Victim> {
+        let &(st, s) = self.order.iter().next()?;
+        if st + window > self.clock {
+            return None;
+        }
+        self.order.remove(&(st, s));
+        Some(self.remove_slot(s as usize))
+    }
+
+    fn remove_slot(&mut self, s: usize) -> Victim {
+        let (vpn, frame) = self.pages[s];
+        self.slot_of.remove(&vpn);
+        self.occupied[s] = false;
+        self.free_slots.push(s as u32);
+        Victim {
+            vpn,
+            frame,
+            dirty: self.dirty[s],
         }
     }
 
@@ -119,10 +148,18 @@ impl ResidentSet {
         self.used[s] = true;
         self.dirty[s] = false;
         self.slot_of.insert(vpn, s as u32);
-        if self.policy == ReplacementPolicy::Lru {
-            self.clock += 1;
-            self.stamp[s] = self.clock;
-            self.order.insert((self.clock, s as u32));
+        match self.policy {
+            // The access that loads the page touches it right after: the key set
+            // here (now, or "never again" for OPT) is overwritten then.
+            ReplacementPolicy::Lru | ReplacementPolicy::Ws => {
+                self.stamp[s] = self.clock;
+                self.order.insert((self.clock, s as u32));
+            }
+            ReplacementPolicy::Opt => {
+                self.stamp[s] = u64::MAX;
+                self.order.insert((u64::MAX, s as u32));
+            }
+            _ => {}
         }
     }
 
@@ -159,20 +196,20 @@ impl ResidentSet {
                     break s;
                 }
             },
-            ReplacementPolicy::Lru => {
+            // WS under a limit or memory pressure falls back to LRU order.
+            ReplacementPolicy::Lru | ReplacementPolicy::Ws => {
                 let (st, s) = *self.order.iter().next().expect("non-empty");
                 self.order.remove(&(st, s));
                 s as usize
             }
+            // The farthest next use; pages never used again (u64::MAX) first, the
+            // highest slot among them (any choice gives the same fault count).
+            ReplacementPolicy::Opt => {
+                let (st, s) = *self.order.iter().next_back().expect("non-empty");
+                self.order.remove(&(st, s));
+                s as usize
+            }
         };
-        let (vpn, frame) = self.pages[s];
-        self.slot_of.remove(&vpn);
-        self.occupied[s] = false;
-        self.free_slots.push(s as u32);
-        Some(Victim {
-            vpn,
-            frame,
-            dirty: self.dirty[s],
-        })
+        Some(self.remove_slot(s))
     }
 }

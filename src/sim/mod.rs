@@ -289,6 +289,17 @@ impl<PT: PageTable> Simulator<PT> {
     /// [`Simulator::run`]; read them with [`Simulator::timeline`]. Call before `run`;
     /// `window` must be at least 1. Costs nothing per access: the window end shares the
     /// warm-up's compare.
+    /// OPT page replacement: core `core`'s whole stream of 4 KiB page numbers, read
+    /// ahead of the run.
+    pub fn set_future(&mut self, core: usize, vpns: &[u64]) -> Result<(), SimError> {
+        self.os.set_future(core as u16 + 1, vpns)
+    }
+
+    /// Whether the OS needs [`Simulator::set_future`] before the run.
+    pub fn needs_future(&self) -> bool {
+        self.os.needs_future()
+    }
+
     pub fn set_timeline(&mut self, window: u64) {
         assert!(window > 0, "a timeline window holds at least one access");
         self.timeline_window = window;
@@ -504,6 +515,7 @@ impl<PT: PageTable> Simulator<PT> {
                     total_bytes: self.os.frames.total_bytes(),
                     free_bytes: f.free_bytes,
                     pinned_frames: self.os.pinned_frames,
+                    reservations_broken: self.os.frames.reservations_broken,
                     free_2m_blocks: at(9),
                     free_1g_blocks: at(18),
                     unusable_2m: f.unusable[9],
@@ -676,7 +688,12 @@ fn step<PT: PageTable, R: Recorder>(
         .complete(side, core.asid, va, frame, size, hit_level);
     if os.track_accesses {
         // Page replacement needs recency, dirty and accessed bits (off by default).
-        os.on_access(core.asid, va, a.kind == AccessKind::Store, walked);
+        let store = a.kind == AccessKind::Store;
+        os.on_access(pt, core.asid, va, store, walked, &mut core.os_stats)?;
+        for e in os.invalidations.drain(..) {
+            // Pages leaving the working set: this core's own address space.
+            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+        }
     }
     mem.data_access(core.id, frame + (va & (size.bytes() - 1)));
 
