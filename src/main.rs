@@ -42,7 +42,8 @@ enum Cmd {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
-        /// Also write timeline.csv and timeline.svg: TLB hit rates per window of W
+        /// Also write timeline.csv, timeline.svg and memory.svg: TLB hit rates, faults
+        /// and resident memory per window of W
         /// accesses per core.
         #[arg(long, value_name = "W", value_parser = parse_window)]
         timeline: Option<u64>,
@@ -560,6 +561,11 @@ fn main() -> ExitCode {
                     inputs.workload.name, inputs.system.name, t.window
                 );
                 files.push(("timeline.svg", t.to_svg(&title)));
+                let title = format!(
+                    "Resident memory, {} on {}",
+                    inputs.workload.name, inputs.system.name
+                );
+                files.push(("memory.svg", t.memory_svg(&title)));
             }
             for (name, body) in files {
                 if let Err(e) = write_atomic(&dir.join(name), body.as_bytes()) {

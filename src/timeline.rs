@@ -28,6 +28,10 @@ pub struct Window {
     pub walks: u64,
     pub translation_cycles: u64,
     pub cycles: u64,
+    /// Page faults (minor and major) in the window.
+    pub faults: u64,
+    /// Resident memory of the core's address space at the window's end.
+    pub resident_bytes: u64,
 }
 
 impl Window {
@@ -84,6 +88,8 @@ impl Timeline {
                     walks: p.walks - prev.walks,
                     translation_cycles: p.translation_cycles - prev.translation_cycles,
                     cycles: p.cycles - prev.cycles,
+                    faults: p.faults - prev.faults,
+                    resident_bytes: p.resident_bytes,
                 });
                 prev = *p;
             }
@@ -95,12 +101,12 @@ impl Timeline {
     /// the rates and the overall hit rate; an undefined rate is left empty.
     pub fn to_csv(&self) -> String {
         let mut s = String::from(
-            "core,window,first_access,accesses,l1_hit_rate,l2_hit_rate,walks,translation_cycles,cycles,tlb_hit_rate,l1_hits,l2_hits,tlb_hits\n",
+            "core,window,first_access,accesses,l1_hit_rate,l2_hit_rate,walks,translation_cycles,cycles,tlb_hit_rate,l1_hits,l2_hits,tlb_hits,faults,resident_bytes\n",
         );
         for r in &self.rows {
             let _ = writeln!(
                 s,
-                "{},{},{},{},{:.6},{},{},{},{},{:.6},{},{},{}",
+                "{},{},{},{},{:.6},{},{},{},{},{:.6},{},{},{},{},{}",
                 r.core,
                 r.window,
                 r.first_access,
@@ -114,6 +120,8 @@ impl Timeline {
                 r.l1_hits,
                 r.l2_hits.map_or(String::new(), |x| x.to_string()),
                 r.tlb_hits,
+                r.faults,
+                r.resident_bytes,
             );
         }
         s
@@ -166,6 +174,42 @@ impl Timeline {
     }
 }
 
+impl Timeline {
+    /// Resident memory (MiB) of each core's address space at the end of each window,
+    /// against the access number: memory in use over time.
+    pub fn memory_svg(&self, title: &str) -> String {
+        let cores = self.rows.iter().map(|r| r.core + 1).max().unwrap_or(0);
+        let series = (0..cores)
+            .map(|c| {
+                let mut points = vec![(0.0, 0.0)];
+                points.extend(self.rows.iter().filter(|r| r.core == c).map(|r| {
+                    (
+                        (r.first_access + r.accesses) as f64,
+                        r.resident_bytes as f64 / (1u64 << 20) as f64,
+                    )
+                }));
+                Series {
+                    name: if cores > 1 {
+                        format!("core {c}")
+                    } else {
+                        "resident memory".into()
+                    },
+                    points,
+                    ..Default::default()
+                }
+            })
+            .collect();
+        LineChart {
+            title: title.to_string(),
+            x_label: format!("access (windows of {})", self.window),
+            y_label: "resident memory (MiB)".into(),
+            series,
+            ..Default::default()
+        }
+        .to_svg()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +223,8 @@ mod tests {
             walks,
             translation_cycles: 10 * walks,
             cycles: accesses + 10 * walks,
+            faults: walks,
+            resident_bytes: 4096 * walks,
         }
     }
 
@@ -198,14 +244,15 @@ mod tests {
         let csv = t.to_csv();
         assert_eq!(
             csv.lines().nth(2).unwrap(),
-            "0,1,4,2,0.000000,0.500000,1,10,12,0.500000,0,1,1"
+            "0,1,4,2,0.000000,0.500000,1,10,12,0.500000,0,1,1,1,4096"
         );
         // No second level: its columns stay empty.
         let one = Timeline::from_points(4, false, &[vec![pt(4, 4, 0, 0)]]);
         assert_eq!(
             one.to_csv().lines().nth(1).unwrap(),
-            "0,0,0,4,1.000000,,0,0,4,1.000000,4,,4"
+            "0,0,0,4,1.000000,,0,0,4,1.000000,4,,4,0,0"
         );
         assert!(one.to_svg("t").starts_with("<svg"));
+        assert!(t.memory_svg("m").contains("resident memory"));
     }
 }

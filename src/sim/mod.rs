@@ -150,6 +150,10 @@ pub struct TimelinePoint {
     pub translation_cycles: u64,
     /// instructions x base CPI + stall cycles, as the report counts a core's cycles.
     pub cycles: u64,
+    /// Page faults (minor and major) so far.
+    pub faults: u64,
+    /// The address space's resident bytes now (a level, not a count).
+    pub resident_bytes: u64,
 }
 
 /// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
@@ -837,6 +841,8 @@ fn timeline_point(c: &Core, t: &Timing) -> TimelinePoint {
         walks: c.walker.stats.walks,
         translation_cycles: c.counters.translation.total,
         cycles: base_cycles(c.counters.instructions, t.cpi_milli) + c.counters.stall_cycles,
+        faults: c.os_stats.minor_faults + c.os_stats.major_faults,
+        resident_bytes: c.os_stats.mapped_bytes,
     }
 }
 

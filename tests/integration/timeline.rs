@@ -99,6 +99,19 @@ fn windows_sum_to_the_totals_and_result_json_is_unchanged() {
             core["translation_cycles"]["total"].as_u64().unwrap()
         );
         assert_eq!(sum("cycles"), core["cycles"].as_u64().unwrap());
+        assert_eq!(
+            sum("faults"),
+            core["minor_faults"].as_u64().unwrap()
+                + core["paging"]["major_faults"].as_u64().unwrap()
+        );
+        // Resident memory is a level: the last window ends at the run's figure, and it
+        // never falls without evictions.
+        let resident: Vec<u64> = mine.iter().map(|r| num(r, "resident_bytes")).collect();
+        assert_eq!(
+            *resident.last().unwrap(),
+            core["huge_pages"]["mapped_bytes"].as_u64().unwrap()
+        );
+        assert!(resident.windows(2).all(|w| w[0] <= w[1]));
         // Rates are the counts' ratios.
         for r in &mine {
             let rate: f64 = r["l1_hit_rate"].parse().unwrap();
