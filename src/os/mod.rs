@@ -47,8 +47,8 @@ pub struct OsStats {
     /// Faults that wanted a huge page (its region was empty) but mapped a smaller page
     /// because memory had no free block of that size (Linux's `thp_fault_fallback`).
     pub huge_fallbacks: u64,
-    /// Bytes this address space's faults mapped, less what was evicted, since the
-    /// statistics began (its resident memory when there is no warm-up).
+    /// Bytes this address space's faults mapped, less what was evicted: its resident
+    /// memory (a level, kept across the warm-up reset).
     pub mapped_bytes: u64,
     /// 2 MiB regions collapsed (`promote`) or promoted in place (`reserve`).
     pub promotions: u64,

@@ -862,7 +862,11 @@ fn core_event(
     if !core.warm {
         core.warm = true;
         core.counters = CoreCounters::default();
-        core.os_stats = OsStats::default();
+        // Resident bytes are a level, not a count: they carry over.
+        core.os_stats = OsStats {
+            mapped_bytes: core.os_stats.mapped_bytes,
+            ..OsStats::default()
+        };
         core.tlbs.reset_stats();
         core.walker.reset_stats();
         // Shared caches restart when the last core is past warm-up.

@@ -178,6 +178,12 @@ fn accounting_invariant_holds_on_every_preset_and_timing_model() {
                 "sim.cores=2",
             ],
             vec![
+                "os.paging.replacement=\"clock\"",
+                "os.paging.resident_pages=500",
+                "sim.warmup_accesses=10000",
+                "os.paging.major_fault_cycles=30000",
+            ],
+            vec![
                 "os.huge_pages.policy=\"reserve\"",
                 "os.huge_pages.promote_in_place_cycles=7000",
                 "os.phys_mem=\"1GiB\"",
