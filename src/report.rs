@@ -87,6 +87,16 @@ pub struct CoreReport {
     pub huge_pages: HugePageReport,
     /// Page replacement: major faults, evictions, write-backs.
     pub paging: PagingReport,
+    /// Workload OS events applied.
+    pub os_events: EventReport,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct EventReport {
+    pub munmap_calls: u64,
+    pub madvise_calls: u64,
+    /// Pages (of any size) removed by unmaps.
+    pub unmapped_pages: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -250,6 +260,11 @@ fn core_report(c: &CoreStats) -> CoreReport {
             major_faults: c.os.major_faults,
             evictions: c.os.page_evictions,
             writebacks: c.os.writebacks,
+        },
+        os_events: EventReport {
+            munmap_calls: c.os.munmap_calls,
+            madvise_calls: c.os.madvise_calls,
+            unmapped_pages: c.os.unmapped_pages,
         },
     }
 }

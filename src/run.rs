@@ -357,6 +357,9 @@ impl Run<'_> {
         make: impl FnMut(&mut FrameAllocator) -> Result<PT, SimError>,
     ) -> Result<(crate::sim::RunStats, Vec<Vec<TimelinePoint>>), SimError> {
         let mut sim = Simulator::build(self.sys, sources, make)?;
+        for core in 0..self.sys.sim.cores as usize {
+            sim.set_events(core, self.inputs.workload.events_for(core));
+        }
         if sim.needs_future() {
             for core in 0..self.sys.sim.cores as usize {
                 sim.set_future(core, &read_ahead(self.inputs, core)?)?;

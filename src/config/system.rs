@@ -412,6 +412,9 @@ pub enum HugePolicy {
     /// On a first touch, the largest listed size whose aligned virtual region holds no
     /// mapping yet and for which a free physical block exists (Linux THP `always`).
     Always,
+    /// `always`, but only for regions wholly inside ranges the workload advised with
+    /// `madvise` events (Linux THP `madvise`).
+    Madvise,
     /// Small pages first; a 2 MiB region is collapsed into a huge page (a new 2M frame,
     /// its mapped pages copied, the small frames freed) once `promote_threshold` of its
     /// pages are mapped (khugepaged, done at the fault rather than by a background scan).

@@ -127,6 +127,14 @@ impl FrameAllocator {
         }
     }
 
+    /// Breaks reservation `block` if it is live (the program unmaps part of it).
+    pub fn break_reservation(&mut self, block: u64) {
+        if let Some(seq) = self.reservation_of.remove(&block) {
+            let (_, used) = self.reservations.remove(&seq).expect("indexed");
+            self.split_reservation(block, used);
+        }
+    }
+
     /// Breaks the oldest reservation: the block becomes 512 frames, the unused ones
     /// free. Returns false when there is none.
     fn break_oldest_reservation(&mut self) -> bool {
@@ -134,6 +142,11 @@ impl FrameAllocator {
             return false;
         };
         self.reservation_of.remove(&block);
+        self.split_reservation(block, used);
+        true
+    }
+
+    fn split_reservation(&mut self, block: u64, used: [u64; 8]) {
         self.buddy
             .split(block, order(PageSize::Size2M), 0)
             .expect("a reservation is an allocated 2M block");
@@ -146,7 +159,6 @@ impl FrameAllocator {
             }
         }
         self.reservations_broken += 1;
-        true
     }
 
     /// A frame of `size`, aligned to its size; running out is an error.

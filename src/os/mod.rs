@@ -66,6 +66,10 @@ pub struct OsStats {
     /// Pages the replacement policy evicted, and the dirty ones written back.
     pub page_evictions: u64,
     pub writebacks: u64,
+    /// Workload events applied, and pages (of any size) their unmaps removed.
+    pub munmap_calls: u64,
+    pub madvise_calls: u64,
+    pub unmapped_pages: u64,
 }
 
 impl OsStats {
@@ -88,6 +92,9 @@ impl OsStats {
         self.major_faults += o.major_faults;
         self.page_evictions += o.page_evictions;
         self.writebacks += o.writebacks;
+        self.munmap_calls += o.munmap_calls;
+        self.madvise_calls += o.madvise_calls;
+        self.unmapped_pages += o.unmapped_pages;
     }
 }
 
@@ -140,6 +147,8 @@ pub struct Os {
     paging: Option<Paging>,
     /// Whether every access must be reported to [`Os::on_access`] (replacement on).
     pub track_accesses: bool,
+    /// Ranges advised for huge pages, per address space: start -> end.
+    advised: HashMap<u16, std::collections::BTreeMap<u64, u64>>,
 }
 
 /// Demand-paging state: each address space's resident set, and the pages in swap.
@@ -207,7 +216,122 @@ impl Os {
                 future: HashMap::new(),
             }),
             track_accesses: cfg.paging.replacement.is_some(),
+            advised: HashMap::new(),
         }
+    }
+
+    /// Whether [start, end) lies inside one advised range of `asid`.
+    fn advised(&self, asid: u16, start: u64, end: u64) -> bool {
+        self.advised.get(&asid).is_some_and(|m| {
+            m.range(..=start)
+                .next_back()
+                .is_some_and(|(_, &e)| e >= end)
+        })
+    }
+
+    /// Applies a workload's OS event to address space `asid`; translations removed are
+    /// queued in `invalidations` for the caller.
+    pub fn apply_event<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        ev: crate::workload::OsEvent,
+        stats: &mut OsStats,
+    ) -> Result<(), SimError> {
+        use crate::workload::EventKind;
+        self.invalidations.clear();
+        match ev.kind {
+            EventKind::Madvise => {
+                // Merge with overlapping or touching ranges, so containment is one lookup.
+                let m = self.advised.entry(asid).or_default();
+                let (mut s, mut e) = (ev.start, ev.end);
+                let hits: Vec<(u64, u64)> = m
+                    .range(..=e)
+                    .filter(|(_, &end)| end >= s)
+                    .map(|(&a, &b)| (a, b))
+                    .collect();
+                for (a, b) in hits {
+                    m.remove(&a);
+                    s = s.min(a);
+                    e = e.max(b);
+                }
+                m.insert(s, e);
+                stats.madvise_calls += 1;
+            }
+            EventKind::Munmap => self.munmap(pt, asid, ev.start, ev.end, stats)?,
+        }
+        Ok(())
+    }
+
+    /// Removes every mapping in [start, end): frames freed (a huge page partly inside
+    /// goes whole; Linux would split it first), resident-set and swap entries dropped,
+    /// region bookkeeping updated, translations queued for invalidation.
+    fn munmap<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        start: u64,
+        end: u64,
+        stats: &mut OsStats,
+    ) -> Result<(), SimError> {
+        stats.munmap_calls += 1;
+        let mut va = start;
+        while va < end {
+            // A page whose reservation is live must not free its frame alone: break the
+            // reservation first so every mapped piece is a frame of its own.
+            let key = (asid, va >> 21);
+            if let Some(b) = self.regions.get(&key).and_then(|r| r.reservation) {
+                self.frames.break_reservation(b);
+            }
+            let Some(tr) = pt.unmap(asid, va) else {
+                if let Some(p) = &mut self.paging {
+                    // Swapped out: the swap copy goes.
+                    p.swapped.remove(&(asid, va >> 12));
+                }
+                va += 4096;
+                continue;
+            };
+            let base = va & !(tr.size.bytes() - 1);
+            self.frames.free(tr.frame, tr.size)?;
+            stats.mapped_bytes = stats.mapped_bytes.saturating_sub(tr.size.bytes());
+            stats.unmapped_pages += 1;
+            self.invalidations.push(Evicted {
+                asid,
+                vaddr: base,
+                size: tr.size,
+            });
+            for (i, &s) in self.huge_sizes.iter().enumerate() {
+                if s > tr.size {
+                    let k = (asid, base >> s.shift());
+                    if let Some(n) = self.occupied[i].get_mut(&k) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.occupied[i].remove(&k);
+                        }
+                    }
+                }
+            }
+            if let Some(r) = self.regions.get_mut(&(asid, base >> 21)) {
+                if tr.size == PageSize::Size4K {
+                    let page = (base >> 12) & (SMALL_PER_2M - 1);
+                    if r.pages[(page / 64) as usize] >> (page % 64) & 1 == 1 {
+                        r.pages[(page / 64) as usize] &= !(1 << (page % 64));
+                        r.mapped -= 1;
+                    }
+                    r.reservation = None;
+                } else {
+                    // The huge page is gone: the region starts afresh.
+                    self.regions.remove(&(asid, base >> 21));
+                }
+            }
+            if let Some(p) = &mut self.paging {
+                if let Some(set) = p.sets.get_mut(&asid) {
+                    set.remove(base >> 12);
+                }
+            }
+            va = base + tr.size.bytes();
+        }
+        Ok(())
     }
 
     /// Whether page replacement is Belady's OPT (the run must hand over the future).
@@ -301,7 +425,7 @@ impl Os {
         vaddr: u64,
         stats: &mut OsStats,
     ) -> Result<(PageSize, u64), SimError> {
-        if self.policy == HugePolicy::Always {
+        if matches!(self.policy, HugePolicy::Always | HugePolicy::Madvise) {
             let mut wanted = false;
             for (i, &s) in self.huge_sizes.iter().enumerate() {
                 if wanted && self.fallback == HugeFallback::Base {
@@ -309,6 +433,11 @@ impl Os {
                 }
                 if self.occupied[i].contains_key(&(asid, vaddr >> s.shift())) {
                     // Something is mapped in this region already: not a candidate.
+                    continue;
+                }
+                let base = vaddr & !(s.bytes() - 1);
+                if self.policy == HugePolicy::Madvise && !self.advised(asid, base, base + s.bytes())
+                {
                     continue;
                 }
                 match self.frames.try_alloc(s) {
@@ -370,7 +499,7 @@ impl Os {
                     HugePolicy::Promote | HugePolicy::Reserve => {
                         self.fault_in_region(pt, asid, vaddr, stats)?
                     }
-                    HugePolicy::Never | HugePolicy::Always => {
+                    HugePolicy::Never | HugePolicy::Always | HugePolicy::Madvise => {
                         let (size, frame) = self.choose_frame(asid, vaddr, stats)?;
                         stats.mapped_bytes += size.bytes();
                         let base = vaddr & !(size.bytes() - 1);
@@ -382,6 +511,7 @@ impl Os {
             }
         };
         stats.evictions += outcome.evicted.is_some() as u64;
+        self.flush_walk_caches |= outcome.freed_tables;
         stats.fault_cycles += cycles;
         Ok((cycles, outcome.evicted))
     }

@@ -163,6 +163,15 @@ impl ResidentSet {
         }
     }
 
+    /// Drops `vpn` from the set (unmapped by the program), if resident.
+    pub fn remove(&mut self, vpn: u64) {
+        if let Some(&s) = self.slot_of.get(&vpn) {
+            let s = s as usize;
+            self.order.remove(&(self.stamp[s], s as u32));
+            self.remove_slot(s);
+        }
+    }
+
     /// Chooses and removes a victim; its slot is taken by the next insert. `None` when
     /// nothing is resident.
     pub fn evict(&mut self) -> Option<Victim> {

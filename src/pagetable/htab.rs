@@ -429,7 +429,10 @@ impl PageTable for Htab {
         }
         self.nesting.add(asid, vaddr, size);
         let evicted = self.insert(key_of(asid, vaddr, size), frame);
-        Ok(MapOutcome { evicted })
+        Ok(MapOutcome {
+            evicted,
+            ..MapOutcome::default()
+        })
     }
 
     fn unmap(&mut self, asid: u16, vaddr: u64) -> Option<Translation> {
@@ -554,7 +557,10 @@ impl PageTable for Htab {
             if let Some(frame) = self.evicted.remove(&key) {
                 self.restores += 1;
                 let evicted = self.insert(key, frame);
-                return Ok(Some(MapOutcome { evicted }));
+                return Ok(Some(MapOutcome {
+                    evicted,
+                    ..MapOutcome::default()
+                }));
             }
         }
         Ok(None)

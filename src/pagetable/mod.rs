@@ -41,6 +41,9 @@ pub struct Evicted {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MapOutcome {
     pub evicted: Option<Evicted>,
+    /// The map replaced an emptied table by a huge page and freed the table: walk
+    /// caches that name it must be flushed.
+    pub freed_tables: bool,
 }
 
 /// A table placed in physical memory: a run of bytes backed by 2 MiB blocks from the

@@ -181,6 +181,11 @@ impl PageTable for Radix {
                 )));
             }
             self.release(child, level - 1, frames)?;
+            self.entries[slot] = frame | 1;
+            return Ok(MapOutcome {
+                evicted: None,
+                freed_tables: true,
+            });
         }
         self.entries[slot] = frame | 1;
         Ok(MapOutcome::default())

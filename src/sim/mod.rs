@@ -135,6 +135,13 @@ struct Core {
     event_at: u64,
     /// Cumulative counters at each timeline window boundary (empty when off).
     timeline: Vec<TimelinePoint>,
+    /// OS events of this core's stream, as (stream position, event), in order.
+    os_events: std::collections::VecDeque<(u64, crate::workload::OsEvent)>,
+    /// Accesses of the stream before the last statistics restart (warm-up), so that
+    /// stream position = `stream_base + counters.accesses`.
+    stream_base: u64,
+    /// `counters.accesses` at which the next OS event applies (`u64::MAX`: none).
+    os_event_at: u64,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -266,6 +273,9 @@ impl<PT: PageTable> Simulator<PT> {
                         cfg.sim.warmup_accesses
                     },
                     timeline: Vec::new(),
+                    os_events: Default::default(),
+                    stream_base: 0,
+                    os_event_at: u64::MAX,
                 }
             })
             .collect();
@@ -297,6 +307,13 @@ impl<PT: PageTable> Simulator<PT> {
     /// ahead of the run.
     pub fn set_future(&mut self, core: usize, vpns: &[u64]) -> Result<(), SimError> {
         self.os.set_future(core as u16 + 1, vpns)
+    }
+
+    /// Core `core`'s OS events (stream position, event), in order; before the run.
+    pub fn set_events(&mut self, core: usize, events: Vec<(u64, crate::workload::OsEvent)>) {
+        let c = &mut self.cores[core];
+        c.os_events = events.into();
+        c.os_event_at = c.os_events.front().map_or(u64::MAX, |e| e.0);
     }
 
     /// Whether the OS needs [`Simulator::set_future`] before the run.
@@ -408,6 +425,11 @@ impl<PT: PageTable> Simulator<PT> {
                         self.timeline_window,
                     );
                 }
+                if core.counters.accesses == core.os_event_at {
+                    if let Err(e) = apply_os_events(core, pt, &mut self.os) {
+                        break Err(e);
+                    }
+                }
                 if pos == buf.len() {
                     buf.clear();
                     pos = 0;
@@ -424,8 +446,8 @@ impl<PT: PageTable> Simulator<PT> {
                     walks_before = walks;
                     progress(self.accesses_done);
                 }
-                // `event_at` is past the count here (a core_event just moved it on).
-                let until = core.event_at - core.counters.accesses;
+                // Both are past the count here (the bookkeeping just moved them on).
+                let until = core.event_at.min(core.os_event_at) - core.counters.accesses;
                 stop = pos + (buf.len() - pos).min(until.min(usize::MAX as u64) as usize);
             }
             let a = buf[pos];
@@ -861,6 +883,12 @@ fn core_event(
 ) {
     if !core.warm {
         core.warm = true;
+        // Stream positions go on across the restart of the counts.
+        let consumed = core.counters.accesses;
+        core.stream_base += consumed;
+        if core.os_event_at != u64::MAX {
+            core.os_event_at -= consumed;
+        }
         core.counters = CoreCounters::default();
         // Resident bytes are a level, not a count: they carry over.
         core.os_stats = OsStats {
@@ -881,6 +909,32 @@ fn core_event(
         core.timeline.push(p);
         core.event_at += window;
     }
+}
+
+/// Applies every OS event at the core's current stream position and schedules the next.
+/// Translations the events remove leave this core's TLBs (the address space runs on this
+/// core only; shootdowns to other cores are not modelled yet).
+fn apply_os_events<PT: PageTable>(
+    core: &mut Core,
+    pt: &mut PT,
+    os: &mut Os,
+) -> Result<(), SimError> {
+    let here = core.stream_base + core.counters.accesses;
+    while let Some(&(at, ev)) = core.os_events.front() {
+        if at > here {
+            break;
+        }
+        core.os_events.pop_front();
+        os.apply_event(pt, core.asid, ev, &mut core.os_stats)?;
+        for e in os.invalidations.drain(..) {
+            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+        }
+    }
+    core.os_event_at = core
+        .os_events
+        .front()
+        .map_or(u64::MAX, |e| e.0 - core.stream_base);
+    Ok(())
 }
 
 #[cfg(test)]

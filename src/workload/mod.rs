@@ -120,6 +120,72 @@ pub struct WorkloadSpec {
     #[serde(default = "default_base")]
     pub base: u64,
     pub generator: Generator,
+    /// OS events in the streams (`[[event]]`), each after a number of accesses.
+    #[serde(default, rename = "event", skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventSpec>,
+}
+
+/// An OS event at a point of a core's stream: `[[event]]` in the workload file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSpec {
+    /// Applied after this many accesses of the stream (0: before the first).
+    pub at: u64,
+    pub kind: EventKind,
+    /// Start of the range: `addr` (a virtual address) or `offset` (from `base`).
+    #[serde(default)]
+    pub addr: Option<u64>,
+    #[serde(default)]
+    pub offset: Option<crate::addr::ByteSize>,
+    pub len: crate::addr::ByteSize,
+    /// Only this core's stream (default: every core's).
+    #[serde(default)]
+    pub core: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// Remove every mapping in the range (frames freed, translations invalidated).
+    Munmap,
+    /// `madvise(MADV_HUGEPAGE)`: the range may take huge pages under
+    /// `os.huge_pages.policy = "madvise"`.
+    Madvise,
+}
+
+/// An event as the engine applies it: a page-aligned range of one address space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OsEvent {
+    pub kind: EventKind,
+    pub start: u64,
+    pub end: u64,
+}
+
+impl WorkloadSpec {
+    /// Core `core`'s events as (accesses before it, event), in stream order.
+    pub fn events_for(&self, core: usize) -> Vec<(u64, OsEvent)> {
+        let mut v: Vec<(u64, OsEvent)> = self
+            .events
+            .iter()
+            .filter(|e| e.core.is_none_or(|c| c as usize == core))
+            .map(|e| {
+                let start = e
+                    .addr
+                    .unwrap_or_else(|| self.base + e.offset.map_or(0, |o| o.0));
+                (
+                    e.at,
+                    OsEvent {
+                        kind: e.kind,
+                        start: start & !0xfff,
+                        end: (start + e.len.0).div_ceil(4096) * 4096,
+                    },
+                )
+            })
+            .collect();
+        // Stable: events at the same point keep the file's order.
+        v.sort_by_key(|e| e.0);
+        v
+    }
 }
 
 /// How addresses are generated; the TOML table `[generator]` with `kind = "..."`.
@@ -412,6 +478,30 @@ impl WorkloadSpec {
         }
         if self.instrs_per_access == 0 || self.instrs_per_access > 1_000_000 {
             err("instrs_per_access", "must be from 1 to 1000000".into());
+        }
+        for (i, e) in self.events.iter().enumerate() {
+            let k = |f: &str| format!("event[{i}].{f}");
+            match (e.addr, e.offset) {
+                (Some(_), Some(_)) | (None, None) => err(
+                    &format!("event[{i}]"),
+                    "give the range's start as exactly one of `addr` and `offset`".into(),
+                ),
+                _ => {}
+            }
+            let start = e
+                .addr
+                .unwrap_or_else(|| self.base.saturating_add(e.offset.map_or(0, |o| o.0)));
+            if e.len.0 == 0 {
+                err(&k("len"), "must be at least 1 byte".into());
+            } else if start.checked_add(e.len.0).is_none_or(|end| end > VA_LIMIT) {
+                err(
+                    &k("len"),
+                    format!(
+                        "the range {start:#x} + {} leaves the 57-bit address space",
+                        e.len.0
+                    ),
+                );
+            }
         }
         let base_ok = if self.base % (1 << 30) != 0 {
             err(

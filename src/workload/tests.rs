@@ -16,6 +16,7 @@ fn spec(accesses: u64, generator: Generator) -> WorkloadSpec {
         seed: 42,
         base: BASE,
         generator,
+        events: Vec::new(),
     }
 }
 

@@ -590,3 +590,174 @@ fn opt_and_working_set_equal_the_analysis() {
         }
     }
 }
+
+// ---- Workload events -----------------------------------------------------------
+
+/// A loop over 16 pages (64 KiB), `n` accesses, with `events` appended.
+fn loop_workload(n: u64, events: &str) -> String {
+    format!("name = \"loop\"\naccesses = {n}\nseed = 1\n[generator]\nkind = \"sequential\"\nfootprint = \"64KiB\"\nstride = 4096\n{events}")
+}
+
+/// munmap in the middle of a loop: every page of the second pass faults again, and
+/// none is found in a TLB (test builds check every hit against the page table, and the
+/// 16 pages are all still in the L1 DTLB when the unmap comes).
+#[test]
+fn munmap_removes_mappings_and_their_translations() {
+    let ev = "[[event]]\nat = 32\nkind = \"munmap\"\noffset = 0\nlen = \"64KiB\"\n";
+    let r = simulate(
+        &inputs(Some("skylake"), Some(&loop_workload(64, ev)), &[]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let t = &r.stats.total;
+    assert_eq!(t.minor_faults, 32);
+    assert_eq!(t.os_events.unmapped_pages, 16);
+    assert_eq!(t.os_events.munmap_calls, 1);
+    assert_eq!(t.huge_pages.mapped_bytes, 16 * 4096);
+    t.check_accounting().unwrap();
+    // Without the event the loop faults once per page.
+    let plain = simulate(
+        &inputs(Some("skylake"), Some(&loop_workload(64, "")), &[]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(plain.stats.total.minor_faults, 16);
+    // The event's position counts stream accesses across the warm-up: with 20 warm-up
+    // accesses the measured part sees exactly the 16 faults after the unmap.
+    let w = simulate(
+        &inputs(
+            Some("skylake"),
+            Some(&loop_workload(64, ev)),
+            &["sim.warmup_accesses=20"],
+        ),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(w.stats.total.minor_faults, 16);
+    assert_eq!(w.stats.total.accesses, 44);
+}
+
+/// A 4 KiB unmap inside a 2M page takes the whole huge page (documented: no split);
+/// the region then faults in a fresh 2M page, which replaces its emptied table.
+#[test]
+fn munmap_inside_a_huge_page_and_remapping_it() {
+    let ev = "[[event]]\nat = 32\nkind = \"munmap\"\noffset = \"8KiB\"\nlen = \"4KiB\"\n";
+    let r = simulate(
+        &inputs(Some("skylake"), Some(&loop_workload(64, ev)), &[ALWAYS]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let t = &r.stats.total;
+    assert_eq!((t.minor_faults, t.huge_pages.faults_2m), (2, 2));
+    assert_eq!(t.os_events.unmapped_pages, 1);
+    assert_eq!(t.huge_pages.mapped_bytes, 2 << 20);
+    // 4K pages unmapped, then the region taken by a 2M page over the emptied table.
+    let ev2 = "[[event]]\nat = 16\nkind = \"munmap\"\noffset = 0\nlen = \"64KiB\"\n\
+               [[event]]\nat = 16\nkind = \"madvise\"\noffset = 0\nlen = \"2MiB\"\n";
+    let r = simulate(
+        &inputs(
+            Some("skylake"),
+            Some(&loop_workload(64, ev2)),
+            &["os.huge_pages.policy=\"madvise\""],
+        ),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let t = &r.stats.total;
+    // 16 4K faults before the advice, then one 2M fault for the rest of the run.
+    assert_eq!((t.minor_faults, t.huge_pages.faults_2m), (17, 1));
+    assert!(
+        r.stats.page_table_bytes < 4 * 4096,
+        "the PTE page was freed"
+    );
+    t.check_accounting().unwrap();
+}
+
+/// THP `madvise`: only advised regions take huge pages. A sweep over 1 GiB with the
+/// first 256 MiB advised maps 128 2M pages and 4K pages for the other 768 MiB.
+#[test]
+fn thp_madvise_maps_huge_pages_only_where_advised() {
+    let ev = "[[event]]\nat = 0\nkind = \"madvise\"\noffset = 0\nlen = \"256MiB\"\n";
+    let wl = format!("{SWEEP}{ev}");
+    let r = simulate(
+        &inputs(
+            Some("skylake"),
+            Some(&wl),
+            &["os.huge_pages.policy=\"madvise\""],
+        ),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let t = &r.stats.total;
+    assert_eq!(t.huge_pages.faults_2m, 128);
+    assert_eq!(t.minor_faults, 128 + (768 << 20) / 4096);
+    assert_eq!(t.huge_pages.mapped_bytes, 1 << 30);
+    // No advice: the policy maps nothing huge.
+    let none = run(&["os.huge_pages.policy=\"madvise\""]);
+    assert_eq!(none.stats.total.huge_pages.faults_2m, 0);
+}
+
+/// Unmapping swapped-out pages drops their swap copies: touching them again is a minor
+/// fault, not a major one.
+#[test]
+fn munmap_discards_swapped_pages() {
+    // 16 pages through 8 resident frames (FIFO): the first pass evicts pages 0-7;
+    // unmapping everything then makes the second pass 16 minor faults.
+    let ev = "[[event]]\nat = 16\nkind = \"munmap\"\noffset = 0\nlen = \"64KiB\"\n";
+    let sets = [
+        "os.paging.replacement=\"fifo\"",
+        "os.paging.resident_pages=8",
+    ];
+    let r = simulate(
+        &inputs(Some("skylake"), Some(&loop_workload(32, ev)), &sets),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let t = &r.stats.total;
+    assert_eq!((t.minor_faults, t.paging.major_faults), (32, 0));
+    assert_eq!(
+        t.os_events.unmapped_pages, 8,
+        "only the 8 resident pages were mapped"
+    );
+    t.check_accounting().unwrap();
+}
+
+#[test]
+fn bad_events_are_named() {
+    for (ev, key) in [
+        (
+            "[[event]]\nat = 1\nkind = \"munmap\"\nlen = \"4KiB\"\n",
+            "event[0]",
+        ),
+        (
+            "[[event]]\nat = 1\nkind = \"munmap\"\naddr = 0\noffset = 0\nlen = \"4KiB\"\n",
+            "event[0]",
+        ),
+        (
+            "[[event]]\nat = 1\nkind = \"munmap\"\noffset = 0\nlen = 0\n",
+            "event[0].len",
+        ),
+        (
+            "[[event]]\nat = 1\nkind = \"fork\"\noffset = 0\nlen = 1\n",
+            "event[0].kind",
+        ),
+        (
+            "[[event]]\nat = 1\nkind = \"munmap\"\noffset = 0\nlen = 1\nbogus = 2\n",
+            "bogus",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().join("w.toml");
+        std::fs::write(&w, loop_workload(10, ev)).unwrap();
+        let (code, _, err) = super::analysis::mmusim(&[
+            "run",
+            "-q",
+            "-w",
+            w.to_str().unwrap(),
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{ev}: {err}");
+        assert!(err.contains(key) && err.contains("w.toml"), "{ev}: {err}");
+    }
+}
