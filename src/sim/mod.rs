@@ -440,6 +440,20 @@ impl<PT: PageTable> Simulator<PT> {
                         core.done = true;
                         break Ok(());
                     }
+                    // Event lines of a trace read in this batch join the queue; one at
+                    // the current position applies before the batch's first access.
+                    let mut evs = Vec::new();
+                    core.source.take_events(&mut evs);
+                    if !evs.is_empty() {
+                        core.os_events.extend(evs);
+                        core.os_events.make_contiguous().sort_by_key(|e| e.0);
+                        core.os_event_at = core.os_events[0].0 - core.stream_base;
+                        if core.counters.accesses == core.os_event_at {
+                            if let Err(e) = apply_os_events(core, pt, &mut self.os) {
+                                break Err(e);
+                            }
+                        }
+                    }
                     // Prefetch page-table entries in batches that follow a walk-heavy one.
                     let walks = core.walker.stats.walks;
                     prefetching = walks.saturating_sub(walks_before) * 8 > BATCH as u64;

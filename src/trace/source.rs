@@ -8,7 +8,7 @@
 
 use super::TraceError;
 use crate::addr::AccessKind;
-use crate::workload::Access;
+use crate::workload::{Access, OsEvent};
 use std::io::{self, Read};
 
 /// What every reader implements: [`crate::workload::AccessSource::fill`] with the
@@ -16,11 +16,18 @@ use std::io::{self, Read};
 pub(crate) trait TraceSource: Send {
     /// Appends up to `max` accesses to `buf`; appending nothing means the end.
     fn next_batch(&mut self, buf: &mut Vec<Access>, max: usize) -> Result<(), TraceError>;
+
+    /// OS events read so far, with their stream positions (text traces only).
+    fn take_events(&mut self, _out: &mut Vec<(u64, OsEvent)>) {}
 }
 
 impl TraceSource for Box<dyn TraceSource> {
     fn next_batch(&mut self, buf: &mut Vec<Access>, max: usize) -> Result<(), TraceError> {
         (**self).next_batch(buf, max)
+    }
+
+    fn take_events(&mut self, out: &mut Vec<(u64, OsEvent)>) {
+        (**self).take_events(out)
     }
 }
 
@@ -34,6 +41,10 @@ impl<T: TraceSource> crate::workload::AccessSource for Adapter<T> {
         max: usize,
     ) -> Result<(), crate::workload::WorkloadError> {
         self.0.next_batch(buf, max).map_err(Into::into)
+    }
+
+    fn take_events(&mut self, out: &mut Vec<(u64, OsEvent)>) {
+        self.0.take_events(out)
     }
 }
 
@@ -324,6 +335,11 @@ pub(crate) trait LineParser: Send {
     /// file name and line number by the caller.
     fn line(&mut self, line: &[u8], out: &mut Vec<Access>) -> Result<(), String>;
 
+    /// An OS event the last `line` call decoded instead of accesses, if any.
+    fn take_event(&mut self) -> Option<OsEvent> {
+        None
+    }
+
     /// Fast path for the format's common line shapes: if `bytes` starts with a
     /// complete, well-formed line of such a shape (ending in `\n`), decodes it into
     /// `out` and returns its length including the `\n`. `None` (without touching
@@ -344,6 +360,9 @@ pub(crate) struct LineSource<P> {
     parser: P,
     carry: Carry,
     fail: Failure,
+    /// Accesses handed out in earlier batches, and events with their positions.
+    delivered: u64,
+    events: Vec<(u64, OsEvent)>,
 }
 
 impl<P: LineParser> LineSource<P> {
@@ -355,10 +374,17 @@ impl<P: LineParser> LineSource<P> {
             parser,
             carry: Carry::default(),
             fail: Failure::default(),
+            delivered: 0,
+            events: Vec::new(),
         }
     }
 
-    fn decode(&mut self, buf: &mut Vec<Access>, limit: usize) -> Result<(), TraceError> {
+    fn decode(
+        &mut self,
+        buf: &mut Vec<Access>,
+        before: usize,
+        limit: usize,
+    ) -> Result<(), TraceError> {
         while buf.len() < limit {
             // Common lines are parsed in one pass straight from the window, without
             // first searching for the newline.
@@ -375,6 +401,12 @@ impl<P: LineParser> LineSource<P> {
                     self.line_no += 1;
                     if let Err(msg) = self.parser.line(&self.win.buf[s..e], buf) {
                         return Err(TraceError::at_line(&self.name, self.line_no, msg));
+                    }
+                    if let Some(ev) = self.parser.take_event() {
+                        // Event lines yield no access: the event comes before the
+                        // accesses of the lines after it.
+                        let at = self.delivered + (buf.len() - before) as u64;
+                        self.events.push((at, ev));
                     }
                 }
                 Ok(None) => break,
@@ -398,9 +430,15 @@ impl<P: LineParser> TraceSource for LineSource<P> {
         let before = buf.len();
         let limit = before + max;
         self.carry.drain_into(buf, limit);
-        let r = self.decode(buf, limit);
+        let r = self.decode(buf, before, limit);
         self.carry.take_excess(buf, limit);
-        self.fail.settle(r, buf, before)
+        let r = self.fail.settle(r, buf, before);
+        self.delivered += (buf.len() - before) as u64;
+        r
+    }
+
+    fn take_events(&mut self, out: &mut Vec<(u64, OsEvent)>) {
+        out.append(&mut self.events);
     }
 }
 

@@ -9,7 +9,12 @@
 //! W 4096 8            store of 8 bytes (split if it crosses a page)
 //! F 0x400000          instruction fetch
 //! R 0x1000 i=0        explicit instruction count (default 1)
+//! munmap 0x7f0000000000 0x200000     OS event: unmap the range (address, length)
+//! madvise 0x7f0000000000 0x40000000  OS event: MADV_HUGEPAGE over the range
 //! ```
+//!
+//! Event lines apply between the accesses around them (the engine's OS events, as
+//! `[[event]]` in a workload file). Converting a trace to another format drops them.
 //!
 //! Each line is one instruction unless it says `i=N`: the writer uses that to keep the
 //! exact `instrs` of any access stream (a fetch's data accesses carry `i=0`), so that
@@ -21,13 +26,15 @@ use super::source::{
 };
 use super::TraceOptions;
 use crate::addr::AccessKind;
-use crate::workload::Access;
+use crate::workload::{Access, EventKind, OsEvent};
 use std::io::{self, BufWriter, Read, Write};
 
 pub(crate) struct Text {
     fetches: bool,
     page_mask: u64,
     pending: Pending,
+    /// The OS event the last line held (`munmap` / `madvise` lines).
+    event: Option<OsEvent>,
 }
 
 /// A text-trace reader over a decompressed stream.
@@ -43,6 +50,7 @@ pub(crate) fn reader(
             fetches: opts.fetches,
             page_mask: opts.page_size - 1,
             pending: Pending::default(),
+            event: None,
         },
     )
 }
@@ -56,6 +64,10 @@ fn parse_num(tok: &[u8]) -> Option<u64> {
 }
 
 impl LineParser for Text {
+    fn take_event(&mut self) -> Option<OsEvent> {
+        self.event.take()
+    }
+
     fn line(&mut self, line: &[u8], out: &mut Vec<Access>) -> Result<(), String> {
         let line = match line.iter().position(|&b| b == b'#') {
             Some(c) => &line[..c],
@@ -70,11 +82,49 @@ impl LineParser for Text {
             .filter(|t| !t.is_empty());
         // Not empty after trimming, so there is a first token.
         let op = toks.next().unwrap_or_default();
+        let event = match op {
+            b"munmap" => Some(EventKind::Munmap),
+            b"madvise" => Some(EventKind::Madvise),
+            _ => None,
+        };
+        if let Some(kind) = event {
+            let mut num = |what: &str| -> Result<u64, String> {
+                let t = toks
+                    .next()
+                    .ok_or_else(|| format!("{} needs an address and a length", quote(op)))?;
+                parse_num(t).ok_or_else(|| format!("bad {what} {}", quote(t)))
+            };
+            let addr = num("address")?;
+            let len = num("length")?;
+            if len == 0 {
+                return Err("an event's length must be at least 1".into());
+            }
+            let end = addr
+                .checked_add(len)
+                .filter(|&e| e <= crate::workload::VA_LIMIT)
+                .ok_or_else(|| {
+                    format!("the range {addr:#x} + {len:#x} leaves the 57-bit address space")
+                })?;
+            if let Some(t) = toks.next() {
+                return Err(format!("unexpected {} after the length", quote(t)));
+            }
+            self.event = Some(OsEvent {
+                kind,
+                start: addr & !0xfff,
+                end: end.div_ceil(4096) * 4096,
+            });
+            return Ok(());
+        }
         let kind = match op {
             b"R" | b"r" => AccessKind::Load,
             b"W" | b"w" => AccessKind::Store,
             b"F" | b"f" => AccessKind::Fetch,
-            _ => return Err(format!("expected R, W or F, found {}", quote(line))),
+            _ => {
+                return Err(format!(
+                    "expected R, W, F, munmap or madvise, found {}",
+                    quote(line)
+                ))
+            }
         };
         let addr_tok = toks.next().ok_or("missing address")?;
         let vaddr =

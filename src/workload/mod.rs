@@ -65,6 +65,10 @@ pub trait AccessSource: Send {
     /// Append up to `max` accesses to `buf` (caller clears it). Appending nothing
     /// means the stream has ended.
     fn fill(&mut self, buf: &mut Vec<Access>, max: usize) -> Result<(), WorkloadError>;
+
+    /// Moves the OS events met so far (event lines of a text trace) to `out`, each with
+    /// its stream position (the number of accesses before it). Called after `fill`.
+    fn take_events(&mut self, _out: &mut Vec<(u64, OsEvent)>) {}
 }
 
 /// Largest virtual address (exclusive) any generated access may reach: 57-bit
@@ -835,6 +839,10 @@ impl AccessSource for Limit {
             .fill(buf, max.min(self.left.min(usize::MAX as u64) as usize))?;
         self.left -= (buf.len() - before) as u64;
         Ok(())
+    }
+
+    fn take_events(&mut self, out: &mut Vec<(u64, OsEvent)>) {
+        self.inner.take_events(out);
     }
 }
 

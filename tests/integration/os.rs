@@ -761,3 +761,97 @@ fn bad_events_are_named() {
         assert!(err.contains(key) && err.contains("w.toml"), "{ev}: {err}");
     }
 }
+
+/// Event lines in a text trace: a loop over 16 pages, `munmap` of all of them after
+/// the first pass (at stream position 16 + 8192 so that it falls past the first 4096-
+/// access batch), then the loop again: every page faults once per pass, and the warm-up
+/// does not move the event.
+#[test]
+fn event_lines_in_a_text_trace_apply_between_their_neighbours() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("# two passes with an unmap between\n");
+    let pass = |t: &mut String, n: usize| {
+        for i in 0..n {
+            t.push_str(&format!(
+                "R {:#x}\n",
+                0x10_0000_0000u64 + (i as u64 % 16) * 4096
+            ));
+        }
+    };
+    pass(&mut text, 16 + 8192);
+    text.push_str("munmap 0x1000000000 0x10000\n");
+    pass(&mut text, 16);
+    text.push_str("madvise 0x1000200000 0x200000\n");
+    text.push_str("R 0x1000200000\nR 0x1000300000\nR 0x1000400000\n");
+    let tr = dir.path().join("ev.txt");
+    std::fs::write(&tr, text).unwrap();
+    let trace = tr.to_str().unwrap();
+    let go = |extra: &[&str]| {
+        let out = dir.path().join(format!("o{}", extra.len()));
+        let mut args = vec![
+            "run",
+            "-q",
+            "--trace",
+            trace,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        for e in extra {
+            args.push("--set");
+            args.push(e);
+        }
+        let (code, _, err) = super::analysis::mmusim(&args);
+        assert_eq!(code, 0, "{err}");
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap())
+                .unwrap();
+        j["stats"]["total"].clone()
+    };
+    let t = go(&["os.huge_pages.policy=\"madvise\""]);
+    // 16 + 16 4K faults around the unmap, one 2M fault for the advised region (its
+    // second access, 1 MiB further, hits the same page), one 4K fault outside it.
+    assert_eq!(t["minor_faults"], 16 + 16 + 2);
+    assert_eq!(t["huge_pages"]["faults_2m"], 1);
+    assert_eq!(t["os_events"]["unmapped_pages"], 16);
+    assert_eq!(t["os_events"]["madvise_calls"], 1);
+    let w = go(&[
+        "os.huge_pages.policy=\"madvise\"",
+        "sim.warmup_accesses=100",
+    ]);
+    assert_eq!(
+        w["minor_faults"],
+        16 + 2,
+        "the first pass faulted during warm-up"
+    );
+}
+
+#[test]
+fn bad_event_lines_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (line, msg) in [
+        ("munmap 0x1000", "needs an address and a length"),
+        ("munmap 0x1000 0", "at least 1"),
+        ("madvise 0x1000 zz", "bad length"),
+        ("munmap 0x1000 0x1000 extra", "unexpected"),
+        (
+            "mprotect 0x1000 0x1000",
+            "expected R, W, F, munmap or madvise",
+        ),
+    ] {
+        let tr = dir.path().join("bad.txt");
+        std::fs::write(&tr, format!("R 0x1000\n{line}\n")).unwrap();
+        let (code, _, err) = super::analysis::mmusim(&[
+            "run",
+            "-q",
+            "--trace",
+            tr.to_str().unwrap(),
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{line}: {err}");
+        assert!(
+            err.contains("bad.txt:2") && err.contains(msg),
+            "{line}: {err}"
+        );
+    }
+}
