@@ -278,7 +278,7 @@ R 5 i=2\n";
         let cases = [
             (
                 "R 1\nX 0x10\n",
-                "t.txt:2: expected R, W or F, found \"X 0x10\"",
+                "t.txt:2: expected R, W, F, munmap or madvise, found \"X 0x10\"",
             ),
             ("R 0xzz\n", "t.txt:1: bad address \"0xzz\""),
             ("R 12a\n", "t.txt:1: bad address \"12a\""),
