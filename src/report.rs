@@ -97,6 +97,10 @@ pub struct EventReport {
     pub madvise_calls: u64,
     /// Pages (of any size) removed by unmaps.
     pub unmapped_pages: u64,
+    pub fork_calls: u64,
+    /// Copy-on-write faults (each copies one page) and the bytes copied.
+    pub cow_faults: u64,
+    pub cow_copied_bytes: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -134,6 +138,10 @@ pub struct PhysReport {
     pub pinned_frames: u64,
     /// `reserve`: reservations the allocator broke to find memory.
     pub reservations_broken: u64,
+    /// Pages still shared copy-on-write after forks, and the frames of the children's
+    /// page-table copies.
+    pub cow_shared_pages: u64,
+    pub child_table_frames: u64,
     /// 2 MiB and 1 GiB pages the free blocks could still provide.
     pub free_2m_blocks: u64,
     pub free_1g_blocks: u64,
@@ -265,6 +273,9 @@ fn core_report(c: &CoreStats) -> CoreReport {
             munmap_calls: c.os.munmap_calls,
             madvise_calls: c.os.madvise_calls,
             unmapped_pages: c.os.unmapped_pages,
+            fork_calls: c.os.fork_calls,
+            cow_faults: c.os.cow_faults,
+            cow_copied_bytes: c.os.cow_copied_bytes,
         },
     }
 }

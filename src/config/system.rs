@@ -286,6 +286,10 @@ pub struct OsConfig {
     pub huge_pages: HugePagesConfig,
     #[serde(default)]
     pub paging: PagingConfig,
+    /// Cycles to copy 4 KiB at a copy-on-write fault (after a fork), on top of
+    /// `minor_fault_cycles` for the trap.
+    #[serde(default)]
+    pub cow_copy_4k_cycles: u64,
 }
 
 /// Demand paging under memory pressure: which resident page to evict when an address
@@ -348,6 +352,7 @@ impl OsConfig {
             fragmentation: 0.0,
             huge_pages: HugePagesConfig::default(),
             paging: PagingConfig::default(),
+            cow_copy_4k_cycles: 0,
         }
     }
 }
@@ -765,6 +770,15 @@ impl SystemConfig {
                 format!(
                     "pre-fragmentation is supported up to 1 TiB of memory, not {}",
                     o.phys_mem
+                ),
+            ));
+        }
+        if o.cow_copy_4k_cycles > 1 << 30 {
+            e.push((
+                "os.cow_copy_4k_cycles".into(),
+                format!(
+                    "{} cycles to copy 4 KiB is beyond any real machine (at most 2^30)",
+                    o.cow_copy_4k_cycles
                 ),
             ));
         }

@@ -70,6 +70,10 @@ pub struct OsStats {
     pub munmap_calls: u64,
     pub madvise_calls: u64,
     pub unmapped_pages: u64,
+    /// Forks, the copy-on-write faults of the parent and the bytes they copied.
+    pub fork_calls: u64,
+    pub cow_faults: u64,
+    pub cow_copied_bytes: u64,
 }
 
 impl OsStats {
@@ -95,8 +99,14 @@ impl OsStats {
         self.munmap_calls += o.munmap_calls;
         self.madvise_calls += o.madvise_calls;
         self.unmapped_pages += o.unmapped_pages;
+        self.fork_calls += o.fork_calls;
+        self.cow_faults += o.cow_faults;
+        self.cow_copied_bytes += o.cow_copied_bytes;
     }
 }
+
+/// One address space's mappings: page base -> (frame, size).
+type MappingLog = HashMap<u64, (u64, PageSize)>;
 
 /// A 2 MiB region under the `promote` or `reserve` policy.
 #[derive(Clone, Default)]
@@ -149,6 +159,20 @@ pub struct Os {
     pub track_accesses: bool,
     /// Ranges advised for huge pages, per address space: start -> end.
     advised: HashMap<u16, std::collections::BTreeMap<u64, u64>>,
+    /// Every mapping per address space (page base -> frame, size), kept only when the
+    /// workload forks (a fork must know what to share).
+    mappings: Option<HashMap<u16, MappingLog>>,
+    /// Pages of each address space that are copy-on-write (base -> size).
+    cow: HashMap<u16, HashMap<u64, PageSize>>,
+    /// Frames forked children still hold: the number of such holders.
+    shared: HashMap<u64, u32>,
+    /// Frames of the children's copied page tables.
+    child_tables: u64,
+    /// Some address space has copy-on-write pages: stores must be checked.
+    pub cow_active: bool,
+    /// Set when the last event requires the core's TLBs and walk caches flushed.
+    pub flush_tlb: bool,
+    cow_copy_4k_cycles: u64,
 }
 
 /// Demand-paging state: each address space's resident set, and the pages in swap.
@@ -217,7 +241,143 @@ impl Os {
             }),
             track_accesses: cfg.paging.replacement.is_some(),
             advised: HashMap::new(),
+            mappings: None,
+            cow: HashMap::new(),
+            shared: HashMap::new(),
+            child_tables: 0,
+            cow_active: false,
+            flush_tlb: false,
+            cow_copy_4k_cycles: cfg.cow_copy_4k_cycles,
         }
+    }
+
+    /// Keeps a log of every mapping from now on (the workload has fork events).
+    pub fn log_mappings(&mut self) {
+        self.mappings.get_or_insert_with(HashMap::new);
+    }
+
+    fn log_map(&mut self, asid: u16, base: u64, frame: u64, size: PageSize) {
+        if let Some(m) = &mut self.mappings {
+            m.entry(asid).or_default().insert(base, (frame, size));
+        }
+    }
+
+    fn log_unmap(&mut self, asid: u16, base: u64) {
+        if let Some(m) = &mut self.mappings {
+            if let Some(a) = m.get_mut(&asid) {
+                a.remove(&base);
+            }
+        }
+    }
+
+    /// `fork()` of address space `asid`: a child shares every mapped page (each frame
+    /// gains a holder) and the parent's pages become copy-on-write; the child's copy of
+    /// the page table takes as many frames as the parent's table. The parent's TLBs and
+    /// walk caches are flushed (Linux write-protects the PTEs and flushes at fork).
+    fn fork<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        stats: &mut OsStats,
+    ) -> Result<(), SimError> {
+        if self.paging.is_some() {
+            return Err(SimError(
+                "a fork event with os.paging.replacement: swapping shared pages is not modelled yet".into(),
+            ));
+        }
+        // The table lists its mappings (radix), or the OS kept a log of them (hashed
+        // designs, when the workload file announces its forks).
+        let maps: Vec<(u64, (u64, PageSize))> = match pt.mappings(asid) {
+            Some(v) => v.into_iter().map(|(b, f, s)| (b, (f, s))).collect(),
+            None => match self.mappings.as_ref() {
+                Some(m) => m
+                    .get(&asid)
+                    .map(|a| a.iter().map(|(&b, &v)| (b, v)).collect())
+                    .unwrap_or_default(),
+                None => {
+                    return Err(SimError(
+                        "a fork line in a trace needs a radix page table (hashed designs can fork only from a workload file's [[event]])".into(),
+                    ))
+                }
+            },
+        };
+        let cow = self.cow.entry(asid).or_default();
+        for (base, (frame, size)) in maps {
+            cow.insert(base, size);
+            *self.shared.entry(frame).or_insert(0) += 1;
+        }
+        for _ in 0..pt.table_bytes().div_ceil(4096) {
+            self.frames.alloc(PageSize::Size4K)?;
+            self.child_tables += 1;
+        }
+        // Promotion would move shared pages: the parent's regions stay as they are.
+        for (k, r) in self.regions.iter_mut() {
+            if k.0 == asid {
+                r.done = true;
+            }
+        }
+        self.cow_active = true;
+        self.flush_tlb = true;
+        stats.fork_calls += 1;
+        Ok(())
+    }
+
+    /// Before a store by `asid` to `vaddr`: if its page is copy-on-write, copy it into
+    /// a new frame and remap it (the old frame stays with the child), queue the old
+    /// translation for invalidation, and return the cycles.
+    pub fn cow_fault<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        vaddr: u64,
+        stats: &mut OsStats,
+    ) -> Result<Option<u64>, SimError> {
+        let Some(c) = self.cow.get_mut(&asid) else {
+            return Ok(None);
+        };
+        let Some((base, size)) = PageSize::ALL.iter().find_map(|&s| {
+            let b = vaddr & !(s.bytes() - 1);
+            (c.get(&b) == Some(&s)).then_some((b, s))
+        }) else {
+            return Ok(None);
+        };
+        c.remove(&base);
+        self.invalidations.clear();
+        let old = pt
+            .unmap(asid, base)
+            .ok_or_else(|| SimError(format!("internal: shared page {base:#x} is not mapped")))?;
+        if let Some(n) = self.shared.get_mut(&old.frame) {
+            *n -= 1;
+            if *n == 0 {
+                self.shared.remove(&old.frame);
+            }
+        }
+        let new = self.frames.alloc(size)?;
+        let o = pt.map(asid, base, size, new, &mut self.frames)?;
+        self.log_map(asid, base, new, size);
+        self.invalidations.push(Evicted {
+            asid,
+            vaddr: base,
+            size,
+        });
+        if let Some(e) = o.evicted {
+            self.invalidations.push(e);
+            stats.evictions += 1;
+        }
+        let cycles = self.minor_fault_cycles + size.bytes() / 4096 * self.cow_copy_4k_cycles;
+        stats.cow_faults += 1;
+        stats.cow_copied_bytes += size.bytes();
+        stats.fault_cycles += cycles;
+        Ok(Some(cycles))
+    }
+
+    /// Pages still shared copy-on-write by all address spaces, and the child
+    /// page-table frames.
+    pub fn sharing(&self) -> (u64, u64) {
+        (
+            self.cow.values().map(|c| c.len() as u64).sum(),
+            self.child_tables,
+        )
     }
 
     /// Whether [start, end) lies inside one advised range of `asid`.
@@ -240,6 +400,7 @@ impl Os {
     ) -> Result<(), SimError> {
         use crate::workload::EventKind;
         self.invalidations.clear();
+        self.flush_tlb = false;
         match ev.kind {
             EventKind::Madvise => {
                 // Merge with overlapping or touching ranges, so containment is one lookup.
@@ -259,6 +420,7 @@ impl Os {
                 stats.madvise_calls += 1;
             }
             EventKind::Munmap => self.munmap(pt, asid, ev.start, ev.end, stats)?,
+            EventKind::Fork => self.fork(pt, asid, stats)?,
         }
         Ok(())
     }
@@ -292,7 +454,20 @@ impl Os {
                 continue;
             };
             let base = va & !(tr.size.bytes() - 1);
-            self.frames.free(tr.frame, tr.size)?;
+            self.log_unmap(asid, base);
+            if let Some(c) = self.cow.get_mut(&asid) {
+                c.remove(&base);
+            }
+            // A frame a forked child still holds stays allocated.
+            match self.shared.get_mut(&tr.frame) {
+                Some(n) => {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.shared.remove(&tr.frame);
+                    }
+                }
+                None => self.frames.free(tr.frame, tr.size)?,
+            }
             stats.mapped_bytes = stats.mapped_bytes.saturating_sub(tr.size.bytes());
             stats.unmapped_pages += 1;
             self.invalidations.push(Evicted {
@@ -504,6 +679,7 @@ impl Os {
                         stats.mapped_bytes += size.bytes();
                         let base = vaddr & !(size.bytes() - 1);
                         let o = pt.map(asid, base, size, frame, &mut self.frames)?;
+                        self.log_map(asid, base, frame, size);
                         self.note_mapped(asid, base, size);
                         (o, self.minor_fault_cost(size))
                     }
@@ -562,6 +738,7 @@ impl Os {
             frame,
             &mut self.frames,
         )?;
+        self.log_map(asid, vaddr & !0xfff, frame, PageSize::Size4K);
         stats.mapped_bytes += 4096;
         let mut cycles = self.minor_fault_cost(PageSize::Size4K);
         let r = self.regions.entry(key).or_default();
@@ -627,6 +804,7 @@ impl Os {
             if !in_place {
                 self.frames.free(tr.frame, PageSize::Size4K)?;
             }
+            self.log_unmap(asid, va);
             self.invalidations.push(Evicted {
                 asid,
                 vaddr: va,
@@ -634,6 +812,7 @@ impl Os {
             });
         }
         let o = pt.map(asid, base, PageSize::Size2M, huge, &mut self.frames)?;
+        self.log_map(asid, base, huge, PageSize::Size2M);
         if let Some(e) = o.evicted {
             // A hashed design made room by evicting another translation: it must
             // leave the TLBs like any eviction.

@@ -181,6 +181,11 @@ pub trait PageTable {
     }
     /// Design-specific counters (load factor, chain lengths, evictions, rehash work...),
     /// reported under `stats.page_tables`.
+    /// Every mapping of `asid` as (page base, frame, size), for designs that can list
+    /// them cheaply (radix); `None` otherwise.
+    fn mappings(&self, _asid: u16) -> Option<Vec<(u64, u64, PageSize)>> {
+        None
+    }
     fn stats(&self) -> serde_json::Value {
         serde_json::Value::Null
     }

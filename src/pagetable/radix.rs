@@ -215,6 +215,24 @@ impl PageTable for Radix {
         }
     }
 
+    fn mappings(&self, _asid: u16) -> Option<Vec<(u64, u64, PageSize)>> {
+        let mut out = Vec::new();
+        let mut stack = vec![(0usize, self.levels, 0u64)];
+        while let Some((node, level, va)) = stack.pop() {
+            for i in 0..=self.mask[level] as usize {
+                let e = self.entries[node * SLOTS + i];
+                let a = va | (i as u64) << self.shift[level];
+                if e & 1 == 1 {
+                    out.push((a, e & !1, self.size_of_level(level)));
+                } else if e != 0 {
+                    stack.push((((e >> 1) - 1) as usize, level - 1, a));
+                }
+            }
+        }
+        out.sort_unstable();
+        Some(out)
+    }
+
     #[inline(always)]
     fn walk(
         &self,

@@ -311,6 +311,12 @@ impl<PT: PageTable> Simulator<PT> {
 
     /// Core `core`'s OS events (stream position, event), in order; before the run.
     pub fn set_events(&mut self, core: usize, events: Vec<(u64, crate::workload::OsEvent)>) {
+        if events
+            .iter()
+            .any(|e| e.1.kind == crate::workload::EventKind::Fork)
+        {
+            self.os.log_mappings();
+        }
         let c = &mut self.cores[core];
         c.os_events = events.into();
         c.os_event_at = c.os_events.front().map_or(u64::MAX, |e| e.0);
@@ -556,6 +562,8 @@ impl<PT: PageTable> Simulator<PT> {
                     free_bytes: f.free_bytes,
                     pinned_frames: self.os.pinned_frames,
                     reservations_broken: self.os.frames.reservations_broken,
+                    cow_shared_pages: self.os.sharing().0,
+                    child_table_frames: self.os.sharing().1,
                     free_2m_blocks: at(9),
                     free_1g_blocks: at(18),
                     unusable_2m: f.unusable[9],
@@ -684,6 +692,19 @@ fn step<PT: PageTable, R: Recorder>(
     }
 
     let va = a.vaddr;
+    if os.cow_active && a.kind == AccessKind::Store {
+        // A store to a copy-on-write page traps before it translates: the page is
+        // copied and remapped, and the access then finds the new translation.
+        if let Some(c) = os.cow_fault(pt, core.asid, va, &mut core.os_stats)? {
+            for e in os.invalidations.drain(..) {
+                core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+            }
+            core.stall(c);
+            let tc = &mut core.counters.translation;
+            tc.fault += c;
+            tc.total += c;
+        }
+    }
     let mut tlb_cycles = 0u64;
     let hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
     let l1_hidden = if t.l1_overlapped {
@@ -942,6 +963,10 @@ fn apply_os_events<PT: PageTable>(
         os.apply_event(pt, core.asid, ev, &mut core.os_stats)?;
         for e in os.invalidations.drain(..) {
             core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+        }
+        if os.flush_tlb {
+            core.tlbs.flush_all();
+            core.walker.flush();
         }
     }
     core.os_event_at = core

@@ -11,6 +11,7 @@
 //! R 0x1000 i=0        explicit instruction count (default 1)
 //! munmap 0x7f0000000000 0x200000     OS event: unmap the range (address, length)
 //! madvise 0x7f0000000000 0x40000000  OS event: MADV_HUGEPAGE over the range
+//! fork                                OS event: fork (pages shared copy-on-write)
 //! ```
 //!
 //! Event lines apply between the accesses around them (the engine's OS events, as
@@ -82,6 +83,17 @@ impl LineParser for Text {
             .filter(|t| !t.is_empty());
         // Not empty after trimming, so there is a first token.
         let op = toks.next().unwrap_or_default();
+        if op == b"fork" {
+            if let Some(t) = toks.next() {
+                return Err(format!("unexpected {} after fork", quote(t)));
+            }
+            self.event = Some(OsEvent {
+                kind: EventKind::Fork,
+                start: 0,
+                end: 0,
+            });
+            return Ok(());
+        }
         let event = match op {
             b"munmap" => Some(EventKind::Munmap),
             b"madvise" => Some(EventKind::Madvise),
@@ -121,7 +133,7 @@ impl LineParser for Text {
             b"F" | b"f" => AccessKind::Fetch,
             _ => {
                 return Err(format!(
-                    "expected R, W, F, munmap or madvise, found {}",
+                    "expected R, W, F, munmap, madvise or fork, found {}",
                     quote(line)
                 ))
             }
@@ -278,7 +290,7 @@ R 5 i=2\n";
         let cases = [
             (
                 "R 1\nX 0x10\n",
-                "t.txt:2: expected R, W, F, munmap or madvise, found \"X 0x10\"",
+                "t.txt:2: expected R, W, F, munmap, madvise or fork, found \"X 0x10\"",
             ),
             ("R 0xzz\n", "t.txt:1: bad address \"0xzz\""),
             ("R 12a\n", "t.txt:1: bad address \"12a\""),

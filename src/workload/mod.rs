@@ -136,12 +136,14 @@ pub struct EventSpec {
     /// Applied after this many accesses of the stream (0: before the first).
     pub at: u64,
     pub kind: EventKind,
-    /// Start of the range: `addr` (a virtual address) or `offset` (from `base`).
+    /// Start of the range: `addr` (a virtual address) or `offset` (from `base`); not
+    /// for `fork`.
     #[serde(default)]
     pub addr: Option<u64>,
     #[serde(default)]
     pub offset: Option<crate::addr::ByteSize>,
-    pub len: crate::addr::ByteSize,
+    #[serde(default)]
+    pub len: Option<crate::addr::ByteSize>,
     /// Only this core's stream (default: every core's).
     #[serde(default)]
     pub core: Option<u32>,
@@ -155,6 +157,10 @@ pub enum EventKind {
     /// `madvise(MADV_HUGEPAGE)`: the range may take huge pages under
     /// `os.huge_pages.policy = "madvise"`.
     Madvise,
+    /// `fork()`: a child address space shares every page copy-on-write; the parent's
+    /// first store to a shared page copies it. (The child does not run its own stream
+    /// yet.)
+    Fork,
 }
 
 /// An event as the engine applies it: a page-aligned range of one address space.
@@ -181,7 +187,7 @@ impl WorkloadSpec {
                     OsEvent {
                         kind: e.kind,
                         start: start & !0xfff,
-                        end: (start + e.len.0).div_ceil(4096) * 4096,
+                        end: (start + e.len.map_or(0, |l| l.0)).div_ceil(4096) * 4096,
                     },
                 )
             })
@@ -485,6 +491,15 @@ impl WorkloadSpec {
         }
         for (i, e) in self.events.iter().enumerate() {
             let k = |f: &str| format!("event[{i}].{f}");
+            if e.kind == EventKind::Fork {
+                if e.addr.is_some() || e.offset.is_some() || e.len.is_some() {
+                    err(
+                        &format!("event[{i}]"),
+                        "a fork takes no range (addr, offset, len)".into(),
+                    );
+                }
+                continue;
+            }
             match (e.addr, e.offset) {
                 (Some(_), Some(_)) | (None, None) => err(
                     &format!("event[{i}]"),
@@ -495,16 +510,17 @@ impl WorkloadSpec {
             let start = e
                 .addr
                 .unwrap_or_else(|| self.base.saturating_add(e.offset.map_or(0, |o| o.0)));
-            if e.len.0 == 0 {
-                err(&k("len"), "must be at least 1 byte".into());
-            } else if start.checked_add(e.len.0).is_none_or(|end| end > VA_LIMIT) {
-                err(
+            match e.len {
+                None => err(&k("len"), "a range needs its length".into()),
+                Some(l) if l.0 == 0 => err(&k("len"), "must be at least 1 byte".into()),
+                Some(l) if start.checked_add(l.0).is_none_or(|end| end > VA_LIMIT) => err(
                     &k("len"),
                     format!(
                         "the range {start:#x} + {} leaves the 57-bit address space",
-                        e.len.0
+                        l.0
                     ),
-                );
+                ),
+                _ => {}
             }
         }
         let base_ok = if self.base % (1 << 30) != 0 {

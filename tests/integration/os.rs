@@ -738,7 +738,7 @@ fn bad_events_are_named() {
             "event[0].len",
         ),
         (
-            "[[event]]\nat = 1\nkind = \"fork\"\noffset = 0\nlen = 1\n",
+            "[[event]]\nat = 1\nkind = \"exit\"\noffset = 0\nlen = 1\n",
             "event[0].kind",
         ),
         (
@@ -835,8 +835,9 @@ fn bad_event_lines_name_file_and_line() {
         ("munmap 0x1000 0x1000 extra", "unexpected"),
         (
             "mprotect 0x1000 0x1000",
-            "expected R, W, F, munmap or madvise",
+            "expected R, W, F, munmap, madvise or fork",
         ),
+        ("fork now", "unexpected"),
     ] {
         let tr = dir.path().join("bad.txt");
         std::fs::write(&tr, format!("R 0x1000\n{line}\n")).unwrap();
@@ -854,4 +855,117 @@ fn bad_event_lines_name_file_and_line() {
             "{line}: {err}"
         );
     }
+}
+
+/// fork, then stores to k distinct pages (each twice, and loads to others): exactly k
+/// copy-on-write faults and k copied frames; the pages never written stay shared; the
+/// memory grows by the k copies and the child's page-table copy, nothing else.
+#[test]
+fn fork_then_k_writes_take_k_cow_faults() {
+    let wl = |k: u64, fork: bool, write_fraction: f64| {
+        let mut refs: Vec<String> = (0..64).map(|p| p.to_string()).collect();
+        for _ in 0..2 {
+            refs.extend((0..k).map(|p| p.to_string()));
+        }
+        let ev = if fork {
+            "[[event]]\nat = 64\nkind = \"fork\"\n"
+        } else {
+            ""
+        };
+        format!(
+            "name = \"f\"\nseed = 1\nwrite_fraction = {write_fraction}\n[generator]\nkind = \"refs\"\nrefs = \"{}\"\n{ev}",
+            refs.join(" ")
+        )
+    };
+    let costs = ["os.minor_fault_cycles=3000", "os.cow_copy_4k_cycles=1000"];
+    for k in [0u64, 1, 5, 40] {
+        let r = simulate(
+            &inputs(Some("skylake"), Some(&wl(k, true, 1.0)), &costs),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let base = simulate(
+            &inputs(Some("skylake"), Some(&wl(k, false, 1.0)), &costs),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let t = &r.stats.total;
+        let e = &t.os_events;
+        assert_eq!((e.fork_calls, e.cow_faults), (1, k), "k = {k}");
+        assert_eq!(e.cow_copied_bytes, k * 4096);
+        assert_eq!(t.minor_faults, 64);
+        let p = &r.stats.physical;
+        assert_eq!(p.cow_shared_pages, 64 - k);
+        assert_eq!(
+            r.stats.phys_bytes_in_use,
+            base.stats.phys_bytes_in_use + (k + p.child_table_frames) * 4096
+        );
+        assert_eq!(p.child_table_frames, base.stats.page_table_bytes / 4096);
+        assert_eq!(t.translation_cycles.fault, 64 * 3000 + k * (3000 + 1000));
+        t.check_accounting().unwrap();
+    }
+    // Loads after the fork copy nothing.
+    let r = simulate(
+        &inputs(Some("skylake"), Some(&wl(40, true, 0.0)), &[]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(r.stats.total.os_events.cow_faults, 0);
+    assert_eq!(r.stats.physical.cow_shared_pages, 64);
+}
+
+/// A shared 2M page is copied whole at the parent's first store.
+#[test]
+fn fork_with_huge_pages_copies_the_huge_page() {
+    let wl = "name = \"f\"\nseed = 1\naccesses = 40\nwrite_fraction = 1.0\n[generator]\nkind = \"sequential\"\nfootprint = \"64KiB\"\nstride = 4096\n[[event]]\nat = 20\nkind = \"fork\"\n";
+    let r = simulate(
+        &inputs(Some("skylake"), Some(wl), &[ALWAYS]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let e = &r.stats.total.os_events;
+    assert_eq!((e.cow_faults, e.cow_copied_bytes), (1, 2 << 20));
+    assert_eq!(r.stats.physical.cow_shared_pages, 0);
+    // munmap after the fork gives the parent's pages back but not the child's.
+    let wl2 = format!("{wl}[[event]]\nat = 30\nkind = \"munmap\"\noffset = 0\nlen = \"2MiB\"\n");
+    let r2 = simulate(
+        &inputs(Some("skylake"), Some(&wl2), &[ALWAYS]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    // The copy is freed and faulted again (a fresh 2M page): one more 2M fault.
+    assert_eq!(r2.stats.total.huge_pages.faults_2m, 2);
+    r2.stats.total.check_accounting().unwrap();
+}
+
+/// A page read after the fork is in the TLB with its shared translation; the store
+/// that follows must not use it (test builds check every TLB hit against the table).
+#[test]
+fn a_cow_copy_drops_the_shared_translation_from_the_tlb() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = String::new();
+    for i in 0..8u64 {
+        t.push_str(&format!("W {:#x}\n", 0x10_0000_0000u64 + i * 4096));
+    }
+    t.push_str("fork\n");
+    for i in 0..8u64 {
+        let a = 0x10_0000_0000u64 + i * 4096;
+        t.push_str(&format!("R {a:#x}\nW {a:#x}\nR {a:#x}\n"));
+    }
+    let tr = dir.path().join("f.txt");
+    std::fs::write(&tr, t).unwrap();
+    let out = dir.path().join("o");
+    let (code, _, err) = super::analysis::mmusim(&[
+        "run",
+        "-q",
+        "--trace",
+        tr.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    assert_eq!(j["stats"]["total"]["os_events"]["cow_faults"], 8);
+    assert_eq!(j["stats"]["physical"]["cow_shared_pages"], 0);
 }
