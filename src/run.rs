@@ -333,6 +333,13 @@ struct Run<'a> {
 /// Every 4 KiB page number core `core`'s stream will access, read from a second copy
 /// of its source (OPT replacement looks ahead over the whole stream).
 fn read_ahead(inputs: &Inputs, core: usize) -> Result<Vec<u64>, SimError> {
+    if let crate::workload::Generator::Trace { path, paths, .. } = &inputs.workload.generator {
+        if path.as_deref() == Some("-") || paths.iter().any(|p| p == "-") {
+            return Err(SimError(
+                "os.paging.replacement = \"opt\" reads the workload twice (once ahead of the run), which standard input cannot be: give the trace as a file".into(),
+            ));
+        }
+    }
     let mut src = inputs
         .workload
         .open(core, &inputs.workload_dir)
@@ -357,7 +364,16 @@ impl Run<'_> {
         make: impl FnMut(&mut FrameAllocator) -> Result<PT, SimError>,
     ) -> Result<(crate::sim::RunStats, Vec<Vec<TimelinePoint>>), SimError> {
         let mut sim = Simulator::build(self.sys, sources, make)?;
-        for core in 0..self.sys.sim.cores as usize {
+        let cores = self.sys.sim.cores;
+        if let Some((i, e)) = (self.inputs.workload.events.iter().enumerate())
+            .find(|(_, e)| e.core.is_some_and(|c| c >= cores))
+        {
+            return Err(SimError(format!(
+                "workload event[{i}].core = {}: the machine has {cores} core(s) (sim.cores)",
+                e.core.unwrap_or(0)
+            )));
+        }
+        for core in 0..cores as usize {
             sim.set_events(core, self.inputs.workload.events_for(core));
         }
         if sim.needs_future() {

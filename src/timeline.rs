@@ -253,6 +253,13 @@ mod tests {
             "0,0,0,4,1.000000,,0,0,4,1.000000,4,,4,0,0"
         );
         assert!(one.to_svg("t").starts_with("<svg"));
-        assert!(t.memory_svg("m").contains("resident memory"));
+        // The origin, then two windows ending at 4 and 6 accesses: a line of 3 points.
+        let svg = t.memory_svg("m");
+        let d = svg
+            .split("<path d=\"")
+            .map(|x| &x[..x.find('"').unwrap_or(0)])
+            .find(|d| d.starts_with('M') && d.contains('L'))
+            .expect("the series line");
+        assert_eq!(d.matches('L').count(), 2, "{d}");
     }
 }

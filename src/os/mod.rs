@@ -306,9 +306,13 @@ impl Os {
             cow.insert(base, size);
             *self.shared.entry(frame).or_insert(0) += 1;
         }
-        for _ in 0..pt.table_bytes().div_ceil(4096) {
-            self.frames.alloc(PageSize::Size4K)?;
-            self.child_tables += 1;
+        // A per-process table (radix) is copied; a global hashed table would take the
+        // child's entries as it runs, which the child does not yet.
+        if !PT::SHARED {
+            for _ in 0..pt.table_bytes().div_ceil(4096) {
+                self.frames.alloc(PageSize::Size4K)?;
+                self.child_tables += 1;
+            }
         }
         // Promotion would move shared pages: the parent's regions stay as they are.
         for (k, r) in self.regions.iter_mut() {
@@ -352,7 +356,15 @@ impl Os {
                 self.shared.remove(&old.frame);
             }
         }
-        let new = self.frames.alloc(size)?;
+        let new = match size {
+            PageSize::Size4K => self.frames.alloc(size)?,
+            _ => self.frames.try_alloc(size).ok_or_else(|| {
+                SimError(format!(
+                    "copy-on-write of the {size} page at {base:#x} found no free {size} block ({} MiB free in smaller blocks); splitting a shared huge page is not modelled: raise os.phys_mem or lower os.fragmentation",
+                    self.frames.free_bytes() >> 20
+                ))
+            })?,
+        };
         let o = pt.map(asid, base, size, new, &mut self.frames)?;
         self.log_map(asid, base, new, size);
         self.invalidations.push(Evicted {
@@ -437,6 +449,45 @@ impl Os {
         stats: &mut OsStats,
     ) -> Result<(), SimError> {
         stats.munmap_calls += 1;
+        // A long range: visit only what is mapped (and swapped) in it, not every page.
+        if (end - start) / 4096 > 1 << 16 {
+            let mut points: Vec<u64> = match pt.mappings(asid) {
+                Some(v) => v.into_iter().map(|m| m.0).collect(),
+                None => self
+                    .mappings
+                    .as_ref()
+                    .and_then(|m| m.get(&asid))
+                    .map(|a| a.keys().copied().collect())
+                    .unwrap_or_default(),
+            };
+            let listed = pt.mappings(asid).is_some() || self.mappings.is_some();
+            if listed {
+                if let Some(p) = &self.paging {
+                    points.extend(p.swapped.iter().filter(|k| k.0 == asid).map(|k| k.1 << 12));
+                }
+                points.retain(|&b| b.max(start) < end && b < end);
+                points.sort_unstable();
+                points.dedup();
+                for b in points {
+                    // A huge page starting before the range still overlaps it.
+                    let va = b.max(start);
+                    self.munmap_pages(pt, asid, va, (va + 4096).min(end), stats)?;
+                }
+                return Ok(());
+            }
+        }
+        self.munmap_pages(pt, asid, start, end, stats)
+    }
+
+    /// [`Os::munmap`] page by page over [start, end).
+    fn munmap_pages<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        start: u64,
+        end: u64,
+        stats: &mut OsStats,
+    ) -> Result<(), SimError> {
         let mut va = start;
         while va < end {
             // A page whose reservation is live must not free its frame alone: break the
@@ -493,7 +544,10 @@ impl Os {
                         r.pages[(page / 64) as usize] &= !(1 << (page % 64));
                         r.mapped -= 1;
                     }
-                    r.reservation = None;
+                    if r.reservation.take().is_some() {
+                        // Its reservation was broken above: no promotion for it.
+                        r.done = true;
+                    }
                 } else {
                     // The huge page is gone: the region starts afresh.
                     self.regions.remove(&(asid, base >> 21));
@@ -782,7 +836,9 @@ impl Os {
                 self.frames.unreserve(b);
                 (b, true)
             }
-            None => match self.frames.try_alloc(PageSize::Size2M) {
+            // A collapse takes free memory only: breaking reservations (which keep
+            // their used pages) rarely frees a whole block.
+            None => match self.frames.try_alloc_free(PageSize::Size2M) {
                 Some(b) => (b, false),
                 None => {
                     stats.collapse_failures += 1;

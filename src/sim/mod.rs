@@ -25,7 +25,7 @@ use crate::addr::AccessKind;
 use crate::config::SystemConfig;
 use crate::memory::{CacheStats, MemorySystem};
 use crate::os::{Os, OsStats};
-use crate::pagetable::{PageTable, Radix};
+use crate::pagetable::{Evicted, PageTable, Radix};
 use crate::stats::Histogram;
 use crate::tlb::{LevelStats, TlbStats, Tlbs, DATA, INSTR};
 use crate::walker::{PscStats, Walker};
@@ -432,7 +432,7 @@ impl<PT: PageTable> Simulator<PT> {
                     );
                 }
                 if core.counters.accesses == core.os_event_at {
-                    if let Err(e) = apply_os_events(core, pt, &mut self.os) {
+                    if let Err(e) = apply_os_events(core, pt, &mut self.os, &mut self.inboxes) {
                         break Err(e);
                     }
                 }
@@ -442,12 +442,9 @@ impl<PT: PageTable> Simulator<PT> {
                     if let Err(e) = core.source.fill(&mut buf, BATCH) {
                         break Err(SimError(format!("core {id}: workload: {}", e.msg)));
                     }
-                    if buf.is_empty() {
-                        core.done = true;
-                        break Ok(());
-                    }
                     // Event lines of a trace read in this batch join the queue; one at
-                    // the current position applies before the batch's first access.
+                    // the current position applies before the batch's first access (or,
+                    // at the end of the stream, before it ends).
                     let mut evs = Vec::new();
                     core.source.take_events(&mut evs);
                     if !evs.is_empty() {
@@ -455,10 +452,16 @@ impl<PT: PageTable> Simulator<PT> {
                         core.os_events.make_contiguous().sort_by_key(|e| e.0);
                         core.os_event_at = core.os_events[0].0 - core.stream_base;
                         if core.counters.accesses == core.os_event_at {
-                            if let Err(e) = apply_os_events(core, pt, &mut self.os) {
+                            if let Err(e) =
+                                apply_os_events(core, pt, &mut self.os, &mut self.inboxes)
+                            {
                                 break Err(e);
                             }
                         }
+                    }
+                    if buf.is_empty() {
+                        core.done = true;
+                        break Ok(());
                     }
                     // Prefetch page-table entries in batches that follow a walk-heavy one.
                     let walks = core.walker.stats.walks;
@@ -696,9 +699,7 @@ fn step<PT: PageTable, R: Recorder>(
         // A store to a copy-on-write page traps before it translates: the page is
         // copied and remapped, and the access then finds the new translation.
         if let Some(c) = os.cow_fault(pt, core.asid, va, &mut core.os_stats)? {
-            for e in os.invalidations.drain(..) {
-                core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
-            }
+            route_invalidations(core, os, inboxes);
             core.stall(c);
             let tc = &mut core.counters.translation;
             tc.fault += c;
@@ -751,10 +752,8 @@ fn step<PT: PageTable, R: Recorder>(
         // Page replacement needs recency, dirty and accessed bits (off by default).
         let store = a.kind == AccessKind::Store;
         os.on_access(pt, core.asid, va, store, walked, &mut core.os_stats)?;
-        for e in os.invalidations.drain(..) {
-            // Pages leaving the working set: this core's own address space.
-            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
-        }
+        // Pages leaving the working set.
+        route_invalidations(core, os, inboxes);
     }
     mem.data_access(core.id, frame + (va & (size.bytes() - 1)));
 
@@ -946,6 +945,19 @@ fn core_event(
     }
 }
 
+/// Drops the translations the OS queued: this core's from its TLBs now, another
+/// address space's through its core's inbox (core i runs address space i + 1), which
+/// that core drains before its next access.
+fn route_invalidations(core: &mut Core, os: &mut Os, inboxes: &mut [Vec<Evicted>]) {
+    for e in os.invalidations.drain(..) {
+        if e.asid == core.asid {
+            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+        } else if let Some(inbox) = inboxes.get_mut(e.asid as usize - 1) {
+            inbox.push(e);
+        }
+    }
+}
+
 /// Applies every OS event at the core's current stream position and schedules the next.
 /// Translations the events remove leave this core's TLBs (the address space runs on this
 /// core only; shootdowns to other cores are not modelled yet).
@@ -953,6 +965,7 @@ fn apply_os_events<PT: PageTable>(
     core: &mut Core,
     pt: &mut PT,
     os: &mut Os,
+    inboxes: &mut [Vec<Evicted>],
 ) -> Result<(), SimError> {
     let here = core.stream_base + core.counters.accesses;
     while let Some(&(at, ev)) = core.os_events.front() {
@@ -961,9 +974,7 @@ fn apply_os_events<PT: PageTable>(
         }
         core.os_events.pop_front();
         os.apply_event(pt, core.asid, ev, &mut core.os_stats)?;
-        for e in os.invalidations.drain(..) {
-            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
-        }
+        route_invalidations(core, os, inboxes);
         if os.flush_tlb {
             core.tlbs.flush_all();
             core.walker.flush();

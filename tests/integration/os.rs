@@ -926,6 +926,18 @@ fn fork_with_huge_pages_copies_the_huge_page() {
     let e = &r.stats.total.os_events;
     assert_eq!((e.cow_faults, e.cow_copied_bytes), (1, 2 << 20));
     assert_eq!(r.stats.physical.cow_shared_pages, 0);
+    // Memory: the child keeps the old 2M frame, the parent has the copy, plus the
+    // child's table copy.
+    let plain = "name = \"f\"\nseed = 1\naccesses = 40\nwrite_fraction = 1.0\n[generator]\nkind = \"sequential\"\nfootprint = \"64KiB\"\nstride = 4096\n";
+    let p = simulate(
+        &inputs(Some("skylake"), Some(plain), &[ALWAYS]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(
+        r.stats.phys_bytes_in_use,
+        p.stats.phys_bytes_in_use + (2 << 20) + r.stats.physical.child_table_frames * 4096
+    );
     // munmap after the fork gives the parent's pages back but not the child's.
     let wl2 = format!("{wl}[[event]]\nat = 30\nkind = \"munmap\"\noffset = 0\nlen = \"2MiB\"\n");
     let r2 = simulate(
@@ -933,8 +945,10 @@ fn fork_with_huge_pages_copies_the_huge_page() {
         &mut |_, _| {},
     )
     .unwrap();
-    // The copy is freed and faulted again (a fresh 2M page): one more 2M fault.
+    // The copy is freed and faulted again (a fresh 2M page): one more 2M fault; the
+    // child's frame stays.
     assert_eq!(r2.stats.total.huge_pages.faults_2m, 2);
+    assert_eq!(r2.stats.phys_bytes_in_use, r.stats.phys_bytes_in_use);
     r2.stats.total.check_accounting().unwrap();
 }
 
@@ -968,4 +982,91 @@ fn a_cow_copy_drops_the_shared_translation_from_the_tlb() {
         serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
     assert_eq!(j["stats"]["total"]["os_events"]["cow_faults"], 8);
     assert_eq!(j["stats"]["physical"]["cow_shared_pages"], 0);
+}
+
+/// Review findings, each a run that went wrong before its fix.
+#[test]
+fn os_events_on_edge_cases() {
+    // (1) Two cores on one shared HTAB: the parent's copy-on-write remap evicts core
+    // 1's translations, which must leave core 1's TLB (checked on every hit).
+    let fk = "name = \"fk\"\naccesses = 4000\nseed = 1\nwrite_fraction = 1.0\n[generator]\nkind = \"sequential\"\nfootprint = \"256KiB\"\nstride = 4096\n[[event]]\nat = 64\nkind = \"fork\"\ncore = 0\n";
+    let r = simulate(
+        &inputs(
+            Some("skylake-htab"),
+            Some(fk),
+            &["sim.cores=2", "page_table.groups=8"],
+        ),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert!(r.stats.total.os_events.cow_faults > 0);
+    assert_eq!(
+        r.stats.physical.child_table_frames, 0,
+        "a global table is not copied"
+    );
+    // (2) An event line after the last access, when the accesses fill whole batches.
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = String::new();
+    for i in 0..4096u64 {
+        t.push_str(&format!("R {:#x}\n", 0x10_0000_0000u64 + (i % 16) * 4096));
+    }
+    t.push_str("munmap 0x1000000000 0x10000\n");
+    let tr = dir.path().join("end.txt");
+    std::fs::write(&tr, t).unwrap();
+    let out = dir.path().join("o");
+    let (code, _, err) = super::analysis::mmusim(&[
+        "run",
+        "-q",
+        "--trace",
+        tr.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    assert_eq!(j["stats"]["total"]["os_events"]["munmap_calls"], 1);
+    assert_eq!(j["stats"]["total"]["huge_pages"]["mapped_bytes"], 0);
+    // (3) A reservation cut by munmap is never promoted, so refilling its region breaks
+    // no other reservation.
+    let mut refs: Vec<String> = vec!["0".into(), "1".into()];
+    refs.extend((1..=40).map(|r: u64| (r * 512).to_string()));
+    let ev = "[[event]]\nat = 42\nkind = \"munmap\"\noffset = \"4KiB\"\nlen = \"4KiB\"\n";
+    refs.extend((1..512).map(|p| p.to_string()));
+    let wl = format!(
+        "name = \"r\"\nseed = 1\n[generator]\nkind = \"refs\"\nrefs = \"{}\"\n{ev}",
+        refs.join(" ")
+    );
+    let r = simulate(
+        &inputs(
+            Some("skylake"),
+            Some(&wl),
+            &["os.phys_mem=\"64MiB\"", "os.huge_pages.policy=\"reserve\""],
+        ),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(
+        r.stats.physical.reservations_broken, 1,
+        "only region 0's, by the unmap"
+    );
+    assert_eq!(r.stats.total.huge_pages.promotions, 0);
+    // (4) An unmap of the whole 47-bit space visits what is mapped, not 2^35 pages.
+    let huge = "[[event]]\nat = 32\nkind = \"munmap\"\naddr = 0\nlen = 0x800000000000\n";
+    let r = simulate(
+        &inputs(Some("skylake"), Some(&loop_workload(64, huge)), &[]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(r.stats.total.os_events.unmapped_pages, 16);
+    assert_eq!(r.stats.total.minor_faults, 32);
+    // (5) An event for a core the machine does not have is refused.
+    let bad = "[[event]]\nat = 1\nkind = \"fork\"\ncore = 3\n";
+    let Err(e) = simulate(
+        &inputs(Some("skylake"), Some(&loop_workload(8, bad)), &[]),
+        &mut |_, _| {},
+    ) else {
+        panic!("core 3 of 1 accepted");
+    };
+    assert!(e.to_string().contains("event[0].core"), "{e}");
 }
