@@ -147,7 +147,14 @@ pub struct EventSpec {
     /// Only this core's stream (default: every core's).
     #[serde(default)]
     pub core: Option<u32>,
+    /// Repeat every this many accesses after `at`, to the end of the stream (a rate
+    /// of OS activity for generators; needs `accesses`).
+    #[serde(default)]
+    pub every: Option<u64>,
 }
+
+/// Most events a workload may expand to (`every` with a short period on a long run).
+pub const MAX_EVENTS: u64 = 1 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -178,18 +185,21 @@ impl WorkloadSpec {
             .events
             .iter()
             .filter(|e| e.core.is_none_or(|c| c as usize == core))
-            .map(|e| {
+            .flat_map(|e| {
                 let start = e
                     .addr
                     .unwrap_or_else(|| self.base + e.offset.map_or(0, |o| o.0));
-                (
-                    e.at,
-                    OsEvent {
-                        kind: e.kind,
-                        start: start & !0xfff,
-                        end: (start + e.len.map_or(0, |l| l.0)).div_ceil(4096) * 4096,
-                    },
-                )
+                let ev = OsEvent {
+                    kind: e.kind,
+                    start: start & !0xfff,
+                    end: (start + e.len.map_or(0, |l| l.0)).div_ceil(4096) * 4096,
+                };
+                let n = self.accesses_per_core();
+                let at: Vec<u64> = match e.every {
+                    Some(p) if p > 0 && e.at < n => (e.at..n).step_by(p as usize).collect(),
+                    _ => vec![e.at],
+                };
+                at.into_iter().map(move |a| (a, ev))
             })
             .collect();
         // Stable: events at the same point keep the file's order.
@@ -491,6 +501,25 @@ impl WorkloadSpec {
         }
         for (i, e) in self.events.iter().enumerate() {
             let k = |f: &str| format!("event[{i}].{f}");
+            if let Some(p) = e.every {
+                let n = self.accesses_per_core();
+                if p == 0 {
+                    err(&k("every"), "must be at least 1 access".into());
+                } else if n == 0 {
+                    err(
+                        &k("every"),
+                        "repeats to the end of the stream, so it needs `accesses`".into(),
+                    );
+                } else if n.saturating_sub(e.at) / p > MAX_EVENTS {
+                    err(
+                        &k("every"),
+                        format!(
+                            "{} repeats; at most {MAX_EVENTS} events (make the period longer)",
+                            n.saturating_sub(e.at) / p
+                        ),
+                    );
+                }
+            }
             if e.kind == EventKind::Fork {
                 if e.addr.is_some() || e.offset.is_some() || e.len.is_some() {
                     err(

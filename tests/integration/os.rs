@@ -1070,3 +1070,39 @@ fn os_events_on_edge_cases() {
     };
     assert!(e.to_string().contains("event[0].core"), "{e}");
 }
+
+/// `every` repeats an event to the end of the stream: unmapping the 16-page loop every
+/// 16 accesses from 16 on makes each of the 4 passes fault on every page.
+#[test]
+fn periodic_events_repeat_to_the_end_of_the_stream() {
+    let ev = "[[event]]\nat = 16\nevery = 16\nkind = \"munmap\"\noffset = 0\nlen = \"64KiB\"\n";
+    let r = simulate(
+        &inputs(Some("skylake"), Some(&loop_workload(64, ev)), &[]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let t = &r.stats.total;
+    assert_eq!((t.minor_faults, t.os_events.munmap_calls), (64, 3));
+    // A zero period, and a repeat count beyond the cap, are refused with their key.
+    let dir = tempfile::tempdir().unwrap();
+    for (every, n) in [(0u64, 64u64), (1, 2_000_000)] {
+        let ev = format!(
+            "[[event]]\nat = 1\nevery = {every}\nkind = \"munmap\"\noffset = 0\nlen = \"4KiB\"\n"
+        );
+        let w = dir.path().join("w.toml");
+        std::fs::write(&w, loop_workload(n, &ev)).unwrap();
+        let (code, _, err) = super::analysis::mmusim(&[
+            "run",
+            "-q",
+            "-w",
+            w.to_str().unwrap(),
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "every = {every}: {err}");
+        assert!(
+            err.contains("w.toml:") && err.contains("event[0].every"),
+            "{err}"
+        );
+    }
+}
