@@ -475,6 +475,12 @@ impl Os {
                 }
                 return Ok(());
             }
+            if (end - start) / 4096 > 1 << 24 {
+                return Err(SimError(format!(
+                    "munmap of {} GiB on a page table that cannot list its mappings: give such events in the workload file ([[event]]), where the OS keeps a log of mappings",
+                    (end - start) >> 30
+                )));
+            }
         }
         self.munmap_pages(pt, asid, start, end, stats)
     }
@@ -632,6 +638,9 @@ impl Os {
                 })?;
                 self.frames.free(tr.frame, PageSize::Size4K)?;
                 p.swapped.insert((asid, v.vpn));
+                if let Some(m) = self.mappings.as_mut().and_then(|m| m.get_mut(&asid)) {
+                    m.remove(&va);
+                }
                 self.invalidations.push(Evicted {
                     asid,
                     vaddr: va,
@@ -936,6 +945,9 @@ impl Os {
             })?;
             self.frames.free(tr.frame, PageSize::Size4K)?;
             p.swapped.insert((asid, v.vpn));
+            if let Some(m) = self.mappings.as_mut().and_then(|m| m.get_mut(&asid)) {
+                m.remove(&va);
+            }
             self.invalidations.push(Evicted {
                 asid,
                 vaddr: va,
@@ -951,6 +963,11 @@ impl Os {
         let frame = self.frames.alloc(PageSize::Size4K)?;
         let outcome = pt.map(asid, vpn << 12, PageSize::Size4K, frame, &mut self.frames)?;
         set.insert(vpn, frame);
+        if let Some(m) = &mut self.mappings {
+            m.entry(asid)
+                .or_default()
+                .insert(vpn << 12, (frame, PageSize::Size4K));
+        }
         stats.mapped_bytes += 4096;
         Ok((outcome, cycles))
     }

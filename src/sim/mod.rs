@@ -311,10 +311,9 @@ impl<PT: PageTable> Simulator<PT> {
 
     /// Core `core`'s OS events (stream position, event), in order; before the run.
     pub fn set_events(&mut self, core: usize, events: Vec<(u64, crate::workload::OsEvent)>) {
-        if events
-            .iter()
-            .any(|e| e.1.kind == crate::workload::EventKind::Fork)
-        {
+        if !events.is_empty() && !self.spaces.is_empty() && self.spaces[0].mappings(1).is_none() {
+            // Forks and long unmaps must know what is mapped; a design that cannot
+            // list its mappings (hashed) has the OS keep a log of them.
             self.os.log_mappings();
         }
         let c = &mut self.cores[core];

@@ -1106,3 +1106,26 @@ fn periodic_events_repeat_to_the_end_of_the_stream() {
         );
     }
 }
+
+/// A long unmap on a hashed table (which cannot list its mappings): the OS's log of
+/// mappings, kept because the workload has events, finds the resident pages and the
+/// swapped ones, so the second pass takes minor faults only.
+#[test]
+fn long_unmap_on_a_hashed_table_with_replacement() {
+    let ev = "[[event]]\nat = 16\nkind = \"munmap\"\naddr = 0\nlen = 0x800000000000\n";
+    let sets = [
+        "os.paging.replacement=\"fifo\"",
+        "os.paging.resident_pages=8",
+    ];
+    for preset in ["skylake-htab", "skylake-inverted", "skylake"] {
+        let r = simulate(
+            &inputs(Some(preset), Some(&loop_workload(32, ev)), &sets),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let t = &r.stats.total;
+        assert_eq!(t.os_events.unmapped_pages, 8, "{preset}");
+        assert_eq!((t.minor_faults, t.paging.major_faults), (32, 0), "{preset}");
+        t.check_accounting().unwrap();
+    }
+}
