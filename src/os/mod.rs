@@ -127,6 +127,39 @@ const SMALL_PER_2M: u64 = 512;
 /// since table allocations cannot evict pages themselves.
 const HEADROOM_FRAMES: u64 = 8;
 
+/// Evicts resident page `v` of address space `asid` to swap: its mapping is removed
+/// (from the table and the OS's log), its frame freed, its translation queued for the
+/// TLBs. The caller accounts for a write-back.
+fn swap_out<PT: PageTable>(
+    pt: &mut PT,
+    frames: &mut FrameAllocator,
+    swapped: &mut HashSet<(u16, u64)>,
+    log: &mut Option<HashMap<u16, MappingLog>>,
+    invalidations: &mut Vec<Evicted>,
+    (asid, v): (u16, paging::Victim),
+    stats: &mut OsStats,
+) -> Result<(), SimError> {
+    let va = v.vpn << 12;
+    let tr = pt.unmap(asid, va).ok_or_else(|| {
+        SimError(format!(
+            "internal: resident page {va:#x} has no translation"
+        ))
+    })?;
+    frames.free(tr.frame, PageSize::Size4K)?;
+    swapped.insert((asid, v.vpn));
+    if let Some(m) = log.as_mut().and_then(|m| m.get_mut(&asid)) {
+        m.remove(&va);
+    }
+    invalidations.push(Evicted {
+        asid,
+        vaddr: va,
+        size: PageSize::Size4K,
+    });
+    stats.page_evictions += 1;
+    stats.mapped_bytes -= 4096;
+    Ok(())
+}
+
 pub struct Os {
     pub frames: FrameAllocator,
     page_size: PageSize,
@@ -630,24 +663,15 @@ impl Os {
         if p.policy == crate::config::ReplacementPolicy::Ws {
             self.invalidations.clear();
             while let Some(v) = set.expired(p.window) {
-                let va = v.vpn << 12;
-                let tr = pt.unmap(asid, va).ok_or_else(|| {
-                    SimError(format!(
-                        "internal: resident page {va:#x} has no translation"
-                    ))
-                })?;
-                self.frames.free(tr.frame, PageSize::Size4K)?;
-                p.swapped.insert((asid, v.vpn));
-                if let Some(m) = self.mappings.as_mut().and_then(|m| m.get_mut(&asid)) {
-                    m.remove(&va);
-                }
-                self.invalidations.push(Evicted {
-                    asid,
-                    vaddr: va,
-                    size: PageSize::Size4K,
-                });
-                stats.page_evictions += 1;
-                stats.mapped_bytes -= 4096;
+                swap_out(
+                    pt,
+                    &mut self.frames,
+                    &mut p.swapped,
+                    &mut self.mappings,
+                    &mut self.invalidations,
+                    (asid, v),
+                    stats,
+                )?;
                 stats.writebacks += v.dirty as u64;
                 // A write-back leaving the working set is done in the background
                 // (it stalls no access), unlike one that frees a frame for a fault.
@@ -937,24 +961,15 @@ impl Os {
             }
             // Nothing left to evict: the allocation below reports the shortage.
             let Some(v) = set.evict() else { break };
-            let va = v.vpn << 12;
-            let tr = pt.unmap(asid, va).ok_or_else(|| {
-                SimError(format!(
-                    "internal: resident page {va:#x} has no translation"
-                ))
-            })?;
-            self.frames.free(tr.frame, PageSize::Size4K)?;
-            p.swapped.insert((asid, v.vpn));
-            if let Some(m) = self.mappings.as_mut().and_then(|m| m.get_mut(&asid)) {
-                m.remove(&va);
-            }
-            self.invalidations.push(Evicted {
-                asid,
-                vaddr: va,
-                size: PageSize::Size4K,
-            });
-            stats.page_evictions += 1;
-            stats.mapped_bytes -= 4096;
+            swap_out(
+                pt,
+                &mut self.frames,
+                &mut p.swapped,
+                &mut self.mappings,
+                &mut self.invalidations,
+                (asid, v),
+                stats,
+            )?;
             if v.dirty {
                 stats.writebacks += 1;
                 cycles += p.writeback_cycles;
