@@ -289,6 +289,36 @@ impl Os {
         self.mappings.get_or_insert_with(HashMap::new);
     }
 
+    /// Every mapping of `asid` as (page base, frame, size): from the table if it can
+    /// list them (radix), else from the OS's log; `None` when neither can.
+    fn list_mappings<PT: PageTable>(
+        &self,
+        pt: &PT,
+        asid: u16,
+    ) -> Option<Vec<(u64, u64, PageSize)>> {
+        pt.mappings(asid).or_else(|| {
+            let m = self.mappings.as_ref()?;
+            Some(m.get(&asid).map_or_else(Vec::new, |a| {
+                a.iter().map(|(&b, &(f, s))| (b, f, s)).collect()
+            }))
+        })
+    }
+
+    /// One holder of `frame` lets go: true if a forked child still had a share in it
+    /// (then the frame stays allocated), false if it was not shared.
+    fn release_share(&mut self, frame: u64) -> bool {
+        match self.shared.get_mut(&frame) {
+            Some(n) => {
+                *n -= 1;
+                if *n == 0 {
+                    self.shared.remove(&frame);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     fn log_map(&mut self, asid: u16, base: u64, frame: u64, size: PageSize) {
         if let Some(m) = &mut self.mappings {
             m.entry(asid).or_default().insert(base, (frame, size));
@@ -320,22 +350,13 @@ impl Os {
         }
         // The table lists its mappings (radix), or the OS kept a log of them (hashed
         // designs, when the workload file announces its forks).
-        let maps: Vec<(u64, (u64, PageSize))> = match pt.mappings(asid) {
-            Some(v) => v.into_iter().map(|(b, f, s)| (b, (f, s))).collect(),
-            None => match self.mappings.as_ref() {
-                Some(m) => m
-                    .get(&asid)
-                    .map(|a| a.iter().map(|(&b, &v)| (b, v)).collect())
-                    .unwrap_or_default(),
-                None => {
-                    return Err(SimError(
-                        "a fork line in a trace needs a radix page table (hashed designs can fork only from a workload file's [[event]])".into(),
-                    ))
-                }
-            },
-        };
+        let maps = self.list_mappings(pt, asid).ok_or_else(|| {
+            SimError(
+                "a fork line in a trace needs a radix page table (hashed designs can fork only from a workload file's [[event]])".into(),
+            )
+        })?;
         let cow = self.cow.entry(asid).or_default();
-        for (base, (frame, size)) in maps {
+        for (base, frame, size) in maps {
             cow.insert(base, size);
             *self.shared.entry(frame).or_insert(0) += 1;
         }
@@ -383,12 +404,8 @@ impl Os {
         let old = pt
             .unmap(asid, base)
             .ok_or_else(|| SimError(format!("internal: shared page {base:#x} is not mapped")))?;
-        if let Some(n) = self.shared.get_mut(&old.frame) {
-            *n -= 1;
-            if *n == 0 {
-                self.shared.remove(&old.frame);
-            }
-        }
+        // The old frame stays with the child.
+        self.release_share(old.frame);
         let new = match size {
             PageSize::Size4K => self.frames.alloc(size)?,
             _ => self.frames.try_alloc(size).ok_or_else(|| {
@@ -484,21 +501,12 @@ impl Os {
         stats.munmap_calls += 1;
         // A long range: visit only what is mapped (and swapped) in it, not every page.
         if (end - start) / 4096 > 1 << 16 {
-            let mut points: Vec<u64> = match pt.mappings(asid) {
-                Some(v) => v.into_iter().map(|m| m.0).collect(),
-                None => self
-                    .mappings
-                    .as_ref()
-                    .and_then(|m| m.get(&asid))
-                    .map(|a| a.keys().copied().collect())
-                    .unwrap_or_default(),
-            };
-            let listed = pt.mappings(asid).is_some() || self.mappings.is_some();
-            if listed {
+            if let Some(maps) = self.list_mappings(pt, asid) {
+                let mut points: Vec<u64> = maps.into_iter().map(|m| m.0).collect();
                 if let Some(p) = &self.paging {
                     points.extend(p.swapped.iter().filter(|k| k.0 == asid).map(|k| k.1 << 12));
                 }
-                points.retain(|&b| b.max(start) < end && b < end);
+                points.retain(|&b| b < end);
                 points.sort_unstable();
                 points.dedup();
                 for b in points {
@@ -549,14 +557,8 @@ impl Os {
                 c.remove(&base);
             }
             // A frame a forked child still holds stays allocated.
-            match self.shared.get_mut(&tr.frame) {
-                Some(n) => {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.shared.remove(&tr.frame);
-                    }
-                }
-                None => self.frames.free(tr.frame, tr.size)?,
+            if !self.release_share(tr.frame) {
+                self.frames.free(tr.frame, tr.size)?;
             }
             stats.mapped_bytes = stats.mapped_bytes.saturating_sub(tr.size.bytes());
             stats.unmapped_pages += 1;
@@ -644,7 +646,13 @@ impl Os {
         let Some(p) = &mut self.paging else {
             return Ok(());
         };
-        let next = match p.future.get_mut(&asid) {
+        // Only OPT needs the next use; the other policies skip the lookup.
+        let future = if p.policy == crate::config::ReplacementPolicy::Opt {
+            p.future.get_mut(&asid)
+        } else {
+            None
+        };
+        let next = match future {
             Some((i, next)) => {
                 let n = next.get(*i).copied().unwrap_or(u32::MAX);
                 *i += 1;

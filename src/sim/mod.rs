@@ -827,14 +827,8 @@ fn translate_miss<PT: PageTable, R: Recorder>(
             // collapse replaced) must not stay in a TLB. Another address space's run
             // on another core, which drops them before its next access (cross-core
             // shootdown costs are not modelled yet).
-            for e in evicted.iter().chain(os.invalidations.iter()) {
-                if e.asid == core.asid {
-                    core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
-                } else if let Some(inbox) = inboxes.get_mut(e.asid as usize - 1) {
-                    // Core i runs address space i + 1.
-                    inbox.push(*e);
-                }
-            }
+            os.invalidations.extend(evicted);
+            route_invalidations(core, os, inboxes);
             if os.flush_walk_caches {
                 core.walker.flush();
             }

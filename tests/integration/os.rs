@@ -22,6 +22,38 @@ fn max_reads(r: &RunReport) -> usize {
     h.iter().rposition(|&n| n > 0).unwrap_or(0)
 }
 
+/// `mmusim run -q` on `body` written to a file `name` in a fresh folder (a `.toml` is
+/// the workload, `-w`; anything else the trace, `--trace`), with `--set`s: the exit
+/// code, standard error, and the result JSON when the run succeeded.
+fn run_file(name: &str, body: &str, sets: &[&str]) -> (i32, String, Option<serde_json::Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join(name);
+    std::fs::write(&f, body).unwrap();
+    let out = dir.path().join("out");
+    let flag = if name.ends_with(".toml") {
+        "-w"
+    } else {
+        "--trace"
+    };
+    let mut args = vec![
+        "run",
+        "-q",
+        flag,
+        f.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for s in sets {
+        args.push("--set");
+        args.push(s);
+    }
+    let (code, _, err) = super::analysis::mmusim(&args);
+    let json = std::fs::read_to_string(out.join("result.json"))
+        .ok()
+        .map(|t| serde_json::from_str(&t).unwrap());
+    (code, err, json)
+}
+
 const ALWAYS: &str = "os.huge_pages.policy=\"always\"";
 
 #[test]
@@ -746,17 +778,7 @@ fn bad_events_are_named() {
             "bogus",
         ),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let w = dir.path().join("w.toml");
-        std::fs::write(&w, loop_workload(10, ev)).unwrap();
-        let (code, _, err) = super::analysis::mmusim(&[
-            "run",
-            "-q",
-            "-w",
-            w.to_str().unwrap(),
-            "--out",
-            dir.path().to_str().unwrap(),
-        ]);
+        let (code, err, _) = run_file("w.toml", &loop_workload(10, ev), &[]);
         assert_eq!(code, 2, "{ev}: {err}");
         assert!(err.contains(key) && err.contains("w.toml"), "{ev}: {err}");
     }
@@ -768,7 +790,6 @@ fn bad_events_are_named() {
 /// does not move the event.
 #[test]
 fn event_lines_in_a_text_trace_apply_between_their_neighbours() {
-    let dir = tempfile::tempdir().unwrap();
     let mut text = String::from("# two passes with an unmap between\n");
     let pass = |t: &mut String, n: usize| {
         for i in 0..n {
@@ -783,29 +804,10 @@ fn event_lines_in_a_text_trace_apply_between_their_neighbours() {
     pass(&mut text, 16);
     text.push_str("madvise 0x1000200000 0x200000\n");
     text.push_str("R 0x1000200000\nR 0x1000300000\nR 0x1000400000\n");
-    let tr = dir.path().join("ev.txt");
-    std::fs::write(&tr, text).unwrap();
-    let trace = tr.to_str().unwrap();
-    let go = |extra: &[&str]| {
-        let out = dir.path().join(format!("o{}", extra.len()));
-        let mut args = vec![
-            "run",
-            "-q",
-            "--trace",
-            trace,
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        for e in extra {
-            args.push("--set");
-            args.push(e);
-        }
-        let (code, _, err) = super::analysis::mmusim(&args);
+    let go = |sets: &[&str]| {
+        let (code, err, json) = run_file("ev.txt", &text, sets);
         assert_eq!(code, 0, "{err}");
-        let j: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap())
-                .unwrap();
-        j["stats"]["total"].clone()
+        json.unwrap()["stats"]["total"].clone()
     };
     let t = go(&["os.huge_pages.policy=\"madvise\""]);
     // 16 + 16 4K faults around the unmap, one 2M fault for the advised region (its
@@ -827,7 +829,6 @@ fn event_lines_in_a_text_trace_apply_between_their_neighbours() {
 
 #[test]
 fn bad_event_lines_name_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
     for (line, msg) in [
         ("munmap 0x1000", "needs an address and a length"),
         ("munmap 0x1000 0", "at least 1"),
@@ -839,16 +840,7 @@ fn bad_event_lines_name_file_and_line() {
         ),
         ("fork now", "unexpected"),
     ] {
-        let tr = dir.path().join("bad.txt");
-        std::fs::write(&tr, format!("R 0x1000\n{line}\n")).unwrap();
-        let (code, _, err) = super::analysis::mmusim(&[
-            "run",
-            "-q",
-            "--trace",
-            tr.to_str().unwrap(),
-            "--out",
-            dir.path().to_str().unwrap(),
-        ]);
+        let (code, err, _) = run_file("bad.txt", &format!("R 0x1000\n{line}\n"), &[]);
         assert_eq!(code, 2, "{line}: {err}");
         assert!(
             err.contains("bad.txt:2") && err.contains(msg),
@@ -956,7 +948,6 @@ fn fork_with_huge_pages_copies_the_huge_page() {
 /// that follows must not use it (test builds check every TLB hit against the table).
 #[test]
 fn a_cow_copy_drops_the_shared_translation_from_the_tlb() {
-    let dir = tempfile::tempdir().unwrap();
     let mut t = String::new();
     for i in 0..8u64 {
         t.push_str(&format!("W {:#x}\n", 0x10_0000_0000u64 + i * 4096));
@@ -966,20 +957,9 @@ fn a_cow_copy_drops_the_shared_translation_from_the_tlb() {
         let a = 0x10_0000_0000u64 + i * 4096;
         t.push_str(&format!("R {a:#x}\nW {a:#x}\nR {a:#x}\n"));
     }
-    let tr = dir.path().join("f.txt");
-    std::fs::write(&tr, t).unwrap();
-    let out = dir.path().join("o");
-    let (code, _, err) = super::analysis::mmusim(&[
-        "run",
-        "-q",
-        "--trace",
-        tr.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, err, json) = run_file("f.txt", &t, &[]);
     assert_eq!(code, 0, "{err}");
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    let j = json.unwrap();
     assert_eq!(j["stats"]["total"]["os_events"]["cow_faults"], 8);
     assert_eq!(j["stats"]["physical"]["cow_shared_pages"], 0);
 }
@@ -1005,26 +985,14 @@ fn os_events_on_edge_cases() {
         "a global table is not copied"
     );
     // (2) An event line after the last access, when the accesses fill whole batches.
-    let dir = tempfile::tempdir().unwrap();
     let mut t = String::new();
     for i in 0..4096u64 {
         t.push_str(&format!("R {:#x}\n", 0x10_0000_0000u64 + (i % 16) * 4096));
     }
     t.push_str("munmap 0x1000000000 0x10000\n");
-    let tr = dir.path().join("end.txt");
-    std::fs::write(&tr, t).unwrap();
-    let out = dir.path().join("o");
-    let (code, _, err) = super::analysis::mmusim(&[
-        "run",
-        "-q",
-        "--trace",
-        tr.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, err, json) = run_file("end.txt", &t, &[]);
     assert_eq!(code, 0, "{err}");
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    let j = json.unwrap();
     assert_eq!(j["stats"]["total"]["os_events"]["munmap_calls"], 1);
     assert_eq!(j["stats"]["total"]["huge_pages"]["mapped_bytes"], 0);
     // (3) A reservation cut by munmap is never promoted, so refilling its region breaks
@@ -1084,21 +1052,11 @@ fn periodic_events_repeat_to_the_end_of_the_stream() {
     let t = &r.stats.total;
     assert_eq!((t.minor_faults, t.os_events.munmap_calls), (64, 3));
     // A zero period, and a repeat count beyond the cap, are refused with their key.
-    let dir = tempfile::tempdir().unwrap();
     for (every, n) in [(0u64, 64u64), (1, 2_000_000)] {
         let ev = format!(
             "[[event]]\nat = 1\nevery = {every}\nkind = \"munmap\"\noffset = 0\nlen = \"4KiB\"\n"
         );
-        let w = dir.path().join("w.toml");
-        std::fs::write(&w, loop_workload(n, &ev)).unwrap();
-        let (code, _, err) = super::analysis::mmusim(&[
-            "run",
-            "-q",
-            "-w",
-            w.to_str().unwrap(),
-            "--out",
-            dir.path().to_str().unwrap(),
-        ]);
+        let (code, err, _) = run_file("w.toml", &loop_workload(n, &ev), &[]);
         assert_eq!(code, 2, "every = {every}: {err}");
         assert!(
             err.contains("w.toml:") && err.contains("event[0].every"),
