@@ -63,7 +63,8 @@ pub struct CoreReport {
     pub loads: u64,
     pub stores: u64,
     pub fetches: u64,
-    /// instructions x base CPI + stall cycles.
+    /// instructions x base CPI + stall cycles + OS cycles outside translation
+    /// (context switches, populating mapped ranges).
     pub cycles: u64,
     pub base_cycles: u64,
     /// Cycles the core stalled for address translation.
@@ -89,6 +90,19 @@ pub struct CoreReport {
     pub paging: PagingReport,
     /// Workload OS events applied.
     pub os_events: EventReport,
+    /// Context switches and what they flushed.
+    pub sched: SchedReport,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SchedReport {
+    pub context_switches: u64,
+    /// Cycles of the switches (in `cycles`, not in translation).
+    pub switch_cycles: u64,
+    /// Switches that took an address-space id from another process, flushing its
+    /// entries; switches that flushed everything (no ids, `asids_per_core = 0`).
+    pub asid_flushes: u64,
+    pub full_flushes: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -101,6 +115,18 @@ pub struct EventReport {
     /// Copy-on-write faults (each copies one page) and the bytes copied.
     pub cow_faults: u64,
     pub cow_copied_bytes: u64,
+    /// Stores to copy-on-write pages no other process held any more: made writable
+    /// in place, nothing copied.
+    pub cow_reuses: u64,
+    pub mmap_calls: u64,
+    /// Pages `mmap` with `populate` mapped at once, and the cycles (outside
+    /// translation).
+    pub populated_pages: u64,
+    pub populate_cycles: u64,
+    pub mprotect_calls: u64,
+    /// Accesses an `mprotect` forbade: each trapped once (in the fault cycles).
+    pub protection_faults: u64,
+    pub exits: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -160,6 +186,8 @@ pub struct StatsReport {
     pub page_table_bytes: u64,
     pub phys_bytes_in_use: u64,
     pub physical: PhysReport,
+    /// Every process: its id, core, parent, accesses run and state at the end.
+    pub processes: Vec<crate::sim::ProcessStats>,
 }
 
 /// Everything a run writes.
@@ -189,7 +217,7 @@ fn per_kilo(a: u64, instrs: u64) -> f64 {
 fn core_report(c: &CoreStats) -> CoreReport {
     let k = &c.counters;
     let instrs = k.instructions;
-    let cycles = c.base_cycles + k.stall_cycles;
+    let cycles = c.base_cycles + k.stall_cycles + c.os.switch_cycles + c.os.event_cycles;
     CoreReport {
         accesses: k.accesses,
         instructions: instrs,
@@ -276,6 +304,19 @@ fn core_report(c: &CoreStats) -> CoreReport {
             fork_calls: c.os.fork_calls,
             cow_faults: c.os.cow_faults,
             cow_copied_bytes: c.os.cow_copied_bytes,
+            cow_reuses: c.os.cow_reuses,
+            mmap_calls: c.os.mmap_calls,
+            populated_pages: c.os.populated_pages,
+            populate_cycles: c.os.event_cycles,
+            mprotect_calls: c.os.mprotect_calls,
+            protection_faults: c.os.protection_faults,
+            exits: c.os.exits,
+        },
+        sched: SchedReport {
+            context_switches: c.os.context_switches,
+            switch_cycles: c.os.switch_cycles,
+            asid_flushes: c.os.asid_flushes,
+            full_flushes: c.os.switch_flushes,
         },
     }
 }
@@ -430,6 +471,7 @@ impl RunReport {
                 page_table_bytes: stats.page_table_bytes,
                 phys_bytes_in_use: stats.phys_bytes_in_use,
                 physical: stats.physical.clone(),
+                processes: stats.processes.clone(),
             },
         }
     }

@@ -231,13 +231,13 @@ pub fn load_inputs_with(
             )),
         }
         if let Generator::Trace { paths, .. } = &workload.generator {
-            if !paths.is_empty() && paths.len() != system.sim.cores as usize {
+            let procs = system.os.processes(system.sim.cores);
+            if !paths.is_empty() && paths.len() != procs as usize {
                 errors.push(wl_src.error_at(
                     "generator.paths",
                     format!(
-                        "lists {} traces for {} cores (sim.cores in {})",
+                        "lists {} traces for {procs} processes (one per core unless os.sched.processes says otherwise, in {})",
                         paths.len(),
-                        system.sim.cores,
                         sys_src.file
                     ),
                 ));
@@ -287,12 +287,13 @@ pub fn simulate_with(
             "--timeline 0: a window holds at least one access".into(),
         ));
     }
-    let cores = inputs.system.sim.cores as usize;
-    let sources = (0..cores)
+    let procs = inputs.system.os.processes(inputs.system.sim.cores) as usize;
+    let sources = (0..procs)
         .map(|c| inputs.workload.open(c, &inputs.workload_dir))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| SimError(e.msg))?;
-    let total = inputs.workload.accesses_per_core() * cores as u64;
+    // Forked children's accesses are not known ahead: the bar counts the streams at start.
+    let total = inputs.workload.accesses_per_core() * procs as u64;
     let sys = &inputs.system;
     let run = Run {
         sys,
@@ -364,23 +365,31 @@ impl Run<'_> {
         make: impl FnMut(&mut FrameAllocator) -> Result<PT, SimError>,
     ) -> Result<(crate::sim::RunStats, Vec<Vec<TimelinePoint>>), SimError> {
         let mut sim = Simulator::build(self.sys, sources, make)?;
-        let cores = self.sys.sim.cores;
+        let procs = self.sys.os.processes(self.sys.sim.cores);
         if let Some((i, e)) = (self.inputs.workload.events.iter().enumerate())
-            .find(|(_, e)| e.core.is_some_and(|c| c >= cores))
+            .find(|(_, e)| e.core.is_some_and(|c| c >= procs))
         {
             return Err(SimError(format!(
-                "workload event[{i}].core = {}: the machine has {cores} core(s) (sim.cores)",
+                "workload event[{i}].core = {}: the run has {procs} stream(s), one per process (sim.cores, os.sched.processes)",
                 e.core.unwrap_or(0)
             )));
         }
-        for core in 0..cores as usize {
-            sim.set_events(core, self.inputs.workload.events_for(core));
+        for p in 0..procs as usize {
+            sim.set_events(p, self.inputs.workload.events_for(p));
         }
         if sim.needs_future() {
-            for core in 0..self.sys.sim.cores as usize {
-                sim.set_future(core, &read_ahead(self.inputs, core)?)?;
+            for p in 0..procs as usize {
+                sim.set_future(p, &read_ahead(self.inputs, p)?)?;
             }
         }
+        // A forked child runs stream `index` of the same generator, capped.
+        let spec = self.inputs.workload.clone();
+        sim.set_spawner(Box::new(move |index, accesses| {
+            let mut child = spec.clone();
+            child.accesses = accesses;
+            child.events.clear();
+            Ok(child.source(index))
+        }));
         if let Some(w) = self.timeline {
             sim.set_timeline(w);
         }

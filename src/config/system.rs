@@ -290,6 +290,53 @@ pub struct OsConfig {
     /// `minor_fault_cycles` for the trap.
     #[serde(default)]
     pub cow_copy_4k_cycles: u64,
+    /// Cycles of a protection fault: an access an `mprotect` event forbade traps, the
+    /// handler lifts the page's protection (as a write-tracking handler does) and the
+    /// access goes on.
+    #[serde(default)]
+    pub protection_fault_cycles: u64,
+    #[serde(default)]
+    pub sched: SchedConfig,
+}
+
+/// Processes and their scheduling: which address spaces share the cores.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedConfig {
+    /// Processes at start, each with its own address space and workload stream
+    /// (stream i for process i); process i runs on core i mod `sim.cores`. 0 = one per
+    /// core. At least `sim.cores`.
+    #[serde(default)]
+    pub processes: u32,
+    /// Cycles a process runs before the next ready process of its core takes over; 0 =
+    /// each runs its stream to the end first.
+    #[serde(default)]
+    pub quantum_cycles: u64,
+    /// Cycles of a context switch (scheduler, register state, page-table base),
+    /// besides its TLB effects.
+    #[serde(default)]
+    pub switch_cycles: u64,
+    /// Address-space ids each core's TLBs tag entries with: a switch to a process
+    /// holding none takes the next one round-robin and flushes what its previous owner
+    /// left. Linux keeps 6 per CPU (TLB_NR_DYN_ASIDS, arch/x86/include/asm/tlbflush.h).
+    /// 0 = no PCIDs: every switch flushes the TLBs and walk caches.
+    #[serde(default = "six")]
+    pub asids_per_core: u32,
+}
+
+fn six() -> u32 {
+    6
+}
+
+impl Default for SchedConfig {
+    fn default() -> Self {
+        SchedConfig {
+            processes: 0,
+            quantum_cycles: 0,
+            switch_cycles: 0,
+            asids_per_core: 6,
+        }
+    }
 }
 
 /// Demand paging under memory pressure: which resident page to evict when an address
@@ -340,7 +387,20 @@ pub enum ReplacementPolicy {
     Ws,
 }
 
+/// Most processes a run may have, forked children included: TLB tags hold a 14-bit
+/// address-space id (`tlb::ASID_BITS`), 0 unused.
+pub const MAX_PROCESSES: u32 = (1 << 14) - 1;
+
 impl OsConfig {
+    /// Processes at start (`sched.processes`, 0 meaning one per core).
+    pub fn processes(&self, cores: u32) -> u32 {
+        if self.sched.processes == 0 {
+            cores
+        } else {
+            self.sched.processes
+        }
+    }
+
     /// `phys_mem` bytes, shuffled frames, 4K pages, free faults, no huge pages.
     pub fn with_memory(phys_mem: u64) -> OsConfig {
         OsConfig {
@@ -353,6 +413,8 @@ impl OsConfig {
             huge_pages: HugePagesConfig::default(),
             paging: PagingConfig::default(),
             cow_copy_4k_cycles: 0,
+            protection_fault_cycles: 0,
+            sched: SchedConfig::default(),
         }
     }
 }
@@ -918,6 +980,38 @@ impl SystemConfig {
                 e.push((
                     format!("os.paging.{key}"),
                     format!("{v} cycles is beyond any real device (at most 2^40)"),
+                ));
+            }
+        }
+        let sc = &o.sched;
+        if sc.processes > 0 && (sc.processes < s.cores || sc.processes > MAX_PROCESSES / 2) {
+            e.push((
+                "os.sched.processes".into(),
+                format!(
+                    "must be 0 (one per core) or from sim.cores ({}) to {}, not {}",
+                    s.cores,
+                    MAX_PROCESSES / 2,
+                    sc.processes
+                ),
+            ));
+        }
+        if sc.asids_per_core > 4096 {
+            e.push((
+                "os.sched.asids_per_core".into(),
+                format!(
+                    "x86 PCIDs are 12 bits: at most 4096, not {}",
+                    sc.asids_per_core
+                ),
+            ));
+        }
+        for (key, v) in [
+            ("os.sched.switch_cycles", sc.switch_cycles),
+            ("os.protection_fault_cycles", o.protection_fault_cycles),
+        ] {
+            if v > 1 << 40 {
+                e.push((
+                    key.into(),
+                    format!("{v} cycles is beyond any real system (at most 2^40)"),
                 ));
             }
         }

@@ -18,6 +18,7 @@
 pub mod buddy;
 pub mod frames;
 pub mod paging;
+pub mod ranges;
 
 use crate::addr::PageSize;
 use crate::config::{HugeFallback, HugePolicy, OsConfig};
@@ -25,6 +26,7 @@ use crate::pagetable::{Evicted, PageTable};
 use crate::SimError;
 use frames::FrameAllocator;
 use paging::ResidentSet;
+use ranges::RangeMap;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
@@ -74,6 +76,25 @@ pub struct OsStats {
     pub fork_calls: u64,
     pub cow_faults: u64,
     pub cow_copied_bytes: u64,
+    /// Stores to a copy-on-write page nobody else held any more: made writable in
+    /// place, nothing copied (Linux's reuse in `do_wp_page`).
+    pub cow_reuses: u64,
+    pub mmap_calls: u64,
+    /// Pages `mmap` with `populate` mapped at once.
+    pub populated_pages: u64,
+    pub mprotect_calls: u64,
+    /// Accesses an `mprotect` forbade (each trapped once, then its page was opened).
+    pub protection_faults: u64,
+    pub exits: u64,
+    /// Cycles of event work outside any access's translation (`mmap` with `populate`).
+    pub event_cycles: u64,
+    /// Context switches on this core, their cycles (not translation), the address-space
+    /// ids taken from another process (its entries flushed), and whole TLB flushes at
+    /// switches without address-space ids.
+    pub context_switches: u64,
+    pub switch_cycles: u64,
+    pub asid_flushes: u64,
+    pub switch_flushes: u64,
 }
 
 impl OsStats {
@@ -102,6 +123,17 @@ impl OsStats {
         self.fork_calls += o.fork_calls;
         self.cow_faults += o.cow_faults;
         self.cow_copied_bytes += o.cow_copied_bytes;
+        self.cow_reuses += o.cow_reuses;
+        self.mmap_calls += o.mmap_calls;
+        self.populated_pages += o.populated_pages;
+        self.mprotect_calls += o.mprotect_calls;
+        self.protection_faults += o.protection_faults;
+        self.exits += o.exits;
+        self.event_cycles += o.event_cycles;
+        self.context_switches += o.context_switches;
+        self.switch_cycles += o.switch_cycles;
+        self.asid_flushes += o.asid_flushes;
+        self.switch_flushes += o.switch_flushes;
     }
 }
 
@@ -190,8 +222,19 @@ pub struct Os {
     paging: Option<Paging>,
     /// Whether every access must be reported to [`Os::on_access`] (replacement on).
     pub track_accesses: bool,
-    /// Ranges advised for huge pages, per address space: start -> end.
-    advised: HashMap<u16, std::collections::BTreeMap<u64, u64>>,
+    /// Ranges advised for huge pages, per address space.
+    advised: HashMap<u16, RangeMap<()>>,
+    /// Ranges `mmap` events mapped, per address space (none: the whole space is
+    /// anonymous memory, as before any such event).
+    vmas: HashMap<u16, RangeMap<()>>,
+    /// Rights `mprotect` events set, per address space (absent: read-write).
+    prot: HashMap<u16, RangeMap<crate::workload::Prot>>,
+    /// Some range is protected: accesses must be checked (stores only, unless
+    /// `guard_loads`).
+    guard_prot: bool,
+    /// Some range is `PROT_NONE`: loads must be checked too.
+    pub guard_loads: bool,
+    protection_fault_cycles: u64,
     /// Every mapping per address space (page base -> frame, size), kept only when the
     /// workload forks (a fork must know what to share).
     mappings: Option<HashMap<u16, MappingLog>>,
@@ -201,8 +244,9 @@ pub struct Os {
     shared: HashMap<u64, u32>,
     /// Frames of the children's copied page tables.
     child_tables: u64,
-    /// Some address space has copy-on-write pages: stores must be checked.
-    pub cow_active: bool,
+    /// Some address space has copy-on-write or protected pages: stores (and with
+    /// `guard_loads` loads) go through [`Os::guard_fault`] first.
+    pub guard_active: bool,
     /// Set when the last event requires the core's TLBs and walk caches flushed.
     pub flush_tlb: bool,
     cow_copy_4k_cycles: u64,
@@ -274,11 +318,16 @@ impl Os {
             }),
             track_accesses: cfg.paging.replacement.is_some(),
             advised: HashMap::new(),
+            vmas: HashMap::new(),
+            prot: HashMap::new(),
+            guard_prot: false,
+            guard_loads: false,
+            protection_fault_cycles: cfg.protection_fault_cycles,
             mappings: None,
             cow: HashMap::new(),
             shared: HashMap::new(),
             child_tables: 0,
-            cow_active: false,
+            guard_active: false,
             flush_tlb: false,
             cow_copy_4k_cycles: cfg.cow_copy_4k_cycles,
         }
@@ -333,14 +382,17 @@ impl Os {
         }
     }
 
-    /// `fork()` of address space `asid`: a child shares every mapped page (each frame
-    /// gains a holder) and the parent's pages become copy-on-write; the child's copy of
-    /// the page table takes as many frames as the parent's table. The parent's TLBs and
-    /// walk caches are flushed (Linux write-protects the PTEs and flushes at fork).
-    fn fork<PT: PageTable>(
+    /// `fork()` of `parent`: the child `child` maps every page of the parent to the same
+    /// frame, in `child_pt` (its own table) or, for a design with one table for all,
+    /// in `pt`; the pages of both become copy-on-write and each frame gains a holder.
+    /// The child inherits advice, mapped ranges and rights. The parent's TLBs and walk
+    /// caches are flushed (Linux write-protects the PTEs and flushes at fork).
+    pub fn fork<PT: PageTable>(
         &mut self,
         pt: &mut PT,
-        asid: u16,
+        mut child_pt: Option<&mut PT>,
+        parent: u16,
+        child: u16,
         stats: &mut OsStats,
     ) -> Result<(), SimError> {
         if self.paging.is_some() {
@@ -350,40 +402,108 @@ impl Os {
         }
         // The table lists its mappings (radix), or the OS kept a log of them (hashed
         // designs, when the workload file announces its forks).
-        let maps = self.list_mappings(pt, asid).ok_or_else(|| {
+        let maps = self.list_mappings(pt, parent).ok_or_else(|| {
             SimError(
                 "a fork line in a trace needs a radix page table (hashed designs can fork only from a workload file's [[event]])".into(),
             )
         })?;
-        let cow = self.cow.entry(asid).or_default();
+        self.invalidations.clear();
+        let mut child_cow = HashMap::new();
         for (base, frame, size) in maps {
-            cow.insert(base, size);
+            self.cow.entry(parent).or_default().insert(base, size);
+            child_cow.insert(base, size);
             *self.shared.entry(frame).or_insert(0) += 1;
-        }
-        // A per-process table (radix) is copied; a global hashed table would take the
-        // child's entries as it runs, which the child does not yet.
-        if !PT::SHARED {
-            for _ in 0..pt.table_bytes().div_ceil(4096) {
-                self.frames.alloc(PageSize::Size4K)?;
-                self.child_tables += 1;
+            let target = match child_pt.as_deref_mut() {
+                Some(c) => c,
+                None => &mut *pt,
+            };
+            let o = target.map(child, base, size, frame, &mut self.frames)?;
+            self.log_map(child, base, frame, size);
+            self.note_mapped(child, base, size);
+            if let Some(e) = o.evicted {
+                // A global hashed table made room for the child's entry.
+                self.invalidations.push(e);
+                stats.evictions += 1;
             }
         }
-        // Promotion would move shared pages: the parent's regions stay as they are.
-        for (k, r) in self.regions.iter_mut() {
-            if k.0 == asid {
-                r.done = true;
+        self.cow.insert(child, child_cow);
+        if let Some(c) = &child_pt {
+            self.child_tables += c.table_bytes().div_ceil(4096);
+        }
+        // Promotion would move shared pages: neither promotes the regions it has.
+        let keys: Vec<(u16, u64)> = (self.regions.keys())
+            .filter(|k| k.0 == parent)
+            .copied()
+            .collect();
+        for k in keys {
+            let r = self.regions.get_mut(&k).expect("listed");
+            r.done = true;
+            let copy = Region {
+                reservation: None,
+                ..r.clone()
+            };
+            self.regions.insert((child, k.1), copy);
+        }
+        for m in [&mut self.advised, &mut self.vmas] {
+            if let Some(v) = m.get(&parent).cloned() {
+                m.insert(child, v);
             }
         }
-        self.cow_active = true;
+        if let Some(v) = self.prot.get(&parent).cloned() {
+            self.prot.insert(child, v);
+        }
+        self.guard_active = true;
         self.flush_tlb = true;
         stats.fork_calls += 1;
         Ok(())
     }
 
-    /// Before a store by `asid` to `vaddr`: if its page is copy-on-write, copy it into
-    /// a new frame and remap it (the old frame stays with the child), queue the old
-    /// translation for invalidation, and return the cycles.
-    pub fn cow_fault<PT: PageTable>(
+    /// Before an access by `asid` to `vaddr` while some page is copy-on-write or
+    /// protected: a protection fault if an `mprotect` forbade the access (the handler
+    /// then opens the page read-write, as a write-tracking handler does), then, for a
+    /// store to a copy-on-write page, its copy. Returns the cycles, if it trapped; the
+    /// translations it replaced are queued in `invalidations`.
+    pub fn guard_fault<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        vaddr: u64,
+        store: bool,
+        stats: &mut OsStats,
+    ) -> Result<Option<u64>, SimError> {
+        use crate::workload::Prot;
+        let mut cycles = None;
+        if self.guard_prot {
+            if let Some(m) = self.prot.get_mut(&asid) {
+                let trap = match m.get(vaddr) {
+                    Some(Prot::None) => true,
+                    Some(Prot::R) => store,
+                    _ => false,
+                };
+                if trap {
+                    let page = vaddr & !0xfff;
+                    m.remove(page, page + 4096);
+                    let c = self.protection_fault_cycles;
+                    stats.protection_faults += 1;
+                    stats.fault_cycles += c;
+                    cycles = Some(c);
+                }
+            }
+        }
+        self.invalidations.clear();
+        if store {
+            if let Some(c) = self.cow_fault(pt, asid, vaddr, stats)? {
+                cycles = Some(cycles.unwrap_or(0) + c);
+            }
+        }
+        Ok(cycles)
+    }
+
+    /// A store by `asid` to `vaddr`: if its page is copy-on-write and another process
+    /// still holds the frame, copy it into a new frame and remap it (the old frame stays
+    /// with the others) and queue the old translation for invalidation; if nobody else
+    /// holds it any more, make it writable where it is. Returns the cycles.
+    fn cow_fault<PT: PageTable>(
         &mut self,
         pt: &mut PT,
         asid: u16,
@@ -400,11 +520,27 @@ impl Os {
             return Ok(None);
         };
         c.remove(&base);
-        self.invalidations.clear();
+        if pt.translate(asid, base).is_none() {
+            // A hashed design evicted the translation: put it back first.
+            if let Some(o) = pt.restore(asid, base, &mut self.frames)? {
+                if let Some(e) = o.evicted {
+                    self.invalidations.push(e);
+                    stats.evictions += 1;
+                }
+            }
+        }
         let old = pt
-            .unmap(asid, base)
+            .translate(asid, base)
             .ok_or_else(|| SimError(format!("internal: shared page {base:#x} is not mapped")))?;
-        // The old frame stays with the child.
+        if !self.shared.contains_key(&old.frame) {
+            // The last holder: the page becomes writable in place.
+            let cycles = self.minor_fault_cycles;
+            stats.cow_reuses += 1;
+            stats.fault_cycles += cycles;
+            return Ok(Some(cycles));
+        }
+        pt.unmap(asid, base);
+        // The old frame stays with the other holders.
         self.release_share(old.frame);
         let new = match size {
             PageSize::Size4K => self.frames.alloc(size)?,
@@ -433,57 +569,229 @@ impl Os {
         Ok(Some(cycles))
     }
 
-    /// Pages still shared copy-on-write by all address spaces, and the child
-    /// page-table frames.
+    /// Pages (frames) more than one process still holds, each counted once, and the
+    /// frames of the forked children's page tables (as of their forks).
     pub fn sharing(&self) -> (u64, u64) {
-        (
-            self.cow.values().map(|c| c.len() as u64).sum(),
-            self.child_tables,
-        )
+        (self.shared.len() as u64, self.child_tables)
     }
 
     /// Whether [start, end) lies inside one advised range of `asid`.
     fn advised(&self, asid: u16, start: u64, end: u64) -> bool {
-        self.advised.get(&asid).is_some_and(|m| {
-            m.range(..=start)
-                .next_back()
-                .is_some_and(|(_, &e)| e >= end)
-        })
+        self.advised
+            .get(&asid)
+            .is_some_and(|m| m.covering(start, end).is_some())
     }
 
-    /// Applies a workload's OS event to address space `asid`; translations removed are
-    /// queued in `invalidations` for the caller.
+    /// Whether a huge page may cover [start, end) of `asid`: inside one mapped range,
+    /// when `mmap` events gave any (Linux maps a huge page only inside one VMA).
+    fn fits_vma(&self, asid: u16, start: u64, end: u64) -> bool {
+        self.vmas
+            .get(&asid)
+            .is_none_or(|m| m.is_empty() || m.covering(start, end).is_some())
+    }
+
+    /// Applies a workload's OS event (not `fork` or `exit`, which the engine runs) to
+    /// address space `asid`; translations removed are queued in `invalidations` for the
+    /// caller. Returns cycles the event took outside any access's translation
+    /// (`populate`).
     pub fn apply_event<PT: PageTable>(
         &mut self,
         pt: &mut PT,
         asid: u16,
         ev: crate::workload::OsEvent,
         stats: &mut OsStats,
-    ) -> Result<(), SimError> {
-        use crate::workload::EventKind;
+    ) -> Result<u64, SimError> {
+        use crate::workload::{EventKind, Prot};
         self.invalidations.clear();
         self.flush_tlb = false;
         match ev.kind {
             EventKind::Madvise => {
-                // Merge with overlapping or touching ranges, so containment is one lookup.
-                let m = self.advised.entry(asid).or_default();
-                let (mut s, mut e) = (ev.start, ev.end);
-                let hits: Vec<(u64, u64)> = m
-                    .range(..=e)
-                    .filter(|(_, &end)| end >= s)
-                    .map(|(&a, &b)| (a, b))
-                    .collect();
-                for (a, b) in hits {
-                    m.remove(&a);
-                    s = s.min(a);
-                    e = e.max(b);
-                }
-                m.insert(s, e);
+                self.advised
+                    .entry(asid)
+                    .or_default()
+                    .insert(ev.start, ev.end, ());
                 stats.madvise_calls += 1;
             }
-            EventKind::Munmap => self.munmap(pt, asid, ev.start, ev.end, stats)?,
-            EventKind::Fork => self.fork(pt, asid, stats)?,
+            EventKind::Munmap => {
+                stats.munmap_calls += 1;
+                self.munmap(pt, asid, ev.start, ev.end, stats)?;
+                for m in [&mut self.advised, &mut self.vmas] {
+                    if let Some(r) = m.get_mut(&asid) {
+                        r.remove(ev.start, ev.end);
+                    }
+                }
+            }
+            EventKind::Mmap => {
+                stats.mmap_calls += 1;
+                // MAP_FIXED: what was mapped there goes first.
+                self.munmap(pt, asid, ev.start, ev.end, stats)?;
+                self.vmas
+                    .entry(asid)
+                    .or_default()
+                    .insert(ev.start, ev.end, ());
+                // Regions inside it start afresh (one left in small pages for want of
+                // a mapped range may take a huge page now).
+                let (s0, e0) = (ev.start, ev.end);
+                let fresh: Vec<(u16, u64)> = (self.regions.keys())
+                    .filter(|k| k.0 == asid && k.1 << 21 >= s0 && (k.1 + 1) << 21 <= e0)
+                    .copied()
+                    .collect();
+                for k in fresh {
+                    if let Some(b) = self.regions.remove(&k).and_then(|r| r.reservation) {
+                        if self.frames.is_reserved(b) {
+                            self.frames.break_reservation(b);
+                        }
+                    }
+                }
+                if ev.populate {
+                    return self.populate(pt, asid, ev.start, ev.end, stats);
+                }
+            }
+            EventKind::Mprotect => {
+                stats.mprotect_calls += 1;
+                let m = self.prot.entry(asid).or_default();
+                if ev.prot == Prot::Rw {
+                    // Raising rights needs no flush: a stale entry with fewer rights
+                    // would only take a spurious fault.
+                    m.remove(ev.start, ev.end);
+                } else {
+                    m.insert(ev.start, ev.end, ev.prot);
+                    self.guard_prot = true;
+                    self.guard_active = true;
+                    self.guard_loads |= ev.prot == Prot::None;
+                    // Lowering rights: the TLBs hold the old ones; Linux's
+                    // change_protection flushes the range.
+                    for (base, size) in self.mapped_in(pt, asid, ev.start, ev.end)? {
+                        self.invalidations.push(Evicted {
+                            asid,
+                            vaddr: base,
+                            size,
+                        });
+                    }
+                }
+            }
+            EventKind::Fork | EventKind::Exit => {
+                return Err(SimError(format!(
+                    "internal: {} goes through the engine",
+                    ev.kind.name()
+                )))
+            }
         }
+        Ok(0)
+    }
+
+    /// The pages of `asid` mapped in [start, end) (a huge page partly inside counts),
+    /// as (base, size).
+    fn mapped_in<PT: PageTable>(
+        &self,
+        pt: &PT,
+        asid: u16,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, PageSize)>, SimError> {
+        if (end - start) / 4096 > 1 << 16 {
+            // A long range: what the table lists, not every page of it.
+            if let Some(maps) = self.list_mappings(pt, asid) {
+                let mut v: Vec<(u64, PageSize)> = maps
+                    .into_iter()
+                    .filter(|&(b, _, s)| b < end && b + s.bytes() > start)
+                    .map(|(b, _, s)| (b, s))
+                    .collect();
+                v.sort_unstable();
+                return Ok(v);
+            }
+            if (end - start) / 4096 > 1 << 24 {
+                return Err(SimError(format!(
+                    "an event over {} GiB on a page table that cannot list its mappings: give such events in the workload file ([[event]]), where the OS keeps a log of mappings",
+                    (end - start) >> 30
+                )));
+            }
+        }
+        let mut v = Vec::new();
+        let mut va = start;
+        while va < end {
+            match pt.translate(asid, va) {
+                Some(tr) => {
+                    let base = va & !(tr.size.bytes() - 1);
+                    v.push((base, tr.size));
+                    va = base + tr.size.bytes();
+                }
+                None => va += 4096,
+            }
+        }
+        Ok(v)
+    }
+
+    /// `MAP_POPULATE`: faults in every page of [start, end) that is not mapped, as
+    /// first touches would (huge pages where the policy takes them). Returns the cycles;
+    /// they are not any access's translation, so they leave `fault_cycles`.
+    fn populate<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        start: u64,
+        end: u64,
+        stats: &mut OsStats,
+    ) -> Result<u64, SimError> {
+        let mut cycles = 0;
+        let mut evicted = Vec::new();
+        let mut va = start;
+        while va < end {
+            if pt.translate(asid, va).is_none() {
+                let (c, e) = self.handle_fault(pt, asid, va, stats)?;
+                cycles += c;
+                evicted.append(&mut self.invalidations);
+                evicted.extend(e);
+                stats.populated_pages += 1;
+            }
+            let size = pt.translate(asid, va).map_or(PageSize::Size4K, |t| t.size);
+            va = (va & !(size.bytes() - 1)) + size.bytes();
+        }
+        self.invalidations = evicted;
+        stats.fault_cycles -= cycles;
+        stats.event_cycles += cycles;
+        Ok(cycles)
+    }
+
+    /// `exit()` of `asid`: every page unmapped (frames another process still holds
+    /// stay) and everything the OS kept for it dropped. The caller frees its tables
+    /// and drops its TLB entries (Linux flushes the whole mm at exit), so no
+    /// invalidation is queued.
+    pub fn exit<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        stats: &mut OsStats,
+    ) -> Result<(), SimError> {
+        self.munmap(pt, asid, 0, crate::workload::VA_LIMIT, stats)?;
+        self.invalidations.clear();
+        self.cow.remove(&asid);
+        self.advised.remove(&asid);
+        self.vmas.remove(&asid);
+        self.prot.remove(&asid);
+        let keys: Vec<(u16, u64)> = (self.regions.keys())
+            .filter(|k| k.0 == asid)
+            .copied()
+            .collect();
+        for k in keys {
+            if let Some(b) = self.regions.remove(&k).and_then(|r| r.reservation) {
+                if self.frames.is_reserved(b) {
+                    self.frames.break_reservation(b);
+                }
+            }
+        }
+        for o in &mut self.occupied {
+            o.retain(|k, _| k.0 != asid);
+        }
+        if let Some(p) = &mut self.paging {
+            p.sets.remove(&asid);
+            p.future.remove(&asid);
+            p.swapped.retain(|k| k.0 != asid);
+        }
+        if let Some(m) = &mut self.mappings {
+            m.remove(&asid);
+        }
+        stats.exits += 1;
         Ok(())
     }
 
@@ -498,7 +806,6 @@ impl Os {
         end: u64,
         stats: &mut OsStats,
     ) -> Result<(), SimError> {
-        stats.munmap_calls += 1;
         // A long range: visit only what is mapped (and swapped) in it, not every page.
         if (end - start) / 4096 > 1 << 16 {
             if let Some(maps) = self.list_mappings(pt, asid) {
@@ -707,6 +1014,7 @@ impl Os {
                 }
                 let base = vaddr & !(s.bytes() - 1);
                 if self.policy == HugePolicy::Madvise && !self.advised(asid, base, base + s.bytes())
+                    || !self.fits_vma(asid, base, base + s.bytes())
                 {
                     continue;
                 }
@@ -799,6 +1107,17 @@ impl Os {
         let key = (asid, vaddr >> 21);
         let page = (vaddr >> 12) & (SMALL_PER_2M - 1);
         let reserve = self.policy == HugePolicy::Reserve;
+        if !self.regions.contains_key(&key) && !self.fits_vma(asid, key.1 << 21, (key.1 + 1) << 21)
+        {
+            // Not inside one mapped range: this region stays in small pages.
+            self.regions.insert(
+                key,
+                Region {
+                    done: true,
+                    ..Region::default()
+                },
+            );
+        }
         if reserve && !self.regions.contains_key(&key) {
             let mut r = Region::default();
             // Reserve only from free memory: breaking another reservation to make one

@@ -189,6 +189,22 @@ pub trait PageTable {
     fn stats(&self) -> serde_json::Value {
         serde_json::Value::Null
     }
+    /// A new, empty table of the same geometry for another address space (a forked
+    /// child's), for designs with one table per address space. Designs with one table
+    /// for all ([`PageTable::SHARED`]) are never asked.
+    fn new_space(&self, _frames: &mut FrameAllocator) -> Result<Self, SimError>
+    where
+        Self: Sized,
+    {
+        Err(SimError(
+            "internal: a shared page table makes no table per address space".into(),
+        ))
+    }
+    /// Gives every frame of the table back (its address space exited; its mappings are
+    /// gone already). Designs with one table for all keep theirs.
+    fn release_space(&mut self, _frames: &mut FrameAllocator) -> Result<(), SimError> {
+        Ok(())
+    }
     /// Cycles of a design's own walk cache (the cuckoo walk cache), charged once per walk
     /// on top of the reads and counted with the walker's walk-cache cycles; 0 if none.
     fn walk_cache_cycles(&self) -> u64 {

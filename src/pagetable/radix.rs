@@ -127,6 +127,21 @@ impl PageTable for Radix {
         self.levels
     }
 
+    fn new_space(&self, frames: &mut FrameAllocator) -> Result<Radix, SimError> {
+        let bits: Vec<u32> = (1..=self.levels)
+            .rev()
+            .map(|l| self.mask[l].count_ones())
+            .collect();
+        Radix::new(&bits, frames)
+    }
+
+    fn release_space(&mut self, frames: &mut FrameAllocator) -> Result<(), SimError> {
+        if self.tables() > 0 {
+            self.release(0, self.levels, frames)?;
+        }
+        Ok(())
+    }
+
     fn level_shift(&self, level: usize) -> u32 {
         self.shift[level]
     }

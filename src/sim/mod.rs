@@ -1,8 +1,19 @@
 //! Cores and the engine: where an access becomes translation cycles.
 //!
-//! Owns the cores (each with its TLBs, walker, walk slots, clock and counters), one address
-//! space per core, the shared memory system and the OS. In: one [`AccessSource`] per
-//! core. Out: a [`RunStats`] tree (per core and total) for the report.
+//! Owns the cores (each with its TLBs, walker, walk slots, clock and counters), the
+//! processes (each an address space with its own page table, or its part of one shared
+//! table, and a workload stream), the shared memory system and the OS. In: one
+//! [`AccessSource`] per process at start (process i runs on core i mod cores; forked
+//! children get theirs from a spawner). Out: a [`RunStats`] tree (per core and total)
+//! for the report.
+//!
+//! Scheduling: each core runs its processes round-robin, `os.sched.quantum_cycles` at a
+//! time (0: each to its end), paying `switch_cycles` per switch. TLB and walk-cache
+//! entries carry the address-space id; a core has `asids_per_core` ids to give (Linux's
+//! 6 PCIDs) and a switch to a process holding none takes the next round-robin,
+//! flushing its previous owner's entries; with 0 every switch flushes everything. The
+//! running process's stream state lives in its [`Core`] (so the per-access path is the
+//! same as with one process) and is exchanged with its [`Process`] at a switch.
 //!
 //! Engine: the core with the smallest clock runs next (ties go to the lower core id), and
 //! keeps running until its clock passes the next core's, so cross-core events added later
@@ -85,6 +96,7 @@ pub struct RunStats {
     pub page_table_bytes: u64,
     pub phys_bytes_in_use: u64,
     pub physical: crate::report::PhysReport,
+    pub processes: Vec<ProcessStats>,
 }
 
 /// One core's counters gathered from its components.
@@ -127,7 +139,22 @@ struct Core {
     source: Box<dyn AccessSource>,
     buf: Vec<Access>,
     pos: usize,
+    /// No process of this core is left to run.
     done: bool,
+    /// The running process (index into `Simulator::procs`).
+    proc: usize,
+    /// The processes this core runs, in round-robin order.
+    queue: Vec<usize>,
+    /// Clock at which the running process's quantum ends (`u64::MAX`: it runs on).
+    slice_end: u64,
+    /// Address-space ids the TLBs hold entries of (0: not given yet), and which one
+    /// the next process without one takes.
+    asid_slots: Vec<u16>,
+    next_slot: usize,
+    /// The running process's stream has ended (or it exited).
+    stream_ended: bool,
+    /// The event at the front of `os_events` needs the engine (fork, exit).
+    syscall: bool,
     warm: bool,
     /// The access count (of `counters`) at which the engine has bookkeeping to do: the
     /// end of warm-up, or the end of a timeline window; `u64::MAX` for none. One
@@ -137,8 +164,8 @@ struct Core {
     timeline: Vec<TimelinePoint>,
     /// OS events of this core's stream, as (stream position, event), in order.
     os_events: std::collections::VecDeque<(u64, crate::workload::OsEvent)>,
-    /// Accesses of the stream before the last statistics restart (warm-up), so that
-    /// stream position = `stream_base + counters.accesses`.
+    /// Stream position of the running process = `stream_base + counters.accesses`
+    /// (wrapping: a process switched in after a warm-up restart has a "negative" base).
     stream_base: u64,
     /// `counters.accesses` at which the next OS event applies (`u64::MAX`: none).
     os_event_at: u64,
@@ -173,6 +200,100 @@ fn base_cycles(instructions: u64, cpi_milli: u64) -> u64 {
     }
 }
 
+/// A process: an address space and the stream it runs. While it runs, its stream
+/// state (source, batch, events) is in its core and this holds placeholders.
+struct Process {
+    asid: u16,
+    core: usize,
+    parent: Option<usize>,
+    source: Box<dyn AccessSource>,
+    buf: Vec<Access>,
+    pos: usize,
+    os_events: std::collections::VecDeque<(u64, crate::workload::OsEvent)>,
+    stream_ended: bool,
+    /// Accesses of its stream done, as of its last switch out.
+    position: u64,
+    state: ProcState,
+}
+
+impl Process {
+    fn new(
+        asid: u16,
+        core: usize,
+        parent: Option<usize>,
+        source: Box<dyn AccessSource>,
+        state: ProcState,
+    ) -> Process {
+        Process {
+            asid,
+            core,
+            parent,
+            source,
+            buf: Vec::new(),
+            pos: 0,
+            os_events: Default::default(),
+            stream_ended: false,
+            position: 0,
+            state,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcState {
+    /// Still has accesses to run.
+    Ready,
+    /// Its stream ended (its memory stays mapped).
+    Done,
+    /// It exited (an `exit` event): its memory and tables are gone.
+    Exited,
+}
+
+/// One process at the end of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProcessStats {
+    /// Its address-space id (TLB tag); process i has id i + 1.
+    pub asid: u16,
+    pub core: usize,
+    /// The process that forked it.
+    pub parent: Option<usize>,
+    /// Accesses of its stream it ran (warm-up included).
+    pub accesses: u64,
+    pub state: ProcState,
+}
+
+/// A stream that has ended: what a process not running holds in place of its state.
+struct Ended;
+
+impl AccessSource for Ended {
+    fn fill(
+        &mut self,
+        _: &mut Vec<Access>,
+        _: usize,
+    ) -> Result<(), crate::workload::WorkloadError> {
+        Ok(())
+    }
+}
+
+/// Where removed translations go: the core a process runs on (`homes`, by process)
+/// drains its inbox before its next access.
+struct Mail {
+    inboxes: Vec<Vec<Evicted>>,
+    homes: Vec<usize>,
+}
+
+/// A forked child's stream: (process index, accesses) -> source.
+pub type Spawner = Box<dyn FnMut(usize, u64) -> Result<Box<dyn AccessSource>, SimError>>;
+
+/// Scheduling parameters fixed for a run.
+#[derive(Clone, Copy)]
+struct Sched {
+    quantum: u64,
+    switch_cycles: u64,
+    asids_per_core: usize,
+}
+
 /// Timing parameters fixed for a run.
 #[derive(Clone, Copy)]
 struct Timing {
@@ -200,17 +321,23 @@ impl Core {
 /// A machine built from a config, generic over the page-table design.
 pub struct Simulator<PT: PageTable = Radix> {
     cores: Vec<Core>,
+    procs: Vec<Process>,
+    /// One table per process, or one for all when the design is global.
     spaces: Vec<PT>,
     mem: MemorySystem,
     os: Os,
     timing: Timing,
+    sched: Sched,
     accesses_done: u64,
     /// Cores past warm-up.
     warm_cores: usize,
-    /// Per core: evicted translations of its address space to drop when it next runs.
-    inboxes: Vec<Vec<crate::pagetable::Evicted>>,
+    /// Removed translations on their way to the cores that may hold them.
+    mail: Mail,
     /// Accesses per timeline window; 0 when no timeline is recorded.
     timeline_window: u64,
+    /// Each core has switched its first process in.
+    started: bool,
+    spawn: Option<Spawner>,
 }
 
 impl Simulator<Radix> {
@@ -225,31 +352,36 @@ impl Simulator<Radix> {
 }
 
 impl<PT: PageTable> Simulator<PT> {
-    /// Build a machine; `make_pt` creates one address space's table.
+    /// Build a machine; `make_pt` creates one address space's table; `sources[i]`
+    /// feeds process i (one per core unless `os.sched.processes` says otherwise).
     pub fn build(
         cfg: &SystemConfig,
         sources: Vec<Box<dyn AccessSource>>,
         mut make_pt: impl FnMut(&mut crate::os::frames::FrameAllocator) -> Result<PT, SimError>,
     ) -> Result<Self, SimError> {
         let n = cfg.sim.cores as usize;
-        if sources.len() != n {
+        let n_procs = cfg.os.processes(cfg.sim.cores) as usize;
+        if sources.len() != n_procs {
             return Err(SimError(format!(
-                "{} workload streams for {n} cores",
+                "{} workload streams for {n_procs} processes",
                 sources.len()
             )));
         }
         let seed = cfg.sim.seed;
         let mut os = Os::new(&cfg.os, crate::util::splitmix64(seed ^ 0x05));
-        // One table per address space, or one for all when the design is global.
-        let n_spaces = if PT::SHARED { 1 } else { n };
+        let n_spaces = if PT::SHARED { 1 } else { n_procs };
         let mut spaces = Vec::with_capacity(n_spaces);
         for _ in 0..n_spaces {
             spaces.push(make_pt(&mut os.frames)?);
         }
-        let cores = sources
+        let procs: Vec<Process> = sources
             .into_iter()
             .enumerate()
-            .map(|(i, source)| {
+            .map(|(i, source)| Process::new(i as u16 + 1, i % n, None, source, ProcState::Ready))
+            .collect();
+        let asids = cfg.os.sched.asids_per_core as usize;
+        let cores = (0..n)
+            .map(|i| {
                 let s = crate::util::splitmix64(seed.wrapping_add(i as u64));
                 Core {
                     id: i,
@@ -262,10 +394,17 @@ impl<PT: PageTable> Simulator<PT> {
                     os_stats: OsStats::default(),
                     instr_total: 0,
                     stall_total: 0,
-                    source,
+                    source: Box::new(Ended),
                     buf: Vec::with_capacity(BATCH),
                     pos: 0,
                     done: false,
+                    proc: i,
+                    queue: (i..n_procs).step_by(n).collect(),
+                    slice_end: u64::MAX,
+                    asid_slots: vec![0; asids],
+                    next_slot: 0,
+                    stream_ended: false,
+                    syscall: false,
                     warm: cfg.sim.warmup_accesses == 0,
                     event_at: if cfg.sim.warmup_accesses == 0 {
                         u64::MAX
@@ -281,6 +420,11 @@ impl<PT: PageTable> Simulator<PT> {
             .collect();
         Ok(Simulator {
             cores,
+            mail: Mail {
+                inboxes: vec![Vec::new(); n],
+                homes: procs.iter().map(|p| p.core).collect(),
+            },
+            procs,
             spaces,
             mem: MemorySystem::new(&cfg.memory, n, crate::util::splitmix64(seed ^ 0x3e3)),
             os,
@@ -292,33 +436,68 @@ impl<PT: PageTable> Simulator<PT> {
                     .checked_shl(cfg.page_table.va_bits())
                     .unwrap_or(u64::MAX),
             },
+            sched: Sched {
+                quantum: cfg.os.sched.quantum_cycles,
+                switch_cycles: cfg.os.sched.switch_cycles,
+                asids_per_core: asids,
+            },
             accesses_done: 0,
             warm_cores: 0,
-            inboxes: vec![Vec::new(); n],
             timeline_window: 0,
+            started: false,
+            spawn: None,
         })
+    }
+
+    /// Where forked children's streams come from (needed only by forks that give the
+    /// child accesses to run).
+    pub fn set_spawner(&mut self, spawn: Spawner) {
+        self.spawn = Some(spawn);
+    }
+
+    /// Switches each core's first process in (once, before the first access).
+    fn start(&mut self) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        for id in 0..self.cores.len() {
+            let first = self.cores[id].queue[0];
+            let core = &mut self.cores[id];
+            switch_in(core, &mut self.procs[first], first);
+            if self.sched.asids_per_core > 0 {
+                take_asid(core, &self.sched);
+            }
+            if core.queue.len() > 1 && self.sched.quantum > 0 {
+                core.slice_end = core.clock(&self.timing) + self.sched.quantum;
+            }
+        }
     }
 
     /// Record each core's counters every `window` accesses (after warm-up) during
     /// [`Simulator::run`]; read them with [`Simulator::timeline`]. Call before `run`;
     /// `window` must be at least 1. Costs nothing per access: the window end shares the
     /// warm-up's compare.
-    /// OPT page replacement: core `core`'s whole stream of 4 KiB page numbers, read
+    /// OPT page replacement: process `proc`'s whole stream of 4 KiB page numbers, read
     /// ahead of the run.
-    pub fn set_future(&mut self, core: usize, vpns: &[u64]) -> Result<(), SimError> {
-        self.os.set_future(core as u16 + 1, vpns)
+    pub fn set_future(&mut self, proc: usize, vpns: &[u64]) -> Result<(), SimError> {
+        self.os.set_future(proc as u16 + 1, vpns)
     }
 
-    /// Core `core`'s OS events (stream position, event), in order; before the run.
-    pub fn set_events(&mut self, core: usize, events: Vec<(u64, crate::workload::OsEvent)>) {
+    /// Process `proc`'s OS events (stream position, event), in order; before the run.
+    pub fn set_events(&mut self, proc: usize, events: Vec<(u64, crate::workload::OsEvent)>) {
+        assert!(!self.started, "events are set before the run");
         if !events.is_empty() && !self.spaces.is_empty() && self.spaces[0].mappings(1).is_none() {
-            // Forks and long unmaps must know what is mapped; a design that cannot
-            // list its mappings (hashed) has the OS keep a log of them.
+            // Forks, exits and long unmaps must know what is mapped; a design that
+            // cannot list its mappings (hashed) has the OS keep a log of them.
             self.os.log_mappings();
         }
-        let c = &mut self.cores[core];
-        c.os_events = events.into();
-        c.os_event_at = c.os_events.front().map_or(u64::MAX, |e| e.0);
+        self.procs[proc].os_events = events.into();
+    }
+
+    /// Number of processes (forked children included).
+    pub fn processes(&self) -> usize {
+        self.procs.len()
     }
 
     /// Whether the OS needs [`Simulator::set_future`] before the run.
@@ -350,6 +529,7 @@ impl<PT: PageTable> Simulator<PT> {
     /// Run every stream to its end. `progress` is called after each batch with the
     /// accesses done so far.
     pub fn run(&mut self, progress: &mut dyn FnMut(u64)) -> Result<(), SimError> {
+        self.start();
         loop {
             // The core with the smallest clock runs; the next-smallest clock bounds it.
             let mut best: Option<(u64, usize)> = None;
@@ -369,7 +549,9 @@ impl<PT: PageTable> Simulator<PT> {
                 }
             }
             let Some((_, id)) = best else { break };
+            let limit = limit.min(self.cores[id].slice_end);
             self.run_core(id, limit, progress)?;
+            self.after_run(id)?;
         }
         // Walks still in flight at the end stall their cores (they must complete).
         for c in &mut self.cores {
@@ -403,8 +585,12 @@ impl<PT: PageTable> Simulator<PT> {
         let t = self.timing;
         let n_cores = self.cores.len();
         let core = &mut self.cores[id];
-        let pt = &mut self.spaces[if PT::SHARED { 0 } else { id }];
-        for e in self.inboxes[id].drain(..) {
+        let pt = &mut self.spaces[if PT::SHARED {
+            0
+        } else {
+            core.asid as usize - 1
+        }];
+        for e in self.mail.inboxes[id].drain(..) {
             core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
         }
         // The batch is taken out of the core while it runs, so the loop below keeps its
@@ -431,42 +617,54 @@ impl<PT: PageTable> Simulator<PT> {
                     );
                 }
                 if core.counters.accesses == core.os_event_at {
-                    if let Err(e) = apply_os_events(core, pt, &mut self.os, &mut self.inboxes) {
+                    if let Err(e) = apply_os_events(core, pt, &mut self.os, &mut self.mail) {
                         break Err(e);
+                    }
+                    if core.syscall {
+                        // A fork or exit: the engine runs it, then this core goes on.
+                        break Ok(());
                     }
                 }
                 if pos == buf.len() {
-                    buf.clear();
-                    pos = 0;
-                    if let Err(e) = core.source.fill(&mut buf, BATCH) {
-                        break Err(SimError(format!("core {id}: workload: {}", e.msg)));
-                    }
-                    // Event lines of a trace read in this batch join the queue; one at
-                    // the current position applies before the batch's first access (or,
-                    // at the end of the stream, before it ends).
-                    let mut evs = Vec::new();
-                    core.source.take_events(&mut evs);
-                    if !evs.is_empty() {
-                        core.os_events.extend(evs);
-                        core.os_events.make_contiguous().sort_by_key(|e| e.0);
-                        core.os_event_at = core.os_events[0].0 - core.stream_base;
-                        if core.counters.accesses == core.os_event_at {
-                            if let Err(e) =
-                                apply_os_events(core, pt, &mut self.os, &mut self.inboxes)
-                            {
-                                break Err(e);
+                    if !core.stream_ended {
+                        buf.clear();
+                        pos = 0;
+                        if let Err(e) = core.source.fill(&mut buf, BATCH) {
+                            break Err(SimError(format!(
+                                "core {id}, process {}: workload: {}",
+                                core.proc, e.msg
+                            )));
+                        }
+                        core.stream_ended = buf.is_empty();
+                        // Event lines of a trace read in this batch join the queue; one at
+                        // the current position applies before the batch's first access
+                        // (or, at the end of the stream, before it ends).
+                        let mut evs = Vec::new();
+                        core.source.take_events(&mut evs);
+                        if !evs.is_empty() {
+                            core.os_events.extend(evs);
+                            core.os_events.make_contiguous().sort_by_key(|e| e.0);
+                            core.os_event_at = core.os_events[0].0.wrapping_sub(core.stream_base);
+                            if core.counters.accesses == core.os_event_at {
+                                if let Err(e) =
+                                    apply_os_events(core, pt, &mut self.os, &mut self.mail)
+                                {
+                                    break Err(e);
+                                }
                             }
                         }
+                        if !buf.is_empty() {
+                            // Prefetch page-table entries in batches that follow a
+                            // walk-heavy one.
+                            let walks = core.walker.stats.walks;
+                            prefetching = walks.saturating_sub(walks_before) * 8 > BATCH as u64;
+                            walks_before = walks;
+                            progress(self.accesses_done);
+                        }
                     }
-                    if buf.is_empty() {
-                        core.done = true;
+                    if core.syscall || core.stream_ended {
                         break Ok(());
                     }
-                    // Prefetch page-table entries in batches that follow a walk-heavy one.
-                    let walks = core.walker.stats.walks;
-                    prefetching = walks.saturating_sub(walks_before) * 8 > BATCH as u64;
-                    walks_before = walks;
-                    progress(self.accesses_done);
                 }
                 // Both are past the count here (the bookkeeping just moved them on).
                 let until = core.event_at.min(core.os_event_at) - core.counters.accesses;
@@ -497,7 +695,7 @@ impl<PT: PageTable> Simulator<PT> {
                 &mut self.mem,
                 &mut self.os,
                 &t,
-                &mut self.inboxes,
+                &mut self.mail,
                 &mut NoRecord,
             ) {
                 break Err(e);
@@ -521,6 +719,189 @@ impl<PT: PageTable> Simulator<PT> {
         core.buf = buf;
         core.pos = pos;
         res
+    }
+
+    /// After core `id` stopped: run its system call, retire its process if the stream
+    /// ended, switch at the end of a quantum.
+    fn after_run(&mut self, id: usize) -> Result<(), SimError> {
+        if self.cores[id].syscall {
+            self.syscall(id)?;
+        }
+        let core = &self.cores[id];
+        if core.stream_ended {
+            let p = &mut self.procs[core.proc];
+            if p.state == ProcState::Ready {
+                p.state = ProcState::Done;
+            }
+            self.schedule(id);
+        } else if core.clock(&self.timing) >= core.slice_end {
+            self.schedule(id);
+        }
+        Ok(())
+    }
+
+    /// The next ready process of core `id` after the running one, round-robin, takes
+    /// over (the running one goes on if it is the only one ready); none: the core is done.
+    fn schedule(&mut self, id: usize) {
+        let core = &self.cores[id];
+        let cur = core.queue.iter().position(|&p| p == core.proc).unwrap_or(0);
+        let len = core.queue.len();
+        let next = (1..=len)
+            .map(|k| core.queue[(cur + k) % len])
+            .find(|&p| self.procs[p].state == ProcState::Ready);
+        let ready = (core.queue.iter())
+            .filter(|&&p| self.procs[p].state == ProcState::Ready)
+            .count();
+        let t = self.timing;
+        let core = &mut self.cores[id];
+        match next {
+            None => core.done = true,
+            Some(n) if n == core.proc => {}
+            Some(n) => {
+                // Walks in flight finish before the kernel switches.
+                let now = core.clock(&t);
+                let tail = (core.slots.iter())
+                    .filter(|s| s.pending)
+                    .map(|s| s.busy_until.saturating_sub(now))
+                    .max()
+                    .unwrap_or(0);
+                core.stall(tail);
+                for s in core.slots.iter_mut() {
+                    s.pending = false;
+                }
+                core.pending = 0;
+                let r = core.proc;
+                switch_out(core, &mut self.procs[r]);
+                switch_in(core, &mut self.procs[n], n);
+                core.stall_total += self.sched.switch_cycles;
+                core.os_stats.context_switches += 1;
+                core.os_stats.switch_cycles += self.sched.switch_cycles;
+                take_asid(core, &self.sched);
+            }
+        }
+        core.slice_end = if ready > 1 && self.sched.quantum > 0 {
+            core.clock(&t) + self.sched.quantum
+        } else {
+            u64::MAX
+        };
+    }
+
+    /// Runs the fork or exit at the front of core `id`'s events.
+    fn syscall(&mut self, id: usize) -> Result<(), SimError> {
+        use crate::workload::EventKind;
+        let core = &mut self.cores[id];
+        core.syscall = false;
+        let Some((_, ev)) = core.os_events.pop_front() else {
+            return Ok(());
+        };
+        let asid = core.asid;
+        let pi = asid as usize - 1;
+        let space = if PT::SHARED { 0 } else { pi };
+        match ev.kind {
+            EventKind::Fork => {
+                let ci = self.procs.len();
+                if ci >= crate::config::MAX_PROCESSES as usize {
+                    return Err(SimError(format!(
+                        "core {id}: a fork would make process {}: at most {} processes fit the 14-bit address-space ids",
+                        ci + 1,
+                        crate::config::MAX_PROCESSES
+                    )));
+                }
+                let child = ci as u16 + 1;
+                if PT::SHARED {
+                    self.os
+                        .fork(&mut self.spaces[0], None, asid, child, &mut core.os_stats)?;
+                } else {
+                    let mut c = self.spaces[space].new_space(&mut self.os.frames)?;
+                    self.os.fork(
+                        &mut self.spaces[space],
+                        Some(&mut c),
+                        asid,
+                        child,
+                        &mut core.os_stats,
+                    )?;
+                    self.spaces.push(c);
+                }
+                // The child runs on this core: it must be its home before routing (a
+                // global table's eviction may name the child).
+                self.mail.homes.push(id);
+                route_invalidations(core, &mut self.os, &mut self.mail);
+                // Linux write-protects the parent's PTEs and flushes its mm.
+                core.tlbs.flush_asid(asid);
+                core.walker.flush_asid(asid);
+                let runs = ev.child_accesses > 0;
+                let source: Box<dyn AccessSource> = if runs {
+                    let spawn = self.spawn.as_mut().ok_or_else(|| {
+                        SimError(
+                            "internal: a fork gives its child accesses but the run has no spawner"
+                                .into(),
+                        )
+                    })?;
+                    spawn(ci, ev.child_accesses)?
+                } else {
+                    Box::new(Ended)
+                };
+                // A child without accesses only holds its pages.
+                let state = if runs {
+                    ProcState::Ready
+                } else {
+                    ProcState::Done
+                };
+                (self.procs).push(Process::new(child, id, Some(pi), source, state));
+                if runs {
+                    core.queue.push(ci);
+                    if self.sched.quantum > 0 && core.slice_end == u64::MAX {
+                        core.slice_end = core.clock(&self.timing) + self.sched.quantum;
+                    }
+                }
+            }
+            EventKind::Exit => {
+                self.os
+                    .exit(&mut self.spaces[space], asid, &mut core.os_stats)?;
+                if !PT::SHARED {
+                    self.spaces[space].release_space(&mut self.os.frames)?;
+                }
+                core.tlbs.flush_asid(asid);
+                core.walker.flush_asid(asid);
+                core.stream_ended = true;
+                core.os_events.clear();
+                core.buf.clear();
+                core.pos = 0;
+                core.source = Box::new(Ended);
+                self.procs[pi].state = ProcState::Exited;
+            }
+            _ => {
+                return Err(SimError(format!(
+                    "internal: {} is not a system call of the engine",
+                    ev.kind.name()
+                )))
+            }
+        }
+        let core = &mut self.cores[id];
+        core.os_event_at =
+            (core.os_events.front()).map_or(u64::MAX, |e| e.0.wrapping_sub(core.stream_base));
+        Ok(())
+    }
+
+    /// Every process at this point: where it runs, how far its stream got, its state.
+    pub fn process_stats(&self) -> Vec<ProcessStats> {
+        (self.procs.iter().enumerate())
+            .map(|(i, p)| {
+                let c = &self.cores[p.core];
+                let accesses = if self.started && c.proc == i {
+                    c.stream_base.wrapping_add(c.counters.accesses)
+                } else {
+                    p.position
+                };
+                ProcessStats {
+                    asid: p.asid,
+                    core: p.core,
+                    parent: p.parent,
+                    accesses,
+                    state: p.state,
+                }
+            })
+            .collect()
     }
 
     /// Gather every component's counters.
@@ -547,6 +928,7 @@ impl<PT: PageTable> Simulator<PT> {
                 .collect(),
             caches: self.mem.stats(),
             page_tables: self.spaces.iter().map(|s| s.stats()).collect(),
+            processes: self.process_stats(),
             page_table_bytes: self.spaces.iter().map(|s| s.table_bytes()).sum(),
             phys_bytes_in_use: self.os.frames.bytes_in_use,
             physical: {
@@ -591,12 +973,13 @@ impl<PT: PageTable> Simulator<PT> {
                 self.cores.len()
             )));
         }
+        self.start();
         let t = self.timing;
         let c = &mut self.cores[core];
-        for e in self.inboxes[core].drain(..) {
+        for e in self.mail.inboxes[core].drain(..) {
             c.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
         }
-        let pt = &mut self.spaces[if PT::SHARED { 0 } else { core }];
+        let pt = &mut self.spaces[if PT::SHARED { 0 } else { c.asid as usize - 1 }];
         self.accesses_done += 1;
         step(
             c,
@@ -605,14 +988,18 @@ impl<PT: PageTable> Simulator<PT> {
             &mut self.mem,
             &mut self.os,
             &t,
-            &mut self.inboxes,
+            &mut self.mail,
             rec,
         )
     }
 
-    /// Address-space id of core `core` (a page table's key for it).
+    /// Address-space id of the process core `core` runs (a page table's key for it).
     pub fn asid(&self, core: usize) -> u16 {
-        self.cores[core].asid
+        if self.started {
+            self.cores[core].asid
+        } else {
+            self.procs[self.cores[core].queue[0]].asid
+        }
     }
 
     /// Names of the TLB structures of 0-based level `level` that serve data accesses.
@@ -640,9 +1027,13 @@ impl<PT: PageTable> Simulator<PT> {
         self.mem.level_names(core)
     }
 
-    /// The page table of core `core`'s address space (for tests and tools).
+    /// The page table of the address space core `core` runs (for tests and tools).
     pub fn page_table(&self, core: usize) -> &PT {
-        &self.spaces[if PT::SHARED { 0 } else { core }]
+        &self.spaces[if PT::SHARED {
+            0
+        } else {
+            self.asid(core) as usize - 1
+        }]
     }
 }
 
@@ -657,7 +1048,7 @@ fn step<PT: PageTable, R: Recorder>(
     mem: &mut MemorySystem,
     os: &mut Os,
     t: &Timing,
-    inboxes: &mut [Vec<crate::pagetable::Evicted>],
+    mail: &mut Mail,
     rec: &mut R,
 ) -> Result<(), SimError> {
     let c = &mut core.counters;
@@ -694,11 +1085,13 @@ fn step<PT: PageTable, R: Recorder>(
     }
 
     let va = a.vaddr;
-    if os.cow_active && a.kind == AccessKind::Store {
-        // A store to a copy-on-write page traps before it translates: the page is
-        // copied and remapped, and the access then finds the new translation.
-        if let Some(c) = os.cow_fault(pt, core.asid, va, &mut core.os_stats)? {
-            route_invalidations(core, os, inboxes);
+    if os.guard_active && (a.kind == AccessKind::Store || os.guard_loads) {
+        // An access mprotect forbade, or a store to a copy-on-write page, traps before
+        // it translates: the handler opens or copies the page, and the access then
+        // finds the new translation.
+        let store = a.kind == AccessKind::Store;
+        if let Some(c) = os.guard_fault(pt, core.asid, va, store, &mut core.os_stats)? {
+            route_invalidations(core, os, mail);
             core.stall(c);
             let tc = &mut core.counters.translation;
             tc.fault += c;
@@ -740,7 +1133,7 @@ fn step<PT: PageTable, R: Recorder>(
         None => {
             let now = core.clock(t);
             let (tr, end) = translate_miss(
-                core, va, pt, mem, os, t, now, tlb_cycles, l1_hidden, inboxes, rec,
+                core, va, pt, mem, os, t, now, tlb_cycles, l1_hidden, mail, rec,
             )?;
             (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
         }
@@ -752,7 +1145,7 @@ fn step<PT: PageTable, R: Recorder>(
         let store = a.kind == AccessKind::Store;
         os.on_access(pt, core.asid, va, store, walked, &mut core.os_stats)?;
         // Pages leaving the working set.
-        route_invalidations(core, os, inboxes);
+        route_invalidations(core, os, mail);
     }
     mem.data_access(core.id, frame + (va & (size.bytes() - 1)));
 
@@ -782,7 +1175,7 @@ fn translate_miss<PT: PageTable, R: Recorder>(
     now: u64,
     tlb_cycles: u64,
     l1_hidden: u64,
-    inboxes: &mut [Vec<crate::pagetable::Evicted>],
+    mail: &mut Mail,
     rec: &mut R,
 ) -> Result<(crate::pagetable::Translation, u64), SimError> {
     if va >= t.va_limit {
@@ -828,7 +1221,7 @@ fn translate_miss<PT: PageTable, R: Recorder>(
             // on another core, which drops them before its next access (cross-core
             // shootdown costs are not modelled yet).
             os.invalidations.extend(evicted);
-            route_invalidations(core, os, inboxes);
+            route_invalidations(core, os, mail);
             if os.flush_walk_caches {
                 core.walker.flush();
             }
@@ -889,7 +1282,10 @@ fn timeline_point(c: &Core, t: &Timing) -> TimelinePoint {
         tlb_hits: (0..c.tlbs.num_levels()).map(hits).sum(),
         walks: c.walker.stats.walks,
         translation_cycles: c.counters.translation.total,
-        cycles: base_cycles(c.counters.instructions, t.cpi_milli) + c.counters.stall_cycles,
+        cycles: base_cycles(c.counters.instructions, t.cpi_milli)
+            + c.counters.stall_cycles
+            + c.os_stats.switch_cycles
+            + c.os_stats.event_cycles,
         faults: c.os_stats.minor_faults + c.os_stats.major_faults,
         resident_bytes: c.os_stats.mapped_bytes,
     }
@@ -912,7 +1308,7 @@ fn core_event(
         core.warm = true;
         // Stream positions go on across the restart of the counts.
         let consumed = core.counters.accesses;
-        core.stream_base += consumed;
+        core.stream_base = core.stream_base.wrapping_add(consumed);
         if core.os_event_at != u64::MAX {
             core.os_event_at -= consumed;
         }
@@ -938,46 +1334,97 @@ fn core_event(
     }
 }
 
-/// Drops the translations the OS queued: this core's from its TLBs now, another
-/// address space's through its core's inbox (core i runs address space i + 1), which
-/// that core drains before its next access.
-fn route_invalidations(core: &mut Core, os: &mut Os, inboxes: &mut [Vec<Evicted>]) {
+/// Drops the translations the OS queued: those of a process of this core from its
+/// TLBs now (entries are tagged, so a process not running may hold some), another
+/// core's process's through that core's inbox, which it drains before its next access.
+fn route_invalidations(core: &mut Core, os: &mut Os, mail: &mut Mail) {
     for e in os.invalidations.drain(..) {
-        if e.asid == core.asid {
-            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
-        } else if let Some(inbox) = inboxes.get_mut(e.asid as usize - 1) {
-            inbox.push(e);
+        match mail.homes.get(e.asid as usize - 1) {
+            Some(&h) if h == core.id => core.tlbs.invalidate_page(e.asid, e.vaddr, e.size),
+            Some(&h) => mail.inboxes[h].push(e),
+            None => {}
         }
     }
 }
 
-/// Applies every OS event at the core's current stream position and schedules the next.
-/// Translations the events remove leave this core's TLBs (the address space runs on this
-/// core only; shootdowns to other cores are not modelled yet).
+/// Applies every OS event at the running process's current stream position and
+/// schedules the next; stops at a fork or exit, which the engine runs (`syscall`).
+/// Translations the events remove leave the TLBs of the core that runs their process
+/// (shootdowns to other cores are not modelled yet).
 fn apply_os_events<PT: PageTable>(
     core: &mut Core,
     pt: &mut PT,
     os: &mut Os,
-    inboxes: &mut [Vec<Evicted>],
+    mail: &mut Mail,
 ) -> Result<(), SimError> {
-    let here = core.stream_base + core.counters.accesses;
+    use crate::workload::EventKind;
+    let here = core.stream_base.wrapping_add(core.counters.accesses);
     while let Some(&(at, ev)) = core.os_events.front() {
         if at > here {
             break;
         }
-        core.os_events.pop_front();
-        os.apply_event(pt, core.asid, ev, &mut core.os_stats)?;
-        route_invalidations(core, os, inboxes);
-        if os.flush_tlb {
-            core.tlbs.flush_all();
-            core.walker.flush();
+        if matches!(ev.kind, EventKind::Fork | EventKind::Exit) {
+            core.syscall = true;
+            break;
         }
+        core.os_events.pop_front();
+        let c = os.apply_event(pt, core.asid, ev, &mut core.os_stats)?;
+        // Event work (populating a range) is the core's time, not translation.
+        core.stall_total += c;
+        route_invalidations(core, os, mail);
     }
-    core.os_event_at = core
-        .os_events
-        .front()
-        .map_or(u64::MAX, |e| e.0 - core.stream_base);
+    core.os_event_at =
+        (core.os_events.front()).map_or(u64::MAX, |e| e.0.wrapping_sub(core.stream_base));
     Ok(())
+}
+
+/// Moves process `p`'s stream state into `core` (the core's goes to `p`: the
+/// placeholders a running process holds) and makes it the running one.
+fn switch_in(core: &mut Core, p: &mut Process, index: usize) {
+    exchange(core, p);
+    core.proc = index;
+    core.asid = p.asid;
+    core.stream_base = p.position.wrapping_sub(core.counters.accesses);
+    core.os_event_at =
+        (core.os_events.front()).map_or(u64::MAX, |e| e.0.wrapping_sub(core.stream_base));
+}
+
+/// Gives the running process's stream state back to `p`.
+fn switch_out(core: &mut Core, p: &mut Process) {
+    p.position = core.stream_base.wrapping_add(core.counters.accesses);
+    exchange(core, p);
+}
+
+fn exchange(core: &mut Core, p: &mut Process) {
+    std::mem::swap(&mut core.source, &mut p.source);
+    std::mem::swap(&mut core.buf, &mut p.buf);
+    std::mem::swap(&mut core.pos, &mut p.pos);
+    std::mem::swap(&mut core.os_events, &mut p.os_events);
+    std::mem::swap(&mut core.stream_ended, &mut p.stream_ended);
+}
+
+/// The running process gets an address-space id on this core: the one it holds, or
+/// the next round-robin, whose previous owner's TLB and walk-cache entries are flushed
+/// (Linux's choose_new_asid, arch/x86/mm/tlb.c); without ids, everything is flushed.
+fn take_asid(core: &mut Core, sched: &Sched) {
+    let asid = core.asid;
+    if sched.asids_per_core == 0 {
+        core.tlbs.flush_all();
+        core.walker.flush();
+        core.os_stats.switch_flushes += 1;
+        return;
+    }
+    if core.asid_slots.contains(&asid) {
+        return;
+    }
+    let victim = core.asid_slots[core.next_slot];
+    if victim != 0 {
+        core.tlbs.flush_asid(victim);
+        core.walker.flush_asid(victim);
+        core.os_stats.asid_flushes += 1;
+    }
+    core.asid_slots[core.next_slot] = asid;
+    core.next_slot = (core.next_slot + 1) % sched.asids_per_core;
 }
 
 #[cfg(test)]

@@ -378,6 +378,14 @@ impl Tlbs {
         }
     }
 
+    /// Remove every entry of address space `asid` (its id is given to another).
+    pub fn flush_asid(&mut self, asid: u16) {
+        self.memo.valid = false;
+        for st in &mut self.structs {
+            st.array.invalidate_where(|t| untag(t).1 == asid);
+        }
+    }
+
     /// Remove every entry of every structure.
     pub fn flush_all(&mut self) {
         self.memo.valid = false;

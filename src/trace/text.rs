@@ -12,6 +12,9 @@
 //! munmap 0x7f0000000000 0x200000     OS event: unmap the range (address, length)
 //! madvise 0x7f0000000000 0x40000000  OS event: MADV_HUGEPAGE over the range
 //! fork                                OS event: fork (pages shared copy-on-write)
+//! mmap 0x7f0000000000 0x400000 populate  OS event: map the range (`populate`: now)
+//! mprotect 0x7f0000000000 0x1000 r    OS event: rights become none, r or rw
+//! exit                                OS event: the process ends here
 //! ```
 //!
 //! Event lines apply between the accesses around them (the engine's OS events, as
@@ -83,20 +86,23 @@ impl LineParser for Text {
             .filter(|t| !t.is_empty());
         // Not empty after trimming, so there is a first token.
         let op = toks.next().unwrap_or_default();
-        if op == b"fork" {
+        if op == b"fork" || op == b"exit" {
             if let Some(t) = toks.next() {
-                return Err(format!("unexpected {} after fork", quote(t)));
+                return Err(format!("unexpected {} after {}", quote(t), quote(op)));
             }
-            self.event = Some(OsEvent {
-                kind: EventKind::Fork,
-                start: 0,
-                end: 0,
-            });
+            let kind = if op == b"fork" {
+                EventKind::Fork
+            } else {
+                EventKind::Exit
+            };
+            self.event = Some(OsEvent::new(kind, 0, 0));
             return Ok(());
         }
         let event = match op {
             b"munmap" => Some(EventKind::Munmap),
             b"madvise" => Some(EventKind::Madvise),
+            b"mmap" => Some(EventKind::Mmap),
+            b"mprotect" => Some(EventKind::Mprotect),
             _ => None,
         };
         if let Some(kind) = event {
@@ -117,14 +123,29 @@ impl LineParser for Text {
                 .ok_or_else(|| {
                     format!("the range {addr:#x} + {len:#x} leaves the 57-bit address space")
                 })?;
-            if let Some(t) = toks.next() {
-                return Err(format!("unexpected {} after the length", quote(t)));
+            let mut ev = OsEvent::new(kind, addr & !0xfff, end.div_ceil(4096) * 4096);
+            match (kind, toks.next()) {
+                (EventKind::Mprotect, Some(t)) => {
+                    ev.prot = match t {
+                        b"none" => crate::workload::Prot::None,
+                        b"r" => crate::workload::Prot::R,
+                        b"rw" => crate::workload::Prot::Rw,
+                        _ => return Err(format!("bad rights {}: none, r or rw", quote(t))),
+                    }
+                }
+                (EventKind::Mprotect, None) => {
+                    return Err("mprotect needs the rights after the length: none, r or rw".into())
+                }
+                (EventKind::Mmap, Some(b"populate")) => ev.populate = true,
+                (_, None) => {}
+                (_, Some(t)) => {
+                    return Err(format!("unexpected {} after the length", quote(t)));
+                }
             }
-            self.event = Some(OsEvent {
-                kind,
-                start: addr & !0xfff,
-                end: end.div_ceil(4096) * 4096,
-            });
+            if let Some(t) = toks.next() {
+                return Err(format!("unexpected {} at the end", quote(t)));
+            }
+            self.event = Some(ev);
             return Ok(());
         }
         let kind = match op {
@@ -133,7 +154,7 @@ impl LineParser for Text {
             b"F" | b"f" => AccessKind::Fetch,
             _ => {
                 return Err(format!(
-                    "expected R, W, F, munmap, madvise or fork, found {}",
+                    "expected R, W, F, munmap, madvise, mmap, mprotect, fork or exit, found {}",
                     quote(line)
                 ))
             }
@@ -290,7 +311,7 @@ R 5 i=2\n";
         let cases = [
             (
                 "R 1\nX 0x10\n",
-                "t.txt:2: expected R, W, F, munmap, madvise or fork, found \"X 0x10\"",
+                "t.txt:2: expected R, W, F, munmap, madvise, mmap, mprotect, fork or exit, found \"X 0x10\"",
             ),
             ("R 0xzz\n", "t.txt:1: bad address \"0xzz\""),
             ("R 12a\n", "t.txt:1: bad address \"12a\""),

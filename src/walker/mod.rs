@@ -256,6 +256,15 @@ impl Walker {
         }
     }
 
+    /// Drop the walk-cache entries of address space `asid` (x86 tags them with the
+    /// PCID, like the TLB's).
+    pub fn flush_asid(&mut self, asid: u16) {
+        let mask = (1u64 << ASID_BITS) - 1;
+        for p in &mut self.pscs {
+            p.array.invalidate_where(|k| k & mask == asid as u64);
+        }
+    }
+
     pub fn reset_stats(&mut self) {
         let psc = self
             .stats

@@ -144,9 +144,21 @@ pub struct EventSpec {
     pub offset: Option<crate::addr::ByteSize>,
     #[serde(default)]
     pub len: Option<crate::addr::ByteSize>,
-    /// Only this core's stream (default: every core's).
-    #[serde(default)]
+    /// Only this stream's process (default: every stream's). Stream i is process i's
+    /// (core i's when there is one process per core); `process` is another name for it.
+    #[serde(default, alias = "process")]
     pub core: Option<u32>,
+    /// `mprotect`: what the range allows from then on.
+    #[serde(default)]
+    pub prot: Option<Prot>,
+    /// `mmap`: map every page of the range at once (`MAP_POPULATE`) rather than at
+    /// first touch.
+    #[serde(default)]
+    pub populate: Option<bool>,
+    /// `fork`: accesses the child runs, from a stream of its own of the same generator
+    /// (0 or omitted: the child only holds its pages).
+    #[serde(default)]
+    pub child_accesses: Option<u64>,
     /// Repeat every this many accesses after `at`, to the end of the stream (a rate
     /// of OS activity for generators; needs `accesses`).
     #[serde(default)]
@@ -164,10 +176,44 @@ pub enum EventKind {
     /// `madvise(MADV_HUGEPAGE)`: the range may take huge pages under
     /// `os.huge_pages.policy = "madvise"`.
     Madvise,
-    /// `fork()`: a child address space shares every page copy-on-write; the parent's
-    /// first store to a shared page copies it. (The child does not run its own stream
-    /// yet.)
+    /// `fork()`: a child process shares every page copy-on-write; the first store of
+    /// either to a page still shared copies it. The child runs on the parent's core.
     Fork,
+    /// `mmap()` of an anonymous range (`MAP_FIXED`: what was mapped there goes first):
+    /// huge pages then fit only inside mapped ranges, and `populate` maps it at once.
+    Mmap,
+    /// `mprotect()`: the range allows only `prot` from then on; lowering rights drops
+    /// the range's translations from the TLBs.
+    Mprotect,
+    /// `exit()`: the process ends here; its pages, tables and TLB entries go.
+    Exit,
+}
+
+impl EventKind {
+    /// The kind as the workload file and the trace name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Munmap => "munmap",
+            EventKind::Madvise => "madvise",
+            EventKind::Fork => "fork",
+            EventKind::Mmap => "mmap",
+            EventKind::Mprotect => "mprotect",
+            EventKind::Exit => "exit",
+        }
+    }
+}
+
+/// Access rights of an `mprotect` event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Prot {
+    /// `PROT_NONE`: every access traps.
+    None,
+    /// `PROT_READ`: stores trap.
+    R,
+    /// `PROT_READ | PROT_WRITE`.
+    #[default]
+    Rw,
 }
 
 /// An event as the engine applies it: a page-aligned range of one address space.
@@ -176,6 +222,26 @@ pub struct OsEvent {
     pub kind: EventKind,
     pub start: u64,
     pub end: u64,
+    /// `mprotect`: the new rights.
+    pub prot: Prot,
+    /// `mmap`: populate the range now.
+    pub populate: bool,
+    /// `fork`: accesses of the child's stream.
+    pub child_accesses: u64,
+}
+
+impl OsEvent {
+    /// An event of `kind` over [start, end), other fields at their defaults.
+    pub fn new(kind: EventKind, start: u64, end: u64) -> OsEvent {
+        OsEvent {
+            kind,
+            start,
+            end,
+            prot: Prot::Rw,
+            populate: false,
+            child_accesses: 0,
+        }
+    }
 }
 
 impl WorkloadSpec {
@@ -190,9 +256,14 @@ impl WorkloadSpec {
                     .addr
                     .unwrap_or_else(|| self.base + e.offset.map_or(0, |o| o.0));
                 let ev = OsEvent {
-                    kind: e.kind,
-                    start: start & !0xfff,
-                    end: (start + e.len.map_or(0, |l| l.0)).div_ceil(4096) * 4096,
+                    prot: e.prot.unwrap_or_default(),
+                    populate: e.populate.unwrap_or(false),
+                    child_accesses: e.child_accesses.unwrap_or(0),
+                    ..OsEvent::new(
+                        e.kind,
+                        start & !0xfff,
+                        (start + e.len.map_or(0, |l| l.0)).div_ceil(4096) * 4096,
+                    )
                 };
                 let n = self.accesses_per_core();
                 let at: Vec<u64> = match e.every {
@@ -520,11 +591,43 @@ impl WorkloadSpec {
                     );
                 }
             }
-            if e.kind == EventKind::Fork {
+            // Keys that belong to one kind only.
+            for (key, given, kind) in [
+                ("prot", e.prot.is_some(), EventKind::Mprotect),
+                ("populate", e.populate.is_some(), EventKind::Mmap),
+                (
+                    "child_accesses",
+                    e.child_accesses.is_some(),
+                    EventKind::Fork,
+                ),
+            ] {
+                if given && e.kind != kind {
+                    err(
+                        &k(key),
+                        format!("belongs to kind = \"{}\" only", kind.name()),
+                    );
+                }
+            }
+            if e.kind == EventKind::Mprotect && e.prot.is_none() {
+                err(
+                    &k("prot"),
+                    "an mprotect needs the new rights: \"none\", \"r\" or \"rw\"".into(),
+                );
+            }
+            if e.child_accesses.is_some_and(|n| n > 0)
+                && matches!(self.generator, Generator::Trace { .. })
+            {
+                err(
+                    &k("child_accesses"),
+                    "a forked child's stream comes from a generator; a trace has no stream for it"
+                        .into(),
+                );
+            }
+            if matches!(e.kind, EventKind::Fork | EventKind::Exit) {
                 if e.addr.is_some() || e.offset.is_some() || e.len.is_some() {
                     err(
                         &format!("event[{i}]"),
-                        "a fork takes no range (addr, offset, len)".into(),
+                        format!("{} takes no range (addr, offset, len)", e.kind.name()),
                     );
                 }
                 continue;

@@ -5,6 +5,7 @@ mod bad_config;
 mod explain;
 mod mva;
 mod os;
+mod procs;
 mod runs;
 mod stack_distance;
 mod study;

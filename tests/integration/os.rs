@@ -25,7 +25,7 @@ fn max_reads(r: &RunReport) -> usize {
 /// `mmusim run -q` on `body` written to a file `name` in a fresh folder (a `.toml` is
 /// the workload, `-w`; anything else the trace, `--trace`), with `--set`s: the exit
 /// code, standard error, and the result JSON when the run succeeded.
-fn run_file(name: &str, body: &str, sets: &[&str]) -> (i32, String, Option<serde_json::Value>) {
+pub fn run_file(name: &str, body: &str, sets: &[&str]) -> (i32, String, Option<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join(name);
     std::fs::write(&f, body).unwrap();
@@ -771,7 +771,32 @@ fn bad_events_are_named() {
         ),
         (
             "[[event]]\nat = 1\nkind = \"exit\"\noffset = 0\nlen = 1\n",
-            "event[0].kind",
+            "exit takes no range",
+        ),
+        ("[[event]]\nat = 1\nkind = \"spawn\"\n", "event[0].kind"),
+        (
+            "[[event]]\nat = 1\nkind = \"mprotect\"\noffset = 0\nlen = 1\n",
+            "event[0].prot",
+        ),
+        (
+            "[[event]]\nat = 1\nkind = \"mprotect\"\noffset = 0\nlen = 1\nprot = \"x\"\n",
+            "prot",
+        ),
+        (
+            "[[event]]\nat = 1\nkind = \"munmap\"\noffset = 0\nlen = 1\nprot = \"r\"\n",
+            "event[0].prot",
+        ),
+        (
+            "[[event]]\nat = 1\nkind = \"fork\"\npopulate = true\n",
+            "event[0].populate",
+        ),
+        (
+            "[[event]]\nat = 1\nkind = \"mmap\"\noffset = 0\nlen = 1\nchild_accesses = 5\n",
+            "event[0].child_accesses",
+        ),
+        (
+            "[[event]]\nat = 1\nkind = \"fork\"\ncore = 0\nprocess = 0\n",
+            "duplicate field",
         ),
         (
             "[[event]]\nat = 1\nkind = \"munmap\"\noffset = 0\nlen = 1\nbogus = 2\n",
@@ -834,11 +859,16 @@ fn bad_event_lines_name_file_and_line() {
         ("munmap 0x1000 0", "at least 1"),
         ("madvise 0x1000 zz", "bad length"),
         ("munmap 0x1000 0x1000 extra", "unexpected"),
+        ("mprotect 0x1000 0x1000", "needs the rights"),
+        ("mprotect 0x1000 0x1000 rwx", "bad rights"),
+        ("mprotect 0x1000 0x1000 r r", "unexpected"),
+        ("mmap 0x1000 0x1000 now", "unexpected"),
         (
-            "mprotect 0x1000 0x1000",
-            "expected R, W, F, munmap, madvise or fork",
+            "brk 0x1000",
+            "expected R, W, F, munmap, madvise, mmap, mprotect, fork or exit",
         ),
         ("fork now", "unexpected"),
+        ("exit 0", "unexpected"),
     ] {
         let (code, err, _) = run_file("bad.txt", &format!("R 0x1000\n{line}\n"), &[]);
         assert_eq!(code, 2, "{line}: {err}");
