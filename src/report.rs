@@ -119,10 +119,11 @@ pub struct EventReport {
     /// in place, nothing copied.
     pub cow_reuses: u64,
     pub mmap_calls: u64,
-    /// Pages `mmap` with `populate` mapped at once, and the cycles (outside
-    /// translation).
+    /// Pages `mmap` with `populate` mapped at once.
     pub populated_pages: u64,
-    pub populate_cycles: u64,
+    /// Cycles of event work outside any access's translation: populating, and
+    /// splitting huge pages a range cuts (in `cycles`).
+    pub event_cycles: u64,
     pub mprotect_calls: u64,
     /// Accesses an `mprotect` forbade: each trapped once (in the fault cycles).
     pub protection_faults: u64,
@@ -153,6 +154,11 @@ pub struct HugePageReport {
     pub promotion_cycles: u64,
     /// `reserve`: reservations made (`stats.physical` counts those broken).
     pub reservations: u64,
+    /// 2M pages split into 4K pages (partial unmaps, demotions), demotions under
+    /// memory pressure, and the never-written 4 KiB pieces they freed.
+    pub splits: u64,
+    pub demotions: u64,
+    pub demoted_freed_4k: u64,
 }
 
 /// Physical memory at the end of the run.
@@ -291,6 +297,9 @@ fn core_report(c: &CoreStats) -> CoreReport {
             copied_4k: c.os.copied_4k,
             promotion_cycles: c.os.promotion_cycles,
             reservations: c.os.reservations,
+            splits: c.os.splits,
+            demotions: c.os.demotions,
+            demoted_freed_4k: c.os.demoted_freed_4k,
         },
         paging: PagingReport {
             major_faults: c.os.major_faults,
@@ -307,7 +316,7 @@ fn core_report(c: &CoreStats) -> CoreReport {
             cow_reuses: c.os.cow_reuses,
             mmap_calls: c.os.mmap_calls,
             populated_pages: c.os.populated_pages,
-            populate_cycles: c.os.event_cycles,
+            event_cycles: c.os.event_cycles,
             mprotect_calls: c.os.mprotect_calls,
             protection_faults: c.os.protection_faults,
             exits: c.os.exits,

@@ -449,6 +449,16 @@ pub struct HugePagesConfig {
     /// by one PMD and the region flushed).
     #[serde(default)]
     pub promote_in_place_cycles: u64,
+    /// Demote under memory pressure: when free memory falls below a low watermark at
+    /// a fault, split the 2M page with the fewest written 4 KiB pieces into 4K pages
+    /// and free the pieces never written (zero-filled: Linux 6.12's shrinker of
+    /// underused THPs frees those), until memory is back above it. Tracks stores to
+    /// huge pages (a per-store hook, off by default).
+    #[serde(default)]
+    pub demote: bool,
+    /// Cycles of splitting a 2M page into 512 PTEs (at a demotion or a partial unmap).
+    #[serde(default)]
+    pub split_cycles: u64,
 }
 
 impl Default for HugePagesConfig {
@@ -461,6 +471,8 @@ impl Default for HugePagesConfig {
             copy_4k_cycles: 0,
             collapse_cycles: 0,
             promote_in_place_cycles: 0,
+            demote: false,
+            split_cycles: 0,
         }
     }
 }
@@ -890,6 +902,7 @@ impl SystemConfig {
                 h.promote_in_place_cycles,
                 1 << 40,
             ),
+            ("split_cycles", h.split_cycles, 1 << 40),
         ] {
             if v > max {
                 e.push((

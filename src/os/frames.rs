@@ -175,6 +175,14 @@ impl FrameAllocator {
         Ok(())
     }
 
+    /// Makes the allocated frame `pa` of `size` into allocated 4 KiB frames (a huge
+    /// page demoted: each piece can then be freed on its own).
+    pub fn split(&mut self, pa: u64, size: PageSize) -> Result<(), SimError> {
+        self.buddy
+            .split(pa, order(size), 0)
+            .map_err(|e| SimError(format!("internal: splitting a {size} frame: {e}")))
+    }
+
     /// Whether a free block of `size` (or larger) exists.
     pub fn can_alloc(&self, size: PageSize) -> bool {
         self.buddy.has_free(order(size))

@@ -86,8 +86,14 @@ pub struct OsStats {
     /// Accesses an `mprotect` forbade (each trapped once, then its page was opened).
     pub protection_faults: u64,
     pub exits: u64,
-    /// Cycles of event work outside any access's translation (`mmap` with `populate`).
+    /// Cycles of event work outside any access's translation (`mmap` with `populate`,
+    /// huge pages split by a partial unmap).
     pub event_cycles: u64,
+    /// 2M pages split into 4K pages (by partial unmaps and demotions), the demotions
+    /// under memory pressure among them, and the never-written pieces those freed.
+    pub splits: u64,
+    pub demotions: u64,
+    pub demoted_freed_4k: u64,
     /// Context switches on this core, their cycles (not translation), the address-space
     /// ids taken from another process (its entries flushed), and whole TLB flushes at
     /// switches without address-space ids.
@@ -130,6 +136,9 @@ impl OsStats {
         self.protection_faults += o.protection_faults;
         self.exits += o.exits;
         self.event_cycles += o.event_cycles;
+        self.splits += o.splits;
+        self.demotions += o.demotions;
+        self.demoted_freed_4k += o.demoted_freed_4k;
         self.context_switches += o.context_switches;
         self.switch_cycles += o.switch_cycles;
         self.asid_flushes += o.asid_flushes;
@@ -235,6 +244,11 @@ pub struct Os {
     /// Some range is `PROT_NONE`: loads must be checked too.
     pub guard_loads: bool,
     protection_fault_cycles: u64,
+    /// Every 2M page by (asid, base), with which of its 4 KiB pieces were written
+    /// (tracked only under `demote`).
+    huge: std::collections::BTreeMap<(u16, u64), [u64; 8]>,
+    demote: bool,
+    split_cycles: u64,
     /// Every mapping per address space (page base -> frame, size), kept only when the
     /// workload forks (a fork must know what to share).
     mappings: Option<HashMap<u16, MappingLog>>,
@@ -316,13 +330,16 @@ impl Os {
                 window: cfg.paging.window,
                 future: HashMap::new(),
             }),
-            track_accesses: cfg.paging.replacement.is_some(),
+            track_accesses: cfg.paging.replacement.is_some() || cfg.huge_pages.demote,
             advised: HashMap::new(),
             vmas: HashMap::new(),
             prot: HashMap::new(),
             guard_prot: false,
             guard_loads: false,
             protection_fault_cycles: cfg.protection_fault_cycles,
+            huge: Default::default(),
+            demote: cfg.huge_pages.demote,
+            split_cycles: cfg.huge_pages.split_cycles,
             mappings: None,
             cow: HashMap::new(),
             shared: HashMap::new(),
@@ -472,6 +489,7 @@ impl Os {
         stats: &mut OsStats,
     ) -> Result<Option<u64>, SimError> {
         use crate::workload::Prot;
+        self.flush_walk_caches = false;
         let mut cycles = None;
         if self.guard_prot {
             if let Some(m) = self.prot.get_mut(&asid) {
@@ -491,6 +509,14 @@ impl Os {
             }
         }
         self.invalidations.clear();
+        if store && self.demote && self.cow.get(&asid).is_some_and(|c| !c.is_empty()) {
+            // A copy needs a frame: make room first if memory is short.
+            let c = self.demote_for_memory(pt, asid, stats)?;
+            if c > 0 {
+                stats.fault_cycles += c;
+                cycles = Some(cycles.unwrap_or(0) + c);
+            }
+        }
         if store {
             if let Some(c) = self.cow_fault(pt, asid, vaddr, stats)? {
                 cycles = Some(cycles.unwrap_or(0) + c);
@@ -604,6 +630,8 @@ impl Os {
         use crate::workload::{EventKind, Prot};
         self.invalidations.clear();
         self.flush_tlb = false;
+        self.flush_walk_caches = false;
+        let mut cycles = 0;
         match ev.kind {
             EventKind::Madvise => {
                 self.advised
@@ -614,7 +642,9 @@ impl Os {
             }
             EventKind::Munmap => {
                 stats.munmap_calls += 1;
-                self.munmap(pt, asid, ev.start, ev.end, stats)?;
+                let c = self.munmap(pt, asid, ev.start, ev.end, stats)?;
+                stats.event_cycles += c;
+                cycles += c;
                 for m in [&mut self.advised, &mut self.vmas] {
                     if let Some(r) = m.get_mut(&asid) {
                         r.remove(ev.start, ev.end);
@@ -624,7 +654,9 @@ impl Os {
             EventKind::Mmap => {
                 stats.mmap_calls += 1;
                 // MAP_FIXED: what was mapped there goes first.
-                self.munmap(pt, asid, ev.start, ev.end, stats)?;
+                let c = self.munmap(pt, asid, ev.start, ev.end, stats)?;
+                stats.event_cycles += c;
+                cycles += c;
                 self.vmas
                     .entry(asid)
                     .or_default()
@@ -644,7 +676,7 @@ impl Os {
                     }
                 }
                 if ev.populate {
-                    return self.populate(pt, asid, ev.start, ev.end, stats);
+                    cycles += self.populate(pt, asid, ev.start, ev.end, stats)?;
                 }
             }
             EventKind::Mprotect => {
@@ -677,7 +709,7 @@ impl Os {
                 )))
             }
         }
-        Ok(0)
+        Ok(cycles)
     }
 
     /// The pages of `asid` mapped in [start, end) (a huge page partly inside counts),
@@ -805,7 +837,7 @@ impl Os {
         start: u64,
         end: u64,
         stats: &mut OsStats,
-    ) -> Result<(), SimError> {
+    ) -> Result<u64, SimError> {
         // A long range: visit only what is mapped (and swapped) in it, not every page.
         if (end - start) / 4096 > 1 << 16 {
             if let Some(maps) = self.list_mappings(pt, asid) {
@@ -816,12 +848,13 @@ impl Os {
                 points.retain(|&b| b < end);
                 points.sort_unstable();
                 points.dedup();
+                let mut cycles = 0;
                 for b in points {
                     // A huge page starting before the range still overlaps it.
                     let va = b.max(start);
-                    self.munmap_pages(pt, asid, va, (va + 4096).min(end), stats)?;
+                    cycles += self.munmap_pages(pt, asid, va, (va + 4096).min(end), stats)?;
                 }
-                return Ok(());
+                return Ok(cycles);
             }
             if (end - start) / 4096 > 1 << 24 {
                 return Err(SimError(format!(
@@ -841,7 +874,8 @@ impl Os {
         start: u64,
         end: u64,
         stats: &mut OsStats,
-    ) -> Result<(), SimError> {
+    ) -> Result<u64, SimError> {
+        let mut cycles = 0;
         let mut va = start;
         while va < end {
             // A page whose reservation is live must not free its frame alone: break the
@@ -849,6 +883,17 @@ impl Os {
             let key = (asid, va >> 21);
             if let Some(b) = self.regions.get(&key).and_then(|r| r.reservation) {
                 self.frames.break_reservation(b);
+            }
+            if let Some(t) = pt.translate(asid, va) {
+                let base = va & !((2 << 20) - 1);
+                if t.size == PageSize::Size2M
+                    && (base < start || base + (2 << 20) > end)
+                    && !self.shared.contains_key(&t.frame)
+                {
+                    // Partly inside: split it, then unmap only the pieces inside
+                    // (a 1G page, or a 2M page another process shares, goes whole).
+                    cycles += self.split_huge(pt, asid, base, stats)?;
+                }
             }
             let Some(tr) = pt.unmap(asid, va) else {
                 if let Some(p) = &mut self.paging {
@@ -874,17 +919,7 @@ impl Os {
                 vaddr: base,
                 size: tr.size,
             });
-            for (i, &s) in self.huge_sizes.iter().enumerate() {
-                if s > tr.size {
-                    let k = (asid, base >> s.shift());
-                    if let Some(n) = self.occupied[i].get_mut(&k) {
-                        *n -= 1;
-                        if *n == 0 {
-                            self.occupied[i].remove(&k);
-                        }
-                    }
-                }
-            }
+            self.note_unmapped(asid, base, tr.size);
             if let Some(r) = self.regions.get_mut(&(asid, base >> 21)) {
                 if tr.size == PageSize::Size4K {
                     let page = (base >> 12) & (SMALL_PER_2M - 1);
@@ -908,7 +943,7 @@ impl Os {
             }
             va = base + tr.size.bytes();
         }
-        Ok(())
+        Ok(cycles)
     }
 
     /// Whether page replacement is Belady's OPT (the run must hand over the future).
@@ -950,6 +985,13 @@ impl Os {
         walked: bool,
         stats: &mut OsStats,
     ) -> Result<(), SimError> {
+        if self.demote && store {
+            // Which pieces of a huge page hold data: the others are still zero.
+            if let Some(w) = self.huge.get_mut(&(asid, vaddr & !((2 << 20) - 1))) {
+                let i = (vaddr >> 12) & (SMALL_PER_2M - 1);
+                w[(i / 64) as usize] |= 1 << (i % 64);
+            }
+        }
         let Some(p) = &mut self.paging else {
             return Ok(());
         };
@@ -1037,7 +1079,8 @@ impl Os {
         Ok((self.page_size, self.frames.alloc(self.page_size)?))
     }
 
-    /// Records a new mapping in the region counts of every larger huge size.
+    /// Records a new mapping in the region counts of every larger huge size (and a 2M
+    /// page among the huge pages).
     fn note_mapped(&mut self, asid: u16, vaddr: u64, size: PageSize) {
         for (i, &s) in self.huge_sizes.iter().enumerate() {
             if s > size {
@@ -1046,6 +1089,132 @@ impl Os {
                     .or_insert(0) += 1;
             }
         }
+        if size == PageSize::Size2M {
+            self.huge.insert((asid, vaddr), [0; 8]);
+        }
+    }
+
+    /// Undoes [`Os::note_mapped`] for a mapping removed.
+    fn note_unmapped(&mut self, asid: u16, base: u64, size: PageSize) {
+        for (i, &s) in self.huge_sizes.iter().enumerate() {
+            if s > size {
+                let k = (asid, base >> s.shift());
+                if let Some(n) = self.occupied[i].get_mut(&k) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.occupied[i].remove(&k);
+                    }
+                }
+            }
+        }
+        if size == PageSize::Size2M {
+            self.huge.remove(&(asid, base));
+        }
+    }
+
+    /// Splits the 2M page of `asid` at `base` into 512 4K pages of the same frames
+    /// (Linux's split_huge_page): its translation is queued for invalidation and the
+    /// walk caches flushed; the region is never promoted again. Returns the cycles.
+    fn split_huge<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        base: u64,
+        stats: &mut OsStats,
+    ) -> Result<u64, SimError> {
+        let tr = pt
+            .unmap(asid, base)
+            .filter(|t| t.size == PageSize::Size2M)
+            .ok_or_else(|| SimError(format!("internal: no 2M page at {base:#x} to split")))?;
+        self.frames.split(tr.frame, PageSize::Size2M)?;
+        self.log_unmap(asid, base);
+        self.note_unmapped(asid, base, PageSize::Size2M);
+        self.invalidations.push(Evicted {
+            asid,
+            vaddr: base,
+            size: PageSize::Size2M,
+        });
+        let cow = (self.cow.get_mut(&asid)).is_some_and(|c| c.remove(&base).is_some());
+        for i in 0..SMALL_PER_2M {
+            let (va, f) = (base + i * 4096, tr.frame + i * 4096);
+            let o = pt.map(asid, va, PageSize::Size4K, f, &mut self.frames)?;
+            if let Some(e) = o.evicted {
+                self.invalidations.push(e);
+                stats.evictions += 1;
+            }
+            self.log_map(asid, va, f, PageSize::Size4K);
+            self.note_mapped(asid, va, PageSize::Size4K);
+            if cow {
+                let c = self.cow.entry(asid).or_default();
+                c.insert(va, PageSize::Size4K);
+            }
+        }
+        self.regions.insert(
+            (asid, base >> 21),
+            Region {
+                pages: [u64::MAX; 8],
+                mapped: SMALL_PER_2M as u32,
+                reservation: None,
+                done: true,
+            },
+        );
+        self.flush_walk_caches = true;
+        stats.splits += 1;
+        Ok(self.split_cycles)
+    }
+
+    /// Under `demote`, while free memory is below the low watermark: splits the 2M
+    /// page of `asid` with the fewest written pieces (not shared with another process)
+    /// and frees the pieces never written, which hold only zeros. Returns the cycles.
+    fn demote_for_memory<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        stats: &mut OsStats,
+    ) -> Result<u64, SimError> {
+        let ones = |w: &[u64; 8]| w.iter().map(|x| x.count_ones()).sum::<u32>();
+        let mut cycles = 0;
+        while self.frames.free_bytes() < HEADROOM_FRAMES * 4096 {
+            let victim = (self.huge.range((asid, 0)..=(asid, u64::MAX)))
+                .filter(|(k, _)| {
+                    pt.translate(asid, k.1)
+                        .is_some_and(|t| !self.shared.contains_key(&t.frame))
+                })
+                .min_by_key(|(k, w)| (ones(w), k.1))
+                .map(|(k, w)| (k.1, *w));
+            let Some((base, written)) = victim.filter(|v| ones(&v.1) < SMALL_PER_2M as u32) else {
+                break;
+            };
+            cycles += self.split_huge(pt, asid, base, stats)?;
+            for i in 0..SMALL_PER_2M {
+                if written[(i / 64) as usize] >> (i % 64) & 1 == 1 {
+                    continue;
+                }
+                let va = base + i * 4096;
+                let tr = pt.unmap(asid, va).ok_or_else(|| {
+                    SimError(format!("internal: split piece {va:#x} is not mapped"))
+                })?;
+                self.frames.free(tr.frame, PageSize::Size4K)?;
+                self.log_unmap(asid, va);
+                self.note_unmapped(asid, va, PageSize::Size4K);
+                if let Some(c) = self.cow.get_mut(&asid) {
+                    c.remove(&va);
+                }
+                self.invalidations.push(Evicted {
+                    asid,
+                    vaddr: va,
+                    size: PageSize::Size4K,
+                });
+                stats.mapped_bytes -= 4096;
+                stats.demoted_freed_4k += 1;
+            }
+            if let Some(r) = self.regions.get_mut(&(asid, base >> 21)) {
+                r.pages = written;
+                r.mapped = ones(&written);
+            }
+            stats.demotions += 1;
+        }
+        Ok(cycles)
     }
 
     /// Cycles of a minor fault that maps a page of `size`.
@@ -1065,6 +1234,11 @@ impl Os {
     ) -> Result<(u64, Option<Evicted>), SimError> {
         self.invalidations.clear();
         self.flush_walk_caches = false;
+        let demoted = if self.demote {
+            self.demote_for_memory(pt, asid, stats)?
+        } else {
+            0
+        };
         let (outcome, cycles) = match pt.restore(asid, vaddr, &mut self.frames)? {
             Some(o) => {
                 stats.restore_faults += 1;
@@ -1091,6 +1265,7 @@ impl Os {
         };
         stats.evictions += outcome.evicted.is_some() as u64;
         self.flush_walk_caches |= outcome.freed_tables;
+        let cycles = cycles + demoted;
         stats.fault_cycles += cycles;
         Ok((cycles, outcome.evicted))
     }
@@ -1229,6 +1404,8 @@ impl Os {
         }
         let o = pt.map(asid, base, PageSize::Size2M, huge, &mut self.frames)?;
         self.log_map(asid, base, huge, PageSize::Size2M);
+        // Its pieces that were pages hold data.
+        self.huge.insert((asid, base), r.pages);
         if let Some(e) = o.evicted {
             // A hashed design made room by evicting another translation: it must
             // leave the TLBs like any eviction.

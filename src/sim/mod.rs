@@ -1092,6 +1092,9 @@ fn step<PT: PageTable, R: Recorder>(
         let store = a.kind == AccessKind::Store;
         if let Some(c) = os.guard_fault(pt, core.asid, va, store, &mut core.os_stats)? {
             route_invalidations(core, os, mail);
+            if os.flush_walk_caches {
+                core.walker.flush();
+            }
             core.stall(c);
             let tc = &mut core.counters.translation;
             tc.fault += c;
@@ -1372,6 +1375,9 @@ fn apply_os_events<PT: PageTable>(
         // Event work (populating a range) is the core's time, not translation.
         core.stall_total += c;
         route_invalidations(core, os, mail);
+        if os.flush_walk_caches {
+            core.walker.flush();
+        }
     }
     core.os_event_at =
         (core.os_events.front()).map_or(u64::MAX, |e| e.0.wrapping_sub(core.stream_base));

@@ -281,13 +281,13 @@ fn mmap_bounds_huge_pages_and_populate_maps_ahead() {
     let r = go(&wl(pop), &["os.minor_fault_cycles=3000"]);
     let t = &r.stats.total;
     assert_eq!(t.os_events.populated_pages, 256);
-    assert_eq!(t.os_events.populate_cycles, 256 * 3000);
+    assert_eq!(t.os_events.event_cycles, 256 * 3000);
     // 256 populated + 768 at first touch past the range.
     assert_eq!(t.minor_faults, 256 + 768);
     assert_eq!(t.translation_cycles.fault, 768 * 3000);
     assert_eq!(
         t.cycles,
-        t.base_cycles + t.stall_cycles + t.os_events.populate_cycles
+        t.base_cycles + t.stall_cycles + t.os_events.event_cycles
     );
     t.check_accounting().unwrap();
     // An mmap over mapped pages replaces them (MAP_FIXED): the second pass faults
@@ -379,4 +379,69 @@ fn events_follow_their_process_through_switches_and_warm_up() {
     );
     let r = go(&one, &sets);
     assert_eq!(r.stats.total.minor_faults, 4);
+}
+
+/// A munmap that cuts a 2M page splits it (Linux splits the PMD): the pieces outside
+/// stay mapped as 4K pages, those inside go. A sweep over 4 MiB with THP always (two 2M
+/// pages), an unmap of 1 MiB inside the first, and the sweep again: one split, 256
+/// pages unmapped and faulted back as 4K pages (their region is no longer empty). The
+/// walks: 2 faults x 2 in the first sweep; in the second, the first region's 512 pages
+/// walk once each (the 2M entry left the TLB) and the 256 unmapped ones once more for
+/// their fault; the second 2M page still hits.
+#[test]
+fn a_partial_unmap_splits_the_huge_page_it_cuts() {
+    let wl = "name = \"s\"\naccesses = 2048\nseed = 1\n[generator]\nkind = \"sequential\"\nfootprint = \"4MiB\"\nstride = 4096\n[[event]]\nat = 1024\nkind = \"munmap\"\noffset = \"512KiB\"\nlen = \"1MiB\"\n";
+    let r = go(
+        wl,
+        &[
+            "os.huge_pages.policy=\"always\"",
+            "os.huge_pages.split_cycles=5000",
+        ],
+    );
+    let t = &r.stats.total;
+    assert_eq!(t.huge_pages.splits, 1);
+    assert_eq!(t.os_events.unmapped_pages, 256);
+    assert_eq!(t.huge_pages.faults_2m, 2);
+    assert_eq!(t.minor_faults, 2 + 256);
+    assert_eq!(t.huge_pages.mapped_bytes, 4 << 20);
+    assert_eq!(t.walks.walks, 2 * 2 + 512 + 256);
+    assert_eq!(t.os_events.event_cycles, 5000);
+    let p = &r.stats.physical;
+    assert_eq!(p.free_bytes + r.stats.phys_bytes_in_use, p.total_bytes);
+    t.check_accounting().unwrap();
+}
+
+/// THP always in 16 MiB of memory, one store in each of 400 2 MiB regions: after the
+/// first huge pages and the small-page fallbacks, memory runs out. Without demotion the
+/// run stops with the shortage named; with it, the OS splits its least-written huge
+/// pages and frees their 511 never-written pieces each, and the run ends with every
+/// region mapped: the resident bytes are exactly the huge pages left whole plus one
+/// piece per region in 4K pages.
+#[test]
+fn demotion_frees_the_unwritten_pieces_of_huge_pages_when_memory_runs_out() {
+    let wl = "name = \"d\"\naccesses = 400\nseed = 1\nwrite_fraction = 1.0\n[generator]\nkind = \"strided\"\nfootprint = \"800MiB\"\nstride = 2097152\n";
+    let sets = [
+        "os.phys_mem=\"16MiB\"",
+        "os.huge_pages.policy=\"always\"",
+        "os.frame_alloc=\"sequential\"",
+    ];
+    let (code, err, _) = run_file("d.toml", wl, &sets);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("physical memory exhausted"), "{err}");
+    let mut d = sets.to_vec();
+    d.push("os.huge_pages.demote=true");
+    let r = go(wl, &d);
+    let t = &r.stats.total;
+    let h = &t.huge_pages;
+    assert!(h.demotions >= 1, "{h:?}");
+    assert_eq!(h.demoted_freed_4k, 511 * h.demotions);
+    assert_eq!(h.splits, h.demotions);
+    assert_eq!(t.minor_faults, 400);
+    assert_eq!(
+        h.mapped_bytes,
+        (h.faults_2m - h.demotions) * (2 << 20) + (400 - h.faults_2m + h.demotions) * 4096
+    );
+    let p = &r.stats.physical;
+    assert_eq!(p.free_bytes + r.stats.phys_bytes_in_use, p.total_bytes);
+    t.check_accounting().unwrap();
 }
