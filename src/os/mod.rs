@@ -428,8 +428,12 @@ impl Os {
         let mut child_cow = HashMap::new();
         for (base, frame, size) in maps {
             self.cow.entry(parent).or_default().insert(base, size);
-            child_cow.insert(base, size);
             *self.shared.entry(frame).or_insert(0) += 1;
+            if !PT::ALIASES {
+                // The child holds the frame without a mapping of its own.
+                continue;
+            }
+            child_cow.insert(base, size);
             let target = match child_pt.as_deref_mut() {
                 Some(c) => c,
                 None => &mut *pt,
@@ -766,7 +770,8 @@ impl Os {
         stats: &mut OsStats,
     ) -> Result<u64, SimError> {
         let mut cycles = 0;
-        let mut evicted = Vec::new();
+        // What the MAP_FIXED unmap before queued must survive the faults below.
+        let mut evicted = std::mem::take(&mut self.invalidations);
         let mut va = start;
         while va < end {
             if pt.translate(asid, va).is_none() {
@@ -795,6 +800,11 @@ impl Os {
         asid: u16,
         stats: &mut OsStats,
     ) -> Result<(), SimError> {
+        if self.list_mappings(pt, asid).is_none() {
+            return Err(SimError(
+                "an exit line in a trace needs a radix page table (hashed designs can exit only from a workload file's [[event]], where the OS keeps a log of mappings)".into(),
+            ));
+        }
         self.munmap(pt, asid, 0, crate::workload::VA_LIMIT, stats)?;
         self.invalidations.clear();
         self.cow.remove(&asid);
@@ -841,18 +851,25 @@ impl Os {
         // A long range: visit only what is mapped (and swapped) in it, not every page.
         if (end - start) / 4096 > 1 << 16 {
             if let Some(maps) = self.list_mappings(pt, asid) {
-                let mut points: Vec<u64> = maps.into_iter().map(|m| m.0).collect();
+                // Each mapped (or swapped) page as (base, bytes).
+                let mut pages: Vec<(u64, u64)> =
+                    maps.into_iter().map(|m| (m.0, m.2.bytes())).collect();
                 if let Some(p) = &self.paging {
-                    points.extend(p.swapped.iter().filter(|k| k.0 == asid).map(|k| k.1 << 12));
+                    pages.extend(
+                        (p.swapped.iter())
+                            .filter(|k| k.0 == asid)
+                            .map(|k| (k.1 << 12, 4096)),
+                    );
                 }
-                points.retain(|&b| b < end);
-                points.sort_unstable();
-                points.dedup();
+                pages.retain(|&(b, n)| b < end && b + n > start);
+                pages.sort_unstable();
+                pages.dedup();
                 let mut cycles = 0;
-                for b in points {
-                    // A huge page starting before the range still overlaps it.
-                    let va = b.max(start);
-                    cycles += self.munmap_pages(pt, asid, va, (va + 4096).min(end), stats)?;
+                for (b, n) in pages {
+                    // The part of the page inside the range (a huge page may stick out
+                    // on either side: it is split and only that part goes).
+                    let (s, e) = (b.max(start), (b + n).min(end));
+                    cycles += self.munmap_pages(pt, asid, s, e, stats)?;
                 }
                 return Ok(cycles);
             }

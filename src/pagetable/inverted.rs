@@ -454,6 +454,7 @@ impl Inverted {
 
 impl PageTable for Inverted {
     const SHARED: bool = true;
+    const ALIASES: bool = false;
 
     fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
         self.lookup(asid, vaddr).map(|(size, i)| Translation {

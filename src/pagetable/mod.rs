@@ -131,6 +131,10 @@ pub trait PageTable {
     /// One instance serves every address space (the simulator then builds one table
     /// for all cores instead of one per core).
     const SHARED: bool = false;
+    /// One frame may be mapped at several pages (of one or several address spaces).
+    /// An inverted table keeps one entry per frame, so it cannot: a forked child then
+    /// holds its frames without mapping them (and cannot run).
+    const ALIASES: bool = true;
     /// Levels of the design (the root's level; a walk from the root reads at most this many
     /// entries for a 4K page in a radix tree).
     /// Designs without levels (hashed tables) keep the default, 0.

@@ -110,6 +110,11 @@ impl Radix {
     ) -> Result<(), SimError> {
         for i in 0..SLOTS {
             let e = self.entries[node * SLOTS + i];
+            if e & 1 == 1 || (e != 0 && level == 1) {
+                return Err(SimError(format!(
+                    "internal: releasing a table that still maps a page (level {level})"
+                )));
+            }
             if e != 0 {
                 self.entries[node * SLOTS + i] = 0;
                 self.release(((e >> 1) - 1) as usize, level - 1, frames)?;

@@ -808,6 +808,11 @@ impl<PT: PageTable> Simulator<PT> {
                     )));
                 }
                 let child = ci as u16 + 1;
+                if ev.child_accesses > 0 && !PT::ALIASES {
+                    return Err(SimError(format!(
+                        "core {id}: a forked child cannot run on this page table: it maps each frame once, so the child cannot share the parent's (use a radix or hashed design, or fork without child_accesses)"
+                    )));
+                }
                 if PT::SHARED {
                     self.os
                         .fork(&mut self.spaces[0], None, asid, child, &mut core.os_stats)?;

@@ -445,3 +445,59 @@ fn demotion_frees_the_unwritten_pieces_of_huge_pages_when_memory_runs_out() {
     assert_eq!(p.free_bytes + r.stats.phys_bytes_in_use, p.total_bytes);
     t.check_accounting().unwrap();
 }
+
+/// Review findings, each a run that went wrong before its fix.
+#[test]
+fn process_model_edge_cases() {
+    // (1) mmap with populate over mapped pages: the MAP_FIXED unmap's invalidations
+    // must survive the populating faults (test builds check every TLB hit).
+    let wl = "name = \"pop\"\naccesses = 200\nwrite_fraction = 0.5\nseed = 1\n[generator]\nkind = \"uniform\"\nfootprint = \"1MiB\"\n[[event]]\nat = 100\nkind = \"mmap\"\noffset = 0\nlen = \"1MiB\"\npopulate = true\n";
+    let r = go(wl, &[]);
+    assert_eq!(r.stats.total.os_events.populated_pages, 256);
+    r.stats.total.check_accounting().unwrap();
+    // (2) An inverted table maps each frame once: a fork there still works (the child
+    // holds the frames unmapped), and a child that would run is refused clearly.
+    let fk = "name = \"inv\"\naccesses = 200\nwrite_fraction = 0.5\n[generator]\nkind = \"uniform\"\nfootprint = \"1MiB\"\n[[event]]\nat = 100\nkind = \"fork\"\n";
+    let r = simulate(
+        &inputs(Some("skylake-inverted"), Some(fk), &[]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(r.stats.total.os_events.fork_calls, 1);
+    assert!(r.stats.total.os_events.cow_faults > 0);
+    let e = simulate(
+        &inputs(
+            Some("skylake-inverted"),
+            Some(&fk.replace("kind = \"fork\"", "kind = \"fork\"\nchild_accesses = 10")),
+            &[],
+        ),
+        &mut |_, _| {},
+    )
+    .err()
+    .expect("refused");
+    assert!(e.0.contains("maps each frame once"), "{e}");
+    // (4) An exit with 2M pages mapped: the long unmap takes each page whole (it once
+    // split them, left 511 pieces mapped and released a table still in use).
+    let ex = "name = \"x\"\naccesses = 64\nseed = 1\n[generator]\nkind = \"sequential\"\nfootprint = \"8MiB\"\nstride = 131072\n[[event]]\nat = 64\nkind = \"exit\"\n";
+    let r = go(ex, &["os.huge_pages.policy=\"always\""]);
+    assert_eq!(r.stats.total.huge_pages.faults_2m, 4);
+    assert_eq!(r.stats.total.huge_pages.splits, 0);
+    assert_eq!(r.stats.phys_bytes_in_use, 0);
+    // (3) An exit line in a trace on a hashed table: a clear error, not a long unmap.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x.txt");
+    std::fs::write(&f, "R 0x1000\nexit\n").unwrap();
+    let out = dir.path().join("out");
+    let (code, _, err) = super::analysis::mmusim(&[
+        "run",
+        "-q",
+        "-c",
+        "skylake-htab",
+        "--trace",
+        f.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("exit line in a trace needs a radix"), "{err}");
+}
