@@ -473,8 +473,7 @@ fn process_model_edge_cases() {
         ),
         &mut |_, _| {},
     )
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     assert!(e.0.contains("maps each frame once"), "{e}");
     // (4) An exit with 2M pages mapped: the long unmap takes each page whole (it once
     // split them, left 511 pieces mapped and released a table still in use).
