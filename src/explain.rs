@@ -197,7 +197,7 @@ impl Job<'_> {
         &self,
         make: impl FnMut(&mut FrameAllocator) -> Result<PT, SimError>,
     ) -> Result<String, SimError> {
-        let n = self.sys.os.processes(self.sys.sim.cores) as usize;
+        let n = self.sys.os.tasks(self.sys.sim.cores) as usize;
         let sources: Vec<Box<dyn AccessSource>> = (0..n)
             .map(|_| Box::new(NoAccesses) as Box<dyn AccessSource>)
             .collect();

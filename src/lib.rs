@@ -24,6 +24,7 @@ pub mod study;
 pub mod svg;
 pub mod timeline;
 pub mod tlb;
+pub mod topology;
 pub mod trace;
 pub mod util;
 pub mod walker;

@@ -92,6 +92,33 @@ pub struct CoreReport {
     pub os_events: EventReport,
     /// Context switches and what they flushed.
     pub sched: SchedReport,
+    /// TLB shootdowns this core started and took.
+    pub shootdown: ShootdownReport,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ShootdownReport {
+    pub shootdowns: u64,
+    /// Shootdowns started, by what changed the translations.
+    pub by_trigger: std::collections::BTreeMap<String, u64>,
+    pub ipis_sent: u64,
+    /// IPIs per shootdown, and the most of one.
+    pub targets_per_shootdown: f64,
+    pub max_targets: u64,
+    /// Cycles the initiator waited, and cycles targets spent on IPIs (in `cycles`).
+    pub initiator_cycles: u64,
+    pub remote_cycles: u64,
+    pub ipis_received: u64,
+    pub page_invalidations: u64,
+    pub full_flushes: u64,
+    /// TLB entries the full flushes removed.
+    pub entries_flushed: u64,
+    /// Hits on translations already changed, before the IPI arrived.
+    pub stale_hits: u64,
+    /// Flushes at a switch back to an address space changed meanwhile.
+    pub deferred_flushes: u64,
+    /// (initiator + remote cycles) / cycles.
+    pub share_of_cycles: f64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -128,6 +155,8 @@ pub struct EventReport {
     /// Accesses an `mprotect` forbade: each trapped once (in the fault cycles).
     pub protection_faults: u64,
     pub exits: u64,
+    pub migrate_calls: u64,
+    pub migrated_pages: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -223,7 +252,13 @@ fn per_kilo(a: u64, instrs: u64) -> f64 {
 fn core_report(c: &CoreStats) -> CoreReport {
     let k = &c.counters;
     let instrs = k.instructions;
-    let cycles = c.base_cycles + k.stall_cycles + c.os.switch_cycles + c.os.event_cycles;
+    let sd = &c.os.shootdown;
+    let cycles = c.base_cycles
+        + k.stall_cycles
+        + c.os.switch_cycles
+        + c.os.event_cycles
+        + sd.initiator_cycles
+        + sd.remote_cycles;
     CoreReport {
         accesses: k.accesses,
         instructions: instrs,
@@ -320,6 +355,33 @@ fn core_report(c: &CoreStats) -> CoreReport {
             mprotect_calls: c.os.mprotect_calls,
             protection_faults: c.os.protection_faults,
             exits: c.os.exits,
+            migrate_calls: c.os.migrate_calls,
+            migrated_pages: c.os.migrated_pages,
+        },
+        shootdown: ShootdownReport {
+            shootdowns: sd.shootdowns(),
+            by_trigger: (crate::os::Trigger::ALL.iter().zip(sd.by_trigger))
+                .filter(|(_, n)| *n > 0)
+                .map(|(t, n)| {
+                    let name = serde_json::to_value(t)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    (name, n)
+                })
+                .collect(),
+            ipis_sent: sd.ipis_sent,
+            targets_per_shootdown: ratio(sd.ipis_sent, sd.shootdowns()),
+            max_targets: sd.max_targets,
+            initiator_cycles: sd.initiator_cycles,
+            remote_cycles: sd.remote_cycles,
+            ipis_received: sd.ipis_received,
+            page_invalidations: sd.page_invalidations,
+            full_flushes: sd.full_flushes,
+            entries_flushed: sd.entries_flushed,
+            stale_hits: sd.stale_hits,
+            deferred_flushes: sd.deferred_flushes,
+            share_of_cycles: ratio(sd.initiator_cycles + sd.remote_cycles, cycles),
         },
         sched: SchedReport {
             context_switches: c.os.context_switches,

@@ -231,12 +231,12 @@ pub fn load_inputs_with(
             )),
         }
         if let Generator::Trace { paths, .. } = &workload.generator {
-            let procs = system.os.processes(system.sim.cores);
+            let procs = system.os.tasks(system.sim.cores);
             if !paths.is_empty() && paths.len() != procs as usize {
                 errors.push(wl_src.error_at(
                     "generator.paths",
                     format!(
-                        "lists {} traces for {procs} processes (one per core unless os.sched.processes says otherwise, in {})",
+                        "lists {} traces for {procs} tasks (one per core unless os.sched.processes or threads say otherwise, in {})",
                         paths.len(),
                         sys_src.file
                     ),
@@ -287,7 +287,7 @@ pub fn simulate_with(
             "--timeline 0: a window holds at least one access".into(),
         ));
     }
-    let procs = inputs.system.os.processes(inputs.system.sim.cores) as usize;
+    let procs = inputs.system.os.tasks(inputs.system.sim.cores) as usize;
     let sources = (0..procs)
         .map(|c| inputs.workload.open(c, &inputs.workload_dir))
         .collect::<Result<Vec<_>, _>>()
@@ -365,12 +365,12 @@ impl Run<'_> {
         make: impl FnMut(&mut FrameAllocator) -> Result<PT, SimError>,
     ) -> Result<(crate::sim::RunStats, Vec<Vec<TimelinePoint>>), SimError> {
         let mut sim = Simulator::build(self.sys, sources, make)?;
-        let procs = self.sys.os.processes(self.sys.sim.cores);
+        let procs = self.sys.os.tasks(self.sys.sim.cores);
         if let Some((i, e)) = (self.inputs.workload.events.iter().enumerate())
             .find(|(_, e)| e.core.is_some_and(|c| c >= procs))
         {
             return Err(SimError(format!(
-                "workload event[{i}].core = {}: the run has {procs} stream(s), one per process (sim.cores, os.sched.processes)",
+                "workload event[{i}].core = {}: the run has {procs} stream(s), one per task (sim.cores, os.sched.processes, os.sched.threads)",
                 e.core.unwrap_or(0)
             )));
         }

@@ -31,6 +31,122 @@ pub struct SystemConfig {
     pub page_table: PageTableConfig,
     pub memory: MemoryConfig,
     pub os: OsConfig,
+    #[serde(default)]
+    pub topology: TopologyConfig,
+    #[serde(default)]
+    pub shootdown: ShootdownConfig,
+}
+
+/// How the cores are linked (the graph IPIs travel): see `crate::topology`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologyConfig {
+    #[serde(default)]
+    pub kind: TopologyKind,
+    /// `mesh`: cores per row (0: the smallest w with w x w >= cores).
+    #[serde(default)]
+    pub width: u32,
+    /// `edges`: the links, as pairs of core ids.
+    #[serde(default)]
+    pub edges: Vec<[u32; 2]>,
+    /// `edges`: each core's socket (default: all in socket 0).
+    #[serde(default)]
+    pub sockets: Vec<u32>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TopologyKind {
+    /// Every pair of cores one hop apart.
+    #[default]
+    Full,
+    Ring,
+    Mesh,
+    /// Two sockets, each a ring of half the cores, linked between core 0 and core n/2.
+    TwoSocket,
+    Edges,
+}
+
+/// TLB shootdowns through inter-processor interrupts: what a change of a translation
+/// that other cores may cache costs (see `crate::sim`'s module docs for the protocol).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShootdownConfig {
+    /// Cycles from sending an IPI to its arrival one hop away.
+    #[serde(default)]
+    pub ipi_base_cycles: u64,
+    /// Further cycles per hop of the topology, and for crossing sockets.
+    #[serde(default)]
+    pub hop_cycles: u64,
+    #[serde(default)]
+    pub cross_socket_cycles: u64,
+    /// `unicast`: one interrupt-command write per target, one after the other
+    /// (`send_cycles` each); `broadcast`: one write reaches every target.
+    #[serde(default)]
+    pub delivery: Delivery,
+    #[serde(default)]
+    pub send_cycles: u64,
+    /// A target's interrupt entry and exit.
+    #[serde(default)]
+    pub interrupt_cycles: u64,
+    /// One page's invalidation (INVLPG), and a flush of an address space's entries.
+    #[serde(default)]
+    pub invlpg_cycles: u64,
+    #[serde(default)]
+    pub full_flush_cycles: u64,
+    /// Pages one shootdown invalidates one by one; more, and it flushes the address
+    /// space's entries instead (Linux's tlb_single_page_flush_ceiling, 33).
+    #[serde(default = "ceiling")]
+    pub flush_ceiling: u32,
+    /// Gather the pages one OS operation removes (one munmap, one fault's evictions)
+    /// into one shootdown, as Linux's mmu_gather does; false: one per page.
+    #[serde(default = "yes")]
+    pub gather: bool,
+    #[serde(default)]
+    pub scheme: ShootdownScheme,
+}
+
+fn ceiling() -> u32 {
+    33
+}
+
+impl Default for ShootdownConfig {
+    fn default() -> Self {
+        ShootdownConfig {
+            ipi_base_cycles: 0,
+            hop_cycles: 0,
+            cross_socket_cycles: 0,
+            delivery: Delivery::Unicast,
+            send_cycles: 0,
+            interrupt_cycles: 0,
+            invlpg_cycles: 0,
+            full_flush_cycles: 0,
+            flush_ceiling: 33,
+            gather: true,
+            scheme: ShootdownScheme::Sync,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    #[default]
+    Unicast,
+    Broadcast,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShootdownScheme {
+    /// Linux's: flush locally, send the IPIs, wait for every target to flush and
+    /// acknowledge.
+    #[default]
+    Sync,
+    /// Amit et al. 2020 ("Don't shoot down TLB shootdowns!", EuroSys): the initiator
+    /// flushes while the IPIs travel (concurrent flushing), and each target
+    /// acknowledges on interrupt entry, before its flush (early acknowledgement).
+    EarlyAck,
 }
 
 /// Cores and timing model.
@@ -316,6 +432,12 @@ pub struct SchedConfig {
     /// besides its TLB effects.
     #[serde(default)]
     pub switch_cycles: u64,
+    /// Threads of each process at start: thread t of process p is task p x threads + t,
+    /// runs stream p x threads + t on core (p x threads + t) mod cores, and shares its
+    /// process's address space. Threads of one process on several cores are what makes
+    /// TLB shootdowns.
+    #[serde(default = "one")]
+    pub threads: u32,
     /// Address-space ids each core's TLBs tag entries with: a switch to a process
     /// holding none takes the next one round-robin and flushes what its previous owner
     /// left. Linux keeps 6 per CPU (TLB_NR_DYN_ASIDS, arch/x86/include/asm/tlbflush.h).
@@ -334,6 +456,7 @@ impl Default for SchedConfig {
             processes: 0,
             quantum_cycles: 0,
             switch_cycles: 0,
+            threads: 1,
             asids_per_core: 6,
         }
     }
@@ -392,13 +515,19 @@ pub enum ReplacementPolicy {
 pub const MAX_PROCESSES: u32 = (1 << 14) - 1;
 
 impl OsConfig {
-    /// Processes at start (`sched.processes`, 0 meaning one per core).
+    /// Processes at start (`sched.processes`, 0 meaning one per core, or as many as
+    /// the threads need to fill the cores).
     pub fn processes(&self, cores: u32) -> u32 {
         if self.sched.processes == 0 {
-            cores
+            cores.div_ceil(self.sched.threads.max(1))
         } else {
             self.sched.processes
         }
+    }
+
+    /// Tasks (threads of all processes) at start: one workload stream each.
+    pub fn tasks(&self, cores: u32) -> u32 {
+        self.processes(cores) * self.sched.threads.max(1)
     }
 
     /// `phys_mem` bytes, shuffled frames, 4K pages, free faults, no huge pages.
@@ -997,16 +1126,51 @@ impl SystemConfig {
             }
         }
         let sc = &o.sched;
-        if sc.processes > 0 && (sc.processes < s.cores || sc.processes > MAX_PROCESSES / 2) {
+        if sc.threads == 0 || sc.threads > 1024 {
+            e.push((
+                "os.sched.threads".into(),
+                format!("must be 1 to 1024, not {}", sc.threads),
+            ));
+        } else if sc.processes > MAX_PROCESSES / 2
+            || (sc.processes > 0 && sc.processes * sc.threads < s.cores)
+        {
             e.push((
                 "os.sched.processes".into(),
                 format!(
-                    "must be 0 (one per core) or from sim.cores ({}) to {}, not {}",
-                    s.cores,
+                    "must be 0 (enough for every core) or up to {}, with processes x threads ({}) at least sim.cores ({}), not {}",
                     MAX_PROCESSES / 2,
+                    sc.threads,
+                    s.cores,
                     sc.processes
                 ),
             ));
+        } else if o.processes(s.cores) as u64 * sc.threads as u64 > 1 << 16 {
+            e.push((
+                "os.sched.threads".into(),
+                "more than 65536 tasks (processes x threads)".into(),
+            ));
+        }
+        let sd = &self.shootdown;
+        for (key, v) in [
+            ("ipi_base_cycles", sd.ipi_base_cycles),
+            ("hop_cycles", sd.hop_cycles),
+            ("cross_socket_cycles", sd.cross_socket_cycles),
+            ("send_cycles", sd.send_cycles),
+            ("interrupt_cycles", sd.interrupt_cycles),
+            ("invlpg_cycles", sd.invlpg_cycles),
+            ("full_flush_cycles", sd.full_flush_cycles),
+        ] {
+            if v > 1 << 32 {
+                e.push((
+                    format!("shootdown.{key}"),
+                    format!("{v} cycles is beyond any real machine (at most 2^32)"),
+                ));
+            }
+        }
+        if let Err((k, m)) =
+            crate::topology::Topology::new(&self.topology, s.cores.clamp(1, 1024) as usize)
+        {
+            e.push((k, m));
         }
         if sc.asids_per_core > 4096 {
             e.push((

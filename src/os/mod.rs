@@ -86,6 +86,9 @@ pub struct OsStats {
     /// Accesses an `mprotect` forbade (each trapped once, then its page was opened).
     pub protection_faults: u64,
     pub exits: u64,
+    /// `migrate` events, and the pages they moved.
+    pub migrate_calls: u64,
+    pub migrated_pages: u64,
     /// Cycles of event work outside any access's translation (`mmap` with `populate`,
     /// huge pages split by a partial unmap).
     pub event_cycles: u64,
@@ -101,6 +104,7 @@ pub struct OsStats {
     pub switch_cycles: u64,
     pub asid_flushes: u64,
     pub switch_flushes: u64,
+    pub shootdown: ShootdownStats,
 }
 
 impl OsStats {
@@ -135,6 +139,8 @@ impl OsStats {
         self.mprotect_calls += o.mprotect_calls;
         self.protection_faults += o.protection_faults;
         self.exits += o.exits;
+        self.migrate_calls += o.migrate_calls;
+        self.migrated_pages += o.migrated_pages;
         self.event_cycles += o.event_cycles;
         self.splits += o.splits;
         self.demotions += o.demotions;
@@ -143,6 +149,97 @@ impl OsStats {
         self.switch_cycles += o.switch_cycles;
         self.asid_flushes += o.asid_flushes;
         self.switch_flushes += o.switch_flushes;
+        self.shootdown.add(&o.shootdown);
+    }
+}
+
+/// What made the OS change translations: a shootdown is attributed to it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    #[default]
+    Munmap,
+    Mprotect,
+    /// An `mmap` over mapped pages (`MAP_FIXED` replaces them).
+    Mmap,
+    /// Page replacement evicting a page (or a working set letting one go).
+    Eviction,
+    /// A copy-on-write fault remapping a page.
+    Cow,
+    /// A `migrate` event moving pages to new frames.
+    Migration,
+    /// `promote` / `reserve` replacing small pages by a huge page.
+    Collapse,
+    /// A huge page split into small pages (partial unmap, demotion).
+    Split,
+    /// A fork write-protecting the parent's pages.
+    Fork,
+    /// A hashed page table evicting another translation to make room.
+    TableEviction,
+}
+
+impl Trigger {
+    pub const ALL: [Trigger; 10] = [
+        Trigger::Munmap,
+        Trigger::Mprotect,
+        Trigger::Mmap,
+        Trigger::Eviction,
+        Trigger::Cow,
+        Trigger::Migration,
+        Trigger::Collapse,
+        Trigger::Split,
+        Trigger::Fork,
+        Trigger::TableEviction,
+    ];
+}
+
+/// Shootdown counters of one core: as initiator, and as target.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ShootdownStats {
+    /// Shootdowns this core started (changes other cores may cache), by trigger in the
+    /// order of [`Trigger::ALL`].
+    pub by_trigger: [u64; 10],
+    /// IPIs it sent (one per target, however delivered), and the most targets of one.
+    pub ipis_sent: u64,
+    pub max_targets: u64,
+    /// Cycles it waited (local flush, sends, acknowledgements).
+    pub initiator_cycles: u64,
+    /// IPIs it took as a target, and their cycles (interrupt and invalidation).
+    pub ipis_received: u64,
+    pub remote_cycles: u64,
+    /// Invalidations by page and flushes of a whole address space (initiator and
+    /// target), and the TLB entries those flushes took beyond the pages changed.
+    pub page_invalidations: u64,
+    pub full_flushes: u64,
+    pub entries_flushed: u64,
+    /// Hits on a translation already changed whose invalidation had not reached this
+    /// core yet (real windows in hardware).
+    pub stale_hits: u64,
+    /// Flushes of an address space's entries at a switch back to it, for changes made
+    /// while this core ran another process (Linux's tlb_gen check).
+    pub deferred_flushes: u64,
+}
+
+impl ShootdownStats {
+    pub fn add(&mut self, o: &ShootdownStats) {
+        for (a, b) in self.by_trigger.iter_mut().zip(o.by_trigger) {
+            *a += b;
+        }
+        self.ipis_sent += o.ipis_sent;
+        self.max_targets = self.max_targets.max(o.max_targets);
+        self.initiator_cycles += o.initiator_cycles;
+        self.ipis_received += o.ipis_received;
+        self.remote_cycles += o.remote_cycles;
+        self.page_invalidations += o.page_invalidations;
+        self.full_flushes += o.full_flushes;
+        self.entries_flushed += o.entries_flushed;
+        self.stale_hits += o.stale_hits;
+        self.deferred_flushes += o.deferred_flushes;
+    }
+
+    /// Shootdowns started, all triggers.
+    pub fn shootdowns(&self) -> u64 {
+        self.by_trigger.iter().sum()
     }
 }
 
@@ -263,6 +360,8 @@ pub struct Os {
     pub guard_active: bool,
     /// Set when the last event requires the core's TLBs and walk caches flushed.
     pub flush_tlb: bool,
+    /// What the queued invalidations come from.
+    pub trigger: Trigger,
     cow_copy_4k_cycles: u64,
 }
 
@@ -346,6 +445,7 @@ impl Os {
             child_tables: 0,
             guard_active: false,
             flush_tlb: false,
+            trigger: Trigger::Munmap,
             cow_copy_4k_cycles: cfg.cow_copy_4k_cycles,
         }
     }
@@ -475,6 +575,7 @@ impl Os {
         }
         self.guard_active = true;
         self.flush_tlb = true;
+        self.trigger = Trigger::Fork;
         stats.fork_calls += 1;
         Ok(())
     }
@@ -494,6 +595,7 @@ impl Os {
     ) -> Result<Option<u64>, SimError> {
         use crate::workload::Prot;
         self.flush_walk_caches = false;
+        self.trigger = Trigger::Cow;
         let mut cycles = None;
         if self.guard_prot {
             if let Some(m) = self.prot.get_mut(&asid) {
@@ -581,6 +683,25 @@ impl Os {
                 ))
             })?,
         };
+        self.remap(pt, asid, base, size, new, stats)?;
+        let cycles = self.minor_fault_cycles + size.bytes() / 4096 * self.cow_copy_4k_cycles;
+        stats.cow_faults += 1;
+        stats.cow_copied_bytes += size.bytes();
+        stats.fault_cycles += cycles;
+        Ok(Some(cycles))
+    }
+
+    /// Maps the page of `asid` at `base` (just unmapped) to frame `new` and queues its
+    /// old translation, and any the design evicted to make room, for invalidation.
+    fn remap<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        base: u64,
+        size: PageSize,
+        new: u64,
+        stats: &mut OsStats,
+    ) -> Result<(), SimError> {
         let o = pt.map(asid, base, size, new, &mut self.frames)?;
         self.log_map(asid, base, new, size);
         self.invalidations.push(Evicted {
@@ -592,11 +713,7 @@ impl Os {
             self.invalidations.push(e);
             stats.evictions += 1;
         }
-        let cycles = self.minor_fault_cycles + size.bytes() / 4096 * self.cow_copy_4k_cycles;
-        stats.cow_faults += 1;
-        stats.cow_copied_bytes += size.bytes();
-        stats.fault_cycles += cycles;
-        Ok(Some(cycles))
+        Ok(())
     }
 
     /// Pages (frames) more than one process still holds, each counted once, and the
@@ -634,6 +751,12 @@ impl Os {
         use crate::workload::{EventKind, Prot};
         self.invalidations.clear();
         self.flush_tlb = false;
+        self.trigger = match ev.kind {
+            EventKind::Mprotect => Trigger::Mprotect,
+            EventKind::Mmap => Trigger::Mmap,
+            EventKind::Migrate => Trigger::Migration,
+            _ => Trigger::Munmap,
+        };
         self.flush_walk_caches = false;
         let mut cycles = 0;
         match ev.kind {
@@ -706,6 +829,12 @@ impl Os {
                     }
                 }
             }
+            EventKind::Migrate => {
+                stats.migrate_calls += 1;
+                let c = self.migrate(pt, asid, ev.start, ev.end, stats)?;
+                stats.event_cycles += c;
+                cycles += c;
+            }
             EventKind::Fork | EventKind::Exit => {
                 return Err(SimError(format!(
                     "internal: {} goes through the engine",
@@ -756,6 +885,39 @@ impl Os {
             }
         }
         Ok(v)
+    }
+
+    /// Moves every mapped page of [start, end) to a new frame of its size: copied
+    /// (`cow_copy_4k_cycles` per 4 KiB), remapped, the old frame freed, the old
+    /// translation queued for invalidation. Pages another process shares stay, and so
+    /// does a huge page no free block of its size can take. Returns the cycles.
+    fn migrate<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        start: u64,
+        end: u64,
+        stats: &mut OsStats,
+    ) -> Result<u64, SimError> {
+        let mut cycles = 0;
+        for (base, size) in self.mapped_in(pt, asid, start, end)? {
+            let Some(old) = pt.translate(asid, base) else {
+                continue;
+            };
+            if self.shared.contains_key(&old.frame) {
+                continue;
+            }
+            let Some(new) = self.frames.try_alloc(size) else {
+                continue;
+            };
+            pt.unmap(asid, base);
+            self.frames.free(old.frame, size)?;
+            // A resident page stays resident (and keeps its recency) in its new frame.
+            self.remap(pt, asid, base, size, new, stats)?;
+            stats.migrated_pages += 1;
+            cycles += size.bytes() / 4096 * self.cow_copy_4k_cycles;
+        }
+        Ok(cycles)
     }
 
     /// `MAP_POPULATE`: faults in every page of [start, end) that is not mapped, as
@@ -1036,6 +1198,7 @@ impl Os {
         set.touch(vaddr >> 12, store, walked, next);
         if p.policy == crate::config::ReplacementPolicy::Ws {
             self.invalidations.clear();
+            self.trigger = Trigger::Eviction;
             while let Some(v) = set.expired(p.window) {
                 swap_out(
                     pt,
@@ -1203,6 +1366,7 @@ impl Os {
                 break;
             };
             cycles += self.split_huge(pt, asid, base, stats)?;
+            self.trigger = Trigger::Split;
             for i in 0..SMALL_PER_2M {
                 if written[(i / 64) as usize] >> (i % 64) & 1 == 1 {
                     continue;
@@ -1251,6 +1415,11 @@ impl Os {
     ) -> Result<(u64, Option<Evicted>), SimError> {
         self.invalidations.clear();
         self.flush_walk_caches = false;
+        self.trigger = if self.paging.is_some() {
+            Trigger::Eviction
+        } else {
+            Trigger::TableEviction
+        };
         let demoted = if self.demote {
             self.demote_for_memory(pt, asid, stats)?
         } else {
@@ -1430,6 +1599,7 @@ impl Os {
             stats.evictions += 1;
         }
         self.flush_walk_caches = true;
+        self.trigger = Trigger::Collapse;
         let copied = if in_place { 0 } else { r.mapped as u64 };
         let entry = self.regions.get_mut(&key).expect("tracked");
         entry.done = true;

@@ -155,6 +155,10 @@ struct Core {
     stream_ended: bool,
     /// The event at the front of `os_events` needs the engine (fork, exit).
     syscall: bool,
+    /// Shootdown IPIs sent to this core, by arrival, and the first arrival (`u64::MAX`:
+    /// none).
+    ipis: std::collections::VecDeque<PendingIpi>,
+    next_ipi: u64,
     warm: bool,
     /// The access count (of `counters`) at which the engine has bookkeeping to do: the
     /// end of warm-up, or the end of a timeline window; `u64::MAX` for none. One
@@ -276,11 +280,45 @@ impl AccessSource for Ended {
     }
 }
 
-/// Where removed translations go: the core a process runs on (`homes`, by process)
-/// drains its inbox before its next access.
+/// Where removed translations go. Another address space's (a hashed table's
+/// eviction) reach the other cores through their inboxes, drained before their next
+/// access. The running address space's own become a shootdown (`outgoing`), which the
+/// engine delivers to the cores that run it as soon as the access that made it ends.
 struct Mail {
     inboxes: Vec<Vec<Evicted>>,
-    homes: Vec<usize>,
+    /// Per core: the address space it has loaded (0: none yet), and whether it is idle
+    /// (then lazily: its last address space stays loaded, as Linux's lazy TLB mode).
+    loaded: Vec<u16>,
+    idle: Vec<bool>,
+    /// Per core: address spaces whose translations changed while it ran another
+    /// process; their entries are flushed when it switches back (Linux's tlb_gen).
+    deferred: Vec<Vec<u16>>,
+    outgoing: Vec<Outgoing>,
+    /// `outgoing` is not empty: the running core stops after its access.
+    pending: bool,
+    ceiling: usize,
+    gather: bool,
+}
+
+/// A change of the running address space's translations, for the cores that run it.
+struct Outgoing {
+    asid: u16,
+    pages: Vec<Evicted>,
+    /// More pages than the flush ceiling: a flush of the address space instead.
+    full: bool,
+    trigger: crate::os::Trigger,
+    /// Page tables were freed: lazy cores must be told too.
+    tables_freed: bool,
+}
+
+/// A shootdown IPI on its way to (or waiting at) a target core.
+struct PendingIpi {
+    arrival: u64,
+    asid: u16,
+    pages: std::sync::Arc<Vec<Evicted>>,
+    full: bool,
+    /// Interrupt entry and exit plus the invalidations.
+    cycles: u64,
 }
 
 /// A forked child's stream: (process index, accesses) -> source.
@@ -338,6 +376,11 @@ pub struct Simulator<PT: PageTable = Radix> {
     /// Each core has switched its first process in.
     started: bool,
     spawn: Option<Spawner>,
+    topology: crate::topology::Topology,
+    shoot: crate::config::ShootdownConfig,
+    /// The address-space id the next forked child takes.
+    next_asid: u16,
+    threads: usize,
 }
 
 impl Simulator<Radix> {
@@ -361,12 +404,16 @@ impl<PT: PageTable> Simulator<PT> {
     ) -> Result<Self, SimError> {
         let n = cfg.sim.cores as usize;
         let n_procs = cfg.os.processes(cfg.sim.cores) as usize;
-        if sources.len() != n_procs {
+        let threads = cfg.os.sched.threads.max(1) as usize;
+        let n_tasks = n_procs * threads;
+        if sources.len() != n_tasks {
             return Err(SimError(format!(
-                "{} workload streams for {n_procs} processes",
+                "{} workload streams for {n_tasks} tasks ({n_procs} processes of {threads} threads)",
                 sources.len()
             )));
         }
+        let topology = crate::topology::Topology::new(&cfg.topology, n)
+            .map_err(|(k, m)| SimError(format!("{k}: {m}")))?;
         let seed = cfg.sim.seed;
         let mut os = Os::new(&cfg.os, crate::util::splitmix64(seed ^ 0x05));
         let n_spaces = if PT::SHARED { 1 } else { n_procs };
@@ -377,7 +424,10 @@ impl<PT: PageTable> Simulator<PT> {
         let procs: Vec<Process> = sources
             .into_iter()
             .enumerate()
-            .map(|(i, source)| Process::new(i as u16 + 1, i % n, None, source, ProcState::Ready))
+            .map(|(i, source)| {
+                let asid = (i / threads) as u16 + 1;
+                Process::new(asid, i % n, None, source, ProcState::Ready)
+            })
             .collect();
         let asids = cfg.os.sched.asids_per_core as usize;
         let cores = (0..n)
@@ -399,12 +449,14 @@ impl<PT: PageTable> Simulator<PT> {
                     pos: 0,
                     done: false,
                     proc: i,
-                    queue: (i..n_procs).step_by(n).collect(),
+                    queue: (i..n_tasks).step_by(n).collect(),
                     slice_end: u64::MAX,
                     asid_slots: vec![0; asids],
                     next_slot: 0,
                     stream_ended: false,
                     syscall: false,
+                    ipis: Default::default(),
+                    next_ipi: u64::MAX,
                     warm: cfg.sim.warmup_accesses == 0,
                     event_at: if cfg.sim.warmup_accesses == 0 {
                         u64::MAX
@@ -422,7 +474,13 @@ impl<PT: PageTable> Simulator<PT> {
             cores,
             mail: Mail {
                 inboxes: vec![Vec::new(); n],
-                homes: procs.iter().map(|p| p.core).collect(),
+                loaded: vec![0; n],
+                idle: vec![false; n],
+                deferred: vec![Vec::new(); n],
+                outgoing: Vec::new(),
+                pending: false,
+                ceiling: cfg.shootdown.flush_ceiling as usize,
+                gather: cfg.shootdown.gather,
             },
             procs,
             spaces,
@@ -446,6 +504,10 @@ impl<PT: PageTable> Simulator<PT> {
             timeline_window: 0,
             started: false,
             spawn: None,
+            topology,
+            shoot: cfg.shootdown.clone(),
+            next_asid: n_procs as u16 + 1,
+            threads,
         })
     }
 
@@ -465,6 +527,7 @@ impl<PT: PageTable> Simulator<PT> {
             let first = self.cores[id].queue[0];
             let core = &mut self.cores[id];
             switch_in(core, &mut self.procs[first], first);
+            self.mail.loaded[id] = core.asid;
             if self.sched.asids_per_core > 0 {
                 take_asid(core, &self.sched);
             }
@@ -481,7 +544,12 @@ impl<PT: PageTable> Simulator<PT> {
     /// OPT page replacement: process `proc`'s whole stream of 4 KiB page numbers, read
     /// ahead of the run.
     pub fn set_future(&mut self, proc: usize, vpns: &[u64]) -> Result<(), SimError> {
-        self.os.set_future(proc as u16 + 1, vpns)
+        if self.threads > 1 {
+            return Err(SimError(
+                "os.paging.replacement = \"opt\" looks ahead over one stream per address space: it needs os.sched.threads = 1".into(),
+            ));
+        }
+        self.os.set_future(self.procs[proc].asid, vpns)
     }
 
     /// Process `proc`'s OS events (stream position, event), in order; before the run.
@@ -549,7 +617,8 @@ impl<PT: PageTable> Simulator<PT> {
                 }
             }
             let Some((_, id)) = best else { break };
-            let limit = limit.min(self.cores[id].slice_end);
+            let c = &self.cores[id];
+            let limit = limit.min(c.slice_end).min(c.next_ipi);
             self.run_core(id, limit, progress)?;
             self.after_run(id)?;
         }
@@ -593,6 +662,7 @@ impl<PT: PageTable> Simulator<PT> {
         for e in self.mail.inboxes[id].drain(..) {
             core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
         }
+        take_ipis(core, &t);
         // The batch is taken out of the core while it runs, so the loop below keeps its
         // pointer and length in registers (the core is mutably borrowed by `step`).
         let mut buf = std::mem::take(&mut core.buf);
@@ -620,8 +690,9 @@ impl<PT: PageTable> Simulator<PT> {
                     if let Err(e) = apply_os_events(core, pt, &mut self.os, &mut self.mail) {
                         break Err(e);
                     }
-                    if core.syscall {
-                        // A fork or exit: the engine runs it, then this core goes on.
+                    if core.syscall || self.mail.pending {
+                        // A fork or exit, or a shootdown: the engine runs it, then this
+                        // core goes on.
                         break Ok(());
                     }
                 }
@@ -662,7 +733,7 @@ impl<PT: PageTable> Simulator<PT> {
                             progress(self.accesses_done);
                         }
                     }
-                    if core.syscall || core.stream_ended {
+                    if core.syscall || core.stream_ended || self.mail.pending {
                         break Ok(());
                     }
                 }
@@ -700,7 +771,7 @@ impl<PT: PageTable> Simulator<PT> {
             ) {
                 break Err(e);
             }
-            if limit != u64::MAX && core.clock(&t) > limit {
+            if (limit != u64::MAX && core.clock(&t) > limit) || self.mail.pending {
                 break Ok(());
             }
         };
@@ -721,11 +792,126 @@ impl<PT: PageTable> Simulator<PT> {
         res
     }
 
+    /// IPI latency from core `a` to core `b` along the topology.
+    fn ipi_latency(&self, a: usize, b: usize) -> u64 {
+        let sd = &self.shoot;
+        sd.ipi_base_cycles
+            + self.topology.hops(a, b) as u64 * sd.hop_cycles
+            + if self.topology.cross_socket(a, b) {
+                sd.cross_socket_cycles
+            } else {
+                0
+            }
+    }
+
+    /// Delivers the shootdowns core `id` started during its last access. The targets
+    /// are the other cores running the address space (and idle ones that still have it
+    /// loaded, when page tables were freed); cores holding its entries while running
+    /// another process flush them when they switch back. The initiator flushed locally
+    /// already; it sends one IPI per target (or one broadcast) and waits for every
+    /// acknowledgement. A target takes the IPI at its first access boundary at or after
+    /// arrival; the initiator's wait counts each from arrival (or the target's clock,
+    /// if later), so it may be short by at most one of the target's accesses.
+    fn deliver_shootdowns(&mut self, id: usize) {
+        use crate::config::{Delivery, ShootdownScheme};
+        self.mail.pending = false;
+        let out = std::mem::take(&mut self.mail.outgoing);
+        let t = self.timing;
+        for og in out {
+            let mut targets = Vec::new();
+            for c in 0..self.cores.len() {
+                if c == id {
+                    continue;
+                }
+                let loaded = self.mail.loaded[c] == og.asid;
+                if loaded && (!self.mail.idle[c] || og.tables_freed) {
+                    targets.push(c);
+                } else if !loaded
+                    && self.cores[c].asid_slots.contains(&og.asid)
+                    && !self.mail.deferred[c].contains(&og.asid)
+                {
+                    self.mail.deferred[c].push(og.asid);
+                }
+            }
+            if targets.is_empty() {
+                continue;
+            }
+            let sd = &self.shoot;
+            let work = if og.full {
+                sd.full_flush_cycles
+            } else {
+                og.pages.len() as u64 * sd.invlpg_cycles
+            };
+            let handler = sd.interrupt_cycles + work;
+            let t0 = self.cores[id].clock(&t);
+            let (send_start, ack_after) = match sd.scheme {
+                ShootdownScheme::Sync => (t0 + work, handler),
+                // Acknowledged on interrupt entry (half of entry and exit).
+                ShootdownScheme::EarlyAck => (t0, sd.interrupt_cycles / 2),
+            };
+            let (delivery, send) = (sd.delivery, sd.send_cycles);
+            let pages = std::sync::Arc::new(og.pages);
+            let mut done = send_start;
+            let mut last_send = send_start;
+            for (k, &c) in targets.iter().enumerate() {
+                let sent = match delivery {
+                    Delivery::Unicast => send_start + (k as u64 + 1) * send,
+                    Delivery::Broadcast => send_start + send,
+                };
+                last_send = last_send.max(sent);
+                let arrival = sent + self.ipi_latency(id, c);
+                let begin = arrival.max(self.cores[c].clock(&t));
+                done = done.max(begin + ack_after + self.ipi_latency(c, id));
+                let ipi = PendingIpi {
+                    arrival,
+                    asid: og.asid,
+                    pages: pages.clone(),
+                    full: og.full,
+                    cycles: handler,
+                };
+                let tc = &mut self.cores[c];
+                if tc.done {
+                    // An idle core takes it at once (nothing runs there any more).
+                    take_ipi(tc, &ipi);
+                    continue;
+                }
+                let at = tc.ipis.partition_point(|i| i.arrival <= arrival);
+                tc.ipis.insert(at, ipi);
+                tc.next_ipi = tc.ipis[0].arrival;
+            }
+            done = done.max(last_send);
+            if self.shoot.scheme == ShootdownScheme::EarlyAck {
+                // The local flush runs while the IPIs travel.
+                done = done.max(last_send + work);
+            }
+            let core = &mut self.cores[id];
+            core.walker.flush_asid(og.asid);
+            let wait = done - t0;
+            core.stall_total += wait;
+            let s = &mut core.os_stats.shootdown;
+            s.by_trigger[og.trigger as usize] += 1;
+            s.ipis_sent += targets.len() as u64;
+            s.max_targets = s.max_targets.max(targets.len() as u64);
+            s.initiator_cycles += wait;
+            if og.full {
+                s.full_flushes += 1;
+            } else {
+                s.page_invalidations += pages.len() as u64;
+            }
+        }
+    }
+
     /// After core `id` stopped: run its system call, retire its process if the stream
     /// ended, switch at the end of a quantum.
     fn after_run(&mut self, id: usize) -> Result<(), SimError> {
+        if self.mail.pending {
+            self.deliver_shootdowns(id);
+        }
         if self.cores[id].syscall {
             self.syscall(id)?;
+            if self.mail.pending {
+                self.deliver_shootdowns(id);
+            }
         }
         let core = &self.cores[id];
         if core.stream_ended {
@@ -755,7 +941,15 @@ impl<PT: PageTable> Simulator<PT> {
         let t = self.timing;
         let core = &mut self.cores[id];
         match next {
-            None => core.done = true,
+            None => {
+                core.done = true;
+                self.mail.idle[id] = true;
+                // An idle core takes the IPIs still on their way as they come.
+                while let Some(ipi) = core.ipis.pop_front() {
+                    take_ipi(core, &ipi);
+                }
+                core.next_ipi = u64::MAX;
+            }
             Some(n) if n == core.proc => {}
             Some(n) => {
                 // Walks in flight finish before the kernel switches.
@@ -777,6 +971,15 @@ impl<PT: PageTable> Simulator<PT> {
                 core.os_stats.context_switches += 1;
                 core.os_stats.switch_cycles += self.sched.switch_cycles;
                 take_asid(core, &self.sched);
+                self.mail.loaded[id] = core.asid;
+                let d = &mut self.mail.deferred[id];
+                if let Some(i) = d.iter().position(|&a| a == core.asid) {
+                    // Its translations changed while this core ran another process.
+                    d.swap_remove(i);
+                    core.tlbs.flush_asid(core.asid);
+                    core.walker.flush_asid(core.asid);
+                    core.os_stats.shootdown.deferred_flushes += 1;
+                }
             }
         }
         core.slice_end = if ready > 1 && self.sched.quantum > 0 {
@@ -795,19 +998,19 @@ impl<PT: PageTable> Simulator<PT> {
             return Ok(());
         };
         let asid = core.asid;
-        let pi = asid as usize - 1;
-        let space = if PT::SHARED { 0 } else { pi };
+        let space = if PT::SHARED { 0 } else { asid as usize - 1 };
         match ev.kind {
             EventKind::Fork => {
                 let ci = self.procs.len();
-                if ci >= crate::config::MAX_PROCESSES as usize {
+                if self.next_asid as u32 > crate::config::MAX_PROCESSES {
                     return Err(SimError(format!(
-                        "core {id}: a fork would make process {}: at most {} processes fit the 14-bit address-space ids",
-                        ci + 1,
+                        "core {id}: a fork would make address space {}: at most {} fit the 14-bit address-space ids",
+                        self.next_asid,
                         crate::config::MAX_PROCESSES
                     )));
                 }
-                let child = ci as u16 + 1;
+                let child = self.next_asid;
+                self.next_asid += 1;
                 if ev.child_accesses > 0 && !PT::ALIASES {
                     return Err(SimError(format!(
                         "core {id}: a forked child cannot run on this page table: it maps each frame once, so the child cannot share the parent's (use a radix or hashed design, or fork without child_accesses)"
@@ -827,13 +1030,21 @@ impl<PT: PageTable> Simulator<PT> {
                     )?;
                     self.spaces.push(c);
                 }
-                // The child runs on this core: it must be its home before routing (a
-                // global table's eviction may name the child).
-                self.mail.homes.push(id);
                 route_invalidations(core, &mut self.os, &mut self.mail);
-                // Linux write-protects the parent's PTEs and flushes its mm.
+                // Linux write-protects the parent's PTEs and flushes its mm, on every
+                // core that runs one of its threads.
                 core.tlbs.flush_asid(asid);
                 core.walker.flush_asid(asid);
+                if self.mail.loaded.len() > 1 {
+                    self.mail.outgoing.push(Outgoing {
+                        asid,
+                        pages: Vec::new(),
+                        full: true,
+                        trigger: crate::os::Trigger::Fork,
+                        tables_freed: false,
+                    });
+                    self.mail.pending = true;
+                }
                 let runs = ev.child_accesses > 0;
                 let source: Box<dyn AccessSource> = if runs {
                     let spawn = self.spawn.as_mut().ok_or_else(|| {
@@ -852,7 +1063,8 @@ impl<PT: PageTable> Simulator<PT> {
                 } else {
                     ProcState::Done
                 };
-                (self.procs).push(Process::new(child, id, Some(pi), source, state));
+                let parent = Some(core.proc);
+                (self.procs).push(Process::new(child, id, parent, source, state));
                 if runs {
                     core.queue.push(ci);
                     if self.sched.quantum > 0 && core.slice_end == u64::MAX {
@@ -861,19 +1073,41 @@ impl<PT: PageTable> Simulator<PT> {
                 }
             }
             EventKind::Exit => {
+                // exit_group: every thread of the process ends here.
                 self.os
                     .exit(&mut self.spaces[space], asid, &mut core.os_stats)?;
                 if !PT::SHARED {
                     self.spaces[space].release_space(&mut self.os.frames)?;
                 }
-                core.tlbs.flush_asid(asid);
-                core.walker.flush_asid(asid);
-                core.stream_ended = true;
-                core.os_events.clear();
-                core.buf.clear();
-                core.pos = 0;
-                core.source = Box::new(Ended);
-                self.procs[pi].state = ProcState::Exited;
+                for (i, p) in self.procs.iter_mut().enumerate() {
+                    if p.asid != asid || p.state == ProcState::Exited {
+                        continue;
+                    }
+                    p.state = ProcState::Exited;
+                    let c = &mut self.cores[p.core];
+                    if c.proc == i && self.started {
+                        // Running: its core stops it at once.
+                        c.stream_ended = true;
+                        c.os_events.clear();
+                        c.buf.clear();
+                        c.pos = 0;
+                        c.source = Box::new(Ended);
+                    } else {
+                        p.stream_ended = true;
+                        p.os_events.clear();
+                        p.buf.clear();
+                        p.pos = 0;
+                        p.source = Box::new(Ended);
+                    }
+                }
+                // No thread is left to take an IPI: the entries go from every core
+                // that may hold them (Linux's flush at exit_mmap reaches lazy cores).
+                for c in &mut self.cores {
+                    c.tlbs.flush_asid(asid);
+                    c.walker.flush_asid(asid);
+                }
+                self.mail.outgoing.retain(|o| o.asid != asid);
+                self.mail.pending = !self.mail.outgoing.is_empty();
             }
             _ => {
                 return Err(SimError(format!(
@@ -1123,9 +1357,24 @@ fn step<PT: PageTable, R: Recorder>(
     let walked = hit.is_none();
     // `latency`: from the start of the lookup to the translation (timestamps on a miss).
     let (frame, size, hit_level, latency) = match hit {
+        Some(h) if core.next_ipi != u64::MAX && pending_covers(core, va) => {
+            // The table changed; the shootdown has not reached this core yet: the hit
+            // uses the old translation, as hardware would in that window.
+            let now = pt.translate(core.asid, va);
+            if now
+                != Some(crate::pagetable::Translation {
+                    frame: h.frame,
+                    size: h.size,
+                })
+            {
+                core.os_stats.shootdown.stale_hits += 1;
+            }
+            core.stall(tlb_cycles - l1_hidden);
+            (h.frame, h.size, h.level, tlb_cycles)
+        }
         Some(h) => {
             // No TLB may hold a translation the page table no longer has (evictions,
-            // unmaps): checked on every hit in test builds.
+            // unmaps): checked on every hit in test builds, outside a shootdown's window.
             debug_assert_eq!(
                 pt.translate(core.asid, va),
                 Some(crate::pagetable::Translation {
@@ -1293,7 +1542,9 @@ fn timeline_point(c: &Core, t: &Timing) -> TimelinePoint {
         cycles: base_cycles(c.counters.instructions, t.cpi_milli)
             + c.counters.stall_cycles
             + c.os_stats.switch_cycles
-            + c.os_stats.event_cycles,
+            + c.os_stats.event_cycles
+            + c.os_stats.shootdown.initiator_cycles
+            + c.os_stats.shootdown.remote_cycles,
         faults: c.os_stats.minor_faults + c.os_stats.major_faults,
         resident_bytes: c.os_stats.mapped_bytes,
     }
@@ -1342,17 +1593,101 @@ fn core_event(
     }
 }
 
-/// Drops the translations the OS queued: those of a process of this core from its
-/// TLBs now (entries are tagged, so a process not running may hold some), another
-/// core's process's through that core's inbox, which it drains before its next access.
+/// Drops the translations the OS queued. The running address space's leave this
+/// core's TLBs now (one by one, or its whole entries above the flush ceiling) and, on a
+/// machine of several cores, become a shootdown the engine delivers once this access
+/// ends. Another address space's (a hashed table's evictions) leave this core's TLBs
+/// now and the other busy cores' before their next access.
 fn route_invalidations(core: &mut Core, os: &mut Os, mail: &mut Mail) {
+    if os.invalidations.is_empty() {
+        return;
+    }
+    let mut own = Vec::new();
     for e in os.invalidations.drain(..) {
-        match mail.homes.get(e.asid as usize - 1) {
-            Some(&h) if h == core.id => core.tlbs.invalidate_page(e.asid, e.vaddr, e.size),
-            Some(&h) => mail.inboxes[h].push(e),
-            None => {}
+        if e.asid == core.asid {
+            own.push(e);
+            continue;
+        }
+        core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+        for (c, inbox) in mail.inboxes.iter_mut().enumerate() {
+            if c != core.id && !mail.idle[c] {
+                inbox.push(e);
+            }
         }
     }
+    if own.is_empty() {
+        return;
+    }
+    let full = mail.gather && own.len() > mail.ceiling;
+    if full {
+        core.tlbs.flush_asid(core.asid);
+        core.walker.flush_asid(core.asid);
+    } else {
+        for e in &own {
+            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+        }
+    }
+    if mail.loaded.len() > 1 {
+        let (asid, trigger, tables_freed) = (core.asid, os.trigger, os.flush_walk_caches);
+        let shootdown = |pages| Outgoing {
+            asid,
+            pages,
+            full,
+            trigger,
+            tables_freed,
+        };
+        if mail.gather {
+            mail.outgoing.push(shootdown(own));
+        } else {
+            mail.outgoing
+                .extend(own.into_iter().map(|e| shootdown(vec![e])));
+        }
+        mail.pending = true;
+    }
+}
+
+/// Takes the shootdown IPIs that have arrived by this core's clock: each stalls it for
+/// interrupt entry and exit plus its invalidations (by page, or the address space's
+/// entries above the ceiling; INVLPG also drops the address space's walk-cache entries,
+/// Intel SDM vol. 3A, 4.10.4.1).
+fn take_ipis(core: &mut Core, t: &Timing) {
+    while let Some(ipi) = core.ipis.front() {
+        if ipi.arrival > core.clock(t) {
+            break;
+        }
+        let ipi = core.ipis.pop_front().expect("looked at");
+        take_ipi(core, &ipi);
+    }
+    core.next_ipi = core.ipis.front().map_or(u64::MAX, |i| i.arrival);
+}
+
+fn take_ipi(core: &mut Core, ipi: &PendingIpi) {
+    let s = &mut core.os_stats.shootdown;
+    if ipi.full {
+        s.entries_flushed += core.tlbs.flush_asid(ipi.asid) as u64;
+        s.full_flushes += 1;
+    } else {
+        for e in ipi.pages.iter() {
+            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+        }
+        s.page_invalidations += ipi.pages.len() as u64;
+    }
+    core.walker.flush_asid(ipi.asid);
+    s.remote_cycles += ipi.cycles;
+    s.ipis_received += 1;
+    core.stall_total += ipi.cycles;
+}
+
+/// Whether a shootdown on its way to this core names the page of `va` in the running
+/// address space (a hit on it may be stale: the table changed, the IPI has not come).
+fn pending_covers(core: &Core, va: u64) -> bool {
+    core.ipis.iter().any(|i| {
+        i.asid == core.asid
+            && (i.full
+                || i.pages
+                    .iter()
+                    .any(|e| e.vaddr == va & !(e.size.bytes() - 1)))
+    })
 }
 
 /// Applies every OS event at the running process's current stream position and

@@ -378,12 +378,13 @@ impl Tlbs {
         }
     }
 
-    /// Remove every entry of address space `asid` (its id is given to another).
-    pub fn flush_asid(&mut self, asid: u16) {
+    /// Remove every entry of address space `asid` (its id is given to another, or its
+    /// translations changed); returns how many went.
+    pub fn flush_asid(&mut self, asid: u16) -> usize {
         self.memo.valid = false;
-        for st in &mut self.structs {
-            st.array.invalidate_where(|t| untag(t).1 == asid);
-        }
+        (self.structs.iter_mut())
+            .map(|st| st.array.invalidate_where(|t| untag(t).1 == asid))
+            .sum()
     }
 
     /// Remove every entry of every structure.

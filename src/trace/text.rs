@@ -14,6 +14,7 @@
 //! fork                                OS event: fork (pages shared copy-on-write)
 //! mmap 0x7f0000000000 0x400000 populate  OS event: map the range (`populate`: now)
 //! mprotect 0x7f0000000000 0x1000 r    OS event: rights become none, r or rw
+//! migrate 0x7f0000000000 0x200000     OS event: move the range's pages to new frames
 //! exit                                OS event: the process ends here
 //! ```
 //!
@@ -103,6 +104,7 @@ impl LineParser for Text {
             b"madvise" => Some(EventKind::Madvise),
             b"mmap" => Some(EventKind::Mmap),
             b"mprotect" => Some(EventKind::Mprotect),
+            b"migrate" => Some(EventKind::Migrate),
             _ => None,
         };
         if let Some(kind) = event {
@@ -154,7 +156,7 @@ impl LineParser for Text {
             b"F" | b"f" => AccessKind::Fetch,
             _ => {
                 return Err(format!(
-                    "expected R, W, F, munmap, madvise, mmap, mprotect, fork or exit, found {}",
+                    "expected R, W, F, munmap, madvise, mmap, mprotect, migrate, fork or exit, found {}",
                     quote(line)
                 ))
             }
@@ -311,7 +313,7 @@ R 5 i=2\n";
         let cases = [
             (
                 "R 1\nX 0x10\n",
-                "t.txt:2: expected R, W, F, munmap, madvise, mmap, mprotect, fork or exit, found \"X 0x10\"",
+                "t.txt:2: expected R, W, F, munmap, madvise, mmap, mprotect, migrate, fork or exit, found \"X 0x10\"",
             ),
             ("R 0xzz\n", "t.txt:1: bad address \"0xzz\""),
             ("R 12a\n", "t.txt:1: bad address \"12a\""),

@@ -187,6 +187,9 @@ pub enum EventKind {
     Mprotect,
     /// `exit()`: the process ends here; its pages, tables and TLB entries go.
     Exit,
+    /// Page migration (NUMA balancing, compaction): every mapped page of the range
+    /// moves to a new frame (copied, remapped, its old translation invalidated).
+    Migrate,
 }
 
 impl EventKind {
@@ -199,6 +202,7 @@ impl EventKind {
             EventKind::Mmap => "mmap",
             EventKind::Mprotect => "mprotect",
             EventKind::Exit => "exit",
+            EventKind::Migrate => "migrate",
         }
     }
 }

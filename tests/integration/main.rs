@@ -7,6 +7,7 @@ mod mva;
 mod os;
 mod procs;
 mod runs;
+mod shootdown;
 mod stack_distance;
 mod study;
 mod timeline;
