@@ -34,6 +34,10 @@ pub struct Variant {
     pub file: String,
     #[serde(default)]
     pub set: Vec<String>,
+    /// Workloads only: system overrides that go with this workload (a point of an axis
+    /// such as the core count, which lives in the system config), after the system's.
+    #[serde(default)]
+    pub system_set: Vec<String>,
 }
 
 /// Metric name, axis label, and where it lives in the run's JSON (`stats.total`).
@@ -97,6 +101,27 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "translations evicted by the page table",
         "/page_table_evictions",
     ),
+    (
+        "shootdown_initiator_cycles",
+        "cycles the initiator waits per shootdown",
+        "",
+    ),
+    (
+        "shootdown_remote_cycles",
+        "cycles all targets spend per shootdown",
+        "",
+    ),
+    (
+        "shootdown_share",
+        "share of all cycles spent on shootdowns",
+        "/shootdown/share_of_cycles",
+    ),
+    ("shootdowns", "TLB shootdowns", "/shootdown/shootdowns"),
+    (
+        "stale_hits",
+        "hits on changed translations before the IPI came",
+        "/shootdown/stale_hits",
+    ),
 ];
 
 fn metric(r: &RunReport, name: &str) -> Result<f64, String> {
@@ -113,6 +138,14 @@ fn metric(r: &RunReport, name: &str) -> Result<f64, String> {
         "walk_cycles_per_access" => {
             let c = &t.translation_cycles;
             (c.walk_cache + c.pte + c.wait) as f64 / t.accesses.max(1) as f64
+        }
+        "shootdown_initiator_cycles" => {
+            let s = &t.shootdown;
+            s.initiator_cycles as f64 / s.shootdowns.max(1) as f64
+        }
+        "shootdown_remote_cycles" => {
+            let s = &t.shootdown;
+            s.remote_cycles as f64 / s.shootdowns.max(1) as f64
         }
         "dram_reads_per_walk" => {
             if t.walks.walks == 0 {
@@ -168,9 +201,8 @@ pub fn run_study(
     let mut errors = Vec::new();
     for &(w, s) in &pairs {
         let (sys, wl) = (&spec.system[s], &spec.workload[w]);
-        let sets: Vec<String> = sys
-            .set
-            .iter()
+        let sets: Vec<String> = (sys.set.iter())
+            .chain(&wl.system_set)
             .cloned()
             .chain(wl.set.iter().map(|x| format!("workload.{x}")))
             .collect();
