@@ -111,8 +111,10 @@ pub struct ShootdownReport {
     pub ipis_received: u64,
     pub page_invalidations: u64,
     pub full_flushes: u64,
-    /// TLB entries the full flushes removed.
+    /// TLB entries the full flushes removed, and later misses on pages they took that
+    /// had not changed.
     pub entries_flushed: u64,
+    pub misses_after_flushes: u64,
     /// Hits on translations already changed, before the IPI arrived.
     pub stale_hits: u64,
     /// Flushes at a switch back to an address space changed meanwhile.
@@ -379,6 +381,7 @@ fn core_report(c: &CoreStats) -> CoreReport {
             page_invalidations: sd.page_invalidations,
             full_flushes: sd.full_flushes,
             entries_flushed: sd.entries_flushed,
+            misses_after_flushes: sd.flush_misses,
             stale_hits: sd.stale_hits,
             deferred_flushes: sd.deferred_flushes,
             share_of_cycles: ratio(sd.initiator_cycles + sd.remote_cycles, cycles),

@@ -212,6 +212,9 @@ pub struct ShootdownStats {
     pub page_invalidations: u64,
     pub full_flushes: u64,
     pub entries_flushed: u64,
+    /// Misses on pages whose entries a full flush took although they had not changed:
+    /// what flushing instead of invalidating page by page costs later.
+    pub flush_misses: u64,
     /// Hits on a translation already changed whose invalidation had not reached this
     /// core yet (real windows in hardware).
     pub stale_hits: u64,
@@ -233,6 +236,7 @@ impl ShootdownStats {
         self.page_invalidations += o.page_invalidations;
         self.full_flushes += o.full_flushes;
         self.entries_flushed += o.entries_flushed;
+        self.flush_misses += o.flush_misses;
         self.stale_hits += o.stale_hits;
         self.deferred_flushes += o.deferred_flushes;
     }

@@ -159,6 +159,9 @@ struct Core {
     /// none).
     ipis: std::collections::VecDeque<PendingIpi>,
     next_ipi: u64,
+    /// TLB keys of unchanged pages that a shootdown's full flush took: a later miss on
+    /// one is a miss the flush caused.
+    flushed: std::collections::HashSet<u64>,
     warm: bool,
     /// The access count (of `counters`) at which the engine has bookkeeping to do: the
     /// end of warm-up, or the end of a timeline window; `u64::MAX` for none. One
@@ -457,6 +460,7 @@ impl<PT: PageTable> Simulator<PT> {
                     syscall: false,
                     ipis: Default::default(),
                     next_ipi: u64::MAX,
+                    flushed: Default::default(),
                     warm: cfg.sim.warmup_accesses == 0,
                     event_at: if cfg.sim.warmup_accesses == 0 {
                         u64::MAX
@@ -1492,6 +1496,13 @@ fn translate_miss<PT: PageTable, R: Recorder>(
             })?
         }
     };
+    if !core.flushed.is_empty()
+        && core
+            .flushed
+            .remove(&crate::tlb::page_key(core.asid, va, tr.size))
+    {
+        core.os_stats.shootdown.flush_misses += 1;
+    }
     let end = ready + wait + psc + pte + fault;
     let tc = &mut core.counters.translation;
     tc.walk_cache += psc;
@@ -1620,7 +1631,8 @@ fn route_invalidations(core: &mut Core, os: &mut Os, mail: &mut Mail) {
     }
     let full = mail.gather && own.len() > mail.ceiling;
     if full {
-        core.tlbs.flush_asid(core.asid);
+        core.tlbs.flush_asid_into(core.asid, &mut core.flushed);
+        forget_changed(&mut core.flushed, &own);
         core.walker.flush_asid(core.asid);
     } else {
         for e in &own {
@@ -1664,8 +1676,9 @@ fn take_ipis(core: &mut Core, t: &Timing) {
 fn take_ipi(core: &mut Core, ipi: &PendingIpi) {
     let s = &mut core.os_stats.shootdown;
     if ipi.full {
-        s.entries_flushed += core.tlbs.flush_asid(ipi.asid) as u64;
+        s.entries_flushed += core.tlbs.flush_asid_into(ipi.asid, &mut core.flushed) as u64;
         s.full_flushes += 1;
+        forget_changed(&mut core.flushed, &ipi.pages);
     } else {
         for e in ipi.pages.iter() {
             core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
@@ -1676,6 +1689,13 @@ fn take_ipi(core: &mut Core, ipi: &PendingIpi) {
     s.remote_cycles += ipi.cycles;
     s.ipis_received += 1;
     core.stall_total += ipi.cycles;
+}
+
+/// The pages a shootdown changed are not the flush's to answer for.
+fn forget_changed(flushed: &mut std::collections::HashSet<u64>, pages: &[Evicted]) {
+    for e in pages {
+        flushed.remove(&crate::tlb::page_key(e.asid, e.vaddr, e.size));
+    }
 }
 
 /// Whether a shootdown on its way to this core names the page of `va` in the running

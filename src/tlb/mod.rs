@@ -31,6 +31,12 @@ pub const ASID_BITS: u32 = 14;
 /// Tag of a translation: page number, address-space id and page size packed so that no
 /// tag equals the array's empty marker (page numbers stay below 2^45 for 57-bit VAs).
 #[inline(always)]
+/// The key a TLB entry for the page of `size` holding `vaddr` of `asid` carries.
+pub fn page_key(asid: u16, vaddr: u64, size: PageSize) -> u64 {
+    tag(vaddr >> size.shift(), asid, size.index())
+}
+
+#[inline(always)]
 fn tag(vpn: u64, asid: u16, size: usize) -> u64 {
     (vpn << 16) | ((asid as u64) << 2) | size as u64
 }
@@ -376,6 +382,26 @@ impl Tlbs {
                 st.array.invalidate(set, t);
             }
         }
+    }
+
+    /// [`Tlbs::flush_asid`], adding each removed entry's [`page_key`] to `out`.
+    pub fn flush_asid_into(
+        &mut self,
+        asid: u16,
+        out: &mut std::collections::HashSet<u64>,
+    ) -> usize {
+        self.memo.valid = false;
+        let mut n = 0;
+        for st in &mut self.structs {
+            n += st.array.invalidate_where(|t| {
+                let hit = untag(t).1 == asid;
+                if hit {
+                    out.insert(t);
+                }
+                hit
+            });
+        }
+        n
     }
 
     /// Remove every entry of address space `asid` (its id is given to another, or its

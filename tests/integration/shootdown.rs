@@ -111,6 +111,12 @@ fn above_the_ceiling_a_full_flush_and_the_following_accesses_miss() {
                     assert!(s.entries_flushed >= 64, "{}", s.entries_flushed);
                 }
             }
+            // The flush took the 30 pages that did not change; each misses once later,
+            // on every core (the initiator flushed the same way).
+            for c in &r.stats.cores {
+                let want = if u <= 33 { 0 } else { 64 - u };
+                assert_eq!(sd(c).misses_after_flushes, want, "{cores} cores, {u} pages");
+            }
         }
     }
 }
