@@ -328,7 +328,8 @@ fn core_report(c: &CoreStats) -> CoreReport {
             faults_1g: c.os.huge_faults_1g,
             alloc_failures: c.os.huge_alloc_failures,
             fallbacks: c.os.huge_fallbacks,
-            mapped_bytes: c.os.mapped_bytes,
+            // Per core it may go below 0 with threads (see OsStats); the total is exact.
+            mapped_bytes: c.os.mapped_bytes.max(0) as u64,
             promotions: c.os.promotions,
             collapse_failures: c.os.collapse_failures,
             copied_4k: c.os.copied_4k,

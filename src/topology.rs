@@ -2,8 +2,9 @@
 //!
 //! Owns the graph of cores and links (petgraph) built from `[topology]`: a crossbar
 //! (`full`: every pair one hop), a `ring`, a 2-D `mesh` (row-major, `width` cores a
-//! row), `two_socket` (each half of the cores a ring, one link between core 0 and core
-//! n/2) or an explicit `edges` list with each core's socket. In: the config and the
+//! row), `two_socket` (each half of the cores a ring, the first ceil(n/2) in socket 0,
+//! one link between core 0 and core ceil(n/2)) or an explicit `edges` list with each
+//! core's socket. In: the config and the
 //! core count. Out: hop counts and sockets per pair of cores, from which the shootdown
 //! model prices an IPI: `ipi_base_cycles + hops x hop_cycles (+ cross_socket_cycles when
 //! the sockets differ)`. Computed once at start (all-pairs shortest paths by breadth:

@@ -62,7 +62,8 @@ pub enum TopologyKind {
     Full,
     Ring,
     Mesh,
-    /// Two sockets, each a ring of half the cores, linked between core 0 and core n/2.
+    /// Two sockets, each a ring of half the cores (the first ceil(n/2) in socket 0),
+    /// linked between core 0 and core ceil(n/2).
     TwoSocket,
     Edges,
 }
@@ -72,7 +73,7 @@ pub enum TopologyKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShootdownConfig {
-    /// Cycles from sending an IPI to its arrival one hop away.
+    /// Cycles from sending an IPI to its arrival, before the hops of its path.
     #[serde(default)]
     pub ipi_base_cycles: u64,
     /// Further cycles per hop of the topology, and for crossing sockets.

@@ -51,7 +51,9 @@ pub struct OsStats {
     pub huge_fallbacks: u64,
     /// Bytes this address space's faults mapped, less what was evicted: its resident
     /// memory (a level, kept across the warm-up reset).
-    pub mapped_bytes: u64,
+    /// Signed: threads of one address space on several cores may unmap on one core
+    /// what another mapped, so only the sum over cores is the resident memory.
+    pub mapped_bytes: i64,
     /// 2 MiB regions collapsed (`promote`) or promoted in place (`reserve`).
     pub promotions: u64,
     /// Collapse attempts that found no free 2M block (the region stays in small pages
@@ -200,6 +202,8 @@ pub struct ShootdownStats {
     /// order of [`Trigger::ALL`].
     pub by_trigger: [u64; 10],
     /// IPIs it sent (one per target, however delivered), and the most targets of one.
+    /// Each core's counts restart at its own warm-up end, so with a warm-up an IPI may
+    /// be counted as sent and not as received, or the other way round.
     pub ipis_sent: u64,
     pub max_targets: u64,
     /// Cycles it waited (local flush, sends, acknowledgements).
@@ -911,6 +915,15 @@ impl Os {
             if self.shared.contains_key(&old.frame) {
                 continue;
             }
+            // A page of a live reservation is a piece of a 2M block: break it first,
+            // so the page's frame can go alone (the region is not promoted any more).
+            let key = (asid, base >> 21);
+            if let Some(b) = self.regions.get(&key).and_then(|r| r.reservation) {
+                self.frames.break_reservation(b);
+                let r = self.regions.get_mut(&key).expect("looked up");
+                r.reservation = None;
+                r.done = true;
+            }
             let Some(new) = self.frames.try_alloc(size) else {
                 continue;
             };
@@ -1095,7 +1108,7 @@ impl Os {
             if !self.release_share(tr.frame) {
                 self.frames.free(tr.frame, tr.size)?;
             }
-            stats.mapped_bytes = stats.mapped_bytes.saturating_sub(tr.size.bytes());
+            stats.mapped_bytes -= tr.size.bytes() as i64;
             stats.unmapped_pages += 1;
             self.invalidations.push(Evicted {
                 asid,
@@ -1443,7 +1456,7 @@ impl Os {
                     }
                     HugePolicy::Never | HugePolicy::Always | HugePolicy::Madvise => {
                         let (size, frame) = self.choose_frame(asid, vaddr, stats)?;
-                        stats.mapped_bytes += size.bytes();
+                        stats.mapped_bytes += size.bytes() as i64;
                         let base = vaddr & !(size.bytes() - 1);
                         let o = pt.map(asid, base, size, frame, &mut self.frames)?;
                         self.log_map(asid, base, frame, size);
@@ -1612,7 +1625,7 @@ impl Os {
         stats.huge_faults_2m += 1;
         stats.copied_4k += copied;
         // The huge page now maps the whole region.
-        stats.mapped_bytes += (SMALL_PER_2M - r.mapped as u64) * 4096;
+        stats.mapped_bytes += ((SMALL_PER_2M - r.mapped as u64) * 4096) as i64;
         let cycles = if in_place {
             self.promote_in_place_cycles
         } else {

@@ -162,6 +162,10 @@ struct Core {
     /// TLB keys of unchanged pages that a shootdown's full flush took: a later miss on
     /// one is a miss the flush caused.
     flushed: std::collections::HashSet<u64>,
+    /// While this core waits for its shootdown's acknowledgements (it has not run
+    /// since): the clock the wait began at. It takes IPIs during the wait, as Linux's
+    /// initiator does, spinning with interrupts on.
+    waiting_since: Option<u64>,
     warm: bool,
     /// The access count (of `counters`) at which the engine has bookkeeping to do: the
     /// end of warm-up, or the end of a timeline window; `u64::MAX` for none. One
@@ -461,6 +465,7 @@ impl<PT: PageTable> Simulator<PT> {
                     ipis: Default::default(),
                     next_ipi: u64::MAX,
                     flushed: Default::default(),
+                    waiting_since: None,
                     warm: cfg.sim.warmup_accesses == 0,
                     event_at: if cfg.sim.warmup_accesses == 0 {
                         u64::MAX
@@ -667,6 +672,7 @@ impl<PT: PageTable> Simulator<PT> {
             core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
         }
         take_ipis(core, &t);
+        core.waiting_since = None;
         // The batch is taken out of the core while it runs, so the loop below keeps its
         // pointer and length in registers (the core is mutably borrowed by `step`).
         let mut buf = std::mem::take(&mut core.buf);
@@ -864,7 +870,13 @@ impl<PT: PageTable> Simulator<PT> {
                 };
                 last_send = last_send.max(sent);
                 let arrival = sent + self.ipi_latency(id, c);
-                let begin = arrival.max(self.cores[c].clock(&t));
+                let tc = &self.cores[c];
+                // A target waiting for its own shootdown takes the IPI on arrival.
+                let free_at = match tc.waiting_since {
+                    Some(w) => w,
+                    None => tc.clock(&t),
+                };
+                let begin = arrival.max(free_at);
                 done = done.max(begin + ack_after + self.ipi_latency(c, id));
                 let ipi = PendingIpi {
                     arrival,
@@ -892,6 +904,7 @@ impl<PT: PageTable> Simulator<PT> {
             core.walker.flush_asid(og.asid);
             let wait = done - t0;
             core.stall_total += wait;
+            core.waiting_since.get_or_insert(t0);
             let s = &mut core.os_stats.shootdown;
             s.by_trigger[og.trigger as usize] += 1;
             s.ipis_sent += targets.len() as u64;
@@ -968,13 +981,17 @@ impl<PT: PageTable> Simulator<PT> {
                     s.pending = false;
                 }
                 core.pending = 0;
-                let r = core.proc;
+                let (r, prev) = (core.proc, core.asid);
                 switch_out(core, &mut self.procs[r]);
                 switch_in(core, &mut self.procs[n], n);
                 core.stall_total += self.sched.switch_cycles;
                 core.os_stats.context_switches += 1;
                 core.os_stats.switch_cycles += self.sched.switch_cycles;
-                take_asid(core, &self.sched);
+                // Threads of one process share the loaded address space: no new id,
+                // no flush (Linux does not switch the mm between them).
+                if core.asid != prev {
+                    take_asid(core, &self.sched);
+                }
                 self.mail.loaded[id] = core.asid;
                 let d = &mut self.mail.deferred[id];
                 if let Some(i) = d.iter().position(|&a| a == core.asid) {
@@ -1557,7 +1574,7 @@ fn timeline_point(c: &Core, t: &Timing) -> TimelinePoint {
             + c.os_stats.shootdown.initiator_cycles
             + c.os_stats.shootdown.remote_cycles,
         faults: c.os_stats.minor_faults + c.os_stats.major_faults,
-        resident_bytes: c.os_stats.mapped_bytes,
+        resident_bytes: c.os_stats.mapped_bytes.max(0) as u64,
     }
 }
 

@@ -316,3 +316,75 @@ fn runs_with_shootdowns_are_deterministic() {
         "{err}"
     );
 }
+
+/// Review findings, each a run that went wrong before its fix.
+#[test]
+fn shootdown_edge_cases() {
+    // (1) Two cores unmapping at the same time: each takes the other's IPI while it
+    // waits for its own acknowledgement (interrupts on, as Linux spins), so both wait
+    // the one-shootdown time of the hand-worked case.
+    let wl = "name = \"mut\"\naccesses = 4000\nseed = 1\n[generator]\nkind = \"refs\"\nrefs = \"0 1 2 3 4 5 6 7\"\n[[event]]\nat = 1000\nkind = \"munmap\"\nprocess = 0\noffset = 0\nlen = \"8KiB\"\n[[event]]\nat = 1000\nkind = \"munmap\"\nprocess = 1\noffset = \"16KiB\"\nlen = \"8KiB\"\n";
+    let mut sets = vec!["sim.cores=2", "os.sched.threads=2"];
+    sets.extend(COSTS);
+    let r = simulate(&inputs(Some("skylake"), Some(wl), &sets), &mut |_, _| {}).unwrap();
+    for c in &r.stats.cores {
+        assert_eq!((sd(c).initiator_cycles, sd(c).remote_cycles), (4530, 2200));
+    }
+    // (2) Threads with page replacement: one core evicts or unmaps what another mapped;
+    // the resident bytes in total stay exact (faults less evictions less unmaps).
+    let pan = "name = \"pan\"\naccesses = 421\nwrite_fraction = 0.9\nseed = 55\n[generator]\nkind = \"uniform\"\nfootprint = \"1MiB\"\n[[event]]\nat = 0\nkind = \"munmap\"\nprocess = 0\noffset = \"364544B\"\nlen = \"163840B\"\nevery = 100\n";
+    let r = simulate(
+        &inputs(
+            Some("skylake"),
+            Some(pan),
+            &[
+                "sim.cores=2",
+                "os.sched.threads=2",
+                "os.paging.replacement=\"fifo\"",
+                "os.paging.resident_pages=8",
+            ],
+        ),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let t = &r.stats.total;
+    let resident =
+        t.minor_faults + t.paging.major_faults - t.paging.evictions - t.os_events.unmapped_pages;
+    assert_eq!(t.huge_pages.mapped_bytes, resident * 4096);
+    assert!(resident <= 8);
+    // (3) Threads of one process taking turns on a core without address-space ids do
+    // not flush: the address space stays loaded.
+    let r = simulate(
+        &inputs(
+            Some("skylake"),
+            Some(&one_stream(3000)),
+            &[
+                "os.sched.threads=2",
+                "os.sched.quantum_cycles=500",
+                "os.sched.asids_per_core=0",
+            ],
+        ),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert!(r.stats.total.sched.context_switches > 2);
+    assert_eq!(r.stats.total.sched.full_flushes, 0);
+    // (4) Migration of pages inside a live reservation breaks it first.
+    let mig = "name = \"mig\"\naccesses = 500\nseed = 84\n[generator]\nkind = \"uniform\"\nfootprint = \"1MiB\"\n[[event]]\nat = 400\nkind = \"migrate\"\noffset = \"0B\"\nlen = \"1MiB\"\n";
+    let r = simulate(
+        &inputs(
+            Some("skylake"),
+            Some(mig),
+            &["os.huge_pages.policy=\"reserve\""],
+        ),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert!(r.stats.total.os_events.migrated_pages > 0);
+    let p = &r.stats.physical;
+    assert_eq!(p.free_bytes + r.stats.phys_bytes_in_use, p.total_bytes);
+}
+
+fn one_stream(accesses: u64) -> String {
+    format!("name = \"one\"\naccesses = {accesses}\nseed = 1\n[generator]\nkind = \"refs\"\nrefs = \"0 1 2 3\"\n")
+}
