@@ -240,6 +240,22 @@ fn delivery_and_schemes_change_the_wait_as_derived() {
     );
     // The target still does all the work.
     assert_eq!(sd(&r.stats.cores[1]).remote_cycles, 2200);
+    // Two sockets of one core each: the one link crosses sockets, 600 more each way.
+    let r = looped(
+        2,
+        8,
+        4000,
+        1000,
+        2,
+        &[
+            "topology.kind=\"two_socket\"",
+            "shootdown.cross_socket_cycles=600",
+        ],
+    );
+    assert_eq!(
+        sd(&r.stats.cores[0]).initiator_cycles,
+        250 + 1640 + 2200 + 1640
+    );
     // Without gathering, each page is a shootdown of its own.
     let r = looped(2, 8, 4000, 1000, 2, &["shootdown.gather=false"]);
     assert_eq!(sd(&r.stats.cores[0]).shootdowns, 2);
