@@ -22,6 +22,7 @@ pub mod sim;
 pub mod stats;
 pub mod study;
 pub mod svg;
+pub mod sweep;
 pub mod timeline;
 pub mod tlb;
 pub mod topology;

@@ -152,6 +152,31 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TraceCmd,
     },
+    /// Sweeps: a system, workloads and axes over config keys, run in parallel and
+    /// resumably (a killed sweep restarted loses nothing and repeats nothing).
+    Sweep {
+        #[command(subcommand)]
+        cmd: SweepCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum SweepCmd {
+    /// List the runs (point x workload), numbered, with their stable ids; check them all.
+    Plan { spec: PathBuf },
+    /// Run the points not yet in DIR/results.jsonl.
+    Run {
+        spec: PathBuf,
+        /// Output folder (default: beside the spec, `<spec name>.out`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run only shard I of N (`I/N`, 0-based): the runs whose number is I mod N.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -303,6 +328,101 @@ fn fail(errors: &[impl std::fmt::Display]) -> ExitCode {
     ExitCode::from(2)
 }
 
+fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
+    match cmd {
+        SweepCmd::Plan { spec } => match mmusim::sweep::plan(&spec) {
+            Ok((_, jobs)) => {
+                println!("#\tid\tpoint\tworkload\taxes");
+                for j in &jobs {
+                    let axes: Vec<String> =
+                        j.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        j.index,
+                        j.id,
+                        j.point,
+                        j.workload,
+                        axes.join(" ")
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        SweepCmd::Run {
+            spec,
+            out,
+            shard,
+            threads,
+        } => {
+            let shard = match shard.as_deref().map(|s| {
+                let (i, n) = s.split_once('/').ok_or(())?;
+                let (i, n): (usize, usize) =
+                    (i.parse().map_err(|_| ())?, n.parse().map_err(|_| ())?);
+                if n == 0 || i >= n {
+                    Err(())
+                } else {
+                    Ok((i, n))
+                }
+            }) {
+                None => None,
+                Some(Ok(s)) => Some(s),
+                Some(Err(())) => {
+                    return fail(&["--shard takes I/N with 0 <= I < N, e.g. 0/4"]);
+                }
+            };
+            // A job array sets the shard index in the environment.
+            let shard = shard.or_else(|| {
+                let i = std::env::var("SLURM_ARRAY_TASK_ID").ok()?.parse().ok()?;
+                let n = std::env::var("SLURM_ARRAY_TASK_COUNT").ok()?.parse().ok()?;
+                (i < n).then_some((i, n))
+            });
+            let out = out.unwrap_or_else(|| {
+                let stem = spec
+                    .file_stem()
+                    .map_or("sweep".into(), |s| s.to_string_lossy());
+                spec.with_file_name(format!("{stem}.out"))
+            });
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let tty = std::io::stderr().is_terminal();
+            let start = std::time::Instant::now();
+            let progress = |d: usize, n: usize| {
+                let s = start.elapsed().as_secs_f64();
+                let left = s / d as f64 * (n - d) as f64;
+                if tty {
+                    eprint!(
+                        "\r{d}/{n} runs, {:.1} runs/s, {left:.0} s left ",
+                        d as f64 / s
+                    );
+                } else {
+                    eprintln!("{d}/{n} runs ({:.0} s)", s);
+                }
+            };
+            match mmusim::sweep::run(&spec, &out, shard, threads, &progress) {
+                Ok(s) => {
+                    if tty {
+                        eprintln!();
+                    }
+                    eprintln!(
+                        "{} ran ({} failed), {} already in {}",
+                        s.ran,
+                        s.failed,
+                        s.skipped,
+                        out.join("results.jsonl").display()
+                    );
+                    if s.failed > 0 {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => fail(&[e]),
+            }
+        }
+    }
+}
+
 fn trace_cmd(cmd: TraceCmd) -> ExitCode {
     match cmd {
         TraceCmd::Convert {
@@ -378,6 +498,7 @@ fn main() -> ExitCode {
             Err(e) => fail(&e),
         },
         Cmd::Trace { cmd } => trace_cmd(cmd),
+        Cmd::Sweep { cmd } => sweep_cmd(cmd),
         Cmd::Mva {
             config,
             n_max,

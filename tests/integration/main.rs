@@ -10,6 +10,7 @@ mod runs;
 mod shootdown;
 mod stack_distance;
 mod study;
+mod sweep;
 mod timeline;
 mod traces;
 mod walk_latency;

@@ -1,0 +1,319 @@
+//! Sweeps: one system config, a list of workloads, and axes over any config key, run as
+//! many points in parallel, resumably.
+//!
+//! Owns the sweep spec (TOML: `system` and its `set`, `[[workload]]`s, `[[axis]]`es of
+//! a dotted key, the path `--set` takes, and its values, combined as a full `product` or
+//! `zip`ped), the plan (every point x workload as a job, checked before anything runs,
+//! each with a stable id hashed from its resolved config and workload), and the result
+//! store. In: a spec path. Out: `results.jsonl` in the sweep's output folder, one line
+//! per finished job (its id, point, workload, axis values, and the run's total
+//! statistics or its error), appended, flushed and synced as each job ends, so that a
+//! killed sweep restarted skips what is there and loses nothing. A torn last line (the
+//! kill came mid-write) is ignored and its job runs again. `--shard I/N` runs the jobs
+//! whose index is I mod N, for job arrays on a cluster.
+
+use crate::report::{fnv1a, RunReport};
+use crate::run::{load_inputs, simulate, Inputs};
+use crate::study::Variant;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Config file or preset every point starts from, and overrides for all points.
+    pub system: String,
+    #[serde(default)]
+    pub set: Vec<String>,
+    pub workload: Vec<Variant>,
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default, rename = "axis")]
+    pub axes: Vec<Axis>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Every combination of the axes' values.
+    #[default]
+    Product,
+    /// The i-th value of every axis together (all axes as long).
+    Zip,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Axis {
+    /// A dotted config key, as `--set` takes it (`tlb[1].entries`).
+    pub key: String,
+    pub values: Vec<toml::Value>,
+}
+
+/// One run of a sweep: a point (a value per axis) on one workload.
+pub struct Job {
+    /// Position in the plan (shards split on it).
+    pub index: usize,
+    pub id: String,
+    pub point: usize,
+    pub workload: String,
+    /// (axis key, value as written).
+    pub axes: Vec<(String, String)>,
+    inputs: Inputs,
+}
+
+/// One line of the result store.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub point: usize,
+    pub workload: String,
+    pub axes: Vec<(String, String)>,
+    /// The run's `stats.total`, or nothing when it failed.
+    #[serde(default)]
+    pub total: Option<serde_json::Value>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+fn resolve(dir: &Path, file: &str) -> String {
+    if crate::run::PRESETS.iter().any(|(n, _)| *n == file) || Path::new(file).is_absolute() {
+        file.to_string()
+    } else {
+        dir.join(file).to_string_lossy().into_owned()
+    }
+}
+
+/// The points: for each, the (key, value) overrides of its axes.
+fn points(spec: &SweepSpec) -> Result<Vec<Vec<(String, String)>>, String> {
+    let axes: Vec<(String, Vec<String>)> = (spec.axes.iter())
+        .map(|a| {
+            (
+                a.key.clone(),
+                a.values.iter().map(|v| v.to_string()).collect(),
+            )
+        })
+        .collect();
+    if let Some(a) = axes.iter().find(|a| a.1.is_empty()) {
+        return Err(format!("axis `{}`: no values", a.0));
+    }
+    Ok(match spec.mode {
+        Mode::Zip => {
+            let n = axes.first().map_or(1, |a| a.1.len());
+            if let Some(a) = axes.iter().find(|a| a.1.len() != n) {
+                return Err(format!(
+                    "mode = \"zip\": axis `{}` has {} values, the first has {n}",
+                    a.0,
+                    a.1.len()
+                ));
+            }
+            (0..n)
+                .map(|i| axes.iter().map(|a| (a.0.clone(), a.1[i].clone())).collect())
+                .collect()
+        }
+        Mode::Product => {
+            let mut out: Vec<Vec<(String, String)>> = vec![Vec::new()];
+            for (k, vals) in &axes {
+                out = (out.iter())
+                    .flat_map(|p| {
+                        vals.iter().map(move |v| {
+                            let mut q = p.clone();
+                            q.push((k.clone(), v.clone()));
+                            q
+                        })
+                    })
+                    .collect();
+            }
+            out
+        }
+    })
+}
+
+/// Reads and checks a sweep: every job's inputs are loaded and validated before
+/// anything runs; the errors name the point, the workload and the key.
+pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
+    let text = std::fs::read_to_string(spec_path)
+        .map_err(|e| vec![format!("{}: {e}", spec_path.display())])?;
+    let (spec, _) = crate::config::load::<SweepSpec>(&spec_path.display().to_string(), &text, &[])
+        .map_err(|e| vec![e.to_string()])?;
+    let pts = points(&spec).map_err(|e| vec![format!("{}: {e}", spec_path.display())])?;
+    let dir = spec_path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut jobs = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = HashSet::new();
+    for (pi, p) in pts.iter().enumerate() {
+        for w in &spec.workload {
+            let sets: Vec<String> = (spec.set.iter())
+                .chain(&w.system_set)
+                .cloned()
+                .chain(p.iter().map(|(k, v)| format!("{k}={v}")))
+                .chain(w.set.iter().map(|x| format!("workload.{x}")))
+                .collect();
+            match load_inputs(
+                Some(&resolve(&dir, &spec.system)),
+                Some(&resolve(&dir, &w.file)),
+                &sets,
+            ) {
+                Ok(inputs) => {
+                    let id = fnv1a(
+                        format!(
+                            "{}\n{}",
+                            serde_json::to_string(&inputs.system).unwrap_or_default(),
+                            serde_json::to_string(&inputs.workload).unwrap_or_default()
+                        )
+                        .as_bytes(),
+                    );
+                    if !seen.insert(id.clone()) {
+                        errors.push(format!(
+                            "point {pi} x workload `{}`: the same run as an earlier point (its axes change nothing)",
+                            w.name
+                        ));
+                    }
+                    jobs.push(Job {
+                        index: jobs.len(),
+                        id,
+                        point: pi,
+                        workload: w.name.clone(),
+                        axes: p.clone(),
+                        inputs,
+                    });
+                }
+                Err(e) => errors.extend(
+                    e.iter()
+                        .map(|e| format!("point {pi} x workload `{}`: {e}", w.name)),
+                ),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok((spec, jobs))
+    } else {
+        Err(errors)
+    }
+}
+
+/// The ids a store already holds (a torn last line is not a record).
+pub fn done_ids(store: &Path) -> HashSet<String> {
+    let Ok(text) = std::fs::read_to_string(store) else {
+        return HashSet::new();
+    };
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Record>(l).ok())
+        .map(|r| r.id)
+        .collect()
+}
+
+/// What a run of a sweep did.
+pub struct Summary {
+    pub ran: usize,
+    pub skipped: usize,
+    pub failed: usize,
+}
+
+/// Runs the jobs of `spec_path` not yet in `<out>/results.jsonl` (those of shard
+/// `shard = (i, n)` only, if given) on `threads` threads, appending each as it ends.
+pub fn run(
+    spec_path: &Path,
+    out: &Path,
+    shard: Option<(usize, usize)>,
+    threads: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Summary, String> {
+    let (_, jobs) = plan(spec_path).map_err(|e| e.join("\n"))?;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let store: PathBuf = out.join("results.jsonl");
+    let done = done_ids(&store);
+    let todo: Vec<&Job> = (jobs.iter())
+        .filter(|j| shard.is_none_or(|(i, n)| j.index % n == i))
+        .filter(|j| !done.contains(&j.id))
+        .collect();
+    let in_shard = (jobs.iter())
+        .filter(|j| shard.is_none_or(|(i, n)| j.index % n == i))
+        .count();
+    // A torn last line (killed mid-write) would glue onto the next record: end it.
+    if let Ok(bytes) = std::fs::read(&store) {
+        if bytes.last().is_some_and(|&b| b != b'\n') {
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&store)
+                .map_err(|e| format!("{}: {e}", store.display()))?;
+            f.write_all(b"\n")
+                .map_err(|e| format!("{}: {e}", store.display()))?;
+        }
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&store)
+        .map_err(|e| format!("{}: {e}", store.display()))?;
+    let file = Mutex::new(file);
+    let next = Mutex::new(0usize);
+    let finished = Mutex::new((0usize, 0usize));
+    let io_error: Mutex<Option<String>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1).min(todo.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = {
+                    let mut n = next.lock().expect("lock");
+                    let i = *n;
+                    *n += 1;
+                    i
+                };
+                if i >= todo.len() || io_error.lock().expect("lock").is_some() {
+                    break;
+                }
+                let j = todo[i];
+                // A panic in one run is that point's failure, not the sweep's.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    simulate(&j.inputs, &mut |_, _| {})
+                }));
+                let (total, error) = match r {
+                    Ok(Ok(rep)) => (Some(total_json(&rep)), None),
+                    Ok(Err(e)) => (None, Some(e.0)),
+                    Err(_) => (None, Some("the run panicked".to_string())),
+                };
+                let failed = error.is_some();
+                let rec = Record {
+                    id: j.id.clone(),
+                    point: j.point,
+                    workload: j.workload.clone(),
+                    axes: j.axes.clone(),
+                    total,
+                    error,
+                };
+                let mut line = serde_json::to_string(&rec).expect("a record serialises");
+                line.push('\n');
+                {
+                    let mut f = file.lock().expect("lock");
+                    if let Err(e) = f.write_all(line.as_bytes()).and_then(|_| f.sync_data()) {
+                        *io_error.lock().expect("lock") = Some(format!("{}: {e}", store.display()));
+                        break;
+                    }
+                }
+                let mut d = finished.lock().expect("lock");
+                d.0 += 1;
+                d.1 += failed as usize;
+                progress(d.0, todo.len());
+            });
+        }
+    });
+    if let Some(e) = io_error.into_inner().expect("lock") {
+        return Err(e);
+    }
+    let (ran, failed) = finished.into_inner().expect("lock");
+    Ok(Summary {
+        ran,
+        skipped: in_shard - todo.len(),
+        failed,
+    })
+}
+
+fn total_json(r: &RunReport) -> serde_json::Value {
+    serde_json::to_value(&r.stats.total).unwrap_or(serde_json::Value::Null)
+}
