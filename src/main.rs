@@ -177,6 +177,21 @@ enum SweepCmd {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Combine shard folders into one store (OUT/results.jsonl), refusing stores of
+    /// different sweeps.
+    Merge {
+        out: PathBuf,
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// DIR/report.csv (a row per run, a column per axis and headline statistic, cycles
+    /// against a baseline point, geometric means) and DIR/cycles_normalised.svg.
+    Report {
+        dir: PathBuf,
+        /// The point the others are normalised to.
+        #[arg(long, default_value_t = 0)]
+        baseline: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -420,6 +435,20 @@ fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
                 Err(e) => fail(&[e]),
             }
         }
+        SweepCmd::Merge { out, dirs } => match mmusim::sweep::merge(&dirs, &out) {
+            Ok(n) => {
+                eprintln!("{n} runs in {}", out.join("results.jsonl").display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&[e]),
+        },
+        SweepCmd::Report { dir, baseline } => match mmusim::sweep::report(&dir, baseline) {
+            Ok(csv) => {
+                print!("{csv}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&[e]),
+        },
     }
 }
 

@@ -162,7 +162,8 @@ fn metric(r: &RunReport, name: &str) -> Result<f64, String> {
     })
 }
 
-fn resolve(dir: &Path, file: &str) -> String {
+/// A preset or absolute path as it is; a relative path against `dir` (the spec's).
+pub(crate) fn resolve(dir: &Path, file: &str) -> String {
     if crate::run::PRESETS.iter().any(|(n, _)| *n == file) || Path::new(file).is_absolute() {
         file.to_string()
     } else {

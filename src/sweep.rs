@@ -14,7 +14,7 @@
 
 use crate::report::{fnv1a, RunReport};
 use crate::run::{load_inputs, simulate, Inputs};
-use crate::study::Variant;
+use crate::study::{resolve, Variant};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::io::Write;
@@ -71,6 +71,9 @@ pub struct Job {
 /// One line of the result store.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Record {
+    /// The sweep's id: a hash of all its runs' ids (shards of one sweep share it).
+    #[serde(default)]
+    pub sweep: String,
     pub id: String,
     pub point: usize,
     pub workload: String,
@@ -80,14 +83,6 @@ pub struct Record {
     pub total: Option<serde_json::Value>,
     #[serde(default)]
     pub error: Option<String>,
-}
-
-fn resolve(dir: &Path, file: &str) -> String {
-    if crate::run::PRESETS.iter().any(|(n, _)| *n == file) || Path::new(file).is_absolute() {
-        file.to_string()
-    } else {
-        dir.join(file).to_string_lossy().into_owned()
-    }
 }
 
 /// The points: for each, the (key, value) overrides of its axes.
@@ -226,8 +221,24 @@ pub fn run(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Summary, String> {
     let (_, jobs) = plan(spec_path).map_err(|e| e.join("\n"))?;
+    let sweep_id = fnv1a(
+        jobs.iter()
+            .map(|j| j.id.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+            .as_bytes(),
+    );
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let store: PathBuf = out.join("results.jsonl");
+    if store.exists() {
+        if let Some(r) = read_store(out)?.into_iter().find(|r| r.sweep != sweep_id) {
+            return Err(format!(
+                "{} holds runs of another sweep (id {}, this one {sweep_id}): give another --out",
+                store.display(),
+                r.sweep
+            ));
+        }
+    }
     let done = done_ids(&store);
     let todo: Vec<&Job> = (jobs.iter())
         .filter(|j| shard.is_none_or(|(i, n)| j.index % n == i))
@@ -280,6 +291,7 @@ pub fn run(
                 };
                 let failed = error.is_some();
                 let rec = Record {
+                    sweep: sweep_id.clone(),
                     id: j.id.clone(),
                     point: j.point,
                     workload: j.workload.clone(),
@@ -316,4 +328,175 @@ pub fn run(
 
 fn total_json(r: &RunReport) -> serde_json::Value {
     serde_json::to_value(&r.stats.total).unwrap_or(serde_json::Value::Null)
+}
+
+/// Every record of a store, in order (a torn line is skipped).
+pub fn read_store(dir: &Path) -> Result<Vec<Record>, String> {
+    let p = dir.join("results.jsonl");
+    let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Record>(l).ok())
+        .collect())
+}
+
+/// Combines the stores of `dirs` (shards of one sweep) into `out`/results.jsonl,
+/// ordered by point and workload, each run once. Refuses two stores whose runs of
+/// the same point and workload have different ids (their configs disagree: not the
+/// same sweep) or the same id with different results.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, String> {
+    let mut by_id: std::collections::BTreeMap<String, (Record, String)> = Default::default();
+    let mut by_point: std::collections::HashMap<(usize, String), (String, String)> =
+        Default::default();
+    let mut sweep: Option<(String, String)> = None;
+    for d in dirs {
+        let from = d.display().to_string();
+        for r in read_store(d)? {
+            match &sweep {
+                Some((s, other)) if *s != r.sweep => {
+                    return Err(format!(
+                        "{from} and {other} hold runs of different sweeps (ids {} and {s}): not shards of one sweep",
+                        r.sweep
+                    ))
+                }
+                Some(_) => {}
+                None => sweep = Some((r.sweep.clone(), from.clone())),
+            }
+            let key = (r.point, r.workload.clone());
+            if let Some((id, other)) = by_point.get(&key) {
+                if *id != r.id {
+                    return Err(format!(
+                        "point {} x workload `{}`: {from} and {other} ran different configs (ids {} and {id}): not shards of one sweep",
+                        r.point, r.workload, r.id
+                    ));
+                }
+            }
+            by_point.insert(key, (r.id.clone(), from.clone()));
+            if let Some((prev, other)) = by_id.get(&r.id) {
+                if prev.total != r.total || prev.error != r.error {
+                    return Err(format!("run {} differs between {other} and {from}", r.id));
+                }
+                continue;
+            }
+            by_id.insert(r.id.clone(), (r, from.clone()));
+        }
+    }
+    let mut recs: Vec<Record> = by_id.into_values().map(|v| v.0).collect();
+    recs.sort_by(|a, b| (a.point, &a.workload).cmp(&(b.point, &b.workload)));
+    let mut text = String::new();
+    for r in &recs {
+        text.push_str(&serde_json::to_string(r).expect("a record serialises"));
+        text.push('\n');
+    }
+    let p = out.join("results.jsonl");
+    crate::report::write_atomic(&p, text.as_bytes())
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    Ok(recs.len())
+}
+
+/// Headline statistics of a report: (column, JSON pointer into `stats.total`).
+const HEADLINE: [(&str, &str); 7] = [
+    ("cycles", "/cycles"),
+    (
+        "translation_cycles_per_access",
+        "/translation_cycles_per_access",
+    ),
+    ("translation_share", "/translation_share"),
+    ("walks", "/walks/walks"),
+    ("minor_faults", "/minor_faults"),
+    ("walk_latency_mean", "/walks/latency/mean"),
+    ("shootdowns", "/shootdown/shootdowns"),
+];
+
+/// `report.csv` (a row per run: point, workload, each axis, each headline statistic,
+/// and cycles against the `baseline` point on the same workload) with a geometric-mean
+/// row per point over the workloads, and `cycles_normalised.svg`. Returns the CSV.
+pub fn report(dir: &Path, baseline: usize) -> Result<String, String> {
+    let mut recs: Vec<Record> = read_store(dir)?
+        .into_iter()
+        .filter(|r| r.total.is_some())
+        .collect();
+    if recs.is_empty() {
+        return Err(format!("{}: no finished runs", dir.display()));
+    }
+    recs.sort_by(|a, b| (a.point, &a.workload).cmp(&(b.point, &b.workload)));
+    let get = |r: &Record, ptr: &str| {
+        r.total
+            .as_ref()
+            .and_then(|t| t.pointer(ptr))
+            .and_then(|v| v.as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    let keys: Vec<String> = recs[0].axes.iter().map(|a| a.0.clone()).collect();
+    let base: std::collections::HashMap<&str, f64> = (recs.iter())
+        .filter(|r| r.point == baseline)
+        .map(|r| (r.workload.as_str(), get(r, "/cycles")))
+        .collect();
+    if base.is_empty() {
+        return Err(format!("baseline point {baseline} has no finished runs"));
+    }
+    let mut csv = String::from("point,workload");
+    for k in &keys {
+        csv.push_str(&format!(",{k}"));
+    }
+    for (h, _) in HEADLINE {
+        csv.push_str(&format!(",{h}"));
+    }
+    csv.push_str(",cycles_vs_baseline\n");
+    let mut points: Vec<usize> = recs.iter().map(|r| r.point).collect();
+    points.dedup();
+    let mut workloads: Vec<String> = recs.iter().map(|r| r.workload.clone()).collect();
+    workloads.sort();
+    workloads.dedup();
+    let mut norm = vec![vec![f64::NAN; points.len()]; workloads.len() + 1];
+    let mut labels = Vec::new();
+    for (pi, &p) in points.iter().enumerate() {
+        let mut logs = Vec::new();
+        let mut axes = Vec::new();
+        for r in recs.iter().filter(|r| r.point == p) {
+            axes = r.axes.iter().map(|a| a.1.clone()).collect();
+            csv.push_str(&format!("{},{}", r.point, r.workload));
+            for a in &r.axes {
+                csv.push_str(&format!(",{}", a.1));
+            }
+            for (_, ptr) in HEADLINE {
+                csv.push_str(&format!(",{}", get(r, ptr)));
+            }
+            let n = base
+                .get(r.workload.as_str())
+                .map_or(f64::NAN, |b| get(r, "/cycles") / b);
+            csv.push_str(&format!(",{n}\n"));
+            logs.push(n.ln());
+            if let Some(wi) = workloads.iter().position(|w| *w == r.workload) {
+                norm[wi][pi] = n;
+            }
+        }
+        // Geometric mean across workloads, as architecture papers summarise.
+        let g = (logs.iter().sum::<f64>() / logs.len() as f64).exp();
+        csv.push_str(&format!("{p},geomean"));
+        for a in &axes {
+            csv.push_str(&format!(",{a}"));
+        }
+        for _ in HEADLINE {
+            csv.push(',');
+        }
+        csv.push_str(&format!(",{g}\n"));
+        norm[workloads.len()][pi] = g;
+        labels.push(format!("{p}: {}", axes.join(" ")));
+    }
+    let mut groups = workloads.clone();
+    groups.push("geomean".into());
+    let svg = crate::svg::grouped_bars(
+        &format!("cycles against point {baseline}"),
+        "cycles / baseline's",
+        &groups,
+        &labels,
+        &norm,
+    );
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    let p = dir.join("report.csv");
+    crate::report::write_atomic(&p, csv.as_bytes()).map_err(|e| io(&p, e))?;
+    let p = dir.join("cycles_normalised.svg");
+    crate::report::write_atomic(&p, svg.as_bytes()).map_err(|e| io(&p, e))?;
+    Ok(csv)
 }

@@ -187,3 +187,79 @@ fn a_killed_sweep_restarted_loses_nothing() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(store(&out), want);
 }
+
+/// Shards in folders of their own merge into the whole sweep; a store of another
+/// sweep (one axis value changed) is refused. The report: a row per run, the baseline
+/// point at exactly 1, each point's geometric mean of its workloads' ratios.
+#[test]
+fn shards_merge_and_the_report_normalises_to_a_baseline() {
+    let dir = sweep_dir("product", AXES);
+    let spec = dir.path().join("s.toml");
+    let whole = dir.path().join("whole");
+    run(&spec, &whole, &[]);
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    run(&spec, &a, &["--shard", "0/2"]);
+    run(&spec, &b, &["--shard", "1/2"]);
+    let m = dir.path().join("m");
+    let (code, _, err) = mmusim(&[
+        "sweep",
+        "merge",
+        m.to_str().unwrap(),
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(store(&m), store(&whole));
+    // Another sweep: the L1 entries 16 -> 8 changes the points' configs.
+    let other = sweep_dir("product", &AXES.replace("[16, 32, 64]", "[8, 32, 64]"));
+    let o = dir.path().join("o");
+    run(&other.path().join("s.toml"), &o, &["--shard", "1/2"]);
+    let (code, _, err) = mmusim(&[
+        "sweep",
+        "merge",
+        dir.path().join("m2").to_str().unwrap(),
+        a.to_str().unwrap(),
+        o.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not shards of one sweep"), "{err}");
+
+    let (code, csv, err) = mmusim(&[
+        "sweep",
+        "report",
+        whole.to_str().unwrap(),
+        "--baseline",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 12 + 6);
+    let last = |r: &Vec<&str>| r.last().unwrap().parse::<f64>().unwrap();
+    for p in 0..6 {
+        let of: Vec<&Vec<&str>> = rows.iter().filter(|r| r[0] == p.to_string()).collect();
+        assert_eq!(of.len(), 3);
+        let (runs, g): (Vec<_>, Vec<_>) = of.into_iter().partition(|r| r[1] != "geomean");
+        if p == 1 {
+            assert!(runs.iter().all(|r| last(r) == 1.0));
+        }
+        let want = (runs.iter().map(|r| last(r).ln()).sum::<f64>() / 2.0).exp();
+        assert!((last(g[0]) - want).abs() < 1e-12, "point {p}");
+    }
+    assert!(whole.join("cycles_normalised.svg").exists());
+}
+
+/// A store of another sweep in the output folder is refused, not mixed in.
+#[test]
+fn a_store_of_another_sweep_is_not_resumed() {
+    let dir = sweep_dir("product", AXES);
+    let out = dir.path().join("o");
+    run(&dir.path().join("s.toml"), &out, &["--shard", "0/4"]);
+    let other = sweep_dir("product", &AXES.replace("[1, 2]", "[1, 3]"));
+    let (code, err) = run(&other.path().join("s.toml"), &out, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("another sweep"), "{err}");
+}
