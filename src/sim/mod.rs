@@ -16,9 +16,17 @@
 //! same as with one process) and is exchanged with its [`Process`] at a switch.
 //!
 //! Engine: the core with the smallest clock runs next (ties go to the lower core id), and
-//! keeps running until its clock passes the next core's, so cross-core events added later
-//! (shootdowns) see a global time order. Accesses arrive in batches; the per-access path
+//! keeps running until its clock passes the next core's, the end of its quantum or the
+//! arrival of an IPI, so no core is more than one access ahead of another and cross-core
+//! events see a global time order. Accesses arrive in batches; the per-access path
 //! allocates nothing and is monomorphic in the page-table design `PT`.
+//!
+//! Shootdowns: tasks are threads (`os.sched.threads`); those of one process share its
+//! address space and may run on several cores. A change of the running address space's
+//! translations leaves the local TLB at once and, when the access that made it ends,
+//! becomes IPIs to the other cores that have the address space loaded (see
+//! `deliver_shootdowns`). Each target takes its IPI at its first access boundary at or
+//! after arrival; hits on changed translations before that are counted as stale.
 //!
 //! Core timing: clock = instructions x base CPI + stall cycles. Translation latency of an
 //! access = TLB probes + walk-cache probe + PTE reads + wait for a free walker + fault
