@@ -224,30 +224,15 @@ pub fn run_study(
     }
     let results: Vec<Mutex<Option<Result<RunReport, String>>>> =
         pairs.iter().map(|_| Mutex::new(None)).collect();
-    let next = Mutex::new(0usize);
     let done = Mutex::new(0usize);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(pairs.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = {
-                    let mut n = next.lock().expect("lock");
-                    let i = *n;
-                    *n += 1;
-                    i
-                };
-                if i >= pairs.len() {
-                    break;
-                }
-                let r = simulate(&inputs[i], &mut |_, _| {}).map_err(|e| e.0);
-                *results[i].lock().expect("lock") = Some(r);
-                let mut d = done.lock().expect("lock");
-                *d += 1;
-                progress(*d, pairs.len());
-            });
-        }
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    crate::util::parallel_for(pairs.len(), workers, |i| {
+        let r = simulate(&inputs[i], &mut |_, _| {}).map_err(|e| e.0);
+        *results[i].lock().expect("lock") = Some(r);
+        let mut d = done.lock().expect("lock");
+        *d += 1;
+        progress(*d, pairs.len());
+        true
     });
     let mut csv = String::from("system,workload");
     for m in &spec.metrics {

@@ -264,56 +264,43 @@ pub fn run(
         .open(&store)
         .map_err(|e| format!("{}: {e}", store.display()))?;
     let file = Mutex::new(file);
-    let next = Mutex::new(0usize);
     let finished = Mutex::new((0usize, 0usize));
     let io_error: Mutex<Option<String>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..threads.max(1).min(todo.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = {
-                    let mut n = next.lock().expect("lock");
-                    let i = *n;
-                    *n += 1;
-                    i
-                };
-                if i >= todo.len() || io_error.lock().expect("lock").is_some() {
-                    break;
-                }
-                let j = todo[i];
-                // A panic in one run is that point's failure, not the sweep's.
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    simulate(&j.inputs, &mut |_, _| {})
-                }));
-                let (total, error) = match r {
-                    Ok(Ok(rep)) => (Some(total_json(&rep)), None),
-                    Ok(Err(e)) => (None, Some(e.0)),
-                    Err(_) => (None, Some("the run panicked".to_string())),
-                };
-                let failed = error.is_some();
-                let rec = Record {
-                    sweep: sweep_id.clone(),
-                    id: j.id.clone(),
-                    point: j.point,
-                    workload: j.workload.clone(),
-                    axes: j.axes.clone(),
-                    total,
-                    error,
-                };
-                let mut line = serde_json::to_string(&rec).expect("a record serialises");
-                line.push('\n');
-                {
-                    let mut f = file.lock().expect("lock");
-                    if let Err(e) = f.write_all(line.as_bytes()).and_then(|_| f.sync_data()) {
-                        *io_error.lock().expect("lock") = Some(format!("{}: {e}", store.display()));
-                        break;
-                    }
-                }
-                let mut d = finished.lock().expect("lock");
-                d.0 += 1;
-                d.1 += failed as usize;
-                progress(d.0, todo.len());
-            });
+    crate::util::parallel_for(todo.len(), threads, |i| {
+        let j = todo[i];
+        // A panic in one run is that point's failure, not the sweep's.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            simulate(&j.inputs, &mut |_, _| {})
+        }));
+        let (total, error) = match r {
+            Ok(Ok(rep)) => (Some(total_json(&rep)), None),
+            Ok(Err(e)) => (None, Some(e.0)),
+            Err(_) => (None, Some("the run panicked".to_string())),
+        };
+        let failed = error.is_some();
+        let rec = Record {
+            sweep: sweep_id.clone(),
+            id: j.id.clone(),
+            point: j.point,
+            workload: j.workload.clone(),
+            axes: j.axes.clone(),
+            total,
+            error,
+        };
+        let mut line = serde_json::to_string(&rec).expect("a record serialises");
+        line.push('\n');
+        {
+            let mut f = file.lock().expect("lock");
+            if let Err(e) = f.write_all(line.as_bytes()).and_then(|_| f.sync_data()) {
+                *io_error.lock().expect("lock") = Some(format!("{}: {e}", store.display()));
+                return false;
+            }
         }
+        let mut d = finished.lock().expect("lock");
+        d.0 += 1;
+        d.1 += failed as usize;
+        progress(d.0, todo.len());
+        true
     });
     if let Some(e) = io_error.into_inner().expect("lock") {
         return Err(e);

@@ -80,6 +80,30 @@ impl Bijection {
     }
 }
 
+/// Runs `work(i)` for every `i` in `0..n` on up to `threads` threads, each taking the
+/// next index when it is free (runs of very different lengths keep every thread busy).
+/// A `work` returning false stops the threads from taking more.
+pub fn parallel_for(n: usize, threads: usize, work: impl Fn(usize) -> bool + Sync) {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1).min(n.max(1)) {
+            scope.spawn(|| {
+                use std::sync::atomic::Ordering::Relaxed;
+                while !stop.load(Relaxed) {
+                    let i = next.fetch_add(1, Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    if !work(i) {
+                        stop.store(true, Relaxed);
+                    }
+                }
+            });
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

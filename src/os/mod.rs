@@ -1027,39 +1027,31 @@ impl Os {
         end: u64,
         stats: &mut OsStats,
     ) -> Result<u64, SimError> {
-        // A long range: visit only what is mapped (and swapped) in it, not every page.
-        if (end - start) / 4096 > 1 << 16 {
-            if let Some(maps) = self.list_mappings(pt, asid) {
-                // Each mapped (or swapped) page as (base, bytes).
-                let mut pages: Vec<(u64, u64)> =
-                    maps.into_iter().map(|m| (m.0, m.2.bytes())).collect();
-                if let Some(p) = &self.paging {
-                    pages.extend(
-                        (p.swapped.iter())
-                            .filter(|k| k.0 == asid)
-                            .map(|k| (k.1 << 12, 4096)),
-                    );
-                }
-                pages.retain(|&(b, n)| b < end && b + n > start);
-                pages.sort_unstable();
-                pages.dedup();
-                let mut cycles = 0;
-                for (b, n) in pages {
-                    // The part of the page inside the range (a huge page may stick out
-                    // on either side: it is split and only that part goes).
-                    let (s, e) = (b.max(start), (b + n).min(end));
-                    cycles += self.munmap_pages(pt, asid, s, e, stats)?;
-                }
-                return Ok(cycles);
-            }
-            if (end - start) / 4096 > 1 << 24 {
-                return Err(SimError(format!(
-                    "munmap of {} GiB on a page table that cannot list its mappings: give such events in the workload file ([[event]]), where the OS keeps a log of mappings",
-                    (end - start) >> 30
-                )));
-            }
+        if (end - start) / 4096 <= 1 << 16 {
+            return self.munmap_pages(pt, asid, start, end, stats);
         }
-        self.munmap_pages(pt, asid, start, end, stats)
+        // A long range: visit only what is mapped (and swapped) in it, not every page.
+        // Each such page as (base, bytes).
+        let mut pages: Vec<(u64, u64)> = (self.mapped_in(pt, asid, start, end)?.into_iter())
+            .map(|(b, s)| (b, s.bytes()))
+            .collect();
+        if let Some(p) = &self.paging {
+            pages.extend(
+                (p.swapped.iter())
+                    .filter(|k| k.0 == asid && (k.1 << 12) < end && (k.1 + 1) << 12 > start)
+                    .map(|k| (k.1 << 12, 4096)),
+            );
+        }
+        pages.sort_unstable();
+        pages.dedup();
+        let mut cycles = 0;
+        for (b, n) in pages {
+            // The part of the page inside the range (a huge page may stick out on
+            // either side: it is split and only that part goes).
+            let (s, e) = (b.max(start), (b + n).min(end));
+            cycles += self.munmap_pages(pt, asid, s, e, stats)?;
+        }
+        Ok(cycles)
     }
 
     /// [`Os::munmap`] page by page over [start, end).
