@@ -171,8 +171,11 @@ enum SweepCmd {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Run only shard I of N (`I/N`, 0-based): the runs whose number is I mod N.
-        #[arg(long, value_name = "I/N")]
+        #[arg(long, value_name = "I/N", conflicts_with = "index")]
         shard: Option<String>,
+        /// Run only run K of the plan (its number in `sweep plan`).
+        #[arg(long, value_name = "K")]
+        index: Option<usize>,
         /// Threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
@@ -368,6 +371,7 @@ fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
             spec,
             out,
             shard,
+            index,
             threads,
         } => {
             let shard = match shard.as_deref().map(|s| {
@@ -414,7 +418,12 @@ fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
                     eprintln!("{d}/{n} runs ({:.0} s)", s);
                 }
             };
-            match mmusim::sweep::run(&spec, &out, shard, threads, &progress) {
+            let slice = match (index, shard) {
+                (Some(k), _) => mmusim::sweep::Slice::Index(k),
+                (None, Some((i, n))) => mmusim::sweep::Slice::Shard(i, n),
+                (None, None) => mmusim::sweep::Slice::All,
+            };
+            match mmusim::sweep::run(&spec, &out, slice, threads, &progress) {
                 Ok(s) => {
                     if tty {
                         eprintln!();

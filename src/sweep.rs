@@ -10,7 +10,7 @@
 //! statistics or its error), appended, flushed and synced as each job ends, so that a
 //! killed sweep restarted skips what is there and loses nothing. A torn last line (the
 //! kill came mid-write) is ignored and its job runs again. `--shard I/N` runs the jobs
-//! whose index is I mod N, for job arrays on a cluster.
+//! whose index is I mod N, for job arrays on a cluster; `--index K` runs run K alone.
 
 use crate::report::{fnv1a, RunReport};
 use crate::run::{load_inputs, simulate, Inputs};
@@ -204,6 +204,26 @@ pub fn done_ids(store: &Path) -> HashSet<String> {
         .collect()
 }
 
+/// Which of a sweep's runs one invocation takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slice {
+    All,
+    /// Shard I of N: the runs whose number is I mod N.
+    Shard(usize, usize),
+    /// Run K alone (for schedulers that give each task one run).
+    Index(usize),
+}
+
+impl Slice {
+    fn takes(self, index: usize) -> bool {
+        match self {
+            Slice::All => true,
+            Slice::Shard(i, n) => index % n == i,
+            Slice::Index(k) => index == k,
+        }
+    }
+}
+
 /// What a run of a sweep did.
 pub struct Summary {
     pub ran: usize,
@@ -211,16 +231,25 @@ pub struct Summary {
     pub failed: usize,
 }
 
-/// Runs the jobs of `spec_path` not yet in `<out>/results.jsonl` (those of shard
-/// `shard = (i, n)` only, if given) on `threads` threads, appending each as it ends.
+/// Runs the jobs of `spec_path` in `slice` not yet in `<out>/results.jsonl` on
+/// `threads` threads, appending each as it ends.
 pub fn run(
     spec_path: &Path,
     out: &Path,
-    shard: Option<(usize, usize)>,
+    slice: Slice,
     threads: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Summary, String> {
     let (_, jobs) = plan(spec_path).map_err(|e| e.join("\n"))?;
+    if let Slice::Index(k) = slice {
+        if k >= jobs.len() {
+            return Err(format!(
+                "--index {k}: the sweep has {} runs (0..{})",
+                jobs.len(),
+                jobs.len().saturating_sub(1)
+            ));
+        }
+    }
     let sweep_id = fnv1a(
         jobs.iter()
             .map(|j| j.id.as_str())
@@ -241,12 +270,10 @@ pub fn run(
     }
     let done = done_ids(&store);
     let todo: Vec<&Job> = (jobs.iter())
-        .filter(|j| shard.is_none_or(|(i, n)| j.index % n == i))
+        .filter(|j| slice.takes(j.index))
         .filter(|j| !done.contains(&j.id))
         .collect();
-    let in_shard = (jobs.iter())
-        .filter(|j| shard.is_none_or(|(i, n)| j.index % n == i))
-        .count();
+    let in_shard = jobs.iter().filter(|j| slice.takes(j.index)).count();
     // A torn last line (killed mid-write) would glue onto the next record: end it.
     if let Ok(bytes) = std::fs::read(&store) {
         if bytes.last().is_some_and(|&b| b != b'\n') {

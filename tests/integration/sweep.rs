@@ -144,6 +144,17 @@ fn runs_resume_and_shard_and_do_not_depend_on_threads() {
     assert_eq!(store(&sh), a, "shards cover the sweep once");
     let (code, err) = run(&spec, &sh, &["--shard", "2/2"]);
     assert_eq!(code, 2, "{err}");
+    // One run per task (--index K), as a scheduler without arrays would do it.
+    let ix = dir.path().join("ix");
+    for k in 0..12 {
+        let (code, err) = run(&spec, &ix, &["--index", &k.to_string()]);
+        assert_eq!(code, 0, "{err}");
+        assert!(err.contains("1 ran"), "{err}");
+    }
+    assert_eq!(store(&ix), a, "single runs cover the sweep once");
+    let (code, err) = run(&spec, &ix, &["--index", "12"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--index 12: the sweep has 12 runs"), "{err}");
 }
 
 /// A sweep killed (SIGKILL) while it runs, then restarted: every run is in the store
