@@ -179,6 +179,10 @@ enum SweepCmd {
         /// Threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// When every run is in the store: sort the store by point and workload and
+        /// write the report (as `sweep report DIR`).
+        #[arg(long)]
+        report: bool,
     },
     /// Combine shard folders into one store (OUT/results.jsonl), refusing stores of
     /// different sweeps.
@@ -188,12 +192,13 @@ enum SweepCmd {
         dirs: Vec<PathBuf>,
     },
     /// DIR/report.csv (a row per run, a column per axis and headline statistic, cycles
-    /// against a baseline point, geometric means) and DIR/cycles_normalised.svg.
+    /// against a baseline point, geometric means), a bar chart of the normalised figure
+    /// and the spec's plots (or a line chart or heatmap chosen by the axes).
     Report {
         dir: PathBuf,
-        /// The point the others are normalised to.
-        #[arg(long, default_value_t = 0)]
-        baseline: usize,
+        /// The point the others are normalised to (default: the spec's `baseline`, or 0).
+        #[arg(long)]
+        baseline: Option<usize>,
     },
 }
 
@@ -349,7 +354,17 @@ fn fail(errors: &[impl std::fmt::Display]) -> ExitCode {
 fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
     match cmd {
         SweepCmd::Plan { spec } => match mmusim::sweep::plan(&spec) {
-            Ok((_, jobs)) => {
+            Ok((s, jobs)) => {
+                match (s.one_pass, mmusim::sweep::onepass::eligible(&jobs)) {
+                    (true, Ok(op)) => eprintln!(
+                        "one pass: the sizes of `{}` are answered by LRU stack analysis (each workload's first point is simulated and checked)",
+                        op.name
+                    ),
+                    (false, Ok(_)) => {
+                        eprintln!("every point simulated: the spec says one_pass = false")
+                    }
+                    (_, Err(why)) => eprintln!("every point simulated: {why}"),
+                }
                 println!("#\tid\tpoint\tworkload\taxes");
                 for j in &jobs {
                     let axes: Vec<String> =
@@ -373,6 +388,7 @@ fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
             shard,
             index,
             threads,
+            report,
         } => {
             let shard = match shard.as_deref().map(|s| {
                 let (i, n) = s.split_once('/').ok_or(())?;
@@ -428,6 +444,9 @@ fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
                     if tty {
                         eprintln!();
                     }
+                    if let Some(n) = &s.note {
+                        eprintln!("{n}");
+                    }
                     eprintln!(
                         "{} ran ({} failed), {} already in {}",
                         s.ran,
@@ -436,10 +455,26 @@ fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
                         out.join("results.jsonl").display()
                     );
                     if s.failed > 0 {
-                        ExitCode::from(1)
-                    } else {
-                        ExitCode::SUCCESS
+                        return ExitCode::from(1);
                     }
+                    if report {
+                        let whole = mmusim::sweep::plan(&spec).map_or(0, |p| p.1.len());
+                        let have = mmusim::sweep::done_ids(&out.join("results.jsonl")).len();
+                        if have < whole {
+                            eprintln!("--report: {have} of {whole} runs are in the store; no report yet");
+                            return ExitCode::SUCCESS;
+                        }
+                        // In place: the store's lines in a fixed order, whatever the
+                        // threads did.
+                        if let Err(e) = mmusim::sweep::merge(std::slice::from_ref(&out), &out) {
+                            return fail(&[e]);
+                        }
+                        return sweep_cmd(SweepCmd::Report {
+                            dir: out,
+                            baseline: None,
+                        });
+                    }
+                    ExitCode::SUCCESS
                 }
                 Err(e) => fail(&[e]),
             }
@@ -451,9 +486,13 @@ fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
             }
             Err(e) => fail(&[e]),
         },
-        SweepCmd::Report { dir, baseline } => match mmusim::sweep::report(&dir, baseline) {
-            Ok(csv) => {
-                print!("{csv}");
+        SweepCmd::Report { dir, baseline } => match mmusim::sweep::report::report(&dir, baseline) {
+            Ok(r) => {
+                print!("{}", r.csv);
+                for n in &r.notes {
+                    eprintln!("{n}");
+                }
+                eprintln!("wrote {} in {}", r.files.join(", "), dir.display());
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&[e]),

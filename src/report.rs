@@ -23,6 +23,18 @@ pub struct TlbReport {
     pub mpki: f64,
 }
 
+impl TlbReport {
+    /// The counters with their rates (`instrs`: instructions, for MPKI).
+    pub fn from_counts(t: TlbStats, instrs: u64) -> TlbReport {
+        TlbReport {
+            lookups: t.hits + t.misses,
+            miss_rate: ratio(t.misses, t.hits + t.misses),
+            mpki: per_kilo(t.misses, instrs),
+            counts: t,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct LevelReport {
     #[serde(flatten)]
@@ -276,12 +288,7 @@ fn core_report(c: &CoreStats) -> CoreReport {
         tlb: c
             .tlb
             .iter()
-            .map(|t| TlbReport {
-                lookups: t.hits + t.misses,
-                miss_rate: ratio(t.misses, t.hits + t.misses),
-                mpki: per_kilo(t.misses, instrs),
-                counts: t.clone(),
-            })
+            .map(|t| TlbReport::from_counts(t.clone(), instrs))
             .collect(),
         tlb_levels: c
             .tlb_levels

@@ -1,5 +1,6 @@
-//! Plots as SVG text: a grouped bar chart (groups along x, one bar per series) and a
-//! line chart (x/y series, optional log-scale x, labelled markers such as a knee).
+//! Plots as SVG text: a grouped bar chart (groups along x, one bar per series), a
+//! line chart (x/y series, optional log-scale x, labelled markers such as a knee) and
+//! a heatmap (a value per cell of two categorical axes, printed in the cell).
 //!
 //! In: names, values and titles. Out: an SVG document as a `String`.
 //! Written by hand, not with a plotting crate: studies and analyses need two simple
@@ -50,6 +51,125 @@ fn label(v: f64) -> String {
         let s = format!("{v:.3}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
+}
+
+/// The colour of `t` in 0..=1 on a sequential scale, light to dark (stops of
+/// matplotlib's viridis, reversed so that small is light: van der Walt and Smith 2015).
+fn sequential(t: f64) -> String {
+    const STOPS: [(f64, f64, f64); 5] = [
+        (253.0, 231.0, 37.0),
+        (94.0, 201.0, 98.0),
+        (33.0, 145.0, 140.0),
+        (59.0, 82.0, 139.0),
+        (68.0, 1.0, 84.0),
+    ];
+    let t = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
+    let i = (t.floor() as usize).min(STOPS.len() - 2);
+    let f = t - i as f64;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    let mix = |x: f64, y: f64| (x + (y - x) * f).round() as u8;
+    format!(
+        "#{:02x}{:02x}{:02x}",
+        mix(a.0, b.0),
+        mix(a.1, b.1),
+        mix(a.2, b.2)
+    )
+}
+
+/// A heatmap: `values[r][c]` in the cell of row `rows[r]` (drawn bottom up) and column
+/// `cols[c]`, coloured from the smallest finite value (light) to the largest (dark)
+/// and printed in the cell; NaN cells are grey and say "n/a".
+pub fn heatmap(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    cols: &[String],
+    rows: &[String],
+    values: &[Vec<f64>],
+) -> String {
+    let (left, right, top, bottom) = (110.0, 40.0, 50.0, 70.0);
+    let cw = (720.0 / cols.len().max(1) as f64).clamp(40.0, 110.0);
+    let ch = (400.0 / rows.len().max(1) as f64).clamp(24.0, 60.0);
+    let (pw, ph) = (cw * cols.len() as f64, ch * rows.len() as f64);
+    let (w, h) = (left + pw + right, top + ph + bottom);
+    let finite = || values.iter().flatten().copied().filter(|v| v.is_finite());
+    let lo = finite().fold(f64::INFINITY, f64::min);
+    let hi = finite().fold(f64::NEG_INFINITY, f64::max);
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(o, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let _ = writeln!(
+        o,
+        r#"<text x="{:.1}" y="28" text-anchor="middle" font-size="16">{}</text>"#,
+        w / 2.0,
+        esc(title)
+    );
+    for (r, row) in values.iter().enumerate().take(rows.len()) {
+        let y = top + ph - ch * (r + 1) as f64;
+        for (c, &v) in row.iter().enumerate().take(cols.len()) {
+            let x = left + cw * c as f64;
+            let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+            let (fill, ink, text) = if v.is_finite() {
+                let fill = sequential(t);
+                // Four significant digits: neighbouring cells often differ in the third.
+                let text = if v != 0.0 && v.abs() < 1e4 {
+                    let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
+                    let s = format!("{v:.digits$}");
+                    if s.contains('.') {
+                        s.trim_end_matches('0').trim_end_matches('.').to_string()
+                    } else {
+                        s
+                    }
+                } else {
+                    label(v)
+                };
+                (fill, if t > 0.55 { "white" } else { "black" }, text)
+            } else {
+                ("#cccccc".to_string(), "black", "n/a".to_string())
+            };
+            let _ = writeln!(
+                o,
+                r#"<rect x="{x:.1}" y="{y:.1}" width="{cw:.1}" height="{ch:.1}" fill="{fill}" stroke="white"/><text x="{:.1}" y="{:.1}" text-anchor="middle" fill="{ink}">{}</text>"#,
+                x + cw / 2.0,
+                y + ch / 2.0 + 4.0,
+                esc(&text)
+            );
+        }
+        let _ = writeln!(
+            o,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            left - 6.0,
+            y + ch / 2.0 + 4.0,
+            esc(&rows[r])
+        );
+    }
+    for (c, col) in cols.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            left + cw * (c as f64 + 0.5),
+            top + ph + 18.0,
+            esc(col)
+        );
+    }
+    let _ = writeln!(
+        o,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+        left + pw / 2.0,
+        top + ph + 45.0,
+        esc(x_label)
+    );
+    let _ = writeln!(
+        o,
+        r#"<text transform="translate(20,{:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
+        top + ph / 2.0,
+        esc(y_label)
+    );
+    o.push_str("</svg>\n");
+    o
 }
 
 /// A grouped bar chart. `values[g][s]` is series `s` in group `g`; NaN draws no bar.
@@ -409,6 +529,40 @@ mod tests {
         assert_eq!(nice_axis(1000.0), (1000.0, 200.0));
         assert_eq!(nice_axis(0.0), (1.0, 0.2));
         assert!((nice_axis(0.2 * 1.5).0 - 0.3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn heatmap_has_a_cell_per_value_light_for_the_least_and_dark_for_the_most() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let svg = heatmap(
+            "t",
+            "x",
+            "y",
+            &s(&["a", "b", "c"]),
+            &s(&["r0", "r1"]),
+            &[vec![1.0, 2.0, 3.0], vec![4.0, f64::NAN, 0.5]],
+        );
+        let cells: Vec<&str> = svg.lines().filter(|l| l.starts_with("<rect x=")).collect();
+        assert_eq!(cells.len(), 6);
+        // Row 0 is drawn at the bottom; the largest value (4) darkest, 0.5 lightest.
+        let fill = |v: &str| {
+            let l = cells
+                .iter()
+                .find(|l| l.contains(&format!(">{v}</text>")))
+                .unwrap_or_else(|| panic!("{v}"));
+            l.split("fill=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(fill("4"), "#440154");
+        assert_eq!(fill("0.5"), "#fde725");
+        assert_eq!(fill("n/a"), "#cccccc");
+        assert_ne!(fill("2"), fill("3"));
+        assert_eq!(sequential(0.5), "#21918c");
     }
 
     #[test]

@@ -119,7 +119,19 @@ impl PageStream {
         shift: u32,
         what: &str,
     ) -> Result<PageStream, String> {
+        Self::from_source_where(src, shift, what, &mut |_, _| true)
+    }
+
+    /// The accesses of `src` that `keep(t, access)` takes (`t`: the access's position
+    /// in the whole stream), page = virtual address >> `shift`.
+    pub fn from_source_where(
+        src: &mut dyn AccessSource,
+        shift: u32,
+        what: &str,
+        keep: &mut dyn FnMut(u64, &Access) -> bool,
+    ) -> Result<PageStream, String> {
         let mut c = Compactor::default();
+        let mut t = 0u64;
         let mut buf: Vec<Access> = Vec::with_capacity(4096);
         loop {
             buf.clear();
@@ -129,8 +141,11 @@ impl PageStream {
                 break;
             }
             for a in &buf {
-                c.push(a.vaddr >> shift)
-                    .map_err(|e| format!("{what}: {e}"))?;
+                if keep(t, a) {
+                    c.push(a.vaddr >> shift)
+                        .map_err(|e| format!("{what}: {e}"))?;
+                }
+                t += 1;
             }
         }
         c.stream.ids.shrink_to_fit();

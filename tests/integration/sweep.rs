@@ -243,13 +243,20 @@ fn shards_merge_and_the_report_normalises_to_a_baseline() {
         "1",
     ]);
     assert_eq!(code, 0, "{err}");
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let norm = head
+        .iter()
+        .position(|h| *h == "cycles_vs_baseline")
+        .unwrap();
+    assert_eq!(head.last(), Some(&"method"));
     let rows: Vec<Vec<&str>> = csv
         .lines()
         .skip(1)
         .map(|l| l.split(',').collect())
         .collect();
     assert_eq!(rows.len(), 12 + 6);
-    let last = |r: &Vec<&str>| r.last().unwrap().parse::<f64>().unwrap();
+    assert!(rows.iter().all(|r| r.len() == head.len()));
+    let last = |r: &Vec<&str>| r[norm].parse::<f64>().unwrap();
     for p in 0..6 {
         let of: Vec<&Vec<&str>> = rows.iter().filter(|r| r[0] == p.to_string()).collect();
         assert_eq!(of.len(), 3);
@@ -273,4 +280,284 @@ fn a_store_of_another_sweep_is_not_resumed() {
     let (code, err) = run(&other.path().join("s.toml"), &out, &[]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("another sweep"), "{err}");
+}
+
+/// A fully-associative L1 DTLB swept over its size (entries = ways, zipped), with a
+/// warm-up, on a synthetic and a text-trace workload.
+fn fa_dir(one_pass: bool, trace: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("zipf.toml"),
+        "name = \"zipf\"\naccesses = 6000\nseed = 3\ninstrs_per_access = 2\nwrite_fraction = 0.3\n[generator]\nkind = \"zipf\"\nfootprint = \"8MiB\"\nexponent = 0.9\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("t.txt"), trace).unwrap();
+    std::fs::write(
+        dir.path().join("t.toml"),
+        "name = \"t\"\n[generator]\nkind = \"trace\"\npath = \"t.txt\"\n",
+    )
+    .unwrap();
+    let sizes = "[1, 2, 3, 5, 8, 16, 64, 200, 1000]";
+    std::fs::write(
+        dir.path().join("s.toml"),
+        format!(
+            "name = \"fa\"\nsystem = \"skylake\"\none_pass = {one_pass}\nmode = \"zip\"\nset = [\"tlb=[{{name=\\\"fa\\\", level=1, kind=\\\"data\\\", entries=4, ways=4, page_sizes=[\\\"4K\\\"], latency=1}}, {{name=\\\"l2\\\", level=2, kind=\\\"unified\\\", entries=64, ways=4, page_sizes=[\\\"4K\\\"], latency=7}}]\", \"sim.warmup_accesses=500\"]\n[[workload]]\nname = \"zipf\"\nfile = \"zipf.toml\"\n[[workload]]\nname = \"trace\"\nfile = \"t.toml\"\n[[axis]]\nkey = \"tlb[0].entries\"\nvalues = {sizes}\n[[axis]]\nkey = \"tlb[0].ways\"\nvalues = {sizes}\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// A trace of loops over a few pages, with re-references at many distances.
+fn loops(extra: &str) -> String {
+    let mut t = String::new();
+    for i in 0..3000u64 {
+        let page = (i * 7 + i / 13) % (40 + i / 100);
+        t.push_str(&format!(
+            "R {:#x}\n",
+            0x10_0000_0000u64 + page * 4096 + (i % 64) * 8
+        ));
+        if i == 1500 {
+            t.push_str(extra);
+        }
+    }
+    t
+}
+
+/// The records of a store by (point, workload).
+fn by_point(dir: &Path) -> BTreeMap<(u64, String), serde_json::Value> {
+    std::fs::read_to_string(dir.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| {
+            (
+                (
+                    v["point"].as_u64().unwrap(),
+                    v["workload"].as_str().unwrap().to_string(),
+                ),
+                v,
+            )
+        })
+        .collect()
+}
+
+/// The one-pass answer equals the simulation of every size, counter for counter
+/// (hits, misses, fills, evictions, lookups, rates), warm-up included; it says so,
+/// marks its records, and the report says which rows the pass answered.
+#[test]
+fn one_pass_answers_every_fully_associative_size_as_simulation_does() {
+    let fast = fa_dir(true, &loops(""));
+    let full = fa_dir(false, &loops(""));
+    let (a, b) = (fast.path().join("out"), full.path().join("out"));
+    let (code, err) = run(&fast.path().join("s.toml"), &a, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("one pass: every size of `fa`"), "{err}");
+    let (code, err) = run(&full.path().join("s.toml"), &b, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("one pass"), "{err}");
+    let (fa, fb) = (by_point(&a), by_point(&b));
+    assert_eq!(fa.len(), 18);
+    let mut stack = 0;
+    for (k, ra) in &fa {
+        let rb = &fb[k];
+        let (ta, tb) = (&ra["total"]["tlb"][0], &rb["total"]["tlb"][0]);
+        assert_eq!(tb["name"], "fa");
+        for f in [
+            "hits",
+            "misses",
+            "fills",
+            "evictions",
+            "lookups",
+            "miss_rate",
+            "mpki",
+        ] {
+            assert_eq!(ta[f], tb[f], "{k:?} {f}");
+        }
+        assert!(tb["misses"].as_u64().unwrap() > 0);
+        if k.0 == 0 {
+            assert!(ra["method"].is_null(), "point 0 is simulated: {ra}");
+            assert_eq!(ra["total"], rb["total"]);
+        } else {
+            assert_eq!(ra["method"], "stack", "{k:?}");
+            stack += 1;
+        }
+    }
+    assert_eq!(stack, 16);
+    // Different sizes, different answers: the pass is not one size's counts repeated.
+    let misses: std::collections::BTreeSet<u64> = (fa.values())
+        .filter(|r| r["workload"] == "zipf")
+        .map(|r| r["total"]["tlb"][0]["misses"].as_u64().unwrap())
+        .collect();
+    assert_eq!(misses.len(), 9, "{misses:?}");
+    // Restarted, nothing runs again.
+    let (code, err) = run(&fast.path().join("s.toml"), &a, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("0 ran") && err.contains("18 already"), "{err}");
+    // Shards: the pass in each, the same records together.
+    let sh = fast.path().join("sh");
+    for s in ["0/3", "1/3", "2/3"] {
+        let (code, err) = run(&fast.path().join("s.toml"), &sh, &["--shard", s]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let strip = |m: BTreeMap<(u64, String), serde_json::Value>| {
+        m.into_iter()
+            .map(|(k, v)| (k, (v["method"].clone(), v["total"].clone())))
+            .collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(strip(by_point(&sh)), strip(by_point(&a)));
+    // The report: a method column, the TLB's misses, normalised to point 0's misses.
+    let (code, csv, err) = mmusim(&["sweep", "report", a.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |n: &str| {
+        head.iter()
+            .position(|h| *h == n)
+            .unwrap_or_else(|| panic!("{n} in {head:?}"))
+    };
+    let (m, misses_col, norm) = (col("method"), col("fa_misses"), col("misses_vs_baseline"));
+    for line in csv.lines().skip(1).filter(|l| !l.contains("geomean")) {
+        let f: Vec<&str> = line.split(',').collect();
+        let k = (f[0].parse::<u64>().unwrap(), f[1].to_string());
+        let want = if k.0 == 0 { "simulated" } else { "stack" };
+        assert_eq!(f[m], want, "{line}");
+        let mine = fa[&k]["total"]["tlb"][0]["misses"].as_u64().unwrap();
+        assert_eq!(f[misses_col], mine.to_string());
+        let base = fa[&(0, k.1.clone())]["total"]["tlb"][0]["misses"]
+            .as_f64()
+            .unwrap();
+        let r: f64 = f[norm].parse().unwrap();
+        assert!((r - mine as f64 / base).abs() < 1e-12, "{line}");
+    }
+    assert!(err.contains("LRU stack analysis"), "{err}");
+}
+
+/// Where one pass cannot answer, every point is simulated, and the reason is given:
+/// a set-associative TLB (the plan says why), or a trace with OS events (the run says
+/// why).
+#[test]
+fn one_pass_steps_aside_where_it_would_be_wrong() {
+    let dir = fa_dir(true, &loops(""));
+    let s = dir.path().join("s.toml");
+    let text = std::fs::read_to_string(&s).unwrap();
+    // Keep 4 ways while the entries grow: set-associative beyond the first point.
+    let sa = text.replace("values = [1, 2, 3, 5, 8, 16, 64, 200, 1000]\n[[axis]]\nkey = \"tlb[0].ways\"\nvalues = [1, 2, 3, 5, 8, 16, 64, 200, 1000]", "values = [4, 8, 16]");
+    assert_ne!(sa, text);
+    std::fs::write(&s, sa.replace("mode = \"zip\"\n", "")).unwrap();
+    let (code, _, err) = mmusim(&["sweep", "plan", s.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("every point simulated: tlb[0] `fa` is not fully associative at point 1 (8 entries, 4 ways)"), "{err}");
+    let out = dir.path().join("o");
+    let (code, err) = run(&s, &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("one pass"), "{err}");
+    assert!(by_point(&out).values().all(|r| r["method"].is_null()));
+
+    let ev = fa_dir(true, &loops("munmap 0x1000000000 0x10000\n"));
+    let out = ev.path().join("o");
+    let (code, err) = run(&ev.path().join("s.toml"), &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(
+            "except where the check failed and every point was simulated: workload `trace`"
+        ),
+        "{err}"
+    );
+    let recs = by_point(&out);
+    for (k, r) in &recs {
+        let want = if k.1 == "trace" || k.0 == 0 {
+            serde_json::Value::Null
+        } else {
+            "stack".into()
+        };
+        assert_eq!(r["method"], want, "{k:?}");
+        assert!(r["error"].is_null());
+    }
+    assert_eq!(
+        recs[&(1, "trace".to_string())]["total"]["os_events"]["munmap_calls"],
+        1
+    );
+}
+
+/// The plots: by default a heatmap and a line chart for two axes; the spec's
+/// `[[plot]]`s otherwise, checked against the axes before anything runs.
+#[test]
+fn the_report_draws_the_plots_the_spec_asks_for() {
+    let dir = sweep_dir("product", AXES);
+    let spec = dir.path().join("s.toml");
+    let out = dir.path().join("o");
+    let (code, err) = run(&spec, &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, csv, err) = mmusim(&["sweep", "report", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("plot-0.svg, plot-1.svg"), "{err}");
+    // The heatmap: walkers (2) x L1 entries (3) cells, holding the geomeans.
+    let heat = std::fs::read_to_string(out.join("plot-0.svg")).unwrap();
+    assert_eq!(
+        heat.lines().filter(|l| l.starts_with("<rect x=")).count(),
+        6
+    );
+    assert!(heat.contains(">1</text>"), "the baseline's own cell is 1");
+    let geo: Vec<f64> = (csv.lines())
+        .filter(|l| l.contains(",geomean,"))
+        .map(|l| l.split(',').rev().nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(geo.len(), 6);
+    assert!(geo.iter().any(|&g| g != 1.0), "{geo:?}");
+    // The line chart: a line per walker count.
+    let line = std::fs::read_to_string(out.join("plot-1.svg")).unwrap();
+    assert_eq!(line.matches("<path").count(), 2);
+    assert!(
+        line.contains("walker.max_concurrent_walks=1")
+            && line.contains("walker.max_concurrent_walks=2")
+    );
+
+    // Asked for: walks of `seq` along the entries, a line per walker count, named.
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let asked = format!("{text}[[plot]]\nkind = \"line\"\nx = \"tlb[0].entries\"\nseries = \"walker.max_concurrent_walks\"\nmetric = \"walks\"\nworkload = \"seq\"\nfile = \"walks.svg\"\n[[plot]]\nkind = \"line\"\nx = \"tlb[0].entries\"\nwhere = [\"walker.max_concurrent_walks=2\"]\nfile = \"per-workload.svg\"\n");
+    std::fs::write(&spec, &asked).unwrap();
+    let out2 = dir.path().join("o2");
+    let (code, err) = run(&spec, &out2, &[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = mmusim(&["sweep", "report", out2.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out2.join("plot-0.svg").exists());
+    let w = std::fs::read_to_string(out2.join("walks.svg")).unwrap();
+    assert_eq!(w.matches("<path").count(), 2);
+    // A line per workload and one for the geometric mean.
+    let p = std::fs::read_to_string(out2.join("per-workload.svg")).unwrap();
+    assert_eq!(p.matches("<path").count(), 3);
+    assert!(p.contains(">geomean<") && p.contains(">seq<") && p.contains(">uni<"));
+
+    // Wrong plots are refused up front, by name.
+    for (bad, msg) in [
+        (
+            "[[plot]]\nkind = \"line\"\nx = \"tlb[9].entries\"\n",
+            "plot[0].x: `tlb[9].entries` is not an axis of the sweep",
+        ),
+        (
+            "[[plot]]\nkind = \"heatmap\"\nx = \"tlb[0].entries\"\n",
+            "plot[0]: a heatmap needs `y`",
+        ),
+        (
+            "[[plot]]\nkind = \"pie\"\nx = \"tlb[0].entries\"\n",
+            "unknown variant `pie`",
+        ),
+    ] {
+        std::fs::write(&spec, format!("{text}{bad}")).unwrap();
+        let (code, _, err) = mmusim(&["sweep", "plan", spec.to_str().unwrap()]);
+        assert_eq!(code, 2, "{bad}");
+        assert!(err.contains(msg), "{err}");
+    }
+    // An axis the plot neither shows nor pins is named at report time.
+    std::fs::write(
+        &spec,
+        format!("{text}[[plot]]\nkind = \"line\"\nx = \"tlb[0].entries\"\n"),
+    )
+    .unwrap();
+    let out3 = dir.path().join("o3");
+    run(&spec, &out3, &[]);
+    let (code, _, err) = mmusim(&["sweep", "report", out3.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("plot[0]: axis `walker.max_concurrent_walks` takes 2 values in the rows plotted: pin one with where"), "{err}");
 }

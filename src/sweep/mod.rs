@@ -3,7 +3,7 @@
 //!
 //! Owns the sweep spec (TOML: `system` and its `set`, `[[workload]]`s, `[[axis]]`es of
 //! a dotted key, the path `--set` takes, and its values, combined as a full `product` or
-//! `zip`ped), the plan (every point x workload as a job, checked before anything runs,
+//! `zip`ped; an axis keyed `system` picks each point's base config), the plan (every point x workload as a job, checked before anything runs,
 //! each with a stable id hashed from its resolved config and workload), and the result
 //! store. In: a spec path. Out: `results.jsonl` in the sweep's output folder, one line
 //! per finished job (its id, point, workload, axis values, and the run's total
@@ -16,10 +16,13 @@ use crate::report::{fnv1a, RunReport};
 use crate::run::{load_inputs, simulate, Inputs};
 use crate::study::{resolve, Variant};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+pub mod onepass;
+pub mod report;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +39,20 @@ pub struct SweepSpec {
     pub mode: Mode,
     #[serde(default, rename = "axis")]
     pub axes: Vec<Axis>,
+    /// Answer a sweep over the size of one fully-associative LRU TLB in one stack pass
+    /// per workload (see [`onepass`]); `false` simulates every point.
+    #[serde(default = "yes")]
+    pub one_pass: bool,
+    /// The point the report normalises to (default 0).
+    #[serde(default)]
+    pub baseline: Option<usize>,
+    /// The report's plots (see [`report::PlotSpec`]).
+    #[serde(default, rename = "plot")]
+    pub plots: Vec<report::PlotSpec>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -65,7 +82,7 @@ pub struct Job {
     pub workload: String,
     /// (axis key, value as written).
     pub axes: Vec<(String, String)>,
-    inputs: Inputs,
+    pub(crate) inputs: Inputs,
 }
 
 /// One line of the result store.
@@ -78,6 +95,10 @@ pub struct Record {
     pub point: usize,
     pub workload: String,
     pub axes: Vec<(String, String)>,
+    /// How the numbers were had: absent for a simulation, `stack` for the one-pass
+    /// answer (then `total` holds the accesses, instructions and that TLB only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     /// The run's `stats.total`, or nothing when it failed.
     #[serde(default)]
     pub total: Option<serde_json::Value>,
@@ -138,20 +159,38 @@ pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
     let (spec, _) = crate::config::load::<SweepSpec>(&spec_path.display().to_string(), &text, &[])
         .map_err(|e| vec![e.to_string()])?;
     let pts = points(&spec).map_err(|e| vec![format!("{}: {e}", spec_path.display())])?;
+    let keys: Vec<String> = spec.axes.iter().map(|a| a.key.clone()).collect();
+    report::check_plots(&spec.plots, &keys)
+        .map_err(|e| vec![format!("{}: {e}", spec_path.display())])?;
+    if let Some(b) = spec.baseline.filter(|&b| b >= pts.len()) {
+        return Err(vec![format!(
+            "{}: baseline = {b}, but the sweep has {} points",
+            spec_path.display(),
+            pts.len()
+        )]);
+    }
     let dir = spec_path.parent().unwrap_or(Path::new("")).to_path_buf();
     let mut jobs = Vec::new();
     let mut errors = Vec::new();
     let mut seen = HashSet::new();
     for (pi, p) in pts.iter().enumerate() {
         for w in &spec.workload {
-            let sets: Vec<String> = (spec.set.iter())
-                .chain(&w.system_set)
-                .cloned()
-                .chain(p.iter().map(|(k, v)| format!("{k}={v}")))
-                .chain(w.set.iter().map(|x| format!("workload.{x}")))
-                .collect();
+            // An axis named `system` picks the point's base config (a file or preset).
+            let mut system = spec.system.clone();
+            let mut sets: Vec<String> = spec.set.iter().chain(&w.system_set).cloned().collect();
+            for (k, v) in p {
+                if k == "system" {
+                    system = toml::from_str::<toml::Table>(&format!("v = {v}"))
+                        .ok()
+                        .and_then(|t| t.get("v")?.as_str().map(String::from))
+                        .unwrap_or_else(|| v.clone());
+                } else {
+                    sets.push(format!("{k}={v}"));
+                }
+            }
+            sets.extend(w.set.iter().map(|x| format!("workload.{x}")));
             match load_inputs(
-                Some(&resolve(&dir, &spec.system)),
+                Some(&resolve(&dir, &system)),
                 Some(&resolve(&dir, &w.file)),
                 &sets,
             ) {
@@ -229,10 +268,14 @@ pub struct Summary {
     pub ran: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// What the one-pass answer did, when it applied.
+    pub note: Option<String>,
 }
 
 /// Runs the jobs of `spec_path` in `slice` not yet in `<out>/results.jsonl` on
-/// `threads` threads, appending each as it ends.
+/// `threads` threads, appending each as it ends. A sweep over the size of one
+/// fully-associative LRU TLB is answered by one stack pass per workload (see
+/// [`onepass`]) unless the spec says `one_pass = false`.
 pub fn run(
     spec_path: &Path,
     out: &Path,
@@ -240,7 +283,7 @@ pub fn run(
     threads: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Summary, String> {
-    let (_, jobs) = plan(spec_path).map_err(|e| e.join("\n"))?;
+    let (spec, jobs) = plan(spec_path).map_err(|e| e.join("\n"))?;
     if let Slice::Index(k) = slice {
         if k >= jobs.len() {
             return Err(format!(
@@ -259,13 +302,27 @@ pub fn run(
     );
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let store: PathBuf = out.join("results.jsonl");
+    // The spec beside its results: the report reads its plots and baseline there.
+    let copy = out.join("spec.toml");
+    let text = std::fs::read(spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?;
+    if std::fs::read(&copy).ok().as_deref() != Some(&text[..]) {
+        crate::report::write_atomic(&copy, &text)
+            .map_err(|e| format!("{}: {e}", copy.display()))?;
+    }
+    let mut done_totals: HashMap<String, serde_json::Value> = HashMap::new();
     if store.exists() {
-        if let Some(r) = read_store(out)?.into_iter().find(|r| r.sweep != sweep_id) {
+        let recs = read_store(out)?;
+        if let Some(r) = recs.iter().find(|r| r.sweep != sweep_id) {
             return Err(format!(
                 "{} holds runs of another sweep (id {}, this one {sweep_id}): give another --out",
                 store.display(),
                 r.sweep
             ));
+        }
+        for r in recs {
+            if let (Some(t), None) = (r.total, &r.method) {
+                done_totals.insert(r.id, t);
+            }
         }
     }
     let done = done_ids(&store);
@@ -293,17 +350,7 @@ pub fn run(
     let file = Mutex::new(file);
     let finished = Mutex::new((0usize, 0usize));
     let io_error: Mutex<Option<String>> = Mutex::new(None);
-    crate::util::parallel_for(todo.len(), threads, |i| {
-        let j = todo[i];
-        // A panic in one run is that point's failure, not the sweep's.
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            simulate(&j.inputs, &mut |_, _| {})
-        }));
-        let (total, error) = match r {
-            Ok(Ok(rep)) => (Some(total_json(&rep)), None),
-            Ok(Err(e)) => (None, Some(e.0)),
-            Err(_) => (None, Some("the run panicked".to_string())),
-        };
+    let record = |j: &Job, total: Option<serde_json::Value>, error: Option<String>, method| {
         let failed = error.is_some();
         let rec = Record {
             sweep: sweep_id.clone(),
@@ -311,6 +358,7 @@ pub fn run(
             point: j.point,
             workload: j.workload.clone(),
             axes: j.axes.clone(),
+            method,
             total,
             error,
         };
@@ -328,6 +376,121 @@ pub fn run(
         d.1 += failed as usize;
         progress(d.0, todo.len());
         true
+    };
+    let simulate_one = |j: &Job| {
+        // A panic in one run is that point's failure, not the sweep's.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            simulate(&j.inputs, &mut |_, _| {})
+        }));
+        match r {
+            Ok(Ok(rep)) => (Some(total_json(&rep)), None),
+            Ok(Err(e)) => (None, Some(e.0)),
+            Err(_) => (None, Some("the run panicked".to_string())),
+        }
+    };
+
+    // One pass: per workload, the stack pass and a full simulation of its first point
+    // to check it against; the workloads whose check passes need no more simulation.
+    let one = if spec.one_pass {
+        onepass::eligible(&jobs)
+    } else {
+        Err("the spec says one_pass = false".into())
+    };
+    let mut curves: HashMap<String, onepass::Curve> = HashMap::new();
+    let mut checked: HashSet<String> = HashSet::new();
+    let mut note = None;
+    if let Ok(op) = &one {
+        let mut names: Vec<&str> = todo.iter().map(|j| j.workload.as_str()).collect();
+        names.sort();
+        names.dedup();
+        // Per workload: its pass (or why it failed), and whether its check run was
+        // recorded.
+        type Found = (String, Result<onepass::Curve, String>, bool);
+        let found: Mutex<Vec<Found>> = Mutex::new(Vec::new());
+        crate::util::parallel_for(names.len(), threads, |w| {
+            let guard = (jobs.iter())
+                .find(|j| j.workload == names[w])
+                .expect("a workload has jobs");
+            let entries = guard.inputs.system.tlb[op.tlb].entries;
+            let mut recorded = false;
+            let r = onepass::Curve::of(guard, op).and_then(|c| {
+                let total = match done_totals.get(&guard.id) {
+                    Some(t) => t.clone(),
+                    None => {
+                        let (total, error) = simulate_one(guard);
+                        if todo.iter().any(|j| j.id == guard.id) {
+                            recorded = true;
+                            if !record(guard, total.clone(), error.clone(), None) {
+                                return Err("the store could not be written".into());
+                            }
+                        }
+                        total.ok_or_else(|| {
+                            format!("its check run failed: {}", error.unwrap_or_default())
+                        })?
+                    }
+                };
+                c.check(entries, op.tlb, &total)?;
+                Ok(c)
+            });
+            found
+                .lock()
+                .expect("lock")
+                .push((names[w].to_string(), r, recorded));
+            true
+        });
+        let mut failed = Vec::new();
+        for (w, r, recorded) in found.into_inner().expect("lock") {
+            if recorded {
+                checked.insert(w.clone());
+            }
+            match r {
+                Ok(c) => {
+                    curves.insert(w, c);
+                }
+                Err(e) => failed.push(format!("workload `{w}`: {e}")),
+            }
+        }
+        failed.sort();
+        note = Some(if failed.is_empty() {
+            format!(
+                "one pass: every size of `{}` answered by LRU stack analysis (one pass per workload; each workload's first point simulated in full and checked against it)",
+                op.name
+            )
+        } else {
+            format!(
+                "one pass: sizes of `{}` answered by LRU stack analysis, except where the check failed and every point was simulated: {}",
+                op.name,
+                failed.join("; ")
+            )
+        });
+    }
+    if let Some(e) = io_error.lock().expect("lock").take() {
+        return Err(e);
+    }
+    let rest: Vec<&Job> = (todo.iter().copied())
+        .filter(|j| {
+            !(checked.contains(&j.workload)
+                && jobs
+                    .iter()
+                    .find(|k| k.workload == j.workload)
+                    .map(|k| &k.id)
+                    == Some(&j.id))
+        })
+        .collect();
+    crate::util::parallel_for(rest.len(), threads, |i| {
+        let j = rest[i];
+        match (&one, curves.get(&j.workload)) {
+            (Ok(op), Some(c)) => record(
+                j,
+                Some(c.total(j.inputs.system.tlb[op.tlb].entries)),
+                None,
+                Some("stack".to_string()),
+            ),
+            _ => {
+                let (total, error) = simulate_one(j);
+                record(j, total, error, None)
+            }
+        }
     });
     if let Some(e) = io_error.into_inner().expect("lock") {
         return Err(e);
@@ -337,6 +500,7 @@ pub fn run(
         ran,
         skipped: in_shard - todo.len(),
         failed,
+        note,
     })
 }
 
@@ -405,112 +569,13 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, String> {
     let p = out.join("results.jsonl");
     crate::report::write_atomic(&p, text.as_bytes())
         .map_err(|e| format!("{}: {e}", p.display()))?;
+    // The spec copy goes along, for the report.
+    if let Some(spec) = dirs
+        .iter()
+        .find_map(|d| std::fs::read(d.join("spec.toml")).ok())
+    {
+        let p = out.join("spec.toml");
+        crate::report::write_atomic(&p, &spec).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
     Ok(recs.len())
-}
-
-/// Headline statistics of a report: (column, JSON pointer into `stats.total`).
-const HEADLINE: [(&str, &str); 7] = [
-    ("cycles", "/cycles"),
-    (
-        "translation_cycles_per_access",
-        "/translation_cycles_per_access",
-    ),
-    ("translation_share", "/translation_share"),
-    ("walks", "/walks/walks"),
-    ("minor_faults", "/minor_faults"),
-    ("walk_latency_mean", "/walks/latency/mean"),
-    ("shootdowns", "/shootdown/shootdowns"),
-];
-
-/// `report.csv` (a row per run: point, workload, each axis, each headline statistic,
-/// and cycles against the `baseline` point on the same workload) with a geometric-mean
-/// row per point over the workloads, and `cycles_normalised.svg`. Returns the CSV.
-pub fn report(dir: &Path, baseline: usize) -> Result<String, String> {
-    let mut recs: Vec<Record> = read_store(dir)?
-        .into_iter()
-        .filter(|r| r.total.is_some())
-        .collect();
-    if recs.is_empty() {
-        return Err(format!("{}: no finished runs", dir.display()));
-    }
-    recs.sort_by(|a, b| (a.point, &a.workload).cmp(&(b.point, &b.workload)));
-    let get = |r: &Record, ptr: &str| {
-        r.total
-            .as_ref()
-            .and_then(|t| t.pointer(ptr))
-            .and_then(|v| v.as_f64())
-            .unwrap_or(f64::NAN)
-    };
-    let keys: Vec<String> = recs[0].axes.iter().map(|a| a.0.clone()).collect();
-    let base: std::collections::HashMap<&str, f64> = (recs.iter())
-        .filter(|r| r.point == baseline)
-        .map(|r| (r.workload.as_str(), get(r, "/cycles")))
-        .collect();
-    if base.is_empty() {
-        return Err(format!("baseline point {baseline} has no finished runs"));
-    }
-    let mut csv = String::from("point,workload");
-    for k in &keys {
-        csv.push_str(&format!(",{k}"));
-    }
-    for (h, _) in HEADLINE {
-        csv.push_str(&format!(",{h}"));
-    }
-    csv.push_str(",cycles_vs_baseline\n");
-    let mut points: Vec<usize> = recs.iter().map(|r| r.point).collect();
-    points.dedup();
-    let mut workloads: Vec<String> = recs.iter().map(|r| r.workload.clone()).collect();
-    workloads.sort();
-    workloads.dedup();
-    let mut norm = vec![vec![f64::NAN; points.len()]; workloads.len() + 1];
-    let mut labels = Vec::new();
-    for (pi, &p) in points.iter().enumerate() {
-        let mut logs = Vec::new();
-        let mut axes = Vec::new();
-        for r in recs.iter().filter(|r| r.point == p) {
-            axes = r.axes.iter().map(|a| a.1.clone()).collect();
-            csv.push_str(&format!("{},{}", r.point, r.workload));
-            for a in &r.axes {
-                csv.push_str(&format!(",{}", a.1));
-            }
-            for (_, ptr) in HEADLINE {
-                csv.push_str(&format!(",{}", get(r, ptr)));
-            }
-            let n = base
-                .get(r.workload.as_str())
-                .map_or(f64::NAN, |b| get(r, "/cycles") / b);
-            csv.push_str(&format!(",{n}\n"));
-            logs.push(n.ln());
-            if let Some(wi) = workloads.iter().position(|w| *w == r.workload) {
-                norm[wi][pi] = n;
-            }
-        }
-        // Geometric mean across workloads, as architecture papers summarise.
-        let g = (logs.iter().sum::<f64>() / logs.len() as f64).exp();
-        csv.push_str(&format!("{p},geomean"));
-        for a in &axes {
-            csv.push_str(&format!(",{a}"));
-        }
-        for _ in HEADLINE {
-            csv.push(',');
-        }
-        csv.push_str(&format!(",{g}\n"));
-        norm[workloads.len()][pi] = g;
-        labels.push(format!("{p}: {}", axes.join(" ")));
-    }
-    let mut groups = workloads.clone();
-    groups.push("geomean".into());
-    let svg = crate::svg::grouped_bars(
-        &format!("cycles against point {baseline}"),
-        "cycles / baseline's",
-        &groups,
-        &labels,
-        &norm,
-    );
-    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
-    let p = dir.join("report.csv");
-    crate::report::write_atomic(&p, csv.as_bytes()).map_err(|e| io(&p, e))?;
-    let p = dir.join("cycles_normalised.svg");
-    crate::report::write_atomic(&p, svg.as_bytes()).map_err(|e| io(&p, e))?;
-    Ok(csv)
 }

@@ -1,0 +1,570 @@
+//! A sweep's report: the table and the plots of a finished (or partly finished) store.
+//!
+//! In: the output folder of a sweep (`results.jsonl`, and `spec.toml`, the spec copy
+//! `sweep run` leaves there, for its `[[plot]]`s and `baseline`). Out: `report.csv`, a
+//! row per (point, workload) with a column per axis and per headline statistic, the
+//! metric normalised to the baseline point on the same workload, and a `geomean` row
+//! per point (the geometric mean of the normalised metric over the workloads, as
+//! architecture papers summarise); a grouped bar chart of the normalised metric; and
+//! the plots the spec asks for (`line`: a line per workload or per value of an axis;
+//! `heatmap`: two axes), or by default a line chart for one numeric axis and a heatmap
+//! plus a line chart for two.
+//!
+//! The normalised metric is cycles; when the sweep was answered by one stack pass (see
+//! [`super::onepass`]), whose records hold only the TLB's counters, it is that TLB's
+//! misses, and the report says so.
+
+use super::{read_store, Record};
+use crate::svg::{LineChart, Series};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Headline statistics of a report: (column, JSON pointer into `stats.total`).
+const HEADLINE: [(&str, &str); 7] = [
+    ("cycles", "/cycles"),
+    (
+        "translation_cycles_per_access",
+        "/translation_cycles_per_access",
+    ),
+    ("translation_share", "/translation_share"),
+    ("walks", "/walks/walks"),
+    ("minor_faults", "/minor_faults"),
+    ("walk_latency_mean", "/walks/latency/mean"),
+    ("shootdowns", "/shootdown/shootdowns"),
+];
+
+/// What a plot of the report shows (`[[plot]]` in a sweep spec).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlotSpec {
+    pub kind: PlotKind,
+    /// The axis along x (a key of one of the sweep's axes).
+    pub x: String,
+    /// `heatmap`: the axis along y.
+    #[serde(default)]
+    pub y: Option<String>,
+    /// `line`: a line per `workload` (the default) or per value of this axis.
+    #[serde(default)]
+    pub series: Option<String>,
+    /// The column plotted (default: the normalised metric).
+    #[serde(default)]
+    pub metric: Option<String>,
+    /// Whose rows (default `geomean`, or every workload for `series = "workload"`).
+    #[serde(default)]
+    pub workload: Option<String>,
+    /// `key=value` pins for the other axes.
+    #[serde(default, rename = "where")]
+    pub pins: Vec<String>,
+    #[serde(default)]
+    pub log_x: bool,
+    /// File name (default `plot-<n>.svg`).
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlotKind {
+    Line,
+    Heatmap,
+}
+
+/// The part of a spec the report reads.
+#[derive(Default, Deserialize)]
+struct ReportSpec {
+    #[serde(default)]
+    baseline: Option<usize>,
+    #[serde(default, rename = "plot")]
+    plots: Vec<PlotSpec>,
+}
+
+/// One row of the table.
+struct Row {
+    point: usize,
+    workload: String,
+    axes: Vec<String>,
+    values: HashMap<String, f64>,
+}
+
+/// What `report` made.
+pub struct Report {
+    pub csv: String,
+    /// The files written, by name.
+    pub files: Vec<String>,
+    /// What a reader should know (the one-pass answer).
+    pub notes: Vec<String>,
+}
+
+/// Checks a spec's plots against its axes (at plan time, before anything runs).
+pub fn check_plots(plots: &[PlotSpec], keys: &[String]) -> Result<(), String> {
+    for (i, p) in plots.iter().enumerate() {
+        let axis = |what: &str, k: &str| {
+            if keys.iter().any(|a| a == k) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "plot[{i}].{what}: `{k}` is not an axis of the sweep (axes: {})",
+                    keys.join(", ")
+                ))
+            }
+        };
+        axis("x", &p.x)?;
+        match p.kind {
+            PlotKind::Heatmap => {
+                let y =
+                    p.y.as_deref()
+                        .ok_or(format!("plot[{i}]: a heatmap needs `y`, a second axis"))?;
+                axis("y", y)?;
+                if y == p.x {
+                    return Err(format!("plot[{i}]: x and y are the same axis"));
+                }
+                if p.series.is_some() {
+                    return Err(format!("plot[{i}].series: a heatmap has no series"));
+                }
+            }
+            PlotKind::Line => {
+                if p.y.is_some() {
+                    return Err(format!("plot[{i}].y: a line plot's y is its `metric`"));
+                }
+                if let Some(s) = p.series.as_deref().filter(|s| *s != "workload") {
+                    axis("series", s)?;
+                }
+            }
+        }
+        for pin in &p.pins {
+            let (k, _) = pin
+                .split_once('=')
+                .ok_or(format!("plot[{i}].where: `{pin}` is not key=value"))?;
+            axis("where", k.trim())?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `dir/report.csv`, the normalised bar chart and the plots; `baseline`
+/// overrides the spec's baseline point (default 0).
+pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
+    let spec_path = dir.join("spec.toml");
+    let spec: ReportSpec = match std::fs::read_to_string(&spec_path) {
+        Ok(text) => {
+            // The run checked the spec in full; only the report's part is read here.
+            let v: toml::Value =
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", spec_path.display()))?;
+            let t = v.as_table().cloned().unwrap_or_default();
+            let mut part = toml::Table::new();
+            for k in ["baseline", "plot"] {
+                if let Some(x) = t.get(k) {
+                    part.insert(k.into(), x.clone());
+                }
+            }
+            toml::Value::Table(part)
+                .try_into()
+                .map_err(|e| format!("{}: {e}", spec_path.display()))?
+        }
+        Err(_) => ReportSpec::default(),
+    };
+    let baseline = baseline.or(spec.baseline).unwrap_or(0);
+    let mut recs: Vec<Record> = read_store(dir)?
+        .into_iter()
+        .filter(|r| r.total.is_some())
+        .collect();
+    if recs.is_empty() {
+        return Err(format!("{}: no finished runs", dir.display()));
+    }
+    recs.sort_by(|a, b| (a.point, &a.workload).cmp(&(b.point, &b.workload)));
+    let keys: Vec<String> = recs[0].axes.iter().map(|a| a.0.clone()).collect();
+    check_plots(&spec.plots, &keys).map_err(|e| format!("{}: {e}", spec_path.display()))?;
+    let get = |r: &Record, ptr: &str| {
+        (r.total.as_ref())
+            .and_then(|t| t.pointer(ptr))
+            .and_then(|v| v.as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    // One pass: its records name the TLB they answer for.
+    let stack_tlb: Option<String> = (recs.iter())
+        .find(|r| r.method.as_deref() == Some("stack"))
+        .and_then(|r| {
+            r.total
+                .as_ref()?
+                .pointer("/tlb/0/name")?
+                .as_str()
+                .map(String::from)
+        });
+    let tlb_of = |r: &Record, name: &str, field: &str| {
+        (r.total.as_ref())
+            .and_then(|t| t["tlb"].as_array())
+            .and_then(|ts| ts.iter().find(|t| t["name"] == name))
+            .and_then(|t| t[field].as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    let (metric, norm_col) = match &stack_tlb {
+        Some(n) => (format!("{n}_misses"), "misses_vs_baseline".to_string()),
+        None => ("cycles".to_string(), "cycles_vs_baseline".to_string()),
+    };
+    let mut columns: Vec<String> = HEADLINE.iter().map(|h| h.0.to_string()).collect();
+    if let Some(n) = &stack_tlb {
+        columns.push(format!("{n}_misses"));
+        columns.push(format!("{n}_miss_rate"));
+    }
+    let mut rows: Vec<Row> = (recs.iter())
+        .map(|r| {
+            let mut values: HashMap<String, f64> = HEADLINE
+                .iter()
+                .map(|(h, p)| (h.to_string(), get(r, p)))
+                .collect();
+            if let Some(n) = &stack_tlb {
+                values.insert(format!("{n}_misses"), tlb_of(r, n, "misses"));
+                values.insert(format!("{n}_miss_rate"), tlb_of(r, n, "miss_rate"));
+            }
+            Row {
+                point: r.point,
+                workload: r.workload.clone(),
+                axes: r.axes.iter().map(|a| a.1.clone()).collect(),
+                values,
+            }
+        })
+        .collect();
+    let base: HashMap<String, f64> = (rows.iter())
+        .filter(|r| r.point == baseline)
+        .map(|r| (r.workload.clone(), r.values[&metric]))
+        .collect();
+    if base.is_empty() {
+        return Err(format!("baseline point {baseline} has no finished runs"));
+    }
+    for r in &mut rows {
+        let n = base
+            .get(&r.workload)
+            .map_or(f64::NAN, |b| r.values[&metric] / b);
+        r.values.insert(norm_col.clone(), n);
+    }
+    let method = |r: &Row| {
+        let rec = recs
+            .iter()
+            .find(|x| x.point == r.point && x.workload == r.workload);
+        match rec.and_then(|x| x.method.as_deref()) {
+            Some(m) => m.to_string(),
+            None => "simulated".to_string(),
+        }
+    };
+    let mut csv = String::from("point,workload");
+    for k in &keys {
+        csv.push_str(&format!(",{k}"));
+    }
+    for c in &columns {
+        csv.push_str(&format!(",{c}"));
+    }
+    csv.push_str(&format!(",{norm_col},method\n"));
+    let mut points: Vec<usize> = rows.iter().map(|r| r.point).collect();
+    points.dedup();
+    let mut workloads: Vec<String> = rows.iter().map(|r| r.workload.clone()).collect();
+    workloads.sort();
+    workloads.dedup();
+    let mut bars = vec![vec![f64::NAN; points.len()]; workloads.len() + 1];
+    let mut labels = Vec::new();
+    let mut geomeans = Vec::new();
+    for (pi, &p) in points.iter().enumerate() {
+        let mut logs = Vec::new();
+        let mut axes = Vec::new();
+        for r in rows.iter().filter(|r| r.point == p) {
+            axes = r.axes.clone();
+            csv.push_str(&format!("{},{}", r.point, r.workload));
+            for a in &r.axes {
+                csv.push_str(&format!(",{a}"));
+            }
+            for c in &columns {
+                csv.push_str(&format!(",{}", r.values[c]));
+            }
+            let n = r.values[&norm_col];
+            csv.push_str(&format!(",{n},{}\n", method(r)));
+            logs.push(n.ln());
+            if let Some(wi) = workloads.iter().position(|w| *w == r.workload) {
+                bars[wi][pi] = n;
+            }
+        }
+        // Geometric mean across workloads, as architecture papers summarise.
+        let g = (logs.iter().sum::<f64>() / logs.len() as f64).exp();
+        csv.push_str(&format!("{p},geomean"));
+        for a in &axes {
+            csv.push_str(&format!(",{a}"));
+        }
+        for _ in &columns {
+            csv.push(',');
+        }
+        csv.push_str(&format!(",{g},\n"));
+        bars[workloads.len()][pi] = g;
+        labels.push(format!("{p}: {}", axes.join(" ")));
+        geomeans.push(Row {
+            point: p,
+            workload: "geomean".into(),
+            axes,
+            values: HashMap::from([(norm_col.clone(), g)]),
+        });
+    }
+    rows.extend(geomeans);
+    let mut groups = workloads.clone();
+    groups.push("geomean".into());
+    let what = match &stack_tlb {
+        Some(n) => format!("misses of `{n}` (one-pass LRU stack analysis)"),
+        None => "cycles".to_string(),
+    };
+    let mut files: Vec<(String, String)> = vec![(
+        format!(
+            "{}_normalised.svg",
+            if stack_tlb.is_some() {
+                "misses"
+            } else {
+                "cycles"
+            }
+        ),
+        crate::svg::grouped_bars(
+            &format!("{what} against point {baseline}"),
+            &format!("{metric} / baseline's"),
+            &groups,
+            &labels,
+            &bars,
+        ),
+    )];
+    let plots = if spec.plots.is_empty() {
+        default_plots(&keys, &rows)
+    } else {
+        spec.plots.clone()
+    };
+    for (i, p) in plots.iter().enumerate() {
+        let svg = plot(p, &keys, &rows, &norm_col, &what, baseline)
+            .map_err(|e| format!("plot[{i}]: {e}"))?;
+        files.push((
+            p.file.clone().unwrap_or_else(|| format!("plot-{i}.svg")),
+            svg,
+        ));
+    }
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    let p = dir.join("report.csv");
+    crate::report::write_atomic(&p, csv.as_bytes()).map_err(|e| io(&p, e))?;
+    for (name, svg) in &files {
+        let p = dir.join(name);
+        crate::report::write_atomic(&p, svg.as_bytes()).map_err(|e| io(&p, e))?;
+    }
+    let mut notes = Vec::new();
+    if let Some(n) = &stack_tlb {
+        let stack = recs
+            .iter()
+            .filter(|r| r.method.as_deref() == Some("stack"))
+            .count();
+        notes.push(format!(
+            "{stack} of {} runs were answered by one-pass LRU stack analysis (Mattson et al. 1970) for `{n}`, not simulated: they have its counters only (rows with method = stack); the normalised figure is its misses",
+            recs.len()
+        ));
+    }
+    Ok(Report {
+        csv,
+        files: std::iter::once("report.csv".to_string())
+            .chain(files.into_iter().map(|f| f.0))
+            .collect(),
+        notes,
+    })
+}
+
+/// With no `[[plot]]`: a line chart over a single numeric axis; for two axes, a heatmap
+/// of the geometric means and a line per value of the second axis (when the first is
+/// numeric).
+fn default_plots(keys: &[String], rows: &[Row]) -> Vec<PlotSpec> {
+    let numeric = |i: usize| rows.iter().all(|r| r.axes[i].parse::<f64>().is_ok());
+    let base = |x: &str| PlotSpec {
+        kind: PlotKind::Line,
+        x: x.to_string(),
+        y: None,
+        series: None,
+        metric: None,
+        workload: None,
+        pins: Vec::new(),
+        log_x: false,
+        file: None,
+    };
+    let mut out = Vec::new();
+    match keys.len() {
+        1 if numeric(0) => out.push(base(&keys[0])),
+        2 => {
+            out.push(PlotSpec {
+                kind: PlotKind::Heatmap,
+                y: Some(keys[0].clone()),
+                ..base(&keys[1])
+            });
+            if numeric(0) {
+                out.push(PlotSpec {
+                    series: Some(keys[1].clone()),
+                    ..base(&keys[0])
+                });
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The rows `p` draws from: its workload's, with the pins applied, and a check that the
+/// axes it does not show hold one value.
+fn select<'a>(
+    p: &PlotSpec,
+    keys: &[String],
+    rows: &'a [Row],
+    shown: &[&str],
+    all_workloads: bool,
+) -> Result<Vec<&'a Row>, String> {
+    let ix = |k: &str| keys.iter().position(|a| a == k).expect("checked axis");
+    let pins: Vec<(usize, &str)> = (p.pins.iter())
+        .filter_map(|s| s.split_once('='))
+        .map(|(k, v)| (ix(k.trim()), v.trim()))
+        .collect();
+    let want = p.workload.as_deref().unwrap_or("geomean");
+    let sel: Vec<&Row> = (rows.iter())
+        .filter(|r| all_workloads || r.workload == want)
+        .filter(|r| {
+            pins.iter()
+                .all(|(i, v)| r.axes[*i].trim_matches('"') == v.trim_matches('"'))
+        })
+        .collect();
+    if sel.is_empty() {
+        return Err(format!("no rows of workload `{want}` match its pins"));
+    }
+    for (i, k) in keys.iter().enumerate() {
+        if shown.contains(&k.as_str()) {
+            continue;
+        }
+        let mut vals: Vec<&str> = sel.iter().map(|r| r.axes[i].as_str()).collect();
+        vals.sort();
+        vals.dedup();
+        if vals.len() > 1 {
+            return Err(format!(
+                "axis `{k}` takes {} values in the rows plotted: pin one with where = [\"{k}={}\"]",
+                vals.len(),
+                vals[0]
+            ));
+        }
+    }
+    Ok(sel)
+}
+
+fn plot(
+    p: &PlotSpec,
+    keys: &[String],
+    rows: &[Row],
+    norm_col: &str,
+    what: &str,
+    baseline: usize,
+) -> Result<String, String> {
+    let metric = p.metric.clone().unwrap_or_else(|| norm_col.to_string());
+    if !rows.iter().any(|r| r.values.contains_key(&metric)) {
+        let mut known: Vec<&String> = rows.iter().flat_map(|r| r.values.keys()).collect();
+        known.sort();
+        known.dedup();
+        return Err(format!(
+            "metric `{metric}` is not a column of the report (columns: {})",
+            known
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let ix = |k: &str| keys.iter().position(|a| a == k).expect("checked axis");
+    let value = |r: &Row| -> Result<f64, String> {
+        r.values.get(&metric).copied().ok_or_else(|| {
+            format!(
+                "workload `{}` has no `{metric}` (geomean rows hold only the normalised figure: name a workload)",
+                r.workload
+            )
+        })
+    };
+    let title = if metric == norm_col {
+        format!("{what} against point {baseline}")
+    } else {
+        metric.clone()
+    };
+    let x = ix(&p.x);
+    match p.kind {
+        PlotKind::Line => {
+            let by_workload = p.series.as_deref().is_none_or(|s| s == "workload");
+            let series_key = p.series.as_deref().filter(|_| !by_workload);
+            let mut shown = vec![p.x.as_str()];
+            shown.extend(series_key);
+            let sel = select(p, keys, rows, &shown, by_workload && p.workload.is_none())?;
+            let mut chart = LineChart {
+                title,
+                x_label: p.x.clone(),
+                y_label: metric.clone(),
+                log_x: p.log_x,
+                ..Default::default()
+            };
+            let mut names: Vec<String> = Vec::new();
+            for r in &sel {
+                if by_workload && p.workload.is_none() && !r.values.contains_key(&metric) {
+                    continue;
+                }
+                let name = match series_key {
+                    Some(k) => format!("{k}={}", r.axes[ix(k)]),
+                    None => r.workload.clone(),
+                };
+                let xv: f64 = r.axes[x].parse().map_err(|_| {
+                    format!("x axis `{}` has the value {}, not a number: use a heatmap or the bar chart", p.x, r.axes[x])
+                })?;
+                let v = value(r)?;
+                let i = match names.iter().position(|n| *n == name) {
+                    Some(i) => i,
+                    None => {
+                        names.push(name.clone());
+                        chart.series.push(Series {
+                            name,
+                            dots: true,
+                            ..Default::default()
+                        });
+                        names.len() - 1
+                    }
+                };
+                chart.series[i].points.push((xv, v));
+            }
+            for s in &mut chart.series {
+                s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            }
+            if metric == norm_col {
+                // Normalised figures sit near 1: the axis starts near the data.
+                let lo = (chart.series.iter())
+                    .flat_map(|s| s.points.iter().map(|p| p.1))
+                    .filter(|v| v.is_finite())
+                    .fold(f64::INFINITY, f64::min);
+                chart.y_min = lo.is_finite().then(|| (lo * 10.0).floor() / 10.0);
+            }
+            Ok(chart.to_svg())
+        }
+        PlotKind::Heatmap => {
+            let yk = p.y.as_deref().expect("checked");
+            let y = ix(yk);
+            let sel = select(p, keys, rows, &[p.x.as_str(), yk], false)?;
+            let mut cols: Vec<String> = Vec::new();
+            let mut rws: Vec<String> = Vec::new();
+            for r in &sel {
+                if !cols.contains(&r.axes[x]) {
+                    cols.push(r.axes[x].clone());
+                }
+                if !rws.contains(&r.axes[y]) {
+                    rws.push(r.axes[y].clone());
+                }
+            }
+            let mut cells = vec![vec![f64::NAN; cols.len()]; rws.len()];
+            for r in &sel {
+                let c = cols.iter().position(|v| *v == r.axes[x]).expect("listed");
+                let w = rws.iter().position(|v| *v == r.axes[y]).expect("listed");
+                cells[w][c] = value(r)?;
+            }
+            let who = p.workload.as_deref().unwrap_or("geomean");
+            Ok(crate::svg::heatmap(
+                &format!("{title} ({who})"),
+                &p.x,
+                yk,
+                &cols,
+                &rws,
+                &cells,
+            ))
+        }
+    }
+}
