@@ -461,7 +461,9 @@ fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
                         let whole = mmusim::sweep::plan(&spec).map_or(0, |p| p.1.len());
                         let have = mmusim::sweep::done_ids(&out.join("results.jsonl")).len();
                         if have < whole {
-                            eprintln!("--report: {have} of {whole} runs are in the store; no report yet");
+                            eprintln!(
+                                "--report: {have} of {whole} runs are in the store; no report yet"
+                            );
                             return ExitCode::SUCCESS;
                         }
                         // In place: the store's lines in a fixed order, whatever the

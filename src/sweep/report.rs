@@ -7,7 +7,8 @@
 //! per point (the geometric mean of the normalised metric over the workloads, as
 //! architecture papers summarise); a grouped bar chart of the normalised metric; and
 //! the plots the spec asks for (`line`: a line per workload or per value of an axis;
-//! `heatmap`: two axes), or by default a line chart for one numeric axis and a heatmap
+//! `heatmap`: two axes; `bars`: a group per workload, a bar per value of an axis), or by
+//! default a line chart for one numeric axis and a heatmap
 //! plus a line chart for two.
 //!
 //! The normalised metric is cycles; when the sweep was answered by one stack pass (see
@@ -68,6 +69,8 @@ pub struct PlotSpec {
 pub enum PlotKind {
     Line,
     Heatmap,
+    /// A group per workload, a bar per value of `x`.
+    Bars,
 }
 
 /// The part of a spec the report reads.
@@ -123,7 +126,7 @@ pub fn check_plots(plots: &[PlotSpec], keys: &[String]) -> Result<(), String> {
                     return Err(format!("plot[{i}].series: a heatmap has no series"));
                 }
             }
-            PlotKind::Line => {
+            PlotKind::Line | PlotKind::Bars => {
                 if p.y.is_some() {
                     return Err(format!("plot[{i}].y: a line plot's y is its `metric`"));
                 }
@@ -427,18 +430,22 @@ fn select<'a>(
     if sel.is_empty() {
         return Err(format!("no rows of workload `{want}` match its pins"));
     }
-    for (i, k) in keys.iter().enumerate() {
-        if shown.contains(&k.as_str()) {
-            continue;
-        }
-        let mut vals: Vec<&str> = sel.iter().map(|r| r.axes[i].as_str()).collect();
-        vals.sort();
-        vals.dedup();
-        if vals.len() > 1 {
+    // Each place on the plot (workload and the shown axes' values) must be one row:
+    // an axis not shown may only move with the shown ones (as zipped axes do).
+    let shown_ix: Vec<usize> = shown.iter().map(|k| ix(k)).collect();
+    let mut at: HashMap<(String, Vec<&str>), &Row> = HashMap::new();
+    for r in &sel {
+        let place = (
+            r.workload.clone(),
+            shown_ix.iter().map(|&i| r.axes[i].as_str()).collect(),
+        );
+        if let Some(other) = at.insert(place, r) {
+            let i = (0..keys.len())
+                .find(|&i| !shown_ix.contains(&i) && other.axes[i] != r.axes[i])
+                .unwrap_or(0);
             return Err(format!(
-                "axis `{k}` takes {} values in the rows plotted: pin one with where = [\"{k}={}\"]",
-                vals.len(),
-                vals[0]
+                "axis `{}` takes several values in the rows plotted: pin one with where = [\"{}={}\"]",
+                keys[i], keys[i], other.axes[i]
             ));
         }
     }
@@ -535,6 +542,38 @@ fn plot(
                 chart.y_min = lo.is_finite().then(|| (lo * 10.0).floor() / 10.0);
             }
             Ok(chart.to_svg())
+        }
+        PlotKind::Bars => {
+            let sel = select(p, keys, rows, &[p.x.as_str()], p.workload.is_none())?;
+            let mut groups: Vec<String> = Vec::new();
+            let mut bars: Vec<String> = Vec::new();
+            for r in &sel {
+                if r.values.contains_key(&metric) && !groups.contains(&r.workload) {
+                    groups.push(r.workload.clone());
+                }
+                if !bars.contains(&r.axes[x]) {
+                    bars.push(r.axes[x].clone());
+                }
+            }
+            let mut v = vec![vec![f64::NAN; bars.len()]; groups.len()];
+            for r in &sel {
+                if let Some(g) = groups.iter().position(|g| *g == r.workload) {
+                    let b = bars.iter().position(|b| *b == r.axes[x]).expect("listed");
+                    v[g][b] = value(r)?;
+                }
+            }
+            // The legend names the values (the title the axis): long keys do not fit.
+            let bars: Vec<String> = bars
+                .iter()
+                .map(|b| b.trim_matches('"').to_string())
+                .collect();
+            Ok(crate::svg::grouped_bars(
+                &format!("{title}, by {}", p.x),
+                &metric,
+                &groups,
+                &bars,
+                &v,
+            ))
         }
         PlotKind::Heatmap => {
             let yk = p.y.as_deref().expect("checked");

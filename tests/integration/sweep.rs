@@ -559,5 +559,58 @@ fn the_report_draws_the_plots_the_spec_asks_for() {
     run(&spec, &out3, &[]);
     let (code, _, err) = mmusim(&["sweep", "report", out3.to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(err.contains("plot[0]: axis `walker.max_concurrent_walks` takes 2 values in the rows plotted: pin one with where"), "{err}");
+    assert!(err.contains("plot[0]: axis `walker.max_concurrent_walks` takes several values in the rows plotted: pin one with where"), "{err}");
+}
+
+/// An axis keyed `system` picks each point's base config: the points run different
+/// page tables (hashed walks read no radix levels), a bad name is refused up front with
+/// its point, and `--report` sorts the finished store and writes the report.
+#[test]
+fn a_system_axis_switches_the_base_config() {
+    let dir = sweep_dir(
+        "product",
+        "[[axis]]\nkey = \"system\"\nvalues = [\"skylake\", \"skylake-htab\"]\n",
+    );
+    let spec = dir.path().join("s.toml");
+    let out = dir.path().join("o");
+    let (code, err) = run(&spec, &out, &["--report"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("wrote report.csv"), "{err}");
+    let recs = by_point(&out);
+    assert_eq!(recs.len(), 4);
+    let order: Vec<(u64, String)> = std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| {
+            (
+                v["point"].as_u64().unwrap(),
+                v["workload"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        recs.keys().cloned().collect::<Vec<_>>(),
+        "sorted by --report"
+    );
+    for w in ["seq", "uni"] {
+        let (r, h) = (&recs[&(0, w.to_string())], &recs[&(1, w.to_string())]);
+        assert_eq!(r["axes"][0][1], "\"skylake\"");
+        assert_ne!(r["id"], h["id"]);
+        // Radix walks start below the walk caches; a hashed walk reads its buckets.
+        assert_ne!(
+            r["total"]["walks"]["pte_reads"], h["total"]["walks"]["pte_reads"],
+            "{w}"
+        );
+        assert!(r["total"]["walks"]["walks"].as_u64().unwrap() > 0);
+    }
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, text.replace("\"skylake-htab\"", "\"skylake-nope\"")).unwrap();
+    let (code, _, err) = mmusim(&["sweep", "plan", spec.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("point 1 x workload `seq`") && err.contains("skylake-nope"),
+        "{err}"
+    );
 }
