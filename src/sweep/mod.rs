@@ -399,10 +399,10 @@ pub fn run(
     let mut curves: HashMap<String, onepass::Curve> = HashMap::new();
     let mut checked: HashSet<String> = HashSet::new();
     let mut note = None;
-    if let Ok(op) = &one {
-        let mut names: Vec<&str> = todo.iter().map(|j| j.workload.as_str()).collect();
-        names.sort();
-        names.dedup();
+    let mut names: Vec<&str> = todo.iter().map(|j| j.workload.as_str()).collect();
+    names.sort();
+    names.dedup();
+    if let (Ok(op), false) = (&one, names.is_empty()) {
         // Per workload: its pass (or why it failed), and whether its check run was
         // recorded.
         type Found = (String, Result<onepass::Curve, String>, bool);

@@ -13,8 +13,10 @@
 //! [`Curve::of`] makes the pass for one workload; [`Curve::answer`] gives a size's
 //! counters as the simulator reports them; [`Curve::check`] compares them with a full
 //! simulation of one point, which the sweep runs per workload as a guard: a run that
-//! invalidated TLB entries (a trace's event lines, memory pressure) or routed accesses
-//! another way would disagree, and the sweep then simulates every point instead.
+//! invalidated TLB entries (a trace's event lines, a full page table evicting
+//! translations) or routed accesses another way would disagree, and the sweep then
+//! simulates every point instead. Page replacement (`os.paging`) is refused outright:
+//! which pages it takes away depends on the TLB's size.
 //! Only that TLB's counters come out of the pass: cycles, walks and the rest need the
 //! simulation.
 
@@ -122,6 +124,11 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
     }
     if sys0.os.page_size != PageSize::Size4K || sys0.os.huge_pages.policy != HugePolicy::Never {
         return Err("pages other than 4K (os.page_size, os.huge_pages)".into());
+    }
+    // Page replacement takes pages (and their TLB entries) away in an order that
+    // depends on the TLB's size: what it invalidates is not the same at every size.
+    if sys0.os.paging.replacement.is_some() || sys0.os.paging.resident_pages > 0 {
+        return Err("os.paging replaces pages (their TLB entries go with them)".into());
     }
     Ok(OnePass {
         tlb: i,
@@ -236,8 +243,28 @@ impl Curve {
         })
     }
 
-    /// Compares the answer at `entries` with a simulation's `stats.total` (TLB `tlb`).
+    /// Compares the answer at `entries` with a simulation's `stats.total` (TLB `tlb`),
+    /// and requires that nothing invalidated TLB entries in that run. What would (a
+    /// full page table evicting translations, events, flushes) follows the faults,
+    /// which are the same at every size, so none at one size means none at any.
     pub fn check(&self, entries: u32, tlb: usize, total: &serde_json::Value) -> Result<(), String> {
+        for (what, ptr) in [
+            ("page-table evictions", "/page_table_evictions"),
+            ("page evictions", "/paging/evictions"),
+            ("shootdowns", "/shootdown/shootdowns"),
+            ("full flushes", "/sched/full_flushes"),
+            ("entries flushed", "/shootdown/entries_flushed"),
+            ("munmap calls", "/os_events/munmap_calls"),
+            ("mprotect calls", "/os_events/mprotect_calls"),
+            ("huge-page promotions", "/huge_pages/promotions"),
+        ] {
+            let n = total.pointer(ptr).and_then(|v| v.as_u64()).unwrap_or(0);
+            if n > 0 {
+                return Err(format!(
+                    "the simulation of {entries} entries had {n} {what}, which invalidate TLB entries"
+                ));
+            }
+        }
         let want = serde_json::to_value(self.answer(entries)).unwrap_or_default();
         let got = &total["tlb"][tlb];
         for k in ["hits", "misses", "fills", "evictions"] {

@@ -235,6 +235,11 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
     if base.is_empty() {
         return Err(format!("baseline point {baseline} has no finished runs"));
     }
+    if let Some(w) = base.iter().find(|(_, b)| **b == 0.0).map(|w| w.0) {
+        return Err(format!(
+            "baseline point {baseline} has no {metric} on workload `{w}`: nothing to normalise to (give another --baseline)"
+        ));
+    }
     for r in &mut rows {
         let n = base
             .get(&r.workload)
@@ -285,7 +290,9 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
                 bars[wi][pi] = n;
             }
         }
-        // Geometric mean across workloads, as architecture papers summarise.
+        // Geometric mean across workloads, as architecture papers summarise; a zero
+        // (a point with no misses) makes it zero, a missing value leaves it out.
+        let logs: Vec<f64> = logs.into_iter().filter(|l| !l.is_nan()).collect();
         let g = (logs.iter().sum::<f64>() / logs.len() as f64).exp();
         csv.push_str(&format!("{p},geomean"));
         for a in &axes {
@@ -384,9 +391,17 @@ fn default_plots(keys: &[String], rows: &[Row]) -> Vec<PlotSpec> {
         log_x: false,
         file: None,
     };
+    // Zipped axes move together: the second adds nothing to plot against the first.
+    let follows = |a: usize, b: usize| {
+        let mut m: HashMap<&str, &str> = HashMap::new();
+        rows.iter()
+            .all(|r| *m.entry(r.axes[a].as_str()).or_insert(r.axes[b].as_str()) == r.axes[b])
+    };
     let mut out = Vec::new();
     match keys.len() {
         1 if numeric(0) => out.push(base(&keys[0])),
+        2 if follows(0, 1) && numeric(0) => out.push(base(&keys[0])),
+        2 if follows(0, 1) => {}
         2 => {
             out.push(PlotSpec {
                 kind: PlotKind::Heatmap,

@@ -453,6 +453,23 @@ fn one_pass_steps_aside_where_it_would_be_wrong() {
     assert!(!err.contains("one pass"), "{err}");
     assert!(by_point(&out).values().all(|r| r["method"].is_null()));
 
+    // Page replacement takes TLB entries away in a size-dependent order: refused.
+    let pg = fa_dir(true, &loops(""));
+    let s = pg.path().join("s.toml");
+    let text = std::fs::read_to_string(&s).unwrap();
+    let paged = text.replace(
+        "\"sim.warmup_accesses=500\"]",
+        "\"sim.warmup_accesses=500\", \"os.paging.replacement=\\\"lru\\\"\", \"os.paging.resident_pages=64\"]",
+    );
+    assert_ne!(paged, text);
+    std::fs::write(&s, paged).unwrap();
+    let (code, _, err) = mmusim(&["sweep", "plan", s.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("every point simulated: os.paging replaces pages"),
+        "{err}"
+    );
+
     let ev = fa_dir(true, &loops("munmap 0x1000000000 0x10000\n"));
     let out = ev.path().join("o");
     let (code, err) = run(&ev.path().join("s.toml"), &out, &[]);
