@@ -458,8 +458,7 @@ fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
                         return ExitCode::from(1);
                     }
                     if report {
-                        let whole = mmusim::sweep::plan(&spec).map_or(0, |p| p.1.len());
-                        let have = mmusim::sweep::done_ids(&out.join("results.jsonl")).len();
+                        let (have, whole) = (s.in_store, s.runs);
                         if have < whole {
                             eprintln!(
                                 "--report: {have} of {whole} runs are in the store; no report yet"

@@ -31,6 +31,17 @@ fn nice_axis(max: f64) -> (f64, f64) {
     (((max / step) - 1e-9).ceil() * step, step)
 }
 
+/// The document's opening tag and its white background, `w` x `h` pixels.
+fn open(w: f64, h: f64) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(o, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    o
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -95,12 +106,7 @@ pub fn heatmap(
     let finite = || values.iter().flatten().copied().filter(|v| v.is_finite());
     let lo = finite().fold(f64::INFINITY, f64::min);
     let hi = finite().fold(f64::NEG_INFINITY, f64::max);
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(o, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let mut o = open(w, h);
     let _ = writeln!(
         o,
         r#"<text x="{:.1}" y="28" text-anchor="middle" font-size="16">{}</text>"#,
@@ -192,12 +198,7 @@ pub fn grouped_bars(
         .fold(0.0, f64::max);
     let (ymax, step) = nice_axis(max);
     let y = |v: f64| top + ph * (1.0 - v / ymax);
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(o, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let mut o = open(w, h);
     let _ = writeln!(
         o,
         r#"<text x="{}" y="28" text-anchor="middle" font-size="16">{}</text>"#,
@@ -361,12 +362,7 @@ impl LineChart {
         let ymin = self.y_min.unwrap_or(0.0).min(ymax - step);
         let px = |x: f64| left + pw * (tx(x) - x0) / (x1 - x0);
         let py = |y: f64| top + ph * (1.0 - ((y.min(ymax) - ymin) / (ymax - ymin)).max(0.0));
-        let mut o = String::new();
-        let _ = writeln!(
-            o,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
-        );
-        let _ = writeln!(o, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+        let mut o = open(w, h);
         let _ = writeln!(
             o,
             r#"<text x="{:.1}" y="28" text-anchor="middle" font-size="16">{}</text>"#,

@@ -270,6 +270,9 @@ pub struct Summary {
     pub failed: usize,
     /// What the one-pass answer did, when it applied.
     pub note: Option<String>,
+    /// Runs of the sweep (not only of this slice) in the store now, and in the plan.
+    pub in_store: usize,
+    pub runs: usize,
 }
 
 /// Runs the jobs of `spec_path` in `slice` not yet in `<out>/results.jsonl` on
@@ -310,6 +313,7 @@ pub fn run(
             .map_err(|e| format!("{}: {e}", copy.display()))?;
     }
     let mut done_totals: HashMap<String, serde_json::Value> = HashMap::new();
+    let mut done: HashSet<String> = HashSet::new();
     if store.exists() {
         let recs = read_store(out)?;
         if let Some(r) = recs.iter().find(|r| r.sweep != sweep_id) {
@@ -320,12 +324,12 @@ pub fn run(
             ));
         }
         for r in recs {
+            done.insert(r.id.clone());
             if let (Some(t), None) = (r.total, &r.method) {
                 done_totals.insert(r.id, t);
             }
         }
     }
-    let done = done_ids(&store);
     let todo: Vec<&Job> = (jobs.iter())
         .filter(|j| slice.takes(j.index))
         .filter(|j| !done.contains(&j.id))
@@ -501,6 +505,8 @@ pub fn run(
         skipped: in_shard - todo.len(),
         failed,
         note,
+        in_store: done.len() + ran,
+        runs: jobs.len(),
     })
 }
 
