@@ -1687,3 +1687,6 @@ impl Os {
         Ok((outcome, cycles))
     }
 }
+
+#[cfg(test)]
+mod tests;

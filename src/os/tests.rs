@@ -1,0 +1,53 @@
+//! The OS model's entry points, driven directly on a radix table: what each call hands
+//! back to the engine.
+
+use super::*;
+use crate::pagetable::Radix;
+use crate::workload::{EventKind, OsEvent};
+
+const A: u64 = 0x1000;
+const B: u64 = 0x2000;
+const HUGE: u64 = 0x4000_0000;
+
+fn os_with_ws(window: u64) -> (Os, Radix) {
+    let cfg: OsConfig = toml::from_str(&format!(
+        "phys_mem = \"1GiB\"\n[paging]\nreplacement = \"ws\"\nwindow = {window}\n"
+    ))
+    .unwrap();
+    let mut os = Os::new(&cfg, 1);
+    let pt = Radix::new(&[9, 9, 9, 9], &mut os.frames).unwrap();
+    (os, pt)
+}
+
+/// A munmap that splits a 2M page leaves walk caches to flush; a later working-set trim
+/// frees no table and must not say that it did (an earlier "tables freed" would widen
+/// the trim's shootdown to lazy cores).
+#[test]
+fn a_working_set_trim_reports_no_tables_freed_after_a_split() {
+    let (mut os, mut pt) = os_with_ws(2);
+    let mut st = OsStats::default();
+    os.handle_fault(&mut pt, 1, A, &mut st).unwrap();
+    os.handle_fault(&mut pt, 1, B, &mut st).unwrap();
+    // A 2M page mapped by hand (page replacement maps only 4K pages itself).
+    let f = os.frames.alloc(PageSize::Size2M).unwrap();
+    pt.map(1, HUGE, PageSize::Size2M, f, &mut os.frames).unwrap();
+    let ev = OsEvent::new(EventKind::Munmap, HUGE, HUGE + 4096);
+    os.apply_event(&mut pt, 1, ev, &mut st).unwrap();
+    assert!(os.flush_walk_caches, "the split asks for a walk-cache flush");
+    // A is touched until B falls out of the two-access window (at the second touch).
+    for _ in 0..2 {
+        os.on_access(&mut pt, 1, A, false, false, &mut st).unwrap();
+    }
+    assert_eq!(
+        os.invalidations,
+        vec![Evicted {
+            asid: 1,
+            vaddr: B,
+            size: PageSize::Size4K
+        }]
+    );
+    assert!(
+        !os.flush_walk_caches,
+        "the trim freed no table, yet the flag from the split is still set"
+    );
+}
