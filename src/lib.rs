@@ -25,7 +25,6 @@ pub mod svg;
 pub mod sweep;
 pub mod timeline;
 pub mod tlb;
-pub mod topology;
 pub mod trace;
 pub mod util;
 pub mod walker;

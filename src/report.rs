@@ -204,26 +204,7 @@ pub struct HugePageReport {
     pub demoted_freed_4k: u64,
 }
 
-/// Physical memory at the end of the run.
-#[derive(Clone, Debug, Serialize)]
-pub struct PhysReport {
-    pub total_bytes: u64,
-    pub free_bytes: u64,
-    /// Frames pinned at start by `os.fragmentation`.
-    pub pinned_frames: u64,
-    /// `reserve`: reservations the allocator broke to find memory.
-    pub reservations_broken: u64,
-    /// Pages still shared copy-on-write after forks, and the frames of the children's
-    /// page-table copies.
-    pub cow_shared_pages: u64,
-    pub child_table_frames: u64,
-    /// 2 MiB and 1 GiB pages the free blocks could still provide.
-    pub free_2m_blocks: u64,
-    pub free_1g_blocks: u64,
-    /// Gorman's unusable-free-space index for a 2M and a 1G allocation.
-    pub unusable_2m: f64,
-    pub unusable_1g: f64,
-}
+pub use crate::os::PhysReport;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct StatsReport {

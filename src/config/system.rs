@@ -37,7 +37,7 @@ pub struct SystemConfig {
     pub shootdown: ShootdownConfig,
 }
 
-/// How the cores are linked (the graph IPIs travel): see `crate::topology`.
+/// How the cores are linked (the graph IPIs travel): see `crate::sim::topology`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TopologyConfig {
@@ -1169,7 +1169,7 @@ impl SystemConfig {
             }
         }
         if let Err((k, m)) =
-            crate::topology::Topology::new(&self.topology, s.cores.clamp(1, 1024) as usize)
+            crate::sim::topology::Topology::new(&self.topology, s.cores.clamp(1, 1024) as usize)
         {
             e.push((k, m));
         }

@@ -20,34 +20,49 @@ fn os_with_ws(window: u64) -> (Os, Radix) {
 }
 
 /// A munmap that splits a 2M page leaves walk caches to flush; a later working-set trim
-/// frees no table and must not say that it did (an earlier "tables freed" would widen
-/// the trim's shootdown to lazy cores).
+/// frees no table and must not say that it did (before effects were values, the split's
+/// flag stayed set in the OS, and the engine read it as "tables freed" at the trim,
+/// widening the trim's shootdown to lazy cores).
 #[test]
 fn a_working_set_trim_reports_no_tables_freed_after_a_split() {
     let (mut os, mut pt) = os_with_ws(2);
     let mut st = OsStats::default();
-    os.handle_fault(&mut pt, 1, A, &mut st).unwrap();
-    os.handle_fault(&mut pt, 1, B, &mut st).unwrap();
+    let mut fx = Effects::default();
+    for va in [A, B] {
+        os.handle_fault(&mut pt, 1, va, &mut st, &mut fx).unwrap();
+        assert!(!fx.flush_walk_caches && !fx.tables_freed);
+        fx.clear();
+    }
     // A 2M page mapped by hand (page replacement maps only 4K pages itself).
     let f = os.frames.alloc(PageSize::Size2M).unwrap();
-    pt.map(1, HUGE, PageSize::Size2M, f, &mut os.frames).unwrap();
+    pt.map(1, HUGE, PageSize::Size2M, f, &mut os.frames)
+        .unwrap();
     let ev = OsEvent::new(EventKind::Munmap, HUGE, HUGE + 4096);
-    os.apply_event(&mut pt, 1, ev, &mut st).unwrap();
-    assert!(os.flush_walk_caches, "the split asks for a walk-cache flush");
+    os.apply_event(&mut pt, 1, ev, &mut st, &mut fx).unwrap();
+    assert!(
+        fx.flush_walk_caches,
+        "the split asks for a walk-cache flush"
+    );
+    assert!(!fx.tables_freed, "a split frees no table");
+    assert_eq!(fx.trigger, Trigger::Munmap);
+    fx.clear();
     // A is touched until B falls out of the two-access window (at the second touch).
-    for _ in 0..2 {
-        os.on_access(&mut pt, 1, A, false, false, &mut st).unwrap();
-    }
+    os.on_access(&mut pt, (1, A), (false, false), &mut st, &mut fx)
+        .unwrap();
+    assert!(fx.is_clear());
+    os.on_access(&mut pt, (1, A), (false, false), &mut st, &mut fx)
+        .unwrap();
     assert_eq!(
-        os.invalidations,
+        fx.invalidate,
         vec![Evicted {
             asid: 1,
             vaddr: B,
             size: PageSize::Size4K
         }]
     );
+    assert_eq!(fx.trigger, Trigger::Eviction);
     assert!(
-        !os.flush_walk_caches,
-        "the trim freed no table, yet the flag from the split is still set"
+        !fx.flush_walk_caches && !fx.tables_freed,
+        "the trim freed no table, yet it says so"
     );
 }

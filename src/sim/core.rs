@@ -1,0 +1,489 @@
+//! One core and one access's translation path: TLBs, then on a miss a walker slot, the
+//! walk, and on a not-present entry the OS's fault and a second walk.
+//!
+//! Owns the core's state (TLBs, walker and walker slots, clock, counters, the running
+//! process's stream) and [`step`], the per-access hot path: no allocation, no dynamic
+//! call, monomorphic in the page-table design and the recorder. In: an access, the
+//! address space's table, the shared machine. Out: the core's counters and clock; what
+//! the OS changed goes through [`super::shootdown::apply`].
+
+use super::record::{Event, Recorder};
+use super::sched::Ended;
+use super::shootdown::{apply, pending_covers, PendingIpi};
+use super::{Shared, TimelinePoint};
+use crate::addr::AccessKind;
+use crate::config::SystemConfig;
+use crate::os::OsStats;
+use crate::pagetable::{PageTable, Translation};
+use crate::tlb::{Tlbs, DATA, INSTR};
+use crate::walker::Walker;
+use crate::workload::{Access, AccessSource, OsEvent};
+use crate::SimError;
+use serde::Serialize;
+use std::collections::{HashSet, VecDeque};
+
+/// Cycles of address translation by where they were spent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TranslationCycles {
+    /// Probing TLB levels (hits and misses).
+    pub tlb: u64,
+    /// Probing paging-structure caches.
+    pub walk_cache: u64,
+    /// PTE reads at the latency of the memory level that served them.
+    pub pte: u64,
+    /// Waiting for a free walker.
+    pub wait: u64,
+    /// OS fault handling.
+    pub fault: u64,
+    /// Whole translation latency, measured by the core from timestamps.
+    pub total: u64,
+}
+
+impl TranslationCycles {
+    /// The sum of the parts (equals `total` by the accounting invariant).
+    pub fn parts(&self) -> u64 {
+        self.tlb + self.walk_cache + self.pte + self.wait + self.fault
+    }
+}
+
+/// Raw counters of one core.
+#[derive(Clone, Debug, Default)]
+pub struct CoreCounters {
+    pub accesses: u64,
+    pub loads: u64,
+    pub stores: u64,
+    pub fetches: u64,
+    pub instructions: u64,
+    pub stall_cycles: u64,
+    pub translation: TranslationCycles,
+}
+
+/// A hardware walker: busy until a clock, and whether its walk still runs in the
+/// background (the core has not waited for it yet).
+#[derive(Clone, Copy, Default)]
+pub(super) struct Slot {
+    pub(super) busy_until: u64,
+    icount: u64,
+    pub(super) pending: bool,
+}
+
+/// Timing parameters fixed for a run.
+#[derive(Clone, Copy)]
+pub(super) struct Timing {
+    /// Base CPI in thousandths of a cycle (integer arithmetic keeps clocks exact).
+    pub(super) cpi_milli: u64,
+    pub(super) l1_overlapped: bool,
+    pub(super) window: u64,
+    /// First virtual address the page table cannot map (it would alias a lower one).
+    pub(super) va_limit: u64,
+}
+
+/// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
+/// library call; the product fits 64 bits in any run shorter than ~10^15 instructions).
+#[inline(always)]
+pub(super) fn base_cycles(instructions: u64, cpi_milli: u64) -> u64 {
+    match instructions.checked_mul(cpi_milli) {
+        Some(p) => p / 1000,
+        None => (instructions as u128 * cpi_milli as u128 / 1000) as u64,
+    }
+}
+
+pub(super) struct Core {
+    pub(super) id: usize,
+    pub(super) asid: u16,
+    pub(super) tlbs: Tlbs,
+    pub(super) walker: Walker,
+    pub(super) slots: Vec<Slot>,
+    pub(super) pending: usize,
+    pub(super) counters: CoreCounters,
+    pub(super) os_stats: OsStats,
+    /// Instructions at the last statistics restart, for base cycles.
+    pub(super) instr_total: u64,
+    pub(super) stall_total: u64,
+    pub(super) source: Box<dyn AccessSource>,
+    pub(super) buf: Vec<Access>,
+    pub(super) pos: usize,
+    /// No process of this core is left to run.
+    pub(super) done: bool,
+    /// The running process (index into `Simulator::procs`).
+    pub(super) proc: usize,
+    /// The processes this core runs, in round-robin order.
+    pub(super) queue: Vec<usize>,
+    /// Clock at which the running process's quantum ends (`u64::MAX`: it runs on).
+    pub(super) slice_end: u64,
+    /// Address-space ids the TLBs hold entries of (0: not given yet), and which one
+    /// the next process without one takes.
+    pub(super) asid_slots: Vec<u16>,
+    pub(super) next_slot: usize,
+    /// The running process's stream has ended (or it exited).
+    pub(super) stream_ended: bool,
+    /// The event at the front of `os_events` needs the engine (fork, exit).
+    pub(super) syscall: bool,
+    /// Shootdown IPIs sent to this core, by arrival, and the first arrival (`u64::MAX`:
+    /// none).
+    pub(super) ipis: VecDeque<PendingIpi>,
+    pub(super) next_ipi: u64,
+    /// TLB keys of unchanged pages that a shootdown's full flush took: a later miss on
+    /// one is a miss the flush caused.
+    pub(super) flushed: HashSet<u64>,
+    /// While this core waits for its shootdown's acknowledgements (it has not run
+    /// since): the clock the wait began at. It takes IPIs during the wait, as Linux's
+    /// initiator does, spinning with interrupts on.
+    pub(super) waiting_since: Option<u64>,
+    pub(super) warm: bool,
+    /// The access count (of `counters`) at which the engine has bookkeeping to do: the
+    /// end of warm-up, or the end of a timeline window; `u64::MAX` for none. One
+    /// compare per access covers both.
+    pub(super) event_at: u64,
+    /// Cumulative counters at each timeline window boundary (empty when off).
+    pub(super) timeline: Vec<TimelinePoint>,
+    /// OS events of this core's stream, as (stream position, event), in order.
+    pub(super) os_events: VecDeque<(u64, OsEvent)>,
+    /// Stream position of the running process = `stream_base + counters.accesses`
+    /// (wrapping: a process switched in after a warm-up restart has a "negative" base).
+    pub(super) stream_base: u64,
+    /// `counters.accesses` at which the next OS event applies (`u64::MAX`: none).
+    pub(super) os_event_at: u64,
+}
+
+impl Core {
+    /// Core `id` of a machine of `cfg` that runs `n_tasks` tasks round-robin over
+    /// `n` cores; `seed` seeds its replacement policies.
+    pub(super) fn new(
+        cfg: &SystemConfig,
+        id: usize,
+        (n, n_tasks): (usize, usize),
+        seed: u64,
+    ) -> Core {
+        let warmup = cfg.sim.warmup_accesses;
+        Core {
+            id,
+            asid: id as u16 + 1,
+            tlbs: Tlbs::new(&cfg.tlb, seed),
+            walker: Walker::new(&cfg.walker.psc, seed),
+            slots: vec![Slot::default(); cfg.walker.max_concurrent_walks as usize],
+            pending: 0,
+            counters: CoreCounters::default(),
+            os_stats: OsStats::default(),
+            instr_total: 0,
+            stall_total: 0,
+            source: Box::new(Ended),
+            buf: Vec::with_capacity(super::BATCH),
+            pos: 0,
+            done: false,
+            proc: id,
+            queue: (id..n_tasks).step_by(n).collect(),
+            slice_end: u64::MAX,
+            asid_slots: vec![0; cfg.os.sched.asids_per_core as usize],
+            next_slot: 0,
+            stream_ended: false,
+            syscall: false,
+            ipis: Default::default(),
+            next_ipi: u64::MAX,
+            flushed: Default::default(),
+            waiting_since: None,
+            warm: warmup == 0,
+            event_at: if warmup == 0 { u64::MAX } else { warmup },
+            timeline: Vec::new(),
+            os_events: Default::default(),
+            stream_base: 0,
+            os_event_at: u64::MAX,
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn clock(&self, t: &Timing) -> u64 {
+        base_cycles(self.instr_total, t.cpi_milli) + self.stall_total
+    }
+
+    #[inline(always)]
+    pub(super) fn stall(&mut self, c: u64) {
+        self.stall_total += c;
+        self.counters.stall_cycles += c;
+    }
+
+    /// Walks still in flight finish: the core stalls until the last one ends and no
+    /// walk is pending any more.
+    pub(super) fn drain_walks(&mut self, t: &Timing) {
+        let now = self.clock(t);
+        let tail = (self.slots.iter())
+            .filter(|s| s.pending)
+            .map(|s| s.busy_until.saturating_sub(now))
+            .max()
+            .unwrap_or(0);
+        self.stall(tail);
+        for s in self.slots.iter_mut() {
+            s.pending = false;
+        }
+        self.pending = 0;
+    }
+}
+
+/// Translate one access on `core`. The hot path: no allocation, no dynamic dispatch
+/// (`rec` is [`super::record::NoRecord`] in runs, compiled away).
+#[inline(always)]
+pub(super) fn step<PT: PageTable, R: Recorder>(
+    core: &mut Core,
+    a: Access,
+    pt: &mut PT,
+    sh: &mut Shared,
+    t: &Timing,
+    rec: &mut R,
+) -> Result<(), SimError> {
+    let c = &mut core.counters;
+    c.accesses += 1;
+    c.instructions += a.instrs as u64;
+    core.instr_total += a.instrs as u64;
+    let side = match a.kind {
+        AccessKind::Load => {
+            c.loads += 1;
+            DATA
+        }
+        AccessKind::Store => {
+            c.stores += 1;
+            DATA
+        }
+        AccessKind::Fetch => {
+            c.fetches += 1;
+            INSTR
+        }
+    };
+
+    // Walks running in the background stall the core once it has run W instructions past them.
+    if core.pending > 0 {
+        let now = core.clock(t);
+        let mut stall = 0;
+        for s in core.slots.iter_mut() {
+            if s.pending && s.icount + t.window <= core.instr_total {
+                s.pending = false;
+                core.pending -= 1;
+                stall = stall.max(s.busy_until.saturating_sub(now));
+            }
+        }
+        core.stall(stall);
+    }
+
+    let va = a.vaddr;
+    let store = a.kind == AccessKind::Store;
+    if sh.os.guarding() && (store || sh.os.guards_loads()) {
+        // An access mprotect forbade, or a store to a copy-on-write page, traps before
+        // it translates: the handler opens or copies the page, and the access then
+        // finds the new translation.
+        (sh.os).guard_fault(pt, core.asid, va, store, &mut core.os_stats, &mut sh.fx)?;
+        let c = apply(core, &mut sh.fx, &mut sh.mail);
+        core.stall(c);
+        let tc = &mut core.counters.translation;
+        tc.fault += c;
+        tc.total += c;
+    }
+    let mut tlb_cycles = 0u64;
+    let hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
+    let l1_hidden = if t.l1_overlapped {
+        (core.tlbs.level_latency(0, side) as u64).min(tlb_cycles)
+    } else {
+        0
+    };
+    if R::ON {
+        rec.event(Event::Tlb {
+            hit_level: hit.map(|h| h.level),
+            cycles: tlb_cycles,
+            hidden: l1_hidden,
+        });
+    }
+    let walked = hit.is_none();
+    // `latency`: from the start of the lookup to the translation (timestamps on a miss).
+    let (frame, size, hit_level, latency) = match hit {
+        Some(h) if core.next_ipi != u64::MAX && pending_covers(core, va) => {
+            // The table changed; the shootdown has not reached this core yet: the hit
+            // uses the old translation, as hardware would in that window.
+            let now = pt.translate(core.asid, va);
+            if now
+                != Some(Translation {
+                    frame: h.frame,
+                    size: h.size,
+                })
+            {
+                core.os_stats.shootdown.stale_hits += 1;
+            }
+            core.stall(tlb_cycles - l1_hidden);
+            (h.frame, h.size, h.level, tlb_cycles)
+        }
+        Some(h) => {
+            // No TLB may hold a translation the page table no longer has (evictions,
+            // unmaps): checked on every hit in test builds, outside a shootdown's window.
+            debug_assert_eq!(
+                pt.translate(core.asid, va),
+                Some(Translation {
+                    frame: h.frame,
+                    size: h.size
+                }),
+                "stale TLB entry for {va:#x} on core {}",
+                core.id
+            );
+            core.stall(tlb_cycles - l1_hidden);
+            (h.frame, h.size, h.level, tlb_cycles)
+        }
+        None => {
+            let now = core.clock(t);
+            let miss = Miss {
+                va,
+                now,
+                tlb_cycles,
+                l1_hidden,
+            };
+            let (tr, end) = translate_miss(core, miss, pt, sh, t, rec)?;
+            (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
+        }
+    };
+    core.tlbs
+        .complete(side, core.asid, va, frame, size, hit_level);
+    if sh.os.tracks_accesses() {
+        // Page replacement needs recency, dirty and accessed bits (off by default);
+        // pages leaving the working set go.
+        let (os_stats, fx) = (&mut core.os_stats, &mut sh.fx);
+        (sh.os).on_access(pt, (core.asid, va), (store, walked), os_stats, fx)?;
+        apply(core, &mut sh.fx, &mut sh.mail);
+    }
+    sh.mem
+        .data_access(core.id, frame + (va & (size.bytes() - 1)));
+
+    let tc = &mut core.counters.translation;
+    tc.tlb += tlb_cycles;
+    tc.total += latency;
+    debug_assert_eq!(
+        tc.total,
+        tc.parts(),
+        "accounting invariant broken at {va:#x}"
+    );
+
+    Ok(())
+}
+
+/// A TLB miss as the lookup left it.
+#[derive(Clone, Copy)]
+struct Miss {
+    va: u64,
+    /// The core's clock when the lookup began.
+    now: u64,
+    tlb_cycles: u64,
+    l1_hidden: u64,
+}
+
+/// The TLB-miss path: wait for a walker, walk, fault and walk again if needed. Kept out
+/// of line so that the hit path stays small. Returns the translation and the clock at
+/// which it is ready.
+#[inline(never)]
+fn translate_miss<PT: PageTable, R: Recorder>(
+    core: &mut Core,
+    m: Miss,
+    pt: &mut PT,
+    sh: &mut Shared,
+    t: &Timing,
+    rec: &mut R,
+) -> Result<(Translation, u64), SimError> {
+    let va = m.va;
+    if va >= t.va_limit {
+        // Only a miss can get here first: TLB entries exist only for mapped addresses.
+        return Err(SimError(format!(
+            "core {}: address {va:#x} is beyond the page table's reach ({:#x}); use more levels or lower addresses",
+            core.id, t.va_limit
+        )));
+    }
+    let ready = m.now + m.tlb_cycles;
+    // The walker that frees first takes the walk.
+    let (si, slot) = core
+        .slots
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, s)| s.busy_until)
+        .map(|(i, s)| (i, *s))
+        .expect("at least one walker");
+    let wait = slot.busy_until.saturating_sub(ready);
+    if slot.pending {
+        // Its previous walk could only end before this one starts: the core has
+        // waited for it already.
+        core.slots[si].pending = false;
+        core.pending -= 1;
+    }
+    if R::ON {
+        rec.event(Event::Wait { cycles: wait });
+    }
+    let mut r = (core.walker).walk_recorded(core.id, core.asid, va, pt, &mut sh.mem, rec);
+    let mut psc = r.psc_cycles;
+    let mut pte = r.pte_cycles;
+    let mut fault = 0;
+    let tr = match r.translation {
+        Some(tr) => tr,
+        None => {
+            // Not present: the OS maps the page, the access replays and walks again.
+            let (os_stats, fx) = (&mut core.os_stats, &mut sh.fx);
+            let evicted = sh.os.handle_fault(pt, core.asid, va, os_stats, fx)?;
+            if R::ON {
+                let cycles = sh.fx.cycles;
+                rec.event(Event::Fault { cycles, evicted });
+            }
+            // Translations the fault removed (one the design evicted, small pages a
+            // collapse replaced) leave the TLBs before the walk again.
+            fault = apply(core, &mut sh.fx, &mut sh.mail);
+            r = (core.walker).walk_recorded(core.id, core.asid, va, pt, &mut sh.mem, rec);
+            psc += r.psc_cycles;
+            pte += r.pte_cycles;
+            r.translation.ok_or_else(|| {
+                SimError(format!("{va:#x}: still not mapped after its page fault"))
+            })?
+        }
+    };
+    if !core.flushed.is_empty()
+        && (core.flushed).remove(&crate::tlb::page_key(core.asid, va, tr.size))
+    {
+        core.os_stats.shootdown.flush_misses += 1;
+    }
+    let end = ready + wait + psc + pte + fault;
+    let tc = &mut core.counters.translation;
+    tc.walk_cache += psc;
+    tc.pte += pte;
+    tc.wait += wait;
+    tc.fault += fault;
+    if t.window == 0 || fault > 0 {
+        // Blocking (or a fault, which traps): the core waits for the whole translation.
+        core.stall(end - m.now - m.l1_hidden);
+        core.slots[si].busy_until = end;
+    } else {
+        // The walk proceeds in the background; the core stalls later if it must.
+        core.stall(m.tlb_cycles - m.l1_hidden + wait);
+        core.slots[si] = Slot {
+            busy_until: end,
+            icount: core.instr_total,
+            pending: true,
+        };
+        core.pending += 1;
+    }
+    Ok((tr, end))
+}
+
+#[cfg(test)]
+mod base_cycles_tests {
+    use super::base_cycles;
+
+    /// The 64-bit fast path agrees with the exact 128-bit product on both sides of the
+    /// point where the product stops fitting 64 bits.
+    #[test]
+    fn base_cycles_is_exact_around_the_64_bit_limit() {
+        for cpi in [1u64, 999, 1000, 1500, 123_456] {
+            let edge = u64::MAX / cpi;
+            for n in [
+                0,
+                1,
+                999,
+                1_000_001,
+                edge - 1,
+                edge,
+                edge.saturating_add(1),
+                u64::MAX,
+            ] {
+                let exact = (n as u128 * cpi as u128 / 1000) as u64;
+                assert_eq!(base_cycles(n, cpi), exact, "n {n} cpi {cpi}");
+            }
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! The engine: global time order and the run loop.
+//!
+//! The core with the smallest clock runs next (ties go to the lower core id), and keeps
+//! running until its clock passes the next core's, the end of its quantum or the arrival
+//! of an IPI, so no core is more than one access ahead of another and cross-core events
+//! see a global time order. Accesses arrive in batches of [`super::BATCH`]; the per-access
+//! loop tests one position per access, at which the engine's bookkeeping waits: the end
+//! of the batch, of warm-up or of a timeline window (`event_at`), or the next OS event
+//! (`os_event_at`). After a core stops, the engine delivers its shootdowns, runs its
+//! system call and switches processes (`after_run`).
+
+use super::core::{step, Core, CoreCounters, Timing};
+use super::record::NoRecord;
+use super::shootdown::{apply, take_ipis};
+use super::stats::timeline_point;
+use super::{Shared, Simulator, BATCH};
+use crate::memory::MemorySystem;
+use crate::os::OsStats;
+use crate::pagetable::PageTable;
+use crate::workload::Access;
+use crate::SimError;
+use std::ops::ControlFlow;
+
+/// How far ahead in a batch page-table entries are prefetched on the host.
+const PREFETCH_DISTANCE: usize = 6;
+
+/// What the bookkeeping at a stop position needs besides the core.
+struct Books<'a> {
+    warm_cores: &'a mut usize,
+    n_cores: usize,
+    window: u64,
+    accesses_done: u64,
+}
+
+impl<PT: PageTable> Simulator<PT> {
+    /// Run every stream to its end. `progress` is called after each batch with the
+    /// accesses done so far.
+    pub fn run(&mut self, progress: &mut dyn FnMut(u64)) -> Result<(), SimError> {
+        self.start();
+        loop {
+            // The core with the smallest clock runs; the next-smallest clock bounds it.
+            let mut best: Option<(u64, usize)> = None;
+            let mut limit = u64::MAX;
+            for c in &self.cores {
+                if c.done {
+                    continue;
+                }
+                let clk = c.clock(&self.timing);
+                match best {
+                    None => best = Some((clk, c.id)),
+                    Some((b, _)) if clk < b => {
+                        limit = b;
+                        best = Some((clk, c.id));
+                    }
+                    Some(_) => limit = limit.min(clk),
+                }
+            }
+            let Some((_, id)) = best else { break };
+            let c = &self.cores[id];
+            let limit = limit.min(c.slice_end).min(c.next_ipi);
+            self.run_core(id, limit, progress)?;
+            self.after_run(id)?;
+        }
+        // Walks still in flight at the end stall their cores (they must complete).
+        for c in &mut self.cores {
+            c.drain_walks(&self.timing);
+            if self.timeline_window > 0 && c.counters.accesses > 0 {
+                // The last window ends with the run (the tail stall included).
+                let p = timeline_point(c, &self.timing);
+                match c.timeline.last_mut() {
+                    Some(last) if last.accesses == p.accesses => *last = p,
+                    _ => c.timeline.push(p),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Core `id` runs until its clock passes `limit`, its stream ends, or the engine
+    /// must act (a system call, a shootdown to deliver).
+    fn run_core(
+        &mut self,
+        id: usize,
+        limit: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), SimError> {
+        let t = self.timing;
+        let n_cores = self.cores.len();
+        let core = &mut self.cores[id];
+        let pt = &mut self.spaces[Self::space_index(core.asid)];
+        let sh = &mut self.sh;
+        for e in sh.mail.inboxes[id].drain(..) {
+            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+        }
+        take_ipis(core, &t);
+        core.waiting_since = None;
+        // The batch is taken out of the core while it runs, so the loop below keeps its
+        // pointer and length, the position and the prefetch switch in registers.
+        let mut buf = std::mem::take(&mut core.buf);
+        let mut pos = core.pos;
+        let mut prefetching = false;
+        let mut walks_before = core.walker.stats.walks;
+        let mut books = Books {
+            warm_cores: &mut self.warm_cores,
+            n_cores,
+            window: self.timeline_window,
+            accesses_done: self.accesses_done,
+        };
+        // The loop stops at `stop`: the end of the batch or the access at which the
+        // engine has bookkeeping to do, whichever comes first. So the per-access loop
+        // tests one position, as it would for the batch end alone.
+        let mut stop = pos;
+        let res = loop {
+            if pos == stop {
+                books.accesses_done = self.accesses_done;
+                let batch = (&mut buf, pos, &mut walks_before);
+                match at_stop(core, pt, sh, &t, batch, &mut books, progress) {
+                    ControlFlow::Continue(r) => {
+                        (pos, stop) = (r.pos, r.stop);
+                        if let Some(p) = r.prefetching {
+                            prefetching = p;
+                        }
+                    }
+                    ControlFlow::Break(r) => break r,
+                }
+            }
+            let a = buf[pos];
+            if prefetching {
+                prefetch(core, pt, &mut sh.mem, &buf, pos);
+            }
+            pos += 1;
+            self.accesses_done += 1;
+            if let Err(e) = step(core, a, pt, sh, &t, &mut NoRecord) {
+                break Err(e);
+            }
+            if (limit != u64::MAX && core.clock(&t) > limit) || sh.mail.pending {
+                break Ok(());
+            }
+        };
+        // The last access may have reached `event_at` just before the loop stopped: do
+        // the bookkeeping before any other core runs (shared statistics restart then).
+        if res.is_ok() && core.counters.accesses == core.event_at {
+            core_event(core, &mut sh.mem, &mut books, &t);
+        }
+        core.buf = buf;
+        core.pos = pos;
+        res
+    }
+
+    /// After core `id` stopped: run its system call, retire its process if the stream
+    /// ended, switch at the end of a quantum.
+    fn after_run(&mut self, id: usize) -> Result<(), SimError> {
+        if self.sh.mail.pending {
+            self.deliver_shootdowns(id);
+        }
+        if self.cores[id].syscall {
+            self.syscall(id)?;
+            if self.sh.mail.pending {
+                self.deliver_shootdowns(id);
+            }
+        }
+        let core = &self.cores[id];
+        if core.stream_ended {
+            let p = &mut self.procs[core.proc];
+            if p.state == super::ProcState::Ready {
+                p.state = super::ProcState::Done;
+            }
+            self.schedule(id);
+        } else if core.clock(&self.timing) >= core.slice_end {
+            self.schedule(id);
+        }
+        Ok(())
+    }
+}
+
+/// Two stages of host prefetch: far ahead, the page-table entries; nearer, the simulated
+/// cache sets of the leaf PTE and data lines those entries lead to.
+#[inline(always)]
+fn prefetch<PT: PageTable>(
+    core: &Core,
+    pt: &PT,
+    mem: &mut MemorySystem,
+    buf: &[Access],
+    pos: usize,
+) {
+    if let Some(a) = buf.get(pos + 2 * PREFETCH_DISTANCE) {
+        pt.prefetch(core.asid, a.vaddr);
+    }
+    if let Some(a) = buf.get(pos + PREFETCH_DISTANCE) {
+        if let Some((pte, data)) = pt.leaf_lines(core.asid, a.vaddr) {
+            mem.prefetch(core.id, pte);
+            if mem.data_through_caches() {
+                mem.prefetch(core.id, data);
+            }
+        }
+    }
+}
+
+/// Where the per-access loop goes on after a stop: its position, the next stop, and
+/// whether host prefetching changes (at a new batch).
+struct Resume {
+    pos: usize,
+    stop: usize,
+    prefetching: Option<bool>,
+}
+
+/// The engine's bookkeeping at a stop position: warm-up or timeline window end, OS
+/// events, a new batch. Continues with the next stop position, or breaks the core's
+/// run (a system call or shootdown for the engine, the stream's end, an error).
+#[inline(never)]
+fn at_stop<PT: PageTable>(
+    core: &mut Core,
+    pt: &mut PT,
+    sh: &mut Shared,
+    t: &Timing,
+    (buf, mut pos, walks_before): (&mut Vec<Access>, usize, &mut u64),
+    books: &mut Books,
+    progress: &mut dyn FnMut(u64),
+) -> ControlFlow<Result<(), SimError>, Resume> {
+    use ControlFlow::{Break, Continue};
+    if core.counters.accesses == core.event_at {
+        core_event(core, &mut sh.mem, books, t);
+    }
+    if core.counters.accesses == core.os_event_at {
+        if let Err(e) = apply_os_events(core, pt, sh) {
+            return Break(Err(e));
+        }
+        if core.syscall || sh.mail.pending {
+            // A fork or exit, or a shootdown: the engine runs it, then this core goes on.
+            return Break(Ok(()));
+        }
+    }
+    let mut prefetching = None;
+    if pos == buf.len() {
+        if !core.stream_ended {
+            pos = 0;
+            if let Err(e) = refill(core, pt, sh, buf) {
+                return Break(Err(e));
+            }
+            if !buf.is_empty() {
+                // Prefetch page-table entries in batches that follow a walk-heavy one.
+                let walks = core.walker.stats.walks;
+                prefetching = Some(walks.saturating_sub(*walks_before) * 8 > BATCH as u64);
+                *walks_before = walks;
+                progress(books.accesses_done);
+            }
+        }
+        if core.syscall || core.stream_ended || sh.mail.pending {
+            return Break(Ok(()));
+        }
+    }
+    // Both are past the count here (the bookkeeping just moved them on).
+    let until = core.event_at.min(core.os_event_at) - core.counters.accesses;
+    let stop = pos + (buf.len() - pos).min(until.min(usize::MAX as u64) as usize);
+    Continue(Resume {
+        pos,
+        stop,
+        prefetching,
+    })
+}
+
+/// The next batch of the running stream, and the event lines of a trace read with it.
+fn refill<PT: PageTable>(
+    core: &mut Core,
+    pt: &mut PT,
+    sh: &mut Shared,
+    buf: &mut Vec<Access>,
+) -> Result<(), SimError> {
+    buf.clear();
+    core.source.fill(buf, BATCH).map_err(|e| {
+        SimError(format!(
+            "core {}, process {}: workload: {}",
+            core.id, core.proc, e.msg
+        ))
+    })?;
+    core.stream_ended = buf.is_empty();
+    // Event lines of a trace read in this batch join the queue; one at the current
+    // position applies before the batch's first access (or, at the end of the stream,
+    // before it ends).
+    let mut evs = Vec::new();
+    core.source.take_events(&mut evs);
+    if !evs.is_empty() {
+        core.os_events.extend(evs);
+        core.os_events.make_contiguous().sort_by_key(|e| e.0);
+        core.os_event_at = core.os_events[0].0.wrapping_sub(core.stream_base);
+        if core.counters.accesses == core.os_event_at {
+            apply_os_events(core, pt, sh)?;
+        }
+    }
+    Ok(())
+}
+
+/// The engine's bookkeeping when a core's access count reaches `event_at`: the end of
+/// its warm-up (statistics restart; caches and TLBs stay warm), or the end of a timeline
+/// window. Out of line: it runs once per warm-up or window, not per access.
+#[cold]
+#[inline(never)]
+fn core_event(core: &mut Core, mem: &mut MemorySystem, books: &mut Books, t: &Timing) {
+    if !core.warm {
+        core.warm = true;
+        // Stream positions go on across the restart of the counts.
+        let consumed = core.counters.accesses;
+        core.stream_base = core.stream_base.wrapping_add(consumed);
+        if core.os_event_at != u64::MAX {
+            core.os_event_at -= consumed;
+        }
+        core.counters = CoreCounters::default();
+        // Resident bytes are a level, not a count: they carry over.
+        core.os_stats = OsStats {
+            mapped_bytes: core.os_stats.mapped_bytes,
+            ..OsStats::default()
+        };
+        core.tlbs.reset_stats();
+        core.walker.reset_stats();
+        // Shared caches restart when the last core is past warm-up.
+        *books.warm_cores += 1;
+        mem.reset_stats(core.id, false);
+        if *books.warm_cores == books.n_cores {
+            mem.reset_shared_stats();
+        }
+        core.event_at = if books.window > 0 {
+            books.window
+        } else {
+            u64::MAX
+        };
+    } else {
+        let p = timeline_point(core, t);
+        core.timeline.push(p);
+        core.event_at += books.window;
+    }
+}
+
+/// Applies every OS event at the running process's current stream position and
+/// schedules the next; stops at a fork or exit, which the engine runs (`syscall`).
+/// What the events change reaches the cores through [`apply`]; their work (populating a
+/// range, splits, copies) is the core's time, not translation.
+fn apply_os_events<PT: PageTable>(
+    core: &mut Core,
+    pt: &mut PT,
+    sh: &mut Shared,
+) -> Result<(), SimError> {
+    use crate::workload::EventKind;
+    let here = core.stream_base.wrapping_add(core.counters.accesses);
+    while let Some(&(at, ev)) = core.os_events.front() {
+        if at > here {
+            break;
+        }
+        if matches!(ev.kind, EventKind::Fork | EventKind::Exit) {
+            core.syscall = true;
+            break;
+        }
+        core.os_events.pop_front();
+        (sh.os).apply_event(pt, core.asid, ev, &mut core.os_stats, &mut sh.fx)?;
+        core.stall_total += apply(core, &mut sh.fx, &mut sh.mail);
+    }
+    core.os_event_at =
+        (core.os_events.front()).map_or(u64::MAX, |e| e.0.wrapping_sub(core.stream_base));
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! What a run counted, gathered from the components: per core (counters, TLBs, walker,
+//! OS), the caches, the page tables, physical memory, the processes; and the timeline's
+//! cumulative points.
+//!
+//! In: the simulator's components at the end of a run (or at a timeline window's end).
+//! Out: [`RunStats`] and [`TimelinePoint`], plain values the report formats.
+
+use super::core::{base_cycles, Core, CoreCounters, Timing};
+use super::{ProcessStats, Simulator};
+use crate::memory::CacheStats;
+use crate::os::{OsStats, PhysReport};
+use crate::pagetable::PageTable;
+use crate::stats::Histogram;
+use crate::tlb::{LevelStats, TlbStats};
+use crate::walker::PscStats;
+
+/// Everything a finished run counted.
+pub struct RunStats {
+    pub cores: Vec<CoreStats>,
+    pub caches: Vec<CacheStats>,
+    /// Each table's design-specific counters (one per address space, or one shared).
+    pub page_tables: Vec<serde_json::Value>,
+    pub page_table_bytes: u64,
+    pub phys_bytes_in_use: u64,
+    pub physical: PhysReport,
+    pub processes: Vec<ProcessStats>,
+}
+
+/// One core's counters gathered from its components.
+pub struct CoreStats {
+    pub counters: CoreCounters,
+    pub base_cycles: u64,
+    pub tlb: Vec<TlbStats>,
+    pub tlb_levels: Vec<LevelStats>,
+    pub walks: u64,
+    pub pte_reads: u64,
+    /// Walk-cache probe and PTE-read cycles as the walker counted them.
+    pub walker_psc_cycles: u64,
+    pub walker_pte_cycles: u64,
+    pub psc: Vec<PscStats>,
+    pub walk_latency: Histogram,
+    pub reads_hist: Vec<u64>,
+    pub os: OsStats,
+    pub dram_pte_reads: u64,
+}
+
+/// A core's cumulative counters at the end of a timeline window (`run --timeline`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimelinePoint {
+    pub accesses: u64,
+    /// Hits at TLB level 1, level 2 (0 when there is none) and at any level.
+    pub l1_hits: u64,
+    pub l2_hits: u64,
+    pub tlb_hits: u64,
+    pub walks: u64,
+    /// Translation latency (the core's `translation_cycles.total`).
+    pub translation_cycles: u64,
+    /// instructions x base CPI + stall cycles, as the report counts a core's cycles.
+    pub cycles: u64,
+    /// Page faults (minor and major) so far.
+    pub faults: u64,
+    /// The address space's resident bytes now (a level, not a count).
+    pub resident_bytes: u64,
+}
+
+/// A core's cumulative timeline counters now.
+pub(super) fn timeline_point(c: &Core, t: &Timing) -> TimelinePoint {
+    let hits = |l: usize| {
+        if l < c.tlbs.num_levels() {
+            c.tlbs.level_hits(l)
+        } else {
+            0
+        }
+    };
+    TimelinePoint {
+        accesses: c.counters.accesses,
+        l1_hits: hits(0),
+        l2_hits: hits(1),
+        tlb_hits: (0..c.tlbs.num_levels()).map(hits).sum(),
+        walks: c.walker.stats.walks,
+        translation_cycles: c.counters.translation.total,
+        cycles: base_cycles(c.counters.instructions, t.cpi_milli)
+            + c.counters.stall_cycles
+            + c.os_stats.switch_cycles
+            + c.os_stats.event_cycles
+            + c.os_stats.shootdown.initiator_cycles
+            + c.os_stats.shootdown.remote_cycles,
+        faults: c.os_stats.minor_faults + c.os_stats.major_faults,
+        resident_bytes: c.os_stats.mapped_bytes.max(0) as u64,
+    }
+}
+
+impl<PT: PageTable> Simulator<PT> {
+    /// Gather every component's counters.
+    pub fn stats(&self) -> RunStats {
+        let mem = &self.sh.mem;
+        let frames = &self.sh.os.frames;
+        RunStats {
+            cores: (self.cores.iter())
+                .map(|c| CoreStats {
+                    base_cycles: base_cycles(c.counters.instructions, self.timing.cpi_milli),
+                    counters: c.counters.clone(),
+                    tlb: c.tlbs.stats(),
+                    tlb_levels: c.tlbs.level_stats(),
+                    walks: c.walker.stats.walks,
+                    pte_reads: c.walker.stats.pte_reads,
+                    walker_psc_cycles: c.walker.stats.psc_cycles,
+                    walker_pte_cycles: c.walker.stats.pte_cycles,
+                    psc: c.walker.stats.psc.clone(),
+                    walk_latency: c.walker.stats.latency.clone(),
+                    reads_hist: c.walker.stats.reads_hist.clone(),
+                    os: c.os_stats.clone(),
+                    dram_pte_reads: mem.dram_pte_reads(c.id),
+                })
+                .collect(),
+            caches: mem.stats(),
+            page_tables: self.spaces.iter().map(|s| s.stats()).collect(),
+            processes: self.process_stats(),
+            page_table_bytes: self.spaces.iter().map(|s| s.table_bytes()).sum(),
+            phys_bytes_in_use: frames.bytes_in_use,
+            physical: self.sh.os.phys_report(),
+        }
+    }
+
+    /// Per core, the cumulative counters at the end of every timeline window (the last
+    /// one at the end of the run, possibly a partial window). Empty without a timeline.
+    pub fn timeline(&self) -> Vec<Vec<TimelinePoint>> {
+        self.cores.iter().map(|c| c.timeline.clone()).collect()
+    }
+}
