@@ -299,3 +299,79 @@ fn translates_every_page_exactly_as_a_radix_table() {
         }
     }
 }
+
+/// The PTE-read lines of `mmusim explain` output, as (node name, index).
+fn reads(out: &str) -> Vec<(String, u64)> {
+    out.lines()
+        .filter_map(|l| l.trim().strip_prefix("PTE read"))
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(w[1], "index", "{l}");
+            let idx = u64::from_str_radix(w[2].trim_start_matches("0x"), 16).unwrap();
+            (w[0].to_string(), idx)
+        })
+        .collect()
+}
+
+#[test]
+fn explain_shows_the_merged_fields_and_reads() {
+    let addr = 0x7f12_3456_7abcu64;
+    let hi = (addr >> 30) & 0x3ffff; // bits [47:30]: the PML4+PDPT node's index
+    let lo = (addr >> 12) & 0x3ffff; // bits [29:12]: the PD+PT node's index
+    let run = |warm: &[&str]| {
+        let mut args = vec!["explain", "-c", "skylake-flattened", "0x7f1234567abc"];
+        for w in warm {
+            args.extend(["--warm", w]);
+        }
+        let (code, out, err) = super::analysis::mmusim(&args);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let cold = run(&[]);
+    let field =
+        |name: &str, bits: &str, v: u64| format!("{name:<9} index  bits [{bits}] = {v:#07x} ({v})");
+    assert!(cold.contains(&field("PML4+PDPT", "47:30", hi)), "{cold}");
+    assert!(cold.contains(&field("PD+PT", "29:12", lo)), "{cold}");
+    // Cold: the root entry is not present (1 read), the OS maps the page, the walk
+    // again reads the merged root entry and the merged PD+PT entry.
+    let root = ("PML4+PDPT".to_string(), hi);
+    let leaf = ("PD+PT".to_string(), lo);
+    assert_eq!(reads(&cold), [root.clone(), root, leaf.clone()], "{cold}");
+    assert!(
+        cold.contains("walks 2, PTE reads 3, page faults 1"),
+        "{cold}"
+    );
+    // A page of the same 1 GiB warmed first: the PDPT walk cache holds the merged root
+    // entry, so both walks read only the PD+PT entry.
+    let warm = run(&["0x7f1234000000"]);
+    assert_eq!(reads(&warm), [leaf.clone(), leaf], "{warm}");
+    assert!(warm.contains("pdpt (level 3) hit"), "{warm}");
+    assert!(
+        warm.contains("walks 2, PTE reads 2, page faults 1"),
+        "{warm}"
+    );
+}
+
+#[test]
+fn bad_merge_lists_are_refused_naming_the_key() {
+    for (set, key) in [
+        (
+            r#"page_table.merge=["L4+L3","L3+L2"]"#,
+            "page_table.merge[1]: `L3+L2` overlaps",
+        ),
+        (
+            r#"page_table.merge=["L2L1"]"#,
+            "page_table.merge[0]: `L2L1` is not a pair",
+        ),
+        (
+            r#"page_table.merge=["L6+L5"]"#,
+            "page_table.merge[0]: `L6+L5`: the table has 4 levels",
+        ),
+        ("page_table.levels=6", "page_table.levels: must be 4 or 5"),
+    ] {
+        let (code, _, err) =
+            super::analysis::mmusim(&["run", "-q", "-c", "skylake-flattened", "--set", set]);
+        assert_eq!(code, 2, "{set}: {err}");
+        assert!(err.contains(key), "{set}: {err}");
+    }
+}
