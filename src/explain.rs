@@ -436,6 +436,18 @@ impl Job<'_> {
                             _ => None,
                         })
                         .collect();
+                    // The first node read may resolve several levels (a flattened table's
+                    // merged node): name it by the levels down to its first read's.
+                    let first = ev[i + 1..].iter().find_map(|e| match e {
+                        Event::PteRead { step, .. } => Some(step.level as usize),
+                        _ => None,
+                    });
+                    let table = |top: usize| {
+                        crate::pagetable::flattened::node_name(
+                            top,
+                            first.unwrap_or(top).clamp(1, top),
+                        )
+                    };
                     let from = match start {
                         Some(s) => {
                             let levels = pt.levels();
@@ -452,13 +464,13 @@ impl Job<'_> {
                                 "the {by} walk-cache hit ({} entry) skips the {} read(s): start at the {} table {:#x}",
                                 level_name(s.level as usize + 1),
                                 skipped.join(", "),
-                                level_name(s.level as usize),
+                                table(s.level as usize),
                                 pt.node_paddr(s.node).unwrap_or(0)
                             )
                         }
                         None if radix => format!(
                             "start at the root ({} table {:#x})",
-                            level_name(pt.levels()),
+                            table(pt.levels()),
                             pt.node_paddr(0).unwrap_or(0)
                         ),
                         None => "the reads start at the hash indices".into(),

@@ -346,6 +346,7 @@ fn explain_shows_the_merged_fields_and_reads() {
     let warm = run(&["0x7f1234000000"]);
     assert_eq!(reads(&warm), [leaf.clone(), leaf], "{warm}");
     assert!(warm.contains("pdpt (level 3) hit"), "{warm}");
+    assert!(warm.contains("start at the PD+PT table"), "{warm}");
     assert!(
         warm.contains("walks 2, PTE reads 2, page faults 1"),
         "{warm}"
