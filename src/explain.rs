@@ -103,6 +103,9 @@ pub fn explain(req: &Request) -> Result<String, Vec<String>> {
         PageTableConfig::Htab(c) => job.run(|f| Htab::new(c, &sys.os, f)),
         PageTableConfig::Clustered(c) => job.run(|f| Clustered::new(c, &sys.os, f)),
         PageTableConfig::Cuckoo(c) => job.run(|f| Cuckoo::new(c, &sys.os, f)),
+        PageTableConfig::Flattened(c) => {
+            job.run(|f| crate::pagetable::flattened::Flattened::new(c, f))
+        }
     };
     out.map_err(|e| vec![e.0])
 }
@@ -114,6 +117,13 @@ fn design_name(pt: &PageTableConfig) -> String {
         PageTableConfig::Htab(_) => "hashed (PowerPC HTAB)".into(),
         PageTableConfig::Clustered(_) => "clustered hashed".into(),
         PageTableConfig::Cuckoo(_) => "elastic cuckoo".into(),
+        PageTableConfig::Flattened(c) => {
+            format!(
+                "flattened ({}-level, {} merged)",
+                c.levels,
+                c.merge.join(", ")
+            )
+        }
     }
 }
 
@@ -299,6 +309,11 @@ impl Job<'_> {
             design_name(&self.sys.page_table),
             w = digits + 2
         );
+        if let PageTableConfig::Flattened(c) = &self.sys.page_table {
+            for l in crate::pagetable::flattened::Flattened::split_lines(c, va) {
+                let _ = writeln!(o, "  {l}");
+            }
+        }
         let bits = self.sys.page_table.radix_bits();
         let mut sizes: Vec<(PageSize, Option<String>)> = Vec::new();
         if bits.is_empty() {
@@ -371,6 +386,9 @@ impl Job<'_> {
         let mem = sim.memory_levels(core);
         let pt = sim.page_table(core);
         let mut walk = 0;
+        // The highest level the next read resolves: a read at a lower level resolved
+        // several (a flattened table's merged node).
+        let mut next_level = pt.levels();
         for (i, e) in ev.iter().enumerate() {
             match e {
                 Event::Tlb {
@@ -401,6 +419,7 @@ impl Job<'_> {
                     probe_cycles,
                 } => {
                     walk += 1;
+                    next_level = start.map_or(pt.levels(), |s| s.level as usize);
                     let probes: Vec<String> = ev[..i]
                         .iter()
                         .rev()
@@ -417,6 +436,18 @@ impl Job<'_> {
                             _ => None,
                         })
                         .collect();
+                    // The first node read may resolve several levels (a flattened table's
+                    // merged node): name it by the levels down to its first read's.
+                    let first = ev[i + 1..].iter().find_map(|e| match e {
+                        Event::PteRead { step, .. } => Some(step.level as usize),
+                        _ => None,
+                    });
+                    let table = |top: usize| {
+                        crate::pagetable::flattened::node_name(
+                            top,
+                            first.unwrap_or(top).clamp(1, top),
+                        )
+                    };
                     let from = match start {
                         Some(s) => {
                             let levels = pt.levels();
@@ -433,13 +464,13 @@ impl Job<'_> {
                                 "the {by} walk-cache hit ({} entry) skips the {} read(s): start at the {} table {:#x}",
                                 level_name(s.level as usize + 1),
                                 skipped.join(", "),
-                                level_name(s.level as usize),
+                                table(s.level as usize),
                                 pt.node_paddr(s.node).unwrap_or(0)
                             )
                         }
                         None if radix => format!(
                             "start at the root ({} table {:#x})",
-                            level_name(pt.levels()),
+                            table(pt.levels()),
                             pt.node_paddr(0).unwrap_or(0)
                         ),
                         None => "the reads start at the hash indices".into(),
@@ -463,16 +494,26 @@ impl Job<'_> {
                     cycles,
                 } => {
                     let (name, line) = &mem[(*served_by).min(mem.len() - 1)];
-                    let what = if radix {
+                    let level = step.level as usize;
+                    let what = if radix && next_level > level {
+                        // A merged node: 9 index bits per level it resolves.
+                        let bytes = 4096u64 << (9 * (next_level - level));
+                        format!(
+                            "{} index {:#07x}",
+                            crate::pagetable::flattened::node_name(next_level, level),
+                            (step.pte_addr & (bytes - 1)) >> 3
+                        )
+                    } else if radix {
                         // Radix tables are one 4 KiB frame of 8-byte entries each.
                         format!(
                             "{:<5} index {:#05x}",
-                            level_name(step.level as usize),
+                            level_name(level),
                             (step.pte_addr & 0xfff) >> 3
                         )
                     } else {
                         format!("group {:<3}", step.group)
                     };
+                    next_level = level.saturating_sub(1);
                     let then = if step.next != NO_NODE {
                         pt.node_paddr(step.next)
                             .map_or(String::new(), |p| format!("  -> table {p:#x}"))

@@ -32,6 +32,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         "skylake-cuckoo",
         include_str!("../configs/skylake-cuckoo.toml"),
     ),
+    (
+        "skylake-flattened",
+        include_str!("../configs/skylake-flattened.toml"),
+    ),
 ];
 
 /// The workload used when none is given.
@@ -315,6 +319,9 @@ pub fn simulate_with(
             run.design(sources, progress, |f| Clustered::new(c, &sys.os, f))
         }
         PageTableConfig::Cuckoo(c) => run.design(sources, progress, |f| Cuckoo::new(c, &sys.os, f)),
+        PageTableConfig::Flattened(c) => run.design(sources, progress, |f| {
+            crate::pagetable::flattened::Flattened::new(c, f)
+        }),
     }?;
     let has_l2 = sys.tlb.iter().any(|t| t.level == 2);
     let timeline = timeline.map(|w| Timeline::from_points(w, has_l2, &points));

@@ -297,6 +297,8 @@ pub enum PageTableConfig {
     Clustered(crate::pagetable::clustered::ClusteredConfig),
     /// Elastic cuckoo page table (Skarlatos et al. 2020).
     Cuckoo(crate::pagetable::cuckoo::CuckooConfig),
+    /// Radix with level pairs merged into 2 MiB nodes (Park et al., ASPLOS 2022).
+    Flattened(crate::pagetable::flattened::FlattenedConfig),
 }
 
 impl PageTableConfig {
@@ -318,6 +320,7 @@ impl PageTableConfig {
     pub fn va_bits(&self) -> u32 {
         match self {
             PageTableConfig::Radix { .. } => 12 + self.radix_bits().iter().sum::<u32>(),
+            PageTableConfig::Flattened(c) => c.va_bits(),
             _ => 57,
         }
     }
@@ -330,6 +333,7 @@ impl PageTableConfig {
             PageTableConfig::Htab(_) => "htab",
             PageTableConfig::Clustered(_) => "clustered",
             PageTableConfig::Cuckoo(_) => "cuckoo",
+            PageTableConfig::Flattened(_) => "flattened",
         }
     }
 }
@@ -810,6 +814,7 @@ impl SystemConfig {
             PageTableConfig::Htab(c) => c.validate(&self.os),
             PageTableConfig::Clustered(c) => c.validate(&self.os),
             PageTableConfig::Cuckoo(c) => c.validate(&self.os),
+            PageTableConfig::Flattened(c) => c.validate(&self.os),
         };
         e.extend(
             design_errors
@@ -821,6 +826,7 @@ impl SystemConfig {
                 levels,
                 bits_per_level,
             } => (*levels, bits_per_level.clone()),
+            PageTableConfig::Flattened(c) => (c.levels, None),
             // Walk-cache levels are checked against radix tables only.
             _ => (6, None),
         };

@@ -11,6 +11,7 @@
 
 pub mod clustered;
 pub mod cuckoo;
+pub mod flattened;
 pub mod hash;
 pub mod htab;
 pub mod inverted;

@@ -3,6 +3,7 @@
 mod analysis;
 mod bad_config;
 mod explain;
+mod flattened;
 mod mva;
 mod os;
 mod procs;
