@@ -5,18 +5,36 @@
 //! levels that only take evictions from the level above; per-structure and per-level
 //! counters. Entries are tagged with the address-space id and page size.
 //!
-//! In: `(side, asid, vaddr)` for a lookup; `(translation)` to fill. Out: the level that hit
-//! (or none) and the cycles the probes took.
+//! In: `(side, asid, vaddr)` for a lookup; `(translation)` to fill; pages, ranges and
+//! address spaces to invalidate. Out: the level that hit (or none) and the cycles the
+//! probes took; counters.
 //!
 //! Lookup model: all structures of one level that serve the access's side (instruction
 //! or data) are probed in parallel for every page size they hold, since the page size is
 //! unknown before the translation is found; the level costs the slowest of them. Misses
 //! are attributed once the page size is known, to the structure that would have held
 //! that size (as hardware counters such as DTLB_LOAD_MISSES count them).
+//!
+//! Organisations: how one structure stores and finds entries is an [`Organisation`]
+//! (`tlb[i].organisation` in the config): set-associative ([`SetAssociative`], one file
+//! beside this one) is the first. The hierarchy ([`Tlbs`]) owns levels, sides, page-size
+//! slots, fill roles, counters and the repeated-hit shortcut, and asks the organisation
+//! only what depends on the storage. It is generic over the organisation: [`Tlbs`] with
+//! the default [`AnyOrganisation`] serves any mix, matching each structure's variant
+//! per probe (a perfectly predicted branch; with one variant it compiles away); a run
+//! whose structures all share one organisation may instantiate `Tlbs<ThatOne>` and pay
+//! no match at all. No `dyn` call anywhere.
+//!
+//! The interface is shaped for what comes next: an [`Entry`] covers `pages` contiguous
+//! pages (range and coalesced TLBs); a probe may report the memory reads it made
+//! ([`MemReads`]: entries held in the data caches or DRAM, as Victima does) for the
+//! caller to price; invalidation is by page, by range and by address space.
+
+mod set_associative;
+pub use set_associative::SetAssociative;
 
 use crate::addr::{PageSize, PageSizeSet};
-use crate::assoc::SetAssoc;
-use crate::config::{TlbConfig, TlbFill};
+use crate::config::{TlbConfig, TlbFill, TlbOrganisation};
 use serde::Serialize;
 
 /// Access side: index into per-side tables.
@@ -28,10 +46,10 @@ const NONE: u16 = u16::MAX;
 /// Widest address-space id a TLB tag holds (x86 PCIDs are 12 bits).
 pub const ASID_BITS: u32 = 14;
 
-/// Tag of a translation: page number, address-space id and page size packed so that no
-/// tag equals the array's empty marker (page numbers stay below 2^45 for 57-bit VAs).
+/// The key a TLB entry for the page of `size` holding `vaddr` of `asid` carries: page
+/// number, address-space id and page size packed so that no key equals the array's empty
+/// marker (page numbers stay below 2^45 for 57-bit VAs).
 #[inline(always)]
-/// The key a TLB entry for the page of `size` holding `vaddr` of `asid` carries.
 pub fn page_key(asid: u16, vaddr: u64, size: PageSize) -> u64 {
     tag(vaddr >> size.shift(), asid, size.index())
 }
@@ -48,6 +66,172 @@ fn untag(t: u64) -> (u64, u16, usize) {
         ((t >> 2) & ((1 << ASID_BITS) - 1)) as u16,
         (t & 3) as usize,
     )
+}
+
+/// One translation as a TLB structure holds it: `pages` contiguous pages of `size` from
+/// page number `vpn` (in units of `size`) of `asid`, mapped to contiguous frames from
+/// physical address `frame`. A page entry has `pages = 1`; range and coalesced
+/// organisations hold more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub asid: u16,
+    pub size: PageSize,
+    pub vpn: u64,
+    pub frame: u64,
+    pub pages: u64,
+}
+
+/// The memory reads one lookup made, for the caller to price through the memory
+/// hierarchy (organisations that keep entries in the data caches or DRAM). Fixed
+/// capacity: the per-access path allocates nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemReads {
+    n: u8,
+    paddr: [u64; MemReads::CAPACITY],
+}
+
+impl MemReads {
+    /// Reads one lookup may make (an organisation reads at most this many blocks).
+    pub const CAPACITY: usize = 8;
+
+    /// Record a read of physical address `paddr`.
+    #[inline(always)]
+    pub fn push(&mut self, paddr: u64) {
+        debug_assert!((self.n as usize) < Self::CAPACITY, "more reads than MemReads holds");
+        if (self.n as usize) < Self::CAPACITY {
+            self.paddr[self.n as usize] = paddr;
+            self.n += 1;
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u64] {
+        &self.paddr[..self.n as usize]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+}
+
+/// How one TLB structure stores and finds its entries. The hierarchy ([`Tlbs`]) calls it
+/// per page size it slots the structure for; sizes, sides, levels, fill roles and the
+/// common counters (hits, misses, fills, evictions) stay in the hierarchy.
+///
+/// Implementations are chosen once per run (generics or [`AnyOrganisation`]): methods
+/// take `impl FnMut` arguments, so the trait is not meant for `dyn`.
+pub trait Organisation: Sized {
+    /// The structure `cfg` describes (validated), or `None` if `cfg` names another
+    /// organisation. `seed` feeds random replacement.
+    fn build(cfg: &TlbConfig, seed: u64) -> Option<Self>;
+
+    /// The frame (physical address) of the page of `size` holding `vaddr` of `asid`, if an
+    /// entry covers it; updates replacement state on a hit. A probe that reads memory
+    /// records each read in `reads` (the level's latency is charged by the hierarchy).
+    fn lookup(&mut self, asid: u16, vaddr: u64, size: PageSize, reads: &mut MemReads)
+        -> Option<u64>;
+
+    /// Whether repeating the last hit, with nothing else touching the structure in
+    /// between, changes no state and reads no memory: the hierarchy then answers repeats
+    /// of a level-1 hit without probing.
+    #[inline(always)]
+    fn repeats_hit_silently(&self) -> bool {
+        true
+    }
+
+    /// Install `e` (or refresh it); returns the valid entry it displaced, if any (the
+    /// hierarchy passes it to a victim level below).
+    fn insert(&mut self, e: Entry) -> Option<Entry>;
+
+    /// Remove the translation of the page of `size` holding `vaddr` of `asid`; true if
+    /// an entry went. An entry of many pages that covers it goes (or shrinks) too.
+    fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) -> bool;
+
+    /// Remove every entry of `asid` that covers any byte of `[start, end)`; returns how
+    /// many went.
+    fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize;
+
+    /// Remove every entry of `asid`, calling `removed` with the [`page_key`] of each
+    /// removed entry's first page; returns how many went.
+    fn invalidate_asid(&mut self, asid: u16, removed: &mut impl FnMut(u64)) -> usize;
+
+    /// Remove every entry.
+    fn flush(&mut self);
+
+    /// Valid entries held now.
+    fn occupancy(&self) -> usize;
+
+    /// Add the counters only this organisation keeps to `s` (the common ones are the
+    /// hierarchy's).
+    #[inline(always)]
+    fn stats(&self, _s: &mut TlbStats) {}
+
+    /// Restart the organisation's own counters (after warm-up); contents stay.
+    #[inline(always)]
+    fn reset_stats(&mut self) {}
+}
+
+/// Every organisation, one variant each; a structure's variant is chosen when the
+/// hierarchy is built and never changes.
+pub enum AnyOrganisation {
+    SetAssociative(SetAssociative),
+}
+
+/// `$body` with `$o` bound to the organisation inside `$any` (one arm per variant).
+macro_rules! each {
+    ($any:expr, $o:ident => $body:expr) => {
+        match $any {
+            AnyOrganisation::SetAssociative($o) => $body,
+        }
+    };
+}
+
+impl Organisation for AnyOrganisation {
+    fn build(cfg: &TlbConfig, seed: u64) -> Option<Self> {
+        match cfg.organisation {
+            TlbOrganisation::SetAssociative => {
+                SetAssociative::build(cfg, seed).map(AnyOrganisation::SetAssociative)
+            }
+        }
+    }
+    #[inline(always)]
+    fn lookup(
+        &mut self,
+        asid: u16,
+        vaddr: u64,
+        size: PageSize,
+        reads: &mut MemReads,
+    ) -> Option<u64> {
+        each!(self, o => o.lookup(asid, vaddr, size, reads))
+    }
+    #[inline(always)]
+    fn repeats_hit_silently(&self) -> bool {
+        each!(self, o => o.repeats_hit_silently())
+    }
+    #[inline(always)]
+    fn insert(&mut self, e: Entry) -> Option<Entry> {
+        each!(self, o => o.insert(e))
+    }
+    fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) -> bool {
+        each!(self, o => o.invalidate_page(asid, vaddr, size))
+    }
+    fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize {
+        each!(self, o => o.invalidate_range(asid, start, end))
+    }
+    fn invalidate_asid(&mut self, asid: u16, removed: &mut impl FnMut(u64)) -> usize {
+        each!(self, o => o.invalidate_asid(asid, removed))
+    }
+    fn flush(&mut self) {
+        each!(self, o => o.flush())
+    }
+    fn occupancy(&self) -> usize {
+        each!(self, o => o.occupancy())
+    }
+    fn stats(&self, s: &mut TlbStats) {
+        each!(self, o => o.stats(s))
+    }
+    fn reset_stats(&mut self) {
+        each!(self, o => o.reset_stats())
+    }
 }
 
 /// Counters of one TLB structure.
@@ -75,10 +259,10 @@ pub struct LevelStats {
     pub cycles: u64,
 }
 
-struct Structure {
+struct Structure<O> {
     sizes: PageSizeSet,
     fill: TlbFill,
-    array: SetAssoc,
+    org: O,
     stats: TlbStats,
 }
 
@@ -100,10 +284,9 @@ pub struct TlbHit {
     pub size: PageSize,
 }
 
-/// The last lookup, if it hit at level 1 and nothing has touched the TLBs since.
-/// Repeating that hit leaves every replacement policy's state as it is (the entry is
-/// already the most recent of its set for LRU; PLRU bits already point away from it;
-/// FIFO and random ignore hits), so the repeat can skip the probe and stay exact.
+/// The last lookup, if it hit at level 1 in a structure whose repeated hits change
+/// nothing ([`Organisation::repeats_hit_silently`]) and nothing has touched the TLBs
+/// since: the repeat can skip the probe and stay exact.
 #[derive(Clone, Copy)]
 struct Memo {
     valid: bool,
@@ -116,23 +299,34 @@ struct Memo {
     structure: u16,
 }
 
-/// All TLB levels of one core.
-pub struct Tlbs {
-    structs: Vec<Structure>,
+/// All TLB levels of one core, each structure organised as an `O`.
+pub struct Tlbs<O = AnyOrganisation> {
+    structs: Vec<Structure<O>>,
     levels: Vec<Level>,
     memo: Memo,
     /// Page sizes ever filled into any structure (bit i = size index i). A size never
     /// filled cannot hit, so lookups skip it; the mask is never cleared, which keeps
     /// the skip exact after invalidations.
     filled: u8,
+    /// Memory reads of the probes since [`Tlbs::take_memory_reads`] last emptied it
+    /// (none for organisations held in SRAM, such as set-associative).
+    reads: MemReads,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
 }
 
 impl Tlbs {
-    /// Build from validated configs. `seed` feeds random replacement.
+    /// Build from validated configs, any organisation per structure. `seed` feeds random
+    /// replacement.
     pub fn new(cfgs: &[TlbConfig], seed: u64) -> Tlbs {
+        Self::build(cfgs, seed).expect("every organisation builds from its own config")
+    }
+}
+
+impl<O: Organisation> Tlbs<O> {
+    /// Build from validated configs, or `None` if a structure is not organised as `O`.
+    pub fn build(cfgs: &[TlbConfig], seed: u64) -> Option<Tlbs<O>> {
         let nlevels = cfgs.iter().map(|c| c.level as usize).max().unwrap_or(0);
         let mut levels: Vec<Level> = (0..nlevels)
             .map(|l| Level {
@@ -146,7 +340,6 @@ impl Tlbs {
             .collect();
         let mut structs = Vec::with_capacity(cfgs.len());
         for (i, c) in cfgs.iter().enumerate() {
-            let sets = (c.entries / c.ways) as usize;
             let lvl = &mut levels[c.level as usize - 1];
             for (side, serves) in [
                 (INSTR, c.kind.serves_instructions()),
@@ -162,12 +355,7 @@ impl Tlbs {
             structs.push(Structure {
                 sizes: PageSizeSet::of(&c.page_sizes),
                 fill: c.fill,
-                array: SetAssoc::new(
-                    sets,
-                    c.ways as usize,
-                    c.replacement,
-                    seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-                ),
+                org: O::build(c, seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))?,
                 stats: TlbStats {
                     name: c.name.clone(),
                     level: c.level,
@@ -175,10 +363,11 @@ impl Tlbs {
                 },
             });
         }
-        Tlbs {
+        Some(Tlbs {
             structs,
             levels,
             filled: 0,
+            reads: MemReads::default(),
             memo: Memo {
                 valid: false,
                 side: 0,
@@ -194,7 +383,7 @@ impl Tlbs {
             },
             #[cfg(test)]
             no_memo: false,
-        }
+        })
     }
 
     pub fn num_levels(&self) -> usize {
@@ -268,9 +457,8 @@ impl Tlbs {
                     continue;
                 }
                 let st = &mut self.structs[s as usize];
-                let vpn = vaddr >> PageSize::from_index(size).shift();
-                let set = (vpn & st.array.set_mask()) as usize;
-                if let Some(frame) = st.array.lookup(set, tag(vpn, asid, size)) {
+                let ps = PageSize::from_index(size);
+                if let Some(frame) = st.org.lookup(asid, vaddr, ps, &mut self.reads) {
                     st.stats.hits += 1;
                     if side == INSTR {
                         lvl.stats.instruction_hits += 1;
@@ -280,10 +468,9 @@ impl Tlbs {
                     let hit = TlbHit {
                         level: l,
                         frame,
-                        size: PageSize::from_index(size),
+                        size: ps,
                     };
-                    if l == 0 {
-                        let ps = PageSize::from_index(size);
+                    if l == 0 && st.org.repeats_hit_silently() {
                         self.memo = Memo {
                             valid: true,
                             side,
@@ -299,6 +486,12 @@ impl Tlbs {
             }
         }
         None
+    }
+
+    /// The memory reads the probes made since the last call (for the caller to price),
+    /// leaving none. Always empty for organisations held in SRAM.
+    pub fn take_memory_reads(&mut self) -> MemReads {
+        std::mem::take(&mut self.reads)
     }
 
     /// Finish a translation that hit at level `hit_level` (or `num_levels()` after a
@@ -320,8 +513,6 @@ impl Tlbs {
         }
         self.memo.valid = false;
         let si = size.index();
-        let vpn = vaddr >> size.shift();
-        let t = tag(vpn, asid, si);
         for l in 0..hit_level {
             let lvl = &mut self.levels[l];
             if lvl.slot[side] != [NONE; 3] {
@@ -340,18 +531,24 @@ impl Tlbs {
             let s = self.levels[hit_level].slot[side][si];
             let st = &mut self.structs[s as usize];
             if st.fill == TlbFill::Victim {
-                let set = (vpn & st.array.set_mask()) as usize;
-                st.array.invalidate(set, t);
+                st.org.invalidate_page(asid, vaddr, size);
             }
         }
+        let e = Entry {
+            asid,
+            size,
+            vpn: vaddr >> size.shift(),
+            frame,
+            pages: 1,
+        };
         for l in 0..hit_level {
-            self.insert(l, side, t, frame, false);
+            self.insert(l, side, e, false);
         }
     }
 
-    /// Insert tag `t` at level `l`; cascades the evicted entry into a victim level below.
-    fn insert(&mut self, l: usize, side: usize, t: u64, frame: u64, as_victim: bool) {
-        let (vpn, _, si) = untag(t);
+    /// Insert `e` at level `l`; cascades the evicted entry into a victim level below.
+    fn insert(&mut self, l: usize, side: usize, e: Entry, as_victim: bool) {
+        let si = e.size.index();
         let s = self.levels[l].slot[side][si];
         if s == NONE {
             return;
@@ -360,13 +557,12 @@ impl Tlbs {
         if (st.fill == TlbFill::Victim) != as_victim {
             return;
         }
-        let set = (vpn & st.array.set_mask()) as usize;
         self.filled |= 1 << si;
         st.stats.fills += 1;
-        if let Some((et, ef)) = st.array.insert(set, t, frame) {
+        if let Some(evicted) = st.org.insert(e) {
             st.stats.evictions += 1;
             if l + 1 < self.levels.len() {
-                self.insert(l + 1, side, et, ef, true);
+                self.insert(l + 1, side, evicted, true);
             }
         }
     }
@@ -374,14 +570,20 @@ impl Tlbs {
     /// Remove the translation of `vaddr` (page of `size`) from every structure.
     pub fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) {
         self.memo.valid = false;
-        let vpn = vaddr >> size.shift();
-        let t = tag(vpn, asid, size.index());
         for st in &mut self.structs {
             if st.sizes.contains(size) {
-                let set = (vpn & st.array.set_mask()) as usize;
-                st.array.invalidate(set, t);
+                st.org.invalidate_page(asid, vaddr, size);
             }
         }
+    }
+
+    /// Remove every entry of `asid` covering any byte of `[start, end)` from every
+    /// structure; returns how many went.
+    pub fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize {
+        self.memo.valid = false;
+        (self.structs.iter_mut())
+            .map(|st| st.org.invalidate_range(asid, start, end))
+            .sum()
     }
 
     /// [`Tlbs::flush_asid`], adding each removed entry's [`page_key`] to `out`.
@@ -393,12 +595,8 @@ impl Tlbs {
         self.memo.valid = false;
         let mut n = 0;
         for st in &mut self.structs {
-            n += st.array.invalidate_where(|t| {
-                let hit = untag(t).1 == asid;
-                if hit {
-                    out.insert(t);
-                }
-                hit
+            n += st.org.invalidate_asid(asid, &mut |k| {
+                out.insert(k);
             });
         }
         n
@@ -409,7 +607,7 @@ impl Tlbs {
     pub fn flush_asid(&mut self, asid: u16) -> usize {
         self.memo.valid = false;
         (self.structs.iter_mut())
-            .map(|st| st.array.invalidate_where(|t| untag(t).1 == asid))
+            .map(|st| st.org.invalidate_asid(asid, &mut |_| {}))
             .sum()
     }
 
@@ -417,12 +615,23 @@ impl Tlbs {
     pub fn flush_all(&mut self) {
         self.memo.valid = false;
         for st in &mut self.structs {
-            st.array.flush();
+            st.org.flush();
         }
     }
 
+    /// Valid entries of each structure, in config order.
+    pub fn occupancy(&self) -> Vec<usize> {
+        self.structs.iter().map(|s| s.org.occupancy()).collect()
+    }
+
     pub fn stats(&self) -> Vec<TlbStats> {
-        self.structs.iter().map(|s| s.stats.clone()).collect()
+        (self.structs.iter())
+            .map(|s| {
+                let mut t = s.stats.clone();
+                s.org.stats(&mut t);
+                t
+            })
+            .collect()
     }
 
     pub fn level_stats(&self) -> Vec<LevelStats> {
@@ -437,6 +646,7 @@ impl Tlbs {
                 level: s.stats.level,
                 ..Default::default()
             };
+            s.org.reset_stats();
         }
         for l in &mut self.levels {
             l.stats = LevelStats {
@@ -450,7 +660,7 @@ impl Tlbs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assoc::Replacement;
+    use crate::assoc::{Replacement, SetAssoc};
     use crate::config::TlbKind;
     use rand_core::{RngCore, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
@@ -466,6 +676,7 @@ mod tests {
             latency: level * 3,
             replacement: Replacement::Lru,
             fill,
+            organisation: TlbOrganisation::SetAssociative,
         }
     }
 
