@@ -97,7 +97,10 @@ impl MemReads {
     /// Record a read of physical address `paddr`.
     #[inline(always)]
     pub fn push(&mut self, paddr: u64) {
-        debug_assert!((self.n as usize) < Self::CAPACITY, "more reads than MemReads holds");
+        debug_assert!(
+            (self.n as usize) < Self::CAPACITY,
+            "more reads than MemReads holds"
+        );
         if (self.n as usize) < Self::CAPACITY {
             self.paddr[self.n as usize] = paddr;
             self.n += 1;
@@ -127,8 +130,13 @@ pub trait Organisation: Sized {
     /// The frame (physical address) of the page of `size` holding `vaddr` of `asid`, if an
     /// entry covers it; updates replacement state on a hit. A probe that reads memory
     /// records each read in `reads` (the level's latency is charged by the hierarchy).
-    fn lookup(&mut self, asid: u16, vaddr: u64, size: PageSize, reads: &mut MemReads)
-        -> Option<u64>;
+    fn lookup(
+        &mut self,
+        asid: u16,
+        vaddr: u64,
+        size: PageSize,
+        reads: &mut MemReads,
+    ) -> Option<u64>;
 
     /// Whether repeating the last hit, with nothing else touching the structure in
     /// between, changes no state and reads no memory: the hierarchy then answers repeats
@@ -297,6 +305,12 @@ struct Memo {
     mask: u64,
     hit: TlbHit,
     structure: u16,
+    /// Level-1 probe cost for `side`.
+    lat: u64,
+    /// Repeats answered since the memo was made, not yet added to the counters (the
+    /// repeat path stays a few instructions; [`Tlbs::forget_memo`] and every reader of
+    /// the counters account for them).
+    repeats: u64,
 }
 
 /// All TLB levels of one core, each structure organised as an `O`.
@@ -380,6 +394,8 @@ impl<O: Organisation> Tlbs<O> {
                     size: PageSize::Size4K,
                 },
                 structure: 0,
+                lat: 0,
+                repeats: 0,
             },
             #[cfg(test)]
             no_memo: false,
@@ -393,7 +409,7 @@ impl<O: Organisation> Tlbs<O> {
     /// Hits at 0-based level `level`, both sides.
     pub fn level_hits(&self, level: usize) -> u64 {
         let s = &self.levels[level].stats;
-        s.instruction_hits + s.data_hits
+        s.instruction_hits + s.data_hits + if level == 0 { self.pending(None) } else { 0 }
     }
 
     /// Names of the structures of 0-based level `level` that serve `side`.
@@ -432,20 +448,12 @@ impl<O: Organisation> Tlbs<O> {
             ..*m
         };
         if m.valid && m.side == side && m.asid == asid && vaddr & m.mask == m.base {
-            let (hit, structure) = (m.hit, m.structure);
-            let lvl = &mut self.levels[0];
-            let lat = lvl.latency[side] as u64;
-            *cycles += lat;
-            lvl.stats.cycles += lat;
-            if side == INSTR {
-                lvl.stats.instruction_hits += 1;
-            } else {
-                lvl.stats.data_hits += 1;
-            }
-            self.structs[structure as usize].stats.hits += 1;
+            *cycles += m.lat;
+            let hit = m.hit;
+            self.memo.repeats += 1;
             return Some(hit);
         }
-        self.memo.valid = false;
+        self.forget_memo();
         for l in 0..self.levels.len() {
             let lvl = &mut self.levels[l];
             let lat = lvl.latency[side] as u64;
@@ -479,6 +487,8 @@ impl<O: Organisation> Tlbs<O> {
                             mask: !(ps.bytes() - 1),
                             hit,
                             structure: s,
+                            lat,
+                            repeats: 0,
                         };
                     }
                     return Some(hit);
@@ -486,6 +496,36 @@ impl<O: Organisation> Tlbs<O> {
             }
         }
         None
+    }
+
+    /// Drop the memo, adding the repeats it answered to the counters.
+    #[inline(always)]
+    fn forget_memo(&mut self) {
+        let m = &mut self.memo;
+        if m.repeats > 0 {
+            let (side, r) = (m.side, m.repeats);
+            m.repeats = 0;
+            let st = &mut self.levels[0].stats;
+            st.cycles += r * m.lat;
+            if side == INSTR {
+                st.instruction_hits += r;
+            } else {
+                st.data_hits += r;
+            }
+            self.structs[m.structure as usize].stats.hits += r;
+        }
+        self.memo.valid = false;
+    }
+
+    /// Repeats answered by the memo and not yet counted, if the memo is of structure
+    /// `s` (`None`: of any structure).
+    fn pending(&self, s: Option<usize>) -> u64 {
+        let m = &self.memo;
+        if s.is_none_or(|s| s == m.structure as usize) {
+            m.repeats
+        } else {
+            0
+        }
     }
 
     /// The memory reads the probes made since the last call (for the caller to price),
@@ -511,7 +551,22 @@ impl<O: Organisation> Tlbs<O> {
             // A level-1 hit changes nothing more.
             return;
         }
-        self.memo.valid = false;
+        self.complete_miss(side, asid, vaddr, frame, size, hit_level);
+    }
+
+    /// [`Tlbs::complete`] after a level-1 miss. Kept out of line: inlined, the fills
+    /// crowd the registers of the caller's loop, whose level-1 hits then pay for spills.
+    #[inline(never)]
+    fn complete_miss(
+        &mut self,
+        side: usize,
+        asid: u16,
+        vaddr: u64,
+        frame: u64,
+        size: PageSize,
+        hit_level: usize,
+    ) {
+        self.forget_memo();
         let si = size.index();
         for l in 0..hit_level {
             let lvl = &mut self.levels[l];
@@ -569,7 +624,7 @@ impl<O: Organisation> Tlbs<O> {
 
     /// Remove the translation of `vaddr` (page of `size`) from every structure.
     pub fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) {
-        self.memo.valid = false;
+        self.forget_memo();
         for st in &mut self.structs {
             if st.sizes.contains(size) {
                 st.org.invalidate_page(asid, vaddr, size);
@@ -580,7 +635,7 @@ impl<O: Organisation> Tlbs<O> {
     /// Remove every entry of `asid` covering any byte of `[start, end)` from every
     /// structure; returns how many went.
     pub fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize {
-        self.memo.valid = false;
+        self.forget_memo();
         (self.structs.iter_mut())
             .map(|st| st.org.invalidate_range(asid, start, end))
             .sum()
@@ -592,7 +647,7 @@ impl<O: Organisation> Tlbs<O> {
         asid: u16,
         out: &mut std::collections::HashSet<u64>,
     ) -> usize {
-        self.memo.valid = false;
+        self.forget_memo();
         let mut n = 0;
         for st in &mut self.structs {
             n += st.org.invalidate_asid(asid, &mut |k| {
@@ -605,7 +660,7 @@ impl<O: Organisation> Tlbs<O> {
     /// Remove every entry of address space `asid` (its id is given to another, or its
     /// translations changed); returns how many went.
     pub fn flush_asid(&mut self, asid: u16) -> usize {
-        self.memo.valid = false;
+        self.forget_memo();
         (self.structs.iter_mut())
             .map(|st| st.org.invalidate_asid(asid, &mut |_| {}))
             .sum()
@@ -613,7 +668,7 @@ impl<O: Organisation> Tlbs<O> {
 
     /// Remove every entry of every structure.
     pub fn flush_all(&mut self) {
-        self.memo.valid = false;
+        self.forget_memo();
         for st in &mut self.structs {
             st.org.flush();
         }
@@ -625,9 +680,10 @@ impl<O: Organisation> Tlbs<O> {
     }
 
     pub fn stats(&self) -> Vec<TlbStats> {
-        (self.structs.iter())
-            .map(|s| {
+        (self.structs.iter().enumerate())
+            .map(|(i, s)| {
                 let mut t = s.stats.clone();
+                t.hits += self.pending(Some(i));
                 s.org.stats(&mut t);
                 t
             })
@@ -635,11 +691,22 @@ impl<O: Organisation> Tlbs<O> {
     }
 
     pub fn level_stats(&self) -> Vec<LevelStats> {
-        self.levels.iter().map(|l| l.stats.clone()).collect()
+        let mut v: Vec<LevelStats> = self.levels.iter().map(|l| l.stats.clone()).collect();
+        let (m, r) = (&self.memo, self.pending(None));
+        if let Some(l) = v.first_mut().filter(|_| r > 0) {
+            l.cycles += r * m.lat;
+            if m.side == INSTR {
+                l.instruction_hits += r;
+            } else {
+                l.data_hits += r;
+            }
+        }
+        v
     }
 
     /// Restart the counters (after warm-up); contents stay.
     pub fn reset_stats(&mut self) {
+        self.memo.repeats = 0;
         for s in &mut self.structs {
             s.stats = TlbStats {
                 name: std::mem::take(&mut s.stats.name),

@@ -77,8 +77,10 @@ impl Organisation for SetAssociative {
     #[inline(always)]
     fn insert(&mut self, e: Entry) -> Option<Entry> {
         let set = self.set_of(e.vpn);
-        (self.array.insert(set, tag(e.vpn, e.asid, e.size.index()), e.frame))
-            .map(|(k, f)| Self::entry(k, f))
+        (self
+            .array
+            .insert(set, tag(e.vpn, e.asid, e.size.index()), e.frame))
+        .map(|(k, f)| Self::entry(k, f))
     }
 
     fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) -> bool {
