@@ -601,23 +601,32 @@ impl<O: Organisation> Tlbs<O> {
         }
     }
 
-    /// Insert `e` at level `l`; cascades the evicted entry into a victim level below.
+    /// Insert `e` at level `l`; cascades the evicted entry into victim levels below. A
+    /// loop, not a recursion, so that it inlines and the entry stays in registers.
+    #[inline(always)]
     fn insert(&mut self, l: usize, side: usize, e: Entry, as_victim: bool) {
-        let si = e.size.index();
-        let s = self.levels[l].slot[side][si];
-        if s == NONE {
-            return;
-        }
-        let st = &mut self.structs[s as usize];
-        if (st.fill == TlbFill::Victim) != as_victim {
-            return;
-        }
-        self.filled |= 1 << si;
-        st.stats.fills += 1;
-        if let Some(evicted) = st.org.insert(e) {
-            st.stats.evictions += 1;
-            if l + 1 < self.levels.len() {
-                self.insert(l + 1, side, evicted, true);
+        let (mut l, mut e, mut as_victim) = (l, e, as_victim);
+        loop {
+            let si = e.size.index();
+            let s = self.levels[l].slot[side][si];
+            if s == NONE {
+                return;
+            }
+            let st = &mut self.structs[s as usize];
+            if (st.fill == TlbFill::Victim) != as_victim {
+                return;
+            }
+            self.filled |= 1 << si;
+            st.stats.fills += 1;
+            match st.org.insert(e) {
+                Some(evicted) => {
+                    st.stats.evictions += 1;
+                    if l + 1 >= self.levels.len() {
+                        return;
+                    }
+                    (l, e, as_victim) = (l + 1, evicted, true);
+                }
+                None => return,
             }
         }
     }
@@ -957,5 +966,182 @@ mod tests {
         }
         assert_eq!(with.stats(), without.stats());
         assert_eq!(with.level_stats(), without.level_stats());
+    }
+
+    /// The mixed hierarchy of the shortcut test: both sides, three page sizes, every
+    /// replacement policy, a victim level.
+    fn mixed_cfgs() -> Vec<TlbConfig> {
+        let mut l1d = cfg("l1d", 1, 8, 4, TlbFill::Miss);
+        l1d.kind = TlbKind::Data;
+        let mut l1d2m = cfg("l1d2m", 1, 4, 4, TlbFill::Miss);
+        l1d2m.kind = TlbKind::Data;
+        l1d2m.page_sizes = vec![PageSize::Size2M, PageSize::Size1G];
+        l1d2m.replacement = Replacement::Plru;
+        let mut l1i = cfg("l1i", 1, 4, 2, TlbFill::Miss);
+        l1i.kind = TlbKind::Instruction;
+        l1i.replacement = Replacement::Random;
+        let mut l2 = cfg("l2", 2, 16, 4, TlbFill::Victim);
+        l2.page_sizes = vec![PageSize::Size4K, PageSize::Size2M, PageSize::Size1G];
+        l2.replacement = Replacement::Fifo;
+        vec![l1d, l1d2m, l1i, l2]
+    }
+
+    /// One access of mixed traffic (mostly repeats): side, asid, address, page size.
+    fn mixed_access(
+        r: &mut Xoshiro256PlusPlus,
+        last: (usize, u16, u64),
+    ) -> (usize, u16, u64, PageSize) {
+        let x = r.next_u64();
+        let (mut side, mut asid, mut va) = last;
+        if x % 3 == 0 {
+            side = if x % 7 == 0 { INSTR } else { DATA };
+            asid = 1 + (x >> 8) as u16 % 3;
+            va = ((x >> 16) % 40) << 12;
+            if (x >> 40) % 5 == 0 {
+                va = ((x >> 16) % 6) << 21;
+            }
+        }
+        let size = if va >= 1 << 21 && va % (1 << 21) == 0 {
+            PageSize::Size2M
+        } else {
+            PageSize::Size4K
+        };
+        (side, asid, va, size)
+    }
+
+    /// The hierarchy generic over one organisation gives what the enum-dispatched one
+    /// gives, access for access.
+    #[test]
+    fn a_hierarchy_of_one_organisation_equals_the_dispatched_one() {
+        let cfgs = mixed_cfgs();
+        let mut any = Tlbs::new(&cfgs, 3);
+        let mut one = Tlbs::<SetAssociative>::build(&cfgs, 3).unwrap();
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(8);
+        let mut last = (DATA, 1, 0);
+        for i in 0..30000 {
+            let (side, asid, va, size) = mixed_access(&mut r, last);
+            last = (side, asid, va);
+            if i % 1009 == 0 {
+                assert_eq!(
+                    any.invalidate_range(asid, va, va + 0x3000),
+                    one.invalidate_range(asid, va, va + 0x3000)
+                );
+            }
+            let (mut c1, mut c2) = (0, 0);
+            let h1 = any.lookup(side, asid, va, &mut c1);
+            assert_eq!(
+                (h1, c1),
+                (one.lookup(side, asid, va, &mut c2), c2),
+                "access {i}"
+            );
+            let lvl = h1.map_or(2, |h| h.level);
+            any.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
+            one.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
+        }
+        assert_eq!(any.stats(), one.stats());
+        assert_eq!(any.level_stats(), one.level_stats());
+        assert_eq!(any.occupancy(), one.occupancy());
+        assert!(any.take_memory_reads().is_empty());
+    }
+
+    /// Repeats counted lazily are in every counter read at any time, and a reset
+    /// discards the ones before it: with and without the shortcut the readings agree.
+    #[test]
+    fn counters_read_mid_run_include_the_pending_repeats() {
+        let cfgs = mixed_cfgs();
+        let mut with = Tlbs::new(&cfgs, 3);
+        let mut without = Tlbs::new(&cfgs, 3);
+        without.no_memo = true;
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(5);
+        let mut last = (DATA, 1, 0);
+        for i in 0..20000 {
+            let (side, asid, va, size) = mixed_access(&mut r, last);
+            last = (side, asid, va);
+            let (mut c1, mut c2) = (0, 0);
+            let h1 = with.lookup(side, asid, va, &mut c1);
+            assert_eq!(
+                (h1, c1),
+                (without.lookup(side, asid, va, &mut c2), c2),
+                "access {i}"
+            );
+            let lvl = h1.map_or(2, |h| h.level);
+            with.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
+            without.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
+            if i % 97 == 0 {
+                assert_eq!(with.level_hits(0), without.level_hits(0), "access {i}");
+                assert_eq!(with.stats(), without.stats(), "access {i}");
+                assert_eq!(with.level_stats(), without.level_stats(), "access {i}");
+            }
+            if i == 7001 {
+                with.reset_stats();
+                without.reset_stats();
+            }
+        }
+        assert_eq!(with.stats(), without.stats());
+        assert_eq!(with.level_stats(), without.level_stats());
+    }
+
+    /// Page, range and address-space invalidations reach every level. Filling pages
+    /// 1..=6 of asid 1 and then page 3 of asid 2 into a 4-entry L1 (LRU) leaves L1 with
+    /// 4, 5, 6 of asid 1 and 3 of asid 2; its evictions, 1, 2 and 3 of asid 1, sit in the
+    /// victim L2.
+    #[test]
+    fn invalidations_reach_every_level() {
+        let fill = || {
+            let mut t = Tlbs::new(
+                &[
+                    cfg("l1", 1, 4, 4, TlbFill::Miss),
+                    cfg("l2", 2, 8, 8, TlbFill::Victim),
+                ],
+                0,
+            );
+            for (asid, p) in [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (2, 3)] {
+                t.complete(DATA, asid, p << 12, p << 12, PageSize::Size4K, 2);
+            }
+            t
+        };
+        // Where each of (asid, page) is found: level index or None.
+        let probe = |t: &mut Tlbs| -> Vec<Option<usize>> {
+            [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (2, 3)]
+                .iter()
+                .map(|&(a, p)| t.lookup(DATA, a, p << 12, &mut 0).map(|h| h.level))
+                .collect()
+        };
+        let mut t = fill();
+        assert_eq!(t.occupancy(), vec![4, 3]);
+        let all = vec![
+            Some(1),
+            Some(1),
+            Some(1),
+            Some(0),
+            Some(0),
+            Some(0),
+            Some(0),
+        ];
+        assert_eq!(probe(&mut t), all);
+        // A page: asid 1's page 3 (in L2) goes, asid 2's page 3 (in L1) stays.
+        t.invalidate_page(1, 0x3000, PageSize::Size4K);
+        let mut want = all.clone();
+        want[2] = None;
+        assert_eq!(probe(&mut t), want);
+        // A range [0x1800, 0x5000): pages 1 (from its middle), 2, 3 in L2 and 4 in L1
+        // of asid 1; page 5 starts at the end and stays, and so does asid 2's page 3.
+        let mut t = fill();
+        assert_eq!(t.invalidate_range(1, 0x1800, 0x5000), 4);
+        let want = vec![None, None, None, None, Some(0), Some(0), Some(0)];
+        assert_eq!(probe(&mut t), want);
+        // An address space: everything of asid 1, in both levels; asid 2 stays.
+        let mut t = fill();
+        let mut keys = std::collections::HashSet::new();
+        assert_eq!(t.flush_asid_into(1, &mut keys), 6);
+        let want: std::collections::HashSet<u64> = (1..=6)
+            .map(|p| page_key(1, p << 12, PageSize::Size4K))
+            .collect();
+        assert_eq!(keys, want);
+        let mut want = vec![None; 6];
+        want.push(Some(0));
+        assert_eq!(probe(&mut t), want);
+        t.flush_all();
+        assert_eq!(t.occupancy(), vec![0, 0]);
     }
 }
