@@ -262,13 +262,6 @@ impl TlbOrganisation {
         *self == TlbOrganisation::default()
     }
 
-    /// The config value naming it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            TlbOrganisation::SetAssociative => "set_associative",
-        }
-    }
-
     /// Problems with the organisation's parameters of structure `t` (at key `path`).
     fn validate(&self, t: &TlbConfig, path: &str, errs: &mut Vec<(String, String)>) {
         match self {

@@ -1144,4 +1144,19 @@ mod tests {
         t.flush_all();
         assert_eq!(t.occupancy(), vec![0, 0]);
     }
+
+    #[test]
+    fn memory_reads_keep_their_order_and_are_taken_once() {
+        let mut r = MemReads::default();
+        assert!(r.is_empty());
+        for a in 0..MemReads::CAPACITY as u64 {
+            r.push(a * 64);
+        }
+        let want: Vec<u64> = (0..MemReads::CAPACITY as u64).map(|a| a * 64).collect();
+        assert_eq!(r.as_slice(), &want[..]);
+        let mut t = Tlbs::new(&[cfg("l1", 1, 4, 4, TlbFill::Miss)], 0);
+        t.reads = r;
+        assert_eq!(t.take_memory_reads(), r);
+        assert!(t.take_memory_reads().is_empty());
+    }
 }
