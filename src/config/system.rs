@@ -238,6 +238,38 @@ pub struct TlbConfig {
     pub replacement: Replacement,
     #[serde(default)]
     pub fill: TlbFill,
+    /// How the structure stores and finds its entries. Left out of the serialized config
+    /// when it is the default, so configs written before the key existed keep their
+    /// hash (results and sweep ids derive from it).
+    #[serde(default, skip_serializing_if = "TlbOrganisation::is_default")]
+    pub organisation: TlbOrganisation,
+}
+
+/// How a TLB structure is organised: the config side of `tlb::Organisation` (each
+/// variant names the file of `src/tlb/` that implements it and carries that
+/// organisation's own parameters, if it has any beyond the common `entries`, `ways`,
+/// `replacement`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TlbOrganisation {
+    /// `entries / ways` sets of `ways` ways, one page per entry (`tlb/set_associative.rs`).
+    #[default]
+    SetAssociative,
+}
+
+impl TlbOrganisation {
+    pub fn is_default(&self) -> bool {
+        *self == TlbOrganisation::default()
+    }
+
+    /// Problems with the organisation's parameters of structure `t` (at key `path`).
+    fn validate(&self, t: &TlbConfig, path: &str, errs: &mut Vec<(String, String)>) {
+        match self {
+            TlbOrganisation::SetAssociative => {
+                check_geometry(errs, path, t.entries as u64, t.ways, t.replacement)
+            }
+        }
+    }
 }
 
 /// The hardware page walker.
@@ -760,7 +792,7 @@ impl SystemConfig {
             if t.level == 0 || t.level > 8 {
                 e.push((format!("{p}.level"), "must be 1 to 8".into()));
             }
-            check_geometry(&mut e, &p, t.entries as u64, t.ways, t.replacement);
+            t.organisation.validate(t, &p, &mut e);
             if t.page_sizes.is_empty() {
                 e.push((
                     format!("{p}.page_sizes"),

@@ -8,7 +8,8 @@
 //! otherwise simulate each size.
 //!
 //! In: the planned jobs of a sweep. [`eligible`] says whether the points differ only in
-//! the entries (= ways) of one first-level, fully-associative, miss-filled LRU TLB of a
+//! the entries (= ways) of one first-level, fully-associative (set-associative
+//! organisation, one set), miss-filled LRU TLB of a
 //! single-core, single-task, 4K-page system with no OS events; if not, why not.
 //! [`Curve::of`] makes the pass for one workload; [`Curve::answer`] gives a size's
 //! counters as the simulator reports them; [`Curve::check`] compares them with a full
@@ -24,7 +25,7 @@ use super::Job;
 use crate::addr::{AccessKind, PageSize};
 use crate::analysis::{lru::lru_with, PageStream};
 use crate::assoc::Replacement;
-use crate::config::system::{HugePolicy, SystemConfig, TlbFill, TlbKind};
+use crate::config::system::{HugePolicy, SystemConfig, TlbFill, TlbKind, TlbOrganisation};
 use crate::report::TlbReport;
 use crate::tlb::TlbStats;
 
@@ -74,7 +75,13 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
             ));
         }
         let t = &j.inputs.system.tlb[i];
-        if t.ways != t.entries {
+        // The pass is a stack of page entries: one set of them. Each organisation says
+        // when it is one (the match makes a new organisation decide; a range TLB's
+        // entries are not pages).
+        let one_set = match t.organisation {
+            TlbOrganisation::SetAssociative => t.ways == t.entries,
+        };
+        if !one_set {
             return Err(format!(
                 "tlb[{i}] `{name}` is not fully associative at point {} ({} entries, {} ways)",
                 j.point, t.entries, t.ways

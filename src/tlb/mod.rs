@@ -5,18 +5,36 @@
 //! levels that only take evictions from the level above; per-structure and per-level
 //! counters. Entries are tagged with the address-space id and page size.
 //!
-//! In: `(side, asid, vaddr)` for a lookup; `(translation)` to fill. Out: the level that hit
-//! (or none) and the cycles the probes took.
+//! In: `(side, asid, vaddr)` for a lookup; `(translation)` to fill; pages, ranges and
+//! address spaces to invalidate. Out: the level that hit (or none) and the cycles the
+//! probes took; counters.
 //!
 //! Lookup model: all structures of one level that serve the access's side (instruction
 //! or data) are probed in parallel for every page size they hold, since the page size is
 //! unknown before the translation is found; the level costs the slowest of them. Misses
 //! are attributed once the page size is known, to the structure that would have held
 //! that size (as hardware counters such as DTLB_LOAD_MISSES count them).
+//!
+//! Organisations: how one structure stores and finds entries is an [`Organisation`]
+//! (`tlb[i].organisation` in the config): set-associative ([`SetAssociative`], one file
+//! beside this one) is the first. The hierarchy ([`Tlbs`]) owns levels, sides, page-size
+//! slots, fill roles, counters and the repeated-hit shortcut, and asks the organisation
+//! only what depends on the storage. It is generic over the organisation: [`Tlbs`] with
+//! the default [`AnyOrganisation`] serves any mix, matching each structure's variant
+//! per probe (a perfectly predicted branch; with one variant it compiles away); a run
+//! whose structures all share one organisation may instantiate `Tlbs<ThatOne>` and pay
+//! no match at all. No `dyn` call anywhere.
+//!
+//! The interface is shaped for what comes next: an [`Entry`] covers `pages` contiguous
+//! pages (range and coalesced TLBs); a probe may report the memory reads it made
+//! ([`MemReads`]: entries held in the data caches or DRAM, as Victima does) for the
+//! caller to price; invalidation is by page, by range and by address space.
+
+mod set_associative;
+pub use set_associative::SetAssociative;
 
 use crate::addr::{PageSize, PageSizeSet};
-use crate::assoc::SetAssoc;
-use crate::config::{TlbConfig, TlbFill};
+use crate::config::{TlbConfig, TlbFill, TlbOrganisation};
 use serde::Serialize;
 
 /// Access side: index into per-side tables.
@@ -28,10 +46,10 @@ const NONE: u16 = u16::MAX;
 /// Widest address-space id a TLB tag holds (x86 PCIDs are 12 bits).
 pub const ASID_BITS: u32 = 14;
 
-/// Tag of a translation: page number, address-space id and page size packed so that no
-/// tag equals the array's empty marker (page numbers stay below 2^45 for 57-bit VAs).
+/// The key a TLB entry for the page of `size` holding `vaddr` of `asid` carries: page
+/// number, address-space id and page size packed so that no key equals the array's empty
+/// marker (page numbers stay below 2^45 for 57-bit VAs).
 #[inline(always)]
-/// The key a TLB entry for the page of `size` holding `vaddr` of `asid` carries.
 pub fn page_key(asid: u16, vaddr: u64, size: PageSize) -> u64 {
     tag(vaddr >> size.shift(), asid, size.index())
 }
@@ -48,6 +66,180 @@ fn untag(t: u64) -> (u64, u16, usize) {
         ((t >> 2) & ((1 << ASID_BITS) - 1)) as u16,
         (t & 3) as usize,
     )
+}
+
+/// One translation as a TLB structure holds it: `pages` contiguous pages of `size` from
+/// page number `vpn` (in units of `size`) of `asid`, mapped to contiguous frames from
+/// physical address `frame`. A page entry has `pages = 1`; range and coalesced
+/// organisations hold more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub asid: u16,
+    pub size: PageSize,
+    pub vpn: u64,
+    pub frame: u64,
+    pub pages: u64,
+}
+
+/// The memory reads one lookup made, for the caller to price through the memory
+/// hierarchy (organisations that keep entries in the data caches or DRAM). Fixed
+/// capacity: the per-access path allocates nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemReads {
+    n: u8,
+    paddr: [u64; MemReads::CAPACITY],
+}
+
+impl MemReads {
+    /// Reads one lookup may make (an organisation reads at most this many blocks).
+    pub const CAPACITY: usize = 8;
+
+    /// Record a read of physical address `paddr`.
+    #[inline(always)]
+    pub fn push(&mut self, paddr: u64) {
+        debug_assert!(
+            (self.n as usize) < Self::CAPACITY,
+            "more reads than MemReads holds"
+        );
+        if (self.n as usize) < Self::CAPACITY {
+            self.paddr[self.n as usize] = paddr;
+            self.n += 1;
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u64] {
+        &self.paddr[..self.n as usize]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+}
+
+/// How one TLB structure stores and finds its entries. The hierarchy ([`Tlbs`]) calls it
+/// per page size it slots the structure for; sizes, sides, levels, fill roles and the
+/// common counters (hits, misses, fills, evictions) stay in the hierarchy.
+///
+/// Implementations are chosen once per run (generics or [`AnyOrganisation`]): methods
+/// take `impl FnMut` arguments, so the trait is not meant for `dyn`.
+pub trait Organisation: Sized {
+    /// The structure `cfg` describes (validated), or `None` if `cfg` names another
+    /// organisation. `seed` feeds random replacement.
+    fn build(cfg: &TlbConfig, seed: u64) -> Option<Self>;
+
+    /// The frame (physical address) of the page of `size` holding `vaddr` of `asid`, if an
+    /// entry covers it; updates replacement state on a hit. A probe that reads memory
+    /// records each read in `reads` (the level's latency is charged by the hierarchy).
+    fn lookup(
+        &mut self,
+        asid: u16,
+        vaddr: u64,
+        size: PageSize,
+        reads: &mut MemReads,
+    ) -> Option<u64>;
+
+    /// Whether repeating the last hit, with nothing else touching the structure in
+    /// between, changes no state and reads no memory: the hierarchy then answers repeats
+    /// of a level-1 hit without probing.
+    #[inline(always)]
+    fn repeats_hit_silently(&self) -> bool {
+        true
+    }
+
+    /// Install `e` (or refresh it); returns the valid entry it displaced, if any (the
+    /// hierarchy passes it to a victim level below).
+    fn insert(&mut self, e: Entry) -> Option<Entry>;
+
+    /// Remove the translation of the page of `size` holding `vaddr` of `asid`; true if
+    /// an entry went. An entry of many pages that covers it goes (or shrinks) too.
+    fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) -> bool;
+
+    /// Remove every entry of `asid` that covers any byte of `[start, end)`; returns how
+    /// many went.
+    fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize;
+
+    /// Remove every entry of `asid`, calling `removed` with the [`page_key`] of each
+    /// removed entry's first page; returns how many went.
+    fn invalidate_asid(&mut self, asid: u16, removed: &mut impl FnMut(u64)) -> usize;
+
+    /// Remove every entry.
+    fn flush(&mut self);
+
+    /// Valid entries held now.
+    fn occupancy(&self) -> usize;
+
+    /// Add the counters only this organisation keeps to `s` (the common ones are the
+    /// hierarchy's).
+    #[inline(always)]
+    fn stats(&self, _s: &mut TlbStats) {}
+
+    /// Restart the organisation's own counters (after warm-up); contents stay.
+    #[inline(always)]
+    fn reset_stats(&mut self) {}
+}
+
+/// Every organisation, one variant each; a structure's variant is chosen when the
+/// hierarchy is built and never changes.
+pub enum AnyOrganisation {
+    SetAssociative(SetAssociative),
+}
+
+/// `$body` with `$o` bound to the organisation inside `$any` (one arm per variant).
+macro_rules! each {
+    ($any:expr, $o:ident => $body:expr) => {
+        match $any {
+            AnyOrganisation::SetAssociative($o) => $body,
+        }
+    };
+}
+
+impl Organisation for AnyOrganisation {
+    fn build(cfg: &TlbConfig, seed: u64) -> Option<Self> {
+        match cfg.organisation {
+            TlbOrganisation::SetAssociative => {
+                SetAssociative::build(cfg, seed).map(AnyOrganisation::SetAssociative)
+            }
+        }
+    }
+    #[inline(always)]
+    fn lookup(
+        &mut self,
+        asid: u16,
+        vaddr: u64,
+        size: PageSize,
+        reads: &mut MemReads,
+    ) -> Option<u64> {
+        each!(self, o => o.lookup(asid, vaddr, size, reads))
+    }
+    #[inline(always)]
+    fn repeats_hit_silently(&self) -> bool {
+        each!(self, o => o.repeats_hit_silently())
+    }
+    #[inline(always)]
+    fn insert(&mut self, e: Entry) -> Option<Entry> {
+        each!(self, o => o.insert(e))
+    }
+    fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) -> bool {
+        each!(self, o => o.invalidate_page(asid, vaddr, size))
+    }
+    fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize {
+        each!(self, o => o.invalidate_range(asid, start, end))
+    }
+    fn invalidate_asid(&mut self, asid: u16, removed: &mut impl FnMut(u64)) -> usize {
+        each!(self, o => o.invalidate_asid(asid, removed))
+    }
+    fn flush(&mut self) {
+        each!(self, o => o.flush())
+    }
+    fn occupancy(&self) -> usize {
+        each!(self, o => o.occupancy())
+    }
+    fn stats(&self, s: &mut TlbStats) {
+        each!(self, o => o.stats(s))
+    }
+    fn reset_stats(&mut self) {
+        each!(self, o => o.reset_stats())
+    }
 }
 
 /// Counters of one TLB structure.
@@ -75,10 +267,10 @@ pub struct LevelStats {
     pub cycles: u64,
 }
 
-struct Structure {
+struct Structure<O> {
     sizes: PageSizeSet,
     fill: TlbFill,
-    array: SetAssoc,
+    org: O,
     stats: TlbStats,
 }
 
@@ -100,10 +292,9 @@ pub struct TlbHit {
     pub size: PageSize,
 }
 
-/// The last lookup, if it hit at level 1 and nothing has touched the TLBs since.
-/// Repeating that hit leaves every replacement policy's state as it is (the entry is
-/// already the most recent of its set for LRU; PLRU bits already point away from it;
-/// FIFO and random ignore hits), so the repeat can skip the probe and stay exact.
+/// The last lookup, if it hit at level 1 in a structure whose repeated hits change
+/// nothing ([`Organisation::repeats_hit_silently`]) and nothing has touched the TLBs
+/// since: the repeat can skip the probe and stay exact.
 #[derive(Clone, Copy)]
 struct Memo {
     valid: bool,
@@ -114,25 +305,42 @@ struct Memo {
     mask: u64,
     hit: TlbHit,
     structure: u16,
+    /// Level-1 probe cost for `side`.
+    lat: u64,
+    /// Repeats answered since the memo was made, not yet added to the counters (the
+    /// repeat path stays a few instructions; [`Tlbs::forget_memo`] and every reader of
+    /// the counters account for them).
+    repeats: u64,
 }
 
-/// All TLB levels of one core.
-pub struct Tlbs {
-    structs: Vec<Structure>,
+/// All TLB levels of one core, each structure organised as an `O`.
+pub struct Tlbs<O = AnyOrganisation> {
+    structs: Vec<Structure<O>>,
     levels: Vec<Level>,
     memo: Memo,
     /// Page sizes ever filled into any structure (bit i = size index i). A size never
     /// filled cannot hit, so lookups skip it; the mask is never cleared, which keeps
     /// the skip exact after invalidations.
     filled: u8,
+    /// Memory reads of the probes since [`Tlbs::take_memory_reads`] last emptied it
+    /// (none for organisations held in SRAM, such as set-associative).
+    reads: MemReads,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
 }
 
 impl Tlbs {
-    /// Build from validated configs. `seed` feeds random replacement.
+    /// Build from validated configs, any organisation per structure. `seed` feeds random
+    /// replacement.
     pub fn new(cfgs: &[TlbConfig], seed: u64) -> Tlbs {
+        Self::build(cfgs, seed).expect("every organisation builds from its own config")
+    }
+}
+
+impl<O: Organisation> Tlbs<O> {
+    /// Build from validated configs, or `None` if a structure is not organised as `O`.
+    pub fn build(cfgs: &[TlbConfig], seed: u64) -> Option<Tlbs<O>> {
         let nlevels = cfgs.iter().map(|c| c.level as usize).max().unwrap_or(0);
         let mut levels: Vec<Level> = (0..nlevels)
             .map(|l| Level {
@@ -146,7 +354,6 @@ impl Tlbs {
             .collect();
         let mut structs = Vec::with_capacity(cfgs.len());
         for (i, c) in cfgs.iter().enumerate() {
-            let sets = (c.entries / c.ways) as usize;
             let lvl = &mut levels[c.level as usize - 1];
             for (side, serves) in [
                 (INSTR, c.kind.serves_instructions()),
@@ -162,12 +369,7 @@ impl Tlbs {
             structs.push(Structure {
                 sizes: PageSizeSet::of(&c.page_sizes),
                 fill: c.fill,
-                array: SetAssoc::new(
-                    sets,
-                    c.ways as usize,
-                    c.replacement,
-                    seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-                ),
+                org: O::build(c, seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))?,
                 stats: TlbStats {
                     name: c.name.clone(),
                     level: c.level,
@@ -175,10 +377,11 @@ impl Tlbs {
                 },
             });
         }
-        Tlbs {
+        Some(Tlbs {
             structs,
             levels,
             filled: 0,
+            reads: MemReads::default(),
             memo: Memo {
                 valid: false,
                 side: 0,
@@ -191,10 +394,12 @@ impl Tlbs {
                     size: PageSize::Size4K,
                 },
                 structure: 0,
+                lat: 0,
+                repeats: 0,
             },
             #[cfg(test)]
             no_memo: false,
-        }
+        })
     }
 
     pub fn num_levels(&self) -> usize {
@@ -204,7 +409,7 @@ impl Tlbs {
     /// Hits at 0-based level `level`, both sides.
     pub fn level_hits(&self, level: usize) -> u64 {
         let s = &self.levels[level].stats;
-        s.instruction_hits + s.data_hits
+        s.instruction_hits + s.data_hits + if level == 0 { self.pending(None) } else { 0 }
     }
 
     /// Names of the structures of 0-based level `level` that serve `side`.
@@ -243,20 +448,12 @@ impl Tlbs {
             ..*m
         };
         if m.valid && m.side == side && m.asid == asid && vaddr & m.mask == m.base {
-            let (hit, structure) = (m.hit, m.structure);
-            let lvl = &mut self.levels[0];
-            let lat = lvl.latency[side] as u64;
-            *cycles += lat;
-            lvl.stats.cycles += lat;
-            if side == INSTR {
-                lvl.stats.instruction_hits += 1;
-            } else {
-                lvl.stats.data_hits += 1;
-            }
-            self.structs[structure as usize].stats.hits += 1;
+            *cycles += m.lat;
+            let hit = m.hit;
+            self.memo.repeats += 1;
             return Some(hit);
         }
-        self.memo.valid = false;
+        self.forget_memo();
         for l in 0..self.levels.len() {
             let lvl = &mut self.levels[l];
             let lat = lvl.latency[side] as u64;
@@ -268,9 +465,8 @@ impl Tlbs {
                     continue;
                 }
                 let st = &mut self.structs[s as usize];
-                let vpn = vaddr >> PageSize::from_index(size).shift();
-                let set = (vpn & st.array.set_mask()) as usize;
-                if let Some(frame) = st.array.lookup(set, tag(vpn, asid, size)) {
+                let ps = PageSize::from_index(size);
+                if let Some(frame) = st.org.lookup(asid, vaddr, ps, &mut self.reads) {
                     st.stats.hits += 1;
                     if side == INSTR {
                         lvl.stats.instruction_hits += 1;
@@ -280,10 +476,9 @@ impl Tlbs {
                     let hit = TlbHit {
                         level: l,
                         frame,
-                        size: PageSize::from_index(size),
+                        size: ps,
                     };
-                    if l == 0 {
-                        let ps = PageSize::from_index(size);
+                    if l == 0 && st.org.repeats_hit_silently() {
                         self.memo = Memo {
                             valid: true,
                             side,
@@ -292,6 +487,8 @@ impl Tlbs {
                             mask: !(ps.bytes() - 1),
                             hit,
                             structure: s,
+                            lat,
+                            repeats: 0,
                         };
                     }
                     return Some(hit);
@@ -299,6 +496,42 @@ impl Tlbs {
             }
         }
         None
+    }
+
+    /// Drop the memo, adding the repeats it answered to the counters.
+    #[inline(always)]
+    fn forget_memo(&mut self) {
+        let m = &mut self.memo;
+        if m.repeats > 0 {
+            let (side, r) = (m.side, m.repeats);
+            m.repeats = 0;
+            let st = &mut self.levels[0].stats;
+            st.cycles += r * m.lat;
+            if side == INSTR {
+                st.instruction_hits += r;
+            } else {
+                st.data_hits += r;
+            }
+            self.structs[m.structure as usize].stats.hits += r;
+        }
+        self.memo.valid = false;
+    }
+
+    /// Repeats answered by the memo and not yet counted, if the memo is of structure
+    /// `s` (`None`: of any structure).
+    fn pending(&self, s: Option<usize>) -> u64 {
+        let m = &self.memo;
+        if s.is_none_or(|s| s == m.structure as usize) {
+            m.repeats
+        } else {
+            0
+        }
+    }
+
+    /// The memory reads the probes made since the last call (for the caller to price),
+    /// leaving none. Always empty for organisations held in SRAM.
+    pub fn take_memory_reads(&mut self) -> MemReads {
+        std::mem::take(&mut self.reads)
     }
 
     /// Finish a translation that hit at level `hit_level` (or `num_levels()` after a
@@ -318,10 +551,23 @@ impl Tlbs {
             // A level-1 hit changes nothing more.
             return;
         }
-        self.memo.valid = false;
+        self.complete_miss(side, asid, vaddr, frame, size, hit_level);
+    }
+
+    /// [`Tlbs::complete`] after a level-1 miss. Kept out of line: inlined, the fills
+    /// crowd the registers of the caller's loop, whose level-1 hits then pay for spills.
+    #[inline(never)]
+    fn complete_miss(
+        &mut self,
+        side: usize,
+        asid: u16,
+        vaddr: u64,
+        frame: u64,
+        size: PageSize,
+        hit_level: usize,
+    ) {
+        self.forget_memo();
         let si = size.index();
-        let vpn = vaddr >> size.shift();
-        let t = tag(vpn, asid, si);
         for l in 0..hit_level {
             let lvl = &mut self.levels[l];
             if lvl.slot[side] != [NONE; 3] {
@@ -340,48 +586,68 @@ impl Tlbs {
             let s = self.levels[hit_level].slot[side][si];
             let st = &mut self.structs[s as usize];
             if st.fill == TlbFill::Victim {
-                let set = (vpn & st.array.set_mask()) as usize;
-                st.array.invalidate(set, t);
+                st.org.invalidate_page(asid, vaddr, size);
             }
         }
+        let e = Entry {
+            asid,
+            size,
+            vpn: vaddr >> size.shift(),
+            frame,
+            pages: 1,
+        };
         for l in 0..hit_level {
-            self.insert(l, side, t, frame, false);
+            self.insert(l, side, e, false);
         }
     }
 
-    /// Insert tag `t` at level `l`; cascades the evicted entry into a victim level below.
-    fn insert(&mut self, l: usize, side: usize, t: u64, frame: u64, as_victim: bool) {
-        let (vpn, _, si) = untag(t);
-        let s = self.levels[l].slot[side][si];
-        if s == NONE {
-            return;
-        }
-        let st = &mut self.structs[s as usize];
-        if (st.fill == TlbFill::Victim) != as_victim {
-            return;
-        }
-        let set = (vpn & st.array.set_mask()) as usize;
-        self.filled |= 1 << si;
-        st.stats.fills += 1;
-        if let Some((et, ef)) = st.array.insert(set, t, frame) {
-            st.stats.evictions += 1;
-            if l + 1 < self.levels.len() {
-                self.insert(l + 1, side, et, ef, true);
+    /// Insert `e` at level `l`; cascades the evicted entry into victim levels below. A
+    /// loop, not a recursion, so that it inlines and the entry stays in registers.
+    #[inline(always)]
+    fn insert(&mut self, l: usize, side: usize, e: Entry, as_victim: bool) {
+        let (mut l, mut e, mut as_victim) = (l, e, as_victim);
+        loop {
+            let si = e.size.index();
+            let s = self.levels[l].slot[side][si];
+            if s == NONE {
+                return;
+            }
+            let st = &mut self.structs[s as usize];
+            if (st.fill == TlbFill::Victim) != as_victim {
+                return;
+            }
+            self.filled |= 1 << si;
+            st.stats.fills += 1;
+            match st.org.insert(e) {
+                Some(evicted) => {
+                    st.stats.evictions += 1;
+                    if l + 1 >= self.levels.len() {
+                        return;
+                    }
+                    (l, e, as_victim) = (l + 1, evicted, true);
+                }
+                None => return,
             }
         }
     }
 
     /// Remove the translation of `vaddr` (page of `size`) from every structure.
     pub fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) {
-        self.memo.valid = false;
-        let vpn = vaddr >> size.shift();
-        let t = tag(vpn, asid, size.index());
+        self.forget_memo();
         for st in &mut self.structs {
             if st.sizes.contains(size) {
-                let set = (vpn & st.array.set_mask()) as usize;
-                st.array.invalidate(set, t);
+                st.org.invalidate_page(asid, vaddr, size);
             }
         }
+    }
+
+    /// Remove every entry of `asid` covering any byte of `[start, end)` from every
+    /// structure; returns how many went.
+    pub fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize {
+        self.forget_memo();
+        (self.structs.iter_mut())
+            .map(|st| st.org.invalidate_range(asid, start, end))
+            .sum()
     }
 
     /// [`Tlbs::flush_asid`], adding each removed entry's [`page_key`] to `out`.
@@ -390,15 +656,11 @@ impl Tlbs {
         asid: u16,
         out: &mut std::collections::HashSet<u64>,
     ) -> usize {
-        self.memo.valid = false;
+        self.forget_memo();
         let mut n = 0;
         for st in &mut self.structs {
-            n += st.array.invalidate_where(|t| {
-                let hit = untag(t).1 == asid;
-                if hit {
-                    out.insert(t);
-                }
-                hit
+            n += st.org.invalidate_asid(asid, &mut |k| {
+                out.insert(k);
             });
         }
         n
@@ -407,36 +669,60 @@ impl Tlbs {
     /// Remove every entry of address space `asid` (its id is given to another, or its
     /// translations changed); returns how many went.
     pub fn flush_asid(&mut self, asid: u16) -> usize {
-        self.memo.valid = false;
+        self.forget_memo();
         (self.structs.iter_mut())
-            .map(|st| st.array.invalidate_where(|t| untag(t).1 == asid))
+            .map(|st| st.org.invalidate_asid(asid, &mut |_| {}))
             .sum()
     }
 
     /// Remove every entry of every structure.
     pub fn flush_all(&mut self) {
-        self.memo.valid = false;
+        self.forget_memo();
         for st in &mut self.structs {
-            st.array.flush();
+            st.org.flush();
         }
     }
 
+    /// Valid entries of each structure, in config order.
+    pub fn occupancy(&self) -> Vec<usize> {
+        self.structs.iter().map(|s| s.org.occupancy()).collect()
+    }
+
     pub fn stats(&self) -> Vec<TlbStats> {
-        self.structs.iter().map(|s| s.stats.clone()).collect()
+        (self.structs.iter().enumerate())
+            .map(|(i, s)| {
+                let mut t = s.stats.clone();
+                t.hits += self.pending(Some(i));
+                s.org.stats(&mut t);
+                t
+            })
+            .collect()
     }
 
     pub fn level_stats(&self) -> Vec<LevelStats> {
-        self.levels.iter().map(|l| l.stats.clone()).collect()
+        let mut v: Vec<LevelStats> = self.levels.iter().map(|l| l.stats.clone()).collect();
+        let (m, r) = (&self.memo, self.pending(None));
+        if let Some(l) = v.first_mut().filter(|_| r > 0) {
+            l.cycles += r * m.lat;
+            if m.side == INSTR {
+                l.instruction_hits += r;
+            } else {
+                l.data_hits += r;
+            }
+        }
+        v
     }
 
     /// Restart the counters (after warm-up); contents stay.
     pub fn reset_stats(&mut self) {
+        self.memo.repeats = 0;
         for s in &mut self.structs {
             s.stats = TlbStats {
                 name: std::mem::take(&mut s.stats.name),
                 level: s.stats.level,
                 ..Default::default()
             };
+            s.org.reset_stats();
         }
         for l in &mut self.levels {
             l.stats = LevelStats {
@@ -450,7 +736,7 @@ impl Tlbs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assoc::Replacement;
+    use crate::assoc::{Replacement, SetAssoc};
     use crate::config::TlbKind;
     use rand_core::{RngCore, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
@@ -466,6 +752,7 @@ mod tests {
             latency: level * 3,
             replacement: Replacement::Lru,
             fill,
+            organisation: TlbOrganisation::SetAssociative,
         }
     }
 
@@ -679,5 +966,197 @@ mod tests {
         }
         assert_eq!(with.stats(), without.stats());
         assert_eq!(with.level_stats(), without.level_stats());
+    }
+
+    /// The mixed hierarchy of the shortcut test: both sides, three page sizes, every
+    /// replacement policy, a victim level.
+    fn mixed_cfgs() -> Vec<TlbConfig> {
+        let mut l1d = cfg("l1d", 1, 8, 4, TlbFill::Miss);
+        l1d.kind = TlbKind::Data;
+        let mut l1d2m = cfg("l1d2m", 1, 4, 4, TlbFill::Miss);
+        l1d2m.kind = TlbKind::Data;
+        l1d2m.page_sizes = vec![PageSize::Size2M, PageSize::Size1G];
+        l1d2m.replacement = Replacement::Plru;
+        let mut l1i = cfg("l1i", 1, 4, 2, TlbFill::Miss);
+        l1i.kind = TlbKind::Instruction;
+        l1i.replacement = Replacement::Random;
+        let mut l2 = cfg("l2", 2, 16, 4, TlbFill::Victim);
+        l2.page_sizes = vec![PageSize::Size4K, PageSize::Size2M, PageSize::Size1G];
+        l2.replacement = Replacement::Fifo;
+        vec![l1d, l1d2m, l1i, l2]
+    }
+
+    /// One access of mixed traffic (mostly repeats): side, asid, address, page size.
+    fn mixed_access(
+        r: &mut Xoshiro256PlusPlus,
+        last: (usize, u16, u64),
+    ) -> (usize, u16, u64, PageSize) {
+        let x = r.next_u64();
+        let (mut side, mut asid, mut va) = last;
+        if x % 3 == 0 {
+            side = if x % 7 == 0 { INSTR } else { DATA };
+            asid = 1 + (x >> 8) as u16 % 3;
+            va = ((x >> 16) % 40) << 12;
+            if (x >> 40) % 5 == 0 {
+                va = ((x >> 16) % 6) << 21;
+            }
+        }
+        let size = if va >= 1 << 21 && va % (1 << 21) == 0 {
+            PageSize::Size2M
+        } else {
+            PageSize::Size4K
+        };
+        (side, asid, va, size)
+    }
+
+    /// The hierarchy generic over one organisation gives what the enum-dispatched one
+    /// gives, access for access.
+    #[test]
+    fn a_hierarchy_of_one_organisation_equals_the_dispatched_one() {
+        let cfgs = mixed_cfgs();
+        let mut any = Tlbs::new(&cfgs, 3);
+        let mut one = Tlbs::<SetAssociative>::build(&cfgs, 3).unwrap();
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(8);
+        let mut last = (DATA, 1, 0);
+        for i in 0..30000 {
+            let (side, asid, va, size) = mixed_access(&mut r, last);
+            last = (side, asid, va);
+            if i % 1009 == 0 {
+                assert_eq!(
+                    any.invalidate_range(asid, va, va + 0x3000),
+                    one.invalidate_range(asid, va, va + 0x3000)
+                );
+            }
+            let (mut c1, mut c2) = (0, 0);
+            let h1 = any.lookup(side, asid, va, &mut c1);
+            assert_eq!(
+                (h1, c1),
+                (one.lookup(side, asid, va, &mut c2), c2),
+                "access {i}"
+            );
+            let lvl = h1.map_or(2, |h| h.level);
+            any.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
+            one.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
+        }
+        assert_eq!(any.stats(), one.stats());
+        assert_eq!(any.level_stats(), one.level_stats());
+        assert_eq!(any.occupancy(), one.occupancy());
+        assert!(any.take_memory_reads().is_empty());
+    }
+
+    /// Repeats counted lazily are in every counter read at any time, and a reset
+    /// discards the ones before it: with and without the shortcut the readings agree.
+    #[test]
+    fn counters_read_mid_run_include_the_pending_repeats() {
+        let cfgs = mixed_cfgs();
+        let mut with = Tlbs::new(&cfgs, 3);
+        let mut without = Tlbs::new(&cfgs, 3);
+        without.no_memo = true;
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(5);
+        let mut last = (DATA, 1, 0);
+        for i in 0..20000 {
+            let (side, asid, va, size) = mixed_access(&mut r, last);
+            last = (side, asid, va);
+            let (mut c1, mut c2) = (0, 0);
+            let h1 = with.lookup(side, asid, va, &mut c1);
+            assert_eq!(
+                (h1, c1),
+                (without.lookup(side, asid, va, &mut c2), c2),
+                "access {i}"
+            );
+            let lvl = h1.map_or(2, |h| h.level);
+            with.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
+            without.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
+            if i % 97 == 0 {
+                assert_eq!(with.level_hits(0), without.level_hits(0), "access {i}");
+                assert_eq!(with.stats(), without.stats(), "access {i}");
+                assert_eq!(with.level_stats(), without.level_stats(), "access {i}");
+            }
+            if i == 7001 {
+                with.reset_stats();
+                without.reset_stats();
+            }
+        }
+        assert_eq!(with.stats(), without.stats());
+        assert_eq!(with.level_stats(), without.level_stats());
+    }
+
+    /// Page, range and address-space invalidations reach every level. Filling pages
+    /// 1..=6 of asid 1 and then page 3 of asid 2 into a 4-entry L1 (LRU) leaves L1 with
+    /// 4, 5, 6 of asid 1 and 3 of asid 2; its evictions, 1, 2 and 3 of asid 1, sit in the
+    /// victim L2.
+    #[test]
+    fn invalidations_reach_every_level() {
+        let fill = || {
+            let mut t = Tlbs::new(
+                &[
+                    cfg("l1", 1, 4, 4, TlbFill::Miss),
+                    cfg("l2", 2, 8, 8, TlbFill::Victim),
+                ],
+                0,
+            );
+            for (asid, p) in [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (2, 3)] {
+                t.complete(DATA, asid, p << 12, p << 12, PageSize::Size4K, 2);
+            }
+            t
+        };
+        // Where each of (asid, page) is found: level index or None.
+        let probe = |t: &mut Tlbs| -> Vec<Option<usize>> {
+            [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (2, 3)]
+                .iter()
+                .map(|&(a, p)| t.lookup(DATA, a, p << 12, &mut 0).map(|h| h.level))
+                .collect()
+        };
+        let mut t = fill();
+        assert_eq!(t.occupancy(), vec![4, 3]);
+        let all = vec![
+            Some(1),
+            Some(1),
+            Some(1),
+            Some(0),
+            Some(0),
+            Some(0),
+            Some(0),
+        ];
+        assert_eq!(probe(&mut t), all);
+        // A page: asid 1's page 3 (in L2) goes, asid 2's page 3 (in L1) stays.
+        t.invalidate_page(1, 0x3000, PageSize::Size4K);
+        let mut want = all.clone();
+        want[2] = None;
+        assert_eq!(probe(&mut t), want);
+        // A range [0x1800, 0x5000): pages 1 (from its middle), 2, 3 in L2 and 4 in L1
+        // of asid 1; page 5 starts at the end and stays, and so does asid 2's page 3.
+        let mut t = fill();
+        assert_eq!(t.invalidate_range(1, 0x1800, 0x5000), 4);
+        let want = vec![None, None, None, None, Some(0), Some(0), Some(0)];
+        assert_eq!(probe(&mut t), want);
+        // An address space: everything of asid 1, in both levels; asid 2 stays.
+        let mut t = fill();
+        let mut keys = std::collections::HashSet::new();
+        assert_eq!(t.flush_asid_into(1, &mut keys), 6);
+        let want: std::collections::HashSet<u64> = (1..=6)
+            .map(|p| page_key(1, p << 12, PageSize::Size4K))
+            .collect();
+        assert_eq!(keys, want);
+        let mut want = vec![None; 6];
+        want.push(Some(0));
+        assert_eq!(probe(&mut t), want);
+        t.flush_all();
+        assert_eq!(t.occupancy(), vec![0, 0]);
+    }
+
+    #[test]
+    fn memory_reads_keep_their_order_and_are_taken_once() {
+        let mut r = MemReads::default();
+        assert!(r.is_empty());
+        for a in 0..MemReads::CAPACITY as u64 {
+            r.push(a * 64);
+        }
+        let want: Vec<u64> = (0..MemReads::CAPACITY as u64).map(|a| a * 64).collect();
+        assert_eq!(r.as_slice(), &want[..]);
+        let mut t = Tlbs::new(&[cfg("l1", 1, 4, 4, TlbFill::Miss)], 0);
+        t.reads = r;
+        assert_eq!(t.take_memory_reads(), r);
+        assert!(t.take_memory_reads().is_empty());
     }
 }

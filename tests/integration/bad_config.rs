@@ -90,6 +90,13 @@ fn bad_configs_name_file_line_and_key() {
         "tlb[0].replacement",
     );
     add(
+        "unknown TLB organisation",
+        "replacement = \"lru\"",
+        0,
+        "organisation = \"range\"\nreplacement = \"lru\"",
+        "tlb[0].organisation",
+    );
+    add(
         "psc level out of range",
         "level = 4\nentries = 2",
         0,

@@ -13,6 +13,7 @@ mod stack_distance;
 mod study;
 mod sweep;
 mod timeline;
+mod tlb_organisation;
 mod traces;
 mod walk_latency;
 mod ws_replace;

@@ -5,7 +5,7 @@
 
 use mmusim::addr::PageSize;
 use mmusim::assoc::Replacement;
-use mmusim::config::{TlbConfig, TlbFill, TlbKind};
+use mmusim::config::{TlbConfig, TlbFill, TlbKind, TlbOrganisation};
 use mmusim::run::{load_inputs, simulate};
 use mmusim::tlb::{Tlbs, DATA};
 use rand_core::{RngCore, SeedableRng};
@@ -59,6 +59,7 @@ fn fa_tlb(entries: u32) -> Tlbs {
             latency: 1,
             replacement: Replacement::Lru,
             fill: TlbFill::Miss,
+            organisation: TlbOrganisation::SetAssociative,
         }],
         0,
     )
