@@ -21,7 +21,7 @@
 //! flush and lives with the same blindness).
 
 use crate::config::ReplacementPolicy;
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::collections::{BTreeSet, HashMap};
 
