@@ -5,12 +5,13 @@
 //!
 //! `cargo bench --bench analysis -- --warm-up-time 1 --measurement-time 3`
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mmusim::analysis::lru::lru;
 use mmusim::analysis::opt::opt;
 use mmusim::analysis::PageStream;
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use std::hint::black_box;
 
 const PAGES: u64 = 100_000;
 

@@ -2,10 +2,11 @@
 //!
 //! `cargo bench --bench tlb`
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mmusim::addr::PageSize;
 use mmusim::run::load_inputs;
 use mmusim::tlb::{Tlbs, DATA};
+use std::hint::black_box;
 
 fn lookups(c: &mut Criterion) {
     let cfg = load_inputs(Some("skylake"), None, &[])

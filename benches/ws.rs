@@ -4,11 +4,12 @@
 //!
 //! `cargo bench --bench ws -- --warm-up-time 1 --measurement-time 3`
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mmusim::analysis::replace::{faults, Policy};
 use mmusim::analysis::ws::ws_vmin_all;
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use std::hint::black_box;
 
 const PAGES: u64 = 100_000;
 

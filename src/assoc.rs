@@ -13,7 +13,7 @@
 //! ones in an enum. The policy of an array never changes during a run, so the match in
 //! `Policy` is a perfectly predicted branch, not a dynamic dispatch through a vtable.
 
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
@@ -548,7 +548,7 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand_core::RngCore;
+    use rand_core::Rng;
 
     fn stream(seed: u64, n: usize, range: u64) -> Vec<u64> {
         let mut r = Xoshiro256PlusPlus::seed_from_u64(seed);

@@ -212,7 +212,7 @@ fn decode_workload(file: &str, text: &str) -> Result<WorkloadSpec, String> {
 #[cfg(test)]
 pub(crate) mod testutil {
     //! Random reference strings shared by the analysis tests.
-    use rand_core::{RngCore, SeedableRng};
+    use rand_core::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
 
     /// A seeded string of `n` references over `pages` pages; `locality` in [0, 1] is the

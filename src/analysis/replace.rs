@@ -29,7 +29,7 @@
 //! With zero frames nothing can be kept and every reference faults.
 
 use crate::svg::{LineChart, Series};
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::collections::BinaryHeap;
 use std::fmt;

@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn repeated_line_shortcut_is_exact() {
-        use rand_core::{RngCore, SeedableRng};
+        use rand_core::{Rng, SeedableRng};
         let mut r = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(4);
         for repl in [
             Replacement::Lru,
@@ -320,7 +320,7 @@ mod tests {
 
     #[test]
     fn line_shortcut_matches_the_full_path_with_cores_and_shared_levels() {
-        use rand_core::{RngCore, SeedableRng};
+        use rand_core::{Rng, SeedableRng};
         for first_shared in [false, true] {
             let mut cfg = two_levels();
             cfg.cache[0].shared = first_shared;

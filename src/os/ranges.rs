@@ -98,7 +98,7 @@ impl<V: Copy + Eq> RangeMap<V> {
 #[cfg(test)]
 mod tests {
     use super::RangeMap;
-    use rand_core::{RngCore, SeedableRng};
+    use rand_core::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
 
     /// Random inserts and removes over 64 addresses agree with a value per address,

@@ -77,7 +77,7 @@ use crate::assoc::{Replacement, SetAssoc};
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};

@@ -52,7 +52,7 @@ use crate::addr::PageSize;
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
@@ -613,7 +613,7 @@ pub(crate) mod tests {
     use crate::config::FrameAlloc;
     use crate::memory::MemorySystem;
     use crate::walker::Walker;
-    use rand_core::RngCore;
+    use rand_core::Rng;
     use std::collections::{BTreeMap, BTreeSet};
 
     pub(crate) fn os(phys: u64) -> OsConfig {

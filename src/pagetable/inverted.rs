@@ -631,7 +631,7 @@ pub(crate) mod tests {
     use super::*;
 
     use crate::config::FrameAlloc;
-    use rand_core::{RngCore, SeedableRng};
+    use rand_core::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
     use std::collections::BTreeMap;
 

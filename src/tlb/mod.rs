@@ -738,7 +738,7 @@ mod tests {
     use super::*;
     use crate::assoc::{Replacement, SetAssoc};
     use crate::config::TlbKind;
-    use rand_core::{RngCore, SeedableRng};
+    use rand_core::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
 
     fn cfg(name: &str, level: u32, entries: u32, ways: u32, fill: TlbFill) -> TlbConfig {

@@ -364,7 +364,7 @@ mod tests {
     use super::super::{open, Adapter, TraceOptions};
     use super::*;
     use crate::workload::AccessSource;
-    use rand_core::{RngCore, SeedableRng};
+    use rand_core::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
     use std::io::Cursor;
 

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::addr::AccessKind::{self, *};
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::io::Write;
 

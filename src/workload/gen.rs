@@ -7,7 +7,7 @@
 //! monomorphised and inlined rather than dispatched through a vtable.
 
 use crate::util::Bijection;
-use rand_core::RngCore;
+use rand_core::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::sync::Arc;
 

@@ -27,7 +27,7 @@ pub use gen::ZipfSampler;
 use crate::addr::{AccessKind, ByteSize, PageSize};
 use crate::util::{splitmix64, Bijection};
 use gen::{threshold53, AddrGen};
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,5 +1,6 @@
 //! End-to-end and exact-value tests, compiled as one binary (faster builds on 2 cores).
 
+mod allocs;
 mod analysis;
 mod bad_config;
 mod explain;
@@ -19,6 +20,11 @@ mod walk_latency;
 mod ws_replace;
 
 use mmusim::config::{load, SystemConfig};
+
+/// Counts each thread's allocations for `allocs` (the system allocator underneath; the
+/// other tests see no difference).
+#[global_allocator]
+static ALLOCATOR: allocs::Counting = allocs::Counting;
 
 /// Decode and validate a system config from TOML text; panics with the errors (tests only).
 pub fn system(text: &str) -> SystemConfig {

@@ -316,7 +316,7 @@ fn reserve_breaks_reservations_when_memory_is_short() {
 // ---- Page replacement under a resident limit -------------------------------------
 
 use mmusim::analysis::replace::{faults as reference_faults, Policy};
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// A reference string over `pages` pages with some locality: mostly a step from the

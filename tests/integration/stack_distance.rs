@@ -8,7 +8,7 @@ use mmusim::assoc::Replacement;
 use mmusim::config::{TlbConfig, TlbFill, TlbKind, TlbOrganisation};
 use mmusim::run::{load_inputs, simulate};
 use mmusim::tlb::{Tlbs, DATA};
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// Stack distance of every reference (1 = re-reference of the most recent page);

@@ -7,7 +7,7 @@
 use mmusim::analysis::lifetime::{knee, lifetime, lifetime_svg};
 use mmusim::analysis::replace::{fault_svg, fault_table, faults, Policy};
 use mmusim::analysis::ws::{distances, ws_vmin_all, ws_vmin_at};
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::collections::VecDeque;
 
