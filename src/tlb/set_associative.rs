@@ -145,7 +145,7 @@ mod tests {
     use crate::assoc::Replacement;
     use crate::config::{TlbFill, TlbKind};
     use crate::tlb::page_key;
-    use rand_core::{RngCore, SeedableRng};
+    use rand_core::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
 
     /// A fully-associative structure of `entries` holding 4K and 2M pages.

@@ -13,7 +13,7 @@ use mmusim::pagetable::flattened::{Flattened, FlattenedConfig};
 use mmusim::pagetable::{PageTable, Radix, WalkStart};
 use mmusim::run::simulate;
 use mmusim::walker::Walker;
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 const DRAM: u64 = 100;
