@@ -67,10 +67,11 @@
 //! per way, `resize_threshold = 0.6`, `rehash_per_insert = 2` and `max_kicks = 32` are
 //! this model's assumptions, not values taken from the paper.
 
-use super::hash::{hash_with_seed, HashKind, HugeProbe};
-use super::htab::{Nesting, VA_BITS};
+use super::design::{under_page_table, DesignConfig};
+use super::hashed::{hash_with_seed, HashKind, HugeProbe, Nesting, ANY_WALK_CACHE_LEVEL, VA_BITS};
 use super::{
-    IndexPart, MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep, NO_NODE,
+    IndexPart, MapOutcome, Mappable, PhysArray, Teachable, Translation, WalkStart, WalkStep,
+    Walkable, NO_NODE,
 };
 use crate::addr::PageSize;
 use crate::assoc::{Replacement, SetAssoc};
@@ -241,6 +242,31 @@ impl CuckooConfig {
             ));
         }
         e
+    }
+}
+
+impl DesignConfig for CuckooConfig {
+    fn kind(&self) -> &'static str {
+        "cuckoo"
+    }
+    fn title(&self) -> String {
+        "elastic cuckoo".into()
+    }
+    fn va_bits(&self) -> u32 {
+        VA_BITS
+    }
+    fn radix_bits(&self) -> Vec<u32> {
+        Vec::new()
+    }
+    fn walk_cache_levels(&self) -> u32 {
+        ANY_WALK_CACHE_LEVEL
+    }
+    /// Every page size: the size is part of the key.
+    fn page_size_problem(&self, _size: PageSize) -> Option<String> {
+        None
+    }
+    fn problems(&self, os: &OsConfig) -> Vec<(String, String)> {
+        under_page_table(self.validate(os))
     }
 }
 
@@ -771,7 +797,7 @@ impl Cuckoo {
     }
 }
 
-impl PageTable for Cuckoo {
+impl Mappable for Cuckoo {
     const SHARED: bool = true;
 
     fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
@@ -859,6 +885,66 @@ impl PageTable for Cuckoo {
         None
     }
 
+    fn table_bytes(&self) -> u64 {
+        self.ecpt
+            .iter()
+            .flatten()
+            .map(|e| e.cur.bytes() + e.old.as_ref().map_or(0, |(o, _)| o.bytes()))
+            .sum()
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let tables: Vec<serde_json::Value> = PageSize::ALL
+            .into_iter()
+            .filter_map(|s| {
+                let e = self.ecpt[s.index()].as_ref()?;
+                Some(serde_json::json!({
+                    "page_size": s,
+                    "entries_per_way": e.cur.per_way(),
+                    "entries": e.entries,
+                    "pages": e.pages,
+                    "occupancy": e.entries as f64 / e.capacity() as f64,
+                    "resizing": e.old.is_some(),
+                    "old_entries_per_way": e.old.as_ref().map(|(o, _)| o.per_way()),
+                    "rehash_pointers": e.old.as_ref().map(|(_, p)| p.clone()),
+                }))
+            })
+            .collect();
+        let walks = self.walks.get();
+        let mut v = serde_json::json!({
+            "design": "cuckoo",
+            "ways": self.seeds.len(),
+            "tables": tables,
+            "resizes": self.c.resizes,
+            "entries_moved": self.c.moved,
+            "slots_scanned": self.c.scanned,
+            "insert_failures": self.c.failures,
+            "kicks_hist": self.c.kicks_hist,
+            "walks": walks,
+            "probe_reads_per_walk": if walks == 0 { 0.0 } else { self.walk_reads.get() as f64 / walks as f64 },
+            "seed": self.seed,
+            "bytes": self.table_bytes(),
+            "retired_bytes": self.c.retired_bytes,
+        });
+        if let Some(c) = &self.cwc {
+            let a = c.array.borrow();
+            let (lookups, hits) = (c.lookups.get(), c.hits.get());
+            v["walk_cache"] = serde_json::json!({
+                "entries": a.sets() * a.ways(),
+                "ways": a.ways(),
+                "latency": c.latency,
+                "lookups": lookups,
+                "hits": hits,
+                "absent_hits": c.absent_hits.get(),
+                "hit_rate": if lookups == 0 { 0.0 } else { hits as f64 / lookups as f64 },
+                "invalidations": c.invalidations,
+            });
+        }
+        v
+    }
+}
+
+impl Walkable for Cuckoo {
     fn walk(
         &self,
         asid: u16,
@@ -927,6 +1013,28 @@ impl PageTable for Cuckoo {
         result
     }
 
+    fn walk_cache_cycles(&self) -> u64 {
+        self.cwc.as_ref().map_or(0, |c| c.latency)
+    }
+
+    fn leaf_lines(&self, asid: u16, vaddr: u64) -> Option<(u64, u64)> {
+        PageSize::ALL.into_iter().find_map(|size| {
+            let (key, sub) = key_of(asid, vaddr, size)?;
+            let e = self.ecpt[size.index()].as_ref()?;
+            let (g, w, i) = e.find(self.kind, &self.seeds, key)?;
+            let t = e.tables(g);
+            let entry = &t.ways[w][i as usize];
+            (entry.present >> sub & 1 == 1).then(|| {
+                (
+                    t.phys[w].addr(i * ENTRY_BYTES) + sub as u64 * 8,
+                    entry.frames[sub] + (vaddr & (size.bytes() - 1)),
+                )
+            })
+        })
+    }
+}
+
+impl Teachable for Cuckoo {
     fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
         let (Some((key, sub)), Some(e)) = (key_of(asid, vaddr, size), &self.ecpt[size.index()])
         else {
@@ -956,84 +1064,6 @@ impl PageTable for Cuckoo {
             })
             .collect()
     }
-
-    fn table_bytes(&self) -> u64 {
-        self.ecpt
-            .iter()
-            .flatten()
-            .map(|e| e.cur.bytes() + e.old.as_ref().map_or(0, |(o, _)| o.bytes()))
-            .sum()
-    }
-
-    fn stats(&self) -> serde_json::Value {
-        let tables: Vec<serde_json::Value> = PageSize::ALL
-            .into_iter()
-            .filter_map(|s| {
-                let e = self.ecpt[s.index()].as_ref()?;
-                Some(serde_json::json!({
-                    "page_size": s,
-                    "entries_per_way": e.cur.per_way(),
-                    "entries": e.entries,
-                    "pages": e.pages,
-                    "occupancy": e.entries as f64 / e.capacity() as f64,
-                    "resizing": e.old.is_some(),
-                    "old_entries_per_way": e.old.as_ref().map(|(o, _)| o.per_way()),
-                    "rehash_pointers": e.old.as_ref().map(|(_, p)| p.clone()),
-                }))
-            })
-            .collect();
-        let walks = self.walks.get();
-        let mut v = serde_json::json!({
-            "design": "cuckoo",
-            "ways": self.seeds.len(),
-            "tables": tables,
-            "resizes": self.c.resizes,
-            "entries_moved": self.c.moved,
-            "slots_scanned": self.c.scanned,
-            "insert_failures": self.c.failures,
-            "kicks_hist": self.c.kicks_hist,
-            "walks": walks,
-            "probe_reads_per_walk": if walks == 0 { 0.0 } else { self.walk_reads.get() as f64 / walks as f64 },
-            "seed": self.seed,
-            "bytes": self.table_bytes(),
-            "retired_bytes": self.c.retired_bytes,
-        });
-        if let Some(c) = &self.cwc {
-            let a = c.array.borrow();
-            let (lookups, hits) = (c.lookups.get(), c.hits.get());
-            v["walk_cache"] = serde_json::json!({
-                "entries": a.sets() * a.ways(),
-                "ways": a.ways(),
-                "latency": c.latency,
-                "lookups": lookups,
-                "hits": hits,
-                "absent_hits": c.absent_hits.get(),
-                "hit_rate": if lookups == 0 { 0.0 } else { hits as f64 / lookups as f64 },
-                "invalidations": c.invalidations,
-            });
-        }
-        v
-    }
-
-    fn walk_cache_cycles(&self) -> u64 {
-        self.cwc.as_ref().map_or(0, |c| c.latency)
-    }
-
-    fn leaf_lines(&self, asid: u16, vaddr: u64) -> Option<(u64, u64)> {
-        PageSize::ALL.into_iter().find_map(|size| {
-            let (key, sub) = key_of(asid, vaddr, size)?;
-            let e = self.ecpt[size.index()].as_ref()?;
-            let (g, w, i) = e.find(self.kind, &self.seeds, key)?;
-            let t = e.tables(g);
-            let entry = &t.ways[w][i as usize];
-            (entry.present >> sub & 1 == 1).then(|| {
-                (
-                    t.phys[w].addr(i * ENTRY_BYTES) + sub as u64 * 8,
-                    entry.frames[sub] + (vaddr & (size.bytes() - 1)),
-                )
-            })
-        })
-    }
 }
 
 #[cfg(test)]
@@ -1041,7 +1071,7 @@ mod tests {
     use super::*;
     use crate::config::FrameAlloc;
     use crate::memory::MemorySystem;
-    use crate::pagetable::htab::tests::{inside, os};
+    use crate::pagetable::hashed::testing::{inside, os};
     use crate::walker::Walker;
     use std::collections::BTreeMap;
 
