@@ -11,7 +11,7 @@
 //! breakdown is the difference of the core's own counters before and after the access,
 //! the same accounting `result.json` reports. Only the address split is computed here,
 //! from the config (radix: bit fields) or by the design itself
-//! ([`PageTable::index_parts`]: hash indices).
+//! ([`Teachable::index_parts`](crate::pagetable::Teachable::index_parts): hash indices).
 
 use crate::addr::{AccessKind, PageSize};
 use crate::config::SystemConfig;

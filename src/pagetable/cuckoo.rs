@@ -49,7 +49,7 @@
 //!   entry disfavours it). Per probed size a walk then reads 1 line (hit), none (hit
 //!   saying there is no line: the size is skipped) or d lines (miss). The CWC is
 //!   set-associative with LRU and probed once per walk (all sizes together), costing
-//!   `walk_cache_latency` cycles, reported through [`PageTable::walk_cache_cycles`] and
+//!   `walk_cache_latency` cycles, reported through [`Walkable::walk_cache_cycles`] and
 //!   counted with the walker's walk-cache cycles. Entries are kept exact: after each map
 //!   or unmap, every key whose line was placed, displaced, moved by the elastic rehash,
 //!   left homeless or freed is checked, and a cached entry that no longer names the way

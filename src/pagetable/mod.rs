@@ -2,12 +2,19 @@
 //!
 //! Owns the in-memory structure that maps virtual pages to frames, with every table at a
 //! real physical address so that a walk's PTE reads have real cache-line addresses.
-//! In: `map`/`unmap` from the OS model; `walk` from the hardware walker. Out: the PTE
-//! reads a real walker issues (as [`WalkStep`]s, each with the physical address it
-//! reads) and how the walk ended.
+//! In: `map`/`unmap`/`restore` from the OS model; `walk` from the hardware walker; the
+//! teaching view's questions from `explain`. Out: the PTE reads a real walker issues (as
+//! [`WalkStep`]s, each with the physical address it reads) and how the walk ended.
 //!
-//! Designs implement [`PageTable`]; the simulator is generic over it, so the design is
-//! chosen once per run and the walk path is monomorphic.
+//! A design is a table type implementing the three views of [`PageTable`], one per
+//! client: [`Walkable`] (the walker's timed walk), [`Mappable`] (the OS's functional map
+//! and lifecycle) and [`Teachable`] (`explain`). The simulator is generic over it, so the
+//! design is chosen once per run ([`with_design`], in `design.rs`, the one place that
+//! knows every design and its config) and the walk path is monomorphic.
+//!
+//! Files: `radix.rs`; the hashed designs `inverted.rs`, `htab.rs`, `clustered.rs`,
+//! `cuckoo.rs`, and what they share in `hashed.rs` (hashes, keys, multi-size probing);
+//! `design.rs` (configs and dispatch); this file (the traits and the types they speak).
 
 pub mod clustered;
 pub mod cuckoo;
@@ -30,7 +37,7 @@ use crate::SimError;
 
 /// A mapping a design dropped to make room (PowerPC's hashed table does when both of a
 /// page's groups are full). The page stays in memory; its translation must leave the
-/// TLBs, and touching it again faults and [`PageTable::restore`]s it.
+/// TLBs, and touching it again faults and [`Mappable::restore`]s it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Evicted {
     /// Address space the dropped translation belongs to (a global table holds all).
