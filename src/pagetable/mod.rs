@@ -12,9 +12,10 @@
 //! design is chosen once per run ([`with_design`], in `design.rs`, the one place that
 //! knows every design and its config) and the walk path is monomorphic.
 //!
-//! Files: `radix.rs`; the hashed designs `inverted.rs`, `htab.rs`, `clustered.rs`,
-//! `cuckoo.rs`, and what they share in `hashed.rs` (hashes, keys, multi-size probing);
-//! `design.rs` (configs and dispatch); this file (the traits and the types they speak).
+//! Files: `radix.rs`; the hashed designs `inverted.rs`, `htab.rs`, `clustered.rs` and
+//! `cuckoo/` (a folder: its elastic tables and its walk cache apart), and what they
+//! share in `hashed.rs` (hashes, keys, multi-size probing); `design.rs` (the designs'
+//! configs and the dispatch); this file (the traits and the types they speak).
 
 pub mod clustered;
 pub mod cuckoo;
