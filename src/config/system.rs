@@ -1079,29 +1079,3 @@ impl SystemConfig {
         e
     }
 }
-
-/// The radix level (1 = leaf PTE level) whose entries map pages of `size`, if any.
-pub fn leaf_level_for(bits: &[u32], size: PageSize) -> Option<usize> {
-    let mut shift = 12;
-    for (i, b) in bits.iter().rev().enumerate() {
-        if shift == size.shift() {
-            return Some(i + 1);
-        }
-        shift += b;
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn leaf_levels_of_x86_tables() {
-        let b = [9, 9, 9, 9];
-        assert_eq!(leaf_level_for(&b, PageSize::Size4K), Some(1));
-        assert_eq!(leaf_level_for(&b, PageSize::Size2M), Some(2));
-        assert_eq!(leaf_level_for(&b, PageSize::Size1G), Some(3));
-        assert_eq!(leaf_level_for(&[9, 9, 8, 9], PageSize::Size1G), None);
-    }
-}

@@ -223,6 +223,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn page_sizes_a_design_cannot_map_are_named() {
+        // A radix table maps a size only where a level's index starts at its shift:
+        // 12 (4K), 12 + 9 = 21 (2M), 21 + 9 = 30 (1G); with 8 bits at the PD level the
+        // levels start at 12, 21, 29, so 1G pages have no level.
+        let radix = |t: &str| -> PageTableConfig { toml::from_str(t).unwrap() };
+        let x86 = radix("kind = \"radix\"\nlevels = 4");
+        let odd = radix("kind = \"radix\"\nlevels = 4\nbits_per_level = [9, 9, 8, 9]");
+        for size in PageSize::ALL {
+            assert_eq!(x86.design().page_size_problem(size), None);
+        }
+        assert_eq!(odd.design().page_size_problem(PageSize::Size2M), None);
+        assert_eq!(
+            odd.design().page_size_problem(PageSize::Size1G).as_deref(),
+            Some("no level of this radix table maps 1G pages (bits per level [9, 9, 8, 9])")
+        );
+        // Hashed designs key every size; their walks bypass walk caches of any level.
+        for c in &every_design()[1..] {
+            assert!(PageSize::ALL
+                .into_iter()
+                .all(|s| c.design().page_size_problem(s).is_none()));
+            assert_eq!(c.design().walk_cache_levels(), 6);
+        }
+        assert_eq!(x86.design().walk_cache_levels(), 4);
+    }
+
     /// Records which table type the dispatch built, and that it maps a page.
     struct Built;
 

@@ -10,7 +10,7 @@
 use super::design::DesignConfig;
 use super::{MapOutcome, Mappable, Teachable, Translation, WalkStart, WalkStep, Walkable, NO_NODE};
 use crate::addr::PageSize;
-use crate::config::{leaf_level_for, OsConfig};
+use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
 use serde::{Deserialize, Serialize};
@@ -452,6 +452,18 @@ impl Teachable for Radix {
     }
 }
 
+/// The radix level (1 = leaf PTE level) whose entries map pages of `size`, if any.
+pub fn leaf_level_for(bits: &[u32], size: PageSize) -> Option<usize> {
+    let mut shift = 12;
+    for (i, b) in bits.iter().rev().enumerate() {
+        if shift == size.shift() {
+            return Some(i + 1);
+        }
+        shift += b;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,5 +569,14 @@ mod tests {
         assert!(t
             .map(1, 0x20_1000, PageSize::Size4K, 0x5000, &mut f)
             .is_err());
+    }
+
+    #[test]
+    fn leaf_levels_of_x86_tables() {
+        let b = [9, 9, 9, 9];
+        assert_eq!(leaf_level_for(&b, PageSize::Size4K), Some(1));
+        assert_eq!(leaf_level_for(&b, PageSize::Size2M), Some(2));
+        assert_eq!(leaf_level_for(&b, PageSize::Size1G), Some(3));
+        assert_eq!(leaf_level_for(&[9, 9, 8, 9], PageSize::Size1G), None);
     }
 }
