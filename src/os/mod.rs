@@ -512,6 +512,7 @@ impl Os {
     /// in `pt`; the pages of both become copy-on-write and each frame gains a holder.
     /// The child inherits advice, mapped ranges and rights. The parent's TLBs and walk
     /// caches are flushed (Linux write-protects the PTEs and flushes at fork).
+    #[inline(never)] // Cold: inlined, it bloats the engine's per-access loop (issue 15 guard).
     pub fn fork<PT: PageTable>(
         &mut self,
         pt: &mut PT,
@@ -749,6 +750,7 @@ impl Os {
     /// address space `asid`; translations removed are queued in `invalidations` for the
     /// caller. Returns cycles the event took outside any access's translation
     /// (`populate`).
+    #[inline(never)] // Cold: inlined, it bloats the engine's per-access loop (issue 15 guard).
     pub fn apply_event<PT: PageTable>(
         &mut self,
         pt: &mut PT,
@@ -973,6 +975,7 @@ impl Os {
     /// stay) and everything the OS kept for it dropped. The caller frees its tables
     /// and drops its TLB entries (Linux flushes the whole mm at exit), so no
     /// invalidation is queued.
+    #[inline(never)] // Cold: inlined, it bloats the engine's per-access loop (issue 15 guard).
     pub fn exit<PT: PageTable>(
         &mut self,
         pt: &mut PT,
