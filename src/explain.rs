@@ -11,12 +11,12 @@
 //! breakdown is the difference of the core's own counters before and after the access,
 //! the same accounting `result.json` reports. Only the address split is computed here,
 //! from the config (radix: bit fields) or by the design itself
-//! ([`PageTable::index_parts`]: hash indices).
+//! ([`Teachable::index_parts`](crate::pagetable::Teachable::index_parts): hash indices).
 
 use crate::addr::{AccessKind, PageSize};
-use crate::config::{PageTableConfig, SystemConfig};
+use crate::config::SystemConfig;
 use crate::os::frames::FrameAllocator;
-use crate::pagetable::{Clustered, Cuckoo, Htab, Inverted, PageTable, Radix, NO_NODE};
+use crate::pagetable::{with_design, DesignVisitor, PageTable, PageTableConfig, NO_NODE};
 use crate::sim::record::Event;
 use crate::sim::{CoreStats, Simulator};
 use crate::workload::{Access, AccessSource, WorkloadError};
@@ -63,7 +63,7 @@ pub fn explain(req: &Request) -> Result<String, Vec<String>> {
         if va_bits < 64 && a >> va_bits != 0 {
             errors.push(format!(
                 "{what} {a:#x}: beyond the {va_bits}-bit virtual address space of the {} page table (addresses below {:#x})",
-                design_name(&sys.page_table),
+                sys.page_table.design().title(),
                 1u64 << va_bits
             ));
             return None;
@@ -94,37 +94,7 @@ pub fn explain(req: &Request) -> Result<String, Vec<String>> {
         addr,
         warm: &warm,
     };
-    let out = match &sys.page_table {
-        PageTableConfig::Radix { .. } => {
-            let bits = sys.page_table.radix_bits();
-            job.run(|f| Radix::new(&bits, f))
-        }
-        PageTableConfig::Inverted(c) => job.run(|f| Inverted::new(c, &sys.os, f)),
-        PageTableConfig::Htab(c) => job.run(|f| Htab::new(c, &sys.os, f)),
-        PageTableConfig::Clustered(c) => job.run(|f| Clustered::new(c, &sys.os, f)),
-        PageTableConfig::Cuckoo(c) => job.run(|f| Cuckoo::new(c, &sys.os, f)),
-        PageTableConfig::Flattened(c) => {
-            job.run(|f| crate::pagetable::flattened::Flattened::new(c, f))
-        }
-    };
-    out.map_err(|e| vec![e.0])
-}
-
-fn design_name(pt: &PageTableConfig) -> String {
-    match pt {
-        PageTableConfig::Radix { levels, .. } => format!("radix ({levels}-level)"),
-        PageTableConfig::Inverted(_) => "inverted".into(),
-        PageTableConfig::Htab(_) => "hashed (PowerPC HTAB)".into(),
-        PageTableConfig::Clustered(_) => "clustered hashed".into(),
-        PageTableConfig::Cuckoo(_) => "elastic cuckoo".into(),
-        PageTableConfig::Flattened(c) => {
-            format!(
-                "flattened ({}-level, {} merged)",
-                c.levels,
-                c.merge.join(", ")
-            )
-        }
-    }
+    with_design(&sys.page_table, &sys.os, job).map_err(|e| vec![e.0])
 }
 
 /// The conventional x86-64 name of radix level `level` (1 = leaf).
@@ -200,6 +170,16 @@ struct Job<'a> {
     core: usize,
     addr: u64,
     warm: &'a [u64],
+}
+
+impl DesignVisitor for Job<'_> {
+    type Out = Result<String, SimError>;
+    fn visit<PT: PageTable>(
+        self,
+        make: impl FnMut(&mut FrameAllocator) -> Result<PT, SimError>,
+    ) -> Self::Out {
+        self.run(make)
+    }
 }
 
 impl Job<'_> {
@@ -306,7 +286,7 @@ impl Job<'_> {
         let _ = writeln!(
             o,
             "\nHow {va:#0w$x} splits ({} page table, {va_bits}-bit virtual addresses):",
-            design_name(&self.sys.page_table),
+            self.sys.page_table.design().title(),
             w = digits + 2
         );
         if let PageTableConfig::Flattened(c) = &self.sys.page_table {

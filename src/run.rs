@@ -5,9 +5,9 @@
 //! Out: a [`RunReport`], or every problem found as `file:line: key.path: message`.
 //! Sweeps and tests call this the same way the command line does.
 
-use crate::config::{load, ConfigError, PageTableConfig, SystemConfig};
+use crate::config::{load, ConfigError, SystemConfig};
 use crate::os::frames::FrameAllocator;
-use crate::pagetable::{Clustered, Cuckoo, Htab, Inverted, PageTable, Radix};
+use crate::pagetable::{with_design, DesignVisitor, PageTable};
 use crate::report::RunReport;
 use crate::sim::{Simulator, TimelinePoint};
 use crate::timeline::Timeline;
@@ -306,23 +306,15 @@ pub fn simulate_with(
         inputs,
     };
     // The design is chosen here, once: everything below is monomorphic in it.
-    let (stats, points) = match &sys.page_table {
-        PageTableConfig::Radix { .. } => {
-            let bits = sys.page_table.radix_bits();
-            run.design(sources, progress, |f| Radix::new(&bits, f))
-        }
-        PageTableConfig::Inverted(c) => {
-            run.design(sources, progress, |f| Inverted::new(c, &sys.os, f))
-        }
-        PageTableConfig::Htab(c) => run.design(sources, progress, |f| Htab::new(c, &sys.os, f)),
-        PageTableConfig::Clustered(c) => {
-            run.design(sources, progress, |f| Clustered::new(c, &sys.os, f))
-        }
-        PageTableConfig::Cuckoo(c) => run.design(sources, progress, |f| Cuckoo::new(c, &sys.os, f)),
-        PageTableConfig::Flattened(c) => run.design(sources, progress, |f| {
-            crate::pagetable::flattened::Flattened::new(c, f)
-        }),
-    }?;
+    let (stats, points) = with_design(
+        &sys.page_table,
+        &sys.os,
+        Design {
+            run: &run,
+            sources,
+            progress,
+        },
+    )?;
     let has_l2 = sys.tlb.iter().any(|t| t.level == 2);
     let timeline = timeline.map(|w| Timeline::from_points(w, has_l2, &points));
     Ok((
@@ -361,6 +353,23 @@ fn read_ahead(inputs: &Inputs, core: usize) -> Result<Vec<u64>, SimError> {
             return Ok(vpns);
         }
         vpns.extend(buf.iter().map(|a| a.vaddr >> 12));
+    }
+}
+
+/// A run of the configured design (see [`with_design`]).
+struct Design<'a, 'p> {
+    run: &'a Run<'a>,
+    sources: Vec<Box<dyn crate::workload::AccessSource>>,
+    progress: &'p mut dyn FnMut(u64, u64),
+}
+
+impl DesignVisitor for Design<'_, '_> {
+    type Out = Result<(crate::sim::RunStats, Vec<Vec<TimelinePoint>>), SimError>;
+    fn visit<PT: PageTable>(
+        self,
+        make: impl FnMut(&mut FrameAllocator) -> Result<PT, SimError>,
+    ) -> Self::Out {
+        self.run.design(self.sources, self.progress, make)
     }
 }
 

@@ -308,67 +308,9 @@ pub struct PscConfig {
     pub replacement: Replacement,
 }
 
-/// The page-table design. Switching it (`--set 'page_table={kind="cuckoo"}'`) leaves
-/// every TLB as it is; walk caches apply to radix tables only and other designs bypass
-/// them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum PageTableConfig {
-    /// A radix tree (x86-64: 4 levels of 9 bits, or 5 with LA57).
-    Radix {
-        levels: u32,
-        /// Index bits per level, top level first; default 9 for every level.
-        #[serde(default)]
-        bits_per_level: Option<Vec<u32>>,
-    },
-    /// Inverted table with a hash anchor table (IBM System/38, RT PC).
-    Inverted(crate::pagetable::inverted::InvertedConfig),
-    /// PowerPC hashed page table (HTAB).
-    Htab(crate::pagetable::htab::HtabConfig),
-    /// Clustered hashed table (Yaniv and Tsafrir 2016).
-    Clustered(crate::pagetable::clustered::ClusteredConfig),
-    /// Elastic cuckoo page table (Skarlatos et al. 2020).
-    Cuckoo(crate::pagetable::cuckoo::CuckooConfig),
-    /// Radix with level pairs merged into 2 MiB nodes (Park et al., ASPLOS 2022).
-    Flattened(crate::pagetable::flattened::FlattenedConfig),
-}
-
-impl PageTableConfig {
-    /// Index bits per level, top level first (radix only; empty for other designs).
-    pub fn radix_bits(&self) -> Vec<u32> {
-        match self {
-            PageTableConfig::Radix {
-                levels,
-                bits_per_level,
-            } => bits_per_level
-                .clone()
-                .unwrap_or_else(|| vec![9; *levels as usize]),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Virtual-address bits the design can map: a radix table's levels cover
-    /// 12 + sum(bits); hashed designs hash any 57-bit address.
-    pub fn va_bits(&self) -> u32 {
-        match self {
-            PageTableConfig::Radix { .. } => 12 + self.radix_bits().iter().sum::<u32>(),
-            PageTableConfig::Flattened(c) => c.va_bits(),
-            _ => 57,
-        }
-    }
-
-    /// The design's name, as `kind` spells it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            PageTableConfig::Radix { .. } => "radix",
-            PageTableConfig::Inverted(_) => "inverted",
-            PageTableConfig::Htab(_) => "htab",
-            PageTableConfig::Clustered(_) => "clustered",
-            PageTableConfig::Cuckoo(_) => "cuckoo",
-            PageTableConfig::Flattened(_) => "flattened",
-        }
-    }
-}
+/// The page-table design: one variant per design, each with its own config type, all
+/// in `pagetable::design` (the one place that knows the designs).
+pub use crate::pagetable::PageTableConfig;
 
 /// The memory hierarchy that PTE reads (and optionally data accesses) go through.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -838,73 +780,9 @@ impl SystemConfig {
             }
         }
 
-        // Page table.
-        let bits = self.page_table.radix_bits();
-        let design_errors = match &self.page_table {
-            PageTableConfig::Radix { .. } => Vec::new(),
-            PageTableConfig::Inverted(c) => c.validate(&self.os),
-            PageTableConfig::Htab(c) => c.validate(&self.os),
-            PageTableConfig::Clustered(c) => c.validate(&self.os),
-            PageTableConfig::Cuckoo(c) => c.validate(&self.os),
-            PageTableConfig::Flattened(c) => c.validate(&self.os),
-        };
-        e.extend(
-            design_errors
-                .into_iter()
-                .map(|(k, m)| (format!("page_table.{k}"), m)),
-        );
-        let (levels, bits_per_level) = match &self.page_table {
-            PageTableConfig::Radix {
-                levels,
-                bits_per_level,
-            } => (*levels, bits_per_level.clone()),
-            PageTableConfig::Flattened(c) => (c.levels, None),
-            // Walk-cache levels are checked against radix tables only.
-            _ => (6, None),
-        };
-        let levels = &levels;
-        if !matches!(self.page_table, PageTableConfig::Radix { .. }) {
-            // Hashed designs: nothing radix-specific to check.
-        } else if !(2..=6).contains(levels) {
-            e.push((
-                "page_table.levels".into(),
-                format!("must be 2 to 6, not {levels}"),
-            ));
-        } else if bits.len() != *levels as usize {
-            e.push((
-                "page_table.bits_per_level".into(),
-                format!("lists {} levels but levels = {levels}", bits.len()),
-            ));
-        } else {
-            if bits_per_level.is_some() {
-                for (i, b) in bits.iter().enumerate() {
-                    if !(1..=9).contains(b) {
-                        e.push((
-                            format!("page_table.bits_per_level[{i}]"),
-                            format!("must be 1 to 9 (a table must fit one 4 KiB frame), not {b}"),
-                        ));
-                    }
-                }
-            }
-            let total: u32 = 12 + bits.iter().sum::<u32>();
-            if total > 57 {
-                e.push((
-                    "page_table".into(),
-                    format!("covers {total} virtual-address bits; at most 57 are supported"),
-                ));
-            }
-            if self.os.page_size != PageSize::Size4K
-                && leaf_level_for(&bits, self.os.page_size).is_none()
-            {
-                e.push((
-                    "os.page_size".into(),
-                    format!(
-                        "no level of this radix table maps {} pages (bits per level {:?})",
-                        self.os.page_size, bits
-                    ),
-                ));
-            }
-        }
+        // Page table: the design checks its own keys (and the base page size it maps).
+        e.extend(self.page_table.validate(&self.os));
+        let levels = &self.page_table.design().walk_cache_levels();
 
         // Walk caches.
         for (i, c) in self.walker.psc.iter().enumerate() {
@@ -1104,15 +982,8 @@ impl SystemConfig {
                         o.page_size
                     ),
                 ));
-            } else if matches!(self.page_table, PageTableConfig::Radix { .. })
-                && leaf_level_for(&bits, hs).is_none()
-            {
-                e.push((
-                    key,
-                    format!(
-                        "no level of this radix table maps {hs} pages (bits per level {bits:?})"
-                    ),
-                ));
+            } else if let Some(m) = self.page_table.design().page_size_problem(hs) {
+                e.push((key, m));
             } else if hs.bytes() > o.phys_mem.0 {
                 e.push((
                     key,
@@ -1238,31 +1109,5 @@ impl SystemConfig {
             ));
         }
         e
-    }
-}
-
-/// The radix level (1 = leaf PTE level) whose entries map pages of `size`, if any.
-pub fn leaf_level_for(bits: &[u32], size: PageSize) -> Option<usize> {
-    let mut shift = 12;
-    for (i, b) in bits.iter().rev().enumerate() {
-        if shift == size.shift() {
-            return Some(i + 1);
-        }
-        shift += b;
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn leaf_levels_of_x86_tables() {
-        let b = [9, 9, 9, 9];
-        assert_eq!(leaf_level_for(&b, PageSize::Size4K), Some(1));
-        assert_eq!(leaf_level_for(&b, PageSize::Size2M), Some(2));
-        assert_eq!(leaf_level_for(&b, PageSize::Size1G), Some(3));
-        assert_eq!(leaf_level_for(&[9, 9, 8, 9], PageSize::Size1G), None);
     }
 }

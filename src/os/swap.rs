@@ -101,6 +101,11 @@ fn swap_out<PT: PageTable>(
         ))
     })?;
     frames.free(tr.frame, PageSize::Size4K)?;
+    if swapped.len() * 2 >= swapped.capacity() {
+        // Twice the room it needs: pages leave and come back all the time, and the
+        // table's deleted slots must not make it grow (allocate) at a random access.
+        swapped.reserve(swapped.len().max(64));
+    }
     swapped.insert((asid, v.vpn));
     if let Some(m) = share.mappings.as_mut().and_then(|m| m.get_mut(&asid)) {
         m.remove(&va);

@@ -2,7 +2,7 @@
 //! back to the engine.
 
 use super::*;
-use crate::pagetable::Radix;
+use crate::pagetable::{Mappable, Radix};
 use crate::workload::{EventKind, OsEvent};
 
 const A: u64 = 0x1000;

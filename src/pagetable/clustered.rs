@@ -43,15 +43,16 @@
 //!   for 2M). A walk probes the sizes that hold a mapping (4K alone when none does):
 //!   `sequential` 4K, 2M, 1G until a hit; `parallel` the home lines of all of them in one
 //!   group, then the runs in lockstep until the round that hits (see
-//!   [`super::inverted`]). Overlapping mappings of different sizes are refused.
+//!   [`super::hashed::probe_sizes`]). Overlapping mappings of different sizes are refused.
 
-use super::hash::{hash, HashKind, HugeProbe};
-use super::inverted::{
-    fold, hist_json, pack_key, phys_contains, probe_sizes, probed_sizes, unpack_key, HIST,
-    HOST_LIMIT, VPN_BITS,
+use super::design::{under_page_table, DesignConfig};
+use super::hashed::{
+    fold, hash, hist_json, pack_key, phys_contains, probe_sizes, probed_sizes, unpack_key,
+    HashKind, HugeProbe, ANY_WALK_CACHE_LEVEL, HIST, HOST_LIMIT, VA_BITS, VPN_BITS,
 };
 use super::{
-    IndexPart, MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep, NO_NODE,
+    IndexPart, MapOutcome, Mappable, PhysArray, Teachable, Translation, WalkStart, WalkStep,
+    Walkable, NO_NODE,
 };
 use crate::addr::PageSize;
 use crate::config::OsConfig;
@@ -170,6 +171,31 @@ impl ClusteredConfig {
             ));
         }
         e
+    }
+}
+
+impl DesignConfig for ClusteredConfig {
+    fn kind(&self) -> &'static str {
+        "clustered"
+    }
+    fn title(&self) -> String {
+        "clustered hashed".into()
+    }
+    fn va_bits(&self) -> u32 {
+        VA_BITS
+    }
+    fn radix_bits(&self) -> Vec<u32> {
+        Vec::new()
+    }
+    fn walk_cache_levels(&self) -> u32 {
+        ANY_WALK_CACHE_LEVEL
+    }
+    /// Every page size: the size is part of the key.
+    fn page_size_problem(&self, _size: PageSize) -> Option<String> {
+        None
+    }
+    fn problems(&self, os: &OsConfig) -> Vec<(String, String)> {
+        under_page_table(self.validate(os))
     }
 }
 
@@ -450,7 +476,7 @@ impl Clustered {
     }
 }
 
-impl PageTable for Clustered {
+impl Mappable for Clustered {
     const SHARED: bool = true;
 
     fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
@@ -533,47 +559,6 @@ impl PageTable for Clustered {
         Some(Translation { frame, size })
     }
 
-    #[inline]
-    fn walk(
-        &self,
-        asid: u16,
-        vaddr: u64,
-        _start: Option<WalkStart>,
-        steps: &mut Vec<WalkStep>,
-    ) -> Option<Translation> {
-        let found = probe_sizes(self.huge, &self.mapped, steps, |s, st| {
-            self.probe(asid, vaddr, s, st)
-        });
-        if found.is_none() {
-            self.failed_walks.set(self.failed_walks.get() + 1);
-        }
-        found
-    }
-
-    fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
-        let (_, home, sub) = self.locate(asid, vaddr, size);
-        let cv = (vaddr >> size.shift()) >> self.cluster_shift;
-        vec![
-            IndexPart {
-                name: format!("home line ({size} pages)"),
-                how: format!(
-                    "{:?} hash of (asid {asid}, cluster VPN/{} = {cv:#x}, size) to {} bits",
-                    self.hash, self.cluster, self.line_bits
-                ),
-                value: home as u64,
-                of: self.lines() as u64,
-                paddr: self.line_addr(home),
-            },
-            IndexPart {
-                name: "PTE in its entry".into(),
-                how: format!("VPN mod {}", self.cluster),
-                value: sub as u64,
-                of: self.cluster,
-                paddr: self.line_addr(home),
-            },
-        ]
-    }
-
     fn table_bytes(&self) -> u64 {
         self.table.bytes()
     }
@@ -607,6 +592,25 @@ impl PageTable for Clustered {
             "failed_walks": self.failed_walks.get(),
         })
     }
+}
+
+impl Walkable for Clustered {
+    #[inline]
+    fn walk(
+        &self,
+        asid: u16,
+        vaddr: u64,
+        _start: Option<WalkStart>,
+        steps: &mut Vec<WalkStep>,
+    ) -> Option<Translation> {
+        let found = probe_sizes(self.huge, &self.mapped, steps, |s, st| {
+            self.probe(asid, vaddr, s, st)
+        });
+        if found.is_none() {
+            self.failed_walks.set(self.failed_walks.get() + 1);
+        }
+        found
+    }
 
     #[inline(always)]
     fn leaf_lines(&self, asid: u16, vaddr: u64) -> Option<(u64, u64)> {
@@ -628,11 +632,37 @@ impl PageTable for Clustered {
     }
 }
 
+impl Teachable for Clustered {
+    fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
+        let (_, home, sub) = self.locate(asid, vaddr, size);
+        let cv = (vaddr >> size.shift()) >> self.cluster_shift;
+        vec![
+            IndexPart {
+                name: format!("home line ({size} pages)"),
+                how: format!(
+                    "{:?} hash of (asid {asid}, cluster VPN/{} = {cv:#x}, size) to {} bits",
+                    self.hash, self.cluster, self.line_bits
+                ),
+                value: home as u64,
+                of: self.lines() as u64,
+                paddr: self.line_addr(home),
+            },
+            IndexPart {
+                name: "PTE in its entry".into(),
+                how: format!("VPN mod {}", self.cluster),
+                value: sub as u64,
+                of: self.cluster,
+                paddr: self.line_addr(home),
+            },
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::FrameAlloc;
-    use crate::pagetable::inverted::tests::{os, property};
+    use crate::pagetable::hashed::testing::{os, property};
 
     fn cfg(hash: HashKind, huge: HugeProbe, cluster: u32, entries: Option<u64>) -> ClusteredConfig {
         ClusteredConfig {

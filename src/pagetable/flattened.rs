@@ -45,7 +45,10 @@
 //! Entries: 0 (not present), a child node (`(node + 1) << 1`), or a leaf
 //! (`frame | leaf_level << 1 | 1`; frames are 4 KiB aligned, so bits 0-11 are free).
 
-use super::{IndexPart, MapOutcome, PageTable, Translation, WalkStart, WalkStep, NO_NODE};
+use super::design::{under_page_table, DesignConfig};
+use super::{
+    IndexPart, MapOutcome, Mappable, Teachable, Translation, WalkStart, WalkStep, Walkable, NO_NODE,
+};
 use crate::addr::PageSize;
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
@@ -142,6 +145,36 @@ impl FlattenedConfig {
     /// Virtual-address bits the table maps.
     pub fn va_bits(&self) -> u32 {
         12 + BITS * self.levels
+    }
+}
+
+impl DesignConfig for FlattenedConfig {
+    fn kind(&self) -> &'static str {
+        "flattened"
+    }
+    fn title(&self) -> String {
+        format!(
+            "flattened ({}-level, {} merged)",
+            self.levels,
+            self.merge.join(", ")
+        )
+    }
+    fn va_bits(&self) -> u32 {
+        FlattenedConfig::va_bits(self)
+    }
+    /// Its walk caches are checked as a radix table's; it has no `bits_per_level`.
+    fn radix_bits(&self) -> Vec<u32> {
+        Vec::new()
+    }
+    fn walk_cache_levels(&self) -> u32 {
+        self.levels
+    }
+    /// 9-bit levels: a leaf at level 1, 2 or 3 maps 4K, 2M or 1G pages.
+    fn page_size_problem(&self, _size: PageSize) -> Option<String> {
+        None
+    }
+    fn problems(&self, os: &OsConfig) -> Vec<(String, String)> {
+        under_page_table(self.validate(os))
     }
 }
 
@@ -436,15 +469,7 @@ impl Flattened {
     }
 }
 
-impl PageTable for Flattened {
-    fn levels(&self) -> usize {
-        self.levels
-    }
-
-    fn level_shift(&self, level: usize) -> u32 {
-        shift(level.max(1))
-    }
-
+impl Mappable for Flattened {
     fn new_space(&self, frames: &mut FrameAllocator) -> Result<Flattened, SimError> {
         Flattened::with(self.levels, self.merged_tops, frames)
     }
@@ -544,6 +569,37 @@ impl PageTable for Flattened {
         Some(out)
     }
 
+    fn table_bytes(&self) -> u64 {
+        self.table_bytes
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let merged: Vec<String> = (1..=self.levels)
+            .rev()
+            .filter(|t| self.merged_tops >> t & 1 == 1)
+            .map(|t| format!("L{t}+L{}", t - 1))
+            .collect();
+        serde_json::json!({
+            "design": "flattened",
+            "levels": self.levels,
+            "merge": merged,
+            "tables": self.tables(),
+            "merged_nodes": self.merged_nodes,
+            "fallbacks": self.fallbacks,
+            "bytes": self.table_bytes,
+        })
+    }
+}
+
+impl Walkable for Flattened {
+    fn levels(&self) -> usize {
+        self.levels
+    }
+
+    fn level_shift(&self, level: usize) -> u32 {
+        shift(level.max(1))
+    }
+
     #[inline(always)]
     fn walk(
         &self,
@@ -587,14 +643,23 @@ impl PageTable for Flattened {
         }
     }
 
-    fn table_bytes(&self) -> u64 {
-        self.table_bytes
-    }
-
     fn has_levels(&self) -> bool {
         true
     }
 
+    #[inline(always)]
+    fn leaf_lines(&self, _asid: u16, vaddr: u64) -> Option<(u64, u64)> {
+        let (node, idx, e) = self.lookup(vaddr);
+        if e & 1 == 0 {
+            return None;
+        }
+        let size = size_of_level(leaf_level(e));
+        let pte = self.nodes[node].paddr + idx as u64 * 8;
+        Some((pte, (e & !0xfff) + (vaddr & (size.bytes() - 1))))
+    }
+}
+
+impl Teachable for Flattened {
     fn node_paddr(&self, node: u32) -> Option<u64> {
         self.nodes.get(node as usize).map(|n| n.paddr)
     }
@@ -631,34 +696,6 @@ impl PageTable for Flattened {
             }
             node = child_of(e);
         }
-    }
-
-    fn stats(&self) -> serde_json::Value {
-        let merged: Vec<String> = (1..=self.levels)
-            .rev()
-            .filter(|t| self.merged_tops >> t & 1 == 1)
-            .map(|t| format!("L{t}+L{}", t - 1))
-            .collect();
-        serde_json::json!({
-            "design": "flattened",
-            "levels": self.levels,
-            "merge": merged,
-            "tables": self.tables(),
-            "merged_nodes": self.merged_nodes,
-            "fallbacks": self.fallbacks,
-            "bytes": self.table_bytes,
-        })
-    }
-
-    #[inline(always)]
-    fn leaf_lines(&self, _asid: u16, vaddr: u64) -> Option<(u64, u64)> {
-        let (node, idx, e) = self.lookup(vaddr);
-        if e & 1 == 0 {
-            return None;
-        }
-        let size = size_of_level(leaf_level(e));
-        let pte = self.nodes[node].paddr + idx as u64 * 8;
-        Some((pte, (e & !0xfff) + (vaddr & (size.bytes() - 1))))
     }
 }
 

@@ -44,9 +44,14 @@
 //! A huge page may not overlap a mapped smaller page and vice versa (`map` refuses, as the
 //! radix table does).
 
-use super::hash::{hash, HashKind, HugeProbe};
+use super::design::{under_page_table, DesignConfig};
+use super::hashed::{
+    hash, pack_key, probed_sizes, unpack_key, HashKind, HugeProbe, Nesting, ANY_WALK_CACHE_LEVEL,
+    VA_BITS,
+};
 use super::{
-    Evicted, IndexPart, MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep,
+    Evicted, IndexPart, MapOutcome, Mappable, PhysArray, Teachable, Translation, WalkStart,
+    WalkStep, Walkable,
 };
 use crate::addr::PageSize;
 use crate::config::OsConfig;
@@ -68,8 +73,6 @@ pub const GROUP_BYTES: u64 = GROUP_ENTRIES * ENTRY_BYTES;
 const LINE: u64 = 64;
 /// Linux's (and the architecture's) minimum: 2^11 groups.
 pub const MIN_DEFAULT_GROUPS: u64 = 1 << 11;
-/// Virtual addresses the hashed designs map (57 bits, as LA57).
-pub(crate) const VA_BITS: u32 = 57;
 const DEFAULT_SEED: u64 = 0x4854_4142_5345_4544; // "HTABSEED"
 
 /// Configuration of this design (`[page_table]` with `kind = "htab"`).
@@ -139,65 +142,40 @@ impl HtabConfig {
     }
 }
 
-/// Packed key of a translation: valid bit, size, asid, page index. `0` is an empty slot.
-#[inline(always)]
-fn pack(asid: u16, vpn: u64, size: PageSize) -> u64 {
-    1 << 63 | (size.index() as u64) << 61 | (asid as u64) << 45 | vpn
+impl DesignConfig for HtabConfig {
+    fn kind(&self) -> &'static str {
+        "htab"
+    }
+    fn title(&self) -> String {
+        "hashed (PowerPC HTAB)".into()
+    }
+    fn va_bits(&self) -> u32 {
+        VA_BITS
+    }
+    fn radix_bits(&self) -> Vec<u32> {
+        Vec::new()
+    }
+    fn walk_cache_levels(&self) -> u32 {
+        ANY_WALK_CACHE_LEVEL
+    }
+    /// Every page size: the size is part of the key.
+    fn page_size_problem(&self, _size: PageSize) -> Option<String> {
+        None
+    }
+    fn problems(&self, os: &OsConfig) -> Vec<(String, String)> {
+        under_page_table(self.validate(os))
+    }
 }
 
-/// Key of the page of `size` holding `vaddr`, or a key no slot holds if `vaddr` is out of
-/// range (size bits 3 never occur in a real key).
+/// Key of the page of `size` holding `vaddr` ([`pack_key`]), or a key no slot holds if
+/// `vaddr` is out of range (size bits 3 never occur in a real key; 0, which `pack_key`
+/// gives then, is an empty slot here).
 #[inline(always)]
 fn key_of(asid: u16, vaddr: u64, size: PageSize) -> u64 {
     if vaddr >> VA_BITS != 0 {
         return u64::MAX;
     }
-    pack(asid, vaddr >> size.shift(), size)
-}
-
-#[inline(always)]
-fn unpack(key: u64) -> (u16, u64, PageSize) {
-    let size = PageSize::from_index(((key >> 61) & 3) as usize);
-    let asid = ((key >> 45) & 0xffff) as u16;
-    let vpn = key & ((1 << 45) - 1);
-    (asid, vpn, size)
-}
-
-/// Counts, per (asid, size, region), the smaller pages mapped inside each 2M and 1G
-/// region, so that a huge page is never mapped over smaller ones. Shared by the hashed
-/// designs of this crate.
-#[derive(Default)]
-pub(crate) struct Nesting {
-    inside: HashMap<(u16, u8, u64), u32>,
-}
-
-impl Nesting {
-    /// Whether a page of `size` at `vaddr` would cover a mapped smaller page.
-    pub(crate) fn covers_smaller(&self, asid: u16, vaddr: u64, size: PageSize) -> bool {
-        size != PageSize::Size4K
-            && self
-                .inside
-                .contains_key(&(asid, size.index() as u8, vaddr >> size.shift()))
-    }
-    pub(crate) fn add(&mut self, asid: u16, vaddr: u64, size: PageSize) {
-        for big in PageSize::ALL.iter().filter(|b| b.shift() > size.shift()) {
-            *self
-                .inside
-                .entry((asid, big.index() as u8, vaddr >> big.shift()))
-                .or_default() += 1;
-        }
-    }
-    pub(crate) fn remove(&mut self, asid: u16, vaddr: u64, size: PageSize) {
-        for big in PageSize::ALL.iter().filter(|b| b.shift() > size.shift()) {
-            let k = (asid, big.index() as u8, vaddr >> big.shift());
-            if let Some(n) = self.inside.get_mut(&k) {
-                *n -= 1;
-                if *n == 0 {
-                    self.inside.remove(&k);
-                }
-            }
-        }
-    }
+    pack_key(asid, size, vaddr >> size.shift())
 }
 
 /// Where a key sits.
@@ -279,7 +257,7 @@ impl Htab {
     /// Primary and secondary group of a packed key.
     #[inline(always)]
     fn groups_of(&self, key: u64) -> (u64, u64) {
-        let (asid, vpn, _) = unpack(key);
+        let (asid, _, vpn) = unpack_key(key);
         let p = hash(self.kind, asid, vpn, self.bits);
         (p, !p & self.mask)
     }
@@ -312,7 +290,7 @@ impl Htab {
     fn insert(&mut self, key: u64, frame: u64) -> Option<Evicted> {
         let (p, s) = self.groups_of(key);
         self.inserts += 1;
-        let size = unpack(key).2;
+        let size = unpack_key(key).1;
         self.resident[size.index()] += 1;
         for (g, secondary) in [(p, false), (s, true)] {
             if let Some(slot) = self.find_in(g, 0) {
@@ -331,7 +309,7 @@ impl Htab {
         self.frames[slot] = frame;
         self.evicted.insert(victim, vframe);
         self.evictions += 1;
-        let (vasid, vpn, vsize) = unpack(victim);
+        let (vasid, vsize, vpn) = unpack_key(victim);
         self.resident[vsize.index()] -= 1;
         Some(Evicted {
             asid: vasid,
@@ -344,15 +322,6 @@ impl Htab {
     fn known(&self, asid: u16, vaddr: u64, size: PageSize) -> bool {
         let key = key_of(asid, vaddr, size);
         self.find(key).is_some() || self.evicted.contains_key(&key)
-    }
-
-    /// Sizes a walk probes, in 4K, 2M, 1G order.
-    #[inline(always)]
-    fn probed_sizes(&self) -> impl Iterator<Item = PageSize> + '_ {
-        let none = self.resident.iter().all(|&n| n == 0);
-        PageSize::ALL
-            .into_iter()
-            .filter(move |s| self.resident[s.index()] > 0 || (none && *s == PageSize::Size4K))
     }
 
     /// Append the two line reads of `group` (unless this issue group already has them).
@@ -384,7 +353,7 @@ impl Htab {
     }
 }
 
-impl PageTable for Htab {
+impl Mappable for Htab {
     const SHARED: bool = true;
 
     fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
@@ -453,95 +422,6 @@ impl PageTable for Htab {
         None
     }
 
-    fn walk(
-        &self,
-        asid: u16,
-        vaddr: u64,
-        _start: Option<WalkStart>,
-        steps: &mut Vec<WalkStep>,
-    ) -> Option<Translation> {
-        let mut issue = 0u8;
-        let mut result = None;
-        match self.huge {
-            HugeProbe::Parallel => {
-                // Primary groups of every size in use, together.
-                for size in self.probed_sizes() {
-                    let key = key_of(asid, vaddr, size);
-                    let (p, _) = self.groups_of(key);
-                    self.read_group(p, issue, steps);
-                    if result.is_none() {
-                        result = self.find_in(p, key).map(|slot| Translation {
-                            frame: self.frames[slot],
-                            size,
-                        });
-                    }
-                }
-                if result.is_none() {
-                    issue += 1;
-                    for size in self.probed_sizes() {
-                        let key = key_of(asid, vaddr, size);
-                        let (_, s) = self.groups_of(key);
-                        self.read_group(s, issue, steps);
-                        if result.is_none() {
-                            result = self.find_in(s, key).map(|slot| Translation {
-                                frame: self.frames[slot],
-                                size,
-                            });
-                        }
-                    }
-                }
-                issue += 1;
-            }
-            HugeProbe::Sequential => {
-                'sizes: for size in self.probed_sizes() {
-                    let key = key_of(asid, vaddr, size);
-                    let (p, s) = self.groups_of(key);
-                    for g in [p, s] {
-                        self.read_group(g, issue, steps);
-                        issue += 1;
-                        if let Some(slot) = self.find_in(g, key) {
-                            result = Some(Translation {
-                                frame: self.frames[slot],
-                                size,
-                            });
-                            break 'sizes;
-                        }
-                    }
-                }
-            }
-        }
-        let c = &self.walk_groups[(issue as usize).min(6)];
-        c.set(c.get() + 1);
-        result
-    }
-
-    fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
-        let key = key_of(asid, vaddr, size);
-        if key == u64::MAX {
-            return Vec::new();
-        }
-        let (p, s) = self.groups_of(key);
-        let vpn = vaddr >> size.shift();
-        let part = |name: &str, how: String, g: u64| IndexPart {
-            name: format!("{name} group ({size} pages)"),
-            how,
-            value: g,
-            of: self.groups(),
-            paddr: self.phys.addr(g * GROUP_BYTES),
-        };
-        vec![
-            part(
-                "primary",
-                format!(
-                    "{:?} hash of (asid {asid}, VPN {vpn:#x}) to {} bits",
-                    self.kind, self.bits
-                ),
-                p,
-            ),
-            part("secondary", "one's complement of the primary".into(), s),
-        ]
-    }
-
     fn table_bytes(&self) -> u64 {
         self.groups() * GROUP_BYTES
     }
@@ -596,6 +476,70 @@ impl PageTable for Htab {
             "bytes": self.table_bytes(),
         })
     }
+}
+
+impl Walkable for Htab {
+    fn walk(
+        &self,
+        asid: u16,
+        vaddr: u64,
+        _start: Option<WalkStart>,
+        steps: &mut Vec<WalkStep>,
+    ) -> Option<Translation> {
+        let mut issue = 0u8;
+        let mut result = None;
+        match self.huge {
+            HugeProbe::Parallel => {
+                // Primary groups of every size in use, together.
+                for size in probed_sizes(&self.resident) {
+                    let key = key_of(asid, vaddr, size);
+                    let (p, _) = self.groups_of(key);
+                    self.read_group(p, issue, steps);
+                    if result.is_none() {
+                        result = self.find_in(p, key).map(|slot| Translation {
+                            frame: self.frames[slot],
+                            size,
+                        });
+                    }
+                }
+                if result.is_none() {
+                    issue += 1;
+                    for size in probed_sizes(&self.resident) {
+                        let key = key_of(asid, vaddr, size);
+                        let (_, s) = self.groups_of(key);
+                        self.read_group(s, issue, steps);
+                        if result.is_none() {
+                            result = self.find_in(s, key).map(|slot| Translation {
+                                frame: self.frames[slot],
+                                size,
+                            });
+                        }
+                    }
+                }
+                issue += 1;
+            }
+            HugeProbe::Sequential => {
+                'sizes: for size in probed_sizes(&self.resident) {
+                    let key = key_of(asid, vaddr, size);
+                    let (p, s) = self.groups_of(key);
+                    for g in [p, s] {
+                        self.read_group(g, issue, steps);
+                        issue += 1;
+                        if let Some(slot) = self.find_in(g, key) {
+                            result = Some(Translation {
+                                frame: self.frames[slot],
+                                size,
+                            });
+                            break 'sizes;
+                        }
+                    }
+                }
+            }
+        }
+        let c = &self.walk_groups[(issue as usize).min(6)];
+        c.set(c.get() + 1);
+        result
+    }
 
     fn leaf_lines(&self, asid: u16, vaddr: u64) -> Option<(u64, u64)> {
         PageSize::ALL.into_iter().find_map(|size| {
@@ -606,8 +550,37 @@ impl PageTable for Htab {
     }
 }
 
+impl Teachable for Htab {
+    fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
+        let key = key_of(asid, vaddr, size);
+        if key == u64::MAX {
+            return Vec::new();
+        }
+        let (p, s) = self.groups_of(key);
+        let vpn = vaddr >> size.shift();
+        let part = |name: &str, how: String, g: u64| IndexPart {
+            name: format!("{name} group ({size} pages)"),
+            how,
+            value: g,
+            of: self.groups(),
+            paddr: self.phys.addr(g * GROUP_BYTES),
+        };
+        vec![
+            part(
+                "primary",
+                format!(
+                    "{:?} hash of (asid {asid}, VPN {vpn:#x}) to {} bits",
+                    self.kind, self.bits
+                ),
+                p,
+            ),
+            part("secondary", "one's complement of the primary".into(), s),
+        ]
+    }
+}
+
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     use crate::config::FrameAlloc;
@@ -616,18 +589,12 @@ pub(crate) mod tests {
     use rand_core::Rng;
     use std::collections::{BTreeMap, BTreeSet};
 
-    pub(crate) fn os(phys: u64) -> OsConfig {
-        OsConfig::with_memory(phys)
-    }
+    use crate::pagetable::hashed::testing::{inside, os};
 
-    /// Whether `addr` lies inside the bytes a `PhysArray` was asked for.
-    pub(crate) fn inside(arr: &PhysArray, addr: u64) -> bool {
-        let block = 2u64 << 20;
-        (0..arr.bytes().div_ceil(block)).any(|k| {
-            let base = arr.addr(k * block);
-            let len = block.min(arr.bytes() - k * block);
-            addr >= base && addr < base + len
-        })
+    /// (asid, page number, size) of a key.
+    fn unpack(key: u64) -> (u16, u64, PageSize) {
+        let (asid, size, vpn) = unpack_key(key);
+        (asid, vpn, size)
     }
 
     fn weak(groups: u64, seed: u64) -> (Htab, FrameAllocator) {

@@ -49,9 +49,14 @@
 //!   scans those pages, only when some page of a smaller size is mapped (never in a run,
 //!   where the OS maps one size).
 
-use super::hash::{hash, HashKind, HugeProbe};
+use super::design::{under_page_table, DesignConfig};
+use super::hashed::{
+    fold, hash, hist_json, pack_key, phys_contains, probe_sizes, probed_sizes, unpack_key,
+    HashKind, HugeProbe, ANY_WALK_CACHE_LEVEL, HIST, HOST_LIMIT, VA_BITS, VPN_BITS,
+};
 use super::{
-    IndexPart, MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep, NO_NODE,
+    IndexPart, MapOutcome, Mappable, PhysArray, Teachable, Translation, WalkStart, WalkStep,
+    Walkable, NO_NODE,
 };
 use crate::addr::PageSize;
 use crate::config::OsConfig;
@@ -64,10 +69,6 @@ use std::cell::Cell;
 pub const ENTRY_BYTES: u64 = 16;
 /// Bytes of a hash-anchor-table entry.
 pub const ANCHOR_BYTES: u64 = 4;
-
-/// Host memory the tables of one design may take (the simulated structures' own limit is
-/// checked in `SystemConfig::validate`).
-pub(crate) const HOST_LIMIT: u64 = 8 << 30;
 
 /// Configuration of this design (`[page_table]` with `kind = "inverted"`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,119 +147,29 @@ impl InvertedConfig {
     }
 }
 
-/// Largest virtual page number a key holds (57-bit virtual addresses, 4 KiB pages).
-pub(crate) const VPN_BITS: u32 = 45;
-
-/// The key a hashed design stores for a virtual page (or a cluster of pages): bit 63
-/// valid, bits 61-62 page size, 45-60 asid, 0-44 page number. 0 (never stored) when the
-/// page number does not fit, so such a key matches nothing.
-#[inline(always)]
-pub(crate) fn pack_key(asid: u16, size: PageSize, vpn: u64) -> u64 {
-    if vpn >> VPN_BITS != 0 {
-        return 0;
+impl DesignConfig for InvertedConfig {
+    fn kind(&self) -> &'static str {
+        "inverted"
     }
-    1 << 63 | (size.index() as u64) << 61 | (asid as u64) << VPN_BITS | vpn
-}
-
-/// (asid, size, page number) of a key made by [`pack_key`].
-#[inline(always)]
-pub(crate) fn unpack_key(key: u64) -> (u16, PageSize, u64) {
-    (
-        (key >> VPN_BITS) as u16,
-        PageSize::from_index(((key >> 61) & 3) as usize),
-        key & ((1 << VPN_BITS) - 1),
-    )
-}
-
-/// The page number given to the hash: the size folded into bits above any page number,
-/// so each size has its own hash space (the weak hash, on low bits, ignores it).
-#[inline(always)]
-pub(crate) fn fold(size: PageSize, vpn: u64) -> u64 {
-    vpn ^ ((size.index() as u64) << 50)
-}
-
-/// The sizes a walk probes: those holding a mapping, 4K first; just 4K when none does.
-#[inline(always)]
-pub(crate) fn probed_sizes(mapped: &[u64; 3]) -> impl Iterator<Item = PageSize> + '_ {
-    let none = mapped.iter().all(|&n| n == 0);
-    PageSize::ALL
-        .into_iter()
-        .filter(move |s| mapped[s.index()] > 0 || (none && *s == PageSize::Size4K))
-}
-
-/// Run a walk's per-size probes in the order `huge` gives them and number the groups.
-/// `probe(size, steps)` appends the reads of one size's probe, in order, and returns the
-/// translation when its last read found the page. Sequential (or a single size): one read
-/// per group, sizes one after another until a hit. Parallel: round r of every probe forms
-/// group r; the walk ends after the round that hits, or when every probe has ended.
-/// Groups are numbered modulo 256 (consecutive groups always differ, which is what the
-/// walker looks at).
-pub(crate) fn probe_sizes(
-    huge: HugeProbe,
-    mapped: &[u64; 3],
-    steps: &mut Vec<WalkStep>,
-    mut probe: impl FnMut(PageSize, &mut Vec<WalkStep>) -> Option<Translation>,
-) -> Option<Translation> {
-    let n_sizes = probed_sizes(mapped).count();
-    if huge == HugeProbe::Sequential || n_sizes == 1 {
-        let mut group = 0u8;
-        for s in probed_sizes(mapped) {
-            let start = steps.len();
-            let found = probe(s, steps);
-            for st in &mut steps[start..] {
-                st.group = group;
-                group = group.wrapping_add(1);
-            }
-            if found.is_some() {
-                return found;
-            }
-        }
-        return None;
+    fn title(&self) -> String {
+        "inverted".into()
     }
-    // Several sizes in parallel (only when a run maps several sizes): each probe into its
-    // own list, then interleaved round by round.
-    let mut lists: Vec<(Vec<WalkStep>, Option<Translation>)> = probed_sizes(mapped)
-        .map(|s| {
-            let mut l = Vec::new();
-            let found = probe(s, &mut l);
-            (l, found)
-        })
-        .collect();
-    let rounds = lists.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
-    for r in 0..rounds {
-        for (l, _) in &mut lists {
-            if let Some(st) = l.get_mut(r) {
-                st.group = r as u8;
-                steps.push(*st);
-            }
-        }
-        if let Some((_, found)) = lists
-            .iter()
-            .find(|(l, found)| found.is_some() && l.len() == r + 1)
-        {
-            return *found;
-        }
+    fn va_bits(&self) -> u32 {
+        VA_BITS
     }
-    None
-}
-
-/// Buckets of the search-length histograms (the last holds this many and more).
-pub(crate) const HIST: usize = 64;
-
-/// A histogram as JSON: the buckets up to the last non-empty one.
-pub(crate) fn hist_json(h: &[Cell<u64>]) -> serde_json::Value {
-    let v: Vec<u64> = h.iter().map(Cell::get).collect();
-    let end = v.iter().rposition(|&n| n > 0).map_or(0, |i| i + 1);
-    serde_json::json!(v[..end])
-}
-
-/// Whether `paddr` lies inside the bytes of `a` (block by block: blocks are 2 MiB).
-pub(crate) fn phys_contains(a: &PhysArray, paddr: u64) -> bool {
-    (0..a.bytes().div_ceil(2 << 20)).any(|b| {
-        let lo = a.addr(b << 21);
-        let len = (a.bytes() - (b << 21)).min(2 << 20);
-        (lo..lo + len).contains(&paddr)
-    })
+    fn radix_bits(&self) -> Vec<u32> {
+        Vec::new()
+    }
+    fn walk_cache_levels(&self) -> u32 {
+        ANY_WALK_CACHE_LEVEL
+    }
+    /// Every page size: the size is part of the key.
+    fn page_size_problem(&self, _size: PageSize) -> Option<String> {
+        None
+    }
+    fn problems(&self, os: &OsConfig) -> Vec<(String, String)> {
+        under_page_table(self.validate(os))
+    }
 }
 
 /// No next entry / empty anchor (links hold index + 1).
@@ -452,8 +363,9 @@ impl Inverted {
     }
 }
 
-impl PageTable for Inverted {
+impl Mappable for Inverted {
     const SHARED: bool = true;
+
     const ALIASES: bool = false;
 
     fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
@@ -541,38 +453,6 @@ impl PageTable for Inverted {
         })
     }
 
-    #[inline]
-    fn walk(
-        &self,
-        asid: u16,
-        vaddr: u64,
-        _start: Option<WalkStart>,
-        steps: &mut Vec<WalkStep>,
-    ) -> Option<Translation> {
-        let found = probe_sizes(self.huge, &self.mapped, steps, |s, st| {
-            self.probe(asid, vaddr, s, st)
-        });
-        if found.is_none() {
-            self.failed_walks.set(self.failed_walks.get() + 1);
-        }
-        found
-    }
-
-    fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
-        let vpn = vaddr >> size.shift();
-        let j = self.anchor_of(asid, size, vpn);
-        vec![IndexPart {
-            name: format!("HAT anchor ({size} pages)"),
-            how: format!(
-                "{:?} hash of (asid {asid}, VPN {vpn:#x}, size) to {} bits",
-                self.hash, self.hat_bits
-            ),
-            value: j,
-            of: self.anchors(),
-            paddr: self.anchor_addr(j),
-        }]
-    }
-
     fn table_bytes(&self) -> u64 {
         self.frame_table.bytes() + self.hat_mem.bytes()
     }
@@ -607,6 +487,25 @@ impl PageTable for Inverted {
             "failed_walks": self.failed_walks.get(),
         })
     }
+}
+
+impl Walkable for Inverted {
+    #[inline]
+    fn walk(
+        &self,
+        asid: u16,
+        vaddr: u64,
+        _start: Option<WalkStart>,
+        steps: &mut Vec<WalkStep>,
+    ) -> Option<Translation> {
+        let found = probe_sizes(self.huge, &self.mapped, steps, |s, st| {
+            self.probe(asid, vaddr, s, st)
+        });
+        if found.is_none() {
+            self.failed_walks.set(self.failed_walks.get() + 1);
+        }
+        found
+    }
 
     #[inline(always)]
     fn leaf_lines(&self, asid: u16, vaddr: u64) -> Option<(u64, u64)> {
@@ -626,18 +525,31 @@ impl PageTable for Inverted {
     }
 }
 
+impl Teachable for Inverted {
+    fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
+        let vpn = vaddr >> size.shift();
+        let j = self.anchor_of(asid, size, vpn);
+        vec![IndexPart {
+            name: format!("HAT anchor ({size} pages)"),
+            how: format!(
+                "{:?} hash of (asid {asid}, VPN {vpn:#x}, size) to {} bits",
+                self.hash, self.hat_bits
+            ),
+            value: j,
+            of: self.anchors(),
+            paddr: self.anchor_addr(j),
+        }]
+    }
+}
+
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     use crate::config::FrameAlloc;
+    use crate::pagetable::hashed::testing::{os, property};
     use rand_core::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
-    use std::collections::BTreeMap;
-
-    pub(crate) fn os(phys_mem: u64) -> OsConfig {
-        OsConfig::with_memory(phys_mem)
-    }
 
     fn cfg(hash: HashKind, huge: HugeProbe, anchor_ratio: f64) -> InvertedConfig {
         InvertedConfig {
@@ -794,127 +706,6 @@ pub(crate) mod tests {
         assert_eq!(t.unmap(1, 0x4000_1000).unwrap().size, PageSize::Size2M);
         assert!(t.unmap(1, 0x4000_1000).is_none());
         t.map(1, 0x4010_0000, PageSize::Size4K, fr, &mut f).unwrap();
-    }
-
-    /// Random map/unmap of 4K/2M/1G pages of three address spaces, checked after every
-    /// operation against a plain map (`translate`) and, every few operations, for every
-    /// page ever touched (`walk`, and every read inside the table). Shared with the
-    /// clustered design.
-    pub(crate) fn property<PT: PageTable>(
-        t: &mut PT,
-        f: &mut FrameAllocator,
-        ops: usize,
-        seed: u64,
-        inside: impl Fn(&PT, u64) -> bool,
-    ) {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        // (asid, size, vpn) -> frame
-        let mut model: BTreeMap<(u16, PageSize, u64), u64> = BTreeMap::new();
-        let mut free: [Vec<u64>; 3] = Default::default();
-        let mut touched: Vec<(u16, u64)> = Vec::new();
-        let covering = |m: &BTreeMap<(u16, PageSize, u64), u64>, asid: u16, va: u64| {
-            PageSize::ALL.into_iter().find_map(|s| {
-                m.get(&(asid, s, va >> s.shift()))
-                    .map(|&frame| Translation { frame, size: s })
-            })
-        };
-        let (mut maps, mut refused, mut unmaps) = (0, 0, 0);
-        for op in 0..ops {
-            let asid = 1 + (rng.next_u64() % 3) as u16;
-            let size = match rng.next_u64() % 100 {
-                0..=1 => PageSize::Size1G,
-                2..=14 => PageSize::Size2M,
-                _ => PageSize::Size4K,
-            };
-            // 8 GiB of virtual space, with a dense 4 MiB corner so clusters fill up.
-            let va = if rng.next_u64() % 2 == 0 {
-                rng.next_u64() % (8 << 30)
-            } else {
-                rng.next_u64() % (4 << 20)
-            };
-            touched.push((asid, va));
-            if rng.next_u64() % 100 < 65 {
-                let base = va & !(size.bytes() - 1);
-                let frame = match free[size.index()].pop() {
-                    Some(fr) => fr,
-                    None => match f.alloc(size) {
-                        Ok(fr) => fr,
-                        Err(_) => continue,
-                    },
-                };
-                let clash = model.iter().any(|(&(a, s, v), _)| {
-                    let lo = v << s.shift();
-                    a == asid && lo < base + size.bytes() && base < lo + s.bytes()
-                });
-                let r = t.map(asid, base, size, frame, f);
-                assert_eq!(
-                    r.is_ok(),
-                    !clash,
-                    "op {op}: map {asid} {base:#x} {size}: {r:?}"
-                );
-                if clash {
-                    refused += 1;
-                    free[size.index()].push(frame);
-                } else {
-                    maps += 1;
-                    model.insert((asid, size, base >> size.shift()), frame);
-                }
-            } else {
-                // Half the unmaps aim at a mapped page (any address inside it).
-                let (asid, va) = match model
-                    .keys()
-                    .nth(rng.next_u64() as usize % model.len().max(1))
-                {
-                    Some(&(a, s, v)) if rng.next_u64() % 2 == 0 => {
-                        (a, (v << s.shift()) + rng.next_u64() % s.bytes())
-                    }
-                    _ => (asid, va),
-                };
-                let expect = covering(&model, asid, va);
-                assert_eq!(t.unmap(asid, va), expect, "op {op}: unmap {asid} {va:#x}");
-                if let Some(tr) = expect {
-                    unmaps += 1;
-                    model.remove(&(asid, tr.size, va >> tr.size.shift()));
-                    free[tr.size.index()].push(tr.frame);
-                }
-            }
-            assert_eq!(t.translate(asid, va), covering(&model, asid, va), "op {op}");
-            if op % 500 == 499 || op == ops - 1 {
-                let mut steps = Vec::new();
-                for &(a, v) in &touched {
-                    steps.clear();
-                    let w = t.walk(a, v, None, &mut steps);
-                    assert_eq!(w, covering(&model, a, v), "op {op}: walk {a} {v:#x}");
-                    assert!(!steps.is_empty());
-                    for s in &steps {
-                        assert!(inside(t, s.pte_addr), "read at {:#x}", s.pte_addr);
-                        assert_eq!((s.level, s.next), (0, NO_NODE));
-                    }
-                    // Groups number the rounds 0, 1, 2, ... in order.
-                    for w in steps.windows(2) {
-                        assert!(
-                            w[1].group == w[0].group || w[1].group == w[0].group.wrapping_add(1)
-                        );
-                    }
-                    assert_eq!(steps[0].group, 0);
-                    if let Some(tr) = w {
-                        let (pte, data) = t.leaf_lines(a, v).unwrap();
-                        assert!(inside(t, pte));
-                        assert_eq!(data, tr.frame + (v & (tr.size.bytes() - 1)));
-                    }
-                }
-                for (&(a, s, v), &frame) in &model {
-                    steps.clear();
-                    let w = t.walk(a, v << s.shift(), None, &mut steps);
-                    assert_eq!(w, Some(Translation { frame, size: s }));
-                }
-            }
-        }
-        // The sequence exercised every path.
-        assert!(
-            maps > ops / 4 && refused > ops / 20 && unmaps > ops / 10,
-            "maps {maps}, refused {refused}, unmaps {unmaps}"
-        );
     }
 
     #[test]

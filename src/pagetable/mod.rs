@@ -2,23 +2,33 @@
 //!
 //! Owns the in-memory structure that maps virtual pages to frames, with every table at a
 //! real physical address so that a walk's PTE reads have real cache-line addresses.
-//! In: `map`/`unmap` from the OS model; `walk` from the hardware walker. Out: the PTE
-//! reads a real walker issues (as [`WalkStep`]s, each with the physical address it
-//! reads) and how the walk ended.
+//! In: `map`/`unmap`/`restore` from the OS model; `walk` from the hardware walker; the
+//! teaching view's questions from `explain`. Out: the PTE reads a real walker issues (as
+//! [`WalkStep`]s, each with the physical address it reads) and how the walk ended.
 //!
-//! Designs implement [`PageTable`]; the simulator is generic over it, so the design is
-//! chosen once per run and the walk path is monomorphic.
+//! A design is a table type implementing the three views of [`PageTable`], one per
+//! client: [`Walkable`] (the walker's timed walk), [`Mappable`] (the OS's functional map
+//! and lifecycle) and [`Teachable`] (`explain`). The simulator is generic over it, so the
+//! design is chosen once per run ([`with_design`], in `design.rs`, the one place that
+//! knows every design and its config) and the walk path is monomorphic.
+//!
+//! Files: `radix.rs`; the hashed designs `inverted.rs`, `htab.rs`, `clustered.rs` and
+//! `cuckoo/` (a folder: its elastic tables and its walk cache apart), and what they
+//! share in `hashed.rs` (hashes, keys, multi-size probing); `design.rs` (the designs'
+//! configs and the dispatch); this file (the traits and the types they speak).
 
 pub mod clustered;
 pub mod cuckoo;
+pub mod design;
 pub mod flattened;
-pub mod hash;
+pub mod hashed;
 pub mod htab;
 pub mod inverted;
 pub mod radix;
 
 pub use clustered::Clustered;
 pub use cuckoo::Cuckoo;
+pub use design::{with_design, DesignConfig, DesignVisitor, PageTableConfig};
 pub use htab::Htab;
 pub use inverted::Inverted;
 pub use radix::Radix;
@@ -29,7 +39,7 @@ use crate::SimError;
 
 /// A mapping a design dropped to make room (PowerPC's hashed table does when both of a
 /// page's groups are full). The page stays in memory; its translation must leave the
-/// TLBs, and touching it again faults and [`PageTable::restore`]s it.
+/// TLBs, and touching it again faults and [`Mappable::restore`]s it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Evicted {
     /// Address space the dropped translation belongs to (a global table holds all).
@@ -125,17 +135,18 @@ pub struct WalkStart {
     pub node: u32,
 }
 
-/// A page-table design. Every method names the address space (`asid`): a design may
-/// keep one table per address space (radix) or one for all of them (inverted and hashed
-/// tables, which set [`PageTable::SHARED`]).
-pub trait PageTable {
-    /// One instance serves every address space (the simulator then builds one table
-    /// for all cores instead of one per core).
-    const SHARED: bool = false;
-    /// One frame may be mapped at several pages (of one or several address spaces).
-    /// An inverted table keeps one entry per frame, so it cannot: a forked child then
-    /// holds its frames without mapping them (and cannot run).
-    const ALIASES: bool = true;
+/// A page-table design: the three views of one table its clients use, each a trait of
+/// its own. Every method names the address space (`asid`): a design may keep one table
+/// per address space (radix) or one for all of them (inverted and hashed tables, which
+/// set [`Mappable::SHARED`]). Implemented for every type that has all three views; code
+/// generic over the design asks for `PT: PageTable`.
+pub trait PageTable: Walkable + Mappable + Teachable {}
+
+impl<T: Walkable + Mappable + Teachable> PageTable for T {}
+
+/// What the hardware walker needs of a table: the timed walk and what shortens or speeds
+/// it (levels for the walk caches, a design's own walk cache, host prefetching).
+pub trait Walkable {
     /// Levels of the design (the root's level; a walk from the root reads at most this many
     /// entries for a 4K page in a radix tree).
     /// Designs without levels (hashed tables) keep the default, 0.
@@ -149,6 +160,49 @@ pub trait PageTable {
     fn level_shift(&self, _level: usize) -> u32 {
         0
     }
+    /// Whether the walker's paging-structure caches apply (radix designs only).
+    fn has_levels(&self) -> bool {
+        false
+    }
+    /// The reads a hardware walk of `vaddr` issues, appended to `steps` (cleared by the
+    /// caller), starting at `start` or at the root. Returns the translation, or `None`
+    /// when the walk ends at a not-present entry (a page fault).
+    fn walk(
+        &self,
+        asid: u16,
+        vaddr: u64,
+        start: Option<WalkStart>,
+        steps: &mut Vec<WalkStep>,
+    ) -> Option<Translation>;
+    /// Cycles of a design's own walk cache (the cuckoo walk cache), charged once per walk
+    /// on top of the reads and counted with the walker's walk-cache cycles; 0 if none.
+    fn walk_cache_cycles(&self) -> u64 {
+        0
+    }
+    /// Hint that `vaddr` will soon be walked: bring the host memory holding its entries
+    /// closer. Changes nothing the simulation can see; a speed measure only (a large
+    /// footprint's tables do not fit the host's caches).
+    #[inline(always)]
+    fn prefetch(&self, _asid: u16, _vaddr: u64) {}
+    /// Physical addresses of the leaf entry a walk of `vaddr` reads last and of the data
+    /// itself, if `vaddr` is mapped. No timing and no state change: used to prefetch the
+    /// simulated cache sets those lines will probe.
+    #[inline(always)]
+    fn leaf_lines(&self, _asid: u16, _vaddr: u64) -> Option<(u64, u64)> {
+        None
+    }
+}
+
+/// What the OS model needs of a table: the functional map (map, unmap, restore,
+/// translate, list), one table per address space or one for all, and what it costs.
+pub trait Mappable {
+    /// One instance serves every address space (the simulator then builds one table
+    /// for all cores instead of one per core).
+    const SHARED: bool = false;
+    /// One frame may be mapped at several pages (of one or several address spaces).
+    /// An inverted table keeps one entry per frame, so it cannot: a forked child then
+    /// holds its frames without mapping them (and cannot run).
+    const ALIASES: bool = true;
     /// The mapping of `vaddr`, if present (no timing: the OS's and the tests' view).
     fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation>;
     /// Map the page of `size` holding `vaddr` to `frame`, allocating tables as needed.
@@ -162,18 +216,6 @@ pub trait PageTable {
     ) -> Result<MapOutcome, SimError>;
     /// Remove the mapping of `vaddr`; returns what it was.
     fn unmap(&mut self, asid: u16, vaddr: u64) -> Option<Translation>;
-    /// The reads a hardware walk of `vaddr` issues, appended to `steps` (cleared by the
-    /// caller), starting at `start` or at the root. Returns the translation, or `None`
-    /// when the walk ends at a not-present entry (a page fault).
-    fn walk(
-        &self,
-        asid: u16,
-        vaddr: u64,
-        start: Option<WalkStart>,
-        steps: &mut Vec<WalkStep>,
-    ) -> Option<Translation>;
-    /// Bytes of physical memory the tables occupy.
-    fn table_bytes(&self) -> u64;
     /// Put back a mapping the design evicted earlier (its frame is still the page's), if
     /// `vaddr` is such a page: `Some` when it did. Designs that never evict: `None`.
     fn restore(
@@ -184,19 +226,14 @@ pub trait PageTable {
     ) -> Result<Option<MapOutcome>, SimError> {
         Ok(None)
     }
-    /// Design-specific counters (load factor, chain lengths, evictions, rehash work...),
-    /// reported under `stats.page_tables`.
     /// Every mapping of `asid` as (page base, frame, size), for designs that can list
     /// them cheaply (radix); `None` otherwise.
     fn mappings(&self, _asid: u16) -> Option<Vec<(u64, u64, PageSize)>> {
         None
     }
-    fn stats(&self) -> serde_json::Value {
-        serde_json::Value::Null
-    }
     /// A new, empty table of the same geometry for another address space (a forked
     /// child's), for designs with one table per address space. Designs with one table
-    /// for all ([`PageTable::SHARED`]) are never asked.
+    /// for all ([`Mappable::SHARED`]) are never asked.
     fn new_space(&self, _frames: &mut FrameAllocator) -> Result<Self, SimError>
     where
         Self: Sized,
@@ -210,36 +247,27 @@ pub trait PageTable {
     fn release_space(&mut self, _frames: &mut FrameAllocator) -> Result<(), SimError> {
         Ok(())
     }
-    /// Cycles of a design's own walk cache (the cuckoo walk cache), charged once per walk
-    /// on top of the reads and counted with the walker's walk-cache cycles; 0 if none.
-    fn walk_cache_cycles(&self) -> u64 {
-        0
+    /// Bytes of physical memory the tables occupy.
+    fn table_bytes(&self) -> u64;
+    /// Design-specific counters (load factor, chain lengths, evictions, rehash work...),
+    /// reported under `stats.page_tables`.
+    fn stats(&self) -> serde_json::Value {
+        serde_json::Value::Null
     }
-    /// Whether the walker's paging-structure caches apply (radix designs only).
-    fn has_levels(&self) -> bool {
-        false
-    }
+}
+
+/// The teaching view (`mmusim explain`): how an address selects entries, and where the
+/// tables a walk step names sit. Never on a simulation path.
+pub trait Teachable {
     /// How `vaddr`, as a page of `size`, selects entries: the hash indices of a hashed
-    /// design (teaching view only, never on a simulation path). Radix tables index by
-    /// address bits, which the caller shows from the config; they return none.
+    /// design. Radix tables index by address bits, which the caller shows from the
+    /// config; they return none.
     fn index_parts(&self, _asid: u16, _vaddr: u64, _size: PageSize) -> Vec<IndexPart> {
         Vec::new()
     }
     /// Physical address of radix table `node` (what a walk step's `next` or a walk-cache
     /// entry points to); `None` for designs without levels.
     fn node_paddr(&self, _node: u32) -> Option<u64> {
-        None
-    }
-    /// Hint that `vaddr` will soon be walked: bring the host memory holding its entries
-    /// closer. Changes nothing the simulation can see; a speed measure only (a large
-    /// footprint's tables do not fit the host's caches).
-    #[inline(always)]
-    fn prefetch(&self, _asid: u16, _vaddr: u64) {}
-    /// Physical addresses of the leaf entry a walk of `vaddr` reads last and of the data
-    /// itself, if `vaddr` is mapped. No timing and no state change: used to prefetch the
-    /// simulated cache sets those lines will probe.
-    #[inline(always)]
-    fn leaf_lines(&self, _asid: u16, _vaddr: u64) -> Option<(u64, u64)> {
         None
     }
 }

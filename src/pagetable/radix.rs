@@ -7,10 +7,96 @@
 //! lines. An entry is 0 (not present), a child table (`(node + 1) << 1`), or a leaf
 //! (`frame | 1`: frames are page aligned, so bit 0 is free).
 
-use super::{MapOutcome, PageTable, Translation, WalkStart, WalkStep, NO_NODE};
+use super::design::DesignConfig;
+use super::{MapOutcome, Mappable, Teachable, Translation, WalkStart, WalkStep, Walkable, NO_NODE};
 use crate::addr::PageSize;
+use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
+use serde::{Deserialize, Serialize};
+
+/// Configuration of this design (`[page_table]` with `kind = "radix"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadixConfig {
+    pub levels: u32,
+    /// Index bits per level, top level first; default 9 for every level.
+    #[serde(default)]
+    pub bits_per_level: Option<Vec<u32>>,
+}
+
+impl RadixConfig {
+    /// Index bits per level, top level first.
+    pub fn bits(&self) -> Vec<u32> {
+        self.bits_per_level
+            .clone()
+            .unwrap_or_else(|| vec![9; self.levels as usize])
+    }
+}
+
+impl DesignConfig for RadixConfig {
+    fn kind(&self) -> &'static str {
+        "radix"
+    }
+    fn title(&self) -> String {
+        format!("radix ({}-level)", self.levels)
+    }
+    /// The levels cover 12 + sum(bits).
+    fn va_bits(&self) -> u32 {
+        12 + self.bits().iter().sum::<u32>()
+    }
+    fn radix_bits(&self) -> Vec<u32> {
+        self.bits()
+    }
+    fn walk_cache_levels(&self) -> u32 {
+        self.levels
+    }
+    fn page_size_problem(&self, size: PageSize) -> Option<String> {
+        let bits = self.bits();
+        leaf_level_for(&bits, size).is_none().then(|| {
+            format!("no level of this radix table maps {size} pages (bits per level {bits:?})")
+        })
+    }
+    fn problems(&self, os: &OsConfig) -> Vec<(String, String)> {
+        let mut e = Vec::new();
+        let (levels, bits) = (self.levels, self.bits());
+        if !(2..=6).contains(&levels) {
+            e.push((
+                "page_table.levels".into(),
+                format!("must be 2 to 6, not {levels}"),
+            ));
+        } else if bits.len() != levels as usize {
+            e.push((
+                "page_table.bits_per_level".into(),
+                format!("lists {} levels but levels = {levels}", bits.len()),
+            ));
+        } else {
+            if self.bits_per_level.is_some() {
+                for (i, b) in bits.iter().enumerate() {
+                    if !(1..=9).contains(b) {
+                        e.push((
+                            format!("page_table.bits_per_level[{i}]"),
+                            format!("must be 1 to 9 (a table must fit one 4 KiB frame), not {b}"),
+                        ));
+                    }
+                }
+            }
+            let total: u32 = 12 + bits.iter().sum::<u32>();
+            if total > 57 {
+                e.push((
+                    "page_table".into(),
+                    format!("covers {total} virtual-address bits; at most 57 are supported"),
+                ));
+            }
+            if os.page_size != PageSize::Size4K {
+                if let Some(m) = self.page_size_problem(os.page_size) {
+                    e.push(("os.page_size".into(), m));
+                }
+            }
+        }
+        e
+    }
+}
 
 const MAX_LEVELS: usize = 8;
 
@@ -127,11 +213,7 @@ impl Radix {
     }
 }
 
-impl PageTable for Radix {
-    fn levels(&self) -> usize {
-        self.levels
-    }
-
+impl Mappable for Radix {
     fn new_space(&self, frames: &mut FrameAllocator) -> Result<Radix, SimError> {
         let bits: Vec<u32> = (1..=self.levels)
             .rev()
@@ -145,10 +227,6 @@ impl PageTable for Radix {
             self.release(0, self.levels, frames)?;
         }
         Ok(())
-    }
-
-    fn level_shift(&self, level: usize) -> u32 {
-        self.shift[level]
     }
 
     fn translate(&self, _asid: u16, vaddr: u64) -> Option<Translation> {
@@ -268,6 +346,24 @@ impl PageTable for Radix {
         Some(out)
     }
 
+    fn table_bytes(&self) -> u64 {
+        self.table_bytes
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        serde_json::json!({ "design": "radix", "levels": self.levels, "tables": self.paddr.len(), "bytes": self.table_bytes })
+    }
+}
+
+impl Walkable for Radix {
+    fn levels(&self) -> usize {
+        self.levels
+    }
+
+    fn level_shift(&self, level: usize) -> u32 {
+        self.shift[level]
+    }
+
     #[inline(always)]
     fn walk(
         &self,
@@ -312,20 +408,8 @@ impl PageTable for Radix {
         }
     }
 
-    fn table_bytes(&self) -> u64 {
-        self.table_bytes
-    }
-
     fn has_levels(&self) -> bool {
         true
-    }
-
-    fn node_paddr(&self, node: u32) -> Option<u64> {
-        self.paddr.get(node as usize).copied()
-    }
-
-    fn stats(&self) -> serde_json::Value {
-        serde_json::json!({ "design": "radix", "levels": self.levels, "tables": self.paddr.len(), "bytes": self.table_bytes })
     }
 
     #[inline(always)]
@@ -375,6 +459,24 @@ impl PageTable for Radix {
             level -= 1;
         }
     }
+}
+
+impl Teachable for Radix {
+    fn node_paddr(&self, node: u32) -> Option<u64> {
+        self.paddr.get(node as usize).copied()
+    }
+}
+
+/// The radix level (1 = leaf PTE level) whose entries map pages of `size`, if any.
+pub fn leaf_level_for(bits: &[u32], size: PageSize) -> Option<usize> {
+    let mut shift = 12;
+    for (i, b) in bits.iter().rev().enumerate() {
+        if shift == size.shift() {
+            return Some(i + 1);
+        }
+        shift += b;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -482,5 +584,14 @@ mod tests {
         assert!(t
             .map(1, 0x20_1000, PageSize::Size4K, 0x5000, &mut f)
             .is_err());
+    }
+
+    #[test]
+    fn leaf_levels_of_x86_tables() {
+        let b = [9, 9, 9, 9];
+        assert_eq!(leaf_level_for(&b, PageSize::Size4K), Some(1));
+        assert_eq!(leaf_level_for(&b, PageSize::Size2M), Some(2));
+        assert_eq!(leaf_level_for(&b, PageSize::Size1G), Some(3));
+        assert_eq!(leaf_level_for(&[9, 9, 8, 9], PageSize::Size1G), None);
     }
 }

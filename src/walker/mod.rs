@@ -10,7 +10,7 @@
 //! at level L skips the reads of levels top..L. Each PTE read then costs the latency of the
 //! memory level that holds its line. Walk latency = walk-cache probe + PTE reads, nothing
 //! hidden (Virtuoso once left the walk-cache latency out of its walk total). A design with
-//! a walk cache of its own ([`PageTable::walk_cache_cycles`], the cuckoo walk cache) has
+//! a walk cache of its own ([`Walkable::walk_cache_cycles`](crate::pagetable::Walkable::walk_cache_cycles), the cuckoo walk cache) has
 //! that latency added to the walk-cache cycles of every walk.
 
 use crate::assoc::SetAssoc;

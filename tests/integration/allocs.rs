@@ -9,11 +9,7 @@
 //! misses and walks, faults, evictions and batch refills. The count is per thread, so
 //! tests running at the same time on other threads do not add to it.
 //!
-//! Ignored until the code they wait for is merged: the inverted and clustered designs'
-//! walks with two page sizes (multi-size probes build vectors per walk; lane pt), and
-//! the whole-run paging tests (the engine's `route_invalidations` builds a vector per
-//! eviction, and `os::swap_out`'s set of swapped pages may grow after the warm-up);
-//! the resident set on its own is checked by `resident_set_allocates_nothing_once_full`.
+//! The resident set on its own is also checked, by `resident_set_allocates_nothing_once_full`.
 
 use mmusim::run::{load_inputs, simulate};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -33,7 +29,7 @@ fn count() {
 }
 
 /// Allocations this thread has made so far.
-fn allocs() -> u64 {
+pub fn allocs() -> u64 {
     ALLOCS.with(Cell::get)
 }
 
@@ -153,12 +149,13 @@ fn mixed_walks_allocate_nothing(preset: &str) {
     );
 }
 
-const DESIGNS: [&str; 5] = [
+const DESIGNS: [&str; 6] = [
     "skylake",
     "skylake-inverted",
     "skylake-htab",
     "skylake-clustered",
     "skylake-cuckoo",
+    "skylake-flattened",
 ];
 
 /// Paging: `policy` on every design with a limit of half the footprint (256 of 512
@@ -229,7 +226,6 @@ fn radix_mixed_size_walks_allocate_nothing() {
 }
 
 #[test]
-#[ignore = "multi-size probe allocation: fixed on lane-pt"]
 fn inverted_mixed_size_walks_allocate_nothing() {
     mixed_walks_allocate_nothing("skylake-inverted");
 }
@@ -240,7 +236,6 @@ fn htab_mixed_size_walks_allocate_nothing() {
 }
 
 #[test]
-#[ignore = "multi-size probe allocation: fixed on lane-pt"]
 fn clustered_mixed_size_walks_allocate_nothing() {
     mixed_walks_allocate_nothing("skylake-clustered");
 }
@@ -251,37 +246,41 @@ fn cuckoo_mixed_size_walks_allocate_nothing() {
 }
 
 #[test]
-#[ignore = "engine: sim::route_invalidations allocates per eviction, os::swap_out's swapped set may resize late"]
+fn flattened_walks_allocate_nothing() {
+    walks_allocate_nothing("skylake-flattened");
+}
+
+#[test]
+fn flattened_mixed_size_walks_allocate_nothing() {
+    mixed_walks_allocate_nothing("skylake-flattened");
+}
+
+#[test]
 fn fifo_paging_allocates_nothing() {
     paging_allocates_nothing("fifo");
 }
 
 #[test]
-#[ignore = "engine: sim::route_invalidations allocates per eviction, os::swap_out's swapped set may resize late"]
 fn lru_paging_allocates_nothing() {
     paging_allocates_nothing("lru");
 }
 
 #[test]
-#[ignore = "engine: sim::route_invalidations allocates per eviction, os::swap_out's swapped set may resize late"]
 fn clock_paging_allocates_nothing() {
     paging_allocates_nothing("clock");
 }
 
 #[test]
-#[ignore = "engine: sim::route_invalidations allocates per eviction, os::swap_out's swapped set may resize late"]
 fn random_paging_allocates_nothing() {
     paging_allocates_nothing("random");
 }
 
 #[test]
-#[ignore = "engine: sim::route_invalidations allocates per eviction, os::swap_out's swapped set may resize late"]
 fn opt_paging_allocates_nothing() {
     paging_allocates_nothing("opt");
 }
 
 #[test]
-#[ignore = "engine: sim::route_invalidations allocates per eviction, os::swap_out's swapped set may resize late"]
 fn ws_paging_allocates_nothing() {
     paging_allocates_nothing("ws");
 }

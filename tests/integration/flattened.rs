@@ -10,7 +10,7 @@ use mmusim::config::{FrameAlloc, MemoryConfig, PscConfig};
 use mmusim::memory::MemorySystem;
 use mmusim::os::frames::FrameAllocator;
 use mmusim::pagetable::flattened::{Flattened, FlattenedConfig};
-use mmusim::pagetable::{PageTable, Radix, WalkStart};
+use mmusim::pagetable::{Mappable, Radix, WalkStart, Walkable};
 use mmusim::run::simulate;
 use mmusim::walker::Walker;
 use rand_core::{Rng, SeedableRng};

@@ -16,6 +16,7 @@ mod sweep;
 mod timeline;
 mod tlb_organisation;
 mod traces;
+mod walk_alloc;
 mod walk_latency;
 mod ws_replace;
 

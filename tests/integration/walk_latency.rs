@@ -7,7 +7,7 @@ use mmusim::assoc::Replacement;
 use mmusim::config::{CacheConfig, FrameAlloc, MemoryConfig, PscConfig};
 use mmusim::memory::MemorySystem;
 use mmusim::os::frames::FrameAllocator;
-use mmusim::pagetable::{PageTable, Radix};
+use mmusim::pagetable::{Mappable, Radix};
 use mmusim::walker::Walker;
 
 const DRAM: u64 = 100;

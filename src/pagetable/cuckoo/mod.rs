@@ -49,7 +49,7 @@
 //!   entry disfavours it). Per probed size a walk then reads 1 line (hit), none (hit
 //!   saying there is no line: the size is skipped) or d lines (miss). The CWC is
 //!   set-associative with LRU and probed once per walk (all sizes together), costing
-//!   `walk_cache_latency` cycles, reported through [`PageTable::walk_cache_cycles`] and
+//!   `walk_cache_latency` cycles, reported through [`Walkable::walk_cache_cycles`] and
 //!   counted with the walker's walk-cache cycles. Entries are kept exact: after each map
 //!   or unmap, every key whose line was placed, displaced, moved by the elastic rehash,
 //!   left homeless or freed is checked, and a cached entry that no longer names the way
@@ -66,18 +66,27 @@
 //! Defaults: `ways = 3` (the paper's evaluated configuration); `initial_entries = 4096`
 //! per way, `resize_threshold = 0.6`, `rehash_per_insert = 2` and `max_kicks = 32` are
 //! this model's assumptions, not values taken from the paper.
+//!
+//! Files: this one (the config, the tables of every page size together, the three
+//! views); `ecpt.rs` (one page size's elastic table: ways, insertion, gradual resize);
+//! `cwc.rs` (the cuckoo walk cache).
 
-use super::hash::{hash_with_seed, HashKind, HugeProbe};
-use super::htab::{Nesting, VA_BITS};
+mod cwc;
+mod ecpt;
+
+use super::design::{under_page_table, DesignConfig};
+use super::hashed::{HashKind, HugeProbe, Nesting, ANY_WALK_CACHE_LEVEL, VA_BITS};
 use super::{
-    IndexPart, MapOutcome, PageTable, PhysArray, Translation, WalkStart, WalkStep, NO_NODE,
+    IndexPart, MapOutcome, Mappable, Teachable, Translation, WalkStart, WalkStep, Walkable, NO_NODE,
 };
 use crate::addr::PageSize;
 use crate::assoc::{Replacement, SetAssoc};
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
-use rand_core::{Rng, SeedableRng};
+use cwc::{cwc_key, cwc_set, Cwc, CWC_ABSENT};
+use ecpt::{pack, unpack, Counters, Ctx, Ecpt, Entry, Gen, Tables};
+use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
@@ -244,285 +253,28 @@ impl CuckooConfig {
     }
 }
 
-/// One line: a cluster of 8 PTEs. `key == 0`: empty.
-#[derive(Clone, Copy, Debug, Default)]
-struct Entry {
-    key: u64,
-    present: u8,
-    frames: [u64; CLUSTER as usize],
-}
-
-#[inline(always)]
-fn pack(asid: u16, cluster: u64) -> u64 {
-    1 << 63 | (asid as u64) << 45 | cluster
-}
-
-#[inline(always)]
-fn unpack(key: u64) -> (u16, u64) {
-    (((key >> 45) & 0xffff) as u16, key & ((1 << 45) - 1))
-}
-
-/// The ways of one table generation.
-struct Tables {
-    bits: u32,
-    ways: Vec<Vec<Entry>>,
-    phys: Vec<PhysArray>,
-}
-
-impl Tables {
-    fn new(d: usize, bits: u32, frames: &mut FrameAllocator) -> Result<Tables, SimError> {
-        let n = 1u64 << bits;
-        let phys = (0..d)
-            .map(|_| PhysArray::new(n * ENTRY_BYTES, frames))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Tables {
-            bits,
-            ways: (0..d).map(|_| vec![Entry::default(); n as usize]).collect(),
-            phys,
-        })
+impl DesignConfig for CuckooConfig {
+    fn kind(&self) -> &'static str {
+        "cuckoo"
     }
-    fn per_way(&self) -> u64 {
-        1 << self.bits
+    fn title(&self) -> String {
+        "elastic cuckoo".into()
     }
-    fn bytes(&self) -> u64 {
-        self.ways.len() as u64 * self.per_way() * ENTRY_BYTES
+    fn va_bits(&self) -> u32 {
+        VA_BITS
     }
-}
-
-/// Which generation a way's slot is in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Gen {
-    Cur,
-    Old,
-}
-
-/// One page size's elastic cuckoo table.
-struct Ecpt {
-    /// The table (the new one during a resize).
-    cur: Tables,
-    /// During a resize: the old table and the per-way rehash pointers.
-    old: Option<(Tables, Vec<u64>)>,
-    /// Next way whose pointer a rehash step advances.
-    rr: usize,
-    /// Occupied entries (lines) in both generations, plus any homeless during an insert.
-    entries: u64,
-    /// Pages mapped.
-    pages: u64,
-}
-
-/// What the insertion and rehash routines need besides the table.
-struct Ctx<'a> {
-    kind: HashKind,
-    seeds: &'a [u64],
-    max_kicks: u32,
-    rng: &'a mut Xoshiro256PlusPlus,
-    c: &'a mut Counters,
-    /// Keys whose way may have changed (placed, displaced, moved, left homeless): the
-    /// cuckoo walk cache entries to check once the operation is over.
-    touched: &'a mut Vec<u64>,
-}
-
-#[derive(Clone, Debug, Default)]
-struct Counters {
-    resizes: u64,
-    moved: u64,
-    scanned: u64,
-    /// Placements (new entries, entries moved by a resize, retries of homeless ones) by
-    /// displacements made (last bucket: gave up).
-    kicks_hist: Vec<u64>,
-    failures: u64,
-    retired_bytes: u64,
-}
-
-impl Ecpt {
-    #[inline(always)]
-    fn index(kind: HashKind, seed: u64, key: u64, bits: u32) -> u64 {
-        let (asid, cluster) = unpack(key);
-        hash_with_seed(kind, asid, cluster, bits, seed)
+    fn radix_bits(&self) -> Vec<u32> {
+        Vec::new()
     }
-
-    /// Where `key` lives in way `w`: the generation the rehash pointer names, and the index.
-    #[inline(always)]
-    fn locate(&self, kind: HashKind, seeds: &[u64], key: u64, w: usize) -> (Gen, u64) {
-        if let Some((old, ptr)) = &self.old {
-            let oi = Ecpt::index(kind, seeds[w], key, old.bits);
-            if oi >= ptr[w] {
-                return (Gen::Old, oi);
-            }
-        }
-        (Gen::Cur, Ecpt::index(kind, seeds[w], key, self.cur.bits))
+    fn walk_cache_levels(&self) -> u32 {
+        ANY_WALK_CACHE_LEVEL
     }
-
-    #[inline(always)]
-    fn tables(&self, g: Gen) -> &Tables {
-        match g {
-            Gen::Cur => &self.cur,
-            Gen::Old => &self.old.as_ref().expect("old table during a resize").0,
-        }
+    /// Every page size: the size is part of the key.
+    fn page_size_problem(&self, _size: PageSize) -> Option<String> {
+        None
     }
-
-    fn slot_mut(&mut self, g: Gen, w: usize, i: u64) -> &mut Entry {
-        match g {
-            Gen::Cur => &mut self.cur.ways[w][i as usize],
-            Gen::Old => &mut self.old.as_mut().expect("old table").0.ways[w][i as usize],
-        }
-    }
-
-    fn find(&self, kind: HashKind, seeds: &[u64], key: u64) -> Option<(Gen, usize, u64)> {
-        (0..seeds.len()).find_map(|w| {
-            let (g, i) = self.locate(kind, seeds, key, w);
-            (self.tables(g).ways[w][i as usize].key == key).then_some((g, w, i))
-        })
-    }
-
-    fn capacity(&self) -> u64 {
-        self.cur.ways.len() as u64 * self.cur.per_way()
-    }
-
-    /// Place `item` by bounded random-walk cuckoo insertion; `prefer` is tried first.
-    /// Returns the entry left homeless if it gave up.
-    fn place(&mut self, cx: &mut Ctx, mut item: Entry, prefer: Option<usize>) -> Result<(), Entry> {
-        let d = cx.seeds.len();
-        let mut from = None;
-        for kick in 0..=cx.max_kicks {
-            let first = if kick == 0 { prefer.unwrap_or(0) } else { 0 };
-            for k in 0..d {
-                let w = (first + k) % d;
-                let (g, i) = self.locate(cx.kind, cx.seeds, item.key, w);
-                let slot = self.slot_mut(g, w, i);
-                if slot.key == 0 {
-                    cx.touched.push(item.key);
-                    *slot = item;
-                    cx.c.kicks_hist[kick as usize] += 1;
-                    return Ok(());
-                }
-            }
-            if kick == cx.max_kicks {
-                break;
-            }
-            let w = match (kick, prefer) {
-                (0, Some(p)) => p,
-                _ => loop {
-                    let w = (cx.rng.next_u64() % d as u64) as usize;
-                    if Some(w) != from {
-                        break w;
-                    }
-                },
-            };
-            let (g, i) = self.locate(cx.kind, cx.seeds, item.key, w);
-            cx.touched.push(item.key);
-            std::mem::swap(self.slot_mut(g, w, i), &mut item);
-            cx.touched.push(item.key);
-            from = Some(w);
-        }
-        let last = cx.c.kicks_hist.len() - 1;
-        cx.c.kicks_hist[last] += 1;
-        cx.c.failures += 1;
-        Err(item)
-    }
-
-    fn start_resize(&mut self, cx: &mut Ctx, frames: &mut FrameAllocator) -> Result<(), SimError> {
-        debug_assert!(self.old.is_none());
-        let bits = self.cur.bits + 1;
-        if bits > MAX_BITS {
-            return Err(SimError(format!(
-                "the cuckoo page table cannot grow beyond 2^{MAX_BITS} entries per way"
-            )));
-        }
-        let new = Tables::new(cx.seeds.len(), bits, frames)?;
-        let old = std::mem::replace(&mut self.cur, new);
-        self.old = Some((old, vec![0; cx.seeds.len()]));
-        self.rr = 0;
-        cx.c.resizes += 1;
-        Ok(())
-    }
-
-    /// Move one entry from the old table to the new one (advancing pointers past empty
-    /// slots for free); finish the resize when every pointer is at the end. Returns an
-    /// entry left homeless, if any.
-    fn rehash_step(&mut self, cx: &mut Ctx) -> Option<Entry> {
-        loop {
-            let (old, ptr) = self.old.as_mut()?;
-            let d = ptr.len();
-            let n = old.per_way();
-            let Some(w) = (0..d).map(|k| (self.rr + k) % d).find(|&w| ptr[w] < n) else {
-                cx.c.retired_bytes += old.bytes();
-                self.old = None;
-                return None;
-            };
-            self.rr = (w + 1) % d;
-            let i = ptr[w];
-            let e = std::mem::take(&mut old.ways[w][i as usize]);
-            ptr[w] += 1;
-            cx.c.scanned += 1;
-            if e.key != 0 {
-                cx.touched.push(e.key);
-                cx.c.moved += 1;
-                let homeless = self.place(cx, e, Some(w)).err();
-                if let Some((old, ptr)) = &self.old {
-                    if ptr.iter().all(|&p| p == old.per_way()) {
-                        cx.c.retired_bytes += old.bytes();
-                        self.old = None;
-                    }
-                }
-                return homeless;
-            }
-        }
-    }
-}
-
-/// Value of a cuckoo walk cache entry recording that the cluster has no line in any way.
-const CWC_ABSENT: u64 = u64::MAX;
-
-/// The cuckoo walk cache: per (asid, page size, cluster), the way holding the cluster's
-/// line, or [`CWC_ABSENT`]. Probed and filled during walks (`&self`), hence the cells.
-struct Cwc {
-    array: RefCell<SetAssoc>,
-    latency: u64,
-    lookups: Cell<u64>,
-    hits: Cell<u64>,
-    /// Hits saying the cluster has no line (the size is skipped without a read).
-    absent_hits: Cell<u64>,
-    invalidations: u64,
-}
-
-/// The CWC's tag: the ECPT key (bit 63 set, asid, cluster) with the page size in bits
-/// 61-62 (free: the asid ends at bit 60). Never `INVALID` (all ones).
-#[inline(always)]
-fn cwc_key(key: u64, size: PageSize) -> u64 {
-    key | (size.index() as u64) << 61
-}
-
-/// The CWC set of tag `ck`.
-#[inline(always)]
-fn cwc_set(ck: u64, mask: u64) -> usize {
-    let (asid, cluster) = unpack(ck & !(3 << 61));
-    // Consecutive clusters of one space fill consecutive sets.
-    let size = (ck >> 61) & 3;
-    ((cluster ^ (asid as u64).wrapping_mul(0x9e37_79b9) ^ size.wrapping_mul(0x85eb_ca6b)) & mask)
-        as usize
-}
-
-impl Cwc {
-    /// The cached way (or `CWC_ABSENT`) of `key`'s line in the `size` table, if cached.
-    fn lookup(&self, key: u64, size: PageSize) -> Option<u64> {
-        let ck = cwc_key(key, size);
-        let mut a = self.array.borrow_mut();
-        let set = cwc_set(ck, a.set_mask());
-        self.lookups.set(self.lookups.get() + 1);
-        let v = a.lookup(set, ck)?;
-        self.hits.set(self.hits.get() + 1);
-        if v == CWC_ABSENT {
-            self.absent_hits.set(self.absent_hits.get() + 1);
-        }
-        Some(v)
-    }
-
-    fn fill(&self, key: u64, size: PageSize, way: u64) {
-        let ck = cwc_key(key, size);
-        let mut a = self.array.borrow_mut();
-        let set = cwc_set(ck, a.set_mask());
-        a.insert(set, ck, way);
+    fn problems(&self, os: &OsConfig) -> Vec<(String, String)> {
+        under_page_table(self.validate(os))
     }
 }
 
@@ -759,7 +511,7 @@ impl Cuckoo {
 
     /// The physical arrays of the live tables (for tests).
     #[cfg(test)]
-    fn live_phys(&self) -> Vec<&PhysArray> {
+    fn live_phys(&self) -> Vec<&super::PhysArray> {
         let mut v = Vec::new();
         for e in self.ecpt.iter().flatten() {
             v.extend(e.cur.phys.iter());
@@ -771,7 +523,7 @@ impl Cuckoo {
     }
 }
 
-impl PageTable for Cuckoo {
+impl Mappable for Cuckoo {
     const SHARED: bool = true;
 
     fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
@@ -859,6 +611,66 @@ impl PageTable for Cuckoo {
         None
     }
 
+    fn table_bytes(&self) -> u64 {
+        self.ecpt
+            .iter()
+            .flatten()
+            .map(|e| e.cur.bytes() + e.old.as_ref().map_or(0, |(o, _)| o.bytes()))
+            .sum()
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let tables: Vec<serde_json::Value> = PageSize::ALL
+            .into_iter()
+            .filter_map(|s| {
+                let e = self.ecpt[s.index()].as_ref()?;
+                Some(serde_json::json!({
+                    "page_size": s,
+                    "entries_per_way": e.cur.per_way(),
+                    "entries": e.entries,
+                    "pages": e.pages,
+                    "occupancy": e.entries as f64 / e.capacity() as f64,
+                    "resizing": e.old.is_some(),
+                    "old_entries_per_way": e.old.as_ref().map(|(o, _)| o.per_way()),
+                    "rehash_pointers": e.old.as_ref().map(|(_, p)| p.clone()),
+                }))
+            })
+            .collect();
+        let walks = self.walks.get();
+        let mut v = serde_json::json!({
+            "design": "cuckoo",
+            "ways": self.seeds.len(),
+            "tables": tables,
+            "resizes": self.c.resizes,
+            "entries_moved": self.c.moved,
+            "slots_scanned": self.c.scanned,
+            "insert_failures": self.c.failures,
+            "kicks_hist": self.c.kicks_hist,
+            "walks": walks,
+            "probe_reads_per_walk": if walks == 0 { 0.0 } else { self.walk_reads.get() as f64 / walks as f64 },
+            "seed": self.seed,
+            "bytes": self.table_bytes(),
+            "retired_bytes": self.c.retired_bytes,
+        });
+        if let Some(c) = &self.cwc {
+            let a = c.array.borrow();
+            let (lookups, hits) = (c.lookups.get(), c.hits.get());
+            v["walk_cache"] = serde_json::json!({
+                "entries": a.sets() * a.ways(),
+                "ways": a.ways(),
+                "latency": c.latency,
+                "lookups": lookups,
+                "hits": hits,
+                "absent_hits": c.absent_hits.get(),
+                "hit_rate": if lookups == 0 { 0.0 } else { hits as f64 / lookups as f64 },
+                "invalidations": c.invalidations,
+            });
+        }
+        v
+    }
+}
+
+impl Walkable for Cuckoo {
     fn walk(
         &self,
         asid: u16,
@@ -927,6 +739,28 @@ impl PageTable for Cuckoo {
         result
     }
 
+    fn walk_cache_cycles(&self) -> u64 {
+        self.cwc.as_ref().map_or(0, |c| c.latency)
+    }
+
+    fn leaf_lines(&self, asid: u16, vaddr: u64) -> Option<(u64, u64)> {
+        PageSize::ALL.into_iter().find_map(|size| {
+            let (key, sub) = key_of(asid, vaddr, size)?;
+            let e = self.ecpt[size.index()].as_ref()?;
+            let (g, w, i) = e.find(self.kind, &self.seeds, key)?;
+            let t = e.tables(g);
+            let entry = &t.ways[w][i as usize];
+            (entry.present >> sub & 1 == 1).then(|| {
+                (
+                    t.phys[w].addr(i * ENTRY_BYTES) + sub as u64 * 8,
+                    entry.frames[sub] + (vaddr & (size.bytes() - 1)),
+                )
+            })
+        })
+    }
+}
+
+impl Teachable for Cuckoo {
     fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
         let (Some((key, sub)), Some(e)) = (key_of(asid, vaddr, size), &self.ecpt[size.index()])
         else {
@@ -956,84 +790,6 @@ impl PageTable for Cuckoo {
             })
             .collect()
     }
-
-    fn table_bytes(&self) -> u64 {
-        self.ecpt
-            .iter()
-            .flatten()
-            .map(|e| e.cur.bytes() + e.old.as_ref().map_or(0, |(o, _)| o.bytes()))
-            .sum()
-    }
-
-    fn stats(&self) -> serde_json::Value {
-        let tables: Vec<serde_json::Value> = PageSize::ALL
-            .into_iter()
-            .filter_map(|s| {
-                let e = self.ecpt[s.index()].as_ref()?;
-                Some(serde_json::json!({
-                    "page_size": s,
-                    "entries_per_way": e.cur.per_way(),
-                    "entries": e.entries,
-                    "pages": e.pages,
-                    "occupancy": e.entries as f64 / e.capacity() as f64,
-                    "resizing": e.old.is_some(),
-                    "old_entries_per_way": e.old.as_ref().map(|(o, _)| o.per_way()),
-                    "rehash_pointers": e.old.as_ref().map(|(_, p)| p.clone()),
-                }))
-            })
-            .collect();
-        let walks = self.walks.get();
-        let mut v = serde_json::json!({
-            "design": "cuckoo",
-            "ways": self.seeds.len(),
-            "tables": tables,
-            "resizes": self.c.resizes,
-            "entries_moved": self.c.moved,
-            "slots_scanned": self.c.scanned,
-            "insert_failures": self.c.failures,
-            "kicks_hist": self.c.kicks_hist,
-            "walks": walks,
-            "probe_reads_per_walk": if walks == 0 { 0.0 } else { self.walk_reads.get() as f64 / walks as f64 },
-            "seed": self.seed,
-            "bytes": self.table_bytes(),
-            "retired_bytes": self.c.retired_bytes,
-        });
-        if let Some(c) = &self.cwc {
-            let a = c.array.borrow();
-            let (lookups, hits) = (c.lookups.get(), c.hits.get());
-            v["walk_cache"] = serde_json::json!({
-                "entries": a.sets() * a.ways(),
-                "ways": a.ways(),
-                "latency": c.latency,
-                "lookups": lookups,
-                "hits": hits,
-                "absent_hits": c.absent_hits.get(),
-                "hit_rate": if lookups == 0 { 0.0 } else { hits as f64 / lookups as f64 },
-                "invalidations": c.invalidations,
-            });
-        }
-        v
-    }
-
-    fn walk_cache_cycles(&self) -> u64 {
-        self.cwc.as_ref().map_or(0, |c| c.latency)
-    }
-
-    fn leaf_lines(&self, asid: u16, vaddr: u64) -> Option<(u64, u64)> {
-        PageSize::ALL.into_iter().find_map(|size| {
-            let (key, sub) = key_of(asid, vaddr, size)?;
-            let e = self.ecpt[size.index()].as_ref()?;
-            let (g, w, i) = e.find(self.kind, &self.seeds, key)?;
-            let t = e.tables(g);
-            let entry = &t.ways[w][i as usize];
-            (entry.present >> sub & 1 == 1).then(|| {
-                (
-                    t.phys[w].addr(i * ENTRY_BYTES) + sub as u64 * 8,
-                    entry.frames[sub] + (vaddr & (size.bytes() - 1)),
-                )
-            })
-        })
-    }
 }
 
 #[cfg(test)]
@@ -1041,8 +797,9 @@ mod tests {
     use super::*;
     use crate::config::FrameAlloc;
     use crate::memory::MemorySystem;
-    use crate::pagetable::htab::tests::{inside, os};
+    use crate::pagetable::hashed::testing::{inside, os};
     use crate::walker::Walker;
+    use rand_core::Rng;
     use std::collections::BTreeMap;
 
     fn small(per_way: u64, threshold: f64, per_insert: u32) -> (Cuckoo, FrameAllocator) {
