@@ -14,10 +14,14 @@ use crate::addr::PageSize;
 use crate::config::{HugeFallback, HugePolicy, OsConfig};
 use crate::pagetable::{MapOutcome, PageTable};
 use crate::SimError;
+use bitvec::BitArr;
 use std::collections::HashMap;
 
 /// 4 KiB pages in a 2 MiB region.
 pub(super) const SMALL_PER_2M: u64 = 512;
+
+/// One bit per 4 KiB page of a 2 MiB region (page i: bit i).
+type PageBits = BitArr!(for 512, in u64);
 
 /// Free frames the OS keeps before a fault (a low watermark, as Linux keeps one): the
 /// page plus one table node for each of up to 6 radix levels, and one spare, since
@@ -28,7 +32,7 @@ pub(super) const HEADROOM_FRAMES: u64 = 8;
 #[derive(Clone, Default)]
 pub(super) struct Region {
     /// Which of its 512 small pages are mapped.
-    pages: [u64; 8],
+    pages: PageBits,
     mapped: u32,
     /// The reserved 2M frame (`reserve`); the allocator may break it for memory.
     pub(super) reservation: Option<u64>,
@@ -49,7 +53,7 @@ pub(super) struct HugePages {
     pub(super) regions: HashMap<(u16, u64), Region>,
     /// Every 2M page by (asid, base), with which of its 4 KiB pieces were written
     /// (tracked only under `demote`).
-    written: std::collections::BTreeMap<(u16, u64), [u64; 8]>,
+    written: std::collections::BTreeMap<(u16, u64), PageBits>,
     pub(super) demote: bool,
 }
 
@@ -94,8 +98,7 @@ impl HugePages {
     #[inline]
     pub(super) fn mark_written(&mut self, asid: u16, vaddr: u64) {
         if let Some(w) = self.written.get_mut(&(asid, vaddr & !((2 << 20) - 1))) {
-            let i = (vaddr >> 12) & (SMALL_PER_2M - 1);
-            w[(i / 64) as usize] |= 1 << (i % 64);
+            w.set(((vaddr >> 12) & (SMALL_PER_2M - 1)) as usize, true);
         }
     }
 
@@ -108,8 +111,7 @@ impl HugePages {
         };
         if size == PageSize::Size4K {
             let page = (base >> 12) & (SMALL_PER_2M - 1);
-            if r.pages[(page / 64) as usize] >> (page % 64) & 1 == 1 {
-                r.pages[(page / 64) as usize] &= !(1 << (page % 64));
+            if r.pages.replace(page as usize, false) {
                 r.mapped -= 1;
             }
             if r.reservation.take().is_some() {
@@ -204,7 +206,7 @@ impl Os {
             }
         }
         if size == PageSize::Size2M {
-            h.written.insert((asid, vaddr), [0; 8]);
+            h.written.insert((asid, vaddr), PageBits::ZERO);
         }
     }
 
@@ -262,7 +264,7 @@ impl Os {
         self.huge.regions.insert(
             (asid, base >> 21),
             Region {
-                pages: [u64::MAX; 8],
+                pages: !PageBits::ZERO,
                 mapped: SMALL_PER_2M as u32,
                 reservation: None,
                 done: true,
@@ -283,7 +285,6 @@ impl Os {
         stats: &mut OsStats,
         fx: &mut Effects,
     ) -> Result<u64, SimError> {
-        let ones = |w: &[u64; 8]| w.iter().map(|x| x.count_ones()).sum::<u32>();
         let mut cycles = 0;
         while self.frames.free_bytes() < HEADROOM_FRAMES * 4096 {
             let shared = &self.share.shared;
@@ -292,15 +293,16 @@ impl Os {
                     pt.translate(asid, k.1)
                         .is_some_and(|t| !shared.contains_key(&t.frame))
                 })
-                .min_by_key(|(k, w)| (ones(w), k.1))
+                .min_by_key(|(k, w)| (w.count_ones(), k.1))
                 .map(|(k, w)| (k.1, *w));
-            let Some((base, written)) = victim.filter(|v| ones(&v.1) < SMALL_PER_2M as u32) else {
+            let Some((base, written)) = victim.filter(|v| v.1.count_ones() < SMALL_PER_2M as usize)
+            else {
                 break;
             };
             cycles += self.split_huge(pt, asid, base, stats, fx)?;
             fx.trigger = Trigger::Split;
             for i in 0..SMALL_PER_2M {
-                if written[(i / 64) as usize] >> (i % 64) & 1 == 1 {
+                if written[i as usize] {
                     continue;
                 }
                 let va = base + i * 4096;
@@ -319,7 +321,7 @@ impl Os {
             }
             if let Some(r) = self.huge.regions.get_mut(&(asid, base >> 21)) {
                 r.pages = written;
-                r.mapped = ones(&written);
+                r.mapped = written.count_ones() as u32;
             }
             stats.demotions += 1;
         }
@@ -393,7 +395,7 @@ impl Os {
         if r.done {
             return Ok((outcome, cycles));
         }
-        r.pages[(page / 64) as usize] |= 1 << (page % 64);
+        r.pages.set(page as usize, true);
         r.mapped += 1;
         let due = if reserve {
             r.mapped as u64 == SMALL_PER_2M
@@ -435,7 +437,7 @@ impl Os {
         };
         let base = region << 21;
         for i in 0..SMALL_PER_2M {
-            if r.pages[(i / 64) as usize] >> (i % 64) & 1 == 0 {
+            if !r.pages[i as usize] {
                 continue;
             }
             let va = base + i * 4096;

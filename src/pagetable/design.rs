@@ -249,13 +249,20 @@ mod tests {
             Some("no level of this radix table maps 1G pages (bits per level [9, 9, 8, 9])")
         );
         // Hashed designs key every size; their walks bypass walk caches of any level.
-        for c in &every_design()[1..] {
+        for c in &every_design()[1..5] {
             assert!(PageSize::ALL
                 .into_iter()
                 .all(|s| c.design().page_size_problem(s).is_none()));
             assert_eq!(c.design().walk_cache_levels(), 6);
         }
         assert_eq!(x86.design().walk_cache_levels(), 4);
+        // A flattened table keeps 9-bit levels (4K, 2M and 1G leaves) and a radix
+        // table's walk caches.
+        let flat = &every_design()[5];
+        assert!(PageSize::ALL
+            .into_iter()
+            .all(|s| flat.design().page_size_problem(s).is_none()));
+        assert_eq!(flat.design().walk_cache_levels(), 4);
     }
 
     /// Records which table type the dispatch built, and that it maps a page.

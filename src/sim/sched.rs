@@ -12,7 +12,7 @@
 //! and is exchanged with its [`Process`] at a switch.
 
 use super::core::Core;
-use super::shootdown::{apply, take_ipi};
+use super::shootdown::{apply, take_ipi, Mail};
 use super::Simulator;
 use crate::pagetable::PageTable;
 use crate::workload::{Access, AccessSource, EventKind, OsEvent};
@@ -118,9 +118,9 @@ impl<PT: PageTable> Simulator<PT> {
             let first = self.cores[id].queue[0];
             let core = &mut self.cores[id];
             switch_in(core, &mut self.procs[first], first);
-            self.sh.mail.loaded[id] = core.asid;
+            self.sh.mail.load(id, core.asid);
             if self.sched.asids_per_core > 0 {
-                take_asid(core, &self.sched);
+                take_asid(core, &self.sched, &mut self.sh.mail);
             }
             if core.queue.len() > 1 && self.sched.quantum > 0 {
                 core.slice_end = core.clock(&self.timing) + self.sched.quantum;
@@ -166,9 +166,9 @@ impl<PT: PageTable> Simulator<PT> {
                 // Threads of one process share the loaded address space: no new id,
                 // no flush (Linux does not switch the mm between them).
                 if core.asid != prev {
-                    take_asid(core, &self.sched);
+                    take_asid(core, &self.sched, mail);
                 }
-                mail.loaded[id] = core.asid;
+                mail.load(id, core.asid);
                 let d = &mut mail.deferred[id];
                 if let Some(i) = d.iter().position(|&a| a == core.asid) {
                     // Its translations changed while this core ran another process.
@@ -373,7 +373,7 @@ fn exchange(core: &mut Core, p: &mut Process) {
 /// The running process gets an address-space id on this core: the one it holds, or
 /// the next round-robin, whose previous owner's TLB and walk-cache entries are flushed
 /// (Linux's choose_new_asid, arch/x86/mm/tlb.c); without ids, everything is flushed.
-fn take_asid(core: &mut Core, sched: &Sched) {
+fn take_asid(core: &mut Core, sched: &Sched, mail: &mut Mail) {
     let asid = core.asid;
     if sched.asids_per_core == 0 {
         core.tlbs.flush_all();
@@ -389,7 +389,9 @@ fn take_asid(core: &mut Core, sched: &Sched) {
         core.tlbs.flush_asid(victim);
         core.walker.flush_asid(victim);
         core.os_stats.asid_flushes += 1;
+        mail.hold(core.id, victim, false);
     }
     core.asid_slots[core.next_slot] = asid;
+    mail.hold(core.id, asid, true);
     core.next_slot = (core.next_slot + 1) % sched.asids_per_core;
 }

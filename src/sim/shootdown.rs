@@ -19,6 +19,7 @@ use super::Simulator;
 use crate::config::{Delivery, ShootdownScheme};
 use crate::os::{Effects, Trigger};
 use crate::pagetable::{Evicted, PageTable};
+use bitvec::vec::BitVec;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -30,8 +31,13 @@ pub(super) struct Mail {
     pub(super) inboxes: Vec<Vec<Evicted>>,
     /// Per core: the address space it has loaded (0: none yet), and whether it is idle
     /// (then lazily: its last address space stays loaded, as Linux's lazy TLB mode).
-    pub(super) loaded: Vec<u16>,
+    loaded: Vec<u16>,
     pub(super) idle: Vec<bool>,
+    /// Per address space (by id): the cores that have it loaded (Linux's mm_cpumask on
+    /// x86: set at a switch to it, cleared at a switch away, kept while lazy), and the
+    /// cores whose address-space ids (PCIDs) still hold its entries.
+    loaded_on: Vec<BitVec>,
+    held_on: Vec<BitVec>,
     /// Per core: address spaces whose translations changed while it ran another
     /// process; their entries are flushed when it switches back (Linux's tlb_gen).
     pub(super) deferred: Vec<Vec<u16>>,
@@ -48,12 +54,47 @@ impl Mail {
             inboxes: vec![Vec::new(); n],
             loaded: vec![0; n],
             idle: vec![false; n],
+            loaded_on: Vec::new(),
+            held_on: Vec::new(),
             deferred: vec![Vec::new(); n],
             outgoing: Vec::new(),
             pending: false,
             ceiling: cfg.flush_ceiling as usize,
             gather: cfg.gather,
         }
+    }
+}
+
+impl Mail {
+    /// More than one core: changes of an address space must reach the others.
+    #[inline(always)]
+    pub(super) fn several_cores(&self) -> bool {
+        self.loaded.len() > 1
+    }
+
+    /// The bit set of address space `asid` in `sets`, grown on first use.
+    fn set_of(sets: &mut Vec<BitVec>, asid: u16, cores: usize) -> &mut BitVec {
+        let i = asid as usize;
+        if sets.len() <= i {
+            sets.resize(i + 1, BitVec::repeat(false, cores));
+        }
+        &mut sets[i]
+    }
+
+    /// Core `core` switches to address space `asid`.
+    pub(super) fn load(&mut self, core: usize, asid: u16) {
+        let n = self.loaded.len();
+        let prev = std::mem::replace(&mut self.loaded[core], asid);
+        if prev != 0 {
+            Mail::set_of(&mut self.loaded_on, prev, n).set(core, false);
+        }
+        Mail::set_of(&mut self.loaded_on, asid, n).set(core, true);
+    }
+
+    /// Core `core`'s address-space ids now hold `asid`'s entries (`true`) or no longer do.
+    pub(super) fn hold(&mut self, core: usize, asid: u16, held: bool) {
+        let n = self.loaded.len();
+        Mail::set_of(&mut self.held_on, asid, n).set(core, held);
     }
 }
 
@@ -98,7 +139,7 @@ pub(super) fn apply(core: &mut Core, fx: &mut Effects, mail: &mut Mail) -> u64 {
         let asid = core.asid;
         core.tlbs.flush_asid(asid);
         core.walker.flush_asid(asid);
-        if mail.loaded.len() > 1 {
+        if mail.several_cores() {
             mail.outgoing.push(Outgoing {
                 asid,
                 pages: Vec::new(),
@@ -147,7 +188,7 @@ fn route(core: &mut Core, fx: &Effects, mail: &mut Mail) {
             core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
         }
     }
-    if mail.loaded.len() > 1 {
+    if mail.several_cores() {
         let shootdown = |pages| Outgoing {
             asid,
             pages,
@@ -183,19 +224,17 @@ impl<PT: PageTable> Simulator<PT> {
     /// when they switch back.
     fn targets(&mut self, id: usize, og: &Outgoing) -> Vec<usize> {
         let mail = &mut self.sh.mail;
-        let mut targets = Vec::new();
-        for c in 0..self.cores.len() {
-            if c == id {
-                continue;
-            }
-            let loaded = mail.loaded[c] == og.asid;
-            if loaded && (!mail.idle[c] || og.tables_freed) {
-                targets.push(c);
-            } else if !loaded
-                && self.cores[c].asid_slots.contains(&og.asid)
-                && !mail.deferred[c].contains(&og.asid)
-            {
-                mail.deferred[c].push(og.asid);
+        let i = og.asid as usize;
+        let empty = BitVec::new();
+        let loaded = mail.loaded_on.get(i).unwrap_or(&empty);
+        let targets = (loaded.iter_ones())
+            .filter(|&c| c != id && (!mail.idle[c] || og.tables_freed))
+            .collect();
+        if let Some(held) = mail.held_on.get(i) {
+            for c in held.iter_ones() {
+                if c != id && !loaded[c] && !mail.deferred[c].contains(&og.asid) {
+                    mail.deferred[c].push(og.asid);
+                }
             }
         }
         targets
