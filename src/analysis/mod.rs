@@ -15,6 +15,7 @@
 pub mod lifetime;
 pub mod lru;
 pub mod opt;
+mod output;
 pub mod replace;
 pub mod report;
 pub mod ws;

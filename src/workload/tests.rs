@@ -3,6 +3,9 @@
 //! overwhelming probability for a random seed too.
 
 use super::*;
+use crate::addr::{ByteSize, PageSize};
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
 use std::collections::HashSet;
 
 const BASE: u64 = 0x10_0000_0000;

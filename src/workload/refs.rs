@@ -1,0 +1,176 @@
+//! Page reference strings: [`RefList`], the `refs` list of the `refs` generator, and
+//! the parser of its string form with the `(…)xN` run-length shorthand.
+//!
+//! In: a TOML array of page numbers or a string such as `"(1 2 3)x10 4 5"` (through
+//! serde, or [`RefList::parse`]). Out: the expanded list of page numbers, at most
+//! [`MAX_REFS`] long, or an error naming the position in the string.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Upper bound on the expanded length of a `refs` string; a typo such as
+/// `(1 2)x1000000000000` must produce an error, not exhaust memory. Longer
+/// streams are made by setting `accesses`, which repeats the list.
+pub const MAX_REFS: usize = 1 << 24;
+
+/// A page reference string.
+///
+/// Deserializes from an array of integers (`[1, 2, 3]`) or from a string of
+/// decimal page numbers separated by whitespace and/or commas, with a
+/// run-length shorthand: `"(1 2 3)x20 4 5x3"` repeats the parenthesised group
+/// 20 times and `5` three times. Groups nest. Serializes as the expanded array.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct RefList(pub Vec<u64>);
+
+impl RefList {
+    /// Parses the string form (see the type's documentation).
+    pub fn parse(s: &str) -> Result<RefList, String> {
+        let mut p = RefParser {
+            s: s.as_bytes(),
+            i: 0,
+        };
+        let mut out = Vec::new();
+        p.list(&mut out, 0)?;
+        Ok(RefList(out))
+    }
+}
+
+/// Recursive-descent parser for the `refs` string form:
+/// `list := item*`, `item := (number | "(" list ")") ["x" count]`.
+struct RefParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl RefParser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn skip(&mut self, commas: bool) {
+        while let Some(c) = self.peek() {
+            if c.is_ascii_whitespace() || (commas && c == b',') {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn number(&mut self) -> Result<u64, String> {
+        let start = self.i;
+        let mut v: u64 = 0;
+        while let Some(c) = self.peek().filter(u8::is_ascii_digit) {
+            v = v
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(c - b'0')))
+                .ok_or_else(|| format!("number at position {start} does not fit in 64 bits"))?;
+            self.i += 1;
+        }
+        if self.i == start {
+            return Err(format!("expected a number at position {start}"));
+        }
+        Ok(v)
+    }
+
+    /// Parses items until end of input (depth 0) or the matching `)`.
+    fn list(&mut self, out: &mut Vec<u64>, depth: usize) -> Result<(), String> {
+        loop {
+            self.skip(true);
+            let start = out.len();
+            match self.peek() {
+                None if depth == 0 => return Ok(()),
+                None => return Err("unclosed `(`".to_string()),
+                Some(b')') if depth > 0 => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                Some(b')') => return Err(format!("unmatched `)` at position {}", self.i)),
+                Some(b'(') => {
+                    if depth >= 32 {
+                        return Err("groups nested more than 32 deep".to_string());
+                    }
+                    self.i += 1;
+                    self.list(out, depth + 1)?;
+                }
+                Some(c) if c.is_ascii_digit() => {
+                    let v = self.number()?;
+                    out.push(v);
+                }
+                Some(c) => {
+                    return Err(format!(
+                        "unexpected `{}` at position {} (expected page numbers, `(…)xN` groups, spaces or commas)",
+                        c as char, self.i
+                    ))
+                }
+            }
+            // Optional repetition suffix, `x` or `*`, spaces allowed around it.
+            let save = self.i;
+            self.skip(false);
+            if matches!(self.peek(), Some(b'x' | b'X' | b'*')) {
+                self.i += 1;
+                self.skip(false);
+                let count = self.number()?;
+                let len = out.len() - start;
+                let total = usize::try_from(count)
+                    .ok()
+                    .and_then(|c| c.checked_mul(len))
+                    .and_then(|t| t.checked_add(start))
+                    .filter(|&t| t <= MAX_REFS)
+                    .ok_or_else(|| {
+                        format!("repetition at position {save} expands beyond {MAX_REFS} references (use `accesses` to repeat the whole list)")
+                    })?;
+                if count == 0 {
+                    out.truncate(start);
+                } else {
+                    for _ in 1..count {
+                        out.extend_from_within(start..start + len);
+                    }
+                }
+                debug_assert_eq!(out.len(), total);
+            } else {
+                self.i = save;
+            }
+            if out.len() > MAX_REFS {
+                return Err(format!("more than {MAX_REFS} references"));
+            }
+        }
+    }
+}
+
+impl Serialize for RefList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RefList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RefList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of page numbers or a string such as \"(1 2 3)x10 4 5\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RefList, E> {
+                RefList::parse(v).map_err(E::custom)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<RefList, A::Error> {
+                let mut out = Vec::with_capacity(a.size_hint().unwrap_or(0).min(MAX_REFS));
+                while let Some(v) = a.next_element::<u64>()? {
+                    if out.len() >= MAX_REFS {
+                        return Err(serde::de::Error::custom(format!(
+                            "more than {MAX_REFS} references"
+                        )));
+                    }
+                    out.push(v);
+                }
+                Ok(RefList(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
