@@ -1,11 +1,9 @@
-//! Configuration: typed structs for every component (`system`), and loading with
-//! `file:line: key.path: message` errors and `--set` overrides (`load`).
+//! Configuration: typed structs for every component (`system`). Loading them (TOML
+//! text, `--set` overrides, `file:line: key.path` errors) is [`crate::loader`]'s.
 //!
-//! Flow: TOML text → [`ConfigSource::parse`] → `--set` overrides edit the untyped tree →
-//! typed decode (unknown keys refused) → [`SystemConfig::validate`] → each problem
-//! reported at the line its key stands on.
+//! Flow: TOML text → [`crate::loader::load`] (unknown keys refused) →
+//! [`SystemConfig::validate`] → each problem reported at the line its key stands on
+//! ([`crate::loader::ConfigSource::error_at`]).
 
-pub mod load;
 pub mod system;
-pub use load::*;
 pub use system::*;

@@ -1,7 +1,7 @@
 //! The typed system configuration: every component of the simulated machine is chosen
 //! and sized here.
 //!
-//! In: a TOML table (decoded by `config::load`, which refuses unknown keys and applies
+//! In: a TOML table (decoded by `crate::loader::load`, which refuses unknown keys and applies
 //! `--set` overrides first). Out: a [`SystemConfig`] whose [`SystemConfig::validate`]
 //! pass returns every geometric or semantic problem as `(key.path, message)`; the loader
 //! turns each into `file:line: key.path: message`.
