@@ -1,8 +1,8 @@
 //! Loading TOML input files into typed values, with errors that point at the user's
-//! file: the one loader every input of the program goes through, whatever it
-//! describes. The system config ([`crate::config::SystemConfig`], via `run`), workloads
-//! (`workload`, `analysis`), sweep and study specs (`sweep`, `study`) and the
-//! thrashing model (`mva`) are all decoded here; none of them is known to this module.
+//! file, whatever the file describes: the system config
+//! ([`crate::config::SystemConfig`]) and workload specs read by `run` and `analysis`,
+//! sweep and study specs (`sweep`, `study`) and the thrashing model (`mva`) are all
+//! decoded here, and none of their types is known to this module.
 //!
 //! Owns the path from raw input to a decoded `T: DeserializeOwned`:
 //!
