@@ -12,6 +12,7 @@ pub mod analysis;
 pub mod assoc;
 pub mod config;
 pub mod explain;
+pub mod loader;
 pub mod memory;
 pub mod mva;
 pub mod os;

@@ -5,7 +5,8 @@
 //! Out: a [`RunReport`], or every problem found as `file:line: key.path: message`.
 //! Sweeps and tests call this the same way the command line does.
 
-use crate::config::{load, ConfigError, SystemConfig};
+use crate::config::SystemConfig;
+use crate::loader::{load, ConfigError};
 use crate::os::frames::FrameAllocator;
 use crate::pagetable::{with_design, DesignVisitor, PageTable};
 use crate::report::RunReport;
@@ -104,8 +105,8 @@ fn load_system(
     file: &str,
     text: &str,
     sets: &[String],
-) -> Result<(SystemConfig, crate::config::ConfigSource), ConfigError> {
-    let mut src = crate::config::ConfigSource::parse(file, text)?;
+) -> Result<(SystemConfig, crate::loader::ConfigSource), ConfigError> {
+    let mut src = crate::loader::ConfigSource::parse(file, text)?;
     let mut seen = vec![file.to_string()];
     while let Some(ext) = src.value.remove("extends") {
         let Some(name) = ext.as_str() else {
@@ -123,7 +124,7 @@ fn load_system(
             return Err(src.error_at("extends", format!("`{name}` extends itself")));
         }
         let (bfile, btext) = read_source(&path, PRESETS)?;
-        let base = crate::config::ConfigSource::parse(&bfile, &btext)?;
+        let base = crate::loader::ConfigSource::parse(&bfile, &btext)?;
         let mut merged = base.value.clone();
         let top = std::mem::take(&mut src.value);
         merge(&mut merged, top);

@@ -180,7 +180,7 @@ pub fn run_study(
 ) -> Result<String, String> {
     let text =
         std::fs::read_to_string(spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?;
-    let (spec, _) = crate::config::load::<StudySpec>(&spec_path.display().to_string(), &text, &[])
+    let (spec, _) = crate::loader::load::<StudySpec>(&spec_path.display().to_string(), &text, &[])
         .map_err(|e| e.to_string())?;
     for m in &spec.metrics {
         if !METRICS.iter().any(|x| x.0 == m) {

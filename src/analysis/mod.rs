@@ -197,7 +197,7 @@ pub fn trace_workload(path: &str) -> Result<(WorkloadSpec, PathBuf), String> {
 
 fn decode_workload(file: &str, text: &str) -> Result<WorkloadSpec, String> {
     let (spec, src) =
-        crate::config::load::<WorkloadSpec>(file, text, &[]).map_err(|e| e.to_string())?;
+        crate::loader::load::<WorkloadSpec>(file, text, &[]).map_err(|e| e.to_string())?;
     let errs: Vec<String> = spec
         .validate()
         .into_iter()

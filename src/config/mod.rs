@@ -1,11 +1,195 @@
-//! Configuration: typed structs for every component (`system`), and loading with
-//! `file:line: key.path: message` errors and `--set` overrides (`load`).
+//! The system configuration: every component of the simulated machine is chosen and
+//! sized here, and each section of the config checks its own keys.
 //!
-//! Flow: TOML text → [`ConfigSource::parse`] → `--set` overrides edit the untyped tree →
-//! typed decode (unknown keys refused) → [`SystemConfig::validate`] → each problem
-//! reported at the line its key stands on.
+//! In: a TOML table, decoded into a [`SystemConfig`] by the generic loader
+//! ([`crate::loader::load`], shared with workloads, sweeps, studies, `mva` and
+//! `analysis`: it refuses unknown keys and applies `--set` overrides first). Out: the
+//! typed config the simulator is built from, and [`SystemConfig::validate`], which
+//! returns every geometric or semantic problem as `(key.path, message)` with the full
+//! key path; the caller turns each into `file:line: key.path: message`
+//! ([`crate::loader::ConfigSource::error_at`]).
+//!
+//! One file per section, each holding the section's types and their `validate`:
+//!
+//! * `machine.rs`: `[sim]` ([`SimConfig`]), `[topology]` ([`TopologyConfig`]) and
+//!   `[shootdown]` ([`ShootdownConfig`]);
+//! * `tlb.rs`: `[[tlb]]` ([`TlbConfig`], [`TlbOrganisation`], [`validate_tlbs`]);
+//! * `walker.rs`: `[walker]` and its walk caches ([`WalkerConfig`], [`PscConfig`]);
+//! * `memory.rs`: `[memory]`, DRAM and the caches ([`MemoryConfig`], [`CacheConfig`]);
+//! * `os.rs`: `[os]` with its huge pages, paging and scheduling ([`OsConfig`]);
+//! * `[page_table]` belongs to the page-table designs: [`PageTableConfig`] lives in
+//!   `crate::pagetable::design` and validates itself.
+//!
+//! This file owns the machine as a whole: [`SystemConfig`], the checks that span
+//! sections, and the set-associative geometry check the TLB, walker and memory sections
+//! share. Every type is re-exported here, so `crate::config::X` names it wherever it
+//! lives.
+//!
+//! The component tree mirrors this config tree: `tlb[i]` is one TLB structure,
+//! `walker.psc[i]` one paging-structure cache, `memory.cache[i]` one cache level, and the
+//! stats tree uses the same names.
 
-pub mod load;
-pub mod system;
-pub use load::*;
-pub use system::*;
+mod machine;
+mod memory;
+mod os;
+mod tlb;
+mod walker;
+
+pub use machine::*;
+pub use memory::*;
+pub use os::*;
+pub use tlb::*;
+pub use walker::*;
+
+use crate::assoc::Replacement;
+use serde::{Deserialize, Serialize};
+
+/// The whole machine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemConfig {
+    /// A label for reports.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub sim: SimConfig,
+    /// TLB structures; `level` groups them (1 = L1, 2 = L2 STLB, ...).
+    #[serde(default)]
+    pub tlb: Vec<TlbConfig>,
+    #[serde(default)]
+    pub walker: WalkerConfig,
+    pub page_table: PageTableConfig,
+    pub memory: MemoryConfig,
+    pub os: OsConfig,
+    #[serde(default)]
+    pub topology: TopologyConfig,
+    #[serde(default)]
+    pub shootdown: ShootdownConfig,
+}
+
+/// The page-table design: one variant per design, each with its own config type, all
+/// in `pagetable::design` (the one place that knows the designs).
+pub use crate::pagetable::PageTableConfig;
+/// Default of every count that starts at one (cores, walks in flight, threads, ...).
+fn one() -> u32 {
+    1
+}
+
+/// Most entries, ways or cores anything may be configured with; larger numbers are
+/// surely typos and would make the simulator allocate gigabytes.
+const MAX_ENTRIES: u32 = 1 << 24;
+
+/// Host memory the simulated structures may take (the machines this runs on have 24 GiB).
+const HOST_MEMORY_LIMIT: u64 = 8 << 30;
+
+/// Check a set-associative geometry; returns problems keyed by the field at fault.
+fn check_geometry(
+    errs: &mut Vec<(String, String)>,
+    path: &str,
+    entries: u64,
+    ways: u32,
+    repl: Replacement,
+) {
+    if entries == 0 {
+        errs.push((format!("{path}.entries"), "must be at least 1".into()));
+        return;
+    }
+    if entries > MAX_ENTRIES as u64 {
+        errs.push((
+            format!("{path}.entries"),
+            format!("{entries} is more than the supported {MAX_ENTRIES}"),
+        ));
+        return;
+    }
+    if ways == 0 {
+        errs.push((format!("{path}.ways"), "must be at least 1".into()));
+        return;
+    }
+    if entries % ways as u64 != 0 {
+        errs.push((
+            format!("{path}.ways"),
+            format!("entries ({entries}) are not divisible by ways ({ways})"),
+        ));
+        return;
+    }
+    let sets = entries / ways as u64;
+    if !sets.is_power_of_two() {
+        errs.push((
+            format!("{path}.ways"),
+            format!("entries / ways = {sets} sets, which is not a power of two"),
+        ));
+    }
+    if repl == Replacement::Plru && (!ways.is_power_of_two() || ways > 64) {
+        errs.push((
+            format!("{path}.replacement"),
+            format!("tree PLRU needs a power-of-two number of ways up to 64, not {ways}"),
+        ));
+    }
+}
+
+impl SystemConfig {
+    /// Every semantic problem, as `(key.path, message)`; empty when the config is usable.
+    ///
+    /// Each section checks its own keys; what spans sections is said where it is
+    /// checked. The calls come in the order problems have always been reported in
+    /// (users and tests see it), which is why the TLB list and the OS section are
+    /// checked in parts ([`validate_tlbs`] and [`OsConfig::validate`] give each whole).
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let cores = self.sim.cores;
+        let mut e = self.sim.validate();
+        e.extend(tlb::missing(&self.tlb));
+        e.extend(self.os.first_problems());
+        e.extend(tlb::structure_problems(&self.tlb));
+        // Spans sections: the page-table design checks its own keys and whether it can
+        // map the base page size `os.page_size`.
+        e.extend(self.page_table.validate(&self.os));
+        // Spans sections: which levels a walk cache may hold is the design's.
+        e.extend(
+            self.walker
+                .validate(self.page_table.design().walk_cache_levels()),
+        );
+        e.extend(self.memory.validate());
+        // Spans sections: every core's TLBs, walk caches and private caches together.
+        e.extend(self.host_memory_problem());
+        // Spans sections: processes x threads must fill `sim.cores`, and huge page sizes
+        // must be ones the page-table design maps.
+        e.extend(self.os.main_problems(cores, &self.page_table));
+        e.extend(self.shootdown.validate());
+        // Spans sections: the topology links `sim.cores` cores.
+        e.extend(self.topology.validate(cores));
+        e.extend(self.os.last_problems());
+        e
+    }
+
+    /// The structures private to a core are built once per core: too many cores of too
+    /// large structures would not fit in the host's memory (reported at `sim.cores`).
+    fn host_memory_problem(&self) -> Option<(String, String)> {
+        let cores = self.sim.cores.clamp(1, 1024) as u64;
+        let tlb_entries: u64 = self.tlb.iter().map(|t| t.entries as u64).sum();
+        let psc_entries: u64 = self.walker.psc.iter().map(|p| p.entries as u64).sum();
+        let (mut private_lines, mut shared_lines) = (0u64, 0u64);
+        for c in &self.memory.cache {
+            let lines = c.size.0 / c.line.max(1) as u64;
+            if c.shared {
+                shared_lines += lines;
+            } else {
+                private_lines += lines;
+            }
+        }
+        // Key, value and replacement state: 24 bytes per entry.
+        let bytes = 24 * ((tlb_entries + psc_entries + private_lines) * cores + shared_lines);
+        (bytes > HOST_MEMORY_LIMIT).then(|| {
+            (
+                "sim.cores".into(),
+                format!(
+                    "{cores} cores of these TLBs, walk caches and caches need {} GiB of host memory to simulate; the limit is {} GiB",
+                    bytes >> 30,
+                    HOST_MEMORY_LIMIT >> 30
+                ),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! The `mmusim mva` config file: TOML decoded with serde (unknown keys refused), then
 //! checked; every problem is reported as `file:line: key.path: message` through
-//! [`crate::config::ConfigSource`], like the system configs.
+//! [`crate::loader::ConfigSource`], like the system configs.
 //!
 //! In: the file's path and text, `--set` overrides, an optional `--n-max`. Out: a
 //! validated [`Model`]. A lifetime table named by the file is read here too (its path is
@@ -30,7 +30,7 @@
 use super::lifetime::{Formula, Lifetime, Table};
 use super::solve::Iteration;
 use super::{Disk, Model, Station};
-use crate::config::{load, ConfigError, ConfigSource};
+use crate::loader::{load, ConfigError, ConfigSource};
 use serde::Deserialize;
 use std::path::Path;
 

@@ -156,7 +156,7 @@ fn points(spec: &SweepSpec) -> Result<Vec<Vec<(String, String)>>, String> {
 pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
     let text = std::fs::read_to_string(spec_path)
         .map_err(|e| vec![format!("{}: {e}", spec_path.display())])?;
-    let (spec, _) = crate::config::load::<SweepSpec>(&spec_path.display().to_string(), &text, &[])
+    let (spec, _) = crate::loader::load::<SweepSpec>(&spec_path.display().to_string(), &text, &[])
         .map_err(|e| vec![e.to_string()])?;
     let pts = points(&spec).map_err(|e| vec![format!("{}: {e}", spec_path.display())])?;
     let keys: Vec<String> = spec.axes.iter().map(|a| a.key.clone()).collect();

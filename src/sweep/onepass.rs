@@ -25,7 +25,7 @@ use super::Job;
 use crate::addr::{AccessKind, PageSize};
 use crate::analysis::{lru::lru_with, PageStream};
 use crate::assoc::Replacement;
-use crate::config::system::{HugePolicy, SystemConfig, TlbFill, TlbKind, TlbOrganisation};
+use crate::config::{HugePolicy, SystemConfig, TlbFill, TlbKind, TlbOrganisation};
 use crate::report::TlbReport;
 use crate::tlb::TlbStats;
 

@@ -20,7 +20,8 @@ mod walk_alloc;
 mod walk_latency;
 mod ws_replace;
 
-use mmusim::config::{load, SystemConfig};
+use mmusim::config::SystemConfig;
+use mmusim::loader::load;
 
 /// Counts each thread's allocations for `allocs` (the system allocator underneath; the
 /// other tests see no difference).

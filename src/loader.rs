@@ -1,5 +1,8 @@
-//! Loading TOML configuration text into typed values, with errors that point at
-//! the user's file.
+//! Loading TOML input files into typed values, with errors that point at the user's
+//! file, whatever the file describes: the system config
+//! ([`crate::config::SystemConfig`]) and workload specs read by `run` and `analysis`,
+//! sweep and study specs (`sweep`, `study`) and the thrashing model (`mva`) are all
+//! decoded here, and none of their types is known to this module.
 //!
 //! Owns the path from raw input to a decoded `T: DeserializeOwned`:
 //!
@@ -11,6 +14,11 @@
 //! * **errors:** a [`ConfigError`] that reads `FILE:LINE: key.path: what is wrong`.
 //!   When the offending key was written by an override rather than the file, the
 //!   `FILE:LINE` slot names the override instead: `--set key.path=value: …`.
+//!
+//! Semantic checks are not here: each decoded type validates itself (e.g.
+//! [`crate::config::SystemConfig::validate`], `WorkloadSpec::validate`) into
+//! `(key.path, message)` pairs, which the caller hands back to
+//! [`ConfigSource::error_at`] for the line.
 //!
 //! Overrides edit the untyped [`toml::Table`] *before* typed decoding, so an
 //! override is checked exactly like a line of the file (unknown keys, types,

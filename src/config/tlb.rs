@@ -1,0 +1,187 @@
+//! The TLB structures, `[[tlb]]`: what each serves (`kind`), its geometry, page sizes,
+//! level and fill policy, and how it is organised (`organisation`).
+//!
+//! In: the decoded list. Out: [`TlbConfig`]s for `crate::tlb`, which builds one
+//! structure per entry (per core), and the list's problems as `(key.path, message)`
+//! under `tlb` / `tlb[i].<key>`: each structure checks its own keys
+//! ([`TlbConfig::validate`], its organisation through [`TlbOrganisation`]), the list
+//! checks what involves several (names unique, levels without gaps, one home per
+//! level, side and page size).
+
+use crate::addr::PageSize;
+use crate::assoc::Replacement;
+use serde::{Deserialize, Serialize};
+
+/// Which accesses a TLB structure serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlbKind {
+    Instruction,
+    Data,
+    Unified,
+}
+
+impl TlbKind {
+    pub fn serves_instructions(self) -> bool {
+        !matches!(self, TlbKind::Data)
+    }
+    pub fn serves_data(self) -> bool {
+        !matches!(self, TlbKind::Instruction)
+    }
+}
+
+/// When a TLB level is filled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TlbFill {
+    /// Filled with every translation that missed in it (inclusive-style).
+    #[default]
+    Miss,
+    /// Filled only with entries evicted from the level above; a hit moves the entry up
+    /// (exclusive victim TLB).
+    Victim,
+}
+
+/// One TLB structure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlbConfig {
+    pub name: String,
+    pub level: u32,
+    pub kind: TlbKind,
+    pub entries: u32,
+    /// Ways per set; `ways = entries` is fully associative.
+    pub ways: u32,
+    pub page_sizes: Vec<PageSize>,
+    /// Hit latency in cycles (a miss costs the same: the lookup completes either way).
+    pub latency: u32,
+    #[serde(default)]
+    pub replacement: Replacement,
+    #[serde(default)]
+    pub fill: TlbFill,
+    /// How the structure stores and finds its entries. Left out of the serialized config
+    /// when it is the default, so configs written before the key existed keep their
+    /// hash (results and sweep ids derive from it).
+    #[serde(default, skip_serializing_if = "TlbOrganisation::is_default")]
+    pub organisation: TlbOrganisation,
+}
+
+/// How a TLB structure is organised: the config side of `tlb::Organisation` (each
+/// variant names the file of `src/tlb/` that implements it and carries that
+/// organisation's own parameters, if it has any beyond the common `entries`, `ways`,
+/// `replacement`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TlbOrganisation {
+    /// `entries / ways` sets of `ways` ways, one page per entry (`tlb/set_associative.rs`).
+    #[default]
+    SetAssociative,
+}
+
+impl TlbOrganisation {
+    pub fn is_default(&self) -> bool {
+        *self == TlbOrganisation::default()
+    }
+
+    /// Problems with the organisation's parameters of structure `t` (at key `path`).
+    fn validate(&self, t: &TlbConfig, path: &str, errs: &mut Vec<(String, String)>) {
+        match self {
+            TlbOrganisation::SetAssociative => {
+                super::check_geometry(errs, path, t.entries as u64, t.ways, t.replacement)
+            }
+        }
+    }
+}
+
+impl TlbConfig {
+    /// Problems of this structure's own keys, found at key `path` (`tlb[i]`).
+    pub fn validate(&self, path: &str) -> Vec<(String, String)> {
+        let p = path;
+        let mut e = Vec::new();
+        if self.level == 0 || self.level > 8 {
+            e.push((format!("{p}.level"), "must be 1 to 8".into()));
+        }
+        self.organisation.validate(self, p, &mut e);
+        if self.page_sizes.is_empty() {
+            e.push((
+                format!("{p}.page_sizes"),
+                "must name at least one page size".into(),
+            ));
+        }
+        for (j, ps) in self.page_sizes.iter().enumerate() {
+            if self.page_sizes[..j].contains(ps) {
+                e.push((
+                    format!("{p}.page_sizes[{j}]"),
+                    format!("{ps} is listed twice"),
+                ));
+            }
+        }
+        if self.fill == TlbFill::Victim && self.level == 1 {
+            e.push((
+                format!("{p}.fill"),
+                "a level-1 TLB has no level above to take victims from".into(),
+            ));
+        }
+        e
+    }
+}
+
+/// Every problem of the `[[tlb]]` list: the list is empty, or its structures' problems.
+pub fn validate_tlbs(tlbs: &[TlbConfig]) -> Vec<(String, String)> {
+    let mut e = missing(tlbs);
+    e.extend(structure_problems(tlbs));
+    e
+}
+
+/// The list is empty. A part of [`validate_tlbs`] of its own only because
+/// [`super::SystemConfig::validate`] has always reported it before `os.minor_fault_cycles`
+/// and the structures' problems after it.
+pub(super) fn missing(tlbs: &[TlbConfig]) -> Vec<(String, String)> {
+    if tlbs.is_empty() {
+        vec![("tlb".into(), "at least one TLB structure is needed".into())]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The structures' problems, each structure's in turn, then the levels'.
+pub(super) fn structure_problems(tlbs: &[TlbConfig]) -> Vec<(String, String)> {
+    // Levels contiguous from 1, names unique, at most one structure per (level, side,
+    // page size) so a translation has exactly one home per level.
+    let mut e = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    let max_level = tlbs.iter().map(|t| t.level).max().unwrap_or(0);
+    for (i, t) in tlbs.iter().enumerate() {
+        let p = format!("tlb[{i}]");
+        if !names.insert(t.name.as_str()) {
+            e.push((format!("{p}.name"), format!("`{}` is used twice", t.name)));
+        }
+        e.extend(t.validate(&p));
+        for (k, u) in tlbs[..i].iter().enumerate() {
+            let both_sides = (t.kind.serves_data() && u.kind.serves_data())
+                || (t.kind.serves_instructions() && u.kind.serves_instructions());
+            if u.level == t.level && both_sides {
+                if let Some(ps) = t.page_sizes.iter().find(|ps| u.page_sizes.contains(ps)) {
+                    e.push((
+                        format!("{p}.page_sizes"),
+                        format!(
+                            "{ps} pages of this level and side are already held by tlb[{k}] (`{}`)",
+                            u.name
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    for lvl in 1..=max_level {
+        if !tlbs.iter().any(|t| t.level == lvl) {
+            e.push((
+                "tlb".into(),
+                format!(
+                    "levels must be numbered 1, 2, ... without gaps; no structure has level {lvl}"
+                ),
+            ));
+        }
+    }
+    e
+}
