@@ -35,8 +35,14 @@ fn a_working_set_trim_reports_no_tables_freed_after_a_split() {
     }
     // A 2M page mapped by hand (page replacement maps only 4K pages itself).
     let f = os.frames.alloc(PageSize::Size2M).unwrap();
-    pt.map(1, HUGE, PageSize::Size2M, f, &mut os.frames)
-        .unwrap();
+    pt.map(
+        1,
+        VirtAddr(HUGE),
+        PageSize::Size2M,
+        PhysAddr(f),
+        &mut os.frames,
+    )
+    .unwrap();
     let ev = OsEvent::new(EventKind::Munmap, HUGE, HUGE + 4096);
     os.apply_event(&mut pt, 1, ev, &mut st, &mut fx).unwrap();
     assert!(
@@ -56,7 +62,7 @@ fn a_working_set_trim_reports_no_tables_freed_after_a_split() {
         fx.invalidate,
         vec![Evicted {
             asid: 1,
-            vaddr: B,
+            vaddr: VirtAddr(B),
             size: PageSize::Size4K
         }]
     );

@@ -11,7 +11,7 @@ use super::record::{Event, Recorder};
 use super::sched::Ended;
 use super::shootdown::{apply, pending_covers, PendingIpi};
 use super::{Shared, TimelinePoint};
-use crate::addr::AccessKind;
+use crate::addr::{AccessKind, PhysAddr, VirtAddr};
 use crate::config::SystemConfig;
 use crate::os::OsStats;
 use crate::pagetable::{PageTable, Translation};
@@ -296,10 +296,10 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         Some(h) if core.next_ipi != u64::MAX && pending_covers(core, va) => {
             // The table changed; the shootdown has not reached this core yet: the hit
             // uses the old translation, as hardware would in that window.
-            let now = pt.translate(core.asid, va);
+            let now = pt.translate(core.asid, VirtAddr(va));
             if now
                 != Some(Translation {
-                    frame: h.frame,
+                    frame: PhysAddr(h.frame),
                     size: h.size,
                 })
             {
@@ -312,9 +312,9 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
             // No TLB may hold a translation the page table no longer has (evictions,
             // unmaps): checked on every hit in test builds, outside a shootdown's window.
             debug_assert_eq!(
-                pt.translate(core.asid, va),
+                pt.translate(core.asid, VirtAddr(va)),
                 Some(Translation {
-                    frame: h.frame,
+                    frame: PhysAddr(h.frame),
                     size: h.size
                 }),
                 "stale TLB entry for {va:#x} on core {}",
@@ -332,7 +332,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
                 l1_hidden,
             };
             let (tr, end) = translate_miss(core, miss, pt, sh, t, rec)?;
-            (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
+            (tr.frame.0, tr.size, core.tlbs.num_levels(), end - now)
         }
     };
     core.tlbs

@@ -14,6 +14,7 @@ use super::record::NoRecord;
 use super::shootdown::{apply, take_ipis};
 use super::stats::timeline_point;
 use super::{Shared, Simulator, BATCH};
+use crate::addr::VirtAddr;
 use crate::memory::MemorySystem;
 use crate::os::OsStats;
 use crate::pagetable::PageTable;
@@ -90,7 +91,7 @@ impl<PT: PageTable> Simulator<PT> {
         let pt = &mut self.spaces[Self::space_index(core.asid)];
         let sh = &mut self.sh;
         for e in sh.mail.inboxes[id].drain(..) {
-            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+            core.tlbs.invalidate_page(e.asid, e.vaddr.0, e.size);
         }
         take_ipis(core, &t);
         core.waiting_since = None;
@@ -184,13 +185,13 @@ fn prefetch<PT: PageTable>(
     pos: usize,
 ) {
     if let Some(a) = buf.get(pos + 2 * PREFETCH_DISTANCE) {
-        pt.prefetch(core.asid, a.vaddr);
+        pt.prefetch(core.asid, VirtAddr(a.vaddr));
     }
     if let Some(a) = buf.get(pos + PREFETCH_DISTANCE) {
-        if let Some((pte, data)) = pt.leaf_lines(core.asid, a.vaddr) {
-            mem.prefetch(core.id, pte);
+        if let Some((pte, data)) = pt.leaf_lines(core.asid, VirtAddr(a.vaddr)) {
+            mem.prefetch(core.id, pte.0);
             if mem.data_through_caches() {
-                mem.prefetch(core.id, data);
+                mem.prefetch(core.id, data.0);
             }
         }
     }

@@ -126,7 +126,7 @@ fn route(core: &mut Core, fx: &Effects, mail: &mut Mail) {
             own += 1;
             continue;
         }
-        core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+        core.tlbs.invalidate_page(e.asid, e.vaddr.0, e.size);
         for (c, inbox) in mail.inboxes.iter_mut().enumerate() {
             if c != core.id && !mail.idle[c] {
                 inbox.push(*e);
@@ -144,7 +144,7 @@ fn route(core: &mut Core, fx: &Effects, mail: &mut Mail) {
         core.walker.flush_asid(asid);
     } else {
         for e in mine() {
-            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+            core.tlbs.invalidate_page(e.asid, e.vaddr.0, e.size);
         }
     }
     if mail.loaded.len() > 1 {
@@ -312,7 +312,7 @@ pub(super) fn take_ipi(core: &mut Core, ipi: &PendingIpi) {
         forget_changed(&mut core.flushed, ipi.pages.iter());
     } else {
         for e in ipi.pages.iter() {
-            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
+            core.tlbs.invalidate_page(e.asid, e.vaddr.0, e.size);
         }
         s.page_invalidations += ipi.pages.len() as u64;
     }
@@ -325,7 +325,7 @@ pub(super) fn take_ipi(core: &mut Core, ipi: &PendingIpi) {
 /// The pages a shootdown changed are not the flush's to answer for.
 fn forget_changed<'a>(flushed: &mut HashSet<u64>, pages: impl Iterator<Item = &'a Evicted>) {
     for e in pages {
-        flushed.remove(&crate::tlb::page_key(e.asid, e.vaddr, e.size));
+        flushed.remove(&crate::tlb::page_key(e.asid, e.vaddr.0, e.size));
     }
 }
 
@@ -337,6 +337,6 @@ pub(super) fn pending_covers(core: &Core, va: u64) -> bool {
             && (i.full
                 || i.pages
                     .iter()
-                    .any(|e| e.vaddr == va & !(e.size.bytes() - 1)))
+                    .any(|e| e.vaddr.0 == va & !(e.size.bytes() - 1)))
     })
 }

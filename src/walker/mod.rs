@@ -13,6 +13,7 @@
 //! a walk cache of its own ([`Walkable::walk_cache_cycles`](crate::pagetable::Walkable::walk_cache_cycles), the cuckoo walk cache) has
 //! that latency added to the walk-cache cycles of every walk.
 
+use crate::addr::VirtAddr;
 use crate::assoc::SetAssoc;
 use crate::config::PscConfig;
 use crate::memory::MemorySystem;
@@ -183,13 +184,13 @@ impl Walker {
             });
         }
         self.steps.clear();
-        let translation = pt.walk(asid, vaddr, start, &mut self.steps);
+        let translation = pt.walk(asid, VirtAddr(vaddr), start, &mut self.steps);
         // Reads of one group go out together and cost the slowest; groups are sequential.
         let mut pte_cycles = 0;
         let mut group = None;
         let mut slowest = 0;
         for s in &self.steps {
-            let (lat, served_by) = mem.read_from(core, s.pte_addr, true);
+            let (lat, served_by) = mem.read_from(core, s.pte_addr.0, true);
             if R::ON {
                 rec.event(Event::PteRead {
                     step: *s,
