@@ -161,12 +161,13 @@ impl Os {
         &mut self,
         pt: &mut PT,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         store: bool,
         stats: &mut OsStats,
         fx: &mut Effects,
     ) -> Result<(), SimError> {
         debug_assert!(fx.is_clear(), "effects of an earlier call not applied");
+        let vaddr = vaddr.0;
         fx.trigger = Trigger::Cow;
         if self.vma.protection_trap(asid, vaddr, store) {
             let c = self.costs.protection_fault;

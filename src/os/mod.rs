@@ -229,11 +229,12 @@ impl Os {
         &mut self,
         pt: &mut PT,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         stats: &mut OsStats,
         fx: &mut Effects,
     ) -> Result<Option<Evicted>, SimError> {
         debug_assert!(fx.is_clear(), "effects of an earlier call not applied");
+        let vaddr = vaddr.0;
         fx.trigger = if self.paging.is_some() {
             Trigger::Eviction
         } else {

@@ -148,12 +148,13 @@ impl Os {
     pub fn on_access<PT: PageTable>(
         &mut self,
         pt: &mut PT,
-        (asid, vaddr): (u16, u64),
+        (asid, vaddr): (u16, VirtAddr),
         (store, walked): (bool, bool),
         stats: &mut OsStats,
         fx: &mut Effects,
     ) -> Result<(), SimError> {
         debug_assert!(fx.is_clear(), "effects of an earlier call not applied");
+        let vaddr = vaddr.0;
         if self.huge.demote && store {
             // Which pieces of a huge page hold data: the others are still zero.
             self.huge.mark_written(asid, vaddr);

@@ -29,7 +29,8 @@ fn a_working_set_trim_reports_no_tables_freed_after_a_split() {
     let mut st = OsStats::default();
     let mut fx = Effects::default();
     for va in [A, B] {
-        os.handle_fault(&mut pt, 1, va, &mut st, &mut fx).unwrap();
+        os.handle_fault(&mut pt, 1, VirtAddr(va), &mut st, &mut fx)
+            .unwrap();
         assert!(!fx.flush_walk_caches && !fx.tables_freed);
         fx.clear();
     }
@@ -53,10 +54,10 @@ fn a_working_set_trim_reports_no_tables_freed_after_a_split() {
     assert_eq!(fx.trigger, Trigger::Munmap);
     fx.clear();
     // A is touched until B falls out of the two-access window (at the second touch).
-    os.on_access(&mut pt, (1, A), (false, false), &mut st, &mut fx)
+    os.on_access(&mut pt, (1, VirtAddr(A)), (false, false), &mut st, &mut fx)
         .unwrap();
     assert!(fx.is_clear());
-    os.on_access(&mut pt, (1, A), (false, false), &mut st, &mut fx)
+    os.on_access(&mut pt, (1, VirtAddr(A)), (false, false), &mut st, &mut fx)
         .unwrap();
     assert_eq!(
         fx.invalidate,

@@ -1041,7 +1041,7 @@ mod tests {
                 )
                 .unwrap();
             }
-            let r = w.walk(0, 1, base + (2 << 25), &t, &mut m);
+            let r = w.walk(0, 1, VirtAddr(base + (2 << 25)), &t, &mut m);
             assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (3, 3 * DRAM, 0));
             // B: a 2M page, 2M home 4, 4K home 513. A: a 4K page with B's 4K home (513),
             // its own 2M home (6) empty.
@@ -1057,12 +1057,12 @@ mod tests {
             assert_eq!(t.locate(1, b, PageSize::Size4K).1, 513);
             assert_eq!(t.locate(1, a, PageSize::Size4K).1, 513);
             assert_eq!(t.locate(1, a, PageSize::Size2M).1, 6);
-            let ra = w.walk(0, 1, a + 8, &t, &mut m);
-            let rb = w.walk(0, 1, b + 0x1234, &t, &mut m);
+            let ra = w.walk(0, 1, VirtAddr(a + 8), &t, &mut m);
+            let rb = w.walk(0, 1, VirtAddr(b + 0x1234), &t, &mut m);
             assert_eq!(ra.translation.unwrap().frame.0, fa);
             assert_eq!(rb.translation.unwrap().frame.0, fb);
             // Not mapped, with B's 4K home and B's 2M home.
-            let rn = w.walk(0, 1, b + (1 << 34), &t, &mut m);
+            let rn = w.walk(0, 1, VirtAddr(b + (1 << 34)), &t, &mut m);
             assert_eq!(rn.translation, None);
             match huge {
                 // A: lines 513 (hit) and 6 together. B: 513 (full, no) and 4 (hit)

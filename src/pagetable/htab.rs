@@ -1029,14 +1029,14 @@ mod tests {
             .unwrap();
         }
         // Primary hit: two lines in parallel, one DRAM latency.
-        let r = w.walk(0, 1, 1 << 12, &t, &mut m);
+        let r = w.walk(0, 1, VirtAddr(1 << 12), &t, &mut m);
         assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (2, DRAM, 0));
         // Secondary hit: two dependent groups.
-        let r = w.walk(0, 1, (1 + 16 * 8) << 12, &t, &mut m);
+        let r = w.walk(0, 1, VirtAddr((1 + 16 * 8) << 12), &t, &mut m);
         assert_eq!((r.reads, r.pte_cycles), (4, 2 * DRAM));
         assert_eq!(r.translation.unwrap().frame.0, 9 << 12);
         // Miss: both groups.
-        let r = w.walk(0, 1, 0x3000, &t, &mut m);
+        let r = w.walk(0, 1, VirtAddr(0x3000), &t, &mut m);
         assert_eq!((r.reads, r.pte_cycles, r.translation), (4, 2 * DRAM, None));
     }
 }

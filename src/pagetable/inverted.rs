@@ -885,7 +885,7 @@ mod tests {
                 )
                 .unwrap();
             }
-            let r = w.walk(0, 1, base + (2 << 32), &t, &mut m);
+            let r = w.walk(0, 1, VirtAddr(base + (2 << 32)), &t, &mut m);
             assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (4, 4 * DRAM, 0));
             // A 2M page B (2M anchor 0x10000 ^ 1) and a 4K page A = B + 4 GiB: A's 4K
             // anchor (1) is the 4K anchor of B's first 4K page, A's 2M anchor is empty.
@@ -897,12 +897,12 @@ mod tests {
                 .unwrap();
             t.map(1, VirtAddr(b), PageSize::Size2M, PhysAddr(fb), &mut f)
                 .unwrap();
-            let ra = w.walk(0, 1, a, &t, &mut m);
-            let rb = w.walk(0, 1, b + 0x234, &t, &mut m);
+            let ra = w.walk(0, 1, VirtAddr(a), &t, &mut m);
+            let rb = w.walk(0, 1, VirtAddr(b + 0x234), &t, &mut m);
             assert_eq!(ra.translation.unwrap().frame.0, fa);
             assert_eq!(rb.translation.unwrap().frame.0 + 0x234, fb + 0x234);
             // Not mapped, and hashing onto A's 4K chain and B's 2M chain.
-            let rn = w.walk(0, 1, b + (1 << 41), &t, &mut m);
+            let rn = w.walk(0, 1, VirtAddr(b + (1 << 41)), &t, &mut m);
             assert_eq!(rn.translation, None);
             match huge {
                 // A: both anchors together, then A's entry (the 2M chain is empty).

@@ -263,7 +263,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         core.stall(stall);
     }
 
-    let va = a.vaddr;
+    let va = VirtAddr(a.vaddr);
     let store = a.kind == AccessKind::Store;
     if sh.os.guarding() && (store || sh.os.guards_loads()) {
         // An access mprotect forbade, or a store to a copy-on-write page, traps before
@@ -277,7 +277,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         tc.total += c;
     }
     let mut tlb_cycles = 0u64;
-    let hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
+    let hit = core.tlbs.lookup(side, core.asid, va.0, &mut tlb_cycles);
     let l1_hidden = if t.l1_overlapped {
         (core.tlbs.level_latency(0, side) as u64).min(tlb_cycles)
     } else {
@@ -293,10 +293,10 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     let walked = hit.is_none();
     // `latency`: from the start of the lookup to the translation (timestamps on a miss).
     let (frame, size, hit_level, latency) = match hit {
-        Some(h) if core.next_ipi != u64::MAX && pending_covers(core, va) => {
+        Some(h) if core.next_ipi != u64::MAX && pending_covers(core, va.0) => {
             // The table changed; the shootdown has not reached this core yet: the hit
             // uses the old translation, as hardware would in that window.
-            let now = pt.translate(core.asid, VirtAddr(va));
+            let now = pt.translate(core.asid, va);
             if now
                 != Some(Translation {
                     frame: PhysAddr(h.frame),
@@ -312,7 +312,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
             // No TLB may hold a translation the page table no longer has (evictions,
             // unmaps): checked on every hit in test builds, outside a shootdown's window.
             debug_assert_eq!(
-                pt.translate(core.asid, VirtAddr(va)),
+                pt.translate(core.asid, va),
                 Some(Translation {
                     frame: PhysAddr(h.frame),
                     size: h.size
@@ -336,7 +336,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         }
     };
     core.tlbs
-        .complete(side, core.asid, va, frame, size, hit_level);
+        .complete(side, core.asid, va.0, frame, size, hit_level);
     if sh.os.tracks_accesses() {
         // Page replacement needs recency, dirty and accessed bits (off by default);
         // pages leaving the working set go.
@@ -345,7 +345,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         apply(core, &mut sh.fx, &mut sh.mail);
     }
     sh.mem
-        .data_access(core.id, frame + (va & (size.bytes() - 1)));
+        .data_access(core.id, PhysAddr(frame) + va.offset(size));
 
     let tc = &mut core.counters.translation;
     tc.tlb += tlb_cycles;
@@ -362,7 +362,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
 /// A TLB miss as the lookup left it.
 #[derive(Clone, Copy)]
 struct Miss {
-    va: u64,
+    va: VirtAddr,
     /// The core's clock when the lookup began.
     now: u64,
     tlb_cycles: u64,
@@ -382,7 +382,7 @@ fn translate_miss<PT: PageTable, R: Recorder>(
     rec: &mut R,
 ) -> Result<(Translation, u64), SimError> {
     let va = m.va;
-    if va >= t.va_limit {
+    if va.0 >= t.va_limit {
         // Only a miss can get here first: TLB entries exist only for mapped addresses.
         return Err(SimError(format!(
             "core {}: address {va:#x} is beyond the page table's reach ({:#x}); use more levels or lower addresses",
@@ -434,7 +434,7 @@ fn translate_miss<PT: PageTable, R: Recorder>(
         }
     };
     if !core.flushed.is_empty()
-        && (core.flushed).remove(&crate::tlb::page_key(core.asid, va, tr.size))
+        && (core.flushed).remove(&crate::tlb::page_key(core.asid, va.0, tr.size))
     {
         core.os_stats.shootdown.flush_misses += 1;
     }

@@ -189,9 +189,9 @@ fn prefetch<PT: PageTable>(
     }
     if let Some(a) = buf.get(pos + PREFETCH_DISTANCE) {
         if let Some((pte, data)) = pt.leaf_lines(core.asid, VirtAddr(a.vaddr)) {
-            mem.prefetch(core.id, pte.0);
+            mem.prefetch(core.id, pte);
             if mem.data_through_caches() {
-                mem.prefetch(core.id, data.0);
+                mem.prefetch(core.id, data);
             }
         }
     }

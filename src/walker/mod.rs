@@ -117,7 +117,7 @@ impl Walker {
         &mut self,
         core: usize,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         pt: &PT,
         mem: &mut MemorySystem,
     ) -> WalkResult {
@@ -131,7 +131,7 @@ impl Walker {
         &mut self,
         core: usize,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         pt: &PT,
         mem: &mut MemorySystem,
         rec: &mut R,
@@ -150,7 +150,7 @@ impl Walker {
             self.probe_latency
         } + pt.walk_cache_cycles();
         for (i, p) in pscs.iter_mut().enumerate() {
-            let prefix = vaddr >> pt.level_shift(p.level);
+            let prefix = vaddr.0 >> pt.level_shift(p.level);
             let set = (prefix & p.array.set_mask()) as usize;
             let st = &mut self.stats.psc[i];
             st.lookups += 1;
@@ -184,13 +184,13 @@ impl Walker {
             });
         }
         self.steps.clear();
-        let translation = pt.walk(asid, VirtAddr(vaddr), start, &mut self.steps);
+        let translation = pt.walk(asid, vaddr, start, &mut self.steps);
         // Reads of one group go out together and cost the slowest; groups are sequential.
         let mut pte_cycles = 0;
         let mut group = None;
         let mut slowest = 0;
         for s in &self.steps {
-            let (lat, served_by) = mem.read_from(core, s.pte_addr.0, true);
+            let (lat, served_by) = mem.read_from(core, s.pte_addr, true);
             if R::ON {
                 rec.event(Event::PteRead {
                     step: *s,
@@ -213,7 +213,7 @@ impl Walker {
                 continue;
             }
             if let Some(p) = self.pscs.iter_mut().find(|p| p.level == s.level as usize) {
-                let prefix = vaddr >> pt.level_shift(p.level);
+                let prefix = vaddr.0 >> pt.level_shift(p.level);
                 let set = (prefix & p.array.set_mask()) as usize;
                 p.array.insert(set, psc_key(prefix, asid), s.next as u64);
             }

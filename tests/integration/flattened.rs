@@ -82,7 +82,7 @@ fn cold_walks_read_one_entry_per_node_on_the_path() {
                 .unwrap();
             let mut m = mem();
             let mut w = Walker::new(&[], 0);
-            let r = w.walk(0, 1, va + 0x123, &pt, &mut m);
+            let r = w.walk(0, 1, VirtAddr(va + 0x123), &pt, &mut m);
             assert_eq!(r.reads, want, "{merge:?} {size}");
             assert_eq!(r.psc_cycles, 0);
             assert_eq!(r.pte_cycles, want as u64 * DRAM, "{merge:?} {size}");
@@ -90,7 +90,7 @@ fn cold_walks_read_one_entry_per_node_on_the_path() {
             assert_eq!((tr.frame.0, tr.size), (frame, size));
             // With walk caches, a cold walk reads as many and pays the probe.
             let mut w = Walker::new(&pscs(), 0);
-            let r = w.walk(0, 1, va + 0x123, &pt, &mut mem());
+            let r = w.walk(0, 1, VirtAddr(va + 0x123), &pt, &mut mem());
             assert_eq!((r.reads, r.psc_cycles), (want, PROBE), "{merge:?} {size}");
             assert_eq!(r.pte_cycles, want as u64 * DRAM);
         }
@@ -122,7 +122,7 @@ fn a_walk_cache_hit_removes_exactly_the_reads_it_covers() {
     let mut m = mem();
     let mut w = Walker::new(&pscs(), 0);
     for (i, &(va, reads, hits)) in pages.iter().enumerate() {
-        let r = w.walk(0, 1, va, &pt, &mut m);
+        let r = w.walk(0, 1, VirtAddr(va), &pt, &mut m);
         assert_eq!(r.reads, reads, "walk {i}");
         assert_eq!(r.psc_cycles, PROBE);
         assert_eq!(r.pte_cycles, reads as u64 * DRAM, "walk {i}");
@@ -302,8 +302,14 @@ fn translates_every_page_exactly_as_a_radix_table() {
             for probe in [random_op(&mut r).0 | 0xabc, va + 0x123] {
                 let t = radix.translate(1, VirtAddr(probe));
                 assert_eq!(t, flat.translate(1, VirtAddr(probe)), "op {i}: {probe:#x}");
-                assert_eq!(wr.walk(0, 1, probe, &radix, &mut mr).translation, t);
-                assert_eq!(wf.walk(0, 1, probe, &flat, &mut mf).translation, t);
+                assert_eq!(
+                    wr.walk(0, 1, VirtAddr(probe), &radix, &mut mr).translation,
+                    t
+                );
+                assert_eq!(
+                    wf.walk(0, 1, VirtAddr(probe), &flat, &mut mf).translation,
+                    t
+                );
             }
         }
         assert_eq!(radix.mappings(1), flat.mappings(1), "seed {seed}");

@@ -59,7 +59,7 @@ fn cold_walk_reads_one_pte_per_level_at_dram_latency() {
         let mut m = mem(vec![]);
         // No walk caches: no probe cost.
         let mut w = Walker::new(&[], 0);
-        let r = w.walk(0, 1, va + 0x123, &pt, &mut m);
+        let r = w.walk(0, 1, VirtAddr(va + 0x123), &pt, &mut m);
         assert_eq!(r.reads, reads, "{levels}-level {size}");
         assert_eq!(r.psc_cycles, 0);
         assert_eq!(r.pte_cycles, reads as u64 * DRAM, "{levels}-level {size}");
@@ -90,7 +90,7 @@ fn each_walk_cache_hit_removes_exactly_the_levels_it_covers() {
     let mut w = Walker::new(&[psc(4, 1), psc(3, 2), psc(2, PROBE as u32)], 0);
     let expect_reads = [4, 1, 2, 3, 4];
     for (va, reads) in pages.iter().zip(expect_reads) {
-        let r = w.walk(0, 1, *va, &pt, &mut m);
+        let r = w.walk(0, 1, VirtAddr(*va), &pt, &mut m);
         assert_eq!(r.reads, reads, "walk of {va:#x}");
         // Probed in parallel: the walk pays the slowest walk cache once.
         assert_eq!(r.psc_cycles, PROBE);
@@ -117,11 +117,11 @@ fn a_walk_cache_covers_only_its_own_level() {
     let mut w = Walker::new(&[psc(2, 1)], 0);
     let reads: Vec<u32> = [0x4000_0000u64, 0x4000_1000, 0x4060_0000]
         .iter()
-        .map(|&va| w.walk(0, 1, va, &pt, &mut m).reads)
+        .map(|&va| w.walk(0, 1, VirtAddr(va), &pt, &mut m).reads)
         .collect();
     assert_eq!(reads, vec![4, 1, 4]);
     // Walk caches are tagged by address space: asid 2 gets no hit.
-    assert_eq!(w.walk(0, 2, 0x4000_1000, &pt, &mut m).reads, 4);
+    assert_eq!(w.walk(0, 2, VirtAddr(0x4000_1000), &pt, &mut m).reads, 4);
 }
 
 #[test]
@@ -142,13 +142,22 @@ fn pte_reads_cost_the_latency_of_the_level_holding_their_line() {
     };
     let mut m = mem(vec![l1]);
     let mut w = Walker::new(&[], 0);
-    assert_eq!(w.walk(0, 1, 0x1000, &pt, &mut m).pte_cycles, 4 * DRAM);
-    assert_eq!(w.walk(0, 1, 0x1000, &pt, &mut m).pte_cycles, 4 * 5);
+    assert_eq!(
+        w.walk(0, 1, VirtAddr(0x1000), &pt, &mut m).pte_cycles,
+        4 * DRAM
+    );
+    assert_eq!(
+        w.walk(0, 1, VirtAddr(0x1000), &pt, &mut m).pte_cycles,
+        4 * 5
+    );
     // The neighbouring page's PTE shares the leaf line: 3 upper entries and the leaf line hit.
     let fr2 = f.alloc(PageSize::Size4K).unwrap();
     pt.map(1, VirtAddr(0x2000), PageSize::Size4K, PhysAddr(fr2), &mut f)
         .unwrap();
-    assert_eq!(w.walk(0, 1, 0x2000, &pt, &mut m).pte_cycles, 4 * 5);
+    assert_eq!(
+        w.walk(0, 1, VirtAddr(0x2000), &pt, &mut m).pte_cycles,
+        4 * 5
+    );
     let l = w.stats.latency.summary();
     assert_eq!((l.count, l.max, l.total), (3, 4 * DRAM, 4 * DRAM + 40));
 }

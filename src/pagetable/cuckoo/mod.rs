@@ -1228,7 +1228,7 @@ mod tests {
                 &mut f,
             )
             .unwrap();
-            let r = w.walk(0, 1, 0x1000, &t, &mut m);
+            let r = w.walk(0, 1, VirtAddr(0x1000), &t, &mut m);
             assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (3, DRAM, 0));
             t.map(
                 1,
@@ -1238,7 +1238,7 @@ mod tests {
                 &mut f,
             )
             .unwrap();
-            let r = w.walk(0, 1, 0x4000_0000, &t, &mut m);
+            let r = w.walk(0, 1, VirtAddr(0x4000_0000), &t, &mut m);
             let groups = if huge == HugeProbe::Parallel { 1 } else { 2 };
             assert_eq!((r.reads, r.pte_cycles), (6, groups * DRAM));
             assert_eq!(r.translation.unwrap().frame.0, 1 << 30);
@@ -1377,14 +1377,14 @@ mod tests {
             &mut f,
         )
         .unwrap();
-        let r = w.walk(0, 1, 0x1000, &t, &mut m);
+        let r = w.walk(0, 1, VirtAddr(0x1000), &t, &mut m);
         assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (3, DRAM, CWC as u64));
-        let r = w.walk(0, 1, 0x2000, &t, &mut m);
+        let r = w.walk(0, 1, VirtAddr(0x2000), &t, &mut m);
         assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (1, DRAM, CWC as u64));
         assert_eq!(r.translation.unwrap().frame.0, 0xa000);
         // Known absent: no read at all, only the CWC probe.
-        w.walk(0, 1, 0x10_0000, &t, &mut m);
-        let r = w.walk(0, 1, 0x10_0000, &t, &mut m);
+        w.walk(0, 1, VirtAddr(0x10_0000), &t, &mut m);
+        let r = w.walk(0, 1, VirtAddr(0x10_0000), &t, &mut m);
         assert_eq!(
             (r.reads, r.pte_cycles, r.psc_cycles, r.translation),
             (0, 0, CWC as u64, None)
@@ -1427,7 +1427,7 @@ mod tests {
                 .iter()
                 .zip(&first)
                 .all(|(s, f)| s.pte_addr == f.pte_addr + off));
-            let r = w.walk(0, 1, va, &t, &mut m);
+            let r = w.walk(0, 1, VirtAddr(va), &t, &mut m);
             assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (3, DRAM, 0));
         }
         assert_eq!(walk(&t, 1, 0x10_0000).1.len(), 3);
