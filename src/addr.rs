@@ -6,11 +6,22 @@
 //! `"64GiB"`-style quantity configs use. Pure values and functions, no state.
 //!
 //! The two address types are distinct so that a virtual page cannot be passed where a
-//! frame is meant (the lesson of ChampSim's `address`/`page_number` types). They are
-//! what crosses the page-table interface (`pagetable`: `walk`, `map`, `translate`,
-//! `Translation::frame`, `WalkStep::pte_addr`, `Evicted::vaddr`). Inside a module
-//! addresses stay plain `u64` arithmetic: a design unwraps at its boundary
-//! (`let va = vaddr.0;`). Both are `#[repr(transparent)]` over `u64`: no cost.
+//! frame is meant (the lesson of ChampSim's `address`/`page_number` types). They are what
+//! crosses the interfaces of the translation path:
+//! - page tables (`pagetable`): `walk`, `map`, `unmap`, `translate`, `restore`,
+//!   `leaf_lines`, `mappings` take a `VirtAddr`; `Translation::frame`,
+//!   `WalkStep::pte_addr`, `IndexPart::paddr` and `node_paddr` are `PhysAddr`s,
+//!   `Evicted::vaddr` a `VirtAddr`;
+//! - the OS model: `Os::handle_fault`, `guard_fault`, `on_access` take the `VirtAddr`;
+//! - the walker (`Walker::walk`: a `VirtAddr`) and the memory system (`read`,
+//!   `read_from`, `prefetch`, `data_access`: a `PhysAddr`);
+//! - the TLBs (`Tlbs::lookup`, `complete`, `invalidate_page`, `page_key`: a `VirtAddr`;
+//!   `TlbHit::frame`: a `PhysAddr`) and the engine's step between them.
+//!
+//! Inside a module addresses stay plain `u64` arithmetic: each unwraps at its boundary
+//! (`let va = vaddr.0;`). Both are `#[repr(transparent)]` over `u64`, so the types cost
+//! nothing; they offer only what callers use: the page offset, `+ u64`, hex printing,
+//! and for `VirtAddr` the page base (`align_down`).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -30,11 +41,6 @@ pub struct PhysAddr(pub u64);
 macro_rules! addr_arith {
     ($t:ident) => {
         impl $t {
-            /// The base of the page of `size` holding this address.
-            #[inline(always)]
-            pub const fn align_down(self, size: PageSize) -> $t {
-                $t(self.0 & !(size.bytes() - 1))
-            }
             /// Offset of this address inside its page of `size`.
             #[inline(always)]
             pub const fn offset(self, size: PageSize) -> u64 {
@@ -62,6 +68,14 @@ macro_rules! addr_arith {
 }
 addr_arith!(VirtAddr);
 addr_arith!(PhysAddr);
+
+impl VirtAddr {
+    /// The base of the page of `size` holding this address.
+    #[inline(always)]
+    pub const fn align_down(self, size: PageSize) -> VirtAddr {
+        VirtAddr(self.0 & !(size.bytes() - 1))
+    }
+}
 
 /// The page sizes x86-64 (and most radix designs) support.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use super::record::{Event, Recorder};
 use super::sched::Ended;
 use super::shootdown::{apply, pending_covers, PendingIpi};
 use super::{Shared, TimelinePoint};
-use crate::addr::{AccessKind, PhysAddr, VirtAddr};
+use crate::addr::{AccessKind, VirtAddr};
 use crate::config::SystemConfig;
 use crate::os::OsStats;
 use crate::pagetable::{PageTable, Translation};
@@ -277,7 +277,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         tc.total += c;
     }
     let mut tlb_cycles = 0u64;
-    let hit = core.tlbs.lookup(side, core.asid, va.0, &mut tlb_cycles);
+    let hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
     let l1_hidden = if t.l1_overlapped {
         (core.tlbs.level_latency(0, side) as u64).min(tlb_cycles)
     } else {
@@ -293,13 +293,13 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     let walked = hit.is_none();
     // `latency`: from the start of the lookup to the translation (timestamps on a miss).
     let (frame, size, hit_level, latency) = match hit {
-        Some(h) if core.next_ipi != u64::MAX && pending_covers(core, va.0) => {
+        Some(h) if core.next_ipi != u64::MAX && pending_covers(core, va) => {
             // The table changed; the shootdown has not reached this core yet: the hit
             // uses the old translation, as hardware would in that window.
             let now = pt.translate(core.asid, va);
             if now
                 != Some(Translation {
-                    frame: PhysAddr(h.frame),
+                    frame: h.frame,
                     size: h.size,
                 })
             {
@@ -314,7 +314,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
             debug_assert_eq!(
                 pt.translate(core.asid, va),
                 Some(Translation {
-                    frame: PhysAddr(h.frame),
+                    frame: h.frame,
                     size: h.size
                 }),
                 "stale TLB entry for {va:#x} on core {}",
@@ -332,11 +332,11 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
                 l1_hidden,
             };
             let (tr, end) = translate_miss(core, miss, pt, sh, t, rec)?;
-            (tr.frame.0, tr.size, core.tlbs.num_levels(), end - now)
+            (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
         }
     };
     core.tlbs
-        .complete(side, core.asid, va.0, frame, size, hit_level);
+        .complete(side, core.asid, va, frame, size, hit_level);
     if sh.os.tracks_accesses() {
         // Page replacement needs recency, dirty and accessed bits (off by default);
         // pages leaving the working set go.
@@ -344,8 +344,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         (sh.os).on_access(pt, (core.asid, va), (store, walked), os_stats, fx)?;
         apply(core, &mut sh.fx, &mut sh.mail);
     }
-    sh.mem
-        .data_access(core.id, PhysAddr(frame) + va.offset(size));
+    sh.mem.data_access(core.id, frame + va.offset(size));
 
     let tc = &mut core.counters.translation;
     tc.tlb += tlb_cycles;
@@ -434,7 +433,7 @@ fn translate_miss<PT: PageTable, R: Recorder>(
         }
     };
     if !core.flushed.is_empty()
-        && (core.flushed).remove(&crate::tlb::page_key(core.asid, va.0, tr.size))
+        && (core.flushed).remove(&crate::tlb::page_key(core.asid, va, tr.size))
     {
         core.os_stats.shootdown.flush_misses += 1;
     }

@@ -91,7 +91,7 @@ impl<PT: PageTable> Simulator<PT> {
         let pt = &mut self.spaces[Self::space_index(core.asid)];
         let sh = &mut self.sh;
         for e in sh.mail.inboxes[id].drain(..) {
-            core.tlbs.invalidate_page(e.asid, e.vaddr.0, e.size);
+            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
         }
         take_ipis(core, &t);
         core.waiting_since = None;

@@ -258,7 +258,7 @@ impl<PT: PageTable> Simulator<PT> {
         let t = self.timing;
         let c = &mut self.cores[core];
         for e in self.sh.mail.inboxes[core].drain(..) {
-            c.tlbs.invalidate_page(e.asid, e.vaddr.0, e.size);
+            c.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
         }
         let pt = &mut self.spaces[Self::space_index(c.asid)];
         self.accesses_done += 1;

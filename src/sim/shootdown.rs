@@ -16,6 +16,7 @@
 
 use super::core::Core;
 use super::Simulator;
+use crate::addr::VirtAddr;
 use crate::config::{Delivery, ShootdownScheme};
 use crate::os::{Effects, Trigger};
 use crate::pagetable::{Evicted, PageTable};
@@ -126,7 +127,7 @@ fn route(core: &mut Core, fx: &Effects, mail: &mut Mail) {
             own += 1;
             continue;
         }
-        core.tlbs.invalidate_page(e.asid, e.vaddr.0, e.size);
+        core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
         for (c, inbox) in mail.inboxes.iter_mut().enumerate() {
             if c != core.id && !mail.idle[c] {
                 inbox.push(*e);
@@ -144,7 +145,7 @@ fn route(core: &mut Core, fx: &Effects, mail: &mut Mail) {
         core.walker.flush_asid(asid);
     } else {
         for e in mine() {
-            core.tlbs.invalidate_page(e.asid, e.vaddr.0, e.size);
+            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
         }
     }
     if mail.loaded.len() > 1 {
@@ -312,7 +313,7 @@ pub(super) fn take_ipi(core: &mut Core, ipi: &PendingIpi) {
         forget_changed(&mut core.flushed, ipi.pages.iter());
     } else {
         for e in ipi.pages.iter() {
-            core.tlbs.invalidate_page(e.asid, e.vaddr.0, e.size);
+            core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
         }
         s.page_invalidations += ipi.pages.len() as u64;
     }
@@ -325,18 +326,14 @@ pub(super) fn take_ipi(core: &mut Core, ipi: &PendingIpi) {
 /// The pages a shootdown changed are not the flush's to answer for.
 fn forget_changed<'a>(flushed: &mut HashSet<u64>, pages: impl Iterator<Item = &'a Evicted>) {
     for e in pages {
-        flushed.remove(&crate::tlb::page_key(e.asid, e.vaddr.0, e.size));
+        flushed.remove(&crate::tlb::page_key(e.asid, e.vaddr, e.size));
     }
 }
 
 /// Whether a shootdown on its way to this core names the page of `va` in the running
 /// address space (a hit on it may be stale: the table changed, the IPI has not come).
-pub(super) fn pending_covers(core: &Core, va: u64) -> bool {
+pub(super) fn pending_covers(core: &Core, va: VirtAddr) -> bool {
     core.ipis.iter().any(|i| {
-        i.asid == core.asid
-            && (i.full
-                || i.pages
-                    .iter()
-                    .any(|e| e.vaddr.0 == va & !(e.size.bytes() - 1)))
+        i.asid == core.asid && (i.full || i.pages.iter().any(|e| e.vaddr == va.align_down(e.size)))
     })
 }
