@@ -527,12 +527,9 @@ impl Mappable for Cuckoo {
     const SHARED: bool = true;
 
     fn translate(&self, asid: u16, vaddr: VirtAddr) -> Option<Translation> {
-        let vaddr = vaddr.0;
         PageSize::ALL.into_iter().find_map(|size| {
-            self.lookup(asid, vaddr, size).map(|frame| Translation {
-                frame: PhysAddr(frame),
-                size,
-            })
+            let frame = PhysAddr(self.lookup(asid, vaddr.0, size)?);
+            Some(Translation { frame, size })
         })
     }
 
@@ -611,10 +608,8 @@ impl Mappable for Cuckoo {
             let e = self.ecpt[size.index()].as_mut().expect("found above");
             e.pages -= 1;
             self.nesting.remove(asid, vaddr, size);
-            return Some(Translation {
-                frame: PhysAddr(frame),
-                size,
-            });
+            let frame = PhysAddr(frame);
+            return Some(Translation { frame, size });
         }
         None
     }
@@ -753,9 +748,8 @@ impl Walkable for Cuckoo {
     }
 
     fn leaf_lines(&self, asid: u16, vaddr: VirtAddr) -> Option<(PhysAddr, PhysAddr)> {
-        let vaddr = vaddr.0;
         PageSize::ALL.into_iter().find_map(|size| {
-            let (key, sub) = key_of(asid, vaddr, size)?;
+            let (key, sub) = key_of(asid, vaddr.0, size)?;
             let e = self.ecpt[size.index()].as_ref()?;
             let (g, w, i) = e.find(self.kind, &self.seeds, key)?;
             let t = e.tables(g);
@@ -763,7 +757,7 @@ impl Walkable for Cuckoo {
             (entry.present >> sub & 1 == 1).then(|| {
                 (
                     PhysAddr(t.phys[w].addr(i * ENTRY_BYTES) + sub as u64 * 8),
-                    PhysAddr(entry.frames[sub] + (vaddr & (size.bytes() - 1))),
+                    PhysAddr(entry.frames[sub]) + vaddr.offset(size),
                 )
             })
         })
