@@ -3,7 +3,7 @@
 //! `cargo bench --bench tlb`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use mmusim::addr::PageSize;
+use mmusim::addr::{PageSize, PhysAddr, VirtAddr};
 use mmusim::run::load_inputs;
 use mmusim::tlb::{Tlbs, DATA};
 use std::hint::black_box;
@@ -22,8 +22,8 @@ fn lookups(c: &mut Criterion) {
         ("same_page", 1, 8),
     ] {
         let mut tlbs = Tlbs::new(&cfg.tlb, 1);
-        let addrs: Vec<u64> = (0..4096u64)
-            .map(|i| 0x7f00_0000_0000 + (i % (pages * 4096 / stride)) * stride)
+        let addrs: Vec<VirtAddr> = (0..4096u64)
+            .map(|i| VirtAddr(0x7f00_0000_0000 + (i % (pages * 4096 / stride)) * stride))
             .collect();
         for &va in &addrs {
             let mut cyc = 0;
@@ -32,7 +32,7 @@ fn lookups(c: &mut Criterion) {
                 DATA,
                 1,
                 va,
-                va,
+                PhysAddr(va.0),
                 PageSize::Size4K,
                 h.map_or(tlbs.num_levels(), |h| h.level),
             );
@@ -44,7 +44,7 @@ fn lookups(c: &mut Criterion) {
                 for &va in addrs {
                     let h = tlbs.lookup(DATA, 1, black_box(va), &mut cyc);
                     let lvl = h.map_or(tlbs.num_levels(), |h| h.level);
-                    tlbs.complete(DATA, 1, va, va, PageSize::Size4K, lvl);
+                    tlbs.complete(DATA, 1, va, PhysAddr(va.0), PageSize::Size4K, lvl);
                 }
                 cyc
             })

@@ -1,45 +1,79 @@
 //! Addresses, page sizes and byte quantities.
 //!
-//! Owns the vocabulary every other module speaks: [`VirtAddr`], [`PhysAddr`],
+//! Owns the values the other modules exchange: [`VirtAddr`] and [`PhysAddr`],
 //! [`PageSize`] (4K, 2M, 1G), the set of page sizes a structure may hold
 //! ([`PageSizeSet`]), the kind of an access ([`AccessKind`]) and [`ByteSize`], the
 //! `"64GiB"`-style quantity configs use. Pure values and functions, no state.
 //!
-//! Distinct types for virtual and physical addresses keep a VPN from being passed
-//! where a PPN is meant (the lesson of ChampSim's `address`/`page_number` types).
+//! The two address types are distinct so that a virtual page cannot be passed where a
+//! frame is meant (the lesson of ChampSim's `address`/`page_number` types). They are what
+//! crosses the interfaces of the translation path:
+//! - page tables (`pagetable`): `walk`, `map`, `unmap`, `translate`, `restore`,
+//!   `leaf_lines`, `mappings` take a `VirtAddr`; `Translation::frame`,
+//!   `WalkStep::pte_addr`, `IndexPart::paddr` and `node_paddr` are `PhysAddr`s,
+//!   `Evicted::vaddr` a `VirtAddr`;
+//! - the OS model: `Os::handle_fault`, `guard_fault`, `on_access` take the `VirtAddr`;
+//! - the walker (`Walker::walk`: a `VirtAddr`) and the memory system (`read`,
+//!   `read_from`, `prefetch`, `data_access`: a `PhysAddr`);
+//! - the TLBs (`Tlbs::lookup`, `complete`, `invalidate_page`, `page_key`: a `VirtAddr`;
+//!   `TlbHit::frame`: a `PhysAddr`) and the engine's step between them.
+//!
+//! Inside a module addresses stay plain `u64` arithmetic: each unwraps at its boundary
+//! (`let va = vaddr.0;`). Both are `#[repr(transparent)]` over `u64`, so the types cost
+//! nothing; they offer only what callers use: the page offset, `+ u64`, hex printing,
+//! and for `VirtAddr` the page base (`align_down`).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A virtual address.
+/// A virtual address: what a program issues and what TLBs, the walker and the page tables
+/// are asked to translate.
+#[repr(transparent)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct VirtAddr(pub u64);
 
-/// A physical address.
+/// A physical address: a frame a translation names, or the address of a page-table entry
+/// a walk reads.
+#[repr(transparent)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct PhysAddr(pub u64);
 
-impl VirtAddr {
-    /// Virtual page number of this address for pages of `size`.
-    #[inline(always)]
-    pub fn vpn(self, size: PageSize) -> u64 {
-        self.0 >> size.shift()
-    }
-    /// Offset of this address inside its page of `size`.
-    #[inline(always)]
-    pub fn offset(self, size: PageSize) -> u64 {
-        self.0 & (size.bytes() - 1)
-    }
+macro_rules! addr_arith {
+    ($t:ident) => {
+        impl $t {
+            /// Offset of this address inside its page of `size`.
+            #[inline(always)]
+            pub const fn offset(self, size: PageSize) -> u64 {
+                self.0 & (size.bytes() - 1)
+            }
+        }
+        impl std::ops::Add<u64> for $t {
+            type Output = $t;
+            #[inline(always)]
+            fn add(self, rhs: u64) -> $t {
+                $t(self.0 + rhs)
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:#x}", self.0)
+            }
+        }
+        impl fmt::LowerHex for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::LowerHex::fmt(&self.0, f)
+            }
+        }
+    };
 }
+addr_arith!(VirtAddr);
+addr_arith!(PhysAddr);
 
-impl fmt::Display for VirtAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#x}", self.0)
-    }
-}
-impl fmt::Display for PhysAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#x}", self.0)
+impl VirtAddr {
+    /// The base of the page of `size` holding this address.
+    #[inline(always)]
+    pub const fn align_down(self, size: PageSize) -> VirtAddr {
+        VirtAddr(self.0 & !(size.bytes() - 1))
     }
 }
 
@@ -238,10 +272,12 @@ mod tests {
     }
 
     #[test]
-    fn page_number_and_offset_split_the_address() {
+    fn page_base_and_offset_split_the_address() {
         let va = VirtAddr(0x7fff_1234_5678);
+        assert_eq!(va.align_down(PageSize::Size4K), VirtAddr(0x7fff_1234_5000));
+        assert_eq!(va.offset(PageSize::Size2M), 0x14_5678);
         for s in PageSize::ALL {
-            assert_eq!((va.vpn(s) << s.shift()) | va.offset(s), va.0);
+            assert_eq!(va.align_down(s) + va.offset(s), va);
         }
         assert_eq!(
             PageSizeSet::of(&[PageSize::Size4K, PageSize::Size1G]).0,

@@ -13,7 +13,7 @@
 //! from the config (radix: bit fields) or by the design itself
 //! ([`Teachable::index_parts`](crate::pagetable::Teachable::index_parts): hash indices).
 
-use crate::addr::{AccessKind, PageSize};
+use crate::addr::{AccessKind, PageSize, PhysAddr, VirtAddr};
 use crate::config::SystemConfig;
 use crate::os::frames::FrameAllocator;
 use crate::pagetable::{with_design, DesignVisitor, PageTable, PageTableConfig, NO_NODE};
@@ -238,7 +238,7 @@ impl Job<'_> {
         self.steps(&mut o, &sim, &ev);
 
         let pt = sim.page_table(core);
-        match pt.translate(asid, self.addr) {
+        match pt.translate(asid, VirtAddr(self.addr)) {
             Some(tr) => {
                 let off = self.addr & (tr.size.bytes() - 1);
                 let _ = writeln!(
@@ -348,7 +348,7 @@ impl Job<'_> {
                 }
             );
         }
-        for p in pt.index_parts(asid, va, os_size) {
+        for p in pt.index_parts(asid, VirtAddr(va), os_size) {
             let _ = writeln!(
                 o,
                 "  {} = {:#x} ({}) of {}: {}; at {:#x}",
@@ -445,13 +445,13 @@ impl Job<'_> {
                                 level_name(s.level as usize + 1),
                                 skipped.join(", "),
                                 table(s.level as usize),
-                                pt.node_paddr(s.node).unwrap_or(0)
+                                pt.node_paddr(s.node).unwrap_or(PhysAddr(0))
                             )
                         }
                         None if radix => format!(
                             "start at the root ({} table {:#x})",
                             table(pt.levels()),
-                            pt.node_paddr(0).unwrap_or(0)
+                            pt.node_paddr(0).unwrap_or(PhysAddr(0))
                         ),
                         None => "the reads start at the hash indices".into(),
                     };
@@ -481,14 +481,14 @@ impl Job<'_> {
                         format!(
                             "{} index {:#07x}",
                             crate::pagetable::flattened::node_name(next_level, level),
-                            (step.pte_addr & (bytes - 1)) >> 3
+                            (step.pte_addr.0 & (bytes - 1)) >> 3
                         )
                     } else if radix {
                         // Radix tables are one 4 KiB frame of 8-byte entries each.
                         format!(
                             "{:<5} index {:#05x}",
                             level_name(level),
-                            (step.pte_addr & 0xfff) >> 3
+                            step.pte_addr.offset(PageSize::Size4K) >> 3
                         )
                     } else {
                         format!("group {:<3}", step.group)
@@ -504,7 +504,7 @@ impl Job<'_> {
                         o,
                         "    PTE read  {what}  at {:#x}  line {:#x}  {name} {cycles} cycles{then}",
                         step.pte_addr,
-                        step.pte_addr & !(line - 1)
+                        step.pte_addr.0 & !(line - 1)
                     );
                 }
                 Event::WalkEnd {

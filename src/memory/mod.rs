@@ -7,6 +7,7 @@
 //! (`memory.data_through_caches`) so that they compete with PTE lines, as they do in
 //! hardware; their latency is not charged (the base CPI covers data).
 
+use crate::addr::PhysAddr;
 use crate::assoc::SetAssoc;
 use crate::config::MemoryConfig;
 use serde::Serialize;
@@ -98,7 +99,7 @@ impl MemorySystem {
     /// Read the line holding `paddr` for `core`; returns the latency of the level that
     /// served it (a cache level's latency, or DRAM's).
     #[inline(always)]
-    pub fn read(&mut self, core: usize, paddr: u64, is_pte: bool) -> u32 {
+    pub fn read(&mut self, core: usize, paddr: PhysAddr, is_pte: bool) -> u32 {
         self.read_from(core, paddr, is_pte).0
     }
 
@@ -106,7 +107,8 @@ impl MemorySystem {
     /// in the core's route (nearest first; the route's length means DRAM, see
     /// [`MemorySystem::level_names`]). Inlined, so callers that drop the index pay nothing.
     #[inline(always)]
-    pub fn read_from(&mut self, core: usize, paddr: u64, is_pte: bool) -> (u32, usize) {
+    pub fn read_from(&mut self, core: usize, paddr: PhysAddr, is_pte: bool) -> (u32, usize) {
+        let paddr = paddr.0;
         let route = &self.route[core];
         let Some(&first) = route.first() else {
             self.dram_pte_reads[core] += is_pte as u64;
@@ -167,7 +169,8 @@ impl MemorySystem {
     /// Hint that `core` will soon read `paddr`: prefetch, on the host, the state of the
     /// sets it will probe beyond the first level. Changes nothing the simulation can see.
     #[inline(always)]
-    pub fn prefetch(&self, core: usize, paddr: u64) {
+    pub fn prefetch(&self, core: usize, paddr: PhysAddr) {
+        let paddr = paddr.0;
         for &ci in self.route[core].iter().skip(1) {
             let c = &self.caches[ci];
             let line = paddr >> c.line_shift;
@@ -196,7 +199,7 @@ impl MemorySystem {
 
     /// A data access: goes through the caches only when configured to.
     #[inline(always)]
-    pub fn data_access(&mut self, core: usize, paddr: u64) {
+    pub fn data_access(&mut self, core: usize, paddr: PhysAddr) {
         if self.data_through_caches {
             self.read(core, paddr, false);
         }
@@ -267,15 +270,15 @@ mod tests {
     #[test]
     fn latency_is_that_of_the_level_that_holds_the_line() {
         let mut m = MemorySystem::new(&two_levels(), 2, 0);
-        assert_eq!(m.read(0, 0x1000, true), 200);
-        assert_eq!(m.read(0, 0x1008, true), 4); // same line
-        assert_eq!(m.read(1, 0x1000, true), 40); // other core: private L1 cold, shared L3 warm
-        assert_eq!(m.read(1, 0x1000, true), 4);
+        assert_eq!(m.read(0, PhysAddr(0x1000), true), 200);
+        assert_eq!(m.read(0, PhysAddr(0x1008), true), 4); // same line
+        assert_eq!(m.read(1, PhysAddr(0x1000), true), 40); // other core: private L1 cold, shared L3 warm
+        assert_eq!(m.read(1, PhysAddr(0x1000), true), 4);
         // Three more lines mapping to L1 set 0 (2 sets of 2 ways) push 0x1000 out of core 0's L1.
         for a in [0x2000, 0x3000, 0x4000] {
-            m.read(0, a, false);
+            m.read(0, PhysAddr(a), false);
         }
-        assert_eq!(m.read(0, 0x1000, true), 40);
+        assert_eq!(m.read(0, PhysAddr(0x1000), true), 40);
         let s = m.stats();
         assert_eq!(
             (s[0].pte_hits, s[0].pte_misses, s[0].data_misses),
@@ -306,7 +309,7 @@ mod tests {
             for i in 0..5000 {
                 let line = r.next_u64() % 9;
                 for _ in 0..1 + r.next_u64() % 3 {
-                    let lat = m.read(0, line * 64 + 8, i % 2 == 0);
+                    let lat = m.read(0, PhysAddr(line * 64 + 8), i % 2 == 0);
                     let set = (line & 1) as usize;
                     let hit = a.lookup(set, line).is_some();
                     if !hit {
@@ -338,8 +341,8 @@ mod tests {
                 }
                 let pte = x % 5 == 0;
                 assert_eq!(
-                    with.read(core, addr, pte),
-                    without.read(core, addr, pte),
+                    with.read(core, PhysAddr(addr), pte),
+                    without.read(core, PhysAddr(addr), pte),
                     "shared {first_shared} access {i}"
                 );
             }

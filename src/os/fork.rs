@@ -7,7 +7,7 @@
 //! and the replaced translations, in [`Effects`].
 
 use super::{Effects, Os, OsStats, Trigger};
-use crate::addr::PageSize;
+use crate::addr::{PageSize, PhysAddr, VirtAddr};
 use crate::pagetable::PageTable;
 use crate::SimError;
 use std::collections::HashMap;
@@ -42,7 +42,9 @@ impl Os {
         pt: &PT,
         asid: u16,
     ) -> Option<Vec<(u64, u64, PageSize)>> {
-        pt.mappings(asid).or_else(|| {
+        let typed = pt.mappings(asid);
+        let listed = typed.map(|m| m.into_iter().map(|(b, f, s)| (b.0, f.0, s)).collect());
+        listed.or_else(|| {
             let m = self.share.mappings.as_ref()?;
             Some(m.get(&asid).map_or_else(Vec::new, |a| {
                 a.iter().map(|(&b, &(f, s))| (b, f, s)).collect()
@@ -126,7 +128,13 @@ impl Os {
                 Some(c) => c,
                 None => &mut *pt,
             };
-            let o = target.map(child, base, size, frame, &mut self.frames)?;
+            let o = target.map(
+                child,
+                VirtAddr(base),
+                size,
+                PhysAddr(frame),
+                &mut self.frames,
+            )?;
             self.log_map(child, base, frame, size);
             self.note_mapped(child, base, size);
             // A global hashed table made room for the child's entry.
@@ -153,12 +161,13 @@ impl Os {
         &mut self,
         pt: &mut PT,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         store: bool,
         stats: &mut OsStats,
         fx: &mut Effects,
     ) -> Result<(), SimError> {
         debug_assert!(fx.is_clear(), "effects of an earlier call not applied");
+        let vaddr = vaddr.0;
         fx.trigger = Trigger::Cow;
         if self.vma.protection_trap(asid, vaddr, store) {
             let c = self.costs.protection_fault;
@@ -201,25 +210,25 @@ impl Os {
             return Ok(0);
         };
         c.remove(&base);
-        if pt.translate(asid, base).is_none() {
+        if pt.translate(asid, VirtAddr(base)).is_none() {
             // A hashed design evicted the translation: put it back first.
-            if let Some(o) = pt.restore(asid, base, &mut self.frames)? {
+            if let Some(o) = pt.restore(asid, VirtAddr(base), &mut self.frames)? {
                 fx.evicted(&o, stats);
             }
         }
         let old = pt
-            .translate(asid, base)
+            .translate(asid, VirtAddr(base))
             .ok_or_else(|| SimError(format!("internal: shared page {base:#x} is not mapped")))?;
-        if !self.share.shared.contains_key(&old.frame) {
+        if !self.share.shared.contains_key(&old.frame.0) {
             // The last holder: the page becomes writable in place.
             let cycles = self.costs.minor_fault;
             stats.cow_reuses += 1;
             stats.fault_cycles += cycles;
             return Ok(cycles);
         }
-        pt.unmap(asid, base);
+        pt.unmap(asid, VirtAddr(base));
         // The old frame stays with the other holders.
-        self.release_share(old.frame);
+        self.release_share(old.frame.0);
         let new = match size {
             PageSize::Size4K => self.frames.alloc(size)?,
             _ => self.frames.try_alloc(size).ok_or_else(|| {
@@ -248,7 +257,7 @@ impl Os {
         stats: &mut OsStats,
         fx: &mut Effects,
     ) -> Result<(), SimError> {
-        let o = pt.map(asid, base, size, new, &mut self.frames)?;
+        let o = pt.map(asid, VirtAddr(base), size, PhysAddr(new), &mut self.frames)?;
         self.log_map(asid, base, new, size);
         fx.invalidate(asid, base, size);
         fx.evicted(&o, stats);

@@ -10,7 +10,7 @@
 //! page a split replaced, and walk-cache flushes.
 
 use super::{Effects, Os, OsStats, Trigger};
-use crate::addr::PageSize;
+use crate::addr::{PageSize, PhysAddr, VirtAddr};
 use crate::config::{HugeFallback, HugePolicy, OsConfig};
 use crate::pagetable::{MapOutcome, PageTable};
 use crate::SimError;
@@ -242,17 +242,23 @@ impl Os {
         fx: &mut Effects,
     ) -> Result<u64, SimError> {
         let tr = pt
-            .unmap(asid, base)
+            .unmap(asid, VirtAddr(base))
             .filter(|t| t.size == PageSize::Size2M)
             .ok_or_else(|| SimError(format!("internal: no 2M page at {base:#x} to split")))?;
-        self.frames.split(tr.frame, PageSize::Size2M)?;
+        self.frames.split(tr.frame.0, PageSize::Size2M)?;
         self.log_unmap(asid, base);
         self.note_unmapped(asid, base, PageSize::Size2M);
         fx.invalidate(asid, base, PageSize::Size2M);
         let cow = (self.share.cow.get_mut(&asid)).is_some_and(|c| c.remove(&base).is_some());
         for i in 0..SMALL_PER_2M {
-            let (va, f) = (base + i * 4096, tr.frame + i * 4096);
-            let o = pt.map(asid, va, PageSize::Size4K, f, &mut self.frames)?;
+            let (va, f) = (base + i * 4096, tr.frame.0 + i * 4096);
+            let o = pt.map(
+                asid,
+                VirtAddr(va),
+                PageSize::Size4K,
+                PhysAddr(f),
+                &mut self.frames,
+            )?;
             fx.evicted(&o, stats);
             self.log_map(asid, va, f, PageSize::Size4K);
             self.note_mapped(asid, va, PageSize::Size4K);
@@ -290,8 +296,8 @@ impl Os {
             let shared = &self.share.shared;
             let victim = (self.huge.written.range((asid, 0)..=(asid, u64::MAX)))
                 .filter(|(k, _)| {
-                    pt.translate(asid, k.1)
-                        .is_some_and(|t| !shared.contains_key(&t.frame))
+                    pt.translate(asid, VirtAddr(k.1))
+                        .is_some_and(|t| !shared.contains_key(&t.frame.0))
                 })
                 .min_by_key(|(k, w)| (w.count_ones(), k.1))
                 .map(|(k, w)| (k.1, *w));
@@ -306,10 +312,10 @@ impl Os {
                     continue;
                 }
                 let va = base + i * 4096;
-                let tr = pt.unmap(asid, va).ok_or_else(|| {
+                let tr = pt.unmap(asid, VirtAddr(va)).ok_or_else(|| {
                     SimError(format!("internal: split piece {va:#x} is not mapped"))
                 })?;
-                self.frames.free(tr.frame, PageSize::Size4K)?;
+                self.frames.free(tr.frame.0, PageSize::Size4K)?;
                 self.log_unmap(asid, va);
                 self.note_unmapped(asid, va, PageSize::Size4K);
                 if let Some(c) = self.share.cow.get_mut(&asid) {
@@ -379,7 +385,13 @@ impl Os {
             _ => self.frames.alloc(PageSize::Size4K)?,
         };
         let base = vaddr & !0xfff;
-        let outcome = pt.map(asid, base, PageSize::Size4K, frame, &mut self.frames)?;
+        let outcome = pt.map(
+            asid,
+            VirtAddr(base),
+            PageSize::Size4K,
+            PhysAddr(frame),
+            &mut self.frames,
+        )?;
         self.log_map(asid, base, frame, PageSize::Size4K);
         stats.mapped_bytes += 4096;
         let mut cycles = self.minor_fault_cost(PageSize::Size4K);
@@ -441,18 +453,24 @@ impl Os {
                 continue;
             }
             let va = base + i * 4096;
-            let tr = pt.unmap(asid, va).ok_or_else(|| {
+            let tr = pt.unmap(asid, VirtAddr(va)).ok_or_else(|| {
                 SimError(format!(
                     "internal: {va:#x} was mapped but the page table has no entry"
                 ))
             })?;
             if !in_place {
-                self.frames.free(tr.frame, PageSize::Size4K)?;
+                self.frames.free(tr.frame.0, PageSize::Size4K)?;
             }
             self.log_unmap(asid, va);
             fx.invalidate(asid, va, PageSize::Size4K);
         }
-        let o = pt.map(asid, base, PageSize::Size2M, huge, &mut self.frames)?;
+        let o = pt.map(
+            asid,
+            VirtAddr(base),
+            PageSize::Size2M,
+            PhysAddr(huge),
+            &mut self.frames,
+        )?;
         self.log_map(asid, base, huge, PageSize::Size2M);
         // Its pieces that were pages hold data.
         self.huge.written.insert((asid, base), r.pages);

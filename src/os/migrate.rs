@@ -5,6 +5,7 @@
 //! translations. Shared pages stay, and so does a huge page no free block can take.
 
 use super::{Effects, Os, OsStats};
+use crate::addr::VirtAddr;
 use crate::pagetable::PageTable;
 use crate::SimError;
 
@@ -23,10 +24,10 @@ impl Os {
     ) -> Result<u64, SimError> {
         let mut cycles = 0;
         for (base, size) in self.mapped_in(pt, asid, start, end)? {
-            let Some(old) = pt.translate(asid, base) else {
+            let Some(old) = pt.translate(asid, VirtAddr(base)) else {
                 continue;
             };
-            if self.share.shared.contains_key(&old.frame) {
+            if self.share.shared.contains_key(&old.frame.0) {
                 continue;
             }
             // A page of a live reservation is a piece of a 2M block: break it first,
@@ -41,8 +42,8 @@ impl Os {
             let Some(new) = self.frames.try_alloc(size) else {
                 continue;
             };
-            pt.unmap(asid, base);
-            self.frames.free(old.frame, size)?;
+            pt.unmap(asid, VirtAddr(base));
+            self.frames.free(old.frame.0, size)?;
             // A resident page stays resident (and keeps its recency) in its new frame.
             self.remap(pt, asid, (base, size), new, stats, fx)?;
             stats.migrated_pages += 1;

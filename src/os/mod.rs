@@ -34,7 +34,7 @@ mod vma;
 
 pub use stats::{OsStats, PhysReport, ShootdownStats, Trigger};
 
-use crate::addr::PageSize;
+use crate::addr::{PageSize, PhysAddr, VirtAddr};
 use crate::config::{HugePolicy, OsConfig};
 use crate::pagetable::{Evicted, MapOutcome, PageTable};
 use crate::SimError;
@@ -91,7 +91,11 @@ impl Effects {
     }
 
     fn invalidate(&mut self, asid: u16, vaddr: u64, size: PageSize) {
-        self.invalidate.push(Evicted { asid, vaddr, size });
+        self.invalidate.push(Evicted {
+            asid,
+            vaddr: VirtAddr(vaddr),
+            size,
+        });
     }
 
     /// A translation the design evicted to make room (counted as an eviction).
@@ -225,11 +229,12 @@ impl Os {
         &mut self,
         pt: &mut PT,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         stats: &mut OsStats,
         fx: &mut Effects,
     ) -> Result<Option<Evicted>, SimError> {
         debug_assert!(fx.is_clear(), "effects of an earlier call not applied");
+        let vaddr = vaddr.0;
         fx.trigger = if self.paging.is_some() {
             Trigger::Eviction
         } else {
@@ -255,7 +260,7 @@ impl Os {
         } else {
             0
         };
-        let (outcome, cycles) = match pt.restore(asid, vaddr, &mut self.frames)? {
+        let (outcome, cycles) = match pt.restore(asid, VirtAddr(vaddr), &mut self.frames)? {
             Some(o) => {
                 stats.restore_faults += 1;
                 (o, self.costs.minor_fault)
@@ -271,7 +276,13 @@ impl Os {
                         let (size, frame) = self.choose_frame(asid, vaddr, stats)?;
                         stats.mapped_bytes += size.bytes() as i64;
                         let base = vaddr & !(size.bytes() - 1);
-                        let o = pt.map(asid, base, size, frame, &mut self.frames)?;
+                        let o = pt.map(
+                            asid,
+                            VirtAddr(base),
+                            size,
+                            PhysAddr(frame),
+                            &mut self.frames,
+                        )?;
                         self.log_map(asid, base, frame, size);
                         self.note_mapped(asid, base, size);
                         (o, self.minor_fault_cost(size))

@@ -11,7 +11,7 @@ use super::frames::FrameAllocator;
 use super::huge::HEADROOM_FRAMES;
 use super::paging::{ResidentSet, Victim};
 use super::{Effects, Os, OsStats, Trigger};
-use crate::addr::PageSize;
+use crate::addr::{PageSize, PhysAddr, VirtAddr};
 use crate::config::{OsConfig, ReplacementPolicy};
 use crate::pagetable::{MapOutcome, PageTable};
 use crate::SimError;
@@ -95,12 +95,12 @@ fn swap_out<PT: PageTable>(
     fx: &mut Effects,
 ) -> Result<(), SimError> {
     let va = v.vpn << 12;
-    let tr = pt.unmap(asid, va).ok_or_else(|| {
+    let tr = pt.unmap(asid, VirtAddr(va)).ok_or_else(|| {
         SimError(format!(
             "internal: resident page {va:#x} has no translation"
         ))
     })?;
-    frames.free(tr.frame, PageSize::Size4K)?;
+    frames.free(tr.frame.0, PageSize::Size4K)?;
     if swapped.len() * 2 >= swapped.capacity() {
         // Twice the room it needs: pages leave and come back all the time, and the
         // table's deleted slots must not make it grow (allocate) at a random access.
@@ -148,12 +148,13 @@ impl Os {
     pub fn on_access<PT: PageTable>(
         &mut self,
         pt: &mut PT,
-        (asid, vaddr): (u16, u64),
+        (asid, vaddr): (u16, VirtAddr),
         (store, walked): (bool, bool),
         stats: &mut OsStats,
         fx: &mut Effects,
     ) -> Result<(), SimError> {
         debug_assert!(fx.is_clear(), "effects of an earlier call not applied");
+        let vaddr = vaddr.0;
         if self.huge.demote && store {
             // Which pieces of a huge page hold data: the others are still zero.
             self.huge.mark_written(asid, vaddr);
@@ -237,7 +238,13 @@ impl Os {
             }
         }
         let frame = self.frames.alloc(PageSize::Size4K)?;
-        let outcome = pt.map(asid, vpn << 12, PageSize::Size4K, frame, &mut self.frames)?;
+        let outcome = pt.map(
+            asid,
+            VirtAddr(vpn << 12),
+            PageSize::Size4K,
+            PhysAddr(frame),
+            &mut self.frames,
+        )?;
         set.insert(vpn, frame);
         self.log_map(asid, vpn << 12, frame, PageSize::Size4K);
         stats.mapped_bytes += 4096;

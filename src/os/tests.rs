@@ -29,14 +29,21 @@ fn a_working_set_trim_reports_no_tables_freed_after_a_split() {
     let mut st = OsStats::default();
     let mut fx = Effects::default();
     for va in [A, B] {
-        os.handle_fault(&mut pt, 1, va, &mut st, &mut fx).unwrap();
+        os.handle_fault(&mut pt, 1, VirtAddr(va), &mut st, &mut fx)
+            .unwrap();
         assert!(!fx.flush_walk_caches && !fx.tables_freed);
         fx.clear();
     }
     // A 2M page mapped by hand (page replacement maps only 4K pages itself).
     let f = os.frames.alloc(PageSize::Size2M).unwrap();
-    pt.map(1, HUGE, PageSize::Size2M, f, &mut os.frames)
-        .unwrap();
+    pt.map(
+        1,
+        VirtAddr(HUGE),
+        PageSize::Size2M,
+        PhysAddr(f),
+        &mut os.frames,
+    )
+    .unwrap();
     let ev = OsEvent::new(EventKind::Munmap, HUGE, HUGE + 4096);
     os.apply_event(&mut pt, 1, ev, &mut st, &mut fx).unwrap();
     assert!(
@@ -47,16 +54,16 @@ fn a_working_set_trim_reports_no_tables_freed_after_a_split() {
     assert_eq!(fx.trigger, Trigger::Munmap);
     fx.clear();
     // A is touched until B falls out of the two-access window (at the second touch).
-    os.on_access(&mut pt, (1, A), (false, false), &mut st, &mut fx)
+    os.on_access(&mut pt, (1, VirtAddr(A)), (false, false), &mut st, &mut fx)
         .unwrap();
     assert!(fx.is_clear());
-    os.on_access(&mut pt, (1, A), (false, false), &mut st, &mut fx)
+    os.on_access(&mut pt, (1, VirtAddr(A)), (false, false), &mut st, &mut fx)
         .unwrap();
     assert_eq!(
         fx.invalidate,
         vec![Evicted {
             asid: 1,
-            vaddr: B,
+            vaddr: VirtAddr(B),
             size: PageSize::Size4K
         }]
     );

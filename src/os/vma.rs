@@ -7,7 +7,7 @@
 
 use super::ranges::RangeMap;
 use super::{Effects, Os, OsStats, Trigger};
-use crate::addr::PageSize;
+use crate::addr::{PageSize, VirtAddr};
 use crate::pagetable::PageTable;
 use crate::workload::{EventKind, OsEvent, Prot};
 use crate::SimError;
@@ -200,7 +200,7 @@ impl Os {
         let mut v = Vec::new();
         let mut va = start;
         while va < end {
-            match pt.translate(asid, va) {
+            match pt.translate(asid, VirtAddr(va)) {
                 Some(tr) => {
                     let base = va & !(tr.size.bytes() - 1);
                     v.push((base, tr.size));
@@ -227,11 +227,13 @@ impl Os {
         let mut cycles = 0;
         let mut va = start;
         while va < end {
-            if pt.translate(asid, va).is_none() {
+            if pt.translate(asid, VirtAddr(va)).is_none() {
                 cycles += self.fault(pt, asid, va, stats, fx)?.0;
                 stats.populated_pages += 1;
             }
-            let size = pt.translate(asid, va).map_or(PageSize::Size4K, |t| t.size);
+            let size = pt
+                .translate(asid, VirtAddr(va))
+                .map_or(PageSize::Size4K, |t| t.size);
             va = (va & !(size.bytes() - 1)) + size.bytes();
         }
         stats.fault_cycles -= cycles;
@@ -331,18 +333,18 @@ impl Os {
             if let Some(b) = self.huge.regions.get(&key).and_then(|r| r.reservation) {
                 self.frames.break_reservation(b);
             }
-            if let Some(t) = pt.translate(asid, va) {
+            if let Some(t) = pt.translate(asid, VirtAddr(va)) {
                 let base = va & !((2 << 20) - 1);
                 if t.size == PageSize::Size2M
                     && (base < start || base + (2 << 20) > end)
-                    && !self.share.shared.contains_key(&t.frame)
+                    && !self.share.shared.contains_key(&t.frame.0)
                 {
                     // Partly inside: split it, then unmap only the pieces inside
                     // (a 1G page, or a 2M page another process shares, goes whole).
                     cycles += self.split_huge(pt, asid, base, stats, fx)?;
                 }
             }
-            let Some(tr) = pt.unmap(asid, va) else {
+            let Some(tr) = pt.unmap(asid, VirtAddr(va)) else {
                 if let Some(p) = &mut self.paging {
                     // Swapped out: the swap copy goes.
                     p.drop_swapped(asid, va >> 12);
@@ -356,8 +358,8 @@ impl Os {
                 c.remove(&base);
             }
             // A frame a forked child still holds stays allocated.
-            if !self.release_share(tr.frame) {
-                self.frames.free(tr.frame, tr.size)?;
+            if !self.release_share(tr.frame.0) {
+                self.frames.free(tr.frame.0, tr.size)?;
             }
             stats.mapped_bytes -= tr.size.bytes() as i64;
             stats.unmapped_pages += 1;

@@ -54,7 +54,7 @@ use super::{
     IndexPart, MapOutcome, Mappable, PhysArray, Teachable, Translation, WalkStart, WalkStep,
     Walkable, NO_NODE,
 };
-use crate::addr::PageSize;
+use crate::addr::{PageSize, PhysAddr, VirtAddr};
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
@@ -372,7 +372,7 @@ impl Clustered {
         for n in 1..=self.lines() {
             steps.push(WalkStep {
                 level: 0,
-                pte_addr: self.line_addr(line),
+                pte_addr: PhysAddr(self.line_addr(line)),
                 next: NO_NODE,
                 group: 0,
             });
@@ -385,7 +385,7 @@ impl Clustered {
                     let h = &self.hit_hist[n.min(HIST)];
                     h.set(h.get() + 1);
                     return Some(Translation {
-                        frame: pte & !1,
+                        frame: PhysAddr(pte & !1),
                         size,
                     });
                 }
@@ -479,9 +479,10 @@ impl Clustered {
 impl Mappable for Clustered {
     const SHARED: bool = true;
 
-    fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
+    fn translate(&self, asid: u16, vaddr: VirtAddr) -> Option<Translation> {
+        let vaddr = vaddr.0;
         self.lookup(asid, vaddr).map(|(size, j, sub)| Translation {
-            frame: self.ptes[j * self.cluster as usize + sub] & !1,
+            frame: PhysAddr(self.ptes[j * self.cluster as usize + sub] & !1),
             size,
         })
     }
@@ -489,11 +490,12 @@ impl Mappable for Clustered {
     fn map(
         &mut self,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         size: PageSize,
-        frame: u64,
+        frame: PhysAddr,
         _frames: &mut FrameAllocator,
     ) -> Result<MapOutcome, SimError> {
+        let (vaddr, frame) = (vaddr.0, frame.0);
         let vaddr = vaddr & !(size.bytes() - 1);
         if (vaddr >> size.shift()) >> VPN_BITS != 0 {
             return Err(SimError(format!(
@@ -545,7 +547,8 @@ impl Mappable for Clustered {
         Ok(MapOutcome::default())
     }
 
-    fn unmap(&mut self, asid: u16, vaddr: u64) -> Option<Translation> {
+    fn unmap(&mut self, asid: u16, vaddr: VirtAddr) -> Option<Translation> {
+        let vaddr = vaddr.0;
         let (size, j, sub) = self.lookup(asid, vaddr)?;
         let c = self.cluster as usize;
         let frame = self.ptes[j * c + sub] & !1;
@@ -556,7 +559,10 @@ impl Mappable for Clustered {
             self.used -= 1;
             self.clusters[size.index()] -= 1;
         }
-        Some(Translation { frame, size })
+        Some(Translation {
+            frame: PhysAddr(frame),
+            size,
+        })
     }
 
     fn table_bytes(&self) -> u64 {
@@ -599,10 +605,11 @@ impl Walkable for Clustered {
     fn walk(
         &self,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         _start: Option<WalkStart>,
         steps: &mut Vec<WalkStep>,
     ) -> Option<Translation> {
+        let vaddr = vaddr.0;
         let found = probe_sizes(self.huge, &self.mapped, steps, |s, st| {
             self.probe(asid, vaddr, s, st)
         });
@@ -613,18 +620,20 @@ impl Walkable for Clustered {
     }
 
     #[inline(always)]
-    fn leaf_lines(&self, asid: u16, vaddr: u64) -> Option<(u64, u64)> {
+    fn leaf_lines(&self, asid: u16, vaddr: VirtAddr) -> Option<(PhysAddr, PhysAddr)> {
+        let vaddr = vaddr.0;
         let (size, j, sub) = self.lookup(asid, vaddr)?;
         let c = self.cluster as usize;
         let pte = self.table.addr((j * c + sub) as u64 * PTE_BYTES);
         Some((
-            pte,
-            (self.ptes[j * c + sub] & !1) + (vaddr & (size.bytes() - 1)),
+            PhysAddr(pte),
+            PhysAddr((self.ptes[j * c + sub] & !1) + (vaddr & (size.bytes() - 1))),
         ))
     }
 
     #[inline(always)]
-    fn prefetch(&self, asid: u16, vaddr: u64) {
+    fn prefetch(&self, asid: u16, vaddr: VirtAddr) {
+        let vaddr = vaddr.0;
         if let Some(s) = probed_sizes(&self.mapped).next() {
             let (_, home, _) = self.locate(asid, vaddr, s);
             super::prefetch_host(&self.tags[home * self.per_line]);
@@ -633,7 +642,8 @@ impl Walkable for Clustered {
 }
 
 impl Teachable for Clustered {
-    fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
+    fn index_parts(&self, asid: u16, vaddr: VirtAddr, size: PageSize) -> Vec<IndexPart> {
+        let vaddr = vaddr.0;
         let (_, home, sub) = self.locate(asid, vaddr, size);
         let cv = (vaddr >> size.shift()) >> self.cluster_shift;
         vec![
@@ -645,14 +655,14 @@ impl Teachable for Clustered {
                 ),
                 value: home as u64,
                 of: self.lines() as u64,
-                paddr: self.line_addr(home),
+                paddr: PhysAddr(self.line_addr(home)),
             },
             IndexPart {
                 name: "PTE in its entry".into(),
                 how: format!("VPN mod {}", self.cluster),
                 value: sub as u64,
                 of: self.cluster,
-                paddr: self.line_addr(home),
+                paddr: PhysAddr(self.line_addr(home)),
             },
         ]
     }
@@ -676,7 +686,7 @@ mod tests {
 
     fn reads(t: &Clustered, asid: u16, va: u64) -> (Option<Translation>, Vec<WalkStep>) {
         let mut steps = Vec::new();
-        let r = t.walk(asid, va, None, &mut steps);
+        let r = t.walk(asid, VirtAddr(va), None, &mut steps);
         (r, steps)
     }
 
@@ -768,8 +778,14 @@ mod tests {
             assert_eq!(t.table_bytes(), bytes);
             assert_eq!(t.table_bytes(), t.entries() * c.cluster as u64 * 8);
             for k in 0..100u64 {
-                t.map(1, k << 12, PageSize::Size4K, (k + 1) << 12, &mut f)
-                    .unwrap();
+                t.map(
+                    1,
+                    VirtAddr(k << 12),
+                    PageSize::Size4K,
+                    PhysAddr((k + 1) << 12),
+                    &mut f,
+                )
+                .unwrap();
             }
             assert_eq!(t.table_bytes(), bytes, "fixed, whatever is mapped");
             let s = t.stats();
@@ -797,29 +813,41 @@ mod tests {
         // Eight consecutive pages: one entry, one line, one read each.
         let base = 0x7000_0000u64; // cluster number 0x7000_0000 >> 15 = 0xe000 -> home 0 ^ 1 = 1
         for k in 0..8u64 {
-            t.map(1, base + (k << 12), PageSize::Size4K, (k + 1) << 12, &mut f)
-                .unwrap();
+            t.map(
+                1,
+                VirtAddr(base + (k << 12)),
+                PageSize::Size4K,
+                PhysAddr((k + 1) << 12),
+                &mut f,
+            )
+            .unwrap();
         }
         assert_eq!(t.used, 1);
         for k in 0..8u64 {
             let (tr, steps) = reads(&t, 1, base + (k << 12) + 5);
-            assert_eq!(tr.unwrap().frame, (k + 1) << 12);
+            assert_eq!(tr.unwrap().frame.0, (k + 1) << 12);
             assert_eq!(steps.len(), 1);
-            assert_eq!(steps[0].pte_addr, t.line_addr(1));
+            assert_eq!(steps[0].pte_addr.0, t.line_addr(1));
         }
         // Clusters 1024 apart (cluster number = va >> 15) share home line 1: the k-th
         // lands k - 1 lines further and costs k reads.
         let coll = |k: u64| base + (k << 25);
         for k in 1..4u64 {
-            t.map(1, coll(k), PageSize::Size4K, (k + 9) << 12, &mut f)
-                .unwrap();
+            t.map(
+                1,
+                VirtAddr(coll(k)),
+                PageSize::Size4K,
+                PhysAddr((k + 9) << 12),
+                &mut f,
+            )
+            .unwrap();
         }
         for k in 0..4u64 {
             let (tr, steps) = reads(&t, 1, coll(k));
             assert!(tr.is_some());
             assert_eq!(steps.len() as u64, k + 1, "cluster {k}");
             for (n, s) in steps.iter().enumerate() {
-                assert_eq!((s.pte_addr, s.group), (t.line_addr(1 + n), n as u8));
+                assert_eq!((s.pte_addr.0, s.group), (t.line_addr(1 + n), n as u8));
             }
         }
         // A page of a cluster in the table but not mapped: the probe stops at its line.
@@ -832,18 +860,25 @@ mod tests {
         // Cluster number 0xe003: home 3 ^ 1 = 2.
         let x = base + (3 << 15);
         assert_eq!(t.locate(1, x, PageSize::Size4K).1, 2);
-        t.map(1, x, PageSize::Size4K, 0x40_0000, &mut f).unwrap();
+        t.map(
+            1,
+            VirtAddr(x),
+            PageSize::Size4K,
+            PhysAddr(0x40_0000),
+            &mut f,
+        )
+        .unwrap();
         assert_eq!(reads(&t, 1, x).1.len(), 4);
         assert_eq!(t.mean_probe_length(), (1 + 2 + 3 + 4 + 4) as f64 / 5.0);
         // Unmapping all of cluster 0 removes its entry; backward shift moves clusters
         // 1-3 and x back by one line.
         for k in 0..8u64 {
-            assert!(t.unmap(1, base + (k << 12)).is_some());
+            assert!(t.unmap(1, VirtAddr(base + (k << 12))).is_some());
         }
         assert_eq!(t.used, 4);
         for k in 1..4u64 {
             let (tr, steps) = reads(&t, 1, coll(k));
-            assert_eq!(tr.unwrap().frame, (k + 9) << 12);
+            assert_eq!(tr.unwrap().frame.0, (k + 9) << 12);
             assert_eq!(steps.len() as u64, k);
         }
         assert_eq!(reads(&t, 1, x).1.len(), 3);
@@ -867,14 +902,20 @@ mod tests {
         assert_eq!((t.per_line, t.lines()), (4, 1024));
         let va = |k: u64| (k * 1024 + 6) << 13; // cluster number k*1024 + 6 -> line 7
         for k in 0..6u64 {
-            t.map(1, va(k), PageSize::Size4K, (k + 1) << 12, &mut f)
-                .unwrap();
+            t.map(
+                1,
+                VirtAddr(va(k)),
+                PageSize::Size4K,
+                PhysAddr((k + 1) << 12),
+                &mut f,
+            )
+            .unwrap();
         }
         let lens: Vec<usize> = (0..6).map(|k| reads(&t, 1, va(k)).1.len()).collect();
         assert_eq!(lens, [1, 1, 1, 1, 2, 2]);
         assert_eq!(reads(&t, 1, va(6)).1.len(), 2, "line 8 has free entries");
         // Removing one from line 7 pulls one back from line 8.
-        t.unmap(1, va(1)).unwrap();
+        t.unmap(1, VirtAddr(va(1))).unwrap();
         let lens: Vec<usize> = [0, 2, 3, 4, 5]
             .iter()
             .map(|&k| reads(&t, 1, va(k)).1.len())
@@ -894,20 +935,46 @@ mod tests {
         )
         .unwrap();
         for k in 0..8u64 {
-            t.map(1, k << 15, PageSize::Size4K, 0x1000, &mut f).unwrap();
+            t.map(
+                1,
+                VirtAddr(k << 15),
+                PageSize::Size4K,
+                PhysAddr(0x1000),
+                &mut f,
+            )
+            .unwrap();
         }
         let e = t
-            .map(1, 8 << 15, PageSize::Size4K, 0x1000, &mut f)
+            .map(
+                1,
+                VirtAddr(8 << 15),
+                PageSize::Size4K,
+                PhysAddr(0x1000),
+                &mut f,
+            )
             .unwrap_err();
         assert!(
             e.0.contains("full") && e.0.contains("page_table.entries"),
             "{e}"
         );
         // Pages of clusters already in the table still map.
-        t.map(1, (3 << 15) + 0x1000, PageSize::Size4K, 0x2000, &mut f)
-            .unwrap();
-        t.unmap(1, 0).unwrap();
-        t.map(1, 8 << 15, PageSize::Size4K, 0x1000, &mut f).unwrap();
+        t.map(
+            1,
+            VirtAddr((3 << 15) + 0x1000),
+            PageSize::Size4K,
+            PhysAddr(0x2000),
+            &mut f,
+        )
+        .unwrap();
+        t.unmap(1, VirtAddr(0)).unwrap();
+        t.map(
+            1,
+            VirtAddr(8 << 15),
+            PageSize::Size4K,
+            PhysAddr(0x1000),
+            &mut f,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -965,10 +1032,16 @@ mod tests {
             let base = 0x10_0000_0000u64 + (9 << 15);
             for k in 0..3u64 {
                 let fr = f.alloc(PageSize::Size4K).unwrap();
-                t.map(1, base + (k << 25), PageSize::Size4K, fr, &mut f)
-                    .unwrap();
+                t.map(
+                    1,
+                    VirtAddr(base + (k << 25)),
+                    PageSize::Size4K,
+                    PhysAddr(fr),
+                    &mut f,
+                )
+                .unwrap();
             }
-            let r = w.walk(0, 1, base + (2 << 25), &t, &mut m);
+            let r = w.walk(0, 1, VirtAddr(base + (2 << 25)), &t, &mut m);
             assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (3, 3 * DRAM, 0));
             // B: a 2M page, 2M home 4, 4K home 513. A: a 4K page with B's 4K home (513),
             // its own 2M home (6) empty.
@@ -976,18 +1049,20 @@ mod tests {
             let a = b + (1 << 25);
             let fa = f.alloc(PageSize::Size4K).unwrap();
             let fb = f.alloc(PageSize::Size2M).unwrap();
-            t.map(1, a, PageSize::Size4K, fa, &mut f).unwrap();
-            t.map(1, b, PageSize::Size2M, fb, &mut f).unwrap();
+            t.map(1, VirtAddr(a), PageSize::Size4K, PhysAddr(fa), &mut f)
+                .unwrap();
+            t.map(1, VirtAddr(b), PageSize::Size2M, PhysAddr(fb), &mut f)
+                .unwrap();
             assert_eq!(t.locate(1, b, PageSize::Size2M).1, 4);
             assert_eq!(t.locate(1, b, PageSize::Size4K).1, 513);
             assert_eq!(t.locate(1, a, PageSize::Size4K).1, 513);
             assert_eq!(t.locate(1, a, PageSize::Size2M).1, 6);
-            let ra = w.walk(0, 1, a + 8, &t, &mut m);
-            let rb = w.walk(0, 1, b + 0x1234, &t, &mut m);
-            assert_eq!(ra.translation.unwrap().frame, fa);
-            assert_eq!(rb.translation.unwrap().frame, fb);
+            let ra = w.walk(0, 1, VirtAddr(a + 8), &t, &mut m);
+            let rb = w.walk(0, 1, VirtAddr(b + 0x1234), &t, &mut m);
+            assert_eq!(ra.translation.unwrap().frame.0, fa);
+            assert_eq!(rb.translation.unwrap().frame.0, fb);
             // Not mapped, with B's 4K home and B's 2M home.
-            let rn = w.walk(0, 1, b + (1 << 34), &t, &mut m);
+            let rn = w.walk(0, 1, VirtAddr(b + (1 << 34)), &t, &mut m);
             assert_eq!(rn.translation, None);
             match huge {
                 // A: lines 513 (hit) and 6 together. B: 513 (full, no) and 4 (hit)

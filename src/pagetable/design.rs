@@ -146,6 +146,7 @@ pub fn with_design<V: DesignVisitor>(cfg: &PageTableConfig, os: &OsConfig, v: V)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::addr::{PhysAddr, VirtAddr};
     use crate::config::FrameAlloc;
 
     /// One config of every design, decoded from `[page_table]` text as a config file
@@ -277,8 +278,16 @@ mod tests {
             let mut f = FrameAllocator::new(1 << 30, FrameAlloc::Shuffled, 1);
             let mut t = make(&mut f).unwrap();
             let frame = f.alloc(PageSize::Size4K).unwrap();
-            t.map(1, 0x7000, PageSize::Size4K, frame, &mut f).unwrap();
-            let mapped = t.translate(1, 0x7123).map(|tr| tr.frame) == Some(frame);
+            t.map(
+                1,
+                VirtAddr(0x7000),
+                PageSize::Size4K,
+                PhysAddr(frame),
+                &mut f,
+            )
+            .unwrap();
+            let mapped =
+                t.translate(1, VirtAddr(0x7123)).map(|tr| tr.frame) == Some(PhysAddr(frame));
             let name = std::any::type_name::<PT>();
             (name.rsplit("::").next().unwrap(), mapped)
         }

@@ -49,7 +49,7 @@ use super::design::{under_page_table, DesignConfig};
 use super::{
     IndexPart, MapOutcome, Mappable, Teachable, Translation, WalkStart, WalkStep, Walkable, NO_NODE,
 };
-use crate::addr::PageSize;
+use crate::addr::{PageSize, PhysAddr, VirtAddr};
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
@@ -481,10 +481,11 @@ impl Mappable for Flattened {
         Ok(())
     }
 
-    fn translate(&self, _asid: u16, vaddr: u64) -> Option<Translation> {
+    fn translate(&self, _asid: u16, vaddr: VirtAddr) -> Option<Translation> {
+        let vaddr = vaddr.0;
         let (_, _, e) = self.lookup(vaddr);
         (e & 1 == 1).then(|| Translation {
-            frame: e & !0xfff,
+            frame: PhysAddr(e & !0xfff),
             size: size_of_level(leaf_level(e)),
         })
     }
@@ -492,11 +493,12 @@ impl Mappable for Flattened {
     fn map(
         &mut self,
         _asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         size: PageSize,
-        frame: u64,
+        frame: PhysAddr,
         frames: &mut FrameAllocator,
     ) -> Result<MapOutcome, SimError> {
+        let (vaddr, frame) = (vaddr.0, frame.0);
         let leaf = ((size.shift() - 12) / BITS + 1) as usize;
         if leaf > self.levels.min(3) {
             return Err(SimError(format!(
@@ -531,7 +533,8 @@ impl Mappable for Flattened {
         }
     }
 
-    fn unmap(&mut self, _asid: u16, vaddr: u64) -> Option<Translation> {
+    fn unmap(&mut self, _asid: u16, vaddr: VirtAddr) -> Option<Translation> {
+        let vaddr = vaddr.0;
         let (node, idx, e) = self.lookup(vaddr);
         if e & 1 == 0 {
             return None;
@@ -541,12 +544,12 @@ impl Mappable for Flattened {
         let first = n.base + (idx & !(per - 1));
         self.entries[first..first + per].fill(0);
         Some(Translation {
-            frame: e & !0xfff,
+            frame: PhysAddr(e & !0xfff),
             size: size_of_level(leaf_level(e)),
         })
     }
 
-    fn mappings(&self, _asid: u16) -> Option<Vec<(u64, u64, PageSize)>> {
+    fn mappings(&self, _asid: u16) -> Option<Vec<(VirtAddr, PhysAddr, PageSize)>> {
         let mut out = Vec::new();
         let mut stack = vec![(0usize, 0u64)];
         while let Some((node, va)) = stack.pop() {
@@ -558,7 +561,11 @@ impl Mappable for Flattened {
                     // A replicated leaf is listed once, at its first slot.
                     let per = 1usize << (BITS * (leaf_level(e) - n.bottom()) as u32);
                     if i % per == 0 {
-                        out.push((a, e & !0xfff, size_of_level(leaf_level(e))));
+                        out.push((
+                            VirtAddr(a),
+                            PhysAddr(e & !0xfff),
+                            size_of_level(leaf_level(e)),
+                        ));
                     }
                 } else if e != 0 {
                     stack.push((child_of(e), a));
@@ -604,10 +611,11 @@ impl Walkable for Flattened {
     fn walk(
         &self,
         _asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         start: Option<WalkStart>,
         steps: &mut Vec<WalkStep>,
     ) -> Option<Translation> {
+        let vaddr = vaddr.0;
         // A start names the node; the node knows which levels it resolves.
         let mut node = start.map_or(0, |s| s.node as usize);
         loop {
@@ -616,7 +624,7 @@ impl Walkable for Flattened {
             let e = self.entries[n.base + idx];
             // The entry is the node's lowest level's (what a walk cache of that level holds).
             let level = n.bottom() as u8;
-            let pte_addr = n.paddr + idx as u64 * 8;
+            let pte_addr = PhysAddr(n.paddr + idx as u64 * 8);
             if e == 0 || e & 1 == 1 {
                 steps.push(WalkStep {
                     level,
@@ -625,7 +633,7 @@ impl Walkable for Flattened {
                     group: level,
                 });
                 return (e != 0).then(|| Translation {
-                    frame: e & !0xfff,
+                    frame: PhysAddr(e & !0xfff),
                     size: size_of_level(leaf_level(e)),
                 });
             }
@@ -648,23 +656,28 @@ impl Walkable for Flattened {
     }
 
     #[inline(always)]
-    fn leaf_lines(&self, _asid: u16, vaddr: u64) -> Option<(u64, u64)> {
+    fn leaf_lines(&self, _asid: u16, vaddr: VirtAddr) -> Option<(PhysAddr, PhysAddr)> {
+        let vaddr = vaddr.0;
         let (node, idx, e) = self.lookup(vaddr);
         if e & 1 == 0 {
             return None;
         }
         let size = size_of_level(leaf_level(e));
         let pte = self.nodes[node].paddr + idx as u64 * 8;
-        Some((pte, (e & !0xfff) + (vaddr & (size.bytes() - 1))))
+        Some((
+            PhysAddr(pte),
+            PhysAddr((e & !0xfff) + (vaddr & (size.bytes() - 1))),
+        ))
     }
 }
 
 impl Teachable for Flattened {
-    fn node_paddr(&self, node: u32) -> Option<u64> {
-        self.nodes.get(node as usize).map(|n| n.paddr)
+    fn node_paddr(&self, node: u32) -> Option<PhysAddr> {
+        self.nodes.get(node as usize).map(|n| PhysAddr(n.paddr))
     }
 
-    fn index_parts(&self, _asid: u16, vaddr: u64, _size: PageSize) -> Vec<IndexPart> {
+    fn index_parts(&self, _asid: u16, vaddr: VirtAddr, _size: PageSize) -> Vec<IndexPart> {
+        let vaddr = vaddr.0;
         // The nodes a walk of `vaddr` reads now (merged or fallen back), root first.
         let mut out = Vec::new();
         let mut node = 0usize;
@@ -689,7 +702,7 @@ impl Teachable for Flattened {
                 },
                 value: idx as u64,
                 of: n.slots() as u64,
-                paddr: n.paddr + idx as u64 * 8,
+                paddr: PhysAddr(n.paddr + idx as u64 * 8),
             });
             if e == 0 || e & 1 == 1 || n.bottom() == 1 {
                 return out;
@@ -733,7 +746,14 @@ mod tests {
         let mut f = FrameAllocator::new(1 << 30, FrameAlloc::Sequential, 0);
         let mut t = Flattened::new(&FlattenedConfig::default(), &mut f).unwrap();
         let va = 0x4060_0000u64; // 1 GiB + 6 MiB: 2M-aligned
-        t.map(1, va, PageSize::Size2M, 0x20_0000, &mut f).unwrap();
+        t.map(
+            1,
+            VirtAddr(va),
+            PageSize::Size2M,
+            PhysAddr(0x20_0000),
+            &mut f,
+        )
+        .unwrap();
         let lower = t.nodes[1];
         assert_eq!((lower.top, lower.span), (2, 2));
         let first = Flattened::index(&lower, va);
@@ -744,24 +764,47 @@ mod tests {
         assert_eq!(filled, (first..first + 512).collect::<Vec<_>>());
         // Every 4K page of it translates to the 2M frame; the first one past does not.
         for off in [0, 0x1000, 0x1f_f000 + 0xfff] {
-            let tr = t.translate(1, va + off).unwrap();
-            assert_eq!((tr.frame, tr.size), (0x20_0000, PageSize::Size2M));
+            let tr = t.translate(1, VirtAddr(va + off)).unwrap();
+            assert_eq!((tr.frame, tr.size), (PhysAddr(0x20_0000), PageSize::Size2M));
         }
-        assert!(t.translate(1, va + (2 << 20)).is_none());
+        assert!(t.translate(1, VirtAddr(va + (2 << 20))).is_none());
         assert_eq!(
             t.mappings(1).unwrap(),
-            vec![(va, 0x20_0000, PageSize::Size2M)]
+            vec![(VirtAddr(va), PhysAddr(0x20_0000), PageSize::Size2M)]
         );
         // A 4K page inside it is refused; unmapping any address inside clears all 512.
         assert!(t
-            .map(1, va + 0x5000, PageSize::Size4K, 0x9000, &mut f)
+            .map(
+                1,
+                VirtAddr(va + 0x5000),
+                PageSize::Size4K,
+                PhysAddr(0x9000),
+                &mut f
+            )
             .is_err());
-        assert_eq!(t.unmap(1, va + 0x7000).unwrap().size, PageSize::Size2M);
+        assert_eq!(
+            t.unmap(1, VirtAddr(va + 0x7000)).unwrap().size,
+            PageSize::Size2M
+        );
         assert!((0..1 << 18).all(|i| t.entries[lower.base + i] == 0));
         // Then 4K pages may go there, and a 2M page cannot go over one of them.
-        t.map(1, va + 0x5000, PageSize::Size4K, 0x9000, &mut f)
-            .unwrap();
-        assert!(t.map(1, va, PageSize::Size2M, 0x20_0000, &mut f).is_err());
+        t.map(
+            1,
+            VirtAddr(va + 0x5000),
+            PageSize::Size4K,
+            PhysAddr(0x9000),
+            &mut f,
+        )
+        .unwrap();
+        assert!(t
+            .map(
+                1,
+                VirtAddr(va),
+                PageSize::Size2M,
+                PhysAddr(0x20_0000),
+                &mut f
+            )
+            .is_err());
     }
 
     #[test]
@@ -770,14 +813,15 @@ mod tests {
         let before = f.bytes_in_use;
         let mut t = Flattened::new(&FlattenedConfig::default(), &mut f).unwrap();
         for va in [0x1000u64, 0x4000_0000, 0x80_0000_0000] {
-            t.map(1, va, PageSize::Size4K, 0x7000, &mut f).unwrap();
+            t.map(1, VirtAddr(va), PageSize::Size4K, PhysAddr(0x7000), &mut f)
+                .unwrap();
         }
         // The merged root covers all 48 bits; each 1 GiB region gets a merged L2+L1 node.
         assert_eq!(t.merge_counts(), (4, 0));
         assert_eq!(t.table_bytes(), 4 * (2 << 20));
         assert_eq!(f.bytes_in_use - before, 4 * (2 << 20));
         for va in [0x1000u64, 0x4000_0000, 0x80_0000_0000] {
-            t.unmap(1, va).unwrap();
+            t.unmap(1, VirtAddr(va)).unwrap();
         }
         t.release_space(&mut f).unwrap();
         assert_eq!(

@@ -242,7 +242,7 @@ pub fn phys_contains(a: &PhysArray, paddr: u64) -> bool {
 #[cfg(test)]
 pub(crate) mod testing {
     use super::super::{PageTable, PhysArray, Translation, NO_NODE};
-    use crate::addr::PageSize;
+    use crate::addr::{PageSize, PhysAddr, VirtAddr};
     use crate::config::OsConfig;
     use crate::os::frames::FrameAllocator;
     use rand_core::{Rng, SeedableRng};
@@ -283,7 +283,10 @@ pub(crate) mod testing {
         let covering = |m: &BTreeMap<(u16, PageSize, u64), u64>, asid: u16, va: u64| {
             PageSize::ALL.into_iter().find_map(|s| {
                 m.get(&(asid, s, va >> s.shift()))
-                    .map(|&frame| Translation { frame, size: s })
+                    .map(|&frame| Translation {
+                        frame: PhysAddr(frame),
+                        size: s,
+                    })
             })
         };
         let (mut maps, mut refused, mut unmaps) = (0, 0, 0);
@@ -314,7 +317,7 @@ pub(crate) mod testing {
                     let lo = v << s.shift();
                     a == asid && lo < base + size.bytes() && base < lo + s.bytes()
                 });
-                let r = t.map(asid, base, size, frame, f);
+                let r = t.map(asid, VirtAddr(base), size, PhysAddr(frame), f);
                 assert_eq!(
                     r.is_ok(),
                     !clash,
@@ -339,23 +342,31 @@ pub(crate) mod testing {
                     _ => (asid, va),
                 };
                 let expect = covering(&model, asid, va);
-                assert_eq!(t.unmap(asid, va), expect, "op {op}: unmap {asid} {va:#x}");
+                assert_eq!(
+                    t.unmap(asid, VirtAddr(va)),
+                    expect,
+                    "op {op}: unmap {asid} {va:#x}"
+                );
                 if let Some(tr) = expect {
                     unmaps += 1;
                     model.remove(&(asid, tr.size, va >> tr.size.shift()));
-                    free[tr.size.index()].push(tr.frame);
+                    free[tr.size.index()].push(tr.frame.0);
                 }
             }
-            assert_eq!(t.translate(asid, va), covering(&model, asid, va), "op {op}");
+            assert_eq!(
+                t.translate(asid, VirtAddr(va)),
+                covering(&model, asid, va),
+                "op {op}"
+            );
             if op % 500 == 499 || op == ops - 1 {
                 let mut steps = Vec::new();
                 for &(a, v) in &touched {
                     steps.clear();
-                    let w = t.walk(a, v, None, &mut steps);
+                    let w = t.walk(a, VirtAddr(v), None, &mut steps);
                     assert_eq!(w, covering(&model, a, v), "op {op}: walk {a} {v:#x}");
                     assert!(!steps.is_empty());
                     for s in &steps {
-                        assert!(inside(t, s.pte_addr), "read at {:#x}", s.pte_addr);
+                        assert!(inside(t, s.pte_addr.0), "read at {:#x}", s.pte_addr.0);
                         assert_eq!((s.level, s.next), (0, NO_NODE));
                     }
                     // Groups number the rounds 0, 1, 2, ... in order.
@@ -366,15 +377,21 @@ pub(crate) mod testing {
                     }
                     assert_eq!(steps[0].group, 0);
                     if let Some(tr) = w {
-                        let (pte, data) = t.leaf_lines(a, v).unwrap();
-                        assert!(inside(t, pte));
+                        let (pte, data) = t.leaf_lines(a, VirtAddr(v)).unwrap();
+                        assert!(inside(t, pte.0));
                         assert_eq!(data, tr.frame + (v & (tr.size.bytes() - 1)));
                     }
                 }
                 for (&(a, s, v), &frame) in &model {
                     steps.clear();
-                    let w = t.walk(a, v << s.shift(), None, &mut steps);
-                    assert_eq!(w, Some(Translation { frame, size: s }));
+                    let w = t.walk(a, VirtAddr(v << s.shift()), None, &mut steps);
+                    assert_eq!(
+                        w,
+                        Some(Translation {
+                            frame: PhysAddr(frame),
+                            size: s
+                        })
+                    );
                 }
             }
         }
@@ -389,6 +406,7 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::addr::PhysAddr;
 
     #[test]
     fn multiplicative_spreads_strided_keys_weak_does_not() {
@@ -407,7 +425,7 @@ mod tests {
     fn step(pte_addr: u64) -> WalkStep {
         WalkStep {
             level: 0,
-            pte_addr,
+            pte_addr: PhysAddr(pte_addr),
             next: super::super::NO_NODE,
             group: 9,
         }
@@ -423,13 +441,13 @@ mod tests {
         };
         steps.extend((0..n).map(|i| step(base + i)));
         hit.then_some(Translation {
-            frame: 0x20_0000,
+            frame: PhysAddr(0x20_0000),
             size: s,
         })
     }
 
     fn reads(steps: &[WalkStep]) -> Vec<(u64, u8)> {
-        steps.iter().map(|s| (s.pte_addr, s.group)).collect()
+        steps.iter().map(|s| (s.pte_addr.0, s.group)).collect()
     }
 
     #[test]

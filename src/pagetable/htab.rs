@@ -53,7 +53,7 @@ use super::{
     Evicted, IndexPart, MapOutcome, Mappable, PhysArray, Teachable, Translation, WalkStart,
     WalkStep, Walkable,
 };
-use crate::addr::PageSize;
+use crate::addr::{PageSize, PhysAddr, VirtAddr};
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
@@ -313,7 +313,7 @@ impl Htab {
         self.resident[vsize.index()] -= 1;
         Some(Evicted {
             asid: vasid,
-            vaddr: vpn << vsize.shift(),
+            vaddr: VirtAddr(vpn << vsize.shift()),
             size: vsize,
         })
     }
@@ -328,13 +328,16 @@ impl Htab {
     #[inline(always)]
     fn read_group(&self, group: u64, issue: u8, steps: &mut Vec<WalkStep>) {
         let base = self.phys.addr(group * GROUP_BYTES);
-        if steps.iter().any(|s| s.group == issue && s.pte_addr == base) {
+        if steps
+            .iter()
+            .any(|s| s.group == issue && s.pte_addr.0 == base)
+        {
             return;
         }
         for line in 0..GROUP_BYTES / LINE {
             steps.push(WalkStep {
                 level: 0,
-                pte_addr: base + line * LINE,
+                pte_addr: PhysAddr(base + line * LINE),
                 next: super::NO_NODE,
                 group: issue,
             });
@@ -356,10 +359,11 @@ impl Htab {
 impl Mappable for Htab {
     const SHARED: bool = true;
 
-    fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
+    fn translate(&self, asid: u16, vaddr: VirtAddr) -> Option<Translation> {
+        let vaddr = vaddr.0;
         PageSize::ALL.into_iter().find_map(|size| {
             self.find(key_of(asid, vaddr, size)).map(|f| Translation {
-                frame: self.frames[f.slot],
+                frame: PhysAddr(self.frames[f.slot]),
                 size,
             })
         })
@@ -368,11 +372,12 @@ impl Mappable for Htab {
     fn map(
         &mut self,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         size: PageSize,
-        frame: u64,
+        frame: PhysAddr,
         _frames: &mut FrameAllocator,
     ) -> Result<MapOutcome, SimError> {
+        let (vaddr, frame) = (vaddr.0, frame.0);
         if vaddr >> VA_BITS != 0 {
             return Err(SimError(format!(
                 "{vaddr:#x} is beyond the {VA_BITS}-bit virtual addresses the htab maps"
@@ -404,7 +409,8 @@ impl Mappable for Htab {
         })
     }
 
-    fn unmap(&mut self, asid: u16, vaddr: u64) -> Option<Translation> {
+    fn unmap(&mut self, asid: u16, vaddr: VirtAddr) -> Option<Translation> {
+        let vaddr = vaddr.0;
         for size in PageSize::ALL {
             let key = key_of(asid, vaddr, size);
             let frame = if let Some(f) = self.find(key) {
@@ -417,7 +423,10 @@ impl Mappable for Htab {
                 continue;
             };
             self.nesting.remove(asid, vaddr, size);
-            return Some(Translation { frame, size });
+            return Some(Translation {
+                frame: PhysAddr(frame),
+                size,
+            });
         }
         None
     }
@@ -429,9 +438,10 @@ impl Mappable for Htab {
     fn restore(
         &mut self,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         _frames: &mut FrameAllocator,
     ) -> Result<Option<MapOutcome>, SimError> {
+        let vaddr = vaddr.0;
         for size in PageSize::ALL {
             let key = key_of(asid, vaddr, size);
             if let Some(frame) = self.evicted.remove(&key) {
@@ -482,10 +492,11 @@ impl Walkable for Htab {
     fn walk(
         &self,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         _start: Option<WalkStart>,
         steps: &mut Vec<WalkStep>,
     ) -> Option<Translation> {
+        let vaddr = vaddr.0;
         let mut issue = 0u8;
         let mut result = None;
         match self.huge {
@@ -497,7 +508,7 @@ impl Walkable for Htab {
                     self.read_group(p, issue, steps);
                     if result.is_none() {
                         result = self.find_in(p, key).map(|slot| Translation {
-                            frame: self.frames[slot],
+                            frame: PhysAddr(self.frames[slot]),
                             size,
                         });
                     }
@@ -510,7 +521,7 @@ impl Walkable for Htab {
                         self.read_group(s, issue, steps);
                         if result.is_none() {
                             result = self.find_in(s, key).map(|slot| Translation {
-                                frame: self.frames[slot],
+                                frame: PhysAddr(self.frames[slot]),
                                 size,
                             });
                         }
@@ -527,7 +538,7 @@ impl Walkable for Htab {
                         issue += 1;
                         if let Some(slot) = self.find_in(g, key) {
                             result = Some(Translation {
-                                frame: self.frames[slot],
+                                frame: PhysAddr(self.frames[slot]),
                                 size,
                             });
                             break 'sizes;
@@ -541,17 +552,22 @@ impl Walkable for Htab {
         result
     }
 
-    fn leaf_lines(&self, asid: u16, vaddr: u64) -> Option<(u64, u64)> {
+    fn leaf_lines(&self, asid: u16, vaddr: VirtAddr) -> Option<(PhysAddr, PhysAddr)> {
+        let vaddr = vaddr.0;
         PageSize::ALL.into_iter().find_map(|size| {
             let f = self.find(key_of(asid, vaddr, size))?;
             let pte = self.phys.addr(f.slot as u64 * ENTRY_BYTES);
-            Some((pte, self.frames[f.slot] + (vaddr & (size.bytes() - 1))))
+            Some((
+                PhysAddr(pte),
+                PhysAddr(self.frames[f.slot] + (vaddr & (size.bytes() - 1))),
+            ))
         })
     }
 }
 
 impl Teachable for Htab {
-    fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
+    fn index_parts(&self, asid: u16, vaddr: VirtAddr, size: PageSize) -> Vec<IndexPart> {
+        let vaddr = vaddr.0;
         let key = key_of(asid, vaddr, size);
         if key == u64::MAX {
             return Vec::new();
@@ -563,7 +579,7 @@ impl Teachable for Htab {
             how,
             value: g,
             of: self.groups(),
-            paddr: self.phys.addr(g * GROUP_BYTES),
+            paddr: PhysAddr(self.phys.addr(g * GROUP_BYTES)),
         };
         vec![
             part(
@@ -618,7 +634,7 @@ mod tests {
 
     fn walk(t: &Htab, asid: u16, va: u64) -> (Option<Translation>, Vec<WalkStep>) {
         let mut steps = Vec::new();
-        let r = t.walk(asid, va, None, &mut steps);
+        let r = t.walk(asid, VirtAddr(va), None, &mut steps);
         (r, steps)
     }
 
@@ -652,51 +668,75 @@ mod tests {
         let (mut t, mut f) = weak(g, 1);
         let va = |k: u64| (1 + g * k) << 12;
         for k in 0..8 {
-            let out = t.map(1, va(k), PageSize::Size4K, (100 + k) << 12, &mut f);
+            let out = t.map(
+                1,
+                VirtAddr(va(k)),
+                PageSize::Size4K,
+                PhysAddr((100 + k) << 12),
+                &mut f,
+            );
             assert_eq!(out.unwrap().evicted, None);
             let (tr, steps) = walk(&t, 1, va(k));
-            assert_eq!(tr.unwrap().frame, (100 + k) << 12);
+            assert_eq!(tr.unwrap().frame.0, (100 + k) << 12);
             // Found in the primary group: one group of two line reads, at group 0.
             assert_eq!(groups_read(&steps), 1);
             assert_eq!(steps.len(), 2);
-            assert_eq!(steps[0].pte_addr, t.phys.addr(0));
-            assert_eq!(steps[1].pte_addr, t.phys.addr(64));
+            assert_eq!(steps[0].pte_addr.0, t.phys.addr(0));
+            assert_eq!(steps[1].pte_addr.0, t.phys.addr(64));
         }
         assert_eq!(t.secondary_inserts, 0);
         // The 9th: primary full, so the secondary (group 15 = !0 & 15).
-        t.map(1, va(8), PageSize::Size4K, 108 << 12, &mut f)
-            .unwrap();
+        t.map(
+            1,
+            VirtAddr(va(8)),
+            PageSize::Size4K,
+            PhysAddr(108 << 12),
+            &mut f,
+        )
+        .unwrap();
         assert_eq!(t.secondary_inserts, 1);
         let (tr, steps) = walk(&t, 1, va(8));
-        assert_eq!(tr.unwrap().frame, 108 << 12);
+        assert_eq!(tr.unwrap().frame.0, 108 << 12);
         assert_eq!(groups_read(&steps), 2);
         assert_eq!(steps.len(), 4);
-        assert_eq!(steps[2].pte_addr, t.phys.addr(15 * 128));
+        assert_eq!(steps[2].pte_addr.0, t.phys.addr(15 * 128));
         assert_eq!((steps[0].group, steps[2].group), (0, 1));
         for k in 9..16 {
-            let out = t.map(1, va(k), PageSize::Size4K, (100 + k) << 12, &mut f);
+            let out = t.map(
+                1,
+                VirtAddr(va(k)),
+                PageSize::Size4K,
+                PhysAddr((100 + k) << 12),
+                &mut f,
+            );
             assert_eq!(out.unwrap().evicted, None);
         }
         // Both full: the 17th evicts one of the 16.
         let out = t
-            .map(1, va(16), PageSize::Size4K, 116 << 12, &mut f)
+            .map(
+                1,
+                VirtAddr(va(16)),
+                PageSize::Size4K,
+                PhysAddr(116 << 12),
+                &mut f,
+            )
             .unwrap();
         let victim = out.evicted.expect("both groups are full");
         assert_eq!(victim.size, PageSize::Size4K);
-        let k = ((victim.vaddr >> 12) - 1) / g;
-        assert!(k < 16 && va(k) == victim.vaddr);
-        assert_eq!(walk(&t, 1, victim.vaddr).0, None);
+        let k = ((victim.vaddr.0 >> 12) - 1) / g;
+        assert!(k < 16 && va(k) == victim.vaddr.0);
+        assert_eq!(walk(&t, 1, victim.vaddr.0).0, None);
         assert_eq!(t.translate(1, victim.vaddr), None);
-        assert_eq!(t.translate(1, va(16)).unwrap().frame, 116 << 12);
+        assert_eq!(t.translate(1, VirtAddr(va(16))).unwrap().frame.0, 116 << 12);
         // A miss reads both groups.
-        assert_eq!(groups_read(&walk(&t, 1, victim.vaddr).1), 2);
+        assert_eq!(groups_read(&walk(&t, 1, victim.vaddr.0).1), 2);
         // Restore brings it back with its frame (evicting another).
         let again = t.restore(1, victim.vaddr, &mut f).unwrap().unwrap();
         assert!(again.evicted.is_some_and(|e| e != victim));
         assert_eq!(
-            walk(&t, 1, victim.vaddr).0,
+            walk(&t, 1, victim.vaddr.0).0,
             Some(Translation {
-                frame: (100 + k) << 12,
+                frame: PhysAddr((100 + k) << 12),
                 size: PageSize::Size4K
             })
         );
@@ -704,7 +744,7 @@ mod tests {
         assert_eq!(t.evictions, 2);
         assert_eq!(t.evicted_count(), 1);
         // A page that was never evicted is not restored.
-        assert_eq!(t.restore(1, 0x7777_0000, &mut f).unwrap(), None);
+        assert_eq!(t.restore(1, VirtAddr(0x7777_0000), &mut f).unwrap(), None);
     }
 
     #[test]
@@ -716,9 +756,9 @@ mod tests {
                 let o = t
                     .map(
                         1,
-                        (1 + 16 * k) << 12,
+                        VirtAddr((1 + 16 * k) << 12),
                         PageSize::Size4K,
-                        (k + 1) << 12,
+                        PhysAddr((k + 1) << 12),
                         &mut f,
                     )
                     .unwrap();
@@ -746,15 +786,40 @@ mod tests {
             let mut t = Htab::new(&cfg, &os(4 << 30), &mut f).unwrap();
             // Empty: a miss reads the 4K primary and secondary.
             assert_eq!(groups_read(&walk(&t, 1, 0x1000).1), 2);
-            t.map(1, 0x1000, PageSize::Size4K, 0x5000, &mut f).unwrap();
-            t.map(1, 0x4000_0000, PageSize::Size1G, 1 << 30, &mut f)
-                .unwrap();
+            t.map(
+                1,
+                VirtAddr(0x1000),
+                PageSize::Size4K,
+                PhysAddr(0x5000),
+                &mut f,
+            )
+            .unwrap();
+            t.map(
+                1,
+                VirtAddr(0x4000_0000),
+                PageSize::Size1G,
+                PhysAddr(1 << 30),
+                &mut f,
+            )
+            .unwrap();
             // Overlaps are refused both ways.
-            assert!(t.map(1, 0x4000_1000, PageSize::Size4K, 0, &mut f).is_err());
-            assert!(t.map(1, 0, PageSize::Size2M, 0, &mut f).is_err());
-            assert!(t.map(1, 0, PageSize::Size1G, 0, &mut f).is_err());
+            assert!(t
+                .map(
+                    1,
+                    VirtAddr(0x4000_1000),
+                    PageSize::Size4K,
+                    PhysAddr(0),
+                    &mut f
+                )
+                .is_err());
+            assert!(t
+                .map(1, VirtAddr(0), PageSize::Size2M, PhysAddr(0), &mut f)
+                .is_err());
+            assert!(t
+                .map(1, VirtAddr(0), PageSize::Size1G, PhysAddr(0), &mut f)
+                .is_err());
             let (tr, steps) = walk(&t, 1, 0x4000_0123);
-            assert_eq!(tr.unwrap().frame, 1 << 30);
+            assert_eq!(tr.unwrap().frame.0, 1 << 30);
             match huge {
                 // 4K and 1G primaries together: one group, 4 lines (2 if they coincide).
                 HugeProbe::Parallel => assert_eq!(groups_read(&steps), 1),
@@ -767,7 +832,10 @@ mod tests {
             // A miss: 2 groups in parallel, 2 per size in use sequentially.
             let miss = groups_read(&walk(&t, 1, 0x9000_0000_0000).1);
             assert_eq!(miss, if huge == HugeProbe::Parallel { 2 } else { 4 });
-            assert_eq!(t.unmap(1, 0x4000_0000).unwrap().size, PageSize::Size1G);
+            assert_eq!(
+                t.unmap(1, VirtAddr(0x4000_0000)).unwrap().size,
+                PageSize::Size1G
+            );
             // 1G no longer in use: not probed.
             let miss = groups_read(&walk(&t, 1, 0x9000_0000_0000).1);
             assert_eq!(miss, 2);
@@ -783,8 +851,14 @@ mod tests {
         };
         let mut t = Htab::new(&cfg, &os(4 << 30), &mut f).unwrap();
         for i in 0..1000u64 {
-            t.map(2, i << 12, PageSize::Size4K, i << 12, &mut f)
-                .unwrap();
+            t.map(
+                2,
+                VirtAddr(i << 12),
+                PageSize::Size4K,
+                PhysAddr(i << 12),
+                &mut f,
+            )
+            .unwrap();
         }
         assert_eq!(t.table_bytes(), 4096 * 128);
         assert_eq!(t.stats()["bytes"], 4096 * 128);
@@ -825,7 +899,10 @@ mod tests {
                     let k = (a, s, va >> s.shift());
                     m.get(&k)
                         .filter(|_| !g.contains(&k))
-                        .map(|&frame| Translation { frame, size: s })
+                        .map(|&frame| Translation {
+                            frame: PhysAddr(frame),
+                            size: s,
+                        })
                 })
             };
             let mut steps = Vec::new();
@@ -841,7 +918,7 @@ mod tests {
                 match rng.next_u64() % 4 {
                     0 | 1 => {
                         let frame = (rng.next_u64() % (1 << 30)) << 12;
-                        let r = t.map(asid, va, size, frame, &mut f);
+                        let r = t.map(asid, VirtAddr(va), size, PhysAddr(frame), &mut f);
                         if overlaps(&model, asid, va, size) {
                             assert!(r.is_err(), "op {op}: overlapping map accepted");
                         } else {
@@ -853,12 +930,12 @@ mod tests {
                         }
                     }
                     2 => {
-                        let got = t.unmap(asid, va);
+                        let got = t.unmap(asid, VirtAddr(va));
                         let k = PageSize::ALL
                             .into_iter()
                             .map(|s| (asid, s, va >> s.shift()))
                             .find(|k| model.contains_key(k));
-                        assert_eq!(got.map(|t| t.frame), k.map(|k| model[&k]), "op {op}");
+                        assert_eq!(got.map(|t| t.frame.0), k.map(|k| model[&k]), "op {op}");
                         if let Some(k) = k {
                             model.remove(&k);
                             gone.remove(&k);
@@ -867,7 +944,10 @@ mod tests {
                     _ => {
                         // Restore a random evicted page, as a fault on it would.
                         if let Some(&(a, s, v)) = gone.iter().next() {
-                            let out = t.restore(a, v << s.shift(), &mut f).unwrap().unwrap();
+                            let out = t
+                                .restore(a, VirtAddr(v << s.shift()), &mut f)
+                                .unwrap()
+                                .unwrap();
                             gone.remove(&(a, s, v));
                             if let Some(e) = out.evicted {
                                 assert!(gone.insert(victim_of(&t, e, &gone)));
@@ -885,12 +965,20 @@ mod tests {
                         (1 + (rng.next_u64() % 3) as u16, rng.next_u64() % (16 << 30))
                     };
                     let want = expect(&model, &gone, probe.0, probe.1);
-                    assert_eq!(t.translate(probe.0, probe.1), want, "op {op}");
+                    assert_eq!(t.translate(probe.0, VirtAddr(probe.1)), want, "op {op}");
                     steps.clear();
-                    assert_eq!(t.walk(probe.0, probe.1, None, &mut steps), want, "op {op}");
+                    assert_eq!(
+                        t.walk(probe.0, VirtAddr(probe.1), None, &mut steps),
+                        want,
+                        "op {op}"
+                    );
                     assert!(!steps.is_empty());
                     for s in &steps {
-                        assert!(inside(t.phys(), s.pte_addr), "op {op}: {:#x}", s.pte_addr);
+                        assert!(
+                            inside(t.phys(), s.pte_addr.0),
+                            "op {op}: {:#x}",
+                            s.pte_addr.0
+                        );
                         assert_eq!(s.level, 0);
                     }
                 }
@@ -916,7 +1004,7 @@ mod tests {
             .keys()
             .map(|&k| unpack(k))
             .filter(|&(a, v, s)| {
-                v << s.shift() == e.vaddr && s == e.size && !gone.contains(&(a, s, v))
+                v << s.shift() == e.vaddr.0 && s == e.size && !gone.contains(&(a, s, v))
             })
             .collect();
         assert_eq!(found.len(), 1);
@@ -933,22 +1021,22 @@ mod tests {
         for k in 0..9u64 {
             t.map(
                 1,
-                (1 + 16 * k) << 12,
+                VirtAddr((1 + 16 * k) << 12),
                 PageSize::Size4K,
-                (k + 1) << 12,
+                PhysAddr((k + 1) << 12),
                 &mut f,
             )
             .unwrap();
         }
         // Primary hit: two lines in parallel, one DRAM latency.
-        let r = w.walk(0, 1, 1 << 12, &t, &mut m);
+        let r = w.walk(0, 1, VirtAddr(1 << 12), &t, &mut m);
         assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (2, DRAM, 0));
         // Secondary hit: two dependent groups.
-        let r = w.walk(0, 1, (1 + 16 * 8) << 12, &t, &mut m);
+        let r = w.walk(0, 1, VirtAddr((1 + 16 * 8) << 12), &t, &mut m);
         assert_eq!((r.reads, r.pte_cycles), (4, 2 * DRAM));
-        assert_eq!(r.translation.unwrap().frame, 9 << 12);
+        assert_eq!(r.translation.unwrap().frame.0, 9 << 12);
         // Miss: both groups.
-        let r = w.walk(0, 1, 0x3000, &t, &mut m);
+        let r = w.walk(0, 1, VirtAddr(0x3000), &t, &mut m);
         assert_eq!((r.reads, r.pte_cycles, r.translation), (4, 2 * DRAM, None));
     }
 }

@@ -58,7 +58,7 @@ use super::{
     IndexPart, MapOutcome, Mappable, PhysArray, Teachable, Translation, WalkStart, WalkStep,
     Walkable, NO_NODE,
 };
-use crate::addr::PageSize;
+use crate::addr::{PageSize, PhysAddr, VirtAddr};
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
@@ -292,7 +292,7 @@ impl Inverted {
         let read = |steps: &mut Vec<WalkStep>, pte_addr| {
             steps.push(WalkStep {
                 level: 0,
-                pte_addr,
+                pte_addr: PhysAddr(pte_addr),
                 next: NO_NODE,
                 group: 0,
             })
@@ -311,7 +311,7 @@ impl Inverted {
                 let h = &self.hit_hist[pos.min(HIST)];
                 h.set(h.get() + 1);
                 return Some(Translation {
-                    frame: (i as u64) << 12,
+                    frame: PhysAddr((i as u64) << 12),
                     size,
                 });
             }
@@ -368,9 +368,10 @@ impl Mappable for Inverted {
 
     const ALIASES: bool = false;
 
-    fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
+    fn translate(&self, asid: u16, vaddr: VirtAddr) -> Option<Translation> {
+        let vaddr = vaddr.0;
         self.lookup(asid, vaddr).map(|(size, i)| Translation {
-            frame: (i as u64) << 12,
+            frame: PhysAddr((i as u64) << 12),
             size,
         })
     }
@@ -378,11 +379,12 @@ impl Mappable for Inverted {
     fn map(
         &mut self,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         size: PageSize,
-        frame: u64,
+        frame: PhysAddr,
         _frames: &mut FrameAllocator,
     ) -> Result<MapOutcome, SimError> {
+        let (vaddr, frame) = (vaddr.0, frame.0);
         let vaddr = vaddr & !(size.bytes() - 1);
         let vpn = vaddr >> size.shift();
         if vpn >> VPN_BITS != 0 {
@@ -431,7 +433,8 @@ impl Mappable for Inverted {
         Ok(MapOutcome::default())
     }
 
-    fn unmap(&mut self, asid: u16, vaddr: u64) -> Option<Translation> {
+    fn unmap(&mut self, asid: u16, vaddr: VirtAddr) -> Option<Translation> {
+        let vaddr = vaddr.0;
         let (size, (i, prev)) = PageSize::ALL
             .into_iter()
             .filter(|s| self.mapped[s.index()] > 0)
@@ -448,7 +451,7 @@ impl Mappable for Inverted {
         self.next[i] = END;
         self.mapped[size.index()] -= 1;
         Some(Translation {
-            frame: (i as u64) << 12,
+            frame: PhysAddr((i as u64) << 12),
             size,
         })
     }
@@ -494,10 +497,11 @@ impl Walkable for Inverted {
     fn walk(
         &self,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         _start: Option<WalkStart>,
         steps: &mut Vec<WalkStep>,
     ) -> Option<Translation> {
+        let vaddr = vaddr.0;
         let found = probe_sizes(self.huge, &self.mapped, steps, |s, st| {
             self.probe(asid, vaddr, s, st)
         });
@@ -508,16 +512,18 @@ impl Walkable for Inverted {
     }
 
     #[inline(always)]
-    fn leaf_lines(&self, asid: u16, vaddr: u64) -> Option<(u64, u64)> {
+    fn leaf_lines(&self, asid: u16, vaddr: VirtAddr) -> Option<(PhysAddr, PhysAddr)> {
+        let vaddr = vaddr.0;
         let (size, i) = self.lookup(asid, vaddr)?;
         Some((
-            self.entry_addr(i as u64),
-            ((i as u64) << 12) + (vaddr & (size.bytes() - 1)),
+            PhysAddr(self.entry_addr(i as u64)),
+            PhysAddr(((i as u64) << 12) + (vaddr & (size.bytes() - 1))),
         ))
     }
 
     #[inline(always)]
-    fn prefetch(&self, asid: u16, vaddr: u64) {
+    fn prefetch(&self, asid: u16, vaddr: VirtAddr) {
+        let vaddr = vaddr.0;
         if let Some(s) = probed_sizes(&self.mapped).next() {
             let a = self.anchor_of(asid, s, vaddr >> s.shift()) as usize;
             super::prefetch_host(&self.hat[a]);
@@ -526,7 +532,8 @@ impl Walkable for Inverted {
 }
 
 impl Teachable for Inverted {
-    fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
+    fn index_parts(&self, asid: u16, vaddr: VirtAddr, size: PageSize) -> Vec<IndexPart> {
+        let vaddr = vaddr.0;
         let vpn = vaddr >> size.shift();
         let j = self.anchor_of(asid, size, vpn);
         vec![IndexPart {
@@ -537,7 +544,7 @@ impl Teachable for Inverted {
             ),
             value: j,
             of: self.anchors(),
-            paddr: self.anchor_addr(j),
+            paddr: PhysAddr(self.anchor_addr(j)),
         }]
     }
 }
@@ -561,7 +568,7 @@ mod tests {
 
     fn walk(t: &Inverted, asid: u16, va: u64) -> (Option<Translation>, Vec<WalkStep>) {
         let mut steps = Vec::new();
-        let r = t.walk(asid, va, None, &mut steps);
+        let r = t.walk(asid, VirtAddr(va), None, &mut steps);
         (r, steps)
     }
 
@@ -598,7 +605,8 @@ mod tests {
         assert_eq!(f.bytes_in_use, 3 << 21);
         for k in 0..100u64 {
             let fr = f.alloc(PageSize::Size4K).unwrap();
-            t.map(1, k << 12, PageSize::Size4K, fr, &mut f).unwrap();
+            t.map(1, VirtAddr(k << 12), PageSize::Size4K, PhysAddr(fr), &mut f)
+                .unwrap();
         }
         // The footprint does not depend on what is mapped.
         assert_eq!(t.table_bytes(), 262144 * 16 + 131072 * 4);
@@ -628,8 +636,14 @@ mod tests {
         for k in 0..6u64 {
             let fr = f.alloc(PageSize::Size4K).unwrap();
             frames.push(fr);
-            t.map(7, (v0 + k * m) << 12, PageSize::Size4K, fr, &mut f)
-                .unwrap();
+            t.map(
+                7,
+                VirtAddr((v0 + k * m) << 12),
+                PageSize::Size4K,
+                PhysAddr(fr),
+                &mut f,
+            )
+            .unwrap();
         }
         assert_eq!(t.collisions, 5);
         for k in 1..=6u64 {
@@ -637,17 +651,17 @@ mod tests {
             assert_eq!(
                 tr,
                 Some(Translation {
-                    frame: frames[k as usize - 1],
+                    frame: PhysAddr(frames[k as usize - 1]),
                     size: PageSize::Size4K
                 })
             );
             assert_eq!(steps.len() as u64, 1 + k, "page {k}");
-            assert_eq!(steps[0].pte_addr, t.anchor_addr(anchor));
+            assert_eq!(steps[0].pte_addr.0, t.anchor_addr(anchor));
             for (j, s) in steps.iter().enumerate() {
                 assert_eq!(s.group as usize, j, "dependent reads: one group each");
                 assert_eq!((s.level, s.next), (0, NO_NODE));
                 if j > 0 {
-                    assert_eq!(s.pte_addr, t.entry_addr(frames[j - 1] >> 12));
+                    assert_eq!(s.pte_addr.0, t.entry_addr(frames[j - 1] >> 12));
                 }
             }
         }
@@ -658,13 +672,13 @@ mod tests {
         let (tr, steps) = walk(&t, 6, v0 << 12);
         assert_eq!((tr, steps.len()), (None, 1));
         // Unlinking the first page moves every later one up by one.
-        assert_eq!(t.unmap(7, v0 << 12).unwrap().frame, frames[0]);
+        assert_eq!(t.unmap(7, VirtAddr(v0 << 12)).unwrap().frame.0, frames[0]);
         for k in 2..=6u64 {
             let (_, steps) = walk(&t, 7, (v0 + (k - 1) * m) << 12);
             assert_eq!(steps.len() as u64, k);
         }
         // Unlinking from the middle too.
-        t.unmap(7, (v0 + 3 * m) << 12).unwrap();
+        t.unmap(7, VirtAddr((v0 + 3 * m) << 12)).unwrap();
         let (_, steps) = walk(&t, 7, (v0 + 5 * m) << 12);
         assert_eq!(steps.len(), 1 + 4, "the last of four");
         assert_eq!(t.mean_successful_search(), (1 + 2 + 3 + 4) as f64 / 4.0);
@@ -680,32 +694,99 @@ mod tests {
         let mut f = FrameAllocator::new(4 << 30, FrameAlloc::Sequential, 0);
         let mut t = Inverted::new(&InvertedConfig::default(), &os(4 << 30), &mut f).unwrap();
         let fr = f.alloc(PageSize::Size2M).unwrap();
-        t.map(1, 0x4000_0000, PageSize::Size2M, fr, &mut f).unwrap();
-        let tr = t.translate(1, 0x401f_f123).unwrap();
+        t.map(
+            1,
+            VirtAddr(0x4000_0000),
+            PageSize::Size2M,
+            PhysAddr(fr),
+            &mut f,
+        )
+        .unwrap();
+        let tr = t.translate(1, VirtAddr(0x401f_f123)).unwrap();
         assert_eq!(
             tr,
             Translation {
-                frame: fr,
+                frame: PhysAddr(fr),
                 size: PageSize::Size2M
             }
         );
-        assert!(t.translate(2, 0x4000_0000).is_none());
+        assert!(t.translate(2, VirtAddr(0x4000_0000)).is_none());
         // One frame, one virtual page.
-        assert!(t.map(2, 0x4000_0000, PageSize::Size2M, fr, &mut f).is_err());
+        assert!(t
+            .map(
+                2,
+                VirtAddr(0x4000_0000),
+                PageSize::Size2M,
+                PhysAddr(fr),
+                &mut f
+            )
+            .is_err());
         // Not inside a mapped 2M page, not around a mapped 4K page.
         let g = f.alloc(PageSize::Size4K).unwrap();
-        assert!(t.map(1, 0x4010_0000, PageSize::Size4K, g, &mut f).is_err());
-        t.map(1, 0x8000_0000, PageSize::Size4K, g, &mut f).unwrap();
+        assert!(t
+            .map(
+                1,
+                VirtAddr(0x4010_0000),
+                PageSize::Size4K,
+                PhysAddr(g),
+                &mut f
+            )
+            .is_err());
+        t.map(
+            1,
+            VirtAddr(0x8000_0000),
+            PageSize::Size4K,
+            PhysAddr(g),
+            &mut f,
+        )
+        .unwrap();
         let h = f.alloc(PageSize::Size1G).unwrap();
-        assert!(t.map(1, 0x8000_0000, PageSize::Size1G, h, &mut f).is_err());
-        assert!(t.map(1, 0x4000_0000, PageSize::Size1G, h, &mut f).is_err());
-        t.map(1, 0xc000_0000, PageSize::Size1G, h, &mut f).unwrap();
+        assert!(t
+            .map(
+                1,
+                VirtAddr(0x8000_0000),
+                PageSize::Size1G,
+                PhysAddr(h),
+                &mut f
+            )
+            .is_err());
+        assert!(t
+            .map(
+                1,
+                VirtAddr(0x4000_0000),
+                PageSize::Size1G,
+                PhysAddr(h),
+                &mut f
+            )
+            .is_err());
+        t.map(
+            1,
+            VirtAddr(0xc000_0000),
+            PageSize::Size1G,
+            PhysAddr(h),
+            &mut f,
+        )
+        .unwrap();
         // Frames outside memory or misaligned.
-        assert!(t.map(1, 0, PageSize::Size4K, 4 << 30, &mut f).is_err());
-        assert!(t.map(1, 0, PageSize::Size2M, 0x1000, &mut f).is_err());
-        assert_eq!(t.unmap(1, 0x4000_1000).unwrap().size, PageSize::Size2M);
-        assert!(t.unmap(1, 0x4000_1000).is_none());
-        t.map(1, 0x4010_0000, PageSize::Size4K, fr, &mut f).unwrap();
+        assert!(t
+            .map(1, VirtAddr(0), PageSize::Size4K, PhysAddr(4 << 30), &mut f)
+            .is_err());
+        assert!(t
+            .map(1, VirtAddr(0), PageSize::Size2M, PhysAddr(0x1000), &mut f)
+            .is_err());
+        assert_eq!(
+            t.unmap(1, VirtAddr(0x4000_1000)).unwrap().size,
+            PageSize::Size2M
+        );
+        assert!(t.unmap(1, VirtAddr(0x4000_1000)).is_none());
+        t.map(
+            1,
+            VirtAddr(0x4010_0000),
+            PageSize::Size4K,
+            PhysAddr(fr),
+            &mut f,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -748,11 +829,12 @@ mod tests {
             while (pages.len() as u64) < n {
                 let asid = 1 + (rng.next_u64() % 4) as u16;
                 let va = (rng.next_u64() % (1 << 47)) & !0xfff;
-                if t.translate(asid, va).is_some() {
+                if t.translate(asid, VirtAddr(va)).is_some() {
                     continue;
                 }
                 let fr = f.alloc(PageSize::Size4K).unwrap();
-                t.map(asid, va, PageSize::Size4K, fr, &mut f).unwrap();
+                t.map(asid, VirtAddr(va), PageSize::Size4K, PhysAddr(fr), &mut f)
+                    .unwrap();
                 pages.push((asid, va));
             }
             // Through walks: each successful walk reads the anchor and `position` entries.
@@ -760,7 +842,7 @@ mod tests {
             let mut chain_reads = 0;
             for &(asid, va) in &pages {
                 steps.clear();
-                assert!(t.walk(asid, va, None, &mut steps).is_some());
+                assert!(t.walk(asid, VirtAddr(va), None, &mut steps).is_some());
                 chain_reads += steps.len() as u64 - 1;
             }
             let mean = chain_reads as f64 / n as f64;
@@ -794,10 +876,16 @@ mod tests {
             let base = 0x10_0000_5000u64;
             for k in 0..3u64 {
                 let fr = f.alloc(PageSize::Size4K).unwrap();
-                t.map(1, base + (k << 32), PageSize::Size4K, fr, &mut f)
-                    .unwrap();
+                t.map(
+                    1,
+                    VirtAddr(base + (k << 32)),
+                    PageSize::Size4K,
+                    PhysAddr(fr),
+                    &mut f,
+                )
+                .unwrap();
             }
-            let r = w.walk(0, 1, base + (2 << 32), &t, &mut m);
+            let r = w.walk(0, 1, VirtAddr(base + (2 << 32)), &t, &mut m);
             assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (4, 4 * DRAM, 0));
             // A 2M page B (2M anchor 0x10000 ^ 1) and a 4K page A = B + 4 GiB: A's 4K
             // anchor (1) is the 4K anchor of B's first 4K page, A's 2M anchor is empty.
@@ -805,14 +893,16 @@ mod tests {
             let a = b + (1 << 32);
             let fa = f.alloc(PageSize::Size4K).unwrap();
             let fb = f.alloc(PageSize::Size2M).unwrap();
-            t.map(1, a, PageSize::Size4K, fa, &mut f).unwrap();
-            t.map(1, b, PageSize::Size2M, fb, &mut f).unwrap();
-            let ra = w.walk(0, 1, a, &t, &mut m);
-            let rb = w.walk(0, 1, b + 0x234, &t, &mut m);
-            assert_eq!(ra.translation.unwrap().frame, fa);
-            assert_eq!(rb.translation.unwrap().frame + 0x234, fb + 0x234);
+            t.map(1, VirtAddr(a), PageSize::Size4K, PhysAddr(fa), &mut f)
+                .unwrap();
+            t.map(1, VirtAddr(b), PageSize::Size2M, PhysAddr(fb), &mut f)
+                .unwrap();
+            let ra = w.walk(0, 1, VirtAddr(a), &t, &mut m);
+            let rb = w.walk(0, 1, VirtAddr(b + 0x234), &t, &mut m);
+            assert_eq!(ra.translation.unwrap().frame.0, fa);
+            assert_eq!(rb.translation.unwrap().frame.0 + 0x234, fb + 0x234);
             // Not mapped, and hashing onto A's 4K chain and B's 2M chain.
-            let rn = w.walk(0, 1, b + (1 << 41), &t, &mut m);
+            let rn = w.walk(0, 1, VirtAddr(b + (1 << 41)), &t, &mut m);
             assert_eq!(rn.translation, None);
             match huge {
                 // A: both anchors together, then A's entry (the 2M chain is empty).

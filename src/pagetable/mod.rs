@@ -33,7 +33,7 @@ pub use htab::Htab;
 pub use inverted::Inverted;
 pub use radix::Radix;
 
-use crate::addr::PageSize;
+use crate::addr::{PageSize, PhysAddr, VirtAddr};
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
 
@@ -44,7 +44,7 @@ use crate::SimError;
 pub struct Evicted {
     /// Address space the dropped translation belongs to (a global table holds all).
     pub asid: u16,
-    pub vaddr: u64,
+    pub vaddr: VirtAddr,
     pub size: PageSize,
 }
 
@@ -90,7 +90,7 @@ impl PhysArray {
 /// A resolved translation: the frame's physical address and the page size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Translation {
-    pub frame: u64,
+    pub frame: PhysAddr,
     pub size: PageSize,
 }
 
@@ -104,7 +104,7 @@ pub struct WalkStep {
     /// designs: 0).
     pub level: u8,
     /// Physical address of the entry read.
-    pub pte_addr: u64,
+    pub pte_addr: PhysAddr,
     /// The table this entry points to, for walk caches; `NO_NODE` if none.
     pub next: u32,
     /// Reads of one group are issued together and cost the slowest of them; groups
@@ -125,7 +125,7 @@ pub struct IndexPart {
     /// How many there are (the index is below this).
     pub of: u64,
     /// Physical address of what it selects.
-    pub paddr: u64,
+    pub paddr: PhysAddr,
 }
 
 /// Where a walk may start: at the root, or below a walk-cache hit.
@@ -170,7 +170,7 @@ pub trait Walkable {
     fn walk(
         &self,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         start: Option<WalkStart>,
         steps: &mut Vec<WalkStep>,
     ) -> Option<Translation>;
@@ -183,18 +183,48 @@ pub trait Walkable {
     /// closer. Changes nothing the simulation can see; a speed measure only (a large
     /// footprint's tables do not fit the host's caches).
     #[inline(always)]
-    fn prefetch(&self, _asid: u16, _vaddr: u64) {}
+    fn prefetch(&self, _asid: u16, _vaddr: VirtAddr) {}
     /// Physical addresses of the leaf entry a walk of `vaddr` reads last and of the data
     /// itself, if `vaddr` is mapped. No timing and no state change: used to prefetch the
     /// simulated cache sets those lines will probe.
     #[inline(always)]
-    fn leaf_lines(&self, _asid: u16, _vaddr: u64) -> Option<(u64, u64)> {
+    fn leaf_lines(&self, _asid: u16, _vaddr: VirtAddr) -> Option<(PhysAddr, PhysAddr)> {
         None
     }
 }
 
 /// What the OS model needs of a table: the functional map (map, unmap, restore,
 /// translate, list), one table per address space or one for all, and what it costs.
+///
+/// Virtual addresses cross this interface as [`VirtAddr`], frames as [`PhysAddr`]:
+///
+/// ```
+/// use mmusim::addr::{PageSize, PhysAddr, VirtAddr};
+/// use mmusim::config::FrameAlloc;
+/// use mmusim::os::frames::FrameAllocator;
+/// use mmusim::pagetable::{Mappable, Radix};
+///
+/// let mut frames = FrameAllocator::new(1 << 30, FrameAlloc::Sequential, 1);
+/// let mut t = Radix::new(&[9, 9, 9, 9], &mut frames).unwrap();
+/// let (page, frame) = (VirtAddr(0x7000), PhysAddr(0x4_2000));
+/// t.map(1, page, PageSize::Size4K, frame, &mut frames).unwrap();
+/// assert_eq!(t.translate(1, page + 0x123).unwrap().frame, frame);
+/// ```
+///
+/// so a frame passed where a page is meant does not compile:
+///
+/// ```compile_fail
+/// use mmusim::addr::{PageSize, PhysAddr, VirtAddr};
+/// use mmusim::config::FrameAlloc;
+/// use mmusim::os::frames::FrameAllocator;
+/// use mmusim::pagetable::{Mappable, Radix};
+///
+/// let mut frames = FrameAllocator::new(1 << 30, FrameAlloc::Sequential, 1);
+/// let mut t = Radix::new(&[9, 9, 9, 9], &mut frames).unwrap();
+/// let (page, frame) = (VirtAddr(0x7000), PhysAddr(0x4_2000));
+/// // Page and frame swapped: expected `VirtAddr`, found `PhysAddr`.
+/// t.map(1, frame, PageSize::Size4K, page, &mut frames).unwrap();
+/// ```
 pub trait Mappable {
     /// One instance serves every address space (the simulator then builds one table
     /// for all cores instead of one per core).
@@ -204,31 +234,31 @@ pub trait Mappable {
     /// holds its frames without mapping them (and cannot run).
     const ALIASES: bool = true;
     /// The mapping of `vaddr`, if present (no timing: the OS's and the tests' view).
-    fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation>;
+    fn translate(&self, asid: u16, vaddr: VirtAddr) -> Option<Translation>;
     /// Map the page of `size` holding `vaddr` to `frame`, allocating tables as needed.
     fn map(
         &mut self,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         size: PageSize,
-        frame: u64,
+        frame: PhysAddr,
         frames: &mut FrameAllocator,
     ) -> Result<MapOutcome, SimError>;
     /// Remove the mapping of `vaddr`; returns what it was.
-    fn unmap(&mut self, asid: u16, vaddr: u64) -> Option<Translation>;
+    fn unmap(&mut self, asid: u16, vaddr: VirtAddr) -> Option<Translation>;
     /// Put back a mapping the design evicted earlier (its frame is still the page's), if
     /// `vaddr` is such a page: `Some` when it did. Designs that never evict: `None`.
     fn restore(
         &mut self,
         _asid: u16,
-        _vaddr: u64,
+        _vaddr: VirtAddr,
         _frames: &mut FrameAllocator,
     ) -> Result<Option<MapOutcome>, SimError> {
         Ok(None)
     }
     /// Every mapping of `asid` as (page base, frame, size), for designs that can list
     /// them cheaply (radix); `None` otherwise.
-    fn mappings(&self, _asid: u16) -> Option<Vec<(u64, u64, PageSize)>> {
+    fn mappings(&self, _asid: u16) -> Option<Vec<(VirtAddr, PhysAddr, PageSize)>> {
         None
     }
     /// A new, empty table of the same geometry for another address space (a forked
@@ -262,12 +292,12 @@ pub trait Teachable {
     /// How `vaddr`, as a page of `size`, selects entries: the hash indices of a hashed
     /// design. Radix tables index by address bits, which the caller shows from the
     /// config; they return none.
-    fn index_parts(&self, _asid: u16, _vaddr: u64, _size: PageSize) -> Vec<IndexPart> {
+    fn index_parts(&self, _asid: u16, _vaddr: VirtAddr, _size: PageSize) -> Vec<IndexPart> {
         Vec::new()
     }
     /// Physical address of radix table `node` (what a walk step's `next` or a walk-cache
     /// entry points to); `None` for designs without levels.
-    fn node_paddr(&self, _node: u32) -> Option<u64> {
+    fn node_paddr(&self, _node: u32) -> Option<PhysAddr> {
         None
     }
 }

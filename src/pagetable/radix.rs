@@ -9,7 +9,7 @@
 
 use super::design::DesignConfig;
 use super::{MapOutcome, Mappable, Teachable, Translation, WalkStart, WalkStep, Walkable, NO_NODE};
-use crate::addr::PageSize;
+use crate::addr::{PageSize, PhysAddr, VirtAddr};
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
 use crate::SimError;
@@ -229,7 +229,8 @@ impl Mappable for Radix {
         Ok(())
     }
 
-    fn translate(&self, _asid: u16, vaddr: u64) -> Option<Translation> {
+    fn translate(&self, _asid: u16, vaddr: VirtAddr) -> Option<Translation> {
+        let vaddr = vaddr.0;
         // `walk` without its steps: test builds check every TLB hit against this, and
         // the check must not allocate (the allocation test counts test builds).
         let (mut level, mut node) = (self.levels, 0);
@@ -237,7 +238,7 @@ impl Mappable for Radix {
             let e = self.entries[node * SLOTS + self.index(vaddr, level)];
             if e == 0 || e & 1 == 1 {
                 return (e != 0).then(|| Translation {
-                    frame: e & !1,
+                    frame: PhysAddr(e & !1),
                     size: self.size_of_level(level),
                 });
             }
@@ -252,11 +253,12 @@ impl Mappable for Radix {
     fn map(
         &mut self,
         _asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         size: PageSize,
-        frame: u64,
+        frame: PhysAddr,
         frames: &mut FrameAllocator,
     ) -> Result<MapOutcome, SimError> {
+        let (vaddr, frame) = (vaddr.0, frame.0);
         let leaf = self.leaf_level(size).ok_or_else(|| {
             SimError(format!(
                 "this radix table has no level that maps {size} pages"
@@ -304,7 +306,8 @@ impl Mappable for Radix {
         Ok(MapOutcome::default())
     }
 
-    fn unmap(&mut self, _asid: u16, vaddr: u64) -> Option<Translation> {
+    fn unmap(&mut self, _asid: u16, vaddr: VirtAddr) -> Option<Translation> {
+        let vaddr = vaddr.0;
         let mut node = 0usize;
         let mut level = self.levels;
         loop {
@@ -316,7 +319,7 @@ impl Mappable for Radix {
             if e & 1 == 1 {
                 self.entries[slot] = 0;
                 return Some(Translation {
-                    frame: e & !1,
+                    frame: PhysAddr(e & !1),
                     size: self.size_of_level(level),
                 });
             }
@@ -328,7 +331,7 @@ impl Mappable for Radix {
         }
     }
 
-    fn mappings(&self, _asid: u16) -> Option<Vec<(u64, u64, PageSize)>> {
+    fn mappings(&self, _asid: u16) -> Option<Vec<(VirtAddr, PhysAddr, PageSize)>> {
         let mut out = Vec::new();
         let mut stack = vec![(0usize, self.levels, 0u64)];
         while let Some((node, level, va)) = stack.pop() {
@@ -336,7 +339,7 @@ impl Mappable for Radix {
                 let e = self.entries[node * SLOTS + i];
                 let a = va | (i as u64) << self.shift[level];
                 if e & 1 == 1 {
-                    out.push((a, e & !1, self.size_of_level(level)));
+                    out.push((VirtAddr(a), PhysAddr(e & !1), self.size_of_level(level)));
                 } else if e != 0 {
                     stack.push((((e >> 1) - 1) as usize, level - 1, a));
                 }
@@ -368,10 +371,11 @@ impl Walkable for Radix {
     fn walk(
         &self,
         _asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         start: Option<WalkStart>,
         steps: &mut Vec<WalkStep>,
     ) -> Option<Translation> {
+        let vaddr = vaddr.0;
         let (mut level, mut node) = match start {
             Some(s) => (s.level as usize, s.node as usize),
             None => (self.levels, 0),
@@ -379,7 +383,7 @@ impl Walkable for Radix {
         loop {
             let idx = self.index(vaddr, level);
             let e = self.entries[node * SLOTS + idx];
-            let pte_addr = self.paddr[node] + idx as u64 * 8;
+            let pte_addr = PhysAddr(self.paddr[node] + idx as u64 * 8);
             if e == 0 || e & 1 == 1 {
                 steps.push(WalkStep {
                     level: level as u8,
@@ -388,7 +392,7 @@ impl Walkable for Radix {
                     group: level as u8,
                 });
                 return (e != 0).then(|| Translation {
-                    frame: e & !1,
+                    frame: PhysAddr(e & !1),
                     size: self.size_of_level(level),
                 });
             }
@@ -413,7 +417,8 @@ impl Walkable for Radix {
     }
 
     #[inline(always)]
-    fn leaf_lines(&self, _asid: u16, vaddr: u64) -> Option<(u64, u64)> {
+    fn leaf_lines(&self, _asid: u16, vaddr: VirtAddr) -> Option<(PhysAddr, PhysAddr)> {
+        let vaddr = vaddr.0;
         let mut node = 0usize;
         let mut level = self.levels;
         loop {
@@ -425,7 +430,7 @@ impl Walkable for Radix {
             if e & 1 == 1 {
                 let pte = self.paddr.get(node)? + idx as u64 * 8;
                 let offset = vaddr & ((1u64 << self.shift[level]) - 1);
-                return Some((pte, (e & !1) + offset));
+                return Some((PhysAddr(pte), PhysAddr((e & !1) + offset)));
             }
             if level == 1 {
                 return None;
@@ -436,7 +441,8 @@ impl Walkable for Radix {
     }
 
     #[inline(always)]
-    fn prefetch(&self, _asid: u16, vaddr: u64) {
+    fn prefetch(&self, _asid: u16, vaddr: VirtAddr) {
+        let vaddr = vaddr.0;
         // Follow the upper levels (few tables, usually in the host's caches) and prefetch
         // the entry of the deepest table present.
         let mut node = 0usize;
@@ -462,8 +468,8 @@ impl Walkable for Radix {
 }
 
 impl Teachable for Radix {
-    fn node_paddr(&self, node: u32) -> Option<u64> {
-        self.paddr.get(node as usize).copied()
+    fn node_paddr(&self, node: u32) -> Option<PhysAddr> {
+        self.paddr.get(node as usize).copied().map(PhysAddr)
     }
 }
 
@@ -501,15 +507,22 @@ mod tests {
             let mut t = Radix::new(&bits, &mut f).unwrap();
             let va = 0x7f12_3456_7000u64;
             let frame = f.alloc(size).unwrap();
-            t.map(1, va, size, frame, &mut f).unwrap();
+            t.map(1, VirtAddr(va), size, PhysAddr(frame), &mut f)
+                .unwrap();
             let mut steps = Vec::new();
-            let tr = t.walk(1, va + 8, None, &mut steps).unwrap();
-            assert_eq!(tr, Translation { frame, size });
+            let tr = t.walk(1, VirtAddr(va + 8), None, &mut steps).unwrap();
+            assert_eq!(
+                tr,
+                Translation {
+                    frame: PhysAddr(frame),
+                    size
+                }
+            );
             assert_eq!(steps.len(), reads, "{bits:?} {size}");
             // Levels read go from the root down, each PTE inside its table's frame.
             for (k, s) in steps.iter().enumerate() {
                 assert_eq!(s.level as usize, bits.len() - k);
-                assert_eq!(s.pte_addr % 8, 0);
+                assert_eq!(s.pte_addr.0 % 8, 0);
             }
             // Starting below the root skips exactly the levels above.
             let top = steps[0];
@@ -518,7 +531,7 @@ mod tests {
                 level: top.level - 1,
                 node: top.next,
             };
-            assert_eq!(t.walk(1, va, Some(start), &mut again), Some(tr));
+            assert_eq!(t.walk(1, VirtAddr(va), Some(start), &mut again), Some(tr));
             assert_eq!(again, steps[1..]);
         }
     }
@@ -532,20 +545,40 @@ mod tests {
         // root + 2 x (PDPT, PD, PT).
         let pages = [0x1000u64, 0x2000, 0x80_0000_0000];
         for (i, &va) in pages.iter().enumerate() {
-            t.map(1, va, PageSize::Size4K, (i as u64 + 1) << 12, &mut f)
-                .unwrap();
+            t.map(
+                1,
+                VirtAddr(va),
+                PageSize::Size4K,
+                PhysAddr((i as u64 + 1) << 12),
+                &mut f,
+            )
+            .unwrap();
         }
         assert_eq!(t.tables(), 1 + 3 + 3);
         assert_eq!(t.table_bytes(), 7 * 4096);
-        assert_eq!(t.translate(1, 0x2fff).unwrap().frame, 2 << 12);
-        assert!(t.translate(1, 0x3000).is_none());
-        assert!(t.map(1, 0x1000, PageSize::Size4K, 0x9000, &mut f).is_err());
-        assert_eq!(t.unmap(1, 0x1000).unwrap().frame, 1 << 12);
-        assert!(t.translate(1, 0x1000).is_none());
+        assert_eq!(
+            t.translate(1, VirtAddr(0x2fff)).unwrap().frame,
+            PhysAddr(2 << 12)
+        );
+        assert!(t.translate(1, VirtAddr(0x3000)).is_none());
+        assert!(t
+            .map(
+                1,
+                VirtAddr(0x1000),
+                PageSize::Size4K,
+                PhysAddr(0x9000),
+                &mut f
+            )
+            .is_err());
+        assert_eq!(
+            t.unmap(1, VirtAddr(0x1000)).unwrap().frame,
+            PhysAddr(1 << 12)
+        );
+        assert!(t.translate(1, VirtAddr(0x1000)).is_none());
         // A not-present walk still reports the reads it made.
         let mut steps = Vec::new();
         assert!(t
-            .walk(1, 0x8000_0000_0000 - 4096, None, &mut steps)
+            .walk(1, VirtAddr(0x8000_0000_0000 - 4096), None, &mut steps)
             .is_none());
         assert_eq!(steps.len(), 1);
     }
@@ -557,9 +590,9 @@ mod tests {
         for i in 0..3u64 {
             t.map(
                 1,
-                0x20_0000 + (i << 12),
+                VirtAddr(0x20_0000 + (i << 12)),
                 PageSize::Size4K,
-                (i + 1) << 12,
+                PhysAddr((i + 1) << 12),
                 &mut f,
             )
             .unwrap();
@@ -568,21 +601,39 @@ mod tests {
         assert_eq!((t.tables(), t.table_bytes()), (4, 4 * 4096));
         let in_use = f.bytes_in_use;
         // A page is still mapped below the PD entry: no huge page there.
-        t.unmap(1, 0x20_0000).unwrap();
-        t.unmap(1, 0x20_1000).unwrap();
+        t.unmap(1, VirtAddr(0x20_0000)).unwrap();
+        t.unmap(1, VirtAddr(0x20_1000)).unwrap();
         assert!(t
-            .map(1, 0x20_0000, PageSize::Size2M, 2 << 21, &mut f)
+            .map(
+                1,
+                VirtAddr(0x20_0000),
+                PageSize::Size2M,
+                PhysAddr(2 << 21),
+                &mut f
+            )
             .is_err());
-        t.unmap(1, 0x20_2000).unwrap();
-        t.map(1, 0x20_0000, PageSize::Size2M, 2 << 21, &mut f)
-            .unwrap();
+        t.unmap(1, VirtAddr(0x20_2000)).unwrap();
+        t.map(
+            1,
+            VirtAddr(0x20_0000),
+            PageSize::Size2M,
+            PhysAddr(2 << 21),
+            &mut f,
+        )
+        .unwrap();
         assert_eq!((t.tables(), t.table_bytes()), (3, 3 * 4096));
         assert_eq!(f.bytes_in_use, in_use - 4096, "the PT page went back");
-        let tr = t.translate(1, 0x2f_ffff).unwrap();
-        assert_eq!((tr.frame, tr.size), (2 << 21, PageSize::Size2M));
+        let tr = t.translate(1, VirtAddr(0x2f_ffff)).unwrap();
+        assert_eq!((tr.frame, tr.size), (PhysAddr(2 << 21), PageSize::Size2M));
         // A 4K page cannot go inside it.
         assert!(t
-            .map(1, 0x20_1000, PageSize::Size4K, 0x5000, &mut f)
+            .map(
+                1,
+                VirtAddr(0x20_1000),
+                PageSize::Size4K,
+                PhysAddr(0x5000),
+                &mut f
+            )
             .is_err());
     }
 

@@ -11,7 +11,7 @@ use super::record::{Event, Recorder};
 use super::sched::Ended;
 use super::shootdown::{apply, pending_covers, PendingIpi};
 use super::{Shared, TimelinePoint};
-use crate::addr::AccessKind;
+use crate::addr::{AccessKind, VirtAddr};
 use crate::config::SystemConfig;
 use crate::os::OsStats;
 use crate::pagetable::{PageTable, Translation};
@@ -263,7 +263,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         core.stall(stall);
     }
 
-    let va = a.vaddr;
+    let va = VirtAddr(a.vaddr);
     let store = a.kind == AccessKind::Store;
     if sh.os.guarding() && (store || sh.os.guards_loads()) {
         // An access mprotect forbade, or a store to a copy-on-write page, traps before
@@ -344,8 +344,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         (sh.os).on_access(pt, (core.asid, va), (store, walked), os_stats, fx)?;
         apply(core, &mut sh.fx, &mut sh.mail);
     }
-    sh.mem
-        .data_access(core.id, frame + (va & (size.bytes() - 1)));
+    sh.mem.data_access(core.id, frame + va.offset(size));
 
     let tc = &mut core.counters.translation;
     tc.tlb += tlb_cycles;
@@ -362,7 +361,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
 /// A TLB miss as the lookup left it.
 #[derive(Clone, Copy)]
 struct Miss {
-    va: u64,
+    va: VirtAddr,
     /// The core's clock when the lookup began.
     now: u64,
     tlb_cycles: u64,
@@ -382,7 +381,7 @@ fn translate_miss<PT: PageTable, R: Recorder>(
     rec: &mut R,
 ) -> Result<(Translation, u64), SimError> {
     let va = m.va;
-    if va >= t.va_limit {
+    if va.0 >= t.va_limit {
         // Only a miss can get here first: TLB entries exist only for mapped addresses.
         return Err(SimError(format!(
             "core {}: address {va:#x} is beyond the page table's reach ({:#x}); use more levels or lower addresses",

@@ -14,6 +14,7 @@ use super::record::NoRecord;
 use super::shootdown::{apply, take_ipis};
 use super::stats::timeline_point;
 use super::{Shared, Simulator, BATCH};
+use crate::addr::VirtAddr;
 use crate::memory::MemorySystem;
 use crate::os::OsStats;
 use crate::pagetable::PageTable;
@@ -184,10 +185,10 @@ fn prefetch<PT: PageTable>(
     pos: usize,
 ) {
     if let Some(a) = buf.get(pos + 2 * PREFETCH_DISTANCE) {
-        pt.prefetch(core.asid, a.vaddr);
+        pt.prefetch(core.asid, VirtAddr(a.vaddr));
     }
     if let Some(a) = buf.get(pos + PREFETCH_DISTANCE) {
-        if let Some((pte, data)) = pt.leaf_lines(core.asid, a.vaddr) {
+        if let Some((pte, data)) = pt.leaf_lines(core.asid, VirtAddr(a.vaddr)) {
             mem.prefetch(core.id, pte);
             if mem.data_through_caches() {
                 mem.prefetch(core.id, data);

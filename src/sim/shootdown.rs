@@ -16,6 +16,7 @@
 
 use super::core::Core;
 use super::Simulator;
+use crate::addr::VirtAddr;
 use crate::config::{Delivery, ShootdownScheme};
 use crate::os::{Effects, Trigger};
 use crate::pagetable::{Evicted, PageTable};
@@ -370,12 +371,8 @@ fn forget_changed<'a>(flushed: &mut HashSet<u64>, pages: impl Iterator<Item = &'
 
 /// Whether a shootdown on its way to this core names the page of `va` in the running
 /// address space (a hit on it may be stale: the table changed, the IPI has not come).
-pub(super) fn pending_covers(core: &Core, va: u64) -> bool {
+pub(super) fn pending_covers(core: &Core, va: VirtAddr) -> bool {
     core.ipis.iter().any(|i| {
-        i.asid == core.asid
-            && (i.full
-                || i.pages
-                    .iter()
-                    .any(|e| e.vaddr == va & !(e.size.bytes() - 1)))
+        i.asid == core.asid && (i.full || i.pages.iter().any(|e| e.vaddr == va.align_down(e.size)))
     })
 }

@@ -33,7 +33,7 @@
 mod set_associative;
 pub use set_associative::SetAssociative;
 
-use crate::addr::{PageSize, PageSizeSet};
+use crate::addr::{PageSize, PageSizeSet, PhysAddr, VirtAddr};
 use crate::config::{TlbConfig, TlbFill, TlbOrganisation};
 use serde::Serialize;
 
@@ -50,8 +50,8 @@ pub const ASID_BITS: u32 = 14;
 /// number, address-space id and page size packed so that no key equals the array's empty
 /// marker (page numbers stay below 2^45 for 57-bit VAs).
 #[inline(always)]
-pub fn page_key(asid: u16, vaddr: u64, size: PageSize) -> u64 {
-    tag(vaddr >> size.shift(), asid, size.index())
+pub fn page_key(asid: u16, vaddr: VirtAddr, size: PageSize) -> u64 {
+    tag(vaddr.0 >> size.shift(), asid, size.index())
 }
 
 #[inline(always)]
@@ -288,7 +288,7 @@ pub struct TlbHit {
     /// 0-based level index.
     pub level: usize,
     /// Physical address of the page frame.
-    pub frame: u64,
+    pub frame: PhysAddr,
     pub size: PageSize,
 }
 
@@ -390,7 +390,7 @@ impl<O: Organisation> Tlbs<O> {
                 mask: 0,
                 hit: TlbHit {
                     level: 0,
-                    frame: 0,
+                    frame: PhysAddr(0),
                     size: PageSize::Size4K,
                 },
                 structure: 0,
@@ -438,9 +438,10 @@ impl<O: Organisation> Tlbs<O> {
         &mut self,
         side: usize,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         cycles: &mut u64,
     ) -> Option<TlbHit> {
+        let vaddr = vaddr.0;
         let m = &self.memo;
         #[cfg(test)]
         let m = &Memo {
@@ -475,7 +476,7 @@ impl<O: Organisation> Tlbs<O> {
                     }
                     let hit = TlbHit {
                         level: l,
-                        frame,
+                        frame: PhysAddr(frame),
                         size: ps,
                     };
                     if l == 0 && st.org.repeats_hit_silently() {
@@ -542,8 +543,8 @@ impl<O: Organisation> Tlbs<O> {
         &mut self,
         side: usize,
         asid: u16,
-        vaddr: u64,
-        frame: u64,
+        vaddr: VirtAddr,
+        frame: PhysAddr,
         size: PageSize,
         hit_level: usize,
     ) {
@@ -551,7 +552,7 @@ impl<O: Organisation> Tlbs<O> {
             // A level-1 hit changes nothing more.
             return;
         }
-        self.complete_miss(side, asid, vaddr, frame, size, hit_level);
+        self.complete_miss(side, asid, vaddr.0, frame.0, size, hit_level);
     }
 
     /// [`Tlbs::complete`] after a level-1 miss. Kept out of line: inlined, the fills
@@ -632,7 +633,8 @@ impl<O: Organisation> Tlbs<O> {
     }
 
     /// Remove the translation of `vaddr` (page of `size`) from every structure.
-    pub fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) {
+    pub fn invalidate_page(&mut self, asid: u16, vaddr: VirtAddr, size: PageSize) {
+        let vaddr = vaddr.0;
         self.forget_memo();
         for st in &mut self.structs {
             if st.sizes.contains(size) {
@@ -763,13 +765,13 @@ mod tests {
             .map(|&p| {
                 let va = p << 12;
                 let mut c = 0;
-                let h = t.lookup(DATA, 1, va, &mut c);
+                let h = t.lookup(DATA, 1, VirtAddr(va), &mut c);
                 let lvl = h.map(|h| h.level);
                 t.complete(
                     DATA,
                     1,
-                    va,
-                    p << 12,
+                    VirtAddr(va),
+                    PhysAddr(p << 12),
                     PageSize::Size4K,
                     lvl.unwrap_or(t.num_levels()),
                 );
@@ -849,12 +851,19 @@ mod tests {
         c2.page_sizes = vec![PageSize::Size2M];
         let mut t = Tlbs::new(&[c4, c2], 0);
         let mut cyc = 0;
-        assert!(t.lookup(DATA, 0, 0x20_0000, &mut cyc).is_none());
-        t.complete(DATA, 0, 0x20_0000, 0x4000_0000, PageSize::Size2M, 1);
-        let h = t.lookup(DATA, 0, 0x20_1234, &mut cyc).unwrap();
+        assert!(t.lookup(DATA, 0, VirtAddr(0x20_0000), &mut cyc).is_none());
+        t.complete(
+            DATA,
+            0,
+            VirtAddr(0x20_0000),
+            PhysAddr(0x4000_0000),
+            PageSize::Size2M,
+            1,
+        );
+        let h = t.lookup(DATA, 0, VirtAddr(0x20_1234), &mut cyc).unwrap();
         assert_eq!(
             (h.level, h.size, h.frame),
-            (0, PageSize::Size2M, 0x4000_0000)
+            (0, PageSize::Size2M, PhysAddr(0x4000_0000))
         );
         let s = t.stats();
         assert_eq!((s[0].misses, s[1].misses, s[1].hits), (0, 1, 1));
@@ -862,7 +871,7 @@ mod tests {
         assert_eq!(cyc, 6);
         // Instruction side has no structure: its lookups miss at no cost.
         let mut c = 0;
-        assert!(t.lookup(INSTR, 0, 0x20_0000, &mut c).is_none());
+        assert!(t.lookup(INSTR, 0, VirtAddr(0x20_0000), &mut c).is_none());
         assert_eq!(c, 0);
     }
 
@@ -870,11 +879,18 @@ mod tests {
     fn asids_do_not_share_entries() {
         let mut t = Tlbs::new(&[cfg("fa", 1, 8, 8, TlbFill::Miss)], 0);
         let mut c = 0;
-        t.complete(DATA, 1, 0x5000, 0x9000, PageSize::Size4K, 1);
-        assert!(t.lookup(DATA, 1, 0x5000, &mut c).is_some());
-        assert!(t.lookup(DATA, 2, 0x5000, &mut c).is_none());
-        t.invalidate_page(1, 0x5fff, PageSize::Size4K);
-        assert!(t.lookup(DATA, 1, 0x5000, &mut c).is_none());
+        t.complete(
+            DATA,
+            1,
+            VirtAddr(0x5000),
+            PhysAddr(0x9000),
+            PageSize::Size4K,
+            1,
+        );
+        assert!(t.lookup(DATA, 1, VirtAddr(0x5000), &mut c).is_some());
+        assert!(t.lookup(DATA, 2, VirtAddr(0x5000), &mut c).is_none());
+        t.invalidate_page(1, VirtAddr(0x5fff), PageSize::Size4K);
+        assert!(t.lookup(DATA, 1, VirtAddr(0x5000), &mut c).is_none());
     }
 
     #[test]
@@ -953,16 +969,30 @@ mod tests {
                 PageSize::Size4K
             };
             if x % 997 == 0 {
-                with.invalidate_page(asid, va, size);
-                without.invalidate_page(asid, va, size);
+                with.invalidate_page(asid, VirtAddr(va), size);
+                without.invalidate_page(asid, VirtAddr(va), size);
             }
             let (mut c1, mut c2) = (0, 0);
-            let h1 = with.lookup(side, asid, va, &mut c1);
-            let h2 = without.lookup(side, asid, va, &mut c2);
+            let h1 = with.lookup(side, asid, VirtAddr(va), &mut c1);
+            let h2 = without.lookup(side, asid, VirtAddr(va), &mut c2);
             assert_eq!((h1, c1), (h2, c2), "access {i}");
             let lvl = h1.map_or(2, |h| h.level);
-            with.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
-            without.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
+            with.complete(
+                side,
+                asid,
+                VirtAddr(va),
+                PhysAddr(va ^ 0x5000_0000),
+                size,
+                lvl,
+            );
+            without.complete(
+                side,
+                asid,
+                VirtAddr(va),
+                PhysAddr(va ^ 0x5000_0000),
+                size,
+                lvl,
+            );
         }
         assert_eq!(with.stats(), without.stats());
         assert_eq!(with.level_stats(), without.level_stats());
@@ -1028,15 +1058,29 @@ mod tests {
                 );
             }
             let (mut c1, mut c2) = (0, 0);
-            let h1 = any.lookup(side, asid, va, &mut c1);
+            let h1 = any.lookup(side, asid, VirtAddr(va), &mut c1);
             assert_eq!(
                 (h1, c1),
-                (one.lookup(side, asid, va, &mut c2), c2),
+                (one.lookup(side, asid, VirtAddr(va), &mut c2), c2),
                 "access {i}"
             );
             let lvl = h1.map_or(2, |h| h.level);
-            any.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
-            one.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
+            any.complete(
+                side,
+                asid,
+                VirtAddr(va),
+                PhysAddr(va ^ 0x5000_0000),
+                size,
+                lvl,
+            );
+            one.complete(
+                side,
+                asid,
+                VirtAddr(va),
+                PhysAddr(va ^ 0x5000_0000),
+                size,
+                lvl,
+            );
         }
         assert_eq!(any.stats(), one.stats());
         assert_eq!(any.level_stats(), one.level_stats());
@@ -1058,15 +1102,29 @@ mod tests {
             let (side, asid, va, size) = mixed_access(&mut r, last);
             last = (side, asid, va);
             let (mut c1, mut c2) = (0, 0);
-            let h1 = with.lookup(side, asid, va, &mut c1);
+            let h1 = with.lookup(side, asid, VirtAddr(va), &mut c1);
             assert_eq!(
                 (h1, c1),
-                (without.lookup(side, asid, va, &mut c2), c2),
+                (without.lookup(side, asid, VirtAddr(va), &mut c2), c2),
                 "access {i}"
             );
             let lvl = h1.map_or(2, |h| h.level);
-            with.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
-            without.complete(side, asid, va, va ^ 0x5000_0000, size, lvl);
+            with.complete(
+                side,
+                asid,
+                VirtAddr(va),
+                PhysAddr(va ^ 0x5000_0000),
+                size,
+                lvl,
+            );
+            without.complete(
+                side,
+                asid,
+                VirtAddr(va),
+                PhysAddr(va ^ 0x5000_0000),
+                size,
+                lvl,
+            );
             if i % 97 == 0 {
                 assert_eq!(with.level_hits(0), without.level_hits(0), "access {i}");
                 assert_eq!(with.stats(), without.stats(), "access {i}");
@@ -1096,7 +1154,14 @@ mod tests {
                 0,
             );
             for (asid, p) in [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (2, 3)] {
-                t.complete(DATA, asid, p << 12, p << 12, PageSize::Size4K, 2);
+                t.complete(
+                    DATA,
+                    asid,
+                    VirtAddr(p << 12),
+                    PhysAddr(p << 12),
+                    PageSize::Size4K,
+                    2,
+                );
             }
             t
         };
@@ -1104,7 +1169,10 @@ mod tests {
         let probe = |t: &mut Tlbs| -> Vec<Option<usize>> {
             [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (2, 3)]
                 .iter()
-                .map(|&(a, p)| t.lookup(DATA, a, p << 12, &mut 0).map(|h| h.level))
+                .map(|&(a, p)| {
+                    t.lookup(DATA, a, VirtAddr(p << 12), &mut 0)
+                        .map(|h| h.level)
+                })
                 .collect()
         };
         let mut t = fill();
@@ -1120,7 +1188,7 @@ mod tests {
         ];
         assert_eq!(probe(&mut t), all);
         // A page: asid 1's page 3 (in L2) goes, asid 2's page 3 (in L1) stays.
-        t.invalidate_page(1, 0x3000, PageSize::Size4K);
+        t.invalidate_page(1, VirtAddr(0x3000), PageSize::Size4K);
         let mut want = all.clone();
         want[2] = None;
         assert_eq!(probe(&mut t), want);
@@ -1135,7 +1203,7 @@ mod tests {
         let mut keys = std::collections::HashSet::new();
         assert_eq!(t.flush_asid_into(1, &mut keys), 6);
         let want: std::collections::HashSet<u64> = (1..=6)
-            .map(|p| page_key(1, p << 12, PageSize::Size4K))
+            .map(|p| page_key(1, VirtAddr(p << 12), PageSize::Size4K))
             .collect();
         assert_eq!(keys, want);
         let mut want = vec![None; 6];

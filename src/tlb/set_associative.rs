@@ -142,6 +142,7 @@ impl Organisation for SetAssociative {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::addr::VirtAddr;
     use crate::assoc::Replacement;
     use crate::config::{TlbFill, TlbKind};
     use crate::tlb::page_key;
@@ -292,7 +293,7 @@ mod tests {
         assert_eq!(t.invalidate_asid(1, &mut |k| keys.push(k)), 7);
         keys.sort_unstable();
         let mut want: Vec<u64> = (all[..7].iter())
-            .map(|e| page_key(1, e.vpn << e.size.shift(), e.size))
+            .map(|e| page_key(1, VirtAddr(e.vpn << e.size.shift()), e.size))
             .collect();
         want.sort_unstable();
         assert_eq!(keys, want);

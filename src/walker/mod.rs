@@ -13,6 +13,7 @@
 //! a walk cache of its own ([`Walkable::walk_cache_cycles`](crate::pagetable::Walkable::walk_cache_cycles), the cuckoo walk cache) has
 //! that latency added to the walk-cache cycles of every walk.
 
+use crate::addr::VirtAddr;
 use crate::assoc::SetAssoc;
 use crate::config::PscConfig;
 use crate::memory::MemorySystem;
@@ -116,7 +117,7 @@ impl Walker {
         &mut self,
         core: usize,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         pt: &PT,
         mem: &mut MemorySystem,
     ) -> WalkResult {
@@ -130,7 +131,7 @@ impl Walker {
         &mut self,
         core: usize,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         pt: &PT,
         mem: &mut MemorySystem,
         rec: &mut R,
@@ -149,7 +150,7 @@ impl Walker {
             self.probe_latency
         } + pt.walk_cache_cycles();
         for (i, p) in pscs.iter_mut().enumerate() {
-            let prefix = vaddr >> pt.level_shift(p.level);
+            let prefix = vaddr.0 >> pt.level_shift(p.level);
             let set = (prefix & p.array.set_mask()) as usize;
             let st = &mut self.stats.psc[i];
             st.lookups += 1;
@@ -212,7 +213,7 @@ impl Walker {
                 continue;
             }
             if let Some(p) = self.pscs.iter_mut().find(|p| p.level == s.level as usize) {
-                let prefix = vaddr >> pt.level_shift(p.level);
+                let prefix = vaddr.0 >> pt.level_shift(p.level);
                 let set = (prefix & p.array.set_mask()) as usize;
                 p.array.insert(set, psc_key(prefix, asid), s.next as u64);
             }

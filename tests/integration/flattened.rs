@@ -4,7 +4,7 @@
 //! to a radix table's on random map/unmap sequences.
 
 use super::runs::inputs;
-use mmusim::addr::PageSize;
+use mmusim::addr::{PageSize, PhysAddr, VirtAddr};
 use mmusim::assoc::Replacement;
 use mmusim::config::{FrameAlloc, MemoryConfig, PscConfig};
 use mmusim::memory::MemorySystem;
@@ -78,18 +78,19 @@ fn cold_walks_read_one_entry_per_node_on_the_path() {
             let mut pt = Flattened::new(&cfg(merge), &mut f).unwrap();
             let va = 0x3f_8765_4000u64 & !(size.bytes() - 1);
             let frame = f.alloc(size).unwrap();
-            pt.map(1, va, size, frame, &mut f).unwrap();
+            pt.map(1, VirtAddr(va), size, PhysAddr(frame), &mut f)
+                .unwrap();
             let mut m = mem();
             let mut w = Walker::new(&[], 0);
-            let r = w.walk(0, 1, va + 0x123, &pt, &mut m);
+            let r = w.walk(0, 1, VirtAddr(va + 0x123), &pt, &mut m);
             assert_eq!(r.reads, want, "{merge:?} {size}");
             assert_eq!(r.psc_cycles, 0);
             assert_eq!(r.pte_cycles, want as u64 * DRAM, "{merge:?} {size}");
             let tr = r.translation.unwrap();
-            assert_eq!((tr.frame, tr.size), (frame, size));
+            assert_eq!((tr.frame.0, tr.size), (frame, size));
             // With walk caches, a cold walk reads as many and pays the probe.
             let mut w = Walker::new(&pscs(), 0);
-            let r = w.walk(0, 1, va + 0x123, &pt, &mut mem());
+            let r = w.walk(0, 1, VirtAddr(va + 0x123), &pt, &mut mem());
             assert_eq!((r.reads, r.psc_cycles), (want, PROBE), "{merge:?} {size}");
             assert_eq!(r.pte_cycles, want as u64 * DRAM);
         }
@@ -109,17 +110,23 @@ fn a_walk_cache_hit_removes_exactly_the_reads_it_covers() {
         (base + 3 * GIB + MIB2, 1, [0, 3, 0]), // that 1G is cached now
     ];
     for (i, &(va, _, _)) in pages.iter().enumerate() {
-        pt.map(1, va, PageSize::Size4K, (i as u64 + 1) << 12, &mut f)
-            .unwrap();
+        pt.map(
+            1,
+            VirtAddr(va),
+            PageSize::Size4K,
+            PhysAddr((i as u64 + 1) << 12),
+            &mut f,
+        )
+        .unwrap();
     }
     let mut m = mem();
     let mut w = Walker::new(&pscs(), 0);
     for (i, &(va, reads, hits)) in pages.iter().enumerate() {
-        let r = w.walk(0, 1, va, &pt, &mut m);
+        let r = w.walk(0, 1, VirtAddr(va), &pt, &mut m);
         assert_eq!(r.reads, reads, "walk {i}");
         assert_eq!(r.psc_cycles, PROBE);
         assert_eq!(r.pte_cycles, reads as u64 * DRAM, "walk {i}");
-        assert_eq!(r.translation.unwrap().frame, (i as u64 + 1) << 12);
+        assert_eq!(r.translation.unwrap().frame.0, (i as u64 + 1) << 12);
         // Walker stats list the caches deepest first: PD (2), PDPT (3), PML4 (4).
         let got: Vec<u64> = w.stats.psc.iter().map(|p| p.hits).collect();
         assert_eq!(
@@ -130,7 +137,7 @@ fn a_walk_cache_hit_removes_exactly_the_reads_it_covers() {
     }
     // A walk started below a PDPT-cache hit reads exactly the cold walk's last entry.
     let mut cold = Vec::new();
-    pt.walk(1, base, None, &mut cold).unwrap();
+    pt.walk(1, VirtAddr(base), None, &mut cold).unwrap();
     assert_eq!(cold.len(), 2);
     assert_eq!((cold[0].level, cold[1].level), (3, 1));
     let start = WalkStart {
@@ -138,7 +145,7 @@ fn a_walk_cache_hit_removes_exactly_the_reads_it_covers() {
         node: cold[0].next,
     };
     let mut again = Vec::new();
-    pt.walk(1, base, Some(start), &mut again).unwrap();
+    pt.walk(1, VirtAddr(base), Some(start), &mut again).unwrap();
     assert_eq!(again, cold[1..]);
 }
 
@@ -174,8 +181,14 @@ fn nodes_fall_back_to_4k_tables_where_no_2m_block_is_free() {
         let mut f = with_free_blocks(64, k);
         let mut pt = Flattened::new(&cfg(&["L4+L3", "L2+L1"]), &mut f).unwrap();
         for r in 0..5u64 {
-            pt.map(1, r * GIB + 0x5000, PageSize::Size4K, (r + 1) << 12, &mut f)
-                .unwrap();
+            pt.map(
+                1,
+                VirtAddr(r * GIB + 0x5000),
+                PageSize::Size4K,
+                PhysAddr((r + 1) << 12),
+                &mut f,
+            )
+            .unwrap();
         }
         assert_eq!(pt.merge_counts(), (merged, fallbacks), "k = {k}");
         assert_eq!(pt.table_bytes(), bytes, "k = {k}");
@@ -184,8 +197,8 @@ fn nodes_fall_back_to_4k_tables_where_no_2m_block_is_free() {
         assert_eq!(stats["merged_nodes"], merged, "k = {k}");
         for (r, &want) in reads.iter().enumerate() {
             let mut steps = Vec::new();
-            let tr = pt.walk(1, r as u64 * GIB + 0x5000, None, &mut steps);
-            assert_eq!(tr.unwrap().frame, (r as u64 + 1) << 12);
+            let tr = pt.walk(1, VirtAddr(r as u64 * GIB + 0x5000), None, &mut steps);
+            assert_eq!(tr.unwrap().frame.0, (r as u64 + 1) << 12);
             assert_eq!(steps.len(), want, "k = {k}, region {r}");
         }
     }
@@ -260,12 +273,16 @@ fn translates_every_page_exactly_as_a_radix_table() {
                 let (va, size): (u64, PageSize) =
                     mapped.swap_remove((r.next_u64() % mapped.len() as u64) as usize);
                 let inside = va + ((r.next_u64() % size.bytes()) & !0xfff);
-                assert_eq!(radix.unmap(1, inside), flat.unmap(1, inside), "op {i}");
+                assert_eq!(
+                    radix.unmap(1, VirtAddr(inside)),
+                    flat.unmap(1, VirtAddr(inside)),
+                    "op {i}"
+                );
                 continue;
             }
             let frame = (i + 1) << 30;
-            let a = radix.map(1, va, size, frame, &mut fr);
-            let b = flat.map(1, va, size, frame, &mut ff);
+            let a = radix.map(1, VirtAddr(va), size, PhysAddr(frame), &mut fr);
+            let b = flat.map(1, VirtAddr(va), size, PhysAddr(frame), &mut ff);
             assert_eq!(
                 a.is_ok(),
                 b.is_ok(),
@@ -283,10 +300,16 @@ fn translates_every_page_exactly_as_a_radix_table() {
             }
             // Probe a random address and one of a mapped page, by lookup and by walk.
             for probe in [random_op(&mut r).0 | 0xabc, va + 0x123] {
-                let t = radix.translate(1, probe);
-                assert_eq!(t, flat.translate(1, probe), "op {i}: {probe:#x}");
-                assert_eq!(wr.walk(0, 1, probe, &radix, &mut mr).translation, t);
-                assert_eq!(wf.walk(0, 1, probe, &flat, &mut mf).translation, t);
+                let t = radix.translate(1, VirtAddr(probe));
+                assert_eq!(t, flat.translate(1, VirtAddr(probe)), "op {i}: {probe:#x}");
+                assert_eq!(
+                    wr.walk(0, 1, VirtAddr(probe), &radix, &mut mr).translation,
+                    t
+                );
+                assert_eq!(
+                    wf.walk(0, 1, VirtAddr(probe), &flat, &mut mf).translation,
+                    t
+                );
             }
         }
         assert_eq!(radix.mappings(1), flat.mappings(1), "seed {seed}");

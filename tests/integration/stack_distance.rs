@@ -3,7 +3,7 @@
 //! independent brute-force stack; the TLB is checked reference by reference, and the whole
 //! simulator is checked to count the same misses.
 
-use mmusim::addr::PageSize;
+use mmusim::addr::{PageSize, PhysAddr, VirtAddr};
 use mmusim::assoc::Replacement;
 use mmusim::config::{TlbConfig, TlbFill, TlbKind, TlbOrganisation};
 use mmusim::run::{load_inputs, simulate};
@@ -73,14 +73,14 @@ fn fa_lru_tlb_misses_exactly_when_stack_distance_exceeds_entries() {
         for n in [1u32, 2, 7, 16, 64, 100] {
             let mut t = fa_tlb(n);
             for (i, (&p, &d)) in refs.iter().zip(&dist).enumerate() {
-                let va = p << 12;
+                let va = VirtAddr(p << 12);
                 let mut c = 0;
                 let hit = t.lookup(DATA, 1, va, &mut c);
                 t.complete(
                     DATA,
                     1,
                     va,
-                    va,
+                    PhysAddr(va.0),
                     PageSize::Size4K,
                     hit.map_or(1, |h| h.level),
                 );

@@ -4,7 +4,7 @@
 //! counted by the integration binary's counting global allocator (`allocs`).
 
 use super::allocs::allocs;
-use mmusim::addr::PageSize;
+use mmusim::addr::{PageSize, PhysAddr, VirtAddr};
 use mmusim::config::{FrameAlloc, OsConfig};
 use mmusim::os::frames::FrameAllocator;
 use mmusim::pagetable::{with_design, DesignVisitor, PageTable, PageTableConfig, WalkStep};
@@ -38,7 +38,8 @@ impl DesignVisitor for Walks {
         ] {
             let va = (1 << 40) + i * (1 << 30);
             let frame = f.alloc(size).unwrap();
-            t.map(1, va, size, frame, &mut f).unwrap();
+            t.map(1, VirtAddr(va), size, PhysAddr(frame), &mut f)
+                .unwrap();
             vas.push(va + 0x1234);
             // Unmapped pages next to it: walks that miss.
             vas.push(va + (size.bytes() << 4) + 0x40);
@@ -47,7 +48,7 @@ impl DesignVisitor for Walks {
         let walk_all = |steps: &mut Vec<WalkStep>| {
             for &va in &vas {
                 steps.clear();
-                std::hint::black_box(t.walk(1, va, None, steps));
+                std::hint::black_box(t.walk(1, VirtAddr(va), None, steps));
             }
         };
         walk_all(&mut steps);

@@ -79,7 +79,7 @@ use super::hashed::{HashKind, HugeProbe, Nesting, ANY_WALK_CACHE_LEVEL, VA_BITS}
 use super::{
     IndexPart, MapOutcome, Mappable, Teachable, Translation, WalkStart, WalkStep, Walkable, NO_NODE,
 };
-use crate::addr::PageSize;
+use crate::addr::{PageSize, PhysAddr, VirtAddr};
 use crate::assoc::{Replacement, SetAssoc};
 use crate::config::OsConfig;
 use crate::os::frames::FrameAllocator;
@@ -526,21 +526,22 @@ impl Cuckoo {
 impl Mappable for Cuckoo {
     const SHARED: bool = true;
 
-    fn translate(&self, asid: u16, vaddr: u64) -> Option<Translation> {
+    fn translate(&self, asid: u16, vaddr: VirtAddr) -> Option<Translation> {
         PageSize::ALL.into_iter().find_map(|size| {
-            self.lookup(asid, vaddr, size)
-                .map(|frame| Translation { frame, size })
+            let frame = PhysAddr(self.lookup(asid, vaddr.0, size)?);
+            Some(Translation { frame, size })
         })
     }
 
     fn map(
         &mut self,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         size: PageSize,
-        frame: u64,
+        frame: PhysAddr,
         frames: &mut FrameAllocator,
     ) -> Result<MapOutcome, SimError> {
+        let (vaddr, frame) = (vaddr.0, frame.0);
         let Some((key, sub)) = key_of(asid, vaddr, size) else {
             return Err(SimError(format!(
                 "{vaddr:#x} is beyond the {VA_BITS}-bit virtual addresses the cuckoo table maps"
@@ -582,7 +583,8 @@ impl Mappable for Cuckoo {
         r.map(|()| MapOutcome::default())
     }
 
-    fn unmap(&mut self, asid: u16, vaddr: u64) -> Option<Translation> {
+    fn unmap(&mut self, asid: u16, vaddr: VirtAddr) -> Option<Translation> {
+        let vaddr = vaddr.0;
         for size in PageSize::ALL {
             let (key, sub) = key_of(asid, vaddr, size)?;
             let Some(e) = self.ecpt[size.index()].as_mut() else {
@@ -606,6 +608,7 @@ impl Mappable for Cuckoo {
             let e = self.ecpt[size.index()].as_mut().expect("found above");
             e.pages -= 1;
             self.nesting.remove(asid, vaddr, size);
+            let frame = PhysAddr(frame);
             return Some(Translation { frame, size });
         }
         None
@@ -674,10 +677,11 @@ impl Walkable for Cuckoo {
     fn walk(
         &self,
         asid: u16,
-        vaddr: u64,
+        vaddr: VirtAddr,
         _start: Option<WalkStart>,
         steps: &mut Vec<WalkStep>,
     ) -> Option<Translation> {
+        let vaddr = vaddr.0;
         let before = steps.len();
         let mut result = None;
         for (n, size) in self.probed_sizes().enumerate() {
@@ -709,7 +713,7 @@ impl Walkable for Cuckoo {
                 let t = e.tables(g);
                 steps.push(WalkStep {
                     level: 0,
-                    pte_addr: t.phys[w].addr(i * ENTRY_BYTES) + sub as u64 * 8,
+                    pte_addr: PhysAddr(t.phys[w].addr(i * ENTRY_BYTES) + sub as u64 * 8),
                     next: NO_NODE,
                     group,
                 });
@@ -718,7 +722,7 @@ impl Walkable for Cuckoo {
                     found = w as u64;
                     if result.is_none() && entry.present >> sub & 1 == 1 {
                         result = Some(Translation {
-                            frame: entry.frames[sub],
+                            frame: PhysAddr(entry.frames[sub]),
                             size,
                         });
                     }
@@ -743,17 +747,17 @@ impl Walkable for Cuckoo {
         self.cwc.as_ref().map_or(0, |c| c.latency)
     }
 
-    fn leaf_lines(&self, asid: u16, vaddr: u64) -> Option<(u64, u64)> {
+    fn leaf_lines(&self, asid: u16, vaddr: VirtAddr) -> Option<(PhysAddr, PhysAddr)> {
         PageSize::ALL.into_iter().find_map(|size| {
-            let (key, sub) = key_of(asid, vaddr, size)?;
+            let (key, sub) = key_of(asid, vaddr.0, size)?;
             let e = self.ecpt[size.index()].as_ref()?;
             let (g, w, i) = e.find(self.kind, &self.seeds, key)?;
             let t = e.tables(g);
             let entry = &t.ways[w][i as usize];
             (entry.present >> sub & 1 == 1).then(|| {
                 (
-                    t.phys[w].addr(i * ENTRY_BYTES) + sub as u64 * 8,
-                    entry.frames[sub] + (vaddr & (size.bytes() - 1)),
+                    PhysAddr(t.phys[w].addr(i * ENTRY_BYTES) + sub as u64 * 8),
+                    PhysAddr(entry.frames[sub]) + vaddr.offset(size),
                 )
             })
         })
@@ -761,7 +765,8 @@ impl Walkable for Cuckoo {
 }
 
 impl Teachable for Cuckoo {
-    fn index_parts(&self, asid: u16, vaddr: u64, size: PageSize) -> Vec<IndexPart> {
+    fn index_parts(&self, asid: u16, vaddr: VirtAddr, size: PageSize) -> Vec<IndexPart> {
+        let vaddr = vaddr.0;
         let (Some((key, sub)), Some(e)) = (key_of(asid, vaddr, size), &self.ecpt[size.index()])
         else {
             return Vec::new();
@@ -785,7 +790,7 @@ impl Teachable for Cuckoo {
                     ),
                     value: i,
                     of: t.per_way(),
-                    paddr: t.phys[w].addr(i * ENTRY_BYTES) + sub as u64 * 8,
+                    paddr: PhysAddr(t.phys[w].addr(i * ENTRY_BYTES) + sub as u64 * 8),
                 }
             })
             .collect()
@@ -816,7 +821,7 @@ mod tests {
 
     fn walk(t: &Cuckoo, asid: u16, va: u64) -> (Option<Translation>, Vec<WalkStep>) {
         let mut steps = Vec::new();
-        let r = t.walk(asid, va, None, &mut steps);
+        let r = t.walk(asid, VirtAddr(va), None, &mut steps);
         (r, steps)
     }
 
@@ -834,9 +839,9 @@ mod tests {
         for i in 0..8u64 {
             t.map(
                 1,
-                0x10_0000 + (i << 12),
+                VirtAddr(0x10_0000 + (i << 12)),
                 PageSize::Size4K,
-                (i + 1) << 12,
+                PhysAddr((i + 1) << 12),
                 &mut f,
             )
             .unwrap();
@@ -844,7 +849,7 @@ mod tests {
         // 8 consecutive pages: one entry.
         assert_eq!(t.entries(PageSize::Size4K), 1);
         let (r, steps) = walk(&t, 1, 0x10_3abc);
-        assert_eq!(r.unwrap().frame, 4 << 12);
+        assert_eq!(r.unwrap().frame.0, 4 << 12);
         assert_eq!(steps.len(), 3);
         assert!(steps.iter().all(|s| s.group == 0 && s.level == 0));
         // Same line as its neighbour, one PTE further.
@@ -854,11 +859,11 @@ mod tests {
         }
         // Another asid does not see it.
         assert_eq!(walk(&t, 2, 0x10_3abc).0, None);
-        assert_eq!(t.unmap(1, 0x10_3000).unwrap().frame, 4 << 12);
+        assert_eq!(t.unmap(1, VirtAddr(0x10_3000)).unwrap().frame.0, 4 << 12);
         assert_eq!(walk(&t, 1, 0x10_3000).0, None);
         assert_eq!(t.entries(PageSize::Size4K), 1);
         for i in [0u64, 1, 2, 4, 5, 6, 7] {
-            t.unmap(1, 0x10_0000 + (i << 12)).unwrap();
+            t.unmap(1, VirtAddr(0x10_0000 + (i << 12))).unwrap();
         }
         assert_eq!(t.entries(PageSize::Size4K), 0);
     }
@@ -868,13 +873,25 @@ mod tests {
         // 3 ways x 64 = 192 entries; threshold 0.5: the 97th entry starts a resize.
         let (mut t, mut f) = small(64, 0.5, 1 << 20);
         for i in 0..96 {
-            t.map(1, page(i), PageSize::Size4K, (i + 1) << 12, &mut f)
-                .unwrap();
+            t.map(
+                1,
+                VirtAddr(page(i)),
+                PageSize::Size4K,
+                PhysAddr((i + 1) << 12),
+                &mut f,
+            )
+            .unwrap();
             assert_eq!(t.resizes(), 0, "entry {i}");
         }
         assert_eq!(t.table_bytes(), 3 * 64 * 64);
-        t.map(1, page(96), PageSize::Size4K, 97 << 12, &mut f)
-            .unwrap();
+        t.map(
+            1,
+            VirtAddr(page(96)),
+            PageSize::Size4K,
+            PhysAddr(97 << 12),
+            &mut f,
+        )
+        .unwrap();
         assert_eq!(t.resizes(), 1);
         assert!(t.resizing(PageSize::Size4K));
         // Both generations live: old 3 x 64 lines, new 3 x 128.
@@ -882,19 +899,28 @@ mod tests {
         // Still exactly d reads, one group.
         for i in 0..97 {
             let (r, steps) = walk(&t, 1, page(i));
-            assert_eq!(r.unwrap().frame, (i + 1) << 12);
+            assert_eq!(r.unwrap().frame.0, (i + 1) << 12);
             assert_eq!(steps.len(), 3);
             assert!(steps.iter().all(|s| s.group == 0));
         }
         // The next insert moves first (all of it, here), then inserts into the new table.
-        t.map(1, page(97), PageSize::Size4K, 98 << 12, &mut f)
-            .unwrap();
+        t.map(
+            1,
+            VirtAddr(page(97)),
+            PageSize::Size4K,
+            PhysAddr(98 << 12),
+            &mut f,
+        )
+        .unwrap();
         assert!(!t.resizing(PageSize::Size4K));
         assert_eq!(t.entries_moved(), 97);
         assert_eq!(t.table_bytes(), 3 * 128 * 64);
         assert_eq!(t.stats()["retired_bytes"], 3 * 64 * 64);
         for i in 0..98 {
-            assert_eq!(t.translate(1, page(i)).unwrap().frame, (i + 1) << 12);
+            assert_eq!(
+                t.translate(1, VirtAddr(page(i))).unwrap().frame.0,
+                (i + 1) << 12
+            );
         }
     }
 
@@ -903,8 +929,14 @@ mod tests {
         let (mut t, mut f) = small(64, 0.5, 1);
         let mut i = 0;
         while t.resizes() == 0 {
-            t.map(1, page(i), PageSize::Size4K, (i + 1) << 12, &mut f)
-                .unwrap();
+            t.map(
+                1,
+                VirtAddr(page(i)),
+                PageSize::Size4K,
+                PhysAddr((i + 1) << 12),
+                &mut f,
+            )
+            .unwrap();
             i += 1;
         }
         let mut saw_old = false;
@@ -912,18 +944,24 @@ mod tests {
         // With one move per insert the new table reaches the threshold about when the
         // resize ends, and the next resize starts at once: stop at the end of the first.
         while t.resizes() == 1 && t.resizing(PageSize::Size4K) {
-            t.map(1, page(i), PageSize::Size4K, (i + 1) << 12, &mut f)
-                .unwrap();
+            t.map(
+                1,
+                VirtAddr(page(i)),
+                PageSize::Size4K,
+                PhysAddr((i + 1) << 12),
+                &mut f,
+            )
+            .unwrap();
             i += 1;
             let e = t.ecpt[0].as_ref().unwrap();
             let Some((old, _)) = &e.old else { break };
             for j in 0..i {
                 let (r, steps) = walk(&t, 1, page(j));
-                assert_eq!(r.unwrap().frame, (j + 1) << 12);
+                assert_eq!(r.unwrap().frame.0, (j + 1) << 12);
                 assert_eq!(steps.len(), 3);
                 for (w, s) in steps.iter().enumerate() {
-                    let in_old = inside(&old.phys[w], s.pte_addr);
-                    let in_new = inside(&e.cur.phys[w], s.pte_addr);
+                    let in_old = inside(&old.phys[w], s.pte_addr.0);
+                    let in_new = inside(&e.cur.phys[w], s.pte_addr.0);
                     assert!(in_old != in_new);
                     saw_old |= in_old;
                     saw_new |= in_new;
@@ -934,7 +972,10 @@ mod tests {
         // Every entry in the old table at the start, or put there since, was moved once.
         assert!(t.entries_moved() >= 97);
         for j in 0..i {
-            assert_eq!(t.translate(1, page(j)).unwrap().frame, (j + 1) << 12);
+            assert_eq!(
+                t.translate(1, VirtAddr(page(j))).unwrap().frame.0,
+                (j + 1) << 12
+            );
         }
     }
 
@@ -942,10 +983,22 @@ mod tests {
     fn footprint_matches_ways_times_entries_times_64() {
         let (mut t, mut f) = small(256, 0.6, 2);
         assert_eq!(t.table_bytes(), 3 * 256 * 64);
-        t.map(1, 0x4000_0000, PageSize::Size1G, 1 << 30, &mut f)
-            .unwrap();
-        t.map(1, 0x20_0000, PageSize::Size2M, 2 << 20, &mut f)
-            .unwrap();
+        t.map(
+            1,
+            VirtAddr(0x4000_0000),
+            PageSize::Size1G,
+            PhysAddr(1 << 30),
+            &mut f,
+        )
+        .unwrap();
+        t.map(
+            1,
+            VirtAddr(0x20_0000),
+            PageSize::Size2M,
+            PhysAddr(2 << 20),
+            &mut f,
+        )
+        .unwrap();
         // One ECPT per size in use.
         assert_eq!(t.table_bytes(), 3 * (3 * 256 * 64));
         assert_eq!(t.stats()["bytes"], 3 * 3 * 256 * 64);
@@ -964,11 +1017,34 @@ mod tests {
                 ..Default::default()
             };
             let mut t = Cuckoo::new(&cfg, &os(64 << 30), &mut f).unwrap();
-            t.map(1, 0x1000, PageSize::Size4K, 0x9000, &mut f).unwrap();
-            t.map(1, 0x4000_0000, PageSize::Size1G, 1 << 30, &mut f)
-                .unwrap();
-            assert!(t.map(1, 0x4020_0000, PageSize::Size2M, 0, &mut f).is_err());
-            assert!(t.map(1, 0, PageSize::Size1G, 0, &mut f).is_err());
+            t.map(
+                1,
+                VirtAddr(0x1000),
+                PageSize::Size4K,
+                PhysAddr(0x9000),
+                &mut f,
+            )
+            .unwrap();
+            t.map(
+                1,
+                VirtAddr(0x4000_0000),
+                PageSize::Size1G,
+                PhysAddr(1 << 30),
+                &mut f,
+            )
+            .unwrap();
+            assert!(t
+                .map(
+                    1,
+                    VirtAddr(0x4020_0000),
+                    PageSize::Size2M,
+                    PhysAddr(0),
+                    &mut f
+                )
+                .is_err());
+            assert!(t
+                .map(1, VirtAddr(0), PageSize::Size1G, PhysAddr(0), &mut f)
+                .is_err());
             let (r, steps) = walk(&t, 1, 0x4000_1234);
             assert_eq!(r.unwrap().size, PageSize::Size1G);
             assert_eq!(steps.len(), 6);
@@ -978,7 +1054,7 @@ mod tests {
                 HugeProbe::Sequential => assert_eq!(groups, vec![0, 0, 0, 1, 1, 1]),
             }
             let (r, steps) = walk(&t, 1, 0x1000);
-            assert_eq!(r.unwrap().frame, 0x9000);
+            assert_eq!(r.unwrap().frame.0, 0x9000);
             assert_eq!(steps.len(), if huge == HugeProbe::Parallel { 6 } else { 3 });
         }
     }
@@ -1025,7 +1101,7 @@ mod tests {
                 let va = (rng.next_u64() % (16 << 30)) & !(size.bytes() - 1);
                 if rng.next_u64() % 3 < 2 {
                     let frame = (rng.next_u64() % (1 << 30)) << 12;
-                    let r = t.map(asid, va, size, frame, &mut f);
+                    let r = t.map(asid, VirtAddr(va), size, PhysAddr(frame), &mut f);
                     if overlaps(&model, asid, va, size) {
                         assert!(r.is_err(), "op {op}: overlapping map accepted");
                     } else {
@@ -1033,12 +1109,12 @@ mod tests {
                         model.insert((asid, size, va >> size.shift()), frame);
                     }
                 } else {
-                    let got = t.unmap(asid, va);
+                    let got = t.unmap(asid, VirtAddr(va));
                     let k = PageSize::ALL
                         .into_iter()
                         .map(|s| (asid, s, va >> s.shift()))
                         .find(|k| model.contains_key(k));
-                    assert_eq!(got.map(|t| t.frame), k.map(|k| model[&k]), "op {op}");
+                    assert_eq!(got.map(|t| t.frame.0), k.map(|k| model[&k]), "op {op}");
                     if let Some(k) = k {
                         model.remove(&k);
                     }
@@ -1056,15 +1132,18 @@ mod tests {
                     let want = PageSize::ALL.into_iter().find_map(|s| {
                         model
                             .get(&(probe.0, s, probe.1 >> s.shift()))
-                            .map(|&frame| Translation { frame, size: s })
+                            .map(|&frame| Translation {
+                                frame: PhysAddr(frame),
+                                size: s,
+                            })
                     });
-                    assert_eq!(t.translate(probe.0, probe.1), want, "op {op}");
+                    assert_eq!(t.translate(probe.0, VirtAddr(probe.1)), want, "op {op}");
                     steps.clear();
                     // Twice: the second walk may hit in the CWC filled by the first (its
                     // hits are checked against the way that holds the line inside `walk`).
                     for _ in 0..2 {
                         steps.clear();
-                        let got = t.walk(probe.0, probe.1, None, &mut steps);
+                        let got = t.walk(probe.0, VirtAddr(probe.1), None, &mut steps);
                         assert_eq!(got, want, "op {op}");
                         if want.is_some() {
                             assert!(got.is_some(), "op {op}: a mapped page walked to None");
@@ -1076,7 +1155,7 @@ mod tests {
                         assert!(steps.len() <= 9);
                     }
                     for s in &steps {
-                        assert!(live.iter().any(|p| inside(p, s.pte_addr)), "op {op}");
+                        assert!(live.iter().any(|p| inside(p, s.pte_addr.0)), "op {op}");
                     }
                 }
             }
@@ -1092,8 +1171,11 @@ mod tests {
             // Nothing lost: every mapping of the model is there, and nothing else.
             for (&(a, s, v), &frame) in &model {
                 assert_eq!(
-                    t.translate(a, v << s.shift()),
-                    Some(Translation { frame, size: s })
+                    t.translate(a, VirtAddr(v << s.shift())),
+                    Some(Translation {
+                        frame: PhysAddr(frame),
+                        size: s
+                    })
                 );
             }
             let pages: u64 = t.ecpt.iter().flatten().map(|e| e.pages).sum();
@@ -1112,8 +1194,10 @@ mod tests {
             ..Default::default()
         };
         let mut t = Cuckoo::new(&cfg, &os(64 << 30), &mut f).unwrap();
-        let r =
-            (0..64).try_for_each(|i| t.map(1, page(i), PageSize::Size4K, 0, &mut f).map(|_| ()));
+        let r = (0..64).try_for_each(|i| {
+            t.map(1, VirtAddr(page(i)), PageSize::Size4K, PhysAddr(0), &mut f)
+                .map(|_| ())
+        });
         assert!(r.unwrap_err().0.contains("collide"));
     }
 
@@ -1130,15 +1214,28 @@ mod tests {
                 ..Default::default()
             };
             let mut t = Cuckoo::new(&cfg, &os(64 << 30), &mut f).unwrap();
-            t.map(1, 0x1000, PageSize::Size4K, 0x9000, &mut f).unwrap();
-            let r = w.walk(0, 1, 0x1000, &t, &mut m);
+            t.map(
+                1,
+                VirtAddr(0x1000),
+                PageSize::Size4K,
+                PhysAddr(0x9000),
+                &mut f,
+            )
+            .unwrap();
+            let r = w.walk(0, 1, VirtAddr(0x1000), &t, &mut m);
             assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (3, DRAM, 0));
-            t.map(1, 0x4000_0000, PageSize::Size1G, 1 << 30, &mut f)
-                .unwrap();
-            let r = w.walk(0, 1, 0x4000_0000, &t, &mut m);
+            t.map(
+                1,
+                VirtAddr(0x4000_0000),
+                PageSize::Size1G,
+                PhysAddr(1 << 30),
+                &mut f,
+            )
+            .unwrap();
+            let r = w.walk(0, 1, VirtAddr(0x4000_0000), &t, &mut m);
             let groups = if huge == HugeProbe::Parallel { 1 } else { 2 };
             assert_eq!((r.reads, r.pte_cycles), (6, groups * DRAM));
-            assert_eq!(r.translation.unwrap().frame, 1 << 30);
+            assert_eq!(r.translation.unwrap().frame.0, 1 << 30);
         }
     }
 
@@ -1174,16 +1271,30 @@ mod tests {
     #[test]
     fn a_cwc_hit_reads_the_one_way_that_holds_the_cluster() {
         let (mut t, mut f) = with_cwc(64, 64, 4, 2);
-        t.map(1, 0x1000, PageSize::Size4K, 0x9000, &mut f).unwrap();
-        t.map(1, 0x2000, PageSize::Size4K, 0xa000, &mut f).unwrap();
+        t.map(
+            1,
+            VirtAddr(0x1000),
+            PageSize::Size4K,
+            PhysAddr(0x9000),
+            &mut f,
+        )
+        .unwrap();
+        t.map(
+            1,
+            VirtAddr(0x2000),
+            PageSize::Size4K,
+            PhysAddr(0xa000),
+            &mut f,
+        )
+        .unwrap();
         // First walk: a CWC miss, the d ways in one group.
         let (r, first) = walk(&t, 1, 0x1000);
-        assert_eq!(r.unwrap().frame, 0x9000);
+        assert_eq!(r.unwrap().frame.0, 0x9000);
         assert_eq!(first.len(), 3);
         assert!(first.iter().all(|s| s.group == 0));
         // Another page of the cluster: exactly the line of the way holding it.
         let (r, second) = walk(&t, 1, 0x2000);
-        assert_eq!(r.unwrap().frame, 0xa000);
+        assert_eq!(r.unwrap().frame.0, 0xa000);
         assert_eq!(second.len(), 1);
         let w = way_of(&t, 1, 0x2000, PageSize::Size4K).unwrap();
         assert_eq!(second[0].pte_addr, first[w].pte_addr + 8);
@@ -1198,30 +1309,42 @@ mod tests {
         let (r, steps) = walk(&t, 1, 0x10_0000);
         assert_eq!((r, steps.len()), (None, 0));
         // Mapping it invalidates that knowledge: the next walk reads the d ways again.
-        t.map(1, 0x10_0000, PageSize::Size4K, 0xb000, &mut f)
-            .unwrap();
+        t.map(
+            1,
+            VirtAddr(0x10_0000),
+            PageSize::Size4K,
+            PhysAddr(0xb000),
+            &mut f,
+        )
+        .unwrap();
         assert_eq!(cwc_stat(&t, "invalidations"), 1);
         let (r, steps) = walk(&t, 1, 0x10_0000);
-        assert_eq!((r.unwrap().frame, steps.len()), (0xb000, 3));
+        assert_eq!((r.unwrap().frame.0, steps.len()), (0xb000, 3));
         assert_eq!(walk(&t, 1, 0x10_0000).1.len(), 1);
         // Freeing its line invalidates again; the walk faults after d reads.
-        t.unmap(1, 0x10_0000).unwrap();
+        t.unmap(1, VirtAddr(0x10_0000)).unwrap();
         assert_eq!(cwc_stat(&t, "invalidations"), 2);
         assert_eq!(walk(&t, 1, 0x10_0000).1.len(), 3);
         // Unmapping one page of a cluster keeps its line: the entry stays.
-        t.unmap(1, 0x1000).unwrap();
+        t.unmap(1, VirtAddr(0x1000)).unwrap();
         assert_eq!(cwc_stat(&t, "invalidations"), 2);
         let (r, steps) = walk(&t, 1, 0x1000);
         assert_eq!((r, steps.len()), (None, 1));
-        assert_eq!(steps[0].pte_addr, second[0].pte_addr - 8);
+        assert_eq!(steps[0].pte_addr.0, second[0].pte_addr.0 - 8);
 
         // Two sizes in use: the 2M table is known to have no line for this cluster, so a
         // hit reads one line in all instead of d per size.
-        t.map(1, 0x4000_0000, PageSize::Size2M, 2 << 20, &mut f)
-            .unwrap();
+        t.map(
+            1,
+            VirtAddr(0x4000_0000),
+            PageSize::Size2M,
+            PhysAddr(2 << 20),
+            &mut f,
+        )
+        .unwrap();
         assert_eq!(walk(&t, 1, 0x2000).1.len(), 1 + 3);
         let (r, steps) = walk(&t, 1, 0x2000);
-        assert_eq!((r.unwrap().frame, steps.len()), (0xa000, 1));
+        assert_eq!((r.unwrap().frame.0, steps.len()), (0xa000, 1));
         t.check_cwc();
     }
 
@@ -1232,16 +1355,30 @@ mod tests {
         let mut m = no_cache_memory(DRAM);
         let mut w = Walker::new(&[], 0);
         let (mut t, mut f) = with_cwc(64, 64, 4, CWC);
-        t.map(1, 0x1000, PageSize::Size4K, 0x9000, &mut f).unwrap();
-        t.map(1, 0x2000, PageSize::Size4K, 0xa000, &mut f).unwrap();
-        let r = w.walk(0, 1, 0x1000, &t, &mut m);
+        t.map(
+            1,
+            VirtAddr(0x1000),
+            PageSize::Size4K,
+            PhysAddr(0x9000),
+            &mut f,
+        )
+        .unwrap();
+        t.map(
+            1,
+            VirtAddr(0x2000),
+            PageSize::Size4K,
+            PhysAddr(0xa000),
+            &mut f,
+        )
+        .unwrap();
+        let r = w.walk(0, 1, VirtAddr(0x1000), &t, &mut m);
         assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (3, DRAM, CWC as u64));
-        let r = w.walk(0, 1, 0x2000, &t, &mut m);
+        let r = w.walk(0, 1, VirtAddr(0x2000), &t, &mut m);
         assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (1, DRAM, CWC as u64));
-        assert_eq!(r.translation.unwrap().frame, 0xa000);
+        assert_eq!(r.translation.unwrap().frame.0, 0xa000);
         // Known absent: no read at all, only the CWC probe.
-        w.walk(0, 1, 0x10_0000, &t, &mut m);
-        let r = w.walk(0, 1, 0x10_0000, &t, &mut m);
+        w.walk(0, 1, VirtAddr(0x10_0000), &t, &mut m);
+        let r = w.walk(0, 1, VirtAddr(0x10_0000), &t, &mut m);
         assert_eq!(
             (r.reads, r.pte_cycles, r.psc_cycles, r.translation),
             (0, 0, CWC as u64, None)
@@ -1258,8 +1395,22 @@ mod tests {
         let (mut t, mut f) = with_cwc(64, 0, 4, 2);
         assert!(t.cwc.is_none());
         assert_eq!(t.walk_cache_cycles(), 0);
-        t.map(1, 0x1000, PageSize::Size4K, 0x9000, &mut f).unwrap();
-        t.map(1, 0x2000, PageSize::Size4K, 0xa000, &mut f).unwrap();
+        t.map(
+            1,
+            VirtAddr(0x1000),
+            PageSize::Size4K,
+            PhysAddr(0x9000),
+            &mut f,
+        )
+        .unwrap();
+        t.map(
+            1,
+            VirtAddr(0x2000),
+            PageSize::Size4K,
+            PhysAddr(0xa000),
+            &mut f,
+        )
+        .unwrap();
         let (_, first) = walk(&t, 1, 0x1000);
         for va in [0x1000, 0x2000, 0x1000, 0x2000] {
             let (r, steps) = walk(&t, 1, va);
@@ -1270,7 +1421,7 @@ mod tests {
                 .iter()
                 .zip(&first)
                 .all(|(s, f)| s.pte_addr == f.pte_addr + off));
-            let r = w.walk(0, 1, va, &t, &mut m);
+            let r = w.walk(0, 1, VirtAddr(va), &t, &mut m);
             assert_eq!((r.reads, r.pte_cycles, r.psc_cycles), (3, DRAM, 0));
         }
         assert_eq!(walk(&t, 1, 0x10_0000).1.len(), 3);
@@ -1287,8 +1438,14 @@ mod tests {
         let mut seen_resizing = false;
         while t.resizes() < 2 || t.resizing(PageSize::Size4K) {
             assert!(i < 1000, "no end to resizing");
-            t.map(1, page(i), PageSize::Size4K, (i + 1) << 12, &mut f)
-                .unwrap();
+            t.map(
+                1,
+                VirtAddr(page(i)),
+                PageSize::Size4K,
+                PhysAddr((i + 1) << 12),
+                &mut f,
+            )
+            .unwrap();
             i += 1;
             seen_resizing |= t.resizing(PageSize::Size4K);
             t.check_cwc();
@@ -1296,10 +1453,10 @@ mod tests {
             // by a move), the second hits and reads the one way that holds the line.
             for j in 0..i {
                 let (r, steps) = walk(&t, 1, page(j));
-                assert_eq!(r.unwrap().frame, (j + 1) << 12);
+                assert_eq!(r.unwrap().frame.0, (j + 1) << 12);
                 assert!(steps.len() == 1 || steps.len() == 3);
                 let (r, steps) = walk(&t, 1, page(j));
-                assert_eq!(r.unwrap().frame, (j + 1) << 12, "page {j} after {i} maps");
+                assert_eq!(r.unwrap().frame.0, (j + 1) << 12, "page {j} after {i} maps");
                 assert_eq!(steps.len(), 1);
             }
         }
@@ -1311,7 +1468,7 @@ mod tests {
         assert!(cwc_stat(&t, "invalidations") > 0);
         // Unmap half: freed lines invalidate their entries; the rest still hit.
         for j in (0..i).step_by(2) {
-            t.unmap(1, page(j)).unwrap();
+            t.unmap(1, VirtAddr(page(j))).unwrap();
         }
         t.check_cwc();
         for j in 0..i {
@@ -1320,7 +1477,7 @@ mod tests {
                 assert_eq!(r, None);
                 assert!(steps.len() == 3 || steps.is_empty());
             } else {
-                assert_eq!((r.unwrap().frame, steps.len()), ((j + 1) << 12, 1));
+                assert_eq!((r.unwrap().frame.0, steps.len()), ((j + 1) << 12, 1));
             }
         }
     }
