@@ -45,10 +45,9 @@
 //!   group, then the runs in lockstep until the round that hits (see
 //!   [`super::hashed::probe_sizes`]). Overlapping mappings of different sizes are refused.
 
-use super::design::{under_page_table, DesignConfig};
 use super::hashed::{
     fold, hash, hist_json, pack_key, phys_contains, probe_sizes, probed_sizes, unpack_key,
-    HashKind, HugeProbe, ANY_WALK_CACHE_LEVEL, HIST, HOST_LIMIT, VA_BITS, VPN_BITS,
+    HashKind, HugeProbe, HIST, HOST_LIMIT, VPN_BITS,
 };
 use super::{
     IndexPart, MapOutcome, Mappable, PhysArray, Teachable, Translation, WalkStart, WalkStep,
@@ -174,30 +173,7 @@ impl ClusteredConfig {
     }
 }
 
-impl DesignConfig for ClusteredConfig {
-    fn kind(&self) -> &'static str {
-        "clustered"
-    }
-    fn title(&self) -> String {
-        "clustered hashed".into()
-    }
-    fn va_bits(&self) -> u32 {
-        VA_BITS
-    }
-    fn radix_bits(&self) -> Vec<u32> {
-        Vec::new()
-    }
-    fn walk_cache_levels(&self) -> u32 {
-        ANY_WALK_CACHE_LEVEL
-    }
-    /// Every page size: the size is part of the key.
-    fn page_size_problem(&self, _size: PageSize) -> Option<String> {
-        None
-    }
-    fn problems(&self, os: &OsConfig) -> Vec<(String, String)> {
-        under_page_table(self.validate(os))
-    }
-}
+super::hashed::hashed_design_config!(ClusteredConfig, "clustered", "clustered hashed");
 
 pub struct Clustered {
     hash: HashKind,

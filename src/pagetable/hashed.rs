@@ -70,6 +70,40 @@ pub const VA_BITS: u32 = 57;
 /// table has (at most 6).
 pub const ANY_WALK_CACHE_LEVEL: u32 = 6;
 
+/// The [`DesignConfig`](super::DesignConfig) of a hashed design: what every hashed
+/// design answers alike (a 57-bit key space, every page size in the key, walks that
+/// bypass walk caches of any level, its own `validate` under `page_table.`), with its
+/// `kind` and the title `explain` prints.
+macro_rules! hashed_design_config {
+    ($config:ty, $kind:literal, $title:literal) => {
+        impl $crate::pagetable::DesignConfig for $config {
+            fn kind(&self) -> &'static str {
+                $kind
+            }
+            fn title(&self) -> String {
+                $title.into()
+            }
+            fn va_bits(&self) -> u32 {
+                $crate::pagetable::hashed::VA_BITS
+            }
+            fn radix_bits(&self) -> Vec<u32> {
+                Vec::new()
+            }
+            fn walk_cache_levels(&self) -> u32 {
+                $crate::pagetable::hashed::ANY_WALK_CACHE_LEVEL
+            }
+            /// Every page size: the size is part of the key.
+            fn page_size_problem(&self, _size: $crate::addr::PageSize) -> Option<String> {
+                None
+            }
+            fn problems(&self, os: &$crate::config::OsConfig) -> Vec<(String, String)> {
+                $crate::pagetable::design::under_page_table(self.validate(os))
+            }
+        }
+    };
+}
+pub(crate) use hashed_design_config;
+
 /// Largest virtual page number a key holds (57-bit virtual addresses, 4 KiB pages).
 pub const VPN_BITS: u32 = VA_BITS - 12;
 

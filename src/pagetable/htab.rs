@@ -44,10 +44,8 @@
 //! A huge page may not overlap a mapped smaller page and vice versa (`map` refuses, as the
 //! radix table does).
 
-use super::design::{under_page_table, DesignConfig};
 use super::hashed::{
-    hash, pack_key, probed_sizes, unpack_key, HashKind, HugeProbe, Nesting, ANY_WALK_CACHE_LEVEL,
-    VA_BITS,
+    hash, pack_key, probed_sizes, unpack_key, HashKind, HugeProbe, Nesting, VA_BITS,
 };
 use super::{
     Evicted, IndexPart, MapOutcome, Mappable, PhysArray, Teachable, Translation, WalkStart,
@@ -142,30 +140,7 @@ impl HtabConfig {
     }
 }
 
-impl DesignConfig for HtabConfig {
-    fn kind(&self) -> &'static str {
-        "htab"
-    }
-    fn title(&self) -> String {
-        "hashed (PowerPC HTAB)".into()
-    }
-    fn va_bits(&self) -> u32 {
-        VA_BITS
-    }
-    fn radix_bits(&self) -> Vec<u32> {
-        Vec::new()
-    }
-    fn walk_cache_levels(&self) -> u32 {
-        ANY_WALK_CACHE_LEVEL
-    }
-    /// Every page size: the size is part of the key.
-    fn page_size_problem(&self, _size: PageSize) -> Option<String> {
-        None
-    }
-    fn problems(&self, os: &OsConfig) -> Vec<(String, String)> {
-        under_page_table(self.validate(os))
-    }
-}
+super::hashed::hashed_design_config!(HtabConfig, "htab", "hashed (PowerPC HTAB)");
 
 /// Key of the page of `size` holding `vaddr` ([`pack_key`]), or a key no slot holds if
 /// `vaddr` is out of range (size bits 3 never occur in a real key; 0, which `pack_key`

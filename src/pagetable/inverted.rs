@@ -49,10 +49,9 @@
 //!   scans those pages, only when some page of a smaller size is mapped (never in a run,
 //!   where the OS maps one size).
 
-use super::design::{under_page_table, DesignConfig};
 use super::hashed::{
     fold, hash, hist_json, pack_key, phys_contains, probe_sizes, probed_sizes, unpack_key,
-    HashKind, HugeProbe, ANY_WALK_CACHE_LEVEL, HIST, HOST_LIMIT, VA_BITS, VPN_BITS,
+    HashKind, HugeProbe, HIST, HOST_LIMIT, VPN_BITS,
 };
 use super::{
     IndexPart, MapOutcome, Mappable, PhysArray, Teachable, Translation, WalkStart, WalkStep,
@@ -147,30 +146,7 @@ impl InvertedConfig {
     }
 }
 
-impl DesignConfig for InvertedConfig {
-    fn kind(&self) -> &'static str {
-        "inverted"
-    }
-    fn title(&self) -> String {
-        "inverted".into()
-    }
-    fn va_bits(&self) -> u32 {
-        VA_BITS
-    }
-    fn radix_bits(&self) -> Vec<u32> {
-        Vec::new()
-    }
-    fn walk_cache_levels(&self) -> u32 {
-        ANY_WALK_CACHE_LEVEL
-    }
-    /// Every page size: the size is part of the key.
-    fn page_size_problem(&self, _size: PageSize) -> Option<String> {
-        None
-    }
-    fn problems(&self, os: &OsConfig) -> Vec<(String, String)> {
-        under_page_table(self.validate(os))
-    }
-}
+super::hashed::hashed_design_config!(InvertedConfig, "inverted", "inverted");
 
 /// No next entry / empty anchor (links hold index + 1).
 const END: u32 = 0;

@@ -74,8 +74,7 @@
 mod cwc;
 mod ecpt;
 
-use super::design::{under_page_table, DesignConfig};
-use super::hashed::{HashKind, HugeProbe, Nesting, ANY_WALK_CACHE_LEVEL, VA_BITS};
+use super::hashed::{HashKind, HugeProbe, Nesting, VA_BITS};
 use super::{
     IndexPart, MapOutcome, Mappable, Teachable, Translation, WalkStart, WalkStep, Walkable, NO_NODE,
 };
@@ -253,30 +252,7 @@ impl CuckooConfig {
     }
 }
 
-impl DesignConfig for CuckooConfig {
-    fn kind(&self) -> &'static str {
-        "cuckoo"
-    }
-    fn title(&self) -> String {
-        "elastic cuckoo".into()
-    }
-    fn va_bits(&self) -> u32 {
-        VA_BITS
-    }
-    fn radix_bits(&self) -> Vec<u32> {
-        Vec::new()
-    }
-    fn walk_cache_levels(&self) -> u32 {
-        ANY_WALK_CACHE_LEVEL
-    }
-    /// Every page size: the size is part of the key.
-    fn page_size_problem(&self, _size: PageSize) -> Option<String> {
-        None
-    }
-    fn problems(&self, os: &OsConfig) -> Vec<(String, String)> {
-        under_page_table(self.validate(os))
-    }
-}
+crate::pagetable::hashed::hashed_design_config!(CuckooConfig, "cuckoo", "elastic cuckoo");
 
 pub struct Cuckoo {
     kind: HashKind,
