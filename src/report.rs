@@ -86,6 +86,19 @@ pub struct CoreReport {
     /// Translation latency by component (sums to `total`).
     pub translation_cycles: TranslationCycles,
     pub translation_cycles_per_access: f64,
+    /// Translation latency without OS fault handling (`translation_cycles.total` minus
+    /// `translation_cycles.fault`): what the TLBs, walk caches, walks and walker queue
+    /// cost, the figure that separates hardware designs.
+    pub translation_cycles_excl_faults: u64,
+    pub translation_cycles_excl_faults_per_access: f64,
+    /// `translation_cycles.fault / translation_cycles.total`: above one half, faults
+    /// (first touches, a cold start) decide the result rather than the MMU.
+    pub fault_share: f64,
+    /// TLB misses of translations the core had never used (compulsory: no TLB could have
+    /// held them) and their translation latency, walk and any fault included; the rest
+    /// of the misses are capacity and conflict misses.
+    pub compulsory_misses: u64,
+    pub compulsory_cycles: u64,
     pub tlb: Vec<TlbReport>,
     pub tlb_levels: Vec<LevelReport>,
     pub walks: WalkReport,
@@ -229,7 +242,22 @@ pub struct RunReport {
     pub seed: u64,
     pub config: serde_json::Value,
     pub workload: serde_json::Value,
+    /// The warm-up that preceded the statistics, and the rule that chose it.
+    pub warmup: WarmupReport,
+    /// Fault handling is more than half of the translation cycles
+    /// (`stats.total.fault_share > 0.5`): the run measures a cold start (first touches)
+    /// more than the MMU; a longer warm-up or a populated footprint measures the MMU.
+    pub fault_dominated: bool,
     pub stats: StatsReport,
+}
+
+/// The warm-up of a run (`sim.warmup_accesses`, resolved).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WarmupReport {
+    /// Accesses per core simulated before the statistics restart.
+    pub accesses_per_core: u64,
+    /// How that number was chosen (`"auto: ..."` or `"set"`).
+    pub rule: String,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -266,6 +294,14 @@ fn core_report(c: &CoreStats) -> CoreReport {
         translation_share: ratio(k.stall_cycles, cycles),
         translation_cycles: k.translation.clone(),
         translation_cycles_per_access: ratio(k.translation.total, k.accesses),
+        translation_cycles_excl_faults: k.translation.total - k.translation.fault,
+        translation_cycles_excl_faults_per_access: ratio(
+            k.translation.total - k.translation.fault,
+            k.accesses,
+        ),
+        fault_share: ratio(k.translation.fault, k.translation.total),
+        compulsory_misses: k.compulsory_misses,
+        compulsory_cycles: k.compulsory_cycles,
         tlb: c
             .tlb
             .iter()
@@ -429,6 +465,8 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         a.fetches += b.fetches;
         a.instructions += b.instructions;
         a.stall_cycles += b.stall_cycles;
+        a.compulsory_misses += b.compulsory_misses;
+        a.compulsory_cycles += b.compulsory_cycles;
         let (x, y) = (&mut a.translation, &b.translation);
         x.tlb += y.tlb;
         x.walk_cache += y.walk_cache;
@@ -520,14 +558,24 @@ impl RunReport {
         let config = serde_json::to_value(config).expect("config serialises");
         let workload = serde_json::to_value(workload).expect("workload serialises");
         let hash_input = serde_json::to_string(&(&config, &workload)).expect("serialises");
+        let total = core_report(&total(&stats.cores));
+        let warmup = config
+            .pointer("/sim/warmup_accesses")
+            .and_then(|w| w.as_u64())
+            .unwrap_or(0);
         RunReport {
             mmusim_version: env!("CARGO_PKG_VERSION"),
             config_hash: fnv1a(hash_input.as_bytes()),
             seed,
             config,
             workload,
+            warmup: WarmupReport {
+                accesses_per_core: warmup,
+                rule: "set".into(),
+            },
+            fault_dominated: total.fault_share > 0.5,
             stats: StatsReport {
-                total: core_report(&total(&stats.cores)),
+                total,
                 cores: stats.cores.iter().map(core_report).collect(),
                 caches: stats.caches.clone(),
                 page_tables: stats.page_tables.clone(),
@@ -623,6 +671,40 @@ impl RunReport {
     }
 
     /// A readable summary for the terminal.
+    /// What the summary says about cold start: the warm-up, translation cycles without
+    /// faults, compulsory misses, and the fault-share warning.
+    pub fn steady_state_lines(&self) -> String {
+        let t = &self.stats.total;
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "warm-up {} accesses per core before these statistics ({})",
+            self.warmup.accesses_per_core, self.warmup.rule
+        );
+        let _ = writeln!(
+            o,
+            "translation without faults {} cycles ({:.2}/access); compulsory misses {} ({} cycles, walks and faults of first uses)",
+            t.translation_cycles_excl_faults,
+            t.translation_cycles_excl_faults_per_access,
+            t.compulsory_misses,
+            t.compulsory_cycles
+        );
+        if let Some(w) = self.fault_warning() {
+            let _ = writeln!(o, "{w}");
+        }
+        o
+    }
+
+    /// The warning a fault-dominated run prints (see [`RunReport::fault_dominated`]).
+    pub fn fault_warning(&self) -> Option<String> {
+        self.fault_dominated.then(|| {
+            format!(
+                "WARNING: page faults are {:.1}% of the translation cycles: this run measures a cold start (first touches) more than the MMU. Compare `translation without faults`, or warm up longer (sim.warmup_accesses), or populate the footprint (an mmap event with populate = true).",
+                100.0 * self.stats.total.fault_share
+            )
+        })
+    }
+
     pub fn to_table(&self) -> String {
         let t = &self.stats.total;
         let mut o = String::new();
@@ -647,6 +729,7 @@ impl RunReport {
             "translation latency {} cycles ({:.2}/access): TLB {}  walk caches {}  PTE reads {}  walker wait {}  faults {}",
             tc.total, t.translation_cycles_per_access, tc.tlb, tc.walk_cache, tc.pte, tc.wait, tc.fault
         );
+        o.push_str(&self.steady_state_lines());
         let _ = writeln!(
             o,
             "\n{:<14} {:>5} {:>12} {:>12} {:>9} {:>9}",

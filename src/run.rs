@@ -5,7 +5,7 @@
 //! Out: a [`RunReport`], or every problem found as `file:line: key.path: message`.
 //! Sweeps and tests call this the same way the command line does.
 
-use crate::config::SystemConfig;
+use crate::config::{SystemConfig, Warmup};
 use crate::loader::{load, ConfigError};
 use crate::os::frames::FrameAllocator;
 use crate::pagetable::{with_design, DesignVisitor, PageTable};
@@ -49,6 +49,8 @@ pub struct Inputs {
     pub workload: WorkloadSpec,
     /// Folder of the workload file: relative trace paths start here.
     pub workload_dir: std::path::PathBuf,
+    /// How `system.sim.warmup_accesses` (resolved here, never `Auto`) was chosen.
+    pub warmup_rule: String,
 }
 
 /// A workload file for `--trace FILE`: the whole trace, format detected.
@@ -203,7 +205,7 @@ pub fn load_inputs_with(
             return Err(errors);
         }
     };
-    let (system, sys_src) = system;
+    let (mut system, sys_src) = system;
     let (workload, wl_src) = workload;
     for (path, msg) in system.validate() {
         errors.push(sys_src.error_at(&path, msg));
@@ -248,17 +250,30 @@ pub fn load_inputs_with(
                 ));
             }
         }
+        if let Some(e) = footprint_check(&system, &workload) {
+            errors.push(wl_src.error_at(e.0, format!("{} (os.phys_mem in {})", e.1, sys_src.file)));
+        }
         let per_core = workload.accesses_per_core();
+        let set = system.sim.warmup_accesses.accesses();
         // A trace's length is known only once read (per_core is 0 then, unless capped).
-        if system.sim.warmup_accesses > 0 && per_core > 0 && system.sim.warmup_accesses >= per_core
+        if system.sim.warmup_accesses != Warmup::Auto && set > 0 && per_core > 0 && set >= per_core
         {
             errors.push(sys_src.error_at(
                 "sim.warmup_accesses",
                 format!(
-                    "{} warm-up accesses leave nothing to measure: the workload has {per_core} per core",
-                    system.sim.warmup_accesses
+                    "{set} warm-up accesses leave nothing to measure: the workload has {per_core} per core"
                 ),
             ));
+        }
+    }
+    let mut warmup_rule = String::from("set");
+    if errors.is_empty() && system.sim.warmup_accesses == Warmup::Auto {
+        match resolve_warmup(&workload, &workload_dir, system.os.tasks(system.sim.cores)) {
+            Ok((n, rule)) => {
+                system.sim.warmup_accesses = Warmup::Accesses(n);
+                warmup_rule = rule;
+            }
+            Err(e) => errors.push(wl_src.error_at("generator", e)),
         }
     }
     if errors.is_empty() {
@@ -266,10 +281,147 @@ pub fn load_inputs_with(
             system,
             workload,
             workload_dir,
+            warmup_rule,
         })
     } else {
         Err(errors)
     }
+}
+
+/// A workload whose pages cannot all be resident at once, on a system that cannot evict
+/// (no `os.paging.replacement`): refused before the run rather than failing when memory
+/// runs out. The footprint is what a stream can touch: the generator's range, or one
+/// 4 KiB page per access if fewer (a reference string's distinct pages; a trace's is
+/// not known ahead), or the largest populated `mmap`, per address space.
+fn footprint_check(
+    system: &SystemConfig,
+    workload: &WorkloadSpec,
+) -> Option<(&'static str, String)> {
+    if system.os.paging.replacement.is_some() {
+        return None;
+    }
+    // Each access touches at most one new page, and at least a 4 KiB one (huge pages
+    // may fall back or be demoted, so a run that fits in 4 KiB pages is let through).
+    let touched = workload.accesses_per_core().saturating_mul(4096);
+    let range = match &workload.generator {
+        Generator::Refs { refs, page_size } => {
+            let distinct: std::collections::BTreeSet<u64> = refs.0.iter().copied().collect();
+            (distinct.len() as u64).saturating_mul(page_size.bytes())
+        }
+        g => g.footprint().unwrap_or(0).min(touched),
+    };
+    let populated = (workload.events.iter())
+        .filter(|e| e.kind == crate::workload::EventKind::Mmap && e.populate == Some(true))
+        .filter_map(|e| e.len.map(|l| l.0))
+        .max()
+        .unwrap_or(0);
+    // Page tables come from the same memory: at least 8 bytes of leaf entry per 4 KiB
+    // page (radix; hashed designs' tables are allocated at start from it too).
+    let data = range.max(populated);
+    let per_space = data.saturating_add(data / 512);
+    let spaces = system.os.processes(system.sim.cores) as u64;
+    let need = per_space.saturating_mul(spaces);
+    let have = system.os.phys_mem.0;
+    (need > have).then(|| {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        let key = if populated > range { "event" } else { "generator.footprint" };
+        (
+            key,
+            format!(
+                "the workload needs {:.2} GiB ({:.2} GiB with its page tables x {spaces} address space(s)) but physical memory is {:.2} GiB and page replacement is off: raise os.phys_mem, shrink the footprint or the accesses, or set os.paging.replacement",
+                gib(need),
+                gib(per_space),
+                gib(have)
+            ),
+        )
+    })
+}
+
+/// The default warm-up (`sim.warmup_accesses = "auto"`) for `workload` run as `tasks`
+/// streams, and the rule that gave it: half of the shortest stream, so that statistics
+/// cover a second half whose TLBs, walk caches and caches the first half filled (the
+/// split ChampSim-style studies make with their warm-up instructions); none for a
+/// reference string, whose classic fault counts include the first references. A trace
+/// of unknown length is counted first (one extra read of the file); standard input
+/// cannot be, and runs with no warm-up.
+fn resolve_warmup(
+    workload: &WorkloadSpec,
+    dir: &std::path::Path,
+    tasks: u32,
+) -> Result<(u64, String), String> {
+    let per_core = workload.accesses_per_core();
+    match &workload.generator {
+        Generator::Refs { .. } => {
+            return Ok((
+                0,
+                "auto: none for a reference string (its faults count from the first reference)"
+                    .into(),
+            ))
+        }
+        Generator::Trace {
+            path,
+            paths,
+            format,
+            ..
+        } => {
+            // A `.refs` file is a reference string too.
+            let first = path.iter().chain(paths).next().map(String::as_str);
+            let refs = match format {
+                crate::trace::TraceFormat::Refs => true,
+                crate::trace::TraceFormat::Auto => first.is_some_and(|p| {
+                    p != "-"
+                        && crate::trace::detect(&dir.join(p)).ok()
+                            == Some(crate::trace::TraceFormat::Refs)
+                }),
+                _ => false,
+            };
+            if refs {
+                return Ok((
+                    0,
+                    "auto: none for a reference string (its faults count from the first reference)"
+                        .into(),
+                ));
+            }
+            if per_core > 0 {
+                return Ok((
+                    per_core / 2,
+                    format!("auto: half of each stream ({per_core} accesses)"),
+                ));
+            }
+            if path.as_deref() == Some("-") || paths.iter().any(|p| p == "-") {
+                return Ok((
+                    0,
+                    "auto: none (the length of standard input is not known ahead)".into(),
+                ));
+            }
+            // One count per distinct file: every core reads `path` from its start.
+            let streams = if paths.is_empty() { 1 } else { tasks as usize };
+            let mut shortest = u64::MAX;
+            let mut buf = Vec::with_capacity(4096);
+            for c in 0..streams {
+                let mut src = workload.open(c, dir).map_err(|e| e.msg)?;
+                let mut n = 0u64;
+                loop {
+                    buf.clear();
+                    src.fill(&mut buf, 4096).map_err(|e| e.msg)?;
+                    if buf.is_empty() {
+                        break;
+                    }
+                    n += buf.len() as u64;
+                }
+                shortest = shortest.min(n);
+            }
+            return Ok((
+                shortest / 2,
+                format!("auto: half of the shortest trace stream ({shortest} accesses)"),
+            ));
+        }
+        _ => {}
+    }
+    Ok((
+        per_core / 2,
+        format!("auto: half of each stream ({per_core} accesses)"),
+    ))
 }
 
 /// Run the simulation; `progress(done, total)` is called after every batch.
@@ -318,10 +470,9 @@ pub fn simulate_with(
     )?;
     let has_l2 = sys.tlb.iter().any(|t| t.level == 2);
     let timeline = timeline.map(|w| Timeline::from_points(w, has_l2, &points));
-    Ok((
-        RunReport::new(sys, &inputs.workload, sys.sim.seed, &stats),
-        timeline,
-    ))
+    let mut report = RunReport::new(sys, &inputs.workload, sys.sim.seed, &stats);
+    report.warmup.rule = inputs.warmup_rule.clone();
+    Ok((report, timeline))
 }
 
 struct Run<'a> {

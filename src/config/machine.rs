@@ -136,9 +136,11 @@ pub struct SimConfig {
     #[serde(default = "one_u64")]
     pub seed: u64,
     /// Accesses per core after which its statistics restart (caches and TLBs stay warm);
-    /// shared caches restart when the last core is past warm-up.
+    /// shared caches restart when the last core is past warm-up. `"auto"` (the default)
+    /// is resolved by `run::load_inputs` once the workload is known: half of each
+    /// stream for generators and traces, none for reference strings (see [`Warmup`]).
     #[serde(default)]
-    pub warmup_accesses: u64,
+    pub warmup_accesses: Warmup,
     /// Whether the L1 TLB probe is hidden by the pipeline (true on current cores: the L1
     /// DTLB is looked up in parallel with the L1D tag check). Hidden on hits and misses
     /// alike: on a miss only the levels after L1 and the walk are stalled for.
@@ -156,10 +158,85 @@ impl Default for SimConfig {
             cores: 1,
             base_cpi: 1.0,
             seed: 1,
-            warmup_accesses: 0,
+            warmup_accesses: Warmup::Auto,
             l1_tlb_overlapped: true,
             overlap_window: 0,
         }
+    }
+}
+
+/// How much of each stream warms the machine before statistics start.
+///
+/// `Auto` stands for a number the simulator does not know until the workload is: the
+/// run resolves it ([`Warmup::resolve`]) before anything is built, so a simulation only
+/// ever sees `Accesses`. Written `"auto"` or a number in TOML.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Warmup {
+    #[default]
+    Auto,
+    Accesses(u64),
+}
+
+impl Warmup {
+    /// The warm-up in accesses per core; `Auto` left unresolved (a simulator built
+    /// directly from a config, as unit tests do) warms nothing.
+    pub fn accesses(self) -> u64 {
+        match self {
+            Warmup::Auto => 0,
+            Warmup::Accesses(n) => n,
+        }
+    }
+
+    /// The rule behind `"auto"`: half of each core's stream when it is a generator's or
+    /// a trace's (`per_core` accesses; 0 when unknown), so the second half measures
+    /// structures that the first filled; none for a reference string (`refs`), whose
+    /// faults are counted from the first reference by definition (Belady's anomaly, the
+    /// classic fault counts).
+    pub fn resolve(self, per_core: u64, refs: bool) -> Warmup {
+        match self {
+            Warmup::Auto if refs => Warmup::Accesses(0),
+            Warmup::Auto => Warmup::Accesses(per_core / 2),
+            w => w,
+        }
+    }
+}
+
+impl Serialize for Warmup {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Warmup::Auto => s.serialize_str("auto"),
+            Warmup::Accesses(n) => s.serialize_u64(*n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Warmup {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Warmup;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number of accesses or \"auto\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Warmup, E> {
+                Ok(Warmup::Accesses(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Warmup, E> {
+                u64::try_from(n).map(Warmup::Accesses).map_err(|_| {
+                    E::custom(format!("{n} is negative: a number of accesses or \"auto\""))
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Warmup, E> {
+                if v == "auto" {
+                    Ok(Warmup::Auto)
+                } else {
+                    Err(E::custom(format!(
+                        "`{v}`: a number of accesses or \"auto\""
+                    )))
+                }
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

@@ -1062,7 +1062,12 @@ mod tests {
     fn whole_run_with_the_clustered_design() {
         let sets: Vec<String> = [
             "page_table={kind=\"clustered\"}",
-            "workload.accesses=20000",
+            "workload.accesses=40000",
+            // The default workload's 4 GiB heap, unpopulated and cut to fit 1 GiB.
+            "workload.event=[]",
+            // Every fault counted: the table's mapped pages equal the faults.
+            "sim.warmup_accesses=0",
+            "workload.generator.footprint=\"512MiB\"",
             "os.phys_mem=\"1GiB\"",
         ]
         .iter()

@@ -56,6 +56,10 @@ pub struct CoreCounters {
     pub instructions: u64,
     pub stall_cycles: u64,
     pub translation: TranslationCycles,
+    /// TLB misses whose translation this core had never used (see `seen.rs`), and their
+    /// translation latency (walks, waits and faults).
+    pub compulsory_misses: u64,
+    pub compulsory_cycles: u64,
 }
 
 /// A hardware walker: busy until a clock, and whether its walk still runs in the
@@ -126,6 +130,8 @@ pub(super) struct Core {
     /// TLB keys of unchanged pages that a shootdown's full flush took: a later miss on
     /// one is a miss the flush caused.
     pub(super) flushed: HashSet<u64>,
+    /// Translations this core has used, for compulsory misses; kept across warm-up.
+    pub(super) seen: super::seen::SeenPages,
     /// While this core waits for its shootdown's acknowledgements (it has not run
     /// since): the clock the wait began at. It takes IPIs during the wait, as Linux's
     /// initiator does, spinning with interrupts on.
@@ -155,7 +161,7 @@ impl Core {
         (n, n_tasks): (usize, usize),
         seed: u64,
     ) -> Core {
-        let warmup = cfg.sim.warmup_accesses;
+        let warmup = cfg.sim.warmup_accesses.accesses();
         Core {
             id,
             asid: id as u16 + 1,
@@ -181,6 +187,7 @@ impl Core {
             ipis: Default::default(),
             next_ipi: u64::MAX,
             flushed: Default::default(),
+            seen: Default::default(),
             waiting_since: None,
             warm: warmup == 0,
             event_at: if warmup == 0 { u64::MAX } else { warmup },
@@ -438,6 +445,10 @@ fn translate_miss<PT: PageTable, R: Recorder>(
         core.os_stats.shootdown.flush_misses += 1;
     }
     let end = ready + wait + psc + pte + fault;
+    if (core.seen).first_use(core.proc, tr.size as u8, va.0 >> tr.size.shift()) {
+        core.counters.compulsory_misses += 1;
+        core.counters.compulsory_cycles += end - m.now;
+    }
     let tc = &mut core.counters.translation;
     tc.walk_cache += psc;
     tc.pte += pte;

@@ -15,6 +15,7 @@
 //! - `shootdown`: the one place an OS call's effects reach the cores, and the IPI
 //!   shootdown protocol over the cores' `topology`;
 //! - `stats`: what a run counted, gathered from the components;
+//! - `seen`: the translations each core has used, which makes a miss compulsory;
 //! - `record`: the `Recorder` the translation path reports its steps to (`explain`).
 //!
 //! Core timing: clock = instructions x base CPI + stall cycles. Translation latency of an
@@ -30,6 +31,7 @@ mod core;
 mod engine;
 pub mod record;
 mod sched;
+mod seen;
 mod shootdown;
 mod stats;
 pub mod topology;

@@ -165,7 +165,7 @@ impl Curve {
     pub fn of(job: &Job, op: &OnePass) -> Result<Curve, String> {
         let sys = &job.inputs.system;
         let t = &sys.tlb[op.tlb];
-        let warmup = sys.sim.warmup_accesses;
+        let warmup = sys.sim.warmup_accesses.accesses();
         let what = format!("workload `{}`", job.workload);
         let mut src = (job.inputs.workload)
             .open(0, &job.inputs.workload_dir)

@@ -83,7 +83,11 @@ fn window(
         text.push_str("[[event]]\nat = 0\nkind = \"madvise\"\noffset = 0\nlen = \"2MiB\"\n");
     }
     std::fs::write(&wl, text).unwrap();
-    let mut all = vec!["sim.cores=1".to_string()];
+    // Whole-run counts (the walk and fault checks below count from the first access).
+    let mut all = vec![
+        "sim.cores=1".to_string(),
+        "sim.warmup_accesses=0".to_string(),
+    ];
     all.extend(sets.iter().map(|s| s.to_string()));
     let inputs = load_inputs(Some(preset), wl.to_str(), &all).unwrap_or_else(|e| panic!("{e:?}"));
     // (accesses, allocations) at the first progress call after the warm-up and at the

@@ -298,6 +298,8 @@ fn tlb_curve_equals_simulated_fully_associative_lru_tlbs() {
                 ),
                 "walker.psc=[]".to_string(),
                 format!("os.page_size=\"{}\"", size.name()),
+                // The curve counts every reference, the first ones included.
+                "sim.warmup_accesses=0".to_string(),
             ];
             let inputs =
                 load_inputs(Some("skylake"), Some(wl), &sets).unwrap_or_else(|e| panic!("{e:?}"));

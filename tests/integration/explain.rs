@@ -350,9 +350,17 @@ fn recorded_accesses_change_nothing_the_run_would_not() {
     use mmusim::sim::record::Event;
     use mmusim::sim::Simulator;
     for preset in ["skylake", "skylake-htab"] {
-        let inputs =
-            mmusim::run::load_inputs(Some(preset), None, &["workload.accesses=3000".to_string()])
-                .unwrap();
+        let inputs = mmusim::run::load_inputs(
+            Some(preset),
+            None,
+            &[
+                "workload.accesses=3000".to_string(),
+                // Accesses only (the replay below feeds no OS events), every one counted.
+                "workload.event=[]".to_string(),
+                "sim.warmup_accesses=0".to_string(),
+            ],
+        )
+        .unwrap();
         let sys = &inputs.system;
         let report = mmusim::run::simulate(&inputs, &mut |_, _| {}).unwrap();
 

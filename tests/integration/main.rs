@@ -11,6 +11,7 @@ mod procs;
 mod runs;
 mod shootdown;
 mod stack_distance;
+mod steady;
 mod study;
 mod sweep;
 mod timeline;

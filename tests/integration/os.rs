@@ -35,6 +35,7 @@ pub fn run_file(name: &str, body: &str, sets: &[&str]) -> (i32, String, Option<s
     } else {
         "--trace"
     };
+    // Whole runs: the counts these tests derive include the first touches.
     let mut args = vec![
         "run",
         "-q",
@@ -42,6 +43,8 @@ pub fn run_file(name: &str, body: &str, sets: &[&str]) -> (i32, String, Option<s
         f.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--set",
+        "sim.warmup_accesses=0",
     ];
     for s in sets {
         args.push("--set");
@@ -511,10 +514,18 @@ fn dirty_victims_are_written_back_and_every_cycle_is_counted() {
 fn physical_memory_pressure_evicts_instead_of_failing() {
     let wl = "name = \"u\"\naccesses = 20000\nseed = 2\n[generator]\nkind = \"uniform\"\nfootprint = \"16MiB\"\n";
     let base = ["os.phys_mem=\"8MiB\""];
-    let Err(e) = simulate(&inputs(Some("skylake"), Some(wl), &base), &mut |_, _| {}) else {
+    // 20,000 uniform accesses touch all 4,096 pages (16 MiB): refused before the run.
+    let wl_file = std::env::temp_dir().join(format!("mmusim-pressure-{}.toml", std::process::id()));
+    std::fs::write(&wl_file, wl).unwrap();
+    let sets = [base[0].to_string()];
+    let Err(e) = mmusim::run::load_inputs(Some("skylake"), wl_file.to_str(), &sets) else {
         panic!("8 MiB cannot map 16 MiB without replacement");
     };
-    assert!(e.to_string().contains("os.phys_mem"), "{e}");
+    let e = e.iter().map(|e| e.to_string()).collect::<String>();
+    assert!(
+        e.contains("os.phys_mem") && e.contains("generator.footprint"),
+        "{e}"
+    );
     let r = simulate(
         &inputs(
             Some("skylake"),

@@ -3,6 +3,9 @@
 
 use mmusim::run::{load_inputs, simulate, Inputs, PRESETS};
 
+/// `config` and `workload_text` (preset names or TOML text) with `sets`, counted from the
+/// first access: these tests derive whole-run counts by hand, first touches included,
+/// so they set `sim.warmup_accesses = 0` (a later set may give another).
 pub fn inputs(config: Option<&str>, workload_text: Option<&str>, sets: &[&str]) -> Inputs {
     let dir = std::env::temp_dir().join(format!("mmusim-runs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -22,7 +25,10 @@ pub fn inputs(config: Option<&str>, workload_text: Option<&str>, sets: &[&str]) 
             p.to_str().unwrap().to_string()
         }));
     }
-    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let sets: Vec<String> = std::iter::once("sim.warmup_accesses=0")
+        .chain(sets.iter().copied())
+        .map(|s| s.to_string())
+        .collect();
     load_inputs(paths[0].as_deref(), paths[1].as_deref(), &sets).unwrap_or_else(|e| {
         panic!(
             "{}",
@@ -251,7 +257,8 @@ fn same_config_and_seed_give_identical_json() {
 
 #[test]
 fn default_run_snapshot() {
-    let r = simulate(&inputs(None, None, &[]), &mut |_, _| {}).unwrap();
+    // The real defaults (warm-up included), not the whole-run `inputs` of these tests.
+    let r = simulate(&load_inputs(None, None, &[]).unwrap(), &mut |_, _| {}).unwrap();
     r.stats.total.check_accounting().unwrap();
     insta::assert_snapshot!("default_run_json", r.to_json());
 }
@@ -260,7 +267,7 @@ fn default_run_snapshot() {
 fn the_binary_writes_json_and_csv_atomically() {
     let dir = std::env::temp_dir().join(format!("mmusim-out-{}", std::process::id()));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mmusim"))
-        .args(["run", "-q", "--set", "workload.accesses=5000", "--out"])
+        .args(["run", "-q", "--set", "workload.accesses=10000", "--out"])
         .arg(&dir)
         .output()
         .unwrap();
@@ -271,6 +278,8 @@ fn the_binary_writes_json_and_csv_atomically() {
     );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
+    // The default warm-up: the first half of the stream.
+    assert_eq!(json["warmup"]["accesses_per_core"], 5000);
     assert_eq!(json["stats"]["total"]["accesses"], 5000);
     let csv = std::fs::read_to_string(dir.join("result.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();

@@ -116,6 +116,8 @@ fn the_whole_simulator_counts_the_same_misses() {
                 "tlb=[{{name=\"fa\", level=1, kind=\"data\", entries={n}, ways={n}, page_sizes=[\"4K\"], latency=1}}]"
             ),
             "walker.psc=[]".to_string(),
+            // The distances count every reference, the first ones included.
+            "sim.warmup_accesses=0".to_string(),
         ];
         let inputs = load_inputs(Some("skylake"), Some(wl.to_str().unwrap()), &sets)
             .unwrap_or_else(|e| panic!("{e:?}"));

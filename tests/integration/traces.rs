@@ -21,8 +21,10 @@ fn tmpdir(tag: &str) -> std::path::PathBuf {
 fn sample_traces_run_whole_and_agree_with_trace_stats() {
     for name in ["sort", "gzip"] {
         let wl = format!("workloads/trace-{name}.toml");
+        // The whole trace, as trace stats reads it.
+        let whole = ["sim.warmup_accesses=0".to_string()];
         let inputs =
-            load_inputs(Some("skylake"), Some(&wl), &[]).unwrap_or_else(|e| panic!("{e:?}"));
+            load_inputs(Some("skylake"), Some(&wl), &whole).unwrap_or_else(|e| panic!("{e:?}"));
         let r = simulate(&inputs, &mut |_, _| {}).unwrap();
         let s = trace::stats(
             Path::new(&format!("workloads/traces/{name}.mmt.xz")),
@@ -55,7 +57,11 @@ fn one_trace_per_core_and_a_cap_on_accesses() {
     let inputs = load_inputs(
         Some("skylake"),
         Some("workloads/trace-2core.toml"),
-        &["sim.cores=2".into(), "workload.accesses=100000".into()],
+        &[
+            "sim.cores=2".into(),
+            "workload.accesses=100000".into(),
+            "sim.warmup_accesses=0".into(),
+        ],
     )
     .unwrap_or_else(|e| panic!("{e:?}"));
     let r = simulate(&inputs, &mut |_, _| {}).unwrap();
@@ -84,7 +90,9 @@ fn text_traces_run_and_addresses_beyond_the_table_fail() {
         "# a hand-made trace\nR 0x1000\nW 0x1008\nF 0x400000\nR 4096\n",
     )
     .unwrap();
-    let inputs = load_inputs_with(Some("skylake"), None, Some(f.to_str().unwrap()), &[]).unwrap();
+    let whole = ["sim.warmup_accesses=0".to_string()];
+    let inputs =
+        load_inputs_with(Some("skylake"), None, Some(f.to_str().unwrap()), &whole).unwrap();
     let r = simulate(&inputs, &mut |_, _| {}).unwrap();
     let t = &r.stats.total;
     assert_eq!(
