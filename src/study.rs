@@ -186,9 +186,10 @@ pub fn run_study(
         if !METRICS.iter().any(|x| x.0 == m) {
             let known: Vec<&str> = METRICS.iter().map(|x| x.0).collect();
             return Err(format!(
-                "{}: metrics: unknown `{m}` (known: {})",
+                "{}: metrics: unknown `{m}` (known: {}){}",
                 spec_path.display(),
-                known.join(", ")
+                known.join(", "),
+                crate::loader::hint(m, known.iter().copied())
             ));
         }
     }
