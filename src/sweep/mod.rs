@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 pub mod onepass;
+mod plan_errors;
 pub mod report;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -172,6 +173,7 @@ pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
     let dir = spec_path.parent().unwrap_or(Path::new("")).to_path_buf();
     let mut jobs = Vec::new();
     let mut errors = Vec::new();
+    let mut refused = Vec::new();
     let mut seen = HashSet::new();
     for (pi, p) in pts.iter().enumerate() {
         for w in &spec.workload {
@@ -218,13 +220,17 @@ pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
                         inputs,
                     });
                 }
-                Err(e) => errors.extend(
-                    e.iter()
-                        .map(|e| format!("point {pi} x workload `{}`: {e}", w.name)),
-                ),
+                Err(e) => refused.extend(e.into_iter().map(|error| plan_errors::Failure {
+                    point: pi,
+                    workload: w.name.clone(),
+                    error,
+                })),
             }
         }
     }
+    // Each problem once, however many points it hits (a geometry key swept alone).
+    let names: Vec<String> = spec.workload.iter().map(|w| w.name.clone()).collect();
+    errors.extend(plan_errors::grouped(&refused, &pts, &names));
     if errors.is_empty() {
         Ok((spec, jobs))
     } else {

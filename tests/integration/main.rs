@@ -6,6 +6,7 @@ mod bad_config;
 mod explain;
 mod flattened;
 mod mva;
+mod names;
 mod os;
 mod procs;
 mod runs;
