@@ -3,6 +3,7 @@
 mod allocs;
 mod analysis;
 mod bad_config;
+mod compare;
 mod explain;
 mod flattened;
 mod mva;
