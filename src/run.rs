@@ -66,7 +66,8 @@ pub fn trace_workload_text(trace: &str) -> String {
 
 /// Read a file, or a preset when `arg` names one and no such file exists.
 fn read_source(arg: &str, presets: &[(&str, &str)]) -> Result<(String, String), ConfigError> {
-    if !std::path::Path::new(arg).exists() {
+    // A folder of the same name (say, a run's output called `skylake`) is not a config.
+    if !std::path::Path::new(arg).is_file() {
         if let Some((name, text)) = presets.iter().find(|(n, _)| *n == arg) {
             return Ok((format!("<preset {name}>"), text.to_string()));
         }

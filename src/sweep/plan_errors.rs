@@ -7,13 +7,48 @@
 //! no longer divide them), the line says to set that key with the axis. Sweeping a
 //! geometry key over a range would otherwise print the same complaint once per run.
 
-use crate::loader::ConfigError;
+use super::SweepSpec;
+use crate::loader::{ConfigError, ConfigSource};
 
 /// One run of the plan that was refused.
 pub(super) struct Failure {
     pub point: usize,
     pub workload: String,
     pub error: ConfigError,
+}
+
+/// `e` (of a run of point `point` on workload `wi`) blamed on the line of the spec
+/// that wrote the override at fault (an axis key, `set`, a workload's `set` or
+/// `system_set`), rather than on the `--set` the sweep generated from it.
+pub(super) fn in_spec(
+    mut e: ConfigError,
+    src: &ConfigSource,
+    spec: &SweepSpec,
+    point: &[(String, String)],
+    wi: usize,
+) -> ConfigError {
+    let Some(a) = e.file.strip_prefix("--set ") else {
+        return e;
+    };
+    let w = &spec.workload[wi];
+    let axis = (spec.axes.iter()).position(|x| {
+        (point.iter())
+            .any(|(k, v)| *k == x.key && a.strip_prefix(k.as_str()) == Some(&format!("={v}")))
+    });
+    let at = if let Some(i) = axis {
+        format!("axis[{i}].key")
+    } else if let Some(j) = spec.set.iter().position(|s| s == a) {
+        format!("set[{j}]")
+    } else if let Some(j) = w.system_set.iter().position(|s| s == a) {
+        format!("workload[{wi}].system_set[{j}]")
+    } else if let Some(j) = w.set.iter().position(|s| s == a) {
+        format!("workload[{wi}].set[{j}]")
+    } else {
+        return e;
+    };
+    e.file = src.file.clone();
+    e.line = src.line_of(&at);
+    e
 }
 
 /// The failures grouped by problem, in the order first met. `points[p]` holds point

@@ -117,7 +117,7 @@ fn one_sweep_spans_presets_by_name() {
         d,
         "both.toml",
         "skylake",
-        "[[axis]]\nkey = \"system\"\nvalues = [\"skylake\", \"zen4\"]\n[[axis]]\nkey = \"tlb.stlb.entries\"\nvalues = [1536, 3072]\n",
+        "[[axis]]\nkey = \"system\"\nvalues = [\"skylake\", \"zen4\"]\n[[axis]]\nkey = \"tlb.stlb.entries\"\nvalues = [1536, 3072]\n[[plot]]\nkind = \"line\"\nx = \"tlb.stlb.entries\"\nseries = \"system\"\nmetric = \"walks\"\nworkload = \"uni\"\nfile = \"walks.svg\"\n",
     );
     write_sweep(
         d,
@@ -135,6 +135,12 @@ fn one_sweep_spans_presets_by_name() {
     let mut by_index = results(d, "skylake");
     by_index.extend(results(d, "zen4"));
     assert_eq!(both.len(), 4);
+    // The name path is a plot key too.
+    let out = d.join("both.toml-out");
+    let (code, _, err) = mmusim(&["sweep", "report", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let svg = std::fs::read_to_string(out.join("walks.svg")).unwrap();
+    assert!(svg.contains("tlb.stlb.entries"), "{svg}");
     assert_eq!(both, by_index);
     // The axis did something: the STLB of twice the size misses less on 8192 pages.
     let misses = |k: (&str, &str), i: usize| {
@@ -183,6 +189,24 @@ fn a_geometry_error_is_reported_once_with_the_key_to_set() {
     assert_eq!(code, 2);
     assert_eq!(err2, err);
     assert!(!out_dir.join("results.jsonl").exists());
+
+    // A misspelt component in an axis key: once, at the spec's line of that key.
+    write_sweep(
+        d,
+        "t.toml",
+        "zen4",
+        "[[axis]]\nkey = \"tlb.stbl.entries\"\nvalues = [1536, 3072]\n",
+    );
+    let spec = d.join("t.toml");
+    let (code, _, err) = mmusim(&["sweep", "plan", spec.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        format!(
+            "error: points 0-1 x workload `uni`: {}:8: tlb.stbl: no element of `tlb` is named `stbl` (names: l1d, l1i, l2d, l2i; roles: stlb, l1d, l1i); did you mean `stlb`?\n",
+            spec.display()
+        )
+    );
 }
 
 /// Misspelt keys, presets and component names get a suggestion; the exit code is 2.
@@ -213,4 +237,35 @@ fn did_you_mean() {
     }
     let (_, _, err) = mmusim(&["show", "--set", "tlb.stlb.entires=64"]);
     assert!(err.trim_end().ends_with("did you mean `entries`?"), "{err}");
+}
+
+/// A study's `set` lists take name paths: the same results as the index paths.
+#[test]
+fn a_study_takes_name_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("uni.toml"), WORKLOAD).unwrap();
+    let study = |file: &str, sky: &str, zen: &str| {
+        std::fs::write(
+            d.join(file),
+            format!(
+                "name = \"s\"\nmetrics = [\"walks\", \"walk_latency_mean\"]\n[[system]]\nname = \"sky\"\nfile = \"skylake\"\nset = [\"{sky}=3072\"]\n[[system]]\nname = \"zen\"\nfile = \"zen4\"\nset = [\"{zen}=6144\"]\n[[workload]]\nname = \"uni\"\nfile = \"uni.toml\"\n"
+            ),
+        )
+        .unwrap();
+        let out = d.join(format!("{file}-out"));
+        std::fs::create_dir_all(&out).unwrap();
+        let (code, csv, err) = mmusim(&[
+            "study",
+            d.join(file).to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        csv
+    };
+    let by_name = study("a.toml", "tlb.stlb.entries", "tlb.stlb.entries");
+    assert_eq!(by_name, study("b.toml", "tlb[5].entries", "tlb[2].entries"));
+    // ... and not those of the defaults (the override reached the STLB).
+    assert_ne!(by_name, study("c.toml", "tlb[5].entries", "tlb[2].latency"));
 }
