@@ -33,7 +33,8 @@ enum Cmd {
         /// A trace file to run instead of a workload file (`-` reads standard input).
         #[arg(long, short)]
         trace: Option<String>,
-        /// Override a key: `--set tlb[5].entries=2048`, `--set workload.accesses=1000`.
+        /// Override a key: `--set tlb.stlb.entries=2048` (or by position, `tlb[5].entries`),
+        /// `--set workload.accesses=1000`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
         /// Folder for result.json and result.csv (default: results/runs/<config>-<workload>-<hash>).
