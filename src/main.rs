@@ -80,31 +80,7 @@ enum Cmd {
     /// Run every system x workload pair in parallel and print, per workload, one table
     /// with a column per system and ratios to the baseline (cycles, translation, walks,
     /// STLB MPKI, faults, shootdowns, the page-table design's counters).
-    Compare {
-        /// Systems, comma separated: a preset or config file, each optionally with
-        /// overrides `+key=value` (as --set takes them), e.g.
-        /// `skylake,skylake+os.huge_pages.policy=always,skylake-htab`. Repeatable.
-        #[arg(long = "config", short = 'c', value_name = "A,B,...", required = true)]
-        systems: Vec<String>,
-        /// Workloads, comma separated: a name ending in `.toml` is a workload file,
-        /// anything else a trace file (format detected, as `run --trace`); each
-        /// optionally with `+key=value` overrides of the workload, e.g.
-        /// `workloads/default.toml+accesses=100000`. Default: workloads/default.toml.
-        #[arg(long = "workload", short = 'w', value_name = "X,Y,...")]
-        workloads: Vec<String>,
-        /// The system the ratios are to, as written in -c (default: the first).
-        #[arg(long)]
-        baseline: Option<String>,
-        /// Override a key of every pair: `--set workload.accesses=100000`.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-        /// Write compare.csv (a row per pair) and one SVG per metric here.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Print nothing but errors.
-        #[arg(long, short)]
-        quiet: bool,
-    },
+    Compare(mmusim::compare::Args),
     /// Run a study spec: every (system, workload) pair; results.csv and one SVG per metric.
     Study {
         spec: PathBuf,
@@ -380,34 +356,6 @@ fn fail(errors: &[impl std::fmt::Display]) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn compare_cmd(opts: mmusim::compare::Options, quiet: bool) -> ExitCode {
-    let tty = !quiet && std::io::stderr().is_terminal();
-    let progress = |d: usize, n: usize| {
-        if tty {
-            eprint!("\r{d}/{n} runs done ");
-        }
-    };
-    let c = match mmusim::compare::compare(&opts, &progress) {
-        Ok(c) => c,
-        Err(e) => return fail(&e),
-    };
-    if tty {
-        eprint!("\r{}\r", " ".repeat(24));
-    }
-    if let Some(dir) = &opts.out {
-        if let Err(e) = c.write(dir) {
-            return fail(&[e]);
-        }
-    }
-    if !quiet {
-        print!("{}", c.to_table());
-        if let Some(dir) = &opts.out {
-            println!("compare.csv and one SVG per metric in {}", dir.display());
-        }
-    }
-    ExitCode::SUCCESS
-}
-
 fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
     match cmd {
         SweepCmd::Plan { spec } => match mmusim::sweep::plan(&spec) {
@@ -632,24 +580,10 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e),
         },
-        Cmd::Compare {
-            systems,
-            workloads,
-            baseline,
-            sets,
-            out,
-            quiet,
-        } => compare_cmd(
-            mmusim::compare::Options {
-                systems,
-                workloads,
-                baseline,
-                sets,
-                out,
-                threads: None,
-            },
-            quiet,
-        ),
+        Cmd::Compare(args) => match mmusim::compare::cli(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        },
         Cmd::Trace { cmd } => trace_cmd(cmd),
         Cmd::Sweep { cmd } => sweep_cmd(cmd),
         Cmd::Mva {

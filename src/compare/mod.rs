@@ -15,8 +15,10 @@
 //! exactly as `mmusim run` writes them to `result.json`, so a column equals the run of
 //! the same system and workload. Studies (`mmusim study`) are untouched.
 
+mod cli;
 mod table;
 
+pub use cli::{cli, Args};
 pub use table::{metrics, Metric};
 
 use crate::loader::ConfigError;
