@@ -269,3 +269,36 @@ fn a_study_takes_name_paths() {
     // ... and not those of the defaults (the override reached the STLB).
     assert_ne!(by_name, study("c.toml", "tlb[5].entries", "tlb[2].latency"));
 }
+
+/// A study's misspelt component (blamed on the spec's line of the `set` entry) and
+/// misspelt metric get a suggestion.
+#[test]
+fn a_study_suggests_components_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("uni.toml"), WORKLOAD).unwrap();
+    let spec = d.join("s.toml");
+    let write = |metric: &str, set: &str| {
+        std::fs::write(
+            &spec,
+            format!(
+                "name = \"s\"\nmetrics = [\"{metric}\"]\n[[system]]\nname = \"sky\"\nfile = \"skylake\"\nset = [\n  \"sim.seed=2\",\n  \"{set}\",\n]\n[[workload]]\nname = \"uni\"\nfile = \"uni.toml\"\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("walks", "walker.psc.pdp.entries=8");
+    let (code, _, err) = mmusim(&["study", spec.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        format!(
+            "error: system `sky` x workload `uni`: {}:8: walker.psc.pdp: no element of `walker.psc` is named `pdp` (names: pml4, pdpt, pd); did you mean `pdpt`?\n",
+            spec.display()
+        )
+    );
+    write("walkz", "walker.psc.pdpt.entries=8");
+    let (code, _, err) = mmusim(&["study", spec.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.trim_end().ends_with("did you mean `walks`?"), "{err}");
+}
