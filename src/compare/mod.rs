@@ -322,7 +322,12 @@ pub fn compare(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     crate::util::parallel_for(pairs.len(), threads, |i| {
         let (w, s) = pairs[i];
-        let r = simulate(&inputs[w][s], &mut |_, _| {}).map_err(|e| e.0);
+        // A panic in one run is that pair's failure, said with the others'.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            simulate(&inputs[w][s], &mut |_, _| {})
+        }))
+        .unwrap_or_else(|_| Err(crate::SimError("the run panicked".into())))
+        .map_err(|e| e.0);
         *results[i].lock().expect("lock") = Some(r);
         let mut d = done.lock().expect("lock");
         *d += 1;

@@ -5,8 +5,9 @@
 //! `stats.total` tree and `stats.page_tables`), so compare shows what `mmusim run`
 //! writes, whatever fields other parts of the simulator add. The page-table design's
 //! own counters are whatever numbers its stats object holds (nested objects flattened
-//! with dots, arrays left out); with a table per address space, counts are summed
-//! and fractions averaged.
+//! with dots, arrays left out) except those its config holds too (parameters such as
+//! radix `levels`); with a table per address space, counts are summed and fractions
+//! averaged, and the row says so.
 
 use super::Comparison;
 use crate::report::RunReport;
@@ -144,11 +145,17 @@ pub fn metrics(r: &RunReport) -> Vec<Metric> {
     for table in v["stats"]["page_tables"].as_array().into_iter().flatten() {
         flatten(table, "", &mut design);
     }
-    let kind = v["config"]["page_table"]["kind"]
-        .as_str()
-        .unwrap_or("design");
+    let config = &v["config"]["page_table"];
+    let kind = config["kind"].as_str().unwrap_or("design");
+    // A number its config also holds (radix `levels`, cuckoo `ways`) is a parameter
+    // echoed in the stats, not a counter to sum.
+    design.retain(|d| config.get(&d.0).is_none());
     out.extend(design.into_iter().map(|(k, sum, n, int)| Metric {
-        label: format!("{kind}: {k}"),
+        label: match (n, int) {
+            (1, _) => format!("{kind}: {k}"),
+            (_, true) => format!("{kind}: {k} (sum of {n} tables)"),
+            (_, false) => format!("{kind}: {k} (mean of {n} tables)"),
+        },
         key: format!("page_table.{k}"),
         value: Some(if int { sum } else { sum / n as f64 }),
         integer: int,

@@ -235,3 +235,44 @@ fn compare_refuses_bad_input_up_front() {
     assert_eq!(code, 2);
     assert!(err.contains("system `zen4` is given twice"), "{err}");
 }
+
+/// Shootdown rows appear when a run has shootdowns; a design's counters of several
+/// address spaces are summed and say so; config values echoed in the stats (radix
+/// `levels`) are not counters.
+#[test]
+fn compare_shows_shootdowns_and_summed_design_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let wl = dir.path().join("two.toml");
+    // Two processes of two threads; process 0 unmaps one page while its other thread
+    // holds it: one shootdown. Each process touches 4 pages of one 2M region: one
+    // table per radix level, 4 tables per process.
+    std::fs::write(&wl, "name = \"two\"\naccesses = 3000\nseed = 1\n[generator]\nkind = \"refs\"\nrefs = \"0 1 2 3\"\n[[event]]\nat = 1000\nkind = \"munmap\"\nprocess = 0\noffset = 0\nlen = \"4KiB\"\n").unwrap();
+    let (code, out, err) = mmusim(&[
+        "compare",
+        "-c",
+        "skylake,skylake-cuckoo",
+        "-w",
+        wl.to_str().unwrap(),
+        "--set",
+        "sim.cores=4",
+        "--set",
+        "os.sched.processes=2",
+        "--set",
+        "os.sched.threads=2",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let row = |label: &str| -> Vec<String> {
+        let l = out
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no `{label}` in\n{out}"));
+        l[label.len()..]
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(row("TLB shootdowns"), ["1", "1", "(1.000x)"]);
+    assert_eq!(row("radix: tables (sum of 2 tables)"), ["8", "-"]);
+    assert!(!out.contains("radix: levels"), "{out}");
+    assert!(!out.contains("cuckoo: ways"), "{out}");
+}
