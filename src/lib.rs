@@ -10,6 +10,7 @@
 pub mod addr;
 pub mod analysis;
 pub mod assoc;
+pub mod compare;
 pub mod config;
 pub mod explain;
 pub mod loader;

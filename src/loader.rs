@@ -34,11 +34,37 @@
 //! `walker.psc[0].latency`. A key that is not a bare TOML key (`A-Za-z0-9_-`) is
 //! written quoted: `labels."l1.d"`.
 //!
+//! **Components by name.** In an override's path, a bare key that meets an array of
+//! tables names the element whose `name` key equals it: `tlb.stlb.entries`,
+//! `walker.psc.pd.entries`, `memory.cache.l2.size` are `tlb[5].entries`,
+//! `walker.psc[2].entries`, `memory.cache[1].size` on the skylake preset. Names are
+//! resolved against the tree as it is when the override applies (after `extends`
+//! and earlier overrides), so one path means the same component on configs that
+//! order their arrays differently. The rule, in order: (1) an element whose `name`
+//! is exactly the key; (2) otherwise a role the caller registered
+//! ([`ConfigSource::set_roles`]; system configs register the TLB roles of
+//! [`crate::config::TLB_ROLES`]: `stlb` is the data-side or unified structure at
+//! the highest TLB level that holds 4K pages, `l1d` and `l1i` the level-1
+//! structures serving data / instructions that hold 4K pages, so `tlb.stlb` is
+//! skylake's `stlb` and zen4's `l2d`); (3) no match, or a role matching several
+//! elements, is an error that lists the names (and roles) that exist, with a "did
+//! you mean" when one is close. Index paths keep working. Errors name paths in the
+//! form the user wrote them: a problem at `tlb[5].ways` after an override of
+//! `tlb.stlb.entries` reads `tlb.stlb.ways`.
+//!
+//! **Suggestions.** Unknown keys and variants (serde's "unknown field/variant"
+//! messages) end in "did you mean `x`?" when a known name is close
+//! ([`did_you_mean`], shared with preset, component and metric names).
+//!
 //! Known limit: serde buffers the content of internally tagged
 //! (`#[serde(tag = "…")]`), untagged and `flatten`ed data before decoding it, out
 //! of sight of `serde_path_to_error`. Errors inside such a value are reported at
 //! the value's own path (e.g. `page_table`), refined to the offending key only
 //! when the message names it (unknown field, unknown variant).
+
+mod names;
+
+pub use names::{did_you_mean, hint, Roles};
 
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -102,7 +128,10 @@ enum Seg {
 /// anything under that path are blamed on the override rather than the file.
 #[derive(Debug, Clone)]
 struct Override {
+    /// The path it wrote, names resolved to indices.
     path: Vec<Seg>,
+    /// The path as the user wrote it (names kept), for the paths errors show.
+    written: Vec<Seg>,
     assignment: String,
 }
 
@@ -131,6 +160,8 @@ pub struct ConfigSource {
     /// Span-preserving parse of `text`, for line numbers. Never edited:
     /// overrides change `value` only, and `overrides` records what they touched.
     doc: Document<String>,
+    /// Names array elements answer to besides their `name` (see the module doc).
+    roles: Option<Roles>,
 }
 
 impl ConfigSource {
@@ -150,7 +181,14 @@ impl ConfigSource {
             value,
             overrides: Vec::new(),
             doc,
+            roles: None,
         })
+    }
+
+    /// Let name segments of override paths also resolve by `roles` (after an exact
+    /// `name` match fails).
+    pub fn set_roles(&mut self, roles: Roles) {
+        self.roles = Some(roles);
     }
 
     /// Apply one `key.path=value` override (the text after `--set`), editing the
@@ -177,18 +215,23 @@ impl ConfigSource {
         if segs.is_empty() {
             return Err(ConfigError::new(origin, None, "", "empty key path"));
         }
+        let written = segs;
+        let segs = names::resolve(&self.value, &written, self.roles).map_err(|(depth, msg)| {
+            ConfigError::new(&origin, None, format_path(&written[..depth]), msg)
+        })?;
         let new = parse_override_value(rhs.trim());
         // Edit a copy so a failure half-way (after creating intermediate
         // tables) leaves no trace.
         let mut tree = toml::Value::Table(self.value.clone());
         set_path(&mut tree, &segs, new, 0).map_err(|(depth, msg)| {
-            ConfigError::new(&origin, None, format_path(&segs[..depth]), msg)
+            ConfigError::new(&origin, None, format_path(&written[..depth]), msg)
         })?;
         if let toml::Value::Table(t) = tree {
             self.value = t;
         }
         self.overrides.push(Override {
             path: segs,
+            written,
             assignment: assignment.to_owned(),
         });
         Ok(())
@@ -216,7 +259,7 @@ impl ConfigSource {
                 .collect();
             let msg = e.inner().message().to_owned();
             refine_path(&mut segs, &msg, &self.value);
-            self.error_for(&segs, msg)
+            self.error_for(&segs, names::suggest_in_message(&msg))
         })
     }
 
@@ -267,7 +310,28 @@ impl ConfigSource {
 
     fn error_for(&self, segs: &[Seg], msg: String) -> ConfigError {
         let (origin, line) = self.locate(segs);
-        ConfigError::new(origin, line, format_path(segs), msg)
+        ConfigError::new(origin, line, self.shown_path(segs), msg)
+    }
+
+    /// `segs` as the user would write it: the longest prefix an override addressed
+    /// by name (`tlb[5]` written `tlb.stlb`) in that form, so an error names the key
+    /// path the user wrote, or a sibling of it (`tlb.stlb.ways`).
+    fn shown_path(&self, segs: &[Seg]) -> String {
+        let mut best: Option<(usize, &[Seg])> = None;
+        for o in &self.overrides {
+            for j in 0..o.path.len().min(segs.len()) {
+                if o.path[j] != o.written[j]
+                    && segs.starts_with(&o.path[..=j])
+                    && best.is_none_or(|(n, _)| j + 1 > n)
+                {
+                    best = Some((j + 1, &o.written[..=j]));
+                }
+            }
+        }
+        match best {
+            Some((n, w)) => format_path(&[w, &segs[n..]].concat()),
+            None => format_path(segs),
+        }
     }
 
     /// Where to blame a problem at `segs`: the override that last wrote it or
@@ -1020,6 +1084,41 @@ levels = 4
         let mut src = ConfigSource::parse("c.toml", GOOD).unwrap();
         src.apply_override("new.deep.key=1").unwrap();
         assert_eq!(src.value["new"]["deep"]["key"], toml::Value::Integer(1));
+    }
+
+    /// A name segment addresses the element of that name; errors about it, or a
+    /// sibling key, name the path the user wrote; did-you-mean on unknown keys.
+    #[test]
+    fn overrides_by_component_name() {
+        let c = ok(&["tlb.l2.entries=4096", "tlb.l1d.replacement=plru"]);
+        assert_eq!(c.tlb[1].entries, 4096);
+        assert_eq!(c.tlb[0].replacement, Replacement::Plru);
+        let mut src = ConfigSource::parse("c.toml", GOOD).unwrap();
+        src.apply_override("tlb.l2.ways=7").unwrap();
+        assert_eq!(
+            src.error_at("tlb[1].ways", "must divide entries")
+                .to_string(),
+            "--set tlb.l2.ways=7: tlb.l2.ways: must divide entries"
+        );
+        // A sibling of the key the user wrote: the file's line, the user's form.
+        assert_eq!(
+            src.error_at("tlb[1].entries", "too many").to_string(),
+            "c.toml:21: tlb.l2.entries: too many"
+        );
+        assert_eq!(
+            src.error_at("tlb[0].entries", "x").to_string(),
+            "c.toml:15: tlb[0].entries: x"
+        );
+        let e = fail(GOOD, &["tlb.l2.wayz=1"]).to_string();
+        assert!(
+            e.starts_with("--set tlb.l2.wayz=1: tlb.l2.wayz: unknown field `wayz`")
+                && e.ends_with("; did you mean `ways`?"),
+            "{e}"
+        );
+        assert_eq!(
+            fail(GOOD, &["tlb.l3.ways=1"]).to_string(),
+            "--set tlb.l3.ways=1: tlb.l3: no element of `tlb` is named `l3` (names: l1d, l2); did you mean `l2`?"
+        );
     }
 
     #[test]

@@ -33,7 +33,8 @@ enum Cmd {
         /// A trace file to run instead of a workload file (`-` reads standard input).
         #[arg(long, short)]
         trace: Option<String>,
-        /// Override a key: `--set tlb[5].entries=2048`, `--set workload.accesses=1000`.
+        /// Override a key: `--set tlb.stlb.entries=2048` (or by position, `tlb[5].entries`),
+        /// `--set workload.accesses=1000`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
         /// Folder for result.json and result.csv (default: results/runs/<config>-<workload>-<hash>).
@@ -76,6 +77,10 @@ enum Cmd {
     },
     /// List the built-in system presets.
     Presets,
+    /// Run every system x workload pair in parallel and print, per workload, one table
+    /// with a column per system and ratios to the baseline (cycles, translation, walks,
+    /// STLB MPKI, faults, shootdowns, the page-table design's counters).
+    Compare(mmusim::compare::Args),
     /// Run a study spec: every (system, workload) pair; results.csv and one SVG per metric.
     Study {
         spec: PathBuf,
@@ -573,6 +578,10 @@ fn main() -> ExitCode {
                 );
                 ExitCode::SUCCESS
             }
+            Err(e) => fail(&e),
+        },
+        Cmd::Compare(args) => match mmusim::compare::cli(args) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e),
         },
         Cmd::Trace { cmd } => trace_cmd(cmd),

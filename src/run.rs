@@ -68,18 +68,31 @@ pub fn trace_workload_text(trace: &str) -> String {
 
 /// Read a file, or a preset when `arg` names one and no such file exists.
 fn read_source(arg: &str, presets: &[(&str, &str)]) -> Result<(String, String), ConfigError> {
-    if !std::path::Path::new(arg).exists() {
+    // A folder of the same name (say, a run's output called `skylake`) is not a config.
+    if !std::path::Path::new(arg).is_file() {
         if let Some((name, text)) = presets.iter().find(|(n, _)| *n == arg) {
             return Ok((format!("<preset {name}>"), text.to_string()));
         }
     }
     std::fs::read_to_string(arg)
         .map(|t| (arg.to_string(), t))
-        .map_err(|e| ConfigError {
-            file: arg.to_string(),
-            line: None,
-            path: String::new(),
-            msg: format!("cannot read: {e}"),
+        .map_err(|e| {
+            // A missing file whose name is close to a preset's was likely meant as one.
+            let missing = e.kind() == std::io::ErrorKind::NotFound;
+            let name = std::path::Path::new(arg)
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+            let preset = crate::loader::did_you_mean(&name, presets.iter().map(|p| p.0))
+                .filter(|_| missing)
+                .map_or(String::new(), |p| {
+                    format!("; not a preset either: did you mean preset `{p}`?")
+                });
+            ConfigError {
+                file: arg.to_string(),
+                line: None,
+                path: String::new(),
+                msg: format!("cannot read: {e}{preset}"),
+            }
         })
 }
 
@@ -109,6 +122,7 @@ fn load_system(
     sets: &[String],
 ) -> Result<(SystemConfig, crate::loader::ConfigSource), ConfigError> {
     let mut src = crate::loader::ConfigSource::parse(file, text)?;
+    src.set_roles(crate::config::TLB_ROLES);
     let mut seen = vec![file.to_string()];
     while let Some(ext) = src.value.remove("extends") {
         let Some(name) = ext.as_str() else {

@@ -180,15 +180,17 @@ pub fn run_study(
 ) -> Result<String, String> {
     let text =
         std::fs::read_to_string(spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?;
-    let (spec, _) = crate::loader::load::<StudySpec>(&spec_path.display().to_string(), &text, &[])
-        .map_err(|e| e.to_string())?;
+    let (spec, spec_src) =
+        crate::loader::load::<StudySpec>(&spec_path.display().to_string(), &text, &[])
+            .map_err(|e| e.to_string())?;
     for m in &spec.metrics {
         if !METRICS.iter().any(|x| x.0 == m) {
             let known: Vec<&str> = METRICS.iter().map(|x| x.0).collect();
             return Err(format!(
-                "{}: metrics: unknown `{m}` (known: {})",
+                "{}: metrics: unknown `{m}` (known: {}){}",
                 spec_path.display(),
-                known.join(", ")
+                known.join(", "),
+                crate::loader::hint(m, known.iter().copied())
             ));
         }
     }
@@ -213,10 +215,26 @@ pub fn run_study(
             &sets,
         ) {
             Ok(i) => inputs.push(i),
-            Err(e) => errors.extend(
-                e.iter()
-                    .map(|e| format!("system `{}` x workload `{}`: {e}", sys.name, wl.name)),
-            ),
+            Err(e) => errors.extend(e.into_iter().map(|e| {
+                // An override the spec wrote is blamed on its line there.
+                let at = e.file.strip_prefix("--set ").and_then(|a| {
+                    let find = |list: &[String], key: &str| {
+                        (list.iter().position(|x| x == a)).map(|j| format!("{key}[{j}]"))
+                    };
+                    find(&sys.set, &format!("system[{s}].set"))
+                        .or_else(|| find(&wl.system_set, &format!("workload[{w}].system_set")))
+                        .or_else(|| find(&wl.set, &format!("workload[{w}].set")))
+                });
+                let e = match at {
+                    Some(at) => crate::loader::ConfigError {
+                        file: spec_src.file.clone(),
+                        line: spec_src.line_of(&at),
+                        ..e
+                    },
+                    None => e,
+                };
+                format!("system `{}` x workload `{}`: {e}", sys.name, wl.name)
+            })),
         }
     }
     if !errors.is_empty() {

@@ -185,3 +185,56 @@ pub(super) fn structure_problems(tlbs: &[TlbConfig]) -> Vec<(String, String)> {
     }
     e
 }
+
+/// The roles a TLB structure can be addressed by in a key path when no structure has
+/// that name (see the loader's module doc): `tlb.stlb.entries` means skylake's `stlb`
+/// and zen4's `l2d`, so one sweep or comparison can span presets that name their
+/// structures differently.
+pub const TLB_ROLES: crate::loader::Roles = crate::loader::Roles {
+    names: &[("tlb", "stlb"), ("tlb", "l1d"), ("tlb", "l1i")],
+    resolve: tlb_role,
+};
+
+/// The structures of the raw `[[tlb]]` list `elements` that role `name` means:
+/// `stlb` the data-side or unified structures at the highest level holding 4K pages,
+/// `l1d` / `l1i` the level-1 structures serving data / instructions that hold 4K
+/// pages. Read from the undecoded tree (the role is resolved before decoding), so a
+/// structure whose keys are malformed is simply not a candidate.
+fn tlb_role(array: &str, elements: &[toml::Value], name: &str) -> Vec<usize> {
+    if array != "tlb" {
+        return Vec::new();
+    }
+    // (index, level, serves data, serves instructions) of the structures holding 4K.
+    let with_4k: Vec<(usize, i64, bool, bool)> = (elements.iter().enumerate())
+        .filter_map(|(i, e)| {
+            let t = e.as_table()?;
+            let holds_4k = t
+                .get("page_sizes")?
+                .as_array()?
+                .iter()
+                .any(|p| p.as_str().and_then(PageSize::parse) == Some(PageSize::Size4K));
+            let kind = TlbKind::deserialize(t.get("kind")?.clone()).ok()?;
+            let level = t.get("level")?.as_integer()?;
+            holds_4k.then_some((i, level, kind.serves_data(), kind.serves_instructions()))
+        })
+        .collect();
+    let pick = |level: i64, data: bool| -> Vec<usize> {
+        (with_4k.iter())
+            .filter(|&&(_, l, d, ins)| l == level && if data { d } else { ins })
+            .map(|&(i, ..)| i)
+            .collect()
+    };
+    match name {
+        "stlb" => {
+            let top = (with_4k.iter())
+                .filter(|t| t.2)
+                .map(|t| t.1)
+                .max()
+                .unwrap_or(0);
+            pick(top, true)
+        }
+        "l1d" => pick(1, true),
+        "l1i" => pick(1, false),
+        _ => Vec::new(),
+    }
+}

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 pub mod onepass;
+mod plan_errors;
 pub mod report;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -156,8 +157,9 @@ fn points(spec: &SweepSpec) -> Result<Vec<Vec<(String, String)>>, String> {
 pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
     let text = std::fs::read_to_string(spec_path)
         .map_err(|e| vec![format!("{}: {e}", spec_path.display())])?;
-    let (spec, _) = crate::loader::load::<SweepSpec>(&spec_path.display().to_string(), &text, &[])
-        .map_err(|e| vec![e.to_string()])?;
+    let (spec, spec_src) =
+        crate::loader::load::<SweepSpec>(&spec_path.display().to_string(), &text, &[])
+            .map_err(|e| vec![e.to_string()])?;
     let pts = points(&spec).map_err(|e| vec![format!("{}: {e}", spec_path.display())])?;
     let keys: Vec<String> = spec.axes.iter().map(|a| a.key.clone()).collect();
     report::check_plots(&spec.plots, &keys)
@@ -172,9 +174,10 @@ pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
     let dir = spec_path.parent().unwrap_or(Path::new("")).to_path_buf();
     let mut jobs = Vec::new();
     let mut errors = Vec::new();
+    let mut refused = Vec::new();
     let mut seen = HashSet::new();
     for (pi, p) in pts.iter().enumerate() {
-        for w in &spec.workload {
+        for (wi, w) in spec.workload.iter().enumerate() {
             // An axis named `system` picks the point's base config (a file or preset).
             let mut system = spec.system.clone();
             let mut sets: Vec<String> = spec.set.iter().chain(&w.system_set).cloned().collect();
@@ -218,13 +221,17 @@ pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
                         inputs,
                     });
                 }
-                Err(e) => errors.extend(
-                    e.iter()
-                        .map(|e| format!("point {pi} x workload `{}`: {e}", w.name)),
-                ),
+                Err(e) => refused.extend(e.into_iter().map(|error| plan_errors::Failure {
+                    point: pi,
+                    workload: w.name.clone(),
+                    error: plan_errors::in_spec(error, &spec_src, &spec, p, wi),
+                })),
             }
         }
     }
+    // Each problem once, however many points it hits (a geometry key swept alone).
+    let names: Vec<String> = spec.workload.iter().map(|w| w.name.clone()).collect();
+    errors.extend(plan_errors::grouped(&refused, &pts, &names));
     if errors.is_empty() {
         Ok((spec, jobs))
     } else {

@@ -481,12 +481,13 @@ fn plot(
         known.sort();
         known.dedup();
         return Err(format!(
-            "metric `{metric}` is not a column of the report (columns: {})",
+            "metric `{metric}` is not a column of the report (columns: {}){}",
             known
                 .iter()
                 .map(|s| s.as_str())
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            crate::loader::hint(&metric, known.iter().map(|s| s.as_str()))
         ));
     }
     let ix = |k: &str| keys.iter().position(|a| a == k).expect("checked axis");

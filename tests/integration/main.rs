@@ -3,9 +3,11 @@
 mod allocs;
 mod analysis;
 mod bad_config;
+mod compare;
 mod explain;
 mod flattened;
 mod mva;
+mod names;
 mod os;
 mod procs;
 mod runs;

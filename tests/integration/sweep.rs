@@ -97,7 +97,7 @@ fn the_plan_lists_every_point_with_a_stable_id() {
         (
             "product",
             "[[axis]]\nkey = \"tlb[0].entries\"\nvalues = [16, 0]\n",
-            "point 1 x workload `seq`",
+            "point 1 x every workload",
         ),
         (
             "product",
@@ -627,7 +627,7 @@ fn a_system_axis_switches_the_base_config() {
     let (code, _, err) = mmusim(&["sweep", "plan", spec.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("point 1 x workload `seq`") && err.contains("skylake-nope"),
+        err.contains("point 1 x every workload") && err.contains("skylake-nope"),
         "{err}"
     );
 }
