@@ -489,6 +489,7 @@ fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
         },
         SweepCmd::Report { dir, baseline } => match mmusim::sweep::report::report(&dir, baseline) {
             Ok(r) => {
+                eprintln!("{}", r.spec);
                 print!("{}", r.csv);
                 for n in &r.notes {
                     eprintln!("{n}");

@@ -49,6 +49,8 @@ pub struct Inputs {
     pub workload: WorkloadSpec,
     /// Folder of the workload file: relative trace paths start here.
     pub workload_dir: std::path::PathBuf,
+    /// The system config as given: a preset's name or a file's path (for reports).
+    pub system_file: String,
 }
 
 /// A workload file for `--trace FILE`: the whole trace, format detected.
@@ -266,6 +268,7 @@ pub fn load_inputs_with(
             system,
             workload,
             workload_dir,
+            system_file: config.unwrap_or(PRESETS[0].0).to_string(),
         })
     } else {
         Err(errors)
@@ -318,10 +321,9 @@ pub fn simulate_with(
     )?;
     let has_l2 = sys.tlb.iter().any(|t| t.level == 2);
     let timeline = timeline.map(|w| Timeline::from_points(w, has_l2, &points));
-    Ok((
-        RunReport::new(sys, &inputs.workload, sys.sim.seed, &stats),
-        timeline,
-    ))
+    let mut report = RunReport::new(sys, &inputs.workload, sys.sim.seed, &stats);
+    report.config_file = inputs.system_file.clone();
+    Ok((report, timeline))
 }
 
 struct Run<'a> {

@@ -254,6 +254,7 @@ fn default_run_snapshot() {
     let r = simulate(&inputs(None, None, &[]), &mut |_, _| {}).unwrap();
     r.stats.total.check_accounting().unwrap();
     insta::assert_snapshot!("default_run_json", r.to_json());
+    insta::assert_snapshot!("default_run_table", r.to_table());
 }
 
 #[test]
