@@ -2,8 +2,9 @@
 //!
 //! In: a finished run's [`RunStats`] plus the configs that produced it. Out: a
 //! [`RunReport`] (serialisable; byte-identical for the same config and seed, so it holds
-//! no timestamps or host facts), rendered as JSON, CSV or text, and files written
-//! atomically (temporary file in the same folder, then rename).
+//! no timestamps or host facts), rendered as JSON, CSV (its columns, shared with the
+//! sweep report, in [`columns`]) or text (the summary, in `table.rs`), and files
+//! written atomically (temporary file in the same folder, then rename).
 
 pub mod columns;
 mod table;

@@ -3,11 +3,11 @@
 //!
 //! Owns the sweep spec (TOML: `system` and its `set`, `[[workload]]`s, `[[axis]]`es of
 //! a dotted key, the path `--set` takes, and its values, combined as a full `product` or
-//! `zip`ped; an axis keyed `system` picks each point's base config), the plan (every point x workload as a job, checked before anything runs,
-//! each with a stable id hashed from its resolved config and workload), and the result
+//! `zip`ped; an axis keyed `system` picks each point's base config), the plan (every point x workload as a job, checked before anything runs (the
+//! plots' metrics and the trace files in `checks.rs`), each with a stable id hashed from its resolved config and workload), and the result
 //! store. In: a spec path. Out: `results.jsonl` in the sweep's output folder, one line
 //! per finished job (its id, point, workload, axis values, and the run's total
-//! statistics or its error), appended, flushed and synced as each job ends, so that a
+//! statistics and page-table counters, or its error), appended, flushed and synced as each job ends, so that a
 //! killed sweep restarted skips what is there and loses nothing. A torn last line (the
 //! kill came mid-write) is ignored and its job runs again. `--shard I/N` runs the jobs
 //! whose index is I mod N, for job arrays on a cluster; `--index K` runs run K alone.

@@ -1,9 +1,12 @@
 //! A sweep's report: the table and the plots of a finished (or partly finished) store.
 //!
 //! In: the output folder of a sweep (`results.jsonl`, and `spec.toml`, the spec copy
-//! `sweep run` leaves there, for its `[[plot]]`s and `baseline`). Out: `report.csv`, a
-//! row per (point, workload) with a column per axis and per headline statistic, the
-//! metric normalised to the baseline point on the same workload, and a `geomean` row
+//! `sweep run` leaves there, for its `[[plot]]`s and `baseline`; the report says which it
+//! used). Out: `report.csv` (written with the csv crate), a row per (point, workload)
+//! with a column per axis (a TOML string's text without quotes), the design and the
+//! statistics columns of `result.csv` ([`crate::report::columns`]: every TLB, the last
+//! level as `stlb_*`, walk caches, design and shootdown counters, absent ones empty),
+//! the metric normalised to the baseline point on the same workload, and a `geomean` row
 //! per point (the geometric mean of the normalised metric over the workloads, as
 //! architecture papers summarise); a grouped bar chart of the normalised metric; and
 //! the plots the spec asks for (`line`: a line per workload or per value of an axis;
@@ -135,6 +138,15 @@ pub fn check_plots(plots: &[PlotSpec], keys: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// An axis value for the CSV: a TOML string's text without its quotes (the csv crate
+/// quotes what needs it), anything else as written.
+fn unquoted(v: &str) -> String {
+    toml::from_str::<toml::Table>(&format!("v = {v}"))
+        .ok()
+        .and_then(|t| t.get("v")?.as_str().map(String::from))
+        .unwrap_or_else(|| v.to_string())
 }
 
 /// The metric the report normalises and its column: a one-pass sweep's misses of the
@@ -277,7 +289,7 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
             axes = r.axes.clone();
             let n = r.values[&norm_col];
             let mut line = vec![r.point.to_string(), r.workload.clone()];
-            line.extend(r.axes.iter().cloned());
+            line.extend(r.axes.iter().map(|a| unquoted(a)));
             line.extend(r.cells.iter().cloned());
             line.extend([Cell::Float(n).to_string(), method(r)]);
             lines.push(line);
@@ -291,7 +303,7 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
         let logs: Vec<f64> = logs.into_iter().filter(|l| !l.is_nan()).collect();
         let g = (logs.iter().sum::<f64>() / logs.len() as f64).exp();
         let mut line = vec![p.to_string(), "geomean".to_string()];
-        line.extend(axes.iter().cloned());
+        line.extend(axes.iter().map(|a| unquoted(a)));
         line.extend(columns.iter().map(|_| String::new()));
         line.extend([Cell::Float(g).to_string(), String::new()]);
         lines.push(line);
