@@ -53,14 +53,20 @@ pub const WALK_CACHES: &[&str] = &["pml5", "pml4", "pdpt", "pd"];
 /// The TLB levels every header has (the presets' deepest).
 pub const TLB_LEVELS: u32 = 2;
 
-/// Headline columns: (column, JSON pointer into `stats.total`).
+/// Headline columns: (column, JSON pointer into `stats.total`). Cycles are core cycles
+/// summed over the cores; "translation" is the latency of address translation.
 pub const HEADLINE: &[(&str, &str)] = &[
     ("accesses", "/accesses"),
     ("instructions", "/instructions"),
+    // Everything the cores spent: base + stall + context switches, events, shootdowns.
     ("cycles", "/cycles"),
+    // Instructions x base CPI.
     ("base_cycles", "/base_cycles"),
+    // Cycles the cores stalled for translation, and their share of `cycles`.
     ("stall_cycles", "/stall_cycles"),
     ("translation_share", "/translation_share"),
+    // Translation latency and its parts (they sum to it): TLB probes, walk-cache
+    // probes, PTE reads, waits for a walker, page faults.
     ("translation_cycles", "/translation_cycles/total"),
     ("tlb_cycles", "/translation_cycles/tlb"),
     ("walk_cache_cycles", "/translation_cycles/walk_cache"),
@@ -71,6 +77,8 @@ pub const HEADLINE: &[(&str, &str)] = &[
         "translation_cycles_per_access",
         "/translation_cycles_per_access",
     ),
+    // Page walks (a faulting access walks twice), their cache-line reads of the page
+    // table, those DRAM served, and the walk latency (walk caches + PTE reads) in cycles.
     ("walks", "/walks/walks"),
     ("pte_reads", "/walks/pte_reads"),
     ("pte_reads_per_walk", "/walks/pte_reads_per_walk"),
@@ -80,17 +88,21 @@ pub const HEADLINE: &[(&str, &str)] = &[
     ("walk_latency_p90", "/walks/latency/p90"),
     ("walk_latency_p99", "/walks/latency/p99"),
     ("walk_latency_max", "/walks/latency/max"),
+    // Faults by kind: first touches (huge ones included), from swap, translations the
+    // page table had evicted put back, copy-on-write, mprotect traps; the OS's cycles.
     ("minor_faults", "/minor_faults"),
     ("major_faults", "/paging/major_faults"),
     ("restore_faults", "/restore_faults"),
     ("cow_faults", "/os_events/cow_faults"),
     ("protection_faults", "/os_events/protection_faults"),
     ("os_fault_cycles", "/os_fault_cycles"),
+    // Huge pages mapped at fault, fallbacks to 4K, bytes mapped by faults, promotions.
     ("huge_faults_2m", "/huge_pages/faults_2m"),
     ("huge_faults_1g", "/huge_pages/faults_1g"),
     ("huge_fallbacks", "/huge_pages/fallbacks"),
     ("mapped_bytes", "/huge_pages/mapped_bytes"),
     ("promotions", "/huge_pages/promotions"),
+    // Translations a hashed table evicted; pages evicted to swap, written back.
     ("page_table_evictions", "/page_table_evictions"),
     ("page_evictions", "/paging/evictions"),
     ("writebacks", "/paging/writebacks"),
