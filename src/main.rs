@@ -196,8 +196,8 @@ enum SweepCmd {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
     },
-    /// DIR/report.csv (a row per run, a column per axis and headline statistic, cycles
-    /// against a baseline point, geometric means), a bar chart of the normalised figure
+    /// DIR/report.csv (a row per run, a column per axis and per statistic of
+    /// result.csv, cycles against a baseline point, geometric means), a bar chart of the normalised figure
     /// and the spec's plots (or a line chart or heatmap chosen by the axes).
     Report {
         dir: PathBuf,
@@ -494,6 +494,7 @@ fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
         },
         SweepCmd::Report { dir, baseline } => match mmusim::sweep::report::report(&dir, baseline) {
             Ok(r) => {
+                eprintln!("{}", r.spec);
                 print!("{}", r.csv);
                 for n in &r.notes {
                     eprintln!("{n}");

@@ -2,15 +2,18 @@
 //!
 //! In: a finished run's [`RunStats`] plus the configs that produced it. Out: a
 //! [`RunReport`] (serialisable; byte-identical for the same config and seed, so it holds
-//! no timestamps or host facts), rendered as JSON, CSV or text, and files written
-//! atomically (temporary file in the same folder, then rename).
+//! no timestamps or host facts), rendered as JSON, CSV (its columns, shared with the
+//! sweep report, in [`columns`]) or text (the summary, in `table.rs`), and files
+//! written atomically (temporary file in the same folder, then rename).
+
+pub mod columns;
+mod table;
 
 use crate::sim::{CoreStats, RunStats, TranslationCycles};
 use crate::stats::{Histogram, Summary};
 use crate::tlb::{LevelStats, TlbStats};
 use crate::walker::PscStats;
 use serde::Serialize;
-use std::fmt::Write as _;
 use std::path::Path;
 
 /// A TLB structure's counters with derived rates.
@@ -249,6 +252,10 @@ pub struct RunReport {
     /// more than the MMU; a longer warm-up or a populated footprint measures the MMU.
     pub fault_dominated: bool,
     pub stats: StatsReport,
+    /// The system config as the user named it (a preset or a file's path), for the
+    /// CSV; not in the JSON, which stays the same wherever the file lies.
+    #[serde(skip)]
+    pub config_file: String,
 }
 
 /// The warm-up of a run (`sim.warmup_accesses`, resolved).
@@ -584,6 +591,7 @@ impl RunReport {
                 physical: stats.physical.clone(),
                 processes: stats.processes.clone(),
             },
+            config_file: String::new(),
         }
     }
 
@@ -593,108 +601,60 @@ impl RunReport {
         s
     }
 
-    /// Header and one row of headline figures (machine totals).
+    /// Header and one row: the run's identity (config name, the config file or preset
+    /// it came from, page-table design, workload, seed, config hash), then the stable
+    /// statistics columns of [`columns`]. The same header for every preset.
     pub fn to_csv(&self) -> String {
-        let t = &self.stats.total;
-        let mut cols: Vec<(String, String)> = vec![
-            ("config_hash".into(), self.config_hash.clone()),
-            ("seed".into(), self.seed.to_string()),
-            ("accesses".into(), t.accesses.to_string()),
-            ("instructions".into(), t.instructions.to_string()),
-            ("cycles".into(), t.cycles.to_string()),
-            ("stall_cycles".into(), t.stall_cycles.to_string()),
-            (
-                "translation_share".into(),
-                format!("{:.6}", t.translation_share),
-            ),
-            (
-                "translation_cycles".into(),
-                t.translation_cycles.total.to_string(),
-            ),
-            ("tlb_cycles".into(), t.translation_cycles.tlb.to_string()),
-            (
-                "walk_cache_cycles".into(),
-                t.translation_cycles.walk_cache.to_string(),
-            ),
-            ("pte_cycles".into(), t.translation_cycles.pte.to_string()),
-            ("wait_cycles".into(), t.translation_cycles.wait.to_string()),
-            (
-                "fault_cycles".into(),
-                t.translation_cycles.fault.to_string(),
-            ),
-            ("walks".into(), t.walks.walks.to_string()),
-            (
-                "pte_reads_per_walk".into(),
-                format!("{:.4}", t.walks.pte_reads_per_walk),
-            ),
-            (
-                "walk_latency_mean".into(),
-                format!("{:.2}", t.walks.latency.mean),
-            ),
-            ("walk_latency_p50".into(), t.walks.latency.p50.to_string()),
-            ("walk_latency_p90".into(), t.walks.latency.p90.to_string()),
-            ("walk_latency_p99".into(), t.walks.latency.p99.to_string()),
-            ("minor_faults".into(), t.minor_faults.to_string()),
-            ("huge_faults_2m".into(), t.huge_pages.faults_2m.to_string()),
-            ("huge_faults_1g".into(), t.huge_pages.faults_1g.to_string()),
-            ("huge_fallbacks".into(), t.huge_pages.fallbacks.to_string()),
-            ("mapped_bytes".into(), t.huge_pages.mapped_bytes.to_string()),
-            ("promotions".into(), t.huge_pages.promotions.to_string()),
-            ("major_faults".into(), t.paging.major_faults.to_string()),
-            ("page_evictions".into(), t.paging.evictions.to_string()),
-        ];
-        for l in &t.tlb_levels {
-            cols.push((
-                format!("l{}_tlb_mpki", l.counts.level),
-                format!("{:.4}", l.mpki),
-            ));
-        }
-        for s in &t.tlb {
-            cols.push((format!("{}_mpki", s.counts.name), format!("{:.4}", s.mpki)));
-        }
-        for p in &t.walks.walk_caches {
-            cols.push((
-                format!("{}_hit_rate", p.counts.name),
-                format!("{:.4}", p.hit_rate),
-            ));
-        }
-        let esc = |s: &str| {
-            if s.contains([',', '"', '\n']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        };
-        let head: Vec<String> = cols.iter().map(|c| esc(&c.0)).collect();
-        let row: Vec<String> = cols.iter().map(|c| esc(&c.1)).collect();
-        format!("{}\n{}\n", head.join(","), row.join(","))
+        csv_of(std::slice::from_ref(self))
     }
+}
 
-    /// A readable summary for the terminal.
-    /// What the summary says about cold start: the warm-up, translation cycles without
-    /// faults, compulsory misses, and the fault-share warning.
-    pub fn steady_state_lines(&self) -> String {
-        let t = &self.stats.total;
-        let mut o = String::new();
-        let _ = writeln!(
-            o,
-            "warm-up {} accesses per core before these statistics ({})",
-            self.warmup.accesses_per_core, self.warmup.rule
-        );
-        let _ = writeln!(
-            o,
-            "translation without faults {} cycles ({:.2}/access); compulsory misses {} ({} cycles, walks and faults of first uses)",
-            t.translation_cycles_excl_faults,
-            t.translation_cycles_excl_faults_per_access,
-            t.compulsory_misses,
-            t.compulsory_cycles
-        );
-        if let Some(w) = self.fault_warning() {
-            let _ = writeln!(o, "{w}");
-        }
-        o
-    }
+/// The identity columns of a run's CSV row, before the statistics.
+pub const IDENTITY: [&str; 7] = [
+    "config",
+    "config_file",
+    "design",
+    "workload",
+    "seed",
+    "config_hash",
+    "warmup_accesses",
+];
 
+/// One CSV of several runs (a row each, in order): the identity columns and the
+/// statistics columns of [`columns`], the structures of every run in one header.
+pub fn csv_of(reports: &[RunReport]) -> String {
+    let totals: Vec<serde_json::Value> = (reports.iter())
+        .map(|r| serde_json::to_value(&r.stats.total).expect("stats serialise"))
+        .collect();
+    let views: Vec<columns::StatsView> = (reports.iter().zip(&totals))
+        .map(|(r, t)| columns::StatsView {
+            total: t,
+            page_tables: &r.stats.page_tables,
+        })
+        .collect();
+    let layout = columns::Layout::of(&views);
+    let mut header: Vec<String> = IDENTITY.iter().map(|s| s.to_string()).collect();
+    header.extend(layout.header());
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let rows: Vec<Vec<String>> = (reports.iter().zip(&views))
+        .map(|(r, v)| {
+            let mut row = vec![
+                text(&r.config["name"]),
+                r.config_file.clone(),
+                text(&r.config["page_table"]["kind"]),
+                text(&r.workload["name"]),
+                r.seed.to_string(),
+                r.config_hash.clone(),
+                r.warmup.accesses_per_core.to_string(),
+            ];
+            row.extend(layout.row(v).iter().map(|c| c.to_string()));
+            row
+        })
+        .collect();
+    columns::write_csv(&header, &rows)
+}
+
+impl RunReport {
     /// The warning a fault-dominated run prints (see [`RunReport::fault_dominated`]).
     pub fn fault_warning(&self) -> Option<String> {
         self.fault_dominated.then(|| {
@@ -703,120 +663,6 @@ impl RunReport {
                 100.0 * self.stats.total.fault_share
             )
         })
-    }
-
-    pub fn to_table(&self) -> String {
-        let t = &self.stats.total;
-        let mut o = String::new();
-        let cores = self.stats.cores.len();
-        let _ = writeln!(
-            o,
-            "mmusim {}  config {}  seed {}  cores {}",
-            self.mmusim_version, self.config_hash, self.seed, cores
-        );
-        let _ = writeln!(
-            o,
-            "accesses {}  instructions {}  cycles {}  translation stall {} ({:.2}% of cycles)",
-            t.accesses,
-            t.instructions,
-            t.cycles,
-            t.stall_cycles,
-            100.0 * t.translation_share
-        );
-        let tc = &t.translation_cycles;
-        let _ = writeln!(
-            o,
-            "translation latency {} cycles ({:.2}/access): TLB {}  walk caches {}  PTE reads {}  walker wait {}  faults {}",
-            tc.total, t.translation_cycles_per_access, tc.tlb, tc.walk_cache, tc.pte, tc.wait, tc.fault
-        );
-        o.push_str(&self.steady_state_lines());
-        let _ = writeln!(
-            o,
-            "\n{:<14} {:>5} {:>12} {:>12} {:>9} {:>9}",
-            "TLB", "level", "hits", "misses", "miss %", "MPKI"
-        );
-        for s in &t.tlb {
-            let _ = writeln!(
-                o,
-                "{:<14} {:>5} {:>12} {:>12} {:>9.3} {:>9.3}",
-                s.counts.name,
-                s.counts.level,
-                s.counts.hits,
-                s.counts.misses,
-                100.0 * s.miss_rate,
-                s.mpki
-            );
-        }
-        for l in &t.tlb_levels {
-            let _ = writeln!(
-                o,
-                "{:<14} {:>5} {:>12} {:>12} {:>9} {:>9.3}",
-                format!("(level {})", l.counts.level),
-                l.counts.level,
-                l.counts.instruction_hits + l.counts.data_hits,
-                l.misses,
-                "",
-                l.mpki
-            );
-        }
-        let w = &t.walks;
-        let _ = writeln!(
-            o,
-            "\nwalks {}  PTE reads/walk {:.3}  PTE reads from DRAM {}  walk latency mean {:.1}  p50 {}  p90 {}  p99 {}  max {}",
-            w.walks, w.pte_reads_per_walk, w.dram_pte_reads, w.latency.mean, w.latency.p50, w.latency.p90, w.latency.p99, w.latency.max
-        );
-        for p in &w.walk_caches {
-            let _ = writeln!(
-                o,
-                "  walk cache {:<10} level {}  lookups {:>10}  hits {:>10}  hit rate {:.2}%",
-                p.counts.name,
-                p.counts.level,
-                p.counts.lookups,
-                p.counts.hits,
-                100.0 * p.hit_rate
-            );
-        }
-        let _ = writeln!(
-            o,
-            "minor faults {}  page tables {} KiB  physical memory in use {} MiB",
-            t.minor_faults,
-            self.stats.page_table_bytes >> 10,
-            self.stats.phys_bytes_in_use >> 20
-        );
-        let h = &t.huge_pages;
-        let pg = &t.paging;
-        if pg.major_faults + pg.evictions > 0 {
-            let _ = writeln!(
-                o,
-                "paging: major faults {}  evictions {}  write-backs {}",
-                pg.major_faults, pg.evictions, pg.writebacks
-            );
-        }
-        if h.promotions + h.reservations > 0 {
-            let _ = writeln!(
-                o,
-                "promotions {}  collapse failures {}  pages copied {}  promotion cycles {}  reservations {} (broken {})",
-                h.promotions,
-                h.collapse_failures,
-                h.copied_4k,
-                h.promotion_cycles,
-                h.reservations,
-                self.stats.physical.reservations_broken
-            );
-        }
-        if h.faults_2m + h.faults_1g + h.fallbacks + self.stats.physical.pinned_frames > 0 {
-            let _ = writeln!(
-                o,
-                "huge pages: 2M {}  1G {}  fallbacks {}  mapped {} MiB  pinned frames {}  free 2M blocks {}",
-                h.faults_2m,
-                h.faults_1g,
-                h.fallbacks,
-                h.mapped_bytes >> 20,
-                self.stats.physical.pinned_frames,
-                self.stats.physical.free_2m_blocks
-            );
-        }
-        o
     }
 }
 

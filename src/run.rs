@@ -51,6 +51,8 @@ pub struct Inputs {
     pub workload_dir: std::path::PathBuf,
     /// How `system.sim.warmup_accesses` (resolved here, never `Auto`) was chosen.
     pub warmup_rule: String,
+    /// The system config as given: a preset's name or a file's path (for reports).
+    pub system_file: String,
 }
 
 /// A workload file for `--trace FILE`: the whole trace, format detected.
@@ -296,6 +298,7 @@ pub fn load_inputs_with(
             workload,
             workload_dir,
             warmup_rule,
+            system_file: config.unwrap_or(PRESETS[0].0).to_string(),
         })
     } else {
         Err(errors)
@@ -486,6 +489,7 @@ pub fn simulate_with(
     let timeline = timeline.map(|w| Timeline::from_points(w, has_l2, &points));
     let mut report = RunReport::new(sys, &inputs.workload, sys.sim.seed, &stats);
     report.warmup.rule = inputs.warmup_rule.clone();
+    report.config_file = inputs.system_file.clone();
     Ok((report, timeline))
 }
 

@@ -3,7 +3,7 @@
 //! In: a study spec (TOML) naming systems (a config file or preset plus `--set`
 //! overrides) and workloads (a workload file plus overrides), and the metrics to plot.
 //! Out, in the spec's folder (or `--out`): `results.csv` with a row per pair and a column
-//! per metric, and `<metric>.svg` grouped bar charts (workloads along x, a bar per
+//! per metric (written with the `csv` crate: a name with a comma is quoted), and `<metric>.svg` grouped bar charts (workloads along x, a bar per
 //! system), all written atomically. Runs go out on all cores; the files do not depend on
 //! how many. Parallel resumable sweeps over config axes are a later, larger tool.
 
@@ -252,12 +252,9 @@ pub fn run_study(
         progress(*d, pairs.len());
         true
     });
-    let mut csv = String::from("system,workload");
-    for m in &spec.metrics {
-        csv.push(',');
-        csv.push_str(m);
-    }
-    csv.push('\n');
+    let mut header = vec!["system".to_string(), "workload".to_string()];
+    header.extend(spec.metrics.iter().cloned());
+    let mut lines: Vec<Vec<String>> = Vec::new();
     let mut table =
         vec![vec![f64::NAN; spec.system.len()]; spec.workload.len() * spec.metrics.len()];
     for (i, &(w, s)) in pairs.iter().enumerate() {
@@ -272,17 +269,17 @@ pub fn run_study(
                     spec.system[s].name, spec.workload[w].name
                 )
             })?;
-        csv.push_str(&format!(
-            "{},{}",
-            spec.system[s].name, spec.workload[w].name
-        ));
+        let mut line = vec![spec.system[s].name.clone(), spec.workload[w].name.clone()];
         for (k, m) in spec.metrics.iter().enumerate() {
             let v = metric(&r, m)?;
-            csv.push_str(&format!(",{v}"));
+            // Display of f64: the shortest text that reads back as the same value.
+            line.push(format!("{v}"));
             table[k * spec.workload.len() + w][s] = v;
         }
-        csv.push('\n');
+        lines.push(line);
     }
+    // Names may hold commas ("zipf, 300k"): the csv crate quotes them.
+    let csv = crate::report::columns::write_csv(&header, &lines);
     let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
     let csv_path = out.join("results.csv");
     write_atomic(&csv_path, csv.as_bytes()).map_err(|e| io(&csv_path, e))?;

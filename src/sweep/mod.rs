@@ -3,11 +3,11 @@
 //!
 //! Owns the sweep spec (TOML: `system` and its `set`, `[[workload]]`s, `[[axis]]`es of
 //! a dotted key, the path `--set` takes, and its values, combined as a full `product` or
-//! `zip`ped; an axis keyed `system` picks each point's base config), the plan (every point x workload as a job, checked before anything runs,
-//! each with a stable id hashed from its resolved config and workload), and the result
+//! `zip`ped; an axis keyed `system` picks each point's base config), the plan (every point x workload as a job, checked before anything runs (the
+//! plots' metrics and the trace files in `checks.rs`), each with a stable id hashed from its resolved config and workload), and the result
 //! store. In: a spec path. Out: `results.jsonl` in the sweep's output folder, one line
 //! per finished job (its id, point, workload, axis values, and the run's total
-//! statistics or its error), appended, flushed and synced as each job ends, so that a
+//! statistics and page-table counters, or its error), appended, flushed and synced as each job ends, so that a
 //! killed sweep restarted skips what is there and loses nothing. A torn last line (the
 //! kill came mid-write) is ignored and its job runs again. `--shard I/N` runs the jobs
 //! whose index is I mod N, for job arrays on a cluster; `--index K` runs run K alone.
@@ -21,6 +21,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+mod checks;
 pub mod onepass;
 mod plan_errors;
 pub mod report;
@@ -103,6 +104,10 @@ pub struct Record {
     /// The run's `stats.total`, or nothing when it failed.
     #[serde(default)]
     pub total: Option<serde_json::Value>,
+    /// The run's `stats.page_tables`, the design's own counters (absent in stack
+    /// records and in stores written before they were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_tables: Option<Vec<serde_json::Value>>,
     #[serde(default)]
     pub error: Option<String>,
 }
@@ -233,6 +238,11 @@ pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
     let names: Vec<String> = spec.workload.iter().map(|w| w.name.clone()).collect();
     errors.extend(plan_errors::grouped(&refused, &pts, &names));
     if errors.is_empty() {
+        errors = (checks::before_running(&spec, &jobs).into_iter())
+            .map(|e| format!("{}: {e}", spec_path.display()))
+            .collect();
+    }
+    if errors.is_empty() {
         Ok((spec, jobs))
     } else {
         Err(errors)
@@ -361,8 +371,8 @@ pub fn run(
     let file = Mutex::new(file);
     let finished = Mutex::new((0usize, 0usize));
     let io_error: Mutex<Option<String>> = Mutex::new(None);
-    let record = |j: &Job, total: Option<serde_json::Value>, error: Option<String>, method| {
-        let failed = error.is_some();
+    let record = |j: &Job, out: Outcome, method| {
+        let failed = out.error.is_some();
         let rec = Record {
             sweep: sweep_id.clone(),
             id: j.id.clone(),
@@ -370,8 +380,9 @@ pub fn run(
             workload: j.workload.clone(),
             axes: j.axes.clone(),
             method,
-            total,
-            error,
+            total: out.total,
+            page_tables: out.page_tables,
+            error: out.error,
         };
         let mut line = serde_json::to_string(&rec).expect("a record serialises");
         line.push('\n');
@@ -393,10 +404,18 @@ pub fn run(
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             simulate(&j.inputs, &mut |_, _| {})
         }));
+        let failed = |e: String| Outcome {
+            error: Some(e),
+            ..Default::default()
+        };
         match r {
-            Ok(Ok(rep)) => (Some(total_json(&rep)), None),
-            Ok(Err(e)) => (None, Some(e.0)),
-            Err(_) => (None, Some("the run panicked".to_string())),
+            Ok(Ok(rep)) => Outcome {
+                total: Some(total_json(&rep)),
+                page_tables: Some(rep.stats.page_tables),
+                error: None,
+            },
+            Ok(Err(e)) => failed(e.0),
+            Err(_) => failed("the run panicked".to_string()),
         }
     };
 
@@ -428,10 +447,11 @@ pub fn run(
                 let total = match done_totals.get(&guard.id) {
                     Some(t) => t.clone(),
                     None => {
-                        let (total, error) = simulate_one(guard);
+                        let out = simulate_one(guard);
+                        let (total, error) = (out.total.clone(), out.error.clone());
                         if todo.iter().any(|j| j.id == guard.id) {
                             recorded = true;
-                            if !record(guard, total.clone(), error.clone(), None) {
+                            if !record(guard, out, None) {
                                 return Err("the store could not be written".into());
                             }
                         }
@@ -493,14 +513,13 @@ pub fn run(
         match (&one, curves.get(&j.workload)) {
             (Ok(op), Some(c)) => record(
                 j,
-                Some(c.total(j.inputs.system.tlb[op.tlb].entries)),
-                None,
+                Outcome {
+                    total: Some(c.total(j.inputs.system.tlb[op.tlb].entries)),
+                    ..Default::default()
+                },
                 Some("stack".to_string()),
             ),
-            _ => {
-                let (total, error) = simulate_one(j);
-                record(j, total, error, None)
-            }
+            _ => record(j, simulate_one(j), None),
         }
     });
     if let Some(e) = io_error.into_inner().expect("lock") {
@@ -515,6 +534,14 @@ pub fn run(
         in_store: done.len() + ran,
         runs: jobs.len(),
     })
+}
+
+/// What one run leaves in its record.
+#[derive(Default)]
+struct Outcome {
+    total: Option<serde_json::Value>,
+    page_tables: Option<Vec<serde_json::Value>>,
+    error: Option<String>,
 }
 
 fn total_json(r: &RunReport) -> serde_json::Value {

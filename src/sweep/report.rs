@@ -1,9 +1,12 @@
 //! A sweep's report: the table and the plots of a finished (or partly finished) store.
 //!
 //! In: the output folder of a sweep (`results.jsonl`, and `spec.toml`, the spec copy
-//! `sweep run` leaves there, for its `[[plot]]`s and `baseline`). Out: `report.csv`, a
-//! row per (point, workload) with a column per axis and per headline statistic, the
-//! metric normalised to the baseline point on the same workload, and a `geomean` row
+//! `sweep run` leaves there, for its `[[plot]]`s and `baseline`; the report says which it
+//! used). Out: `report.csv` (written with the csv crate), a row per (point, workload)
+//! with a column per axis (a TOML string's text without quotes), the design and the
+//! statistics columns of `result.csv` ([`crate::report::columns`]: every TLB, the last
+//! level as `stlb_*`, walk caches, design and shootdown counters, absent ones empty),
+//! the metric normalised to the baseline point on the same workload, and a `geomean` row
 //! per point (the geometric mean of the normalised metric over the workloads, as
 //! architecture papers summarise); a grouped bar chart of the normalised metric; and
 //! the plots the spec asks for (`line`: a line per workload or per value of an axis;
@@ -16,24 +19,11 @@
 //! misses, and the report says so.
 
 use super::{read_store, Record};
+use crate::report::columns::{Cell, Layout, StatsView};
 use crate::svg::{LineChart, Series};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
-
-/// Headline statistics of a report: (column, JSON pointer into `stats.total`).
-const HEADLINE: [(&str, &str); 7] = [
-    ("cycles", "/cycles"),
-    (
-        "translation_cycles_per_access",
-        "/translation_cycles_per_access",
-    ),
-    ("translation_share", "/translation_share"),
-    ("walks", "/walks/walks"),
-    ("minor_faults", "/minor_faults"),
-    ("walk_latency_mean", "/walks/latency/mean"),
-    ("shootdowns", "/shootdown/shootdowns"),
-];
 
 /// What a plot of the report shows (`[[plot]]` in a sweep spec).
 #[derive(Clone, Debug, Deserialize)]
@@ -87,7 +77,10 @@ struct Row {
     point: usize,
     workload: String,
     axes: Vec<String>,
+    /// Every numeric column by name (for plots and the normalisation).
     values: HashMap<String, f64>,
+    /// The statistics columns as written.
+    cells: Vec<String>,
 }
 
 /// What `report` made.
@@ -97,6 +90,8 @@ pub struct Report {
     pub files: Vec<String>,
     /// What a reader should know (the one-pass answer).
     pub notes: Vec<String>,
+    /// Which spec file the plots and baseline came from.
+    pub spec: String,
 }
 
 /// Checks a spec's plots against its axes (at plan time, before anything runs).
@@ -145,6 +140,24 @@ pub fn check_plots(plots: &[PlotSpec], keys: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// An axis value for the CSV: a TOML string's text without its quotes (the csv crate
+/// quotes what needs it), anything else as written.
+fn unquoted(v: &str) -> String {
+    toml::from_str::<toml::Table>(&format!("v = {v}"))
+        .ok()
+        .and_then(|t| t.get("v")?.as_str().map(String::from))
+        .unwrap_or_else(|| v.to_string())
+}
+
+/// The metric the report normalises and its column: a one-pass sweep's misses of the
+/// TLB it answered for, otherwise cycles.
+pub fn norm_columns(stack_tlb: Option<&str>) -> (String, String) {
+    match stack_tlb {
+        Some(n) => (format!("tlb_{n}_misses"), "misses_vs_baseline".to_string()),
+        None => ("cycles".to_string(), "cycles_vs_baseline".to_string()),
+    }
+}
+
 /// Writes `dir/report.csv`, the normalised bar chart and the plots; `baseline`
 /// overrides the spec's baseline point (default 0).
 pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
@@ -167,6 +180,18 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
         }
         Err(_) => ReportSpec::default(),
     };
+    // Say which spec the plots and baseline come from: the copy, not the original.
+    let spec_used = if spec_path.exists() {
+        format!(
+            "spec: {} (the copy `sweep run` left beside the results)",
+            spec_path.display()
+        )
+    } else {
+        format!(
+            "spec: none ({} is missing): baseline point 0 and the default plots",
+            spec_path.display()
+        )
+    };
     let baseline = baseline.or(spec.baseline).unwrap_or(0);
     let mut recs: Vec<Record> = read_store(dir)?
         .into_iter()
@@ -178,12 +203,6 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
     recs.sort_by(|a, b| (a.point, &a.workload).cmp(&(b.point, &b.workload)));
     let keys: Vec<String> = recs[0].axes.iter().map(|a| a.0.clone()).collect();
     check_plots(&spec.plots, &keys).map_err(|e| format!("{}: {e}", spec_path.display()))?;
-    let get = |r: &Record, ptr: &str| {
-        (r.total.as_ref())
-            .and_then(|t| t.pointer(ptr))
-            .and_then(|v| v.as_f64())
-            .unwrap_or(f64::NAN)
-    };
     // One pass: its records name the TLB they answer for.
     let stack_tlb: Option<String> = (recs.iter())
         .find(|r| r.method.as_deref() == Some("stack"))
@@ -194,43 +213,38 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
                 .as_str()
                 .map(String::from)
         });
-    let tlb_of = |r: &Record, name: &str, field: &str| {
-        (r.total.as_ref())
-            .and_then(|t| t["tlb"].as_array())
-            .and_then(|ts| ts.iter().find(|t| t["name"] == name))
-            .and_then(|t| t[field].as_f64())
-            .unwrap_or(f64::NAN)
-    };
-    let (metric, norm_col) = match &stack_tlb {
-        Some(n) => (format!("{n}_misses"), "misses_vs_baseline".to_string()),
-        None => ("cycles".to_string(), "cycles_vs_baseline".to_string()),
-    };
-    let mut columns: Vec<String> = HEADLINE.iter().map(|h| h.0.to_string()).collect();
-    if let Some(n) = &stack_tlb {
-        columns.push(format!("{n}_misses"));
-        columns.push(format!("{n}_miss_rate"));
-    }
-    let mut rows: Vec<Row> = (recs.iter())
-        .map(|r| {
-            let mut values: HashMap<String, f64> = HEADLINE
-                .iter()
-                .map(|(h, p)| (h.to_string(), get(r, p)))
+    let (metric, norm_col) = norm_columns(stack_tlb.as_deref());
+    let views: Vec<StatsView> = (recs.iter())
+        .filter_map(|r| {
+            Some(StatsView {
+                total: r.total.as_ref()?,
+                page_tables: r.page_tables.as_deref().unwrap_or(&[]),
+            })
+        })
+        .collect();
+    let layout = Layout::of(&views);
+    let mut columns = vec!["design".to_string()];
+    columns.extend(layout.header());
+    let mut rows: Vec<Row> = (recs.iter().zip(&views))
+        .map(|(r, v)| {
+            let mut cells = vec![v.design().map_or(Cell::Empty, |d| Cell::Text(d.into()))];
+            cells.extend(layout.row(v));
+            let values: HashMap<String, f64> = (columns.iter().zip(&cells))
+                .filter_map(|(c, x)| Some((c.clone(), x.as_f64()?)))
                 .collect();
-            if let Some(n) = &stack_tlb {
-                values.insert(format!("{n}_misses"), tlb_of(r, n, "misses"));
-                values.insert(format!("{n}_miss_rate"), tlb_of(r, n, "miss_rate"));
-            }
             Row {
                 point: r.point,
                 workload: r.workload.clone(),
                 axes: r.axes.iter().map(|a| a.1.clone()).collect(),
                 values,
+                cells: cells.iter().map(|c| c.to_string()).collect(),
             }
         })
         .collect();
+    let of = |r: &Row, k: &str| r.values.get(k).copied().unwrap_or(f64::NAN);
     let base: HashMap<String, f64> = (rows.iter())
         .filter(|r| r.point == baseline)
-        .map(|r| (r.workload.clone(), r.values[&metric]))
+        .map(|r| (r.workload.clone(), of(r, &metric)))
         .collect();
     if base.is_empty() {
         return Err(format!("baseline point {baseline} has no finished runs"));
@@ -243,7 +257,7 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
     for r in &mut rows {
         let n = base
             .get(&r.workload)
-            .map_or(f64::NAN, |b| r.values[&metric] / b);
+            .map_or(f64::NAN, |b| of(r, &metric) / b);
         r.values.insert(norm_col.clone(), n);
     }
     let method = |r: &Row| {
@@ -255,14 +269,11 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
             None => "simulated".to_string(),
         }
     };
-    let mut csv = String::from("point,workload");
-    for k in &keys {
-        csv.push_str(&format!(",{k}"));
-    }
-    for c in &columns {
-        csv.push_str(&format!(",{c}"));
-    }
-    csv.push_str(&format!(",{norm_col},method\n"));
+    let mut header = vec!["point".to_string(), "workload".to_string()];
+    header.extend(keys.iter().cloned());
+    header.extend(columns.iter().cloned());
+    header.extend([norm_col.clone(), "method".to_string()]);
+    let mut lines: Vec<Vec<String>> = Vec::new();
     let mut points: Vec<usize> = rows.iter().map(|r| r.point).collect();
     points.dedup();
     let mut workloads: Vec<String> = rows.iter().map(|r| r.workload.clone()).collect();
@@ -276,15 +287,12 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
         let mut axes = Vec::new();
         for r in rows.iter().filter(|r| r.point == p) {
             axes = r.axes.clone();
-            csv.push_str(&format!("{},{}", r.point, r.workload));
-            for a in &r.axes {
-                csv.push_str(&format!(",{a}"));
-            }
-            for c in &columns {
-                csv.push_str(&format!(",{}", r.values[c]));
-            }
             let n = r.values[&norm_col];
-            csv.push_str(&format!(",{n},{}\n", method(r)));
+            let mut line = vec![r.point.to_string(), r.workload.clone()];
+            line.extend(r.axes.iter().map(|a| unquoted(a)));
+            line.extend(r.cells.iter().cloned());
+            line.extend([Cell::Float(n).to_string(), method(r)]);
+            lines.push(line);
             logs.push(n.ln());
             if let Some(wi) = workloads.iter().position(|w| *w == r.workload) {
                 bars[wi][pi] = n;
@@ -294,14 +302,11 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
         // (a point with no misses) makes it zero, a missing value leaves it out.
         let logs: Vec<f64> = logs.into_iter().filter(|l| !l.is_nan()).collect();
         let g = (logs.iter().sum::<f64>() / logs.len() as f64).exp();
-        csv.push_str(&format!("{p},geomean"));
-        for a in &axes {
-            csv.push_str(&format!(",{a}"));
-        }
-        for _ in &columns {
-            csv.push(',');
-        }
-        csv.push_str(&format!(",{g},\n"));
+        let mut line = vec![p.to_string(), "geomean".to_string()];
+        line.extend(axes.iter().map(|a| unquoted(a)));
+        line.extend(columns.iter().map(|_| String::new()));
+        line.extend([Cell::Float(g).to_string(), String::new()]);
+        lines.push(line);
         bars[workloads.len()][pi] = g;
         labels.push(format!("{p}: {}", axes.join(" ")));
         geomeans.push(Row {
@@ -309,8 +314,10 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
             workload: "geomean".into(),
             axes,
             values: HashMap::from([(norm_col.clone(), g)]),
+            cells: Vec::new(),
         });
     }
+    let csv = crate::report::columns::write_csv(&header, &lines);
     rows.extend(geomeans);
     let mut groups = workloads.clone();
     groups.push("geomean".into());
@@ -372,6 +379,7 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
             .chain(files.into_iter().map(|f| f.0))
             .collect(),
         notes,
+        spec: spec_used,
     })
 }
 

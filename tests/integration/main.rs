@@ -10,6 +10,7 @@ mod mva;
 mod names;
 mod os;
 mod procs;
+mod reports;
 mod runs;
 mod shootdown;
 mod stack_distance;

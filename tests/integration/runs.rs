@@ -261,6 +261,7 @@ fn default_run_snapshot() {
     let r = simulate(&load_inputs(None, None, &[]).unwrap(), &mut |_, _| {}).unwrap();
     r.stats.total.check_accounting().unwrap();
     insta::assert_snapshot!("default_run_json", r.to_json());
+    insta::assert_snapshot!("default_run_table", r.to_table());
 }
 
 #[test]

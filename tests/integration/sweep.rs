@@ -415,7 +415,11 @@ fn one_pass_answers_every_fully_associative_size_as_simulation_does() {
             .position(|h| *h == n)
             .unwrap_or_else(|| panic!("{n} in {head:?}"))
     };
-    let (m, misses_col, norm) = (col("method"), col("fa_misses"), col("misses_vs_baseline"));
+    let (m, misses_col, norm) = (
+        col("method"),
+        col("tlb_fa_misses"),
+        col("misses_vs_baseline"),
+    );
     for line in csv.lines().skip(1).filter(|l| !l.contains("geomean")) {
         let f: Vec<&str> = line.split(',').collect();
         let k = (f[0].parse::<u64>().unwrap(), f[1].to_string());

@@ -1,0 +1,449 @@
+//! The terminal summary of a run ([`RunReport::to_table`]): what the run has, in
+//! sections, within 100 columns.
+//!
+//! Always: the run's identity, cycles and translation latency by part, the TLBs (a
+//! level's aggregate only when the level has several structures), the walks. Then only
+//! what applies: walk caches for designs that use them (radix and flattened tables; the
+//! hashed designs bypass them), the design's own counters and, for hashed designs, the
+//! walks by page-table reads (probes, chain lengths); the OS's faults by kind, their share
+//! of translation cycles, huge pages, paging and events when there were any; shootdowns
+//! when any happened. A section is a list of (label, value) fields, so adding a figure
+//! is one line.
+
+use super::columns::{Cell, StatsView};
+use super::RunReport;
+use crate::pagetable::PageTableConfig;
+use std::fmt::Write as _;
+
+/// The summary's width.
+const WIDTH: usize = 100;
+
+/// `title` then `label value` fields, two spaces apart, wrapped at [`WIDTH`] under an
+/// indent; fields whose value is `None` are left out, and so is a section with none.
+fn section(o: &mut String, title: &str, fields: &[(&str, Option<String>)]) {
+    let items: Vec<String> = (fields.iter())
+        .filter_map(|(l, v)| {
+            v.as_ref().map(|v| {
+                if l.is_empty() {
+                    v.clone()
+                } else {
+                    format!("{l} {v}")
+                }
+            })
+        })
+        .collect();
+    if items.is_empty() {
+        return;
+    }
+    let mut line = title.to_string();
+    for it in items {
+        if line.len() + 2 + it.len() > WIDTH && line.len() > title.len() {
+            let _ = writeln!(o, "{line}");
+            line = " ".repeat(title.len().min(4)) + &it;
+        } else {
+            // One space after the title, two between fields.
+            line.push_str(match line.len() {
+                0 => "",
+                n if n == title.len() => " ",
+                _ => "  ",
+            });
+            line.push_str(&it);
+        }
+    }
+    let _ = writeln!(o, "{line}");
+}
+
+/// A count, shown only when not 0.
+fn nz(n: u64) -> Option<String> {
+    (n > 0).then(|| n.to_string())
+}
+
+fn some(x: impl ToString) -> Option<String> {
+    Some(x.to_string())
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.2}%", 100.0 * part as f64 / whole as f64)
+    }
+}
+
+/// Bytes for reading: KiB up to 10 MiB, MiB up to 10 GiB, then GiB (rounded down).
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b < 10 << 20 => format!("{} KiB", b >> 10),
+        b if b < 10 << 30 => format!("{} MiB", b >> 20),
+        b => format!("{} GiB", b >> 30),
+    }
+}
+
+/// A number for reading: integers whole, fractions to 4 significant decimals.
+fn short(c: &Cell) -> String {
+    match c {
+        Cell::Float(x) if x.fract() != 0.0 => format!("{x:.4}"),
+        c => c.to_string(),
+    }
+}
+
+impl RunReport {
+    /// A readable summary for the terminal.
+    pub fn to_table(&self) -> String {
+        let t = &self.stats.total;
+        let mut o = String::new();
+        let design: Option<PageTableConfig> =
+            serde_json::from_value(self.config["page_table"].clone()).ok();
+        let title = design.as_ref().map(|d| d.design().title());
+        // Designs without levels (the hashed ones) bypass the walk caches.
+        let walk_caches_used = design
+            .as_ref()
+            .is_none_or(|d| !d.design().radix_bits().is_empty());
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+        section(
+            &mut o,
+            "",
+            &[
+                ("mmusim", some(self.mmusim_version)),
+                ("config", some(text(&self.config["name"]))),
+                ("workload", some(text(&self.workload["name"]))),
+                ("design", title),
+                ("seed", some(self.seed)),
+                ("cores", some(self.stats.cores.len())),
+                ("hash", some(&self.config_hash)),
+            ],
+        );
+        section(
+            &mut o,
+            "",
+            &[
+                ("accesses", some(t.accesses)),
+                ("instructions", some(t.instructions)),
+                ("cycles", some(t.cycles)),
+                (
+                    "translation stall",
+                    some(format!(
+                        "{} ({:.2}% of cycles)",
+                        t.stall_cycles,
+                        100.0 * t.translation_share
+                    )),
+                ),
+            ],
+        );
+        let tc = &t.translation_cycles;
+        section(
+            &mut o,
+            "translation latency",
+            &[
+                (
+                    "",
+                    some(format!(
+                        "{} cycles ({:.2}/access):",
+                        tc.total, t.translation_cycles_per_access
+                    )),
+                ),
+                ("TLB", some(tc.tlb)),
+                (
+                    "walk caches",
+                    walk_caches_used.then(|| tc.walk_cache.to_string()),
+                ),
+                ("PTE reads", some(tc.pte)),
+                ("walker wait", nz(tc.wait)),
+                ("faults", some(tc.fault)),
+            ],
+        );
+        self.steady_section(&mut o);
+        self.tlb_table(&mut o);
+        let w = &t.walks;
+        let _ = writeln!(o);
+        section(
+            &mut o,
+            "walks",
+            &[
+                ("", some(w.walks)),
+                (
+                    "PTE reads/walk",
+                    some(format!("{:.3}", w.pte_reads_per_walk)),
+                ),
+                ("PTE reads from DRAM", some(w.dram_pte_reads)),
+                ("latency mean", some(format!("{:.1}", w.latency.mean))),
+                ("p50", some(w.latency.p50)),
+                ("p90", some(w.latency.p90)),
+                ("p99", some(w.latency.p99)),
+                ("max", some(w.latency.max)),
+            ],
+        );
+        if walk_caches_used {
+            for p in &w.walk_caches {
+                let _ = writeln!(
+                    o,
+                    "  walk cache {:<10} level {}  lookups {:>10}  hits {:>10}  hit rate {}",
+                    p.counts.name,
+                    p.counts.level,
+                    p.counts.lookups,
+                    p.counts.hits,
+                    pct(p.counts.hits, p.counts.lookups)
+                );
+            }
+        } else if !w.walk_caches.is_empty() {
+            let _ = writeln!(o, "  walk caches: bypassed by this design");
+        }
+        self.design_section(&mut o, walk_caches_used);
+        self.os_section(&mut o);
+        self.shootdown_section(&mut o);
+        o
+    }
+
+    /// What the summary says about cold start: the warm-up before these statistics,
+    /// translation cycles without faults, compulsory misses, and the fault-share warning.
+    fn steady_section(&self, o: &mut String) {
+        let t = &self.stats.total;
+        section(
+            o,
+            "steady state:",
+            &[
+                (
+                    "warm-up",
+                    some(format!(
+                        "{} accesses per core ({})",
+                        self.warmup.accesses_per_core, self.warmup.rule
+                    )),
+                ),
+                (
+                    "translation without faults",
+                    some(format!(
+                        "{} cycles ({:.2}/access)",
+                        t.translation_cycles_excl_faults,
+                        t.translation_cycles_excl_faults_per_access
+                    )),
+                ),
+                (
+                    "compulsory misses",
+                    some(format!(
+                        "{} ({} cycles)",
+                        t.compulsory_misses, t.compulsory_cycles
+                    )),
+                ),
+            ],
+        );
+        if let Some(w) = self.fault_warning() {
+            let _ = writeln!(o, "{w}");
+        }
+    }
+
+    /// The TLB structures, and a level's aggregate where the level has several.
+    fn tlb_table(&self, o: &mut String) {
+        let t = &self.stats.total;
+        let _ = writeln!(
+            o,
+            "\n{:<14} {:>5} {:>12} {:>12} {:>9} {:>9}",
+            "TLB", "level", "hits", "misses", "miss %", "MPKI"
+        );
+        let rate = |m: u64, h: u64| {
+            if m + h == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.3}", 100.0 * m as f64 / (m + h) as f64)
+            }
+        };
+        for s in &t.tlb {
+            let c = &s.counts;
+            let _ = writeln!(
+                o,
+                "{:<14} {:>5} {:>12} {:>12} {:>9} {:>9.3}",
+                c.name,
+                c.level,
+                c.hits,
+                c.misses,
+                rate(c.misses, c.hits),
+                s.mpki
+            );
+        }
+        for l in &t.tlb_levels {
+            let n = t
+                .tlb
+                .iter()
+                .filter(|s| s.counts.level == l.counts.level)
+                .count();
+            if n < 2 {
+                continue;
+            }
+            let hits = l.counts.instruction_hits + l.counts.data_hits;
+            let _ = writeln!(
+                o,
+                "{:<14} {:>5} {:>12} {:>12} {:>9} {:>9.3}",
+                format!("(level {})", l.counts.level),
+                l.counts.level,
+                hits,
+                l.misses,
+                rate(l.misses, hits),
+                l.mpki
+            );
+        }
+    }
+
+    /// The design's own counters (flattened as in the CSV) and, for designs without
+    /// levels, the walks by page-table reads: probes and chain lengths.
+    fn design_section(&self, o: &mut String, has_levels: bool) {
+        let empty = serde_json::Value::Null;
+        let view = StatsView {
+            total: &empty,
+            page_tables: &self.stats.page_tables,
+        };
+        let counters = view.design_counters();
+        let fields: Vec<(&str, Option<String>)> = (counters.iter())
+            .map(|(k, c)| (k.as_str(), Some(short(c))))
+            .collect();
+        let title = format!("page table {}:", view.design().unwrap_or("?"));
+        section(o, &title, &fields);
+        let h = &self.stats.total.walks.reads_per_walk_histogram;
+        if !has_levels && !h.is_empty() {
+            let fields: Vec<(String, Option<String>)> = (h.iter().enumerate())
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, n)| (format!("{i}:"), some(n)))
+                .collect();
+            let fields: Vec<(&str, Option<String>)> = fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect();
+            section(o, "  walks by page-table lines read", &fields);
+        }
+    }
+
+    /// Faults by kind and their share of translation, memory, huge pages, paging,
+    /// workload events, context switches.
+    fn os_section(&self, o: &mut String) {
+        let t = &self.stats.total;
+        let (h, pg, ev, sc) = (&t.huge_pages, &t.paging, &t.os_events, &t.sched);
+        let tc = &t.translation_cycles;
+        section(
+            o,
+            "faults",
+            &[
+                ("minor", some(t.minor_faults)),
+                ("of them 2M", nz(h.faults_2m)),
+                ("1G", nz(h.faults_1g)),
+                ("major", nz(pg.major_faults)),
+                ("restore", nz(t.restore_faults)),
+                ("COW", nz(ev.cow_faults)),
+                ("protection", nz(ev.protection_faults)),
+                ("fault cycles", some(tc.fault)),
+                ("share of translation", some(pct(tc.fault, tc.total))),
+            ],
+        );
+        section(
+            o,
+            "memory",
+            &[
+                ("page tables", some(size(self.stats.page_table_bytes))),
+                ("physical in use", some(size(self.stats.phys_bytes_in_use))),
+                ("mapped by faults", some(size(h.mapped_bytes))),
+                ("page-table evictions", nz(t.page_table_evictions)),
+            ],
+        );
+        let phys = &self.stats.physical;
+        if h.faults_2m
+            + h.faults_1g
+            + h.fallbacks
+            + h.promotions
+            + h.reservations
+            + h.splits
+            + phys.pinned_frames
+            > 0
+        {
+            section(
+                o,
+                "huge pages",
+                &[
+                    ("2M", some(h.faults_2m)),
+                    ("1G", some(h.faults_1g)),
+                    ("fallbacks", some(h.fallbacks)),
+                    ("alloc failures", nz(h.alloc_failures)),
+                    ("promotions", nz(h.promotions)),
+                    ("collapse failures", nz(h.collapse_failures)),
+                    ("pages copied", nz(h.copied_4k)),
+                    ("promotion cycles", nz(h.promotion_cycles)),
+                    ("reservations", nz(h.reservations)),
+                    ("broken", nz(phys.reservations_broken)),
+                    ("splits", nz(h.splits)),
+                    ("demotions", nz(h.demotions)),
+                    ("pinned frames", nz(phys.pinned_frames)),
+                    ("free 2M blocks", some(phys.free_2m_blocks)),
+                ],
+            );
+        }
+        section(
+            o,
+            "paging",
+            &[
+                ("major faults", nz(pg.major_faults)),
+                ("evictions", nz(pg.evictions)),
+                ("write-backs", nz(pg.writebacks)),
+            ],
+        );
+        section(
+            o,
+            "events",
+            &[
+                ("mmap", nz(ev.mmap_calls)),
+                ("munmap", nz(ev.munmap_calls)),
+                ("madvise", nz(ev.madvise_calls)),
+                ("mprotect", nz(ev.mprotect_calls)),
+                ("fork", nz(ev.fork_calls)),
+                ("exit", nz(ev.exits)),
+                ("migrate", nz(ev.migrate_calls)),
+                ("pages unmapped", nz(ev.unmapped_pages)),
+                ("populated", nz(ev.populated_pages)),
+                ("migrated", nz(ev.migrated_pages)),
+                ("COW reuses", nz(ev.cow_reuses)),
+                ("event cycles", nz(ev.event_cycles)),
+            ],
+        );
+        if sc.context_switches > 0 {
+            section(
+                o,
+                "context switches",
+                &[
+                    ("", some(sc.context_switches)),
+                    ("cycles", some(sc.switch_cycles)),
+                    ("ASID flushes", nz(sc.asid_flushes)),
+                    ("full flushes", nz(sc.full_flushes)),
+                ],
+            );
+        }
+    }
+
+    /// Shootdowns, when any happened.
+    fn shootdown_section(&self, o: &mut String) {
+        let s = &self.stats.total.shootdown;
+        if s.shootdowns == 0 && s.ipis_received == 0 && s.deferred_flushes == 0 {
+            return;
+        }
+        let triggers: Vec<String> = (s.by_trigger.iter())
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        section(
+            o,
+            "shootdowns",
+            &[
+                ("", some(s.shootdowns)),
+                ("IPIs", some(s.ipis_sent)),
+                (
+                    "initiator stall",
+                    some(format!("{} cycles", s.initiator_cycles)),
+                ),
+                ("remote stall", some(format!("{} cycles", s.remote_cycles))),
+                (
+                    "share of cycles",
+                    some(format!("{:.2}%", 100.0 * s.share_of_cycles)),
+                ),
+                ("stale hits", some(s.stale_hits)),
+                ("deferred flushes", nz(s.deferred_flushes)),
+                (
+                    "by trigger:",
+                    (!triggers.is_empty()).then(|| triggers.join(", ")),
+                ),
+            ],
+        );
+    }
+}

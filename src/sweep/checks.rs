@@ -1,0 +1,116 @@
+//! Checks of a sweep's plan that need its runs, made by `sweep plan` (and `sweep run`,
+//! which plans first) before anything runs: every `[[plot]]`'s metric is a column the
+//! report will fill for these configs, and every trace a workload names can be read.
+//!
+//! In: the spec and its jobs (each with its loaded, validated inputs). Out: the
+//! problems, one message each; none when the plan may run.
+
+use super::{onepass, report, Job, SweepSpec};
+use crate::report::columns::Layout;
+use crate::workload::Generator;
+use std::path::{Path, PathBuf};
+
+/// Every problem of the plots' metrics and the workloads' traces.
+pub fn before_running(spec: &SweepSpec, jobs: &[Job]) -> Vec<String> {
+    let mut errors = plot_metrics(spec, jobs);
+    errors.extend(traces(jobs));
+    errors
+}
+
+/// The columns of the report that can hold a value for these runs: the headline and
+/// shootdown columns, the TLB levels and structures and the walk caches the configs
+/// have (walk caches only under designs that use them), the counters of the designs
+/// they use, and the normalised figure.
+pub fn metrics(spec: &SweepSpec, jobs: &[Job]) -> Vec<String> {
+    let mut layout = Layout::bare();
+    let mut designs: Vec<&str> = Vec::new();
+    for j in jobs {
+        let sys = &j.inputs.system;
+        for t in &sys.tlb {
+            layout.add_tlb(&t.name);
+            layout.add_level(t.level);
+        }
+        let design = sys.page_table.design();
+        if !design.radix_bits().is_empty() {
+            for p in &sys.walker.psc {
+                layout.add_walk_cache(&p.name);
+            }
+        }
+        if !designs.contains(&design.kind()) {
+            designs.push(design.kind());
+        }
+    }
+    let mut out = layout.columns_for_designs(&designs);
+    // A one-pass sweep normalises the TLB's misses where the pass answered, cycles
+    // where its check failed and every point was simulated.
+    if spec.one_pass {
+        if let Ok(op) = onepass::eligible(jobs) {
+            out.push(report::norm_columns(Some(&op.name)).1);
+        }
+    }
+    out.push(report::norm_columns(None).1);
+    out
+}
+
+fn plot_metrics(spec: &SweepSpec, jobs: &[Job]) -> Vec<String> {
+    if spec.plots.iter().all(|p| p.metric.is_none()) {
+        return Vec::new();
+    }
+    let valid = metrics(spec, jobs);
+    (spec.plots.iter().enumerate())
+        .filter_map(|(i, p)| {
+            let m = p.metric.as_deref()?;
+            (!valid.iter().any(|v| v == m)).then(|| {
+                format!(
+                    "plot[{i}].metric: `{m}` is not a column the report will have for this sweep (valid: {})",
+                    valid.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// Each workload's trace files, once each: they must exist and be readable (standard
+/// input cannot feed several runs).
+fn traces(jobs: &[Job]) -> Vec<String> {
+    let mut seen: Vec<(String, PathBuf)> = Vec::new();
+    let mut errors = Vec::new();
+    for j in jobs {
+        let Generator::Trace { path, paths, .. } = &j.inputs.workload.generator else {
+            continue;
+        };
+        for name in path.iter().chain(paths) {
+            let file = if Path::new(name).is_absolute() {
+                PathBuf::from(name)
+            } else {
+                j.inputs.workload_dir.join(name)
+            };
+            let key = (j.workload.clone(), file.clone());
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let problem = if name == "-" {
+                Some("standard input cannot feed the runs of a sweep".to_string())
+            } else {
+                std::fs::File::open(&file)
+                    .and_then(|f| {
+                        if f.metadata()?.is_dir() {
+                            Err(std::io::Error::other("a folder, not a file"))
+                        } else {
+                            Ok(())
+                        }
+                    })
+                    .err()
+                    .map(|e| format!("cannot read {}: {e}", file.display()))
+            };
+            if let Some(p) = problem {
+                errors.push(format!(
+                    "workload `{}`: generator: trace `{name}`: {p}",
+                    j.workload
+                ));
+            }
+        }
+    }
+    errors
+}
