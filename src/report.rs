@@ -659,7 +659,9 @@ impl RunReport {
     pub fn fault_warning(&self) -> Option<String> {
         self.fault_dominated.then(|| {
             format!(
-                "WARNING: page faults are {:.1}% of the translation cycles: this run measures a cold start (first touches) more than the MMU. Compare `translation without faults`, or warm up longer (sim.warmup_accesses), or populate the footprint (an mmap event with populate = true).",
+                "WARNING: page faults are {:.1}% of the translation cycles: this run measures a cold start\n\
+                 (first touches) more than the MMU. Compare `translation without faults`, warm up longer\n\
+                 (sim.warmup_accesses), or populate the footprint (an mmap event with populate = true).",
                 100.0 * self.stats.total.fault_share
             )
         })

@@ -416,7 +416,11 @@ fn resolve_warmup(
             let mut shortest = u64::MAX;
             let mut buf = Vec::with_capacity(4096);
             for c in 0..streams {
-                let mut src = workload.open(c, dir).map_err(|e| e.msg)?;
+                // A trace that cannot be read is reported where traces are opened (the
+                // run, `sweep plan`), with their wording; here it only leaves no warm-up.
+                let Ok(mut src) = workload.open(c, dir) else {
+                    return Ok((0, "auto: none (the trace could not be read)".into()));
+                };
                 let mut n = 0u64;
                 loop {
                     buf.clear();

@@ -12,8 +12,12 @@ use std::path::Path;
 
 const ZIPF: &str = "name = \"z\"\naccesses = 6000\nseed = 4\n[generator]\nkind = \"zipf\"\nfootprint = \"64MiB\"\nexponent = 0.9\n";
 
+/// `config` on [`ZIPF`] with the default warm-up, as studies and sweeps run it.
 fn run(config: &str, sets: &[&str]) -> RunReport {
-    simulate(&inputs(Some(config), Some(ZIPF), sets), &mut |_, _| {}).unwrap()
+    let sets: Vec<&str> = std::iter::once("sim.warmup_accesses=\"auto\"")
+        .chain(sets.iter().copied())
+        .collect();
+    simulate(&inputs(Some(config), Some(ZIPF), &sets), &mut |_, _| {}).unwrap()
 }
 
 /// A CSV's header and rows (by the csv crate: quoted fields stay whole).
