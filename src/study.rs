@@ -3,8 +3,8 @@
 //! In: a study spec (TOML) naming systems (a config file or preset plus `--set`
 //! overrides) and workloads (a workload file plus overrides), and the metrics to plot.
 //! Out, in the spec's folder (or `--out`): `results.csv` with a row per pair and a column
-//! per metric, and `<metric>.svg` grouped bar charts (workloads along x, a bar per
-//! system), all written atomically. Runs go out on all cores; the files do not depend on
+//! per metric, and `<metric>.svg` bar charts (a panel per workload with its own axis, a
+//! bar per system), all written atomically. Runs go out on all cores; the files do not depend on
 //! how many. Parallel resumable sweeps over config axes are a later, larger tool.
 
 use crate::report::{write_atomic, RunReport};
@@ -273,8 +273,9 @@ pub fn run_study(
     for (k, m) in spec.metrics.iter().enumerate() {
         let (_, label, _) = METRICS.iter().find(|x| x.0 == m).expect("checked");
         let rows = &table[k * groups.len()..(k + 1) * groups.len()];
-        let svg = crate::svg::grouped_bars(
-            &format!("{}: {label}", spec.name),
+        // A panel per workload: see `svg::bars` for why not one shared axis.
+        let svg = crate::svg::bar_panels(
+            &format!("{}: {label}, by workload", spec.name),
             label,
             &groups,
             &series,
