@@ -39,15 +39,14 @@ pub fn knee(curve: &[(f64, f64)]) -> Option<(f64, f64)> {
     best.map(|(x, l, _)| (x, l))
 }
 
+/// A named lifetime curve and whether its policy is fixed-space (see [`lifetime_svg`]).
+pub type NamedCurve<'a> = (&'a str, Vec<(f64, f64)>, bool);
+
 /// An SVG of lifetime curves (against memory) with the knee of each marked when
 /// `mark_knees` is set. A curve is `(name, points, fixed_space)`: a fixed-space policy's
 /// (LRU, MIN) is a staircase over whole frames; a variable-space one's (WS, VMIN) is
 /// points only, since its mean memory takes just the values its windows give.
-pub fn lifetime_svg(
-    title: &str,
-    curves: &[(&str, Vec<(f64, f64)>, bool)],
-    mark_knees: bool,
-) -> String {
+pub fn lifetime_svg(title: &str, curves: &[NamedCurve], mark_knees: bool) -> String {
     let mut chart = LineChart {
         title: title.to_string(),
         x_label: "memory (pages)".into(),

@@ -286,7 +286,7 @@ impl Report {
 
     /// Every curve's lifetime L = K / F against memory, knees marked.
     pub fn lifetime_svg(&self) -> String {
-        let curves: Vec<(&str, Vec<(f64, f64)>, bool)> = self
+        let curves: Vec<super::lifetime::NamedCurve> = self
             .curves
             .iter()
             .map(|c| {
