@@ -85,7 +85,13 @@ pub(crate) fn step_labels(ticks: &[f64], step: f64) -> Vec<String> {
     };
     ticks
         .iter()
-        .map(|v| format!("{:.decimals$}{suffix}", v / scale))
+        .map(|&v| {
+            if v == 0.0 {
+                "0".to_string()
+            } else {
+                format!("{:.decimals$}{suffix}", v / scale)
+            }
+        })
         .collect()
 }
 
@@ -178,7 +184,7 @@ mod tests {
     fn labels_share_a_format() {
         assert_eq!(
             step_labels(&[0.0, 500_000.0, 1_000_000.0], 500_000.0),
-            vec!["0.0M", "0.5M", "1.0M"]
+            vec!["0", "0.5M", "1.0M"]
         );
         assert_eq!(
             step_labels(&[0.8, 0.85, 0.9], 0.05),

@@ -6,15 +6,18 @@
 //! Panels rather than bars normalised to a baseline system: the studies' metrics are
 //! counts and sizes whose baseline is often zero (shootdowns on one core, evictions of
 //! a radix table, walks with huge pages), where a ratio has no value, and the panels keep
-//! the units the CSV has. A finite value is never invisible: bars are at least 1.5 px
-//! tall, so a zero reads as a line on the axis and an absent value (NaN) as nothing.
+//! the units the CSV has. Within a panel, values can still differ by orders of magnitude
+//! (a radix table's bytes next to a hashed table's): a panel whose positive values span
+//! more than two decades gets a log axis and says so in its title. A finite value is
+//! never invisible: bars are at least 3 px tall, so a zero reads as a stub on the axis
+//! (its tooltip and the CSV say 0) and an absent value (NaN) as nothing.
 
 use super::axis::{linear_ticks, nice_axis, step_labels};
 use super::{colour, number, plot_area, text_width, Anchor, Doc, Legend, Swatch, FONT, TITLE_FONT};
 use std::fmt::Write as _;
 
 /// The smallest bar drawn for a finite value (px).
-const MIN_BAR: f64 = 1.5;
+const MIN_BAR: f64 = 3.0;
 
 fn finite_max(values: &[Vec<f64>]) -> f64 {
     values
@@ -33,25 +36,66 @@ fn legend(series: &[String]) -> Legend {
     }
 }
 
-/// The y axis of one plot area: grid, tick labels right-aligned at `left - 6`.
-/// Returns the axis maximum.
-fn y_axis(doc: &mut Doc, max: f64, left: f64, top: f64, pw: f64, ph: f64) -> f64 {
-    let (ymax, step) = nice_axis(max);
-    let ticks = linear_ticks(0.0, ymax, step);
-    for (t, l) in ticks.iter().zip(step_labels(&ticks, step)) {
-        let yy = top + ph * (1.0 - t / ymax);
-        doc.line(left, yy, left + pw, yy, "#e4e4e4", "");
-        doc.text("tick", left - 6.0, yy + 4.0, Anchor::End, FONT, 0.0, &l);
-    }
-    ymax
+/// A bar axis: linear from 0, or (panels whose positive values span more than two
+/// decades) logarithmic between two powers of ten.
+#[derive(Clone, Copy)]
+enum Scale {
+    Linear { max: f64, step: f64 },
+    Log { lo: i32, hi: i32 },
 }
 
-fn tick_width(max: f64) -> f64 {
-    let (ymax, step) = nice_axis(max);
-    let ticks = linear_ticks(0.0, ymax, step);
-    (step_labels(&ticks, step).iter())
-        .map(|l| text_width(l, FONT))
-        .fold(0.0, f64::max)
+impl Scale {
+    fn of(values: &[f64], allow_log: bool) -> Scale {
+        let pos = || values.iter().copied().filter(|v| v.is_finite() && *v > 0.0);
+        let max = pos().fold(0.0, f64::max);
+        let min = pos().fold(f64::INFINITY, f64::min);
+        if allow_log && max > 0.0 && max / min > 100.0 {
+            // The lowest decade strictly below the smallest value, so that it has a bar.
+            let lo = (min.log10() - 1e-9).floor() as i32;
+            let hi = ((max.log10() - 1e-9).ceil() as i32).max(lo + 1);
+            Scale::Log { lo, hi }
+        } else {
+            let (max, step) = nice_axis(max);
+            Scale::Linear { max, step }
+        }
+    }
+
+    /// The fraction of the axis height at value `v` (0 at the bottom).
+    fn frac(&self, v: f64) -> f64 {
+        match *self {
+            Scale::Linear { max, .. } => v / max,
+            Scale::Log { lo, hi } if v > 0.0 => (v.log10() - f64::from(lo)) / f64::from(hi - lo),
+            Scale::Log { .. } => 0.0,
+        }
+    }
+
+    fn ticks(&self) -> Vec<(f64, String)> {
+        match *self {
+            Scale::Linear { max, step } => {
+                let t = linear_ticks(0.0, max, step);
+                let l = step_labels(&t, step);
+                t.into_iter().zip(l).collect()
+            }
+            Scale::Log { lo, hi } => (lo..=hi)
+                .map(|e| (10f64.powi(e), number(10f64.powi(e))))
+                .collect(),
+        }
+    }
+
+    fn tick_width(&self) -> f64 {
+        (self.ticks().iter())
+            .map(|(_, l)| text_width(l, FONT))
+            .fold(0.0, f64::max)
+    }
+
+    /// Grid and tick labels (right-aligned at `left - 6`) of one plot area.
+    fn draw(&self, doc: &mut Doc, left: f64, top: f64, pw: f64, ph: f64) {
+        for (t, l) in self.ticks() {
+            let yy = top + ph * (1.0 - self.frac(t));
+            doc.line(left, yy, left + pw, yy, "#e4e4e4", "");
+            doc.text("tick", left - 6.0, yy + 4.0, Anchor::End, FONT, 0.0, &l);
+        }
+    }
 }
 
 /// The bars of one group, series side by side in `[gx, gx + gw)`.
@@ -64,7 +108,7 @@ fn bars(
     gw: f64,
     top: f64,
     ph: f64,
-    ymax: f64,
+    scale: Scale,
 ) {
     let bw = gw * 0.8 / nseries.max(1) as f64;
     for si in 0..nseries {
@@ -72,7 +116,7 @@ fn bars(
         if !v.is_finite() {
             continue;
         }
-        let hh = (ph * v / ymax).clamp(MIN_BAR, ph);
+        let hh = (ph * scale.frac(v)).clamp(MIN_BAR, ph);
         let _ = writeln!(
             doc.body,
             r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{hh:.1}" fill="{}"><title>{}</title></rect>"#,
@@ -95,11 +139,12 @@ pub fn grouped_bars(
     values: &[Vec<f64>],
 ) -> String {
     let max = finite_max(values);
-    let gw = (series.len() as f64 * 12.0 + 16.0).max(48.0);
+    let gw = (series.len() as f64 * 9.0 + 14.0).max(48.0);
     let pw = (groups.len() as f64 * gw).max(420.0);
     let gw = pw / groups.len().max(1) as f64;
     let ph = (text_width(y_label, FONT) + 20.0).max(300.0);
-    let (top, left) = (48.0, 34.0 + tick_width(max) + 8.0);
+    let scale = Scale::of(&[max], false);
+    let (top, left) = (48.0, 34.0 + scale.tick_width() + 8.0);
     // Group names level when they fit their group, else slanted.
     let name_w = groups
         .iter()
@@ -112,7 +157,7 @@ pub fn grouped_bars(
         30.0
     };
     let mut doc = Doc::new();
-    let ymax = y_axis(&mut doc, max, left, top, pw, ph);
+    scale.draw(&mut doc, left, top, pw, ph);
     for (gi, g) in groups.iter().enumerate() {
         let gx = left + gi as f64 * gw;
         bars(
@@ -123,7 +168,7 @@ pub fn grouped_bars(
             gw,
             top,
             ph,
-            ymax,
+            scale,
         );
         let cx = gx + gw / 2.0;
         if slant {
@@ -184,17 +229,17 @@ pub fn bar_panels(
         _ => 4,
     };
     let rows = n.div_ceil(cols);
-    let maxes: Vec<f64> = (0..n)
-        .map(|g| finite_max(values.get(g).map_or(&[][..], std::slice::from_ref)))
+    let scales: Vec<Scale> = (0..n)
+        .map(|g| Scale::of(values.get(g).map_or(&[][..], |r| r), true))
         .collect();
-    let tick_w = maxes.iter().map(|&m| tick_width(m)).fold(0.0, f64::max);
+    let tick_w = scales.iter().map(Scale::tick_width).fold(0.0, f64::max);
     let name_w = groups
         .iter()
         .map(|g| text_width(g, FONT))
         .fold(0.0, f64::max);
     let pw = (series.len() as f64 * 14.0 + 20.0)
         .max(170.0)
-        .max(name_w + 8.0);
+        .max(name_w + text_width(" (log scale)", FONT) + 8.0);
     let ph = 150.0;
     let (cell_w, cell_h) = (tick_w + 14.0 + pw + 12.0, ph + 40.0);
     let grid_h = rows as f64 * cell_h;
@@ -203,6 +248,10 @@ pub fn bar_panels(
     for (g, name) in groups.iter().enumerate() {
         let cx = left + (g % cols) as f64 * cell_w + tick_w + 14.0;
         let cy = top + (g / cols) as f64 * cell_h + 26.0;
+        let name = match scales[g] {
+            Scale::Log { .. } => format!("{name} (log scale)"),
+            Scale::Linear { .. } => name.clone(),
+        };
         doc.text(
             "panel-title",
             cx + pw / 2.0,
@@ -210,9 +259,9 @@ pub fn bar_panels(
             Anchor::Middle,
             FONT,
             0.0,
-            name,
+            &name,
         );
-        let ymax = y_axis(&mut doc, maxes[g], cx, cy, pw, ph);
+        scales[g].draw(&mut doc, cx, cy, pw, ph);
         bars(
             &mut doc,
             values.get(g).map_or(&[][..], |r| r),
@@ -221,7 +270,7 @@ pub fn bar_panels(
             pw,
             cy,
             ph,
-            ymax,
+            scales[g],
         );
         plot_area(&mut doc, cx, cy, pw, ph);
     }
@@ -297,7 +346,7 @@ mod tests {
             ticks.contains(&"1.5") && ticks.contains(&"1500"),
             "{ticks:?}"
         );
-        // The zero is a bar 1.5 px tall.
-        assert!(svg.contains(r##"height="1.5" fill="#E69F00""##), "{svg}");
+        // The zero is a bar 3 px tall.
+        assert!(svg.contains(r##"height="3.0" fill="#E69F00""##), "{svg}");
     }
 }

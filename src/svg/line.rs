@@ -134,8 +134,12 @@ impl LineChart {
             .fold(0.0, f64::max);
         let left = 34.0 + ytick_w + 8.0;
         let top = 48.0;
-        let px = |x: f64| left + pw * (tx(x) - x0) / (x1 - x0);
-        let py = |y: f64| top + ph * (1.0 - ((y.min(ymax) - ymin) / (ymax - ymin)).max(0.0));
+        // Margins of 2% (x) and 3% (y) of the range inside the frame, so that no curve
+        // runs along it (a fault curve at its maximum, a staircase ending at the last m).
+        let (xa, xb) = (x0 - 0.02 * (x1 - x0), x1 + 0.02 * (x1 - x0));
+        let (ya, yb) = (ymin - 0.03 * (ymax - ymin), ymax + 0.03 * (ymax - ymin));
+        let px = |x: f64| left + pw * (tx(x) - xa) / (xb - xa);
+        let py = |y: f64| top + ph * (1.0 - (y.clamp(ya, yb) - ya) / (yb - ya));
         // The x axis: the data's values or 1-2-5 on a log axis, nice steps otherwise.
         let (xticks, xlabels): (Vec<f64>, Vec<String>) = if self.log_x {
             let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
@@ -251,7 +255,12 @@ impl LineChart {
                     );
                 }
                 doc.body.push_str("</g>\n");
-                legend.entries.push((c, Swatch::Shape(k), s.name.clone()));
+                let swatch = if s.points.iter().any(|p| self.usable(p.0, p.1)) {
+                    Swatch::Shape(k)
+                } else {
+                    Swatch::None
+                };
+                legend.entries.push((c, swatch, s.name.clone()));
                 k += 1;
                 continue;
             }
@@ -301,9 +310,13 @@ impl LineChart {
                     );
                 }
             }
-            legend
-                .entries
-                .push((c, Swatch::Line(width, dash, s.dots), s.name.clone()));
+            // A series with nothing drawn (all off scale) is named without a swatch.
+            let swatch = if d.is_empty() {
+                Swatch::None
+            } else {
+                Swatch::Line(width, dash, s.dots)
+            };
+            legend.entries.push((c, swatch, s.name.clone()));
         }
     }
 

@@ -274,6 +274,7 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
     workloads.dedup();
     let mut bars = vec![vec![f64::NAN; points.len()]; workloads.len() + 1];
     let mut labels = Vec::new();
+    let mut base_label = format!("point {baseline}");
     let mut geomeans = Vec::new();
     for (pi, &p) in points.iter().enumerate() {
         let mut logs = Vec::new();
@@ -311,6 +312,9 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
             .map(|(k, v)| labels::setting(k, v))
             .collect();
         labels.push(format!("{p}: {}", settings.join(", ")));
+        if p == baseline {
+            base_label = format!("point {p} ({})", settings.join(", "));
+        }
         geomeans.push(Row {
             point: p,
             workload: "geomean".into(),
@@ -330,14 +334,7 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
         Some(name) => format!("{name}: {what}"),
         None => what,
     };
-    let base_label = labels
-        .get(
-            points
-                .iter()
-                .position(|&p| p == baseline)
-                .unwrap_or(usize::MAX),
-        )
-        .map_or(format!("point {baseline}"), |l| format!("point {l}"));
+
     let mut files: Vec<(String, String)> = vec![(
         format!(
             "{}_normalised.svg",

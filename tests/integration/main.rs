@@ -7,6 +7,7 @@ mod explain;
 mod flattened;
 mod mva;
 mod os;
+mod plots;
 mod procs;
 mod runs;
 mod shootdown;
