@@ -275,7 +275,11 @@ pub fn run_study(
         let rows = &table[k * groups.len()..(k + 1) * groups.len()];
         // A panel per workload: see `svg::bars` for why not one shared axis.
         let svg = crate::svg::bar_panels(
-            &format!("{}: {label}, by workload", spec.name),
+            &if spec.name == *label {
+                format!("{label}, by workload")
+            } else {
+                format!("{}: {label}, by workload", spec.name)
+            },
             label,
             &groups,
             &series,

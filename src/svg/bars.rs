@@ -77,7 +77,21 @@ impl Scale {
                 t.into_iter().zip(l).collect()
             }
             Scale::Log { lo, hi } => (lo..=hi)
-                .map(|e| (10f64.powi(e), number(10f64.powi(e))))
+                .map(|e| {
+                    // 1k, 10k, 100k, 1M: a decade's label says its power at a glance.
+                    let (scale, suffix) = match e {
+                        9.. => (9, "G"),
+                        6.. => (6, "M"),
+                        3.. => (3, "k"),
+                        _ => (0, ""),
+                    };
+                    let v = 10f64.powi(e);
+                    let label = match e >= 0 {
+                        true => format!("{}{suffix}", 10u64.pow((e - scale) as u32)),
+                        false => number(v),
+                    };
+                    (v, label)
+                })
                 .collect(),
         }
     }

@@ -527,7 +527,7 @@ fn plot(
     let title = if metric == norm_col {
         format!("{what} relative to {base_label}, {who}")
     } else {
-        format!("{}, {who}", named.title)
+        format!("{}, {who}", named.axis_label())
     };
     let x = ix(&p.x);
     match p.kind {
