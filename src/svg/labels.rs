@@ -120,6 +120,14 @@ pub fn key(k: &str) -> String {
         return n.to_string();
     }
     let mut parts: Vec<&str> = k.split('.').collect();
+    // A TLB by name reads as its acronym: `tlb.stlb.entries` is "STLB entries".
+    if let ["tlb", name, rest @ ..] = parts.as_slice() {
+        return format!(
+            "{} {}",
+            name.to_ascii_uppercase(),
+            rest.join(" ").replace('_', " ")
+        );
+    }
     if parts.len() > 1
         && ["os", "sim", "machine", "walker", "memory", "workload"].contains(&parts[0])
     {
@@ -154,6 +162,7 @@ mod tests {
         );
         assert_eq!(key("tlb[5].entries"), "tlb[5] entries");
         assert_eq!(key("walker.psc.pd.entries"), "psc pd entries");
+        assert_eq!(key("tlb.stlb.entries"), "STLB entries");
         assert_eq!(value(" 512 "), "512");
     }
 
