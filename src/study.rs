@@ -3,7 +3,8 @@
 //! In: a study spec (TOML) naming systems (a config file or preset plus `--set`
 //! overrides) and workloads (a workload file plus overrides), and the metrics to plot.
 //! Out, in the spec's folder (or `--out`): `results.csv` with a row per pair and a column
-//! per metric (written with the `csv` crate: a name with a comma is quoted), and `<metric>.svg` grouped bar charts (workloads along x, a bar per
+//! per metric (written with the `csv` crate: a name with a comma is quoted), and
+//! `<metric>.svg` bar charts (a panel per workload with its own axis, a bar per
 //! system), all written atomically. Runs go out on all cores; the files do not depend on
 //! how many. Parallel resumable sweeps over config axes are a later, larger tool.
 
@@ -288,8 +289,13 @@ pub fn run_study(
     for (k, m) in spec.metrics.iter().enumerate() {
         let (_, label, _) = METRICS.iter().find(|x| x.0 == m).expect("checked");
         let rows = &table[k * groups.len()..(k + 1) * groups.len()];
-        let svg = crate::svg::grouped_bars(
-            &format!("{}: {label}", spec.name),
+        // A panel per workload: see `svg::bars` for why not one shared axis.
+        let svg = crate::svg::bar_panels(
+            &if spec.name == *label {
+                format!("{label}, by workload")
+            } else {
+                format!("{}: {label}, by workload", spec.name)
+            },
             label,
             &groups,
             &series,

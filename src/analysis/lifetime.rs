@@ -39,22 +39,29 @@ pub fn knee(curve: &[(f64, f64)]) -> Option<(f64, f64)> {
     best.map(|(x, l, _)| (x, l))
 }
 
-/// An SVG of lifetime curves (one line per named curve, against memory) with the knee of
-/// each marked when `mark_knees` is set.
-pub fn lifetime_svg(title: &str, curves: &[(&str, Vec<(f64, f64)>)], mark_knees: bool) -> String {
+/// A named lifetime curve and whether its policy is fixed-space (see [`lifetime_svg`]).
+pub type NamedCurve<'a> = (&'a str, Vec<(f64, f64)>, bool);
+
+/// An SVG of lifetime curves (against memory) with the knee of each marked when
+/// `mark_knees` is set. A curve is `(name, points, fixed_space)`: a fixed-space policy's
+/// (LRU, MIN) is a staircase over whole frames; a variable-space one's (WS, VMIN) is
+/// points only, since its mean memory takes just the values its windows give.
+pub fn lifetime_svg(title: &str, curves: &[NamedCurve], mark_knees: bool) -> String {
     let mut chart = LineChart {
         title: title.to_string(),
         x_label: "memory (pages)".into(),
         y_label: "lifetime L = references per fault".into(),
         ..LineChart::default()
     };
-    for (name, pts) in curves {
+    for (name, pts, fixed_space) in curves {
         let mut points = pts.clone();
         // Sorted by memory so the line does not double back (WS means arrive by T).
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         chart.series.push(Series {
             name: name.to_string(),
             points,
+            step: *fixed_space,
+            points_only: !*fixed_space,
             ..Series::default()
         });
         if mark_knees {

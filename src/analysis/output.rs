@@ -286,15 +286,26 @@ impl Report {
 
     /// Every curve's lifetime L = K / F against memory, knees marked.
     pub fn lifetime_svg(&self) -> String {
-        let curves: Vec<(&str, Vec<(f64, f64)>)> = self
+        let curves: Vec<super::lifetime::NamedCurve> = self
             .curves
             .iter()
             .map(|c| {
                 let pts: Vec<(f64, u64)> = c.points.iter().map(|p| (p.m, p.faults)).collect();
-                (c.name.as_str(), thin(lifetime(self.refs, &pts)))
+                (
+                    c.name.as_str(),
+                    thin(lifetime(self.refs, &pts)),
+                    c.fixed_space,
+                )
             })
             .collect();
-        lifetime_svg(&format!("Lifetime curves: {}", self.source), &curves, true)
+        lifetime_svg(
+            &format!(
+                "Lifetime curves: {} ({} references)",
+                self.source, self.refs
+            ),
+            &curves,
+            true,
+        )
     }
 
     /// `page_size,entries,misses` for every size of every page size.
@@ -308,7 +319,10 @@ impl Report {
         o
     }
 
-    /// Every fault curve against memory on one chart (fixed-space ones as steps).
+    /// Every fault curve against memory on one chart: fixed-space ones (LRU, MIN) as
+    /// staircases over whole frames, variable-space ones (WS, VMIN) as points at the
+    /// mean memory of each window (no window gives the sizes between). Curves that
+    /// coincide stay visible (see `svg`: later lines thinner and dashed).
     pub fn fault_svg(&self) -> String {
         let series = self
             .curves
@@ -317,7 +331,7 @@ impl Report {
                 name: c.name.clone(),
                 points: chart_points(&c.points, c.fixed_space),
                 step: c.fixed_space,
-                dots: c.points.len() <= 40,
+                points_only: !c.fixed_space,
                 ..Default::default()
             })
             .collect();

@@ -625,7 +625,7 @@ impl Analysis {
         }
         Some(
             LineChart {
-                title: "Lifetime curve L(m)".into(),
+                title: format!("Lifetime curve L(m): {}", model.name),
                 x_label: "m (pages per user)".into(),
                 y_label: "L(m): CPU seconds between faults".into(),
                 series,

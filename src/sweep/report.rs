@@ -20,6 +20,7 @@
 
 use super::{read_store, Record};
 use crate::report::columns::{Cell, Layout, StatsView};
+use crate::svg::labels;
 use crate::svg::{LineChart, Series};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -66,6 +67,9 @@ pub enum PlotKind {
 /// The part of a spec the report reads.
 #[derive(Default, Deserialize)]
 struct ReportSpec {
+    /// The sweep's name, for plot titles.
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     baseline: Option<usize>,
     #[serde(default, rename = "plot")]
@@ -169,7 +173,7 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
                 toml::from_str(&text).map_err(|e| format!("{}: {e}", spec_path.display()))?;
             let t = v.as_table().cloned().unwrap_or_default();
             let mut part = toml::Table::new();
-            for k in ["baseline", "plot"] {
+            for k in ["name", "baseline", "plot"] {
                 if let Some(x) = t.get(k) {
                     part.insert(k.into(), x.clone());
                 }
@@ -281,6 +285,7 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
     workloads.dedup();
     let mut bars = vec![vec![f64::NAN; points.len()]; workloads.len() + 1];
     let mut labels = Vec::new();
+    let mut base_label = format!("point {baseline}");
     let mut geomeans = Vec::new();
     for (pi, &p) in points.iter().enumerate() {
         let mut logs = Vec::new();
@@ -308,7 +313,13 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
         line.extend([Cell::Float(g).to_string(), String::new()]);
         lines.push(line);
         bars[workloads.len()][pi] = g;
-        labels.push(format!("{p}: {}", axes.join(" ")));
+        let settings: Vec<String> = (keys.iter().zip(&axes))
+            .map(|(k, v)| labels::setting(k, v))
+            .collect();
+        labels.push(format!("{p}: {}", settings.join(", ")));
+        if p == baseline {
+            base_label = format!("point {p} ({})", settings.join(", "));
+        }
         geomeans.push(Row {
             point: p,
             workload: "geomean".into(),
@@ -322,9 +333,15 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
     let mut groups = workloads.clone();
     groups.push("geomean".into());
     let what = match &stack_tlb {
-        Some(n) => format!("misses of `{n}` (one-pass LRU stack analysis)"),
+        Some(n) => format!("{} misses (one-pass LRU stack analysis)", n.to_uppercase()),
         None => "cycles".to_string(),
     };
+    // Plot titles name the sweep, the metric and the baseline point in words.
+    let what = match &spec.name {
+        Some(name) => format!("{name}: {what}"),
+        None => what,
+    };
+
     let mut files: Vec<(String, String)> = vec![(
         format!(
             "{}_normalised.svg",
@@ -335,8 +352,8 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
             }
         ),
         crate::svg::grouped_bars(
-            &format!("{what} against point {baseline}"),
-            &format!("{metric} / baseline's"),
+            &format!("{what} relative to {base_label}"),
+            &labels::metric(&norm_col).axis_label(),
             &groups,
             &labels,
             &bars,
@@ -348,7 +365,7 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
         spec.plots.clone()
     };
     for (i, p) in plots.iter().enumerate() {
-        let svg = plot(p, &keys, &rows, &norm_col, &what, baseline)
+        let svg = plot(p, &keys, &rows, &norm_col, &what, &base_label)
             .map_err(|e| format!("plot[{i}]: {e}"))?;
         files.push((
             p.file.clone().unwrap_or_else(|| format!("plot-{i}.svg")),
@@ -481,7 +498,7 @@ fn plot(
     rows: &[Row],
     norm_col: &str,
     what: &str,
-    baseline: usize,
+    base_label: &str,
 ) -> Result<String, String> {
     let metric = p.metric.clone().unwrap_or_else(|| norm_col.to_string());
     if !rows.iter().any(|r| r.values.contains_key(&metric)) {
@@ -507,10 +524,19 @@ fn plot(
             )
         })
     };
+    let named = labels::metric(&metric);
+    let who = match (&p.workload, p.kind) {
+        (Some(w), _) => w.clone(),
+        (None, PlotKind::Line) if p.series.as_deref().is_none_or(|s| s == "workload") => {
+            "each workload".to_string()
+        }
+        (None, PlotKind::Bars) => "each workload".to_string(),
+        (None, _) => "geometric mean over the workloads".to_string(),
+    };
     let title = if metric == norm_col {
-        format!("{what} against point {baseline}")
+        format!("{what} relative to {base_label}, {who}")
     } else {
-        metric.clone()
+        format!("{}, {who}", named.axis_label())
     };
     let x = ix(&p.x);
     match p.kind {
@@ -522,8 +548,8 @@ fn plot(
             let sel = select(p, keys, rows, &shown, by_workload && p.workload.is_none())?;
             let mut chart = LineChart {
                 title,
-                x_label: p.x.clone(),
-                y_label: metric.clone(),
+                x_label: labels::key(&p.x),
+                y_label: named.axis_label(),
                 log_x: p.log_x,
                 ..Default::default()
             };
@@ -533,7 +559,7 @@ fn plot(
                     continue;
                 }
                 let name = match series_key {
-                    Some(k) => format!("{k}={}", r.axes[ix(k)]),
+                    Some(k) => labels::setting(k, &r.axes[ix(k)]),
                     None => r.workload.clone(),
                 };
                 let xv: f64 = r.axes[x].parse().map_err(|_| {
@@ -586,14 +612,18 @@ fn plot(
                     v[g][b] = value(r)?;
                 }
             }
-            // The legend names the values (the title the axis): long keys do not fit.
-            let bars: Vec<String> = bars
-                .iter()
-                .map(|b| b.trim_matches('"').to_string())
-                .collect();
-            Ok(crate::svg::grouped_bars(
-                &format!("{title}, by {}", p.x),
-                &metric,
+            // The legend names the settings.
+            let bars: Vec<String> = bars.iter().map(|b| labels::setting(&p.x, b)).collect();
+            // Normalised figures share one scale; absolute ones get a panel per workload
+            // (see `svg::bars`).
+            let draw = if metric == norm_col {
+                crate::svg::grouped_bars
+            } else {
+                crate::svg::bar_panels
+            };
+            Ok(draw(
+                &format!("{title}, by {}", labels::key(&p.x)),
+                &named.axis_label(),
                 &groups,
                 &bars,
                 &v,
@@ -619,11 +649,12 @@ fn plot(
                 let w = rws.iter().position(|v| *v == r.axes[y]).expect("listed");
                 cells[w][c] = value(r)?;
             }
-            let who = p.workload.as_deref().unwrap_or("geomean");
+            let cols: Vec<String> = cols.iter().map(|c| labels::value(c)).collect();
+            let rws: Vec<String> = rws.iter().map(|r| labels::value(r)).collect();
             Ok(crate::svg::heatmap(
-                &format!("{title} ({who})"),
-                &p.x,
-                yk,
+                &title,
+                &labels::key(&p.x),
+                &labels::key(yk),
                 &cols,
                 &rws,
                 &cells,

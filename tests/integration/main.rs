@@ -9,6 +9,7 @@ mod flattened;
 mod mva;
 mod names;
 mod os;
+mod plots;
 mod procs;
 mod reports;
 mod runs;

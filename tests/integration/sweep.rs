@@ -528,10 +528,7 @@ fn the_report_draws_the_plots_the_spec_asks_for() {
     // The line chart: a line per walker count.
     let line = std::fs::read_to_string(out.join("plot-1.svg")).unwrap();
     assert_eq!(line.matches("<path").count(), 2);
-    assert!(
-        line.contains("walker.max_concurrent_walks=1")
-            && line.contains("walker.max_concurrent_walks=2")
-    );
+    assert!(line.contains(">concurrent walks: 1<") && line.contains(">concurrent walks: 2<"));
 
     // Asked for: walks of `seq` along the entries, a line per walker count, named.
     let text = std::fs::read_to_string(&spec).unwrap();

@@ -438,7 +438,7 @@ fn beladys_anomaly_fifo_faults_more_with_more_frames() {
     assert_eq!(t[1], vec![10, 8]);
     let svg = fault_svg("Belady", &[3, 4], &[Policy::Fifo, Policy::Lru], &t);
     assert_eq!(svg.matches("<path").count(), 2);
-    assert_eq!(svg.matches("<circle").count(), 4);
+    assert_eq!(svg.matches("<circle").count(), 4 + 2); // + the legend's dots
     assert!(svg.contains(">FIFO<") && svg.contains("FIFO: (4, 10)"));
 }
 
@@ -475,9 +475,17 @@ fn lifetime_is_k_over_faults_and_its_knee_is_the_tangent_from_the_origin() {
     assert_eq!(knee(&lw), Some((4.59, 200.0)));
     let svg = lifetime_svg(
         "lifetime",
-        &[("WS", lw), ("VMIN", lifetime(c.k, &c.vmin_points()))],
+        &[
+            ("WS", lw, false),
+            ("VMIN", lifetime(c.k, &c.vmin_points()), false),
+        ],
         true,
     );
-    assert_eq!(svg.matches("<path").count(), 2);
+    // Variable-space curves are points (9 each: circles for WS, squares for VMIN), no
+    // joining line.
+    assert_eq!(svg.matches("<path").count(), 0);
+    // + the legend's WS swatch and one ring: the knees (4.59, 200) and (4.58, 200) are
+    // under a pixel apart and share it.
+    assert_eq!(svg.matches("<circle").count(), 9 + 1 + 1);
     assert!(svg.contains("WS knee (4.59, 200.00)"), "{svg}");
 }
