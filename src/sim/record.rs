@@ -4,7 +4,7 @@
 //! [`Recorder`]. Runs use [`NoRecord`], whose `ON` is `false`: every recording site is
 //! guarded by `if R::ON`, a constant, so the compiler removes the sites and whatever
 //! they would compute; the run's code is the code it was without them (checked with
-//! callgrind instruction counts, see the README). `mmusim explain` passes a
+//! callgrind instruction counts, see docs/PERFORMANCE.md). `mmusim explain` passes a
 //! `Vec<Event>` and gets, in order, what the same code did: TLB probes, walker wait,
 //! walk-cache probes, each page-table read with the memory level that served it, the
 //! end of each walk, and any page fault.

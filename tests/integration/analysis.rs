@@ -8,8 +8,8 @@ use mmusim::analysis::PageStream;
 use mmusim::run::{load_inputs, simulate};
 use std::process::Command;
 
-/// Problem 1 of the exam (../shared/seeds/004): 20 x "1 1 1 1 1", 40 x "1 2 3 4 5 1 2 3 4
-/// 5", the same again: K = 100 + 400 + 100 + 400 = 1000 references over 5 pages.
+/// The course exam's Problem 1 (shipped as `workloads/exam-problem1.toml`): 20 x "1 1 1 1 1",
+/// 40 x "1 2 3 4 5 1 2 3 4 5", the same again: K = 100 + 400 + 100 + 400 = 1000 references over 5 pages.
 const EXAM: &str =
     "(1 1 1 1 1)x20 (1 2 3 4 5 1 2 3 4 5)x40 (1 1 1 1 1)x20 (1 2 3 4 5 1 2 3 4 5)x40";
 
@@ -472,4 +472,54 @@ fn mva_reads_the_lifetime_table_analyze_writes() {
         checked += 1;
     }
     assert_eq!(checked, 2);
+}
+
+/// The exam's Problem 1 from the repo's own file, as the README's recipe runs it: the
+/// file holds the exam's string, and the answers are the hand-derived ones.
+/// WS by hand: for T < 5 a window never holds the 4 other pages of a cycle, so each
+/// cyclic reference after a first one faults: 800 (as LRU for m < 5). For 5 <= T < 105
+/// the only faults are the 5 first references and pages 2..5 coming back after the
+/// second run of 1s (backward distance 105): 9. At T = 110 those are covered: 5.
+#[test]
+fn exam_problem1_from_the_repo_file() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/workloads/exam-problem1.toml");
+    let text = std::fs::read_to_string(file).unwrap();
+    let refs_line = text.lines().find(|l| l.starts_with("refs = ")).unwrap();
+    let shorthand = refs_line.trim_start_matches("refs = ").trim_matches('"');
+    assert_eq!(
+        mmusim::workload::RefList::parse(shorthand).unwrap().0,
+        exam_refs()
+    );
+    let (code, stdout, stderr) = mmusim(&["analyze", "-w", file, "--ws-t", "1-8,110"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("references K     1000\n"), "{stdout}");
+    let rows = fault_rows(&stdout);
+    let lru: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(lru, ["800", "800", "800", "800", "5"], "{stdout}");
+    let refs = exam_refs();
+    let min: Vec<String> = rows.iter().map(|r| r[2].clone()).collect();
+    let want: Vec<String> = (1..=5).map(|m| brute_min(&refs, m).to_string()).collect();
+    assert_eq!(min, want, "MIN against brute force");
+    let ws: Vec<(String, String)> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Window T"))
+        .skip(2)
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| {
+            let c: Vec<&str> = l.split_whitespace().collect();
+            (c[0].to_string(), c[1].to_string())
+        })
+        .collect();
+    let expect: Vec<(String, String)> = [1, 2, 3, 4, 5, 6, 7, 8, 110]
+        .iter()
+        .map(|&t| {
+            let f = match t {
+                1..=4 => 800,
+                5..=104 => 9,
+                _ => 5,
+            };
+            (t.to_string(), f.to_string())
+        })
+        .collect();
+    assert_eq!(ws, expect, "{stdout}");
 }
