@@ -1,10 +1,10 @@
 //! The `mmusim` command line.
 
 use clap::{Parser, Subcommand};
+use mmusim::progress::{self, Mode, Progress, Unit, EXIT_INTERRUPTED};
 use mmusim::report::write_atomic;
-use mmusim::run::{load_inputs, load_inputs_with, simulate_with, PRESETS};
+use mmusim::run::{load_inputs, load_inputs_with, simulate_opts, RunOptions, PRESETS};
 use mmusim::trace::{self, TraceFormat, TraceOptions};
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -82,6 +82,9 @@ enum Cmd {
         /// Output folder (default: the spec's folder).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// No progress display.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Thrashing model: exact and Schweitzer MVA of a central-server network with terminals whose
     /// paging-disk demand follows a lifetime curve; bounds, optimum N, knee and balance point.
@@ -183,6 +186,9 @@ enum SweepCmd {
         /// write the report (as `sweep report DIR`).
         #[arg(long)]
         report: bool,
+        /// No progress display.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Combine shard folders into one store (OUT/results.jsonl), refusing stores of
     /// different sweeps.
@@ -281,67 +287,17 @@ fn parse_window(s: &str) -> Result<u64, String> {
     }
 }
 
-/// A progress bar on a terminal, nothing otherwise.
-struct Progress {
-    on: bool,
-    start: Instant,
-    last: Instant,
-}
-
-impl Progress {
-    fn new(quiet: bool) -> Progress {
-        let now = Instant::now();
-        Progress {
-            on: !quiet && std::io::stderr().is_terminal(),
-            start: now,
-            last: now,
-        }
-    }
-    fn update(&mut self, done: u64, total: u64) {
-        if !self.on || self.last.elapsed().as_millis() < 100 {
-            return;
-        }
-        self.last = Instant::now();
-        if total == 0 {
-            // A trace's length is unknown until it ends: count and rate only.
-            eprint!(
-                "\r{:.1} M accesses  {:.1} M accesses/s ",
-                done as f64 / 1e6,
-                done as f64 / self.start.elapsed().as_secs_f64().max(1e-9) / 1e6
-            );
-            let _ = std::io::stderr().flush();
-            return;
-        }
-        let frac = (done as f64 / total as f64).min(1.0);
-        let secs = self.start.elapsed().as_secs_f64();
-        let rate = done as f64 / secs.max(1e-9);
-        let eta = if rate > 0.0 {
-            (total.saturating_sub(done)) as f64 / rate
-        } else {
-            0.0
-        };
-        let width = 30;
-        let fill = (frac * width as f64) as usize;
-        eprint!(
-            "\r[{}{}] {:5.1}%  {:.1} M accesses/s  {:.0} s left ",
-            "=".repeat(fill),
-            " ".repeat(width - fill),
-            100.0 * frac,
-            rate / 1e6,
-            eta
-        );
-        let _ = std::io::stderr().flush();
-    }
-    fn finish(&self) {
-        if self.on {
-            eprint!("\r{}\r", " ".repeat(72));
-        }
-    }
-}
-
 fn parse_page_size(s: &str) -> Result<mmusim::addr::PageSize, String> {
     mmusim::addr::PageSize::parse(s)
         .ok_or_else(|| format!("`{s}` is not a page size (4K, 2M or 1G)"))
+}
+
+/// The progress display of a long command (see `mmusim::progress`), with Ctrl-C caught
+/// so the command can stop cleanly.
+fn long_command(unit: Unit, quiet: bool) -> Result<Progress, ExitCode> {
+    let mode = Mode::detect(quiet).map_err(|e| fail(&[e]))?;
+    progress::catch_interrupts().map_err(|e| fail(&[e]))?;
+    Ok(Progress::new(unit, 0, mode))
 }
 
 fn fail(errors: &[impl std::fmt::Display]) -> ExitCode {
@@ -389,6 +345,7 @@ fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
             index,
             threads,
             report,
+            quiet,
         } => {
             let shard = match shard.as_deref().map(|s| {
                 let (i, n) = s.split_once('/').ok_or(())?;
@@ -420,30 +377,38 @@ fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
             });
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let tty = std::io::stderr().is_terminal();
-            let start = std::time::Instant::now();
+            let bar = match long_command(Unit::Runs, quiet) {
+                Ok(b) => b,
+                Err(code) => return code,
+            };
             let progress = |d: usize, n: usize| {
-                let s = start.elapsed().as_secs_f64();
-                let left = s / d as f64 * (n - d) as f64;
-                if tty {
-                    eprint!(
-                        "\r{d}/{n} runs, {:.1} runs/s, {left:.0} s left ",
-                        d as f64 / s
-                    );
-                } else {
-                    eprintln!("{d}/{n} runs ({:.0} s)", s);
+                if bar.total() != n as u64 {
+                    bar.set_total(n as u64);
                 }
+                bar.set(d as u64);
             };
             let slice = match (index, shard) {
                 (Some(k), _) => mmusim::sweep::Slice::Index(k),
                 (None, Some((i, n))) => mmusim::sweep::Slice::Shard(i, n),
                 (None, None) => mmusim::sweep::Slice::All,
             };
-            match mmusim::sweep::run(&spec, &out, slice, threads, &progress) {
+            let result = mmusim::sweep::run(&spec, &out, slice, threads, &progress);
+            if progress::stop_requested() {
+                bar.interrupted();
+            } else {
+                bar.finish();
+            }
+            match result {
+                Ok(s) if s.interrupted => {
+                    eprintln!(
+                        "interrupted: {} runs finished and are in {} ({} failed); the runs under way were abandoned. The same command resumes the sweep: finished runs are not repeated.",
+                        s.ran,
+                        out.join("results.jsonl").display(),
+                        s.failed
+                    );
+                    ExitCode::from(EXIT_INTERRUPTED)
+                }
                 Ok(s) => {
-                    if tty {
-                        eprintln!();
-                    }
                     if let Some(n) = &s.note {
                         eprintln!("{n}");
                     }
@@ -680,20 +645,27 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Cmd::Study { spec, out } => {
-            let tty = std::io::stderr().is_terminal();
-            let progress = |d: usize, n: usize| {
-                if tty {
-                    eprint!("\r{d}/{n} runs done ");
-                } else {
-                    eprintln!("{d}/{n} runs done");
-                }
+        Cmd::Study { spec, out, quiet } => {
+            let bar = match long_command(Unit::Runs, quiet) {
+                Ok(b) => b,
+                Err(code) => return code,
             };
-            match mmusim::study::run_study(&spec, out.as_deref(), &progress) {
+            let progress = |d: usize, n: usize| {
+                if bar.total() != n as u64 {
+                    bar.set_total(n as u64);
+                }
+                bar.set(d as u64);
+            };
+            let result = mmusim::study::run_study(&spec, out.as_deref(), &progress);
+            if progress::stop_requested() {
+                bar.interrupted();
+                let e = result.err().unwrap_or_else(|| "interrupted".into());
+                eprintln!("{e}");
+                return ExitCode::from(EXIT_INTERRUPTED);
+            }
+            bar.finish();
+            match result {
                 Ok(csv) => {
-                    if tty {
-                        eprintln!();
-                    }
                     print!("{csv}");
                     ExitCode::SUCCESS
                 }
@@ -718,17 +690,33 @@ fn main() -> ExitCode {
                 Ok(i) => i,
                 Err(e) => return fail(&e),
             };
-            let mut bar = Progress::new(quiet);
+            let bar = match long_command(Unit::Accesses, quiet) {
+                Ok(b) => b,
+                Err(code) => return code,
+            };
             let t0 = Instant::now();
-            let (report, timeline) =
-                match simulate_with(&inputs, timeline, &mut |d, t| bar.update(d, t)) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        bar.finish();
-                        return fail(&[e]);
-                    }
-                };
-            bar.finish();
+            let opts = RunOptions {
+                timeline,
+                stop: Some(progress::stop_flag()),
+            };
+            let progress = &mut |d: u64, t: u64| {
+                if bar.total() != t {
+                    bar.set_total(t);
+                }
+                bar.set(d);
+            };
+            let (report, timeline) = match simulate_opts(&inputs, &opts, progress) {
+                Ok(r) => r,
+                Err(e) => {
+                    bar.finish();
+                    return fail(&[e]);
+                }
+            };
+            if report.partial {
+                bar.interrupted();
+            } else {
+                bar.finish();
+            }
             let secs = t0.elapsed().as_secs_f64();
             let dir = out.unwrap_or_else(|| {
                 let clean = |s: &str| -> String {
@@ -771,14 +759,31 @@ fn main() -> ExitCode {
                     return fail(&[format!("{}: {e}", dir.join(name).display())]);
                 }
             }
+            let acc = report.stats.total.accesses;
             if !quiet {
                 print!("{}", report.to_table());
-                let acc = report.stats.total.accesses;
                 println!(
                     "\nsimulated {acc} accesses in {secs:.2} s ({:.1} M accesses/s); results in {}",
                     acc as f64 / secs.max(1e-9) / 1e6,
                     dir.display()
                 );
+            }
+            if report.partial {
+                // Said even with -q: the files are not what the command was asked for.
+                let planned = match bar.total() {
+                    0 => String::new(),
+                    t => format!(" of {}", progress::group(t)),
+                };
+                let msg = format!(
+                    "PARTIAL: stopped by Ctrl-C after {}{planned} accesses; result.json says \"partial\": true",
+                    progress::group(report.stats.total.accesses)
+                );
+                if quiet {
+                    eprintln!("{msg}");
+                } else {
+                    println!("{msg}");
+                }
+                return ExitCode::from(EXIT_INTERRUPTED);
             }
             ExitCode::SUCCESS
         }

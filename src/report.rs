@@ -227,6 +227,10 @@ pub struct RunReport {
     /// FNV-1a of the JSON of `config` and `workload`: equal hashes, equal inputs.
     pub config_hash: String,
     pub seed: u64,
+    /// The run was stopped (Ctrl-C) before its streams ended: `stats` cover the
+    /// accesses simulated until then. Left out of complete runs' JSON.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
     pub config: serde_json::Value,
     pub workload: serde_json::Value,
     pub stats: StatsReport,
@@ -524,6 +528,7 @@ impl RunReport {
             mmusim_version: env!("CARGO_PKG_VERSION"),
             config_hash: fnv1a(hash_input.as_bytes()),
             seed,
+            partial: false,
             config,
             workload,
             stats: StatsReport {
@@ -551,6 +556,7 @@ impl RunReport {
         let mut cols: Vec<(String, String)> = vec![
             ("config_hash".into(), self.config_hash.clone()),
             ("seed".into(), self.seed.to_string()),
+            ("partial".into(), self.partial.to_string()),
             ("accesses".into(), t.accesses.to_string()),
             ("instructions".into(), t.instructions.to_string()),
             ("cycles".into(), t.cycles.to_string()),

@@ -13,7 +13,7 @@
 //! whose index is I mod N, for job arrays on a cluster; `--index K` runs run K alone.
 
 use crate::report::{fnv1a, RunReport};
-use crate::run::{load_inputs, simulate, Inputs};
+use crate::run::{load_inputs, simulate_opts, Inputs, RunOptions};
 use crate::study::{resolve, Variant};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -273,6 +273,8 @@ pub struct Summary {
     /// Runs of the sweep (not only of this slice) in the store now, and in the plan.
     pub in_store: usize,
     pub runs: usize,
+    /// Ctrl-C stopped the sweep: the runs under way were abandoned (not stored).
+    pub interrupted: bool,
 }
 
 /// Runs the jobs of `spec_path` in `slice` not yet in `<out>/results.jsonl` on
@@ -381,17 +383,25 @@ pub fn run(
         progress(d.0, todo.len());
         true
     };
+    // Ctrl-C (the process-wide flag) stops runs at their next batch; a stopped run is
+    // abandoned (None), never stored, so the sweep resumes with it.
+    let opts = RunOptions {
+        timeline: None,
+        stop: Some(crate::progress::stop_flag()),
+    };
     let simulate_one = |j: &Job| {
         // A panic in one run is that point's failure, not the sweep's.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            simulate(&j.inputs, &mut |_, _| {})
+            simulate_opts(&j.inputs, &opts, &mut |_, _| {})
         }));
         match r {
-            Ok(Ok(rep)) => (Some(total_json(&rep)), None),
-            Ok(Err(e)) => (None, Some(e.0)),
-            Err(_) => (None, Some("the run panicked".to_string())),
+            Ok(Ok((rep, _))) if rep.partial => None,
+            Ok(Ok((rep, _))) => Some((Some(total_json(&rep)), None)),
+            Ok(Err(e)) => Some((None, Some(e.0))),
+            Err(_) => Some((None, Some("the run panicked".to_string()))),
         }
     };
+    let stopped = crate::progress::stop_requested;
 
     // One pass: per workload, the stack pass and a full simulation of its first point
     // to check it against; the workloads whose check passes need no more simulation.
@@ -412,6 +422,9 @@ pub fn run(
         type Found = (String, Result<onepass::Curve, String>, bool);
         let found: Mutex<Vec<Found>> = Mutex::new(Vec::new());
         crate::util::parallel_for(names.len(), threads, |w| {
+            if stopped() {
+                return false;
+            }
             let guard = (jobs.iter())
                 .find(|j| j.workload == names[w])
                 .expect("a workload has jobs");
@@ -421,7 +434,9 @@ pub fn run(
                 let total = match done_totals.get(&guard.id) {
                     Some(t) => t.clone(),
                     None => {
-                        let (total, error) = simulate_one(guard);
+                        let Some((total, error)) = simulate_one(guard) else {
+                            return Err("interrupted".into());
+                        };
                         if todo.iter().any(|j| j.id == guard.id) {
                             recorded = true;
                             if !record(guard, total.clone(), error.clone(), None) {
@@ -482,6 +497,9 @@ pub fn run(
         })
         .collect();
     crate::util::parallel_for(rest.len(), threads, |i| {
+        if stopped() {
+            return false;
+        }
         let j = rest[i];
         match (&one, curves.get(&j.workload)) {
             (Ok(op), Some(c)) => record(
@@ -490,10 +508,10 @@ pub fn run(
                 None,
                 Some("stack".to_string()),
             ),
-            _ => {
-                let (total, error) = simulate_one(j);
-                record(j, total, error, None)
-            }
+            _ => match simulate_one(j) {
+                Some((total, error)) => record(j, total, error, None),
+                None => false,
+            },
         }
     });
     if let Some(e) = io_error.into_inner().expect("lock") {
@@ -507,6 +525,7 @@ pub fn run(
         note,
         in_store: done.len() + ran,
         runs: jobs.len(),
+        interrupted: stopped(),
     })
 }
 
