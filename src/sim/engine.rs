@@ -69,6 +69,8 @@ impl<PT: PageTable> Simulator<PT> {
             }
             self.after_run(id)?;
         }
+        // The last batch (or the one the stop flag ended) counts too.
+        progress(self.accesses_done);
         // Walks still in flight at the end stall their cores (they must complete).
         for c in &mut self.cores {
             c.drain_walks(&self.timing);

@@ -8,6 +8,7 @@ mod flattened;
 mod mva;
 mod os;
 mod procs;
+mod progress;
 mod runs;
 mod shootdown;
 mod stack_distance;
