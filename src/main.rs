@@ -288,8 +288,7 @@ fn parse_window(s: &str) -> Result<u64, String> {
 }
 
 fn parse_page_size(s: &str) -> Result<mmusim::addr::PageSize, String> {
-    mmusim::addr::PageSize::parse(s)
-        .ok_or_else(|| format!("`{s}` is not a page size (4K, 2M or 1G)"))
+    mmusim::addr::PageSize::parse_or_explain(s)
 }
 
 /// The progress display of a long command (see `mmusim::progress`), with Ctrl-C caught

@@ -309,18 +309,7 @@ fn style(unit: Unit, total: u64) -> ProgressStyle {
         .with_key("rate", rate)
 }
 
-/// `n` with thousands separators: 12,345,678.
-pub fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::util::group;
 
 /// Seconds as `42 s`, `3m07s` or `2h05m`.
 fn duration(secs: f64) -> String {

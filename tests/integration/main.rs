@@ -17,6 +17,7 @@ mod sweep;
 mod timeline;
 mod tlb_organisation;
 mod traces;
+mod units;
 mod walk_alloc;
 mod walk_latency;
 mod ws_replace;
