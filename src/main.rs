@@ -149,6 +149,9 @@ enum Cmd {
         /// large traces; `--curves lru,ws` leaves it out.
         #[arg(long, value_name = "LIST", default_value = "lru,min,ws")]
         curves: mmusim::analysis::report::Curves,
+        /// No progress display.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Read, convert, inspect and record memory traces.
     Trace {
@@ -391,7 +394,8 @@ fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
                 (None, Some((i, n))) => mmusim::sweep::Slice::Shard(i, n),
                 (None, None) => mmusim::sweep::Slice::All,
             };
-            let result = mmusim::sweep::run(&spec, &out, slice, threads, &progress);
+            // Ticking: one run may take long, and a log still gets its line.
+            let result = bar.ticking(|| mmusim::sweep::run(&spec, &out, slice, threads, &progress));
             if progress::stop_requested() {
                 bar.interrupted();
             } else {
@@ -586,8 +590,9 @@ fn main() -> ExitCode {
             policies,
             seed,
             curves,
+            quiet,
         } => {
-            use mmusim::analysis::report::{analyze, Input, Options};
+            use mmusim::analysis::report::{analyze_with, Input, Options};
             let input = match (workload, trace, refs) {
                 (Some(path), _, _) => Input::Workload { path, core },
                 (_, Some(path), _) => Input::Trace { path, core },
@@ -629,7 +634,14 @@ fn main() -> ExitCode {
                 Ok(o) => o,
                 Err(e) => return fail(&[e]),
             };
-            let report = match analyze(&input, &opts) {
+            // Ctrl-C is not caught: an analysis has no partial result to keep.
+            let bar = match Mode::detect(quiet) {
+                Ok(mode) => Progress::new(Unit::Stages, 0, mode),
+                Err(e) => return fail(&[e]),
+            };
+            let result = bar.ticking(|| analyze_with(&input, &opts, &|s| bar.set_message(s)));
+            bar.finish();
+            let report = match result {
                 Ok(r) => r,
                 Err(e) => return fail(&[e]),
             };
@@ -655,7 +667,7 @@ fn main() -> ExitCode {
                 }
                 bar.set(d as u64);
             };
-            let result = mmusim::study::run_study(&spec, out.as_deref(), &progress);
+            let result = bar.ticking(|| mmusim::study::run_study(&spec, out.as_deref(), &progress));
             if progress::stop_requested() {
                 bar.interrupted();
                 let e = result.err().unwrap_or_else(|| "interrupted".into());

@@ -80,6 +80,9 @@ pub enum Unit {
     Runs,
     /// References of a page stream read for analysis.
     References,
+    /// Nothing counted: the stage under way ([`Progress::set_message`]) and the time
+    /// (`analyze`, whose curves are single passes).
+    Stages,
 }
 
 impl Unit {
@@ -88,6 +91,7 @@ impl Unit {
             Unit::Accesses => "accesses",
             Unit::Runs => "runs",
             Unit::References => "references",
+            Unit::Stages => "",
         }
     }
     /// `rate` units per second, readably.
@@ -112,6 +116,8 @@ pub struct Progress {
     total: AtomicU64,
     done: AtomicU64,
     start: Instant,
+    /// What is under way, shown beside the count.
+    message: Mutex<String>,
     out: Out,
 }
 
@@ -145,8 +151,43 @@ impl Progress {
             total: AtomicU64::new(total),
             done: AtomicU64::new(0),
             start,
+            message: Mutex::new(String::new()),
             out,
         }
+    }
+
+    /// Says what is under way (e.g. `analyze`'s current curve).
+    pub fn set_message(&self, msg: &str) {
+        *self.message.lock().unwrap_or_else(|e| e.into_inner()) = msg.to_string();
+        if let Out::Bar(b) = &self.out {
+            b.set_message(msg.to_string());
+        }
+    }
+
+    /// Shows the count again if a line is due, or animates the spinner: for a
+    /// thread that ticks while a long step reports nothing.
+    pub fn tick(&self) {
+        match &self.out {
+            Out::Bar(b) => b.tick(),
+            _ => self.show(self.done()),
+        }
+    }
+
+    /// Runs `work` while a second thread ticks the display (every 0.1 s, until `work`
+    /// returns), so a step that reports nothing for a long time still shows progress.
+    pub fn ticking<R>(&self, work: impl FnOnce() -> R) -> R {
+        let over = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !over.load(Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    self.tick();
+                }
+            });
+            let r = work();
+            over.store(true, Relaxed);
+            r
+        })
     }
 
     /// Sets the total (0: unknown), e.g. once a trace has been measured.
@@ -211,7 +252,14 @@ impl Progress {
         let rate = done as f64 / secs.max(1e-9);
         let total = self.total.load(Relaxed);
         let unit = self.unit.name();
-        let mut s = if total > 0 {
+        let msg = self
+            .message
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut s = if self.unit == Unit::Stages {
+            format!("progress: {msg}, {} elapsed", duration(secs))
+        } else if total > 0 {
             let left = total.saturating_sub(done) as f64 / rate.max(1e-12);
             format!(
                 "progress: {}/{} {unit} ({:.1}%), {}, {} elapsed, {} left",
@@ -298,7 +346,9 @@ fn style(unit: Unit, total: u64) -> ProgressStyle {
         let _ = write!(w, "{}/s", unit.number(r));
     };
     let name = unit.name();
-    let template = if total > 0 {
+    let template = if unit == Unit::Stages {
+        "{spinner} {msg}  {elapsed} elapsed".to_string()
+    } else if total > 0 {
         format!("{{percent:>3}}% [{{bar:20}}] {{human_pos}}/{{human_len}} {name}  {{rate}}  {{elapsed}} elapsed, {{eta}} left")
     } else {
         format!("{{spinner}} {{human_pos}} {name}  {{rate}}  {{elapsed}} elapsed")

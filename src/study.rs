@@ -172,7 +172,8 @@ pub(crate) fn resolve(dir: &Path, file: &str) -> String {
 }
 
 /// Run the study in `spec_path`, writing into `out` (default: the spec's folder).
-/// `progress(done, total)` is called as pairs finish. Returns the CSV text.
+/// `progress(done, total)` is called at the start and as pairs finish; Ctrl-C (the
+/// process-wide stop flag) abandons the study. Returns the CSV text.
 pub fn run_study(
     spec_path: &Path,
     out: Option<&Path>,
@@ -231,6 +232,7 @@ pub fn run_study(
         timeline: None,
         stop: Some(crate::progress::stop_flag()),
     };
+    progress(0, pairs.len());
     crate::util::parallel_for(pairs.len(), workers, |i| {
         if crate::progress::stop_requested() {
             return false;

@@ -402,6 +402,9 @@ pub fn run(
         }
     };
     let stopped = crate::progress::stop_requested;
+    if !todo.is_empty() {
+        progress(0, todo.len());
+    }
 
     // One pass: per workload, the stack pass and a full simulation of its first point
     // to check it against; the workloads whose check passes need no more simulation.

@@ -231,3 +231,53 @@ set = ["accesses=200000000"]
     let store = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
     assert_eq!(store, "", "{store}");
 }
+
+#[test]
+fn sigint_stops_a_study_and_says_nothing_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("long.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            r#"name = "long"
+metrics = ["walks"]
+
+[[system]]
+name = "skylake"
+file = "skylake"
+
+[[workload]]
+name = "long"
+file = "{wl}"
+set = ["accesses=200000000"]
+"#,
+            wl = concat!(env!("CARGO_MANIFEST_DIR"), "/workloads/default.toml")
+        ),
+    )
+    .unwrap();
+    let mut child = mmusim()
+        .args(["study"])
+        .arg(&spec)
+        .env("MMUSIM_PROGRESS_SECS", "0.1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mmusim");
+    let lines = stderr_lines(&mut child);
+    // The ticking display says the study is under way.
+    let first = lines
+        .recv_timeout(Duration::from_secs(120))
+        .expect("a progress line on stderr");
+    assert!(first.starts_with("progress: 0/1 runs"), "{first}");
+    interrupt(&child);
+    let code = wait_for(&mut child, 60);
+    let err: Vec<String> = lines.iter().collect();
+    assert_eq!(code, 130, "{err:?}");
+    let err = err.join("\n");
+    assert!(
+        err.contains("interrupted: 0 of 1 runs had finished")
+            && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert!(!dir.path().join("results.csv").exists());
+}
