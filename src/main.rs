@@ -297,9 +297,7 @@ fn parse_page_size(s: &str) -> Result<mmusim::addr::PageSize, String> {
 /// The progress display of a long command (see `mmusim::progress`), with Ctrl-C caught
 /// so the command can stop cleanly.
 fn long_command(unit: Unit, quiet: bool) -> Result<Progress, ExitCode> {
-    let mode = Mode::detect(quiet).map_err(|e| fail(&[e]))?;
-    progress::catch_interrupts().map_err(|e| fail(&[e]))?;
-    Ok(Progress::new(unit, 0, mode))
+    Progress::for_command(unit, 0, quiet).map_err(|e| fail(&[e]))
 }
 
 fn fail(errors: &[impl std::fmt::Display]) -> ExitCode {

@@ -190,6 +190,17 @@ impl Progress {
         })
     }
 
+    /// What a long command starts with: the display [`Mode::detect`] picks for `quiet`,
+    /// counting `unit`s out of `total` (0: unknown), and Ctrl-C caught
+    /// ([`catch_interrupts`]) so the command can stop cleanly (check [`stop_flag`] or
+    /// pass it to [`crate::run::RunOptions`]). Errors: a bad [`INTERVAL_VAR`], or no
+    /// signal handler.
+    pub fn for_command(unit: Unit, total: u64, quiet: bool) -> Result<Progress, String> {
+        let mode = Mode::detect(quiet)?;
+        catch_interrupts()?;
+        Ok(Progress::new(unit, total, mode))
+    }
+
     /// Sets the total (0: unknown), e.g. once a trace has been measured.
     pub fn set_total(&self, total: u64) {
         let was = self.total.swap(total, Relaxed);

@@ -281,3 +281,45 @@ set = ["accesses=200000000"]
     );
     assert!(!dir.path().join("results.csv").exists());
 }
+
+#[test]
+fn the_stop_flag_ends_a_run_at_the_next_batch_boundary() {
+    use mmusim::run::{load_inputs, simulate_opts, RunOptions};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let inputs = load_inputs(
+        None,
+        None,
+        &[
+            "workload.accesses=100000".to_string(),
+            "sim.warmup_accesses=0".to_string(),
+        ],
+    )
+    .unwrap();
+    let flag = Arc::new(AtomicBool::new(false));
+    let opts = RunOptions {
+        timeline: None,
+        stop: Some(flag.clone()),
+    };
+    // Progress is reported as each batch of 4096 starts (0, 4096, 8192, ...): the flag
+    // set as the third starts lets that batch finish and no other start.
+    let (r, _) = simulate_opts(&inputs, &opts, &mut |done, _| {
+        if done == 2 * 4096 {
+            flag.store(true, Ordering::Relaxed);
+        }
+    })
+    .unwrap();
+    assert!(r.partial);
+    assert_eq!(r.stats.total.accesses, 3 * 4096);
+    // Without the flag set the same run goes to its end, not partial.
+    let (r, _) = simulate_opts(&inputs, &opts_unset(), &mut |_, _| {}).unwrap();
+    assert!(!r.partial);
+    assert_eq!(r.stats.total.accesses, 100_000);
+
+    fn opts_unset() -> RunOptions {
+        RunOptions {
+            timeline: None,
+            stop: Some(Arc::new(AtomicBool::new(false))),
+        }
+    }
+}
