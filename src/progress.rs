@@ -2,8 +2,8 @@
 //!
 //! Owns the progress display of every command that takes time (`run`, `study`,
 //! `sweep run`, `analyze`, and any new one): a [`Progress`] counts units done (accesses
-//! of a run, runs of a study or sweep, references read) against a total, which may be
-//! unknown (a trace's length). How it shows them is chosen once, by [`Mode::detect`]:
+//! of a run, runs of a study or sweep) against a total, which may be unknown (a trace's
+//! length), or shows the stage under way (`analyze`). How it shows them is chosen once, by [`Mode::detect`]:
 //! - on a terminal, an `indicatif` bar: count, rate, elapsed, time left (a spinner with
 //!   count and rate when the total is unknown);
 //! - off a terminal (nohup, a batch job's log: standard error is not a terminal), a
@@ -78,8 +78,6 @@ pub enum Unit {
     Accesses,
     /// Runs of a study, sweep or comparison.
     Runs,
-    /// References of a page stream read for analysis.
-    References,
     /// Nothing counted: the stage under way ([`Progress::set_message`]) and the time
     /// (`analyze`, whose curves are single passes).
     Stages,
@@ -90,7 +88,6 @@ impl Unit {
         match self {
             Unit::Accesses => "accesses",
             Unit::Runs => "runs",
-            Unit::References => "references",
             Unit::Stages => "",
         }
     }
@@ -422,7 +419,7 @@ mod tests {
         assert_eq!(duration(187.0), "3m07s");
         assert_eq!(duration(7500.0), "2h05m");
         assert_eq!(Unit::Accesses.rate(3_140_000.0), "3.1 M accesses/s");
-        assert_eq!(Unit::References.rate(250.0), "250 references/s");
+        assert_eq!(Unit::Accesses.rate(250.0), "250 accesses/s");
         assert_eq!(Unit::Runs.rate(0.5), "0.50 runs/s");
     }
 
