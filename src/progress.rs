@@ -45,12 +45,14 @@ pub enum Mode {
 
 impl Mode {
     /// The mode for a command: off with `quiet`, a bar when standard error is a
-    /// terminal, plain lines otherwise. Errors name a bad [`INTERVAL_VAR`].
+    /// terminal, plain lines otherwise. Errors name a bad [`INTERVAL_VAR`] (unless
+    /// `quiet`: then it is not used).
     pub fn detect(quiet: bool) -> Result<Mode, String> {
+        if quiet {
+            return Ok(Mode::Off);
+        }
         let every = interval(std::env::var(INTERVAL_VAR).ok().as_deref())?;
-        Ok(if quiet {
-            Mode::Off
-        } else if std::io::stderr().is_terminal() {
+        Ok(if std::io::stderr().is_terminal() {
             Mode::Bar
         } else {
             Mode::Lines(every)

@@ -10,6 +10,32 @@ fn mmusim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mmusim"))
 }
 
+/// A child that is killed if the test fails before it ends (a long run must not outlive
+/// a failed test).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Reaped {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 /// Sends SIGINT to `child` (as Ctrl-C in its terminal would).
 fn interrupt(child: &Child) {
     let ok = Command::new("kill")
@@ -63,6 +89,7 @@ fn sigint_stops_a_run_at_a_batch_and_writes_a_partial_result() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(Reaped)
         .expect("start mmusim");
     let lines = stderr_lines(&mut child);
     // Started: a progress line says accesses have been simulated.
@@ -209,6 +236,7 @@ set = ["accesses=200000000"]
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(Reaped)
         .expect("start mmusim");
     let lines = stderr_lines(&mut child);
     // The sweep has started once its store exists.
@@ -262,6 +290,7 @@ set = ["accesses=200000000"]
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(Reaped)
         .expect("start mmusim");
     let lines = stderr_lines(&mut child);
     // The ticking display says the study is under way.
