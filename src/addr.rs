@@ -77,8 +77,9 @@ impl VirtAddr {
     }
 }
 
-/// The page sizes x86-64 (and most radix designs) support.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// The page sizes x86-64 (and most radix designs) support. Written `"4K"`, `"2M"`,
+/// `"1G"` (how configs and results print them) or `"4KiB"`, `"2MiB"`, `"1GiB"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum PageSize {
     #[serde(rename = "4K")]
     Size4K,
@@ -129,12 +130,47 @@ impl PageSize {
         }
     }
     pub fn parse(s: &str) -> Option<PageSize> {
-        match s {
-            "4K" | "4k" | "4KiB" => Some(PageSize::Size4K),
-            "2M" | "2m" | "2MiB" => Some(PageSize::Size2M),
-            "1G" | "1g" | "1GiB" => Some(PageSize::Size1G),
-            _ => None,
+        PageSize::parse_or_explain(s).ok()
+    }
+
+    /// [`PageSize::parse`], or why `s` is not a page size (with a hint for decimal
+    /// units: `"2MB"` is 2,000,000 bytes).
+    pub fn parse_or_explain(s: &str) -> Result<PageSize, String> {
+        match s.trim() {
+            "4K" | "4k" | "4KiB" => Ok(PageSize::Size4K),
+            "2M" | "2m" | "2MiB" => Ok(PageSize::Size2M),
+            "1G" | "1g" | "1GiB" => Ok(PageSize::Size1G),
+            t => {
+                let hint = match ByteSize::parse(t) {
+                    Ok(b) => match PageSize::ALL.iter().find(|p| p.bytes() == b.0) {
+                        Some(p) => format!(" (write it {p} or {}iB)", p.name()),
+                        None => b.decimal_hint(),
+                    },
+                    Err(_) => String::new(),
+                };
+                Err(format!(
+                    "`{s}` is not a page size: 4K, 2M or 1G (also written 4KiB, 2MiB, 1GiB){hint}"
+                ))
+            }
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for PageSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = PageSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a page size: \"4K\", \"2M\" or \"1G\" (or \"4KiB\", \"2MiB\", \"1GiB\")",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PageSize, E> {
+                PageSize::parse_or_explain(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -181,12 +217,50 @@ impl AccessKind {
     }
 }
 
-/// A quantity of bytes written in configs as an integer or as `"64GiB"`, `"2MiB"`,
-/// `"4K"` (binary multiples throughout: K = Ki = 1024).
+/// A quantity of bytes written in configs as an integer or with a unit: binary
+/// `"64GiB"`, `"2MiB"`, `"32KiB"` (and the short `"4K"`, `"2M"`, `"1G"`, `"1T"`, binary
+/// as they have always been in these configs: K = Ki = 1024), or decimal, as SI and
+/// disk makers mean them: `"16GB"` = 16 x 10^9 bytes, `"64KB"` = 64,000. A decimal size
+/// that breaks a constraint (a multiple of a page, a power of two) is reported with
+/// [`ByteSize::decimal_hint`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct ByteSize(pub u64);
 
 impl ByteSize {
+    /// A round decimal quantity as written with its decimal unit and the binary unit
+    /// of the same number: 16 x 10^9 is `(16, "GB", "GiB")`.
+    fn decimal(self) -> Option<(u64, &'static str, &'static str)> {
+        let b = self.0;
+        [
+            (4, "TB", "TiB"),
+            (3, "GB", "GiB"),
+            (2, "MB", "MiB"),
+            (1, "KB", "KiB"),
+        ]
+        .into_iter()
+        .find(|&(p, _, _)| b > 0 && b % 1000u64.pow(p) == 0)
+        .map(|(p, dec, bin)| (b / 1000u64.pow(p), dec, bin))
+    }
+
+    /// For a size that is a round decimal quantity, what it is in bytes and the binary
+    /// unit the writer probably meant: ` (16GB is 16,000,000,000 bytes; did you mean
+    /// 16GiB?)`; empty otherwise. Appended to the messages of constraints it breaks.
+    pub fn decimal_hint(self) -> String {
+        self.decimal().map_or(String::new(), |(n, dec, bin)| {
+            let bytes = crate::util::group(self.0);
+            format!(" ({n}{dec} is {bytes} bytes; did you mean {n}{bin}?)")
+        })
+    }
+
+    /// The size for a message: `16GB (16,000,000,000 bytes; did you mean 16GiB?)` for a
+    /// round decimal quantity, as [`fmt::Display`] (`4GiB`, `1000B`) otherwise.
+    pub fn describe(self) -> String {
+        self.decimal().map_or(self.to_string(), |(n, dec, bin)| {
+            let bytes = crate::util::group(self.0);
+            format!("{n}{dec} ({bytes} bytes; did you mean {n}{bin}?)")
+        })
+    }
+
     pub fn parse(s: &str) -> Result<ByteSize, String> {
         let t = s.trim();
         let split = t
@@ -198,13 +272,17 @@ impl ByteSize {
         })?;
         let mult: u64 = match unit.trim() {
             "" | "B" => 1,
-            "K" | "KB" | "KiB" | "k" => 1 << 10,
-            "M" | "MB" | "MiB" => 1 << 20,
-            "G" | "GB" | "GiB" => 1 << 30,
-            "T" | "TB" | "TiB" => 1 << 40,
+            "K" | "KiB" | "k" => 1 << 10,
+            "M" | "MiB" => 1 << 20,
+            "G" | "GiB" => 1 << 30,
+            "T" | "TiB" => 1 << 40,
+            "KB" | "kB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            "TB" => 1_000_000_000_000,
             u => {
                 return Err(format!(
-                    "`{s}`: unknown unit `{u}` (use B, KiB, MiB, GiB or TiB)"
+                    "`{s}`: unknown unit `{u}` (binary: KiB, MiB, GiB, TiB, or K, M, G, T; decimal: KB, MB, GB, TB; or B)"
                 ))
             }
         };
@@ -269,6 +347,81 @@ mod tests {
         assert!(ByteSize::parse("99999999999TiB").is_err());
         assert_eq!(ByteSize(2 << 20).to_string(), "2MiB");
         assert_eq!(ByteSize(1000).to_string(), "1000B");
+    }
+
+    #[test]
+    fn decimal_units_are_powers_of_ten_binary_ones_powers_of_two() {
+        let b = |s: &str| ByteSize::parse(s).unwrap().0;
+        assert_eq!(b("16GB"), 16_000_000_000);
+        assert_eq!(b("16GiB"), 16 * 1024 * 1024 * 1024);
+        assert_eq!(b("64KB"), 64_000);
+        assert_eq!(b("64kB"), 64_000);
+        assert_eq!(b("64KiB"), 65_536);
+        assert_eq!(b("2MB"), 2_000_000);
+        assert_eq!(b("2MiB"), 2_097_152);
+        assert_eq!(b("1TB"), 1_000_000_000_000);
+        assert_eq!(b("1TiB"), 1_099_511_627_776);
+        // The short forms stay binary, as the shipped configs have always meant them.
+        assert_eq!(b("4K"), 4096);
+        assert_eq!(b("4k"), 4096);
+        assert_eq!(b("2M"), 2_097_152);
+        assert_eq!(b("16G"), 17_179_869_184);
+        assert_eq!(b("1T"), 1_099_511_627_776);
+        let e = ByteSize::parse("3 furlongs").unwrap_err();
+        assert!(e.contains("decimal: KB, MB, GB, TB"), "{e}");
+        assert!(ByteSize::parse("20000000TB").is_err(), "overflows 64 bits");
+    }
+
+    #[test]
+    fn a_round_decimal_size_gets_the_binary_hint() {
+        assert_eq!(
+            ByteSize(16_000_000_000).decimal_hint(),
+            " (16GB is 16,000,000,000 bytes; did you mean 16GiB?)"
+        );
+        assert_eq!(
+            ByteSize(32_000).describe(),
+            "32KB (32,000 bytes; did you mean 32KiB?)"
+        );
+        assert_eq!(
+            ByteSize(3_000_000_000_000).decimal_hint(),
+            " (3TB is 3,000,000,000,000 bytes; did you mean 3TiB?)"
+        );
+        // Binary sizes, and sizes no decimal unit writes, have none.
+        assert_eq!(ByteSize(16 << 30).decimal_hint(), "");
+        assert_eq!(ByteSize(4097).decimal_hint(), "");
+        assert_eq!(ByteSize(0).decimal_hint(), "");
+        assert_eq!(ByteSize(16 << 30).describe(), "16GiB");
+    }
+
+    #[test]
+    fn page_sizes_take_short_and_binary_names_and_explain_the_rest() {
+        for (names, size) in [
+            (["4K", "4KiB", "4k"], PageSize::Size4K),
+            (["2M", "2MiB", "2m"], PageSize::Size2M),
+            (["1G", "1GiB", "1g"], PageSize::Size1G),
+        ] {
+            for n in names {
+                assert_eq!(PageSize::parse(n), Some(size), "{n}");
+                let v: PageSize = toml::Value::String(n.into()).try_into().unwrap();
+                assert_eq!(v, size, "{n} from TOML");
+            }
+            // Written back the short way, so configs hash as before.
+            let printed = serde_json::to_string(&size).unwrap();
+            assert_eq!(printed, format!("\"{}\"", names[0]));
+        }
+        let e = PageSize::parse_or_explain("2MB").unwrap_err();
+        assert!(e.contains("also written 4KiB, 2MiB, 1GiB"), "{e}");
+        assert!(
+            e.ends_with("(2MB is 2,000,000 bytes; did you mean 2MiB?)"),
+            "{e}"
+        );
+        let e = PageSize::parse_or_explain("4096").unwrap_err();
+        assert!(e.ends_with("(write it 4K or 4KiB)"), "{e}");
+        let e = PageSize::parse_or_explain("8K").unwrap_err();
+        assert!(
+            e.starts_with("`8K` is not a page size: 4K, 2M or 1G"),
+            "{e}"
+        );
     }
 
     #[test]

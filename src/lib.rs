@@ -18,6 +18,7 @@ pub mod memory;
 pub mod mva;
 pub mod os;
 pub mod pagetable;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod sim;

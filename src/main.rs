@@ -1,10 +1,10 @@
 //! The `mmusim` command line.
 
 use clap::{Parser, Subcommand};
+use mmusim::progress::{self, Mode, Progress, Unit, EXIT_INTERRUPTED};
 use mmusim::report::write_atomic;
-use mmusim::run::{load_inputs, load_inputs_with, simulate_with, PRESETS};
+use mmusim::run::{load_inputs, load_inputs_with, simulate_opts, RunOptions, PRESETS};
 use mmusim::trace::{self, TraceFormat, TraceOptions};
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -87,6 +87,9 @@ enum Cmd {
         /// Output folder (default: the spec's folder).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// No progress display.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Thrashing model: exact and Schweitzer MVA of a central-server network with terminals whose
     /// paging-disk demand follows a lifetime curve; bounds, optimum N, knee and balance point.
@@ -151,6 +154,9 @@ enum Cmd {
         /// large traces; `--curves lru,ws` leaves it out.
         #[arg(long, value_name = "LIST", default_value = "lru,min,ws")]
         curves: mmusim::analysis::report::Curves,
+        /// No progress display.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Read, convert, inspect and record memory traces.
     Trace {
@@ -161,49 +167,7 @@ enum Cmd {
     /// resumably (a killed sweep restarted loses nothing and repeats nothing).
     Sweep {
         #[command(subcommand)]
-        cmd: SweepCmd,
-    },
-}
-
-#[derive(Subcommand)]
-enum SweepCmd {
-    /// List the runs (point x workload), numbered, with their stable ids; check them all.
-    Plan { spec: PathBuf },
-    /// Run the points not yet in DIR/results.jsonl.
-    Run {
-        spec: PathBuf,
-        /// Output folder (default: beside the spec, `<spec name>.out`).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Run only shard I of N (`I/N`, 0-based): the runs whose number is I mod N.
-        #[arg(long, value_name = "I/N", conflicts_with = "index")]
-        shard: Option<String>,
-        /// Run only run K of the plan (its number in `sweep plan`).
-        #[arg(long, value_name = "K")]
-        index: Option<usize>,
-        /// Threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// When every run is in the store: sort the store by point and workload and
-        /// write the report (as `sweep report DIR`).
-        #[arg(long)]
-        report: bool,
-    },
-    /// Combine shard folders into one store (OUT/results.jsonl), refusing stores of
-    /// different sweeps.
-    Merge {
-        out: PathBuf,
-        #[arg(required = true)]
-        dirs: Vec<PathBuf>,
-    },
-    /// DIR/report.csv (a row per run, a column per axis and per statistic of
-    /// result.csv, cycles against a baseline point, geometric means), a bar chart of the normalised figure
-    /// and the spec's plots (or a line chart or heatmap chosen by the axes).
-    Report {
-        dir: PathBuf,
-        /// The point the others are normalised to (default: the spec's `baseline`, or 0).
-        #[arg(long)]
-        baseline: Option<usize>,
+        cmd: mmusim::sweep::SweepCmd,
     },
 }
 
@@ -286,67 +250,14 @@ fn parse_window(s: &str) -> Result<u64, String> {
     }
 }
 
-/// A progress bar on a terminal, nothing otherwise.
-struct Progress {
-    on: bool,
-    start: Instant,
-    last: Instant,
-}
-
-impl Progress {
-    fn new(quiet: bool) -> Progress {
-        let now = Instant::now();
-        Progress {
-            on: !quiet && std::io::stderr().is_terminal(),
-            start: now,
-            last: now,
-        }
-    }
-    fn update(&mut self, done: u64, total: u64) {
-        if !self.on || self.last.elapsed().as_millis() < 100 {
-            return;
-        }
-        self.last = Instant::now();
-        if total == 0 {
-            // A trace's length is unknown until it ends: count and rate only.
-            eprint!(
-                "\r{:.1} M accesses  {:.1} M accesses/s ",
-                done as f64 / 1e6,
-                done as f64 / self.start.elapsed().as_secs_f64().max(1e-9) / 1e6
-            );
-            let _ = std::io::stderr().flush();
-            return;
-        }
-        let frac = (done as f64 / total as f64).min(1.0);
-        let secs = self.start.elapsed().as_secs_f64();
-        let rate = done as f64 / secs.max(1e-9);
-        let eta = if rate > 0.0 {
-            (total.saturating_sub(done)) as f64 / rate
-        } else {
-            0.0
-        };
-        let width = 30;
-        let fill = (frac * width as f64) as usize;
-        eprint!(
-            "\r[{}{}] {:5.1}%  {:.1} M accesses/s  {:.0} s left ",
-            "=".repeat(fill),
-            " ".repeat(width - fill),
-            100.0 * frac,
-            rate / 1e6,
-            eta
-        );
-        let _ = std::io::stderr().flush();
-    }
-    fn finish(&self) {
-        if self.on {
-            eprint!("\r{}\r", " ".repeat(72));
-        }
-    }
-}
-
 fn parse_page_size(s: &str) -> Result<mmusim::addr::PageSize, String> {
-    mmusim::addr::PageSize::parse(s)
-        .ok_or_else(|| format!("`{s}` is not a page size (4K, 2M or 1G)"))
+    mmusim::addr::PageSize::parse_or_explain(s)
+}
+
+/// The progress display of a long command (see `mmusim::progress`), with Ctrl-C caught
+/// so the command can stop cleanly.
+fn long_command(unit: Unit, quiet: bool) -> Result<Progress, ExitCode> {
+    Progress::for_command(unit, 0, quiet).map_err(|e| fail(&[e]))
 }
 
 fn fail(errors: &[impl std::fmt::Display]) -> ExitCode {
@@ -354,157 +265,6 @@ fn fail(errors: &[impl std::fmt::Display]) -> ExitCode {
         eprintln!("error: {e}");
     }
     ExitCode::from(2)
-}
-
-fn sweep_cmd(cmd: SweepCmd) -> ExitCode {
-    match cmd {
-        SweepCmd::Plan { spec } => match mmusim::sweep::plan(&spec) {
-            Ok((s, jobs)) => {
-                match (s.one_pass, mmusim::sweep::onepass::eligible(&jobs)) {
-                    (true, Ok(op)) => eprintln!(
-                        "one pass: the sizes of `{}` are answered by LRU stack analysis (each workload's first point is simulated and checked)",
-                        op.name
-                    ),
-                    (false, Ok(_)) => {
-                        eprintln!("every point simulated: the spec says one_pass = false")
-                    }
-                    (_, Err(why)) => eprintln!("every point simulated: {why}"),
-                }
-                println!("#\tid\tpoint\tworkload\taxes");
-                for j in &jobs {
-                    let axes: Vec<String> =
-                        j.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    println!(
-                        "{}\t{}\t{}\t{}\t{}",
-                        j.index,
-                        j.id,
-                        j.point,
-                        j.workload,
-                        axes.join(" ")
-                    );
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&e),
-        },
-        SweepCmd::Run {
-            spec,
-            out,
-            shard,
-            index,
-            threads,
-            report,
-        } => {
-            let shard = match shard.as_deref().map(|s| {
-                let (i, n) = s.split_once('/').ok_or(())?;
-                let (i, n): (usize, usize) =
-                    (i.parse().map_err(|_| ())?, n.parse().map_err(|_| ())?);
-                if n == 0 || i >= n {
-                    Err(())
-                } else {
-                    Ok((i, n))
-                }
-            }) {
-                None => None,
-                Some(Ok(s)) => Some(s),
-                Some(Err(())) => {
-                    return fail(&["--shard takes I/N with 0 <= I < N, e.g. 0/4"]);
-                }
-            };
-            // A job array sets the shard index in the environment.
-            let shard = shard.or_else(|| {
-                let i = std::env::var("SLURM_ARRAY_TASK_ID").ok()?.parse().ok()?;
-                let n = std::env::var("SLURM_ARRAY_TASK_COUNT").ok()?.parse().ok()?;
-                (i < n).then_some((i, n))
-            });
-            let out = out.unwrap_or_else(|| {
-                let stem = spec
-                    .file_stem()
-                    .map_or("sweep".into(), |s| s.to_string_lossy());
-                spec.with_file_name(format!("{stem}.out"))
-            });
-            let threads = threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let tty = std::io::stderr().is_terminal();
-            let start = std::time::Instant::now();
-            let progress = |d: usize, n: usize| {
-                let s = start.elapsed().as_secs_f64();
-                let left = s / d as f64 * (n - d) as f64;
-                if tty {
-                    eprint!(
-                        "\r{d}/{n} runs, {:.1} runs/s, {left:.0} s left ",
-                        d as f64 / s
-                    );
-                } else {
-                    eprintln!("{d}/{n} runs ({:.0} s)", s);
-                }
-            };
-            let slice = match (index, shard) {
-                (Some(k), _) => mmusim::sweep::Slice::Index(k),
-                (None, Some((i, n))) => mmusim::sweep::Slice::Shard(i, n),
-                (None, None) => mmusim::sweep::Slice::All,
-            };
-            match mmusim::sweep::run(&spec, &out, slice, threads, &progress) {
-                Ok(s) => {
-                    if tty {
-                        eprintln!();
-                    }
-                    if let Some(n) = &s.note {
-                        eprintln!("{n}");
-                    }
-                    eprintln!(
-                        "{} ran ({} failed), {} already in {}",
-                        s.ran,
-                        s.failed,
-                        s.skipped,
-                        out.join("results.jsonl").display()
-                    );
-                    if s.failed > 0 {
-                        return ExitCode::from(1);
-                    }
-                    if report {
-                        let (have, whole) = (s.in_store, s.runs);
-                        if have < whole {
-                            eprintln!(
-                                "--report: {have} of {whole} runs are in the store; no report yet"
-                            );
-                            return ExitCode::SUCCESS;
-                        }
-                        // In place: the store's lines in a fixed order, whatever the
-                        // threads did.
-                        if let Err(e) = mmusim::sweep::merge(std::slice::from_ref(&out), &out) {
-                            return fail(&[e]);
-                        }
-                        return sweep_cmd(SweepCmd::Report {
-                            dir: out,
-                            baseline: None,
-                        });
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(&[e]),
-            }
-        }
-        SweepCmd::Merge { out, dirs } => match mmusim::sweep::merge(&dirs, &out) {
-            Ok(n) => {
-                eprintln!("{n} runs in {}", out.join("results.jsonl").display());
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&[e]),
-        },
-        SweepCmd::Report { dir, baseline } => match mmusim::sweep::report::report(&dir, baseline) {
-            Ok(r) => {
-                eprintln!("{}", r.spec);
-                print!("{}", r.csv);
-                for n in &r.notes {
-                    eprintln!("{n}");
-                }
-                eprintln!("wrote {} in {}", r.files.join(", "), dir.display());
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&[e]),
-        },
-    }
 }
 
 fn trace_cmd(cmd: TraceCmd) -> ExitCode {
@@ -582,11 +342,15 @@ fn main() -> ExitCode {
             Err(e) => fail(&e),
         },
         Cmd::Compare(args) => match mmusim::compare::cli(args) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(mmusim::compare::Ended::Done) => ExitCode::SUCCESS,
+            Ok(mmusim::compare::Ended::Interrupted(msg)) => {
+                eprintln!("{msg}");
+                ExitCode::from(EXIT_INTERRUPTED)
+            }
             Err(e) => fail(&e),
         },
         Cmd::Trace { cmd } => trace_cmd(cmd),
-        Cmd::Sweep { cmd } => sweep_cmd(cmd),
+        Cmd::Sweep { cmd } => mmusim::sweep::cli(cmd),
         Cmd::Mva {
             config,
             n_max,
@@ -632,8 +396,9 @@ fn main() -> ExitCode {
             policies,
             seed,
             curves,
+            quiet,
         } => {
-            use mmusim::analysis::report::{analyze, Input, Options};
+            use mmusim::analysis::report::{analyze_with, Input, Options};
             let input = match (workload, trace, refs) {
                 (Some(path), _, _) => Input::Workload { path, core },
                 (_, Some(path), _) => Input::Trace { path, core },
@@ -675,7 +440,14 @@ fn main() -> ExitCode {
                 Ok(o) => o,
                 Err(e) => return fail(&[e]),
             };
-            let report = match analyze(&input, &opts) {
+            // Ctrl-C is not caught: an analysis has no partial result to keep.
+            let bar = match Mode::detect(quiet) {
+                Ok(mode) => Progress::new(Unit::Stages, 0, mode),
+                Err(e) => return fail(&[e]),
+            };
+            let result = bar.ticking(|| analyze_with(&input, &opts, &|s| bar.set_message(s)));
+            bar.finish();
+            let report = match result {
                 Ok(r) => r,
                 Err(e) => return fail(&[e]),
             };
@@ -690,20 +462,27 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Cmd::Study { spec, out } => {
-            let tty = std::io::stderr().is_terminal();
-            let progress = |d: usize, n: usize| {
-                if tty {
-                    eprint!("\r{d}/{n} runs done ");
-                } else {
-                    eprintln!("{d}/{n} runs done");
-                }
+        Cmd::Study { spec, out, quiet } => {
+            let bar = match long_command(Unit::Runs, quiet) {
+                Ok(b) => b,
+                Err(code) => return code,
             };
-            match mmusim::study::run_study(&spec, out.as_deref(), &progress) {
+            let progress = |d: usize, n: usize| {
+                if bar.total() != n as u64 {
+                    bar.set_total(n as u64);
+                }
+                bar.set(d as u64);
+            };
+            let result = bar.ticking(|| mmusim::study::run_study(&spec, out.as_deref(), &progress));
+            if progress::stop_requested() {
+                bar.interrupted();
+                let e = result.err().unwrap_or_else(|| "interrupted".into());
+                eprintln!("{e}");
+                return ExitCode::from(EXIT_INTERRUPTED);
+            }
+            bar.finish();
+            match result {
                 Ok(csv) => {
-                    if tty {
-                        eprintln!();
-                    }
                     print!("{csv}");
                     ExitCode::SUCCESS
                 }
@@ -728,17 +507,33 @@ fn main() -> ExitCode {
                 Ok(i) => i,
                 Err(e) => return fail(&e),
             };
-            let mut bar = Progress::new(quiet);
+            let bar = match long_command(Unit::Accesses, quiet) {
+                Ok(b) => b,
+                Err(code) => return code,
+            };
             let t0 = Instant::now();
-            let (report, timeline) =
-                match simulate_with(&inputs, timeline, &mut |d, t| bar.update(d, t)) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        bar.finish();
-                        return fail(&[e]);
-                    }
-                };
-            bar.finish();
+            let opts = RunOptions {
+                timeline,
+                stop: Some(progress::stop_flag()),
+            };
+            let progress = &mut |d: u64, t: u64| {
+                if bar.total() != t {
+                    bar.set_total(t);
+                }
+                bar.set(d);
+            };
+            let (report, timeline) = match simulate_opts(&inputs, &opts, progress) {
+                Ok(r) => r,
+                Err(e) => {
+                    bar.finish();
+                    return fail(&[e]);
+                }
+            };
+            if report.partial {
+                bar.interrupted();
+            } else {
+                bar.finish();
+            }
             let secs = t0.elapsed().as_secs_f64();
             let dir = out.unwrap_or_else(|| {
                 let clean = |s: &str| -> String {
@@ -781,14 +576,31 @@ fn main() -> ExitCode {
                     return fail(&[format!("{}: {e}", dir.join(name).display())]);
                 }
             }
+            let acc = report.stats.total.accesses;
             if !quiet {
                 print!("{}", report.to_table());
-                let acc = report.stats.total.accesses;
                 println!(
                     "\nsimulated {acc} accesses in {secs:.2} s ({:.1} M accesses/s); results in {}",
                     acc as f64 / secs.max(1e-9) / 1e6,
                     dir.display()
                 );
+            }
+            if report.partial {
+                // Said even with -q: the files are not what the command was asked for.
+                let planned = match bar.total() {
+                    0 => String::new(),
+                    t => format!(" of {}", progress::group(t)),
+                };
+                let msg = format!(
+                    "PARTIAL: stopped by Ctrl-C after {}{planned} accesses; result.json says \"partial\": true",
+                    progress::group(report.stats.total.accesses)
+                );
+                if quiet {
+                    eprintln!("{msg}");
+                } else {
+                    println!("{msg}");
+                }
+                return ExitCode::from(EXIT_INTERRUPTED);
             }
             ExitCode::SUCCESS
         }

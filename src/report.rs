@@ -243,6 +243,10 @@ pub struct RunReport {
     /// FNV-1a of the JSON of `config` and `workload`: equal hashes, equal inputs.
     pub config_hash: String,
     pub seed: u64,
+    /// The run was stopped (Ctrl-C) before its streams ended: `stats` cover the
+    /// accesses simulated until then. Left out of complete runs' JSON.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
     pub config: serde_json::Value,
     pub workload: serde_json::Value,
     /// The warm-up that preceded the statistics, and the rule that chose it.
@@ -574,6 +578,7 @@ impl RunReport {
             mmusim_version: env!("CARGO_PKG_VERSION"),
             config_hash: fnv1a(hash_input.as_bytes()),
             seed,
+            partial: false,
             config,
             workload,
             warmup: WarmupReport {
@@ -610,12 +615,13 @@ impl RunReport {
 }
 
 /// The identity columns of a run's CSV row, before the statistics.
-pub const IDENTITY: [&str; 7] = [
+pub const IDENTITY: [&str; 8] = [
     "config",
     "config_file",
     "design",
     "workload",
     "seed",
+    "partial",
     "config_hash",
     "warmup_accesses",
 ];
@@ -644,6 +650,7 @@ pub fn csv_of(reports: &[RunReport]) -> String {
                 text(&r.config["page_table"]["kind"]),
                 text(&r.workload["name"]),
                 r.seed.to_string(),
+                r.partial.to_string(),
                 r.config_hash.clone(),
                 r.warmup.accesses_per_core.to_string(),
             ];

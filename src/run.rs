@@ -460,6 +460,31 @@ pub fn simulate_with(
     timeline: Option<u64>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(RunReport, Option<Timeline>), SimError> {
+    let opts = RunOptions {
+        timeline,
+        stop: None,
+    };
+    simulate_opts(inputs, &opts, progress)
+}
+
+/// How a run is run, beyond its inputs.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Record a [`Timeline`] of this many accesses per window (at least 1).
+    pub timeline: Option<u64>,
+    /// A stop flag (e.g. [`crate::progress::stop_flag`]): once set, the run ends at the
+    /// next batch boundary and its report says `partial`.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+/// [`simulate_with`], with a stop flag: a run stopped by it returns the report of what
+/// it simulated, with `partial` set.
+pub fn simulate_opts(
+    inputs: &Inputs,
+    opts: &RunOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(RunReport, Option<Timeline>), SimError> {
+    let timeline = opts.timeline;
     if timeline == Some(0) {
         return Err(SimError(
             "--timeline 0: a window holds at least one access".into(),
@@ -478,9 +503,10 @@ pub fn simulate_with(
         total,
         timeline,
         inputs,
+        stop: opts.stop.clone(),
     };
     // The design is chosen here, once: everything below is monomorphic in it.
-    let (stats, points) = with_design(
+    let (stats, points, partial) = with_design(
         &sys.page_table,
         &sys.os,
         Design {
@@ -494,6 +520,7 @@ pub fn simulate_with(
     let mut report = RunReport::new(sys, &inputs.workload, sys.sim.seed, &stats);
     report.warmup.rule = inputs.warmup_rule.clone();
     report.config_file = inputs.system_file.clone();
+    report.partial = partial;
     Ok((report, timeline))
 }
 
@@ -502,7 +529,11 @@ struct Run<'a> {
     total: u64,
     timeline: Option<u64>,
     inputs: &'a Inputs,
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
+
+/// A run's statistics, timeline points, and whether the stop flag ended it.
+type Outcome = (crate::sim::RunStats, Vec<Vec<TimelinePoint>>, bool);
 
 /// Every 4 KiB page number core `core`'s stream will access, read from a second copy
 /// of its source (OPT replacement looks ahead over the whole stream).
@@ -538,7 +569,7 @@ struct Design<'a, 'p> {
 }
 
 impl DesignVisitor for Design<'_, '_> {
-    type Out = Result<(crate::sim::RunStats, Vec<Vec<TimelinePoint>>), SimError>;
+    type Out = Result<Outcome, SimError>;
     fn visit<PT: PageTable>(
         self,
         make: impl FnMut(&mut FrameAllocator) -> Result<PT, SimError>,
@@ -553,7 +584,7 @@ impl Run<'_> {
         sources: Vec<Box<dyn crate::workload::AccessSource>>,
         progress: &mut dyn FnMut(u64, u64),
         make: impl FnMut(&mut FrameAllocator) -> Result<PT, SimError>,
-    ) -> Result<(crate::sim::RunStats, Vec<Vec<TimelinePoint>>), SimError> {
+    ) -> Result<Outcome, SimError> {
         let mut sim = Simulator::build(self.sys, sources, make)?;
         let procs = self.sys.os.tasks(self.sys.sim.cores);
         if let Some((i, e)) = (self.inputs.workload.events.iter().enumerate())
@@ -583,8 +614,11 @@ impl Run<'_> {
         if let Some(w) = self.timeline {
             sim.set_timeline(w);
         }
+        if let Some(flag) = &self.stop {
+            sim.set_stop(flag.clone());
+        }
         let total = self.total;
         sim.run(&mut |done| progress(done, total))?;
-        Ok((sim.stats(), sim.timeline()))
+        Ok((sim.stats(), sim.timeline(), sim.interrupted()))
     }
 }

@@ -9,7 +9,7 @@
 //! how many. Parallel resumable sweeps over config axes are a later, larger tool.
 
 use crate::report::{write_atomic, RunReport};
-use crate::run::{load_inputs, simulate};
+use crate::run::{load_inputs, simulate_opts, RunOptions};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -173,7 +173,8 @@ pub(crate) fn resolve(dir: &Path, file: &str) -> String {
 }
 
 /// Run the study in `spec_path`, writing into `out` (default: the spec's folder).
-/// `progress(done, total)` is called as pairs finish. Returns the CSV text.
+/// `progress(done, total)` is called at the start and as pairs finish; Ctrl-C (the
+/// process-wide stop flag) abandons the study. Returns the CSV text.
 pub fn run_study(
     spec_path: &Path,
     out: Option<&Path>,
@@ -245,14 +246,33 @@ pub fn run_study(
         pairs.iter().map(|_| Mutex::new(None)).collect();
     let done = Mutex::new(0usize);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Ctrl-C (the process-wide flag) stops the runs at their next batch.
+    let opts = RunOptions {
+        timeline: None,
+        stop: Some(crate::progress::stop_flag()),
+    };
+    progress(0, pairs.len());
     crate::util::parallel_for(pairs.len(), workers, |i| {
-        let r = simulate(&inputs[i], &mut |_, _| {}).map_err(|e| e.0);
+        if crate::progress::stop_requested() {
+            return false;
+        }
+        let r = match simulate_opts(&inputs[i], &opts, &mut |_, _| {}) {
+            Ok((r, _)) if r.partial => return false,
+            r => r.map(|(r, _)| r).map_err(|e| e.0),
+        };
         *results[i].lock().expect("lock") = Some(r);
         let mut d = done.lock().expect("lock");
         *d += 1;
         progress(*d, pairs.len());
         true
     });
+    if crate::progress::stop_requested() {
+        let done = done.into_inner().expect("lock");
+        return Err(format!(
+            "interrupted: {done} of {} runs had finished; a study writes its results when every run is done, so nothing was written. Run it again to start over (a sweep, `mmusim sweep run`, keeps finished runs and resumes).",
+            pairs.len()
+        ));
+    }
     let mut header = vec!["system".to_string(), "workload".to_string()];
     header.extend(spec.metrics.iter().cloned());
     let mut lines: Vec<Vec<String>> = Vec::new();

@@ -1,4 +1,5 @@
-//! Small shared helpers: seed mixing and a keyed bijection on `[0, n)`.
+//! Small shared helpers: seed mixing, a keyed bijection on `[0, n)`, the shared work
+//! queue, and numbers with thousands separators.
 //!
 //! The bijection lets the simulator shuffle huge index spaces (every frame of 64 GiB of
 //! physical memory, every node of a pointer-chase footprint) with no table.
@@ -102,6 +103,19 @@ pub fn parallel_for(n: usize, threads: usize, work: impl Fn(usize) -> bool + Syn
             });
         }
     });
+}
+
+/// `n` with thousands separators: 12,345,678.
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]

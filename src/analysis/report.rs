@@ -311,6 +311,13 @@ impl PageStream {
 
 /// Reads the input and runs every analysis.
 pub fn analyze(input: &Input, opts: &Options) -> Result<Report, String> {
+    analyze_with(input, opts, &|_| {})
+}
+
+/// [`analyze`], telling `stage` what it starts (reading, each curve) for a progress
+/// display.
+pub fn analyze_with(input: &Input, opts: &Options, stage: &dyn Fn(&str)) -> Result<Report, String> {
+    stage("reading the references");
     // Read once, in the finest pages needed; larger pages are derived by coarsening.
     let (source, base_size, base) = match input {
         Input::Workload { path, core } => {
@@ -342,8 +349,11 @@ pub fn analyze(input: &Input, opts: &Options) -> Result<Report, String> {
     let main = main_owned.as_ref().unwrap_or(&base);
     let distinct = main.distinct();
     let max_m = opts.max_m.unwrap_or(distinct).clamp(1, distinct);
+    let refs = crate::util::group(main.len() as u64);
+    stage(&format!("LRU stack distances of {refs} references"));
     let l = lru(main);
     let o = if opts.curves.min {
+        stage(&format!("MIN stack distances of {refs} references"));
         Some(opt(main)?)
     } else {
         None
@@ -357,6 +367,7 @@ pub fn analyze(input: &Input, opts: &Options) -> Result<Report, String> {
         curves.push(fixed_curve("MIN", "min.csv", &o.faults(), max_m, k));
     }
     if opts.curves.ws {
+        stage(&format!("working sets (WS, VMIN) of {refs} references"));
         let ws = if opts.ws_t.is_empty() {
             let t_max = opts.ws_max.unwrap_or(WS_MAX_DEFAULT.min(k)).max(1);
             ws_vmin_all(&main.ids, distinct, t_max)
@@ -384,6 +395,7 @@ pub fn analyze(input: &Input, opts: &Options) -> Result<Report, String> {
         ));
     }
     let replacement = (!opts.frames.is_empty()).then(|| {
+        stage("replacement policies");
         let policies = if opts.policies.is_empty() {
             Policy::ALL.to_vec()
         } else {
@@ -396,6 +408,7 @@ pub fn analyze(input: &Input, opts: &Options) -> Result<Report, String> {
             seed: opts.seed,
         }
     });
+    stage("TLB miss curves");
     let tlb = PageSize::ALL
         .iter()
         .filter(|&&s| s >= base_size)

@@ -1,7 +1,7 @@
 //! The `mmusim compare` command line: its arguments and what it prints and writes.
 
 use super::{compare, Options};
-use std::io::IsTerminal;
+use crate::progress::{Progress, Unit};
 use std::path::PathBuf;
 
 /// Arguments of `mmusim compare`.
@@ -32,9 +32,16 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// Runs the comparison and prints its tables (a progress count on a terminal);
-/// `Err` holds the error lines.
-pub fn cli(args: Args) -> Result<(), Vec<String>> {
+/// How `mmusim compare` ended.
+pub enum Ended {
+    Done,
+    /// Ctrl-C: the runs under way were stopped; nothing was written.
+    Interrupted(String),
+}
+
+/// Runs the comparison and prints its tables (progress as every long command shows it:
+/// a bar on a terminal, plain lines otherwise); `Err` holds the error lines.
+pub fn cli(args: Args) -> Result<Ended, Vec<String>> {
     let quiet = args.quiet;
     let opts = Options {
         systems: args.systems,
@@ -44,16 +51,24 @@ pub fn cli(args: Args) -> Result<(), Vec<String>> {
         out: args.out,
         threads: None,
     };
-    let tty = !quiet && std::io::stderr().is_terminal();
+    let bar = Progress::for_command(Unit::Runs, 0, quiet).map_err(|e| vec![e])?;
     let progress = |d: usize, n: usize| {
-        if tty {
-            eprint!("\r{d}/{n} runs done ");
+        if bar.total() != n as u64 {
+            bar.set_total(n as u64);
         }
+        bar.set(d as u64);
     };
-    let c = compare(&opts, &progress)?;
-    if tty {
-        eprint!("\r{}\r", " ".repeat(24));
+    let result = bar.ticking(|| compare(&opts, &progress));
+    if crate::progress::stop_requested() {
+        bar.interrupted();
+        let done = bar.done();
+        return Ok(Ended::Interrupted(format!(
+            "interrupted: {done} of {} runs had finished; a comparison prints and writes when every run is done, so nothing was written",
+            bar.total()
+        )));
     }
+    bar.finish();
+    let c = result?;
     if let Some(dir) = &opts.out {
         c.write(dir).map_err(|e| vec![e])?;
     }
@@ -63,5 +78,5 @@ pub fn cli(args: Args) -> Result<(), Vec<String>> {
             println!("compare.csv and one SVG per metric in {}", dir.display());
         }
     }
-    Ok(())
+    Ok(Ended::Done)
 }

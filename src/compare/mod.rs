@@ -18,12 +18,12 @@
 mod cli;
 mod table;
 
-pub use cli::{cli, Args};
+pub use cli::{cli, Args, Ended};
 pub use table::{metrics, Metric};
 
 use crate::loader::ConfigError;
 use crate::report::{write_atomic, RunReport};
-use crate::run::{load_inputs_with, simulate, Inputs};
+use crate::run::{load_inputs_with, Inputs};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -260,6 +260,9 @@ fn whose(
 }
 
 /// Checks everything, runs every pair on all cores, and returns the comparison.
+/// The error of a run stopped by Ctrl-C.
+pub const INTERRUPTED: &str = "interrupted";
+
 /// `progress(done, total)` is called as runs finish.
 pub fn compare(
     o: &Options,
@@ -323,11 +326,24 @@ pub fn compare(
     crate::util::parallel_for(pairs.len(), threads, |i| {
         let (w, s) = pairs[i];
         // A panic in one run is that pair's failure, said with the others'.
+        // Ctrl-C (the process-wide flag) stops a run at its next batch: a partial run
+        // is not a figure to compare, so it counts as not done.
+        let opts = crate::run::RunOptions {
+            timeline: None,
+            stop: Some(crate::progress::stop_flag()),
+        };
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            simulate(&inputs[w][s], &mut |_, _| {})
+            crate::run::simulate_opts(&inputs[w][s], &opts, &mut |_, _| {})
         }))
         .unwrap_or_else(|_| Err(crate::SimError("the run panicked".into())))
-        .map_err(|e| e.0);
+        .map_err(|e| e.0)
+        .and_then(|(r, _)| {
+            if r.partial {
+                Err(INTERRUPTED.into())
+            } else {
+                Ok(r)
+            }
+        });
         *results[i].lock().expect("lock") = Some(r);
         let mut d = done.lock().expect("lock");
         *d += 1;

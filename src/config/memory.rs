@@ -65,11 +65,23 @@ impl MemoryConfig {
             if c.size.0 % c.line as u64 != 0 {
                 e.push((
                     format!("{p}.size"),
-                    format!("{} is not a multiple of the {}-byte line", c.size, c.line),
+                    format!(
+                        "{} is not a multiple of the {}-byte line",
+                        c.size.describe(),
+                        c.line
+                    ),
                 ));
                 continue;
             }
+            let before = e.len();
             super::check_geometry(&mut e, &p, c.size.0 / c.line as u64, c.ways, c.replacement);
+            // A decimal size ("32KB") gives sets that are no power of two: say so.
+            let hint = c.size.decimal_hint();
+            if !hint.is_empty() {
+                for (_, msg) in &mut e[before..] {
+                    msg.push_str(&format!("; size = {}{hint}", c.size.0));
+                }
+            }
             if i > 0 && self.cache[i - 1].shared && !c.shared {
                 e.push((
                     format!("{p}.shared"),

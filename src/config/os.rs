@@ -378,7 +378,7 @@ impl OsConfig {
                 "os.phys_mem".into(),
                 format!(
                     "must be a multiple of 2 MiB from 4 MiB to 64 TiB, not {}",
-                    o.phys_mem
+                    o.phys_mem.describe()
                 ),
             ));
         }

@@ -31,11 +31,15 @@ struct Books<'a> {
     n_cores: usize,
     window: u64,
     accesses_done: u64,
+    /// The stop flag, if any (see [`Simulator::set_stop`]), and whether it was seen.
+    stop: Option<&'a std::sync::atomic::AtomicBool>,
+    interrupted: bool,
 }
 
 impl<PT: PageTable> Simulator<PT> {
-    /// Run every stream to its end. `progress` is called after each batch with the
-    /// accesses done so far.
+    /// Run every stream to its end, or until the stop flag is seen at a batch boundary
+    /// ([`Simulator::interrupted`] then says so). `progress` is called after each batch
+    /// with the accesses done so far.
     pub fn run(&mut self, progress: &mut dyn FnMut(u64)) -> Result<(), SimError> {
         self.start();
         loop {
@@ -60,8 +64,13 @@ impl<PT: PageTable> Simulator<PT> {
             let c = &self.cores[id];
             let limit = limit.min(c.slice_end).min(c.next_ipi);
             self.run_core(id, limit, progress)?;
+            if self.interrupted {
+                break;
+            }
             self.after_run(id)?;
         }
+        // The last batch (or the one the stop flag ended) counts too.
+        progress(self.accesses_done);
         // Walks still in flight at the end stall their cores (they must complete).
         for c in &mut self.cores {
             c.drain_walks(&self.timing);
@@ -106,6 +115,8 @@ impl<PT: PageTable> Simulator<PT> {
             n_cores,
             window: self.timeline_window,
             accesses_done: self.accesses_done,
+            stop: self.stop.as_deref(),
+            interrupted: false,
         };
         // The loop stops at `stop`: the end of the batch or the access at which the
         // engine has bookkeeping to do, whichever comes first. So the per-access loop
@@ -143,6 +154,7 @@ impl<PT: PageTable> Simulator<PT> {
         if res.is_ok() && core.counters.accesses == core.event_at {
             core_event(core, &mut sh.mem, &mut books, &t);
         }
+        self.interrupted |= books.interrupted;
         core.buf = buf;
         core.pos = pos;
         res
@@ -234,6 +246,14 @@ fn at_stop<PT: PageTable>(
     let mut prefetching = None;
     if pos == buf.len() {
         if !core.stream_ended {
+            if books
+                .stop
+                .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                // Ctrl-C: the batch just run is the last; the engine ends the run.
+                books.interrupted = true;
+                return Break(Ok(()));
+            }
             pos = 0;
             if let Err(e) = refill(core, pt, sh, buf) {
                 return Break(Err(e));

@@ -86,6 +86,10 @@ pub struct Simulator<PT: PageTable = Radix> {
     /// The address-space id the next forked child takes.
     next_asid: u16,
     threads: usize,
+    /// Checked at batch boundaries: once set, the run ends with what it has.
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// The run ended at the stop flag, before its streams did.
+    interrupted: bool,
 }
 
 impl Simulator<Radix> {
@@ -170,6 +174,8 @@ impl<PT: PageTable> Simulator<PT> {
             shoot: cfg.shootdown.clone(),
             next_asid: n_procs as u16 + 1,
             threads,
+            stop: None,
+            interrupted: false,
         })
     }
 
@@ -233,6 +239,18 @@ impl<PT: PageTable> Simulator<PT> {
                 c.event_at = c.counters.accesses + window;
             }
         }
+    }
+
+    /// A flag that, once set (Ctrl-C), ends [`Simulator::run`] at the next batch
+    /// boundary with the statistics so far. Checked once per batch of [`BATCH`]
+    /// accesses of a core, never per access.
+    pub fn set_stop(&mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.stop = Some(flag);
+    }
+
+    /// Whether the run ended at the stop flag rather than at the end of its streams.
+    pub fn interrupted(&self) -> bool {
+        self.interrupted
     }
 
     /// Accesses simulated so far (all cores).

@@ -13,7 +13,7 @@
 //! whose index is I mod N, for job arrays on a cluster; `--index K` runs run K alone.
 
 use crate::report::{fnv1a, RunReport};
-use crate::run::{load_inputs, simulate, Inputs};
+use crate::run::{load_inputs, simulate_opts, Inputs, RunOptions};
 use crate::study::{resolve, Variant};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -22,9 +22,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 mod checks;
+mod cli;
 pub mod onepass;
 mod plan_errors;
 pub mod report;
+pub use cli::{cli, SweepCmd};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -290,6 +292,8 @@ pub struct Summary {
     /// Runs of the sweep (not only of this slice) in the store now, and in the plan.
     pub in_store: usize,
     pub runs: usize,
+    /// Ctrl-C stopped the sweep: the runs under way were abandoned (not stored).
+    pub interrupted: bool,
 }
 
 /// Runs the jobs of `spec_path` in `slice` not yet in `<out>/results.jsonl` on
@@ -399,25 +403,36 @@ pub fn run(
         progress(d.0, todo.len());
         true
     };
+    // Ctrl-C (the process-wide flag) stops runs at their next batch; a stopped run is
+    // abandoned (None), never stored, so the sweep resumes with it.
+    let opts = RunOptions {
+        timeline: None,
+        stop: Some(crate::progress::stop_flag()),
+    };
     let simulate_one = |j: &Job| {
         // A panic in one run is that point's failure, not the sweep's.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            simulate(&j.inputs, &mut |_, _| {})
+            simulate_opts(&j.inputs, &opts, &mut |_, _| {})
         }));
         let failed = |e: String| Outcome {
             error: Some(e),
             ..Default::default()
         };
         match r {
-            Ok(Ok(rep)) => Outcome {
+            Ok(Ok((rep, _))) if rep.partial => None,
+            Ok(Ok((rep, _))) => Some(Outcome {
                 total: Some(total_json(&rep)),
                 page_tables: Some(rep.stats.page_tables),
                 error: None,
-            },
-            Ok(Err(e)) => failed(e.0),
-            Err(_) => failed("the run panicked".to_string()),
+            }),
+            Ok(Err(e)) => Some(failed(e.0)),
+            Err(_) => Some(failed("the run panicked".to_string())),
         }
     };
+    let stopped = crate::progress::stop_requested;
+    if !todo.is_empty() {
+        progress(0, todo.len());
+    }
 
     // One pass: per workload, the stack pass and a full simulation of its first point
     // to check it against; the workloads whose check passes need no more simulation.
@@ -438,6 +453,9 @@ pub fn run(
         type Found = (String, Result<onepass::Curve, String>, bool);
         let found: Mutex<Vec<Found>> = Mutex::new(Vec::new());
         crate::util::parallel_for(names.len(), threads, |w| {
+            if stopped() {
+                return false;
+            }
             let guard = (jobs.iter())
                 .find(|j| j.workload == names[w])
                 .expect("a workload has jobs");
@@ -447,7 +465,9 @@ pub fn run(
                 let total = match done_totals.get(&guard.id) {
                     Some(t) => t.clone(),
                     None => {
-                        let out = simulate_one(guard);
+                        let Some(out) = simulate_one(guard) else {
+                            return Err("interrupted".into());
+                        };
                         let (total, error) = (out.total.clone(), out.error.clone());
                         if todo.iter().any(|j| j.id == guard.id) {
                             recorded = true;
@@ -509,6 +529,9 @@ pub fn run(
         })
         .collect();
     crate::util::parallel_for(rest.len(), threads, |i| {
+        if stopped() {
+            return false;
+        }
         let j = rest[i];
         match (&one, curves.get(&j.workload)) {
             (Ok(op), Some(c)) => record(
@@ -519,7 +542,10 @@ pub fn run(
                 },
                 Some("stack".to_string()),
             ),
-            _ => record(j, simulate_one(j), None),
+            _ => match simulate_one(j) {
+                Some(out) => record(j, out, None),
+                None => false,
+            },
         }
     });
     if let Some(e) = io_error.into_inner().expect("lock") {
@@ -533,6 +559,7 @@ pub fn run(
         note,
         in_store: done.len() + ran,
         runs: jobs.len(),
+        interrupted: stopped(),
     })
 }
 

@@ -330,7 +330,8 @@ impl WorkloadSpec {
         let fp_err = |fp: u64| -> Option<String> {
             if fp < 4096 || fp % 4096 != 0 {
                 Some(format!(
-                    "must be at least one page (4096 bytes) and a multiple of 4096 bytes, got {fp}"
+                    "must be at least one page (4096 bytes) and a multiple of 4096 bytes, got {fp}{}",
+                    ByteSize(fp).decimal_hint()
                 ))
             } else {
                 None
