@@ -10,6 +10,7 @@
 //! averaged, and the row says so.
 
 use super::Comparison;
+use crate::report::columns::{Layout, StatsView};
 use crate::report::RunReport;
 use serde_json::Value;
 
@@ -328,7 +329,26 @@ pub(super) fn csv(c: &Comparison) -> Result<String, String> {
         header.push(k.0.clone());
         header.push(format!("{}_ratio", k.0));
     }
+    // Then every statistic result.csv has (every TLB, walk cache, design and shootdown
+    // counter; absent structures empty), under result.csv's names; those the compare
+    // columns already hold (same figure, same name) are not repeated.
+    let totals: Vec<Value> = (c.reports.iter().flatten())
+        .map(|r| serde_json::to_value(&r.stats.total).expect("stats serialise"))
+        .collect();
+    let views: Vec<StatsView> = (c.reports.iter().flatten().zip(&totals))
+        .map(|(r, t)| StatsView {
+            total: t,
+            page_tables: &r.stats.page_tables,
+        })
+        .collect();
+    let layout = Layout::of(&views);
+    let run_header = layout.header();
+    let extra: Vec<usize> = (0..run_header.len())
+        .filter(|&i| !header.contains(&run_header[i]))
+        .collect();
+    header.extend(extra.iter().map(|&i| run_header[i].clone()));
     w.write_record(&header).map_err(|e| e.to_string())?;
+    let mut view = views.iter();
     for (wi, wl) in c.workloads.iter().enumerate() {
         for (si, s) in c.systems.iter().enumerate() {
             let r = &c.reports[wi][si];
@@ -347,6 +367,8 @@ pub(super) fn csv(c: &Comparison) -> Result<String, String> {
                 let b = value(&figs[wi][c.baseline], key);
                 rec.push(csv_num(ratio(v, b), false));
             }
+            let cells = layout.row(view.next().expect("a view per run"));
+            rec.extend(extra.iter().map(|&i| cells[i].to_string()));
             w.write_record(&rec).map_err(|e| e.to_string())?;
         }
     }

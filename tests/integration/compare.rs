@@ -122,6 +122,22 @@ fn compare_columns_equal_run() {
             t["translation_share"].as_f64().unwrap()
         );
         assert_eq!(num("walks"), t["walks"]["walks"].as_f64().unwrap());
+        // result.csv's columns follow: every TLB structure by name, every walk cache.
+        for tlb in t["tlb"].as_array().unwrap() {
+            let name = tlb["name"].as_str().unwrap();
+            assert_eq!(
+                num(&format!("tlb_{name}_misses")),
+                tlb["misses"].as_f64().unwrap()
+            );
+        }
+        for p in t["walks"]["walk_caches"].as_array().unwrap() {
+            let k = format!("psc_{}_hit_rate", p["name"].as_str().unwrap());
+            if *design == "htab" {
+                assert_eq!(row[&k], "", "a hashed design bypasses {k}");
+            } else {
+                assert_eq!(num(&k), p["hit_rate"].as_f64().unwrap());
+            }
+        }
         assert_eq!(
             num("pte_reads_per_walk"),
             t["walks"]["pte_reads_per_walk"].as_f64().unwrap()
