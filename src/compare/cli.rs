@@ -51,7 +51,10 @@ pub fn cli(args: Args) -> Result<Ended, Vec<String>> {
         out: args.out,
         threads: None,
     };
-    let bar = Progress::for_command(Unit::Runs, 0, quiet).map_err(|e| vec![e])?;
+    // Every system on every workload (the default workload when none is given).
+    let count = |v: &[String]| v.iter().map(|s| super::split_list(s).len()).sum::<usize>();
+    let pairs = count(&opts.systems) * count(&opts.workloads).max(1);
+    let bar = Progress::for_command(Unit::Runs, pairs as u64, quiet).map_err(|e| vec![e])?;
     let progress = |d: usize, n: usize| {
         if bar.total() != n as u64 {
             bar.set_total(n as u64);

@@ -344,7 +344,12 @@ pub fn compare(
                 Ok(r)
             }
         });
+        let stopped = matches!(&r, Err(e) if e == INTERRUPTED);
         *results[i].lock().expect("lock") = Some(r);
+        if stopped {
+            // Not finished: the count says how many runs were.
+            return true;
+        }
         let mut d = done.lock().expect("lock");
         *d += 1;
         progress(*d, pairs.len());

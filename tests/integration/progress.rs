@@ -352,3 +352,46 @@ fn the_stop_flag_ends_a_run_at_the_next_batch_boundary() {
         }
     }
 }
+
+/// `compare` shows the same progress and stops on Ctrl-C like a study: exit 130, the
+/// runs under way abandoned, nothing printed as a table or written.
+#[test]
+fn sigint_stops_a_compare_and_says_nothing_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cmp");
+    let mut child = mmusim()
+        .args([
+            "compare",
+            "-c",
+            "skylake,skylake-htab",
+            "-w",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/workloads/default.toml+accesses=200000000"
+            ),
+            "--out",
+        ])
+        .arg(&out)
+        .env("MMUSIM_PROGRESS_SECS", "0.1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Reaped)
+        .expect("start mmusim");
+    let lines = stderr_lines(&mut child);
+    let first = lines
+        .recv_timeout(Duration::from_secs(120))
+        .expect("a progress line on stderr");
+    assert!(first.starts_with("progress: 0/2 runs"), "{first}");
+    interrupt(&child);
+    let code = wait_for(&mut child, 60);
+    let err: Vec<String> = lines.iter().collect();
+    assert_eq!(code, 130, "{err:?}");
+    let err = err.join("\n");
+    assert!(
+        err.contains("interrupted: 0 of 2 runs had finished")
+            && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert!(!out.join("compare.csv").exists());
+}
