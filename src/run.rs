@@ -284,7 +284,11 @@ pub fn load_inputs_with(
     }
     let mut warmup_rule = String::from("set");
     if errors.is_empty() && system.sim.warmup_accesses == Warmup::Auto {
-        match resolve_warmup(&workload, &workload_dir, system.os.tasks(system.sim.cores)) {
+        match resolve_warmup(
+            &workload,
+            &workload_dir,
+            (system.os.tasks(system.sim.cores), system.sim.cores),
+        ) {
             Ok((n, rule)) => {
                 system.sim.warmup_accesses = Warmup::Accesses(n);
                 warmup_rule = rule;
@@ -355,7 +359,8 @@ fn footprint_check(
 }
 
 /// The default warm-up (`sim.warmup_accesses = "auto"`) for `workload` run as `tasks`
-/// streams, and the rule that gave it: half of the shortest stream, so that statistics
+/// streams on `cores` cores, and the rule that gave it: half of the accesses of the core
+/// that makes fewest (a core runs tasks c, c + cores, ...), so that statistics
 /// cover a second half whose TLBs, walk caches and caches the first half filled (the
 /// split ChampSim-style studies make with their warm-up instructions); none for a
 /// reference string, whose classic fault counts include the first references. A trace
@@ -364,17 +369,15 @@ fn footprint_check(
 fn resolve_warmup(
     workload: &WorkloadSpec,
     dir: &std::path::Path,
-    tasks: u32,
+    (tasks, cores): (u32, u32),
 ) -> Result<(u64, String), String> {
-    let per_core = workload.accesses_per_core();
-    match &workload.generator {
-        Generator::Refs { .. } => {
-            return Ok((
-                0,
-                "auto: none for a reference string (its faults count from the first reference)"
-                    .into(),
-            ))
-        }
+    const NONE_REFS: &str =
+        "auto: none for a reference string (its faults count from the first reference)";
+    let per_task = workload.accesses_per_core();
+    let tasks = tasks.max(1) as usize;
+    // Each task's stream length; a trace's is counted (capped by `accesses`).
+    let lengths: Vec<u64> = match &workload.generator {
+        Generator::Refs { .. } => return Ok((0, NONE_REFS.into())),
         Generator::Trace {
             path,
             paths,
@@ -393,17 +396,7 @@ fn resolve_warmup(
                 _ => false,
             };
             if refs {
-                return Ok((
-                    0,
-                    "auto: none for a reference string (its faults count from the first reference)"
-                        .into(),
-                ));
-            }
-            if per_core > 0 {
-                return Ok((
-                    per_core / 2,
-                    format!("auto: half of each stream ({per_core} accesses)"),
-                ));
+                return Ok((0, NONE_REFS.into()));
             }
             if path.as_deref() == Some("-") || paths.iter().any(|p| p == "-") {
                 return Ok((
@@ -411,18 +404,19 @@ fn resolve_warmup(
                     "auto: none (the length of standard input is not known ahead)".into(),
                 ));
             }
-            // One count per distinct file: every core reads `path` from its start.
-            let streams = if paths.is_empty() { 1 } else { tasks as usize };
-            let mut shortest = u64::MAX;
+            // One count per distinct file: with `path`, every task reads it from its start.
+            let streams = if paths.is_empty() { 1 } else { tasks };
+            let cap = if per_task > 0 { per_task } else { u64::MAX };
+            let mut counted = Vec::with_capacity(streams);
             let mut buf = Vec::with_capacity(4096);
-            for c in 0..streams {
+            for t in 0..streams {
                 // A trace that cannot be read is reported where traces are opened (the
                 // run, `sweep plan`), with their wording; here it only leaves no warm-up.
-                let Ok(mut src) = workload.open(c, dir) else {
+                let Ok(mut src) = workload.open(t, dir) else {
                     return Ok((0, "auto: none (the trace could not be read)".into()));
                 };
                 let mut n = 0u64;
-                loop {
+                while n < cap {
                     buf.clear();
                     src.fill(&mut buf, 4096).map_err(|e| e.msg)?;
                     if buf.is_empty() {
@@ -430,18 +424,27 @@ fn resolve_warmup(
                     }
                     n += buf.len() as u64;
                 }
-                shortest = shortest.min(n);
+                counted.push(n.min(cap));
             }
-            return Ok((
-                shortest / 2,
-                format!("auto: half of the shortest trace stream ({shortest} accesses)"),
-            ));
+            (0..tasks).map(|t| counted[t % streams]).collect()
         }
-        _ => {}
-    }
+        _ => vec![per_task; tasks],
+    };
+    // A core runs tasks c, c + cores, ...: the warm-up counts its accesses, so it is half
+    // of the shortest core's total.
+    let cores = (cores.max(1) as usize).min(tasks);
+    let shortest = (0..cores)
+        .map(|c| lengths.iter().skip(c).step_by(cores).sum::<u64>())
+        .min()
+        .unwrap_or(0);
+    let what = if matches!(workload.generator, Generator::Trace { .. }) {
+        "trace"
+    } else {
+        "generated"
+    };
     Ok((
-        per_core / 2,
-        format!("auto: half of each stream ({per_core} accesses)"),
+        shortest / 2,
+        format!("auto: half of each core's {what} stream ({shortest} accesses)"),
     ))
 }
 

@@ -96,6 +96,32 @@ fn the_auto_rule_per_kind_of_stream() {
     let r = simulate(&inputs, &mut |_, _| {}).unwrap();
     assert_eq!(r.stats.total.accesses, 5);
 
+    // A cap longer than the trace: the trace's length decides, not the cap.
+    let inputs = load_inputs_with(
+        Some("skylake"),
+        None,
+        t.to_str(),
+        &["workload.accesses=1000000".into()],
+    )
+    .unwrap();
+    assert_eq!(inputs.system.sim.warmup_accesses.accesses(), 5);
+
+    // Two processes take turns on one core: the core's warm-up is half of both streams
+    // (the warm-up counts the core's accesses).
+    let inputs = load_inputs(
+        Some("skylake"),
+        None,
+        &[
+            "workload.accesses=1000".into(),
+            "workload.event=[]".into(),
+            "os.sched.processes=2".into(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(inputs.system.sim.warmup_accesses.accesses(), 1000);
+    let r = simulate(&inputs, &mut |_, _| {}).unwrap();
+    assert_eq!(r.stats.total.accesses, 1000);
+
     // A number given is kept, and says so.
     let inputs = load_inputs_with(
         Some("skylake"),
