@@ -269,6 +269,10 @@ pub struct WarmupReport {
     pub accesses_per_core: u64,
     /// How that number was chosen (`"auto: ..."` or `"set"`).
     pub rule: String,
+    /// Every core got past it. If not (a trace shorter than the warm-up set, a run
+    /// stopped by Ctrl-C inside it), nothing was restarted and every figure counts the
+    /// cold start from the first access.
+    pub reached: bool,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -447,6 +451,7 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         reads_hist: vec![0; cores[0].reads_hist.len()],
         os: Default::default(),
         dram_pte_reads: 0,
+        warm: cores.iter().all(|c| c.warm),
     };
     for x in t.tlb.iter_mut() {
         *x = TlbStats {
@@ -584,6 +589,7 @@ impl RunReport {
             warmup: WarmupReport {
                 accesses_per_core: warmup,
                 rule: "set".into(),
+                reached: stats.cores.iter().all(|c| c.warm),
             },
             fault_dominated: total.fault_share > 0.5,
             stats: StatsReport {
@@ -615,7 +621,7 @@ impl RunReport {
 }
 
 /// The identity columns of a run's CSV row, before the statistics.
-pub const IDENTITY: [&str; 8] = [
+pub const IDENTITY: [&str; 9] = [
     "config",
     "config_file",
     "design",
@@ -624,6 +630,7 @@ pub const IDENTITY: [&str; 8] = [
     "partial",
     "config_hash",
     "warmup_accesses",
+    "warmup_reached",
 ];
 
 /// One CSV of several runs (a row each, in order): the identity columns and the
@@ -653,6 +660,7 @@ pub fn csv_of(reports: &[RunReport]) -> String {
                 r.partial.to_string(),
                 r.config_hash.clone(),
                 r.warmup.accesses_per_core.to_string(),
+                r.warmup.reached.to_string(),
             ];
             row.extend(layout.row(v).iter().map(|c| c.to_string()));
             row

@@ -269,7 +269,9 @@ pub fn load_inputs_with(
         if let Some(e) = footprint_check(&system, &workload) {
             errors.push(wl_src.error_at(e.0, format!("{} (os.phys_mem in {})", e.1, sys_src.file)));
         }
-        let per_core = workload.accesses_per_core();
+        // The warm-up counts a core's accesses: every task it runs (c, c + cores, ...).
+        let (tasks, cores) = (system.os.tasks(system.sim.cores), system.sim.cores.max(1));
+        let per_core = workload.accesses_per_core() * u64::from((tasks / cores).max(1));
         let set = system.sim.warmup_accesses.accesses();
         // A trace's length is known only once read (per_core is 0 then, unless capped).
         if system.sim.warmup_accesses != Warmup::Auto && set > 0 && per_core > 0 && set >= per_core
@@ -322,8 +324,12 @@ fn footprint_check(
         return None;
     }
     // Each access touches at most one new page, and at least a 4 KiB one (huge pages
-    // may fall back or be demoted, so a run that fits in 4 KiB pages is let through).
-    let touched = workload.accesses_per_core().saturating_mul(4096);
+    // may fall back or be demoted, so a run that fits in 4 KiB pages is let through);
+    // the threads of a process touch its one address space.
+    let threads = system.os.sched.threads.max(1) as u64;
+    let touched = (workload.accesses_per_core())
+        .saturating_mul(threads)
+        .saturating_mul(4096);
     let range = match &workload.generator {
         Generator::Refs { refs, page_size } => {
             let distinct: std::collections::BTreeSet<u64> = refs.0.iter().copied().collect();
@@ -331,11 +337,26 @@ fn footprint_check(
         }
         g => g.footprint().unwrap_or(0).min(touched),
     };
-    let populated = (workload.events.iter())
+    // Populated ranges are mapped whole: their union (events of every stream apply to
+    // the stream's own address space, so a union per space; one space's is the bound).
+    let mut spans: Vec<(u64, u64)> = (workload.events.iter())
         .filter(|e| e.kind == crate::workload::EventKind::Mmap && e.populate == Some(true))
-        .filter_map(|e| e.len.map(|l| l.0))
-        .max()
-        .unwrap_or(0);
+        .filter_map(|e| {
+            let start = e
+                .addr
+                .or_else(|| e.offset.map(|o| workload.base.saturating_add(o.0)))?;
+            Some((start, start.saturating_add(e.len?.0)))
+        })
+        .collect();
+    spans.sort_unstable();
+    let (mut populated, mut reach) = (0u64, 0u64);
+    for (a, b) in spans {
+        let a = a.max(reach);
+        if b > a {
+            populated += b - a;
+            reach = b;
+        }
+    }
     // Page tables come from the same memory: at least 8 bytes of leaf entry per 4 KiB
     // page (radix; hashed designs' tables are allocated at start from it too).
     let data = range.max(populated);
@@ -349,7 +370,7 @@ fn footprint_check(
         (
             key,
             format!(
-                "the workload needs {:.2} GiB ({:.2} GiB with its page tables x {spaces} address space(s)) but physical memory is {:.2} GiB and page replacement is off: raise os.phys_mem, shrink the footprint or the accesses, or set os.paging.replacement",
+                "the workload can touch up to {:.2} GiB ({:.2} GiB with its page tables x {spaces} address space(s)) but physical memory is {:.2} GiB and page replacement is off: raise os.phys_mem, shrink the footprint or the accesses, or set os.paging.replacement",
                 gib(need),
                 gib(per_space),
                 gib(have)
@@ -357,6 +378,11 @@ fn footprint_check(
         )
     })
 }
+
+/// Trace lengths counted so far, by (file, format, cap): see [`resolve_warmup`].
+type TraceCounts =
+    std::sync::Mutex<std::collections::HashMap<(std::path::PathBuf, String, u64), u64>>;
+static TRACE_COUNTS: std::sync::OnceLock<TraceCounts> = std::sync::OnceLock::new();
 
 /// The default warm-up (`sim.warmup_accesses = "auto"`) for `workload` run as `tasks`
 /// streams on `cores` cores, and the rule that gave it: half of the accesses of the core
@@ -410,6 +436,19 @@ fn resolve_warmup(
             let mut counted = Vec::with_capacity(streams);
             let mut buf = Vec::with_capacity(4096);
             for t in 0..streams {
+                // Sweeps and compares load the same trace for many runs: count it once
+                // per process (by file, format and cap).
+                let file = if paths.is_empty() {
+                    path.as_deref()
+                } else {
+                    paths.get(t).map(String::as_str)
+                };
+                let key = (dir.join(file.unwrap_or("")), format!("{format}"), cap);
+                let counts = TRACE_COUNTS.get_or_init(Default::default);
+                if let Some(&n) = counts.lock().expect("lock").get(&key) {
+                    counted.push(n);
+                    continue;
+                }
                 // A trace that cannot be read is reported where traces are opened (the
                 // run, `sweep plan`), with their wording; here it only leaves no warm-up.
                 let Ok(mut src) = workload.open(t, dir) else {
@@ -425,6 +464,7 @@ fn resolve_warmup(
                     n += buf.len() as u64;
                 }
                 counted.push(n.min(cap));
+                counts.lock().expect("lock").insert(key, n.min(cap));
             }
             (0..tasks).map(|t| counted[t % streams]).collect()
         }

@@ -151,11 +151,13 @@ pub fn metrics(r: &RunReport) -> Vec<Metric> {
     // A number its config also holds (radix `levels`, cuckoo `ways`) is a parameter
     // echoed in the stats, not a counter to sum.
     design.retain(|d| config.get(&d.0).is_none());
+    // The design's own counters are the table's, kept over the whole run: warm-up
+    // included, unlike every figure above (the label says so).
     out.extend(design.into_iter().map(|(k, sum, n, int)| Metric {
         label: match (n, int) {
-            (1, _) => format!("{kind}: {k}"),
-            (_, true) => format!("{kind}: {k} (sum of {n} tables)"),
-            (_, false) => format!("{kind}: {k} (mean of {n} tables)"),
+            (1, _) => format!("{kind} (whole run): {k}"),
+            (_, true) => format!("{kind} (whole run): {k} (sum of {n} tables)"),
+            (_, false) => format!("{kind} (whole run): {k} (mean of {n} tables)"),
         },
         key: format!("page_table.{k}"),
         value: Some(if int { sum } else { sum / n as f64 }),

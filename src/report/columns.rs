@@ -28,7 +28,8 @@
 //!   the design's stats tree (`stats.page_tables`), nested keys joined by `_`
 //!   (`walk_cache_hit_rate`), per-page-size tables by size (`tables_4k_occupancy`);
 //!   histograms and strings are left to the JSON. With several tables (one per address
-//!   space) integers are summed and ratios averaged.
+//!   space) integers are summed and ratios averaged. Unlike every other column they
+//!   cover the whole run, warm-up included: the tables keep their own counters.
 //! - **Shootdowns** ([`SHOOTDOWN`]): shootdowns started, IPIs sent, cycles the
 //!   initiators waited and the targets spent, their share of all cycles, stale hits.
 //!

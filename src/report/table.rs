@@ -198,17 +198,23 @@ impl RunReport {
     /// translation cycles without faults, compulsory misses, and the fault-share warning.
     fn steady_section(&self, o: &mut String) {
         let t = &self.stats.total;
+        let title = if self.warmup.reached {
+            "steady state:"
+        } else {
+            "COLD (warm-up not reached):"
+        };
         section(
             o,
-            "steady state:",
+            title,
             &[
                 (
                     "warm-up",
                     some(format!(
-                        "{} accesses per core ({})",
-                        self.warmup.accesses_per_core, self.warmup.rule
+                        "{} accesses per core",
+                        self.warmup.accesses_per_core
                     )),
                 ),
+                ("", some(format!("({})", self.warmup.rule))),
                 (
                     "translation without faults",
                     some(format!(
@@ -226,6 +232,14 @@ impl RunReport {
                 ),
             ],
         );
+        if !self.warmup.reached {
+            let _ = writeln!(
+                o,
+                "WARNING: the run ended inside its warm-up of {} accesses per core: nothing was\n\
+                 restarted, every figure below counts from the first access (a cold start).",
+                self.warmup.accesses_per_core
+            );
+        }
         if let Some(w) = self.fault_warning() {
             let _ = writeln!(o, "{w}");
         }
@@ -294,7 +308,8 @@ impl RunReport {
         let fields: Vec<(&str, Option<String>)> = (counters.iter())
             .map(|(k, c)| (k.as_str(), Some(short(c))))
             .collect();
-        let title = format!("page table {}:", view.design().unwrap_or("?"));
+        // The table's own counters cover the whole run, warm-up included.
+        let title = format!("page table {} (whole run):", view.design().unwrap_or("?"));
         section(o, &title, &fields);
         let h = &self.stats.total.walks.reads_per_walk_histogram;
         if !has_levels && !h.is_empty() {

@@ -445,7 +445,8 @@ fn translate_miss<PT: PageTable, R: Recorder>(
         core.os_stats.shootdown.flush_misses += 1;
     }
     let end = ready + wait + psc + pte + fault;
-    if (core.seen).first_use(core.proc, tr.size as u8, va.0 >> tr.size.shift()) {
+    // Keyed by address space: threads of a process share their translations.
+    if (core.seen).first_use(core.asid as usize, tr.size as u8, va.0 >> tr.size.shift()) {
         core.counters.compulsory_misses += 1;
         core.counters.compulsory_cycles += end - m.now;
     }

@@ -2,7 +2,8 @@
 //!
 //! A miss is compulsory (the first C of the three Cs) when the core has never held the
 //! translation before: no TLB of any size or associativity could have hit. The set is
-//! per core, keyed by process, page size and page number, and is never cleared (not at
+//! per core, keyed by address space (threads of a process share it), page size and page
+//! number, and is never cleared (not at
 //! the end of warm-up either: a page met during warm-up is not new afterwards).
 //!
 //! In: (process, page size, virtual page) of each walk's translation. Out: whether it
@@ -43,12 +44,12 @@ pub(super) struct SeenPages {
 }
 
 impl SeenPages {
-    /// Marks (process, size code, page number) used; true the first time.
+    /// Marks (address space, size code, page number) used; true the first time.
     #[inline]
-    pub(super) fn first_use(&mut self, proc: usize, size_code: u8, vpn: u64) -> bool {
+    pub(super) fn first_use(&mut self, space: usize, size_code: u8, vpn: u64) -> bool {
         // 57-bit addresses leave 45 page-number bits: the chunk number fits 30 bits
-        // beside 2 size bits and 32 process bits.
-        let key = ((proc as u64) << 32) ^ ((size_code as u64) << 30) ^ (vpn >> CHUNK_BITS);
+        // beside 2 size bits and 32 address-space bits.
+        let key = ((space as u64) << 32) ^ ((size_code as u64) << 30) ^ (vpn >> CHUNK_BITS);
         let bit = (vpn & ((1 << CHUNK_BITS) - 1)) as usize;
         let chunk = self
             .chunks

@@ -42,6 +42,9 @@ pub struct CoreStats {
     pub reads_hist: Vec<u64>,
     pub os: OsStats,
     pub dram_pte_reads: u64,
+    /// Whether the core got past its warm-up (always, with none): if not, its counters
+    /// were never restarted and count the cold start.
+    pub warm: bool,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -111,6 +114,7 @@ impl<PT: PageTable> Simulator<PT> {
                     reads_hist: c.walker.stats.reads_hist.clone(),
                     os: c.os_stats.clone(),
                     dram_pte_reads: mem.dram_pte_reads(c.id),
+                    warm: c.warm,
                 })
                 .collect(),
             caches: mem.stats(),

@@ -202,7 +202,10 @@ fn compare_takes_a_trace() {
         out.starts_with("workload `workloads/traces/ls.mmt.xz+accesses=3000` (ls.mmt.xz)"),
         "{out}"
     );
-    assert!(out.contains("cuckoo: probe_reads_per_walk"), "{out}");
+    assert!(
+        out.contains("cuckoo (whole run): probe_reads_per_walk"),
+        "{out}"
+    );
 }
 
 /// Bad systems, workloads, overrides and baselines are refused before anything runs,
@@ -288,7 +291,10 @@ fn compare_shows_shootdowns_and_summed_design_counters() {
             .collect()
     };
     assert_eq!(row("TLB shootdowns"), ["1", "1", "(1.000x)"]);
-    assert_eq!(row("radix: tables (sum of 2 tables)"), ["8", "-"]);
-    assert!(!out.contains("radix: levels"), "{out}");
-    assert!(!out.contains("cuckoo: ways"), "{out}");
+    assert_eq!(
+        row("radix (whole run): tables (sum of 2 tables)"),
+        ["8", "-"]
+    );
+    assert!(!out.contains("radix (whole run): levels"), "{out}");
+    assert!(!out.contains("cuckoo (whole run): ways"), "{out}");
 }

@@ -320,7 +320,7 @@ fn the_summary_shows_what_the_run_has() {
     assert!(htab.contains("walk caches: bypassed"), "{htab}");
     // The design's counters: the hashed table's load factor and evictions.
     assert!(
-        htab.contains("page table htab:") && htab.contains("load_factor"),
+        htab.contains("page table htab (whole run):") && htab.contains("load_factor"),
         "{htab}"
     );
     assert!(htab.contains("evictions 0"), "{htab}");

@@ -166,6 +166,22 @@ fn compulsory_misses_are_first_uses() {
     assert!(cycles >= t.translation_cycles.fault && cycles <= t.translation_cycles.total);
     let (misses, comp, _, _) = go("sim.warmup_accesses=3");
     assert_eq!((misses, comp), (5, 1));
+
+    // Two threads of one process on one core share the address space: its 4 pages are
+    // 4 first uses, however the threads' misses interleave.
+    let r = run(
+        Some("skylake"),
+        wl.to_str(),
+        &[
+            tlb,
+            "walker.psc=[]",
+            "sim.warmup_accesses=0",
+            "os.sched.threads=2",
+            "os.sched.quantum_cycles=3",
+        ],
+    );
+    assert_eq!(r.stats.total.compulsory_misses, 4);
+    assert_eq!(r.stats.total.minor_faults, 4);
 }
 
 /// Demand paging over the default workload (its heap not populated) spends most of its
