@@ -266,30 +266,25 @@ pub fn run_study(
         progress(*d, pairs.len());
         true
     });
-    if crate::progress::stop_requested() {
-        let done = done.into_inner().expect("lock");
-        return Err(format!(
-            "interrupted: {done} of {} runs had finished; a study writes its results when every run is done, so nothing was written. Run it again to start over (a sweep, `mmusim sweep run`, keeps finished runs and resumes).",
-            pairs.len()
-        ));
-    }
+    // Ctrl-C: the finished runs' rows go to results.partial.csv; results.csv and the
+    // plots are written only when every run is done.
+    let interrupted = crate::progress::stop_requested();
     let mut header = vec!["system".to_string(), "workload".to_string()];
     header.extend(spec.metrics.iter().cloned());
     let mut lines: Vec<Vec<String>> = Vec::new();
     let mut table =
         vec![vec![f64::NAN; spec.system.len()]; spec.workload.len() * spec.metrics.len()];
     for (i, &(w, s)) in pairs.iter().enumerate() {
-        let r = results[i]
-            .lock()
-            .expect("lock")
-            .take()
-            .expect("every pair ran")
-            .map_err(|e| {
-                format!(
-                    "system `{}` x workload `{}`: {e}",
-                    spec.system[s].name, spec.workload[w].name
-                )
-            })?;
+        let Some(r) = results[i].lock().expect("lock").take() else {
+            assert!(interrupted, "every pair ran");
+            continue;
+        };
+        let r = r.map_err(|e| {
+            format!(
+                "system `{}` x workload `{}`: {e}",
+                spec.system[s].name, spec.workload[w].name
+            )
+        })?;
         let mut line = vec![spec.system[s].name.clone(), spec.workload[w].name.clone()];
         for (k, m) in spec.metrics.iter().enumerate() {
             let v = metric(&r, m)?;
@@ -302,6 +297,16 @@ pub fn run_study(
     // Names may hold commas ("zipf, 300k"): the csv crate quotes them.
     let csv = crate::report::columns::write_csv(&header, &lines);
     let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    if interrupted {
+        let p = out.join("results.partial.csv");
+        write_atomic(&p, csv.as_bytes()).map_err(|e| io(&p, e))?;
+        return Err(format!(
+            "interrupted: {} of {} runs had finished; their rows are in {} (partial: results.csv and the plots are written when every run is done). Run it again to start over (a sweep, `mmusim sweep run`, keeps finished runs and resumes).",
+            lines.len(),
+            pairs.len(),
+            p.display()
+        ));
+    }
     let csv_path = out.join("results.csv");
     write_atomic(&csv_path, csv.as_bytes()).map_err(|e| io(&csv_path, e))?;
     let groups: Vec<String> = spec.workload.iter().map(|w| w.name.clone()).collect();

@@ -261,7 +261,7 @@ set = ["accesses=200000000"]
 }
 
 #[test]
-fn sigint_stops_a_study_and_says_nothing_was_written() {
+fn sigint_stops_a_study_and_keeps_the_finished_rows_apart() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("long.toml");
     std::fs::write(
@@ -278,6 +278,11 @@ file = "skylake"
 name = "long"
 file = "{wl}"
 set = ["accesses=200000000"]
+
+[[workload]]
+name = "short"
+file = "{wl}"
+set = ["accesses=2000", "event=[]"]
 "#,
             wl = concat!(env!("CARGO_MANIFEST_DIR"), "/workloads/default.toml")
         ),
@@ -293,22 +298,38 @@ set = ["accesses=200000000"]
         .map(Reaped)
         .expect("start mmusim");
     let lines = stderr_lines(&mut child);
-    // The ticking display says the study is under way.
-    let first = lines
-        .recv_timeout(Duration::from_secs(120))
-        .expect("a progress line on stderr");
-    assert!(first.starts_with("progress: 0/1 runs"), "{first}");
+    // The ticking display says the study is under way; the short run finishes first.
+    let t0 = std::time::Instant::now();
+    loop {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the short run never finished"
+        );
+        let l = lines
+            .recv_timeout(Duration::from_secs(120))
+            .expect("a progress line on stderr");
+        assert!(l.starts_with("progress: "), "{l}");
+        if l.starts_with("progress: 1/2 runs") {
+            break;
+        }
+    }
     interrupt(&child);
     let code = wait_for(&mut child, 60);
     let err: Vec<String> = lines.iter().collect();
     assert_eq!(code, 130, "{err:?}");
     let err = err.join("\n");
     assert!(
-        err.contains("interrupted: 0 of 1 runs had finished")
-            && err.contains("nothing was written"),
+        err.contains("interrupted: 1 of 2 runs had finished")
+            && err.contains("results.partial.csv"),
         "{err}"
     );
     assert!(!dir.path().join("results.csv").exists());
+    // The finished run's row, in a file whose name says it is partial.
+    let partial = std::fs::read_to_string(dir.path().join("results.partial.csv")).unwrap();
+    let rows: Vec<&str> = partial.lines().collect();
+    assert_eq!(rows[0], "system,workload,walks");
+    assert_eq!(rows.len(), 2, "{partial}");
+    assert!(rows[1].starts_with("skylake,short,"), "{partial}");
 }
 
 #[test]
