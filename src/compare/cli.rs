@@ -65,8 +65,15 @@ pub fn cli(args: Args) -> Result<Ended, Vec<String>> {
     if crate::progress::stop_requested() {
         bar.interrupted();
         let done = bar.done();
+        let kept = match &opts.out {
+            Some(dir) => format!(
+                "their result.csv rows are in {} (partial: the comparison needs every run)",
+                dir.join("runs.partial.csv").display()
+            ),
+            None => "a comparison prints when every run is done (--out keeps finished runs)".into(),
+        };
         return Ok(Ended::Interrupted(format!(
-            "interrupted: {done} of {} runs had finished; a comparison prints and writes when every run is done, so nothing was written",
+            "interrupted: {done} of {} runs had finished; {kept}",
             bar.total()
         )));
     }

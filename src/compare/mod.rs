@@ -370,6 +370,16 @@ pub fn compare(
             )),
         }
     }
+    if crate::progress::stop_requested() {
+        // Ctrl-C: the finished runs go to runs.partial.csv (result.csv's columns, a row
+        // per finished pair); the comparison itself needs every run.
+        if let Some(dir) = &o.out {
+            let done: Vec<RunReport> = reports.iter().flatten().cloned().collect();
+            let p = dir.join("runs.partial.csv");
+            crate::report::write_atomic(&p, crate::report::csv_of(&done).as_bytes())
+                .map_err(|e| vec![format!("{}: {e}", p.display())])?;
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }

@@ -377,7 +377,7 @@ fn the_stop_flag_ends_a_run_at_the_next_batch_boundary() {
 /// `compare` shows the same progress and stops on Ctrl-C like a study: exit 130, the
 /// runs under way abandoned, nothing printed as a table or written.
 #[test]
-fn sigint_stops_a_compare_and_says_nothing_was_written() {
+fn sigint_stops_a_compare_and_keeps_the_finished_runs_apart() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cmp");
     let mut child = mmusim()
@@ -410,9 +410,15 @@ fn sigint_stops_a_compare_and_says_nothing_was_written() {
     assert_eq!(code, 130, "{err:?}");
     let err = err.join("\n");
     assert!(
-        err.contains("interrupted: 0 of 2 runs had finished")
-            && err.contains("nothing was written"),
+        err.contains("interrupted: 0 of 2 runs had finished") && err.contains("runs.partial.csv"),
         "{err}"
     );
     assert!(!out.join("compare.csv").exists());
+    // No run had finished: the partial file holds result.csv's header alone.
+    let partial = std::fs::read_to_string(out.join("runs.partial.csv")).unwrap();
+    assert_eq!(partial.lines().count(), 1, "{partial}");
+    assert!(
+        partial.starts_with("config,config_file,design,"),
+        "{partial}"
+    );
 }
