@@ -467,12 +467,7 @@ fn main() -> ExitCode {
                 Ok(b) => b,
                 Err(code) => return code,
             };
-            let progress = |d: usize, n: usize| {
-                if bar.total() != n as u64 {
-                    bar.set_total(n as u64);
-                }
-                bar.set(d as u64);
-            };
+            let progress = |d: usize, n: usize| bar.runs(d, n);
             let result = bar.ticking(|| mmusim::study::run_study(&spec, out.as_deref(), &progress));
             if progress::stop_requested() {
                 bar.interrupted();

@@ -218,6 +218,15 @@ impl Progress {
         self.total.load(Relaxed)
     }
 
+    /// `done` of `total` runs, the total learnt as it comes (the `progress(done,
+    /// total)` callback of studies, sweeps and comparisons).
+    pub fn runs(&self, done: usize, total: usize) {
+        if self.total() != total as u64 {
+            self.set_total(total as u64);
+        }
+        self.set(done as u64);
+    }
+
     /// Sets the count done to `done`.
     pub fn set(&self, done: u64) {
         self.done.store(done, Relaxed);

@@ -55,12 +55,7 @@ pub fn cli(args: Args) -> Result<Ended, Vec<String>> {
     let count = |v: &[String]| v.iter().map(|s| super::split_list(s).len()).sum::<usize>();
     let pairs = count(&opts.systems) * count(&opts.workloads).max(1);
     let bar = Progress::for_command(Unit::Runs, pairs as u64, quiet).map_err(|e| vec![e])?;
-    let progress = |d: usize, n: usize| {
-        if bar.total() != n as u64 {
-            bar.set_total(n as u64);
-        }
-        bar.set(d as u64);
-    };
+    let progress = |d: usize, n: usize| bar.runs(d, n);
     let result = bar.ticking(|| compare(&opts, &progress));
     if crate::progress::stop_requested() {
         bar.interrupted();

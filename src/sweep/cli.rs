@@ -136,12 +136,7 @@ pub fn cli(cmd: SweepCmd) -> ExitCode {
                 Ok(b) => b,
                 Err(code) => return code,
             };
-            let progress = |d: usize, n: usize| {
-                if bar.total() != n as u64 {
-                    bar.set_total(n as u64);
-                }
-                bar.set(d as u64);
-            };
+            let progress = |d: usize, n: usize| bar.runs(d, n);
             let slice = match (index, shard) {
                 (Some(k), _) => crate::sweep::Slice::Index(k),
                 (None, Some((i, n))) => crate::sweep::Slice::Shard(i, n),
