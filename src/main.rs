@@ -322,6 +322,13 @@ fn trace_cmd(cmd: TraceCmd) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing to a closed pipe (`mmusim run | head -1`) would
+    // panic; the default action ends the process quietly, as other Unix tools do.
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Presets => {

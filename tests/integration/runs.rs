@@ -367,3 +367,36 @@ fn a_small_shared_hashed_table_evicts_across_cores_without_stale_translations() 
     assert_eq!(t.minor_faults, distinct);
     t.check_accounting().unwrap();
 }
+
+/// Output into a closed pipe (`mmusim ... | head -1`) ends the process quietly by
+/// SIGPIPE, never with a panic (issue 17): the reader is gone before the table is
+/// printed.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let refs = format!(
+        "({})x2",
+        (1..=3000)
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mmusim"))
+        .args(["analyze", "--curves", "lru", "--refs", &refs])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {err}",
+        out.status
+    );
+}
