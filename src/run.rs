@@ -285,13 +285,30 @@ pub fn load_inputs_with(
         }
     }
     let mut warmup_rule = String::from("set");
+    let set = system.sim.warmup_accesses.accesses();
+    if errors.is_empty() && set > 0 && matches!(workload.generator, Generator::Trace { .. }) {
+        // A warm-up set by hand against a trace: the trace is counted (as for "auto")
+        // and a warm-up that leaves nothing to measure is refused, as for generators.
+        let tasks_cores = (system.os.tasks(system.sim.cores), system.sim.cores);
+        match resolve_warmup(&workload, &workload_dir, tasks_cores) {
+            Ok((_, _, Some(shortest))) if set >= shortest => errors.push(sys_src.error_at(
+                "sim.warmup_accesses",
+                format!(
+                    "{set} warm-up accesses leave nothing to measure: the trace gives {shortest} per core ({})",
+                    wl_src.file
+                ),
+            )),
+            Ok(_) => {}
+            Err(e) => errors.push(wl_src.error_at("generator", e)),
+        }
+    }
     if errors.is_empty() && system.sim.warmup_accesses == Warmup::Auto {
         match resolve_warmup(
             &workload,
             &workload_dir,
             (system.os.tasks(system.sim.cores), system.sim.cores),
         ) {
-            Ok((n, rule)) => {
+            Ok((n, rule, _)) => {
                 system.sim.warmup_accesses = Warmup::Accesses(n);
                 warmup_rule = rule;
             }
@@ -396,14 +413,14 @@ fn resolve_warmup(
     workload: &WorkloadSpec,
     dir: &std::path::Path,
     (tasks, cores): (u32, u32),
-) -> Result<(u64, String), String> {
+) -> Result<(u64, String, Option<u64>), String> {
     const NONE_REFS: &str =
         "auto: none for a reference string (its faults count from the first reference)";
     let per_task = workload.accesses_per_core();
     let tasks = tasks.max(1) as usize;
     // Each task's stream length; a trace's is counted (capped by `accesses`).
     let lengths: Vec<u64> = match &workload.generator {
-        Generator::Refs { .. } => return Ok((0, NONE_REFS.into())),
+        Generator::Refs { .. } => return Ok((0, NONE_REFS.into(), None)),
         Generator::Trace {
             path,
             paths,
@@ -422,12 +439,13 @@ fn resolve_warmup(
                 _ => false,
             };
             if refs {
-                return Ok((0, NONE_REFS.into()));
+                return Ok((0, NONE_REFS.into(), None));
             }
             if path.as_deref() == Some("-") || paths.iter().any(|p| p == "-") {
                 return Ok((
                     0,
                     "auto: none (the length of standard input is not known ahead)".into(),
+                    None,
                 ));
             }
             // One count per distinct file: with `path`, every task reads it from its start.
@@ -452,7 +470,7 @@ fn resolve_warmup(
                 // A trace that cannot be read is reported where traces are opened (the
                 // run, `sweep plan`), with their wording; here it only leaves no warm-up.
                 let Ok(mut src) = workload.open(t, dir) else {
-                    return Ok((0, "auto: none (the trace could not be read)".into()));
+                    return Ok((0, "auto: none (the trace could not be read)".into(), None));
                 };
                 let mut n = 0u64;
                 while n < cap {
@@ -485,6 +503,7 @@ fn resolve_warmup(
     Ok((
         shortest / 2,
         format!("auto: half of each core's {what} stream ({shortest} accesses)"),
+        Some(shortest),
     ))
 }
 

@@ -253,3 +253,39 @@ fn footprints_beyond_physical_memory_are_refused_up_front() {
     let e = load_inputs(Some("skylake"), None, &["sim.cores=4".to_string()]).unwrap_err();
     assert!(format!("{e:?}").contains("x 4 address space(s)"), "{e:?}");
 }
+
+/// Issue 17, item 2: a warm-up set by hand at least as long as a trace is refused
+/// before the run, as it is for generators; one access shorter measures one access.
+#[test]
+fn a_warmup_as_long_as_the_trace_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t.txt");
+    let lines: String = (0..10)
+        .map(|i| format!("R {:#x}\n", 0x10000 + i * 4096))
+        .collect();
+    std::fs::write(&t, lines).unwrap();
+    for n in [10, 11, 100_000_000] {
+        let e = load_inputs_with(
+            Some("skylake"),
+            None,
+            t.to_str(),
+            &[format!("sim.warmup_accesses={n}")],
+        )
+        .unwrap_err();
+        let e = format!("{e:?}");
+        assert!(
+            e.contains("sim.warmup_accesses") && e.contains("the trace gives 10 per core"),
+            "{e}"
+        );
+    }
+    let inputs = load_inputs_with(
+        Some("skylake"),
+        None,
+        t.to_str(),
+        &["sim.warmup_accesses=9".into()],
+    )
+    .unwrap();
+    let r = simulate(&inputs, &mut |_, _| {}).unwrap();
+    assert_eq!(r.stats.total.accesses, 1);
+    assert!(r.warmup.reached);
+}
