@@ -1,7 +1,7 @@
 //! The `mmusim` command line.
 
 use clap::{Parser, Subcommand};
-use mmusim::progress::{self, Mode, Progress, Unit, EXIT_INTERRUPTED};
+use mmusim::progress::{self, fail, long_command, Mode, Progress, Unit, EXIT_INTERRUPTED};
 use mmusim::report::write_atomic;
 use mmusim::run::{load_inputs, load_inputs_with, simulate_opts, RunOptions, PRESETS};
 use mmusim::trace::{self, TraceFormat, TraceOptions};
@@ -252,19 +252,6 @@ fn parse_window(s: &str) -> Result<u64, String> {
 
 fn parse_page_size(s: &str) -> Result<mmusim::addr::PageSize, String> {
     mmusim::addr::PageSize::parse_or_explain(s)
-}
-
-/// The progress display of a long command (see `mmusim::progress`), with Ctrl-C caught
-/// so the command can stop cleanly.
-fn long_command(unit: Unit, quiet: bool) -> Result<Progress, ExitCode> {
-    Progress::for_command(unit, 0, quiet).map_err(|e| fail(&[e]))
-}
-
-fn fail(errors: &[impl std::fmt::Display]) -> ExitCode {
-    for e in errors {
-        eprintln!("error: {e}");
-    }
-    ExitCode::from(2)
 }
 
 fn trace_cmd(cmd: TraceCmd) -> ExitCode {

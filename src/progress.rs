@@ -390,6 +390,21 @@ fn duration(secs: f64) -> String {
     }
 }
 
+/// Prints each error as `error: ...` and gives exit code 2 (bad input), as every
+/// command does.
+pub fn fail(errors: &[impl std::fmt::Display]) -> std::process::ExitCode {
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+    std::process::ExitCode::from(2)
+}
+
+/// [`Progress::for_command`] for a command line: counting `unit`s, total learnt later;
+/// a bad progress setting is the command's exit code.
+pub fn long_command(unit: Unit, quiet: bool) -> Result<Progress, std::process::ExitCode> {
+    Progress::for_command(unit, 0, quiet).map_err(|e| fail(&[e]))
+}
+
 /// The process-wide stop flag: set by the first Ctrl-C once [`catch_interrupts`] ran.
 pub fn stop_flag() -> Arc<AtomicBool> {
     static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();

@@ -539,6 +539,16 @@ pub struct RunOptions {
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
+impl RunOptions {
+    /// No timeline; stopped by Ctrl-C (the process-wide [`crate::progress::stop_flag`]).
+    pub fn stoppable() -> RunOptions {
+        RunOptions {
+            timeline: None,
+            stop: Some(crate::progress::stop_flag()),
+        }
+    }
+}
+
 /// [`simulate_with`], with a stop flag: a run stopped by it returns the report of what
 /// it simulated, with `partial` set.
 pub fn simulate_opts(

@@ -247,10 +247,7 @@ pub fn run_study(
     let done = Mutex::new(0usize);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Ctrl-C (the process-wide flag) stops the runs at their next batch.
-    let opts = RunOptions {
-        timeline: None,
-        stop: Some(crate::progress::stop_flag()),
-    };
+    let opts = RunOptions::stoppable();
     progress(0, pairs.len());
     crate::util::parallel_for(pairs.len(), workers, |i| {
         if crate::progress::stop_requested() {

@@ -328,10 +328,7 @@ pub fn compare(
         // A panic in one run is that pair's failure, said with the others'.
         // Ctrl-C (the process-wide flag) stops a run at its next batch: a partial run
         // is not a figure to compare, so it counts as not done.
-        let opts = crate::run::RunOptions {
-            timeline: None,
-            stop: Some(crate::progress::stop_flag()),
-        };
+        let opts = crate::run::RunOptions::stoppable();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             crate::run::simulate_opts(&inputs[w][s], &opts, &mut |_, _| {})
         }))

@@ -1,7 +1,7 @@
 //! The `mmusim sweep` command line: its subcommands (plan, run, merge, report) and what
 //! each prints, writes and exits with (2 for bad input, 130 when Ctrl-C stopped a run).
 
-use crate::progress::{self, Progress, Unit, EXIT_INTERRUPTED};
+use crate::progress::{self, fail, long_command, Unit, EXIT_INTERRUPTED};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -48,17 +48,6 @@ pub enum SweepCmd {
         #[arg(long)]
         baseline: Option<usize>,
     },
-}
-
-fn fail(errors: &[impl std::fmt::Display]) -> ExitCode {
-    for e in errors {
-        eprintln!("error: {e}");
-    }
-    ExitCode::from(2)
-}
-
-fn long_command(unit: Unit, quiet: bool) -> Result<Progress, ExitCode> {
-    Progress::for_command(unit, 0, quiet).map_err(|e| fail(&[e]))
 }
 
 /// Runs a `mmusim sweep` subcommand.

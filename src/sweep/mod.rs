@@ -405,10 +405,7 @@ pub fn run(
     };
     // Ctrl-C (the process-wide flag) stops runs at their next batch; a stopped run is
     // abandoned (None), never stored, so the sweep resumes with it.
-    let opts = RunOptions {
-        timeline: None,
-        stop: Some(crate::progress::stop_flag()),
-    };
+    let opts = RunOptions::stoppable();
     let simulate_one = |j: &Job| {
         // A panic in one run is that point's failure, not the sweep's.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

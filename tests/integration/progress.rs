@@ -75,23 +75,32 @@ fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
     rx
 }
 
-#[test]
-fn sigint_stops_a_run_at_a_batch_and_writes_a_partial_result() {
-    let dir = tempfile::tempdir().unwrap();
-    const PLANNED: u64 = 200_000_000;
-    let mut child = mmusim()
-        .args(["run", "--out"])
-        .arg(dir.path())
-        .args(["--set", &format!("workload.accesses={PLANNED}")])
-        // No warm-up: its end resets the counters mid-batch.
-        .args(["--set", "sim.warmup_accesses=0"])
-        .env("MMUSIM_PROGRESS_SECS", "0.1")
+/// Starts `cmd` with both outputs piped (killed if the test fails first) and returns it
+/// with its standard error as lines.
+fn start(cmd: &mut Command) -> (Reaped, mpsc::Receiver<String>) {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map(Reaped)
         .expect("start mmusim");
     let lines = stderr_lines(&mut child);
+    (child, lines)
+}
+
+#[test]
+fn sigint_stops_a_run_at_a_batch_and_writes_a_partial_result() {
+    let dir = tempfile::tempdir().unwrap();
+    const PLANNED: u64 = 200_000_000;
+    let (mut child, lines) = start(
+        mmusim()
+            .args(["run", "--out"])
+            .arg(dir.path())
+            .args(["--set", &format!("workload.accesses={PLANNED}")])
+            // No warm-up: its end resets the counters mid-batch.
+            .args(["--set", "sim.warmup_accesses=0"])
+            .env("MMUSIM_PROGRESS_SECS", "0.1"),
+    );
     // Started: a progress line says accesses have been simulated.
     let first = lines
         .recv_timeout(Duration::from_secs(120))
@@ -229,16 +238,12 @@ set = ["accesses=200000000"]
     )
     .unwrap();
     let out = dir.path().join("out");
-    let mut child = mmusim()
-        .args(["sweep", "run", "--threads", "1", "--out"])
-        .arg(&out)
-        .arg(&spec)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map(Reaped)
-        .expect("start mmusim");
-    let lines = stderr_lines(&mut child);
+    let (mut child, lines) = start(
+        mmusim()
+            .args(["sweep", "run", "--threads", "1", "--out"])
+            .arg(&out)
+            .arg(&spec),
+    );
     // The sweep has started once its store exists.
     let t0 = Instant::now();
     while !out.join("results.jsonl").exists() {
@@ -288,16 +293,12 @@ set = ["accesses=2000", "event=[]"]
         ),
     )
     .unwrap();
-    let mut child = mmusim()
-        .args(["study"])
-        .arg(&spec)
-        .env("MMUSIM_PROGRESS_SECS", "0.1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map(Reaped)
-        .expect("start mmusim");
-    let lines = stderr_lines(&mut child);
+    let (mut child, lines) = start(
+        mmusim()
+            .args(["study"])
+            .arg(&spec)
+            .env("MMUSIM_PROGRESS_SECS", "0.1"),
+    );
     // The ticking display says the study is under way; the short run finishes first.
     let t0 = std::time::Instant::now();
     loop {
@@ -380,26 +381,22 @@ fn the_stop_flag_ends_a_run_at_the_next_batch_boundary() {
 fn sigint_stops_a_compare_and_keeps_the_finished_runs_apart() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cmp");
-    let mut child = mmusim()
-        .args([
-            "compare",
-            "-c",
-            "skylake,skylake-htab",
-            "-w",
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/workloads/default.toml+accesses=200000000"
-            ),
-            "--out",
-        ])
-        .arg(&out)
-        .env("MMUSIM_PROGRESS_SECS", "0.1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map(Reaped)
-        .expect("start mmusim");
-    let lines = stderr_lines(&mut child);
+    let (mut child, lines) = start(
+        mmusim()
+            .args([
+                "compare",
+                "-c",
+                "skylake,skylake-htab",
+                "-w",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/workloads/default.toml+accesses=200000000"
+                ),
+                "--out",
+            ])
+            .arg(&out)
+            .env("MMUSIM_PROGRESS_SECS", "0.1"),
+    );
     let first = lines
         .recv_timeout(Duration::from_secs(120))
         .expect("a progress line on stderr");
