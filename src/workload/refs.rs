@@ -120,9 +120,11 @@ impl RefParser<'_> {
                     .ok_or_else(|| {
                         format!("repetition at position {save} expands beyond {MAX_REFS} references (use `accesses` to repeat the whole list)")
                     })?;
+                // An empty item repeated stays empty: no loop over `count` (which may be
+                // 2^64 - 1) when there is nothing to copy.
                 if count == 0 {
                     out.truncate(start);
-                } else {
+                } else if len > 0 {
                     for _ in 1..count {
                         out.extend_from_within(start..start + len);
                     }

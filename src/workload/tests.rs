@@ -72,6 +72,30 @@ fn refs_run_length_string_expands() {
     }
 }
 
+/// Issue 17 item 1: an empty group repeated 2^64 - 1 times is empty at once (it used to
+/// loop 2^64 times copying nothing); limits are checked before expanding, and the
+/// message names the limit.
+#[test]
+fn refs_empty_groups_and_the_expansion_limit() {
+    let start = std::time::Instant::now();
+    assert_eq!(pages("1 ()x18446744073709551615"), vec![1]);
+    assert_eq!(pages("()x4000000000 2 (())x18446744073709551615"), vec![2]);
+    assert_eq!(pages("((3)x0)x18446744073709551615 4"), vec![4]);
+    assert_eq!(pages("(()x0 5)x2"), vec![5, 5]);
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    let limit = format!("{MAX_REFS} references");
+    for bad in [
+        "(1 2)x9000000000",
+        "(1 2)x18446744073709551615",
+        "((1 2)x4096)x4096",
+        "1x16777217",
+        "1 2x16777216",
+    ] {
+        let e = RefList::parse(bad).unwrap_err();
+        assert!(e.contains(&limit), "`{bad}`: {e}");
+    }
+}
+
 #[test]
 fn refs_array_equals_string_and_addresses_follow_pages() {
     let a = WorkloadSpec::from_toml(
