@@ -192,7 +192,7 @@ enum TraceCmd {
     /// Run a program under valgrind lackey and write its trace (`--out -`: .mmt to stdout).
     /// Name the program binary itself: valgrind does not follow the exec of a wrapper script.
     Record {
-        /// Output file; the suffix picks the compression (.mmt, .mmt.gz, .mmt.xz).
+        /// Output file, named .mmt, .mmt.gz or .mmt.xz (the suffix picks the compression; other names are refused), or `-`.
         #[arg(long, short)]
         out: Option<PathBuf>,
         /// Stop after this many accesses (the program is then killed).

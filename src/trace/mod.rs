@@ -273,6 +273,25 @@ fn check_options(name: &str, opts: &TraceOptions) -> Result<(), TraceError> {
     Ok(())
 }
 
+/// Checks that `out`'s name is one a `.mmt` file may have (`.mmt`, `.mmt.gz`, `.mmt.xz`;
+/// `-` for standard output): a trace written under another format's name would be read
+/// back as that format. For writers of `.mmt` that are not [`convert`] (`trace record`).
+pub fn check_mmt_name(out: &Path) -> Result<(), TraceError> {
+    if out.as_os_str() == "-" || format_from_name(out) == Some(TraceFormat::Binary) {
+        return Ok(());
+    }
+    let says = match format_from_name(out) {
+        Some(f) => format!(" (this name would be read back as {f})"),
+        None => String::new(),
+    };
+    Err(TraceError::new(
+        &display_name(out),
+        format!(
+            "the trace is written in mmusim's binary format: name it .mmt, .mmt.gz or .mmt.xz, or - for standard output{says}"
+        ),
+    ))
+}
+
 /// Opens a trace for streaming. `path` `-` reads stdin. The format is `opts.format`,
 /// or for `Auto` the file name's (see [`format_from_name`]), else the content's.
 pub fn open(path: &Path, opts: &TraceOptions) -> Result<Box<dyn AccessSource>, TraceError> {
@@ -440,16 +459,23 @@ pub fn convert(input: &Path, in_opts: &TraceOptions, output: &Path) -> Result<u6
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| TraceError::new(&out_name, "output needs a file name"))?;
-    let stem = compress::strip_suffix(file_name).to_ascii_lowercase();
-    let kind = if stem.ends_with(".mmt") {
-        OutKind::Binary
-    } else if stem.ends_with(".txt") {
-        OutKind::Text
-    } else {
-        return Err(TraceError::new(
-            &out_name,
-            "output must be named .mmt or .txt (optionally followed by .gz or .xz)",
-        ));
+    // The name decides the format, exactly as a reader will decide it when the file
+    // is read back: `t.lackey.txt` ends in `.txt` but reads as lackey, so it is refused.
+    let kind = match format_from_name(output) {
+        Some(TraceFormat::Binary) => OutKind::Binary,
+        Some(TraceFormat::Text) => OutKind::Text,
+        other => {
+            let says = match other {
+                Some(f) => format!("; `{file_name}` would be read back as {f}"),
+                None => String::new(),
+            };
+            return Err(TraceError::new(
+                &out_name,
+                format!(
+                    "output must be named .mmt or .txt (optionally followed by .gz or .xz){says}"
+                ),
+            ));
+        }
     };
     let mut src = open_trace(input, in_opts)?;
     let dir = match output.parent() {

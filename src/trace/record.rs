@@ -37,6 +37,8 @@ fn err(file: &str, msg: impl Into<String>) -> TraceError {
 /// Record `cmd` (program and arguments) into `out` (`-` for standard output), stopping
 /// after `limit` accesses when given.
 pub fn record(cmd: &[String], out: &Path, limit: Option<u64>) -> Result<RecordSummary, TraceError> {
+    // Before valgrind runs: a wrong name is known now, not after the recording.
+    super::check_mmt_name(out)?;
     let prog = cmd
         .first()
         .ok_or_else(|| err("record", "no command to record"))?;
