@@ -136,8 +136,14 @@ impl PageStream {
         let mut buf: Vec<Access> = Vec::with_capacity(4096);
         loop {
             buf.clear();
-            src.fill(&mut buf, 4096)
-                .map_err(|e| format!("{what}: {e}"))?;
+            // A trace's own errors already start with its name (`analyze --trace F`).
+            src.fill(&mut buf, 4096).map_err(|e| {
+                if e.msg.starts_with(&format!("{what}:")) {
+                    e.msg
+                } else {
+                    format!("{what}: {e}")
+                }
+            })?;
             if buf.is_empty() {
                 break;
             }

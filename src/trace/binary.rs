@@ -24,7 +24,7 @@
 //! load, a shift and two stores per access.
 
 use super::compress::Sink;
-use super::source::{Failure, TraceSource, Window};
+use super::source::{Failure, Tally, TraceSource, Window, Wording};
 use super::TraceError;
 use crate::addr::AccessKind;
 use crate::workload::Access;
@@ -227,6 +227,21 @@ impl TraceSource for BinaryReader {
         let before = buf.len();
         let r = self.decode(buf, before + max);
         self.fail.settle(r, buf, before)
+    }
+
+    fn tally(&self) -> Tally {
+        // One access per record, stored as written (already split).
+        Tally {
+            records: self.read,
+            crossings: 0,
+        }
+    }
+
+    fn wording(&self) -> Wording {
+        Wording {
+            records: "16-byte records",
+            accesses: "one per record, split at pages when written",
+        }
     }
 }
 

@@ -21,7 +21,7 @@
 //! length is not a multiple of 64 ends in an error naming the truncated record's
 //! offset; an empty file is an empty trace.
 
-use super::source::{Carry, Failure, Pending, TraceSource, Window};
+use super::source::{Carry, Failure, Pending, Tally, TraceSource, Window, Wording};
 use super::{TraceError, TraceOptions};
 use crate::addr::AccessKind;
 use crate::workload::Access;
@@ -41,6 +41,8 @@ pub(crate) struct ChampSimReader {
     pending: Pending,
     carry: Carry,
     fail: Failure,
+    /// Records decoded.
+    records: u64,
 }
 
 #[inline(always)]
@@ -59,12 +61,14 @@ impl ChampSimReader {
             pending: Pending::default(),
             carry: Carry::default(),
             fail: Failure::default(),
+            records: 0,
         }
     }
 
     /// Appends one record's accesses.
     #[inline(always)]
     fn record(&mut self, rec: &[u8], out: &mut Vec<Access>) {
+        self.records += 1;
         let mut first = if self.fetches {
             out.push(Access {
                 vaddr: u64_at(rec, 0),
@@ -140,6 +144,21 @@ impl TraceSource for ChampSimReader {
         let r = self.decode(buf, limit);
         self.carry.take_excess(buf, limit);
         self.fail.settle(r, buf, before)
+    }
+
+    fn tally(&self) -> Tally {
+        // Records carry no sizes: nothing is split.
+        Tally {
+            records: self.records,
+            crossings: 0,
+        }
+    }
+
+    fn wording(&self) -> Wording {
+        Wording {
+            records: "64-byte instruction records",
+            accesses: "a record's fetch and its memory operands",
+        }
     }
 }
 

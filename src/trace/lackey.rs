@@ -11,7 +11,7 @@
 //! messages) and blank lines are skipped; anything else is an error naming the line.
 //! Leading spaces are not significant (some tools re-indent lackey output).
 
-use super::source::{push_sized, quote, trim, LineParser, LineSource, Pending};
+use super::source::{push_sized, quote, trim, LineParser, LineSource, Pending, Tally, Wording};
 use super::TraceOptions;
 use crate::addr::AccessKind;
 use crate::workload::Access;
@@ -22,6 +22,7 @@ pub(crate) struct Lackey {
     fetches: bool,
     page_mask: u64,
     pending: Pending,
+    tally: Tally,
 }
 
 /// A lackey reader over a decompressed stream.
@@ -37,6 +38,7 @@ pub(crate) fn reader(
             fetches: opts.fetches,
             page_mask: opts.page_size - 1,
             pending: Pending::default(),
+            tally: Tally::default(),
         },
     )
 }
@@ -63,9 +65,13 @@ impl Lackey {
     #[inline(always)]
     fn emit(&mut self, op: u8, vaddr: u64, size: u64, out: &mut Vec<Access>) {
         let mask = self.page_mask;
-        match (op, self.fetches) {
+        self.tally.records += 1;
+        self.tally.crossings += match (op, self.fetches) {
             (b'I', true) => push_sized(out, vaddr, size, AccessKind::Fetch, 1, mask),
-            (b'I', false) => self.pending.add(1),
+            (b'I', false) => {
+                self.pending.add(1);
+                0
+            }
             // With fetches on, the instruction was counted by its fetch.
             (b'L', f) => {
                 let n = if f { 0 } else { self.pending.take() };
@@ -77,14 +83,25 @@ impl Lackey {
             }
             (_, f) => {
                 let n = if f { 0 } else { self.pending.take() };
-                push_sized(out, vaddr, size, AccessKind::Load, n, mask);
-                push_sized(out, vaddr, size, AccessKind::Store, 0, mask);
+                push_sized(out, vaddr, size, AccessKind::Load, n, mask)
+                    + push_sized(out, vaddr, size, AccessKind::Store, 0, mask)
             }
-        }
+        };
     }
 }
 
 impl LineParser for Lackey {
+    fn tally(&self) -> Tally {
+        self.tally
+    }
+
+    fn wording(&self) -> Wording {
+        Wording {
+            records: "I, L, S and M lines",
+            accesses: "an M is a load and a store",
+        }
+    }
+
     /// Exactly `I  hex,dec\n` or ` L|S|M hex,dec\n` with 1-16 hex digits and 1-6
     /// decimal digits: what valgrind writes, i.e. nearly every line.
     #[inline(always)]

@@ -27,8 +27,12 @@
 //!   formats; offsets count decompressed bytes). An error met in the middle of a
 //!   `fill` is returned after the accesses decoded before it have been delivered, and
 //!   then by every later call.
-//! - An empty lackey, text, refs or ChampSim file is an empty trace; an empty `.mmt`
-//!   file is an error (it has no header).
+//! - A trace without a single access (an empty file, an empty gzip or xz stream, a
+//!   file of comments, an `.mmt` header alone) is an error, "trace has no accesses",
+//!   at its first batch ([`open`] wraps every reader so); an empty `.mmt` file has not
+//!   even a header. Only `trace record` reads a possibly empty stream, and says why.
+//! - Besides accesses, each reader counts its records and page-crossing splits (for
+//!   [`stats`]: records, accesses and translations apart).
 
 pub mod binary;
 pub mod champsim;
@@ -46,7 +50,8 @@ pub use text::TextWriter;
 
 use crate::workload::{Access, AccessSource, RefList, WorkloadError};
 use serde::{Deserialize, Serialize};
-use source::{Adapter, TraceSource};
+pub use source::Wording;
+use source::{Adapter, Tally, TraceSource};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Cursor, Read};
@@ -303,6 +308,20 @@ pub(crate) fn open_trace(
     path: &Path,
     opts: &TraceOptions,
 ) -> Result<Box<dyn TraceSource>, TraceError> {
+    Ok(Box::new(NonEmpty {
+        inner: open_maybe_empty(path, opts)?,
+        name: display_name(path),
+        fetches: opts.fetches,
+        seen: false,
+    }))
+}
+
+/// [`open_trace`] without the refusal of a trace that holds no access, for
+/// `trace record`, which says itself why valgrind gave nothing.
+pub(crate) fn open_maybe_empty(
+    path: &Path,
+    opts: &TraceOptions,
+) -> Result<Box<dyn TraceSource>, TraceError> {
     let name = display_name(path);
     check_options(&name, opts)?;
     let (mut r, _) = open_bytes(path, &name)?;
@@ -440,6 +459,70 @@ impl TraceSource for RefsReader {
         }));
         self.next = end;
         Ok(())
+    }
+
+    fn tally(&self) -> Tally {
+        Tally {
+            records: self.next as u64,
+            crossings: 0,
+        }
+    }
+
+    fn wording(&self) -> Wording {
+        Wording {
+            records: "page numbers",
+            accesses: "one per page number",
+        }
+    }
+}
+
+/// Ends a trace that has not a single access with an error at its first batch: an
+/// empty trace would otherwise "run" with all-zero statistics (`run`, `analyze`,
+/// `trace stats`, `trace convert` and workloads all read traces through this). One
+/// branch per batch.
+struct NonEmpty<T> {
+    inner: T,
+    name: String,
+    fetches: bool,
+    seen: bool,
+}
+
+impl<T: TraceSource> TraceSource for NonEmpty<T> {
+    fn next_batch(&mut self, buf: &mut Vec<Access>, max: usize) -> Result<(), TraceError> {
+        let before = buf.len();
+        self.inner.next_batch(buf, max)?;
+        if !self.seen && max > 0 {
+            if buf.len() == before {
+                let records = self.inner.tally().records;
+                let why = if records > 0 && !self.fetches {
+                    let (n, are) = match records {
+                        1 => ("its record".to_string(), "is an instruction fetch"),
+                        n => (format!("all {n} records"), "are instruction fetches"),
+                    };
+                    format!(" ({n} {are}, left out without fetches: --no-fetches, fetches = false)")
+                } else {
+                    String::new()
+                };
+                return Err(TraceError::new(
+                    &self.name,
+                    format!("trace has no accesses{why}"),
+                ));
+            }
+            self.seen = true;
+        }
+        Ok(())
+    }
+
+    fn take_events(&mut self, out: &mut Vec<(u64, crate::workload::OsEvent)>) {
+        self.inner.take_events(out)
+    }
+
+    fn tally(&self) -> Tally {
+        self.inner.tally()
+    }
+
+    fn wording(&self) -> Wording {
+        self.inner.wording()
     }
 }
 

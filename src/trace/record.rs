@@ -9,6 +9,7 @@
 //! In: a command line, an output path, an optional access limit. Out: the trace file and
 //! a [`RecordSummary`]. Linux-only (named pipes and valgrind).
 
+use super::source::TraceSource;
 use super::{BinaryFileWriter, BinaryWriter, TraceError, TraceFormat, TraceOptions};
 use crate::workload::Access;
 use std::io::Write;
@@ -153,7 +154,7 @@ fn convert_stream(fifo: &Path, out: &Path, limit: Option<u64>) -> Result<(u64, b
         fetches: true,
         ..Default::default()
     };
-    let mut src = super::open(fifo, &opts)?;
+    let mut src = super::open_maybe_empty(fifo, &opts)?;
     let limit = limit.unwrap_or(u64::MAX);
     let mut buf: Vec<Access> = Vec::with_capacity(4096);
     let out_name = out.display().to_string();
@@ -167,8 +168,7 @@ fn convert_stream(fifo: &Path, out: &Path, limit: Option<u64>) -> Result<(u64, b
                 if want == 0 {
                     return Ok(true);
                 }
-                src.fill(&mut buf, want)
-                    .map_err(|e| err(&fifo.display().to_string(), e.msg))?;
+                src.next_batch(&mut buf, want)?;
                 if buf.is_empty() {
                     return Ok(false);
                 }

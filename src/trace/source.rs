@@ -19,6 +19,12 @@ pub(crate) trait TraceSource: Send {
 
     /// OS events read so far, with their stream positions (text traces only).
     fn take_events(&mut self, _out: &mut Vec<(u64, OsEvent)>) {}
+
+    /// What was read so far besides the accesses handed out (for `trace stats`).
+    fn tally(&self) -> Tally;
+
+    /// What the format's records are and what accesses they make, for `trace stats`.
+    fn wording(&self) -> Wording;
 }
 
 impl TraceSource for Box<dyn TraceSource> {
@@ -29,6 +35,36 @@ impl TraceSource for Box<dyn TraceSource> {
     fn take_events(&mut self, out: &mut Vec<(u64, OsEvent)>) {
         (**self).take_events(out)
     }
+
+    fn tally(&self) -> Tally {
+        (**self).tally()
+    }
+
+    fn wording(&self) -> Wording {
+        (**self).wording()
+    }
+}
+
+/// How `trace stats` names a format's records ("I, L, S and M lines") and the accesses
+/// they make ("an M is a load and a store").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Wording {
+    pub records: &'static str,
+    pub accesses: &'static str,
+}
+
+/// A reader's counts besides the accesses it emits: a trace has records (lines, fixed
+/// records, page numbers), a record may make several accesses (a lackey `M` is a load
+/// and a store, a ChampSim record an instruction's fetch and operands), and an access
+/// that crosses a page becomes two translations. `trace stats` reports all three.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    /// Records that describe accesses (comments, blank lines, valgrind's `==` lines and
+    /// event lines are not records), including instruction fetches left out by
+    /// `fetches = false`.
+    pub records: u64,
+    /// Accesses split in two at a page boundary (each adds one translation).
+    pub crossings: u64,
 }
 
 /// The [`crate::workload::AccessSource`] face of a [`TraceSource`].
@@ -203,7 +239,7 @@ impl Pending {
 /// Appends an access of `size` bytes at `vaddr`; if it crosses a page boundary, also
 /// the access to the next page (at that page's base, 0 instructions), because the MMU
 /// translates both pages. Callers guarantee `1 <= size <= page size`, so at most two
-/// pages are touched.
+/// pages are touched. Returns 1 if the access was split, else 0 (for [`Tally`]).
 #[inline(always)]
 pub(crate) fn push_sized(
     out: &mut Vec<Access>,
@@ -212,7 +248,7 @@ pub(crate) fn push_sized(
     kind: AccessKind,
     instrs: u32,
     page_mask: u64,
-) {
+) -> u64 {
     out.push(Access {
         vaddr,
         kind,
@@ -226,8 +262,10 @@ pub(crate) fn push_sized(
                 kind,
                 instrs: 0,
             });
+            return 1;
         }
     }
+    0
 }
 
 /// Error state shared by the readers: an error met after some accesses of a `fill` were
@@ -340,6 +378,12 @@ pub(crate) trait LineParser: Send {
         None
     }
 
+    /// Records and page crossings decoded so far.
+    fn tally(&self) -> Tally;
+
+    /// See [`TraceSource::wording`].
+    fn wording(&self) -> Wording;
+
     /// Fast path for the format's common line shapes: if `bytes` starts with a
     /// complete, well-formed line of such a shape (ending in `\n`), decodes it into
     /// `out` and returns its length including the `\n`. `None` (without touching
@@ -439,6 +483,14 @@ impl<P: LineParser> TraceSource for LineSource<P> {
 
     fn take_events(&mut self, out: &mut Vec<(u64, OsEvent)>) {
         out.append(&mut self.events);
+    }
+
+    fn tally(&self) -> Tally {
+        self.parser.tally()
+    }
+
+    fn wording(&self) -> Wording {
+        self.parser.wording()
     }
 }
 

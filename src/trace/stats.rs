@@ -1,12 +1,13 @@
-//! A trace's summary: how many accesses of each kind, how many distinct pages at each
-//! page size, and how soon 4K pages are reused.
+//! A trace's summary: how many records, accesses and translations (page-granular
+//! accesses, a page-crossing access counting two) and of which kind, how many distinct
+//! pages at each page size, and how soon 4K pages are reused.
 //!
 //! In: any readable trace (through the same readers as the simulator). Out:
 //! [`TraceStats`] (serializable, and a readable table via `Display`). Exact counts;
 //! distinct pages are kept in hash sets, so memory grows with the footprint (fine for
 //! a statistics tool, unlike the readers themselves).
 
-use super::{open_trace, TraceError, TraceOptions};
+use super::{open_trace, TraceError, TraceOptions, Wording};
 use crate::addr::AccessKind;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -30,7 +31,20 @@ pub struct ReuseSummary {
 /// Counts over a whole trace.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TraceStats {
+    /// Records of the trace that describe accesses: lines of lackey and text traces
+    /// (instruction fetches included, also when they are left out), 64-byte ChampSim
+    /// records, `.mmt` records, the page numbers of a `.refs` string.
+    pub records: u64,
+    /// The memory accesses those records make, before page-crossing ones are split: a
+    /// lackey `M` is a load and a store, a ChampSim record its fetch and operands.
     pub accesses: u64,
+    /// Page-granular accesses, as `run` simulates them (its `accesses`): an access that
+    /// crosses a page is two translations. The kinds below and the footprint and reuse
+    /// figures count these.
+    pub translations: u64,
+    /// What the format's records and accesses are, for the table's labels.
+    #[serde(skip)]
+    pub wording: Wording,
     /// Sum of the accesses' `instrs`.
     pub instructions: u64,
     pub loads: u64,
@@ -61,8 +75,8 @@ pub fn stats(path: &Path, opts: &TraceOptions) -> Result<TraceStats, TraceError>
             break;
         }
         for a in &buf {
-            let i = s.accesses;
-            s.accesses += 1;
+            let i = s.translations;
+            s.translations += 1;
             s.instructions += a.instrs as u64;
             match a.kind {
                 AccessKind::Load => s.loads += 1,
@@ -84,6 +98,10 @@ pub fn stats(path: &Path, opts: &TraceOptions) -> Result<TraceStats, TraceError>
             }
         }
     }
+    let tally = src.tally();
+    s.records = tally.records;
+    s.accesses = s.translations - tally.crossings;
+    s.wording = src.wording();
     s.pages_4k = last.len() as u64;
     s.pages_2m = p2m.len() as u64;
     s.pages_1g = p1g.len() as u64;
@@ -103,9 +121,27 @@ fn pct(part: u64, whole: u64) -> f64 {
 
 impl fmt::Display for TraceStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.accesses;
-        writeln!(f, "accesses      {n:>14}")?;
-        writeln!(f, "instructions  {:>14}", self.instructions)?;
+        let n = self.translations;
+        writeln!(
+            f,
+            "records       {:>14}  trace records ({})",
+            self.records, self.wording.records
+        )?;
+        writeln!(
+            f,
+            "accesses      {:>14}  memory accesses they make ({})",
+            self.accesses, self.wording.accesses
+        )?;
+        let crossing = self.translations - self.accesses;
+        writeln!(
+            f,
+            "translations  {n:>14}  page-granular accesses, as run simulates them ({})",
+            match crossing {
+                0 => "none crosses a page".to_string(),
+                1 => "1 access crosses a page and translates two".to_string(),
+                c => format!("{c} accesses cross a page and translate two"),
+            }
+        )?;
         writeln!(
             f,
             "  loads       {:>14}  {:6.2}%",
@@ -124,6 +160,7 @@ impl fmt::Display for TraceStats {
             self.fetches,
             pct(self.fetches, n)
         )?;
+        writeln!(f, "instructions  {:>14}", self.instructions)?;
         writeln!(
             f,
             "pages         {:>14} x 4K ({} MiB)  {} x 2M  {} x 1G",

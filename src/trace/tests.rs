@@ -206,9 +206,10 @@ fn refs_files() {
     std::fs::write(&p, "18446744073709551615\n").unwrap();
     let e = read_path(&p, &TraceOptions::default(), 3).unwrap_err();
     assert!(e.contains("does not fit in 64 bits"), "{e}");
-    // Empty: an empty trace.
+    // Empty: an error (issue 17 item 11), not a trace that runs with no accesses.
     std::fs::write(&p, "").unwrap();
-    assert_eq!(read_path(&p, &TraceOptions::default(), 3).unwrap(), vec![]);
+    let e = read_path(&p, &TraceOptions::default(), 3).unwrap_err();
+    assert_eq!(e, format!("{}: trace has no accesses", p.display()));
 }
 
 #[test]
@@ -279,7 +280,14 @@ fn stats_are_exact() {
     assert_eq!(
         s,
         TraceStats {
+            // One access per line, none crossing a page.
+            records: 6,
             accesses: 6,
+            translations: 6,
+            wording: Wording {
+                records: "R, W and F lines",
+                accesses: "one per line",
+            },
             instructions: 7,
             loads: 3,
             stores: 2,
@@ -296,7 +304,7 @@ fn stats_are_exact() {
         }
     );
     let table = s.to_string();
-    assert!(table.contains("accesses                   6"), "{table}");
+    assert!(table.contains("translations               6"), "{table}");
     assert!(table.contains("first touch"), "{table}");
     let json = serde_json::to_string(&s).unwrap();
     assert!(json.contains("\"distance_log2\":[1,2]"), "{json}");
@@ -361,10 +369,14 @@ fn bad_inputs() {
         }
     }
 
-    // Empty files: an empty trace for lackey, text, refs and ChampSim; an error for .mmt.
+    // Empty files: no accesses (issue 17 item 11); an .mmt has not even a header.
     for name in ["e.lackey", "e.txt", "e.refs", "e.champsim", "e.lackey.gz"] {
         let p = put(name, b"");
-        assert_eq!(read_path(&p, &opts, 10).unwrap(), vec![], "{name}");
+        assert_eq!(
+            err(&p),
+            format!("{}: trace has no accesses", p.display()),
+            "{name}"
+        );
     }
     let p = put("e.mmt", b"");
     assert_eq!(

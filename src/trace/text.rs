@@ -27,7 +27,7 @@
 //! counted into the next `R`/`W` line's instructions.
 
 use super::source::{
-    parse_dec, parse_hex, push_sized, quote, trim, LineParser, LineSource, Pending,
+    parse_dec, parse_hex, push_sized, quote, trim, LineParser, LineSource, Pending, Tally, Wording,
 };
 use super::TraceOptions;
 use crate::addr::AccessKind;
@@ -40,6 +40,7 @@ pub(crate) struct Text {
     pending: Pending,
     /// The OS event the last line held (`munmap` / `madvise` lines).
     event: Option<OsEvent>,
+    tally: Tally,
 }
 
 /// A text-trace reader over a decompressed stream.
@@ -56,6 +57,7 @@ pub(crate) fn reader(
             page_mask: opts.page_size - 1,
             pending: Pending::default(),
             event: None,
+            tally: Tally::default(),
         },
     )
 }
@@ -71,6 +73,17 @@ fn parse_num(tok: &[u8]) -> Option<u64> {
 impl LineParser for Text {
     fn take_event(&mut self) -> Option<OsEvent> {
         self.event.take()
+    }
+
+    fn tally(&self) -> Tally {
+        self.tally
+    }
+
+    fn wording(&self) -> Wording {
+        Wording {
+            records: "R, W and F lines",
+            accesses: "one per line",
+        }
     }
 
     fn line(&mut self, line: &[u8], out: &mut Vec<Access>) -> Result<(), String> {
@@ -192,6 +205,7 @@ impl LineParser for Text {
                 self.page_mask + 1
             ));
         }
+        self.tally.records += 1;
         if kind == AccessKind::Fetch && !self.fetches {
             self.pending.add(instrs);
             return Ok(());
@@ -202,7 +216,7 @@ impl LineParser for Text {
             self.pending.add(instrs);
             self.pending.take()
         };
-        push_sized(out, vaddr, size, kind, n, self.page_mask);
+        self.tally.crossings += push_sized(out, vaddr, size, kind, n, self.page_mask);
         Ok(())
     }
 }
