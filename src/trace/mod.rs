@@ -619,4 +619,6 @@ pub fn convert(input: &Path, in_opts: &TraceOptions, output: &Path) -> Result<u6
 }
 
 #[cfg(test)]
+mod robust_tests;
+#[cfg(test)]
 mod tests;

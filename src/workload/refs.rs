@@ -30,7 +30,7 @@ impl RefList {
             i: 0,
         };
         let mut out = Vec::new();
-        p.list(&mut out, 0)?;
+        p.list(&mut out, 0, true)?;
         Ok(RefList(out))
     }
 }
@@ -73,29 +73,80 @@ impl RefParser<'_> {
         Ok(v)
     }
 
-    /// Parses items until end of input (depth 0) or the matching `)`.
-    fn list(&mut self, out: &mut Vec<u64>, depth: usize) -> Result<(), String> {
+    /// Whether the group opening at `open` is followed by a count of 0 (`(…)x0`). Scans
+    /// to the matching `)` (each byte once per enclosing group, at most 33 times).
+    fn repeated_zero_times(&self, open: usize) -> bool {
+        let mut depth = 0usize;
+        let mut i = open;
+        while let Some(&c) = self.s.get(i) {
+            i += 1;
+            match c {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let ws = |i: &mut usize| {
+            while self.s.get(*i).is_some_and(u8::is_ascii_whitespace) {
+                *i += 1;
+            }
+        };
+        ws(&mut i);
+        if !matches!(self.s.get(i), Some(b'x' | b'X' | b'*')) {
+            return false;
+        }
+        i += 1;
+        ws(&mut i);
+        let digits = self.s[i.min(self.s.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit());
+        let mut any = false;
+        for &d in digits {
+            if d != b'0' {
+                return false;
+            }
+            any = true;
+        }
+        any
+    }
+
+    /// Parses items until end of input (depth 0) or the matching `)`, appending their
+    /// expansion to `out` when `emit`, else only measuring it; returns the expanded
+    /// length. A group repeated 0 times is measured (its syntax and limits checked),
+    /// never expanded, so the work is bounded by the input and the output, whatever
+    /// the counts: `((1)x16777216)x0` costs nothing.
+    fn list(&mut self, out: &mut Vec<u64>, depth: usize, emit: bool) -> Result<usize, String> {
+        let mut total = 0usize;
         loop {
             self.skip(true);
             let start = out.len();
-            match self.peek() {
-                None if depth == 0 => return Ok(()),
+            let item_len = match self.peek() {
+                None if depth == 0 => return Ok(total),
                 None => return Err("unclosed `(`".to_string()),
                 Some(b')') if depth > 0 => {
                     self.i += 1;
-                    return Ok(());
+                    return Ok(total);
                 }
                 Some(b')') => return Err(format!("unmatched `)` at position {}", self.i)),
                 Some(b'(') => {
                     if depth >= 32 {
                         return Err("groups nested more than 32 deep".to_string());
                     }
+                    let inner_emit = emit && !self.repeated_zero_times(self.i);
                     self.i += 1;
-                    self.list(out, depth + 1)?;
+                    self.list(out, depth + 1, inner_emit)?
                 }
                 Some(c) if c.is_ascii_digit() => {
                     let v = self.number()?;
-                    out.push(v);
+                    if emit {
+                        out.push(v);
+                    }
+                    1
                 }
                 Some(c) => {
                     return Err(format!(
@@ -103,39 +154,44 @@ impl RefParser<'_> {
                         c as char, self.i
                     ))
                 }
-            }
-            // Optional repetition suffix, `x` or `*`, spaces allowed around it.
+            };
+            // Optional repetition suffix, `x` or `*`, spaces allowed around it. Its
+            // length is checked (no overflow, within the limit) before anything is
+            // copied.
             let save = self.i;
             self.skip(false);
-            if matches!(self.peek(), Some(b'x' | b'X' | b'*')) {
+            let item_total = if matches!(self.peek(), Some(b'x' | b'X' | b'*')) {
                 self.i += 1;
                 self.skip(false);
                 let count = self.number()?;
-                let len = out.len() - start;
-                let total = usize::try_from(count)
+                let t = usize::try_from(count)
                     .ok()
-                    .and_then(|c| c.checked_mul(len))
-                    .and_then(|t| t.checked_add(start))
+                    .and_then(|c| c.checked_mul(item_len))
                     .filter(|&t| t <= MAX_REFS)
                     .ok_or_else(|| {
                         format!("repetition at position {save} expands beyond {MAX_REFS} references (use `accesses` to repeat the whole list)")
                     })?;
-                // An empty item repeated stays empty: no loop over `count` (which may be
-                // 2^64 - 1) when there is nothing to copy.
-                if count == 0 {
-                    out.truncate(start);
-                } else if len > 0 {
-                    for _ in 1..count {
-                        out.extend_from_within(start..start + len);
+                if emit {
+                    if count == 0 {
+                        out.truncate(start);
+                    } else if item_len > 0 {
+                        // An empty item repeated stays empty: no loop over `count`
+                        // (which may be 2^64 - 1) when there is nothing to copy.
+                        for _ in 1..count {
+                            out.extend_from_within(start..start + item_len);
+                        }
                     }
                 }
-                debug_assert_eq!(out.len(), total);
+                t
             } else {
                 self.i = save;
-            }
-            if out.len() > MAX_REFS {
-                return Err(format!("more than {MAX_REFS} references"));
-            }
+                item_len
+            };
+            total = total
+                .checked_add(item_total)
+                .filter(|&t| t <= MAX_REFS)
+                .ok_or_else(|| format!("more than {MAX_REFS} references"))?;
+            debug_assert!(!emit || out.len() - start == item_total);
         }
     }
 }

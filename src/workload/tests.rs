@@ -82,6 +82,13 @@ fn refs_empty_groups_and_the_expansion_limit() {
     assert_eq!(pages("()x4000000000 2 (())x18446744073709551615"), vec![2]);
     assert_eq!(pages("((3)x0)x18446744073709551615 4"), vec![4]);
     assert_eq!(pages("(()x0 5)x2"), vec![5, 5]);
+    // A group repeated 0 times is measured, not expanded then dropped (200 x 16 M
+    // copies before).
+    let zeros = format!("{}6", "((1)x16777216)x0 ( (2 3)x8388608 )x00 ".repeat(200));
+    assert_eq!(pages(&zeros), vec![6]);
+    // Still checked: syntax and the limit inside a group repeated 0 times.
+    assert!(RefList::parse("(1 a)x0").is_err());
+    assert!(RefList::parse("((1)x16777217)x0").is_err());
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
     let limit = format!("{MAX_REFS} references");
     for bad in [
