@@ -136,14 +136,7 @@ impl PageStream {
         let mut buf: Vec<Access> = Vec::with_capacity(4096);
         loop {
             buf.clear();
-            // A trace's own errors already start with its name (`analyze --trace F`).
-            src.fill(&mut buf, 4096).map_err(|e| {
-                if e.msg.starts_with(&format!("{what}:")) {
-                    e.msg
-                } else {
-                    format!("{what}: {e}")
-                }
-            })?;
+            src.fill(&mut buf, 4096).map_err(|e| named(what, e.msg))?;
             if buf.is_empty() {
                 break;
             }
@@ -168,7 +161,7 @@ impl PageStream {
         page_size: PageSize,
         what: &str,
     ) -> Result<PageStream, String> {
-        let mut src = spec.open(core, dir).map_err(|e| format!("{what}: {e}"))?;
+        let mut src = spec.open(core, dir).map_err(|e| named(what, e.msg))?;
         PageStream::from_source(&mut *src, page_size.shift(), what)
     }
 
@@ -177,6 +170,17 @@ impl PageStream {
     pub fn from_trace(path: &str, core: usize, page_size: PageSize) -> Result<PageStream, String> {
         let (spec, dir) = trace_workload(path)?;
         PageStream::from_workload(&spec, &dir, core, page_size, path)
+    }
+}
+
+/// `msg` prefixed with `what`, unless it already starts with it: a trace's own errors
+/// name the file (`analyze --trace F`, `-` being `<stdin>` there).
+fn named(what: &str, msg: String) -> String {
+    let stdin = what == "-" && msg.starts_with("<stdin>:");
+    if stdin || msg.starts_with(&format!("{what}:")) {
+        msg
+    } else {
+        format!("{what}: {msg}")
     }
 }
 

@@ -334,6 +334,13 @@ pub(crate) fn open_maybe_empty(
                 let n = compress::read_up_to(&mut r, &mut head)
                     .map_err(|e| TraceError::io(&name, &e))?;
                 head.truncate(n);
+                if n == 0 {
+                    // Nothing to tell the format by, and nothing to read either.
+                    return Err(TraceError::new(
+                        &name,
+                        "trace has no accesses (it is empty)",
+                    ));
+                }
                 let f = format_from_content(&head)
                     .ok_or_else(|| TraceError::new(&name, CANNOT_TELL))?;
                 r = Box::new(Cursor::new(head).chain(r));

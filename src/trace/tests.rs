@@ -383,8 +383,14 @@ fn bad_inputs() {
         err(&p),
         format!("{}: byte 0: empty file: no MMUTRACE header", p.display())
     );
-    // An empty file with no telling name cannot be classified.
+    // An empty file with no telling name has nothing to tell its format by, nor to
+    // read; stdin is read the same way.
     let p = put("empty", b"");
+    assert_eq!(
+        err(&p),
+        format!("{}: trace has no accesses (it is empty)", p.display())
+    );
+    let p = put("garbage", b"\x01\x02 not a trace\n");
     assert!(err(&p).contains("cannot tell the trace format"));
 
     // A missing file is named.

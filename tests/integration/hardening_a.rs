@@ -287,6 +287,21 @@ fn empty_traces_are_errors_naming_the_file() {
         assert!(!d.join(&run_out).exists(), "{name}: a result was written");
         assert!(!d.join("o.mmt").exists(), "{name}: converted");
     }
+    // Standard input (null here, so empty), with and without a format.
+    for args in [
+        &["run", "-q", "--trace", "-", "--out", "stdin"][..],
+        &["analyze", "-q", "--trace", "-"],
+        &["trace", "stats", "-"],
+        &["trace", "stats", "--format", "lackey", "-"],
+    ] {
+        let o = mmusim(d, args, 30);
+        refused(
+            &o,
+            &format!("{args:?}"),
+            &["<stdin>: trace has no accesses"],
+        );
+        assert!(!o.stderr.contains("-: <stdin>"), "{args:?}: {}", o.stderr);
+    }
     // A workload file that names an empty trace: the message names both.
     std::fs::write(
         d.join("wl.toml"),
