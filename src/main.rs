@@ -180,7 +180,7 @@ enum TraceCmd {
         #[command(flatten)]
         read: ReadArgs,
     },
-    /// Accesses, instructions, read/write mix, footprint in 4K/2M/1G pages, reuse.
+    /// Records, accesses and translations (page-crossing accesses count two), instructions, read/write mix, footprint in 4K/2M/1G pages, reuse.
     Stats {
         input: PathBuf,
         #[command(flatten)]
