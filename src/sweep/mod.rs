@@ -9,7 +9,9 @@
 //! per finished job (its id, point, workload, axis values, and the run's total
 //! statistics and page-table counters, or its error), appended, flushed and synced as each job ends, so that a
 //! killed sweep restarted skips what is there and loses nothing. A torn last line (the
-//! kill came mid-write) is ignored and its job runs again. `--shard I/N` runs the jobs
+//! kill came mid-write) is cut and its job runs again; a sweep holds a lock on its
+//! folder while it writes; failed runs are listed and, with `--retry-failed`, run
+//! again (reading, locking and rewriting the store: `store.rs`). `--shard I/N` runs the jobs
 //! whose index is I mod N, for job arrays on a cluster; `--index K` runs run K alone.
 
 use crate::report::{fnv1a, RunReport};
@@ -26,6 +28,7 @@ mod cli;
 pub mod onepass;
 mod plan_errors;
 pub mod report;
+pub mod store;
 pub use cli::{cli, SweepCmd};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -251,17 +254,6 @@ pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
     }
 }
 
-/// The ids a store already holds (a torn last line is not a record).
-pub fn done_ids(store: &Path) -> HashSet<String> {
-    let Ok(text) = std::fs::read_to_string(store) else {
-        return HashSet::new();
-    };
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<Record>(l).ok())
-        .map(|r| r.id)
-        .collect()
-}
-
 /// Which of a sweep's runs one invocation takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Slice {
@@ -294,10 +286,15 @@ pub struct Summary {
     pub runs: usize,
     /// Ctrl-C stopped the sweep: the runs under way were abandoned (not stored).
     pub interrupted: bool,
+    /// The failed runs of the slice, this time's and those the store held, in plan
+    /// order.
+    pub failures: Vec<Failure>,
 }
 
 /// Runs the jobs of `spec_path` in `slice` not yet in `<out>/results.jsonl` on
-/// `threads` threads, appending each as it ends. A sweep over the size of one
+/// `threads` threads, appending each as it ends, with the folder locked (a second
+/// sweep into it is refused). With `retry_failed`, the slice's failed runs in the store
+/// are dropped from it and run again. A sweep over the size of one
 /// fully-associative LRU TLB is answered by one stack pass per workload (see
 /// [`onepass`]) unless the spec says `one_pass = false`.
 pub fn run(
@@ -305,6 +302,7 @@ pub fn run(
     out: &Path,
     slice: Slice,
     threads: usize,
+    retry_failed: bool,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Summary, String> {
     let (spec, jobs) = plan(spec_path).map_err(|e| e.join("\n"))?;
@@ -324,57 +322,18 @@ pub fn run(
             .join(",")
             .as_bytes(),
     );
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let store: PathBuf = out.join("results.jsonl");
-    // The spec beside its results: the report reads its plots and baseline there.
-    let copy = out.join("spec.toml");
-    let text = std::fs::read(spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?;
-    if std::fs::read(&copy).ok().as_deref() != Some(&text[..]) {
-        crate::report::write_atomic(&copy, &text)
-            .map_err(|e| format!("{}: {e}", copy.display()))?;
-    }
-    let mut done_totals: HashMap<String, serde_json::Value> = HashMap::new();
-    let mut done: HashSet<String> = HashSet::new();
-    if store.exists() {
-        let recs = read_store(out)?;
-        if let Some(r) = recs.iter().find(|r| r.sweep != sweep_id) {
-            return Err(format!(
-                "{} holds runs of another sweep (id {}, this one {sweep_id}): give another --out",
-                store.display(),
-                r.sweep
-            ));
-        }
-        for r in recs {
-            done.insert(r.id.clone());
-            if let (Some(t), None) = (r.total, &r.method) {
-                done_totals.insert(r.id, t);
-            }
-        }
-    }
+    let opened = open_store(spec_path, out, &sweep_id, &jobs, slice, retry_failed)?;
+    let (store, file, done, done_totals) =
+        (&opened.path, opened.file, opened.done, opened.done_totals);
     let todo: Vec<&Job> = (jobs.iter())
         .filter(|j| slice.takes(j.index))
         .filter(|j| !done.contains(&j.id))
         .collect();
     let in_shard = jobs.iter().filter(|j| slice.takes(j.index)).count();
-    // A torn last line (killed mid-write) would glue onto the next record: end it.
-    if let Ok(bytes) = std::fs::read(&store) {
-        if bytes.last().is_some_and(|&b| b != b'\n') {
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .open(&store)
-                .map_err(|e| format!("{}: {e}", store.display()))?;
-            f.write_all(b"\n")
-                .map_err(|e| format!("{}: {e}", store.display()))?;
-        }
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&store)
-        .map_err(|e| format!("{}: {e}", store.display()))?;
     let file = Mutex::new(file);
     let finished = Mutex::new((0usize, 0usize));
     let io_error: Mutex<Option<String>> = Mutex::new(None);
+    let failures: Mutex<Vec<Failure>> = Mutex::new(opened.failures);
     let record = |j: &Job, out: Outcome, method| {
         let failed = out.error.is_some();
         let rec = Record {
@@ -392,10 +351,28 @@ pub fn run(
         line.push('\n');
         {
             let mut f = file.lock().expect("lock");
-            if let Err(e) = f.write_all(line.as_bytes()).and_then(|_| f.sync_data()) {
+            // In two writes, so that the kill matrix can tear a line between them.
+            let (a, b) = line.as_bytes().split_at(line.len() / 2);
+            let w = f.write_all(a).and_then(|_| {
+                crate::killpoint::at("sweep.record.half");
+                f.write_all(b)?;
+                f.sync_data()
+            });
+            if let Err(e) = w {
                 *io_error.lock().expect("lock") = Some(format!("{}: {e}", store.display()));
                 return false;
             }
+            crate::killpoint::at("sweep.record");
+        }
+        if let Some(error) = rec.error {
+            failures.lock().expect("lock").push(Failure {
+                index: j.index,
+                point: j.point,
+                workload: j.workload.clone(),
+                axes: j.axes.clone(),
+                error,
+                stored: false,
+            });
         }
         let mut d = finished.lock().expect("lock");
         d.0 += 1;
@@ -549,7 +526,10 @@ pub fn run(
         return Err(e);
     }
     let (ran, failed) = finished.into_inner().expect("lock");
+    let mut failures = failures.into_inner().expect("lock");
+    failures.sort_by_key(|f| f.index);
     Ok(Summary {
+        failures,
         ran,
         skipped: in_shard - todo.len(),
         failed,
@@ -558,6 +538,128 @@ pub fn run(
         runs: jobs.len(),
         interrupted: stopped(),
     })
+}
+
+/// The store of a sweep, opened for a run: locked, its torn last line cut, its failed
+/// runs in the slice dropped for `--retry-failed` (or listed as failures).
+struct Opened {
+    path: PathBuf,
+    /// Held while the sweep runs: one sweep at a time writes to a store.
+    _lock: store::Lock,
+    file: std::fs::File,
+    /// The runs in the store, and the totals of those simulated.
+    done: HashSet<String>,
+    done_totals: HashMap<String, serde_json::Value>,
+    /// The failed runs of the slice the store holds (without `--retry-failed`).
+    failures: Vec<Failure>,
+}
+
+fn open_store(
+    spec_path: &Path,
+    out: &Path,
+    sweep_id: &str,
+    jobs: &[Job],
+    slice: Slice,
+    retry_failed: bool,
+) -> Result<Opened, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let lock = store::lock(out)?;
+    store::remove_stale_temporaries(out);
+    let path = store::path(out);
+    // The spec beside its results: the report reads its plots and baseline there.
+    let copy = out.join("spec.toml");
+    let text = std::fs::read(spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?;
+    if std::fs::read(&copy).ok().as_deref() != Some(&text[..]) {
+        crate::report::write_atomic(&copy, &text)
+            .map_err(|e| format!("{}: {e}", copy.display()))?;
+    }
+    crate::killpoint::at("sweep.spec");
+    let mut done_totals: HashMap<String, serde_json::Value> = HashMap::new();
+    let mut done: HashSet<String> = HashSet::new();
+    let mut failures = Vec::new();
+    if path.exists() {
+        let read = store::read(out)?;
+        if let Some((line, r)) = read.records.iter().find(|r| r.1.sweep != sweep_id) {
+            return Err(format!(
+                "{}:{line}: holds runs of another sweep (id {}, this one {sweep_id}): give another --out",
+                path.display(),
+                r.sweep
+            ));
+        }
+        // A torn last line (killed mid-write) would glue onto the next record: cut it.
+        if let Some(at) = read.torn_at {
+            store::cut_torn(out, at)?;
+        }
+        let recs = store::unique(read.records.into_iter().map(|r| r.1).collect());
+        let job_of = |id: &str| jobs.iter().find(|j| j.id == id && slice.takes(j.index));
+        let retry: Vec<&Record> = (recs.iter())
+            .filter(|r| r.total.is_none() && job_of(&r.id).is_some())
+            .collect();
+        if retry_failed && !retry.is_empty() {
+            let ids: HashSet<&str> = retry.iter().map(|r| r.id.as_str()).collect();
+            store::drop_failed(out, &|id| ids.contains(id))?;
+        }
+        for r in &recs {
+            match (job_of(&r.id), &r.total) {
+                (Some(_), None) if retry_failed => continue,
+                (Some(j), None) => failures.push(Failure {
+                    index: j.index,
+                    point: j.point,
+                    workload: j.workload.clone(),
+                    axes: j.axes.clone(),
+                    error: r.error.clone().unwrap_or_default(),
+                    stored: true,
+                }),
+                _ => {}
+            }
+            done.insert(r.id.clone());
+            if let (Some(t), None) = (&r.total, &r.method) {
+                done_totals.insert(r.id.clone(), t.clone());
+            }
+        }
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Opened {
+        path,
+        _lock: lock,
+        file,
+        done,
+        done_totals,
+        failures,
+    })
+}
+
+/// A failed run: where it is in the plan and why it failed.
+pub struct Failure {
+    pub index: usize,
+    pub point: usize,
+    pub workload: String,
+    pub axes: Vec<(String, String)>,
+    pub error: String,
+    /// Failed in an earlier invocation (its record was in the store).
+    pub stored: bool,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let axes: Vec<String> = (self.axes.iter())
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        write!(
+            f,
+            "run {} (point {} x workload `{}`{}{}): {}",
+            self.index,
+            self.point,
+            self.workload,
+            if axes.is_empty() { "" } else { ", " },
+            axes.join(" "),
+            self.error
+        )
+    }
 }
 
 /// What one run leaves in its record.
@@ -572,21 +674,19 @@ fn total_json(r: &RunReport) -> serde_json::Value {
     serde_json::to_value(&r.stats.total).unwrap_or(serde_json::Value::Null)
 }
 
-/// Every record of a store, in order (a torn line is skipped).
+/// Every record of a store, in order (a torn last line is skipped; see [`store`]).
 pub fn read_store(dir: &Path) -> Result<Vec<Record>, String> {
-    let p = dir.join("results.jsonl");
-    let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-    Ok(text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Record>(l).ok())
-        .collect())
+    Ok(store::read(dir)?.records.into_iter().map(|r| r.1).collect())
 }
 
 /// Combines the stores of `dirs` (shards of one sweep) into `out`/results.jsonl,
-/// ordered by point and workload, each run once. Refuses two stores whose runs of
-/// the same point and workload have different ids (their configs disagree: not the
-/// same sweep) or the same id with different results.
+/// ordered by point and workload, each run once (a finished record supersedes a
+/// failed one). Refuses two stores whose runs of the same point and workload have
+/// different ids (their configs disagree: not the same sweep) or the same id with
+/// different results, and an `out` another sweep holds (see [`store::lock`]).
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let _lock = store::lock(out)?;
     let mut by_id: std::collections::BTreeMap<String, (Record, String)> = Default::default();
     let mut by_point: std::collections::HashMap<(usize, String), (String, String)> =
         Default::default();
@@ -615,10 +715,15 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, String> {
             }
             by_point.insert(key, (r.id.clone(), from.clone()));
             if let Some((prev, other)) = by_id.get(&r.id) {
-                if prev.total != r.total || prev.error != r.error {
-                    return Err(format!("run {} differs between {other} and {from}", r.id));
+                match (&prev.total, &r.total) {
+                    // A retried run: the finished record stands.
+                    (None, Some(_)) => {}
+                    (Some(_), None) => continue,
+                    _ if prev.total != r.total || prev.error != r.error => {
+                        return Err(format!("run {} differs between {other} and {from}", r.id))
+                    }
+                    _ => continue,
                 }
-                continue;
             }
             by_id.insert(r.id.clone(), (r, from.clone()));
         }
@@ -633,6 +738,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, String> {
     let p = out.join("results.jsonl");
     crate::report::write_atomic(&p, text.as_bytes())
         .map_err(|e| format!("{}: {e}", p.display()))?;
+    crate::killpoint::at("sweep.merge");
     // The spec copy goes along, for the report.
     if let Some(spec) = dirs
         .iter()
