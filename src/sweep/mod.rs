@@ -322,9 +322,16 @@ pub fn run(
             .join(",")
             .as_bytes(),
     );
-    let opened = open_store(spec_path, out, &sweep_id, &jobs, slice, retry_failed)?;
-    let (store, file, done, done_totals) =
-        (&opened.path, opened.file, opened.done, opened.done_totals);
+    // `_lock` lives to the end: the folder is this sweep's while it runs.
+    let Opened {
+        path: store,
+        _lock,
+        file,
+        done,
+        done_totals,
+        failures,
+    } = open_store(spec_path, out, &sweep_id, &jobs, slice, retry_failed)?;
+    let store = &store;
     let todo: Vec<&Job> = (jobs.iter())
         .filter(|j| slice.takes(j.index))
         .filter(|j| !done.contains(&j.id))
@@ -333,7 +340,7 @@ pub fn run(
     let file = Mutex::new(file);
     let finished = Mutex::new((0usize, 0usize));
     let io_error: Mutex<Option<String>> = Mutex::new(None);
-    let failures: Mutex<Vec<Failure>> = Mutex::new(opened.failures);
+    let failures: Mutex<Vec<Failure>> = Mutex::new(failures);
     let record = |j: &Job, out: Outcome, method| {
         let failed = out.error.is_some();
         let rec = Record {
@@ -566,6 +573,20 @@ fn open_store(
     let lock = store::lock(out)?;
     store::remove_stale_temporaries(out);
     let path = store::path(out);
+    let read = match path.exists() {
+        true => Some(store::read(out)?),
+        false => None,
+    };
+    if let Some((line, r)) = (read.iter())
+        .flat_map(|r| &r.records)
+        .find(|r| r.1.sweep != sweep_id)
+    {
+        return Err(format!(
+            "{}:{line}: holds runs of another sweep (id {}, this one {sweep_id}): give another --out",
+            path.display(),
+            r.sweep
+        ));
+    }
     // The spec beside its results: the report reads its plots and baseline there.
     let copy = out.join("spec.toml");
     let text = std::fs::read(spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?;
@@ -577,15 +598,7 @@ fn open_store(
     let mut done_totals: HashMap<String, serde_json::Value> = HashMap::new();
     let mut done: HashSet<String> = HashSet::new();
     let mut failures = Vec::new();
-    if path.exists() {
-        let read = store::read(out)?;
-        if let Some((line, r)) = read.records.iter().find(|r| r.1.sweep != sweep_id) {
-            return Err(format!(
-                "{}:{line}: holds runs of another sweep (id {}, this one {sweep_id}): give another --out",
-                path.display(),
-                r.sweep
-            ));
-        }
+    if let Some(read) = read {
         // A torn last line (killed mid-write) would glue onto the next record: cut it.
         if let Some(at) = read.torn_at {
             store::cut_torn(out, at)?;
