@@ -11,7 +11,8 @@
 //! killed sweep restarted skips what is there and loses nothing. A torn last line (the
 //! kill came mid-write) is cut and its job runs again; a sweep holds a lock on its
 //! folder while it writes; failed runs are listed and, with `--retry-failed`, run
-//! again (reading, locking and rewriting the store: `store.rs`). `--shard I/N` runs the jobs
+//! again (reading, locking and rewriting the store: `store.rs`; a run's opening of it and
+//! its appends: `resume.rs`). `--shard I/N` runs the jobs
 //! whose index is I mod N, for job arrays on a cluster; `--index K` runs run K alone.
 
 use crate::report::{fnv1a, RunReport};
@@ -19,7 +20,6 @@ use crate::run::{load_inputs, simulate_opts, Inputs, RunOptions};
 use crate::study::{resolve, Variant};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -28,8 +28,11 @@ mod cli;
 pub mod onepass;
 mod plan_errors;
 pub mod report;
+mod resume;
 pub mod store;
 pub use cli::{cli, SweepCmd};
+pub use resume::Failure;
+use resume::{open_store, Appender, Opened};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -331,85 +334,17 @@ pub fn run(
         done_totals,
         failures,
     } = open_store(spec_path, out, &sweep_id, &jobs, slice, retry_failed)?;
-    let store = &store;
     let todo: Vec<&Job> = (jobs.iter())
         .filter(|j| slice.takes(j.index))
         .filter(|j| !done.contains(&j.id))
         .collect();
     let in_shard = jobs.iter().filter(|j| slice.takes(j.index)).count();
-    let file = Mutex::new(file);
-    let finished = Mutex::new((0usize, 0usize));
-    let io_error: Mutex<Option<String>> = Mutex::new(None);
-    let failures: Mutex<Vec<Failure>> = Mutex::new(failures);
-    let record = |j: &Job, out: Outcome, method| {
-        let failed = out.error.is_some();
-        let rec = Record {
-            sweep: sweep_id.clone(),
-            id: j.id.clone(),
-            point: j.point,
-            workload: j.workload.clone(),
-            axes: j.axes.clone(),
-            method,
-            total: out.total,
-            page_tables: out.page_tables,
-            error: out.error,
-        };
-        let mut line = serde_json::to_string(&rec).expect("a record serialises");
-        line.push('\n');
-        {
-            let mut f = file.lock().expect("lock");
-            // In two writes, so that the kill matrix can tear a line between them.
-            let (a, b) = line.as_bytes().split_at(line.len() / 2);
-            let w = f.write_all(a).and_then(|_| {
-                crate::killpoint::at("sweep.record.half");
-                f.write_all(b)?;
-                f.sync_data()
-            });
-            if let Err(e) = w {
-                *io_error.lock().expect("lock") = Some(format!("{}: {e}", store.display()));
-                return false;
-            }
-            crate::killpoint::at("sweep.record");
-        }
-        if let Some(error) = rec.error {
-            failures.lock().expect("lock").push(Failure {
-                index: j.index,
-                point: j.point,
-                workload: j.workload.clone(),
-                axes: j.axes.clone(),
-                error,
-                stored: false,
-            });
-        }
-        let mut d = finished.lock().expect("lock");
-        d.0 += 1;
-        d.1 += failed as usize;
-        progress(d.0, todo.len());
-        true
-    };
+    let appender = Appender::new(&store, file, &sweep_id, failures, progress, todo.len());
+    let record = |j: &Job, out: Outcome, method| appender.record(j, out, method);
     // Ctrl-C (the process-wide flag) stops runs at their next batch; a stopped run is
     // abandoned (None), never stored, so the sweep resumes with it.
     let opts = RunOptions::stoppable();
-    let simulate_one = |j: &Job| {
-        // A panic in one run is that point's failure, not the sweep's.
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            simulate_opts(&j.inputs, &opts, &mut |_, _| {})
-        }));
-        let failed = |e: String| Outcome {
-            error: Some(e),
-            ..Default::default()
-        };
-        match r {
-            Ok(Ok((rep, _))) if rep.partial => None,
-            Ok(Ok((rep, _))) => Some(Outcome {
-                total: Some(total_json(&rep)),
-                page_tables: Some(rep.stats.page_tables),
-                error: None,
-            }),
-            Ok(Err(e)) => Some(failed(e.0)),
-            Err(_) => Some(failed("the run panicked".to_string())),
-        }
-    };
+    let simulate_one = |j: &Job| simulate_one(j, &opts);
     let stopped = crate::progress::stop_requested;
     if !todo.is_empty() {
         progress(0, todo.len());
@@ -496,7 +431,7 @@ pub fn run(
             )
         });
     }
-    if let Some(e) = io_error.lock().expect("lock").take() {
+    if let Some(e) = appender.io_error() {
         return Err(e);
     }
     let rest: Vec<&Job> = (todo.iter().copied())
@@ -529,12 +464,7 @@ pub fn run(
             },
         }
     });
-    if let Some(e) = io_error.into_inner().expect("lock") {
-        return Err(e);
-    }
-    let (ran, failed) = finished.into_inner().expect("lock");
-    let mut failures = failures.into_inner().expect("lock");
-    failures.sort_by_key(|f| f.index);
+    let (ran, failed, failures) = appender.finish()?;
     Ok(Summary {
         failures,
         ran,
@@ -547,131 +477,25 @@ pub fn run(
     })
 }
 
-/// The store of a sweep, opened for a run: locked, its torn last line cut, its failed
-/// runs in the slice dropped for `--retry-failed` (or listed as failures).
-struct Opened {
-    path: PathBuf,
-    /// Held while the sweep runs: one sweep at a time writes to a store.
-    _lock: store::Lock,
-    file: std::fs::File,
-    /// The runs in the store, and the totals of those simulated.
-    done: HashSet<String>,
-    done_totals: HashMap<String, serde_json::Value>,
-    /// The failed runs of the slice the store holds (without `--retry-failed`).
-    failures: Vec<Failure>,
-}
-
-fn open_store(
-    spec_path: &Path,
-    out: &Path,
-    sweep_id: &str,
-    jobs: &[Job],
-    slice: Slice,
-    retry_failed: bool,
-) -> Result<Opened, String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let lock = store::lock(out)?;
-    store::remove_stale_temporaries(out);
-    let path = store::path(out);
-    let read = match path.exists() {
-        true => Some(store::read(out)?),
-        false => None,
+/// Runs one job: its outcome, or None when Ctrl-C stopped it (abandoned, not stored).
+fn simulate_one(j: &Job, opts: &RunOptions) -> Option<Outcome> {
+    // A panic in one run is that point's failure, not the sweep's.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        simulate_opts(&j.inputs, opts, &mut |_, _| {})
+    }));
+    let failed = |e: String| Outcome {
+        error: Some(e),
+        ..Default::default()
     };
-    if let Some((line, r)) = (read.iter())
-        .flat_map(|r| &r.records)
-        .find(|r| r.1.sweep != sweep_id)
-    {
-        return Err(format!(
-            "{}:{line}: holds runs of another sweep (id {}, this one {sweep_id}): give another --out",
-            path.display(),
-            r.sweep
-        ));
-    }
-    // The spec beside its results: the report reads its plots and baseline there.
-    let copy = out.join("spec.toml");
-    let text = std::fs::read(spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?;
-    if std::fs::read(&copy).ok().as_deref() != Some(&text[..]) {
-        crate::report::write_atomic(&copy, &text)
-            .map_err(|e| format!("{}: {e}", copy.display()))?;
-    }
-    crate::killpoint::at("sweep.spec");
-    let mut done_totals: HashMap<String, serde_json::Value> = HashMap::new();
-    let mut done: HashSet<String> = HashSet::new();
-    let mut failures = Vec::new();
-    if let Some(read) = read {
-        // A torn last line (killed mid-write) would glue onto the next record: cut it.
-        if let Some(at) = read.torn_at {
-            store::cut_torn(out, at)?;
-        }
-        let recs = store::unique(read.records.into_iter().map(|r| r.1).collect());
-        let job_of = |id: &str| jobs.iter().find(|j| j.id == id && slice.takes(j.index));
-        let retry: Vec<&Record> = (recs.iter())
-            .filter(|r| r.total.is_none() && job_of(&r.id).is_some())
-            .collect();
-        if retry_failed && !retry.is_empty() {
-            let ids: HashSet<&str> = retry.iter().map(|r| r.id.as_str()).collect();
-            store::drop_failed(out, &|id| ids.contains(id))?;
-        }
-        for r in &recs {
-            match (job_of(&r.id), &r.total) {
-                (Some(_), None) if retry_failed => continue,
-                (Some(j), None) => failures.push(Failure {
-                    index: j.index,
-                    point: j.point,
-                    workload: j.workload.clone(),
-                    axes: j.axes.clone(),
-                    error: r.error.clone().unwrap_or_default(),
-                    stored: true,
-                }),
-                _ => {}
-            }
-            done.insert(r.id.clone());
-            if let (Some(t), None) = (&r.total, &r.method) {
-                done_totals.insert(r.id.clone(), t.clone());
-            }
-        }
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(Opened {
-        path,
-        _lock: lock,
-        file,
-        done,
-        done_totals,
-        failures,
-    })
-}
-
-/// A failed run: where it is in the plan and why it failed.
-pub struct Failure {
-    pub index: usize,
-    pub point: usize,
-    pub workload: String,
-    pub axes: Vec<(String, String)>,
-    pub error: String,
-    /// Failed in an earlier invocation (its record was in the store).
-    pub stored: bool,
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let axes: Vec<String> = (self.axes.iter())
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        write!(
-            f,
-            "run {} (point {} x workload `{}`{}{}): {}",
-            self.index,
-            self.point,
-            self.workload,
-            if axes.is_empty() { "" } else { ", " },
-            axes.join(" "),
-            self.error
-        )
+    match r {
+        Ok(Ok((rep, _))) if rep.partial => None,
+        Ok(Ok((rep, _))) => Some(Outcome {
+            total: Some(total_json(&rep)),
+            page_tables: Some(rep.stats.page_tables),
+            error: None,
+        }),
+        Ok(Err(e)) => Some(failed(e.0)),
+        Err(_) => Some(failed("the run panicked".to_string())),
     }
 }
 
