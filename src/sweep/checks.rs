@@ -71,10 +71,12 @@ fn plot_metrics(spec: &SweepSpec, jobs: &[Job]) -> Vec<String> {
 }
 
 /// Each workload's trace files, once each: they must exist and be readable (standard
-/// input cannot feed several runs).
+/// input cannot feed several runs). A trace named by an axis value is reported with
+/// the axis, its value and the points that take it.
 fn traces(jobs: &[Job]) -> Vec<String> {
-    let mut seen: Vec<(String, PathBuf)> = Vec::new();
-    let mut errors = Vec::new();
+    // (workload, file, name as written), the points that read it, the axis naming it.
+    type Seen = ((String, PathBuf, String), Vec<usize>, Option<String>);
+    let mut seen: Vec<Seen> = Vec::new();
     for j in jobs {
         let Generator::Trace { path, paths, .. } = &j.inputs.workload.generator else {
             continue;
@@ -85,31 +87,44 @@ fn traces(jobs: &[Job]) -> Vec<String> {
             } else {
                 j.inputs.workload_dir.join(name)
             };
-            let key = (j.workload.clone(), file.clone());
-            if seen.contains(&key) {
-                continue;
+            let key = (j.workload.clone(), file, name.clone());
+            match seen.iter_mut().find(|s| s.0 == key) {
+                Some(s) => s.1.push(j.point),
+                None => {
+                    let axis = (j.axes.iter())
+                        .find(|(_, v)| v.contains(name.as_str()))
+                        .map(|(k, v)| format!("axis {k} = {v}: "));
+                    seen.push((key, vec![j.point], axis));
+                }
             }
-            seen.push(key);
-            let problem = if name == "-" {
-                Some("standard input cannot feed the runs of a sweep".to_string())
-            } else {
-                std::fs::File::open(&file)
-                    .and_then(|f| {
-                        if f.metadata()?.is_dir() {
-                            Err(std::io::Error::other("a folder, not a file"))
-                        } else {
-                            Ok(())
-                        }
-                    })
-                    .err()
-                    .map(|e| format!("cannot read {}: {e}", file.display()))
+        }
+    }
+    let mut errors = Vec::new();
+    for ((workload, file, name), points, axis) in seen {
+        let problem = if name == "-" {
+            Some("standard input cannot feed the runs of a sweep".to_string())
+        } else {
+            std::fs::File::open(&file)
+                .and_then(|f| {
+                    if f.metadata()?.is_dir() {
+                        Err(std::io::Error::other("a folder, not a file"))
+                    } else {
+                        Ok(())
+                    }
+                })
+                .err()
+                .map(|e| format!("cannot read {}: {e}", file.display()))
+        };
+        if let Some(p) = problem {
+            let at = match &axis {
+                Some(a) => {
+                    let list: Vec<String> = points.iter().map(|p| p.to_string()).collect();
+                    let s = if points.len() > 1 { "s" } else { "" };
+                    format!("point{s} {} x workload `{workload}`: {a}", list.join(", "))
+                }
+                None => format!("workload `{workload}`: "),
             };
-            if let Some(p) = problem {
-                errors.push(format!(
-                    "workload `{}`: generator: trace `{name}`: {p}",
-                    j.workload
-                ));
-            }
+            errors.push(format!("{at}generator: trace `{name}`: {p}"));
         }
     }
     errors

@@ -1,5 +1,6 @@
 //! The `mmusim sweep` command line: its subcommands (plan, run, merge, report) and what
-//! each prints, writes and exits with (2 for bad input, 130 when Ctrl-C stopped a run).
+//! each prints, writes and exits with (2 for bad input or a store another sweep holds,
+//! 1 when runs failed (each named, with its error), 130 when Ctrl-C stopped a run).
 
 use crate::progress::{self, fail, long_command, Unit, EXIT_INTERRUPTED};
 use std::path::PathBuf;
@@ -28,6 +29,10 @@ pub enum SweepCmd {
         /// write the report (as `sweep report DIR`).
         #[arg(long)]
         report: bool,
+        /// Run again the runs that failed (their failure records are replaced), e.g.
+        /// once a bad trace is fixed.
+        #[arg(long)]
+        retry_failed: bool,
         /// No progress display.
         #[arg(long, short)]
         quiet: bool,
@@ -48,6 +53,27 @@ pub enum SweepCmd {
         #[arg(long)]
         baseline: Option<usize>,
     },
+}
+
+/// The exit status of a sweep some of whose runs failed (bad input is 2).
+const EXIT_RUNS_FAILED: u8 = 1;
+
+/// Names the failed runs and why (the first 20), and how to run them again.
+fn failed(failures: &[crate::sweep::Failure]) {
+    const SHOWN: usize = 20;
+    let (old, new) = (failures.iter()).partition::<Vec<_>, _>(|f| f.stored);
+    for (list, what) in [(&new, "failed"), (&old, "failed earlier (in the store)")] {
+        for f in list.iter().take(SHOWN) {
+            eprintln!("{what}: {f}");
+        }
+        if list.len() > SHOWN {
+            eprintln!("{what}: ... and {} more runs", list.len() - SHOWN);
+        }
+    }
+    eprintln!(
+        "{} runs failed; fix the cause and run the same command with --retry-failed to run them again (their records are replaced)",
+        failures.len()
+    );
 }
 
 /// Runs a `mmusim sweep` subcommand.
@@ -89,6 +115,7 @@ pub fn cli(cmd: SweepCmd) -> ExitCode {
             index,
             threads,
             report,
+            retry_failed,
             quiet,
         } => {
             let shard = match shard.as_deref().map(|s| {
@@ -132,7 +159,9 @@ pub fn cli(cmd: SweepCmd) -> ExitCode {
                 (None, None) => crate::sweep::Slice::All,
             };
             // Ticking: one run may take long, and a log still gets its line.
-            let result = bar.ticking(|| crate::sweep::run(&spec, &out, slice, threads, &progress));
+            let result = bar.ticking(|| {
+                crate::sweep::run(&spec, &out, slice, threads, retry_failed, &progress)
+            });
             if progress::stop_requested() {
                 bar.interrupted();
             } else {
@@ -159,8 +188,9 @@ pub fn cli(cmd: SweepCmd) -> ExitCode {
                         s.skipped,
                         out.join("results.jsonl").display()
                     );
-                    if s.failed > 0 {
-                        return ExitCode::from(1);
+                    if !s.failures.is_empty() {
+                        failed(&s.failures);
+                        return ExitCode::from(EXIT_RUNS_FAILED);
                     }
                     if report {
                         let (have, whole) = (s.in_store, s.runs);

@@ -9,7 +9,10 @@
 //! per finished job (its id, point, workload, axis values, and the run's total
 //! statistics and page-table counters, or its error), appended, flushed and synced as each job ends, so that a
 //! killed sweep restarted skips what is there and loses nothing. A torn last line (the
-//! kill came mid-write) is ignored and its job runs again. `--shard I/N` runs the jobs
+//! kill came mid-write) is cut and its job runs again; a sweep holds a lock on its
+//! folder while it writes; failed runs are listed and, with `--retry-failed`, run
+//! again (reading, locking and rewriting the store: `store.rs`; a run's opening of it and
+//! its appends: `resume.rs`). `--shard I/N` runs the jobs
 //! whose index is I mod N, for job arrays on a cluster; `--index K` runs run K alone.
 
 use crate::report::{fnv1a, RunReport};
@@ -17,7 +20,6 @@ use crate::run::{load_inputs, simulate_opts, Inputs, RunOptions};
 use crate::study::{resolve, Variant};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -26,7 +28,11 @@ mod cli;
 pub mod onepass;
 mod plan_errors;
 pub mod report;
+mod resume;
+pub mod store;
 pub use cli::{cli, SweepCmd};
+pub use resume::Failure;
+use resume::{open_store, Appender, Opened};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -251,17 +257,6 @@ pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
     }
 }
 
-/// The ids a store already holds (a torn last line is not a record).
-pub fn done_ids(store: &Path) -> HashSet<String> {
-    let Ok(text) = std::fs::read_to_string(store) else {
-        return HashSet::new();
-    };
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<Record>(l).ok())
-        .map(|r| r.id)
-        .collect()
-}
-
 /// Which of a sweep's runs one invocation takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Slice {
@@ -294,10 +289,15 @@ pub struct Summary {
     pub runs: usize,
     /// Ctrl-C stopped the sweep: the runs under way were abandoned (not stored).
     pub interrupted: bool,
+    /// The failed runs of the slice, this time's and those the store held, in plan
+    /// order.
+    pub failures: Vec<Failure>,
 }
 
 /// Runs the jobs of `spec_path` in `slice` not yet in `<out>/results.jsonl` on
-/// `threads` threads, appending each as it ends. A sweep over the size of one
+/// `threads` threads, appending each as it ends, with the folder locked (a second
+/// sweep into it is refused). With `retry_failed`, the slice's failed runs in the store
+/// are dropped from it and run again. A sweep over the size of one
 /// fully-associative LRU TLB is answered by one stack pass per workload (see
 /// [`onepass`]) unless the spec says `one_pass = false`.
 pub fn run(
@@ -305,6 +305,7 @@ pub fn run(
     out: &Path,
     slice: Slice,
     threads: usize,
+    retry_failed: bool,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Summary, String> {
     let (spec, jobs) = plan(spec_path).map_err(|e| e.join("\n"))?;
@@ -324,108 +325,26 @@ pub fn run(
             .join(",")
             .as_bytes(),
     );
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let store: PathBuf = out.join("results.jsonl");
-    // The spec beside its results: the report reads its plots and baseline there.
-    let copy = out.join("spec.toml");
-    let text = std::fs::read(spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?;
-    if std::fs::read(&copy).ok().as_deref() != Some(&text[..]) {
-        crate::report::write_atomic(&copy, &text)
-            .map_err(|e| format!("{}: {e}", copy.display()))?;
-    }
-    let mut done_totals: HashMap<String, serde_json::Value> = HashMap::new();
-    let mut done: HashSet<String> = HashSet::new();
-    if store.exists() {
-        let recs = read_store(out)?;
-        if let Some(r) = recs.iter().find(|r| r.sweep != sweep_id) {
-            return Err(format!(
-                "{} holds runs of another sweep (id {}, this one {sweep_id}): give another --out",
-                store.display(),
-                r.sweep
-            ));
-        }
-        for r in recs {
-            done.insert(r.id.clone());
-            if let (Some(t), None) = (r.total, &r.method) {
-                done_totals.insert(r.id, t);
-            }
-        }
-    }
+    // `_lock` lives to the end: the folder is this sweep's while it runs.
+    let Opened {
+        path: store,
+        _lock,
+        file,
+        done,
+        done_totals,
+        failures,
+    } = open_store(spec_path, out, &sweep_id, &jobs, slice, retry_failed)?;
     let todo: Vec<&Job> = (jobs.iter())
         .filter(|j| slice.takes(j.index))
         .filter(|j| !done.contains(&j.id))
         .collect();
     let in_shard = jobs.iter().filter(|j| slice.takes(j.index)).count();
-    // A torn last line (killed mid-write) would glue onto the next record: end it.
-    if let Ok(bytes) = std::fs::read(&store) {
-        if bytes.last().is_some_and(|&b| b != b'\n') {
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .open(&store)
-                .map_err(|e| format!("{}: {e}", store.display()))?;
-            f.write_all(b"\n")
-                .map_err(|e| format!("{}: {e}", store.display()))?;
-        }
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&store)
-        .map_err(|e| format!("{}: {e}", store.display()))?;
-    let file = Mutex::new(file);
-    let finished = Mutex::new((0usize, 0usize));
-    let io_error: Mutex<Option<String>> = Mutex::new(None);
-    let record = |j: &Job, out: Outcome, method| {
-        let failed = out.error.is_some();
-        let rec = Record {
-            sweep: sweep_id.clone(),
-            id: j.id.clone(),
-            point: j.point,
-            workload: j.workload.clone(),
-            axes: j.axes.clone(),
-            method,
-            total: out.total,
-            page_tables: out.page_tables,
-            error: out.error,
-        };
-        let mut line = serde_json::to_string(&rec).expect("a record serialises");
-        line.push('\n');
-        {
-            let mut f = file.lock().expect("lock");
-            if let Err(e) = f.write_all(line.as_bytes()).and_then(|_| f.sync_data()) {
-                *io_error.lock().expect("lock") = Some(format!("{}: {e}", store.display()));
-                return false;
-            }
-        }
-        let mut d = finished.lock().expect("lock");
-        d.0 += 1;
-        d.1 += failed as usize;
-        progress(d.0, todo.len());
-        true
-    };
+    let appender = Appender::new(&store, file, &sweep_id, failures, progress, todo.len());
+    let record = |j: &Job, out: Outcome, method| appender.record(j, out, method);
     // Ctrl-C (the process-wide flag) stops runs at their next batch; a stopped run is
     // abandoned (None), never stored, so the sweep resumes with it.
     let opts = RunOptions::stoppable();
-    let simulate_one = |j: &Job| {
-        // A panic in one run is that point's failure, not the sweep's.
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            simulate_opts(&j.inputs, &opts, &mut |_, _| {})
-        }));
-        let failed = |e: String| Outcome {
-            error: Some(e),
-            ..Default::default()
-        };
-        match r {
-            Ok(Ok((rep, _))) if rep.partial => None,
-            Ok(Ok((rep, _))) => Some(Outcome {
-                total: Some(total_json(&rep)),
-                page_tables: Some(rep.stats.page_tables),
-                error: None,
-            }),
-            Ok(Err(e)) => Some(failed(e.0)),
-            Err(_) => Some(failed("the run panicked".to_string())),
-        }
-    };
+    let simulate_one = |j: &Job| simulate_one(j, &opts);
     let stopped = crate::progress::stop_requested;
     if !todo.is_empty() {
         progress(0, todo.len());
@@ -512,7 +431,7 @@ pub fn run(
             )
         });
     }
-    if let Some(e) = io_error.lock().expect("lock").take() {
+    if let Some(e) = appender.io_error() {
         return Err(e);
     }
     let rest: Vec<&Job> = (todo.iter().copied())
@@ -545,11 +464,9 @@ pub fn run(
             },
         }
     });
-    if let Some(e) = io_error.into_inner().expect("lock") {
-        return Err(e);
-    }
-    let (ran, failed) = finished.into_inner().expect("lock");
+    let (ran, failed, failures) = appender.finish()?;
     Ok(Summary {
+        failures,
         ran,
         skipped: in_shard - todo.len(),
         failed,
@@ -558,6 +475,28 @@ pub fn run(
         runs: jobs.len(),
         interrupted: stopped(),
     })
+}
+
+/// Runs one job: its outcome, or None when Ctrl-C stopped it (abandoned, not stored).
+fn simulate_one(j: &Job, opts: &RunOptions) -> Option<Outcome> {
+    // A panic in one run is that point's failure, not the sweep's.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        simulate_opts(&j.inputs, opts, &mut |_, _| {})
+    }));
+    let failed = |e: String| Outcome {
+        error: Some(e),
+        ..Default::default()
+    };
+    match r {
+        Ok(Ok((rep, _))) if rep.partial => None,
+        Ok(Ok((rep, _))) => Some(Outcome {
+            total: Some(total_json(&rep)),
+            page_tables: Some(rep.stats.page_tables),
+            error: None,
+        }),
+        Ok(Err(e)) => Some(failed(e.0)),
+        Err(_) => Some(failed("the run panicked".to_string())),
+    }
 }
 
 /// What one run leaves in its record.
@@ -572,21 +511,19 @@ fn total_json(r: &RunReport) -> serde_json::Value {
     serde_json::to_value(&r.stats.total).unwrap_or(serde_json::Value::Null)
 }
 
-/// Every record of a store, in order (a torn line is skipped).
+/// Every record of a store, in order (a torn last line is skipped; see [`store`]).
 pub fn read_store(dir: &Path) -> Result<Vec<Record>, String> {
-    let p = dir.join("results.jsonl");
-    let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-    Ok(text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Record>(l).ok())
-        .collect())
+    Ok(store::read(dir)?.records.into_iter().map(|r| r.1).collect())
 }
 
 /// Combines the stores of `dirs` (shards of one sweep) into `out`/results.jsonl,
-/// ordered by point and workload, each run once. Refuses two stores whose runs of
-/// the same point and workload have different ids (their configs disagree: not the
-/// same sweep) or the same id with different results.
+/// ordered by point and workload, each run once (a finished record supersedes a
+/// failed one). Refuses two stores whose runs of the same point and workload have
+/// different ids (their configs disagree: not the same sweep) or the same id with
+/// different results, and an `out` another sweep holds (see [`store::lock`]).
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let _lock = store::lock(out)?;
     let mut by_id: std::collections::BTreeMap<String, (Record, String)> = Default::default();
     let mut by_point: std::collections::HashMap<(usize, String), (String, String)> =
         Default::default();
@@ -615,10 +552,15 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, String> {
             }
             by_point.insert(key, (r.id.clone(), from.clone()));
             if let Some((prev, other)) = by_id.get(&r.id) {
-                if prev.total != r.total || prev.error != r.error {
-                    return Err(format!("run {} differs between {other} and {from}", r.id));
+                match (&prev.total, &r.total) {
+                    // A retried run: the finished record stands.
+                    (None, Some(_)) => {}
+                    (Some(_), None) => continue,
+                    _ if prev.total != r.total || prev.error != r.error => {
+                        return Err(format!("run {} differs between {other} and {from}", r.id))
+                    }
+                    _ => continue,
                 }
-                continue;
             }
             by_id.insert(r.id.clone(), (r, from.clone()));
         }
@@ -633,6 +575,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, String> {
     let p = out.join("results.jsonl");
     crate::report::write_atomic(&p, text.as_bytes())
         .map_err(|e| format!("{}: {e}", p.display()))?;
+    crate::killpoint::at("sweep.merge");
     // The spec copy goes along, for the report.
     if let Some(spec) = dirs
         .iter()

@@ -18,7 +18,7 @@
 //! [`super::onepass`]), whose records hold only the TLB's counters, it is that TLB's
 //! misses, and the report says so.
 
-use super::{read_store, Record};
+use super::{store, Record};
 use crate::report::columns::{Cell, Layout, StatsView};
 use crate::svg::labels;
 use crate::svg::{LineChart, Series};
@@ -197,12 +197,23 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
         )
     };
     let baseline = baseline.or(spec.baseline).unwrap_or(0);
-    let mut recs: Vec<Record> = read_store(dir)?
-        .into_iter()
-        .filter(|r| r.total.is_some())
-        .collect();
+    // Each run once (a retried run's finished record, not its failure), of one sweep.
+    let read = store::read(dir)?;
+    store::one_sweep(dir, &read.records)?;
+    let (mut recs, failed): (Vec<Record>, Vec<Record>) =
+        store::unique(read.records.into_iter().map(|r| r.1).collect())
+            .into_iter()
+            .partition(|r| r.total.is_some());
+    let retry = "`sweep run --retry-failed` runs them again";
     if recs.is_empty() {
-        return Err(format!("{}: no finished runs", dir.display()));
+        return Err(format!(
+            "{}: no finished runs{}",
+            dir.display(),
+            match failed.len() {
+                0 => String::new(),
+                n => format!(" ({n} failed: their errors are in the store; {retry})"),
+            }
+        ));
     }
     recs.sort_by(|a, b| (a.point, &a.workload).cmp(&(b.point, &b.workload)));
     let keys: Vec<String> = recs[0].axes.iter().map(|a| a.0.clone()).collect();
@@ -375,11 +386,19 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
     let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
     let p = dir.join("report.csv");
     crate::report::write_atomic(&p, csv.as_bytes()).map_err(|e| io(&p, e))?;
+    crate::killpoint::at("sweep.report");
     for (name, svg) in &files {
         let p = dir.join(name);
         crate::report::write_atomic(&p, svg.as_bytes()).map_err(|e| io(&p, e))?;
+        crate::killpoint::at("sweep.report");
     }
     let mut notes = Vec::new();
+    if !failed.is_empty() {
+        notes.push(format!(
+            "{} runs failed and are not in the report (their errors are in the store; {retry})",
+            failed.len()
+        ));
+    }
     if let Some(n) = &stack_tlb {
         let stack = recs
             .iter()

@@ -276,10 +276,13 @@ fn a_store_of_another_sweep_is_not_resumed() {
     let dir = sweep_dir("product", AXES);
     let out = dir.path().join("o");
     run(&dir.path().join("s.toml"), &out, &["--shard", "0/4"]);
+    let spec = std::fs::read(out.join("spec.toml")).unwrap();
     let other = sweep_dir("product", &AXES.replace("[1, 2]", "[1, 3]"));
     let (code, err) = run(&other.path().join("s.toml"), &out, &[]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("another sweep"), "{err}");
+    // Its spec copy stays: the report of the folder reads it.
+    assert_eq!(std::fs::read(out.join("spec.toml")).unwrap(), spec);
 }
 
 /// A fully-associative L1 DTLB swept over its size (entries = ways, zipped), with a
