@@ -13,6 +13,7 @@ pub mod assoc;
 pub mod compare;
 pub mod config;
 pub mod explain;
+pub mod killpoint;
 pub mod loader;
 pub mod memory;
 pub mod mva;

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use mmusim::progress::{self, fail, long_command, Mode, Progress, Unit, EXIT_INTERRUPTED};
-use mmusim::report::write_atomic;
+use mmusim::report::result_set::write_set;
 use mmusim::run::{load_inputs, load_inputs_with, simulate_opts, RunOptions, PRESETS};
 use mmusim::trace::{self, TraceFormat, TraceOptions};
 use std::path::PathBuf;
@@ -560,10 +560,11 @@ fn main() -> ExitCode {
                 );
                 files.push(("memory.svg", t.memory_svg(&title)));
             }
-            for (name, body) in files {
-                if let Err(e) = write_atomic(&dir.join(name), body.as_bytes()) {
-                    return fail(&[format!("{}: {e}", dir.join(name).display())]);
-                }
+            // One set: a reader of the folder never sees a new result.json beside an
+            // old result.csv (issue 17 item 8).
+            let files: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_bytes())).collect();
+            if let Err(e) = write_set(&dir, &files) {
+                return fail(&[format!("{}: {e}", dir.display())]);
             }
             let acc = report.stats.total.accesses;
             if !quiet {

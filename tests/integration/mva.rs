@@ -80,7 +80,7 @@ fn exam_problem_2_end_to_end() {
         out.contains("I/O bound 1/D3 = 10 jobs/s never binds for N = 1..30"),
         "{out}"
     );
-    let (head, rows) = csv(&dir);
+    let (head, rows) = csv(dir);
     assert_eq!(rows.len(), 30);
     let x = col(&head, &rows, "x_exact");
     let r = col(&head, &rows, "r_exact");

@@ -57,10 +57,10 @@ fn windows_sum_to_the_totals_and_result_json_is_unchanged() {
         "--set",
         "workload.accesses=10007",
     ];
-    run(&plain, &args);
+    run(plain, &args);
     let mut targs = args.to_vec();
     targs.extend(["--timeline", "1000"]);
-    run(&with, &targs);
+    run(with, &targs);
     let a = std::fs::read(plain.join("result.json")).unwrap();
     let b = std::fs::read(with.join("result.json")).unwrap();
     assert!(a == b, "result.json differs with --timeline");
@@ -137,7 +137,7 @@ fn a_change_of_locality_shows_in_its_window() {
     let loop80: Vec<String> = (1..=80).map(|p| p.to_string()).collect();
     std::fs::write(&refs, format!("(1 2 3 4)x500 ({})x50\n", loop80.join(" "))).unwrap();
     run(
-        &d,
+        d,
         &["--trace", refs.to_str().unwrap(), "--timeline", "1000"],
     );
     let rs = rows(&d.join("timeline.csv"));

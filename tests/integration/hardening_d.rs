@@ -1,0 +1,119 @@
+//! Issue 17, lane D: a run's result set on disk under SIGKILL (the `run --out` half of
+//! the kill matrix, through the `MMUSIM_KILL_AT` hook), counters that would wrap, and
+//! resource limits (long runs, timelines, huge fully associative TLBs).
+
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, ExitStatus};
+
+/// A small run (a tenth of a second in a debug build): 3,000 uniform accesses.
+const WL: &str = "name = \"k\"\naccesses = 3000\nseed = 1\n[generator]\nkind = \"uniform\"\nfootprint = \"8MiB\"\n";
+
+fn run_into(wl: &Path, out: &Path, extra: &[&str], kill_at: Option<&str>) -> ExitStatus {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mmusim"));
+    c.args(["run", "-q", "-w", wl.to_str().unwrap(), "--out"])
+        .arg(out)
+        .args(extra)
+        .env_remove(mmusim::killpoint::VAR);
+    if let Some(k) = kill_at {
+        c.env(mmusim::killpoint::VAR, k);
+    }
+    c.status().expect("mmusim runs")
+}
+
+/// Every entry of `dir` (hidden ones too) with its bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The entries of `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = (std::fs::read_dir(dir).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The old set: 2 files, seed 7. The new: 5 files (a timeline), seed 1. A mix of the
+/// two or a half-written file differs from both.
+const OLD: [&str; 2] = ["--set", "workload.seed=7"];
+const NEW: [&str; 2] = ["--timeline", "500"];
+
+#[test]
+fn run_out_killed_at_every_write_step_leaves_the_old_or_the_new_set_whole() {
+    let t = tempfile::tempdir().unwrap();
+    let wl = t.path().join("w.toml");
+    std::fs::write(&wl, WL).unwrap();
+    // Uninterrupted runs: what each set is, byte for byte.
+    let reference = |args: &[&str], tag: &str| {
+        let out = t.path().join(tag).join("out");
+        assert!(run_into(&wl, &out, args, None).success());
+        files(&out)
+    };
+    let (old, new) = (reference(&OLD, "ref-old"), reference(&NEW, "ref-new"));
+    assert_eq!(old.len(), 2);
+    assert_eq!(new.len(), 5);
+    assert_ne!(old["result.json"], new["result.json"]);
+    // Every write step of `run --out` (docs/OUTPUTS.md), each file of the set.
+    let steps = [
+        "run.tmp_created:1",
+        "run.file_written:1",
+        "run.file_written:2",
+        "run.file_written:5",
+        "run.tmp_synced:1",
+        "run.swapped:1",
+        "run.old_removed:1",
+    ];
+    for (i, step) in steps.iter().enumerate() {
+        let case = t.path().join(format!("case{i}"));
+        let out = case.join("out");
+        assert!(run_into(&wl, &out, &OLD, None).success());
+        // A file of the user's in the folder (as `>out/stdout` would make) survives.
+        std::fs::write(out.join("stdout"), "mine").unwrap();
+        let with_user = |set: &BTreeMap<String, Vec<u8>>| {
+            let mut s = set.clone();
+            s.insert("stdout".into(), b"mine".to_vec());
+            s
+        };
+        let status = run_into(&wl, &out, &NEW, Some(step));
+        assert_eq!(status.signal(), Some(9), "{step}: not killed ({status})");
+        let seen = files(&out);
+        assert!(
+            seen == with_user(&old) || seen == with_user(&new),
+            "{step}: a mixed or partial set: {:?}",
+            seen.keys().collect::<Vec<_>>()
+        );
+        // The rerun leaves the new set, byte-identical to an uninterrupted run's, and
+        // no temporary beside it.
+        assert!(run_into(&wl, &out, &NEW, None).success(), "{step}");
+        assert_eq!(files(&out), with_user(&new), "{step}");
+        assert_eq!(names(&case), ["out"], "{step}");
+    }
+}
+
+/// A run writing into a folder that does not exist yet, killed before the rename: no
+/// folder, and the rerun leaves only the set.
+#[test]
+fn a_first_run_killed_before_its_rename_leaves_nothing_behind_after_a_rerun() {
+    let t = tempfile::tempdir().unwrap();
+    let wl = t.path().join("w.toml");
+    std::fs::write(&wl, WL).unwrap();
+    let out = t.path().join("out");
+    let status = run_into(&wl, &out, &NEW, Some("run.tmp_synced:1"));
+    assert_eq!(status.signal(), Some(9));
+    assert!(!out.exists());
+    assert!(run_into(&wl, &out, &NEW, None).success());
+    assert_eq!(names(t.path()), ["out", "w.toml"]);
+    assert_eq!(names(&out).len(), 5);
+}
