@@ -80,6 +80,8 @@ pub(super) struct Timing {
     pub(super) window: u64,
     /// First virtual address the page table cannot map (it would alias a lower one).
     pub(super) va_limit: u64,
+    /// The largest count a core's cycle counters may reach (`overflow.rs`).
+    pub(super) cycle_limit: u64,
 }
 
 /// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
@@ -278,6 +280,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         // finds the new translation.
         (sh.os).guard_fault(pt, core.asid, va, store, &mut core.os_stats, &mut sh.fx)?;
         let c = apply(core, &mut sh.fx, &mut sh.mail);
+        super::overflow::check(core, t, c)?;
         core.stall(c);
         let tc = &mut core.counters.translation;
         tc.fault += c;
@@ -431,6 +434,7 @@ fn translate_miss<PT: PageTable, R: Recorder>(
             // Translations the fault removed (one the design evicted, small pages a
             // collapse replaced) leave the TLBs before the walk again.
             fault = apply(core, &mut sh.fx, &mut sh.mail);
+            super::overflow::check(core, t, fault)?;
             r = (core.walker).walk_recorded(core.id, core.asid, va, pt, &mut sh.mem, rec);
             psc += r.psc_cycles;
             pte += r.pte_cycles;

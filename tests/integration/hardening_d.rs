@@ -117,3 +117,37 @@ fn a_first_run_killed_before_its_rename_leaves_nothing_behind_after_a_rerun() {
     assert_eq!(names(t.path()), ["out", "w.toml"]);
     assert_eq!(names(&out).len(), 5);
 }
+
+/// Issue 17 item 7: cycle counters wrapped in release builds (16.8 M major faults of
+/// 2^40 cycles reported 2.5e16 cycles, exit 0) and overflowed with a panic in debug
+/// ones. Config validation caps each cost at 2^40 (zeroing at 2^30), so reaching 2^64
+/// through the command line takes millions of faults; here the costs are set on the
+/// validated config, beyond the cap, to reach it in a few faults. The run must stop
+/// with an error naming the costs, never return a wrapped or saturated number.
+#[test]
+fn cycle_counts_beyond_64_bits_stop_the_run_with_an_error() {
+    let wl = "name = \"f\"\naccesses = 3000\nseed = 1\n[generator]\nkind = \"sequential\"\nfootprint = \"12000KiB\"\nstride = 4096\n";
+    // One fault of 2^62 (over the limit at once); 3,000 faults of 2^53 (2^64.6 in
+    // all: the sum passes the limit after 128).
+    for (cost, faults_before) in [(1u64 << 62, 0u64), (1 << 53, 128)] {
+        let mut i = super::runs::inputs(Some("skylake"), Some(wl), &[]);
+        i.system.os.minor_fault_cycles = cost;
+        let e = match mmusim::run::simulate(&i, &mut |_, _| {}) {
+            Ok(r) => panic!(
+                "{cost}: ran, {} fault cycles",
+                r.stats.total.translation_cycles.fault
+            ),
+            Err(e) => e.0,
+        };
+        assert!(
+            e.contains("64-bit") && e.contains("os.minor_fault_cycles"),
+            "{e}"
+        );
+        // The limit is 2^60 for one core: the first fault of 2^62, or the 129th of
+        // 2^53 (128 x 2^53 = 2^60 is still within it).
+        assert!(
+            e.contains(&format!("after {} accesses", faults_before + 1)),
+            "{cost}: {e}"
+        );
+    }
+}
