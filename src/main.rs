@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 use mmusim::progress::{self, fail, long_command, Mode, Progress, Unit, EXIT_INTERRUPTED};
 use mmusim::report::result_set::write_set;
-use mmusim::run::{load_inputs, load_inputs_with, simulate_opts, RunOptions, PRESETS};
+use mmusim::run::{
+    load_inputs, load_inputs_with, long_run_warning, simulate_opts, RunOptions, PRESETS,
+};
 use mmusim::trace::{self, TraceFormat, TraceOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -496,6 +498,9 @@ fn main() -> ExitCode {
                 Ok(i) => i,
                 Err(e) => return fail(&e),
             };
+            if let Some(w) = long_run_warning(&inputs).filter(|_| !quiet) {
+                eprintln!("WARNING: {w}");
+            }
             let bar = match long_command(Unit::Accesses, quiet) {
                 Ok(b) => b,
                 Err(code) => return code,

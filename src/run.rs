@@ -507,6 +507,35 @@ fn resolve_warmup(
     ))
 }
 
+/// Accesses beyond which `run` warns before it starts (issue 17 item 15: 10^12 accesses
+/// started without a word and would run for days).
+pub const LONG_RUN_ACCESSES: u64 = 10_000_000_000;
+
+/// A warning for a run of more than [`LONG_RUN_ACCESSES`] accesses (all streams), with
+/// the time it will take at the rates runs reach (1 to 5 million accesses a second);
+/// `None` for shorter runs and traces (whose length is not known ahead).
+pub fn long_run_warning(inputs: &Inputs) -> Option<String> {
+    let tasks = u64::from(inputs.system.os.tasks(inputs.system.sim.cores).max(1));
+    let total = inputs.workload.accesses_per_core().saturating_mul(tasks);
+    if total <= LONG_RUN_ACCESSES {
+        return None;
+    }
+    let hours = |rate: f64| {
+        let h = total as f64 / rate / 3600.0;
+        if h >= 48.0 {
+            format!("{:.0} days", h / 24.0)
+        } else {
+            format!("{h:.1} hours")
+        }
+    };
+    Some(format!(
+        "{} accesses will take about {} to {} (at 5 to 1 million accesses a second); progress is shown as the run goes, and Ctrl-C stops it with a partial result",
+        crate::progress::group(total),
+        hours(5e6),
+        hours(1e6)
+    ))
+}
+
 /// Run the simulation; `progress(done, total)` is called after every batch.
 pub fn simulate(
     inputs: &Inputs,

@@ -194,3 +194,51 @@ fn a_set_of_more_than_4096_ways_is_refused_naming_the_key() {
     let fa = ["--set", "tlb[0].entries=4096", "--set", "tlb[0].ways=4096"];
     assert!(run_into(&wl, &t.path().join("out"), &fa, None).success());
 }
+
+/// Issue 17 item 15: `accesses = 10^12` started without a word. Off a terminal (a
+/// pipe here) `run` warns how long it will take, then prints progress lines (every
+/// `MMUSIM_PROGRESS_SECS`); the child is killed once both are seen.
+#[test]
+fn a_very_long_run_warns_and_shows_progress_off_a_terminal() {
+    use std::io::{BufRead, BufReader};
+    let t = tempfile::tempdir().unwrap();
+    let wl = t.path().join("w.toml");
+    std::fs::write(&wl, WL).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mmusim"))
+        .args(["run", "-w", wl.to_str().unwrap(), "--out"])
+        .arg(t.path().join("out"))
+        .args(["--set", "workload.accesses=1000000000000"])
+        .env(mmusim::progress::INTERVAL_VAR, "0.2")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut lines = Vec::new();
+    let seen = |lines: &Vec<String>| {
+        lines.iter().any(|l| {
+            l.starts_with("WARNING: 1,000,000,000,000 accesses will take about 2 days to 12 days")
+        }) && lines.iter().any(|l| l.starts_with("progress: "))
+    };
+    while !seen(&lines) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => lines.push(l),
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen(&lines), "{lines:?}");
+    // The warning comes before the run starts: first.
+    assert!(lines[0].starts_with("WARNING: "), "{lines:?}");
+}
