@@ -553,6 +553,14 @@ fn main() -> ExitCode {
                 ("result.csv", report.to_csv()),
             ];
             if let Some(t) = &timeline {
+                if t.window != t.asked && !quiet {
+                    eprintln!(
+                        "note: --timeline {}: more than {} windows per core, so windows of {} accesses (timeline.csv and the plots say so)",
+                        t.asked,
+                        progress::group(mmusim::timeline::MAX_WINDOWS as u64),
+                        t.window
+                    );
+                }
                 files.push(("timeline.csv", t.to_csv()));
                 let title = format!(
                     "TLB hit rate, {} on {}, windows of {} accesses",

@@ -617,7 +617,11 @@ pub fn simulate_opts(
         },
     )?;
     let has_l2 = sys.tlb.iter().any(|t| t.level == 2);
-    let timeline = timeline.map(|w| Timeline::from_points(w, has_l2, &points));
+    let timeline = timeline.map(|asked| {
+        let mut t = Timeline::from_points(points.0.max(asked), has_l2, &points.1);
+        t.asked = asked;
+        t
+    });
     let mut report = RunReport::new(sys, &inputs.workload, sys.sim.seed, &stats);
     report.warmup.rule = inputs.warmup_rule.clone();
     report.config_file = inputs.system_file.clone();
@@ -633,8 +637,8 @@ struct Run<'a> {
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
-/// A run's statistics, timeline points, and whether the stop flag ended it.
-type Outcome = (crate::sim::RunStats, Vec<Vec<TimelinePoint>>, bool);
+/// A run's statistics, timeline window and points, and whether the stop flag ended it.
+type Outcome = (crate::sim::RunStats, (u64, Vec<Vec<TimelinePoint>>), bool);
 
 /// Every 4 KiB page number core `core`'s stream will access, read from a second copy
 /// of its source (OPT replacement looks ahead over the whole stream).

@@ -145,6 +145,9 @@ pub(super) struct Core {
     pub(super) event_at: u64,
     /// Cumulative counters at each timeline window boundary (empty when off).
     pub(super) timeline: Vec<TimelinePoint>,
+    /// This core's timeline window: the one asked for, doubled each time the points
+    /// reach [`crate::timeline::MAX_WINDOWS`] (0: no timeline).
+    pub(super) timeline_window: u64,
     /// OS events of this core's stream, as (stream position, event), in order.
     pub(super) os_events: VecDeque<(u64, OsEvent)>,
     /// Stream position of the running process = `stream_base + counters.accesses`
@@ -194,6 +197,7 @@ impl Core {
             warm: warmup == 0,
             event_at: if warmup == 0 { u64::MAX } else { warmup },
             timeline: Vec::new(),
+            timeline_window: 0,
             os_events: Default::default(),
             stream_base: 0,
             os_event_at: u64::MAX,

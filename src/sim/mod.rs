@@ -237,6 +237,7 @@ impl<PT: PageTable> Simulator<PT> {
         assert!(window > 0, "a timeline window holds at least one access");
         self.timeline_window = window;
         for c in &mut self.cores {
+            c.timeline_window = window;
             if c.warm {
                 c.event_at = c.counters.accesses + window;
             }

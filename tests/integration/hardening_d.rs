@@ -242,3 +242,73 @@ fn a_very_long_run_warns_and_shows_progress_off_a_terminal() {
     // The warning comes before the run starts: first.
     assert!(lines[0].starts_with("WARNING: "), "{lines:?}");
 }
+
+/// Issue 17 item 15: `--timeline 1` on 2 M accesses took 535 MB and wrote 213 MB of
+/// SVG. A core keeps at most 65,536 windows (then twice as wide, said on standard
+/// error) and a plot at most 2,000 points per series. 200,000 accesses in windows of
+/// 1: widened at 65,536 (to 2) and at 131,072 accesses (to 4), so 50,000 windows of 4.
+#[test]
+fn a_timeline_of_one_access_windows_is_widened_and_its_plots_decimated() {
+    let t = tempfile::tempdir().unwrap();
+    let wl = t.path().join("w.toml");
+    std::fs::write(&wl, WL).unwrap();
+    let out = t.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_mmusim"))
+        .args(["run", "-w", wl.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .args(["--timeline", "1", "--set", "workload.accesses=200000"])
+        .args(["--set", "sim.warmup_accesses=0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("--timeline 1: more than 65,536 windows per core, so windows of 4 accesses"),
+        "{err}"
+    );
+    let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 50_000);
+    for (i, r) in rows.iter().enumerate() {
+        // window, first_access, accesses
+        assert_eq!(
+            r[1..4],
+            [i.to_string(), (4 * i).to_string(), "4".into()],
+            "row {i}"
+        );
+    }
+    // The windows' walks sum to the run's.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    let walks: u64 = rows.iter().map(|r| r[6].parse::<u64>().unwrap()).sum();
+    assert_eq!(json["stats"]["total"]["walks"]["walks"], walks);
+    // 50,000 windows drawn as at most 2,000 merged ones (25 each): a point per window
+    // and one more (the end of the last step; the origin of the memory line). A path
+    // goes to a point with `L`, or `H` (then `V`) in a step line.
+    for (f, most) in [("timeline.svg", 2000 + 1), ("memory.svg", 2000 + 1)] {
+        let svg = std::fs::read_to_string(out.join(f)).unwrap();
+        let longest = svg
+            .split("<path d=\"")
+            .skip(1)
+            .map(|x| {
+                let d = &x[..x.find('"').unwrap()];
+                d.matches(['L', 'H']).count() + 1
+            })
+            .max()
+            .unwrap();
+        assert!(
+            longest <= most && longest > most / 2,
+            "{f}: {longest} points"
+        );
+        assert!(svg.len() < 400_000, "{f}: {} bytes", svg.len());
+    }
+    let svg = std::fs::read_to_string(out.join("timeline.svg")).unwrap();
+    assert!(
+        svg.contains("windows of 100"),
+        "merged windows of 25 x 4 accesses"
+    );
+}
