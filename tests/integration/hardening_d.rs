@@ -153,10 +153,10 @@ fn cycle_counts_beyond_64_bits_stop_the_run_with_an_error() {
 }
 
 /// Issue 17 item 15: a fully associative TLB of 2^24 ways was accepted, and 20,000
-/// accesses took over a minute (every lookup scans the set). At most 4096 ways, an
+/// accesses took over a minute (every lookup scans the set). At most 8192 ways, an
 /// error naming the key path as the user wrote it (by name or by position), exit 2.
 #[test]
-fn a_set_of_more_than_4096_ways_is_refused_naming_the_key() {
+fn a_set_of_more_than_8192_ways_is_refused_naming_the_key() {
     let big = 1u32 << 24;
     for (set, key) in [
         (
@@ -182,16 +182,16 @@ fn a_set_of_more_than_4096_ways_is_refused_naming_the_key() {
         let path = key.split('=').next().unwrap();
         assert!(
             err.contains(&format!(
-                "{path}: {big} ways is more than the supported 4096"
+                "{path}: {big} ways is more than the supported 8192"
             )),
             "{err}"
         );
     }
-    // 4096 ways (the committed fully associative sweep's largest) still runs.
+    // 8192 ways (the largest the analysis test simulates) still runs.
     let t = tempfile::tempdir().unwrap();
     let wl = t.path().join("w.toml");
     std::fs::write(&wl, WL).unwrap();
-    let fa = ["--set", "tlb[0].entries=4096", "--set", "tlb[0].ways=4096"];
+    let fa = ["--set", "tlb[0].entries=8192", "--set", "tlb[0].ways=8192"];
     assert!(run_into(&wl, &t.path().join("out"), &fa, None).success());
 }
 
