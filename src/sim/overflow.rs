@@ -18,8 +18,10 @@ pub(super) fn limit(cores: usize) -> u64 {
 }
 
 /// Whether `core`'s counters, with `extra` cycles about to be added, are within the
-/// limit; an error naming the costs that can be lowered otherwise.
-#[inline]
+/// limit; an error naming the costs that can be lowered otherwise. Out of line: it runs
+/// on slow paths only, and inlined into the guard-fault branch of `step` it grew the
+/// per-access loop (2 more host instructions per TLB hit, by callgrind).
+#[inline(never)]
 pub(super) fn check(core: &Core, t: &Timing, extra: u64) -> Result<(), SimError> {
     let s = &core.os_stats;
     let worst = [
