@@ -2,8 +2,10 @@
 
 use clap::{Parser, Subcommand};
 use mmusim::progress::{self, fail, long_command, Mode, Progress, Unit, EXIT_INTERRUPTED};
-use mmusim::report::write_atomic;
-use mmusim::run::{load_inputs, load_inputs_with, simulate_opts, RunOptions, PRESETS};
+use mmusim::report::result_set::write_set;
+use mmusim::run::{
+    load_inputs, load_inputs_with, long_run_warning, simulate_opts, RunOptions, PRESETS,
+};
 use mmusim::trace::{self, TraceFormat, TraceOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -496,6 +498,9 @@ fn main() -> ExitCode {
                 Ok(i) => i,
                 Err(e) => return fail(&e),
             };
+            if let Some(w) = long_run_warning(&inputs).filter(|_| !quiet) {
+                eprintln!("WARNING: {w}");
+            }
             let bar = match long_command(Unit::Accesses, quiet) {
                 Ok(b) => b,
                 Err(code) => return code,
@@ -548,6 +553,14 @@ fn main() -> ExitCode {
                 ("result.csv", report.to_csv()),
             ];
             if let Some(t) = &timeline {
+                if t.window != t.asked && !quiet {
+                    eprintln!(
+                        "note: --timeline {}: more than {} windows per core, so windows of {} accesses (timeline.csv and the plots say so)",
+                        t.asked,
+                        progress::group(mmusim::timeline::MAX_WINDOWS as u64),
+                        t.window
+                    );
+                }
                 files.push(("timeline.csv", t.to_csv()));
                 let title = format!(
                     "TLB hit rate, {} on {}, windows of {} accesses",
@@ -560,10 +573,11 @@ fn main() -> ExitCode {
                 );
                 files.push(("memory.svg", t.memory_svg(&title)));
             }
-            for (name, body) in files {
-                if let Err(e) = write_atomic(&dir.join(name), body.as_bytes()) {
-                    return fail(&[format!("{}: {e}", dir.join(name).display())]);
-                }
+            // One set: a reader of the folder never sees a new result.json beside an
+            // old result.csv (issue 17 item 8).
+            let files: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_bytes())).collect();
+            if let Err(e) = write_set(&dir, &files) {
+                return fail(&[format!("{}: {e}", dir.display())]);
             }
             let acc = report.stats.total.accesses;
             if !quiet {

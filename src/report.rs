@@ -4,9 +4,11 @@
 //! [`RunReport`] (serialisable; byte-identical for the same config and seed, so it holds
 //! no timestamps or host facts), rendered as JSON, CSV (its columns, shared with the
 //! sweep report, in [`columns`]) or text (the summary, in `table.rs`), and files
-//! written atomically (temporary file in the same folder, then rename).
+//! written atomically (temporary file in the same folder, then rename; a run's whole
+//! set of files as one, in `result_set.rs`).
 
 pub mod columns;
+pub mod result_set;
 mod table;
 
 use crate::sim::{CoreStats, RunStats, TranslationCycles};

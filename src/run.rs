@@ -507,6 +507,35 @@ fn resolve_warmup(
     ))
 }
 
+/// Accesses beyond which `run` warns before it starts (issue 17 item 15: 10^12 accesses
+/// started without a word and would run for days).
+pub const LONG_RUN_ACCESSES: u64 = 10_000_000_000;
+
+/// A warning for a run of more than [`LONG_RUN_ACCESSES`] accesses (all streams), with
+/// the time it will take at the rates runs reach (1 to 5 million accesses a second);
+/// `None` for shorter runs and traces (whose length is not known ahead).
+pub fn long_run_warning(inputs: &Inputs) -> Option<String> {
+    let tasks = u64::from(inputs.system.os.tasks(inputs.system.sim.cores).max(1));
+    let total = inputs.workload.accesses_per_core().saturating_mul(tasks);
+    if total <= LONG_RUN_ACCESSES {
+        return None;
+    }
+    let hours = |rate: f64| {
+        let h = total as f64 / rate / 3600.0;
+        if h >= 48.0 {
+            format!("{:.0} days", h / 24.0)
+        } else {
+            format!("{h:.1} hours")
+        }
+    };
+    Some(format!(
+        "{} accesses will take about {} to {} (at 5 to 1 million accesses a second); progress is shown as the run goes, and Ctrl-C stops it with a partial result",
+        crate::progress::group(total),
+        hours(5e6),
+        hours(1e6)
+    ))
+}
+
 /// Run the simulation; `progress(done, total)` is called after every batch.
 pub fn simulate(
     inputs: &Inputs,
@@ -588,7 +617,11 @@ pub fn simulate_opts(
         },
     )?;
     let has_l2 = sys.tlb.iter().any(|t| t.level == 2);
-    let timeline = timeline.map(|w| Timeline::from_points(w, has_l2, &points));
+    let timeline = timeline.map(|asked| {
+        let mut t = Timeline::from_points(points.0.max(asked), has_l2, &points.1);
+        t.asked = asked;
+        t
+    });
     let mut report = RunReport::new(sys, &inputs.workload, sys.sim.seed, &stats);
     report.warmup.rule = inputs.warmup_rule.clone();
     report.config_file = inputs.system_file.clone();
@@ -604,8 +637,8 @@ struct Run<'a> {
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
-/// A run's statistics, timeline points, and whether the stop flag ended it.
-type Outcome = (crate::sim::RunStats, Vec<Vec<TimelinePoint>>, bool);
+/// A run's statistics, timeline window and points, and whether the stop flag ended it.
+type Outcome = (crate::sim::RunStats, (u64, Vec<Vec<TimelinePoint>>), bool);
 
 /// Every 4 KiB page number core `core`'s stream will access, read from a second copy
 /// of its source (OPT replacement looks ahead over the whole stream).

@@ -61,11 +61,24 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
+/// The most windows a core records: past it, its windows become twice as wide (the
+/// run says so), so a timeline's memory and `timeline.csv` stay bounded (72 bytes a
+/// point: 4.7 MB a core) whatever the window asked for.
+pub const MAX_WINDOWS: usize = 1 << 16;
+
+/// The most points a series of `timeline.svg` or `memory.svg` draws: beyond it,
+/// consecutive windows are drawn merged (their counts summed), so a plot stays a few
+/// hundred kilobytes.
+pub const MAX_PLOTTED: usize = 2000;
+
 /// Every window of every core.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timeline {
     /// Accesses per window.
     pub window: u64,
+    /// The window asked for: smaller than `window` when there were more than
+    /// [`MAX_WINDOWS`] windows.
+    pub asked: u64,
     pub rows: Vec<Window>,
 }
 
@@ -94,7 +107,11 @@ impl Timeline {
                 prev = *p;
             }
         }
-        Timeline { window, rows }
+        Timeline {
+            window,
+            asked: window,
+            rows,
+        }
     }
 
     /// One row per core and window. The columns after `cycles` give the counts behind
@@ -132,8 +149,11 @@ impl Timeline {
     pub fn to_svg(&self, title: &str) -> String {
         let cores = self.rows.iter().map(|r| r.core + 1).max().unwrap_or(0);
         let mut series = Vec::new();
+        let mut width = self.window;
         for c in 0..cores {
-            let rows: Vec<&Window> = self.rows.iter().filter(|r| r.core == c).collect();
+            let (merged, k) = self.plotted(c);
+            width = width.max(self.window * k);
+            let rows: Vec<&Window> = merged.iter().collect();
             let line = |f: &dyn Fn(&Window) -> f64| {
                 let mut pts: Vec<(f64, f64)> =
                     rows.iter().map(|r| (r.first_access as f64, f(r))).collect();
@@ -164,7 +184,7 @@ impl Timeline {
         }
         LineChart {
             title: title.to_string(),
-            x_label: format!("access (windows of {})", self.window),
+            x_label: format!("access (windows of {width})"),
             y_label: "TLB hit rate".into(),
             series,
             y_max: Some(1.0),
@@ -175,6 +195,33 @@ impl Timeline {
 }
 
 impl Timeline {
+    /// Core `core`'s windows as plotted: every `k` consecutive windows merged into one
+    /// (counts summed, the resident memory of the last), `k` the smallest that leaves
+    /// at most [`MAX_PLOTTED`]; and `k`.
+    fn plotted(&self, core: usize) -> (Vec<Window>, u64) {
+        let rows: Vec<&Window> = self.rows.iter().filter(|r| r.core == core).collect();
+        let k = rows.len().div_ceil(MAX_PLOTTED).max(1);
+        let merged = rows
+            .chunks(k)
+            .map(|g| {
+                let mut m = g[0].clone();
+                for w in &g[1..] {
+                    m.accesses += w.accesses;
+                    m.l1_hits += w.l1_hits;
+                    m.l2_hits = m.l2_hits.zip(w.l2_hits).map(|(a, b)| a + b);
+                    m.tlb_hits += w.tlb_hits;
+                    m.walks += w.walks;
+                    m.translation_cycles += w.translation_cycles;
+                    m.cycles += w.cycles;
+                    m.faults += w.faults;
+                    m.resident_bytes = w.resident_bytes;
+                }
+                m
+            })
+            .collect();
+        (merged, k as u64)
+    }
+
     /// Resident memory (MiB) of each core's address space at the end of each window,
     /// against the access number: memory in use over time.
     pub fn memory_svg(&self, title: &str) -> String {
@@ -182,7 +229,7 @@ impl Timeline {
         let series = (0..cores)
             .map(|c| {
                 let mut points = vec![(0.0, 0.0)];
-                points.extend(self.rows.iter().filter(|r| r.core == c).map(|r| {
+                points.extend(self.plotted(c).0.iter().map(|r| {
                     (
                         (r.first_access + r.accesses) as f64,
                         r.resident_bytes as f64 / (1u64 << 20) as f64,
@@ -226,6 +273,38 @@ mod tests {
             faults: walks,
             resident_bytes: 4096 * walks,
         }
+    }
+
+    /// 4,001 windows plot as 1,334 merged ones of 3 (the last of 2): counts summed, so
+    /// a merged rate is the rate of its accesses; resident memory is the last window's.
+    #[test]
+    fn plots_merge_consecutive_windows_beyond_the_maximum() {
+        // Window i (1-based): 10 accesses, i % 2 L1 hits, i walks.
+        let mut pts = Vec::new();
+        let (mut l1, mut walks) = (0, 0);
+        for i in 1..=4001u64 {
+            l1 += i % 2;
+            walks += i;
+            pts.push(pt(10 * i, l1, 0, walks));
+        }
+        let t = Timeline::from_points(10, true, &[pts]);
+        let (m, k) = t.plotted(0);
+        assert_eq!((m.len(), k), (1334, 3));
+        // Windows 1, 2, 3: 30 accesses, 2 L1 hits, 6 walks, resident of window 3.
+        assert_eq!(
+            (m[0].first_access, m[0].accesses, m[0].l1_hits, m[0].walks),
+            (0, 30, 2, 6)
+        );
+        assert_eq!(m[0].resident_bytes, 4096 * 6);
+        // The last: windows 4000 and 4001.
+        let last = m.last().unwrap();
+        assert_eq!(
+            (last.first_access, last.accesses, last.walks),
+            (39990, 20, 8001)
+        );
+        // Few windows: drawn as they are.
+        let few = Timeline::from_points(10, true, &[vec![pt(10, 1, 0, 1)]]);
+        assert_eq!(few.plotted(0), (few.rows.clone(), 1));
     }
 
     #[test]

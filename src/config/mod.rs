@@ -82,6 +82,14 @@ const MAX_ENTRIES: u32 = 1 << 24;
 /// Host memory the simulated structures may take (the machines this runs on have 24 GiB).
 const HOST_MEMORY_LIMIT: u64 = 8 << 30;
 
+/// Most ways a set may have (TLBs, walk caches, caches): a lookup searches every way of
+/// its set, so a fully associative TLB of 2^24 entries made each access scan 2^24
+/// entries (20,000 accesses took over a minute; issue 17 item 15). 8192 covers the
+/// fully associative sizes the committed sweeps (`results/sweeps/fa-tlb-sizes`, up to
+/// 4096) and the tests (the analysis test's 8192) simulate; larger fully associative
+/// LRU TLBs are answered exactly by `mmusim analyze` (its TLB miss curve).
+pub const MAX_WAYS: u32 = 8192;
+
 /// Check a set-associative geometry; returns problems keyed by the field at fault.
 fn check_geometry(
     errs: &mut Vec<(String, String)>,
@@ -103,6 +111,15 @@ fn check_geometry(
     }
     if ways == 0 {
         errs.push((format!("{path}.ways"), "must be at least 1".into()));
+        return;
+    }
+    if ways > MAX_WAYS {
+        errs.push((
+            format!("{path}.ways"),
+            format!(
+                "{ways} ways is more than the supported {MAX_WAYS}: every lookup searches all the ways of a set (for the miss curve of a larger fully associative LRU TLB, see `mmusim analyze`)"
+            ),
+        ));
         return;
     }
     if entries % ways as u64 != 0 {

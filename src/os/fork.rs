@@ -172,18 +172,20 @@ impl Os {
         if self.vma.protection_trap(asid, vaddr, store) {
             let c = self.costs.protection_fault;
             stats.protection_faults += 1;
-            stats.fault_cycles += c;
-            fx.cycles += c;
+            stats.fault_cycles = stats.fault_cycles.saturating_add(c);
+            fx.cycles = fx.cycles.saturating_add(c);
         }
         let cow = self.share.cow.get(&asid).is_some_and(|c| !c.is_empty());
         if store && self.huge.demote && cow {
             // A copy needs a frame: make room first if memory is short.
             let c = self.demote_for_memory(pt, asid, stats, fx)?;
-            stats.fault_cycles += c;
-            fx.cycles += c;
+            stats.fault_cycles = stats.fault_cycles.saturating_add(c);
+            fx.cycles = fx.cycles.saturating_add(c);
         }
         if store {
-            fx.cycles += self.cow_fault(pt, asid, vaddr, stats, fx)?;
+            fx.cycles = fx
+                .cycles
+                .saturating_add(self.cow_fault(pt, asid, vaddr, stats, fx)?);
         }
         Ok(())
     }
@@ -223,7 +225,7 @@ impl Os {
             // The last holder: the page becomes writable in place.
             let cycles = self.costs.minor_fault;
             stats.cow_reuses += 1;
-            stats.fault_cycles += cycles;
+            stats.fault_cycles = stats.fault_cycles.saturating_add(cycles);
             return Ok(cycles);
         }
         pt.unmap(asid, VirtAddr(base));
@@ -242,7 +244,7 @@ impl Os {
         let cycles = self.costs.minor_fault + size.bytes() / 4096 * self.costs.cow_copy_4k;
         stats.cow_faults += 1;
         stats.cow_copied_bytes += size.bytes();
-        stats.fault_cycles += cycles;
+        stats.fault_cycles = stats.fault_cycles.saturating_add(cycles);
         Ok(cycles)
     }
 

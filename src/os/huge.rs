@@ -291,7 +291,7 @@ impl Os {
         stats: &mut OsStats,
         fx: &mut Effects,
     ) -> Result<u64, SimError> {
-        let mut cycles = 0;
+        let mut cycles = 0u64;
         while self.frames.free_bytes() < HEADROOM_FRAMES * 4096 {
             let shared = &self.share.shared;
             let victim = (self.huge.written.range((asid, 0)..=(asid, u64::MAX)))
@@ -305,7 +305,7 @@ impl Os {
             else {
                 break;
             };
-            cycles += self.split_huge(pt, asid, base, stats, fx)?;
+            cycles = cycles.saturating_add(self.split_huge(pt, asid, base, stats, fx)?);
             fx.trigger = Trigger::Split;
             for i in 0..SMALL_PER_2M {
                 if written[i as usize] {
@@ -415,7 +415,7 @@ impl Os {
             r.mapped >= self.huge.promote_threshold
         };
         if due {
-            cycles += self.promote(pt, key, stats, fx)?;
+            cycles = cycles.saturating_add(self.promote(pt, key, stats, fx)?);
         }
         Ok((outcome, cycles))
     }
@@ -495,7 +495,7 @@ impl Os {
         } else {
             c.collapse + copied * c.copy_4k + (SMALL_PER_2M - copied) * c.zero_4k
         };
-        stats.promotion_cycles += cycles;
+        stats.promotion_cycles = stats.promotion_cycles.saturating_add(cycles);
         Ok(cycles)
     }
 }

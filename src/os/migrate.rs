@@ -22,7 +22,7 @@ impl Os {
         stats: &mut OsStats,
         fx: &mut Effects,
     ) -> Result<u64, SimError> {
-        let mut cycles = 0;
+        let mut cycles = 0u64;
         for (base, size) in self.mapped_in(pt, asid, start, end)? {
             let Some(old) = pt.translate(asid, VirtAddr(base)) else {
                 continue;
@@ -47,7 +47,7 @@ impl Os {
             // A resident page stays resident (and keeps its recency) in its new frame.
             self.remap(pt, asid, (base, size), new, stats, fx)?;
             stats.migrated_pages += 1;
-            cycles += size.bytes() / 4096 * self.costs.cow_copy_4k;
+            cycles = cycles.saturating_add(size.bytes() / 4096 * self.costs.cow_copy_4k);
         }
         Ok(cycles)
     }

@@ -241,7 +241,7 @@ impl Os {
             Trigger::TableEviction
         };
         let (cycles, evicted) = self.fault(pt, asid, vaddr, stats, fx)?;
-        fx.cycles += cycles;
+        fx.cycles = fx.cycles.saturating_add(cycles);
         Ok(evicted)
     }
 
@@ -298,7 +298,7 @@ impl Os {
             fx.table_replaced();
         }
         let cycles = cycles + demoted;
-        stats.fault_cycles += cycles;
+        stats.fault_cycles = stats.fault_cycles.saturating_add(cycles);
         Ok((cycles, outcome.evicted))
     }
 }

@@ -234,7 +234,7 @@ impl Os {
             swap_out(pt, state, (asid, v), stats, fx)?;
             if v.dirty {
                 stats.writebacks += 1;
-                cycles += p.writeback_cycles;
+                cycles = cycles.saturating_add(p.writeback_cycles);
             }
         }
         let frame = self.frames.alloc(PageSize::Size4K)?;

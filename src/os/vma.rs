@@ -108,8 +108,8 @@ impl Os {
             EventKind::Munmap => {
                 stats.munmap_calls += 1;
                 let c = self.munmap(pt, asid, ev.start, ev.end, stats, fx)?;
-                stats.event_cycles += c;
-                fx.cycles += c;
+                stats.event_cycles = stats.event_cycles.saturating_add(c);
+                fx.cycles = fx.cycles.saturating_add(c);
                 for m in [&mut self.vma.advised, &mut self.vma.vmas] {
                     if let Some(r) = m.get_mut(&asid) {
                         r.remove(ev.start, ev.end);
@@ -120,8 +120,8 @@ impl Os {
                 stats.mmap_calls += 1;
                 // MAP_FIXED: what was mapped there goes first.
                 let c = self.munmap(pt, asid, ev.start, ev.end, stats, fx)?;
-                stats.event_cycles += c;
-                fx.cycles += c;
+                stats.event_cycles = stats.event_cycles.saturating_add(c);
+                fx.cycles = fx.cycles.saturating_add(c);
                 let m = self.vma.vmas.entry(asid).or_default();
                 m.insert(ev.start, ev.end, ());
                 // Regions inside it start afresh (one left in small pages for want of
@@ -132,7 +132,9 @@ impl Os {
                     }
                 }
                 if ev.populate {
-                    fx.cycles += self.populate(pt, asid, ev.start, ev.end, stats, fx)?;
+                    fx.cycles = fx
+                        .cycles
+                        .saturating_add(self.populate(pt, asid, ev.start, ev.end, stats, fx)?);
                 }
             }
             EventKind::Mprotect => {
@@ -157,8 +159,8 @@ impl Os {
             EventKind::Migrate => {
                 stats.migrate_calls += 1;
                 let c = self.migrate(pt, asid, ev.start, ev.end, stats, fx)?;
-                stats.event_cycles += c;
-                fx.cycles += c;
+                stats.event_cycles = stats.event_cycles.saturating_add(c);
+                fx.cycles = fx.cycles.saturating_add(c);
             }
             EventKind::Fork | EventKind::Exit => {
                 return Err(SimError(format!(
@@ -224,11 +226,11 @@ impl Os {
         stats: &mut OsStats,
         fx: &mut Effects,
     ) -> Result<u64, SimError> {
-        let mut cycles = 0;
+        let mut cycles = 0u64;
         let mut va = start;
         while va < end {
             if pt.translate(asid, VirtAddr(va)).is_none() {
-                cycles += self.fault(pt, asid, va, stats, fx)?.0;
+                cycles = cycles.saturating_add(self.fault(pt, asid, va, stats, fx)?.0);
                 stats.populated_pages += 1;
             }
             let size = pt
@@ -237,7 +239,7 @@ impl Os {
             va = (va & !(size.bytes() - 1)) + size.bytes();
         }
         stats.fault_cycles -= cycles;
-        stats.event_cycles += cycles;
+        stats.event_cycles = stats.event_cycles.saturating_add(cycles);
         Ok(cycles)
     }
 
@@ -304,12 +306,12 @@ impl Os {
         }
         pages.sort_unstable();
         pages.dedup();
-        let mut cycles = 0;
+        let mut cycles = 0u64;
         for (b, n) in pages {
             // The part of the page inside the range (a huge page may stick out on
             // either side: it is split and only that part goes).
             let (s, e) = (b.max(start), (b + n).min(end));
-            cycles += self.munmap_pages(pt, asid, s, e, stats, fx)?;
+            cycles = cycles.saturating_add(self.munmap_pages(pt, asid, s, e, stats, fx)?);
         }
         Ok(cycles)
     }
@@ -324,7 +326,7 @@ impl Os {
         stats: &mut OsStats,
         fx: &mut Effects,
     ) -> Result<u64, SimError> {
-        let mut cycles = 0;
+        let mut cycles = 0u64;
         let mut va = start;
         while va < end {
             // A page whose reservation is live must not free its frame alone: break the
@@ -341,7 +343,7 @@ impl Os {
                 {
                     // Partly inside: split it, then unmap only the pieces inside
                     // (a 1G page, or a 2M page another process shares, goes whole).
-                    cycles += self.split_huge(pt, asid, base, stats, fx)?;
+                    cycles = cycles.saturating_add(self.split_huge(pt, asid, base, stats, fx)?);
                 }
             }
             let Some(tr) = pt.unmap(asid, VirtAddr(va)) else {

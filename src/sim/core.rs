@@ -80,6 +80,8 @@ pub(super) struct Timing {
     pub(super) window: u64,
     /// First virtual address the page table cannot map (it would alias a lower one).
     pub(super) va_limit: u64,
+    /// The largest count a core's cycle counters may reach (`overflow.rs`).
+    pub(super) cycle_limit: u64,
 }
 
 /// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
@@ -143,6 +145,9 @@ pub(super) struct Core {
     pub(super) event_at: u64,
     /// Cumulative counters at each timeline window boundary (empty when off).
     pub(super) timeline: Vec<TimelinePoint>,
+    /// This core's timeline window: the one asked for, doubled each time the points
+    /// reach [`crate::timeline::MAX_WINDOWS`] (0: no timeline).
+    pub(super) timeline_window: u64,
     /// OS events of this core's stream, as (stream position, event), in order.
     pub(super) os_events: VecDeque<(u64, OsEvent)>,
     /// Stream position of the running process = `stream_base + counters.accesses`
@@ -192,6 +197,7 @@ impl Core {
             warm: warmup == 0,
             event_at: if warmup == 0 { u64::MAX } else { warmup },
             timeline: Vec::new(),
+            timeline_window: 0,
             os_events: Default::default(),
             stream_base: 0,
             os_event_at: u64::MAX,
@@ -278,6 +284,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         // finds the new translation.
         (sh.os).guard_fault(pt, core.asid, va, store, &mut core.os_stats, &mut sh.fx)?;
         let c = apply(core, &mut sh.fx, &mut sh.mail);
+        super::overflow::check(core, t, c)?;
         core.stall(c);
         let tc = &mut core.counters.translation;
         tc.fault += c;
@@ -431,6 +438,7 @@ fn translate_miss<PT: PageTable, R: Recorder>(
             // Translations the fault removed (one the design evicted, small pages a
             // collapse replaced) leave the TLBs before the walk again.
             fault = apply(core, &mut sh.fx, &mut sh.mail);
+            super::overflow::check(core, t, fault)?;
             r = (core.walker).walk_recorded(core.id, core.asid, va, pt, &mut sh.mem, rec);
             psc += r.psc_cycles;
             pte += r.pte_cycles;

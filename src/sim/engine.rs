@@ -235,7 +235,7 @@ fn at_stop<PT: PageTable>(
         core_event(core, &mut sh.mem, books, t);
     }
     if core.counters.accesses == core.os_event_at {
-        if let Err(e) = apply_os_events(core, pt, sh) {
+        if let Err(e) = apply_os_events(core, pt, sh, t) {
             return Break(Err(e));
         }
         if core.syscall || sh.mail.pending {
@@ -254,8 +254,12 @@ fn at_stop<PT: PageTable>(
                 books.interrupted = true;
                 return Break(Ok(()));
             }
+            // Once per batch: cycle counts stay where 64 bits count them exactly.
+            if let Err(e) = super::overflow::check(core, t, 0) {
+                return Break(Err(e));
+            }
             pos = 0;
-            if let Err(e) = refill(core, pt, sh, buf) {
+            if let Err(e) = refill(core, pt, sh, buf, t) {
                 return Break(Err(e));
             }
             if !buf.is_empty() {
@@ -286,6 +290,7 @@ fn refill<PT: PageTable>(
     pt: &mut PT,
     sh: &mut Shared,
     buf: &mut Vec<Access>,
+    t: &Timing,
 ) -> Result<(), SimError> {
     buf.clear();
     core.source.fill(buf, BATCH).map_err(|e| {
@@ -305,7 +310,7 @@ fn refill<PT: PageTable>(
         core.os_events.make_contiguous().sort_by_key(|e| e.0);
         core.os_event_at = core.os_events[0].0.wrapping_sub(core.stream_base);
         if core.counters.accesses == core.os_event_at {
-            apply_os_events(core, pt, sh)?;
+            apply_os_events(core, pt, sh, t)?;
         }
     }
     Ok(())
@@ -347,7 +352,18 @@ fn core_event(core: &mut Core, mem: &mut MemorySystem, books: &mut Books, t: &Ti
     } else {
         let p = timeline_point(core, t);
         core.timeline.push(p);
-        core.event_at += books.window;
+        if core.timeline.len() >= crate::timeline::MAX_WINDOWS {
+            // Memory stays bounded (issue 17 item 15: `--timeline 1` on 2 M accesses
+            // took 535 MB): the points are cumulative, so every second one makes the
+            // windows twice as wide, exactly.
+            let mut odd = false;
+            core.timeline.retain(|_| {
+                odd = !odd;
+                !odd
+            });
+            core.timeline_window *= 2;
+        }
+        core.event_at += core.timeline_window;
     }
 }
 
@@ -359,6 +375,7 @@ fn apply_os_events<PT: PageTable>(
     core: &mut Core,
     pt: &mut PT,
     sh: &mut Shared,
+    t: &Timing,
 ) -> Result<(), SimError> {
     use crate::workload::EventKind;
     let here = core.stream_base.wrapping_add(core.counters.accesses);
@@ -372,7 +389,9 @@ fn apply_os_events<PT: PageTable>(
         }
         core.os_events.pop_front();
         (sh.os).apply_event(pt, core.asid, ev, &mut core.os_stats, &mut sh.fx)?;
-        core.stall_total += apply(core, &mut sh.fx, &mut sh.mail);
+        let c = apply(core, &mut sh.fx, &mut sh.mail);
+        super::overflow::check(core, t, c)?;
+        core.stall_total += c;
     }
     core.os_event_at =
         (core.os_events.front()).map_or(u64::MAX, |e| e.0.wrapping_sub(core.stream_base));

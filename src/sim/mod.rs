@@ -29,6 +29,7 @@
 
 mod core;
 mod engine;
+mod overflow;
 pub mod record;
 mod sched;
 mod seen;
@@ -156,6 +157,7 @@ impl<PT: PageTable> Simulator<PT> {
                 cpi_milli: (cfg.sim.base_cpi * 1000.0).round() as u64,
                 l1_overlapped: cfg.sim.l1_tlb_overlapped,
                 window: cfg.sim.overlap_window as u64,
+                cycle_limit: overflow::limit(n),
                 va_limit: 1u64
                     .checked_shl(cfg.page_table.va_bits())
                     .unwrap_or(u64::MAX),
@@ -235,6 +237,7 @@ impl<PT: PageTable> Simulator<PT> {
         assert!(window > 0, "a timeline window holds at least one access");
         self.timeline_window = window;
         for c in &mut self.cores {
+            c.timeline_window = window;
             if c.warm {
                 c.event_at = c.counters.accesses + window;
             }

@@ -126,9 +126,26 @@ impl<PT: PageTable> Simulator<PT> {
         }
     }
 
-    /// Per core, the cumulative counters at the end of every timeline window (the last
-    /// one at the end of the run, possibly a partial window). Empty without a timeline.
-    pub fn timeline(&self) -> Vec<Vec<TimelinePoint>> {
-        self.cores.iter().map(|c| c.timeline.clone()).collect()
+    /// The timeline's window (accesses) and, per core, the cumulative counters at the
+    /// end of every window (the last one at the end of the run, possibly a partial
+    /// window). A core whose windows were widened (more than
+    /// [`crate::timeline::MAX_WINDOWS`]) widens the others' to its own: widths are the
+    /// asked one times powers of two, so each core keeps the points at multiples of
+    /// the widest. Empty without a timeline.
+    pub fn timeline(&self) -> (u64, Vec<Vec<TimelinePoint>>) {
+        let w = (self.cores.iter())
+            .map(|c| c.timeline_window)
+            .max()
+            .unwrap_or(0);
+        let points = (self.cores.iter())
+            .map(|c| {
+                let last = c.timeline.len().saturating_sub(1);
+                (c.timeline.iter().enumerate())
+                    .filter(|&(i, p)| w > 0 && (p.accesses % w == 0 || i == last))
+                    .map(|(_, p)| *p)
+                    .collect()
+            })
+            .collect();
+        (w, points)
     }
 }

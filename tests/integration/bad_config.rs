@@ -1,15 +1,17 @@
 //! Every bad config exits non-zero with an error naming the file, line and key path, and
 //! never panics (a panic exits with 101).
 
-use std::path::PathBuf;
 use std::process::Command;
 
 const SKYLAKE: &str = include_str!("../../configs/skylake.toml");
 
-fn tmpdir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mmusim-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tmpdir() -> tempfile::TempDir {
+    // A fresh folder per call (tempfile): a name from the pid alone is shared by the
+    // tests of one process and by a later process with the same pid (issue 17 item 16).
+    tempfile::Builder::new()
+        .prefix("mmusim-bad-")
+        .tempdir()
+        .unwrap()
 }
 
 /// Replace the `nth` (0-based) occurrence of `from` with `to`; returns text and the line.
@@ -39,7 +41,8 @@ fn run(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn bad_configs_name_file_line_and_key() {
-    let dir = tmpdir();
+    let tmp = tmpdir();
+    let dir = tmp.path();
     // (case, config text, expected "line: key.path" fragment after the file name)
     let mut cases: Vec<(&str, String, String)> = Vec::new();
     let mut add = |name: &'static str, from: &str, nth: usize, to: &str, path: &str| {
@@ -143,7 +146,8 @@ fn bad_configs_name_file_line_and_key() {
 
 #[test]
 fn malformed_toml_missing_file_and_bad_overrides() {
-    let dir = tmpdir();
+    let tmp = tmpdir();
+    let dir = tmp.path();
     let f = dir.join("broken.toml");
     let (text, line) = edit(SKYLAKE, "entries = 64", 0, "entries = = 64");
     std::fs::write(&f, text).unwrap();

@@ -7,6 +7,7 @@ mod compare;
 mod explain;
 mod flattened;
 mod hardening_a;
+mod hardening_d;
 mod hardening_sweep;
 mod mva;
 mod names;

@@ -3,7 +3,7 @@
 //! forms through the binary, deterministic files, and bad inputs named by file, line and
 //! key with exit code 2.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const EXAM: &str = concat!(
@@ -11,11 +11,13 @@ const EXAM: &str = concat!(
     "/configs/mva/exam-thrashing.toml"
 );
 
-fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mmusim-mva-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tmpdir(tag: &str) -> tempfile::TempDir {
+    // A fresh folder per call (tempfile): a name from the pid alone is shared by the
+    // tests of one process and by a later process with the same pid (issue 17 item 16).
+    tempfile::Builder::new()
+        .prefix(&format!("mmusim-mva-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// (exit code, stdout, stderr)
@@ -57,7 +59,8 @@ fn rel(a: f64, b: f64) -> f64 {
 
 #[test]
 fn exam_problem_2_end_to_end() {
-    let dir = tmpdir("exam");
+    let tmp = tmpdir("exam");
+    let dir = tmp.path();
     let (code, out, err) = mva(&["--config", EXAM, "--out", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     // Knee: L(m)/m = min(0.5/m, 0.005 m) is largest at m = 10, N = 100/10 = 10.
@@ -77,7 +80,7 @@ fn exam_problem_2_end_to_end() {
         out.contains("I/O bound 1/D3 = 10 jobs/s never binds for N = 1..30"),
         "{out}"
     );
-    let (head, rows) = csv(&dir);
+    let (head, rows) = csv(dir);
     assert_eq!(rows.len(), 30);
     let x = col(&head, &rows, "x_exact");
     let r = col(&head, &rows, "r_exact");
@@ -119,7 +122,8 @@ fn exam_problem_2_end_to_end() {
 
 #[test]
 fn same_input_same_bytes() {
-    let (a, b) = (tmpdir("det-a"), tmpdir("det-b"));
+    let (ta, tb) = (tmpdir("det-a"), tmpdir("det-b"));
+    let (a, b) = (ta.path(), tb.path());
     for d in [&a, &b] {
         let (code, _, err) = mva(&[
             "--config",
@@ -146,7 +150,8 @@ fn same_input_same_bytes() {
 /// the knee (among the table's points) is the formula's knee m = 10.
 #[test]
 fn a_lifetime_table_gives_the_formula_answers_at_its_points() {
-    let dir = tmpdir("table");
+    let tmp = tmpdir("table");
+    let dir = tmp.path();
     let mut table = String::from("m,faults,lifetime\n");
     for m in 0..=100u32 {
         let l = (0.5f64).min(0.005 * f64::from(m * m)); // seconds
@@ -188,7 +193,8 @@ fn a_lifetime_table_gives_the_formula_answers_at_its_points() {
 
 #[test]
 fn textbook_closed_forms_through_the_binary() {
-    let dir = tmpdir("closed");
+    let tmp = tmpdir("closed");
+    let dir = tmp.path();
     // One queueing station, no think time: X(N) = 1/D = 4, R(N) = N D.
     std::fs::write(dir.join("one.toml"), "n_max = 6\n[cpu]\ndemand = 0.25\n").unwrap();
     let out = dir.join("one");
@@ -231,7 +237,8 @@ fn textbook_closed_forms_through_the_binary() {
 
 #[test]
 fn bad_inputs_exit_2_naming_file_line_and_key() {
-    let dir = tmpdir("bad");
+    let tmp = tmpdir("bad");
+    let dir = tmp.path();
     let exam = std::fs::read_to_string(EXAM).unwrap();
     let line_of = |needle: &str| exam[..exam.find(needle).unwrap()].matches('\n').count() + 1;
     let cases: Vec<(&str, String, String)> = vec![

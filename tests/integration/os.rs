@@ -515,7 +515,9 @@ fn physical_memory_pressure_evicts_instead_of_failing() {
     let wl = "name = \"u\"\naccesses = 20000\nseed = 2\n[generator]\nkind = \"uniform\"\nfootprint = \"16MiB\"\n";
     let base = ["os.phys_mem=\"8MiB\""];
     // 20,000 uniform accesses touch all 4,096 pages (16 MiB): refused before the run.
-    let wl_file = std::env::temp_dir().join(format!("mmusim-pressure-{}.toml", std::process::id()));
+    // A fresh folder (issue 17 item 16: no name shared with another test or process).
+    let tmp = tempfile::tempdir().unwrap();
+    let wl_file = tmp.path().join("pressure.toml");
     std::fs::write(&wl_file, wl).unwrap();
     let sets = [base[0].to_string()];
     let Err(e) = mmusim::run::load_inputs(Some("skylake"), wl_file.to_str(), &sets) else {

@@ -7,20 +7,18 @@ use mmusim::run::{load_inputs, simulate, Inputs, PRESETS};
 /// first access: these tests derive whole-run counts by hand, first touches included,
 /// so they set `sim.warmup_accesses = 0` (a later set may give another).
 pub fn inputs(config: Option<&str>, workload_text: Option<&str>, sets: &[&str]) -> Inputs {
-    let dir = std::env::temp_dir().join(format!("mmusim-runs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // A folder of its own per call: tests run in parallel threads, and a file shared
+    // between calls (one folder per process, names from a weak hash) was rewritten by
+    // one test while another read it (issue 17 item 16). The inputs hold no file open
+    // once loaded (a text with a relative trace path would need the folder kept).
+    let dir = tempfile::tempdir().unwrap();
     let mut paths = Vec::new();
     for (name, text) in [("config", config), ("workload", workload_text)] {
         paths.push(text.map(|t| {
             if PRESETS.iter().any(|(n, _)| *n == t) {
                 return t.to_string();
             }
-            let p = dir.join(format!(
-                "{name}-{:016x}.toml",
-                mmusim::util::splitmix64(
-                    t.len() as u64 ^ t.as_bytes().iter().map(|&b| b as u64).sum::<u64>()
-                )
-            ));
+            let p = dir.path().join(format!("{name}.toml"));
             std::fs::write(&p, t).unwrap();
             p.to_str().unwrap().to_string()
         }));
@@ -266,7 +264,9 @@ fn default_run_snapshot() {
 
 #[test]
 fn the_binary_writes_json_and_csv_atomically() {
-    let dir = std::env::temp_dir().join(format!("mmusim-out-{}", std::process::id()));
+    // A fresh folder (issue 17 item 16: no name shared with another test or process).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mmusim"))
         .args(["run", "-q", "--set", "workload.accesses=10000", "--out"])
         .arg(&dir)
@@ -292,13 +292,13 @@ fn the_binary_writes_json_and_csv_atomically() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn config_files_can_extend_a_preset() {
-    let dir = std::env::temp_dir().join(format!("mmusim-ext-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // A fresh folder (issue 17 item 16: no name shared with another test or process).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let f = dir.join("two.toml");
     std::fs::write(
         &f,
@@ -332,7 +332,6 @@ fn config_files_can_extend_a_preset() {
     std::fs::write(&g, "extends = \"three.toml\"\n").unwrap();
     let e = load_inputs(Some(g.to_str().unwrap()), None, &[]).unwrap_err();
     assert!(e[0].to_string().contains("extends itself"), "{}", e[0]);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -399,4 +398,28 @@ fn a_closed_pipe_ends_quietly() {
         "{:?} {err}",
         out.status
     );
+}
+
+/// Issue 17 item 16: tests run in parallel threads of one process, and `inputs` used to
+/// write every text to a file named by a weak sum of its bytes in one folder per
+/// process, truncating and rewriting it while another thread read it. Two texts with
+/// the same length and byte sum (1200 and 2100 accesses) then read each other's file,
+/// or an empty one. Each call must load exactly its own text.
+#[test]
+fn parallel_inputs_each_load_their_own_text() {
+    let text = |n: &str| {
+        format!("name = \"p\"\naccesses = {n}\nseed = 1\n[generator]\nkind = \"sequential\"\nfootprint = \"1MiB\"\n")
+    };
+    let (a, b) = (text("1200"), text("2100"));
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (mine, want) = if t % 2 == 0 { (&a, 1200) } else { (&b, 2100) };
+            s.spawn(move || {
+                for _ in 0..60 {
+                    let i = inputs(None, Some(mine), &[]);
+                    assert_eq!(i.workload.accesses, want);
+                }
+            });
+        }
+    });
 }

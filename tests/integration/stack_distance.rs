@@ -99,9 +99,9 @@ fn the_whole_simulator_counts_the_same_misses() {
     let refs = stream(42, 5000, 200);
     let dist = stack_distances(&refs);
     let list: Vec<String> = refs.iter().map(|p| p.to_string()).collect();
-    let dir = std::env::temp_dir().join(format!("mmusim-sd-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let wl = dir.join("refs.toml");
+    // A fresh folder (issue 17 item 16: no name shared with another test or process).
+    let tmp = tempfile::tempdir().unwrap();
+    let wl = tmp.path().join("refs.toml");
     std::fs::write(
         &wl,
         format!(
@@ -132,5 +132,4 @@ fn the_whole_simulator_counts_the_same_misses() {
         assert_eq!(t.minor_faults, distinct);
         t.check_accounting().unwrap();
     }
-    std::fs::remove_dir_all(&dir).ok();
 }

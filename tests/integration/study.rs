@@ -26,8 +26,9 @@ set = ['generator={kind="zipf", footprint="64MiB", exponent=1.0}', "accesses=200
 
 #[test]
 fn every_pair_runs_and_matches_a_single_run() {
-    let dir = std::env::temp_dir().join(format!("mmusim-study-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // A fresh folder (issue 17 item 16: no name shared with another test or process).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let wl = dir.join("w.toml");
     std::fs::write(&wl, "name = \"w\"\naccesses = 1\nseed = 3\n[generator]\nkind = \"uniform\"\nfootprint = \"256MiB\"\n").unwrap();
     std::fs::write(dir.join("spec.toml"), SPEC).unwrap();
@@ -106,5 +107,4 @@ fn every_pair_runs_and_matches_a_single_run() {
     let e = run_study(&dir.join("bad2.toml"), Some(&dir.join("o")), &|_, _| {}).unwrap_err();
     assert!(e.contains("acceses"), "{e}");
     assert!(!dir.join("o").exists());
-    std::fs::remove_dir_all(&dir).ok();
 }

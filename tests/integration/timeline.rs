@@ -3,14 +3,16 @@
 //! shows in the window where it happens.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mmusim-timeline-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn dir(name: &str) -> tempfile::TempDir {
+    // A fresh folder per call (tempfile): a name from the pid alone is shared by the
+    // tests of one process and by a later process with the same pid (issue 17 item 16).
+    tempfile::Builder::new()
+        .prefix(&format!("mmusim-timeline-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn run(out: &Path, args: &[&str]) {
@@ -43,7 +45,8 @@ fn num(r: &std::collections::HashMap<String, String>, k: &str) -> u64 {
 
 #[test]
 fn windows_sum_to_the_totals_and_result_json_is_unchanged() {
-    let (plain, with) = (dir("plain"), dir("with"));
+    let (tp, tw) = (dir("plain"), dir("with"));
+    let (plain, with) = (tp.path(), tw.path());
     // Two cores, a warm-up, and a length that leaves a partial last window:
     // 10007 - 1000 = 9007 measured accesses per core, 10 windows of 1000.
     let args = [
@@ -54,10 +57,10 @@ fn windows_sum_to_the_totals_and_result_json_is_unchanged() {
         "--set",
         "workload.accesses=10007",
     ];
-    run(&plain, &args);
+    run(plain, &args);
     let mut targs = args.to_vec();
     targs.extend(["--timeline", "1000"]);
-    run(&with, &targs);
+    run(with, &targs);
     let a = std::fs::read(plain.join("result.json")).unwrap();
     let b = std::fs::read(with.join("result.json")).unwrap();
     assert!(a == b, "result.json differs with --timeline");
@@ -123,7 +126,8 @@ fn windows_sum_to_the_totals_and_result_json_is_unchanged() {
 
 #[test]
 fn a_change_of_locality_shows_in_its_window() {
-    let d = dir("phase");
+    let td = dir("phase");
+    let d = td.path();
     // 2000 references cycling over 4 pages (L1 hits after the first 4), then 50 rounds
     // of a cyclic loop over 80 pages. The L1 DTLB (64 entries, 4 ways, 16 sets, LRU)
     // gets 5 of the 80 pages per set in a cycle: LRU evicts each just before its reuse,
@@ -133,7 +137,7 @@ fn a_change_of_locality_shows_in_its_window() {
     let loop80: Vec<String> = (1..=80).map(|p| p.to_string()).collect();
     std::fs::write(&refs, format!("(1 2 3 4)x500 ({})x50\n", loop80.join(" "))).unwrap();
     run(
-        &d,
+        d,
         &["--trace", refs.to_str().unwrap(), "--timeline", "1000"],
     );
     let rs = rows(&d.join("timeline.csv"));

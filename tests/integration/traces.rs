@@ -11,10 +11,13 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mmusim"))
 }
 
-fn tmpdir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("mmusim-tr-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tmpdir(tag: &str) -> tempfile::TempDir {
+    // A fresh folder per call (tempfile): a name from the pid alone is shared by the
+    // tests of one process and by a later process with the same pid (issue 17 item 16).
+    tempfile::Builder::new()
+        .prefix(&format!("mmusim-tr-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 #[test]
@@ -84,7 +87,8 @@ fn one_trace_per_core_and_a_cap_on_accesses() {
 
 #[test]
 fn text_traces_run_and_addresses_beyond_the_table_fail() {
-    let dir = tmpdir("text");
+    let tmp = tmpdir("text");
+    let dir = tmp.path();
     let f = dir.join("t.txt");
     std::fs::write(
         &f,
@@ -124,12 +128,12 @@ fn text_traces_run_and_addresses_beyond_the_table_fail() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn bad_traces_exit_2_naming_file_and_line() {
-    let dir = tmpdir("bad");
+    let tmp = tmpdir("bad");
+    let dir = tmp.path();
     let f = dir.join("bad.lackey");
     std::fs::write(&f, "==1== Lackey\nI  04000000,3\n L 0400zz00,8\n").unwrap();
     let out = bin()
@@ -146,7 +150,6 @@ fn bad_traces_exit_2_naming_file_and_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/t.mmt"));
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -155,7 +158,8 @@ fn record_a_real_program_and_run_its_trace_from_a_pipe() {
         println!("skipped: valgrind not found (CI installs it)");
         return;
     }
-    let dir = tmpdir("rec");
+    let tmp = tmpdir("rec");
+    let dir = tmp.path();
     let out = dir.join("true.mmt.gz");
     let rec = bin()
         .args(["trace", "record", "--out"])
@@ -219,5 +223,4 @@ fn record_a_real_program_and_run_its_trace_from_a_pipe() {
         String::from_utf8_lossy(&bad.stderr)
     );
     assert!(!dir.join("x.mmt").exists());
-    std::fs::remove_dir_all(&dir).ok();
 }

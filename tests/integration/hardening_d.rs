@@ -1,0 +1,314 @@
+//! Issue 17, lane D: a run's result set on disk under SIGKILL (the `run --out` half of
+//! the kill matrix, through the `MMUSIM_KILL_AT` hook), counters that would wrap, and
+//! resource limits (long runs, timelines, huge fully associative TLBs).
+
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, ExitStatus};
+
+/// A small run (a tenth of a second in a debug build): 3,000 uniform accesses.
+const WL: &str = "name = \"k\"\naccesses = 3000\nseed = 1\n[generator]\nkind = \"uniform\"\nfootprint = \"8MiB\"\n";
+
+fn run_into(wl: &Path, out: &Path, extra: &[&str], kill_at: Option<&str>) -> ExitStatus {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mmusim"));
+    c.args(["run", "-q", "-w", wl.to_str().unwrap(), "--out"])
+        .arg(out)
+        .args(extra)
+        .env_remove(mmusim::killpoint::VAR);
+    if let Some(k) = kill_at {
+        c.env(mmusim::killpoint::VAR, k);
+    }
+    c.status().expect("mmusim runs")
+}
+
+/// Every entry of `dir` (hidden ones too) with its bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The entries of `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = (std::fs::read_dir(dir).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The old set: 2 files, seed 7. The new: 5 files (a timeline), seed 1. A mix of the
+/// two or a half-written file differs from both.
+const OLD: [&str; 2] = ["--set", "workload.seed=7"];
+const NEW: [&str; 2] = ["--timeline", "500"];
+
+#[test]
+fn run_out_killed_at_every_write_step_leaves_the_old_or_the_new_set_whole() {
+    let t = tempfile::tempdir().unwrap();
+    let wl = t.path().join("w.toml");
+    std::fs::write(&wl, WL).unwrap();
+    // Uninterrupted runs: what each set is, byte for byte.
+    let reference = |args: &[&str], tag: &str| {
+        let out = t.path().join(tag).join("out");
+        assert!(run_into(&wl, &out, args, None).success());
+        files(&out)
+    };
+    let (old, new) = (reference(&OLD, "ref-old"), reference(&NEW, "ref-new"));
+    assert_eq!(old.len(), 2);
+    assert_eq!(new.len(), 5);
+    assert_ne!(old["result.json"], new["result.json"]);
+    // Every write step of `run --out` (docs/OUTPUTS.md), each file of the set.
+    let steps = [
+        "run.tmp_created:1",
+        "run.file_written:1",
+        "run.file_written:2",
+        "run.file_written:5",
+        "run.tmp_synced:1",
+        "run.swapped:1",
+        "run.old_removed:1",
+    ];
+    for (i, step) in steps.iter().enumerate() {
+        let case = t.path().join(format!("case{i}"));
+        let out = case.join("out");
+        assert!(run_into(&wl, &out, &OLD, None).success());
+        // A file of the user's in the folder (as `>out/stdout` would make) survives.
+        std::fs::write(out.join("stdout"), "mine").unwrap();
+        let with_user = |set: &BTreeMap<String, Vec<u8>>| {
+            let mut s = set.clone();
+            s.insert("stdout".into(), b"mine".to_vec());
+            s
+        };
+        let status = run_into(&wl, &out, &NEW, Some(step));
+        assert_eq!(status.signal(), Some(9), "{step}: not killed ({status})");
+        let seen = files(&out);
+        assert!(
+            seen == with_user(&old) || seen == with_user(&new),
+            "{step}: a mixed or partial set: {:?}",
+            seen.keys().collect::<Vec<_>>()
+        );
+        // The rerun leaves the new set, byte-identical to an uninterrupted run's, and
+        // no temporary beside it.
+        assert!(run_into(&wl, &out, &NEW, None).success(), "{step}");
+        assert_eq!(files(&out), with_user(&new), "{step}");
+        assert_eq!(names(&case), ["out"], "{step}");
+    }
+}
+
+/// A run writing into a folder that does not exist yet, killed before the rename: no
+/// folder, and the rerun leaves only the set.
+#[test]
+fn a_first_run_killed_before_its_rename_leaves_nothing_behind_after_a_rerun() {
+    let t = tempfile::tempdir().unwrap();
+    let wl = t.path().join("w.toml");
+    std::fs::write(&wl, WL).unwrap();
+    let out = t.path().join("out");
+    let status = run_into(&wl, &out, &NEW, Some("run.tmp_synced:1"));
+    assert_eq!(status.signal(), Some(9));
+    assert!(!out.exists());
+    assert!(run_into(&wl, &out, &NEW, None).success());
+    assert_eq!(names(t.path()), ["out", "w.toml"]);
+    assert_eq!(names(&out).len(), 5);
+}
+
+/// Issue 17 item 7: cycle counters wrapped in release builds (16.8 M major faults of
+/// 2^40 cycles reported 2.5e16 cycles, exit 0) and overflowed with a panic in debug
+/// ones. Config validation caps each cost at 2^40 (zeroing at 2^30), so reaching 2^64
+/// through the command line takes millions of faults; here the costs are set on the
+/// validated config, beyond the cap, to reach it in a few faults. The run must stop
+/// with an error naming the costs, never return a wrapped or saturated number.
+#[test]
+fn cycle_counts_beyond_64_bits_stop_the_run_with_an_error() {
+    let wl = "name = \"f\"\naccesses = 3000\nseed = 1\n[generator]\nkind = \"sequential\"\nfootprint = \"12000KiB\"\nstride = 4096\n";
+    // One fault of 2^62 (over the limit at once); 3,000 faults of 2^53 (2^64.6 in
+    // all: the sum passes the limit after 128).
+    for (cost, faults_before) in [(1u64 << 62, 0u64), (1 << 53, 128)] {
+        let mut i = super::runs::inputs(Some("skylake"), Some(wl), &[]);
+        i.system.os.minor_fault_cycles = cost;
+        let e = match mmusim::run::simulate(&i, &mut |_, _| {}) {
+            Ok(r) => panic!(
+                "{cost}: ran, {} fault cycles",
+                r.stats.total.translation_cycles.fault
+            ),
+            Err(e) => e.0,
+        };
+        assert!(
+            e.contains("64-bit") && e.contains("os.minor_fault_cycles"),
+            "{e}"
+        );
+        // The limit is 2^60 for one core: the first fault of 2^62, or the 129th of
+        // 2^53 (128 x 2^53 = 2^60 is still within it).
+        assert!(
+            e.contains(&format!("after {} accesses", faults_before + 1)),
+            "{cost}: {e}"
+        );
+    }
+}
+
+/// Issue 17 item 15: a fully associative TLB of 2^24 ways was accepted, and 20,000
+/// accesses took over a minute (every lookup scans the set). At most 8192 ways, an
+/// error naming the key path as the user wrote it (by name or by position), exit 2.
+#[test]
+fn a_set_of_more_than_8192_ways_is_refused_naming_the_key() {
+    let big = 1u32 << 24;
+    for (set, key) in [
+        (
+            format!("tlb.stlb.entries={big}"),
+            format!("tlb.stlb.ways={big}"),
+        ),
+        (
+            format!("tlb[0].entries={big}"),
+            format!("tlb[0].ways={big}"),
+        ),
+    ] {
+        let (code, _, err) = super::analysis::mmusim(&[
+            "run",
+            "-q",
+            "--set",
+            &set,
+            "--set",
+            &key,
+            "--out",
+            "/nonexistent/never",
+        ]);
+        assert_eq!(code, 2, "{err}");
+        let path = key.split('=').next().unwrap();
+        assert!(
+            err.contains(&format!(
+                "{path}: {big} ways is more than the supported 8192"
+            )),
+            "{err}"
+        );
+    }
+    // 8192 ways (the largest the analysis test simulates) still runs.
+    let t = tempfile::tempdir().unwrap();
+    let wl = t.path().join("w.toml");
+    std::fs::write(&wl, WL).unwrap();
+    let fa = ["--set", "tlb[0].entries=8192", "--set", "tlb[0].ways=8192"];
+    assert!(run_into(&wl, &t.path().join("out"), &fa, None).success());
+}
+
+/// Issue 17 item 15: `accesses = 10^12` started without a word. Off a terminal (a
+/// pipe here) `run` warns how long it will take, then prints progress lines (every
+/// `MMUSIM_PROGRESS_SECS`); the child is killed once both are seen.
+#[test]
+fn a_very_long_run_warns_and_shows_progress_off_a_terminal() {
+    use std::io::{BufRead, BufReader};
+    let t = tempfile::tempdir().unwrap();
+    let wl = t.path().join("w.toml");
+    std::fs::write(&wl, WL).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mmusim"))
+        .args(["run", "-w", wl.to_str().unwrap(), "--out"])
+        .arg(t.path().join("out"))
+        .args(["--set", "workload.accesses=1000000000000"])
+        .env(mmusim::progress::INTERVAL_VAR, "0.2")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut lines = Vec::new();
+    let seen = |lines: &Vec<String>| {
+        lines.iter().any(|l| {
+            l.starts_with("WARNING: 1,000,000,000,000 accesses will take about 2 days to 12 days")
+        }) && lines.iter().any(|l| l.starts_with("progress: "))
+    };
+    while !seen(&lines) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => lines.push(l),
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen(&lines), "{lines:?}");
+    // The warning comes before the run starts: first.
+    assert!(lines[0].starts_with("WARNING: "), "{lines:?}");
+}
+
+/// Issue 17 item 15: `--timeline 1` on 2 M accesses took 535 MB and wrote 213 MB of
+/// SVG. A core keeps at most 65,536 windows (then twice as wide, said on standard
+/// error) and a plot at most 2,000 points per series. 200,000 accesses in windows of
+/// 1: widened at 65,536 (to 2) and at 131,072 accesses (to 4), so 50,000 windows of 4.
+#[test]
+fn a_timeline_of_one_access_windows_is_widened_and_its_plots_decimated() {
+    let t = tempfile::tempdir().unwrap();
+    let wl = t.path().join("w.toml");
+    std::fs::write(&wl, WL).unwrap();
+    let out = t.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_mmusim"))
+        .args(["run", "-w", wl.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .args(["--timeline", "1", "--set", "workload.accesses=200000"])
+        .args(["--set", "sim.warmup_accesses=0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("--timeline 1: more than 65,536 windows per core, so windows of 4 accesses"),
+        "{err}"
+    );
+    let csv = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 50_000);
+    for (i, r) in rows.iter().enumerate() {
+        // window, first_access, accesses
+        assert_eq!(
+            r[1..4],
+            [i.to_string(), (4 * i).to_string(), "4".into()],
+            "row {i}"
+        );
+    }
+    // The windows' walks sum to the run's.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    let walks: u64 = rows.iter().map(|r| r[6].parse::<u64>().unwrap()).sum();
+    assert_eq!(json["stats"]["total"]["walks"]["walks"], walks);
+    // 50,000 windows drawn as at most 2,000 merged ones (25 each): a point per window
+    // and one more (the end of the last step; the origin of the memory line). A path
+    // goes to a point with `L`, or `H` (then `V`) in a step line.
+    for (f, most) in [("timeline.svg", 2000 + 1), ("memory.svg", 2000 + 1)] {
+        let svg = std::fs::read_to_string(out.join(f)).unwrap();
+        let longest = svg
+            .split("<path d=\"")
+            .skip(1)
+            .map(|x| {
+                let d = &x[..x.find('"').unwrap()];
+                d.matches(['L', 'H']).count() + 1
+            })
+            .max()
+            .unwrap();
+        assert!(
+            longest <= most && longest > most / 2,
+            "{f}: {longest} points"
+        );
+        assert!(svg.len() < 400_000, "{f}: {} bytes", svg.len());
+    }
+    let svg = std::fs::read_to_string(out.join("timeline.svg")).unwrap();
+    assert!(
+        svg.contains("windows of 100"),
+        "merged windows of 25 x 4 accesses"
+    );
+}
