@@ -75,12 +75,14 @@ impl RefParser<'_> {
 
     /// Parses items until end of input (depth 0) or the matching `)`.
     fn list(&mut self, out: &mut Vec<u64>, depth: usize) -> Result<(), String> {
+        // Where this group's `(` is, for the errors about it.
+        let opened = self.i.saturating_sub(1);
         loop {
             self.skip(true);
             let start = out.len();
             match self.peek() {
                 None if depth == 0 => return Ok(()),
-                None => return Err("unclosed `(`".to_string()),
+                None => return Err(format!("unclosed `(` at position {opened}")),
                 Some(b')') if depth > 0 => {
                     self.i += 1;
                     return Ok(());
@@ -88,7 +90,10 @@ impl RefParser<'_> {
                 Some(b')') => return Err(format!("unmatched `)` at position {}", self.i)),
                 Some(b'(') => {
                     if depth >= 32 {
-                        return Err("groups nested more than 32 deep".to_string());
+                        return Err(format!(
+                            "groups nested more than 32 deep at position {}",
+                            self.i
+                        ));
                     }
                     self.i += 1;
                     self.list(out, depth + 1)?;
