@@ -304,6 +304,13 @@ const ROWS: &[Row] = &[
         stderr: &["--set tlb.stlb.level=4294967295", "tlb.stlb.level", "must be 1 to 8"],
     },
     Row {
+        // Refused without building a 4294967295-core (formerly a 1024-core) topology.
+        name: "--set: more cores than allowed",
+        files: &[],
+        args: &["show", "--set", "sim.cores=4294967295"],
+        stderr: &["--set sim.cores=4294967295", "sim.cores", "must be 1 to 1024"],
+    },
+    Row {
         name: "--set: a word for a number",
         files: &[],
         args: &["show", "--set", "sim.cores=abc"],
