@@ -57,9 +57,15 @@ pub fn check_config_error(e: &ConfigError) {
 /// with the file's name and give a line (`name:N:`) or a byte offset (`byte N`), unless
 /// it is about the whole file.
 pub fn read_trace(name: &str, data: &[u8], format: TraceFormat) {
-    let h = data.iter().fold(0u64, |h, &b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let h = data
+        .iter()
+        .fold(0u64, |h, &b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     let opts = TraceOptions {
-        format: if h % 7 == 0 { TraceFormat::Auto } else { format },
+        format: if h % 7 == 0 {
+            TraceFormat::Auto
+        } else {
+            format
+        },
         fetches: h % 3 != 0,
         page_size: if h % 5 == 0 { 2 << 20 } else { 4096 },
     };
@@ -68,12 +74,21 @@ pub fn read_trace(name: &str, data: &[u8], format: TraceFormat) {
             .strip_prefix(name)
             .unwrap_or_else(|| panic!("error does not start with the file name: {msg}"));
         let line = rest.strip_prefix(':').and_then(|r| r.split(':').next());
-        let located = line.is_some_and(|l| l.parse::<u64>().is_ok_and(|l| l > 0))
-            || rest.contains("byte ");
-        let whole = ["cannot tell the trace format", "gzip", "xz", "no accesses", "references"]
-            .iter()
-            .any(|w| rest.contains(w));
-        assert!(located || whole, "error names no line or byte offset: {msg}");
+        let located =
+            line.is_some_and(|l| l.parse::<u64>().is_ok_and(|l| l > 0)) || rest.contains("byte ");
+        let whole = [
+            "cannot tell the trace format",
+            "gzip",
+            "xz",
+            "no accesses",
+            "references",
+        ]
+        .iter()
+        .any(|w| rest.contains(w));
+        assert!(
+            located || whole,
+            "error names no line or byte offset: {msg}"
+        );
     };
     let mut src = match open_reader(name, Box::new(Cursor::new(data.to_vec())), &opts) {
         Ok(s) => s,
@@ -90,9 +105,12 @@ pub fn read_trace(name: &str, data: &[u8], format: TraceFormat) {
             return;
         }
         n += buf.len();
-        // Refs groups expand; every other format makes at most 4 accesses a byte.
+        // Refs groups expand (and `Auto` may read the bytes as refs); every other format
+        // makes at most 4 accesses a byte.
         assert!(
-            format == TraceFormat::Refs || n <= 4 * (data.len() + 1),
+            opts.format == TraceFormat::Auto
+                || format == TraceFormat::Refs
+                || n <= 4 * (data.len() + 1),
             "{n} accesses from {} bytes",
             data.len()
         );
