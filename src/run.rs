@@ -117,8 +117,10 @@ fn merge(base: &mut toml::Table, top: toml::Table) {
 
 /// Load a system config. A file may start from another with `extends = "PRESET or
 /// path"` (relative to the file) and give only the keys it changes; overrides apply
-/// after the merge. Errors in keys the file itself sets name its lines.
-fn load_system(
+/// after the merge. Errors in keys the file itself sets name its lines. Not validated:
+/// the caller runs [`SystemConfig::validate`] (public for the fuzz targets and tests that
+/// feed config text without a file).
+pub fn load_system(
     file: &str,
     text: &str,
     sets: &[String],

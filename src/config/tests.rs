@@ -193,3 +193,18 @@ fn problems_of_several_sections_come_in_the_historical_order() {
     let keys: Vec<String> = cfg.validate().into_iter().map(|(k, _)| k).collect();
     assert_eq!(keys[..3], ["sim.base_cpi", "tlb", "os.minor_fault_cycles"]);
 }
+
+/// Issue 17 (a hang found by the randomized test): `tlb.l1d_2m.level=4294967295` made
+/// the check for gaps between levels count to the level, one error per missing level.
+/// The level is refused as out of range, and the gaps are those of levels 1 to 8.
+#[test]
+fn a_huge_tlb_level_is_one_error_not_a_count_to_it() {
+    let mut cfg = skylake();
+    cfg.tlb[1].level = u32::MAX;
+    let problems = cfg.validate();
+    assert!(
+        problems.contains(&("tlb[1].level".to_string(), "must be 1 to 8".to_string())),
+        "{problems:?}"
+    );
+    assert!(problems.len() < 10, "{} problems", problems.len());
+}

@@ -173,7 +173,10 @@ pub(super) fn structure_problems(tlbs: &[TlbConfig]) -> Vec<(String, String)> {
             }
         }
     }
-    for lvl in 1..=max_level {
+    // Only the levels a structure may have (1 to 8, checked per structure): a level of
+    // 4294967295 must not make this loop count to it (a hang found by issue 17's
+    // randomized test).
+    for lvl in 1..=max_level.min(8) {
         if !tlbs.iter().any(|t| t.level == lvl) {
             e.push((
                 "tlb".into(),

@@ -219,6 +219,20 @@ mod tests {
             bad("kind = \"radix\"\nlevels = 2\nbits_per_level = [9, 9, 9]"),
             ["page_table.bits_per_level"]
         );
+        // Issue 17 (found by the randomized test): a huge `levels` allocated a vector of
+        // that many widths (a hang), a huge width overflowed the sum of the widths.
+        assert_eq!(
+            bad("kind = \"radix\"\nlevels = 4294967295"),
+            ["page_table.levels"]
+        );
+        assert_eq!(
+            bad("kind = \"radix\"\nlevels = 4\nbits_per_level = [4294967295, 9, 9, 9]"),
+            ["page_table.bits_per_level[0]", "page_table"]
+        );
+        assert_eq!(
+            bad("kind = \"flattened\"\nlevels = 4294967295"),
+            ["page_table.levels"]
+        );
         assert_eq!(
             bad("kind = \"inverted\"\nanchor_ratio = 1000.0"),
             ["page_table.anchor_ratio"]

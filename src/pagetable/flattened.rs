@@ -144,7 +144,8 @@ impl FlattenedConfig {
 
     /// Virtual-address bits the table maps.
     pub fn va_bits(&self) -> u32 {
-        12 + BITS * self.levels
+        // Saturating: an out-of-range `levels` is refused, not an overflow.
+        BITS.saturating_mul(self.levels).saturating_add(12)
     }
 }
 

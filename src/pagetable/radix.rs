@@ -30,7 +30,10 @@ impl RadixConfig {
     pub fn bits(&self) -> Vec<u32> {
         self.bits_per_level
             .clone()
-            .unwrap_or_else(|| vec![9; self.levels as usize])
+            // At most 7 (one more than allowed, so a bad `levels` still shows as too
+            // many): `levels = 4294967295` must be refused, not allocate 16 GiB first (a
+            // hang found by issue 17's randomized test).
+            .unwrap_or_else(|| vec![9; self.levels.min(7) as usize])
     }
 }
 
@@ -43,7 +46,7 @@ impl DesignConfig for RadixConfig {
     }
     /// The levels cover 12 + sum(bits).
     fn va_bits(&self) -> u32 {
-        12 + self.bits().iter().sum::<u32>()
+        (self.bits().iter()).fold(12u32, |a, &b| a.saturating_add(b))
     }
     fn radix_bits(&self) -> Vec<u32> {
         self.bits()
@@ -81,7 +84,8 @@ impl DesignConfig for RadixConfig {
                     }
                 }
             }
-            let total: u32 = 12 + bits.iter().sum::<u32>();
+            // Saturating: a width of 4294967295 is refused above, not an overflow here.
+            let total = self.va_bits();
             if total > 57 {
                 e.push((
                     "page_table".into(),

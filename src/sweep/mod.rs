@@ -15,6 +15,7 @@
 //! its appends: `resume.rs`). `--shard I/N` runs the jobs
 //! whose index is I mod N, for job arrays on a cluster; `--index K` runs run K alone.
 
+use crate::loader::ConfigSource;
 use crate::report::{fnv1a, RunReport};
 use crate::run::{load_inputs, simulate_opts, Inputs, RunOptions};
 use crate::study::{resolve, Variant};
@@ -165,25 +166,33 @@ fn points(spec: &SweepSpec) -> Result<Vec<Vec<(String, String)>>, String> {
     })
 }
 
+/// A sweep spec's text decoded, with its points (each a list of axis key and value) and
+/// its plots and baseline checked: what [`plan`] knows before it loads any run's inputs.
+/// `file` names the spec in errors.
+pub type Parsed = (SweepSpec, ConfigSource, Vec<Vec<(String, String)>>);
+
+/// The first half of [`plan`], on text (public for the fuzz targets and tests).
+pub fn parse_spec(file: &str, text: &str) -> Result<Parsed, Vec<String>> {
+    let (spec, spec_src) =
+        crate::loader::load::<SweepSpec>(file, text, &[]).map_err(|e| vec![e.to_string()])?;
+    let pts = points(&spec).map_err(|e| vec![format!("{file}: {e}")])?;
+    let keys: Vec<String> = spec.axes.iter().map(|a| a.key.clone()).collect();
+    report::check_plots(&spec.plots, &keys).map_err(|e| vec![format!("{file}: {e}")])?;
+    if let Some(b) = spec.baseline.filter(|&b| b >= pts.len()) {
+        return Err(vec![format!(
+            "{file}: baseline = {b}, but the sweep has {} points",
+            pts.len()
+        )]);
+    }
+    Ok((spec, spec_src, pts))
+}
+
 /// Reads and checks a sweep: every job's inputs are loaded and validated before
 /// anything runs; the errors name the point, the workload and the key.
 pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
     let text = std::fs::read_to_string(spec_path)
         .map_err(|e| vec![format!("{}: {e}", spec_path.display())])?;
-    let (spec, spec_src) =
-        crate::loader::load::<SweepSpec>(&spec_path.display().to_string(), &text, &[])
-            .map_err(|e| vec![e.to_string()])?;
-    let pts = points(&spec).map_err(|e| vec![format!("{}: {e}", spec_path.display())])?;
-    let keys: Vec<String> = spec.axes.iter().map(|a| a.key.clone()).collect();
-    report::check_plots(&spec.plots, &keys)
-        .map_err(|e| vec![format!("{}: {e}", spec_path.display())])?;
-    if let Some(b) = spec.baseline.filter(|&b| b >= pts.len()) {
-        return Err(vec![format!(
-            "{}: baseline = {b}, but the sweep has {} points",
-            spec_path.display(),
-            pts.len()
-        )]);
-    }
+    let (spec, spec_src, pts) = parse_spec(&spec_path.display().to_string(), &text)?;
     let dir = spec_path.parent().unwrap_or(Path::new("")).to_path_buf();
     let mut jobs = Vec::new();
     let mut errors = Vec::new();

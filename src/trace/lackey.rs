@@ -132,7 +132,9 @@ impl LineParser for Lackey {
             if d > 9 {
                 break;
             }
-            size = size * 10 + d as u64;
+            // Wrapping: a size of more than 6 digits leaves the fast path just below, and
+            // 20 digits must not overflow on the way there (a panic in debug builds).
+            size = size.wrapping_mul(10).wrapping_add(d as u64);
             i += 1;
         }
         if i == s0 || i > s0 + 6 || b[i] != b'\n' || size == 0 || size > self.page_mask + 1 {
@@ -263,6 +265,16 @@ I  00401013,2\n\
                 acc(0x401013, Fetch, 1),
             ]
         );
+    }
+
+    /// Issue 17 (found by the randomized test): a size of 20 digits overflowed the fast
+    /// path's accumulator (a panic in debug builds) before its 6-digit check.
+    #[test]
+    fn a_size_of_twenty_digits_is_an_error_not_an_overflow() {
+        for size in ["18446744073709551616", "99999999999999999999999999"] {
+            let e = parse(&format!("I  00400000,2\n L 1000,{size}\n"), true).unwrap_err();
+            assert!(e.starts_with("t.lackey:2:"), "{e}");
+        }
     }
 
     /// CRLF line ends and extra spaces send every line through the general parser; it

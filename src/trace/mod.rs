@@ -324,30 +324,60 @@ pub(crate) fn open_maybe_empty(
 ) -> Result<Box<dyn TraceSource>, TraceError> {
     let name = display_name(path);
     check_options(&name, opts)?;
-    let (mut r, _) = open_bytes(path, &name)?;
+    let (r, _) = open_bytes(path, &name)?;
     let format = match opts.format {
-        TraceFormat::Auto => match format_from_name(path) {
-            Some(f) => f,
-            None => {
-                // Look at the start, then put it back in front of the stream.
-                let mut head = vec![0u8; SNIFF];
-                let n = compress::read_up_to(&mut r, &mut head)
-                    .map_err(|e| TraceError::io(&name, &e))?;
-                head.truncate(n);
-                if n == 0 {
-                    // Nothing to tell the format by, and nothing to read either.
-                    return Err(TraceError::new(
-                        &name,
-                        "trace has no accesses (it is empty)",
-                    ));
-                }
-                let f = format_from_content(&head)
-                    .ok_or_else(|| TraceError::new(&name, CANNOT_TELL))?;
-                r = Box::new(Cursor::new(head).chain(r));
-                f
+        TraceFormat::Auto => format_from_name(path),
+        f => Some(f),
+    };
+    open_sniffed(name, r, format, opts)
+}
+
+/// A trace read from `raw` (plain, gzip or xz, told by its magic bytes) and named `name`
+/// in errors: [`open`] for bytes that are not in a file. `opts.format` `Auto` decides by
+/// the content. The fuzz targets and the randomized tests feed every reader this way.
+pub fn open_reader(
+    name: &str,
+    raw: Box<dyn Read + Send>,
+    opts: &TraceOptions,
+) -> Result<Box<dyn AccessSource>, TraceError> {
+    check_options(name, opts)?;
+    let (r, _) = compress::wrap_read(raw).map_err(|e| TraceError::io(name, &e))?;
+    let format = (opts.format != TraceFormat::Auto).then_some(opts.format);
+    Ok(Box::new(Adapter(open_sniffed(
+        name.to_string(),
+        r,
+        format,
+        opts,
+    )?)))
+}
+
+/// [`open_stream`] for `format`, or when `None` the format the start of `r` reveals.
+fn open_sniffed(
+    name: String,
+    mut r: Box<dyn Read + Send>,
+    format: Option<TraceFormat>,
+    opts: &TraceOptions,
+) -> Result<Box<dyn TraceSource>, TraceError> {
+    let format = match format {
+        Some(f) => f,
+        None => {
+            // Look at the start, then put it back in front of the stream.
+            let mut head = vec![0u8; SNIFF];
+            let n =
+                compress::read_up_to(&mut r, &mut head).map_err(|e| TraceError::io(&name, &e))?;
+            head.truncate(n);
+            if n == 0 {
+                // Nothing to tell the format by, and nothing to read either.
+                return Err(TraceError::new(
+                    &name,
+                    "trace has no accesses (it is empty)",
+                ));
             }
-        },
-        f => f,
+            let f =
+                format_from_content(&head).ok_or_else(|| TraceError::new(&name, CANNOT_TELL))?;
+            r = Box::new(Cursor::new(head).chain(r));
+            f
+        }
     };
     open_stream(name, r, format, opts)
 }
@@ -421,13 +451,25 @@ impl RefsReader {
         let shift = opts.page_size.trailing_zeros();
         if let Some(&max) = list.0.iter().max() {
             if max.checked_mul(opts.page_size).is_none() {
-                return Err(TraceError::new(
-                    name,
-                    format!(
-                        "page {max} x page size {} does not fit in 64 bits",
-                        opts.page_size
-                    ),
-                ));
+                let msg = format!(
+                    "page {max} x page size {} does not fit in 64 bits",
+                    opts.page_size
+                );
+                // The line of the first number that is that page (`007` is page 7).
+                let mut at = None;
+                let mut i = 0;
+                while i < bytes.len() && at.is_none() {
+                    let run = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+                    let n = std::str::from_utf8(&bytes[i..i + run]).ok();
+                    if n.and_then(|n| n.parse::<u64>().ok()) == Some(max) {
+                        at = Some(i);
+                    }
+                    i += run.max(1);
+                }
+                return Err(match at {
+                    Some(i) => TraceError::at_line(name, line_of(&bytes, i), msg),
+                    None => TraceError::new(name, msg),
+                });
             }
         }
         Ok(RefsReader {

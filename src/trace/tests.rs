@@ -202,9 +202,14 @@ fn refs_files() {
     );
     std::fs::write(&p, "1\n(2 3\n").unwrap();
     let e = read_path(&p, &TraceOptions::default(), 3).unwrap_err();
-    assert_eq!(e, format!("{}: unclosed `(`", p.display()));
-    std::fs::write(&p, "18446744073709551615\n").unwrap();
+    // The `(` at byte 2, on line 2 (issue 17: the position was missing).
+    assert_eq!(e, format!("{}:2: unclosed `(` at position 2", p.display()));
+    std::fs::write(&p, "7 18\n\n018446744073709551615\n").unwrap();
     let e = read_path(&p, &TraceOptions::default(), 3).unwrap_err();
+    assert!(
+        e.starts_with(&format!("{}:3: page 18446744073709551615", p.display())),
+        "{e}"
+    );
     assert!(e.contains("does not fit in 64 bits"), "{e}");
     // Empty: an error (issue 17 item 11), not a trace that runs with no accesses.
     std::fs::write(&p, "").unwrap();

@@ -122,12 +122,14 @@ impl RefParser<'_> {
     /// the counts: `((1)x16777216)x0` costs nothing.
     fn list(&mut self, out: &mut Vec<u64>, depth: usize, emit: bool) -> Result<usize, String> {
         let mut total = 0usize;
+        // Where this group's `(` is, for the errors about it.
+        let opened = self.i.saturating_sub(1);
         loop {
             self.skip(true);
             let start = out.len();
             let item_len = match self.peek() {
                 None if depth == 0 => return Ok(total),
-                None => return Err("unclosed `(`".to_string()),
+                None => return Err(format!("unclosed `(` at position {opened}")),
                 Some(b')') if depth > 0 => {
                     self.i += 1;
                     return Ok(total);
@@ -135,7 +137,10 @@ impl RefParser<'_> {
                 Some(b')') => return Err(format!("unmatched `)` at position {}", self.i)),
                 Some(b'(') => {
                     if depth >= 32 {
-                        return Err("groups nested more than 32 deep".to_string());
+                        return Err(format!(
+                            "groups nested more than 32 deep at position {}",
+                            self.i
+                        ));
                     }
                     let inner_emit = emit && !self.repeated_zero_times(self.i);
                     self.i += 1;

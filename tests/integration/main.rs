@@ -3,6 +3,7 @@
 mod allocs;
 mod analysis;
 mod bad_config;
+mod bad_inputs;
 mod compare;
 mod explain;
 mod flattened;
@@ -15,6 +16,7 @@ mod os;
 mod plots;
 mod procs;
 mod progress;
+mod randomized;
 mod reports;
 mod runs;
 mod shootdown;
