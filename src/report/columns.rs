@@ -330,7 +330,11 @@ impl StatsView<'_> {
                     None => out.push((k, c, 1)),
                     Some(o) => {
                         o.1 = match (&o.1, c) {
-                            (Cell::Int(a), Cell::Int(b)) => Cell::Int(a + b),
+                            // A sum past 64 bits (only a damaged store holds such
+                            // counters) is no number at all rather than a wrapped one.
+                            (Cell::Int(a), Cell::Int(b)) => {
+                                a.checked_add(b).map_or(Cell::Empty, Cell::Int)
+                            }
                             (a, b) => {
                                 Cell::Float(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0))
                             }
@@ -493,11 +497,18 @@ impl Layout {
                 return [Cell::Empty, Cell::Empty, Cell::Empty];
             };
             let n = |k: &str| l[k].as_u64().unwrap_or(0);
-            let misses = n("instruction_misses") + n("data_misses");
-            let lookups = misses + n("instruction_hits") + n("data_hits");
+            // Checked: counters read back from a damaged store may sum past 64 bits;
+            // such a cell is empty, never a wrapped number.
+            let misses = n("instruction_misses").checked_add(n("data_misses"));
+            let lookups = misses
+                .and_then(|m| m.checked_add(n("instruction_hits")))
+                .and_then(|m| m.checked_add(n("data_hits")));
             [
-                Cell::Int(misses),
-                Cell::ratio(misses, lookups),
+                misses.map_or(Cell::Empty, Cell::Int),
+                match (misses, lookups) {
+                    (Some(m), Some(t)) => Cell::ratio(m, t),
+                    _ => Cell::Empty,
+                },
                 Cell::of(l.get("mpki")),
             ]
         };
@@ -509,10 +520,11 @@ impl Layout {
             match v.tlb(t) {
                 Some(s) => {
                     let n = |k: &str| s[k].as_u64().unwrap_or(0);
+                    let lookups = n("hits").checked_add(n("misses"));
                     r.extend([
                         Cell::Int(n("hits")),
                         Cell::Int(n("misses")),
-                        Cell::ratio(n("misses"), n("hits") + n("misses")),
+                        lookups.map_or(Cell::Empty, |t| Cell::ratio(n("misses"), t)),
                         Cell::of(s.get("mpki")),
                     ]);
                 }
@@ -596,6 +608,25 @@ mod tests {
         &r[h.iter()
             .position(|x| x == name)
             .unwrap_or_else(|| panic!("{name}"))]
+    }
+
+    #[test]
+    fn counters_summing_past_64_bits_give_empty_cells_not_a_panic() {
+        // A damaged sweep store can hold any counters (found by the randomized test):
+        // hits + misses past u64::MAX is no number, not a wrapped one or a panic.
+        let mut t = total();
+        t["tlb"][0]["hits"] = json!(u64::MAX);
+        t["tlb_levels"][0]["data_hits"] = json!(u64::MAX);
+        let v = StatsView {
+            total: &t,
+            page_tables: &[],
+        };
+        let l = Layout::of(&[v]);
+        let (h, r) = (l.header(), l.row(&v));
+        assert_eq!(*cell(&h, &r, "tlb_l1d_4k_hits"), Cell::Int(u64::MAX));
+        assert_eq!(*cell(&h, &r, "tlb_l1d_4k_miss_rate"), Cell::Empty);
+        assert_eq!(*cell(&h, &r, "l1_tlb_misses"), Cell::Int(100));
+        assert_eq!(*cell(&h, &r, "l1_tlb_miss_rate"), Cell::Empty);
     }
 
     #[test]
