@@ -6,6 +6,7 @@ mod bad_config;
 mod compare;
 mod explain;
 mod flattened;
+mod hardening_c;
 mod mva;
 mod names;
 mod os;
