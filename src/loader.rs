@@ -62,9 +62,18 @@
 //! the value's own path (e.g. `page_table`), refined to the offending key only
 //! when the message names it (unknown field, unknown variant).
 
+mod extends;
 mod names;
+mod paths;
+mod problems;
+mod read;
 
+pub use extends::{read_source, resolve_extends, MAX_EXTENDS};
 pub use names::{did_you_mean, hint, Roles};
+pub use paths::canonical_path;
+use paths::{format_path, parse_path};
+pub use problems::{cap_problems, PER_KIND};
+pub use read::{read_input, MAX_INPUT_BYTES};
 
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -373,124 +382,6 @@ pub fn load<T: DeserializeOwned>(
     }
     let value = src.decode()?;
     Ok((value, src))
-}
-
-// ---------------------------------------------------------------------------
-// Key paths
-
-fn is_bare_key_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_' || c == '-'
-}
-
-/// Longest key path accepted. Overrides build and decode nested values
-/// recursively, so an unbounded path could exhaust the stack; the TOML parser
-/// bounds nesting in the file the same way (at 80 levels).
-const MAX_PATH_SEGMENTS: usize = 100;
-
-/// Parse `a.b[2]."c.d"` into segments. The empty string is the root.
-fn parse_path(s: &str) -> Result<Vec<Seg>, String> {
-    let s = s.trim();
-    let mut segs = Vec::new();
-    if s.is_empty() {
-        return Ok(segs);
-    }
-    let mut chars = s.chars().peekable();
-    loop {
-        let key = match chars.peek() {
-            Some(&q @ ('"' | '\'')) => {
-                chars.next();
-                let mut k = String::new();
-                loop {
-                    match chars.next() {
-                        None => return Err(format!("unterminated quoted key in `{s}`")),
-                        Some(c) if c == q => break,
-                        // Basic strings may escape the quote; keep it simple and
-                        // take the escaped character literally.
-                        Some('\\') if q == '"' => match chars.next() {
-                            Some(c) => k.push(c),
-                            None => return Err(format!("unterminated quoted key in `{s}`")),
-                        },
-                        Some(c) => k.push(c),
-                    }
-                }
-                k
-            }
-            _ => {
-                let mut k = String::new();
-                while let Some(&c) = chars.peek() {
-                    if !is_bare_key_char(c) {
-                        break;
-                    }
-                    k.push(c);
-                    chars.next();
-                }
-                if k.is_empty() {
-                    return Err(format!("expected a key in `{s}`"));
-                }
-                k
-            }
-        };
-        segs.push(Seg::Key(key));
-        while chars.peek() == Some(&'[') {
-            chars.next();
-            let mut digits = String::new();
-            while let Some(&c) = chars.peek() {
-                if !c.is_ascii_digit() {
-                    break;
-                }
-                digits.push(c);
-                chars.next();
-            }
-            if chars.next() != Some(']') || digits.is_empty() {
-                return Err(format!("expected `[index]` in `{s}`"));
-            }
-            let index = digits
-                .parse()
-                .map_err(|_| format!("index `{digits}` is too large in `{s}`"))?;
-            segs.push(Seg::Index(index));
-        }
-        if segs.len() > MAX_PATH_SEGMENTS {
-            return Err(format!(
-                "key path is deeper than {MAX_PATH_SEGMENTS} levels"
-            ));
-        }
-        match chars.next() {
-            None => return Ok(segs),
-            Some('.') => {}
-            Some(c) => return Err(format!("unexpected `{c}` in key path `{s}`")),
-        }
-    }
-}
-
-fn format_path(segs: &[Seg]) -> String {
-    let mut out = String::new();
-    for seg in segs {
-        match seg {
-            Seg::Key(k) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                if !k.is_empty() && k.chars().all(is_bare_key_char) {
-                    out.push_str(k);
-                } else {
-                    out.push('"');
-                    for c in k.chars() {
-                        if c == '"' || c == '\\' {
-                            out.push('\\');
-                        }
-                        out.push(c);
-                    }
-                    out.push('"');
-                }
-            }
-            Seg::Index(i) => {
-                out.push('[');
-                out.push_str(&i.to_string());
-                out.push(']');
-            }
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------
@@ -1343,7 +1234,7 @@ levels = 4
     /// level more is refused.
     #[test]
     fn deep_override_paths_are_bounded() {
-        let deep = vec!["k"; MAX_PATH_SEGMENTS].join(".");
+        let deep = vec!["k"; paths::MAX_PATH_SEGMENTS].join(".");
         let nested = format!("{}1{}", "[".repeat(70), "]".repeat(70));
         let mut src = ConfigSource::parse("c.toml", "").unwrap();
         src.apply_override(&format!("{deep}={nested}")).unwrap();

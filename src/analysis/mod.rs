@@ -177,7 +177,7 @@ impl PageStream {
 /// Loads and validates a workload file; errors read `file:line: key: message`. Also
 /// returns the file's folder (relative trace paths start there).
 pub fn load_workload(path: &str) -> Result<(WorkloadSpec, PathBuf), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: cannot read: {e}"))?;
+    let text = crate::loader::read_input(Path::new(path)).map_err(|e| e.to_string())?;
     let spec = decode_workload(path, &text)?;
     let dir = Path::new(path)
         .parent()

@@ -99,20 +99,10 @@ pub struct IterationConfig {
     pub max_iterations: Option<u32>,
 }
 
-fn file_error(file: &str, msg: impl Into<String>) -> ConfigError {
-    ConfigError {
-        file: file.to_owned(),
-        line: None,
-        path: String::new(),
-        msg: msg.into(),
-    }
-}
-
 /// Read, decode and check a model file. `n_max` replaces the file's `n_max`.
 pub fn load_model(path: &Path, sets: &[String], n_max: Option<u32>) -> Result<Model, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| file_error(&file, format!("cannot read: {e}")))?;
+    let text = crate::loader::read_input(path)?;
     let dir = path.parent().unwrap_or_else(|| Path::new(""));
     let default_name = path
         .file_stem()

@@ -162,8 +162,7 @@ fn points(spec: &SweepSpec) -> Result<Vec<Vec<(String, String)>>, String> {
 /// Reads and checks a sweep: every job's inputs are loaded and validated before
 /// anything runs; the errors name the point, the workload and the key.
 pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
-    let text = std::fs::read_to_string(spec_path)
-        .map_err(|e| vec![format!("{}: {e}", spec_path.display())])?;
+    let text = crate::loader::read_input(spec_path).map_err(|e| vec![e.to_string()])?;
     let (spec, spec_src) =
         crate::loader::load::<SweepSpec>(&spec_path.display().to_string(), &text, &[])
             .map_err(|e| vec![e.to_string()])?;
