@@ -64,6 +64,7 @@
 
 mod extends;
 mod names;
+mod numbers;
 mod paths;
 mod problems;
 mod read;
@@ -171,6 +172,9 @@ pub struct ConfigSource {
     doc: Document<String>,
     /// Names array elements answer to besides their `name` (see the module doc).
     roles: Option<Roles>,
+    /// What the user wrote before an override's key path (`workload.` for a workload's
+    /// `--set workload.accesses=…`), so errors quote the override as written.
+    prefix: String,
 }
 
 impl ConfigSource {
@@ -191,6 +195,7 @@ impl ConfigSource {
             overrides: Vec::new(),
             doc,
             roles: None,
+            prefix: String::new(),
         })
     }
 
@@ -198,6 +203,12 @@ impl ConfigSource {
     /// `name` match fails).
     pub fn set_roles(&mut self, roles: Roles) {
         self.roles = Some(roles);
+    }
+
+    /// Overrides are written `PREFIXkey.path=value` on the command line (the caller
+    /// strips `prefix` before [`ConfigSource::apply_override`]): errors quote them so.
+    pub fn set_override_prefix(&mut self, prefix: &str) {
+        self.prefix = prefix.to_owned();
     }
 
     /// Apply one `key.path=value` override (the text after `--set`), editing the
@@ -210,7 +221,8 @@ impl ConfigSource {
     /// into something that is not an array / table, is an error. On error the
     /// tree is left unchanged.
     pub fn apply_override(&mut self, assignment: &str) -> Result<(), ConfigError> {
-        let origin = set_origin(assignment);
+        let origin = set_origin(&format!("{}{assignment}", self.prefix));
+        let shown = |segs: &[Seg]| format!("{}{}", self.prefix, format_path(segs));
         let Some((lhs, rhs)) = split_assignment(assignment) else {
             return Err(ConfigError::new(
                 origin,
@@ -220,20 +232,21 @@ impl ConfigSource {
             ));
         };
         let lhs = lhs.trim();
-        let segs = parse_path(lhs).map_err(|m| ConfigError::new(&origin, None, lhs, m))?;
+        let segs = parse_path(lhs)
+            .map_err(|m| ConfigError::new(&origin, None, format!("{}{lhs}", self.prefix), m))?;
         if segs.is_empty() {
             return Err(ConfigError::new(origin, None, "", "empty key path"));
         }
         let written = segs;
         let segs = names::resolve(&self.value, &written, self.roles).map_err(|(depth, msg)| {
-            ConfigError::new(&origin, None, format_path(&written[..depth]), msg)
+            ConfigError::new(&origin, None, shown(&written[..depth]), msg)
         })?;
         let new = parse_override_value(rhs.trim());
         // Edit a copy so a failure half-way (after creating intermediate
         // tables) leaves no trace.
         let mut tree = toml::Value::Table(self.value.clone());
         set_path(&mut tree, &segs, new, 0).map_err(|(depth, msg)| {
-            ConfigError::new(&origin, None, format_path(&written[..depth]), msg)
+            ConfigError::new(&origin, None, shown(&written[..depth]), msg)
         })?;
         if let toml::Value::Table(t) = tree {
             self.value = t;
@@ -241,7 +254,7 @@ impl ConfigSource {
         self.overrides.push(Override {
             path: segs,
             written,
-            assignment: assignment.to_owned(),
+            assignment: format!("{}{assignment}", self.prefix),
         });
         Ok(())
     }
@@ -318,8 +331,14 @@ impl ConfigSource {
     }
 
     fn error_for(&self, segs: &[Seg], msg: String) -> ConfigError {
-        let (origin, line) = self.locate(segs);
-        ConfigError::new(origin, line, self.shown_path(segs), msg)
+        let (origin, line, by_override) = self.locate(segs);
+        let mut path = self.shown_path(segs);
+        if by_override {
+            path.insert_str(0, &self.prefix);
+        }
+        // serde says "invalid type: string" for an integer TOML cannot hold.
+        let msg = numbers::out_of_range(&msg, &path).unwrap_or(msg);
+        ConfigError::new(origin, line, path, msg)
     }
 
     /// `segs` as the user would write it: the longest prefix an override addressed
@@ -345,28 +364,28 @@ impl ConfigSource {
 
     /// Where to blame a problem at `segs`: the override that last wrote it or
     /// an ancestor of it, else its line in the file, else the override that
-    /// created it, else its nearest ancestor in the file.
-    fn locate(&self, segs: &[Seg]) -> (String, Option<usize>) {
+    /// created it, else its nearest ancestor in the file. True when an override.
+    fn locate(&self, segs: &[Seg]) -> (String, Option<usize>, bool) {
         if let Some(o) = self
             .overrides
             .iter()
             .rev()
             .find(|o| segs.starts_with(&o.path))
         {
-            return (o.origin(), None);
+            return (o.origin(), None, true);
         }
         if let Some(line) = self.line_of_segs(segs) {
-            return (self.file.clone(), Some(line));
+            return (self.file.clone(), Some(line), false);
         }
         if !segs.is_empty() {
             if let Some(o) = self.overrides.iter().find(|o| o.path.starts_with(segs)) {
-                return (o.origin(), None);
+                return (o.origin(), None, true);
             }
         }
         let line = (1..segs.len())
             .rev()
             .find_map(|n| self.line_of_segs(&segs[..n]));
-        (self.file.clone(), line)
+        (self.file.clone(), line, false)
     }
 }
 
@@ -376,7 +395,19 @@ pub fn load<T: DeserializeOwned>(
     text: &str,
     overrides: &[String],
 ) -> Result<(T, ConfigSource), ConfigError> {
+    load_under("", file, text, overrides)
+}
+
+/// [`load`], the overrides written `PREFIXkey.path=value` by the user (see
+/// [`ConfigSource::set_override_prefix`]) and given here without `prefix`.
+pub fn load_under<T: DeserializeOwned>(
+    prefix: &str,
+    file: &str,
+    text: &str,
+    overrides: &[String],
+) -> Result<(T, ConfigSource), ConfigError> {
     let mut src = ConfigSource::parse(file, text)?;
+    src.set_override_prefix(prefix);
     for o in overrides {
         src.apply_override(o)?;
     }

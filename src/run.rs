@@ -6,7 +6,7 @@
 //! Sweeps and tests call this the same way the command line does.
 
 use crate::config::{SystemConfig, Warmup};
-use crate::loader::{load, read_source, ConfigError};
+use crate::loader::{load_under, read_source, ConfigError};
 use crate::os::frames::FrameAllocator;
 use crate::pagetable::{with_design, DesignVisitor, PageTable};
 use crate::report::RunReport;
@@ -143,7 +143,7 @@ pub fn load_inputs_with(
 
     let mut errors = Vec::new();
     let sys = load_system(&sys_file, &sys_text, &sys_sets);
-    let wl = load::<WorkloadSpec>(&wl_file, &wl_text, &wl_sets);
+    let wl = load_under::<WorkloadSpec>("workload.", &wl_file, &wl_text, &wl_sets);
     let (system, workload) = match (sys, wl) {
         (Ok(s), Ok(w)) => (s, w),
         (s, w) => {

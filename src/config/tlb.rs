@@ -87,7 +87,8 @@ impl TlbOrganisation {
     fn validate(&self, t: &TlbConfig, path: &str, errs: &mut Vec<(String, String)>) {
         match self {
             TlbOrganisation::SetAssociative => {
-                super::check_geometry(errs, path, t.entries as u64, t.ways, t.replacement)
+                let entries = super::Capacity::Entries(t.entries.into());
+                super::check_geometry(errs, path, entries, t.ways, t.replacement)
             }
         }
     }
@@ -155,7 +156,11 @@ pub(super) fn structure_problems(tlbs: &[TlbConfig]) -> Vec<(String, String)> {
     // (and one error each), not half a million pairs.
     let mut homes: std::collections::HashMap<(u32, bool, PageSize), usize> =
         std::collections::HashMap::new();
-    let max_level = tlbs.iter().map(|t| t.level).max().unwrap_or(0);
+    // Levels above 8 are refused on their own (`tlb[i].level`); the gaps below are
+    // looked for only up to there (`level = 4294967295` took minutes).
+    let max_level = (tlbs.iter().map(|t| t.level).filter(|&l| l <= 8))
+        .max()
+        .unwrap_or(0);
     for (i, t) in tlbs.iter().enumerate() {
         let p = format!("tlb[{i}]");
         if !names.insert(t.name.as_str()) {

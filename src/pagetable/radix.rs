@@ -28,10 +28,18 @@ pub struct RadixConfig {
 impl RadixConfig {
     /// Index bits per level, top level first.
     pub fn bits(&self) -> Vec<u32> {
+        // A `levels` past any valid one (refused by `problems`) must not allocate
+        // gigabytes before it is refused: `levels = 4294967295` took a minute.
         self.bits_per_level
             .clone()
-            .unwrap_or_else(|| vec![9; self.levels as usize])
+            .unwrap_or_else(|| vec![9; self.levels.min(64) as usize])
     }
+}
+
+/// The virtual-address bits a table of `bits` per level covers (12 + their sum),
+/// saturating: out-of-range widths are refused, not wrapped past the check.
+fn covered_bits(bits: &[u32]) -> u32 {
+    bits.iter().fold(12u32, |a, &b| a.saturating_add(b))
 }
 
 impl DesignConfig for RadixConfig {
@@ -43,7 +51,7 @@ impl DesignConfig for RadixConfig {
     }
     /// The levels cover 12 + sum(bits).
     fn va_bits(&self) -> u32 {
-        12 + self.bits().iter().sum::<u32>()
+        covered_bits(&self.bits())
     }
     fn radix_bits(&self) -> Vec<u32> {
         self.bits()
@@ -81,7 +89,7 @@ impl DesignConfig for RadixConfig {
                     }
                 }
             }
-            let total: u32 = 12 + bits.iter().sum::<u32>();
+            let total = covered_bits(&bits);
             if total > 57 {
                 e.push((
                     "page_table".into(),
