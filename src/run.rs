@@ -55,14 +55,14 @@ pub struct Inputs {
     pub system_file: String,
 }
 
-/// A workload file for `--trace FILE`: the whole trace, format detected.
-pub fn trace_workload_text(trace: &str) -> String {
+/// A workload file for `--trace FILE`: the whole trace, in `format` (`Auto`: detected).
+pub fn trace_workload_text(trace: &str, format: crate::trace::TraceFormat) -> String {
     let stem = std::path::Path::new(trace)
         .file_name()
         .map_or("trace".into(), |n| n.to_string_lossy().into_owned());
     let q = |s: &str| toml::Value::String(s.to_string()).to_string();
     format!(
-        "name = {}\n[generator]\nkind = \"trace\"\npath = {}\n",
+        "name = {}\n[generator]\nkind = \"trace\"\npath = {}\nformat = \"{format}\"\n",
         q(&stem),
         q(trace)
     )
@@ -119,7 +119,10 @@ pub fn load_inputs_with(
             }])
         }
         (Some(w), None) => read_source(w, &[]).map_err(|e| vec![e])?,
-        (None, Some(t)) => (format!("--trace {t}"), trace_workload_text(t)),
+        (None, Some(t)) => (
+            format!("--trace {t}"),
+            trace_workload_text(t, crate::trace::TraceFormat::Auto),
+        ),
         (None, None) => (
             "<default workload>".to_string(),
             DEFAULT_WORKLOAD.to_string(),
@@ -161,6 +164,21 @@ pub fn load_inputs_with(
     let wl_errors = crate::loader::cap_problems(workload.validate());
     for (path, msg) in &wl_errors {
         errors.push(wl_src.error_at(path, msg.clone()));
+    }
+    if errors.is_empty() {
+        // Before the run, so the error names the workload file and line, not the trace
+        // alone (`--trace FILE` has no workload file: the flag is named).
+        for (key, msg) in missing_traces(&workload, &workload_dir) {
+            errors.push(match trace {
+                Some(t) => ConfigError {
+                    file: format!("--trace {t}"),
+                    line: None,
+                    path: String::new(),
+                    msg,
+                },
+                None => wl_src.error_at(&key, msg),
+            });
+        }
     }
     if errors.is_empty() {
         // Checks that need both files.
@@ -258,6 +276,32 @@ pub fn load_inputs_with(
     } else {
         Err(errors)
     }
+}
+
+/// The trace files `workload` names (relative to `dir`) that are not there or are
+/// folders, as (key path, message). Only looked at, not opened: a named pipe given as a
+/// trace would lose what its writer sent to a reader that only checks.
+fn missing_traces(workload: &WorkloadSpec, dir: &std::path::Path) -> Vec<(String, String)> {
+    let Generator::Trace { path, paths, .. } = &workload.generator else {
+        return Vec::new();
+    };
+    let named = (path.iter().map(|p| ("generator.path".to_string(), p)))
+        .chain((paths.iter().enumerate()).map(|(i, p)| (format!("generator.paths[{i}]"), p)));
+    named
+        .filter(|(_, p)| p.as_str() != "-")
+        .filter_map(|(key, p)| {
+            let full = dir.join(p);
+            let problem = match std::fs::metadata(&full) {
+                Ok(m) if m.is_dir() => "a folder, not a file".to_string(),
+                Ok(_) => return None,
+                Err(e) => e.to_string(),
+            };
+            Some((
+                key,
+                format!("cannot read trace {}: {problem}", full.display()),
+            ))
+        })
+        .collect()
 }
 
 /// A workload whose pages cannot all be resident at once, on a system that cannot evict

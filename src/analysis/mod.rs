@@ -166,10 +166,15 @@ impl PageStream {
         PageStream::from_source(&mut *src, page_size.shift(), what)
     }
 
-    /// The stream of a trace file (format detected as `mmusim run --trace` does; `-` reads
-    /// standard input), in pages of `page_size`.
-    pub fn from_trace(path: &str, core: usize, page_size: PageSize) -> Result<PageStream, String> {
-        let (spec, dir) = trace_workload(path)?;
+    /// The stream of a trace file in `format` (`Auto`: detected as `mmusim run --trace`
+    /// does; `-` reads standard input), in pages of `page_size`.
+    pub fn from_trace(
+        path: &str,
+        format: crate::trace::TraceFormat,
+        core: usize,
+        page_size: PageSize,
+    ) -> Result<PageStream, String> {
+        let (spec, dir) = trace_workload(path, format)?;
         PageStream::from_workload(&spec, &dir, core, page_size, path)
     }
 }
@@ -187,8 +192,11 @@ pub fn load_workload(path: &str) -> Result<(WorkloadSpec, PathBuf), String> {
 }
 
 /// The workload `run --trace PATH` builds for a trace (relative to the current folder).
-pub fn trace_workload(path: &str) -> Result<(WorkloadSpec, PathBuf), String> {
-    let text = crate::run::trace_workload_text(path);
+pub fn trace_workload(
+    path: &str,
+    format: crate::trace::TraceFormat,
+) -> Result<(WorkloadSpec, PathBuf), String> {
+    let text = crate::run::trace_workload_text(path, format);
     Ok((
         decode_workload(&format!("--trace {path}"), &text)?,
         PathBuf::new(),
@@ -265,7 +273,9 @@ mod tests {
 
     #[test]
     fn a_missing_trace_is_an_error_naming_it() {
-        let e = PageStream::from_trace("/nonexistent/t.mmt", 0, PageSize::Size4K).unwrap_err();
+        let auto = crate::trace::TraceFormat::Auto;
+        let e =
+            PageStream::from_trace("/nonexistent/t.mmt", auto, 0, PageSize::Size4K).unwrap_err();
         assert!(e.contains("/nonexistent/t.mmt"), "{e}");
     }
 }

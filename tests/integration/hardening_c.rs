@@ -474,7 +474,9 @@ fn stdin_traces_take_a_format_flag() {
         Duration::from_secs(30),
     );
     assert_eq!(code, 0, "{err}");
-    assert!(stdout.contains("references 3"), "{stdout}");
+    // "references K     3": the trace's 3 accesses.
+    let refs = stdout.lines().find(|l| l.starts_with("references"));
+    assert_eq!(refs.and_then(|l| l.split_whitespace().last()), Some("3"), "{stdout}");
 }
 
 /// Item 14: a missing trace named the trace but not the workload file that names it.
@@ -491,7 +493,7 @@ fn missing_trace_names_the_workload_file_and_line() {
     assert_eq!(
         err.trim_end(),
         format!(
-            "error: {w}:4: generator.path: cannot open trace {}: No such file or directory (os error 2)",
+            "error: {w}:4: generator.path: cannot read trace {}: No such file or directory (os error 2)",
             dir.path().join("nope.mmt").display()
         )
     );
@@ -505,7 +507,7 @@ fn missing_trace_names_the_workload_file_and_line() {
     let (code, _, err) = mmusim(&["run", "-q", "--set", "sim.cores=2", "-w", &w]);
     assert_eq!(code, 2);
     assert!(
-        err.contains(&format!("{w}:6: generator.paths[1]: cannot open trace")),
+        err.contains(&format!("{w}:6: generator.paths[1]: cannot read trace")),
         "{err}"
     );
     // `--trace FILE` has no workload file: the message names the flag.
@@ -513,7 +515,7 @@ fn missing_trace_names_the_workload_file_and_line() {
     let (code, _, err) = mmusim(&["run", "-q", "--trace", gone.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(
-        err.contains(&format!("--trace {}: cannot open trace", gone.display())),
+        err.contains(&format!("--trace {}: cannot read trace", gone.display())),
         "{err}"
     );
 }
