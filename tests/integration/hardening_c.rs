@@ -476,7 +476,11 @@ fn stdin_traces_take_a_format_flag() {
     assert_eq!(code, 0, "{err}");
     // "references K     3": the trace's 3 accesses.
     let refs = stdout.lines().find(|l| l.starts_with("references"));
-    assert_eq!(refs.and_then(|l| l.split_whitespace().last()), Some("3"), "{stdout}");
+    assert_eq!(
+        refs.and_then(|l| l.split_whitespace().last()),
+        Some("3"),
+        "{stdout}"
+    );
 }
 
 /// Item 14: a missing trace named the trace but not the workload file that names it.
