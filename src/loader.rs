@@ -846,7 +846,7 @@ levels = 4
             (
                 GOOD.replace("entries = 64", "entries = -1"),
                 vec![],
-                "c.toml:15: tlb[0].entries: invalid value: integer `-1`, expected u32",
+                "c.toml:15: tlb[0].entries: -1 is out of range: tlb[0].entries takes 0 to 4294967295",
             ),
             (
                 GOOD.replace("\"plru\"", "\"mru\""),
@@ -933,7 +933,7 @@ levels = 4
             (
                 GOOD.to_owned(),
                 vec!["sim.seed=1", "sim.seed=-3"],
-                "--set sim.seed=-3: sim.seed: invalid value: integer `-3`, expected u64",
+                "--set sim.seed=-3: sim.seed: -3 is out of range: sim.seed takes 0 to 9223372036854775807",
             ),
             (
                 GOOD.to_owned(),

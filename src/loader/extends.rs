@@ -111,6 +111,9 @@ pub fn resolve_extends(
             let names: Vec<&str> = (chain[i..].iter().map(|c| c.0.as_str()))
                 .chain([shown.as_str()])
                 .collect();
+            if names.len() == 2 {
+                return Err(err(format!("`{name}` extends itself")));
+            }
             let mut cycle = format!("{} extends {}", names[0], names[1]);
             for n in &names[2..] {
                 cycle += &format!(", which extends {n}");

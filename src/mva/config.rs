@@ -393,7 +393,7 @@ lifetime = \"min(0.5, 0.005*m^2)\"
             (
                 "n_max = 30",
                 "n_max = -1",
-                "c.toml:1: n_max: invalid value: integer `-1`",
+                "c.toml:1: n_max: -1 is out of range: n_max takes 0 to 4294967295",
             ),
             (
                 "think_time = 30.0",

@@ -419,7 +419,7 @@ fn every_integer_key_takes_extreme_overrides_without_panic() {
                     }
                 }
                 let took = t0.elapsed();
-                assert!(took < Duration::from_secs(2), "{preset} {sets:?}: {took:?}");
+                assert!(took < Duration::from_secs(10), "{preset} {sets:?}: {took:?}");
             }
         }
     }
