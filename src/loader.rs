@@ -52,6 +52,15 @@
 //! form the user wrote them: a problem at `tlb[5].ways` after an override of
 //! `tlb.stlb.entries` reads `tlb.stlb.ways`.
 //!
+//! **Input files** (`read.rs`, `extends.rs`): [`read_input`] reads a config,
+//! workload or spec from a regular file of at most [`MAX_INPUT_BYTES`] of UTF-8;
+//! [`read_source`] takes a preset's name too, and [`resolve_extends`] follows a
+//! system config's `extends` chain (each path relative to the file naming it).
+//!
+//! **Bounded messages.** [`cap_problems`] keeps up to [`PER_KIND`] validation
+//! problems of each kind (`numbers.rs` says an integer is out of a key's range,
+//! where serde says "invalid type: string").
+//!
 //! **Suggestions.** Unknown keys and variants (serde's "unknown field/variant"
 //! messages) end in "did you mean `x`?" when a known name is close
 //! ([`did_you_mean`], shared with preset, component and metric names).
@@ -579,12 +588,15 @@ fn line_at(text: &str, off: usize) -> usize {
 fn syntax_error(file: &str, text: &str, span: Option<Range<usize>>, message: &str) -> ConfigError {
     // toml_edit's messages span several lines ("invalid string\nexpected …");
     // an error line must stay one line.
-    let msg = message
+    let mut msg = message
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ");
+    if msg.contains("integer number overflowed") {
+        msg += &format!("; TOML integers are {} to {}", i64::MIN, i64::MAX);
+    }
     let line = span.as_ref().map(|s| line_at(text, s.start));
     let path = span
         .and_then(|s| syntax_error_path(text, s.start))

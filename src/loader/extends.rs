@@ -63,7 +63,7 @@ fn identity(shown: &str, path: Option<&Path>) -> PathBuf {
 
 /// Follow the `extends` chain of `src` (whose `value` loses its `extends` key): each
 /// file names a preset (by name) or a file (by a path relative to itself); the keys a
-/// file sets are merged over those of the file it extends ([`merge`]).
+/// file sets are merged over those of the file it extends (tables key by key).
 pub fn resolve_extends(
     src: &mut ConfigSource,
     presets: &[(&str, &str)],

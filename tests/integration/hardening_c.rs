@@ -332,7 +332,23 @@ fn out_of_range_overrides_name_key_value_and_range() {
         assert_eq!(code, 2, "{set}: {err}");
         assert_eq!(err.trim_end(), format!("error: {want}"), "{set}");
     }
-    // A workload key in a sweep's axis is blamed on the axis's line, as before.
+    // In a file, TOML itself refuses the number: the message gives TOML's range.
+    let dir = tempfile::tempdir().unwrap();
+    let w = write(
+        dir.path(),
+        "w.toml",
+        "name = \"x\"\naccesses = 18446744073709551615\n[generator]\nkind = \"uniform\"\nfootprint = \"1MiB\"\n",
+    );
+    let (code, _, err) = mmusim(&["run", "-q", "-w", &w]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "error: {w}:2: accesses: integer number overflowed; TOML integers are {} to {}",
+            i64::MIN,
+            i64::MAX
+        )
+    );
 }
 
 /// Item 14 (and the `--set` paths): every integer key of the skylake preset and the
@@ -419,7 +435,10 @@ fn every_integer_key_takes_extreme_overrides_without_panic() {
                     }
                 }
                 let took = t0.elapsed();
-                assert!(took < Duration::from_secs(10), "{preset} {sets:?}: {took:?}");
+                assert!(
+                    took < Duration::from_secs(10),
+                    "{preset} {sets:?}: {took:?}"
+                );
             }
         }
     }
