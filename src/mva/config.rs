@@ -236,9 +236,9 @@ pub fn model_from_text(
                         )?;
                         let p = dir.join(t);
                         let name = p.display().to_string();
-                        let text = std::fs::read_to_string(&p).map_err(|e| {
-                            err("memory.table", format!("{name}: cannot read: {e}"))
-                        })?;
+                        // Bounded like the model file (a device or a huge file is refused).
+                        let text = crate::loader::read_input(&p)
+                            .map_err(|e| err("memory.table", e.to_string()))?;
                         Lifetime::Table(Table::parse_csv(&name, &text, spr).map_err(|e| {
                             ConfigError {
                                 file: name.clone(),

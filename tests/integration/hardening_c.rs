@@ -183,6 +183,18 @@ fn inputs_must_be_small_regular_files() {
         err.contains(&format!("{big}: {over} (extended at {top}:2)")),
         "{err}"
     );
+    // An mva model's lifetime table is an input too.
+    let model = include_str!("../../configs/mva/exam-thrashing.toml").replace(
+        "lifetime = \"min(0.5, 0.005*m^2)\"",
+        "table = \"/dev/zero\"",
+    );
+    let m = write(d, "m.toml", model);
+    let (code, _, err) = bounded(&["mva", "-c", &m], b"", Duration::from_secs(20));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(": memory.table: /dev/zero: not a regular file"),
+        "{err}"
+    );
     let top = write(d, "dev.toml", "extends = \"/dev/zero\"\n");
     let (code, _, err) = bounded(&["show", "-c", &top], b"", Duration::from_secs(20));
     assert_eq!(code, 2);
