@@ -414,6 +414,21 @@ fn every_integer_key_takes_extreme_overrides_without_panic() {
     walk(&toml::Value::Table(wl), "workload".into(), &mut ks);
     keys.extend(ks.into_iter().map(|k| ("skylake", k)));
     keys.push(("skylake", "page_table.bits_per_level[0]".into()));
+    // The generators' and events' integer keys the default workload leaves out.
+    for k in [
+        "generator.granule",
+        "generator.stride",
+        "generator.node_size",
+        "generator.footprint",
+        "event[0].every",
+        "event[0].addr",
+        "event[0].core",
+        "event[0].child_accesses",
+        "event[0].len",
+        "event[0].offset",
+    ] {
+        keys.push(("skylake", format!("workload.{k}")));
+    }
     assert!(keys.len() > 60, "{keys:?}");
     let values = [
         "9223372036854775808",
@@ -437,6 +452,16 @@ fn every_integer_key_takes_extreme_overrides_without_panic() {
                 let mut sets = vec![cores.to_string()];
                 if k.starts_with("page_table.bits_per_level") {
                     sets.push("page_table.bits_per_level=[9,9,9,9]".into());
+                }
+                let generator = match k.as_str() {
+                    "workload.generator.stride" => Some("sequential"),
+                    "workload.generator.node_size" => Some("pointer_chase"),
+                    _ => None,
+                };
+                if let Some(g) = generator {
+                    sets.push(format!(
+                        "workload.generator={{kind=\"{g}\", footprint=\"1MiB\"}}"
+                    ));
                 }
                 sets.push(format!("{k}={v}"));
                 let t0 = Instant::now();
