@@ -52,6 +52,15 @@
 //! form the user wrote them: a problem at `tlb[5].ways` after an override of
 //! `tlb.stlb.entries` reads `tlb.stlb.ways`.
 //!
+//! **Input files** (`read.rs`, `extends.rs`): [`read_input`] reads a config,
+//! workload or spec from a regular file of at most [`MAX_INPUT_BYTES`] of UTF-8;
+//! [`read_source`] takes a preset's name too, and [`resolve_extends`] follows a
+//! system config's `extends` chain (each path relative to the file naming it).
+//!
+//! **Bounded messages.** [`cap_problems`] keeps up to [`PER_KIND`] validation
+//! problems of each kind (`numbers.rs` says an integer is out of a key's range,
+//! where serde says "invalid type: string").
+//!
 //! **Suggestions.** Unknown keys and variants (serde's "unknown field/variant"
 //! messages) end in "did you mean `x`?" when a known name is close
 //! ([`did_you_mean`], shared with preset, component and metric names).
@@ -62,9 +71,19 @@
 //! the value's own path (e.g. `page_table`), refined to the offending key only
 //! when the message names it (unknown field, unknown variant).
 
+mod extends;
 mod names;
+mod numbers;
+mod paths;
+mod problems;
+mod read;
 
+pub use extends::{read_source, resolve_extends, MAX_EXTENDS};
 pub use names::{did_you_mean, hint, Roles};
+pub use paths::canonical_path;
+use paths::{format_path, parse_path};
+pub use problems::{cap_problems, PER_KIND};
+pub use read::{read_input, MAX_INPUT_BYTES};
 
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -162,6 +181,9 @@ pub struct ConfigSource {
     doc: Document<String>,
     /// Names array elements answer to besides their `name` (see the module doc).
     roles: Option<Roles>,
+    /// What the user wrote before an override's key path (`workload.` for a workload's
+    /// `--set workload.accesses=…`), so errors quote the override as written.
+    prefix: String,
 }
 
 impl ConfigSource {
@@ -182,6 +204,7 @@ impl ConfigSource {
             overrides: Vec::new(),
             doc,
             roles: None,
+            prefix: String::new(),
         })
     }
 
@@ -189,6 +212,12 @@ impl ConfigSource {
     /// `name` match fails).
     pub fn set_roles(&mut self, roles: Roles) {
         self.roles = Some(roles);
+    }
+
+    /// Overrides are written `PREFIXkey.path=value` on the command line (the caller
+    /// strips `prefix` before [`ConfigSource::apply_override`]): errors quote them so.
+    pub fn set_override_prefix(&mut self, prefix: &str) {
+        self.prefix = prefix.to_owned();
     }
 
     /// Apply one `key.path=value` override (the text after `--set`), editing the
@@ -201,7 +230,8 @@ impl ConfigSource {
     /// into something that is not an array / table, is an error. On error the
     /// tree is left unchanged.
     pub fn apply_override(&mut self, assignment: &str) -> Result<(), ConfigError> {
-        let origin = set_origin(assignment);
+        let origin = set_origin(&format!("{}{assignment}", self.prefix));
+        let shown = |segs: &[Seg]| format!("{}{}", self.prefix, format_path(segs));
         let Some((lhs, rhs)) = split_assignment(assignment) else {
             return Err(ConfigError::new(
                 origin,
@@ -211,20 +241,21 @@ impl ConfigSource {
             ));
         };
         let lhs = lhs.trim();
-        let segs = parse_path(lhs).map_err(|m| ConfigError::new(&origin, None, lhs, m))?;
+        let segs = parse_path(lhs)
+            .map_err(|m| ConfigError::new(&origin, None, format!("{}{lhs}", self.prefix), m))?;
         if segs.is_empty() {
             return Err(ConfigError::new(origin, None, "", "empty key path"));
         }
         let written = segs;
         let segs = names::resolve(&self.value, &written, self.roles).map_err(|(depth, msg)| {
-            ConfigError::new(&origin, None, format_path(&written[..depth]), msg)
+            ConfigError::new(&origin, None, shown(&written[..depth]), msg)
         })?;
         let new = parse_override_value(rhs.trim());
         // Edit a copy so a failure half-way (after creating intermediate
         // tables) leaves no trace.
         let mut tree = toml::Value::Table(self.value.clone());
         set_path(&mut tree, &segs, new, 0).map_err(|(depth, msg)| {
-            ConfigError::new(&origin, None, format_path(&written[..depth]), msg)
+            ConfigError::new(&origin, None, shown(&written[..depth]), msg)
         })?;
         if let toml::Value::Table(t) = tree {
             self.value = t;
@@ -232,7 +263,7 @@ impl ConfigSource {
         self.overrides.push(Override {
             path: segs,
             written,
-            assignment: assignment.to_owned(),
+            assignment: format!("{}{assignment}", self.prefix),
         });
         Ok(())
     }
@@ -309,8 +340,14 @@ impl ConfigSource {
     }
 
     fn error_for(&self, segs: &[Seg], msg: String) -> ConfigError {
-        let (origin, line) = self.locate(segs);
-        ConfigError::new(origin, line, self.shown_path(segs), msg)
+        let (origin, line, by_override) = self.locate(segs);
+        let mut path = self.shown_path(segs);
+        if by_override {
+            path.insert_str(0, &self.prefix);
+        }
+        // serde says "invalid type: string" for an integer TOML cannot hold.
+        let msg = numbers::out_of_range(&msg, &path).unwrap_or(msg);
+        ConfigError::new(origin, line, path, msg)
     }
 
     /// `segs` as the user would write it: the longest prefix an override addressed
@@ -336,28 +373,28 @@ impl ConfigSource {
 
     /// Where to blame a problem at `segs`: the override that last wrote it or
     /// an ancestor of it, else its line in the file, else the override that
-    /// created it, else its nearest ancestor in the file.
-    fn locate(&self, segs: &[Seg]) -> (String, Option<usize>) {
+    /// created it, else its nearest ancestor in the file. True when an override.
+    fn locate(&self, segs: &[Seg]) -> (String, Option<usize>, bool) {
         if let Some(o) = self
             .overrides
             .iter()
             .rev()
             .find(|o| segs.starts_with(&o.path))
         {
-            return (o.origin(), None);
+            return (o.origin(), None, true);
         }
         if let Some(line) = self.line_of_segs(segs) {
-            return (self.file.clone(), Some(line));
+            return (self.file.clone(), Some(line), false);
         }
         if !segs.is_empty() {
             if let Some(o) = self.overrides.iter().find(|o| o.path.starts_with(segs)) {
-                return (o.origin(), None);
+                return (o.origin(), None, true);
             }
         }
         let line = (1..segs.len())
             .rev()
             .find_map(|n| self.line_of_segs(&segs[..n]));
-        (self.file.clone(), line)
+        (self.file.clone(), line, false)
     }
 }
 
@@ -367,130 +404,24 @@ pub fn load<T: DeserializeOwned>(
     text: &str,
     overrides: &[String],
 ) -> Result<(T, ConfigSource), ConfigError> {
+    load_under("", file, text, overrides)
+}
+
+/// [`load`], the overrides written `PREFIXkey.path=value` by the user (see
+/// [`ConfigSource::set_override_prefix`]) and given here without `prefix`.
+pub fn load_under<T: DeserializeOwned>(
+    prefix: &str,
+    file: &str,
+    text: &str,
+    overrides: &[String],
+) -> Result<(T, ConfigSource), ConfigError> {
     let mut src = ConfigSource::parse(file, text)?;
+    src.set_override_prefix(prefix);
     for o in overrides {
         src.apply_override(o)?;
     }
     let value = src.decode()?;
     Ok((value, src))
-}
-
-// ---------------------------------------------------------------------------
-// Key paths
-
-fn is_bare_key_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_' || c == '-'
-}
-
-/// Longest key path accepted. Overrides build and decode nested values
-/// recursively, so an unbounded path could exhaust the stack; the TOML parser
-/// bounds nesting in the file the same way (at 80 levels).
-const MAX_PATH_SEGMENTS: usize = 100;
-
-/// Parse `a.b[2]."c.d"` into segments. The empty string is the root.
-fn parse_path(s: &str) -> Result<Vec<Seg>, String> {
-    let s = s.trim();
-    let mut segs = Vec::new();
-    if s.is_empty() {
-        return Ok(segs);
-    }
-    let mut chars = s.chars().peekable();
-    loop {
-        let key = match chars.peek() {
-            Some(&q @ ('"' | '\'')) => {
-                chars.next();
-                let mut k = String::new();
-                loop {
-                    match chars.next() {
-                        None => return Err(format!("unterminated quoted key in `{s}`")),
-                        Some(c) if c == q => break,
-                        // Basic strings may escape the quote; keep it simple and
-                        // take the escaped character literally.
-                        Some('\\') if q == '"' => match chars.next() {
-                            Some(c) => k.push(c),
-                            None => return Err(format!("unterminated quoted key in `{s}`")),
-                        },
-                        Some(c) => k.push(c),
-                    }
-                }
-                k
-            }
-            _ => {
-                let mut k = String::new();
-                while let Some(&c) = chars.peek() {
-                    if !is_bare_key_char(c) {
-                        break;
-                    }
-                    k.push(c);
-                    chars.next();
-                }
-                if k.is_empty() {
-                    return Err(format!("expected a key in `{s}`"));
-                }
-                k
-            }
-        };
-        segs.push(Seg::Key(key));
-        while chars.peek() == Some(&'[') {
-            chars.next();
-            let mut digits = String::new();
-            while let Some(&c) = chars.peek() {
-                if !c.is_ascii_digit() {
-                    break;
-                }
-                digits.push(c);
-                chars.next();
-            }
-            if chars.next() != Some(']') || digits.is_empty() {
-                return Err(format!("expected `[index]` in `{s}`"));
-            }
-            let index = digits
-                .parse()
-                .map_err(|_| format!("index `{digits}` is too large in `{s}`"))?;
-            segs.push(Seg::Index(index));
-        }
-        if segs.len() > MAX_PATH_SEGMENTS {
-            return Err(format!(
-                "key path is deeper than {MAX_PATH_SEGMENTS} levels"
-            ));
-        }
-        match chars.next() {
-            None => return Ok(segs),
-            Some('.') => {}
-            Some(c) => return Err(format!("unexpected `{c}` in key path `{s}`")),
-        }
-    }
-}
-
-fn format_path(segs: &[Seg]) -> String {
-    let mut out = String::new();
-    for seg in segs {
-        match seg {
-            Seg::Key(k) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                if !k.is_empty() && k.chars().all(is_bare_key_char) {
-                    out.push_str(k);
-                } else {
-                    out.push('"');
-                    for c in k.chars() {
-                        if c == '"' || c == '\\' {
-                            out.push('\\');
-                        }
-                        out.push(c);
-                    }
-                    out.push('"');
-                }
-            }
-            Seg::Index(i) => {
-                out.push('[');
-                out.push_str(&i.to_string());
-                out.push(']');
-            }
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------
@@ -657,12 +588,15 @@ fn line_at(text: &str, off: usize) -> usize {
 fn syntax_error(file: &str, text: &str, span: Option<Range<usize>>, message: &str) -> ConfigError {
     // toml_edit's messages span several lines ("invalid string\nexpected …");
     // an error line must stay one line.
-    let msg = message
+    let mut msg = message
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ");
+    if msg.contains("integer number overflowed") {
+        msg += &format!("; TOML integers are {} to {}", i64::MIN, i64::MAX);
+    }
     let line = span.as_ref().map(|s| line_at(text, s.start));
     let path = span
         .and_then(|s| syntax_error_path(text, s.start))
@@ -924,7 +858,7 @@ levels = 4
             (
                 GOOD.replace("entries = 64", "entries = -1"),
                 vec![],
-                "c.toml:15: tlb[0].entries: invalid value: integer `-1`, expected u32",
+                "c.toml:15: tlb[0].entries: -1 is out of range: tlb[0].entries takes 0 to 4294967295",
             ),
             (
                 GOOD.replace("\"plru\"", "\"mru\""),
@@ -1011,7 +945,7 @@ levels = 4
             (
                 GOOD.to_owned(),
                 vec!["sim.seed=1", "sim.seed=-3"],
-                "--set sim.seed=-3: sim.seed: invalid value: integer `-3`, expected u64",
+                "--set sim.seed=-3: sim.seed: -3 is out of range: sim.seed takes 0 to 9223372036854775807",
             ),
             (
                 GOOD.to_owned(),
@@ -1343,7 +1277,7 @@ levels = 4
     /// level more is refused.
     #[test]
     fn deep_override_paths_are_bounded() {
-        let deep = vec!["k"; MAX_PATH_SEGMENTS].join(".");
+        let deep = vec!["k"; paths::MAX_PATH_SEGMENTS].join(".");
         let nested = format!("{}1{}", "[".repeat(70), "]".repeat(70));
         let mut src = ConfigSource::parse("c.toml", "").unwrap();
         src.apply_override(&format!("{deep}={nested}")).unwrap();

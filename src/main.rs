@@ -35,6 +35,9 @@ enum Cmd {
         /// A trace file to run instead of a workload file (`-` reads standard input).
         #[arg(long, short)]
         trace: Option<String>,
+        /// The trace's format (default: by name, then by content).
+        #[arg(long, value_enum, requires = "trace")]
+        format: Option<FormatArg>,
         /// Override a key: `--set tlb.stlb.entries=2048` (or by position, `tlb[5].entries`),
         /// `--set workload.accesses=1000`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -121,6 +124,9 @@ enum Cmd {
         /// A trace file (`-` reads standard input), read as `run --trace` reads it.
         #[arg(long, short)]
         trace: Option<String>,
+        /// The trace's format (default: by name, then by content).
+        #[arg(long, value_enum, requires = "trace")]
+        format: Option<FormatArg>,
         /// Page numbers, taken as given: "1 2 3 1", "(1 2 3 4 5)x40 1x20".
         #[arg(long)]
         refs: Option<String>,
@@ -226,17 +232,23 @@ enum FormatArg {
     Binary,
 }
 
+impl From<FormatArg> for TraceFormat {
+    fn from(f: FormatArg) -> TraceFormat {
+        match f {
+            FormatArg::Auto => TraceFormat::Auto,
+            FormatArg::Lackey => TraceFormat::Lackey,
+            FormatArg::Champsim => TraceFormat::ChampSim,
+            FormatArg::Text => TraceFormat::Text,
+            FormatArg::Refs => TraceFormat::Refs,
+            FormatArg::Binary => TraceFormat::Binary,
+        }
+    }
+}
+
 impl ReadArgs {
     fn options(&self) -> TraceOptions {
         TraceOptions {
-            format: match self.format {
-                FormatArg::Auto => TraceFormat::Auto,
-                FormatArg::Lackey => TraceFormat::Lackey,
-                FormatArg::Champsim => TraceFormat::ChampSim,
-                FormatArg::Text => TraceFormat::Text,
-                FormatArg::Refs => TraceFormat::Refs,
-                FormatArg::Binary => TraceFormat::Binary,
-            },
+            format: self.format.into(),
             fetches: !self.no_fetches,
             ..Default::default()
         }
@@ -381,6 +393,7 @@ fn main() -> ExitCode {
         Cmd::Analyze {
             workload,
             trace,
+            format,
             refs,
             page_size,
             core,
@@ -397,7 +410,11 @@ fn main() -> ExitCode {
             use mmusim::analysis::report::{analyze_with, Input, Options};
             let input = match (workload, trace, refs) {
                 (Some(path), _, _) => Input::Workload { path, core },
-                (_, Some(path), _) => Input::Trace { path, core },
+                (_, Some(path), _) => Input::Trace {
+                    path,
+                    core,
+                    format: format.map_or(TraceFormat::Auto, Into::into),
+                },
                 (_, _, Some(r)) => match mmusim::workload::RefList::parse(&r) {
                     Ok(l) => Input::Refs(l.0),
                     Err(e) => return fail(&[format!("--refs: {e}")]),
@@ -484,11 +501,18 @@ fn main() -> ExitCode {
             config,
             workload,
             trace,
-            sets,
+            format,
+            mut sets,
             out,
             quiet,
             timeline,
         } => {
+            // The workload `--trace` builds names its format; first, so a `--set` may
+            // still change it.
+            if let Some(f) = format {
+                let f = TraceFormat::from(f);
+                sets.insert(0, format!("workload.generator.format={f}"));
+            }
             let inputs = match load_inputs_with(
                 config.as_deref(),
                 workload.as_deref(),

@@ -6,7 +6,7 @@
 //! Sweeps and tests call this the same way the command line does.
 
 use crate::config::{SystemConfig, Warmup};
-use crate::loader::{load, ConfigError};
+use crate::loader::{load_under, read_source, ConfigError};
 use crate::os::frames::FrameAllocator;
 use crate::pagetable::{with_design, DesignVisitor, PageTable};
 use crate::report::RunReport;
@@ -55,71 +55,25 @@ pub struct Inputs {
     pub system_file: String,
 }
 
-/// A workload file for `--trace FILE`: the whole trace, format detected.
-pub fn trace_workload_text(trace: &str) -> String {
+/// A workload file for `--trace FILE`: the whole trace, in `format` (`Auto`: detected).
+pub fn trace_workload_text(trace: &str, format: crate::trace::TraceFormat) -> String {
     let stem = std::path::Path::new(trace)
         .file_name()
         .map_or("trace".into(), |n| n.to_string_lossy().into_owned());
     let q = |s: &str| toml::Value::String(s.to_string()).to_string();
     format!(
-        "name = {}\n[generator]\nkind = \"trace\"\npath = {}\n",
+        "name = {}\n[generator]\nkind = \"trace\"\npath = {}\nformat = \"{format}\"\n",
         q(&stem),
         q(trace)
     )
 }
 
-/// Read a file, or a preset when `arg` names one and no such file exists.
-fn read_source(arg: &str, presets: &[(&str, &str)]) -> Result<(String, String), ConfigError> {
-    // A folder of the same name (say, a run's output called `skylake`) is not a config.
-    if !std::path::Path::new(arg).is_file() {
-        if let Some((name, text)) = presets.iter().find(|(n, _)| *n == arg) {
-            return Ok((format!("<preset {name}>"), text.to_string()));
-        }
-    }
-    std::fs::read_to_string(arg)
-        .map(|t| (arg.to_string(), t))
-        .map_err(|e| {
-            // A missing file whose name is close to a preset's was likely meant as one.
-            let missing = e.kind() == std::io::ErrorKind::NotFound;
-            let name = std::path::Path::new(arg)
-                .file_name()
-                .map_or(String::new(), |n| n.to_string_lossy().into_owned());
-            let preset = crate::loader::did_you_mean(&name, presets.iter().map(|p| p.0))
-                .filter(|_| missing)
-                .map_or(String::new(), |p| {
-                    format!("; not a preset either: did you mean preset `{p}`?")
-                });
-            ConfigError {
-                file: arg.to_string(),
-                line: None,
-                path: String::new(),
-                msg: format!("cannot read: {e}{preset}"),
-            }
-        })
-}
-
-/// Deep-merge `top` over `base`: tables merge key by key, anything else replaces. A
-/// table that names a different `kind` (another design) replaces the base's whole.
-fn merge(base: &mut toml::Table, top: toml::Table) {
-    for (k, v) in top {
-        match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(t))
-                if t.get("kind").is_none() || t.get("kind") == b.get("kind") =>
-            {
-                merge(b, t)
-            }
-            (_, v) => {
-                base.insert(k, v);
-            }
-        }
-    }
-}
-
 /// Load a system config. A file may start from another with `extends = "PRESET or
-/// path"` (relative to the file) and give only the keys it changes; overrides apply
-/// after the merge. Errors in keys the file itself sets name its lines. Not validated:
-/// the caller runs [`SystemConfig::validate`] (public for the fuzz targets and tests that
-/// feed config text without a file).
+/// path"` (relative to the file that says it; see [`crate::loader::resolve_extends`])
+/// and give only the keys it changes; overrides apply after the merge. Errors in keys
+/// the file itself sets name its lines. Not validated: the caller runs
+/// [`SystemConfig::validate`] (public for the fuzz targets and tests that feed config
+/// text without a file).
 pub fn load_system(
     file: &str,
     text: &str,
@@ -127,30 +81,7 @@ pub fn load_system(
 ) -> Result<(SystemConfig, crate::loader::ConfigSource), ConfigError> {
     let mut src = crate::loader::ConfigSource::parse(file, text)?;
     src.set_roles(crate::config::TLB_ROLES);
-    let mut seen = vec![file.to_string()];
-    while let Some(ext) = src.value.remove("extends") {
-        let Some(name) = ext.as_str() else {
-            return Err(src.error_at("extends", "must be a preset name or a file path"));
-        };
-        let path = if PRESETS.iter().any(|(n, _)| *n == name) {
-            name.to_string()
-        } else {
-            let dir = std::path::Path::new(file)
-                .parent()
-                .unwrap_or(std::path::Path::new(""));
-            dir.join(name).to_string_lossy().into_owned()
-        };
-        if seen.contains(&path) {
-            return Err(src.error_at("extends", format!("`{name}` extends itself")));
-        }
-        let (bfile, btext) = read_source(&path, PRESETS)?;
-        let base = crate::loader::ConfigSource::parse(&bfile, &btext)?;
-        let mut merged = base.value.clone();
-        let top = std::mem::take(&mut src.value);
-        merge(&mut merged, top);
-        src.value = merged;
-        seen.push(path);
-    }
+    crate::loader::resolve_extends(&mut src, PRESETS)?;
     for o in sets {
         src.apply_override(o)?;
     }
@@ -190,7 +121,10 @@ pub fn load_inputs_with(
             }])
         }
         (Some(w), None) => read_source(w, &[]).map_err(|e| vec![e])?,
-        (None, Some(t)) => (format!("--trace {t}"), trace_workload_text(t)),
+        (None, Some(t)) => (
+            format!("--trace {t}"),
+            trace_workload_text(t, crate::trace::TraceFormat::Auto),
+        ),
         (None, None) => (
             "<default workload>".to_string(),
             DEFAULT_WORKLOAD.to_string(),
@@ -214,7 +148,7 @@ pub fn load_inputs_with(
 
     let mut errors = Vec::new();
     let sys = load_system(&sys_file, &sys_text, &sys_sets);
-    let wl = load::<WorkloadSpec>(&wl_file, &wl_text, &wl_sets);
+    let wl = load_under::<WorkloadSpec>("workload.", &wl_file, &wl_text, &wl_sets);
     let (system, workload) = match (sys, wl) {
         (Ok(s), Ok(w)) => (s, w),
         (s, w) => {
@@ -225,12 +159,28 @@ pub fn load_inputs_with(
     };
     let (mut system, sys_src) = system;
     let (workload, wl_src) = workload;
-    for (path, msg) in system.validate() {
+    // A thousand bad structures are a thousand problems of one kind: shown up to a few.
+    for (path, msg) in crate::loader::cap_problems(system.validate()) {
         errors.push(sys_src.error_at(&path, msg));
     }
-    let wl_errors = workload.validate();
+    let wl_errors = crate::loader::cap_problems(workload.validate());
     for (path, msg) in &wl_errors {
         errors.push(wl_src.error_at(path, msg.clone()));
+    }
+    if errors.is_empty() {
+        // Before the run, so the error names the workload file and line, not the trace
+        // alone (`--trace FILE` has no workload file: the flag is named).
+        for (key, msg) in missing_traces(&workload, &workload_dir) {
+            errors.push(match trace {
+                Some(t) => ConfigError {
+                    file: format!("--trace {t}"),
+                    line: None,
+                    path: String::new(),
+                    msg,
+                },
+                None => wl_src.error_at(&key, msg),
+            });
+        }
     }
     if errors.is_empty() {
         // Checks that need both files.
@@ -328,6 +278,32 @@ pub fn load_inputs_with(
     } else {
         Err(errors)
     }
+}
+
+/// The trace files `workload` names (relative to `dir`) that are not there or are
+/// folders, as (key path, message). Only looked at, not opened: a named pipe given as a
+/// trace would lose what its writer sent to a reader that only checks.
+fn missing_traces(workload: &WorkloadSpec, dir: &std::path::Path) -> Vec<(String, String)> {
+    let Generator::Trace { path, paths, .. } = &workload.generator else {
+        return Vec::new();
+    };
+    let named = (path.iter().map(|p| ("generator.path".to_string(), p)))
+        .chain((paths.iter().enumerate()).map(|(i, p)| (format!("generator.paths[{i}]"), p)));
+    named
+        .filter(|(_, p)| p.as_str() != "-")
+        .filter_map(|(key, p)| {
+            let full = dir.join(p);
+            let problem = match std::fs::metadata(&full) {
+                Ok(m) if m.is_dir() => "a folder, not a file".to_string(),
+                Ok(_) => return None,
+                Err(e) => e.to_string(),
+            };
+            Some((
+                key,
+                format!("cannot read trace {}: {problem}", full.display()),
+            ))
+        })
+        .collect()
 }
 
 /// A workload whose pages cannot all be resident at once, on a system that cannot evict

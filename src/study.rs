@@ -180,8 +180,7 @@ pub fn run_study(
     out: Option<&Path>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<String, String> {
-    let text =
-        std::fs::read_to_string(spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?;
+    let text = crate::loader::read_input(spec_path).map_err(|e| e.to_string())?;
     let (spec, spec_src) =
         crate::loader::load::<StudySpec>(&spec_path.display().to_string(), &text, &[])
             .map_err(|e| e.to_string())?;

@@ -165,10 +165,15 @@ impl PageStream {
         PageStream::from_source(&mut *src, page_size.shift(), what)
     }
 
-    /// The stream of a trace file (format detected as `mmusim run --trace` does; `-` reads
-    /// standard input), in pages of `page_size`.
-    pub fn from_trace(path: &str, core: usize, page_size: PageSize) -> Result<PageStream, String> {
-        let (spec, dir) = trace_workload(path)?;
+    /// The stream of a trace file in `format` (`Auto`: detected as `mmusim run --trace`
+    /// does; `-` reads standard input), in pages of `page_size`.
+    pub fn from_trace(
+        path: &str,
+        format: crate::trace::TraceFormat,
+        core: usize,
+        page_size: PageSize,
+    ) -> Result<PageStream, String> {
+        let (spec, dir) = trace_workload(path, format)?;
         PageStream::from_workload(&spec, &dir, core, page_size, path)
     }
 }
@@ -187,7 +192,7 @@ fn named(what: &str, msg: String) -> String {
 /// Loads and validates a workload file; errors read `file:line: key: message`. Also
 /// returns the file's folder (relative trace paths start there).
 pub fn load_workload(path: &str) -> Result<(WorkloadSpec, PathBuf), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: cannot read: {e}"))?;
+    let text = crate::loader::read_input(Path::new(path)).map_err(|e| e.to_string())?;
     let spec = decode_workload(path, &text)?;
     let dir = Path::new(path)
         .parent()
@@ -197,8 +202,11 @@ pub fn load_workload(path: &str) -> Result<(WorkloadSpec, PathBuf), String> {
 }
 
 /// The workload `run --trace PATH` builds for a trace (relative to the current folder).
-pub fn trace_workload(path: &str) -> Result<(WorkloadSpec, PathBuf), String> {
-    let text = crate::run::trace_workload_text(path);
+pub fn trace_workload(
+    path: &str,
+    format: crate::trace::TraceFormat,
+) -> Result<(WorkloadSpec, PathBuf), String> {
+    let text = crate::run::trace_workload_text(path, format);
     Ok((
         decode_workload(&format!("--trace {path}"), &text)?,
         PathBuf::new(),
@@ -275,7 +283,9 @@ mod tests {
 
     #[test]
     fn a_missing_trace_is_an_error_naming_it() {
-        let e = PageStream::from_trace("/nonexistent/t.mmt", 0, PageSize::Size4K).unwrap_err();
+        let auto = crate::trace::TraceFormat::Auto;
+        let e =
+            PageStream::from_trace("/nonexistent/t.mmt", auto, 0, PageSize::Size4K).unwrap_err();
         assert!(e.contains("/nonexistent/t.mmt"), "{e}");
     }
 }

@@ -31,8 +31,12 @@ use serde::Serialize;
 pub enum Input {
     /// A workload file and the core whose stream is analysed.
     Workload { path: String, core: usize },
-    /// A trace file (`-` = standard input), as `mmusim run --trace` reads it.
-    Trace { path: String, core: usize },
+    /// A trace file (`-`: standard input) in `format` (`Auto`: by name, then content).
+    Trace {
+        path: String,
+        core: usize,
+        format: crate::trace::TraceFormat,
+    },
     /// Page numbers taken as given (pages of `Options::page_size`).
     Refs(Vec<u64>),
 }
@@ -325,8 +329,8 @@ pub fn analyze_with(input: &Input, opts: &Options, stage: &dyn Fn(&str)) -> Resu
             let s = PageStream::from_workload(&spec, &dir, *core, PageSize::Size4K, path)?;
             (format!("workload {path}, core {core}"), PageSize::Size4K, s)
         }
-        Input::Trace { path, core } => {
-            let s = PageStream::from_trace(path, *core, PageSize::Size4K)?;
+        Input::Trace { path, core, format } => {
+            let s = PageStream::from_trace(path, *format, *core, PageSize::Size4K)?;
             (format!("trace {path}, core {core}"), PageSize::Size4K, s)
         }
         Input::Refs(pages) => (

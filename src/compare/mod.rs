@@ -224,12 +224,8 @@ fn whose(
         b if b.ends_with(".toml") => b.to_string(),
         b => format!("--trace {b}"),
     };
-    let of_workload = e.file == wl_file
-        || set.is_some_and(|a| {
-            wl.sets
-                .iter()
-                .any(|x| x.strip_prefix("workload.").unwrap_or(x) == a)
-        });
+    // A workload's override is quoted as given to `run` (`--set workload.KEY=…`).
+    let of_workload = e.file == wl_file || set.is_some_and(|a| workload_sets(wl).any(|x| x == a));
     let pair = format!("system `{}` x workload `{}`", sys[s].text, wl.text);
     if of_workload {
         // On every system that failed otherwise before reading it (a system file

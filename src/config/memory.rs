@@ -62,6 +62,13 @@ impl MemoryConfig {
                 ));
                 continue;
             }
+            if c.size.0 < c.line as u64 {
+                e.push((
+                    format!("{p}.size"),
+                    format!("{} bytes hold no {}-byte line", c.size.0, c.line),
+                ));
+                continue;
+            }
             if c.size.0 % c.line as u64 != 0 {
                 e.push((
                     format!("{p}.size"),
@@ -74,7 +81,11 @@ impl MemoryConfig {
                 continue;
             }
             let before = e.len();
-            super::check_geometry(&mut e, &p, c.size.0 / c.line as u64, c.ways, c.replacement);
+            let lines = super::Capacity::Lines {
+                size: c.size,
+                line: c.line,
+            };
+            super::check_geometry(&mut e, &p, lines, c.ways, c.replacement);
             // A decimal size ("32KB") gives sets that are no power of two: say so.
             let hint = c.size.decimal_hint();
             if !hint.is_empty() {

@@ -90,22 +90,51 @@ const HOST_MEMORY_LIMIT: u64 = 8 << 30;
 /// LRU TLBs are answered exactly by `mmusim analyze` (its TLB miss curve).
 pub const MAX_WAYS: u32 = 8192;
 
+/// How a structure's capacity is written: a number of `entries` (TLBs, walk caches), or
+/// a cache's `size` in bytes of `line`-byte lines. Problems of the capacity are blamed
+/// on the key the user wrote.
+#[derive(Clone, Copy)]
+enum Capacity {
+    Entries(u64),
+    Lines {
+        size: crate::addr::ByteSize,
+        line: u32,
+    },
+}
+
 /// Check a set-associative geometry; returns problems keyed by the field at fault.
 fn check_geometry(
     errs: &mut Vec<(String, String)>,
     path: &str,
-    entries: u64,
+    capacity: Capacity,
     ways: u32,
     repl: Replacement,
 ) {
+    let (entries, key) = match capacity {
+        Capacity::Entries(n) => (n, "entries"),
+        Capacity::Lines { size, line } => (size.0 / u64::from(line.max(1)), "size"),
+    };
+    // "entries (N)" or "N lines (S / L bytes)", as the user wrote the capacity.
+    let count = match capacity {
+        Capacity::Entries(n) => format!("entries ({n})"),
+        Capacity::Lines { size, line } => format!("{entries} lines ({size} / {line} bytes)"),
+    };
     if entries == 0 {
-        errs.push((format!("{path}.entries"), "must be at least 1".into()));
+        let msg = match capacity {
+            Capacity::Entries(_) => "must be at least 1".to_string(),
+            Capacity::Lines { size, line } => format!("{} bytes hold no {line}-byte line", size.0),
+        };
+        errs.push((format!("{path}.{key}"), msg));
         return;
     }
     if entries > MAX_ENTRIES as u64 {
+        let what = match capacity {
+            Capacity::Entries(_) => entries.to_string(),
+            Capacity::Lines { .. } => count,
+        };
         errs.push((
-            format!("{path}.entries"),
-            format!("{entries} is more than the supported {MAX_ENTRIES}"),
+            format!("{path}.{key}"),
+            format!("{what} is more than the supported {MAX_ENTRIES}"),
         ));
         return;
     }
@@ -123,17 +152,22 @@ fn check_geometry(
         return;
     }
     if entries % ways as u64 != 0 {
-        errs.push((
-            format!("{path}.ways"),
-            format!("entries ({entries}) are not divisible by ways ({ways})"),
-        ));
+        let msg = match capacity {
+            Capacity::Entries(_) => format!("{count} are not divisible by ways ({ways})"),
+            Capacity::Lines { .. } => format!("{count} are not divisible by {ways} ways"),
+        };
+        errs.push((format!("{path}.ways"), msg));
         return;
     }
     let sets = entries / ways as u64;
     if !sets.is_power_of_two() {
+        let what = match capacity {
+            Capacity::Entries(_) => "entries / ways".to_string(),
+            Capacity::Lines { .. } => format!("{entries} lines / {ways} ways"),
+        };
         errs.push((
             format!("{path}.ways"),
-            format!("entries / ways = {sets} sets, which is not a power of two"),
+            format!("{what} = {sets} sets, which is not a power of two"),
         ));
     }
     if repl == Replacement::Plru && (!ways.is_power_of_two() || ways > 64) {
@@ -187,14 +221,18 @@ impl SystemConfig {
         let (mut private_lines, mut shared_lines) = (0u64, 0u64);
         for c in &self.memory.cache {
             let lines = c.size.0 / c.line.max(1) as u64;
+            // Sizes up to 2^64 bytes are valid TOML: saturate rather than wrap.
             if c.shared {
-                shared_lines += lines;
+                shared_lines = shared_lines.saturating_add(lines);
             } else {
-                private_lines += lines;
+                private_lines = private_lines.saturating_add(lines);
             }
         }
         // Key, value and replacement state: 24 bytes per entry.
-        let bytes = 24 * ((tlb_entries + psc_entries + private_lines) * cores + shared_lines);
+        let per_core = tlb_entries + psc_entries.saturating_add(private_lines);
+        let bytes = (per_core.saturating_mul(cores))
+            .saturating_add(shared_lines)
+            .saturating_mul(24);
         (bytes > HOST_MEMORY_LIMIT).then(|| {
             (
                 "sim.cores".into(),

@@ -87,7 +87,8 @@ impl TlbOrganisation {
     fn validate(&self, t: &TlbConfig, path: &str, errs: &mut Vec<(String, String)>) {
         match self {
             TlbOrganisation::SetAssociative => {
-                super::check_geometry(errs, path, t.entries as u64, t.ways, t.replacement)
+                let entries = super::Capacity::Entries(t.entries.into());
+                super::check_geometry(errs, path, entries, t.ways, t.replacement)
             }
         }
     }
@@ -150,27 +151,46 @@ pub(super) fn structure_problems(tlbs: &[TlbConfig]) -> Vec<(String, String)> {
     // page size) so a translation has exactly one home per level.
     let mut e = Vec::new();
     let mut names = std::collections::HashSet::new();
-    let max_level = tlbs.iter().map(|t| t.level).max().unwrap_or(0);
+    // The first structure holding each (level, serves data, page size): one lookup per
+    // page size and side, so a thousand overlapping structures cost a thousand steps
+    // (and one error each), not half a million pairs.
+    let mut homes: std::collections::HashMap<(u32, bool, PageSize), usize> =
+        std::collections::HashMap::new();
+    // Levels above 8 are refused on their own (`tlb[i].level`); the gaps below are
+    // looked for only up to there (`level = 4294967295` took minutes).
+    let max_level = (tlbs.iter().map(|t| t.level).filter(|&l| l <= 8))
+        .max()
+        .unwrap_or(0);
     for (i, t) in tlbs.iter().enumerate() {
         let p = format!("tlb[{i}]");
         if !names.insert(t.name.as_str()) {
             e.push((format!("{p}.name"), format!("`{}` is used twice", t.name)));
         }
         e.extend(t.validate(&p));
-        for (k, u) in tlbs[..i].iter().enumerate() {
-            let both_sides = (t.kind.serves_data() && u.kind.serves_data())
-                || (t.kind.serves_instructions() && u.kind.serves_instructions());
-            if u.level == t.level && both_sides {
-                if let Some(ps) = t.page_sizes.iter().find(|ps| u.page_sizes.contains(ps)) {
-                    e.push((
-                        format!("{p}.page_sizes"),
-                        format!(
-                            "{ps} pages of this level and side are already held by tlb[{k}] (`{}`)",
-                            u.name
-                        ),
-                    ));
-                }
-            }
+        let sides = [
+            (true, t.kind.serves_data()),
+            (false, t.kind.serves_instructions()),
+        ];
+        let keys = || {
+            (sides.iter().filter(|s| s.1))
+                .flat_map(|&(data, _)| t.page_sizes.iter().map(move |&ps| (t.level, data, ps)))
+        };
+        // The earliest structure this one overlaps (the first home of one of its keys)
+        // and the page size they share (the first of this one's, in order).
+        let clash = keys()
+            .filter_map(|key| Some((*homes.get(&key)?, key.2)))
+            .reduce(|a, b| if b.0 < a.0 { b } else { a });
+        if let Some((k, ps)) = clash {
+            e.push((
+                format!("{p}.page_sizes"),
+                format!(
+                    "{ps} pages of this level and side are already held by tlb[{k}] (`{}`)",
+                    tlbs[k].name
+                ),
+            ));
+        }
+        for key in keys() {
+            homes.entry(key).or_insert(i);
         }
     }
     // Only the levels a structure may have (1 to 8, checked per structure): a level of

@@ -52,7 +52,8 @@ impl WalkerConfig {
         let mut e = Vec::new();
         for (i, c) in self.psc.iter().enumerate() {
             let p = format!("walker.psc[{i}]");
-            super::check_geometry(&mut e, &p, c.entries as u64, c.ways, c.replacement);
+            let entries = super::Capacity::Entries(c.entries.into());
+            super::check_geometry(&mut e, &p, entries, c.ways, c.replacement);
             if c.level < 2 || c.level > levels {
                 e.push((
                     format!("{p}.level"),

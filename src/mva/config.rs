@@ -99,20 +99,10 @@ pub struct IterationConfig {
     pub max_iterations: Option<u32>,
 }
 
-fn file_error(file: &str, msg: impl Into<String>) -> ConfigError {
-    ConfigError {
-        file: file.to_owned(),
-        line: None,
-        path: String::new(),
-        msg: msg.into(),
-    }
-}
-
 /// Read, decode and check a model file. `n_max` replaces the file's `n_max`.
 pub fn load_model(path: &Path, sets: &[String], n_max: Option<u32>) -> Result<Model, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| file_error(&file, format!("cannot read: {e}")))?;
+    let text = crate::loader::read_input(path)?;
     let dir = path.parent().unwrap_or_else(|| Path::new(""));
     let default_name = path
         .file_stem()
@@ -246,9 +236,9 @@ pub fn model_from_text(
                         )?;
                         let p = dir.join(t);
                         let name = p.display().to_string();
-                        let text = std::fs::read_to_string(&p).map_err(|e| {
-                            err("memory.table", format!("{name}: cannot read: {e}"))
-                        })?;
+                        // Bounded like the model file (a device or a huge file is refused).
+                        let text = crate::loader::read_input(&p)
+                            .map_err(|e| err("memory.table", e.to_string()))?;
                         Lifetime::Table(Table::parse_csv(&name, &text, spr).map_err(|e| {
                             ConfigError {
                                 file: name.clone(),
@@ -403,7 +393,7 @@ lifetime = \"min(0.5, 0.005*m^2)\"
             (
                 "n_max = 30",
                 "n_max = -1",
-                "c.toml:1: n_max: invalid value: integer `-1`",
+                "c.toml:1: n_max: -1 is out of range: n_max takes 0 to 4294967295",
             ),
             (
                 "think_time = 30.0",

@@ -37,6 +37,12 @@ impl RadixConfig {
     }
 }
 
+/// The virtual-address bits a table of `bits` per level covers (12 + their sum),
+/// saturating: out-of-range widths are refused, not wrapped past the check.
+fn covered_bits(bits: &[u32]) -> u32 {
+    bits.iter().fold(12u32, |a, &b| a.saturating_add(b))
+}
+
 impl DesignConfig for RadixConfig {
     fn kind(&self) -> &'static str {
         "radix"
@@ -46,7 +52,7 @@ impl DesignConfig for RadixConfig {
     }
     /// The levels cover 12 + sum(bits).
     fn va_bits(&self) -> u32 {
-        (self.bits().iter()).fold(12u32, |a, &b| a.saturating_add(b))
+        covered_bits(&self.bits())
     }
     fn radix_bits(&self) -> Vec<u32> {
         self.bits()
@@ -84,8 +90,7 @@ impl DesignConfig for RadixConfig {
                     }
                 }
             }
-            // Saturating: a width of 4294967295 is refused above, not an overflow here.
-            let total = self.va_bits();
+            let total = covered_bits(&bits);
             if total > 57 {
                 e.push((
                     "page_table".into(),

@@ -175,6 +175,7 @@ pub type Parsed = (SweepSpec, ConfigSource, Vec<Vec<(String, String)>>);
 pub fn parse_spec(file: &str, text: &str) -> Result<Parsed, Vec<String>> {
     let (spec, spec_src) =
         crate::loader::load::<SweepSpec>(file, text, &[]).map_err(|e| vec![e.to_string()])?;
+    duplicate_axes(&spec, &spec_src)?;
     let pts = points(&spec).map_err(|e| vec![format!("{file}: {e}")])?;
     let keys: Vec<String> = spec.axes.iter().map(|a| a.key.clone()).collect();
     report::check_plots(&spec.plots, &keys).map_err(|e| vec![format!("{file}: {e}")])?;
@@ -187,11 +188,33 @@ pub fn parse_spec(file: &str, text: &str) -> Result<Parsed, Vec<String>> {
     Ok((spec, spec_src, pts))
 }
 
+/// Two axes of one key (however spelt: `tlb.stlb.entries`, `tlb."stlb".entries`) would
+/// set it twice per point, the last value winning: refused, naming both lines.
+fn duplicate_axes(spec: &SweepSpec, src: &crate::loader::ConfigSource) -> Result<(), Vec<String>> {
+    let keys: Vec<String> = (spec.axes.iter())
+        .map(|a| crate::loader::canonical_path(&a.key).unwrap_or_else(|| a.key.clone()))
+        .collect();
+    let errors: Vec<String> = (0..keys.len())
+        .filter_map(|i| {
+            let first = keys[..i].iter().position(|k| *k == keys[i])?;
+            let line = src
+                .line_of(&format!("axis[{first}].key"))
+                .map_or(String::new(), |l| format!(", line {l}"));
+            let msg = format!("`{}` is already an axis (axis[{first}]{line})", keys[i]);
+            Some(src.error_at(&format!("axis[{i}].key"), msg).to_string())
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
 /// Reads and checks a sweep: every job's inputs are loaded and validated before
 /// anything runs; the errors name the point, the workload and the key.
 pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
-    let text = std::fs::read_to_string(spec_path)
-        .map_err(|e| vec![format!("{}: {e}", spec_path.display())])?;
+    let text = crate::loader::read_input(spec_path).map_err(|e| vec![e.to_string()])?;
     let (spec, spec_src, pts) = parse_spec(&spec_path.display().to_string(), &text)?;
     let dir = spec_path.parent().unwrap_or(Path::new("")).to_path_buf();
     let mut jobs = Vec::new();

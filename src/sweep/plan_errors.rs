@@ -41,7 +41,7 @@ pub(super) fn in_spec(
         format!("set[{j}]")
     } else if let Some(j) = w.system_set.iter().position(|s| s == a) {
         format!("workload[{wi}].system_set[{j}]")
-    } else if let Some(j) = w.set.iter().position(|s| s == a) {
+    } else if let Some(j) = (w.set.iter()).position(|s| a.strip_prefix("workload.") == Some(s)) {
         format!("workload[{wi}].set[{j}]")
     } else {
         return e;

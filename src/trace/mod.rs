@@ -233,7 +233,22 @@ pub fn format_from_content(head: &[u8]) -> Option<TraceFormat> {
 }
 
 const CANNOT_TELL: &str = "cannot tell the trace format from the name or the content: name it \
-     .lackey, .champsim, .txt, .refs or .mmt (optionally .gz/.xz), or give the format";
+     .lackey, .champsim, .txt, .refs or .mmt (optionally .gz/.xz), or give the format \
+     (`--format`, or `format` in the workload's [generator])";
+
+/// Standard input has no name to go by: only the format flag helps.
+const CANNOT_TELL_STDIN: &str = "cannot tell the trace format of standard input from its \
+     content: give it with `--format` (lackey, champsim, text, refs or binary), or \
+     `format` in the workload's [generator]";
+
+/// What to say when neither the name nor the content of `path` tells its format.
+fn cannot_tell(path: &Path) -> &'static str {
+    if path.as_os_str() == "-" {
+        CANNOT_TELL_STDIN
+    } else {
+        CANNOT_TELL
+    }
+}
 
 /// How many decompressed bytes content detection looks at.
 const SNIFF: usize = 4096;
@@ -249,7 +264,7 @@ pub fn detect(path: &Path) -> Result<TraceFormat, TraceError> {
     if path.as_os_str() == "-" {
         return Err(TraceError::new(
             &name,
-            "the format of stdin cannot be detected without reading it; give the format",
+            "the format of standard input cannot be detected without reading it: give it with `--format`",
         ));
     }
     let (mut r, _) = open_bytes(path, &name)?;
@@ -329,7 +344,7 @@ pub(crate) fn open_maybe_empty(
         TraceFormat::Auto => format_from_name(path),
         f => Some(f),
     };
-    open_sniffed(name, r, format, opts)
+    open_sniffed(name, r, format, opts, cannot_tell(path))
 }
 
 /// A trace read from `raw` (plain, gzip or xz, told by its magic bytes) and named `name`
@@ -348,6 +363,7 @@ pub fn open_reader(
         r,
         format,
         opts,
+        CANNOT_TELL,
     )?)))
 }
 
@@ -357,6 +373,7 @@ fn open_sniffed(
     mut r: Box<dyn Read + Send>,
     format: Option<TraceFormat>,
     opts: &TraceOptions,
+    cannot_tell: &'static str,
 ) -> Result<Box<dyn TraceSource>, TraceError> {
     let format = match format {
         Some(f) => f,
@@ -374,7 +391,7 @@ fn open_sniffed(
                 ));
             }
             let f =
-                format_from_content(&head).ok_or_else(|| TraceError::new(&name, CANNOT_TELL))?;
+                format_from_content(&head).ok_or_else(|| TraceError::new(&name, cannot_tell))?;
             r = Box::new(Cursor::new(head).chain(r));
             f
         }

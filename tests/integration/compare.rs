@@ -238,7 +238,7 @@ fn compare_refuses_bad_input_up_front() {
         "{err}"
     );
     assert!(
-        lines[2].starts_with("error: workload `workloads/sequential-hits.toml+acesses=10`: --set acesses=10: acesses: unknown field `acesses`")
+        lines[2].starts_with("error: workload `workloads/sequential-hits.toml+acesses=10`: --set workload.acesses=10: workload.acesses: unknown field `acesses`")
             && lines[2].ends_with("did you mean `accesses`?"),
         "{err}"
     );

@@ -8,6 +8,7 @@ mod compare;
 mod explain;
 mod flattened;
 mod hardening_a;
+mod hardening_c;
 mod hardening_d;
 mod hardening_sweep;
 mod mva;
