@@ -39,12 +39,10 @@ pub fn scratch_file(name: &str) -> PathBuf {
 /// A loader error names a file (the input, one it extends, a preset or the `--set`
 /// assignment) and a line of it or a key path.
 pub fn check_config_error(e: &ConfigError) {
-    // issue 17 item 14, lane C: invalid UTF-8 gives no line, and a bad `extends` names
-    // the file it could not read but not the line that names it.
-    if e.msg.contains("valid UTF-8") || e.msg.starts_with("cannot read:") {
-        return;
-    }
-    let names_key = e.file.starts_with("--set ") || e.msg.starts_with("missing field `");
+    // A file reached through `extends` is named with the file and line that extend it.
+    let names_key = e.file.starts_with("--set ")
+        || e.msg.starts_with("missing field `")
+        || e.msg.contains("(extended at ");
     assert!(!e.file.is_empty(), "no file: {e}");
     assert!(
         e.line.is_some() || !e.path.is_empty() || names_key,

@@ -7,6 +7,7 @@ mod bad_inputs;
 mod compare;
 mod explain;
 mod flattened;
+mod guarantees;
 mod hardening_a;
 mod hardening_c;
 mod hardening_d;
