@@ -28,11 +28,24 @@ fn every_test_the_readme_guarantees_name_exists() {
         };
         let text = std::fs::read_to_string(&file)
             .unwrap_or_else(|e| panic!("`{quoted}`: no test module {}: {e}", file.display()));
-        if test != "*" {
+        if test == "*" {
             assert!(
-                text.contains(&format!("fn {test}(")),
-                "`{quoted}`: no test `{test}` in {}",
-                file.display()
+                text.contains("#[test]"),
+                "`{quoted}`: no tests in the module"
+            );
+        } else {
+            // The function, marked a test just above it, and not ignored.
+            let at = text
+                .find(&format!("fn {test}("))
+                .unwrap_or_else(|| panic!("`{quoted}`: no `fn {test}` in {}", file.display()));
+            let before: Vec<&str> = text[..at].lines().rev().take(4).collect();
+            assert!(
+                before.iter().any(|l| l.trim() == "#[test]"),
+                "`{quoted}`: `fn {test}` is not marked #[test]"
+            );
+            assert!(
+                !before.iter().any(|l| l.contains("#[ignore")),
+                "`{quoted}`: `fn {test}` is ignored"
             );
         }
         named += 1;

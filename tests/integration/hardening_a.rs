@@ -7,8 +7,7 @@
 use mmusim::trace::compress::Sink;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a finished `mmusim` said.
 struct Out {
@@ -20,32 +19,16 @@ struct Out {
 /// Runs `mmusim args` in `dir`; a run longer than `secs` is killed and fails the test
 /// (the hang of item 1 must fail, not hang the suite).
 fn mmusim(dir: &Path, args: &[&str], secs: u64) -> Out {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mmusim"))
-        .args(args)
-        .current_dir(dir)
-        .env("MMUSIM_PROGRESS_SECS", "1000")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mmusim starts");
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(secs) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("mmusim {args:?} still running after {secs} s: killed");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let o = child.wait_with_output().expect("output");
+    let (code, stdout, stderr) =
+        crate::mmusim_bounded(Some(dir), args, b"", Duration::from_secs(secs));
+    assert_ne!(
+        code, -1,
+        "mmusim {args:?} still running after {secs} s (or killed): {stderr}"
+    );
     Out {
-        code: o.status.code(),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        code: Some(code),
+        stdout,
+        stderr,
     }
 }
 

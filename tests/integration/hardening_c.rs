@@ -2,40 +2,12 @@
 //! bounded input files, and messages that name what the user wrote. Each test was a
 //! reproducer of the issue first; expected numbers are derived in the comments.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Run mmusim with `stdin` fed in, killed after `limit` (a hang or a runaway
-/// allocation fails the test instead of the machine). (exit code, stdout, stderr);
-/// the code is -1 when killed.
+/// [`crate::mmusim_bounded`] here, killed after `limit`.
 fn bounded(args: &[&str], stdin: &[u8], limit: Duration) -> (i32, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mmusim"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .expect("mmusim starts");
-    // A child that stops reading early closes the pipe: not an error here.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    let t0 = Instant::now();
-    let code = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s.code().unwrap_or(-1);
-        }
-        if t0.elapsed() > limit {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            break -1;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
-    (code, read(&out), read(&err))
+    crate::mmusim_bounded(None, args, stdin, limit)
 }
 
 fn mmusim(args: &[&str]) -> (i32, String, String) {

@@ -53,3 +53,45 @@ pub fn system(text: &str) -> SystemConfig {
     assert!(errs.is_empty(), "{errs:?}");
     cfg
 }
+
+/// Runs the binary with `stdin` fed in, in `dir` (or here), output to files (a pipe
+/// could fill and stall it), killed after `limit`: a hang or a runaway allocation fails
+/// the test instead of stalling the suite. Returns (exit code, stdout, stderr); the code
+/// is -1 when killed or ended by a signal.
+pub fn mmusim_bounded(
+    dir: Option<&std::path::Path>,
+    args: &[&str],
+    stdin: &[u8],
+    limit: std::time::Duration,
+) -> (i32, String, String) {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, err) = (tmp.path().join("out"), tmp.path().join("err"));
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mmusim"));
+    c.args(args)
+        .env("MMUSIM_PROGRESS_SECS", "1000")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap());
+    if let Some(d) = dir {
+        c.current_dir(d);
+    }
+    let mut child = c.spawn().expect("mmusim starts");
+    // A child that stops reading early closes the pipe: not an error here.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let t0 = std::time::Instant::now();
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code().unwrap_or(-1);
+        }
+        if t0.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break -1;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let read =
+        |p: &std::path::Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+    (code, read(&out), read(&err))
+}

@@ -155,6 +155,12 @@ pub fn run(mut t: Target) {
         };
         if (t.avoid)(&input) {
             avoided += 1;
+            // An `avoid` that matched nearly everything would loop for ever.
+            assert!(
+                avoided <= n.max(1000),
+                "randomized {}: {avoided} inputs avoided for {k} tested",
+                t.name
+            );
             continue;
         }
         {
