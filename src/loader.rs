@@ -184,6 +184,9 @@ pub struct ConfigSource {
     /// What the user wrote before an override's key path (`workload.` for a workload's
     /// `--set workload.accesses=…`), so errors quote the override as written.
     prefix: String,
+    /// The files this one extends, nearest first (see `extends.rs`): a key set only in
+    /// one of them is blamed on its line there, not on the file at the top.
+    bases: Vec<ConfigSource>,
 }
 
 impl ConfigSource {
@@ -205,6 +208,7 @@ impl ConfigSource {
             doc,
             roles: None,
             prefix: String::new(),
+            bases: Vec::new(),
         })
     }
 
@@ -385,6 +389,11 @@ impl ConfigSource {
         }
         if let Some(line) = self.line_of_segs(segs) {
             return (self.file.clone(), Some(line), false);
+        }
+        // Set by a file of the `extends` chain: the nearest one that writes it.
+        if let Some((b, line)) = (self.bases.iter()).find_map(|b| Some((b, b.line_of_segs(segs)?)))
+        {
+            return (b.file.clone(), Some(line), false);
         }
         if !segs.is_empty() {
             if let Some(o) = self.overrides.iter().find(|o| o.path.starts_with(segs)) {

@@ -129,7 +129,8 @@ pub fn resolve_extends(
         next = base.value.remove("extends");
         at = (shown.clone(), base.line_of("extends"));
         merge(&mut base.value, std::mem::take(&mut src.value));
-        src.value = base.value;
+        src.value = std::mem::take(&mut base.value);
+        src.bases.push(base);
         chain.push((shown, id));
     }
     Ok(())

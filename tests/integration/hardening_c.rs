@@ -211,6 +211,39 @@ fn extends_chains_resolve_from_each_file_and_cycles_are_refused() {
     );
 }
 
+/// An error in a key set only by a file of the `extends` chain names that file and the
+/// key's line there; the top file was blamed at its nearest table line (review of
+/// issue 17). Lines by hand: base.toml line 3 holds `cores`, mid.toml line 2 `seed`.
+#[test]
+fn errors_in_extended_files_name_the_file_that_sets_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let top = write(
+        d,
+        "top.toml",
+        "# top\nextends = \"mid.toml\"\n\n[sim]\nseed = 3\n",
+    );
+    write(
+        d,
+        "mid.toml",
+        "extends = \"base.toml\"\n[walker]\nwalkers = \"two\"\n",
+    );
+    let base = write(d, "base.toml", "extends = \"skylake\"\n[sim]\ncores = 0\n");
+    let mid = d.join("mid.toml").display().to_string();
+    let (code, _, err) = mmusim(&["show", "-c", &top]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{mid}:3: walker.walkers")), "{err}");
+    // Fix the type error: the range error of `cores` is blamed on base.toml.
+    write(d, "mid.toml", "extends = \"base.toml\"\n");
+    let (code, _, err) = mmusim(&["show", "-c", &top]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{base}:3: sim.cores")), "{err}");
+    // Set in the top file as well: the top file's line is the one that counts.
+    write(d, "top.toml", "extends = \"mid.toml\"\n[sim]\ncores = 0\n");
+    let (_, _, err) = mmusim(&["show", "-c", &top]);
+    assert!(err.contains(&format!("{top}:3: sim.cores")), "{err}");
+}
+
 /// Item 14: `extends = "skylke"` named neither the file that says it nor the presets.
 #[test]
 fn misspelt_extends_names_the_file_line_presets_and_nearest() {
