@@ -415,7 +415,10 @@ fn a_store_whose_last_record_lacks_its_newline_resumes() {
     let spec = dir.path().join("s.toml");
     let (code, err) = sweep(&["run", s(&spec), "--out", s(&out), "--report"]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("1 ran") && err.contains("3 already in"), "{err}");
+    assert!(
+        err.contains("1 ran") && err.contains("3 already in"),
+        "{err}"
+    );
     assert_eq!(records(&out), records(&want), "three kept, one added");
     assert_eq!(
         std::fs::read(out.join("report.csv")).unwrap(),
@@ -424,7 +427,10 @@ fn a_store_whose_last_record_lacks_its_newline_resumes() {
     // A second rerun finds everything there.
     let (code, err) = sweep(&["run", s(&spec), "--out", s(&out)]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("0 ran") && err.contains("4 already in"), "{err}");
+    assert!(
+        err.contains("0 ran") && err.contains("4 already in"),
+        "{err}"
+    );
 }
 
 /// Review: with `--retry-failed`, a finished last record without its newline is kept
