@@ -1,5 +1,5 @@
 //! Small shared helpers: seed mixing, a keyed bijection on `[0, n)`, the shared work
-//! queue, and numbers with thousands separators.
+//! queue, numbers with thousands separators, and whether a process is alive.
 //!
 //! The bijection lets the simulator shuffle huge index spaces (every frame of 64 GiB of
 //! physical memory, every node of a pointer-chase footprint) with no table.
@@ -118,6 +118,26 @@ pub fn group(n: u64) -> String {
     out
 }
 
+/// Whether process `pid` is alive and is not this one: the temporaries named with its
+/// pid are in use (a leftover named with our own pid was left by a dead process that
+/// had it before, since this one has not written it yet).
+pub(crate) fn pid_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        let Ok(p) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 only checks that the process exists.
+        let r = unsafe { libc::kill(p, 0) };
+        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +158,19 @@ mod tests {
         // It actually shuffles.
         let p = Bijection::new(1000, 1);
         assert!((0..1000).filter(|&i| p.permute(i) == i).count() < 20);
+    }
+
+    #[test]
+    fn pid_alive_is_false_for_this_process_and_a_gone_one() {
+        assert!(!pid_alive(std::process::id()), "our own pid: a leftover");
+        // Process 1 (init) is alive, even when we may not signal it (EPERM).
+        assert!(pid_alive(1));
+        // A child that has exited and been reaped is gone.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!pid_alive(pid));
+        // Beyond pid_t: no such process.
+        assert!(!pid_alive(u32::MAX));
     }
 }

@@ -144,24 +144,6 @@ fn carry_foreign(old: &Path, new: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether process `pid` is alive (and not us): its temporaries are in use.
-fn alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return false;
-    }
-    #[cfg(unix)]
-    {
-        let Ok(p) = libc::pid_t::try_from(pid) else {
-            return false;
-        };
-        // SAFETY: signal 0 only checks that the process exists.
-        let r = unsafe { libc::kill(p, 0) };
-        r == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-    }
-    #[cfg(not(unix))]
-    true
-}
-
 /// Clean up after writers of `parent/name` that were killed: an `.old-` folder is put
 /// back if DIR is missing (a crash between the two renames), otherwise removed; a
 /// `.tmp-` folder is removed. Anything of the user's they hold goes back into DIR.
@@ -182,7 +164,7 @@ fn recover(parent: &Path, name: &OsStr) -> io::Result<()> {
             _ => continue,
         };
         match pid.parse::<u32>() {
-            Ok(pid) if !alive(pid) => stale.push((is_old, e.path())),
+            Ok(pid) if !crate::util::pid_alive(pid) => stale.push((is_old, e.path())),
             _ => {}
         }
     }

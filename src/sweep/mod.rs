@@ -60,6 +60,9 @@ pub struct SweepSpec {
     /// The report's plots (see [`report::PlotSpec`]).
     #[serde(default, rename = "plot")]
     pub plots: Vec<report::PlotSpec>,
+    /// The spec's text, as read and parsed (copied beside the results).
+    #[serde(skip)]
+    pub text: String,
 }
 
 fn yes() -> bool {
@@ -215,7 +218,8 @@ fn duplicate_axes(spec: &SweepSpec, src: &crate::loader::ConfigSource) -> Result
 /// anything runs; the errors name the point, the workload and the key.
 pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
     let text = crate::loader::read_input(spec_path).map_err(|e| vec![e.to_string()])?;
-    let (spec, spec_src, pts) = parse_spec(&spec_path.display().to_string(), &text)?;
+    let (mut spec, spec_src, pts) = parse_spec(&spec_path.display().to_string(), &text)?;
+    spec.text = text;
     let dir = spec_path.parent().unwrap_or(Path::new("")).to_path_buf();
     let mut jobs = Vec::new();
     let mut errors = Vec::new();
@@ -365,7 +369,7 @@ pub fn run(
         done,
         done_totals,
         failures,
-    } = open_store(spec_path, out, &sweep_id, &jobs, slice, retry_failed)?;
+    } = open_store(&spec.text, out, &sweep_id, &jobs, slice, retry_failed)?;
     let todo: Vec<&Job> = (jobs.iter())
         .filter(|j| slice.takes(j.index))
         .filter(|j| !done.contains(&j.id))
@@ -608,13 +612,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, String> {
     crate::report::write_atomic(&p, text.as_bytes())
         .map_err(|e| format!("{}: {e}", p.display()))?;
     crate::killpoint::at("sweep.merge");
-    // The spec copy goes along, for the report.
-    if let Some(spec) = dirs
-        .iter()
-        .find_map(|d| std::fs::read(d.join("spec.toml")).ok())
-    {
-        let p = out.join("spec.toml");
-        crate::report::write_atomic(&p, &spec).map_err(|e| format!("{}: {e}", p.display()))?;
+    // The spec copy goes along, for the report: the first shard's that has one.
+    for d in dirs {
+        if let Some(spec) = report::spec_copy(d)? {
+            let p = out.join("spec.toml");
+            crate::report::write_atomic(&p, spec.as_bytes())
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+            break;
+        }
     }
     Ok(recs.len())
 }

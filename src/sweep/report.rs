@@ -162,15 +162,28 @@ pub fn norm_columns(stack_tlb: Option<&str>) -> (String, String) {
     }
 }
 
+/// The text of the spec copy `sweep run` left in `dir` (`spec.toml`), read as any
+/// input (a regular file of at most 1 MiB of UTF-8); `None` only when there is none.
+pub fn spec_copy(dir: &Path) -> Result<Option<String>, String> {
+    let p = dir.join("spec.toml");
+    match std::fs::symlink_metadata(&p) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        _ => crate::loader::read_input(&p)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+    }
+}
+
 /// Writes `dir/report.csv`, the normalised bar chart and the plots; `baseline`
 /// overrides the spec's baseline point (default 0).
 pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
     let spec_path = dir.join("spec.toml");
-    let spec: ReportSpec = match std::fs::read_to_string(&spec_path) {
-        Ok(text) => {
+    let copy = spec_copy(dir)?;
+    let spec: ReportSpec = match &copy {
+        Some(text) => {
             // The run checked the spec in full; only the report's part is read here.
             let v: toml::Value =
-                toml::from_str(&text).map_err(|e| format!("{}: {e}", spec_path.display()))?;
+                toml::from_str(text).map_err(|e| format!("{}: {e}", spec_path.display()))?;
             let t = v.as_table().cloned().unwrap_or_default();
             let mut part = toml::Table::new();
             for k in ["name", "baseline", "plot"] {
@@ -182,10 +195,10 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
                 .try_into()
                 .map_err(|e| format!("{}: {e}", spec_path.display()))?
         }
-        Err(_) => ReportSpec::default(),
+        None => ReportSpec::default(),
     };
     // Say which spec the plots and baseline come from: the copy, not the original.
-    let spec_used = if spec_path.exists() {
+    let spec_used = if copy.is_some() {
         format!(
             "spec: {} (the copy `sweep run` left beside the results)",
             spec_path.display()
@@ -199,7 +212,7 @@ pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
     let baseline = baseline.or(spec.baseline).unwrap_or(0);
     // Each run once (a retried run's finished record, not its failure), of one sweep.
     let read = store::read(dir)?;
-    store::one_sweep(dir, &read.records)?;
+    store::one_sweep(dir, &read.records, None)?;
     let (mut recs, failed): (Vec<Record>, Vec<Record>) =
         store::unique(read.records.into_iter().map(|r| r.1).collect())
             .into_iter()

@@ -1,5 +1,5 @@
 //! A sweep run's side of its store: opening it (the folder locked, the store checked
-//! for another sweep's runs, the spec copied beside it, a torn last line cut, the
+//! for another sweep's runs, the spec copied beside it, its last line ended, the
 //! slice's failed runs dropped for `--retry-failed` or listed) and appending each
 //! finished run's record (flushed and synced; in two writes, so that the kill matrix
 //! can tear a line between them), counting runs and failures for the summary.
@@ -24,8 +24,9 @@ pub(super) struct Opened {
     pub failures: Vec<Failure>,
 }
 
+/// `spec` is the text of the spec that was planned, copied beside the results.
 pub(super) fn open_store(
-    spec_path: &Path,
+    spec: &str,
     out: &Path,
     sweep_id: &str,
     jobs: &[Job],
@@ -40,32 +41,24 @@ pub(super) fn open_store(
         true => Some(store::read(out)?),
         false => None,
     };
-    if let Some((line, r)) = (read.iter())
-        .flat_map(|r| &r.records)
-        .find(|r| r.1.sweep != sweep_id)
-    {
-        return Err(format!(
-            "{}:{line}: holds runs of another sweep (id {}, this one {sweep_id}): give another --out",
-            path.display(),
-            r.sweep
-        ));
+    if let Some(read) = &read {
+        store::one_sweep(out, &read.records, Some(sweep_id))?;
     }
-    // The spec beside its results: the report reads its plots and baseline there.
+    // The spec beside its results (the text that was planned, not a second read that
+    // could differ): the report reads its plots and baseline there.
     let copy = out.join("spec.toml");
-    let text = std::fs::read(spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?;
-    if std::fs::read(&copy).ok().as_deref() != Some(&text[..]) {
-        crate::report::write_atomic(&copy, &text)
-            .map_err(|e| format!("{}: {e}", copy.display()))?;
+    let text = spec.as_bytes();
+    if std::fs::read(&copy).ok().as_deref() != Some(text) {
+        crate::report::write_atomic(&copy, text).map_err(|e| format!("{}: {e}", copy.display()))?;
     }
     crate::killpoint::at("sweep.spec");
     let mut done_totals: HashMap<String, serde_json::Value> = HashMap::new();
     let mut done: HashSet<String> = HashSet::new();
     let mut failures = Vec::new();
     if let Some(read) = read {
-        // A torn last line (killed mid-write) would glue onto the next record: cut it.
-        if let Some(at) = read.torn_at {
-            store::cut_torn(out, at)?;
-        }
+        // A torn last line (killed mid-write) or a last record without its newline
+        // would glue onto the next record: the store is made to end a line.
+        store::end_lines(out, &read)?;
         let recs = store::unique(read.records.into_iter().map(|r| r.1).collect());
         let job_of = |id: &str| jobs.iter().find(|j| j.id == id && slice.takes(j.index));
         let retry: Vec<&Record> = (recs.iter())

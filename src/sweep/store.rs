@@ -7,8 +7,8 @@
 //! the first record stands), the check that a store holds one sweep, the advisory lock
 //! (`flock`) a `sweep run` or `sweep merge` holds on the folder while it writes (a
 //! second one is refused, so two identical sweeps cannot both run every point), and
-//! the rewrites under that lock: cutting a torn last line, dropping failed runs for
-//! `--retry-failed`.
+//! the rewrites under that lock: ending the store with a newline (a torn last line
+//! cut, a complete one given its newline), dropping failed runs for `--retry-failed`.
 
 use super::Record;
 use std::collections::HashMap;
@@ -26,6 +26,9 @@ pub struct Read {
     pub records: Vec<(usize, Record)>,
     /// The length of the store without its torn last line, when it has one.
     pub torn_at: Option<u64>,
+    /// The last line is a record without its newline (killed between the two, or
+    /// edited): the next record appended must not stick onto it.
+    pub unterminated: bool,
 }
 
 /// Reads `dir`'s store: each line a record (empty lines are skipped), except a last
@@ -35,6 +38,7 @@ pub fn read(dir: &Path) -> Result<Read, String> {
     let bytes = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
     let mut records = Vec::new();
     let mut torn_at = None;
+    let mut unterminated = false;
     let mut start = 0;
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let end = start + line.len();
@@ -50,7 +54,10 @@ pub fn read(dir: &Path) -> Result<Read, String> {
                 serde_json::from_str::<Record>(l).map_err(|e| format!("not a record ({e})"))
             });
         match rec {
-            Ok(r) => records.push((i + 1, r)),
+            Ok(r) => {
+                unterminated = last;
+                records.push((i + 1, r))
+            }
             // No newline after it: the write was cut short.
             Err(_) if last => torn_at = Some(from as u64),
             Err(e) => {
@@ -62,24 +69,41 @@ pub fn read(dir: &Path) -> Result<Read, String> {
             }
         }
     }
-    Ok(Read { records, torn_at })
+    Ok(Read {
+        records,
+        torn_at,
+        unterminated,
+    })
 }
 
-/// Refuses a store holding runs of more than one sweep, naming the store, both
-/// sweeps and where the second begins.
-pub fn one_sweep(dir: &Path, records: &[(usize, Record)]) -> Result<(), String> {
-    let Some((_, first)) = records.first() else {
+/// Refuses a store holding runs of more than one sweep, or (given `this`, the sweep
+/// about to run into it) runs of another sweep, naming the store, the line where the
+/// other sweep's runs begin and both sweeps.
+pub fn one_sweep(
+    dir: &Path,
+    records: &[(usize, Record)],
+    this: Option<&str>,
+) -> Result<(), String> {
+    let Some(first) = this.or(records.first().map(|(_, r)| r.sweep.as_str())) else {
         return Ok(());
     };
-    match records.iter().find(|(_, r)| r.sweep != first.sweep) {
-        None => Ok(()),
-        Some((line, other)) => Err(format!(
-            "{}: holds runs of two sweeps (ids {} and {}, the second from line {line}): give each sweep its own folder",
-            path(dir).display(),
-            first.sweep,
+    let Some((line, other)) = records.iter().find(|(_, r)| r.sweep != first) else {
+        return Ok(());
+    };
+    let what = match this {
+        Some(_) => format!(
+            "runs of another sweep (id {}, this one {first})",
             other.sweep
-        )),
-    }
+        ),
+        None => format!(
+            "runs of two sweeps (ids {first} and {}, the second from this line)",
+            other.sweep
+        ),
+    };
+    Err(format!(
+        "{}:{line}: holds {what}: give each sweep its own folder (another --out)",
+        path(dir).display()
+    ))
 }
 
 /// Each run once, in the order of their first records: a finished record supersedes
@@ -139,49 +163,62 @@ pub fn remove_stale_temporaries(dir: &Path) {
         let pid = (name.strip_prefix('.'))
             .and_then(|n| n.strip_suffix(".tmp"))
             .and_then(|n| n.rsplit_once('.'))
-            .and_then(|(_, pid)| pid.parse::<libc::pid_t>().ok())
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
             .filter(|&p| p > 0);
-        // SAFETY: signal 0 only asks whether the process exists.
-        let gone = |p| unsafe { libc::kill(p, 0) } != 0
-            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-        if pid.is_some_and(gone) {
+        if pid.is_some_and(|p| !crate::util::pid_alive(p)) {
             let _ = std::fs::remove_file(e.path());
         }
     }
 }
 
-/// Cuts a torn last line off the store (under the lock), so the next record starts a
-/// line of its own.
-pub fn cut_torn(dir: &Path, at: u64) -> Result<(), String> {
+/// Ends the store `read` read with a newline (under the lock), so the next record
+/// starts a line of its own: a torn last line is cut off, a complete last record
+/// without its newline gets one.
+pub fn end_lines(dir: &Path, read: &Read) -> Result<(), String> {
     let p = path(dir);
     let io = |e: std::io::Error| format!("{}: {e}", p.display());
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&p)
-        .map_err(io)?;
-    f.set_len(at).map_err(io)?;
-    f.sync_data().map_err(io)?;
-    crate::killpoint::at("sweep.truncate");
+    if let Some(at) = read.torn_at {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .map_err(io)?;
+        f.set_len(at).map_err(io)?;
+        f.sync_data().map_err(io)?;
+        crate::killpoint::at("sweep.truncate");
+    } else if read.unterminated {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .map_err(io)?;
+        f.write_all(b"\n").map_err(io)?;
+        f.sync_data().map_err(io)?;
+    }
     Ok(())
 }
 
 /// Rewrites the store (atomically, under the lock) without the failed records of the
-/// runs `retry` names and without a torn last line; the other lines stay as they were.
+/// runs `retry` names and without a torn last line; the other lines stay as they were
+/// (a complete last record given its newline: [`read`] counted it as done).
 pub fn drop_failed(dir: &Path, retry: &dyn Fn(&str) -> bool) -> Result<(), String> {
     let p = path(dir);
     let bytes = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-    let mut kept = Vec::with_capacity(bytes.len());
+    let mut kept = Vec::with_capacity(bytes.len() + 1);
     for line in bytes.split_inclusive(|&b| b == b'\n') {
-        if line.last() != Some(&b'\n') {
-            continue;
-        }
+        let ended = line.last() == Some(&b'\n');
         let rec = std::str::from_utf8(line)
             .ok()
             .and_then(|l| serde_json::from_str::<Record>(l).ok());
-        if rec.is_some_and(|r| r.total.is_none() && retry(&r.id)) {
-            continue;
+        match rec {
+            Some(r) if r.total.is_none() && retry(&r.id) => continue,
+            // The last line, torn (or blank).
+            None if !ended => continue,
+            _ => {}
         }
         kept.extend_from_slice(line);
+        if !ended {
+            kept.push(b'\n');
+        }
     }
     crate::report::write_atomic(&p, &kept).map_err(|e| format!("{}: {e}", p.display()))?;
     crate::killpoint::at("sweep.retry");
@@ -237,13 +274,62 @@ mod tests {
             assert_eq!(r.records.len(), n);
             assert_eq!(r.records[1].0, 3, "line numbers count the empty line");
             assert_eq!(r.torn_at, torn.then_some(good.len() as u64));
+            assert!(!r.unterminated);
         }
         let mut last = good.clone();
         last.push_str(line("c").trim_end());
         std::fs::write(path(dir.path()), &last).unwrap();
-        assert_eq!(read(dir.path()).unwrap().records.len(), 3);
+        let r = read(dir.path()).unwrap();
+        assert_eq!(
+            (r.records.len(), r.torn_at, r.unterminated),
+            (3, None, true)
+        );
         std::fs::write(path(dir.path()), format!("{}x\n{}", line("a"), line("b"))).unwrap();
         let e = read(dir.path()).err().unwrap();
         assert!(e.contains("results.jsonl:2: not a record"), "{e}");
+    }
+
+    /// A complete last record without its newline is given one, by [`end_lines`] and
+    /// by [`drop_failed`] (which keeps it unless it is a failure to retry); a torn one
+    /// is cut.
+    #[test]
+    fn the_store_is_made_to_end_a_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |id, ok| serde_json::to_string(&rec(id, ok)).unwrap() + "\n";
+        let (a, b, c) = (line("a", false), line("b", true), line("c", false));
+        let open = |l: &str| l.trim_end().to_string();
+        let cases = [
+            // (store, runs to retry, after end_lines, after drop_failed)
+            (
+                format!("{a}{}", open(&b)),
+                "a",
+                format!("{a}{b}"),
+                b.clone(),
+            ),
+            (
+                format!("{b}{}", open(&c)),
+                "a",
+                format!("{b}{c}"),
+                format!("{b}{c}"),
+            ),
+            (
+                format!("{b}{}", open(&c)),
+                "c",
+                format!("{b}{c}"),
+                b.clone(),
+            ),
+            (format!("{a}{b}{{\"sw"), "a", format!("{a}{b}"), b.clone()),
+            (format!("{a}{b}"), "-", format!("{a}{b}"), format!("{a}{b}")),
+        ];
+        for (store, retry, ended, dropped) in cases {
+            std::fs::write(path(dir.path()), &store).unwrap();
+            drop_failed(dir.path(), &|id| id == retry).unwrap();
+            let got = std::fs::read_to_string(path(dir.path())).unwrap();
+            assert_eq!(got, dropped, "drop_failed of {store:?}");
+            std::fs::write(path(dir.path()), &store).unwrap();
+            end_lines(dir.path(), &read(dir.path()).unwrap()).unwrap();
+            let got = std::fs::read_to_string(path(dir.path())).unwrap();
+            assert_eq!(got, ended, "end_lines of {store:?}");
+        }
     }
 }

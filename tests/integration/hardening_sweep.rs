@@ -390,3 +390,114 @@ fn every_kill_point_of_a_sweep_resumes_to_the_uninterrupted_result() {
         }
     }
 }
+
+/// The lines of `bytes`, each with its newline.
+fn lines(bytes: &[u8]) -> Vec<Vec<u8>> {
+    (bytes.split_inclusive(|&b| b == b'\n'))
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// Review: a store whose last record is complete but lacks its newline (a kill between
+/// the record and its newline, or an edit) resumes: the rerun adds the missing run on
+/// a line of its own, and the store and report equal an uninterrupted sweep's.
+#[test]
+fn a_store_whose_last_record_lacks_its_newline_resumes() {
+    let dir = tiny();
+    let want = whole(dir.path());
+    let out = dir.path().join("open");
+    std::fs::create_dir(&out).unwrap();
+    let full = lines(&std::fs::read(want.join("results.jsonl")).unwrap());
+    assert_eq!(full.len(), 4);
+    let mut text = full[..3].concat();
+    assert_eq!(text.pop(), Some(b'\n'));
+    std::fs::write(out.join("results.jsonl"), &text).unwrap();
+    let spec = dir.path().join("s.toml");
+    let (code, err) = sweep(&["run", s(&spec), "--out", s(&out), "--report"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("1 ran") && err.contains("3 already in"),
+        "{err}"
+    );
+    assert_eq!(records(&out), records(&want), "three kept, one added");
+    assert_eq!(
+        std::fs::read(out.join("report.csv")).unwrap(),
+        std::fs::read(want.join("report.csv")).unwrap()
+    );
+    // A second rerun finds everything there.
+    let (code, err) = sweep(&["run", s(&spec), "--out", s(&out)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("0 ran") && err.contains("4 already in"),
+        "{err}"
+    );
+}
+
+/// Review: with `--retry-failed`, a finished last record without its newline is kept
+/// (it counts as done, so dropping it would lose it for good); only the failures go.
+#[test]
+fn a_finished_last_record_without_its_newline_survives_retry_failed() {
+    let dir = tiny();
+    let want = whole(dir.path());
+    let spec = dir.path().join("s.toml");
+    std::fs::write(dir.path().join("t.txt"), trace(3000, Some(2000))).unwrap();
+    let out = dir.path().join("o");
+    let (code, err) = sweep(&["run", s(&spec), "--out", s(&out)]);
+    assert_eq!(code, 1, "{err}");
+    // The failures first, then the finished runs, the last without its newline.
+    let stored = lines(&std::fs::read(out.join("results.jsonl")).unwrap());
+    let failed = |l: &Vec<u8>| String::from_utf8_lossy(l).contains("\"total\":null");
+    let (mut bad, good): (Vec<_>, Vec<_>) = stored.into_iter().partition(failed);
+    assert_eq!((bad.len(), good.len()), (2, 2));
+    bad.extend(good);
+    let mut text = bad.concat();
+    assert_eq!(text.pop(), Some(b'\n'));
+    std::fs::write(out.join("results.jsonl"), &text).unwrap();
+    std::fs::write(dir.path().join("t.txt"), trace(3000, None)).unwrap();
+    let (code, err) = sweep(&["run", s(&spec), "--out", s(&out), "--retry-failed"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("2 ran (0 failed), 2 already in"), "{err}");
+    assert_eq!(records(&out), records(&want), "the finished runs kept");
+    let (code, err) = sweep(&["report", s(&out)]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read(out.join("report.csv")).unwrap(),
+        std::fs::read(want.join("report.csv")).unwrap()
+    );
+}
+
+/// Review: a `spec.toml` beside the results that cannot be read as a spec (not UTF-8,
+/// a folder) stops `sweep report` and `sweep merge` with exit 2 naming it, instead of
+/// a report with the default baseline and plots.
+#[test]
+fn an_unreadable_spec_copy_is_named_not_replaced_by_defaults() {
+    let dir = tiny();
+    let want = whole(dir.path());
+    let copy = want.join("spec.toml");
+    let text = std::fs::read(&copy).unwrap();
+    let name = copy.display().to_string();
+    let mut bad = text.clone();
+    bad.extend_from_slice(b"# caf\xe9\n");
+    for (what, folder) in [("not UTF-8", false), ("a folder", true)] {
+        let _ = std::fs::remove_file(&copy);
+        if folder {
+            std::fs::create_dir(&copy).unwrap();
+        } else {
+            std::fs::write(&copy, &bad).unwrap();
+        }
+        let (code, err) = sweep(&["report", s(&want)]);
+        assert_eq!(code, 2, "{what}: {err}");
+        assert!(err.contains(&name), "{what}: names the copy: {err}");
+        let merged = dir.path().join("merged");
+        let (code, err) = sweep(&["merge", s(&merged), s(&want)]);
+        assert_eq!(code, 2, "{what}: {err}");
+        assert!(err.contains(&name), "{what}: names the copy: {err}");
+        if folder {
+            std::fs::remove_dir(&copy).unwrap();
+        }
+    }
+    // Missing: the defaults, and the report says so.
+    let (code, err) = sweep(&["report", s(&want)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("spec: none"), "{err}");
+}
