@@ -175,8 +175,20 @@ pub fn spec_copy(dir: &Path) -> Result<Option<String>, String> {
 }
 
 /// Writes `dir/report.csv`, the normalised bar chart and the plots; `baseline`
-/// overrides the spec's baseline point (default 0).
+/// overrides the spec's baseline point (default 0). Every error names the sweep's
+/// folder (or a file in it).
 pub fn report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
+    let shown = dir.display().to_string();
+    write_report(dir, baseline).map_err(|e| {
+        if e.contains(&shown) {
+            e
+        } else {
+            format!("{shown}: {e}")
+        }
+    })
+}
+
+fn write_report(dir: &Path, baseline: Option<usize>) -> Result<Report, String> {
     let spec_path = dir.join("spec.toml");
     let copy = spec_copy(dir)?;
     let spec: ReportSpec = match &copy {

@@ -615,7 +615,11 @@ pub fn sweep_store() -> Target {
             let finished = recs.iter().any(|r| r.total.is_some());
             if finished && k % 64 == 0 {
                 if let Err(e) = mmusim::sweep::report::report(dir.path(), None) {
-                    let _ = e;
+                    // Refused: the message names the sweep's folder (or its store).
+                    let folder = dir.path().display().to_string();
+                    if !e.contains(&folder) {
+                        return Err(format!("report error does not name the sweep: {e}"));
+                    }
                     return Ok(Outcome::Refused);
                 }
             }
