@@ -128,8 +128,9 @@ fn a_first_run_killed_before_its_rename_leaves_nothing_behind_after_a_rerun() {
 fn cycle_counts_beyond_64_bits_stop_the_run_with_an_error() {
     let wl = "name = \"f\"\naccesses = 3000\nseed = 1\n[generator]\nkind = \"sequential\"\nfootprint = \"12000KiB\"\nstride = 4096\n";
     // One fault of 2^62 (over the limit at once); 3,000 faults of 2^53 (2^64.6 in
-    // all: the sum passes the limit after 128).
-    for (cost, faults_before) in [(1u64 << 62, 0u64), (1 << 53, 128)] {
+    // all: the stall, 128 x 2^53 = 2^60 plus the walks' latencies, passes the limit at
+    // the 128th).
+    for (cost, faults_before) in [(1u64 << 62, 0u64), (1 << 53, 127)] {
         let mut i = super::runs::inputs(Some("skylake"), Some(wl), &[]);
         i.system.os.minor_fault_cycles = cost;
         let e = match mmusim::run::simulate(&i, &mut |_, _| {}) {
@@ -143,12 +144,85 @@ fn cycle_counts_beyond_64_bits_stop_the_run_with_an_error() {
             e.contains("64-bit") && e.contains("os.minor_fault_cycles"),
             "{e}"
         );
-        // The limit is 2^60 for one core: the first fault of 2^62, or the 129th of
-        // 2^53 (128 x 2^53 = 2^60 is still within it).
+        // The limit is 2^60 for one core: the first fault of 2^62, or the 128th of
+        // 2^53 (127 x 2^53 and the latencies are still within it).
         assert!(
             e.contains(&format!("after {} accesses", faults_before + 1)),
             "{cost}: {e}"
         );
+    }
+}
+
+/// Review of issue 17 (E): the bound compared the largest counter and the cost apart
+/// (`max`), not their sum: two faults of 2^59 + 1 (each within the 2^60 limit, 2^60 +
+/// 2 together) passed, and only the third fault stopped the run. The sum is what the
+/// counter would hold: the second fault stops it.
+#[test]
+fn a_cost_that_takes_a_counter_past_the_limit_stops_the_run_at_that_cost() {
+    let wl = "name = \"f\"\naccesses = 3000\nseed = 1\n[generator]\nkind = \"sequential\"\nfootprint = \"12000KiB\"\nstride = 4096\n";
+    let mut i = super::runs::inputs(Some("skylake"), Some(wl), &[]);
+    i.system.os.minor_fault_cycles = (1 << 59) + 1;
+    let e = match mmusim::run::simulate(&i, &mut |_, _| {}) {
+        Ok(_) => panic!("ran"),
+        Err(e) => e.0,
+    };
+    assert!(e.contains("after 2 accesses"), "{e}");
+    // The number reported is what the stall would have held: 2 x (2^59 + 1) and the
+    // two accesses' latencies (a few thousand cycles at most).
+    let reached: u64 = e
+        .split("reached ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        ((1 << 60) + 2..(1 << 60) + 10_000).contains(&reached),
+        "{e}"
+    );
+}
+
+/// Review of issue 17 (E): a context switch's cost was checked only at the core's next
+/// batch boundary, and a Ctrl-C seen there ended the run before the check: a switch
+/// of 2^62 cycles (set on the validated config, beyond its cap) just before the stop
+/// gave a partial result of 2^62 switch cycles, past the 2^60 limit, exit 0. Two
+/// processes share one core with a quantum far shorter than a batch; the stop flag is
+/// raised as the first batch is read: the first process runs its quantum, the switch
+/// is paid, and the second process's first batch boundary sees the flag.
+#[test]
+fn a_switch_cost_past_the_limit_stops_a_run_that_ctrl_c_ends_too() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let wl = "name = \"f\"\naccesses = 20000\nseed = 1\n[generator]\nkind = \"uniform\"\nfootprint = \"1MiB\"\n";
+    let mut i = super::runs::inputs(
+        Some("skylake"),
+        Some(wl),
+        &[
+            "sim.cores=1",
+            "os.sched.processes=2",
+            "os.sched.quantum_cycles=1000",
+        ],
+    );
+    i.system.os.sched.switch_cycles = 1 << 62;
+    for stopped in [false, true] {
+        let flag = Arc::new(AtomicBool::new(false));
+        let opts = mmusim::run::RunOptions {
+            timeline: None,
+            stop: stopped.then(|| flag.clone()),
+        };
+        let r =
+            mmusim::run::simulate_opts(&i, &opts, &mut |_, _| flag.store(true, Ordering::Relaxed));
+        let e = match r {
+            Ok((r, _)) => panic!("stopped {stopped}: ran, {} cycles", r.stats.total.cycles),
+            Err(e) => e.0,
+        };
+        assert!(
+            e.contains("64-bit") && e.contains("os.sched.switch_cycles"),
+            "{e}"
+        );
+        assert!(e.contains("reached 46116860184"), "2^62 and a few: {e}");
     }
 }
 
