@@ -22,18 +22,22 @@ fn run_into(wl: &Path, out: &Path, extra: &[&str], kill_at: Option<&str>) -> Exi
     c.status().expect("mmusim runs")
 }
 
-/// Every entry of `dir` (hidden ones too) with its bytes.
+/// Every file under `dir` (hidden ones too; in a sub-folder as `folder/name`) with its
+/// bytes.
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().unwrap().is_dir() {
+            for (sub, body) in files(&e.path()) {
+                out.insert(format!("{name}/{sub}"), body);
+            }
+        } else {
+            out.insert(name, std::fs::read(e.path()).unwrap());
+        }
+    }
+    out
 }
 
 /// The entries of `dir`, sorted.
@@ -73,33 +77,116 @@ fn run_out_killed_at_every_write_step_leaves_the_old_or_the_new_set_whole() {
         "run.file_written:5",
         "run.tmp_synced:1",
         "run.swapped:1",
+        "run.carried:1",
         "run.old_removed:1",
     ];
     for (i, step) in steps.iter().enumerate() {
         let case = t.path().join(format!("case{i}"));
         let out = case.join("out");
         assert!(run_into(&wl, &out, &OLD, None).success());
-        // A file of the user's in the folder (as `>out/stdout` would make) survives.
+        // A file of the user's in the folder (as `>out/stdout` would make) and a
+        // folder of theirs (with a file) survive.
         std::fs::write(out.join("stdout"), "mine").unwrap();
-        let with_user = |set: &BTreeMap<String, Vec<u8>>| {
+        std::fs::create_dir(out.join("notes")).unwrap();
+        std::fs::write(out.join("notes/a"), "my notes").unwrap();
+        let with_user = |set: &BTreeMap<String, Vec<u8>>, folder: bool| {
             let mut s = set.clone();
             s.insert("stdout".into(), b"mine".to_vec());
+            if folder {
+                s.insert("notes/a".into(), b"my notes".to_vec());
+            }
             s
         };
         let status = run_into(&wl, &out, &NEW, Some(step));
         assert_eq!(status.signal(), Some(9), "{step}: not killed ({status})");
         let seen = files(&out);
-        assert!(
-            seen == with_user(&old) || seen == with_user(&new),
-            "{step}: a mixed or partial set: {:?}",
-            seen.keys().collect::<Vec<_>>()
-        );
+        if *step == "run.swapped:1" {
+            // Killed in the instant between the swap and the folder's move out of the
+            // old set: the folder is in the old set, under the temporary name beside
+            // DIR (module doc of `report::result_set`), until the next write.
+            assert_eq!(seen, with_user(&new, false), "{step}");
+            let tmp: Vec<String> = names(&case).into_iter().filter(|n| n != "out").collect();
+            assert_eq!(tmp.len(), 1, "{step}: {tmp:?}");
+            assert!(tmp[0].starts_with(".out.tmp-"), "{step}: {tmp:?}");
+            assert_eq!(files(&case.join(&tmp[0]))["notes/a"], b"my notes", "{step}");
+        } else {
+            // Before the swap the folder was never moved; after it, it was moved in.
+            assert!(
+                seen == with_user(&old, true) || seen == with_user(&new, true),
+                "{step}: a mixed or partial set, or the user's folder missing: {:?}",
+                seen.keys().collect::<Vec<_>>()
+            );
+        }
         // The rerun leaves the new set, byte-identical to an uninterrupted run's, and
         // no temporary beside it.
         assert!(run_into(&wl, &out, &NEW, None).success(), "{step}");
-        assert_eq!(files(&out), with_user(&new), "{step}");
+        assert_eq!(files(&out), with_user(&new, true), "{step}");
         assert_eq!(names(&case), ["out"], "{step}");
     }
+}
+
+/// Review of issue 17 (D): two `run --out DIR` at once could delete the user's folder
+/// in DIR: each carried it, and one removed it with its old set. Writers now take
+/// turns (a lock on DIR's parent). Several writers at once, a few rounds: every one
+/// succeeds, the set is whole, the folder and its file survive, nothing is left beside.
+#[test]
+fn concurrent_runs_into_one_folder_keep_the_users_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let wl = t.path().join("w.toml");
+    std::fs::write(&wl, WL).unwrap();
+    let case = t.path().join("case");
+    let out = case.join("out");
+    assert!(run_into(&wl, &out, &OLD, None).success());
+    std::fs::create_dir(out.join("notes")).unwrap();
+    std::fs::write(out.join("notes/a"), "my notes").unwrap();
+    for round in 0..3 {
+        let children: Vec<_> = (0..6)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_mmusim"))
+                    .args(["run", "-q", "-w", wl.to_str().unwrap(), "--out"])
+                    .arg(&out)
+                    .env_remove(mmusim::killpoint::VAR)
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut c in children {
+            assert!(c.wait().unwrap().success(), "round {round}");
+        }
+        let seen = files(&out);
+        assert_eq!(
+            seen.get("notes/a").map(Vec::as_slice),
+            Some(&b"my notes"[..]),
+            "round {round}: {:?}",
+            seen.keys().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            names(&out),
+            ["notes", "result.csv", "result.json"],
+            "round {round}"
+        );
+        assert_eq!(names(&case), ["out"], "round {round}");
+    }
+    // Writers into a folder that does not exist yet: each would rename its set to DIR,
+    // and all but the first failed (the name taken by a folder not empty).
+    let fresh = case.join("fresh");
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_mmusim"))
+                .args(["run", "-q", "-w", wl.to_str().unwrap(), "--out"])
+                .arg(&fresh)
+                .env_remove(mmusim::killpoint::VAR)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "a first write");
+    }
+    assert_eq!(names(&fresh), ["result.csv", "result.json"]);
+    assert_eq!(names(&case), ["fresh", "out"]);
 }
 
 /// A run writing into a folder that does not exist yet, killed before the rename: no
