@@ -9,9 +9,20 @@
 //! next run puts it back if a crash came between the two renames); the old set is then
 //! removed and the parent folder synced. Entries of DIR that are not result files (a
 //! shell's `>DIR/stdout`, a user's notes) are carried into the new folder: files as
-//! hard links (an open descriptor keeps writing to the same file), folders by rename.
-//! Temporaries left by a killed run (their process no longer alive) are cleaned up at
-//! the start of the next write to the same DIR, giving back anything they carried.
+//! hard links before the swap (an open descriptor keeps writing to the same file, and
+//! the file stays in DIR until then), folders (and files that cannot be linked) by
+//! rename after it, out of the old set, so that a kill before the swap leaves them in
+//! DIR. A kill in the instant between the swap and that rename (step `run.swapped`)
+//! leaves them in the old set, `.<DIR>.tmp-<pid>` (`.<DIR>.old-<pid>` on the two-rename
+//! path), beside DIR. Temporaries left by a killed run (their process no longer alive)
+//! are cleaned up at the start of the next write to the same DIR, giving back anything
+//! of the user's they hold.
+//!
+//! One writer at a time: two runs writing to one DIR at once could each carry the
+//! user's folders and one delete them with its old set. A writer holds an advisory
+//! lock (`flock`) on DIR's parent folder (DIR itself is replaced, so a lock on it would
+//! not exclude the next writer) from before the clean-up to the end; a second one
+//! waits, saying so. Where the file system has no locks, writers go on unlocked.
 //!
 //! Every step calls [`crate::killpoint::at`] (`run.*`), so the tests can stop it there.
 
@@ -53,6 +64,7 @@ pub fn write_set(dir: &Path, files: &[(&str, &[u8])]) -> io::Result<()> {
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent)?;
+    let _lock = lock(&parent, &dir)?;
     recover(&parent, &name)?;
     let exists = match fs::metadata(&dir) {
         Ok(m) if m.is_dir() => true,
@@ -78,7 +90,7 @@ pub fn write_set(dir: &Path, files: &[(&str, &[u8])]) -> io::Result<()> {
         killpoint::at("run.file_written");
     }
     if exists {
-        carry_foreign(&dir, &tmp)?;
+        link_files(&dir, &tmp)?;
     }
     sync_dir(&tmp)?;
     killpoint::at("run.tmp_synced");
@@ -87,6 +99,8 @@ pub fn write_set(dir: &Path, files: &[(&str, &[u8])]) -> io::Result<()> {
         killpoint::at("run.swapped");
     } else if exchange(&tmp, &dir)? {
         killpoint::at("run.swapped");
+        give_back(&tmp, &dir)?;
+        killpoint::at("run.carried");
         fs::remove_dir_all(&tmp)?;
         killpoint::at("run.old_removed");
     } else {
@@ -95,6 +109,8 @@ pub fn write_set(dir: &Path, files: &[(&str, &[u8])]) -> io::Result<()> {
         killpoint::at("run.old_moved");
         fs::rename(&tmp, &dir)?;
         killpoint::at("run.swapped");
+        give_back(&old, &dir)?;
+        killpoint::at("run.carried");
         fs::remove_dir_all(&old)?;
         killpoint::at("run.old_removed");
     }
@@ -126,22 +142,77 @@ fn is_run_file(name: &OsStr) -> bool {
     RUN_FILES.iter().any(|f| OsStr::new(f) == name)
 }
 
-/// Every entry of `old` that is not a result file goes into `new`: a file as a hard
-/// link (it stays in `old` too, so a crash loses nothing), a folder by rename (given
-/// back by [`recover`] if the swap never happens).
-fn carry_foreign(old: &Path, new: &Path) -> io::Result<()> {
+/// Every file of `old` that is not a result file is linked into `new` (it stays in
+/// `old` too, so a crash loses nothing). Folders, and files that cannot be linked,
+/// stay where they are: [`give_back`] moves them once `new` is in place.
+fn link_files(old: &Path, new: &Path) -> io::Result<()> {
     for e in fs::read_dir(old)? {
         let e = e?;
         let name = e.file_name();
-        if is_run_file(&name) {
+        if is_run_file(&name) || e.file_type()?.is_dir() {
             continue;
         }
-        let to = new.join(&name);
-        if e.file_type()?.is_dir() || fs::hard_link(e.path(), &to).is_err() {
-            fs::rename(e.path(), &to)?;
-        }
+        // Not linked (a file system without hard links): moved after the swap.
+        let _ = fs::hard_link(e.path(), new.join(&name));
     }
     Ok(())
+}
+
+/// Every entry of `from` (an old set, or a killed writer's temporary) that is the
+/// user's and that `dir` does not hold yet (a linked file is there already) is moved
+/// into `dir`, which is then synced.
+fn give_back(from: &Path, dir: &Path) -> io::Result<()> {
+    let mut moved = false;
+    for e in fs::read_dir(from)? {
+        let e = e?;
+        let to = dir.join(e.file_name());
+        if !is_run_file(&e.file_name()) && fs::symlink_metadata(&to).is_err() {
+            fs::rename(e.path(), to)?;
+            moved = true;
+        }
+    }
+    if moved {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// The advisory lock on `parent` that makes the writers of `dir` take turns (see the
+/// module doc); released when the returned descriptor closes. `None` where the file
+/// system cannot lock.
+fn lock(parent: &Path, dir: &Path) -> io::Result<Option<fs::File>> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let f = fs::File::open(parent)?;
+        let fd = f.as_raw_fd();
+        // SAFETY: flock on a descriptor this function owns; the lock goes with it.
+        if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(Some(f));
+        }
+        if io::Error::last_os_error().raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Ok(None);
+        }
+        eprintln!(
+            "{}: waiting for another writer (a `run --out` to a folder in {}, or a sweep holding it) to finish",
+            dir.display(),
+            parent.display()
+        );
+        loop {
+            // SAFETY: as above; this time waiting for the lock.
+            if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
+                return Ok(Some(f));
+            }
+            if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                return Ok(None);
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (parent, dir);
+        Ok(None)
+    }
 }
 
 /// Clean up after writers of `parent/name` that were killed: an `.old-` folder is put
@@ -177,13 +248,7 @@ fn recover(parent: &Path, name: &OsStr) -> io::Result<()> {
             continue;
         }
         if dir.is_dir() {
-            for e in fs::read_dir(&path)? {
-                let e = e?;
-                let to = dir.join(e.file_name());
-                if !is_run_file(&e.file_name()) && fs::symlink_metadata(&to).is_err() {
-                    fs::rename(e.path(), to)?;
-                }
-            }
+            give_back(&path, &dir)?;
         }
         fs::remove_dir_all(&path)?;
     }

@@ -83,6 +83,11 @@ impl<PT: PageTable> Simulator<PT> {
                 }
             }
         }
+        // What the end added (the walks drained; the switches and IPIs since a core's
+        // last batch), on every core, an interrupted run too.
+        for c in &self.cores {
+            super::overflow::check(c, &self.timing, 0)?;
+        }
         Ok(())
     }
 
@@ -102,7 +107,12 @@ impl<PT: PageTable> Simulator<PT> {
         for e in sh.mail.inboxes[id].drain(..) {
             core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
         }
+        let taken = core.os_stats.shootdown.ipis_received;
         take_ipis(core, &t);
+        if core.os_stats.shootdown.ipis_received != taken {
+            // Per IPI event, not per access: what they cost is counted exactly.
+            super::overflow::check(core, &t, 0)?;
+        }
         core.waiting_since = None;
         // The batch is taken out of the core while it runs, so the loop below keeps its
         // pointer and length, the position and the prefetch switch in registers.
@@ -164,12 +174,12 @@ impl<PT: PageTable> Simulator<PT> {
     /// ended, switch at the end of a quantum.
     fn after_run(&mut self, id: usize) -> Result<(), SimError> {
         if self.sh.mail.pending {
-            self.deliver_shootdowns(id);
+            self.deliver_shootdowns(id)?;
         }
         if self.cores[id].syscall {
             self.syscall(id)?;
             if self.sh.mail.pending {
-                self.deliver_shootdowns(id);
+                self.deliver_shootdowns(id)?;
             }
         }
         let core = &self.cores[id];
@@ -181,8 +191,11 @@ impl<PT: PageTable> Simulator<PT> {
             self.schedule(id);
         } else if core.clock(&self.timing) >= core.slice_end {
             self.schedule(id);
+        } else {
+            return Ok(());
         }
-        Ok(())
+        // A switch's cost, or the IPIs the core took on going idle (per event).
+        super::overflow::check(&self.cores[id], &self.timing, 0)
     }
 }
 
@@ -246,6 +259,11 @@ fn at_stop<PT: PageTable>(
     let mut prefetching = None;
     if pos == buf.len() {
         if !core.stream_ended {
+            // Once per batch: cycle counts stay where 64 bits count them exactly (a
+            // batch that Ctrl-C ends too).
+            if let Err(e) = super::overflow::check(core, t, 0) {
+                return Break(Err(e));
+            }
             if books
                 .stop
                 .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
@@ -253,10 +271,6 @@ fn at_stop<PT: PageTable>(
                 // Ctrl-C: the batch just run is the last; the engine ends the run.
                 books.interrupted = true;
                 return Break(Ok(()));
-            }
-            // Once per batch: cycle counts stay where 64 bits count them exactly.
-            if let Err(e) = super::overflow::check(core, t, 0) {
-                return Break(Err(e));
             }
             pos = 0;
             if let Err(e) = refill(core, pt, sh, buf, t) {

@@ -2,12 +2,20 @@
 //! (issue 17 item 7): a release build used to wrap them silently (16.8 M major faults of
 //! 2^40 cycles reported 2.5e16 cycles) and a debug build panicked.
 //!
-//! The rule: every cycle counter of a core stays at most [`limit`]`(cores)` = 2^60 /
-//! cores, checked where large costs enter (a fault, a guard fault, an OS event: their
-//! slow paths) and at every batch boundary; between two checks the fast path adds at
-//! most a batch of latencies (`u32` each, under 2^50 in all). So no counter passes
-//! 2^61 per core, and the report's sums over cores and over the parts of a core's
-//! cycles (at most 6 counters) stay below 2^64. No check is made per access.
+//! The rule: every cycle counter of a core (its stall, translation, instruction and
+//! base cycles, instructions x CPI included, and its OS counters) stays at most
+//! [`limit`]`(cores)` = 2^60 / cores. [`check`] compares each counter, the stall with
+//! the cost about to be added to it (saturating), with the limit. It runs where large costs enter
+//! (a fault, a guard fault, an OS event: their slow paths, before the cost is added);
+//! after what is added without a check of its own (a context switch, the IPIs a core
+//! takes, a shootdown's wait, each checked once per event); at every batch boundary,
+//! before the Ctrl-C test; and once on every core when the run ends (interrupted or
+//! not: the walks drained at the end). Between two checks only the per-access path
+//! adds, at most a batch (4096 accesses) of it: `u32` latencies (under 2^44 in all),
+//! and instructions of up to `u32::MAX` per access (an `.mmt` record's `instrs`) at a
+//! CPI of at most 1000 (under 2^54 of base cycles). So no counter passes 2^61 per
+//! core, and the report's sums over cores and over the parts of a core's cycles (at
+//! most 6 counters) stay below 2^64. No check is made per access.
 
 use super::core::{base_cycles, Core, Timing};
 use crate::SimError;
@@ -24,9 +32,10 @@ pub(super) fn limit(cores: usize) -> u64 {
 #[inline(never)]
 pub(super) fn check(core: &Core, t: &Timing, extra: u64) -> Result<(), SimError> {
     let s = &core.os_stats;
+    // The cost goes into the stall (and translation, a part of it); the OS counters
+    // already hold it (the OS counts a fault's or event's cycles as it runs it).
     let worst = [
-        extra,
-        core.stall_total,
+        core.stall_total.saturating_add(extra),
         core.counters.translation.total,
         core.instr_total,
         base_cycles(core.instr_total, t.cpi_milli),

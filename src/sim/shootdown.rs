@@ -247,7 +247,7 @@ impl<PT: PageTable> Simulator<PT> {
     /// at or after arrival; the initiator's wait counts each from arrival (or the
     /// target's clock, if later), so it may be short by at most one of the target's
     /// accesses.
-    pub(super) fn deliver_shootdowns(&mut self, id: usize) {
+    pub(super) fn deliver_shootdowns(&mut self, id: usize) -> Result<(), crate::SimError> {
         self.sh.mail.pending = false;
         let out = std::mem::take(&mut self.sh.mail.outgoing);
         let t = self.timing;
@@ -326,6 +326,12 @@ impl<PT: PageTable> Simulator<PT> {
                 s.page_invalidations += pages.len() as u64;
             }
         }
+        // Per shootdown, not per access: the initiator's wait and the IPIs idle cores
+        // took are counted exactly.
+        for c in &self.cores {
+            super::overflow::check(c, &t, 0)?;
+        }
+        Ok(())
     }
 }
 
