@@ -210,27 +210,34 @@ impl Write for Sink {
     }
 }
 
+/// Bytes compressed as the readers' tests need them (fast settings).
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::io::Write;
+
+    pub fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    pub fn xz(data: &[u8]) -> Vec<u8> {
+        let mut e =
+            lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1)).unwrap();
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::{gz, xz};
     use super::*;
 
     fn decode_all(bytes: Vec<u8>) -> (io::Result<Vec<u8>>, Compression) {
         let (mut r, c) = wrap_read(Box::new(Cursor::new(bytes))).unwrap();
         let mut out = Vec::new();
         (r.read_to_end(&mut out).map(|_| out), c)
-    }
-
-    fn gz(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
-
-    fn xz(data: &[u8]) -> Vec<u8> {
-        let mut e =
-            lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1)).unwrap();
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
     }
 
     #[test]

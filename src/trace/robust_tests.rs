@@ -4,9 +4,9 @@
 //! panic or a hang. (The broad randomized harness lives elsewhere; this one is small and
 //! systematic.)
 
+use super::compress::testing::{gz, xz};
 use super::*;
 use crate::addr::AccessKind;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// Reads the trace `bytes` named `name` (format by name, codec by magic bytes) as
@@ -42,19 +42,6 @@ fn read_mem(name: &str, bytes: &[u8], fetches: bool) -> Result<usize, TraceError
             bytes.len()
         );
     }
-}
-
-fn gz(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn xz(data: &[u8]) -> Vec<u8> {
-    let mut e =
-        lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1)).unwrap();
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }
 
 /// Small valid traces of every format, each with its access count (fetches on).

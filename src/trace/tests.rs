@@ -1,11 +1,11 @@
 //! Tests across formats: detection, `open`, refs, `convert`, `stats`, bad input,
 //! streaming batch sizes and a no-panic sweep over random and mutated files.
 
+use super::compress::testing::{gz, xz};
 use super::*;
 use crate::addr::AccessKind::{self, *};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use std::io::Write;
 
 fn acc(vaddr: u64, kind: AccessKind, instrs: u32) -> Access {
     Access {
@@ -41,19 +41,6 @@ fn with(format: TraceFormat) -> TraceOptions {
         format,
         ..TraceOptions::default()
     }
-}
-
-fn gz(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn xz(data: &[u8]) -> Vec<u8> {
-    let mut e =
-        lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1)).unwrap();
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }
 
 /// A lackey log with some structure (loops over a few pages, page-crossing accesses).
