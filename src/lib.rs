@@ -31,6 +31,7 @@ pub mod timeline;
 pub mod tlb;
 pub mod trace;
 pub mod util;
+pub mod virt;
 pub mod walker;
 pub mod workload;
 

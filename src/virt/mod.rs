@@ -1,0 +1,23 @@
+//! Virtualized translation (issue 18): guests whose page tables map guest-virtual to
+//! guest-physical addresses, over a host table (EPT/NPT, stage 2) mapping guest-physical
+//! to host-physical addresses.
+//!
+//! What virt will own: the two-dimensional walk (`nested.rs`, here now), then the `[virt]`
+//! config section (VMs, vCPUs, host table design), the hypervisor's OS model (backing
+//! guest-physical memory with host frames on demand, EPT violations, VM exits by cause),
+//! the caches of the 2D walk that are not plain TLBs (nested TLB, VM-tagged walk caches),
+//! shadow paging and virtual IPIs. The plan is `docs/VIRTUALIZATION.md`.
+//!
+//! In: a guest table and a host table, each any [`crate::pagetable::Walkable`] design,
+//! and a guest-virtual address. Out: the ordered memory references of the nested walk
+//! ([`NestedRef`]: dimension, guest and host level, host-physical address), and either
+//! the gVA's host-physical page (the smaller of the guest's and the host's page) or which
+//! dimension faulted at which guest-physical address ([`NestedFault`]).
+//!
+//! Nothing here is wired into the engine, walker or config yet: the walk is a pure
+//! function over two tables, with the caller's scratch buffers, so that the walker can
+//! call it per access without allocating.
+
+pub mod nested;
+
+pub use nested::{nested_walk, Dimension, NestedFault, NestedRef, NestedScratch, NestedWalk};
