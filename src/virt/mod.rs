@@ -21,3 +21,6 @@
 pub mod nested;
 
 pub use nested::{nested_walk, Dimension, NestedFault, NestedRef, NestedScratch, NestedWalk};
+
+#[cfg(test)]
+mod tests;

@@ -133,10 +133,12 @@ pub fn nested_walk<G: Walkable + ?Sized, H: Walkable + ?Sized>(
         });
     };
     let gpa = PhysAddr(gt.frame.0 + (gva.0 & (gt.size.bytes() - 1)));
-    let (ht, hpa) = host_walk(host, vm, gpa, Dimension::HostForData, 0, hsteps, refs)
-        .map_err(|gpa| NestedFault::Host {
-            gpa,
-            guest_level: 0,
+    let (ht, hpa) =
+        host_walk(host, vm, gpa, Dimension::HostForData, 0, hsteps, refs).map_err(|gpa| {
+            NestedFault::Host {
+                gpa,
+                guest_level: 0,
+            }
         })?;
     let size = gt.size.min(ht.size);
     Ok(NestedWalk {
