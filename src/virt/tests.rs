@@ -315,3 +315,115 @@ fn reused_buffers_do_not_grow_on_a_second_walk() {
     assert_eq!(refs, kept);
     assert_eq!((refs.as_ptr(), refs.capacity()), (ptr, cap));
 }
+
+/// Backs (with 4K host pages) every gPA the guest's own walk of `gva` reads and the
+/// data's, then checks the nested walk against both tables' own walks: per guest read,
+/// the host's reads of its gPA then the read at the host's translation; then the host's
+/// reads of the final gPA. Returns the reference count.
+fn generic_case<G: Walkable + Mappable, H: Walkable + Mappable>(
+    guest: &G,
+    host: &mut H,
+    hframes: &mut FrameAllocator,
+    gva: VirtAddr,
+) -> usize {
+    let mut gsteps = Vec::new();
+    let gt = guest.walk(GUEST, gva, None, &mut gsteps).unwrap();
+    let gpa = gt.frame.0 + (gva.0 & (gt.size.bytes() - 1));
+    let mut need: Vec<u64> = gsteps.iter().map(|s| s.pte_addr.0).collect();
+    need.push(gpa);
+    for p in need {
+        if host.translate(VM, VirtAddr(p)).is_none() {
+            let f = hframes.alloc(PageSize::Size4K).unwrap();
+            host.map(
+                VM,
+                VirtAddr(p & !0xfff),
+                PageSize::Size4K,
+                PhysAddr(f),
+                hframes,
+            )
+            .unwrap();
+        }
+    }
+    let hpa = |p: u64| {
+        let t = host.translate(VM, VirtAddr(p)).unwrap();
+        t.frame.0 + (p & (t.size.bytes() - 1))
+    };
+    let hwalk = |p: u64| {
+        let mut s = Vec::new();
+        host.walk(VM, VirtAddr(p), None, &mut s).unwrap();
+        s.into_iter().map(|s| s.pte_addr.0)
+    };
+    let mut expected: Vec<(Dimension, u64)> = Vec::new();
+    for s in &gsteps {
+        expected.extend(hwalk(s.pte_addr.0).map(|a| (Dimension::HostForGuestPte, a)));
+        expected.push((Dimension::GuestPte, hpa(s.pte_addr.0)));
+    }
+    expected.extend(hwalk(gpa).map(|a| (Dimension::HostForData, a)));
+    let mut refs = Vec::new();
+    let w = nested_walk(
+        guest,
+        GUEST,
+        &*host,
+        VM,
+        gva,
+        None,
+        &mut NestedScratch::default(),
+        &mut refs,
+    )
+    .unwrap();
+    let got: Vec<(Dimension, u64)> = refs.iter().map(|r| (r.dim, r.hpa.0)).collect();
+    assert_eq!(got, expected);
+    assert_eq!(w.hpa(gva).0, hpa(gpa));
+    refs.len()
+}
+
+#[test]
+fn hashed_designs_work_in_either_dimension() {
+    use crate::config::OsConfig;
+    use crate::pagetable::inverted::{Inverted, InvertedConfig};
+    let gva = VirtAddr(0x7f12_3456_7abc);
+    // An inverted guest over a 4-level radix host (4K pages): each inverted read costs a
+    // host walk of 4 and itself, the final gPA 4 more: (reads)(4 + 1) + 4.
+    let mut gframes = FrameAllocator::new(4 << 30, FrameAlloc::Shuffled, 5);
+    let mut hframes = FrameAllocator::new(16 << 30, FrameAlloc::Shuffled, 6);
+    let mut guest = Inverted::new(
+        &InvertedConfig::default(),
+        &OsConfig::with_memory(4 << 30),
+        &mut gframes,
+    )
+    .unwrap();
+    let f = gframes.alloc(PageSize::Size4K).unwrap();
+    guest
+        .map(GUEST, gva, PageSize::Size4K, PhysAddr(f), &mut gframes)
+        .unwrap();
+    let mut s = Vec::new();
+    guest.walk(GUEST, gva, None, &mut s).unwrap();
+    let g = s.len();
+    assert!(g >= 1);
+    let mut host = Radix::new(&[9, 9, 9, 9], &mut hframes).unwrap();
+    assert_eq!(
+        generic_case(&guest, &mut host, &mut hframes, gva),
+        g * 5 + 4
+    );
+
+    // A 4-level radix guest over an inverted host: 4 guest reads, each after a host
+    // lookup, and one for the data.
+    let mut gframes = FrameAllocator::new(4 << 30, FrameAlloc::Shuffled, 7);
+    let mut hframes = FrameAllocator::new(16 << 30, FrameAlloc::Shuffled, 8);
+    let mut guest = Radix::new(&[9, 9, 9, 9], &mut gframes).unwrap();
+    let f = gframes.alloc(PageSize::Size4K).unwrap();
+    guest
+        .map(GUEST, gva, PageSize::Size4K, PhysAddr(f), &mut gframes)
+        .unwrap();
+    let mut host = Inverted::new(
+        &InvertedConfig::default(),
+        &OsConfig::with_memory(16 << 30),
+        &mut hframes,
+    )
+    .unwrap();
+    let n = generic_case(&guest, &mut host, &mut hframes, gva);
+    assert!(
+        n >= 4 * 2 + 1,
+        "at least one host read per host lookup: {n}"
+    );
+}
