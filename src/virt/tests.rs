@@ -422,8 +422,5 @@ fn hashed_designs_work_in_either_dimension() {
     )
     .unwrap();
     let n = generic_case(&guest, &mut host, &mut hframes, gva);
-    assert!(
-        n >= 4 * 2 + 1,
-        "at least one host read per host lookup: {n}"
-    );
+    assert!(n > 4 * 2, "at least one host read per host lookup: {n}");
 }
