@@ -16,7 +16,10 @@
 //! - the walker (`Walker::walk`: a `VirtAddr`) and the memory system (`read`,
 //!   `read_from`, `prefetch`, `data_access`: a `PhysAddr`);
 //! - the TLBs (`Tlbs::lookup`, `complete`, `invalidate_page`, `page_key`: a `VirtAddr`;
-//!   `TlbHit::frame`: a `PhysAddr`) and the engine's step between them.
+//!   `TlbHit::frame`: a `PhysAddr`) and the engine's step between them;
+//! - virtualization (`virt`): [`GuestPhysAddr`] for guest-physical addresses (the gPAs
+//!   of `NestedFault`, the guest's frame in a nested walk, the nested TLB's key), so a
+//!   gPA and an hPA cannot be mixed up.
 //!
 //! Inside a module addresses stay plain `u64` arithmetic: each unwraps at its boundary
 //! (`let va = vaddr.0;`). Both are `#[repr(transparent)]` over `u64`, so the types cost
@@ -37,6 +40,24 @@ pub struct VirtAddr(pub u64);
 #[repr(transparent)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct PhysAddr(pub u64);
+
+/// A guest-physical address (virtualization, `virt`): what a guest's page table maps a
+/// guest-virtual address to and where the guest's own table entries sit, and what the
+/// host table (EPT/NPT) translates to a [`PhysAddr`]. A type of its own so that a gPA
+/// cannot be passed where a host-physical address is meant (or the reverse); the
+/// `Walkable` tables stay typed natively (`VirtAddr` in, `PhysAddr` out) and `virt`
+/// converts at its boundary.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct GuestPhysAddr(pub u64);
+
+impl GuestPhysAddr {
+    /// The base of the page of `size` holding this address.
+    #[inline(always)]
+    pub const fn align_down(self, size: PageSize) -> GuestPhysAddr {
+        GuestPhysAddr(self.0 & !(size.bytes() - 1))
+    }
+}
 
 macro_rules! addr_arith {
     ($t:ident) => {
@@ -68,6 +89,7 @@ macro_rules! addr_arith {
 }
 addr_arith!(VirtAddr);
 addr_arith!(PhysAddr);
+addr_arith!(GuestPhysAddr);
 
 impl VirtAddr {
     /// The base of the page of `size` holding this address.

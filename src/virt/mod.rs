@@ -2,7 +2,8 @@
 //! guest-physical addresses, over a host table (EPT/NPT, stage 2) mapping guest-physical
 //! to host-physical addresses.
 //!
-//! What virt will own: the two-dimensional walk (`nested.rs`, here now), then the `[virt]`
+//! What virt will own: the two-dimensional walk (`nested.rs`, here now, with its
+//! [`HostCache`] hook and a nested TLB, `ntlb.rs`), then the `[virt]`
 //! config section (VMs, vCPUs, host table design), the hypervisor's OS model (backing
 //! guest-physical memory with host frames on demand, EPT violations, VM exits by cause),
 //! the caches of the 2D walk that are not plain TLBs (nested TLB, VM-tagged walk caches),
@@ -19,8 +20,15 @@
 //! call it per access without allocating.
 
 pub mod nested;
+pub mod ntlb;
 
-pub use nested::{nested_walk, Dimension, NestedFault, NestedRef, NestedScratch, NestedWalk};
+pub use nested::{
+    nested_walk, nested_walk_cached, Dimension, GuestTranslation, HostCache, NestedFault,
+    NestedRef, NestedScratch, NestedWalk, NoHostCache,
+};
+pub use ntlb::NestedTlb;
 
+#[cfg(test)]
+mod ntlb_tests;
 #[cfg(test)]
 mod tests;

@@ -10,12 +10,55 @@
 //! produced. A cold walk of `g` guest reads and `h` host reads per host walk makes
 //! `g (h + 1) + h = (g + 1)(h + 1) - 1` references: 24 for 4-level guest and host.
 //!
-//! Not wired into the walker yet (`docs/VIRTUALIZATION.md` has the plan): no walk caches,
-//! no nested TLB, no timing. The caller's [`NestedScratch`] and `refs` are reused, so a
-//! walk allocates nothing once they have grown.
+//! What caches the host dimension is a [`HostCache`] (a generic parameter of
+//! [`nested_walk_cached`], no `dyn`): probed before each host walk with the VM and the
+//! gPA; a hit gives the host translation with no host reads (a nested TLB hit), a miss
+//! walks the host table and fills the cache. [`nested_walk`] is the uncached walk
+//! ([`NoHostCache`]). Later host walk caches plug in through the same hook, so the loop
+//! exists once.
+//!
+//! Addresses: guest-physical ones are [`GuestPhysAddr`] at this interface (the faults'
+//! gPAs, the guest's frame, the cache's key), host-physical ones [`PhysAddr`]. The
+//! [`Walkable`] tables keep their native types (`VirtAddr` in, `PhysAddr` out) so every
+//! design works in either dimension unchanged; the conversions happen here, at the
+//! boundary: a guest table's `PhysAddr` outputs are gPAs, and a host table's `VirtAddr`
+//! input is a gPA.
+//!
+//! Not wired into the walker yet (`docs/VIRTUALIZATION.md` has the plan): no timing. The
+//! caller's [`NestedScratch`] and `refs` are reused, so a walk allocates nothing once
+//! they have grown.
 
-use crate::addr::{PhysAddr, VirtAddr};
+use crate::addr::{GuestPhysAddr, PageSize, PhysAddr, VirtAddr};
 use crate::pagetable::{Translation, WalkStart, WalkStep, Walkable};
+
+/// What caches host translations (gPA → hPA) for the nested walk: a nested TLB, later
+/// host walk caches. `lookup` before each host walk: `Some` is the host translation of
+/// the page holding `gpa` (its hPA frame base and host page size), taken with no host
+/// reads; `None` makes the walk read the host table and then `fill` with what it found.
+pub trait HostCache {
+    fn lookup(&mut self, vm: u16, gpa: GuestPhysAddr) -> Option<Translation>;
+    fn fill(&mut self, vm: u16, gpa: GuestPhysAddr, host: Translation);
+}
+
+/// No host caching: every host walk reads the host table.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoHostCache;
+
+impl HostCache for NoHostCache {
+    #[inline(always)]
+    fn lookup(&mut self, _vm: u16, _gpa: GuestPhysAddr) -> Option<Translation> {
+        None
+    }
+    #[inline(always)]
+    fn fill(&mut self, _vm: u16, _gpa: GuestPhysAddr, _host: Translation) {}
+}
+
+/// A guest's translation as the nested walk sees it: a guest-physical frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuestTranslation {
+    pub frame: GuestPhysAddr,
+    pub size: PageSize,
+}
 
 /// Which part of the 2D walk a memory reference belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,19 +92,19 @@ pub enum NestedFault {
     /// The guest table does not map the gVA: a guest page fault, the guest OS's to
     /// handle. `pte_gpa`: gPA of the last guest entry read (the not-present one for a
     /// radix table); its read is among the references.
-    Guest { pte_gpa: Option<PhysAddr> },
+    Guest { pte_gpa: Option<GuestPhysAddr> },
     /// The host table does not map `gpa`: an EPT violation (a VM exit to the
     /// hypervisor). `guest_level`: level of the guest entry being fetched, 0 when it was
     /// the final gPA. The host reads up to the not-present entry are among the
     /// references; the guest reads after it are not made.
-    Host { gpa: PhysAddr, guest_level: u8 },
+    Host { gpa: GuestPhysAddr, guest_level: u8 },
 }
 
 /// What a completed nested walk found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NestedWalk {
     /// The guest's translation: gPA frame and guest page size.
-    pub guest: Translation,
+    pub guest: GuestTranslation,
     /// The host's translation of the final gPA: hPA frame and host page size.
     pub host: Translation,
     /// gVA to hPA as one TLB entry: the page of the smaller of the two sizes holding the
@@ -87,7 +130,8 @@ pub struct NestedScratch {
 /// the host table `host` of VM `vm` (gPA → hPA; `vm` is the host table's address space).
 /// The guest walk starts at `guest_start` (a guest walk-cache hit, whose table is named
 /// by guest node) or at the root; host walks start at the host root. References are
-/// appended to `refs` in issue order (the caller clears it).
+/// appended to `refs` in issue order (the caller clears it). No host caching: see
+/// [`nested_walk_cached`].
 #[allow(clippy::too_many_arguments)]
 pub fn nested_walk<G: Walkable + ?Sized, H: Walkable + ?Sized>(
     guest: &G,
@@ -99,17 +143,53 @@ pub fn nested_walk<G: Walkable + ?Sized, H: Walkable + ?Sized>(
     scratch: &mut NestedScratch,
     refs: &mut Vec<NestedRef>,
 ) -> Result<NestedWalk, NestedFault> {
+    nested_walk_cached(
+        guest,
+        guest_asid,
+        host,
+        vm,
+        gva,
+        guest_start,
+        &mut NoHostCache,
+        scratch,
+        refs,
+    )
+}
+
+/// [`nested_walk`] with `cache` probed before each host walk (each guest entry's gPA,
+/// then the final gPA): a hit makes no host reads, a miss walks the host table and fills
+/// `cache`. A host walk that ends not present fills nothing.
+#[allow(clippy::too_many_arguments)]
+pub fn nested_walk_cached<G: Walkable + ?Sized, H: Walkable + ?Sized, C: HostCache>(
+    guest: &G,
+    guest_asid: u16,
+    host: &H,
+    vm: u16,
+    gva: VirtAddr,
+    guest_start: Option<WalkStart>,
+    cache: &mut C,
+    scratch: &mut NestedScratch,
+    refs: &mut Vec<NestedRef>,
+) -> Result<NestedWalk, NestedFault> {
     let NestedScratch {
         guest: gsteps,
         host: hsteps,
     } = scratch;
     gsteps.clear();
-    let gt = guest.walk(guest_asid, gva, guest_start, gsteps);
+    // The guest table is a native `Walkable`: the `PhysAddr`s it gives (entry
+    // addresses, frame) are guest-physical, typed as such from here on.
+    let gt = guest
+        .walk(guest_asid, gva, guest_start, gsteps)
+        .map(|t| GuestTranslation {
+            frame: GuestPhysAddr(t.frame.0),
+            size: t.size,
+        });
     for s in gsteps.iter() {
         let (_, pte_hpa) = host_walk(
             host,
             vm,
-            s.pte_addr,
+            GuestPhysAddr(s.pte_addr.0),
+            cache,
             Dimension::HostForGuestPte,
             s.level,
             hsteps,
@@ -129,17 +209,24 @@ pub fn nested_walk<G: Walkable + ?Sized, H: Walkable + ?Sized>(
     }
     let Some(gt) = gt else {
         return Err(NestedFault::Guest {
-            pte_gpa: gsteps.last().map(|s| s.pte_addr),
+            pte_gpa: gsteps.last().map(|s| GuestPhysAddr(s.pte_addr.0)),
         });
     };
-    let gpa = PhysAddr(gt.frame.0 + (gva.0 & (gt.size.bytes() - 1)));
-    let (ht, hpa) =
-        host_walk(host, vm, gpa, Dimension::HostForData, 0, hsteps, refs).map_err(|gpa| {
-            NestedFault::Host {
-                gpa,
-                guest_level: 0,
-            }
-        })?;
+    let gpa = gt.frame + gva.offset(gt.size);
+    let (ht, hpa) = host_walk(
+        host,
+        vm,
+        gpa,
+        cache,
+        Dimension::HostForData,
+        0,
+        hsteps,
+        refs,
+    )
+    .map_err(|gpa| NestedFault::Host {
+        gpa,
+        guest_level: 0,
+    })?;
     let size = gt.size.min(ht.size);
     Ok(NestedWalk {
         guest: gt,
@@ -151,18 +238,25 @@ pub fn nested_walk<G: Walkable + ?Sized, H: Walkable + ?Sized>(
     })
 }
 
-/// One host walk of `gpa`, its reads appended to `refs` as `dim` of `guest_level`.
-/// Returns the host translation and the hPA of `gpa`, or `gpa` if not present.
-fn host_walk<H: Walkable + ?Sized>(
+/// One host walk of `gpa` (or a `cache` hit, no reads), its reads appended to `refs` as
+/// `dim` of `guest_level`. Returns the host translation and the hPA of `gpa`, or `gpa`
+/// if not present.
+#[allow(clippy::too_many_arguments)]
+fn host_walk<H: Walkable + ?Sized, C: HostCache>(
     host: &H,
     vm: u16,
-    gpa: PhysAddr,
+    gpa: GuestPhysAddr,
+    cache: &mut C,
     dim: Dimension,
     guest_level: u8,
     hsteps: &mut Vec<WalkStep>,
     refs: &mut Vec<NestedRef>,
-) -> Result<(Translation, PhysAddr), PhysAddr> {
+) -> Result<(Translation, PhysAddr), GuestPhysAddr> {
+    if let Some(t) = cache.lookup(vm, gpa) {
+        return Ok((t, t.frame + gpa.offset(t.size)));
+    }
     hsteps.clear();
+    // The host table is a native `Walkable` too: its input "virtual" address is the gPA.
     let t = host.walk(vm, VirtAddr(gpa.0), None, hsteps);
     refs.extend(hsteps.iter().map(|h| NestedRef {
         dim,
@@ -172,5 +266,6 @@ fn host_walk<H: Walkable + ?Sized>(
         group: h.group,
     }));
     let t = t.ok_or(gpa)?;
-    Ok((t, PhysAddr(t.frame.0 + (gpa.0 & (t.size.bytes() - 1)))))
+    cache.fill(vm, gpa, t);
+    Ok((t, t.frame + gpa.offset(t.size)))
 }

@@ -2,22 +2,22 @@
 //! design's own `map`, checked against each table's own `walk` and `translate`.
 
 use super::nested::{nested_walk, Dimension, NestedFault, NestedRef, NestedScratch};
-use crate::addr::{PageSize, PhysAddr, VirtAddr};
+use crate::addr::{GuestPhysAddr, PageSize, PhysAddr, VirtAddr};
 use crate::config::FrameAlloc;
 use crate::os::frames::FrameAllocator;
 use crate::pagetable::{Mappable, Radix, WalkStep, Walkable};
 
-const GUEST: u16 = 1;
-const VM: u16 = 7;
+pub(super) const GUEST: u16 = 1;
+pub(super) const VM: u16 = 7;
 
 /// A guest table (gVA → gPA, its tables and pages in 4 GiB of guest-physical memory) and
 /// a host table (gPA → hPA over 16 GiB of host memory) mapping every guest-physical page
 /// the walk of `gva` touches (the guest's tables and the data page) with `hsize` pages.
-struct Vm {
-    guest: Radix,
-    host: Radix,
-    hframes: FrameAllocator,
-    gva: VirtAddr,
+pub(super) struct Vm {
+    pub(super) guest: Radix,
+    pub(super) host: Radix,
+    pub(super) hframes: FrameAllocator,
+    pub(super) gva: VirtAddr,
 }
 
 fn gva_for(glevels: usize) -> VirtAddr {
@@ -29,7 +29,7 @@ fn gva_for(glevels: usize) -> VirtAddr {
     })
 }
 
-fn build(glevels: usize, hlevels: usize, gsize: PageSize, hsize: PageSize) -> Vm {
+pub(super) fn build(glevels: usize, hlevels: usize, gsize: PageSize, hsize: PageSize) -> Vm {
     let mut gframes = FrameAllocator::new(4 << 30, FrameAlloc::Shuffled, 11);
     let mut hframes = FrameAllocator::new(16 << 30, FrameAlloc::Shuffled, 13);
     let mut guest = Radix::new(&vec![9; glevels], &mut gframes).unwrap();
@@ -58,7 +58,7 @@ fn build(glevels: usize, hlevels: usize, gsize: PageSize, hsize: PageSize) -> Vm
 }
 
 /// Host-map the `hsize` page of guest-physical memory holding `gpa`, if not yet mapped.
-fn back(vm: &mut Vm, gpa: u64, hsize: PageSize) {
+pub(super) fn back(vm: &mut Vm, gpa: u64, hsize: PageSize) {
     if vm.host.translate(VM, VirtAddr(gpa)).is_none() {
         let base = gpa & !(hsize.bytes() - 1);
         let f = vm.hframes.alloc(hsize).unwrap();
@@ -75,7 +75,7 @@ fn reads(levels: usize, size: PageSize) -> usize {
 }
 
 /// The host table's own translation of a gPA (no nested code involved).
-fn host_of(vm: &Vm, gpa: u64) -> u64 {
+pub(super) fn host_of(vm: &Vm, gpa: u64) -> u64 {
     let t = vm.host.translate(VM, VirtAddr(gpa)).unwrap();
     t.frame.0 + (gpa & (t.size.bytes() - 1))
 }
@@ -218,7 +218,7 @@ fn a_guest_not_present_entry_ends_the_walk_as_a_guest_fault() {
     assert_eq!(
         r,
         Err(NestedFault::Guest {
-            pte_gpa: Some(PhysAddr(leaf_gpa))
+            pte_gpa: Some(GuestPhysAddr(leaf_gpa))
         })
     );
     assert_eq!(refs.len(), 20);
@@ -245,7 +245,7 @@ fn a_host_not_present_entry_ends_the_walk_as_an_ept_violation_at_its_gpa() {
     assert_eq!(
         r,
         Err(NestedFault::Host {
-            gpa: PhysAddr(data_gpa),
+            gpa: GuestPhysAddr(data_gpa),
             guest_level: 0
         })
     );
@@ -270,7 +270,7 @@ fn a_host_not_present_entry_ends_the_walk_as_an_ept_violation_at_its_gpa() {
     assert_eq!(
         r,
         Err(NestedFault::Host {
-            gpa: pte_gpa,
+            gpa: GuestPhysAddr(pte_gpa.0),
             guest_level: 1
         })
     );
