@@ -138,6 +138,44 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
     true
 }
 
+/// How an advisory lock request on a folder ended.
+pub(crate) enum FolderLock {
+    /// Held until the file is closed (dropped).
+    Held(std::fs::File),
+    /// Another process holds it (only without `wait`).
+    Busy,
+    /// The file system cannot lock (some network file systems): go on unlocked.
+    Unsupported,
+}
+
+/// An exclusive advisory lock (`flock`) on the folder `dir`, for the writers of a sweep
+/// store or of `run --out` folders, which take turns by it; with `wait`, until it is
+/// free.
+pub(crate) fn lock_folder(dir: &std::path::Path, wait: bool) -> std::io::Result<FolderLock> {
+    let f = std::fs::File::open(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let op = libc::LOCK_EX | if wait { 0 } else { libc::LOCK_NB };
+        loop {
+            // SAFETY: flock on a descriptor we own; the lock goes with it.
+            if unsafe { libc::flock(f.as_raw_fd(), op) } == 0 {
+                return Ok(FolderLock::Held(f));
+            }
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EWOULDBLOCK) if !wait => return Ok(FolderLock::Busy),
+                _ => return Ok(FolderLock::Unsupported),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (f, wait);
+        Ok(FolderLock::Unsupported)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,37 +181,21 @@ fn give_back(from: &Path, dir: &Path) -> io::Result<()> {
 /// module doc); released when the returned descriptor closes. `None` where the file
 /// system cannot lock.
 fn lock(parent: &Path, dir: &Path) -> io::Result<Option<fs::File>> {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        let f = fs::File::open(parent)?;
-        let fd = f.as_raw_fd();
-        // SAFETY: flock on a descriptor this function owns; the lock goes with it.
-        if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return Ok(Some(f));
+    use crate::util::{lock_folder, FolderLock};
+    let held = |l| match l {
+        FolderLock::Held(f) => Some(f),
+        _ => None,
+    };
+    match lock_folder(parent, false)? {
+        FolderLock::Busy => {
+            eprintln!(
+                "{}: waiting for another writer (a `run --out` to a folder in {}, or a sweep holding it) to finish",
+                dir.display(),
+                parent.display()
+            );
+            Ok(held(lock_folder(parent, true)?))
         }
-        if io::Error::last_os_error().raw_os_error() != Some(libc::EWOULDBLOCK) {
-            return Ok(None);
-        }
-        eprintln!(
-            "{}: waiting for another writer (a `run --out` to a folder in {}, or a sweep holding it) to finish",
-            dir.display(),
-            parent.display()
-        );
-        loop {
-            // SAFETY: as above; this time waiting for the lock.
-            if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
-                return Ok(Some(f));
-            }
-            if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                return Ok(None);
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (parent, dir);
-        Ok(None)
+        l => Ok(held(l)),
     }
 }
 

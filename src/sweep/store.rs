@@ -129,7 +129,7 @@ pub fn unique(records: Vec<Record>) -> Vec<Record> {
 }
 
 /// The advisory lock on a sweep's folder, held until dropped (the descriptor closes).
-pub struct Lock(#[allow(dead_code)] File);
+pub struct Lock(#[allow(dead_code)] Option<File>);
 
 /// Takes the folder's lock without waiting; a folder another sweep holds is refused.
 /// The folder itself is locked (no lock file among the results); where the file
@@ -137,18 +137,15 @@ pub struct Lock(#[allow(dead_code)] File);
 /// unlocked, as before locks: a second sweep would then repeat runs, which readers
 /// take once ([`unique`]).
 pub fn lock(dir: &Path) -> Result<Lock, String> {
-    use std::os::fd::AsRawFd;
-    let f = File::open(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    // SAFETY: flock on a descriptor this function owns; the lock goes with it.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0
-        && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
-    {
-        return Err(format!(
+    use crate::util::{lock_folder, FolderLock};
+    match lock_folder(dir, false).map_err(|e| format!("{}: {e}", dir.display()))? {
+        FolderLock::Busy => Err(format!(
             "{}: another sweep holds this store (a `sweep run` or `sweep merge` writing to it is under way): wait for it to end, or give another --out",
             path(dir).display()
-        ));
+        )),
+        FolderLock::Held(f) => Ok(Lock(Some(f))),
+        FolderLock::Unsupported => Ok(Lock(None)),
     }
-    Ok(Lock(f))
 }
 
 /// Removes the temporaries (`.NAME.PID.tmp`, see [`crate::report::write_atomic`]) that
