@@ -2,6 +2,7 @@
 //! the kill matrix, through the `MMUSIM_KILL_AT` hook), counters that would wrap, and
 //! resource limits (long runs, timelines, huge fully associative TLBs).
 
+use crate::files;
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -20,24 +21,6 @@ fn run_into(wl: &Path, out: &Path, extra: &[&str], kill_at: Option<&str>) -> Exi
         c.env(mmusim::killpoint::VAR, k);
     }
     c.status().expect("mmusim runs")
-}
-
-/// Every file under `dir` (hidden ones too; in a sub-folder as `folder/name`) with its
-/// bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let e = e.unwrap();
-        let name = e.file_name().to_string_lossy().into_owned();
-        if e.file_type().unwrap().is_dir() {
-            for (sub, body) in files(&e.path()) {
-                out.insert(format!("{name}/{sub}"), body);
-            }
-        } else {
-            out.insert(name, std::fs::read(e.path()).unwrap());
-        }
-    }
-    out
 }
 
 /// The entries of `dir`, sorted.

@@ -5,6 +5,7 @@
 //! store and report of an uninterrupted sweep.
 
 use super::analysis::mmusim;
+use crate::files;
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -70,19 +71,6 @@ fn records(dir: &Path) -> BTreeMap<String, serde_json::Value> {
         assert!(m.insert(id.clone(), v).is_none(), "{id} twice in the store");
     }
     m
-}
-
-/// Every file of a sweep's output folder by name.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    (std::fs::read_dir(dir).unwrap())
-        .map(|e| e.unwrap())
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 /// An uninterrupted `sweep run --report` of the tiny sweep into `dir/whole`.

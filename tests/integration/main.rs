@@ -95,3 +95,21 @@ pub fn mmusim_bounded(
         |p: &std::path::Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
     (code, read(&out), read(&err))
 }
+
+/// Every file under `dir` (hidden ones too, sub-folders as `sub/name`) with its bytes:
+/// what tests compare a result folder by.
+pub fn files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().unwrap().is_dir() {
+            for (sub, body) in files(&e.path()) {
+                out.insert(format!("{name}/{sub}"), body);
+            }
+        } else {
+            out.insert(name, std::fs::read(e.path()).unwrap());
+        }
+    }
+    out
+}
