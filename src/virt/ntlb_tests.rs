@@ -6,11 +6,10 @@
 //! translations.
 
 use super::nested::{
-    nested_walk, nested_walk_cached, Dimension, HostCache, NestedFault, NestedRef, NestedScratch,
-    NestedWalk,
+    nested_walk_cached, Dimension, HostCache, NestedFault, NestedRef, NestedScratch, NestedWalk,
 };
 use super::ntlb::NestedTlb;
-use super::tests::{back, build, host_of, Vm, GUEST, VM};
+use super::tests::{back, build, host_of, walk_at, Vm, GUEST, VM};
 use crate::addr::{GuestPhysAddr, PageSize, PhysAddr, VirtAddr};
 use crate::config::FrameAlloc;
 use crate::os::frames::FrameAllocator;
@@ -31,21 +30,6 @@ fn walk_c<C: HostCache>(
         gva,
         None,
         cache,
-        &mut NestedScratch::default(),
-        &mut refs,
-    );
-    (r, refs)
-}
-
-fn walk_plain(vm: &Vm, gva: VirtAddr) -> (Result<NestedWalk, NestedFault>, Vec<NestedRef>) {
-    let mut refs = Vec::new();
-    let r = nested_walk(
-        &vm.guest,
-        GUEST,
-        &vm.host,
-        VM,
-        gva,
-        None,
         &mut NestedScratch::default(),
         &mut refs,
     );
@@ -101,7 +85,7 @@ fn two_gvas(hsize: PageSize) -> (Vm, VirtAddr, VirtAddr) {
 /// A cached walk gives the uncached walk's result, and its references are the uncached
 /// ones minus the host walks of the NTLB hits.
 fn check_against_plain(vm: &Vm, gva: VirtAddr, r: &Result<NestedWalk, NestedFault>) {
-    let (p, _) = walk_plain(vm, gva);
+    let (p, _) = walk_at(vm, gva);
     assert_eq!(*r, p);
 }
 
@@ -128,7 +112,7 @@ fn a_large_ntlb_removes_the_host_walks_of_every_guest_physical_page_seen_before(
 
     let (r, refs) = walk_c(&vm, VM, gva1, &mut ntlb);
     check_against_plain(&vm, gva1, &r);
-    assert_eq!(refs, walk_plain(&vm, gva1).1);
+    assert_eq!(refs, walk_at(&vm, gva1).1);
     assert_eq!(refs.len(), 24);
     assert_eq!((ntlb.hits, ntlb.misses), (0, 5));
     assert_eq!(pages4k(&ntlb), p1);
@@ -138,7 +122,7 @@ fn a_large_ntlb_removes_the_host_walks_of_every_guest_physical_page_seen_before(
     assert_eq!(refs.len(), 8);
     assert_eq!((ntlb.hits, ntlb.misses), (4, 6));
     // The uncached walk's guest entry reads, then its data host walk, unchanged.
-    let plain = walk_plain(&vm, gva2).1;
+    let plain = walk_at(&vm, gva2).1;
     let expected: Vec<NestedRef> = plain
         .iter()
         .copied()
@@ -193,7 +177,7 @@ fn lru_decides_which_host_walks_remain_in_a_small_ntlb() {
     assert_eq!(pages4k(&ntlb), [l3, l2, l1, d1]);
     let (r, refs) = walk_c(&vm, VM, gva2, &mut ntlb);
     check_against_plain(&vm, gva2, &r);
-    assert_eq!(refs, walk_plain(&vm, gva2).1);
+    assert_eq!(refs, walk_at(&vm, gva2).1);
     assert_eq!(refs.len(), 24);
     assert_eq!(pages4k(&ntlb), [l3, l2, l1, d2]);
     assert_eq!((ntlb.hits, ntlb.misses), (0, 10));
@@ -230,7 +214,7 @@ fn an_entry_covers_its_host_page_so_2m_host_pages_share_entries() {
     let mut ntlb = NestedTlb::new(8);
     let (r, refs) = walk_c(&vm, VM, gva1, &mut ntlb);
     check_against_plain(&vm, gva1, &r);
-    assert_eq!(walk_plain(&vm, gva1).1.len(), 19);
+    assert_eq!(walk_at(&vm, gva1).1.len(), 19);
     assert_eq!(refs.len(), 19 - 3 * k);
     assert_eq!(refs.len(), 7);
     assert_eq!(ntlb.len(), 5 - k);
@@ -280,7 +264,7 @@ fn an_entry_of_one_vm_never_hits_for_another() {
     assert_eq!(walk_c(&vm, VM, gva1, &mut ntlb).1.len(), 24);
     let (r, refs) = walk_c(&vm, VM + 1, gva1, &mut ntlb);
     assert_eq!(refs.len(), 24);
-    assert_eq!(r, walk_plain(&vm, gva1).0);
+    assert_eq!(r, walk_at(&vm, gva1).0);
     assert_eq!(ntlb.len(), 10);
     assert_eq!(walk_c(&vm, VM, gva1, &mut ntlb).1.len(), 4);
     assert_eq!(walk_c(&vm, VM + 1, gva1, &mut ntlb).1.len(), 4);

@@ -87,13 +87,21 @@ fn host_steps(vm: &Vm, gpa: u64) -> Vec<WalkStep> {
 }
 
 fn walk(vm: &Vm) -> (Result<super::NestedWalk, NestedFault>, Vec<NestedRef>) {
+    walk_at(vm, vm.gva)
+}
+
+/// The uncached nested walk of `gva` in the test VM: its result and references.
+pub(super) fn walk_at(
+    vm: &Vm,
+    gva: VirtAddr,
+) -> (Result<super::NestedWalk, NestedFault>, Vec<NestedRef>) {
     let mut refs = Vec::new();
     let r = nested_walk(
         &vm.guest,
         GUEST,
         &vm.host,
         VM,
-        vm.gva,
+        gva,
         None,
         &mut NestedScratch::default(),
         &mut refs,
