@@ -60,6 +60,13 @@ fn wait_for(child: &mut Child, secs: u64) -> i32 {
     }
 }
 
+/// SIGINT to `child`, then its exit code (within 60 s) and the rest of its stderr.
+fn stop(child: &mut Child, lines: &mpsc::Receiver<String>) -> (i32, Vec<String>) {
+    interrupt(child);
+    let code = wait_for(child, 60);
+    (code, lines.iter().collect())
+}
+
 /// Standard error's lines, as they come, on a channel (the pipe is drained so the child
 /// never blocks on it).
 fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
@@ -106,9 +113,7 @@ fn sigint_stops_a_run_at_a_batch_and_writes_a_partial_result() {
         .recv_timeout(Duration::from_secs(120))
         .expect("a progress line on stderr");
     assert!(first.starts_with("progress: "), "{first}");
-    interrupt(&child);
-    let code = wait_for(&mut child, 60);
-    let rest: Vec<String> = lines.iter().collect();
+    let (code, rest) = stop(&mut child, &lines);
     let mut stdout = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
     assert_eq!(code, 130, "stdout: {stdout}\nstderr: {rest:?}");
@@ -251,9 +256,7 @@ set = ["accesses=200000000"]
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
-    interrupt(&child);
-    let code = wait_for(&mut child, 60);
-    let err: Vec<String> = lines.iter().collect();
+    let (code, err) = stop(&mut child, &lines);
     assert_eq!(code, 130, "{err:?}");
     let err = err.join("\n");
     assert!(
@@ -314,9 +317,7 @@ set = ["accesses=2000", "event=[]"]
             break;
         }
     }
-    interrupt(&child);
-    let code = wait_for(&mut child, 60);
-    let err: Vec<String> = lines.iter().collect();
+    let (code, err) = stop(&mut child, &lines);
     assert_eq!(code, 130, "{err:?}");
     let err = err.join("\n");
     assert!(
@@ -401,9 +402,7 @@ fn sigint_stops_a_compare_and_keeps_the_finished_runs_apart() {
         .recv_timeout(Duration::from_secs(120))
         .expect("a progress line on stderr");
     assert!(first.starts_with("progress: 0/2 runs"), "{first}");
-    interrupt(&child);
-    let code = wait_for(&mut child, 60);
-    let err: Vec<String> = lines.iter().collect();
+    let (code, err) = stop(&mut child, &lines);
     assert_eq!(code, 130, "{err:?}");
     let err = err.join("\n");
     assert!(
