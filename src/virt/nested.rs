@@ -126,6 +126,14 @@ pub struct NestedScratch {
     host: Vec<WalkStep>,
 }
 
+impl NestedScratch {
+    /// The guest walk's steps of the last nested walk (gPAs of the guest entries read,
+    /// the tables they name): what the guest walk caches learn from it.
+    pub fn guest_steps(&self) -> &[WalkStep] {
+        &self.guest
+    }
+}
+
 /// The nested walk of `gva` in address space `guest_asid` of `guest` (gVA → gPA), over
 /// the host table `host` of VM `vm` (gPA → hPA; `vm` is the host table's address space).
 /// The guest walk starts at `guest_start` (a guest walk-cache hit, whose table is named
