@@ -10,6 +10,7 @@
 pub mod columns;
 pub mod result_set;
 mod table;
+pub mod virt;
 
 use crate::sim::{CoreStats, RunStats, TranslationCycles};
 use crate::stats::{Histogram, Summary};
@@ -124,6 +125,9 @@ pub struct CoreReport {
     pub sched: SchedReport,
     /// TLB shootdowns this core started and took.
     pub shootdown: ShootdownReport,
+    /// A virtualized machine's nested walks and VM exits (absent natively).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub virt: Option<virt::VirtReport>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -236,6 +240,9 @@ pub struct StatsReport {
     pub physical: PhysReport,
     /// Every process: its id, core, parent, accesses run and state at the end.
     pub processes: Vec<crate::sim::ProcessStats>,
+    /// The host of a virtualized machine (absent natively).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<virt::HostReport>,
 }
 
 /// Everything a run writes.
@@ -434,6 +441,7 @@ fn core_report(c: &CoreStats) -> CoreReport {
             asid_flushes: c.os.asid_flushes,
             full_flushes: c.os.switch_flushes,
         },
+        virt: (c.virt.as_ref()).map(|(n, v)| virt::VirtReport::new(n, v)),
     }
 }
 
@@ -454,6 +462,7 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         os: Default::default(),
         dram_pte_reads: 0,
         warm: cores.iter().all(|c| c.warm),
+        virt: cores[0].virt.as_ref().map(|_| Default::default()),
     };
     for x in t.tlb.iter_mut() {
         *x = TlbStats {
@@ -520,6 +529,10 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         }
         t.os.add(&c.os);
         t.dram_pte_reads += c.dram_pte_reads;
+        if let (Some((tn, tv)), Some((n, v))) = (t.virt.as_mut(), c.virt.as_ref()) {
+            tn.add(n);
+            tv.add(v);
+        }
     }
     t
 }
@@ -545,7 +558,13 @@ impl CoreReport {
                 self.walks.latency.total,
                 self.walks.walk_cache_cycles + self.walks.pte_cycles,
             ),
-            ("fault cycles vs OS", t.fault, self.os_fault_cycles),
+            (
+                "fault cycles vs OS and hypervisor",
+                t.fault,
+                self.os_fault_cycles
+                    + (self.virt.as_ref())
+                        .map_or(0, |v| v.hypervisor.exit_cycles + v.hypervisor.host_fault_cycles),
+            ),
         ];
         for (what, a, b) in checks {
             if a != b {
@@ -603,6 +622,7 @@ impl RunReport {
                 phys_bytes_in_use: stats.phys_bytes_in_use,
                 physical: stats.physical.clone(),
                 processes: stats.processes.clone(),
+                host: stats.host.clone(),
             },
             config_file: String::new(),
         }

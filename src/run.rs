@@ -37,6 +37,7 @@ pub const PRESETS: &[(&str, &str)] = &[
         "skylake-flattened",
         include_str!("../configs/skylake-flattened.toml"),
     ),
+    ("skylake-vm", include_str!("../configs/skylake-vm.toml")),
 ];
 
 /// The workload used when none is given.

@@ -17,6 +17,8 @@
 //! * `walker.rs`: `[walker]` and its walk caches ([`WalkerConfig`], [`PscConfig`]);
 //! * `memory.rs`: `[memory]`, DRAM and the caches ([`MemoryConfig`], [`CacheConfig`]);
 //! * `os.rs`: `[os]` with its huge pages, paging and scheduling ([`OsConfig`]);
+//! * `virt.rs`: `[virt]`, the hypervisor and host table of a virtualized machine
+//!   ([`VirtConfig`]);
 //! * `[page_table]` belongs to the page-table designs: [`PageTableConfig`] lives in
 //!   `crate::pagetable::design` and validates itself.
 //!
@@ -33,12 +35,14 @@ mod machine;
 mod memory;
 mod os;
 mod tlb;
+mod virt;
 mod walker;
 
 pub use machine::*;
 pub use memory::*;
 pub use os::*;
 pub use tlb::*;
+pub use virt::*;
 pub use walker::*;
 
 use crate::assoc::Replacement;
@@ -65,6 +69,10 @@ pub struct SystemConfig {
     pub topology: TopologyConfig,
     #[serde(default)]
     pub shootdown: ShootdownConfig,
+    /// Virtualization: absent = native (and left out of the config's serialization, so
+    /// native configs and their hashes are unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virt: Option<VirtConfig>,
 }
 
 /// The page-table design: one variant per design, each with its own config type, all
@@ -209,6 +217,10 @@ impl SystemConfig {
         // Spans sections: the topology links `sim.cores` cores.
         e.extend(self.topology.validate(cores));
         e.extend(self.os.last_problems());
+        // Spans sections: the host must hold and address the guest's memory (`os`).
+        if let Some(v) = &self.virt {
+            e.extend(v.validate(&self.os));
+        }
         e
     }
 

@@ -103,6 +103,8 @@ pub(super) struct Core {
     pub(super) pending: usize,
     pub(super) counters: CoreCounters,
     pub(super) os_stats: OsStats,
+    /// The hypervisor's work for this core (a virtualized machine).
+    pub(super) virt: crate::virt::VirtStats,
     /// Instructions at the last statistics restart, for base cycles.
     pub(super) instr_total: u64,
     pub(super) stall_total: u64,
@@ -167,15 +169,22 @@ impl Core {
         seed: u64,
     ) -> Core {
         let warmup = cfg.sim.warmup_accesses.accesses();
+        let mut walker = Walker::new(&cfg.walker.psc, seed);
+        let mut tlbs = Tlbs::new(&cfg.tlb, seed);
+        if let Some(v) = &cfg.virt {
+            walker.enable_nested(v.ntlb.as_ref().map(|n| (n.entries as usize, n.latency as u64)));
+            tlbs.set_splinters();
+        }
         Core {
             id,
             asid: id as u16 + 1,
-            tlbs: Tlbs::new(&cfg.tlb, seed),
-            walker: Walker::new(&cfg.walker.psc, seed),
+            tlbs,
+            walker,
             slots: vec![Slot::default(); cfg.walker.max_concurrent_walks as usize],
             pending: 0,
             counters: CoreCounters::default(),
             os_stats: OsStats::default(),
+            virt: Default::default(),
             instr_total: 0,
             stall_total: 0,
             source: Box::new(Ended),
@@ -310,7 +319,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         Some(h) if core.next_ipi != u64::MAX && pending_covers(core, va) => {
             // The table changed; the shootdown has not reached this core yet: the hit
             // uses the old translation, as hardware would in that window.
-            let now = pt.translate(core.asid, va);
+            let now = full_translation(pt, sh, core.asid, va);
             if now
                 != Some(Translation {
                     frame: h.frame,
@@ -326,7 +335,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
             // No TLB may hold a translation the page table no longer has (evictions,
             // unmaps): checked on every hit in test builds, outside a shootdown's window.
             debug_assert_eq!(
-                pt.translate(core.asid, va),
+                full_translation(pt, sh, core.asid, va),
                 Some(Translation {
                     frame: h.frame,
                     size: h.size
@@ -370,6 +379,29 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     );
 
     Ok(())
+}
+
+/// What a TLB entry for `va` must hold now: the page table's translation, or on a
+/// virtualized machine the guest's composed with the host's (the smaller page, at its
+/// host-physical base). Off the hot path: stale-hit checks and test builds.
+fn full_translation<PT: PageTable>(
+    pt: &PT,
+    sh: &Shared,
+    asid: u16,
+    va: VirtAddr,
+) -> Option<Translation> {
+    let g = pt.translate(asid, va)?;
+    let Some(hv) = sh.virt.as_deref() else {
+        return Some(g);
+    };
+    let gpa = crate::addr::GuestPhysAddr(g.frame.0 + va.offset(g.size));
+    let h = hv.translate(crate::virt::VM, gpa)?;
+    let size = g.size.min(h.size);
+    let hpa = h.frame.0 + gpa.offset(h.size);
+    Some(Translation {
+        frame: crate::addr::PhysAddr(hpa & !(size.bytes() - 1)),
+        size,
+    })
 }
 
 /// A TLB miss as the lookup left it.
@@ -421,31 +453,10 @@ fn translate_miss<PT: PageTable, R: Recorder>(
     if R::ON {
         rec.event(Event::Wait { cycles: wait });
     }
-    let mut r = (core.walker).walk_recorded(core.id, core.asid, va, pt, &mut sh.mem, rec);
-    let mut psc = r.psc_cycles;
-    let mut pte = r.pte_cycles;
-    let mut fault = 0;
-    let tr = match r.translation {
-        Some(tr) => tr,
-        None => {
-            // Not present: the OS maps the page, the access replays and walks again.
-            let (os_stats, fx) = (&mut core.os_stats, &mut sh.fx);
-            let evicted = sh.os.handle_fault(pt, core.asid, va, os_stats, fx)?;
-            if R::ON {
-                let cycles = sh.fx.cycles;
-                rec.event(Event::Fault { cycles, evicted });
-            }
-            // Translations the fault removed (one the design evicted, small pages a
-            // collapse replaced) leave the TLBs before the walk again.
-            fault = apply(core, &mut sh.fx, &mut sh.mail);
-            super::overflow::check(core, t, fault)?;
-            r = (core.walker).walk_recorded(core.id, core.asid, va, pt, &mut sh.mem, rec);
-            psc += r.psc_cycles;
-            pte += r.pte_cycles;
-            r.translation.ok_or_else(|| {
-                SimError(format!("{va:#x}: still not mapped after its page fault"))
-            })?
-        }
+    let (tr, psc, pte, fault) = if sh.virt.is_none() {
+        walk_native(core, va, pt, sh, t, rec)?
+    } else {
+        super::nested::walk_virt(core, va, pt, sh, t)?
     };
     if !core.flushed.is_empty()
         && (core.flushed).remove(&crate::tlb::page_key(core.asid, va, tr.size))
@@ -478,6 +489,46 @@ fn translate_miss<PT: PageTable, R: Recorder>(
         core.pending += 1;
     }
     Ok((tr, end))
+}
+
+/// A native TLB miss's walk, and on a not-present entry the OS's fault and a second
+/// walk. Returns the translation and its walk-cache, read and fault cycles.
+#[inline(always)]
+fn walk_native<PT: PageTable, R: Recorder>(
+    core: &mut Core,
+    va: VirtAddr,
+    pt: &mut PT,
+    sh: &mut Shared,
+    t: &Timing,
+    rec: &mut R,
+) -> Result<(Translation, u64, u64, u64), SimError> {
+    let mut r = (core.walker).walk_recorded(core.id, core.asid, va, pt, &mut sh.mem, rec);
+    let mut psc = r.psc_cycles;
+    let mut pte = r.pte_cycles;
+    let mut fault = 0;
+    let tr = match r.translation {
+        Some(tr) => tr,
+        None => {
+            // Not present: the OS maps the page, the access replays and walks again.
+            let (os_stats, fx) = (&mut core.os_stats, &mut sh.fx);
+            let evicted = sh.os.handle_fault(pt, core.asid, va, os_stats, fx)?;
+            if R::ON {
+                let cycles = sh.fx.cycles;
+                rec.event(Event::Fault { cycles, evicted });
+            }
+            // Translations the fault removed (one the design evicted, small pages a
+            // collapse replaced) leave the TLBs before the walk again.
+            fault = apply(core, &mut sh.fx, &mut sh.mail);
+            super::overflow::check(core, t, fault)?;
+            r = (core.walker).walk_recorded(core.id, core.asid, va, pt, &mut sh.mem, rec);
+            psc += r.psc_cycles;
+            pte += r.pte_cycles;
+            r.translation.ok_or_else(|| {
+                SimError(format!("{va:#x}: still not mapped after its page fault"))
+            })?
+        }
+    };
+    Ok((tr, psc, pte, fault))
 }
 
 #[cfg(test)]

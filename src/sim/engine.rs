@@ -346,6 +346,7 @@ fn core_event(core: &mut Core, mem: &mut MemorySystem, books: &mut Books, t: &Ti
         }
         core.counters = CoreCounters::default();
         // Resident bytes are a level, not a count: they carry over.
+        core.virt = Default::default();
         core.os_stats = OsStats {
             mapped_bytes: core.os_stats.mapped_bytes,
             ..OsStats::default()

@@ -29,6 +29,7 @@
 
 mod core;
 mod engine;
+mod nested;
 mod overflow;
 pub mod record;
 mod sched;
@@ -63,6 +64,8 @@ struct Shared {
     os: Os,
     fx: Effects,
     mail: Mail,
+    /// The hypervisor of a virtualized machine (`[virt]`): `os` is then the guest's.
+    virt: Option<Box<crate::virt::Hypervisor>>,
 }
 
 /// A machine built from a config, generic over the page-table design.
@@ -150,6 +153,13 @@ impl<PT: PageTable> Simulator<PT> {
                 os,
                 fx: Effects::default(),
                 mail: Mail::new(n, &cfg.shootdown),
+                virt: match &cfg.virt {
+                    Some(v) => Some(Box::new(crate::virt::Hypervisor::new(
+                        v,
+                        crate::util::splitmix64(seed ^ 0x4e57),
+                    )?)),
+                    None => None,
+                },
             },
             procs,
             spaces,

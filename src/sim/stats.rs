@@ -24,6 +24,8 @@ pub struct RunStats {
     pub phys_bytes_in_use: u64,
     pub physical: PhysReport,
     pub processes: Vec<ProcessStats>,
+    /// The host side of a virtualized machine.
+    pub host: Option<crate::report::virt::HostReport>,
 }
 
 /// One core's counters gathered from its components.
@@ -45,6 +47,8 @@ pub struct CoreStats {
     /// Whether the core got past its warm-up (always, with none): if not, its counters
     /// were never restarted and count the cold start.
     pub warm: bool,
+    /// A virtualized machine's nested walks and hypervisor work (`None` natively).
+    pub virt: Option<(crate::walker::NestedStats, crate::virt::VirtStats)>,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -115,6 +119,8 @@ impl<PT: PageTable> Simulator<PT> {
                     os: c.os_stats.clone(),
                     dram_pte_reads: mem.dram_pte_reads(c.id),
                     warm: c.warm,
+                    virt: (self.sh.virt.is_some())
+                        .then(|| (c.walker.stats.nested.clone(), c.virt.clone())),
                 })
                 .collect(),
             caches: mem.stats(),
@@ -123,6 +129,14 @@ impl<PT: PageTable> Simulator<PT> {
             page_table_bytes: self.spaces.iter().map(|s| s.table_bytes()).sum(),
             phys_bytes_in_use: frames.bytes_in_use,
             physical: self.sh.os.phys_report(),
+            host: self.sh.virt.as_deref().map(|hv| crate::report::virt::HostReport {
+                host_table_bytes: hv.table_bytes(),
+                host_tables: hv.table_stats(),
+                physical: hv.os.phys_report(),
+                backed_bytes: hv.host_stats.mapped_bytes.max(0) as u64,
+                backed_2m_pages: hv.host_stats.huge_faults_2m,
+                backed_1g_pages: hv.host_stats.huge_faults_1g,
+            }),
         }
     }
 

@@ -325,6 +325,10 @@ pub struct Tlbs<O = AnyOrganisation> {
     /// Memory reads of the probes since [`Tlbs::take_memory_reads`] last emptied it
     /// (none for organisations held in SRAM, such as set-associative).
     reads: MemReads,
+    /// Entries may be smaller than the page they translate (a virtualized machine's
+    /// guest huge page held as the host's smaller pages): invalidating a huge page then
+    /// removes every entry inside it.
+    splinters: bool,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -381,6 +385,7 @@ impl<O: Organisation> Tlbs<O> {
             structs,
             levels,
             filled: 0,
+            splinters: false,
             reads: MemReads::default(),
             memo: Memo {
                 valid: false,
@@ -634,6 +639,11 @@ impl<O: Organisation> Tlbs<O> {
 
     /// Remove the translation of `vaddr` (page of `size`) from every structure.
     pub fn invalidate_page(&mut self, asid: u16, vaddr: VirtAddr, size: PageSize) {
+        if self.splinters && size != PageSize::Size4K {
+            let base = vaddr.align_down(size).0;
+            self.invalidate_range(asid, base, base + size.bytes());
+            return;
+        }
         let vaddr = vaddr.0;
         self.forget_memo();
         for st in &mut self.structs {
@@ -641,6 +651,13 @@ impl<O: Organisation> Tlbs<O> {
                 st.org.invalidate_page(asid, vaddr, size);
             }
         }
+    }
+
+    /// Entries may translate part of a page (a virtualized machine's TLBs hold a guest
+    /// huge page as the host's smaller pages when the host maps it with them): an
+    /// invalidation of a huge page then removes every entry inside it.
+    pub fn set_splinters(&mut self) {
+        self.splinters = true;
     }
 
     /// Remove every entry of `asid` covering any byte of `[start, end)` from every

@@ -19,6 +19,8 @@
 //! function over two tables, with the caller's scratch buffers, so that the walker can
 //! call it per access without allocating.
 
+pub mod host;
+pub mod hypervisor;
 pub mod nested;
 pub mod ntlb;
 
@@ -26,6 +28,8 @@ pub use nested::{
     nested_walk, nested_walk_cached, Dimension, GuestTranslation, HostCache, NestedFault,
     NestedRef, NestedScratch, NestedWalk, NoHostCache,
 };
+pub use host::HostTable;
+pub use hypervisor::{HostFault, Hypervisor, VirtStats, VM};
 pub use ntlb::NestedTlb;
 
 #[cfg(test)]

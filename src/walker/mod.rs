@@ -17,11 +17,14 @@ use crate::addr::VirtAddr;
 use crate::assoc::SetAssoc;
 use crate::config::PscConfig;
 use crate::memory::MemorySystem;
-use crate::pagetable::{PageTable, Translation, WalkStart, WalkStep, NO_NODE};
+use crate::pagetable::{PageTable, Translation, WalkStart, WalkStep, Walkable};
 use crate::sim::record::{Event, NoRecord, Recorder};
 use crate::stats::Histogram;
 use crate::tlb::ASID_BITS;
 use serde::Serialize;
+
+mod nested;
+pub use nested::{NestedOutcome, NestedResult, NestedStats};
 
 /// Counters of one walk cache.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -46,6 +49,8 @@ pub struct WalkerStats {
     /// Walks by the number of page-table reads they made (the last bucket holds 64 and
     /// more): the chain or probe length distribution of hashed designs.
     pub reads_hist: Vec<u64>,
+    /// Nested walks (a virtualized machine): references by dimension and level.
+    pub nested: NestedStats,
 }
 
 /// What one walk did.
@@ -57,7 +62,7 @@ pub struct WalkResult {
     pub translation: Option<Translation>,
 }
 
-struct Psc {
+pub(super) struct Psc {
     level: usize,
     array: SetAssoc,
 }
@@ -66,6 +71,8 @@ pub struct Walker {
     pscs: Vec<Psc>,
     probe_latency: u64,
     steps: Vec<WalkStep>,
+    /// The nested walk's parts, on a virtualized machine.
+    nested: Option<nested::NestedParts>,
     pub stats: WalkerStats,
 }
 
@@ -103,12 +110,19 @@ impl Walker {
             pscs,
             probe_latency: cfgs.iter().map(|c| c.latency as u64).max().unwrap_or(0),
             steps: Vec::with_capacity(64),
+            nested: None,
             stats: WalkerStats {
                 psc: psc_stats,
                 reads_hist: vec![0; 65],
                 ..Default::default()
             },
         }
+    }
+
+    /// Make the walker one of a virtualized machine (a nested TLB of `ntlb` = (entries,
+    /// latency), if any): [`Walker::walk_nested`] needs it.
+    pub fn enable_nested(&mut self, ntlb: Option<(usize, u64)>) {
+        self.nested = Some(nested::NestedParts::new(ntlb));
     }
 
     /// Walk `vaddr` of address space `asid` for `core`.
@@ -136,6 +150,65 @@ impl Walker {
         mem: &mut MemorySystem,
         rec: &mut R,
     ) -> WalkResult {
+        let (start, probe_latency) = self.probe_pscs(asid, vaddr, pt, rec);
+        self.steps.clear();
+        let translation = pt.walk(asid, vaddr, start, &mut self.steps);
+        // Reads of one group go out together and cost the slowest; groups are sequential.
+        let mut pte_cycles = 0;
+        let mut group = None;
+        let mut slowest = 0;
+        for s in &self.steps {
+            let (lat, served_by) = mem.read_from(core, s.pte_addr, true);
+            if R::ON {
+                rec.event(Event::PteRead {
+                    step: *s,
+                    served_by,
+                    cycles: lat,
+                });
+            }
+            let lat = lat as u64;
+            if group != Some(s.group) {
+                pte_cycles += slowest;
+                slowest = 0;
+                group = Some(s.group);
+            }
+            slowest = slowest.max(lat);
+        }
+        pte_cycles += slowest;
+        // Remember the tables this walk found, for the next walk.
+        nested::learn(&mut self.pscs, asid, vaddr, pt, &self.steps);
+        let reads = self.steps.len() as u32;
+        let st = &mut self.stats;
+        st.walks += 1;
+        st.pte_reads += reads as u64;
+        st.psc_cycles += probe_latency;
+        st.pte_cycles += pte_cycles;
+        st.latency.record(probe_latency + pte_cycles);
+        st.reads_hist[(reads as usize).min(64)] += 1;
+        if R::ON {
+            rec.event(Event::WalkEnd {
+                pte_cycles,
+                translation,
+            });
+        }
+        WalkResult {
+            psc_cycles: probe_latency,
+            pte_cycles,
+            reads,
+            translation,
+        }
+    }
+
+    /// Probe the walk caches (in parallel) for `vaddr` of `asid`: the deepest hit's
+    /// table to start from, and the probe's cycles (with a design's own walk cache).
+    #[inline(always)]
+    fn probe_pscs<PT: Walkable, R: Recorder>(
+        &mut self,
+        asid: u16,
+        vaddr: VirtAddr,
+        pt: &PT,
+        rec: &mut R,
+    ) -> (Option<WalkStart>, u64) {
         let mut start = None;
         // Walk caches hold radix tables; other designs have none to skip.
         let pscs: &mut [Psc] = if pt.has_levels() {
@@ -177,67 +250,13 @@ impl Walker {
                 });
             }
         }
-        if R::ON {
+                if R::ON {
             rec.event(Event::WalkStart {
                 start,
                 probe_cycles: probe_latency,
             });
         }
-        self.steps.clear();
-        let translation = pt.walk(asid, vaddr, start, &mut self.steps);
-        // Reads of one group go out together and cost the slowest; groups are sequential.
-        let mut pte_cycles = 0;
-        let mut group = None;
-        let mut slowest = 0;
-        for s in &self.steps {
-            let (lat, served_by) = mem.read_from(core, s.pte_addr, true);
-            if R::ON {
-                rec.event(Event::PteRead {
-                    step: *s,
-                    served_by,
-                    cycles: lat,
-                });
-            }
-            let lat = lat as u64;
-            if group != Some(s.group) {
-                pte_cycles += slowest;
-                slowest = 0;
-                group = Some(s.group);
-            }
-            slowest = slowest.max(lat);
-        }
-        pte_cycles += slowest;
-        // Remember the tables this walk found, for the next walk.
-        for s in &self.steps {
-            if s.next == NO_NODE {
-                continue;
-            }
-            if let Some(p) = self.pscs.iter_mut().find(|p| p.level == s.level as usize) {
-                let prefix = vaddr.0 >> pt.level_shift(p.level);
-                let set = (prefix & p.array.set_mask()) as usize;
-                p.array.insert(set, psc_key(prefix, asid), s.next as u64);
-            }
-        }
-        let reads = self.steps.len() as u32;
-        let st = &mut self.stats;
-        st.walks += 1;
-        st.pte_reads += reads as u64;
-        st.psc_cycles += probe_latency;
-        st.pte_cycles += pte_cycles;
-        st.latency.record(probe_latency + pte_cycles);
-        st.reads_hist[(reads as usize).min(64)] += 1;
-        if R::ON {
-            rec.event(Event::WalkEnd {
-                pte_cycles,
-                translation,
-            });
-        }
-        WalkResult {
-            psc_cycles: probe_latency,
-            pte_cycles,
-            reads,
-            translation,
-        }
+        (start, probe_latency)
     }
 
     /// Name and radix level of each walk cache, in the order [`Event::WalkCache`]

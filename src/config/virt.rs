@@ -1,0 +1,153 @@
+//! Virtualization, `[virt]` (issue 18): the machine runs its processes inside one virtual
+//! machine, and translation is two-dimensional. Absent = a native machine (nothing else
+//! in the config changes meaning, and no native result or config hash changes).
+//!
+//! What each section means when `[virt]` is present:
+//! - `[os]` is the **guest** OS, running inside the VM: `os.phys_mem` is the VM's
+//!   guest-physical memory, and its page size, huge pages, paging and scheduling are the
+//!   guest's. `[page_table]` is the guest's page-table design (gVA → gPA).
+//! - `[virt.host]` is the **hypervisor**'s OS (the same keys as `[os]`): the machine's
+//!   host-physical memory, its fragmentation, the host's huge pages (host THP) and the
+//!   cost of a host fault, which backs guest-physical memory on first touch.
+//! - `[virt.host_table]` is the host table (EPT/NPT, stage 2; gPA → hPA): radix with 4
+//!   or 5 levels, or elastic cuckoo (nested elastic cuckoo, Stojkovic et al., ASPLOS
+//!   2022); the same keys as `[page_table]`.
+//!
+//! In: the decoded table. Out: [`VirtConfig`] for `crate::virt`, and its problems under
+//! `virt.<key>`; the checks against the guest's sections are passed their values by
+//! [`super::SystemConfig::validate`].
+
+use super::{OsConfig, PageTableConfig};
+use serde::{Deserialize, Serialize};
+
+/// How guest translations are made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VirtMode {
+    /// Two-dimensional walks: every guest page-table read, and the final guest-physical
+    /// address, is translated by the host table (Intel EPT, AMD NPT).
+    #[default]
+    Nested,
+}
+
+/// The nested TLB (AMD's NTLB): a fully associative LRU cache of host translations
+/// (gPA page → hPA), probed before each host walk of a nested walk, per core.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NtlbConfig {
+    pub entries: u32,
+    /// Probe cycles, charged once per host walk the nested walk attempts.
+    pub latency: u32,
+}
+
+/// Virtualization.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VirtConfig {
+    #[serde(default)]
+    pub mode: VirtMode,
+    /// The hypervisor's OS: host-physical memory and how it backs the VM's memory.
+    pub host: OsConfig,
+    /// The host table (EPT/NPT): `kind = "radix"` (4 or 5 levels) or `"cuckoo"`.
+    pub host_table: PageTableConfig,
+    /// Cycles of a VM exit and the re-entry (the round trip), charged for every exit
+    /// besides the work done in the hypervisor.
+    #[serde(default)]
+    pub exit_cycles: u64,
+    /// The nested TLB; absent = none.
+    #[serde(default)]
+    pub ntlb: Option<NtlbConfig>,
+}
+
+/// Most nested-TLB entries: it is fully associative and searched in full per host walk.
+const MAX_NTLB_ENTRIES: u32 = 4096;
+
+impl VirtConfig {
+    /// Problems of `[virt]` for a guest whose OS is `guest_os`.
+    pub fn validate(&self, guest_os: &OsConfig) -> Vec<(String, String)> {
+        let mut e = Vec::new();
+        // The host's own keys, checked as `[os]` and `[page_table]` check theirs, under
+        // this section's paths. One host "process" per VM: the VM's host table.
+        let host_keys = (self.host.validate(1, &self.host_table).into_iter())
+            .chain(self.host_table.validate(&self.host))
+            .map(|(k, m)| (rebase(&k), m));
+        e.extend(host_keys);
+        match &self.host_table {
+            PageTableConfig::Radix(_) | PageTableConfig::Cuckoo(_) => {}
+            other => e.push((
+                "virt.host_table.kind".into(),
+                format!(
+                    "\"{}\" is not a host table design: EPT/NPT are radix (4 or 5 levels); \"cuckoo\" is the nested elastic cuckoo table",
+                    crate::pagetable::DesignConfig::kind(other.design())
+                ),
+            )),
+        }
+        // The host model backs guest memory at first touch; it does not yet run a
+        // replacement policy or demotion over it (they need a per-access host hook).
+        if self.host.paging.replacement.is_some() {
+            e.push((
+                "virt.host.paging.replacement".into(),
+                "host page replacement (swapping guest memory out) is not modelled yet".into(),
+            ));
+        }
+        if self.host.huge_pages.demote {
+            e.push((
+                "virt.host.huge_pages.demote".into(),
+                "host demotion is not modelled yet".into(),
+            ));
+        }
+        let host_bits = self.host_table.design().va_bits();
+        let guest_mem = guest_os.phys_mem.0;
+        if host_bits < 64 && guest_mem > 1u64 << host_bits {
+            e.push((
+                "virt.host_table".into(),
+                format!(
+                    "maps {host_bits}-bit guest-physical addresses ({} bytes), less than the VM's memory (os.phys_mem = {})",
+                    1u64 << host_bits,
+                    guest_os.phys_mem
+                ),
+            ));
+        }
+        if self.host.phys_mem.0 < guest_mem {
+            e.push((
+                "virt.host.phys_mem".into(),
+                format!(
+                    "{} of host memory cannot back the VM's {} (os.phys_mem): host overcommit needs host paging, not modelled yet",
+                    self.host.phys_mem, guest_os.phys_mem
+                ),
+            ));
+        }
+        if self.exit_cycles > 1 << 40 {
+            e.push((
+                "virt.exit_cycles".into(),
+                format!(
+                    "{} cycles is beyond any real VM exit (at most 2^40)",
+                    self.exit_cycles
+                ),
+            ));
+        }
+        if let Some(n) = &self.ntlb {
+            if n.entries == 0 || n.entries > MAX_NTLB_ENTRIES {
+                e.push((
+                    "virt.ntlb.entries".into(),
+                    format!(
+                        "must be 1 to {MAX_NTLB_ENTRIES} (fully associative), not {}",
+                        n.entries
+                    ),
+                ));
+            }
+        }
+        e
+    }
+}
+
+/// `os.x` / `page_table.x` as the host's `virt.host.x` / `virt.host_table.x`.
+fn rebase(key: &str) -> String {
+    if let Some(rest) = key.strip_prefix("os.") {
+        format!("virt.host.{rest}")
+    } else if let Some(rest) = key.strip_prefix("page_table.") {
+        format!("virt.host_table.{rest}")
+    } else {
+        format!("virt.{key}")
+    }
+}

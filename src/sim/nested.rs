@@ -1,0 +1,65 @@
+//! A virtualized machine's TLB miss (`[virt]`): nested walks until one completes. A
+//! guest fault goes to the guest OS exactly as a native fault goes to the OS (its
+//! effects through [`super::shootdown::apply`]); an EPT violation exits to the
+//! hypervisor, which backs the guest-physical page; after either, the access walks
+//! again, as hardware replays it. Every walk and every fault is counted.
+//!
+//! In: the core, the gVA, the guest table, the shared machine (with its
+//! [`Hypervisor`](crate::virt::Hypervisor)). Out: the gVA → hPA translation the TLBs
+//! take (the smaller of the guest's and the host's page) and the walk-cache, read and
+//! fault cycles, as the native path returns them.
+
+use super::core::{Core, Timing};
+use super::shootdown::apply;
+use super::Shared;
+use crate::addr::VirtAddr;
+use crate::pagetable::{PageTable, Translation};
+use crate::virt::VM;
+use crate::walker::NestedOutcome;
+use crate::SimError;
+
+/// Most walks one access may need: a guest fault, then an EPT violation for each guest
+/// table page (5 levels, new ones after the guest fault too) and the data page.
+const MAX_WALKS: usize = 32;
+
+/// The nested-walk miss path; returns the translation and its walk-cache, read and
+/// fault cycles (the fault's: guest faults, VM exits and host faults).
+#[inline(never)]
+pub(super) fn walk_virt<PT: PageTable>(
+    core: &mut Core,
+    va: VirtAddr,
+    pt: &mut PT,
+    sh: &mut Shared,
+    t: &Timing,
+) -> Result<(Translation, u64, u64, u64), SimError> {
+    let (mut psc, mut pte, mut fault) = (0, 0, 0);
+    for _ in 0..MAX_WALKS {
+        let hv = (sh.virt.as_deref_mut()).expect("a virtualized machine");
+        let r = (core.walker).walk_nested(core.id, core.asid, VM, va, pt, hv.table(VM), &mut sh.mem);
+        psc += r.psc_cycles;
+        pte += r.pte_cycles;
+        match r.outcome {
+            NestedOutcome::Done(w) => {
+                core.virt.nested_fills += 1;
+                if w.host.size < w.guest.size {
+                    core.virt.splintered_fills += 1;
+                }
+                return Ok((w.page, psc, pte, fault));
+            }
+            NestedOutcome::GuestFault => {
+                (sh.os).handle_fault(pt, core.asid, va, &mut core.os_stats, &mut sh.fx)?;
+                let c = apply(core, &mut sh.fx, &mut sh.mail);
+                super::overflow::check(core, t, c)?;
+                fault += c;
+            }
+            NestedOutcome::HostFault(gpa) => {
+                let c = hv.ept_violation(VM, gpa, &mut core.virt)?.cycles();
+                super::overflow::check(core, t, c)?;
+                fault += c;
+            }
+        }
+    }
+    Err(SimError(format!(
+        "{va:#x}: still not mapped after {MAX_WALKS} nested walks and their faults"
+    )))
+}

@@ -1,0 +1,149 @@
+//! The hypervisor's OS model: it owns host-physical memory and each VM's host table, and
+//! backs guest-physical memory with host frames on demand.
+//!
+//! It is the same OS model as the guest's ([`Os`]: a buddy allocator, optionally
+//! pre-fragmented, the huge-page policy, fault costs), run over the host table with the
+//! VM as its address space and guest-physical addresses as the "virtual" ones: a first
+//! touch of a guest-physical page (an EPT violation) maps it at the host's page size
+//! (host THP), exactly as a native first touch maps a virtual page.
+//!
+//! In: an EPT violation (VM, gPA) from the walker. Out: what it cost ([`HostFault`]: the
+//! VM exit round trip and the host fault), counted by cause in the core's
+//! [`VirtStats`]. The host's own effects never reach the guest's TLBs here: the host
+//! policies allowed (`never`, `always`, `madvise`: sizes chosen at first touch) change
+//! no existing host translation; one that did would be reported as an error rather than
+//! leave stale nested-TLB entries.
+
+use super::host::HostTable;
+use crate::addr::{GuestPhysAddr, VirtAddr};
+use crate::config::VirtConfig;
+use crate::os::{Effects, Os, OsStats};
+use crate::pagetable::{Mappable, Translation};
+use crate::SimError;
+use serde::Serialize;
+
+/// A core's counters of the hypervisor's work and of the guest's translations it
+/// shapes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VirtStats {
+    /// VM exits, by cause (only EPT violations so far).
+    pub exits: ExitCounts,
+    /// Cycles of the exits' round trips (`virt.exit_cycles` each).
+    pub exit_cycles: u64,
+    /// Cycles of the host's fault handling (allocating, zeroing and mapping host
+    /// frames), besides the exits.
+    pub host_fault_cycles: u64,
+    /// TLB fills of a gVA → hPA translation whose host page is smaller than the guest's
+    /// (a guest huge page splintered into host pages: the TLB holds the smaller one).
+    pub splintered_fills: u64,
+    /// TLB fills after a nested walk (every TLB-missing access that completed).
+    pub nested_fills: u64,
+}
+
+/// VM exits by cause.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ExitCounts {
+    /// The host table did not map a guest-physical address (a first touch).
+    pub ept_violation: u64,
+}
+
+impl VirtStats {
+    pub fn add(&mut self, o: &VirtStats) {
+        self.exits.ept_violation += o.exits.ept_violation;
+        self.exit_cycles += o.exit_cycles;
+        self.host_fault_cycles += o.host_fault_cycles;
+        self.splintered_fills += o.splintered_fills;
+        self.nested_fills += o.nested_fills;
+    }
+}
+
+/// What handling an EPT violation cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostFault {
+    pub exit_cycles: u64,
+    pub host_cycles: u64,
+}
+
+impl HostFault {
+    pub fn cycles(&self) -> u64 {
+        self.exit_cycles + self.host_cycles
+    }
+}
+
+/// The hypervisor of a machine with one VM (VM id 1).
+pub struct Hypervisor {
+    /// The host's OS over host-physical memory.
+    pub os: Os,
+    /// Host table of VM i + 1.
+    tables: Vec<HostTable>,
+    fx: Effects,
+    exit_cycles: u64,
+    /// The host OS's counters (its minor faults are the VM's host faults).
+    pub host_stats: OsStats,
+}
+
+/// The VM the machine's processes run in.
+pub const VM: u16 = 1;
+
+impl Hypervisor {
+    pub fn new(cfg: &VirtConfig, seed: u64) -> Result<Hypervisor, SimError> {
+        let mut os = Os::new(&cfg.host, seed);
+        let table = HostTable::new(&cfg.host_table, &cfg.host, &mut os.frames)?;
+        Ok(Hypervisor {
+            os,
+            tables: vec![table],
+            fx: Effects::default(),
+            exit_cycles: cfg.exit_cycles,
+            host_stats: OsStats::default(),
+        })
+    }
+
+    /// VM `vm`'s host table.
+    #[inline(always)]
+    pub fn table(&self, vm: u16) -> &HostTable {
+        &self.tables[vm as usize - 1]
+    }
+
+    /// The host translation of `gpa` in VM `vm`, if mapped (no timing).
+    pub fn translate(&self, vm: u16, gpa: GuestPhysAddr) -> Option<Translation> {
+        self.table(vm).translate(vm, VirtAddr(gpa.0))
+    }
+
+    /// An EPT violation at `gpa` of VM `vm`: exit to the hypervisor, which backs the
+    /// guest-physical page with host memory (at the host's page size), and re-enter.
+    pub fn ept_violation(
+        &mut self,
+        vm: u16,
+        gpa: GuestPhysAddr,
+        stats: &mut VirtStats,
+    ) -> Result<HostFault, SimError> {
+        let table = &mut self.tables[vm as usize - 1];
+        self.fx.clear();
+        (self.os).handle_fault(table, vm, VirtAddr(gpa.0), &mut self.host_stats, &mut self.fx)?;
+        if !self.fx.invalidate.is_empty() || self.fx.flush_walk_caches || self.fx.flush_space {
+            return Err(SimError(format!(
+                "internal: the host's fault at guest-physical {:#x} changed existing host translations, which the model cannot yet take back from the guest's TLBs",
+                gpa.0
+            )));
+        }
+        let f = HostFault {
+            exit_cycles: self.exit_cycles,
+            host_cycles: self.fx.cycles,
+        };
+        self.fx.clear();
+        stats.exits.ept_violation += 1;
+        stats.exit_cycles += f.exit_cycles;
+        stats.host_fault_cycles += f.host_cycles;
+        Ok(f)
+    }
+
+    /// Bytes of the host tables.
+    pub fn table_bytes(&self) -> u64 {
+        self.tables.iter().map(|t| t.table_bytes()).sum()
+    }
+
+    /// Each host table's design-specific counters.
+    pub fn table_stats(&self) -> Vec<serde_json::Value> {
+        self.tables.iter().map(|t| t.stats()).collect()
+    }
+}

@@ -1,0 +1,229 @@
+//! The walker's two-dimensional walk (a virtualized machine, `[virt]`): the guest walk
+//! caches shorten the guest dimension, the nested TLB the host dimension, and every
+//! reference of [`crate::virt::nested_walk_cached`] is read through the memory system at
+//! its host-physical address.
+//!
+//! In: a guest-virtual address that missed the TLBs, the guest table (gVA → gPA), the
+//! VM's host table (gPA → hPA), the memory system. Out: a [`NestedResult`]: probe and
+//! read cycles, and the gVA's host-physical page, or which dimension faulted.
+//!
+//! Timing: the guest walk caches and the nested TLB cost what the native walk caches
+//! do, the slowest probe once per walk for the guest walk caches, plus the NTLB's
+//! latency once per host walk the nested walk attempts (each host walk waits for the
+//! guest entry before it, so the probes cannot overlap). Every reference depends on the
+//! one before, except reads of one issue group inside one one-dimensional walk (a hashed
+//! design's parallel probes), which go out together and cost the slowest.
+
+use super::{Walker, Psc};
+use crate::addr::{GuestPhysAddr, VirtAddr};
+use crate::memory::MemorySystem;
+use crate::pagetable::{PageTable, Translation, Walkable};
+use crate::virt::{HostCache, NestedFault, NestedRef, NestedScratch, NestedTlb, NestedWalk};
+use serde::Serialize;
+
+/// How a nested walk ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NestedOutcome {
+    /// Both dimensions mapped the address.
+    Done(NestedWalk),
+    /// The guest table does not map it: a guest page fault.
+    GuestFault,
+    /// The host table does not map `gpa`: an EPT violation.
+    HostFault(GuestPhysAddr),
+}
+
+/// What one nested walk did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NestedResult {
+    /// Guest walk-cache probe + nested-TLB probes.
+    pub psc_cycles: u64,
+    /// Every reference's read, guest and host.
+    pub pte_cycles: u64,
+    pub reads: u32,
+    pub outcome: NestedOutcome,
+}
+
+/// Largest guest or host level counted apart (5-level tables).
+pub const MAX_LEVEL: usize = 5;
+
+/// The walker's counters of nested walks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NestedStats {
+    /// Nested walks started (a faulting access walks again after each fault).
+    pub walks: u64,
+    /// References by `[guest level][host level]`: host level 0 is the guest entry's own
+    /// read, guest level 0 the host walk of the final gPA (hashed designs count at 0).
+    pub refs: [[u64; MAX_LEVEL + 1]; MAX_LEVEL + 1],
+    /// Host walks attempted (each probes the nested TLB when there is one) and made
+    /// (reading the host table).
+    pub host_lookups: u64,
+    pub host_walks: u64,
+    pub ntlb_hits: u64,
+}
+
+impl NestedStats {
+    pub fn add(&mut self, o: &NestedStats) {
+        self.walks += o.walks;
+        for (a, b) in self.refs.iter_mut().zip(&o.refs) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        self.host_lookups += o.host_lookups;
+        self.host_walks += o.host_walks;
+        self.ntlb_hits += o.ntlb_hits;
+    }
+}
+
+/// The walker's part of a virtualized machine: the nested TLB and the walk's buffers.
+pub(super) struct NestedParts {
+    ntlb: Option<NestedTlb>,
+    ntlb_latency: u64,
+    scratch: NestedScratch,
+    refs: Vec<NestedRef>,
+}
+
+impl NestedParts {
+    pub(super) fn new(ntlb: Option<(usize, u64)>) -> NestedParts {
+        NestedParts {
+            ntlb: ntlb.map(|(n, _)| NestedTlb::new(n)),
+            ntlb_latency: ntlb.map_or(0, |(_, l)| l),
+            scratch: NestedScratch::default(),
+            refs: Vec::with_capacity(64),
+        }
+    }
+}
+
+/// The host cache a nested walk probes: the NTLB if configured, counting lookups.
+struct Probe<'a> {
+    ntlb: Option<&'a mut NestedTlb>,
+    lookups: u64,
+    hits: u64,
+}
+
+impl HostCache for Probe<'_> {
+    #[inline]
+    fn lookup(&mut self, vm: u16, gpa: GuestPhysAddr) -> Option<Translation> {
+        self.lookups += 1;
+        let t = self.ntlb.as_mut()?.lookup(vm, gpa);
+        self.hits += t.is_some() as u64;
+        t
+    }
+    #[inline]
+    fn fill(&mut self, vm: u16, gpa: GuestPhysAddr, host: Translation) {
+        if let Some(n) = self.ntlb.as_mut() {
+            n.fill(vm, gpa, host);
+        }
+    }
+}
+
+impl Walker {
+    /// Walk `gva` of guest address space `asid` in VM `vm` for `core`: the guest table
+    /// `guest` over the host table `host`. Panics if the walker was built without
+    /// [`Walker::enable_nested`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn walk_nested<PT: PageTable, H: Walkable>(
+        &mut self,
+        core: usize,
+        asid: u16,
+        vm: u16,
+        gva: VirtAddr,
+        guest: &PT,
+        host: &H,
+        mem: &mut MemorySystem,
+    ) -> NestedResult {
+        let (start, guest_probe) = self.probe_pscs(asid, gva, guest, &mut crate::sim::record::NoRecord);
+        let parts = self.nested.as_mut().expect("a walker of a virtualized machine");
+        parts.refs.clear();
+        let mut probe = Probe {
+            ntlb: parts.ntlb.as_mut(),
+            lookups: 0,
+            hits: 0,
+        };
+        let found = crate::virt::nested_walk_cached(
+            guest,
+            asid,
+            host,
+            vm,
+            gva,
+            start,
+            &mut probe,
+            &mut parts.scratch,
+            &mut parts.refs,
+        );
+        let (lookups, hits) = (probe.lookups, probe.hits);
+        let psc_cycles = guest_probe + lookups * parts.ntlb_latency;
+        // Each reference waits for the one before, except reads of one issue group of
+        // one one-dimensional walk (same dimension, guest level and group).
+        let mut pte_cycles = 0;
+        let mut slowest = 0;
+        let mut prev = None;
+        let ns = &mut self.stats.nested;
+        for r in &parts.refs {
+            let (lat, _) = mem.read_from(core, r.hpa, true);
+            let key = (r.dim, r.guest_level, r.group);
+            if prev != Some(key) {
+                pte_cycles += slowest;
+                slowest = 0;
+                prev = Some(key);
+            }
+            slowest = slowest.max(lat as u64);
+            let (g, h) = (r.guest_level as usize, r.host_level as usize);
+            ns.refs[g.min(MAX_LEVEL)][h.min(MAX_LEVEL)] += 1;
+        }
+        pte_cycles += slowest;
+        // The guest walk caches learn the guest tables the walk found, as natively.
+        learn(&mut self.pscs, asid, gva, guest, parts.scratch.guest_steps());
+        let reads = parts.refs.len() as u32;
+        ns.walks += 1;
+        ns.host_lookups += lookups;
+        ns.ntlb_hits += hits;
+        ns.host_walks += lookups - hits;
+        let st = &mut self.stats;
+        st.walks += 1;
+        st.pte_reads += reads as u64;
+        st.psc_cycles += psc_cycles;
+        st.pte_cycles += pte_cycles;
+        st.latency.record(psc_cycles + pte_cycles);
+        st.reads_hist[(reads as usize).min(64)] += 1;
+        let outcome = match found {
+            Ok(w) => NestedOutcome::Done(w),
+            Err(NestedFault::Guest { .. }) => NestedOutcome::GuestFault,
+            Err(NestedFault::Host { gpa, .. }) => NestedOutcome::HostFault(gpa),
+        };
+        NestedResult {
+            psc_cycles,
+            pte_cycles,
+            reads,
+            outcome,
+        }
+    }
+
+    /// Drop every nested-TLB entry of `vm` (its host table changed).
+    pub fn flush_vm(&mut self, vm: u16) {
+        if let Some(n) = self.nested.as_mut().and_then(|p| p.ntlb.as_mut()) {
+            n.flush_vm(vm);
+        }
+    }
+}
+
+/// Fill the walk caches `pscs` with the tables a walk of `vaddr` found (`steps`).
+#[inline]
+pub(super) fn learn<PT: Walkable>(
+    pscs: &mut [Psc],
+    asid: u16,
+    vaddr: VirtAddr,
+    pt: &PT,
+    steps: &[crate::pagetable::WalkStep],
+) {
+    for s in steps {
+        if s.next == crate::pagetable::NO_NODE {
+            continue;
+        }
+        if let Some(p) = pscs.iter_mut().find(|p| p.level == s.level as usize) {
+            let prefix = vaddr.0 >> pt.level_shift(p.level);
+            let set = (prefix & p.array.set_mask()) as usize;
+            p.array.insert(set, super::psc_key(prefix, asid), s.next as u64);
+        }
+    }
+}
