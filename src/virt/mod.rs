@@ -21,6 +21,7 @@
 
 pub mod nested;
 pub mod ntlb;
+pub mod vipi;
 
 pub use nested::{
     nested_walk, nested_walk_cached, Dimension, GuestTranslation, HostCache, NestedFault,
@@ -32,3 +33,5 @@ pub use ntlb::NestedTlb;
 mod ntlb_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vipi_tests;
