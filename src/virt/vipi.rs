@@ -1,6 +1,6 @@
 //! The timing of a guest TLB shootdown between virtual CPUs (issue 18, item 7): how long
 //! the initiating vCPU waits, what each target vCPU pays and when, and which VM exits the
-//! shootdown causes, under four delivery schemes ([`VipiScheme`]).
+//! shootdown causes, under five delivery schemes ([`VipiScheme`]).
 //!
 //! Owns the model only, as a pure function ([`virtual_shootdown`]) over the costs
 //! ([`VipiCosts`]) and the targets' host-scheduling state at the shootdown
@@ -19,21 +19,30 @@
 //! `max(arrival, its next access boundary)`, and the initiator waits for the last
 //! acknowledgement (and for its own last send). What virtualization changes:
 //!
-//! - `Exit`: each guest write of the interrupt command register (ICR) is a VM exit: one
-//!   per target IPI, not one per shootdown, because Linux's x2APIC physical-mode
-//!   `send_IPI_mask` writes the ICR once per destination CPU and the broadcast
-//!   shorthand ("all but self") is only used when every CPU is targeted, which a TLB
-//!   flush of one mm_cpumask is not. The hypervisor posts the interrupt: a running
-//!   target gets it after the posted-interrupt notification (no exit on the target); a
-//!   preempted one finds it pending when the host runs it again. The initiator waits for
-//!   every acknowledgement, the preempted targets' included.
+//! - `Exit`: each guest write of the interrupt command register (ICR) is a VM exit, and
+//!   there is one write per target, not one per shootdown: the guest is taken to use
+//!   x2APIC physical destination mode without shorthand (Linux's `x2apic_phys`
+//!   `send_IPI_mask` writes the ICR once per destination CPU), the only mode IPI
+//!   virtualization virtualizes, so that `Exit` and `Ipiv` differ by the exit alone. A
+//!   guest whose one write names several targets (x2APIC cluster mode: one per cluster of
+//!   16; the "all but self" shorthand when the mask is every other vCPU) exits once per
+//!   write: `PvIpi`'s timing (one exit, then a post per target) is that case's timing too,
+//!   with the ICR's decoding in `hypercall_cycles`. The hypervisor posts the interrupt:
+//!   a running target gets it after the posted-interrupt notification (no exit on the
+//!   target); a preempted one finds it pending when the host runs it again. The
+//!   initiator waits for every acknowledgement, the preempted targets' included.
 //! - `Ipiv`: IPI virtualization: the CPU posts the interrupt itself, no exit on the sender;
 //!   delivery and waiting as `Exit`.
+//! - `PvIpi`: KVM's paravirtual send-IPI (`KVM_HC_SEND_IPI`, what a Linux guest on KVM
+//!   uses when the hypervisor offers it): one hypercall exit for every target of the
+//!   shootdown, the hypervisor posting each; delivery and waiting as `Exit`. (One
+//!   hypercall names up to 128 consecutive APIC ids: a VM of more vCPUs may need more,
+//!   which is not modelled.)
 //! - `PvFlush`: KVM's paravirtual TLB flush (`kvm_flush_tlb_multi`): the initiator reads
 //!   each target's steal-time `preempted` flag; a preempted target gets no IPI but a
 //!   `KVM_VCPU_FLUSH_TLB` mark, and KVM flushes its guest TLB when it next enters
 //!   (`record_steal_time`), so the initiator does not wait for it. Running targets get
-//!   IPIs, with exits or by IPIv.
+//!   IPIs, sent in any of the three ways above ([`IpiSend`]).
 //! - `Broadcast`: a flush hypercall (Hyper-V's `HvFlushVirtualAddressSpace` as KVM
 //!   implements it): one VM exit on the sender; the hypervisor sets a flush request on each
 //!   named vCPU, kicks the running ones out of the guest with a host IPI and waits until
@@ -44,9 +53,11 @@
 //! ([`FlushScope::Vpid`]: every guest address space on that vCPU, INVVPID single-context),
 //! not only the shootdown's pages: a cheaper shootdown buys more misses afterwards.
 //!
+//! Posted interrupts (APICv) are assumed: an interrupt to a running vCPU never exits it.
 //! Not modelled: a running target preempted by the host between the shootdown and the
-//! IPI's arrival (the state is taken once, at `now`), topology-dependent latencies (one
-//! constant per hop kind), pause-loop exits of the waiting initiator and directed yield.
+//! IPI's arrival (the state is taken once, at `now`), a preempted one resumed on another
+//! core (its `path_cycles` stay), pause-loop exits of the waiting initiator and directed
+//! yield.
 
 /// Costs of the virtual-IPI paths, in host cycles. The defaults are PLACEHOLDERS (round
 /// numbers of the right order, not measurements) until cited figures replace them.
@@ -73,11 +84,12 @@ pub struct VipiCosts {
     /// `PvFlush`: the initiator's check of one target's steal-time `preempted` flag
     /// (and, for a preempted one, the compare-exchange that marks it).
     pub pv_check_cycles: u64,
-    /// `Broadcast`: the hypervisor's fixed work in the flush hypercall (decode the
-    /// processor set), between the exit and the first vCPU's request.
+    /// The hypervisor's fixed work in a hypercall that names a set of vCPUs (`PvIpi`'s
+    /// send-IPI, `Broadcast`'s flush): decode the set, between the exit and the first
+    /// vCPU's turn.
     pub hypercall_cycles: u64,
-    /// `Broadcast`: the hypervisor's work per named vCPU (set its flush request; send the
-    /// kick to a running one).
+    /// The hypervisor's work per vCPU named in such a hypercall: post its interrupt
+    /// (`PvIpi`), or set its flush request and kick it if it runs (`Broadcast`).
     pub per_vcpu_cycles: u64,
     /// `Broadcast`: from sending a kick to the running target's VM exit starting (a host
     /// IPI).
@@ -114,13 +126,25 @@ pub enum VipiScheme {
     Exit,
     /// IPI virtualization: ICR writes do not exit; otherwise as `Exit`.
     Ipiv,
+    /// One send-IPI hypercall for all targets; otherwise as `Exit`.
+    PvIpi,
     /// KVM's paravirtual flush: preempted targets are marked and flushed at their next
-    /// entry, not waited for; running ones get IPIs (by IPIv when `ipiv`, else with
-    /// exits).
-    PvFlush { ipiv: bool },
+    /// entry, not waited for; running ones get IPIs, sent as `send` says.
+    PvFlush { send: IpiSend },
     /// A flush hypercall: one exit; running targets kicked and waited for, preempted
     /// ones flushed at their next entry.
     Broadcast,
+}
+
+/// How the guest sends IPIs: the first three schemes, and `PvFlush`'s IPIs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpiSend {
+    /// One ICR write, one VM exit, per target.
+    Exit,
+    /// One ICR write per target, no exit (IPI virtualization).
+    Ipiv,
+    /// One send-IPI hypercall (one exit) for all targets.
+    PvIpi,
 }
 
 /// A target vCPU's host-scheduling state at the shootdown.
@@ -136,11 +160,18 @@ pub enum VcpuState {
     Preempted { resume: u64 },
 }
 
-/// One target of a shootdown: its vCPU index in the VM (passed through) and its state.
+/// One target of a shootdown: its vCPU index in the VM (passed through), its state, and
+/// its distance from the initiator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Target {
     pub vcpu: u16,
     pub state: VcpuState,
+    /// The topology's latency between the initiator's core and this target's core beyond
+    /// the base latencies of [`VipiCosts`] (hops and a socket crossing: natively
+    /// `ipi_latency(a, b) - ipi_base_cycles`; 0 on neighbouring cores). Added to the
+    /// interrupt's or kick's way there (when it travels to a running target) and to the
+    /// acknowledgement's way back.
+    pub path_cycles: u64,
 }
 
 /// A guest shootdown to time.
@@ -197,6 +228,8 @@ pub struct TargetCost {
 }
 
 impl TargetCost {
+    /// What the target's flush removes: a guest handler's INVLPGs or address-space flush
+    /// for an IPI, the vCPU's whole guest TLB context for a flush the hypervisor does.
     pub fn flush_scope(&self) -> FlushScope {
         match self.reached {
             Reached::Ipi => FlushScope::Request,
@@ -208,7 +241,8 @@ impl TargetCost {
 /// VM exits a shootdown caused, by cause.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VmExits {
-    /// ICR writes on the initiator (`Exit`, and `PvFlush` without IPIv).
+    /// Exits of the initiator to send IPIs: ICR writes (`Exit`) or send-IPI hypercalls
+    /// (`PvIpi`), also as `PvFlush`'s sends.
     pub ipi_send: u64,
     /// Flush hypercalls on the initiator (`Broadcast`).
     pub hypercall: u64,
@@ -231,9 +265,10 @@ pub struct VipiOutcome {
 /// applies each flush ([`TargetCost::flush_scope`]); see the module doc for the schemes.
 pub fn virtual_shootdown(costs: &VipiCosts, req: &VipiRequest) -> VipiOutcome {
     match req.scheme {
-        VipiScheme::Exit => by_ipis(costs, req, false, false),
-        VipiScheme::Ipiv => by_ipis(costs, req, true, false),
-        VipiScheme::PvFlush { ipiv } => by_ipis(costs, req, ipiv, true),
+        VipiScheme::Exit => by_ipis(costs, req, IpiSend::Exit, false),
+        VipiScheme::Ipiv => by_ipis(costs, req, IpiSend::Ipiv, false),
+        VipiScheme::PvIpi => by_ipis(costs, req, IpiSend::PvIpi, false),
+        VipiScheme::PvFlush { send } => by_ipis(costs, req, send, true),
         VipiScheme::Broadcast => by_hypercall(costs, req),
     }
 }
@@ -246,8 +281,9 @@ fn preempted_until(state: VcpuState, now: u64) -> Option<u64> {
     }
 }
 
-/// When a target that is not running before it resumes can take an interrupt:
-/// `free_at` when running, `resume` otherwise.
+/// The earliest time a target can take an interrupt or a kick that reaches it while it
+/// runs: its access boundary when running, its `resume` when it was preempted (and has
+/// resumed by then).
 fn free_at(state: VcpuState) -> u64 {
     match state {
         VcpuState::Running { free_at } => free_at,
@@ -255,52 +291,65 @@ fn free_at(state: VcpuState) -> u64 {
     }
 }
 
-/// `Exit`, `Ipiv` and `PvFlush`: guest IPIs, one after the other. With `pv`, the
-/// initiator first checks every target's preempted flag and sends IPIs only to the
-/// running ones; the preempted ones get a flush at their next entry.
-fn by_ipis(costs: &VipiCosts, req: &VipiRequest, ipiv: bool, pv: bool) -> VipiOutcome {
+/// `Exit`, `Ipiv`, `PvIpi` and `PvFlush`: guest IPIs, sent as `send` says, in the
+/// targets' order. With `pv`, the initiator first checks every target's preempted flag
+/// and sends IPIs only to the running ones; the preempted ones get a flush at their next
+/// entry.
+fn by_ipis(costs: &VipiCosts, req: &VipiRequest, send: IpiSend, pv: bool) -> VipiOutcome {
     let now = req.now;
     let mut exits = VmExits::default();
     let mut targets = Vec::with_capacity(req.targets.len());
-    // The PV check loop runs before any IPI (kvm_flush_tlb_multi, then the native send).
+    let skipped = |tg: &Target| pv && preempted_until(tg.state, now).is_some();
+    // `t`: the sender's clock (the hypervisor's, inside an exit). The PV check loop runs
+    // before any IPI (kvm_flush_tlb_multi, then the native send).
     let mut t = now;
     if pv {
         t += req.targets.len() as u64 * costs.pv_check_cycles;
+    }
+    // One send-IPI hypercall for all IPI targets (none when there is none).
+    let hypercall = send == IpiSend::PvIpi && req.targets.iter().any(|tg| !skipped(tg));
+    if hypercall {
+        exits.ipi_send += 1;
+        t += costs.exit_cycles + costs.hypercall_cycles;
     }
     let handler = costs.interrupt_cycles + req.work;
     let mut done = t;
     for tg in req.targets {
         let resume = preempted_until(tg.state, now);
-        if pv {
-            if let Some(resume) = resume {
-                targets.push(TargetCost {
-                    vcpu: tg.vcpu,
-                    reached: Reached::FlushOnEntry,
-                    at: resume,
-                    cycles: costs.entry_flush_cycles,
-                    ack: None,
-                });
-                continue;
-            }
+        if skipped(tg) {
+            targets.push(TargetCost {
+                vcpu: tg.vcpu,
+                reached: Reached::FlushOnEntry,
+                at: resume.expect("skipped targets are preempted"),
+                cycles: costs.entry_flush_cycles,
+                ack: None,
+            });
+            continue;
         }
-        // `posted`: the interrupt is in the target's posted-interrupt descriptor;
-        // `t`: the sender is back in the guest.
-        let posted = if ipiv {
-            t += costs.ipiv_send_cycles;
-            t
-        } else {
-            exits.ipi_send += 1;
-            let posted = t + costs.exit_cycles + costs.icr_cycles;
-            t = posted + costs.entry_cycles;
-            posted
+        // `posted`: the interrupt is in the target's posted-interrupt descriptor.
+        let posted = match send {
+            IpiSend::Exit => {
+                exits.ipi_send += 1;
+                let posted = t + costs.exit_cycles + costs.icr_cycles;
+                t = posted + costs.entry_cycles;
+                posted
+            }
+            IpiSend::Ipiv => {
+                t += costs.ipiv_send_cycles;
+                t
+            }
+            IpiSend::PvIpi => {
+                t += costs.per_vcpu_cycles;
+                t
+            }
         };
         // Still preempted when posted: no notification; it finds the interrupt at its
-        // VM entry. Otherwise the notification arrives and it takes it at its boundary.
+        // VM entry. Otherwise the notification travels and it takes it at its boundary.
         let begin = match resume {
             Some(r) if r > posted => r,
-            _ => (posted + costs.posted_latency_cycles).max(free_at(tg.state)),
+            _ => (posted + costs.posted_latency_cycles + tg.path_cycles).max(free_at(tg.state)),
         };
-        let ack = begin + handler + costs.ack_cycles;
+        let ack = begin + handler + costs.ack_cycles + tg.path_cycles;
         done = done.max(ack);
         targets.push(TargetCost {
             vcpu: tg.vcpu,
@@ -309,6 +358,9 @@ fn by_ipis(costs: &VipiCosts, req: &VipiRequest, ipiv: bool, pv: bool) -> VipiOu
             cycles: handler,
             ack: Some(ack),
         });
+    }
+    if hypercall {
+        t += costs.entry_cycles;
     }
     VipiOutcome {
         initiator_wait: done.max(t) - now,
@@ -341,11 +393,11 @@ fn by_hypercall(costs: &VipiCosts, req: &VipiRequest) -> VipiOutcome {
             continue;
         }
         // The kick is a host interrupt: it exits the guest at the target's boundary.
-        let begin = (t + costs.kick_latency_cycles).max(free_at(tg.state));
+        let begin = (t + costs.kick_latency_cycles + tg.path_cycles).max(free_at(tg.state));
         exits.kick += 1;
         // The hypervisor's wait ends once the target has exited; it flushes and
         // re-enters on its own time.
-        let ack = begin + costs.exit_cycles + costs.ack_cycles;
+        let ack = begin + costs.exit_cycles + costs.ack_cycles + tg.path_cycles;
         done = done.max(ack);
         targets.push(TargetCost {
             vcpu: tg.vcpu,

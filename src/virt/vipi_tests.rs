@@ -6,8 +6,8 @@
 //! of `costs()`, each chosen distinct so that a misplaced term changes the sum.
 
 use super::vipi::{
-    virtual_shootdown, FlushScope, HostRunqueue, Reached, Target, TargetCost, VcpuState, VipiCosts,
-    VipiOutcome, VipiRequest, VipiScheme, VmExits,
+    virtual_shootdown, FlushScope, HostRunqueue, IpiSend, Reached, Target, TargetCost, VcpuState,
+    VipiCosts, VipiOutcome, VipiRequest, VipiScheme, VmExits,
 };
 
 /// exit 700, entry 300, ICR emulation 200, IPIv send 50, posted latency 400, interrupt
@@ -51,6 +51,7 @@ fn running(vcpu: u16, free_at: u64) -> Target {
     Target {
         vcpu,
         state: VcpuState::Running { free_at },
+        path_cycles: 0,
     }
 }
 
@@ -58,6 +59,7 @@ fn preempted(vcpu: u16, resume: u64) -> Target {
     Target {
         vcpu,
         state: VcpuState::Preempted { resume },
+        path_cycles: 0,
     }
 }
 
@@ -145,12 +147,47 @@ fn two_vcpus_ipiv_preempted() {
     expect(&out, 50_820, exits(0, 0, 0), &[ipi(1, 60_000, 60_820)]);
 }
 
+/// PvIpi, running: one hypercall: exit 700 + decode 250 + vCPU 1's post 80: posted at
+/// 11_030, sender back 11_030 + 300 = 11_330; arrival 11_430, ack 11_430 + 820 = 12_250.
+/// Wait 2_250; one ipi_send exit.
+#[test]
+fn two_vcpus_pv_ipi_running() {
+    let out = run(VipiScheme::PvIpi, &[running(1, NOW)]);
+    expect(&out, 2_250, exits(1, 0, 0), &[ipi(1, 11_430, 12_250)]);
+}
+
+/// PvIpi, preempted: posted at 11_030, taken at 60_000, ack 60_820. Wait 50_820; one
+/// ipi_send exit.
+#[test]
+fn two_vcpus_pv_ipi_preempted() {
+    let out = run(VipiScheme::PvIpi, &[preempted(1, NOW + X)]);
+    expect(&out, 50_820, exits(1, 0, 0), &[ipi(1, 60_000, 60_820)]);
+}
+
+/// PvFlush over PvIpi, preempted: the check (30) marks it, nobody is left to IPI, so no
+/// hypercall either: wait 30, no exits.
+#[test]
+fn two_vcpus_pv_flush_pv_ipi_preempted() {
+    let out = run(
+        VipiScheme::PvFlush {
+            send: IpiSend::PvIpi,
+        },
+        &[preempted(1, NOW + X)],
+    );
+    expect(&out, 30, exits(0, 0, 0), &[on_entry(1, 60_000)]);
+}
+
 /// PvFlush (IPIs with exits), running: the flag check costs 30 (10_030); then as Exit
 /// from there: posted 10_030 + 900 = 10_930, sender back 11_230, arrival 11_330, ack
 /// 11_330 + 820 = 12_150. Wait 2_150; one ipi_send exit.
 #[test]
 fn two_vcpus_pv_flush_running() {
-    let out = run(VipiScheme::PvFlush { ipiv: false }, &[running(1, NOW)]);
+    let out = run(
+        VipiScheme::PvFlush {
+            send: IpiSend::Exit,
+        },
+        &[running(1, NOW)],
+    );
     expect(&out, 2_150, exits(1, 0, 0), &[ipi(1, 11_330, 12_150)]);
 }
 
@@ -160,7 +197,9 @@ fn two_vcpus_pv_flush_running() {
 #[test]
 fn two_vcpus_pv_flush_preempted() {
     let out = run(
-        VipiScheme::PvFlush { ipiv: false },
+        VipiScheme::PvFlush {
+            send: IpiSend::Exit,
+        },
         &[preempted(1, NOW + X)],
     );
     expect(&out, 30, exits(0, 0, 0), &[on_entry(1, 60_000)]);
@@ -171,7 +210,12 @@ fn two_vcpus_pv_flush_preempted() {
 /// 10_480 + 820 = 11_300. Wait 1_300, no exits.
 #[test]
 fn two_vcpus_pv_flush_ipiv_running() {
-    let out = run(VipiScheme::PvFlush { ipiv: true }, &[running(1, NOW)]);
+    let out = run(
+        VipiScheme::PvFlush {
+            send: IpiSend::Ipiv,
+        },
+        &[running(1, NOW)],
+    );
     expect(&out, 1_300, exits(0, 0, 0), &[ipi(1, 10_480, 11_300)]);
 }
 
@@ -203,7 +247,19 @@ fn preemption_stalls_only_the_ipi_schemes() {
     for (scheme, depends) in [
         (VipiScheme::Exit, true),
         (VipiScheme::Ipiv, true),
-        (VipiScheme::PvFlush { ipiv: false }, false),
+        (VipiScheme::PvIpi, true),
+        (
+            VipiScheme::PvFlush {
+                send: IpiSend::PvIpi,
+            },
+            false,
+        ),
+        (
+            VipiScheme::PvFlush {
+                send: IpiSend::Exit,
+            },
+            false,
+        ),
         (VipiScheme::Broadcast, false),
     ] {
         let a = run(scheme, &[preempted(1, NOW + X)]).initiator_wait;
@@ -248,13 +304,53 @@ fn four_vcpus_ipiv() {
     expect(&out, 10_820, exits(0, 0, 0), &t);
 }
 
+/// PvIpi: one hypercall, the hypervisor from 10_950 posting at 11_030, 11_110, 11_190,
+/// the sender back at 11_190 + 300 = 11_490. vCPU 1: arrives 11_430, taken 11_600, ack
+/// 12_420. vCPU 2: taken 20_000, ack 20_820. vCPU 3: arrives 11_590, ack 12_410.
+/// Wait 10_820 as Exit, but 1 ipi_send exit instead of 3.
+#[test]
+fn four_vcpus_pv_ipi() {
+    let out = run(VipiScheme::PvIpi, &four());
+    let t = [
+        ipi(1, 11_600, 12_420),
+        ipi(2, 20_000, 20_820),
+        ipi(3, 11_590, 12_410),
+    ];
+    expect(&out, 10_820, exits(1, 0, 0), &t);
+}
+
+/// PvFlush over PvIpi: checks 90 (10_090), the hypercall 700 + 250 (11_040); vCPU 1
+/// posted 11_120, arrives 11_520, taken 11_600, ack 12_420; vCPU 2 marked, flush at
+/// 20_000; vCPU 3 posted 11_200, arrives 11_600, ack 12_420; sender back 11_500.
+/// Wait 2_420; 1 ipi_send exit.
+#[test]
+fn four_vcpus_pv_flush_pv_ipi() {
+    let out = run(
+        VipiScheme::PvFlush {
+            send: IpiSend::PvIpi,
+        },
+        &four(),
+    );
+    let t = [
+        ipi(1, 11_600, 12_420),
+        on_entry(2, 20_000),
+        ipi(3, 11_600, 12_420),
+    ];
+    expect(&out, 2_420, exits(1, 0, 0), &t);
+}
+
 /// PvFlush (exits): three checks, 90: 10_090. vCPU 1: posted 10_990, sender back 11_290,
 /// arrives 11_390, taken 11_600, ack 12_420. vCPU 2 marked: flush at 20_000. vCPU 3:
 /// posted 11_290 + 900 = 12_190, sender back 12_490, arrives 12_590, ack 13_410.
 /// Wait 3_410; 2 ipi_send exits.
 #[test]
 fn four_vcpus_pv_flush() {
-    let out = run(VipiScheme::PvFlush { ipiv: false }, &four());
+    let out = run(
+        VipiScheme::PvFlush {
+            send: IpiSend::Exit,
+        },
+        &four(),
+    );
     let t = [
         ipi(1, 11_600, 12_420),
         on_entry(2, 20_000),
@@ -289,8 +385,33 @@ fn preempted_around_the_post() {
     expect(&out, 1_820, exits(1, 0, 0), &[ipi(1, 11_000, 11_820)]);
     let out = run(VipiScheme::Exit, &[preempted(1, 10_800)]);
     expect(&out, 2_120, exits(1, 0, 0), &[ipi(1, 11_300, 12_120)]);
-    let out = run(VipiScheme::PvFlush { ipiv: false }, &[preempted(1, NOW)]);
+    let out = run(
+        VipiScheme::PvFlush {
+            send: IpiSend::Exit,
+        },
+        &[preempted(1, NOW)],
+    );
     expect(&out, 2_150, exits(1, 0, 0), &[ipi(1, 11_330, 12_150)]);
+}
+
+/// vCPU 1 on a core 250 cycles further away (`path_cycles`), both ways. Exit, running:
+/// posted 10_900, arrives 10_900 + 400 + 250 = 11_550, ack 11_550 + 720 + 100 + 250 =
+/// 12_620: wait 2_620. Exit, preempted: taken at 60_000 (the interrupt does not travel),
+/// ack 60_000 + 820 + 250 = 61_070: wait 51_070. Broadcast, running: kick sent 11_030,
+/// arrives 11_030 + 500 + 250 = 11_780, ack 11_780 + 700 + 100 + 250 = 12_830, re-entry
+/// 13_130: wait 3_130.
+#[test]
+fn a_farther_target() {
+    let far = |mut t: Target| {
+        t.path_cycles = 250;
+        [t]
+    };
+    let out = run(VipiScheme::Exit, &far(running(1, NOW)));
+    expect(&out, 2_620, exits(1, 0, 0), &[ipi(1, 11_550, 12_620)]);
+    let out = run(VipiScheme::Exit, &far(preempted(1, NOW + X)));
+    expect(&out, 51_070, exits(1, 0, 0), &[ipi(1, 60_000, 61_070)]);
+    let out = run(VipiScheme::Broadcast, &far(running(1, NOW)));
+    expect(&out, 3_130, exits(0, 1, 1), &[kicked(1, 11_780, 12_830)]);
 }
 
 /// No targets: nothing sent, nothing waited for, except Broadcast's hypercall (still
@@ -300,7 +421,10 @@ fn no_targets() {
     for s in [
         VipiScheme::Exit,
         VipiScheme::Ipiv,
-        VipiScheme::PvFlush { ipiv: true },
+        VipiScheme::PvIpi,
+        VipiScheme::PvFlush {
+            send: IpiSend::Ipiv,
+        },
     ] {
         expect(&run(s, &[]), 0, exits(0, 0, 0), &[]);
     }
@@ -419,6 +543,7 @@ fn stall_from_the_runqueue() {
     let t = [Target {
         vcpu: 1,
         state: rq.state(1, NOW),
+        path_cycles: 0,
     }];
     assert_eq!(run(VipiScheme::Exit, &t).initiator_wait, 40_820);
 }
