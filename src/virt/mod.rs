@@ -23,6 +23,7 @@ pub mod host;
 pub mod hypervisor;
 pub mod nested;
 pub mod ntlb;
+pub mod vipi;
 
 pub use nested::{
     nested_walk, nested_walk_cached, Dimension, GuestTranslation, HostCache, NestedFault,
@@ -36,3 +37,5 @@ pub use ntlb::NestedTlb;
 mod ntlb_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vipi_tests;
