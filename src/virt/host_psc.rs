@@ -126,7 +126,12 @@ impl HostPsc {
         self.levels
             .iter()
             .filter(|l| l.level == level)
-            .map(|l| l.array.iter().filter(|(k, _)| k & mask == vm as u64).count())
+            .map(|l| {
+                l.array
+                    .iter()
+                    .filter(|(k, _)| k & mask == vm as u64)
+                    .count()
+            })
             .sum()
     }
 
