@@ -9,10 +9,10 @@
 //! cache at level L holds an entry per (VM, gPA >> shift(L)), shift(L) = 12 + 9 (L - 1):
 //! 2M regions at level 2, 1G at 3, 512G at 4. Each case below writes, per host walk, the
 //! level its reads start at (`from`: 4 from the root, L - 1 after a hit at L, 0 after an
-//! NTLB hit), worked out by hand from which regions earlier walks filled; the count of a
-//! walk is then 4 guest reads + the sum of `from`, and its references are the uncached
-//! walk's (checked in `tests.rs` against the tables' own walks) without the host reads
-//! above `from`.
+//! NTLB hit), worked out by hand from which regions earlier walks filled; a completed
+//! walk over 4K host pages then makes 4 guest reads + the sum of `from`, and any walk's
+//! references are the uncached walk's (checked in `tests.rs` against the tables' own
+//! walks) without the host reads above `from`.
 //!
 //! The layout (asserted): the guest's allocator put its four tables and the first data
 //! page D1 in the first 2M of guest-physical memory, R0 = [0, 2M). The other data pages
@@ -20,10 +20,11 @@
 //! D2 in R0; D3 and D4 in R1 = [6M, 8M) (same 1G as R0, another 2M); D5 at 2G + 20K
 //! (another 1G, same 512G); D6 at 512G + 28K (another 512G); Y at 3G + 4K, not backed by
 //! the host (an EPT violation), in a 1G region whose level-2 host table exists (Z, 10M
-//! further, is backed) but without a leaf table for Y's 2M.
+//! further, is backed) but without a leaf table for Y's 2M; W at 1T + 8K, not backed, in
+//! a 512G region with no host table at all.
 
 use super::host_psc::{HostCaches, HostPsc};
-use super::nested::{Dimension, NestedFault, NestedRef};
+use super::nested::{nested_walk_cached, Dimension, NestedFault, NestedRef, NestedScratch};
 use super::ntlb::NestedTlb;
 use super::ntlb_tests::{lookup_pages, walk_c};
 use super::tests::{back, build, host_of, walk_at, Vm, GUEST, VM};
@@ -40,6 +41,7 @@ const D5: u64 = (2 << 30) + 0x5000;
 const D6: u64 = (512 << 30) + 0x7000;
 const Y: u64 = (3 << 30) + 0x1000;
 const Z: u64 = (3 << 30) + (10 << 20);
+const W: u64 = (1024 << 30) + 0x2000;
 
 /// Host walk caches at `levels`, 16 entries, 4-way LRU each: at most 4 prefixes per
 /// level appear below, all of which fit a 4-entry set, so nothing is evicted.
@@ -63,9 +65,9 @@ fn caches(ntlb: Option<usize>, levels: &[u32]) -> HostCaches {
 }
 
 /// The test VM (4-level guest, `hlevels` host, `hsize` host pages) and its gVAs:
-/// `g[0]` is `build`'s (data D1), `g[k]` = `g[0]` + k * 4K maps D2, D3, D4, D5, D6, Y
-/// for k = 1..=6. Everything backed with `hsize` pages but Y (and Z backed instead).
-fn layout(hlevels: usize, hsize: PageSize) -> (Vm, [VirtAddr; 7]) {
+/// `g[0]` is `build`'s (data D1), `g[k]` = `g[0]` + k * 4K maps D2, D3, D4, D5, D6, Y, W
+/// for k = 1..=7. Everything backed with `hsize` pages but Y and W (and Z backed).
+fn layout(hlevels: usize, hsize: PageSize) -> (Vm, [VirtAddr; 8]) {
     let mut vm = build(4, hlevels, PageSize::Size4K, hsize);
     let g0 = vm.gva;
     let p = lookup_pages(&vm, g0, PageSize::Size4K);
@@ -75,16 +77,16 @@ fn layout(hlevels: usize, hsize: PageSize) -> (Vm, [VirtAddr; 7]) {
         .map(|k| p[4] ^ (k << 12))
         .find(|d| !p.contains(d))
         .unwrap();
-    let g: [VirtAddr; 7] = std::array::from_fn(|k| g0 + k as u64 * 0x1000);
-    // The leaf table exists (indices 0x167..0x16d of it), so mapping allocates nothing.
+    let g: [VirtAddr; 8] = std::array::from_fn(|k| g0 + k as u64 * 0x1000);
+    // The leaf table exists (indices 0x167..0x16e of it), so mapping allocates nothing.
     let mut none = FrameAllocator::new(1 << 21, FrameAlloc::Shuffled, 1);
-    for (k, d) in [d2, D3, D4, D5, D6, Y].into_iter().enumerate() {
+    for (k, d) in [d2, D3, D4, D5, D6, Y, W].into_iter().enumerate() {
         let (gva, page) = (g[k + 1], d & !0xfff);
         vm.guest
             .map(GUEST, gva, PageSize::Size4K, PhysAddr(page), &mut none)
             .unwrap();
         assert_eq!(lookup_pages(&vm, gva, PageSize::Size4K)[..4], p[..4]);
-        if d != Y {
+        if d != Y && d != W {
             back(&mut vm, d, hsize);
         }
     }
@@ -374,4 +376,127 @@ fn an_ept_violation_keeps_the_tables_its_host_walk_found_and_nothing_else() {
     assert_eq!(c.ntlb().unwrap().len(), 6);
     // And again: every host walk an NTLB hit, the 4 guest reads.
     check(&vm, VM, g[6], &mut c, &[0; 5], 4);
+}
+
+#[test]
+fn an_ept_violation_at_the_host_root_finds_no_table_and_fills_nothing() {
+    // g7 (W, 512G #2, no host table under its PML4 entry). With caches at 4, 3, 2 and
+    // an NTLB warmed by g0 (12, as above): the tables NTLB hits, W's host walk misses
+    // every cache (prefixes 2, 1024, 512K never filled) and reads 1 entry, the
+    // not-present PML4 entry: 4 + 1 = 5, a violation at W. No table found: the caches
+    // hold what g0 left (one entry per level) and the NTLB its 5 pages; the retry is 5
+    // again.
+    let (vm, g) = layout(4, PageSize::Size4K);
+    let mut c = caches(Some(8), &[4, 3, 2]);
+    check(&vm, VM, g[0], &mut c, &[4, 1, 1, 1, 1], 12);
+    for _ in 0..2 {
+        check(&vm, VM, g[7], &mut c, &[0, 0, 0, 0, 4], 5);
+        assert_eq!(
+            walk_c(&vm, VM, g[7], &mut caches(None, &[])).0,
+            Err(NestedFault::Host {
+                gpa: GuestPhysAddr(W + g[7].offset(PageSize::Size4K)),
+                guest_level: 0,
+            })
+        );
+        for level in [4, 3, 2] {
+            assert_eq!(c.psc().occupancy(level, VM), 1);
+        }
+        assert_eq!(c.ntlb().unwrap().len(), 5);
+    }
+}
+
+#[test]
+fn lru_keeps_the_guest_tables_region_and_lets_the_data_regions_evict_each_other() {
+    // A PDE cache of 2 entries, one set (2 ways, LRU), so every region competes.
+    // g0: T4 misses and fills R0; the rest hit: 12, holding [R0].
+    // g2: tables hit R0 (1 each), D3 misses (4) and fills R1: 12, [R0 R1] (LRU first).
+    // g4: tables hit R0, making R1 the LRU; D5 misses (4) and evicts R1: 12, [R0 R5].
+    // g2: tables hit R0; D3 misses again (R1 gone) and evicts R5: 12, [R0 R1].
+    // g3: D4 in R1: every host walk hits: 9.
+    let (vm, g) = layout(4, PageSize::Size4K);
+    let pde = PscConfig {
+        name: "pde".into(),
+        level: 2,
+        entries: 2,
+        ways: 2,
+        latency: 1,
+        replacement: Replacement::Lru,
+    };
+    let mut c = HostCaches::new(None, HostPsc::new(&[pde], 1));
+    check(&vm, VM, g[0], &mut c, &[4, 1, 1, 1, 1], 12);
+    check(&vm, VM, g[2], &mut c, &[1, 1, 1, 1, 4], 12);
+    check(&vm, VM, g[4], &mut c, &[1, 1, 1, 1, 4], 12);
+    check(&vm, VM, g[2], &mut c, &[1, 1, 1, 1, 4], 12);
+    check(&vm, VM, g[3], &mut c, &[1; 5], 9);
+    assert_eq!(counts(&c, 2), (25, 4 + 4 + 4 + 4 + 5));
+}
+
+#[test]
+fn a_hashed_host_table_has_no_levels_to_cache_but_the_ntlb_still_serves_it() {
+    use crate::config::OsConfig;
+    use crate::pagetable::inverted::{Inverted, InvertedConfig};
+    use crate::pagetable::{Radix, Walkable};
+    // A 4-level radix guest (4K pages) over an inverted host table: the walk caches are
+    // never probed (lookups stay 0) while every host walk is still one probe of the
+    // NTLB (5 per nested walk). Cold: the uncached walk. Again: 5 NTLB hits, the 4
+    // guest reads only.
+    let gva = VirtAddr(0x7f12_3456_7abc);
+    let mut gframes = FrameAllocator::new(4 << 30, FrameAlloc::Shuffled, 7);
+    let mut hframes = FrameAllocator::new(16 << 30, FrameAlloc::Shuffled, 8);
+    let mut guest = Radix::new(&[9, 9, 9, 9], &mut gframes).unwrap();
+    let f = gframes.alloc(PageSize::Size4K).unwrap();
+    guest
+        .map(GUEST, gva, PageSize::Size4K, PhysAddr(f), &mut gframes)
+        .unwrap();
+    let mut host = Inverted::new(
+        &InvertedConfig::default(),
+        &OsConfig::with_memory(16 << 30),
+        &mut hframes,
+    )
+    .unwrap();
+    let mut steps = Vec::new();
+    let gt = guest.walk(GUEST, gva, None, &mut steps).unwrap();
+    let mut gpas: Vec<u64> = steps.iter().map(|s| s.pte_addr.0).collect();
+    gpas.push(gt.frame.0 + gva.offset(PageSize::Size4K));
+    for p in gpas {
+        if host.translate(VM, VirtAddr(p)).is_none() {
+            let f = hframes.alloc(PageSize::Size4K).unwrap();
+            host.map(
+                VM,
+                VirtAddr(p & !0xfff),
+                PageSize::Size4K,
+                PhysAddr(f),
+                &mut hframes,
+            )
+            .unwrap();
+        }
+    }
+    let walk = |c: &mut HostCaches| {
+        let mut refs = Vec::new();
+        let r = nested_walk_cached(
+            &guest,
+            GUEST,
+            &host,
+            VM,
+            gva,
+            None,
+            c,
+            &mut NestedScratch::default(),
+            &mut refs,
+        );
+        (r, refs)
+    };
+    let (p, plain_refs) = walk(&mut caches(None, &[]));
+    let mut c = caches(Some(8), &[4, 3, 2]);
+    let (r, refs) = walk(&mut c);
+    assert_eq!((&r, &refs), (&p, &plain_refs));
+    assert_eq!(c.walk_probes(), 5);
+    let (r, refs) = walk(&mut c);
+    assert_eq!(r, p);
+    assert_eq!(refs.len(), 4);
+    assert!(refs.iter().all(|r| r.dim == Dimension::GuestPte));
+    for level in [4, 3, 2] {
+        assert_eq!(counts(&c, level), (0, 0));
+    }
+    assert_eq!(c.lookups(), 10);
 }
