@@ -57,6 +57,11 @@ pub struct VirtConfig {
     /// The nested TLB; absent = none.
     #[serde(default)]
     pub ntlb: Option<NtlbConfig>,
+    /// Host walk caches (EPT paging-structure caches), one per host-table level at most,
+    /// tagged by VM: a hit at level L starts a host walk below L. The keys of
+    /// `[[walker.psc]]`.
+    #[serde(default)]
+    pub host_psc: Vec<super::PscConfig>,
 }
 
 /// Most nested-TLB entries: it is fully associative and searched in full per host walk.
@@ -126,6 +131,17 @@ impl VirtConfig {
                 ),
             ));
         }
+        // The host walk caches are checked as the guest's are, against the host table's
+        // levels (a hashed host table has none to cache).
+        let walker = super::WalkerConfig {
+            max_concurrent_walks: 1,
+            psc: self.host_psc.clone(),
+        };
+        let levels = self.host_table.design().walk_cache_levels();
+        e.extend((walker.validate(levels).into_iter()).map(|(k, m)| {
+            let k = k.replacen("walker.psc", "virt.host_psc", 1);
+            (k, m.replace("the page table", "the host table"))
+        }));
         if let Some(n) = &self.ntlb {
             if n.entries == 0 || n.entries > MAX_NTLB_ENTRIES {
                 e.push((

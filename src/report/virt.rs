@@ -33,6 +33,8 @@ pub struct VirtReport {
     pub host_lookups: u64,
     pub ntlb_hits: u64,
     pub ntlb_hit_rate: f64,
+    /// Host walk caches (EPT paging-structure caches): lookups, hits, hit rate.
+    pub host_walk_caches: Vec<super::PscReport>,
     #[serde(flatten)]
     pub hypervisor: VirtStats,
 }
@@ -60,6 +62,12 @@ impl VirtReport {
             host_lookups: n.host_lookups,
             ntlb_hits: n.ntlb_hits,
             ntlb_hit_rate: ratio(n.ntlb_hits, n.host_lookups),
+            host_walk_caches: (n.host_psc.iter())
+                .map(|p| super::PscReport {
+                    hit_rate: ratio(p.hits, p.lookups),
+                    counts: p.clone(),
+                })
+                .collect(),
             hypervisor: v.clone(),
         }
     }

@@ -119,8 +119,11 @@ impl<PT: PageTable> Simulator<PT> {
                     os: c.os_stats.clone(),
                     dram_pte_reads: mem.dram_pte_reads(c.id),
                     warm: c.warm,
-                    virt: (self.sh.virt.is_some())
-                        .then(|| (c.walker.stats.nested.clone(), c.virt.clone())),
+                    virt: self.sh.virt.is_some().then(|| {
+                        let mut n = c.walker.stats.nested.clone();
+                        n.host_psc = c.walker.host_psc_stats();
+                        (n, c.virt.clone())
+                    }),
                 })
                 .collect(),
             caches: mem.stats(),

@@ -3,7 +3,8 @@
 //! to host-physical addresses.
 //!
 //! What virt will own: the two-dimensional walk (`nested.rs`, here now, with its
-//! [`HostCache`] hook and a nested TLB, `ntlb.rs`), then the `[virt]`
+//! [`HostCache`] hook, a nested TLB, `ntlb.rs`, and host walk caches, `host_psc.rs`,
+//! combined with the NTLB as [`HostCaches`]), then the `[virt]`
 //! config section (VMs, vCPUs, host table design), the hypervisor's OS model (backing
 //! guest-physical memory with host frames on demand, EPT violations, VM exits by cause),
 //! the caches of the 2D walk that are not plain TLBs (nested TLB, VM-tagged walk caches),
@@ -20,19 +21,23 @@
 //! call it per access without allocating.
 
 pub mod host;
+pub mod host_psc;
 pub mod hypervisor;
 pub mod nested;
 pub mod ntlb;
 pub mod vipi;
 
+pub use host_psc::{HostCaches, HostPsc};
 pub use nested::{
-    nested_walk, nested_walk_cached, Dimension, GuestTranslation, HostCache, NestedFault,
-    NestedRef, NestedScratch, NestedWalk, NoHostCache,
+    nested_walk, nested_walk_cached, Dimension, GuestTranslation, HostCache, HostLookup,
+    NestedFault, NestedRef, NestedScratch, NestedWalk, NoHostCache,
 };
 pub use host::HostTable;
 pub use hypervisor::{HostFault, Hypervisor, VirtStats, VM};
 pub use ntlb::NestedTlb;
 
+#[cfg(test)]
+mod host_psc_tests;
 #[cfg(test)]
 mod ntlb_tests;
 #[cfg(test)]

@@ -12,10 +12,12 @@
 //!
 //! What caches the host dimension is a [`HostCache`] (a generic parameter of
 //! [`nested_walk_cached`], no `dyn`): probed before each host walk with the VM and the
-//! gPA; a hit gives the host translation with no host reads (a nested TLB hit), a miss
-//! walks the host table and fills the cache. [`nested_walk`] is the uncached walk
-//! ([`NoHostCache`]). Later host walk caches plug in through the same hook, so the loop
-//! exists once.
+//! gPA; it answers a host translation with no host reads (a nested TLB hit), a host
+//! table to start the host walk in (a host walk-cache hit: the levels above it are not
+//! read), or nothing (the walk starts at the host root); each host walk made then fills
+//! the cache with its steps and translation. [`nested_walk`] is the uncached walk
+//! ([`NoHostCache`]). Nested TLB and host walk caches plug in through the same hook
+//! (`ntlb.rs`, `host_psc.rs`), so the loop exists once.
 //!
 //! Addresses: guest-physical ones are [`GuestPhysAddr`] at this interface (the faults'
 //! gPAs, the guest's frame, the cache's key), host-physical ones [`PhysAddr`]. The
@@ -31,26 +33,69 @@
 use crate::addr::{GuestPhysAddr, PageSize, PhysAddr, VirtAddr};
 use crate::pagetable::{Translation, WalkStart, WalkStep, Walkable};
 
-/// What caches host translations (gPA → hPA) for the nested walk: a nested TLB, later
-/// host walk caches. `lookup` before each host walk: `Some` is the host translation of
-/// the page holding `gpa` (its hPA frame base and host page size), taken with no host
-/// reads; `None` makes the walk read the host table and then `fill` with what it found.
-pub trait HostCache {
-    fn lookup(&mut self, vm: u16, gpa: GuestPhysAddr) -> Option<Translation>;
-    fn fill(&mut self, vm: u16, gpa: GuestPhysAddr, host: Translation);
+/// What one probe of a [`HostCache`] found for a gPA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostLookup {
+    /// The host translation of the page holding the gPA (its hPA frame base and host
+    /// page size): no host reads (a nested TLB hit).
+    Translation(Translation),
+    /// A host table to start the host walk in (a host walk-cache hit at level
+    /// `start.level + 1`): the walk reads only the levels from `start.level` down.
+    Start(WalkStart),
+    /// Nothing: the host walk starts at the host root.
+    Miss,
 }
 
-/// No host caching: every host walk reads the host table.
+/// What caches the host dimension (gPA → hPA) for the nested walk: a nested TLB, host
+/// walk caches, or both. Generic methods, no `dyn`: the host table's type is known at
+/// each call, so a cache reads its level shifts (`Walkable::level_shift`) from it.
+///
+/// Per nested walk: `begin_walk` once, then per host walk (each guest entry's gPA, then
+/// the final gPA) one `lookup`; unless it returned [`HostLookup::Translation`], the host
+/// table is walked (from the returned start, or the root) and `fill` sees the steps of
+/// that walk (from its start: the tables it found are the steps with `next != NO_NODE`)
+/// and its translation (`None`: the walk ended at a not-present entry, an EPT
+/// violation).
+pub trait HostCache {
+    /// A nested walk starts (a cache counting host walks per nested walk resets here).
+    #[inline(always)]
+    fn begin_walk(&mut self) {}
+    fn lookup<H: Walkable + ?Sized>(&mut self, vm: u16, gpa: GuestPhysAddr, host: &H)
+        -> HostLookup;
+    fn fill<H: Walkable + ?Sized>(
+        &mut self,
+        vm: u16,
+        gpa: GuestPhysAddr,
+        host: &H,
+        walked: &[WalkStep],
+        found: Option<Translation>,
+    );
+}
+
+/// No host caching: every host walk reads the host table from its root.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoHostCache;
 
 impl HostCache for NoHostCache {
     #[inline(always)]
-    fn lookup(&mut self, _vm: u16, _gpa: GuestPhysAddr) -> Option<Translation> {
-        None
+    fn lookup<H: Walkable + ?Sized>(
+        &mut self,
+        _vm: u16,
+        _gpa: GuestPhysAddr,
+        _host: &H,
+    ) -> HostLookup {
+        HostLookup::Miss
     }
     #[inline(always)]
-    fn fill(&mut self, _vm: u16, _gpa: GuestPhysAddr, _host: Translation) {}
+    fn fill<H: Walkable + ?Sized>(
+        &mut self,
+        _vm: u16,
+        _gpa: GuestPhysAddr,
+        _host: &H,
+        _walked: &[WalkStep],
+        _found: Option<Translation>,
+    ) {
+    }
 }
 
 /// A guest's translation as the nested walk sees it: a guest-physical frame.
@@ -165,8 +210,10 @@ pub fn nested_walk<G: Walkable + ?Sized, H: Walkable + ?Sized>(
 }
 
 /// [`nested_walk`] with `cache` probed before each host walk (each guest entry's gPA,
-/// then the final gPA): a hit makes no host reads, a miss walks the host table and fills
-/// `cache`. A host walk that ends not present fills nothing.
+/// then the final gPA): a full hit makes no host reads, a start hit walks the host table
+/// from that table, a miss from the root; every host walk made then fills `cache` with
+/// its steps and translation (see [`HostCache`]; what a not-present end fills is the
+/// cache's choice: [`super::NestedTlb`] nothing, [`super::HostPsc`] the tables found).
 #[allow(clippy::too_many_arguments)]
 pub fn nested_walk_cached<G: Walkable + ?Sized, H: Walkable + ?Sized, C: HostCache>(
     guest: &G,
@@ -183,6 +230,7 @@ pub fn nested_walk_cached<G: Walkable + ?Sized, H: Walkable + ?Sized, C: HostCac
         guest: gsteps,
         host: hsteps,
     } = scratch;
+    cache.begin_walk();
     gsteps.clear();
     // The guest table is a native `Walkable`: the `PhysAddr`s it gives (entry
     // addresses, frame) are guest-physical, typed as such from here on.
@@ -246,7 +294,7 @@ pub fn nested_walk_cached<G: Walkable + ?Sized, H: Walkable + ?Sized, C: HostCac
     })
 }
 
-/// One host walk of `gpa` (or a `cache` hit, no reads), its reads appended to `refs` as
+/// One host walk of `gpa` (or a `cache` hit: no reads, or a walk from a cached table), its reads appended to `refs` as
 /// `dim` of `guest_level`. Returns the host translation and the hPA of `gpa`, or `gpa`
 /// if not present.
 #[allow(clippy::too_many_arguments)]
@@ -260,12 +308,14 @@ fn host_walk<H: Walkable + ?Sized, C: HostCache>(
     hsteps: &mut Vec<WalkStep>,
     refs: &mut Vec<NestedRef>,
 ) -> Result<(Translation, PhysAddr), GuestPhysAddr> {
-    if let Some(t) = cache.lookup(vm, gpa) {
-        return Ok((t, t.frame + gpa.offset(t.size)));
-    }
+    let start = match cache.lookup(vm, gpa, host) {
+        HostLookup::Translation(t) => return Ok((t, t.frame + gpa.offset(t.size))),
+        HostLookup::Start(s) => Some(s),
+        HostLookup::Miss => None,
+    };
     hsteps.clear();
     // The host table is a native `Walkable` too: its input "virtual" address is the gPA.
-    let t = host.walk(vm, VirtAddr(gpa.0), None, hsteps);
+    let t = host.walk(vm, VirtAddr(gpa.0), start, hsteps);
     refs.extend(hsteps.iter().map(|h| NestedRef {
         dim,
         guest_level,
@@ -273,7 +323,7 @@ fn host_walk<H: Walkable + ?Sized, C: HostCache>(
         hpa: h.pte_addr,
         group: h.group,
     }));
+    cache.fill(vm, gpa, host, hsteps, t);
     let t = t.ok_or(gpa)?;
-    cache.fill(vm, gpa, t);
     Ok((t, t.frame + gpa.offset(t.size)))
 }

@@ -9,12 +9,14 @@
 //! kept in recency order (most recent last), so a lookup is a scan of at most N entries
 //! and a move, with no allocation after `new`.
 //!
-//! Not wired into the walker yet: no timing, no invalidation on host remaps (the
-//! hypervisor model's host-side shootdowns will call [`NestedTlb::flush_vm`]).
+//! Used alone as the [`HostCache`] of a nested walk, or inside
+//! [`super::HostCaches`] beside the host walk caches. Not wired into the walker yet: no
+//! timing, no invalidation on host remaps (the hypervisor model's host-side shootdowns
+//! will call [`NestedTlb::flush_vm`]).
 
-use super::nested::HostCache;
+use super::nested::{HostCache, HostLookup};
 use crate::addr::GuestPhysAddr;
-use crate::pagetable::Translation;
+use crate::pagetable::{Translation, WalkStep, Walkable};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
@@ -77,8 +79,10 @@ impl NestedTlb {
     }
 }
 
-impl HostCache for NestedTlb {
-    fn lookup(&mut self, vm: u16, gpa: GuestPhysAddr) -> Option<Translation> {
+impl NestedTlb {
+    /// The host translation of the page holding `gpa` for `vm`, if held (a hit makes it
+    /// the most recent entry); counts a hit or a miss.
+    pub fn lookup(&mut self, vm: u16, gpa: GuestPhysAddr) -> Option<Translation> {
         match self.position(vm, gpa) {
             Some(i) => {
                 self.hits += 1;
@@ -93,7 +97,9 @@ impl HostCache for NestedTlb {
         }
     }
 
-    fn fill(&mut self, vm: u16, gpa: GuestPhysAddr, host: Translation) {
+    /// Hold `host`, the host translation of the page holding `gpa`, as the most recent
+    /// entry (evicting the least recent one if full).
+    pub fn fill(&mut self, vm: u16, gpa: GuestPhysAddr, host: Translation) {
         if let Some(i) = self.position(vm, gpa) {
             self.entries.remove(i);
         } else if self.entries.len() == self.capacity {
@@ -104,5 +110,37 @@ impl HostCache for NestedTlb {
             gpa_base: gpa.align_down(host.size).0,
             host,
         });
+    }
+}
+
+/// Alone, the NTLB answers full translations or nothing, and learns only from host
+/// walks that found a translation (an EPT violation fills nothing: the hypervisor is
+/// about to change that mapping).
+impl HostCache for NestedTlb {
+    #[inline]
+    fn lookup<H: Walkable + ?Sized>(
+        &mut self,
+        vm: u16,
+        gpa: GuestPhysAddr,
+        _host: &H,
+    ) -> HostLookup {
+        match NestedTlb::lookup(self, vm, gpa) {
+            Some(t) => HostLookup::Translation(t),
+            None => HostLookup::Miss,
+        }
+    }
+
+    #[inline]
+    fn fill<H: Walkable + ?Sized>(
+        &mut self,
+        vm: u16,
+        gpa: GuestPhysAddr,
+        _host: &H,
+        _walked: &[WalkStep],
+        found: Option<Translation>,
+    ) {
+        if let Some(t) = found {
+            NestedTlb::fill(self, vm, gpa, t);
+        }
     }
 }

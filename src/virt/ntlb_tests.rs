@@ -15,7 +15,7 @@ use crate::config::FrameAlloc;
 use crate::os::frames::FrameAllocator;
 use crate::pagetable::{Mappable, Translation, Walkable};
 
-fn walk_c<C: HostCache>(
+pub(super) fn walk_c<C: HostCache>(
     vm: &Vm,
     vm_id: u16,
     gva: VirtAddr,
@@ -38,7 +38,7 @@ fn walk_c<C: HostCache>(
 
 /// The guest-physical 4K pages the NTLB is probed with, in order, for `gva`: each guest
 /// entry's (from the guest's own walk, root first), then the data's.
-fn lookup_pages(vm: &Vm, gva: VirtAddr, size: PageSize) -> Vec<u64> {
+pub(super) fn lookup_pages(vm: &Vm, gva: VirtAddr, size: PageSize) -> Vec<u64> {
     let mut s = Vec::new();
     let t = vm.guest.walk(GUEST, gva, None, &mut s).unwrap();
     let mut v: Vec<u64> = s

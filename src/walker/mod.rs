@@ -120,9 +120,11 @@ impl Walker {
     }
 
     /// Make the walker one of a virtualized machine (a nested TLB of `ntlb` = (entries,
-    /// latency), if any): [`Walker::walk_nested`] needs it.
-    pub fn enable_nested(&mut self, ntlb: Option<(usize, u64)>) {
-        self.nested = Some(nested::NestedParts::new(ntlb));
+    /// latency), if any,
+    /// and host walk caches `host_psc`; `seed` seeds their replacement), if any:
+    /// [`Walker::walk_nested`] needs it.
+    pub fn enable_nested(&mut self, ntlb: Option<(usize, u64)>, host_psc: &[PscConfig], seed: u64) {
+        self.nested = Some(nested::NestedParts::new(ntlb, host_psc, seed));
     }
 
     /// Walk `vaddr` of address space `asid` for `core`.
@@ -286,6 +288,7 @@ impl Walker {
     }
 
     pub fn reset_stats(&mut self) {
+        self.reset_nested_stats();
         let psc = self
             .stats
             .psc

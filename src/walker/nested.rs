@@ -17,8 +17,10 @@
 use super::{Walker, Psc};
 use crate::addr::{GuestPhysAddr, VirtAddr};
 use crate::memory::MemorySystem;
-use crate::pagetable::{PageTable, Translation, Walkable};
-use crate::virt::{HostCache, NestedFault, NestedRef, NestedScratch, NestedTlb, NestedWalk};
+use crate::pagetable::{PageTable, Walkable};
+use super::PscStats;
+use crate::config::PscConfig;
+use crate::virt::{HostCaches, HostPsc, NestedFault, NestedRef, NestedScratch, NestedTlb, NestedWalk};
 use serde::Serialize;
 
 /// How a nested walk ended.
@@ -47,7 +49,7 @@ pub struct NestedResult {
 pub const MAX_LEVEL: usize = 5;
 
 /// The walker's counters of nested walks.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct NestedStats {
     /// Nested walks started (a faulting access walks again after each fault).
     pub walks: u64,
@@ -59,6 +61,8 @@ pub struct NestedStats {
     pub host_lookups: u64,
     pub host_walks: u64,
     pub ntlb_hits: u64,
+    /// The host walk caches' counters (filled when the stats are gathered).
+    pub host_psc: Vec<PscStats>,
 }
 
 impl NestedStats {
@@ -72,47 +76,40 @@ impl NestedStats {
         self.host_lookups += o.host_lookups;
         self.host_walks += o.host_walks;
         self.ntlb_hits += o.ntlb_hits;
+        if self.host_psc.is_empty() {
+            self.host_psc = (o.host_psc.iter())
+                .map(|p| PscStats {
+                    name: p.name.clone(),
+                    level: p.level,
+                    ..Default::default()
+                })
+                .collect();
+        }
+        for (a, b) in self.host_psc.iter_mut().zip(&o.host_psc) {
+            a.lookups += b.lookups;
+            a.hits += b.hits;
+        }
     }
 }
 
-/// The walker's part of a virtualized machine: the nested TLB and the walk's buffers.
+/// The walker's part of a virtualized machine: the host dimension's caches (nested TLB,
+/// host walk caches) and the nested walk's buffers.
 pub(super) struct NestedParts {
-    ntlb: Option<NestedTlb>,
-    ntlb_latency: u64,
+    host: HostCaches,
+    /// One parallel probe of the host caches (the slowest of them).
+    host_probe_latency: u64,
     scratch: NestedScratch,
     refs: Vec<NestedRef>,
 }
 
 impl NestedParts {
-    pub(super) fn new(ntlb: Option<(usize, u64)>) -> NestedParts {
+    pub(super) fn new(ntlb: Option<(usize, u64)>, host_psc: &[PscConfig], seed: u64) -> NestedParts {
+        let psc = HostPsc::new(host_psc, seed);
         NestedParts {
-            ntlb: ntlb.map(|(n, _)| NestedTlb::new(n)),
-            ntlb_latency: ntlb.map_or(0, |(_, l)| l),
+            host_probe_latency: ntlb.map_or(0, |(_, l)| l).max(psc.probe_latency()),
+            host: HostCaches::new(ntlb.map(|(n, _)| NestedTlb::new(n)), psc),
             scratch: NestedScratch::default(),
             refs: Vec::with_capacity(64),
-        }
-    }
-}
-
-/// The host cache a nested walk probes: the NTLB if configured, counting lookups.
-struct Probe<'a> {
-    ntlb: Option<&'a mut NestedTlb>,
-    lookups: u64,
-    hits: u64,
-}
-
-impl HostCache for Probe<'_> {
-    #[inline]
-    fn lookup(&mut self, vm: u16, gpa: GuestPhysAddr) -> Option<Translation> {
-        self.lookups += 1;
-        let t = self.ntlb.as_mut()?.lookup(vm, gpa);
-        self.hits += t.is_some() as u64;
-        t
-    }
-    #[inline]
-    fn fill(&mut self, vm: u16, gpa: GuestPhysAddr, host: Translation) {
-        if let Some(n) = self.ntlb.as_mut() {
-            n.fill(vm, gpa, host);
         }
     }
 }
@@ -135,11 +132,7 @@ impl Walker {
         let (start, guest_probe) = self.probe_pscs(asid, gva, guest, &mut crate::sim::record::NoRecord);
         let parts = self.nested.as_mut().expect("a walker of a virtualized machine");
         parts.refs.clear();
-        let mut probe = Probe {
-            ntlb: parts.ntlb.as_mut(),
-            lookups: 0,
-            hits: 0,
-        };
+        let ntlb_hits_before = parts.host.ntlb().map_or(0, |n| n.hits);
         let found = crate::virt::nested_walk_cached(
             guest,
             asid,
@@ -147,12 +140,13 @@ impl Walker {
             vm,
             gva,
             start,
-            &mut probe,
+            &mut parts.host,
             &mut parts.scratch,
             &mut parts.refs,
         );
-        let (lookups, hits) = (probe.lookups, probe.hits);
-        let psc_cycles = guest_probe + lookups * parts.ntlb_latency;
+        let lookups = parts.host.walk_probes() as u64;
+        let hits = parts.host.ntlb().map_or(0, |n| n.hits) - ntlb_hits_before;
+        let psc_cycles = guest_probe + lookups * parts.host_probe_latency;
         // Each reference waits for the one before, except reads of one issue group of
         // one one-dimensional walk (same dimension, guest level and group).
         let mut pte_cycles = 0;
@@ -199,10 +193,24 @@ impl Walker {
         }
     }
 
-    /// Drop every nested-TLB entry of `vm` (its host table changed).
+    /// Drop every nested-TLB and host walk-cache entry of `vm` (its host table changed).
     pub fn flush_vm(&mut self, vm: u16) {
-        if let Some(n) = self.nested.as_mut().and_then(|p| p.ntlb.as_mut()) {
-            n.flush_vm(vm);
+        if let Some(p) = self.nested.as_mut() {
+            p.host.flush_vm(vm);
+        }
+    }
+
+    /// The host walk caches' counters (empty natively).
+    pub fn host_psc_stats(&self) -> Vec<PscStats> {
+        self.nested
+            .as_ref()
+            .map_or_else(Vec::new, |p| p.host.psc().stats().to_vec())
+    }
+
+    /// Restart the host caches' counters (with the walker's, at the end of warm-up).
+    pub(super) fn reset_nested_stats(&mut self) {
+        if let Some(p) = self.nested.as_mut() {
+            p.host.reset_stats();
         }
     }
 }

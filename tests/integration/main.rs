@@ -30,6 +30,7 @@ mod timeline;
 mod tlb_organisation;
 mod traces;
 mod units;
+mod virt;
 mod walk_alloc;
 mod walk_latency;
 mod ws_replace;
