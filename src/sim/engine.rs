@@ -404,7 +404,13 @@ fn apply_os_events<PT: PageTable>(
         }
         core.os_events.pop_front();
         (sh.os).apply_event(pt, core.asid, ev, &mut core.os_stats, &mut sh.fx)?;
-        let c = apply(core, &mut sh.fx, &mut sh.mail);
+        let mut c = apply(core, &mut sh.fx, &mut sh.mail);
+        if let (Some(hv), EventKind::Mmap, true) = (sh.virt.as_deref_mut(), ev.kind, ev.populate) {
+            // The guest zeroed the pages it populated: the host backs them now.
+            let h = hv.back_guest_range(&*pt, core.asid, (ev.start, ev.end), &mut core.virt)?;
+            core.os_stats.event_cycles = core.os_stats.event_cycles.saturating_add(h);
+            c = c.saturating_add(h);
+        }
         super::overflow::check(core, t, c)?;
         core.stall_total += c;
     }

@@ -33,6 +33,11 @@ pub struct VirtStats {
     /// Cycles of the host's fault handling (allocating, zeroing and mapping host
     /// frames), besides the exits.
     pub host_fault_cycles: u64,
+    /// EPT violations of the guest OS's own work outside any access's translation: a
+    /// populating `mmap` zeroes each page it maps, which touches it (an exit and a host
+    /// fault each, at the event), and their cycles (exits and host faults).
+    pub event_ept_violations: u64,
+    pub event_cycles: u64,
     /// TLB fills of a gVA → hPA translation whose host page is smaller than the guest's
     /// (a guest huge page splintered into host pages: the TLB holds the smaller one).
     pub splintered_fills: u64,
@@ -52,6 +57,8 @@ impl VirtStats {
         self.exits.ept_violation += o.exits.ept_violation;
         self.exit_cycles += o.exit_cycles;
         self.host_fault_cycles += o.host_fault_cycles;
+        self.event_ept_violations += o.event_ept_violations;
+        self.event_cycles += o.event_cycles;
         self.splintered_fills += o.splintered_fills;
         self.nested_fills += o.nested_fills;
     }
@@ -135,6 +142,49 @@ impl Hypervisor {
         stats.exit_cycles += f.exit_cycles;
         stats.host_fault_cycles += f.host_cycles;
         Ok(f)
+    }
+
+    /// The guest OS mapped `[start, end)` of address space `asid` and zeroed its pages
+    /// (a populating `mmap`): every guest-physical page under it that the host has not
+    /// backed yet is backed now, an exit and a host fault each, counted as the event's
+    /// work. Returns the cycles. The guest's new page-table pages are backed when a walk
+    /// first reads them, as the model cannot list them for every design.
+    pub fn back_guest_range<PT: Mappable>(
+        &mut self,
+        guest: &PT,
+        asid: u16,
+        (start, end): (u64, u64),
+        stats: &mut VirtStats,
+    ) -> Result<u64, SimError> {
+        let mut cycles = 0u64;
+        let mut va = start;
+        let mut scratch = VirtStats::default();
+        while va < end {
+            let Some(g) = guest.translate(asid, VirtAddr(va)) else {
+                va = (va | 0xfff) + 1;
+                continue;
+            };
+            let page_end = (va & !(g.size.bytes() - 1)) + g.size.bytes();
+            let mut gpa = g.frame.0 + (va & (g.size.bytes() - 1));
+            let gpa_end = g.frame.0 + g.size.bytes();
+            while gpa < gpa_end {
+                let h = match self.translate(VM, GuestPhysAddr(gpa)) {
+                    Some(h) => h,
+                    None => {
+                        let f = self.ept_violation(VM, GuestPhysAddr(gpa), &mut scratch)?;
+                        cycles = cycles.saturating_add(f.cycles());
+                        stats.event_ept_violations += 1;
+                        (self.translate(VM, GuestPhysAddr(gpa))).ok_or_else(|| {
+                            SimError(format!("guest-physical {gpa:#x} not backed after its host fault"))
+                        })?
+                    }
+                };
+                gpa = (gpa & !(h.size.bytes() - 1)) + h.size.bytes();
+            }
+            va = page_end;
+        }
+        stats.event_cycles = stats.event_cycles.saturating_add(cycles);
+        Ok(cycles)
     }
 
     /// Bytes of the host tables.
