@@ -562,8 +562,9 @@ impl CoreReport {
                 "fault cycles vs OS and hypervisor",
                 t.fault,
                 self.os_fault_cycles
-                    + (self.virt.as_ref())
-                        .map_or(0, |v| v.hypervisor.exit_cycles + v.hypervisor.host_fault_cycles),
+                    + (self.virt.as_ref()).map_or(0, |v| {
+                        v.hypervisor.exit_cycles + v.hypervisor.host_fault_cycles
+                    }),
             ),
         ];
         for (what, a, b) in checks {

@@ -172,7 +172,10 @@ impl Core {
         let mut walker = Walker::new(&cfg.walker.psc, seed);
         let mut tlbs = Tlbs::new(&cfg.tlb, seed);
         if let Some(v) = &cfg.virt {
-            let ntlb = v.ntlb.as_ref().map(|n| (n.entries as usize, n.latency as u64));
+            let ntlb = v
+                .ntlb
+                .as_ref()
+                .map(|n| (n.entries as usize, n.latency as u64));
             walker.enable_nested(ntlb, &v.host_psc, seed ^ 0x6e57);
             tlbs.set_splinters();
         }

@@ -35,7 +35,8 @@ pub(super) fn walk_virt<PT: PageTable>(
     let (mut psc, mut pte, mut fault) = (0, 0, 0);
     for _ in 0..MAX_WALKS {
         let hv = (sh.virt.as_deref_mut()).expect("a virtualized machine");
-        let r = (core.walker).walk_nested(core.id, core.asid, VM, va, pt, hv.table(VM), &mut sh.mem);
+        let r =
+            (core.walker).walk_nested(core.id, core.asid, VM, va, pt, hv.table(VM), &mut sh.mem);
         psc += r.psc_cycles;
         pte += r.pte_cycles;
         match r.outcome {

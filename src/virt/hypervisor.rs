@@ -126,7 +126,13 @@ impl Hypervisor {
     ) -> Result<HostFault, SimError> {
         let table = &mut self.tables[vm as usize - 1];
         self.fx.clear();
-        (self.os).handle_fault(table, vm, VirtAddr(gpa.0), &mut self.host_stats, &mut self.fx)?;
+        (self.os).handle_fault(
+            table,
+            vm,
+            VirtAddr(gpa.0),
+            &mut self.host_stats,
+            &mut self.fx,
+        )?;
         if !self.fx.invalidate.is_empty() || self.fx.flush_walk_caches || self.fx.flush_space {
             return Err(SimError(format!(
                 "internal: the host's fault at guest-physical {:#x} changed existing host translations, which the model cannot yet take back from the guest's TLBs",
@@ -175,7 +181,9 @@ impl Hypervisor {
                         cycles = cycles.saturating_add(f.cycles());
                         stats.event_ept_violations += 1;
                         (self.translate(VM, GuestPhysAddr(gpa))).ok_or_else(|| {
-                            SimError(format!("guest-physical {gpa:#x} not backed after its host fault"))
+                            SimError(format!(
+                                "guest-physical {gpa:#x} not backed after its host fault"
+                            ))
                         })?
                     }
                 };

@@ -27,13 +27,13 @@ pub mod nested;
 pub mod ntlb;
 pub mod vipi;
 
+pub use host::HostTable;
 pub use host_psc::{HostCaches, HostPsc};
+pub use hypervisor::{HostFault, Hypervisor, VirtStats, VM};
 pub use nested::{
     nested_walk, nested_walk_cached, Dimension, GuestTranslation, HostCache, HostLookup,
     NestedFault, NestedRef, NestedScratch, NestedWalk, NoHostCache,
 };
-pub use host::HostTable;
-pub use hypervisor::{HostFault, Hypervisor, VirtStats, VM};
 pub use ntlb::NestedTlb;
 
 #[cfg(test)]

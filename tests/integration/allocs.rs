@@ -355,3 +355,25 @@ fn the_counter_counts_this_threads_allocations() {
     assert!(allocs() - before < 100, "{}", allocs() - before);
     drop(v);
 }
+
+/// Nested walks (`[virt]`): the two-dimensional walk, the nested TLB and the host walk
+/// caches, EPT violations while pages are first touched, allocate nothing per access.
+#[test]
+fn nested_walks_allocate_nothing() {
+    walks_allocate_nothing("skylake-vm");
+}
+
+#[test]
+fn nested_walks_with_host_caches_and_huge_pages_allocate_nothing() {
+    for sets in [
+        &[
+            "virt.ntlb={entries=16, latency=2}",
+            "virt.host_psc=[{name=\"epde\", level=2, entries=32, ways=4, latency=1}]",
+        ][..],
+        &["virt.host.huge_pages.policy=always"][..],
+    ] {
+        let w = window("skylake-vm", (4096, true), 100_000, 140_000, sets);
+        assert!(w.accesses >= 35_000, "{sets:?}: window of {}", w.accesses);
+        assert_eq!(w.allocs, 0, "{sets:?}: {} allocations", w.allocs);
+    }
+}

@@ -63,7 +63,16 @@ fn run(extra: &str) -> serde_json::Value {
     std::fs::write(d.path().join("w.toml"), WORKLOAD).unwrap();
     let (code, _, err) = mmusim_bounded(
         Some(d.path()),
-        &["run", "-q", "--config", "sys.toml", "--workload", "w.toml", "--out", "out"],
+        &[
+            "run",
+            "-q",
+            "--config",
+            "sys.toml",
+            "--workload",
+            "w.toml",
+            "--out",
+            "out",
+        ],
         b"",
         Duration::from_secs(60),
     );
@@ -135,6 +144,7 @@ fn a_cold_vm_walks_faults_and_exits_exactly_as_derived_by_hand() {
 ///   3. n + g + 4h (L3 table: EV): 5; 4. n + g + 4h (fill) + g + 4h (L2: EV): 10;
 ///   5. n + g + n + g + 4h + g + 4h (L1: EV): 11; 6. n g n g n g 4h g 4h (data: EV): 12;
 ///   7. n g n g n g n g 4h (fill): 8.
+///
 /// 52 references; host lookups 1+1+2+3+4+5+5 = 21, hits 0+0+1+1+2+3+4 = 11. Access 3:
 /// n g n g n g n g (GF): 4; then 4 g + 4h (data page: EV): 8; then 4 g + 4h: 8. 20
 /// references; lookups 4 + 5 + 5 = 14, hits 4 + 4 + 4 = 12. In all 72 references, 35
@@ -157,14 +167,15 @@ fn a_nested_tlb_removes_exactly_the_host_walks_of_pages_it_holds() {
 
 /// A host PDE cache (level 2, latency 2): every gPA here is in the first 2 MiB region, so
 /// once a host walk has found that region's level-1 table, each host walk reads only its
-/// level-1 entry. Access 1: 1. 1h (nothing found to cache; EV); 2. 4h (fills) + g: 5;
-/// 3. 1h + g + 1h (EV): 3; 4. 1h g 1h g 1h: 5; 5. 7; 6. 9; 7. 1h g 1h g 1h g 1h g 1h: 9.
+/// level-1 entry. Access 1, walk by walk: 1h (nothing found to cache; EV); 4h (fills) +
+/// g: 5; 1h + g + 1h (EV): 3; 1h g 1h g 1h: 5; then 7; 9; and 1h g 1h g 1h g 1h g 1h: 9.
 /// 39 references; lookups 21, hits 0+0+2+3+4+5+5 = 19. Access 3: 4 x (1h + g) = 8 (GF),
 /// 8 + 1h (EV) = 9, 9: 26 references, 14 lookups, all hits. In all 65 references, 35
 /// lookups, 33 hits.
 #[test]
 fn a_host_walk_cache_starts_host_walks_below_the_level_it_holds() {
-    let extra = "[[virt.host_psc]]\nname = \"epde\"\nlevel = 2\nentries = 4\nways = 4\nlatency = 2\n";
+    let extra =
+        "[[virt.host_psc]]\nname = \"epde\"\nlevel = 2\nentries = 4\nways = 4\nlatency = 2\n";
     let t = run(extra);
     assert_eq!(u(&t, "/walks/pte_reads"), 65);
     assert_eq!(u(&t, "/virt/host_lookups"), 35);
@@ -172,4 +183,79 @@ fn a_host_walk_cache_starts_host_walks_below_the_level_it_holds() {
     assert_eq!(u(&t, "/virt/host_walk_caches/0/hits"), 33);
     assert_eq!(u(&t, "/translation_cycles/walk_cache"), 35 * 2);
     assert_eq!(u(&t, "/translation_cycles/pte"), 65 * DRAM);
+}
+
+/// `stats.total` of `refs` (4K page numbers from the workload base) after an `mmap` that
+/// populates 4 MiB from the base (guest pages mapped and zeroed, so the host backs them
+/// at the event), on `SYSTEM` with the first access as warm-up and `extra` config.
+fn run_populated(extra: &str, refs: &str) -> serde_json::Value {
+    let d = tempfile::tempdir().unwrap();
+    let system = SYSTEM.replace("warmup_accesses = 0", "warmup_accesses = 1");
+    std::fs::write(d.path().join("sys.toml"), format!("{system}{extra}")).unwrap();
+    let w = format!(
+        "name = \"populated\"\n[generator]\nkind = \"refs\"\nrefs = \"{refs}\"\n\
+         [[event]]\nat = 0\nkind = \"mmap\"\noffset = \"0\"\nlen = \"4MiB\"\npopulate = true\n"
+    );
+    std::fs::write(d.path().join("w.toml"), w).unwrap();
+    let (code, _, err) = mmusim_bounded(
+        Some(d.path()),
+        &[
+            "run",
+            "-q",
+            "--config",
+            "sys.toml",
+            "--workload",
+            "w.toml",
+            "--out",
+            "out",
+        ],
+        b"",
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(d.path().join("out/result.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["stats"]["total"].clone()
+}
+
+/// Huge pages in both dimensions, chosen independently. After the warm-up access (page
+/// 0, which also backs the guest's page-table pages), page 1 (same 2M region as page 0)
+/// and page 512 (the next 2M region), everything mapped and backed (no fault, no exit).
+/// A nested walk of a guest page of g levels' reads over host pages of h reads makes
+/// (g + 1)(h + 1) - 1 references (4K: 4 reads, 2M: 3, 1G: 2, in 4-level tables). The
+/// TLB entry is the smaller of the two pages, so:
+/// - guest 2M, host 4K: page 0's entry is 4K (splintered), page 1 misses: (3+1)(4+1)-1
+///   = 19; page 512 misses: 19. 2 walks, 38 references, 2 splintered fills;
+/// - guest 4K, host 2M: both miss, (4+1)(3+1)-1 = 19 each: 38, none splintered;
+/// - both 2M: page 1 hits page 0's 2M entry; page 512: (3+1)(3+1)-1 = 15: 1 walk;
+/// - guest 4K, host 1G: (4+1)(2+1)-1 = 14 each: 28;
+/// - guest 2M, host 1G: the guest's 2M page is the entry: page 1 hits; (3+1)(2+1)-1 =
+///   11 for page 512.
+#[test]
+fn huge_pages_in_either_dimension_shorten_the_walk_and_the_smaller_page_fills_the_tlb() {
+    let guest_2m = "[os.huge_pages]\npolicy = \"always\"\n";
+    let host =
+        |size: &str| format!("[virt.host.huge_pages]\npolicy = \"always\"\nsizes = [\"{size}\"]\n");
+    let cases = [
+        ("guest 2M, host 4K", guest_2m.to_string(), 2, 38, 2),
+        ("guest 4K, host 2M", host("2M"), 2, 38, 0),
+        ("both 2M", format!("{guest_2m}{}", host("2M")), 1, 15, 0),
+        ("guest 4K, host 1G", host("1G"), 2, 28, 0),
+        (
+            "guest 2M, host 1G",
+            format!("{guest_2m}{}", host("1G")),
+            1,
+            11,
+            0,
+        ),
+    ];
+    for (what, extra, walks, refs, splintered) in cases {
+        let t = run_populated(&extra, "0 1 512");
+        assert_eq!(u(&t, "/walks/walks"), walks, "{what}");
+        assert_eq!(u(&t, "/walks/pte_reads"), refs, "{what}");
+        assert_eq!(u(&t, "/virt/splintered_fills"), splintered, "{what}");
+        assert_eq!(u(&t, "/virt/exits/ept_violation"), 0, "{what}");
+        assert_eq!(u(&t, "/minor_faults"), 0, "{what}");
+        assert_eq!(u(&t, "/translation_cycles/pte"), refs * DRAM, "{what}");
+    }
 }
