@@ -305,7 +305,8 @@ fn core_report(c: &CoreStats) -> CoreReport {
         + c.os.switch_cycles
         + c.os.event_cycles
         + sd.initiator_cycles
-        + sd.remote_cycles;
+        + sd.remote_cycles
+        + c.virt.as_ref().map_or(0, |(_, v)| v.preempted_cycles);
     CoreReport {
         accesses: k.accesses,
         instructions: instrs,

@@ -62,6 +62,12 @@ pub struct VirtConfig {
     /// `[[walker.psc]]`.
     #[serde(default)]
     pub host_psc: Vec<super::PscConfig>,
+    /// Guest shootdowns between vCPUs: scheme and costs.
+    #[serde(default)]
+    pub shootdown: VirtShootdownConfig,
+    /// The host scheduler that preempts vCPUs.
+    #[serde(default)]
+    pub host_sched: HostSchedConfig,
 }
 
 /// Most nested-TLB entries: it is fully associative and searched in full per host walk.
@@ -142,6 +148,38 @@ impl VirtConfig {
             let k = k.replacen("walker.psc", "virt.host_psc", 1);
             (k, m.replace("the page table", "the host table"))
         }));
+        for (key, v) in self.shootdown.costs() {
+            if v > 1 << 40 {
+                e.push((
+                    format!("virt.shootdown.{key}"),
+                    format!("{v} cycles is beyond any real system (at most 2^40)"),
+                ));
+            }
+        }
+        let hs = &self.host_sched;
+        if hs.threads_per_core == 0 || hs.threads_per_core > 1024 {
+            e.push((
+                "virt.host_sched.threads_per_core".into(),
+                format!("must be 1 to 1024, not {}", hs.threads_per_core),
+            ));
+        }
+        if hs.threads_per_core > 1 && hs.quantum_cycles == 0 {
+            e.push((
+                "virt.host_sched.quantum_cycles".into(),
+                "a core shared by several host threads needs a quantum above 0".into(),
+            ));
+        }
+        for (key, v) in [
+            ("quantum_cycles", hs.quantum_cycles),
+            ("switch_cycles", hs.switch_cycles),
+        ] {
+            if v > 1 << 40 {
+                e.push((
+                    format!("virt.host_sched.{key}"),
+                    format!("{v} cycles is beyond any real system (at most 2^40)"),
+                ));
+            }
+        }
         if let Some(n) = &self.ntlb {
             if n.entries == 0 || n.entries > MAX_NTLB_ENTRIES {
                 e.push((
@@ -165,5 +203,132 @@ fn rebase(key: &str) -> String {
         format!("virt.host_table.{rest}")
     } else {
         format!("virt.{key}")
+    }
+}
+
+/// How a guest TLB shootdown reaches the other vCPUs (`virt.shootdown.scheme`); see
+/// `crate::virt::vipi` for each scheme's timing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VipiSchemeConfig {
+    /// Each guest ICR write exits; posted-interrupt delivery; wait for every target.
+    #[default]
+    Exit,
+    /// IPI virtualization (Intel IPIv): the ICR write does not exit.
+    Ipiv,
+    /// KVM's paravirtual send-IPI hypercall: one exit for all targets.
+    PvIpi,
+    /// KVM's paravirtual TLB flush: preempted vCPUs are flushed at their next entry and
+    /// not waited for; running ones get IPIs sent as `pv_flush_send` says.
+    PvFlush,
+    /// A flush hypercall: the hypervisor kicks the running vCPUs and flushes each.
+    Broadcast,
+}
+
+/// How `pv_flush` sends its IPIs to running vCPUs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpiSendConfig {
+    Exit,
+    Ipiv,
+    #[default]
+    PvIpi,
+}
+
+/// Guest TLB shootdowns between vCPUs (`[virt.shootdown]`): the scheme and its costs, in
+/// cycles at 4 GHz. Sources (docs/VIRTUALIZATION.md lists them): a VM exit and entry
+/// round trip of 1,344-1,376 cycles on AMD (LKML, Dec 2020,
+/// https://lkml.iu.edu/hypermail/linux/kernel/2012.2/00527.html), split evenly here; an
+/// exit handled in KVM's fast path costs 2,495 cycles in all on Skylake-SP
+/// (kvm-unit-tests, kernel commit 26efe2fd92e5), so 1,100 of handling; an IPI reaches a
+/// running vCPU's handler about 5,700 cycles after the send, the sender's exit included
+/// (kernel commit 4180bf1b655a, 80-vCPU guest), so 3,200 of posted-interrupt latency.
+/// The guest handler's entry and exit, the acknowledgement and the host kick use the
+/// native `[shootdown]` figures' sizes (interrupt 2,000, a host IPI 1,000, a flush 800);
+/// the per-vCPU hypercall work (300), the IPIv write (50) and the preempted-flag check
+/// (30) are assumed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VirtShootdownConfig {
+    pub scheme: VipiSchemeConfig,
+    pub pv_flush_send: IpiSendConfig,
+    pub exit_cycles: u64,
+    pub entry_cycles: u64,
+    pub icr_cycles: u64,
+    pub ipiv_send_cycles: u64,
+    pub posted_latency_cycles: u64,
+    pub interrupt_cycles: u64,
+    pub ack_cycles: u64,
+    pub pv_check_cycles: u64,
+    pub hypercall_cycles: u64,
+    pub per_vcpu_cycles: u64,
+    pub kick_latency_cycles: u64,
+    pub entry_flush_cycles: u64,
+}
+
+impl Default for VirtShootdownConfig {
+    fn default() -> Self {
+        VirtShootdownConfig {
+            scheme: VipiSchemeConfig::Exit,
+            pv_flush_send: IpiSendConfig::PvIpi,
+            exit_cycles: 700,
+            entry_cycles: 700,
+            icr_cycles: 1_100,
+            ipiv_send_cycles: 50,
+            posted_latency_cycles: 3_200,
+            interrupt_cycles: 2_000,
+            ack_cycles: 1_000,
+            pv_check_cycles: 30,
+            hypercall_cycles: 1_100,
+            per_vcpu_cycles: 300,
+            kick_latency_cycles: 1_000,
+            entry_flush_cycles: 800,
+        }
+    }
+}
+
+impl VirtShootdownConfig {
+    /// Each cost key with its value, for the range check.
+    pub fn costs(&self) -> [(&'static str, u64); 12] {
+        [
+            ("exit_cycles", self.exit_cycles),
+            ("entry_cycles", self.entry_cycles),
+            ("icr_cycles", self.icr_cycles),
+            ("ipiv_send_cycles", self.ipiv_send_cycles),
+            ("posted_latency_cycles", self.posted_latency_cycles),
+            ("interrupt_cycles", self.interrupt_cycles),
+            ("ack_cycles", self.ack_cycles),
+            ("pv_check_cycles", self.pv_check_cycles),
+            ("hypercall_cycles", self.hypercall_cycles),
+            ("per_vcpu_cycles", self.per_vcpu_cycles),
+            ("kick_latency_cycles", self.kick_latency_cycles),
+            ("entry_flush_cycles", self.entry_flush_cycles),
+        ]
+    }
+}
+
+/// The host scheduler the vCPUs run under (`[virt.host_sched]`): vCPU i runs on core i,
+/// sharing it round-robin with `threads_per_core - 1` other host threads (other VMs'
+/// vCPUs, host work), at position i mod `threads_per_core` of that core's runqueue, so
+/// neighbouring vCPUs are preempted at different times. 1 = each vCPU has its core.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostSchedConfig {
+    pub threads_per_core: u32,
+    /// A host thread's slice: EEVDF's base slice, 0.75 ms x (1 + log2 of the CPUs, at
+    /// most 8) = 3 ms on hosts of 8 CPUs or more (Linux 6.6-6.14, kernel/sched/fair.c):
+    /// 12,000,000 cycles at 4 GHz.
+    pub quantum_cycles: u64,
+    /// A host context switch between two slices (2 us, as `os.sched.switch_cycles`).
+    pub switch_cycles: u64,
+}
+
+impl Default for HostSchedConfig {
+    fn default() -> Self {
+        HostSchedConfig {
+            threads_per_core: 1,
+            quantum_cycles: 12_000_000,
+            switch_cycles: 8_000,
+        }
     }
 }

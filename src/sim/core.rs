@@ -105,6 +105,11 @@ pub(super) struct Core {
     pub(super) os_stats: OsStats,
     /// The hypervisor's work for this core (a virtualized machine).
     pub(super) virt: crate::virt::VirtStats,
+    /// The host runqueue this vCPU shares its core in, and its position (`None`: it has
+    /// the core to itself), and the end of its current host slice (0: none begun yet;
+    /// `u64::MAX`: never preempted).
+    pub(super) host_rq: Option<(crate::virt::vipi::HostRunqueue, u32)>,
+    pub(super) host_slice_end: u64,
     /// Instructions at the last statistics restart, for base cycles.
     pub(super) instr_total: u64,
     pub(super) stall_total: u64,
@@ -169,6 +174,7 @@ impl Core {
         seed: u64,
     ) -> Core {
         let warmup = cfg.sim.warmup_accesses.accesses();
+        let host_rq = super::vcpu::host_runqueue(cfg, id);
         let mut walker = Walker::new(&cfg.walker.psc, seed);
         let mut tlbs = Tlbs::new(&cfg.tlb, seed);
         if let Some(v) = &cfg.virt {
@@ -189,6 +195,9 @@ impl Core {
             counters: CoreCounters::default(),
             os_stats: OsStats::default(),
             virt: Default::default(),
+            host_rq,
+            // u64::MAX: never preempted (the engine's limit ignores it).
+            host_slice_end: if host_rq.is_some() { 0 } else { u64::MAX },
             instr_total: 0,
             stall_total: 0,
             source: Box::new(Ended),

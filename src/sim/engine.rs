@@ -62,7 +62,7 @@ impl<PT: PageTable> Simulator<PT> {
             }
             let Some((_, id)) = best else { break };
             let c = &self.cores[id];
-            let limit = limit.min(c.slice_end).min(c.next_ipi);
+            let limit = limit.min(c.slice_end).min(c.next_ipi).min(c.host_slice_end);
             self.run_core(id, limit, progress)?;
             if self.interrupted {
                 break;
@@ -173,6 +173,7 @@ impl<PT: PageTable> Simulator<PT> {
     /// After core `id` stopped: run its system call, retire its process if the stream
     /// ended, switch at the end of a quantum.
     fn after_run(&mut self, id: usize) -> Result<(), SimError> {
+        super::vcpu::host_preempt(&mut self.cores[id], &self.timing);
         if self.sh.mail.pending {
             self.deliver_shootdowns(id)?;
         }

@@ -37,6 +37,7 @@ mod seen;
 mod shootdown;
 mod stats;
 pub mod topology;
+mod vcpu;
 
 pub use self::core::{CoreCounters, TranslationCycles};
 pub use sched::{ProcState, ProcessStats, Spawner};
@@ -90,6 +91,8 @@ pub struct Simulator<PT: PageTable = Radix> {
     /// The address-space id the next forked child takes.
     next_asid: u16,
     threads: usize,
+    /// How guest shootdowns reach other vCPUs (a virtualized machine).
+    vipi: Option<(crate::virt::vipi::VipiScheme, crate::virt::vipi::VipiCosts)>,
     /// Checked at batch boundaries: once set, the run ends with what it has.
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// The run ended at the stop flag, before its streams did.
@@ -186,6 +189,7 @@ impl<PT: PageTable> Simulator<PT> {
             shoot: cfg.shootdown.clone(),
             next_asid: n_procs as u16 + 1,
             threads,
+            vipi: (cfg.virt.as_ref()).map(|v| crate::virt::vipi::from_config(&v.shootdown)),
             stop: None,
             interrupted: false,
         })

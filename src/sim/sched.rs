@@ -125,6 +125,8 @@ impl<PT: PageTable> Simulator<PT> {
             if core.queue.len() > 1 && self.sched.quantum > 0 {
                 core.slice_end = core.clock(&self.timing) + self.sched.quantum;
             }
+            // A vCPU whose host slice comes later starts when it does.
+            super::vcpu::host_preempt(core, &self.timing);
         }
     }
 

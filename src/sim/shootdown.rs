@@ -113,11 +113,14 @@ pub(super) struct Outgoing {
 /// A shootdown IPI on its way to (or waiting at) a target core.
 pub(super) struct PendingIpi {
     pub(super) arrival: u64,
-    asid: u16,
-    pages: Arc<Vec<Evicted>>,
-    full: bool,
+    pub(super) asid: u16,
+    pub(super) pages: Arc<Vec<Evicted>>,
+    pub(super) full: bool,
     /// Interrupt entry and exit plus the invalidations.
-    cycles: u64,
+    pub(super) cycles: u64,
+    /// A flush the hypervisor does of the vCPU's whole guest TLB context (a virtual
+    /// shootdown's kick or flush at entry): every entry and guest walk-cache entry goes.
+    pub(super) vpid: bool,
 }
 
 /// Applies what an OS call on `core` changed, and clears `fx` for the next call:
@@ -208,7 +211,7 @@ fn route(core: &mut Core, fx: &Effects, mail: &mut Mail) {
 
 impl<PT: PageTable> Simulator<PT> {
     /// IPI latency from core `a` to core `b` along the topology.
-    fn ipi_latency(&self, a: usize, b: usize) -> u64 {
+    pub(super) fn ipi_latency(&self, a: usize, b: usize) -> u64 {
         let sd = &self.shoot;
         sd.ipi_base_cycles
             + self.topology.hops(a, b) as u64 * sd.hop_cycles
@@ -241,6 +244,61 @@ impl<PT: PageTable> Simulator<PT> {
         targets
     }
 
+    /// The native protocol's timing of a shootdown from core `id` (clock `t0`, the
+    /// invalidations `work` cycles on each target) to `targets`: IPIs queued on the
+    /// targets; returns when the initiator's wait ends.
+    fn send_native(
+        &mut self,
+        id: usize,
+        targets: &[usize],
+        (asid, pages, full): (u16, &Arc<Vec<Evicted>>, bool),
+        work: u64,
+        t0: u64,
+    ) -> u64 {
+        let t = self.timing;
+        let sd = &self.shoot;
+        let handler = sd.interrupt_cycles + work;
+        let (send_start, ack_after) = match sd.scheme {
+            ShootdownScheme::Sync => (t0 + work, handler),
+            // Acknowledged on interrupt entry (half of entry and exit).
+            ShootdownScheme::EarlyAck => (t0, sd.interrupt_cycles / 2),
+        };
+        let (delivery, send) = (sd.delivery, sd.send_cycles);
+        let mut done = send_start;
+        let mut last_send = send_start;
+        for (k, &c) in targets.iter().enumerate() {
+            let sent = match delivery {
+                Delivery::Unicast => send_start + (k as u64 + 1) * send,
+                Delivery::Broadcast => send_start + send,
+            };
+            last_send = last_send.max(sent);
+            let arrival = sent + self.ipi_latency(id, c);
+            let tc = &self.cores[c];
+            // A target waiting for its own shootdown takes the IPI on arrival.
+            let free_at = match tc.waiting_since {
+                Some(w) => w,
+                None => tc.clock(&t),
+            };
+            let begin = arrival.max(free_at);
+            done = done.max(begin + ack_after + self.ipi_latency(c, id));
+            let ipi = PendingIpi {
+                arrival,
+                asid,
+                pages: pages.clone(),
+                full,
+                cycles: handler,
+                vpid: false,
+            };
+            queue_ipi(&mut self.cores[c], ipi);
+        }
+        done = done.max(last_send);
+        if self.shoot.scheme == ShootdownScheme::EarlyAck {
+            // The local flush runs while the IPIs travel.
+            done = done.max(last_send + work);
+        }
+        done
+    }
+
     /// Delivers the shootdowns core `id` started during its last access. The initiator
     /// flushed locally already; it sends one IPI per target (or one broadcast) and waits
     /// for every acknowledgement. A target takes the IPI at its first access boundary
@@ -262,54 +320,13 @@ impl<PT: PageTable> Simulator<PT> {
             } else {
                 og.pages.len() as u64 * sd.invlpg_cycles
             };
-            let handler = sd.interrupt_cycles + work;
             let t0 = self.cores[id].clock(&t);
-            let (send_start, ack_after) = match sd.scheme {
-                ShootdownScheme::Sync => (t0 + work, handler),
-                // Acknowledged on interrupt entry (half of entry and exit).
-                ShootdownScheme::EarlyAck => (t0, sd.interrupt_cycles / 2),
-            };
-            let (delivery, send) = (sd.delivery, sd.send_cycles);
             let pages = Arc::new(og.pages);
-            let mut done = send_start;
-            let mut last_send = send_start;
-            for (k, &c) in targets.iter().enumerate() {
-                let sent = match delivery {
-                    Delivery::Unicast => send_start + (k as u64 + 1) * send,
-                    Delivery::Broadcast => send_start + send,
-                };
-                last_send = last_send.max(sent);
-                let arrival = sent + self.ipi_latency(id, c);
-                let tc = &self.cores[c];
-                // A target waiting for its own shootdown takes the IPI on arrival.
-                let free_at = match tc.waiting_since {
-                    Some(w) => w,
-                    None => tc.clock(&t),
-                };
-                let begin = arrival.max(free_at);
-                done = done.max(begin + ack_after + self.ipi_latency(c, id));
-                let ipi = PendingIpi {
-                    arrival,
-                    asid: og.asid,
-                    pages: pages.clone(),
-                    full: og.full,
-                    cycles: handler,
-                };
-                let tc = &mut self.cores[c];
-                if tc.done {
-                    // An idle core takes it at once (nothing runs there any more).
-                    take_ipi(tc, &ipi);
-                    continue;
-                }
-                let at = tc.ipis.partition_point(|i| i.arrival <= arrival);
-                tc.ipis.insert(at, ipi);
-                tc.next_ipi = tc.ipis[0].arrival;
-            }
-            done = done.max(last_send);
-            if self.shoot.scheme == ShootdownScheme::EarlyAck {
-                // The local flush runs while the IPIs travel.
-                done = done.max(last_send + work);
-            }
+            let sent = (og.asid, &pages, og.full);
+            let done = match self.vipi {
+                Some(v) => super::vcpu::send_virtual(self, id, &targets, sent, (work, t0), v),
+                None => self.send_native(id, &targets, sent, work, t0),
+            };
             let core = &mut self.cores[id];
             core.walker.flush_asid(og.asid);
             let wait = done - t0;
@@ -335,6 +352,18 @@ impl<PT: PageTable> Simulator<PT> {
     }
 }
 
+/// An IPI on its way to `core`, in arrival order; an idle core (nothing runs there any
+/// more) takes it at once.
+pub(super) fn queue_ipi(core: &mut Core, ipi: PendingIpi) {
+    if core.done {
+        take_ipi(core, &ipi);
+        return;
+    }
+    let at = core.ipis.partition_point(|i| i.arrival <= ipi.arrival);
+    core.ipis.insert(at, ipi);
+    core.next_ipi = core.ipis[0].arrival;
+}
+
 /// Takes the shootdown IPIs that have arrived by this core's clock: each stalls it for
 /// interrupt entry and exit plus its invalidations (by page, or the address space's
 /// entries above the ceiling; INVLPG also drops the address space's walk-cache entries,
@@ -352,7 +381,11 @@ pub(super) fn take_ipis(core: &mut Core, t: &super::core::Timing) {
 
 pub(super) fn take_ipi(core: &mut Core, ipi: &PendingIpi) {
     let s = &mut core.os_stats.shootdown;
-    if ipi.full {
+    if ipi.vpid {
+        core.tlbs.flush_all();
+        core.walker.flush();
+        s.full_flushes += 1;
+    } else if ipi.full {
         s.entries_flushed += core.tlbs.flush_asid_into(ipi.asid, &mut core.flushed) as u64;
         s.full_flushes += 1;
         forget_changed(&mut core.flushed, ipi.pages.iter());

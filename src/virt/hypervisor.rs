@@ -38,6 +38,18 @@ pub struct VirtStats {
     /// fault each, at the event), and their cycles (exits and host faults).
     pub event_ept_violations: u64,
     pub event_cycles: u64,
+    /// Times the host preempted this vCPU, and the cycles it spent preempted (its clock
+    /// runs on: they are part of its cycles, not of any access's translation).
+    pub preemptions: u64,
+    pub preempted_cycles: u64,
+    /// Guest shootdowns this vCPU started, their VM exits by cause (its ICR writes or
+    /// send-IPI hypercalls; flush hypercalls), and, on this vCPU as a target, the kicks
+    /// out of the guest it took and the flushes applied at its next entry.
+    pub vipi_shootdowns: u64,
+    pub vipi_send_exits: u64,
+    pub vipi_hypercall_exits: u64,
+    pub vipi_kicks: u64,
+    pub vipi_entry_flushes: u64,
     /// TLB fills of a gVA → hPA translation whose host page is smaller than the guest's
     /// (a guest huge page splintered into host pages: the TLB holds the smaller one).
     pub splintered_fills: u64,
@@ -59,6 +71,13 @@ impl VirtStats {
         self.host_fault_cycles += o.host_fault_cycles;
         self.event_ept_violations += o.event_ept_violations;
         self.event_cycles += o.event_cycles;
+        self.preemptions += o.preemptions;
+        self.preempted_cycles += o.preempted_cycles;
+        self.vipi_shootdowns += o.vipi_shootdowns;
+        self.vipi_send_exits += o.vipi_send_exits;
+        self.vipi_hypercall_exits += o.vipi_hypercall_exits;
+        self.vipi_kicks += o.vipi_kicks;
+        self.vipi_entry_flushes += o.vipi_entry_flushes;
         self.splintered_fills += o.splintered_fills;
         self.nested_fills += o.nested_fills;
     }

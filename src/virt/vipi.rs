@@ -463,3 +463,50 @@ impl HostRunqueue {
         }
     }
 }
+
+/// The scheme and costs `[virt.shootdown]` configures.
+pub fn from_config(c: &crate::config::VirtShootdownConfig) -> (VipiScheme, VipiCosts) {
+    use crate::config::{IpiSendConfig, VipiSchemeConfig};
+    let send = match c.pv_flush_send {
+        IpiSendConfig::Exit => IpiSend::Exit,
+        IpiSendConfig::Ipiv => IpiSend::Ipiv,
+        IpiSendConfig::PvIpi => IpiSend::PvIpi,
+    };
+    let scheme = match c.scheme {
+        VipiSchemeConfig::Exit => VipiScheme::Exit,
+        VipiSchemeConfig::Ipiv => VipiScheme::Ipiv,
+        VipiSchemeConfig::PvIpi => VipiScheme::PvIpi,
+        VipiSchemeConfig::PvFlush => VipiScheme::PvFlush { send },
+        VipiSchemeConfig::Broadcast => VipiScheme::Broadcast,
+    };
+    let costs = VipiCosts {
+        exit_cycles: c.exit_cycles,
+        entry_cycles: c.entry_cycles,
+        icr_cycles: c.icr_cycles,
+        ipiv_send_cycles: c.ipiv_send_cycles,
+        posted_latency_cycles: c.posted_latency_cycles,
+        interrupt_cycles: c.interrupt_cycles,
+        ack_cycles: c.ack_cycles,
+        pv_check_cycles: c.pv_check_cycles,
+        hypercall_cycles: c.hypercall_cycles,
+        per_vcpu_cycles: c.per_vcpu_cycles,
+        kick_latency_cycles: c.kick_latency_cycles,
+        entry_flush_cycles: c.entry_flush_cycles,
+    };
+    (scheme, costs)
+}
+
+impl HostRunqueue {
+    /// The end of the slice of the thread at `position` that contains `at`, which must
+    /// be inside one of its slices (`resume_at(position, at) == at`); `u64::MAX` for a
+    /// thread alone on its core.
+    pub fn slice_end(&self, position: u32, at: u64) -> u64 {
+        if self.threads == 1 {
+            return u64::MAX;
+        }
+        let period = self.threads as u64 * (self.quantum + self.switch_cycles);
+        let offset = position as u64 * (self.quantum + self.switch_cycles);
+        debug_assert!(at >= offset && (at - offset) % period < self.quantum);
+        at - (at - offset) % period + self.quantum
+    }
+}

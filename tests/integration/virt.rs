@@ -259,3 +259,94 @@ fn huge_pages_in_either_dimension_shorten_the_walk_and_the_smaller_page_fills_th
         assert_eq!(u(&t, "/translation_cycles/pte"), refs * DRAM, "{what}");
     }
 }
+
+/// Per core of a two-vCPU run of `skylake-vm` (its `[shootdown]` costs: INVLPG 400) where
+/// thread 0 unmaps one page at its accesses 6,000, 12,000 and 18,000 of 20,000, thread 1
+/// runs the same loop over the same 2 MiB, under `scheme` with `threads` host threads per
+/// core and a host quantum of 10^9 cycles.
+fn two_vcpus(scheme: &str, threads: u32) -> Vec<serde_json::Value> {
+    let d = tempfile::tempdir().unwrap();
+    let w = "name = \"unmapper\"\naccesses = 20_000\nseed = 1\nwrite_fraction = 0.2\n\
+             [generator]\nkind = \"sequential\"\nfootprint = \"2MiB\"\nstride = 4096\n\
+             [[event]]\nat = 6000\nevery = 6000\nkind = \"munmap\"\nprocess = 0\noffset = 0\nlen = \"4KiB\"\n";
+    std::fs::write(d.path().join("w.toml"), w).unwrap();
+    let sets = [
+        "sim.cores=2".to_string(),
+        "os.sched.threads=2".into(),
+        "sim.warmup_accesses=0".into(),
+        format!("virt.shootdown.scheme=\"{scheme}\""),
+        format!("virt.host_sched.threads_per_core={threads}"),
+        "virt.host_sched.quantum_cycles=1000000000".into(),
+    ];
+    let mut args = vec![
+        "run",
+        "-q",
+        "-c",
+        "skylake-vm",
+        "-w",
+        "w.toml",
+        "--out",
+        "out",
+    ];
+    for s in &sets {
+        args.extend(["--set", s.as_str()]);
+    }
+    let (code, _, err) = mmusim_bounded(Some(d.path()), &args, b"", Duration::from_secs(60));
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(d.path().join("out/result.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["stats"]["cores"].as_array().unwrap().clone()
+}
+
+/// The two-vCPU virtual-IPI stall, end to end. With 2 host threads per core, vCPU 1 sits
+/// at position 1 of its core's runqueue: preempted from the start until its first slice,
+/// Q + s = 10^9 + 8,000 cycles, while vCPU 0 (position 0) runs its whole stream inside
+/// its first slice. So each of vCPU 0's three shootdowns finds vCPU 1 preempted
+/// (`virt::vipi`'s model, its defaults: pv check 30, exit 700, entry 700, hypercall
+/// 1,100, per vCPU 300, flush at entry 800):
+/// - `pv_flush`: no IPI; the initiator flushes locally (400) and checks the flag (30):
+///   3 x 430 = 1,290 cycles; vCPU 1 takes 3 flushes at its entry, 3 x 800;
+/// - `broadcast`: 400 + one hypercall exit + decode + one vCPU + entry (700 + 1,100 +
+///   300 + 700 = 2,800): 3 x 3,200 = 9,600; the same 3 flushes at entry;
+/// - `exit`: the initiator waits for vCPU 1's acknowledgement, after it resumes near 10^9:
+///   more than 9 x 10^8 cycles.
+///
+/// With a core each (1 thread per core) nobody is preempted and nothing is deferred.
+#[test]
+fn a_preempted_vcpu_stalls_ipi_shootdowns_but_not_paravirtual_flushes() {
+    let q_s = 1_000_008_000;
+    for (scheme, initiator, exits, hypercalls) in
+        [("pv_flush", 3 * 430, 0, 0), ("broadcast", 3 * 3_200, 0, 3)]
+    {
+        let c = two_vcpus(scheme, 2);
+        assert_eq!(
+            u(&c[0], "/shootdown/initiator_cycles"),
+            initiator,
+            "{scheme}"
+        );
+        assert_eq!(u(&c[0], "/virt/vipi_shootdowns"), 3, "{scheme}");
+        assert_eq!(u(&c[0], "/virt/vipi_send_exits"), exits, "{scheme}");
+        assert_eq!(
+            u(&c[0], "/virt/vipi_hypercall_exits"),
+            hypercalls,
+            "{scheme}"
+        );
+        assert_eq!(u(&c[0], "/virt/preemptions"), 0, "{scheme}");
+        assert_eq!(u(&c[1], "/virt/preemptions"), 1, "{scheme}");
+        assert_eq!(u(&c[1], "/virt/preempted_cycles"), q_s, "{scheme}");
+        assert_eq!(u(&c[1], "/virt/vipi_entry_flushes"), 3, "{scheme}");
+        assert_eq!(u(&c[1], "/shootdown/remote_cycles"), 3 * 800, "{scheme}");
+        assert_eq!(u(&c[1], "/virt/vipi_kicks"), 0, "{scheme}");
+    }
+    let c = two_vcpus("exit", 2);
+    assert!(u(&c[0], "/shootdown/initiator_cycles") > 900_000_000);
+    assert_eq!(u(&c[1], "/virt/vipi_entry_flushes"), 0);
+    for scheme in ["exit", "pv_flush", "broadcast"] {
+        let c = two_vcpus(scheme, 1);
+        for core in &c {
+            assert_eq!(u(core, "/virt/preemptions"), 0, "{scheme}");
+            assert_eq!(u(core, "/virt/vipi_entry_flushes"), 0, "{scheme}");
+        }
+        assert_eq!(u(&c[0], "/virt/vipi_shootdowns"), 3, "{scheme}");
+    }
+}
