@@ -16,7 +16,10 @@
 //!   shootdown protocol over the cores' `topology`;
 //! - `stats`: what a run counted, gathered from the components;
 //! - `seen`: the translations each core has used, which makes a miss compulsory;
-//! - `record`: the `Recorder` the translation path reports its steps to (`explain`).
+//! - `record`: the `Recorder` the translation path reports its steps to (`explain`);
+//! - `nested`: a virtualized machine's TLB-miss path (nested walks, guest faults, EPT
+//!   violations), and `vcpu`: its vCPUs under the host scheduler and guest shootdowns as
+//!   virtual IPIs.
 //!
 //! Core timing: clock = instructions x base CPI + stall cycles. Translation latency of an
 //! access = TLB probes + walk-cache probe + PTE reads + wait for a free walker + fault
