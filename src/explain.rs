@@ -241,13 +241,32 @@ impl Job<'_> {
         match pt.translate(asid, VirtAddr(self.addr)) {
             Some(tr) => {
                 let off = self.addr & (tr.size.bytes() - 1);
-                let _ = writeln!(
-                    o,
-                    "\nPhysical address {:#x}: frame {:#x} of a {} page + offset {off:#x}",
-                    tr.frame + off,
-                    tr.frame,
-                    tr.size
-                );
+                let gpa = crate::addr::GuestPhysAddr(tr.frame.0 + off);
+                match sim.host_translation(gpa) {
+                    // A virtualized machine: the guest's frame is guest-physical.
+                    Some(h) => {
+                        let hoff = gpa.0 & (h.size.bytes() - 1);
+                        let _ = writeln!(
+                            o,
+                            "\nGuest-physical address {:#x}: frame {:#x} of a guest {} page + offset {off:#x}\nHost-physical address {:#x}: frame {:#x} of a host {} page + offset {hoff:#x}",
+                            gpa.0,
+                            tr.frame,
+                            tr.size,
+                            h.frame + hoff,
+                            h.frame,
+                            h.size
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(
+                            o,
+                            "\nPhysical address {:#x}: frame {:#x} of a {} page + offset {off:#x}",
+                            tr.frame + off,
+                            tr.frame,
+                            tr.size
+                        );
+                    }
+                }
             }
             None => {
                 let _ = writeln!(o, "\nNo translation (not mapped after the access)");
@@ -523,6 +542,74 @@ impl Job<'_> {
                         } else {
                             " (reads of one group cost the slowest)"
                         }
+                    );
+                }
+                Event::NestedRead {
+                    r,
+                    served_by,
+                    cycles,
+                } => {
+                    let (name, line) = &mem[(*served_by).min(mem.len() - 1)];
+                    let level = |l: u8| {
+                        if l == 0 {
+                            "entry".to_string()
+                        } else {
+                            level_name(l as usize).to_string()
+                        }
+                    };
+                    let what = match r.dim {
+                        crate::virt::Dimension::HostForGuestPte => format!(
+                            "host {:<5} for the guest {} table's gPA",
+                            level(r.host_level),
+                            level(r.guest_level)
+                        ),
+                        crate::virt::Dimension::GuestPte => {
+                            format!("guest {:<5} entry", level(r.guest_level))
+                        }
+                        crate::virt::Dimension::HostForData => {
+                            format!("host {:<5} for the data's gPA", level(r.host_level))
+                        }
+                    };
+                    let _ = writeln!(
+                        o,
+                        "    read  {what}  at hPA {:#x}  line {:#x}  {name} {cycles} cycles",
+                        r.hpa,
+                        r.hpa.0 & !(line - 1)
+                    );
+                }
+                Event::NestedWalkEnd {
+                    pte_cycles,
+                    host_probes,
+                    host_probe_cycles,
+                    outcome,
+                } => {
+                    let result = match outcome {
+                        crate::walker::NestedOutcome::Done(w) => format!(
+                            "gPA page {:#x} ({}), host page {:#x} ({}): the TLB takes a {} page at hPA {:#x}",
+                            w.guest.frame.0, w.guest.size, w.host.frame, w.host.size, w.page.size, w.page.frame
+                        ),
+                        crate::walker::NestedOutcome::GuestFault => {
+                            "the guest table does not map it (a guest page fault)".into()
+                        }
+                        crate::walker::NestedOutcome::HostFault(gpa) => format!(
+                            "the host table does not map gPA {:#x} (an EPT violation)",
+                            gpa.0
+                        ),
+                    };
+                    let _ = writeln!(
+                        o,
+                        "  Nested walk {walk} ends: {result}; {host_probes} host walk(s), host caches probed in {host_probe_cycles} cycle(s); reads charged {pte_cycles} cycles"
+                    );
+                }
+                Event::HostFault {
+                    gpa,
+                    exit_cycles,
+                    host_cycles,
+                } => {
+                    let _ = writeln!(
+                        o,
+                        "  EPT violation: a VM exit ({exit_cycles} cycles) and the host backs gPA {:#x} ({host_cycles} cycles); the access walks again",
+                        gpa.0
                     );
                 }
                 Event::Fault { cycles, evicted } => {

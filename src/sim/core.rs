@@ -469,7 +469,7 @@ fn translate_miss<PT: PageTable, R: Recorder>(
     let (tr, psc, pte, fault) = if sh.virt.is_none() {
         walk_native(core, va, pt, sh, t, rec)?
     } else {
-        super::nested::walk_virt(core, va, pt, sh, t)?
+        super::nested::walk_virt(core, va, pt, sh, t, rec)?
     };
     if !core.flushed.is_empty()
         && (core.flushed).remove(&crate::tlb::page_key(core.asid, va, tr.size))

@@ -339,6 +339,15 @@ impl<PT: PageTable> Simulator<PT> {
         self.sh.mem.level_names(core)
     }
 
+    /// The host translation of guest-physical `gpa` on a virtualized machine (`None`
+    /// natively, or when the host has not backed it).
+    pub fn host_translation(
+        &self,
+        gpa: crate::addr::GuestPhysAddr,
+    ) -> Option<crate::pagetable::Translation> {
+        self.sh.virt.as_deref()?.translate(crate::virt::VM, gpa)
+    }
+
     /// The page table of the address space core `core` runs (for tests and tools).
     pub fn page_table(&self, core: usize) -> &PT {
         &self.spaces[Self::space_index(self.asid(core))]

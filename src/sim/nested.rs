@@ -10,6 +10,7 @@
 //! fault cycles, as the native path returns them.
 
 use super::core::{Core, Timing};
+use super::record::{Event, Recorder};
 use super::shootdown::apply;
 use super::Shared;
 use crate::addr::VirtAddr;
@@ -25,18 +26,19 @@ const MAX_WALKS: usize = 32;
 /// The nested-walk miss path; returns the translation and its walk-cache, read and
 /// fault cycles (the fault's: guest faults, VM exits and host faults).
 #[inline(never)]
-pub(super) fn walk_virt<PT: PageTable>(
+pub(super) fn walk_virt<PT: PageTable, R: Recorder>(
     core: &mut Core,
     va: VirtAddr,
     pt: &mut PT,
     sh: &mut Shared,
     t: &Timing,
+    rec: &mut R,
 ) -> Result<(Translation, u64, u64, u64), SimError> {
     let (mut psc, mut pte, mut fault) = (0, 0, 0);
     for _ in 0..MAX_WALKS {
         let hv = (sh.virt.as_deref_mut()).expect("a virtualized machine");
-        let r =
-            (core.walker).walk_nested(core.id, core.asid, VM, va, pt, hv.table(VM), &mut sh.mem);
+        let (walker, mem) = (&mut core.walker, &mut sh.mem);
+        let r = walker.walk_nested(core.id, core.asid, VM, va, pt, hv.table(VM), mem, rec);
         psc += r.psc_cycles;
         pte += r.pte_cycles;
         match r.outcome {
@@ -48,13 +50,26 @@ pub(super) fn walk_virt<PT: PageTable>(
                 return Ok((w.page, psc, pte, fault));
             }
             NestedOutcome::GuestFault => {
-                (sh.os).handle_fault(pt, core.asid, va, &mut core.os_stats, &mut sh.fx)?;
+                let evicted =
+                    (sh.os).handle_fault(pt, core.asid, va, &mut core.os_stats, &mut sh.fx)?;
+                if R::ON {
+                    let cycles = sh.fx.cycles;
+                    rec.event(Event::Fault { cycles, evicted });
+                }
                 let c = apply(core, &mut sh.fx, &mut sh.mail);
                 super::overflow::check(core, t, c)?;
                 fault += c;
             }
             NestedOutcome::HostFault(gpa) => {
-                let c = hv.ept_violation(VM, gpa, &mut core.virt)?.cycles();
+                let f = hv.ept_violation(VM, gpa, &mut core.virt)?;
+                if R::ON {
+                    rec.event(Event::HostFault {
+                        gpa,
+                        exit_cycles: f.exit_cycles,
+                        host_cycles: f.host_cycles,
+                    });
+                }
+                let c = f.cycles();
                 super::overflow::check(core, t, c)?;
                 fault += c;
             }

@@ -52,6 +52,27 @@ pub enum Event {
         cycles: u64,
         evicted: Option<Evicted>,
     },
+    /// One memory reference of a nested walk (a virtualized machine), served by memory
+    /// level `served_by` in `cycles`.
+    NestedRead {
+        r: crate::virt::NestedRef,
+        served_by: usize,
+        cycles: u32,
+    },
+    /// A nested walk ended: its reads as charged, its host-cache probes (one per host walk
+    /// attempted) and their cycles, and how it ended.
+    NestedWalkEnd {
+        pte_cycles: u64,
+        host_probes: u64,
+        host_probe_cycles: u64,
+        outcome: crate::walker::NestedOutcome,
+    },
+    /// An EPT violation: the VM exit's round trip and the host's fault backing `gpa`.
+    HostFault {
+        gpa: crate::addr::GuestPhysAddr,
+        exit_cycles: u64,
+        host_cycles: u64,
+    },
 }
 
 /// Receives the [`Event`]s of a translation. Recording sites are written

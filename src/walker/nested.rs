@@ -20,6 +20,7 @@ use crate::addr::{GuestPhysAddr, VirtAddr};
 use crate::config::PscConfig;
 use crate::memory::MemorySystem;
 use crate::pagetable::{PageTable, Walkable};
+use crate::sim::record::{Event, Recorder};
 use crate::virt::{
     HostCaches, HostPsc, NestedFault, NestedRef, NestedScratch, NestedTlb, NestedWalk,
 };
@@ -123,9 +124,10 @@ impl NestedParts {
 impl Walker {
     /// Walk `gva` of guest address space `asid` in VM `vm` for `core`: the guest table
     /// `guest` over the host table `host`. Panics if the walker was built without
-    /// [`Walker::enable_nested`].
+    /// [`Walker::enable_nested`]. `rec` hears every walk-cache probe and reference
+    /// (`mmusim explain`).
     #[allow(clippy::too_many_arguments)]
-    pub fn walk_nested<PT: PageTable, H: Walkable>(
+    pub fn walk_nested<PT: PageTable, H: Walkable, R: Recorder>(
         &mut self,
         core: usize,
         asid: u16,
@@ -134,9 +136,9 @@ impl Walker {
         guest: &PT,
         host: &H,
         mem: &mut MemorySystem,
+        rec: &mut R,
     ) -> NestedResult {
-        let (start, guest_probe) =
-            self.probe_pscs(asid, gva, guest, &mut crate::sim::record::NoRecord);
+        let (start, guest_probe) = self.probe_pscs(asid, gva, guest, rec);
         let parts = self
             .nested
             .as_mut()
@@ -164,7 +166,14 @@ impl Walker {
         let mut prev = None;
         let ns = &mut self.stats.nested;
         for r in &parts.refs {
-            let (lat, _) = mem.read_from(core, r.hpa, true);
+            let (lat, served_by) = mem.read_from(core, r.hpa, true);
+            if R::ON {
+                rec.event(Event::NestedRead {
+                    r: *r,
+                    served_by,
+                    cycles: lat,
+                });
+            }
             let key = (r.dim, r.guest_level, r.group);
             if prev != Some(key) {
                 pte_cycles += slowest;
@@ -176,14 +185,15 @@ impl Walker {
             ns.refs[g.min(MAX_LEVEL)][h.min(MAX_LEVEL)] += 1;
         }
         pte_cycles += slowest;
-        // The guest walk caches learn the guest tables the walk found, as natively.
-        learn(
-            &mut self.pscs,
-            asid,
-            gva,
-            guest,
-            parts.scratch.guest_steps(),
-        );
+        // The guest walk caches learn the guest tables the walk read, as natively: only
+        // from the guest entries actually read (a walk that ended at an EPT violation has
+        // not seen the tables the later ones point to).
+        let read = (parts.refs.iter())
+            .filter(|r| r.dim == crate::virt::Dimension::GuestPte)
+            .count();
+        let steps = parts.scratch.guest_steps();
+        let steps = &steps[..read.min(steps.len())];
+        learn(&mut self.pscs, asid, gva, guest, steps);
         let reads = parts.refs.len() as u32;
         ns.walks += 1;
         ns.host_lookups += lookups;
@@ -201,6 +211,14 @@ impl Walker {
             Err(NestedFault::Guest { .. }) => NestedOutcome::GuestFault,
             Err(NestedFault::Host { gpa, .. }) => NestedOutcome::HostFault(gpa),
         };
+        if R::ON {
+            rec.event(Event::NestedWalkEnd {
+                pte_cycles,
+                host_probes: lookups,
+                host_probe_cycles: lookups * parts.host_probe_latency,
+                outcome,
+            });
+        }
         NestedResult {
             psc_cycles,
             pte_cycles,

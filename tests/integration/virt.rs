@@ -400,3 +400,60 @@ fn fork_copy_on_write_and_mprotect_work_inside_the_vm_as_natively() {
     assert!(u(&vm, "/virt/exits/ept_violation") > 0);
     assert!(native.get("virt").is_none(), "no virt section natively");
 }
+
+/// `mmusim explain` shows the nested walk the simulator makes: on the cold machine of
+/// the first test (no caches), the address's seven walks (as derived there: an EPT
+/// violation, a guest fault, four EPT violations, then the walk that completes), the last
+/// with its 24 references: 16 host reads for the guest entries, 4 guest entry reads, 4
+/// host reads for the data's gPA; and the guest- and host-physical addresses.
+#[test]
+fn explain_shows_each_reference_of_the_nested_walks() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("sys.toml"), SYSTEM).unwrap();
+    let (code, out, err) = mmusim_bounded(
+        Some(d.path()),
+        &[
+            "explain",
+            "-c",
+            "sys.toml",
+            // explain checks the default workload (4 GiB) fits: more memory, same layout.
+            "--set",
+            "os.phys_mem=\"8GiB\"",
+            "--set",
+            "virt.host.phys_mem=\"16GiB\"",
+            "0x1000000678",
+        ],
+        b"",
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("EPT violation: a VM exit").count(), 5, "{out}");
+    assert_eq!(out.matches("Page fault: the OS maps").count(), 1, "{out}");
+    let last = out.split("Walk 7:").nth(1).expect("a seventh walk");
+    let last = last.split("Nested walk 7 ends").next().unwrap();
+    let reads: Vec<&str> = last
+        .lines()
+        .filter(|l| l.trim_start().starts_with("read "))
+        .collect();
+    assert_eq!(reads.len(), 24, "{last}");
+    assert_eq!(
+        reads.iter().filter(|l| l.contains("for the guest")).count(),
+        16
+    );
+    assert_eq!(
+        reads
+            .iter()
+            .filter(|l| l.contains("guest") && l.contains(" entry "))
+            .count(),
+        4
+    );
+    assert_eq!(
+        reads
+            .iter()
+            .filter(|l| l.contains("for the data's gPA"))
+            .count(),
+        4
+    );
+    assert!(out.contains("Guest-physical address 0x"), "{out}");
+    assert!(out.contains("Host-physical address 0x"), "{out}");
+}
