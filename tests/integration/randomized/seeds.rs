@@ -33,6 +33,7 @@ pub const PRESETS: &[&str] = &[
     include_str!("../../../configs/skylake-clustered.toml"),
     include_str!("../../../configs/skylake-cuckoo.toml"),
     include_str!("../../../configs/skylake-flattened.toml"),
+    include_str!("../../../configs/skylake-vm.toml"),
 ];
 
 pub fn system_configs() -> Vec<Vec<u8>> {
@@ -51,6 +52,8 @@ pub fn system_configs() -> Vec<Vec<u8>> {
         "extends = \"icelake\"\n[sim]\nwarmup_accesses = 1000\ncores = 4\n[os.sched]\nthreads = 4\n",
         "extends = \"skylake\"\n[os.huge_pages]\npolicy = \"promote\"\npromote_threshold = 1\n",
         "extends = \"skylake\"\n[topology]\nkind = \"two_socket\"\n[shootdown]\nscheme = \"early_ack\"\n",
+        "extends = \"skylake-vm\"\n[virt.ntlb]\nentries = 16\nlatency = 2\n[virt.host_table]\nkind = \"cuckoo\"\n",
+        "extends = \"skylake-vm\"\n[virt.shootdown]\nscheme = \"pv_flush\"\n[virt.host_sched]\nthreads_per_core = 2\n[virt.host.huge_pages]\npolicy = \"always\"\n",
     ] {
         v.push(s.as_bytes().to_vec());
     }
@@ -92,6 +95,7 @@ pub fn assignments() -> Vec<Vec<u8>> {
     for (text, prefix) in [
         (PRESETS[0], ""),
         (PRESETS[2], ""),
+        (PRESETS[8], ""),
         (WORKLOADS[0], "workload."),
     ] {
         let t: toml::Table = toml::from_str(text).expect("seed parses");
