@@ -408,7 +408,11 @@ fn apply_os_events<PT: PageTable>(
         let mut c = apply(core, &mut sh.fx, &mut sh.mail);
         if let (Some(hv), EventKind::Mmap, true) = (sh.virt.as_deref_mut(), ev.kind, ev.populate) {
             // The guest zeroed the pages it populated: the host backs them now.
-            let h = hv.back_guest_range(&*pt, core.asid, (ev.start, ev.end), &mut core.virt)?;
+            let (h, flush) =
+                hv.back_guest_range(&*pt, core.asid, (ev.start, ev.end), &mut core.virt)?;
+            if flush {
+                super::nested::host_flush_local(core, hv, &mut sh.mail);
+            }
             core.os_stats.event_cycles = core.os_stats.event_cycles.saturating_add(h);
             c = c.saturating_add(h);
         }

@@ -69,6 +69,11 @@ pub(super) fn walk_virt<PT: PageTable, R: Recorder>(
                         host_cycles: f.host_cycles,
                     });
                 }
+                if f.flush {
+                    host_flush_local(core, hv, &mut sh.mail);
+                } else if f.spurious {
+                    core.walker.flush_vm(VM);
+                }
                 let c = f.cycles();
                 super::overflow::check(core, t, c)?;
                 fault += c;
@@ -78,4 +83,19 @@ pub(super) fn walk_virt<PT: PageTable, R: Recorder>(
     Err(SimError(format!(
         "{va:#x}: still not mapped after {MAX_WALKS} nested walks and their faults"
     )))
+}
+
+/// The host table changed under cached translations: `core` drops the VM's now (its
+/// TLBs, guest walk caches, nested TLB and host walk caches); the other vCPUs when the
+/// engine delivers the flush, after this access.
+pub(super) fn host_flush_local(
+    core: &mut Core,
+    hv: &mut crate::virt::Hypervisor,
+    mail: &mut super::shootdown::Mail,
+) {
+    core.tlbs.flush_all();
+    core.walker.flush();
+    core.walker.flush_vm(VM);
+    hv.flush_pending = true;
+    mail.pending = true;
 }

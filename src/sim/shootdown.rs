@@ -121,6 +121,9 @@ pub(super) struct PendingIpi {
     /// A flush the hypervisor does of the vCPU's whole guest TLB context (a virtual
     /// shootdown's kick or flush at entry): every entry and guest walk-cache entry goes.
     pub(super) vpid: bool,
+    /// A host-initiated flush: the VM's guest-physical mappings (nested TLB, host walk
+    /// caches) go too.
+    pub(super) host: bool,
 }
 
 /// Applies what an OS call on `core` changed, and clears `fx` for the next call:
@@ -288,6 +291,7 @@ impl<PT: PageTable> Simulator<PT> {
                 full,
                 cycles: handler,
                 vpid: false,
+                host: false,
             };
             queue_ipi(&mut self.cores[c], ipi);
         }
@@ -307,6 +311,11 @@ impl<PT: PageTable> Simulator<PT> {
     /// accesses.
     pub(super) fn deliver_shootdowns(&mut self, id: usize) -> Result<(), crate::SimError> {
         self.sh.mail.pending = false;
+        if let Some(hv) = self.sh.virt.as_deref_mut() {
+            if std::mem::take(&mut hv.flush_pending) {
+                super::vcpu::host_flush(self, id);
+            }
+        }
         let out = std::mem::take(&mut self.sh.mail.outgoing);
         let t = self.timing;
         for og in out {
@@ -384,6 +393,9 @@ pub(super) fn take_ipi(core: &mut Core, ipi: &PendingIpi) {
     if ipi.vpid {
         core.tlbs.flush_all();
         core.walker.flush();
+        if ipi.host {
+            core.walker.flush_vm(crate::virt::VM);
+        }
         s.full_flushes += 1;
     } else if ipi.full {
         s.entries_flushed += core.tlbs.flush_asid_into(ipi.asid, &mut core.flushed) as u64;
@@ -411,7 +423,10 @@ fn forget_changed<'a>(flushed: &mut HashSet<u64>, pages: impl Iterator<Item = &'
 /// Whether a shootdown on its way to this core names the page of `va` in the running
 /// address space (a hit on it may be stale: the table changed, the IPI has not come).
 pub(super) fn pending_covers(core: &Core, va: VirtAddr) -> bool {
+    // A hypervisor's flush of the whole guest context covers every page.
     core.ipis.iter().any(|i| {
-        i.asid == core.asid && (i.full || i.pages.iter().any(|e| e.vaddr == va.align_down(e.size)))
+        i.vpid
+            || i.asid == core.asid
+                && (i.full || i.pages.iter().any(|e| e.vaddr == va.align_down(e.size)))
     })
 }

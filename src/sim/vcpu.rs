@@ -59,21 +59,55 @@ pub(super) fn host_preempt(core: &mut Core, t: &Timing) {
     core.host_slice_end = rq.slice_end(pos, resume);
 }
 
-/// A guest shootdown from vCPU `id` (clock `t0`) to the vCPUs `targets`, as virtual IPIs:
-/// the initiator flushes locally first (`work`, as the native synchronous protocol
-/// does), then sends under `scheme`. Queues each target's IPI or hypervisor flush and
-/// returns when the initiator's wait ends.
-pub(super) fn send_virtual<PT: PageTable>(
-    sim: &mut Simulator<PT>,
+/// A host-initiated flush from vCPU `id` (its EPT violation changed the host table; it
+/// flushed its own caches already): every other vCPU of the VM drops the VM's cached
+/// translations, the running ones kicked out of the guest and waited for, the preempted
+/// ones at their next entry ([`crate::virt::vipi::host_flush`]). The initiator's wait
+/// is its own time, counted as `host_flush_cycles`.
+pub(super) fn host_flush<PT: PageTable>(sim: &mut Simulator<PT>, id: usize) {
+    let Some((_, costs)) = sim.vipi else {
+        return;
+    };
+    let targets: Vec<usize> = (0..sim.cores.len())
+        .filter(|&c| c != id && !sim.cores[c].done)
+        .collect();
+    let now = sim.cores[id].clock(&sim.timing);
+    let list = target_states(sim, id, &targets, now);
+    let req = VipiRequest {
+        scheme: VipiScheme::Broadcast,
+        now,
+        targets: &list,
+        work: 0,
+    };
+    let out = crate::virt::vipi::host_flush(&costs, &req);
+    let none = Arc::new(Vec::new());
+    for tc in &out.targets {
+        let core = &mut sim.cores[tc.vcpu as usize];
+        let ipi = PendingIpi {
+            arrival: tc.at,
+            asid: 0,
+            pages: none.clone(),
+            full: true,
+            cycles: tc.cycles,
+            vpid: true,
+            host: true,
+        };
+        queue_ipi(core, ipi);
+    }
+    let core = &mut sim.cores[id];
+    core.stall_total += out.initiator_wait;
+    core.virt.host_flush_cycles += out.initiator_wait;
+}
+
+/// Each target vCPU's state at the initiator's time `now`, and its distance.
+fn target_states<PT: PageTable>(
+    sim: &Simulator<PT>,
     id: usize,
     targets: &[usize],
-    (asid, pages, full): (u16, &Arc<Vec<Evicted>>, bool),
-    (work, t0): (u64, u64),
-    (scheme, costs): (VipiScheme, VipiCosts),
-) -> u64 {
+    now: u64,
+) -> Vec<Target> {
     let t = sim.timing;
-    let now = t0 + work;
-    let list: Vec<Target> = (targets.iter())
+    (targets.iter())
         .map(|&c| {
             let tc = &sim.cores[c];
             // A target waiting for its own shootdown takes interrupts from then on.
@@ -90,7 +124,23 @@ pub(super) fn send_virtual<PT: PageTable>(
                 path_cycles: sim.ipi_latency(id, c) - sim.shoot.ipi_base_cycles,
             }
         })
-        .collect();
+        .collect()
+}
+
+/// A guest shootdown from vCPU `id` (clock `t0`) to the vCPUs `targets`, as virtual IPIs:
+/// the initiator flushes locally first (`work`, as the native synchronous protocol
+/// does), then sends under `scheme`. Queues each target's IPI or hypervisor flush and
+/// returns when the initiator's wait ends.
+pub(super) fn send_virtual<PT: PageTable>(
+    sim: &mut Simulator<PT>,
+    id: usize,
+    targets: &[usize],
+    (asid, pages, full): (u16, &Arc<Vec<Evicted>>, bool),
+    (work, t0): (u64, u64),
+    (scheme, costs): (VipiScheme, VipiCosts),
+) -> u64 {
+    let now = t0 + work;
+    let list = target_states(sim, id, targets, now);
     let req = VipiRequest {
         scheme,
         now,
@@ -112,6 +162,7 @@ pub(super) fn send_virtual<PT: PageTable>(
             full,
             cycles: tc.cycles,
             vpid: tc.flush_scope() == FlushScope::Vpid,
+            host: false,
         };
         queue_ipi(core, ipi);
     }

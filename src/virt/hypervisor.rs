@@ -9,10 +9,9 @@
 //!
 //! In: an EPT violation (VM, gPA) from the walker. Out: what it cost ([`HostFault`]: the
 //! VM exit round trip and the host fault), counted by cause in the core's
-//! [`VirtStats`]. The host's own effects never reach the guest's TLBs here: the host
-//! policies allowed (`never`, `always`, `madvise`: sizes chosen at first touch) change
-//! no existing host translation; one that did would be reported as an error rather than
-//! leave stale nested-TLB entries.
+//! [`VirtStats`]. A host fault that changed existing host translations (a host THP
+//! collapse under `promote` or `reserve`) asks for a host-initiated flush
+//! ([`HostFault::flush`]): the engine drops the VM's cached translations on every vCPU.
 
 use super::host::HostTable;
 use crate::addr::{GuestPhysAddr, VirtAddr};
@@ -50,6 +49,13 @@ pub struct VirtStats {
     pub vipi_hypercall_exits: u64,
     pub vipi_kicks: u64,
     pub vipi_entry_flushes: u64,
+    /// EPT violations (among `exits.ept_violation`) on a gPA the host had mapped: the
+    /// walk used host caches a host change had made stale, before the flush came.
+    pub spurious_ept_violations: u64,
+    /// Host-initiated flushes this vCPU's EPT violations started (a host THP collapse
+    /// changed the VM's host table), and the cycles it waited for the other vCPUs.
+    pub host_flushes: u64,
+    pub host_flush_cycles: u64,
     /// TLB fills of a gVA → hPA translation whose host page is smaller than the guest's
     /// (a guest huge page splintered into host pages: the TLB holds the smaller one).
     pub splintered_fills: u64,
@@ -78,6 +84,9 @@ impl VirtStats {
         self.vipi_hypercall_exits += o.vipi_hypercall_exits;
         self.vipi_kicks += o.vipi_kicks;
         self.vipi_entry_flushes += o.vipi_entry_flushes;
+        self.spurious_ept_violations += o.spurious_ept_violations;
+        self.host_flushes += o.host_flushes;
+        self.host_flush_cycles += o.host_flush_cycles;
         self.splintered_fills += o.splintered_fills;
         self.nested_fills += o.nested_fills;
     }
@@ -88,6 +97,11 @@ impl VirtStats {
 pub struct HostFault {
     pub exit_cycles: u64,
     pub host_cycles: u64,
+    /// The fault changed existing host translations: the VM's cached ones must go on
+    /// every vCPU (a host-initiated flush).
+    pub flush: bool,
+    /// The host table mapped the gPA already: the walk went through stale host caches.
+    pub spurious: bool,
 }
 
 impl HostFault {
@@ -106,6 +120,8 @@ pub struct Hypervisor {
     exit_cycles: u64,
     /// The host OS's counters (its minor faults are the VM's host faults).
     pub host_stats: OsStats,
+    /// A host-initiated flush waits for the engine to reach the other vCPUs.
+    pub flush_pending: bool,
 }
 
 /// The VM the machine's processes run in.
@@ -121,6 +137,7 @@ impl Hypervisor {
             fx: Effects::default(),
             exit_cycles: cfg.exit_cycles,
             host_stats: OsStats::default(),
+            flush_pending: false,
         })
     }
 
@@ -143,6 +160,21 @@ impl Hypervisor {
         gpa: GuestPhysAddr,
         stats: &mut VirtStats,
     ) -> Result<HostFault, SimError> {
+        if self.translate(vm, gpa).is_some() {
+            // The host table maps it: the walk read a table a host change had replaced,
+            // through this vCPU's host caches before the host-initiated flush reached it
+            // (KVM finds the entry present and re-enters: a spurious fault). The exit
+            // is paid; the walker drops its stale host caches and walks again.
+            stats.exits.ept_violation += 1;
+            stats.spurious_ept_violations += 1;
+            stats.exit_cycles += self.exit_cycles;
+            return Ok(HostFault {
+                exit_cycles: self.exit_cycles,
+                host_cycles: 0,
+                flush: false,
+                spurious: true,
+            });
+        }
         let table = &mut self.tables[vm as usize - 1];
         self.fx.clear();
         (self.os).handle_fault(
@@ -152,15 +184,21 @@ impl Hypervisor {
             &mut self.host_stats,
             &mut self.fx,
         )?;
-        if !self.fx.invalidate.is_empty() || self.fx.flush_walk_caches || self.fx.flush_space {
-            return Err(SimError(format!(
-                "internal: the host's fault at guest-physical {:#x} changed existing host translations, which the model cannot yet take back from the guest's TLBs",
-                gpa.0
-            )));
+        // The host changed translations it had (a host THP collapse replaced small host
+        // pages): every cached host translation of the VM may be stale. The model cannot
+        // map a gPA back to the gVAs cached over it, so, as KVM's
+        // `kvm_flush_remote_tlbs` (INVEPT single-context), every vCPU of the VM drops
+        // its guest-physical and combined mappings.
+        let flush =
+            !self.fx.invalidate.is_empty() || self.fx.flush_walk_caches || self.fx.flush_space;
+        if flush {
+            stats.host_flushes += 1;
         }
         let f = HostFault {
             exit_cycles: self.exit_cycles,
             host_cycles: self.fx.cycles,
+            flush,
+            spurious: false,
         };
         self.fx.clear();
         stats.exits.ept_violation += 1;
@@ -172,16 +210,19 @@ impl Hypervisor {
     /// The guest OS mapped `[start, end)` of address space `asid` and zeroed its pages
     /// (a populating `mmap`): every guest-physical page under it that the host has not
     /// backed yet is backed now, an exit and a host fault each, counted as the event's
-    /// work. Returns the cycles. The guest's new page-table pages are backed when a walk
-    /// first reads them, as the model cannot list them for every design.
+    /// work. Returns the cycles, and whether a host fault changed existing host
+    /// translations (a host-initiated flush is then due, as after
+    /// [`Hypervisor::ept_violation`]). The guest's new page-table pages are backed when
+    /// a walk first reads them, as the model cannot list them for every design.
     pub fn back_guest_range<PT: Mappable>(
         &mut self,
         guest: &PT,
         asid: u16,
         (start, end): (u64, u64),
         stats: &mut VirtStats,
-    ) -> Result<u64, SimError> {
+    ) -> Result<(u64, bool), SimError> {
         let mut cycles = 0u64;
+        let mut flush = false;
         let mut va = start;
         let mut scratch = VirtStats::default();
         while va < end {
@@ -198,6 +239,7 @@ impl Hypervisor {
                     None => {
                         let f = self.ept_violation(VM, GuestPhysAddr(gpa), &mut scratch)?;
                         cycles = cycles.saturating_add(f.cycles());
+                        flush |= f.flush;
                         stats.event_ept_violations += 1;
                         (self.translate(VM, GuestPhysAddr(gpa))).ok_or_else(|| {
                             SimError(format!(
@@ -211,7 +253,8 @@ impl Hypervisor {
             va = page_end;
         }
         stats.event_cycles = stats.event_cycles.saturating_add(cycles);
-        Ok(cycles)
+        stats.host_flushes += scratch.host_flushes;
+        Ok((cycles, flush))
     }
 
     /// Bytes of the host tables.

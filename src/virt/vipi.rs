@@ -414,6 +414,37 @@ fn by_hypercall(costs: &VipiCosts, req: &VipiRequest) -> VipiOutcome {
     }
 }
 
+/// A flush the hypervisor starts itself, from inside a VM exit on the initiating vCPU
+/// (a host-side change of the VM's host table: a host THP collapse, KVM's
+/// `kvm_flush_remote_tlbs`): `Broadcast` without the guest's hypercall exit and decode
+/// and without the initiator's re-entry (the exit it runs in is charged by its cause).
+/// Running targets are kicked and waited for; preempted ones flush when they next enter.
+pub fn host_flush(costs: &VipiCosts, req: &VipiRequest) -> VipiOutcome {
+    let inside = VipiCosts {
+        exit_cycles: 0,
+        hypercall_cycles: 0,
+        entry_cycles: 0,
+        ..*costs
+    };
+    let mut out = by_hypercall(&inside, req);
+    out.exits.hypercall = 0;
+    // The kicked targets' own exits and entries are theirs, at full cost.
+    for (t, tg) in out.targets.iter_mut().zip(req.targets) {
+        if t.reached == Reached::Kicked {
+            t.cycles = costs.exit_cycles + costs.entry_flush_cycles + costs.entry_cycles;
+            let ack = t.at + costs.exit_cycles + costs.ack_cycles + tg.path_cycles;
+            t.ack = Some(ack);
+        }
+    }
+    let done = (out.targets.iter())
+        .filter_map(|t| t.ack)
+        .max()
+        .unwrap_or(req.now);
+    let sent = req.now + req.targets.len() as u64 * costs.per_vcpu_cycles;
+    out.initiator_wait = done.max(sent) - req.now;
+    out
+}
+
 /// A physical core's round-robin host runqueue: `threads` threads (vCPUs or others), each
 /// running `quantum` cycles in turn, in position order, with `switch_cycles` between two
 /// slices; position 0 starts its first slice at host time 0. So position `p`'s slices are

@@ -547,3 +547,28 @@ fn stall_from_the_runqueue() {
     }];
     assert_eq!(run(VipiScheme::Exit, &t).initiator_wait, 40_820);
 }
+
+/// A host-initiated flush (inside the initiator's exit: no hypercall exit, decode or
+/// re-entry), vCPU 1 running from NOW: the hypervisor takes 80 for the vCPU, kicks at
+/// 10_080; the kick lands at 10_080 + 500 = 10_580, where vCPU 1 exits; its exit (700)
+/// and the ack (100) reach the hypervisor at 11_380. Wait 1_380; the target pays exit
+/// 700 + flush 900 + entry 300 = 1_900 from 10_580. No exit is counted on the initiator.
+/// Preempted until 60_000: 80 cycles for the vCPU, a flush at its entry, no wait beyond.
+#[test]
+fn a_host_flush_kicks_running_vcpus_and_defers_preempted_ones() {
+    let req = |targets: &[Target]| {
+        super::vipi::host_flush(
+            &costs(),
+            &VipiRequest {
+                scheme: VipiScheme::Broadcast,
+                now: NOW,
+                targets,
+                work: 0,
+            },
+        )
+    };
+    let out = req(&[running(1, NOW)]);
+    expect(&out, 1_380, exits(0, 0, 1), &[kicked(1, 10_580, 11_380)]);
+    let out = req(&[preempted(1, NOW + X)]);
+    expect(&out, 80, exits(0, 0, 0), &[on_entry(1, NOW + X)]);
+}
