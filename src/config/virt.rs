@@ -68,6 +68,20 @@ pub struct VirtConfig {
     /// The host scheduler that preempts vCPUs.
     #[serde(default)]
     pub host_sched: HostSchedConfig,
+    /// Virtual-processor ids (Intel VPID, AMD ASID) a core tags TLB entries with, for the
+    /// host threads sharing it (`host_sched.threads_per_core`, each another VM's vCPU or
+    /// the host): a vCPU keeps its TLB entries across a preemption only if the core has a
+    /// VPID for each of them (round robin: with fewer, its VPID was reused and its
+    /// entries flushed). 0 = no VPIDs: every VM exit and entry flushes the guest's TLB
+    /// entries and walk caches (processors before VPID, Intel SDM vol. 3C, 29.1).
+    /// Default: 65,535, the 16-bit VPID space (SDM 3C 25.6.12), which KVM gives each
+    /// vCPU for good: nothing is ever flushed for want of one.
+    #[serde(default = "all_vpids")]
+    pub vpids: u32,
+}
+
+fn all_vpids() -> u32 {
+    65_535
 }
 
 /// Most nested-TLB entries: it is fully associative and searched in full per host walk.
@@ -155,6 +169,15 @@ impl VirtConfig {
                     format!("{v} cycles is beyond any real system (at most 2^40)"),
                 ));
             }
+        }
+        if self.vpids > 65_535 {
+            e.push((
+                "virt.vpids".into(),
+                format!(
+                    "VPIDs are 16 bits (0 is the host's): at most 65535, not {}",
+                    self.vpids
+                ),
+            ));
         }
         let hs = &self.host_sched;
         if hs.threads_per_core == 0 || hs.threads_per_core > 1024 {

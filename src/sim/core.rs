@@ -110,6 +110,11 @@ pub(super) struct Core {
     /// `u64::MAX`: never preempted).
     pub(super) host_rq: Option<(crate::virt::vipi::HostRunqueue, u32)>,
     pub(super) host_slice_end: u64,
+    /// For want of VPIDs (`virt.vpids`): the guest's TLB entries and walk caches go at
+    /// every VM exit (none at all), or when the vCPU resumes after a preemption (fewer
+    /// than the host threads sharing its core).
+    pub(super) flush_on_exit: bool,
+    pub(super) flush_on_resume: bool,
     /// Instructions at the last statistics restart, for base cycles.
     pub(super) instr_total: u64,
     pub(super) stall_total: u64,
@@ -195,6 +200,9 @@ impl Core {
             counters: CoreCounters::default(),
             os_stats: OsStats::default(),
             virt: Default::default(),
+            flush_on_exit: cfg.virt.as_ref().is_some_and(|v| v.vpids == 0),
+            flush_on_resume: (cfg.virt.as_ref())
+                .is_some_and(|v| v.vpids < v.host_sched.threads_per_core),
             host_rq,
             // u64::MAX: never preempted (the engine's limit ignores it).
             host_slice_end: if host_rq.is_some() { 0 } else { u64::MAX },
@@ -235,6 +243,13 @@ impl Core {
     pub(super) fn stall(&mut self, c: u64) {
         self.stall_total += c;
         self.counters.stall_cycles += c;
+    }
+
+    /// The guest's TLB entries and walk caches go for want of a VPID (`virt.vpids`).
+    pub(super) fn vpid_flush(&mut self) {
+        self.tlbs.flush_all();
+        self.walker.flush();
+        self.virt.vpid_flushes += 1;
     }
 
     /// Walks still in flight finish: the core stalls until the last one ends and no

@@ -413,6 +413,9 @@ fn apply_os_events<PT: PageTable>(
             if flush {
                 super::nested::host_flush_local(core, hv, &mut sh.mail);
             }
+            if core.flush_on_exit && h > 0 {
+                core.vpid_flush();
+            }
             core.os_stats.event_cycles = core.os_stats.event_cycles.saturating_add(h);
             c = c.saturating_add(h);
         }

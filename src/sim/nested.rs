@@ -74,6 +74,10 @@ pub(super) fn walk_virt<PT: PageTable, R: Recorder>(
                 } else if f.spurious {
                     core.walker.flush_vm(VM);
                 }
+                if core.flush_on_exit {
+                    // No VPIDs: the exit and the entry flush the guest's entries.
+                    core.vpid_flush();
+                }
                 let c = f.cycles();
                 super::overflow::check(core, t, c)?;
                 fault += c;

@@ -55,6 +55,10 @@ pub(super) fn host_preempt(core: &mut Core, t: &Timing) {
         core.stall_total += resume - now;
         core.virt.preemptions += 1;
         core.virt.preempted_cycles += resume - now;
+        // Its VPID was reused by another host thread meanwhile (or there are none).
+        if core.flush_on_resume || core.flush_on_exit {
+            core.vpid_flush();
+        }
     }
     core.host_slice_end = rq.slice_end(pos, resume);
 }
@@ -166,7 +170,11 @@ pub(super) fn send_virtual<PT: PageTable>(
         };
         queue_ipi(core, ipi);
     }
-    let v = &mut sim.cores[id].virt;
+    let core = &mut sim.cores[id];
+    if core.flush_on_exit && out.exits.ipi_send + out.exits.hypercall > 0 {
+        core.vpid_flush();
+    }
+    let v = &mut core.virt;
     v.vipi_shootdowns += 1;
     v.vipi_send_exits += out.exits.ipi_send;
     v.vipi_hypercall_exits += out.exits.hypercall;

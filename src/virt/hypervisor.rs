@@ -52,6 +52,10 @@ pub struct VirtStats {
     /// EPT violations (among `exits.ept_violation`) on a gPA the host had mapped: the
     /// walk used host caches a host change had made stale, before the flush came.
     pub spurious_ept_violations: u64,
+    /// Flushes of this vCPU's guest TLB entries and walk caches for want of a VPID: at
+    /// every VM exit with `virt.vpids = 0`, at a resume after preemption when its
+    /// core's host threads outnumber the VPIDs.
+    pub vpid_flushes: u64,
     /// Host-initiated flushes this vCPU's EPT violations started (a host THP collapse
     /// changed the VM's host table), and the cycles it waited for the other vCPUs.
     pub host_flushes: u64,
@@ -85,6 +89,7 @@ impl VirtStats {
         self.vipi_kicks += o.vipi_kicks;
         self.vipi_entry_flushes += o.vipi_entry_flushes;
         self.spurious_ept_violations += o.spurious_ept_violations;
+        self.vpid_flushes += o.vpid_flushes;
         self.host_flushes += o.host_flushes;
         self.host_flush_cycles += o.host_flush_cycles;
         self.splintered_fills += o.splintered_fills;

@@ -505,3 +505,62 @@ fn a_host_collapse_flushes_the_vm_on_every_vcpu() {
     assert_eq!(started, taken);
     assert!(u(&v["stats"]["host"], "/backed_2m_pages") >= 4);
 }
+
+/// VPIDs (`virt.vpids`): two host threads share each core (quantum 10^5 cycles), the
+/// unmapper of `two_vcpus` on both vCPUs. With 2 VPIDs per core a preempted vCPU finds
+/// its entries on return (no flush); with 1, another thread took its VPID, so every
+/// resume flushes: flushes = preemptions; with none, every VM exit flushes too: the
+/// resumes, the EPT violations and the initiator's shootdowns (each exits to send).
+#[test]
+fn vcpus_keep_their_tlb_entries_only_with_enough_vpids() {
+    let d = tempfile::tempdir().unwrap();
+    let w = "name = \"unmapper\"\naccesses = 20_000\nseed = 1\nwrite_fraction = 0.2\n\
+             [generator]\nkind = \"sequential\"\nfootprint = \"2MiB\"\nstride = 4096\n\
+             [[event]]\nat = 6000\nevery = 6000\nkind = \"munmap\"\nprocess = 0\noffset = 0\nlen = \"4KiB\"\n";
+    std::fs::write(d.path().join("w.toml"), w).unwrap();
+    let run = |vpids: u32| {
+        let out = format!("out-{vpids}");
+        let v = format!("virt.vpids={vpids}");
+        let args = [
+            "run",
+            "-q",
+            "-c",
+            "skylake-vm",
+            "-w",
+            "w.toml",
+            "--out",
+            &out,
+            "--set",
+            "sim.warmup_accesses=0",
+            "--set",
+            "sim.cores=2",
+            "--set",
+            "os.sched.threads=2",
+            "--set",
+            "virt.host_sched.threads_per_core=2",
+            "--set",
+            "virt.host_sched.quantum_cycles=100000",
+            "--set",
+            &v,
+        ];
+        let (code, _, err) = mmusim_bounded(Some(d.path()), &args, b"", Duration::from_secs(60));
+        assert_eq!(code, 0, "{err}");
+        let text = std::fs::read_to_string(d.path().join(&out).join("result.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["stats"]["cores"].as_array().unwrap().clone()
+    };
+    for c in run(2) {
+        assert!(u(&c, "/virt/preemptions") > 0);
+        assert_eq!(u(&c, "/virt/vpid_flushes"), 0);
+    }
+    for c in run(1) {
+        assert_eq!(u(&c, "/virt/vpid_flushes"), u(&c, "/virt/preemptions"));
+    }
+    for c in run(0) {
+        let exits = u(&c, "/virt/exits/ept_violation") + u(&c, "/virt/vipi_shootdowns");
+        assert_eq!(
+            u(&c, "/virt/vpid_flushes"),
+            u(&c, "/virt/preemptions") + exits
+        );
+    }
+}
