@@ -38,6 +38,11 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../configs/skylake-flattened.toml"),
     ),
     ("skylake-vm", include_str!("../configs/skylake-vm.toml")),
+    ("icelake-vm", include_str!("../configs/icelake-vm.toml")),
+    (
+        "skylake-vm-cuckoo",
+        include_str!("../configs/skylake-vm-cuckoo.toml"),
+    ),
 ];
 
 /// The workload used when none is given.

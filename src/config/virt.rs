@@ -17,17 +17,33 @@
 //! `virt.<key>`; the checks against the guest's sections are passed their values by
 //! [`super::SystemConfig::validate`].
 
-use super::{OsConfig, PageTableConfig};
+use super::{HugePolicy, OsConfig, PageTableConfig};
 use serde::{Deserialize, Serialize};
 
 /// How guest translations are made.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VirtMode {
     /// Two-dimensional walks: every guest page-table read, and the final guest-physical
     /// address, is translated by the host table (Intel EPT, AMD NPT).
     #[default]
     Nested,
+}
+
+// By hand rather than derived, so that `mode = "shadow"` says it is planned but not
+// modelled yet instead of serde's bare "unknown variant" (the loader still places the
+// message at the key's file and line).
+impl<'de> Deserialize<'de> for VirtMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "nested" => Ok(VirtMode::Nested),
+            "shadow" => Err(serde::de::Error::custom(
+                "shadow paging is not modelled yet (docs/VIRTUALIZATION.md, step 7): the only mode is \"nested\"",
+            )),
+            other => Err(serde::de::Error::unknown_variant(other, &["nested"])),
+        }
+    }
 }
 
 /// The nested TLB (AMD's NTLB): a fully associative LRU cache of host translations
@@ -107,25 +123,17 @@ impl VirtConfig {
                 ),
             )),
         }
-        // The host model backs guest memory at first touch; it does not yet run a
-        // replacement policy or demotion over it (they need a per-access host hook).
-        if self.host.paging.replacement.is_some() {
-            e.push((
-                "virt.host.paging.replacement".into(),
-                "host page replacement (swapping guest memory out) is not modelled yet".into(),
-            ));
-        }
-        if self.host.huge_pages.demote {
-            e.push((
-                "virt.host.huge_pages.demote".into(),
-                "host demotion is not modelled yet".into(),
-            ));
-        }
+        e.extend(self.host_unmodelled());
         let host_bits = self.host_table.design().va_bits();
         let guest_mem = guest_os.phys_mem.0;
         if host_bits < 64 && guest_mem > 1u64 << host_bits {
+            // Blamed on `levels` where the table has them (the key that fixes it).
+            let key = match &self.host_table {
+                PageTableConfig::Radix(_) => "virt.host_table.levels",
+                _ => "virt.host_table",
+            };
             e.push((
-                "virt.host_table".into(),
+                key.into(),
                 format!(
                     "maps {host_bits}-bit guest-physical addresses ({} bytes), less than the VM's memory (os.phys_mem = {})",
                     1u64 << host_bits,
@@ -212,6 +220,123 @@ impl VirtConfig {
                         n.entries
                     ),
                 ));
+            }
+        }
+        e
+    }
+}
+
+/// What `[virt.host]` holds besides memory, first-touch costs and first-touch huge
+/// pages.
+const HOST_KEYS: &str = "the hypervisor model uses only phys_mem, frame_alloc, fragmentation, page_size, minor_fault_cycles, zero_4k_cycles and huge_pages.{policy, sizes, fallback}";
+
+impl VirtConfig {
+    /// `[virt.host]` keys the hypervisor model would silently ignore or cannot honour,
+    /// each refused with its path rather than accepted and left without effect.
+    ///
+    /// The model (`crate::virt::hypervisor`) does one thing with the host's OS: at an
+    /// EPT violation it maps the guest-physical page at first touch, as a native first
+    /// touch maps a virtual page. So what it honours is physical memory and how frames
+    /// are handed out, the first-touch costs and a huge-page size chosen at first touch
+    /// (`never`, `always`). Everything else belongs to machinery that never runs on the
+    /// host side: no host processes or scheduling (the VM's vCPUs are the cores), no
+    /// fork or mprotect of guest memory, no host paging, and no policy that changes a
+    /// host translation after it is made. That last one is also a correctness limit:
+    /// the guest's TLBs hold gVA → hPA entries built from host translations, and the
+    /// model cannot yet take a changed one back from them (no host-side shootdown).
+    fn host_unmodelled(&self) -> Vec<(String, String)> {
+        let h = &self.host;
+        let hp = &h.huge_pages;
+        let mut e = Vec::new();
+        let mut refuse =
+            |key: &str, why: &str| e.push((format!("virt.host.{key}"), why.to_string()));
+        match hp.policy {
+            HugePolicy::Promote | HugePolicy::Reserve => refuse(
+                "huge_pages.policy",
+                &format!(
+                    "host policy \"{}\" changes existing host translations (a collapse or an in-place promotion), which the hypervisor model cannot yet take back from the guest's TLBs and nested TLB: use \"never\" or \"always\"",
+                    if hp.policy == HugePolicy::Promote { "promote" } else { "reserve" }
+                ),
+            ),
+            // The host sees no madvise events for guest-physical ranges, so `madvise`
+            // would back every guest page at the base size, exactly as `never`. On a
+            // real KVM host it means the opposite: QEMU advises every RAM block of the
+            // guest with MADV_HUGEPAGE (`ram_block_add`, exec.c / system/physmem.c), so
+            // THP `madvise` backs guest memory as `always` does. Either reading would
+            // be a silent surprise: ask for the one meant.
+            HugePolicy::Madvise => refuse(
+                "huge_pages.policy",
+                "the hypervisor gets no madvise events for guest-physical memory, so \"madvise\" would back it all with base pages; on KVM, QEMU advises all guest RAM with MADV_HUGEPAGE, which makes THP madvise act as \"always\": write \"always\" or \"never\"",
+            ),
+            HugePolicy::Never | HugePolicy::Always => {}
+        }
+        if hp.demote {
+            refuse(
+                "huge_pages.demote",
+                "host demotion is not modelled yet: it splits host pages the guest's TLBs may hold",
+            );
+        }
+        // The parameters of promotion, reservation and splitting: with those policies
+        // refused, nothing reads them.
+        let d = super::HugePagesConfig::default();
+        for (key, set) in [
+            (
+                "promote_threshold",
+                hp.promote_threshold != d.promote_threshold,
+            ),
+            ("copy_4k_cycles", hp.copy_4k_cycles != d.copy_4k_cycles),
+            ("collapse_cycles", hp.collapse_cycles != d.collapse_cycles),
+            (
+                "promote_in_place_cycles",
+                hp.promote_in_place_cycles != d.promote_in_place_cycles,
+            ),
+            ("split_cycles", hp.split_cycles != d.split_cycles),
+        ] {
+            if set {
+                refuse(
+                    &format!("huge_pages.{key}"),
+                    &format!("host huge pages are chosen at first touch and never collapsed, promoted or split, so nothing uses this key ({HOST_KEYS})"),
+                );
+            }
+        }
+        if h.paging.replacement.is_some() {
+            refuse(
+                "paging.replacement",
+                "host page replacement (swapping guest memory out) is not modelled yet",
+            );
+        }
+        let p = &h.paging;
+        for (key, set) in [
+            ("major_fault_cycles", p.major_fault_cycles != 0),
+            ("writeback_cycles", p.writeback_cycles != 0),
+            ("seed", p.seed.is_some()),
+        ] {
+            if set {
+                refuse(&format!("paging.{key}"), "the host does not page guest memory out (no host replacement yet), so nothing uses this key");
+            }
+        }
+        for (key, set) in [
+            ("cow_copy_4k_cycles", h.cow_copy_4k_cycles != 0),
+            ("protection_fault_cycles", h.protection_fault_cycles != 0),
+        ] {
+            if set {
+                refuse(key, &format!("the host never forks or write-protects guest memory, so nothing uses this key ({HOST_KEYS})"));
+            }
+        }
+        // The host runs no processes of its own: the VM's vCPUs are the machine's cores
+        // (`sim.cores`, scheduled by the guest's `[os.sched]`); how the host shares
+        // cores between vCPUs and its other threads is `[virt.host_sched]`'s.
+        let s = super::SchedConfig::default();
+        let sc = &h.sched;
+        for (key, set) in [
+            ("processes", sc.processes != s.processes),
+            ("quantum_cycles", sc.quantum_cycles != s.quantum_cycles),
+            ("switch_cycles", sc.switch_cycles != s.switch_cycles),
+            ("threads", sc.threads != s.threads),
+            ("asids_per_core", sc.asids_per_core != s.asids_per_core),
+        ] {
+            if set {
+                refuse(&format!("sched.{key}"), "the hypervisor runs no processes of its own (the VM's vCPUs are the cores, scheduled by [os.sched]): host scheduling of vCPUs is [virt.host_sched], so nothing uses this key");
             }
         }
         e
@@ -353,5 +478,184 @@ impl Default for HostSchedConfig {
             quantum_cycles: 12_000_000,
             switch_cycles: 8_000,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::run::load_system;
+
+    /// The problems of `skylake-vm` with `extra` appended (TOML, later keys win over the
+    /// preset's through `extends`).
+    fn problems(extra: &str) -> Vec<(String, String)> {
+        let text = format!("extends = \"skylake-vm\"\n{extra}");
+        let (cfg, _) = load_system("t.toml", &text, &[]).expect("decodes");
+        cfg.validate()
+    }
+
+    fn keys(extra: &str) -> Vec<String> {
+        problems(extra).into_iter().map(|p| p.0).collect()
+    }
+
+    #[test]
+    fn the_virtualized_presets_are_valid() {
+        for p in ["skylake-vm", "icelake-vm", "skylake-vm-cuckoo"] {
+            let (cfg, _) = load_system("t.toml", &format!("extends = \"{p}\"\n"), &[]).unwrap();
+            assert_eq!(cfg.validate(), Vec::<(String, String)>::new(), "{p}");
+            assert!(cfg.virt.is_some(), "{p}");
+        }
+    }
+
+    #[test]
+    fn host_policies_that_change_host_translations_are_refused() {
+        for policy in ["promote", "reserve"] {
+            let p = problems(&format!("[virt.host.huge_pages]\npolicy = \"{policy}\"\n"));
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert_eq!(p[0].0, "virt.host.huge_pages.policy");
+            assert!(p[0].1.contains(&format!("\"{policy}\"")), "{}", p[0].1);
+            assert!(p[0].1.contains("cannot yet take back"), "{}", p[0].1);
+        }
+        // madvise: refused for its own reason; never and always are what the model does.
+        let p = problems("[virt.host.huge_pages]\npolicy = \"madvise\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].1.contains("MADV_HUGEPAGE"), "{}", p[0].1);
+        for ok in ["never", "always"] {
+            assert_eq!(
+                keys(&format!("[virt.host.huge_pages]\npolicy = \"{ok}\"\n")),
+                Vec::<String>::new()
+            );
+        }
+    }
+
+    #[test]
+    fn host_keys_the_hypervisor_never_reads_are_refused_by_their_full_path() {
+        // One key at a time, each set to a value other than its default.
+        let cases = [
+            (
+                "[virt.host.huge_pages]\ndemote = true\n",
+                "huge_pages.demote",
+            ),
+            (
+                "[virt.host.huge_pages]\npromote_threshold = 8\n",
+                "huge_pages.promote_threshold",
+            ),
+            (
+                "[virt.host.huge_pages]\ncopy_4k_cycles = 1\n",
+                "huge_pages.copy_4k_cycles",
+            ),
+            (
+                "[virt.host.huge_pages]\ncollapse_cycles = 1\n",
+                "huge_pages.collapse_cycles",
+            ),
+            (
+                "[virt.host.huge_pages]\npromote_in_place_cycles = 1\n",
+                "huge_pages.promote_in_place_cycles",
+            ),
+            (
+                "[virt.host.huge_pages]\nsplit_cycles = 1\n",
+                "huge_pages.split_cycles",
+            ),
+            (
+                "[virt.host.paging]\nreplacement = \"lru\"\n",
+                "paging.replacement",
+            ),
+            (
+                "[virt.host.paging]\nmajor_fault_cycles = 1\n",
+                "paging.major_fault_cycles",
+            ),
+            (
+                "[virt.host.paging]\nwriteback_cycles = 1\n",
+                "paging.writeback_cycles",
+            ),
+            ("[virt.host.paging]\nseed = 3\n", "paging.seed"),
+            (
+                "[virt.host]\ncow_copy_4k_cycles = 1\n",
+                "cow_copy_4k_cycles",
+            ),
+            (
+                "[virt.host]\nprotection_fault_cycles = 1\n",
+                "protection_fault_cycles",
+            ),
+            ("[virt.host.sched]\nprocesses = 2\n", "sched.processes"),
+            (
+                "[virt.host.sched]\nquantum_cycles = 1\n",
+                "sched.quantum_cycles",
+            ),
+            (
+                "[virt.host.sched]\nswitch_cycles = 1\n",
+                "sched.switch_cycles",
+            ),
+            ("[virt.host.sched]\nthreads = 2\n", "sched.threads"),
+            (
+                "[virt.host.sched]\nasids_per_core = 1\n",
+                "sched.asids_per_core",
+            ),
+        ];
+        for (toml, key) in cases {
+            assert_eq!(keys(toml), [format!("virt.host.{key}")], "{toml}");
+        }
+        // What the model honours passes: memory, frames, costs, first-touch huge pages.
+        let ok = "[virt.host]\nfragmentation = 0.5\nframe_alloc = \"sequential\"\n\
+                  [virt.host.huge_pages]\npolicy = \"always\"\nsizes = [\"1G\", \"2M\"]\nfallback = \"base\"\n";
+        assert_eq!(keys(ok), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_host_table_must_address_and_the_host_must_hold_the_guest_memory() {
+        // A 3-level radix host table maps 12 + 3 x 9 = 39 bits: 2^39 bytes = 512 GiB,
+        // less than a 1 TiB guest; the host's 2 TiB holds it.
+        let p = problems(
+            "[os]\nphys_mem = \"1TiB\"\n[virt.host]\nphys_mem = \"2TiB\"\n[virt.host_table]\nlevels = 3\n",
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "virt.host_table.levels");
+        assert!(p[0]
+            .1
+            .starts_with("maps 39-bit guest-physical addresses (549755813888 bytes)"));
+        // 4 levels map 48 bits (256 TiB), more than os.phys_mem may be (64 TiB): fine.
+        assert_eq!(
+            keys("[os]\nphys_mem = \"1TiB\"\n[virt.host]\nphys_mem = \"2TiB\"\n"),
+            Vec::<String>::new()
+        );
+        // Host memory below the guest's (skylake-vm's guest has 8 GiB).
+        assert_eq!(
+            keys("[virt.host]\nphys_mem = \"4GiB\"\n"),
+            ["virt.host.phys_mem"]
+        );
+    }
+
+    #[test]
+    fn other_virt_keys_are_checked_with_their_paths() {
+        assert_eq!(
+            keys("[virt.ntlb]\nentries = 0\nlatency = 1\n"),
+            ["virt.ntlb.entries"]
+        );
+        assert_eq!(
+            keys("[virt]\nexit_cycles = 1099511627777\n"),
+            ["virt.exit_cycles"]
+        );
+        // 2^40 itself is the largest accepted.
+        assert_eq!(
+            keys("[virt]\nexit_cycles = 1099511627776\n"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            keys("[virt.host_table]\nkind = \"inverted\"\n"),
+            ["virt.host_table.kind"]
+        );
+    }
+
+    #[test]
+    fn shadow_mode_is_named_as_not_modelled_yet() {
+        let text = "extends = \"skylake-vm\"\n[virt]\nmode = \"shadow\"\n";
+        let e = load_system("t.toml", text, &[]).unwrap_err().to_string();
+        assert!(e.contains("virt.mode"), "{e}");
+        assert!(e.contains("shadow paging is not modelled yet"), "{e}");
+        let text = "extends = \"skylake-vm\"\n[virt]\nmode = \"agile\"\n";
+        let e = load_system("t.toml", text, &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown variant `agile`, expected `nested`"),
+            "{e}"
+        );
     }
 }
