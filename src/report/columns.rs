@@ -32,6 +32,16 @@
 //!   cover the whole run, warm-up included: the tables keep their own counters.
 //! - **Shootdowns** ([`SHOOTDOWN`]): shootdowns started, IPIs sent, cycles the
 //!   initiators waited and the targets spent, their share of all cycles, stale hits.
+//! - **Virtualization** ([`VIRT`]), last, and only in a file holding at least one
+//!   virtualized run (`[virt]`; `stats.total.virt` in its JSON): nested walks, their
+//!   references by dimension and per walk, host translations and nested-TLB hits, VM
+//!   exits (all, then by cause), their cycles and the host's fault cycles, TLB fills
+//!   after nested walks and the splintered ones. A native run's cells there are empty.
+//!   Why only then: a native file keeps exactly the header it had before
+//!   virtualization existed, so native results (and the committed studies and sweeps)
+//!   stay byte-identical; the columns come after every other one, so a file that has
+//!   them has every other column at the same position as a native file of the same
+//!   structures.
 //!
 //! A structure the run does not have is an **empty** cell, never 0; so is a rate with
 //! nothing under it (a TLB or walk cache with no lookups, walk caches a hashed design
@@ -133,6 +143,48 @@ pub const SHOOTDOWN: &[(&str, &str)] = &[
     ("shootdown_share", "/shootdown/share_of_cycles"),
     ("stale_hits", "/shootdown/stale_hits"),
 ];
+
+/// Virtualization columns: (column, JSON pointer into `stats.total`); `virt_exits`
+/// (every cause summed) and `virt_ntlb_hit_rate` (hits / host translations, empty with
+/// none) are computed. A new exit cause is one line here.
+pub const VIRT: &[(&str, &str)] = &[
+    ("virt_nested_walks", "/virt/nested_walks"),
+    ("virt_refs_per_walk", "/virt/refs_per_walk"),
+    ("virt_guest_entry_refs", "/virt/guest_entry_refs"),
+    (
+        "virt_host_refs_for_guest_entries",
+        "/virt/host_refs_for_guest_entries",
+    ),
+    ("virt_host_refs_for_data", "/virt/host_refs_for_data"),
+    ("virt_host_lookups", "/virt/host_lookups"),
+    ("virt_ntlb_hits", "/virt/ntlb_hits"),
+    ("virt_ntlb_hit_rate", ""),
+    ("virt_exits", ""),
+    ("virt_exits_ept_violation", "/virt/exits/ept_violation"),
+    ("virt_exit_cycles", "/virt/exit_cycles"),
+    ("virt_host_fault_cycles", "/virt/host_fault_cycles"),
+    ("virt_nested_fills", "/virt/nested_fills"),
+    ("virt_splintered_fills", "/virt/splintered_fills"),
+];
+
+/// The cells of [`VIRT`] for a run's `stats.total` (empty for a native run).
+fn virt_cells(total: &Value) -> Vec<Cell> {
+    let Some(v) = total.get("virt").filter(|v| v.is_object()) else {
+        return vec![Cell::Empty; VIRT.len()];
+    };
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    VIRT.iter()
+        .map(|&(col, ptr)| match col {
+            "virt_ntlb_hit_rate" => Cell::ratio(n("ntlb_hits"), n("host_lookups")),
+            // Checked: a damaged store's counters may sum past 64 bits (empty, as
+            // elsewhere, rather than wrapped).
+            "virt_exits" => (v["exits"].as_object().into_iter().flatten())
+                .try_fold(0u64, |a, (_, x)| a.checked_add(x.as_u64()?))
+                .map_or(Cell::Empty, Cell::Int),
+            _ => Cell::of(total.pointer(ptr)),
+        })
+        .collect()
+}
 
 const RADIX: &[&str] = &["radix", "flattened"];
 const ALL: &[&str] = &[
@@ -396,6 +448,8 @@ pub struct Layout {
     tlbs: Vec<String>,
     levels: u64,
     walk_caches: Vec<String>,
+    /// Some run is virtualized: the [`VIRT`] columns are added.
+    virt: bool,
 }
 
 impl Default for Layout {
@@ -404,6 +458,7 @@ impl Default for Layout {
             tlbs: PRESET_TLBS.iter().map(|s| s.to_string()).collect(),
             levels: TLB_LEVELS as u64,
             walk_caches: WALK_CACHES.iter().map(|s| s.to_string()).collect(),
+            virt: false,
         }
     }
 }
@@ -416,6 +471,7 @@ impl Layout {
             tlbs: Vec::new(),
             levels: 0,
             walk_caches: Vec::new(),
+            virt: false,
         }
     }
 
@@ -448,6 +504,14 @@ impl Layout {
         if let Some(l) = v.last_level() {
             self.levels = self.levels.max(l);
         }
+        if v.total.get("virt").is_some_and(Value::is_object) {
+            self.virt = true;
+        }
+    }
+
+    /// Adds the virtualization columns (a config with `[virt]`, before it has run).
+    pub fn add_virt(&mut self) {
+        self.virt = true;
     }
 
     pub fn add_tlb(&mut self, name: &str) {
@@ -485,6 +549,9 @@ impl Layout {
         }
         h.extend(DESIGN_COUNTERS.iter().map(|d| format!("pt_{}", d.0)));
         h.extend(SHOOTDOWN.iter().map(|c| c.0.to_string()));
+        if self.virt {
+            h.extend(VIRT.iter().map(|c| c.0.to_string()));
+        }
         h
     }
 
@@ -549,6 +616,9 @@ impl Layout {
             );
         }
         r.extend(SHOOTDOWN.iter().map(|c| at(c.1)));
+        if self.virt {
+            r.extend(virt_cells(v.total));
+        }
         r
     }
 
@@ -681,6 +751,54 @@ mod tests {
         }]);
         // Only the custom TLB (4 columns) and its level 3 (3 columns) are added.
         assert_eq!(b.header().len(), a.header().len() + 7);
+    }
+
+    #[test]
+    fn virt_columns_come_last_and_only_with_a_virtualized_run() {
+        let native = total();
+        let mut vm = total();
+        // Figures as a report would hold them: 4 + 80 + 16 = 100 references over 4
+        // nested walks, 25 per walk.
+        vm["virt"] = json!({
+            "nested_walks": 4, "guest_entry_refs": 4, "host_refs_for_guest_entries": 80,
+            "host_refs_for_data": 16, "refs_per_walk": 25.0, "host_lookups": 20,
+            "ntlb_hits": 5, "ntlb_hit_rate": 0.25,
+            "exits": {"ept_violation": 3, "some_later_cause": 2},
+            "exit_cycles": 7000, "host_fault_cycles": 12000,
+            "nested_fills": 4, "splintered_fills": 1
+        });
+        fn view(t: &Value) -> StatsView<'_> {
+            StatsView {
+                total: t,
+                page_tables: &[],
+            }
+        }
+        let alone = Layout::of(&[view(&native)]).header();
+        let l = Layout::of(&[view(&native), view(&vm)]);
+        let h = l.header();
+        // The native header is a prefix: every native column keeps its position.
+        assert_eq!(h[..alone.len()], alone[..]);
+        let tail: Vec<&str> = h[alone.len()..].iter().map(String::as_str).collect();
+        assert_eq!(tail, VIRT.iter().map(|c| c.0).collect::<Vec<_>>());
+        assert!(!alone.iter().any(|c| c.starts_with("virt_")));
+        // The native run's virt cells are empty; the virtualized run's are its figures.
+        let (rn, rv) = (l.row(&view(&native)), l.row(&view(&vm)));
+        assert_eq!((rn.len(), rv.len()), (h.len(), h.len()));
+        for c in &VIRT[..] {
+            assert_eq!(*cell(&h, &rn, c.0), Cell::Empty, "{}", c.0);
+        }
+        assert_eq!(*cell(&h, &rv, "virt_refs_per_walk"), Cell::Float(25.0));
+        assert_eq!(*cell(&h, &rv, "virt_host_refs_for_data"), Cell::Int(16));
+        // 5 hits of 20 host translations; 3 + 2 exits of two causes.
+        assert_eq!(*cell(&h, &rv, "virt_ntlb_hit_rate"), Cell::Float(0.25));
+        assert_eq!(*cell(&h, &rv, "virt_exits"), Cell::Int(5));
+        assert_eq!(*cell(&h, &rv, "virt_exits_ept_violation"), Cell::Int(3));
+        assert_eq!(*cell(&h, &rv, "virt_splintered_fills"), Cell::Int(1));
+        // No host translations: the hit rate is undefined, not 0.
+        vm["virt"]["host_lookups"] = json!(0);
+        vm["virt"]["ntlb_hits"] = json!(0);
+        let rv = l.row(&view(&vm));
+        assert_eq!(*cell(&h, &rv, "virt_ntlb_hit_rate"), Cell::Empty);
     }
 
     #[test]

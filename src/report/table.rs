@@ -7,7 +7,8 @@
 //! hashed designs bypass them), the design's own counters and, for hashed designs, the
 //! walks by page-table reads (probes, chain lengths); the OS's faults by kind, their share
 //! of translation cycles, huge pages, paging and events when there were any; shootdowns
-//! when any happened. A section is a list of (label, value) fields, so adding a figure
+//! when any happened; for a virtualized run (`[virt]`), its nested walks, VM exits and
+//! host memory. A section is a list of (label, value) fields, so adding a figure
 //! is one line.
 
 use super::columns::{Cell, StatsView};
@@ -189,6 +190,7 @@ impl RunReport {
             let _ = writeln!(o, "  walk caches: bypassed by this design");
         }
         self.design_section(&mut o, walk_caches_used);
+        self.virt_section(&mut o);
         self.os_section(&mut o);
         self.shootdown_section(&mut o);
         o
@@ -322,6 +324,88 @@ impl RunReport {
                 .map(|(k, v)| (k.as_str(), v.clone()))
                 .collect();
             section(o, "  walks by page-table lines read", &fields);
+        }
+    }
+
+    /// A virtualized run's nested walks (references per walk by dimension, the nested
+    /// TLB), VM exits by cause and their cycles, gVA → hPA fills, and the host's memory.
+    /// Nothing for a native run, whose summary stays as it was.
+    fn virt_section(&self, o: &mut String) {
+        let Some(v) = &self.stats.total.virt else {
+            return;
+        };
+        let per_walk = |n: u64| {
+            some(if v.nested_walks == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.3}", n as f64 / v.nested_walks as f64)
+            })
+        };
+        section(
+            o,
+            "nested walks",
+            &[
+                ("", some(v.nested_walks)),
+                (
+                    "refs/walk",
+                    per_walk(
+                        v.host_refs_for_guest_entries + v.guest_entry_refs + v.host_refs_for_data,
+                    ),
+                ),
+                ("of them guest entries", per_walk(v.guest_entry_refs)),
+                (
+                    "host for guest entries",
+                    per_walk(v.host_refs_for_guest_entries),
+                ),
+                ("host for data", per_walk(v.host_refs_for_data)),
+            ],
+        );
+        // The nested TLB's line only where the config has one (`virt.ntlb`).
+        let ntlb = !self.config["virt"]["ntlb"].is_null();
+        section(
+            o,
+            "  host translations",
+            &[
+                ("", some(v.host_lookups)),
+                ("nested TLB hits", ntlb.then(|| v.ntlb_hits.to_string())),
+                ("hit rate", ntlb.then(|| pct(v.ntlb_hits, v.host_lookups))),
+            ],
+        );
+        let h = &v.hypervisor;
+        // Causes as the JSON names them, so a cause the hypervisor model adds shows up
+        // here without a change.
+        let causes: Vec<(String, u64)> = match serde_json::to_value(&h.exits) {
+            Ok(serde_json::Value::Object(m)) => (m.into_iter())
+                .filter_map(|(k, n)| Some((k, n.as_u64()?)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let total: u64 = causes.iter().map(|c| c.1).sum();
+        let mut fields: Vec<(&str, Option<String>)> = vec![("", some(total))];
+        fields.extend(causes.iter().map(|(k, n)| (k.as_str(), nz(*n))));
+        fields.push(("exit cycles", some(h.exit_cycles)));
+        fields.push(("host fault cycles", some(h.host_fault_cycles)));
+        section(o, "VM exits", &fields);
+        section(
+            o,
+            "  TLB fills after nested walks",
+            &[
+                ("", some(h.nested_fills)),
+                ("splintered", some(h.splintered_fills)),
+            ],
+        );
+        if let Some(host) = &self.stats.host {
+            section(
+                o,
+                "host memory",
+                &[
+                    ("backed", some(size(host.backed_bytes))),
+                    ("2M pages", nz(host.backed_2m_pages)),
+                    ("1G pages", nz(host.backed_1g_pages)),
+                    ("host tables", some(size(host.host_table_bytes))),
+                    ("free", some(size(host.physical.free_bytes))),
+                ],
+            );
         }
     }
 

@@ -18,7 +18,7 @@ pub fn before_running(spec: &SweepSpec, jobs: &[Job]) -> Vec<String> {
 }
 
 /// The columns of the report that can hold a value for these runs: the headline and
-/// shootdown columns, the TLB levels and structures and the walk caches the configs
+/// shootdown columns (and the virtualization ones when a config has `[virt]`), the TLB levels and structures and the walk caches the configs
 /// have (walk caches only under designs that use them), the counters of the designs
 /// they use, and the normalised figure.
 pub fn metrics(spec: &SweepSpec, jobs: &[Job]) -> Vec<String> {
@@ -38,6 +38,9 @@ pub fn metrics(spec: &SweepSpec, jobs: &[Job]) -> Vec<String> {
         }
         if !designs.contains(&design.kind()) {
             designs.push(design.kind());
+        }
+        if sys.virt.is_some() {
+            layout.add_virt();
         }
     }
     let mut out = layout.columns_for_designs(&designs);
