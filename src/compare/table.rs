@@ -114,13 +114,70 @@ const FIXED: &[(&str, &str, bool, bool, Getter)] = &[
     ),
 ];
 
+/// The figures of a virtualized run (`stats.total.virt`), after all others and only
+/// for such a run, so a native comparison's table and CSV stay as they were. Same
+/// shape as [`FIXED`].
+const VIRT: &[(&str, &str, bool, bool, Getter)] = &[
+    (
+        "virt_refs_per_walk",
+        "nested walk: references per walk",
+        false,
+        false,
+        |t| t["virt"]["refs_per_walk"].as_f64(),
+    ),
+    (
+        "virt_host_refs_per_walk",
+        "nested walk: host references per walk",
+        false,
+        false,
+        |t| {
+            let v = &t["virt"];
+            let host =
+                v["host_refs_for_guest_entries"].as_f64()? + v["host_refs_for_data"].as_f64()?;
+            let w = v["nested_walks"].as_f64()?;
+            (w > 0.0).then(|| host / w)
+        },
+    ),
+    (
+        "virt_ntlb_hit_rate",
+        "nested TLB hit rate",
+        false,
+        true,
+        |t| {
+            let v = &t["virt"];
+            let n = v["host_lookups"].as_f64()?;
+            (n > 0.0).then(|| v["ntlb_hits"].as_f64().unwrap_or(0.0) / n)
+        },
+    ),
+    ("virt_exits", "VM exits", true, false, |t| {
+        (t["virt"]["exits"].as_object()?.values())
+            .map(Value::as_f64)
+            .sum()
+    }),
+    (
+        "virt_exit_and_host_fault_cycles",
+        "VM exit + host fault cycles",
+        true,
+        false,
+        |t| Some(t["virt"]["exit_cycles"].as_f64()? + t["virt"]["host_fault_cycles"].as_f64()?),
+    ),
+    (
+        "virt_splintered_fills",
+        "splintered TLB fills (guest page > host page)",
+        true,
+        true,
+        |t| t["virt"]["splintered_fills"].as_f64(),
+    ),
+];
+
 /// `x / walks`, none without walks.
 fn per_walk(t: &Value, x: f64) -> Option<f64> {
     let w = t["walks"]["walks"].as_f64()?;
     (w > 0.0).then(|| x / w)
 }
 
-/// The figures of run `r`: the fixed ones, the page-table bytes, then the design's.
+/// The figures of run `r`: the fixed ones, the page-table bytes, the design's, then a
+/// virtualized run's.
 pub fn metrics(r: &RunReport) -> Vec<Metric> {
     let v = serde_json::to_value(r).unwrap_or(Value::Null);
     let t = &v["stats"]["total"];
@@ -164,6 +221,18 @@ pub fn metrics(r: &RunReport) -> Vec<Metric> {
         integer: int,
         when_any: false,
     }));
+    if t["virt"].is_object() {
+        out.extend(
+            VIRT.iter()
+                .map(|&(key, label, integer, when_any, get)| Metric {
+                    key: key.into(),
+                    label: label.into(),
+                    value: get(t),
+                    integer,
+                    when_any,
+                }),
+        );
+    }
     out
 }
 
@@ -384,7 +453,9 @@ pub(super) fn svgs(c: &Comparison) -> Vec<(String, String)> {
     let series: Vec<String> = c.systems.iter().map(|s| s.label.clone()).collect();
     let base = &c.systems[c.baseline].label;
     let mut out = Vec::new();
-    for &(key, label, ..) in FIXED.iter() {
+    // A virtualized figure gets a chart only where a ratio exists (a virtualized
+    // baseline): none for native runs.
+    for &(key, label, ..) in FIXED.iter().chain(VIRT) {
         let values: Vec<Vec<f64>> = (0..c.workloads.len())
             .map(|w| {
                 let b = value(&figs[w][c.baseline], key);
