@@ -171,6 +171,99 @@ const ROWS: &[Row] = &[
         args: SHOW,
         stderr: &["c.toml", "cannot read"],
     },
+    // ---- virtualization ([virt]; line 1 is `extends = "skylake-vm"`)
+    Row {
+        name: "virt: an unknown key",
+        files: &[("c.toml", "extends = \"skylake-vm\"\n[virt]\nbogus = 1\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: virt.bogus", "unknown field `bogus`"],
+    },
+    Row {
+        name: "virt: shadow paging",
+        files: &[("c.toml", "extends = \"skylake-vm\"\n[virt]\nmode = \"shadow\"\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: virt.mode", "shadow paging is not modelled yet"],
+    },
+    Row {
+        name: "virt: an inverted host table",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-vm\"\n[virt.host_table]\nkind = \"inverted\"\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: virt.host_table.kind", "\"inverted\" is not a host table design"],
+    },
+    Row {
+        name: "virt: less host memory than the guest's",
+        files: &[("c.toml", "extends = \"skylake-vm\"\n[virt.host]\nphys_mem = \"4GiB\"\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: virt.host.phys_mem", "cannot back the VM's 8GiB"],
+    },
+    Row {
+        // os.phys_mem stops at 64 TiB, within 4 levels' 2^48 bytes: 3 levels (2^39 =
+        // 512 GiB) under a 1 TiB guest is what the check can meet.
+        name: "virt: a host table too shallow for the guest's memory",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-vm\"\n[os]\nphys_mem = \"1TiB\"\n[virt.host]\nphys_mem = \"2TiB\"\n[virt.host_table]\nlevels = 3\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:7: virt.host_table.levels", "maps 39-bit guest-physical addresses"],
+    },
+    Row {
+        name: "virt: a nested TLB of no entries",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-vm\"\n[virt.ntlb]\nentries = 0\nlatency = 1\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: virt.ntlb.entries", "must be 1 to 4096"],
+    },
+    Row {
+        name: "virt: an exit past 2^40 cycles",
+        files: &[("c.toml", "extends = \"skylake-vm\"\n[virt]\nexit_cycles = 1099511627777\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: virt.exit_cycles", "at most 2^40"],
+    },
+    Row {
+        name: "virt: host promotion",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-vm\"\n[virt.host.huge_pages]\npolicy = \"promote\"\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: virt.host.huge_pages.policy", "cannot yet take back"],
+    },
+    Row {
+        name: "virt: host reservations",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-vm\"\n[virt.host.huge_pages]\npolicy = \"reserve\"\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: virt.host.huge_pages.policy", "\"reserve\" changes existing host translations"],
+    },
+    Row {
+        name: "virt: host madvise",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-vm\"\n[virt.host.huge_pages]\npolicy = \"madvise\"\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: virt.host.huge_pages.policy", "MADV_HUGEPAGE"],
+    },
+    Row {
+        name: "virt: host scheduling",
+        files: &[("c.toml", "extends = \"skylake-vm\"\n[virt.host.sched]\nthreads = 2\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: virt.host.sched.threads", "runs no processes of its own"],
+    },
+    Row {
+        name: "virt: --set an exit past 2^40 cycles",
+        files: &[],
+        args: &["show", "-c", "skylake-vm", "--set", "virt.exit_cycles=1099511627777"],
+        stderr: &["--set virt.exit_cycles=1099511627777", "virt.exit_cycles", "at most 2^40"],
+    },
     // ---- workloads
     Row {
         name: "an unknown generator",
