@@ -149,10 +149,18 @@ const VIRT: &[(&str, &str, bool, bool, Getter)] = &[
             (n > 0.0).then(|| v["ntlb_hits"].as_f64().unwrap_or(0.0) / n)
         },
     ),
+    // Every cause: EPT violations (in translation, at OS events), a guest shootdown's
+    // IPI sends and hypercalls, kicks out of the guest.
     ("virt_exits", "VM exits", true, false, |t| {
-        (t["virt"]["exits"].as_object()?.values())
-            .map(Value::as_f64)
-            .sum()
+        let v = &t["virt"];
+        let others = [
+            "event_ept_violations",
+            "vipi_send_exits",
+            "vipi_hypercall_exits",
+            "vipi_kicks",
+        ];
+        let causes = (v["exits"].as_object()?.values()).chain(others.iter().map(|k| &v[*k]));
+        causes.map(Value::as_f64).sum()
     }),
     (
         "virt_exit_and_host_fault_cycles",

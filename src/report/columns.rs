@@ -145,8 +145,9 @@ pub const SHOOTDOWN: &[(&str, &str)] = &[
 ];
 
 /// Virtualization columns: (column, JSON pointer into `stats.total`); `virt_exits`
-/// (every cause summed) and `virt_ntlb_hit_rate` (hits / host translations, empty with
-/// none) are computed. A new exit cause is one line here.
+/// (the `virt_exits_*` columns summed: every cause) and `virt_ntlb_hit_rate` (hits /
+/// host translations, empty with none) are computed. A new exit cause is one line
+/// here, named `virt_exits_<cause>`.
 pub const VIRT: &[(&str, &str)] = &[
     ("virt_nested_walks", "/virt/nested_walks"),
     ("virt_refs_per_walk", "/virt/refs_per_walk"),
@@ -161,8 +162,20 @@ pub const VIRT: &[(&str, &str)] = &[
     ("virt_ntlb_hit_rate", ""),
     ("virt_exits", ""),
     ("virt_exits_ept_violation", "/virt/exits/ept_violation"),
+    (
+        "virt_exits_event_ept_violation",
+        "/virt/event_ept_violations",
+    ),
+    ("virt_exits_ipi_send", "/virt/vipi_send_exits"),
+    ("virt_exits_hypercall", "/virt/vipi_hypercall_exits"),
+    ("virt_exits_kick", "/virt/vipi_kicks"),
     ("virt_exit_cycles", "/virt/exit_cycles"),
     ("virt_host_fault_cycles", "/virt/host_fault_cycles"),
+    ("virt_event_cycles", "/virt/event_cycles"),
+    ("virt_preemptions", "/virt/preemptions"),
+    ("virt_preempted_cycles", "/virt/preempted_cycles"),
+    ("virt_shootdowns", "/virt/vipi_shootdowns"),
+    ("virt_entry_flushes", "/virt/vipi_entry_flushes"),
     ("virt_nested_fills", "/virt/nested_fills"),
     ("virt_splintered_fills", "/virt/splintered_fills"),
 ];
@@ -178,8 +191,9 @@ fn virt_cells(total: &Value) -> Vec<Cell> {
             "virt_ntlb_hit_rate" => Cell::ratio(n("ntlb_hits"), n("host_lookups")),
             // Checked: a damaged store's counters may sum past 64 bits (empty, as
             // elsewhere, rather than wrapped).
-            "virt_exits" => (v["exits"].as_object().into_iter().flatten())
-                .try_fold(0u64, |a, (_, x)| a.checked_add(x.as_u64()?))
+            "virt_exits" => (VIRT.iter())
+                .filter(|c| c.0.starts_with("virt_exits_"))
+                .try_fold(0u64, |a, c| a.checked_add(total.pointer(c.1)?.as_u64()?))
                 .map_or(Cell::Empty, Cell::Int),
             _ => Cell::of(total.pointer(ptr)),
         })
@@ -763,8 +777,11 @@ mod tests {
             "nested_walks": 4, "guest_entry_refs": 4, "host_refs_for_guest_entries": 80,
             "host_refs_for_data": 16, "refs_per_walk": 25.0, "host_lookups": 20,
             "ntlb_hits": 5, "ntlb_hit_rate": 0.25,
-            "exits": {"ept_violation": 3, "some_later_cause": 2},
-            "exit_cycles": 7000, "host_fault_cycles": 12000,
+            "exits": {"ept_violation": 3}, "event_ept_violations": 2,
+            "vipi_send_exits": 4, "vipi_hypercall_exits": 0, "vipi_kicks": 1,
+            "exit_cycles": 7000, "host_fault_cycles": 12000, "event_cycles": 0,
+            "preemptions": 0, "preempted_cycles": 0, "vipi_shootdowns": 1,
+            "vipi_entry_flushes": 0,
             "nested_fills": 4, "splintered_fills": 1
         });
         fn view(t: &Value) -> StatsView<'_> {
@@ -789,9 +806,10 @@ mod tests {
         }
         assert_eq!(*cell(&h, &rv, "virt_refs_per_walk"), Cell::Float(25.0));
         assert_eq!(*cell(&h, &rv, "virt_host_refs_for_data"), Cell::Int(16));
-        // 5 hits of 20 host translations; 3 + 2 exits of two causes.
+        // 5 hits of 20 host translations; 3 + 2 + 4 + 0 + 1 = 10 exits of five causes.
         assert_eq!(*cell(&h, &rv, "virt_ntlb_hit_rate"), Cell::Float(0.25));
-        assert_eq!(*cell(&h, &rv, "virt_exits"), Cell::Int(5));
+        assert_eq!(*cell(&h, &rv, "virt_exits"), Cell::Int(10));
+        assert_eq!(*cell(&h, &rv, "virt_exits_ipi_send"), Cell::Int(4));
         assert_eq!(*cell(&h, &rv, "virt_exits_ept_violation"), Cell::Int(3));
         assert_eq!(*cell(&h, &rv, "virt_splintered_fills"), Cell::Int(1));
         // No host translations: the hit rate is undefined, not 0.

@@ -54,6 +54,16 @@ fn section(o: &mut String, title: &str, fields: &[(&str, Option<String>)]) {
     let _ = writeln!(o, "{line}");
 }
 
+/// Every VM exit a vCPU took: EPT violations (in translation and at OS events), IPI
+/// sends and hypercalls of guest shootdowns, kicks out of the guest.
+fn virt_exits(h: &crate::virt::VirtStats) -> u64 {
+    h.exits.ept_violation
+        + h.event_ept_violations
+        + h.vipi_send_exits
+        + h.vipi_hypercall_exits
+        + h.vipi_kicks
+}
+
 /// A count, shown only when not 0.
 fn nz(n: u64) -> Option<String> {
     (n > 0).then(|| n.to_string())
@@ -371,21 +381,43 @@ impl RunReport {
                 ("hit rate", ntlb.then(|| pct(v.ntlb_hits, v.host_lookups))),
             ],
         );
+        for p in &v.host_walk_caches {
+            let _ = writeln!(
+                o,
+                "  host walk cache {:<5} level {}  lookups {:>10}  hits {:>10}  hit rate {}",
+                p.counts.name,
+                p.counts.level,
+                p.counts.lookups,
+                p.counts.hits,
+                pct(p.counts.hits, p.counts.lookups)
+            );
+        }
         let h = &v.hypervisor;
-        // Causes as the JSON names them, so a cause the hypervisor model adds shows up
-        // here without a change.
-        let causes: Vec<(String, u64)> = match serde_json::to_value(&h.exits) {
-            Ok(serde_json::Value::Object(m)) => (m.into_iter())
-                .filter_map(|(k, n)| Some((k, n.as_u64()?)))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let total: u64 = causes.iter().map(|c| c.1).sum();
-        let mut fields: Vec<(&str, Option<String>)> = vec![("", some(total))];
-        fields.extend(causes.iter().map(|(k, n)| (k.as_str(), nz(*n))));
-        fields.push(("exit cycles", some(h.exit_cycles)));
-        fields.push(("host fault cycles", some(h.host_fault_cycles)));
-        section(o, "VM exits", &fields);
+        section(
+            o,
+            "VM exits",
+            &[
+                ("", some(virt_exits(h))),
+                ("EPT violations", nz(h.exits.ept_violation)),
+                ("at OS events", nz(h.event_ept_violations)),
+                ("IPI sends", nz(h.vipi_send_exits)),
+                ("hypercalls", nz(h.vipi_hypercall_exits)),
+                ("kicks", nz(h.vipi_kicks)),
+                ("exit cycles", some(h.exit_cycles)),
+                ("host fault cycles", some(h.host_fault_cycles)),
+                ("event cycles", nz(h.event_cycles)),
+            ],
+        );
+        section(
+            o,
+            "  vCPU",
+            &[
+                ("preemptions", nz(h.preemptions)),
+                ("preempted cycles", nz(h.preempted_cycles)),
+                ("guest shootdowns", nz(h.vipi_shootdowns)),
+                ("flushes at entry", nz(h.vipi_entry_flushes)),
+            ],
+        );
         section(
             o,
             "  TLB fills after nested walks",

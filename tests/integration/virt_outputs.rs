@@ -66,7 +66,7 @@ fn a_virtualized_summary_shows_its_lines_and_a_native_one_does_not() {
         "host for data ",
         "\n  host translations ",
         "\nVM exits ",
-        " ept_violation ",
+        "EPT violations ",
         "exit cycles ",
         "host fault cycles ",
         "\n  TLB fills after nested walks ",
@@ -75,10 +75,19 @@ fn a_virtualized_summary_shows_its_lines_and_a_native_one_does_not() {
     ] {
         assert!(vm.contains(line), "missing {line:?} in\n{vm}");
     }
-    // skylake-vm has no nested TLB: no hit rate is shown for it.
+    // skylake-vm has no nested TLB and no host walk cache: neither is shown.
     assert!(!vm.contains("nested TLB hits"), "{vm}");
-    let with_ntlb = short("extends = \"skylake-vm\"\n[virt.ntlb]\nentries = 16\nlatency = 1\n");
-    assert!(with_ntlb.to_table().contains("nested TLB hits "));
+    assert!(!vm.contains("host walk cache"), "{vm}");
+    let with = short(concat!(
+        "extends = \"skylake-vm\"\n[virt.ntlb]\nentries = 16\nlatency = 1\n",
+        "[[virt.host_psc]]\nname = \"epde\"\nlevel = 2\nentries = 4\nways = 4\nlatency = 2\n"
+    ))
+    .to_table();
+    assert!(with.contains("nested TLB hits "), "{with}");
+    assert!(
+        with.contains("\n  host walk cache epde  level 2  lookups "),
+        "{with}"
+    );
     let native = short("skylake").to_table();
     for word in ["nested walks", "VM exits", "host memory", "splintered"] {
         assert!(!native.contains(word), "{word} in\n{native}");
@@ -124,4 +133,56 @@ fn a_native_csv_header_is_unchanged_and_a_virtualized_one_appends_the_virt_colum
     assert_eq!(vm[..native.len()], native[..]);
     let tail: Vec<&str> = vm[native.len()..].iter().map(String::as_str).collect();
     assert_eq!(tail, VIRT.iter().map(|c| c.0).collect::<Vec<_>>());
+}
+
+#[test]
+fn compare_adds_virt_rows_and_columns_for_a_virtualized_system() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let (code, table, err) = crate::analysis::mmusim(&[
+        "compare",
+        "-c",
+        "skylake,skylake-vm",
+        "-w",
+        "workloads/default.toml",
+        "--set",
+        "workload.accesses=3000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for row in [
+        "nested walk: references per walk",
+        "nested walk: host references per walk",
+        "VM exits",
+        "VM exit + host fault cycles",
+    ] {
+        let line = table.lines().find(|l| l.starts_with(row));
+        // The native system has no such figure: `-` in its column.
+        let line = line.unwrap_or_else(|| panic!("no {row:?} in\n{table}"));
+        assert!(line.contains(" - "), "{line}");
+    }
+    // No nested TLB anywhere: its row is left out (no run has a value but 0).
+    assert!(!table.contains("nested TLB hit rate"), "{table}");
+    let csv = std::fs::read_to_string(out.join("compare.csv")).unwrap();
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let rows: Vec<Vec<String>> = (r.records())
+        .map(|x| x.unwrap().iter().map(String::from).collect())
+        .collect();
+    let col = |name: &str| {
+        h.iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let (native, vm) = (&rows[0], &rows[1]);
+    assert_eq!(native[col("virt_refs_per_walk")], "");
+    assert_eq!(native[col("virt_exits")], "");
+    // One vCPU and no populating events: every exit is an EPT violation at a first
+    // touch, and the zipf stream over 4 GiB still touches new pages after warm-up.
+    let exits: u64 = vm[col("virt_exits")].parse().unwrap();
+    assert!(exits > 0);
+    assert_eq!(vm[col("virt_exits_ept_violation")], vm[col("virt_exits")]);
+    let rpw: f64 = vm[col("virt_refs_per_walk")].parse().unwrap();
+    assert!(rpw > 1.0 && rpw <= 24.0, "{rpw}");
 }
