@@ -801,7 +801,7 @@ mod tests {
         // The native run's virt cells are empty; the virtualized run's are its figures.
         let (rn, rv) = (l.row(&view(&native)), l.row(&view(&vm)));
         assert_eq!((rn.len(), rv.len()), (h.len(), h.len()));
-        for c in &VIRT[..] {
+        for c in VIRT {
             assert_eq!(*cell(&h, &rn, c.0), Cell::Empty, "{}", c.0);
         }
         assert_eq!(*cell(&h, &rv, "virt_refs_per_walk"), Cell::Float(25.0));
