@@ -226,24 +226,23 @@ impl VirtConfig {
     }
 }
 
-/// What `[virt.host]` holds besides memory, first-touch costs and first-touch huge
-/// pages.
-const HOST_KEYS: &str = "the hypervisor model uses only phys_mem, frame_alloc, fragmentation, page_size, minor_fault_cycles, zero_4k_cycles and huge_pages.{policy, sizes, fallback}";
+/// What the hypervisor model reads of `[virt.host]`.
+const HOST_KEYS: &str = "the hypervisor model uses only phys_mem, frame_alloc, fragmentation, page_size, minor_fault_cycles, zero_4k_cycles and huge_pages.{policy, sizes, fallback, promote_threshold, copy_4k_cycles, collapse_cycles, promote_in_place_cycles}";
 
 impl VirtConfig {
     /// `[virt.host]` keys the hypervisor model would silently ignore or cannot honour,
     /// each refused with its path rather than accepted and left without effect.
     ///
-    /// The model (`crate::virt::hypervisor`) does one thing with the host's OS: at an
-    /// EPT violation it maps the guest-physical page at first touch, as a native first
-    /// touch maps a virtual page. So what it honours is physical memory and how frames
-    /// are handed out, the first-touch costs and a huge-page size chosen at first touch
-    /// (`never`, `always`). Everything else belongs to machinery that never runs on the
-    /// host side: no host processes or scheduling (the VM's vCPUs are the cores), no
-    /// fork or mprotect of guest memory, no host paging, and no policy that changes a
-    /// host translation after it is made. That last one is also a correctness limit:
-    /// the guest's TLBs hold gVA → hPA entries built from host translations, and the
-    /// model cannot yet take a changed one back from them (no host-side shootdown).
+    /// The model (`crate::virt::hypervisor`) runs the host's OS at one place: an EPT
+    /// violation, where it maps the guest-physical page as a native first touch maps a
+    /// virtual page, with the host's huge-page policy (`never`, `always`, and `promote`
+    /// or `reserve`, whose collapses become host-initiated flushes of the VM's cached
+    /// translations). So it honours physical memory and how frames are handed out, the
+    /// fault costs and those policies' parameters. Everything else belongs to machinery
+    /// that never runs on the host side: no host processes (the VM's vCPUs are the
+    /// cores; the host's sharing of them is `[virt.host_sched]`), no fork or mprotect
+    /// of guest memory, no unmap or demotion (so no split), no host paging, and no
+    /// madvise events.
     fn host_unmodelled(&self) -> Vec<(String, String)> {
         let h = &self.host;
         let hp = &h.huge_pages;
@@ -251,13 +250,6 @@ impl VirtConfig {
         let mut refuse =
             |key: &str, why: &str| e.push((format!("virt.host.{key}"), why.to_string()));
         match hp.policy {
-            HugePolicy::Promote | HugePolicy::Reserve => refuse(
-                "huge_pages.policy",
-                &format!(
-                    "host policy \"{}\" changes existing host translations (a collapse or an in-place promotion), which the hypervisor model cannot yet take back from the guest's TLBs and nested TLB: use \"never\" or \"always\"",
-                    if hp.policy == HugePolicy::Promote { "promote" } else { "reserve" }
-                ),
-            ),
             // The host sees no madvise events for guest-physical ranges, so `madvise`
             // would back every guest page at the base size, exactly as `never`. On a
             // real KVM host it means the opposite: QEMU advises every RAM block of the
@@ -268,36 +260,23 @@ impl VirtConfig {
                 "huge_pages.policy",
                 "the hypervisor gets no madvise events for guest-physical memory, so \"madvise\" would back it all with base pages; on KVM, QEMU advises all guest RAM with MADV_HUGEPAGE, which makes THP madvise act as \"always\": write \"always\" or \"never\"",
             ),
-            HugePolicy::Never | HugePolicy::Always => {}
+            HugePolicy::Never | HugePolicy::Always | HugePolicy::Promote | HugePolicy::Reserve => {}
         }
+        // Demotion picks the 2M page with the fewest written 4 KiB pieces and frees the
+        // unwritten ones: it needs the stores to each host page, and the host model sees
+        // none of the guest's (a per-store hook on the host side does not exist).
         if hp.demote {
             refuse(
                 "huge_pages.demote",
-                "host demotion is not modelled yet: it splits host pages the guest's TLBs may hold",
+                "host demotion is not modelled yet: it chooses and frees pieces of host pages by the stores made to them, and the host model does not track the guest's stores",
             );
         }
-        // The parameters of promotion, reservation and splitting: with those policies
-        // refused, nothing reads them.
-        let d = super::HugePagesConfig::default();
-        for (key, set) in [
-            (
-                "promote_threshold",
-                hp.promote_threshold != d.promote_threshold,
-            ),
-            ("copy_4k_cycles", hp.copy_4k_cycles != d.copy_4k_cycles),
-            ("collapse_cycles", hp.collapse_cycles != d.collapse_cycles),
-            (
-                "promote_in_place_cycles",
-                hp.promote_in_place_cycles != d.promote_in_place_cycles,
-            ),
-            ("split_cycles", hp.split_cycles != d.split_cycles),
-        ] {
-            if set {
-                refuse(
-                    &format!("huge_pages.{key}"),
-                    &format!("host huge pages are chosen at first touch and never collapsed, promoted or split, so nothing uses this key ({HOST_KEYS})"),
-                );
-            }
+        // Splits happen at a demotion or a partial unmap; the host does neither.
+        if hp.split_cycles != 0 {
+            refuse(
+                "huge_pages.split_cycles",
+                &format!("the host never splits its huge pages (no demotion, no unmap of guest memory), so nothing uses this key ({HOST_KEYS})"),
+            );
         }
         if h.paging.replacement.is_some() {
             refuse(
@@ -507,24 +486,24 @@ mod tests {
     }
 
     #[test]
-    fn host_policies_that_change_host_translations_are_refused() {
-        for policy in ["promote", "reserve"] {
-            let p = problems(&format!("[virt.host.huge_pages]\npolicy = \"{policy}\"\n"));
-            assert_eq!(p.len(), 1, "{p:?}");
-            assert_eq!(p[0].0, "virt.host.huge_pages.policy");
-            assert!(p[0].1.contains(&format!("\"{policy}\"")), "{}", p[0].1);
-            assert!(p[0].1.contains("cannot yet take back"), "{}", p[0].1);
-        }
-        // madvise: refused for its own reason; never and always are what the model does.
+    fn host_madvise_is_refused_and_the_other_policies_pass() {
+        // madvise: no madvise events reach the host (QEMU's MADV_HUGEPAGE makes it
+        // `always` on KVM): refused, the message saying so.
         let p = problems("[virt.host.huge_pages]\npolicy = \"madvise\"\n");
         assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "virt.host.huge_pages.policy");
         assert!(p[0].1.contains("MADV_HUGEPAGE"), "{}", p[0].1);
-        for ok in ["never", "always"] {
+        // First-touch sizes, and promotion and reservation (their collapses are
+        // host-initiated flushes), with the parameters they read.
+        for ok in ["never", "always", "promote", "reserve"] {
             assert_eq!(
                 keys(&format!("[virt.host.huge_pages]\npolicy = \"{ok}\"\n")),
                 Vec::<String>::new()
             );
         }
+        let promote = "[virt.host.huge_pages]\npolicy = \"promote\"\npromote_threshold = 8\n\
+                       copy_4k_cycles = 1\ncollapse_cycles = 1\npromote_in_place_cycles = 1\n";
+        assert_eq!(keys(promote), Vec::<String>::new());
     }
 
     #[test]
@@ -534,22 +513,6 @@ mod tests {
             (
                 "[virt.host.huge_pages]\ndemote = true\n",
                 "huge_pages.demote",
-            ),
-            (
-                "[virt.host.huge_pages]\npromote_threshold = 8\n",
-                "huge_pages.promote_threshold",
-            ),
-            (
-                "[virt.host.huge_pages]\ncopy_4k_cycles = 1\n",
-                "huge_pages.copy_4k_cycles",
-            ),
-            (
-                "[virt.host.huge_pages]\ncollapse_cycles = 1\n",
-                "huge_pages.collapse_cycles",
-            ),
-            (
-                "[virt.host.huge_pages]\npromote_in_place_cycles = 1\n",
-                "huge_pages.promote_in_place_cycles",
             ),
             (
                 "[virt.host.huge_pages]\nsplit_cycles = 1\n",
@@ -605,7 +568,8 @@ mod tests {
         // A 3-level radix host table maps 12 + 3 x 9 = 39 bits: 2^39 bytes = 512 GiB,
         // less than a 1 TiB guest; the host's 2 TiB holds it.
         let p = problems(
-            "[os]\nphys_mem = \"1TiB\"\n[virt.host]\nphys_mem = \"2TiB\"\n[virt.host_table]\nlevels = 3\n",
+            // (skylake-vm's host walk caches include a level-4 one: none here.)
+            "[os]\nphys_mem = \"1TiB\"\n[virt]\nhost_psc = []\n[virt.host]\nphys_mem = \"2TiB\"\n[virt.host_table]\nlevels = 3\n",
         );
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].0, "virt.host_table.levels");

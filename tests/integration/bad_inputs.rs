@@ -205,10 +205,10 @@ const ROWS: &[Row] = &[
         name: "virt: a host table too shallow for the guest's memory",
         files: &[(
             "c.toml",
-            "extends = \"skylake-vm\"\n[os]\nphys_mem = \"1TiB\"\n[virt.host]\nphys_mem = \"2TiB\"\n[virt.host_table]\nlevels = 3\n",
+            "extends = \"skylake-vm\"\n[os]\nphys_mem = \"1TiB\"\n[virt]\nhost_psc = []\n[virt.host]\nphys_mem = \"2TiB\"\n[virt.host_table]\nlevels = 3\n",
         )],
         args: SHOW,
-        stderr: &["c.toml:7: virt.host_table.levels", "maps 39-bit guest-physical addresses"],
+        stderr: &["c.toml:9: virt.host_table.levels", "maps 39-bit guest-physical addresses"],
     },
     Row {
         name: "virt: a nested TLB of no entries",
@@ -226,22 +226,22 @@ const ROWS: &[Row] = &[
         stderr: &["c.toml:3: virt.exit_cycles", "at most 2^40"],
     },
     Row {
-        name: "virt: host promotion",
+        name: "virt: host demotion",
         files: &[(
             "c.toml",
-            "extends = \"skylake-vm\"\n[virt.host.huge_pages]\npolicy = \"promote\"\n",
+            "extends = \"skylake-vm\"\n[virt.host.huge_pages]\ndemote = true\n",
         )],
         args: SHOW,
-        stderr: &["c.toml:3: virt.host.huge_pages.policy", "cannot yet take back"],
+        stderr: &["c.toml:3: virt.host.huge_pages.demote", "host demotion is not modelled yet"],
     },
     Row {
-        name: "virt: host reservations",
+        name: "virt: a host split cost",
         files: &[(
             "c.toml",
-            "extends = \"skylake-vm\"\n[virt.host.huge_pages]\npolicy = \"reserve\"\n",
+            "extends = \"skylake-vm\"\n[virt.host.huge_pages]\nsplit_cycles = 100\n",
         )],
         args: SHOW,
-        stderr: &["c.toml:3: virt.host.huge_pages.policy", "\"reserve\" changes existing host translations"],
+        stderr: &["c.toml:3: virt.host.huge_pages.split_cycles", "never splits"],
     },
     Row {
         name: "virt: host madvise",
