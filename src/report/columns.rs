@@ -169,6 +169,13 @@ pub const VIRT: &[(&str, &str)] = &[
     ("virt_exits_ipi_send", "/virt/vipi_send_exits"),
     ("virt_exits_hypercall", "/virt/vipi_hypercall_exits"),
     ("virt_exits_kick", "/virt/vipi_kicks"),
+    // Among the EPT violations: those through host caches a host change had made
+    // stale; and host-initiated flushes (a host THP collapse) started.
+    (
+        "virt_spurious_ept_violations",
+        "/virt/spurious_ept_violations",
+    ),
+    ("virt_host_flushes", "/virt/host_flushes"),
     ("virt_exit_cycles", "/virt/exit_cycles"),
     ("virt_host_fault_cycles", "/virt/host_fault_cycles"),
     ("virt_event_cycles", "/virt/event_cycles"),

@@ -399,6 +399,7 @@ impl RunReport {
             &[
                 ("", some(virt_exits(h))),
                 ("EPT violations", nz(h.exits.ept_violation)),
+                ("of them spurious", nz(h.spurious_ept_violations)),
                 ("at OS events", nz(h.event_ept_violations)),
                 ("IPI sends", nz(h.vipi_send_exits)),
                 ("hypercalls", nz(h.vipi_hypercall_exits)),
@@ -416,6 +417,7 @@ impl RunReport {
                 ("preempted cycles", nz(h.preempted_cycles)),
                 ("guest shootdowns", nz(h.vipi_shootdowns)),
                 ("flushes at entry", nz(h.vipi_entry_flushes)),
+                ("host flushes started", nz(h.host_flushes)),
             ],
         );
         section(
