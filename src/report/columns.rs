@@ -176,6 +176,9 @@ pub const VIRT: &[(&str, &str)] = &[
         "/virt/spurious_ept_violations",
     ),
     ("virt_host_flushes", "/virt/host_flushes"),
+    ("virt_host_flush_cycles", "/virt/host_flush_cycles"),
+    // Flushes of a vCPU's TLB entries and guest walk caches for want of a VPID.
+    ("virt_vpid_flushes", "/virt/vpid_flushes"),
     ("virt_exit_cycles", "/virt/exit_cycles"),
     ("virt_host_fault_cycles", "/virt/host_fault_cycles"),
     ("virt_event_cycles", "/virt/event_cycles"),

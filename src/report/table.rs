@@ -418,6 +418,8 @@ impl RunReport {
                 ("guest shootdowns", nz(h.vipi_shootdowns)),
                 ("flushes at entry", nz(h.vipi_entry_flushes)),
                 ("host flushes started", nz(h.host_flushes)),
+                ("host flush cycles", nz(h.host_flush_cycles)),
+                ("VPID flushes", nz(h.vpid_flushes)),
             ],
         );
         section(
