@@ -562,8 +562,10 @@ impl CoreReport {
                 "fault cycles vs OS and hypervisor",
                 t.fault,
                 self.os_fault_cycles
-                    + (self.virt.as_ref())
-                        .map_or(0, |v| v.hypervisor.exit_cycles + v.hypervisor.host_fault_cycles),
+                    + (self.virt.as_ref()).map_or(0, |v| {
+                        let h = &v.hypervisor;
+                        h.exit_cycles + h.host_fault_cycles + h.shadow.work_cycles
+                    }),
             ),
         ];
         for (what, a, b) in checks {

@@ -28,6 +28,11 @@ pub enum VirtMode {
     /// address, is translated by the host table (Intel EPT, AMD NPT).
     #[default]
     Nested,
+    /// Shadow paging: the hypervisor keeps a table per guest address space mapping gVA
+    /// → hPA directly, walked one-dimensionally by the native walker; guest page-table
+    /// writes, guest page faults it must see and guest CR3 writes trap to it
+    /// (`crate::virt::shadow`).
+    Shadow,
 }
 
 /// The nested TLB (AMD's NTLB): a fully associative LRU cache of host translations
@@ -62,6 +67,21 @@ pub struct VirtConfig {
     /// `[[walker.psc]]`.
     #[serde(default)]
     pub host_psc: Vec<super::PscConfig>,
+    /// Shadow paging (`mode = "shadow"`): the hypervisor's work, besides the exit, to
+    /// fill one shadow entry on a hidden fault (a shadow miss the guest's table maps):
+    /// a software walk of the guest's table and one shadow-entry write. No public
+    /// per-fault figure was found; the preset's value is an estimate composed from
+    /// /work/notes/virt-facts.md sec. 1 (a cheap exit handled in KVM's fastpath takes
+    /// ~1,100 cycles beyond the round trip, kvm-unit-tests, commit 26efe2fd92e5), doubled
+    /// for the guest-table walk.
+    #[serde(default)]
+    pub shadow_fill_cycles: u64,
+    /// Shadow paging: the hypervisor's work, besides the exit, per trapped guest
+    /// page-table write (emulating the write and updating or dropping one shadow
+    /// entry); charged per page a guest map, unmap or protect changes. Preset value:
+    /// one fastpath exit's handling, ~1,100 cycles (virt-facts sec. 1), an estimate.
+    #[serde(default)]
+    pub shadow_update_cycles: u64,
 }
 
 /// Most nested-TLB entries: it is fully associative and searched in full per host walk.
@@ -130,6 +150,17 @@ impl VirtConfig {
                     self.exit_cycles
                 ),
             ));
+        }
+        for (key, v) in [
+            ("virt.shadow_fill_cycles", self.shadow_fill_cycles),
+            ("virt.shadow_update_cycles", self.shadow_update_cycles),
+        ] {
+            if v > 1 << 40 {
+                e.push((
+                    key.into(),
+                    format!("{v} cycles is beyond any real hypervisor handler (at most 2^40)"),
+                ));
+            }
         }
         // The host walk caches are checked as the guest's are, against the host table's
         // levels (a hashed host table has none to cache).

@@ -10,7 +10,7 @@
 //! fault cycles, as the native path returns them.
 
 use super::core::{Core, Timing};
-use super::shootdown::apply;
+use super::shootdown::apply_fault;
 use super::Shared;
 use crate::addr::VirtAddr;
 use crate::pagetable::{PageTable, Translation};
@@ -35,7 +35,8 @@ pub(super) fn walk_virt<PT: PageTable>(
     let (mut psc, mut pte, mut fault) = (0, 0, 0);
     for _ in 0..MAX_WALKS {
         let hv = (sh.virt.as_deref_mut()).expect("a virtualized machine");
-        let r = (core.walker).walk_nested(core.id, core.asid, VM, va, pt, hv.table(VM), &mut sh.mem);
+        let r =
+            (core.walker).walk_nested(core.id, core.asid, VM, va, pt, hv.table(VM), &mut sh.mem);
         psc += r.psc_cycles;
         pte += r.pte_cycles;
         match r.outcome {
@@ -48,7 +49,7 @@ pub(super) fn walk_virt<PT: PageTable>(
             }
             NestedOutcome::GuestFault => {
                 (sh.os).handle_fault(pt, core.asid, va, &mut core.os_stats, &mut sh.fx)?;
-                let c = apply(core, &mut sh.fx, &mut sh.mail);
+                let c = apply_fault(core, &mut sh.fx, &mut sh.mail, sh.virt.as_deref_mut());
                 super::overflow::check(core, t, c)?;
                 fault += c;
             }

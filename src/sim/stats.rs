@@ -132,14 +132,19 @@ impl<PT: PageTable> Simulator<PT> {
             page_table_bytes: self.spaces.iter().map(|s| s.table_bytes()).sum(),
             phys_bytes_in_use: frames.bytes_in_use,
             physical: self.sh.os.phys_report(),
-            host: self.sh.virt.as_deref().map(|hv| crate::report::virt::HostReport {
-                host_table_bytes: hv.table_bytes(),
-                host_tables: hv.table_stats(),
-                physical: hv.os.phys_report(),
-                backed_bytes: hv.host_stats.mapped_bytes.max(0) as u64,
-                backed_2m_pages: hv.host_stats.huge_faults_2m,
-                backed_1g_pages: hv.host_stats.huge_faults_1g,
-            }),
+            host: self
+                .sh
+                .virt
+                .as_deref()
+                .map(|hv| crate::report::virt::HostReport {
+                    host_table_bytes: hv.table_bytes(),
+                    host_tables: hv.table_stats(),
+                    physical: hv.os.phys_report(),
+                    backed_bytes: hv.host_stats.mapped_bytes.max(0) as u64,
+                    backed_2m_pages: hv.host_stats.huge_faults_2m,
+                    backed_1g_pages: hv.host_stats.huge_faults_1g,
+                    shadow_table_bytes: hv.shadow_table_bytes(),
+                }),
         }
     }
 

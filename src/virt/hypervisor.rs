@@ -15,6 +15,7 @@
 //! leave stale nested-TLB entries.
 
 use super::host::HostTable;
+use super::shadow::{Shadow, ShadowStats};
 use crate::addr::{GuestPhysAddr, VirtAddr};
 use crate::config::VirtConfig;
 use crate::os::{Effects, Os, OsStats};
@@ -43,6 +44,9 @@ pub struct VirtStats {
     pub splintered_fills: u64,
     /// TLB fills after a nested walk (every TLB-missing access that completed).
     pub nested_fills: u64,
+    /// Shadow paging's exits, fills and updates (left out of nested runs' reports).
+    #[serde(skip_serializing_if = "ShadowStats::is_zero")]
+    pub shadow: ShadowStats,
 }
 
 /// VM exits by cause.
@@ -61,6 +65,7 @@ impl VirtStats {
         self.event_cycles += o.event_cycles;
         self.splintered_fills += o.splintered_fills;
         self.nested_fills += o.nested_fills;
+        self.shadow.add(&o.shadow);
     }
 }
 
@@ -84,7 +89,9 @@ pub struct Hypervisor {
     /// Host table of VM i + 1.
     tables: Vec<HostTable>,
     fx: Effects,
-    exit_cycles: u64,
+    pub(super) exit_cycles: u64,
+    /// The shadow tables, on a shadow-paging machine (`virt.mode = "shadow"`).
+    pub(super) shadow: Option<Shadow>,
     /// The host OS's counters (its minor faults are the VM's host faults).
     pub host_stats: OsStats,
 }
@@ -101,6 +108,7 @@ impl Hypervisor {
             tables: vec![table],
             fx: Effects::default(),
             exit_cycles: cfg.exit_cycles,
+            shadow: None,
             host_stats: OsStats::default(),
         })
     }
@@ -116,6 +124,17 @@ impl Hypervisor {
         self.table(vm).translate(vm, VirtAddr(gpa.0))
     }
 
+    /// Shadow paging (`virt.mode = "shadow"`) with shadow tables of `bits` per level
+    /// (the guest's radix levels; empty for a non-radix guest of `guest_va_bits`).
+    pub fn enable_shadow(&mut self, cfg: &VirtConfig, bits: Vec<u32>, guest_va_bits: u32) {
+        self.shadow = Some(Shadow::new(
+            bits,
+            guest_va_bits,
+            cfg.shadow_fill_cycles,
+            cfg.shadow_update_cycles,
+        ));
+    }
+
     /// An EPT violation at `gpa` of VM `vm`: exit to the hypervisor, which backs the
     /// guest-physical page with host memory (at the host's page size), and re-enter.
     pub fn ept_violation(
@@ -124,24 +143,36 @@ impl Hypervisor {
         gpa: GuestPhysAddr,
         stats: &mut VirtStats,
     ) -> Result<HostFault, SimError> {
+        let f = HostFault {
+            exit_cycles: self.exit_cycles,
+            host_cycles: self.back_gpa(vm, gpa)?,
+        };
+        stats.exits.ept_violation += 1;
+        stats.exit_cycles += f.exit_cycles;
+        stats.host_fault_cycles += f.host_cycles;
+        Ok(f)
+    }
+
+    /// The host's fault backing `gpa` of VM `vm` (no exit counted): its cycles.
+    pub(super) fn back_gpa(&mut self, vm: u16, gpa: GuestPhysAddr) -> Result<u64, SimError> {
         let table = &mut self.tables[vm as usize - 1];
         self.fx.clear();
-        (self.os).handle_fault(table, vm, VirtAddr(gpa.0), &mut self.host_stats, &mut self.fx)?;
+        (self.os).handle_fault(
+            table,
+            vm,
+            VirtAddr(gpa.0),
+            &mut self.host_stats,
+            &mut self.fx,
+        )?;
         if !self.fx.invalidate.is_empty() || self.fx.flush_walk_caches || self.fx.flush_space {
             return Err(SimError(format!(
                 "internal: the host's fault at guest-physical {:#x} changed existing host translations, which the model cannot yet take back from the guest's TLBs",
                 gpa.0
             )));
         }
-        let f = HostFault {
-            exit_cycles: self.exit_cycles,
-            host_cycles: self.fx.cycles,
-        };
+        let c = self.fx.cycles;
         self.fx.clear();
-        stats.exits.ept_violation += 1;
-        stats.exit_cycles += f.exit_cycles;
-        stats.host_fault_cycles += f.host_cycles;
-        Ok(f)
+        Ok(c)
     }
 
     /// The guest OS mapped `[start, end)` of address space `asid` and zeroed its pages
@@ -175,7 +206,9 @@ impl Hypervisor {
                         cycles = cycles.saturating_add(f.cycles());
                         stats.event_ept_violations += 1;
                         (self.translate(VM, GuestPhysAddr(gpa))).ok_or_else(|| {
-                            SimError(format!("guest-physical {gpa:#x} not backed after its host fault"))
+                            SimError(format!(
+                                "guest-physical {gpa:#x} not backed after its host fault"
+                            ))
                         })?
                     }
                 };

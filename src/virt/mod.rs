@@ -25,16 +25,18 @@ pub mod host_psc;
 pub mod hypervisor;
 pub mod nested;
 pub mod ntlb;
+pub mod shadow;
 pub mod vipi;
 
+pub use host::HostTable;
 pub use host_psc::{HostCaches, HostPsc};
+pub use hypervisor::{HostFault, Hypervisor, VirtStats, VM};
 pub use nested::{
     nested_walk, nested_walk_cached, Dimension, GuestTranslation, HostCache, HostLookup,
     NestedFault, NestedRef, NestedScratch, NestedWalk, NoHostCache,
 };
-pub use host::HostTable;
-pub use hypervisor::{HostFault, Hypervisor, VirtStats, VM};
 pub use ntlb::NestedTlb;
+pub use shadow::{Intercept, ShadowStats};
 
 #[cfg(test)]
 mod host_psc_tests;

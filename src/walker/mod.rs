@@ -252,7 +252,7 @@ impl Walker {
                 });
             }
         }
-                if R::ON {
+        if R::ON {
             rec.event(Event::WalkStart {
                 start,
                 probe_cycles: probe_latency,

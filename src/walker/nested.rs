@@ -14,13 +14,15 @@
 //! one before, except reads of one issue group inside one one-dimensional walk (a hashed
 //! design's parallel probes), which go out together and cost the slowest.
 
-use super::{Walker, Psc};
+use super::PscStats;
+use super::{Psc, Walker};
 use crate::addr::{GuestPhysAddr, VirtAddr};
+use crate::config::PscConfig;
 use crate::memory::MemorySystem;
 use crate::pagetable::{PageTable, Walkable};
-use super::PscStats;
-use crate::config::PscConfig;
-use crate::virt::{HostCaches, HostPsc, NestedFault, NestedRef, NestedScratch, NestedTlb, NestedWalk};
+use crate::virt::{
+    HostCaches, HostPsc, NestedFault, NestedRef, NestedScratch, NestedTlb, NestedWalk,
+};
 use serde::Serialize;
 
 /// How a nested walk ended.
@@ -103,7 +105,11 @@ pub(super) struct NestedParts {
 }
 
 impl NestedParts {
-    pub(super) fn new(ntlb: Option<(usize, u64)>, host_psc: &[PscConfig], seed: u64) -> NestedParts {
+    pub(super) fn new(
+        ntlb: Option<(usize, u64)>,
+        host_psc: &[PscConfig],
+        seed: u64,
+    ) -> NestedParts {
         let psc = HostPsc::new(host_psc, seed);
         NestedParts {
             host_probe_latency: ntlb.map_or(0, |(_, l)| l).max(psc.probe_latency()),
@@ -129,8 +135,12 @@ impl Walker {
         host: &H,
         mem: &mut MemorySystem,
     ) -> NestedResult {
-        let (start, guest_probe) = self.probe_pscs(asid, gva, guest, &mut crate::sim::record::NoRecord);
-        let parts = self.nested.as_mut().expect("a walker of a virtualized machine");
+        let (start, guest_probe) =
+            self.probe_pscs(asid, gva, guest, &mut crate::sim::record::NoRecord);
+        let parts = self
+            .nested
+            .as_mut()
+            .expect("a walker of a virtualized machine");
         parts.refs.clear();
         let ntlb_hits_before = parts.host.ntlb().map_or(0, |n| n.hits);
         let found = crate::virt::nested_walk_cached(
@@ -167,7 +177,13 @@ impl Walker {
         }
         pte_cycles += slowest;
         // The guest walk caches learn the guest tables the walk found, as natively.
-        learn(&mut self.pscs, asid, gva, guest, parts.scratch.guest_steps());
+        learn(
+            &mut self.pscs,
+            asid,
+            gva,
+            guest,
+            parts.scratch.guest_steps(),
+        );
         let reads = parts.refs.len() as u32;
         ns.walks += 1;
         ns.host_lookups += lookups;
@@ -231,7 +247,8 @@ pub(super) fn learn<PT: Walkable>(
         if let Some(p) = pscs.iter_mut().find(|p| p.level == s.level as usize) {
             let prefix = vaddr.0 >> pt.level_shift(p.level);
             let set = (prefix & p.array.set_mask()) as usize;
-            p.array.insert(set, super::psc_key(prefix, asid), s.next as u64);
+            p.array
+                .insert(set, super::psc_key(prefix, asid), s.next as u64);
         }
     }
 }

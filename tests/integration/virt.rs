@@ -63,7 +63,16 @@ fn run(extra: &str) -> serde_json::Value {
     std::fs::write(d.path().join("w.toml"), WORKLOAD).unwrap();
     let (code, _, err) = mmusim_bounded(
         Some(d.path()),
-        &["run", "-q", "--config", "sys.toml", "--workload", "w.toml", "--out", "out"],
+        &[
+            "run",
+            "-q",
+            "--config",
+            "sys.toml",
+            "--workload",
+            "w.toml",
+            "--out",
+            "out",
+        ],
         b"",
         Duration::from_secs(60),
     );
@@ -164,7 +173,8 @@ fn a_nested_tlb_removes_exactly_the_host_walks_of_pages_it_holds() {
 /// lookups, 33 hits.
 #[test]
 fn a_host_walk_cache_starts_host_walks_below_the_level_it_holds() {
-    let extra = "[[virt.host_psc]]\nname = \"epde\"\nlevel = 2\nentries = 4\nways = 4\nlatency = 2\n";
+    let extra =
+        "[[virt.host_psc]]\nname = \"epde\"\nlevel = 2\nentries = 4\nways = 4\nlatency = 2\n";
     let t = run(extra);
     assert_eq!(u(&t, "/walks/pte_reads"), 65);
     assert_eq!(u(&t, "/virt/host_lookups"), 35);
