@@ -335,3 +335,56 @@ fn drop_range(t: &mut Radix, asid: u16, va: VirtAddr, size: PageSize) {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::drop_range;
+    use crate::addr::{PageSize, PhysAddr, VirtAddr};
+    use crate::config::FrameAlloc;
+    use crate::os::frames::FrameAllocator;
+    use crate::pagetable::{Mappable, Radix};
+
+    /// A guest 2M page backed by 4K host pages is shadowed by 4K entries (the smaller
+    /// page); the guest's invalidation of the 2M page must drop every one of them and
+    /// nothing outside it. Entries at the 2M page's first, second and last 4K and one
+    /// just past its end (page 512): the three go, page 512 stays.
+    #[test]
+    fn dropping_a_guest_huge_page_drops_every_splintered_shadow_entry_under_it() {
+        let mut frames = FrameAllocator::new(64 << 20, FrameAlloc::Sequential, 0);
+        let mut t = Radix::new(&[9, 9, 9, 9], &mut frames).unwrap();
+        let base = 2u64 << 20; // the guest's 2M page at gVA 2 MiB
+        for (i, page) in [0u64, 1, 511, 512].into_iter().enumerate() {
+            let va = VirtAddr(base + page * 4096);
+            let hpa = PhysAddr((32 << 20) + i as u64 * 4096);
+            t.map(1, va, PageSize::Size4K, hpa, &mut frames).unwrap();
+        }
+        drop_range(&mut t, 1, VirtAddr(base), PageSize::Size2M);
+        for page in [0u64, 1, 511] {
+            assert_eq!(
+                t.translate(1, VirtAddr(base + page * 4096)),
+                None,
+                "page {page}"
+            );
+        }
+        let kept = t
+            .translate(1, VirtAddr(base + 512 * 4096))
+            .expect("page 512 stays");
+        assert_eq!(kept.frame, PhysAddr((32 << 20) + 3 * 4096));
+    }
+
+    /// A shadow entry of the guest page's own size (2M on both sides) goes in one
+    /// unmap, and the 4K entry in the next 2M region stays.
+    #[test]
+    fn dropping_a_huge_page_shadowed_whole_drops_that_one_entry() {
+        let mut frames = FrameAllocator::new(64 << 20, FrameAlloc::Sequential, 0);
+        let mut t = Radix::new(&[9, 9, 9, 9], &mut frames).unwrap();
+        let (base, next) = (VirtAddr(2 << 20), VirtAddr(4 << 20));
+        t.map(1, base, PageSize::Size2M, PhysAddr(32 << 20), &mut frames)
+            .unwrap();
+        t.map(1, next, PageSize::Size4K, PhysAddr(48 << 20), &mut frames)
+            .unwrap();
+        drop_range(&mut t, 1, base, PageSize::Size2M);
+        assert_eq!(t.translate(1, VirtAddr(base.0 + 4096)), None);
+        assert!(t.translate(1, next).is_some());
+    }
+}
