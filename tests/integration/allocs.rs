@@ -355,3 +355,17 @@ fn the_counter_counts_this_threads_allocations() {
     assert!(allocs() - before < 100, "{}", allocs() - before);
     drop(v);
 }
+
+/// Shadow paging (`skylake-vm-shadow`): a TLB miss walks the shadow table with the
+/// native walker; once every page's shadow entry is filled (the fills, exits and host
+/// faults of first touches build tables and may allocate), misses allocate nothing.
+#[test]
+fn shadow_paging_walks_allocate_nothing() {
+    walks_allocate_nothing("skylake-vm-shadow");
+}
+
+/// Nested paging (`skylake-vm`): the same for two-dimensional walks.
+#[test]
+fn nested_paging_walks_allocate_nothing() {
+    walks_allocate_nothing("skylake-vm");
+}
