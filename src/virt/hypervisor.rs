@@ -7,6 +7,9 @@
 //! touch of a guest-physical page (an EPT violation) maps it at the host's page size
 //! (host THP), exactly as a native first touch maps a virtual page.
 //!
+//! On a shadow-paging machine it also keeps the shadow tables (`shadow.rs`, its own
+//! `impl Hypervisor` block), backing gPAs with the same host fault but no EPT exit.
+//!
 //! In: an EPT violation (VM, gPA) from the walker. Out: what it cost ([`HostFault`]: the
 //! VM exit round trip and the host fault), counted by cause in the core's
 //! [`VirtStats`]. The host's own effects never reach the guest's TLBs here: the host
