@@ -16,7 +16,7 @@
 
 use super::core::{Core, Timing};
 use super::record::NoRecord;
-use super::shootdown::apply_fault;
+use super::shootdown::{apply_effects, apply_fault};
 use super::Shared;
 use crate::addr::VirtAddr;
 use crate::pagetable::{PageTable, Translation};
@@ -65,6 +65,14 @@ pub(super) fn walk_shadow<PT: PageTable>(
                 super::overflow::check(core, t, c)?;
                 fault += c;
             }
+        }
+        let hv = (sh.virt.as_deref_mut()).expect("a virtualized machine");
+        if hv.shadow_freed_tables() {
+            // A shadow table went: it leaves every core's walk caches (and, with them,
+            // the address space's TLB entries), here and by shootdown elsewhere.
+            sh.fx.flush_space = true;
+            sh.fx.trigger = crate::os::Trigger::Collapse;
+            apply_effects(core, &mut sh.fx, &mut sh.mail);
         }
     }
     Err(SimError(format!(

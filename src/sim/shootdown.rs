@@ -156,7 +156,9 @@ pub(super) fn apply_fault(
     apply_effects(core, fx, mail).saturating_add(shadow)
 }
 
-fn apply_effects(core: &mut Core, fx: &mut Effects, mail: &mut Mail) -> u64 {
+/// [`apply`] without the hypervisor: the effects of the hypervisor's own changes (a
+/// freed shadow table's flush), which are not the guest's page-table writes.
+pub(super) fn apply_effects(core: &mut Core, fx: &mut Effects, mail: &mut Mail) -> u64 {
     let cycles = fx.cycles;
     if !fx.invalidate.is_empty() {
         route(core, fx, mail);

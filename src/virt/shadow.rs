@@ -56,6 +56,9 @@ pub struct Shadow {
     tables: Vec<Option<Radix>>,
     fill_cycles: u64,
     update_cycles: u64,
+    /// A fill mapped a huge entry over an emptied table and freed it: walk caches that
+    /// hold the table are stale (see [`Hypervisor::shadow_freed_tables`]).
+    freed_tables: bool,
 }
 
 /// A core's shadow-paging counters. The exits' cycles on the translation path are in
@@ -137,6 +140,7 @@ impl Shadow {
             tables: Vec::new(),
             fill_cycles,
             update_cycles,
+            freed_tables: false,
         }
     }
 }
@@ -238,13 +242,9 @@ impl Hypervisor {
         self.shadow_table(asid)?;
         let sh = self.shadow.as_mut().expect("a shadow-paging machine");
         let table = sh.tables[asid as usize].as_mut().expect("built above");
-        table.map(
-            asid,
-            va.align_down(size),
-            size,
-            PhysAddr(hpa),
-            &mut self.os.frames,
-        )?;
+        let to = (va.align_down(size), PhysAddr(hpa));
+        let out = table.map(asid, to.0, size, to.1, &mut self.os.frames)?;
+        sh.freed_tables |= out.freed_tables;
         Ok(host_cycles)
     }
 
@@ -292,6 +292,16 @@ impl Hypervisor {
             s.event_cycles += exit + update;
         }
         exit + update
+    }
+
+    /// Whether a fill since the last call freed a shadow table (a huge entry replacing
+    /// a table the guest's collapse emptied): every core's walk caches may point at it,
+    /// so the caller flushes the address space from them, as KVM flushes remote TLBs
+    /// when it zaps a shadow page.
+    pub fn shadow_freed_tables(&mut self) -> bool {
+        self.shadow
+            .as_mut()
+            .is_some_and(|s| std::mem::take(&mut s.freed_tables))
     }
 
     /// A guest CR3 write (a switch between address spaces) traps: returns its exit's

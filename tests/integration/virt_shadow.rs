@@ -67,7 +67,13 @@ const U: u64 = 7_000;
 /// The report of `workload` on `SYSTEM` (with `sets`), as JSON (`stats`), after checking
 /// the accounting invariant on every core and in total.
 fn run(workload: &str, sets: &[&str]) -> serde_json::Value {
-    let r: RunReport = simulate(&inputs(Some(SYSTEM), Some(workload), sets), &mut |_, _| {})
+    run_with("", workload, sets)
+}
+
+/// [`run`] on `SYSTEM` with `extra` config text appended.
+fn run_with(extra: &str, workload: &str, sets: &[&str]) -> serde_json::Value {
+    let system = format!("{SYSTEM}{extra}");
+    let r: RunReport = simulate(&inputs(Some(&system), Some(workload), sets), &mut |_, _| {})
         .unwrap_or_else(|e| panic!("{e}"));
     for c in &r.stats.cores {
         c.check_accounting().unwrap();
@@ -247,4 +253,55 @@ fn a_fork_drops_the_parents_shadow_entries_and_they_come_back_as_hidden_faults()
     let fault = 2 * (2 * X + G + U + F) + X + S;
     assert_eq!(u(t, "/translation_cycles/fault"), fault);
     assert_eq!(u(t, "/translation_cycles/total"), 3 + 21 * DRAM + fault);
+}
+
+/// A guest collapse under a huge host page: the shadow's 4K entries give way to one 2M
+/// entry, whose mapping frees the emptied shadow leaf table, so the walk caches that
+/// point at it are flushed. The guest collapses a 2 MiB region at the fault that maps
+/// its second 4K page (`promote`, threshold 2, collapse C = 50,000 cycles, no copy
+/// cost); the host backs guest memory with 2M pages; a PDE cache (level 2, latency 2)
+/// is probed once per walk. Pages 0, 1, 0:
+///   access 1: walk 1 (probe miss, 1 read: the root's entry is empty), intercept (X),
+///   injected guest fault (G, page 0 as 4K), trapped write (X + U) with a host fault
+///   for the gPA's 2M region (F), a 4K shadow entry; walk 2 (miss, 4 reads; the PDE
+///   cache learns the shadow leaf table);
+///   access 2: walk 1 (PDE hit, 1 read: page 1's leaf entry is empty), intercept (X);
+///   the guest maps page 1 and collapses the region (G + C): 2 translations removed,
+///   2 trapped writes (2(X + U)), page 0's shadow entry dropped; its write of the 2M
+///   entry traps (X + U), the new 2M guest frame's region is backed (F), and the 2M
+///   shadow entry replaces the emptied shadow leaf table (freed: walk caches and TLB
+///   entries of the address space flushed); walk 2 (probe miss, 3 reads to the 2M
+///   leaf);
+///   access 3: a TLB hit on the 2M entry.
+/// In all: 4 walks (4 probes), 9 references, 2 intercepts, 4 trapped writes, 4 updates,
+/// 2 host faults.
+#[test]
+fn a_guest_collapse_under_huge_host_pages_frees_a_shadow_table_and_flushes_walk_caches() {
+    let extra = "[[walker.psc]]\nname = \"pde\"\nlevel = 2\nentries = 4\nways = 4\nlatency = 2\n\
+                 [os.huge_pages]\npolicy = \"promote\"\nsizes = [\"2M\"]\npromote_threshold = 2\n\
+                 collapse_cycles = 50000\ncopy_4k_cycles = 0\n\
+                 [virt.host.huge_pages]\npolicy = \"always\"\nsizes = [\"2M\"]\n";
+    let st = run_with(
+        extra,
+        "name = \"collapse\"\n[generator]\nkind = \"refs\"\nrefs = \"0 1 0\"\n",
+        &[],
+    );
+    const C: u64 = 50_000;
+    let t = &st["total"];
+    assert_eq!(u(t, "/walks/walks"), 4);
+    assert_eq!(u(t, "/walks/pte_reads"), 9);
+    assert_eq!(u(t, "/walks/walk_caches/0/hits"), 1);
+    assert_eq!(u(t, "/virt/shadow/exits/pf_intercept"), 2);
+    assert_eq!(u(t, "/virt/shadow/exits/pt_write"), 4);
+    assert_eq!(u(t, "/virt/shadow/updates"), 4);
+    assert_eq!(u(t, "/virt/shadow/fills"), 0);
+    assert_eq!(u(t, "/virt/shadow/host_faults"), 2);
+    assert_eq!(u(t, "/tlb/0/hits"), 1);
+    let fault = 6 * X + 4 * U + 2 * G + C + 2 * F;
+    assert_eq!(u(t, "/translation_cycles/fault"), fault);
+    assert_eq!(u(t, "/translation_cycles/walk_cache"), 4 * 2);
+    assert_eq!(
+        u(t, "/translation_cycles/total"),
+        3 + 4 * 2 + 9 * DRAM + fault
+    );
 }
