@@ -95,11 +95,13 @@ fn u(v: &serde_json::Value, path: &str) -> u64 {
 ///      fills the shadow entry, backing the data page's gPA first (F), which builds the
 ///      shadow's level-3, 2 and 1 tables;
 ///   2. the walk again: 4 reads, done.
+///
 /// Access 3 (page 1, under the same guest and shadow leaf tables):
 ///   1. 4 reads to the not-present shadow leaf entry, intercept (X), injected guest
 ///      fault (G), trapped write (X) and update (U) with a host fault for the new data
 ///      page (F);
 ///   2. 4 reads, done.
+///
 /// In all: 4 walks, 1 + 4 + 4 + 4 = 13 references (a nested walk makes 24 per cold
 /// walk: `virt.rs`), 2 intercepts, 2 trapped writes, 2 updates, no fill (no hidden
 /// fault: the guest never maps before the hypervisor sees it), 2 host faults, 2 guest
@@ -273,6 +275,7 @@ fn a_fork_drops_the_parents_shadow_entries_and_they_come_back_as_hidden_faults()
 ///   entries of the address space flushed); walk 2 (probe miss, 3 reads to the 2M
 ///   leaf);
 ///   access 3: a TLB hit on the 2M entry.
+///
 /// In all: 4 walks (4 probes), 9 references, 2 intercepts, 4 trapped writes, 4 updates,
 /// 2 host faults.
 #[test]
