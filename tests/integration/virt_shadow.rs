@@ -308,3 +308,32 @@ fn a_guest_collapse_under_huge_host_pages_frees_a_shadow_table_and_flushes_walk_
         3 + 4 * 2 + 9 * DRAM + fault
     );
 }
+
+/// The shadow costs are range-checked under their key paths (at most 2^40 cycles, as
+/// `virt.exit_cycles`), and 2^40 itself is accepted.
+#[test]
+fn shadow_costs_beyond_any_real_handler_are_refused_with_their_key_paths() {
+    use mmusim::config::SystemConfig;
+    use mmusim::loader::load;
+    let problems = |fill: u64, update: u64| {
+        let text = SYSTEM
+            .replace(
+                "shadow_fill_cycles = 30000",
+                &format!("shadow_fill_cycles = {fill}"),
+            )
+            .replace(
+                "shadow_update_cycles = 7000",
+                &format!("shadow_update_cycles = {update}"),
+            );
+        let (cfg, _) = load::<SystemConfig>("<test>", &text, &[]).unwrap();
+        cfg.validate()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(problems(1 << 40, 1 << 40), Vec::<String>::new());
+    assert_eq!(
+        problems((1 << 40) + 1, (1 << 40) + 1),
+        ["virt.shadow_fill_cycles", "virt.shadow_update_cycles"]
+    );
+}
