@@ -74,14 +74,20 @@ pub struct VirtConfig {
     /// /work/notes/virt-facts.md sec. 1 (a cheap exit handled in KVM's fastpath takes
     /// ~1,100 cycles beyond the round trip, kvm-unit-tests, commit 26efe2fd92e5), doubled
     /// for the guest-table walk.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub shadow_fill_cycles: u64,
     /// Shadow paging: the hypervisor's work, besides the exit, per trapped guest
     /// page-table write (emulating the write and updating or dropping one shadow
     /// entry); charged per page a guest map, unmap or protect changes. Preset value:
     /// one fastpath exit's handling, ~1,100 cycles (virt-facts sec. 1), an estimate.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub shadow_update_cycles: u64,
+}
+
+/// Shadow costs are left out of a config's serialised form when 0 (nested paging), so
+/// nested runs' config echo and hash stay those of configs written before shadow paging.
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Most nested-TLB entries: it is fully associative and searched in full per host walk.
