@@ -4,7 +4,8 @@
 //!
 //! In: a core's [`NestedStats`] (the walker's) and [`VirtStats`] (the hypervisor's work);
 //! the hypervisor at the end of the run. Shadow paging's counters (`shadow`, in
-//! [`VirtStats`]) and its tables' bytes appear only in shadow-paging runs. Out: [`VirtReport`] under `stats.cores[i].virt`
+//! [`VirtStats`]) and its tables' bytes appear only in shadow-paging runs. Out:
+//! [`VirtReport`] under `stats.cores[i].virt`
 //! and `stats.total.virt`, [`HostReport`] under `stats.host`.
 
 use super::ratio;

@@ -23,9 +23,9 @@ use crate::pagetable::{PageTable, Translation};
 use crate::virt::Intercept;
 use crate::SimError;
 
-/// Most walks one access may need: a miss and the walk after its fill, twice over (a
-/// guest fault whose effects drop the entry just filled is not possible, but a bound
-/// keeps a model error from looping).
+/// Most walks one access may need: 2 (a miss, then the walk after its fill or after the
+/// injected fault's trapped write filled the entry); the bound, with room to spare,
+/// keeps a model error from looping.
 const MAX_WALKS: usize = 4;
 
 /// The shadow-walk miss path; returns the translation and its walk-cache, read and
