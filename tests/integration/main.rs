@@ -31,6 +31,7 @@ mod tlb_organisation;
 mod traces;
 mod units;
 mod virt;
+mod virt_shadow;
 mod walk_alloc;
 mod walk_latency;
 mod ws_replace;
