@@ -566,7 +566,8 @@ impl CoreReport {
                 t.fault,
                 self.os_fault_cycles
                     + (self.virt.as_ref()).map_or(0, |v| {
-                        v.hypervisor.exit_cycles + v.hypervisor.host_fault_cycles
+                        let h = &v.hypervisor;
+                        h.exit_cycles + h.host_fault_cycles + h.shadow.work_cycles
                     }),
             ),
         ];

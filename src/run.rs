@@ -38,6 +38,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../configs/skylake-flattened.toml"),
     ),
     ("skylake-vm", include_str!("../configs/skylake-vm.toml")),
+    (
+        "skylake-vm-shadow",
+        include_str!("../configs/skylake-vm-shadow.toml"),
+    ),
     ("icelake-vm", include_str!("../configs/icelake-vm.toml")),
     (
         "skylake-vm-cuckoo",

@@ -3,7 +3,9 @@
 //! their files are unchanged.
 //!
 //! In: a core's [`NestedStats`] (the walker's) and [`VirtStats`] (the hypervisor's work);
-//! the hypervisor at the end of the run. Out: [`VirtReport`] under `stats.cores[i].virt`
+//! the hypervisor at the end of the run. Shadow paging's counters (`shadow`, in
+//! [`VirtStats`]) and its tables' bytes appear only in shadow-paging runs. Out:
+//! [`VirtReport`] under `stats.cores[i].virt`
 //! and `stats.total.virt`, [`HostReport`] under `stats.host`.
 
 use super::ratio;
@@ -87,4 +89,7 @@ pub struct HostReport {
     pub backed_bytes: u64,
     pub backed_2m_pages: u64,
     pub backed_1g_pages: u64,
+    /// Bytes of the shadow tables (shadow paging only), in host memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow_table_bytes: Option<u64>,
 }

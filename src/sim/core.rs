@@ -9,7 +9,7 @@
 
 use super::record::{Event, Recorder};
 use super::sched::Ended;
-use super::shootdown::{apply, pending_covers, PendingIpi};
+use super::shootdown::{apply, apply_fault, pending_covers, PendingIpi};
 use super::{Shared, TimelinePoint};
 use crate::addr::{AccessKind, VirtAddr};
 use crate::config::SystemConfig;
@@ -320,7 +320,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         // it translates: the handler opens or copies the page, and the access then
         // finds the new translation.
         (sh.os).guard_fault(pt, core.asid, va, store, &mut core.os_stats, &mut sh.fx)?;
-        let c = apply(core, &mut sh.fx, &mut sh.mail);
+        let c = apply_fault(core, &mut sh.fx, &mut sh.mail, sh.virt.as_deref_mut());
         super::overflow::check(core, t, c)?;
         core.stall(c);
         let tc = &mut core.counters.translation;
@@ -393,7 +393,11 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         // pages leaving the working set go.
         let (os_stats, fx) = (&mut core.os_stats, &mut sh.fx);
         (sh.os).on_access(pt, (core.asid, va), (store, walked), os_stats, fx)?;
-        apply(core, &mut sh.fx, &mut sh.mail);
+        let os = sh.fx.cycles;
+        // The OS's own cycles here are charged where it counts them; a shadow-paging
+        // hypervisor's work on the evictions is the core's time.
+        let hv = apply(core, &mut sh.fx, &mut sh.mail, sh.virt.as_deref_mut()) - os;
+        core.stall_total += hv;
     }
     sh.mem.data_access(core.id, frame + va.offset(size));
 
@@ -481,10 +485,10 @@ fn translate_miss<PT: PageTable, R: Recorder>(
     if R::ON {
         rec.event(Event::Wait { cycles: wait });
     }
-    let (tr, psc, pte, fault) = if sh.virt.is_none() {
-        walk_native(core, va, pt, sh, t, rec)?
-    } else {
-        super::nested::walk_virt(core, va, pt, sh, t, rec)?
+    let (tr, psc, pte, fault) = match sh.virt.as_deref().map(|hv| hv.shadow_mode()) {
+        None => walk_native(core, va, pt, sh, t, rec)?,
+        Some(false) => super::nested::walk_virt(core, va, pt, sh, t, rec)?,
+        Some(true) => super::shadow::walk_shadow(core, va, pt, sh, t)?,
     };
     if !core.flushed.is_empty()
         && (core.flushed).remove(&crate::tlb::page_key(core.asid, va, tr.size))
@@ -546,7 +550,7 @@ fn walk_native<PT: PageTable, R: Recorder>(
             }
             // Translations the fault removed (one the design evicted, small pages a
             // collapse replaced) leave the TLBs before the walk again.
-            fault = apply(core, &mut sh.fx, &mut sh.mail);
+            fault = apply_fault(core, &mut sh.fx, &mut sh.mail, sh.virt.as_deref_mut());
             super::overflow::check(core, t, fault)?;
             r = (core.walker).walk_recorded(core.id, core.asid, va, pt, &mut sh.mem, rec);
             psc += r.psc_cycles;

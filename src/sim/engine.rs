@@ -405,7 +405,7 @@ fn apply_os_events<PT: PageTable>(
         }
         core.os_events.pop_front();
         (sh.os).apply_event(pt, core.asid, ev, &mut core.os_stats, &mut sh.fx)?;
-        let mut c = apply(core, &mut sh.fx, &mut sh.mail);
+        let mut c = apply(core, &mut sh.fx, &mut sh.mail, sh.virt.as_deref_mut());
         if let (Some(hv), EventKind::Mmap, true) = (sh.virt.as_deref_mut(), ev.kind, ev.populate) {
             // The guest zeroed the pages it populated: the host backs them now.
             let (h, flush) =

@@ -12,6 +12,8 @@
 //!   path;
 //! - `sched`: processes, threads, address-space ids (PCIDs), context switches, fork and
 //!   exit;
+//! - `nested`, `shadow`: a virtualized machine's TLB miss, by nested paging or by
+//!   shadow paging;
 //! - `shootdown`: the one place an OS call's effects reach the cores, and the IPI
 //!   shootdown protocol over the cores' `topology`;
 //! - `stats`: what a run counted, gathered from the components;
@@ -37,6 +39,7 @@ mod overflow;
 pub mod record;
 mod sched;
 mod seen;
+mod shadow;
 mod shootdown;
 mod stats;
 pub mod topology;
@@ -160,10 +163,17 @@ impl<PT: PageTable> Simulator<PT> {
                 fx: Effects::default(),
                 mail: Mail::new(n, &cfg.shootdown),
                 virt: match &cfg.virt {
-                    Some(v) => Some(Box::new(crate::virt::Hypervisor::new(
-                        v,
-                        crate::util::splitmix64(seed ^ 0x4e57),
-                    )?)),
+                    Some(v) => {
+                        let mut hv = crate::virt::Hypervisor::new(
+                            v,
+                            crate::util::splitmix64(seed ^ 0x4e57),
+                        )?;
+                        if v.mode == crate::config::VirtMode::Shadow {
+                            let pt = &cfg.page_table;
+                            hv.enable_shadow(v, pt.radix_bits(), pt.va_bits());
+                        }
+                        Some(Box::new(hv))
+                    }
                     None => None,
                 },
             },

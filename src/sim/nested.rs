@@ -11,7 +11,7 @@
 
 use super::core::{Core, Timing};
 use super::record::{Event, Recorder};
-use super::shootdown::apply;
+use super::shootdown::apply_fault;
 use super::Shared;
 use crate::addr::VirtAddr;
 use crate::pagetable::{PageTable, Translation};
@@ -56,7 +56,7 @@ pub(super) fn walk_virt<PT: PageTable, R: Recorder>(
                     let cycles = sh.fx.cycles;
                     rec.event(Event::Fault { cycles, evicted });
                 }
-                let c = apply(core, &mut sh.fx, &mut sh.mail);
+                let c = apply_fault(core, &mut sh.fx, &mut sh.mail, sh.virt.as_deref_mut());
                 super::overflow::check(core, t, c)?;
                 fault += c;
             }

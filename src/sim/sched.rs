@@ -169,6 +169,10 @@ impl<PT: PageTable> Simulator<PT> {
                 // no flush (Linux does not switch the mm between them).
                 if core.asid != prev {
                     take_asid(core, &self.sched, mail);
+                    // The guest's CR3 write traps under shadow paging: an exit.
+                    if let Some(hv) = self.sh.virt.as_deref() {
+                        core.stall_total += hv.shadow_cr3_write(&mut core.virt);
+                    }
                 }
                 mail.load(id, core.asid);
                 let d = &mut mail.deferred[id];
@@ -250,7 +254,11 @@ impl<PT: PageTable> Simulator<PT> {
         }
         // Evictions of a global table, and the parent's flush on every core that runs
         // one of its threads (Linux write-protects the parent's PTEs and flushes its mm).
-        apply(core, &mut self.sh.fx, &mut self.sh.mail);
+        let os = self.sh.fx.cycles;
+        // The OS's fork cycles are counted where it counts them; a shadow-paging
+        // hypervisor's work on the flush is the core's time.
+        let hv = self.sh.virt.as_deref_mut();
+        core.stall_total += apply(core, &mut self.sh.fx, &mut self.sh.mail, hv) - os;
         let runs = child_accesses > 0;
         let source: Box<dyn AccessSource> = if runs {
             let spawn = self.spawn.as_mut().ok_or_else(|| {
@@ -288,7 +296,10 @@ impl<PT: PageTable> Simulator<PT> {
         let space = Self::space_index(asid);
         let (os, fx) = (&mut self.sh.os, &mut self.sh.fx);
         os.exit(&mut self.spaces[space], asid, &mut core.os_stats, fx)?;
-        apply(core, fx, &mut self.sh.mail);
+        apply(core, fx, &mut self.sh.mail, self.sh.virt.as_deref_mut());
+        if let Some(hv) = self.sh.virt.as_deref_mut() {
+            hv.shadow_release(asid)?;
+        }
         if !PT::SHARED {
             self.spaces[space].release_space(&mut os.frames)?;
         }

@@ -20,6 +20,7 @@ use crate::addr::VirtAddr;
 use crate::config::{Delivery, ShootdownScheme};
 use crate::os::{Effects, Trigger};
 use crate::pagetable::{Evicted, PageTable};
+use crate::virt::Hypervisor;
 use bitvec::vec::BitVec;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -130,11 +131,40 @@ pub(super) struct PendingIpi {
 /// translations leave the TLBs (the running address space's at once, on this core, and
 /// as a shootdown to the others; another address space's through the inboxes), walk
 /// caches are flushed when tables changed, and a fork's flush of the whole address space
-/// goes to every core that runs it. Returns the call's cycles, for the caller to charge
-/// (translation for a fault, the core's time for an event). Out of line: the hit path
-/// calls it only when the OS is involved.
+/// goes to every core that runs it. On a shadow-paging machine (`hv`), the guest's
+/// changes first reach the hypervisor's shadow tables: each is a trapped guest
+/// page-table write (`Hypervisor::shadow_sync`), counted as the core's time, as an
+/// event's work is. Returns the call's cycles (the hypervisor's included), for the
+/// caller to charge (translation for a fault, the core's time for an event); a fault's
+/// caller uses [`apply_fault`]. Out of line: the hit path calls it only when the OS is
+/// involved.
 #[inline(never)]
-pub(super) fn apply(core: &mut Core, fx: &mut Effects, mail: &mut Mail) -> u64 {
+pub(super) fn apply(
+    core: &mut Core,
+    fx: &mut Effects,
+    mail: &mut Mail,
+    hv: Option<&mut Hypervisor>,
+) -> u64 {
+    let shadow = hv.map_or(0, |hv| hv.shadow_sync(core.asid, fx, &mut core.virt, false));
+    apply_effects(core, fx, mail).saturating_add(shadow)
+}
+
+/// [`apply`] for the effects of a fault on the translation path: the hypervisor's
+/// shadow work is counted as translation (the fault's cycles).
+#[inline(never)]
+pub(super) fn apply_fault(
+    core: &mut Core,
+    fx: &mut Effects,
+    mail: &mut Mail,
+    hv: Option<&mut Hypervisor>,
+) -> u64 {
+    let shadow = hv.map_or(0, |hv| hv.shadow_sync(core.asid, fx, &mut core.virt, true));
+    apply_effects(core, fx, mail).saturating_add(shadow)
+}
+
+/// [`apply`] without the hypervisor: the effects of the hypervisor's own changes (a
+/// freed shadow table's flush), which are not the guest's page-table writes.
+pub(super) fn apply_effects(core: &mut Core, fx: &mut Effects, mail: &mut Mail) -> u64 {
     let cycles = fx.cycles;
     if !fx.invalidate.is_empty() {
         route(core, fx, mail);

@@ -145,6 +145,7 @@ impl<PT: PageTable> Simulator<PT> {
                     backed_bytes: hv.host_stats.mapped_bytes.max(0) as u64,
                     backed_2m_pages: hv.host_stats.huge_faults_2m,
                     backed_1g_pages: hv.host_stats.huge_faults_1g,
+                    shadow_table_bytes: hv.shadow_table_bytes(),
                 }),
         }
     }

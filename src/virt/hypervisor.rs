@@ -7,6 +7,9 @@
 //! touch of a guest-physical page (an EPT violation) maps it at the host's page size
 //! (host THP), exactly as a native first touch maps a virtual page.
 //!
+//! On a shadow-paging machine it also keeps the shadow tables (`shadow.rs`, its own
+//! `impl Hypervisor` block), backing gPAs with the same host fault but no EPT exit.
+//!
 //! In: an EPT violation (VM, gPA) from the walker. Out: what it cost ([`HostFault`]: the
 //! VM exit round trip and the host fault), counted by cause in the core's
 //! [`VirtStats`]. A host fault that changed existing host translations (a host THP
@@ -14,6 +17,7 @@
 //! ([`HostFault::flush`]): the engine drops the VM's cached translations on every vCPU.
 
 use super::host::HostTable;
+use super::shadow::{Shadow, ShadowStats};
 use crate::addr::{GuestPhysAddr, VirtAddr};
 use crate::config::VirtConfig;
 use crate::os::{Effects, Os, OsStats};
@@ -65,6 +69,9 @@ pub struct VirtStats {
     pub splintered_fills: u64,
     /// TLB fills after a nested walk (every TLB-missing access that completed).
     pub nested_fills: u64,
+    /// Shadow paging's exits, fills and updates (left out of nested runs' reports).
+    #[serde(skip_serializing_if = "ShadowStats::is_zero")]
+    pub shadow: ShadowStats,
 }
 
 /// VM exits by cause.
@@ -94,6 +101,7 @@ impl VirtStats {
         self.host_flush_cycles += o.host_flush_cycles;
         self.splintered_fills += o.splintered_fills;
         self.nested_fills += o.nested_fills;
+        self.shadow.add(&o.shadow);
     }
 }
 
@@ -122,7 +130,9 @@ pub struct Hypervisor {
     /// Host table of VM i + 1.
     tables: Vec<HostTable>,
     fx: Effects,
-    exit_cycles: u64,
+    pub(super) exit_cycles: u64,
+    /// The shadow tables, on a shadow-paging machine (`virt.mode = "shadow"`).
+    pub(super) shadow: Option<Shadow>,
     /// The host OS's counters (its minor faults are the VM's host faults).
     pub host_stats: OsStats,
     /// A host-initiated flush waits for the engine to reach the other vCPUs.
@@ -141,6 +151,7 @@ impl Hypervisor {
             tables: vec![table],
             fx: Effects::default(),
             exit_cycles: cfg.exit_cycles,
+            shadow: None,
             host_stats: OsStats::default(),
             flush_pending: false,
         })
@@ -155,6 +166,17 @@ impl Hypervisor {
     /// The host translation of `gpa` in VM `vm`, if mapped (no timing).
     pub fn translate(&self, vm: u16, gpa: GuestPhysAddr) -> Option<Translation> {
         self.table(vm).translate(vm, VirtAddr(gpa.0))
+    }
+
+    /// Shadow paging (`virt.mode = "shadow"`) with shadow tables of `bits` per level
+    /// (the guest's radix levels; empty for a non-radix guest of `guest_va_bits`).
+    pub fn enable_shadow(&mut self, cfg: &VirtConfig, bits: Vec<u32>, guest_va_bits: u32) {
+        self.shadow = Some(Shadow::new(
+            bits,
+            guest_va_bits,
+            cfg.shadow_fill_cycles,
+            cfg.shadow_update_cycles,
+        ));
     }
 
     /// An EPT violation at `gpa` of VM `vm`: exit to the hypervisor, which backs the
@@ -180,6 +202,33 @@ impl Hypervisor {
                 spurious: true,
             });
         }
+        let (host_cycles, flush) = self.back_gpa(vm, gpa)?;
+        if flush {
+            stats.host_flushes += 1;
+        }
+        let f = HostFault {
+            exit_cycles: self.exit_cycles,
+            host_cycles,
+            flush,
+            spurious: false,
+        };
+        stats.exits.ept_violation += 1;
+        stats.exit_cycles += f.exit_cycles;
+        stats.host_fault_cycles += f.host_cycles;
+        Ok(f)
+    }
+
+    /// The host's fault backing `gpa` of VM `vm` (no exit counted): its cycles, and
+    /// whether it changed translations the host had (a host THP collapse replaced small
+    /// host pages): then every cached host translation of the VM may be stale, and as
+    /// KVM's `kvm_flush_remote_tlbs` (INVEPT single-context) every vCPU of the VM drops
+    /// its guest-physical and combined mappings (the model cannot map a gPA back to the
+    /// gVAs cached over it).
+    pub(super) fn back_gpa(
+        &mut self,
+        vm: u16,
+        gpa: GuestPhysAddr,
+    ) -> Result<(u64, bool), SimError> {
         let table = &mut self.tables[vm as usize - 1];
         self.fx.clear();
         (self.os).handle_fault(
@@ -189,27 +238,11 @@ impl Hypervisor {
             &mut self.host_stats,
             &mut self.fx,
         )?;
-        // The host changed translations it had (a host THP collapse replaced small host
-        // pages): every cached host translation of the VM may be stale. The model cannot
-        // map a gPA back to the gVAs cached over it, so, as KVM's
-        // `kvm_flush_remote_tlbs` (INVEPT single-context), every vCPU of the VM drops
-        // its guest-physical and combined mappings.
         let flush =
             !self.fx.invalidate.is_empty() || self.fx.flush_walk_caches || self.fx.flush_space;
-        if flush {
-            stats.host_flushes += 1;
-        }
-        let f = HostFault {
-            exit_cycles: self.exit_cycles,
-            host_cycles: self.fx.cycles,
-            flush,
-            spurious: false,
-        };
+        let c = (self.fx.cycles, flush);
         self.fx.clear();
-        stats.exits.ept_violation += 1;
-        stats.exit_cycles += f.exit_cycles;
-        stats.host_fault_cycles += f.host_cycles;
-        Ok(f)
+        Ok(c)
     }
 
     /// The guest OS mapped `[start, end)` of address space `asid` and zeroed its pages

@@ -8,7 +8,8 @@
 //! config section (VMs, vCPUs, host table design), the hypervisor's OS model (backing
 //! guest-physical memory with host frames on demand, EPT violations, VM exits by cause),
 //! the caches of the 2D walk that are not plain TLBs (nested TLB, VM-tagged walk caches),
-//! shadow paging and virtual IPIs. The plan is `docs/VIRTUALIZATION.md`.
+//! shadow paging (`shadow.rs`: per-address-space gVA → hPA tables the native walker
+//! walks, and the hypervisor's exits and updates that keep them) and virtual IPIs. The plan is `docs/VIRTUALIZATION.md`.
 //!
 //! In: a guest table and a host table, each any [`crate::pagetable::Walkable`] design,
 //! and a guest-virtual address. Out: the ordered memory references of the nested walk
@@ -25,6 +26,7 @@ pub mod host_psc;
 pub mod hypervisor;
 pub mod nested;
 pub mod ntlb;
+pub mod shadow;
 pub mod vipi;
 
 pub use host::HostTable;
@@ -35,6 +37,7 @@ pub use nested::{
     NestedFault, NestedRef, NestedScratch, NestedWalk, NoHostCache,
 };
 pub use ntlb::NestedTlb;
+pub use shadow::{Intercept, ShadowStats};
 
 #[cfg(test)]
 mod host_psc_tests;

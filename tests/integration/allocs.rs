@@ -377,3 +377,11 @@ fn nested_walks_with_host_caches_and_huge_pages_allocate_nothing() {
         assert_eq!(w.allocs, 0, "{sets:?}: {} allocations", w.allocs);
     }
 }
+
+/// Shadow paging (`skylake-vm-shadow`): a TLB miss walks the shadow table with the
+/// native walker; once every page's shadow entry is filled (the fills, exits and host
+/// faults of first touches build tables and may allocate), misses allocate nothing.
+#[test]
+fn shadow_paging_walks_allocate_nothing() {
+    walks_allocate_nothing("skylake-vm-shadow");
+}

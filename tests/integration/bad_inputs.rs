@@ -179,10 +179,19 @@ const ROWS: &[Row] = &[
         stderr: &["c.toml:3: virt.bogus", "unknown field `bogus`"],
     },
     Row {
-        name: "virt: shadow paging",
-        files: &[("c.toml", "extends = \"skylake-vm\"\n[virt]\nmode = \"shadow\"\n")],
+        name: "virt: an unknown mode",
+        files: &[("c.toml", "extends = \"skylake-vm\"\n[virt]\nmode = \"agile\"\n")],
         args: SHOW,
-        stderr: &["c.toml:3: virt.mode", "shadow paging is not modelled yet"],
+        stderr: &["c.toml:3: virt.mode", "unknown variant `agile`"],
+    },
+    Row {
+        name: "virt: a host collapse under shadow paging",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-vm-shadow\"\n[virt.host.huge_pages]\npolicy = \"promote\"\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: virt.host.huge_pages.policy", "under shadow paging"],
     },
     Row {
         name: "virt: an inverted host table",

@@ -32,6 +32,7 @@ mod traces;
 mod units;
 mod virt;
 mod virt_outputs;
+mod virt_shadow;
 mod walk_alloc;
 mod walk_latency;
 mod ws_replace;
