@@ -150,7 +150,7 @@ const VIRT: &[(&str, &str, bool, bool, Getter)] = &[
         },
     ),
     // Every cause: EPT violations (in translation, at OS events), a guest shootdown's
-    // IPI sends and hypercalls, kicks out of the guest.
+    // IPI sends and hypercalls, kicks out of the guest, shadow paging's exits.
     ("virt_exits", "VM exits", true, false, |t| {
         let v = &t["virt"];
         let others = [
@@ -159,7 +159,13 @@ const VIRT: &[(&str, &str, bool, bool, Getter)] = &[
             "vipi_hypercall_exits",
             "vipi_kicks",
         ];
-        let causes = (v["exits"].as_object()?.values()).chain(others.iter().map(|k| &v[*k]));
+        let shadow = v["shadow"]["exits"]
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.values());
+        let causes = (v["exits"].as_object()?.values())
+            .chain(others.iter().map(|k| &v[*k]))
+            .chain(shadow);
         causes.map(Value::as_f64).sum()
     }),
     (

@@ -169,6 +169,10 @@ pub const VIRT: &[(&str, &str)] = &[
     ("virt_exits_ipi_send", "/virt/vipi_send_exits"),
     ("virt_exits_hypercall", "/virt/vipi_hypercall_exits"),
     ("virt_exits_kick", "/virt/vipi_kicks"),
+    // Shadow paging's exits (`virt.mode = "shadow"`).
+    ("virt_exits_pf_intercept", "/virt/shadow/exits/pf_intercept"),
+    ("virt_exits_pt_write", "/virt/shadow/exits/pt_write"),
+    ("virt_exits_cr3_write", "/virt/shadow/exits/cr3_write"),
     // Among the EPT violations: those through host caches a host change had made
     // stale; and host-initiated flushes (a host THP collapse) started.
     (
@@ -186,6 +190,19 @@ pub const VIRT: &[(&str, &str)] = &[
     ("virt_preempted_cycles", "/virt/preempted_cycles"),
     ("virt_shootdowns", "/virt/vipi_shootdowns"),
     ("virt_entry_flushes", "/virt/vipi_entry_flushes"),
+    // Shadow paging's work: hidden faults filled, trapped writes applied, host faults
+    // under them, the hypervisor's cycles on the translation path, at events, at CR3
+    // writes.
+    ("virt_shadow_fills", "/virt/shadow/fills"),
+    ("virt_shadow_updates", "/virt/shadow/updates"),
+    ("virt_shadow_host_faults", "/virt/shadow/host_faults"),
+    ("virt_shadow_work_cycles", "/virt/shadow/work_cycles"),
+    (
+        "virt_shadow_event_pt_writes",
+        "/virt/shadow/event_pt_writes",
+    ),
+    ("virt_shadow_event_cycles", "/virt/shadow/event_cycles"),
+    ("virt_shadow_cr3_cycles", "/virt/shadow/cr3_cycles"),
     ("virt_nested_fills", "/virt/nested_fills"),
     ("virt_splintered_fills", "/virt/splintered_fills"),
 ];

@@ -55,13 +55,18 @@ fn section(o: &mut String, title: &str, fields: &[(&str, Option<String>)]) {
 }
 
 /// Every VM exit a vCPU took: EPT violations (in translation and at OS events), IPI
-/// sends and hypercalls of guest shootdowns, kicks out of the guest.
+/// sends and hypercalls of guest shootdowns, kicks out of the guest, and shadow
+/// paging's (#PF intercepts, trapped page-table writes, CR3 writes).
 fn virt_exits(h: &crate::virt::VirtStats) -> u64 {
+    let x = &h.shadow.exits;
     h.exits.ept_violation
         + h.event_ept_violations
         + h.vipi_send_exits
         + h.vipi_hypercall_exits
         + h.vipi_kicks
+        + x.pf_intercept
+        + x.pt_write
+        + x.cr3_write
 }
 
 /// A count, shown only when not 0.
@@ -344,53 +349,60 @@ impl RunReport {
         let Some(v) = &self.stats.total.virt else {
             return;
         };
-        let per_walk = |n: u64| {
-            some(if v.nested_walks == 0 {
-                "-".to_string()
-            } else {
-                format!("{:.3}", n as f64 / v.nested_walks as f64)
-            })
-        };
-        section(
-            o,
-            "nested walks",
-            &[
-                ("", some(v.nested_walks)),
-                (
-                    "refs/walk",
-                    per_walk(
-                        v.host_refs_for_guest_entries + v.guest_entry_refs + v.host_refs_for_data,
-                    ),
-                ),
-                ("of them guest entries", per_walk(v.guest_entry_refs)),
-                (
-                    "host for guest entries",
-                    per_walk(v.host_refs_for_guest_entries),
-                ),
-                ("host for data", per_walk(v.host_refs_for_data)),
-            ],
-        );
-        // The nested TLB's line only where the config has one (`virt.ntlb`).
-        let ntlb = !self.config["virt"]["ntlb"].is_null();
-        section(
-            o,
-            "  host translations",
-            &[
-                ("", some(v.host_lookups)),
-                ("nested TLB hits", ntlb.then(|| v.ntlb_hits.to_string())),
-                ("hit rate", ntlb.then(|| pct(v.ntlb_hits, v.host_lookups))),
-            ],
-        );
-        for p in &v.host_walk_caches {
-            let _ = writeln!(
+        // Under shadow paging the walks are one-dimensional (the native walker's lines
+        // above): no nested walk, host translation or host walk cache to show.
+        let nested = self.config["virt"]["mode"].as_str() != Some("shadow");
+        if nested {
+            let per_walk = |n: u64| {
+                some(if v.nested_walks == 0 {
+                    "-".to_string()
+                } else {
+                    format!("{:.3}", n as f64 / v.nested_walks as f64)
+                })
+            };
+            section(
                 o,
-                "  host walk cache {:<5} level {}  lookups {:>10}  hits {:>10}  hit rate {}",
-                p.counts.name,
-                p.counts.level,
-                p.counts.lookups,
-                p.counts.hits,
-                pct(p.counts.hits, p.counts.lookups)
+                "nested walks",
+                &[
+                    ("", some(v.nested_walks)),
+                    (
+                        "refs/walk",
+                        per_walk(
+                            v.host_refs_for_guest_entries
+                                + v.guest_entry_refs
+                                + v.host_refs_for_data,
+                        ),
+                    ),
+                    ("of them guest entries", per_walk(v.guest_entry_refs)),
+                    (
+                        "host for guest entries",
+                        per_walk(v.host_refs_for_guest_entries),
+                    ),
+                    ("host for data", per_walk(v.host_refs_for_data)),
+                ],
             );
+            // The nested TLB's line only where the config has one (`virt.ntlb`).
+            let ntlb = !self.config["virt"]["ntlb"].is_null();
+            section(
+                o,
+                "  host translations",
+                &[
+                    ("", some(v.host_lookups)),
+                    ("nested TLB hits", ntlb.then(|| v.ntlb_hits.to_string())),
+                    ("hit rate", ntlb.then(|| pct(v.ntlb_hits, v.host_lookups))),
+                ],
+            );
+            for p in &v.host_walk_caches {
+                let _ = writeln!(
+                    o,
+                    "  host walk cache {:<5} level {}  lookups {:>10}  hits {:>10}  hit rate {}",
+                    p.counts.name,
+                    p.counts.level,
+                    p.counts.lookups,
+                    p.counts.hits,
+                    pct(p.counts.hits, p.counts.lookups)
+                );
+            }
         }
         let h = &v.hypervisor;
         section(
@@ -404,6 +416,9 @@ impl RunReport {
                 ("IPI sends", nz(h.vipi_send_exits)),
                 ("hypercalls", nz(h.vipi_hypercall_exits)),
                 ("kicks", nz(h.vipi_kicks)),
+                ("#PF intercepts", nz(h.shadow.exits.pf_intercept)),
+                ("page-table writes", nz(h.shadow.exits.pt_write)),
+                ("CR3 writes", nz(h.shadow.exits.cr3_write)),
                 ("exit cycles", some(h.exit_cycles)),
                 ("host fault cycles", some(h.host_fault_cycles)),
                 ("event cycles", nz(h.event_cycles)),
@@ -422,14 +437,30 @@ impl RunReport {
                 ("VPID flushes", nz(h.vpid_flushes)),
             ],
         );
+        let sh = &h.shadow;
         section(
             o,
-            "  TLB fills after nested walks",
+            "  shadow paging",
             &[
-                ("", some(h.nested_fills)),
-                ("splintered", some(h.splintered_fills)),
+                ("hidden faults filled", nz(sh.fills)),
+                ("updates", nz(sh.updates)),
+                ("host faults", nz(sh.host_faults)),
+                ("work cycles", nz(sh.work_cycles)),
+                ("page-table writes at events", nz(sh.event_pt_writes)),
+                ("event cycles", nz(sh.event_cycles)),
+                ("CR3 cycles", nz(sh.cr3_cycles)),
             ],
         );
+        if nested {
+            section(
+                o,
+                "  TLB fills after nested walks",
+                &[
+                    ("", some(h.nested_fills)),
+                    ("splintered", some(h.splintered_fills)),
+                ],
+            );
+        }
         if let Some(host) = &self.stats.host {
             section(
                 o,
@@ -439,6 +470,7 @@ impl RunReport {
                     ("2M pages", nz(host.backed_2m_pages)),
                     ("1G pages", nz(host.backed_1g_pages)),
                     ("host tables", some(size(host.host_table_bytes))),
+                    ("shadow tables", host.shadow_table_bytes.map(size)),
                     ("free", some(size(host.physical.free_bytes))),
                 ],
             );

@@ -85,6 +85,16 @@ fn a_virtualized_summary_shows_its_lines_and_a_native_one_does_not() {
     assert!(!vm.contains("nested TLB hits"), "{vm}");
     let with = short("extends = \"skylake-vm\"\n[virt.ntlb]\nentries = 16\nlatency = 1\n");
     assert!(with.to_table().contains("nested TLB hits "));
+    // Shadow paging: one-dimensional walks (no nested-walk lines), its exits and work.
+    let shadow = short("skylake-vm-shadow").to_table();
+    for line in [
+        "#PF intercepts ",
+        "\n  shadow paging hidden faults filled ",
+        "shadow tables ",
+    ] {
+        assert!(shadow.contains(line), "missing {line:?} in\n{shadow}");
+    }
+    assert!(!shadow.contains("nested walks"), "{shadow}");
     let native = short("skylake").to_table();
     for word in ["nested walks", "VM exits", "host memory", "splintered"] {
         assert!(!native.contains(word), "{word} in\n{native}");
