@@ -220,7 +220,11 @@ fn virt_cells(total: &Value) -> Vec<Cell> {
             // elsewhere, rather than wrapped).
             "virt_exits" => (VIRT.iter())
                 .filter(|c| c.0.starts_with("virt_exits_"))
-                .try_fold(0u64, |a, c| a.checked_add(total.pointer(c.1)?.as_u64()?))
+                // A cause a record does not hold (written before the cause existed)
+                // adds nothing.
+                .try_fold(0u64, |a, c| {
+                    a.checked_add(total.pointer(c.1).map_or(Some(0), Value::as_u64)?)
+                })
                 .map_or(Cell::Empty, Cell::Int),
             _ => Cell::of(total.pointer(ptr)),
         })
