@@ -59,6 +59,9 @@ pub struct NestedStats {
     /// References by `[guest level][host level]`: host level 0 is the guest entry's own
     /// read, guest level 0 the host walk of the final gPA (hashed designs count at 0).
     pub refs: [[u64; MAX_LEVEL + 1]; MAX_LEVEL + 1],
+    /// References by dimension (`Dimension as usize`): host reads for guest entries,
+    /// guest entries, host reads for the data's gPA.
+    pub by_dim: [u64; 3],
     /// Host walks attempted (each probes the nested TLB when there is one) and made
     /// (reading the host table).
     pub host_lookups: u64,
@@ -71,6 +74,9 @@ pub struct NestedStats {
 impl NestedStats {
     pub fn add(&mut self, o: &NestedStats) {
         self.walks += o.walks;
+        for (a, b) in self.by_dim.iter_mut().zip(&o.by_dim) {
+            *a += b;
+        }
         for (a, b) in self.refs.iter_mut().zip(&o.refs) {
             for (x, y) in a.iter_mut().zip(b) {
                 *x += y;
@@ -158,7 +164,12 @@ impl Walker {
         );
         let lookups = parts.host.walk_probes() as u64;
         let hits = parts.host.ntlb().map_or(0, |n| n.hits) - ntlb_hits_before;
-        let psc_cycles = guest_probe + lookups * parts.host_probe_latency;
+        // Every host walk probes the host caches (in parallel); one that reads the host
+        // table (no NTLB hit) also probes a hashed host's own walk cache (cuckoo's), as
+        // a native walk of that table would.
+        let psc_cycles = guest_probe
+            + lookups * parts.host_probe_latency
+            + (lookups - hits) * host.walk_cache_cycles();
         // Each reference waits for the one before, except reads of one issue group of
         // one one-dimensional walk (same dimension, guest level and group).
         let mut pte_cycles = 0;
@@ -183,6 +194,8 @@ impl Walker {
             slowest = slowest.max(lat as u64);
             let (g, h) = (r.guest_level as usize, r.host_level as usize);
             ns.refs[g.min(MAX_LEVEL)][h.min(MAX_LEVEL)] += 1;
+            // By dimension from the reference itself: hashed designs have no levels.
+            ns.by_dim[r.dim as usize] += 1;
         }
         pte_cycles += slowest;
         // The guest walk caches learn the guest tables the walk read, as natively: only
