@@ -41,7 +41,8 @@ pub enum VirtMode {
 #[serde(deny_unknown_fields)]
 pub struct NtlbConfig {
     pub entries: u32,
-    /// Probe cycles, charged once per host walk the nested walk attempts.
+    /// Probe cycles. Probed with the host walk caches in parallel once per host walk
+    /// the nested walk attempts: each such probe costs the slowest of them.
     pub latency: u32,
 }
 

@@ -103,6 +103,7 @@ pub(super) fn host_flush<PT: PageTable>(sim: &mut Simulator<PT>, id: usize) {
     }
     let core = &mut sim.cores[id];
     core.stall_total += out.initiator_wait;
+    core.virt.host_flushes += 1;
     core.virt.host_flush_cycles += out.initiator_wait;
 }
 

@@ -29,7 +29,9 @@ use serde::Serialize;
 /// shapes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct VirtStats {
-    /// VM exits, by cause (only EPT violations so far).
+    /// VM exits on the translation path, by cause (EPT violations; shadow paging's in
+    /// `shadow`). Exits elsewhere are counted apart: a populating event's in
+    /// `event_ept_violations`, virtual IPIs' in `vipi_*`, host kicks in `host_kicks`.
     pub exits: ExitCounts,
     /// Cycles of the exits' round trips (`virt.exit_cycles` each).
     pub exit_cycles: u64,
@@ -60,7 +62,8 @@ pub struct VirtStats {
     /// every VM exit with `virt.vpids = 0`, at a resume after preemption when its
     /// core's host threads outnumber the VPIDs.
     pub vpid_flushes: u64,
-    /// Host-initiated flushes this vCPU's EPT violations started (a host THP collapse
+    /// Host-initiated flushes this vCPU's EPT violations started (one per access whose
+    /// host faults changed host translations, however many did) (a host THP collapse
     /// changed the VM's host table), and the cycles it waited for the other vCPUs.
     pub host_flushes: u64,
     pub host_flush_cycles: u64,
@@ -212,9 +215,6 @@ impl Hypervisor {
             });
         }
         let (host_cycles, flush) = self.back_gpa(vm, gpa)?;
-        if flush {
-            stats.host_flushes += 1;
-        }
         let f = HostFault {
             exit_cycles: self.exit_cycles,
             host_cycles,
@@ -303,7 +303,6 @@ impl Hypervisor {
             va = page_end;
         }
         stats.event_cycles = stats.event_cycles.saturating_add(cycles);
-        stats.host_flushes += scratch.host_flushes;
         Ok((cycles, flush))
     }
 

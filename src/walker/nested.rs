@@ -7,12 +7,16 @@
 //! VM's host table (gPA → hPA), the memory system. Out: a [`NestedResult`]: probe and
 //! read cycles, and the gVA's host-physical page, or which dimension faulted.
 //!
-//! Timing: the guest walk caches and the nested TLB cost what the native walk caches
-//! do, the slowest probe once per walk for the guest walk caches, plus the NTLB's
-//! latency once per host walk the nested walk attempts (each host walk waits for the
-//! guest entry before it, so the probes cannot overlap). Every reference depends on the
-//! one before, except reads of one issue group inside one one-dimensional walk (a hashed
-//! design's parallel probes), which go out together and cost the slowest.
+//! Timing: the guest walk caches cost what the native walk caches do (the slowest probe,
+//! once per walk); each host walk the nested walk attempts probes the host caches (NTLB
+//! and host walk caches in parallel: the slowest), plus a hashed host's own walk cache
+//! when it reads the host table (each host walk waits for the guest entry before it, so
+//! the probes cannot overlap). Every reference depends on the one before, except
+//! consecutive reads of one issue group of one one-dimensional walk (a hashed host's
+//! parallel probes), which go out together and cost the slowest. A hashed guest's
+//! parallel probes each need their own host walk first, which the model makes one after
+//! the other (hardware could overlap them): a hashed guest in a VM is charged more than
+//! a parallel-probing design would pay.
 
 use super::PscStats;
 use super::{Psc, Walker};
