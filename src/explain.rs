@@ -544,74 +544,9 @@ impl Job<'_> {
                         }
                     );
                 }
-                Event::NestedRead {
-                    r,
-                    served_by,
-                    cycles,
-                } => {
-                    let (name, line) = &mem[(*served_by).min(mem.len() - 1)];
-                    let level = |l: u8| {
-                        if l == 0 {
-                            "entry".to_string()
-                        } else {
-                            level_name(l as usize).to_string()
-                        }
-                    };
-                    let what = match r.dim {
-                        crate::virt::Dimension::HostForGuestPte => format!(
-                            "host {:<5} for the guest {} table's gPA",
-                            level(r.host_level),
-                            level(r.guest_level)
-                        ),
-                        crate::virt::Dimension::GuestPte => {
-                            format!("guest {:<5} entry", level(r.guest_level))
-                        }
-                        crate::virt::Dimension::HostForData => {
-                            format!("host {:<5} for the data's gPA", level(r.host_level))
-                        }
-                    };
-                    let _ = writeln!(
-                        o,
-                        "    read  {what}  at hPA {:#x}  line {:#x}  {name} {cycles} cycles",
-                        r.hpa,
-                        r.hpa.0 & !(line - 1)
-                    );
-                }
-                Event::NestedWalkEnd {
-                    pte_cycles,
-                    host_probes,
-                    host_probe_cycles,
-                    outcome,
-                } => {
-                    let result = match outcome {
-                        crate::walker::NestedOutcome::Done(w) => format!(
-                            "gPA page {:#x} ({}), host page {:#x} ({}): the TLB takes a {} page at hPA {:#x}",
-                            w.guest.frame.0, w.guest.size, w.host.frame, w.host.size, w.page.size, w.page.frame
-                        ),
-                        crate::walker::NestedOutcome::GuestFault => {
-                            "the guest table does not map it (a guest page fault)".into()
-                        }
-                        crate::walker::NestedOutcome::HostFault(gpa) => format!(
-                            "the host table does not map gPA {:#x} (an EPT violation)",
-                            gpa.0
-                        ),
-                    };
-                    let _ = writeln!(
-                        o,
-                        "  Nested walk {walk} ends: {result}; {host_probes} host walk(s), host caches probed in {host_probe_cycles} cycle(s); reads charged {pte_cycles} cycles"
-                    );
-                }
-                Event::HostFault {
-                    gpa,
-                    exit_cycles,
-                    host_cycles,
-                } => {
-                    let _ = writeln!(
-                        o,
-                        "  EPT violation: a VM exit ({exit_cycles} cycles) and the host backs gPA {:#x} ({host_cycles} cycles); the access walks again",
-                        gpa.0
-                    );
-                }
+                Event::NestedRead { .. }
+                | Event::NestedWalkEnd { .. }
+                | Event::HostFault { .. } => nested_step(o, e, &mem, walk),
                 Event::Fault { cycles, evicted } => {
                     let _ = writeln!(
                         o,
@@ -624,6 +559,82 @@ impl Job<'_> {
                 }
             }
         }
+    }
+}
+
+/// One step of a nested walk (a virtualized machine), for [`Request::steps`]: a
+/// reference by dimension and level, the walk's end, or an EPT violation.
+fn nested_step(o: &mut String, e: &Event, mem: &[(String, u64)], walk: usize) {
+    match e {
+        Event::NestedRead {
+            r,
+            served_by,
+            cycles,
+        } => {
+            let (name, line) = &mem[(*served_by).min(mem.len() - 1)];
+            let level = |l: u8| {
+                if l == 0 {
+                    "entry".to_string()
+                } else {
+                    level_name(l as usize).to_string()
+                }
+            };
+            let what = match r.dim {
+                crate::virt::Dimension::HostForGuestPte => format!(
+                    "host {:<5} for the guest {} table's gPA",
+                    level(r.host_level),
+                    level(r.guest_level)
+                ),
+                crate::virt::Dimension::GuestPte => {
+                    format!("guest {:<5} entry", level(r.guest_level))
+                }
+                crate::virt::Dimension::HostForData => {
+                    format!("host {:<5} for the data's gPA", level(r.host_level))
+                }
+            };
+            let _ = writeln!(
+                o,
+                "    read  {what}  at hPA {:#x}  line {:#x}  {name} {cycles} cycles",
+                r.hpa,
+                r.hpa.0 & !(line - 1)
+            );
+        }
+        Event::NestedWalkEnd {
+            pte_cycles,
+            host_probes,
+            host_probe_cycles,
+            outcome,
+        } => {
+            let result = match outcome {
+                crate::walker::NestedOutcome::Done(w) => format!(
+                    "gPA page {:#x} ({}), host page {:#x} ({}): the TLB takes a {} page at hPA {:#x}",
+                    w.guest.frame.0, w.guest.size, w.host.frame, w.host.size, w.page.size, w.page.frame
+                ),
+                crate::walker::NestedOutcome::GuestFault => {
+                    "the guest table does not map it (a guest page fault)".into()
+                }
+                crate::walker::NestedOutcome::HostFault(gpa) => format!(
+                    "the host table does not map gPA {:#x} (an EPT violation)",
+                    gpa.0
+                ),
+            };
+            let _ = writeln!(
+                o,
+                "  Nested walk {walk} ends: {result}; {host_probes} host walk(s), host caches probed in {host_probe_cycles} cycle(s); reads charged {pte_cycles} cycles"
+            );
+        }
+        Event::HostFault {
+            gpa,
+            exit_cycles,
+            host_cycles,
+        } => {
+            let _ = writeln!(
+                o,
+                "  EPT violation: a VM exit ({exit_cycles} cycles) and the host backs gPA {:#x} ({host_cycles} cycles); the access walks again",
+                gpa.0
+            );
+        }
+        _ => {}
     }
 }
 

@@ -306,9 +306,9 @@ fn core_report(c: &CoreStats) -> CoreReport {
         + c.os.event_cycles
         + sd.initiator_cycles
         + sd.remote_cycles
-        + c.virt
-            .as_ref()
-            .map_or(0, |(_, v)| v.preempted_cycles + v.host_flush_cycles);
+        + c.virt.as_ref().map_or(0, |(_, v)| {
+            v.preempted_cycles + v.host_flush_cycles + v.host_flush_remote_cycles
+        });
     CoreReport {
         accesses: k.accesses,
         instructions: instrs,

@@ -43,17 +43,7 @@ pub struct VirtReport {
 
 impl VirtReport {
     pub fn new(n: &NestedStats, v: &VirtStats) -> VirtReport {
-        let mut by_dim = [0u64; 3];
-        for (g, row) in n.refs.iter().enumerate() {
-            for (h, &x) in row.iter().enumerate() {
-                let d = match (g, h) {
-                    (_, 0) => 1,
-                    (0, _) => 2,
-                    _ => 0,
-                };
-                by_dim[d] += x;
-            }
-        }
+        let by_dim = n.by_dim;
         VirtReport {
             nested_walks: n.walks,
             host_refs_for_guest_entries: by_dim[0],

@@ -173,7 +173,6 @@ impl<PT: PageTable> Simulator<PT> {
     /// After core `id` stopped: run its system call, retire its process if the stream
     /// ended, switch at the end of a quantum.
     fn after_run(&mut self, id: usize) -> Result<(), SimError> {
-        super::vcpu::host_preempt(&mut self.cores[id], &self.timing);
         if self.sh.mail.pending {
             self.deliver_shootdowns(id)?;
         }
@@ -183,6 +182,8 @@ impl<PT: PageTable> Simulator<PT> {
                 self.deliver_shootdowns(id)?;
             }
         }
+        // The host preempts a vCPU whose slice ended, after what its last access sent.
+        super::vcpu::host_preempt(&mut self.cores[id], &self.timing);
         let core = &self.cores[id];
         if core.stream_ended {
             let p = &mut self.procs[core.proc];

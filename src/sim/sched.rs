@@ -122,11 +122,12 @@ impl<PT: PageTable> Simulator<PT> {
             if self.sched.asids_per_core > 0 {
                 take_asid(core, &self.sched, &mut self.sh.mail);
             }
+            // A vCPU whose host slice comes later starts when it does (and its guest
+            // quantum with it).
+            super::vcpu::host_preempt(core, &self.timing);
             if core.queue.len() > 1 && self.sched.quantum > 0 {
                 core.slice_end = core.clock(&self.timing) + self.sched.quantum;
             }
-            // A vCPU whose host slice comes later starts when it does.
-            super::vcpu::host_preempt(core, &self.timing);
         }
     }
 

@@ -419,13 +419,21 @@ pub(super) fn take_ipis(core: &mut Core, t: &super::core::Timing) {
 }
 
 pub(super) fn take_ipi(core: &mut Core, ipi: &PendingIpi) {
+    if ipi.host {
+        // A host-initiated flush is the hypervisor's, not a guest shootdown: counted
+        // apart (its cycles are the vCPU's time, like a shootdown's).
+        core.tlbs.flush_all();
+        core.walker.flush();
+        core.walker.flush_vm(crate::virt::VM);
+        core.virt.host_flushes_taken += 1;
+        core.virt.host_flush_remote_cycles += ipi.cycles;
+        core.stall_total += ipi.cycles;
+        return;
+    }
     let s = &mut core.os_stats.shootdown;
     if ipi.vpid {
         core.tlbs.flush_all();
         core.walker.flush();
-        if ipi.host {
-            core.walker.flush_vm(crate::virt::VM);
-        }
         s.full_flushes += 1;
     } else if ipi.full {
         s.entries_flushed += core.tlbs.flush_asid_into(ipi.asid, &mut core.flushed) as u64;

@@ -93,7 +93,8 @@ pub(super) fn timeline_point(c: &Core, t: &Timing) -> TimelinePoint {
             + c.os_stats.shootdown.initiator_cycles
             + c.os_stats.shootdown.remote_cycles
             + c.virt.preempted_cycles
-            + c.virt.host_flush_cycles,
+            + c.virt.host_flush_cycles
+            + c.virt.host_flush_remote_cycles,
         faults: c.os_stats.minor_faults + c.os_stats.major_faults,
         resident_bytes: c.os_stats.mapped_bytes.max(0) as u64,
     }

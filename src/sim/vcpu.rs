@@ -87,6 +87,9 @@ pub(super) fn host_flush<PT: PageTable>(sim: &mut Simulator<PT>, id: usize) {
     let none = Arc::new(Vec::new());
     for tc in &out.targets {
         let core = &mut sim.cores[tc.vcpu as usize];
+        if tc.reached == Reached::Kicked {
+            core.virt.host_kicks += 1;
+        }
         let ipi = PendingIpi {
             arrival: tc.at,
             asid: 0,
@@ -100,6 +103,7 @@ pub(super) fn host_flush<PT: PageTable>(sim: &mut Simulator<PT>, id: usize) {
     }
     let core = &mut sim.cores[id];
     core.stall_total += out.initiator_wait;
+    core.virt.host_flushes += 1;
     core.virt.host_flush_cycles += out.initiator_wait;
 }
 

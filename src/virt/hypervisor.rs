@@ -29,7 +29,9 @@ use serde::Serialize;
 /// shapes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct VirtStats {
-    /// VM exits, by cause (only EPT violations so far).
+    /// VM exits on the translation path, by cause (EPT violations; shadow paging's in
+    /// `shadow`). Exits elsewhere are counted apart: a populating event's in
+    /// `event_ept_violations`, virtual IPIs' in `vipi_*`, host kicks in `host_kicks`.
     pub exits: ExitCounts,
     /// Cycles of the exits' round trips (`virt.exit_cycles` each).
     pub exit_cycles: u64,
@@ -60,10 +62,17 @@ pub struct VirtStats {
     /// every VM exit with `virt.vpids = 0`, at a resume after preemption when its
     /// core's host threads outnumber the VPIDs.
     pub vpid_flushes: u64,
-    /// Host-initiated flushes this vCPU's EPT violations started (a host THP collapse
+    /// Host-initiated flushes this vCPU's EPT violations started (one per access whose
+    /// host faults changed host translations, however many did) (a host THP collapse
     /// changed the VM's host table), and the cycles it waited for the other vCPUs.
     pub host_flushes: u64,
     pub host_flush_cycles: u64,
+    /// Host-initiated flushes this vCPU took from the others' faults, their cycles
+    /// (its exit, flush and entry when kicked; the flush at entry when preempted), and
+    /// the kicks among them (each a VM exit).
+    pub host_flushes_taken: u64,
+    pub host_flush_remote_cycles: u64,
+    pub host_kicks: u64,
     /// TLB fills of a gVA → hPA translation whose host page is smaller than the guest's
     /// (a guest huge page splintered into host pages: the TLB holds the smaller one).
     pub splintered_fills: u64,
@@ -98,6 +107,9 @@ impl VirtStats {
         self.spurious_ept_violations += o.spurious_ept_violations;
         self.vpid_flushes += o.vpid_flushes;
         self.host_flushes += o.host_flushes;
+        self.host_flushes_taken += o.host_flushes_taken;
+        self.host_flush_remote_cycles += o.host_flush_remote_cycles;
+        self.host_kicks += o.host_kicks;
         self.host_flush_cycles += o.host_flush_cycles;
         self.splintered_fills += o.splintered_fills;
         self.nested_fills += o.nested_fills;
@@ -203,9 +215,6 @@ impl Hypervisor {
             });
         }
         let (host_cycles, flush) = self.back_gpa(vm, gpa)?;
-        if flush {
-            stats.host_flushes += 1;
-        }
         let f = HostFault {
             exit_cycles: self.exit_cycles,
             host_cycles,
@@ -231,13 +240,16 @@ impl Hypervisor {
     ) -> Result<(u64, bool), SimError> {
         let table = &mut self.tables[vm as usize - 1];
         self.fx.clear();
-        (self.os).handle_fault(
-            table,
-            vm,
-            VirtAddr(gpa.0),
-            &mut self.host_stats,
-            &mut self.fx,
-        )?;
+        (self.os)
+            .handle_fault(
+                table,
+                vm,
+                VirtAddr(gpa.0),
+                &mut self.host_stats,
+                &mut self.fx,
+            )
+            // The host's OS speaks of `os.*`; here that is the hypervisor's section.
+            .map_err(|e| SimError(e.0.replace("os.phys_mem", "virt.host.phys_mem")))?;
         let flush =
             !self.fx.invalidate.is_empty() || self.fx.flush_walk_caches || self.fx.flush_space;
         let c = (self.fx.cycles, flush);
@@ -291,7 +303,6 @@ impl Hypervisor {
             va = page_end;
         }
         stats.event_cycles = stats.event_cycles.saturating_add(cycles);
-        stats.host_flushes += scratch.host_flushes;
         Ok((cycles, flush))
     }
 

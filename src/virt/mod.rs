@@ -1,25 +1,24 @@
-//! Virtualized translation (issue 18): guests whose page tables map guest-virtual to
-//! guest-physical addresses, over a host table (EPT/NPT, stage 2) mapping guest-physical
-//! to host-physical addresses.
+//! Virtualized translation (`[virt]`, issue 18): guests whose page tables map
+//! guest-virtual to guest-physical addresses, over a host table (EPT/NPT, stage 2)
+//! mapping guest-physical to host-physical addresses. The plan and status are in
+//! `docs/VIRTUALIZATION.md`.
 //!
-//! What virt will own: the two-dimensional walk (`nested.rs`, here now, with its
-//! [`HostCache`] hook, a nested TLB, `ntlb.rs`, and host walk caches, `host_psc.rs`,
-//! combined with the NTLB as [`HostCaches`]), then the `[virt]`
-//! config section (VMs, vCPUs, host table design), the hypervisor's OS model (backing
-//! guest-physical memory with host frames on demand, EPT violations, VM exits by cause),
-//! the caches of the 2D walk that are not plain TLBs (nested TLB, VM-tagged walk caches),
-//! shadow paging (`shadow.rs`: per-address-space gVA → hPA tables the native walker
-//! walks, and the hypervisor's exits and updates that keep them) and virtual IPIs. The plan is `docs/VIRTUALIZATION.md`.
+//! What virt owns, one file each: the two-dimensional walk (`nested.rs`, a pure function
+//! over a guest and a host [`crate::pagetable::Walkable`] with the [`HostCache`] hook);
+//! what caches the host dimension (`ntlb.rs`, a nested TLB; `host_psc.rs`, host walk
+//! caches, combined as [`HostCaches`]); the host table over the host designs (`host.rs`);
+//! the hypervisor's OS model (`hypervisor.rs`: guest-physical memory backed on demand,
+//! EPT violations, VM-exit counters, host-initiated flushes); shadow paging (`shadow.rs`:
+//! per-address-space gVA → hPA tables the native walker walks, and the exits and
+//! updates that keep them); the timing of guest shootdowns between vCPUs and of host
+//! flushes (`vipi.rs`).
 //!
-//! In: a guest table and a host table, each any [`crate::pagetable::Walkable`] design,
-//! and a guest-virtual address. Out: the ordered memory references of the nested walk
-//! ([`NestedRef`]: dimension, guest and host level, host-physical address), and either
-//! the gVA's host-physical page (the smaller of the guest's and the host's page) or which
-//! dimension faulted at which guest-physical address ([`NestedFault`]).
-//!
-//! Nothing here is wired into the engine, walker or config yet: the walk is a pure
-//! function over two tables, with the caller's scratch buffers, so that the walker can
-//! call it per access without allocating.
+//! In: the `[virt]` config, a guest table and a guest-virtual address (from the walker,
+//! `crate::walker::Walker::walk_nested`, and the miss paths `sim/nested.rs`,
+//! `sim/shadow.rs`), a shootdown's targets (`sim/vcpu.rs`). Out: the ordered memory
+//! references of a nested walk ([`NestedRef`]) and the gVA's host-physical page, or
+//! which dimension faulted at which guest-physical address ([`NestedFault`]); the
+//! hypervisor's costs as values ([`HostFault`], `vipi::VipiOutcome`).
 
 pub mod host;
 pub mod host_psc;

@@ -26,9 +26,9 @@
 //! boundary: a guest table's `PhysAddr` outputs are gPAs, and a host table's `VirtAddr`
 //! input is a gPA.
 //!
-//! Not wired into the walker yet (`docs/VIRTUALIZATION.md` has the plan): no timing. The
-//! caller's [`NestedScratch`] and `refs` are reused, so a walk allocates nothing once
-//! they have grown.
+//! No timing here: the walker (`crate::walker::Walker::walk_nested`) prices the
+//! references. The caller's [`NestedScratch`] and `refs` are reused, so a walk allocates
+//! nothing once they have grown.
 
 use crate::addr::{GuestPhysAddr, PageSize, PhysAddr, VirtAddr};
 use crate::pagetable::{Translation, WalkStart, WalkStep, Walkable};

@@ -10,9 +10,8 @@
 //! and a move, with no allocation after `new`.
 //!
 //! Used alone as the [`HostCache`] of a nested walk, or inside
-//! [`super::HostCaches`] beside the host walk caches. Not wired into the walker yet: no
-//! timing, no invalidation on host remaps (the hypervisor model's host-side shootdowns
-//! will call [`NestedTlb::flush_vm`]).
+//! [`super::HostCaches`] beside the host walk caches (the walker's, per core, timed
+//! there); host-initiated flushes call [`NestedTlb::flush_vm`].
 
 use super::nested::{HostCache, HostLookup};
 use crate::addr::GuestPhysAddr;

@@ -7,12 +7,16 @@
 //! VM's host table (gPA → hPA), the memory system. Out: a [`NestedResult`]: probe and
 //! read cycles, and the gVA's host-physical page, or which dimension faulted.
 //!
-//! Timing: the guest walk caches and the nested TLB cost what the native walk caches
-//! do, the slowest probe once per walk for the guest walk caches, plus the NTLB's
-//! latency once per host walk the nested walk attempts (each host walk waits for the
-//! guest entry before it, so the probes cannot overlap). Every reference depends on the
-//! one before, except reads of one issue group inside one one-dimensional walk (a hashed
-//! design's parallel probes), which go out together and cost the slowest.
+//! Timing: the guest walk caches cost what the native walk caches do (the slowest probe,
+//! once per walk); each host walk the nested walk attempts probes the host caches (NTLB
+//! and host walk caches in parallel: the slowest), plus a hashed host's own walk cache
+//! when it reads the host table (each host walk waits for the guest entry before it, so
+//! the probes cannot overlap). Every reference depends on the one before, except
+//! consecutive reads of one issue group of one one-dimensional walk (a hashed host's
+//! parallel probes), which go out together and cost the slowest. A hashed guest's
+//! parallel probes each need their own host walk first, which the model makes one after
+//! the other (hardware could overlap them): a hashed guest in a VM is charged more than
+//! a parallel-probing design would pay.
 
 use super::PscStats;
 use super::{Psc, Walker};
@@ -59,6 +63,9 @@ pub struct NestedStats {
     /// References by `[guest level][host level]`: host level 0 is the guest entry's own
     /// read, guest level 0 the host walk of the final gPA (hashed designs count at 0).
     pub refs: [[u64; MAX_LEVEL + 1]; MAX_LEVEL + 1],
+    /// References by dimension (`Dimension as usize`): host reads for guest entries,
+    /// guest entries, host reads for the data's gPA.
+    pub by_dim: [u64; 3],
     /// Host walks attempted (each probes the nested TLB when there is one) and made
     /// (reading the host table).
     pub host_lookups: u64,
@@ -71,6 +78,9 @@ pub struct NestedStats {
 impl NestedStats {
     pub fn add(&mut self, o: &NestedStats) {
         self.walks += o.walks;
+        for (a, b) in self.by_dim.iter_mut().zip(&o.by_dim) {
+            *a += b;
+        }
         for (a, b) in self.refs.iter_mut().zip(&o.refs) {
             for (x, y) in a.iter_mut().zip(b) {
                 *x += y;
@@ -158,7 +168,12 @@ impl Walker {
         );
         let lookups = parts.host.walk_probes() as u64;
         let hits = parts.host.ntlb().map_or(0, |n| n.hits) - ntlb_hits_before;
-        let psc_cycles = guest_probe + lookups * parts.host_probe_latency;
+        // Every host walk probes the host caches (in parallel); one that reads the host
+        // table (no NTLB hit) also probes a hashed host's own walk cache (cuckoo's), as
+        // a native walk of that table would.
+        let psc_cycles = guest_probe
+            + lookups * parts.host_probe_latency
+            + (lookups - hits) * host.walk_cache_cycles();
         // Each reference waits for the one before, except reads of one issue group of
         // one one-dimensional walk (same dimension, guest level and group).
         let mut pte_cycles = 0;
@@ -183,6 +198,8 @@ impl Walker {
             slowest = slowest.max(lat as u64);
             let (g, h) = (r.guest_level as usize, r.host_level as usize);
             ns.refs[g.min(MAX_LEVEL)][h.min(MAX_LEVEL)] += 1;
+            // By dimension from the reference itself: hashed designs have no levels.
+            ns.by_dim[r.dim as usize] += 1;
         }
         pte_cycles += slowest;
         // The guest walk caches learn the guest tables the walk read, as natively: only
