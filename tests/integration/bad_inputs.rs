@@ -226,7 +226,7 @@ const ROWS: &[Row] = &[
             "extends = \"skylake-vm\"\n[virt.ntlb]\nentries = 0\nlatency = 1\n",
         )],
         args: SHOW,
-        stderr: &["c.toml:3: virt.ntlb.entries", "must be 1 to 4096"],
+        stderr: &["c.toml:3: virt.ntlb.entries", "must be 1 to 256"],
     },
     Row {
         name: "virt: an exit past 2^40 cycles",
