@@ -175,24 +175,29 @@ fn virt_metric(t: &crate::report::CoreReport, name: &str) -> Option<f64> {
     let h = v.map(|v| &v.hypervisor);
     let hv = |f: fn(&crate::virt::VirtStats) -> u64| h.map_or(0, f);
     Some(match name {
-        "refs_per_walk" => v.map_or(t.walks.pte_reads_per_walk, |v| v.refs_per_walk),
+        // Natively and under shadow paging (no nested walk), the walk's own reads.
+        "refs_per_walk" => match v {
+            Some(v) if v.nested_walks > 0 => v.refs_per_walk,
+            _ => t.walks.pte_reads_per_walk,
+        },
         "host_refs_per_walk" => v.map_or(0.0, |v| {
             let host = v.host_refs_for_guest_entries + v.host_refs_for_data;
             per(host, v.nested_walks)
         }),
         "vm_exits" => {
-            // Every cause `exits` lists (summed from its fields, so a cause added there
-            // counts here too), the guest OS's own at events, and the shootdowns'.
-            let causes: u64 = (h.and_then(|h| serde_json::to_value(&h.exits).ok()))
-                .and_then(|e| {
-                    e.as_object()
-                        .map(|o| o.values().filter_map(|x| x.as_u64()).sum())
-                })
-                .unwrap_or(0);
+            // Every cause `exits` and shadow paging's `shadow.exits` list (summed from
+            // their fields, so a cause added there counts here too), the guest OS's own
+            // at events, the shootdowns' and the host flushes' kicks.
+            let sum = |e: Option<serde_json::Value>| -> u64 {
+                (e.as_ref().and_then(|e| e.as_object()))
+                    .map_or(0, |o| o.values().filter_map(|x| x.as_u64()).sum())
+            };
+            let causes = sum(h.and_then(|h| serde_json::to_value(&h.exits).ok()))
+                + sum(h.and_then(|h| serde_json::to_value(&h.shadow.exits).ok()));
             (causes
                 + hv(|h| h.event_ept_violations)
-                + hv(|h| h.vipi_send_exits + h.vipi_hypercall_exits + h.vipi_kicks))
-                as f64
+                + hv(|h| h.vipi_send_exits + h.vipi_hypercall_exits + h.vipi_kicks)
+                + hv(|h| h.host_kicks)) as f64
         }
         "exit_cycles_per_access" => per(hv(|h| h.exit_cycles), t.accesses),
         "host_fault_cycles_per_access" => per(hv(|h| h.host_fault_cycles), t.accesses),
