@@ -158,6 +158,7 @@ const VIRT: &[(&str, &str, bool, bool, Getter)] = &[
             "vipi_send_exits",
             "vipi_hypercall_exits",
             "vipi_kicks",
+            "host_kicks",
         ];
         let shadow = v["shadow"]["exits"]
             .as_object()

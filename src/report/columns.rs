@@ -169,6 +169,7 @@ pub const VIRT: &[(&str, &str)] = &[
     ("virt_exits_ipi_send", "/virt/vipi_send_exits"),
     ("virt_exits_hypercall", "/virt/vipi_hypercall_exits"),
     ("virt_exits_kick", "/virt/vipi_kicks"),
+    ("virt_exits_host_kick", "/virt/host_kicks"),
     // Shadow paging's exits (`virt.mode = "shadow"`).
     ("virt_exits_pf_intercept", "/virt/shadow/exits/pf_intercept"),
     ("virt_exits_pt_write", "/virt/shadow/exits/pt_write"),
@@ -181,6 +182,11 @@ pub const VIRT: &[(&str, &str)] = &[
     ),
     ("virt_host_flushes", "/virt/host_flushes"),
     ("virt_host_flush_cycles", "/virt/host_flush_cycles"),
+    ("virt_host_flushes_taken", "/virt/host_flushes_taken"),
+    (
+        "virt_host_flush_remote_cycles",
+        "/virt/host_flush_remote_cycles",
+    ),
     // Flushes of a vCPU's TLB entries and guest walk caches for want of a VPID.
     ("virt_vpid_flushes", "/virt/vpid_flushes"),
     ("virt_exit_cycles", "/virt/exit_cycles"),

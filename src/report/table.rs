@@ -55,7 +55,8 @@ fn section(o: &mut String, title: &str, fields: &[(&str, Option<String>)]) {
 }
 
 /// Every VM exit a vCPU took: EPT violations (in translation and at OS events), IPI
-/// sends and hypercalls of guest shootdowns, kicks out of the guest, and shadow
+/// sends and hypercalls of guest shootdowns, kicks out of the guest (for a guest
+/// shootdown or a host-initiated flush), and shadow
 /// paging's (#PF intercepts, trapped page-table writes, CR3 writes).
 fn virt_exits(h: &crate::virt::VirtStats) -> u64 {
     let x = &h.shadow.exits;
@@ -64,6 +65,7 @@ fn virt_exits(h: &crate::virt::VirtStats) -> u64 {
         + h.vipi_send_exits
         + h.vipi_hypercall_exits
         + h.vipi_kicks
+        + h.host_kicks
         + x.pf_intercept
         + x.pt_write
         + x.cr3_write
@@ -416,6 +418,7 @@ impl RunReport {
                 ("IPI sends", nz(h.vipi_send_exits)),
                 ("hypercalls", nz(h.vipi_hypercall_exits)),
                 ("kicks", nz(h.vipi_kicks)),
+                ("host-flush kicks", nz(h.host_kicks)),
                 ("#PF intercepts", nz(h.shadow.exits.pf_intercept)),
                 ("page-table writes", nz(h.shadow.exits.pt_write)),
                 ("CR3 writes", nz(h.shadow.exits.cr3_write)),
@@ -434,6 +437,8 @@ impl RunReport {
                 ("flushes at entry", nz(h.vipi_entry_flushes)),
                 ("host flushes started", nz(h.host_flushes)),
                 ("host flush cycles", nz(h.host_flush_cycles)),
+                ("host flushes taken", nz(h.host_flushes_taken)),
+                ("their cycles", nz(h.host_flush_remote_cycles)),
                 ("VPID flushes", nz(h.vpid_flushes)),
             ],
         );
