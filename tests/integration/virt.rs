@@ -20,7 +20,7 @@
 use super::mmusim_bounded;
 use std::time::Duration;
 
-const SYSTEM: &str = r#"
+pub(crate) const SYSTEM: &str = r#"
 name = "vm-cold"
 [sim]
 cores = 1
@@ -56,30 +56,46 @@ levels = 4
 
 const WORKLOAD: &str = "name = \"three\"\n[generator]\nkind = \"refs\"\nrefs = \"0 0 1\"\n";
 
+/// The `result.json` text of `mmusim` run with `args` and `--out out`, in a fresh folder
+/// holding `files` (name, text); the run must succeed.
+fn result_text(files: &[(&str, &str)], args: &[&str]) -> String {
+    let d = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(d.path().join(name), text).unwrap();
+    }
+    let args: Vec<&str> = args.iter().copied().chain(["--out", "out"]).collect();
+    let (code, _, err) = mmusim_bounded(Some(d.path()), &args, b"", Duration::from_secs(60));
+    assert_eq!(code, 0, "{args:?}: {err}");
+    std::fs::read_to_string(d.path().join("out/result.json")).unwrap()
+}
+
+/// [`result_text`], parsed.
+fn result(files: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&result_text(files, args)).unwrap()
+}
+
+/// The arguments that run `sys.toml` on `w.toml`.
+const RUN_FILES: [&str; 6] = ["run", "-q", "--config", "sys.toml", "--workload", "w.toml"];
+
+/// The result of `workload` on `preset` with each of `sets` (`key=value`).
+fn on_preset(preset: &str, workload: &str, sets: &[String]) -> serde_json::Value {
+    let mut args = vec!["run", "-q", "-c", preset, "-w", "w.toml"];
+    for s in sets {
+        args.extend(["--set", s.as_str()]);
+    }
+    result(&[("w.toml", workload)], &args)
+}
+
+/// Thread 0 unmaps one page at its accesses 6,000, 12,000 and 18,000 of 20,000, every
+/// thread loops over the same 2 MiB.
+const UNMAPPER: &str = "name = \"unmapper\"\naccesses = 20_000\nseed = 1\nwrite_fraction = 0.2\n\
+     [generator]\nkind = \"sequential\"\nfootprint = \"2MiB\"\nstride = 4096\n\
+     [[event]]\nat = 6000\nevery = 6000\nkind = \"munmap\"\nprocess = 0\noffset = 0\nlen = \"4KiB\"\n";
+
 /// `stats.total` of a run of the workload on `SYSTEM` plus `extra` config text.
 fn run(extra: &str) -> serde_json::Value {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("sys.toml"), format!("{SYSTEM}{extra}")).unwrap();
-    std::fs::write(d.path().join("w.toml"), WORKLOAD).unwrap();
-    let (code, _, err) = mmusim_bounded(
-        Some(d.path()),
-        &[
-            "run",
-            "-q",
-            "--config",
-            "sys.toml",
-            "--workload",
-            "w.toml",
-            "--out",
-            "out",
-        ],
-        b"",
-        Duration::from_secs(60),
-    );
-    assert_eq!(code, 0, "{err}");
-    let text = std::fs::read_to_string(d.path().join("out/result.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["stats"]["total"].clone()
+    let system = format!("{SYSTEM}{extra}");
+    result(&[("sys.toml", &system), ("w.toml", WORKLOAD)], &RUN_FILES)["stats"]["total"].clone()
 }
 
 fn u(v: &serde_json::Value, path: &str) -> u64 {
@@ -189,33 +205,12 @@ fn a_host_walk_cache_starts_host_walks_below_the_level_it_holds() {
 /// populates 4 MiB from the base (guest pages mapped and zeroed, so the host backs them
 /// at the event), on `SYSTEM` with the first access as warm-up and `extra` config.
 fn run_populated(extra: &str, refs: &str) -> serde_json::Value {
-    let d = tempfile::tempdir().unwrap();
-    let system = SYSTEM.replace("warmup_accesses = 0", "warmup_accesses = 1");
-    std::fs::write(d.path().join("sys.toml"), format!("{system}{extra}")).unwrap();
+    let system = SYSTEM.replace("warmup_accesses = 0", "warmup_accesses = 1") + extra;
     let w = format!(
         "name = \"populated\"\n[generator]\nkind = \"refs\"\nrefs = \"{refs}\"\n\
          [[event]]\nat = 0\nkind = \"mmap\"\noffset = \"0\"\nlen = \"4MiB\"\npopulate = true\n"
     );
-    std::fs::write(d.path().join("w.toml"), w).unwrap();
-    let (code, _, err) = mmusim_bounded(
-        Some(d.path()),
-        &[
-            "run",
-            "-q",
-            "--config",
-            "sys.toml",
-            "--workload",
-            "w.toml",
-            "--out",
-            "out",
-        ],
-        b"",
-        Duration::from_secs(60),
-    );
-    assert_eq!(code, 0, "{err}");
-    let text = std::fs::read_to_string(d.path().join("out/result.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["stats"]["total"].clone()
+    result(&[("sys.toml", &system), ("w.toml", &w)], &RUN_FILES)["stats"]["total"].clone()
 }
 
 /// Huge pages in both dimensions, chosen independently. After the warm-up access (page
@@ -265,11 +260,6 @@ fn huge_pages_in_either_dimension_shorten_the_walk_and_the_smaller_page_fills_th
 /// runs the same loop over the same 2 MiB, under `scheme` with `threads` host threads per
 /// core and a host quantum of 10^9 cycles.
 fn two_vcpus(scheme: &str, threads: u32) -> Vec<serde_json::Value> {
-    let d = tempfile::tempdir().unwrap();
-    let w = "name = \"unmapper\"\naccesses = 20_000\nseed = 1\nwrite_fraction = 0.2\n\
-             [generator]\nkind = \"sequential\"\nfootprint = \"2MiB\"\nstride = 4096\n\
-             [[event]]\nat = 6000\nevery = 6000\nkind = \"munmap\"\nprocess = 0\noffset = 0\nlen = \"4KiB\"\n";
-    std::fs::write(d.path().join("w.toml"), w).unwrap();
     let sets = [
         "sim.cores=2".to_string(),
         "os.sched.threads=2".into(),
@@ -278,23 +268,7 @@ fn two_vcpus(scheme: &str, threads: u32) -> Vec<serde_json::Value> {
         format!("virt.host_sched.threads_per_core={threads}"),
         "virt.host_sched.quantum_cycles=1000000000".into(),
     ];
-    let mut args = vec![
-        "run",
-        "-q",
-        "-c",
-        "skylake-vm",
-        "-w",
-        "w.toml",
-        "--out",
-        "out",
-    ];
-    for s in &sets {
-        args.extend(["--set", s.as_str()]);
-    }
-    let (code, _, err) = mmusim_bounded(Some(d.path()), &args, b"", Duration::from_secs(60));
-    assert_eq!(code, 0, "{err}");
-    let text = std::fs::read_to_string(d.path().join("out/result.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let v = on_preset("skylake-vm", UNMAPPER, &sets);
     v["stats"]["cores"].as_array().unwrap().clone()
 }
 
@@ -359,32 +333,12 @@ fn a_preempted_vcpu_stalls_ipi_shootdowns_but_not_paravirtual_flushes() {
 /// would fail the run.
 #[test]
 fn fork_copy_on_write_and_mprotect_work_inside_the_vm_as_natively() {
-    let d = tempfile::tempdir().unwrap();
     let w = "name = \"f\"\nseed = 1\nwrite_fraction = 1.0\n[generator]\nkind = \"refs\"\n\
              refs = \"(0 1 2 3 4 5 6 7)x16 (0 1 2 3)x4\"\n\
              [[event]]\nat = 64\nkind = \"fork\"\nchild_accesses = 64\n\
              [[event]]\nat = 100\nkind = \"mprotect\"\noffset = 0\nlen = \"16KiB\"\nprot = \"r\"\n";
-    std::fs::write(d.path().join("w.toml"), w).unwrap();
-    let run = |preset: &str| {
-        let out = format!("out-{preset}");
-        let args = [
-            "run",
-            "-q",
-            "-c",
-            preset,
-            "-w",
-            "w.toml",
-            "--set",
-            "sim.warmup_accesses=0",
-            "--out",
-            &out,
-        ];
-        let (code, _, err) = mmusim_bounded(Some(d.path()), &args, b"", Duration::from_secs(60));
-        assert_eq!(code, 0, "{preset}: {err}");
-        let text = std::fs::read_to_string(d.path().join(&out).join("result.json")).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        v["stats"]["total"].clone()
-    };
+    let sets = ["sim.warmup_accesses=0".to_string()];
+    let run = |preset: &str| on_preset(preset, w, &sets)["stats"]["total"].clone();
     let (native, vm) = (run("skylake"), run("skylake-vm"));
     for key in [
         "/minor_faults",
@@ -468,34 +422,19 @@ fn explain_shows_each_reference_of_the_nested_walks() {
 /// the window before the flush reaches a vCPU are counted as stale, as natively).
 #[test]
 fn a_host_collapse_flushes_the_vm_on_every_vcpu() {
-    let d = tempfile::tempdir().unwrap();
     let w = "name = \"loop\"\naccesses = 20_000\nseed = 1\n[generator]\nkind = \"sequential\"\n\
              footprint = \"8MiB\"\nstride = 4096\n";
-    std::fs::write(d.path().join("w.toml"), w).unwrap();
-    let args = [
-        "run",
-        "-q",
-        "-c",
-        "skylake-vm",
-        "-w",
-        "w.toml",
-        "--out",
-        "out",
-        "--set",
+    let sets: Vec<String> = [
         "sim.warmup_accesses=0",
-        "--set",
         "sim.cores=2",
-        "--set",
         "os.sched.threads=2",
-        "--set",
         "virt.host.huge_pages.policy=\"promote\"",
-        "--set",
         "virt.host.huge_pages.promote_threshold=2",
-    ];
-    let (code, _, err) = mmusim_bounded(Some(d.path()), &args, b"", Duration::from_secs(60));
-    assert_eq!(code, 0, "{err}");
-    let text = std::fs::read_to_string(d.path().join("out/result.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let v = on_preset("skylake-vm", w, &sets);
     let cores = v["stats"]["cores"].as_array().unwrap();
     let started: u64 = cores.iter().map(|c| u(c, "/virt/host_flushes")).sum();
     let taken: u64 = cores.iter().map(|c| u(c, "/virt/host_flushes_taken")).sum();
@@ -518,40 +457,19 @@ fn a_host_collapse_flushes_the_vm_on_every_vcpu() {
 /// resumes, the EPT violations and the initiator's shootdowns (each exits to send).
 #[test]
 fn vcpus_keep_their_tlb_entries_only_with_enough_vpids() {
-    let d = tempfile::tempdir().unwrap();
-    let w = "name = \"unmapper\"\naccesses = 20_000\nseed = 1\nwrite_fraction = 0.2\n\
-             [generator]\nkind = \"sequential\"\nfootprint = \"2MiB\"\nstride = 4096\n\
-             [[event]]\nat = 6000\nevery = 6000\nkind = \"munmap\"\nprocess = 0\noffset = 0\nlen = \"4KiB\"\n";
-    std::fs::write(d.path().join("w.toml"), w).unwrap();
     let run = |vpids: u32| {
-        let out = format!("out-{vpids}");
-        let v = format!("virt.vpids={vpids}");
-        let args = [
-            "run",
-            "-q",
-            "-c",
-            "skylake-vm",
-            "-w",
-            "w.toml",
-            "--out",
-            &out,
-            "--set",
+        let sets: Vec<String> = [
             "sim.warmup_accesses=0",
-            "--set",
             "sim.cores=2",
-            "--set",
             "os.sched.threads=2",
-            "--set",
             "virt.host_sched.threads_per_core=2",
-            "--set",
             "virt.host_sched.quantum_cycles=100000",
-            "--set",
-            &v,
-        ];
-        let (code, _, err) = mmusim_bounded(Some(d.path()), &args, b"", Duration::from_secs(60));
-        assert_eq!(code, 0, "{err}");
-        let text = std::fs::read_to_string(d.path().join(&out).join("result.json")).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            &format!("virt.vpids={vpids}"),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let v = on_preset("skylake-vm", UNMAPPER, &sets);
         v["stats"]["cores"].as_array().unwrap().clone()
     };
     for c in run(2) {
@@ -582,27 +500,7 @@ fn a_cuckoo_host_charges_its_walk_cache_and_files_references_by_dimension() {
         "[virt.host_table]\nkind = \"cuckoo\"\nwalk_cache_entries = 64\nwalk_cache_ways = 4\nwalk_cache_latency = 50\n",
     );
     assert_ne!(system, SYSTEM, "the host table was replaced");
-    let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("sys.toml"), &system).unwrap();
-    std::fs::write(d.path().join("w.toml"), WORKLOAD).unwrap();
-    let (code, _, err) = mmusim_bounded(
-        Some(d.path()),
-        &[
-            "run",
-            "-q",
-            "--config",
-            "sys.toml",
-            "--workload",
-            "w.toml",
-            "--out",
-            "out",
-        ],
-        b"",
-        Duration::from_secs(60),
-    );
-    assert_eq!(code, 0, "{err}");
-    let text = std::fs::read_to_string(d.path().join("out/result.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let v = result(&[("sys.toml", &system), ("w.toml", WORKLOAD)], &RUN_FILES);
     let t = &v["stats"]["total"];
     let host_walks = u(t, "/virt/host_lookups") - u(t, "/virt/ntlb_hits");
     assert!(host_walks > 0);
@@ -623,43 +521,24 @@ fn a_cuckoo_host_charges_its_walk_cache_and_files_references_by_dimension() {
 /// their flushes, an NTLB) gives the same bytes twice.
 #[test]
 fn virtualized_runs_are_deterministic() {
-    let d = tempfile::tempdir().unwrap();
     let w = "name = \"unmapper\"\naccesses = 8_000\nseed = 1\nwrite_fraction = 0.2\n\
              [generator]\nkind = \"sequential\"\nfootprint = \"8MiB\"\nstride = 4096\n\
              [[event]]\nat = 2000\nevery = 2000\nkind = \"munmap\"\nprocess = 0\noffset = 0\nlen = \"16KiB\"\n";
-    std::fs::write(d.path().join("w.toml"), w).unwrap();
-    let run = |out: &str| {
-        let args = [
-            "run",
-            "-q",
-            "-c",
-            "skylake-vm",
-            "-w",
-            "w.toml",
-            "--out",
-            out,
-            "--set",
-            "sim.cores=4",
-            "--set",
-            "os.sched.threads=4",
-            "--set",
-            "virt.host_sched.threads_per_core=2",
-            "--set",
-            "virt.host_sched.quantum_cycles=50000",
-            "--set",
-            "virt.shootdown.scheme=\"pv_flush\"",
-            "--set",
-            "virt.host.huge_pages.policy=\"promote\"",
-            "--set",
-            "virt.host.huge_pages.promote_threshold=8",
-            "--set",
-            "virt.ntlb={entries=16, latency=1}",
-        ];
-        let (code, _, err) = mmusim_bounded(Some(d.path()), &args, b"", Duration::from_secs(60));
-        assert_eq!(code, 0, "{err}");
-        std::fs::read(d.path().join(out).join("result.json")).unwrap()
-    };
-    let (a, b) = (run("a"), run("b"));
+    let mut args = vec!["run", "-q", "-c", "skylake-vm", "-w", "w.toml"];
+    for s in [
+        "sim.cores=4",
+        "os.sched.threads=4",
+        "virt.host_sched.threads_per_core=2",
+        "virt.host_sched.quantum_cycles=50000",
+        "virt.shootdown.scheme=\"pv_flush\"",
+        "virt.host.huge_pages.policy=\"promote\"",
+        "virt.host.huge_pages.promote_threshold=8",
+        "virt.ntlb={entries=16, latency=1}",
+    ] {
+        args.extend(["--set", s]);
+    }
+    let run = || result_text(&[("w.toml", w)], &args);
+    let (a, b) = (run(), run());
     assert!(!a.is_empty());
     assert!(a == b, "two runs of the same config differ");
 }

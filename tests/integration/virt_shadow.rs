@@ -20,42 +20,16 @@ use super::runs::inputs;
 use mmusim::report::RunReport;
 use mmusim::run::simulate;
 
-const SYSTEM: &str = r#"
-name = "vm-shadow-cold"
-[sim]
-cores = 1
-base_cpi = 1.0
-warmup_accesses = 0
-[[tlb]]
-name = "l1"
-level = 1
-kind = "unified"
-entries = 64
-ways = 4
-page_sizes = ["4K", "2M", "1G"]
-latency = 1
-[page_table]
-kind = "radix"
-levels = 4
-[memory]
-dram_latency = 100
-[os]
-phys_mem = "1GiB"
-frame_alloc = "sequential"
-minor_fault_cycles = 1000
-[virt]
-mode = "shadow"
-exit_cycles = 10000
-shadow_fill_cycles = 30000
-shadow_update_cycles = 7000
-[virt.host]
-phys_mem = "2GiB"
-frame_alloc = "sequential"
-minor_fault_cycles = 300000
-[virt.host_table]
-kind = "radix"
-levels = 4
-"#;
+/// The cold machine of `virt.rs` (`super::virt::SYSTEM`), in shadow mode with its fill
+/// and update costs.
+fn system() -> String {
+    let s = super::virt::SYSTEM.replace(
+        "[virt]\nexit_cycles = 10000\n",
+        "[virt]\nmode = \"shadow\"\nexit_cycles = 10000\nshadow_fill_cycles = 30000\nshadow_update_cycles = 7000\n",
+    );
+    assert!(s.contains("mode = \"shadow\""), "the [virt] line moved");
+    s.replace("name = \"vm-cold\"", "name = \"vm-shadow-cold\"")
+}
 
 const DRAM: u64 = 100;
 const G: u64 = 1_000;
@@ -72,7 +46,7 @@ fn run(workload: &str, sets: &[&str]) -> serde_json::Value {
 
 /// [`run`] on `SYSTEM` with `extra` config text appended.
 fn run_with(extra: &str, workload: &str, sets: &[&str]) -> serde_json::Value {
-    let system = format!("{SYSTEM}{extra}");
+    let system = format!("{}{extra}", system());
     let r: RunReport = simulate(&inputs(Some(&system), Some(workload), sets), &mut |_, _| {})
         .unwrap_or_else(|e| panic!("{e}"));
     for c in &r.stats.cores {
@@ -316,7 +290,7 @@ fn shadow_costs_beyond_any_real_handler_are_refused_with_their_key_paths() {
     use mmusim::config::SystemConfig;
     use mmusim::loader::load;
     let problems = |fill: u64, update: u64| {
-        let text = SYSTEM
+        let text = system()
             .replace(
                 "shadow_fill_cycles = 30000",
                 &format!("shadow_fill_cycles = {fill}"),
