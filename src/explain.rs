@@ -630,7 +630,7 @@ fn nested_step(o: &mut String, e: &Event, mem: &[(String, u64)], walk: usize) {
         } => {
             let _ = writeln!(
                 o,
-                "  EPT violation: a VM exit ({exit_cycles} cycles) and the host backs gPA {:#x} ({host_cycles} cycles); the access walks again",
+                "  EPT violation: a VM exit ({exit_cycles} cycles) and the host backs gPA {:#x} ({host_cycles} cycles)",
                 gpa.0
             );
         }

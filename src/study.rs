@@ -436,9 +436,9 @@ mod tests {
 
     /// Pages 0, 0, 1 on both machines. By hand (the derivation in
     /// `tests/integration/virt.rs`, `a_cold_vm_walks_faults_and_exits_exactly_as_derived_by_hand`):
-    /// nested, 10 walks make 164 references, 27 of them guest entries, so 137 host
-    /// references; 6 EPT violations, each an exit X and a host fault F, over 3 accesses:
-    /// 6 X / 3 = 20,000 and 6 F / 3 = 600,000 cycles per access. Native: access 1 walks
+    /// nested, 4 walks make 73 references (18.25 a walk), 13 of them guest entries, so 60
+    /// host references (15 a walk); 5 EPT violations, each an exit X and a host fault F,
+    /// over 3 accesses: 5 X / 3 = 16,666.67 and 5 F / 3 = 500,000 cycles per access. Native: access 1 walks
     /// once to the root's empty entry (1 read), faults and walks 4; access 3 walks 4 to
     /// the empty leaf entry, faults and walks 4: 13 reads in 4 walks = 3.25. A native
     /// machine takes no exits and makes no host references: 0.
@@ -460,6 +460,6 @@ mod tests {
         let csv = run_study(&d.join("spec.toml"), None, &|_, _| {}).unwrap();
         let rows: Vec<&str> = csv.lines().collect();
         assert_eq!(rows[1], "native,w,3.25,0,0,0,0,0,0,0");
-        assert_eq!(rows[2], "vm,w,16.4,13.7,6,20000,600000,0,0,0");
+        assert_eq!(rows[2], "vm,w,18.25,15,5,16666.666666666668,500000,0,0,0");
     }
 }

@@ -155,7 +155,7 @@ impl<PT: PageTable> Simulator<PT> {
                 Core::new(cfg, i, (n, n_tasks), s)
             })
             .collect();
-        Ok(Simulator {
+        let mut sim = Simulator {
             cores,
             sh: Shared {
                 mem: MemorySystem::new(&cfg.memory, n, crate::util::splitmix64(seed ^ 0x3e3)),
@@ -205,7 +205,17 @@ impl<PT: PageTable> Simulator<PT> {
             vipi: (cfg.virt.as_ref()).map(|v| crate::virt::vipi::from_config(&v.shootdown)),
             stop: None,
             interrupted: false,
-        })
+        };
+        // The guest kernel zeroed each address space's first table when it made it:
+        // the host has backed it (a walk of any address reads it).
+        if let Some(hv) = (sim.sh.virt.as_deref_mut()).filter(|hv| !hv.shadow_mode()) {
+            for (i, pt) in sim.spaces.iter().enumerate() {
+                let asid = if PT::SHARED { 1 } else { i as u16 + 1 };
+                let mut build = crate::virt::VirtStats::default();
+                hv.back_guest_fault(pt, asid, crate::addr::VirtAddr(0), &mut build, |_, _| {})?;
+            }
+        }
+        Ok(sim)
     }
 
     /// Index in `spaces` of address space `asid`'s table.

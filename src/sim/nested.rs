@@ -56,7 +56,32 @@ pub(super) fn walk_virt<PT: PageTable, R: Recorder>(
                     let cycles = sh.fx.cycles;
                     rec.event(Event::Fault { cycles, evicted });
                 }
-                let c = apply_fault(core, &mut sh.fx, &mut sh.mail, sh.virt.as_deref_mut());
+                let mut c = apply_fault(core, &mut sh.fx, &mut sh.mail, sh.virt.as_deref_mut());
+                // The handler zeroed what it mapped and wrote its tables: the host backs
+                // those pages now, inside the guest's fault.
+                let hv = (sh.virt.as_deref_mut()).expect("a virtualized machine");
+                let exits_before = core.virt.exits.ept_violation;
+                let (h, flush) =
+                    hv.back_guest_fault(&*pt, core.asid, va, &mut core.virt, |gpa, f| {
+                        if R::ON {
+                            rec.event(Event::HostFault {
+                                gpa,
+                                exit_cycles: f.exit_cycles,
+                                host_cycles: f.host_cycles,
+                            });
+                        }
+                    })?;
+                if flush {
+                    host_flush_local(core, hv, &mut sh.mail);
+                }
+                let exits = core.virt.exits.ept_violation - exits_before;
+                if core.flush_on_exit && exits > 0 {
+                    // No VPIDs: each exit flushes; one flush covers them all (the guest
+                    // runs no access in between), each is counted.
+                    core.vpid_flush();
+                    core.virt.vpid_flushes += exits - 1;
+                }
+                c += h;
                 super::overflow::check(core, t, c)?;
                 fault += c;
             }

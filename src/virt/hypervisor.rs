@@ -149,6 +149,8 @@ pub struct Hypervisor {
     pub host_stats: OsStats,
     /// A host-initiated flush waits for the engine to reach the other vCPUs.
     pub flush_pending: bool,
+    /// The guest walk's steps, reused by [`Hypervisor::back_guest_fault`].
+    steps: Vec<crate::pagetable::WalkStep>,
 }
 
 /// The VM the machine's processes run in.
@@ -166,6 +168,7 @@ impl Hypervisor {
             shadow: None,
             host_stats: OsStats::default(),
             flush_pending: false,
+            steps: Vec::with_capacity(16),
         })
     }
 
@@ -255,6 +258,62 @@ impl Hypervisor {
         let c = (self.fx.cycles, flush);
         self.fx.clear();
         Ok(c)
+    }
+
+    /// The guest's fault handler mapped `va`: it zeroed the new page and wrote the entries
+    /// of the tables on the way (zeroing any it created), so every guest-physical page it
+    /// touched that the host has not backed yet is backed now, inside the guest's fault:
+    /// an EPT violation each (an exit and a host fault, counted as the walker's are), a
+    /// guest huge page over smaller host pages one host page at a time. Returns the
+    /// cycles and whether a host fault changed existing host translations (a
+    /// host-initiated flush is then due). `rec` hears each violation.
+    pub fn back_guest_fault<PT: crate::pagetable::PageTable>(
+        &mut self,
+        guest: &PT,
+        asid: u16,
+        va: VirtAddr,
+        stats: &mut VirtStats,
+        mut on_fault: impl FnMut(GuestPhysAddr, &HostFault),
+    ) -> Result<(u64, bool), SimError> {
+        let (mut cycles, mut flush) = (0u64, false);
+        let mut steps = std::mem::take(&mut self.steps);
+        steps.clear();
+        let g = guest.walk(asid, va, None, &mut steps);
+        // The tables' pages first (the handler writes the entries top down), then the
+        // data page.
+        let data = g.map(|g| (g.frame.0, g.frame.0 + g.size.bytes()));
+        let pages =
+            (steps.iter()).map(|st| (st.pte_addr.0 & !0xfff, (st.pte_addr.0 & !0xfff) + 0x1000));
+        let mut result = Ok(());
+        for (start, end) in pages.chain(data) {
+            let mut gpa = start;
+            while gpa < end {
+                let size = match self.translate(VM, GuestPhysAddr(gpa)) {
+                    Some(h) => h.size,
+                    None => match self.ept_violation(VM, GuestPhysAddr(gpa), stats) {
+                        Ok(f) => {
+                            on_fault(GuestPhysAddr(gpa), &f);
+                            cycles = cycles.saturating_add(f.cycles());
+                            flush |= f.flush;
+                            match self.translate(VM, GuestPhysAddr(gpa)) {
+                                Some(h) => h.size,
+                                None => crate::addr::PageSize::Size4K,
+                            }
+                        }
+                        Err(e) => {
+                            result = Err(e);
+                            break;
+                        }
+                    },
+                };
+                gpa = (gpa & !(size.bytes() - 1)) + size.bytes();
+            }
+            if result.is_err() {
+                break;
+            }
+        }
+        self.steps = steps;
+        result.map(|()| (cycles, flush))
     }
 
     /// The guest OS mapped `[start, end)` of address space `asid` and zeroed its pages
