@@ -10,6 +10,11 @@
 //! On a shadow-paging machine it also keeps the shadow tables (`shadow.rs`, its own
 //! `impl Hypervisor` block), backing gPAs with the same host fault but no EPT exit.
 //!
+//! The host backs a guest-physical page when the guest first touches it: at a guest
+//! fault, the pages its handler wrote or zeroed ([`Hypervisor::back_guest_fault`]); at a
+//! populating `mmap`, the range ([`Hypervisor::back_guest_range`]); otherwise at the
+//! walk that reaches it (an EPT violation the walker reports).
+//!
 //! In: an EPT violation (VM, gPA) from the walker. Out: what it cost ([`HostFault`]: the
 //! VM exit round trip and the host fault), counted by cause in the core's
 //! [`VirtStats`]. A host fault that changed existing host translations (a host THP
