@@ -290,31 +290,16 @@ impl Hypervisor {
         let pages =
             (steps.iter()).map(|st| (st.pte_addr.0 & !0xfff, (st.pte_addr.0 & !0xfff) + 0x1000));
         let mut result = Ok(());
-        for (start, end) in pages.chain(data) {
-            let mut gpa = start;
-            while gpa < end {
-                let size = match self.translate(VM, GuestPhysAddr(gpa)) {
-                    Some(h) => h.size,
-                    None => match self.ept_violation(VM, GuestPhysAddr(gpa), stats) {
-                        Ok(f) => {
-                            on_fault(GuestPhysAddr(gpa), &f);
-                            cycles = cycles.saturating_add(f.cycles());
-                            flush |= f.flush;
-                            match self.translate(VM, GuestPhysAddr(gpa)) {
-                                Some(h) => h.size,
-                                None => crate::addr::PageSize::Size4K,
-                            }
-                        }
-                        Err(e) => {
-                            result = Err(e);
-                            break;
-                        }
-                    },
-                };
-                gpa = (gpa & !(size.bytes() - 1)) + size.bytes();
-            }
-            if result.is_err() {
-                break;
+        for span in pages.chain(data) {
+            match self.back_span(span, stats, &mut on_fault) {
+                Ok((c, f, _)) => {
+                    cycles = cycles.saturating_add(c);
+                    flush |= f;
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
             }
         }
         self.steps = steps;
@@ -345,29 +330,50 @@ impl Hypervisor {
                 continue;
             };
             let page_end = (va & !(g.size.bytes() - 1)) + g.size.bytes();
-            let mut gpa = g.frame.0 + (va & (g.size.bytes() - 1));
-            let gpa_end = g.frame.0 + g.size.bytes();
-            while gpa < gpa_end {
-                let h = match self.translate(VM, GuestPhysAddr(gpa)) {
-                    Some(h) => h,
-                    None => {
-                        let f = self.ept_violation(VM, GuestPhysAddr(gpa), &mut scratch)?;
-                        cycles = cycles.saturating_add(f.cycles());
-                        flush |= f.flush;
-                        stats.event_ept_violations += 1;
-                        (self.translate(VM, GuestPhysAddr(gpa))).ok_or_else(|| {
-                            SimError(format!(
-                                "guest-physical {gpa:#x} not backed after its host fault"
-                            ))
-                        })?
-                    }
-                };
-                gpa = (gpa & !(h.size.bytes() - 1)) + h.size.bytes();
-            }
+            let span = (
+                g.frame.0 + (va & (g.size.bytes() - 1)),
+                g.frame.0 + g.size.bytes(),
+            );
+            let (c, f, n) = self.back_span(span, &mut scratch, &mut |_, _| {})?;
+            cycles = cycles.saturating_add(c);
+            flush |= f;
+            stats.event_ept_violations += n;
             va = page_end;
         }
         stats.event_cycles = stats.event_cycles.saturating_add(cycles);
         Ok((cycles, flush))
+    }
+
+    /// Backs every host page of guest-physical `[from, to)` the host has not backed yet,
+    /// an EPT violation each (counted in `stats`, told to `on_fault`): the cycles,
+    /// whether a host translation changed, and the violations taken.
+    fn back_span(
+        &mut self,
+        (from, to): (u64, u64),
+        stats: &mut VirtStats,
+        on_fault: &mut impl FnMut(GuestPhysAddr, &HostFault),
+    ) -> Result<(u64, bool, u64), SimError> {
+        let (mut cycles, mut flush, mut n) = (0u64, false, 0u64);
+        let mut gpa = from;
+        while gpa < to {
+            let h = match self.translate(VM, GuestPhysAddr(gpa)) {
+                Some(h) => h,
+                None => {
+                    let f = self.ept_violation(VM, GuestPhysAddr(gpa), stats)?;
+                    on_fault(GuestPhysAddr(gpa), &f);
+                    cycles = cycles.saturating_add(f.cycles());
+                    flush |= f.flush;
+                    n += 1;
+                    (self.translate(VM, GuestPhysAddr(gpa))).ok_or_else(|| {
+                        SimError(format!(
+                            "guest-physical {gpa:#x} not backed after its host fault"
+                        ))
+                    })?
+                }
+            };
+            gpa = (gpa & !(h.size.bytes() - 1)) + h.size.bytes();
+        }
+        Ok((cycles, flush, n))
     }
 
     /// Bytes of the host tables.
