@@ -179,6 +179,8 @@ impl Walker {
         let mut pte_cycles = 0;
         let mut slowest = 0;
         let mut prev = None;
+        // Guest entries read (the guest walk caches learn from those only, below).
+        let mut read = 0;
         let ns = &mut self.stats.nested;
         for r in &parts.refs {
             let (lat, served_by) = mem.read_from(core, r.hpa, true);
@@ -200,14 +202,12 @@ impl Walker {
             ns.refs[g.min(MAX_LEVEL)][h.min(MAX_LEVEL)] += 1;
             // By dimension from the reference itself: hashed designs have no levels.
             ns.by_dim[r.dim as usize] += 1;
+            read += (r.dim == crate::virt::Dimension::GuestPte) as usize;
         }
         pte_cycles += slowest;
         // The guest walk caches learn the guest tables the walk read, as natively: only
         // from the guest entries actually read (a walk that ended at an EPT violation has
         // not seen the tables the later ones point to).
-        let read = (parts.refs.iter())
-            .filter(|r| r.dim == crate::virt::Dimension::GuestPte)
-            .count();
         let steps = parts.scratch.guest_steps();
         let steps = &steps[..read.min(steps.len())];
         learn(&mut self.pscs, asid, gva, guest, steps);
