@@ -433,27 +433,13 @@ fn lru_keeps_the_guest_tables_region_and_lets_the_data_regions_evict_each_other(
 
 #[test]
 fn a_hashed_host_table_has_no_levels_to_cache_but_the_ntlb_still_serves_it() {
-    use crate::config::OsConfig;
-    use crate::pagetable::inverted::{Inverted, InvertedConfig};
-    use crate::pagetable::{Radix, Walkable};
+    use crate::pagetable::Walkable;
     // A 4-level radix guest (4K pages) over an inverted host table: the walk caches are
     // never probed (lookups stay 0) while every host walk is still one probe of the
     // NTLB (5 per nested walk). Cold: the uncached walk. Again: 5 NTLB hits, the 4
     // guest reads only.
     let gva = VirtAddr(0x7f12_3456_7abc);
-    let mut gframes = FrameAllocator::new(4 << 30, FrameAlloc::Shuffled, 7);
-    let mut hframes = FrameAllocator::new(16 << 30, FrameAlloc::Shuffled, 8);
-    let mut guest = Radix::new(&[9, 9, 9, 9], &mut gframes).unwrap();
-    let f = gframes.alloc(PageSize::Size4K).unwrap();
-    guest
-        .map(GUEST, gva, PageSize::Size4K, PhysAddr(f), &mut gframes)
-        .unwrap();
-    let mut host = Inverted::new(
-        &InvertedConfig::default(),
-        &OsConfig::with_memory(16 << 30),
-        &mut hframes,
-    )
-    .unwrap();
+    let (guest, mut host, mut hframes) = super::tests::radix_over_inverted(gva);
     let mut steps = Vec::new();
     let gt = guest.walk(GUEST, gva, None, &mut steps).unwrap();
     let mut gpas: Vec<u64> = steps.iter().map(|s| s.pte_addr.0).collect();

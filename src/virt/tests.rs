@@ -328,6 +328,25 @@ fn reused_buffers_do_not_grow_on_a_second_walk() {
 /// data's, then checks the nested walk against both tables' own walks: per guest read,
 /// the host's reads of its gPA then the read at the host's translation; then the host's
 /// reads of the final gPA. Returns the reference count.
+/// A 4-level radix guest mapping the 4K page of `gva` over an empty inverted host table,
+/// and the host's frames.
+pub(super) fn radix_over_inverted(
+    gva: VirtAddr,
+) -> (Radix, crate::pagetable::Inverted, FrameAllocator) {
+    use crate::config::OsConfig;
+    use crate::pagetable::inverted::{Inverted, InvertedConfig};
+    let mut gframes = FrameAllocator::new(4 << 30, FrameAlloc::Shuffled, 7);
+    let mut hframes = FrameAllocator::new(16 << 30, FrameAlloc::Shuffled, 8);
+    let mut guest = Radix::new(&[9, 9, 9, 9], &mut gframes).unwrap();
+    let f = gframes.alloc(PageSize::Size4K).unwrap();
+    guest
+        .map(GUEST, gva, PageSize::Size4K, PhysAddr(f), &mut gframes)
+        .unwrap();
+    let cfg = (InvertedConfig::default(), OsConfig::with_memory(16 << 30));
+    let host = Inverted::new(&cfg.0, &cfg.1, &mut hframes).unwrap();
+    (guest, host, hframes)
+}
+
 fn generic_case<G: Walkable + Mappable, H: Walkable + Mappable>(
     guest: &G,
     host: &mut H,
@@ -416,19 +435,7 @@ fn hashed_designs_work_in_either_dimension() {
 
     // A 4-level radix guest over an inverted host: 4 guest reads, each after a host
     // lookup, and one for the data.
-    let mut gframes = FrameAllocator::new(4 << 30, FrameAlloc::Shuffled, 7);
-    let mut hframes = FrameAllocator::new(16 << 30, FrameAlloc::Shuffled, 8);
-    let mut guest = Radix::new(&[9, 9, 9, 9], &mut gframes).unwrap();
-    let f = gframes.alloc(PageSize::Size4K).unwrap();
-    guest
-        .map(GUEST, gva, PageSize::Size4K, PhysAddr(f), &mut gframes)
-        .unwrap();
-    let mut host = Inverted::new(
-        &InvertedConfig::default(),
-        &OsConfig::with_memory(16 << 30),
-        &mut hframes,
-    )
-    .unwrap();
+    let (guest, mut host, mut hframes) = radix_over_inverted(gva);
     let n = generic_case(&guest, &mut host, &mut hframes, gva);
     assert!(n > 4 * 2, "at least one host read per host lookup: {n}");
 }

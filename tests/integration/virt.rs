@@ -78,10 +78,10 @@ fn result(files: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
 const RUN_FILES: [&str; 6] = ["run", "-q", "--config", "sys.toml", "--workload", "w.toml"];
 
 /// The result of `workload` on `preset` with each of `sets` (`key=value`).
-fn on_preset(preset: &str, workload: &str, sets: &[String]) -> serde_json::Value {
+fn on_preset(preset: &str, workload: &str, sets: &[impl AsRef<str>]) -> serde_json::Value {
     let mut args = vec!["run", "-q", "-c", preset, "-w", "w.toml"];
     for s in sets {
-        args.extend(["--set", s.as_str()]);
+        args.extend(["--set", s.as_ref()]);
     }
     result(&[("w.toml", workload)], &args)
 }
@@ -417,16 +417,13 @@ fn explain_shows_each_reference_of_the_nested_walks() {
 fn a_host_collapse_flushes_the_vm_on_every_vcpu() {
     let w = "name = \"loop\"\naccesses = 20_000\nseed = 1\n[generator]\nkind = \"sequential\"\n\
              footprint = \"8MiB\"\nstride = 4096\n";
-    let sets: Vec<String> = [
+    let sets = [
         "sim.warmup_accesses=0",
         "sim.cores=2",
         "os.sched.threads=2",
         "virt.host.huge_pages.policy=\"promote\"",
         "virt.host.huge_pages.promote_threshold=2",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
     let v = on_preset("skylake-vm", w, &sets);
     let cores = v["stats"]["cores"].as_array().unwrap();
     let started: u64 = cores.iter().map(|c| u(c, "/virt/host_flushes")).sum();
@@ -451,17 +448,14 @@ fn a_host_collapse_flushes_the_vm_on_every_vcpu() {
 #[test]
 fn vcpus_keep_their_tlb_entries_only_with_enough_vpids() {
     let run = |vpids: u32| {
-        let sets: Vec<String> = [
+        let sets = [
             "sim.warmup_accesses=0",
             "sim.cores=2",
             "os.sched.threads=2",
             "virt.host_sched.threads_per_core=2",
             "virt.host_sched.quantum_cycles=100000",
             &format!("virt.vpids={vpids}"),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ];
         let v = on_preset("skylake-vm", UNMAPPER, &sets);
         v["stats"]["cores"].as_array().unwrap().clone()
     };
@@ -548,16 +542,13 @@ fn virtualized_runs_are_deterministic() {
 #[test]
 fn a_walk_through_stale_host_caches_is_a_spurious_ept_violation() {
     let w = "name = \"u\"\naccesses = 20_000\nseed = 3\n[generator]\nkind = \"uniform\"\nfootprint = \"64MiB\"\n";
-    let sets: Vec<String> = [
+    let sets = [
         "sim.warmup_accesses=0",
         "sim.cores=2",
         "os.sched.threads=2",
         "virt.host.huge_pages.policy=\"promote\"",
         "virt.host.huge_pages.promote_threshold=2",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
     let v = on_preset("skylake-vm", w, &sets);
     let t = &v["stats"]["total"];
     let spurious = u(t, "/virt/spurious_ept_violations");
