@@ -307,7 +307,10 @@ fn core_report(c: &CoreStats) -> CoreReport {
         + sd.initiator_cycles
         + sd.remote_cycles
         + c.virt.as_ref().map_or(0, |(_, v)| {
-            v.preempted_cycles + v.host_flush_cycles + v.host_flush_remote_cycles
+            v.preempted_cycles
+                + v.host_flush_cycles
+                + v.host_flush_remote_cycles
+                + v.vm_switch_cycles
         });
     CoreReport {
         accesses: k.accesses,

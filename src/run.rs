@@ -366,7 +366,10 @@ fn footprint_check(
     // page (radix; hashed designs' tables are allocated at start from it too).
     let data = range.max(populated);
     let per_space = data.saturating_add(data / 512);
-    let spaces = system.os.processes(system.sim.cores) as u64;
+    // Each VM's guest-physical memory holds its own processes' (the most any VM has:
+    // VMs take consecutive blocks of processes, so ceil(processes / VMs)).
+    let vms = system.virt.as_ref().map_or(1, |v| v.vms.max(1)) as u64;
+    let spaces = (system.os.processes(system.sim.cores) as u64).div_ceil(vms);
     let need = per_space.saturating_mul(spaces);
     let have = system.os.phys_mem.0;
     (need > have).then(|| {

@@ -197,7 +197,7 @@ fn virt_metric(t: &crate::report::CoreReport, name: &str) -> Option<f64> {
             (causes
                 + hv(|h| h.event_ept_violations)
                 + hv(|h| h.vipi_send_exits + h.vipi_hypercall_exits + h.vipi_kicks)
-                + hv(|h| h.host_kicks)) as f64
+                + hv(|h| h.host_kicks + h.vm_switches)) as f64
         }
         "exit_cycles_per_access" => per(hv(|h| h.exit_cycles), t.accesses),
         "host_fault_cycles_per_access" => per(hv(|h| h.host_fault_cycles), t.accesses),

@@ -150,7 +150,8 @@ const VIRT: &[(&str, &str, bool, bool, Getter)] = &[
         },
     ),
     // Every cause: EPT violations (in translation, at OS events), a guest shootdown's
-    // IPI sends and hypercalls, kicks out of the guest, shadow paging's exits.
+    // IPI sends and hypercalls, kicks out of the guest, shadow paging's exits, VM
+    // switches (several VMs; absent otherwise).
     ("virt_exits", "VM exits", true, false, |t| {
         let v = &t["virt"];
         let others = [
@@ -160,13 +161,15 @@ const VIRT: &[(&str, &str, bool, bool, Getter)] = &[
             "vipi_kicks",
             "host_kicks",
         ];
+        let switches = v.get("vm_switches").into_iter();
         let shadow = v["shadow"]["exits"]
             .as_object()
             .into_iter()
             .flat_map(|m| m.values());
         let causes = (v["exits"].as_object()?.values())
             .chain(others.iter().map(|k| &v[*k]))
-            .chain(shadow);
+            .chain(shadow)
+            .chain(switches);
         causes.map(Value::as_f64).sum()
     }),
     (

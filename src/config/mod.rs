@@ -219,7 +219,7 @@ impl SystemConfig {
         e.extend(self.os.last_problems());
         // Spans sections: the host must hold and address the guest's memory (`os`).
         if let Some(v) = &self.virt {
-            e.extend(v.validate(&self.os));
+            e.extend(v.validate(&self.os, cores));
         }
         e
     }

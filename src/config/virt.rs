@@ -52,6 +52,15 @@ pub struct NtlbConfig {
 pub struct VirtConfig {
     #[serde(default)]
     pub mode: VirtMode,
+    /// Virtual machines (1 to [`MAX_VMS`]), each with its own guest OS (`[os]`, the same
+    /// for all: its own guest-physical memory of `os.phys_mem`), its own host table and
+    /// its processes: process i of P runs in VM `i * vms / P + 1` (consecutive blocks),
+    /// a forked child in its parent's. A core whose processes belong to several VMs
+    /// switches VMs when [os.sched] switches between them (a VM exit, the host's switch,
+    /// and a VPID for the incoming VM: `vpids`). Left out of the serialised config at 1,
+    /// so one-VM configs keep their hash.
+    #[serde(default = "one_vm", skip_serializing_if = "is_one")]
+    pub vms: u32,
     /// The hypervisor's OS: host-physical memory and how it backs the VM's memory.
     pub host: OsConfig,
     /// The host table (EPT/NPT): `kind = "radix"` (4 or 5 levels) or `"cuckoo"`.
@@ -101,6 +110,18 @@ pub struct VirtConfig {
     pub shadow_update_cycles: u64,
 }
 
+fn one_vm() -> u32 {
+    1
+}
+
+fn is_one(v: &u32) -> bool {
+    *v == 1
+}
+
+/// Most virtual machines on one machine: each has its own guest OS model and host table
+/// (KVM's own limit is far higher; 64 keeps a mistyped count from building thousands).
+pub const MAX_VMS: u32 = 64;
+
 fn all_vpids() -> u32 {
     65_535
 }
@@ -117,9 +138,10 @@ fn is_zero(v: &u64) -> bool {
 const MAX_NTLB_ENTRIES: u32 = 256;
 
 impl VirtConfig {
-    /// Problems of `[virt]` for a guest whose OS is `guest_os`.
-    pub fn validate(&self, guest_os: &OsConfig) -> Vec<(String, String)> {
+    /// Problems of `[virt]` for a guest whose OS is `guest_os`, on `cores` cores.
+    pub fn validate(&self, guest_os: &OsConfig, cores: u32) -> Vec<(String, String)> {
         let mut e = Vec::new();
+        e.extend(self.vm_problems(guest_os, cores));
         // The host's own keys, checked as `[os]` and `[page_table]` check theirs, under
         // this section's paths. One host "process" per VM: the VM's host table.
         let host_keys = (self.host.validate(1, &self.host_table).into_iter())
@@ -165,11 +187,16 @@ impl VirtConfig {
                 ),
             ));
         }
-        if self.host.phys_mem.0 < guest_mem {
+        let all_guests = guest_mem.saturating_mul(self.vms.clamp(1, MAX_VMS) as u64);
+        if self.host.phys_mem.0 < all_guests {
+            let vms = match self.vms {
+                1 => "the VM's".to_string(),
+                n => format!("{n} VMs x"),
+            };
             e.push((
                 "virt.host.phys_mem".into(),
                 format!(
-                    "{} of host memory cannot back the VM's {} (os.phys_mem): host overcommit needs host paging, not modelled yet",
+                    "{} of host memory cannot back {vms} {} (os.phys_mem): host overcommit needs host paging, not modelled yet",
                     self.host.phys_mem, guest_os.phys_mem
                 ),
             ));
@@ -256,6 +283,39 @@ impl VirtConfig {
                     ),
                 ));
             }
+        }
+        e
+    }
+}
+
+impl VirtConfig {
+    /// Problems of `vms`: each VM needs a process of its own, and the host threads of
+    /// `host_sched` stand for VMs the model does not run, which several simulated VMs
+    /// would have to share VPIDs with (not modelled).
+    fn vm_problems(&self, guest_os: &OsConfig, cores: u32) -> Vec<(String, String)> {
+        let mut e = Vec::new();
+        if self.vms == 0 || self.vms > MAX_VMS {
+            e.push((
+                "virt.vms".into(),
+                format!("must be 1 to {MAX_VMS}, not {}", self.vms),
+            ));
+            return e;
+        }
+        let procs = guest_os.processes(cores);
+        if self.vms > procs {
+            e.push((
+                "virt.vms".into(),
+                format!(
+                    "{} VMs need at least as many processes, and the machine runs {procs} (raise os.sched.processes)",
+                    self.vms
+                ),
+            ));
+        }
+        if self.vms > 1 && self.host_sched.threads_per_core > 1 {
+            e.push((
+                "virt.host_sched.threads_per_core".into(),
+                "with several VMs their vCPUs share the cores through [os.sched] (a VM switch where it switches between VMs); host threads beside them stand for VMs not simulated, whose VPID use with the simulated ones is not modelled: use 1, or more processes per core".into(),
+            ));
         }
         e
     }

@@ -174,6 +174,9 @@ pub const VIRT: &[(&str, &str)] = &[
     ("virt_exits_pf_intercept", "/virt/shadow/exits/pf_intercept"),
     ("virt_exits_pt_write", "/virt/shadow/exits/pt_write"),
     ("virt_exits_cr3_write", "/virt/shadow/exits/cr3_write"),
+    // Several VMs: switches of a core between VMs' vCPUs (an exit each), their cycles.
+    ("virt_exits_vm_switch", "/virt/vm_switches"),
+    ("virt_vm_switch_cycles", "/virt/vm_switch_cycles"),
     // Among the EPT violations: those through host caches a host change had made
     // stale; and host-initiated flushes (a host THP collapse) started.
     (

@@ -69,6 +69,7 @@ fn virt_exits(h: &crate::virt::VirtStats) -> u64 {
         + x.pf_intercept
         + x.pt_write
         + x.cr3_write
+        + h.vm_switches
 }
 
 /// A count, shown only when not 0.
@@ -422,6 +423,7 @@ impl RunReport {
                 ("#PF intercepts", nz(h.shadow.exits.pf_intercept)),
                 ("page-table writes", nz(h.shadow.exits.pt_write)),
                 ("CR3 writes", nz(h.shadow.exits.cr3_write)),
+                ("VM switches", nz(h.vm_switches)),
                 ("exit cycles", some(h.exit_cycles)),
                 ("host fault cycles", some(h.host_fault_cycles)),
                 ("event cycles", nz(h.event_cycles)),
@@ -440,6 +442,7 @@ impl RunReport {
                 ("host flushes taken", nz(h.host_flushes_taken)),
                 ("their cycles", nz(h.host_flush_remote_cycles)),
                 ("VPID flushes", nz(h.vpid_flushes)),
+                ("VM switch cycles", nz(h.vm_switch_cycles)),
             ],
         );
         let sh = &h.shadow;

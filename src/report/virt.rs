@@ -82,4 +82,22 @@ pub struct HostReport {
     /// Bytes of the shadow tables (shadow paging only), in host memory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shadow_table_bytes: Option<u64>,
+    /// Each VM's share, on a machine of several VMs (left out with one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vms: Vec<VmReport>,
+}
+
+/// One VM of several, at the end of the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct VmReport {
+    pub vm: u16,
+    /// Its guest address spaces (process address-space ids, forked children included).
+    pub asids: Vec<u16>,
+    /// Its guest OS's guest-physical memory in use, and its guest page tables' bytes.
+    pub guest_phys_bytes_in_use: u64,
+    pub guest_page_table_bytes: u64,
+    /// Bytes of its host table.
+    pub host_table_bytes: u64,
+    /// Switches of a core to this VM's vCPU from another VM's (all cores).
+    pub vm_switches_in: u64,
 }

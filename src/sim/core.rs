@@ -97,6 +97,8 @@ pub(super) fn base_cycles(instructions: u64, cpi_milli: u64) -> u64 {
 pub(super) struct Core {
     pub(super) id: usize,
     pub(super) asid: u16,
+    /// The running process's VM (1 natively).
+    pub(super) vm: u16,
     pub(super) tlbs: Tlbs,
     pub(super) walker: Walker,
     pub(super) slots: Vec<Slot>,
@@ -130,9 +132,16 @@ pub(super) struct Core {
     /// Clock at which the running process's quantum ends (`u64::MAX`: it runs on).
     pub(super) slice_end: u64,
     /// Address-space ids the TLBs hold entries of (0: not given yet), and which one
-    /// the next process without one takes.
+    /// the next process without one takes: `asids_per_core` per VM (each VM's guest
+    /// kernel has its own on its vCPU), VM v's at `(v - 1) * asids_per_core`.
     pub(super) asid_slots: Vec<u16>,
-    pub(super) next_slot: usize,
+    pub(super) next_slot: Vec<usize>,
+    /// Several VMs: the VMs holding this core's VPIDs (0: not given yet; as many as
+    /// `virt.vpids` allows up to the VM count) and which one the next VM without one
+    /// takes; switches into each VM from another (by VM).
+    pub(super) vpid_slots: Vec<u16>,
+    pub(super) next_vpid: usize,
+    pub(super) vm_switches_in: Vec<u64>,
     /// The running process's stream has ended (or it exited).
     pub(super) stream_ended: bool,
     /// The event at the front of `os_events` needs the engine (fork, exit).
@@ -179,6 +188,7 @@ impl Core {
         seed: u64,
     ) -> Core {
         let warmup = cfg.sim.warmup_accesses.accesses();
+        let vms = cfg.virt.as_ref().map_or(1, |v| v.vms.max(1) as usize);
         let host_rq = super::vcpu::host_runqueue(cfg, id);
         let mut walker = Walker::new(&cfg.walker.psc, seed);
         let mut tlbs = Tlbs::new(&cfg.tlb, seed);
@@ -193,6 +203,7 @@ impl Core {
         Core {
             id,
             asid: id as u16 + 1,
+            vm: 1,
             tlbs,
             walker,
             slots: vec![Slot::default(); cfg.walker.max_concurrent_walks as usize],
@@ -215,8 +226,11 @@ impl Core {
             proc: id,
             queue: (id..n_tasks).step_by(n).collect(),
             slice_end: u64::MAX,
-            asid_slots: vec![0; cfg.os.sched.asids_per_core as usize],
-            next_slot: 0,
+            asid_slots: vec![0; cfg.os.sched.asids_per_core as usize * vms],
+            next_slot: vec![0; vms],
+            vpid_slots: vec![0; cfg.virt.as_ref().map_or(0, |v| v.vpids as usize).min(vms)],
+            next_vpid: 0,
+            vm_switches_in: vec![0; vms],
             stream_ended: false,
             syscall: false,
             ipis: Default::default(),
@@ -243,6 +257,23 @@ impl Core {
     pub(super) fn stall(&mut self, c: u64) {
         self.stall_total += c;
         self.counters.stall_cycles += c;
+    }
+
+    /// Guest translations leave this core's TLBs and guest walk caches: the address
+    /// spaces `scope` lists (one VM's of several), or every entry (`None`).
+    pub(super) fn flush_guest(&mut self, scope: Option<&[u16]>) {
+        match scope {
+            None => {
+                self.tlbs.flush_all();
+                self.walker.flush();
+            }
+            Some(asids) => {
+                for &a in asids {
+                    self.tlbs.flush_asid(a);
+                    self.walker.flush_asid(a);
+                }
+            }
+        }
     }
 
     /// The guest's TLB entries and walk caches go for want of a VPID (`virt.vpids`).
@@ -315,11 +346,12 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
 
     let va = VirtAddr(a.vaddr);
     let store = a.kind == AccessKind::Store;
-    if sh.os.guarding() && (store || sh.os.guards_loads()) {
+    let os = &mut sh.os[super::vm_index(core.vm)];
+    if os.guarding() && (store || os.guards_loads()) {
         // An access mprotect forbade, or a store to a copy-on-write page, traps before
         // it translates: the handler opens or copies the page, and the access then
         // finds the new translation.
-        (sh.os).guard_fault(pt, core.asid, va, store, &mut core.os_stats, &mut sh.fx)?;
+        os.guard_fault(pt, core.asid, va, store, &mut core.os_stats, &mut sh.fx)?;
         let c = apply_fault(core, &mut sh.fx, &mut sh.mail, sh.virt.as_deref_mut());
         super::overflow::check(core, t, c)?;
         core.stall(c);
@@ -388,11 +420,12 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     };
     core.tlbs
         .complete(side, core.asid, va, frame, size, hit_level);
-    if sh.os.tracks_accesses() {
+    if sh.os[super::vm_index(core.vm)].tracks_accesses() {
         // Page replacement needs recency, dirty and accessed bits (off by default);
         // pages leaving the working set go.
         let (os_stats, fx) = (&mut core.os_stats, &mut sh.fx);
-        (sh.os).on_access(pt, (core.asid, va), (store, walked), os_stats, fx)?;
+        let os = &mut sh.os[super::vm_index(core.vm)];
+        os.on_access(pt, (core.asid, va), (store, walked), os_stats, fx)?;
         let os = sh.fx.cycles;
         // The OS's own cycles here are charged where it counts them; a shadow-paging
         // hypervisor's work on the evictions is the core's time.
@@ -427,7 +460,7 @@ fn full_translation<PT: PageTable>(
         return Some(g);
     };
     let gpa = crate::addr::GuestPhysAddr(g.frame.0 + va.offset(g.size));
-    let h = hv.translate(crate::virt::VM, gpa)?;
+    let h = hv.translate(hv.vm_of(asid), gpa)?;
     let size = g.size.min(h.size);
     let hpa = h.frame.0 + gpa.offset(h.size);
     Some(Translation {
@@ -543,7 +576,8 @@ fn walk_native<PT: PageTable, R: Recorder>(
         None => {
             // Not present: the OS maps the page, the access replays and walks again.
             let (os_stats, fx) = (&mut core.os_stats, &mut sh.fx);
-            let evicted = sh.os.handle_fault(pt, core.asid, va, os_stats, fx)?;
+            let os = &mut sh.os[super::vm_index(core.vm)];
+            let evicted = os.handle_fault(pt, core.asid, va, os_stats, fx)?;
             if R::ON {
                 let cycles = sh.fx.cycles;
                 rec.event(Event::Fault { cycles, evicted });

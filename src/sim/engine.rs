@@ -102,7 +102,7 @@ impl<PT: PageTable> Simulator<PT> {
         let t = self.timing;
         let n_cores = self.cores.len();
         let core = &mut self.cores[id];
-        let pt = &mut self.spaces[Self::space_index(core.asid)];
+        let pt = &mut self.spaces[Self::space_index(core.vm, core.asid)];
         let sh = &mut self.sh;
         for e in sh.mail.inboxes[id].drain(..) {
             core.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
@@ -349,6 +349,7 @@ fn core_event(core: &mut Core, mem: &mut MemorySystem, books: &mut Books, t: &Ti
         core.counters = CoreCounters::default();
         // Resident bytes are a level, not a count: they carry over.
         core.virt = Default::default();
+        core.vm_switches_in.iter_mut().for_each(|n| *n = 0);
         core.os_stats = OsStats {
             mapped_bytes: core.os_stats.mapped_bytes,
             ..OsStats::default()
@@ -405,7 +406,8 @@ fn apply_os_events<PT: PageTable>(
             break;
         }
         core.os_events.pop_front();
-        (sh.os).apply_event(pt, core.asid, ev, &mut core.os_stats, &mut sh.fx)?;
+        let os = &mut sh.os[super::vm_index(core.vm)];
+        os.apply_event(pt, core.asid, ev, &mut core.os_stats, &mut sh.fx)?;
         let mut c = apply(core, &mut sh.fx, &mut sh.mail, sh.virt.as_deref_mut());
         if let (Some(hv), EventKind::Mmap, true) = (sh.virt.as_deref_mut(), ev.kind, ev.populate) {
             // The guest zeroed the pages it populated: the host backs them now.

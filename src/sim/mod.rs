@@ -68,18 +68,27 @@ pub const BATCH: usize = 4096;
 /// effects buffer its calls fill, and the mail that carries those effects to the cores.
 struct Shared {
     mem: MemorySystem,
-    os: Os,
+    /// The OS: natively one; on a virtualized machine each VM's guest OS (VM v at
+    /// v - 1), each over its own guest-physical memory.
+    os: Vec<Os>,
     fx: Effects,
     mail: Mail,
-    /// The hypervisor of a virtualized machine (`[virt]`): `os` is then the guest's.
+    /// The hypervisor of a virtualized machine (`[virt]`): `os` is then the guests'.
     virt: Option<Box<crate::virt::Hypervisor>>,
+}
+
+/// Index in [`Shared::os`] of VM `vm`'s OS (1 natively).
+#[inline(always)]
+fn vm_index(vm: u16) -> usize {
+    vm as usize - 1
 }
 
 /// A machine built from a config, generic over the page-table design.
 pub struct Simulator<PT: PageTable = Radix> {
     cores: Vec<Core>,
     procs: Vec<Process>,
-    /// One table per process, or one for all when the design is global.
+    /// One table per process, or one for all when the design is global (one per VM on
+    /// a machine of several: each VM's guest-physical memory is its own).
     spaces: Vec<PT>,
     sh: Shared,
     timing: Timing,
@@ -137,16 +146,33 @@ impl<PT: PageTable> Simulator<PT> {
         let topology = topology::Topology::new(&cfg.topology, n)
             .map_err(|(k, m)| SimError(format!("{k}: {m}")))?;
         let seed = cfg.sim.seed;
-        let mut os = Os::new(&cfg.os, crate::util::splitmix64(seed ^ 0x05));
-        let n_spaces = if PT::SHARED { 1 } else { n_procs };
-        let mut spaces = Vec::with_capacity(n_spaces);
-        for _ in 0..n_spaces {
-            spaces.push(make_pt(&mut os.frames)?);
+        let vms = cfg.virt.as_ref().map_or(1, |v| v.vms.max(1)) as usize;
+        // VM 1's (the native OS's) seed is the one a one-VM machine always had.
+        let mut oses: Vec<Os> = (0..vms)
+            .map(|v| {
+                Os::new(
+                    &cfg.os,
+                    crate::util::splitmix64(seed ^ 0x05 ^ ((v as u64) << 40)),
+                )
+            })
+            .collect();
+        // Process i of n_procs runs in VM i * vms / n_procs + 1: consecutive blocks.
+        let vm_of_proc = |i: usize| (i * vms / n_procs) as u16 + 1;
+        let mut spaces = Vec::new();
+        if PT::SHARED {
+            for os in oses.iter_mut() {
+                spaces.push(make_pt(&mut os.frames)?);
+            }
+        } else {
+            for i in 0..n_procs {
+                spaces.push(make_pt(&mut oses[vm_index(vm_of_proc(i))].frames)?);
+            }
         }
         let procs: Vec<Process> = (sources.into_iter().enumerate())
             .map(|(i, source)| {
                 let asid = (i / threads) as u16 + 1;
-                Process::new(asid, i % n, None, source, sched::ProcState::Ready)
+                let vm = vm_of_proc(i / threads);
+                Process::new((asid, vm), i % n, None, source, sched::ProcState::Ready)
             })
             .collect();
         let cores = (0..n)
@@ -159,7 +185,7 @@ impl<PT: PageTable> Simulator<PT> {
             cores,
             sh: Shared {
                 mem: MemorySystem::new(&cfg.memory, n, crate::util::splitmix64(seed ^ 0x3e3)),
-                os,
+                os: oses,
                 fx: Effects::default(),
                 mail: Mail::new(n, &cfg.shootdown),
                 virt: match &cfg.virt {
@@ -168,6 +194,9 @@ impl<PT: PageTable> Simulator<PT> {
                             v,
                             crate::util::splitmix64(seed ^ 0x4e57),
                         )?;
+                        for p in procs.iter().step_by(threads) {
+                            hv.assign(p.asid, p.vm);
+                        }
                         if v.mode == crate::config::VirtMode::Shadow {
                             let pt = &cfg.page_table;
                             hv.enable_shadow(v, pt.radix_bits(), pt.va_bits());
@@ -210,7 +239,13 @@ impl<PT: PageTable> Simulator<PT> {
         // the host has backed it (a walk of any address reads it).
         if let Some(hv) = (sim.sh.virt.as_deref_mut()).filter(|hv| !hv.shadow_mode()) {
             for (i, pt) in sim.spaces.iter().enumerate() {
-                let asid = if PT::SHARED { 1 } else { i as u16 + 1 };
+                // A global table's: that of its VM's first process.
+                let asid = match PT::SHARED {
+                    true => (sim.procs.iter().step_by(threads))
+                        .find(|p| vm_index(p.vm) == i)
+                        .map_or(1, |p| p.asid),
+                    false => i as u16 + 1,
+                };
                 let mut build = crate::virt::VirtStats::default();
                 hv.back_guest_fault(pt, asid, crate::addr::VirtAddr(0), &mut build, |_, _| {})?;
             }
@@ -218,11 +253,11 @@ impl<PT: PageTable> Simulator<PT> {
         Ok(sim)
     }
 
-    /// Index in `spaces` of address space `asid`'s table.
+    /// Index in `spaces` of the table of address space `asid` of VM `vm` (1 natively).
     #[inline(always)]
-    fn space_index(asid: u16) -> usize {
+    fn space_index(vm: u16, asid: u16) -> usize {
         if PT::SHARED {
-            0
+            vm_index(vm)
         } else {
             asid as usize - 1
         }
@@ -242,7 +277,8 @@ impl<PT: PageTable> Simulator<PT> {
                 "os.paging.replacement = \"opt\" looks ahead over one stream per address space: it needs os.sched.threads = 1".into(),
             ));
         }
-        self.sh.os.set_future(self.procs[proc].asid, vpns)
+        let p = &self.procs[proc];
+        self.sh.os[vm_index(p.vm)].set_future(p.asid, vpns)
     }
 
     /// Process `proc`'s OS events (stream position, event), in order; before the run.
@@ -251,7 +287,9 @@ impl<PT: PageTable> Simulator<PT> {
         if !events.is_empty() && !self.spaces.is_empty() && self.spaces[0].mappings(1).is_none() {
             // Forks, exits and long unmaps must know what is mapped; a design that
             // cannot list its mappings (hashed) has the OS keep a log of them.
-            self.sh.os.log_mappings();
+            for os in &mut self.sh.os {
+                os.log_mappings();
+            }
         }
         self.procs[proc].os_events = events.into();
     }
@@ -263,7 +301,7 @@ impl<PT: PageTable> Simulator<PT> {
 
     /// Whether the OS needs [`Simulator::set_future`] before the run.
     pub fn needs_future(&self) -> bool {
-        self.sh.os.needs_future()
+        self.sh.os.iter().any(|os| os.needs_future())
     }
 
     /// Record each core's counters every `window` accesses (after warm-up) during
@@ -320,7 +358,7 @@ impl<PT: PageTable> Simulator<PT> {
         for e in self.sh.mail.inboxes[core].drain(..) {
             c.tlbs.invalidate_page(e.asid, e.vaddr, e.size);
         }
-        let pt = &mut self.spaces[Self::space_index(c.asid)];
+        let pt = &mut self.spaces[Self::space_index(c.vm, c.asid)];
         self.accesses_done += 1;
         step(c, a, pt, &mut self.sh, &t, rec)
     }
@@ -359,8 +397,8 @@ impl<PT: PageTable> Simulator<PT> {
         self.sh.mem.level_names(core)
     }
 
-    /// The host translation of guest-physical `gpa` on a virtualized machine (`None`
-    /// natively, or when the host has not backed it).
+    /// The host translation of guest-physical `gpa` of the first VM on a virtualized
+    /// machine (`None` natively, or when the host has not backed it).
     pub fn host_translation(
         &self,
         gpa: crate::addr::GuestPhysAddr,
@@ -370,6 +408,10 @@ impl<PT: PageTable> Simulator<PT> {
 
     /// The page table of the address space core `core` runs (for tests and tools).
     pub fn page_table(&self, core: usize) -> &PT {
-        &self.spaces[Self::space_index(self.asid(core))]
+        let vm = match self.started {
+            true => self.cores[core].vm,
+            false => self.procs[self.cores[core].queue[0]].vm,
+        };
+        &self.spaces[Self::space_index(vm, self.asid(core))]
     }
 }

@@ -15,7 +15,6 @@ use super::shootdown::apply_fault;
 use super::Shared;
 use crate::addr::VirtAddr;
 use crate::pagetable::{PageTable, Translation};
-use crate::virt::VM;
 use crate::walker::NestedOutcome;
 use crate::SimError;
 
@@ -38,7 +37,8 @@ pub(super) fn walk_virt<PT: PageTable, R: Recorder>(
     for _ in 0..MAX_WALKS {
         let hv = (sh.virt.as_deref_mut()).expect("a virtualized machine");
         let (walker, mem) = (&mut core.walker, &mut sh.mem);
-        let r = walker.walk_nested(core.id, core.asid, VM, va, pt, hv.table(VM), mem, rec);
+        let vm = core.vm;
+        let r = walker.walk_nested(core.id, core.asid, vm, va, pt, hv.table(vm), mem, rec);
         psc += r.psc_cycles;
         pte += r.pte_cycles;
         match r.outcome {
@@ -50,8 +50,8 @@ pub(super) fn walk_virt<PT: PageTable, R: Recorder>(
                 return Ok((w.page, psc, pte, fault));
             }
             NestedOutcome::GuestFault => {
-                let evicted =
-                    (sh.os).handle_fault(pt, core.asid, va, &mut core.os_stats, &mut sh.fx)?;
+                let os = &mut sh.os[super::vm_index(core.vm)];
+                let evicted = os.handle_fault(pt, core.asid, va, &mut core.os_stats, &mut sh.fx)?;
                 if R::ON {
                     let cycles = sh.fx.cycles;
                     rec.event(Event::Fault { cycles, evicted });
@@ -86,7 +86,7 @@ pub(super) fn walk_virt<PT: PageTable, R: Recorder>(
                 fault += c;
             }
             NestedOutcome::HostFault(gpa) => {
-                let f = hv.ept_violation(VM, gpa, &mut core.virt)?;
+                let f = hv.ept_violation(vm, gpa, &mut core.virt)?;
                 if R::ON {
                     rec.event(Event::HostFault {
                         gpa,
@@ -97,7 +97,7 @@ pub(super) fn walk_virt<PT: PageTable, R: Recorder>(
                 if f.flush {
                     host_flush_local(core, hv, &mut sh.mail);
                 } else if f.spurious {
-                    core.walker.flush_vm(VM);
+                    core.walker.flush_vm(vm);
                 }
                 if core.flush_on_exit {
                     // No VPIDs: the exit and the entry flush the guest's entries.
@@ -122,9 +122,8 @@ pub(super) fn host_flush_local(
     hv: &mut crate::virt::Hypervisor,
     mail: &mut super::shootdown::Mail,
 ) {
-    core.tlbs.flush_all();
-    core.walker.flush();
-    core.walker.flush_vm(VM);
+    core.flush_guest(hv.scope(core.vm));
+    core.walker.flush_vm(core.vm);
     hv.flush_pending = true;
     mail.pending = true;
 }

@@ -15,6 +15,7 @@ use super::core::Core;
 use super::shootdown::{apply, take_ipi, Mail};
 use super::Simulator;
 use crate::pagetable::PageTable;
+use crate::virt::Hypervisor;
 use crate::workload::{Access, AccessSource, EventKind, OsEvent};
 use crate::SimError;
 use serde::Serialize;
@@ -27,6 +28,8 @@ pub type Spawner = Box<dyn FnMut(usize, u64) -> Result<Box<dyn AccessSource>, Si
 /// state (source, batch, events) is in its core and this holds placeholders.
 pub(super) struct Process {
     pub(super) asid: u16,
+    /// Its virtual machine (1 natively).
+    pub(super) vm: u16,
     pub(super) core: usize,
     parent: Option<usize>,
     source: Box<dyn AccessSource>,
@@ -41,7 +44,7 @@ pub(super) struct Process {
 
 impl Process {
     pub(super) fn new(
-        asid: u16,
+        (asid, vm): (u16, u16),
         core: usize,
         parent: Option<usize>,
         source: Box<dyn AccessSource>,
@@ -49,6 +52,7 @@ impl Process {
     ) -> Process {
         Process {
             asid,
+            vm,
             core,
             parent,
             source,
@@ -119,8 +123,11 @@ impl<PT: PageTable> Simulator<PT> {
             let core = &mut self.cores[id];
             switch_in(core, &mut self.procs[first], first);
             self.sh.mail.load(id, core.asid);
+            if let Some(hv) = self.sh.virt.as_deref() {
+                take_vpid(core, hv, &mut self.sh.mail);
+            }
             if self.sched.asids_per_core > 0 {
-                take_asid(core, &self.sched, &mut self.sh.mail);
+                take_asid(core, &self.sched, &mut self.sh.mail, None);
             }
             // A vCPU whose host slice comes later starts when it does (and its guest
             // quantum with it).
@@ -160,20 +167,25 @@ impl<PT: PageTable> Simulator<PT> {
             Some(n) => {
                 // Walks in flight finish before the kernel switches.
                 core.drain_walks(&t);
-                let (r, prev) = (core.proc, core.asid);
+                let (r, prev, prev_vm) = (core.proc, core.asid, core.vm);
                 switch_out(core, &mut self.procs[r]);
                 switch_in(core, &mut self.procs[n], n);
-                core.stall_total += self.sched.switch_cycles;
-                core.os_stats.context_switches += 1;
-                core.os_stats.switch_cycles += self.sched.switch_cycles;
+                match self.sh.virt.as_deref() {
+                    Some(hv) if core.vm != prev_vm => vm_switch(core, hv, mail),
+                    _ => {
+                        core.stall_total += self.sched.switch_cycles;
+                        core.os_stats.context_switches += 1;
+                        core.os_stats.switch_cycles += self.sched.switch_cycles;
+                        // The guest's CR3 write traps under shadow paging: an exit.
+                        if let Some(hv) = self.sh.virt.as_deref().filter(|_| core.asid != prev) {
+                            core.stall_total += hv.shadow_cr3_write(&mut core.virt);
+                        }
+                    }
+                }
                 // Threads of one process share the loaded address space: no new id,
                 // no flush (Linux does not switch the mm between them).
                 if core.asid != prev {
-                    take_asid(core, &self.sched, mail);
-                    // The guest's CR3 write traps under shadow paging: an exit.
-                    if let Some(hv) = self.sh.virt.as_deref() {
-                        core.stall_total += hv.shadow_cr3_write(&mut core.virt);
-                    }
+                    take_asid(core, &self.sched, mail, self.sh.virt.as_deref());
                 }
                 mail.load(id, core.asid);
                 let d = &mut mail.deferred[id];
@@ -236,18 +248,18 @@ impl<PT: PageTable> Simulator<PT> {
             )));
         }
         let core = &mut self.cores[id];
-        let asid = core.asid;
-        let (os, fx) = (&mut self.sh.os, &mut self.sh.fx);
+        let (asid, vm) = (core.asid, core.vm);
+        let (os, fx) = (&mut self.sh.os[super::vm_index(vm)], &mut self.sh.fx);
         if PT::SHARED {
             os.fork(
-                &mut self.spaces[0],
+                &mut self.spaces[super::vm_index(vm)],
                 None,
                 (asid, child),
                 &mut core.os_stats,
                 fx,
             )?;
         } else {
-            let space = Self::space_index(asid);
+            let space = Self::space_index(vm, asid);
             let mut c = self.spaces[space].new_space(&mut os.frames)?;
             let parent = &mut self.spaces[space];
             os.fork(parent, Some(&mut c), (asid, child), &mut core.os_stats, fx)?;
@@ -258,7 +270,11 @@ impl<PT: PageTable> Simulator<PT> {
         let os = self.sh.fx.cycles;
         // The OS's fork cycles are counted where it counts them; a shadow-paging
         // hypervisor's work on the flush is the core's time.
-        let hv = self.sh.virt.as_deref_mut();
+        let mut hv = self.sh.virt.as_deref_mut();
+        if let Some(hv) = hv.as_deref_mut() {
+            // The child lives in its parent's VM.
+            hv.assign(child, vm);
+        }
         core.stall_total += apply(core, &mut self.sh.fx, &mut self.sh.mail, hv) - os;
         let runs = child_accesses > 0;
         let source: Box<dyn AccessSource> = if runs {
@@ -278,7 +294,7 @@ impl<PT: PageTable> Simulator<PT> {
             ProcState::Done
         };
         let parent = Some(core.proc);
-        (self.procs).push(Process::new(child, id, parent, source, state));
+        (self.procs).push(Process::new((child, vm), id, parent, source, state));
         if runs {
             core.queue.push(ci);
             if self.sched.quantum > 0 && core.slice_end == u64::MAX {
@@ -293,9 +309,9 @@ impl<PT: PageTable> Simulator<PT> {
     /// every core.
     fn exit(&mut self, id: usize) -> Result<(), SimError> {
         let core = &mut self.cores[id];
-        let asid = core.asid;
-        let space = Self::space_index(asid);
-        let (os, fx) = (&mut self.sh.os, &mut self.sh.fx);
+        let (asid, vm) = (core.asid, core.vm);
+        let space = Self::space_index(vm, asid);
+        let (os, fx) = (&mut self.sh.os[super::vm_index(vm)], &mut self.sh.fx);
         os.exit(&mut self.spaces[space], asid, &mut core.os_stats, fx)?;
         apply(core, fx, &mut self.sh.mail, self.sh.virt.as_deref_mut());
         if let Some(hv) = self.sh.virt.as_deref_mut() {
@@ -365,6 +381,7 @@ fn switch_in(core: &mut Core, p: &mut Process, index: usize) {
     exchange(core, p);
     core.proc = index;
     core.asid = p.asid;
+    core.vm = p.vm;
     core.stream_base = p.position.wrapping_sub(core.counters.accesses);
     core.os_event_at =
         (core.os_events.front()).map_or(u64::MAX, |e| e.0.wrapping_sub(core.stream_base));
@@ -387,25 +404,73 @@ fn exchange(core: &mut Core, p: &mut Process) {
 /// The running process gets an address-space id on this core: the one it holds, or
 /// the next round-robin, whose previous owner's TLB and walk-cache entries are flushed
 /// (Linux's choose_new_asid, arch/x86/mm/tlb.c); without ids, everything is flushed.
-fn take_asid(core: &mut Core, sched: &Sched, mail: &mut Mail) {
+/// Each VM's guest kernel gives its own ids on its vCPU (VM v's `asids_per_core` slots);
+/// without ids, the guest's CR3 write flushes its own VPID's entries (`hv`'s scope of
+/// the VM, everything on a one-VM or native machine).
+fn take_asid(core: &mut Core, sched: &Sched, mail: &mut Mail, hv: Option<&Hypervisor>) {
     let asid = core.asid;
-    if sched.asids_per_core == 0 {
-        core.tlbs.flush_all();
-        core.walker.flush();
+    let n = sched.asids_per_core;
+    if n == 0 {
+        core.flush_guest(hv.and_then(|hv| hv.scope(core.vm)));
         core.os_stats.switch_flushes += 1;
         return;
     }
-    if core.asid_slots.contains(&asid) {
+    let v = super::vm_index(core.vm);
+    let slots = &mut core.asid_slots[v * n..(v + 1) * n];
+    if slots.contains(&asid) {
         return;
     }
-    let victim = core.asid_slots[core.next_slot];
+    let next = &mut core.next_slot[v];
+    let victim = std::mem::replace(&mut slots[*next], asid);
+    *next = (*next + 1) % n;
     if victim != 0 {
         core.tlbs.flush_asid(victim);
         core.walker.flush_asid(victim);
         core.os_stats.asid_flushes += 1;
         mail.hold(core.id, victim, false);
     }
-    core.asid_slots[core.next_slot] = asid;
     mail.hold(core.id, asid, true);
-    core.next_slot = (core.next_slot + 1) % sched.asids_per_core;
+}
+
+/// Several VMs share `core`: the host switches from another VM's vCPU to the running
+/// process's VM's (a VM exit on the outgoing vCPU and the host's context switch, in
+/// place of a guest context switch), and the incoming VM needs a VPID on the core.
+fn vm_switch(core: &mut Core, hv: &Hypervisor, mail: &mut Mail) {
+    let c = hv.exit_cycles().saturating_add(hv.host_switch_cycles());
+    core.stall_total += c;
+    core.virt.vm_switches += 1;
+    core.virt.vm_switch_cycles += c;
+    core.vm_switches_in[super::vm_index(core.vm)] += 1;
+    if core.flush_on_exit {
+        // No VPIDs: the exit flushed the guest's entries.
+        core.vpid_flush();
+    }
+    take_vpid(core, hv, mail);
+}
+
+/// The running VM keeps the VPID it holds on `core`, or takes the next round-robin:
+/// the previous holder's TLB and guest walk-cache entries go (every address space of
+/// that VM, and with them its guest's address-space ids on this core), as KVM flushes
+/// a VPID it reassigns. A machine with a VPID per VM (the default) never flushes.
+fn take_vpid(core: &mut Core, hv: &Hypervisor, mail: &mut Mail) {
+    let vm = core.vm;
+    let n = core.vpid_slots.len();
+    if n == 0 || core.vpid_slots.contains(&vm) || hv.vms() <= n {
+        return;
+    }
+    let victim = std::mem::replace(&mut core.vpid_slots[core.next_vpid], vm);
+    core.next_vpid = (core.next_vpid + 1) % n;
+    if victim == 0 {
+        return;
+    }
+    core.flush_guest(hv.scope(victim));
+    core.virt.vpid_flushes += 1;
+    let k = core.asid_slots.len() / hv.vms();
+    let v = super::vm_index(victim);
+    for slot in &mut core.asid_slots[v * k..(v + 1) * k] {
+        let a = std::mem::replace(slot, 0);
+        if a != 0 {
+            mail.hold(core.id, a, false);
+        }
+    }
 }

@@ -56,7 +56,8 @@ pub(super) fn walk_shadow<PT: PageTable>(
             }
             Intercept::Inject { cycles } => {
                 // The guest OS takes the #PF; its changes reach the shadow tables.
-                (sh.os).handle_fault(pt, core.asid, va, &mut core.os_stats, &mut sh.fx)?;
+                let os = &mut sh.os[super::vm_index(core.vm)];
+                os.handle_fault(pt, core.asid, va, &mut core.os_stats, &mut sh.fx)?;
                 let os = apply_fault(core, &mut sh.fx, &mut sh.mail, sh.virt.as_deref_mut());
                 // Its write of the new entry traps: the shadow entry is filled from it.
                 let hv = (sh.virt.as_deref_mut()).expect("a virtualized machine");

@@ -125,6 +125,10 @@ pub(super) struct PendingIpi {
     /// A host-initiated flush: the VM's guest-physical mappings (nested TLB, host walk
     /// caches) go too.
     pub(super) host: bool,
+    /// The VM of a hypervisor's flush (`vpid` or `host`), and the address spaces whose
+    /// guest entries it takes (that VM's, on a machine of several; `None`: all).
+    pub(super) vm: u16,
+    pub(super) scope: Option<Arc<[u16]>>,
 }
 
 /// Applies what an OS call on `core` changed, and clears `fx` for the next call:
@@ -322,6 +326,8 @@ impl<PT: PageTable> Simulator<PT> {
                 cycles: handler,
                 vpid: false,
                 host: false,
+                vm: 0,
+                scope: None,
             };
             queue_ipi(&mut self.cores[c], ipi);
         }
@@ -422,18 +428,18 @@ pub(super) fn take_ipi(core: &mut Core, ipi: &PendingIpi) {
     if ipi.host {
         // A host-initiated flush is the hypervisor's, not a guest shootdown: counted
         // apart (its cycles are the vCPU's time, like a shootdown's).
-        core.tlbs.flush_all();
-        core.walker.flush();
-        core.walker.flush_vm(crate::virt::VM);
+        core.flush_guest(ipi.scope.as_deref());
+        core.walker.flush_vm(ipi.vm);
         core.virt.host_flushes_taken += 1;
         core.virt.host_flush_remote_cycles += ipi.cycles;
         core.stall_total += ipi.cycles;
         return;
     }
+    if ipi.vpid {
+        core.flush_guest(ipi.scope.as_deref());
+    }
     let s = &mut core.os_stats.shootdown;
     if ipi.vpid {
-        core.tlbs.flush_all();
-        core.walker.flush();
         s.full_flushes += 1;
     } else if ipi.full {
         s.entries_flushed += core.tlbs.flush_asid_into(ipi.asid, &mut core.flushed) as u64;

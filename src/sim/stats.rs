@@ -94,7 +94,8 @@ pub(super) fn timeline_point(c: &Core, t: &Timing) -> TimelinePoint {
             + c.os_stats.shootdown.remote_cycles
             + c.virt.preempted_cycles
             + c.virt.host_flush_cycles
-            + c.virt.host_flush_remote_cycles,
+            + c.virt.host_flush_remote_cycles
+            + c.virt.vm_switch_cycles,
         faults: c.os_stats.minor_faults + c.os_stats.major_faults,
         resident_bytes: c.os_stats.mapped_bytes.max(0) as u64,
     }
@@ -104,7 +105,6 @@ impl<PT: PageTable> Simulator<PT> {
     /// Gather every component's counters.
     pub fn stats(&self) -> RunStats {
         let mem = &self.sh.mem;
-        let frames = &self.sh.os.frames;
         RunStats {
             cores: (self.cores.iter())
                 .map(|c| CoreStats {
@@ -133,8 +133,10 @@ impl<PT: PageTable> Simulator<PT> {
             page_tables: self.spaces.iter().map(|s| s.stats()).collect(),
             processes: self.process_stats(),
             page_table_bytes: self.spaces.iter().map(|s| s.table_bytes()).sum(),
-            phys_bytes_in_use: frames.bytes_in_use,
-            physical: self.sh.os.phys_report(),
+            // Every VM's guest-physical memory in use (the one OS's natively); the
+            // free-block report is the first VM's, each VM's in `host.vms`.
+            phys_bytes_in_use: self.sh.os.iter().map(|o| o.frames.bytes_in_use).sum(),
+            physical: self.sh.os[0].phys_report(),
             host: self
                 .sh
                 .virt
@@ -147,8 +149,39 @@ impl<PT: PageTable> Simulator<PT> {
                     backed_2m_pages: hv.host_stats.huge_faults_2m,
                     backed_1g_pages: hv.host_stats.huge_faults_1g,
                     shadow_table_bytes: hv.shadow_table_bytes(),
+                    vms: self.vm_reports(hv),
                 }),
         }
+    }
+
+    /// Each VM's share of the machine, on a machine of several (empty with one).
+    fn vm_reports(&self, hv: &crate::virt::Hypervisor) -> Vec<crate::report::virt::VmReport> {
+        if hv.vms() < 2 {
+            return Vec::new();
+        }
+        (self.sh.os.iter().enumerate())
+            .map(|(i, os)| {
+                let vm = i as u16 + 1;
+                let procs = self.procs.iter().filter(|p| p.vm == vm);
+                let mut asids: Vec<u16> = procs.map(|p| p.asid).collect();
+                asids.dedup();
+                let page_table_bytes = match PT::SHARED {
+                    true => self.spaces[i].table_bytes(),
+                    false => (asids.iter())
+                        .map(|&a| self.spaces[a as usize - 1].table_bytes())
+                        .sum(),
+                };
+                let table = hv.table(vm);
+                crate::report::virt::VmReport {
+                    vm,
+                    asids,
+                    guest_phys_bytes_in_use: os.frames.bytes_in_use,
+                    guest_page_table_bytes: page_table_bytes,
+                    host_table_bytes: crate::pagetable::Mappable::table_bytes(table),
+                    vm_switches_in: (self.cores.iter()).map(|c| c.vm_switches_in[i]).sum(),
+                }
+            })
+            .collect()
     }
 
     /// The timeline's window (accesses) and, per core, the cumulative counters at the

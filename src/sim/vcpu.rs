@@ -67,13 +67,21 @@ pub(super) fn host_preempt(core: &mut Core, t: &Timing) {
 /// flushed its own caches already): every other vCPU of the VM drops the VM's cached
 /// translations, the running ones kicked out of the guest and waited for, the preempted
 /// ones at their next entry ([`crate::virt::vipi::host_flush`]). The initiator's wait
-/// is its own time, counted as `host_flush_cycles`.
+/// is its own time, counted as `host_flush_cycles`. With several VMs, the vCPUs are the
+/// cores running the VM; a core running another VM's vCPU drops the VM's translations
+/// unseen (KVM flushes a VM's context when it next enters one of its vCPUs there).
 pub(super) fn host_flush<PT: PageTable>(sim: &mut Simulator<PT>, id: usize) {
     let Some((_, costs)) = sim.vipi else {
         return;
     };
+    let vm = sim.cores[id].vm;
+    let scope = scope_of(sim, vm);
+    for core in sim.cores.iter_mut().filter(|c| c.id != id && c.vm != vm) {
+        core.flush_guest(scope.as_deref());
+        core.walker.flush_vm(vm);
+    }
     let targets: Vec<usize> = (0..sim.cores.len())
-        .filter(|&c| c != id && !sim.cores[c].done)
+        .filter(|&c| c != id && !sim.cores[c].done && sim.cores[c].vm == vm)
         .collect();
     let now = sim.cores[id].clock(&sim.timing);
     let list = target_states(sim, id, &targets, now);
@@ -98,6 +106,8 @@ pub(super) fn host_flush<PT: PageTable>(sim: &mut Simulator<PT>, id: usize) {
             cycles: tc.cycles,
             vpid: true,
             host: true,
+            vm,
+            scope: scope.clone(),
         };
         queue_ipi(core, ipi);
     }
@@ -105,6 +115,13 @@ pub(super) fn host_flush<PT: PageTable>(sim: &mut Simulator<PT>, id: usize) {
     core.stall_total += out.initiator_wait;
     core.virt.host_flushes += 1;
     core.virt.host_flush_cycles += out.initiator_wait;
+}
+
+/// The address spaces of VM `vm` for a flush of its guest entries alone (a machine of
+/// several VMs), or `None` (one VM: the flush takes everything).
+fn scope_of<PT: PageTable>(sim: &Simulator<PT>, vm: u16) -> Option<Arc<[u16]>> {
+    let hv = sim.sh.virt.as_deref()?;
+    hv.scope(vm).map(Arc::from)
 }
 
 /// Each target vCPU's state at the initiator's time `now`, and its distance.
@@ -156,6 +173,7 @@ pub(super) fn send_virtual<PT: PageTable>(
         work,
     };
     let out = virtual_shootdown(&costs, &req);
+    let (vm, scope) = (sim.cores[id].vm, scope_of(sim, sim.cores[id].vm));
     for tc in &out.targets {
         let core = &mut sim.cores[tc.vcpu as usize];
         match tc.reached {
@@ -171,6 +189,8 @@ pub(super) fn send_virtual<PT: PageTable>(
             cycles: tc.cycles,
             vpid: tc.flush_scope() == FlushScope::Vpid,
             host: false,
+            vm,
+            scope: scope.clone(),
         };
         queue_ipi(core, ipi);
     }

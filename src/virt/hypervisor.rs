@@ -65,8 +65,17 @@ pub struct VirtStats {
     pub spurious_ept_violations: u64,
     /// Flushes of this vCPU's guest TLB entries and walk caches for want of a VPID: at
     /// every VM exit with `virt.vpids = 0`, at a resume after preemption when its
-    /// core's host threads outnumber the VPIDs.
+    /// core's host threads outnumber the VPIDs, at a VM switch to a VM whose VPID on
+    /// this core was given to another (several VMs).
     pub vpid_flushes: u64,
+    /// Several VMs: this core's switches between vCPUs of different VMs (a VM exit and
+    /// the host's switch each, `virt.exit_cycles + virt.host_sched.switch_cycles`, in
+    /// place of the guest's context switch), and their cycles (core time, not
+    /// translation). Left out of one-VM runs' reports.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub vm_switches: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub vm_switch_cycles: u64,
     /// Host-initiated flushes this vCPU's EPT violations started (one per access whose
     /// host faults changed host translations, however many did) (a host THP collapse
     /// changed the VM's host table), and the cycles it waited for the other vCPUs.
@@ -86,6 +95,10 @@ pub struct VirtStats {
     /// Shadow paging's exits, fills and updates (left out of nested runs' reports).
     #[serde(skip_serializing_if = "ShadowStats::is_zero")]
     pub shadow: ShadowStats,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// VM exits by cause.
@@ -111,6 +124,8 @@ impl VirtStats {
         self.vipi_entry_flushes += o.vipi_entry_flushes;
         self.spurious_ept_violations += o.spurious_ept_violations;
         self.vpid_flushes += o.vpid_flushes;
+        self.vm_switches += o.vm_switches;
+        self.vm_switch_cycles += o.vm_switch_cycles;
         self.host_flushes += o.host_flushes;
         self.host_flushes_taken += o.host_flushes_taken;
         self.host_flush_remote_cycles += o.host_flush_remote_cycles;
@@ -140,14 +155,19 @@ impl HostFault {
     }
 }
 
-/// The hypervisor of a machine with one VM (VM id 1).
+/// The hypervisor of a machine with one or more VMs (ids 1 to `virt.vms`).
 pub struct Hypervisor {
-    /// The host's OS over host-physical memory.
+    /// The host's OS over host-physical memory; VM v is its address space v.
     pub os: Os,
     /// Host table of VM i + 1.
     tables: Vec<HostTable>,
+    /// The VM of each guest address space (by address-space id; 0: none yet), and each
+    /// VM's address spaces (VM i + 1's at i), for flushes of one VM's translations.
+    vm_of: Vec<u16>,
+    asids: Vec<Vec<u16>>,
     fx: Effects,
     pub(super) exit_cycles: u64,
+    host_switch_cycles: u64,
     /// The shadow tables, on a shadow-paging machine (`virt.mode = "shadow"`).
     pub(super) shadow: Option<Shadow>,
     /// The host OS's counters (its minor faults are the VM's host faults).
@@ -158,23 +178,70 @@ pub struct Hypervisor {
     steps: Vec<crate::pagetable::WalkStep>,
 }
 
-/// The VM the machine's processes run in.
+/// The first VM (the only one of a one-VM machine).
 pub const VM: u16 = 1;
 
 impl Hypervisor {
     pub fn new(cfg: &VirtConfig, seed: u64) -> Result<Hypervisor, SimError> {
         let mut os = Os::new(&cfg.host, seed);
-        let table = HostTable::new(&cfg.host_table, &cfg.host, &mut os.frames)?;
+        let vms = cfg.vms.max(1) as usize;
+        let mut tables = Vec::with_capacity(vms);
+        for _ in 0..vms {
+            tables.push(HostTable::new(&cfg.host_table, &cfg.host, &mut os.frames)?);
+        }
         Ok(Hypervisor {
             os,
-            tables: vec![table],
+            tables,
+            vm_of: Vec::new(),
+            asids: vec![Vec::new(); vms],
             fx: Effects::default(),
             exit_cycles: cfg.exit_cycles,
+            host_switch_cycles: cfg.host_sched.switch_cycles,
             shadow: None,
             host_stats: OsStats::default(),
             flush_pending: false,
             steps: Vec::with_capacity(16),
         })
+    }
+
+    /// Cycles of a VM exit's round trip, and of the host's switch between two vCPUs.
+    pub fn exit_cycles(&self) -> u64 {
+        self.exit_cycles
+    }
+    pub fn host_switch_cycles(&self) -> u64 {
+        self.host_switch_cycles
+    }
+
+    /// Virtual machines.
+    pub fn vms(&self) -> usize {
+        self.tables.len()
+    }
+
+    /// Guest address space `asid` belongs to VM `vm` (at its creation: a process at the
+    /// start, a forked child).
+    pub fn assign(&mut self, asid: u16, vm: u16) {
+        let i = asid as usize;
+        if self.vm_of.len() <= i {
+            self.vm_of.resize(i + 1, 0);
+        }
+        self.vm_of[i] = vm;
+        self.asids[vm as usize - 1].push(asid);
+    }
+
+    /// The VM of guest address space `asid` (VM 1 for one not assigned).
+    #[inline]
+    pub fn vm_of(&self, asid: u16) -> u16 {
+        match self.vm_of.get(asid as usize) {
+            Some(&v) if v != 0 => v,
+            _ => VM,
+        }
+    }
+
+    /// The address spaces of VM `vm`, for a flush of that VM's guest translations
+    /// alone on a core several VMs share; `None` on a one-VM machine, where such a
+    /// flush takes everything the core caches.
+    pub fn scope(&self, vm: u16) -> Option<&[u16]> {
+        (self.tables.len() > 1).then(|| self.asids[vm as usize - 1].as_slice())
     }
 
     /// VM `vm`'s host table.
@@ -281,6 +348,7 @@ impl Hypervisor {
         mut on_fault: impl FnMut(GuestPhysAddr, &HostFault),
     ) -> Result<(u64, bool), SimError> {
         let (mut cycles, mut flush) = (0u64, false);
+        let vm = self.vm_of(asid);
         let mut steps = std::mem::take(&mut self.steps);
         steps.clear();
         let g = guest.walk(asid, va, None, &mut steps);
@@ -291,7 +359,7 @@ impl Hypervisor {
             (steps.iter()).map(|st| (st.pte_addr.0 & !0xfff, (st.pte_addr.0 & !0xfff) + 0x1000));
         let mut result = Ok(());
         for span in pages.chain(data) {
-            match self.back_span(span, stats, &mut on_fault) {
+            match self.back_span(vm, span, stats, &mut on_fault) {
                 Ok((c, f, _)) => {
                     cycles = cycles.saturating_add(c);
                     flush |= f;
@@ -322,6 +390,7 @@ impl Hypervisor {
     ) -> Result<(u64, bool), SimError> {
         let mut cycles = 0u64;
         let mut flush = false;
+        let vm = self.vm_of(asid);
         let mut va = start;
         let mut scratch = VirtStats::default();
         while va < end {
@@ -334,7 +403,7 @@ impl Hypervisor {
                 g.frame.0 + (va & (g.size.bytes() - 1)),
                 g.frame.0 + g.size.bytes(),
             );
-            let (c, f, n) = self.back_span(span, &mut scratch, &mut |_, _| {})?;
+            let (c, f, n) = self.back_span(vm, span, &mut scratch, &mut |_, _| {})?;
             cycles = cycles.saturating_add(c);
             flush |= f;
             stats.event_ept_violations += n;
@@ -349,6 +418,7 @@ impl Hypervisor {
     /// whether a host translation changed, and the violations taken.
     fn back_span(
         &mut self,
+        vm: u16,
         (from, to): (u64, u64),
         stats: &mut VirtStats,
         on_fault: &mut impl FnMut(GuestPhysAddr, &HostFault),
@@ -356,15 +426,15 @@ impl Hypervisor {
         let (mut cycles, mut flush, mut n) = (0u64, false, 0u64);
         let mut gpa = from;
         while gpa < to {
-            let h = match self.translate(VM, GuestPhysAddr(gpa)) {
+            let h = match self.translate(vm, GuestPhysAddr(gpa)) {
                 Some(h) => h,
                 None => {
-                    let f = self.ept_violation(VM, GuestPhysAddr(gpa), stats)?;
+                    let f = self.ept_violation(vm, GuestPhysAddr(gpa), stats)?;
                     on_fault(GuestPhysAddr(gpa), &f);
                     cycles = cycles.saturating_add(f.cycles());
                     flush |= f.flush;
                     n += 1;
-                    (self.translate(VM, GuestPhysAddr(gpa))).ok_or_else(|| {
+                    (self.translate(vm, GuestPhysAddr(gpa))).ok_or_else(|| {
                         SimError(format!(
                             "guest-physical {gpa:#x} not backed after its host fault"
                         ))

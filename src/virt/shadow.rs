@@ -41,7 +41,7 @@
 //! the cores). Out: the shadow tables the walker walks, the cycles of each exit and
 //! update, and [`ShadowStats`] in the core's [`VirtStats`].
 
-use super::hypervisor::{Hypervisor, VirtStats, VM};
+use super::hypervisor::{Hypervisor, VirtStats};
 use crate::addr::{GuestPhysAddr, PageSize, PhysAddr, VirtAddr};
 use crate::os::Effects;
 use crate::pagetable::{Mappable, Radix};
@@ -222,10 +222,11 @@ impl Hypervisor {
             ))
         })?;
         let gpa = GuestPhysAddr(g.frame.0 + va.offset(g.size));
-        let (h, host_cycles) = match self.translate(VM, gpa) {
+        let vm = self.vm_of(asid);
+        let (h, host_cycles) = match self.translate(vm, gpa) {
             Some(h) => (h, 0),
             None => {
-                let (c, changed) = self.back_gpa(VM, gpa)?;
+                let (c, changed) = self.back_gpa(vm, gpa)?;
                 if changed {
                     // Refused by the config's validation (host `promote`/`reserve` with
                     // shadow paging): the shadow entries over the old host pages would
@@ -237,7 +238,7 @@ impl Hypervisor {
                 }
                 stats.shadow.host_faults += 1;
                 stats.host_fault_cycles += c;
-                let h = (self.translate(VM, gpa)).ok_or_else(|| {
+                let h = (self.translate(vm, gpa)).ok_or_else(|| {
                     SimError(format!(
                         "guest-physical {:#x} not backed after its host fault",
                         gpa.0

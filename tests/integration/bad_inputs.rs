@@ -185,6 +185,36 @@ const ROWS: &[Row] = &[
         stderr: &["c.toml:3: virt.mode", "unknown variant `agile`"],
     },
     Row {
+        name: "virt: no VM",
+        files: &[("c.toml", "extends = \"skylake-vm\"\n[virt]\nvms = 0\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: virt.vms", "must be 1 to 64"],
+    },
+    Row {
+        name: "virt: more VMs than processes",
+        files: &[("c.toml", "extends = \"skylake-vm\"\n[virt]\nvms = 3\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: virt.vms", "3 VMs need at least as many processes"],
+    },
+    Row {
+        name: "virt: several VMs beside host threads",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-vm\"\n[os.sched]\nprocesses = 2\n[virt]\nvms = 2\n[virt.host_sched]\nthreads_per_core = 2\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:7: virt.host_sched.threads_per_core", "several VMs"],
+    },
+    Row {
+        name: "virt: host memory short of every VM's",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-vm\"\n[os.sched]\nprocesses = 2\n[virt]\nvms = 2\n[virt.host]\nphys_mem = \"12GiB\"\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:7: virt.host.phys_mem", "cannot back 2 VMs x 8GiB"],
+    },
+    Row {
         name: "virt: a host collapse under shadow paging",
         files: &[(
             "c.toml",

@@ -33,6 +33,7 @@ mod units;
 mod virt;
 mod virt_outputs;
 mod virt_shadow;
+mod virt_vms;
 mod walk_alloc;
 mod walk_latency;
 mod ws_replace;

@@ -54,6 +54,7 @@ pub fn system_configs() -> Vec<Vec<u8>> {
         "extends = \"skylake\"\n[topology]\nkind = \"two_socket\"\n[shootdown]\nscheme = \"early_ack\"\n",
         "extends = \"skylake-vm\"\n[virt.ntlb]\nentries = 16\nlatency = 2\n[virt.host_table]\nkind = \"cuckoo\"\n",
         "extends = \"skylake-vm\"\n[virt.shootdown]\nscheme = \"pv_flush\"\n[virt.host_sched]\nthreads_per_core = 2\n[virt.host.huge_pages]\npolicy = \"always\"\n",
+        "extends = \"skylake-vm\"\n[sim]\ncores = 2\n[os.sched]\nprocesses = 4\n[virt]\nvms = 2\nvpids = 1\n[virt.host]\nphys_mem = \"32GiB\"\n",
     ] {
         v.push(s.as_bytes().to_vec());
     }
