@@ -154,3 +154,59 @@ fn a_vm_keeps_its_tlb_entries_across_vm_switches_only_with_a_vpid() {
     let exits = switches + u(&none, "/virt/exits/ept_violation");
     assert_eq!(u(&none, "/virt/vpid_flushes"), exits);
 }
+
+/// A host collapse (host `promote`, a 2 MiB region collapsed once 2 of its pages are
+/// backed) reaches the vCPUs of its own VM only. Two processes on two cores loop over
+/// 8 MiB each (4 regions: each collapses once in the host table it lives in, so a host
+/// flush starts at least 4 times per VM's host table; in one VM, whose host table maps
+/// both processes' guest memory, 8 in all). In one VM both cores run the VM: the other
+/// core is kicked and takes each flush started while it still runs. In two VMs, one per
+/// core, each core's flushes concern its own VM alone: the other core runs the other VM,
+/// is not kicked and keeps its entries: nothing is taken.
+#[test]
+fn a_host_collapse_flushes_only_its_own_vms_vcpus() {
+    let w = "name = \"loop\"\naccesses = 20_000\nseed = 1\n[generator]\nkind = \"sequential\"\n\
+             footprint = \"8MiB\"\nstride = 4096\n";
+    let run = |vms: &str| {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("w.toml"), w).unwrap();
+        let mut args = vec![
+            "run",
+            "-q",
+            "-c",
+            "skylake-vm",
+            "-w",
+            "w.toml",
+            "--out",
+            "out",
+        ];
+        for s in [
+            "sim.warmup_accesses=0",
+            "sim.cores=2",
+            "os.sched.processes=2",
+            "virt.host.huge_pages.policy=\"promote\"",
+            "virt.host.huge_pages.promote_threshold=2",
+            vms,
+        ] {
+            args.extend(["--set", s]);
+        }
+        let (code, _, err) =
+            super::mmusim_bounded(Some(d.path()), &args, b"", Duration::from_secs(120));
+        assert_eq!(code, 0, "{err}");
+        let text = std::fs::read_to_string(d.path().join("out/result.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["stats"]["cores"].as_array().unwrap().clone()
+    };
+    let sum = |cores: &[serde_json::Value], p: &str| cores.iter().map(|c| u(c, p)).sum::<u64>();
+    let one = run("virt.vms=1");
+    assert!(sum(&one, "/virt/host_flushes") >= 8);
+    let taken = sum(&one, "/virt/host_flushes_taken");
+    assert!(taken > 0 && taken <= sum(&one, "/virt/host_flushes"));
+    assert!(sum(&one, "/virt/host_kicks") > 0);
+    let two = run("virt.vms=2");
+    for c in &two {
+        assert!(u(c, "/virt/host_flushes") >= 4, "{c}");
+        assert_eq!(u(c, "/virt/host_flushes_taken"), 0);
+        assert_eq!(u(c, "/virt/host_kicks"), 0);
+    }
+}
