@@ -166,6 +166,16 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "VM exits the initiator takes per guest shootdown",
         "",
     ),
+    (
+        "vm_switch_share",
+        "share of cycles in VM switches (exit and host switch)",
+        "",
+    ),
+    (
+        "vpid_flushes",
+        "flushes of a vCPU's TLB entries for want of a VPID",
+        "",
+    ),
 ];
 
 /// A virtualization metric of `t` (`None`: not one of them).
@@ -203,6 +213,8 @@ fn virt_metric(t: &crate::report::CoreReport, name: &str) -> Option<f64> {
         "host_fault_cycles_per_access" => per(hv(|h| h.host_fault_cycles), t.accesses),
         "splintered_fills" => hv(|h| h.splintered_fills) as f64,
         "preempted_share" => per(hv(|h| h.preempted_cycles), t.cycles),
+        "vm_switch_share" => per(hv(|h| h.vm_switch_cycles), t.cycles),
+        "vpid_flushes" => hv(|h| h.vpid_flushes) as f64,
         "vipi_exits_per_shootdown" => per(
             hv(|h| h.vipi_send_exits + h.vipi_hypercall_exits),
             hv(|h| h.vipi_shootdowns),

@@ -1,9 +1,9 @@
-//! Virtualization, `[virt]` (issue 18): the machine runs its processes inside one virtual
-//! machine, and translation is two-dimensional. Absent = a native machine (nothing else
+//! Virtualization, `[virt]` (issue 18): the machine runs its processes inside virtual
+//! machines (`vms`, one by default), and translation is two-dimensional. Absent = a native machine (nothing else
 //! in the config changes meaning, and no native result or config hash changes).
 //!
 //! What each section means when `[virt]` is present:
-//! - `[os]` is the **guest** OS, running inside the VM: `os.phys_mem` is the VM's
+//! - `[os]` is the **guest** OS, running inside each VM: `os.phys_mem` is a VM's
 //!   guest-physical memory, and its page size, huge pages, paging and scheduling are the
 //!   guest's. `[page_table]` is the guest's page-table design (gVA → gPA).
 //! - `[virt.host]` is the **hypervisor**'s OS (the same keys as `[os]`): the machine's
