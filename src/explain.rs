@@ -242,7 +242,7 @@ impl Job<'_> {
             Some(tr) => {
                 let off = self.addr & (tr.size.bytes() - 1);
                 let gpa = crate::addr::GuestPhysAddr(tr.frame.0 + off);
-                match sim.host_translation(gpa) {
+                match sim.host_translation(asid, gpa) {
                     // A virtualized machine: the guest's frame is guest-physical.
                     Some(h) => {
                         let hoff = gpa.0 & (h.size.bytes() - 1);

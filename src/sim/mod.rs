@@ -397,13 +397,15 @@ impl<PT: PageTable> Simulator<PT> {
         self.sh.mem.level_names(core)
     }
 
-    /// The host translation of guest-physical `gpa` of the first VM on a virtualized
-    /// machine (`None` natively, or when the host has not backed it).
+    /// The host translation of guest-physical `gpa` in the VM of address space `asid` on
+    /// a virtualized machine (`None` natively, or when the host has not backed it).
     pub fn host_translation(
         &self,
+        asid: u16,
         gpa: crate::addr::GuestPhysAddr,
     ) -> Option<crate::pagetable::Translation> {
-        self.sh.virt.as_deref()?.translate(crate::virt::VM, gpa)
+        let hv = self.sh.virt.as_deref()?;
+        hv.translate(hv.vm_of(asid), gpa)
     }
 
     /// The page table of the address space core `core` runs (for tests and tools).
