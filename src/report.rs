@@ -111,6 +111,10 @@ pub struct CoreReport {
     pub minor_faults: u64,
     /// Faults that put back a translation the page table had evicted.
     pub restore_faults: u64,
+    /// Of `minor_faults`, those at addresses the table mapped: walks through walk caches
+    /// another core's change made stale, before its shootdown arrived (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub spurious_faults: u64,
     /// Translations the page table evicted (hashed designs that evict).
     pub page_table_evictions: u64,
     /// Fault cycles as the OS counted them.
@@ -284,6 +288,11 @@ pub struct WarmupReport {
     pub reached: bool,
 }
 
+/// A counter left out of the report while zero (one that only some runs can have).
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 {
         0.0
@@ -375,6 +384,7 @@ fn core_report(c: &CoreStats) -> CoreReport {
         },
         minor_faults: c.os.minor_faults,
         restore_faults: c.os.restore_faults,
+        spurious_faults: c.os.spurious_faults,
         page_table_evictions: c.os.evictions,
         os_fault_cycles: c.os.fault_cycles,
         huge_pages: HugePageReport {

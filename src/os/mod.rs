@@ -240,9 +240,30 @@ impl Os {
         } else {
             Trigger::TableEviction
         };
+        if pt.translate(asid, VirtAddr(vaddr)).is_some() {
+            self.spurious_fault(stats, fx);
+            return Ok(None);
+        }
         let (cycles, evicted) = self.fault(pt, asid, vaddr, stats, fx)?;
         fx.cycles = fx.cycles.saturating_add(cycles);
         Ok(evicted)
+    }
+
+    /// A not-present fault at an address the table maps: the walk went through a walk
+    /// cache entry for a table another thread's change had freed (a collapse or an
+    /// in-place promotion replaced the leaf table by a 2M page; the shootdown that drops
+    /// the entry is still on its way to this core). The handler finds the entry present
+    /// and returns, as Linux does for a fault another thread resolved (still counted in
+    /// `min_flt`); the fault itself drops this core's walk-cache entries for the address
+    /// (Intel SDM vol. 3A, 4.10.4.1), here its whole walk caches, so the replayed walk
+    /// reads the table as it is. Nothing is mapped, so nothing leaves the TLBs.
+    fn spurious_fault(&mut self, stats: &mut OsStats, fx: &mut Effects) {
+        let cycles = self.costs.minor_fault;
+        stats.minor_faults += 1;
+        stats.spurious_faults += 1;
+        stats.fault_cycles = stats.fault_cycles.saturating_add(cycles);
+        fx.cycles = fx.cycles.saturating_add(cycles);
+        fx.flush_walk_caches = true;
     }
 
     /// The fault path shared by [`Os::handle_fault`] and `populate`: returns the cycles

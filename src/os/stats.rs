@@ -11,6 +11,10 @@ pub struct OsStats {
     /// Faults on pages whose translation the page table had evicted (hashed designs):
     /// the translation is put back, no frame is allocated.
     pub restore_faults: u64,
+    /// Faults at addresses the table mapped (among `minor_faults`): walks through a
+    /// walk-cache entry another core's change had made stale, before its shootdown
+    /// arrived. Nothing is mapped; the core's walk caches are flushed.
+    pub spurious_faults: u64,
     /// Translations the page table evicted to make room.
     pub evictions: u64,
     pub fault_cycles: u64,
@@ -88,6 +92,7 @@ impl OsStats {
     pub fn add(&mut self, o: &OsStats) {
         self.minor_faults += o.minor_faults;
         self.restore_faults += o.restore_faults;
+        self.spurious_faults += o.spurious_faults;
         self.evictions += o.evictions;
         self.fault_cycles += o.fault_cycles;
         self.huge_faults_2m += o.huge_faults_2m;
