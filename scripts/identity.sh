@@ -57,12 +57,13 @@ compare() {
     for d in "$b"/studies/*/; do
         local s
         s=$(basename "$d")
-        diff -r -q "$d" "results/$s" | grep -v "Only in results/$s" && bad=1
+        # `|| true`: under pipefail the pipeline would take diff's status, not grep's.
+        { diff -r -q "$d" "results/$s" || true; } | grep -v "Only in results/$s" && bad=1
     done
     for d in "$b"/sweeps/*/; do
         local s
         s=$(basename "$d")
-        diff -r -q "$d" "results/sweeps/$s" | grep -v "Only in results/sweeps/$s" && bad=1
+        { diff -r -q "$d" "results/sweeps/$s" || true; } | grep -v "Only in results/sweeps/$s" && bad=1
     done
     if [ $bad = 0 ]; then echo "identical"; else echo "DIFFERENT"; fi
     return $bad
