@@ -63,7 +63,14 @@ compare() {
     for d in "$b"/sweeps/*/; do
         local s
         s=$(basename "$d")
-        { diff -r -q "$d" "results/sweeps/$s" || true; } | grep -v "Only in results/sweeps/$s" && bad=1
+        # The store is appended in completion order (a run's record is safe as soon as it
+        # ends), so its lines are compared as a set; every other file byte for byte.
+        { diff -r -q -x results.jsonl "$d" "results/sweeps/$s" || true; } |
+            grep -v "Only in results/sweeps/$s" && bad=1
+        if ! cmp -s <(sort "$d/results.jsonl") <(sort "results/sweeps/$s/results.jsonl"); then
+            echo "sweep store differs (sorted): $d"
+            bad=1
+        fi
     done
     if [ $bad = 0 ]; then echo "identical"; else echo "DIFFERENT"; fi
     return $bad
