@@ -482,6 +482,20 @@ impl RunReport {
                     ("free", some(size(host.physical.free_bytes))),
                 ],
             );
+            for vm in &host.vms {
+                let asids: Vec<String> = vm.asids.iter().map(|a| a.to_string()).collect();
+                section(
+                    o,
+                    &format!("  VM {}", vm.vm),
+                    &[
+                        ("address spaces", some(asids.join(","))),
+                        ("guest memory", some(size(vm.guest_phys_bytes_in_use))),
+                        ("guest tables", some(size(vm.guest_page_table_bytes))),
+                        ("host table", some(size(vm.host_table_bytes))),
+                        ("switched in", some(vm.vm_switches_in)),
+                    ],
+                );
+            }
         }
     }
 
