@@ -260,6 +260,20 @@ impl<PT: PageTable> Simulator<PT> {
         // hypervisor's work on the flush is the core's time.
         let hv = self.sh.virt.as_deref_mut();
         core.stall_total += apply(core, &mut self.sh.fx, &mut self.sh.mail, hv) - os;
+        if let Some(hv) = (self.sh.virt.as_deref_mut()).filter(|hv| !hv.shadow_mode()) {
+            // The guest kernel wrote the child's tables: the host backs them now, not at
+            // the child's first walks.
+            let pt = &self.spaces[Self::space_index(child)];
+            let (h, flush) = hv.back_forked_tables(pt, child, &mut core.virt)?;
+            if flush {
+                super::nested::host_flush_local(core, hv, &mut self.sh.mail);
+            }
+            if core.flush_on_exit && h > 0 {
+                core.vpid_flush();
+            }
+            core.os_stats.event_cycles = core.os_stats.event_cycles.saturating_add(h);
+            core.stall_total += h;
+        }
         let runs = child_accesses > 0;
         let source: Box<dyn AccessSource> = if runs {
             let spawn = self.spawn.as_mut().ok_or_else(|| {
