@@ -260,9 +260,11 @@ impl<PT: PageTable> Simulator<PT> {
         // hypervisor's work on the flush is the core's time.
         let hv = self.sh.virt.as_deref_mut();
         core.stall_total += apply(core, &mut self.sh.fx, &mut self.sh.mail, hv) - os;
-        if let Some(hv) = (self.sh.virt.as_deref_mut()).filter(|hv| !hv.shadow_mode()) {
+        let nested = (self.sh.virt.as_deref_mut()).filter(|hv| !hv.shadow_mode());
+        if let Some(hv) = nested.filter(|_| !PT::SHARED) {
             // The guest kernel wrote the child's tables: the host backs them now, not at
-            // the child's first walks.
+            // the child's first walks. (A table shared by all address spaces took the
+            // child's entries in pages the model cannot list: backed at first walk.)
             let pt = &self.spaces[Self::space_index(child)];
             let (h, flush) = hv.back_forked_tables(pt, child, &mut core.virt)?;
             if flush {

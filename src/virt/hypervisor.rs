@@ -342,12 +342,13 @@ impl Hypervisor {
         Ok((cycles, flush))
     }
 
-    /// A fork made address space `asid`'s tables (`guest`) and wrote an entry for every
-    /// page it shares with its parent: the host backs each table page of the child's
-    /// walks (its root first, then the tables under each of its mappings, as the design
-    /// lists them; a design that cannot list them: the root's walk only), an exit and a
-    /// host fault each, counted as the event's work. The data pages are the parent's,
-    /// backed already. Returns the cycles and whether a host translation changed.
+    /// A fork made address space `asid`'s own tables (`guest`, a design with a table per
+    /// address space) and wrote an entry for every page it shares with its parent: the
+    /// host backs each table page of the child's walks (its root first, then the tables
+    /// under each of its mappings, as the design lists them; one that cannot list them:
+    /// the root's walk only), an exit and a host fault each, counted as the event's work.
+    /// The data pages are the parent's, backed already. Returns the cycles and whether a
+    /// host translation changed.
     pub fn back_forked_tables<PT: crate::pagetable::PageTable>(
         &mut self,
         guest: &PT,
