@@ -276,6 +276,22 @@ impl<PT: PageTable> Simulator<PT> {
             hv.assign(child, vm);
         }
         core.stall_total += apply(core, &mut self.sh.fx, &mut self.sh.mail, hv) - os;
+        let nested = (self.sh.virt.as_deref_mut()).filter(|hv| !hv.shadow_mode());
+        if let Some(hv) = nested.filter(|_| !PT::SHARED) {
+            // The guest kernel wrote the child's tables: the host backs them now, not at
+            // the child's first walks. (A table shared by all address spaces took the
+            // child's entries in pages the model cannot list: backed at first walk.)
+            let pt = &self.spaces[Self::space_index(vm, child)];
+            let (h, flush) = hv.back_forked_tables(pt, child, &mut core.virt)?;
+            if flush {
+                super::nested::host_flush_local(core, hv, &mut self.sh.mail);
+            }
+            if core.flush_on_exit && h > 0 {
+                core.vpid_flush();
+            }
+            core.os_stats.event_cycles = core.os_stats.event_cycles.saturating_add(h);
+            core.stall_total += h;
+        }
         let runs = child_accesses > 0;
         let source: Box<dyn AccessSource> = if runs {
             let spawn = self.spawn.as_mut().ok_or_else(|| {

@@ -12,8 +12,13 @@
 //!
 //! The host backs a guest-physical page when the guest first touches it: at a guest
 //! fault, the pages its handler wrote or zeroed ([`Hypervisor::back_guest_fault`]); at a
-//! populating `mmap`, the range ([`Hypervisor::back_guest_range`]); otherwise at the
-//! walk that reaches it (an EPT violation the walker reports).
+//! populating `mmap`, the range and the tables the guest wrote on the way
+//! ([`Hypervisor::back_guest_range`]); at a fork, the child's tables
+//! ([`Hypervisor::back_forked_tables`]); otherwise at the walk that reaches it (an EPT
+//! violation the walker reports). Backing tables where the guest writes them matters
+//! beyond the exits: the host allocates its frames in that order, and which host frames
+//! its own tables get decides their cache sets (docs/VIRTUALIZATION.md, "Known
+//! approximations").
 //!
 //! In: an EPT violation (VM, gPA) from the walker. Out: what it cost ([`HostFault`]: the
 //! VM exit round trip and the host fault), counted by cause in the core's
@@ -347,22 +352,92 @@ impl Hypervisor {
         stats: &mut VirtStats,
         mut on_fault: impl FnMut(GuestPhysAddr, &HostFault),
     ) -> Result<(u64, bool), SimError> {
-        let (mut cycles, mut flush) = (0u64, false);
-        let vm = self.vm_of(asid);
         let mut steps = std::mem::take(&mut self.steps);
         steps.clear();
         let g = guest.walk(asid, va, None, &mut steps);
-        // The tables' pages first (the handler writes the entries top down), then the
-        // data page.
         let data = g.map(|g| (g.frame.0, g.frame.0 + g.size.bytes()));
-        let pages =
-            (steps.iter()).map(|st| (st.pte_addr.0 & !0xfff, (st.pte_addr.0 & !0xfff) + 0x1000));
+        let vm = self.vm_of(asid);
+        let r = self.back_tables_then(vm, &steps, data, stats, &mut on_fault);
+        self.steps = steps;
+        r.map(|(c, f, _)| (c, f))
+    }
+
+    /// The guest OS mapped `[start, end)` of address space `asid` and zeroed its pages
+    /// (a populating `mmap`), writing the entries of the tables on the way (those it
+    /// built and those it only added entries to): every guest-physical page of those
+    /// tables and of the pages under the range that the host has not backed yet is
+    /// backed now, an exit and a host fault each, counted as the event's work (where a
+    /// real guest's writes would fault, not at the first walk that reads them). Returns
+    /// the cycles, and whether a host fault changed existing host translations (a
+    /// host-initiated flush is then due, as after [`Hypervisor::ept_violation`]).
+    pub fn back_guest_range<PT: crate::pagetable::PageTable>(
+        &mut self,
+        guest: &PT,
+        asid: u16,
+        (start, end): (u64, u64),
+        stats: &mut VirtStats,
+    ) -> Result<(u64, bool), SimError> {
+        let (mut cycles, mut flush, mut n) = (0u64, false, 0u64);
+        let vm = self.vm_of(asid);
+        let mut va = start;
+        let mut scratch = VirtStats::default();
+        let mut steps = std::mem::take(&mut self.steps);
         let mut result = Ok(());
-        for span in pages.chain(data) {
-            match self.back_span(vm, span, stats, &mut on_fault) {
-                Ok((c, f, _)) => {
+        while va < end {
+            steps.clear();
+            let Some(g) = guest.walk(asid, VirtAddr(va), None, &mut steps) else {
+                va = (va | 0xfff) + 1;
+                continue;
+            };
+            let size = g.size.bytes();
+            let data = (g.frame.0 + (va & (size - 1)), g.frame.0 + size);
+            match self.back_tables_then(vm, &steps, Some(data), &mut scratch, &mut |_, _| {}) {
+                Ok((c, f, k)) => {
                     cycles = cycles.saturating_add(c);
                     flush |= f;
+                    n += k;
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+            va = (va & !(size - 1)) + size;
+        }
+        self.steps = steps;
+        result?;
+        stats.event_ept_violations += n;
+        stats.event_cycles = stats.event_cycles.saturating_add(cycles);
+        Ok((cycles, flush))
+    }
+
+    /// A fork made address space `asid`'s own tables (`guest`, a design with a table per
+    /// address space) and wrote an entry for every page it shares with its parent: the
+    /// host backs each table page of the child's walks (its root first, then the tables
+    /// under each of its mappings, as the design lists them; one that cannot list them:
+    /// the root's walk only), an exit and a host fault each, counted as the event's work.
+    /// The data pages are the parent's, backed already. Returns the cycles and whether a
+    /// host translation changed.
+    pub fn back_forked_tables<PT: crate::pagetable::PageTable>(
+        &mut self,
+        guest: &PT,
+        asid: u16,
+        stats: &mut VirtStats,
+    ) -> Result<(u64, bool), SimError> {
+        let maps = guest.mappings(asid).unwrap_or_default();
+        let (mut cycles, mut flush, mut n) = (0u64, false, 0u64);
+        let vm = self.vm_of(asid);
+        let mut scratch = VirtStats::default();
+        let mut steps = std::mem::take(&mut self.steps);
+        let mut result = Ok(());
+        for va in std::iter::once(VirtAddr(0)).chain(maps.iter().map(|m| m.0)) {
+            steps.clear();
+            guest.walk(asid, va, None, &mut steps);
+            match self.back_tables_then(vm, &steps, None, &mut scratch, &mut |_, _| {}) {
+                Ok((c, f, k)) => {
+                    cycles = cycles.saturating_add(c);
+                    flush |= f;
+                    n += k;
                 }
                 Err(e) => {
                     result = Err(e);
@@ -371,46 +446,33 @@ impl Hypervisor {
             }
         }
         self.steps = steps;
-        result.map(|()| (cycles, flush))
-    }
-
-    /// The guest OS mapped `[start, end)` of address space `asid` and zeroed its pages
-    /// (a populating `mmap`): every guest-physical page under it that the host has not
-    /// backed yet is backed now, an exit and a host fault each, counted as the event's
-    /// work. Returns the cycles, and whether a host fault changed existing host
-    /// translations (a host-initiated flush is then due, as after
-    /// [`Hypervisor::ept_violation`]). The guest's new page-table pages are backed when
-    /// a walk first reads them, as the model cannot list them for every design.
-    pub fn back_guest_range<PT: Mappable>(
-        &mut self,
-        guest: &PT,
-        asid: u16,
-        (start, end): (u64, u64),
-        stats: &mut VirtStats,
-    ) -> Result<(u64, bool), SimError> {
-        let mut cycles = 0u64;
-        let mut flush = false;
-        let vm = self.vm_of(asid);
-        let mut va = start;
-        let mut scratch = VirtStats::default();
-        while va < end {
-            let Some(g) = guest.translate(asid, VirtAddr(va)) else {
-                va = (va | 0xfff) + 1;
-                continue;
-            };
-            let page_end = (va & !(g.size.bytes() - 1)) + g.size.bytes();
-            let span = (
-                g.frame.0 + (va & (g.size.bytes() - 1)),
-                g.frame.0 + g.size.bytes(),
-            );
-            let (c, f, n) = self.back_span(vm, span, &mut scratch, &mut |_, _| {})?;
-            cycles = cycles.saturating_add(c);
-            flush |= f;
-            stats.event_ept_violations += n;
-            va = page_end;
-        }
+        result?;
+        stats.event_ept_violations += n;
         stats.event_cycles = stats.event_cycles.saturating_add(cycles);
         Ok((cycles, flush))
+    }
+
+    /// Backs the page of each guest table a walk read (`steps`, top down: the guest
+    /// writes the entries in that order), then guest-physical `data`: the cycles,
+    /// whether a host translation changed, and the EPT violations taken.
+    fn back_tables_then(
+        &mut self,
+        vm: u16,
+        steps: &[crate::pagetable::WalkStep],
+        data: Option<(u64, u64)>,
+        stats: &mut VirtStats,
+        on_fault: &mut impl FnMut(GuestPhysAddr, &HostFault),
+    ) -> Result<(u64, bool, u64), SimError> {
+        let (mut cycles, mut flush, mut n) = (0u64, false, 0u64);
+        let tables =
+            (steps.iter()).map(|st| (st.pte_addr.0 & !0xfff, (st.pte_addr.0 & !0xfff) + 0x1000));
+        for span in tables.chain(data) {
+            let (c, f, k) = self.back_span(vm, span, stats, on_fault)?;
+            cycles = cycles.saturating_add(c);
+            flush |= f;
+            n += k;
+        }
+        Ok((cycles, flush, n))
     }
 
     /// Backs every host page of guest-physical `[from, to)` the host has not backed yet,
