@@ -250,3 +250,31 @@ pub struct PhysReport {
     pub unusable_2m: f64,
     pub unusable_1g: f64,
 }
+
+impl PhysReport {
+    /// Several memories as one (the guest memories of a machine's VMs): counts added,
+    /// the unusable-free-space indices recomputed from the sums (the free space that
+    /// cannot serve a 2M or a 1G page, over all free space), so that total - free is
+    /// the memory in use of them all.
+    pub fn sum(reports: &[PhysReport]) -> PhysReport {
+        let add = |f: fn(&PhysReport) -> u64| reports.iter().map(f).sum::<u64>();
+        let free = add(|r| r.free_bytes);
+        let (b2m, b1g) = (add(|r| r.free_2m_blocks), add(|r| r.free_1g_blocks));
+        let unusable = |usable: u64| match free {
+            0 => 0.0,
+            f => (f - usable) as f64 / f as f64,
+        };
+        PhysReport {
+            total_bytes: add(|r| r.total_bytes),
+            free_bytes: free,
+            pinned_frames: add(|r| r.pinned_frames),
+            reservations_broken: add(|r| r.reservations_broken),
+            cow_shared_pages: add(|r| r.cow_shared_pages),
+            child_table_frames: add(|r| r.child_table_frames),
+            free_2m_blocks: b2m,
+            free_1g_blocks: b1g,
+            unusable_2m: unusable(b2m << 21),
+            unusable_1g: unusable(b1g << 30),
+        }
+    }
+}

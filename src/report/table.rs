@@ -469,6 +469,11 @@ impl RunReport {
                 ],
             );
         }
+        self.host_section(o);
+    }
+
+    /// The host's memory and, on a machine of several VMs, each VM's share.
+    fn host_section(&self, o: &mut String) {
         if let Some(host) = &self.stats.host {
             section(
                 o,

@@ -93,8 +93,10 @@ pub struct VmReport {
     pub vm: u16,
     /// Its guest address spaces (process address-space ids, forked children included).
     pub asids: Vec<u16>,
-    /// Its guest OS's guest-physical memory in use, and its guest page tables' bytes.
+    /// Its guest OS's guest-physical memory in use, its free blocks and fragmentation
+    /// (as `stats.physical`), and its guest page tables' bytes.
     pub guest_phys_bytes_in_use: u64,
+    pub guest_physical: PhysReport,
     pub guest_page_table_bytes: u64,
     /// Bytes of its host table.
     pub host_table_bytes: u64,

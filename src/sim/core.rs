@@ -268,10 +268,11 @@ impl Core {
                 self.walker.flush();
             }
             Some(asids) => {
-                for &a in asids {
-                    self.tlbs.flush_asid(a);
-                    self.walker.flush_asid(a);
-                }
+                // `asids` is sorted (ids are given in increasing order): one pass over
+                // each structure, however many address spaces the VM has.
+                let which = |a: u16| asids.binary_search(&a).is_ok();
+                self.tlbs.flush_spaces(&which);
+                self.walker.flush_spaces(&which);
             }
         }
     }

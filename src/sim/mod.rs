@@ -146,28 +146,7 @@ impl<PT: PageTable> Simulator<PT> {
         let topology = topology::Topology::new(&cfg.topology, n)
             .map_err(|(k, m)| SimError(format!("{k}: {m}")))?;
         let seed = cfg.sim.seed;
-        let vms = cfg.virt.as_ref().map_or(1, |v| v.vms.max(1)) as usize;
-        // VM 1's (the native OS's) seed is the one a one-VM machine always had.
-        let mut oses: Vec<Os> = (0..vms)
-            .map(|v| {
-                Os::new(
-                    &cfg.os,
-                    crate::util::splitmix64(seed ^ 0x05 ^ ((v as u64) << 40)),
-                )
-            })
-            .collect();
-        // Process i of n_procs runs in VM i * vms / n_procs + 1: consecutive blocks.
-        let vm_of_proc = |i: usize| (i * vms / n_procs) as u16 + 1;
-        let mut spaces = Vec::new();
-        if PT::SHARED {
-            for os in oses.iter_mut() {
-                spaces.push(make_pt(&mut os.frames)?);
-            }
-        } else {
-            for i in 0..n_procs {
-                spaces.push(make_pt(&mut oses[vm_index(vm_of_proc(i))].frames)?);
-            }
-        }
+        let (oses, spaces, vm_of_proc) = guests(cfg, n_procs, &mut make_pt)?;
         let procs: Vec<Process> = (sources.into_iter().enumerate())
             .map(|(i, source)| {
                 let asid = (i / threads) as u16 + 1;
@@ -416,4 +395,36 @@ impl<PT: PageTable> Simulator<PT> {
         };
         &self.spaces[Self::space_index(vm, self.asid(core))]
     }
+}
+
+/// Each VM's guest OS (natively, the one OS) and the address spaces' tables in its
+/// memory (a global design's one per VM), and the VM of each process: process i of
+/// `n_procs` runs in VM `i * vms / n_procs + 1` (consecutive blocks).
+#[allow(clippy::type_complexity)]
+fn guests<PT: PageTable>(
+    cfg: &SystemConfig,
+    n_procs: usize,
+    make_pt: &mut impl FnMut(&mut crate::os::frames::FrameAllocator) -> Result<PT, SimError>,
+) -> Result<(Vec<Os>, Vec<PT>, impl Fn(usize) -> u16), SimError> {
+    let seed = cfg.sim.seed;
+    let vms = cfg.virt.as_ref().map_or(1, |v| v.vms.max(1)) as usize;
+    // VM 1's (the native OS's) seed is the one a one-VM machine always had.
+    let mut oses: Vec<Os> = (0..vms)
+        .map(|v| {
+            let s = crate::util::splitmix64(seed ^ 0x05 ^ ((v as u64) << 40));
+            Os::new(&cfg.os, s)
+        })
+        .collect();
+    let vm_of_proc = move |i: usize| (i * vms / n_procs) as u16 + 1;
+    let mut spaces = Vec::new();
+    if PT::SHARED {
+        for os in oses.iter_mut() {
+            spaces.push(make_pt(&mut os.frames)?);
+        }
+    } else {
+        for i in 0..n_procs {
+            spaces.push(make_pt(&mut oses[vm_index(vm_of_proc(i))].frames)?);
+        }
+    }
+    Ok((oses, spaces, vm_of_proc))
 }

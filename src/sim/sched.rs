@@ -332,6 +332,7 @@ impl<PT: PageTable> Simulator<PT> {
         apply(core, fx, &mut self.sh.mail, self.sh.virt.as_deref_mut());
         if let Some(hv) = self.sh.virt.as_deref_mut() {
             hv.shadow_release(asid)?;
+            hv.release(asid);
         }
         if !PT::SHARED {
             self.spaces[space].release_space(&mut os.frames)?;

@@ -73,7 +73,7 @@ pub(super) fn walk_shadow<PT: PageTable>(
             // the address space's TLB entries), here and by shootdown elsewhere.
             sh.fx.flush_space = true;
             sh.fx.trigger = crate::os::Trigger::Collapse;
-            apply_effects(core, &mut sh.fx, &mut sh.mail);
+            apply_effects(core, &mut sh.fx, &mut sh.mail, None);
         }
     }
     Err(SimError(format!(

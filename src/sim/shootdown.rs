@@ -149,8 +149,11 @@ pub(super) fn apply(
     mail: &mut Mail,
     hv: Option<&mut Hypervisor>,
 ) -> u64 {
-    let shadow = hv.map_or(0, |hv| hv.shadow_sync(core.asid, fx, &mut core.virt, false));
-    apply_effects(core, fx, mail).saturating_add(shadow)
+    let Some(hv) = hv else {
+        return apply_effects(core, fx, mail, None);
+    };
+    let shadow = hv.shadow_sync(core.asid, fx, &mut core.virt, false);
+    apply_effects(core, fx, mail, hv.scope(core.vm)).saturating_add(shadow)
 }
 
 /// [`apply`] for the effects of a fault on the translation path: the hypervisor's
@@ -162,19 +165,36 @@ pub(super) fn apply_fault(
     mail: &mut Mail,
     hv: Option<&mut Hypervisor>,
 ) -> u64 {
-    let shadow = hv.map_or(0, |hv| hv.shadow_sync(core.asid, fx, &mut core.virt, true));
-    apply_effects(core, fx, mail).saturating_add(shadow)
+    let Some(hv) = hv else {
+        return apply_effects(core, fx, mail, None);
+    };
+    let shadow = hv.shadow_sync(core.asid, fx, &mut core.virt, true);
+    apply_effects(core, fx, mail, hv.scope(core.vm)).saturating_add(shadow)
 }
 
 /// [`apply`] without the hypervisor: the effects of the hypervisor's own changes (a
 /// freed shadow table's flush), which are not the guest's page-table writes.
-pub(super) fn apply_effects(core: &mut Core, fx: &mut Effects, mail: &mut Mail) -> u64 {
+///
+/// `scope`: the running VM's address spaces on a machine of several VMs, whose guest
+/// walk caches alone a guest's flush of its walk caches reaches (VPID-tagged, as
+/// INVLPG and INVPCID in one VM leave another's); `None`: every entry.
+pub(super) fn apply_effects(
+    core: &mut Core,
+    fx: &mut Effects,
+    mail: &mut Mail,
+    scope: Option<&[u16]>,
+) -> u64 {
     let cycles = fx.cycles;
     if !fx.invalidate.is_empty() {
         route(core, fx, mail);
     }
     if fx.flush_walk_caches {
-        core.walker.flush();
+        match scope {
+            None => core.walker.flush(),
+            Some(asids) => core
+                .walker
+                .flush_spaces(&|a| asids.binary_search(&a).is_ok()),
+        }
     }
     if fx.flush_space {
         let asid = core.asid;
@@ -467,9 +487,9 @@ fn forget_changed<'a>(flushed: &mut HashSet<u64>, pages: impl Iterator<Item = &'
 /// Whether a shootdown on its way to this core names the page of `va` in the running
 /// address space (a hit on it may be stale: the table changed, the IPI has not come).
 pub(super) fn pending_covers(core: &Core, va: VirtAddr) -> bool {
-    // A hypervisor's flush of the whole guest context covers every page.
+    // A hypervisor's flush of the whole guest context covers every page of its VM.
     core.ipis.iter().any(|i| {
-        i.vpid
+        i.vpid && i.vm == core.vm
             || i.asid == core.asid
                 && (i.full || i.pages.iter().any(|e| e.vaddr == va.align_down(e.size)))
     })

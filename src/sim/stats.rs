@@ -133,10 +133,16 @@ impl<PT: PageTable> Simulator<PT> {
             page_tables: self.spaces.iter().map(|s| s.stats()).collect(),
             processes: self.process_stats(),
             page_table_bytes: self.spaces.iter().map(|s| s.table_bytes()).sum(),
-            // Every VM's guest-physical memory in use (the one OS's natively); the
-            // free-block report is the first VM's, each VM's in `host.vms`.
+            // Every VM's guest-physical memory together (the one OS's natively; each
+            // VM's apart in `host.vms`).
             phys_bytes_in_use: self.sh.os.iter().map(|o| o.frames.bytes_in_use).sum(),
-            physical: self.sh.os[0].phys_report(),
+            physical: match self.sh.os.as_slice() {
+                [os] => os.phys_report(),
+                all => {
+                    let each: Vec<_> = all.iter().map(|o| o.phys_report()).collect();
+                    crate::os::PhysReport::sum(&each)
+                }
+            },
             host: self
                 .sh
                 .virt
@@ -176,6 +182,7 @@ impl<PT: PageTable> Simulator<PT> {
                     vm,
                     asids,
                     guest_phys_bytes_in_use: os.frames.bytes_in_use,
+                    guest_physical: os.phys_report(),
                     guest_page_table_bytes: page_table_bytes,
                     host_table_bytes: crate::pagetable::Mappable::table_bytes(table),
                     vm_switches_in: (self.cores.iter()).map(|c| c.vm_switches_in[i]).sum(),

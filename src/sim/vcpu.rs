@@ -120,8 +120,7 @@ pub(super) fn host_flush<PT: PageTable>(sim: &mut Simulator<PT>, id: usize) {
 /// The address spaces of VM `vm` for a flush of its guest entries alone (a machine of
 /// several VMs), or `None` (one VM: the flush takes everything).
 fn scope_of<PT: PageTable>(sim: &Simulator<PT>, vm: u16) -> Option<Arc<[u16]>> {
-    let hv = sim.sh.virt.as_deref()?;
-    hv.scope(vm).map(Arc::from)
+    sim.sh.virt.as_deref()?.scope_shared(vm)
 }
 
 /// Each target vCPU's state at the initiator's time `now`, and its distance.

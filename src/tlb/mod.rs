@@ -158,9 +158,14 @@ pub trait Organisation: Sized {
     /// many went.
     fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize;
 
-    /// Remove every entry of `asid`, calling `removed` with the [`page_key`] of each
-    /// removed entry's first page; returns how many went.
-    fn invalidate_asid(&mut self, asid: u16, removed: &mut impl FnMut(u64)) -> usize;
+    /// Remove every entry of the address spaces `which` accepts (one, or one VM's),
+    /// calling `removed` with the [`page_key`] of each removed entry's first page;
+    /// returns how many went.
+    fn invalidate_spaces(
+        &mut self,
+        which: &impl Fn(u16) -> bool,
+        removed: &mut impl FnMut(u64),
+    ) -> usize;
 
     /// Remove every entry.
     fn flush(&mut self);
@@ -225,8 +230,12 @@ impl Organisation for AnyOrganisation {
     fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize {
         each!(self, o => o.invalidate_range(asid, start, end))
     }
-    fn invalidate_asid(&mut self, asid: u16, removed: &mut impl FnMut(u64)) -> usize {
-        each!(self, o => o.invalidate_asid(asid, removed))
+    fn invalidate_spaces(
+        &mut self,
+        which: &impl Fn(u16) -> bool,
+        removed: &mut impl FnMut(u64),
+    ) -> usize {
+        each!(self, o => o.invalidate_spaces(which, removed))
     }
     fn flush(&mut self) {
         each!(self, o => o.flush())
@@ -678,7 +687,7 @@ impl<O: Organisation> Tlbs<O> {
         self.forget_memo();
         let mut n = 0;
         for st in &mut self.structs {
-            n += st.org.invalidate_asid(asid, &mut |k| {
+            n += st.org.invalidate_spaces(&|a| a == asid, &mut |k| {
                 out.insert(k);
             });
         }
@@ -688,9 +697,15 @@ impl<O: Organisation> Tlbs<O> {
     /// Remove every entry of address space `asid` (its id is given to another, or its
     /// translations changed); returns how many went.
     pub fn flush_asid(&mut self, asid: u16) -> usize {
+        self.flush_spaces(&|a| a == asid)
+    }
+
+    /// Remove every entry of the address spaces `which` accepts (a VM's, in one pass
+    /// over each structure); returns how many went.
+    pub fn flush_spaces(&mut self, which: &impl Fn(u16) -> bool) -> usize {
         self.forget_memo();
         (self.structs.iter_mut())
-            .map(|st| st.org.invalidate_asid(asid, &mut |_| {}))
+            .map(|st| st.org.invalidate_spaces(which, &mut |_| {}))
             .sum()
     }
 

@@ -119,10 +119,14 @@ impl Organisation for SetAssociative {
         n
     }
 
-    fn invalidate_asid(&mut self, asid: u16, removed: &mut impl FnMut(u64)) -> usize {
+    fn invalidate_spaces(
+        &mut self,
+        which: &impl Fn(u16) -> bool,
+        removed: &mut impl FnMut(u64),
+    ) -> usize {
         // The stored key is the page key.
         self.array.invalidate_where(|k| {
-            let hit = untag(k).1 == asid;
+            let hit = which(untag(k).1);
             if hit {
                 removed(k);
             }
@@ -290,7 +294,7 @@ mod tests {
     fn invalidate_asid_drops_that_space_and_names_each_page() {
         let (mut t, all) = filled(16);
         let mut keys = Vec::new();
-        assert_eq!(t.invalidate_asid(1, &mut |k| keys.push(k)), 7);
+        assert_eq!(t.invalidate_spaces(&|a| a == 1, &mut |k| keys.push(k)), 7);
         keys.sort_unstable();
         let mut want: Vec<u64> = (all[..7].iter())
             .map(|e| page_key(1, VirtAddr(e.vpn << e.size.shift()), e.size))

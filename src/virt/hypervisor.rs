@@ -167,9 +167,10 @@ pub struct Hypervisor {
     /// Host table of VM i + 1.
     tables: Vec<HostTable>,
     /// The VM of each guest address space (by address-space id; 0: none yet), and each
-    /// VM's address spaces (VM i + 1's at i), for flushes of one VM's translations.
+    /// VM's live address spaces, sorted (VM i + 1's at i; an exited one leaves), shared
+    /// with the flushes of one VM's translations queued on other cores.
     vm_of: Vec<u16>,
-    asids: Vec<Vec<u16>>,
+    asids: Vec<std::sync::Arc<[u16]>>,
     fx: Effects,
     pub(super) exit_cycles: u64,
     host_switch_cycles: u64,
@@ -198,7 +199,7 @@ impl Hypervisor {
             os,
             tables,
             vm_of: Vec::new(),
-            asids: vec![Vec::new(); vms],
+            asids: vec![std::sync::Arc::from([]); vms],
             fx: Effects::default(),
             exit_cycles: cfg.exit_cycles,
             host_switch_cycles: cfg.host_sched.switch_cycles,
@@ -230,15 +231,32 @@ impl Hypervisor {
             self.vm_of.resize(i + 1, 0);
         }
         self.vm_of[i] = vm;
-        self.asids[vm as usize - 1].push(asid);
+        let list = &mut self.asids[vm as usize - 1];
+        let mut v = list.to_vec();
+        if let Err(at) = v.binary_search(&asid) {
+            v.insert(at, asid);
+        }
+        *list = v.into();
     }
 
-    /// The VM of guest address space `asid` (VM 1 for one not assigned).
+    /// Guest address space `asid` exited: its VM's flushes no longer visit it.
+    pub fn release(&mut self, asid: u16) {
+        let vm = self.vm_of(asid);
+        let list = &mut self.asids[vm as usize - 1];
+        *list = (list.iter().copied()).filter(|&a| a != asid).collect();
+    }
+
+    /// The VM of guest address space `asid`. Every address space is assigned when it
+    /// is made (a process at the start, a forked child at its fork); an unassigned one
+    /// answers VM 1, which a machine of several VMs must never ask for.
     #[inline]
     pub fn vm_of(&self, asid: u16) -> u16 {
         match self.vm_of.get(asid as usize) {
             Some(&v) if v != 0 => v,
-            _ => VM,
+            _ => {
+                debug_assert!(self.tables.len() == 1, "address space {asid} has no VM");
+                VM
+            }
         }
     }
 
@@ -246,7 +264,12 @@ impl Hypervisor {
     /// alone on a core several VMs share; `None` on a one-VM machine, where such a
     /// flush takes everything the core caches.
     pub fn scope(&self, vm: u16) -> Option<&[u16]> {
-        (self.tables.len() > 1).then(|| self.asids[vm as usize - 1].as_slice())
+        (self.tables.len() > 1).then(|| &*self.asids[vm as usize - 1])
+    }
+
+    /// [`Hypervisor::scope`], shared (for a flush queued on another core; no copy).
+    pub fn scope_shared(&self, vm: u16) -> Option<std::sync::Arc<[u16]>> {
+        (self.tables.len() > 1).then(|| self.asids[vm as usize - 1].clone())
     }
 
     /// VM `vm`'s host table.

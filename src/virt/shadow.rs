@@ -330,6 +330,12 @@ impl Hypervisor {
         if let Some(sh) = self.shadow.as_mut() {
             if let Some(slot) = sh.tables.get_mut(asid as usize) {
                 if let Some(mut t) = slot.take() {
+                    // Its entries go first: a table is released empty (the guest's
+                    // exit unmapped its pages; the shadow entries over them are the
+                    // hypervisor's to drop, no trapped write: the CR3 is gone).
+                    for (va, _, _) in t.mappings(asid).unwrap_or_default() {
+                        t.unmap(asid, va);
+                    }
                     t.release_space(&mut self.os.frames)?;
                 }
             }

@@ -281,9 +281,15 @@ impl Walker {
     /// Drop the walk-cache entries of address space `asid` (x86 tags them with the
     /// PCID, like the TLB's).
     pub fn flush_asid(&mut self, asid: u16) {
+        self.flush_spaces(&|a| a == asid);
+    }
+
+    /// Drop the walk-cache entries of the address spaces `which` accepts (a VM's), in
+    /// one pass over each cache.
+    pub fn flush_spaces(&mut self, which: &impl Fn(u16) -> bool) {
         let mask = (1u64 << ASID_BITS) - 1;
         for p in &mut self.pscs {
-            p.array.invalidate_where(|k| k & mask == asid as u64);
+            p.array.invalidate_where(|k| which((k & mask) as u16));
         }
     }
 

@@ -314,3 +314,19 @@ fn shadow_costs_beyond_any_real_handler_are_refused_with_their_key_paths() {
         ["virt.shadow_fill_cycles", "virt.shadow_update_cycles"]
     );
 }
+
+/// A process that exits under shadow paging: its shadow table, holding entries for the
+/// pages it had touched (0 and 1), goes back to the host whole. The exit failed the run
+/// ("releasing a table that still maps a page") before the shadow entries were dropped
+/// first. Afterwards no shadow table is left: 0 bytes.
+#[test]
+fn an_exit_releases_its_shadow_table_with_its_entries() {
+    let st = run(
+        "name = \"exits\"\n[generator]\nkind = \"refs\"\nrefs = \"0 1 0 1\"\n\
+         [[event]]\nat = 3\nkind = \"exit\"\n",
+        &[],
+    );
+    assert_eq!(u(&st, "/host/shadow_table_bytes"), 0);
+    assert_eq!(u(&st["total"], "/virt/shadow/fills"), 0);
+    assert_eq!(u(&st["total"], "/minor_faults"), 2);
+}

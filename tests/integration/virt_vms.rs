@@ -10,8 +10,13 @@ use std::time::Duration;
 /// `stats` of `mmusim run` on `SYSTEM` + `extra` with `workload` and each of `sets`
 /// (`key=value`); the run must succeed.
 fn stats(extra: &str, workload: &str, sets: &[&str]) -> serde_json::Value {
+    stats_of(&format!("{SYSTEM}{extra}"), workload, sets)
+}
+
+/// [`stats`] of the system `system` (whole).
+fn stats_of(system: &str, workload: &str, sets: &[&str]) -> serde_json::Value {
     let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("sys.toml"), format!("{SYSTEM}{extra}")).unwrap();
+    std::fs::write(d.path().join("sys.toml"), system).unwrap();
     std::fs::write(d.path().join("w.toml"), workload).unwrap();
     let mut args = vec!["run", "-q", "--config", "sys.toml", "--workload", "w.toml"];
     args.extend(["--out", "out"]);
@@ -77,6 +82,10 @@ fn two_vms_have_their_own_guest_memory_and_host_tables_and_switch_by_exit() {
     assert_eq!(u(&two, "/host/host_table_bytes"), 8 * 4096);
     assert_eq!(u(&one, "/phys_bytes_in_use"), 12 * 4096);
     assert_eq!(u(&two, "/phys_bytes_in_use"), 12 * 4096);
+    // Both guest memories together: 2 x 1 GiB, of which the 12 frames are in use.
+    let p = &two["physical"];
+    assert_eq!(u(p, "/total_bytes"), 2 << 30);
+    assert_eq!(u(p, "/total_bytes") - u(p, "/free_bytes"), 12 * 4096);
     assert!(one["host"].get("vms").is_none(), "one VM: no per-VM list");
     let vms = two["host"]["vms"].as_array().unwrap();
     assert_eq!(vms.len(), 2);
@@ -155,14 +164,20 @@ fn a_vm_keeps_its_tlb_entries_across_vm_switches_only_with_a_vpid() {
     assert_eq!(u(&none, "/virt/vpid_flushes"), exits);
 }
 
-/// A host collapse (host `promote`, a 2 MiB region collapsed once 2 of its pages are
+/// A host collapse (host `promote`, a 2 MiB region collapsed when its second page is
 /// backed) reaches the vCPUs of its own VM only. Two processes on two cores loop over
-/// 8 MiB each (4 regions: each collapses once in the host table it lives in, so a host
-/// flush starts at least 4 times per VM's host table; in one VM, whose host table maps
-/// both processes' guest memory, 8 in all). In one VM both cores run the VM: the other
-/// core is kicked and takes each flush started while it still runs. In two VMs, one per
-/// core, each core's flushes concern its own VM alone: the other core runs the other VM,
-/// is not kicked and keeps its entries: nothing is taken.
+/// 8 MiB (2,048 pages) each; a process's guest memory holds its pages and 7 table pages
+/// (root, L3, L2, four L1s): 2,055 frames.
+/// - Two VMs, one per core: each VM's memory spans 5 regions (2,055 / 512, rounded
+///   up), each collapsing once. The root's region collapses at the first fault (the
+///   root was backed when the address space was made, the fault backs the second
+///   page): 5 host flushes started per core, 9 EPT violations on the translation path
+///   (the root region's one, then 2 for each of the other 4). The other core runs the
+///   other VM: no kick, nothing taken.
+/// - One VM: 4,110 frames in one guest memory, 9 regions; both roots (the first two
+///   frames) were backed at the start, which collapsed the first region before the
+///   run: 8 host flushes started, and the other core, running the same VM, is kicked
+///   and takes those started while it still runs.
 #[test]
 fn a_host_collapse_flushes_only_its_own_vms_vcpus() {
     let w = "name = \"loop\"\naccesses = 20_000\nseed = 1\n[generator]\nkind = \"sequential\"\n\
@@ -195,18 +210,105 @@ fn a_host_collapse_flushes_only_its_own_vms_vcpus() {
         assert_eq!(code, 0, "{err}");
         let text = std::fs::read_to_string(d.path().join("out/result.json")).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        v["stats"]["cores"].as_array().unwrap().clone()
+        v["stats"].clone()
     };
-    let sum = |cores: &[serde_json::Value], p: &str| cores.iter().map(|c| u(c, p)).sum::<u64>();
-    let one = run("virt.vms=1");
-    assert!(sum(&one, "/virt/host_flushes") >= 8);
-    let taken = sum(&one, "/virt/host_flushes_taken");
-    assert!(taken > 0 && taken <= sum(&one, "/virt/host_flushes"));
-    assert!(sum(&one, "/virt/host_kicks") > 0);
+    let sum = |s: &serde_json::Value, p: &str| {
+        let cores = s["cores"].as_array().unwrap();
+        cores.iter().map(|c| u(c, p)).sum::<u64>()
+    };
     let two = run("virt.vms=2");
-    for c in &two {
-        assert!(u(c, "/virt/host_flushes") >= 4, "{c}");
+    for vm in two["host"]["vms"].as_array().unwrap() {
+        assert_eq!(u(vm, "/guest_phys_bytes_in_use"), 2055 * 4096);
+    }
+    for c in two["cores"].as_array().unwrap() {
+        assert_eq!(u(c, "/virt/host_flushes"), 5, "{c}");
+        assert_eq!(u(c, "/virt/exits/ept_violation"), 9);
         assert_eq!(u(c, "/virt/host_flushes_taken"), 0);
         assert_eq!(u(c, "/virt/host_kicks"), 0);
     }
+    assert_eq!(u(&two, "/host/backed_2m_pages"), 10);
+    let one = run("virt.vms=1");
+    assert_eq!(u(&one, "/phys_bytes_in_use"), 2 * 2055 * 4096);
+    assert_eq!(sum(&one, "/virt/host_flushes"), 8);
+    let taken = sum(&one, "/virt/host_flushes_taken");
+    assert!(taken > 0 && taken <= 8, "{taken}");
+    assert_eq!(sum(&one, "/virt/host_kicks"), taken);
+    assert_eq!(u(&one, "/host/backed_2m_pages"), 9);
+}
+
+/// A fork in the second VM: process 2 (VM 2) forks after its first two accesses (page 0
+/// mapped), the child holding its pages. The child is VM 2's (its address space 3 is
+/// listed there), its tables are VM 2's guest memory and are backed in VM 2's host
+/// table at the fork: the child's root, L3, L2 and L1 tables, 4 frames and 4 EPT
+/// violations at the event. VM 2's guest memory: the parent's root, L3, L2, L1 and
+/// data page 0, the child's 4 tables, then the parent's page 1: 10 frames; VM 1's the
+/// cold VM's 6. Host backing: 6 + 10 pages. EPT violations on the translation path: 5
+/// per VM, as the cold VM's.
+#[test]
+fn a_fork_in_the_second_vm_stays_in_it() {
+    let w = format!("{THREE}[[event]]\nat = 2\nkind = \"fork\"\nprocess = 1\n");
+    let s = stats(&two_processes(), &w, &["virt.vms=2"]);
+    let vms = s["host"]["vms"].as_array().unwrap();
+    assert_eq!(vms[0]["asids"], serde_json::json!([1]));
+    assert_eq!(vms[1]["asids"], serde_json::json!([2, 3]));
+    assert_eq!(u(&vms[0], "/guest_phys_bytes_in_use"), 6 * 4096);
+    assert_eq!(u(&vms[1], "/guest_phys_bytes_in_use"), 10 * 4096);
+    assert_eq!(u(&vms[1], "/guest_page_table_bytes"), 8 * 4096);
+    assert_eq!(u(&s, "/host/backed_bytes"), 16 * 4096);
+    let t = &s["total"];
+    assert_eq!(u(t, "/virt/event_ept_violations"), 4);
+    assert_eq!(u(t, "/virt/exits/ept_violation"), 10);
+}
+
+/// A global guest design (an inverted table, made at the start over the guest's
+/// memory) has one table per VM, each the size of the one a one-VM machine makes over
+/// the same guest memory.
+#[test]
+fn a_global_guest_table_is_one_per_vm() {
+    let radix = "[page_table]\nkind = \"radix\"\nlevels = 4\n";
+    assert!(SYSTEM.contains(radix));
+    let sys = format!("{SYSTEM}{}", two_processes()).replacen(
+        radix,
+        "[page_table]\nkind = \"inverted\"\n",
+        1,
+    );
+    let one = stats_of(&sys, THREE, &[]);
+    let two = stats_of(&sys, THREE, &["virt.vms=2"]);
+    let tables = |s: &serde_json::Value| s["page_tables"].as_array().unwrap().clone();
+    assert_eq!(tables(&one).len(), 1);
+    assert_eq!(tables(&two).len(), 2);
+    let bytes = u(&tables(&one)[0], "/bytes");
+    assert!(bytes > 0);
+    for t in tables(&two) {
+        assert_eq!(u(&t, "/bytes"), bytes);
+    }
+    for vm in two["host"]["vms"].as_array().unwrap() {
+        assert_eq!(u(vm, "/guest_page_table_bytes"), bytes);
+    }
+}
+
+/// Three VMs' processes take turns on one core (quantum 30,000 cycles, as in
+/// `a_vm_keeps_its_tlb_entries_across_vm_switches_only_with_a_vpid`) with 2 VPIDs:
+/// round-robin, VM 1 takes VPID slot 0 at the start, VM 2 slot 1 (free), VM 3 slot 0
+/// (VM 1's: a flush), VM 1 slot 1 (VM 2's), VM 2 slot 0 (VM 3's), ...: every switch but
+/// the first flushes the VM that holds the slot, which in this cycle of three is always
+/// the next VM to run, so every slice misses its two pages: VPID flushes = switches - 1,
+/// TLB misses = 2 x (switches + 1).
+#[test]
+fn three_vms_on_two_vpids_take_them_round_robin() {
+    let sys = two_processes()
+        .replace("quantum_cycles = 0", "quantum_cycles = 30000")
+        .replace("processes = 2", "processes = 3");
+    let sets = [
+        "virt.vms=3",
+        "virt.vpids=2",
+        "virt.exit_cycles=1000",
+        "virt.host.minor_fault_cycles=1000",
+        "virt.host.phys_mem=4GiB",
+    ];
+    let t = stats(&sys, TWO_PAGES, &sets)["total"].clone();
+    let switches = u(&t, "/virt/vm_switches");
+    assert!(switches >= 6, "{switches} VM switches");
+    assert_eq!(u(&t, "/virt/vpid_flushes"), switches - 1);
+    assert_eq!(u(&t, "/tlb/0/misses"), 2 * (switches + 1));
 }
