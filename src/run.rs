@@ -231,6 +231,21 @@ pub fn load_inputs_with(
         if let Some(e) = footprint_check(&system, &workload) {
             errors.push(wl_src.error_at(e.0, format!("{} (os.phys_mem in {})", e.1, sys_src.file)));
         }
+        // A host's event needs a host whose table it can change.
+        let nested = (system.virt.as_ref()).is_some_and(|v| v.mode == crate::config::VirtMode::Nested);
+        if let Some(i) = (workload.events.iter())
+            .position(|e| e.kind == crate::workload::EventKind::HostMigrate)
+            .filter(|_| !nested)
+        {
+            errors.push(wl_src.error_at(
+                &format!("event[{i}].kind"),
+                format!(
+                    "host_migrate moves host pages under a virtualized machine with nested paging, and {} is {}",
+                    sys_src.file,
+                    if system.virt.is_some() { "shadow paging (shadow entries over moved pages are not modelled)" } else { "native (no host)" }
+                ),
+            ));
+        }
         // The warm-up counts a core's accesses: every task it runs (c, c + cores, ...).
         let (tasks, cores) = (system.os.tasks(system.sim.cores), system.sim.cores.max(1));
         let per_core = workload.accesses_per_core() * u64::from((tasks / cores).max(1));

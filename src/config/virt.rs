@@ -322,7 +322,7 @@ impl VirtConfig {
 }
 
 /// What the hypervisor model reads of `[virt.host]`.
-const HOST_KEYS: &str = "the hypervisor model uses only phys_mem, frame_alloc, fragmentation, page_size, minor_fault_cycles, zero_4k_cycles and huge_pages.{policy, sizes, fallback, promote_threshold, copy_4k_cycles, collapse_cycles, promote_in_place_cycles}";
+const HOST_KEYS: &str = "the hypervisor model uses only phys_mem, frame_alloc, fragmentation, page_size, minor_fault_cycles, zero_4k_cycles, cow_copy_4k_cycles (host migration's copy) and huge_pages.{policy, sizes, fallback, promote_threshold, copy_4k_cycles, collapse_cycles, promote_in_place_cycles}";
 
 impl VirtConfig {
     /// `[virt.host]` keys the hypervisor model would silently ignore or cannot honour,
@@ -389,13 +389,9 @@ impl VirtConfig {
                 refuse(&format!("paging.{key}"), "the host does not page guest memory out (no host replacement yet), so nothing uses this key");
             }
         }
-        for (key, set) in [
-            ("cow_copy_4k_cycles", h.cow_copy_4k_cycles != 0),
-            ("protection_fault_cycles", h.protection_fault_cycles != 0),
-        ] {
-            if set {
-                refuse(key, &format!("the host never forks or write-protects guest memory, so nothing uses this key ({HOST_KEYS})"));
-            }
+        // (`cow_copy_4k_cycles` is the copy of a host page a `host_migrate` event moves.)
+        if h.protection_fault_cycles != 0 {
+            refuse("protection_fault_cycles", &format!("the host never write-protects guest memory, so nothing uses this key ({HOST_KEYS})"));
         }
         // The host runs no processes of its own: the VM's vCPUs are the machine's cores
         // (`sim.cores`, scheduled by the guest's `[os.sched]`); how the host shares
@@ -631,10 +627,6 @@ mod tests {
                 "paging.writeback_cycles",
             ),
             ("[virt.host.paging]\nseed = 3\n", "paging.seed"),
-            (
-                "[virt.host]\ncow_copy_4k_cycles = 1\n",
-                "cow_copy_4k_cycles",
-            ),
             (
                 "[virt.host]\nprotection_fault_cycles = 1\n",
                 "protection_fault_cycles",

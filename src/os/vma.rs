@@ -162,7 +162,7 @@ impl Os {
                 stats.event_cycles = stats.event_cycles.saturating_add(c);
                 fx.cycles = fx.cycles.saturating_add(c);
             }
-            EventKind::Fork | EventKind::Exit => {
+            EventKind::Fork | EventKind::Exit | EventKind::HostMigrate => {
                 return Err(SimError(format!(
                     "internal: {} goes through the engine",
                     ev.kind.name()

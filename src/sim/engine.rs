@@ -406,6 +406,10 @@ fn apply_os_events<PT: PageTable>(
             break;
         }
         core.os_events.pop_front();
+        if ev.kind == EventKind::HostMigrate {
+            host_migrate(core, pt, sh, t, ev)?;
+            continue;
+        }
         let os = &mut sh.os[super::vm_index(core.vm)];
         os.apply_event(pt, core.asid, ev, &mut core.os_stats, &mut sh.fx)?;
         let mut c = apply(core, &mut sh.fx, &mut sh.mail, sh.virt.as_deref_mut());
@@ -427,5 +431,36 @@ fn apply_os_events<PT: PageTable>(
     }
     core.os_event_at =
         (core.os_events.front()).map_or(u64::MAX, |e| e.0.wrapping_sub(core.stream_base));
+    Ok(())
+}
+
+/// A `host_migrate` event: the host moves the host pages under the range (an exit and
+/// the host's copies, the core's time), then, as after a host collapse, the VM's cached
+/// translations go here now and on its other vCPUs after this access.
+fn host_migrate<PT: PageTable>(
+    core: &mut Core,
+    pt: &mut PT,
+    sh: &mut Shared,
+    t: &Timing,
+    ev: crate::workload::OsEvent,
+) -> Result<(), SimError> {
+    let hv = (sh.virt.as_deref_mut()).filter(|hv| !hv.shadow_mode());
+    let Some(hv) = hv else {
+        return Err(SimError(format!(
+            "core {}: a host_migrate event needs a virtualized machine with nested paging ([virt], mode = \"nested\"): natively there is no host, and shadow entries over the moved pages are not modelled",
+            core.id
+        )));
+    };
+    let (c, flush) = hv.migrate_guest_range(&*pt, core.asid, (ev.start, ev.end), &mut core.virt)?;
+    if flush {
+        super::nested::host_flush_local(core, hv, &mut sh.mail);
+    }
+    if core.flush_on_exit {
+        // No VPIDs: the exit flushed the guest's entries.
+        core.vpid_flush();
+    }
+    core.os_stats.event_cycles = core.os_stats.event_cycles.saturating_add(c);
+    super::overflow::check(core, t, c)?;
+    core.stall_total += c;
     Ok(())
 }

@@ -81,6 +81,11 @@ pub struct VirtStats {
     pub vm_switches: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub vm_switch_cycles: u64,
+    /// Host pages the host migrated under this vCPU's `host_migrate` events (their
+    /// exits and copies are in `event_cycles`; the flush they cause in `host_flushes`).
+    /// Left out of reports without any.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub host_migrations: u64,
     /// Host-initiated flushes this vCPU's EPT violations started (one per access whose
     /// host faults changed host translations, however many did) (a host THP collapse
     /// changed the VM's host table), and the cycles it waited for the other vCPUs.
@@ -131,6 +136,7 @@ impl VirtStats {
         self.vpid_flushes += o.vpid_flushes;
         self.vm_switches += o.vm_switches;
         self.vm_switch_cycles += o.vm_switch_cycles;
+        self.host_migrations += o.host_migrations;
         self.host_flushes += o.host_flushes;
         self.host_flushes_taken += o.host_flushes_taken;
         self.host_flush_remote_cycles += o.host_flush_remote_cycles;
@@ -529,6 +535,51 @@ impl Hypervisor {
             gpa = (gpa & !(h.size.bytes() - 1)) + h.size.bytes();
         }
         Ok((cycles, flush, n))
+    }
+
+    /// The host migrates the host pages backing the guest pages of `[start, end)` of
+    /// address space `asid` (host NUMA balancing or compaction of guest memory, run in
+    /// the vCPU thread: an exit, then the host OS's page migration over the pages'
+    /// guest-physical ranges, copying each host page at `cow_copy_4k_cycles` per 4 KiB
+    /// of `[virt.host]`). Returns the cycles (exit and migration) and whether a host
+    /// translation changed (then a host-initiated flush of the VM is due, as after a
+    /// host collapse). Counted as the event's work.
+    pub fn migrate_guest_range<PT: Mappable>(
+        &mut self,
+        guest: &PT,
+        asid: u16,
+        (start, end): (u64, u64),
+        stats: &mut VirtStats,
+    ) -> Result<(u64, bool), SimError> {
+        let vm = self.vm_of(asid);
+        let before = self.host_stats.migrated_pages;
+        let mut cycles = self.exit_cycles;
+        let mut flush = false;
+        let mut va = start;
+        while va < end {
+            let Some(g) = guest.translate(asid, VirtAddr(va)) else {
+                va = (va | 0xfff) + 1;
+                continue;
+            };
+            let size = g.size.bytes();
+            let gpa = g.frame.0 + (va & (size - 1));
+            let gpa_end = g.frame.0 + size.min(end - (va & !(size - 1)));
+            let ev = crate::workload::OsEvent::new(
+                crate::workload::EventKind::Migrate,
+                gpa & !0xfff,
+                (gpa_end + 0xfff) & !0xfff,
+            );
+            let table = &mut self.tables[vm as usize - 1];
+            self.fx.clear();
+            (self.os).apply_event(table, vm, ev, &mut self.host_stats, &mut self.fx)?;
+            flush |= !self.fx.invalidate.is_empty();
+            cycles = cycles.saturating_add(self.fx.cycles);
+            self.fx.clear();
+            va = (va & !(size - 1)) + size;
+        }
+        stats.host_migrations += self.host_stats.migrated_pages - before;
+        stats.event_cycles = stats.event_cycles.saturating_add(cycles);
+        Ok((cycles, flush))
     }
 
     /// Bytes of the host tables.

@@ -1,6 +1,6 @@
 //! OS events in a workload's streams: the `[[event]]` entries of the workload file
-//! ([`EventSpec`]: munmap, madvise, fork, mmap, mprotect, exit, migrate) and the
-//! page-aligned ranges the engine applies ([`OsEvent`]).
+//! ([`EventSpec`]: munmap, madvise, fork, mmap, mprotect, exit, migrate, host_migrate)
+//! and the page-aligned ranges the engine applies ([`OsEvent`]).
 //!
 //! In: the decoded [`EventSpec`]s of a [`WorkloadSpec`] (checked by
 //! [`WorkloadSpec::validate`]). Out: per core, the events in stream order, each with the
@@ -70,6 +70,12 @@ pub enum EventKind {
     /// Page migration (NUMA balancing, compaction): every mapped page of the range
     /// moves to a new frame (copied, remapped, its old translation invalidated).
     Migrate,
+    /// A virtualized machine's host migrates the host pages backing the range's guest
+    /// pages (host NUMA balancing or compaction of guest memory): the guest's mappings
+    /// stay, the host table's change, and every vCPU of the VM drops its cached
+    /// translations (a host-initiated flush).
+    #[serde(rename = "host_migrate")]
+    HostMigrate,
 }
 
 impl EventKind {
@@ -83,6 +89,7 @@ impl EventKind {
             EventKind::Mprotect => "mprotect",
             EventKind::Exit => "exit",
             EventKind::Migrate => "migrate",
+            EventKind::HostMigrate => "host_migrate",
         }
     }
 }

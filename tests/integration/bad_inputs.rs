@@ -305,6 +305,15 @@ const ROWS: &[Row] = &[
     },
     // ---- workloads
     Row {
+        name: "a host migration on a native machine",
+        files: &[(
+            "w.toml",
+            "accesses = 10\n[generator]\nkind = \"uniform\"\nfootprint = \"1MiB\"\n[[event]]\nat = 1\nkind = \"host_migrate\"\noffset = 0\nlen = \"4KiB\"\n",
+        )],
+        args: RUN_W,
+        stderr: &["w.toml:7: event[0].kind", "native (no host)"],
+    },
+    Row {
         name: "an unknown generator",
         files: &[("w.toml", "accesses = 10\n[generator]\nkind = \"gaussian\"\n")],
         args: RUN_W,

@@ -676,3 +676,63 @@ fn a_walk_through_stale_host_caches_is_a_spurious_ept_violation() {
         .sum();
     assert_eq!(c["total"].as_u64().unwrap(), parts);
 }
+
+/// Host page migration (`host_migrate`: host NUMA balancing or compaction of guest
+/// memory). One vCPU, pages 0 1 0 1, the host migrating page 0's host page after the
+/// second access. Accesses 1 and 2 are the cold VM's (4 walks, 73 references, 5 EPT
+/// violations, 2 guest faults). The event: an exit (X) and the host's copy of one 4 KiB
+/// page (C = `cow_copy_4k_cycles`), the event's time; the host entry changed, so the
+/// VM's cached translations go (TLB, walk caches, host caches). Accesses 3 and 4 miss
+/// the TLB and walk again, 24 references each (every table and page backed), no fault:
+/// 6 walks, 121 references, still 5 EPT violations.
+///
+/// Two vCPUs (threads of one process over pages 0 and 1, the second running long enough
+/// to be running at the event, cheap host faults so the cold start is short): the flush
+/// reaches the other vCPU by a kick, and each vCPU walks its two pages once more than
+/// without the event, 24 references each.
+#[test]
+fn a_host_migration_moves_the_page_and_flushes_the_vm_on_every_vcpu() {
+    const C: u64 = 2_000;
+    let copy = format!("[virt.host]\nphys_mem"); // the host section's first key
+    let sys = SYSTEM.replacen(
+        &copy,
+        &format!("[virt.host]\ncow_copy_4k_cycles = {C}\nphys_mem"),
+        1,
+    );
+    assert!(sys.contains("cow_copy_4k_cycles"));
+    let event =
+        "[[event]]\nat = 2\nkind = \"host_migrate\"\nprocess = 0\noffset = 0\nlen = \"4KiB\"\n";
+    let refs = "name = \"hm\"\n[generator]\nkind = \"refs\"\nrefs = \"0 1 0 1\"\n";
+    let w = format!("{refs}{event}");
+    let t = result(&[("sys.toml", &sys), ("w.toml", &w)], &RUN_FILES)["stats"]["total"].clone();
+    assert_eq!(u(&t, "/walks/walks"), 6);
+    assert_eq!(u(&t, "/walks/pte_reads"), 121);
+    assert_eq!(u(&t, "/virt/exits/ept_violation"), 5);
+    assert_eq!(u(&t, "/minor_faults"), 2);
+    assert_eq!(u(&t, "/virt/host_migrations"), 1);
+    assert_eq!(u(&t, "/virt/event_cycles"), X + C);
+    assert_eq!(u(&t, "/os_events/event_cycles"), X + C);
+    assert_eq!(u(&t, "/virt/host_flushes"), 1);
+
+    let long = "name = \"hm2\"\naccesses = 200000\n[generator]\nkind = \"sequential\"\n\
+                footprint = \"8KiB\"\nstride = 4096\n";
+    let two = |w: &str| {
+        let args: Vec<&str> = RUN_FILES
+            .iter()
+            .copied()
+            .chain(["--set", "sim.cores=2", "--set", "os.sched.threads=2"])
+            .chain(["--set", "virt.host.minor_fault_cycles=1000"])
+            .collect();
+        let v = result(&[("sys.toml", &sys), ("w.toml", w)], &args);
+        v["stats"]["cores"].as_array().unwrap().clone()
+    };
+    let without = two(long);
+    let with = two(&format!("{long}{}", event.replace("at = 2", "at = 100")));
+    for (a, b) in without.iter().zip(&with) {
+        assert_eq!(u(b, "/walks/walks"), u(a, "/walks/walks") + 2);
+        assert_eq!(u(b, "/walks/pte_reads"), u(a, "/walks/pte_reads") + 48);
+    }
+    assert_eq!(u(&with[0], "/virt/host_flushes"), 1);
+    assert_eq!(u(&with[1], "/virt/host_flushes_taken"), 1);
+    assert_eq!(u(&with[1], "/virt/host_kicks"), 1);
+}
