@@ -129,6 +129,13 @@ pub struct NestedRef {
     pub hpa: PhysAddr,
     /// Issue group within its own one-dimensional walk ([`WalkStep::group`]).
     pub group: u8,
+    /// The guest step the reference serves, as the walk's stage and the chain within
+    /// it: a stage is one issue group of the guest walk (a radix level; a hashed
+    /// table's parallel probe of several ways), whose steps are chains that run side by
+    /// side (each its host walk, then its guest read); the final gPA's host walk is a
+    /// stage of its own. Stages follow one another.
+    pub stage: u8,
+    pub chain: u8,
 }
 
 /// How a nested walk that did not complete ended.
@@ -240,14 +247,24 @@ pub fn nested_walk_cached<G: Walkable + ?Sized, H: Walkable + ?Sized, C: HostCac
             frame: GuestPhysAddr(t.frame.0),
             size: t.size,
         });
+    // Consecutive guest steps of one group and level are one stage's parallel chains.
+    let (mut stage, mut chain) = (0u8, 0u8);
+    let mut last = None;
     for s in gsteps.iter() {
+        if last == Some((s.group, s.level)) {
+            chain = chain.saturating_add(1);
+        } else {
+            stage = stage.wrapping_add(u8::from(last.is_some()));
+            chain = 0;
+            last = Some((s.group, s.level));
+        }
         let (_, pte_hpa) = host_walk(
             host,
             vm,
             GuestPhysAddr(s.pte_addr.0),
             cache,
-            Dimension::HostForGuestPte,
-            s.level,
+            (Dimension::HostForGuestPte, s.level),
+            (stage, chain),
             hsteps,
             refs,
         )
@@ -261,6 +278,8 @@ pub fn nested_walk_cached<G: Walkable + ?Sized, H: Walkable + ?Sized, C: HostCac
             host_level: 0,
             hpa: pte_hpa,
             group: s.group,
+            stage,
+            chain,
         });
     }
     let Some(gt) = gt else {
@@ -269,13 +288,14 @@ pub fn nested_walk_cached<G: Walkable + ?Sized, H: Walkable + ?Sized, C: HostCac
         });
     };
     let gpa = gt.frame + gva.offset(gt.size);
+    let data_stage = stage.wrapping_add(u8::from(last.is_some()));
     let (ht, hpa) = host_walk(
         host,
         vm,
         gpa,
         cache,
-        Dimension::HostForData,
-        0,
+        (Dimension::HostForData, 0),
+        (data_stage, 0),
         hsteps,
         refs,
     )
@@ -303,8 +323,8 @@ fn host_walk<H: Walkable + ?Sized, C: HostCache>(
     vm: u16,
     gpa: GuestPhysAddr,
     cache: &mut C,
-    dim: Dimension,
-    guest_level: u8,
+    (dim, guest_level): (Dimension, u8),
+    (stage, chain): (u8, u8),
     hsteps: &mut Vec<WalkStep>,
     refs: &mut Vec<NestedRef>,
 ) -> Result<(Translation, PhysAddr), GuestPhysAddr> {
@@ -322,6 +342,8 @@ fn host_walk<H: Walkable + ?Sized, C: HostCache>(
         host_level: h.level,
         hpa: h.pte_addr,
         group: h.group,
+        stage,
+        chain,
     }));
     cache.fill(vm, gpa, host, hsteps, t);
     let t = t.ok_or(gpa)?;

@@ -11,12 +11,15 @@
 //! once per walk); each host walk the nested walk attempts probes the host caches (NTLB
 //! and host walk caches in parallel: the slowest), plus a hashed host's own walk cache
 //! when it reads the host table (each host walk waits for the guest entry before it, so
-//! the probes cannot overlap). Every reference depends on the one before, except
-//! consecutive reads of one issue group of one one-dimensional walk (a hashed host's
-//! parallel probes), which go out together and cost the slowest. A hashed guest's
-//! parallel probes each need their own host walk first, which the model makes one after
-//! the other (hardware could overlap them): a hashed guest in a VM is charged more than
-//! a parallel-probing design would pay.
+//! the probes cannot overlap). The walk is a sequence of stages, one per issue group of
+//! the guest walk (a radix level; a hashed table's probe of several ways) and one for the
+//! final gPA's host walk; a stage costs its slowest chain, each guest step of the group
+//! being a chain (its host walk, then its guest read) that runs beside the others, as a
+//! parallel-probing design issues them (nested elastic cuckoo, Stojkovic et al., ASPLOS
+//! 2022). In a chain every reference depends on the one before, except consecutive
+//! reads of one issue group of the host walk (a hashed host's ways), which go out
+//! together and cost the slowest. (Host-cache probes, one per host walk, are still
+//! counted one after another.)
 
 use super::PscStats;
 use super::{Psc, Walker};
@@ -174,11 +177,13 @@ impl Walker {
         let psc_cycles = guest_probe
             + lookups * parts.host_probe_latency
             + (lookups - hits) * host.walk_cache_cycles();
-        // Each reference waits for the one before, except reads of one issue group of
-        // one one-dimensional walk (same dimension, guest level and group).
+        // Stages follow one another; a stage costs its slowest chain (a hashed guest's
+        // ways each wait for their own host walk, side by side); in a chain each
+        // reference waits for the one before, except reads of one issue group of one
+        // one-dimensional walk (a hashed host's ways), which cost the slowest.
         let mut pte_cycles = 0;
-        let mut slowest = 0;
-        let mut prev = None;
+        let (mut stage_max, mut chain_acc, mut slowest) = (0u64, 0u64, 0u64);
+        let (mut at, mut prev) = (None, None);
         // Guest entries read (the guest walk caches learn from those only, below).
         let mut read = 0;
         let ns = &mut self.stats.nested;
@@ -191,9 +196,19 @@ impl Walker {
                     cycles: lat,
                 });
             }
-            let key = (r.dim, r.guest_level, r.group);
+            if at != Some((r.stage, r.chain)) {
+                chain_acc += slowest;
+                stage_max = stage_max.max(chain_acc);
+                if at.is_some_and(|(s, _)| s != r.stage) {
+                    pte_cycles += stage_max;
+                    stage_max = 0;
+                }
+                (chain_acc, slowest, prev) = (0, 0, None);
+                at = Some((r.stage, r.chain));
+            }
+            let key = (r.dim, r.group);
             if prev != Some(key) {
-                pte_cycles += slowest;
+                chain_acc += slowest;
                 slowest = 0;
                 prev = Some(key);
             }
@@ -204,7 +219,7 @@ impl Walker {
             ns.by_dim[r.dim as usize] += 1;
             read += (r.dim == crate::virt::Dimension::GuestPte) as usize;
         }
-        pte_cycles += slowest;
+        pte_cycles += stage_max.max(chain_acc + slowest);
         // The guest walk caches learn the guest tables the walk read, as natively: only
         // from the guest entries actually read (a walk that ended at an EPT violation has
         // not seen the tables the later ones point to).
