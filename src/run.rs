@@ -232,7 +232,8 @@ pub fn load_inputs_with(
             errors.push(wl_src.error_at(e.0, format!("{} (os.phys_mem in {})", e.1, sys_src.file)));
         }
         // A host's event needs a host whose table it can change.
-        let nested = (system.virt.as_ref()).is_some_and(|v| v.mode == crate::config::VirtMode::Nested);
+        let nested =
+            (system.virt.as_ref()).is_some_and(|v| v.mode == crate::config::VirtMode::Nested);
         if let Some(i) = (workload.events.iter())
             .position(|e| e.kind == crate::workload::EventKind::HostMigrate)
             .filter(|_| !nested)
