@@ -693,9 +693,9 @@ fn a_walk_through_stale_host_caches_is_a_spurious_ept_violation() {
 #[test]
 fn a_host_migration_moves_the_page_and_flushes_the_vm_on_every_vcpu() {
     const C: u64 = 2_000;
-    let copy = format!("[virt.host]\nphys_mem"); // the host section's first key
+    // The copy cost goes before the host section's first key.
     let sys = SYSTEM.replacen(
-        &copy,
+        "[virt.host]\nphys_mem",
         &format!("[virt.host]\ncow_copy_4k_cycles = {C}\nphys_mem"),
         1,
     );
