@@ -93,6 +93,10 @@ impl Os {
         fx: &mut Effects,
     ) -> Result<(), SimError> {
         debug_assert!(fx.is_clear(), "effects of an earlier call not applied");
+        if !self.segments.is_empty() && self.segment_event(asid, &ev)? {
+            stats.mmap_calls += 1;
+            return Ok(());
+        }
         fx.trigger = match ev.kind {
             EventKind::Mprotect => Trigger::Mprotect,
             EventKind::Mmap => Trigger::Mmap,
@@ -262,6 +266,8 @@ impl Os {
         }
         self.munmap(pt, asid, 0, crate::workload::VA_LIMIT, stats, fx)?;
         fx.clear();
+        // The segment's frames went with its pages (order-0 blocks each).
+        self.drop_segment(asid);
         self.share.cow.remove(&asid);
         self.vma.advised.remove(&asid);
         self.vma.vmas.remove(&asid);
