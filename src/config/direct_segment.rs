@@ -63,10 +63,9 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
         e.push((
             key("start"),
             format!(
-                "with os.huge_pages.policy = {:?} the region must start and end on 2 MiB boundaries",
-                cfg.os.huge_pages.policy
-            )
-            .to_lowercase(),
+                "with os.huge_pages.policy = \"{}\" the region must start and end on 2 MiB boundaries",
+                policy_name(cfg.os.huge_pages.policy)
+            ),
         ));
     }
     if d.start % page != 0 {
@@ -128,4 +127,9 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
         ));
     }
     e
+}
+
+/// A huge-page policy as the config writes it.
+fn policy_name(p: crate::config::HugePolicy) -> String {
+    format!("{p:?}").to_lowercase()
 }

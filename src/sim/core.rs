@@ -63,6 +63,8 @@ pub struct CoreCounters {
     /// Accesses the direct segment translated (`os.direct_segment`): no TLB lookup, no
     /// walk, no fill.
     pub direct_segment_hits: u64,
+    /// Their translation cycles (in `translation.tlb`; the L1 TLB probe's latency each).
+    pub direct_segment_cycles: u64,
 }
 
 /// A hardware walker: busy until a clock, and whether its walk still runs in the
@@ -491,6 +493,7 @@ fn segment_access<PT: PageTable>(
     sh.mem.data_access(core.id, crate::addr::PhysAddr(pa));
     let c = &mut core.counters;
     c.direct_segment_hits += 1;
+    c.direct_segment_cycles += cycles;
     c.translation.tlb += cycles;
     c.translation.total += cycles;
 }
