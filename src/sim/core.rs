@@ -372,7 +372,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         tc.total += c;
     }
     if t.direct_segment && core.segment.contains(va.0) {
-        segment_access(core, va, side, pt, sh, t);
+        segment_access(core, va, side, pt, sh, t, rec);
         return Ok(());
     }
     let mut tlb_cycles = 0u64;
@@ -471,16 +471,27 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
 /// with the probe's, and the probe's own result is not used (nor counted: the TLBs see
 /// no lookup, so their hit and miss counts hold only the accesses paging translates).
 #[inline(always)]
-fn segment_access<PT: PageTable>(
+fn segment_access<PT: PageTable, R: Recorder>(
     core: &mut Core,
     va: VirtAddr,
     side: usize,
     pt: &PT,
     sh: &mut Shared,
     t: &Timing,
+    rec: &mut R,
 ) {
     let cycles = core.tlbs.level_latency(0, side) as u64;
     let hidden = if t.l1_overlapped { cycles } else { 0 };
+    if R::ON {
+        let s = core.segment;
+        rec.event(Event::DirectSegment {
+            base: s.base,
+            limit: s.limit,
+            offset: s.offset,
+            cycles,
+            hidden,
+        });
+    }
     core.stall(cycles - hidden);
     let pa = core.segment.translate(va.0);
     // The table maps the region's pages to the same frames (`os/direct_segment.rs`):

@@ -242,3 +242,16 @@ fn unmapping_the_primary_region_is_refused() {
         e.0
     );
 }
+
+/// `explain` shows the segment's translation, not a TLB probe or a walk.
+#[test]
+fn explain_shows_the_segment() {
+    let (code, out, err) = mmusim(&["explain", "-c", "skylake-ds", "0x1000001234"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Direct segment [0x1000000000, 0x1100000000)"),
+        "{out}"
+    );
+    assert!(!out.contains("TLB level 1"), "{out}");
+    assert!(out.contains("walks 0, PTE reads 0, page faults 0"), "{out}");
+}
