@@ -255,3 +255,45 @@ fn explain_shows_the_segment() {
     assert!(!out.contains("TLB level 1"), "{out}");
     assert!(out.contains("walks 0, PTE reads 0, page faults 0"), "{out}");
 }
+
+/// No allocation per access with a segment: uniform over 4,096 pages (16 MiB), the
+/// first 2,048 (8 MiB) in the segment, so about half the accesses take the segment and
+/// the rest miss the STLB often (2,048 paged pages against 1,536 + 64 entries) and
+/// walk. The window is the 40,000 accesses after the first 100,000 (every paged page
+/// is mapped by then, see `allocs.rs`); a per-access allocation would show thousands.
+#[test]
+fn segment_accesses_allocate_nothing() {
+    use super::allocs::allocs;
+    let dir = tempfile::tempdir().unwrap();
+    let wl = dir.path().join("w.toml");
+    let text = "name = \"uniform\"\naccesses = 140000\nseed = 7\n\
+                [generator]\nkind = \"uniform\"\nfootprint = \"16MiB\"\n";
+    std::fs::write(&wl, text).unwrap();
+    let sets: Vec<String> = [
+        "sim.warmup_accesses=0",
+        "os.direct_segment.start=0x1000000000",
+        "os.direct_segment.len=\"8MiB\"",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let inputs = mmusim::run::load_inputs(Some("skylake"), wl.to_str(), &sets).unwrap();
+    let mut first: Option<(u64, u64)> = None;
+    let mut last = (0, 0);
+    let r = simulate(&inputs, &mut |done, _| {
+        let now = (done, allocs());
+        if done >= 100_000 && first.is_none() {
+            first = Some(now);
+        }
+        last = now;
+    })
+    .unwrap();
+    let first = first.expect("past 100,000 accesses");
+    assert!(last.0 - first.0 >= 35_000, "window of {}", last.0 - first.0);
+    assert_eq!(last.1 - first.1, 0, "allocations in the window");
+    let t = &r.stats.total;
+    let hits = t.direct_segment.as_ref().unwrap().hits;
+    // Half of 140,000 in expectation; 8 standard deviations (187 each) either side.
+    assert!((70_000 - 1_500..=70_000 + 1_500).contains(&hits), "{hits}");
+    assert!(t.walks.walks > 10_000, "{} walks", t.walks.walks);
+}
