@@ -43,11 +43,11 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../configs/skylake-vm-shadow.toml"),
     ),
     ("icelake-vm", include_str!("../configs/icelake-vm.toml")),
-    ("skylake-ds", include_str!("../configs/skylake-ds.toml")),
     (
         "skylake-vm-cuckoo",
         include_str!("../configs/skylake-vm-cuckoo.toml"),
     ),
+    ("skylake-ds", include_str!("../configs/skylake-ds.toml")),
 ];
 
 /// The workload used when none is given.
