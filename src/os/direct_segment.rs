@@ -25,8 +25,9 @@
 //!
 //! What the region forbids: it is never unmapped, protected, migrated or copied on
 //! write (the paper's primary region has uniform read-write rights and is not paged);
-//! an event that would do so is refused. An `mmap` inside it is the workload allocating
-//! its heap in the primary region: the memory is there already, so it costs nothing.
+//! an event that would do so is refused. An `mmap` over it is the workload allocating
+//! its heap in the primary region: the memory there is mapped already, so only the
+//! part of the range outside the region is mapped (and populated) as usual.
 
 use super::Os;
 use crate::addr::{PhysAddr, VirtAddr};
@@ -118,22 +119,30 @@ impl Os {
             .map(|&(_, s)| s)
     }
 
-    /// What a workload event over `asid`'s primary region does: `Ok(true)` when the
-    /// event is fully handled (an `mmap` inside the region: already backed and mapped),
-    /// `Ok(false)` when it goes on as usual (outside the region, or advice), an error
-    /// naming the key when it would change the region's mappings.
-    pub(super) fn segment_event(&self, asid: u16, ev: &OsEvent) -> Result<bool, SimError> {
+    /// Refuses a workload event that would change `asid`'s primary region (munmap,
+    /// mprotect, migrate over it), naming the key; advice and `mmap` go on (an `mmap`
+    /// maps only what lies outside the region, see [`Os::outside_segment`]).
+    pub(super) fn segment_event(&self, asid: u16, ev: &OsEvent) -> Result<(), SimError> {
         let Some(seg) = self.direct_segment(asid) else {
-            return Ok(false);
+            return Ok(());
         };
-        if ev.end <= seg.base || ev.start >= seg.limit || ev.kind == EventKind::Madvise {
-            return Ok(false);
-        }
-        let inside = ev.start >= seg.base && ev.end <= seg.limit;
-        if ev.kind == EventKind::Mmap && inside {
-            return Ok(true);
+        let overlaps = ev.start < seg.limit && ev.end > seg.base;
+        if !overlaps || matches!(ev.kind, EventKind::Madvise | EventKind::Mmap) {
+            return Ok(());
         }
         Err(self.segment_refusal(ev.kind.name(), seg))
+    }
+
+    /// [start, end) less `asid`'s primary region: the pieces below and above it (empty
+    /// ones have start >= end); without a segment, the range itself.
+    pub(super) fn outside_segment(&self, asid: u16, start: u64, end: u64) -> [(u64, u64); 2] {
+        match self.direct_segment(asid) {
+            Some(s) if start < s.limit && end > s.base => [
+                (start, s.base.clamp(start, end)),
+                (s.limit.clamp(start, end), end),
+            ],
+            _ => [(start, end), (end, end)],
+        }
     }
 
     /// A fork of a process with a segment: refused (copy-on-write would move pages the
@@ -147,7 +156,7 @@ impl Os {
 
     fn segment_refusal(&self, what: &str, seg: Segment) -> SimError {
         SimError(format!(
-            "os.direct_segment: a {what} event touches the direct segment [{:#x}, {:#x}); its primary region is never unmapped, protected, migrated or copied on write (an mmap wholly inside it is allowed)",
+            "os.direct_segment: a {what} event touches the direct segment [{:#x}, {:#x}); its primary region is never unmapped, protected, migrated or copied on write (an mmap over it maps only what lies outside)",
             seg.base, seg.limit
         ))
     }

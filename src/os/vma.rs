@@ -93,9 +93,8 @@ impl Os {
         fx: &mut Effects,
     ) -> Result<(), SimError> {
         debug_assert!(fx.is_clear(), "effects of an earlier call not applied");
-        if !self.segments.is_empty() && self.segment_event(asid, &ev)? {
-            stats.mmap_calls += 1;
-            return Ok(());
+        if !self.segments.is_empty() {
+            self.segment_event(asid, &ev)?;
         }
         fx.trigger = match ev.kind {
             EventKind::Mprotect => Trigger::Mprotect,
@@ -122,23 +121,16 @@ impl Os {
             }
             EventKind::Mmap => {
                 stats.mmap_calls += 1;
-                // MAP_FIXED: what was mapped there goes first.
-                let c = self.munmap(pt, asid, ev.start, ev.end, stats, fx)?;
-                stats.event_cycles = stats.event_cycles.saturating_add(c);
-                fx.cycles = fx.cycles.saturating_add(c);
-                let m = self.vma.vmas.entry(asid).or_default();
-                m.insert(ev.start, ev.end, ());
-                // Regions inside it start afresh (one left in small pages for want of
-                // a mapped range may take a huge page now).
-                for b in self.huge.forget_inside(asid, ev.start, ev.end) {
-                    if self.frames.is_reserved(b) {
-                        self.frames.break_reservation(b);
+                if self.segments.is_empty() {
+                    self.mmap(pt, asid, (ev.start, ev.end), ev.populate, stats, fx)?;
+                } else {
+                    // A direct segment's primary region is backed and mapped already:
+                    // only the range outside it is mapped here.
+                    for (start, end) in self.outside_segment(asid, ev.start, ev.end) {
+                        if start < end {
+                            self.mmap(pt, asid, (start, end), ev.populate, stats, fx)?;
+                        }
                     }
-                }
-                if ev.populate {
-                    fx.cycles = fx
-                        .cycles
-                        .saturating_add(self.populate(pt, asid, ev.start, ev.end, stats, fx)?);
                 }
             }
             EventKind::Mprotect => {
@@ -172,6 +164,36 @@ impl Os {
                     ev.kind.name()
                 )))
             }
+        }
+        Ok(())
+    }
+
+    /// `mmap` of [start, end) (`MAP_FIXED`, populated when `populate`).
+    fn mmap<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        (start, end): (u64, u64),
+        populate: bool,
+        stats: &mut OsStats,
+        fx: &mut Effects,
+    ) -> Result<(), SimError> {
+        // MAP_FIXED: what was mapped there goes first.
+        let c = self.munmap(pt, asid, start, end, stats, fx)?;
+        stats.event_cycles = stats.event_cycles.saturating_add(c);
+        fx.cycles = fx.cycles.saturating_add(c);
+        let m = self.vma.vmas.entry(asid).or_default();
+        m.insert(start, end, ());
+        // Regions inside it start afresh (one left in small pages for want of a mapped
+        // range may take a huge page now).
+        for b in self.huge.forget_inside(asid, start, end) {
+            if self.frames.is_reserved(b) {
+                self.frames.break_reservation(b);
+            }
+        }
+        if populate {
+            let c = self.populate(pt, asid, start, end, stats, fx)?;
+            fx.cycles = fx.cycles.saturating_add(c);
         }
         Ok(())
     }

@@ -351,3 +351,28 @@ fn without_a_segment_nothing_is_serialized() {
     let json = r.to_json();
     assert!(!json.contains("direct_segment"), "{json}");
 }
+
+/// An mmap over the segment and beyond maps only what lies outside: MAP_POPULATE of
+/// pages 0-7 with the segment on pages 0-3 populates pages 4-7 (4 pages), then the refs
+/// 0, 5, 2, 7 are 2 segment hits
+/// and 2 paged accesses whose pages are mapped: 2 TLB misses, 2 walks, no fault.
+#[test]
+fn an_mmap_over_the_segment_maps_only_the_rest() {
+    let wl = format!(
+        "{}[[event]]\nat = 0\nkind = \"mmap\"\noffset = \"0\"\nlen = \"32KiB\"\npopulate = true\n",
+        refs_workload(&[0, 5, 2, 7])
+    );
+    let r = simulate(
+        &inputs(Some("skylake"), Some(&wl), SEGMENT_4_PAGES),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let t = &r.stats.total;
+    assert_eq!(t.os_events.mmap_calls, 1);
+    assert_eq!(t.os_events.populated_pages, 4);
+    assert_eq!(t.direct_segment.as_ref().unwrap().hits, 2);
+    assert_eq!(t.walks.walks, 2);
+    let l1 = t.tlb.iter().find(|x| x.counts.name == "l1d_4k").unwrap();
+    assert_eq!((l1.counts.hits, l1.counts.misses), (0, 2));
+    t.check_accounting().unwrap();
+}
