@@ -464,10 +464,11 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
 
 /// An access inside the running process's direct segment (Basu et al., ISCA 2013):
 /// the physical address is va + OFFSET, with no TLB lookup, no walk and no fill. The
-/// paper checks BASE <= va < LIMIT in parallel with the L1 TLB lookup (section 4, hardware
-/// support), so the check adds no latency to it: it costs what
-/// the L1 TLB's probe costs on this side, counted as TLB time and hidden by the
-/// pipeline exactly as an L1 TLB hit is (`sim.l1_tlb_overlapped`). Its result is ready
+/// paper checks BASE <= va < LIMIT in parallel with the L1 TLB lookup (its hardware
+/// section, 4; the section number is recalled, not checked against the text here), so
+/// the check adds no latency to it: it costs what the L1 TLB's probe costs on this
+/// side, counted as TLB time and hidden by the pipeline exactly as an L1 TLB hit is
+/// (`sim.l1_tlb_overlapped`). Its result is ready
 /// with the probe's, and the probe's own result is not used (nor counted: the TLBs see
 /// no lookup, so their hit and miss counts hold only the accesses paging translates).
 #[inline(always)]
