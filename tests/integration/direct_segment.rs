@@ -376,3 +376,59 @@ fn an_mmap_over_the_segment_maps_only_the_rest() {
     assert_eq!((l1.counts.hits, l1.counts.misses), (0, 2));
     t.check_accounting().unwrap();
 }
+
+/// Every page-table design takes a segment: the region's pages are mapped through the
+/// design's own `map` (test builds check on every segment access that the table, where
+/// it still holds the page, agrees with the registers). Uniform over 64 MiB with the
+/// first 32 MiB in the segment, two processes: about half the accesses are segment
+/// hits, and every access is either a hit or went to the TLBs.
+#[test]
+fn every_design_takes_a_segment() {
+    let wl = "name = \"u\"\naccesses = 6000\nseed = 7\nwrite_fraction = 0.3\n[generator]\nkind = \"uniform\"\nfootprint = \"64MiB\"\n";
+    for preset in [
+        "skylake-htab",
+        "skylake-inverted",
+        "skylake-cuckoo",
+        "skylake-clustered",
+        "skylake-flattened",
+        "icelake",
+    ] {
+        let sets = [
+            "sim.cores=2",
+            "os.direct_segment.start=0x1000000000",
+            "os.direct_segment.len=\"32MiB\"",
+        ];
+        let r = simulate(&inputs(Some(preset), Some(wl), &sets), &mut |_, _| {})
+            .unwrap_or_else(|e| panic!("{preset}: {}", e.0));
+        let t = &r.stats.total;
+        let hits = t.direct_segment.as_ref().unwrap().hits;
+        // 12,000 accesses, each inside with probability 1/2: 6,000 +- 55 (1 sd).
+        assert!((5_500..=6_500).contains(&hits), "{preset}: {hits}");
+        let l1: u64 = (t.tlb_levels.iter())
+            .filter(|l| l.counts.level == 1)
+            .map(|l| l.counts.data_hits + l.counts.data_misses)
+            .sum();
+        assert_eq!(hits + l1, 12_000, "{preset}");
+        t.check_accounting()
+            .unwrap_or_else(|e| panic!("{preset}: {e}"));
+    }
+}
+
+/// A fork of a process with a segment is refused naming the key (copy-on-write would
+/// move pages the registers still map).
+#[test]
+fn forking_a_process_with_a_segment_is_refused() {
+    let wl = format!(
+        "{}[[event]]\nat = 1\nkind = \"fork\"\n",
+        refs_workload(&[0, 1, 2])
+    );
+    let inputs = inputs(Some("skylake"), Some(&wl), SEGMENT_4_PAGES);
+    let Err(e) = simulate(&inputs, &mut |_, _| {}) else {
+        panic!("a fork with a segment ran");
+    };
+    assert!(
+        e.0.contains("os.direct_segment") && e.0.contains("fork"),
+        "{}",
+        e.0
+    );
+}
