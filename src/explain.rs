@@ -219,6 +219,7 @@ impl Job<'_> {
                 Some(Event::Tlb {
                     hit_level: Some(l), ..
                 }) => format!("TLB level {} hit", l + 1),
+                Some(Event::DirectSegment { .. }) => "direct segment (no TLB lookup)".into(),
                 _ => "TLB miss".into(),
             };
             let _ = writeln!(
@@ -411,6 +412,21 @@ impl Job<'_> {
                 }
                 Event::Wait { cycles } => {
                     let _ = writeln!(o, "  Waiting for a free walker: {cycles} cycles");
+                }
+                Event::DirectSegment {
+                    base,
+                    limit,
+                    offset,
+                    cycles,
+                    hidden,
+                } => {
+                    let _ = writeln!(
+                        o,
+                        "  Direct segment [{base:#x}, {limit:#x}) -> physical from {:#x} holds the address: physical = va + OFFSET = {:#x}, checked beside the L1 TLB probe in {cycles} cycle(s){}; no TLB lookup, no walk, no fill",
+                        base.wrapping_add(*offset),
+                        self.addr.wrapping_add(*offset),
+                        if *hidden > 0 { " (hidden by the pipeline)" } else { "" }
+                    );
                 }
                 Event::WalkCache { .. } => {}
                 Event::WalkStart {

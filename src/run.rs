@@ -47,6 +47,7 @@ pub const PRESETS: &[(&str, &str)] = &[
         "skylake-vm-cuckoo",
         include_str!("../configs/skylake-vm-cuckoo.toml"),
     ),
+    ("skylake-ds", include_str!("../configs/skylake-ds.toml")),
 ];
 
 /// The workload used when none is given.

@@ -17,6 +17,7 @@
 //! * `walker.rs`: `[walker]` and its walk caches ([`WalkerConfig`], [`PscConfig`]);
 //! * `memory.rs`: `[memory]`, DRAM and the caches ([`MemoryConfig`], [`CacheConfig`]);
 //! * `os.rs`: `[os]` with its huge pages, paging and scheduling ([`OsConfig`]);
+//!   `direct_segment.rs`: `[os.direct_segment]` ([`DirectSegmentConfig`]);
 //! * `virt.rs`: `[virt]`, the hypervisor and host table of a virtualized machine
 //!   ([`VirtConfig`]);
 //! * `[page_table]` belongs to the page-table designs: [`PageTableConfig`] lives in
@@ -31,6 +32,7 @@
 //! `walker.psc[i]` one paging-structure cache, `memory.cache[i]` one cache level, and the
 //! stats tree uses the same names.
 
+mod direct_segment;
 mod machine;
 mod memory;
 mod os;
@@ -38,6 +40,7 @@ mod tlb;
 mod virt;
 mod walker;
 
+pub use direct_segment::DirectSegmentConfig;
 pub use machine::*;
 pub use memory::*;
 pub use os::*;
@@ -221,6 +224,9 @@ impl SystemConfig {
         if let Some(v) = &self.virt {
             e.extend(v.validate(&self.os, cores));
         }
+        // Spans sections: a direct segment against memory, processes, the page table's
+        // reach, `[virt]` and page replacement (empty when there is none).
+        e.extend(direct_segment::problems(self));
         e
     }
 

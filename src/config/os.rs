@@ -60,6 +60,10 @@ pub struct OsConfig {
     pub protection_fault_cycles: u64,
     #[serde(default)]
     pub sched: SchedConfig,
+    /// A direct segment per process (`[os.direct_segment]`, see `direct_segment.rs`):
+    /// absent = none, and left out of the serialization (hashes unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_segment: Option<super::DirectSegmentConfig>,
 }
 
 /// Processes and their scheduling: which address spaces share the cores.
@@ -191,6 +195,7 @@ impl OsConfig {
             cow_copy_4k_cycles: 0,
             protection_fault_cycles: 0,
             sched: SchedConfig::default(),
+            direct_segment: None,
         }
     }
 }

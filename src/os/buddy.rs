@@ -260,6 +260,55 @@ impl Buddy {
         true
     }
 
+    /// `frames` physically contiguous frames at the lowest address where a run of
+    /// adjacent free blocks holds them (a direct segment's backing, taken once at a
+    /// process's start): each frame becomes an allocated order-0 block (so an exit can
+    /// free them one by one), the run's tail beyond them goes back on the free lists.
+    /// `None` when no run is long enough (fragmentation, or memory in use).
+    pub fn alloc_contiguous(&mut self, frames: u64) -> Option<u64> {
+        if frames == 0 {
+            return None;
+        }
+        // Every free block by address; runs of blocks that touch are contiguous free
+        // memory (not merged when they are not buddies). Off the hot path: once per
+        // process.
+        let mut blocks: Vec<(u64, u32)> = (0..=self.max_order)
+            .flat_map(|o| self.free[o as usize].iter().map(move |&(_, f)| (f, o)))
+            .collect();
+        blocks.sort_unstable();
+        let (mut first, mut run_start, mut run_len) = (0usize, 0u64, 0u64);
+        let mut end = None;
+        for (i, &(f, o)) in blocks.iter().enumerate() {
+            if run_len == 0 || f != run_start + run_len {
+                (first, run_start, run_len) = (i, f, 0);
+            }
+            run_len += 1 << o;
+            if run_len >= frames {
+                end = Some(i);
+                break;
+            }
+        }
+        let last = end?;
+        for &(f, o) in &blocks[first..=last] {
+            self.take_free(f, o);
+        }
+        for f in run_start..run_start + frames {
+            self.allocated.set(f, Some(0));
+        }
+        // The last block's part beyond the range, in the largest aligned blocks.
+        let (lf, lo) = blocks[last];
+        let (mut f, stop) = (run_start + frames, lf + (1 << lo));
+        while f < stop {
+            let mut order = lo;
+            while f & ((1 << order) - 1) != 0 || f + (1 << order) > stop {
+                order -= 1;
+            }
+            self.push_free(f, order);
+            f += 1 << order;
+        }
+        Some(run_start << FRAME_SHIFT)
+    }
+
     /// Free blocks per order and the unusable free space index per order.
     pub fn fragmentation(&self) -> Fragmentation {
         let free_blocks: Vec<u64> = self.free.iter().map(|s| s.len() as u64).collect();
@@ -288,6 +337,30 @@ mod tests {
     use rand_xoshiro::Xoshiro256PlusPlus;
 
     const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn a_contiguous_range_spans_touching_blocks_and_frees_its_tail() {
+        // 64 KiB, max order 2 (16 KiB blocks): four free order-2 blocks at frames 0,
+        // 4, 8, 12. Pin frame 5 (claim splits block 4 into [4] order 0, [5] pinned,
+        // [6,7] order 1). Free runs by address: [0..4) then [6..16) (blocks 6/1, 8/2,
+        // 12/2 touch). 7 frames: the first run holds 4 only, so the range starts at 6
+        // and takes 6..13; block 12 (12..16) leaves 13 (order 0) and 14..16 (order 1).
+        let mut b = Buddy::new(64 << 10, 2, None);
+        assert!(b.claim(5));
+        assert_eq!(b.alloc_contiguous(7), Some(6 << FRAME_SHIFT));
+        // Free now: block 0 (order 2), frame 4 (order 0), 13 (order 0), 14 (order 1).
+        assert_eq!(b.fragmentation().free_blocks, vec![2, 1, 1]);
+        assert_eq!(b.free_bytes(), (4 + 1 + 1 + 2) << FRAME_SHIFT);
+        // Each frame is an order-0 block: freeing them all merges memory back.
+        for f in 6..13u64 {
+            assert!(b.is_allocated(f << FRAME_SHIFT, 0));
+            b.free(f << FRAME_SHIFT, 0).unwrap();
+        }
+        b.free(5 << FRAME_SHIFT, 0).unwrap();
+        assert_eq!(b.fragmentation().free_blocks, vec![0, 0, 4]);
+        // 17 frames never fit in 16.
+        assert_eq!(b.alloc_contiguous(17), None);
+    }
 
     #[test]
     fn splitting_and_merging_follow_the_buddy_rule() {

@@ -161,6 +161,14 @@ impl FrameAllocator {
         self.reservations_broken += 1;
     }
 
+    /// `bytes` (a multiple of 4 KiB) of physically contiguous memory, from free memory
+    /// only (a direct segment's backing); `None` when no free run is that long.
+    pub fn alloc_contiguous(&mut self, bytes: u64) -> Option<u64> {
+        let pa = self.buddy.alloc_contiguous(bytes >> 12)?;
+        self.bytes_in_use += bytes;
+        Some(pa)
+    }
+
     /// A frame of `size`, aligned to its size; running out is an error.
     pub fn alloc(&mut self, size: PageSize) -> Result<u64, SimError> {
         self.try_alloc(size).ok_or_else(|| self.oom(size))

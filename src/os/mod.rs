@@ -14,7 +14,8 @@
 //! `huge` (page size at a first touch, promotion, reservations, splits, demotion),
 //! `vma` (madvise, mmap, munmap, mprotect, exit), `fork` (the mapping log, copy-on-write,
 //! shared frames), `migrate`, `swap` (page replacement: resident sets and swap, with the
-//! policies' bookkeeping in `paging`), `frames`/`buddy` (physical memory), `stats`.
+//! policies' bookkeeping in `paging`), `frames`/`buddy` (physical memory), `stats`,
+//! `direct_segment` (a process's primary region and its segment registers).
 //!
 //! Why the OS keeps its own count of mappings per huge region: a huge page may only be
 //! mapped where nothing of its virtual range is mapped already (Linux's THP fault path
@@ -22,6 +23,7 @@
 //! (hashed ones have no PMD) would put an OS question behind the hardware interface.
 
 pub mod buddy;
+pub mod direct_segment;
 mod fork;
 pub mod frames;
 mod huge;
@@ -137,6 +139,8 @@ pub struct Os {
     /// Some address space has copy-on-write or protected pages: stores (and loads, when
     /// a range is `PROT_NONE`) go through [`Os::guard_fault`] first.
     guard_active: bool,
+    /// Each process's direct segment, by address space (`os.direct_segment`).
+    segments: Vec<(u16, direct_segment::Segment)>,
 }
 
 impl Os {
@@ -168,6 +172,7 @@ impl Os {
             paging: swap::Paging::new(cfg, seed),
             track_accesses: cfg.paging.replacement.is_some() || h.demote,
             guard_active: false,
+            segments: Vec::new(),
         }
     }
 

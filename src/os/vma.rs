@@ -93,6 +93,9 @@ impl Os {
         fx: &mut Effects,
     ) -> Result<(), SimError> {
         debug_assert!(fx.is_clear(), "effects of an earlier call not applied");
+        if !self.segments.is_empty() {
+            self.segment_event(asid, &ev)?;
+        }
         fx.trigger = match ev.kind {
             EventKind::Mprotect => Trigger::Mprotect,
             EventKind::Mmap => Trigger::Mmap,
@@ -118,23 +121,16 @@ impl Os {
             }
             EventKind::Mmap => {
                 stats.mmap_calls += 1;
-                // MAP_FIXED: what was mapped there goes first.
-                let c = self.munmap(pt, asid, ev.start, ev.end, stats, fx)?;
-                stats.event_cycles = stats.event_cycles.saturating_add(c);
-                fx.cycles = fx.cycles.saturating_add(c);
-                let m = self.vma.vmas.entry(asid).or_default();
-                m.insert(ev.start, ev.end, ());
-                // Regions inside it start afresh (one left in small pages for want of
-                // a mapped range may take a huge page now).
-                for b in self.huge.forget_inside(asid, ev.start, ev.end) {
-                    if self.frames.is_reserved(b) {
-                        self.frames.break_reservation(b);
+                if self.segments.is_empty() {
+                    self.mmap(pt, asid, (ev.start, ev.end), ev.populate, stats, fx)?;
+                } else {
+                    // A direct segment's primary region is backed and mapped already:
+                    // only the range outside it is mapped here.
+                    for (start, end) in self.outside_segment(asid, ev.start, ev.end) {
+                        if start < end {
+                            self.mmap(pt, asid, (start, end), ev.populate, stats, fx)?;
+                        }
                     }
-                }
-                if ev.populate {
-                    fx.cycles = fx
-                        .cycles
-                        .saturating_add(self.populate(pt, asid, ev.start, ev.end, stats, fx)?);
                 }
             }
             EventKind::Mprotect => {
@@ -168,6 +164,36 @@ impl Os {
                     ev.kind.name()
                 )))
             }
+        }
+        Ok(())
+    }
+
+    /// `mmap` of [start, end) (`MAP_FIXED`, populated when `populate`).
+    fn mmap<PT: PageTable>(
+        &mut self,
+        pt: &mut PT,
+        asid: u16,
+        (start, end): (u64, u64),
+        populate: bool,
+        stats: &mut OsStats,
+        fx: &mut Effects,
+    ) -> Result<(), SimError> {
+        // MAP_FIXED: what was mapped there goes first.
+        let c = self.munmap(pt, asid, start, end, stats, fx)?;
+        stats.event_cycles = stats.event_cycles.saturating_add(c);
+        fx.cycles = fx.cycles.saturating_add(c);
+        let m = self.vma.vmas.entry(asid).or_default();
+        m.insert(start, end, ());
+        // Regions inside it start afresh (one left in small pages for want of a mapped
+        // range may take a huge page now).
+        for b in self.huge.forget_inside(asid, start, end) {
+            if self.frames.is_reserved(b) {
+                self.frames.break_reservation(b);
+            }
+        }
+        if populate {
+            let c = self.populate(pt, asid, start, end, stats, fx)?;
+            fx.cycles = fx.cycles.saturating_add(c);
         }
         Ok(())
     }
@@ -262,6 +288,8 @@ impl Os {
         }
         self.munmap(pt, asid, 0, crate::workload::VA_LIMIT, stats, fx)?;
         fx.clear();
+        // The segment's frames went with its pages (order-0 blocks each).
+        self.drop_segment(asid);
         self.share.cow.remove(&asid);
         self.vma.advised.remove(&asid);
         self.vma.vmas.remove(&asid);

@@ -207,6 +207,15 @@ impl RunReport {
         } else if !w.walk_caches.is_empty() {
             let _ = writeln!(o, "  walk caches: bypassed by this design");
         }
+        if let Some(d) = &self.stats.total.direct_segment {
+            let _ = writeln!(
+                o,
+                "  direct segment: {} accesses ({:.1}% of all) translated by its registers, {} TLB lookups avoided",
+                d.hits,
+                d.share_of_accesses * 100.0,
+                d.tlb_lookups_avoided
+            );
+        }
         self.design_section(&mut o, walk_caches_used);
         self.virt_section(&mut o);
         self.os_section(&mut o);

@@ -60,6 +60,11 @@ pub struct CoreCounters {
     /// translation latency (walks, waits and faults).
     pub compulsory_misses: u64,
     pub compulsory_cycles: u64,
+    /// Accesses the direct segment translated (`os.direct_segment`): no TLB lookup, no
+    /// walk, no fill.
+    pub direct_segment_hits: u64,
+    /// Their translation cycles (in `translation.tlb`; the L1 TLB probe's latency each).
+    pub direct_segment_cycles: u64,
 }
 
 /// A hardware walker: busy until a clock, and whether its walk still runs in the
@@ -82,6 +87,9 @@ pub(super) struct Timing {
     pub(super) va_limit: u64,
     /// The largest count a core's cycle counters may reach (`overflow.rs`).
     pub(super) cycle_limit: u64,
+    /// Processes have direct segments (`os.direct_segment`): accesses check the
+    /// core's segment registers first. Off, the check is this one predicted branch.
+    pub(super) direct_segment: bool,
 }
 
 /// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
@@ -100,6 +108,8 @@ pub(super) struct Core {
     /// The running process's VM (1 natively).
     pub(super) vm: u16,
     pub(super) tlbs: Tlbs,
+    /// The running process's direct-segment registers (BASE, LIMIT, OFFSET).
+    pub(super) segment: crate::os::direct_segment::Segment,
     pub(super) walker: Walker,
     pub(super) slots: Vec<Slot>,
     pub(super) pending: usize,
@@ -205,6 +215,7 @@ impl Core {
             asid: id as u16 + 1,
             vm: 1,
             tlbs,
+            segment: crate::os::direct_segment::Segment::NONE,
             walker,
             slots: vec![Slot::default(); cfg.walker.max_concurrent_walks as usize],
             pending: 0,
@@ -360,6 +371,10 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         tc.fault += c;
         tc.total += c;
     }
+    if t.direct_segment && core.segment.contains(va.0) {
+        segment_access(core, va, side, pt, sh, t, rec);
+        return Ok(());
+    }
     let mut tlb_cycles = 0u64;
     let hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
     let l1_hidden = if t.l1_overlapped {
@@ -445,6 +460,54 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     );
 
     Ok(())
+}
+
+/// An access inside the running process's direct segment (Basu et al., ISCA 2013):
+/// the physical address is va + OFFSET, with no TLB lookup, no walk and no fill. The
+/// paper checks BASE <= va < LIMIT in parallel with the L1 TLB lookup (its hardware
+/// section, 4; the section number is recalled, not checked against the text here), so
+/// the check adds no latency to it: it costs what the L1 TLB's probe costs on this
+/// side, counted as TLB time and hidden by the pipeline exactly as an L1 TLB hit is
+/// (`sim.l1_tlb_overlapped`). Its result is ready
+/// with the probe's, and the probe's own result is not used (nor counted: the TLBs see
+/// no lookup, so their hit and miss counts hold only the accesses paging translates).
+#[inline(always)]
+fn segment_access<PT: PageTable, R: Recorder>(
+    core: &mut Core,
+    va: VirtAddr,
+    side: usize,
+    pt: &PT,
+    sh: &mut Shared,
+    t: &Timing,
+    rec: &mut R,
+) {
+    let cycles = core.tlbs.level_latency(0, side) as u64;
+    let hidden = if t.l1_overlapped { cycles } else { 0 };
+    if R::ON {
+        let s = core.segment;
+        rec.event(Event::DirectSegment {
+            base: s.base,
+            limit: s.limit,
+            offset: s.offset,
+            cycles,
+            hidden,
+        });
+    }
+    core.stall(cycles - hidden);
+    let pa = core.segment.translate(va.0);
+    // The table maps the region's pages to the same frames (`os/direct_segment.rs`):
+    // checked on every access in test builds, unless a design evicted the entry.
+    debug_assert!(
+        full_translation(pt, sh, core.asid, va)
+            .is_none_or(|tr| tr.frame.0 + va.offset(tr.size) == pa),
+        "direct segment and page table disagree at {va:#x}"
+    );
+    sh.mem.data_access(core.id, crate::addr::PhysAddr(pa));
+    let c = &mut core.counters;
+    c.direct_segment_hits += 1;
+    c.direct_segment_cycles += cycles;
+    c.translation.tlb += cycles;
+    c.translation.total += cycles;
 }
 
 /// What a TLB entry for `va` must hold now: the page table's translation, or on a

@@ -195,6 +195,7 @@ impl<PT: PageTable> Simulator<PT> {
                 va_limit: 1u64
                     .checked_shl(cfg.page_table.va_bits())
                     .unwrap_or(u64::MAX),
+                direct_segment: cfg.os.direct_segment.is_some(),
             },
             sched: Sched {
                 quantum: cfg.os.sched.quantum_cycles,
@@ -214,6 +215,9 @@ impl<PT: PageTable> Simulator<PT> {
             stop: None,
             interrupted: false,
         };
+        if let Some(ds) = &cfg.os.direct_segment {
+            sim.make_direct_segments(ds)?;
+        }
         // The guest kernel zeroed each address space's first table when it made it:
         // the host has backed it (a walk of any address reads it).
         if let Some(hv) = (sim.sh.virt.as_deref_mut()).filter(|hv| !hv.shadow_mode()) {
@@ -230,6 +234,23 @@ impl<PT: PageTable> Simulator<PT> {
             }
         }
         Ok(sim)
+    }
+
+    /// Each process's primary region at its start (`os.direct_segment`; native only),
+    /// in process order: its registers go to every thread of the process.
+    fn make_direct_segments(
+        &mut self,
+        ds: &crate::config::DirectSegmentConfig,
+    ) -> Result<(), SimError> {
+        for i in (0..self.procs.len()).step_by(self.threads) {
+            let (asid, vm) = (self.procs[i].asid, self.procs[i].vm);
+            let pt = &mut self.spaces[Self::space_index(vm, asid)];
+            let seg = self.sh.os[vm_index(vm)].make_direct_segment(pt, asid, ds)?;
+            for p in self.procs.iter_mut().filter(|p| p.asid == asid) {
+                p.segment = seg;
+            }
+        }
+        Ok(())
     }
 
     /// Index in `spaces` of the table of address space `asid` of VM `vm` (1 natively).

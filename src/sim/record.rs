@@ -22,6 +22,16 @@ pub enum Event {
         cycles: u64,
         hidden: u64,
     },
+    /// The address fell inside the running process's direct segment (`os.direct_segment`):
+    /// translated by its registers as va + `offset`, beside the L1 TLB probe, in
+    /// `cycles` (of which `hidden` the pipeline hides); no TLB lookup, no walk.
+    DirectSegment {
+        base: u64,
+        limit: u64,
+        offset: u64,
+        cycles: u64,
+        hidden: u64,
+    },
     /// Cycles waited for a free walker.
     Wait { cycles: u64 },
     /// One paging-structure cache probe: the cache's index in the walker (deepest level

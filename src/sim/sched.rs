@@ -40,6 +40,9 @@ pub(super) struct Process {
     /// Accesses of its stream done, as of its last switch out.
     position: u64,
     pub(super) state: ProcState,
+    /// Its direct-segment registers (`os.direct_segment`; none for forked children),
+    /// loaded into the core that runs it.
+    pub(super) segment: crate::os::direct_segment::Segment,
 }
 
 impl Process {
@@ -62,6 +65,7 @@ impl Process {
             stream_ended: false,
             position: 0,
             state,
+            segment: crate::os::direct_segment::Segment::NONE,
         }
     }
 }
@@ -399,6 +403,7 @@ fn switch_in(core: &mut Core, p: &mut Process, index: usize) {
     core.proc = index;
     core.asid = p.asid;
     core.vm = p.vm;
+    core.segment = p.segment;
     core.stream_base = p.position.wrapping_sub(core.counters.accesses);
     core.os_event_at =
         (core.os_events.front()).map_or(u64::MAX, |e| e.0.wrapping_sub(core.stream_base));

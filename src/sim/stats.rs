@@ -49,6 +49,9 @@ pub struct CoreStats {
     pub warm: bool,
     /// A virtualized machine's nested walks and hypervisor work (`None` natively).
     pub virt: Option<(crate::walker::NestedStats, crate::virt::VirtStats)>,
+    /// Processes have direct segments (`os.direct_segment`): the report shows
+    /// `counters.direct_segment_hits`.
+    pub direct_segment: bool,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -127,6 +130,7 @@ impl<PT: PageTable> Simulator<PT> {
                         n.host_psc = c.walker.host_psc_stats();
                         (n, c.virt.clone())
                     }),
+                    direct_segment: self.timing.direct_segment,
                 })
                 .collect(),
             caches: mem.stats(),

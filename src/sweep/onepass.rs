@@ -137,6 +137,10 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
     if sys0.os.paging.replacement.is_some() || sys0.os.paging.resident_pages > 0 {
         return Err("os.paging replaces pages (their TLB entries go with them)".into());
     }
+    // The pass would feed the TLB the accesses a direct segment translates without it.
+    if sys0.os.direct_segment.is_some() {
+        return Err("a direct segment (os.direct_segment) keeps its accesses from the TLBs".into());
+    }
     Ok(OnePass {
         tlb: i,
         name: name.clone(),

@@ -5,6 +5,7 @@ mod analysis;
 mod bad_config;
 mod bad_inputs;
 mod compare;
+mod direct_segment;
 mod explain;
 mod flattened;
 mod guarantees;
