@@ -37,6 +37,7 @@ pub const PRESETS: &[(&str, &str)] = &[
         "skylake-flattened",
         include_str!("../configs/skylake-flattened.toml"),
     ),
+    ("skylake-colt", include_str!("../configs/skylake-colt.toml")),
     ("skylake-vm", include_str!("../configs/skylake-vm.toml")),
     (
         "skylake-vm-shadow",

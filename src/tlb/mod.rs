@@ -17,7 +17,7 @@
 //!
 //! Organisations: how one structure stores and finds entries is an [`Organisation`]
 //! (`tlb[i].organisation` in the config): set-associative ([`SetAssociative`], one file
-//! beside this one) is the first. The hierarchy ([`Tlbs`]) owns levels, sides, page-size
+//! beside this one) is the first, coalesced ([`Coalesced`], CoLT) the second. The hierarchy ([`Tlbs`]) owns levels, sides, page-size
 //! slots, fill roles, counters and the repeated-hit shortcut, and asks the organisation
 //! only what depends on the storage. It is generic over the organisation: [`Tlbs`] with
 //! the default [`AnyOrganisation`] serves any mix, matching each structure's variant
@@ -30,7 +30,9 @@
 //! ([`MemReads`]: entries held in the data caches or DRAM, as Victima does) for the
 //! caller to price; invalidation is by page, by range and by address space.
 
+mod coalesced;
 mod set_associative;
+pub use coalesced::{run_around, Coalesced, CoalescedStats};
 pub use set_associative::SetAssociative;
 
 use crate::addr::{PageSize, PageSizeSet, PhysAddr, VirtAddr};
@@ -146,6 +148,14 @@ pub trait Organisation: Sized {
         true
     }
 
+    /// The most pages one entry covers when it is filled after a walk: above 1, the
+    /// hierarchy fills this structure with the run of pages the miss path found around
+    /// the walked page ([`Tlbs::complete_run`]), others with the page alone.
+    #[inline(always)]
+    fn pages_per_entry(&self) -> u64 {
+        1
+    }
+
     /// Install `e` (or refresh it); returns the valid entry it displaced, if any (the
     /// hierarchy passes it to a victim level below).
     fn insert(&mut self, e: Entry) -> Option<Entry>;
@@ -187,6 +197,7 @@ pub trait Organisation: Sized {
 /// hierarchy is built and never changes.
 pub enum AnyOrganisation {
     SetAssociative(SetAssociative),
+    Coalesced(Coalesced),
 }
 
 /// `$body` with `$o` bound to the organisation inside `$any` (one arm per variant).
@@ -194,6 +205,7 @@ macro_rules! each {
     ($any:expr, $o:ident => $body:expr) => {
         match $any {
             AnyOrganisation::SetAssociative($o) => $body,
+            AnyOrganisation::Coalesced($o) => $body,
         }
     };
 }
@@ -203,6 +215,9 @@ impl Organisation for AnyOrganisation {
         match cfg.organisation {
             TlbOrganisation::SetAssociative => {
                 SetAssociative::build(cfg, seed).map(AnyOrganisation::SetAssociative)
+            }
+            TlbOrganisation::Coalesced => {
+                Coalesced::build(cfg, seed).map(AnyOrganisation::Coalesced)
             }
         }
     }
@@ -219,6 +234,10 @@ impl Organisation for AnyOrganisation {
     #[inline(always)]
     fn repeats_hit_silently(&self) -> bool {
         each!(self, o => o.repeats_hit_silently())
+    }
+    #[inline(always)]
+    fn pages_per_entry(&self) -> u64 {
+        each!(self, o => o.pages_per_entry())
     }
     #[inline(always)]
     fn insert(&mut self, e: Entry) -> Option<Entry> {
@@ -262,6 +281,9 @@ pub struct TlbStats {
     pub misses: u64,
     pub fills: u64,
     pub evictions: u64,
+    /// A coalesced structure's own counts (absent from the JSON of any other).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coalesced: Option<CoalescedStats>,
 }
 
 /// Counters of one level (all its structures) for one side.
@@ -279,6 +301,8 @@ pub struct LevelStats {
 struct Structure<O> {
     sizes: PageSizeSet,
     fill: TlbFill,
+    /// Filled after a walk with the run around the page, not the page alone.
+    coalescing: bool,
     org: O,
     stats: TlbStats,
 }
@@ -338,6 +362,8 @@ pub struct Tlbs<O = AnyOrganisation> {
     /// guest huge page held as the host's smaller pages): invalidating a huge page then
     /// removes every entry inside it.
     splinters: bool,
+    /// The most pages any structure's entry covers (1: no structure coalesces).
+    coalesce: u64,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -379,10 +405,12 @@ impl<O: Organisation> Tlbs<O> {
                     lvl.latency[side] = lvl.latency[side].max(c.latency);
                 }
             }
+            let org = O::build(c, seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))?;
             structs.push(Structure {
                 sizes: PageSizeSet::of(&c.page_sizes),
                 fill: c.fill,
-                org: O::build(c, seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))?,
+                coalescing: org.pages_per_entry() > 1,
+                org,
                 stats: TlbStats {
                     name: c.name.clone(),
                     level: c.level,
@@ -390,7 +418,11 @@ impl<O: Organisation> Tlbs<O> {
                 },
             });
         }
+        let coalesce = (structs.iter().map(|s| s.org.pages_per_entry()))
+            .max()
+            .unwrap_or(1);
         Some(Tlbs {
+            coalesce,
             structs,
             levels,
             filled: 0,
@@ -414,6 +446,14 @@ impl<O: Organisation> Tlbs<O> {
             #[cfg(test)]
             no_memo: false,
         })
+    }
+
+    /// The most pages one entry of any structure covers: above 1, the miss path
+    /// computes the run around each walked page ([`run_around`]) and fills with
+    /// [`Tlbs::complete_run`]; 1 costs nothing.
+    #[inline(always)]
+    pub fn coalesce(&self) -> u64 {
+        self.coalesce
     }
 
     pub fn num_levels(&self) -> usize {
@@ -566,21 +606,41 @@ impl<O: Organisation> Tlbs<O> {
             // A level-1 hit changes nothing more.
             return;
         }
-        self.complete_miss(side, asid, vaddr.0, frame.0, size, hit_level);
+        let page = Entry {
+            asid,
+            size,
+            vpn: vaddr.0 >> size.shift(),
+            frame: frame.0,
+            pages: 1,
+        };
+        self.complete_miss(side, vaddr.0, hit_level, page, page);
+    }
+
+    /// [`Tlbs::complete`] after a walk whose page lies in `run` (contiguous pages around
+    /// it, [`run_around`]): coalescing structures take the run, the others the page.
+    pub fn complete_run(
+        &mut self,
+        side: usize,
+        vaddr: VirtAddr,
+        frame: PhysAddr,
+        hit_level: usize,
+        run: Entry,
+    ) {
+        let page = Entry {
+            vpn: vaddr.0 >> run.size.shift(),
+            frame: frame.0,
+            pages: 1,
+            ..run
+        };
+        debug_assert!(page.vpn.wrapping_sub(run.vpn) < run.pages, "{run:?}");
+        self.complete_miss(side, vaddr.0, hit_level, page, run);
     }
 
     /// [`Tlbs::complete`] after a level-1 miss. Kept out of line: inlined, the fills
     /// crowd the registers of the caller's loop, whose level-1 hits then pay for spills.
     #[inline(never)]
-    fn complete_miss(
-        &mut self,
-        side: usize,
-        asid: u16,
-        vaddr: u64,
-        frame: u64,
-        size: PageSize,
-        hit_level: usize,
-    ) {
+    fn complete_miss(&mut self, side: usize, vaddr: u64, hit_level: usize, e: Entry, run: Entry) {
+        let (asid, size) = (e.asid, e.size);
         self.forget_memo();
         let si = size.index();
         for l in 0..hit_level {
@@ -604,22 +664,15 @@ impl<O: Organisation> Tlbs<O> {
                 st.org.invalidate_page(asid, vaddr, size);
             }
         }
-        let e = Entry {
-            asid,
-            size,
-            vpn: vaddr >> size.shift(),
-            frame,
-            pages: 1,
-        };
         for l in 0..hit_level {
-            self.insert(l, side, e, false);
+            self.insert(l, side, e, run, false);
         }
     }
 
     /// Insert `e` at level `l`; cascades the evicted entry into victim levels below. A
     /// loop, not a recursion, so that it inlines and the entry stays in registers.
     #[inline(always)]
-    fn insert(&mut self, l: usize, side: usize, e: Entry, as_victim: bool) {
+    fn insert(&mut self, l: usize, side: usize, e: Entry, run: Entry, as_victim: bool) {
         let (mut l, mut e, mut as_victim) = (l, e, as_victim);
         loop {
             let si = e.size.index();
@@ -633,7 +686,9 @@ impl<O: Organisation> Tlbs<O> {
             }
             self.filled |= 1 << si;
             st.stats.fills += 1;
-            match st.org.insert(e) {
+            // A fill (not a victim) of a coalescing structure takes the run.
+            let ins = if st.coalescing && !as_victim { run } else { e };
+            match st.org.insert(ins) {
                 Some(evicted) => {
                     st.stats.evictions += 1;
                     if l + 1 >= self.levels.len() {
@@ -787,6 +842,7 @@ mod tests {
             replacement: Replacement::Lru,
             fill,
             organisation: TlbOrganisation::SetAssociative,
+            coalesce: None,
         }
     }
 
