@@ -31,8 +31,10 @@
 //! caller to price; invalidation is by page, by range and by address space.
 
 mod coalesced;
+mod mem_reads;
 mod set_associative;
 pub use coalesced::{run_around, Coalesced, CoalescedStats};
+pub use mem_reads::MemReads;
 pub use set_associative::SetAssociative;
 
 use crate::addr::{PageSize, PageSizeSet, PhysAddr, VirtAddr};
@@ -81,41 +83,6 @@ pub struct Entry {
     pub vpn: u64,
     pub frame: u64,
     pub pages: u64,
-}
-
-/// The memory reads one lookup made, for the caller to price through the memory
-/// hierarchy (organisations that keep entries in the data caches or DRAM). Fixed
-/// capacity: the per-access path allocates nothing.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MemReads {
-    n: u8,
-    paddr: [u64; MemReads::CAPACITY],
-}
-
-impl MemReads {
-    /// Reads one lookup may make (an organisation reads at most this many blocks).
-    pub const CAPACITY: usize = 8;
-
-    /// Record a read of physical address `paddr`.
-    #[inline(always)]
-    pub fn push(&mut self, paddr: u64) {
-        debug_assert!(
-            (self.n as usize) < Self::CAPACITY,
-            "more reads than MemReads holds"
-        );
-        if (self.n as usize) < Self::CAPACITY {
-            self.paddr[self.n as usize] = paddr;
-            self.n += 1;
-        }
-    }
-
-    pub fn as_slice(&self) -> &[u64] {
-        &self.paddr[..self.n as usize]
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.n == 0
-    }
 }
 
 /// How one TLB structure stores and finds its entries. The hierarchy ([`Tlbs`]) calls it
