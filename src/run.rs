@@ -37,7 +37,6 @@ pub const PRESETS: &[(&str, &str)] = &[
         "skylake-flattened",
         include_str!("../configs/skylake-flattened.toml"),
     ),
-    ("skylake-colt", include_str!("../configs/skylake-colt.toml")),
     ("skylake-vm", include_str!("../configs/skylake-vm.toml")),
     (
         "skylake-vm-shadow",
@@ -48,6 +47,7 @@ pub const PRESETS: &[(&str, &str)] = &[
         "skylake-vm-cuckoo",
         include_str!("../configs/skylake-vm-cuckoo.toml"),
     ),
+    ("skylake-colt", include_str!("../configs/skylake-colt.toml")),
 ];
 
 /// The workload used when none is given.
