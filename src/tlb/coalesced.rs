@@ -17,9 +17,9 @@
 //! group may sit in the set side by side (a group split by a physical discontinuity);
 //! installing a run replaces the runs of its group it overlaps (they are parts of it).
 //!
-//! Invalidation of any page of a run drops the whole entry, the conservative choice
-//! CoLT describes (an invalidation does not split a coalesced entry); pages of the run
-//! that are still valid are simply walked again on their next miss.
+//! Invalidation of any page of a run drops the whole entry (the conservative choice: an
+//! invalidation never shrinks an entry to the pages around the one that changed); pages
+//! of the run that are still valid are walked again on their next miss.
 //!
 //! A repeated hit on one page leaves every policy's state as it is (as for the
 //! set-associative organisation), so the hierarchy's repeat shortcut stays exact.

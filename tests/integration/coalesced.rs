@@ -258,3 +258,76 @@ fn unmapped_and_protected_pages_leave_their_runs() {
     assert_eq!(walks(&b), walks(&a) + 4);
     accounted(&b);
 }
+
+/// Every OS event that changes translations (copy-on-write after a fork, migration,
+/// munmap, mprotect) on two cores with a small coalesced STLB of runs of 8: the debug
+/// build checks every TLB hit against the table (a run kept past a change of one of its
+/// pages would fail it) and the accounting invariant at every access.
+#[test]
+fn os_events_keep_every_coalesced_hit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.toml");
+    let ev = |at: u64, rest: &str| format!("[[event]]\nat = {at}\n{rest}\n");
+    let text = [
+        "name = \"stress\"\naccesses = 60000\nwrite_fraction = 0.5\nseed = 3\n\
+         [generator]\nkind = \"uniform\"\nfootprint = \"8MiB\"\n"
+            .to_string(),
+        ev(
+            0,
+            "kind = \"mmap\"\noffset = \"0\"\nlen = \"8MiB\"\npopulate = true",
+        ),
+        ev(
+            10000,
+            "kind = \"migrate\"\noffset = \"64KiB\"\nlen = \"128KiB\"",
+        ),
+        ev(
+            20000,
+            "kind = \"munmap\"\noffset = \"256KiB\"\nlen = \"12KiB\"",
+        ),
+        ev(
+            30000,
+            "kind = \"mprotect\"\noffset = \"512KiB\"\nlen = \"8KiB\"\nprot = \"r\"",
+        ),
+        ev(40000, "kind = \"fork\""),
+    ]
+    .concat();
+    std::fs::write(&w, text).unwrap();
+    let out = dir.path().join("out");
+    let args = [
+        "run",
+        "-q",
+        "-c",
+        "skylake-colt",
+        "-w",
+        w.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "sim.warmup_accesses=0",
+        "--set",
+        "sim.cores=2",
+        "--set",
+        "tlb.stlb.coalesce=8",
+        "--set",
+        "tlb.stlb.entries=64",
+        "--set",
+        "tlb.stlb.ways=4",
+    ];
+    let (code, _, err) = mmusim(&args);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(out.join("result.json")).unwrap();
+    let t: Value = serde_json::from_str(&text).unwrap();
+    let t = &t["stats"]["total"];
+    let ev = &t["os_events"];
+    for k in [
+        "migrated_pages",
+        "unmapped_pages",
+        "cow_faults",
+        "protection_faults",
+    ] {
+        assert!(ev[k].as_u64().unwrap() > 0, "{k}: {ev}");
+    }
+    // The populated 8 MiB are contiguous: runs of several pages were installed.
+    assert!(stlb(t)["coalesced"]["coalesced_fills"].as_u64().unwrap() > 1000);
+    accounted(t);
+}
