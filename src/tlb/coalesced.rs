@@ -42,7 +42,9 @@ pub struct Coalesced {
     /// group in bits 4..8 and its length in bits 0..4 (frames are 4 KiB-aligned).
     vals: Vec<u64>,
     policy: Policy,
-    counts: CoalescedStats,
+    /// Installs, multi-page installs, pages installed (kept small: the structure sits in
+    /// the hierarchy's array beside the others).
+    counts: [u64; 3],
 }
 
 /// What only a coalesced structure counts: how far coalescing extends its reach.
@@ -151,11 +153,13 @@ impl Organisation for Coalesced {
             keys: vec![INVALID; sets * ways],
             vals: vec![0; sets * ways],
             policy: Policy::new(cfg.replacement, sets, ways, seed),
-            counts: CoalescedStats::default(),
+            counts: [0; 3],
         })
     }
 
-    #[inline(always)]
+    // Out of line: inlined into the hierarchy's probe loop beside the set-associative
+    // arm, it would grow the loop every run pays for, coalescing or not.
+    #[inline(never)]
     fn lookup(
         &mut self,
         asid: u16,
@@ -176,6 +180,7 @@ impl Organisation for Coalesced {
         1 << self.shift
     }
 
+    #[inline(never)]
     fn insert(&mut self, e: Entry) -> Option<Entry> {
         let group = e.vpn >> self.shift;
         let first = e.vpn & ((1 << self.shift) - 1);
@@ -212,9 +217,9 @@ impl Organisation for Coalesced {
         self.vals[base + way] = e.frame | (first << 4) | pages;
         self.policy.on_fill(set, way);
         let c = &mut self.counts;
-        c.installs += 1;
-        c.coalesced_fills += (pages > 1) as u64;
-        c.installed_pages += pages;
+        c[0] += 1;
+        c[1] += (pages > 1) as u64;
+        c[2] += pages;
         evicted
     }
 
@@ -268,7 +273,13 @@ impl Organisation for Coalesced {
     }
 
     fn stats(&self, s: &mut TlbStats) {
-        let mut c = self.counts.clone();
+        let [installs, coalesced_fills, installed_pages] = self.counts;
+        let mut c = CoalescedStats {
+            installs,
+            coalesced_fills,
+            installed_pages,
+            ..Default::default()
+        };
         for i in 0..self.keys.len() {
             if self.keys[i] != INVALID {
                 c.entries_held += 1;
@@ -280,7 +291,7 @@ impl Organisation for Coalesced {
     }
 
     fn reset_stats(&mut self) {
-        self.counts = CoalescedStats::default();
+        self.counts = [0; 3];
     }
 }
 
