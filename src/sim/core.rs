@@ -375,8 +375,6 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         });
     }
     let walked = hit.is_none();
-    // The run of pages a coalescing TLB takes after a walk (none when no TLB coalesces).
-    let mut run = None;
     // `latency`: from the start of the lookup to the translation (timestamps on a miss).
     let (frame, size, hit_level, latency) = match hit {
         Some(h) if core.next_ipi != u64::MAX && pending_covers(core, va) => {
@@ -419,15 +417,15 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
             };
             let (tr, end) = translate_miss(core, miss, pt, sh, t, rec)?;
             if core.tlbs.coalesce() > 1 {
-                run = Some(coalesce_run(core, pt, sh, va, tr));
+                // The run of pages a coalescing TLB takes with this fill.
+                let run = coalesce_run(core, pt, sh, va, tr);
+                core.tlbs.set_run(run);
             }
             (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
         }
     };
-    match run {
-        None => (core.tlbs).complete(side, core.asid, va, frame, size, hit_level),
-        Some(r) => (core.tlbs).complete_run(side, va, frame, hit_level, r),
-    }
+    core.tlbs
+        .complete(side, core.asid, va, frame, size, hit_level);
     if sh.os[super::vm_index(core.vm)].tracks_accesses() {
         // Page replacement needs recency, dirty and accessed bits (off by default);
         // pages leaving the working set go.

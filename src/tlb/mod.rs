@@ -331,6 +331,9 @@ pub struct Tlbs<O = AnyOrganisation> {
     splinters: bool,
     /// The most pages any structure's entry covers (1: no structure coalesces).
     coalesce: u64,
+    /// The run around the page just walked ([`Tlbs::set_run`]), for the coalescing
+    /// structures the next [`Tlbs::complete`] fills; `None`: they take the page.
+    run: Option<Entry>,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -390,6 +393,7 @@ impl<O: Organisation> Tlbs<O> {
             .unwrap_or(1);
         Some(Tlbs {
             coalesce,
+            run: None,
             structs,
             levels,
             filled: 0,
@@ -573,18 +577,18 @@ impl<O: Organisation> Tlbs<O> {
             // A level-1 hit changes nothing more.
             return;
         }
-        let page = Entry {
-            asid,
-            size,
-            vpn: vaddr.0 >> size.shift(),
-            frame: frame.0,
-            pages: 1,
-        };
-        self.complete_miss(side, vaddr.0, hit_level, page, page);
+        self.complete_miss(side, asid, vaddr.0, frame.0, size, hit_level);
     }
 
-    /// [`Tlbs::complete`] after a walk whose page lies in `run` (contiguous pages around
-    /// it, [`run_around`]): coalescing structures take the run, the others the page.
+    /// The run of contiguous pages around the page just walked ([`run_around`]): the
+    /// coalescing structures take it at the next [`Tlbs::complete`] (the same access's),
+    /// the others the page. Set by the miss path only when [`Tlbs::coalesce`] is above 1,
+    /// so the common path carries nothing more.
+    pub fn set_run(&mut self, run: Entry) {
+        self.run = Some(run);
+    }
+
+    /// [`Tlbs::set_run`] then [`Tlbs::complete`] of the run's page at `vaddr`.
     pub fn complete_run(
         &mut self,
         side: usize,
@@ -593,21 +597,22 @@ impl<O: Organisation> Tlbs<O> {
         hit_level: usize,
         run: Entry,
     ) {
-        let page = Entry {
-            vpn: vaddr.0 >> run.size.shift(),
-            frame: frame.0,
-            pages: 1,
-            ..run
-        };
-        debug_assert!(page.vpn.wrapping_sub(run.vpn) < run.pages, "{run:?}");
-        self.complete_miss(side, vaddr.0, hit_level, page, run);
+        self.set_run(run);
+        self.complete(side, run.asid, vaddr, frame, run.size, hit_level);
     }
 
     /// [`Tlbs::complete`] after a level-1 miss. Kept out of line: inlined, the fills
     /// crowd the registers of the caller's loop, whose level-1 hits then pay for spills.
     #[inline(never)]
-    fn complete_miss(&mut self, side: usize, vaddr: u64, hit_level: usize, e: Entry, run: Entry) {
-        let (asid, size) = (e.asid, e.size);
+    fn complete_miss(
+        &mut self,
+        side: usize,
+        asid: u16,
+        vaddr: u64,
+        frame: u64,
+        size: PageSize,
+        hit_level: usize,
+    ) {
         self.forget_memo();
         let si = size.index();
         for l in 0..hit_level {
@@ -631,15 +636,28 @@ impl<O: Organisation> Tlbs<O> {
                 st.org.invalidate_page(asid, vaddr, size);
             }
         }
+        let e = Entry {
+            asid,
+            size,
+            vpn: vaddr >> size.shift(),
+            frame,
+            pages: 1,
+        };
+        debug_assert!(
+            (self.run).is_none_or(|r| e.vpn.wrapping_sub(r.vpn) < r.pages),
+            "{:?} {e:?}",
+            self.run
+        );
         for l in 0..hit_level {
-            self.insert(l, side, e, run, false);
+            self.insert(l, side, e, false);
         }
+        self.run = None;
     }
 
     /// Insert `e` at level `l`; cascades the evicted entry into victim levels below. A
     /// loop, not a recursion, so that it inlines and the entry stays in registers.
     #[inline(always)]
-    fn insert(&mut self, l: usize, side: usize, e: Entry, run: Entry, as_victim: bool) {
+    fn insert(&mut self, l: usize, side: usize, e: Entry, as_victim: bool) {
         let (mut l, mut e, mut as_victim) = (l, e, as_victim);
         loop {
             let si = e.size.index();
@@ -653,8 +671,12 @@ impl<O: Organisation> Tlbs<O> {
             }
             self.filled |= 1 << si;
             st.stats.fills += 1;
-            // A fill (not a victim) of a coalescing structure takes the run.
-            let ins = if st.coalescing && !as_victim { run } else { e };
+            // A fill (not a victim) of a coalescing structure takes the run, if the miss
+            // path set one (read from memory only then: the common path stays as it was).
+            let ins = match self.run {
+                Some(run) if st.coalescing && !as_victim => run,
+                _ => e,
+            };
             match st.org.insert(ins) {
                 Some(evicted) => {
                     st.stats.evictions += 1;
