@@ -509,6 +509,7 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         *x = TlbStats {
             name: x.name.clone(),
             level: x.level,
+            coalesced: x.coalesced.as_ref().map(|_| Default::default()),
             ..Default::default()
         };
     }
@@ -550,6 +551,9 @@ fn total(cores: &[CoreStats]) -> CoreStats {
             x.misses += y.misses;
             x.fills += y.fills;
             x.evictions += y.evictions;
+            if let (Some(x), Some(y)) = (&mut x.coalesced, &y.coalesced) {
+                x.merge(y);
+            }
         }
         for (x, y) in t.tlb_levels.iter_mut().zip(&c.tlb_levels) {
             x.instruction_hits += y.instruction_hits;

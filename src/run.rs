@@ -48,6 +48,7 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../configs/skylake-vm-cuckoo.toml"),
     ),
     ("skylake-ds", include_str!("../configs/skylake-ds.toml")),
+    ("skylake-colt", include_str!("../configs/skylake-colt.toml")),
 ];
 
 /// The workload used when none is given.

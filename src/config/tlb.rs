@@ -64,7 +64,21 @@ pub struct TlbConfig {
     /// hash (results and sweep ids derive from it).
     #[serde(default, skip_serializing_if = "TlbOrganisation::is_default")]
     pub organisation: TlbOrganisation,
+    /// A coalesced structure's most pages per entry (`organisation = "coalesced"` only;
+    /// absent: [`DEFAULT_COALESCE`]). Left out when absent, for the hash as above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coalesce: Option<u32>,
 }
+
+/// Pages a coalesced entry covers at most when `coalesce` is absent: 4, CoLT-SA's choice
+/// (Pham, Vaidyanathan, Jaleel and Bhattacharjee, "CoLT: Coalesced Large-Reach TLBs",
+/// MICRO 2012, Section 4: the set index drops 2 low bits of the page number; more
+/// coalescing per set-associative entry raised conflict misses).
+pub const DEFAULT_COALESCE: u32 = 4;
+
+/// The most `coalesce` may be: the PTEs of a 4K leaf table that share one 64-byte
+/// cache line (8 bytes each), which the walk brings in and the coalescing logic reads.
+pub const MAX_COALESCE: u32 = 8;
 
 /// How a TLB structure is organised: the config side of `tlb::Organisation` (each
 /// variant names the file of `src/tlb/` that implements it and carries that
@@ -76,6 +90,10 @@ pub enum TlbOrganisation {
     /// `entries / ways` sets of `ways` ways, one page per entry (`tlb/set_associative.rs`).
     #[default]
     SetAssociative,
+    /// Set-associative storage of entries that each cover up to `coalesce` contiguous
+    /// pages, indexed by the page number without its low log2(`coalesce`) bits (CoLT-SA,
+    /// `tlb/coalesced.rs`).
+    Coalesced,
 }
 
 impl TlbOrganisation {
@@ -88,8 +106,37 @@ impl TlbOrganisation {
         match self {
             TlbOrganisation::SetAssociative => {
                 let entries = super::Capacity::Entries(t.entries.into());
-                super::check_geometry(errs, path, entries, t.ways, t.replacement)
+                super::check_geometry(errs, path, entries, t.ways, t.replacement);
+                if t.coalesce.is_some() {
+                    errs.push((
+                        format!("{path}.coalesce"),
+                        "only a coalesced TLB coalesces pages (organisation = \"coalesced\")"
+                            .into(),
+                    ));
+                }
             }
+            TlbOrganisation::Coalesced => {
+                let entries = super::Capacity::Entries(t.entries.into());
+                super::check_geometry(errs, path, entries, t.ways, t.replacement);
+                let n = t.coalesce.unwrap_or(DEFAULT_COALESCE);
+                if !(2..=MAX_COALESCE).contains(&n) || !n.is_power_of_two() {
+                    errs.push((
+                        format!("{path}.coalesce"),
+                        format!(
+                            "must be a power of two from 2 to {MAX_COALESCE} (the PTEs of one \
+                             64-byte line of a 4K leaf table), not {n}"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Most pages one entry of structure `t` covers (1: page entries).
+    pub fn pages_per_entry(&self, t: &TlbConfig) -> u32 {
+        match self {
+            TlbOrganisation::SetAssociative => 1,
+            TlbOrganisation::Coalesced => t.coalesce.unwrap_or(DEFAULT_COALESCE),
         }
     }
 }

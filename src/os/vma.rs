@@ -80,6 +80,16 @@ impl Vmas {
 }
 
 impl Os {
+    /// The rights of the page of `vaddr` of `asid` as its PTE would carry them (read-write
+    /// unless `mprotect` set others): a coalescing TLB joins only pages of equal rights.
+    pub fn rights(&self, asid: u16, vaddr: u64) -> Prot {
+        if !self.vma.guard_prot {
+            return Prot::Rw;
+        }
+        let m = self.vma.prot.get(&asid);
+        m.and_then(|m| m.get(vaddr)).unwrap_or_default()
+    }
+
     /// Applies a workload's OS event (not `fork` or `exit`, which the engine runs) to
     /// address space `asid`. Fills `fx` with the cycles the event took outside any
     /// access's translation (`populate`, splits, migration) and the translations it

@@ -323,6 +323,23 @@ impl RunReport {
                 l.mpki
             );
         }
+        // Coalesced structures (CoLT): how many pages their entries reach.
+        for s in &t.tlb {
+            if let Some(c) = &s.counts.coalesced {
+                let _ = writeln!(
+                    o,
+                    "  {} coalesced: installs {}  multi-page {}  pages/install {:.3}  \
+                     held {} entries covering {} pages ({:.3} per entry)",
+                    s.counts.name,
+                    c.installs,
+                    c.coalesced_fills,
+                    c.mean_pages_per_fill,
+                    c.entries_held,
+                    c.pages_held,
+                    c.mean_pages_per_entry
+                );
+            }
+        }
     }
 
     /// The design's own counters (flattened as in the CSV) and, for designs without

@@ -431,6 +431,11 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
                 l1_hidden,
             };
             let (tr, end) = translate_miss(core, miss, pt, sh, t, rec)?;
+            if core.tlbs.coalesce() > 1 {
+                // The run of pages a coalescing TLB takes with this fill.
+                let run = coalesce_run(core, pt, sh, va, tr);
+                core.tlbs.set_run(run);
+            }
             (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
         }
     };
@@ -530,6 +535,31 @@ fn full_translation<PT: PageTable>(
     Some(Translation {
         frame: crate::addr::PhysAddr(hpa & !(size.bytes() - 1)),
         size,
+    })
+}
+
+/// The run around walked page `va` (translation `tr`) that a coalescing TLB holds in one
+/// entry (CoLT, MICRO 2012): the neighbours inside its aligned group of
+/// `Tlbs::coalesce()` pages (within one PTE cache line) mapped now, at the same page
+/// size, to frames contiguous with its own, with the same `mprotect` rights. Read from
+/// the table as the TLB would see it (`full_translation`: composed with the host's on a
+/// virtualized machine). Only runs when a structure coalesces; allocates nothing.
+#[inline(never)]
+fn coalesce_run<PT: PageTable>(
+    core: &Core,
+    pt: &PT,
+    sh: &Shared,
+    va: VirtAddr,
+    tr: Translation,
+) -> crate::tlb::Entry {
+    let asid = core.asid;
+    let os = &sh.os[super::vm_index(core.vm)];
+    let rights = os.rights(asid, va.0);
+    let vpn = va.0 >> tr.size.shift();
+    let n = core.tlbs.coalesce();
+    crate::tlb::run_around(asid, vpn, tr.frame.0, tr.size, n, |v| {
+        let t = full_translation(pt, sh, asid, VirtAddr(v))?;
+        (os.rights(asid, v) == rights).then_some((t.frame.0, t.size))
     })
 }
 

@@ -80,6 +80,7 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
         // entries are not pages).
         let one_set = match t.organisation {
             TlbOrganisation::SetAssociative => t.ways == t.entries,
+            TlbOrganisation::Coalesced => false,
         };
         if !one_set {
             return Err(format!(
@@ -240,6 +241,7 @@ impl Curve {
                 misses,
                 fills: misses,
                 evictions: misses - grown,
+                coalesced: None,
             },
             self.instructions,
         )

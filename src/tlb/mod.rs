@@ -17,7 +17,7 @@
 //!
 //! Organisations: how one structure stores and finds entries is an [`Organisation`]
 //! (`tlb[i].organisation` in the config): set-associative ([`SetAssociative`], one file
-//! beside this one) is the first. The hierarchy ([`Tlbs`]) owns levels, sides, page-size
+//! beside this one) is the first, coalesced ([`Coalesced`], CoLT) the second. The hierarchy ([`Tlbs`]) owns levels, sides, page-size
 //! slots, fill roles, counters and the repeated-hit shortcut, and asks the organisation
 //! only what depends on the storage. It is generic over the organisation: [`Tlbs`] with
 //! the default [`AnyOrganisation`] serves any mix, matching each structure's variant
@@ -30,7 +30,11 @@
 //! ([`MemReads`]: entries held in the data caches or DRAM, as Victima does) for the
 //! caller to price; invalidation is by page, by range and by address space.
 
+mod coalesced;
+mod mem_reads;
 mod set_associative;
+pub use coalesced::{run_around, Coalesced, CoalescedStats};
+pub use mem_reads::MemReads;
 pub use set_associative::SetAssociative;
 
 use crate::addr::{PageSize, PageSizeSet, PhysAddr, VirtAddr};
@@ -81,41 +85,6 @@ pub struct Entry {
     pub pages: u64,
 }
 
-/// The memory reads one lookup made, for the caller to price through the memory
-/// hierarchy (organisations that keep entries in the data caches or DRAM). Fixed
-/// capacity: the per-access path allocates nothing.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MemReads {
-    n: u8,
-    paddr: [u64; MemReads::CAPACITY],
-}
-
-impl MemReads {
-    /// Reads one lookup may make (an organisation reads at most this many blocks).
-    pub const CAPACITY: usize = 8;
-
-    /// Record a read of physical address `paddr`.
-    #[inline(always)]
-    pub fn push(&mut self, paddr: u64) {
-        debug_assert!(
-            (self.n as usize) < Self::CAPACITY,
-            "more reads than MemReads holds"
-        );
-        if (self.n as usize) < Self::CAPACITY {
-            self.paddr[self.n as usize] = paddr;
-            self.n += 1;
-        }
-    }
-
-    pub fn as_slice(&self) -> &[u64] {
-        &self.paddr[..self.n as usize]
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.n == 0
-    }
-}
-
 /// How one TLB structure stores and finds its entries. The hierarchy ([`Tlbs`]) calls it
 /// per page size it slots the structure for; sizes, sides, levels, fill roles and the
 /// common counters (hits, misses, fills, evictions) stay in the hierarchy.
@@ -144,6 +113,14 @@ pub trait Organisation: Sized {
     #[inline(always)]
     fn repeats_hit_silently(&self) -> bool {
         true
+    }
+
+    /// The most pages one entry covers when it is filled after a walk: above 1, the
+    /// hierarchy fills this structure with the run of pages the miss path found around
+    /// the walked page ([`Tlbs::complete_run`]), others with the page alone.
+    #[inline(always)]
+    fn pages_per_entry(&self) -> u64 {
+        1
     }
 
     /// Install `e` (or refresh it); returns the valid entry it displaced, if any (the
@@ -187,6 +164,7 @@ pub trait Organisation: Sized {
 /// hierarchy is built and never changes.
 pub enum AnyOrganisation {
     SetAssociative(SetAssociative),
+    Coalesced(Coalesced),
 }
 
 /// `$body` with `$o` bound to the organisation inside `$any` (one arm per variant).
@@ -194,6 +172,7 @@ macro_rules! each {
     ($any:expr, $o:ident => $body:expr) => {
         match $any {
             AnyOrganisation::SetAssociative($o) => $body,
+            AnyOrganisation::Coalesced($o) => $body,
         }
     };
 }
@@ -203,6 +182,9 @@ impl Organisation for AnyOrganisation {
         match cfg.organisation {
             TlbOrganisation::SetAssociative => {
                 SetAssociative::build(cfg, seed).map(AnyOrganisation::SetAssociative)
+            }
+            TlbOrganisation::Coalesced => {
+                Coalesced::build(cfg, seed).map(AnyOrganisation::Coalesced)
             }
         }
     }
@@ -219,6 +201,10 @@ impl Organisation for AnyOrganisation {
     #[inline(always)]
     fn repeats_hit_silently(&self) -> bool {
         each!(self, o => o.repeats_hit_silently())
+    }
+    #[inline(always)]
+    fn pages_per_entry(&self) -> u64 {
+        each!(self, o => o.pages_per_entry())
     }
     #[inline(always)]
     fn insert(&mut self, e: Entry) -> Option<Entry> {
@@ -262,6 +248,9 @@ pub struct TlbStats {
     pub misses: u64,
     pub fills: u64,
     pub evictions: u64,
+    /// A coalesced structure's own counts (absent from the JSON of any other).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coalesced: Option<CoalescedStats>,
 }
 
 /// Counters of one level (all its structures) for one side.
@@ -279,6 +268,8 @@ pub struct LevelStats {
 struct Structure<O> {
     sizes: PageSizeSet,
     fill: TlbFill,
+    /// Filled after a walk with the run around the page, not the page alone.
+    coalescing: bool,
     org: O,
     stats: TlbStats,
 }
@@ -338,6 +329,11 @@ pub struct Tlbs<O = AnyOrganisation> {
     /// guest huge page held as the host's smaller pages): invalidating a huge page then
     /// removes every entry inside it.
     splinters: bool,
+    /// The most pages any structure's entry covers (1: no structure coalesces).
+    coalesce: u64,
+    /// The run around the page just walked ([`Tlbs::set_run`]), for the coalescing
+    /// structures the next [`Tlbs::complete`] fills; `None`: they take the page.
+    run: Option<Entry>,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -379,10 +375,12 @@ impl<O: Organisation> Tlbs<O> {
                     lvl.latency[side] = lvl.latency[side].max(c.latency);
                 }
             }
+            let org = O::build(c, seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))?;
             structs.push(Structure {
                 sizes: PageSizeSet::of(&c.page_sizes),
                 fill: c.fill,
-                org: O::build(c, seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))?,
+                coalescing: org.pages_per_entry() > 1,
+                org,
                 stats: TlbStats {
                     name: c.name.clone(),
                     level: c.level,
@@ -390,7 +388,12 @@ impl<O: Organisation> Tlbs<O> {
                 },
             });
         }
+        let coalesce = (structs.iter().map(|s| s.org.pages_per_entry()))
+            .max()
+            .unwrap_or(1);
         Some(Tlbs {
+            coalesce,
+            run: None,
             structs,
             levels,
             filled: 0,
@@ -414,6 +417,14 @@ impl<O: Organisation> Tlbs<O> {
             #[cfg(test)]
             no_memo: false,
         })
+    }
+
+    /// The most pages one entry of any structure covers: above 1, the miss path
+    /// computes the run around each walked page ([`run_around`]) and fills with
+    /// [`Tlbs::complete_run`]; 1 costs nothing.
+    #[inline(always)]
+    pub fn coalesce(&self) -> u64 {
+        self.coalesce
     }
 
     pub fn num_levels(&self) -> usize {
@@ -569,6 +580,27 @@ impl<O: Organisation> Tlbs<O> {
         self.complete_miss(side, asid, vaddr.0, frame.0, size, hit_level);
     }
 
+    /// The run of contiguous pages around the page just walked ([`run_around`]): the
+    /// coalescing structures take it at the next [`Tlbs::complete`] (the same access's),
+    /// the others the page. Set by the miss path only when [`Tlbs::coalesce`] is above 1,
+    /// so the common path carries nothing more.
+    pub fn set_run(&mut self, run: Entry) {
+        self.run = Some(run);
+    }
+
+    /// [`Tlbs::set_run`] then [`Tlbs::complete`] of the run's page at `vaddr`.
+    pub fn complete_run(
+        &mut self,
+        side: usize,
+        vaddr: VirtAddr,
+        frame: PhysAddr,
+        hit_level: usize,
+        run: Entry,
+    ) {
+        self.set_run(run);
+        self.complete(side, run.asid, vaddr, frame, run.size, hit_level);
+    }
+
     /// [`Tlbs::complete`] after a level-1 miss. Kept out of line: inlined, the fills
     /// crowd the registers of the caller's loop, whose level-1 hits then pay for spills.
     #[inline(never)]
@@ -611,9 +643,15 @@ impl<O: Organisation> Tlbs<O> {
             frame,
             pages: 1,
         };
+        debug_assert!(
+            (self.run).is_none_or(|r| e.vpn.wrapping_sub(r.vpn) < r.pages),
+            "{:?} {e:?}",
+            self.run
+        );
         for l in 0..hit_level {
             self.insert(l, side, e, false);
         }
+        self.run = None;
     }
 
     /// Insert `e` at level `l`; cascades the evicted entry into victim levels below. A
@@ -633,7 +671,13 @@ impl<O: Organisation> Tlbs<O> {
             }
             self.filled |= 1 << si;
             st.stats.fills += 1;
-            match st.org.insert(e) {
+            // A fill (not a victim) of a coalescing structure takes the run, if the miss
+            // path set one (read from memory only then: the common path stays as it was).
+            let ins = match self.run {
+                Some(run) if st.coalescing && !as_victim => run,
+                _ => e,
+            };
+            match st.org.insert(ins) {
                 Some(evicted) => {
                     st.stats.evictions += 1;
                     if l + 1 >= self.levels.len() {
@@ -787,6 +831,7 @@ mod tests {
             replacement: Replacement::Lru,
             fill,
             organisation: TlbOrganisation::SetAssociative,
+            coalesce: None,
         }
     }
 

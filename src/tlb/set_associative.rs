@@ -57,6 +57,7 @@ impl Organisation for SetAssociative {
     fn build(cfg: &TlbConfig, seed: u64) -> Option<SetAssociative> {
         match cfg.organisation {
             TlbOrganisation::SetAssociative => Some(SetAssociative::new(cfg, seed)),
+            _ => None,
         }
     }
 
@@ -166,6 +167,7 @@ mod tests {
             replacement: Replacement::Lru,
             fill: TlbFill::Miss,
             organisation: TlbOrganisation::SetAssociative,
+            coalesce: None,
         };
         SetAssociative::build(&cfg, 0).unwrap()
     }

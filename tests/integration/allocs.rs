@@ -205,6 +205,14 @@ fn radix_walks_allocate_nothing() {
     walks_allocate_nothing("skylake");
 }
 
+/// The coalesced STLB: the run around each walked page is read from the table (the
+/// neighbours' translations) without allocating.
+#[test]
+fn coalescing_walks_allocate_nothing() {
+    walks_allocate_nothing("skylake-colt");
+    mixed_walks_allocate_nothing("skylake-colt");
+}
+
 #[test]
 fn inverted_walks_allocate_nothing() {
     walks_allocate_nothing("skylake-inverted");

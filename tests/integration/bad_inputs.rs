@@ -69,6 +69,27 @@ const ROWS: &[Row] = &[
         stderr: &["c.toml:7: tlb[0].ways", "not divisible by ways (3)"],
     },
     Row {
+        name: "coalesce not a power of two",
+        files: &[(
+            "c.toml",
+            concat!(
+                one_tlb!("1", "64", "4", "[\"4K\"]"),
+                "organisation = \"coalesced\"\ncoalesce = 3\n"
+            ),
+        )],
+        args: SHOW,
+        stderr: &["c.toml:11: tlb[0].coalesce", "power of two from 2 to 8", "not 3"],
+    },
+    Row {
+        name: "coalesce on a set-associative TLB",
+        files: &[(
+            "c.toml",
+            concat!(one_tlb!("1", "64", "4", "[\"4K\"]"), "coalesce = 4\n"),
+        )],
+        args: SHOW,
+        stderr: &["c.toml:10: tlb[0].coalesce", "only a coalesced TLB"],
+    },
+    Row {
         name: "sets not a power of two",
         files: &[("c.toml", one_tlb!("1", "48", "4", "[\"4K\"]"))],
         args: SHOW,

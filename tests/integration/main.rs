@@ -4,6 +4,7 @@ mod allocs;
 mod analysis;
 mod bad_config;
 mod bad_inputs;
+mod coalesced;
 mod compare;
 mod direct_segment;
 mod explain;

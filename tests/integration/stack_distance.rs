@@ -60,6 +60,7 @@ fn fa_tlb(entries: u32) -> Tlbs {
             replacement: Replacement::Lru,
             fill: TlbFill::Miss,
             organisation: TlbOrganisation::SetAssociative,
+            coalesce: None,
         }],
         0,
     )
