@@ -239,6 +239,7 @@ pub fn metrics(r: &RunReport) -> Vec<Metric> {
         integer: int,
         when_any: false,
     }));
+    reach_metrics(t, &mut out);
     if t["virt"].is_object() {
         out.extend(
             VIRT.iter()
@@ -252,6 +253,44 @@ pub fn metrics(r: &RunReport) -> Vec<Metric> {
         );
     }
     out
+}
+
+/// The reach-extending designs' figures (issue 19), only in runs that have them: the
+/// share of accesses a direct segment served, and per coalescing TLB the pages a fill
+/// covered on average and the pages its entries cover at the end (its reach).
+fn reach_metrics(t: &Value, out: &mut Vec<Metric>) {
+    let m = |key: String, label: String, value, integer| Metric {
+        key,
+        label,
+        value,
+        integer,
+        when_any: false,
+    };
+    if let Some(ds) = t.get("direct_segment").filter(|d| d.is_object()) {
+        out.push(m(
+            "direct_segment_share".into(),
+            "accesses served by the direct segment".into(),
+            ds["share_of_accesses"].as_f64(),
+            false,
+        ));
+    }
+    for tlb in t["tlb"].as_array().into_iter().flatten() {
+        let (Some(c), Some(name)) = (tlb.get("coalesced"), tlb["name"].as_str()) else {
+            continue;
+        };
+        out.push(m(
+            format!("coalesced.{name}.pages_per_fill"),
+            format!("{name} (coalesced): pages per fill"),
+            c["mean_pages_per_fill"].as_f64(),
+            false,
+        ));
+        out.push(m(
+            format!("coalesced.{name}.pages_held"),
+            format!("{name} (coalesced): pages its entries cover at the end"),
+            c["pages_held"].as_f64(),
+            true,
+        ));
+    }
 }
 
 /// Adds the numbers under `v` to `acc` by dotted key; the design's name, its seed

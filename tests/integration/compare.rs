@@ -298,3 +298,45 @@ fn compare_shows_shootdowns_and_summed_design_counters() {
     assert!(!out.contains("radix (whole run): levels"), "{out}");
     assert!(!out.contains("cuckoo (whole run): ways"), "{out}");
 }
+
+/// The reach-extending designs' rows (issue 19): the direct segment's share of accesses
+/// and a coalescing STLB's pages per fill and reach appear for the runs that have them
+/// (a dash for the others) and equal what `mmusim run` of the same system writes.
+#[test]
+fn compare_shows_the_reach_designs_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = mmusim(&[
+        "compare",
+        "-c",
+        "skylake,skylake-colt,skylake-ds",
+        "--set",
+        "workload.accesses=20000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let row = |label: &str| -> Vec<String> {
+        let l = (out.lines())
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no `{label}` in\n{out}"));
+        l[label.len()..]
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    let colt = run_json(
+        &["-c", "skylake-colt", "--set", "workload.accesses=20000"],
+        dir.path(),
+    );
+    let stlb = (colt["stats"]["total"]["tlb"].as_array().unwrap().iter())
+        .find(|t| t["name"] == "stlb")
+        .unwrap()
+        .clone();
+    let held = stlb["coalesced"]["pages_held"].as_u64().unwrap();
+    let r = row("stlb (coalesced): pages its entries cover at the end");
+    assert_eq!(r[0], "-");
+    assert_eq!(r[1].replace(',', ""), held.to_string());
+    assert_eq!(r[2], "-");
+    let r = row("accesses served by the direct segment");
+    assert_eq!((r[0].as_str(), r[1].as_str()), ("-", "-"));
+    // The preset's segment covers the default heap: every access.
+    assert!(r[2].starts_with('1'), "{r:?}");
+}
