@@ -17,11 +17,12 @@
 //!
 //! Organisations: how one structure stores and finds entries is an [`Organisation`]
 //! (`tlb[i].organisation` in the config): set-associative ([`SetAssociative`], one file
-//! beside this one) is the first, coalesced ([`Coalesced`], CoLT) the second. The hierarchy ([`Tlbs`]) owns levels, sides, page-size
-//! slots, fill roles, counters and the repeated-hit shortcut, and asks the organisation
-//! only what depends on the storage. It is generic over the organisation: [`Tlbs`] with
-//! the default [`AnyOrganisation`] serves any mix, matching each structure's variant
-//! per probe (a perfectly predicted branch; with one variant it compiles away); a run
+//! beside this one) is the first, coalesced ([`Coalesced`], CoLT) the second. The
+//! hierarchy ([`Tlbs`]) owns levels, sides, page-size slots, fill roles, counters and
+//! the repeated-hit shortcut, and asks the organisation only what depends on the
+//! storage. It is generic over the organisation: [`Tlbs`] with the default
+//! [`AnyOrganisation`] (`any.rs`) serves any mix, matching each structure's variant per
+//! probe (a perfectly predicted branch); a run
 //! whose structures all share one organisation may instantiate `Tlbs<ThatOne>` and pay
 //! no match at all. No `dyn` call anywhere.
 //!
@@ -30,15 +31,17 @@
 //! ([`MemReads`]: entries held in the data caches or DRAM, as Victima does) for the
 //! caller to price; invalidation is by page, by range and by address space.
 
+mod any;
 mod coalesced;
 mod mem_reads;
 mod set_associative;
+pub use any::AnyOrganisation;
 pub use coalesced::{run_around, Coalesced, CoalescedStats};
 pub use mem_reads::MemReads;
 pub use set_associative::SetAssociative;
 
 use crate::addr::{PageSize, PageSizeSet, PhysAddr, VirtAddr};
-use crate::config::{TlbConfig, TlbFill, TlbOrganisation};
+use crate::config::{TlbConfig, TlbFill};
 use serde::Serialize;
 
 /// Access side: index into per-side tables.
@@ -158,83 +161,6 @@ pub trait Organisation: Sized {
     /// Restart the organisation's own counters (after warm-up); contents stay.
     #[inline(always)]
     fn reset_stats(&mut self) {}
-}
-
-/// Every organisation, one variant each; a structure's variant is chosen when the
-/// hierarchy is built and never changes.
-pub enum AnyOrganisation {
-    SetAssociative(SetAssociative),
-    Coalesced(Coalesced),
-}
-
-/// `$body` with `$o` bound to the organisation inside `$any` (one arm per variant).
-macro_rules! each {
-    ($any:expr, $o:ident => $body:expr) => {
-        match $any {
-            AnyOrganisation::SetAssociative($o) => $body,
-            AnyOrganisation::Coalesced($o) => $body,
-        }
-    };
-}
-
-impl Organisation for AnyOrganisation {
-    fn build(cfg: &TlbConfig, seed: u64) -> Option<Self> {
-        match cfg.organisation {
-            TlbOrganisation::SetAssociative => {
-                SetAssociative::build(cfg, seed).map(AnyOrganisation::SetAssociative)
-            }
-            TlbOrganisation::Coalesced => {
-                Coalesced::build(cfg, seed).map(AnyOrganisation::Coalesced)
-            }
-        }
-    }
-    #[inline(always)]
-    fn lookup(
-        &mut self,
-        asid: u16,
-        vaddr: u64,
-        size: PageSize,
-        reads: &mut MemReads,
-    ) -> Option<u64> {
-        each!(self, o => o.lookup(asid, vaddr, size, reads))
-    }
-    #[inline(always)]
-    fn repeats_hit_silently(&self) -> bool {
-        each!(self, o => o.repeats_hit_silently())
-    }
-    #[inline(always)]
-    fn pages_per_entry(&self) -> u64 {
-        each!(self, o => o.pages_per_entry())
-    }
-    #[inline(always)]
-    fn insert(&mut self, e: Entry) -> Option<Entry> {
-        each!(self, o => o.insert(e))
-    }
-    fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) -> bool {
-        each!(self, o => o.invalidate_page(asid, vaddr, size))
-    }
-    fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize {
-        each!(self, o => o.invalidate_range(asid, start, end))
-    }
-    fn invalidate_spaces(
-        &mut self,
-        which: &impl Fn(u16) -> bool,
-        removed: &mut impl FnMut(u64),
-    ) -> usize {
-        each!(self, o => o.invalidate_spaces(which, removed))
-    }
-    fn flush(&mut self) {
-        each!(self, o => o.flush())
-    }
-    fn occupancy(&self) -> usize {
-        each!(self, o => o.occupancy())
-    }
-    fn stats(&self, s: &mut TlbStats) {
-        each!(self, o => o.stats(s))
-    }
-    fn reset_stats(&mut self) {
-        each!(self, o => o.reset_stats())
-    }
 }
 
 /// Counters of one TLB structure.
@@ -815,7 +741,7 @@ impl<O: Organisation> Tlbs<O> {
 mod tests {
     use super::*;
     use crate::assoc::{Replacement, SetAssoc};
-    use crate::config::TlbKind;
+    use crate::config::{TlbKind, TlbOrganisation};
     use rand_core::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
 

@@ -1,0 +1,86 @@
+//! [`AnyOrganisation`]: every TLB organisation as one type, a variant each, for a
+//! hierarchy whose structures mix organisations. The variant is chosen when the
+//! hierarchy is built and never changes, so each call's `match` is a perfectly predicted
+//! branch and no call is dynamic. Adding an organisation: one variant, one arm of
+//! `each!` and of `build`.
+
+use super::{Coalesced, Entry, MemReads, Organisation, SetAssociative, TlbStats};
+use crate::addr::PageSize;
+use crate::config::{TlbConfig, TlbOrganisation};
+
+/// Every organisation, one variant each; a structure's variant is chosen when the
+/// hierarchy is built and never changes.
+pub enum AnyOrganisation {
+    SetAssociative(SetAssociative),
+    Coalesced(Coalesced),
+}
+
+/// `$body` with `$o` bound to the organisation inside `$any` (one arm per variant).
+macro_rules! each {
+    ($any:expr, $o:ident => $body:expr) => {
+        match $any {
+            AnyOrganisation::SetAssociative($o) => $body,
+            AnyOrganisation::Coalesced($o) => $body,
+        }
+    };
+}
+
+impl Organisation for AnyOrganisation {
+    fn build(cfg: &TlbConfig, seed: u64) -> Option<Self> {
+        match cfg.organisation {
+            TlbOrganisation::SetAssociative => {
+                SetAssociative::build(cfg, seed).map(AnyOrganisation::SetAssociative)
+            }
+            TlbOrganisation::Coalesced => {
+                Coalesced::build(cfg, seed).map(AnyOrganisation::Coalesced)
+            }
+        }
+    }
+    #[inline(always)]
+    fn lookup(
+        &mut self,
+        asid: u16,
+        vaddr: u64,
+        size: PageSize,
+        reads: &mut MemReads,
+    ) -> Option<u64> {
+        each!(self, o => o.lookup(asid, vaddr, size, reads))
+    }
+    #[inline(always)]
+    fn repeats_hit_silently(&self) -> bool {
+        each!(self, o => o.repeats_hit_silently())
+    }
+    #[inline(always)]
+    fn pages_per_entry(&self) -> u64 {
+        each!(self, o => o.pages_per_entry())
+    }
+    #[inline(always)]
+    fn insert(&mut self, e: Entry) -> Option<Entry> {
+        each!(self, o => o.insert(e))
+    }
+    fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) -> bool {
+        each!(self, o => o.invalidate_page(asid, vaddr, size))
+    }
+    fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize {
+        each!(self, o => o.invalidate_range(asid, start, end))
+    }
+    fn invalidate_spaces(
+        &mut self,
+        which: &impl Fn(u16) -> bool,
+        removed: &mut impl FnMut(u64),
+    ) -> usize {
+        each!(self, o => o.invalidate_spaces(which, removed))
+    }
+    fn flush(&mut self) {
+        each!(self, o => o.flush())
+    }
+    fn occupancy(&self) -> usize {
+        each!(self, o => o.occupancy())
+    }
+    fn stats(&self, s: &mut TlbStats) {
+        each!(self, o => o.stats(s))
+    }
+    fn reset_stats(&mut self) {
+        each!(self, o => o.reset_stats())
+    }
+}
