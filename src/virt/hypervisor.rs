@@ -148,6 +148,30 @@ impl VirtStats {
     }
 }
 
+/// What backing guest-physical pages took: cycles, whether a host translation changed
+/// (a host-initiated flush is due), EPT violations.
+#[derive(Clone, Copy, Default)]
+struct Backed {
+    cycles: u64,
+    flush: bool,
+    violations: u64,
+}
+
+impl Backed {
+    fn add(&mut self, o: Backed) {
+        self.cycles = self.cycles.saturating_add(o.cycles);
+        self.flush |= o.flush;
+        self.violations += o.violations;
+    }
+
+    /// Counted as an event's work in `stats`: the cycles, and whether a flush is due.
+    fn as_event(self, stats: &mut VirtStats) -> (u64, bool) {
+        stats.event_ept_violations += self.violations;
+        stats.event_cycles = stats.event_cycles.saturating_add(self.cycles);
+        (self.cycles, self.flush)
+    }
+}
+
 /// What handling an EPT violation cost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HostFault {
@@ -388,7 +412,7 @@ impl Hypervisor {
         let vm = self.vm_of(asid);
         let r = self.back_tables_then(vm, &steps, data, stats, &mut on_fault);
         self.steps = steps;
-        r.map(|(c, f, _)| (c, f))
+        r.map(|b| (b.cycles, b.flush))
     }
 
     /// The guest OS mapped `[start, end)` of address space `asid` and zeroed its pages
@@ -406,38 +430,18 @@ impl Hypervisor {
         (start, end): (u64, u64),
         stats: &mut VirtStats,
     ) -> Result<(u64, bool), SimError> {
-        let (mut cycles, mut flush, mut n) = (0u64, false, 0u64);
         let vm = self.vm_of(asid);
+        let (mut done, mut scratch) = (Backed::default(), VirtStats::default());
         let mut va = start;
-        let mut scratch = VirtStats::default();
-        let mut steps = std::mem::take(&mut self.steps);
-        let mut result = Ok(());
         while va < end {
-            steps.clear();
-            let Some(g) = guest.walk(asid, VirtAddr(va), None, &mut steps) else {
-                va = (va | 0xfff) + 1;
-                continue;
+            let (g, b) = self.back_walk(vm, guest, asid, VirtAddr(va), true, &mut scratch)?;
+            done.add(b);
+            va = match g {
+                Some(g) => (va & !(g.size.bytes() - 1)) + g.size.bytes(),
+                None => (va | 0xfff) + 1,
             };
-            let size = g.size.bytes();
-            let data = (g.frame.0 + (va & (size - 1)), g.frame.0 + size);
-            match self.back_tables_then(vm, &steps, Some(data), &mut scratch, &mut |_, _| {}) {
-                Ok((c, f, k)) => {
-                    cycles = cycles.saturating_add(c);
-                    flush |= f;
-                    n += k;
-                }
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-            va = (va & !(size - 1)) + size;
         }
-        self.steps = steps;
-        result?;
-        stats.event_ept_violations += n;
-        stats.event_cycles = stats.event_cycles.saturating_add(cycles);
-        Ok((cycles, flush))
+        Ok(done.as_event(stats))
     }
 
     /// A fork made address space `asid`'s own tables (`guest`, a design with a table per
@@ -454,36 +458,45 @@ impl Hypervisor {
         stats: &mut VirtStats,
     ) -> Result<(u64, bool), SimError> {
         let maps = guest.mappings(asid).unwrap_or_default();
-        let (mut cycles, mut flush, mut n) = (0u64, false, 0u64);
         let vm = self.vm_of(asid);
-        let mut scratch = VirtStats::default();
-        let mut steps = std::mem::take(&mut self.steps);
-        let mut result = Ok(());
+        let (mut done, mut scratch) = (Backed::default(), VirtStats::default());
         for va in std::iter::once(VirtAddr(0)).chain(maps.iter().map(|m| m.0)) {
-            steps.clear();
-            guest.walk(asid, va, None, &mut steps);
-            match self.back_tables_then(vm, &steps, None, &mut scratch, &mut |_, _| {}) {
-                Ok((c, f, k)) => {
-                    cycles = cycles.saturating_add(c);
-                    flush |= f;
-                    n += k;
-                }
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
+            let (_, b) = self.back_walk(vm, guest, asid, va, false, &mut scratch)?;
+            done.add(b);
         }
+        Ok(done.as_event(stats))
+    }
+
+    /// Walks `va` of `asid` in `guest` and backs the page of each table the walk read;
+    /// with `data`, only if the guest maps `va`, and then the rest of its page from `va`
+    /// too. Returns the guest's translation and what the backing took.
+    fn back_walk<PT: crate::pagetable::PageTable>(
+        &mut self,
+        vm: u16,
+        guest: &PT,
+        asid: u16,
+        va: VirtAddr,
+        data: bool,
+        stats: &mut VirtStats,
+    ) -> Result<(Option<Translation>, Backed), SimError> {
+        let mut steps = std::mem::take(&mut self.steps);
+        steps.clear();
+        let g = guest.walk(asid, va, None, &mut steps);
+        let r = match (data, g) {
+            (true, None) => Ok(Backed::default()),
+            (true, Some(g)) => {
+                let size = g.size.bytes();
+                let span = (g.frame.0 + (va.0 & (size - 1)), g.frame.0 + size);
+                self.back_tables_then(vm, &steps, Some(span), stats, &mut |_, _| {})
+            }
+            (false, _) => self.back_tables_then(vm, &steps, None, stats, &mut |_, _| {}),
+        };
         self.steps = steps;
-        result?;
-        stats.event_ept_violations += n;
-        stats.event_cycles = stats.event_cycles.saturating_add(cycles);
-        Ok((cycles, flush))
+        Ok((g, r?))
     }
 
     /// Backs the page of each guest table a walk read (`steps`, top down: the guest
-    /// writes the entries in that order), then guest-physical `data`: the cycles,
-    /// whether a host translation changed, and the EPT violations taken.
+    /// writes the entries in that order), then guest-physical `data`.
     fn back_tables_then(
         &mut self,
         vm: u16,
@@ -491,30 +504,26 @@ impl Hypervisor {
         data: Option<(u64, u64)>,
         stats: &mut VirtStats,
         on_fault: &mut impl FnMut(GuestPhysAddr, &HostFault),
-    ) -> Result<(u64, bool, u64), SimError> {
-        let (mut cycles, mut flush, mut n) = (0u64, false, 0u64);
+    ) -> Result<Backed, SimError> {
+        let mut done = Backed::default();
         let tables =
             (steps.iter()).map(|st| (st.pte_addr.0 & !0xfff, (st.pte_addr.0 & !0xfff) + 0x1000));
         for span in tables.chain(data) {
-            let (c, f, k) = self.back_span(vm, span, stats, on_fault)?;
-            cycles = cycles.saturating_add(c);
-            flush |= f;
-            n += k;
+            done.add(self.back_span(vm, span, stats, on_fault)?);
         }
-        Ok((cycles, flush, n))
+        Ok(done)
     }
 
     /// Backs every host page of guest-physical `[from, to)` the host has not backed yet,
-    /// an EPT violation each (counted in `stats`, told to `on_fault`): the cycles,
-    /// whether a host translation changed, and the violations taken.
+    /// an EPT violation each (counted in `stats`, told to `on_fault`).
     fn back_span(
         &mut self,
         vm: u16,
         (from, to): (u64, u64),
         stats: &mut VirtStats,
         on_fault: &mut impl FnMut(GuestPhysAddr, &HostFault),
-    ) -> Result<(u64, bool, u64), SimError> {
-        let (mut cycles, mut flush, mut n) = (0u64, false, 0u64);
+    ) -> Result<Backed, SimError> {
+        let mut done = Backed::default();
         let mut gpa = from;
         while gpa < to {
             let h = match self.translate(vm, GuestPhysAddr(gpa)) {
@@ -522,9 +531,11 @@ impl Hypervisor {
                 None => {
                     let f = self.ept_violation(vm, GuestPhysAddr(gpa), stats)?;
                     on_fault(GuestPhysAddr(gpa), &f);
-                    cycles = cycles.saturating_add(f.cycles());
-                    flush |= f.flush;
-                    n += 1;
+                    done.add(Backed {
+                        cycles: f.cycles(),
+                        flush: f.flush,
+                        violations: 1,
+                    });
                     (self.translate(vm, GuestPhysAddr(gpa))).ok_or_else(|| {
                         SimError(format!(
                             "guest-physical {gpa:#x} not backed after its host fault"
@@ -534,7 +545,7 @@ impl Hypervisor {
             };
             gpa = (gpa & !(h.size.bytes() - 1)) + h.size.bytes();
         }
-        Ok((cycles, flush, n))
+        Ok(done)
     }
 
     /// The host migrates the host pages backing the guest pages of `[start, end)` of
