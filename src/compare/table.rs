@@ -199,16 +199,15 @@ fn per_walk(t: &Value, x: f64) -> Option<f64> {
 pub fn metrics(r: &RunReport) -> Vec<Metric> {
     let v = serde_json::to_value(r).unwrap_or(Value::Null);
     let t = &v["stats"]["total"];
-    let mut out: Vec<Metric> = FIXED
-        .iter()
-        .map(|&(key, label, integer, when_any, get)| Metric {
-            key: key.into(),
-            label: label.into(),
-            value: get(t),
-            integer,
-            when_any,
-        })
-        .collect();
+    // A figure of a table above, read from `t`.
+    let row = |&(key, label, integer, when_any, get): &(&str, &str, bool, bool, Getter)| Metric {
+        key: key.into(),
+        label: label.into(),
+        value: get(t),
+        integer,
+        when_any,
+    };
+    let mut out: Vec<Metric> = FIXED.iter().map(row).collect();
     out.push(Metric {
         key: "page_table_bytes".into(),
         label: "page-table bytes".into(),
@@ -241,16 +240,7 @@ pub fn metrics(r: &RunReport) -> Vec<Metric> {
     }));
     reach_metrics(t, &mut out);
     if t["virt"].is_object() {
-        out.extend(
-            VIRT.iter()
-                .map(|&(key, label, integer, when_any, get)| Metric {
-                    key: key.into(),
-                    label: label.into(),
-                    value: get(t),
-                    integer,
-                    when_any,
-                }),
-        );
+        out.extend(VIRT.iter().map(row));
     }
     out
 }
