@@ -17,8 +17,14 @@ seed = 1\n[generator]\nkind = \"sequential\"\nfootprint = \"32MiB\"\nstride = 40
 /// `stats.total` of a run of `preset` on the workload with `sets` (no warm-up: every
 /// access counted).
 fn total(dir: &Path, name: &str, preset: &str, sets: &[&str]) -> Value {
-    let w = dir.join("w.toml");
-    std::fs::write(&w, WORKLOAD).unwrap();
+    total_of(dir, name, preset, WORKLOAD, sets)
+}
+
+/// The exit code and stderr of `mmusim run` of `preset` on `workload` (written as
+/// `name.toml`) with `sets`, no warm-up, results in `name/`.
+fn run(dir: &Path, name: &str, preset: &str, workload: &str, sets: &[&str]) -> (i32, String) {
+    let w = dir.join(format!("{name}.toml"));
+    std::fs::write(&w, workload).unwrap();
     let out = dir.join(name);
     let mut args = vec!["run", "-q", "-c", preset, "-w", w.to_str().unwrap()];
     args.extend(["--out", out.to_str().unwrap()]);
@@ -27,8 +33,14 @@ fn total(dir: &Path, name: &str, preset: &str, sets: &[&str]) -> Value {
         args.extend(["--set", s]);
     }
     let (code, _, err) = mmusim(&args);
+    (code, err)
+}
+
+/// [`total`] of `workload`.
+fn total_of(dir: &Path, name: &str, preset: &str, workload: &str, sets: &[&str]) -> Value {
+    let (code, err) = run(dir, name, preset, workload, sets);
     assert_eq!(code, 0, "{err}");
-    let text = std::fs::read_to_string(out.join("result.json")).unwrap();
+    let text = std::fs::read_to_string(dir.join(name).join("result.json")).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     v["stats"]["total"].clone()
 }
@@ -171,89 +183,48 @@ fn the_key_on_skylake_is_the_preset() {
 #[test]
 fn bad_coalesce_is_refused_at_its_key() {
     let dir = tempfile::tempdir().unwrap();
-    let w = dir.path().join("w.toml");
-    std::fs::write(&w, WORKLOAD).unwrap();
-    let cases: &[(&str, &[&str], &str)] = &[
+    let cases: &[(&str, &str, &[&str], &str)] = &[
         (
             "three",
+            "skylake-colt",
             &["tlb.stlb.coalesce=3"],
             "tlb.stlb.coalesce: must be a power of two",
         ),
-        ("sixteen", &["tlb.stlb.coalesce=16"], "from 2 to 8"),
-        ("one", &["tlb.stlb.coalesce=1"], "not 1"),
+        (
+            "sixteen",
+            "skylake-colt",
+            &["tlb.stlb.coalesce=16"],
+            "from 2 to 8",
+        ),
+        ("one", "skylake-colt", &["tlb.stlb.coalesce=1"], "not 1"),
+        (
+            "sa",
+            "skylake",
+            &["tlb.stlb.coalesce=4"],
+            "tlb.stlb.coalesce: only a coalesced TLB",
+        ),
     ];
-    for (name, sets, want) in cases {
-        let out = dir.path().join(name);
-        let mut args = vec!["run", "-q", "-c", "skylake-colt", "-w", w.to_str().unwrap()];
-        args.extend(["--out", out.to_str().unwrap()]);
-        for s in *sets {
-            args.extend(["--set", s]);
-        }
-        let (code, _, err) = mmusim(&args);
+    for (name, preset, sets, want) in cases {
+        let (code, err) = run(dir.path(), name, preset, WORKLOAD, sets);
         assert_eq!(code, 2, "{name}: {err}");
         assert!(err.contains(want), "{name}: {err}");
     }
-    let out = dir.path().join("sa");
-    let args = [
-        "run",
-        "-q",
-        "-c",
-        "skylake",
-        "-w",
-        w.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--set",
-        "tlb.stlb.coalesce=4",
-    ];
-    let (code, _, err) = mmusim(&args);
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("tlb.stlb.coalesce: only a coalesced TLB"),
-        "{err}"
-    );
 }
 
-/// Invalidation and rights, under the debug build's check of every TLB hit against the
-/// table. Three passes over the 32 MiB (loads only); after pass 1 page 2 is unmapped,
-/// after pass 2 page 10 made read-only. Against the same three passes without events
-/// (2P + 2 (P/4 + SPLIT) walks, as above):
-/// pass 2, group 0 (split: run 0, run 1..=3): page 0 walks (run [0]), page 1 walks (run
-/// [1]: page 2 unmapped), page 2 faults and walks twice (the freed frame, the lowest
-/// free one of order 0, comes back: run [1..=3]), page 3 hits: 4 walks, not 2;
-/// pass 3, group 2 (pages 8..=11): rights split it into [8, 9], [10], [11]: 3 walks,
-/// not 1. So 4 walks more.
 #[test]
 fn unmapped_and_protected_pages_leave_their_runs() {
     let dir = tempfile::tempdir().unwrap();
     let events = "[[event]]\nat = 8192\nkind = \"munmap\"\noffset = \"8KiB\"\nlen = \"4KiB\"\n\
         [[event]]\nat = 16384\nkind = \"mprotect\"\noffset = \"40KiB\"\nlen = \"4KiB\"\nprot = \"r\"\n";
     let w = WORKLOAD.replace("accesses = 32768", "accesses = 24576\nwrite_fraction = 0.0");
-    let plain = dir.path().join("plain.toml");
-    std::fs::write(&plain, &w).unwrap();
-    let with = dir.path().join("events.toml");
-    std::fs::write(&with, format!("{w}{events}")).unwrap();
-    let run = |name: &str, wl: &Path| {
-        let out = dir.path().join(name);
-        let args = [
-            "run",
-            "-q",
-            "-c",
-            "skylake-colt",
-            "-w",
-            wl.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--set",
-            "sim.warmup_accesses=0",
-        ];
-        let (code, _, err) = mmusim(&args);
-        assert_eq!(code, 0, "{err}");
-        let text = std::fs::read_to_string(out.join("result.json")).unwrap();
-        let v: Value = serde_json::from_str(&text).unwrap();
-        v["stats"]["total"].clone()
-    };
-    let (a, b) = (run("plain", &plain), run("events", &with));
+    let a = total_of(dir.path(), "plain", "skylake-colt", &w, &[]);
+    let b = total_of(
+        dir.path(),
+        "events",
+        "skylake-colt",
+        &format!("{w}{events}"),
+        &[],
+    );
     assert_eq!(walks(&a), 2 * PAGES + 2 * (PAGES / 4 + SPLIT));
     assert_eq!(walks(&b), walks(&a) + 4);
     accounted(&b);
@@ -266,7 +237,6 @@ fn unmapped_and_protected_pages_leave_their_runs() {
 #[test]
 fn os_events_keep_every_coalesced_hit_exact() {
     let dir = tempfile::tempdir().unwrap();
-    let w = dir.path().join("w.toml");
     let ev = |at: u64, rest: &str| format!("[[event]]\nat = {at}\n{rest}\n");
     let text = [
         "name = \"stress\"\naccesses = 60000\nwrite_fraction = 0.5\nseed = 3\n\
@@ -291,33 +261,13 @@ fn os_events_keep_every_coalesced_hit_exact() {
         ev(40000, "kind = \"fork\""),
     ]
     .concat();
-    std::fs::write(&w, text).unwrap();
-    let out = dir.path().join("out");
-    let args = [
-        "run",
-        "-q",
-        "-c",
-        "skylake-colt",
-        "-w",
-        w.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--set",
-        "sim.warmup_accesses=0",
-        "--set",
+    let sets = [
         "sim.cores=2",
-        "--set",
         "tlb.stlb.coalesce=8",
-        "--set",
         "tlb.stlb.entries=64",
-        "--set",
         "tlb.stlb.ways=4",
     ];
-    let (code, _, err) = mmusim(&args);
-    assert_eq!(code, 0, "{err}");
-    let text = std::fs::read_to_string(out.join("result.json")).unwrap();
-    let t: Value = serde_json::from_str(&text).unwrap();
-    let t = &t["stats"]["total"];
+    let t = &total_of(dir.path(), "out", "skylake-colt", &text, &sets);
     let ev = &t["os_events"];
     for k in [
         "migrated_pages",
