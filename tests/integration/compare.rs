@@ -42,6 +42,17 @@ fn csv_rows(dir: &Path) -> HashMap<(String, String), HashMap<String, String>> {
     out
 }
 
+/// The cells after `label` on the table line that starts with it.
+fn row(table: &str, label: &str) -> Vec<String> {
+    let l = (table.lines())
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no `{label}` in\n{table}"));
+    l[label.len()..]
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
 fn run_json(args: &[&str], dir: &Path) -> serde_json::Value {
     let mut a = vec!["run", "-q", "--out", dir.to_str().unwrap()];
     a.extend(args);
@@ -280,16 +291,7 @@ fn compare_shows_shootdowns_and_summed_design_counters() {
         "os.sched.threads=2",
     ]);
     assert_eq!(code, 0, "{err}");
-    let row = |label: &str| -> Vec<String> {
-        let l = out
-            .lines()
-            .find(|l| l.starts_with(label))
-            .unwrap_or_else(|| panic!("no `{label}` in\n{out}"));
-        l[label.len()..]
-            .split_whitespace()
-            .map(String::from)
-            .collect()
-    };
+    let row = |label: &str| row(&out, label);
     assert_eq!(row("TLB shootdowns"), ["1", "1", "(1.000x)"]);
     assert_eq!(
         row("radix (whole run): tables (sum of 2 tables)"),
@@ -313,15 +315,7 @@ fn compare_shows_the_reach_designs_figures() {
         "workload.accesses=20000",
     ]);
     assert_eq!(code, 0, "{err}");
-    let row = |label: &str| -> Vec<String> {
-        let l = (out.lines())
-            .find(|l| l.starts_with(label))
-            .unwrap_or_else(|| panic!("no `{label}` in\n{out}"));
-        l[label.len()..]
-            .split_whitespace()
-            .map(String::from)
-            .collect()
-    };
+    let row = |label: &str| row(&out, label);
     let colt = run_json(
         &["-c", "skylake-colt", "--set", "workload.accesses=20000"],
         dir.path(),
