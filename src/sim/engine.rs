@@ -415,15 +415,8 @@ fn apply_os_events<PT: PageTable>(
         let mut c = apply(core, &mut sh.fx, &mut sh.mail, sh.virt.as_deref_mut());
         if let (Some(hv), EventKind::Mmap, true) = (sh.virt.as_deref_mut(), ev.kind, ev.populate) {
             // The guest zeroed the pages it populated: the host backs them now.
-            let (h, flush) =
-                hv.back_guest_range(&*pt, core.asid, (ev.start, ev.end), &mut core.virt)?;
-            if flush {
-                super::nested::host_flush_local(core, hv, &mut sh.mail);
-            }
-            if core.flush_on_exit && h > 0 {
-                core.vpid_flush();
-            }
-            core.os_stats.event_cycles = core.os_stats.event_cycles.saturating_add(h);
+            let work = hv.back_guest_range(&*pt, core.asid, (ev.start, ev.end), &mut core.virt)?;
+            let h = super::nested::host_event_work(core, hv, &mut sh.mail, work, work.0 > 0);
             c = c.saturating_add(h);
         }
         super::overflow::check(core, t, c)?;
@@ -451,15 +444,9 @@ fn host_migrate<PT: PageTable>(
             core.id
         )));
     };
-    let (c, flush) = hv.migrate_guest_range(&*pt, core.asid, (ev.start, ev.end), &mut core.virt)?;
-    if flush {
-        super::nested::host_flush_local(core, hv, &mut sh.mail);
-    }
-    if core.flush_on_exit {
-        // No VPIDs: the exit flushed the guest's entries.
-        core.vpid_flush();
-    }
-    core.os_stats.event_cycles = core.os_stats.event_cycles.saturating_add(c);
+    let work = hv.migrate_guest_range(&*pt, core.asid, (ev.start, ev.end), &mut core.virt)?;
+    // The migration always exits (the host's work runs in the vCPU thread).
+    let c = super::nested::host_event_work(core, hv, &mut sh.mail, work, true);
     super::overflow::check(core, t, c)?;
     core.stall_total += c;
     Ok(())

@@ -114,6 +114,28 @@ pub(super) fn walk_virt<PT: PageTable, R: Recorder>(
     )))
 }
 
+/// The hypervisor's work at a guest OS event (backing a populating mmap or a fork's
+/// tables, a host migration): `cycles`, counted as the event's, and `flush`, whether a
+/// host translation changed (the VM's cached translations go: [`host_flush_local`]).
+/// `exited`: the work took a VM exit, which without VPIDs flushes the guest's entries.
+/// Returns the cycles for the caller to charge.
+pub(super) fn host_event_work(
+    core: &mut Core,
+    hv: &mut crate::virt::Hypervisor,
+    mail: &mut super::shootdown::Mail,
+    (cycles, flush): (u64, bool),
+    exited: bool,
+) -> u64 {
+    if flush {
+        host_flush_local(core, hv, mail);
+    }
+    if core.flush_on_exit && exited {
+        core.vpid_flush();
+    }
+    core.os_stats.event_cycles = core.os_stats.event_cycles.saturating_add(cycles);
+    cycles
+}
+
 /// The host table changed under cached translations: `core` drops the VM's now (its
 /// TLBs, guest walk caches, nested TLB and host walk caches); the other vCPUs when the
 /// engine delivers the flush, after this access.

@@ -286,15 +286,9 @@ impl<PT: PageTable> Simulator<PT> {
             // the child's first walks. (A table shared by all address spaces took the
             // child's entries in pages the model cannot list: backed at first walk.)
             let pt = &self.spaces[Self::space_index(vm, child)];
-            let (h, flush) = hv.back_forked_tables(pt, child, &mut core.virt)?;
-            if flush {
-                super::nested::host_flush_local(core, hv, &mut self.sh.mail);
-            }
-            if core.flush_on_exit && h > 0 {
-                core.vpid_flush();
-            }
-            core.os_stats.event_cycles = core.os_stats.event_cycles.saturating_add(h);
-            core.stall_total += h;
+            let work = hv.back_forked_tables(pt, child, &mut core.virt)?;
+            let mail = &mut self.sh.mail;
+            core.stall_total += super::nested::host_event_work(core, hv, mail, work, work.0 > 0);
         }
         let runs = child_accesses > 0;
         let source: Box<dyn AccessSource> = if runs {
