@@ -20,6 +20,7 @@
 //!   `direct_segment.rs`: `[os.direct_segment]` ([`DirectSegmentConfig`]);
 //! * `virt.rs`: `[virt]`, the hypervisor and host table of a virtualized machine
 //!   ([`VirtConfig`]);
+//! * `victima.rs`: `[victima]`, TLB blocks in the L2 cache ([`VictimaConfig`]);
 //! * `[page_table]` belongs to the page-table designs: [`PageTableConfig`] lives in
 //!   `crate::pagetable::design` and validates itself.
 //!
@@ -37,10 +38,12 @@ mod machine;
 mod memory;
 mod os;
 mod tlb;
+mod victima;
 mod virt;
 mod walker;
 
 pub use direct_segment::DirectSegmentConfig;
+pub use victima::{VictimaConfig, VictimaPredictor};
 pub use machine::*;
 pub use memory::*;
 pub use os::*;
@@ -76,6 +79,10 @@ pub struct SystemConfig {
     /// native configs and their hashes are unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virt: Option<VirtConfig>,
+    /// Victima's TLB blocks in the L2 cache (`victima.rs`): absent = off, and left out
+    /// of the serialization as `virt` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub victima: Option<VictimaConfig>,
 }
 
 /// The page-table design: one variant per design, each with its own config type, all
@@ -227,6 +234,8 @@ impl SystemConfig {
         // Spans sections: a direct segment against memory, processes, the page table's
         // reach, `[virt]` and page replacement (empty when there is none).
         e.extend(direct_segment::problems(self));
+        // Spans sections: the cache level holding the blocks, and `[virt]`.
+        e.extend(victima::problems(self));
         e
     }
 

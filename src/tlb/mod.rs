@@ -33,10 +33,12 @@
 
 mod any;
 mod coalesced;
+mod dropped;
 mod mem_reads;
 mod set_associative;
 pub use any::AnyOrganisation;
 pub use coalesced::{run_around, Coalesced, CoalescedStats};
+pub use dropped::Dropped;
 pub use mem_reads::MemReads;
 pub use set_associative::SetAssociative;
 
@@ -260,6 +262,8 @@ pub struct Tlbs<O = AnyOrganisation> {
     /// The run around the page just walked ([`Tlbs::set_run`]), for the coalescing
     /// structures the next [`Tlbs::complete`] fills; `None`: they take the page.
     run: Option<Entry>,
+    /// Invalidations and last-level evictions, kept for Victima (`dropped.rs`).
+    dropped: dropped::DropLog,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -320,6 +324,7 @@ impl<O: Organisation> Tlbs<O> {
         Some(Tlbs {
             coalesce,
             run: None,
+            dropped: Default::default(),
             structs,
             levels,
             filled: 0,
@@ -607,6 +612,8 @@ impl<O: Organisation> Tlbs<O> {
                 Some(evicted) => {
                     st.stats.evictions += 1;
                     if l + 1 >= self.levels.len() {
+                        // Leaves the TLBs (Victima may keep it in the L2: `dropped.rs`).
+                        self.dropped.evicted = Some(evicted);
                         return;
                     }
                     (l, e, as_victim) = (l + 1, evicted, true);
@@ -625,6 +632,12 @@ impl<O: Organisation> Tlbs<O> {
         }
         let vaddr = vaddr.0;
         self.forget_memo();
+        let start = vaddr & !(size.bytes() - 1);
+        (self.dropped).push(Dropped::Range {
+            asid,
+            start,
+            end: start + size.bytes(),
+        });
         for st in &mut self.structs {
             if st.sizes.contains(size) {
                 st.org.invalidate_page(asid, vaddr, size);
@@ -643,6 +656,7 @@ impl<O: Organisation> Tlbs<O> {
     /// structure; returns how many went.
     pub fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize {
         self.forget_memo();
+        self.dropped.push(Dropped::Range { asid, start, end });
         (self.structs.iter_mut())
             .map(|st| st.org.invalidate_range(asid, start, end))
             .sum()
@@ -655,6 +669,7 @@ impl<O: Organisation> Tlbs<O> {
         out: &mut std::collections::HashSet<u64>,
     ) -> usize {
         self.forget_memo();
+        self.dropped.push(Dropped::Space(asid));
         let mut n = 0;
         for st in &mut self.structs {
             n += st.org.invalidate_spaces(&|a| a == asid, &mut |k| {
@@ -667,12 +682,19 @@ impl<O: Organisation> Tlbs<O> {
     /// Remove every entry of address space `asid` (its id is given to another, or its
     /// translations changed); returns how many went.
     pub fn flush_asid(&mut self, asid: u16) -> usize {
-        self.flush_spaces(&|a| a == asid)
+        self.dropped.push(Dropped::Space(asid));
+        self.flush_quietly(&|a| a == asid)
     }
 
     /// Remove every entry of the address spaces `which` accepts (a VM's, in one pass
     /// over each structure); returns how many went.
     pub fn flush_spaces(&mut self, which: &impl Fn(u16) -> bool) -> usize {
+        self.dropped.push(Dropped::All);
+        self.flush_quietly(which)
+    }
+
+    /// [`Tlbs::flush_spaces`] without logging it (the caller logged it more exactly).
+    fn flush_quietly(&mut self, which: &impl Fn(u16) -> bool) -> usize {
         self.forget_memo();
         (self.structs.iter_mut())
             .map(|st| st.org.invalidate_spaces(which, &mut |_| {}))
@@ -682,9 +704,28 @@ impl<O: Organisation> Tlbs<O> {
     /// Remove every entry of every structure.
     pub fn flush_all(&mut self) {
         self.forget_memo();
+        self.dropped.push(Dropped::All);
         for st in &mut self.structs {
             st.org.flush();
         }
+    }
+
+    /// Keep the invalidations and last-level evictions for [`Tlbs::take_dropped`] and
+    /// [`Tlbs::take_evicted`] (Victima's TLB blocks follow them).
+    pub fn keep_dropped(&mut self) {
+        self.dropped.on = true;
+    }
+
+    /// The invalidations since the last call, oldest first (empty unless kept).
+    pub fn take_dropped(&mut self, out: &mut Vec<Dropped>) {
+        out.clear();
+        std::mem::swap(out, &mut self.dropped.log);
+    }
+
+    /// The entry the last fill evicted from the last TLB level, if it evicted one since
+    /// the last call (a fill evicts at most one there).
+    pub fn take_evicted(&mut self) -> Option<Entry> {
+        self.dropped.evicted.take()
     }
 
     /// Valid entries of each structure, in config order.
