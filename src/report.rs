@@ -135,6 +135,25 @@ pub struct CoreReport {
     /// Accesses a direct segment translated (absent without `os.direct_segment`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub direct_segment: Option<DirectSegmentReport>,
+    /// Victima's TLB blocks in the L2 (absent without `[victima]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub victima: Option<VictimaReport>,
+}
+
+/// What Victima's TLB blocks did (Kanellopoulos et al., MICRO 2023). The level's own
+/// counts (insertions, evicted lines, invalidations) are in `caches[i].tlb_blocks`.
+#[derive(Clone, Debug, Serialize)]
+pub struct VictimaReport {
+    #[serde(flatten)]
+    pub counters: crate::sim::victima::VictimaCounters,
+    /// Walks avoided: block_hits / probes.
+    pub hit_rate: f64,
+    /// Blocks the L2 holds at the end, by page size, and their reach: blocks x 8 pages
+    /// x page size.
+    pub blocks_held_4k: u64,
+    pub blocks_held_2m: u64,
+    pub blocks_held_1g: u64,
+    pub reach_bytes: u64,
 }
 
 /// What the direct segment served (Basu et al., ISCA 2013).
@@ -482,6 +501,19 @@ fn core_report(c: &CoreStats) -> CoreReport {
             share_of_accesses: ratio(k.direct_segment_hits, k.accesses),
             cycles: k.direct_segment_cycles,
         }),
+        victima: c.victima.map(|held| {
+            let v = &k.victima;
+            VictimaReport {
+                counters: v.clone(),
+                hit_rate: ratio(v.block_hits, v.probes),
+                blocks_held_4k: held[0],
+                blocks_held_2m: held[1],
+                blocks_held_1g: held[2],
+                reach_bytes: (crate::addr::PageSize::ALL.iter())
+                    .map(|s| held[s.index()] * crate::sim::victima::BLOCK_PAGES * s.bytes())
+                    .sum(),
+            }
+        }),
     }
 }
 
@@ -504,6 +536,7 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         warm: cores.iter().all(|c| c.warm),
         virt: cores[0].virt.as_ref().map(|_| Default::default()),
         direct_segment: cores[0].direct_segment,
+        victima: cores[0].victima.map(|_| [0; 3]),
     };
     for x in t.tlb.iter_mut() {
         *x = TlbStats {
@@ -538,6 +571,12 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         a.compulsory_cycles += b.compulsory_cycles;
         a.direct_segment_hits += b.direct_segment_hits;
         a.direct_segment_cycles += b.direct_segment_cycles;
+        a.victima.merge(&b.victima);
+        if let (Some(x), Some(y)) = (&mut t.victima, &c.victima) {
+            for (x, y) in x.iter_mut().zip(y) {
+                *x += y;
+            }
+        }
         let (x, y) = (&mut a.translation, &b.translation);
         x.tlb += y.tlb;
         x.walk_cache += y.walk_cache;
@@ -605,7 +644,12 @@ impl CoreReport {
                 t.walk_cache,
                 self.walks.walk_cache_cycles,
             ),
-            ("PTE cycles vs walker", t.pte, self.walks.pte_cycles),
+            (
+                "PTE cycles vs walker and Victima's block reads",
+                t.pte,
+                self.walks.pte_cycles
+                    + (self.victima.as_ref()).map_or(0, |v| v.counters.block_hit_cycles),
+            ),
             (
                 "walk latency histogram vs walker",
                 self.walks.latency.total,

@@ -49,6 +49,10 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     ("skylake-ds", include_str!("../configs/skylake-ds.toml")),
     ("skylake-colt", include_str!("../configs/skylake-colt.toml")),
+    (
+        "skylake-victima",
+        include_str!("../configs/skylake-victima.toml"),
+    ),
 ];
 
 /// The workload used when none is given.

@@ -176,6 +176,20 @@ impl MemorySystem {
         true
     }
 
+    /// If block `key` is held, set its present-pages mask (a walk just read the PTE
+    /// line it mirrors: a page mapped since the block was made is present now) and
+    /// refresh its recency; returns whether it was held.
+    pub fn refresh_block(&mut self, core: usize, key: u64, present: u8) -> bool {
+        let c = self.block_cache(core);
+        let set = (key & c.array.set_mask()) as usize;
+        let Some(old) = c.array.probe(set, key) else {
+            return false;
+        };
+        let val = (old & SKIPPED) | KIND_BLOCK | (present as u64) << 8;
+        c.array.insert(set, key, val);
+        true
+    }
+
     /// Drop block `key` if held; returns whether it was.
     pub fn drop_block(&mut self, core: usize, key: u64) -> bool {
         let c = self.block_cache(core);
@@ -192,6 +206,20 @@ impl MemorySystem {
             k & TLB_BLOCK != 0 && which.is_none_or(|a| key_asid(k) == a)
         });
         c.block_stats().invalidated += n as u64;
+    }
+
+    /// Blocks the level instance of `core` holds now, by page-size index.
+    pub fn blocks_held_by_size(&self, core: usize) -> [u64; 3] {
+        let mut n = [0; 3];
+        let Some(depth) = self.block_depth else {
+            return n;
+        };
+        for (k, v) in self.caches[self.route[core][depth]].array.iter() {
+            if v & 0xff == KIND_BLOCK {
+                n[((k >> 42) & 3) as usize] += 1;
+            }
+        }
+        n
     }
 
     /// Blocks the level instance of `core` holds now.

@@ -216,6 +216,21 @@ impl RunReport {
                 d.tlb_lookups_avoided
             );
         }
+        if let Some(v) = &self.stats.total.victima {
+            let c = &v.counters;
+            let _ = writeln!(
+                o,
+                "  victima: {} of {} STLB misses served by TLB blocks in the L2 ({:.1}%); blocks inserted {} on miss, {} on eviction ({} background walks); {} held at the end, reach {}",
+                c.block_hits,
+                c.probes,
+                v.hit_rate * 100.0,
+                c.inserted_on_miss,
+                c.inserted_on_eviction,
+                c.background_walks,
+                v.blocks_held_4k + v.blocks_held_2m + v.blocks_held_1g,
+                crate::addr::ByteSize(v.reach_bytes).describe()
+            );
+        }
         self.design_section(&mut o, walk_caches_used);
         self.virt_section(&mut o);
         self.os_section(&mut o);

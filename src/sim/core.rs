@@ -65,6 +65,8 @@ pub struct CoreCounters {
     pub direct_segment_hits: u64,
     /// Their translation cycles (in `translation.tlb`; the L1 TLB probe's latency each).
     pub direct_segment_cycles: u64,
+    /// Victima's probes, block hits and insertions (`victima.rs`; zero when off).
+    pub victima: super::victima::VictimaCounters,
 }
 
 /// A hardware walker: busy until a clock, and whether its walk still runs in the
@@ -90,6 +92,8 @@ pub(super) struct Timing {
     /// Processes have direct segments (`os.direct_segment`): accesses check the
     /// core's segment registers first. Off, the check is this one predicted branch.
     pub(super) direct_segment: bool,
+    /// Victima is on (`[victima]`): last-level TLB misses probe the L2 for TLB blocks.
+    pub(super) victima: bool,
 }
 
 /// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
@@ -110,6 +114,8 @@ pub(super) struct Core {
     pub(super) tlbs: Tlbs,
     /// The running process's direct-segment registers (BASE, LIMIT, OFFSET).
     pub(super) segment: crate::os::direct_segment::Segment,
+    /// Victima's predictor and buffers (`[victima]`; `None` when off).
+    pub(super) victima: Option<Box<super::victima::State>>,
     pub(super) walker: Walker,
     pub(super) slots: Vec<Slot>,
     pub(super) pending: usize,
@@ -202,6 +208,11 @@ impl Core {
         let host_rq = super::vcpu::host_runqueue(cfg, id);
         let mut walker = Walker::new(&cfg.walker.psc, seed);
         let mut tlbs = Tlbs::new(&cfg.tlb, seed);
+        let victima = (cfg.victima.as_ref().filter(|v| v.enable)).map(|v| {
+            // The blocks follow the TLBs' invalidations and take their evictions.
+            tlbs.keep_dropped();
+            Box::new(super::victima::State::new(v))
+        });
         if let Some(v) = &cfg.virt {
             let ntlb = v
                 .ntlb
@@ -216,6 +227,7 @@ impl Core {
             vm: 1,
             tlbs,
             segment: crate::os::direct_segment::Segment::NONE,
+            victima,
             walker,
             slots: vec![Slot::default(); cfg.walker.max_concurrent_walks as usize],
             pending: 0,
@@ -342,6 +354,10 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         }
     };
 
+    if t.victima {
+        // TLB blocks of translations the OS changed since this core's last access go.
+        super::victima::drain(core, sh);
+    }
     // Walks running in the background stall the core once it has run W instructions past them.
     if core.pending > 0 {
         let now = core.clock(t);
@@ -441,6 +457,10 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     };
     core.tlbs
         .complete(side, core.asid, va, frame, size, hit_level);
+    if t.victima {
+        // An entry the fill pushed out of the last TLB level may go to the L2.
+        super::victima::after_fill(core, pt, sh);
+    }
     if sh.os[super::vm_index(core.vm)].tracks_accesses() {
         // Page replacement needs recency, dirty and accessed bits (off by default);
         // pages leaving the working set go.
@@ -594,28 +614,28 @@ fn translate_miss<PT: PageTable, R: Recorder>(
         )));
     }
     let ready = m.now + m.tlb_cycles;
-    // The walker that frees first takes the walk.
-    let (si, slot) = core
-        .slots
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, s)| s.busy_until)
-        .map(|(i, s)| (i, *s))
-        .expect("at least one walker");
-    let wait = slot.busy_until.saturating_sub(ready);
-    if slot.pending {
-        // Its previous walk could only end before this one starts: the core has
-        // waited for it already.
-        core.slots[si].pending = false;
-        core.pending -= 1;
-    }
-    if R::ON {
-        rec.event(Event::Wait { cycles: wait });
-    }
-    let (tr, psc, pte, fault) = match sh.virt.as_deref().map(|hv| hv.shadow_mode()) {
-        None => walk_native(core, va, pt, sh, t, rec)?,
-        Some(false) => super::nested::walk_virt(core, va, pt, sh, t, rec)?,
-        Some(true) => super::shadow::walk_shadow(core, va, pt, sh, t)?,
+    // Victima: the L2's TLB block, probed beside the walk, aborts it on a hit; no
+    // walker is held and nothing waits (`victima.rs` says what is charged).
+    let block = match t.victima {
+        true => super::victima::probe(core, va, pt, sh),
+        false => None,
+    };
+    let (si, wait, (tr, psc, pte, fault)) = match block {
+        Some((tr, cycles)) => (None, 0, (tr, 0, cycles, 0)),
+        None => {
+            let (si, wait) = take_walker(core, ready, rec);
+            let dram = sh.mem.dram_pte_reads(core.id);
+            let w = match sh.virt.as_deref().map(|hv| hv.shadow_mode()) {
+                None => walk_native(core, va, pt, sh, t, rec)?,
+                Some(false) => super::nested::walk_virt(core, va, pt, sh, t, rec)?,
+                Some(true) => super::shadow::walk_shadow(core, va, pt, sh, t)?,
+            };
+            if t.victima {
+                let dram = sh.mem.dram_pte_reads(core.id) - dram;
+                super::victima::after_walk(core, va, w.0, pt, sh, dram);
+            }
+            (Some(si), wait, w)
+        }
     };
     if !core.flushed.is_empty()
         && (core.flushed).remove(&crate::tlb::page_key(core.asid, va, tr.size))
@@ -633,21 +653,51 @@ fn translate_miss<PT: PageTable, R: Recorder>(
     tc.pte += pte;
     tc.wait += wait;
     tc.fault += fault;
-    if t.window == 0 || fault > 0 {
-        // Blocking (or a fault, which traps): the core waits for the whole translation.
-        core.stall(end - m.now - m.l1_hidden);
-        core.slots[si].busy_until = end;
-    } else {
-        // The walk proceeds in the background; the core stalls later if it must.
-        core.stall(m.tlb_cycles - m.l1_hidden + wait);
-        core.slots[si] = Slot {
-            busy_until: end,
-            icount: core.instr_total,
-            pending: true,
-        };
-        core.pending += 1;
+    match si {
+        Some(si) if t.window > 0 && fault == 0 => {
+            // The walk proceeds in the background; the core stalls later if it must.
+            core.stall(m.tlb_cycles - m.l1_hidden + wait);
+            core.slots[si] = Slot {
+                busy_until: end,
+                icount: core.instr_total,
+                pending: true,
+            };
+            core.pending += 1;
+        }
+        _ => {
+            // Blocking (or a fault, which traps, or a TLB block's short read): the core
+            // waits for the whole translation.
+            core.stall(end - m.now - m.l1_hidden);
+            if let Some(si) = si {
+                core.slots[si].busy_until = end;
+            }
+        }
     }
     Ok((tr, end))
+}
+
+/// The walker that frees first takes the walk: its index, and the cycles the walk
+/// waits for it from `ready`.
+#[inline(always)]
+fn take_walker<R: Recorder>(core: &mut Core, ready: u64, rec: &mut R) -> (usize, u64) {
+    let (si, slot) = core
+        .slots
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, s)| s.busy_until)
+        .map(|(i, s)| (i, *s))
+        .expect("at least one walker");
+    let wait = slot.busy_until.saturating_sub(ready);
+    if slot.pending {
+        // Its previous walk could only end before this one starts: the core has
+        // waited for it already.
+        core.slots[si].pending = false;
+        core.pending -= 1;
+    }
+    if R::ON {
+        rec.event(Event::Wait { cycles: wait });
+    }
+    (si, wait)
 }
 
 /// A native TLB miss's walk, and on a not-present entry the OS's fault and a second

@@ -44,6 +44,7 @@ mod shootdown;
 mod stats;
 pub mod topology;
 mod vcpu;
+pub mod victima;
 
 pub use self::core::{CoreCounters, TranslationCycles};
 pub use sched::{ProcState, ProcessStats, Spawner};
@@ -196,6 +197,7 @@ impl<PT: PageTable> Simulator<PT> {
                     .checked_shl(cfg.page_table.va_bits())
                     .unwrap_or(u64::MAX),
                 direct_segment: cfg.os.direct_segment.is_some(),
+                victima: cfg.victima.as_ref().is_some_and(|v| v.enable),
             },
             sched: Sched {
                 quantum: cfg.os.sched.quantum_cycles,
@@ -217,6 +219,12 @@ impl<PT: PageTable> Simulator<PT> {
         };
         if let Some(ds) = &cfg.os.direct_segment {
             sim.make_direct_segments(ds)?;
+        }
+        if let Some(v) = cfg.victima.as_ref().filter(|v| v.enable) {
+            // Validated: the level exists and is private.
+            sim.sh.mem.hold_tlb_blocks(&v.level).ok_or_else(|| {
+                SimError(format!("victima.level: no cache level \"{}\"", v.level))
+            })?;
         }
         // The guest kernel zeroed each address space's first table when it made it:
         // the host has backed it (a walk of any address reads it).

@@ -52,6 +52,8 @@ pub struct CoreStats {
     /// Processes have direct segments (`os.direct_segment`): the report shows
     /// `counters.direct_segment_hits`.
     pub direct_segment: bool,
+    /// Victima is on: the blocks the core's L2 holds, by page size (4K, 2M, 1G).
+    pub victima: Option<[u64; 3]>,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -131,6 +133,8 @@ impl<PT: PageTable> Simulator<PT> {
                         (n, c.virt.clone())
                     }),
                     direct_segment: self.timing.direct_segment,
+                    victima: (self.timing.victima)
+                        .then(|| super::victima::blocks_held(&self.sh, c.id)),
                 })
                 .collect(),
             caches: mem.stats(),

@@ -89,6 +89,31 @@ const ROWS: &[Row] = &[
         args: SHOW,
         stderr: &["c.toml:10: tlb[0].coalesce", "only a coalesced TLB"],
     },
+    // ---- Victima ([victima]; line 1 is `extends`, 2 `[victima]`)
+    Row {
+        name: "victima level that does not exist",
+        files: &[("c.toml", "extends = \"skylake\"\n[victima]\nlevel = \"l9\"\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: victima.level", "no cache level is named \"l9\""],
+    },
+    Row {
+        name: "victima level shared by the cores",
+        files: &[("c.toml", "extends = \"skylake\"\n[victima]\nlevel = \"l3\"\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: victima.level", "shared by the cores"],
+    },
+    Row {
+        name: "victima on a virtualized machine",
+        files: &[("c.toml", "extends = \"skylake-vm\"\n[victima]\nenable = true\n")],
+        args: SHOW,
+        stderr: &["c.toml:2: victima", "native machine (no [virt])"],
+    },
+    Row {
+        name: "victima predictor unknown",
+        files: &[("c.toml", "extends = \"skylake\"\n[victima]\npredictor = \"oracle\"\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: victima.predictor", "unknown variant `oracle`"],
+    },
     Row {
         name: "sets not a power of two",
         files: &[("c.toml", one_tlb!("1", "48", "4", "[\"4K\"]"))],

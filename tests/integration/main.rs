@@ -32,6 +32,7 @@ mod timeline;
 mod tlb_organisation;
 mod traces;
 mod units;
+mod victima;
 mod virt;
 mod virt_outputs;
 mod virt_shadow;
