@@ -43,11 +43,11 @@ mod virt;
 mod walker;
 
 pub use direct_segment::DirectSegmentConfig;
-pub use victima::{VictimaConfig, VictimaPredictor};
 pub use machine::*;
 pub use memory::*;
 pub use os::*;
 pub use tlb::*;
+pub use victima::{VictimaConfig, VictimaPredictor};
 pub use virt::*;
 pub use walker::*;
 

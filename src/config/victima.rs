@@ -83,7 +83,11 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
                 format!(
                     "no cache level is named \"{}\" (levels: {}): TLB blocks live in a cache level",
                     v.level,
-                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
                 ),
             ));
         }

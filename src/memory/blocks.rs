@@ -108,7 +108,11 @@ impl MemorySystem {
     /// Let every instance of the cache level `name` hold TLB blocks. Returns the level's
     /// index in a core's route, or `None` if no level has that name.
     pub fn hold_tlb_blocks(&mut self, name: &str) -> Option<usize> {
-        let depth = self.route.first()?.iter().position(|&ci| self.caches[ci].stats.name == name)?;
+        let depth = self
+            .route
+            .first()?
+            .iter()
+            .position(|&ci| self.caches[ci].stats.name == name)?;
         for r in &self.route {
             let c = &mut self.caches[r[depth]];
             c.blocks = true;
@@ -202,9 +206,8 @@ impl MemorySystem {
     /// Drop every block of the address spaces `which` accepts (`None`: every block).
     pub fn drop_blocks_of(&mut self, core: usize, which: Option<u16>) {
         let c = self.block_cache(core);
-        let n = (c.array).invalidate_where(|k| {
-            k & TLB_BLOCK != 0 && which.is_none_or(|a| key_asid(k) == a)
-        });
+        let n = (c.array)
+            .invalidate_where(|k| k & TLB_BLOCK != 0 && which.is_none_or(|a| key_asid(k) == a));
         c.block_stats().invalidated += n as u64;
     }
 
@@ -281,7 +284,10 @@ mod tests {
         m.read(0, line(7), false);
         assert!(!m.holds_block(0, key));
         let s = m.stats()[1].tlb_blocks.clone().unwrap();
-        assert_eq!((s.inserted, s.evicted_blocks, s.evicted_data_lines), (1, 1, 0));
+        assert_eq!(
+            (s.inserted, s.evicted_blocks, s.evicted_data_lines),
+            (1, 1, 0)
+        );
     }
 
     /// Pollution: blocks inserted into a set full of lines evict lines (the oldest;

@@ -88,7 +88,7 @@ pub(super) struct State {
     insert_on_miss: bool,
     insert_on_eviction: bool,
     always: bool,
-    /// Per hashed page: walks (low 3 bits... stored apart) and DRAM accesses.
+    /// Per hashed page: walks (3-bit) and DRAM accesses (4-bit), empty with `always`.
     freq: Vec<u8>,
     cost: Vec<u8>,
     /// Buffers reused across calls (no allocation per access).
@@ -164,7 +164,8 @@ pub(super) fn drain(core: &mut Core, sh: &mut Shared) {
                         break;
                     }
                     for g in g0..=g1 {
-                        sh.mem.drop_block(core.id, tlb_block_key(asid, size.index(), g << 3));
+                        sh.mem
+                            .drop_block(core.id, tlb_block_key(asid, size.index(), g << 3));
                     }
                 }
             }
@@ -190,7 +191,9 @@ pub(super) fn probe<PT: PageTable>(
     core.counters.victima.probes += 1;
     for size in PageSize::ALL {
         let vpn = va.0 >> size.shift();
-        let Some(present) = sh.mem.peek_block(core.id, tlb_block_key(core.asid, size.index(), vpn))
+        let Some(present) = sh
+            .mem
+            .peek_block(core.id, tlb_block_key(core.asid, size.index(), vpn))
         else {
             continue;
         };
@@ -324,4 +327,49 @@ fn evicted<PT: PageTable>(core: &mut Core, e: Entry, pt: &PT, sh: &mut Shared) {
 /// blocks x [`BLOCK_PAGES`] x page size.
 pub(super) fn blocks_held(sh: &Shared, core: usize) -> [u64; 3] {
     sh.mem.blocks_held_by_size(core)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ptw_cp() -> State {
+        State::new(&VictimaConfig {
+            predictor: VictimaPredictor::PtwCp,
+            ..Default::default()
+        })
+    }
+
+    /// The artifact's comparator (`ptw_cp/predict.py`): costly iff DRAM accesses >= 1
+    /// and walks >= 2, or both exactly 1. Worked: an unwalked page (0, 0) is cheap; one
+    /// walk with one DRAM read (1, 1) costly; one walk with none (1, 0) cheap; one walk
+    /// with two DRAM reads (1, 2) cheap (neither arm); a second walk without DRAM makes
+    /// it (2, 2): costly. Counters saturate at 7 walks and 15 DRAM accesses.
+    #[test]
+    fn ptw_cost_predictor_follows_the_artifact_rule() {
+        let s4 = PageSize::Size4K;
+        let mut st = ptw_cp();
+        assert!(!st.costly(1, s4, 10));
+        st.count_walk(1, s4, 10, 1);
+        assert!(st.costly(1, s4, 10));
+        st.count_walk(1, s4, 20, 0);
+        assert!(!st.costly(1, s4, 20));
+        st.count_walk(1, s4, 30, 2);
+        assert!(!st.costly(1, s4, 30));
+        st.count_walk(1, s4, 30, 0);
+        assert!(st.costly(1, s4, 30));
+        for _ in 0..20 {
+            st.count_walk(1, s4, 40, 3);
+        }
+        let i = State::slot(1, s4, 40);
+        assert_eq!((st.freq[i], st.cost[i]), (FREQ_MAX, COST_MAX));
+        // `always` predicts costly without counting.
+        let mut a = State::new(&VictimaConfig {
+            predictor: VictimaPredictor::Always,
+            ..Default::default()
+        });
+        a.count_walk(1, s4, 10, 0);
+        assert!(a.costly(1, s4, 10));
+        assert!(a.freq.is_empty());
+    }
 }

@@ -173,7 +173,10 @@ fn eviction_inserts_with_a_background_walk() {
     refs.extend([7, 8]);
     let r = run(
         &refs,
-        &["victima.insert_on_eviction=true", "victima.insert_on_miss=false"],
+        &[
+            "victima.insert_on_eviction=true",
+            "victima.insert_on_miss=false",
+        ],
     );
     let t = &r.stats.total;
     let v = t.victima.as_ref().unwrap();
@@ -184,4 +187,95 @@ fn eviction_inserts_with_a_background_walk() {
     assert_eq!(v.counters.background_reads, 16);
     assert_eq!(v.counters.block_hits, 2);
     assert_eq!(t.walks.walks, 416);
+}
+
+/// Every OS event that changes translations (migration, munmap, mprotect, copy-on-write
+/// after a fork) on two cores with a small STLB, so that most misses are answered by
+/// blocks: the debug build checks every block hit against the page table (a block kept
+/// past a change of one of its pages fails it), every TLB hit, and the accounting
+/// invariant at every access; insertion on eviction and the PTW-cost predictor on.
+#[test]
+fn os_events_keep_every_block_hit_exact() {
+    let ev = |at: u64, rest: &str| format!("[[event]]\nat = {at}\n{rest}\n");
+    let text = [
+        "name = \"stress\"\naccesses = 60000\nwrite_fraction = 0.5\nseed = 3\n\
+         [generator]\nkind = \"uniform\"\nfootprint = \"8MiB\"\n"
+            .to_string(),
+        ev(
+            0,
+            "kind = \"mmap\"\noffset = \"0\"\nlen = \"8MiB\"\npopulate = true",
+        ),
+        ev(
+            10000,
+            "kind = \"migrate\"\noffset = \"64KiB\"\nlen = \"128KiB\"",
+        ),
+        ev(
+            20000,
+            "kind = \"munmap\"\noffset = \"256KiB\"\nlen = \"12KiB\"",
+        ),
+        ev(
+            30000,
+            "kind = \"mprotect\"\noffset = \"512KiB\"\nlen = \"8KiB\"\nprot = \"r\"",
+        ),
+        ev(40000, "kind = \"fork\""),
+    ]
+    .concat();
+    let sets = [
+        "sim.cores=2",
+        "tlb.stlb.entries=64",
+        "tlb.stlb.ways=4",
+        "victima.predictor=\"ptw-cp\"",
+        "victima.insert_on_eviction=true",
+    ];
+    let r = simulate(
+        &inputs(Some("skylake-victima"), Some(&text), &sets),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let t = &r.stats.total;
+    t.check_accounting().unwrap();
+    let e = &t.os_events;
+    assert!(e.migrated_pages > 0 && e.unmapped_pages > 0 && e.cow_faults > 0);
+    let v = t.victima.as_ref().unwrap();
+    assert!(v.counters.block_hits > 10_000, "{v:?}");
+    assert!(v.counters.inserted_on_eviction > 0 && v.counters.predicted_cheap > 0);
+    assert!(l2_blocks(&r).invalidated > 0);
+}
+
+/// Huge pages (THP `always`: 2 MiB blocks of 8 huge pages, 16 MiB each) and three
+/// processes sharing one core with one address-space id (every switch flushes the
+/// TLBs, and the blocks of the id with them): checked as above.
+#[test]
+fn huge_pages_and_context_switches_keep_every_block_hit_exact() {
+    let text = "name = \"z\"\naccesses = 60000\nseed = 5\n[generator]\nkind = \"zipf\"\n\
+                footprint = \"256MiB\"\nexponent = 0.6\n";
+    // Each switch drops every block of the address space switched to, so few survive
+    // to be hit there.
+    for (sets, min_hits) in [
+        (&["os.huge_pages.policy=\"always\""][..], 1000),
+        (
+            &[
+                "os.sched.processes=3",
+                "os.sched.asids_per_core=1",
+                "os.sched.quantum_cycles=200000",
+            ],
+            100,
+        ),
+    ] {
+        let mut all = vec!["tlb.stlb.entries=64", "tlb.stlb.ways=4"];
+        all.extend_from_slice(sets);
+        let r = simulate(
+            &inputs(Some("skylake-victima"), Some(text), &all),
+            &mut |_, _| {},
+        )
+        .unwrap_or_else(|e| panic!("{sets:?}: {e}"));
+        let t = &r.stats.total;
+        t.check_accounting().unwrap();
+        let v = t.victima.as_ref().unwrap();
+        assert!(v.counters.block_hits > min_hits, "{sets:?}: {v:?}");
+        if min_hits == 1000 {
+            // 256 MiB in 2 MiB pages: 128 pages, 16 blocks of 2M pages.
+            assert!(v.blocks_held_2m > 0, "{v:?}");
+        }
+    }
 }
