@@ -246,8 +246,9 @@ pub fn metrics(r: &RunReport) -> Vec<Metric> {
 }
 
 /// The reach-extending designs' figures (issue 19), only in runs that have them: the
-/// share of accesses a direct segment served, and per coalescing TLB the pages a fill
-/// covered on average and the pages its entries cover at the end (its reach).
+/// share of accesses a direct segment served, Victima's share of STLB misses served by
+/// blocks and their reach, and per coalescing TLB the pages a fill covered on average
+/// and the pages its entries cover at the end (its reach).
 fn reach_metrics(t: &Value, out: &mut Vec<Metric>) {
     let m = |key: String, label: String, value, integer| Metric {
         key,
@@ -262,6 +263,20 @@ fn reach_metrics(t: &Value, out: &mut Vec<Metric>) {
             "accesses served by the direct segment".into(),
             ds["share_of_accesses"].as_f64(),
             false,
+        ));
+    }
+    if let Some(v) = t.get("victima").filter(|v| v.is_object()) {
+        out.push(m(
+            "victima.hit_rate".into(),
+            "STLB misses served by Victima's TLB blocks".into(),
+            v["hit_rate"].as_f64(),
+            false,
+        ));
+        out.push(m(
+            "victima.reach_bytes".into(),
+            "bytes Victima's blocks in the L2 cover at the end".into(),
+            v["reach_bytes"].as_f64(),
+            true,
         ));
     }
     for tlb in t["tlb"].as_array().into_iter().flatten() {
