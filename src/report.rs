@@ -10,6 +10,7 @@
 pub mod columns;
 pub mod result_set;
 mod table;
+pub mod victima;
 pub mod virt;
 
 use crate::sim::{CoreStats, RunStats, TranslationCycles};
@@ -137,23 +138,7 @@ pub struct CoreReport {
     pub direct_segment: Option<DirectSegmentReport>,
     /// Victima's TLB blocks in the L2 (absent without `[victima]`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub victima: Option<VictimaReport>,
-}
-
-/// What Victima's TLB blocks did (Kanellopoulos et al., MICRO 2023). The level's own
-/// counts (insertions, evicted lines, invalidations) are in `caches[i].tlb_blocks`.
-#[derive(Clone, Debug, Serialize)]
-pub struct VictimaReport {
-    #[serde(flatten)]
-    pub counters: crate::sim::victima::VictimaCounters,
-    /// Walks avoided: block_hits / probes.
-    pub hit_rate: f64,
-    /// Blocks the L2 holds at the end, by page size, and their reach: blocks x 8 pages
-    /// x page size.
-    pub blocks_held_4k: u64,
-    pub blocks_held_2m: u64,
-    pub blocks_held_1g: u64,
-    pub reach_bytes: u64,
+    pub victima: Option<victima::VictimaReport>,
 }
 
 /// What the direct segment served (Basu et al., ISCA 2013).
@@ -501,19 +486,7 @@ fn core_report(c: &CoreStats) -> CoreReport {
             share_of_accesses: ratio(k.direct_segment_hits, k.accesses),
             cycles: k.direct_segment_cycles,
         }),
-        victima: c.victima.map(|held| {
-            let v = &k.victima;
-            VictimaReport {
-                counters: v.clone(),
-                hit_rate: ratio(v.block_hits, v.probes),
-                blocks_held_4k: held[0],
-                blocks_held_2m: held[1],
-                blocks_held_1g: held[2],
-                reach_bytes: (crate::addr::PageSize::ALL.iter())
-                    .map(|s| held[s.index()] * crate::sim::victima::BLOCK_PAGES * s.bytes())
-                    .sum(),
-            }
-        }),
+        victima: (c.victima).map(|held| victima::VictimaReport::new(&k.victima, held)),
     }
 }
 
