@@ -620,6 +620,10 @@ fn translate_miss<PT: PageTable, R: Recorder>(
         true => super::victima::probe(core, va, pt, sh),
         false => None,
     };
+    if R::ON && t.victima {
+        let hit_cycles = block.map(|b| b.1);
+        rec.event(Event::VictimaProbe { hit_cycles });
+    }
     let (si, wait, (tr, psc, pte, fault)) = match block {
         Some((tr, cycles)) => (None, 0, (tr, 0, cycles, 0)),
         None => {

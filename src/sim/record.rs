@@ -32,6 +32,10 @@ pub enum Event {
         cycles: u64,
         hidden: u64,
     },
+    /// Victima's probe of the L2 for the page's TLB block after the last-level TLB
+    /// missed (`[victima]`): `Some(cycles)` when a block held the page (the walk is
+    /// aborted), `None` when none did (the walk that follows ran beside it).
+    VictimaProbe { hit_cycles: Option<u64> },
     /// Cycles waited for a free walker.
     Wait { cycles: u64 },
     /// One paging-structure cache probe: the cache's index in the walker (deepest level

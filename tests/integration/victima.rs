@@ -279,3 +279,43 @@ fn huge_pages_and_context_switches_keep_every_block_hit_exact() {
         }
     }
 }
+
+/// `explain` shows the probe. A 12-entry fully associative STLB and a 4-entry L1:
+/// pages 0..7 (group 0's block made, then completed by each page's walk), then 16
+/// pages of other groups (64..79) push pages 0..7 out of both TLBs (28 > 12 fills).
+/// Page 1 then misses both, and its block answers in the L2's 16 cycles: TLB 1 + 9,
+/// PTE 16, total 26, no walk.
+#[test]
+fn explain_shows_the_block_hit() {
+    let page = |p: u64| format!("{:#x}", 0x10_0000_0000u64 + p * 4096);
+    let warm: Vec<String> = (0..8).chain(64..80).map(page).collect();
+    let warm = warm.join(",");
+    let (code, out, err) = super::analysis::mmusim(&[
+        "explain",
+        "-c",
+        "skylake-victima",
+        "--set",
+        "victima.predictor=\"always\"",
+        "--set",
+        "tlb.stlb.entries=12",
+        "--set",
+        "tlb.stlb.ways=12",
+        "--set",
+        "tlb.l1d_4k.entries=4",
+        "--set",
+        "tlb.l1d_4k.ways=4",
+        "--warm",
+        &warm,
+        &page(1),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Victima: the L2 holds the page's TLB block: translation read in 16 cycle(s), the walk aborted"),
+        "{out}"
+    );
+    assert!(
+        out.contains("TLB 10 + walk caches 0 + PTE reads 16 + wait 0 + fault 0 = 26"),
+        "{out}"
+    );
+    assert!(out.contains("walks 0, PTE reads 0, page faults 0"), "{out}");
+}
