@@ -142,6 +142,11 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
     if sys0.os.direct_segment.is_some() {
         return Err("a direct segment (os.direct_segment) keeps its accesses from the TLBs".into());
     }
+    // The pass counts the misses the walks follow; Victima answers some of them from
+    // the L2's TLB blocks, which hold what the TLBs of each size evicted.
+    if sys0.victima.as_ref().is_some_and(|v| v.enable) {
+        return Err("Victima ([victima]) answers TLB misses from the L2's TLB blocks".into());
+    }
     Ok(OnePass {
         tlb: i,
         name: name.clone(),
