@@ -230,6 +230,19 @@ impl RunReport {
                 v.blocks_held_4k + v.blocks_held_2m + v.blocks_held_1g,
                 crate::addr::ByteSize(v.reach_bytes).describe()
             );
+            let lines = |f: fn(&crate::memory::BlockStats) -> u64| -> u64 {
+                (self.stats.caches.iter())
+                    .filter_map(|c| c.tlb_blocks.as_ref().map(f))
+                    .sum()
+            };
+            let _ = writeln!(
+                o,
+                "    lines the blocks evicted: {} data, {} PTE; blocks evicted by fills {}, dropped by TLB invalidations {}",
+                lines(|b| b.evicted_data_lines),
+                lines(|b| b.evicted_pte_lines),
+                lines(|b| b.evicted_blocks),
+                lines(|b| b.invalidated)
+            );
         }
         self.design_section(&mut o, walk_caches_used);
         self.virt_section(&mut o);
