@@ -49,6 +49,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     ("skylake-ds", include_str!("../configs/skylake-ds.toml")),
     ("skylake-colt", include_str!("../configs/skylake-colt.toml")),
+    ("skylake-pom", include_str!("../configs/skylake-pom.toml")),
 ];
 
 /// The workload used when none is given.

@@ -227,6 +227,14 @@ impl SystemConfig {
         // Spans sections: a direct segment against memory, processes, the page table's
         // reach, `[virt]` and page replacement (empty when there is none).
         e.extend(direct_segment::problems(self));
+        // Spans sections: a POM-TLB's memory against `os.phys_mem`, `[virt]`.
+        let virt = self.virt.is_some();
+        e.extend(tlb::memory_problems(
+            &self.tlb,
+            self.os.phys_mem.0,
+            self.sim.cores,
+            virt,
+        ));
         e
     }
 
