@@ -98,6 +98,8 @@ pub fn load_system(
     for o in sets {
         src.apply_override(o)?;
     }
+    // `[pom_tlb]` becomes its `[[tlb]]` structures.
+    crate::config::pom_tlb::expand(src.tree_mut()).map_err(|(p, m)| src.error_at(&p, m))?;
     let value = src.decode()?;
     Ok((value, src))
 }

@@ -185,6 +185,60 @@ mod tests {
         assert_eq!(r.as_slice(), &[0x28a0]);
     }
 
+    /// In a hierarchy: an L1 above a 4K and a 2M partition of 65,536 entries each
+    /// (16,384 sets of 64 bytes, 1 MiB each) placed from 0x4_0000_0000, the 4K one
+    /// first, the 2M one at + 1 MiB. Page 0x12_3456 (va 0x1_2345_6000) is in 4K set
+    /// 0x12_3456 mod 16,384 = 0x3456 (line + 0x3456 x 64 = + 0xd_1580) and 2M page
+    /// 0x91a (va >> 21) in set 0x91a (line 1 MiB + 0x91a x 64 = 1 MiB + 0x2_4680). A miss reads both lines (both partitions are
+    /// probed, even the 2M one that was never filled); after the fill, a hit in the 4K
+    /// partition reads only its own; an L1 hit reads nothing.
+    #[test]
+    fn a_hierarchy_probe_reads_each_partitions_set_line() {
+        use crate::addr::{PhysAddr, VirtAddr};
+        use crate::tlb::{Tlbs, DATA};
+        let mut l1 = TlbConfig {
+            name: "l1".into(),
+            level: 1,
+            kind: TlbKind::Data,
+            entries: 1,
+            ways: 1,
+            page_sizes: vec![PageSize::Size4K],
+            latency: 1,
+            replacement: Replacement::Lru,
+            fill: TlbFill::Miss,
+            organisation: TlbOrganisation::SetAssociative,
+            coalesce: None,
+        };
+        let mut p4 = l1.clone();
+        (p4.name, p4.level, p4.kind, p4.entries, p4.ways) =
+            ("p4".into(), 2, TlbKind::Unified, 65536, 4);
+        p4.organisation = TlbOrganisation::Pom;
+        let mut p2 = p4.clone();
+        (p2.name, p2.page_sizes) = ("p2".into(), vec![PageSize::Size2M]);
+        l1.latency = 1;
+        let mut t = Tlbs::new(&[l1, p4, p2], 0);
+        assert!(t.reads_memory());
+        assert_eq!(t.memory_bytes(), 2 << 20);
+        let base = 0x4_0000_0000u64;
+        t.place(base);
+        let va = VirtAddr(0x1_2345_6000);
+        let (line4k, line2m) = (base + 0xd_1580, base + (1 << 20) + 0x2_4680);
+        assert!(t.lookup(DATA, 1, va, &mut 0).is_none());
+        assert_eq!(t.take_memory_reads().as_slice(), &[line4k, line2m]);
+        t.complete(DATA, 1, va, PhysAddr(0x7000), PageSize::Size4K, 2);
+        // Another page takes the one-entry L1; page 0x12_3456 then hits at level 2.
+        let other = VirtAddr(0x9000);
+        t.lookup(DATA, 1, other, &mut 0);
+        t.complete(DATA, 1, other, PhysAddr(0x8000), PageSize::Size4K, 2);
+        t.take_memory_reads();
+        let h = t.lookup(DATA, 1, va, &mut 0).unwrap();
+        assert_eq!((h.level, h.frame), (1, PhysAddr(0x7000)));
+        assert_eq!(t.take_memory_reads().as_slice(), &[line4k]);
+        t.complete(DATA, 1, va, h.frame, h.size, 1);
+        assert!(t.lookup(DATA, 1, va, &mut 0).is_some());
+        assert!(t.take_memory_reads().is_empty());
+    }
+
     /// Four ways with LRU inside the set: five pages of one set (page numbers 3 + 256k
     /// in 256 sets) leave the four most recent; touching the first before the fifth
     /// comes makes the second the victim.
