@@ -394,7 +394,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     let mut tlb_cycles = 0u64;
     let hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
     if t.tlb_reads_memory {
-        tlb_cycles += price_tlb_reads(core, &mut sh.mem);
+        tlb_cycles += price_tlb_reads(core, &mut sh.mem, rec);
     }
     let l1_hidden = if t.l1_overlapped {
         (core.tlbs.level_latency(0, side) as u64).min(tlb_cycles)
@@ -493,12 +493,23 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
 /// in parallel (one level reads memory: the config refuses more), so the lookup waits
 /// for the slowest read. Returns those cycles, which the caller adds to the TLB's.
 #[inline(never)]
-fn price_tlb_reads(core: &mut Core, mem: &mut crate::memory::MemorySystem) -> u64 {
+fn price_tlb_reads<R: Recorder>(
+    core: &mut Core,
+    mem: &mut crate::memory::MemorySystem,
+    rec: &mut R,
+) -> u64 {
     let reads = core.tlbs.take_memory_reads();
     core.counters.tlb_memory_lookups += !reads.is_empty() as u64;
     let mut slowest = 0u64;
     for &a in reads.as_slice() {
         let (lat, depth) = mem.read_translation(core.id, crate::addr::PhysAddr(a));
+        if R::ON {
+            rec.event(Event::TlbRead {
+                paddr: a,
+                served_by: depth,
+                cycles: lat,
+            });
+        }
         core.counters.tlb_memory_reads[depth.min(TLB_READ_LEVELS - 1)] += 1;
         slowest = slowest.max(lat as u64);
     }

@@ -188,6 +188,25 @@ fn a_second_probe_of_a_set_costs_the_caches_latency() {
     accounted(&t);
 }
 
+/// `explain` shows the lines a cold probe reads: skylake-pom's 16 GiB less the 2 MiB
+/// reserve puts the 4K partition at 0x3_ffe0_0000 and the 2M one 1 MiB above, at
+/// 0x3_fff0_0000. Address 0x1234_5000 is 4K page 0x12345, set 0x12345 mod 16,384 =
+/// 0x2345, line 0x3_ffe0_0000 + 0x2345 x 64 = 0x3_ffe8_d140; 2M page 0x91, set 0x91,
+/// line 0x3_fff0_0000 + 0x91 x 64 = 0x3_fff0_2440. Both cold: DRAM, 250 cycles; the
+/// TLB time is L1 1 + STLB 9 + the slower read 250 = 260.
+#[test]
+fn explain_shows_the_set_lines_a_probe_reads() {
+    let (code, out, err) = mmusim(&["explain", "-c", "skylake-pom", "0x12345000"]);
+    assert_eq!(code, 0, "{err}");
+    for want in [
+        "POM-TLB set line read at 0x3ffe8d140: DRAM 250 cycles",
+        "POM-TLB set line read at 0x3fff02440: DRAM 250 cycles",
+        "Translation cycles: TLB 260 ",
+    ] {
+        assert!(out.contains(want), "`{want}` not in {out}");
+    }
+}
+
 /// `pom_tlb.entries` on zen4 adds the two partitions at level 3 (zen4 has two levels),
 /// as skylake-pom lists them on skylake: the same counters on the same workload as the
 /// preset when given on skylake.
