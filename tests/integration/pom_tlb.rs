@@ -267,3 +267,50 @@ fn bad_pom_tlbs_are_refused_at_their_key() {
         }
     }
 }
+
+/// Every OS event that changes translations (migration, munmap, mprotect, copy-on-write
+/// after a fork) on two cores, with a small STLB so the POM-TLB serves many lookups:
+/// the debug build checks every TLB hit, the POM-TLB's included, against the page table
+/// (an entry kept past a change fails it) and the accounting invariant at every access.
+#[test]
+fn os_events_keep_every_pom_tlb_hit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = |at: u64, rest: &str| format!("[[event]]\nat = {at}\n{rest}\n");
+    let text = [
+        "name = \"stress\"\naccesses = 60000\nwrite_fraction = 0.5\nseed = 3\n\
+         [generator]\nkind = \"uniform\"\nfootprint = \"8MiB\"\n"
+            .to_string(),
+        ev(
+            0,
+            "kind = \"mmap\"\noffset = \"0\"\nlen = \"8MiB\"\npopulate = true",
+        ),
+        ev(
+            10000,
+            "kind = \"migrate\"\noffset = \"64KiB\"\nlen = \"128KiB\"",
+        ),
+        ev(
+            20000,
+            "kind = \"munmap\"\noffset = \"256KiB\"\nlen = \"12KiB\"",
+        ),
+        ev(
+            30000,
+            "kind = \"mprotect\"\noffset = \"512KiB\"\nlen = \"8KiB\"\nprot = \"r\"",
+        ),
+        ev(40000, "kind = \"fork\""),
+    ]
+    .concat();
+    let sets = ["sim.cores=2", "tlb.stlb.entries=64", "tlb.stlb.ways=4"];
+    let t = total(dir.path(), "out", "skylake-pom", &text, &sets);
+    let ev = &t["os_events"];
+    for k in [
+        "migrated_pages",
+        "unmapped_pages",
+        "cow_faults",
+        "protection_faults",
+    ] {
+        assert!(ev[k].as_u64().unwrap() > 0, "{k}: {ev}");
+    }
+    // 2,048 pages, 64 + 64 in the SRAM TLBs: most lookups reach the POM-TLB and hit.
+    assert!(tlb(&t, "pom_4k")["hits"].as_u64().unwrap() > 30000, "{t}");
+    accounted(&t);
+}
