@@ -128,10 +128,10 @@ fn a_pom_tlb_hit_needs_no_walk() {
 /// v's set v mod 16,384: one new line per page, never read before, so DRAM) and its 2
 /// MiB region's 2M-partition line (16 regions: the first read of each from DRAM, the
 /// 511 others from the L1D, where the line read by the previous access still is: a
-/// 8-way set cannot lose it to the 4 or 5 lines an access reads). So DRAM serves 8192
-/// + 16, the L1D 8192 - 16, and each lookup waits for its slower read, the 4K line
-/// from DRAM: 8192 x 250 cycles. The reserved memory: 2 x 65,536 entries x 16 bytes =
-/// 2 MiB off the top of skylake's 16 GiB.
+/// 8-way set cannot lose it to the 4 or 5 lines an access reads). So DRAM serves
+/// 8192 + 16, the L1D 8192 - 16, and each lookup waits for its slower read, the 4K
+/// line from DRAM: 8192 x 250 cycles. The reserved memory: 2 x 65,536 entries x 16
+/// bytes = 2 MiB off the top of skylake's 16 GiB.
 #[test]
 fn a_cold_probe_reads_dram_and_the_reserve_is_off_the_os() {
     let dir = tempfile::tempdir().unwrap();
