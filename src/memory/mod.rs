@@ -18,6 +18,8 @@ pub struct CacheStats {
     pub name: String,
     /// Core that owns the instance, or none for a shared one.
     pub core: Option<u32>,
+    /// Translation reads: PTE reads of walks and, with a POM-TLB, its set-line reads
+    /// ([`MemorySystem::read_translation`]; `tlb_memory` in the report tells them apart).
     pub pte_hits: u64,
     pub pte_misses: u64,
     pub data_hits: u64,
