@@ -207,6 +207,27 @@ fn explain_shows_the_set_lines_a_probe_reads() {
     }
 }
 
+/// Two cores: 2 x 2 MiB reserved, from 16 GiB - 4 MiB = 0x3_ffc0_0000; core 0's
+/// partitions there (its 4K line for page 0x12345 at + 0x8_d140, its 2M line at 1 MiB
+/// + 0x2440), core 1's 2 MiB above, where one core's were.
+#[test]
+fn each_core_has_its_own_region() {
+    for (core, lines) in [
+        ("0", ["0x3ffc8d140", "0x3ffd02440"]),
+        ("1", ["0x3ffe8d140", "0x3fff02440"]),
+    ] {
+        let args = ["explain", "-c", "skylake-pom", "--set", "sim.cores=2"];
+        let mut args = args.to_vec();
+        args.extend(["--core", core, "0x12345000"]);
+        let (code, out, err) = mmusim(&args);
+        assert_eq!(code, 0, "{err}");
+        for l in lines {
+            let want = format!("POM-TLB set line read at {l}: DRAM 250 cycles");
+            assert!(out.contains(&want), "core {core}: `{want}` not in {out}");
+        }
+    }
+}
+
 /// `pom_tlb.entries` on zen4 adds the two partitions at level 3 (zen4 has two levels),
 /// as skylake-pom lists them on skylake: the same counters on the same workload as the
 /// preset when given on skylake.
