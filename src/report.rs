@@ -10,6 +10,7 @@
 pub mod columns;
 pub mod result_set;
 mod table;
+pub mod tlb_memory;
 pub mod virt;
 
 use crate::sim::{CoreStats, RunStats, TranslationCycles};
@@ -135,6 +136,9 @@ pub struct CoreReport {
     /// Accesses a direct segment translated (absent without `os.direct_segment`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub direct_segment: Option<DirectSegmentReport>,
+    /// Memory reads of TLB probes (absent without a POM-TLB).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tlb_memory: Option<tlb_memory::TlbMemoryReport>,
 }
 
 /// What the direct segment served (Basu et al., ISCA 2013).
@@ -482,6 +486,7 @@ fn core_report(c: &CoreStats) -> CoreReport {
             share_of_accesses: ratio(k.direct_segment_hits, k.accesses),
             cycles: k.direct_segment_cycles,
         }),
+        tlb_memory: (c.tlb_memory.as_ref()).map(|l| tlb_memory::TlbMemoryReport::new(k, l)),
     }
 }
 
@@ -504,6 +509,7 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         warm: cores.iter().all(|c| c.warm),
         virt: cores[0].virt.as_ref().map(|_| Default::default()),
         direct_segment: cores[0].direct_segment,
+        tlb_memory: cores[0].tlb_memory.clone(),
     };
     for x in t.tlb.iter_mut() {
         *x = TlbStats {
@@ -538,6 +544,11 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         a.compulsory_cycles += b.compulsory_cycles;
         a.direct_segment_hits += b.direct_segment_hits;
         a.direct_segment_cycles += b.direct_segment_cycles;
+        for (x, y) in a.tlb_memory_reads.iter_mut().zip(b.tlb_memory_reads) {
+            *x += y;
+        }
+        a.tlb_memory_cycles += b.tlb_memory_cycles;
+        a.tlb_memory_lookups += b.tlb_memory_lookups;
         let (x, y) = (&mut a.translation, &b.translation);
         x.tlb += y.tlb;
         x.walk_cache += y.walk_cache;
@@ -593,12 +604,14 @@ impl CoreReport {
         let level_cycles: u64 = self.tlb_levels.iter().map(|l| l.counts.cycles).sum();
         // A direct segment's checks run beside the L1 TLB and are TLB time it counts.
         let segment_cycles = (self.direct_segment.as_ref()).map_or(0, |d| d.cycles);
+        // A POM-TLB's reads are TLB time too: the probes wait for them.
+        let read_cycles = (self.tlb_memory.as_ref()).map_or(0, |m| m.cycles);
         let checks = [
             ("total vs sum of parts", t.total, t.parts()),
             (
-                "TLB cycles vs TLB levels and direct segment",
+                "TLB cycles vs TLB levels, direct segment and TLB memory reads",
                 t.tlb,
-                level_cycles + segment_cycles,
+                level_cycles + segment_cycles + read_cycles,
             ),
             (
                 "walk-cache cycles vs walker",

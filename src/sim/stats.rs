@@ -52,6 +52,9 @@ pub struct CoreStats {
     /// Processes have direct segments (`os.direct_segment`): the report shows
     /// `counters.direct_segment_hits`.
     pub direct_segment: bool,
+    /// Some TLB probe reads memory (a POM-TLB): the names of the core's memory levels,
+    /// nearest first, then DRAM, for `counters.tlb_memory_reads`.
+    pub tlb_memory: Option<Vec<String>>,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -131,6 +134,8 @@ impl<PT: PageTable> Simulator<PT> {
                         (n, c.virt.clone())
                     }),
                     direct_segment: self.timing.direct_segment,
+                    tlb_memory: (self.timing.tlb_reads_memory)
+                        .then(|| (mem.level_names(c.id).into_iter()).map(|l| l.0).collect()),
                 })
                 .collect(),
             caches: mem.stats(),

@@ -34,10 +34,12 @@
 mod any;
 mod coalesced;
 mod mem_reads;
+mod pom;
 mod set_associative;
 pub use any::AnyOrganisation;
 pub use coalesced::{run_around, Coalesced, CoalescedStats};
 pub use mem_reads::MemReads;
+pub use pom::Pom;
 pub use set_associative::SetAssociative;
 
 use crate::addr::{PageSize, PageSizeSet, PhysAddr, VirtAddr};
@@ -117,6 +119,26 @@ pub trait Organisation: Sized {
     fn repeats_hit_silently(&self) -> bool {
         true
     }
+
+    /// Whether a probe may push memory reads to [`MemReads`] (a POM-TLB's set line):
+    /// the core prices them only in runs where some structure says so.
+    #[inline(always)]
+    fn reads_memory(&self) -> bool {
+        false
+    }
+
+    /// Bytes of simulated physical memory the entries occupy (0: held in SRAM). The
+    /// machine reserves them at boot and gives the structure its address
+    /// ([`Organisation::place`]).
+    #[inline(always)]
+    fn memory_bytes(&self) -> u64 {
+        0
+    }
+
+    /// The entries start at physical address `base` (called once, when the machine is
+    /// built, for a structure with [`Organisation::memory_bytes`] above 0).
+    #[inline(always)]
+    fn place(&mut self, _base: u64) {}
 
     /// The most pages one entry covers when it is filled after a walk: above 1, the
     /// hierarchy fills this structure with the run of pages the miss path found around
@@ -317,12 +339,19 @@ impl<O: Organisation> Tlbs<O> {
         let coalesce = (structs.iter().map(|s| s.org.pages_per_entry()))
             .max()
             .unwrap_or(1);
+        // A probe that reads memory reads it whether or not its structure holds pages of
+        // that size yet (hardware cannot know): with such a structure every size is
+        // probed from the start (the skip stays exact: an empty size cannot hit).
+        let filled = match structs.iter().any(|s| s.org.reads_memory()) {
+            true => 0b111,
+            false => 0,
+        };
         Some(Tlbs {
             coalesce,
             run: None,
             structs,
             levels,
-            filled: 0,
+            filled,
             splinters: false,
             reads: MemReads::default(),
             memo: Memo {
@@ -355,6 +384,30 @@ impl<O: Organisation> Tlbs<O> {
 
     pub fn num_levels(&self) -> usize {
         self.levels.len()
+    }
+
+    /// Whether some structure's probes read memory ([`Organisation::reads_memory`]):
+    /// the core then prices [`Tlbs::take_memory_reads`] after each lookup.
+    pub fn reads_memory(&self) -> bool {
+        self.structs.iter().any(|s| s.org.reads_memory())
+    }
+
+    /// Bytes of physical memory the structures keep their entries in.
+    pub fn memory_bytes(&self) -> u64 {
+        self.structs.iter().map(|s| s.org.memory_bytes()).sum()
+    }
+
+    /// Lay the structures that keep entries in memory out from physical address
+    /// `base`, one after another in config order ([`Tlbs::memory_bytes`] in all).
+    pub fn place(&mut self, base: u64) {
+        let mut at = base;
+        for s in &mut self.structs {
+            let n = s.org.memory_bytes();
+            if n > 0 {
+                s.org.place(at);
+                at += n;
+            }
+        }
     }
 
     /// Hits at 0-based level `level`, both sides.
