@@ -8,9 +8,10 @@
 //! set of files as one, in `result_set.rs`).
 
 pub mod columns;
+pub mod reach;
 pub mod result_set;
 mod table;
-pub mod victima;
+pub mod tlb_memory;
 pub mod virt;
 
 use crate::sim::{CoreStats, RunStats, TranslationCycles};
@@ -135,25 +136,13 @@ pub struct CoreReport {
     pub virt: Option<virt::VirtReport>,
     /// Accesses a direct segment translated (absent without `os.direct_segment`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub direct_segment: Option<DirectSegmentReport>,
+    pub direct_segment: Option<reach::DirectSegmentReport>,
+    /// Memory reads of TLB probes (absent without a POM-TLB).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tlb_memory: Option<tlb_memory::TlbMemoryReport>,
     /// Victima's TLB blocks in the L2 (absent without `[victima]`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub victima: Option<victima::VictimaReport>,
-}
-
-/// What the direct segment served (Basu et al., ISCA 2013).
-#[derive(Clone, Debug, Serialize)]
-pub struct DirectSegmentReport {
-    /// Accesses inside the segment: translated by its registers.
-    pub hits: u64,
-    /// TLB lookups those accesses did not make (one each: with no TLB probe, no level
-    /// below is probed either, and no walk or fill follows).
-    pub tlb_lookups_avoided: u64,
-    /// hits / accesses.
-    pub share_of_accesses: f64,
-    /// Cycles of the segment's checks (part of `translation_cycles.tlb`: each costs
-    /// the L1 TLB probe it runs beside).
-    pub cycles: u64,
+    pub victima: Option<reach::VictimaReport>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -480,13 +469,9 @@ fn core_report(c: &CoreStats) -> CoreReport {
             full_flushes: c.os.switch_flushes,
         },
         virt: (c.virt.as_ref()).map(|(n, v)| virt::VirtReport::new(n, v)),
-        direct_segment: c.direct_segment.then(|| DirectSegmentReport {
-            hits: k.direct_segment_hits,
-            tlb_lookups_avoided: k.direct_segment_hits,
-            share_of_accesses: ratio(k.direct_segment_hits, k.accesses),
-            cycles: k.direct_segment_cycles,
-        }),
-        victima: (c.victima).map(|held| victima::VictimaReport::new(&k.victima, held)),
+        direct_segment: (c.direct_segment).then(|| reach::DirectSegmentReport::new(k)),
+        tlb_memory: (c.tlb_memory.as_ref()).map(|l| tlb_memory::TlbMemoryReport::new(k, l)),
+        victima: (c.victima).map(|held| reach::VictimaReport::new(&k.victima, held)),
     }
 }
 
@@ -509,6 +494,7 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         warm: cores.iter().all(|c| c.warm),
         virt: cores[0].virt.as_ref().map(|_| Default::default()),
         direct_segment: cores[0].direct_segment,
+        tlb_memory: cores[0].tlb_memory.clone(),
         victima: cores[0].victima.map(|_| [0; 3]),
     };
     for x in t.tlb.iter_mut() {
@@ -544,12 +530,13 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         a.compulsory_cycles += b.compulsory_cycles;
         a.direct_segment_hits += b.direct_segment_hits;
         a.direct_segment_cycles += b.direct_segment_cycles;
-        a.victima.merge(&b.victima);
-        if let (Some(x), Some(y)) = (&mut t.victima, &c.victima) {
-            for (x, y) in x.iter_mut().zip(y) {
-                *x += y;
-            }
+        for (x, y) in a.tlb_memory_reads.iter_mut().zip(b.tlb_memory_reads) {
+            *x += y;
         }
+        a.tlb_memory_cycles += b.tlb_memory_cycles;
+        a.tlb_memory_lookups += b.tlb_memory_lookups;
+        a.victima.merge(&b.victima);
+        reach::add_held(&mut t.victima, &c.victima);
         let (x, y) = (&mut a.translation, &b.translation);
         x.tlb += y.tlb;
         x.walk_cache += y.walk_cache;
@@ -605,12 +592,14 @@ impl CoreReport {
         let level_cycles: u64 = self.tlb_levels.iter().map(|l| l.counts.cycles).sum();
         // A direct segment's checks run beside the L1 TLB and are TLB time it counts.
         let segment_cycles = (self.direct_segment.as_ref()).map_or(0, |d| d.cycles);
+        // A POM-TLB's reads are TLB time too: the probes wait for them.
+        let read_cycles = (self.tlb_memory.as_ref()).map_or(0, |m| m.cycles);
         let checks = [
             ("total vs sum of parts", t.total, t.parts()),
             (
-                "TLB cycles vs TLB levels and direct segment",
+                "TLB cycles vs TLB levels, direct segment and TLB memory reads",
                 t.tlb,
-                level_cycles + segment_cycles,
+                level_cycles + segment_cycles + read_cycles,
             ),
             (
                 "walk-cache cycles vs walker",

@@ -18,6 +18,7 @@
 //! * `memory.rs`: `[memory]`, DRAM and the caches ([`MemoryConfig`], [`CacheConfig`]);
 //! * `os.rs`: `[os]` with its huge pages, paging and scheduling ([`OsConfig`]);
 //!   `direct_segment.rs`: `[os.direct_segment]` ([`DirectSegmentConfig`]);
+//! * `pom_tlb.rs`: `[pom_tlb]`, rewritten into `[[tlb]]` structures before decoding;
 //! * `virt.rs`: `[virt]`, the hypervisor and host table of a virtualized machine
 //!   ([`VirtConfig`]);
 //! * `victima.rs`: `[victima]`, TLB blocks in the L2 cache ([`VictimaConfig`]);
@@ -37,6 +38,7 @@ mod direct_segment;
 mod machine;
 mod memory;
 mod os;
+pub mod pom_tlb;
 mod tlb;
 mod victima;
 mod virt;
@@ -234,6 +236,14 @@ impl SystemConfig {
         // Spans sections: a direct segment against memory, processes, the page table's
         // reach, `[virt]` and page replacement (empty when there is none).
         e.extend(direct_segment::problems(self));
+        // Spans sections: a POM-TLB's memory against `os.phys_mem`, `[virt]`.
+        let virt = self.virt.is_some();
+        e.extend(tlb::memory_problems(
+            &self.tlb,
+            self.os.phys_mem.0,
+            self.sim.cores,
+            virt,
+        ));
         // Spans sections: the cache level holding the blocks, and `[virt]`.
         e.extend(victima::problems(self));
         e

@@ -216,6 +216,20 @@ impl RunReport {
                 d.tlb_lookups_avoided
             );
         }
+        if let Some(m) = &self.stats.total.tlb_memory {
+            let by: Vec<String> = (m.served_by.iter())
+                .map(|s| format!("{} {}", s.level, s.reads))
+                .collect();
+            let _ = writeln!(
+                o,
+                "  TLB memory reads (POM-TLB): {} in {} lookups ({}), {} cycles ({:.1}/lookup, in the TLB cycles)",
+                m.reads,
+                m.lookups,
+                by.join(", "),
+                m.cycles,
+                m.mean_cycles_per_lookup
+            );
+        }
         if let Some(v) = &self.stats.total.victima {
             let c = &v.counters;
             let _ = writeln!(

@@ -65,9 +65,22 @@ pub struct CoreCounters {
     pub direct_segment_hits: u64,
     /// Their translation cycles (in `translation.tlb`; the L1 TLB probe's latency each).
     pub direct_segment_cycles: u64,
+    /// Memory reads of TLB probes (a POM-TLB's set lines) by where they were served:
+    /// index i is the i-th level of the core's memory route (nearest first), the one
+    /// after the last cache is DRAM (a route of more than 7 caches counts its deeper
+    /// levels and DRAM in the last slot).
+    pub tlb_memory_reads: [u64; TLB_READ_LEVELS],
+    /// Their cycles: per lookup the slowest of its reads (a level's structures are
+    /// probed in parallel), part of `translation.tlb`.
+    pub tlb_memory_cycles: u64,
+    /// Lookups that read memory (each probes every memory-held structure of its level).
+    pub tlb_memory_lookups: u64,
     /// Victima's probes, block hits and insertions (`victima.rs`; zero when off).
     pub victima: super::victima::VictimaCounters,
 }
+
+/// Slots of [`CoreCounters::tlb_memory_reads`].
+pub const TLB_READ_LEVELS: usize = 8;
 
 /// A hardware walker: busy until a clock, and whether its walk still runs in the
 /// background (the core has not waited for it yet).
@@ -92,6 +105,9 @@ pub(super) struct Timing {
     /// Processes have direct segments (`os.direct_segment`): accesses check the
     /// core's segment registers first. Off, the check is this one predicted branch.
     pub(super) direct_segment: bool,
+    /// Some TLB structure's probes read memory (a POM-TLB): after each lookup the core
+    /// prices those reads through the caches and DRAM. Off, this one predicted branch.
+    pub(super) tlb_reads_memory: bool,
     /// Victima is on (`[victima]`): last-level TLB misses probe the L2 for TLB blocks.
     pub(super) victima: bool,
 }
@@ -393,6 +409,9 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     }
     let mut tlb_cycles = 0u64;
     let hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
+    if t.tlb_reads_memory {
+        tlb_cycles += price_tlb_reads(core, &mut sh.mem, rec);
+    }
     let l1_hidden = if t.l1_overlapped {
         (core.tlbs.level_latency(0, side) as u64).min(tlb_cycles)
     } else {
@@ -485,6 +504,37 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     );
 
     Ok(())
+}
+
+/// Price the memory reads the TLB lookup just made (a POM-TLB's set lines) through the
+/// core's caches and DRAM, as the walker prices PTE reads: the caches count them as
+/// translation reads (`pte_*`, as Virtuoso issues them, `PAGE_TABLE_DATA`), DRAM's
+/// `dram_pte_reads` does not (it stays per walk). The structures of a level are probed
+/// in parallel (one level reads memory: the config refuses more), so the lookup waits
+/// for the slowest read. Returns those cycles, which the caller adds to the TLB's.
+#[inline(never)]
+fn price_tlb_reads<R: Recorder>(
+    core: &mut Core,
+    mem: &mut crate::memory::MemorySystem,
+    rec: &mut R,
+) -> u64 {
+    let reads = core.tlbs.take_memory_reads();
+    core.counters.tlb_memory_lookups += !reads.is_empty() as u64;
+    let mut slowest = 0u64;
+    for &a in reads.as_slice() {
+        let (lat, depth) = mem.read_translation(core.id, crate::addr::PhysAddr(a));
+        if R::ON {
+            rec.event(Event::TlbRead {
+                paddr: a,
+                served_by: depth,
+                cycles: lat,
+            });
+        }
+        core.counters.tlb_memory_reads[depth.min(TLB_READ_LEVELS - 1)] += 1;
+        slowest = slowest.max(lat as u64);
+    }
+    core.counters.tlb_memory_cycles += slowest;
+    slowest
 }
 
 /// An access inside the running process's direct segment (Basu et al., ISCA 2013):

@@ -46,7 +46,7 @@ pub mod topology;
 mod vcpu;
 pub mod victima;
 
-pub use self::core::{CoreCounters, TranslationCycles};
+pub use self::core::{CoreCounters, TranslationCycles, TLB_READ_LEVELS};
 pub use sched::{ProcState, ProcessStats, Spawner};
 pub use stats::{CoreStats, RunStats, TimelinePoint};
 
@@ -155,12 +155,20 @@ impl<PT: PageTable> Simulator<PT> {
                 Process::new((asid, vm), i % n, None, source, sched::ProcState::Ready)
             })
             .collect();
-        let cores = (0..n)
+        // TLB entries held in memory: each core's at its own place in the region at the
+        // top of physical memory that the OS was built without (`guests`).
+        let reserved = crate::config::tlb_memory_bytes(&cfg.tlb, cfg.sim.cores);
+        let region = (cfg.os.phys_mem.0 & !0xfff) - reserved;
+        let cores: Vec<Core> = (0..n)
             .map(|i| {
                 let s = crate::util::splitmix64(seed.wrapping_add(i as u64));
-                Core::new(cfg, i, (n, n_tasks), s)
+                let mut c = Core::new(cfg, i, (n, n_tasks), s);
+                let per_core = c.tlbs.memory_bytes();
+                c.tlbs.place(region + i as u64 * per_core);
+                c
             })
             .collect();
+        let tlb_reads_memory = cores.iter().any(|c| c.tlbs.reads_memory());
         let mut sim = Simulator {
             cores,
             sh: Shared {
@@ -197,6 +205,7 @@ impl<PT: PageTable> Simulator<PT> {
                     .checked_shl(cfg.page_table.va_bits())
                     .unwrap_or(u64::MAX),
                 direct_segment: cfg.os.direct_segment.is_some(),
+                tlb_reads_memory,
                 victima: cfg.victima.as_ref().is_some_and(|v| v.enable),
             },
             sched: Sched {
@@ -441,7 +450,13 @@ fn guests<PT: PageTable>(
     let mut oses: Vec<Os> = (0..vms)
         .map(|v| {
             let s = crate::util::splitmix64(seed ^ 0x05 ^ ((v as u64) << 40));
-            Os::new(&cfg.os, s)
+            // The top of physical memory holds the POM-TLBs' entries (none: 0); a
+            // virtualized machine has none (refused by the config).
+            Os::with_reserved(
+                &cfg.os,
+                s,
+                crate::config::tlb_memory_bytes(&cfg.tlb, cfg.sim.cores),
+            )
         })
         .collect();
     let vm_of_proc = move |i: usize| (i * vms / n_procs) as u16 + 1;

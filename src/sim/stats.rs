@@ -52,6 +52,9 @@ pub struct CoreStats {
     /// Processes have direct segments (`os.direct_segment`): the report shows
     /// `counters.direct_segment_hits`.
     pub direct_segment: bool,
+    /// Some TLB probe reads memory (a POM-TLB): the names of the core's memory levels,
+    /// nearest first, then DRAM, for `counters.tlb_memory_reads`.
+    pub tlb_memory: Option<Vec<String>>,
     /// Victima is on: the blocks the core's L2 holds, by page size (4K, 2M, 1G).
     pub victima: Option<[u64; 3]>,
 }
@@ -133,6 +136,8 @@ impl<PT: PageTable> Simulator<PT> {
                         (n, c.virt.clone())
                     }),
                     direct_segment: self.timing.direct_segment,
+                    tlb_memory: (self.timing.tlb_reads_memory)
+                        .then(|| (mem.level_names(c.id).into_iter()).map(|l| l.0).collect()),
                     victima: (self.timing.victima)
                         .then(|| super::victima::blocks_held(&self.sh, c.id)),
                 })

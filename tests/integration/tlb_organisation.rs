@@ -68,7 +68,7 @@ fn an_unknown_organisation_is_refused_at_its_key() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("tlb[2].organisation: unknown variant `range`, expected `set_associative` or `coalesced`"),
+        err.contains("tlb[2].organisation: unknown variant `range`, expected one of `set_associative`, `coalesced`, `pom`"),
         "{err}"
     );
     assert!(!out.join("result.json").exists());
