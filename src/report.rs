@@ -135,6 +135,23 @@ pub struct CoreReport {
     /// Accesses a direct segment translated (absent without `os.direct_segment`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub direct_segment: Option<DirectSegmentReport>,
+    /// The range TLB and range walks (absent without a range TLB, `os.rmm`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rmm: Option<RangeTlbReport>,
+}
+
+/// What the range TLB and the range walker did (Redundant Memory Mappings).
+#[derive(Clone, Debug, Serialize)]
+pub struct RangeTlbReport {
+    /// Lookups the range TLB answered (no page walk followed).
+    pub range_tlb_hits: u64,
+    /// Range-table walks (one after each page walk), those that found a range, the
+    /// node lines they read and those reads' cycles: in the background of the page
+    /// walk, not part of `translation_cycles`.
+    pub range_walks: u64,
+    pub range_walk_hits: u64,
+    pub range_walk_reads: u64,
+    pub range_walk_cycles: u64,
 }
 
 /// What the direct segment served (Basu et al., ISCA 2013).
@@ -265,6 +282,9 @@ pub struct StatsReport {
     /// The host of a virtualized machine (absent natively).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<virt::HostReport>,
+    /// Ranges and eager paging (absent without `os.rmm`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rmm: Option<crate::os::rmm::RmmReport>,
 }
 
 /// Everything a run writes.
@@ -482,6 +502,13 @@ fn core_report(c: &CoreStats) -> CoreReport {
             share_of_accesses: ratio(k.direct_segment_hits, k.accesses),
             cycles: k.direct_segment_cycles,
         }),
+        rmm: c.range_tlb_hits.map(|hits| RangeTlbReport {
+            range_tlb_hits: hits,
+            range_walks: k.range_walks,
+            range_walk_hits: k.range_walk_hits,
+            range_walk_reads: k.range_walk_reads,
+            range_walk_cycles: k.range_walk_cycles,
+        }),
     }
 }
 
@@ -504,6 +531,9 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         warm: cores.iter().all(|c| c.warm),
         virt: cores[0].virt.as_ref().map(|_| Default::default()),
         direct_segment: cores[0].direct_segment,
+        range_tlb_hits: cores[0]
+            .range_tlb_hits
+            .map(|_| cores.iter().filter_map(|c| c.range_tlb_hits).sum()),
     };
     for x in t.tlb.iter_mut() {
         *x = TlbStats {
@@ -538,6 +568,10 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         a.compulsory_cycles += b.compulsory_cycles;
         a.direct_segment_hits += b.direct_segment_hits;
         a.direct_segment_cycles += b.direct_segment_cycles;
+        a.range_walks += b.range_walks;
+        a.range_walk_hits += b.range_walk_hits;
+        a.range_walk_reads += b.range_walk_reads;
+        a.range_walk_cycles += b.range_walk_cycles;
         let (x, y) = (&mut a.translation, &b.translation);
         x.tlb += y.tlb;
         x.walk_cache += y.walk_cache;
@@ -678,6 +712,7 @@ impl RunReport {
                 physical: stats.physical.clone(),
                 processes: stats.processes.clone(),
                 host: stats.host.clone(),
+                rmm: stats.rmm.clone(),
             },
             config_file: String::new(),
         }

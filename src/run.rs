@@ -49,6 +49,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     ("skylake-ds", include_str!("../configs/skylake-ds.toml")),
     ("skylake-colt", include_str!("../configs/skylake-colt.toml")),
+    ("skylake-rmm", include_str!("../configs/skylake-rmm.toml")),
 ];
 
 /// The workload used when none is given.
@@ -711,6 +712,11 @@ impl Run<'_> {
         }
         for p in 0..procs as usize {
             sim.set_events(p, self.inputs.workload.events_for(p));
+        }
+        let w = &self.inputs.workload;
+        if let Some(end) = (w.generator.footprint()).and_then(|f| w.base.checked_add(f)) {
+            // Eager paging's mapping for a generator without mmap events (os.rmm).
+            sim.set_heap(w.base, end);
         }
         if sim.needs_future() {
             for p in 0..procs as usize {

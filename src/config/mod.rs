@@ -17,7 +17,8 @@
 //! * `walker.rs`: `[walker]` and its walk caches ([`WalkerConfig`], [`PscConfig`]);
 //! * `memory.rs`: `[memory]`, DRAM and the caches ([`MemoryConfig`], [`CacheConfig`]);
 //! * `os.rs`: `[os]` with its huge pages, paging and scheduling ([`OsConfig`]);
-//!   `direct_segment.rs`: `[os.direct_segment]` ([`DirectSegmentConfig`]);
+//!   `direct_segment.rs`: `[os.direct_segment]` ([`DirectSegmentConfig`]); `rmm.rs`:
+//!   `[os.rmm]` ([`RmmConfig`]);
 //! * `virt.rs`: `[virt]`, the hypervisor and host table of a virtualized machine
 //!   ([`VirtConfig`]);
 //! * `[page_table]` belongs to the page-table designs: [`PageTableConfig`] lives in
@@ -36,6 +37,7 @@ mod direct_segment;
 mod machine;
 mod memory;
 mod os;
+mod rmm;
 mod tlb;
 mod virt;
 mod walker;
@@ -44,6 +46,7 @@ pub use direct_segment::DirectSegmentConfig;
 pub use machine::*;
 pub use memory::*;
 pub use os::*;
+pub use rmm::{RmmConfig, DEFAULT_RANGE_TLB_ENTRIES, RANGE_TLB_NAME};
 pub use tlb::*;
 pub use virt::*;
 pub use walker::*;
@@ -227,7 +230,19 @@ impl SystemConfig {
         // Spans sections: a direct segment against memory, processes, the page table's
         // reach, `[virt]` and page replacement (empty when there is none).
         e.extend(direct_segment::problems(self));
+        // Spans sections: eager paging and range TLBs (empty without either).
+        e.extend(rmm::problems(self));
         e
+    }
+
+    /// The TLB structures each core builds: `[[tlb]]`, and the range TLB `[os.rmm]`
+    /// adds after them (`os.rmm.range_tlb_entries`).
+    pub fn tlb_structures(&self) -> Vec<TlbConfig> {
+        let mut v = self.tlb.clone();
+        if let Some(t) = self.os.rmm.as_ref().and_then(|r| r.range_tlb(&self.tlb)) {
+            v.push(t);
+        }
+        v
     }
 
     /// The structures private to a core are built once per core: too many cores of too

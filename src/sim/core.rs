@@ -65,6 +65,15 @@ pub struct CoreCounters {
     pub direct_segment_hits: u64,
     /// Their translation cycles (in `translation.tlb`; the L1 TLB probe's latency each).
     pub direct_segment_cycles: u64,
+    /// Range-table walks (RMM, `os.rmm`: one after each page walk when a range TLB
+    /// exists), the node lines they read and those reads' latency. In the background
+    /// of the page walk (Karakostas et al., ISCA 2015): not part of any access's
+    /// translation cycles, and not stalled on.
+    pub range_walks: u64,
+    pub range_walk_reads: u64,
+    pub range_walk_cycles: u64,
+    /// Of `range_walks`, those that found a range (and filled the range TLB with it).
+    pub range_walk_hits: u64,
 }
 
 /// A hardware walker: busy until a clock, and whether its walk still runs in the
@@ -90,6 +99,9 @@ pub(super) struct Timing {
     /// Processes have direct segments (`os.direct_segment`): accesses check the
     /// core's segment registers first. Off, the check is this one predicted branch.
     pub(super) direct_segment: bool,
+    /// Eager paging is on (`os.rmm`): translations entering the TLBs below level 1
+    /// mark their page touched, for eager paging's memory overhead.
+    pub(super) eager: bool,
 }
 
 /// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
@@ -201,7 +213,7 @@ impl Core {
         let vms = cfg.virt.as_ref().map_or(1, |v| v.vms.max(1) as usize);
         let host_rq = super::vcpu::host_runqueue(cfg, id);
         let mut walker = Walker::new(&cfg.walker.psc, seed);
-        let mut tlbs = Tlbs::new(&cfg.tlb, seed);
+        let mut tlbs = Tlbs::new(&cfg.tlb_structures(), seed);
         if let Some(v) = &cfg.virt {
             let ntlb = v
                 .ntlb
@@ -436,11 +448,21 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
                 let run = coalesce_run(core, pt, sh, va, tr);
                 core.tlbs.set_run(run);
             }
+            if core.tlbs.has_ranges() {
+                // The range walk behind the page walk (RMM); a range found fills the
+                // range TLB with this access's fill.
+                range_walk(core, pt, sh, va);
+            }
             (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
         }
     };
     core.tlbs
         .complete(side, core.asid, va, frame, size, hit_level);
+    if t.eager && hit_level > 0 {
+        // Every translation enters the TLBs by a walk or a lower level's hit, so the
+        // pages reached here are exactly the pages touched.
+        sh.os[super::vm_index(core.vm)].rmm_touch(core.asid, va.0);
+    }
     if sh.os[super::vm_index(core.vm)].tracks_accesses() {
         // Page replacement needs recency, dirty and accessed bits (off by default);
         // pages leaving the working set go.
@@ -561,6 +583,44 @@ fn coalesce_run<PT: PageTable>(
         let t = full_translation(pt, sh, asid, VirtAddr(v))?;
         (os.rights(asid, v) == rights).then_some((t.frame.0, t.size))
     })
+}
+
+/// The range walk after the page walk of `va` (Redundant Memory Mappings, Karakostas et
+/// al., ISCA 2015): the range table's B-tree is searched "in the background" of the
+/// page walk, so its node reads go through the caches (they evict and are counted as
+/// page-table reads there) but their latency is counted apart
+/// (`counters.range_walk_cycles`) and delays nothing. A range covering `va` is handed
+/// to the range TLB's fill. Virtuoso charges such walks nothing at all either, but
+/// reads one slot per key compared (`mmu_range.cc`); here a line per distinct line.
+#[inline(never)]
+fn range_walk<PT: PageTable>(core: &mut Core, pt: &PT, sh: &mut Shared, va: VirtAddr) {
+    let os = &sh.os[super::vm_index(core.vm)];
+    let (id, mem) = (core.id, &mut sh.mem);
+    let (mut reads, mut cycles) = (0u64, 0u64);
+    let found = os.range_walk(core.asid, va.0, |pa| {
+        reads += 1;
+        cycles += mem.read(id, crate::addr::PhysAddr(pa), true) as u64;
+    });
+    let c = &mut core.counters;
+    c.range_walks += 1;
+    c.range_walk_reads += reads;
+    c.range_walk_cycles += cycles;
+    if let Some(r) = found {
+        c.range_walk_hits += 1;
+        // The table and the page table agree on every page of a range (`os/rmm.rs`).
+        debug_assert_eq!(
+            full_translation(pt, sh, core.asid, va).map(|t| t.frame.0),
+            Some((va.0 & !0xfff).wrapping_add(r.offset)),
+            "range table and page table disagree at {va:#x}"
+        );
+        core.tlbs.set_range(crate::tlb::Entry {
+            asid: core.asid,
+            size: crate::addr::PageSize::Size4K,
+            vpn: r.base >> 12,
+            frame: r.base.wrapping_add(r.offset),
+            pages: r.pages(),
+        });
+    }
 }
 
 /// A TLB miss as the lookup left it.

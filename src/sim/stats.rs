@@ -26,6 +26,8 @@ pub struct RunStats {
     pub processes: Vec<ProcessStats>,
     /// The host side of a virtualized machine.
     pub host: Option<crate::report::virt::HostReport>,
+    /// Redundant Memory Mappings' ranges and eager paging (`None` without `os.rmm`).
+    pub rmm: Option<crate::os::rmm::RmmReport>,
 }
 
 /// One core's counters gathered from its components.
@@ -52,6 +54,9 @@ pub struct CoreStats {
     /// Processes have direct segments (`os.direct_segment`): the report shows
     /// `counters.direct_segment_hits`.
     pub direct_segment: bool,
+    /// Hits of the range TLB, when some structure holds ranges (RMM); the report then
+    /// shows the range walks of `counters`.
+    pub range_tlb_hits: Option<u64>,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -131,6 +136,7 @@ impl<PT: PageTable> Simulator<PT> {
                         (n, c.virt.clone())
                     }),
                     direct_segment: self.timing.direct_segment,
+                    range_tlb_hits: c.tlbs.has_ranges().then(|| c.tlbs.range_hits()),
                 })
                 .collect(),
             caches: mem.stats(),
@@ -147,6 +153,16 @@ impl<PT: PageTable> Simulator<PT> {
                     crate::os::PhysReport::sum(&each)
                 }
             },
+            rmm: self.sh.os[0].rmm_report().map(|mut r| {
+                // Coverage: the share of the memory mapped now that ranges cover.
+                let mapped: i64 = self.cores.iter().map(|c| c.os_stats.mapped_bytes).sum();
+                r.coverage = if mapped > 0 {
+                    (r.range_pages << 12) as f64 / mapped as f64
+                } else {
+                    0.0
+                };
+                r
+            }),
             host: self
                 .sh
                 .virt

@@ -80,7 +80,7 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
         // entries are not pages).
         let one_set = match t.organisation {
             TlbOrganisation::SetAssociative => t.ways == t.entries,
-            TlbOrganisation::Coalesced => false,
+            TlbOrganisation::Coalesced | TlbOrganisation::Range => false,
         };
         if !one_set {
             return Err(format!(
@@ -141,6 +141,10 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
     // The pass would feed the TLB the accesses a direct segment translates without it.
     if sys0.os.direct_segment.is_some() {
         return Err("a direct segment (os.direct_segment) keeps its accesses from the TLBs".into());
+    }
+    // The pass knows nothing of a range TLB below, nor of eager paging's faults.
+    if sys0.os.rmm.is_some() {
+        return Err("Redundant Memory Mappings (os.rmm) add a range TLB and eager paging the pass does not model".into());
     }
     Ok(OnePass {
         tlb: i,

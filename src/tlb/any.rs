@@ -4,7 +4,7 @@
 //! branch and no call is dynamic. Adding an organisation: one variant, one arm of
 //! `each!` and of `build`.
 
-use super::{Coalesced, Entry, MemReads, Organisation, SetAssociative, TlbStats};
+use super::{Coalesced, Entry, MemReads, Organisation, RangeTlb, SetAssociative, TlbStats};
 use crate::addr::PageSize;
 use crate::config::{TlbConfig, TlbOrganisation};
 
@@ -13,6 +13,7 @@ use crate::config::{TlbConfig, TlbOrganisation};
 pub enum AnyOrganisation {
     SetAssociative(SetAssociative),
     Coalesced(Coalesced),
+    Range(RangeTlb),
 }
 
 /// `$body` with `$o` bound to the organisation inside `$any` (one arm per variant).
@@ -21,6 +22,7 @@ macro_rules! each {
         match $any {
             AnyOrganisation::SetAssociative($o) => $body,
             AnyOrganisation::Coalesced($o) => $body,
+            AnyOrganisation::Range($o) => $body,
         }
     };
 }
@@ -34,6 +36,7 @@ impl Organisation for AnyOrganisation {
             TlbOrganisation::Coalesced => {
                 Coalesced::build(cfg, seed).map(AnyOrganisation::Coalesced)
             }
+            TlbOrganisation::Range => RangeTlb::build(cfg, seed).map(AnyOrganisation::Range),
         }
     }
     #[inline(always)]
@@ -53,6 +56,10 @@ impl Organisation for AnyOrganisation {
     #[inline(always)]
     fn pages_per_entry(&self) -> u64 {
         each!(self, o => o.pages_per_entry())
+    }
+    #[inline(always)]
+    fn holds_ranges(&self) -> bool {
+        each!(self, o => o.holds_ranges())
     }
     #[inline(always)]
     fn insert(&mut self, e: Entry) -> Option<Entry> {

@@ -17,7 +17,8 @@
 //!
 //! Organisations: how one structure stores and finds entries is an [`Organisation`]
 //! (`tlb[i].organisation` in the config): set-associative ([`SetAssociative`], one file
-//! beside this one) is the first, coalesced ([`Coalesced`], CoLT) the second. The
+//! beside this one) is the first, coalesced ([`Coalesced`], CoLT) the second, range
+//! ([`RangeTlb`], RMM's range TLB) the third. The
 //! hierarchy ([`Tlbs`]) owns levels, sides, page-size slots, fill roles, counters and
 //! the repeated-hit shortcut, and asks the organisation only what depends on the
 //! storage. It is generic over the organisation: [`Tlbs`] with the default
@@ -34,10 +35,12 @@
 mod any;
 mod coalesced;
 mod mem_reads;
+mod range;
 mod set_associative;
 pub use any::AnyOrganisation;
 pub use coalesced::{run_around, Coalesced, CoalescedStats};
 pub use mem_reads::MemReads;
+pub use range::RangeTlb;
 pub use set_associative::SetAssociative;
 
 use crate::addr::{PageSize, PageSizeSet, PhysAddr, VirtAddr};
@@ -126,6 +129,13 @@ pub trait Organisation: Sized {
         1
     }
 
+    /// Whether the structure holds ranges filled only from a range walk
+    /// ([`Tlbs::set_range`]): after a walk without a range, it takes nothing.
+    #[inline(always)]
+    fn holds_ranges(&self) -> bool {
+        false
+    }
+
     /// Install `e` (or refresh it); returns the valid entry it displaced, if any (the
     /// hierarchy passes it to a victim level below).
     fn insert(&mut self, e: Entry) -> Option<Entry>;
@@ -196,6 +206,8 @@ struct Structure<O> {
     fill: TlbFill,
     /// Filled after a walk with the run around the page, not the page alone.
     coalescing: bool,
+    /// Filled only with ranges ([`Tlbs::set_range`]).
+    ranged: bool,
     org: O,
     stats: TlbStats,
 }
@@ -205,6 +217,10 @@ struct Level {
     slot: [[u16; 3]; 2],
     /// Probe cost of the level for each side (slowest structure probed).
     latency: [u32; 2],
+    /// Every structure of the level holds ranges: it is probed beside the level above
+    /// (a range TLB beside the last-level TLB), so a hit here fills the levels above
+    /// that one, not that one.
+    beside: bool,
     stats: LevelStats,
 }
 
@@ -260,6 +276,11 @@ pub struct Tlbs<O = AnyOrganisation> {
     /// The run around the page just walked ([`Tlbs::set_run`]), for the coalescing
     /// structures the next [`Tlbs::complete`] fills; `None`: they take the page.
     run: Option<Entry>,
+    /// Some structure holds ranges ([`Organisation::holds_ranges`]).
+    ranges: bool,
+    /// The range covering the page just walked ([`Tlbs::set_range`]), for the range
+    /// structures the next [`Tlbs::complete`] fills; `None`: they take nothing.
+    range: Option<Entry>,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -281,6 +302,7 @@ impl<O: Organisation> Tlbs<O> {
             .map(|l| Level {
                 slot: [[NONE; 3]; 2],
                 latency: [0; 2],
+                beside: false,
                 stats: LevelStats {
                     level: l as u32 + 1,
                     ..Default::default()
@@ -306,6 +328,7 @@ impl<O: Organisation> Tlbs<O> {
                 sizes: PageSizeSet::of(&c.page_sizes),
                 fill: c.fill,
                 coalescing: org.pages_per_entry() > 1,
+                ranged: org.holds_ranges(),
                 org,
                 stats: TlbStats {
                     name: c.name.clone(),
@@ -314,12 +337,21 @@ impl<O: Organisation> Tlbs<O> {
                 },
             });
         }
+        for (l, lvl) in levels.iter_mut().enumerate() {
+            let mut at = (structs.iter())
+                .zip(cfgs)
+                .filter(|(_, c)| c.level as usize == l + 1);
+            lvl.beside = l > 0 && at.all(|(s, _)| s.ranged);
+        }
+        let ranges = structs.iter().any(|s| s.ranged);
         let coalesce = (structs.iter().map(|s| s.org.pages_per_entry()))
             .max()
             .unwrap_or(1);
         Some(Tlbs {
             coalesce,
             run: None,
+            ranges,
+            range: None,
             structs,
             levels,
             filled: 0,
@@ -343,6 +375,13 @@ impl<O: Organisation> Tlbs<O> {
             #[cfg(test)]
             no_memo: false,
         })
+    }
+
+    /// Hits of the structures that hold ranges (RMM's range TLB).
+    pub fn range_hits(&self) -> u64 {
+        (self.structs.iter().filter(|s| s.ranged))
+            .map(|s| s.stats.hits)
+            .sum()
     }
 
     /// The most pages one entry of any structure covers: above 1, the miss path
@@ -514,6 +553,21 @@ impl<O: Organisation> Tlbs<O> {
         self.run = Some(run);
     }
 
+    /// Whether some structure holds ranges: the miss path then walks the range table
+    /// after each page walk and hands the range it finds to [`Tlbs::set_range`].
+    #[inline(always)]
+    pub fn has_ranges(&self) -> bool {
+        self.ranges
+    }
+
+    /// The range (pages of 4K from `vpn`, frames from `frame`) around the page just
+    /// walked: the range structures take it at the next [`Tlbs::complete`] (the same
+    /// access's); without one they take nothing. Independent of [`Tlbs::set_run`], so a
+    /// coalescing TLB and a range TLB coexist.
+    pub fn set_range(&mut self, range: Entry) {
+        self.range = Some(range);
+    }
+
     /// [`Tlbs::set_run`] then [`Tlbs::complete`] of the run's page at `vaddr`.
     pub fn complete_run(
         &mut self,
@@ -574,10 +628,15 @@ impl<O: Organisation> Tlbs<O> {
             "{:?} {e:?}",
             self.run
         );
+        // A hit in a level probed beside the one above fills the levels above that one.
+        let beside = hit_level < self.levels.len() && self.levels[hit_level].beside;
         for l in 0..hit_level {
-            self.insert(l, side, e, false);
+            if !(beside && l + 1 == hit_level) {
+                self.insert(l, side, e, false);
+            }
         }
         self.run = None;
+        self.range = None;
     }
 
     /// Insert `e` at level `l`; cascades the evicted entry into victim levels below. A
@@ -595,13 +654,19 @@ impl<O: Organisation> Tlbs<O> {
             if (st.fill == TlbFill::Victim) != as_victim {
                 return;
             }
+            // A range structure takes only the range the miss path found (if any).
+            let ins = match (st.ranged, self.range) {
+                (false, _) => e,
+                (true, Some(r)) => r,
+                (true, None) => return,
+            };
             self.filled |= 1 << si;
             st.stats.fills += 1;
             // A fill (not a victim) of a coalescing structure takes the run, if the miss
             // path set one (read from memory only then: the common path stays as it was).
             let ins = match self.run {
                 Some(run) if st.coalescing && !as_victim => run,
-                _ => e,
+                _ => ins,
             };
             match st.org.insert(ins) {
                 Some(evicted) => {

@@ -1,0 +1,217 @@
+//! The range TLB organisation (Redundant Memory Mappings: Karakostas, Gandhi, Ayar,
+//! Cristal, Hill, McKinley, Nemirovsky, Swift and Ünsal, ISCA 2015): fully associative
+//! entries that each translate a range, any number of contiguous 4 KiB pages mapped to
+//! contiguous frames (BASE, LIMIT, OFFSET).
+//!
+//! Owns the entries and their LRU order. In: page probes `(asid, vaddr, 4K)`, ranges to
+//! install (the range walker's result, handed over by the hierarchy as its range run:
+//! [`super::Tlbs::set_range`]), invalidations. Out: the frame of the probed page on a
+//! hit (base frame + the page's distance from BASE: the paper's VA + OFFSET, one adder
+//! and two comparators per entry), the entry an insert displaced.
+//!
+//! The hierarchy fills this structure only with ranges (never with the walked page
+//! alone: [`Organisation::holds_ranges`]), and a hit fills the levels above it with the
+//! 4K page entry, as the paper's range TLB "creates a 4 KB TLB entry" on a hit.
+//! Invalidating any page of a range drops the whole entry (the range walker refills it
+//! from the table, which the OS has trimmed). The paper's MRU pointer (checked first to
+//! save energy) changes no result and is not modelled. Replacement is true LRU over the
+//! entries (Virtuoso's RLB evicts at random but never the MRU entry, `rangelb.cc`; LRU
+//! is the deterministic choice here).
+
+use super::{tag, Entry, MemReads, Organisation};
+use crate::addr::PageSize;
+use crate::config::{TlbConfig, TlbOrganisation};
+
+/// A fully associative range TLB.
+pub struct RangeTlb {
+    /// Valid entries, most recently used last (at most `cap`).
+    entries: Vec<Entry>,
+    cap: usize,
+}
+
+impl RangeTlb {
+    /// The index of the entry of `asid` covering page `vpn` (4K units).
+    #[inline(always)]
+    fn find(&self, asid: u16, vpn: u64) -> Option<usize> {
+        (self.entries.iter()).position(|e| e.asid == asid && vpn.wrapping_sub(e.vpn) < e.pages)
+    }
+
+    /// Remove the entries `drop` accepts, calling `removed` for each; how many went.
+    fn remove_where(
+        &mut self,
+        drop: impl Fn(&Entry) -> bool,
+        removed: &mut impl FnMut(&Entry),
+    ) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|e| {
+            let d = drop(e);
+            if d {
+                removed(e);
+            }
+            !d
+        });
+        before - self.entries.len()
+    }
+}
+
+impl Organisation for RangeTlb {
+    fn build(cfg: &TlbConfig, _seed: u64) -> Option<RangeTlb> {
+        if cfg.organisation != TlbOrganisation::Range {
+            return None;
+        }
+        Some(RangeTlb {
+            entries: Vec::with_capacity(cfg.entries as usize),
+            cap: cfg.entries as usize,
+        })
+    }
+
+    #[inline(always)]
+    fn lookup(
+        &mut self,
+        asid: u16,
+        vaddr: u64,
+        size: PageSize,
+        _reads: &mut MemReads,
+    ) -> Option<u64> {
+        if size != PageSize::Size4K {
+            return None;
+        }
+        let vpn = vaddr >> 12;
+        let i = self.find(asid, vpn)?;
+        let e = self.entries[i];
+        // Most recently used last: a rotate within the small array, no allocation.
+        self.entries[i..].rotate_left(1);
+        Some(e.frame + ((vpn - e.vpn) << 12))
+    }
+
+    /// A hit moves its entry in the LRU order.
+    fn repeats_hit_silently(&self) -> bool {
+        false
+    }
+
+    fn holds_ranges(&self) -> bool {
+        true
+    }
+
+    fn insert(&mut self, e: Entry) -> Option<Entry> {
+        debug_assert_eq!(e.size, PageSize::Size4K);
+        // The range (or any stale overlap of it) leaves first: one entry per page.
+        let end = e.vpn + e.pages;
+        self.entries
+            .retain(|x| x.asid != e.asid || x.vpn >= end || x.vpn + x.pages <= e.vpn);
+        let evicted = (self.entries.len() >= self.cap).then(|| self.entries.remove(0));
+        self.entries.push(e);
+        evicted
+    }
+
+    fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) -> bool {
+        let (first, n) = (
+            vaddr >> 12 & !((size.bytes() >> 12) - 1),
+            size.bytes() >> 12,
+        );
+        self.remove_where(
+            |e| e.asid == asid && e.vpn < first + n && first < e.vpn + e.pages,
+            &mut |_| {},
+        ) > 0
+    }
+
+    fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize {
+        self.remove_where(
+            |e| e.asid == asid && (e.vpn << 12) < end && start < (e.vpn + e.pages) << 12,
+            &mut |_| {},
+        )
+    }
+
+    fn invalidate_spaces(
+        &mut self,
+        which: &impl Fn(u16) -> bool,
+        removed: &mut impl FnMut(u64),
+    ) -> usize {
+        self.remove_where(|e| which(e.asid), &mut |e| removed(tag(e.vpn, e.asid, 0)))
+    }
+
+    fn flush(&mut self) {
+        self.entries.clear();
+    }
+
+    fn occupancy(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{TlbConfig, TlbFill, TlbKind};
+
+    fn rtlb(n: u32) -> RangeTlb {
+        let cfg = TlbConfig {
+            name: "r".into(),
+            level: 2,
+            kind: TlbKind::Unified,
+            entries: n,
+            ways: n,
+            page_sizes: vec![PageSize::Size4K],
+            latency: 0,
+            replacement: Default::default(),
+            fill: TlbFill::Miss,
+            organisation: TlbOrganisation::Range,
+            coalesce: None,
+        };
+        RangeTlb::build(&cfg, 0).unwrap()
+    }
+
+    fn range(asid: u16, vpn: u64, pages: u64, frame: u64) -> Entry {
+        Entry {
+            asid,
+            size: PageSize::Size4K,
+            vpn,
+            frame,
+            pages,
+        }
+    }
+
+    /// Every page of a range hits at base frame + its distance; the page past it and
+    /// another address space miss.
+    #[test]
+    fn a_range_translates_every_page_it_covers() {
+        let mut t = rtlb(4);
+        let mut r = MemReads::default();
+        t.insert(range(1, 0x100, 1000, 0x8000_0000));
+        let at = |t: &mut RangeTlb, asid, vpn: u64| {
+            t.lookup(asid, vpn << 12 | 0x123, PageSize::Size4K, &mut r.clone())
+        };
+        assert_eq!(at(&mut t, 1, 0x100), Some(0x8000_0000));
+        assert_eq!(at(&mut t, 1, 0x100 + 999), Some(0x8000_0000 + 999 * 4096));
+        assert_eq!(at(&mut t, 1, 0x100 + 1000), None);
+        assert_eq!(at(&mut t, 1, 0xff), None);
+        assert_eq!(at(&mut t, 2, 0x100), None);
+        assert_eq!(t.lookup(1, 0x100 << 12, PageSize::Size2M, &mut r), None);
+    }
+
+    /// LRU over the entries: with 2 entries, A, B, a hit on A, then C evicts B.
+    #[test]
+    fn the_least_recently_used_range_goes() {
+        let mut t = rtlb(2);
+        let mut r = MemReads::default();
+        assert_eq!(t.insert(range(1, 0, 10, 0)), None);
+        assert_eq!(t.insert(range(1, 100, 10, 0)), None);
+        assert!(t.lookup(1, 5 << 12, PageSize::Size4K, &mut r).is_some());
+        assert_eq!(t.insert(range(1, 200, 10, 0)), Some(range(1, 100, 10, 0)));
+        assert_eq!(t.occupancy(), 2);
+    }
+
+    /// Invalidating one page inside a range drops the whole entry; a page outside every
+    /// range drops nothing; a range invalidation drops the ranges it overlaps.
+    #[test]
+    fn invalidating_a_page_drops_its_whole_range() {
+        let mut t = rtlb(4);
+        t.insert(range(1, 0, 512, 0));
+        t.insert(range(1, 1000, 8, 0));
+        assert!(!t.invalidate_page(1, 600 << 12, PageSize::Size4K));
+        assert!(t.invalidate_page(1, 300 << 12, PageSize::Size4K));
+        assert_eq!(t.occupancy(), 1);
+        assert_eq!(t.invalidate_range(1, 1007 << 12, 2000 << 12), 1);
+        assert_eq!(t.occupancy(), 0);
+    }
+}
