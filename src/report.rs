@@ -9,6 +9,7 @@
 
 pub mod columns;
 pub mod result_set;
+pub mod rmm;
 mod table;
 pub mod virt;
 
@@ -137,21 +138,7 @@ pub struct CoreReport {
     pub direct_segment: Option<DirectSegmentReport>,
     /// The range TLB and range walks (absent without a range TLB, `os.rmm`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rmm: Option<RangeTlbReport>,
-}
-
-/// What the range TLB and the range walker did (Redundant Memory Mappings).
-#[derive(Clone, Debug, Serialize)]
-pub struct RangeTlbReport {
-    /// Lookups the range TLB answered (no page walk followed).
-    pub range_tlb_hits: u64,
-    /// Range-table walks (one after each page walk), those that found a range, the
-    /// node lines they read and those reads' cycles: in the background of the page
-    /// walk, not part of `translation_cycles`.
-    pub range_walks: u64,
-    pub range_walk_hits: u64,
-    pub range_walk_reads: u64,
-    pub range_walk_cycles: u64,
+    pub rmm: Option<rmm::RangeTlbReport>,
 }
 
 /// What the direct segment served (Basu et al., ISCA 2013).
@@ -502,13 +489,9 @@ fn core_report(c: &CoreStats) -> CoreReport {
             share_of_accesses: ratio(k.direct_segment_hits, k.accesses),
             cycles: k.direct_segment_cycles,
         }),
-        rmm: c.range_tlb_hits.map(|hits| RangeTlbReport {
-            range_tlb_hits: hits,
-            range_walks: k.range_walks,
-            range_walk_hits: k.range_walk_hits,
-            range_walk_reads: k.range_walk_reads,
-            range_walk_cycles: k.range_walk_cycles,
-        }),
+        rmm: c
+            .range_tlb_hits
+            .map(|hits| rmm::RangeTlbReport::new(hits, k)),
     }
 }
 

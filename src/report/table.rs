@@ -216,6 +216,11 @@ impl RunReport {
                 d.tlb_lookups_avoided
             );
         }
+        super::rmm::summary(
+            &mut o,
+            self.stats.total.rmm.as_ref(),
+            self.stats.rmm.as_ref(),
+        );
         self.design_section(&mut o, walk_caches_used);
         self.virt_section(&mut o);
         self.os_section(&mut o);

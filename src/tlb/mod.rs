@@ -377,13 +377,6 @@ impl<O: Organisation> Tlbs<O> {
         })
     }
 
-    /// Hits of the structures that hold ranges (RMM's range TLB).
-    pub fn range_hits(&self) -> u64 {
-        (self.structs.iter().filter(|s| s.ranged))
-            .map(|s| s.stats.hits)
-            .sum()
-    }
-
     /// The most pages one entry of any structure covers: above 1, the miss path
     /// computes the run around each walked page ([`run_around`]) and fills with
     /// [`Tlbs::complete_run`]; 1 costs nothing.
@@ -551,21 +544,6 @@ impl<O: Organisation> Tlbs<O> {
     /// so the common path carries nothing more.
     pub fn set_run(&mut self, run: Entry) {
         self.run = Some(run);
-    }
-
-    /// Whether some structure holds ranges: the miss path then walks the range table
-    /// after each page walk and hands the range it finds to [`Tlbs::set_range`].
-    #[inline(always)]
-    pub fn has_ranges(&self) -> bool {
-        self.ranges
-    }
-
-    /// The range (pages of 4K from `vpn`, frames from `frame`) around the page just
-    /// walked: the range structures take it at the next [`Tlbs::complete`] (the same
-    /// access's); without one they take nothing. Independent of [`Tlbs::set_run`], so a
-    /// coalescing TLB and a range TLB coexist.
-    pub fn set_range(&mut self, range: Entry) {
-        self.range = Some(range);
     }
 
     /// [`Tlbs::set_run`] then [`Tlbs::complete`] of the run's page at `vaddr`.

@@ -18,7 +18,7 @@
 //! entries (Virtuoso's RLB evicts at random but never the MRU entry, `rangelb.cc`; LRU
 //! is the deterministic choice here).
 
-use super::{tag, Entry, MemReads, Organisation};
+use super::{tag, Entry, MemReads, Organisation, Tlbs};
 use crate::addr::PageSize;
 use crate::config::{TlbConfig, TlbOrganisation};
 
@@ -136,6 +136,31 @@ impl Organisation for RangeTlb {
 
     fn occupancy(&self) -> usize {
         self.entries.len()
+    }
+}
+
+/// The hierarchy's side of range structures (kept here with the organisation).
+impl<O: Organisation> Tlbs<O> {
+    /// Hits of the structures that hold ranges (RMM's range TLB).
+    pub fn range_hits(&self) -> u64 {
+        (self.structs.iter().filter(|s| s.ranged))
+            .map(|s| s.stats.hits)
+            .sum()
+    }
+
+    /// Whether some structure holds ranges: the miss path then walks the range table
+    /// after each page walk and hands the range it finds to [`Tlbs::set_range`].
+    #[inline(always)]
+    pub fn has_ranges(&self) -> bool {
+        self.ranges
+    }
+
+    /// The range (pages of 4K from `vpn`, frames from `frame`) around the page just
+    /// walked: the range structures take it at the next [`Tlbs::complete`] (the same
+    /// access's); without one they take nothing. Independent of [`Tlbs::set_run`], so a
+    /// coalescing TLB and a range TLB coexist.
+    pub fn set_range(&mut self, range: Entry) {
+        self.range = Some(range);
     }
 }
 
