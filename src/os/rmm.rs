@@ -117,10 +117,17 @@ impl RangeTable {
         self.levels.iter().map(Vec::len).sum()
     }
 
-    /// Adds `r` (disjoint from every range), extending the range just below it when `r`
-    /// continues it virtually and physically.
-    fn add(&mut self, r: Range) {
+    /// Adds `r` (disjoint from every range), joining the ranges just below and above it
+    /// when they continue it virtually and physically (equal offsets, touching).
+    fn add(&mut self, mut r: Range) {
         let i = self.ranges.partition_point(|x| x.base < r.base);
+        if i < self.ranges.len() {
+            let n = self.ranges[i];
+            if n.base == r.limit && n.offset == r.offset {
+                r.limit = n.limit;
+                self.ranges.remove(i);
+            }
+        }
         if i > 0 {
             let p = &mut self.ranges[i - 1];
             if p.limit == r.base && p.offset == r.offset {
