@@ -246,8 +246,9 @@ pub fn metrics(r: &RunReport) -> Vec<Metric> {
 }
 
 /// The reach-extending designs' figures (issue 19), only in runs that have them: the
-/// share of accesses a direct segment served, and per coalescing TLB the pages a fill
-/// covered on average and the pages its entries cover at the end (its reach).
+/// share of accesses a direct segment served, RMM's range TLB hits and range walks, and
+/// per coalescing TLB the pages a fill covered on average and the pages its entries
+/// cover at the end (its reach).
 fn reach_metrics(t: &Value, out: &mut Vec<Metric>) {
     let m = |key: String, label: String, value, integer| Metric {
         key,
@@ -262,6 +263,20 @@ fn reach_metrics(t: &Value, out: &mut Vec<Metric>) {
             "accesses served by the direct segment".into(),
             ds["share_of_accesses"].as_f64(),
             false,
+        ));
+    }
+    if let Some(r) = t.get("rmm").filter(|r| r.is_object()) {
+        out.push(m(
+            "rmm.range_tlb_hits".into(),
+            "range TLB hits (RMM)".into(),
+            r["range_tlb_hits"].as_f64(),
+            true,
+        ));
+        out.push(m(
+            "rmm.range_walks".into(),
+            "range walks (RMM, in the background)".into(),
+            r["range_walks"].as_f64(),
+            true,
         ));
     }
     for tlb in t["tlb"].as_array().into_iter().flatten() {

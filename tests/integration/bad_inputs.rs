@@ -90,6 +90,33 @@ const ROWS: &[Row] = &[
         stderr: &["c.toml:10: tlb[0].coalesce", "only a coalesced TLB"],
     },
     Row {
+        name: "range TLB at level 1",
+        files: &[(
+            "c.toml",
+            concat!(
+                one_tlb!("1", "64", "64", "[\"4K\"]"),
+                "organisation = \"range\"\n[os.rmm]\nrange_tlb_entries = 0\n"
+            ),
+        )],
+        args: SHOW,
+        stderr: &["c.toml:4: tlb[0].level", "beside the last-level TLB", "not at level 1"],
+    },
+    Row {
+        name: "range TLB without eager paging",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake\"\n[os.rmm]\neager_paging = false\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: os.rmm.eager_paging", "needs eager paging"],
+    },
+    Row {
+        name: "eager paging on a virtualized machine",
+        files: &[("c.toml", "extends = \"skylake-vm\"\n[os.rmm]\n")],
+        args: SHOW,
+        stderr: &["c.toml:2: os.rmm", "[virt]) is not supported"],
+    },
+    Row {
         name: "sets not a power of two",
         files: &[("c.toml", one_tlb!("1", "48", "4", "[\"4K\"]"))],
         args: SHOW,
