@@ -251,3 +251,23 @@ fn munmap_splits_a_range_and_mprotect_is_refused() {
     .unwrap_err();
     assert!(e.0.contains("os.rmm") && e.0.contains("mprotect"), "{e}");
 }
+
+/// A coalesced STLB and a range TLB coexist (the range is handed over apart from
+/// CoLT's run): on skylake-colt with `os.rmm.range_tlb_entries=32` the scan of
+/// [`a_range_tlb_hit_needs_no_walk`] walks the same 7 times (the range TLB, not the
+/// STLB, decides which pages walk: every page not in a walked range's first access is
+/// a range-TLB or STLB hit), and the STLB's coalesced fills are the 6 walks' runs.
+#[test]
+fn a_coalesced_stlb_and_a_range_tlb_coexist() {
+    let r = run(
+        "skylake-colt",
+        &seq(1000, 3),
+        &["os.rmm.range_tlb_entries=32"],
+    );
+    assert_eq!(r.stats.total.walks.walks, 7);
+    let stlb = (r.stats.total.tlb.iter())
+        .find(|t| t.counts.name == "stlb")
+        .unwrap();
+    assert_eq!(stlb.counts.fills, 6);
+    assert!(stlb.counts.coalesced.as_ref().unwrap().coalesced_fills > 0);
+}

@@ -64,11 +64,11 @@ fn an_unknown_organisation_is_refused_at_its_key() {
         "--out",
         out.to_str().unwrap(),
         "--set",
-        "tlb[2].organisation=\"range\"",
+        "tlb[2].organisation=\"pom\"",
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("tlb[2].organisation: unknown variant `range`, expected `set_associative` or `coalesced`"),
+        err.contains("tlb[2].organisation: unknown variant `pom`, expected one of `set_associative`, `coalesced`, `range`"),
         "{err}"
     );
     assert!(!out.join("result.json").exists());
