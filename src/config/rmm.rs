@@ -134,6 +134,15 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
             "eager paging allocates whole mappings and ranges are never swapped: page replacement (os.paging.replacement) cannot be combined with os.rmm".into(),
         ));
     }
+    if matches!(cfg.page_table, crate::pagetable::PageTableConfig::Htab(_)) {
+        // A full HTAB group evicts a translation the range table still maps: the range
+        // TLB would go on translating a page the table dropped (its restore path and
+        // the ranges would have to agree; not modelled).
+        e.push((
+            "page_table.kind".into(),
+            "the hashed page table (htab) evicts translations its ranges still cover: os.rmm is not supported with it".into(),
+        ));
+    }
     if cfg.os.direct_segment.is_some() {
         e.push((
             "os.rmm".into(),

@@ -168,6 +168,7 @@ impl<O: Organisation> Tlbs<O> {
 mod tests {
     use super::*;
     use crate::config::{TlbConfig, TlbFill, TlbKind};
+    use crate::tlb::DATA;
 
     fn rtlb(n: u32) -> RangeTlb {
         let cfg = TlbConfig {
@@ -194,6 +195,52 @@ mod tests {
             frame,
             pages,
         }
+    }
+
+    /// The hierarchy with a range TLB beside its last level (L1, L2 set-associative, the
+    /// range TLB at level 3, latency 0). A walk of page 5 without a range fills L1 and
+    /// L2 and not the range TLB; a walk of page 100 with range [100, 164) fills all
+    /// three; page 130 then misses L1 and L2 and hits the range TLB at frame base + 30
+    /// pages, costing L1 + L2 latency (1 + 2, the range TLB adds 0), and is filled into
+    /// L1 only (L2 fills stay 2); its repeat hits L1.
+    #[test]
+    fn a_range_hit_fills_the_levels_above_the_one_it_sits_beside() {
+        let mk = |name: &str, level, latency, org| TlbConfig {
+            name: name.into(),
+            level,
+            kind: TlbKind::Unified,
+            entries: 4,
+            ways: 4,
+            page_sizes: vec![PageSize::Size4K],
+            latency,
+            replacement: Default::default(),
+            fill: TlbFill::Miss,
+            organisation: org,
+            coalesce: None,
+        };
+        let cfgs = [
+            mk("l1", 1, 1, TlbOrganisation::SetAssociative),
+            mk("l2", 2, 2, TlbOrganisation::SetAssociative),
+            mk("r", 3, 0, TlbOrganisation::Range),
+        ];
+        let mut t = Tlbs::new(&cfgs, 0);
+        assert!(t.has_ranges());
+        let va = |p: u64| crate::addr::VirtAddr(p << 12);
+        let pa = |f: u64| crate::addr::PhysAddr(f << 12);
+        let size = PageSize::Size4K;
+        t.complete(DATA, 1, va(5), pa(9), size, 3);
+        t.set_range(range(1, 100, 64, 0x40_0000));
+        t.complete(DATA, 1, va(100), pa(0x400), size, 3);
+        let fills = |t: &Tlbs| t.stats().iter().map(|s| s.fills).collect::<Vec<_>>();
+        assert_eq!(fills(&t), [2, 2, 1]);
+        let mut cycles = 0;
+        let h = t.lookup(DATA, 1, va(130), &mut cycles).unwrap();
+        assert_eq!((h.level, h.frame.0, cycles), (2, 0x40_0000 + 30 * 4096, 3));
+        t.complete(DATA, 1, va(130), h.frame, size, h.level);
+        assert_eq!(fills(&t), [3, 2, 1]);
+        assert_eq!(t.range_hits(), 1);
+        let h = t.lookup(DATA, 1, va(130), &mut cycles).unwrap();
+        assert_eq!(h.level, 0);
     }
 
     /// Every page of a range hits at base frame + its distance; the page past it and

@@ -111,6 +111,12 @@ const ROWS: &[Row] = &[
         stderr: &["c.toml:3: os.rmm.eager_paging", "needs eager paging"],
     },
     Row {
+        name: "eager paging with a hashed table that evicts",
+        files: &[("c.toml", "extends = \"skylake-htab\"\n[os.rmm]\n")],
+        args: SHOW,
+        stderr: &["page_table.kind", "evicts translations its ranges still cover"],
+    },
+    Row {
         name: "eager paging on a virtualized machine",
         files: &[("c.toml", "extends = \"skylake-vm\"\n[os.rmm]\n")],
         args: SHOW,
