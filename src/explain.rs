@@ -409,7 +409,28 @@ impl Job<'_> {
                             }
                         );
                     }
+                    // The lookup's memory reads (a POM-TLB's set lines), recorded just
+                    // before it: the probe waits for the slowest.
+                    let first = (ev[..i].iter())
+                        .rposition(|e| !matches!(e, Event::TlbRead { .. }))
+                        .map_or(0, |k| k + 1);
+                    for r in &ev[first..i] {
+                        let Event::TlbRead {
+                            paddr,
+                            served_by,
+                            cycles,
+                        } = r
+                        else {
+                            continue;
+                        };
+                        let (name, _) = &mem[(*served_by).min(mem.len() - 1)];
+                        let _ = writeln!(
+                            o,
+                            "    POM-TLB set line read at {paddr:#x}: {name} {cycles} cycles"
+                        );
+                    }
                 }
+                Event::TlbRead { .. } => {}
                 Event::Wait { cycles } => {
                     let _ = writeln!(o, "  Waiting for a free walker: {cycles} cycles");
                 }

@@ -272,6 +272,11 @@ impl ConfigSource {
         Ok(())
     }
 
+    /// The (overridden) tree, for a rewrite before decoding (`config/pom_tlb.rs`).
+    pub fn tree_mut(&mut self) -> &mut toml::Table {
+        &mut self.value
+    }
+
     /// Decode the (overridden) tree into `T`.
     ///
     /// Unknown keys, type errors, missing fields and bad enum tags become a

@@ -49,6 +49,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     ("skylake-ds", include_str!("../configs/skylake-ds.toml")),
     ("skylake-colt", include_str!("../configs/skylake-colt.toml")),
+    ("skylake-pom", include_str!("../configs/skylake-pom.toml")),
     ("skylake-rmm", include_str!("../configs/skylake-rmm.toml")),
 ];
 
@@ -98,6 +99,8 @@ pub fn load_system(
     for o in sets {
         src.apply_override(o)?;
     }
+    // `[pom_tlb]` becomes its `[[tlb]]` structures.
+    crate::config::pom_tlb::expand(src.tree_mut()).map_err(|(p, m)| src.error_at(&p, m))?;
     let value = src.decode()?;
     Ok((value, src))
 }

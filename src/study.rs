@@ -39,11 +39,23 @@ pub struct Variant {
     /// such as the core count, which lives in the system config), after the system's.
     #[serde(default)]
     pub system_set: Vec<String>,
+    /// Systems only: a run this system refuses (a direct segment that finds no
+    /// contiguous memory under fragmentation: a limit of the design, not a mistake in
+    /// the spec) becomes a row with empty cells and the reason in a `refused` column,
+    /// and draws no bar, instead of stopping the study. Config errors still stop it.
+    #[serde(default)]
+    pub may_refuse: bool,
 }
 
 /// Metric name, axis label, and where it lives in the run's JSON (`stats.total`).
 pub const METRICS: &[(&str, &str, &str)] = &[
     ("walks", "page walks", "/walks/walks"),
+    ("walks_pki", "page walks per 1000 instructions", ""),
+    (
+        "stlb_mpki",
+        "level-2 TLB (STLB) misses per 1000 instructions",
+        "/tlb_levels/1/mpki",
+    ),
     (
         "reads_per_walk",
         "page-table cache-line reads per walk",
@@ -249,6 +261,7 @@ fn metric(r: &RunReport, name: &str) -> Result<f64, String> {
             let s = &t.shootdown;
             s.remote_cycles as f64 / s.shootdowns.max(1) as f64
         }
+        "walks_pki" => t.walks.walks as f64 * 1000.0 / t.instructions.max(1) as f64,
         "dram_reads_per_walk" => {
             if t.walks.walks == 0 {
                 0.0
@@ -295,6 +308,12 @@ pub fn run_study(
                 crate::loader::hint(m, known.iter().copied())
             ));
         }
+    }
+    if let Some(w) = spec.workload.iter().position(|w| w.may_refuse) {
+        return Err(format!(
+            "{}: workload[{w}].may_refuse: only a system may refuse its runs",
+            spec_path.display()
+        ));
     }
     let dir = spec_path.parent().unwrap_or(Path::new("")).to_path_buf();
     let out: PathBuf = out.map(Path::to_path_buf).unwrap_or_else(|| dir.clone());
@@ -368,6 +387,10 @@ pub fn run_study(
     let interrupted = crate::progress::stop_requested();
     let mut header = vec!["system".to_string(), "workload".to_string()];
     header.extend(spec.metrics.iter().cloned());
+    let refusals = spec.system.iter().any(|s| s.may_refuse);
+    if refusals {
+        header.push("refused".into());
+    }
     let mut lines: Vec<Vec<String>> = Vec::new();
     let mut table =
         vec![vec![f64::NAN; spec.system.len()]; spec.workload.len() * spec.metrics.len()];
@@ -376,18 +399,29 @@ pub fn run_study(
             assert!(interrupted, "every pair ran");
             continue;
         };
-        let r = r.map_err(|e| {
-            format!(
-                "system `{}` x workload `{}`: {e}",
-                spec.system[s].name, spec.workload[w].name
-            )
-        })?;
         let mut line = vec![spec.system[s].name.clone(), spec.workload[w].name.clone()];
-        for (k, m) in spec.metrics.iter().enumerate() {
-            let v = metric(&r, m)?;
-            // Display of f64: the shortest text that reads back as the same value.
-            line.push(format!("{v}"));
-            table[k * spec.workload.len() + w][s] = v;
+        match r {
+            Err(e) if spec.system[s].may_refuse => {
+                line.extend(spec.metrics.iter().map(|_| String::new()));
+                line.push(e);
+            }
+            Err(e) => {
+                return Err(format!(
+                    "system `{}` x workload `{}`: {e}",
+                    spec.system[s].name, spec.workload[w].name
+                ))
+            }
+            Ok(r) => {
+                for (k, m) in spec.metrics.iter().enumerate() {
+                    let v = metric(&r, m)?;
+                    // Display of f64: the shortest text that reads back as the same value.
+                    line.push(format!("{v}"));
+                    table[k * spec.workload.len() + w][s] = v;
+                }
+                if refusals {
+                    line.push(String::new());
+                }
+            }
         }
         lines.push(line);
     }

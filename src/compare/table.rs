@@ -246,9 +246,9 @@ pub fn metrics(r: &RunReport) -> Vec<Metric> {
 }
 
 /// The reach-extending designs' figures (issue 19), only in runs that have them: the
-/// share of accesses a direct segment served, RMM's range TLB hits and range walks, and
-/// per coalescing TLB the pages a fill covered on average and the pages its entries
-/// cover at the end (its reach).
+/// share of accesses a direct segment served, RMM's range TLB hits and range walks, per
+/// coalescing TLB the pages a fill covered on average and the pages its entries cover at
+/// the end (its reach), and a POM-TLB's cost per lookup and share of reads from DRAM.
 fn reach_metrics(t: &Value, out: &mut Vec<Metric>) {
     let m = |key: String, label: String, value, integer| Metric {
         key,
@@ -294,6 +294,26 @@ fn reach_metrics(t: &Value, out: &mut Vec<Metric>) {
             format!("{name} (coalesced): pages its entries cover at the end"),
             c["pages_held"].as_f64(),
             true,
+        ));
+    }
+    // A POM-TLB (its hits and misses are rows of the TLB table): its reads and what
+    // they cost a lookup, and the share of them DRAM served.
+    if let Some(tm) = t.get("tlb_memory").filter(|d| d.is_object()) {
+        let reads = tm["reads"].as_f64();
+        let dram =
+            (tm["served_by"].as_array().and_then(|l| l.last())).and_then(|l| l["reads"].as_f64());
+        out.push(m(
+            "tlb_memory.cycles_per_lookup".into(),
+            "POM-TLB: cycles per lookup (its line reads)".into(),
+            tm["mean_cycles_per_lookup"].as_f64(),
+            false,
+        ));
+        out.push(m(
+            "tlb_memory.dram_share".into(),
+            "POM-TLB: share of its reads from DRAM".into(),
+            dram.zip(reads)
+                .map(|(d, r)| if r > 0.0 { d / r } else { 0.0 }),
+            false,
         ));
     }
 }

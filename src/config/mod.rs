@@ -19,6 +19,7 @@
 //! * `os.rs`: `[os]` with its huge pages, paging and scheduling ([`OsConfig`]);
 //!   `direct_segment.rs`: `[os.direct_segment]` ([`DirectSegmentConfig`]); `rmm.rs`:
 //!   `[os.rmm]` ([`RmmConfig`]);
+//! * `pom_tlb.rs`: `[pom_tlb]`, rewritten into `[[tlb]]` structures before decoding;
 //! * `virt.rs`: `[virt]`, the hypervisor and host table of a virtualized machine
 //!   ([`VirtConfig`]);
 //! * `[page_table]` belongs to the page-table designs: [`PageTableConfig`] lives in
@@ -37,6 +38,7 @@ mod direct_segment;
 mod machine;
 mod memory;
 mod os;
+pub mod pom_tlb;
 mod rmm;
 mod tlb;
 mod virt;
@@ -232,6 +234,14 @@ impl SystemConfig {
         e.extend(direct_segment::problems(self));
         // Spans sections: eager paging and range TLBs (empty without either).
         e.extend(rmm::problems(self));
+        // Spans sections: a POM-TLB's memory against `os.phys_mem`, `[virt]`.
+        let virt = self.virt.is_some();
+        e.extend(tlb::memory_problems(
+            &self.tlb,
+            self.os.phys_mem.0,
+            self.sim.cores,
+            virt,
+        ));
         e
     }
 

@@ -94,11 +94,27 @@ pub enum TlbOrganisation {
     /// pages, indexed by the page number without its low log2(`coalesce`) bits (CoLT-SA,
     /// `tlb/coalesced.rs`).
     Coalesced,
+    /// A part-of-memory TLB (POM-TLB, Ryoo et al., ISCA 2017, `tlb/pom.rs`): `entries /
+    /// ways` sets of [`POM_ENTRY_BYTES`]-byte entries in physical memory reserved at
+    /// boot, each probe reading its set's line through the data caches.
+    Pom,
     /// Fully associative entries that each cover a range of contiguous pages mapped to
     /// contiguous frames, any length (Redundant Memory Mappings' range TLB,
     /// `tlb/range.rs`); filled only from the range table's walk.
     Range,
 }
+
+/// Bytes of one POM-TLB entry in memory: 16 (Ryoo, Gulur, Song and John, "Rethinking TLB
+/// Designs in Virtualized Environments: A Very Large Part-of-Memory TLB", ISCA 2017:
+/// VPN, PPN, valid and attribute bits, ASID and VM ID in 16 bytes; four of them, one
+/// set, in a 64-byte burst; as read in a summary of the paper, see `docs/REACH.md`).
+/// The Victima artifact's POM-TLB uses 16 bytes as well (`tlb.cc`, set address
+/// `base + set x ways x 16`).
+pub const POM_ENTRY_BYTES: u64 = 16;
+
+/// The line a POM-TLB probe reads (the paper's 64-byte burst): a set's entries must fit
+/// in one, so `ways x 16` divides 64.
+pub const POM_LINE_BYTES: u64 = 64;
 
 impl TlbOrganisation {
     pub fn is_default(&self) -> bool {
@@ -111,6 +127,40 @@ impl TlbOrganisation {
             TlbOrganisation::SetAssociative => {
                 let entries = super::Capacity::Entries(t.entries.into());
                 super::check_geometry(errs, path, entries, t.ways, t.replacement);
+                if t.coalesce.is_some() {
+                    errs.push((
+                        format!("{path}.coalesce"),
+                        "only a coalesced TLB coalesces pages (organisation = \"coalesced\")"
+                            .into(),
+                    ));
+                }
+            }
+            TlbOrganisation::Pom => {
+                let entries = super::Capacity::Entries(t.entries.into());
+                super::check_geometry(errs, path, entries, t.ways, t.replacement);
+                let set = t.ways as u64 * POM_ENTRY_BYTES;
+                if t.ways > 0 && (set > POM_LINE_BYTES || POM_LINE_BYTES % set != 0) {
+                    errs.push((
+                        format!("{path}.ways"),
+                        format!(
+                            "a POM-TLB set ({} ways of {POM_ENTRY_BYTES} bytes) must fit in \
+                             one {POM_LINE_BYTES}-byte line: 1, 2 or 4 ways",
+                            t.ways
+                        ),
+                    ));
+                }
+                if t.level == 1 {
+                    errs.push((
+                        format!("{path}.organisation"),
+                        "a POM-TLB is probed after the SRAM TLBs miss: it cannot be level 1".into(),
+                    ));
+                }
+                if t.fill == TlbFill::Victim {
+                    errs.push((
+                        format!("{path}.fill"),
+                        "a POM-TLB is filled after a walk (fill = \"miss\")".into(),
+                    ));
+                }
                 if t.coalesce.is_some() {
                     errs.push((
                         format!("{path}.coalesce"),
@@ -167,10 +217,29 @@ impl TlbOrganisation {
     /// Most pages one entry of structure `t` covers (1: page entries).
     pub fn pages_per_entry(&self, t: &TlbConfig) -> u32 {
         match self {
-            TlbOrganisation::SetAssociative | TlbOrganisation::Range => 1,
+            TlbOrganisation::SetAssociative | TlbOrganisation::Pom | TlbOrganisation::Range => 1,
             TlbOrganisation::Coalesced => t.coalesce.unwrap_or(DEFAULT_COALESCE),
         }
     }
+
+    /// Bytes of simulated physical memory structure `t` keeps its entries in, per core
+    /// (0: held in SRAM).
+    pub fn memory_bytes(&self, t: &TlbConfig) -> u64 {
+        match self {
+            TlbOrganisation::Pom => t.entries as u64 * POM_ENTRY_BYTES,
+            _ => 0,
+        }
+    }
+}
+
+/// Physical memory the TLB structures of `tlbs` keep their entries in, for `cores`
+/// cores (each core has its own: the TLBs are per core), rounded up to whole 4 KiB
+/// frames: reserved at the top of physical memory at boot, never given to the OS.
+pub fn tlb_memory_bytes(tlbs: &[TlbConfig], cores: u32) -> u64 {
+    let per_core: u64 = (tlbs.iter()).map(|t| t.organisation.memory_bytes(t)).sum();
+    (per_core.saturating_mul(cores.max(1) as u64))
+        .checked_next_multiple_of(4096)
+        .unwrap_or(u64::MAX)
 }
 
 impl TlbConfig {
@@ -284,6 +353,57 @@ pub(super) fn structure_problems(tlbs: &[TlbConfig]) -> Vec<(String, String)> {
                 ),
             ));
         }
+    }
+    e
+}
+
+/// Problems of structures that keep their entries in memory (POM-TLB), against the rest
+/// of the machine: the memory they reserve must leave at least half of `phys_mem` to
+/// the OS (blamed on the first such structure's `entries`); they sit at one level only
+/// (the core prices that level's reads as one parallel group); not on a virtualized
+/// machine (its entries would live in host memory, which is not modelled; blamed on
+/// `virt`).
+pub(super) fn memory_problems(
+    tlbs: &[TlbConfig],
+    phys_mem: u64,
+    cores: u32,
+    virt: bool,
+) -> Vec<(String, String)> {
+    let mut e = Vec::new();
+    let mem: Vec<usize> = (0..tlbs.len())
+        .filter(|&i| tlbs[i].organisation.memory_bytes(&tlbs[i]) > 0)
+        .collect();
+    let Some(&first) = mem.first() else {
+        return e;
+    };
+    let reserved = tlb_memory_bytes(tlbs, cores);
+    if reserved > phys_mem / 2 {
+        e.push((
+            format!("tlb[{first}].entries"),
+            format!(
+                "the POM-TLBs take {reserved} bytes of physical memory ({} core(s) x \
+                 entries x {POM_ENTRY_BYTES} bytes), more than half of os.phys_mem ({phys_mem})",
+                cores.max(1)
+            ),
+        ));
+    }
+    if let Some(&j) = mem.iter().find(|&&j| tlbs[j].level != tlbs[first].level) {
+        e.push((
+            format!("tlb[{j}].level"),
+            format!(
+                "every POM-TLB structure must be at one level (tlb[{first}] is at level {})",
+                tlbs[first].level
+            ),
+        ));
+    }
+    if virt {
+        e.push((
+            "virt".into(),
+            format!(
+                "a POM-TLB (tlb[{first}]) is not supported on a virtualized machine: its \
+                 entries would live in host memory"
+            ),
+        ));
     }
     e
 }

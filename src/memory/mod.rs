@@ -18,6 +18,8 @@ pub struct CacheStats {
     pub name: String,
     /// Core that owns the instance, or none for a shared one.
     pub core: Option<u32>,
+    /// Translation reads: PTE reads of walks and, with a POM-TLB, its set-line reads
+    /// ([`MemorySystem::read_translation`]; `tlb_memory` in the report tells them apart).
     pub pte_hits: u64,
     pub pte_misses: u64,
     pub data_hits: u64,
@@ -108,10 +110,28 @@ impl MemorySystem {
     /// [`MemorySystem::level_names`]). Inlined, so callers that drop the index pay nothing.
     #[inline(always)]
     pub fn read_from(&mut self, core: usize, paddr: PhysAddr, is_pte: bool) -> (u32, usize) {
+        let (lat, depth) = self.read_line(core, paddr, is_pte);
+        if depth == self.route[core].len() {
+            self.dram_pte_reads[core] += is_pte as u64;
+        }
+        (lat, depth)
+    }
+
+    /// A read of translation data that is not a PTE (a POM-TLB's set line): counted in
+    /// the caches as a PTE read (`pte_*`: translation reads), not in
+    /// [`MemorySystem::dram_pte_reads`] (PTE reads of walks only). Returns what
+    /// [`MemorySystem::read_from`] does.
+    #[inline(always)]
+    pub fn read_translation(&mut self, core: usize, paddr: PhysAddr) -> (u32, usize) {
+        self.read_line(core, paddr, true)
+    }
+
+    /// [`MemorySystem::read_from`] without the DRAM counter.
+    #[inline(always)]
+    fn read_line(&mut self, core: usize, paddr: PhysAddr, is_pte: bool) -> (u32, usize) {
         let paddr = paddr.0;
         let route = &self.route[core];
         let Some(&first) = route.first() else {
-            self.dram_pte_reads[core] += is_pte as u64;
             return (self.dram_latency, 0);
         };
         let c0 = &mut self.caches[first];
@@ -147,7 +167,6 @@ impl MemorySystem {
                 return (c.latency, depth);
             }
         }
-        self.dram_pte_reads[core] += is_pte as u64;
         (self.dram_latency, route.len())
     }
 

@@ -145,11 +145,21 @@ pub struct Os {
     segments: Vec<(u16, direct_segment::Segment)>,
     /// Eager paging and range tables (`[os.rmm]`; `None`: demand paging only).
     rmm: Option<Box<rmm::Rmm>>,
+    /// Bytes at the top of physical memory kept from the allocator ([`Os::with_reserved`]).
+    reserved: u64,
 }
 
 impl Os {
     pub fn new(cfg: &OsConfig, seed: u64) -> Os {
-        let mut frames = FrameAllocator::new(cfg.phys_mem.0, cfg.frame_alloc, seed);
+        Os::with_reserved(cfg, seed, 0)
+    }
+
+    /// As [`Os::new`], the top `reserved` bytes of physical memory (whole frames, taken
+    /// at boot for TLB structures held in memory: a POM-TLB) never given out: the
+    /// frame allocator manages only what lies below them.
+    pub fn with_reserved(cfg: &OsConfig, seed: u64, reserved: u64) -> Os {
+        let managed = (cfg.phys_mem.0 & !0xfff).saturating_sub(reserved);
+        let mut frames = FrameAllocator::new(managed, cfg.frame_alloc, seed);
         let pinned_frames = if cfg.fragmentation > 0.0 {
             frames.fragment(cfg.fragmentation, crate::util::splitmix64(seed ^ 0xf4a9))
         } else {
@@ -180,6 +190,7 @@ impl Os {
             rmm: (cfg.rmm.as_ref())
                 .filter(|r| r.eager_paging)
                 .map(|_| Box::default()),
+            reserved,
         }
     }
 
@@ -230,6 +241,7 @@ impl Os {
             free_1g_blocks: at(18),
             unusable_2m: f.unusable[9],
             unusable_1g: f.unusable[18],
+            reserved_bytes: self.reserved,
         }
     }
 

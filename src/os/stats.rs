@@ -249,6 +249,14 @@ pub struct PhysReport {
     /// Gorman's unusable-free-space index for a 2M and a 1G allocation.
     pub unusable_2m: f64,
     pub unusable_1g: f64,
+    /// Bytes at the top of physical memory reserved at boot for TLB entries held in
+    /// memory (POM-TLB), outside `total_bytes` (the OS's); absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reserved_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl PhysReport {
@@ -275,6 +283,7 @@ impl PhysReport {
             free_1g_blocks: b1g,
             unusable_2m: unusable(b2m << 21),
             unusable_1g: unusable(b1g << 30),
+            reserved_bytes: add(|r| r.reserved_bytes),
         }
     }
 }

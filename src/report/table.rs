@@ -221,6 +221,20 @@ impl RunReport {
             self.stats.total.rmm.as_ref(),
             self.stats.rmm.as_ref(),
         );
+        if let Some(m) = &self.stats.total.tlb_memory {
+            let by: Vec<String> = (m.served_by.iter())
+                .map(|s| format!("{} {}", s.level, s.reads))
+                .collect();
+            let _ = writeln!(
+                o,
+                "  TLB memory reads (POM-TLB): {} in {} lookups ({}), {} cycles ({:.1}/lookup, in the TLB cycles)",
+                m.reads,
+                m.lookups,
+                by.join(", "),
+                m.cycles,
+                m.mean_cycles_per_lookup
+            );
+        }
         self.design_section(&mut o, walk_caches_used);
         self.virt_section(&mut o);
         self.os_section(&mut o);

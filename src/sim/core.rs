@@ -65,6 +65,16 @@ pub struct CoreCounters {
     pub direct_segment_hits: u64,
     /// Their translation cycles (in `translation.tlb`; the L1 TLB probe's latency each).
     pub direct_segment_cycles: u64,
+    /// Memory reads of TLB probes (a POM-TLB's set lines) by where they were served:
+    /// index i is the i-th level of the core's memory route (nearest first), the one
+    /// after the last cache is DRAM (a route of more than 7 caches counts its deeper
+    /// levels and DRAM in the last slot).
+    pub tlb_memory_reads: [u64; TLB_READ_LEVELS],
+    /// Their cycles: per lookup the slowest of its reads (a level's structures are
+    /// probed in parallel), part of `translation.tlb`.
+    pub tlb_memory_cycles: u64,
+    /// Lookups that read memory (each probes every memory-held structure of its level).
+    pub tlb_memory_lookups: u64,
     /// Range-table walks (RMM, `os.rmm`: one after each page walk when a range TLB
     /// exists), the node lines they read and those reads' latency. In the background
     /// of the page walk (Karakostas et al., ISCA 2015): not part of any access's
@@ -75,6 +85,9 @@ pub struct CoreCounters {
     /// Of `range_walks`, those that found a range (and filled the range TLB with it).
     pub range_walk_hits: u64,
 }
+
+/// Slots of [`CoreCounters::tlb_memory_reads`].
+pub const TLB_READ_LEVELS: usize = 8;
 
 /// A hardware walker: busy until a clock, and whether its walk still runs in the
 /// background (the core has not waited for it yet).
@@ -102,6 +115,9 @@ pub(super) struct Timing {
     /// Eager paging is on (`os.rmm`): translations entering the TLBs below level 1
     /// mark their page touched, for eager paging's memory overhead.
     pub(super) eager: bool,
+    /// Some TLB structure's probes read memory (a POM-TLB): after each lookup the core
+    /// prices those reads through the caches and DRAM. Off, this one predicted branch.
+    pub(super) tlb_reads_memory: bool,
 }
 
 /// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
@@ -389,6 +405,9 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     }
     let mut tlb_cycles = 0u64;
     let hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
+    if t.tlb_reads_memory {
+        tlb_cycles += super::reach::price_tlb_reads(core, &mut sh.mem, rec);
+    }
     let l1_hidden = if t.l1_overlapped {
         (core.tlbs.level_latency(0, side) as u64).min(tlb_cycles)
     } else {
@@ -445,13 +464,13 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
             let (tr, end) = translate_miss(core, miss, pt, sh, t, rec)?;
             if core.tlbs.coalesce() > 1 {
                 // The run of pages a coalescing TLB takes with this fill.
-                let run = coalesce_run(core, pt, sh, va, tr);
+                let run = super::reach::coalesce_run(core, pt, sh, va, tr);
                 core.tlbs.set_run(run);
             }
             if core.tlbs.has_ranges() {
                 // The range walk behind the page walk (RMM); a range found fills the
                 // range TLB with this access's fill.
-                range_walk(core, pt, sh, va);
+                super::reach::range_walk(core, pt, sh, va);
             }
             (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
         }
@@ -540,7 +559,7 @@ fn segment_access<PT: PageTable, R: Recorder>(
 /// What a TLB entry for `va` must hold now: the page table's translation, or on a
 /// virtualized machine the guest's composed with the host's (the smaller page, at its
 /// host-physical base). Off the hot path: stale-hit checks and test builds.
-fn full_translation<PT: PageTable>(
+pub(super) fn full_translation<PT: PageTable>(
     pt: &PT,
     sh: &Shared,
     asid: u16,
@@ -558,69 +577,6 @@ fn full_translation<PT: PageTable>(
         frame: crate::addr::PhysAddr(hpa & !(size.bytes() - 1)),
         size,
     })
-}
-
-/// The run around walked page `va` (translation `tr`) that a coalescing TLB holds in one
-/// entry (CoLT, MICRO 2012): the neighbours inside its aligned group of
-/// `Tlbs::coalesce()` pages (within one PTE cache line) mapped now, at the same page
-/// size, to frames contiguous with its own, with the same `mprotect` rights. Read from
-/// the table as the TLB would see it (`full_translation`: composed with the host's on a
-/// virtualized machine). Only runs when a structure coalesces; allocates nothing.
-#[inline(never)]
-fn coalesce_run<PT: PageTable>(
-    core: &Core,
-    pt: &PT,
-    sh: &Shared,
-    va: VirtAddr,
-    tr: Translation,
-) -> crate::tlb::Entry {
-    let asid = core.asid;
-    let os = &sh.os[super::vm_index(core.vm)];
-    let rights = os.rights(asid, va.0);
-    let vpn = va.0 >> tr.size.shift();
-    let n = core.tlbs.coalesce();
-    crate::tlb::run_around(asid, vpn, tr.frame.0, tr.size, n, |v| {
-        let t = full_translation(pt, sh, asid, VirtAddr(v))?;
-        (os.rights(asid, v) == rights).then_some((t.frame.0, t.size))
-    })
-}
-
-/// The range walk after the page walk of `va` (Redundant Memory Mappings, Karakostas et
-/// al., ISCA 2015): the range table's B-tree is searched "in the background" of the
-/// page walk, so its node reads go through the caches (they evict and are counted as
-/// page-table reads there) but their latency is counted apart
-/// (`counters.range_walk_cycles`) and delays nothing. A range covering `va` is handed
-/// to the range TLB's fill. Virtuoso charges such walks nothing at all either, but
-/// reads one slot per key compared (`mmu_range.cc`); here a line per distinct line.
-#[inline(never)]
-fn range_walk<PT: PageTable>(core: &mut Core, pt: &PT, sh: &mut Shared, va: VirtAddr) {
-    let os = &sh.os[super::vm_index(core.vm)];
-    let (id, mem) = (core.id, &mut sh.mem);
-    let (mut reads, mut cycles) = (0u64, 0u64);
-    let found = os.range_walk(core.asid, va.0, |pa| {
-        reads += 1;
-        cycles += mem.read(id, crate::addr::PhysAddr(pa), true) as u64;
-    });
-    let c = &mut core.counters;
-    c.range_walks += 1;
-    c.range_walk_reads += reads;
-    c.range_walk_cycles += cycles;
-    if let Some(r) = found {
-        c.range_walk_hits += 1;
-        // The table and the page table agree on every page of a range (`os/rmm.rs`).
-        debug_assert_eq!(
-            full_translation(pt, sh, core.asid, va).map(|t| t.frame.0),
-            Some((va.0 & !0xfff).wrapping_add(r.offset)),
-            "range table and page table disagree at {va:#x}"
-        );
-        core.tlbs.set_range(crate::tlb::Entry {
-            asid: core.asid,
-            size: crate::addr::PageSize::Size4K,
-            vpn: r.base >> 12,
-            frame: r.base.wrapping_add(r.offset),
-            pages: r.pages(),
-        });
-    }
 }
 
 /// A TLB miss as the lookup left it.

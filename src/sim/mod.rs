@@ -36,6 +36,7 @@ mod core;
 mod engine;
 mod nested;
 mod overflow;
+mod reach;
 pub mod record;
 mod sched;
 mod seen;
@@ -45,7 +46,7 @@ mod stats;
 pub mod topology;
 mod vcpu;
 
-pub use self::core::{CoreCounters, TranslationCycles};
+pub use self::core::{CoreCounters, TranslationCycles, TLB_READ_LEVELS};
 pub use sched::{ProcState, ProcessStats, Spawner};
 pub use stats::{CoreStats, RunStats, TimelinePoint};
 
@@ -154,12 +155,20 @@ impl<PT: PageTable> Simulator<PT> {
                 Process::new((asid, vm), i % n, None, source, sched::ProcState::Ready)
             })
             .collect();
-        let cores = (0..n)
+        // TLB entries held in memory: each core's at its own place in the region at the
+        // top of physical memory that the OS was built without (`guests`).
+        let reserved = crate::config::tlb_memory_bytes(&cfg.tlb, cfg.sim.cores);
+        let region = (cfg.os.phys_mem.0 & !0xfff) - reserved;
+        let cores: Vec<Core> = (0..n)
             .map(|i| {
                 let s = crate::util::splitmix64(seed.wrapping_add(i as u64));
-                Core::new(cfg, i, (n, n_tasks), s)
+                let mut c = Core::new(cfg, i, (n, n_tasks), s);
+                let per_core = c.tlbs.memory_bytes();
+                c.tlbs.place(region + i as u64 * per_core);
+                c
             })
             .collect();
+        let tlb_reads_memory = cores.iter().any(|c| c.tlbs.reads_memory());
         let mut sim = Simulator {
             cores,
             sh: Shared {
@@ -197,6 +206,7 @@ impl<PT: PageTable> Simulator<PT> {
                     .unwrap_or(u64::MAX),
                 direct_segment: cfg.os.direct_segment.is_some(),
                 eager: cfg.os.rmm.as_ref().is_some_and(|r| r.eager_paging),
+                tlb_reads_memory,
             },
             sched: Sched {
                 quantum: cfg.os.sched.quantum_cycles,
@@ -443,7 +453,13 @@ fn guests<PT: PageTable>(
     let mut oses: Vec<Os> = (0..vms)
         .map(|v| {
             let s = crate::util::splitmix64(seed ^ 0x05 ^ ((v as u64) << 40));
-            Os::new(&cfg.os, s)
+            // The top of physical memory holds the POM-TLBs' entries (none: 0); a
+            // virtualized machine has none (refused by the config).
+            Os::with_reserved(
+                &cfg.os,
+                s,
+                crate::config::tlb_memory_bytes(&cfg.tlb, cfg.sim.cores),
+            )
         })
         .collect();
     let vm_of_proc = move |i: usize| (i * vms / n_procs) as u16 + 1;

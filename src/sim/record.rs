@@ -32,6 +32,15 @@ pub enum Event {
         cycles: u64,
         hidden: u64,
     },
+    /// A TLB probe's memory read (a POM-TLB's set line at `paddr`), served by memory
+    /// level `served_by` (as [`Event::PteRead`]) in `cycles`. Recorded as the lookup's
+    /// reads are priced, just before its [`Event::Tlb`] (whose cycles include the
+    /// slowest of them).
+    TlbRead {
+        paddr: u64,
+        served_by: usize,
+        cycles: u32,
+    },
     /// Cycles waited for a free walker.
     Wait { cycles: u64 },
     /// One paging-structure cache probe: the cache's index in the walker (deepest level

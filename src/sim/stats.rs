@@ -57,6 +57,9 @@ pub struct CoreStats {
     /// Hits of the range TLB, when some structure holds ranges (RMM); the report then
     /// shows the range walks of `counters`.
     pub range_tlb_hits: Option<u64>,
+    /// Some TLB probe reads memory (a POM-TLB): the names of the core's memory levels,
+    /// nearest first, then DRAM, for `counters.tlb_memory_reads`.
+    pub tlb_memory: Option<Vec<String>>,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -137,6 +140,8 @@ impl<PT: PageTable> Simulator<PT> {
                     }),
                     direct_segment: self.timing.direct_segment,
                     range_tlb_hits: c.tlbs.has_ranges().then(|| c.tlbs.range_hits()),
+                    tlb_memory: (self.timing.tlb_reads_memory)
+                        .then(|| (mem.level_names(c.id).into_iter()).map(|l| l.0).collect()),
                 })
                 .collect(),
             caches: mem.stats(),

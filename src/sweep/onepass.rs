@@ -81,6 +81,8 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
         let one_set = match t.organisation {
             TlbOrganisation::SetAssociative => t.ways == t.entries,
             TlbOrganisation::Coalesced | TlbOrganisation::Range => false,
+            // Its probes read memory: hits and misses alone do not give its cost.
+            TlbOrganisation::Pom => false,
         };
         if !one_set {
             return Err(format!(

@@ -4,7 +4,7 @@
 //! branch and no call is dynamic. Adding an organisation: one variant, one arm of
 //! `each!` and of `build`.
 
-use super::{Coalesced, Entry, MemReads, Organisation, RangeTlb, SetAssociative, TlbStats};
+use super::{Coalesced, Entry, MemReads, Organisation, Pom, RangeTlb, SetAssociative, TlbStats};
 use crate::addr::PageSize;
 use crate::config::{TlbConfig, TlbOrganisation};
 
@@ -13,6 +13,7 @@ use crate::config::{TlbConfig, TlbOrganisation};
 pub enum AnyOrganisation {
     SetAssociative(SetAssociative),
     Coalesced(Coalesced),
+    Pom(Pom),
     Range(RangeTlb),
 }
 
@@ -22,6 +23,7 @@ macro_rules! each {
         match $any {
             AnyOrganisation::SetAssociative($o) => $body,
             AnyOrganisation::Coalesced($o) => $body,
+            AnyOrganisation::Pom($o) => $body,
             AnyOrganisation::Range($o) => $body,
         }
     };
@@ -36,6 +38,7 @@ impl Organisation for AnyOrganisation {
             TlbOrganisation::Coalesced => {
                 Coalesced::build(cfg, seed).map(AnyOrganisation::Coalesced)
             }
+            TlbOrganisation::Pom => Pom::build(cfg, seed).map(AnyOrganisation::Pom),
             TlbOrganisation::Range => RangeTlb::build(cfg, seed).map(AnyOrganisation::Range),
         }
     }
@@ -52,6 +55,15 @@ impl Organisation for AnyOrganisation {
     #[inline(always)]
     fn repeats_hit_silently(&self) -> bool {
         each!(self, o => o.repeats_hit_silently())
+    }
+    fn reads_memory(&self) -> bool {
+        each!(self, o => o.reads_memory())
+    }
+    fn memory_bytes(&self) -> u64 {
+        each!(self, o => o.memory_bytes())
+    }
+    fn place(&mut self, base: u64) {
+        each!(self, o => o.place(base))
     }
     #[inline(always)]
     fn pages_per_entry(&self) -> u64 {

@@ -34,12 +34,15 @@
 
 mod any;
 mod coalesced;
+mod invalidate;
 mod mem_reads;
+mod pom;
 mod range;
 mod set_associative;
 pub use any::AnyOrganisation;
 pub use coalesced::{run_around, Coalesced, CoalescedStats};
 pub use mem_reads::MemReads;
+pub use pom::Pom;
 pub use range::RangeTlb;
 pub use set_associative::SetAssociative;
 
@@ -120,6 +123,26 @@ pub trait Organisation: Sized {
     fn repeats_hit_silently(&self) -> bool {
         true
     }
+
+    /// Whether a probe may push memory reads to [`MemReads`] (a POM-TLB's set line):
+    /// the core prices them only in runs where some structure says so.
+    #[inline(always)]
+    fn reads_memory(&self) -> bool {
+        false
+    }
+
+    /// Bytes of simulated physical memory the entries occupy (0: held in SRAM). The
+    /// machine reserves them at boot and gives the structure its address
+    /// ([`Organisation::place`]).
+    #[inline(always)]
+    fn memory_bytes(&self) -> u64 {
+        0
+    }
+
+    /// The entries start at physical address `base` (called once, when the machine is
+    /// built, for a structure with [`Organisation::memory_bytes`] above 0).
+    #[inline(always)]
+    fn place(&mut self, _base: u64) {}
 
     /// The most pages one entry covers when it is filled after a walk: above 1, the
     /// hierarchy fills this structure with the run of pages the miss path found around
@@ -347,6 +370,13 @@ impl<O: Organisation> Tlbs<O> {
         let coalesce = (structs.iter().map(|s| s.org.pages_per_entry()))
             .max()
             .unwrap_or(1);
+        // A probe that reads memory reads it whether or not its structure holds pages of
+        // that size yet (hardware cannot know): with such a structure every size is
+        // probed from the start (the skip stays exact: an empty size cannot hit).
+        let filled = match structs.iter().any(|s| s.org.reads_memory()) {
+            true => 0b111,
+            false => 0,
+        };
         Some(Tlbs {
             coalesce,
             run: None,
@@ -354,7 +384,7 @@ impl<O: Organisation> Tlbs<O> {
             range: None,
             structs,
             levels,
-            filled: 0,
+            filled,
             splinters: false,
             reads: MemReads::default(),
             memo: Memo {
@@ -387,6 +417,30 @@ impl<O: Organisation> Tlbs<O> {
 
     pub fn num_levels(&self) -> usize {
         self.levels.len()
+    }
+
+    /// Whether some structure's probes read memory ([`Organisation::reads_memory`]):
+    /// the core then prices [`Tlbs::take_memory_reads`] after each lookup.
+    pub fn reads_memory(&self) -> bool {
+        self.structs.iter().any(|s| s.org.reads_memory())
+    }
+
+    /// Bytes of physical memory the structures keep their entries in.
+    pub fn memory_bytes(&self) -> u64 {
+        self.structs.iter().map(|s| s.org.memory_bytes()).sum()
+    }
+
+    /// Lay the structures that keep entries in memory out from physical address
+    /// `base`, one after another in config order ([`Tlbs::memory_bytes`] in all).
+    pub fn place(&mut self, base: u64) {
+        let mut at = base;
+        for s in &mut self.structs {
+            let n = s.org.memory_bytes();
+            if n > 0 {
+                s.org.place(at);
+                at += n;
+            }
+        }
     }
 
     /// Hits at 0-based level `level`, both sides.
@@ -656,77 +710,6 @@ impl<O: Organisation> Tlbs<O> {
                 }
                 None => return,
             }
-        }
-    }
-
-    /// Remove the translation of `vaddr` (page of `size`) from every structure.
-    pub fn invalidate_page(&mut self, asid: u16, vaddr: VirtAddr, size: PageSize) {
-        if self.splinters && size != PageSize::Size4K {
-            let base = vaddr.align_down(size).0;
-            self.invalidate_range(asid, base, base + size.bytes());
-            return;
-        }
-        let vaddr = vaddr.0;
-        self.forget_memo();
-        for st in &mut self.structs {
-            if st.sizes.contains(size) {
-                st.org.invalidate_page(asid, vaddr, size);
-            }
-        }
-    }
-
-    /// Entries may translate part of a page (a virtualized machine's TLBs hold a guest
-    /// huge page as the host's smaller pages when the host maps it with them): an
-    /// invalidation of a huge page then removes every entry inside it.
-    pub fn set_splinters(&mut self) {
-        self.splinters = true;
-    }
-
-    /// Remove every entry of `asid` covering any byte of `[start, end)` from every
-    /// structure; returns how many went.
-    pub fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize {
-        self.forget_memo();
-        (self.structs.iter_mut())
-            .map(|st| st.org.invalidate_range(asid, start, end))
-            .sum()
-    }
-
-    /// [`Tlbs::flush_asid`], adding each removed entry's [`page_key`] to `out`.
-    pub fn flush_asid_into(
-        &mut self,
-        asid: u16,
-        out: &mut std::collections::HashSet<u64>,
-    ) -> usize {
-        self.forget_memo();
-        let mut n = 0;
-        for st in &mut self.structs {
-            n += st.org.invalidate_spaces(&|a| a == asid, &mut |k| {
-                out.insert(k);
-            });
-        }
-        n
-    }
-
-    /// Remove every entry of address space `asid` (its id is given to another, or its
-    /// translations changed); returns how many went.
-    pub fn flush_asid(&mut self, asid: u16) -> usize {
-        self.flush_spaces(&|a| a == asid)
-    }
-
-    /// Remove every entry of the address spaces `which` accepts (a VM's, in one pass
-    /// over each structure); returns how many went.
-    pub fn flush_spaces(&mut self, which: &impl Fn(u16) -> bool) -> usize {
-        self.forget_memo();
-        (self.structs.iter_mut())
-            .map(|st| st.org.invalidate_spaces(which, &mut |_| {}))
-            .sum()
-    }
-
-    /// Remove every entry of every structure.
-    pub fn flush_all(&mut self) {
-        self.forget_memo();
-        for st in &mut self.structs {
-            st.org.flush();
         }
     }
 

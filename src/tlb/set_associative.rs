@@ -21,8 +21,9 @@ pub struct SetAssociative {
 }
 
 impl SetAssociative {
-    /// The array of `sets` x `ways`, holding pages of `sizes`.
-    fn new(cfg: &TlbConfig, seed: u64) -> SetAssociative {
+    /// The array of `sets` x `ways`, holding pages of `sizes` (whatever `cfg`'s
+    /// organisation: the POM-TLB keeps its entries in one, `pom.rs`).
+    pub(super) fn new(cfg: &TlbConfig, seed: u64) -> SetAssociative {
         SetAssociative {
             array: SetAssoc::new(
                 (cfg.entries / cfg.ways) as usize,
@@ -35,7 +36,7 @@ impl SetAssociative {
     }
 
     #[inline(always)]
-    fn set_of(&self, vpn: u64) -> usize {
+    pub(super) fn set_of(&self, vpn: u64) -> usize {
         (vpn & self.array.set_mask()) as usize
     }
 

@@ -213,6 +213,25 @@ fn coalescing_walks_allocate_nothing() {
     mixed_walks_allocate_nothing("skylake-colt");
 }
 
+/// The POM-TLB: its probes' reads are priced from a fixed-capacity list. Partitions of
+/// 1,024 entries, so both its hits and its misses (walks) run: uniform over 4,096 pages
+/// with about 1,600 + 1,024 of them in the TLBs, a third of the accesses or more walk.
+#[test]
+fn pom_tlb_lookups_allocate_nothing() {
+    let small = ["tlb.pom_4k.entries=1024", "tlb.pom_2m.entries=1024"];
+    for (advise, more) in [(false, None), (true, Some("os.huge_pages.policy=madvise"))] {
+        let sets: Vec<&str> = small.iter().copied().chain(more).collect();
+        let w = window("skylake-pom", (4096, advise), 100_000, 140_000, &sets);
+        assert!(w.accesses >= 35_000, "window of {}", w.accesses);
+        assert!(w.walks > 140_000 / 4, "{} walks", w.walks);
+        assert_eq!(
+            w.allocs, 0,
+            "{} allocations in {} accesses",
+            w.allocs, w.accesses
+        );
+    }
+}
+
 #[test]
 fn inverted_walks_allocate_nothing() {
     walks_allocate_nothing("skylake-inverted");

@@ -123,6 +123,31 @@ const ROWS: &[Row] = &[
         stderr: &["c.toml:2: os.rmm", "[virt]) is not supported"],
     },
     Row {
+        // The range TLB would come after the POM-TLB's level, probed after its memory
+        // read instead of beside the STLB: refused at the key that adds it.
+        name: "range TLB with a POM-TLB",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-pom\"\n[os.rmm]\nrange_tlb_entries = 32\n",
+        )],
+        args: SHOW,
+        stderr: &[
+            "c.toml:3: os.rmm.range_tlb_entries",
+            "a POM-TLB (tlb[7])",
+            "not supported",
+        ],
+    },
+    Row {
+        // The same from the other side: `[pom_tlb]` added to the RMM preset.
+        name: "POM-TLB added to a machine with a range TLB",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-rmm\"\n[pom_tlb]\nentries = 1024\n",
+        )],
+        args: SHOW,
+        stderr: &["os.rmm.range_tlb_entries", "a POM-TLB (tlb[7])", "not supported"],
+    },
+    Row {
         name: "sets not a power of two",
         files: &[("c.toml", one_tlb!("1", "48", "4", "[\"4K\"]"))],
         args: SHOW,

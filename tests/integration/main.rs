@@ -18,6 +18,7 @@ mod mva;
 mod names;
 mod os;
 mod plots;
+mod pom_tlb;
 mod procs;
 mod progress;
 mod randomized;

@@ -108,3 +108,53 @@ fn every_pair_runs_and_matches_a_single_run() {
     assert!(e.contains("acceses"), "{e}");
     assert!(!dir.join("o").exists());
 }
+
+/// A system marked `may_refuse` whose run is refused (a 4 GiB direct segment with 90% of
+/// the 2 MiB blocks pinned: no contiguous run that long) becomes a row with empty cells
+/// and the reason; the other rows keep their values and have an empty reason. Without
+/// the mark the same refusal stops the study, and a workload may not carry the mark.
+#[test]
+fn a_system_that_may_refuse_gets_a_row_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("w.toml"), "name = \"w\"\naccesses = 2000\nseed = 3\n[generator]\nkind = \"uniform\"\nfootprint = \"64MiB\"\n").unwrap();
+    let spec = |mark: &str, wmark: &str| {
+        format!(
+            "name = \"r\"\nmetrics = [\"walks\"]\n\
+             [[system]]\nname = \"base\"\nfile = \"skylake\"\n\
+             [[system]]\nname = \"ds\"\nfile = \"skylake-ds\"\n{mark}\n\
+             [[workload]]\nname = \"frag\"\nfile = \"w.toml\"\n{wmark}\
+             system_set = ['os.fragmentation=0.9']\n"
+        )
+    };
+    std::fs::write(dir.join("s.toml"), spec("may_refuse = true", "")).unwrap();
+    let csv = run_study(&dir.join("s.toml"), Some(&dir.join("o")), &|_, _| {}).unwrap();
+    let mut rd = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(
+        rd.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["system", "workload", "walks", "refused"]
+    );
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(&rows[0][0], "base");
+    assert!(rows[0][2].parse::<u64>().unwrap() > 0, "{:?}", rows[0]);
+    assert_eq!(&rows[0][3], "");
+    assert_eq!(&rows[1][0], "ds");
+    assert_eq!(&rows[1][2], "");
+    assert!(
+        rows[1][3].contains("os.direct_segment.len"),
+        "{:?}",
+        rows[1]
+    );
+    assert!(dir.join("o/walks.svg").exists());
+
+    std::fs::write(dir.join("s2.toml"), spec("", "")).unwrap();
+    let e = run_study(&dir.join("s2.toml"), Some(&dir.join("o2")), &|_, _| {}).unwrap_err();
+    assert!(
+        e.contains("system `ds` x workload `frag`") && e.contains("os.direct_segment.len"),
+        "{e}"
+    );
+    std::fs::write(dir.join("s3.toml"), spec("", "may_refuse = true\n")).unwrap();
+    let e = run_study(&dir.join("s3.toml"), Some(&dir.join("o3")), &|_, _| {}).unwrap_err();
+    assert!(e.contains("workload[0].may_refuse"), "{e}");
+}
