@@ -17,7 +17,8 @@
 //! * `walker.rs`: `[walker]` and its walk caches ([`WalkerConfig`], [`PscConfig`]);
 //! * `memory.rs`: `[memory]`, DRAM and the caches ([`MemoryConfig`], [`CacheConfig`]);
 //! * `os.rs`: `[os]` with its huge pages, paging and scheduling ([`OsConfig`]);
-//!   `direct_segment.rs`: `[os.direct_segment]` ([`DirectSegmentConfig`]);
+//!   `direct_segment.rs`: `[os.direct_segment]` ([`DirectSegmentConfig`]); `rmm.rs`:
+//!   `[os.rmm]` ([`RmmConfig`]);
 //! * `pom_tlb.rs`: `[pom_tlb]`, rewritten into `[[tlb]]` structures before decoding;
 //! * `virt.rs`: `[virt]`, the hypervisor and host table of a virtualized machine
 //!   ([`VirtConfig`]);
@@ -39,6 +40,7 @@ mod machine;
 mod memory;
 mod os;
 pub mod pom_tlb;
+mod rmm;
 mod tlb;
 mod victima;
 mod virt;
@@ -48,6 +50,7 @@ pub use direct_segment::DirectSegmentConfig;
 pub use machine::*;
 pub use memory::*;
 pub use os::*;
+pub use rmm::{RmmConfig, DEFAULT_RANGE_TLB_ENTRIES, RANGE_TLB_NAME};
 pub use tlb::*;
 pub use victima::{VictimaConfig, VictimaPredictor};
 pub use virt::*;
@@ -236,6 +239,8 @@ impl SystemConfig {
         // Spans sections: a direct segment against memory, processes, the page table's
         // reach, `[virt]` and page replacement (empty when there is none).
         e.extend(direct_segment::problems(self));
+        // Spans sections: eager paging and range TLBs (empty without either).
+        e.extend(rmm::problems(self));
         // Spans sections: a POM-TLB's memory against `os.phys_mem`, `[virt]`.
         let virt = self.virt.is_some();
         e.extend(tlb::memory_problems(
@@ -247,6 +252,16 @@ impl SystemConfig {
         // Spans sections: the cache level holding the blocks, and `[virt]`.
         e.extend(victima::problems(self));
         e
+    }
+
+    /// The TLB structures each core builds: `[[tlb]]`, and the range TLB `[os.rmm]`
+    /// adds after them (`os.rmm.range_tlb_entries`).
+    pub fn tlb_structures(&self) -> Vec<TlbConfig> {
+        let mut v = self.tlb.clone();
+        if let Some(t) = self.os.rmm.as_ref().and_then(|r| r.range_tlb(&self.tlb)) {
+            v.push(t);
+        }
+        v
     }
 
     /// The structures private to a core are built once per core: too many cores of too

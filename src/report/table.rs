@@ -216,6 +216,11 @@ impl RunReport {
                 d.tlb_lookups_avoided
             );
         }
+        super::rmm::summary(
+            &mut o,
+            self.stats.total.rmm.as_ref(),
+            self.stats.rmm.as_ref(),
+        );
         if let Some(m) = &self.stats.total.tlb_memory {
             let by: Vec<String> = (m.served_by.iter())
                 .map(|s| format!("{} {}", s.level, s.reads))

@@ -77,6 +77,15 @@ pub struct CoreCounters {
     pub tlb_memory_lookups: u64,
     /// Victima's probes, block hits and insertions (`victima.rs`; zero when off).
     pub victima: super::victima::VictimaCounters,
+    /// Range-table walks (RMM, `os.rmm`: one after each page walk when a range TLB
+    /// exists), the node lines they read and those reads' latency. In the background
+    /// of the page walk (Karakostas et al., ISCA 2015): not part of any access's
+    /// translation cycles, and not stalled on.
+    pub range_walks: u64,
+    pub range_walk_reads: u64,
+    pub range_walk_cycles: u64,
+    /// Of `range_walks`, those that found a range (and filled the range TLB with it).
+    pub range_walk_hits: u64,
 }
 
 /// Slots of [`CoreCounters::tlb_memory_reads`].
@@ -105,6 +114,9 @@ pub(super) struct Timing {
     /// Processes have direct segments (`os.direct_segment`): accesses check the
     /// core's segment registers first. Off, the check is this one predicted branch.
     pub(super) direct_segment: bool,
+    /// Eager paging is on (`os.rmm`): translations entering the TLBs below level 1
+    /// mark their page touched, for eager paging's memory overhead.
+    pub(super) eager: bool,
     /// Some TLB structure's probes read memory (a POM-TLB): after each lookup the core
     /// prices those reads through the caches and DRAM. Off, this one predicted branch.
     pub(super) tlb_reads_memory: bool,
@@ -223,7 +235,7 @@ impl Core {
         let vms = cfg.virt.as_ref().map_or(1, |v| v.vms.max(1) as usize);
         let host_rq = super::vcpu::host_runqueue(cfg, id);
         let mut walker = Walker::new(&cfg.walker.psc, seed);
-        let mut tlbs = Tlbs::new(&cfg.tlb, seed);
+        let mut tlbs = Tlbs::new(&cfg.tlb_structures(), seed);
         let victima = (cfg.victima.as_ref().filter(|v| v.enable)).map(|v| {
             // The blocks follow the TLBs' invalidations and take their evictions.
             tlbs.keep_dropped();
@@ -410,7 +422,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     let mut tlb_cycles = 0u64;
     let hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
     if t.tlb_reads_memory {
-        tlb_cycles += price_tlb_reads(core, &mut sh.mem, rec);
+        tlb_cycles += super::reach::price_tlb_reads(core, &mut sh.mem, rec);
     }
     let l1_hidden = if t.l1_overlapped {
         (core.tlbs.level_latency(0, side) as u64).min(tlb_cycles)
@@ -468,8 +480,13 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
             let (tr, end) = translate_miss(core, miss, pt, sh, t, rec)?;
             if core.tlbs.coalesce() > 1 {
                 // The run of pages a coalescing TLB takes with this fill.
-                let run = coalesce_run(core, pt, sh, va, tr);
+                let run = super::reach::coalesce_run(core, pt, sh, va, tr);
                 core.tlbs.set_run(run);
+            }
+            if core.tlbs.has_ranges() {
+                // The range walk behind the page walk (RMM); a range found fills the
+                // range TLB with this access's fill.
+                super::reach::range_walk(core, pt, sh, va);
             }
             (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
         }
@@ -479,6 +496,11 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     if t.victima {
         // An entry the fill pushed out of the last TLB level may go to the L2.
         super::victima::after_fill(core, pt, sh);
+    }
+    if t.eager && hit_level > 0 {
+        // Every translation enters the TLBs by a walk or a lower level's hit, so the
+        // pages reached here are exactly the pages touched.
+        sh.os[super::vm_index(core.vm)].rmm_touch(core.asid, va.0);
     }
     if sh.os[super::vm_index(core.vm)].tracks_accesses() {
         // Page replacement needs recency, dirty and accessed bits (off by default);
@@ -504,37 +526,6 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     );
 
     Ok(())
-}
-
-/// Price the memory reads the TLB lookup just made (a POM-TLB's set lines) through the
-/// core's caches and DRAM, as the walker prices PTE reads: the caches count them as
-/// translation reads (`pte_*`, as Virtuoso issues them, `PAGE_TABLE_DATA`), DRAM's
-/// `dram_pte_reads` does not (it stays per walk). The structures of a level are probed
-/// in parallel (one level reads memory: the config refuses more), so the lookup waits
-/// for the slowest read. Returns those cycles, which the caller adds to the TLB's.
-#[inline(never)]
-fn price_tlb_reads<R: Recorder>(
-    core: &mut Core,
-    mem: &mut crate::memory::MemorySystem,
-    rec: &mut R,
-) -> u64 {
-    let reads = core.tlbs.take_memory_reads();
-    core.counters.tlb_memory_lookups += !reads.is_empty() as u64;
-    let mut slowest = 0u64;
-    for &a in reads.as_slice() {
-        let (lat, depth) = mem.read_translation(core.id, crate::addr::PhysAddr(a));
-        if R::ON {
-            rec.event(Event::TlbRead {
-                paddr: a,
-                served_by: depth,
-                cycles: lat,
-            });
-        }
-        core.counters.tlb_memory_reads[depth.min(TLB_READ_LEVELS - 1)] += 1;
-        slowest = slowest.max(lat as u64);
-    }
-    core.counters.tlb_memory_cycles += slowest;
-    slowest
 }
 
 /// An access inside the running process's direct segment (Basu et al., ISCA 2013):
@@ -588,7 +579,7 @@ fn segment_access<PT: PageTable, R: Recorder>(
 /// What a TLB entry for `va` must hold now: the page table's translation, or on a
 /// virtualized machine the guest's composed with the host's (the smaller page, at its
 /// host-physical base). Off the hot path: stale-hit checks and test builds.
-fn full_translation<PT: PageTable>(
+pub(super) fn full_translation<PT: PageTable>(
     pt: &PT,
     sh: &Shared,
     asid: u16,
@@ -605,31 +596,6 @@ fn full_translation<PT: PageTable>(
     Some(Translation {
         frame: crate::addr::PhysAddr(hpa & !(size.bytes() - 1)),
         size,
-    })
-}
-
-/// The run around walked page `va` (translation `tr`) that a coalescing TLB holds in one
-/// entry (CoLT, MICRO 2012): the neighbours inside its aligned group of
-/// `Tlbs::coalesce()` pages (within one PTE cache line) mapped now, at the same page
-/// size, to frames contiguous with its own, with the same `mprotect` rights. Read from
-/// the table as the TLB would see it (`full_translation`: composed with the host's on a
-/// virtualized machine). Only runs when a structure coalesces; allocates nothing.
-#[inline(never)]
-fn coalesce_run<PT: PageTable>(
-    core: &Core,
-    pt: &PT,
-    sh: &Shared,
-    va: VirtAddr,
-    tr: Translation,
-) -> crate::tlb::Entry {
-    let asid = core.asid;
-    let os = &sh.os[super::vm_index(core.vm)];
-    let rights = os.rights(asid, va.0);
-    let vpn = va.0 >> tr.size.shift();
-    let n = core.tlbs.coalesce();
-    crate::tlb::run_around(asid, vpn, tr.frame.0, tr.size, n, |v| {
-        let t = full_translation(pt, sh, asid, VirtAddr(v))?;
-        (os.rights(asid, v) == rights).then_some((t.frame.0, t.size))
     })
 }
 

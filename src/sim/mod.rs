@@ -36,6 +36,7 @@ mod core;
 mod engine;
 mod nested;
 mod overflow;
+mod reach;
 pub mod record;
 mod sched;
 mod seen;
@@ -205,6 +206,7 @@ impl<PT: PageTable> Simulator<PT> {
                     .checked_shl(cfg.page_table.va_bits())
                     .unwrap_or(u64::MAX),
                 direct_segment: cfg.os.direct_segment.is_some(),
+                eager: cfg.os.rmm.as_ref().is_some_and(|r| r.eager_paging),
                 tlb_reads_memory,
                 victima: cfg.victima.as_ref().is_some_and(|v| v.enable),
             },
@@ -309,6 +311,15 @@ impl<PT: PageTable> Simulator<PT> {
             }
         }
         self.procs[proc].os_events = events.into();
+    }
+
+    /// The workload's heap, [start, end) of every process at start: the mapping eager
+    /// paging (`os.rmm`) allocates whole at its first fault, where no `mmap` event
+    /// gave one. Nothing without `os.rmm`.
+    pub fn set_heap(&mut self, start: u64, end: u64) {
+        for p in self.procs.iter().step_by(self.threads) {
+            self.sh.os[vm_index(p.vm)].rmm_heap(p.asid, start, end);
+        }
     }
 
     /// Number of processes (forked children included).

@@ -17,7 +17,8 @@
 //!
 //! Organisations: how one structure stores and finds entries is an [`Organisation`]
 //! (`tlb[i].organisation` in the config): set-associative ([`SetAssociative`], one file
-//! beside this one) is the first, coalesced ([`Coalesced`], CoLT) the second. The
+//! beside this one) is the first, coalesced ([`Coalesced`], CoLT) the second, range
+//! ([`RangeTlb`], RMM's range TLB) the third. The
 //! hierarchy ([`Tlbs`]) owns levels, sides, page-size slots, fill roles, counters and
 //! the repeated-hit shortcut, and asks the organisation only what depends on the
 //! storage. It is generic over the organisation: [`Tlbs`] with the default
@@ -36,12 +37,14 @@ mod coalesced;
 mod invalidate;
 mod mem_reads;
 mod pom;
+mod range;
 mod set_associative;
 pub use any::AnyOrganisation;
 pub use coalesced::{run_around, Coalesced, CoalescedStats};
 pub use invalidate::Dropped;
 pub use mem_reads::MemReads;
 pub use pom::Pom;
+pub use range::RangeTlb;
 pub use set_associative::SetAssociative;
 
 use crate::addr::{PageSize, PageSizeSet, PhysAddr, VirtAddr};
@@ -150,6 +153,13 @@ pub trait Organisation: Sized {
         1
     }
 
+    /// Whether the structure holds ranges filled only from a range walk
+    /// ([`Tlbs::set_range`]): after a walk without a range, it takes nothing.
+    #[inline(always)]
+    fn holds_ranges(&self) -> bool {
+        false
+    }
+
     /// Install `e` (or refresh it); returns the valid entry it displaced, if any (the
     /// hierarchy passes it to a victim level below).
     fn insert(&mut self, e: Entry) -> Option<Entry>;
@@ -220,6 +230,8 @@ struct Structure<O> {
     fill: TlbFill,
     /// Filled after a walk with the run around the page, not the page alone.
     coalescing: bool,
+    /// Filled only with ranges ([`Tlbs::set_range`]).
+    ranged: bool,
     org: O,
     stats: TlbStats,
 }
@@ -229,6 +241,10 @@ struct Level {
     slot: [[u16; 3]; 2],
     /// Probe cost of the level for each side (slowest structure probed).
     latency: [u32; 2],
+    /// Every structure of the level holds ranges: it is probed beside the level above
+    /// (a range TLB beside the last-level TLB), so a hit here fills the levels above
+    /// that one, not that one.
+    beside: bool,
     stats: LevelStats,
 }
 
@@ -286,6 +302,11 @@ pub struct Tlbs<O = AnyOrganisation> {
     run: Option<Entry>,
     /// Invalidations and last-level evictions, kept for Victima (`invalidate.rs`).
     dropped: invalidate::DropLog,
+    /// Some structure holds ranges ([`Organisation::holds_ranges`]).
+    ranges: bool,
+    /// The range covering the page just walked ([`Tlbs::set_range`]), for the range
+    /// structures the next [`Tlbs::complete`] fills; `None`: they take nothing.
+    range: Option<Entry>,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -307,6 +328,7 @@ impl<O: Organisation> Tlbs<O> {
             .map(|l| Level {
                 slot: [[NONE; 3]; 2],
                 latency: [0; 2],
+                beside: false,
                 stats: LevelStats {
                     level: l as u32 + 1,
                     ..Default::default()
@@ -332,6 +354,7 @@ impl<O: Organisation> Tlbs<O> {
                 sizes: PageSizeSet::of(&c.page_sizes),
                 fill: c.fill,
                 coalescing: org.pages_per_entry() > 1,
+                ranged: org.holds_ranges(),
                 org,
                 stats: TlbStats {
                     name: c.name.clone(),
@@ -340,6 +363,13 @@ impl<O: Organisation> Tlbs<O> {
                 },
             });
         }
+        for (l, lvl) in levels.iter_mut().enumerate() {
+            let mut at = (structs.iter())
+                .zip(cfgs)
+                .filter(|(_, c)| c.level as usize == l + 1);
+            lvl.beside = l > 0 && at.all(|(s, _)| s.ranged);
+        }
+        let ranges = structs.iter().any(|s| s.ranged);
         let coalesce = (structs.iter().map(|s| s.org.pages_per_entry()))
             .max()
             .unwrap_or(1);
@@ -354,6 +384,8 @@ impl<O: Organisation> Tlbs<O> {
             coalesce,
             run: None,
             dropped: Default::default(),
+            ranges,
+            range: None,
             structs,
             levels,
             filled,
@@ -632,10 +664,15 @@ impl<O: Organisation> Tlbs<O> {
             "{:?} {e:?}",
             self.run
         );
+        // A hit in a level probed beside the one above fills the levels above that one.
+        let beside = hit_level < self.levels.len() && self.levels[hit_level].beside;
         for l in 0..hit_level {
-            self.insert(l, side, e, false);
+            if !(beside && l + 1 == hit_level) {
+                self.insert(l, side, e, false);
+            }
         }
         self.run = None;
+        self.range = None;
     }
 
     /// Insert `e` at level `l`; cascades the evicted entry into victim levels below. A
@@ -653,13 +690,19 @@ impl<O: Organisation> Tlbs<O> {
             if (st.fill == TlbFill::Victim) != as_victim {
                 return;
             }
+            // A range structure takes only the range the miss path found (if any).
+            let ins = match (st.ranged, self.range) {
+                (false, _) => e,
+                (true, Some(r)) => r,
+                (true, None) => return,
+            };
             self.filled |= 1 << si;
             st.stats.fills += 1;
             // A fill (not a victim) of a coalescing structure takes the run, if the miss
             // path set one (read from memory only then: the common path stays as it was).
             let ins = match self.run {
                 Some(run) if st.coalescing && !as_victim => run,
-                _ => e,
+                _ => ins,
             };
             match st.org.insert(ins) {
                 Some(evicted) => {

@@ -23,6 +23,7 @@ mod procs;
 mod progress;
 mod randomized;
 mod reports;
+mod rmm;
 mod runs;
 mod shootdown;
 mod stack_distance;
