@@ -652,3 +652,53 @@ fn a_system_axis_switches_the_base_config() {
         "{err}"
     );
 }
+
+/// Issue 19 item 7: a sweep whose `system` axis names the reach designs' presets runs
+/// every point, and each point's walks and translation cycles equal a single
+/// `mmusim run` of that preset on the same workload (the sweep adds nothing of its own).
+#[test]
+fn a_sweep_over_the_reach_presets_equals_single_runs() {
+    let presets = [
+        "skylake-colt",
+        "skylake-ds",
+        "skylake-pom",
+        "skylake-victima",
+        "skylake-rmm",
+    ];
+    let list: Vec<String> = presets.iter().map(|p| format!("\"{p}\"")).collect();
+    let axes = format!(
+        "[[axis]]\nkey = \"system\"\nvalues = [{}]\n",
+        list.join(", ")
+    );
+    let dir = sweep_dir("product", &axes);
+    let (spec, out) = (dir.path().join("s.toml"), dir.path().join("out"));
+    let (code, err) = run(&spec, &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    let points = by_point(&out);
+    assert_eq!(points.len(), presets.len() * 2);
+    for (i, p) in presets.iter().enumerate() {
+        for w in ["seq", "uni"] {
+            let single = dir.path().join(format!("{p}-{w}"));
+            let wl = dir.path().join(format!("{w}.toml"));
+            let (code, _, err) = mmusim(&[
+                "run",
+                "-q",
+                "-c",
+                p,
+                "-w",
+                wl.to_str().unwrap(),
+                "--out",
+                single.to_str().unwrap(),
+            ]);
+            assert_eq!(code, 0, "{p} {w}: {err}");
+            let json: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(single.join("result.json")).unwrap())
+                    .unwrap();
+            let t = &json["stats"]["total"];
+            let v = &points[&(i as u64, w.to_string())]["total"];
+            assert!(v["error"].is_null());
+            assert_eq!(v["walks"]["walks"], t["walks"]["walks"], "{p} {w}");
+            assert_eq!(v["translation_cycles"], t["translation_cycles"], "{p} {w}");
+        }
+    }
+}
