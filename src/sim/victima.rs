@@ -67,6 +67,10 @@ pub struct VictimaCounters {
     /// off the critical path: no cycles charged).
     pub background_walks: u64,
     pub background_reads: u64,
+    /// Last-level evictions of another address space's entry (PCIDs kept across a
+    /// switch, a forked child): no block is made, since the background walk would need
+    /// that space's table and the core walks the running one's.
+    pub evicted_other_space: u64,
 }
 
 impl VictimaCounters {
@@ -80,6 +84,7 @@ impl VictimaCounters {
         self.predicted_cheap += o.predicted_cheap;
         self.background_walks += o.background_walks;
         self.background_reads += o.background_reads;
+        self.evicted_other_space += o.evicted_other_space;
     }
 }
 
@@ -294,6 +299,12 @@ fn evicted<PT: PageTable>(core: &mut Core, e: Entry, pt: &PT, sh: &mut Shared) {
     if !st.insert_on_eviction {
         return;
     }
+    if e.asid != core.asid {
+        // `pt` is the running address space's table: a block of another's made from it
+        // would claim that space's pages from the wrong table.
+        core.counters.victima.evicted_other_space += 1;
+        return;
+    }
     if !st.costly(e.asid, e.size, e.vpn) {
         core.counters.victima.predicted_cheap += 1;
         return;
@@ -312,7 +323,9 @@ fn evicted<PT: PageTable>(core: &mut Core, e: Entry, pt: &PT, sh: &mut Shared) {
         return;
     }
     for s in &st.steps {
-        sh.mem.read(core.id, s.pte_addr, true);
+        // Through the caches as PTE reads, but not counted as walks' DRAM reads
+        // (`walks.dram_pte_reads` is the foreground walks'; these are `background_reads`).
+        sh.mem.read_translation(core.id, s.pte_addr);
     }
     let c = &mut core.counters.victima;
     c.background_walks += 1;

@@ -217,7 +217,8 @@ fn os_events_keep_every_block_hit_exact() {
             30000,
             "kind = \"mprotect\"\noffset = \"512KiB\"\nlen = \"8KiB\"\nprot = \"r\"",
         ),
-        ev(40000, "kind = \"fork\""),
+        // The child runs (on a core beside its parent's address space).
+        ev(40000, "kind = \"fork\"\nchild_accesses = 20000"),
     ]
     .concat();
     let sets = [
@@ -242,9 +243,11 @@ fn os_events_keep_every_block_hit_exact() {
     assert!(l2_blocks(&r).invalidated > 0);
 }
 
-/// Huge pages (THP `always`: 2 MiB blocks of 8 huge pages, 16 MiB each) and three
+/// Huge pages (THP `always`: 2 MiB blocks of 8 huge pages, 16 MiB each), three
 /// processes sharing one core with one address-space id (every switch flushes the
-/// TLBs, and the blocks of the id with them): checked as above.
+/// TLBs, and the blocks of the id with them), and the same three with an id each (their
+/// entries stay across switches, so the STLB evicts other spaces' entries: no block is
+/// made from the running table for them): checked as above.
 #[test]
 fn huge_pages_and_context_switches_keep_every_block_hit_exact() {
     let text = "name = \"z\"\naccesses = 60000\nseed = 5\n[generator]\nkind = \"zipf\"\n\
@@ -261,6 +264,15 @@ fn huge_pages_and_context_switches_keep_every_block_hit_exact() {
             ],
             100,
         ),
+        (
+            &[
+                "os.sched.processes=3",
+                "os.sched.asids_per_core=3",
+                "os.sched.quantum_cycles=200000",
+                "victima.insert_on_eviction=true",
+            ],
+            101,
+        ),
     ] {
         let mut all = vec!["tlb.stlb.entries=64", "tlb.stlb.ways=4"];
         all.extend_from_slice(sets);
@@ -273,6 +285,9 @@ fn huge_pages_and_context_switches_keep_every_block_hit_exact() {
         t.check_accounting().unwrap();
         let v = t.victima.as_ref().unwrap();
         assert!(v.counters.block_hits > min_hits, "{sets:?}: {v:?}");
+        if min_hits == 101 {
+            assert!(v.counters.evicted_other_space > 0, "{v:?}");
+        }
         if min_hits == 1000 {
             // 256 MiB in 2 MiB pages: 128 pages, 16 blocks of 2M pages.
             assert!(v.blocks_held_2m > 0, "{v:?}");
@@ -318,4 +333,24 @@ fn explain_shows_the_block_hit() {
         "{out}"
     );
     assert!(out.contains("walks 0, PTE reads 0, page faults 0"), "{out}");
+}
+
+/// A forked child that runs beside its parent on two cores: the STLB evicts entries of
+/// the other address space, and no block may be made for them from the running one's
+/// table (the debug build's check of every block hit fails on such a block). The
+/// reviewer's case: uniform over 64 MiB, a fork at 50,000 whose child runs 20,000.
+#[test]
+fn a_running_childs_evictions_make_no_block_from_the_wrong_table() {
+    let text = "name = \"churn\"\naccesses = 60000\nwrite_fraction = 0.3\nseed = 7\n\
+                [generator]\nkind = \"uniform\"\nfootprint = \"64MiB\"\n\
+                [[event]]\nat = 50000\nkind = \"fork\"\nchild_accesses = 20000\n";
+    let r = simulate(
+        &inputs(Some("skylake-victima"), Some(text), &["sim.cores=2"]),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let t = &r.stats.total;
+    t.check_accounting().unwrap();
+    let v = t.victima.as_ref().unwrap();
+    assert!(v.counters.evicted_other_space > 0, "{v:?}");
 }
