@@ -39,12 +39,13 @@ pub struct Variant {
     /// such as the core count, which lives in the system config), after the system's.
     #[serde(default)]
     pub system_set: Vec<String>,
-    /// Systems only: a run this system refuses (a direct segment that finds no
-    /// contiguous memory under fragmentation: a limit of the design, not a mistake in
-    /// the spec) becomes a row with empty cells and the reason in a `refused` column,
-    /// and draws no bar, instead of stopping the study. Config errors still stop it.
+    /// Systems only: the key whose refusal is a result, not a mistake (a direct segment
+    /// that finds no contiguous memory under fragmentation: `os.direct_segment.len`). A
+    /// run this system refuses with an error naming that key first becomes a row with
+    /// empty cells and the reason in a `refused` column, and draws no bar; any other
+    /// error, and every config error, still stops the study.
     #[serde(default)]
-    pub may_refuse: bool,
+    pub may_refuse: Option<String>,
 }
 
 /// Metric name, axis label, and where it lives in the run's JSON (`stats.total`).
@@ -321,7 +322,7 @@ pub fn run_study(
             ));
         }
     }
-    if let Some(w) = spec.workload.iter().position(|w| w.may_refuse) {
+    if let Some(w) = spec.workload.iter().position(|w| w.may_refuse.is_some()) {
         return Err(format!(
             "{}: workload[{w}].may_refuse: only a system may refuse its runs",
             spec_path.display()
@@ -399,7 +400,7 @@ pub fn run_study(
     let interrupted = crate::progress::stop_requested();
     let mut header = vec!["system".to_string(), "workload".to_string()];
     header.extend(spec.metrics.iter().cloned());
-    let refusals = spec.system.iter().any(|s| s.may_refuse);
+    let refusals = spec.system.iter().any(|s| s.may_refuse.is_some());
     if refusals {
         header.push("refused".into());
     }
@@ -413,7 +414,10 @@ pub fn run_study(
         };
         let mut line = vec![spec.system[s].name.clone(), spec.workload[w].name.clone()];
         match r {
-            Err(e) if spec.system[s].may_refuse => {
+            Err(e)
+                if (spec.system[s].may_refuse.as_deref())
+                    .is_some_and(|k| e.starts_with(&format!("{k}:"))) =>
+            {
                 line.extend(spec.metrics.iter().map(|_| String::new()));
                 line.push(e);
             }

@@ -109,10 +109,11 @@ fn every_pair_runs_and_matches_a_single_run() {
     assert!(!dir.join("o").exists());
 }
 
-/// A system marked `may_refuse` whose run is refused (a 4 GiB direct segment with 90% of
-/// the 2 MiB blocks pinned: no contiguous run that long) becomes a row with empty cells
-/// and the reason; the other rows keep their values and have an empty reason. Without
-/// the mark the same refusal stops the study, and a workload may not carry the mark.
+/// A system marked `may_refuse` whose run is refused at that key (a 4 GiB direct
+/// segment with 90% of the 2 MiB blocks pinned: no contiguous run that long) becomes a
+/// row with empty cells and the reason; the other rows keep their values and have an
+/// empty reason. Without the mark, or with it naming another key, the same refusal
+/// stops the study, and a workload may not carry the mark.
 #[test]
 fn a_system_that_may_refuse_gets_a_row_with_the_reason() {
     let tmp = tempfile::tempdir().unwrap();
@@ -127,7 +128,11 @@ fn a_system_that_may_refuse_gets_a_row_with_the_reason() {
              system_set = ['os.fragmentation=0.9']\n"
         )
     };
-    std::fs::write(dir.join("s.toml"), spec("may_refuse = true", "")).unwrap();
+    std::fs::write(
+        dir.join("s.toml"),
+        spec("may_refuse = \"os.direct_segment.len\"", ""),
+    )
+    .unwrap();
     let csv = run_study(&dir.join("s.toml"), Some(&dir.join("o")), &|_, _| {}).unwrap();
     let mut rd = csv::Reader::from_reader(csv.as_bytes());
     assert_eq!(
@@ -154,7 +159,18 @@ fn a_system_that_may_refuse_gets_a_row_with_the_reason() {
         e.contains("system `ds` x workload `frag`") && e.contains("os.direct_segment.len"),
         "{e}"
     );
-    std::fs::write(dir.join("s3.toml"), spec("", "may_refuse = true\n")).unwrap();
+    std::fs::write(
+        dir.join("s4.toml"),
+        spec("may_refuse = \"os.fragmentation\"", ""),
+    )
+    .unwrap();
+    let e = run_study(&dir.join("s4.toml"), Some(&dir.join("o4")), &|_, _| {}).unwrap_err();
+    assert!(e.contains("os.direct_segment.len"), "{e}");
+    std::fs::write(
+        dir.join("s3.toml"),
+        spec("", "may_refuse = \"os.direct_segment.len\"\n"),
+    )
+    .unwrap();
     let e = run_study(&dir.join("s3.toml"), Some(&dir.join("o3")), &|_, _| {}).unwrap_err();
     assert!(e.contains("workload[0].may_refuse"), "{e}");
 }
