@@ -48,6 +48,20 @@ pub fn expand(tree: &mut toml::Table) -> Result<(), (String, String)> {
     let Value::Array(list) = list else {
         return Ok(()); // decoding reports a `tlb` that is not a list
     };
+    if sizes.is_empty() {
+        return Err((
+            "pom_tlb.page_sizes".into(),
+            "lists no page size: the POM-TLB would have no partition".into(),
+        ));
+    }
+    let has_pom = |e: &Value| e.get("organisation").and_then(Value::as_str) == Some("pom");
+    if let Some(e) = list.iter().find(|e| has_pom(e)) {
+        let name = e.get("name").and_then(Value::as_str).unwrap_or("?");
+        return Err((
+            "pom_tlb".into(),
+            format!("this config has a POM-TLB already (`{name}`): change its structures' keys instead (e.g. tlb.{name}.entries)"),
+        ));
+    }
     let level = (list.iter())
         .filter_map(|e| e.get("level")?.as_integer())
         .max()

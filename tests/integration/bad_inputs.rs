@@ -173,6 +173,19 @@ const ROWS: &[Row] = &[
         stderr: &["os.rmm.range_tlb_entries", "a POM-TLB (tlb[7])", "not supported"],
     },
     Row {
+        // `[pom_tlb]` on a preset that has one: resizing is done on its structures.
+        name: "a second POM-TLB",
+        files: &[("c.toml", "extends = \"skylake-pom\"\n[pom_tlb]\nentries = 1024\n")],
+        args: SHOW,
+        stderr: &["c.toml:2: pom_tlb", "a POM-TLB already (`pom_4k`)", "tlb.pom_4k.entries"],
+    },
+    Row {
+        name: "a POM-TLB with no partition",
+        files: &[("c.toml", "extends = \"skylake\"\n[pom_tlb]\npage_sizes = []\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: pom_tlb.page_sizes", "no page size"],
+    },
+    Row {
         // Victima follows the last TLB level, which the range TLB would be.
         name: "Victima with a range TLB",
         files: &[(
