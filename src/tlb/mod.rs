@@ -708,8 +708,11 @@ impl<O: Organisation> Tlbs<O> {
                 Some(evicted) => {
                     st.stats.evictions += 1;
                     if l + 1 >= self.levels.len() {
-                        // Leaves the TLBs (Victima may keep it: `invalidate.rs`).
-                        self.dropped.evicted = Some(evicted);
+                        // Leaves the TLBs (Victima may keep it: `invalidate.rs`),
+                        // recorded only when a run keeps the log.
+                        if self.dropped.on {
+                            self.dropped.evicted = Some(evicted);
+                        }
                         return;
                     }
                     (l, e, as_victim) = (l + 1, evicted, true);
