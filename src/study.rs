@@ -290,6 +290,54 @@ fn metric(r: &RunReport, name: &str) -> Result<f64, String> {
     })
 }
 
+/// The metrics of system `s` on workload `w` from its run `r`; `Ok(Err(reason))` when
+/// the run was refused at the key the system `may_refuse`; any other error stops the
+/// study.
+fn row(
+    spec: &StudySpec,
+    s: usize,
+    w: usize,
+    r: Result<RunReport, String>,
+) -> Result<Result<Vec<f64>, String>, String> {
+    match r {
+        Err(e)
+            if (spec.system[s].may_refuse.as_deref())
+                .is_some_and(|k| e.starts_with(&format!("{k}:"))) =>
+        {
+            Ok(Err(e))
+        }
+        Err(e) => Err(format!(
+            "system `{}` x workload `{}`: {e}",
+            spec.system[s].name, spec.workload[w].name
+        )),
+        Ok(r) => Ok(Ok((spec.metrics.iter())
+            .map(|m| metric(&r, m))
+            .collect::<Result<_, _>>()?)),
+    }
+}
+
+/// What the spec itself gets wrong: an unknown metric, a workload that `may_refuse`.
+fn check_spec(spec: &StudySpec, spec_path: &Path) -> Result<(), String> {
+    for m in &spec.metrics {
+        if !METRICS.iter().any(|x| x.0 == m) {
+            let known: Vec<&str> = METRICS.iter().map(|x| x.0).collect();
+            return Err(format!(
+                "{}: metrics: unknown `{m}` (known: {}){}",
+                spec_path.display(),
+                known.join(", "),
+                crate::loader::hint(m, known.iter().copied())
+            ));
+        }
+    }
+    if let Some(w) = spec.workload.iter().position(|w| w.may_refuse.is_some()) {
+        return Err(format!(
+            "{}: workload[{w}].may_refuse: only a system may refuse its runs",
+            spec_path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// A preset or absolute path as it is; a relative path against `dir` (the spec's).
 pub(crate) fn resolve(dir: &Path, file: &str) -> String {
     if crate::run::PRESETS.iter().any(|(n, _)| *n == file) || Path::new(file).is_absolute() {
@@ -311,23 +359,7 @@ pub fn run_study(
     let (spec, spec_src) =
         crate::loader::load::<StudySpec>(&spec_path.display().to_string(), &text, &[])
             .map_err(|e| e.to_string())?;
-    for m in &spec.metrics {
-        if !METRICS.iter().any(|x| x.0 == m) {
-            let known: Vec<&str> = METRICS.iter().map(|x| x.0).collect();
-            return Err(format!(
-                "{}: metrics: unknown `{m}` (known: {}){}",
-                spec_path.display(),
-                known.join(", "),
-                crate::loader::hint(m, known.iter().copied())
-            ));
-        }
-    }
-    if let Some(w) = spec.workload.iter().position(|w| w.may_refuse.is_some()) {
-        return Err(format!(
-            "{}: workload[{w}].may_refuse: only a system may refuse its runs",
-            spec_path.display()
-        ));
-    }
+    check_spec(&spec, spec_path)?;
     let dir = spec_path.parent().unwrap_or(Path::new("")).to_path_buf();
     let out: PathBuf = out.map(Path::to_path_buf).unwrap_or_else(|| dir.clone());
     let pairs: Vec<(usize, usize)> = (0..spec.workload.len())
@@ -412,24 +444,11 @@ pub fn run_study(
             assert!(interrupted, "every pair ran");
             continue;
         };
+        let values = row(&spec, s, w, r)?;
         let mut line = vec![spec.system[s].name.clone(), spec.workload[w].name.clone()];
-        match r {
-            Err(e)
-                if (spec.system[s].may_refuse.as_deref())
-                    .is_some_and(|k| e.starts_with(&format!("{k}:"))) =>
-            {
-                line.extend(spec.metrics.iter().map(|_| String::new()));
-                line.push(e);
-            }
-            Err(e) => {
-                return Err(format!(
-                    "system `{}` x workload `{}`: {e}",
-                    spec.system[s].name, spec.workload[w].name
-                ))
-            }
-            Ok(r) => {
-                for (k, m) in spec.metrics.iter().enumerate() {
-                    let v = metric(&r, m)?;
+        match values {
+            Ok(v) => {
+                for (k, v) in v.into_iter().enumerate() {
                     // Display of f64: the shortest text that reads back as the same value.
                     line.push(format!("{v}"));
                     table[k * spec.workload.len() + w][s] = v;
@@ -437,6 +456,10 @@ pub fn run_study(
                 if refusals {
                     line.push(String::new());
                 }
+            }
+            Err(refusal) => {
+                line.extend(spec.metrics.iter().map(|_| String::new()));
+                line.push(refusal);
             }
         }
         lines.push(line);
