@@ -11,6 +11,7 @@ pub mod columns;
 pub mod result_set;
 mod table;
 pub mod tlb_memory;
+pub mod utopia;
 pub mod virt;
 
 use crate::sim::{CoreStats, RunStats, TranslationCycles};
@@ -139,6 +140,9 @@ pub struct CoreReport {
     /// Memory reads of TLB probes (absent without a POM-TLB).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tlb_memory: Option<tlb_memory::TlbMemoryReport>,
+    /// Utopia's RestSeg (absent without `os.utopia`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utopia: Option<utopia::UtopiaReport>,
 }
 
 /// What the direct segment served (Basu et al., ISCA 2013).
@@ -487,6 +491,7 @@ fn core_report(c: &CoreStats) -> CoreReport {
             cycles: k.direct_segment_cycles,
         }),
         tlb_memory: (c.tlb_memory.as_ref()).map(|l| tlb_memory::TlbMemoryReport::new(k, l)),
+        utopia: (c.utopia.as_ref()).map(|(l, o)| utopia::UtopiaReport::new(k, &c.os, l, *o)),
     }
 }
 
@@ -510,6 +515,7 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         virt: cores[0].virt.as_ref().map(|_| Default::default()),
         direct_segment: cores[0].direct_segment,
         tlb_memory: cores[0].tlb_memory.clone(),
+        utopia: cores[0].utopia.clone(),
     };
     for x in t.tlb.iter_mut() {
         *x = TlbStats {
@@ -549,6 +555,12 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         }
         a.tlb_memory_cycles += b.tlb_memory_cycles;
         a.tlb_memory_lookups += b.tlb_memory_lookups;
+        a.restseg_walks += b.restseg_walks;
+        a.restseg_hits += b.restseg_hits;
+        for (x, y) in a.restseg_reads.iter_mut().zip(b.restseg_reads) {
+            *x += y;
+        }
+        a.restseg_cycles += b.restseg_cycles;
         let (x, y) = (&mut a.translation, &b.translation);
         x.tlb += y.tlb;
         x.walk_cache += y.walk_cache;
@@ -605,11 +617,12 @@ impl CoreReport {
         // A direct segment's checks run beside the L1 TLB and are TLB time it counts.
         let segment_cycles = (self.direct_segment.as_ref()).map_or(0, |d| d.cycles);
         // A POM-TLB's reads are TLB time too: the probes wait for them.
-        let read_cycles = (self.tlb_memory.as_ref()).map_or(0, |m| m.cycles);
+        let read_cycles = (self.tlb_memory.as_ref()).map_or(0, |m| m.cycles)
+            + (self.utopia.as_ref()).map_or(0, |u| u.cycles);
         let checks = [
             ("total vs sum of parts", t.total, t.parts()),
             (
-                "TLB cycles vs TLB levels, direct segment and TLB memory reads",
+                "TLB cycles vs TLB levels, direct segment, TLB memory and RestSeg tag reads",
                 t.tlb,
                 level_cycles + segment_cycles + read_cycles,
             ),

@@ -18,6 +18,7 @@
 //! * `memory.rs`: `[memory]`, DRAM and the caches ([`MemoryConfig`], [`CacheConfig`]);
 //! * `os.rs`: `[os]` with its huge pages, paging and scheduling ([`OsConfig`]);
 //!   `direct_segment.rs`: `[os.direct_segment]` ([`DirectSegmentConfig`]);
+//!   `utopia.rs`: `[os.utopia]`, a Utopia RestSeg ([`UtopiaConfig`]);
 //! * `pom_tlb.rs`: `[pom_tlb]`, rewritten into `[[tlb]]` structures before decoding;
 //! * `virt.rs`: `[virt]`, the hypervisor and host table of a virtualized machine
 //!   ([`VirtConfig`]);
@@ -39,6 +40,7 @@ mod memory;
 mod os;
 pub mod pom_tlb;
 mod tlb;
+mod utopia;
 mod virt;
 mod walker;
 
@@ -47,6 +49,7 @@ pub use machine::*;
 pub use memory::*;
 pub use os::*;
 pub use tlb::*;
+pub use utopia::{UtopiaConfig, TAG_LINE as UTOPIA_TAG_LINE};
 pub use virt::*;
 pub use walker::*;
 
@@ -229,6 +232,8 @@ impl SystemConfig {
         // Spans sections: a direct segment against memory, processes, the page table's
         // reach, `[virt]` and page replacement (empty when there is none).
         e.extend(direct_segment::problems(self));
+        // Spans sections: a RestSeg against memory, paging, the page table, `[virt]`.
+        e.extend(utopia::problems(self));
         // Spans sections: a POM-TLB's memory against `os.phys_mem`, `[virt]`.
         let virt = self.virt.is_some();
         e.extend(tlb::memory_problems(

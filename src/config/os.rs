@@ -64,6 +64,10 @@ pub struct OsConfig {
     /// absent = none, and left out of the serialization (hashes unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct_segment: Option<super::DirectSegmentConfig>,
+    /// A Utopia RestSeg (`[os.utopia]`, see `utopia.rs`): absent = none, and left out
+    /// of the serialization (hashes unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utopia: Option<super::UtopiaConfig>,
 }
 
 /// Processes and their scheduling: which address spaces share the cores.
@@ -196,6 +200,7 @@ impl OsConfig {
             protection_fault_cycles: 0,
             sched: SchedConfig::default(),
             direct_segment: None,
+            utopia: None,
         }
     }
 }

@@ -103,6 +103,7 @@ impl Os {
     ) -> Result<(), SimError> {
         debug_assert!(fx.is_clear(), "effects of an earlier call not applied");
         self.segment_fork(parent)?;
+        self.restseg_fork(parent)?;
         if self.paging.is_some() {
             return Err(SimError(
                 "a fork event with os.paging.replacement: swapping shared pages is not modelled yet".into(),

@@ -106,6 +106,7 @@ impl Os {
         if !self.segments.is_empty() {
             self.segment_event(asid, &ev)?;
         }
+        self.restseg_event(pt, asid, &ev)?;
         fx.trigger = match ev.kind {
             EventKind::Mprotect => Trigger::Mprotect,
             EventKind::Mmap => Trigger::Mmap,
@@ -398,7 +399,7 @@ impl Os {
                 c.remove(&base);
             }
             // A frame a forked child still holds stays allocated.
-            if !self.release_share(tr.frame.0) {
+            if !self.release_share(tr.frame.0) && !self.restseg_free(tr.frame.0, stats) {
                 self.frames.free(tr.frame.0, tr.size)?;
             }
             stats.mapped_bytes -= tr.size.bytes() as i64;

@@ -75,6 +75,13 @@ pub struct CoreCounters {
     pub tlb_memory_cycles: u64,
     /// Lookups that read memory (each probes every memory-held structure of its level).
     pub tlb_memory_lookups: u64,
+    /// RestSeg walks (`os.utopia`, after every miss of the last TLB level), those that
+    /// found the page in its set (no radix walk), their tag-line reads by where they
+    /// were served (slots as `tlb_memory_reads`) and their cycles (in `translation.tlb`).
+    pub restseg_walks: u64,
+    pub restseg_hits: u64,
+    pub restseg_reads: [u64; TLB_READ_LEVELS],
+    pub restseg_cycles: u64,
 }
 
 /// Slots of [`CoreCounters::tlb_memory_reads`].
@@ -106,6 +113,9 @@ pub(super) struct Timing {
     /// Some TLB structure's probes read memory (a POM-TLB): after each lookup the core
     /// prices those reads through the caches and DRAM. Off, this one predicted branch.
     pub(super) tlb_reads_memory: bool,
+    /// A Utopia RestSeg (`os.utopia`): a last-level TLB miss first walks the RestSeg.
+    /// Off, one predicted branch.
+    pub(super) utopia: bool,
 }
 
 /// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
@@ -392,9 +402,12 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         return Ok(());
     }
     let mut tlb_cycles = 0u64;
-    let hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
+    let mut hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
     if t.tlb_reads_memory {
         tlb_cycles += price_tlb_reads(core, &mut sh.mem, rec);
+    }
+    if t.utopia && hit.is_none() {
+        hit = restseg_walk(core, va, sh, &mut tlb_cycles);
     }
     let l1_hidden = if t.l1_overlapped {
         (core.tlbs.level_latency(0, side) as u64).min(tlb_cycles)
@@ -403,7 +416,8 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     };
     if R::ON {
         rec.event(Event::Tlb {
-            hit_level: hit.map(|h| h.level),
+            // A RestSeg walk's hit (level = the number of levels) shows as a miss.
+            hit_level: (hit.map(|h| h.level)).filter(|&l| l < core.tlbs.num_levels()),
             cycles: tlb_cycles,
             hidden: l1_hidden,
         });
@@ -515,6 +529,40 @@ fn price_tlb_reads<R: Recorder>(
     }
     core.counters.tlb_memory_cycles += slowest;
     slowest
+}
+
+/// Utopia's RestSeg walk (Kanellopoulos et al., MICRO 2023) after the last TLB level
+/// missed: it reads the tag line of the VPN's set (the set index is the VPN's low bits)
+/// through the core's caches and DRAM, as PTE reads go (L1D first, counted in the
+/// caches' `pte_*`), and compares the set's tags. A hit is the translation, with no
+/// radix walk and no walker; the TLB levels are filled as after a walk (returned as a
+/// hit one level past the last). A miss costs the read, then the radix walk follows:
+/// the serial order of the MICRO 2023 artifact (Victima repository,
+/// `sniper/config/virtual_memory_configs/common_translation.cfg`, `serial_l2tlb=true`;
+/// Virtuoso, later, probes beside the L2 TLB). The read's cycles are TLB time
+/// (`translation.tlb`, counted in `restseg_cycles`). No on-chip tag cache: the artifact's
+/// 2 KiB `tagcache` is not modelled (the L1D plays its part).
+#[inline(never)]
+fn restseg_walk(
+    core: &mut Core,
+    va: VirtAddr,
+    sh: &mut Shared,
+    tlb_cycles: &mut u64,
+) -> Option<crate::tlb::TlbHit> {
+    let r = sh.os[0].restseg()?;
+    let (line, frame) = r.lookup(core.asid, va.0 >> 12);
+    let (lat, depth) = sh.mem.read_translation(core.id, crate::addr::PhysAddr(line));
+    let c = &mut core.counters;
+    c.restseg_walks += 1;
+    c.restseg_hits += frame.is_some() as u64;
+    c.restseg_reads[depth.min(TLB_READ_LEVELS - 1)] += 1;
+    c.restseg_cycles += lat as u64;
+    *tlb_cycles += lat as u64;
+    frame.map(|f| crate::tlb::TlbHit {
+        level: core.tlbs.num_levels(),
+        frame: crate::addr::PhysAddr(f),
+        size: crate::addr::PageSize::Size4K,
+    })
 }
 
 /// An access inside the running process's direct segment (Basu et al., ISCA 2013):

@@ -205,6 +205,7 @@ impl<PT: PageTable> Simulator<PT> {
                     .unwrap_or(u64::MAX),
                 direct_segment: cfg.os.direct_segment.is_some(),
                 tlb_reads_memory,
+                utopia: cfg.os.utopia.is_some(),
             },
             sched: Sched {
                 quantum: cfg.os.sched.quantum_cycles,

@@ -55,6 +55,9 @@ pub struct CoreStats {
     /// Some TLB probe reads memory (a POM-TLB): the names of the core's memory levels,
     /// nearest first, then DRAM, for `counters.tlb_memory_reads`.
     pub tlb_memory: Option<Vec<String>>,
+    /// A Utopia RestSeg (`os.utopia`): the core's memory level names (as `tlb_memory`)
+    /// and the RestSeg's occupancy at the end.
+    pub utopia: Option<(Vec<String>, crate::report::utopia::Occupancy)>,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -136,6 +139,15 @@ impl<PT: PageTable> Simulator<PT> {
                     direct_segment: self.timing.direct_segment,
                     tlb_memory: (self.timing.tlb_reads_memory)
                         .then(|| (mem.level_names(c.id).into_iter()).map(|l| l.0).collect()),
+                    utopia: self.sh.os[0].restseg().map(|r| {
+                        let names = (mem.level_names(c.id).into_iter()).map(|l| l.0).collect();
+                        let o = crate::report::utopia::Occupancy {
+                            ways: r.capacity(),
+                            occupied: r.occupied,
+                            peak: r.peak,
+                        };
+                        (names, o)
+                    }),
                 })
                 .collect(),
             caches: mem.stats(),
