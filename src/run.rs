@@ -50,7 +50,10 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("skylake-ds", include_str!("../configs/skylake-ds.toml")),
     ("skylake-colt", include_str!("../configs/skylake-colt.toml")),
     ("skylake-pom", include_str!("../configs/skylake-pom.toml")),
-    ("skylake-utopia", include_str!("../configs/skylake-utopia.toml")),
+    (
+        "skylake-utopia",
+        include_str!("../configs/skylake-utopia.toml"),
+    ),
 ];
 
 /// The workload used when none is given.

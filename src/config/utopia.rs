@@ -71,7 +71,10 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
     if u.ways == 0 || u.ways as u64 * 4 > TAG_LINE {
         e.push((
             key("ways"),
-            format!("must be 1 to 16 (a set's tags are one 64-byte line of 4-byte tags), not {}", u.ways),
+            format!(
+                "must be 1 to 16 (a set's tags are one 64-byte line of 4-byte tags), not {}",
+                u.ways
+            ),
         ));
     } else if u.size.0 % (u.ways as u64 * 4096) != 0 || !u.sets().is_power_of_two() {
         e.push((
@@ -97,17 +100,27 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
     if cfg.os.page_size != crate::addr::PageSize::Size4K {
         e.push((
             "os.page_size".into(),
-            format!("the RestSeg holds 4K pages: page_size must be 4K, not {}", cfg.os.page_size),
+            format!(
+                "the RestSeg holds 4K pages: page_size must be 4K, not {}",
+                cfg.os.page_size
+            ),
         ));
     }
     let refuse = |e: &mut Vec<(String, String)>, k: &str, why: &str| {
-        e.push((k.into(), format!("cannot be combined with os.utopia: {why}")));
+        e.push((
+            k.into(),
+            format!("cannot be combined with os.utopia: {why}"),
+        ));
     };
     if cfg.virt.is_some() {
         refuse(&mut e, "virt", "the RestSeg walk translates native virtual addresses here (Utopia under virtualization is not modelled)");
     }
     if cfg.os.paging.replacement.is_some() {
-        refuse(&mut e, "os.paging.replacement", "a swapped-out RestSeg page would keep its way and tag");
+        refuse(
+            &mut e,
+            "os.paging.replacement",
+            "a swapped-out RestSeg page would keep its way and tag",
+        );
     }
     if matches!(
         cfg.os.huge_pages.policy,
@@ -120,7 +133,11 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
         refuse(&mut e, "page_table", "the FlexSeg is the radix table here (other designs may evict an entry the tag array still holds)");
     }
     if cfg.os.direct_segment.is_some() {
-        refuse(&mut e, "os.direct_segment", "one reach design of the OS at a time");
+        refuse(
+            &mut e,
+            "os.direct_segment",
+            "one reach design of the OS at a time",
+        );
     }
     e
 }

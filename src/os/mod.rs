@@ -24,7 +24,6 @@
 
 pub mod buddy;
 pub mod direct_segment;
-pub mod utopia;
 mod fork;
 pub mod frames;
 mod huge;
@@ -33,6 +32,7 @@ pub mod paging;
 pub mod ranges;
 mod stats;
 mod swap;
+pub mod utopia;
 mod vma;
 
 pub use stats::{OsStats, PhysReport, ShootdownStats, Trigger};

@@ -551,7 +551,9 @@ fn restseg_walk(
 ) -> Option<crate::tlb::TlbHit> {
     let r = sh.os[0].restseg()?;
     let (line, frame) = r.lookup(core.asid, va.0 >> 12);
-    let (lat, depth) = sh.mem.read_translation(core.id, crate::addr::PhysAddr(line));
+    let (lat, depth) = sh
+        .mem
+        .read_translation(core.id, crate::addr::PhysAddr(line));
     let c = &mut core.counters;
     c.restseg_walks += 1;
     c.restseg_hits += frame.is_some() as u64;

@@ -33,6 +33,7 @@ mod timeline;
 mod tlb_organisation;
 mod traces;
 mod units;
+mod utopia;
 mod virt;
 mod virt_outputs;
 mod virt_shadow;
