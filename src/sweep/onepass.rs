@@ -144,6 +144,13 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
     if sys0.os.direct_segment.is_some() {
         return Err("a direct segment (os.direct_segment) keeps its accesses from the TLBs".into());
     }
+    // The RestSeg walk (os.utopia) turns some misses into no walk, by OS placement the
+    // pass does not model.
+    if sys0.os.utopia.is_some() {
+        return Err(
+            "a Utopia RestSeg (os.utopia) translates some TLB misses without a walk".into(),
+        );
+    }
     Ok(OnePass {
         tlb: i,
         name: name.clone(),
