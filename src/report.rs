@@ -555,12 +555,7 @@ fn total(cores: &[CoreStats]) -> CoreStats {
         }
         a.tlb_memory_cycles += b.tlb_memory_cycles;
         a.tlb_memory_lookups += b.tlb_memory_lookups;
-        a.restseg_walks += b.restseg_walks;
-        a.restseg_hits += b.restseg_hits;
-        for (x, y) in a.restseg_reads.iter_mut().zip(b.restseg_reads) {
-            *x += y;
-        }
-        a.restseg_cycles += b.restseg_cycles;
+        utopia::add(a, b);
         let (x, y) = (&mut a.translation, &b.translation);
         x.tlb += y.tlb;
         x.walk_cache += y.walk_cache;
@@ -616,9 +611,8 @@ impl CoreReport {
         let level_cycles: u64 = self.tlb_levels.iter().map(|l| l.counts.cycles).sum();
         // A direct segment's checks run beside the L1 TLB and are TLB time it counts.
         let segment_cycles = (self.direct_segment.as_ref()).map_or(0, |d| d.cycles);
-        // A POM-TLB's reads are TLB time too: the probes wait for them.
-        let read_cycles = (self.tlb_memory.as_ref()).map_or(0, |m| m.cycles)
-            + (self.utopia.as_ref()).map_or(0, |u| u.cycles);
+        // A POM-TLB's reads and a RestSeg walk's tag reads are TLB time: the probes wait.
+        let read_cycles = (self.tlb_memory.as_ref()).map_or(0, |m| m.cycles) + utopia::cycles(self);
         let checks = [
             ("total vs sum of parts", t.total, t.parts()),
             (

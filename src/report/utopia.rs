@@ -43,6 +43,21 @@ pub struct UtopiaReport {
     pub occupancy: f64,
 }
 
+/// Adds core `b`'s RestSeg counters to `a` (machine totals).
+pub fn add(a: &mut CoreCounters, b: &CoreCounters) {
+    a.restseg_walks += b.restseg_walks;
+    a.restseg_hits += b.restseg_hits;
+    for (x, y) in a.restseg_reads.iter_mut().zip(b.restseg_reads) {
+        *x += y;
+    }
+    a.restseg_cycles += b.restseg_cycles;
+}
+
+/// The tag reads' cycles of report `r` (0 without a RestSeg): TLB time.
+pub fn cycles(r: &super::CoreReport) -> u64 {
+    r.utopia.as_ref().map_or(0, |u| u.cycles)
+}
+
 impl UtopiaReport {
     pub fn new(k: &CoreCounters, os: &OsStats, levels: &[String], o: Occupancy) -> UtopiaReport {
         let n = levels.len().min(TLB_READ_LEVELS);
