@@ -407,7 +407,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         tlb_cycles += price_tlb_reads(core, &mut sh.mem, rec);
     }
     if t.utopia && hit.is_none() {
-        hit = restseg_walk(core, va, sh, &mut tlb_cycles);
+        hit = restseg_walk(core, va, sh, &mut tlb_cycles, rec);
     }
     let l1_hidden = if t.l1_overlapped {
         (core.tlbs.level_latency(0, side) as u64).min(tlb_cycles)
@@ -543,17 +543,26 @@ fn price_tlb_reads<R: Recorder>(
 /// (`translation.tlb`, counted in `restseg_cycles`). No on-chip tag cache: the artifact's
 /// 2 KiB `tagcache` is not modelled (the L1D plays its part).
 #[inline(never)]
-fn restseg_walk(
+fn restseg_walk<R: Recorder>(
     core: &mut Core,
     va: VirtAddr,
     sh: &mut Shared,
     tlb_cycles: &mut u64,
+    rec: &mut R,
 ) -> Option<crate::tlb::TlbHit> {
     let r = sh.os[0].restseg()?;
     let (line, frame) = r.lookup(core.asid, va.0 >> 12);
     let (lat, depth) = sh
         .mem
         .read_translation(core.id, crate::addr::PhysAddr(line));
+    if R::ON {
+        rec.event(Event::RestSegRead {
+            paddr: line,
+            served_by: depth,
+            cycles: lat,
+            frame,
+        });
+    }
     let c = &mut core.counters;
     c.restseg_walks += 1;
     c.restseg_hits += frame.is_some() as u64;

@@ -41,6 +41,15 @@ pub enum Event {
         served_by: usize,
         cycles: u32,
     },
+    /// A RestSeg walk (`os.utopia`) after the last TLB level missed: the tag line of the
+    /// VPN's set at `paddr`, served by memory level `served_by` in `cycles`, and the
+    /// page's frame if a tag matched. Recorded just before that lookup's [`Event::Tlb`].
+    RestSegRead {
+        paddr: u64,
+        served_by: usize,
+        cycles: u32,
+        frame: Option<u64>,
+    },
     /// Cycles waited for a free walker.
     Wait { cycles: u64 },
     /// One paging-structure cache probe: the cache's index in the walker (deepest level

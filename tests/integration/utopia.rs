@@ -236,3 +236,17 @@ fn migrate_and_fork_over_restseg_pages_are_refused() {
     let e = run(&[0, 1], "[[event]]\nat = 1\nkind = \"fork\"\n", SMALL).unwrap_err();
     assert!(e.contains("os.utopia") && e.contains("fork"), "{e}");
 }
+
+/// `explain` shows the RestSeg walk's tag read, computed by hand: skylake's 16 GiB =
+/// 0x4_0000_0000 less the tag array (16,384 sets x 64 bytes = 1 MiB) puts the tag array
+/// at 0x3_fff0_0000; VPN 0x100_0003 is in set 0x100_0003 & 0x3fff = 3, whose line is at
+/// 0x3_fff0_0000 + 3 x 64 = 0x3_fff0_00c0. Cold, no tag matches and the walk follows.
+#[test]
+fn explain_shows_the_tag_line_a_restseg_walk_reads() {
+    let (code, out, err) = mmusim(&["explain", "-c", "skylake-utopia", "0x1000003000"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("RestSeg walk (os.utopia): the set's tag line at 0x3fff000c0: DRAM 250 cycles; no tag matches"),
+        "{out}"
+    );
+}
