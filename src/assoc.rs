@@ -465,6 +465,50 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         false
     }
 
+    /// [`SetAssoc::access`] for a set whose ways carry a kind in their value (a cache
+    /// level holding Victima's TLB blocks beside data and PTE lines): a hit refreshes
+    /// recency and keeps the way's value; a miss fills `key` with `val`. A victim for
+    /// which `spare(value)` gives a new value is spared: its value replaced, promoted as
+    /// if just filled (the policy's insertion position, LRU's MRU), and the policy asked
+    /// again, whose answer is evicted whatever it holds. Returns whether it hit and the
+    /// valid entry evicted.
+    #[inline]
+    pub fn fill_skipping(
+        &mut self,
+        set: usize,
+        key: u64,
+        val: u64,
+        spare: impl Fn(u64) -> Option<u64>,
+    ) -> (bool, Option<(u64, u64)>) {
+        let base = set * self.ways;
+        let (hit, free) = self.find_or_free(set, key);
+        if let Some(w) = hit {
+            self.policy.on_hit(set, w);
+            return (true, None);
+        }
+        let (way, evicted) = match free {
+            Some(w) => (w, None),
+            None => {
+                let mut w = self.policy.victim(set);
+                if let Some(v) = spare(self.vals[base + w]) {
+                    self.vals[base + w] = v;
+                    self.policy.on_fill(set, w);
+                    w = self.policy.victim(set);
+                }
+                (w, Some((self.keys[base + w], self.vals[base + w])))
+            }
+        };
+        self.keys[base + way] = key;
+        self.vals[base + way] = val;
+        self.policy.on_fill(set, way);
+        (false, evicted)
+    }
+
+    /// The valid keys for which `pred(key, value)` holds (end-of-run counts).
+    pub fn count_where(&self, mut pred: impl FnMut(u64, u64) -> bool) -> usize {
+        self.iter().filter(|&(k, v)| pred(k, v)).count()
+    }
+
     /// Look up without touching replacement state.
     #[inline(always)]
     pub fn probe(&self, set: usize, key: u64) -> Option<u64> {

@@ -452,8 +452,19 @@ impl Job<'_> {
                         }
                     }
                 }
-                Event::TlbRead { .. } => {}
-                Event::RestSegRead { .. } => {}
+                Event::TlbRead { .. } | Event::RestSegRead { .. } => {}
+                Event::VictimaProbe { hit_cycles } => {
+                    let _ = match hit_cycles {
+                        Some(c) => writeln!(
+                            o,
+                            "  Victima: the L2 holds the page's TLB block: translation read in {c} cycle(s), the walk aborted"
+                        ),
+                        None => writeln!(
+                            o,
+                            "  Victima: no TLB block holds the page in the L2 (probed beside the walk)"
+                        ),
+                    };
+                }
                 Event::Wait { cycles } => {
                     let _ = writeln!(o, "  Waiting for a free walker: {cycles} cycles");
                 }

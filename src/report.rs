@@ -8,14 +8,17 @@
 //! set of files as one, in `result_set.rs`).
 
 pub mod columns;
+pub mod reach;
 pub mod result_set;
+pub mod rmm;
 mod table;
 pub mod tlb_memory;
+mod total;
 pub mod utopia;
 pub mod virt;
 
 use crate::sim::{CoreStats, RunStats, TranslationCycles};
-use crate::stats::{Histogram, Summary};
+use crate::stats::Summary;
 use crate::tlb::{LevelStats, TlbStats};
 use crate::walker::PscStats;
 use serde::Serialize;
@@ -136,28 +139,19 @@ pub struct CoreReport {
     pub virt: Option<virt::VirtReport>,
     /// Accesses a direct segment translated (absent without `os.direct_segment`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub direct_segment: Option<DirectSegmentReport>,
+    pub direct_segment: Option<reach::DirectSegmentReport>,
     /// Memory reads of TLB probes (absent without a POM-TLB).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tlb_memory: Option<tlb_memory::TlbMemoryReport>,
+    /// Victima's TLB blocks in the L2 (absent without `[victima]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub victima: Option<reach::VictimaReport>,
+    /// The range TLB and range walks (absent without a range TLB, `os.rmm`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rmm: Option<rmm::RangeTlbReport>,
     /// Utopia's RestSeg (absent without `os.utopia`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub utopia: Option<utopia::UtopiaReport>,
-}
-
-/// What the direct segment served (Basu et al., ISCA 2013).
-#[derive(Clone, Debug, Serialize)]
-pub struct DirectSegmentReport {
-    /// Accesses inside the segment: translated by its registers.
-    pub hits: u64,
-    /// TLB lookups those accesses did not make (one each: with no TLB probe, no level
-    /// below is probed either, and no walk or fill follows).
-    pub tlb_lookups_avoided: u64,
-    /// hits / accesses.
-    pub share_of_accesses: f64,
-    /// Cycles of the segment's checks (part of `translation_cycles.tlb`: each costs
-    /// the L1 TLB probe it runs beside).
-    pub cycles: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -273,6 +267,9 @@ pub struct StatsReport {
     /// The host of a virtualized machine (absent natively).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<virt::HostReport>,
+    /// Ranges and eager paging (absent without `os.rmm`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rmm: Option<crate::os::rmm::RmmReport>,
 }
 
 /// Everything a run writes.
@@ -484,122 +481,14 @@ fn core_report(c: &CoreStats) -> CoreReport {
             full_flushes: c.os.switch_flushes,
         },
         virt: (c.virt.as_ref()).map(|(n, v)| virt::VirtReport::new(n, v)),
-        direct_segment: c.direct_segment.then(|| DirectSegmentReport {
-            hits: k.direct_segment_hits,
-            tlb_lookups_avoided: k.direct_segment_hits,
-            share_of_accesses: ratio(k.direct_segment_hits, k.accesses),
-            cycles: k.direct_segment_cycles,
-        }),
+        direct_segment: (c.direct_segment).then(|| reach::DirectSegmentReport::new(k)),
         tlb_memory: (c.tlb_memory.as_ref()).map(|l| tlb_memory::TlbMemoryReport::new(k, l)),
+        victima: (c.victima).map(|held| reach::VictimaReport::new(&k.victima, held)),
+        rmm: c
+            .range_tlb_hits
+            .map(|hits| rmm::RangeTlbReport::new(hits, k)),
         utopia: (c.utopia.as_ref()).map(|(l, o)| utopia::UtopiaReport::new(k, &c.os, l, *o)),
     }
-}
-
-/// Sum per-core counters into machine totals.
-fn total(cores: &[CoreStats]) -> CoreStats {
-    let mut t = CoreStats {
-        counters: Default::default(),
-        base_cycles: 0,
-        tlb: cores[0].tlb.clone(),
-        tlb_levels: cores[0].tlb_levels.clone(),
-        walks: 0,
-        pte_reads: 0,
-        walker_psc_cycles: 0,
-        walker_pte_cycles: 0,
-        psc: cores[0].psc.clone(),
-        walk_latency: Histogram::default(),
-        reads_hist: vec![0; cores[0].reads_hist.len()],
-        os: Default::default(),
-        dram_pte_reads: 0,
-        warm: cores.iter().all(|c| c.warm),
-        virt: cores[0].virt.as_ref().map(|_| Default::default()),
-        direct_segment: cores[0].direct_segment,
-        tlb_memory: cores[0].tlb_memory.clone(),
-        utopia: cores[0].utopia.clone(),
-    };
-    for x in t.tlb.iter_mut() {
-        *x = TlbStats {
-            name: x.name.clone(),
-            level: x.level,
-            coalesced: x.coalesced.as_ref().map(|_| Default::default()),
-            ..Default::default()
-        };
-    }
-    for x in t.tlb_levels.iter_mut() {
-        *x = LevelStats {
-            level: x.level,
-            ..Default::default()
-        };
-    }
-    for x in t.psc.iter_mut() {
-        *x = PscStats {
-            name: x.name.clone(),
-            level: x.level,
-            ..Default::default()
-        };
-    }
-    for c in cores {
-        let (a, b) = (&mut t.counters, &c.counters);
-        a.accesses += b.accesses;
-        a.loads += b.loads;
-        a.stores += b.stores;
-        a.fetches += b.fetches;
-        a.instructions += b.instructions;
-        a.stall_cycles += b.stall_cycles;
-        a.compulsory_misses += b.compulsory_misses;
-        a.compulsory_cycles += b.compulsory_cycles;
-        a.direct_segment_hits += b.direct_segment_hits;
-        a.direct_segment_cycles += b.direct_segment_cycles;
-        for (x, y) in a.tlb_memory_reads.iter_mut().zip(b.tlb_memory_reads) {
-            *x += y;
-        }
-        a.tlb_memory_cycles += b.tlb_memory_cycles;
-        a.tlb_memory_lookups += b.tlb_memory_lookups;
-        utopia::add(a, b);
-        let (x, y) = (&mut a.translation, &b.translation);
-        x.tlb += y.tlb;
-        x.walk_cache += y.walk_cache;
-        x.pte += y.pte;
-        x.wait += y.wait;
-        x.fault += y.fault;
-        x.total += y.total;
-        t.base_cycles += c.base_cycles;
-        for (x, y) in t.tlb.iter_mut().zip(&c.tlb) {
-            x.hits += y.hits;
-            x.misses += y.misses;
-            x.fills += y.fills;
-            x.evictions += y.evictions;
-            if let (Some(x), Some(y)) = (&mut x.coalesced, &y.coalesced) {
-                x.merge(y);
-            }
-        }
-        for (x, y) in t.tlb_levels.iter_mut().zip(&c.tlb_levels) {
-            x.instruction_hits += y.instruction_hits;
-            x.instruction_misses += y.instruction_misses;
-            x.data_hits += y.data_hits;
-            x.data_misses += y.data_misses;
-            x.cycles += y.cycles;
-        }
-        for (x, y) in t.psc.iter_mut().zip(&c.psc) {
-            x.lookups += y.lookups;
-            x.hits += y.hits;
-        }
-        t.walks += c.walks;
-        t.pte_reads += c.pte_reads;
-        t.walker_psc_cycles += c.walker_psc_cycles;
-        t.walker_pte_cycles += c.walker_pte_cycles;
-        t.walk_latency.merge(&c.walk_latency);
-        for (x, y) in t.reads_hist.iter_mut().zip(&c.reads_hist) {
-            *x += y;
-        }
-        t.os.add(&c.os);
-        t.dram_pte_reads += c.dram_pte_reads;
-        if let (Some((tn, tv)), Some((n, v))) = (t.virt.as_mut(), c.virt.as_ref()) {
-            tn.add(n);
-            tv.add(v);
-        }
-    }
-    t
 }
 
 impl CoreReport {
@@ -625,7 +514,12 @@ impl CoreReport {
                 t.walk_cache,
                 self.walks.walk_cache_cycles,
             ),
-            ("PTE cycles vs walker", t.pte, self.walks.pte_cycles),
+            (
+                "PTE cycles vs walker and Victima's block reads",
+                t.pte,
+                self.walks.pte_cycles
+                    + (self.victima.as_ref()).map_or(0, |v| v.counters.block_hit_cycles),
+            ),
             (
                 "walk latency histogram vs walker",
                 self.walks.latency.total,
@@ -670,7 +564,7 @@ impl RunReport {
         let config = serde_json::to_value(config).expect("config serialises");
         let workload = serde_json::to_value(workload).expect("workload serialises");
         let hash_input = serde_json::to_string(&(&config, &workload)).expect("serialises");
-        let total = core_report(&total(&stats.cores));
+        let total = core_report(&total::total(&stats.cores));
         let warmup = config
             .pointer("/sim/warmup_accesses")
             .and_then(|w| w.as_u64())
@@ -698,6 +592,7 @@ impl RunReport {
                 physical: stats.physical.clone(),
                 processes: stats.processes.clone(),
                 host: stats.host.clone(),
+                rmm: stats.rmm.clone(),
             },
             config_file: String::new(),
         }

@@ -51,6 +51,11 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("skylake-colt", include_str!("../configs/skylake-colt.toml")),
     ("skylake-pom", include_str!("../configs/skylake-pom.toml")),
     (
+        "skylake-victima",
+        include_str!("../configs/skylake-victima.toml"),
+    ),
+    ("skylake-rmm", include_str!("../configs/skylake-rmm.toml")),
+    (
         "skylake-utopia",
         include_str!("../configs/skylake-utopia.toml"),
     ),
@@ -718,6 +723,11 @@ impl Run<'_> {
         }
         for p in 0..procs as usize {
             sim.set_events(p, self.inputs.workload.events_for(p));
+        }
+        let w = &self.inputs.workload;
+        if let Some(end) = (w.generator.footprint()).and_then(|f| w.base.checked_add(f)) {
+            // Eager paging's mapping for a generator without mmap events (os.rmm).
+            sim.set_heap(w.base, end);
         }
         if sim.needs_future() {
             for p in 0..procs as usize {

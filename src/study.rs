@@ -52,6 +52,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ("walks", "page walks", "/walks/walks"),
     ("walks_pki", "page walks per 1000 instructions", ""),
     (
+        "cpi",
+        "cycles per instruction (base CPI, translation and fault stalls)",
+        "",
+    ),
+    (
         "stlb_mpki",
         "level-2 TLB (STLB) misses per 1000 instructions",
         "/tlb_levels/1/mpki",
@@ -92,6 +97,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "huge_pages_2m",
         "2M pages mapped (at fault or by promotion)",
         "/huge_pages/faults_2m",
+    ),
+    (
+        "reserved_mib",
+        "memory reserved at boot (POM-TLB entries; Utopia's RestSeg and tag array), outside the OS's (MiB)",
+        "",
     ),
     ("mapped_mib", "resident memory mapped by faults (MiB)", ""),
     (
@@ -247,6 +257,7 @@ fn metric(r: &RunReport, name: &str) -> Result<f64, String> {
     Ok(match name {
         "page_table_bytes" => r.stats.page_table_bytes as f64,
         "mapped_mib" => t.huge_pages.mapped_bytes as f64 / (1u64 << 20) as f64,
+        "reserved_mib" => r.stats.physical.reserved_bytes as f64 / (1u64 << 20) as f64,
         "phys_mib" => r.stats.phys_bytes_in_use as f64 / (1u64 << 20) as f64,
         "fault_cycles_per_access" => t.translation_cycles.fault as f64 / t.accesses.max(1) as f64,
         "walk_cycles_per_access" => {
@@ -261,6 +272,7 @@ fn metric(r: &RunReport, name: &str) -> Result<f64, String> {
             let s = &t.shootdown;
             s.remote_cycles as f64 / s.shootdowns.max(1) as f64
         }
+        "cpi" => t.cycles as f64 / t.instructions.max(1) as f64,
         "walks_pki" => t.walks.walks as f64 * 1000.0 / t.instructions.max(1) as f64,
         "dram_reads_per_walk" => {
             if t.walks.walks == 0 {

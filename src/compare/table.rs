@@ -246,9 +246,10 @@ pub fn metrics(r: &RunReport) -> Vec<Metric> {
 }
 
 /// The reach-extending designs' figures (issue 19), only in runs that have them: the
-/// share of accesses a direct segment served, per coalescing TLB the pages a fill
-/// covered on average and the pages its entries cover at the end (its reach), and a
-/// POM-TLB's cost per lookup and share of reads from DRAM.
+/// share of accesses a direct segment served, RMM's range TLB hits and range walks, per
+/// coalescing TLB the pages a fill covered on average and the pages its entries cover at
+/// the end (its reach), a POM-TLB's cost per lookup and share of reads from DRAM, and
+/// Victima's share of STLB misses served by blocks and their reach.
 fn reach_metrics(t: &Value, out: &mut Vec<Metric>) {
     let m = |key: String, label: String, value, integer| Metric {
         key,
@@ -263,6 +264,34 @@ fn reach_metrics(t: &Value, out: &mut Vec<Metric>) {
             "accesses served by the direct segment".into(),
             ds["share_of_accesses"].as_f64(),
             false,
+        ));
+    }
+    if let Some(v) = t.get("victima").filter(|v| v.is_object()) {
+        out.push(m(
+            "victima.hit_rate".into(),
+            "STLB misses served by Victima's TLB blocks".into(),
+            v["hit_rate"].as_f64(),
+            false,
+        ));
+        out.push(m(
+            "victima.reach_bytes".into(),
+            "bytes Victima's blocks in the L2 cover at the end".into(),
+            v["reach_bytes"].as_f64(),
+            true,
+        ));
+    }
+    if let Some(r) = t.get("rmm").filter(|r| r.is_object()) {
+        out.push(m(
+            "rmm.range_tlb_hits".into(),
+            "range TLB hits (RMM)".into(),
+            r["range_tlb_hits"].as_f64(),
+            true,
+        ));
+        out.push(m(
+            "rmm.range_walks".into(),
+            "range walks (RMM, in the background)".into(),
+            r["range_walks"].as_f64(),
+            true,
         ));
     }
     for tlb in t["tlb"].as_array().into_iter().flatten() {

@@ -17,11 +17,13 @@
 //! * `walker.rs`: `[walker]` and its walk caches ([`WalkerConfig`], [`PscConfig`]);
 //! * `memory.rs`: `[memory]`, DRAM and the caches ([`MemoryConfig`], [`CacheConfig`]);
 //! * `os.rs`: `[os]` with its huge pages, paging and scheduling ([`OsConfig`]);
-//!   `direct_segment.rs`: `[os.direct_segment]` ([`DirectSegmentConfig`]);
-//!   `utopia.rs`: `[os.utopia]`, a Utopia RestSeg ([`UtopiaConfig`]);
+//!   `direct_segment.rs`: `[os.direct_segment]` ([`DirectSegmentConfig`]); `rmm.rs`:
+//!   `[os.rmm]` ([`RmmConfig`]); `utopia.rs`: `[os.utopia]`, a Utopia RestSeg
+//!   ([`UtopiaConfig`]);
 //! * `pom_tlb.rs`: `[pom_tlb]`, rewritten into `[[tlb]]` structures before decoding;
 //! * `virt.rs`: `[virt]`, the hypervisor and host table of a virtualized machine
 //!   ([`VirtConfig`]);
+//! * `victima.rs`: `[victima]`, TLB blocks in the L2 cache ([`VictimaConfig`]);
 //! * `[page_table]` belongs to the page-table designs: [`PageTableConfig`] lives in
 //!   `crate::pagetable::design` and validates itself.
 //!
@@ -39,8 +41,10 @@ mod machine;
 mod memory;
 mod os;
 pub mod pom_tlb;
+mod rmm;
 mod tlb;
 mod utopia;
+mod victima;
 mod virt;
 mod walker;
 
@@ -48,8 +52,10 @@ pub use direct_segment::DirectSegmentConfig;
 pub use machine::*;
 pub use memory::*;
 pub use os::*;
+pub use rmm::{RmmConfig, DEFAULT_RANGE_TLB_ENTRIES, RANGE_TLB_NAME};
 pub use tlb::*;
 pub use utopia::{UtopiaConfig, TAG_LINE as UTOPIA_TAG_LINE};
+pub use victima::{VictimaConfig, VictimaPredictor};
 pub use virt::*;
 pub use walker::*;
 
@@ -81,6 +87,10 @@ pub struct SystemConfig {
     /// native configs and their hashes are unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virt: Option<VirtConfig>,
+    /// Victima's TLB blocks in the L2 cache (`victima.rs`): absent = off, and left out
+    /// of the serialization as `virt` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub victima: Option<VictimaConfig>,
 }
 
 /// The page-table design: one variant per design, each with its own config type, all
@@ -232,6 +242,8 @@ impl SystemConfig {
         // Spans sections: a direct segment against memory, processes, the page table's
         // reach, `[virt]` and page replacement (empty when there is none).
         e.extend(direct_segment::problems(self));
+        // Spans sections: eager paging and range TLBs (empty without either).
+        e.extend(rmm::problems(self));
         // Spans sections: a RestSeg against memory, paging, the page table, `[virt]`.
         e.extend(utopia::problems(self));
         // Spans sections: a POM-TLB's memory against `os.phys_mem`, `[virt]`.
@@ -242,7 +254,19 @@ impl SystemConfig {
             self.sim.cores,
             virt,
         ));
+        // Spans sections: the cache level holding the blocks, and `[virt]`.
+        e.extend(victima::problems(self));
         e
+    }
+
+    /// The TLB structures each core builds: `[[tlb]]`, and the range TLB `[os.rmm]`
+    /// adds after them (`os.rmm.range_tlb_entries`).
+    pub fn tlb_structures(&self) -> Vec<TlbConfig> {
+        let mut v = self.tlb.clone();
+        if let Some(t) = self.os.rmm.as_ref().and_then(|r| r.range_tlb(&self.tlb)) {
+            v.push(t);
+        }
+        v
     }
 
     /// The structures private to a core are built once per core: too many cores of too

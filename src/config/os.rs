@@ -64,6 +64,10 @@ pub struct OsConfig {
     /// absent = none, and left out of the serialization (hashes unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct_segment: Option<super::DirectSegmentConfig>,
+    /// Redundant Memory Mappings (`[os.rmm]`, see `rmm.rs`): eager paging, range tables
+    /// and a range TLB. Absent = none, left out of the serialization (hashes unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rmm: Option<super::RmmConfig>,
     /// A Utopia RestSeg (`[os.utopia]`, see `utopia.rs`): absent = none, and left out
     /// of the serialization (hashes unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,6 +204,7 @@ impl OsConfig {
             protection_fault_cycles: 0,
             sched: SchedConfig::default(),
             direct_segment: None,
+            rmm: None,
             utopia: None,
         }
     }

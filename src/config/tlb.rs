@@ -98,6 +98,10 @@ pub enum TlbOrganisation {
     /// ways` sets of [`POM_ENTRY_BYTES`]-byte entries in physical memory reserved at
     /// boot, each probe reading its set's line through the data caches.
     Pom,
+    /// Fully associative entries that each cover a range of contiguous pages mapped to
+    /// contiguous frames, any length (Redundant Memory Mappings' range TLB,
+    /// `tlb/range.rs`); filled only from the range table's walk.
+    Range,
 }
 
 /// Bytes of one POM-TLB entry in memory: 16 (Ryoo, Gulur, Song and John, "Rethinking TLB
@@ -165,6 +169,34 @@ impl TlbOrganisation {
                     ));
                 }
             }
+            TlbOrganisation::Range => {
+                if t.ways != t.entries || t.entries == 0 {
+                    errs.push((
+                        format!("{path}.ways"),
+                        format!("a range TLB is fully associative: ways must equal entries ({}), not {}", t.entries, t.ways),
+                    ));
+                }
+                if t.page_sizes != [PageSize::Size4K] {
+                    errs.push((
+                        format!("{path}.page_sizes"),
+                        "a range TLB's hits fill 4K page entries: page_sizes must be [\"4K\"]"
+                            .into(),
+                    ));
+                }
+                if t.level == 1 {
+                    errs.push((
+                        format!("{path}.level"),
+                        "a range TLB is probed beside the last-level TLB after an L1 miss (Karakostas et al., ISCA 2015): not at level 1".into(),
+                    ));
+                }
+                if t.coalesce.is_some() {
+                    errs.push((
+                        format!("{path}.coalesce"),
+                        "only a coalesced TLB coalesces pages (organisation = \"coalesced\")"
+                            .into(),
+                    ));
+                }
+            }
             TlbOrganisation::Coalesced => {
                 let entries = super::Capacity::Entries(t.entries.into());
                 super::check_geometry(errs, path, entries, t.ways, t.replacement);
@@ -185,7 +217,7 @@ impl TlbOrganisation {
     /// Most pages one entry of structure `t` covers (1: page entries).
     pub fn pages_per_entry(&self, t: &TlbConfig) -> u32 {
         match self {
-            TlbOrganisation::SetAssociative | TlbOrganisation::Pom => 1,
+            TlbOrganisation::SetAssociative | TlbOrganisation::Pom | TlbOrganisation::Range => 1,
             TlbOrganisation::Coalesced => t.coalesce.unwrap_or(DEFAULT_COALESCE),
         }
     }

@@ -139,5 +139,15 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
             "one reach design of the OS at a time",
         );
     }
+    if cfg.os.rmm.is_some() {
+        // Eager paging maps whole mappings from large buddy blocks as ranges; the RestSeg
+        // would take 4K pages of them into its sets, splitting the ranges.
+        refuse(&mut e, "os.rmm", "eager paging places every page of a mapping itself, in ranges the RestSeg's placement by set would split (one reach design of the OS at a time)");
+    }
+    if cfg.victima.as_ref().is_some_and(|v| v.enable) {
+        // Both follow a miss of the last TLB level: which goes first (and whether the
+        // L2's blocks hold RestSeg pages) neither paper says.
+        refuse(&mut e, "victima.enable", "the RestSeg walk and Victima's L2 probe both follow a last-level TLB miss, in an order neither paper gives (not modelled)");
+    }
     e
 }

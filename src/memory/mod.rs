@@ -6,6 +6,13 @@
 //! back-invalidation). Data accesses may be sent through the same caches
 //! (`memory.data_through_caches`) so that they compete with PTE lines, as they do in
 //! hardware; their latency is not charged (the base CPI covers data).
+//!
+//! One level may also hold Victima's TLB blocks beside its lines (`blocks.rs`, turned
+//! on per run by [`MemorySystem::hold_tlb_blocks`]); off, reads take the path they took
+//! before, at the cost of one predicted branch per level visited.
+
+mod blocks;
+pub use blocks::{tlb_block_key, BlockStats, TLB_BLOCK};
 
 use crate::addr::PhysAddr;
 use crate::assoc::SetAssoc;
@@ -24,6 +31,10 @@ pub struct CacheStats {
     pub pte_misses: u64,
     pub data_hits: u64,
     pub data_misses: u64,
+    /// Victima's TLB blocks in this instance (only a level holding them: absent from
+    /// the output otherwise, so runs without Victima keep their results).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tlb_blocks: Option<BlockStats>,
 }
 
 struct Cache {
@@ -31,6 +42,9 @@ struct Cache {
     line_shift: u32,
     latency: u32,
     stats: CacheStats,
+    /// Holds TLB blocks: its ways carry a kind (data, PTE, block) in their values and
+    /// its replacement skips a TLB-block victim once (`blocks.rs`).
+    blocks: bool,
 }
 
 /// Every cache instance of the machine plus DRAM.
@@ -46,6 +60,8 @@ pub struct MemorySystem {
     /// (`u64::MAX` if none). Reading it again is a hit that changes no replacement state,
     /// so the probe can be skipped exactly. Unused when the first level is shared.
     last_line: Vec<u64>,
+    /// The depth in every route of the level holding TLB blocks (`blocks.rs`), if any.
+    block_depth: Option<usize>,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -72,6 +88,7 @@ impl MemorySystem {
                         core,
                         ..Default::default()
                     },
+                    blocks: false,
                 });
                 caches.len() - 1
             };
@@ -93,6 +110,7 @@ impl MemorySystem {
             data_through_caches: cfg.data_through_caches,
             dram_pte_reads: vec![0; cores],
             last_line: vec![u64::MAX; cores],
+            block_depth: None,
             #[cfg(test)]
             no_memo: false,
         }
@@ -156,7 +174,11 @@ impl MemorySystem {
             let c = &mut self.caches[ci];
             let line = paddr >> c.line_shift;
             let set = (line & c.array.set_mask()) as usize;
-            let hit = c.array.access(set, line);
+            let hit = if c.blocks {
+                c.access_beside_blocks(set, line, is_pte)
+            } else {
+                c.array.access(set, line)
+            };
             match (hit, is_pte) {
                 (true, true) => c.stats.pte_hits += 1,
                 (true, false) => c.stats.data_hits += 1,
@@ -225,7 +247,7 @@ impl MemorySystem {
     }
 
     pub fn stats(&self) -> Vec<CacheStats> {
-        self.caches.iter().map(|c| c.stats.clone()).collect()
+        self.caches.iter().map(|c| c.stats_now()).collect()
     }
 
     pub fn dram_pte_reads(&self, core: usize) -> u64 {
@@ -239,6 +261,7 @@ impl MemorySystem {
                 c.stats = CacheStats {
                     name: std::mem::take(&mut c.stats.name),
                     core: None,
+                    tlb_blocks: c.stats.tlb_blocks.as_ref().map(|_| BlockStats::default()),
                     ..Default::default()
                 };
             }
@@ -255,6 +278,7 @@ impl MemorySystem {
                 c.stats = CacheStats {
                     name: std::mem::take(&mut c.stats.name),
                     core: c.stats.core,
+                    tlb_blocks: c.stats.tlb_blocks.as_ref().map(|_| BlockStats::default()),
                     ..Default::default()
                 };
             }

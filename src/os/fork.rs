@@ -103,6 +103,7 @@ impl Os {
     ) -> Result<(), SimError> {
         debug_assert!(fx.is_clear(), "effects of an earlier call not applied");
         self.segment_fork(parent)?;
+        self.rmm_fork(parent)?;
         self.restseg_fork(parent)?;
         if self.paging.is_some() {
             return Err(SimError(

@@ -169,6 +169,18 @@ impl FrameAllocator {
         Some(pa)
     }
 
+    /// A free block of 2^`order` frames, from free memory only, made into allocated
+    /// 4 KiB frames (so each can be freed on its own): eager paging's blocks. `None`
+    /// when no free block that large exists.
+    pub fn alloc_block(&mut self, order: u32) -> Option<u64> {
+        let pa = self.buddy.alloc(order)?;
+        self.buddy
+            .split(pa, order, 0)
+            .expect("a block just allocated");
+        self.bytes_in_use += 4096 << order;
+        Some(pa)
+    }
+
     /// A frame of `size`, aligned to its size; running out is an error.
     pub fn alloc(&mut self, size: PageSize) -> Result<u64, SimError> {
         self.try_alloc(size).ok_or_else(|| self.oom(size))

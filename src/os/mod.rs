@@ -15,7 +15,8 @@
 //! `vma` (madvise, mmap, munmap, mprotect, exit), `fork` (the mapping log, copy-on-write,
 //! shared frames), `migrate`, `swap` (page replacement: resident sets and swap, with the
 //! policies' bookkeeping in `paging`), `frames`/`buddy` (physical memory), `stats`,
-//! `direct_segment` (a process's primary region and its segment registers).
+//! `direct_segment` (a process's primary region and its segment registers), `rmm` (eager
+//! paging and the range tables of Redundant Memory Mappings).
 //!
 //! Why the OS keeps its own count of mappings per huge region: a huge page may only be
 //! mapped where nothing of its virtual range is mapped already (Linux's THP fault path
@@ -30,6 +31,7 @@ mod huge;
 mod migrate;
 pub mod paging;
 pub mod ranges;
+pub mod rmm;
 mod stats;
 mod swap;
 pub mod utopia;
@@ -142,6 +144,8 @@ pub struct Os {
     guard_active: bool,
     /// Each process's direct segment, by address space (`os.direct_segment`).
     segments: Vec<(u16, direct_segment::Segment)>,
+    /// Eager paging and range tables (`[os.rmm]`; `None`: demand paging only).
+    rmm: Option<Box<rmm::Rmm>>,
     /// Bytes at the top of physical memory kept from the allocator ([`Os::with_reserved`]).
     reserved: u64,
     /// Utopia's RestSeg and tag array (`os.utopia`), below the reserved top.
@@ -190,6 +194,9 @@ impl Os {
             track_accesses: cfg.paging.replacement.is_some() || h.demote,
             guard_active: false,
             segments: Vec::new(),
+            rmm: (cfg.rmm.as_ref())
+                .filter(|r| r.eager_paging)
+                .map(|_| Box::default()),
             reserved,
             utopia: (cfg.utopia.as_ref()).map(|u| utopia::RestSeg::new(u, managed)),
         }
@@ -312,6 +319,12 @@ impl Os {
                 (o, self.costs.minor_fault)
             }
             None if self.paging.is_some() => self.fault_paged(pt, asid, vaddr, stats, fx)?,
+            // Eager paging: the first fault in a mapping maps all of it (`rmm.rs`).
+            None if self.rmm.is_some() && self.eager_mapping(asid, vaddr).is_some() => {
+                stats.minor_faults += 1;
+                let vma = self.eager_mapping(asid, vaddr).expect("checked");
+                self.eager_fault(pt, asid, vma, stats, fx)?
+            }
             None => {
                 stats.minor_faults += 1;
                 match self.huge.policy {

@@ -258,7 +258,8 @@ pub struct PhysReport {
     pub unusable_2m: f64,
     pub unusable_1g: f64,
     /// Bytes at the top of physical memory reserved at boot for TLB entries held in
-    /// memory (POM-TLB), outside `total_bytes` (the OS's); absent when none.
+    /// memory (POM-TLB) and for Utopia's RestSeg and its tag array, outside
+    /// `total_bytes` (the OS's); absent when none.
     #[serde(skip_serializing_if = "is_zero")]
     pub reserved_bytes: u64,
 }

@@ -20,7 +20,7 @@ pub(super) struct Vmas {
     advised: HashMap<u16, RangeMap<()>>,
     /// Ranges `mmap` events mapped (none: the whole space is anonymous memory, as
     /// before any such event).
-    vmas: HashMap<u16, RangeMap<()>>,
+    pub(super) vmas: HashMap<u16, RangeMap<()>>,
     /// Rights `mprotect` events set (absent: read-write).
     prot: HashMap<u16, RangeMap<Prot>>,
     /// Some range is protected: stores must be checked.
@@ -105,6 +105,9 @@ impl Os {
         debug_assert!(fx.is_clear(), "effects of an earlier call not applied");
         if !self.segments.is_empty() {
             self.segment_event(asid, &ev)?;
+        }
+        if self.rmm.is_some() && matches!(ev.kind, EventKind::Mprotect | EventKind::Migrate) {
+            self.rmm_event(asid, ev.kind.name(), ev.start, ev.end)?;
         }
         self.restseg_event(pt, asid, &ev)?;
         fx.trigger = match ev.kind {
@@ -332,6 +335,11 @@ impl Os {
         stats: &mut OsStats,
         fx: &mut Effects,
     ) -> Result<u64, SimError> {
+        if self.rmm.is_some() {
+            // Ranges over the unmapped pages go; the page invalidations drop the
+            // range-TLB entries that covered them.
+            self.rmm_unmapped(asid, start, end)?;
+        }
         if (end - start) / 4096 <= 1 << 16 {
             return self.munmap_pages(pt, asid, start, end, stats, fx);
         }

@@ -216,6 +216,11 @@ impl RunReport {
                 d.tlb_lookups_avoided
             );
         }
+        super::rmm::summary(
+            &mut o,
+            self.stats.total.rmm.as_ref(),
+            self.stats.rmm.as_ref(),
+        );
         if let Some(m) = &self.stats.total.tlb_memory {
             let by: Vec<String> = (m.served_by.iter())
                 .map(|s| format!("{} {}", s.level, s.reads))
@@ -228,6 +233,34 @@ impl RunReport {
                 by.join(", "),
                 m.cycles,
                 m.mean_cycles_per_lookup
+            );
+        }
+        if let Some(v) = &self.stats.total.victima {
+            let c = &v.counters;
+            let _ = writeln!(
+                o,
+                "  victima: {} of {} STLB misses served by TLB blocks in the L2 ({:.1}%); blocks inserted {} on miss, {} on eviction ({} background walks); {} held at the end, reach {}",
+                c.block_hits,
+                c.probes,
+                v.hit_rate * 100.0,
+                c.inserted_on_miss,
+                c.inserted_on_eviction,
+                c.background_walks,
+                v.blocks_held_4k + v.blocks_held_2m + v.blocks_held_1g,
+                crate::addr::ByteSize(v.reach_bytes).describe()
+            );
+            let lines = |f: fn(&crate::memory::BlockStats) -> u64| -> u64 {
+                (self.stats.caches.iter())
+                    .filter_map(|c| c.tlb_blocks.as_ref().map(f))
+                    .sum()
+            };
+            let _ = writeln!(
+                o,
+                "    lines the blocks evicted: {} data, {} PTE; blocks evicted by fills {}, dropped by TLB invalidations {}",
+                lines(|b| b.evicted_data_lines),
+                lines(|b| b.evicted_pte_lines),
+                lines(|b| b.evicted_blocks),
+                lines(|b| b.invalidated)
             );
         }
         if let Some(u) = &self.stats.total.utopia {

@@ -75,6 +75,17 @@ pub struct CoreCounters {
     pub tlb_memory_cycles: u64,
     /// Lookups that read memory (each probes every memory-held structure of its level).
     pub tlb_memory_lookups: u64,
+    /// Victima's probes, block hits and insertions (`victima.rs`; zero when off).
+    pub victima: super::victima::VictimaCounters,
+    /// Range-table walks (RMM, `os.rmm`: one after each page walk when a range TLB
+    /// exists), the node lines they read and those reads' latency. In the background
+    /// of the page walk (Karakostas et al., ISCA 2015): not part of any access's
+    /// translation cycles, and not stalled on.
+    pub range_walks: u64,
+    pub range_walk_reads: u64,
+    pub range_walk_cycles: u64,
+    /// Of `range_walks`, those that found a range (and filled the range TLB with it).
+    pub range_walk_hits: u64,
     /// RestSeg walks (`os.utopia`, after every miss of the last TLB level), those that
     /// found the page in its set (no radix walk), their tag-line reads by where they
     /// were served (slots as `tlb_memory_reads`) and their cycles (in `translation.tlb`).
@@ -110,9 +121,14 @@ pub(super) struct Timing {
     /// Processes have direct segments (`os.direct_segment`): accesses check the
     /// core's segment registers first. Off, the check is this one predicted branch.
     pub(super) direct_segment: bool,
+    /// Eager paging is on (`os.rmm`): translations entering the TLBs below level 1
+    /// mark their page touched, for eager paging's memory overhead.
+    pub(super) eager: bool,
     /// Some TLB structure's probes read memory (a POM-TLB): after each lookup the core
     /// prices those reads through the caches and DRAM. Off, this one predicted branch.
     pub(super) tlb_reads_memory: bool,
+    /// Victima is on (`[victima]`): last-level TLB misses probe the L2 for TLB blocks.
+    pub(super) victima: bool,
     /// A Utopia RestSeg (`os.utopia`): a last-level TLB miss first walks the RestSeg.
     /// Off, one predicted branch.
     pub(super) utopia: bool,
@@ -136,6 +152,8 @@ pub(super) struct Core {
     pub(super) tlbs: Tlbs,
     /// The running process's direct-segment registers (BASE, LIMIT, OFFSET).
     pub(super) segment: crate::os::direct_segment::Segment,
+    /// Victima's predictor and buffers (`[victima]`; `None` when off).
+    pub(super) victima: Option<Box<super::victima::State>>,
     pub(super) walker: Walker,
     pub(super) slots: Vec<Slot>,
     pub(super) pending: usize,
@@ -227,7 +245,12 @@ impl Core {
         let vms = cfg.virt.as_ref().map_or(1, |v| v.vms.max(1) as usize);
         let host_rq = super::vcpu::host_runqueue(cfg, id);
         let mut walker = Walker::new(&cfg.walker.psc, seed);
-        let mut tlbs = Tlbs::new(&cfg.tlb, seed);
+        let mut tlbs = Tlbs::new(&cfg.tlb_structures(), seed);
+        let victima = (cfg.victima.as_ref().filter(|v| v.enable)).map(|v| {
+            // The blocks follow the TLBs' invalidations and take their evictions.
+            tlbs.keep_dropped();
+            Box::new(super::victima::State::new(v))
+        });
         if let Some(v) = &cfg.virt {
             let ntlb = v
                 .ntlb
@@ -242,6 +265,7 @@ impl Core {
             vm: 1,
             tlbs,
             segment: crate::os::direct_segment::Segment::NONE,
+            victima,
             walker,
             slots: vec![Slot::default(); cfg.walker.max_concurrent_walks as usize],
             pending: 0,
@@ -368,6 +392,10 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         }
     };
 
+    if t.victima {
+        // TLB blocks of translations the OS changed since this core's last access go.
+        super::victima::drain(core, sh);
+    }
     // Walks running in the background stall the core once it has run W instructions past them.
     if core.pending > 0 {
         let now = core.clock(t);
@@ -404,10 +432,10 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     let mut tlb_cycles = 0u64;
     let mut hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
     if t.tlb_reads_memory {
-        tlb_cycles += price_tlb_reads(core, &mut sh.mem, rec);
+        tlb_cycles += super::reach::price_tlb_reads(core, &mut sh.mem, rec);
     }
     if t.utopia && hit.is_none() {
-        hit = restseg_walk(core, va, sh, &mut tlb_cycles, rec);
+        hit = super::reach::restseg_walk(core, va, sh, &mut tlb_cycles, rec);
     }
     let l1_hidden = if t.l1_overlapped {
         (core.tlbs.level_latency(0, side) as u64).min(tlb_cycles)
@@ -466,14 +494,28 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
             let (tr, end) = translate_miss(core, miss, pt, sh, t, rec)?;
             if core.tlbs.coalesce() > 1 {
                 // The run of pages a coalescing TLB takes with this fill.
-                let run = coalesce_run(core, pt, sh, va, tr);
+                let run = super::reach::coalesce_run(core, pt, sh, va, tr);
                 core.tlbs.set_run(run);
+            }
+            if core.tlbs.has_ranges() {
+                // The range walk behind the page walk (RMM); a range found fills the
+                // range TLB with this access's fill.
+                super::reach::range_walk(core, pt, sh, va);
             }
             (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
         }
     };
     core.tlbs
         .complete(side, core.asid, va, frame, size, hit_level);
+    if t.victima {
+        // An entry the fill pushed out of the last TLB level may go to the L2.
+        super::victima::after_fill(core, pt, sh);
+    }
+    if t.eager && hit_level > 0 {
+        // Every translation enters the TLBs by a walk or a lower level's hit, so the
+        // pages reached here are exactly the pages touched.
+        sh.os[super::vm_index(core.vm)].rmm_touch(core.asid, va.0);
+    }
     if sh.os[super::vm_index(core.vm)].tracks_accesses() {
         // Page replacement needs recency, dirty and accessed bits (off by default);
         // pages leaving the working set go.
@@ -498,82 +540,6 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     );
 
     Ok(())
-}
-
-/// Price the memory reads the TLB lookup just made (a POM-TLB's set lines) through the
-/// core's caches and DRAM, as the walker prices PTE reads: the caches count them as
-/// translation reads (`pte_*`, as Virtuoso issues them, `PAGE_TABLE_DATA`), DRAM's
-/// `dram_pte_reads` does not (it stays per walk). The structures of a level are probed
-/// in parallel (one level reads memory: the config refuses more), so the lookup waits
-/// for the slowest read. Returns those cycles, which the caller adds to the TLB's.
-#[inline(never)]
-fn price_tlb_reads<R: Recorder>(
-    core: &mut Core,
-    mem: &mut crate::memory::MemorySystem,
-    rec: &mut R,
-) -> u64 {
-    let reads = core.tlbs.take_memory_reads();
-    core.counters.tlb_memory_lookups += !reads.is_empty() as u64;
-    let mut slowest = 0u64;
-    for &a in reads.as_slice() {
-        let (lat, depth) = mem.read_translation(core.id, crate::addr::PhysAddr(a));
-        if R::ON {
-            rec.event(Event::TlbRead {
-                paddr: a,
-                served_by: depth,
-                cycles: lat,
-            });
-        }
-        core.counters.tlb_memory_reads[depth.min(TLB_READ_LEVELS - 1)] += 1;
-        slowest = slowest.max(lat as u64);
-    }
-    core.counters.tlb_memory_cycles += slowest;
-    slowest
-}
-
-/// Utopia's RestSeg walk (Kanellopoulos et al., MICRO 2023) after the last TLB level
-/// missed: it reads the tag line of the VPN's set (the set index is the VPN's low bits)
-/// through the core's caches and DRAM, as PTE reads go (L1D first, counted in the
-/// caches' `pte_*`), and compares the set's tags. A hit is the translation, with no
-/// radix walk and no walker; the TLB levels are filled as after a walk (returned as a
-/// hit one level past the last). A miss costs the read, then the radix walk follows:
-/// the serial order of the MICRO 2023 artifact (Victima repository,
-/// `sniper/config/virtual_memory_configs/common_translation.cfg`, `serial_l2tlb=true`;
-/// Virtuoso, later, probes beside the L2 TLB). The read's cycles are TLB time
-/// (`translation.tlb`, counted in `restseg_cycles`). No on-chip tag cache: the artifact's
-/// 2 KiB `tagcache` is not modelled (the L1D plays its part).
-#[inline(never)]
-fn restseg_walk<R: Recorder>(
-    core: &mut Core,
-    va: VirtAddr,
-    sh: &mut Shared,
-    tlb_cycles: &mut u64,
-    rec: &mut R,
-) -> Option<crate::tlb::TlbHit> {
-    let r = sh.os[0].restseg()?;
-    let (line, frame) = r.lookup(core.asid, va.0 >> 12);
-    let (lat, depth) = sh
-        .mem
-        .read_translation(core.id, crate::addr::PhysAddr(line));
-    if R::ON {
-        rec.event(Event::RestSegRead {
-            paddr: line,
-            served_by: depth,
-            cycles: lat,
-            frame,
-        });
-    }
-    let c = &mut core.counters;
-    c.restseg_walks += 1;
-    c.restseg_hits += frame.is_some() as u64;
-    c.restseg_reads[depth.min(TLB_READ_LEVELS - 1)] += 1;
-    c.restseg_cycles += lat as u64;
-    *tlb_cycles += lat as u64;
-    frame.map(|f| crate::tlb::TlbHit {
-        level: core.tlbs.num_levels(),
-        frame: crate::addr::PhysAddr(f),
-        size: crate::addr::PageSize::Size4K,
-    })
 }
 
 /// An access inside the running process's direct segment (Basu et al., ISCA 2013):
@@ -627,7 +593,7 @@ fn segment_access<PT: PageTable, R: Recorder>(
 /// What a TLB entry for `va` must hold now: the page table's translation, or on a
 /// virtualized machine the guest's composed with the host's (the smaller page, at its
 /// host-physical base). Off the hot path: stale-hit checks and test builds.
-fn full_translation<PT: PageTable>(
+pub(super) fn full_translation<PT: PageTable>(
     pt: &PT,
     sh: &Shared,
     asid: u16,
@@ -644,31 +610,6 @@ fn full_translation<PT: PageTable>(
     Some(Translation {
         frame: crate::addr::PhysAddr(hpa & !(size.bytes() - 1)),
         size,
-    })
-}
-
-/// The run around walked page `va` (translation `tr`) that a coalescing TLB holds in one
-/// entry (CoLT, MICRO 2012): the neighbours inside its aligned group of
-/// `Tlbs::coalesce()` pages (within one PTE cache line) mapped now, at the same page
-/// size, to frames contiguous with its own, with the same `mprotect` rights. Read from
-/// the table as the TLB would see it (`full_translation`: composed with the host's on a
-/// virtualized machine). Only runs when a structure coalesces; allocates nothing.
-#[inline(never)]
-fn coalesce_run<PT: PageTable>(
-    core: &Core,
-    pt: &PT,
-    sh: &Shared,
-    va: VirtAddr,
-    tr: Translation,
-) -> crate::tlb::Entry {
-    let asid = core.asid;
-    let os = &sh.os[super::vm_index(core.vm)];
-    let rights = os.rights(asid, va.0);
-    let vpn = va.0 >> tr.size.shift();
-    let n = core.tlbs.coalesce();
-    crate::tlb::run_around(asid, vpn, tr.frame.0, tr.size, n, |v| {
-        let t = full_translation(pt, sh, asid, VirtAddr(v))?;
-        (os.rights(asid, v) == rights).then_some((t.frame.0, t.size))
     })
 }
 
@@ -703,28 +644,32 @@ fn translate_miss<PT: PageTable, R: Recorder>(
         )));
     }
     let ready = m.now + m.tlb_cycles;
-    // The walker that frees first takes the walk.
-    let (si, slot) = core
-        .slots
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, s)| s.busy_until)
-        .map(|(i, s)| (i, *s))
-        .expect("at least one walker");
-    let wait = slot.busy_until.saturating_sub(ready);
-    if slot.pending {
-        // Its previous walk could only end before this one starts: the core has
-        // waited for it already.
-        core.slots[si].pending = false;
-        core.pending -= 1;
+    // Victima: the L2's TLB block, probed beside the walk, aborts it on a hit; no
+    // walker is held and nothing waits (`victima.rs` says what is charged).
+    let block = match t.victima {
+        true => super::victima::probe(core, va, pt, sh),
+        false => None,
+    };
+    if R::ON && t.victima {
+        let hit_cycles = block.map(|b| b.1);
+        rec.event(Event::VictimaProbe { hit_cycles });
     }
-    if R::ON {
-        rec.event(Event::Wait { cycles: wait });
-    }
-    let (tr, psc, pte, fault) = match sh.virt.as_deref().map(|hv| hv.shadow_mode()) {
-        None => walk_native(core, va, pt, sh, t, rec)?,
-        Some(false) => super::nested::walk_virt(core, va, pt, sh, t, rec)?,
-        Some(true) => super::shadow::walk_shadow(core, va, pt, sh, t)?,
+    let (si, wait, (tr, psc, pte, fault)) = match block {
+        Some((tr, cycles)) => (None, 0, (tr, 0, cycles, 0)),
+        None => {
+            let (si, wait) = take_walker(core, ready, rec);
+            let dram = sh.mem.dram_pte_reads(core.id);
+            let w = match sh.virt.as_deref().map(|hv| hv.shadow_mode()) {
+                None => walk_native(core, va, pt, sh, t, rec)?,
+                Some(false) => super::nested::walk_virt(core, va, pt, sh, t, rec)?,
+                Some(true) => super::shadow::walk_shadow(core, va, pt, sh, t)?,
+            };
+            if t.victima {
+                let dram = sh.mem.dram_pte_reads(core.id) - dram;
+                super::victima::after_walk(core, va, w.0, pt, sh, dram);
+            }
+            (Some(si), wait, w)
+        }
     };
     if !core.flushed.is_empty()
         && (core.flushed).remove(&crate::tlb::page_key(core.asid, va, tr.size))
@@ -742,21 +687,51 @@ fn translate_miss<PT: PageTable, R: Recorder>(
     tc.pte += pte;
     tc.wait += wait;
     tc.fault += fault;
-    if t.window == 0 || fault > 0 {
-        // Blocking (or a fault, which traps): the core waits for the whole translation.
-        core.stall(end - m.now - m.l1_hidden);
-        core.slots[si].busy_until = end;
-    } else {
-        // The walk proceeds in the background; the core stalls later if it must.
-        core.stall(m.tlb_cycles - m.l1_hidden + wait);
-        core.slots[si] = Slot {
-            busy_until: end,
-            icount: core.instr_total,
-            pending: true,
-        };
-        core.pending += 1;
+    match si {
+        Some(si) if t.window > 0 && fault == 0 => {
+            // The walk proceeds in the background; the core stalls later if it must.
+            core.stall(m.tlb_cycles - m.l1_hidden + wait);
+            core.slots[si] = Slot {
+                busy_until: end,
+                icount: core.instr_total,
+                pending: true,
+            };
+            core.pending += 1;
+        }
+        _ => {
+            // Blocking (or a fault, which traps, or a TLB block's short read): the core
+            // waits for the whole translation.
+            core.stall(end - m.now - m.l1_hidden);
+            if let Some(si) = si {
+                core.slots[si].busy_until = end;
+            }
+        }
     }
     Ok((tr, end))
+}
+
+/// The walker that frees first takes the walk: its index, and the cycles the walk
+/// waits for it from `ready`.
+#[inline(always)]
+fn take_walker<R: Recorder>(core: &mut Core, ready: u64, rec: &mut R) -> (usize, u64) {
+    let (si, slot) = core
+        .slots
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, s)| s.busy_until)
+        .map(|(i, s)| (i, *s))
+        .expect("at least one walker");
+    let wait = slot.busy_until.saturating_sub(ready);
+    if slot.pending {
+        // Its previous walk could only end before this one starts: the core has
+        // waited for it already.
+        core.slots[si].pending = false;
+        core.pending -= 1;
+    }
+    if R::ON {
+        rec.event(Event::Wait { cycles: wait });
+    }
+    (si, wait)
 }
 
 /// A native TLB miss's walk, and on a not-present entry the OS's fault and a second

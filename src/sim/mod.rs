@@ -36,6 +36,7 @@ mod core;
 mod engine;
 mod nested;
 mod overflow;
+mod reach;
 pub mod record;
 mod sched;
 mod seen;
@@ -44,6 +45,7 @@ mod shootdown;
 mod stats;
 pub mod topology;
 mod vcpu;
+pub mod victima;
 
 pub use self::core::{CoreCounters, TranslationCycles, TLB_READ_LEVELS};
 pub use sched::{ProcState, ProcessStats, Spawner};
@@ -204,7 +206,9 @@ impl<PT: PageTable> Simulator<PT> {
                     .checked_shl(cfg.page_table.va_bits())
                     .unwrap_or(u64::MAX),
                 direct_segment: cfg.os.direct_segment.is_some(),
+                eager: cfg.os.rmm.as_ref().is_some_and(|r| r.eager_paging),
                 tlb_reads_memory,
+                victima: cfg.victima.as_ref().is_some_and(|v| v.enable),
                 utopia: cfg.os.utopia.is_some(),
             },
             sched: Sched {
@@ -227,6 +231,12 @@ impl<PT: PageTable> Simulator<PT> {
         };
         if let Some(ds) = &cfg.os.direct_segment {
             sim.make_direct_segments(ds)?;
+        }
+        if let Some(v) = cfg.victima.as_ref().filter(|v| v.enable) {
+            // Validated: the level exists and is private.
+            sim.sh.mem.hold_tlb_blocks(&v.level).ok_or_else(|| {
+                SimError(format!("victima.level: no cache level \"{}\"", v.level))
+            })?;
         }
         // The guest kernel zeroed each address space's first table when it made it:
         // the host has backed it (a walk of any address reads it).
@@ -302,6 +312,15 @@ impl<PT: PageTable> Simulator<PT> {
             }
         }
         self.procs[proc].os_events = events.into();
+    }
+
+    /// The workload's heap, [start, end) of every process at start: the mapping eager
+    /// paging (`os.rmm`) allocates whole at its first fault, where no `mmap` event
+    /// gave one. Nothing without `os.rmm`.
+    pub fn set_heap(&mut self, start: u64, end: u64) {
+        for p in self.procs.iter().step_by(self.threads) {
+            self.sh.os[vm_index(p.vm)].rmm_heap(p.asid, start, end);
+        }
     }
 
     /// Number of processes (forked children included).

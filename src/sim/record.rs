@@ -41,6 +41,10 @@ pub enum Event {
         served_by: usize,
         cycles: u32,
     },
+    /// Victima's probe of the L2 for the page's TLB block after the last-level TLB
+    /// missed (`[victima]`): `Some(cycles)` when a block held the page (the walk is
+    /// aborted), `None` when none did (the walk that follows ran beside it).
+    VictimaProbe { hit_cycles: Option<u64> },
     /// A RestSeg walk (`os.utopia`) after the last TLB level missed: the tag line of the
     /// VPN's set at `paddr`, served by memory level `served_by` in `cycles`, and the
     /// page's frame if a tag matched. Recorded just before that lookup's [`Event::Tlb`].

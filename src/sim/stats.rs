@@ -26,6 +26,8 @@ pub struct RunStats {
     pub processes: Vec<ProcessStats>,
     /// The host side of a virtualized machine.
     pub host: Option<crate::report::virt::HostReport>,
+    /// Redundant Memory Mappings' ranges and eager paging (`None` without `os.rmm`).
+    pub rmm: Option<crate::os::rmm::RmmReport>,
 }
 
 /// One core's counters gathered from its components.
@@ -52,9 +54,14 @@ pub struct CoreStats {
     /// Processes have direct segments (`os.direct_segment`): the report shows
     /// `counters.direct_segment_hits`.
     pub direct_segment: bool,
+    /// Hits of the range TLB, when some structure holds ranges (RMM); the report then
+    /// shows the range walks of `counters`.
+    pub range_tlb_hits: Option<u64>,
     /// Some TLB probe reads memory (a POM-TLB): the names of the core's memory levels,
     /// nearest first, then DRAM, for `counters.tlb_memory_reads`.
     pub tlb_memory: Option<Vec<String>>,
+    /// Victima is on: the blocks the core's L2 holds, by page size (4K, 2M, 1G).
+    pub victima: Option<[u64; 3]>,
     /// A Utopia RestSeg (`os.utopia`): the core's memory level names (as `tlb_memory`)
     /// and the RestSeg's occupancy at the end.
     pub utopia: Option<(Vec<String>, crate::report::utopia::Occupancy)>,
@@ -137,8 +144,11 @@ impl<PT: PageTable> Simulator<PT> {
                         (n, c.virt.clone())
                     }),
                     direct_segment: self.timing.direct_segment,
+                    range_tlb_hits: c.tlbs.has_ranges().then(|| c.tlbs.range_hits()),
                     tlb_memory: (self.timing.tlb_reads_memory)
                         .then(|| (mem.level_names(c.id).into_iter()).map(|l| l.0).collect()),
+                    victima: (self.timing.victima)
+                        .then(|| super::victima::blocks_held(&self.sh, c.id)),
                     utopia: self.sh.os[0].restseg().map(|r| {
                         let names = (mem.level_names(c.id).into_iter()).map(|l| l.0).collect();
                         let o = crate::report::utopia::Occupancy {
@@ -164,6 +174,16 @@ impl<PT: PageTable> Simulator<PT> {
                     crate::os::PhysReport::sum(&each)
                 }
             },
+            rmm: self.sh.os[0].rmm_report().map(|mut r| {
+                // Coverage: the share of the memory mapped now that ranges cover.
+                let mapped: i64 = self.cores.iter().map(|c| c.os_stats.mapped_bytes).sum();
+                r.coverage = if mapped > 0 {
+                    (r.range_pages << 12) as f64 / mapped as f64
+                } else {
+                    0.0
+                };
+                r
+            }),
             host: self
                 .sh
                 .virt

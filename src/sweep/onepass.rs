@@ -80,7 +80,7 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
         // entries are not pages).
         let one_set = match t.organisation {
             TlbOrganisation::SetAssociative => t.ways == t.entries,
-            TlbOrganisation::Coalesced => false,
+            TlbOrganisation::Coalesced | TlbOrganisation::Range => false,
             // Its probes read memory: hits and misses alone do not give its cost.
             TlbOrganisation::Pom => false,
         };
@@ -143,6 +143,15 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
     // The pass would feed the TLB the accesses a direct segment translates without it.
     if sys0.os.direct_segment.is_some() {
         return Err("a direct segment (os.direct_segment) keeps its accesses from the TLBs".into());
+    }
+    // The pass counts the misses the walks follow; Victima answers some of them from
+    // the L2's TLB blocks, which hold what the TLBs of each size evicted.
+    if sys0.victima.as_ref().is_some_and(|v| v.enable) {
+        return Err("Victima ([victima]) answers TLB misses from the L2's TLB blocks".into());
+    }
+    // The pass knows nothing of a range TLB below, nor of eager paging's faults.
+    if sys0.os.rmm.is_some() {
+        return Err("Redundant Memory Mappings (os.rmm) add a range TLB and eager paging the pass does not model".into());
     }
     // The RestSeg walk (os.utopia) turns some misses into no walk, by OS placement the
     // pass does not model.

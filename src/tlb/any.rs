@@ -4,7 +4,7 @@
 //! branch and no call is dynamic. Adding an organisation: one variant, one arm of
 //! `each!` and of `build`.
 
-use super::{Coalesced, Entry, MemReads, Organisation, Pom, SetAssociative, TlbStats};
+use super::{Coalesced, Entry, MemReads, Organisation, Pom, RangeTlb, SetAssociative, TlbStats};
 use crate::addr::PageSize;
 use crate::config::{TlbConfig, TlbOrganisation};
 
@@ -14,6 +14,7 @@ pub enum AnyOrganisation {
     SetAssociative(SetAssociative),
     Coalesced(Coalesced),
     Pom(Pom),
+    Range(RangeTlb),
 }
 
 /// `$body` with `$o` bound to the organisation inside `$any` (one arm per variant).
@@ -23,6 +24,7 @@ macro_rules! each {
             AnyOrganisation::SetAssociative($o) => $body,
             AnyOrganisation::Coalesced($o) => $body,
             AnyOrganisation::Pom($o) => $body,
+            AnyOrganisation::Range($o) => $body,
         }
     };
 }
@@ -37,6 +39,7 @@ impl Organisation for AnyOrganisation {
                 Coalesced::build(cfg, seed).map(AnyOrganisation::Coalesced)
             }
             TlbOrganisation::Pom => Pom::build(cfg, seed).map(AnyOrganisation::Pom),
+            TlbOrganisation::Range => RangeTlb::build(cfg, seed).map(AnyOrganisation::Range),
         }
     }
     #[inline(always)]
@@ -65,6 +68,10 @@ impl Organisation for AnyOrganisation {
     #[inline(always)]
     fn pages_per_entry(&self) -> u64 {
         each!(self, o => o.pages_per_entry())
+    }
+    #[inline(always)]
+    fn holds_ranges(&self) -> bool {
+        each!(self, o => o.holds_ranges())
     }
     #[inline(always)]
     fn insert(&mut self, e: Entry) -> Option<Entry> {

@@ -17,7 +17,8 @@
 //!
 //! Organisations: how one structure stores and finds entries is an [`Organisation`]
 //! (`tlb[i].organisation` in the config): set-associative ([`SetAssociative`], one file
-//! beside this one) is the first, coalesced ([`Coalesced`], CoLT) the second. The
+//! beside this one) is the first, coalesced ([`Coalesced`], CoLT) the second, range
+//! ([`RangeTlb`], RMM's range TLB) the third. The
 //! hierarchy ([`Tlbs`]) owns levels, sides, page-size slots, fill roles, counters and
 //! the repeated-hit shortcut, and asks the organisation only what depends on the
 //! storage. It is generic over the organisation: [`Tlbs`] with the default
@@ -33,13 +34,17 @@
 
 mod any;
 mod coalesced;
+mod invalidate;
 mod mem_reads;
 mod pom;
+mod range;
 mod set_associative;
 pub use any::AnyOrganisation;
 pub use coalesced::{run_around, Coalesced, CoalescedStats};
+pub use invalidate::Dropped;
 pub use mem_reads::MemReads;
 pub use pom::Pom;
+pub use range::RangeTlb;
 pub use set_associative::SetAssociative;
 
 use crate::addr::{PageSize, PageSizeSet, PhysAddr, VirtAddr};
@@ -148,6 +153,13 @@ pub trait Organisation: Sized {
         1
     }
 
+    /// Whether the structure holds ranges filled only from a range walk
+    /// ([`Tlbs::set_range`]): after a walk without a range, it takes nothing.
+    #[inline(always)]
+    fn holds_ranges(&self) -> bool {
+        false
+    }
+
     /// Install `e` (or refresh it); returns the valid entry it displaced, if any (the
     /// hierarchy passes it to a victim level below).
     fn insert(&mut self, e: Entry) -> Option<Entry>;
@@ -218,6 +230,8 @@ struct Structure<O> {
     fill: TlbFill,
     /// Filled after a walk with the run around the page, not the page alone.
     coalescing: bool,
+    /// Filled only with ranges ([`Tlbs::set_range`]).
+    ranged: bool,
     org: O,
     stats: TlbStats,
 }
@@ -227,6 +241,10 @@ struct Level {
     slot: [[u16; 3]; 2],
     /// Probe cost of the level for each side (slowest structure probed).
     latency: [u32; 2],
+    /// Every structure of the level holds ranges: it is probed beside the level above
+    /// (a range TLB beside the last-level TLB), so a hit here fills the levels above
+    /// that one, not that one.
+    beside: bool,
     stats: LevelStats,
 }
 
@@ -282,6 +300,13 @@ pub struct Tlbs<O = AnyOrganisation> {
     /// The run around the page just walked ([`Tlbs::set_run`]), for the coalescing
     /// structures the next [`Tlbs::complete`] fills; `None`: they take the page.
     run: Option<Entry>,
+    /// Invalidations and last-level evictions, kept for Victima (`invalidate.rs`).
+    dropped: invalidate::DropLog,
+    /// Some structure holds ranges ([`Organisation::holds_ranges`]).
+    ranges: bool,
+    /// The range covering the page just walked ([`Tlbs::set_range`]), for the range
+    /// structures the next [`Tlbs::complete`] fills; `None`: they take nothing.
+    range: Option<Entry>,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -303,6 +328,7 @@ impl<O: Organisation> Tlbs<O> {
             .map(|l| Level {
                 slot: [[NONE; 3]; 2],
                 latency: [0; 2],
+                beside: false,
                 stats: LevelStats {
                     level: l as u32 + 1,
                     ..Default::default()
@@ -328,6 +354,7 @@ impl<O: Organisation> Tlbs<O> {
                 sizes: PageSizeSet::of(&c.page_sizes),
                 fill: c.fill,
                 coalescing: org.pages_per_entry() > 1,
+                ranged: org.holds_ranges(),
                 org,
                 stats: TlbStats {
                     name: c.name.clone(),
@@ -336,6 +363,13 @@ impl<O: Organisation> Tlbs<O> {
                 },
             });
         }
+        for (l, lvl) in levels.iter_mut().enumerate() {
+            let mut at = (structs.iter())
+                .zip(cfgs)
+                .filter(|(_, c)| c.level as usize == l + 1);
+            lvl.beside = l > 0 && at.all(|(s, _)| s.ranged);
+        }
+        let ranges = structs.iter().any(|s| s.ranged);
         let coalesce = (structs.iter().map(|s| s.org.pages_per_entry()))
             .max()
             .unwrap_or(1);
@@ -349,6 +383,9 @@ impl<O: Organisation> Tlbs<O> {
         Some(Tlbs {
             coalesce,
             run: None,
+            dropped: Default::default(),
+            ranges,
+            range: None,
             structs,
             levels,
             filled,
@@ -627,10 +664,15 @@ impl<O: Organisation> Tlbs<O> {
             "{:?} {e:?}",
             self.run
         );
+        // A hit in a level probed beside the one above fills the levels above that one.
+        let beside = hit_level < self.levels.len() && self.levels[hit_level].beside;
         for l in 0..hit_level {
-            self.insert(l, side, e, false);
+            if !(beside && l + 1 == hit_level) {
+                self.insert(l, side, e, false);
+            }
         }
         self.run = None;
+        self.range = None;
     }
 
     /// Insert `e` at level `l`; cascades the evicted entry into victim levels below. A
@@ -648,95 +690,32 @@ impl<O: Organisation> Tlbs<O> {
             if (st.fill == TlbFill::Victim) != as_victim {
                 return;
             }
+            // A range structure takes only the range the miss path found (if any).
+            let ins = match (st.ranged, self.range) {
+                (false, _) => e,
+                (true, Some(r)) => r,
+                (true, None) => return,
+            };
             self.filled |= 1 << si;
             st.stats.fills += 1;
             // A fill (not a victim) of a coalescing structure takes the run, if the miss
             // path set one (read from memory only then: the common path stays as it was).
             let ins = match self.run {
                 Some(run) if st.coalescing && !as_victim => run,
-                _ => e,
+                _ => ins,
             };
             match st.org.insert(ins) {
                 Some(evicted) => {
                     st.stats.evictions += 1;
                     if l + 1 >= self.levels.len() {
+                        // Leaves the TLBs (Victima may keep it: `invalidate.rs`).
+                        self.dropped.evicted = Some(evicted);
                         return;
                     }
                     (l, e, as_victim) = (l + 1, evicted, true);
                 }
                 None => return,
             }
-        }
-    }
-
-    /// Remove the translation of `vaddr` (page of `size`) from every structure.
-    pub fn invalidate_page(&mut self, asid: u16, vaddr: VirtAddr, size: PageSize) {
-        if self.splinters && size != PageSize::Size4K {
-            let base = vaddr.align_down(size).0;
-            self.invalidate_range(asid, base, base + size.bytes());
-            return;
-        }
-        let vaddr = vaddr.0;
-        self.forget_memo();
-        for st in &mut self.structs {
-            if st.sizes.contains(size) {
-                st.org.invalidate_page(asid, vaddr, size);
-            }
-        }
-    }
-
-    /// Entries may translate part of a page (a virtualized machine's TLBs hold a guest
-    /// huge page as the host's smaller pages when the host maps it with them): an
-    /// invalidation of a huge page then removes every entry inside it.
-    pub fn set_splinters(&mut self) {
-        self.splinters = true;
-    }
-
-    /// Remove every entry of `asid` covering any byte of `[start, end)` from every
-    /// structure; returns how many went.
-    pub fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize {
-        self.forget_memo();
-        (self.structs.iter_mut())
-            .map(|st| st.org.invalidate_range(asid, start, end))
-            .sum()
-    }
-
-    /// [`Tlbs::flush_asid`], adding each removed entry's [`page_key`] to `out`.
-    pub fn flush_asid_into(
-        &mut self,
-        asid: u16,
-        out: &mut std::collections::HashSet<u64>,
-    ) -> usize {
-        self.forget_memo();
-        let mut n = 0;
-        for st in &mut self.structs {
-            n += st.org.invalidate_spaces(&|a| a == asid, &mut |k| {
-                out.insert(k);
-            });
-        }
-        n
-    }
-
-    /// Remove every entry of address space `asid` (its id is given to another, or its
-    /// translations changed); returns how many went.
-    pub fn flush_asid(&mut self, asid: u16) -> usize {
-        self.flush_spaces(&|a| a == asid)
-    }
-
-    /// Remove every entry of the address spaces `which` accepts (a VM's, in one pass
-    /// over each structure); returns how many went.
-    pub fn flush_spaces(&mut self, which: &impl Fn(u16) -> bool) -> usize {
-        self.forget_memo();
-        (self.structs.iter_mut())
-            .map(|st| st.org.invalidate_spaces(which, &mut |_| {}))
-            .sum()
-    }
-
-    /// Remove every entry of every structure.
-    pub fn flush_all(&mut self) {
-        self.forget_memo();
-        for st in &mut self.structs {
-            st.org.flush();
         }
     }
 

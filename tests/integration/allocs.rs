@@ -232,6 +232,29 @@ fn pom_tlb_lookups_allocate_nothing() {
     }
 }
 
+/// Victima: probes of the L2, block hits, insertions after walks, and (with insertion
+/// on a miss off) insertions after STLB evictions with their background walks allocate
+/// nothing. 4,096 pages make 512 blocks, which the 2 MiB L2 holds: after the warm-up
+/// nearly every STLB miss is a block hit (so walks are not counted here).
+#[test]
+fn victima_allocates_nothing() {
+    for sets in [
+        &["victima.predictor=\"always\""][..],
+        &[
+            "victima.predictor=\"ptw-cp\"",
+            "victima.insert_on_miss=false",
+        ],
+    ] {
+        let w = window("skylake-victima", (4096, false), 100_000, 140_000, sets);
+        assert!(w.accesses >= 35_000, "{sets:?}: window of {}", w.accesses);
+        assert_eq!(
+            w.allocs, 0,
+            "{sets:?}: {} allocations in {} accesses",
+            w.allocs, w.accesses
+        );
+    }
+}
+
 /// Utopia's RestSeg walk: an 8 MiB RestSeg (2,048 frames) holds about half of the 4,096
 /// pages, so RestSeg walks both hit and miss (then a radix walk): uniform over 4,096
 /// pages with about 1,600 in the TLBs, 60% of the accesses miss them and about half of

@@ -89,6 +89,119 @@ const ROWS: &[Row] = &[
         args: SHOW,
         stderr: &["c.toml:10: tlb[0].coalesce", "only a coalesced TLB"],
     },
+    // ---- Victima ([victima]; line 1 is `extends`, 2 `[victima]`)
+    Row {
+        name: "victima level that does not exist",
+        files: &[("c.toml", "extends = \"skylake\"\n[victima]\nlevel = \"l9\"\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: victima.level", "no cache level is named \"l9\""],
+    },
+    Row {
+        name: "victima level shared by the cores",
+        files: &[("c.toml", "extends = \"skylake\"\n[victima]\nlevel = \"l3\"\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: victima.level", "shared by the cores"],
+    },
+    Row {
+        name: "victima on a virtualized machine",
+        files: &[("c.toml", "extends = \"skylake-vm\"\n[victima]\nenable = true\n")],
+        args: SHOW,
+        stderr: &["c.toml:2: victima", "native machine (no [virt])"],
+    },
+    Row {
+        name: "victima predictor unknown",
+        files: &[("c.toml", "extends = \"skylake\"\n[victima]\npredictor = \"oracle\"\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: victima.predictor", "unknown variant `oracle`"],
+    },
+    Row {
+        name: "range TLB at level 1",
+        files: &[(
+            "c.toml",
+            concat!(
+                one_tlb!("1", "64", "64", "[\"4K\"]"),
+                "organisation = \"range\"\n[os.rmm]\nrange_tlb_entries = 0\n"
+            ),
+        )],
+        args: SHOW,
+        stderr: &["c.toml:4: tlb[0].level", "beside the last-level TLB", "not at level 1"],
+    },
+    Row {
+        name: "range TLB without eager paging",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake\"\n[os.rmm]\neager_paging = false\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: os.rmm.eager_paging", "needs eager paging"],
+    },
+    Row {
+        name: "eager paging with a hashed table that evicts",
+        files: &[("c.toml", "extends = \"skylake-htab\"\n[os.rmm]\n")],
+        args: SHOW,
+        stderr: &["page_table.kind", "evicts translations its ranges still cover"],
+    },
+    Row {
+        name: "eager paging on a virtualized machine",
+        files: &[("c.toml", "extends = \"skylake-vm\"\n[os.rmm]\n")],
+        args: SHOW,
+        stderr: &["c.toml:2: os.rmm", "[virt]) is not supported"],
+    },
+    Row {
+        // The range TLB would come after the POM-TLB's level, probed after its memory
+        // read instead of beside the STLB: refused at the key that adds it.
+        name: "range TLB with a POM-TLB",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-pom\"\n[os.rmm]\nrange_tlb_entries = 32\n",
+        )],
+        args: SHOW,
+        stderr: &[
+            "c.toml:3: os.rmm.range_tlb_entries",
+            "a POM-TLB (tlb[7])",
+            "not supported",
+        ],
+    },
+    Row {
+        // The same from the other side: `[pom_tlb]` added to the RMM preset.
+        name: "POM-TLB added to a machine with a range TLB",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-rmm\"\n[pom_tlb]\nentries = 1024\n",
+        )],
+        args: SHOW,
+        stderr: &["os.rmm.range_tlb_entries", "a POM-TLB (tlb[7])", "not supported"],
+    },
+    Row {
+        // Victima follows the last TLB level, which the range TLB would be.
+        name: "Victima with a range TLB",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-victima\"\n[os.rmm]\nrange_tlb_entries = 32\n",
+        )],
+        args: SHOW,
+        stderr: &["victima.enable", "range TLB (os.rmm)", "not supported"],
+    },
+    Row {
+        // Both follow a last-level TLB miss, in an order neither paper gives.
+        name: "Victima with a Utopia RestSeg",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-utopia\"\n[victima]\nenable = true\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: victima.enable", "os.utopia", "not modelled"],
+    },
+    Row {
+        // Eager paging places whole mappings itself; the RestSeg would split them.
+        name: "RMM with a Utopia RestSeg",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-utopia\"\n[os.rmm]\nrange_tlb_entries = 32\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:2: os.rmm", "cannot be combined with os.utopia"],
+    },
     Row {
         name: "sets not a power of two",
         files: &[("c.toml", one_tlb!("1", "48", "4", "[\"4K\"]"))],

@@ -477,6 +477,23 @@ fn one_pass_steps_aside_where_it_would_be_wrong() {
         "{err}"
     );
 
+    // Victima answers misses from blocks of what each size's TLB evicted: refused.
+    let vic = fa_dir(true, &loops(""));
+    let s = vic.path().join("s.toml");
+    let text = std::fs::read_to_string(&s).unwrap();
+    let with = text.replace(
+        "\"sim.warmup_accesses=500\"]",
+        "\"sim.warmup_accesses=500\", \"victima.enable=true\"]",
+    );
+    assert_ne!(with, text);
+    std::fs::write(&s, with).unwrap();
+    let (code, _, err) = mmusim(&["sweep", "plan", s.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("every point simulated: Victima ([victima])"),
+        "{err}"
+    );
+
     let ev = fa_dir(true, &loops("munmap 0x1000000000 0x10000\n"));
     let out = ev.path().join("o");
     let (code, err) = run(&ev.path().join("s.toml"), &out, &[]);

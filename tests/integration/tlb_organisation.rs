@@ -64,11 +64,11 @@ fn an_unknown_organisation_is_refused_at_its_key() {
         "--out",
         out.to_str().unwrap(),
         "--set",
-        "tlb[2].organisation=\"range\"",
+        "tlb[2].organisation=\"victima\"",
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("tlb[2].organisation: unknown variant `range`, expected one of `set_associative`, `coalesced`, `pom`"),
+        err.contains("tlb[2].organisation: unknown variant `victima`, expected one of `set_associative`, `coalesced`, `pom`, `range`"),
         "{err}"
     );
     assert!(!out.join("result.json").exists());

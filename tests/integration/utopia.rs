@@ -215,6 +215,9 @@ fn bad_restsegs_are_refused_at_their_key() {
         ("skylake", "os.utopia.size=\"64GiB\"", "os.utopia.size"),
         ("skylake-vm", "os.utopia.ways=16", "virt"),
         ("skylake-htab", "os.utopia.ways=16", "page_table"),
+        ("skylake-ds", "os.utopia.ways=16", "os.direct_segment"),
+        ("skylake-rmm", "os.utopia.ways=16", "os.rmm"),
+        ("skylake-victima", "os.utopia.ways=16", "victima.enable"),
     ] {
         let (code, _, err) = mmusim(&["run", "-q", "-c", preset, "--set", set]);
         assert_eq!(code, 2, "{set}: {err}");
@@ -249,4 +252,79 @@ fn explain_shows_the_tag_line_a_restseg_walk_reads() {
         out.contains("RestSeg walk (os.utopia): the set's tag line at 0x3fff000c0: DRAM 250 cycles; no tag matches"),
         "{out}"
     );
+}
+
+/// Beside a POM-TLB (skylake-pom, one core) the RestSeg sits right below the POM-TLB's
+/// region, by hand: 16 GiB = 0x4_0000_0000; the POM-TLB takes the top 2 x 65,536 x 16
+/// bytes = 2 MiB (from 0x3_ffe0_0000); an 8 MiB 16-way RestSeg has 128 sets, so a tag
+/// array of 128 x 64 bytes = 8 KiB right below that, at 0x3_ffdf_e000, and the RestSeg
+/// below it. VPN 0x100_0003 is in set 3: the tag line is at 0x3_ffdf_e000 + 3 x 64 =
+/// 0x3_ffdf_e0c0, read after the POM-TLB's set line of the 4K partition (0x3_ffe0_0000
+/// + 3 x 64: set 3 of 16,384). Reserved in all: 2 MiB + 8 MiB + 8 KiB.
+#[test]
+fn beside_a_pom_tlb_the_restseg_lies_below_its_region_and_follows_its_miss() {
+    let size = "os.utopia.size=\"8MiB\"";
+    let (code, out, err) = mmusim(&[
+        "explain",
+        "-c",
+        "skylake-pom",
+        "--set",
+        size,
+        "0x1000003000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let pom = out
+        .find("POM-TLB set line read at 0x3ffe000c0")
+        .expect(&out);
+    let tag =
+        (out.find("RestSeg walk (os.utopia): the set's tag line at 0x3ffdfe0c0")).expect(&out);
+    assert!(pom < tag, "{out}");
+    let wl = "name = \"u\"\naccesses = 20000\nseed = 7\n[generator]\nkind = \"uniform\"\nfootprint = \"64MiB\"\n";
+    let r = simulate(
+        &inputs(
+            Some("skylake-pom"),
+            Some(wl),
+            &[size, "sim.warmup_accesses=0"],
+        ),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(
+        r.stats.physical.reserved_bytes,
+        (2 << 20) + (8 << 20) + (8 << 10)
+    );
+}
+
+/// Beside a POM-TLB (level 3; 1,024 entries a partition, so that it misses: skylake-pom's
+/// 65,536 would hold all 16,384 pages) and beside a coalescing STLB (CoLT) the RestSeg
+/// walk follows every miss of the last level and only those: its walks equal that
+/// level's misses (a RestSeg hit fills the levels as a walk does, so it counts a miss
+/// at every level); an 8 MiB RestSeg holds an eighth of 64 MiB of pages, so some walks
+/// hit; the accounting invariant holds (in the debug build, every hit is checked
+/// against the page table too: a coalesced entry takes a run only after a radix walk).
+#[test]
+fn beside_pom_and_colt_the_restseg_walk_follows_each_last_level_miss() {
+    let wl = "name = \"u\"\naccesses = 30000\nseed = 9\n[generator]\nkind = \"uniform\"\nfootprint = \"64MiB\"\n";
+    for (preset, design) in [
+        ("skylake", "pom_tlb.entries=1024"),
+        ("skylake-colt", "sim.cores=1"),
+    ] {
+        let sets = [design, "os.utopia.size=\"8MiB\"", "sim.warmup_accesses=0"];
+        let r = simulate(&inputs(Some(preset), Some(wl), &sets), &mut |_, _| {}).unwrap();
+        for c in &r.stats.cores {
+            c.check_accounting().unwrap();
+        }
+        let t = &r.stats.total;
+        // The POM-TLB is level 3; skylake-colt has two levels.
+        let levels = if preset == "skylake" { 3 } else { 2 };
+        assert_eq!(t.tlb_levels.len(), levels, "{preset}");
+        let last = t.tlb_levels.last().unwrap();
+        let u = t.utopia.as_ref().unwrap();
+        let misses = last.counts.data_misses + last.counts.instruction_misses;
+        assert_eq!(u.restseg_walks, misses, "{preset}");
+        assert!(
+            u.restseg_hits > 0 && u.restseg_hits < u.restseg_walks,
+            "{preset}"
+        );
+    }
 }
