@@ -412,7 +412,9 @@ impl Job<'_> {
                     // The lookup's memory reads (a POM-TLB's set lines), recorded just
                     // before it: the probe waits for the slowest.
                     let first = (ev[..i].iter())
-                        .rposition(|e| !matches!(e, Event::TlbRead { .. }))
+                        .rposition(|e| {
+                            !matches!(e, Event::TlbRead { .. } | Event::RestSegRead { .. })
+                        })
                         .map_or(0, |k| k + 1);
                     for r in &ev[first..i] {
                         let Event::TlbRead {
@@ -429,8 +431,28 @@ impl Job<'_> {
                             "    POM-TLB set line read at {paddr:#x}: {name} {cycles} cycles"
                         );
                     }
+                    // A RestSeg walk (os.utopia) after the last level missed.
+                    for r in &ev[first..i] {
+                        if let Event::RestSegRead {
+                            paddr,
+                            served_by,
+                            cycles,
+                            frame,
+                        } = r
+                        {
+                            let (name, _) = &mem[(*served_by).min(mem.len() - 1)];
+                            let found = match frame {
+                                Some(f) => format!("a tag matches: frame {f:#x}, no radix walk"),
+                                None => "no tag matches: the radix walk follows".into(),
+                            };
+                            let _ = writeln!(
+                                o,
+                                "  RestSeg walk (os.utopia): the set's tag line at {paddr:#x}: {name} {cycles} cycles; {found}"
+                            );
+                        }
+                    }
                 }
-                Event::TlbRead { .. } => {}
+                Event::TlbRead { .. } | Event::RestSegRead { .. } => {}
                 Event::VictimaProbe { hit_cycles } => {
                     let _ = match hit_cycles {
                         Some(c) => writeln!(

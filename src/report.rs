@@ -14,6 +14,7 @@ pub mod rmm;
 mod table;
 pub mod tlb_memory;
 mod total;
+pub mod utopia;
 pub mod virt;
 
 use crate::sim::{CoreStats, RunStats, TranslationCycles};
@@ -148,6 +149,9 @@ pub struct CoreReport {
     /// The range TLB and range walks (absent without a range TLB, `os.rmm`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rmm: Option<rmm::RangeTlbReport>,
+    /// Utopia's RestSeg (absent without `os.utopia`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utopia: Option<utopia::UtopiaReport>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -483,6 +487,7 @@ fn core_report(c: &CoreStats) -> CoreReport {
         rmm: c
             .range_tlb_hits
             .map(|hits| rmm::RangeTlbReport::new(hits, k)),
+        utopia: (c.utopia.as_ref()).map(|(l, o)| utopia::UtopiaReport::new(k, &c.os, l, *o)),
     }
 }
 
@@ -495,12 +500,12 @@ impl CoreReport {
         let level_cycles: u64 = self.tlb_levels.iter().map(|l| l.counts.cycles).sum();
         // A direct segment's checks run beside the L1 TLB and are TLB time it counts.
         let segment_cycles = (self.direct_segment.as_ref()).map_or(0, |d| d.cycles);
-        // A POM-TLB's reads are TLB time too: the probes wait for them.
-        let read_cycles = (self.tlb_memory.as_ref()).map_or(0, |m| m.cycles);
+        // A POM-TLB's reads and a RestSeg walk's tag reads are TLB time: the probes wait.
+        let read_cycles = (self.tlb_memory.as_ref()).map_or(0, |m| m.cycles) + utopia::cycles(self);
         let checks = [
             ("total vs sum of parts", t.total, t.parts()),
             (
-                "TLB cycles vs TLB levels, direct segment and TLB memory reads",
+                "TLB cycles vs TLB levels, direct segment, TLB memory and RestSeg tag reads",
                 t.tlb,
                 level_cycles + segment_cycles + read_cycles,
             ),

@@ -55,6 +55,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../configs/skylake-victima.toml"),
     ),
     ("skylake-rmm", include_str!("../configs/skylake-rmm.toml")),
+    (
+        "skylake-utopia",
+        include_str!("../configs/skylake-utopia.toml"),
+    ),
 ];
 
 /// The workload used when none is given.

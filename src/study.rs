@@ -101,7 +101,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ),
     (
         "reserved_mib",
-        "memory reserved at boot for TLB entries (POM-TLB), outside the OS's (MiB)",
+        "memory reserved at boot (POM-TLB entries; Utopia's RestSeg and tag array), outside the OS's (MiB)",
         "",
     ),
     ("mapped_mib", "resident memory mapped by faults (MiB)", ""),

@@ -18,7 +18,8 @@
 //! * `memory.rs`: `[memory]`, DRAM and the caches ([`MemoryConfig`], [`CacheConfig`]);
 //! * `os.rs`: `[os]` with its huge pages, paging and scheduling ([`OsConfig`]);
 //!   `direct_segment.rs`: `[os.direct_segment]` ([`DirectSegmentConfig`]); `rmm.rs`:
-//!   `[os.rmm]` ([`RmmConfig`]);
+//!   `[os.rmm]` ([`RmmConfig`]); `utopia.rs`: `[os.utopia]`, a Utopia RestSeg
+//!   ([`UtopiaConfig`]);
 //! * `pom_tlb.rs`: `[pom_tlb]`, rewritten into `[[tlb]]` structures before decoding;
 //! * `virt.rs`: `[virt]`, the hypervisor and host table of a virtualized machine
 //!   ([`VirtConfig`]);
@@ -42,6 +43,7 @@ mod os;
 pub mod pom_tlb;
 mod rmm;
 mod tlb;
+mod utopia;
 mod victima;
 mod virt;
 mod walker;
@@ -52,6 +54,7 @@ pub use memory::*;
 pub use os::*;
 pub use rmm::{RmmConfig, DEFAULT_RANGE_TLB_ENTRIES, RANGE_TLB_NAME};
 pub use tlb::*;
+pub use utopia::{UtopiaConfig, TAG_LINE as UTOPIA_TAG_LINE};
 pub use victima::{VictimaConfig, VictimaPredictor};
 pub use virt::*;
 pub use walker::*;
@@ -241,6 +244,8 @@ impl SystemConfig {
         e.extend(direct_segment::problems(self));
         // Spans sections: eager paging and range TLBs (empty without either).
         e.extend(rmm::problems(self));
+        // Spans sections: a RestSeg against memory, paging, the page table, `[virt]`.
+        e.extend(utopia::problems(self));
         // Spans sections: a POM-TLB's memory against `os.phys_mem`, `[virt]`.
         let virt = self.virt.is_some();
         e.extend(tlb::memory_problems(

@@ -68,6 +68,10 @@ pub struct OsConfig {
     /// and a range TLB. Absent = none, left out of the serialization (hashes unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rmm: Option<super::RmmConfig>,
+    /// A Utopia RestSeg (`[os.utopia]`, see `utopia.rs`): absent = none, and left out
+    /// of the serialization (hashes unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utopia: Option<super::UtopiaConfig>,
 }
 
 /// Processes and their scheduling: which address spaces share the cores.
@@ -201,6 +205,7 @@ impl OsConfig {
             sched: SchedConfig::default(),
             direct_segment: None,
             rmm: None,
+            utopia: None,
         }
     }
 }

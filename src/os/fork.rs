@@ -104,6 +104,7 @@ impl Os {
         debug_assert!(fx.is_clear(), "effects of an earlier call not applied");
         self.segment_fork(parent)?;
         self.rmm_fork(parent)?;
+        self.restseg_fork(parent)?;
         if self.paging.is_some() {
             return Err(SimError(
                 "a fork event with os.paging.replacement: swapping shared pages is not modelled yet".into(),

@@ -193,6 +193,12 @@ impl Os {
             }
             stats.huge_fallbacks += wanted as u64;
         }
+        if self.utopia.is_some() {
+            // A 4K page goes to its RestSeg set if a way is free (`utopia.rs`).
+            if let Some(f) = self.restseg_place(asid, vaddr, stats) {
+                return Ok((PageSize::Size4K, f));
+            }
+        }
         Ok((self.page_size, self.frames.alloc(self.page_size)?))
     }
 

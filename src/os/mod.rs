@@ -34,6 +34,7 @@ pub mod ranges;
 pub mod rmm;
 mod stats;
 mod swap;
+pub mod utopia;
 mod vma;
 
 pub use stats::{OsStats, PhysReport, ShootdownStats, Trigger};
@@ -147,6 +148,8 @@ pub struct Os {
     rmm: Option<Box<rmm::Rmm>>,
     /// Bytes at the top of physical memory kept from the allocator ([`Os::with_reserved`]).
     reserved: u64,
+    /// Utopia's RestSeg and tag array (`os.utopia`), below the reserved top.
+    utopia: Option<utopia::RestSeg>,
 }
 
 impl Os {
@@ -157,7 +160,11 @@ impl Os {
     /// As [`Os::new`], the top `reserved` bytes of physical memory (whole frames, taken
     /// at boot for TLB structures held in memory: a POM-TLB) never given out: the
     /// frame allocator manages only what lies below them.
+    /// A RestSeg (`os.utopia`) and its tag array take the memory right below them, and
+    /// count in the reserved bytes.
     pub fn with_reserved(cfg: &OsConfig, seed: u64, reserved: u64) -> Os {
+        let restseg = cfg.utopia.as_ref().map_or(0, |u| u.reserved_bytes());
+        let reserved = reserved + restseg;
         let managed = (cfg.phys_mem.0 & !0xfff).saturating_sub(reserved);
         let mut frames = FrameAllocator::new(managed, cfg.frame_alloc, seed);
         let pinned_frames = if cfg.fragmentation > 0.0 {
@@ -191,6 +198,7 @@ impl Os {
                 .filter(|r| r.eager_paging)
                 .map(|_| Box::default()),
             reserved,
+            utopia: (cfg.utopia.as_ref()).map(|u| utopia::RestSeg::new(u, managed)),
         }
     }
 

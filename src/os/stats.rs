@@ -7,6 +7,11 @@ use serde::Serialize;
 /// Per core (address space) OS counters.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct OsStats {
+    /// First touches of 4K pages with `os.utopia`: placed in a RestSeg way, or in the
+    /// FlexSeg because their set was full; RestSeg ways freed (munmap, exit).
+    pub restseg_pages: u64,
+    pub flexseg_pages: u64,
+    pub restseg_freed: u64,
     pub minor_faults: u64,
     /// Faults on pages whose translation the page table had evicted (hashed designs):
     /// the translation is put back, no frame is allocated.
@@ -90,6 +95,9 @@ pub struct OsStats {
 impl OsStats {
     /// Adds another core's counters (machine totals).
     pub fn add(&mut self, o: &OsStats) {
+        self.restseg_pages += o.restseg_pages;
+        self.flexseg_pages += o.flexseg_pages;
+        self.restseg_freed += o.restseg_freed;
         self.minor_faults += o.minor_faults;
         self.restore_faults += o.restore_faults;
         self.spurious_faults += o.spurious_faults;
@@ -250,7 +258,8 @@ pub struct PhysReport {
     pub unusable_2m: f64,
     pub unusable_1g: f64,
     /// Bytes at the top of physical memory reserved at boot for TLB entries held in
-    /// memory (POM-TLB), outside `total_bytes` (the OS's); absent when none.
+    /// memory (POM-TLB) and for Utopia's RestSeg and its tag array, outside
+    /// `total_bytes` (the OS's); absent when none.
     #[serde(skip_serializing_if = "is_zero")]
     pub reserved_bytes: u64,
 }

@@ -109,6 +109,7 @@ impl Os {
         if self.rmm.is_some() && matches!(ev.kind, EventKind::Mprotect | EventKind::Migrate) {
             self.rmm_event(asid, ev.kind.name(), ev.start, ev.end)?;
         }
+        self.restseg_event(pt, asid, &ev)?;
         fx.trigger = match ev.kind {
             EventKind::Mprotect => Trigger::Mprotect,
             EventKind::Mmap => Trigger::Mmap,
@@ -406,7 +407,7 @@ impl Os {
                 c.remove(&base);
             }
             // A frame a forked child still holds stays allocated.
-            if !self.release_share(tr.frame.0) {
+            if !self.release_share(tr.frame.0) && !self.restseg_free(tr.frame.0, stats) {
                 self.frames.free(tr.frame.0, tr.size)?;
             }
             stats.mapped_bytes -= tr.size.bytes() as i64;

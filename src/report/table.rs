@@ -263,6 +263,27 @@ impl RunReport {
                 lines(|b| b.invalidated)
             );
         }
+        if let Some(u) = &self.stats.total.utopia {
+            let by: Vec<String> = (u.tag_reads.iter())
+                .map(|s| format!("{} {}", s.level, s.reads))
+                .collect();
+            let _ = writeln!(
+                o,
+                "  Utopia RestSeg: {} pages placed in it, {} in the FlexSeg (set full), {} freed; {} of {} ways in use ({:.1}%, peak {}); {} RestSeg walks, {} hits ({:.1}%: radix walks avoided); tag reads {} ({} cycles, in the TLB cycles)",
+                u.restseg_pages,
+                u.flexseg_pages,
+                u.restseg_freed,
+                u.occupied,
+                u.ways,
+                u.occupancy * 100.0,
+                u.peak_occupied,
+                u.restseg_walks,
+                u.restseg_hits,
+                u.hit_rate * 100.0,
+                by.join(", "),
+                u.cycles
+            );
+        }
         self.design_section(&mut o, walk_caches_used);
         self.virt_section(&mut o);
         self.os_section(&mut o);

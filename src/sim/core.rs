@@ -86,6 +86,13 @@ pub struct CoreCounters {
     pub range_walk_cycles: u64,
     /// Of `range_walks`, those that found a range (and filled the range TLB with it).
     pub range_walk_hits: u64,
+    /// RestSeg walks (`os.utopia`, after every miss of the last TLB level), those that
+    /// found the page in its set (no radix walk), their tag-line reads by where they
+    /// were served (slots as `tlb_memory_reads`) and their cycles (in `translation.tlb`).
+    pub restseg_walks: u64,
+    pub restseg_hits: u64,
+    pub restseg_reads: [u64; TLB_READ_LEVELS],
+    pub restseg_cycles: u64,
 }
 
 /// Slots of [`CoreCounters::tlb_memory_reads`].
@@ -122,6 +129,9 @@ pub(super) struct Timing {
     pub(super) tlb_reads_memory: bool,
     /// Victima is on (`[victima]`): last-level TLB misses probe the L2 for TLB blocks.
     pub(super) victima: bool,
+    /// A Utopia RestSeg (`os.utopia`): a last-level TLB miss first walks the RestSeg.
+    /// Off, one predicted branch.
+    pub(super) utopia: bool,
 }
 
 /// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
@@ -420,9 +430,12 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         return Ok(());
     }
     let mut tlb_cycles = 0u64;
-    let hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
+    let mut hit = core.tlbs.lookup(side, core.asid, va, &mut tlb_cycles);
     if t.tlb_reads_memory {
         tlb_cycles += super::reach::price_tlb_reads(core, &mut sh.mem, rec);
+    }
+    if t.utopia && hit.is_none() {
+        hit = super::reach::restseg_walk(core, va, sh, &mut tlb_cycles, rec);
     }
     let l1_hidden = if t.l1_overlapped {
         (core.tlbs.level_latency(0, side) as u64).min(tlb_cycles)
@@ -431,7 +444,8 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     };
     if R::ON {
         rec.event(Event::Tlb {
-            hit_level: hit.map(|h| h.level),
+            // A RestSeg walk's hit (level = the number of levels) shows as a miss.
+            hit_level: (hit.map(|h| h.level)).filter(|&l| l < core.tlbs.num_levels()),
             cycles: tlb_cycles,
             hidden: l1_hidden,
         });

@@ -209,6 +209,7 @@ impl<PT: PageTable> Simulator<PT> {
                 eager: cfg.os.rmm.as_ref().is_some_and(|r| r.eager_paging),
                 tlb_reads_memory,
                 victima: cfg.victima.as_ref().is_some_and(|v| v.enable),
+                utopia: cfg.os.utopia.is_some(),
             },
             sched: Sched {
                 quantum: cfg.os.sched.quantum_cycles,

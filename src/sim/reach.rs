@@ -1,8 +1,9 @@
 //! The reach designs' work on the translation path, beside `core::step` (issue 19):
 //! pricing the memory reads of TLB probes (a POM-TLB's set lines), the run a coalescing
-//! TLB fills (CoLT) and the range walk that fills a range TLB (RMM). In: the core, its
-//! page table and the shared memory system and OS; out: cycles, the core's counters
-//! and the run or range handed to `Tlbs`. Each runs only in runs that have its design
+//! TLB fills (CoLT), the range walk that fills a range TLB (RMM) and Utopia's RestSeg
+//! walk after a last-level TLB miss. In: the core, its page table and the shared memory
+//! system and OS; out: cycles, the core's counters, the run or range handed to `Tlbs`
+//! and the RestSeg's translation. Each runs only in runs that have its design
 //! (a per-run flag or a `Tlbs` query in `step`), so others pay one predicted branch.
 
 use super::core::{full_translation, Core, TLB_READ_LEVELS};
@@ -104,4 +105,49 @@ pub(super) fn range_walk<PT: PageTable>(core: &mut Core, pt: &PT, sh: &mut Share
             pages: r.pages(),
         });
     }
+}
+
+/// Utopia's RestSeg walk (Kanellopoulos et al., MICRO 2023) after the last TLB level
+/// missed: it reads the tag line of the VPN's set (the set index is the VPN's low bits)
+/// through the core's caches and DRAM, as PTE reads go (L1D first, counted in the
+/// caches' `pte_*`), and compares the set's tags. A hit is the translation, with no
+/// radix walk and no walker; the TLB levels are filled as after a walk (returned as a
+/// hit one level past the last). A miss costs the read, then the radix walk follows:
+/// the serial order of the MICRO 2023 artifact (Victima repository,
+/// `sniper/config/virtual_memory_configs/common_translation.cfg`, `serial_l2tlb=true`;
+/// Virtuoso, later, probes beside the L2 TLB). The read's cycles are TLB time
+/// (`translation.tlb`, counted in `restseg_cycles`). No on-chip tag cache: the artifact's
+/// 2 KiB `tagcache` is not modelled (the L1D plays its part).
+#[inline(never)]
+pub(super) fn restseg_walk<R: Recorder>(
+    core: &mut Core,
+    va: VirtAddr,
+    sh: &mut Shared,
+    tlb_cycles: &mut u64,
+    rec: &mut R,
+) -> Option<crate::tlb::TlbHit> {
+    let r = sh.os[0].restseg()?;
+    let (line, frame) = r.lookup(core.asid, va.0 >> 12);
+    let (lat, depth) = sh
+        .mem
+        .read_translation(core.id, crate::addr::PhysAddr(line));
+    if R::ON {
+        rec.event(Event::RestSegRead {
+            paddr: line,
+            served_by: depth,
+            cycles: lat,
+            frame,
+        });
+    }
+    let c = &mut core.counters;
+    c.restseg_walks += 1;
+    c.restseg_hits += frame.is_some() as u64;
+    c.restseg_reads[depth.min(TLB_READ_LEVELS - 1)] += 1;
+    c.restseg_cycles += lat as u64;
+    *tlb_cycles += lat as u64;
+    frame.map(|f| crate::tlb::TlbHit {
+        level: core.tlbs.num_levels(),
+        frame: crate::addr::PhysAddr(f),
+        size: crate::addr::PageSize::Size4K,
+    })
 }

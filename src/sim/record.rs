@@ -45,6 +45,15 @@ pub enum Event {
     /// missed (`[victima]`): `Some(cycles)` when a block held the page (the walk is
     /// aborted), `None` when none did (the walk that follows ran beside it).
     VictimaProbe { hit_cycles: Option<u64> },
+    /// A RestSeg walk (`os.utopia`) after the last TLB level missed: the tag line of the
+    /// VPN's set at `paddr`, served by memory level `served_by` in `cycles`, and the
+    /// page's frame if a tag matched. Recorded just before that lookup's [`Event::Tlb`].
+    RestSegRead {
+        paddr: u64,
+        served_by: usize,
+        cycles: u32,
+        frame: Option<u64>,
+    },
     /// Cycles waited for a free walker.
     Wait { cycles: u64 },
     /// One paging-structure cache probe: the cache's index in the walker (deepest level

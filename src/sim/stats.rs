@@ -62,6 +62,9 @@ pub struct CoreStats {
     pub tlb_memory: Option<Vec<String>>,
     /// Victima is on: the blocks the core's L2 holds, by page size (4K, 2M, 1G).
     pub victima: Option<[u64; 3]>,
+    /// A Utopia RestSeg (`os.utopia`): the core's memory level names (as `tlb_memory`)
+    /// and the RestSeg's occupancy at the end.
+    pub utopia: Option<(Vec<String>, crate::report::utopia::Occupancy)>,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -146,6 +149,15 @@ impl<PT: PageTable> Simulator<PT> {
                         .then(|| (mem.level_names(c.id).into_iter()).map(|l| l.0).collect()),
                     victima: (self.timing.victima)
                         .then(|| super::victima::blocks_held(&self.sh, c.id)),
+                    utopia: self.sh.os[0].restseg().map(|r| {
+                        let names = (mem.level_names(c.id).into_iter()).map(|l| l.0).collect();
+                        let o = crate::report::utopia::Occupancy {
+                            ways: r.capacity(),
+                            occupied: r.occupied,
+                            peak: r.peak,
+                        };
+                        (names, o)
+                    }),
                 })
                 .collect(),
             caches: mem.stats(),

@@ -153,6 +153,13 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
     if sys0.os.rmm.is_some() {
         return Err("Redundant Memory Mappings (os.rmm) add a range TLB and eager paging the pass does not model".into());
     }
+    // The RestSeg walk (os.utopia) turns some misses into no walk, by OS placement the
+    // pass does not model.
+    if sys0.os.utopia.is_some() {
+        return Err(
+            "a Utopia RestSeg (os.utopia) translates some TLB misses without a walk".into(),
+        );
+    }
     Ok(OnePass {
         tlb: i,
         name: name.clone(),

@@ -255,6 +255,28 @@ fn victima_allocates_nothing() {
     }
 }
 
+/// Utopia's RestSeg walk: an 8 MiB RestSeg (2,048 frames) holds about half of the 4,096
+/// pages, so RestSeg walks both hit and miss (then a radix walk): uniform over 4,096
+/// pages with about 1,600 in the TLBs, 60% of the accesses miss them and about half of
+/// those walk, so more than a fifth of 140,000.
+#[test]
+fn restseg_walks_allocate_nothing() {
+    let w = window(
+        "skylake-utopia",
+        (4096, false),
+        100_000,
+        140_000,
+        &["os.utopia.size=\"8MiB\""],
+    );
+    assert!(w.accesses >= 35_000, "window of {}", w.accesses);
+    assert!(w.walks > 140_000 / 5, "{} walks", w.walks);
+    assert_eq!(
+        w.allocs, 0,
+        "{} allocations in {} accesses",
+        w.allocs, w.accesses
+    );
+}
+
 #[test]
 fn inverted_walks_allocate_nothing() {
     walks_allocate_nothing("skylake-inverted");

@@ -196,6 +196,26 @@ const ROWS: &[Row] = &[
         stderr: &["victima.enable", "range TLB (os.rmm)", "not supported"],
     },
     Row {
+        // Both follow a last-level TLB miss, in an order neither paper gives.
+        name: "Victima with a Utopia RestSeg",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-utopia\"\n[victima]\nenable = true\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: victima.enable", "os.utopia", "not modelled"],
+    },
+    Row {
+        // Eager paging places whole mappings itself; the RestSeg would split them.
+        name: "RMM with a Utopia RestSeg",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-utopia\"\n[os.rmm]\nrange_tlb_entries = 32\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:2: os.rmm", "cannot be combined with os.utopia"],
+    },
+    Row {
         name: "sets not a power of two",
         files: &[("c.toml", one_tlb!("1", "48", "4", "[\"4K\"]"))],
         args: SHOW,

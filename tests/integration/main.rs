@@ -34,6 +34,7 @@ mod timeline;
 mod tlb_organisation;
 mod traces;
 mod units;
+mod utopia;
 mod victima;
 mod virt;
 mod virt_outputs;

@@ -219,6 +219,21 @@ fn accounting_invariant_holds_on_every_preset_and_timing_model() {
             if *preset == "skylake-rmm" && extra.iter().any(rmm_refuses) {
                 continue;
             }
+            // skylake-utopia refuses by design other base page sizes, page replacement
+            // and promotion or reservation (its own tests are in utopia.rs).
+            let utopia_refuses = |e: &&str| {
+                [
+                    "os.page_size",
+                    "os.paging",
+                    "os.huge_pages.policy=\"promote\"",
+                ]
+                .iter()
+                .chain(&["os.huge_pages.policy=\"reserve\""])
+                .any(|k| e.starts_with(k))
+            };
+            if *preset == "skylake-utopia" && extra.iter().any(utopia_refuses) {
+                continue;
+            }
             let r = simulate(&inputs(Some(preset), Some(wl), &extra), &mut |_, _| {}).unwrap();
             let cores = r.stats.cores.len();
             for (i, c) in r.stats.cores.iter().enumerate() {
