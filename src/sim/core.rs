@@ -453,34 +453,9 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     let walked = hit.is_none();
     // `latency`: from the start of the lookup to the translation (timestamps on a miss).
     let (frame, size, hit_level, latency) = match hit {
-        Some(h) if core.next_ipi != u64::MAX && pending_covers(core, va) => {
-            // The table changed; the shootdown has not reached this core yet: the hit
-            // uses the old translation, as hardware would in that window.
-            let now = full_translation(pt, sh, core.asid, va);
-            if now
-                != Some(Translation {
-                    frame: h.frame,
-                    size: h.size,
-                })
-            {
-                core.os_stats.shootdown.stale_hits += 1;
-            }
-            core.stall(tlb_cycles - l1_hidden);
-            (h.frame, h.size, h.level, tlb_cycles)
-        }
         Some(h) => {
-            // No TLB may hold a translation the page table no longer has (evictions,
-            // unmaps): checked on every hit in test builds, outside a shootdown's window.
-            debug_assert_eq!(
-                full_translation(pt, sh, core.asid, va),
-                Some(Translation {
-                    frame: h.frame,
-                    size: h.size
-                }),
-                "stale TLB entry for {va:#x} on core {}",
-                core.id
-            );
             core.stall(tlb_cycles - l1_hidden);
+            check_hit(core, pt, sh, va, h);
             (h.frame, h.size, h.level, tlb_cycles)
         }
         None => {
@@ -492,30 +467,13 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
                 l1_hidden,
             };
             let (tr, end) = translate_miss(core, miss, pt, sh, t, rec)?;
-            if core.tlbs.coalesce() > 1 {
-                // The run of pages a coalescing TLB takes with this fill.
-                let run = super::reach::coalesce_run(core, pt, sh, va, tr);
-                core.tlbs.set_run(run);
-            }
-            if core.tlbs.has_ranges() {
-                // The range walk behind the page walk (RMM); a range found fills the
-                // range TLB with this access's fill.
-                super::reach::range_walk(core, pt, sh, va);
-            }
+            super::reach::after_walk(core, pt, sh, va, tr);
             (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
         }
     };
     core.tlbs
         .complete(side, core.asid, va, frame, size, hit_level);
-    if t.victima {
-        // An entry the fill pushed out of the last TLB level may go to the L2.
-        super::victima::after_fill(core, pt, sh);
-    }
-    if t.eager && hit_level > 0 {
-        // Every translation enters the TLBs by a walk or a lower level's hit, so the
-        // pages reached here are exactly the pages touched.
-        sh.os[super::vm_index(core.vm)].rmm_touch(core.asid, va.0);
-    }
+    super::reach::after_fill(core, pt, sh, t, va, hit_level);
     if sh.os[super::vm_index(core.vm)].tracks_accesses() {
         // Page replacement needs recency, dirty and accessed bits (off by default);
         // pages leaving the working set go.
@@ -540,6 +498,36 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     );
 
     Ok(())
+}
+
+/// A TLB hit's checks: inside a shootdown's window (the table changed, the IPI has not
+/// reached this core yet) the hit uses the old translation, as hardware would, and a
+/// changed one counts as a stale hit; outside it, no TLB may hold a translation the
+/// page table no longer has (evictions, unmaps), checked on every hit in test builds.
+#[inline(always)]
+fn check_hit<PT: PageTable>(
+    core: &mut Core,
+    pt: &PT,
+    sh: &Shared,
+    va: VirtAddr,
+    h: crate::tlb::TlbHit,
+) {
+    let held = Some(Translation {
+        frame: h.frame,
+        size: h.size,
+    });
+    if core.next_ipi != u64::MAX && pending_covers(core, va) {
+        if full_translation(pt, sh, core.asid, va) != held {
+            core.os_stats.shootdown.stale_hits += 1;
+        }
+    } else {
+        debug_assert_eq!(
+            full_translation(pt, sh, core.asid, va),
+            held,
+            "stale TLB entry for {va:#x} on core {}",
+            core.id
+        );
+    }
 }
 
 /// An access inside the running process's direct segment (Basu et al., ISCA 2013):

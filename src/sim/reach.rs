@@ -151,3 +151,44 @@ pub(super) fn restseg_walk<R: Recorder>(
         size: crate::addr::PageSize::Size4K,
     })
 }
+
+/// After a page walk of `va` (translation `tr`): the run of pages a coalescing TLB
+/// takes with this access's fill, and the range walk behind the page walk (RMM; a range
+/// found fills the range TLB with the same fill). Each only when a structure needs it.
+#[inline(always)]
+pub(super) fn after_walk<PT: PageTable>(
+    core: &mut Core,
+    pt: &PT,
+    sh: &mut Shared,
+    va: VirtAddr,
+    tr: Translation,
+) {
+    if core.tlbs.coalesce() > 1 {
+        let run = coalesce_run(core, pt, sh, va, tr);
+        core.tlbs.set_run(run);
+    }
+    if core.tlbs.has_ranges() {
+        range_walk(core, pt, sh, va);
+    }
+}
+
+/// After the TLBs' fill: an entry the fill pushed out of the last TLB level may go to
+/// the L2 (Victima), and eager paging learns the page was touched (every translation
+/// enters the TLBs by a walk or a lower level's hit, so the pages reached here are
+/// exactly the pages touched). Each behind its run flag.
+#[inline(always)]
+pub(super) fn after_fill<PT: PageTable>(
+    core: &mut Core,
+    pt: &PT,
+    sh: &mut Shared,
+    t: &super::core::Timing,
+    va: VirtAddr,
+    hit_level: usize,
+) {
+    if t.victima {
+        super::victima::after_fill(core, pt, sh);
+    }
+    if t.eager && hit_level > 0 {
+        sh.os[super::vm_index(core.vm)].rmm_touch(core.asid, va.0);
+    }
+}
