@@ -36,11 +36,11 @@ pub use line::{LineChart, Marker, Series};
 use std::fmt::Write as _;
 
 /// Colours for series: the colour-blind-safe palette of Okabe and Ito (2008) without its
-/// black (kept for markers and text), then Paul Tol's (2021) wine, olive, teal, indigo
-/// and purple for charts with more series.
-pub const COLOURS: [&str; 12] = [
+/// black (kept for markers and text), then Paul Tol's (2021) wine, olive, teal, indigo,
+/// purple, green and rose for charts with more series.
+pub const COLOURS: [&str; 14] = [
     "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#882255", "#999933",
-    "#F0E442", "#44AA99", "#332288", "#AA4499",
+    "#F0E442", "#44AA99", "#332288", "#AA4499", "#117733", "#CC6677",
 ];
 
 /// The colour of series `i`.
