@@ -117,15 +117,24 @@ fn run(
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    // If valgrind died before opening the pipe, the reader is still blocked opening it:
-    // open the write end without blocking (it fails harmlessly once nobody reads).
+    // If valgrind died before opening the pipe, the reader is blocked opening it (or is
+    // about to be): open the write end without blocking and close it, so the reader
+    // sees the end of an empty stream. The open fails (ENXIO) while no reader has the
+    // pipe open yet, so it is retried until the reader has opened it or has finished: a
+    // single try could come before the reader's open and leave it waiting for ever.
     {
         use std::os::unix::fs::OpenOptionsExt;
         const O_NONBLOCK: i32 = 0o4000; // Linux
-        let _ = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(O_NONBLOCK)
-            .open(fifo);
+        while !reader.is_finished() {
+            let opened = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(O_NONBLOCK)
+                .open(fifo);
+            if opened.is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
     let (accesses, truncated) = reader
         .join()
