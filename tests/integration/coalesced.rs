@@ -237,30 +237,7 @@ fn unmapped_and_protected_pages_leave_their_runs() {
 #[test]
 fn os_events_keep_every_coalesced_hit_exact() {
     let dir = tempfile::tempdir().unwrap();
-    let ev = |at: u64, rest: &str| format!("[[event]]\nat = {at}\n{rest}\n");
-    let text = [
-        "name = \"stress\"\naccesses = 60000\nwrite_fraction = 0.5\nseed = 3\n\
-         [generator]\nkind = \"uniform\"\nfootprint = \"8MiB\"\n"
-            .to_string(),
-        ev(
-            0,
-            "kind = \"mmap\"\noffset = \"0\"\nlen = \"8MiB\"\npopulate = true",
-        ),
-        ev(
-            10000,
-            "kind = \"migrate\"\noffset = \"64KiB\"\nlen = \"128KiB\"",
-        ),
-        ev(
-            20000,
-            "kind = \"munmap\"\noffset = \"256KiB\"\nlen = \"12KiB\"",
-        ),
-        ev(
-            30000,
-            "kind = \"mprotect\"\noffset = \"512KiB\"\nlen = \"8KiB\"\nprot = \"r\"",
-        ),
-        ev(40000, "kind = \"fork\""),
-    ]
-    .concat();
+    let text = crate::os_event_stress("kind = \"fork\"");
     let sets = [
         "sim.cores=2",
         "tlb.stlb.coalesce=8",

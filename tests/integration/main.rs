@@ -123,3 +123,33 @@ pub fn files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8
     }
     out
 }
+
+/// The workload the reach designs' event tests share: uniform over an 8 MiB heap,
+/// populated, then a migration, an munmap, an mprotect and a fork (`fork` is the fork
+/// event's own lines, e.g. with `child_accesses`), each 10,000 accesses apart.
+pub fn os_event_stress(fork: &str) -> String {
+    let ev = |at: u64, rest: &str| format!("[[event]]\nat = {at}\n{rest}\n");
+    [
+        "name = \"stress\"\naccesses = 60000\nwrite_fraction = 0.5\nseed = 3\n\
+         [generator]\nkind = \"uniform\"\nfootprint = \"8MiB\"\n"
+            .to_string(),
+        ev(
+            0,
+            "kind = \"mmap\"\noffset = \"0\"\nlen = \"8MiB\"\npopulate = true",
+        ),
+        ev(
+            10000,
+            "kind = \"migrate\"\noffset = \"64KiB\"\nlen = \"128KiB\"",
+        ),
+        ev(
+            20000,
+            "kind = \"munmap\"\noffset = \"256KiB\"\nlen = \"12KiB\"",
+        ),
+        ev(
+            30000,
+            "kind = \"mprotect\"\noffset = \"512KiB\"\nlen = \"8KiB\"\nprot = \"r\"",
+        ),
+        ev(40000, fork),
+    ]
+    .concat()
+}

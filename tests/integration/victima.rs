@@ -196,31 +196,8 @@ fn eviction_inserts_with_a_background_walk() {
 /// invariant at every access; insertion on eviction and the PTW-cost predictor on.
 #[test]
 fn os_events_keep_every_block_hit_exact() {
-    let ev = |at: u64, rest: &str| format!("[[event]]\nat = {at}\n{rest}\n");
-    let text = [
-        "name = \"stress\"\naccesses = 60000\nwrite_fraction = 0.5\nseed = 3\n\
-         [generator]\nkind = \"uniform\"\nfootprint = \"8MiB\"\n"
-            .to_string(),
-        ev(
-            0,
-            "kind = \"mmap\"\noffset = \"0\"\nlen = \"8MiB\"\npopulate = true",
-        ),
-        ev(
-            10000,
-            "kind = \"migrate\"\noffset = \"64KiB\"\nlen = \"128KiB\"",
-        ),
-        ev(
-            20000,
-            "kind = \"munmap\"\noffset = \"256KiB\"\nlen = \"12KiB\"",
-        ),
-        ev(
-            30000,
-            "kind = \"mprotect\"\noffset = \"512KiB\"\nlen = \"8KiB\"\nprot = \"r\"",
-        ),
-        // The child runs (on a core beside its parent's address space).
-        ev(40000, "kind = \"fork\"\nchild_accesses = 20000"),
-    ]
-    .concat();
+    // The child runs (on a core beside its parent's address space).
+    let text = crate::os_event_stress("kind = \"fork\"\nchild_accesses = 20000");
     let sets = [
         "sim.cores=2",
         "tlb.stlb.entries=64",
