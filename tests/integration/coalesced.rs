@@ -4,7 +4,6 @@
 //! The binary under test is the debug build: every TLB hit is checked against the page
 //! table (no stale run) and every access against the accounting invariant.
 
-use super::analysis::mmusim;
 use serde_json::Value;
 use std::path::Path;
 
@@ -20,25 +19,9 @@ fn total(dir: &Path, name: &str, preset: &str, sets: &[&str]) -> Value {
     total_of(dir, name, preset, WORKLOAD, sets)
 }
 
-/// The exit code and stderr of `mmusim run` of `preset` on `workload` (written as
-/// `name.toml`) with `sets`, no warm-up, results in `name/`.
-fn run(dir: &Path, name: &str, preset: &str, workload: &str, sets: &[&str]) -> (i32, String) {
-    let w = dir.join(format!("{name}.toml"));
-    std::fs::write(&w, workload).unwrap();
-    let out = dir.join(name);
-    let mut args = vec!["run", "-q", "-c", preset, "-w", w.to_str().unwrap()];
-    args.extend(["--out", out.to_str().unwrap()]);
-    args.extend(["--set", "sim.warmup_accesses=0"]);
-    for s in sets {
-        args.extend(["--set", s]);
-    }
-    let (code, _, err) = mmusim(&args);
-    (code, err)
-}
-
 /// [`total`] of `workload`.
 fn total_of(dir: &Path, name: &str, preset: &str, workload: &str, sets: &[&str]) -> Value {
-    let (code, err) = run(dir, name, preset, workload, sets);
+    let (code, err, _) = crate::run_cli(dir, name, preset, workload, sets);
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(dir.join(name).join("result.json")).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
@@ -57,12 +40,7 @@ fn stlb(t: &Value) -> &Value {
 
 /// The accounting invariant in the report: translation cycles are the sum of parts.
 fn accounted(t: &Value) {
-    let c = &t["translation_cycles"];
-    let parts: u64 = ["tlb", "walk_cache", "pte", "wait", "fault"]
-        .iter()
-        .map(|k| c[k].as_u64().unwrap())
-        .sum();
-    assert_eq!(c["total"].as_u64().unwrap(), parts, "{c}");
+    crate::assert_parts_sum(t);
 }
 
 /// Groups of 4 split in two by a page-table page: the fault of the first page of each
@@ -205,7 +183,7 @@ fn bad_coalesce_is_refused_at_its_key() {
         ),
     ];
     for (name, preset, sets, want) in cases {
-        let (code, err) = run(dir.path(), name, preset, WORKLOAD, sets);
+        let (code, err, _) = crate::run_cli(dir.path(), name, preset, WORKLOAD, sets);
         assert_eq!(code, 2, "{name}: {err}");
         assert!(err.contains(want), "{name}: {err}");
     }

@@ -19,22 +19,13 @@ const BASE: u64 = 0x10_0000_0000;
 /// the segment's mapping made lies on its walks.
 const FAR: u64 = 1 << 27;
 
-fn refs_workload(refs: &[u64]) -> String {
-    let s: Vec<String> = refs.iter().map(|p| p.to_string()).collect();
-    format!(
-        "name = \"r\"\nseed = 3\naccesses = {}\n[generator]\nkind = \"refs\"\nrefs = \"{}\"\n",
-        refs.len(),
-        s.join(" ")
-    )
-}
-
 fn run(refs: &[u64], sets: &[&str]) -> RunReport {
     // Data accesses bypass the caches: the walks' PTE reads see the same cold caches
     // with and without the segment's data traffic.
     let mut all = vec!["memory.data_through_caches=false"];
     all.extend_from_slice(sets);
     simulate(
-        &inputs(Some("skylake"), Some(&refs_workload(refs)), &all),
+        &inputs(Some("skylake"), Some(&crate::refs_workload(refs, "")), &all),
         &mut |_, _| {},
     )
     .unwrap_or_else(|e| panic!("{sets:?}: {e}"))
@@ -228,7 +219,7 @@ fn bad_segments_are_refused_with_the_key() {
 fn unmapping_the_primary_region_is_refused() {
     let wl = format!(
         "{}[[event]]\nat = 1\nkind = \"munmap\"\noffset = \"4KiB\"\nlen = \"4KiB\"\n",
-        refs_workload(&[0, 1, 2])
+        crate::refs_workload(&[0, 1, 2], "")
     );
     let inputs = inputs(Some("skylake"), Some(&wl), SEGMENT_4_PAGES);
     let Err(e) = simulate(&inputs, &mut |_, _| {}) else {
@@ -360,7 +351,7 @@ fn without_a_segment_nothing_is_serialized() {
 fn an_mmap_over_the_segment_maps_only_the_rest() {
     let wl = format!(
         "{}[[event]]\nat = 0\nkind = \"mmap\"\noffset = \"0\"\nlen = \"32KiB\"\npopulate = true\n",
-        refs_workload(&[0, 5, 2, 7])
+        crate::refs_workload(&[0, 5, 2, 7], "")
     );
     let r = simulate(
         &inputs(Some("skylake"), Some(&wl), SEGMENT_4_PAGES),
@@ -420,7 +411,7 @@ fn every_design_takes_a_segment() {
 fn forking_a_process_with_a_segment_is_refused() {
     let wl = format!(
         "{}[[event]]\nat = 1\nkind = \"fork\"\n",
-        refs_workload(&[0, 1, 2])
+        crate::refs_workload(&[0, 1, 2], "")
     );
     let inputs = inputs(Some("skylake"), Some(&wl), SEGMENT_4_PAGES);
     let Err(e) = simulate(&inputs, &mut |_, _| {}) else {

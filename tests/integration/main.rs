@@ -153,3 +153,53 @@ pub fn os_event_stress(fork: &str) -> String {
     ]
     .concat()
 }
+
+/// The accounting invariant as the report shows it: `translation_cycles.total` is the
+/// sum of its parts (TLB, walk caches, PTE reads, waits, faults).
+pub fn assert_parts_sum(t: &serde_json::Value) {
+    let c = &t["translation_cycles"];
+    let parts: u64 = ["tlb", "walk_cache", "pte", "wait", "fault"]
+        .iter()
+        .map(|k| c[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(c["total"].as_u64().unwrap(), parts, "{c}");
+}
+
+/// A workload of explicit page references (`kind = "refs"`), one pass, with `events`
+/// (`[[event]]` tables) appended.
+pub fn refs_workload(refs: &[u64], events: &str) -> String {
+    let s: Vec<String> = refs.iter().map(|p| p.to_string()).collect();
+    format!(
+        "name = \"r\"\nseed = 3\naccesses = {}\n[generator]\nkind = \"refs\"\nrefs = \"{}\"\n{events}",
+        refs.len(),
+        s.join(" ")
+    )
+}
+
+/// `mmusim run -q` of `preset` on `workload` (written as `name.toml` in `dir`) with
+/// `sets` and no warm-up, results in `dir/name/`: exit code, stderr and (on success)
+/// the run's `stats`, else null.
+pub fn run_cli(
+    dir: &std::path::Path,
+    name: &str,
+    preset: &str,
+    workload: &str,
+    sets: &[&str],
+) -> (i32, String, serde_json::Value) {
+    let w = dir.join(format!("{name}.toml"));
+    std::fs::write(&w, workload).unwrap();
+    let out = dir.join(name);
+    let mut args = vec!["run", "-q", "-c", preset, "-w", w.to_str().unwrap()];
+    args.extend(["--out", out.to_str().unwrap()]);
+    args.extend(["--set", "sim.warmup_accesses=0"]);
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    let (code, _, err) = analysis::mmusim(&args);
+    let stats = std::fs::read_to_string(out.join("result.json"))
+        .ok()
+        .map_or(serde_json::Value::Null, |t| {
+            serde_json::from_str::<serde_json::Value>(&t).unwrap()["stats"].clone()
+        });
+    (code, err, stats)
+}

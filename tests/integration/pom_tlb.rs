@@ -18,35 +18,8 @@ fn sequential(passes: u64) -> String {
     )
 }
 
-/// `mmusim run` of `preset` on `workload` with `sets` and no warm-up: exit code, stderr
-/// and (on success) `stats.total` and `stats.physical`.
-fn run(
-    dir: &Path,
-    name: &str,
-    preset: &str,
-    workload: &str,
-    sets: &[&str],
-) -> (i32, String, Value) {
-    let w = dir.join(format!("{name}.toml"));
-    std::fs::write(&w, workload).unwrap();
-    let out = dir.join(name);
-    let mut args = vec!["run", "-q", "-c", preset, "-w", w.to_str().unwrap()];
-    args.extend(["--out", out.to_str().unwrap()]);
-    args.extend(["--set", "sim.warmup_accesses=0"]);
-    for s in sets {
-        args.extend(["--set", s]);
-    }
-    let (code, _, err) = mmusim(&args);
-    let stats = std::fs::read_to_string(out.join("result.json"))
-        .ok()
-        .map_or(Value::Null, |t| {
-            serde_json::from_str::<Value>(&t).unwrap()["stats"].clone()
-        });
-    (code, err, stats)
-}
-
 fn total(dir: &Path, name: &str, preset: &str, workload: &str, sets: &[&str]) -> Value {
-    let (code, err, stats) = run(dir, name, preset, workload, sets);
+    let (code, err, stats) = crate::run_cli(dir, name, preset, workload, sets);
     assert_eq!(code, 0, "{err}");
     stats["total"].clone()
 }
@@ -76,12 +49,8 @@ fn served(t: &Value) -> Vec<(String, u64)> {
 /// The accounting invariant in the report: translation cycles are the sum of their
 /// parts, and the TLB part is the levels' probes plus the POM-TLB's reads.
 fn accounted(t: &Value) {
+    crate::assert_parts_sum(t);
     let c = &t["translation_cycles"];
-    let parts: u64 = ["tlb", "walk_cache", "pte", "wait", "fault"]
-        .iter()
-        .map(|k| c[k].as_u64().unwrap())
-        .sum();
-    assert_eq!(c["total"].as_u64().unwrap(), parts, "{c}");
     let levels: u64 = (t["tlb_levels"].as_array().unwrap().iter())
         .map(|l| l["cycles"].as_u64().unwrap())
         .sum();
@@ -135,7 +104,7 @@ fn a_pom_tlb_hit_needs_no_walk() {
 #[test]
 fn a_cold_probe_reads_dram_and_the_reserve_is_off_the_os() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, err, stats) = run(dir.path(), "one", "skylake-pom", &sequential(1), &[]);
+    let (code, err, stats) = crate::run_cli(dir.path(), "one", "skylake-pom", &sequential(1), &[]);
     assert_eq!(code, 0, "{err}");
     let t = &stats["total"];
     let want = vec![
@@ -281,7 +250,7 @@ fn bad_pom_tlbs_are_refused_at_their_key() {
         ),
     ];
     for (i, (preset, sets, want)) in rows.iter().enumerate() {
-        let (code, err, _) = run(dir.path(), &format!("bad{i}"), preset, &w, sets);
+        let (code, err, _) = crate::run_cli(dir.path(), &format!("bad{i}"), preset, &w, sets);
         assert_eq!(code, 2, "{sets:?}: {err}");
         for s in *want {
             assert!(err.contains(s), "{sets:?}: `{s}` not in {err}");

@@ -25,20 +25,15 @@ const FAR: u64 = 1 << 27;
 /// 8 sets of 2 ways: 64 KiB of frames, a 512-byte tag array (one 4 KiB frame).
 const SMALL: &[&str] = &["os.utopia.size=\"64KiB\"", "os.utopia.ways=2"];
 
-fn refs_workload(refs: &[u64], events: &str) -> String {
-    let s: Vec<String> = refs.iter().map(|p| p.to_string()).collect();
-    format!(
-        "name = \"r\"\nseed = 3\naccesses = {}\n[generator]\nkind = \"refs\"\nrefs = \"{}\"\n{events}",
-        refs.len(),
-        s.join(" ")
-    )
-}
-
 fn run(refs: &[u64], events: &str, sets: &[&str]) -> Result<RunReport, String> {
     let mut all = vec!["sim.warmup_accesses=0"];
     all.extend_from_slice(sets);
     simulate(
-        &inputs(Some("skylake"), Some(&refs_workload(refs, events)), &all),
+        &inputs(
+            Some("skylake"),
+            Some(&crate::refs_workload(refs, events)),
+            &all,
+        ),
         &mut |_, _| {},
     )
     .map_err(|e| e.0)

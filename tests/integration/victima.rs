@@ -14,15 +14,6 @@ use super::runs::inputs;
 use mmusim::report::RunReport;
 use mmusim::run::simulate;
 
-fn refs_workload(refs: &[u64], events: &str) -> String {
-    let s: Vec<String> = refs.iter().map(|p| p.to_string()).collect();
-    format!(
-        "name = \"r\"\nseed = 3\naccesses = {}\n[generator]\nkind = \"refs\"\nrefs = \"{}\"\n{events}",
-        refs.len(),
-        s.join(" ")
-    )
-}
-
 const COMMON: &[&str] = &[
     "memory.data_through_caches=false",
     "victima.predictor=\"always\"",
@@ -33,7 +24,11 @@ fn run_with(preset: &str, refs: &[u64], events: &str, sets: &[&str]) -> RunRepor
     let mut all: Vec<&str> = COMMON.to_vec();
     all.extend_from_slice(sets);
     let r = simulate(
-        &inputs(Some(preset), Some(&refs_workload(refs, events)), &all),
+        &inputs(
+            Some(preset),
+            Some(&crate::refs_workload(refs, events)),
+            &all,
+        ),
         &mut |_, _| {},
     )
     .unwrap_or_else(|e| panic!("{sets:?}: {e}"));

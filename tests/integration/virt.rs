@@ -669,12 +669,7 @@ fn a_walk_through_stale_host_caches_is_a_spurious_ept_violation() {
         u(t, "/virt/exit_cycles"),
         u(t, "/virt/exits/ept_violation") * 1_400
     );
-    let c = &t["translation_cycles"];
-    let parts: u64 = ["tlb", "walk_cache", "pte", "wait", "fault"]
-        .iter()
-        .map(|k| c[k].as_u64().unwrap())
-        .sum();
-    assert_eq!(c["total"].as_u64().unwrap(), parts);
+    crate::assert_parts_sum(t);
 }
 
 /// Host page migration (`host_migrate`: host NUMA balancing or compaction of guest
