@@ -11,6 +11,7 @@ pub mod columns;
 pub mod reach;
 pub mod result_set;
 pub mod rmm;
+pub mod spec;
 mod table;
 pub mod tlb_memory;
 mod total;
@@ -152,6 +153,12 @@ pub struct CoreReport {
     /// Utopia's RestSeg (absent without `os.utopia`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub utopia: Option<utopia::UtopiaReport>,
+    /// SpecTLB's predictions (absent without `[spectlb]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spectlb: Option<spec::SpecTlbReport>,
+    /// The level-1 page-size predictor (absent without `[size_prediction]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_prediction: Option<spec::SizePredictionReport>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -488,6 +495,8 @@ fn core_report(c: &CoreStats) -> CoreReport {
             .range_tlb_hits
             .map(|hits| rmm::RangeTlbReport::new(hits, k)),
         utopia: (c.utopia.as_ref()).map(|(l, o)| utopia::UtopiaReport::new(k, &c.os, l, *o)),
+        spectlb: c.spectlb.then(|| spec::SpecTlbReport::new(&k.spectlb)),
+        size_prediction: (c.size_prediction.as_ref()).map(spec::SizePredictionReport::new),
     }
 }
 
@@ -502,21 +511,27 @@ impl CoreReport {
         let segment_cycles = (self.direct_segment.as_ref()).map_or(0, |d| d.cycles);
         // A POM-TLB's reads and a RestSeg walk's tag reads are TLB time: the probes wait.
         let read_cycles = (self.tlb_memory.as_ref()).map_or(0, |m| m.cycles) + utopia::cycles(self);
+        // SpecTLB's answers and squashes are TLB time; the walks it hid are the
+        // walker's but in no access's translation.
+        let spec = (self.spectlb.as_ref()).map(|s| &s.counters);
+        let spec_cycles = spec.map_or(0, |s| s.cycles);
+        let hidden_psc = spec.map_or(0, |s| s.hidden_walk_cache_cycles);
+        let hidden_pte = spec.map_or(0, |s| s.hidden_pte_cycles);
         let checks = [
             ("total vs sum of parts", t.total, t.parts()),
             (
-                "TLB cycles vs TLB levels, direct segment, TLB memory and RestSeg tag reads",
+                "TLB cycles vs TLB levels, direct segment, TLB memory, RestSeg tag reads and SpecTLB",
                 t.tlb,
-                level_cycles + segment_cycles + read_cycles,
+                level_cycles + segment_cycles + read_cycles + spec_cycles,
             ),
             (
                 "walk-cache cycles vs walker",
-                t.walk_cache,
+                t.walk_cache + hidden_psc,
                 self.walks.walk_cache_cycles,
             ),
             (
                 "PTE cycles vs walker and Victima's block reads",
-                t.pte,
+                t.pte + hidden_pte,
                 self.walks.pte_cycles
                     + (self.victima.as_ref()).map_or(0, |v| v.counters.block_hit_cycles),
             ),

@@ -59,6 +59,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         "skylake-utopia",
         include_str!("../configs/skylake-utopia.toml"),
     ),
+    (
+        "skylake-spectlb",
+        include_str!("../configs/skylake-spectlb.toml"),
+    ),
 ];
 
 /// The workload used when none is given.

@@ -24,6 +24,8 @@
 //! * `virt.rs`: `[virt]`, the hypervisor and host table of a virtualized machine
 //!   ([`VirtConfig`]);
 //! * `victima.rs`: `[victima]`, TLB blocks in the L2 cache ([`VictimaConfig`]);
+//! * `spec.rs`: `[spectlb]` and `[size_prediction]`, speculative translation and L1
+//!   page-size prediction ([`SpecTlbConfig`], [`SizePredictionConfig`]);
 //! * `[page_table]` belongs to the page-table designs: [`PageTableConfig`] lives in
 //!   `crate::pagetable::design` and validates itself.
 //!
@@ -42,6 +44,7 @@ mod memory;
 mod os;
 pub mod pom_tlb;
 mod rmm;
+mod spec;
 mod tlb;
 mod utopia;
 mod victima;
@@ -53,6 +56,7 @@ pub use machine::*;
 pub use memory::*;
 pub use os::*;
 pub use rmm::{RmmConfig, DEFAULT_RANGE_TLB_ENTRIES, RANGE_TLB_NAME};
+pub use spec::{SizePredictionConfig, SpecTlbConfig};
 pub use tlb::*;
 pub use utopia::{UtopiaConfig, TAG_LINE as UTOPIA_TAG_LINE};
 pub use victima::{VictimaConfig, VictimaPredictor};
@@ -91,6 +95,12 @@ pub struct SystemConfig {
     /// of the serialization as `virt` is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub victima: Option<VictimaConfig>,
+    /// SpecTLB (`spec.rs`): absent = off, left out of the serialization as `virt` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spectlb: Option<SpecTlbConfig>,
+    /// Level-1 page-size prediction (`spec.rs`): absent = off, left out likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_prediction: Option<SizePredictionConfig>,
 }
 
 /// The page-table design: one variant per design, each with its own config type, all
@@ -256,6 +266,8 @@ impl SystemConfig {
         ));
         // Spans sections: the cache level holding the blocks, and `[virt]`.
         e.extend(victima::problems(self));
+        // Spans sections: SpecTLB against the huge-page policy and the other designs.
+        e.extend(spec::problems(self));
         e
     }
 

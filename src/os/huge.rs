@@ -152,6 +152,14 @@ impl HugePages {
 }
 
 impl Os {
+    /// The reserved 2M frame of the 2 MiB region of `asid` holding `vaddr`, while that
+    /// reservation is live (`reserve`: not broken, not promoted): its small pages are
+    /// mapped at this base plus their offset, which SpecTLB predicts (`sim/spec.rs`).
+    pub fn reservation_of(&self, asid: u16, vaddr: u64) -> Option<u64> {
+        let b = self.huge.regions.get(&(asid, vaddr >> 21))?.reservation?;
+        self.frames.is_reserved(b).then_some(b)
+    }
+
     /// The page size and frame for a first touch at `vaddr`.
     pub(super) fn choose_frame(
         &mut self,

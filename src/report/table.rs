@@ -263,6 +263,11 @@ impl RunReport {
                 lines(|b| b.invalidated)
             );
         }
+        super::spec::summary(
+            &mut o,
+            self.stats.total.spectlb.as_ref(),
+            self.stats.total.size_prediction.as_ref(),
+        );
         if let Some(u) = &self.stats.total.utopia {
             let by: Vec<String> = (u.tag_reads.iter())
                 .map(|s| format!("{} {}", s.level, s.reads))

@@ -32,6 +32,11 @@ pub(super) fn total(cores: &[CoreStats]) -> CoreStats {
             .range_tlb_hits
             .map(|_| cores.iter().filter_map(|c| c.range_tlb_hits).sum()),
         utopia: cores[0].utopia.clone(),
+        spectlb: cores[0].spectlb,
+        size_prediction: cores[0]
+            .size_prediction
+            .as_ref()
+            .map(|_| Default::default()),
     };
     for x in t.tlb.iter_mut() {
         *x = TlbStats {
@@ -76,6 +81,10 @@ pub(super) fn total(cores: &[CoreStats]) -> CoreStats {
         a.range_walk_reads += b.range_walk_reads;
         a.range_walk_cycles += b.range_walk_cycles;
         a.victima.merge(&b.victima);
+        a.spectlb.merge(&b.spectlb);
+        if let (Some(x), Some(y)) = (&mut t.size_prediction, &c.size_prediction) {
+            x.merge(y);
+        }
         super::reach::add_held(&mut t.victima, &c.victima);
         super::utopia::add(a, b);
         let (x, y) = (&mut a.translation, &b.translation);

@@ -93,6 +93,8 @@ pub struct CoreCounters {
     pub restseg_hits: u64,
     pub restseg_reads: [u64; TLB_READ_LEVELS],
     pub restseg_cycles: u64,
+    /// SpecTLB's predictions and the walks it hid (`spec.rs`; zero when off).
+    pub spectlb: super::spec::SpecCounters,
 }
 
 /// Slots of [`CoreCounters::tlb_memory_reads`].
@@ -132,6 +134,8 @@ pub(super) struct Timing {
     /// A Utopia RestSeg (`os.utopia`): a last-level TLB miss first walks the RestSeg.
     /// Off, one predicted branch.
     pub(super) utopia: bool,
+    /// SpecTLB is on (`[spectlb]`): last-level misses settle its prediction.
+    pub(super) spectlb: bool,
 }
 
 /// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
@@ -154,6 +158,8 @@ pub(super) struct Core {
     pub(super) segment: crate::os::direct_segment::Segment,
     /// Victima's predictor and buffers (`[victima]`; `None` when off).
     pub(super) victima: Option<Box<super::victima::State>>,
+    /// The SpecTLB (`[spectlb]`; `None` when off).
+    pub(super) spec: Option<Box<super::spec::SpecTlb>>,
     pub(super) walker: Walker,
     pub(super) slots: Vec<Slot>,
     pub(super) pending: usize,
@@ -251,6 +257,11 @@ impl Core {
             tlbs.keep_dropped();
             Box::new(super::victima::State::new(v))
         });
+        if let Some(p) = cfg.size_prediction.as_ref().filter(|p| p.enable) {
+            tlbs.predict_sizes(p.entries as usize);
+        }
+        let spec = (cfg.spectlb.as_ref().filter(|s| s.enable))
+            .map(|s| Box::new(super::spec::SpecTlb::new(s, seed ^ 0x5bec)));
         if let Some(v) = &cfg.virt {
             let ntlb = v
                 .ntlb
@@ -266,6 +277,7 @@ impl Core {
             tlbs,
             segment: crate::os::direct_segment::Segment::NONE,
             victima,
+            spec,
             walker,
             slots: vec![Slot::default(); cfg.walker.max_concurrent_walks as usize],
             pending: 0,
@@ -642,6 +654,7 @@ fn translate_miss<PT: PageTable, R: Recorder>(
         let hit_cycles = block.map(|b| b.1);
         rec.event(Event::VictimaProbe { hit_cycles });
     }
+    let walks = core.walker.stats.walks;
     let (si, wait, (tr, psc, pte, fault)) = match block {
         Some((tr, cycles)) => (None, 0, (tr, 0, cycles, 0)),
         None => {
@@ -664,13 +677,28 @@ fn translate_miss<PT: PageTable, R: Recorder>(
     {
         core.os_stats.shootdown.flush_misses += 1;
     }
-    let end = ready + wait + psc + pte + fault;
+    // The walker is busy until the walk ends; the core may go on before (SpecTLB).
+    let busy = ready + wait + psc + pte + fault;
+    let ((wait, psc, pte), spec) = match t.spectlb && si.is_some() {
+        // Two walks: the first met a not-present entry (a fault).
+        true => super::spec::settle(
+            core,
+            sh,
+            va,
+            tr,
+            core.walker.stats.walks > walks + 1,
+            (wait, psc, pte),
+        ),
+        false => ((wait, psc, pte), 0),
+    };
+    let end = ready + wait + psc + pte + fault + spec;
     // Keyed by address space: threads of a process share their translations.
     if (core.seen).first_use(core.asid as usize, tr.size as u8, va.0 >> tr.size.shift()) {
         core.counters.compulsory_misses += 1;
         core.counters.compulsory_cycles += end - m.now;
     }
     let tc = &mut core.counters.translation;
+    tc.tlb += spec;
     tc.walk_cache += psc;
     tc.pte += pte;
     tc.wait += wait;
@@ -680,7 +708,7 @@ fn translate_miss<PT: PageTable, R: Recorder>(
             // The walk proceeds in the background; the core stalls later if it must.
             core.stall(m.tlb_cycles - m.l1_hidden + wait);
             core.slots[si] = Slot {
-                busy_until: end,
+                busy_until: busy,
                 icount: core.instr_total,
                 pending: true,
             };
@@ -691,7 +719,7 @@ fn translate_miss<PT: PageTable, R: Recorder>(
             // waits for the whole translation.
             core.stall(end - m.now - m.l1_hidden);
             if let Some(si) = si {
-                core.slots[si].busy_until = end;
+                core.slots[si].busy_until = busy;
             }
         }
     }

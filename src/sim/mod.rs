@@ -42,6 +42,7 @@ mod sched;
 mod seen;
 mod shadow;
 mod shootdown;
+pub mod spec;
 mod stats;
 pub mod topology;
 mod vcpu;
@@ -210,6 +211,7 @@ impl<PT: PageTable> Simulator<PT> {
                 tlb_reads_memory,
                 victima: cfg.victima.as_ref().is_some_and(|v| v.enable),
                 utopia: cfg.os.utopia.is_some(),
+                spectlb: cfg.spectlb.as_ref().is_some_and(|s| s.enable),
             },
             sched: Sched {
                 quantum: cfg.os.sched.quantum_cycles,

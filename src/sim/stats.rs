@@ -65,6 +65,10 @@ pub struct CoreStats {
     /// A Utopia RestSeg (`os.utopia`): the core's memory level names (as `tlb_memory`)
     /// and the RestSeg's occupancy at the end.
     pub utopia: Option<(Vec<String>, crate::report::utopia::Occupancy)>,
+    /// SpecTLB is on: the report shows `counters.spectlb`.
+    pub spectlb: bool,
+    /// The level-1 page-size predictor's counters (`None` without one).
+    pub size_prediction: Option<crate::tlb::SizePredictionStats>,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -144,6 +148,8 @@ impl<PT: PageTable> Simulator<PT> {
                         (n, c.virt.clone())
                     }),
                     direct_segment: self.timing.direct_segment,
+                    spectlb: self.timing.spectlb,
+                    size_prediction: c.tlbs.size_prediction_stats(),
                     range_tlb_hits: c.tlbs.has_ranges().then(|| c.tlbs.range_hits()),
                     tlb_memory: (self.timing.tlb_reads_memory)
                         .then(|| (mem.level_names(c.id).into_iter()).map(|l| l.0).collect()),

@@ -39,6 +39,7 @@ mod mem_reads;
 mod pom;
 mod range;
 mod set_associative;
+mod size_predict;
 pub use any::AnyOrganisation;
 pub use coalesced::{run_around, Coalesced, CoalescedStats};
 pub use invalidate::Dropped;
@@ -46,6 +47,7 @@ pub use mem_reads::MemReads;
 pub use pom::Pom;
 pub use range::RangeTlb;
 pub use set_associative::SetAssociative;
+pub use size_predict::SizePredictionStats;
 
 use crate::addr::{PageSize, PageSizeSet, PhysAddr, VirtAddr};
 use crate::config::{TlbConfig, TlbFill};
@@ -227,6 +229,8 @@ pub struct LevelStats {
 
 struct Structure<O> {
     sizes: PageSizeSet,
+    /// Probe cost alone (a level's probes in sequence: `size_predict.rs`).
+    latency: u32,
     fill: TlbFill,
     /// Filled after a walk with the run around the page, not the page alone.
     coalescing: bool,
@@ -307,6 +311,8 @@ pub struct Tlbs<O = AnyOrganisation> {
     /// The range covering the page just walked ([`Tlbs::set_range`]), for the range
     /// structures the next [`Tlbs::complete`] fills; `None`: they take nothing.
     range: Option<Entry>,
+    /// Level 1 probed by predicted page size, in sequence (`size_predict.rs`).
+    predict: Option<Box<size_predict::Predictor>>,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -352,6 +358,7 @@ impl<O: Organisation> Tlbs<O> {
             let org = O::build(c, seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))?;
             structs.push(Structure {
                 sizes: PageSizeSet::of(&c.page_sizes),
+                latency: c.latency,
                 fill: c.fill,
                 coalescing: org.pages_per_entry() > 1,
                 ranged: org.holds_ranges(),
@@ -386,6 +393,7 @@ impl<O: Organisation> Tlbs<O> {
             dropped: Default::default(),
             ranges,
             range: None,
+            predict: None,
             structs,
             levels,
             filled,
@@ -496,7 +504,15 @@ impl<O: Organisation> Tlbs<O> {
             return Some(hit);
         }
         self.forget_memo();
-        for l in 0..self.levels.len() {
+        let mut from = 0;
+        if self.predict.is_some() && !self.levels.is_empty() {
+            let hit = self.lookup_predicted(side, asid, vaddr, cycles);
+            if hit.is_some() {
+                return hit;
+            }
+            from = 1;
+        }
+        for l in from..self.levels.len() {
             let lvl = &mut self.levels[l];
             let lat = lvl.latency[side] as u64;
             *cycles += lat;
@@ -630,6 +646,7 @@ impl<O: Organisation> Tlbs<O> {
         hit_level: usize,
     ) {
         self.forget_memo();
+        self.learn_size(vaddr, size);
         let si = size.index();
         for l in 0..hit_level {
             let lvl = &mut self.levels[l];
@@ -755,6 +772,9 @@ impl<O: Organisation> Tlbs<O> {
     /// Restart the counters (after warm-up); contents stay.
     pub fn reset_stats(&mut self) {
         self.memo.repeats = 0;
+        if let Some(p) = self.predict.as_deref_mut() {
+            p.stats = Default::default();
+        }
         for s in &mut self.structs {
             s.stats = TlbStats {
                 name: std::mem::take(&mut s.stats.name),
