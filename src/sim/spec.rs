@@ -54,7 +54,7 @@ pub struct SpecCounters {
     pub mispredicted: u64,
     pub faulted: u64,
     pub walk_first: u64,
-    /// Reservations entered after walks.
+    /// Reservations entered (or corrected) after walks.
     pub fills: u64,
     /// The correct speculations' walks, run in the background: walker wait, walk-cache
     /// and PTE cycles (not in `translation_cycles`).
@@ -126,15 +126,13 @@ pub(super) fn settle(
     };
     let key = crate::tlb::page_key(core.asid, va, PageSize::Size2M);
     let set = ((va.0 >> 21) & s.table.set_mask()) as usize;
-    let predicted = s
-        .table
-        .lookup(set, key)
-        .map(|base| base + (va.0 & 0x1f_f000));
+    let stored = s.table.lookup(set, key);
+    let predicted = stored.map(|base| base + (va.0 & 0x1f_f000));
     let base = sh.os[super::vm_index(core.vm)].reservation_of(core.asid, va.0);
-    // The walk found a 4K page where the live reservation puts it: the region's entry.
-    if let Some(b) =
-        base.filter(|&b| tr.size == PageSize::Size4K && tr.frame.0 == b + (va.0 & 0x1f_f000))
-    {
+    // The walk found a 4K page where the live reservation puts it: the region's entry
+    // (entered, or corrected, unless the probe just found it).
+    let fits = |b: u64| tr.size == PageSize::Size4K && tr.frame.0 == b + (va.0 & 0x1f_f000);
+    if let Some(b) = base.filter(|&b| stored != Some(b) && fits(b)) {
         s.table.insert(set, key, b);
         core.counters.spectlb.fills += 1;
     }

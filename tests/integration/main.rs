@@ -26,6 +26,7 @@ mod reports;
 mod rmm;
 mod runs;
 mod shootdown;
+mod speculation;
 mod stack_distance;
 mod steady;
 mod study;
