@@ -280,6 +280,36 @@ fn reach_metrics(t: &Value, out: &mut Vec<Metric>) {
             true,
         ));
     }
+    // Speculative translation (issue 20): SpecTLB's two figures, the size predictor's
+    // accuracy and probes per lookup.
+    if let Some(v) = t.get("spectlb").filter(|v| v.is_object()) {
+        out.push(m(
+            "spectlb.overlapped_walk_share".into(),
+            "walks overlapped with correct speculation (SpecTLB)".into(),
+            v["overlapped_walk_share"].as_f64(),
+            false,
+        ));
+        out.push(m(
+            "spectlb.misprediction_rate".into(),
+            "SpecTLB mispredictions per STLB miss".into(),
+            v["misprediction_rate"].as_f64(),
+            false,
+        ));
+    }
+    if let Some(v) = t.get("size_prediction").filter(|v| v.is_object()) {
+        out.push(m(
+            "size_prediction.accuracy".into(),
+            "L1 page-size predictions right".into(),
+            v["accuracy"].as_f64(),
+            false,
+        ));
+        out.push(m(
+            "size_prediction.probes_per_lookup".into(),
+            "L1 probes per lookup (size prediction)".into(),
+            v["probes_per_lookup"].as_f64(),
+            false,
+        ));
+    }
     if let Some(r) = t.get("rmm").filter(|r| r.is_object()) {
         out.push(m(
             "rmm.range_tlb_hits".into(),
