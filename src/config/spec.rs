@@ -153,3 +153,62 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
     }
     e
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{HugePolicy, SystemConfig};
+    use super::*;
+
+    fn skylake_reserve() -> SystemConfig {
+        let mut c: SystemConfig =
+            toml::from_str(include_str!("../../configs/skylake.toml")).unwrap();
+        c.os.huge_pages.policy = HugePolicy::Reserve;
+        c
+    }
+
+    /// The defaults are Virtuoso's SpecTLB (64 x 4-way, 12 cycles), the assumed 20-cycle
+    /// squash and the 128 counters of a 32-byte table; a section with only `enable` is
+    /// the default.
+    #[test]
+    fn defaults_are_the_cited_ones() {
+        let s: SpecTlbConfig = toml::from_str("enable = true").unwrap();
+        assert_eq!(s, SpecTlbConfig::default());
+        assert_eq!(
+            (s.entries, s.ways, s.latency, s.squash_cycles),
+            (64, 4, 12, 20)
+        );
+        let p: SizePredictionConfig = toml::from_str("").unwrap();
+        assert_eq!((p.enable, p.entries), (true, 128));
+    }
+
+    /// Each refusal names its key; a valid SpecTLB over `reserve` has no problem, and
+    /// `enable = false` switches every check off.
+    #[test]
+    fn each_problem_names_its_key() {
+        let mut c = skylake_reserve();
+        c.spectlb = Some(SpecTlbConfig::default());
+        assert_eq!(problems(&c), Vec::<(String, String)>::new());
+        let keys =
+            |c: &SystemConfig| -> Vec<String> { problems(c).into_iter().map(|e| e.0).collect() };
+        let mut bad = c.clone();
+        bad.spectlb.as_mut().unwrap().ways = 3;
+        assert_eq!(keys(&bad), ["spectlb.ways"]);
+        bad.spectlb.as_mut().unwrap().ways = 4;
+        bad.spectlb.as_mut().unwrap().entries = 48;
+        assert_eq!(keys(&bad), ["spectlb.entries"]);
+        let mut never = c.clone();
+        never.os.huge_pages.policy = HugePolicy::Never;
+        assert_eq!(keys(&never), ["spectlb"]);
+        never.spectlb.as_mut().unwrap().enable = false;
+        assert!(problems(&never).is_empty());
+        let mut w = c.clone();
+        w.sim.overlap_window = 4;
+        assert_eq!(keys(&w), ["spectlb"]);
+        let mut p = skylake_reserve();
+        p.size_prediction = Some(SizePredictionConfig {
+            enable: true,
+            entries: 96,
+        });
+        assert_eq!(keys(&p), ["size_prediction.entries"]);
+    }
+}

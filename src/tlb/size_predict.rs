@@ -178,3 +178,35 @@ impl<O: Organisation> Tlbs<O> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Predictor;
+
+    /// 128 counters: consecutive 2 MiB regions take distinct counters (the fold changes
+    /// the low 7 bits of region r by r >> 7 and r >> 14, equal for neighbours inside an
+    /// aligned block of 128); a counter saturates at 3 and 0 and counts the first probed
+    /// size right or wrong.
+    #[test]
+    fn counters_are_per_region_and_saturate() {
+        let mut p = Predictor::new(128);
+        let base = 0x10_0000_0000u64;
+        let idx: Vec<usize> = (0..128).map(|r| p.index(base + (r << 21))).collect();
+        let mut sorted = idx.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 128);
+        let i = idx[0];
+        for _ in 0..5 {
+            p.learn(base, 0, 1);
+        }
+        assert_eq!(p.counters[i], 3);
+        for _ in 0..5 {
+            p.learn(base, 1, 0);
+        }
+        assert_eq!(p.counters[i], 0);
+        assert_eq!((p.stats.correct, p.counters[idx[1]]), (0, 1));
+        p.learn(base, 0, 0);
+        assert_eq!(p.stats.correct, 1);
+    }
+}

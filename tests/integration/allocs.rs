@@ -277,6 +277,28 @@ fn restseg_walks_allocate_nothing() {
     );
 }
 
+/// SpecTLB's probes, fills and settled predictions, and the size predictor's steered
+/// level-1 lookups, allocate nothing: uniform over 1 GiB (512 regions, each reserved at
+/// its first touch within the warm-up; ~270 accesses a region in all, so none fills up
+/// and is promoted), most accesses miss the TLBs and walk.
+#[test]
+fn speculation_allocates_nothing() {
+    let w = window(
+        "skylake-spectlb",
+        (1 << 18, false),
+        100_000,
+        140_000,
+        &["size_prediction.enable=true"],
+    );
+    assert!(w.accesses >= 35_000, "window of {}", w.accesses);
+    assert!(w.walks > 140_000 / 2, "{} walks", w.walks);
+    assert_eq!(
+        w.allocs, 0,
+        "{} allocations in {} accesses",
+        w.allocs, w.accesses
+    );
+}
+
 #[test]
 fn inverted_walks_allocate_nothing() {
     walks_allocate_nothing("skylake-inverted");
