@@ -465,6 +465,19 @@ impl Job<'_> {
                         ),
                     };
                 }
+                Event::SpecTlb {
+                    outcome,
+                    frame,
+                    cycles,
+                } => {
+                    let f = frame.map_or("no prediction".into(), |f| {
+                        format!("frame {f:#x} predicted")
+                    });
+                    let _ = writeln!(
+                        o,
+                        "  SpecTLB (probed beside the walk): {f}; {outcome}; {cycles} cycle(s) added (a correct speculation's walk runs in the background)"
+                    );
+                }
                 Event::Wait { cycles } => {
                     let _ = writeln!(o, "  Waiting for a free walker: {cycles} cycles");
                 }

@@ -679,17 +679,11 @@ fn translate_miss<PT: PageTable, R: Recorder>(
     }
     // The walker is busy until the walk ends; the core may go on before (SpecTLB).
     let busy = ready + wait + psc + pte + fault;
+    // Two walks: the first met a not-present entry (a fault).
+    let (faulted, parts) = (core.walker.stats.walks > walks + 1, (wait, psc, pte));
     let ((wait, psc, pte), spec) = match t.spectlb && si.is_some() {
-        // Two walks: the first met a not-present entry (a fault).
-        true => super::spec::settle(
-            core,
-            sh,
-            va,
-            tr,
-            core.walker.stats.walks > walks + 1,
-            (wait, psc, pte),
-        ),
-        false => ((wait, psc, pte), 0),
+        true => super::spec::settle(core, sh, va, tr, faulted, parts, rec),
+        false => (parts, 0),
     };
     let end = ready + wait + psc + pte + fault + spec;
     // Keyed by address space: threads of a process share their translations.

@@ -45,6 +45,15 @@ pub enum Event {
     /// missed (`[victima]`): `Some(cycles)` when a block held the page (the walk is
     /// aborted), `None` when none did (the walk that follows ran beside it).
     VictimaProbe { hit_cycles: Option<u64> },
+    /// SpecTLB's prediction settled after the walk (`[spectlb]`): `outcome` is the
+    /// counter it went to (`correct`, `mispredicted`, `faulted`, `walk_first`, or
+    /// `no entry`), `frame` the predicted page, `cycles` what SpecTLB added (its latency
+    /// when correct, which replaces the walk's cycles; the squash when mispredicted).
+    SpecTlb {
+        outcome: &'static str,
+        frame: Option<u64>,
+        cycles: u64,
+    },
     /// A RestSeg walk (`os.utopia`) after the last TLB level missed: the tag line of the
     /// VPN's set at `paddr`, served by memory level `served_by` in `cycles`, and the
     /// page's frame if a tag matched. Recorded just before that lookup's [`Event::Tlb`].

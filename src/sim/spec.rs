@@ -35,6 +35,7 @@
 //! invalidated: a stale one can only mispredict, which the walk catches.
 
 use super::core::Core;
+use super::record::{Event, Recorder};
 use super::Shared;
 use crate::addr::{PageSize, VirtAddr};
 use crate::assoc::{Replacement, SetAssoc};
@@ -113,16 +114,38 @@ pub(super) type WalkParts = (u64, u64, u64);
 /// and the region's reservation entered. Returns the walk parts the core still waits
 /// for (none after a correct speculation) and the TLB cycles SpecTLB adds.
 #[inline(never)]
-pub(super) fn settle(
+pub(super) fn settle<R: Recorder>(
     core: &mut Core,
     sh: &Shared,
     va: VirtAddr,
     tr: Translation,
     faulted: bool,
     walk: WalkParts,
+    rec: &mut R,
 ) -> (WalkParts, u64) {
+    let (out, outcome, frame) = settle_counted(core, sh, va, tr, faulted, walk);
+    if R::ON {
+        rec.event(Event::SpecTlb {
+            outcome,
+            frame,
+            cycles: out.1,
+        });
+    }
+    out
+}
+
+/// [`settle`] without the recording: the result, the outcome's name and the prediction.
+#[inline(always)]
+fn settle_counted(
+    core: &mut Core,
+    sh: &Shared,
+    va: VirtAddr,
+    tr: Translation,
+    faulted: bool,
+    walk: WalkParts,
+) -> ((WalkParts, u64), &'static str, Option<u64>) {
     let Some(s) = core.spec.as_deref_mut() else {
-        return (walk, 0);
+        return ((walk, 0), "no entry", None);
     };
     let key = crate::tlb::page_key(core.asid, va, PageSize::Size2M);
     let set = ((va.0 >> 21) & s.table.set_mask()) as usize;
@@ -140,7 +163,7 @@ pub(super) fn settle(
     let c = &mut core.counters.spectlb;
     c.probes += 1;
     let Some(p) = predicted else {
-        return (walk, 0);
+        return ((walk, 0), "no entry", None);
     };
     c.predictions += 1;
     let (wait, psc, pte) = walk;
@@ -148,19 +171,20 @@ pub(super) fn settle(
     let actual = tr.frame.0 + (va.0 & (tr.size.bytes() - 1) & !0xfff);
     if faulted {
         c.faulted += 1;
+        ((walk, 0), "faulted", Some(p))
     } else if wait + psc + pte <= lat {
         c.walk_first += 1;
+        ((walk, 0), "walk_first", Some(p))
     } else if actual == p {
         c.correct += 1;
         c.hidden_wait_cycles += wait;
         c.hidden_walk_cache_cycles += psc;
         c.hidden_pte_cycles += pte;
         c.cycles += lat;
-        return ((0, 0, 0), lat);
+        (((0, 0, 0), lat), "correct", Some(p))
     } else {
         c.mispredicted += 1;
         c.cycles += squash;
-        return (walk, squash);
+        ((walk, squash), "mispredicted", Some(p))
     }
-    (walk, 0)
 }
