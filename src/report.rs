@@ -8,6 +8,7 @@
 //! set of files as one, in `result_set.rs`).
 
 pub mod columns;
+pub mod prefetch;
 pub mod reach;
 pub mod result_set;
 pub mod rmm;
@@ -152,6 +153,9 @@ pub struct CoreReport {
     /// Utopia's RestSeg (absent without `os.utopia`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub utopia: Option<utopia::UtopiaReport>,
+    /// TLB prefetching (absent without `[prefetch]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefetch: Option<prefetch::PrefetchReport>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -488,6 +492,7 @@ fn core_report(c: &CoreStats) -> CoreReport {
             .range_tlb_hits
             .map(|hits| rmm::RangeTlbReport::new(hits, k)),
         utopia: (c.utopia.as_ref()).map(|(l, o)| utopia::UtopiaReport::new(k, &c.os, l, *o)),
+        prefetch: (c.prefetch.as_ref()).map(|p| prefetch::PrefetchReport::new(k, c.walks, p)),
     }
 }
 

@@ -24,6 +24,8 @@
 //! * `virt.rs`: `[virt]`, the hypervisor and host table of a virtualized machine
 //!   ([`VirtConfig`]);
 //! * `victima.rs`: `[victima]`, TLB blocks in the L2 cache ([`VictimaConfig`]);
+//! * `prefetch.rs`: `[prefetch]`, TLB prefetching ([`PrefetchConfig`]; the
+//!   prefetchers' own parameters live with them in `crate::prefetch`);
 //! * `[page_table]` belongs to the page-table designs: [`PageTableConfig`] lives in
 //!   `crate::pagetable::design` and validates itself.
 //!
@@ -41,6 +43,7 @@ mod machine;
 mod memory;
 mod os;
 pub mod pom_tlb;
+mod prefetch;
 mod rmm;
 mod tlb;
 mod utopia;
@@ -52,6 +55,7 @@ pub use direct_segment::DirectSegmentConfig;
 pub use machine::*;
 pub use memory::*;
 pub use os::*;
+pub use prefetch::{FreePrefetch, PrefetchConfig, PrefetcherKind};
 pub use rmm::{RmmConfig, DEFAULT_RANGE_TLB_ENTRIES, RANGE_TLB_NAME};
 pub use tlb::*;
 pub use utopia::{UtopiaConfig, TAG_LINE as UTOPIA_TAG_LINE};
@@ -91,6 +95,10 @@ pub struct SystemConfig {
     /// of the serialization as `virt` is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub victima: Option<VictimaConfig>,
+    /// TLB prefetching (`prefetch.rs`): absent = off, and left out of the serialization
+    /// as `virt` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefetch: Option<PrefetchConfig>,
 }
 
 /// The page-table design: one variant per design, each with its own config type, all
@@ -256,6 +264,9 @@ impl SystemConfig {
         ));
         // Spans sections: the cache level holding the blocks, and `[virt]`.
         e.extend(victima::problems(self));
+        // Spans sections: the trigger level, the page-table design, `[virt]`, the reach
+        // designs.
+        e.extend(prefetch::problems(self));
         e
     }
 

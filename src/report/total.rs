@@ -32,6 +32,7 @@ pub(super) fn total(cores: &[CoreStats]) -> CoreStats {
             .range_tlb_hits
             .map(|_| cores.iter().filter_map(|c| c.range_tlb_hits).sum()),
         utopia: cores[0].utopia.clone(),
+        prefetch: (cores[0].prefetch.as_ref()).map(|_| serde_json::json!({})),
     };
     for x in t.tlb.iter_mut() {
         *x = TlbStats {
@@ -76,6 +77,7 @@ pub(super) fn total(cores: &[CoreStats]) -> CoreStats {
         a.range_walk_reads += b.range_walk_reads;
         a.range_walk_cycles += b.range_walk_cycles;
         a.victima.merge(&b.victima);
+        a.prefetch.merge(&b.prefetch);
         super::reach::add_held(&mut t.victima, &c.victima);
         super::utopia::add(a, b);
         let (x, y) = (&mut a.translation, &b.translation);

@@ -93,6 +93,8 @@ pub struct CoreCounters {
     pub restseg_hits: u64,
     pub restseg_reads: [u64; TLB_READ_LEVELS],
     pub restseg_cycles: u64,
+    /// TLB prefetching (`prefetch.rs`; zero when off).
+    pub prefetch: super::prefetch::PrefetchCounters,
 }
 
 /// Slots of [`CoreCounters::tlb_memory_reads`].
@@ -132,6 +134,9 @@ pub(super) struct Timing {
     /// A Utopia RestSeg (`os.utopia`): a last-level TLB miss first walks the RestSeg.
     /// Off, one predicted branch.
     pub(super) utopia: bool,
+    /// TLB prefetching (`[prefetch]`): a last-level miss probes the prefetch buffer,
+    /// and accesses train the prefetcher. Off, one predicted branch each.
+    pub(super) prefetch: bool,
 }
 
 /// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
@@ -154,6 +159,8 @@ pub(super) struct Core {
     pub(super) segment: crate::os::direct_segment::Segment,
     /// Victima's predictor and buffers (`[victima]`; `None` when off).
     pub(super) victima: Option<Box<super::victima::State>>,
+    /// The prefetcher and its queue (`[prefetch]`; `None` when off).
+    pub(super) prefetch: Option<Box<super::prefetch::State>>,
     pub(super) walker: Walker,
     pub(super) slots: Vec<Slot>,
     pub(super) pending: usize,
@@ -251,6 +258,16 @@ impl Core {
             tlbs.keep_dropped();
             Box::new(super::victima::State::new(v))
         });
+        let prefetch = cfg.prefetch.as_ref().map(|p| {
+            let b = &p;
+            tlbs.set_prefetch_buffer(crate::tlb::PrefetchBuffer::new(
+                b.buffer_entries,
+                b.buffer_ways,
+                b.buffer_replacement,
+                seed ^ 0x9f3c_1d2b,
+            ));
+            Box::new(super::prefetch::State::new(p, tlbs.num_levels(), seed))
+        });
         if let Some(v) = &cfg.virt {
             let ntlb = v
                 .ntlb
@@ -266,6 +283,7 @@ impl Core {
             tlbs,
             segment: crate::os::direct_segment::Segment::NONE,
             victima,
+            prefetch,
             walker,
             slots: vec![Slot::default(); cfg.walker.max_concurrent_walks as usize],
             pending: 0,
@@ -473,7 +491,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     };
     core.tlbs
         .complete(side, core.asid, va, frame, size, hit_level);
-    super::reach::after_fill(core, pt, sh, t, va, hit_level);
+    super::reach::after_fill(core, pt, sh, t, (va, side, hit_level));
     if sh.os[super::vm_index(core.vm)].tracks_accesses() {
         // Page replacement needs recency, dirty and accessed bits (off by default);
         // pages leaving the working set go.
@@ -632,17 +650,26 @@ fn translate_miss<PT: PageTable, R: Recorder>(
         )));
     }
     let ready = m.now + m.tlb_cycles;
+    // TLB prefetching: the buffer beside the last level; a hit needs no walk, and one
+    // still in flight is waited for (`prefetch.rs`).
+    let buffered = match t.prefetch {
+        true => super::prefetch::take(core, pt, sh, va, ready),
+        false => None,
+    };
     // Victima: the L2's TLB block, probed beside the walk, aborts it on a hit; no
     // walker is held and nothing waits (`victima.rs` says what is charged).
-    let block = match t.victima {
-        true => super::victima::probe(core, va, pt, sh),
-        false => None,
+    let block = match (t.victima, buffered) {
+        (true, None) => super::victima::probe(core, va, pt, sh),
+        (_, Some((tr, late))) => Some((tr, late)),
+        _ => None,
     };
     if R::ON && t.victima {
         let hit_cycles = block.map(|b| b.1);
         rec.event(Event::VictimaProbe { hit_cycles });
     }
     let (si, wait, (tr, psc, pte, fault)) = match block {
+        // A late prefetch's rest is walker wait; a TLB block's read is a PTE read.
+        Some((tr, late)) if buffered.is_some() => (None, late, (tr, 0, 0, 0)),
         Some((tr, cycles)) => (None, 0, (tr, 0, cycles, 0)),
         None => {
             let (si, wait) = take_walker(core, ready, rec);
@@ -665,6 +692,9 @@ fn translate_miss<PT: PageTable, R: Recorder>(
         core.os_stats.shootdown.flush_misses += 1;
     }
     let end = ready + wait + psc + pte + fault;
+    if t.prefetch && si.is_some() {
+        super::prefetch::walked(core, end);
+    }
     // Keyed by address space: threads of a process share their translations.
     if (core.seen).first_use(core.asid as usize, tr.size as u8, va.0 >> tr.size.shift()) {
         core.counters.compulsory_misses += 1;

@@ -36,6 +36,7 @@ mod core;
 mod engine;
 mod nested;
 mod overflow;
+pub mod prefetch;
 mod reach;
 pub mod record;
 mod sched;
@@ -210,6 +211,7 @@ impl<PT: PageTable> Simulator<PT> {
                 tlb_reads_memory,
                 victima: cfg.victima.as_ref().is_some_and(|v| v.enable),
                 utopia: cfg.os.utopia.is_some(),
+                prefetch: cfg.prefetch.is_some(),
             },
             sched: Sched {
                 quantum: cfg.os.sched.quantum_cycles,

@@ -173,7 +173,7 @@ pub(super) fn after_walk<PT: PageTable>(
 }
 
 /// After the TLBs' fill: an entry the fill pushed out of the last TLB level may go to
-/// the L2 (Victima), and eager paging learns the page was touched (every translation
+/// the L2 (Victima), TLB prefetching trains and fetches (`prefetch.rs`), and eager paging learns the page was touched (every translation
 /// enters the TLBs by a walk or a lower level's hit, so the pages reached here are
 /// exactly the pages touched). Each behind its run flag.
 #[inline(always)]
@@ -182,11 +182,13 @@ pub(super) fn after_fill<PT: PageTable>(
     pt: &PT,
     sh: &mut Shared,
     t: &super::core::Timing,
-    va: VirtAddr,
-    hit_level: usize,
+    (va, side, hit_level): (VirtAddr, usize, usize),
 ) {
     if t.victima {
         super::victima::after_fill(core, pt, sh);
+    }
+    if t.prefetch {
+        super::prefetch::after_access(core, pt, sh, t, (va, side, hit_level));
     }
     if t.eager && hit_level > 0 {
         sh.os[super::vm_index(core.vm)].rmm_touch(core.asid, va.0);

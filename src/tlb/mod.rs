@@ -37,6 +37,7 @@ mod coalesced;
 mod invalidate;
 mod mem_reads;
 mod pom;
+mod prefetch_buffer;
 mod range;
 mod set_associative;
 pub use any::AnyOrganisation;
@@ -44,6 +45,7 @@ pub use coalesced::{run_around, Coalesced, CoalescedStats};
 pub use invalidate::Dropped;
 pub use mem_reads::MemReads;
 pub use pom::Pom;
+pub use prefetch_buffer::{PrefetchBuffer, Prefetched};
 pub use range::RangeTlb;
 pub use set_associative::SetAssociative;
 
@@ -116,6 +118,15 @@ pub trait Organisation: Sized {
         size: PageSize,
         reads: &mut MemReads,
     ) -> Option<u64>;
+
+    /// Whether an entry translates the page of `size` holding `vaddr` of `asid`, without
+    /// touching replacement state or memory (TLB prefetching skips pages the TLBs
+    /// hold). An organisation that cannot tell cheaply answers false: the prefetch then
+    /// goes ahead and may be wasted.
+    #[inline(always)]
+    fn holds(&self, _asid: u16, _vaddr: u64, _size: PageSize) -> bool {
+        false
+    }
 
     /// Whether repeating the last hit, with nothing else touching the structure in
     /// between, changes no state and reads no memory: the hierarchy then answers repeats
@@ -307,6 +318,9 @@ pub struct Tlbs<O = AnyOrganisation> {
     /// The range covering the page just walked ([`Tlbs::set_range`]), for the range
     /// structures the next [`Tlbs::complete`] fills; `None`: they take nothing.
     range: Option<Entry>,
+    /// TLB prefetching's buffer beside the last level (`prefetch_buffer.rs`), here so
+    /// that every invalidation reaches it.
+    prefetched: Option<Box<PrefetchBuffer>>,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -386,6 +400,7 @@ impl<O: Organisation> Tlbs<O> {
             dropped: Default::default(),
             ranges,
             range: None,
+            prefetched: None,
             structs,
             levels,
             filled,
