@@ -656,6 +656,10 @@ fn translate_miss<PT: PageTable, R: Recorder>(
         true => super::prefetch::take(core, pt, sh, va, ready),
         false => None,
     };
+    if R::ON && t.prefetch {
+        let late = buffered.map(|b| b.1);
+        rec.event(Event::PrefetchBuffer { late });
+    }
     // Victima: the L2's TLB block, probed beside the walk, aborts it on a hit; no
     // walker is held and nothing waits (`victima.rs` says what is charged).
     let block = match (t.victima, buffered) {

@@ -45,6 +45,10 @@ pub enum Event {
     /// missed (`[victima]`): `Some(cycles)` when a block held the page (the walk is
     /// aborted), `None` when none did (the walk that follows ran beside it).
     VictimaProbe { hit_cycles: Option<u64> },
+    /// The prefetch buffer's probe beside the last TLB level after it missed
+    /// (`[prefetch]`): `Some(late)` when it held the page (no walk; `late` cycles of
+    /// its prefetch walk were still to run), `None` when it did not.
+    PrefetchBuffer { late: Option<u64> },
     /// A RestSeg walk (`os.utopia`) after the last TLB level missed: the tag line of the
     /// VPN's set at `paddr`, served by memory level `served_by` in `cycles`, and the
     /// page's frame if a tag matched. Recorded just before that lookup's [`Event::Tlb`].
