@@ -444,7 +444,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         tc.total += c;
     }
     if t.direct_segment && core.segment.contains(va.0) {
-        segment_access(core, va, side, pt, sh, t, rec);
+        super::reach::segment_access(core, va, side, pt, sh, t, rec);
         return Ok(());
     }
     let mut tlb_cycles = 0u64;
@@ -546,54 +546,6 @@ fn check_hit<PT: PageTable>(
             core.id
         );
     }
-}
-
-/// An access inside the running process's direct segment (Basu et al., ISCA 2013):
-/// the physical address is va + OFFSET, with no TLB lookup, no walk and no fill. The
-/// paper checks BASE <= va < LIMIT in parallel with the L1 TLB lookup (its hardware
-/// section, 4; the section number is recalled, not checked against the text here), so
-/// the check adds no latency to it: it costs what the L1 TLB's probe costs on this
-/// side, counted as TLB time and hidden by the pipeline exactly as an L1 TLB hit is
-/// (`sim.l1_tlb_overlapped`). Its result is ready
-/// with the probe's, and the probe's own result is not used (nor counted: the TLBs see
-/// no lookup, so their hit and miss counts hold only the accesses paging translates).
-#[inline(always)]
-fn segment_access<PT: PageTable, R: Recorder>(
-    core: &mut Core,
-    va: VirtAddr,
-    side: usize,
-    pt: &PT,
-    sh: &mut Shared,
-    t: &Timing,
-    rec: &mut R,
-) {
-    let cycles = core.tlbs.level_latency(0, side) as u64;
-    let hidden = if t.l1_overlapped { cycles } else { 0 };
-    if R::ON {
-        let s = core.segment;
-        rec.event(Event::DirectSegment {
-            base: s.base,
-            limit: s.limit,
-            offset: s.offset,
-            cycles,
-            hidden,
-        });
-    }
-    core.stall(cycles - hidden);
-    let pa = core.segment.translate(va.0);
-    // The table maps the region's pages to the same frames (`os/direct_segment.rs`):
-    // checked on every access in test builds, unless a design evicted the entry.
-    debug_assert!(
-        full_translation(pt, sh, core.asid, va)
-            .is_none_or(|tr| tr.frame.0 + va.offset(tr.size) == pa),
-        "direct segment and page table disagree at {va:#x}"
-    );
-    sh.mem.data_access(core.id, crate::addr::PhysAddr(pa));
-    let c = &mut core.counters;
-    c.direct_segment_hits += 1;
-    c.direct_segment_cycles += cycles;
-    c.translation.tlb += cycles;
-    c.translation.total += cycles;
 }
 
 /// What a TLB entry for `va` must hold now: the page table's translation, or on a
