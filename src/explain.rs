@@ -478,6 +478,19 @@ impl Job<'_> {
                         "  SpecTLB (probed beside the walk): {f}; {outcome}; {cycles} cycle(s) added (a correct speculation's walk runs in the background)"
                     );
                 }
+                Event::PrefetchBuffer { late } => {
+                    let _ = match late {
+                        Some(0) => writeln!(
+                            o,
+                            "  Prefetch buffer: holds the page (a prefetch walk fetched it): no walk"
+                        ),
+                        Some(c) => writeln!(
+                            o,
+                            "  Prefetch buffer: holds the page, its prefetch walk still {c} cycle(s) from done (late): waited for, no walk"
+                        ),
+                        None => writeln!(o, "  Prefetch buffer: does not hold the page"),
+                    };
+                }
                 Event::Wait { cycles } => {
                     let _ = writeln!(o, "  Waiting for a free walker: {cycles} cycles");
                 }

@@ -19,6 +19,7 @@ pub mod memory;
 pub mod mva;
 pub mod os;
 pub mod pagetable;
+pub mod prefetch;
 pub mod progress;
 pub mod report;
 pub mod run;

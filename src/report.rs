@@ -8,6 +8,7 @@
 //! set of files as one, in `result_set.rs`).
 
 pub mod columns;
+pub mod prefetch;
 pub mod reach;
 pub mod result_set;
 pub mod rmm;
@@ -159,6 +160,9 @@ pub struct CoreReport {
     /// The level-1 page-size predictor (absent without `[size_prediction]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_prediction: Option<spec::SizePredictionReport>,
+    /// TLB prefetching (absent without `[prefetch]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefetch: Option<prefetch::PrefetchReport>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -497,6 +501,7 @@ fn core_report(c: &CoreStats) -> CoreReport {
         utopia: (c.utopia.as_ref()).map(|(l, o)| utopia::UtopiaReport::new(k, &c.os, l, *o)),
         spectlb: c.spectlb.then(|| spec::SpecTlbReport::new(&k.spectlb)),
         size_prediction: (c.size_prediction.as_ref()).map(spec::SizePredictionReport::new),
+        prefetch: (c.prefetch.as_ref()).map(|p| prefetch::PrefetchReport::new(k, c.walks, p)),
     }
 }
 

@@ -106,6 +106,26 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ),
     ("mapped_mib", "resident memory mapped by faults (MiB)", ""),
     (
+        "prefetch_coverage",
+        "TLB prefetching's coverage (last-level misses the buffer served)",
+        "/prefetch/coverage",
+    ),
+    (
+        "prefetch_accuracy",
+        "TLB prefetching's accuracy (prefetched translations used)",
+        "/prefetch/accuracy",
+    ),
+    (
+        "prefetch_late_share",
+        "late prefetches (share of buffer hits still in flight)",
+        "/prefetch/late_share",
+    ),
+    (
+        "pte_reads_pki",
+        "page-table reads per 1000 instructions (demand and prefetch walks)",
+        "",
+    ),
+    (
         "phys_mib",
         "physical memory in use: pages, reservations, tables (MiB)",
         "",
@@ -275,6 +295,12 @@ fn metric(r: &RunReport, name: &str) -> Result<f64, String> {
         }
         "cpi" => t.cycles as f64 / t.instructions.max(1) as f64,
         "walks_pki" => t.walks.walks as f64 * 1000.0 / t.instructions.max(1) as f64,
+        "pte_reads_pki" => {
+            let pf = (t.prefetch.as_ref()).map_or(0, |p| p.counters.walk_reads);
+            (t.walks.pte_reads + pf) as f64 * 1000.0 / t.instructions.max(1) as f64
+        }
+        // A system without prefetching prefetches nothing: 0, not a missing figure.
+        m if m.starts_with("prefetch_") && t.prefetch.is_none() => 0.0,
         "dram_reads_per_walk" => {
             if t.walks.walks == 0 {
                 0.0

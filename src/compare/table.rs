@@ -310,6 +310,32 @@ fn reach_metrics(t: &Value, out: &mut Vec<Metric>) {
             false,
         ));
     }
+    if let Some(p) = t.get("prefetch").filter(|p| p.is_object()) {
+        let rows = [
+            (
+                "coverage",
+                "last-level misses the prefetch buffer served",
+                false,
+            ),
+            ("accuracy", "prefetched translations used", false),
+            ("late_share", "buffer hits still in flight (late)", false),
+            ("walks", "prefetch walks", true),
+            ("walk_reads", "prefetch walks' page-table reads", true),
+            (
+                "lines_brought_in",
+                "lines prefetch walks brought into the caches",
+                true,
+            ),
+        ];
+        for (k, label, integer) in rows {
+            out.push(m(
+                format!("prefetch.{k}"),
+                label.into(),
+                p[k].as_f64(),
+                integer,
+            ));
+        }
+    }
     if let Some(r) = t.get("rmm").filter(|r| r.is_object()) {
         out.push(m(
             "rmm.range_tlb_hits".into(),

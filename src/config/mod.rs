@@ -26,6 +26,8 @@
 //! * `victima.rs`: `[victima]`, TLB blocks in the L2 cache ([`VictimaConfig`]);
 //! * `spec.rs`: `[spectlb]` and `[size_prediction]`, speculative translation and L1
 //!   page-size prediction ([`SpecTlbConfig`], [`SizePredictionConfig`]);
+//! * `prefetch.rs`: `[prefetch]`, TLB prefetching ([`PrefetchConfig`]; the
+//!   prefetchers' own parameters live with them in `crate::prefetch`);
 //! * `[page_table]` belongs to the page-table designs: [`PageTableConfig`] lives in
 //!   `crate::pagetable::design` and validates itself.
 //!
@@ -43,6 +45,7 @@ mod machine;
 mod memory;
 mod os;
 pub mod pom_tlb;
+mod prefetch;
 mod rmm;
 mod spec;
 mod tlb;
@@ -55,6 +58,7 @@ pub use direct_segment::DirectSegmentConfig;
 pub use machine::*;
 pub use memory::*;
 pub use os::*;
+pub use prefetch::{FreePrefetch, PrefetchConfig, PrefetcherKind};
 pub use rmm::{RmmConfig, DEFAULT_RANGE_TLB_ENTRIES, RANGE_TLB_NAME};
 pub use spec::{SizePredictionConfig, SpecTlbConfig};
 pub use tlb::*;
@@ -101,6 +105,10 @@ pub struct SystemConfig {
     /// Level-1 page-size prediction (`spec.rs`): absent = off, left out likewise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_prediction: Option<SizePredictionConfig>,
+    /// TLB prefetching (`prefetch.rs`): absent = off, and left out of the serialization
+    /// as `virt` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefetch: Option<PrefetchConfig>,
 }
 
 /// The page-table design: one variant per design, each with its own config type, all
@@ -268,6 +276,9 @@ impl SystemConfig {
         e.extend(victima::problems(self));
         // Spans sections: SpecTLB against the huge-page policy and the other designs.
         e.extend(spec::problems(self));
+        // Spans sections: the trigger level, the page-table design, `[virt]`, the reach
+        // designs.
+        e.extend(prefetch::problems(self));
         e
     }
 

@@ -142,6 +142,9 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
     {
         refuse("spectlb", "SpecTLB is modelled behind set-associative TLBs only (a POM-TLB's, coalesced or range TLB's interplay with it is not modelled)");
     }
+    if cfg.prefetch.is_some() {
+        refuse("spectlb", "a prefetch buffer also answers a last-level miss beside the walk: its interplay with SpecTLB is not modelled");
+    }
     if cfg.os.utopia.is_some() || cfg.os.rmm.is_some() {
         refuse("spectlb", "a RestSeg (os.utopia) or range TLB (os.rmm) also answers a last-level miss: not modelled with SpecTLB");
     }

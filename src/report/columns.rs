@@ -218,6 +218,26 @@ pub const VIRT: &[(&str, &str)] = &[
     ("virt_splintered_fills", "/virt/splintered_fills"),
 ];
 
+/// TLB prefetching's columns (`[prefetch]`): (column, JSON pointer into
+/// `stats.total`), after the shootdown ones and before any `virt_*`, only in files
+/// with a run that prefetches.
+pub const PREFETCH: &[(&str, &str)] = &[
+    ("prefetch_hits", "/prefetch/hits"),
+    ("prefetch_coverage", "/prefetch/coverage"),
+    ("prefetch_accuracy", "/prefetch/accuracy"),
+    ("prefetch_late_share", "/prefetch/late_share"),
+    ("prefetch_walks", "/prefetch/walks"),
+    ("prefetch_walk_reads", "/prefetch/walk_reads"),
+    ("prefetch_lines_brought_in", "/prefetch/lines_brought_in"),
+    ("prefetch_unmapped", "/prefetch/unmapped"),
+    (
+        "prefetch_dropped_queue_full",
+        "/prefetch/dropped_queue_full",
+    ),
+    ("prefetch_free_inserted", "/prefetch/free_inserted"),
+    ("prefetch_evicted_unused", "/prefetch/evicted_unused"),
+];
+
 /// The cells of [`VIRT`] for a run's `stats.total` (empty for a native run).
 fn virt_cells(total: &Value) -> Vec<Cell> {
     let Some(v) = total.get("virt").filter(|v| v.is_object()) else {
@@ -506,6 +526,8 @@ pub struct Layout {
     walk_caches: Vec<String>,
     /// Some run is virtualized: the [`VIRT`] columns are added.
     virt: bool,
+    /// Some run prefetches: the [`PREFETCH`] columns are added.
+    prefetch: bool,
 }
 
 impl Default for Layout {
@@ -515,6 +537,7 @@ impl Default for Layout {
             levels: TLB_LEVELS as u64,
             walk_caches: WALK_CACHES.iter().map(|s| s.to_string()).collect(),
             virt: false,
+            prefetch: false,
         }
     }
 }
@@ -528,6 +551,7 @@ impl Layout {
             levels: 0,
             walk_caches: Vec::new(),
             virt: false,
+            prefetch: false,
         }
     }
 
@@ -563,11 +587,19 @@ impl Layout {
         if v.total.get("virt").is_some_and(Value::is_object) {
             self.virt = true;
         }
+        if v.total.get("prefetch").is_some_and(Value::is_object) {
+            self.prefetch = true;
+        }
     }
 
     /// Adds the virtualization columns (a config with `[virt]`, before it has run).
     pub fn add_virt(&mut self) {
         self.virt = true;
+    }
+
+    /// Adds the prefetching columns (a config with `[prefetch]`, before it has run).
+    pub fn add_prefetch(&mut self) {
+        self.prefetch = true;
     }
 
     pub fn add_tlb(&mut self, name: &str) {
@@ -605,6 +637,9 @@ impl Layout {
         }
         h.extend(DESIGN_COUNTERS.iter().map(|d| format!("pt_{}", d.0)));
         h.extend(SHOOTDOWN.iter().map(|c| c.0.to_string()));
+        if self.prefetch {
+            h.extend(PREFETCH.iter().map(|c| c.0.to_string()));
+        }
         if self.virt {
             h.extend(VIRT.iter().map(|c| c.0.to_string()));
         }
@@ -672,6 +707,9 @@ impl Layout {
             );
         }
         r.extend(SHOOTDOWN.iter().map(|c| at(c.1)));
+        if self.prefetch {
+            r.extend(PREFETCH.iter().map(|c| at(c.1)));
+        }
         if self.virt {
             r.extend(virt_cells(v.total));
         }

@@ -37,6 +37,7 @@ pub(super) fn total(cores: &[CoreStats]) -> CoreStats {
             .size_prediction
             .as_ref()
             .map(|_| Default::default()),
+        prefetch: (cores[0].prefetch.as_ref()).map(|_| serde_json::json!({})),
     };
     for x in t.tlb.iter_mut() {
         *x = TlbStats {
@@ -85,6 +86,7 @@ pub(super) fn total(cores: &[CoreStats]) -> CoreStats {
         if let (Some(x), Some(y)) = (&mut t.size_prediction, &c.size_prediction) {
             x.merge(y);
         }
+        a.prefetch.merge(&b.prefetch);
         super::reach::add_held(&mut t.victima, &c.victima);
         super::utopia::add(a, b);
         let (x, y) = (&mut a.translation, &b.translation);

@@ -95,6 +95,8 @@ pub struct CoreCounters {
     pub restseg_cycles: u64,
     /// SpecTLB's predictions and the walks it hid (`spec.rs`; zero when off).
     pub spectlb: super::spec::SpecCounters,
+    /// TLB prefetching (`prefetch.rs`; zero when off).
+    pub prefetch: super::prefetch::PrefetchCounters,
 }
 
 /// Slots of [`CoreCounters::tlb_memory_reads`].
@@ -136,6 +138,9 @@ pub(super) struct Timing {
     pub(super) utopia: bool,
     /// SpecTLB is on (`[spectlb]`): last-level misses settle its prediction.
     pub(super) spectlb: bool,
+    /// TLB prefetching (`[prefetch]`): a last-level miss probes the prefetch buffer,
+    /// and accesses train the prefetcher. Off, one predicted branch each.
+    pub(super) prefetch: bool,
 }
 
 /// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
@@ -160,6 +165,8 @@ pub(super) struct Core {
     pub(super) victima: Option<Box<super::victima::State>>,
     /// The SpecTLB (`[spectlb]`; `None` when off).
     pub(super) spec: Option<Box<super::spec::SpecTlb>>,
+    /// The prefetcher and its queue (`[prefetch]`; `None` when off).
+    pub(super) prefetch: Option<Box<super::prefetch::State>>,
     pub(super) walker: Walker,
     pub(super) slots: Vec<Slot>,
     pub(super) pending: usize,
@@ -262,6 +269,16 @@ impl Core {
         }
         let spec = (cfg.spectlb.as_ref().filter(|s| s.enable))
             .map(|s| Box::new(super::spec::SpecTlb::new(s, seed ^ 0x5bec)));
+        let prefetch = cfg.prefetch.as_ref().map(|p| {
+            let b = &p;
+            tlbs.set_prefetch_buffer(crate::tlb::PrefetchBuffer::new(
+                b.buffer_entries,
+                b.buffer_ways,
+                b.buffer_replacement,
+                seed ^ 0x9f3c_1d2b,
+            ));
+            Box::new(super::prefetch::State::new(p, tlbs.num_levels(), seed))
+        });
         if let Some(v) = &cfg.virt {
             let ntlb = v
                 .ntlb
@@ -278,6 +295,7 @@ impl Core {
             segment: crate::os::direct_segment::Segment::NONE,
             victima,
             spec,
+            prefetch,
             walker,
             slots: vec![Slot::default(); cfg.walker.max_concurrent_walks as usize],
             pending: 0,
@@ -438,7 +456,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
         tc.total += c;
     }
     if t.direct_segment && core.segment.contains(va.0) {
-        segment_access(core, va, side, pt, sh, t, rec);
+        super::reach::segment_access(core, va, side, pt, sh, t, rec);
         return Ok(());
     }
     let mut tlb_cycles = 0u64;
@@ -485,7 +503,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     };
     core.tlbs
         .complete(side, core.asid, va, frame, size, hit_level);
-    super::reach::after_fill(core, pt, sh, t, va, hit_level);
+    super::reach::after_fill(core, pt, sh, t, (va, side, hit_level));
     if sh.os[super::vm_index(core.vm)].tracks_accesses() {
         // Page replacement needs recency, dirty and accessed bits (off by default);
         // pages leaving the working set go.
@@ -542,54 +560,6 @@ fn check_hit<PT: PageTable>(
     }
 }
 
-/// An access inside the running process's direct segment (Basu et al., ISCA 2013):
-/// the physical address is va + OFFSET, with no TLB lookup, no walk and no fill. The
-/// paper checks BASE <= va < LIMIT in parallel with the L1 TLB lookup (its hardware
-/// section, 4; the section number is recalled, not checked against the text here), so
-/// the check adds no latency to it: it costs what the L1 TLB's probe costs on this
-/// side, counted as TLB time and hidden by the pipeline exactly as an L1 TLB hit is
-/// (`sim.l1_tlb_overlapped`). Its result is ready
-/// with the probe's, and the probe's own result is not used (nor counted: the TLBs see
-/// no lookup, so their hit and miss counts hold only the accesses paging translates).
-#[inline(always)]
-fn segment_access<PT: PageTable, R: Recorder>(
-    core: &mut Core,
-    va: VirtAddr,
-    side: usize,
-    pt: &PT,
-    sh: &mut Shared,
-    t: &Timing,
-    rec: &mut R,
-) {
-    let cycles = core.tlbs.level_latency(0, side) as u64;
-    let hidden = if t.l1_overlapped { cycles } else { 0 };
-    if R::ON {
-        let s = core.segment;
-        rec.event(Event::DirectSegment {
-            base: s.base,
-            limit: s.limit,
-            offset: s.offset,
-            cycles,
-            hidden,
-        });
-    }
-    core.stall(cycles - hidden);
-    let pa = core.segment.translate(va.0);
-    // The table maps the region's pages to the same frames (`os/direct_segment.rs`):
-    // checked on every access in test builds, unless a design evicted the entry.
-    debug_assert!(
-        full_translation(pt, sh, core.asid, va)
-            .is_none_or(|tr| tr.frame.0 + va.offset(tr.size) == pa),
-        "direct segment and page table disagree at {va:#x}"
-    );
-    sh.mem.data_access(core.id, crate::addr::PhysAddr(pa));
-    let c = &mut core.counters;
-    c.direct_segment_hits += 1;
-    c.direct_segment_cycles += cycles;
-    c.translation.tlb += cycles;
-    c.translation.total += cycles;
-}
-
 /// What a TLB entry for `va` must hold now: the page table's translation, or on a
 /// virtualized machine the guest's composed with the host's (the smaller page, at its
 /// host-physical base). Off the hot path: stale-hit checks and test builds.
@@ -644,11 +614,22 @@ fn translate_miss<PT: PageTable, R: Recorder>(
         )));
     }
     let ready = m.now + m.tlb_cycles;
+    // TLB prefetching: the buffer beside the last level; a hit needs no walk, and one
+    // still in flight is waited for (`prefetch.rs`).
+    let buffered = match t.prefetch {
+        true => super::prefetch::take(core, pt, sh, va, ready),
+        false => None,
+    };
+    if R::ON && t.prefetch {
+        let late = buffered.map(|b| b.1);
+        rec.event(Event::PrefetchBuffer { late });
+    }
     // Victima: the L2's TLB block, probed beside the walk, aborts it on a hit; no
     // walker is held and nothing waits (`victima.rs` says what is charged).
-    let block = match t.victima {
-        true => super::victima::probe(core, va, pt, sh),
-        false => None,
+    let block = match (t.victima, buffered) {
+        (true, None) => super::victima::probe(core, va, pt, sh),
+        (_, Some((tr, late))) => Some((tr, late)),
+        _ => None,
     };
     if R::ON && t.victima {
         let hit_cycles = block.map(|b| b.1);
@@ -656,6 +637,8 @@ fn translate_miss<PT: PageTable, R: Recorder>(
     }
     let walks = core.walker.stats.walks;
     let (si, wait, (tr, psc, pte, fault)) = match block {
+        // A late prefetch's rest is walker wait; a TLB block's read is a PTE read.
+        Some((tr, late)) if buffered.is_some() => (None, late, (tr, 0, 0, 0)),
         Some((tr, cycles)) => (None, 0, (tr, 0, cycles, 0)),
         None => {
             let (si, wait) = take_walker(core, ready, rec);
@@ -686,6 +669,9 @@ fn translate_miss<PT: PageTable, R: Recorder>(
         false => (parts, 0),
     };
     let end = ready + wait + psc + pte + fault + spec;
+    if t.prefetch && si.is_some() {
+        super::prefetch::walked(core, busy);
+    }
     // Keyed by address space: threads of a process share their translations.
     if (core.seen).first_use(core.asid as usize, tr.size as u8, va.0 >> tr.size.shift()) {
         core.counters.compulsory_misses += 1;

@@ -36,6 +36,7 @@ mod core;
 mod engine;
 mod nested;
 mod overflow;
+pub mod prefetch;
 mod reach;
 pub mod record;
 mod sched;
@@ -212,6 +213,7 @@ impl<PT: PageTable> Simulator<PT> {
                 victima: cfg.victima.as_ref().is_some_and(|v| v.enable),
                 utopia: cfg.os.utopia.is_some(),
                 spectlb: cfg.spectlb.as_ref().is_some_and(|s| s.enable),
+                prefetch: cfg.prefetch.is_some(),
             },
             sched: Sched {
                 quantum: cfg.os.sched.quantum_cycles,

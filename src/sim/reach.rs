@@ -1,16 +1,64 @@
-//! The reach designs' work on the translation path, beside `core::step` (issue 19):
-//! pricing the memory reads of TLB probes (a POM-TLB's set lines), the run a coalescing
-//! TLB fills (CoLT), the range walk that fills a range TLB (RMM) and Utopia's RestSeg
-//! walk after a last-level TLB miss. In: the core, its page table and the shared memory
+//! The reach designs' work on the translation path, beside `core::step` (issue 19): an
+//! access a direct segment translates, pricing the memory reads of TLB probes (a
+//! POM-TLB's set lines), the run a coalescing TLB fills (CoLT), the range walk that
+//! fills a range TLB (RMM) and Utopia's RestSeg walk after a last-level TLB miss. In: the core, its page table and the shared memory
 //! system and OS; out: cycles, the core's counters, the run or range handed to `Tlbs`
 //! and the RestSeg's translation. Each runs only in runs that have its design
 //! (a per-run flag or a `Tlbs` query in `step`), so others pay one predicted branch.
 
-use super::core::{full_translation, Core, TLB_READ_LEVELS};
+use super::core::{full_translation, Core, Timing, TLB_READ_LEVELS};
 use super::record::{Event, Recorder};
 use super::Shared;
 use crate::addr::VirtAddr;
 use crate::pagetable::{PageTable, Translation};
+
+/// An access inside the running process's direct segment (Basu et al., ISCA 2013):
+/// the physical address is va + OFFSET, with no TLB lookup, no walk and no fill. The
+/// paper checks BASE <= va < LIMIT in parallel with the L1 TLB lookup (its hardware
+/// section, 4; the section number is recalled, not checked against the text here), so
+/// the check adds no latency to it: it costs what the L1 TLB's probe costs on this
+/// side, counted as TLB time and hidden by the pipeline exactly as an L1 TLB hit is
+/// (`sim.l1_tlb_overlapped`). Its result is ready
+/// with the probe's, and the probe's own result is not used (nor counted: the TLBs see
+/// no lookup, so their hit and miss counts hold only the accesses paging translates).
+#[inline(always)]
+pub(super) fn segment_access<PT: PageTable, R: Recorder>(
+    core: &mut Core,
+    va: VirtAddr,
+    side: usize,
+    pt: &PT,
+    sh: &mut Shared,
+    t: &Timing,
+    rec: &mut R,
+) {
+    let cycles = core.tlbs.level_latency(0, side) as u64;
+    let hidden = if t.l1_overlapped { cycles } else { 0 };
+    if R::ON {
+        let s = core.segment;
+        rec.event(Event::DirectSegment {
+            base: s.base,
+            limit: s.limit,
+            offset: s.offset,
+            cycles,
+            hidden,
+        });
+    }
+    core.stall(cycles - hidden);
+    let pa = core.segment.translate(va.0);
+    // The table maps the region's pages to the same frames (`os/direct_segment.rs`):
+    // checked on every access in test builds, unless a design evicted the entry.
+    debug_assert!(
+        full_translation(pt, sh, core.asid, va)
+            .is_none_or(|tr| tr.frame.0 + va.offset(tr.size) == pa),
+        "direct segment and page table disagree at {va:#x}"
+    );
+    sh.mem.data_access(core.id, crate::addr::PhysAddr(pa));
+    let c = &mut core.counters;
+    c.direct_segment_hits += 1;
+    c.direct_segment_cycles += cycles;
+    c.translation.tlb += cycles;
+    c.translation.total += cycles;
+}
 
 /// Price the memory reads the TLB lookup just made (a POM-TLB's set lines) through the
 /// core's caches and DRAM, as the walker prices PTE reads: the caches count them as
@@ -173,7 +221,7 @@ pub(super) fn after_walk<PT: PageTable>(
 }
 
 /// After the TLBs' fill: an entry the fill pushed out of the last TLB level may go to
-/// the L2 (Victima), and eager paging learns the page was touched (every translation
+/// the L2 (Victima), TLB prefetching trains and fetches (`prefetch.rs`), and eager paging learns the page was touched (every translation
 /// enters the TLBs by a walk or a lower level's hit, so the pages reached here are
 /// exactly the pages touched). Each behind its run flag.
 #[inline(always)]
@@ -181,12 +229,14 @@ pub(super) fn after_fill<PT: PageTable>(
     core: &mut Core,
     pt: &PT,
     sh: &mut Shared,
-    t: &super::core::Timing,
-    va: VirtAddr,
-    hit_level: usize,
+    t: &Timing,
+    (va, side, hit_level): (VirtAddr, usize, usize),
 ) {
     if t.victima {
         super::victima::after_fill(core, pt, sh);
+    }
+    if t.prefetch {
+        super::prefetch::after_access(core, pt, sh, t, (va, side, hit_level));
     }
     if t.eager && hit_level > 0 {
         sh.os[super::vm_index(core.vm)].rmm_touch(core.asid, va.0);

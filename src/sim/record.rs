@@ -54,6 +54,10 @@ pub enum Event {
         frame: Option<u64>,
         cycles: u64,
     },
+    /// The prefetch buffer's probe beside the last TLB level after it missed
+    /// (`[prefetch]`): `Some(late)` when it held the page (no walk; `late` cycles of
+    /// its prefetch walk were still to run), `None` when it did not.
+    PrefetchBuffer { late: Option<u64> },
     /// A RestSeg walk (`os.utopia`) after the last TLB level missed: the tag line of the
     /// VPN's set at `paddr`, served by memory level `served_by` in `cycles`, and the
     /// page's frame if a tag matched. Recorded just before that lookup's [`Event::Tlb`].

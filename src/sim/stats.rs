@@ -69,6 +69,9 @@ pub struct CoreStats {
     pub spectlb: bool,
     /// The level-1 page-size predictor's counters (`None` without one).
     pub size_prediction: Option<crate::tlb::SizePredictionStats>,
+    /// TLB prefetching is on: the prefetcher's own counters and tables (`{}` in the
+    /// machine totals).
+    pub prefetch: Option<serde_json::Value>,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -155,6 +158,10 @@ impl<PT: PageTable> Simulator<PT> {
                         .then(|| (mem.level_names(c.id).into_iter()).map(|l| l.0).collect()),
                     victima: (self.timing.victima)
                         .then(|| super::victima::blocks_held(&self.sh, c.id)),
+                    prefetch: (c.prefetch.as_deref()).map(|p| {
+                        use crate::prefetch::Prefetcher;
+                        p.prefetcher().stats()
+                    }),
                     utopia: self.sh.os[0].restseg().map(|r| {
                         let names = (mem.level_names(c.id).into_iter()).map(|l| l.0).collect();
                         let o = crate::report::utopia::Occupancy {

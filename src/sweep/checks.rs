@@ -42,6 +42,9 @@ pub fn metrics(spec: &SweepSpec, jobs: &[Job]) -> Vec<String> {
         if sys.virt.is_some() {
             layout.add_virt();
         }
+        if sys.prefetch.is_some() {
+            layout.add_prefetch();
+        }
     }
     let mut out = layout.columns_for_designs(&designs);
     // A one-pass sweep normalises the TLB's misses where the pass answered, cycles

@@ -52,6 +52,9 @@ impl Organisation for AnyOrganisation {
     ) -> Option<u64> {
         each!(self, o => o.lookup(asid, vaddr, size, reads))
     }
+    fn holds(&self, asid: u16, vaddr: u64, size: PageSize) -> bool {
+        each!(self, o => o.holds(asid, vaddr, size))
+    }
     #[inline(always)]
     fn repeats_hit_silently(&self) -> bool {
         each!(self, o => o.repeats_hit_silently())

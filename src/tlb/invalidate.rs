@@ -3,6 +3,9 @@
 //! that must follow (Victima's TLB blocks in the L2 cache: the paper invalidates them
 //! with the TLB's entries).
 //!
+//! Every invalidation reaches the prefetch buffer too (`prefetch_buffer.rs`): a
+//! prefetched translation in flight or waiting is as stale as a TLB entry.
+//!
 //! Owns the [`Tlbs`] invalidation methods, a log of invalidations ([`Dropped`]) and the
 //! last entry evicted from the last TLB level, both kept only when a run asks for them
 //! ([`Tlbs::keep_dropped`]): off, the log stays empty and every invalidation pays one
@@ -55,6 +58,9 @@ impl<O: Organisation> Tlbs<O> {
         let start = vaddr & !(size.bytes() - 1);
         let end = start + size.bytes();
         self.dropped.push(Dropped::Range { asid, start, end });
+        if let Some(b) = self.prefetched.as_deref_mut() {
+            b.invalidate_range(asid, start, end);
+        }
         for st in &mut self.structs {
             if st.sizes.contains(size) {
                 st.org.invalidate_page(asid, vaddr, size);
@@ -74,6 +80,9 @@ impl<O: Organisation> Tlbs<O> {
     pub fn invalidate_range(&mut self, asid: u16, start: u64, end: u64) -> usize {
         self.forget_memo();
         self.dropped.push(Dropped::Range { asid, start, end });
+        if let Some(b) = self.prefetched.as_deref_mut() {
+            b.invalidate_range(asid, start, end);
+        }
         (self.structs.iter_mut())
             .map(|st| st.org.invalidate_range(asid, start, end))
             .sum()
@@ -87,6 +96,10 @@ impl<O: Organisation> Tlbs<O> {
     ) -> usize {
         self.forget_memo();
         self.dropped.push(Dropped::Space(asid));
+        if let Some(b) = self.prefetched.as_deref_mut() {
+            // Not a TLB entry: a miss on it later is not one the flush caused.
+            b.invalidate_where(|e| e.asid == asid);
+        }
         let mut n = 0;
         for st in &mut self.structs {
             n += st.org.invalidate_spaces(&|a| a == asid, &mut |k| {
@@ -113,6 +126,9 @@ impl<O: Organisation> Tlbs<O> {
     /// [`Tlbs::flush_spaces`] without logging it (the caller logged it more exactly).
     fn flush_quietly(&mut self, which: &impl Fn(u16) -> bool) -> usize {
         self.forget_memo();
+        if let Some(b) = self.prefetched.as_deref_mut() {
+            b.invalidate_where(|e| which(e.asid));
+        }
         (self.structs.iter_mut())
             .map(|st| st.org.invalidate_spaces(which, &mut |_| {}))
             .sum()
@@ -122,6 +138,9 @@ impl<O: Organisation> Tlbs<O> {
     pub fn flush_all(&mut self) {
         self.forget_memo();
         self.dropped.push(Dropped::All);
+        if let Some(b) = self.prefetched.as_deref_mut() {
+            b.invalidate_where(|_| true);
+        }
         for st in &mut self.structs {
             st.org.flush();
         }

@@ -37,6 +37,7 @@ mod coalesced;
 mod invalidate;
 mod mem_reads;
 mod pom;
+mod prefetch_buffer;
 mod range;
 mod set_associative;
 mod size_predict;
@@ -45,6 +46,7 @@ pub use coalesced::{run_around, Coalesced, CoalescedStats};
 pub use invalidate::Dropped;
 pub use mem_reads::MemReads;
 pub use pom::Pom;
+pub use prefetch_buffer::{PrefetchBuffer, Prefetched};
 pub use range::RangeTlb;
 pub use set_associative::SetAssociative;
 pub use size_predict::SizePredictionStats;
@@ -118,6 +120,15 @@ pub trait Organisation: Sized {
         size: PageSize,
         reads: &mut MemReads,
     ) -> Option<u64>;
+
+    /// Whether an entry translates the page of `size` holding `vaddr` of `asid`, without
+    /// touching replacement state or memory (TLB prefetching skips pages the TLBs
+    /// hold). An organisation that cannot tell cheaply answers false: the prefetch then
+    /// goes ahead and may be wasted.
+    #[inline(always)]
+    fn holds(&self, _asid: u16, _vaddr: u64, _size: PageSize) -> bool {
+        false
+    }
 
     /// Whether repeating the last hit, with nothing else touching the structure in
     /// between, changes no state and reads no memory: the hierarchy then answers repeats
@@ -313,6 +324,9 @@ pub struct Tlbs<O = AnyOrganisation> {
     range: Option<Entry>,
     /// Level 1 probed by predicted page size, in sequence (`size_predict.rs`).
     predict: Option<Box<size_predict::Predictor>>,
+    /// TLB prefetching's buffer beside the last level (`prefetch_buffer.rs`), here so
+    /// that every invalidation reaches it.
+    prefetched: Option<Box<PrefetchBuffer>>,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -394,6 +408,7 @@ impl<O: Organisation> Tlbs<O> {
             ranges,
             range: None,
             predict: None,
+            prefetched: None,
             structs,
             levels,
             filled,

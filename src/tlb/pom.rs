@@ -76,6 +76,10 @@ impl Organisation for Pom {
         self.entries.lookup(asid, vaddr, size, reads)
     }
 
+    fn holds(&self, asid: u16, vaddr: u64, size: PageSize) -> bool {
+        self.entries.holds(asid, vaddr, size)
+    }
+
     fn repeats_hit_silently(&self) -> bool {
         false
     }

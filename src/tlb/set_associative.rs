@@ -75,6 +75,13 @@ impl Organisation for SetAssociative {
         self.array.lookup(set, tag(vpn, asid, size.index()))
     }
 
+    fn holds(&self, asid: u16, vaddr: u64, size: PageSize) -> bool {
+        let vpn = vaddr >> size.shift();
+        (self.array)
+            .probe(self.set_of(vpn), tag(vpn, asid, size.index()))
+            .is_some()
+    }
+
     /// Keeps the entry's first page: a set-associative entry maps one page.
     #[inline(always)]
     fn insert(&mut self, e: Entry) -> Option<Entry> {

@@ -152,7 +152,41 @@ impl Walker {
         mem: &mut MemorySystem,
         rec: &mut R,
     ) -> WalkResult {
-        let (start, probe_latency) = self.probe_pscs(asid, vaddr, pt, rec);
+        self.walk_as::<PT, R, true>(core, asid, vaddr, pt, mem, rec, &mut |_| {})
+    }
+
+    /// A prefetch walk (TLB prefetching, `crate::sim::prefetch`): the same walk-cache
+    /// probe, reads and walk-cache fills as a demand walk, but not one of the walker's
+    /// walks: its counters, the walk-cache hit counts and the memory system's
+    /// `dram_pte_reads` (the demand walks' own) do not take it. Its reads go through the
+    /// caches as translation reads (they fill and evict lines: the pollution the
+    /// prefetcher causes); `served(depth)` is told the level that served each.
+    pub fn prefetch_walk<PT: PageTable>(
+        &mut self,
+        core: usize,
+        asid: u16,
+        vaddr: VirtAddr,
+        pt: &PT,
+        mem: &mut MemorySystem,
+        served: &mut impl FnMut(usize),
+    ) -> WalkResult {
+        self.walk_as::<PT, NoRecord, false>(core, asid, vaddr, pt, mem, &mut NoRecord, served)
+    }
+
+    /// The walk of a demand miss (`DEMAND`, counted) or of a prefetch (not counted).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn walk_as<PT: PageTable, R: Recorder, const DEMAND: bool>(
+        &mut self,
+        core: usize,
+        asid: u16,
+        vaddr: VirtAddr,
+        pt: &PT,
+        mem: &mut MemorySystem,
+        rec: &mut R,
+        served: &mut impl FnMut(usize),
+    ) -> WalkResult {
+        let (start, probe_latency) = self.probe_pscs::<PT, R, DEMAND>(asid, vaddr, pt, rec);
         self.steps.clear();
         let translation = pt.walk(asid, vaddr, start, &mut self.steps);
         // Reads of one group go out together and cost the slowest; groups are sequential.
@@ -160,7 +194,12 @@ impl Walker {
         let mut group = None;
         let mut slowest = 0;
         for s in &self.steps {
-            let (lat, served_by) = mem.read_from(core, s.pte_addr, true);
+            let (lat, served_by) = if DEMAND {
+                mem.read_from(core, s.pte_addr, true)
+            } else {
+                mem.read_translation(core, s.pte_addr)
+            };
+            served(served_by);
             if R::ON {
                 rec.event(Event::PteRead {
                     step: *s,
@@ -180,6 +219,14 @@ impl Walker {
         // Remember the tables this walk found, for the next walk.
         nested::learn(&mut self.pscs, asid, vaddr, pt, &self.steps);
         let reads = self.steps.len() as u32;
+        if !DEMAND {
+            return WalkResult {
+                psc_cycles: probe_latency,
+                pte_cycles,
+                reads,
+                translation,
+            };
+        }
         let st = &mut self.stats;
         st.walks += 1;
         st.pte_reads += reads as u64;
@@ -204,7 +251,7 @@ impl Walker {
     /// Probe the walk caches (in parallel) for `vaddr` of `asid`: the deepest hit's
     /// table to start from, and the probe's cycles (with a design's own walk cache).
     #[inline(always)]
-    fn probe_pscs<PT: Walkable, R: Recorder>(
+    fn probe_pscs<PT: Walkable, R: Recorder, const DEMAND: bool>(
         &mut self,
         asid: u16,
         vaddr: VirtAddr,
@@ -228,9 +275,9 @@ impl Walker {
             let prefix = vaddr.0 >> pt.level_shift(p.level);
             let set = (prefix & p.array.set_mask()) as usize;
             let st = &mut self.stats.psc[i];
-            st.lookups += 1;
+            st.lookups += DEMAND as u64;
             if let Some(node) = p.array.lookup(set, psc_key(prefix, asid)) {
-                st.hits += 1;
+                st.hits += DEMAND as u64;
                 if R::ON {
                     rec.event(Event::WalkCache {
                         psc: i,

@@ -151,7 +151,7 @@ impl Walker {
         mem: &mut MemorySystem,
         rec: &mut R,
     ) -> NestedResult {
-        let (start, guest_probe) = self.probe_pscs(asid, gva, guest, rec);
+        let (start, guest_probe) = self.probe_pscs::<_, _, true>(asid, gva, guest, rec);
         let parts = self
             .nested
             .as_mut()

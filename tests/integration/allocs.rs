@@ -255,6 +255,25 @@ fn victima_allocates_nothing() {
     }
 }
 
+/// TLB prefetching: the buffer's probes, the prefetcher's trigger, prefetch walks on
+/// the walkers and free prefetching of the leaf line allocate nothing. Uniform over
+/// 4,096 pages misses the STLB on most accesses, so prefetch walks run all along.
+#[test]
+fn prefetching_allocates_nothing() {
+    for sets in [
+        &["prefetch.kind=\"sequential\"", "prefetch.free=\"all\""][..],
+        &["prefetch.kind=\"none\"", "prefetch.free=\"all\""][..],
+    ] {
+        let w = window("skylake", (4096, false), 100_000, 140_000, sets);
+        assert!(w.accesses >= 35_000, "{sets:?}: window of {}", w.accesses);
+        assert_eq!(
+            w.allocs, 0,
+            "{sets:?}: {} allocations in {} accesses",
+            w.allocs, w.accesses
+        );
+    }
+}
+
 /// Utopia's RestSeg walk: an 8 MiB RestSeg (2,048 frames) holds about half of the 4,096
 /// pages, so RestSeg walks both hit and miss (then a radix walk): uniform over 4,096
 /// pages with about 1,600 in the TLBs, 60% of the accesses miss them and about half of

@@ -89,6 +89,49 @@ const ROWS: &[Row] = &[
         args: SHOW,
         stderr: &["c.toml:10: tlb[0].coalesce", "only a coalesced TLB"],
     },
+    // ---- TLB prefetching ([prefetch]; line 1 is `extends`, 2 `[prefetch]`)
+    Row {
+        name: "prefetch trigger level that does not exist",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch]\ntrigger_level = 3\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.trigger_level", "the TLB levels are 1 to 2"],
+    },
+    Row {
+        name: "prefetch buffer of no power-of-two sets",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch]\nbuffer_entries = 96\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.buffer_entries", "power-of-two number of sets"],
+    },
+    Row {
+        name: "prefetch buffer slower than the last level",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch]\nbuffer_latency = 10\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.buffer_latency", "fastest structure takes 9"],
+    },
+    Row {
+        name: "prefetcher unknown",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch]\nkind = \"magic\"\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.kind", "unknown variant `magic`"],
+    },
+    Row {
+        name: "sequential prefetcher of degree 0",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch.sequential]\ndegree = 0\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.sequential.degree", "1 to 16 pages"],
+    },
+    Row {
+        name: "free prefetching on a hashed table",
+        files: &[("c.toml", "extends = \"skylake-htab\"\n[prefetch]\nfree = \"all\"\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.free", "the page table is htab"],
+    },
+    Row {
+        name: "prefetching on a virtualized machine",
+        files: &[("c.toml", "extends = \"skylake-vm\"\n[prefetch]\nkind = \"sequential\"\n")],
+        args: SHOW,
+        stderr: &["c.toml:2: prefetch", "not modelled together with [virt]"],
+    },
     // ---- Victima ([victima]; line 1 is `extends`, 2 `[victima]`)
     Row {
         name: "victima level that does not exist",

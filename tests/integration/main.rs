@@ -19,6 +19,7 @@ mod names;
 mod os;
 mod plots;
 mod pom_tlb;
+mod prefetch;
 mod procs;
 mod progress;
 mod randomized;
