@@ -32,6 +32,7 @@ pub(super) fn total(cores: &[CoreStats]) -> CoreStats {
             .range_tlb_hits
             .map(|_| cores.iter().filter_map(|c| c.range_tlb_hits).sum()),
         utopia: cores[0].utopia.clone(),
+        asap: cores[0].asap.map(|_| Default::default()),
     };
     for x in t.tlb.iter_mut() {
         *x = TlbStats {
@@ -116,6 +117,9 @@ pub(super) fn total(cores: &[CoreStats]) -> CoreStats {
         }
         t.os.add(&c.os);
         t.dram_pte_reads += c.dram_pte_reads;
+        if let (Some(ta), Some(a)) = (t.asap.as_mut(), c.asap.as_ref()) {
+            ta.add(a);
+        }
         if let (Some((tn, tv)), Some((n, v))) = (t.virt.as_mut(), c.virt.as_ref()) {
             tn.add(n);
             tv.add(v);

@@ -65,6 +65,8 @@ pub struct CoreStats {
     /// A Utopia RestSeg (`os.utopia`): the core's memory level names (as `tlb_memory`)
     /// and the RestSeg's occupancy at the end.
     pub utopia: Option<(Vec<String>, crate::report::utopia::Occupancy)>,
+    /// ASAP's walker counters (`page_table.asap`).
+    pub asap: Option<crate::walker::AsapStats>,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -158,6 +160,7 @@ impl<PT: PageTable> Simulator<PT> {
                         };
                         (names, o)
                     }),
+                    asap: c.walker.stats.asap,
                 })
                 .collect(),
             caches: mem.stats(),
