@@ -507,9 +507,8 @@ impl Walkable for Radix {
     #[inline(always)]
     fn asap_predicted(&self, _asid: u16, vaddr: VirtAddr, step: &WalkStep) -> bool {
         let level = step.level as usize;
-        self.asap_node_addr(vaddr, level).is_some_and(|node| {
-            step.pte_addr.0 == node.0 + self.index(vaddr.0, level) as u64 * 8
-        })
+        self.asap_node_addr(vaddr, level)
+            .is_some_and(|node| step.pte_addr.0 == node.0 + self.index(vaddr.0, level) as u64 * 8)
     }
 
     #[inline(always)]
@@ -780,10 +779,11 @@ mod tests {
         let mut steps = Vec::new();
         t.walk(1, VirtAddr(v3), None, &mut steps).unwrap();
         assert_eq!(steps[3].pte_addr.0, 0x80_7008);
-        // Regions: 2 PL2 + 2 PL1 of 2 MiB; nodes in use 2 PL2 + 2 PL1 (v1 and v2 share).
+        // Regions: 2 PL2 + 2 PL1 of 2 MiB; tables in them: 2 PL2 (v1 and v2 share one)
+        // and 3 PL1 (v1 and v2 are in different 2 MiB ranges).
         let a = &t.stats()["asap"];
         assert_eq!(a["region_bytes"], 4 * (2 << 20));
-        assert_eq!(a["unused_region_bytes"], 4 * (2 << 20) - 4 * 4096);
+        assert_eq!(a["unused_region_bytes"], 4 * (2 << 20) - 5 * 4096);
         assert_eq!(a["fallback_nodes"], 0);
         // Without ASAP the same table predicts nothing.
         let plain = Radix::new(&[9, 9, 9, 9], &mut f).unwrap();
@@ -796,22 +796,40 @@ mod tests {
         let mut f = FrameAllocator::new(4 << 30, FrameAlloc::Sequential, 0);
         let before = f.bytes_in_use;
         let mut t = Radix::with_asap(&[9, 9, 9, 9], true, &mut f).unwrap();
-        t.map(1, VirtAddr(0x20_0000), PageSize::Size4K, PhysAddr(0x9000_0000), &mut f)
-            .unwrap();
+        t.map(
+            1,
+            VirtAddr(0x20_0000),
+            PageSize::Size4K,
+            PhysAddr(0x9000_0000),
+            &mut f,
+        )
+        .unwrap();
         // Root + PDPT (4 KiB each) + two 2 MiB regions.
         assert_eq!(f.bytes_in_use - before, 2 * 4096 + 2 * (2 << 20));
         let pt_node = t.asap_node_addr(VirtAddr(0x20_0000), 1).unwrap();
         // Collapse to a 2M page: the PT node is released but its region slot is kept.
         t.unmap(1, VirtAddr(0x20_0000)).unwrap();
         let out = t
-            .map(1, VirtAddr(0x20_0000), PageSize::Size2M, PhysAddr(0x8000_0000), &mut f)
+            .map(
+                1,
+                VirtAddr(0x20_0000),
+                PageSize::Size2M,
+                PhysAddr(0x8000_0000),
+                &mut f,
+            )
             .unwrap();
         assert!(out.freed_tables);
         assert_eq!(f.bytes_in_use - before, 2 * 4096 + 2 * (2 << 20));
         // Split back to 4K pages: the new PT node takes the same slot.
         t.unmap(1, VirtAddr(0x20_0000)).unwrap();
-        t.map(1, VirtAddr(0x20_1000), PageSize::Size4K, PhysAddr(0x9000_1000), &mut f)
-            .unwrap();
+        t.map(
+            1,
+            VirtAddr(0x20_1000),
+            PageSize::Size4K,
+            PhysAddr(0x9000_1000),
+            &mut f,
+        )
+        .unwrap();
         let mut steps = Vec::new();
         t.walk(1, VirtAddr(0x20_1000), None, &mut steps).unwrap();
         assert_eq!(steps[3].pte_addr.0, pt_node.0 + 8);
@@ -828,8 +846,14 @@ mod tests {
         f.fragment(1.0, 5);
         let mut t = Radix::with_asap(&[9, 9, 9, 9], true, &mut f).unwrap();
         let frame = f.alloc(PageSize::Size4K).unwrap();
-        t.map(1, VirtAddr(0x4000_3000), PageSize::Size4K, PhysAddr(frame), &mut f)
-            .unwrap();
+        t.map(
+            1,
+            VirtAddr(0x4000_3000),
+            PageSize::Size4K,
+            PhysAddr(frame),
+            &mut f,
+        )
+        .unwrap();
         assert_eq!(t.asap_node_addr(VirtAddr(0x4000_3000), 1), None);
         let mut steps = Vec::new();
         t.walk(1, VirtAddr(0x4000_3000), None, &mut steps).unwrap();
@@ -838,7 +862,10 @@ mod tests {
             .all(|s| !t.asap_predicted(1, VirtAddr(0x4000_3000), s)));
         // The PD and the PT fell back; no region held.
         let a = &t.stats()["asap"];
-        assert_eq!((a["fallback_nodes"].as_u64(), a["region_bytes"].as_u64()), (Some(2), Some(0)));
+        assert_eq!(
+            (a["fallback_nodes"].as_u64(), a["region_bytes"].as_u64()),
+            (Some(2), Some(0))
+        );
     }
 
     #[test]
