@@ -198,3 +198,36 @@ fn asap_off_leaves_the_skylake_preset_as_it_was() {
     b.name = a.name.clone();
     assert_eq!(a, b);
 }
+
+/// Fork, migration, munmap, mprotect and huge-page promotion (collapse releases a PT
+/// held in its region slot) on two cores, each process forking: each address space
+/// takes its own regions and the accounting holds.
+#[test]
+fn os_events_and_a_forked_child_keep_their_own_regions() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = crate::os_event_stress("kind = \"fork\"");
+    let sets = [
+        "sim.cores=2",
+        "os.huge_pages.policy=\"promote\"",
+        "os.huge_pages.sizes=[\"2M\"]",
+    ];
+    let (code, err, stats) = crate::run_cli(dir.path(), "ev", "skylake-asap", &text, &sets);
+    assert_eq!(code, 0, "{err}");
+    crate::assert_parts_sum(&stats["total"]);
+    let tables = stats["page_tables"].as_array().unwrap();
+    // Each core's process forks: four address spaces, the parents first.
+    assert_eq!(tables.len(), 4);
+    for (i, t) in tables.iter().enumerate() {
+        // The 8 MiB heap lies in one 1 GiB window: one PL2 and one PL1 region each.
+        let a = &t["asap"];
+        assert_eq!(a["region_bytes"], 2 * (2 << 20), "{a}");
+        assert_eq!(a["fallback_nodes"], 0, "{a}");
+        if i < 2 {
+            // Promotion collapsed PTs into 2M pages: their slots were released (the
+            // region keeps them), so fewer tables live in the regions than were placed.
+            let live = (2 * (2 << 20) - a["unused_region_bytes"].as_u64().unwrap()) / 4096;
+            assert!(live < a["placed_nodes"].as_u64().unwrap(), "{a}");
+        }
+    }
+    assert!(stats["total"]["walks"]["asap"]["predicted_reads"].as_u64() > Some(0));
+}
