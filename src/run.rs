@@ -59,6 +59,7 @@ pub const PRESETS: &[(&str, &str)] = &[
         "skylake-utopia",
         include_str!("../configs/skylake-utopia.toml"),
     ),
+    ("skylake-asap", include_str!("../configs/skylake-asap.toml")),
 ];
 
 /// The workload used when none is given.

@@ -68,6 +68,8 @@ pub struct CoreStats {
     /// TLB prefetching is on: the prefetcher's own counters and tables (`{}` in the
     /// machine totals).
     pub prefetch: Option<serde_json::Value>,
+    /// ASAP's walker counters (`page_table.asap`).
+    pub asap: Option<crate::walker::AsapStats>,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -165,6 +167,7 @@ impl<PT: PageTable> Simulator<PT> {
                         };
                         (names, o)
                     }),
+                    asap: c.walker.stats.asap,
                 })
                 .collect(),
             caches: mem.stats(),

@@ -185,6 +185,35 @@ const ROWS: &[Row] = &[
         stderr: &["page_table.kind", "evicts translations its ranges still cover"],
     },
     Row {
+        name: "ASAP on a hashed table",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-inverted\"\n[page_table]\nasap = true\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: page_table.asap", "unknown field `asap`"],
+    },
+    Row {
+        name: "ASAP on a virtualized machine",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-vm\"\n[page_table]\nasap = true\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: page_table.asap", "not with [virt]"],
+    },
+    Row {
+        // `[page_table]` is an internally tagged table: a type error names the table's
+        // line and key (the loader's known limit, see the module doc).
+        name: "ASAP not a boolean",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake\"\n[page_table]\nasap = 1\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:2: page_table", "invalid type: integer `1`, expected a boolean"],
+    },
+    Row {
         name: "eager paging on a virtualized machine",
         files: &[("c.toml", "extends = \"skylake-vm\"\n[os.rmm]\n")],
         args: SHOW,
