@@ -15,7 +15,11 @@
 //! [`AnyPrefetcher::new`] and in `each!`. Prefetchers are chosen once per run: the
 //! enum's match is a predicted branch, and nothing here allocates per miss.
 
+mod atp;
+pub mod sbfp;
 mod sequential;
+pub use atp::{Atp, AtpConfig};
+pub use sbfp::{Sbfp, SbfpConfig};
 pub use sequential::{Sequential, SequentialConfig};
 
 use crate::config::{PrefetchConfig, PrefetcherKind};
@@ -96,6 +100,7 @@ pub enum AnyPrefetcher {
     /// Only free prefetching, if any.
     None,
     Sequential(Sequential),
+    Atp(Box<Atp>),
 }
 
 impl AnyPrefetcher {
@@ -107,6 +112,7 @@ impl AnyPrefetcher {
             PrefetcherKind::Sequential => {
                 AnyPrefetcher::Sequential(Sequential::new(&cfg.sequential))
             }
+            PrefetcherKind::Atp => AnyPrefetcher::Atp(Box::new(Atp::new(&cfg.atp))),
         }
     }
 }
@@ -116,6 +122,7 @@ macro_rules! each {
         match $s {
             AnyPrefetcher::None => $none,
             AnyPrefetcher::Sequential($p) => $e,
+            AnyPrefetcher::Atp($p) => $e,
         }
     };
 }
