@@ -365,8 +365,8 @@ impl Prefetcher for Atp {
         self.misses += 1;
         let vpn = m.vpn;
         let h = [0, 1, 2].map(|i| self.fpq[i].holds(vpn));
-        for i in 0..3 {
-            self.fpq_hits[i] += h[i] as u64;
+        for (n, hit) in self.fpq_hits.iter_mut().zip(h) {
+            *n += hit as u64;
         }
         self.update(h);
         let choice = self.choose();
@@ -404,6 +404,12 @@ impl Prefetcher for Atp {
             "c1": self.c1.v,
             "c2": self.c2.v,
         })
+    }
+
+    fn reset_stats(&mut self) {
+        self.misses = 0;
+        self.fpq_hits = [0; 3];
+        self.choices = [0; 4];
     }
 }
 

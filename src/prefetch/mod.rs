@@ -93,6 +93,10 @@ pub trait Prefetcher {
     fn stats(&self) -> serde_json::Value {
         serde_json::json!({})
     }
+
+    /// The warm-up ended: zero the counters [`Prefetcher::stats`] reports (the
+    /// learned state stays, as the TLBs stay warm).
+    fn reset_stats(&mut self) {}
 }
 
 /// The prefetcher of a run.
@@ -140,5 +144,8 @@ impl Prefetcher for AnyPrefetcher {
     }
     fn stats(&self) -> serde_json::Value {
         each!(self, p => p.stats(), serde_json::json!({}))
+    }
+    fn reset_stats(&mut self) {
+        each!(self, p => p.reset_stats(), ())
     }
 }

@@ -190,6 +190,14 @@ impl Sbfp {
         }
     }
 
+    /// The warm-up ended: the counters restart (the FDT and the Sampler stay).
+    pub fn reset_stats(&mut self) {
+        self.sampled = 0;
+        self.sampler_hits = 0;
+        self.buffer_credits = 0;
+        self.decays = 0;
+    }
+
     /// FDT[d] now.
     pub fn counter(&self, d: i8) -> u32 {
         self.fdt[slot(d)]

@@ -155,6 +155,14 @@ impl State {
         }
     }
 
+    /// The warm-up ended: the prefetcher's and SBFP's counters restart.
+    pub(super) fn reset_stats(&mut self) {
+        self.prefetcher.reset_stats();
+        if let Some(s) = self.sbfp.as_mut() {
+            s.reset_stats();
+        }
+    }
+
     /// The prefetcher's own counters, with SBFP's under `sbfp` when it is on.
     pub(super) fn own_stats(&self) -> serde_json::Value {
         let mut v = self.prefetcher.stats();

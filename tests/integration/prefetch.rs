@@ -155,7 +155,11 @@ fn sbfp_keeps_exactly_the_neighbours_above_the_threshold() {
     assert_eq!(n(p, "free_inserted"), 1);
     assert_eq!((n(p, "hits"), n(p, "free_hits")), (1, 1));
     let sb = &s["cores"][0]["prefetch"]["prefetcher"]["sbfp"];
-    assert_eq!((n(sb, "sampled"), n(sb, "sampler_hits")), (1319, 101), "{sb}");
+    assert_eq!(
+        (n(sb, "sampled"), n(sb, "sampler_hits")),
+        (1319, 101),
+        "{sb}"
+    );
     let mut fdt = [0u64; 14];
     fdt[7] = 102; // distance +1
     assert_eq!(sb["fdt"], serde_json::json!(fdt));
@@ -165,7 +169,11 @@ fn sbfp_keeps_exactly_the_neighbours_above_the_threshold() {
     let p = &s["total"]["prefetch"];
     assert_eq!(n(p, "free_inserted"), 0, "{p}");
     let sb = &s["cores"][0]["prefetch"]["prefetcher"]["sbfp"];
-    assert_eq!((n(sb, "sampled"), n(sb, "sampler_hits")), (1307, 100), "{sb}");
+    assert_eq!(
+        (n(sb, "sampled"), n(sb, "sampler_hits")),
+        (1307, 100),
+        "{sb}"
+    );
     assert_eq!(sb["fdt"][7], 100);
 }
 
@@ -196,4 +204,19 @@ fn atp_covers_a_page_stream_after_its_warm_up() {
     let h = &a["fpq_hits"];
     assert_eq!((n(h, "stp"), n(h, "masp"), n(h, "h2p")), (1023, 1022, 1021));
     assert_eq!((n(a, "c0"), n(a, "c1"), n(a, "c2")), (255, 0, 1));
+
+    // With a warm-up of 200 accesses ATP's own counts restart with the others (its
+    // tables stay warm): the 824 later accesses are 824 triggers, all choosing MASP
+    // (enabled since miss 128); the walks are those of the warm-up's end: none.
+    let s = stats(
+        dir.path(),
+        "warm",
+        &w,
+        &["prefetch.kind=atp", "sim.warmup_accesses=200"],
+    );
+    let p = &s["total"]["prefetch"];
+    let a = &s["cores"][0]["prefetch"]["prefetcher"];
+    assert_eq!((n(p, "triggers"), n(a, "misses")), (824, 824), "{a}");
+    assert_eq!((n(&a["chosen"], "none"), n(&a["chosen"], "masp")), (0, 824));
+    assert_eq!(n(&s["total"]["walks"], "walks"), 0);
 }

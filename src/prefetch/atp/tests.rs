@@ -120,7 +120,11 @@ fn atp_masp_replaces_round_robin() {
 fn atp_warms_up_for_128_misses_then_prefetches() {
     let mut a = Atp::new(&AtpConfig::default());
     for k in 0..128 {
-        assert_eq!(ask(&mut a, miss(k, 0), &|_| true), [] as [u64; 0], "miss {k}");
+        assert_eq!(
+            ask(&mut a, miss(k, 0), &|_| true),
+            [] as [u64; 0],
+            "miss {k}"
+        );
         assert_eq!(a.c0.v, k as u32);
     }
     assert_eq!((a.c1.v, a.c2.v), (0, 1));
