@@ -154,10 +154,7 @@ impl<PT: PageTable> Simulator<PT> {
                         .then(|| (mem.level_names(c.id).into_iter()).map(|l| l.0).collect()),
                     victima: (self.timing.victima)
                         .then(|| super::victima::blocks_held(&self.sh, c.id)),
-                    prefetch: (c.prefetch.as_deref()).map(|p| {
-                        use crate::prefetch::Prefetcher;
-                        p.prefetcher().stats()
-                    }),
+                    prefetch: (c.prefetch.as_deref()).map(|p| p.own_stats()),
                     utopia: self.sh.os[0].restseg().map(|r| {
                         let names = (mem.level_names(c.id).into_iter()).map(|l| l.0).collect();
                         let o = crate::report::utopia::Occupancy {

@@ -390,6 +390,37 @@ const ROWS: &[Row] = &[
         args: SHOW,
         stderr: &["c.toml", "cannot read"],
     },
+    // ---- ATP and SBFP ([prefetch.atp], [prefetch.sbfp]; line 1 is `extends`, 2 the table)
+    Row {
+        name: "SBFP threshold no counter can exceed",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch.sbfp]\nthreshold = 1023\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.sbfp.threshold", "below the counters' maximum, 1023"],
+    },
+    Row {
+        name: "SBFP sampler of no entries",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch.sbfp]\nsampler_entries = 0\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.sbfp.sampler_entries", "1 to 4096 entries"],
+    },
+    Row {
+        name: "ATP counter of 0 bits",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch.atp]\nc0_bits = 0\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.atp.c0_bits", "1 to 16 bits"],
+    },
+    Row {
+        name: "ATP MASP table of no whole sets",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch.atp]\nmasp_ways = 3\n")],
+        args: SHOW,
+        stderr: &["prefetch.atp.masp_entries", "64 entries in 3 ways"],
+    },
+    Row {
+        name: "free prefetching mode unknown",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch]\nfree = \"some\"\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.free", "unknown variant `some`", "sbfp"],
+    },
     // ---- virtualization ([virt]; line 1 is `extends = "skylake-vm"`)
     Row {
         name: "virt: an unknown key",
