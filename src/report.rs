@@ -79,6 +79,9 @@ pub struct WalkReport {
     /// Walks by page-table reads made (index = reads; the last index means that many
     /// or more): chain and probe lengths of hashed designs.
     pub reads_per_walk_histogram: Vec<u64>,
+    /// ASAP's prefetched reads and the cycles they saved (`page_table.asap` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asap: Option<crate::walker::AsapStats>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -415,6 +418,7 @@ fn core_report(c: &CoreStats) -> CoreReport {
                 }
                 h
             },
+            asap: c.asap,
         },
         minor_faults: c.os.minor_faults,
         restore_faults: c.os.restore_faults,

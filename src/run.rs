@@ -63,6 +63,7 @@ pub const PRESETS: &[(&str, &str)] = &[
         "skylake-spectlb",
         include_str!("../configs/skylake-spectlb.toml"),
     ),
+    ("skylake-asap", include_str!("../configs/skylake-asap.toml")),
 ];
 
 /// The workload used when none is given.

@@ -256,6 +256,13 @@ impl SystemConfig {
         // Spans sections: the host must hold and address the guest's memory (`os`).
         if let Some(v) = &self.virt {
             e.extend(v.validate(&self.os, cores));
+            // Spans sections: ASAP's prefetches are modelled for a native walk only.
+            if self.page_table.asap() {
+                e.push((
+                    "page_table.asap".into(),
+                    "ASAP is modelled for native radix walks only, not with [virt] (the nested walk's prefetches are not modelled)".into(),
+                ));
+            }
         }
         // Spans sections: a direct segment against memory, processes, the page table's
         // reach, `[virt]` and page replacement (empty when there is none).

@@ -15,7 +15,7 @@
 //! cycle beside the L2 TLB, the sequential prefetcher's 2 pages on each side.
 
 use crate::assoc::Replacement;
-use crate::prefetch::SequentialConfig;
+use crate::prefetch::{AtpConfig, SbfpConfig, SequentialConfig};
 use serde::{Deserialize, Serialize};
 
 /// Which prefetcher watches the misses (`prefetch.kind`).
@@ -27,6 +27,8 @@ pub enum PrefetcherKind {
     /// The next and previous pages (`prefetch.sequential`).
     #[default]
     Sequential,
+    /// The Agile TLB Prefetcher (`prefetch.atp`; Vavouliotis et al., ISCA 2021).
+    Atp,
 }
 
 /// What free prefetching keeps of a walked leaf line's other PTEs (`prefetch.free`).
@@ -38,6 +40,9 @@ pub enum FreePrefetch {
     Off,
     /// Every mapped neighbour in the line (the unfiltered baseline).
     All,
+    /// Those whose distance the SBFP sampler found useful (`prefetch.sbfp`;
+    /// Vavouliotis et al., ISCA 2021).
+    Sbfp,
 }
 
 /// `[prefetch]`.
@@ -74,6 +79,11 @@ pub struct PrefetchConfig {
     /// names it.
     #[serde(default)]
     pub sequential: SequentialConfig,
+    #[serde(default)]
+    pub atp: AtpConfig,
+    /// Read when `free = "sbfp"`.
+    #[serde(default)]
+    pub sbfp: SbfpConfig,
 }
 
 fn buffer_entries() -> u32 {
@@ -101,6 +111,8 @@ impl Default for PrefetchConfig {
             buffer_replacement: Replacement::default(),
             queue: queue(),
             sequential: SequentialConfig::default(),
+            atp: AtpConfig::default(),
+            sbfp: SbfpConfig::default(),
         }
     }
 }
@@ -163,6 +175,8 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
         ));
     }
     e.extend(p.sequential.problems("prefetch.sequential"));
+    e.extend(p.atp.problems("prefetch.atp"));
+    e.extend(p.sbfp.problems("prefetch.sbfp"));
     if p.free != FreePrefetch::Off && cfg.page_table.kind() != "radix" {
         e.push((
             "prefetch.free".into(),

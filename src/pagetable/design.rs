@@ -110,6 +110,11 @@ impl PageTableConfig {
         self.design().kind()
     }
 
+    /// Whether ASAP is on (`page_table.asap`, radix tables only).
+    pub fn asap(&self) -> bool {
+        matches!(self, PageTableConfig::Radix(c) if c.asap)
+    }
+
     /// Every problem of the design's config, as (full key path, message).
     pub fn validate(&self, os: &OsConfig) -> Vec<(String, String)> {
         self.design().problems(os)
@@ -132,8 +137,8 @@ pub trait DesignVisitor {
 pub fn with_design<V: DesignVisitor>(cfg: &PageTableConfig, os: &OsConfig, v: V) -> V::Out {
     match cfg {
         PageTableConfig::Radix(c) => {
-            let bits = c.bits();
-            v.visit(move |f| Radix::new(&bits, f))
+            let (bits, asap) = (c.bits(), c.asap);
+            v.visit(move |f| Radix::with_asap(&bits, asap, f))
         }
         PageTableConfig::Inverted(c) => v.visit(|f| Inverted::new(c, os, f)),
         PageTableConfig::Htab(c) => v.visit(|f| Htab::new(c, os, f)),

@@ -12,11 +12,12 @@
 //! design is chosen once per run ([`with_design`], in `design.rs`, the one place that
 //! knows every design and its config) and the walk path is monomorphic.
 //!
-//! Files: `radix.rs`; the hashed designs `inverted.rs`, `htab.rs`, `clustered.rs` and
+//! Files: `radix.rs` (with `asap.rs`, ASAP's regions for its two deepest levels); the hashed designs `inverted.rs`, `htab.rs`, `clustered.rs` and
 //! `cuckoo/` (a folder: its elastic tables and its walk cache apart), and what they
 //! share in `hashed.rs` (hashes, keys, multi-size probing); `design.rs` (the designs'
 //! configs and the dispatch); this file (the traits and the types they speak).
 
+pub mod asap;
 pub mod clustered;
 pub mod cuckoo;
 pub mod design;
@@ -162,6 +163,13 @@ pub trait Walkable {
     }
     /// Whether the walker's paging-structure caches apply (radix designs only).
     fn has_levels(&self) -> bool {
+        false
+    }
+    /// Whether ASAP's hardware (`page_table.asap`) prefetched `step` of the walk of
+    /// `vaddr` at the walk's start: its address is computable from range registers and
+    /// the entry read is the predicted one. Designs without ASAP keep the default.
+    #[inline(always)]
+    fn asap_predicted(&self, _asid: u16, _vaddr: VirtAddr, _step: &WalkStep) -> bool {
         false
     }
     /// The reads a hardware walk of `vaddr` issues, appended to `steps` (cleared by the

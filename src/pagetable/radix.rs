@@ -6,7 +6,12 @@
 //! the frame allocator the first time a mapping needs it, so PTE reads have real cache
 //! lines. An entry is 0 (not present), a child table (`(node + 1) << 1`), or a leaf
 //! (`frame | 1`: frames are page aligned, so bit 0 is free).
+//!
+//! With ASAP (`page_table.asap`, [`super::asap`]) the level-1 and level-2 tables are
+//! placed in per-window contiguous regions at the slot their virtual address computes,
+//! and [`Walkable::asap_predicted`] tells the walker which reads hardware prefetched.
 
+use super::asap::AsapRegions;
 use super::design::DesignConfig;
 use super::{MapOutcome, Mappable, Teachable, Translation, WalkStart, WalkStep, Walkable, NO_NODE};
 use crate::addr::{PageSize, PhysAddr, VirtAddr};
@@ -23,6 +28,15 @@ pub struct RadixConfig {
     /// Index bits per level, top level first; default 9 for every level.
     #[serde(default)]
     pub bits_per_level: Option<Vec<u32>>,
+    /// ASAP (Margaritov et al., MICRO 2019): the level-1 and level-2 tables in sorted
+    /// contiguous regions, prefetched in parallel with the walk. Off by default (and
+    /// then not written out, so configs without it serialize as before).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub asap: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl RadixConfig {
@@ -48,7 +62,8 @@ impl DesignConfig for RadixConfig {
         "radix"
     }
     fn title(&self) -> String {
-        format!("radix ({}-level)", self.levels)
+        let asap = if self.asap { ", ASAP" } else { "" };
+        format!("radix ({}-level{asap})", self.levels)
     }
     /// The levels cover 12 + sum(bits).
     fn va_bits(&self) -> u32 {
@@ -124,11 +139,22 @@ pub struct Radix {
     table_bytes: u64,
     /// Tables given back by [`Radix::release`].
     released: usize,
+    /// ASAP's regions (`page_table.asap`), if on.
+    asap: Option<Box<AsapRegions>>,
 }
 
 impl Radix {
     /// `bits`: index bits per level, top level first. Allocates the root table.
     pub fn new(bits: &[u32], frames: &mut FrameAllocator) -> Result<Radix, SimError> {
+        Radix::with_asap(bits, false, frames)
+    }
+
+    /// [`Radix::new`], with ASAP's placement of the two deepest levels if `asap`.
+    pub fn with_asap(
+        bits: &[u32],
+        asap: bool,
+        frames: &mut FrameAllocator,
+    ) -> Result<Radix, SimError> {
         let levels = bits.len();
         let mut shift = [0; MAX_LEVELS];
         let mut mask = [0; MAX_LEVELS];
@@ -146,18 +172,57 @@ impl Radix {
             paddr: Vec::new(),
             table_bytes: 0,
             released: 0,
+            asap: asap.then(Default::default),
         };
-        r.new_node(levels, frames)?;
+        r.new_node(levels, 0, frames)?;
         Ok(r)
     }
 
-    fn new_node(&mut self, level: usize, frames: &mut FrameAllocator) -> Result<u32, SimError> {
+    /// A new table of `level` on the path of `vaddr`: in its ASAP region's slot when
+    /// ASAP places that level, else a 4 KiB frame from the allocator.
+    fn new_node(
+        &mut self,
+        level: usize,
+        vaddr: u64,
+        frames: &mut FrameAllocator,
+    ) -> Result<u32, SimError> {
         let n = self.mask[level] + 1;
-        let paddr = frames.alloc(PageSize::Size4K)?;
+        let slot = self.asap_slot(vaddr, level);
+        let placed = match (self.asap.as_deref_mut(), slot) {
+            (Some(a), Some((window, idx))) => a.place(level as u8, window, idx, frames),
+            _ => None,
+        };
+        let paddr = match placed {
+            Some(p) => p,
+            None => frames.alloc(PageSize::Size4K)?,
+        };
         self.paddr.push(paddr);
         self.entries.resize(self.entries.len() + SLOTS, 0);
         self.table_bytes += n * 8;
         Ok((self.paddr.len() - 1) as u32)
+    }
+
+    /// Where ASAP puts the level-`level` table covering `vaddr`: (window, slot), the
+    /// slot being the parent level's index (`vaddr >> shift[level + 1]`, masked) and
+    /// the window the address bits above it. Only levels 1 and 2 below the root.
+    #[inline(always)]
+    fn asap_slot(&self, vaddr: u64, level: usize) -> Option<(u64, u64)> {
+        if !(1..=2).contains(&level) || level >= self.levels {
+            return None;
+        }
+        let (shift, mask) = (self.shift[level + 1], self.mask[level + 1]);
+        Some((
+            vaddr >> (shift + mask.count_ones()),
+            (vaddr >> shift) & mask,
+        ))
+    }
+
+    /// The physical address of the level-`level` table covering `vaddr` as ASAP's
+    /// hardware computes it (region base + offset), if its window has a region.
+    pub fn asap_node_addr(&self, vaddr: VirtAddr, level: usize) -> Option<PhysAddr> {
+        let (window, idx) = self.asap_slot(vaddr.0, level)?;
+        let a = self.asap.as_deref()?;
+        a.predict(level as u8, window, idx).map(PhysAddr)
     }
 
     #[inline(always)]
@@ -215,7 +280,11 @@ impl Radix {
                 self.release(((e >> 1) - 1) as usize, level - 1, frames)?;
             }
         }
-        frames.free(self.paddr[node], PageSize::Size4K)?;
+        match self.asap.as_deref_mut() {
+            // A region's slot stays the node's: the region goes back as a whole.
+            Some(a) if a.owns(self.paddr[node]) => a.node_released(),
+            _ => frames.free(self.paddr[node], PageSize::Size4K)?,
+        }
         self.table_bytes -= (self.mask[level] + 1) * 8;
         self.released += 1;
         Ok(())
@@ -228,12 +297,15 @@ impl Mappable for Radix {
             .rev()
             .map(|l| self.mask[l].count_ones())
             .collect();
-        Radix::new(&bits, frames)
+        Radix::with_asap(&bits, self.asap.is_some(), frames)
     }
 
     fn release_space(&mut self, frames: &mut FrameAllocator) -> Result<(), SimError> {
         if self.tables() > 0 {
             self.release(0, self.levels, frames)?;
+        }
+        if let Some(a) = self.asap.as_deref_mut() {
+            a.release_all(frames)?;
         }
         Ok(())
     }
@@ -285,7 +357,7 @@ impl Mappable for Radix {
                 )));
             }
             node = if e == 0 {
-                let child = self.new_node(level - 1, frames)?;
+                let child = self.new_node(level - 1, vaddr, frames)?;
                 self.entries[slot] = (child as u64 + 1) << 1;
                 child
             } else {
@@ -363,7 +435,11 @@ impl Mappable for Radix {
     }
 
     fn stats(&self) -> serde_json::Value {
-        serde_json::json!({ "design": "radix", "levels": self.levels, "tables": self.paddr.len(), "bytes": self.table_bytes })
+        let mut s = serde_json::json!({ "design": "radix", "levels": self.levels, "tables": self.paddr.len(), "bytes": self.table_bytes });
+        if let Some(a) = self.asap.as_deref() {
+            s["asap"] = a.stats();
+        }
+        s
     }
 }
 
@@ -423,6 +499,16 @@ impl Walkable for Radix {
 
     fn has_levels(&self) -> bool {
         true
+    }
+
+    /// Hardware computed `step`'s address from the range registers and the prefetch
+    /// matches the entry the walk reads: the step's table is the one in the region slot
+    /// of `vaddr` (the walk, still run, is what verifies it).
+    #[inline(always)]
+    fn asap_predicted(&self, _asid: u16, vaddr: VirtAddr, step: &WalkStep) -> bool {
+        let level = step.level as usize;
+        self.asap_node_addr(vaddr, level)
+            .is_some_and(|node| step.pte_addr.0 == node.0 + self.index(vaddr.0, level) as u64 * 8)
     }
 
     #[inline(always)]
@@ -644,6 +730,142 @@ mod tests {
                 &mut f
             )
             .is_err());
+    }
+
+    /// ASAP's placement, derived by hand. A sequential allocator hands out the lowest
+    /// free block: the root takes frame 0x0 (splitting the first 2 MiB block), so the
+    /// first 2 MiB region is the block at 0x20_0000, the next at 0x40_0000, and so on;
+    /// 4 KiB tables come from the split first block (0x1000, 0x2000, ...). Mapping
+    /// v1 = 1 GiB + 5 x 2 MiB + 0x3000 builds the PDPT (0x1000), the PL2 (PD) node of the
+    /// 512 GiB window 0 in slot (v1 >> 30) & 511 = 1 of the region at 0x20_0000, and the
+    /// PL1 (PT) node of the 1 GiB window 1 in slot (v1 >> 21) & 511 = 5 of the region at
+    /// 0x40_0000: node 0x40_5000, its PTE 3 (v1 >> 12 & 511) at 0x40_5018.
+    #[test]
+    fn asap_places_the_two_deepest_levels_at_their_computed_slots() {
+        let mut f = FrameAllocator::new(4 << 30, FrameAlloc::Sequential, 0);
+        let mut t = Radix::with_asap(&[9, 9, 9, 9], true, &mut f).unwrap();
+        let gib = 1u64 << 30;
+        let v1 = gib + 5 * (2 << 20) + 0x3000;
+        // Same 1 GiB window, slot 511: the PL1 region's last node.
+        let v2 = gib + 511 * (2 << 20);
+        // 512 GiB + 3 GiB + 7 x 2 MiB + 0x1000: PML4 slot 1 (a new PDPT, 0x2000), a new
+        // PL2 region (0x60_0000, slot 3) and a new PL1 region for 1 GiB window 515
+        // (0x80_0000, slot 7): node 0x80_7000, PTE 1 at 0x80_7008.
+        let v3 = (512 + 3) * gib + 7 * (2 << 20) + 0x1000;
+        for (i, v) in [v1, v2, v3].into_iter().enumerate() {
+            let frame = PhysAddr(0x1_0000_0000 + ((i as u64) << 12));
+            t.map(1, VirtAddr(v), PageSize::Size4K, frame, &mut f)
+                .unwrap();
+        }
+        let node = |v: u64, l: usize| t.asap_node_addr(VirtAddr(v), l).map(|p| p.0);
+        assert_eq!(node(v1, 2), Some(0x20_1000));
+        assert_eq!(node(v1, 1), Some(0x40_5000));
+        assert_eq!(node(v2, 1), Some(0x40_0000 + 511 * 4096));
+        assert_eq!(node(v3, 2), Some(0x60_3000));
+        assert_eq!(node(v3, 1), Some(0x80_7000));
+        // No prediction for the upper levels or for windows without a region.
+        assert_eq!(node(v1, 3), None);
+        assert_eq!(node(2 * gib, 1), None);
+        // The walk reads exactly there, and says the two deepest reads were predicted.
+        let mut steps = Vec::new();
+        t.walk(1, VirtAddr(v1), None, &mut steps).unwrap();
+        let addrs: Vec<u64> = steps.iter().map(|s| s.pte_addr.0).collect();
+        // Root entry 0, PDPT (0x1000) entry 1, PD entry 5, PT entry 3.
+        assert_eq!(addrs, [0x0, 0x1008, 0x20_1028, 0x40_5018]);
+        let predicted: Vec<bool> = (steps.iter())
+            .map(|s| t.asap_predicted(1, VirtAddr(v1), s))
+            .collect();
+        assert_eq!(predicted, [false, false, true, true]);
+        let mut steps = Vec::new();
+        t.walk(1, VirtAddr(v3), None, &mut steps).unwrap();
+        assert_eq!(steps[3].pte_addr.0, 0x80_7008);
+        // Regions: 2 PL2 + 2 PL1 of 2 MiB; tables in them: 2 PL2 (v1 and v2 share one)
+        // and 3 PL1 (v1 and v2 are in different 2 MiB ranges).
+        let a = &t.stats()["asap"];
+        assert_eq!(a["region_bytes"], 4 * (2 << 20));
+        assert_eq!(a["unused_region_bytes"], 4 * (2 << 20) - 5 * 4096);
+        assert_eq!(a["fallback_nodes"], 0);
+        // Without ASAP the same table predicts nothing.
+        let plain = Radix::new(&[9, 9, 9, 9], &mut f).unwrap();
+        assert_eq!(plain.asap_node_addr(VirtAddr(v1), 1), None);
+        assert!(plain.stats().get("asap").is_none());
+    }
+
+    #[test]
+    fn asap_region_nodes_stay_reserved_until_the_space_goes() {
+        let mut f = FrameAllocator::new(4 << 30, FrameAlloc::Sequential, 0);
+        let before = f.bytes_in_use;
+        let mut t = Radix::with_asap(&[9, 9, 9, 9], true, &mut f).unwrap();
+        t.map(
+            1,
+            VirtAddr(0x20_0000),
+            PageSize::Size4K,
+            PhysAddr(0x9000_0000),
+            &mut f,
+        )
+        .unwrap();
+        // Root + PDPT (4 KiB each) + two 2 MiB regions.
+        assert_eq!(f.bytes_in_use - before, 2 * 4096 + 2 * (2 << 20));
+        let pt_node = t.asap_node_addr(VirtAddr(0x20_0000), 1).unwrap();
+        // Collapse to a 2M page: the PT node is released but its region slot is kept.
+        t.unmap(1, VirtAddr(0x20_0000)).unwrap();
+        let out = t
+            .map(
+                1,
+                VirtAddr(0x20_0000),
+                PageSize::Size2M,
+                PhysAddr(0x8000_0000),
+                &mut f,
+            )
+            .unwrap();
+        assert!(out.freed_tables);
+        assert_eq!(f.bytes_in_use - before, 2 * 4096 + 2 * (2 << 20));
+        // Split back to 4K pages: the new PT node takes the same slot.
+        t.unmap(1, VirtAddr(0x20_0000)).unwrap();
+        t.map(
+            1,
+            VirtAddr(0x20_1000),
+            PageSize::Size4K,
+            PhysAddr(0x9000_1000),
+            &mut f,
+        )
+        .unwrap();
+        let mut steps = Vec::new();
+        t.walk(1, VirtAddr(0x20_1000), None, &mut steps).unwrap();
+        assert_eq!(steps[3].pte_addr.0, pt_node.0 + 8);
+        // The address space goes: everything back.
+        t.unmap(1, VirtAddr(0x20_1000)).unwrap();
+        t.release_space(&mut f).unwrap();
+        assert_eq!(f.bytes_in_use, before);
+    }
+
+    #[test]
+    fn asap_falls_back_to_plain_tables_in_fragmented_memory() {
+        let mut f = FrameAllocator::new(1 << 30, FrameAlloc::Sequential, 0);
+        // Every 2 MiB block holds a pinned frame: no region anywhere.
+        f.fragment(1.0, 5);
+        let mut t = Radix::with_asap(&[9, 9, 9, 9], true, &mut f).unwrap();
+        let frame = f.alloc(PageSize::Size4K).unwrap();
+        t.map(
+            1,
+            VirtAddr(0x4000_3000),
+            PageSize::Size4K,
+            PhysAddr(frame),
+            &mut f,
+        )
+        .unwrap();
+        assert_eq!(t.asap_node_addr(VirtAddr(0x4000_3000), 1), None);
+        let mut steps = Vec::new();
+        t.walk(1, VirtAddr(0x4000_3000), None, &mut steps).unwrap();
+        assert!(steps
+            .iter()
+            .all(|s| !t.asap_predicted(1, VirtAddr(0x4000_3000), s)));
+        // The PD and the PT fell back; no region held.
+        let a = &t.stats()["asap"];
+        assert_eq!(
+            (a["fallback_nodes"].as_u64(), a["region_bytes"].as_u64()),
+            (Some(2), Some(0))
+        );
     }
 
     #[test]

@@ -15,7 +15,11 @@
 //! [`AnyPrefetcher::new`] and in `each!`. Prefetchers are chosen once per run: the
 //! enum's match is a predicted branch, and nothing here allocates per miss.
 
+mod atp;
+pub mod sbfp;
 mod sequential;
+pub use atp::{Atp, AtpConfig};
+pub use sbfp::{Sbfp, SbfpConfig};
 pub use sequential::{Sequential, SequentialConfig};
 
 use crate::config::{PrefetchConfig, PrefetcherKind};
@@ -89,6 +93,10 @@ pub trait Prefetcher {
     fn stats(&self) -> serde_json::Value {
         serde_json::json!({})
     }
+
+    /// The warm-up ended: zero the counters [`Prefetcher::stats`] reports (the
+    /// learned state stays, as the TLBs stay warm).
+    fn reset_stats(&mut self) {}
 }
 
 /// The prefetcher of a run.
@@ -96,6 +104,7 @@ pub enum AnyPrefetcher {
     /// Only free prefetching, if any.
     None,
     Sequential(Sequential),
+    Atp(Box<Atp>),
 }
 
 impl AnyPrefetcher {
@@ -107,6 +116,7 @@ impl AnyPrefetcher {
             PrefetcherKind::Sequential => {
                 AnyPrefetcher::Sequential(Sequential::new(&cfg.sequential))
             }
+            PrefetcherKind::Atp => AnyPrefetcher::Atp(Box::new(Atp::new(&cfg.atp))),
         }
     }
 }
@@ -116,6 +126,7 @@ macro_rules! each {
         match $s {
             AnyPrefetcher::None => $none,
             AnyPrefetcher::Sequential($p) => $e,
+            AnyPrefetcher::Atp($p) => $e,
         }
     };
 }
@@ -133,5 +144,8 @@ impl Prefetcher for AnyPrefetcher {
     }
     fn stats(&self) -> serde_json::Value {
         each!(self, p => p.stats(), serde_json::json!({}))
+    }
+    fn reset_stats(&mut self) {
+        each!(self, p => p.reset_stats(), ())
     }
 }

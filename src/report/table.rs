@@ -207,6 +207,13 @@ impl RunReport {
         } else if !w.walk_caches.is_empty() {
             let _ = writeln!(o, "  walk caches: bypassed by this design");
         }
+        if let Some(a) = &w.asap {
+            let (n, c) = (a.predicted_reads, a.cycles_saved);
+            let _ = writeln!(
+                o,
+                "  ASAP: {n} PTE reads prefetched at walk start, {c} cycles saved (serial - ASAP)"
+            );
+        }
         if let Some(d) = &self.stats.total.direct_segment {
             let _ = writeln!(
                 o,

@@ -38,6 +38,7 @@ pub(super) fn total(cores: &[CoreStats]) -> CoreStats {
             .as_ref()
             .map(|_| Default::default()),
         prefetch: (cores[0].prefetch.as_ref()).map(|_| serde_json::json!({})),
+        asap: cores[0].asap.map(|_| Default::default()),
     };
     for x in t.tlb.iter_mut() {
         *x = TlbStats {
@@ -127,6 +128,9 @@ pub(super) fn total(cores: &[CoreStats]) -> CoreStats {
         }
         t.os.add(&c.os);
         t.dram_pte_reads += c.dram_pte_reads;
+        if let (Some(ta), Some(a)) = (t.asap.as_mut(), c.asap.as_ref()) {
+            ta.add(a);
+        }
         if let (Some((tn, tv)), Some((n, v))) = (t.virt.as_mut(), c.virt.as_ref()) {
             tn.add(n);
             tv.add(v);

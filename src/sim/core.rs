@@ -258,6 +258,9 @@ impl Core {
         let vms = cfg.virt.as_ref().map_or(1, |v| v.vms.max(1) as usize);
         let host_rq = super::vcpu::host_runqueue(cfg, id);
         let mut walker = Walker::new(&cfg.walker.psc, seed);
+        if cfg.page_table.asap() {
+            walker.enable_asap();
+        }
         let mut tlbs = Tlbs::new(&cfg.tlb_structures(), seed);
         let victima = (cfg.victima.as_ref().filter(|v| v.enable)).map(|v| {
             // The blocks follow the TLBs' invalidations and take their evictions.

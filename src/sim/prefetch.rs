@@ -27,14 +27,17 @@
 //! - Free prefetching (`prefetch.free`): after a walk (demand or prefetch) that ends at
 //!   a 4K leaf of a radix table, the other mapped PTEs of the leaf's 64-byte line (8
 //!   PTEs, so distances -7..=7 limited by the slot) are usable from that walk's end with
-//!   no further read (Vavouliotis et al., ISCA 2021).
+//!   no further read (Vavouliotis et al., ISCA 2021). With `free = "sbfp"` each is kept
+//!   or sampled by [`crate::prefetch::Sbfp`], which the buffer probe trains: a miss of
+//!   the buffer probes its Sampler, a buffer hit on a free entry credits its distance.
+//!   Neighbours a TLB level holds already are neither kept nor sampled.
 
 use super::core::{Core, Timing, TLB_READ_LEVELS};
 use super::Shared;
 use crate::addr::{PageSize, VirtAddr};
 use crate::config::{FreePrefetch, PrefetchConfig};
 use crate::pagetable::{PageTable, Translation};
-use crate::prefetch::{AnyPrefetcher, Candidates, Miss, Prefetcher};
+use crate::prefetch::{AnyPrefetcher, Candidates, Miss, Prefetcher, Sbfp};
 use crate::tlb::Prefetched;
 use serde::Serialize;
 
@@ -124,6 +127,8 @@ struct LastMiss {
 pub(super) struct State {
     prefetcher: AnyPrefetcher,
     free: FreePrefetch,
+    /// SBFP's table and sampler (`free = "sbfp"`).
+    sbfp: Option<Sbfp>,
     /// The trigger level (1-based): lookups that hit below it (0-based hit level at
     /// least this) or missed every level train the prefetcher.
     trigger: usize,
@@ -141,6 +146,7 @@ impl State {
         State {
             prefetcher: AnyPrefetcher::new(cfg, seed),
             free: cfg.free,
+            sbfp: (cfg.free == FreePrefetch::Sbfp).then(|| Sbfp::new(&cfg.sbfp)),
             trigger: cfg.trigger(levels as u32) as usize,
             waiting: vec![0; cfg.queue as usize],
             cands: Candidates::default(),
@@ -149,8 +155,21 @@ impl State {
         }
     }
 
-    pub(super) fn prefetcher(&self) -> &AnyPrefetcher {
-        &self.prefetcher
+    /// The warm-up ended: the prefetcher's and SBFP's counters restart.
+    pub(super) fn reset_stats(&mut self) {
+        self.prefetcher.reset_stats();
+        if let Some(s) = self.sbfp.as_mut() {
+            s.reset_stats();
+        }
+    }
+
+    /// The prefetcher's own counters, with SBFP's under `sbfp` when it is on.
+    pub(super) fn own_stats(&self) -> serde_json::Value {
+        let mut v = self.prefetcher.stats();
+        if let (Some(s), Some(o)) = (&self.sbfp, v.as_object_mut()) {
+            o.insert("sbfp".into(), s.stats());
+        }
+        v
     }
 }
 
@@ -172,6 +191,15 @@ pub(super) fn take<PT: PageTable>(
         buffer_hit: e.is_some(),
         walk_end: None,
     });
+    // SBFP learns from both outcomes: a miss probes its Sampler (a rejected free PTE
+    // demanded), a hit on a free entry credits its distance.
+    if let Some(s) = st.sbfp.as_mut() {
+        match e {
+            None => s.probe(core.asid, va.0 >> 12),
+            Some(p) if p.origin != 0 => s.credit(p.origin),
+            Some(_) => {}
+        }
+    }
     let e = e?;
     let c = &mut core.counters.prefetch;
     c.hits += 1;
@@ -361,9 +389,11 @@ fn free_prefetch<PT: PageTable>(core: &mut Core, st: &mut State, pt: &PT, va: Vi
             continue;
         };
         core.counters.prefetch.free_candidates += 1;
-        let keep = match st.free {
-            FreePrefetch::Off => false,
-            FreePrefetch::All => true,
+        let keep = match (st.free, st.sbfp.as_mut()) {
+            (FreePrefetch::Off, _) => false,
+            (FreePrefetch::All, _) => true,
+            (FreePrefetch::Sbfp, Some(s)) => s.admit(asid, nva.0 >> 12, d as i8),
+            (FreePrefetch::Sbfp, None) => unreachable!("SBFP state made with the config"),
         };
         if keep {
             insert(core, nva, tr, end, d as i8);

@@ -72,6 +72,8 @@ pub struct CoreStats {
     /// TLB prefetching is on: the prefetcher's own counters and tables (`{}` in the
     /// machine totals).
     pub prefetch: Option<serde_json::Value>,
+    /// ASAP's walker counters (`page_table.asap`).
+    pub asap: Option<crate::walker::AsapStats>,
 }
 
 /// A core's cumulative counters at the end of a timeline window (`run --timeline`).
@@ -158,10 +160,7 @@ impl<PT: PageTable> Simulator<PT> {
                         .then(|| (mem.level_names(c.id).into_iter()).map(|l| l.0).collect()),
                     victima: (self.timing.victima)
                         .then(|| super::victima::blocks_held(&self.sh, c.id)),
-                    prefetch: (c.prefetch.as_deref()).map(|p| {
-                        use crate::prefetch::Prefetcher;
-                        p.prefetcher().stats()
-                    }),
+                    prefetch: (c.prefetch.as_deref()).map(|p| p.own_stats()),
                     utopia: self.sh.os[0].restseg().map(|r| {
                         let names = (mem.level_names(c.id).into_iter()).map(|l| l.0).collect();
                         let o = crate::report::utopia::Occupancy {
@@ -171,6 +170,7 @@ impl<PT: PageTable> Simulator<PT> {
                         };
                         (names, o)
                     }),
+                    asap: c.walker.stats.asap,
                 })
                 .collect(),
             caches: mem.stats(),

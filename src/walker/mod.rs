@@ -12,6 +12,25 @@
 //! hidden (Virtuoso once left the walk-cache latency out of its walk total). A design with
 //! a walk cache of its own ([`Walkable::walk_cache_cycles`](crate::pagetable::Walkable::walk_cache_cycles), the cuckoo walk cache) has
 //! that latency added to the walk-cache cycles of every walk.
+//!
+//! ASAP (`page_table.asap`; Margaritov, Ustiugov, Bugnion and Grot, "Prefetched Address
+//! Translation", MICRO 2019): the OS places the PL2 and PL1 tables where hardware can
+//! compute their addresses (`pagetable/asap.rs`), so on a walk those reads are issued at
+//! the walk's start, in parallel with the first read, while the walk still runs and
+//! verifies them ("only correctly-predicted entries are consumed", the paper's
+//! abstract). The walk's steps the table confirms as predicted
+//! ([`Walkable::asap_predicted`]) are timed as issued at t = 0 of the PTE reads (after
+//! the walk-cache probe: conservative, the paper may overlap the probe too): with
+//! done_0 = 0 and read i's latency lat_i (the memory level serving it),
+//!   predicted:     done_i = max(done_{i-1}, lat_i)  (its line was requested at 0 and
+//!                  is consumed once the previous level has confirmed the pointer),
+//!   not predicted: done_i = done_{i-1} + lat_i,
+//! and the walk's PTE cycles are done_n. Each read goes through the memory system once,
+//! in walk order, as without ASAP (no double counting; a prefetch to a slot the walk
+//! never reaches, as for a walk that faults above it, is not modelled). Walk-cache hits
+//! skip upper levels as ever; ASAP only covers PL2 and PL1, so a walk starting at PL2
+//! costs max(lat_2, lat_1) instead of lat_2 + lat_1. `asap.cycles_saved` is, per walk,
+//! the serial latency minus this one.
 
 use crate::addr::VirtAddr;
 use crate::assoc::SetAssoc;
@@ -51,6 +70,24 @@ pub struct WalkerStats {
     pub reads_hist: Vec<u64>,
     /// Nested walks (a virtualized machine): references by dimension and level.
     pub nested: NestedStats,
+    /// ASAP's counters (`Some` when `page_table.asap` is on).
+    pub asap: Option<AsapStats>,
+}
+
+/// ASAP's counters of one walker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AsapStats {
+    /// PTE reads issued at the walk's start (prefetched and confirmed by the walk).
+    pub predicted_reads: u64,
+    /// Serial PTE-read latency minus the latency with ASAP, summed over walks.
+    pub cycles_saved: u64,
+}
+
+impl AsapStats {
+    pub fn add(&mut self, o: &AsapStats) {
+        self.predicted_reads += o.predicted_reads;
+        self.cycles_saved += o.cycles_saved;
+    }
 }
 
 /// What one walk did.
@@ -127,6 +164,11 @@ impl Walker {
         self.nested = Some(nested::NestedParts::new(ntlb, host_psc, seed));
     }
 
+    /// Time walks with ASAP's prefetched reads (`page_table.asap`) and count them.
+    pub fn enable_asap(&mut self) {
+        self.stats.asap = Some(AsapStats::default());
+    }
+
     /// Walk `vaddr` of address space `asid` for `core`.
     #[inline]
     pub fn walk<PT: PageTable>(
@@ -193,6 +235,9 @@ impl Walker {
         let mut pte_cycles = 0;
         let mut group = None;
         let mut slowest = 0;
+        // ASAP: the same sum without prefetching (`serial`), and the reads predicted.
+        let asap = self.stats.asap.is_some();
+        let (mut serial, mut serial_slowest, mut predicted) = (0, 0, 0);
         for s in &self.steps {
             let (lat, served_by) = if DEMAND {
                 mem.read_from(core, s.pte_addr, true)
@@ -211,11 +256,25 @@ impl Walker {
             if group != Some(s.group) {
                 pte_cycles += slowest;
                 slowest = 0;
+                serial += serial_slowest;
+                serial_slowest = 0;
                 group = Some(s.group);
             }
-            slowest = slowest.max(lat);
+            if asap && pt.asap_predicted(asid, vaddr, s) {
+                // Issued at 0, done at lat: it adds only what is left after the walk
+                // reached it (done_i = max(done_{i-1}, lat_i)).
+                slowest = slowest.max(lat.saturating_sub(pte_cycles));
+                predicted += 1;
+            } else {
+                slowest = slowest.max(lat);
+            }
+            serial_slowest = serial_slowest.max(lat);
         }
         pte_cycles += slowest;
+        if let Some(a) = &mut self.stats.asap {
+            a.predicted_reads += predicted;
+            a.cycles_saved += serial + serial_slowest - pte_cycles;
+        }
         // Remember the tables this walk found, for the next walk.
         nested::learn(&mut self.pscs, asid, vaddr, pt, &self.steps);
         let reads = self.steps.len() as u32;
@@ -355,6 +414,7 @@ impl Walker {
         self.stats = WalkerStats {
             psc,
             reads_hist: vec![0; 65],
+            asap: self.stats.asap.map(|_| AsapStats::default()),
             ..Default::default()
         };
     }

@@ -368,6 +368,12 @@ fn flattened_walks_allocate_nothing() {
     walks_allocate_nothing("skylake-flattened");
 }
 
+/// ASAP's walks look their PL2 and PL1 region up on every walk (no allocation either).
+#[test]
+fn asap_walks_allocate_nothing() {
+    walks_allocate_nothing("skylake-asap");
+}
+
 #[test]
 fn flattened_mixed_size_walks_allocate_nothing() {
     mixed_walks_allocate_nothing("skylake-flattened");

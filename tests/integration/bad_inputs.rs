@@ -185,6 +185,35 @@ const ROWS: &[Row] = &[
         stderr: &["page_table.kind", "evicts translations its ranges still cover"],
     },
     Row {
+        name: "ASAP on a hashed table",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-inverted\"\n[page_table]\nasap = true\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: page_table.asap", "unknown field `asap`"],
+    },
+    Row {
+        name: "ASAP on a virtualized machine",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake-vm\"\n[page_table]\nasap = true\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: page_table.asap", "not with [virt]"],
+    },
+    Row {
+        // `[page_table]` is an internally tagged table: a type error names the table's
+        // line and key (the loader's known limit, see the module doc).
+        name: "ASAP not a boolean",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake\"\n[page_table]\nasap = 1\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:2: page_table", "invalid type: integer `1`, expected a boolean"],
+    },
+    Row {
         name: "eager paging on a virtualized machine",
         files: &[("c.toml", "extends = \"skylake-vm\"\n[os.rmm]\n")],
         args: SHOW,
@@ -360,6 +389,37 @@ const ROWS: &[Row] = &[
         files: &[],
         args: SHOW,
         stderr: &["c.toml", "cannot read"],
+    },
+    // ---- ATP and SBFP ([prefetch.atp], [prefetch.sbfp]; line 1 is `extends`, 2 the table)
+    Row {
+        name: "SBFP threshold no counter can exceed",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch.sbfp]\nthreshold = 1023\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.sbfp.threshold", "below the counters' maximum, 1023"],
+    },
+    Row {
+        name: "SBFP sampler of no entries",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch.sbfp]\nsampler_entries = 0\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.sbfp.sampler_entries", "1 to 4096 entries"],
+    },
+    Row {
+        name: "ATP counter of 0 bits",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch.atp]\nc0_bits = 0\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.atp.c0_bits", "1 to 16 bits"],
+    },
+    Row {
+        name: "ATP MASP table of no whole sets",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch.atp]\nmasp_ways = 3\n")],
+        args: SHOW,
+        stderr: &["prefetch.atp.masp_entries", "64 entries in 3 ways"],
+    },
+    Row {
+        name: "free prefetching mode unknown",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch]\nfree = \"some\"\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.free", "unknown variant `some`", "sbfp"],
     },
     // ---- virtualization ([virt]; line 1 is `extends = "skylake-vm"`)
     Row {

@@ -256,7 +256,7 @@ fn misspelt_extends_names_the_file_line_presets_and_nearest() {
     let (code, _, err) = mmusim(&["show", "-c", &f]);
     assert_eq!(code, 2);
     let want = format!(
-        "error: {f}:2: extends: `skylke` is neither a preset nor a file ({}: not found); the presets are skylake, icelake, zen4, skylake-inverted, skylake-htab, skylake-clustered, skylake-cuckoo, skylake-flattened, skylake-vm, skylake-vm-shadow, icelake-vm, skylake-vm-cuckoo, skylake-ds, skylake-colt, skylake-pom, skylake-victima, skylake-rmm, skylake-utopia, skylake-spectlb; did you mean `skylake`?",
+        "error: {f}:2: extends: `skylke` is neither a preset nor a file ({}: not found); the presets are skylake, icelake, zen4, skylake-inverted, skylake-htab, skylake-clustered, skylake-cuckoo, skylake-flattened, skylake-vm, skylake-vm-shadow, icelake-vm, skylake-vm-cuckoo, skylake-ds, skylake-colt, skylake-pom, skylake-victima, skylake-rmm, skylake-utopia, skylake-spectlb, skylake-asap; did you mean `skylake`?",
         dir.path().join("skylke").display()
     );
     assert_eq!(err.trim_end(), want);

@@ -2,6 +2,7 @@
 
 mod allocs;
 mod analysis;
+mod asap;
 mod bad_config;
 mod bad_inputs;
 mod coalesced;

@@ -119,3 +119,104 @@ fn prefetch_walks_hold_the_walker_a_demand_walk_waits_for() {
     assert!(n(p, "walker_wait_cycles") > 0);
     assert_eq!(n(p, "walks") + n(p, "dropped_queue_full"), 64 * 4);
 }
+
+/// The whole `stats` of a run (the prefetcher's own counters are per core).
+fn stats(dir: &Path, name: &str, workload: &str, sets: &[&str]) -> Value {
+    let (code, err, stats) = crate::run_cli(dir, name, "skylake", workload, sets);
+    assert_eq!(code, 0, "{err}");
+    crate::assert_parts_sum(&stats["total"]);
+    stats
+}
+
+/// SBFP (`free = "sbfp"`, no prefetcher) keeps exactly the neighbours whose FDT counter
+/// exceeds the threshold (100) at fill time. 1024 pages populated. Training: pages
+/// 8i+6 then 8i+7 of line i, for i < T. The walk of 8i+6 (slot 6) finds 7 mapped
+/// neighbours not held (distances -6..-1, +1): while FDT[+1] <= 100 all 7 are sampled;
+/// the access to 8i+7 then misses the buffer, probes the Sampler and finds (8i+7, +1):
+/// FDT[+1] += 1; its walk (slot 7: only distances -7..-1, 8i+6 held by the TLBs) samples
+/// 6 more. So FDT[+1] = i before pair i, no other distance is ever credited (pages
+/// 8i..8i+5 are never demanded), and nothing is inserted during training (+1 is
+/// admitted only when FDT[+1] > 100, i.e. from pair 101, which T = 101 never reaches).
+/// Then page 8T (slot 0): its neighbours are at +1..+7.
+/// - T = 101: FDT[+1] = 101 > 100: 8T+1 is inserted, 8T+2..8T+7 sampled (FDT = 0):
+///   free_inserted = 1; the access to 8T+1 then hits the buffer (a free hit, no walk),
+///   which credits +1 again: FDT[+1] = 102. Walks 2T + 1 = 203, sampled 13T + 6 = 1319,
+///   sampler hits T = 101.
+/// - T = 100: FDT[+1] = 100, not > 100: nothing inserted, 7 sampled (1307 in all).
+#[test]
+fn sbfp_keeps_exactly_the_neighbours_above_the_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = ["prefetch.kind=none", "prefetch.free=sbfp"];
+    let train = |t: u64| (0..t).flat_map(|i| [8 * i + 6, 8 * i + 7]);
+    let r: Vec<u64> = train(101).chain([808, 809]).collect();
+    let s = stats(dir.path(), "t101", &refs(1024, &r), &sets);
+    let (t, p) = (&s["total"], &s["total"]["prefetch"]);
+    assert_eq!(n(&t["walks"], "walks"), 203, "{p}");
+    assert_eq!(n(p, "free_inserted"), 1);
+    assert_eq!((n(p, "hits"), n(p, "free_hits")), (1, 1));
+    let sb = &s["cores"][0]["prefetch"]["prefetcher"]["sbfp"];
+    assert_eq!(
+        (n(sb, "sampled"), n(sb, "sampler_hits")),
+        (1319, 101),
+        "{sb}"
+    );
+    let mut fdt = [0u64; 14];
+    fdt[7] = 102; // distance +1
+    assert_eq!(sb["fdt"], serde_json::json!(fdt));
+
+    let r: Vec<u64> = train(100).chain([800]).collect();
+    let s = stats(dir.path(), "t100", &refs(1024, &r), &sets);
+    let p = &s["total"]["prefetch"];
+    assert_eq!(n(p, "free_inserted"), 0, "{p}");
+    let sb = &s["cores"][0]["prefetch"]["prefetcher"]["sbfp"];
+    assert_eq!(
+        (n(sb, "sampled"), n(sb, "sampler_hits")),
+        (1307, 100),
+        "{sb}"
+    );
+    assert_eq!(sb["fdt"][7], 100);
+}
+
+/// ATP on the page stream 0..1024 (populated, touched once each, one program counter:
+/// the stream has no instruction fetches). Its counters start at 0, so it prefetches
+/// nothing until C0 (8 bits) reaches 128: miss 0 finds every fake queue empty, miss 1
+/// only STP's (MMH: C0 1, C2 1), miss 2 MASP's and STP's (MHH), from miss 3 all three
+/// (HHH): C0 = k after miss k, so misses 0..=127 choose none (128 demand walks) and
+/// miss 128 (the 129th demand walk) enables it, choosing MASP (C1 = 0, C2 = 1: both
+/// MSBs clear), which asks for page k + 1. Every later access misses the TLBs, finds its
+/// page in the buffer (a buffer-served miss trains ATP too) and asks for the next. So:
+/// 129 walks; prefetch walks for pages 129..=1024 (896), the last unmapped (dropped, no
+/// fault); 895 inserted, 895 hits. Fake-queue hits: STP on misses 1..=1023, MASP on
+/// 2..=1023, H2P on 3..=1023; C0 saturates at 255.
+#[test]
+fn atp_covers_a_page_stream_after_its_warm_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = refs(1024, &(0..1024).collect::<Vec<_>>());
+    let s = stats(dir.path(), "atp", &w, &["prefetch.kind=atp"]);
+    let (t, p) = (&s["total"], &s["total"]["prefetch"]);
+    assert_eq!(n(&t["walks"], "walks"), 129, "{p}");
+    assert_eq!((n(p, "walks"), n(p, "unmapped")), (896, 1));
+    assert_eq!((n(p, "inserted"), n(p, "hits")), (895, 895));
+    let a = &s["cores"][0]["prefetch"]["prefetcher"];
+    let chosen = &a["chosen"];
+    assert_eq!((n(chosen, "none"), n(chosen, "masp")), (128, 896), "{a}");
+    assert_eq!((n(chosen, "h2p"), n(chosen, "stp")), (0, 0));
+    let h = &a["fpq_hits"];
+    assert_eq!((n(h, "stp"), n(h, "masp"), n(h, "h2p")), (1023, 1022, 1021));
+    assert_eq!((n(a, "c0"), n(a, "c1"), n(a, "c2")), (255, 0, 1));
+
+    // With a warm-up of 200 accesses ATP's own counts restart with the others (its
+    // tables stay warm): the 824 later accesses are 824 triggers, all choosing MASP
+    // (enabled since miss 128); the walks are those of the warm-up's end: none.
+    let s = stats(
+        dir.path(),
+        "warm",
+        &w,
+        &["prefetch.kind=atp", "sim.warmup_accesses=200"],
+    );
+    let p = &s["total"]["prefetch"];
+    let a = &s["cores"][0]["prefetch"]["prefetcher"];
+    assert_eq!((n(p, "triggers"), n(a, "misses")), (824, 824), "{a}");
+    assert_eq!((n(&a["chosen"], "none"), n(&a["chosen"], "masp")), (0, 824));
+    assert_eq!(n(&s["total"]["walks"], "walks"), 0);
+}
