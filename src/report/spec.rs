@@ -7,7 +7,7 @@
 //! the accounting check's share of SpecTLB cycles.
 
 use crate::sim::spec::SpecCounters;
-use crate::tlb::SizePredictionStats;
+use crate::tlb::size_predict::SizePredictionStats;
 use serde::Serialize;
 use std::fmt::Write;
 

@@ -268,7 +268,7 @@ impl Core {
             Box::new(super::victima::State::new(v))
         });
         if let Some(p) = cfg.size_prediction.as_ref().filter(|p| p.enable) {
-            tlbs.predict_sizes(p.entries as usize);
+            tlbs.predict_sizes(p.entries as usize, &cfg.tlb_structures());
         }
         let spec = (cfg.spectlb.as_ref().filter(|s| s.enable))
             .map(|s| Box::new(super::spec::SpecTlb::new(s, seed ^ 0x5bec)));

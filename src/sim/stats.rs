@@ -68,7 +68,7 @@ pub struct CoreStats {
     /// SpecTLB is on: the report shows `counters.spectlb`.
     pub spectlb: bool,
     /// The level-1 page-size predictor's counters (`None` without one).
-    pub size_prediction: Option<crate::tlb::SizePredictionStats>,
+    pub size_prediction: Option<crate::tlb::size_predict::SizePredictionStats>,
     /// TLB prefetching is on: the prefetcher's own counters and tables (`{}` in the
     /// machine totals).
     pub prefetch: Option<serde_json::Value>,

@@ -40,7 +40,7 @@ mod pom;
 mod prefetch_buffer;
 mod range;
 mod set_associative;
-mod size_predict;
+pub mod size_predict;
 pub use any::AnyOrganisation;
 pub use coalesced::{run_around, Coalesced, CoalescedStats};
 pub use invalidate::Dropped;
@@ -49,7 +49,6 @@ pub use pom::Pom;
 pub use prefetch_buffer::{PrefetchBuffer, Prefetched};
 pub use range::RangeTlb;
 pub use set_associative::SetAssociative;
-pub use size_predict::SizePredictionStats;
 
 use crate::addr::{PageSize, PageSizeSet, PhysAddr, VirtAddr};
 use crate::config::{TlbConfig, TlbFill};
@@ -240,8 +239,6 @@ pub struct LevelStats {
 
 struct Structure<O> {
     sizes: PageSizeSet,
-    /// Probe cost alone (a level's probes in sequence: `size_predict.rs`).
-    latency: u32,
     fill: TlbFill,
     /// Filled after a walk with the run around the page, not the page alone.
     coalescing: bool,
@@ -372,7 +369,6 @@ impl<O: Organisation> Tlbs<O> {
             let org = O::build(c, seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))?;
             structs.push(Structure {
                 sizes: PageSizeSet::of(&c.page_sizes),
-                latency: c.latency,
                 fill: c.fill,
                 coalescing: org.pages_per_entry() > 1,
                 ranged: org.holds_ranges(),
@@ -519,15 +515,11 @@ impl<O: Organisation> Tlbs<O> {
             return Some(hit);
         }
         self.forget_memo();
-        let mut from = 0;
-        if self.predict.is_some() && !self.levels.is_empty() {
-            let hit = self.lookup_predicted(side, asid, vaddr, cycles);
-            if hit.is_some() {
-                return hit;
-            }
-            from = 1;
+        // Level 1 by predicted page size, when steered (`size_predict.rs`).
+        if let Some(h) = self.lookup_predicted(side, asid, vaddr, cycles) {
+            return Some(h);
         }
-        for l in from..self.levels.len() {
+        for l in self.predict.is_some() as usize..self.levels.len() {
             let lvl = &mut self.levels[l];
             let lat = lvl.latency[side] as u64;
             *cycles += lat;
@@ -787,9 +779,7 @@ impl<O: Organisation> Tlbs<O> {
     /// Restart the counters (after warm-up); contents stay.
     pub fn reset_stats(&mut self) {
         self.memo.repeats = 0;
-        if let Some(p) = self.predict.as_deref_mut() {
-            p.stats = Default::default();
-        }
+        self.reset_prediction();
         for s in &mut self.structs {
             s.stats = TlbStats {
                 name: std::mem::take(&mut s.stats.name),

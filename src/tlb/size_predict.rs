@@ -60,6 +60,9 @@ impl SizePredictionStats {
 pub(super) struct Predictor {
     counters: Vec<u8>,
     bits: u32,
+    /// Probe cost of the level-1 structure holding each size, per side (probed in
+    /// sequence, each costs its own).
+    latency: [[u64; 3]; 2],
     /// The size index probed first by the last steered lookup that has not learnt its
     /// page's size yet (a level-1 miss, until [`Tlbs::complete`]).
     pending: Option<usize>,
@@ -71,6 +74,7 @@ impl Predictor {
         Predictor {
             counters: vec![1; entries],
             bits: entries.trailing_zeros(),
+            latency: [[0; 3]; 2],
             pending: None,
             stats: Default::default(),
         }
@@ -105,9 +109,42 @@ const ORDER: [[usize; 3]; 2] = [[0, 1, 2], [1, 2, 0]];
 
 impl<O: Organisation> Tlbs<O> {
     /// Steer level-1 lookups with a page-size predictor of `entries` two-bit counters (a
-    /// power of two, validated).
-    pub fn predict_sizes(&mut self, entries: usize) {
-        self.predict = Some(Box::new(Predictor::new(entries)));
+    /// power of two, validated); `cfgs` are the structures [`Tlbs`] was built from.
+    pub fn predict_sizes(&mut self, entries: usize, cfgs: &[crate::config::TlbConfig]) {
+        let mut p = Predictor::new(entries);
+        if let Some(l) = self.levels.first() {
+            for (side, slots) in l.slot.iter().enumerate() {
+                for (size, &s) in slots.iter().enumerate() {
+                    if s != NONE {
+                        p.latency[side][size] = cfgs[s as usize].latency as u64;
+                    }
+                }
+            }
+        }
+        self.predict = Some(Box::new(p));
+    }
+
+    /// Restart the predictor's counters (after warm-up); its table stays.
+    pub(super) fn reset_prediction(&mut self) {
+        if let Some(p) = self.predict.as_deref_mut() {
+            p.stats = Default::default();
+        }
+    }
+
+    /// `steered_lookup` when a predictor steers level 1 (a predicted branch
+    /// otherwise): `None` also when level 1 missed, and the caller goes on at level 2.
+    #[inline(always)]
+    pub(super) fn lookup_predicted(
+        &mut self,
+        side: usize,
+        asid: u16,
+        vaddr: u64,
+        cycles: &mut u64,
+    ) -> Option<TlbHit> {
+        if self.predict.is_none() || self.levels.is_empty() {
+            return None;
+        }
+        self.steered_lookup(side, asid, vaddr, cycles)
     }
 
     /// The predictor's counters (`None` without one).
@@ -119,7 +156,8 @@ impl<O: Organisation> Tlbs<O> {
     /// `cycles` and the level's counters; a hit is counted and learnt at once, a miss
     /// learns its size at [`Tlbs::complete`]. Never makes a memo: a repeat's cost depends
     /// on the counter, which every lookup trains.
-    pub(super) fn lookup_predicted(
+    #[inline(never)]
+    fn steered_lookup(
         &mut self,
         side: usize,
         asid: u16,
@@ -139,7 +177,7 @@ impl<O: Organisation> Tlbs<O> {
                 continue;
             }
             let st = &mut self.structs[s as usize];
-            let lat = st.latency as u64;
+            let lat = p.latency[side][size];
             *cycles += lat;
             lvl.stats.cycles += lat;
             p.stats.cycles += lat;
