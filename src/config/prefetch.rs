@@ -15,7 +15,7 @@
 //! cycle beside the L2 TLB, the sequential prefetcher's 2 pages on each side.
 
 use crate::assoc::Replacement;
-use crate::prefetch::SequentialConfig;
+use crate::prefetch::{AspConfig, DpConfig, RecencyConfig, SequentialConfig};
 use serde::{Deserialize, Serialize};
 
 /// Which prefetcher watches the misses (`prefetch.kind`).
@@ -27,6 +27,12 @@ pub enum PrefetcherKind {
     /// The next and previous pages (`prefetch.sequential`).
     #[default]
     Sequential,
+    /// Arbitrary stride, per program counter (`prefetch.asp`).
+    Asp,
+    /// Distance prefetching (`prefetch.dp`).
+    Dp,
+    /// Recency-based preloading (`prefetch.recency`).
+    Recency,
 }
 
 /// What free prefetching keeps of a walked leaf line's other PTEs (`prefetch.free`).
@@ -74,6 +80,12 @@ pub struct PrefetchConfig {
     /// names it.
     #[serde(default)]
     pub sequential: SequentialConfig,
+    #[serde(default)]
+    pub asp: AspConfig,
+    #[serde(default)]
+    pub dp: DpConfig,
+    #[serde(default)]
+    pub recency: RecencyConfig,
 }
 
 fn buffer_entries() -> u32 {
@@ -101,6 +113,9 @@ impl Default for PrefetchConfig {
             buffer_replacement: Replacement::default(),
             queue: queue(),
             sequential: SequentialConfig::default(),
+            asp: AspConfig::default(),
+            dp: DpConfig::default(),
+            recency: RecencyConfig::default(),
         }
     }
 }
@@ -163,6 +178,9 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
         ));
     }
     e.extend(p.sequential.problems("prefetch.sequential"));
+    e.extend(p.asp.problems("prefetch.asp"));
+    e.extend(p.dp.problems("prefetch.dp"));
+    e.extend(p.recency.problems("prefetch.recency"));
     if p.free != FreePrefetch::Off && cfg.page_table.kind() != "radix" {
         e.push((
             "prefetch.free".into(),

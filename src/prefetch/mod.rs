@@ -15,7 +15,13 @@
 //! [`AnyPrefetcher::new`] and in `each!`. Prefetchers are chosen once per run: the
 //! enum's match is a predicted branch, and nothing here allocates per miss.
 
+mod asp;
+mod distance;
+mod recency;
 mod sequential;
+pub use asp::{Asp, AspConfig};
+pub use distance::{Dp, DpConfig};
+pub use recency::{Recency, RecencyConfig};
 pub use sequential::{Sequential, SequentialConfig};
 
 use crate::config::{PrefetchConfig, PrefetcherKind};
@@ -96,6 +102,9 @@ pub enum AnyPrefetcher {
     /// Only free prefetching, if any.
     None,
     Sequential(Sequential),
+    Asp(Asp),
+    Dp(Dp),
+    Recency(Recency),
 }
 
 impl AnyPrefetcher {
@@ -107,6 +116,9 @@ impl AnyPrefetcher {
             PrefetcherKind::Sequential => {
                 AnyPrefetcher::Sequential(Sequential::new(&cfg.sequential))
             }
+            PrefetcherKind::Asp => AnyPrefetcher::Asp(Asp::new(&cfg.asp)),
+            PrefetcherKind::Dp => AnyPrefetcher::Dp(Dp::new(&cfg.dp)),
+            PrefetcherKind::Recency => AnyPrefetcher::Recency(Recency::new(&cfg.recency)),
         }
     }
 }
@@ -116,6 +128,9 @@ macro_rules! each {
         match $s {
             AnyPrefetcher::None => $none,
             AnyPrefetcher::Sequential($p) => $e,
+            AnyPrefetcher::Asp($p) => $e,
+            AnyPrefetcher::Dp($p) => $e,
+            AnyPrefetcher::Recency($p) => $e,
         }
     };
 }

@@ -8,7 +8,7 @@
 //!
 //! Owns the [`Tlbs`] invalidation methods, a log of invalidations ([`Dropped`]) and the
 //! last entry evicted from the last TLB level, both kept only when a run asks for them
-//! ([`Tlbs::keep_dropped`]): off, the log stays empty and every invalidation pays one
+//! ([`Tlbs::keep_dropped`]; the evictions alone: [`Tlbs::keep_evictions`]): off, the log stays empty and every invalidation pays one
 //! predicted branch. In: the OS's and the scheduler's invalidations (through the core),
 //! the hierarchy's last-level evictions. Out: entries removed; [`Tlbs::take_dropped`]
 //! and [`Tlbs::take_evicted`], drained by the miss path (`crate::sim::victima`).
@@ -32,6 +32,9 @@ pub enum Dropped {
 #[derive(Default)]
 pub(super) struct DropLog {
     pub(super) on: bool,
+    /// Keep the last-level evictions (without the log: a recency stack needs only
+    /// them, [`Tlbs::keep_evictions`]).
+    pub(super) evictions: bool,
     pub(super) log: Vec<Dropped>,
     pub(super) evicted: Option<Entry>,
 }
@@ -150,6 +153,14 @@ impl<O: Organisation> Tlbs<O> {
     /// [`Tlbs::take_evicted`] (Victima's TLB blocks follow them).
     pub fn keep_dropped(&mut self) {
         self.dropped.on = true;
+        self.dropped.evictions = true;
+    }
+
+    /// Keep only the last-level evictions for [`Tlbs::take_evicted`], not the log of
+    /// invalidations (TLB prefetching's recency stack follows evictions only; nobody
+    /// would drain the log).
+    pub fn keep_evictions(&mut self) {
+        self.dropped.evictions = true;
     }
 
     /// The invalidations since the last call, oldest first (empty unless kept).
