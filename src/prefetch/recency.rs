@@ -30,7 +30,9 @@
 //! The paper's stack spans every page; here it holds at most `capacity` pages, and a
 //! push onto a full stack drops the bottom (the page evicted longest ago, least likely
 //! to be predicted usefully): a simulator bound, not hardware. Evicted entries of pages
-//! larger than 4K are not stacked (the trait's evictions are 4K pages). Buffer hits are
+//! larger than 4K are not stacked (the trait's evictions are 4K pages). The stack does
+//! not follow invalidations: an unmapped page stays stacked, and a prefetch of it finds
+//! it unmapped and is dropped (no fault). Buffer hits are
 //! misses here as in Virtuoso (it acts on every TLB miss, a PQ hit included): they
 //! predict and update the stack.
 

@@ -175,3 +175,63 @@ impl<O: Organisation> Tlbs<O> {
         self.dropped.evicted.take()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::PhysAddr;
+    use crate::assoc::Replacement;
+    use crate::config::{TlbConfig, TlbFill, TlbKind, TlbOrganisation};
+
+    /// One level, 2 entries, fully associative, LRU: pages 1, 2, 3 filled in turn.
+    fn two_entry_tlb_after_three_fills(keep: fn(&mut Tlbs)) -> Tlbs {
+        let c = TlbConfig {
+            name: "fa".into(),
+            level: 1,
+            kind: TlbKind::Unified,
+            entries: 2,
+            ways: 2,
+            page_sizes: vec![PageSize::Size4K],
+            latency: 1,
+            replacement: Replacement::Lru,
+            fill: TlbFill::Miss,
+            organisation: TlbOrganisation::SetAssociative,
+            coalesce: None,
+        };
+        let mut t = Tlbs::new(&[c], 0);
+        keep(&mut t);
+        for p in 1..=3u64 {
+            let va = VirtAddr(p << 12);
+            t.complete(
+                super::super::DATA,
+                1,
+                va,
+                PhysAddr(p << 12),
+                PageSize::Size4K,
+                1,
+            );
+        }
+        t
+    }
+
+    /// Evictions only (a recency stack's switch): the third fill's victim, page 1, is
+    /// kept, and an invalidation is not logged (nobody drains the log). Without a
+    /// switch nothing is kept; with Victima's both are.
+    #[test]
+    fn keep_evictions_keeps_no_invalidation_log() {
+        let mut out = Vec::new();
+        let mut t = two_entry_tlb_after_three_fills(|t| t.keep_evictions());
+        assert_eq!(t.take_evicted().map(|e| e.vpn), Some(1));
+        assert_eq!(t.take_evicted(), None, "taken once");
+        t.invalidate_page(1, VirtAddr(2 << 12), PageSize::Size4K);
+        t.take_dropped(&mut out);
+        assert!(out.is_empty());
+        let mut t = two_entry_tlb_after_three_fills(|_| {});
+        assert_eq!(t.take_evicted(), None);
+        let mut t = two_entry_tlb_after_three_fills(|t| t.keep_dropped());
+        assert_eq!(t.take_evicted().map(|e| e.vpn), Some(1));
+        t.invalidate_page(1, VirtAddr(2 << 12), PageSize::Size4K);
+        t.take_dropped(&mut out);
+        assert_eq!(out.len(), 1);
+    }
+}
