@@ -218,6 +218,11 @@ impl Prefetcher for Asp {
             "asp_prefetching_misses": self.prefetching,
         })
     }
+
+    fn reset_stats(&mut self) {
+        self.allocations = 0;
+        self.prefetching = 0;
+    }
 }
 
 #[cfg(test)]

@@ -203,6 +203,11 @@ impl Prefetcher for Dp {
             "dp_row_misses": self.row_misses,
         })
     }
+
+    fn reset_stats(&mut self) {
+        self.row_hits = 0;
+        self.row_misses = 0;
+    }
 }
 
 #[cfg(test)]

@@ -334,6 +334,15 @@ impl Prefetcher for Recency {
             "recency_pointer_reads": self.pointer_reads,
         })
     }
+
+    /// The counts restart; the stack (`recency_stacked`) stays.
+    fn reset_stats(&mut self) {
+        self.pushes = 0;
+        self.found = 0;
+        self.dropped_full = 0;
+        self.pointer_writes = 0;
+        self.pointer_reads = 0;
+    }
 }
 
 #[cfg(test)]
