@@ -15,7 +15,9 @@
 //! cycle beside the L2 TLB, the sequential prefetcher's 2 pages on each side.
 
 use crate::assoc::Replacement;
-use crate::prefetch::{AtpConfig, SbfpConfig, SequentialConfig};
+use crate::prefetch::{
+    AspConfig, AtpConfig, DpConfig, RecencyConfig, SbfpConfig, SequentialConfig,
+};
 use serde::{Deserialize, Serialize};
 
 /// Which prefetcher watches the misses (`prefetch.kind`).
@@ -29,6 +31,12 @@ pub enum PrefetcherKind {
     Sequential,
     /// The Agile TLB Prefetcher (`prefetch.atp`; Vavouliotis et al., ISCA 2021).
     Atp,
+    /// Arbitrary stride, per program counter (`prefetch.asp`).
+    Asp,
+    /// Distance prefetching (`prefetch.dp`).
+    Dp,
+    /// Recency-based preloading (`prefetch.recency`).
+    Recency,
 }
 
 /// What free prefetching keeps of a walked leaf line's other PTEs (`prefetch.free`).
@@ -84,6 +92,12 @@ pub struct PrefetchConfig {
     /// Read when `free = "sbfp"`.
     #[serde(default)]
     pub sbfp: SbfpConfig,
+    #[serde(default)]
+    pub asp: AspConfig,
+    #[serde(default)]
+    pub dp: DpConfig,
+    #[serde(default)]
+    pub recency: RecencyConfig,
 }
 
 fn buffer_entries() -> u32 {
@@ -113,6 +127,9 @@ impl Default for PrefetchConfig {
             sequential: SequentialConfig::default(),
             atp: AtpConfig::default(),
             sbfp: SbfpConfig::default(),
+            asp: AspConfig::default(),
+            dp: DpConfig::default(),
+            recency: RecencyConfig::default(),
         }
     }
 }
@@ -177,6 +194,9 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
     e.extend(p.sequential.problems("prefetch.sequential"));
     e.extend(p.atp.problems("prefetch.atp"));
     e.extend(p.sbfp.problems("prefetch.sbfp"));
+    e.extend(p.asp.problems("prefetch.asp"));
+    e.extend(p.dp.problems("prefetch.dp"));
+    e.extend(p.recency.problems("prefetch.recency"));
     if p.free != FreePrefetch::Off && cfg.page_table.kind() != "radix" {
         e.push((
             "prefetch.free".into(),

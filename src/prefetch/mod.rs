@@ -15,10 +15,16 @@
 //! [`AnyPrefetcher::new`] and in `each!`. Prefetchers are chosen once per run: the
 //! enum's match is a predicted branch, and nothing here allocates per miss.
 
+mod asp;
 mod atp;
+mod distance;
+mod recency;
 pub mod sbfp;
 mod sequential;
+pub use asp::{Asp, AspConfig};
 pub use atp::{Atp, AtpConfig};
+pub use distance::{Dp, DpConfig};
+pub use recency::{Recency, RecencyConfig};
 pub use sbfp::{Sbfp, SbfpConfig};
 pub use sequential::{Sequential, SequentialConfig};
 
@@ -105,6 +111,9 @@ pub enum AnyPrefetcher {
     None,
     Sequential(Sequential),
     Atp(Box<Atp>),
+    Asp(Asp),
+    Dp(Dp),
+    Recency(Recency),
 }
 
 impl AnyPrefetcher {
@@ -117,6 +126,9 @@ impl AnyPrefetcher {
                 AnyPrefetcher::Sequential(Sequential::new(&cfg.sequential))
             }
             PrefetcherKind::Atp => AnyPrefetcher::Atp(Box::new(Atp::new(&cfg.atp))),
+            PrefetcherKind::Asp => AnyPrefetcher::Asp(Asp::new(&cfg.asp)),
+            PrefetcherKind::Dp => AnyPrefetcher::Dp(Dp::new(&cfg.dp)),
+            PrefetcherKind::Recency => AnyPrefetcher::Recency(Recency::new(&cfg.recency)),
         }
     }
 }
@@ -127,6 +139,9 @@ macro_rules! each {
             AnyPrefetcher::None => $none,
             AnyPrefetcher::Sequential($p) => $e,
             AnyPrefetcher::Atp($p) => $e,
+            AnyPrefetcher::Asp($p) => $e,
+            AnyPrefetcher::Dp($p) => $e,
+            AnyPrefetcher::Recency($p) => $e,
         }
     };
 }

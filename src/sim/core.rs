@@ -280,7 +280,7 @@ impl Core {
                 b.buffer_replacement,
                 seed ^ 0x9f3c_1d2b,
             ));
-            Box::new(super::prefetch::State::new(p, tlbs.num_levels(), seed))
+            Box::new(super::prefetch::State::new(p, &mut tlbs, seed))
         });
         if let Some(v) = &cfg.virt {
             let ntlb = v

@@ -139,12 +139,24 @@ pub(super) struct State {
     /// The address of the last instruction fetch: the program counter of the
     /// accesses that follow it.
     pc: u64,
+    /// The prefetcher follows last-level evictions (a recency stack): the TLBs keep
+    /// the last one ([`crate::tlb::Tlbs::keep_evictions`]) and each access hands it on.
+    evictions: bool,
 }
 
 impl State {
-    pub(super) fn new(cfg: &PrefetchConfig, levels: usize, seed: u64) -> State {
+    /// The state of `cfg` for a core whose TLBs are `tlbs` (told to keep last-level
+    /// evictions if the prefetcher wants them).
+    pub(super) fn new(cfg: &PrefetchConfig, tlbs: &mut crate::tlb::Tlbs, seed: u64) -> State {
+        let prefetcher = AnyPrefetcher::new(cfg, seed);
+        let evictions = prefetcher.wants_evictions();
+        if evictions {
+            tlbs.keep_evictions();
+        }
+        let levels = tlbs.num_levels();
         State {
-            prefetcher: AnyPrefetcher::new(cfg, seed),
+            prefetcher,
+            evictions,
             free: cfg.free,
             sbfp: (cfg.free == FreePrefetch::Sbfp).then(|| Sbfp::new(&cfg.sbfp)),
             trigger: cfg.trigger(levels as u32) as usize,
@@ -271,6 +283,16 @@ pub(super) fn after_access<PT: PageTable>(
             prefetch_page(core, &mut st, pt, sh, t, vpn, now);
         }
         st.cands = cands;
+    }
+    // After the prediction: the entry this access's fill evicted from the last level
+    // goes on the stack, where the next miss finds it (Virtuoso's order,
+    // `prefetch/recency.rs`).
+    if st.evictions {
+        if let Some(e) = core.tlbs.take_evicted() {
+            if e.size == PageSize::Size4K {
+                st.prefetcher.on_evict(e.asid, e.vpn);
+            }
+        }
     }
     core.prefetch = Some(st);
 }

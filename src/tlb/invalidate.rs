@@ -8,7 +8,7 @@
 //!
 //! Owns the [`Tlbs`] invalidation methods, a log of invalidations ([`Dropped`]) and the
 //! last entry evicted from the last TLB level, both kept only when a run asks for them
-//! ([`Tlbs::keep_dropped`]): off, the log stays empty and every invalidation pays one
+//! ([`Tlbs::keep_dropped`]; the evictions alone: [`Tlbs::keep_evictions`]): off, the log stays empty and every invalidation pays one
 //! predicted branch. In: the OS's and the scheduler's invalidations (through the core),
 //! the hierarchy's last-level evictions. Out: entries removed; [`Tlbs::take_dropped`]
 //! and [`Tlbs::take_evicted`], drained by the miss path (`crate::sim::victima`).
@@ -32,6 +32,9 @@ pub enum Dropped {
 #[derive(Default)]
 pub(super) struct DropLog {
     pub(super) on: bool,
+    /// Keep the last-level evictions (without the log: a recency stack needs only
+    /// them, [`Tlbs::keep_evictions`]).
+    pub(super) evictions: bool,
     pub(super) log: Vec<Dropped>,
     pub(super) evicted: Option<Entry>,
 }
@@ -150,6 +153,14 @@ impl<O: Organisation> Tlbs<O> {
     /// [`Tlbs::take_evicted`] (Victima's TLB blocks follow them).
     pub fn keep_dropped(&mut self) {
         self.dropped.on = true;
+        self.dropped.evictions = true;
+    }
+
+    /// Keep only the last-level evictions for [`Tlbs::take_evicted`], not the log of
+    /// invalidations (TLB prefetching's recency stack follows evictions only; nobody
+    /// would drain the log).
+    pub fn keep_evictions(&mut self) {
+        self.dropped.evictions = true;
     }
 
     /// The invalidations since the last call, oldest first (empty unless kept).
@@ -162,5 +173,65 @@ impl<O: Organisation> Tlbs<O> {
     /// the last call (a fill evicts at most one there).
     pub fn take_evicted(&mut self) -> Option<Entry> {
         self.dropped.evicted.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::PhysAddr;
+    use crate::assoc::Replacement;
+    use crate::config::{TlbConfig, TlbFill, TlbKind, TlbOrganisation};
+
+    /// One level, 2 entries, fully associative, LRU: pages 1, 2, 3 filled in turn.
+    fn two_entry_tlb_after_three_fills(keep: fn(&mut Tlbs)) -> Tlbs {
+        let c = TlbConfig {
+            name: "fa".into(),
+            level: 1,
+            kind: TlbKind::Unified,
+            entries: 2,
+            ways: 2,
+            page_sizes: vec![PageSize::Size4K],
+            latency: 1,
+            replacement: Replacement::Lru,
+            fill: TlbFill::Miss,
+            organisation: TlbOrganisation::SetAssociative,
+            coalesce: None,
+        };
+        let mut t = Tlbs::new(&[c], 0);
+        keep(&mut t);
+        for p in 1..=3u64 {
+            let va = VirtAddr(p << 12);
+            t.complete(
+                super::super::DATA,
+                1,
+                va,
+                PhysAddr(p << 12),
+                PageSize::Size4K,
+                1,
+            );
+        }
+        t
+    }
+
+    /// Evictions only (a recency stack's switch): the third fill's victim, page 1, is
+    /// kept, and an invalidation is not logged (nobody drains the log). Without a
+    /// switch nothing is kept; with Victima's both are.
+    #[test]
+    fn keep_evictions_keeps_no_invalidation_log() {
+        let mut out = Vec::new();
+        let mut t = two_entry_tlb_after_three_fills(|t| t.keep_evictions());
+        assert_eq!(t.take_evicted().map(|e| e.vpn), Some(1));
+        assert_eq!(t.take_evicted(), None, "taken once");
+        t.invalidate_page(1, VirtAddr(2 << 12), PageSize::Size4K);
+        t.take_dropped(&mut out);
+        assert!(out.is_empty());
+        let mut t = two_entry_tlb_after_three_fills(|_| {});
+        assert_eq!(t.take_evicted(), None);
+        let mut t = two_entry_tlb_after_three_fills(|t| t.keep_dropped());
+        assert_eq!(t.take_evicted().map(|e| e.vpn), Some(1));
+        t.invalidate_page(1, VirtAddr(2 << 12), PageSize::Size4K);
+        t.take_dropped(&mut out);
+        assert_eq!(out.len(), 1);
     }
 }

@@ -732,9 +732,9 @@ impl<O: Organisation> Tlbs<O> {
                 Some(evicted) => {
                     st.stats.evictions += 1;
                     if l + 1 >= self.levels.len() {
-                        // Leaves the TLBs (Victima may keep it: `invalidate.rs`),
-                        // recorded only when a run keeps the log.
-                        if self.dropped.on {
+                        // Leaves the TLBs (Victima may keep it, a recency stack
+                        // records it: `invalidate.rs`), recorded only when asked.
+                        if self.dropped.evictions {
                             self.dropped.evicted = Some(evicted);
                         }
                         return;

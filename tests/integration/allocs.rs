@@ -256,13 +256,21 @@ fn victima_allocates_nothing() {
 }
 
 /// TLB prefetching: the buffer's probes, the prefetcher's trigger, prefetch walks on
-/// the walkers and free prefetching of the leaf line allocate nothing. Uniform over
+/// the walkers, free prefetching of the leaf line and each prefetcher's tables (ASP's,
+/// DP's, the recency stack and its index) allocate nothing. Uniform over
 /// 4,096 pages misses the STLB on most accesses, so prefetch walks run all along.
 #[test]
 fn prefetching_allocates_nothing() {
     for sets in [
         &["prefetch.kind=\"sequential\"", "prefetch.free=\"all\""][..],
         &["prefetch.kind=\"none\"", "prefetch.free=\"all\""][..],
+        &["prefetch.kind=\"asp\""][..],
+        &["prefetch.kind=\"dp\""][..],
+        // A stack smaller than the evicted pages: pushes drop its bottom all along.
+        &[
+            "prefetch.kind=\"recency\"",
+            "prefetch.recency.capacity=1000",
+        ][..],
     ] {
         let w = window("skylake", (4096, false), 100_000, 140_000, sets);
         assert!(w.accesses >= 35_000, "{sets:?}: window of {}", w.accesses);

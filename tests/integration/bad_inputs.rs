@@ -121,6 +121,24 @@ const ROWS: &[Row] = &[
         stderr: &["c.toml:3: prefetch.sequential.degree", "1 to 16 pages"],
     },
     Row {
+        name: "ASP table of unequal sets",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch.asp]\nentries = 6\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.asp.entries", "6 entries in 4 ways"],
+    },
+    Row {
+        name: "DP rows of no slot",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch.dp]\nslots = 0\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.dp.slots", "1 to 32 distances"],
+    },
+    Row {
+        name: "recency stack of one page",
+        files: &[("c.toml", "extends = \"skylake\"\n[prefetch.recency]\ncapacity = 1\n")],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.recency.capacity", "2 to 2^24 pages"],
+    },
+    Row {
         name: "free prefetching on a hashed table",
         files: &[("c.toml", "extends = \"skylake-htab\"\n[prefetch]\nfree = \"all\"\n")],
         args: SHOW,

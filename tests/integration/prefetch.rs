@@ -9,11 +9,15 @@ use serde_json::Value;
 use std::path::Path;
 
 fn total(dir: &Path, name: &str, workload: &str, sets: &[&str]) -> Value {
+    stats(dir, name, workload, sets)["total"].clone()
+}
+
+/// The run's `stats` (the total checked against the accounting invariant).
+fn stats(dir: &Path, name: &str, workload: &str, sets: &[&str]) -> Value {
     let (code, err, stats) = crate::run_cli(dir, name, "skylake", workload, sets);
     assert_eq!(code, 0, "{err}");
-    let t = stats["total"].clone();
-    crate::assert_parts_sum(&t);
-    t
+    crate::assert_parts_sum(&stats["total"]);
+    stats
 }
 
 fn n(v: &Value, key: &str) -> u64 {
@@ -120,14 +124,6 @@ fn prefetch_walks_hold_the_walker_a_demand_walk_waits_for() {
     assert_eq!(n(p, "walks") + n(p, "dropped_queue_full"), 64 * 4);
 }
 
-/// The whole `stats` of a run (the prefetcher's own counters are per core).
-fn stats(dir: &Path, name: &str, workload: &str, sets: &[&str]) -> Value {
-    let (code, err, stats) = crate::run_cli(dir, name, "skylake", workload, sets);
-    assert_eq!(code, 0, "{err}");
-    crate::assert_parts_sum(&stats["total"]);
-    stats
-}
-
 /// SBFP (`free = "sbfp"`, no prefetcher) keeps exactly the neighbours whose FDT counter
 /// exceeds the threshold (100) at fill time. 1024 pages populated. Training: pages
 /// 8i+6 then 8i+7 of line i, for i < T. The walk of 8i+6 (slot 6) finds 7 mapped
@@ -219,4 +215,97 @@ fn atp_covers_a_page_stream_after_its_warm_up() {
     assert_eq!((n(p, "triggers"), n(a, "misses")), (824, 824), "{a}");
     assert_eq!((n(&a["chosen"], "none"), n(&a["chosen"], "masp")), (0, 824));
     assert_eq!(n(&s["total"]["walks"], "walks"), 0);
+}
+
+/// `m` references to every third page (0, 3, 6, …; 3m pages populated), no
+/// instruction fetches (one program counter, 0), with ASP of threshold `t`. The
+/// instruction's k-th miss has confidence k-2 (the 1st allocates, the 2nd learns stride
+/// 3), so misses 1 … t+2 fetch nothing and miss t+3 is the first to fetch the next
+/// page; from then on every miss finds its page in the buffer and (a buffer hit trains
+/// as a miss) fetches the next. So: t+3 demand walks, m-t-3 buffer hits; prefetch walks
+/// from miss t+3 to miss m, m-t-2, the last (page 3m) unmapped: dropped, no fault;
+/// m-t-3 inserted, all used.
+#[test]
+fn asp_covers_a_strided_stream_after_its_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = 1000u64;
+    let w = refs(3 * m, &(0..m).map(|i| 3 * i).collect::<Vec<_>>());
+    let off = total(dir.path(), "off", &w, &[]);
+    assert_eq!(n(&off["walks"], "walks"), m);
+    for t in [0u64, 2] {
+        let th = format!("prefetch.asp.threshold={t}");
+        let on = total(
+            dir.path(),
+            &format!("t{t}"),
+            &w,
+            &["prefetch.kind=asp", &th],
+        );
+        let p = &on["prefetch"];
+        assert_eq!(n(&on["walks"], "walks"), t + 3, "{p}");
+        assert_eq!(n(p, "hits"), m - t - 3);
+        assert_eq!(n(p, "walks"), m - t - 2);
+        assert_eq!(n(p, "unmapped"), 1);
+        assert_eq!(n(p, "inserted"), m - t - 3);
+        assert_eq!(n(p, "triggers"), m);
+        assert_eq!(n(&on, "minor_faults"), n(&off, "minor_faults"));
+    }
+}
+
+/// Distances +1, +5, +1, +5, … (pages 0, 1, 6, 7, 12, 13, …; `m` references, pages up
+/// to the last populated), DP with its defaults. Miss 1 has no distance; miss 2 (d=1)
+/// and miss 3 (d=5) find no row (miss 3 teaches row 1 → [5]); miss 4 (d=1) finds row
+/// 1 and fetches page 12, and from then on each miss's row names the next distance (row
+/// 5 → [1], row 1 → [5]): 4 demand walks, m-4 buffer hits, prefetch walks from miss 4
+/// to miss m (m-3), the last for page 6 x m/2 = 3m, beyond the mapping (unmapped).
+#[test]
+fn dp_covers_a_repeating_distance_pattern() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = 1000u64;
+    let pages: Vec<u64> = (0..m).map(|k| 6 * (k / 2) + k % 2).collect();
+    let w = refs(pages[m as usize - 1] + 1, &pages);
+    let all = stats(dir.path(), "dp", &w, &["prefetch.kind=dp"]);
+    let (on, p) = (&all["total"], &all["total"]["prefetch"]);
+    assert_eq!(n(&on["walks"], "walks"), 4, "{p}");
+    assert_eq!(n(p, "hits"), m - 4);
+    assert_eq!(n(p, "walks"), m - 3);
+    assert_eq!(n(p, "unmapped"), 1);
+    assert_eq!(p["accuracy"].as_f64(), Some(1.0));
+    // Its own counters are per core: rows found from miss 4 on.
+    let own = &all["cores"][0]["prefetch"]["prefetcher"];
+    assert_eq!(own["dp_row_hits"].as_u64(), Some(m - 3), "{own}");
+}
+
+/// Recency on a cyclic stream of N = 2048 pages, 3 passes, larger than the STLB (1536
+/// entries, 128 sets of 12 ways, LRU, indexed by the page's low 7 bits): every access
+/// misses, and from access 1536 on each fill evicts page p-1536 (mod 2048), the LRU
+/// of p's set. Pass 0: nothing is stacked when missed: 2048 walks, no prediction; it
+/// leaves the stack [511, …, 0] (top first). Pass 1, access p: the pages evicted so
+/// far and not touched again stack above p, p is the bottom and p+1, p+2 (mod 2048)
+/// are the two just above it (derived for p < 512, 512 ≤ p < 1536 and p ≥ 1536), so
+/// `after` = p+1 and `after2` = p+2, no `before`. Access 0 walks and fetches 1 and 2;
+/// each later access finds its page in the buffer, p+1 already there (held) and
+/// fetches p+2. Pass 1 ends with the stack [511, …, 0] again, and page 0 and 1 were
+/// fetched at accesses 2046 and 2047, so pass 2 repeats pass 1 with no walk.
+/// Demand walks 2048 + 1; hits 2047 + 2048; prefetch walks 2 + 2047 + 2048, all
+/// mapped, inserted; the last two (pages 0 and 1 for a pass 3) never used.
+#[test]
+fn recency_predicts_every_miss_of_a_cyclic_stream_after_one_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let cyc: Vec<u64> = (0..3).flat_map(|_| 0..2048).collect();
+    let w = refs(2048, &cyc);
+    let all = stats(dir.path(), "rec", &w, &["prefetch.kind=recency"]);
+    let (on, p) = (&all["total"], &all["total"]["prefetch"]);
+    assert_eq!(n(&on["walks"], "walks"), 2049, "{p}");
+    assert_eq!(n(p, "hits"), 2047 + 2048);
+    assert_eq!(n(p, "walks"), 2 + 2047 + 2048);
+    assert_eq!(n(p, "inserted"), 2 + 2047 + 2048);
+    assert_eq!(n(p, "already_held"), 2047 + 2048);
+    assert_eq!(n(p, "unmapped"), 0);
+    // Pushes: one per eviction, 512 in pass 0 and 2048 in each later pass.
+    let own = &all["cores"][0]["prefetch"]["prefetcher"];
+    assert_eq!(
+        own["recency_pushes"].as_u64(),
+        Some(512 + 2 * 2048),
+        "{own}"
+    );
 }
