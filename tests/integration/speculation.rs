@@ -156,6 +156,7 @@ fn spectlb_and_size_prediction_refuse_bad_configs() {
         ("skylake-spectlb", "sim.overlap_window=8", "spectlb"),
         ("skylake-spectlb", "victima.enable=true", "spectlb"),
         ("skylake-vm", "spectlb.enable=true", "spectlb"),
+        ("skylake-spectlb", "prefetch.kind=\"sequential\"", "spectlb"),
         (
             "skylake",
             "size_prediction.entries=100",
