@@ -121,6 +121,16 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "/prefetch/late_share",
     ),
     (
+        "spectlb_overlapped_share",
+        "SpecTLB: share of last-level misses overlapped with correct speculation",
+        "/spectlb/overlapped_walk_share",
+    ),
+    (
+        "spectlb_misprediction_rate",
+        "SpecTLB: mispredictions per last-level miss",
+        "/spectlb/misprediction_rate",
+    ),
+    (
         "pte_reads_pki",
         "page-table reads per 1000 instructions (demand and prefetch walks)",
         "",
@@ -301,6 +311,7 @@ fn metric(r: &RunReport, name: &str) -> Result<f64, String> {
         }
         // A system without prefetching prefetches nothing: 0, not a missing figure.
         m if m.starts_with("prefetch_") && t.prefetch.is_none() => 0.0,
+        m if m.starts_with("spectlb_") && t.spectlb.is_none() => 0.0,
         "dram_reads_per_walk" => {
             if t.walks.walks == 0 {
                 0.0

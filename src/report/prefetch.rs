@@ -18,7 +18,8 @@ pub struct PrefetchReport {
     /// Coverage: buffer hits / (buffer hits + demand walks): the share of last-level
     /// misses that needed no walk (a faulting access's two walks count as two).
     pub coverage: f64,
-    /// Accuracy: buffer hits / translations inserted (prefetch walks and free PTEs).
+    /// Accuracy: buffer hits on translations inserted since the statistics restarted /
+    /// translations inserted (prefetch walks and free PTEs) since then.
     pub accuracy: f64,
     /// Timeliness: of the buffer hits, the share still in flight (late).
     pub late_share: f64,
@@ -42,7 +43,7 @@ impl PrefetchReport {
         PrefetchReport {
             counters: p,
             coverage: ratio(p.hits, p.hits + demand_walks),
-            accuracy: ratio(p.hits, p.inserted),
+            accuracy: ratio(p.hits - p.hits_on_earlier, p.inserted),
             late_share: ratio(p.late, p.hits),
             walks_per_demand_walk: ratio(p.walks, demand_walks),
             lines_brought_in: p.reads_by_level[1..].iter().sum(),

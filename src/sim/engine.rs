@@ -359,6 +359,9 @@ fn core_event(core: &mut Core, mem: &mut MemorySystem, books: &mut Books, t: &Ti
         if let Some(p) = core.prefetch.as_deref_mut() {
             p.reset_stats();
         }
+        if let Some(b) = core.tlbs.prefetch_buffer() {
+            b.mark_before_restart();
+        }
         // Shared caches restart when the last core is past warm-up.
         *books.warm_cores += 1;
         mem.reset_stats(core.id, false);

@@ -76,6 +76,9 @@ pub struct PrefetchCounters {
     /// Buffer hits (last-level misses that needed no walk), those of free entries, and
     /// those that found the entry still in flight (late) with the cycles they waited.
     pub hits: u64,
+    /// Of `hits`, those on entries inserted before the statistics restarted (the
+    /// warm-up's end): not among `inserted`, so accuracy leaves them out.
+    pub hits_on_earlier: u64,
     pub free_hits: u64,
     pub late: u64,
     pub late_cycles: u64,
@@ -103,6 +106,7 @@ impl PrefetchCounters {
             free_inserted,
             free_candidates,
             hits,
+            hits_on_earlier,
             free_hits,
             late,
             late_cycles,
@@ -215,6 +219,7 @@ pub(super) fn take<PT: PageTable>(
     let e = e?;
     let c = &mut core.counters.prefetch;
     c.hits += 1;
+    c.hits_on_earlier += e.before_restart as u64;
     c.free_hits += (e.origin != 0) as u64;
     let late = e.ready_at.saturating_sub(at);
     c.late += (late > 0) as u64;
@@ -371,6 +376,7 @@ fn insert(core: &mut Core, va: VirtAddr, tr: Translation, ready_at: u64, origin:
         frame: tr.frame.0,
         ready_at,
         origin,
+        before_restart: false,
     };
     let Some(b) = core.tlbs.prefetch_buffer() else {
         return;

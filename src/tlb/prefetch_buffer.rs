@@ -32,6 +32,9 @@ pub struct Prefetched {
     /// 0: fetched by a prefetch walk; d (-7..=7, not 0): a free PTE d slots from the
     /// walked one in its leaf line.
     pub origin: i8,
+    /// Inserted before the statistics last restarted (the warm-up's end): a hit on it
+    /// is a hit, but not one of the prefetches counted since.
+    pub before_restart: bool,
 }
 
 const EMPTY: Prefetched = Prefetched {
@@ -41,6 +44,7 @@ const EMPTY: Prefetched = Prefetched {
     frame: 0,
     ready_at: 0,
     origin: 0,
+    before_restart: false,
 };
 
 /// The buffer: `sets` x `ways` entries, indexed by the page number at the entry's size.
@@ -154,6 +158,14 @@ impl PrefetchBuffer {
         })
     }
 
+    /// The statistics restart (the warm-up ended): the entries held now were counted
+    /// before it.
+    pub fn mark_before_restart(&mut self) {
+        for e in &mut self.slots {
+            e.before_restart = true;
+        }
+    }
+
     /// Entries held now (in flight or ready).
     pub fn occupancy(&self) -> usize {
         self.valid.iter().filter(|&&v| v).count()
@@ -198,6 +210,7 @@ mod tests {
             frame: vpn << 12,
             ready_at,
             origin: 0,
+            before_restart: false,
         }
     }
 

@@ -65,6 +65,18 @@ fn next_page_prefetching_covers_a_page_stream() {
     // Late hits waited for the rest of their walk, as walker wait.
     assert_eq!(n(p, "late_cycles"), n(&on["translation_cycles"], "wait"));
     assert!(n(p, "late") <= n(p, "hits"));
+
+    // Warm-up of 1000 accesses: the measured accesses are pages 1000..=4095, 3096 buffer
+    // hits, the first on page 1000's entry, inserted during the warm-up (at page 999's
+    // miss); the 3096 prefetch walks since (pages 1001..=4096) insert 3095. Accuracy
+    // counts the hits on entries inserted since: 3095 / 3095, not 3096 / 3095.
+    let mut warm = sets.to_vec();
+    warm.push("sim.warmup_accesses=1000");
+    let w1 = total(dir.path(), "warm", &w, &warm);
+    let p = &w1["prefetch"];
+    assert_eq!((n(p, "hits"), n(p, "hits_on_earlier")), (3096, 1), "{p}");
+    assert_eq!((n(p, "walks"), n(p, "inserted")), (3096, 3095));
+    assert_eq!(p["accuracy"].as_f64(), Some(1.0));
 }
 
 /// 64 leaf lines (512 pages, populated), first page 8i of each line, then page 8i+1.
