@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum PrefetcherKind {
-    /// None: only free prefetching (`prefetch.free`), if set.
+    /// None (the default): only free prefetching (`prefetch.free`), if set.
+    #[default]
     None,
     /// The next and previous pages (`prefetch.sequential`).
-    #[default]
     Sequential,
     /// The Agile TLB Prefetcher (`prefetch.atp`; Vavouliotis et al., ISCA 2021).
     Atp,
@@ -197,6 +197,17 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
     e.extend(p.asp.problems("prefetch.asp"));
     e.extend(p.dp.problems("prefetch.dp"));
     e.extend(p.recency.problems("prefetch.recency"));
+    // The leaf line's 8 PTEs are one leaf table's only if it has 8 entries or more.
+    let leaf_bits = cfg.page_table.design().radix_bits().last().copied();
+    if p.free != FreePrefetch::Off && cfg.page_table.kind() == "radix" && leaf_bits < Some(3) {
+        e.push((
+            "prefetch.free".into(),
+            format!(
+                "the leaf tables have {} entries: free prefetching takes the 8 PTEs of a 64-byte line of one leaf table",
+                1u64 << leaf_bits.unwrap_or(0)
+            ),
+        ));
+    }
     if p.free != FreePrefetch::Off && cfg.page_table.kind() != "radix" {
         e.push((
             "prefetch.free".into(),
@@ -211,6 +222,7 @@ pub(super) fn problems(cfg: &super::SystemConfig) -> Vec<(String, String)> {
         (cfg.victima.as_ref().is_some_and(|v| v.enable), "[victima]"),
         (cfg.os.rmm.is_some(), "os.rmm"),
         (cfg.os.utopia.is_some(), "os.utopia"),
+        (cfg.os.direct_segment.is_some(), "os.direct_segment"),
         (
             cfg.tlb
                 .iter()

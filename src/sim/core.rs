@@ -538,7 +538,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
 /// changed one counts as a stale hit; outside it, no TLB may hold a translation the
 /// page table no longer has (evictions, unmaps), checked on every hit in test builds.
 #[inline(always)]
-fn check_hit<PT: PageTable>(
+pub(super) fn check_hit<PT: PageTable>(
     core: &mut Core,
     pt: &PT,
     sh: &Shared,

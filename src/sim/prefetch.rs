@@ -228,12 +228,14 @@ pub(super) fn take<PT: PageTable>(
         frame: crate::addr::PhysAddr(e.frame),
         size: e.size,
     };
-    // The buffer follows every invalidation, as the TLBs do.
-    debug_assert_eq!(
-        super::core::full_translation(pt, sh, core.asid, va),
-        Some(tr),
-        "stale prefetched translation for {va:#x}"
-    );
+    // The buffer follows every invalidation, as the TLBs do: a hit is checked as a TLB
+    // hit is (inside a shootdown's window a changed translation is a stale hit).
+    let hit = crate::tlb::TlbHit {
+        level: core.tlbs.num_levels(),
+        frame: tr.frame,
+        size: tr.size,
+    };
+    super::core::check_hit(core, pt, sh, va, hit);
     Some((tr, late))
 }
 

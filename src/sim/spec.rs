@@ -31,8 +31,9 @@
 //!   misprediction: the core waits for the whole walk plus `spectlb.squash_cycles`
 //!   (TLB time too).
 //!
-//! Entries are filled after a walk of a 4K page inside a live reservation and never
-//! invalidated: a stale one can only mispredict, which the walk catches.
+//! Entries are filled after a walk of a 4K page inside a live reservation. The OS's
+//! invalidations do not reach them: a stale one mispredicts once, which the walk
+//! catches, and then goes (or is corrected, if a live reservation covers the region).
 
 use super::core::Core;
 use super::record::{Event, Recorder};
@@ -155,7 +156,8 @@ fn settle_counted(
     // The walk found a 4K page where the live reservation puts it: the region's entry
     // (entered, or corrected, unless the probe just found it).
     let fits = |b: u64| tr.size == PageSize::Size4K && tr.frame.0 == b + (va.0 & 0x1f_f000);
-    if let Some(b) = base.filter(|&b| stored != Some(b) && fits(b)) {
+    let refilled = base.filter(|&b| stored != Some(b) && fits(b));
+    if let Some(b) = refilled {
         s.table.insert(set, key, b);
         core.counters.spectlb.fills += 1;
     }
@@ -185,6 +187,12 @@ fn settle_counted(
     } else {
         c.mispredicted += 1;
         c.cycles += squash;
+        if refilled.is_none() {
+            // The region no longer maps as its reservation did (broken, copied, migrated)
+            // and no live reservation replaces the entry: it goes, so it cannot
+            // mispredict again.
+            s.table.invalidate(set, key);
+        }
         ((walk, squash), "mispredicted", Some(p))
     }
 }

@@ -271,7 +271,9 @@ impl Walker {
             serial_slowest = serial_slowest.max(lat);
         }
         pte_cycles += slowest;
-        if let Some(a) = &mut self.stats.asap {
+        if let Some(a) = self.stats.asap.as_mut().filter(|_| DEMAND) {
+            // The demand walks' own, as the walker's other counters (prefetch walks
+            // are counted by the prefetcher).
             a.predicted_reads += predicted;
             a.cycles_saved += serial + serial_slowest - pte_cycles;
         }

@@ -145,6 +145,15 @@ const ROWS: &[Row] = &[
         stderr: &["c.toml:3: prefetch.free", "the page table is htab"],
     },
     Row {
+        name: "free prefetching with leaf tables of 4 entries",
+        files: &[(
+            "c.toml",
+            "extends = \"skylake\"\n[prefetch]\nfree = \"all\"\n[page_table]\nkind = \"radix\"\nlevels = 4\nbits_per_level = [9, 9, 9, 2]\n",
+        )],
+        args: SHOW,
+        stderr: &["c.toml:3: prefetch.free", "the leaf tables have 4 entries"],
+    },
+    Row {
         name: "prefetching on a virtualized machine",
         files: &[("c.toml", "extends = \"skylake-vm\"\n[prefetch]\nkind = \"sequential\"\n")],
         args: SHOW,
