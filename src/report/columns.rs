@@ -238,6 +238,24 @@ pub const PREFETCH: &[(&str, &str)] = &[
     ("prefetch_evicted_unused", "/prefetch/evicted_unused"),
 ];
 
+/// SpecTLB's and the page-size predictor's columns (`[spectlb]`, `[size_prediction]`),
+/// after the prefetching ones, only in files with a run that has either.
+pub const SPECULATION: &[(&str, &str)] = &[
+    ("spectlb_predictions", "/spectlb/predictions"),
+    ("spectlb_correct", "/spectlb/correct"),
+    ("spectlb_mispredicted", "/spectlb/mispredicted"),
+    (
+        "spectlb_overlapped_walk_share",
+        "/spectlb/overlapped_walk_share",
+    ),
+    ("spectlb_misprediction_rate", "/spectlb/misprediction_rate"),
+    ("size_prediction_accuracy", "/size_prediction/accuracy"),
+    (
+        "size_prediction_probes_per_lookup",
+        "/size_prediction/probes_per_lookup",
+    ),
+];
+
 /// The cells of [`VIRT`] for a run's `stats.total` (empty for a native run).
 fn virt_cells(total: &Value) -> Vec<Cell> {
     let Some(v) = total.get("virt").filter(|v| v.is_object()) else {
@@ -528,6 +546,8 @@ pub struct Layout {
     virt: bool,
     /// Some run prefetches: the [`PREFETCH`] columns are added.
     prefetch: bool,
+    /// Some run speculates (SpecTLB or size prediction): the [`SPECULATION`] columns.
+    speculation: bool,
 }
 
 impl Default for Layout {
@@ -538,6 +558,7 @@ impl Default for Layout {
             walk_caches: WALK_CACHES.iter().map(|s| s.to_string()).collect(),
             virt: false,
             prefetch: false,
+            speculation: false,
         }
     }
 }
@@ -552,6 +573,7 @@ impl Layout {
             walk_caches: Vec::new(),
             virt: false,
             prefetch: false,
+            speculation: false,
         }
     }
 
@@ -590,6 +612,12 @@ impl Layout {
         if v.total.get("prefetch").is_some_and(Value::is_object) {
             self.prefetch = true;
         }
+        if ["spectlb", "size_prediction"]
+            .iter()
+            .any(|k| v.total.get(*k).is_some_and(Value::is_object))
+        {
+            self.speculation = true;
+        }
     }
 
     /// Adds the virtualization columns (a config with `[virt]`, before it has run).
@@ -600,6 +628,11 @@ impl Layout {
     /// Adds the prefetching columns (a config with `[prefetch]`, before it has run).
     pub fn add_prefetch(&mut self) {
         self.prefetch = true;
+    }
+
+    /// Adds the speculation columns (a config with `[spectlb]` or `[size_prediction]`).
+    pub fn add_speculation(&mut self) {
+        self.speculation = true;
     }
 
     pub fn add_tlb(&mut self, name: &str) {
@@ -639,6 +672,9 @@ impl Layout {
         h.extend(SHOOTDOWN.iter().map(|c| c.0.to_string()));
         if self.prefetch {
             h.extend(PREFETCH.iter().map(|c| c.0.to_string()));
+        }
+        if self.speculation {
+            h.extend(SPECULATION.iter().map(|c| c.0.to_string()));
         }
         if self.virt {
             h.extend(VIRT.iter().map(|c| c.0.to_string()));
@@ -709,6 +745,9 @@ impl Layout {
         r.extend(SHOOTDOWN.iter().map(|c| at(c.1)));
         if self.prefetch {
             r.extend(PREFETCH.iter().map(|c| at(c.1)));
+        }
+        if self.speculation {
+            r.extend(SPECULATION.iter().map(|c| at(c.1)));
         }
         if self.virt {
             r.extend(virt_cells(v.total));

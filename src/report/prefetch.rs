@@ -51,3 +51,34 @@ impl PrefetchReport {
         }
     }
 }
+
+/// The summary's prefetching lines (none without `[prefetch]`).
+pub(super) fn summary(o: &mut String, p: Option<&PrefetchReport>) {
+    use std::fmt::Write;
+    let Some(p) = p else {
+        return;
+    };
+    let c = &p.counters;
+    let _ = writeln!(
+        o,
+        "  prefetch: {} last-level misses served by the buffer (coverage {:.1}%, {} late), accuracy {:.1}% of {} inserted ({} free PTEs), {} displaced unused",
+        c.hits,
+        p.coverage * 100.0,
+        c.late,
+        p.accuracy * 100.0,
+        c.inserted,
+        c.free_inserted,
+        c.evicted_unused
+    );
+    let _ = writeln!(
+        o,
+        "    prefetch walks {} ({:.2} per demand walk; {} PTE reads, {} lines brought into the caches), {} found no page, {} dropped (queue full), {} already held",
+        c.walks,
+        p.walks_per_demand_walk,
+        c.walk_reads,
+        p.lines_brought_in,
+        c.unmapped,
+        c.dropped_queue_full,
+        c.already_held
+    );
+}

@@ -242,31 +242,7 @@ impl RunReport {
                 m.mean_cycles_per_lookup
             );
         }
-        if let Some(p) = &self.stats.total.prefetch {
-            let c = &p.counters;
-            let _ = writeln!(
-                o,
-                "  prefetch: {} last-level misses served by the buffer (coverage {:.1}%, {} late), accuracy {:.1}% of {} inserted ({} free PTEs), {} displaced unused",
-                c.hits,
-                p.coverage * 100.0,
-                c.late,
-                p.accuracy * 100.0,
-                c.inserted,
-                c.free_inserted,
-                c.evicted_unused
-            );
-            let _ = writeln!(
-                o,
-                "    prefetch walks {} ({:.2} per demand walk; {} PTE reads, {} lines brought into the caches), {} found no page, {} dropped (queue full), {} already held",
-                c.walks,
-                p.walks_per_demand_walk,
-                c.walk_reads,
-                p.lines_brought_in,
-                c.unmapped,
-                c.dropped_queue_full,
-                c.already_held
-            );
-        }
+        super::prefetch::summary(&mut o, self.stats.total.prefetch.as_ref());
         if let Some(v) = &self.stats.total.victima {
             let c = &v.counters;
             let _ = writeln!(

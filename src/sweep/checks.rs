@@ -45,6 +45,9 @@ pub fn metrics(spec: &SweepSpec, jobs: &[Job]) -> Vec<String> {
         if sys.prefetch.is_some() {
             layout.add_prefetch();
         }
+        if sys.spectlb.is_some() || sys.size_prediction.is_some() {
+            layout.add_speculation();
+        }
     }
     let mut out = layout.columns_for_designs(&designs);
     // A one-pass sweep normalises the TLB's misses where the pass answered, cycles

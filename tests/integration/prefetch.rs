@@ -375,3 +375,34 @@ fn prefetching_follows_os_events_and_shootdowns() {
         }
     }
 }
+
+/// `[prefetch]` with no prefetcher and no free prefetching changes nothing but adds
+/// its (zero) counters: every other figure of the report equals the run without the
+/// section; and `result.csv` gains the `prefetch_*` columns only with the section.
+#[test]
+fn prefetching_that_fetches_nothing_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = crate::os_event_stress("kind = \"fork\"\nchild_accesses = 5000");
+    let (_, _, off) = crate::run_cli(dir.path(), "off", "skylake", &w, &[]);
+    let (_, _, mut on) = crate::run_cli(dir.path(), "on", "skylake", &w, &["prefetch.kind=none"]);
+    let p = on["total"]
+        .as_object_mut()
+        .unwrap()
+        .remove("prefetch")
+        .unwrap();
+    assert_eq!(
+        (n(&p, "walks"), n(&p, "hits"), n(&p, "inserted")),
+        (0, 0, 0)
+    );
+    for c in on["cores"].as_array_mut().unwrap() {
+        c.as_object_mut().unwrap().remove("prefetch");
+    }
+    assert_eq!(off["total"], on["total"]);
+    assert_eq!(off["cores"], on["cores"]);
+    let header = |name: &str| {
+        let csv = std::fs::read_to_string(dir.path().join(name).join("result.csv")).unwrap();
+        csv.lines().next().unwrap().to_string()
+    };
+    assert!(!header("off").contains("prefetch_"));
+    assert!(header("on").contains(",prefetch_hits,prefetch_coverage,"));
+}
