@@ -206,3 +206,24 @@ pub fn run_cli(
         });
     (code, err, stats)
 }
+
+/// `simulate` of `preset` on a reference-string workload (`refs_workload(refs, events)`)
+/// with `common`, then `sets`, applied; the accounting of the total and of every core
+/// checked.
+pub fn run_refs(
+    preset: &str,
+    (refs, events): (&[u64], &str),
+    common: &[&str],
+    sets: &[&str],
+) -> mmusim::report::RunReport {
+    let mut all: Vec<&str> = common.to_vec();
+    all.extend_from_slice(sets);
+    let w = refs_workload(refs, events);
+    let r = mmusim::run::simulate(&runs::inputs(Some(preset), Some(&w), &all), &mut |_, _| {})
+        .unwrap_or_else(|e| panic!("{sets:?}: {e}"));
+    r.stats.total.check_accounting().unwrap();
+    for c in &r.stats.cores {
+        c.check_accounting().unwrap();
+    }
+    r
+}

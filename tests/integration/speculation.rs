@@ -12,9 +12,7 @@
 //! from the L1D after the first pass (4 cycles): 5 cycles, no walker wait (two walkers,
 //! and the next miss comes at least the STLB's 9 cycles later).
 
-use super::runs::inputs;
 use mmusim::report::RunReport;
-use mmusim::run::simulate;
 
 const SHRINK: &[&str] = &[
     "memory.data_through_caches=false",
@@ -23,22 +21,7 @@ const SHRINK: &[&str] = &[
 ];
 
 fn run(preset: &str, refs: &[u64], events: &str, sets: &[&str]) -> RunReport {
-    let mut all: Vec<&str> = SHRINK.to_vec();
-    all.extend_from_slice(sets);
-    let r = simulate(
-        &inputs(
-            Some(preset),
-            Some(&crate::refs_workload(refs, events)),
-            &all,
-        ),
-        &mut |_, _| {},
-    )
-    .unwrap_or_else(|e| panic!("{sets:?}: {e}"));
-    r.stats.total.check_accounting().unwrap();
-    for c in &r.stats.cores {
-        c.check_accounting().unwrap();
-    }
-    r
+    crate::run_refs(preset, (refs, events), SHRINK, sets)
 }
 
 fn spec(r: &RunReport) -> mmusim::sim::spec::SpecCounters {

@@ -21,22 +21,7 @@ const COMMON: &[&str] = &[
 ];
 
 fn run_with(preset: &str, refs: &[u64], events: &str, sets: &[&str]) -> RunReport {
-    let mut all: Vec<&str> = COMMON.to_vec();
-    all.extend_from_slice(sets);
-    let r = simulate(
-        &inputs(
-            Some(preset),
-            Some(&crate::refs_workload(refs, events)),
-            &all,
-        ),
-        &mut |_, _| {},
-    )
-    .unwrap_or_else(|e| panic!("{sets:?}: {e}"));
-    r.stats.total.check_accounting().unwrap();
-    for c in &r.stats.cores {
-        c.check_accounting().unwrap();
-    }
-    r
+    crate::run_refs(preset, (refs, events), COMMON, sets)
 }
 
 fn run(refs: &[u64], sets: &[&str]) -> RunReport {
