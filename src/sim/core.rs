@@ -107,7 +107,7 @@ pub const TLB_READ_LEVELS: usize = 8;
 #[derive(Clone, Copy, Default)]
 pub(super) struct Slot {
     pub(super) busy_until: u64,
-    icount: u64,
+    pub(super) icount: u64,
     pub(super) pending: bool,
 }
 
@@ -696,6 +696,10 @@ fn translate_miss<PT: PageTable, R: Recorder>(
                 pending: true,
             };
             core.pending += 1;
+        }
+        // A late prefetch runs on behind the core as the walk it replaces would have.
+        None if t.window > 0 && super::prefetch::late_behind(core, buffered, end) => {
+            core.stall(m.tlb_cycles - m.l1_hidden);
         }
         _ => {
             // Blocking (or a fault, which traps, or a TLB block's short read): the core

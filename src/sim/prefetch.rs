@@ -239,6 +239,24 @@ pub(super) fn take<PT: PageTable>(
     Some((tr, late))
 }
 
+/// With `sim.overlap_window`: a buffer hit (`buffered`) still in flight lets the core go
+/// on, as a demand walk in the background does, if the walker that runs its prefetch
+/// walk (the one busy until `end`, the walk's end) is found and not already waited on:
+/// it becomes a pending walk the core stalls on W instructions later. Returns whether it
+/// did (else the core waits for the rest now).
+pub(super) fn late_behind(core: &mut Core, buffered: Option<(Translation, u64)>, end: u64) -> bool {
+    if buffered.is_none_or(|b| b.1 == 0) {
+        return false;
+    }
+    let Some(s) = (core.slots.iter_mut()).find(|s| s.busy_until == end && !s.pending) else {
+        return false;
+    };
+    s.pending = true;
+    s.icount = core.instr_total;
+    core.pending += 1;
+    true
+}
+
 /// A demand walk of the miss ended at `end` (free prefetching looks at its leaf line).
 #[inline(always)]
 pub(super) fn walked(core: &mut Core, end: u64) {
