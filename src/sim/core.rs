@@ -141,6 +141,9 @@ pub(super) struct Timing {
     /// TLB prefetching (`[prefetch]`): a last-level miss probes the prefetch buffer,
     /// and accesses train the prefetcher. Off, one predicted branch each.
     pub(super) prefetch: bool,
+    /// Something runs after each fill (`victima`, `prefetch` or `eager`): one branch
+    /// for the three when none is on (`reach::after_fill`).
+    pub(super) after_fill: bool,
 }
 
 /// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
@@ -506,7 +509,9 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     };
     core.tlbs
         .complete(side, core.asid, va, frame, size, hit_level);
-    super::reach::after_fill(core, pt, sh, t, (va, side, hit_level));
+    if t.after_fill {
+        super::reach::after_fill(core, pt, sh, t, (va, side, hit_level));
+    }
     if sh.os[super::vm_index(core.vm)].tracks_accesses() {
         // Page replacement needs recency, dirty and accessed bits (off by default);
         // pages leaving the working set go.

@@ -214,6 +214,9 @@ impl<PT: PageTable> Simulator<PT> {
                 utopia: cfg.os.utopia.is_some(),
                 spectlb: cfg.spectlb.as_ref().is_some_and(|s| s.enable),
                 prefetch: cfg.prefetch.is_some(),
+                after_fill: cfg.prefetch.is_some()
+                    || cfg.victima.as_ref().is_some_and(|v| v.enable)
+                    || cfg.os.rmm.as_ref().is_some_and(|r| r.eager_paging),
             },
             sched: Sched {
                 quantum: cfg.os.sched.quantum_cycles,
