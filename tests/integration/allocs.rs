@@ -62,6 +62,23 @@ struct Window {
     huge_faults: u64,
 }
 
+impl Window {
+    /// The window ran at least 35,000 accesses (its 40,000 less what batch boundaries
+    /// take) and none of them allocated; `what` names the run in a failure.
+    fn allocates_nothing(&self, what: &str) {
+        assert!(
+            self.accesses >= 35_000,
+            "{what}: window of {}",
+            self.accesses
+        );
+        assert_eq!(
+            self.allocs, 0,
+            "{what}: {} allocations in {} accesses",
+            self.allocs, self.accesses
+        );
+    }
+}
+
 /// Runs `preset` on one core, uniform accesses over `pages` 4 KiB pages, `accesses` in
 /// all (the first 2 MiB advised for huge pages when `advise`), with `sets` on top;
 /// measures from the first batch at or after `warm` accesses.
@@ -120,7 +137,6 @@ fn window(
 /// accesses: a per-access allocation would show tens of thousands.
 fn walks_allocate_nothing(preset: &str) {
     let w = window(preset, (4096, false), 100_000, 140_000, &[]);
-    assert!(w.accesses >= 35_000, "{preset}: window of {}", w.accesses);
     // Uniform over 4,096 pages with at most 1,536 + 64 of them in the TLBs: about 60%
     // of the accesses miss in the steady state, more while pages are first touched; the
     // report counts the whole run (no warm-up in the preset).
@@ -129,11 +145,7 @@ fn walks_allocate_nothing(preset: &str) {
         w.major_faults, 0,
         "{preset}: nothing is evicted without a policy"
     );
-    assert_eq!(
-        w.allocs, 0,
-        "{preset}: {} allocations in {} accesses",
-        w.allocs, w.accesses
-    );
+    w.allocates_nothing(preset);
 }
 
 /// Walks with two page sizes mapped: the first 2 MiB advised for a huge page, the other
@@ -142,16 +154,11 @@ fn walks_allocate_nothing(preset: &str) {
 fn mixed_walks_allocate_nothing(preset: &str) {
     let sets = ["os.huge_pages.policy=madvise"];
     let w = window(preset, (4096, true), 100_000, 140_000, &sets);
-    assert!(w.accesses >= 35_000, "{preset}: window of {}", w.accesses);
     // The huge page takes 1/8 of the accesses and stays in the TLB; of the other 7/8,
     // about 1 - 1,600/3,584 = 55% miss: 48% of all accesses walk in the steady state.
     assert!(w.walks > 140_000 * 2 / 5, "{preset}: {} walks", w.walks);
     assert_eq!(w.huge_faults, 1, "{preset}: one 2M page");
-    assert_eq!(
-        w.allocs, 0,
-        "{preset}: {} allocations in {} accesses",
-        w.allocs, w.accesses
-    );
+    w.allocates_nothing(preset);
 }
 
 const DESIGNS: [&str; 6] = [
@@ -222,13 +229,8 @@ fn pom_tlb_lookups_allocate_nothing() {
     for (advise, more) in [(false, None), (true, Some("os.huge_pages.policy=madvise"))] {
         let sets: Vec<&str> = small.iter().copied().chain(more).collect();
         let w = window("skylake-pom", (4096, advise), 100_000, 140_000, &sets);
-        assert!(w.accesses >= 35_000, "window of {}", w.accesses);
         assert!(w.walks > 140_000 / 4, "{} walks", w.walks);
-        assert_eq!(
-            w.allocs, 0,
-            "{} allocations in {} accesses",
-            w.allocs, w.accesses
-        );
+        w.allocates_nothing(&format!("{sets:?}"));
     }
 }
 
@@ -246,12 +248,7 @@ fn victima_allocates_nothing() {
         ],
     ] {
         let w = window("skylake-victima", (4096, false), 100_000, 140_000, sets);
-        assert!(w.accesses >= 35_000, "{sets:?}: window of {}", w.accesses);
-        assert_eq!(
-            w.allocs, 0,
-            "{sets:?}: {} allocations in {} accesses",
-            w.allocs, w.accesses
-        );
+        w.allocates_nothing(&format!("{sets:?}"));
     }
 }
 
@@ -273,12 +270,7 @@ fn prefetching_allocates_nothing() {
         ][..],
     ] {
         let w = window("skylake", (4096, false), 100_000, 140_000, sets);
-        assert!(w.accesses >= 35_000, "{sets:?}: window of {}", w.accesses);
-        assert_eq!(
-            w.allocs, 0,
-            "{sets:?}: {} allocations in {} accesses",
-            w.allocs, w.accesses
-        );
+        w.allocates_nothing(&format!("{sets:?}"));
     }
 }
 
@@ -295,13 +287,8 @@ fn restseg_walks_allocate_nothing() {
         140_000,
         &["os.utopia.size=\"8MiB\""],
     );
-    assert!(w.accesses >= 35_000, "window of {}", w.accesses);
     assert!(w.walks > 140_000 / 5, "{} walks", w.walks);
-    assert_eq!(
-        w.allocs, 0,
-        "{} allocations in {} accesses",
-        w.allocs, w.accesses
-    );
+    w.allocates_nothing("skylake-utopia");
 }
 
 /// SpecTLB's probes, fills and settled predictions, and the size predictor's steered
@@ -317,13 +304,8 @@ fn speculation_allocates_nothing() {
         140_000,
         &["size_prediction.enable=true"],
     );
-    assert!(w.accesses >= 35_000, "window of {}", w.accesses);
     assert!(w.walks > 140_000 / 2, "{} walks", w.walks);
-    assert_eq!(
-        w.allocs, 0,
-        "{} allocations in {} accesses",
-        w.allocs, w.accesses
-    );
+    w.allocates_nothing("skylake-spectlb");
 }
 
 #[test]
@@ -500,8 +482,7 @@ fn nested_walks_with_host_caches_and_huge_pages_allocate_nothing() {
         &["virt.host.huge_pages.policy=always"][..],
     ] {
         let w = window("skylake-vm", (4096, true), 100_000, 140_000, sets);
-        assert!(w.accesses >= 35_000, "{sets:?}: window of {}", w.accesses);
-        assert_eq!(w.allocs, 0, "{sets:?}: {} allocations", w.allocs);
+        w.allocates_nothing(&format!("{sets:?}"));
     }
 }
 
