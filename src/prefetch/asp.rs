@@ -233,17 +233,7 @@ mod tests {
         let mut p = Asp::new(c);
         misses
             .iter()
-            .map(|&(pc, vpn)| {
-                let mut out = Candidates::default();
-                let m = Miss {
-                    asid: 1,
-                    vpn,
-                    pc,
-                    buffer_hit: false,
-                };
-                p.on_miss(&m, &|_| true, &mut out);
-                out.as_slice().to_vec()
-            })
+            .map(|&(pc, vpn)| crate::prefetch::ask(&mut p, (vpn, pc), &|_| true))
             .collect()
     }
 

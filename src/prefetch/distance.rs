@@ -218,17 +218,7 @@ mod tests {
         let mut p = Dp::new(c);
         misses
             .iter()
-            .map(|&vpn| {
-                let mut out = Candidates::default();
-                let m = Miss {
-                    asid: 1,
-                    vpn,
-                    pc: 0,
-                    buffer_hit: false,
-                };
-                p.on_miss(&m, &|_| true, &mut out);
-                out.as_slice().to_vec()
-            })
+            .map(|&vpn| crate::prefetch::ask(&mut p, (vpn, 0), &|_| true))
             .collect()
     }
 

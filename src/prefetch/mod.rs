@@ -105,6 +105,26 @@ pub trait Prefetcher {
     fn reset_stats(&mut self) {}
 }
 
+/// For the prefetchers' unit tests: what `p` asks for on a miss of 4K page `vpn` at
+/// program counter `pc` of address space 1, not served by the buffer, the pages
+/// `mapped` accepts mapped.
+#[cfg(test)]
+pub(crate) fn ask<P: Prefetcher, M: Fn(u64) -> bool>(
+    p: &mut P,
+    (vpn, pc): (u64, u64),
+    mapped: &M,
+) -> Vec<u64> {
+    let mut out = Candidates::default();
+    let m = Miss {
+        asid: 1,
+        vpn,
+        pc,
+        buffer_hit: false,
+    };
+    p.on_miss(&m, mapped, &mut out);
+    out.as_slice().to_vec()
+}
+
 /// The prefetcher of a run.
 pub enum AnyPrefetcher {
     /// Only free prefetching, if any.

@@ -350,15 +350,7 @@ mod tests {
     use super::*;
 
     fn miss(p: &mut Recency, vpn: u64) -> Vec<u64> {
-        let mut out = Candidates::default();
-        let m = Miss {
-            asid: 1,
-            vpn,
-            pc: 0,
-            buffer_hit: false,
-        };
-        p.on_miss(&m, &|_| true, &mut out);
-        out.as_slice().to_vec()
+        crate::prefetch::ask(p, (vpn, 0), &|_| true)
     }
 
     /// Evictions 1, 2, 3, 4, 5 stack as [5, 4, 3, 2, 1] (top first). A miss to 3:

@@ -82,15 +82,7 @@ mod tests {
     use super::*;
 
     fn ask(c: SequentialConfig, vpn: u64) -> Vec<u64> {
-        let mut out = Candidates::default();
-        let m = Miss {
-            asid: 1,
-            vpn,
-            pc: 0,
-            buffer_hit: false,
-        };
-        Sequential::new(&c).on_miss(&m, &|_| true, &mut out);
-        out.as_slice().to_vec()
+        super::super::ask(&mut Sequential::new(&c), (vpn, 0), &|_| true)
     }
 
     /// Virtuoso's default order (+1, -1, +2, -2), the classic next page, and no page
