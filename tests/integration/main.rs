@@ -24,6 +24,7 @@ mod prefetch;
 mod procs;
 mod progress;
 mod randomized;
+mod refmodel;
 mod reports;
 mod rmm;
 mod runs;
