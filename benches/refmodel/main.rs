@@ -148,6 +148,9 @@ fn check() -> bool {
 }
 
 fn main() {
+    // Quiet on a closed pipe (`refmodel walk N | head -1`), as mmusim.
+    // SAFETY: no other thread exists yet; SIG_DFL is a valid disposition.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize, default: u64| -> u64 {
         args.get(i).map_or(default, |a| {

@@ -17,29 +17,31 @@
 //! the set on every lookup, no batching, no SIMD. It is not a copy of mmusim's code.
 
 /// A set-associative array with true LRU: a timestamp per way, the oldest is the victim.
-pub struct Lru {
+/// `V` is what an entry holds: a frame or a table for TLBs and walk caches, nothing
+/// (`()`) for data caches.
+pub struct Lru<V> {
     set_mask: u64,
     ways: usize,
     /// Set s is `slots[s * ways..(s + 1) * ways]`.
-    slots: Vec<Way>,
+    slots: Vec<Way<V>>,
     clock: u64,
 }
 
 #[derive(Clone, Copy)]
-struct Way {
+struct Way<V> {
     key: u64,
-    value: u64,
+    value: V,
     /// When the way was last used; 0 = empty.
     stamp: u64,
 }
 
-impl Lru {
-    pub fn new(entries: usize, ways: usize) -> Lru {
+impl<V: Copy + Default + std::fmt::Debug> Lru<V> {
+    pub fn new(entries: usize, ways: usize) -> Lru<V> {
         assert!(entries % ways == 0 && (entries / ways).is_power_of_two());
         // No key is u64::MAX (keys are page numbers, line numbers, table prefixes).
         let empty = Way {
             key: u64::MAX,
-            value: 0,
+            value: V::default(),
             stamp: 0,
         };
         Lru {
@@ -53,7 +55,7 @@ impl Lru {
     /// Look `key` up in its set (set = key mod sets): `Ok(value)` on a hit, which makes
     /// it the most recent; on a miss `Err(slot)`, the least recently used way (empty
     /// ways have stamp 0, the oldest), for [`Lru::fill`]. One pass over the ways.
-    pub fn lookup(&mut self, key: u64) -> Result<u64, usize> {
+    pub fn lookup(&mut self, key: u64) -> Result<V, usize> {
         self.clock += 1;
         let first = (key & self.set_mask) as usize * self.ways;
         let mut victim = first;
@@ -72,7 +74,7 @@ impl Lru {
 
     /// Put `key` in `slot`, the victim a lookup of `key` returned (nothing else may
     /// have touched the set since).
-    pub fn fill(&mut self, slot: usize, key: u64, value: u64) {
+    pub fn fill(&mut self, slot: usize, key: u64, value: V) {
         self.clock += 1;
         self.slots[slot] = Way {
             key,
@@ -82,7 +84,7 @@ impl Lru {
     }
 
     /// Insert `key`, which must be absent, in place of its set's least recently used way.
-    pub fn insert(&mut self, key: u64, value: u64) {
+    pub fn insert(&mut self, key: u64, value: V) {
         let slot = self.lookup(key).expect_err("inserted twice");
         self.fill(slot, key, value);
     }
@@ -92,7 +94,7 @@ impl Lru {
         match self.lookup(key) {
             Ok(_) => true,
             Err(slot) => {
-                self.fill(slot, key, 0);
+                self.fill(slot, key, V::default());
                 false
             }
         }
@@ -212,11 +214,11 @@ pub struct Stats {
 }
 
 pub struct Model {
-    l1: Lru,
-    stlb: Lru,
+    l1: Lru<u64>,
+    stlb: Lru<u64>,
     /// `psc[0]` PD (level 2), `psc[1]` PDPT (level 3), `psc[2]` PML4 (level 4).
-    psc: [Lru; 3],
-    caches: [Lru; 3],
+    psc: [Lru<u64>; 3],
+    caches: [Lru<()>; 3],
     pt: PageTable,
     data_caches: bool,
     pub stats: Stats,

@@ -14,7 +14,7 @@ const BASE: u64 = 0x10_0000_0000;
 #[test]
 fn refmodel_lru_evicts_the_least_recently_used_way() {
     // One set of 2 ways: a, b, touch a, insert c -> b (least recent) goes.
-    let mut l = Lru::new(2, 2);
+    let mut l = Lru::<()>::new(2, 2);
     assert!(!l.access(1));
     assert!(!l.access(2));
     assert!(l.access(1));
@@ -23,7 +23,7 @@ fn refmodel_lru_evicts_the_least_recently_used_way() {
     assert!(l.access(3));
     assert!(!l.access(2));
     // Keys of different sets do not evict each other: 4 sets of 1 way.
-    let mut l = Lru::new(4, 1);
+    let mut l = Lru::<()>::new(4, 1);
     for k in 0..4 {
         assert!(!l.access(k));
     }
