@@ -244,8 +244,8 @@ impl Model {
     /// Read the line of `paddr` through L1D, L2, L3 (each level that misses takes the
     /// line); the latency of the level that held it, or DRAM's.
     fn read(&mut self, paddr: u64) -> u64 {
-        for level in 0..3 {
-            if self.caches[level].access(paddr >> 6) {
+        for (level, cache) in self.caches.iter_mut().enumerate() {
+            if cache.access(paddr >> 6) {
                 self.stats.served[level] += 1;
                 return CACHE_LATENCY[level];
             }
