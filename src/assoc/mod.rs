@@ -13,6 +13,8 @@
 //! ones in an enum. The policy of an array never changes during a run, so the match in
 //! `Policy` is a perfectly predicted branch, not a dynamic dispatch through a vtable.
 
+mod ordered;
+
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,55 @@ fn prefetch_slice(s: &[u64]) {
 
 /// Sets up to this many ways are searched without early exits.
 const BRANCHLESS_WAYS: usize = 32;
+
+/// Bit `w` set where way `w` of `s` holds `key` (`s.len() <= 64`). The common way
+/// counts are compared as fixed-size arrays, which the compiler unrolls into a compare
+/// and a flag per way with no loop; a loop over a slice of unknown length cost about
+/// twice as many host instructions per way.
+#[inline(always)]
+fn ways_matching(s: &[u64], key: u64) -> u64 {
+    #[inline(always)]
+    fn fixed<const N: usize>(s: &[u64], key: u64) -> u64 {
+        let s: &[u64; N] = s.try_into().expect("a set of N ways");
+        let mut m = 0;
+        for (w, &k) in s.iter().enumerate() {
+            m |= ((k == key) as u64) << w;
+        }
+        m
+    }
+    match s.len() {
+        2 => fixed::<2>(s, key),
+        4 => fixed::<4>(s, key),
+        8 => fixed::<8>(s, key),
+        12 => fixed::<12>(s, key),
+        16 => fixed::<16>(s, key),
+        _ => {
+            let mut m = 0;
+            for (w, &k) in s.iter().enumerate() {
+                m |= ((k == key) as u64) << w;
+            }
+            m
+        }
+    }
+}
+
+/// The lowest set bit's index, if any.
+#[inline(always)]
+fn lowest(m: u64) -> Option<usize> {
+    (m != 0).then_some(m.trailing_zeros() as usize)
+}
+
+/// The way of set `s` holding `key`. Small sets are scanned whole (a mask of the ways
+/// that match) instead of with an early exit, whose branch mispredicts on random hit
+/// positions; keys are unique in a set, so both find the same way.
+#[inline(always)]
+fn find_in(s: &[u64], key: u64) -> Option<usize> {
+    if s.len() <= BRANCHLESS_WAYS {
+        lowest(ways_matching(s, key))
+    } else {
+        s.iter().position(|&k| k == key)
+    }
+}
 
 /// Marks an empty way. No real key can take this value: TLB and cache keys leave their
 /// top bits clear.
@@ -361,12 +412,28 @@ pub struct SetAssoc<P: ReplacementPolicy = Policy> {
     ways: usize,
     keys: Vec<u64>,
     vals: Vec<u64>,
+    /// Valid ways in the whole array. Once every way is valid (a warm cache or TLB),
+    /// no set has an empty way to look for, and a lookup-and-fill compares keys only.
+    valid: usize,
+    /// The (set, key) of the last lookup that missed, while no key of the array has
+    /// changed since: the key is then known to be absent, and inserting it (what a TLB
+    /// or walk cache does after the miss's walk) needs no second search of the set.
+    absent: (usize, u64),
+    /// LRU kept as the order of each set's ways (`ordered.rs`); `policy` is then unused.
+    ordered: bool,
     policy: P,
 }
 
 impl SetAssoc<Policy> {
     /// `sets` must be a power of two (callers index with a mask); validated by config.
+    /// LRU arrays keep their sets in recency order (`ordered.rs`), the others a policy.
     pub fn new(sets: usize, ways: usize, kind: Replacement, seed: u64) -> Self {
+        if kind == Replacement::Lru {
+            // The order is the state: the policy keeps none (no sets).
+            let mut a = SetAssoc::with_policy(sets, ways, Policy::new(kind, 0, ways, seed));
+            a.ordered = true;
+            return a;
+        }
         SetAssoc::with_policy(sets, ways, Policy::new(kind, sets, ways, seed))
     }
 }
@@ -378,6 +445,9 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
             ways,
             keys: vec![INVALID; sets * ways],
             vals: vec![0; sets * ways],
+            valid: 0,
+            absent: (0, INVALID),
+            ordered: false,
             policy,
         }
     }
@@ -394,38 +464,30 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         self.sets as u64 - 1
     }
 
-    /// Way holding `key`. Small sets are scanned whole with selects instead of an early
-    /// exit, whose branch mispredicts on random hit positions; keys are unique in a set,
-    /// so both find the same way.
+    /// Way holding `key`.
     #[inline(always)]
     fn find(&self, set: usize, key: u64) -> Option<usize> {
         let base = set * self.ways;
-        let s = &self.keys[base..base + self.ways];
-        if s.len() <= BRANCHLESS_WAYS {
-            let mut hit = usize::MAX;
-            for (w, &k) in s.iter().enumerate() {
-                hit = if k == key { w } else { hit };
-            }
-            (hit != usize::MAX).then_some(hit)
-        } else {
-            s.iter().position(|&k| k == key)
-        }
+        find_in(&self.keys[base..base + self.ways], key)
     }
 
-    /// One pass over a set: the way holding `key` and the first empty way.
+    /// One pass over a set: the way holding `key` and the first empty way (none looked
+    /// for once every way of the array is valid).
     #[inline(always)]
     fn find_or_free(&self, set: usize, key: u64) -> (Option<usize>, Option<usize>) {
+        let full = self.valid == self.keys.len();
+        if full && self.absent == (set, key) {
+            return (None, None);
+        }
+        if full {
+            return (self.find(set, key), None);
+        }
         let base = set * self.ways;
         let s = &self.keys[base..base + self.ways];
         if s.len() <= BRANCHLESS_WAYS {
-            let (mut hit, mut free) = (usize::MAX, usize::MAX);
-            for (w, &k) in s.iter().enumerate().rev() {
-                hit = if k == key { w } else { hit };
-                free = if k == INVALID { w } else { free };
-            }
             (
-                (hit != usize::MAX).then_some(hit),
-                (free != usize::MAX).then_some(free),
+                lowest(ways_matching(s, key)),
+                lowest(ways_matching(s, INVALID)),
             )
         } else {
             (
@@ -438,29 +500,55 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     /// Look `key` up in `set`; on a hit, update replacement state and return the value.
     #[inline(always)]
     pub fn lookup(&mut self, set: usize, key: u64) -> Option<u64> {
-        let way = self.find(set, key)?;
+        let Some(way) = self.find(set, key) else {
+            self.absent = (set, key);
+            return None;
+        };
+        let base = set * self.ways;
+        if self.ordered {
+            ordered::to_front(&mut self.keys[base..base + self.ways], way);
+            ordered::to_front(&mut self.vals[base..base + self.ways], way);
+            return Some(self.vals[base]);
+        }
         self.policy.on_hit(set, way);
-        Some(self.vals[set * self.ways + way])
+        Some(self.vals[base + way])
     }
 
     /// Look `key` up and, on a miss, install it at once: one pass over the set instead of
     /// a lookup and an insert. Returns whether it hit. What a cache level does on every
     /// read. The way's value is not written (0 unless `insert` set one there): arrays
-    /// used as caches keep values nobody reads.
+    /// used as caches keep values nobody reads. Do not mix it with the calls that keep
+    /// values on one array: an LRU array's values would not follow their keys.
     #[inline(always)]
     pub fn access(&mut self, set: usize, key: u64) -> bool {
+        if self.ordered {
+            // Values untouched, as below: an array filled through `access` has none.
+            let base = set * self.ways;
+            let s = &mut self.keys[base..base + self.ways];
+            if let Some(w) = find_in(s, key) {
+                ordered::to_front(s, w);
+                return true;
+            }
+            self.valid += (ordered::push_front(s, key) == INVALID) as usize;
+            self.absent.1 = INVALID;
+            return false;
+        }
         let (hit, free) = self.find_or_free(set, key);
         if let Some(w) = hit {
             self.policy.on_hit(set, w);
             return true;
         }
         let way = match free {
-            Some(w) => w,
+            Some(w) => {
+                self.valid += 1;
+                w
+            }
             None => self.policy.victim(set),
         };
         // The value is left as it is: structures filled only through `access` (caches)
         // never write one, so theirs stay 0, and their value array is never touched.
         self.keys[set * self.ways + way] = key;
+        self.absent.1 = INVALID;
         self.policy.on_fill(set, way);
         false
     }
@@ -481,13 +569,19 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         spare: impl Fn(u64) -> Option<u64>,
     ) -> (bool, Option<(u64, u64)>) {
         let base = set * self.ways;
+        if self.ordered {
+            return self.fill_skipping_ordered(base, key, val, spare);
+        }
         let (hit, free) = self.find_or_free(set, key);
         if let Some(w) = hit {
             self.policy.on_hit(set, w);
             return (true, None);
         }
         let (way, evicted) = match free {
-            Some(w) => (w, None),
+            Some(w) => {
+                self.valid += 1;
+                (w, None)
+            }
             None => {
                 let mut w = self.policy.victim(set);
                 if let Some(v) = spare(self.vals[base + w]) {
@@ -499,9 +593,46 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
             }
         };
         self.keys[base + way] = key;
+        self.absent.1 = INVALID;
         self.vals[base + way] = val;
         self.policy.on_fill(set, way);
         (false, evicted)
+    }
+
+    /// [`SetAssoc::fill_skipping`] of the set at `base` kept in recency order: the
+    /// victim is the last way; a spared one moves to the front, and the new last goes.
+    fn fill_skipping_ordered(
+        &mut self,
+        base: usize,
+        key: u64,
+        val: u64,
+        spare: impl Fn(u64) -> Option<u64>,
+    ) -> (bool, Option<(u64, u64)>) {
+        let (keys, vals) = (
+            &mut self.keys[base..base + self.ways],
+            &mut self.vals[base..base + self.ways],
+        );
+        if let Some(w) = find_in(keys, key) {
+            ordered::to_front(keys, w);
+            ordered::to_front(vals, w);
+            return (true, None);
+        }
+        let last = self.ways - 1;
+        if keys[last] != INVALID {
+            if let Some(v) = spare(vals[last]) {
+                vals[last] = v;
+                ordered::to_front(keys, last);
+                ordered::to_front(vals, last);
+            }
+        }
+        let k = ordered::push_front(keys, key);
+        let v = ordered::push_front(vals, val);
+        self.absent.1 = INVALID;
+        if k == INVALID {
+            self.valid += 1;
+            return (false, None);
+        }
+        (false, Some((k, v)))
     }
 
     /// The valid keys for which `pred(key, value)` holds (end-of-run counts).
@@ -519,6 +650,31 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     #[inline(always)]
     pub fn insert(&mut self, set: usize, key: u64, val: u64) -> Option<(u64, u64)> {
         let base = set * self.ways;
+        if self.ordered {
+            let (keys, vals) = (
+                &mut self.keys[base..base + self.ways],
+                &mut self.vals[base..base + self.ways],
+            );
+            // A key the last lookup missed is known to be absent.
+            let hit = match self.absent == (set, key) {
+                true => None,
+                false => find_in(keys, key),
+            };
+            if let Some(w) = hit {
+                ordered::to_front(keys, w);
+                ordered::to_front(vals, w);
+                vals[0] = val;
+                return None;
+            }
+            let k = ordered::push_front(keys, key);
+            let v = ordered::push_front(vals, val);
+            self.absent.1 = INVALID;
+            if k == INVALID {
+                self.valid += 1;
+                return None;
+            }
+            return Some((k, v));
+        }
         let (hit, free) = self.find_or_free(set, key);
         if let Some(w) = hit {
             self.vals[base + w] = val;
@@ -526,13 +682,17 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
             return None;
         }
         let (way, evicted) = match free {
-            Some(w) => (w, None),
+            Some(w) => {
+                self.valid += 1;
+                (w, None)
+            }
             None => {
                 let w = self.policy.victim(set);
                 (w, Some((self.keys[base + w], self.vals[base + w])))
             }
         };
         self.keys[base + way] = key;
+        self.absent.1 = INVALID;
         self.vals[base + way] = val;
         self.policy.on_fill(set, way);
         evicted
@@ -543,14 +703,25 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     #[inline(always)]
     pub fn prefetch(&self, set: usize) {
         prefetch_slice(&self.keys[set * self.ways..(set + 1) * self.ways]);
-        self.policy.prefetch(set);
+        if !self.ordered {
+            self.policy.prefetch(set);
+        }
     }
 
     /// Remove `key` from `set`; true if it was there.
     pub fn invalidate(&mut self, set: usize, key: u64) -> bool {
         match self.find(set, key) {
+            Some(w) if self.ordered => {
+                // The later ways move up: the empty one goes last, behind the LRU.
+                let base = set * self.ways;
+                ordered::remove(&mut self.keys[base..base + self.ways], w, INVALID);
+                ordered::remove(&mut self.vals[base..base + self.ways], w, 0);
+                self.valid -= 1;
+                true
+            }
             Some(w) => {
                 self.keys[set * self.ways + w] = INVALID;
+                self.valid -= 1;
                 true
             }
             None => false,
@@ -559,6 +730,15 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
 
     /// Remove every entry for which `pred(key)` holds; returns how many.
     pub fn invalidate_where(&mut self, mut pred: impl FnMut(u64) -> bool) -> usize {
+        if self.ordered {
+            let w = self.ways;
+            let n: usize = (self.keys.chunks_mut(w))
+                .zip(self.vals.chunks_mut(w))
+                .map(|(k, v)| ordered::retain(k, v, &mut pred))
+                .sum();
+            self.valid -= n;
+            return n;
+        }
         let mut n = 0;
         for k in self.keys.iter_mut() {
             if *k != INVALID && pred(*k) {
@@ -566,12 +746,14 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
                 n += 1;
             }
         }
+        self.valid -= n;
         n
     }
 
     /// Remove every entry.
     pub fn flush(&mut self) {
         self.keys.fill(INVALID);
+        self.valid = 0;
     }
 
     /// The valid entries as (key, value), set by set.
@@ -590,189 +772,4 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rand_core::Rng;
-
-    fn stream(seed: u64, n: usize, range: u64) -> Vec<u64> {
-        let mut r = Xoshiro256PlusPlus::seed_from_u64(seed);
-        (0..n).map(|_| r.next_u64() % range).collect()
-    }
-
-    /// Simulate an access stream; returns the hit/miss sequence.
-    fn run(a: &mut SetAssoc, keys: &[u64]) -> Vec<bool> {
-        let mask = a.set_mask();
-        keys.iter()
-            .map(|&k| {
-                let set = (k & mask) as usize;
-                let hit = a.lookup(set, k).is_some();
-                if !hit {
-                    a.insert(set, k, k * 2);
-                }
-                hit
-            })
-            .collect()
-    }
-
-    #[test]
-    fn plru_and_lru_agree_on_two_ways() {
-        for seed in 0..20 {
-            let keys = stream(seed, 5000, 40);
-            let mut lru = SetAssoc::new(8, 2, Replacement::Lru, 0);
-            let mut plru = SetAssoc::new(8, 2, Replacement::Plru, 0);
-            assert_eq!(run(&mut lru, &keys), run(&mut plru, &keys), "seed {seed}");
-        }
-    }
-
-    #[test]
-    fn plru_differs_from_lru_on_four_ways() {
-        // Not an invariant but a guard that PLRU is not secretly LRU: on a long random
-        // stream over a 4-way set the two must disagree somewhere.
-        let keys = stream(7, 20000, 12);
-        let mut lru = SetAssoc::new(1, 4, Replacement::Lru, 0);
-        let mut plru = SetAssoc::new(1, 4, Replacement::Plru, 0);
-        assert_ne!(run(&mut lru, &keys), run(&mut plru, &keys));
-    }
-
-    #[test]
-    fn plru_victim_is_never_the_most_recent_way() {
-        let mut p = TreePlru::new(1, 8);
-        let mut r = Xoshiro256PlusPlus::seed_from_u64(3);
-        for _ in 0..10000 {
-            let w = (r.next_u64() % 8) as usize;
-            p.on_hit(0, w);
-            assert_ne!(p.victim(0), w);
-        }
-    }
-
-    /// Reference LRU for one fully-associative set: a vector, most recent last.
-    /// 5 to 16 ways take the packed-rank representation, the others timestamps.
-    #[test]
-    fn lru_matches_a_reference_list() {
-        for ways in [1, 3, 4, 5, 8, 12, 16, 17, 40, 70] {
-            let keys = stream(ways as u64, 4000, 2 * ways as u64 + 3);
-            let mut a = SetAssoc::new(1, ways, Replacement::Lru, 0);
-            let got = run(&mut a, &keys);
-            let mut list: Vec<u64> = Vec::new();
-            for (i, &k) in keys.iter().enumerate() {
-                let hit = if let Some(p) = list.iter().position(|&x| x == k) {
-                    list.remove(p);
-                    true
-                } else {
-                    if list.len() == ways {
-                        list.remove(0);
-                    }
-                    false
-                };
-                list.push(k);
-                assert_eq!(got[i], hit, "ways {ways} ref {i}");
-            }
-        }
-    }
-
-    #[test]
-    fn fifo_matches_a_reference_queue() {
-        for ways in [4, 12] {
-            let keys = stream(11, 4000, 3 * ways as u64);
-            let mut a = SetAssoc::new(1, ways, Replacement::Fifo, 0);
-            let got = run(&mut a, &keys);
-            let mut q: std::collections::VecDeque<u64> = Default::default();
-            for (i, &k) in keys.iter().enumerate() {
-                let hit = q.contains(&k);
-                if !hit {
-                    if q.len() == ways {
-                        q.pop_front();
-                    }
-                    q.push_back(k);
-                }
-                assert_eq!(got[i], hit, "ways {ways} ref {i}");
-            }
-        }
-    }
-
-    /// LRU with invalidations, through `access` (the cache path), against a reference list:
-    /// an invalidated key leaves the list; the array refills the emptied way first.
-    #[test]
-    fn lru_access_with_invalidations_matches_a_reference_list() {
-        for ways in [3, 4, 7, 9, 16, 20, 65] {
-            let mut a = SetAssoc::new(2, ways, Replacement::Lru, 0);
-            let mut lists: [Vec<u64>; 2] = Default::default();
-            let mut r = Xoshiro256PlusPlus::seed_from_u64(ways as u64);
-            for i in 0..20000 {
-                let x = r.next_u64();
-                let k = (x >> 8) % (3 * ways as u64);
-                let set = (k & 1) as usize;
-                let list = &mut lists[set];
-                let pos = list.iter().position(|&y| y == k);
-                if x % 11 == 0 {
-                    assert_eq!(a.invalidate(set, k), pos.is_some(), "ways {ways} op {i}");
-                    if let Some(p) = pos {
-                        list.remove(p);
-                    }
-                    continue;
-                }
-                assert_eq!(a.access(set, k), pos.is_some(), "ways {ways} op {i}");
-                match pos {
-                    Some(p) => {
-                        list.remove(p);
-                    }
-                    None if list.len() == ways => {
-                        list.remove(0);
-                    }
-                    None => {}
-                }
-                list.push(k);
-            }
-        }
-    }
-
-    /// The packed-rank helpers against a plain array of ranks.
-    #[test]
-    fn rank_touch_and_find_match_a_rank_array() {
-        let mut r = Xoshiro256PlusPlus::seed_from_u64(1);
-        for ways in RANK_WAYS_MIN..=RANK_WAYS_MAX {
-            let Policy::RankLru(mut p) = Policy::new(Replacement::Lru, 1, ways, 0) else {
-                unreachable!()
-            };
-            let mut ranks: Vec<u64> = (0..ways as u64).collect();
-            for _ in 0..2000 {
-                let w = (r.next_u64() % ways as u64) as usize;
-                p.on_hit(0, w);
-                let rw = ranks[w];
-                for x in ranks.iter_mut() {
-                    if *x < rw {
-                        *x += 1;
-                    }
-                }
-                ranks[w] = 0;
-                for (v, &rank) in ranks.iter().enumerate() {
-                    assert_eq!((p.ranks[0] >> (4 * v)) & 0xf, rank);
-                }
-                let oldest = ranks.iter().position(|&x| x == ways as u64 - 1).unwrap();
-                assert_eq!(p.victim(0), oldest);
-            }
-        }
-    }
-
-    #[test]
-    fn random_is_reproducible_for_a_seed() {
-        let keys = stream(5, 3000, 30);
-        let mut a = SetAssoc::new(2, 4, Replacement::Random, 99);
-        let mut b = SetAssoc::new(2, 4, Replacement::Random, 99);
-        assert_eq!(run(&mut a, &keys), run(&mut b, &keys));
-    }
-
-    #[test]
-    fn insert_reports_evictions_and_invalidate_removes() {
-        let mut a = SetAssoc::new(1, 2, Replacement::Lru, 0);
-        assert_eq!(a.insert(0, 1, 10), None);
-        assert_eq!(a.insert(0, 2, 20), None);
-        assert_eq!(a.lookup(0, 1), Some(10));
-        assert_eq!(a.insert(0, 3, 30), Some((2, 20)));
-        assert!(a.invalidate(0, 1));
-        assert!(!a.invalidate(0, 1));
-        assert_eq!(a.occupancy(), 1);
-        assert_eq!(a.invalidate_where(|k| k == 3), 1);
-        assert_eq!(a.occupancy(), 0);
-    }
-}
+mod tests;

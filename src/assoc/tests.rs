@@ -1,0 +1,315 @@
+//! The replacement policies and the two set layouts against reference models.
+
+use super::*;
+use rand_core::Rng;
+
+fn stream(seed: u64, n: usize, range: u64) -> Vec<u64> {
+    let mut r = Xoshiro256PlusPlus::seed_from_u64(seed);
+    (0..n).map(|_| r.next_u64() % range).collect()
+}
+
+/// Simulate an access stream; returns the hit/miss sequence.
+fn run(a: &mut SetAssoc, keys: &[u64]) -> Vec<bool> {
+    let mask = a.set_mask();
+    keys.iter()
+        .map(|&k| {
+            let set = (k & mask) as usize;
+            let hit = a.lookup(set, k).is_some();
+            if !hit {
+                a.insert(set, k, k * 2);
+            }
+            hit
+        })
+        .collect()
+}
+
+#[test]
+fn plru_and_lru_agree_on_two_ways() {
+    for seed in 0..20 {
+        let keys = stream(seed, 5000, 40);
+        let mut lru = SetAssoc::new(8, 2, Replacement::Lru, 0);
+        let mut plru = SetAssoc::new(8, 2, Replacement::Plru, 0);
+        assert_eq!(run(&mut lru, &keys), run(&mut plru, &keys), "seed {seed}");
+    }
+}
+
+#[test]
+fn plru_differs_from_lru_on_four_ways() {
+    // Not an invariant but a guard that PLRU is not secretly LRU: on a long random
+    // stream over a 4-way set the two must disagree somewhere.
+    let keys = stream(7, 20000, 12);
+    let mut lru = SetAssoc::new(1, 4, Replacement::Lru, 0);
+    let mut plru = SetAssoc::new(1, 4, Replacement::Plru, 0);
+    assert_ne!(run(&mut lru, &keys), run(&mut plru, &keys));
+}
+
+#[test]
+fn plru_victim_is_never_the_most_recent_way() {
+    let mut p = TreePlru::new(1, 8);
+    let mut r = Xoshiro256PlusPlus::seed_from_u64(3);
+    for _ in 0..10000 {
+        let w = (r.next_u64() % 8) as usize;
+        p.on_hit(0, w);
+        assert_ne!(p.victim(0), w);
+    }
+}
+
+/// Reference LRU for one fully-associative set: a vector, most recent last.
+/// 5 to 16 ways take the packed-rank representation, the others timestamps.
+#[test]
+fn lru_matches_a_reference_list() {
+    for ways in [1, 3, 4, 5, 8, 12, 16, 17, 40, 70] {
+        let keys = stream(ways as u64, 4000, 2 * ways as u64 + 3);
+        let mut a = SetAssoc::new(1, ways, Replacement::Lru, 0);
+        let got = run(&mut a, &keys);
+        let mut list: Vec<u64> = Vec::new();
+        for (i, &k) in keys.iter().enumerate() {
+            let hit = if let Some(p) = list.iter().position(|&x| x == k) {
+                list.remove(p);
+                true
+            } else {
+                if list.len() == ways {
+                    list.remove(0);
+                }
+                false
+            };
+            list.push(k);
+            assert_eq!(got[i], hit, "ways {ways} ref {i}");
+        }
+    }
+}
+
+#[test]
+fn fifo_matches_a_reference_queue() {
+    for ways in [4, 12] {
+        let keys = stream(11, 4000, 3 * ways as u64);
+        let mut a = SetAssoc::new(1, ways, Replacement::Fifo, 0);
+        let got = run(&mut a, &keys);
+        let mut q: std::collections::VecDeque<u64> = Default::default();
+        for (i, &k) in keys.iter().enumerate() {
+            let hit = q.contains(&k);
+            if !hit {
+                if q.len() == ways {
+                    q.pop_front();
+                }
+                q.push_back(k);
+            }
+            assert_eq!(got[i], hit, "ways {ways} ref {i}");
+        }
+    }
+}
+
+/// LRU with invalidations, through `access` (the cache path), against a reference list:
+/// an invalidated key leaves the list; the array refills the emptied way first.
+#[test]
+fn lru_access_with_invalidations_matches_a_reference_list() {
+    // Every way count of the fixed-size compares (4, 8, 12, 16) and others; the
+    // invalidations keep sets going from full to not full and back, which the
+    // array's count of valid ways must follow.
+    for ways in [3, 4, 7, 8, 9, 12, 16, 20, 65] {
+        let mut a = SetAssoc::new(2, ways, Replacement::Lru, 0);
+        let mut lists: [Vec<u64>; 2] = Default::default();
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(ways as u64);
+        for i in 0..20000 {
+            assert_eq!(a.valid, a.occupancy(), "ways {ways} op {i}");
+            if i % 997 == 996 {
+                let gone = a.invalidate_where(|k| k % 3 == 0);
+                let before: usize = lists.iter().map(|l| l.len()).sum();
+                lists.iter_mut().for_each(|l| l.retain(|k| k % 3 != 0));
+                let after: usize = lists.iter().map(|l| l.len()).sum();
+                assert_eq!(gone, before - after, "ways {ways} op {i}");
+            }
+            if i % 5003 == 5002 {
+                a.flush();
+                lists.iter_mut().for_each(|l| l.clear());
+            }
+            let x = r.next_u64();
+            let k = (x >> 8) % (3 * ways as u64);
+            let set = (k & 1) as usize;
+            let list = &mut lists[set];
+            let pos = list.iter().position(|&y| y == k);
+            if x % 11 == 0 {
+                assert_eq!(a.invalidate(set, k), pos.is_some(), "ways {ways} op {i}");
+                if let Some(p) = pos {
+                    list.remove(p);
+                }
+                continue;
+            }
+            assert_eq!(a.access(set, k), pos.is_some(), "ways {ways} op {i}");
+            match pos {
+                Some(p) => {
+                    list.remove(p);
+                }
+                None if list.len() == ways => {
+                    list.remove(0);
+                }
+                None => {}
+            }
+            list.push(k);
+        }
+    }
+}
+
+/// The packed-rank helpers against a plain array of ranks.
+/// The TLB's pattern, a lookup that misses and later the insert of the same key,
+/// with other keys filled or removed in between (which the remembered miss must
+/// survive or forget correctly), against a reference LRU list per set.
+#[test]
+fn inserts_after_missed_lookups_match_a_reference_list() {
+    for ways in [2, 4, 5, 12, 16, 33] {
+        let mut a = SetAssoc::new(4, ways, Replacement::Lru, 0);
+        let mut lists: [Vec<u64>; 4] = Default::default();
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(100 + ways as u64);
+        // Reference: insert `k` (refresh if present); the evicted key, if any.
+        let put = |list: &mut Vec<u64>, k: u64| -> Option<u64> {
+            let out = match list.iter().position(|&y| y == k) {
+                Some(p) => {
+                    list.remove(p);
+                    None
+                }
+                None if list.len() == ways => Some(list.remove(0)),
+                None => None,
+            };
+            list.push(k);
+            out
+        };
+        for i in 0..30000 {
+            let x = r.next_u64();
+            let k = (x >> 8) % (6 * ways as u64);
+            let set = (k & 3) as usize;
+            let pos = lists[set].iter().position(|&y| y == k);
+            let got = a.lookup(set, k);
+            assert_eq!(got.is_some(), pos.is_some(), "ways {ways} op {i}");
+            if let Some(p) = pos {
+                let y = lists[set].remove(p);
+                lists[set].push(y);
+                continue;
+            }
+            // Between the miss and its fill: another key of the same set filled or
+            // removed, or the missed key itself filled (then refreshed), or nothing.
+            let other = (k + 4 * (1 + (x >> 40) % 3)) % (6 * ways as u64);
+            match x % 5 {
+                0 => {
+                    let ev = a.insert(set, other, other).map(|e| e.0);
+                    assert_eq!(ev, put(&mut lists[set], other), "ways {ways} op {i}");
+                }
+                1 => {
+                    let had = lists[set].iter().position(|&y| y == other);
+                    assert_eq!(a.invalidate(set, other), had.is_some());
+                    if let Some(p) = had {
+                        lists[set].remove(p);
+                    }
+                }
+                2 => {
+                    assert_eq!(a.insert(set, k, k).map(|e| e.0), put(&mut lists[set], k));
+                }
+                _ => {}
+            }
+            let ev = a.insert(set, k, k).map(|e| e.0);
+            assert_eq!(ev, put(&mut lists[set], k), "ways {ways} op {i}");
+            assert_eq!(a.valid, a.occupancy(), "ways {ways} op {i}");
+        }
+    }
+}
+
+#[test]
+fn rank_touch_and_find_match_a_rank_array() {
+    let mut r = Xoshiro256PlusPlus::seed_from_u64(1);
+    for ways in RANK_WAYS_MIN..=RANK_WAYS_MAX {
+        let Policy::RankLru(mut p) = Policy::new(Replacement::Lru, 1, ways, 0) else {
+            unreachable!()
+        };
+        let mut ranks: Vec<u64> = (0..ways as u64).collect();
+        for _ in 0..2000 {
+            let w = (r.next_u64() % ways as u64) as usize;
+            p.on_hit(0, w);
+            let rw = ranks[w];
+            for x in ranks.iter_mut() {
+                if *x < rw {
+                    *x += 1;
+                }
+            }
+            ranks[w] = 0;
+            for (v, &rank) in ranks.iter().enumerate() {
+                assert_eq!((p.ranks[0] >> (4 * v)) & 0xf, rank);
+            }
+            let oldest = ranks.iter().position(|&x| x == ways as u64 - 1).unwrap();
+            assert_eq!(p.victim(0), oldest);
+        }
+    }
+}
+
+#[test]
+fn random_is_reproducible_for_a_seed() {
+    let keys = stream(5, 3000, 30);
+    let mut a = SetAssoc::new(2, 4, Replacement::Random, 99);
+    let mut b = SetAssoc::new(2, 4, Replacement::Random, 99);
+    assert_eq!(run(&mut a, &keys), run(&mut b, &keys));
+}
+
+#[test]
+fn insert_reports_evictions_and_invalidate_removes() {
+    let mut a = SetAssoc::new(1, 2, Replacement::Lru, 0);
+    assert_eq!(a.insert(0, 1, 10), None);
+    assert_eq!(a.insert(0, 2, 20), None);
+    assert_eq!(a.lookup(0, 1), Some(10));
+    assert_eq!(a.insert(0, 3, 30), Some((2, 20)));
+    assert!(a.invalidate(0, 1));
+    assert!(!a.invalidate(0, 1));
+    assert_eq!(a.occupancy(), 1);
+    assert_eq!(a.invalidate_where(|k| k == 3), 1);
+    assert_eq!(a.occupancy(), 0);
+}
+
+/// The recency-ordered layout of LRU arrays against LRU kept as per-way state (stamps
+/// below 5 ways, packed ranks from 5 to 16, stamps above): every operation, the hits,
+/// the values, the evictions and the contents agree, through fills, refreshes,
+/// invalidations, spared victims and flushes.
+#[test]
+fn ordered_lru_equals_lru_by_replacement_state() {
+    for ways in [1, 2, 3, 4, 5, 8, 12, 16, 17, 40] {
+        let sets = 4;
+        let mut o = SetAssoc::new(sets, ways, Replacement::Lru, 0);
+        let mut p = SetAssoc::with_policy(sets, ways, Policy::new(Replacement::Lru, sets, ways, 0));
+        assert!(o.ordered && !p.ordered);
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(7 + ways as u64);
+        for i in 0..40_000u64 {
+            let x = r.next_u64();
+            let k = (x >> 16) % (3 * (ways * sets) as u64);
+            let set = (k % sets as u64) as usize;
+            let v = x >> 40;
+            let what = format!("ways {ways} op {i} ({})", x % 16);
+            match x % 16 {
+                0..=4 => assert_eq!(o.lookup(set, k), p.lookup(set, k), "{what}"),
+                5..=8 => assert_eq!(o.insert(set, k, v), p.insert(set, k, v), "{what}"),
+                9 => assert_eq!(o.invalidate(set, k), p.invalidate(set, k), "{what}"),
+                10 => assert_eq!(o.probe(set, k), p.probe(set, k), "{what}"),
+                11 | 12 => {
+                    // Spare a victim whose value is even, once (its value made odd).
+                    let spare = |val: u64| (val % 2 == 0).then_some(val | 1);
+                    assert_eq!(
+                        o.fill_skipping(set, k, v, spare),
+                        p.fill_skipping(set, k, v, spare),
+                        "{what}"
+                    );
+                }
+                13 if i % 50 == 0 => {
+                    let m = x >> 50;
+                    let gone = |key: u64| key % 7 == m % 7;
+                    assert_eq!(o.invalidate_where(gone), p.invalidate_where(gone), "{what}");
+                }
+                14 if i % 3000 == 0 => {
+                    o.flush();
+                    p.flush();
+                }
+                _ => {}
+            }
+            assert_eq!(o.valid, o.occupancy(), "{what}");
+        }
+        let mut a: Vec<_> = o.iter().collect();
+        let mut b: Vec<_> = p.iter().collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b, "ways {ways}: contents");
+    }
+}
