@@ -37,10 +37,29 @@ impl Hasher for ChunkHasher {
     }
 }
 
+/// Chunks remembered in front of the map, direct-mapped by chunk key: a footprint of up
+/// to this many chunks (512 Ki pages, 2 GiB of 4K pages) finds its chunk with one
+/// compare instead of a hash-map probe.
+const RECENT: usize = 16;
+
 /// The translations one core has used (see the module doc).
-#[derive(Default)]
 pub(super) struct SeenPages {
-    chunks: HashMap<u64, Box<[u64; WORDS]>, BuildHasherDefault<ChunkHasher>>,
+    /// Chunk key -> index in `chunks`.
+    index: HashMap<u64, u32, BuildHasherDefault<ChunkHasher>>,
+    chunks: Vec<Box<[u64; WORDS]>>,
+    /// (chunk key, index) of recently used chunks; `u64::MAX`: none (no key has all
+    /// bits set: the address-space bits above 48 stay clear).
+    recent: [(u64, u32); RECENT],
+}
+
+impl Default for SeenPages {
+    fn default() -> Self {
+        SeenPages {
+            index: HashMap::default(),
+            chunks: Vec::new(),
+            recent: [(u64::MAX, 0); RECENT],
+        }
+    }
 }
 
 impl SeenPages {
@@ -51,10 +70,19 @@ impl SeenPages {
         // beside 2 size bits and 32 address-space bits.
         let key = ((space as u64) << 32) ^ ((size_code as u64) << 30) ^ (vpn >> CHUNK_BITS);
         let bit = (vpn & ((1 << CHUNK_BITS) - 1)) as usize;
-        let chunk = self
-            .chunks
-            .entry(key)
-            .or_insert_with(|| Box::new([0; WORDS]));
+        let slot = &mut self.recent[key as usize % RECENT];
+        let i = if slot.0 == key {
+            slot.1
+        } else {
+            let chunks = &mut self.chunks;
+            let i = *self.index.entry(key).or_insert_with(|| {
+                chunks.push(Box::new([0; WORDS]));
+                (chunks.len() - 1) as u32
+            });
+            *slot = (key, i);
+            i
+        };
+        let chunk = &mut self.chunks[i as usize];
         let (w, m) = (bit / 64, 1u64 << (bit % 64));
         let new = chunk[w] & m == 0;
         chunk[w] |= m;
