@@ -41,6 +41,11 @@
 //!
 //! Time slots are renumbered in order when they run out, as in the LRU pass (only the
 //! V page times and V marker times are live), so memory stays O(V), not O(K).
+//!
+//! Exactness rests on the paper's theorem and the equivalence above (the state is the
+//! paper's, in other coordinates); the tests check every histogram against the
+//! priority stack under both orders of its never-again tie and F(m) against MIN
+//! simulated per size.
 
 use super::PageStream;
 use serde::Serialize;
