@@ -3,12 +3,21 @@
 //! for comparison a naive LRU simulation run once per memory size for a 100-point
 //! curve (on a 1-million-reference stream).
 //!
+//! The `min` group: the MIN pass on the issue-21 streams (10^6 uniform and 10^6 Zipf
+//! references over 2^20 pages, built by the workload generators `mmusim analyze -w`
+//! uses), each with the LRU pass of the same stream as the reference; and the MIN pass
+//! against the priority-stack pass it replaced (`opt_stack`, far too slow for the 2^20
+//! streams: 23 s each) on 10^6 uniform references over 10^5 pages.
+//!
 //! `cargo bench --bench analysis -- --warm-up-time 1 --measurement-time 3`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use mmusim::addr::PageSize;
 use mmusim::analysis::lru::lru;
 use mmusim::analysis::opt::opt;
+use mmusim::analysis::opt_stack::opt_priority_stack;
 use mmusim::analysis::PageStream;
+use mmusim::workload::WorkloadSpec;
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::hint::black_box;
@@ -123,5 +132,53 @@ fn analysis(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, analysis);
+/// The stream of a generated workload (4 KiB pages).
+fn generated(accesses: u64, generator: &str) -> PageStream {
+    let text = format!("accesses = {accesses}\nseed = 3\n[generator]\n{generator}\n");
+    let spec = WorkloadSpec::from_toml(&text).unwrap();
+    PageStream::from_workload(&spec, std::path::Path::new(""), 0, PageSize::Size4K, "w").unwrap()
+}
+
+fn min(c: &mut Criterion) {
+    let mut g = c.benchmark_group("min");
+    g.sample_size(10);
+    let big = [
+        (
+            "uniform_1M_2^20",
+            generated(1_000_000, "kind = \"uniform\"\nfootprint = \"4GiB\""),
+        ),
+        (
+            "zipf_1M_2^20",
+            generated(
+                1_000_000,
+                "kind = \"zipf\"\nfootprint = \"4GiB\"\nexponent = 0.99",
+            ),
+        ),
+        ("uniform_10M_10^5", stream(10_000_000, true, 1)),
+    ];
+    for (name, s) in &big {
+        eprintln!("{name}: {} references, {} pages", s.len(), s.distinct());
+        g.throughput(Throughput::Elements(s.len() as u64));
+        g.bench_with_input(BenchmarkId::new("lru", name), s, |b, s| {
+            b.iter(|| lru(black_box(s)).first_refs)
+        });
+        g.bench_with_input(BenchmarkId::new("min", name), s, |b, s| {
+            b.iter(|| opt(black_box(s)).unwrap().first_refs)
+        });
+    }
+    let s = stream(1_000_000, true, 4);
+    assert_eq!(opt(&s).unwrap(), opt_priority_stack(&s).unwrap());
+    g.throughput(Throughput::Elements(s.len() as u64));
+    g.bench_with_input(BenchmarkId::new("min", "uniform_1M_10^5"), &s, |b, s| {
+        b.iter(|| opt(black_box(s)).unwrap().first_refs)
+    });
+    g.bench_with_input(
+        BenchmarkId::new("min_priority_stack", "uniform_1M_10^5"),
+        &s,
+        |b, s| b.iter(|| opt_priority_stack(black_box(s)).unwrap().first_refs),
+    );
+    g.finish();
+}
+
+criterion_group!(benches, analysis, min);
 criterion_main!(benches);

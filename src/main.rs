@@ -158,8 +158,8 @@ enum Cmd {
         /// Seed of the Random policy.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Which curves: any of lru,min,ws (ws gives VMIN too). MIN is the slow one on
-        /// large traces; `--curves lru,ws` leaves it out.
+        /// Which curves: any of lru,min,ws (ws gives VMIN too). MIN costs a few times
+        /// the LRU pass; `--curves lru,ws` leaves it out.
         #[arg(long, value_name = "LIST", default_value = "lru,min,ws")]
         curves: mmusim::analysis::report::Curves,
         /// No progress display.

@@ -15,6 +15,7 @@
 pub mod lifetime;
 pub mod lru;
 pub mod opt;
+pub mod opt_stack;
 mod output;
 pub mod replace;
 pub mod report;

@@ -1,44 +1,54 @@
 //! MIN/OPT stack analysis: the fault function of Belady's optimal replacement (evict the
 //! page whose next reference is farthest away; Belady 1966) for every memory size m in
-//! one pass, by the OPT stack algorithm of Mattson, Gecsei, Slutz and Traiger (1970).
+//! one pass, as a histogram of OPT stack distances (MIN is a stack algorithm, Mattson,
+//! Gecsei, Slutz and Traiger 1970: with m frames it hits exactly the references at
+//! distance <= m).
 //!
-//! In: dense page ids ([`super::PageStream`]). Out: [`OptAnalysis`], the histogram of
-//! OPT stack distances and from it F(m).
+//! In: dense page ids ([`super::PageStream`]). Out: [`OptAnalysis`], the histogram and
+//! from it F(m). The textbook priority stack lives on in [`super::opt_stack`] as the
+//! oracle this pass is tested against (and measured against in `benches/analysis.rs`).
 //!
-//! The priority stack: position j holds the page that MIN with j frames has in memory
-//! and MIN with j - 1 frames does not. A page's priority is the time of its next
-//! reference (sooner = higher), fixed between its references, computed for every
-//! reference by one backward pass. On a reference to the page at position d, the page
-//! goes to the top, and for every size j < d the page MIN evicts from the first j
-//! positions (the largest next-use time among them) is carried down one level. The
-//! carried page changes only at the *prefix maxima* of the next-use times along
-//! positions 1..d-1, so every page other than those stays where it is, and
+//! # Method: critical markers (Bilardi, Ekanadham and Pattnaik 2017)
 //!
-//! * finding the next prefix maximum is a "first position after i with value > v"
-//!   search in a max segment tree over positions, which costs O(log gap), and
-//! * only the pages that move (the prefix maxima) update the tree and their positions.
+//! An OPT stack distance depends only on the references up to it, so the pass runs
+//! forwards, like the LRU pass, and never looks at next uses (the priority stack's tie
+//! among pages never used again does not arise). Bilardi, Ekanadham and Pattnaik
+//! ("Optimal on-line computation of stack distances for MIN and OPT", CF 2017) prove
+//! that their *critical marker* rule gives exactly the MIN stack distance. On the LRU
+//! stack L (most recent first) it keeps one marker M(c) per memory size c = 1..V (V
+//! pages seen), a depth in L, and β(i) = #{c : M(c) <= i} - i (>= 0) for every depth i.
+//! A reference to the page at 0-based LRU depth D:
 //!
-//! A reference thus costs O((1 + r) log D) for r prefix maxima, instead of the O(d)
-//! scan of positions 1..d-1 in the textbook version. r is far smaller than d but not
-//! small: on 10^6 uniform references over 10^5 pages the mean d is about 25,000 and the
-//! mean r about 1,150 (a first reference walks the maxima of the whole stack), so MIN
-//! runs at 0.4-0.7 M references/s against the LRU pass's 25-29 M on 10^7 references
-//! over 10^5 pages (`benches/analysis.rs`). Bilardi, Ekanadham and Pattnaik (2017, "Optimal on-line
-//! computation of stack distances for MIN and OPT") give an O(log D) per reference
-//! algorithm (the "critical stack"); it is the way to go if MIN on 10^8-reference
-//! traces matters, and is not implemented here: its bookkeeping is far more involved,
-//! and this version is exact, simple to check against the textbook stack, and fast
-//! enough for teaching-size strings and traces of a few million references.
+//! * D = 0: distance 1, nothing changes;
+//! * first reference: every marker moves one down, a new marker M(V + 1) = 1;
+//! * otherwise z = the largest i < D with β(i) = 0, c* = the first size c (in size
+//!   order) with M(c) > z, distance c* + 1; every marker with M(c) <= D moves one down
+//!   (the page left from above them), and M(c*) = 1.
 //!
-//! Pages never referenced again all have priority "infinity"; which of them MIN evicts
-//! does not change any fault count (none of them is referenced again), and the tests
-//! check that two opposite tie orders give the same result.
+//! Done literally that is O(V) a reference. Here every marker is a *time* μ(c) instead
+//! of a depth, with M(c) = #{pages last used at or after μ(c)}; then "move one down"
+//! needs no work at all (the referenced page's new time is after every μ, and its old
+//! time p is before exactly the markers with M(c) <= D), and M(c*) = 1 is μ(c*) = t.
+//! In times, with the page of LRU depth i last used at u, β(i) = #{markers after u} -
+//! #{pages last used after u}, so z is the *oldest* page time u in (p, t) at which
+//! that difference is 0 (t - 1 always is one), and M(c) > z reads μ(c) <= u. Two
+//! segment trees answer both in O(log) a reference:
+//!
+//! * over time slots, w(s) = markers at s - pages last used at s; each node keeps its
+//!   sum and the least, over its page times u, of the sum after u within the node: the
+//!   oldest u >= p + 1 with nothing after it summing above 0 is one descent;
+//! * over sizes, the minimum μ: the first size with μ <= u is one descent.
+//!
+//! Time slots are renumbered in order when they run out, as in the LRU pass (only the
+//! V page times and V marker times are live), so memory stays O(V), not O(K).
+//!
+//! Exactness rests on the paper's theorem and the equivalence above (the state is the
+//! paper's, in other coordinates); the tests check every histogram against the
+//! priority stack under both orders of its never-again tie and F(m) against MIN
+//! simulated per size.
 
 use super::PageStream;
 use serde::Serialize;
-
-/// Next-use time of a page never referenced again.
-const NEVER: u32 = u32::MAX;
 
 /// The result of one OPT pass.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -59,147 +69,208 @@ impl OptAnalysis {
     }
 }
 
-/// OPT analysis of a stream. Fails only beyond 2^32 - 1 references (times are `u32`).
-pub fn opt(stream: &PageStream) -> Result<OptAnalysis, String> {
-    opt_with(&stream.ids, stream.distinct(), |_| NEVER)
+/// "No page time in this node": adding sums (each at most the 2V live markers and
+/// pages in magnitude) never brings it to 0 or overflows while V < 2^28.
+const NO_PAGE: i32 = 1 << 30;
+
+/// The most distinct pages the pass takes (see `NO_PAGE`).
+const MAX_PAGES: usize = 1 << 28;
+
+/// Segment tree over time slots. Per node `[sum, best]`: the sum of w(s) = markers at s
+/// minus pages last used at s, and the least over page times u in the node of the sum
+/// of w after u within the node (`NO_PAGE` if none).
+struct Times {
+    n: usize,
+    t: Vec<[i32; 2]>,
 }
 
-/// Time of the next reference to the same page for every reference; `never(id)` for
-/// the last reference to page `id`.
-fn next_uses(ids: &[u32], distinct: usize, never: impl Fn(u32) -> u32) -> Vec<u32> {
-    let mut upcoming: Vec<u32> = (0..distinct as u32).map(&never).collect();
-    let mut next = vec![0u32; ids.len()];
-    for t in (0..ids.len()).rev() {
-        let id = ids[t] as usize;
-        next[t] = upcoming[id];
-        upcoming[id] = t as u32;
+impl Times {
+    fn new(slots: usize) -> Times {
+        let n = slots.next_power_of_two();
+        Times {
+            n,
+            t: vec![[0, NO_PAGE]; 2 * n],
+        }
     }
-    next
+
+    #[inline]
+    fn pull(&mut self, i: usize) {
+        let ([ls, lb], [rs, rb]) = (self.t[2 * i], self.t[2 * i + 1]);
+        self.t[i] = [ls + rs, (lb + rs).min(rb)];
+    }
+
+    /// Adds `dw` to w(slot); `page`: whether a page is now last used there (`None`:
+    /// unchanged).
+    #[inline]
+    fn update(&mut self, slot: usize, dw: i32, page: Option<bool>) {
+        let mut i = slot + self.n;
+        let [w, best] = self.t[i];
+        let best = match page {
+            Some(true) => 0,
+            Some(false) => NO_PAGE,
+            None => best,
+        };
+        self.t[i] = [w + dw, best];
+        while i > 1 {
+            i >>= 1;
+            self.pull(i);
+        }
+    }
+
+    /// The oldest page time u >= `lo` with the sum of w after u at most 0.
+    fn oldest_balanced(&self, lo: usize) -> Option<usize> {
+        self.descend(1, 0, self.n, 0, lo)
+    }
+
+    /// `after`: the sum of w right of node `i`, which covers slots `a..b`. Only nodes
+    /// straddling `lo` can fail after passing the test, so this is O(log).
+    fn descend(&self, i: usize, a: usize, b: usize, after: i32, lo: usize) -> Option<usize> {
+        if b <= lo || self.t[i][1] + after > 0 {
+            return None;
+        }
+        if i >= self.n {
+            return Some(a);
+        }
+        let m = (a + b) / 2;
+        let right = self.t[2 * i + 1][0];
+        self.descend(2 * i, a, m, after + right, lo)
+            .or_else(|| self.descend(2 * i + 1, m, b, after, lo))
+    }
+
+    /// Moves the leaves of the live slots (`new[s] != NONE`) to `new[s]`, in order.
+    fn compact(&mut self, new: &[u32]) {
+        let n = self.n;
+        let mut k = 0;
+        for (s, &to) in new.iter().enumerate() {
+            if to != NONE {
+                debug_assert_eq!(to as usize, k);
+                self.t[n + k] = self.t[n + s]; // k <= s: not yet read
+                k += 1;
+            }
+        }
+        self.t[n + k..].fill([0, NO_PAGE]);
+        for i in (1..n).rev() {
+            self.pull(i);
+        }
+    }
 }
 
-/// A max segment tree over stack positions holding next-use times; empty positions 0.
-struct MaxTree {
+/// Min segment tree over memory sizes (index c - 1) of the markers' time slots.
+struct Sizes {
     n: usize,
     t: Vec<u32>,
 }
 
-impl MaxTree {
-    fn new(positions: usize) -> MaxTree {
-        let n = positions.max(1).next_power_of_two();
-        MaxTree {
+impl Sizes {
+    fn new(sizes: usize) -> Sizes {
+        let n = sizes.max(1).next_power_of_two();
+        Sizes {
             n,
-            t: vec![0; 2 * n],
+            t: vec![u32::MAX; 2 * n],
         }
     }
 
     #[inline]
-    fn set(&mut self, pos: usize, v: u32) {
-        let mut i = pos + self.n;
-        self.t[i] = v;
+    fn set(&mut self, c: usize, slot: u32) {
+        let mut i = c + self.n;
+        self.t[i] = slot;
         while i > 1 {
-            let p = i >> 1;
-            let m = self.t[2 * p].max(self.t[2 * p + 1]);
-            if self.t[p] == m {
-                // Ancestors already hold the right maxima.
-                break;
-            }
-            self.t[p] = m;
-            i = p;
+            i >>= 1;
+            self.t[i] = self.t[2 * i].min(self.t[2 * i + 1]);
         }
     }
 
-    /// The first position >= `lo` whose value exceeds `v`. Climbs only as far as the
-    /// answer's distance requires, then descends.
+    /// The first size whose marker is at or before `slot`.
     #[inline]
-    fn first_greater(&self, lo: usize, v: u32) -> Option<usize> {
-        if lo >= self.n {
+    fn first_at_or_before(&self, slot: u32) -> Option<usize> {
+        if self.t[1] > slot {
             return None;
         }
-        let mut i = lo + self.n;
-        // Invariant: every position in [lo, start of node i) holds a value <= v.
-        while self.t[i] <= v {
-            // Step to the next node to the right at the lowest level possible.
-            while i & 1 == 1 {
-                i >>= 1;
-                if i == 0 {
-                    return None;
-                }
-            }
-            i += 1;
-        }
+        let mut i = 1;
         while i < self.n {
-            i *= 2;
-            if self.t[i] <= v {
-                i += 1;
-            }
+            i = if self.t[2 * i] <= slot {
+                2 * i
+            } else {
+                2 * i + 1
+            };
         }
         Some(i - self.n)
     }
 }
 
-/// The OPT pass with a chosen priority for pages never referenced again (`never(id)`,
-/// which must exceed every reference time): the tests use it to break those ties in
-/// different orders.
-fn opt_with(
-    ids: &[u32],
-    distinct: usize,
-    never: impl Fn(u32) -> u32,
-) -> Result<OptAnalysis, String> {
-    if ids.len() >= NEVER as usize - distinct {
+/// Slot value of "none": no page used yet, or a dead slot when renumbering.
+const NONE: u32 = u32::MAX;
+
+/// OPT analysis of a stream. Fails only beyond 2^32 - 2 references or 2^28 distinct
+/// pages.
+pub fn opt(stream: &PageStream) -> Result<OptAnalysis, String> {
+    let (ids, distinct) = (&stream.ids, stream.distinct());
+    if distinct >= MAX_PAGES {
+        return Err(format!(
+            "{distinct} distinct pages: the MIN analysis supports fewer than {MAX_PAGES}"
+        ));
+    }
+    if ids.len() >= NONE as usize - 1 {
         return Err(format!(
             "{} references: the MIN analysis supports fewer than {}",
             ids.len(),
-            NEVER as usize - distinct
+            NONE - 1
         ));
     }
-    let next = next_uses(ids, distinct, never);
-    let mut tree = MaxTree::new(distinct);
-    // stack[j] = page at position j + 1 (0-based here); pos[id] = its position.
-    let mut stack = vec![0u32; distinct];
-    let mut pos = vec![u32::MAX; distinct];
-    let mut depth = 0usize;
+    // 2V live slots at most (page times, marker times), so 4V slots renumber at most
+    // every 2V references; never more slots than references.
+    let slots = (4 * distinct)
+        .max(64)
+        .min(ids.len() + 1)
+        .next_power_of_two();
+    let mut s = State {
+        times: Times::new(slots),
+        sizes: Sizes::new(distinct),
+        last: vec![NONE; distinct],
+        marker: Vec::with_capacity(distinct),
+        new: Vec::new(),
+    };
     let mut hist = vec![0u64; distinct + 1];
     let mut first = 0u64;
-    for (t, &id) in ids.iter().enumerate() {
-        let x = id as usize;
-        let d = if pos[x] == u32::MAX {
-            first += 1;
-            depth += 1;
-            depth - 1
-        } else {
-            let d = pos[x] as usize;
-            hist[d + 1] += 1;
-            d
-        };
-        if d > 0 {
-            // Carry the top page down along the prefix maxima of next-use times in
-            // positions 1..d-1; the last carried page fills the hole at d.
-            let mut carry = stack[0];
-            let mut carry_v = tree.t[tree.n];
-            let mut i = 0usize;
-            loop {
-                match tree.first_greater(i + 1, carry_v).filter(|&j| j < d) {
-                    Some(j) => {
-                        let (p, v) = (stack[j], tree.t[tree.n + j]);
-                        stack[j] = carry;
-                        pos[carry as usize] = j as u32;
-                        tree.set(j, carry_v);
-                        carry = p;
-                        carry_v = v;
-                        i = j;
-                    }
-                    None => {
-                        stack[d] = carry;
-                        pos[carry as usize] = d as u32;
-                        tree.set(d, carry_v);
-                        break;
-                    }
-                }
-            }
+    let mut now = 0usize; // slot of the current reference
+    let mut prev = NONE; // page of the previous reference
+    for &id in ids {
+        if now == s.times.n {
+            now = s.renumber();
         }
-        stack[0] = id;
-        pos[x] = 0;
-        tree.set(0, next[t]);
+        let x = id as usize;
+        let p = std::mem::replace(&mut s.last[x], now as u32);
+        if p == NONE {
+            // A new page and a new marker (size V + 1), both at `now`: w(now) = 0.
+            first += 1;
+            s.times.update(now, 0, Some(true));
+            s.sizes.set(s.marker.len(), now as u32);
+            s.marker.push(now as u32);
+        } else if id == prev {
+            // LRU depth 0: distance 1; the page's time moves, no marker does.
+            hist[1] += 1;
+            s.times.update(p as usize, 1, Some(false));
+            s.times.update(now, -1, Some(true));
+        } else {
+            s.times.update(p as usize, 1, Some(false));
+            // u exists: the previous reference's slot is a page time after p with
+            // nothing after it. A marker at or before u exists: after u there are as
+            // many markers as pages, and those pages exclude this one and u's, so at
+            // most V - 2 of the V markers.
+            let c = s
+                .times
+                .oldest_balanced(p as usize + 1)
+                .and_then(|u| s.sizes.first_at_or_before(u as u32))
+                .ok_or("MIN pass: no critical marker found (internal error)")?;
+            hist[c + 2] += 1;
+            let old = std::mem::replace(&mut s.marker[c], now as u32);
+            s.times.update(old as usize, -1, None);
+            s.sizes.set(c, now as u32);
+            // The page (-1) and the marker (+1) at `now`.
+            s.times.update(now, 0, Some(true));
+        }
+        prev = id;
+        now += 1;
     }
     Ok(OptAnalysis {
         refs: ids.len() as u64,
@@ -208,9 +279,51 @@ fn opt_with(
     })
 }
 
+/// The pass's state: time slots and the two trees.
+struct State {
+    times: Times,
+    sizes: Sizes,
+    /// Slot of each page's last use (`NONE`: not used yet).
+    last: Vec<u32>,
+    /// Slot of each size's marker (index c - 1).
+    marker: Vec<u32>,
+    /// Renumbering map, kept between renumberings.
+    new: Vec<u32>,
+}
+
+impl State {
+    /// Renumbers the live slots 0.. in time order (order is all the trees need) and
+    /// returns the first free slot. O(slots), at most once every 2V references.
+    fn renumber(&mut self) -> usize {
+        const LIVE: u32 = NONE - 1;
+        self.new.clear();
+        self.new.resize(self.times.n, NONE);
+        for &slot in self.last.iter().chain(&self.marker) {
+            if slot != NONE {
+                self.new[slot as usize] = LIVE;
+            }
+        }
+        let mut k = 0u32;
+        for v in self.new.iter_mut().filter(|v| **v == LIVE) {
+            *v = k;
+            k += 1;
+        }
+        self.times.compact(&self.new);
+        for slot in self.last.iter_mut().filter(|s| **s != NONE) {
+            *slot = self.new[*slot as usize];
+        }
+        for (c, slot) in self.marker.iter_mut().enumerate() {
+            *slot = self.new[*slot as usize];
+            self.sizes.set(c, *slot);
+        }
+        k as usize
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::lru::lru;
+    use super::super::opt_stack::{opt_priority_stack, opt_with};
     use super::super::testutil::string;
     use super::*;
 
@@ -248,9 +361,11 @@ mod tests {
         let s = PageStream::from_pages(refs);
         let a = opt(&s).unwrap();
         let f = a.faults();
+        // The priority stack, with never-again pages ordered by id one way, then the
+        // other: the same histogram as this pass.
         let n = s.distinct() as u32;
         let k = refs.len() as u32;
-        // Never-again pages ordered by id one way, then the other.
+        assert_eq!(opt_priority_stack(&s).unwrap(), a, "{what}: priority stack");
         let up = opt_with(&s.ids, s.distinct(), |id| k + id).unwrap();
         let down = opt_with(&s.ids, s.distinct(), |id| k + n - id).unwrap();
         assert_eq!(up, a, "{what}: tie order changed the result");
@@ -271,6 +386,8 @@ mod tests {
 
     #[test]
     fn fault_function_equals_brute_force_min_for_every_m() {
+        // 400 references over 25 pages and 900 over 70 use 128 time slots: those cases
+        // renumber the slots several times.
         let mut case = 0u64;
         for &(n, pages) in &[(1usize, 1u64), (25, 3), (120, 6), (400, 25), (900, 70)] {
             for &loc in &[0.0, 0.6, 0.95] {
@@ -299,17 +416,65 @@ mod tests {
     }
 
     #[test]
-    fn segment_tree_finds_first_greater() {
-        let vals = [3u32, 0, 9, 4, 4, 12, 1, 7, 2];
-        let mut t = MaxTree::new(vals.len());
-        for (i, &v) in vals.iter().enumerate() {
-            t.set(i, v);
+    fn distances_by_hand() {
+        // a b c a b. With 2 frames MIN evicts b at c (b's next use is later than a's),
+        // so the second a hits and the second b faults; with 3 frames everything
+        // after the first references hits. The second a: distance 2 (1 frame holds
+        // only the current page); the second b: distance 3.
+        let s = PageStream::from_pages(&[0, 1, 2, 0, 1]);
+        let a = opt(&s).unwrap();
+        assert_eq!(a.histogram, vec![0, 0, 1, 1]);
+        assert_eq!(a.first_refs, 3);
+        // a a b b a: distance 1 twice (same page again); the last a with 2 frames
+        // (b is the only other page) hits: distance 2.
+        let s = PageStream::from_pages(&[0, 0, 1, 1, 0]);
+        assert_eq!(opt(&s).unwrap().histogram, vec![0, 2, 1]);
+    }
+
+    #[test]
+    fn time_tree_finds_the_oldest_balanced_page_time() {
+        // w per slot and page flags; the answer by brute force: the first page slot
+        // u >= lo with the sum of w over slots after u at most 0.
+        let w = [1i32, -1, 0, 1, -1, -1, 1, 0, -1, 1, 0];
+        let page = [
+            false, true, true, false, true, true, false, true, true, false, true,
+        ];
+        let mut t = Times::new(w.len());
+        for (i, (&w, &pg)) in w.iter().zip(&page).enumerate() {
+            t.update(i, w, Some(pg));
         }
-        for lo in 0..12 {
-            for v in 0..14 {
-                let want = (lo..vals.len()).find(|&j| vals[j] > v);
-                assert_eq!(t.first_greater(lo, v), want, "lo {lo} v {v}");
-            }
+        for lo in 0..=w.len() + 2 {
+            let want = (lo..w.len()).find(|&u| page[u] && w[u + 1..].iter().sum::<i32>() <= 0);
+            assert_eq!(t.oldest_balanced(lo), want, "lo {lo}");
+        }
+        let mut z = Sizes::new(5);
+        for (c, v) in [9u32, 4, 7, 2, 8].into_iter().enumerate() {
+            z.set(c, v);
+        }
+        let firsts: Vec<_> = (0..11).map(|v| z.first_at_or_before(v)).collect();
+        let want: Vec<_> = (0..11u32)
+            .map(|v| [9u32, 4, 7, 2, 8].iter().position(|&m| m <= v))
+            .collect();
+        assert_eq!(firsts, want);
+    }
+
+    #[test]
+    fn larger_random_streams_match_the_priority_stack() {
+        // Beyond brute-force sizes: uniform, local and mixed streams, against the
+        // textbook pass; 20,000 references over 300 pages renumber the slots often.
+        for (seed, n, pages, loc) in [
+            (1u64, 20_000usize, 3_000u64, 0.0),
+            (2, 20_000, 300, 0.0),
+            (3, 30_000, 5_000, 0.7),
+            (4, 30_000, 40_000, 0.3),
+            (5, 20_000, 40, 0.5),
+        ] {
+            let s = PageStream::from_pages(&string(seed, n, pages, loc));
+            assert_eq!(
+                opt(&s).unwrap(),
+                opt_priority_stack(&s).unwrap(),
+                "seed {seed}"
+            );
         }
     }
 }

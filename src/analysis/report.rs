@@ -62,8 +62,8 @@ pub struct Options {
     pub curves: Curves,
 }
 
-/// The curves `analyze` computes. MIN costs far more than the others on large traces
-/// (see `opt.rs`), so a researcher can leave it out.
+/// The curves `analyze` computes. MIN costs a few times the LRU pass (see `opt.rs`
+/// and docs/PERFORMANCE.md), so a researcher can leave it out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Curves {
     pub lru: bool,

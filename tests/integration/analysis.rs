@@ -523,3 +523,41 @@ fn exam_problem1_from_the_repo_file() {
         .collect();
     assert_eq!(ws, expect, "{stdout}");
 }
+
+/// The MIN pass (critical markers) against the priority-stack pass it replaced, on
+/// streams of the workload generators `analyze -w` reads (uniform, Zipf, a sequential
+/// sweep), and against MIN simulated per size on a short one.
+#[test]
+fn min_pass_equals_the_priority_stack_on_generated_streams() {
+    use mmusim::analysis::opt::opt;
+    use mmusim::analysis::opt_stack::opt_priority_stack;
+    use mmusim::workload::WorkloadSpec;
+    let stream = |accesses: u64, generator: &str| {
+        let text = format!("accesses = {accesses}\nseed = 9\n[generator]\n{generator}\n");
+        let spec = WorkloadSpec::from_toml(&text).unwrap();
+        PageStream::from_workload(&spec, std::path::Path::new(""), 0, PageSize::Size4K, "w")
+            .unwrap()
+    };
+    for (accesses, generator) in [
+        (40_000, "kind = \"uniform\"\nfootprint = \"32MiB\""),
+        (
+            40_000,
+            "kind = \"zipf\"\nfootprint = \"64MiB\"\nexponent = 0.9",
+        ),
+        (20_000, "kind = \"sequential\"\nfootprint = \"8MiB\""),
+    ] {
+        let s = stream(accesses, generator);
+        assert!(s.distinct() > 300, "{generator}: {}", s.distinct());
+        let new = opt(&s).unwrap();
+        assert_eq!(new, opt_priority_stack(&s).unwrap(), "{generator}");
+    }
+    let s = stream(
+        3_000,
+        "kind = \"zipf\"\nfootprint = \"2MiB\"\nexponent = 0.8",
+    );
+    let refs: Vec<u64> = s.ids.iter().map(|&id| s.pages[id as usize]).collect();
+    let f = opt(&s).unwrap().faults();
+    for m in [1, 2, 5, 17, 64, 200, s.distinct()] {
+        assert_eq!(f[m - 1], brute_min(&refs, m), "m {m}");
+    }
+}
