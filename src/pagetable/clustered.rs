@@ -608,12 +608,13 @@ impl Walkable for Clustered {
     }
 
     #[inline(always)]
-    fn prefetch(&self, asid: u16, vaddr: VirtAddr) {
+    fn prefetch(&self, asid: u16, vaddr: VirtAddr) -> u64 {
         let vaddr = vaddr.0;
         if let Some(s) = probed_sizes(&self.mapped).next() {
             let (_, home, _) = self.locate(asid, vaddr, s);
             super::prefetch_host(&self.tags[home * self.per_line]);
         }
+        0
     }
 }
 

@@ -498,12 +498,13 @@ impl Walkable for Inverted {
     }
 
     #[inline(always)]
-    fn prefetch(&self, asid: u16, vaddr: VirtAddr) {
+    fn prefetch(&self, asid: u16, vaddr: VirtAddr) -> u64 {
         let vaddr = vaddr.0;
         if let Some(s) = probed_sizes(&self.mapped).next() {
             let a = self.anchor_of(asid, s, vaddr >> s.shift()) as usize;
             super::prefetch_host(&self.hat[a]);
         }
+        0
     }
 }
 

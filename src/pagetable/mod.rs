@@ -189,15 +189,31 @@ pub trait Walkable {
     }
     /// Hint that `vaddr` will soon be walked: bring the host memory holding its entries
     /// closer. Changes nothing the simulation can see; a speed measure only (a large
-    /// footprint's tables do not fit the host's caches).
+    /// footprint's tables do not fit the host's caches). Returns a hint for
+    /// [`Walkable::leaf_lines_hinted`] a few accesses later (0: none).
     #[inline(always)]
-    fn prefetch(&self, _asid: u16, _vaddr: VirtAddr) {}
+    fn prefetch(&self, _asid: u16, _vaddr: VirtAddr) -> u64 {
+        0
+    }
     /// Physical addresses of the leaf entry a walk of `vaddr` reads last and of the data
     /// itself, if `vaddr` is mapped. No timing and no state change: used to prefetch the
     /// simulated cache sets those lines will probe.
     #[inline(always)]
     fn leaf_lines(&self, _asid: u16, _vaddr: VirtAddr) -> Option<(PhysAddr, PhysAddr)> {
         None
+    }
+    /// [`Walkable::leaf_lines`] given what [`Walkable::prefetch`] returned for `vaddr`
+    /// (radix: the leaf table, so the upper levels are not followed twice). A stale hint
+    /// (the table changed since) may give wrong lines, never a failure: they only steer
+    /// host prefetches.
+    #[inline(always)]
+    fn leaf_lines_hinted(
+        &self,
+        asid: u16,
+        vaddr: VirtAddr,
+        _hint: u64,
+    ) -> Option<(PhysAddr, PhysAddr)> {
+        self.leaf_lines(asid, vaddr)
     }
 }
 

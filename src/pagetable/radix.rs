@@ -536,10 +536,34 @@ impl Walkable for Radix {
     }
 
     #[inline(always)]
-    fn prefetch(&self, _asid: u16, vaddr: VirtAddr) {
+    fn leaf_lines_hinted(
+        &self,
+        asid: u16,
+        vaddr: VirtAddr,
+        hint: u64,
+    ) -> Option<(PhysAddr, PhysAddr)> {
+        // The hint is the leaf table + 1 (0: none found then).
+        if hint == 0 {
+            return self.leaf_lines(asid, vaddr);
+        }
+        let node = (hint - 1) as usize;
+        let idx = self.index(vaddr.0, 1);
+        let e = *self.entries.get(node * SLOTS + idx)?;
+        if e & 1 == 0 {
+            return None;
+        }
+        let pte = self.paddr.get(node)? + idx as u64 * 8;
+        Some((
+            PhysAddr(pte),
+            PhysAddr((e & !1) + vaddr.offset(PageSize::Size4K)),
+        ))
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, _asid: u16, vaddr: VirtAddr) -> u64 {
         let vaddr = vaddr.0;
         // Follow the upper levels (few tables, usually in the host's caches) and prefetch
-        // the entry of the deepest table present.
+        // the entry of the deepest table present; the leaf table is the hint.
         let mut node = 0usize;
         let mut level = self.levels;
         loop {
@@ -553,8 +577,9 @@ impl Walkable for Radix {
                     if let Some(p) = self.paddr.get(child) {
                         super::prefetch_host(p);
                     }
+                    return child as u64 + 1;
                 }
-                return;
+                return 0;
             }
             node = ((e >> 1) - 1) as usize;
             level -= 1;

@@ -112,7 +112,7 @@ pub(super) struct Slot {
 }
 
 /// Timing parameters fixed for a run.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 pub(super) struct Timing {
     /// Base CPI in thousandths of a cycle (integer arithmetic keeps clocks exact).
     pub(super) cpi_milli: u64,
@@ -144,6 +144,35 @@ pub(super) struct Timing {
     /// Something runs after each fill (`victima`, `prefetch` or `eager`): one branch
     /// for the three when none is on (`reach::after_fill`).
     pub(super) after_fill: bool,
+}
+
+impl Timing {
+    /// None of the designs with a test on the access path is on: no Victima, direct
+    /// segment, memory-resident TLB, Utopia, SpecTLB, prefetching or eager paging.
+    pub(super) fn is_plain(&self) -> bool {
+        *self == self.plain::<true>()
+    }
+
+    /// These timings as a run that [`Timing::is_plain`] sees them: with `PLAIN`, the
+    /// designs' switches are constants (off), so the copy of the access path made for
+    /// such runs (chosen once per run) carries none of their tests.
+    #[inline(always)]
+    pub(super) fn plain<const PLAIN: bool>(&self) -> Timing {
+        match PLAIN {
+            true => Timing {
+                direct_segment: false,
+                eager: false,
+                tlb_reads_memory: false,
+                victima: false,
+                utopia: false,
+                spectlb: false,
+                prefetch: false,
+                after_fill: false,
+                ..*self
+            },
+            false => *self,
+        }
+    }
 }
 
 /// instructions x CPI, in 128 bits when 64 would overflow (a 128-bit division is a
@@ -401,7 +430,7 @@ impl Core {
 /// Translate one access on `core`. The hot path: no allocation, no dynamic dispatch
 /// (`rec` is [`super::record::NoRecord`] in runs, compiled away).
 #[inline(always)]
-pub(super) fn step<PT: PageTable, R: Recorder>(
+pub(super) fn step<PT: PageTable, R: Recorder, const PLAIN: bool>(
     core: &mut Core,
     a: Access,
     pt: &mut PT,
@@ -409,6 +438,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
     t: &Timing,
     rec: &mut R,
 ) -> Result<(), SimError> {
+    let t = &t.plain::<PLAIN>();
     let c = &mut core.counters;
     c.accesses += 1;
     c.instructions += a.instrs as u64;
@@ -502,7 +532,7 @@ pub(super) fn step<PT: PageTable, R: Recorder>(
                 tlb_cycles,
                 l1_hidden,
             };
-            let (tr, end) = translate_miss(core, miss, pt, sh, t, rec)?;
+            let (tr, end) = translate_miss::<PT, R, PLAIN>(core, miss, pt, sh, t, rec)?;
             super::reach::after_walk(core, pt, sh, va, tr);
             (tr.frame, tr.size, core.tlbs.num_levels(), end - now)
         }
@@ -605,7 +635,7 @@ struct Miss {
 /// of line so that the hit path stays small. Returns the translation and the clock at
 /// which it is ready.
 #[inline(never)]
-fn translate_miss<PT: PageTable, R: Recorder>(
+fn translate_miss<PT: PageTable, R: Recorder, const PLAIN: bool>(
     core: &mut Core,
     m: Miss,
     pt: &mut PT,
@@ -613,6 +643,7 @@ fn translate_miss<PT: PageTable, R: Recorder>(
     t: &Timing,
     rec: &mut R,
 ) -> Result<(Translation, u64), SimError> {
+    let t = &t.plain::<PLAIN>();
     let va = m.va;
     if va.0 >= t.va_limit {
         // Only a miss can get here first: TLB entries exist only for mapped addresses.

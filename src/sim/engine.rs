@@ -24,6 +24,8 @@ use std::ops::ControlFlow;
 
 /// How far ahead in a batch page-table entries are prefetched on the host.
 const PREFETCH_DISTANCE: usize = 6;
+/// Hints kept between the two prefetch stages: more than the distance between them.
+const HINTS: usize = 8;
 
 /// What the bookkeeping at a stop position needs besides the core.
 struct Books<'a> {
@@ -63,7 +65,10 @@ impl<PT: PageTable> Simulator<PT> {
             let Some((_, id)) = best else { break };
             let c = &self.cores[id];
             let limit = limit.min(c.slice_end).min(c.next_ipi).min(c.host_slice_end);
-            self.run_core(id, limit, progress)?;
+            match self.timing.is_plain() {
+                true => self.run_core::<true>(id, limit, progress)?,
+                false => self.run_core::<false>(id, limit, progress)?,
+            }
             if self.interrupted {
                 break;
             }
@@ -92,8 +97,9 @@ impl<PT: PageTable> Simulator<PT> {
     }
 
     /// Core `id` runs until its clock passes `limit`, its stream ends, or the engine
-    /// must act (a system call, a shootdown to deliver).
-    fn run_core(
+    /// must act (a system call, a shootdown to deliver). `PLAIN`: the run has none of
+    /// the designs [`Timing::is_plain`] names, and its access path none of their tests.
+    fn run_core<const PLAIN: bool>(
         &mut self,
         id: usize,
         limit: u64,
@@ -119,6 +125,7 @@ impl<PT: PageTable> Simulator<PT> {
         let mut buf = std::mem::take(&mut core.buf);
         let mut pos = core.pos;
         let mut prefetching = false;
+        let mut hints = [0; HINTS];
         let mut walks_before = core.walker.stats.walks;
         let mut books = Books {
             warm_cores: &mut self.warm_cores,
@@ -148,11 +155,11 @@ impl<PT: PageTable> Simulator<PT> {
             }
             let a = buf[pos];
             if prefetching {
-                prefetch(core, pt, &mut sh.mem, &buf, pos);
+                prefetch(core, pt, &mut sh.mem, (&buf, pos), &mut hints);
             }
             pos += 1;
             self.accesses_done += 1;
-            if let Err(e) = step(core, a, pt, sh, &t, &mut NoRecord) {
+            if let Err(e) = step::<_, _, PLAIN>(core, a, pt, sh, &t, &mut NoRecord) {
                 break Err(e);
             }
             if (limit != u64::MAX && core.clock(&t) > limit) || sh.mail.pending {
@@ -202,20 +209,27 @@ impl<PT: PageTable> Simulator<PT> {
 }
 
 /// Two stages of host prefetch: far ahead, the page-table entries; nearer, the simulated
-/// cache sets of the leaf PTE and data lines those entries lead to.
+/// cache sets of the leaf PTE and data lines those entries lead to. The first stage's
+/// hint (radix: the leaf table it found) waits in `hints` for the second, which then
+/// follows no upper level again.
 #[inline(always)]
 fn prefetch<PT: PageTable>(
     core: &Core,
     pt: &PT,
     mem: &mut MemorySystem,
-    buf: &[Access],
-    pos: usize,
+    (buf, pos): (&[Access], usize),
+    hints: &mut [u64; HINTS],
 ) {
     if let Some(a) = buf.get(pos + 2 * PREFETCH_DISTANCE) {
-        pt.prefetch(core.asid, VirtAddr(a.vaddr));
+        hints[(pos + 2 * PREFETCH_DISTANCE) % HINTS] = pt.prefetch(core.asid, VirtAddr(a.vaddr));
     }
     if let Some(a) = buf.get(pos + PREFETCH_DISTANCE) {
-        if let Some((pte, data)) = pt.leaf_lines(core.asid, VirtAddr(a.vaddr)) {
+        // The first stage saw this access only from this batch's start on.
+        let hint = match pos >= PREFETCH_DISTANCE {
+            true => hints[(pos + PREFETCH_DISTANCE) % HINTS],
+            false => 0,
+        };
+        if let Some((pte, data)) = pt.leaf_lines_hinted(core.asid, VirtAddr(a.vaddr), hint) {
             mem.prefetch(core.id, pte);
             if mem.data_through_caches() {
                 mem.prefetch(core.id, data);

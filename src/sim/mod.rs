@@ -396,7 +396,7 @@ impl<PT: PageTable> Simulator<PT> {
         }
         let pt = &mut self.spaces[Self::space_index(c.vm, c.asid)];
         self.accesses_done += 1;
-        step(c, a, pt, &mut self.sh, &t, rec)
+        step::<_, _, false>(c, a, pt, &mut self.sh, &t, rec)
     }
 
     /// Address-space id of the process core `core` runs (a page table's key for it).
