@@ -41,6 +41,7 @@ mod prefetch_buffer;
 mod range;
 mod set_associative;
 pub mod size_predict;
+mod stats;
 pub use any::AnyOrganisation;
 pub use coalesced::{run_around, Coalesced, CoalescedStats};
 pub use invalidate::Dropped;
@@ -49,10 +50,10 @@ pub use pom::Pom;
 pub use prefetch_buffer::{PrefetchBuffer, Prefetched};
 pub use range::RangeTlb;
 pub use set_associative::SetAssociative;
+pub use stats::{LevelStats, TlbStats};
 
 use crate::addr::{PageSize, PageSizeSet, PhysAddr, VirtAddr};
 use crate::config::{TlbConfig, TlbFill};
-use serde::Serialize;
 
 /// Access side: index into per-side tables.
 pub const INSTR: usize = 0;
@@ -207,34 +208,6 @@ pub trait Organisation: Sized {
     /// Restart the organisation's own counters (after warm-up); contents stay.
     #[inline(always)]
     fn reset_stats(&mut self) {}
-}
-
-/// Counters of one TLB structure.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct TlbStats {
-    pub name: String,
-    pub level: u32,
-    /// Lookups that found the translation here.
-    pub hits: u64,
-    /// Lookups for a page of a size this structure holds that did not find it here.
-    pub misses: u64,
-    pub fills: u64,
-    pub evictions: u64,
-    /// A coalesced structure's own counts (absent from the JSON of any other).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub coalesced: Option<CoalescedStats>,
-}
-
-/// Counters of one level (all its structures) for one side.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct LevelStats {
-    pub level: u32,
-    pub instruction_hits: u64,
-    pub instruction_misses: u64,
-    pub data_hits: u64,
-    pub data_misses: u64,
-    /// Cycles spent probing this level.
-    pub cycles: u64,
 }
 
 struct Structure<O> {
@@ -514,6 +487,19 @@ impl<O: Organisation> Tlbs<O> {
             self.memo.repeats += 1;
             return Some(hit);
         }
+        self.probe_levels(side, asid, vaddr, cycles)
+    }
+
+    /// [`Tlbs::lookup`] past the repeated-hit shortcut. Out of line: the caller's loop,
+    /// whose accesses mostly take the shortcut, keeps its registers for itself.
+    #[inline(never)]
+    fn probe_levels(
+        &mut self,
+        side: usize,
+        asid: u16,
+        vaddr: u64,
+        cycles: &mut u64,
+    ) -> Option<TlbHit> {
         self.forget_memo();
         // Level 1 by predicted page size, when steered (`size_predict.rs`).
         if let Some(h) = self.lookup_predicted(side, asid, vaddr, cycles) {
@@ -743,56 +729,6 @@ impl<O: Organisation> Tlbs<O> {
                 }
                 None => return,
             }
-        }
-    }
-
-    /// Valid entries of each structure, in config order.
-    pub fn occupancy(&self) -> Vec<usize> {
-        self.structs.iter().map(|s| s.org.occupancy()).collect()
-    }
-
-    pub fn stats(&self) -> Vec<TlbStats> {
-        (self.structs.iter().enumerate())
-            .map(|(i, s)| {
-                let mut t = s.stats.clone();
-                t.hits += self.pending(Some(i));
-                s.org.stats(&mut t);
-                t
-            })
-            .collect()
-    }
-
-    pub fn level_stats(&self) -> Vec<LevelStats> {
-        let mut v: Vec<LevelStats> = self.levels.iter().map(|l| l.stats.clone()).collect();
-        let (m, r) = (&self.memo, self.pending(None));
-        if let Some(l) = v.first_mut().filter(|_| r > 0) {
-            l.cycles += r * m.lat;
-            if m.side == INSTR {
-                l.instruction_hits += r;
-            } else {
-                l.data_hits += r;
-            }
-        }
-        v
-    }
-
-    /// Restart the counters (after warm-up); contents stay.
-    pub fn reset_stats(&mut self) {
-        self.memo.repeats = 0;
-        self.reset_prediction();
-        for s in &mut self.structs {
-            s.stats = TlbStats {
-                name: std::mem::take(&mut s.stats.name),
-                level: s.stats.level,
-                ..Default::default()
-            };
-            s.org.reset_stats();
-        }
-        for l in &mut self.levels {
-            l.stats = LevelStats {
-                level: l.stats.level,
-                ..Default::default()
-            };
         }
     }
 }
