@@ -39,6 +39,7 @@ mod mem_reads;
 mod pom;
 mod prefetch_buffer;
 mod range;
+mod record;
 mod set_associative;
 pub mod size_predict;
 pub use any::AnyOrganisation;
@@ -48,7 +49,8 @@ pub use mem_reads::MemReads;
 pub use pom::Pom;
 pub use prefetch_buffer::{PrefetchBuffer, Prefetched};
 pub use range::RangeTlb;
-pub use set_associative::SetAssociative;
+pub use record::TlbRecord;
+pub use set_associative::{set_of_key, SetAssociative};
 
 use crate::addr::{PageSize, PageSizeSet, PhysAddr, VirtAddr};
 use crate::config::{TlbConfig, TlbFill};
@@ -324,6 +326,8 @@ pub struct Tlbs<O = AnyOrganisation> {
     /// TLB prefetching's buffer beside the last level (`prefetch_buffer.rs`), here so
     /// that every invalidation reaches it.
     prefetched: Option<Box<PrefetchBuffer>>,
+    /// The reference stream of one structure below level 1, when asked (`record.rs`).
+    record: Option<Box<TlbRecord>>,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -405,6 +409,7 @@ impl<O: Organisation> Tlbs<O> {
             range: None,
             predict: None,
             prefetched: None,
+            record: None,
             structs,
             levels,
             filled,
@@ -695,6 +700,9 @@ impl<O: Organisation> Tlbs<O> {
                 self.insert(l, side, e, false);
             }
         }
+        if self.record.is_some() {
+            self.record_below(side, asid, vaddr, size, hit_level);
+        }
         self.run = None;
         self.range = None;
     }
@@ -780,6 +788,9 @@ impl<O: Organisation> Tlbs<O> {
     pub fn reset_stats(&mut self) {
         self.memo.repeats = 0;
         self.reset_prediction();
+        if let Some(r) = self.record.as_deref_mut() {
+            r.counted_from = r.refs.len();
+        }
         for s in &mut self.structs {
             s.stats = TlbStats {
                 name: std::mem::take(&mut s.stats.name),
