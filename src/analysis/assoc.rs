@@ -27,6 +27,31 @@
 use super::lru::lru_with;
 use std::collections::HashMap;
 
+/// A stream of keys renamed to dense ids in first-reference order, once for all the set
+/// counts a caller asks of it.
+pub struct Keys {
+    /// Per reference: its key's id.
+    pub ids: Vec<u32>,
+    /// Per id: the key.
+    pub keys: Vec<u64>,
+}
+
+impl Keys {
+    pub fn new(stream: &[u64]) -> Keys {
+        let mut map: HashMap<u64, u32> = HashMap::new();
+        let mut keys = Vec::new();
+        let ids = (stream.iter())
+            .map(|&k| {
+                *map.entry(k).or_insert_with(|| {
+                    keys.push(k);
+                    keys.len() as u32 - 1
+                })
+            })
+            .collect();
+        Keys { ids, keys }
+    }
+}
+
 /// Per-set stack distances of one stream at one set count, counted after warm-up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SetCurve {
@@ -46,42 +71,44 @@ impl SetCurve {
     /// The pass over `keys` at `sets` sets, `set_of(key)` < `sets` naming each key's
     /// set; references before `from` warm the stacks up uncounted; all of class 0.
     pub fn of(keys: &[u64], sets: u64, set_of: impl Fn(u64) -> usize, from: usize) -> SetCurve {
-        SetCurve::of_classes(keys, sets, set_of, |_| 0, from)
+        SetCurve::of_classes(&Keys::new(keys), sets, set_of, |_| 0, from)
     }
 
-    /// [`SetCurve::of`], with `class(t)` (0 or 1) the class of the reference at time t.
+    /// [`SetCurve::of`] over keys compacted once ([`Keys`], shared by the set counts),
+    /// with `class(t)` (0 or 1) the class of the reference at time t.
     pub fn of_classes(
-        keys: &[u64],
+        keys: &Keys,
         sets: u64,
         set_of: impl Fn(u64) -> usize,
         class: impl Fn(usize) -> usize,
         from: usize,
     ) -> SetCurve {
         let n = sets as usize;
-        // Dense ids, and each reference's set.
-        let mut ids: HashMap<u64, u32> = HashMap::new();
-        let mut dense = Vec::with_capacity(keys.len());
-        let mut set = Vec::with_capacity(keys.len());
+        // Each key's set, once per key.
+        let set_of_id: Vec<u32> = (keys.keys.iter())
+            .map(|&k| {
+                let s = set_of(k);
+                assert!(s < n, "set {s} of key {k:#x} is beyond {n} sets");
+                s as u32
+            })
+            .collect();
+        let dense = &keys.ids;
         let mut count = vec![0usize; n + 1];
-        for &k in keys {
-            let next = ids.len() as u32;
-            dense.push(*ids.entry(k).or_insert(next));
-            let s = set_of(k);
-            assert!(s < n, "set {s} of key {k:#x} is beyond {n} sets");
-            set.push(s as u32);
-            count[s + 1] += 1;
+        for &id in dense {
+            count[set_of_id[id as usize] as usize + 1] += 1;
         }
         // Stable counting sort by set: order[start[s]..start[s+1]] are set s's times.
         for s in 0..n {
             count[s + 1] += count[s];
         }
         let mut fill = count.clone();
-        let mut order = vec![0u32; keys.len()];
-        for (t, &s) in set.iter().enumerate() {
-            order[fill[s as usize]] = t as u32;
-            fill[s as usize] += 1;
+        let mut order = vec![0u32; dense.len()];
+        for (t, &id) in dense.iter().enumerate() {
+            let s = set_of_id[id as usize] as usize;
+            order[fill[s]] = t as u32;
+            fill[s] += 1;
         }
-        let mut local = vec![u32::MAX; ids.len()];
+        let mut local = vec![u32::MAX; keys.keys.len()];
         let mut hist = [vec![0u64; 2], vec![0u64; 2]];
         let (mut first, mut counted) = ([0u64; 2], 0u64);
         let mut occupancy = vec![(0u32, 0u32); n];

@@ -38,7 +38,7 @@
 
 use super::Job;
 use crate::addr::{AccessKind, PageSize};
-use crate::analysis::assoc::SetCurve;
+use crate::analysis::assoc::{Keys, SetCurve};
 use crate::analysis::PageStream;
 use crate::assoc::Replacement;
 use crate::config::{HugePolicy, SystemConfig, TlbFill, TlbKind, TlbOrganisation};
@@ -89,6 +89,8 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
     };
     let base = without_size(sys0);
     for j in jobs {
+        // Checked at every point: validation may settle a key per geometry.
+        swept_tlb(&j.inputs.system.tlb[i], i)?;
         if without_size(&j.inputs.system) != base {
             return Err(format!(
                 "point {} changes more than the entries and ways of tlb[{i}] `{name}`",
@@ -109,7 +111,24 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
             return Err(format!("workload `{}` has OS events", j.workload));
         }
     }
+    common(sys0)?;
     let t = &sys0.tlb[i];
+    let recorded = t.level > 1;
+    if recorded {
+        below_level_1(sys0, i)?;
+    } else {
+        first_level(sys0, i)?;
+    }
+    Ok(OnePass {
+        tlb: i,
+        name: name.clone(),
+        recorded,
+    })
+}
+
+/// What the swept TLB itself must be: page entries in sets, LRU, filled on its misses.
+fn swept_tlb(t: &crate::config::TlbConfig, i: usize) -> Result<(), String> {
+    let name = &t.name;
     // The pass is of page entries in sets: each organisation says whether it is that
     // (the match makes a new organisation decide).
     match t.organisation {
@@ -132,18 +151,7 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
     if t.fill != TlbFill::Miss {
         return Err(format!("tlb[{i}] `{name}` is not filled on its misses"));
     }
-    common(sys0)?;
-    let recorded = t.level > 1;
-    if recorded {
-        below_level_1(sys0, i)?;
-    } else {
-        first_level(sys0, i)?;
-    }
-    Ok(OnePass {
-        tlb: i,
-        name: name.clone(),
-        recorded,
-    })
+    Ok(())
 }
 
 /// What refuses the pass wherever the TLB sits: anything that invalidates TLB entries
@@ -319,13 +327,14 @@ impl Curve {
             return Err(format!("{what}: its trace has OS events"));
         }
         let from = counted_from.unwrap_or(stream.len());
-        // The keys the TLB stores (one address space: the id does not pick the set).
-        let keys: Vec<u64> = (stream.ids.iter())
-            .map(|&id| {
-                let va = crate::addr::VirtAddr(stream.pages[id as usize] << 12);
-                crate::tlb::page_key(0, va, PageSize::Size4K)
-            })
-            .collect();
+        // The keys the TLB stores (one address space: the id does not pick the set), the
+        // stream's ids kept.
+        let keys = Keys {
+            keys: (stream.pages.iter())
+                .map(|&p| crate::tlb::page_key(0, crate::addr::VirtAddr(p << 12), PageSize::Size4K))
+                .collect(),
+            ids: stream.ids,
+        };
         Ok(Curve {
             name: t.name.clone(),
             level: t.level,
@@ -344,7 +353,7 @@ impl Curve {
         op: &OnePass,
         sets: &[u64],
     ) -> Result<Curve, String> {
-        let keys: Vec<u64> = rec.refs.iter().map(|&r| TlbRecord::key(r)).collect();
+        let keys = Keys::new(&rec.refs.iter().map(|&r| TlbRecord::key(r)).collect::<Vec<_>>());
         let side = |t: usize| TlbRecord::fetch(rec.refs[t]) as usize;
         let from = rec.counted_from;
         let mut misses = [0u64; 2];
@@ -355,11 +364,12 @@ impl Curve {
         }
         let got = &total["tlb"][op.tlb];
         let n = |k: &str| got[k].as_u64().unwrap_or(u64::MAX);
-        if n("misses") != misses[0] + misses[1] || n("hits") != (keys.len() - from) as u64 - misses[0] - misses[1] {
+        let counted = (rec.refs.len() - from) as u64;
+        if n("misses") != misses[0] + misses[1] || n("hits") != counted - misses[0] - misses[1] {
             return Err(format!(
                 "the recorded stream of `{}` ({} references from {from}) does not match its counters",
                 op.name,
-                keys.len()
+                rec.refs.len()
             ));
         }
         let u = |k: &str| total[k].as_u64().ok_or(format!("the guard run has no `{k}`"));
@@ -498,7 +508,7 @@ impl Curve {
 
 /// One pass per set count over `keys`.
 fn passes(
-    keys: &[u64],
+    keys: &Keys,
     sets: &[u64],
     class: impl Fn(usize) -> usize + Copy,
     from: usize,
