@@ -243,8 +243,14 @@ mod tests {
     /// Brute force: `sets` sets of `ways` ways, each a most-recent-first list; the misses
     /// and evictions counted from `from` on.
     fn brute(keys: &[u64], sets: u64, ways: usize, from: usize) -> (u64, u64) {
+        let (m, e) = brute_classes(keys, sets, ways, from);
+        (m[0] + m[1], e)
+    }
+
+    /// [`brute`], the misses split by the class of the reference (its time's parity).
+    fn brute_classes(keys: &[u64], sets: u64, ways: usize, from: usize) -> ([u64; 2], u64) {
         let mut s: Vec<Vec<u64>> = vec![Vec::new(); sets as usize];
-        let (mut misses, mut evictions) = (0, 0);
+        let (mut misses, mut evictions) = ([0, 0], 0);
         for (t, &k) in keys.iter().enumerate() {
             let l = &mut s[(k % sets) as usize];
             let hit = l.iter().position(|&x| x == k);
@@ -254,7 +260,7 @@ mod tests {
                 }
                 None => {
                     if t >= from {
-                        misses += 1;
+                        misses[t % 2] += 1;
                     }
                     if l.len() == ways {
                         l.pop();
@@ -283,7 +289,8 @@ mod tests {
 
     #[test]
     fn per_set_counts_equal_a_brute_force_lru_for_every_geometry() {
-        for (seed, n, pages, from) in [(1, 3000, 64, 0), (2, 4000, 300, 500), (3, 2000, 2000, 1999)] {
+        for (seed, n, pages, from) in [(1, 3000, 64, 0), (2, 4000, 300, 500), (3, 2000, 2000, 1999)]
+        {
             let keys = stream(seed, n, pages);
             for sets in [1u64, 2, 4, 16, 64] {
                 let c = SetCurve::of(&keys, sets, |k| (k % sets) as usize, from);
@@ -292,9 +299,32 @@ mod tests {
                 // associative when sets = 1).
                 for ways in [1usize, 2, 3, 4, 8, 16, 64, 512, 4096] {
                     let (m, e) = brute(&keys, sets, ways, from);
-                    assert_eq!(c.misses(ways as u64), m, "seed {seed} sets {sets} ways {ways}");
-                    assert_eq!(c.evictions(ways as u64), e, "seed {seed} sets {sets} ways {ways}");
+                    assert_eq!(
+                        c.misses(ways as u64),
+                        m,
+                        "seed {seed} sets {sets} ways {ways}"
+                    );
+                    assert_eq!(
+                        c.evictions(ways as u64),
+                        e,
+                        "seed {seed} sets {sets} ways {ways}"
+                    );
                 }
+            }
+        }
+    }
+
+    /// Misses by class (a TLB's sides): each class's own, as brute force counts them.
+    #[test]
+    fn per_class_misses_equal_a_brute_force_lru() {
+        let keys = stream(7, 3000, 200);
+        let k = Keys::new(&keys);
+        for sets in [1u64, 4, 32] {
+            let c = SetCurve::of_classes(&k, sets, |x| (x % sets) as usize, |t| t % 2, 100);
+            for ways in [1usize, 2, 8, 64] {
+                let (m, _) = brute_classes(&keys, sets, ways, 100);
+                let mine = [c.misses_of(0, ways as u64), c.misses_of(1, ways as u64)];
+                assert_eq!(mine, m, "sets {sets} ways {ways}");
             }
         }
     }
@@ -312,7 +342,11 @@ mod tests {
                     // Misses: first references plus distances above `ways`.
                     let m = h[0] + h[ways + 1..].iter().sum::<u64>();
                     assert_eq!(m, c.misses(ways as u64), "2^{k} sets, {ways} ways");
-                    assert_eq!(m, brute(&keys, sets, ways, from).0, "2^{k} sets, {ways} ways");
+                    assert_eq!(
+                        m,
+                        brute(&keys, sets, ways, from).0,
+                        "2^{k} sets, {ways} ways"
+                    );
                 }
             }
         }

@@ -370,9 +370,7 @@ impl<PT: PageTable> Simulator<PT> {
     /// Records the reference stream of TLB structure `tlb` (below level 1) of core 0 from
     /// now on, for the one-pass geometry sweep (`tlb/record.rs`).
     pub fn record_tlb(&mut self, tlb: usize) -> Result<(), SimError> {
-        (self.cores[0].tlbs)
-            .record_structure(tlb)
-            .map_err(SimError)
+        (self.cores[0].tlbs).record_structure(tlb).map_err(SimError)
     }
 
     /// What [`Simulator::record_tlb`] recorded, leaving nothing recorded.

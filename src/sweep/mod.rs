@@ -50,8 +50,8 @@ pub struct SweepSpec {
     pub mode: Mode,
     #[serde(default, rename = "axis")]
     pub axes: Vec<Axis>,
-    /// Answer a sweep over the size of one fully-associative LRU TLB in one stack pass
-    /// per workload (see [`onepass`]); `false` simulates every point.
+    /// Answer a sweep over the geometry of one set-associative LRU TLB by per-set stack
+    /// passes per workload (see [`onepass`]); `false` simulates every point.
     #[serde(default = "yes")]
     pub one_pass: bool,
     /// The point the report normalises to (default 0).
@@ -333,8 +333,8 @@ pub struct Summary {
 /// Runs the jobs of `spec_path` in `slice` not yet in `<out>/results.jsonl` on
 /// `threads` threads, appending each as it ends, with the folder locked (a second
 /// sweep into it is refused). With `retry_failed`, the slice's failed runs in the store
-/// are dropped from it and run again. A sweep over the size of one
-/// fully-associative LRU TLB is answered by one stack pass per workload (see
+/// are dropped from it and run again. A sweep over the entries and ways of one
+/// set-associative LRU TLB is answered by per-set stack passes per workload (see
 /// [`onepass`]) unless the spec says `one_pass = false`.
 pub fn run(
     spec_path: &Path,
@@ -495,27 +495,34 @@ pub fn run(
                     == Some(&j.id))
         })
         .collect();
+    // The pass's answers first, in one write; then the simulations.
+    let answered = |j: &Job| match (&one, curves.get(&j.workload)) {
+        (Ok(op), Some(c)) => {
+            let t = &j.inputs.system.tlb[op.tlb];
+            Some(Outcome {
+                total: Some(c.total(t.entries, t.ways, op.tlb)),
+                ..Default::default()
+            })
+        }
+        _ => None,
+    };
+    let stack: Vec<(&Job, Outcome, Option<String>)> = (rest.iter())
+        .filter_map(|&j| Some((j, answered(j)?, Some("stack".to_string()))))
+        .collect();
+    if !stack.is_empty() && !stopped() {
+        appender.record_all(stack);
+    }
+    let rest: Vec<&Job> = rest
+        .into_iter()
+        .filter(|&j| curves.get(&j.workload).is_none() || one.is_err())
+        .collect();
     crate::util::parallel_for(rest.len(), threads, |i| {
         if stopped() {
             return false;
         }
-        let j = rest[i];
-        match (&one, curves.get(&j.workload)) {
-            (Ok(op), Some(c)) => {
-                let t = &j.inputs.system.tlb[op.tlb];
-                record_job(
-                    j,
-                    Outcome {
-                        total: Some(c.total(t.entries, t.ways, op.tlb)),
-                        ..Default::default()
-                    },
-                    Some("stack".to_string()),
-                )
-            }
-            _ => match simulate_one(j, None) {
-                Some((out, _)) => record_job(j, out, None),
-                None => false,
-            },
+        match simulate_one(rest[i], None) {
+            Some((out, _)) => record_job(rest[i], out, None),
+            None => false,
         }
     });
     let (ran, failed, failures) = appender.finish()?;

@@ -74,9 +74,7 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
     }
     let geometry = |s: &SystemConfig, i: usize| s.tlb.get(i).map(|t| (t.entries, t.ways));
     let i = (0..sys0.tlb.len())
-        .find(|&i| {
-            (jobs.iter()).any(|j| geometry(&j.inputs.system, i) != geometry(sys0, i))
-        })
+        .find(|&i| (jobs.iter()).any(|j| geometry(&j.inputs.system, i) != geometry(sys0, i)))
         .ok_or("no TLB's entries or ways vary between the points")?;
     let name = &sys0.tlb[i].name;
     let without_size = |s: &SystemConfig| {
@@ -135,13 +133,17 @@ fn swept_tlb(t: &crate::config::TlbConfig, i: usize) -> Result<(), String> {
         TlbOrganisation::SetAssociative => {}
         // An entry holds a run of pages, which the stack of pages does not model.
         TlbOrganisation::Coalesced => {
-            return Err(format!("tlb[{i}] `{name}` coalesces pages (organisation = \"coalesced\")"))
+            return Err(format!(
+                "tlb[{i}] `{name}` coalesces pages (organisation = \"coalesced\")"
+            ))
         }
         // A range TLB's entries are not pages.
         TlbOrganisation::Range => return Err(format!("tlb[{i}] `{name}` holds ranges")),
         // Its probes read memory: hits and misses alone do not give its cost.
         TlbOrganisation::Pom => {
-            return Err(format!("tlb[{i}] `{name}` is a POM-TLB (its probes read memory)"))
+            return Err(format!(
+                "tlb[{i}] `{name}` is a POM-TLB (its probes read memory)"
+            ))
         }
     }
     if t.replacement != Replacement::Lru {
@@ -261,8 +263,8 @@ fn below_level_1(sys: &SystemConfig, i: usize) -> Result<(), String> {
             || (o.kind.serves_instructions() && t.kind.serves_instructions()))
             && o.page_sizes.iter().any(|s| t.page_sizes.contains(s))
     };
-    if let Some(o) = (sys.tlb.iter().enumerate())
-        .find(|(k, o)| *k != i && o.level == t.level && overlaps(o))
+    if let Some(o) =
+        (sys.tlb.iter().enumerate()).find(|(k, o)| *k != i && o.level == t.level && overlaps(o))
     {
         return Err(format!(
             "tlb[{}] `{}` at the level of tlb[{i}] `{name}` serves some of the same pages",
@@ -353,7 +355,12 @@ impl Curve {
         op: &OnePass,
         sets: &[u64],
     ) -> Result<Curve, String> {
-        let keys = Keys::new(&rec.refs.iter().map(|&r| TlbRecord::key(r)).collect::<Vec<_>>());
+        let keys = Keys::new(
+            &rec.refs
+                .iter()
+                .map(|&r| TlbRecord::key(r))
+                .collect::<Vec<_>>(),
+        );
         let side = |t: usize| TlbRecord::fetch(rec.refs[t]) as usize;
         let from = rec.counted_from;
         let mut misses = [0u64; 2];
@@ -372,7 +379,11 @@ impl Curve {
                 rec.refs.len()
             ));
         }
-        let u = |k: &str| total[k].as_u64().ok_or(format!("the guard run has no `{k}`"));
+        let u = |k: &str| {
+            total[k]
+                .as_u64()
+                .ok_or(format!("the guard run has no `{k}`"))
+        };
         Ok(Curve {
             name: op.name.clone(),
             level: got["level"].as_u64().unwrap_or(0) as u32,
@@ -437,7 +448,8 @@ impl Curve {
         tlbs[tlb] = serde_json::to_value(&answer).unwrap_or_default();
         t.insert("tlb".into(), tlbs);
         let mut levels = guard["tlb_levels"].clone();
-        let moved = |v: &Value, by: i128| Value::from((v.as_u64().unwrap_or(0) as i128 + by) as u64);
+        let moved =
+            |v: &Value, by: i128| Value::from((v.as_u64().unwrap_or(0) as i128 + by) as u64);
         if let Some(l) = (levels.as_array_mut().into_iter().flatten())
             .find(|l| l["level"] == u64::from(self.level))
         {
@@ -446,7 +458,8 @@ impl Curve {
                 l[format!("{side}_misses")] = moved(&l[format!("{side}_misses")], d);
                 l[format!("{side}_hits")] = moved(&l[format!("{side}_hits")], -d);
             }
-            let misses = l["data_misses"].as_u64().unwrap_or(0) + l["instruction_misses"].as_u64().unwrap_or(0);
+            let misses = l["data_misses"].as_u64().unwrap_or(0)
+                + l["instruction_misses"].as_u64().unwrap_or(0);
             l["misses"] = misses.into();
             l["mpki"] = crate::report::per_kilo(misses, self.instructions).into();
         }
@@ -464,7 +477,12 @@ impl Curve {
     /// (TLB `tlb`), and requires that nothing invalidated TLB entries in that run. What
     /// would (a full page table evicting translations, events, flushes) follows the
     /// faults, which are the same at every geometry, so none at one means none at any.
-    pub fn check(&self, (entries, ways): (u32, u32), tlb: usize, total: &Value) -> Result<(), String> {
+    pub fn check(
+        &self,
+        (entries, ways): (u32, u32),
+        tlb: usize,
+        total: &Value,
+    ) -> Result<(), String> {
         let at = format!("{entries} entries, {ways} ways");
         for (what, ptr) in [
             ("page-table evictions", "/page_table_evictions"),
@@ -525,8 +543,9 @@ fn passes(
 fn differs(mine: &Value, got: &Value, at: &str) -> Option<String> {
     match mine {
         Value::Object(m) => (m.iter()).find_map(|(k, v)| differs(v, &got[k], &format!("{at}/{k}"))),
-        Value::Array(a) => (a.iter().enumerate())
-            .find_map(|(i, v)| differs(v, &got[i], &format!("{at}/{i}"))),
+        Value::Array(a) => {
+            (a.iter().enumerate()).find_map(|(i, v)| differs(v, &got[i], &format!("{at}/{i}")))
+        }
         _ if mine == got => None,
         _ => Some(at.to_string()),
     }

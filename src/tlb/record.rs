@@ -41,7 +41,8 @@ impl TlbRecord {
 
     #[inline]
     pub(super) fn push(&mut self, key: u64, hit: bool, fetch: bool) {
-        self.refs.push(key | if hit { HIT } else { 0 } | if fetch { FETCH } else { 0 });
+        self.refs
+            .push(key | if hit { HIT } else { 0 } | if fetch { FETCH } else { 0 });
     }
 
     /// The page key of a recorded reference.

@@ -72,11 +72,32 @@ fn leaves_equal(mine: &Value, full: &Value, at: &str, n: &mut usize) {
 fn both_ways(set: &str, axes: &str) -> BTreeMap<(usize, String), sweep::Record> {
     let dir = tempfile::tempdir().unwrap();
     let (fast, full) = (dir.path().join("fast"), dir.path().join("full"));
-    let s = sweep::run(&spec(dir.path(), true, set, axes), &fast, Slice::All, 2, false, &|_, _| {})
-        .unwrap();
-    assert!(s.note.as_deref().unwrap_or("").contains("one pass: every geometry"), "{:?}", s.note);
-    sweep::run(&spec(dir.path(), false, set, axes), &full, Slice::All, 2, false, &|_, _| {})
-        .unwrap();
+    let s = sweep::run(
+        &spec(dir.path(), true, set, axes),
+        &fast,
+        Slice::All,
+        2,
+        false,
+        &|_, _| {},
+    )
+    .unwrap();
+    assert!(
+        s.note
+            .as_deref()
+            .unwrap_or("")
+            .contains("one pass: every geometry"),
+        "{:?}",
+        s.note
+    );
+    sweep::run(
+        &spec(dir.path(), false, set, axes),
+        &full,
+        Slice::All,
+        2,
+        false,
+        &|_, _| {},
+    )
+    .unwrap();
     let (a, b) = (records(&fast), records(&full));
     assert_eq!(a.len(), b.len());
     let mut stack = 0;
@@ -106,11 +127,23 @@ fn both_ways(set: &str, axes: &str) -> BTreeMap<(usize, String), sweep::Record> 
 /// level counters, the walks), warm-up included.
 #[test]
 fn second_level_geometries_equal_full_simulation() {
-    let a = both_ways("\"sim.warmup_accesses=1000\", \"os.minor_fault_cycles=0\"", STLB_AXES);
+    let a = both_ways(
+        "\"sim.warmup_accesses=1000\", \"os.minor_fault_cycles=0\"",
+        STLB_AXES,
+    );
     // Geometries differ: direct mapped misses more than 4 ways of the same entries.
-    let misses = |p: usize, w: &str| a[&(p, w.to_string())].total.as_ref().unwrap()["tlb"][5]["misses"].as_u64().unwrap();
+    let misses = |p: usize, w: &str| {
+        a[&(p, w.to_string())].total.as_ref().unwrap()["tlb"][5]["misses"]
+            .as_u64()
+            .unwrap()
+    };
     // Point order: entries x ways, so points 0..4 are 16 entries at 1, 2, 4, 16 ways.
-    assert!(misses(0, "uni") > misses(2, "uni"), "{} {}", misses(0, "uni"), misses(2, "uni"));
+    assert!(
+        misses(0, "uni") > misses(2, "uni"),
+        "{} {}",
+        misses(0, "uni"),
+        misses(2, "uni")
+    );
     assert!(misses(4, "uni") < misses(0, "uni"));
     // The walks are answered: the STLB's misses plus the faults' replays.
     let t = a[&(5, "uni".to_string())].total.as_ref().unwrap();
@@ -154,16 +187,34 @@ fn refusals_say_why() {
     let ok = verdict("\"sim.warmup_accesses=0\"").unwrap();
     assert_eq!((ok.tlb, ok.name.as_str(), ok.recorded), (5, "stlb", true));
     for (set, why) in [
-        ("\"tlb[5].replacement=\\\"plru\\\"\"", "does not replace LRU"),
+        (
+            "\"tlb[5].replacement=\\\"plru\\\"\"",
+            "does not replace LRU",
+        ),
         // Victim-filled (exclusive of the level above): its contents are the L1's
         // evictions, not its own misses.
-        ("\"tlb[5].fill=\\\"victim\\\"\"", "is not filled on its misses"),
-        ("\"prefetch.kind=\\\"sequential\\\"\"", "TLB prefetching ([prefetch])"),
+        (
+            "\"tlb[5].fill=\\\"victim\\\"\"",
+            "is not filled on its misses",
+        ),
+        (
+            "\"prefetch.kind=\\\"sequential\\\"\"",
+            "TLB prefetching ([prefetch])",
+        ),
         ("\"victima.enable=true\"", "Victima ([victima])"),
-        ("\"os.huge_pages.policy=\\\"promote\\\"\"", "promotes or collapses pages"),
-        ("\"os.huge_pages.policy=\\\"always\\\"\", \"os.huge_pages.demote=true\"", "demote splits huge pages"),
+        (
+            "\"os.huge_pages.policy=\\\"promote\\\"\"",
+            "promotes or collapses pages",
+        ),
+        (
+            "\"os.huge_pages.policy=\\\"always\\\"\", \"os.huge_pages.demote=true\"",
+            "demote splits huge pages",
+        ),
         ("\"sim.cores=2\"", "more than one core or task"),
-        ("\"os.paging.replacement=\\\"lru\\\"\", \"os.paging.resident_pages=64\"", "os.paging replaces pages"),
+        (
+            "\"os.paging.replacement=\\\"lru\\\"\", \"os.paging.resident_pages=64\"",
+            "os.paging replaces pages",
+        ),
         (
             "\"tlb[6].level=3\"",
             "tlb[5] `stlb` is not the last TLB level (`stlb_1g` is at level 3)",
@@ -172,7 +223,10 @@ fn refusals_say_why() {
             "\"tlb[6].page_sizes=[\\\"2M\\\"]\"",
             "tlb[6] `stlb_1g` at the level of tlb[5] `stlb` serves some of the same pages",
         ),
-        ("\"tlb[5].organisation=\\\"coalesced\\\"\"", "coalesces pages"),
+        (
+            "\"tlb[5].organisation=\\\"coalesced\\\"\"",
+            "coalesces pages",
+        ),
     ] {
         match verdict(set) {
             Ok(_) => panic!("{set}: accepted"),

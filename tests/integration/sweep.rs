@@ -457,7 +457,10 @@ fn one_pass_steps_aside_where_it_would_be_wrong() {
     std::fs::write(&s, fifo.replace("mode = \"zip\"\n", "")).unwrap();
     let (code, _, err) = mmusim(&["sweep", "plan", s.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("every point simulated: tlb[0] `fa` does not replace LRU"), "{err}");
+    assert!(
+        err.contains("every point simulated: tlb[0] `fa` does not replace LRU"),
+        "{err}"
+    );
     let out = dir.path().join("o");
     let (code, err) = run(&s, &out, &[]);
     assert_eq!(code, 0, "{err}");
