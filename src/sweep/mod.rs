@@ -514,7 +514,7 @@ pub fn run(
     }
     let rest: Vec<&Job> = rest
         .into_iter()
-        .filter(|&j| curves.get(&j.workload).is_none() || one.is_err())
+        .filter(|&j| !curves.contains_key(&j.workload) || one.is_err())
         .collect();
     crate::util::parallel_for(rest.len(), threads, |i| {
         if stopped() {

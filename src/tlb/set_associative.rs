@@ -13,9 +13,9 @@ use crate::addr::{PageSize, PageSizeSet};
 use crate::assoc::SetAssoc;
 use crate::config::{TlbConfig, TlbOrganisation};
 
-/// The set a page number falls in under bit selection: its low bits, `set_mask` = sets
-/// - 1 (sets are a power of two). The one function the structure and the one-pass
-/// geometry sweep (`sweep/onepass.rs`, through [`set_of_key`]) both index with.
+/// The set a page number falls in under bit selection: its low bits (`set_mask` is the
+/// number of sets, a power of two, less one). The one function the structure and the
+/// one-pass geometry sweep (`sweep/onepass.rs`, through [`set_of_key`]) both index with.
 #[inline(always)]
 fn set_index(vpn: u64, set_mask: u64) -> usize {
     (vpn & set_mask) as usize

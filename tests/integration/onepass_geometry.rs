@@ -220,10 +220,6 @@ fn refusals_say_why() {
             "tlb[5] `stlb` is not the last TLB level (`stlb_1g` is at level 3)",
         ),
         (
-            "\"tlb[6].page_sizes=[\\\"2M\\\"]\"",
-            "tlb[6] `stlb_1g` at the level of tlb[5] `stlb` serves some of the same pages",
-        ),
-        (
             "\"tlb[5].organisation=\\\"coalesced\\\"\"",
             "coalesces pages",
         ),
