@@ -2,10 +2,12 @@
 """The one-pass geometry sweep against full simulation (issue 21 item 4).
 
   scripts/onepass_geometry.py [--runs N] [--bin target/release/mmusim] [--spec DIR]
+                              [--reference FOLDER]
 
 1. Compares: the sweep in DIR (default results/sweeps/tlb-geometry) run with the pass
-   into a temporary folder against the committed results.jsonl and report.csv of DIR
-   (made by full simulation; with --reference FOLDER, against that folder instead):
+   into a temporary folder against the results.jsonl and report.csv of the reference
+   folder (default results/sweeps/tlb-geometry-simulated: the same sweep, every point
+   simulated; --reference FOLDER for another):
    every value a stack record holds (every leaf of its `total`, but its `one_pass_tlb`
    mark) must equal the simulated record's at the same place, every non-empty cell of
    a stack row of report.csv the simulated row's cell, and every simulated (guard)
@@ -91,7 +93,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="target/release/mmusim")
     ap.add_argument("--spec", default="results/sweeps/tlb-geometry")
-    ap.add_argument("--reference", default=None)
+    ap.add_argument("--reference", default="results/sweeps/tlb-geometry-simulated")
     ap.add_argument("--runs", type=int, default=0)
     o = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="onepass-geometry-")
@@ -99,7 +101,7 @@ def main():
         fast = os.path.join(tmp, "fast")
         os.makedirs(fast)
         sweep(o.bin, spec_copy(o.spec, tmp, True), fast, True)
-        bad, n, stack, cells = compare(fast, o.reference or o.spec)
+        bad, n, stack, cells = compare(fast, o.reference)
         for b in bad[:20]:
             print("DIFFERENT:", b)
         print(f"{stack} stack records, {n} values and {cells} report cells compared: "
