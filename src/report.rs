@@ -338,7 +338,7 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
-fn per_kilo(a: u64, instrs: u64) -> f64 {
+pub(crate) fn per_kilo(a: u64, instrs: u64) -> f64 {
     ratio(a * 1000, instrs)
 }
 

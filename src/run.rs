@@ -611,6 +611,18 @@ pub fn simulate_opts(
     opts: &RunOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(RunReport, Option<Timeline>), SimError> {
+    simulate_recording(inputs, opts, None, progress).map(|r| (r.0, r.1))
+}
+
+/// [`simulate_opts`], recording with `record = Some(i)` the reference stream of TLB
+/// structure `tlb[i]` (below level 1) of core 0 ([`crate::tlb::TlbRecord`]), which the
+/// one-pass geometry sweep answers every geometry of that TLB from.
+pub fn simulate_recording(
+    inputs: &Inputs,
+    opts: &RunOptions,
+    record: Option<usize>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(RunReport, Option<Timeline>, Option<crate::tlb::TlbRecord>), SimError> {
     let timeline = opts.timeline;
     if timeline == Some(0) {
         return Err(SimError(
@@ -631,6 +643,7 @@ pub fn simulate_opts(
         timeline,
         inputs,
         stop: opts.stop.clone(),
+        record: record.map(|t| (t, Default::default())),
     };
     // The design is chosen here, once: everything below is monomorphic in it.
     let (stats, points, partial) = with_design(
@@ -652,7 +665,8 @@ pub fn simulate_opts(
     report.warmup.rule = inputs.warmup_rule.clone();
     report.config_file = inputs.system_file.clone();
     report.partial = partial;
-    Ok((report, timeline))
+    let recorded = run.record.and_then(|r| r.1.into_inner());
+    Ok((report, timeline, recorded))
 }
 
 struct Run<'a> {
@@ -661,6 +675,8 @@ struct Run<'a> {
     timeline: Option<u64>,
     inputs: &'a Inputs,
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// The TLB structure whose references to record, and where the recording goes.
+    record: Option<(usize, std::cell::RefCell<Option<crate::tlb::TlbRecord>>)>,
 }
 
 /// A run's statistics, timeline window and points, and whether the stop flag ended it.
@@ -753,8 +769,14 @@ impl Run<'_> {
         if let Some(flag) = &self.stop {
             sim.set_stop(flag.clone());
         }
+        if let Some((tlb, _)) = &self.record {
+            sim.record_tlb(*tlb)?;
+        }
         let total = self.total;
         sim.run(&mut |done| progress(done, total))?;
+        if let Some((_, out)) = &self.record {
+            *out.borrow_mut() = sim.take_tlb_record();
+        }
         Ok((sim.stats(), sim.timeline(), sim.interrupted()))
     }
 }

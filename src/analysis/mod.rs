@@ -12,6 +12,7 @@
 //! The analyses only ever see the dense ids: a `HashMap` from page number to id is used
 //! while the stream is built and dropped afterwards, so the passes index plain arrays.
 
+pub mod assoc;
 pub mod lifetime;
 pub mod lru;
 pub mod opt;

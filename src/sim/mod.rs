@@ -367,6 +367,17 @@ impl<PT: PageTable> Simulator<PT> {
         self.interrupted
     }
 
+    /// Records the reference stream of TLB structure `tlb` (below level 1) of core 0 from
+    /// now on, for the one-pass geometry sweep (`tlb/record.rs`).
+    pub fn record_tlb(&mut self, tlb: usize) -> Result<(), SimError> {
+        (self.cores[0].tlbs).record_structure(tlb).map_err(SimError)
+    }
+
+    /// What [`Simulator::record_tlb`] recorded, leaving nothing recorded.
+    pub fn take_tlb_record(&mut self) -> Option<crate::tlb::TlbRecord> {
+        self.cores[0].tlbs.take_record()
+    }
+
     /// Accesses simulated so far (all cores).
     pub fn accesses_done(&self) -> u64 {
         self.accesses_done

@@ -83,7 +83,7 @@ pub fn cli(cmd: SweepCmd) -> ExitCode {
             Ok((s, jobs)) => {
                 match (s.one_pass, crate::sweep::onepass::eligible(&jobs)) {
                     (true, Ok(op)) => eprintln!(
-                        "one pass: the sizes of `{}` are answered by LRU stack analysis (each workload's first point is simulated and checked)",
+                        "one pass: the geometries of `{}` are answered by per-set LRU stack analysis (each workload's first point is simulated and checked)",
                         op.name
                     ),
                     (false, Ok(_)) => {

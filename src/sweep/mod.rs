@@ -17,7 +17,7 @@
 
 use crate::loader::ConfigSource;
 use crate::report::{fnv1a, RunReport};
-use crate::run::{load_inputs, simulate_opts, Inputs, RunOptions};
+use crate::run::{load_inputs, simulate_recording, Inputs, RunOptions};
 use crate::study::{resolve, Variant};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -50,8 +50,8 @@ pub struct SweepSpec {
     pub mode: Mode,
     #[serde(default, rename = "axis")]
     pub axes: Vec<Axis>,
-    /// Answer a sweep over the size of one fully-associative LRU TLB in one stack pass
-    /// per workload (see [`onepass`]); `false` simulates every point.
+    /// Answer a sweep over the geometry of one set-associative LRU TLB by per-set stack
+    /// passes per workload (see [`onepass`]); `false` simulates every point.
     #[serde(default = "yes")]
     pub one_pass: bool,
     /// The point the report normalises to (default 0).
@@ -333,8 +333,8 @@ pub struct Summary {
 /// Runs the jobs of `spec_path` in `slice` not yet in `<out>/results.jsonl` on
 /// `threads` threads, appending each as it ends, with the folder locked (a second
 /// sweep into it is refused). With `retry_failed`, the slice's failed runs in the store
-/// are dropped from it and run again. A sweep over the size of one
-/// fully-associative LRU TLB is answered by one stack pass per workload (see
+/// are dropped from it and run again. A sweep over the entries and ways of one
+/// set-associative LRU TLB is answered by per-set stack passes per workload (see
 /// [`onepass`]) unless the spec says `one_pass = false`.
 pub fn run(
     spec_path: &Path,
@@ -376,11 +376,11 @@ pub fn run(
         .collect();
     let in_shard = jobs.iter().filter(|j| slice.takes(j.index)).count();
     let appender = Appender::new(&store, file, &sweep_id, failures, progress, todo.len());
-    let record = |j: &Job, out: Outcome, method| appender.record(j, out, method);
+    let record_job = |j: &Job, out: Outcome, method| appender.record(j, out, method);
     // Ctrl-C (the process-wide flag) stops runs at their next batch; a stopped run is
     // abandoned (None), never stored, so the sweep resumes with it.
     let opts = RunOptions::stoppable();
-    let simulate_one = |j: &Job| simulate_one(j, &opts);
+    let simulate_one = |j: &Job, record: Option<usize>| simulate_one(j, &opts, record);
     let stopped = crate::progress::stop_requested;
     if !todo.is_empty() {
         progress(0, todo.len());
@@ -411,30 +411,45 @@ pub fn run(
             let guard = (jobs.iter())
                 .find(|j| j.workload == names[w])
                 .expect("a workload has jobs");
-            let entries = guard.inputs.system.tlb[op.tlb].entries;
+            let t = &guard.inputs.system.tlb[op.tlb];
+            let geometry = (t.entries, t.ways);
+            let sets = onepass::set_counts(jobs.iter().filter(|j| j.workload == names[w]), op);
             let mut recorded = false;
-            let r = onepass::Curve::of(guard, op).and_then(|c| {
-                let total = match done_totals.get(&guard.id) {
-                    Some(t) => t.clone(),
-                    None => {
-                        let Some(out) = simulate_one(guard) else {
-                            return Err("interrupted".into());
-                        };
-                        let (total, error) = (out.total.clone(), out.error.clone());
-                        if todo.iter().any(|j| j.id == guard.id) {
-                            recorded = true;
-                            if !record(guard, out, None) {
-                                return Err("the store could not be written".into());
-                            }
-                        }
-                        total.ok_or_else(|| {
-                            format!("its check run failed: {}", error.unwrap_or_default())
-                        })?
-                    }
+            // The guard run's total, from the store or simulated (and stored), and what
+            // it recorded when asked to.
+            let mut guard_run = |record: Option<usize>| {
+                if let (Some(t), None) = (done_totals.get(&guard.id), record) {
+                    return Ok((t.clone(), None));
+                }
+                let Some((out, rec)) = simulate_one(guard, record) else {
+                    return Err("interrupted".to_string());
                 };
-                c.check(entries, op.tlb, &total)?;
-                Ok(c)
-            });
+                let (total, error) = (out.total.clone(), out.error.clone());
+                if todo.iter().any(|j| j.id == guard.id) {
+                    recorded = true;
+                    if !record_job(guard, out, None) {
+                        return Err("the store could not be written".into());
+                    }
+                }
+                let total = total.ok_or_else(|| {
+                    format!("its check run failed: {}", error.unwrap_or_default())
+                })?;
+                Ok((total, rec))
+            };
+            let r = if op.recorded {
+                guard_run(Some(op.tlb)).and_then(|(total, rec)| {
+                    let rec = rec.ok_or("its check run recorded nothing")?;
+                    let c = onepass::Curve::of_record(&rec, &total, op, &sets)?;
+                    c.check(geometry, op.tlb, &total)?;
+                    Ok(c)
+                })
+            } else {
+                onepass::Curve::of_workload(guard, op, &sets).and_then(|c| {
+                    let (total, _) = guard_run(None)?;
+                    c.check(geometry, op.tlb, &total)?;
+                    Ok(c)
+                })
+            };
             found
                 .lock()
                 .expect("lock")
@@ -456,12 +471,12 @@ pub fn run(
         failed.sort();
         note = Some(if failed.is_empty() {
             format!(
-                "one pass: every size of `{}` answered by LRU stack analysis (one pass per workload; each workload's first point simulated in full and checked against it)",
+                "one pass: every geometry of `{}` answered by per-set LRU stack analysis (one pass per workload and set count; each workload's first point simulated in full and checked against it)",
                 op.name
             )
         } else {
             format!(
-                "one pass: sizes of `{}` answered by LRU stack analysis, except where the check failed and every point was simulated: {}",
+                "one pass: geometries of `{}` answered by per-set LRU stack analysis, except where the check failed and every point was simulated: {}",
                 op.name,
                 failed.join("; ")
             )
@@ -480,24 +495,34 @@ pub fn run(
                     == Some(&j.id))
         })
         .collect();
+    // The pass's answers first, in one write; then the simulations.
+    let answered = |j: &Job| match (&one, curves.get(&j.workload)) {
+        (Ok(op), Some(c)) => {
+            let t = &j.inputs.system.tlb[op.tlb];
+            Some(Outcome {
+                total: Some(c.total(t.entries, t.ways, op.tlb)),
+                ..Default::default()
+            })
+        }
+        _ => None,
+    };
+    let stack: Vec<(&Job, Outcome, Option<String>)> = (rest.iter())
+        .filter_map(|&j| Some((j, answered(j)?, Some("stack".to_string()))))
+        .collect();
+    if !stack.is_empty() && !stopped() {
+        appender.record_all(stack);
+    }
+    let rest: Vec<&Job> = rest
+        .into_iter()
+        .filter(|&j| !curves.contains_key(&j.workload) || one.is_err())
+        .collect();
     crate::util::parallel_for(rest.len(), threads, |i| {
         if stopped() {
             return false;
         }
-        let j = rest[i];
-        match (&one, curves.get(&j.workload)) {
-            (Ok(op), Some(c)) => record(
-                j,
-                Outcome {
-                    total: Some(c.total(j.inputs.system.tlb[op.tlb].entries)),
-                    ..Default::default()
-                },
-                Some("stack".to_string()),
-            ),
-            _ => match simulate_one(j) {
-                Some(out) => record(j, out, None),
-                None => false,
-            },
+        match simulate_one(rest[i], None) {
+            Some((out, _)) => record_job(rest[i], out, None),
+            None => false,
         }
     });
     let (ran, failed, failures) = appender.finish()?;
@@ -513,25 +538,33 @@ pub fn run(
     })
 }
 
-/// Runs one job: its outcome, or None when Ctrl-C stopped it (abandoned, not stored).
-fn simulate_one(j: &Job, opts: &RunOptions) -> Option<Outcome> {
+/// Runs one job: its outcome, or None when Ctrl-C stopped it (abandoned, not stored);
+/// with `record`, also the reference stream of that TLB (see [`onepass`]).
+fn simulate_one(
+    j: &Job,
+    opts: &RunOptions,
+    record: Option<usize>,
+) -> Option<(Outcome, Option<crate::tlb::TlbRecord>)> {
     // A panic in one run is that point's failure, not the sweep's.
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        simulate_opts(&j.inputs, opts, &mut |_, _| {})
+        simulate_recording(&j.inputs, opts, record, &mut |_, _| {})
     }));
     let failed = |e: String| Outcome {
         error: Some(e),
         ..Default::default()
     };
     match r {
-        Ok(Ok((rep, _))) if rep.partial => None,
-        Ok(Ok((rep, _))) => Some(Outcome {
-            total: Some(total_json(&rep)),
-            page_tables: Some(rep.stats.page_tables),
-            error: None,
-        }),
-        Ok(Err(e)) => Some(failed(e.0)),
-        Err(_) => Some(failed("the run panicked".to_string())),
+        Ok(Ok((rep, _, _))) if rep.partial => None,
+        Ok(Ok((rep, _, rec))) => Some((
+            Outcome {
+                total: Some(total_json(&rep)),
+                page_tables: Some(rep.stats.page_tables),
+                error: None,
+            },
+            rec,
+        )),
+        Ok(Err(e)) => Some((failed(e.0), None)),
+        Err(_) => Some((failed("the run panicked".to_string()), None)),
     }
 }
 

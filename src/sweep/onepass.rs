@@ -1,33 +1,51 @@
-//! One pass for sweeps over the size of a fully-associative LRU TLB.
+//! One pass for sweeps over the geometry (entries and ways) of one set-associative LRU
+//! TLB.
 //!
-//! LRU is a stack algorithm (Mattson, Gecsei, Slutz and Traiger 1970): a
-//! fully-associative LRU TLB of n entries always holds the n most recently used pages,
-//! so a reference misses exactly when its stack distance exceeds n. One LRU pass over a
-//! workload's page stream ([`crate::analysis::lru::lru_with`]) therefore answers the
-//! TLB's hits, misses, fills and evictions for every size at once, where the sweep would
-//! otherwise simulate each size.
+//! LRU within a set is a stack algorithm (Mattson, Gecsei, Slutz and Traiger 1970): a
+//! set of `w` ways always holds the `w` most recently used pages that map to it, so a
+//! reference misses exactly when its per-set stack distance exceeds `w`. One pass per
+//! set count over the TLB's reference stream ([`crate::analysis::assoc::SetCurve`])
+//! therefore answers its hits, misses, fills and evictions for every associativity of
+//! that set count, where the sweep would otherwise simulate each geometry; the sets are
+//! picked by the function the TLB itself uses ([`crate::tlb::set_of_key`]).
+//!
+//! The reference stream: a first-level TLB sees the workload's accesses of its side
+//! (read from the workload, 4K pages); a TLB below level 1 sees the misses of the
+//! levels above, which a simulation of one point records ([`crate::tlb::TlbRecord`]):
+//! the sweep's guard run. That stream is the same at every geometry of the swept TLB
+//! when nothing it holds feeds back into what reaches it: see [`eligible`], which
+//! refuses (saying why) every configuration where something could.
 //!
 //! In: the planned jobs of a sweep. [`eligible`] says whether the points differ only in
-//! the entries (= ways) of one first-level, fully-associative (set-associative
-//! organisation, one set), miss-filled LRU TLB of a
-//! single-core, single-task, 4K-page system with no OS events; if not, why not.
-//! [`Curve::of`] makes the pass for one workload; [`Curve::answer`] gives a size's
-//! counters as the simulator reports them; [`Curve::check`] compares them with a full
+//! the entries and ways of one such TLB; if not, why not. [`Curve::of`] makes the pass
+//! for one workload (from its stream, or from its guard run's record and total);
+//! [`Curve::total`] gives a geometry's record; [`Curve::check`] compares it with a full
 //! simulation of one point, which the sweep runs per workload as a guard: a run that
-//! invalidated TLB entries (a trace's event lines, a full page table evicting
-//! translations) or routed accesses another way would disagree, and the sweep then
-//! simulates every point instead. Page replacement (`os.paging`) is refused outright:
-//! which pages it takes away depends on the TLB's size.
-//! Only that TLB's counters come out of the pass: cycles, walks and the rest need the
-//! simulation.
+//! invalidated TLB entries or routed accesses another way would disagree, and the
+//! sweep then simulates every point instead.
+//!
+//! What a record of the pass holds (`method` = `stack`): for a first-level TLB, the
+//! accesses, instructions and that TLB's counters. For a last-level TLB below level 1,
+//! also what the swept TLB cannot change: every other TLB's counters, the loads,
+//! stores, fetches, faults and compulsory misses (all fixed by the access stream, as
+//! the guard run counted them), each level's counters (the swept level's moved by the
+//! swept TLB's difference from the guard run), and the walks: a walk is made by each
+//! access that misses every level, plus one more per fault (the replay), so walks minus
+//! the last level's misses is fixed by the stream, and walks = guard walks + the
+//! swept TLB's misses - its misses in the guard run. Cycles, walk latencies, walk
+//! caches and data caches depend on the geometry through timing and what the walks
+//! read: they stay out (empty in the report).
 
 use super::Job;
 use crate::addr::{AccessKind, PageSize};
-use crate::analysis::{lru::lru_with, PageStream};
+use crate::analysis::assoc::{Keys, SetCurve};
+use crate::analysis::PageStream;
 use crate::assoc::Replacement;
 use crate::config::{HugePolicy, SystemConfig, TlbFill, TlbKind, TlbOrganisation};
 use crate::report::TlbReport;
-use crate::tlb::TlbStats;
+use crate::tlb::{TlbRecord, TlbStats};
+use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// The TLB a sweep varies, when one pass can answer it.
 #[derive(Clone, Debug)]
@@ -35,6 +53,9 @@ pub struct OnePass {
     /// Its index in the system's `tlb` list.
     pub tlb: usize,
     pub name: String,
+    /// Below level 1: its stream is recorded by the guard run (else read from the
+    /// workload).
+    pub recorded: bool,
 }
 
 fn serves(kind: TlbKind, a: AccessKind) -> bool {
@@ -44,19 +65,17 @@ fn serves(kind: TlbKind, a: AccessKind) -> bool {
     }
 }
 
-/// Whether one LRU pass answers every point of `jobs`: `Err` says why not.
+/// Whether one pass per set count answers every point of `jobs`: `Err` says why not.
 pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
     let first = jobs.first().ok_or("the sweep has no runs")?;
     let sys0 = &first.inputs.system;
     if jobs.iter().all(|j| j.point == first.point) {
         return Err("the sweep has one point".into());
     }
+    let geometry = |s: &SystemConfig, i: usize| s.tlb.get(i).map(|t| (t.entries, t.ways));
     let i = (0..sys0.tlb.len())
-        .find(|&i| {
-            jobs.iter()
-                .any(|j| j.inputs.system.tlb.get(i).map(|t| t.entries) != Some(sys0.tlb[i].entries))
-        })
-        .ok_or("no TLB's size varies between the points")?;
+        .find(|&i| (jobs.iter()).any(|j| geometry(&j.inputs.system, i) != geometry(sys0, i)))
+        .ok_or("no TLB's entries or ways vary between the points")?;
     let name = &sys0.tlb[i].name;
     let without_size = |s: &SystemConfig| {
         let mut s = s.clone();
@@ -66,35 +85,26 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
         }
         s
     };
-    let base = without_size(sys0);
+    // Each workload's points are compared with its first (the default warm-up, say,
+    // depends on the workload).
+    let first_of = |j: &Job| {
+        (jobs.iter())
+            .find(|k| k.workload == j.workload)
+            .expect("a job's workload has a first job")
+    };
     for j in jobs {
-        if without_size(&j.inputs.system) != base {
+        // What refuses the pass whatever the points (before comparing them: validation
+        // may settle some of these keys per geometry, which would hide the reason).
+        common(&j.inputs.system)?;
+        // Checked at every point: validation may settle a key per geometry.
+        swept_tlb(&j.inputs.system.tlb[i], i)?;
+        if without_size(&j.inputs.system) != without_size(&first_of(j).inputs.system) {
             return Err(format!(
                 "point {} changes more than the entries and ways of tlb[{i}] `{name}`",
                 j.point
             ));
         }
-        let t = &j.inputs.system.tlb[i];
-        // The pass is a stack of page entries: one set of them. Each organisation says
-        // when it is one (the match makes a new organisation decide; a range TLB's
-        // entries are not pages).
-        let one_set = match t.organisation {
-            TlbOrganisation::SetAssociative => t.ways == t.entries,
-            TlbOrganisation::Coalesced | TlbOrganisation::Range => false,
-            // Its probes read memory: hits and misses alone do not give its cost.
-            TlbOrganisation::Pom => false,
-        };
-        if !one_set {
-            return Err(format!(
-                "tlb[{i}] `{name}` is not fully associative at point {} ({} entries, {} ways)",
-                j.point, t.entries, t.ways
-            ));
-        }
-        let same_workload = jobs
-            .iter()
-            .find(|k| k.workload == j.workload)
-            .is_some_and(|k| k.inputs.workload == j.inputs.workload);
-        if !same_workload {
+        if first_of(j).inputs.workload != j.inputs.workload {
             return Err(format!(
                 "workload `{}` differs between the points",
                 j.workload
@@ -105,12 +115,117 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
         }
     }
     let t = &sys0.tlb[i];
+    let recorded = t.level > 1;
+    for j in jobs.iter().filter(|j| std::ptr::eq(*j, first_of(j))) {
+        match recorded {
+            true => below_level_1(&j.inputs.system, i)?,
+            false => first_level(&j.inputs.system, i)?,
+        }
+    }
+    Ok(OnePass {
+        tlb: i,
+        name: name.clone(),
+        recorded,
+    })
+}
+
+/// What the swept TLB itself must be: page entries in sets, LRU, filled on its misses.
+fn swept_tlb(t: &crate::config::TlbConfig, i: usize) -> Result<(), String> {
+    let name = &t.name;
+    // The pass is of page entries in sets: each organisation says whether it is that
+    // (the match makes a new organisation decide).
+    match t.organisation {
+        TlbOrganisation::SetAssociative => {}
+        // An entry holds a run of pages, which the stack of pages does not model.
+        TlbOrganisation::Coalesced => {
+            return Err(format!(
+                "tlb[{i}] `{name}` coalesces pages (organisation = \"coalesced\")"
+            ))
+        }
+        // A range TLB's entries are not pages.
+        TlbOrganisation::Range => return Err(format!("tlb[{i}] `{name}` holds ranges")),
+        // Its probes read memory: hits and misses alone do not give its cost.
+        TlbOrganisation::Pom => {
+            return Err(format!(
+                "tlb[{i}] `{name}` is a POM-TLB (its probes read memory)"
+            ))
+        }
+    }
     if t.replacement != Replacement::Lru {
         return Err(format!("tlb[{i}] `{name}` does not replace LRU"));
     }
+    // A victim level is filled by the evictions of the level above, not by its misses.
     if t.fill != TlbFill::Miss {
         return Err(format!("tlb[{i}] `{name}` is not filled on its misses"));
     }
+    Ok(())
+}
+
+/// What refuses the pass wherever the TLB sits: anything that invalidates TLB entries
+/// in a way that depends on the run (their holes differ between geometries), adds
+/// fills the misses do not explain, or keeps accesses from the TLBs.
+fn common(sys: &SystemConfig) -> Result<(), String> {
+    if sys.sim.cores != 1 || sys.os.tasks(1) != 1 {
+        return Err("more than one core or task".into());
+    }
+    // Page replacement takes pages (and their TLB entries) away in an order that
+    // depends on the TLB's size: what it invalidates is not the same at every size.
+    if sys.os.paging.replacement.is_some() || sys.os.paging.resident_pages > 0 {
+        return Err("os.paging replaces pages (their TLB entries go with them)".into());
+    }
+    // The pass would feed the TLB the accesses a direct segment translates without it.
+    if sys.os.direct_segment.is_some() {
+        return Err("a direct segment (os.direct_segment) keeps its accesses from the TLBs".into());
+    }
+    // The pass counts the misses the walks follow; Victima answers some of them from
+    // the L2's TLB blocks, which hold what the TLBs of each size evicted.
+    if sys.victima.as_ref().is_some_and(|v| v.enable) {
+        return Err("Victima ([victima]) answers TLB misses from the L2's TLB blocks".into());
+    }
+    // The pass knows nothing of a range TLB below, nor of eager paging's faults.
+    if sys.os.rmm.is_some() {
+        return Err("Redundant Memory Mappings (os.rmm) add a range TLB and eager paging the pass does not model".into());
+    }
+    // The RestSeg walk (os.utopia) turns some misses into no walk, by OS placement the
+    // pass does not model.
+    if sys.os.utopia.is_some() {
+        return Err(
+            "a Utopia RestSeg (os.utopia) translates some TLB misses without a walk".into(),
+        );
+    }
+    // The prefetcher trains on the misses and its buffer answers some of them: the
+    // walks (and what the buffer holds) follow the swept TLB's misses.
+    if sys.prefetch.is_some() {
+        return Err("TLB prefetching ([prefetch]) trains on the misses and answers some of them from its buffer".into());
+    }
+    // The hypervisor's flushes and EPT violations invalidate TLB entries, and nested
+    // entries may be splinters of a guest page.
+    if sys.virt.is_some() {
+        return Err("virtualization ([virt]): host flushes and splintered entries".into());
+    }
+    // Collapses, reservations' promotions and demotions replace small pages' TLB
+    // entries: holes the stack does not model.
+    let huge = &sys.os.huge_pages;
+    match huge.policy {
+        HugePolicy::Never => {}
+        HugePolicy::Always if !huge.demote => {}
+        HugePolicy::Always => {
+            return Err("os.huge_pages.demote splits huge pages (their TLB entries go)".into())
+        }
+        p => {
+            return Err(format!(
+                "os.huge_pages.policy = {p:?} promotes or collapses pages (the small pages' TLB entries go)"
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// A first-level TLB: its stream is the workload's accesses of its side, read as 4K
+/// pages, so it must be the first TLB they meet and every page must be 4K.
+fn first_level(sys: &SystemConfig, i: usize) -> Result<(), String> {
+    let t = &sys.tlb[i];
+    let name = &t.name;
     if !t.page_sizes.contains(&PageSize::Size4K) {
         return Err(format!("tlb[{i}] `{name}` holds no 4K pages"));
     }
@@ -118,7 +233,7 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
         (k.serves_data() && t.kind.serves_data())
             || (k.serves_instructions() && t.kind.serves_instructions())
     };
-    if let Some(o) = sys0.tlb.iter().enumerate().find(|(k, o)| {
+    if let Some(o) = sys.tlb.iter().enumerate().find(|(k, o)| {
         *k != i
             && o.level <= t.level
             && overlaps(o.kind)
@@ -129,63 +244,71 @@ pub fn eligible(jobs: &[Job]) -> Result<OnePass, String> {
             o.1.name, o.1.level
         ));
     }
-    if sys0.sim.cores != 1 || sys0.os.tasks(1) != 1 {
-        return Err("more than one core or task".into());
-    }
-    if sys0.os.page_size != PageSize::Size4K || sys0.os.huge_pages.policy != HugePolicy::Never {
+    if sys.os.page_size != PageSize::Size4K || sys.os.huge_pages.policy != HugePolicy::Never {
         return Err("pages other than 4K (os.page_size, os.huge_pages)".into());
     }
-    // Page replacement takes pages (and their TLB entries) away in an order that
-    // depends on the TLB's size: what it invalidates is not the same at every size.
-    if sys0.os.paging.replacement.is_some() || sys0.os.paging.resident_pages > 0 {
-        return Err("os.paging replaces pages (their TLB entries go with them)".into());
-    }
-    // The pass would feed the TLB the accesses a direct segment translates without it.
-    if sys0.os.direct_segment.is_some() {
-        return Err("a direct segment (os.direct_segment) keeps its accesses from the TLBs".into());
-    }
-    // The pass counts the misses the walks follow; Victima answers some of them from
-    // the L2's TLB blocks, which hold what the TLBs of each size evicted.
-    if sys0.victima.as_ref().is_some_and(|v| v.enable) {
-        return Err("Victima ([victima]) answers TLB misses from the L2's TLB blocks".into());
-    }
-    // The pass knows nothing of a range TLB below, nor of eager paging's faults.
-    if sys0.os.rmm.is_some() {
-        return Err("Redundant Memory Mappings (os.rmm) add a range TLB and eager paging the pass does not model".into());
-    }
-    // The RestSeg walk (os.utopia) turns some misses into no walk, by OS placement the
-    // pass does not model.
-    if sys0.os.utopia.is_some() {
-        return Err(
-            "a Utopia RestSeg (os.utopia) translates some TLB misses without a walk".into(),
-        );
-    }
-    Ok(OnePass {
-        tlb: i,
-        name: name.clone(),
-    })
+    Ok(())
 }
 
-/// The stack distances of one workload's references to the TLB, counted after warm-up.
+/// A TLB below level 1: its references are the misses of the levels above, which do not
+/// depend on it when it is the last level (a level below could answer its misses
+/// without filling it: a range TLB beside it) and no other structure of its level takes
+/// its pages.
+fn below_level_1(sys: &SystemConfig, i: usize) -> Result<(), String> {
+    let t = &sys.tlb[i];
+    let name = &t.name;
+    if let Some(o) = sys.tlb.iter().find(|o| o.level > t.level) {
+        return Err(format!(
+            "tlb[{i}] `{name}` is not the last TLB level (`{}` is at level {})",
+            o.name, o.level
+        ));
+    }
+    let overlaps = |o: &crate::config::TlbConfig| {
+        ((o.kind.serves_data() && t.kind.serves_data())
+            || (o.kind.serves_instructions() && t.kind.serves_instructions()))
+            && o.page_sizes.iter().any(|s| t.page_sizes.contains(s))
+    };
+    if let Some(o) =
+        (sys.tlb.iter().enumerate()).find(|(k, o)| *k != i && o.level == t.level && overlaps(o))
+    {
+        return Err(format!(
+            "tlb[{}] `{}` at the level of tlb[{i}] `{name}` serves some of the same pages",
+            o.0, o.1.name
+        ));
+    }
+    Ok(())
+}
+
+/// The passes of one workload, at every set count the sweep's points need.
 pub struct Curve {
     name: String,
     level: u32,
-    /// `tail[n]`: counted re-references with stack distance > n (n = 0..=distinct).
-    tail: Vec<u64>,
-    /// Counted first references (they miss at every size).
-    first: u64,
-    /// Counted references (the TLB's lookups).
-    counted: u64,
-    /// Distinct pages before and at the end of the counting.
-    distinct_warm: u64,
-    distinct: u64,
+    /// Per set count.
+    by_sets: BTreeMap<u64, SetCurve>,
     instructions: u64,
     accesses: u64,
+    /// Below level 1: the guard run's total and the swept TLB's counted misses in it
+    /// per side (data, instruction), which the other counters are moved from.
+    guard: Option<(Value, [u64; 2])>,
+}
+
+/// The set counts (entries / ways) of `op`'s TLB over `jobs`' points.
+pub fn set_counts<'a>(jobs: impl Iterator<Item = &'a Job>, op: &OnePass) -> Vec<u64> {
+    let mut v: Vec<u64> = jobs
+        .map(|j| {
+            let t = &j.inputs.system.tlb[op.tlb];
+            u64::from(t.entries / t.ways)
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 impl Curve {
-    /// The pass over `job`'s workload (core 0's stream) for the TLB `op` names.
-    pub fn of(job: &Job, op: &OnePass) -> Result<Curve, String> {
+    /// The pass over a first-level TLB's stream: `job`'s workload (core 0's stream),
+    /// its accesses of the TLB's side as 4K pages.
+    pub fn of_workload(job: &Job, op: &OnePass, sets: &[u64]) -> Result<Curve, String> {
         let sys = &job.inputs.system;
         let t = &sys.tlb[op.tlb];
         let warmup = sys.sim.warmup_accesses.accesses();
@@ -211,74 +334,161 @@ impl Curve {
             return Err(format!("{what}: its trace has OS events"));
         }
         let from = counted_from.unwrap_or(stream.len());
-        let distinct = stream.distinct();
-        let mut hist = vec![0u64; distinct + 2];
-        let mut first = 0u64;
-        lru_with(&stream.ids, distinct, |time, d| {
-            if time >= from {
-                if d == 0 {
-                    first += 1;
-                } else {
-                    hist[d as usize] += 1;
-                }
-            }
-        });
-        // tail[n] = sum of hist[d] for d > n.
-        let mut tail = vec![0u64; distinct + 1];
-        for n in (0..distinct).rev() {
-            tail[n] = tail[n + 1] + hist[n + 1];
-        }
-        // Ids are numbered in first-reference order: the prefix's largest id + 1 is
-        // the number of distinct pages it holds.
-        let distinct_warm = stream.ids[..from].iter().max().map_or(0, |&m| m as u64 + 1);
+        // The keys the TLB stores (one address space: the id does not pick the set), the
+        // stream's ids kept.
+        let keys = Keys {
+            keys: (stream.pages.iter())
+                .map(|&p| crate::tlb::page_key(0, crate::addr::VirtAddr(p << 12), PageSize::Size4K))
+                .collect(),
+            ids: stream.ids,
+        };
         Ok(Curve {
             name: t.name.clone(),
             level: t.level,
-            tail,
-            first,
-            counted: (stream.len() - from) as u64,
-            distinct_warm,
-            distinct: distinct as u64,
+            by_sets: passes(&keys, sets, |_| 0, from),
             instructions,
             accesses,
+            guard: None,
         })
     }
 
-    /// The TLB's counters at `entries` entries, as a simulation reports them.
-    pub fn answer(&self, entries: u32) -> TlbReport {
-        let n = entries as usize;
-        let misses = self.first + self.tail.get(n).copied().unwrap_or(0);
-        // Nothing is invalidated, so the TLB holds min(n, pages seen) entries; every
-        // counted fill beyond the growth of that occupancy evicted one.
-        let grown = self.distinct.min(entries as u64) - self.distinct_warm.min(entries as u64);
+    /// The pass over a recorded stream (a TLB below level 1), with the guard run's
+    /// `total` (`stats.total` as JSON).
+    pub fn of_record(
+        rec: &TlbRecord,
+        total: &Value,
+        op: &OnePass,
+        sets: &[u64],
+    ) -> Result<Curve, String> {
+        let keys = Keys::new(
+            &rec.refs
+                .iter()
+                .map(|&r| TlbRecord::key(r))
+                .collect::<Vec<_>>(),
+        );
+        let side = |t: usize| TlbRecord::fetch(rec.refs[t]) as usize;
+        let from = rec.counted_from;
+        let mut misses = [0u64; 2];
+        for &r in &rec.refs[from..] {
+            if !TlbRecord::hit(r) {
+                misses[TlbRecord::fetch(r) as usize] += 1;
+            }
+        }
+        let got = &total["tlb"][op.tlb];
+        let n = |k: &str| got[k].as_u64().unwrap_or(u64::MAX);
+        let counted = (rec.refs.len() - from) as u64;
+        if n("misses") != misses[0] + misses[1] || n("hits") != counted - misses[0] - misses[1] {
+            return Err(format!(
+                "the recorded stream of `{}` ({} references from {from}) does not match its counters",
+                op.name,
+                rec.refs.len()
+            ));
+        }
+        let u = |k: &str| {
+            total[k]
+                .as_u64()
+                .ok_or(format!("the guard run has no `{k}`"))
+        };
+        Ok(Curve {
+            name: op.name.clone(),
+            level: got["level"].as_u64().unwrap_or(0) as u32,
+            by_sets: passes(&keys, sets, side, from),
+            instructions: u("instructions")?,
+            accesses: u("accesses")?,
+            guard: Some((total.clone(), misses)),
+        })
+    }
+
+    fn pass(&self, entries: u32, ways: u32) -> &SetCurve {
+        let sets = u64::from(entries / ways);
+        self.by_sets
+            .get(&sets)
+            .unwrap_or_else(|| unreachable!("{sets} sets: a set count of the sweep's points"))
+    }
+
+    /// The TLB's counters at `entries` entries in `ways` ways, as a simulation reports
+    /// them.
+    pub fn answer(&self, entries: u32, ways: u32) -> TlbReport {
+        let c = self.pass(entries, ways);
+        let misses = c.misses(u64::from(ways));
         TlbReport::from_counts(
             TlbStats {
                 name: self.name.clone(),
                 level: self.level,
-                hits: self.counted - misses,
+                hits: c.counted - misses,
                 misses,
                 fills: misses,
-                evictions: misses - grown,
+                evictions: c.evictions(u64::from(ways)),
                 coalesced: None,
             },
             self.instructions,
         )
     }
 
-    /// A stack record's statistics (`stats.total` in part).
-    pub fn total(&self, entries: u32) -> serde_json::Value {
-        serde_json::json!({
-            "accesses": self.accesses,
-            "instructions": self.instructions,
-            "tlb": [self.answer(entries)],
-        })
+    /// A stack record's statistics (`stats.total` in part: see the module doc).
+    pub fn total(&self, entries: u32, ways: u32, tlb: usize) -> Value {
+        let answer = self.answer(entries, ways);
+        let Some((guard, was)) = &self.guard else {
+            return serde_json::json!({
+                "accesses": self.accesses,
+                "instructions": self.instructions,
+                "tlb": [answer],
+            });
+        };
+        let c = self.pass(entries, ways);
+        let now = [0, 1].map(|s| c.misses_of(s, u64::from(ways)));
+        let mut t = serde_json::Map::new();
+        for k in [
+            "accesses",
+            "instructions",
+            "loads",
+            "stores",
+            "fetches",
+            "minor_faults",
+            "compulsory_misses",
+        ] {
+            t.insert(k.into(), guard[k].clone());
+        }
+        let mut tlbs = guard["tlb"].clone();
+        tlbs[tlb] = serde_json::to_value(&answer).unwrap_or_default();
+        t.insert("tlb".into(), tlbs);
+        let mut levels = guard["tlb_levels"].clone();
+        let moved =
+            |v: &Value, by: i128| Value::from((v.as_u64().unwrap_or(0) as i128 + by) as u64);
+        if let Some(l) = (levels.as_array_mut().into_iter().flatten())
+            .find(|l| l["level"] == u64::from(self.level))
+        {
+            for (s, side) in [(0, "data"), (1, "instruction")] {
+                let d = now[s] as i128 - was[s] as i128;
+                l[format!("{side}_misses")] = moved(&l[format!("{side}_misses")], d);
+                l[format!("{side}_hits")] = moved(&l[format!("{side}_hits")], -d);
+            }
+            let misses = l["data_misses"].as_u64().unwrap_or(0)
+                + l["instruction_misses"].as_u64().unwrap_or(0);
+            l["misses"] = misses.into();
+            l["mpki"] = crate::report::per_kilo(misses, self.instructions).into();
+        }
+        t.insert("tlb_levels".into(), levels);
+        let d = (now[0] + now[1]) as i128 - (was[0] + was[1]) as i128;
+        t.insert(
+            "walks".into(),
+            serde_json::json!({ "walks": moved(&guard["walks"]["walks"], d) }),
+        );
+        t.insert("one_pass_tlb".into(), self.name.clone().into());
+        Value::Object(t)
     }
 
-    /// Compares the answer at `entries` with a simulation's `stats.total` (TLB `tlb`),
-    /// and requires that nothing invalidated TLB entries in that run. What would (a
-    /// full page table evicting translations, events, flushes) follows the faults,
-    /// which are the same at every size, so none at one size means none at any.
-    pub fn check(&self, entries: u32, tlb: usize, total: &serde_json::Value) -> Result<(), String> {
+    /// Compares the record at (`entries`, `ways`) with a simulation's `stats.total`
+    /// (TLB `tlb`), and requires that nothing invalidated TLB entries in that run. What
+    /// would (a full page table evicting translations, events, flushes) follows the
+    /// faults, which are the same at every geometry, so none at one means none at any.
+    pub fn check(
+        &self,
+        (entries, ways): (u32, u32),
+        tlb: usize,
+        total: &Value,
+    ) -> Result<(), String> {
+        let at = format!("{entries} entries, {ways} ways");
         for (what, ptr) in [
             ("page-table evictions", "/page_table_evictions"),
             ("page evictions", "/paging/evictions"),
@@ -292,28 +502,56 @@ impl Curve {
             let n = total.pointer(ptr).and_then(|v| v.as_u64()).unwrap_or(0);
             if n > 0 {
                 return Err(format!(
-                    "the simulation of {entries} entries had {n} {what}, which invalidate TLB entries"
+                    "the simulation of {at} had {n} {what}, which invalidate TLB entries"
                 ));
             }
         }
-        let want = serde_json::to_value(self.answer(entries)).unwrap_or_default();
-        let got = &total["tlb"][tlb];
-        for k in ["hits", "misses", "fills", "evictions"] {
-            if got[k] != want[k] {
-                return Err(format!(
-                    "the simulation of {entries} entries counted {k} {}, the pass {}",
-                    got[k], want[k]
-                ));
-            }
+        let mut mine = self.total(entries, ways, tlb);
+        // The record's own mark, which no simulation has.
+        if let Some(m) = mine.as_object_mut() {
+            m.remove("one_pass_tlb");
         }
-        for (k, mine) in [
-            ("accesses", self.accesses),
-            ("instructions", self.instructions),
-        ] {
-            if total[k].as_u64() != Some(mine) {
-                return Err(format!("the simulation's {k} differ from the pass's"));
-            }
+        let got = match &self.guard {
+            // A first-level record holds the swept TLB alone, as `tlb[0]`.
+            None => serde_json::json!({
+                "accesses": total["accesses"],
+                "instructions": total["instructions"],
+                "tlb": [total["tlb"][tlb]],
+            }),
+            Some(_) => total.clone(),
+        };
+        match differs(&mine, &got, "") {
+            Some(k) => Err(format!(
+                "the simulation of {at} and the pass differ at `{k}`"
+            )),
+            None => Ok(()),
         }
-        Ok(())
+    }
+}
+
+/// One pass per set count over `keys`.
+fn passes(
+    keys: &Keys,
+    sets: &[u64],
+    class: impl Fn(usize) -> usize + Copy,
+    from: usize,
+) -> BTreeMap<u64, SetCurve> {
+    (sets.iter())
+        .map(|&n| {
+            let c = SetCurve::of_classes(keys, n, |k| crate::tlb::set_of_key(k, n), class, from);
+            (n, c)
+        })
+        .collect()
+}
+
+/// The first leaf of `mine` that `got` does not hold equal (its JSON pointer).
+fn differs(mine: &Value, got: &Value, at: &str) -> Option<String> {
+    match mine {
+        Value::Object(m) => (m.iter()).find_map(|(k, v)| differs(v, &got[k], &format!("{at}/{k}"))),
+        Value::Array(a) => {
+            (a.iter().enumerate()).find_map(|(i, v)| differs(v, &got[i], &format!("{at}/{i}")))
+        }
+        _ if mine == got => None,
+        _ => Some(at.to_string()),
     }
 }

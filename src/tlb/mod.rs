@@ -39,6 +39,7 @@ mod mem_reads;
 mod pom;
 mod prefetch_buffer;
 mod range;
+mod record;
 mod set_associative;
 pub mod size_predict;
 mod stats;
@@ -49,7 +50,8 @@ pub use mem_reads::MemReads;
 pub use pom::Pom;
 pub use prefetch_buffer::{PrefetchBuffer, Prefetched};
 pub use range::RangeTlb;
-pub use set_associative::SetAssociative;
+pub use record::TlbRecord;
+pub use set_associative::{set_of_key, SetAssociative};
 pub use stats::{LevelStats, TlbStats};
 
 use crate::addr::{PageSize, PageSizeSet, PhysAddr, VirtAddr};
@@ -297,6 +299,8 @@ pub struct Tlbs<O = AnyOrganisation> {
     /// TLB prefetching's buffer beside the last level (`prefetch_buffer.rs`), here so
     /// that every invalidation reaches it.
     prefetched: Option<Box<PrefetchBuffer>>,
+    /// The reference stream of one structure below level 1, when asked (`record.rs`).
+    record: Option<Box<TlbRecord>>,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -378,6 +382,7 @@ impl<O: Organisation> Tlbs<O> {
             range: None,
             predict: None,
             prefetched: None,
+            record: None,
             structs,
             levels,
             filled,
@@ -680,6 +685,9 @@ impl<O: Organisation> Tlbs<O> {
             if !(beside && l + 1 == hit_level) {
                 self.insert(l, side, e, false);
             }
+        }
+        if self.record.is_some() {
+            self.record_below(side, asid, vaddr, size, hit_level);
         }
         self.run = None;
         self.range = None;

@@ -13,6 +13,22 @@ use crate::addr::{PageSize, PageSizeSet};
 use crate::assoc::SetAssoc;
 use crate::config::{TlbConfig, TlbOrganisation};
 
+/// The set a page number falls in under bit selection: its low bits (`set_mask` is the
+/// number of sets, a power of two, less one). The one function the structure and the
+/// one-pass geometry sweep (`sweep/onepass.rs`, through [`set_of_key`]) both index with.
+#[inline(always)]
+fn set_index(vpn: u64, set_mask: u64) -> usize {
+    (vpn & set_mask) as usize
+}
+
+/// The set of `sets` (a power of two) a page key ([`super::page_key`]) falls in: the
+/// set a set-associative structure of `sets` sets stores and finds that entry in,
+/// whatever the page's size (each size is indexed by its own page number).
+#[inline(always)]
+pub fn set_of_key(key: u64, sets: u64) -> usize {
+    set_index(untag(key).0, sets - 1)
+}
+
 /// A set-associative TLB structure.
 pub struct SetAssociative {
     array: SetAssoc,
@@ -37,7 +53,7 @@ impl SetAssociative {
 
     #[inline(always)]
     pub(super) fn set_of(&self, vpn: u64) -> usize {
-        (vpn & self.array.set_mask()) as usize
+        set_index(vpn, self.array.set_mask())
     }
 
     /// The entry a stored (key, frame) pair stands for.

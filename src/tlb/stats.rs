@@ -69,6 +69,9 @@ impl<O: Organisation> Tlbs<O> {
     pub fn reset_stats(&mut self) {
         self.memo.repeats = 0;
         self.reset_prediction();
+        if let Some(r) = self.record.as_deref_mut() {
+            r.counted_from = r.refs.len();
+        }
         for s in &mut self.structs {
             s.stats = TlbStats {
                 name: std::mem::take(&mut s.stats.name),

@@ -17,6 +17,7 @@ mod hardening_d;
 mod hardening_sweep;
 mod mva;
 mod names;
+mod onepass_geometry;
 mod os;
 mod plots;
 mod pom_tlb;

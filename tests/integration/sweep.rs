@@ -355,7 +355,7 @@ fn one_pass_answers_every_fully_associative_size_as_simulation_does() {
     let (a, b) = (fast.path().join("out"), full.path().join("out"));
     let (code, err) = run(&fast.path().join("s.toml"), &a, &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("one pass: every size of `fa`"), "{err}");
+    assert!(err.contains("one pass: every geometry of `fa`"), "{err}");
     let (code, err) = run(&full.path().join("s.toml"), &b, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("one pass"), "{err}");
@@ -440,7 +440,7 @@ fn one_pass_answers_every_fully_associative_size_as_simulation_does() {
 }
 
 /// Where one pass cannot answer, every point is simulated, and the reason is given:
-/// a set-associative TLB (the plan says why), or a trace with OS events (the run says
+/// a FIFO TLB (the plan says why), or a trace with OS events (the run says
 /// why).
 #[test]
 fn one_pass_steps_aside_where_it_would_be_wrong() {
@@ -450,10 +450,17 @@ fn one_pass_steps_aside_where_it_would_be_wrong() {
     // Keep 4 ways while the entries grow: set-associative beyond the first point.
     let sa = text.replace("values = [1, 2, 3, 5, 8, 16, 64, 200, 1000]\n[[axis]]\nkey = \"tlb[0].ways\"\nvalues = [1, 2, 3, 5, 8, 16, 64, 200, 1000]", "values = [4, 8, 16]");
     assert_ne!(sa, text);
-    std::fs::write(&s, sa.replace("mode = \"zip\"\n", "")).unwrap();
+    // Set-associative geometries are answered too (tests/integration/onepass_geometry.rs);
+    // FIFO replacement is not a stack algorithm: refused.
+    let fifo = sa.replace("latency=1}, {", "latency=1, replacement=\\\"fifo\\\"}, {");
+    assert_ne!(fifo, sa);
+    std::fs::write(&s, fifo.replace("mode = \"zip\"\n", "")).unwrap();
     let (code, _, err) = mmusim(&["sweep", "plan", s.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("every point simulated: tlb[0] `fa` is not fully associative at point 1 (8 entries, 4 ways)"), "{err}");
+    assert!(
+        err.contains("every point simulated: tlb[0] `fa` does not replace LRU"),
+        "{err}"
+    );
     let out = dir.path().join("o");
     let (code, err) = run(&s, &out, &[]);
     assert_eq!(code, 0, "{err}");

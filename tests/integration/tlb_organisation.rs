@@ -114,5 +114,5 @@ fn sweeps_see_the_same_points_and_the_same_one_pass() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("one pass: every size of `fa`"), "{err}");
+    assert!(err.contains("one pass: every geometry of `fa`"), "{err}");
 }
