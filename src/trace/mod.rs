@@ -4,7 +4,8 @@
 //! ([`lackey`]), ChampSim binary traces ([`champsim`]), a plain text format
 //! ([`text`]), page reference strings (`.refs`, parsed by
 //! [`crate::workload::RefList::parse`]) and mmusim's own fixed-record binary format
-//! `.mmt` ([`binary`]), each possibly compressed with gzip or xz ([`compress`]).
+//! `.mmt` ([`binary`]), each possibly compressed with gzip, xz or zstd ([`compress`], decoded on its own
+//! thread by [`pipe`]).
 //!
 //! In: a path (`-` = stdin) and [`TraceOptions`]. Out: a
 //! [`crate::workload::AccessSource`] that decodes the file in batches into the
@@ -41,6 +42,7 @@ pub mod lackey;
 pub mod record;
 pub mod text;
 
+mod pipe;
 mod source;
 mod stats;
 
@@ -143,9 +145,16 @@ impl TraceError {
             msg: msg.into(),
         }
     }
-    /// A read failure; a decompressor's message already names its codec.
+    /// A read failure; a decompressor's failure names its codec and is placed at the
+    /// decompressed byte where decoding stopped.
     pub(crate) fn io(file: &str, e: &io::Error) -> TraceError {
-        TraceError::new(file, e.to_string())
+        match e
+            .get_ref()
+            .and_then(|i| i.downcast_ref::<compress::CodecError>())
+        {
+            Some(c) => TraceError::at_byte(file, c.offset, c.to_string()),
+            None => TraceError::new(file, e.to_string()),
+        }
     }
 }
 
@@ -233,7 +242,7 @@ pub fn format_from_content(head: &[u8]) -> Option<TraceFormat> {
 }
 
 const CANNOT_TELL: &str = "cannot tell the trace format from the name or the content: name it \
-     .lackey, .champsim, .txt, .refs or .mmt (optionally .gz/.xz), or give the format \
+     .lackey, .champsim, .txt, .refs or .mmt (optionally .gz/.xz/.zst), or give the format \
      (`--format`, or `format` in the workload's [generator])";
 
 /// Standard input has no name to go by: only the format flag helps.

@@ -444,10 +444,10 @@ fn trace_target(
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(&s).unwrap();
         seeds.push(e.finish().unwrap());
-        let mut x = lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(0))
-            .expect("xz");
+        let mut x = liblzma::write::XzEncoder::new(Vec::new(), 0);
         x.write_all(&s).unwrap();
         seeds.push(x.finish().unwrap());
+        seeds.push(zstd::encode_all(&s[..], 1).unwrap());
     }
     let mut toks = hostile_tokens();
     toks.extend(tokens.iter().map(|t| t.as_bytes().to_vec()));
