@@ -39,6 +39,7 @@ pub mod binary;
 pub mod champsim;
 pub mod compress;
 pub mod lackey;
+pub mod length;
 pub mod record;
 pub mod text;
 
