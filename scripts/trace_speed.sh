@@ -57,10 +57,10 @@ if [[ $ONLY == all || $ONLY == run ]]; then
     fi
     echo "== (a) run from .xz against the same trace raw ($BIN, $RUNS interleaved runs)"
     ls -l workloads/traces/python.mmt.xz "$WORK/python.mmt" "$WORK/big.mmt" "$WORK/big.mmt.xz"
-    pair "python (3 M accesses)" "$BIN run -q --trace $WORK/python.mmt" \
-        "$BIN run -q --trace workloads/traces/python.mmt.xz"
-    pair "ls -lR ($BIG_LIMIT accesses)" "$BIN run -q --trace $WORK/big.mmt" \
-        "$BIN run -q --trace $WORK/big.mmt.xz"
+    pair "python (3 M accesses)" "$BIN run -q --trace $WORK/python.mmt --out $WORK/out" \
+        "$BIN run -q --trace workloads/traces/python.mmt.xz --out $WORK/out"
+    pair "ls -lR ($BIG_LIMIT accesses)" "$BIN run -q --trace $WORK/big.mmt --out $WORK/out" \
+        "$BIN run -q --trace $WORK/big.mmt.xz --out $WORK/out"
 fi
 
 if [[ $ONLY == all || $ONLY == record ]]; then

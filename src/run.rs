@@ -493,8 +493,8 @@ fn resolve_warmup(
                     counted.push(n);
                     continue;
                 }
-                // A `.mmt`'s length from its size (an xz one's from its index) instead
-                // of decoding it once more than the run does (issue 21).
+                // A raw `.mmt`'s length from its size and header instead of reading it
+                // once more than the run does (issue 21; compressed ones are read).
                 if let Some(n) = crate::trace::length::mmt_length(&key.0, *format) {
                     counted.push(n.min(cap));
                     continue;

@@ -1,29 +1,32 @@
-//! A `.mmt` trace's length without decoding it, for the run's automatic warm-up, which
-//! needs each trace's length before the run starts (`run::auto_warmup`).
+//! A raw `.mmt` trace's length without reading it, for the run's automatic warm-up,
+//! which needs each trace's length before the run starts (`run::auto_warmup`).
 //!
 //! In: a path and the trace format asked for. Out: the number of accesses the trace
-//! holds, or `None` when it cannot be told cheaply and exactly, and the caller counts by
-//! reading as before. `.mmt` records are one access each, so the length follows from the
-//! decompressed size: a raw file's size (checked against its header's count), an xz
-//! file's index (xz stores every block's decompressed size at the end of the stream,
-//! read with liblzma). Counting by reading an xz trace decoded it twice per run, once
-//! for the count and once for the run.
+//! holds, or `None` when it cannot be told from the file's size and header, and the
+//! caller counts by reading as before. `.mmt` records are one access each, so a raw
+//! file's length follows from its size (checked against the header's count).
 //!
 //! Exactness: a length is only given when the reader, reading the whole file, would
-//! deliver exactly that many accesses or fail: the header (decoded for xz) must be a
-//! valid `.mmt` header whose count, if known, agrees with the size; any doubt (zstd and
-//! gzip, which do not store the size; several xz streams; a size that is no whole number
-//! of records; an empty trace, whose error the counting pass reports) gives `None`.
+//! deliver exactly that many accesses or fail on a record of its own (a bad kind, named
+//! with the file and offset either way): the header must be a valid `.mmt` header whose
+//! count, if known, agrees with the size; a size that is no whole number of records, or
+//! an empty trace, gives `None` and the counting pass reports it as before.
+//!
+//! Compressed traces are counted by reading. An xz file's index holds its decompressed
+//! size, and using it saved a run from decoding the trace twice, but then a corrupt
+//! stream was first met by the run itself: xz (like gzip and zstd) verifies its
+//! checksum only at the end of a block, so corrupted bytes decoded before it reached the
+//! simulation, and the error could be the simulator's ("address beyond the page
+//! table's reach") instead of the codec's, naming the file (issue 21).
 
 use super::binary::{self, HEADER, RECORD, UNKNOWN_COUNT};
 use super::compress::Compression;
 use super::{format_from_name, TraceFormat};
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-/// The number of accesses of the `.mmt` trace at `path`, if it can be told without
-/// decoding it (see the module doc).
+/// The number of accesses of the raw `.mmt` trace at `path`, if its size and header
+/// tell it (see the module doc).
 pub fn mmt_length(path: &Path, format: TraceFormat) -> Option<u64> {
     let is_mmt = match format {
         TraceFormat::Auto => format_from_name(path) == Some(TraceFormat::Binary),
@@ -36,20 +39,10 @@ pub fn mmt_length(path: &Path, format: TraceFormat) -> Option<u64> {
     let file_len = f.metadata().ok()?.len();
     let mut head = [0u8; HEADER];
     let n = super::compress::read_up_to(&mut f, &mut head).ok()?;
-    let (bytes, header) = match Compression::from_magic(&head[..n]) {
-        Compression::None => (file_len, head),
-        Compression::Xz => {
-            let size = xz_size(&mut f, file_len)?;
-            // The decompressed header: only the start of the first block is decoded.
-            f.seek(SeekFrom::Start(0)).ok()?;
-            let mut dec = liblzma::read::XzDecoder::new(f);
-            let mut h = [0u8; HEADER];
-            dec.read_exact(&mut h).ok()?;
-            (size, h)
-        }
-        Compression::Gzip | Compression::Zstd => return None,
-    };
-    records(bytes, &header)
+    if Compression::from_magic(&head[..n]) != Compression::None {
+        return None;
+    }
+    records(file_len, &head)
 }
 
 /// The record count that `bytes` decompressed bytes starting with `header` hold, if the
@@ -65,62 +58,6 @@ fn records(bytes: u64, header: &[u8; HEADER]) -> Option<u64> {
     let count = word(16);
     (ok_header && body % RECORD as u64 == 0 && n > 0 && (count == UNKNOWN_COUNT || count == n))
         .then_some(n)
-}
-
-/// The decompressed size of an xz file made of one stream (no padding after it), from
-/// the stream's index; `None` for anything else.
-fn xz_size(f: &mut File, file_len: u64) -> Option<u64> {
-    use liblzma_sys as sys;
-    const FOOTER: u64 = 12;
-    if file_len < 2 * FOOTER {
-        return None;
-    }
-    let mut footer = [0u8; FOOTER as usize];
-    f.seek(SeekFrom::Start(file_len - FOOTER)).ok()?;
-    f.read_exact(&mut footer).ok()?;
-    // SAFETY: an all-zero lzma_stream_flags is a valid value to be overwritten, and the
-    // decoder reads exactly the 12 footer bytes it is given.
-    let mut flags: sys::lzma_stream_flags = unsafe { std::mem::zeroed() };
-    if unsafe { sys::lzma_stream_footer_decode(&mut flags, footer.as_ptr()) } != sys::LZMA_OK {
-        return None;
-    }
-    let index_len = flags.backward_size;
-    if index_len > (16 << 20) || index_len + FOOTER > file_len {
-        return None;
-    }
-    let mut index = vec![0u8; index_len as usize];
-    f.seek(SeekFrom::Start(file_len - FOOTER - index_len))
-        .ok()?;
-    f.read_exact(&mut index).ok()?;
-    let mut idx: *mut sys::lzma_index = std::ptr::null_mut();
-    let mut memlimit: u64 = 64 << 20;
-    let mut pos = 0usize;
-    // SAFETY: the decoder reads `index.len()` bytes from `index` and on success leaves
-    // in `idx` an index that is freed below with the default allocator.
-    let ret = unsafe {
-        sys::lzma_index_buffer_decode(
-            &mut idx,
-            &mut memlimit,
-            std::ptr::null(),
-            index.as_ptr(),
-            &mut pos,
-            index.len(),
-        )
-    };
-    if ret != sys::LZMA_OK || idx.is_null() {
-        return None;
-    }
-    // SAFETY: `idx` is the valid index decoded above, freed once after these reads.
-    let (size, total) = unsafe {
-        let r = (
-            sys::lzma_index_uncompressed_size(idx),
-            sys::lzma_index_file_size(idx),
-        );
-        sys::lzma_index_end(idx, std::ptr::null());
-        r
-    };
-    // The index describes the whole file only when the file is this one stream.
-    (pos == index.len() && total == file_len).then_some(size)
 }
 
 #[cfg(test)]
@@ -142,21 +79,23 @@ mod tests {
         w.finish().unwrap();
     }
 
-    /// Raw and xz `.mmt` files of n records say n; what cannot be told cheaply and
-    /// exactly says None.
+    /// Raw `.mmt` files of n records say n; what cannot be told exactly from the size
+    /// says None.
     #[test]
-    fn lengths_without_decoding() {
+    fn lengths_without_reading() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         for n in [1u64, 4095, 70_000] {
-            for name in ["a.mmt", "a.mmt.xz"] {
-                let p = d.join(name);
-                write(&p, n);
-                assert_eq!(mmt_length(&p, TraceFormat::Auto), Some(n), "{name} {n}");
-            }
+            let p = d.join("a.mmt");
+            write(&p, n);
+            assert_eq!(mmt_length(&p, TraceFormat::Auto), Some(n), "{n}");
+            // The same bytes under a name of no format, read as binary when asked.
+            std::fs::copy(&p, d.join("a.bin")).unwrap();
+            assert_eq!(mmt_length(&d.join("a.bin"), TraceFormat::Binary), Some(n));
+            assert_eq!(mmt_length(&d.join("a.bin"), TraceFormat::Auto), None);
         }
-        // zstd and gzip store no size; other formats are not counted here.
-        for name in ["z.mmt.zst", "g.mmt.gz"] {
+        // Compressed traces are counted by reading (see the module doc).
+        for name in ["x.mmt.xz", "z.mmt.zst", "g.mmt.gz"] {
             write(&d.join(name), 10);
             assert_eq!(mmt_length(&d.join(name), TraceFormat::Auto), None, "{name}");
         }
@@ -175,9 +114,5 @@ mod tests {
         b[16..24].copy_from_slice(&5u64.to_le_bytes());
         std::fs::write(d.join("c.mmt"), &b).unwrap();
         assert_eq!(mmt_length(&d.join("c.mmt"), TraceFormat::Auto), None);
-        // Two xz streams back to back: the last index covers only the second.
-        let x = std::fs::read(d.join("a.mmt.xz")).unwrap();
-        std::fs::write(d.join("two.mmt.xz"), [x.clone(), x].concat()).unwrap();
-        assert_eq!(mmt_length(&d.join("two.mmt.xz"), TraceFormat::Auto), None);
     }
 }
