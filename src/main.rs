@@ -181,9 +181,12 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum TraceCmd {
-    /// Convert a trace (lackey, ChampSim, text, refs, .mmt; .gz/.xz) to .mmt[.gz|.xz] or .txt[.gz].
+    /// Convert a trace (lackey, ChampSim, text, refs, .mmt; .gz/.xz/.zst) to .mmt or .txt,
+    /// optionally .gz/.xz/.zst: the output's name says what is written (`t.mmt` raw,
+    /// `t.mmt.zst` zstd); a name without a suffix gets .mmt.zst.
     Convert {
         input: PathBuf,
+        /// Output file: .mmt[.gz|.xz|.zst] or .txt[.gz|.xz|.zst]; no suffix: .mmt.zst.
         output: PathBuf,
         #[command(flatten)]
         read: ReadArgs,
@@ -200,7 +203,7 @@ enum TraceCmd {
     /// Run a program under valgrind lackey and write its trace (`--out -`: .mmt to stdout).
     /// Name the program binary itself: valgrind does not follow the exec of a wrapper script.
     Record {
-        /// Output file, named .mmt, .mmt.gz or .mmt.xz (the suffix picks the compression; other names are refused), or `-`.
+        /// Output file: .mmt (raw), .mmt.zst, .mmt.xz or .mmt.gz (the suffix picks the compression; other suffixes are refused); a name without a suffix gets .mmt.zst; `-`: raw .mmt to stdout. Default: PROGRAM.mmt.zst.
         #[arg(long, short)]
         out: Option<PathBuf>,
         /// Stop after this many accesses (the program is then killed).
@@ -276,7 +279,8 @@ fn trace_cmd(cmd: TraceCmd) -> ExitCode {
             read,
         } => match trace::convert(&input, &read.options(), &output) {
             Ok(n) => {
-                eprintln!("{n} accesses written to {}", output.display());
+                let written = trace::output_name(&output);
+                eprintln!("{n} accesses written to {}", written.display());
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&[e]),
@@ -300,8 +304,9 @@ fn trace_cmd(cmd: TraceCmd) -> ExitCode {
                 let prog = std::path::Path::new(&cmd[0])
                     .file_name()
                     .map_or("trace".into(), |n| n.to_string_lossy().into_owned());
-                PathBuf::from(format!("{prog}.mmt.gz"))
+                PathBuf::from(format!("{prog}{}", trace::DEFAULT_SUFFIX))
             });
+            let out = trace::output_name(&out);
             match trace::record::record(&cmd, &out, limit) {
                 Ok(r) => {
                     eprintln!(

@@ -493,6 +493,12 @@ fn resolve_warmup(
                     counted.push(n);
                     continue;
                 }
+                // A raw `.mmt`'s length from its size and header instead of reading it
+                // once more than the run does (issue 21; compressed ones are read).
+                if let Some(n) = crate::trace::length::mmt_length(&key.0, *format) {
+                    counted.push(n.min(cap));
+                    continue;
+                }
                 // A trace that cannot be read is reported where traces are opened (the
                 // run, `sweep plan`), with their wording; here it only leaves no warm-up.
                 let Ok(mut src) = workload.open(t, dir) else {

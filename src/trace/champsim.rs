@@ -334,8 +334,7 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&raw).unwrap();
         let gz = gz.finish().unwrap();
-        let mut xz =
-            lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1)).unwrap();
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
         xz.write_all(&raw).unwrap();
         let xz = xz.finish().unwrap();
         let files = [

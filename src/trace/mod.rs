@@ -4,7 +4,8 @@
 //! ([`lackey`]), ChampSim binary traces ([`champsim`]), a plain text format
 //! ([`text`]), page reference strings (`.refs`, parsed by
 //! [`crate::workload::RefList::parse`]) and mmusim's own fixed-record binary format
-//! `.mmt` ([`binary`]), each possibly compressed with gzip or xz ([`compress`]).
+//! `.mmt` ([`binary`]), each possibly compressed with gzip, xz or zstd ([`compress`], decoded on its own
+//! thread by [`pipe`]).
 //!
 //! In: a path (`-` = stdin) and [`TraceOptions`]. Out: a
 //! [`crate::workload::AccessSource`] that decodes the file in batches into the
@@ -38,9 +39,11 @@ pub mod binary;
 pub mod champsim;
 pub mod compress;
 pub mod lackey;
+pub mod length;
 pub mod record;
 pub mod text;
 
+mod pipe;
 mod source;
 mod stats;
 
@@ -143,9 +146,16 @@ impl TraceError {
             msg: msg.into(),
         }
     }
-    /// A read failure; a decompressor's message already names its codec.
+    /// A read failure; a decompressor's failure names its codec and is placed at the
+    /// decompressed byte where decoding stopped.
     pub(crate) fn io(file: &str, e: &io::Error) -> TraceError {
-        TraceError::new(file, e.to_string())
+        match e
+            .get_ref()
+            .and_then(|i| i.downcast_ref::<compress::CodecError>())
+        {
+            Some(c) => TraceError::at_byte(file, c.offset, c.to_string()),
+            None => TraceError::new(file, e.to_string()),
+        }
     }
 }
 
@@ -233,7 +243,7 @@ pub fn format_from_content(head: &[u8]) -> Option<TraceFormat> {
 }
 
 const CANNOT_TELL: &str = "cannot tell the trace format from the name or the content: name it \
-     .lackey, .champsim, .txt, .refs or .mmt (optionally .gz/.xz), or give the format \
+     .lackey, .champsim, .txt, .refs or .mmt (optionally .gz/.xz/.zst), or give the format \
      (`--format`, or `format` in the workload's [generator])";
 
 /// Standard input has no name to go by: only the format flag helps.
@@ -293,9 +303,28 @@ fn check_options(name: &str, opts: &TraceOptions) -> Result<(), TraceError> {
     Ok(())
 }
 
-/// Checks that `out`'s name is one a `.mmt` file may have (`.mmt`, `.mmt.gz`, `.mmt.xz`;
-/// `-` for standard output): a trace written under another format's name would be read
-/// back as that format. For writers of `.mmt` that are not [`convert`] (`trace record`).
+/// What a trace output without a suffix of its own is written as: mmusim's binary
+/// format, zstd-compressed (written and read at several hundred MB/s, a small fraction
+/// of the raw size).
+pub const DEFAULT_SUFFIX: &str = ".mmt.zst";
+
+/// The name `trace record` and `trace convert` write to: `out` itself when its file
+/// name has a suffix, which then says exactly what the file holds (`t.mmt` is raw,
+/// `t.mmt.zst`, `t.mmt.xz`, `t.txt.gz` ...); a bare name (`run1`) gets
+/// [`DEFAULT_SUFFIX`]. `-` (standard output) stays as it is.
+pub fn output_name(out: &Path) -> PathBuf {
+    if out.as_os_str() == "-" || out.extension().is_some() || out.file_name().is_none() {
+        return out.to_path_buf();
+    }
+    let mut s = out.as_os_str().to_os_string();
+    s.push(DEFAULT_SUFFIX);
+    PathBuf::from(s)
+}
+
+/// Checks that `out`'s name is one a `.mmt` file may have (`.mmt`, `.mmt.gz`, `.mmt.xz`,
+/// `.mmt.zst`; `-` for standard output): a trace written under another format's name
+/// would be read back as that format. For writers of `.mmt` that are not [`convert`]
+/// (`trace record`), after [`output_name`].
 pub fn check_mmt_name(out: &Path) -> Result<(), TraceError> {
     if out.as_os_str() == "-" || format_from_name(out) == Some(TraceFormat::Binary) {
         return Ok(());
@@ -307,7 +336,7 @@ pub fn check_mmt_name(out: &Path) -> Result<(), TraceError> {
     Err(TraceError::new(
         &display_name(out),
         format!(
-            "the trace is written in mmusim's binary format: name it .mmt, .mmt.gz or .mmt.xz, or - for standard output{says}"
+            "the trace is written in mmusim's binary format: name it .mmt, .mmt.gz, .mmt.xz or .mmt.zst (a name without a suffix gets .mmt.zst), or - for standard output{says}"
         ),
     ))
 }
@@ -599,10 +628,12 @@ enum OutKind {
 }
 
 /// Converts any readable trace to `.mmt` (binary) or `.txt` (text), each optionally
-/// `.gz`/`.xz`, as the output's name says. The output is written to a temporary file
-/// in the same folder and renamed into place once complete, so a failed conversion
-/// never leaves a partial trace under the final name. Returns the number of accesses.
+/// `.gz`/`.xz`/`.zst`, as the output's name says; a name without a suffix is written as
+/// `.mmt.zst` ([`output_name`]). The output is written to a temporary file in the same
+/// folder and renamed into place once complete, so a failed conversion never leaves a
+/// partial trace under the final name. Returns the number of accesses.
 pub fn convert(input: &Path, in_opts: &TraceOptions, output: &Path) -> Result<u64, TraceError> {
+    let output = &output_name(output);
     let out_name = display_name(output);
     let file_name = output
         .file_name()
@@ -621,7 +652,7 @@ pub fn convert(input: &Path, in_opts: &TraceOptions, output: &Path) -> Result<u6
             return Err(TraceError::new(
                 &out_name,
                 format!(
-                    "output must be named .mmt or .txt (optionally followed by .gz or .xz){says}"
+                    "output must be named .mmt or .txt (optionally followed by .gz, .xz or .zst), or have no suffix (then .mmt.zst){says}"
                 ),
             ));
         }

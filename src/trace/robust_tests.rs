@@ -4,7 +4,7 @@
 //! panic or a hang. (The broad randomized harness lives elsewhere; this one is small and
 //! systematic.)
 
-use super::compress::testing::{gz, xz};
+use super::compress::testing::{gz, xz, zst};
 use super::*;
 use crate::addr::AccessKind;
 use std::time::{Duration, Instant};
@@ -89,6 +89,8 @@ fn samples() -> Vec<(&'static str, Vec<u8>, usize)> {
         ("s.lackey.xz", xz(&lackey), 10),
         ("s.champsim.gz", gz(&champsim), 12),
         ("s.mmt.xz", xz(&mmt), 4),
+        ("s.mmt.zst", zst(&mmt), 4),
+        ("s.lackey.zst", zst(&lackey), 10),
     ]
 }
 

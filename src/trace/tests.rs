@@ -1,7 +1,7 @@
 //! Tests across formats: detection, `open`, refs, `convert`, `stats`, bad input,
 //! streaming batch sizes and a no-panic sweep over random and mutated files.
 
-use super::compress::testing::{gz, xz};
+use super::compress::testing::{gz, xz, zst};
 use super::*;
 use crate::addr::AccessKind::{self, *};
 use rand_core::{Rng, SeedableRng};
@@ -334,10 +334,14 @@ fn bad_inputs() {
     );
 
     // Corrupt compressed streams: flipped bytes, truncation, and a bare magic number.
+    // Each error is placed at the decompressed byte where decoding stopped: a cut
+    // stream decodes to a prefix of the text, so within it; a stream that is nothing
+    // but its magic at 0. (Flipped bytes may decode to more than the text.)
     let text = lackey_text(5000, 1);
     for (suffix, bytes, codec) in [
         ("gz", gz(text.as_bytes()), "gzip"),
         ("xz", xz(text.as_bytes()), "xz"),
+        ("zst", zst(text.as_bytes()), "zstd"),
     ] {
         let mut flipped = bytes.clone();
         let mid = flipped.len() / 2;
@@ -354,10 +358,17 @@ fn bad_inputs() {
         ] {
             let p = put(&format!("c-{what}.lackey.{suffix}"), &b);
             let e = err(&p);
-            assert!(
-                e.starts_with(&format!("{}: {codec} stream: ", p.display())),
-                "{what} {suffix}: {e}"
-            );
+            let rest = e
+                .strip_prefix(&format!("{}: byte ", p.display()))
+                .unwrap_or_else(|| panic!("{what} {suffix}: {e}"));
+            let (at, msg) = rest.split_once(": ").unwrap();
+            let at: usize = at.parse().unwrap();
+            assert!(msg.starts_with(&format!("{codec} stream: ")), "{e}");
+            match what {
+                "cut" => assert!(at <= text.len(), "{e}"),
+                "magic" => assert_eq!(at, 0, "{e}"),
+                _ => {}
+            }
         }
     }
 

@@ -7,6 +7,7 @@ mod bad_config;
 mod bad_inputs;
 mod coalesced;
 mod compare;
+mod compressed;
 mod direct_segment;
 mod explain;
 mod flattened;

@@ -369,7 +369,9 @@ fn trace_check(
     } else {
         bytes.to_vec()
     };
-    let compressed = data.starts_with(b"\x1f\x8b") || data.starts_with(b"\xfd7zXZ");
+    let compressed = data.starts_with(b"\x1f\x8b")
+        || data.starts_with(b"\xfd7zXZ")
+        || data.starts_with(b"\x28\xb5\x2f\xfd");
     let located = |msg: &str| -> Result<Outcome, String> {
         let Some(rest) = msg.strip_prefix(name) else {
             return Err(format!("error does not start with the file name: {msg}"));
@@ -385,7 +387,8 @@ fn trace_check(
             .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|d| d.parse::<u64>().ok());
         match (line, byte) {
-            (Some(l), _) if l == 0 || l > lines(bytes) => {
+            // Lines and offsets of a compressed input count decompressed text.
+            (Some(l), _) if l == 0 || (l > lines(bytes) && !compressed) => {
                 Err(format!("line {l} is not in the input: {msg}"))
             }
             // Offsets count decompressed bytes.
@@ -397,6 +400,7 @@ fn trace_check(
             _ if rest.contains("cannot tell the trace format")
                 || rest.contains("gzip")
                 || rest.contains("xz")
+                || rest.contains("zstd")
                 || rest.contains("no accesses")
                 || rest.contains("references") =>
             {
@@ -444,10 +448,10 @@ fn trace_target(
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(&s).unwrap();
         seeds.push(e.finish().unwrap());
-        let mut x = lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(0))
-            .expect("xz");
+        let mut x = liblzma::write::XzEncoder::new(Vec::new(), 0);
         x.write_all(&s).unwrap();
         seeds.push(x.finish().unwrap());
+        seeds.push(zstd::encode_all(&s[..], 1).unwrap());
     }
     let mut toks = hostile_tokens();
     toks.extend(tokens.iter().map(|t| t.as_bytes().to_vec()));

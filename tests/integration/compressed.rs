@@ -1,0 +1,308 @@
+//! Compressed traces (issue 21 item 3): zstd written and read back, magic over suffix,
+//! corrupt and truncated streams failing with the file and the decompressed offset, the
+//! decoder thread giving the same run as raw bytes read on the simulation's thread, and
+//! a run that stops before its trace ends not waiting for the decoder.
+
+use mmusim::trace::compress::Sink;
+use mmusim::trace::{self, BinaryFileWriter, TraceOptions};
+use mmusim::workload::Access;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+fn run(dir: &Path, args: &[&str], secs: u64) -> (i32, String, String) {
+    let (code, out, err) = crate::mmusim_bounded(Some(dir), args, b"", Duration::from_secs(secs));
+    assert_ne!(
+        code, -1,
+        "mmusim {args:?} still running after {secs} s: {err}"
+    );
+    (code, out, err)
+}
+
+/// Every access of the trace at `p`, read in batches of 1000.
+fn read_all(p: &Path) -> Vec<Access> {
+    let mut src = trace::open(p, &TraceOptions::default()).unwrap();
+    let (mut all, mut buf) = (Vec::new(), Vec::new());
+    loop {
+        buf.clear();
+        src.fill(&mut buf, 1000).unwrap();
+        if buf.is_empty() {
+            return all;
+        }
+        all.extend_from_slice(&buf);
+    }
+}
+
+/// Accesses that exercise every field: three kinds, instruction counts up to u32::MAX,
+/// addresses up to the top of the address space.
+fn accesses(n: u64) -> Vec<Access> {
+    use mmusim::addr::AccessKind::*;
+    (0..n)
+        .map(|i| Access {
+            vaddr: i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (i % 8),
+            kind: [Load, Store, Fetch][(i % 3) as usize],
+            instrs: if i % 1000 == 7 {
+                u32::MAX
+            } else {
+                (i % 5) as u32
+            },
+        })
+        .collect()
+}
+
+/// `.mmt.zst` written by the writer reads back as the same accesses, and the file is
+/// a zstd frame (magic 28 B5 2F FD), not raw records.
+#[test]
+fn zstd_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.mmt.zst");
+    let want = accesses(300_000);
+    let mut w = BinaryFileWriter::create(&p, 4096).unwrap();
+    w.write_all_accesses(&want).unwrap();
+    w.finish().unwrap();
+    let bytes = std::fs::read(&p).unwrap();
+    assert_eq!(bytes[..4], [0x28, 0xB5, 0x2F, 0xFD]);
+    // Compressed: under the raw size (32-byte header, 300,000 16-byte records), even
+    // with these scrambled addresses.
+    assert!(bytes.len() < 32 + 300_000 * 16, "{}", bytes.len());
+    assert_eq!(read_all(&p), want);
+}
+
+/// The magic bytes decide, whatever the suffix says: zstd named `.mmt` or `.mmt.xz`,
+/// raw records named `.mmt.zst`, all read as the same accesses.
+#[test]
+fn zstd_magic_wins_over_the_suffix() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = accesses(20_000);
+    let zst = dir.path().join("a.mmt.zst");
+    let raw = dir.path().join("a.mmt");
+    for p in [&zst, &raw] {
+        let mut w = BinaryFileWriter::create(p, 4096).unwrap();
+        w.write_all_accesses(&want).unwrap();
+        w.finish().unwrap();
+    }
+    let (zbytes, rbytes) = (std::fs::read(&zst).unwrap(), std::fs::read(&raw).unwrap());
+    for (name, bytes) in [
+        ("z-as.mmt", &zbytes),
+        ("z-as.mmt.xz", &zbytes),
+        ("z-as.mmt.gz", &zbytes),
+        ("r-as.mmt.zst", &rbytes),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        assert_eq!(read_all(&p), want, "{name}");
+    }
+}
+
+/// `trace convert` to a name without a suffix writes `.mmt.zst` and says so; `.mmt`
+/// stays raw (the name says what the file holds).
+#[test]
+fn convert_defaults_to_zstd() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("in.txt"), "R 0x1000\nW 0x2000\nF 0x400000\n").unwrap();
+    let (code, _, err) = run(d, &["trace", "convert", "in.txt", "plain"], 30);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("3 accesses written to plain.mmt.zst"), "{err}");
+    assert!(!d.join("plain").exists());
+    assert_eq!(
+        std::fs::read(d.join("plain.mmt.zst")).unwrap()[..4],
+        [0x28, 0xB5, 0x2F, 0xFD]
+    );
+    let (code, _, err) = run(d, &["trace", "convert", "in.txt", "raw.mmt"], 30);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(&std::fs::read(d.join("raw.mmt")).unwrap()[..8], b"MMUTRACE");
+    assert_eq!(
+        read_all(&d.join("plain.mmt.zst")),
+        read_all(&d.join("raw.mmt"))
+    );
+}
+
+/// A `.mmt` trace of `n` accesses, compressed by `name`'s suffix.
+fn compressed(name: &Path, n: u64) -> Vec<u8> {
+    let mut w = BinaryFileWriter::create(name, 4096).unwrap();
+    w.write_all_accesses(&accesses(n)).unwrap();
+    w.finish().unwrap();
+    std::fs::read(name).unwrap()
+}
+
+/// Rows in the style of `bad_inputs`: a corrupt or truncated `.zst` and `.xz` under
+/// `run`, `trace stats` and `trace convert` exits 2 (no panic, no hang) and stderr
+/// names the file, the decompressed byte offset and the codec.
+#[test]
+fn corrupt_and_truncated_streams_exit_2_with_file_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 200,000 records = 3.2 MB decompressed: many decoder chunks before the damage.
+    for (suffix, codec) in [("zst", "zstd"), ("xz", "xz")] {
+        let good = compressed(&d.join(format!("good.mmt.{suffix}")), 200_000);
+        let mut flipped = good.clone();
+        let mid = flipped.len() / 2;
+        for b in &mut flipped[mid..mid + 32] {
+            *b ^= 0xA5;
+        }
+        let cut = good[..good.len() * 3 / 4].to_vec();
+        for (what, bytes) in [("flipped", flipped), ("cut", cut)] {
+            let name = format!("{what}.mmt.{suffix}");
+            std::fs::write(d.join(&name), bytes).unwrap();
+            for args in [
+                vec!["run", "-q", "--trace", &name, "--out", "o"],
+                vec!["trace", "stats", &name],
+                vec!["trace", "convert", &name, "back.mmt"],
+            ] {
+                let (code, _, err) = run(d, &args, 60);
+                assert_eq!(code, 2, "{args:?}: {err}");
+                assert!(!err.contains("panicked"), "{args:?}: {err}");
+                let at = err
+                    .find(&format!("{name}: byte "))
+                    .unwrap_or_else(|| panic!("{args:?}: {err}"));
+                let rest = &err[at + name.len() + ": byte ".len()..];
+                let (off, msg) = rest.split_once(": ").unwrap();
+                let off: u64 = off.parse().unwrap_or_else(|_| panic!("{err}"));
+                assert!(msg.starts_with(&format!("{codec} stream: ")), "{err}");
+                // Truncation keeps a prefix of the 32 + 3.2 M decompressed bytes.
+                if what == "cut" {
+                    assert!(off < 32 + 200_000 * 16, "{err}");
+                }
+            }
+            assert!(!d.join("back.mmt").exists());
+        }
+    }
+}
+
+/// The decoder thread hands the simulation the same bytes as a raw file read on the
+/// simulation's own thread: the committed gzip trace (xz, decoded on the thread), the
+/// same bytes raw and recompressed as zstd, each under the committed file's name in a
+/// copy of the workload folder (the magic decides), give byte-identical result.json.
+#[test]
+fn decoder_thread_gives_the_same_result_as_raw_bytes() {
+    let xz = std::fs::read("workloads/traces/gzip.mmt.xz").unwrap();
+    let mut raw = Vec::new();
+    // Decompressed independently of mmusim's reader.
+    liblzma::read::XzDecoder::new(&xz[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    let wl = std::fs::read("workloads/trace-gzip.toml").unwrap();
+    let results: Vec<(String, String)> = [
+        ("xz", xz),
+        ("raw", raw.clone()),
+        ("zstd", {
+            let mut e = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+            e.write_all(&raw).unwrap();
+            e.finish().unwrap()
+        }),
+    ]
+    .into_iter()
+    .map(|(what, bytes)| {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("traces")).unwrap();
+        std::fs::write(d.join("traces/gzip.mmt.xz"), bytes).unwrap();
+        std::fs::write(d.join("trace-gzip.toml"), &wl).unwrap();
+        let (code, _, err) = run(
+            d,
+            &["run", "-q", "-w", "trace-gzip.toml", "--out", "o"],
+            300,
+        );
+        assert_eq!(code, 0, "{what}: {err}");
+        let json = std::fs::read_to_string(d.join("o/result.json")).unwrap();
+        (what.to_string(), json)
+    })
+    .collect();
+    assert!(results[0].1.contains("\"accesses\""));
+    for (what, json) in &results[1..] {
+        assert!(json == &results[0].1, "{what} differs from xz");
+    }
+}
+
+/// A run that ends long before its trace (1,000 of the 3 M accesses of the committed
+/// python trace) ends promptly and cleanly: the decoder thread, blocked on a full
+/// channel, does not keep the process alive or make it wait.
+#[test]
+fn a_run_shorter_than_its_trace_does_not_wait_for_the_decoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let wl = Path::new("workloads/trace-python.toml")
+        .canonicalize()
+        .unwrap();
+    let wl = wl.to_str().unwrap();
+    let (code, _, err) = run(
+        d,
+        &[
+            "run",
+            "-q",
+            "-w",
+            wl,
+            "--set",
+            "workload.accesses=1000",
+            "--set",
+            "sim.warmup_accesses=0",
+            "--out",
+            "o",
+        ],
+        60,
+    );
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("o/result.json")).unwrap()).unwrap();
+    assert_eq!(json["stats"]["total"]["accesses"], 1000);
+}
+
+/// What a `Sink` writes for each suffix is what the reader decodes (xz through
+/// liblzma, zstd, gzip, raw), including an empty stream.
+#[test]
+fn every_sink_codec_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..1_000_000u32)
+        .map(|i| (i % 253) as u8 ^ (i >> 12) as u8)
+        .collect();
+    for suffix in ["bin", "gz", "xz", "zst"] {
+        for payload in [&data[..], &[][..]] {
+            let p = dir.path().join(format!("d.{suffix}"));
+            let mut s = Sink::new(std::fs::File::create(&p).unwrap(), &p).unwrap();
+            s.write_all(payload).unwrap();
+            s.finish().unwrap();
+            let (mut r, _) = trace::compress::open_read(&p).unwrap();
+            let mut back = Vec::new();
+            r.read_to_end(&mut back).unwrap();
+            assert!(back == payload, "{suffix} {}", payload.len());
+        }
+    }
+}
+
+/// `trace record` writes zstd when the name does not say otherwise: without `--out`
+/// (PROGRAM.mmt.zst) and for a name without a suffix (+ .mmt.zst); `.mmt` stays raw.
+#[test]
+fn record_writes_zstd_by_default() {
+    if std::process::Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("skipped: valgrind not found (CI installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (args, file, magic) in [
+        (vec![], "true.mmt.zst", &[0x28u8, 0xB5, 0x2F, 0xFD][..]),
+        (
+            vec!["--out", "bare"],
+            "bare.mmt.zst",
+            &[0x28, 0xB5, 0x2F, 0xFD][..],
+        ),
+        (vec!["--out", "r.mmt"], "r.mmt", &b"MMUTRACE"[..]),
+    ] {
+        let mut all = vec!["trace", "record"];
+        all.extend(args);
+        all.extend(["--", "/bin/true"]);
+        let (code, _, err) = run(d, &all, 120);
+        assert_eq!(code, 0, "{all:?}: {err}");
+        assert!(err.contains(&format!("recorded to {file}")), "{err}");
+        let bytes = std::fs::read(d.join(file)).unwrap();
+        assert_eq!(&bytes[..magic.len()], magic, "{file}");
+        // /bin/true under valgrind: thousands of accesses (the dynamic loader).
+        assert!(read_all(&d.join(file)).len() > 1000, "{file}");
+    }
+    assert!(!d.join("bare").exists());
+}
