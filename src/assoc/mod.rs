@@ -500,18 +500,15 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     /// Look `key` up in `set`; on a hit, update replacement state and return the value.
     #[inline(always)]
     pub fn lookup(&mut self, set: usize, key: u64) -> Option<u64> {
+        if self.ordered {
+            return self.lookup_ordered(set, key);
+        }
         let Some(way) = self.find(set, key) else {
             self.absent = (set, key);
             return None;
         };
-        let base = set * self.ways;
-        if self.ordered {
-            ordered::to_front(&mut self.keys[base..base + self.ways], way);
-            ordered::to_front(&mut self.vals[base..base + self.ways], way);
-            return Some(self.vals[base]);
-        }
         self.policy.on_hit(set, way);
-        Some(self.vals[base + way])
+        Some(self.vals[set * self.ways + way])
     }
 
     /// Look `key` up and, on a miss, install it at once: one pass over the set instead of
@@ -522,16 +519,7 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     #[inline(always)]
     pub fn access(&mut self, set: usize, key: u64) -> bool {
         if self.ordered {
-            // Values untouched, as below: an array filled through `access` has none.
-            let base = set * self.ways;
-            let s = &mut self.keys[base..base + self.ways];
-            if let Some(w) = find_in(s, key) {
-                ordered::to_front(s, w);
-                return true;
-            }
-            self.valid += (ordered::push_front(s, key) == INVALID) as usize;
-            self.absent.1 = INVALID;
-            return false;
+            return self.access_ordered(set, key);
         }
         let (hit, free) = self.find_or_free(set, key);
         if let Some(w) = hit {
@@ -651,29 +639,7 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     pub fn insert(&mut self, set: usize, key: u64, val: u64) -> Option<(u64, u64)> {
         let base = set * self.ways;
         if self.ordered {
-            let (keys, vals) = (
-                &mut self.keys[base..base + self.ways],
-                &mut self.vals[base..base + self.ways],
-            );
-            // A key the last lookup missed is known to be absent.
-            let hit = match self.absent == (set, key) {
-                true => None,
-                false => find_in(keys, key),
-            };
-            if let Some(w) = hit {
-                ordered::to_front(keys, w);
-                ordered::to_front(vals, w);
-                vals[0] = val;
-                return None;
-            }
-            let k = ordered::push_front(keys, key);
-            let v = ordered::push_front(vals, val);
-            self.absent.1 = INVALID;
-            if k == INVALID {
-                self.valid += 1;
-                return None;
-            }
-            return Some((k, v));
+            return self.insert_ordered(set, key, val);
         }
         let (hit, free) = self.find_or_free(set, key);
         if let Some(w) = hit {

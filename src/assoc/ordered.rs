@@ -16,7 +16,141 @@
 //! In: one set's keys (and values, for arrays that keep them) as slices. Out: the
 //! slices reordered; the evicted entry where a fill displaces one.
 
-use super::INVALID;
+use super::{find_in, lowest, ReplacementPolicy, SetAssoc, INVALID};
+
+/// `self.$f::<N>(args)` with `N` the array's way count when it is a common one (1, 2, 4,
+/// 8, 12 or 16: the compiler then unrolls the compares and moves the ways with a few
+/// vector moves instead of a `memmove` call), and `N = 0` (any count) otherwise.
+macro_rules! by_ways {
+    ($self:ident, $f:ident($($arg:expr),*)) => {
+        match $self.ways {
+            1 => $self.$f::<1>($($arg),*),
+            2 => $self.$f::<2>($($arg),*),
+            4 => $self.$f::<4>($($arg),*),
+            8 => $self.$f::<8>($($arg),*),
+            12 => $self.$f::<12>($($arg),*),
+            16 => $self.$f::<16>($($arg),*),
+            _ => $self.$f::<0>($($arg),*),
+        }
+    };
+}
+
+impl<P: ReplacementPolicy> SetAssoc<P> {
+    /// [`SetAssoc::lookup`] of an LRU array.
+    #[inline(always)]
+    pub(super) fn lookup_ordered(&mut self, set: usize, key: u64) -> Option<u64> {
+        by_ways!(self, lookup_n(set, key))
+    }
+
+    /// [`SetAssoc::access`] of an LRU array.
+    #[inline(always)]
+    pub(super) fn access_ordered(&mut self, set: usize, key: u64) -> bool {
+        by_ways!(self, access_n(set, key))
+    }
+
+    /// [`SetAssoc::insert`] of an LRU array.
+    #[inline(always)]
+    pub(super) fn insert_ordered(&mut self, set: usize, key: u64, val: u64) -> Option<(u64, u64)> {
+        by_ways!(self, insert_n(set, key, val))
+    }
+
+    #[inline(always)]
+    fn lookup_n<const N: usize>(&mut self, set: usize, key: u64) -> Option<u64> {
+        let base = set * self.ways;
+        let keys = &mut self.keys[base..base + self.ways];
+        let Some(w) = find_n::<N>(keys, key) else {
+            self.absent = (set, key);
+            return None;
+        };
+        to_front_n::<N>(keys, w);
+        let vals = &mut self.vals[base..base + self.ways];
+        to_front_n::<N>(vals, w);
+        Some(vals[0])
+    }
+
+    #[inline(always)]
+    fn access_n<const N: usize>(&mut self, set: usize, key: u64) -> bool {
+        // Values untouched: an array filled through `access` keeps none.
+        let base = set * self.ways;
+        let keys = &mut self.keys[base..base + self.ways];
+        if let Some(w) = find_n::<N>(keys, key) {
+            to_front_n::<N>(keys, w);
+            return true;
+        }
+        self.valid += (push_front_n::<N>(keys, key) == INVALID) as usize;
+        self.absent.1 = INVALID;
+        false
+    }
+
+    #[inline(always)]
+    fn insert_n<const N: usize>(&mut self, set: usize, key: u64, val: u64) -> Option<(u64, u64)> {
+        let base = set * self.ways;
+        // A key the last lookup missed is known to be absent.
+        let hit = match self.absent == (set, key) {
+            true => None,
+            false => find_n::<N>(&self.keys[base..base + self.ways], key),
+        };
+        let (keys, vals) = (
+            &mut self.keys[base..base + self.ways],
+            &mut self.vals[base..base + self.ways],
+        );
+        if let Some(w) = hit {
+            to_front_n::<N>(keys, w);
+            to_front_n::<N>(vals, w);
+            vals[0] = val;
+            return None;
+        }
+        let k = push_front_n::<N>(keys, key);
+        let v = push_front_n::<N>(vals, val);
+        self.absent.1 = INVALID;
+        if k == INVALID {
+            self.valid += 1;
+            return None;
+        }
+        Some((k, v))
+    }
+}
+
+/// The way of `s` holding `key`; `N` ways, or any number if `N` is 0.
+#[inline(always)]
+fn find_n<const N: usize>(s: &[u64], key: u64) -> Option<usize> {
+    if N == 0 {
+        return find_in(s, key);
+    }
+    let s: &[u64; N] = s.try_into().expect("a set of N ways");
+    let mut m = 0;
+    for (w, &k) in s.iter().enumerate() {
+        m |= ((k == key) as u64) << w;
+    }
+    lowest(m)
+}
+
+/// [`to_front`] of `N` ways (any number if `N` is 0): every way a select, no loop.
+#[inline(always)]
+fn to_front_n<const N: usize>(s: &mut [u64], p: usize) {
+    if N == 0 {
+        return to_front(s, p);
+    }
+    let s: &mut [u64; N] = s.try_into().expect("a set of N ways");
+    let old = *s;
+    for i in 1..N {
+        s[i] = if i <= p { old[i - 1] } else { old[i] };
+    }
+    s[0] = old[p];
+}
+
+/// [`push_front`] of `N` ways (any number if `N` is 0).
+#[inline(always)]
+fn push_front_n<const N: usize>(s: &mut [u64], x: u64) -> u64 {
+    if N == 0 {
+        return push_front(s, x);
+    }
+    let s: &mut [u64; N] = s.try_into().expect("a set of N ways");
+    let old = *s;
+    s[1..].copy_from_slice(&old[..N - 1]);
+    s[0] = x;
+    old[N - 1]
+}
 
 /// Way `p` becomes the first; ways `0..p` move back by one.
 #[inline(always)]
