@@ -45,6 +45,7 @@ mod shadow;
 mod shootdown;
 pub mod spec;
 mod stats;
+mod timing;
 pub mod topology;
 mod vcpu;
 pub mod victima;

@@ -479,20 +479,30 @@ impl<O: Organisation> Tlbs<O> {
         vaddr: VirtAddr,
         cycles: &mut u64,
     ) -> Option<TlbHit> {
-        let vaddr = vaddr.0;
+        if let Some((hit, lat)) = self.repeat(side, asid, vaddr) {
+            *cycles += lat;
+            return Some(hit);
+        }
+        self.probe_levels(side, asid, vaddr.0, cycles)
+    }
+
+    /// The lookup of a page the last lookup hit at level 1, when nothing has touched
+    /// the TLBs since (the shortcut [`Tlbs::lookup`] takes first): the hit and its probe
+    /// cycles, counted as a lookup; `None` otherwise, with nothing changed.
+    #[inline(always)]
+    pub fn repeat(&mut self, side: usize, asid: u16, vaddr: VirtAddr) -> Option<(TlbHit, u64)> {
         let m = &self.memo;
         #[cfg(test)]
         let m = &Memo {
             valid: m.valid && !self.no_memo,
             ..*m
         };
-        if m.valid && m.side == side && m.asid == asid && vaddr & m.mask == m.base {
-            *cycles += m.lat;
-            let hit = m.hit;
+        if m.valid && m.side == side && m.asid == asid && vaddr.0 & m.mask == m.base {
+            let r = (m.hit, m.lat);
             self.memo.repeats += 1;
-            return Some(hit);
+            return Some(r);
         }
-        self.probe_levels(side, asid, vaddr, cycles)
+        None
     }
 
     /// [`Tlbs::lookup`] past the repeated-hit shortcut. Out of line: the caller's loop,
