@@ -46,9 +46,14 @@ impl Os {
         let listed = typed.map(|m| m.into_iter().map(|(b, f, s)| (b.0, f.0, s)).collect());
         listed.or_else(|| {
             let m = self.share.mappings.as_ref()?;
-            Some(m.get(&asid).map_or_else(Vec::new, |a| {
+            let mut v: Vec<_> = m.get(&asid).map_or_else(Vec::new, |a| {
                 a.iter().map(|(&b, &(f, s))| (b, f, s)).collect()
-            }))
+            });
+            // In address order: the map's own order changes from process to process
+            // (its hasher is seeded at random), and a design that places entries by
+            // insertion order (cuckoo's kicks) must see the same order in every run.
+            v.sort_unstable_by_key(|m| m.0);
+            Some(v)
         })
     }
 
