@@ -30,27 +30,31 @@ fn prefetch_slice(s: &[u64]) {
 /// Sets up to this many ways are searched without early exits.
 const BRANCHLESS_WAYS: usize = 32;
 
-/// Bit `w` set where way `w` of `s` holds `key` (`s.len() <= 64`). The common way
-/// counts are compared as fixed-size arrays, which the compiler unrolls into a compare
-/// and a flag per way with no loop; a loop over a slice of unknown length cost about
-/// twice as many host instructions per way.
+/// Bit `w` set where way `w` of the `N` ways of `s` holds `key` (`N <= 64`). As a
+/// fixed-size array, the compiler unrolls it into a compare and a flag per way with no
+/// loop; a loop over a slice of unknown length cost about twice as many host
+/// instructions per way.
+#[inline(always)]
+fn matching<const N: usize>(s: &[u64], key: u64) -> u64 {
+    let s: &[u64; N] = s.try_into().expect("a set of N ways");
+    let mut m = 0;
+    for (w, &k) in s.iter().enumerate() {
+        m |= ((k == key) as u64) << w;
+    }
+    m
+}
+
+/// [`matching`] for a set of any number of ways up to 64 (the way counts of
+/// `ordered.rs`'s fixed-size operations compared as arrays).
 #[inline(always)]
 fn ways_matching(s: &[u64], key: u64) -> u64 {
-    #[inline(always)]
-    fn fixed<const N: usize>(s: &[u64], key: u64) -> u64 {
-        let s: &[u64; N] = s.try_into().expect("a set of N ways");
-        let mut m = 0;
-        for (w, &k) in s.iter().enumerate() {
-            m |= ((k == key) as u64) << w;
-        }
-        m
-    }
     match s.len() {
-        2 => fixed::<2>(s, key),
-        4 => fixed::<4>(s, key),
-        8 => fixed::<8>(s, key),
-        12 => fixed::<12>(s, key),
-        16 => fixed::<16>(s, key),
+        1 => matching::<1>(s, key),
+        2 => matching::<2>(s, key),
+        4 => matching::<4>(s, key),
+        8 => matching::<8>(s, key),
+        12 => matching::<12>(s, key),
+        16 => matching::<16>(s, key),
         _ => {
             let mut m = 0;
             for (w, &k) in s.iter().enumerate() {
@@ -110,20 +114,9 @@ pub trait ReplacementPolicy {
     fn prefetch(&self, _set: usize) {}
 }
 
-/// LRU sets with at least this many ways and at most [`RANK_WAYS_MAX`] keep their order as
-/// packed ranks ([`RankLru`]); smaller ones keep timestamps (a hit costs three instructions
-/// there, and a victim scan of a few ways is short).
-const RANK_WAYS_MIN: usize = 5;
-/// Ranks are 4-bit nibbles of one `u64` per set.
-const RANK_WAYS_MAX: usize = 16;
-/// A 1 in every nibble / in every byte, and the top bit of every byte.
-const NIB1: u64 = 0x1111_1111_1111_1111;
-const BYTE1: u64 = 0x0101_0101_0101_0101;
-const BYTE_HI: u64 = 0x8080_8080_8080_8080;
-const LOW_NIBS: u64 = 0x0f0f_0f0f_0f0f_0f0f;
-
-/// Exact LRU by per-way timestamps (a counter per array; never wraps in practice). Used
-/// for sets of fewer than 5 or more than 16 ways (see [`RankLru`] for the others).
+/// Exact LRU by per-way timestamps (a counter per array; never wraps in practice). LRU
+/// arrays built by [`SetAssoc::new`] keep their sets in recency order instead
+/// (`ordered.rs`); this is FIFO's clock and the tests' reference for that order.
 pub struct Lru {
     ways: usize,
     stamps: Vec<u64>,
@@ -175,81 +168,6 @@ impl ReplacementPolicy for Lru {
     fn victim(&mut self, set: usize) -> usize {
         self.oldest(set)
     }
-}
-
-/// Exact LRU for sets of 5 to 16 ways: each way's recency rank (0 = most recent) in a
-/// 4-bit nibble of one word per set. A touch ages the ways younger than the touched one by
-/// one step in a few word-wide operations (SWAR), and the victim is the way whose rank is
-/// `ways - 1`, found without a scan; the set's whole state is 8 bytes instead of 8 per way.
-/// The victims are those of [`Lru`]: both orders are the order of last touch (the ranks
-/// start as the permutation 0, 1, .., ways - 1; untouched ways stay behind touched ones,
-/// and the array asks for a victim only when every way has been filled).
-pub struct RankLru {
-    ways: usize,
-    ranks: Vec<u64>,
-}
-
-impl RankLru {
-    fn new(sets: usize, ways: usize) -> Self {
-        assert!((RANK_WAYS_MIN..=RANK_WAYS_MAX).contains(&ways));
-        // Way i starts at rank i; nibbles past the last way hold 15, which no touch ever
-        // ages (only ranks below the touched way's, at most 14 there, are aged).
-        let mut init = u64::MAX;
-        for w in 0..ways {
-            init &= !(0xf << (4 * w));
-            init |= (w as u64) << (4 * w);
-        }
-        RankLru {
-            ways,
-            ranks: vec![init; sets],
-        }
-    }
-}
-
-impl ReplacementPolicy for RankLru {
-    #[inline(always)]
-    fn prefetch(&self, set: usize) {
-        crate::pagetable::prefetch_host(&self.ranks[set]);
-    }
-    #[inline(always)]
-    fn on_hit(&mut self, set: usize, way: usize) {
-        self.ranks[set] = rank_touch(self.ranks[set], way);
-    }
-    #[inline(always)]
-    fn on_fill(&mut self, set: usize, way: usize) {
-        self.ranks[set] = rank_touch(self.ranks[set], way);
-    }
-    #[inline(always)]
-    fn victim(&mut self, set: usize) -> usize {
-        rank_find(self.ranks[set], self.ways as u64 - 1)
-    }
-}
-
-/// Ranks after touching `way`: every nibble below the touched way's rank `r` grows by
-/// one, the touched way's becomes 0. Even and odd nibbles are compared in separate words
-/// with one nibble per byte, so a byte-wide subtraction (`r + 127 - v`, in 112..=142, never
-/// borrowing from the next byte) sets the byte's top bit exactly when `v < r`.
-#[inline(always)]
-fn rank_touch(x: u64, way: usize) -> u64 {
-    let sh = 4 * way as u32;
-    let r = (x >> sh) & 0xf;
-    let br = (r * BYTE1) | BYTE_HI;
-    let even = x & LOW_NIBS;
-    let odd = (x >> 4) & LOW_NIBS;
-    let lt_even = ((br - even - BYTE1) & BYTE_HI) >> 7;
-    let lt_odd = ((br - odd - BYTE1) & BYTE_HI) >> 7;
-    // A nibble below r is at most 14, so adding one never carries into the next.
-    (x + lt_even + (lt_odd << 4)) & !(0xf << sh)
-}
-
-/// The way whose nibble equals `rank` (exactly one does). The zero-nibble test
-/// `(y - 1s) & !y & 8s` may also flag nibbles above a zero one (borrow), never below, so
-/// the lowest flag is the match.
-#[inline(always)]
-fn rank_find(x: u64, rank: u64) -> usize {
-    let y = x ^ (rank * NIB1);
-    let z = y.wrapping_sub(NIB1) & !y & (NIB1 << 3);
-    (z.trailing_zeros() / 4) as usize
 }
 
 /// FIFO: the stamp is set at fill and never on a hit.
@@ -342,7 +260,6 @@ impl ReplacementPolicy for RandomRepl {
 /// The built-in policies, chosen once when the structure is built.
 pub enum Policy {
     Lru(Lru),
-    RankLru(RankLru),
     Plru(TreePlru),
     Fifo(Fifo),
     Random(RandomRepl),
@@ -351,9 +268,6 @@ pub enum Policy {
 impl Policy {
     pub fn new(kind: Replacement, sets: usize, ways: usize, seed: u64) -> Policy {
         match kind {
-            Replacement::Lru if (RANK_WAYS_MIN..=RANK_WAYS_MAX).contains(&ways) => {
-                Policy::RankLru(RankLru::new(sets, ways))
-            }
             Replacement::Lru => Policy::Lru(Lru::new(sets, ways)),
             Replacement::Plru => Policy::Plru(TreePlru::new(sets, ways)),
             Replacement::Fifo => Policy::Fifo(Fifo(Lru::new(sets, ways))),
@@ -368,17 +282,14 @@ impl Policy {
 impl ReplacementPolicy for Policy {
     #[inline(always)]
     fn prefetch(&self, set: usize) {
-        match self {
-            Policy::Lru(p) => p.prefetch(set),
-            Policy::RankLru(p) => p.prefetch(set),
-            _ => {}
+        if let Policy::Lru(p) = self {
+            p.prefetch(set);
         }
     }
     #[inline(always)]
     fn on_hit(&mut self, set: usize, way: usize) {
         match self {
             Policy::Lru(p) => p.on_hit(set, way),
-            Policy::RankLru(p) => p.on_hit(set, way),
             Policy::Plru(p) => p.on_hit(set, way),
             Policy::Fifo(p) => p.on_hit(set, way),
             Policy::Random(p) => p.on_hit(set, way),
@@ -388,7 +299,6 @@ impl ReplacementPolicy for Policy {
     fn on_fill(&mut self, set: usize, way: usize) {
         match self {
             Policy::Lru(p) => p.on_fill(set, way),
-            Policy::RankLru(p) => p.on_fill(set, way),
             Policy::Plru(p) => p.on_fill(set, way),
             Policy::Fifo(p) => p.on_fill(set, way),
             Policy::Random(p) => p.on_fill(set, way),
@@ -398,7 +308,6 @@ impl ReplacementPolicy for Policy {
     fn victim(&mut self, set: usize) -> usize {
         match self {
             Policy::Lru(p) => p.victim(set),
-            Policy::RankLru(p) => p.victim(set),
             Policy::Plru(p) => p.victim(set),
             Policy::Fifo(p) => p.victim(set),
             Policy::Random(p) => p.victim(set),

@@ -8,15 +8,15 @@
 //! a set of eight ways is one host line and nothing else.
 //!
 //! It is the same LRU: the valid keys of a set, in recency order, and so every hit,
-//! miss and eviction, are those of [`super::Lru`] and [`super::RankLru`] (the tests
-//! drive both layouts against a reference list). Only the way a key sits in differs,
+//! miss and eviction, are those of LRU kept as per-way timestamps ([`super::Lru`]; the
+//! tests drive both layouts, and reference lists). Only the way a key sits in differs,
 //! which nothing outside the array sees but the order of [`super::SetAssoc::iter`]
 //! within a set.
 //!
 //! In: one set's keys (and values, for arrays that keep them) as slices. Out: the
 //! slices reordered; the evicted entry where a fill displaces one.
 
-use super::{find_in, lowest, ReplacementPolicy, SetAssoc, INVALID};
+use super::{find_in, lowest, matching, ReplacementPolicy, SetAssoc, INVALID};
 
 /// `self.$f::<N>(args)` with `N` the array's way count when it is a common one (1, 2, 4,
 /// 8, 12 or 16: the compiler then unrolls the compares and moves the ways with a few
@@ -117,12 +117,7 @@ fn find_n<const N: usize>(s: &[u64], key: u64) -> Option<usize> {
     if N == 0 {
         return find_in(s, key);
     }
-    let s: &[u64; N] = s.try_into().expect("a set of N ways");
-    let mut m = 0;
-    for (w, &k) in s.iter().enumerate() {
-        m |= ((k == key) as u64) << w;
-    }
-    lowest(m)
+    lowest(matching::<N>(s, key))
 }
 
 /// [`to_front`] of `N` ways (any number if `N` is 0): every way a select, no loop.
@@ -130,6 +125,11 @@ fn find_n<const N: usize>(s: &[u64], key: u64) -> Option<usize> {
 fn to_front_n<const N: usize>(s: &mut [u64], p: usize) {
     if N == 0 {
         return to_front(s, p);
+    }
+    // Hits on the most recent way are common (a line or page used again at once) and
+    // need no move.
+    if p == 0 {
+        return;
     }
     let s: &mut [u64; N] = s.try_into().expect("a set of N ways");
     let old = *s;
