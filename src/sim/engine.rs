@@ -24,6 +24,13 @@ use std::ops::ControlFlow;
 
 /// How far ahead in a batch page-table entries are prefetched on the host.
 const PREFETCH_DISTANCE: usize = 6;
+#[cfg(test)]
+thread_local! {
+    /// Tests run the general copy of the access loop (no `PLAIN` copy, no repeated-hit
+    /// shortcut) on their thread, to check the shortcuts against it.
+    static FULL_PATH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Hints kept between the two prefetch stages: more than the distance between them.
 const HINTS: usize = 8;
 
@@ -65,7 +72,10 @@ impl<PT: PageTable> Simulator<PT> {
             let Some((_, id)) = best else { break };
             let c = &self.cores[id];
             let limit = limit.min(c.slice_end).min(c.next_ipi).min(c.host_slice_end);
-            match self.timing.is_plain() {
+            let plain = self.timing.is_plain();
+            #[cfg(test)]
+            let plain = plain && !FULL_PATH.with(|f| f.get());
+            match plain {
                 true => self.run_core::<true>(id, limit, progress)?,
                 false => self.run_core::<false>(id, limit, progress)?,
             }
@@ -470,4 +480,47 @@ fn host_migrate<PT: PageTable>(
     super::overflow::check(core, t, c)?;
     core.stall_total += c;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FULL_PATH;
+    use crate::run::{load_inputs, simulate};
+
+    /// The `PLAIN` copy of the access loop and its repeated-hit shortcut give the bytes
+    /// the general path gives, on runs that take them: one core and two with their IPIs
+    /// and stale hits, an mprotect'ed range (guarded stores), page replacement tracking
+    /// accesses, an L1 TLB probe not overlapped, data through the caches or not.
+    #[test]
+    fn the_plain_copy_and_its_shortcut_equal_the_full_path() {
+        let events = r#"workload.event=[{at=0, kind="mmap", offset="0", len="64MiB", populate=true}, {at=4000, kind="mprotect", offset="0", len="8MiB", prot="r"}, {at=9000, kind="munmap", offset="8MiB", len="4MiB"}]"#;
+        let cases: &[&[&str]] = &[
+            &[],
+            &["sim.cores=2", "os.sched.threads=2"],
+            &[events],
+            &["os.paging.replacement=\"clock\"", "os.phys_mem=\"48MiB\""],
+            &[
+                "sim.l1_tlb_overlapped=false",
+                "memory.data_through_caches=false",
+            ],
+        ];
+        for sets in cases {
+            let mut sets: Vec<&str> = sets.to_vec();
+            sets.extend([
+                "workload.accesses=30000",
+                "workload.generator.footprint=\"64MiB\"",
+                "sim.warmup_accesses=0",
+            ]);
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            let inputs = load_inputs(Some("skylake"), Some("workloads/default.toml"), &sets)
+                .unwrap_or_else(|e| panic!("{sets:?}: {e:?}"));
+            let run = |full: bool| {
+                FULL_PATH.with(|f| f.set(full));
+                let r = simulate(&inputs, &mut |_, _| {}).expect("runs");
+                FULL_PATH.with(|f| f.set(false));
+                (r.to_json(), r.to_csv())
+            };
+            assert_eq!(run(false), run(true), "{sets:?}");
+        }
+    }
 }
