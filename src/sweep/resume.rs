@@ -166,10 +166,8 @@ impl<'a> Appender<'a> {
         }
     }
 
-    /// Appends `j`'s record; false if the store could not be written (the error is
-    /// kept for [`Appender::finish`]).
-    pub fn record(&self, j: &Job, out: Outcome, method: Option<String>) -> bool {
-        let failed = out.error.is_some();
+    /// `j`'s record as a line of the store.
+    fn line(&self, j: &Job, out: &Outcome, method: Option<String>) -> String {
         let rec = Record {
             sweep: self.sweep.to_string(),
             id: j.id.clone(),
@@ -177,12 +175,20 @@ impl<'a> Appender<'a> {
             workload: j.workload.clone(),
             axes: j.axes.clone(),
             method,
-            total: out.total,
-            page_tables: out.page_tables,
-            error: out.error,
+            total: out.total.clone(),
+            page_tables: out.page_tables.clone(),
+            error: out.error.clone(),
         };
         let mut line = serde_json::to_string(&rec).expect("a record serialises");
         line.push('\n');
+        line
+    }
+
+    /// Appends `j`'s record; false if the store could not be written (the error is
+    /// kept for [`Appender::finish`]).
+    pub fn record(&self, j: &Job, out: Outcome, method: Option<String>) -> bool {
+        let failed = out.error.is_some();
+        let line = self.line(j, &out, method);
         {
             let mut f = self.file.lock().expect("lock");
             // One write (a reader never sees half a line from a live sweep), but two when
@@ -207,7 +213,7 @@ impl<'a> Appender<'a> {
             }
             crate::killpoint::at("sweep.record");
         }
-        if let Some(error) = rec.error {
+        if let Some(error) = out.error {
             self.failures.lock().expect("lock").push(Failure {
                 index: j.index,
                 point: j.point,
@@ -236,19 +242,7 @@ impl<'a> Appender<'a> {
         }
         let mut text = String::new();
         for (j, out, method) in &jobs {
-            let rec = Record {
-                sweep: self.sweep.to_string(),
-                id: j.id.clone(),
-                point: j.point,
-                workload: j.workload.clone(),
-                axes: j.axes.clone(),
-                method: method.clone(),
-                total: out.total.clone(),
-                page_tables: out.page_tables.clone(),
-                error: out.error.clone(),
-            };
-            text.push_str(&serde_json::to_string(&rec).expect("a record serialises"));
-            text.push('\n');
+            text.push_str(&self.line(j, out, method.clone()));
         }
         {
             let mut f = self.file.lock().expect("lock");
