@@ -496,42 +496,6 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         (false, evicted)
     }
 
-    /// [`SetAssoc::fill_skipping`] of the set at `base` kept in recency order: the
-    /// victim is the last way; a spared one moves to the front, and the new last goes.
-    fn fill_skipping_ordered(
-        &mut self,
-        base: usize,
-        key: u64,
-        val: u64,
-        spare: impl Fn(u64) -> Option<u64>,
-    ) -> (bool, Option<(u64, u64)>) {
-        let (keys, vals) = (
-            &mut self.keys[base..base + self.ways],
-            &mut self.vals[base..base + self.ways],
-        );
-        if let Some(w) = find_in(keys, key) {
-            ordered::to_front(keys, w);
-            ordered::to_front(vals, w);
-            return (true, None);
-        }
-        let last = self.ways - 1;
-        if keys[last] != INVALID {
-            if let Some(v) = spare(vals[last]) {
-                vals[last] = v;
-                ordered::to_front(keys, last);
-                ordered::to_front(vals, last);
-            }
-        }
-        let k = ordered::push_front(keys, key);
-        let v = ordered::push_front(vals, val);
-        self.absent.1 = INVALID;
-        if k == INVALID {
-            self.valid += 1;
-            return (false, None);
-        }
-        (false, Some((k, v)))
-    }
-
     /// The valid keys for which `pred(key, value)` holds (end-of-run counts).
     pub fn count_where(&self, mut pred: impl FnMut(u64, u64) -> bool) -> usize {
         self.iter().filter(|&(k, v)| pred(k, v)).count()

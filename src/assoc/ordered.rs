@@ -3,9 +3,9 @@
 //! A set's ways hold their keys most recent first, empty ways (`INVALID`) last. LRU
 //! then needs no replacement state: a hit moves its way to the front, a fill pushes
 //! every way back by one and writes the front, and the victim is always the last way
-//! (an empty one while the set has one). Against per-way stamps or packed ranks this
-//! saves the policy's reads and writes, in another host cache line, on every access:
-//! a set of eight ways is one host line and nothing else.
+//! (an empty one while the set has one). Against replacement state kept per way (stamps,
+//! ranks) this saves the policy's reads and writes, in another host cache line, on every
+//! access: a set of eight ways is one host line and nothing else.
 //!
 //! It is the same LRU: the valid keys of a set, in recency order, and so every hit,
 //! miss and eviction, are those of LRU kept as per-way timestamps ([`super::Lru`]; the
@@ -52,6 +52,42 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     #[inline(always)]
     pub(super) fn insert_ordered(&mut self, set: usize, key: u64, val: u64) -> Option<(u64, u64)> {
         by_ways!(self, insert_n(set, key, val))
+    }
+
+    /// [`SetAssoc::fill_skipping`] of the set at `base` kept in recency order: the
+    /// victim is the last way; a spared one moves to the front, and the new last goes.
+    pub(super) fn fill_skipping_ordered(
+        &mut self,
+        base: usize,
+        key: u64,
+        val: u64,
+        spare: impl Fn(u64) -> Option<u64>,
+    ) -> (bool, Option<(u64, u64)>) {
+        let (keys, vals) = (
+            &mut self.keys[base..base + self.ways],
+            &mut self.vals[base..base + self.ways],
+        );
+        if let Some(w) = find_in(keys, key) {
+            to_front(keys, w);
+            to_front(vals, w);
+            return (true, None);
+        }
+        let last = self.ways - 1;
+        if keys[last] != INVALID {
+            if let Some(v) = spare(vals[last]) {
+                vals[last] = v;
+                to_front(keys, last);
+                to_front(vals, last);
+            }
+        }
+        let k = push_front(keys, key);
+        let v = push_front(vals, val);
+        self.absent.1 = INVALID;
+        if k == INVALID {
+            self.valid += 1;
+            return (false, None);
+        }
+        (false, Some((k, v)))
     }
 
     #[inline(always)]
