@@ -12,7 +12,7 @@ use super::sched::Ended;
 use super::shootdown::{apply, apply_fault, pending_covers, PendingIpi};
 pub(super) use super::timing::{base_cycles, Timing};
 use super::{Shared, TimelinePoint};
-use crate::addr::{AccessKind, VirtAddr};
+use crate::addr::{AccessKind, PageSize, PhysAddr, VirtAddr};
 use crate::config::SystemConfig;
 use crate::os::OsStats;
 use crate::pagetable::{PageTable, Translation};
@@ -484,8 +484,21 @@ pub(super) fn step<PT: PageTable, R: Recorder, const PLAIN: bool>(
         let hv = apply(core, &mut sh.fx, &mut sh.mail, sh.virt.as_deref_mut()) - os;
         core.stall_total += hv;
     }
-    sh.mem.data_access(core.id, frame + va.offset(size));
+    finish(core, sh, (va, frame, size), tlb_cycles, latency);
+    Ok(())
+}
 
+/// The end of every access: the data access at its physical address, and the
+/// translation's TLB cycles and latency counted.
+#[inline(always)]
+fn finish(
+    core: &mut Core,
+    sh: &mut Shared,
+    (va, frame, size): (VirtAddr, PhysAddr, PageSize),
+    tlb_cycles: u64,
+    latency: u64,
+) {
+    sh.mem.data_access(core.id, frame + va.offset(size));
     let tc = &mut core.counters.translation;
     tc.tlb += tlb_cycles;
     tc.total += latency;
@@ -494,8 +507,6 @@ pub(super) fn step<PT: PageTable, R: Recorder, const PLAIN: bool>(
         tc.parts(),
         "accounting invariant broken at {va:#x}"
     );
-
-    Ok(())
 }
 
 /// An access to the page of the last level-1 hit, done if nothing else is pending on
@@ -529,11 +540,7 @@ fn repeated_hit<PT: PageTable>(
         core.stall(lat);
     }
     check_hit(core, pt, sh, va, h);
-    sh.mem.data_access(core.id, h.frame + va.offset(h.size));
-    let tc = &mut core.counters.translation;
-    tc.tlb += lat;
-    tc.total += lat;
-    debug_assert_eq!(tc.total, tc.parts());
+    finish(core, sh, (va, h.frame, h.size), lat, lat);
     true
 }
 

@@ -534,11 +534,7 @@ impl<O: Organisation> Tlbs<O> {
                 let ps = PageSize::from_index(size);
                 if let Some(frame) = st.org.lookup(asid, vaddr, ps, &mut self.reads) {
                     st.stats.hits += 1;
-                    if side == INSTR {
-                        lvl.stats.instruction_hits += 1;
-                    } else {
-                        lvl.stats.data_hits += 1;
-                    }
+                    lvl.stats.add_hits(side, 1);
                     let hit = TlbHit {
                         level: l,
                         frame: PhysAddr(frame),
@@ -573,11 +569,7 @@ impl<O: Organisation> Tlbs<O> {
             m.repeats = 0;
             let st = &mut self.levels[0].stats;
             st.cycles += r * m.lat;
-            if side == INSTR {
-                st.instruction_hits += r;
-            } else {
-                st.data_hits += r;
-            }
+            st.add_hits(side, r);
             self.structs[m.structure as usize].stats.hits += r;
         }
         self.memo.valid = false;

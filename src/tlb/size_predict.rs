@@ -24,7 +24,7 @@
 //! level's counters, as a parallel lookup's go) and [`SizePredictionStats`]. Off (no
 //! predictor), the level-1 lookup is the parallel one, byte for byte.
 
-use super::{Organisation, TlbHit, Tlbs, INSTR, NONE};
+use super::{Organisation, TlbHit, Tlbs, NONE};
 use crate::addr::{PageSize, PhysAddr};
 use serde::Serialize;
 
@@ -190,11 +190,7 @@ impl<O: Organisation> Tlbs<O> {
             let ps = PageSize::from_index(size);
             if let Some(frame) = st.org.lookup(asid, vaddr, ps, &mut self.reads) {
                 st.stats.hits += 1;
-                if side == INSTR {
-                    lvl.stats.instruction_hits += 1;
-                } else {
-                    lvl.stats.data_hits += 1;
-                }
+                lvl.stats.add_hits(side, 1);
                 p.learn(vaddr, first, size);
                 return Some(TlbHit {
                     level: 0,

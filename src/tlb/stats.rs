@@ -34,6 +34,18 @@ pub struct LevelStats {
     pub cycles: u64,
 }
 
+impl LevelStats {
+    /// `n` hits of `side` (instruction or data).
+    #[inline(always)]
+    pub(super) fn add_hits(&mut self, side: usize, n: u64) {
+        if side == INSTR {
+            self.instruction_hits += n;
+        } else {
+            self.data_hits += n;
+        }
+    }
+}
+
 impl<O: Organisation> Tlbs<O> {
     /// Valid entries of each structure, in config order.
     pub fn occupancy(&self) -> Vec<usize> {
@@ -56,11 +68,7 @@ impl<O: Organisation> Tlbs<O> {
         let (m, r) = (&self.memo, self.pending(None));
         if let Some(l) = v.first_mut().filter(|_| r > 0) {
             l.cycles += r * m.lat;
-            if m.side == INSTR {
-                l.instruction_hits += r;
-            } else {
-                l.data_hits += r;
-            }
+            l.add_hits(m.side, r);
         }
         v
     }
