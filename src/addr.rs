@@ -101,14 +101,17 @@ impl VirtAddr {
 
 /// The page sizes x86-64 (and most radix designs) support. Written `"4K"`, `"2M"`,
 /// `"1G"` (how configs and results print them) or `"4KiB"`, `"2MiB"`, `"1GiB"`.
+/// The discriminants are the dense index and step the shift by 9 bits each, so both
+/// are arithmetic on the walk and TLB paths, not a match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[repr(u8)]
 pub enum PageSize {
     #[serde(rename = "4K")]
-    Size4K,
+    Size4K = 0,
     #[serde(rename = "2M")]
-    Size2M,
+    Size2M = 1,
     #[serde(rename = "1G")]
-    Size1G,
+    Size1G = 2,
 }
 
 impl PageSize {
@@ -117,11 +120,7 @@ impl PageSize {
     /// log2 of the page size in bytes.
     #[inline(always)]
     pub const fn shift(self) -> u32 {
-        match self {
-            PageSize::Size4K => 12,
-            PageSize::Size2M => 21,
-            PageSize::Size1G => 30,
-        }
+        12 + 9 * self as u32
     }
     #[inline(always)]
     pub const fn bytes(self) -> u64 {
@@ -130,19 +129,13 @@ impl PageSize {
     /// Dense index 0, 1, 2: used to index per-size arrays and tag TLB entries.
     #[inline(always)]
     pub const fn index(self) -> usize {
-        match self {
-            PageSize::Size4K => 0,
-            PageSize::Size2M => 1,
-            PageSize::Size1G => 2,
-        }
+        self as usize
     }
     #[inline(always)]
     pub const fn from_index(i: usize) -> PageSize {
-        match i {
-            0 => PageSize::Size4K,
-            1 => PageSize::Size2M,
-            _ => PageSize::Size1G,
-        }
+        let i = if i < 2 { i } else { 2 };
+        // SAFETY: `PageSize` is `repr(u8)` with the discriminants 0, 1 and 2.
+        unsafe { std::mem::transmute::<u8, PageSize>(i as u8) }
     }
     pub const fn name(self) -> &'static str {
         match self {
@@ -359,6 +352,22 @@ impl<'de> Deserialize<'de> for ByteSize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The arithmetic shift and index against the sizes written out.
+    #[test]
+    fn page_sizes_shift_and_index() {
+        let want = [
+            (PageSize::Size4K, 4096, 0),
+            (PageSize::Size2M, 2 << 20, 1),
+            (PageSize::Size1G, 1 << 30, 2),
+        ];
+        for (s, bytes, i) in want {
+            assert_eq!(
+                (s.bytes(), s.index(), PageSize::from_index(i)),
+                (bytes, i, s)
+            );
+        }
+    }
 
     #[test]
     fn byte_sizes_parse_and_print() {

@@ -37,11 +37,47 @@ const BRANCHLESS_WAYS: usize = 32;
 #[inline(always)]
 fn matching<const N: usize>(s: &[u64], key: u64) -> u64 {
     let s: &[u64; N] = s.try_into().expect("a set of N ways");
+    #[cfg(target_arch = "x86_64")]
+    if N % 4 == 0 {
+        return simd::matching(s, key);
+    }
     let mut m = 0;
     for (w, &k) in s.iter().enumerate() {
         m |= ((k == key) as u64) << w;
     }
     m
+}
+
+/// Four ways compared at once with SSE2 (every x86-64 has it). SSE2 has no 64-bit
+/// compare, so the keys are compared as 32-bit halves and a way matches where both of
+/// its halves do: two vectors of two keys each are compared, their low halves and their
+/// high halves gathered into one vector each (`shufps`), and the two ANDed, one lane per
+/// key. About 2.5 host instructions per way against 4 to 5 compared one by one
+/// (`scripts/callgrind.sh`); the same ways match.
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::x86_64::*;
+
+    #[inline(always)]
+    pub(super) fn matching<const N: usize>(s: &[u64; N], key: u64) -> u64 {
+        // SAFETY: SSE2 is part of every x86-64 target (these intrinsics need nothing
+        // else); the loads read the 32 bytes of a 4-way chunk of `s`, unaligned.
+        unsafe {
+            let k = _mm_set1_epi64x(key as i64);
+            let mut m = 0;
+            for (i, q) in s.chunks_exact(4).enumerate() {
+                let a = _mm_loadu_si128(q.as_ptr() as *const __m128i);
+                let b = _mm_loadu_si128(q.as_ptr().add(2) as *const __m128i);
+                let ea = _mm_castsi128_ps(_mm_cmpeq_epi32(a, k));
+                let eb = _mm_castsi128_ps(_mm_cmpeq_epi32(b, k));
+                // Lanes (a0.lo, a1.lo, b0.lo, b1.lo) and (a0.hi, a1.hi, b0.hi, b1.hi).
+                let lo = _mm_shuffle_ps::<0b10_00_10_00>(ea, eb);
+                let hi = _mm_shuffle_ps::<0b11_01_11_01>(ea, eb);
+                m |= (_mm_movemask_ps(_mm_and_ps(lo, hi)) as u64) << (4 * i);
+            }
+            m
+        }
+    }
 }
 
 /// [`matching`] for a set of any number of ways up to 64 (the way counts of
@@ -318,6 +354,8 @@ impl ReplacementPolicy for Policy {
 /// A `sets` x `ways` array of (key, value) with a replacement policy.
 pub struct SetAssoc<P: ReplacementPolicy = Policy> {
     sets: usize,
+    /// `sets - 1`, kept rather than computed: every lookup's caller asks for it.
+    mask: u64,
     ways: usize,
     keys: Vec<u64>,
     vals: Vec<u64>,
@@ -351,6 +389,7 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     pub fn with_policy(sets: usize, ways: usize, policy: P) -> Self {
         SetAssoc {
             sets,
+            mask: sets as u64 - 1,
             ways,
             keys: vec![INVALID; sets * ways],
             vals: vec![0; sets * ways],
@@ -370,7 +409,7 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     /// Mask that turns a hash or page number into a set index.
     #[inline(always)]
     pub fn set_mask(&self) -> u64 {
-        self.sets as u64 - 1
+        self.mask
     }
 
     /// Way holding `key`.

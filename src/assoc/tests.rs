@@ -287,3 +287,34 @@ fn ordered_lru_equals_lru_by_replacement_state() {
         assert_eq!(a, b, "ways {ways}: contents");
     }
 }
+
+/// The four-at-a-time compare against comparing way by way: keys that differ from the
+/// one sought in only their low or only their high 32 bits, INVALID, and the key at
+/// every way, for every way count it serves.
+#[test]
+fn the_vector_compare_matches_way_by_way() {
+    fn check<const N: usize>(r: &mut Xoshiro256PlusPlus) {
+        for _ in 0..2000 {
+            let key = r.next_u64() >> (r.next_u64() % 64);
+            let near = [
+                key ^ 1,
+                key ^ (1 << 32),
+                key ^ (1 << 63),
+                INVALID,
+                key.rotate_left(32),
+                key,
+                r.next_u64(),
+            ];
+            let s: [u64; N] = std::array::from_fn(|_| near[(r.next_u64() % 7) as usize]);
+            let want =
+                (s.iter().enumerate()).fold(0u64, |m, (w, &k)| m | (((k == key) as u64) << w));
+            assert_eq!(matching::<N>(&s, key), want, "{s:x?} {key:x}");
+        }
+    }
+    let mut r = Xoshiro256PlusPlus::seed_from_u64(21);
+    check::<4>(&mut r);
+    check::<8>(&mut r);
+    check::<12>(&mut r);
+    check::<16>(&mut r);
+    check::<32>(&mut r);
+}

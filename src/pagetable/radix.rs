@@ -122,6 +122,7 @@ impl DesignConfig for RadixConfig {
     }
 }
 
+/// A power of two (levels are masked with `MAX_LEVELS - 1` on the walk path).
 const MAX_LEVELS: usize = 8;
 
 /// Arena slots per table: every table gets 512 whatever its index width (at most 9 bits,
@@ -227,7 +228,9 @@ impl Radix {
 
     #[inline(always)]
     fn index(&self, vaddr: u64, level: usize) -> usize {
-        ((vaddr >> self.shift[level]) & self.mask[level]) as usize
+        // `MAX_LEVELS` is 8: the mask keeps the level in range without a bounds check.
+        let l = level & (MAX_LEVELS - 1);
+        ((vaddr >> self.shift[l]) & self.mask[l]) as usize
     }
 
     fn size_of_level(&self, level: usize) -> PageSize {
@@ -449,7 +452,7 @@ impl Walkable for Radix {
     }
 
     fn level_shift(&self, level: usize) -> u32 {
-        self.shift[level]
+        self.shift[level & (MAX_LEVELS - 1)]
     }
 
     #[inline(always)]

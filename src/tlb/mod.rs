@@ -226,6 +226,9 @@ struct Structure<O> {
 struct Level {
     /// `slot[side][size]`: the structure holding pages of that size for that side.
     slot: [[u16; 3]; 2],
+    /// `held[side]`: bit `size` set where `slot[side][size]` is a structure, so that a
+    /// lookup visits only those sizes.
+    held: [u8; 2],
     /// Probe cost of the level for each side (slowest structure probed).
     latency: [u32; 2],
     /// Every structure of the level holds ranges: it is probed beside the level above
@@ -301,6 +304,10 @@ pub struct Tlbs<O = AnyOrganisation> {
     prefetched: Option<Box<PrefetchBuffer>>,
     /// The reference stream of one structure below level 1, when asked (`record.rs`).
     record: Option<Box<TlbRecord>>,
+    /// No structure is a victim level, holds ranges or coalesces, no level is probed
+    /// beside another, and nothing predicts or records: a miss's fill is then
+    /// [`Tlbs::fill_plain`]. Cleared by whatever sets one of those up later.
+    plain: bool,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -321,6 +328,7 @@ impl<O: Organisation> Tlbs<O> {
         let mut levels: Vec<Level> = (0..nlevels)
             .map(|l| Level {
                 slot: [[NONE; 3]; 2],
+                held: [0; 2],
                 latency: [0; 2],
                 beside: false,
                 stats: LevelStats {
@@ -339,6 +347,7 @@ impl<O: Organisation> Tlbs<O> {
                 if serves {
                     for s in &c.page_sizes {
                         lvl.slot[side][s.index()] = i as u16;
+                        lvl.held[side] |= 1 << s.index();
                     }
                     lvl.latency[side] = lvl.latency[side].max(c.latency);
                 }
@@ -374,7 +383,12 @@ impl<O: Organisation> Tlbs<O> {
             true => 0b111,
             false => 0,
         };
+        let plain = coalesce == 1
+            && !ranges
+            && (structs.iter()).all(|s| s.fill != TlbFill::Victim)
+            && !levels.iter().any(|l| l.beside);
         Some(Tlbs {
+            plain,
             coalesce,
             run: None,
             dropped: Default::default(),
@@ -525,11 +539,12 @@ impl<O: Organisation> Tlbs<O> {
             let lat = lvl.latency[side] as u64;
             *cycles += lat;
             lvl.stats.cycles += lat;
-            for size in 0..3 {
+            // The sizes this level holds for the side and some structure ever took.
+            let mut sizes = lvl.held[side] & self.filled;
+            while sizes != 0 {
+                let size = sizes.trailing_zeros() as usize;
+                sizes &= sizes - 1;
                 let s = lvl.slot[side][size];
-                if s == NONE || self.filled & (1 << size) == 0 {
-                    continue;
-                }
                 let st = &mut self.structs[s as usize];
                 let ps = PageSize::from_index(size);
                 if let Some(frame) = st.org.lookup(asid, vaddr, ps, &mut self.reads) {
@@ -646,11 +661,14 @@ impl<O: Organisation> Tlbs<O> {
         hit_level: usize,
     ) {
         self.forget_memo();
+        if self.plain {
+            return self.fill_plain(side, asid, vaddr, frame, size, hit_level);
+        }
         self.learn_size(vaddr, size);
         let si = size.index();
         for l in 0..hit_level {
             let lvl = &mut self.levels[l];
-            if lvl.slot[side] != [NONE; 3] {
+            if lvl.held[side] != 0 {
                 if side == INSTR {
                     lvl.stats.instruction_misses += 1;
                 } else {
@@ -693,6 +711,56 @@ impl<O: Organisation> Tlbs<O> {
         }
         self.run = None;
         self.range = None;
+    }
+
+    /// [`Tlbs::complete_miss`] of a `plain` hierarchy, in one pass: each level above the
+    /// hit counts its miss and takes the page, and what it evicts leaves the TLBs (the
+    /// general path would offer it to the level below, which, being no victim level,
+    /// refuses it). The same counts and contents as the general path, with less to
+    /// decide per level (`tlb::tests::the_plain_fill_equals_the_general_one`).
+    #[inline(always)]
+    fn fill_plain(
+        &mut self,
+        side: usize,
+        asid: u16,
+        vaddr: u64,
+        frame: u64,
+        size: PageSize,
+        hit_level: usize,
+    ) {
+        let si = size.index();
+        let e = Entry {
+            asid,
+            size,
+            vpn: vaddr >> size.shift(),
+            frame,
+            pages: 1,
+        };
+        let last = self.levels.len() - 1;
+        for l in 0..hit_level {
+            let lvl = &mut self.levels[l];
+            if lvl.held[side] != 0 {
+                if side == INSTR {
+                    lvl.stats.instruction_misses += 1;
+                } else {
+                    lvl.stats.data_misses += 1;
+                }
+            }
+            let s = lvl.slot[side][si];
+            if s == NONE {
+                continue;
+            }
+            let st = &mut self.structs[s as usize];
+            st.stats.misses += 1;
+            st.stats.fills += 1;
+            self.filled |= 1 << si;
+            if let Some(evicted) = st.org.insert(e) {
+                st.stats.evictions += 1;
+                if l == last && self.dropped.evictions {
+                    self.dropped.evicted = Some(evicted);
+                }
+            }
+        }
     }
 
     /// Insert `e` at level `l`; cascades the evicted entry into victim levels below. A
@@ -1046,6 +1114,55 @@ mod tests {
             PageSize::Size4K
         };
         (side, asid, va, size)
+    }
+
+    /// A hierarchy with no victim level fills through `fill_plain`; forced through the
+    /// general path instead, it gives the same lookups, counters, contents and
+    /// last-level evictions, access for access (mixed sides, sizes, address spaces,
+    /// policies, a level-2 structure holding every size, invalidations).
+    #[test]
+    fn the_plain_fill_equals_the_general_one() {
+        let mut cfgs = mixed_cfgs();
+        cfgs[3].fill = TlbFill::Miss;
+        let mut plain = Tlbs::new(&cfgs, 3);
+        let mut general = Tlbs::new(&cfgs, 3);
+        assert!(plain.plain);
+        general.plain = false;
+        plain.keep_evictions();
+        general.keep_evictions();
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(8);
+        let mut last = (DATA, 1, 0);
+        let mut evicted = 0;
+        for i in 0..30000 {
+            let (side, asid, va, size) = mixed_access(&mut r, last);
+            last = (side, asid, va);
+            if i % 331 == 0 {
+                plain.invalidate_page(asid, VirtAddr(va), size);
+                general.invalidate_page(asid, VirtAddr(va), size);
+            }
+            let (mut c1, mut c2) = (0, 0);
+            let h1 = plain.lookup(side, asid, VirtAddr(va), &mut c1);
+            let h2 = general.lookup(side, asid, VirtAddr(va), &mut c2);
+            assert_eq!((h1, c1), (h2, c2), "access {i}");
+            let lvl = h1.map_or(2, |h| h.level);
+            for t in [&mut plain, &mut general] {
+                t.complete(
+                    side,
+                    asid,
+                    VirtAddr(va),
+                    PhysAddr(va ^ 0x7000_0000),
+                    size,
+                    lvl,
+                );
+            }
+            let e = plain.take_evicted();
+            assert_eq!(e, general.take_evicted(), "access {i}");
+            evicted += e.is_some() as u32;
+        }
+        assert!(evicted > 100, "the last level evicted {evicted} entries");
+        assert_eq!(plain.stats(), general.stats());
+        assert_eq!(plain.level_stats(), general.level_stats());
+        assert_eq!(plain.occupancy(), general.occupancy());
     }
 
     /// The hierarchy generic over one organisation gives what the enum-dispatched one

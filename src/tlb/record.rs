@@ -75,6 +75,7 @@ impl<O: super::Organisation> super::Tlbs<O> {
             Some(1) => Err(format!("tlb[{structure}] is at level 1: not recorded")),
             Some(_) => {
                 self.record = Some(Box::new(TlbRecord::new(structure)));
+                self.plain = false;
                 Ok(())
             }
         }
