@@ -90,16 +90,28 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         (false, Some((k, v)))
     }
 
+    /// The way count, as the constant `N` where there is one: slices of a set then have
+    /// a length the compiler knows, and their fixed-size views need no check.
+    #[inline(always)]
+    fn ways_n<const N: usize>(&self) -> usize {
+        if N == 0 {
+            self.ways
+        } else {
+            N
+        }
+    }
+
     #[inline(always)]
     fn lookup_n<const N: usize>(&mut self, set: usize, key: u64) -> Option<u64> {
-        let base = set * self.ways;
-        let keys = &mut self.keys[base..base + self.ways];
+        let ways = self.ways_n::<N>();
+        let base = set * ways;
+        let keys = &mut self.keys[base..base + ways];
         let Some(w) = find_n::<N>(keys, key) else {
             self.absent = (set, key);
             return None;
         };
         to_front_n::<N>(keys, w);
-        let vals = &mut self.vals[base..base + self.ways];
+        let vals = &mut self.vals[base..base + ways];
         to_front_n::<N>(vals, w);
         Some(vals[0])
     }
@@ -107,8 +119,9 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     #[inline(always)]
     fn access_n<const N: usize>(&mut self, set: usize, key: u64) -> bool {
         // Values untouched: an array filled through `access` keeps none.
-        let base = set * self.ways;
-        let keys = &mut self.keys[base..base + self.ways];
+        let ways = self.ways_n::<N>();
+        let base = set * ways;
+        let keys = &mut self.keys[base..base + ways];
         if let Some(w) = find_n::<N>(keys, key) {
             to_front_n::<N>(keys, w);
             return true;
@@ -120,15 +133,16 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
 
     #[inline(always)]
     fn insert_n<const N: usize>(&mut self, set: usize, key: u64, val: u64) -> Option<(u64, u64)> {
-        let base = set * self.ways;
+        let ways = self.ways_n::<N>();
+        let base = set * ways;
         // A key the last lookup missed is known to be absent.
         let hit = match self.absent == (set, key) {
             true => None,
-            false => find_n::<N>(&self.keys[base..base + self.ways], key),
+            false => find_n::<N>(&self.keys[base..base + ways], key),
         };
         let (keys, vals) = (
-            &mut self.keys[base..base + self.ways],
-            &mut self.vals[base..base + self.ways],
+            &mut self.keys[base..base + ways],
+            &mut self.vals[base..base + ways],
         );
         if let Some(w) = hit {
             to_front_n::<N>(keys, w);
