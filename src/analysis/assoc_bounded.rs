@@ -136,7 +136,10 @@ fn step(
             }
             None => n - 1,
         };
-        row.copy_within(..end, 1);
+        // (A hit on the most recent key, common, and a set of one way move nothing.)
+        if end > 0 {
+            row.copy_within(..end, 1);
+        }
         row[0] = key;
         seen(l, found);
     }
