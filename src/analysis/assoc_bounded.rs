@@ -1,8 +1,9 @@
 //! Bounded per-set LRU passes: the misses and evictions of every associativity up to a
 //! depth, for several power-of-two set counts in one scan of the stream. The one-pass
 //! geometry sweep's pass (`sweep/onepass.rs`): a sweep asks a TLB's few ways (1 to 16),
-//! which this answers several times faster than the Fenwick pass
-//! ([`SetCurve::of_classes`], which answers every associativity).
+//! which this answers in about a third of the host instructions of one Fenwick pass per
+//! set count ([`SetCurve::of_classes`], which answers every associativity;
+//! docs/PERFORMANCE.md has the figures).
 //!
 //! In: a reference stream (each reference's key and class, 0 or 1, by the caller's
 //! function), the caller's set function `set_of(key, sets)` (bit selection: a key's set

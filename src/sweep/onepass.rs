@@ -544,7 +544,10 @@ fn passes<R: Copy>(
     from: usize,
 ) -> BTreeMap<u64, SetCurve> {
     let set_of = |k, n| crate::tlb::set_of_key(k, n);
-    let (shallow, deep): (Vec<_>, Vec<_>) = sets.iter().partition(|s| s.1 <= BOUNDED_DEPTH);
+    let (shallow, deep): (Vec<_>, Vec<_>) = sets
+        .iter()
+        .copied()
+        .partition(|s: &(u64, u64)| s.1 <= BOUNDED_DEPTH);
     let shallow: Vec<(u64, usize)> = shallow.iter().map(|&(n, w)| (n, w as usize)).collect();
     let mut by_sets: BTreeMap<u64, SetCurve> = (shallow.iter().map(|g| g.0))
         .zip(assoc_bounded::passes(
