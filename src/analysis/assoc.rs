@@ -5,24 +5,25 @@
 //! the `w` most recently used keys that map to it, so a reference misses exactly when its
 //! *per-set* stack distance (distinct keys of its set used since its last use, plus
 //! itself) exceeds `w`. One pass per set count therefore answers every associativity
-//! of it ([`SetCurve::of`]). Hill and Smith ("Evaluating associativity in CPU caches",
-//! IEEE Trans. Computers 38(12), 1989) observed that under bit-selection indexing the
-//! sets of 2^(k+1) sets refine those of 2^k, so one scan of a single recency stack gives
-//! the per-set distance at every set count: a key above `x` in the stack is in `x`'s set
-//! at 2^k sets exactly when their low k index bits agree ([`all_associativity`]).
+//! of it ([`SetCurve::of`]; up to a depth, for several set counts in one scan:
+//! [`super::assoc_bounded`]). Hill and Smith ("Evaluating associativity in CPU caches", IEEE
+//! Trans. Computers 38(12), 1989) observed that under bit-selection indexing the sets of
+//! 2^(k+1) sets refine those of 2^k, so one scan of a single recency stack gives the
+//! per-set distance at every set count: a key above `x` in the stack is in `x`'s set at
+//! 2^k sets exactly when their low k index bits agree ([`all_associativity`]).
 //!
 //! In: a sequence of keys, the set each falls in (the caller's indexing function, so
 //! the analysis and the simulated structure agree: `tlb::set_of_key` for TLBs), and
 //! the index of the first counted reference (a warm-up's references update the stacks
-//! but are not counted). Out: distance histograms; misses and the evictions of any
-//! geometry from them.
+//! but are not counted). Out: distance histograms ([`SetCurve`]); misses and the
+//! evictions of any geometry from them (of any associativity up to the curve's depth).
 //!
 //! Method: [`SetCurve::of`] splits the stream by set (stable, so each set's references
 //! keep their order) and runs the Fenwick-tree LRU pass ([`super::lru::lru_with`],
 //! O(log) per reference) over each set's references: O(n log n) per set count whatever
 //! the associativity. [`all_associativity`] is Hill and Smith's single stack, O(stack
-//! depth) per reference: the reference the per-set passes are checked against, and
-//! the one pass for all set counts where the streams are short.
+//! depth) per reference: the reference the per-set passes are checked against, and the
+//! one pass for all set counts where the streams are short.
 
 use super::lru::lru_with;
 use std::collections::HashMap;
@@ -52,19 +53,25 @@ impl Keys {
     }
 }
 
-/// Per-set stack distances of one stream at one set count, counted after warm-up.
+/// Per-set stack distances of one stream at one set count, counted after warm-up, for
+/// every associativity up to `depth`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SetCurve {
     pub sets: u64,
-    /// `hist[c][d]`: counted re-references of class c at per-set distance d (index 0
-    /// unused). Classes (0 or 1) are the caller's: the access side, for a TLB.
+    /// The largest associativity the curve answers ([`u64::MAX`]: any).
+    pub depth: u64,
+    /// `hist[c][d]`: counted re-references of class c at per-set distance d, d <=
+    /// `depth` (index 0 unused). Classes (0 or 1) are the caller's: the access side,
+    /// for a TLB.
     pub hist: [Vec<u64>; 2],
-    /// Counted first references of each class (they miss at every associativity).
-    pub first: [u64; 2],
+    /// Counted references of each class that miss at every associativity up to
+    /// `depth`: first references, and (when `depth` is bounded) those deeper.
+    pub beyond: [u64; 2],
     /// Counted references.
     pub counted: u64,
-    /// Per set: distinct keys before the counted part, and in all.
-    occupancy: Vec<(u32, u32)>,
+    /// Per set: distinct keys before the counted part, and in all, each at most `depth`
+    /// (all an associativity up to `depth` needs of them).
+    pub(super) occupancy: Vec<(u32, u32)>,
 }
 
 impl SetCurve {
@@ -151,8 +158,9 @@ impl SetCurve {
         }
         SetCurve {
             sets,
+            depth: u64::MAX,
             hist,
-            first,
+            beyond: first,
             counted,
             occupancy,
         }
@@ -163,16 +171,22 @@ impl SetCurve {
         self.misses_of(0, ways) + self.misses_of(1, ways)
     }
 
-    /// Counted misses of class `c` at `ways` ways.
+    /// Counted misses of class `c` at `ways` ways (at most the curve's depth: deeper,
+    /// the curve does not know).
     pub fn misses_of(&self, c: usize, ways: u64) -> u64 {
+        assert!(
+            ways <= self.depth,
+            "{ways} ways asked of a pass of depth {}",
+            self.depth
+        );
         let h = &self.hist[c];
         let w = (ways as usize).min(h.len());
-        self.first[c] + h[w..].iter().skip(1).sum::<u64>()
+        self.beyond[c] + h[w..].iter().skip(1).sum::<u64>()
     }
 
-    /// Counted evictions at `ways` ways, nothing invalidated: every counted fill (miss)
-    /// beyond the growth of the sets' occupancy (min(ways, distinct keys of the set))
-    /// over the counted part displaced an entry.
+    /// Counted evictions at `ways` ways (at most the curve's depth), nothing
+    /// invalidated: every counted fill (miss) beyond the growth of the sets' occupancy
+    /// (min(ways, distinct keys of the set)) over the counted part displaced an entry.
     pub fn evictions(&self, ways: u64) -> u64 {
         let w = ways.min(u32::MAX as u64) as u32;
         let grown: u64 = (self.occupancy.iter())
@@ -235,20 +249,30 @@ pub fn all_associativity(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use rand_core::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
 
     /// Brute force: `sets` sets of `ways` ways, each a most-recent-first list; the misses
     /// and evictions counted from `from` on.
-    fn brute(keys: &[u64], sets: u64, ways: usize, from: usize) -> (u64, u64) {
+    pub(in crate::analysis) fn brute(
+        keys: &[u64],
+        sets: u64,
+        ways: usize,
+        from: usize,
+    ) -> (u64, u64) {
         let (m, e) = brute_classes(keys, sets, ways, from);
         (m[0] + m[1], e)
     }
 
     /// [`brute`], the misses split by the class of the reference (its time's parity).
-    fn brute_classes(keys: &[u64], sets: u64, ways: usize, from: usize) -> ([u64; 2], u64) {
+    pub(in crate::analysis) fn brute_classes(
+        keys: &[u64],
+        sets: u64,
+        ways: usize,
+        from: usize,
+    ) -> ([u64; 2], u64) {
         let mut s: Vec<Vec<u64>> = vec![Vec::new(); sets as usize];
         let (mut misses, mut evictions) = ([0, 0], 0);
         for (t, &k) in keys.iter().enumerate() {
@@ -276,7 +300,7 @@ mod tests {
     }
 
     /// Streams with reuse at several scales: a hot set, a loop, and uniform noise.
-    fn stream(seed: u64, n: usize, pages: u64) -> Vec<u64> {
+    pub(in crate::analysis) fn stream(seed: u64, n: usize, pages: u64) -> Vec<u64> {
         let mut r = Xoshiro256PlusPlus::seed_from_u64(seed);
         (0..n)
             .map(|i| match r.next_u64() % 3 {
@@ -359,7 +383,7 @@ mod tests {
     fn a_hand_worked_stream() {
         let keys = [0u64, 2, 1, 0, 3, 2];
         let c = SetCurve::of(&keys, 2, |k| (k % 2) as usize, 0);
-        assert_eq!((c.first[0], c.hist[0][2]), (4, 2));
+        assert_eq!((c.beyond[0], c.hist[0][2]), (4, 2));
         assert_eq!((c.misses(1), c.misses(2)), (6, 4));
         assert_eq!((c.evictions(1), c.evictions(2)), (4, 0));
     }

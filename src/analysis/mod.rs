@@ -13,6 +13,7 @@
 //! while the stream is built and dropped afterwards, so the passes index plain arrays.
 
 pub mod assoc;
+pub mod assoc_bounded;
 pub mod lifetime;
 pub mod lru;
 pub mod opt;

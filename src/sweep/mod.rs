@@ -471,7 +471,7 @@ pub fn run(
         failed.sort();
         note = Some(if failed.is_empty() {
             format!(
-                "one pass: every geometry of `{}` answered by per-set LRU stack analysis (one pass per workload and set count; each workload's first point simulated in full and checked against it)",
+                "one pass: every geometry of `{}` answered by per-set LRU stack analysis (per workload, one scan of its stream for every set count of up to 64 ways; each workload's first point simulated in full and checked against it)",
                 op.name
             )
         } else {

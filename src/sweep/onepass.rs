@@ -7,7 +7,11 @@
 //! set count over the TLB's reference stream ([`crate::analysis::assoc::SetCurve`])
 //! therefore answers its hits, misses, fills and evictions for every associativity of
 //! that set count, where the sweep would otherwise simulate each geometry; the sets are
-//! picked by the function the TLB itself uses ([`crate::tlb::set_of_key`]).
+//! picked by the function the TLB itself uses ([`crate::tlb::set_of_key`]). The pass
+//! tracks each set only as deep as the most ways the sweep asks of that set count, all
+//! the set counts in one scan of the stream ([`crate::analysis::assoc_bounded`], up to
+//! [`BOUNDED_DEPTH`] ways); deeper set counts, by the Fenwick pass
+//! ([`SetCurve::of_classes`]), one pass each.
 //!
 //! The reference stream: a first-level TLB sees the workload's accesses of its side
 //! (read from the workload, 4K pages); a TLB below level 1 sees the misses of the
@@ -39,6 +43,7 @@
 use super::Job;
 use crate::addr::{AccessKind, PageSize};
 use crate::analysis::assoc::{Keys, SetCurve};
+use crate::analysis::assoc_bounded;
 use crate::analysis::PageStream;
 use crate::assoc::Replacement;
 use crate::config::{HugePolicy, SystemConfig, TlbFill, TlbKind, TlbOrganisation};
@@ -292,23 +297,22 @@ pub struct Curve {
     guard: Option<(Value, [u64; 2])>,
 }
 
-/// The set counts (entries / ways) of `op`'s TLB over `jobs`' points.
-pub fn set_counts<'a>(jobs: impl Iterator<Item = &'a Job>, op: &OnePass) -> Vec<u64> {
-    let mut v: Vec<u64> = jobs
-        .map(|j| {
-            let t = &j.inputs.system.tlb[op.tlb];
-            u64::from(t.entries / t.ways)
-        })
-        .collect();
-    v.sort_unstable();
-    v.dedup();
-    v
+/// The set counts (entries / ways) of `op`'s TLB over `jobs`' points, each with the
+/// most ways a point asks of it (how deep its pass must see).
+pub fn set_counts<'a>(jobs: impl Iterator<Item = &'a Job>, op: &OnePass) -> Vec<(u64, u64)> {
+    let mut deepest = BTreeMap::new();
+    for j in jobs {
+        let t = &j.inputs.system.tlb[op.tlb];
+        let ways = deepest.entry(u64::from(t.entries / t.ways)).or_insert(0);
+        *ways = u64::from(t.ways).max(*ways);
+    }
+    deepest.into_iter().collect()
 }
 
 impl Curve {
     /// The pass over a first-level TLB's stream: `job`'s workload (core 0's stream),
     /// its accesses of the TLB's side as 4K pages.
-    pub fn of_workload(job: &Job, op: &OnePass, sets: &[u64]) -> Result<Curve, String> {
+    pub fn of_workload(job: &Job, op: &OnePass, sets: &[(u64, u64)]) -> Result<Curve, String> {
         let sys = &job.inputs.system;
         let t = &sys.tlb[op.tlb];
         let warmup = sys.sim.warmup_accesses.accesses();
@@ -334,18 +338,15 @@ impl Curve {
             return Err(format!("{what}: its trace has OS events"));
         }
         let from = counted_from.unwrap_or(stream.len());
-        // The keys the TLB stores (one address space: the id does not pick the set), the
-        // stream's ids kept.
-        let keys = Keys {
-            keys: (stream.pages.iter())
-                .map(|&p| crate::tlb::page_key(0, crate::addr::VirtAddr(p << 12), PageSize::Size4K))
-                .collect(),
-            ids: stream.ids,
-        };
+        // The keys the TLB stores (one address space: the id does not pick the set), per
+        // id of the stream.
+        let keys: Vec<u64> = (stream.pages.iter())
+            .map(|&p| crate::tlb::page_key(0, crate::addr::VirtAddr(p << 12), PageSize::Size4K))
+            .collect();
         Ok(Curve {
             name: t.name.clone(),
             level: t.level,
-            by_sets: passes(&keys, sets, |_| 0, from),
+            by_sets: passes(&stream.ids, |id| (keys[id as usize], 0), sets, from),
             instructions,
             accesses,
             guard: None,
@@ -358,15 +359,8 @@ impl Curve {
         rec: &TlbRecord,
         total: &Value,
         op: &OnePass,
-        sets: &[u64],
+        sets: &[(u64, u64)],
     ) -> Result<Curve, String> {
-        let keys = Keys::new(
-            &rec.refs
-                .iter()
-                .map(|&r| TlbRecord::key(r))
-                .collect::<Vec<_>>(),
-        );
-        let side = |t: usize| TlbRecord::fetch(rec.refs[t]) as usize;
         let from = rec.counted_from;
         let mut misses = [0u64; 2];
         for &r in &rec.refs[from..] {
@@ -392,7 +386,12 @@ impl Curve {
         Ok(Curve {
             name: op.name.clone(),
             level: got["level"].as_u64().unwrap_or(0) as u32,
-            by_sets: passes(&keys, sets, side, from),
+            by_sets: passes(
+                &rec.refs,
+                |r| (TlbRecord::key(r), TlbRecord::fetch(r) as usize),
+                sets,
+                from,
+            ),
             instructions: u("instructions")?,
             accesses: u("accesses")?,
             guard: Some((total.clone(), misses)),
@@ -529,19 +528,41 @@ impl Curve {
     }
 }
 
-/// One pass per set count over `keys`.
-fn passes(
-    keys: &Keys,
-    sets: &[u64],
-    class: impl Fn(usize) -> usize + Copy,
+/// The most ways a set count's pass tracks by scanning its sets' recent keys
+/// ([`assoc_bounded`], O(ways) per reference); deeper, the Fenwick pass (O(log n) per
+/// reference, whatever the ways). A TLB's sets have 1 to 16 ways.
+pub const BOUNDED_DEPTH: u64 = 64;
+
+/// The passes of the set counts (each with the most ways asked of it) over `refs`, each
+/// a key and its class by `key_class`: those of at most [`BOUNDED_DEPTH`] ways in one
+/// bounded scan, the others by the Fenwick pass over the stream renamed once for all
+/// of them.
+fn passes<R: Copy>(
+    refs: &[R],
+    key_class: impl Fn(R) -> (u64, usize) + Copy,
+    sets: &[(u64, u64)],
     from: usize,
 ) -> BTreeMap<u64, SetCurve> {
-    (sets.iter())
-        .map(|&n| {
-            let c = SetCurve::of_classes(keys, n, |k| crate::tlb::set_of_key(k, n), class, from);
-            (n, c)
-        })
-        .collect()
+    let set_of = |k, n| crate::tlb::set_of_key(k, n);
+    let (shallow, deep): (Vec<_>, Vec<_>) = sets
+        .iter()
+        .copied()
+        .partition(|s: &(u64, u64)| s.1 <= BOUNDED_DEPTH);
+    let shallow: Vec<(u64, usize)> = shallow.iter().map(|&(n, w)| (n, w as usize)).collect();
+    let mut by_sets: BTreeMap<u64, SetCurve> = (shallow.iter().map(|g| g.0))
+        .zip(assoc_bounded::passes(
+            refs, key_class, set_of, &shallow, from,
+        ))
+        .collect();
+    if !deep.is_empty() {
+        let keys = Keys::new(&refs.iter().map(|&r| key_class(r).0).collect::<Vec<_>>());
+        for (n, _) in deep {
+            let c =
+                SetCurve::of_classes(&keys, n, |k| set_of(k, n), |t| key_class(refs[t]).1, from);
+            by_sets.insert(n, c);
+        }
+    }
+    by_sets
 }
 
 /// The first leaf of `mine` that `got` does not hold equal (its JSON pointer).

@@ -162,6 +162,18 @@ fn second_level_with_huge_pages_equals_full_simulation() {
     assert!(t["tlb"][5]["lookups"].as_u64().unwrap() > 0, "{t}");
 }
 
+/// Sets deeper than the bounded scan tracks (128 ways: the Fenwick pass, at 1 and 2
+/// sets) beside sets within it (16 and 64 ways: the bounded scan, at 2 to 16 sets; 2
+/// sets asked at both 64 and 128 ways takes the deeper pass) in one sweep, warm-up
+/// included: every point equal to simulating it.
+#[test]
+fn deep_and_shallow_sets_in_one_sweep_equal_full_simulation() {
+    both_ways(
+        "\"sim.warmup_accesses=1000\", \"os.minor_fault_cycles=0\"",
+        "[[axis]]\nkey = \"tlb[5].entries\"\nvalues = [128, 256]\n[[axis]]\nkey = \"tlb[5].ways\"\nvalues = [16, 64, 128]\n",
+    );
+}
+
 /// A set-associative L1 DTLB (the only data TLB of 4K pages): answered from the
 /// workload's own stream, equal to simulation.
 #[test]
