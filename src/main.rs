@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use mmusim::progress::{self, fail, long_command, Mode, Progress, Unit, EXIT_INTERRUPTED};
 use mmusim::report::result_set::write_set;
 use mmusim::run::{
-    load_inputs, load_inputs_with, long_run_warning, simulate_opts, RunOptions, PRESETS,
+    load_inputs, load_inputs_for_run, long_run_warning, simulate_opts, RunOptions, PRESETS,
 };
 use mmusim::trace::{self, TraceFormat, TraceOptions};
 use std::path::PathBuf;
@@ -518,7 +518,7 @@ fn main() -> ExitCode {
                 let f = TraceFormat::from(f);
                 sets.insert(0, format!("workload.generator.format={f}"));
             }
-            let inputs = match load_inputs_with(
+            let inputs = match load_inputs_for_run(
                 config.as_deref(),
                 workload.as_deref(),
                 trace.as_deref(),

@@ -43,6 +43,8 @@ struct Books<'a> {
     /// The stop flag, if any (see [`Simulator::set_stop`]), and whether it was seen.
     stop: Option<&'a std::sync::atomic::AtomicBool>,
     interrupted: bool,
+    /// A warm-up still being counted.
+    late: Option<&'a dyn super::LateWarmup>,
 }
 
 impl<PT: PageTable> Simulator<PT> {
@@ -144,6 +146,7 @@ impl<PT: PageTable> Simulator<PT> {
             accesses_done: self.accesses_done,
             stop: self.stop.as_deref(),
             interrupted: false,
+            late: self.late.as_deref(),
         };
         // The loop stops at `stop`: the end of the batch or the access at which the
         // engine has bookkeeping to do, whichever comes first. So the per-access loop
@@ -363,6 +366,18 @@ fn refill<PT: PageTable>(
 #[inline(never)]
 fn core_event(core: &mut Core, mem: &mut MemorySystem, books: &mut Books, t: &Timing) {
     if !core.warm {
+        // A warm-up still being counted may end further on.
+        match books.late.map(|l| l.after(core.counters.accesses)) {
+            Some(super::WarmupStop::At(at)) => {
+                core.event_at = at;
+                return;
+            }
+            Some(super::WarmupStop::Never) => {
+                core.event_at = u64::MAX;
+                return;
+            }
+            Some(super::WarmupStop::Now) | None => {}
+        }
         core.warm = true;
         // Stream positions go on across the restart of the counts.
         let consumed = core.counters.accesses;
@@ -521,6 +536,89 @@ mod tests {
                 (r.to_json(), r.to_csv())
             };
             assert_eq!(run(false), run(true), "{sets:?}");
+        }
+    }
+
+    /// A warm-up counted while the run goes: reveals a lower bound `step` accesses past
+    /// each count it is asked at, until it has revealed `w`.
+    struct Revealing {
+        w: u64,
+        step: u64,
+        asked: std::sync::Mutex<Vec<u64>>,
+    }
+
+    impl super::super::LateWarmup for Revealing {
+        fn after(&self, at: u64) -> super::super::WarmupStop {
+            use super::super::WarmupStop::{At, Now};
+            self.asked.lock().unwrap().push(at);
+            match at {
+                _ if at == self.w => Now,
+                _ if at + self.step < self.w => At(at + self.step),
+                _ => At(self.w),
+            }
+        }
+    }
+
+    /// A warm-up learnt on the way ends at the same access as the same warm-up known at
+    /// the start, however it is revealed: one core and two with two threads each, with
+    /// a timeline; the report's statistics (and timeline) are byte-identical.
+    #[test]
+    fn a_late_warmup_ends_where_a_known_one_does() {
+        use crate::report::RunReport;
+        use crate::sim::Simulator;
+        let w = 4_321;
+        for sets in [&[][..], &["sim.cores=2", "os.sched.threads=2"][..]] {
+            let mut sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            sets.push("workload.accesses=10000".into());
+            sets.push("workload.generator.footprint=\"64MiB\"".into());
+            sets.push(
+                r#"workload.event=[{at=0, kind="mmap", offset="0", len="64MiB", populate=true}]"#
+                    .into(),
+            );
+            sets.push(format!("sim.warmup_accesses={w}"));
+            let inputs = load_inputs(Some("skylake"), Some("workloads/default.toml"), &sets)
+                .unwrap_or_else(|e| panic!("{sets:?}: {e:?}"));
+            let run = |late: Option<u64>| {
+                let mut cfg = inputs.system.clone();
+                if late.is_some() {
+                    cfg.sim.warmup_accesses = crate::config::Warmup::Auto;
+                }
+                let procs = cfg.os.tasks(cfg.sim.cores) as usize;
+                let sources = (0..procs)
+                    .map(|c| inputs.workload.open(c, &inputs.workload_dir).unwrap())
+                    .collect();
+                let mut sim = Simulator::new_radix(&cfg, sources).unwrap();
+                for p in 0..procs {
+                    sim.set_events(p, inputs.workload.events_for(p));
+                }
+                let revealing = late.map(|step| {
+                    std::sync::Arc::new(Revealing {
+                        w,
+                        step,
+                        asked: Default::default(),
+                    })
+                });
+                if let Some(r) = &revealing {
+                    sim.set_late_warmup(r.clone());
+                }
+                sim.set_timeline(1000);
+                sim.run(&mut |_| {}).unwrap();
+                if let Some(r) = &revealing {
+                    // Asked at each bound it gave, up to the warm-up, on every core.
+                    let asked = r.asked.lock().unwrap();
+                    let per_core = (w / late.unwrap()) as usize;
+                    assert!(asked.len() > per_core, "{:?}", &asked[..]);
+                    assert!(asked.iter().all(|&a| a <= w));
+                }
+                let report = RunReport::new(&inputs.system, &inputs.workload, 1, &sim.stats());
+                (report.to_json(), format!("{:?}", sim.timeline()))
+            };
+            let known = run(None);
+            let json: serde_json::Value = serde_json::from_str(&known.0).unwrap();
+            assert_eq!(json["warmup"]["reached"], true, "{sets:?}");
+            for step in [1, 777, 4096, 20_000] {
+                assert!(run(Some(step)) == known, "{sets:?}, step {step}");
+            }
         }
     }
 }

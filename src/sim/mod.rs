@@ -88,6 +88,25 @@ fn vm_index(vm: u16) -> usize {
     vm as usize - 1
 }
 
+/// A warm-up whose length is still being counted when the run starts: see
+/// [`Simulator::set_late_warmup`].
+pub trait LateWarmup: Send + Sync {
+    /// Where a core whose count is `at` (not past the warm-up) stops next, waiting until
+    /// that is known; never beyond the warm-up's end.
+    fn after(&self, at: u64) -> WarmupStop;
+}
+
+/// The answer of [`LateWarmup::after`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WarmupStop {
+    /// The warm-up ends here.
+    Now,
+    /// Not before this count: ask again there.
+    At(u64),
+    /// Never (the count failed: the run's caller reports that instead of the run).
+    Never,
+}
+
 /// A machine built from a config, generic over the page-table design.
 pub struct Simulator<PT: PageTable = Radix> {
     cores: Vec<Core>,
@@ -113,6 +132,8 @@ pub struct Simulator<PT: PageTable = Radix> {
     threads: usize,
     /// How guest shootdowns reach other vCPUs (a virtualized machine).
     vipi: Option<(crate::virt::vipi::VipiScheme, crate::virt::vipi::VipiCosts)>,
+    /// A warm-up still being counted ([`Simulator::set_late_warmup`]).
+    late: Option<std::sync::Arc<dyn LateWarmup>>,
     /// Checked at batch boundaries: once set, the run ends with what it has.
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// The run ended at the stop flag, before its streams did.
@@ -234,6 +255,7 @@ impl<PT: PageTable> Simulator<PT> {
             next_asid: n_procs as u16 + 1,
             threads,
             vipi: (cfg.virt.as_ref()).map(|v| crate::virt::vipi::from_config(&v.shootdown)),
+            late: None,
             stop: None,
             interrupted: false,
         };
@@ -354,6 +376,23 @@ impl<PT: PageTable> Simulator<PT> {
                 c.event_at = c.counters.accesses + window;
             }
         }
+    }
+
+    /// A warm-up still being counted when the run starts (a compressed trace's automatic
+    /// warm-up, `trace::predecode`): the cores stop at what is known of it so far and
+    /// ask again there, until their count reaches it. The same accesses end the warm-up
+    /// as when it is known at the start. Call before [`Simulator::set_timeline`].
+    pub fn set_late_warmup(&mut self, late: std::sync::Arc<dyn LateWarmup>) {
+        for c in &mut self.cores {
+            match late.after(c.counters.accesses) {
+                WarmupStop::Now | WarmupStop::Never => {}
+                WarmupStop::At(at) => {
+                    c.warm = false;
+                    c.event_at = at;
+                }
+            }
+        }
+        self.late = Some(late);
     }
 
     /// A flag that, once set (Ctrl-C), ends [`Simulator::run`] at the next batch

@@ -160,13 +160,25 @@ pub fn open_read(path: &Path) -> io::Result<(Box<dyn Read + Send>, Compression)>
 }
 
 /// Like [`open_read`] for an already-open stream.
-pub fn wrap_read(mut raw: Box<dyn Read + Send>) -> io::Result<(Box<dyn Read + Send>, Compression)> {
+pub fn wrap_read(raw: Box<dyn Read + Send>) -> io::Result<(Box<dyn Read + Send>, Compression)> {
+    let (r, comp) = decoder(raw)?;
+    if comp == Compression::None {
+        // Raw bytes need no decoding: the parser reads the file directly.
+        return Ok((r, comp));
+    }
+    Ok((Box::new(super::pipe::spawn(r)?), comp))
+}
+
+/// [`wrap_read`] without the decoder thread: the decoder runs on the reader's thread
+/// ([`super::predecode`] runs it on a thread of its own).
+pub(crate) fn decoder(
+    mut raw: Box<dyn Read + Send>,
+) -> io::Result<(Box<dyn Read + Send>, Compression)> {
     let mut head = [0u8; 6];
     let n = read_up_to(&mut raw, &mut head)?;
     let comp = Compression::from_magic(&head[..n]);
     let whole = Cursor::new(head[..n].to_vec()).chain(raw);
     if comp == Compression::None {
-        // Raw bytes need no decoding: the parser reads the file directly.
         return Ok((Box::new(whole), comp));
     }
     // The decoders read in small pieces; a buffer under them keeps the syscalls large.
@@ -192,7 +204,7 @@ pub fn wrap_read(mut raw: Box<dyn Read + Send>) -> io::Result<(Box<dyn Read + Se
         codec: comp.name(),
         out: 0,
     };
-    Ok((Box::new(super::pipe::spawn(Box::new(labelled))?), comp))
+    Ok((Box::new(labelled), comp))
 }
 
 /// Reads until `buf` is full or the stream ends; returns the bytes read.

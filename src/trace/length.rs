@@ -12,12 +12,15 @@
 //! count, if known, agrees with the size; a size that is no whole number of records, or
 //! an empty trace, gives `None` and the counting pass reports it as before.
 //!
-//! Compressed traces are counted by reading. An xz file's index holds its decompressed
-//! size, and using it saved a run from decoding the trace twice, but then a corrupt
-//! stream was first met by the run itself: xz (like gzip and zstd) verifies its
-//! checksum only at the end of a block, so corrupted bytes decoded before it reached the
-//! simulation, and the error could be the simulator's ("address beyond the page
-//! table's reach") instead of the codec's, naming the file (issue 21).
+//! Compressed traces are counted by decoding them: a `run` counts a whole compressed
+//! `.mmt` by its decoded size and header ([`records`]) on the thread that decodes it
+//! once for the count and the run ([`super::predecode`]). An xz file's index holds its
+//! decompressed size, and taking the length from it instead saved decoding the trace
+//! twice, but then a corrupt stream was first met by the run itself: xz (like gzip and
+//! zstd) verifies its checksum only at the end of a block, so corrupted bytes decoded
+//! before it reached the simulation, and the error could be the simulator's ("address
+//! beyond the page table's reach") instead of the codec's, naming the file (issue 21).
+//! The decode that counts meets the codec's error, and the run waits for its count.
 
 use super::binary::{self, HEADER, RECORD, UNKNOWN_COUNT};
 use super::compress::Compression;
@@ -47,17 +50,24 @@ pub fn mmt_length(path: &Path, format: TraceFormat) -> Option<u64> {
 
 /// The record count that `bytes` decompressed bytes starting with `header` hold, if the
 /// header is a valid `.mmt` header that agrees with it and there is at least one.
-fn records(bytes: u64, header: &[u8; HEADER]) -> Option<u64> {
+pub(super) fn records(bytes: u64, header: &[u8; HEADER]) -> Option<u64> {
     let word = |o: usize| u64::from_le_bytes(header[o..o + 8].try_into().unwrap());
-    let ok_header = &header[..8] == binary::MAGIC
-        && word(8) as u32 == binary::VERSION
-        && (word(8) >> 32) <= 63
-        && word(24) == 0;
+    let ok_header = header_ok(header);
     let body = bytes.checked_sub(HEADER as u64)?;
     let n = body / RECORD as u64;
     let count = word(16);
     (ok_header && body % RECORD as u64 == 0 && n > 0 && (count == UNKNOWN_COUNT || count == n))
         .then_some(n)
+}
+
+/// Whether `header` is one the `.mmt` reader accepts (it reads the count, but checks it
+/// only against the records it finds).
+pub(super) fn header_ok(header: &[u8; HEADER]) -> bool {
+    let word = |o: usize| u64::from_le_bytes(header[o..o + 8].try_into().unwrap());
+    &header[..8] == binary::MAGIC
+        && word(8) as u32 == binary::VERSION
+        && (word(8) >> 32) <= 63
+        && word(24) == 0
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ pub mod champsim;
 pub mod compress;
 pub mod lackey;
 pub mod length;
+pub mod predecode;
 pub mod record;
 pub mod text;
 
@@ -360,15 +361,42 @@ pub(crate) fn open_trace(
     }))
 }
 
+/// [`open`] over `path`'s bytes already decoded (by [`predecode`]): the same reader,
+/// named after `path`, its format decided as [`open`] decides it.
+pub fn open_decoded(
+    path: &Path,
+    decoded: Box<dyn Read + Send>,
+    opts: &TraceOptions,
+) -> Result<Box<dyn AccessSource>, TraceError> {
+    Ok(Box::new(Adapter(NonEmpty {
+        inner: open_bytes_as(path, Some(decoded), opts)?,
+        name: display_name(path),
+        fetches: opts.fetches,
+        seen: false,
+    })))
+}
+
 /// [`open_trace`] without the refusal of a trace that holds no access, for
 /// `trace record`, which says itself why valgrind gave nothing.
 pub(crate) fn open_maybe_empty(
     path: &Path,
     opts: &TraceOptions,
 ) -> Result<Box<dyn TraceSource>, TraceError> {
+    open_bytes_as(path, None, opts)
+}
+
+/// The reader of `path` over `decoded`, or over the file opened here when `None`.
+fn open_bytes_as(
+    path: &Path,
+    decoded: Option<Box<dyn Read + Send>>,
+    opts: &TraceOptions,
+) -> Result<Box<dyn TraceSource>, TraceError> {
     let name = display_name(path);
     check_options(&name, opts)?;
-    let (r, _) = open_bytes(path, &name)?;
+    let r = match decoded {
+        Some(r) => r,
+        None => open_bytes(path, &name)?.0,
+    };
     let format = match opts.format {
         TraceFormat::Auto => format_from_name(path),
         f => Some(f),

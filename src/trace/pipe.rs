@@ -103,7 +103,7 @@ fn decode(mut src: Box<dyn Read + Send>, full: SyncSender<Msg>, empty: Receiver<
 }
 
 /// Reads until `buf` is full, the stream ends or fails: the bytes read, and the error.
-fn fill(src: &mut dyn Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
+pub(super) fn fill(src: &mut dyn Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
     let mut n = 0;
     while n < buf.len() {
         match src.read(&mut buf[n..]) {
@@ -154,14 +154,15 @@ impl Pipe {
 
 /// What it takes to repeat an error (`io::Error` is not `Clone`): its kind, and the
 /// codec's error (which carries the offset) or else the message.
-struct Repeat {
+#[derive(Clone)]
+pub(super) struct Repeat {
     kind: io::ErrorKind,
     codec: Option<CodecError>,
     msg: String,
 }
 
 impl Repeat {
-    fn of(e: &io::Error) -> Repeat {
+    pub(super) fn of(e: &io::Error) -> Repeat {
         Repeat {
             kind: e.kind(),
             codec: e
@@ -172,7 +173,7 @@ impl Repeat {
         }
     }
 
-    fn error(&self) -> io::Error {
+    pub(super) fn error(&self) -> io::Error {
         match &self.codec {
             Some(c) => io::Error::new(self.kind, c.clone()),
             None => io::Error::new(self.kind, self.msg.clone()),

@@ -134,6 +134,17 @@ impl WorkloadSpec {
     /// `dir`, the workload file's folder). Generators never fail here; traces fail when
     /// a file cannot be opened or its format not recognised.
     pub fn open(&self, core: usize, dir: &Path) -> Result<Box<dyn AccessSource>, WorkloadError> {
+        self.open_with(core, dir, None)
+    }
+
+    /// [`WorkloadSpec::open`], the trace's bytes read from `decoded` when given (already
+    /// decoded: [`crate::trace::predecode`]) instead of from the file.
+    pub fn open_with(
+        &self,
+        core: usize,
+        dir: &Path,
+        decoded: Option<Box<dyn std::io::Read + Send>>,
+    ) -> Result<Box<dyn AccessSource>, WorkloadError> {
         let Generator::Trace {
             path,
             paths,
@@ -162,7 +173,10 @@ impl WorkloadSpec {
             fetches: *fetches,
             ..Default::default()
         };
-        let src = crate::trace::open(&file, &opts)?;
+        let src = match decoded {
+            Some(d) => crate::trace::open_decoded(&file, d, &opts)?,
+            None => crate::trace::open(&file, &opts)?,
+        };
         Ok(if self.accesses > 0 {
             Box::new(Limit {
                 inner: src,

@@ -306,3 +306,103 @@ fn record_writes_zstd_by_default() {
     }
     assert!(!d.join("bare").exists());
 }
+
+/// A run's automatic warm-up from a compressed trace is counted on the thread that
+/// decodes the trace once for the count and the run, while the run goes: the same
+/// warm-up, rule and result.json as the same bytes raw (whose length the file's size
+/// tells), on one core and on two cores running two processes each (a core's stream is
+/// then two traces long).
+#[test]
+fn a_warmup_counted_during_the_run_equals_the_raw_traces() {
+    let xz = std::fs::read("workloads/traces/gzip.mmt.xz").unwrap();
+    let mut raw = Vec::new();
+    liblzma::read::XzDecoder::new(&xz[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    let records = (raw.len() as u64 - 32) / 16;
+    for (sets, per_core) in [
+        (vec![], records),
+        (
+            vec!["--set", "sim.cores=2", "--set", "os.sched.processes=4"],
+            2 * records,
+        ),
+    ] {
+        let results: Vec<String> = [&xz, &raw]
+            .iter()
+            .map(|bytes| {
+                let dir = tempfile::tempdir().unwrap();
+                let d = dir.path();
+                // Both under one name (the magic decides), so result.json may be equal.
+                std::fs::write(d.join("t.mmt.xz"), bytes).unwrap();
+                let mut args = vec!["run", "-q", "--trace", "t.mmt.xz", "--out", "o"];
+                args.extend(&sets);
+                let (code, _, err) = run(d, &args, 300);
+                assert_eq!(code, 0, "{args:?}: {err}");
+                std::fs::read_to_string(d.join("o/result.json")).unwrap()
+            })
+            .collect();
+        let json: serde_json::Value = serde_json::from_str(&results[0]).unwrap();
+        assert_eq!(
+            json["warmup"]["accesses_per_core"],
+            per_core / 2,
+            "{sets:?}"
+        );
+        assert_eq!(
+            json["warmup"]["rule"],
+            format!("auto: half of each core's trace stream ({per_core} accesses)")
+        );
+        assert_eq!(json["warmup"]["reached"], true);
+        assert!(results[0] == results[1], "{sets:?}: xz and raw differ");
+    }
+}
+
+/// The count's error wins over the simulation's: a `.mmt.zst` whose records decode
+/// intact but whose content checksum (the frame's last bytes) is wrong, and whose
+/// 1,000th access lies beyond the page table's reach. The run meets that address long
+/// before the decoder meets the checksum at the end of 3.2 MB, yet it reports the
+/// codec's error, naming the file, as the counting pass before the run did (exit 2).
+#[test]
+fn a_corrupt_stream_is_the_codecs_error_even_when_the_simulation_fails_first() {
+    use mmusim::addr::AccessKind::Load;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = d.join("bad.mmt.zst");
+    let mut w = BinaryFileWriter::create(&p, 4096).unwrap();
+    for i in 0..200_000u64 {
+        let vaddr = if i == 1000 {
+            1 << 62
+        } else {
+            0x1000_0000 + (i % 512) * 4096
+        };
+        let a = Access {
+            vaddr,
+            kind: Load,
+            instrs: 1,
+        };
+        w.write(&a).unwrap();
+    }
+    w.finish().unwrap();
+    // The same records raw: the simulation's own error.
+    let (code, _, err) = run(
+        d,
+        &["run", "-q", "--trace", "bad.mmt.zst", "--out", "o"],
+        60,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(!err.contains("zstd stream"), "{err}");
+    let mut bytes = std::fs::read(&p).unwrap();
+    *bytes.last_mut().unwrap() ^= 0xFF;
+    std::fs::write(&p, &bytes).unwrap();
+    let (code, _, err) = run(
+        d,
+        &["run", "-q", "--trace", "bad.mmt.zst", "--out", "o"],
+        60,
+    );
+    assert_eq!(code, 2, "{err}");
+    // At the end of the records, where the checksum is (32 + 200,000 x 16 bytes).
+    assert!(
+        err.contains("bad.mmt.zst: byte 3200032: zstd stream: "),
+        "{err}"
+    );
+    assert!(!err.contains("reach"), "{err}");
+}

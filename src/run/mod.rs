@@ -14,60 +14,79 @@ use crate::sim::{Simulator, TimelinePoint};
 use crate::timeline::Timeline;
 use crate::workload::{Generator, WorkloadSpec};
 use crate::SimError;
+use warmup::resolve_warmup;
+pub use warmup::Counting;
+
+mod warmup;
 
 /// Built-in system presets (the files of `configs/`, embedded in the binary).
 pub const PRESETS: &[(&str, &str)] = &[
-    ("skylake", include_str!("../configs/skylake.toml")),
-    ("icelake", include_str!("../configs/icelake.toml")),
-    ("zen4", include_str!("../configs/zen4.toml")),
+    ("skylake", include_str!("../../configs/skylake.toml")),
+    ("icelake", include_str!("../../configs/icelake.toml")),
+    ("zen4", include_str!("../../configs/zen4.toml")),
     (
         "skylake-inverted",
-        include_str!("../configs/skylake-inverted.toml"),
+        include_str!("../../configs/skylake-inverted.toml"),
     ),
-    ("skylake-htab", include_str!("../configs/skylake-htab.toml")),
+    (
+        "skylake-htab",
+        include_str!("../../configs/skylake-htab.toml"),
+    ),
     (
         "skylake-clustered",
-        include_str!("../configs/skylake-clustered.toml"),
+        include_str!("../../configs/skylake-clustered.toml"),
     ),
     (
         "skylake-cuckoo",
-        include_str!("../configs/skylake-cuckoo.toml"),
+        include_str!("../../configs/skylake-cuckoo.toml"),
     ),
     (
         "skylake-flattened",
-        include_str!("../configs/skylake-flattened.toml"),
+        include_str!("../../configs/skylake-flattened.toml"),
     ),
-    ("skylake-vm", include_str!("../configs/skylake-vm.toml")),
+    ("skylake-vm", include_str!("../../configs/skylake-vm.toml")),
     (
         "skylake-vm-shadow",
-        include_str!("../configs/skylake-vm-shadow.toml"),
+        include_str!("../../configs/skylake-vm-shadow.toml"),
     ),
-    ("icelake-vm", include_str!("../configs/icelake-vm.toml")),
+    ("icelake-vm", include_str!("../../configs/icelake-vm.toml")),
     (
         "skylake-vm-cuckoo",
-        include_str!("../configs/skylake-vm-cuckoo.toml"),
+        include_str!("../../configs/skylake-vm-cuckoo.toml"),
     ),
-    ("skylake-ds", include_str!("../configs/skylake-ds.toml")),
-    ("skylake-colt", include_str!("../configs/skylake-colt.toml")),
-    ("skylake-pom", include_str!("../configs/skylake-pom.toml")),
+    ("skylake-ds", include_str!("../../configs/skylake-ds.toml")),
+    (
+        "skylake-colt",
+        include_str!("../../configs/skylake-colt.toml"),
+    ),
+    (
+        "skylake-pom",
+        include_str!("../../configs/skylake-pom.toml"),
+    ),
     (
         "skylake-victima",
-        include_str!("../configs/skylake-victima.toml"),
+        include_str!("../../configs/skylake-victima.toml"),
     ),
-    ("skylake-rmm", include_str!("../configs/skylake-rmm.toml")),
+    (
+        "skylake-rmm",
+        include_str!("../../configs/skylake-rmm.toml"),
+    ),
     (
         "skylake-utopia",
-        include_str!("../configs/skylake-utopia.toml"),
+        include_str!("../../configs/skylake-utopia.toml"),
     ),
     (
         "skylake-spectlb",
-        include_str!("../configs/skylake-spectlb.toml"),
+        include_str!("../../configs/skylake-spectlb.toml"),
     ),
-    ("skylake-asap", include_str!("../configs/skylake-asap.toml")),
+    (
+        "skylake-asap",
+        include_str!("../../configs/skylake-asap.toml"),
+    ),
 ];
 
 /// The workload used when none is given.
-pub const DEFAULT_WORKLOAD: &str = include_str!("../workloads/default.toml");
+pub const DEFAULT_WORKLOAD: &str = include_str!("../../workloads/default.toml");
 
 /// Decoded, validated inputs of a run.
 #[derive(Clone, Debug)]
@@ -76,8 +95,12 @@ pub struct Inputs {
     pub workload: WorkloadSpec,
     /// Folder of the workload file: relative trace paths start here.
     pub workload_dir: std::path::PathBuf,
-    /// How `system.sim.warmup_accesses` (resolved here, never `Auto`) was chosen.
+    /// How `system.sim.warmup_accesses` (resolved here, `Auto` only while `counting`)
+    /// was chosen.
     pub warmup_rule: String,
+    /// An automatic warm-up still being counted ([`load_inputs_for_run`]): the run
+    /// learns it as it goes, and its report gives it.
+    pub counting: Option<Counting>,
     /// The system config as given: a preset's name or a file's path (for reports).
     pub system_file: String,
 }
@@ -135,6 +158,28 @@ pub fn load_inputs_with(
     workload: Option<&str>,
     trace: Option<&str>,
     sets: &[String],
+) -> Result<Inputs, Vec<ConfigError>> {
+    load(config, workload, trace, sets, false)
+}
+
+/// [`load_inputs_with`] for one run of the inputs ([`simulate`]): an automatic warm-up
+/// of a compressed trace is counted on the thread that decodes the trace once for the
+/// count and the run (`counting`), instead of by a decode of its own before the run.
+pub fn load_inputs_for_run(
+    config: Option<&str>,
+    workload: Option<&str>,
+    trace: Option<&str>,
+    sets: &[String],
+) -> Result<Inputs, Vec<ConfigError>> {
+    load(config, workload, trace, sets, true)
+}
+
+fn load(
+    config: Option<&str>,
+    workload: Option<&str>,
+    trace: Option<&str>,
+    sets: &[String],
+    late: bool,
 ) -> Result<Inputs, Vec<ConfigError>> {
     let (sys_file, sys_text) = match config {
         Some(c) => read_source(c, PRESETS).map_err(|e| vec![e])?,
@@ -299,12 +344,17 @@ pub fn load_inputs_with(
             Err(e) => errors.push(wl_src.error_at("generator", e)),
         }
     }
-    if errors.is_empty() && system.sim.warmup_accesses == Warmup::Auto {
-        match resolve_warmup(
-            &workload,
-            &workload_dir,
-            (system.os.tasks(system.sim.cores), system.sim.cores),
-        ) {
+    let tasks_cores = (system.os.tasks(system.sim.cores), system.sim.cores);
+    let mut counting = None;
+    if late && errors.is_empty() && system.sim.warmup_accesses == Warmup::Auto {
+        let error = wl_src.error_at("generator", "");
+        counting = warmup::counting(&workload, &workload_dir, tasks_cores, error);
+        if counting.is_some() {
+            warmup_rule = "auto: counted during the run".into();
+        }
+    }
+    if errors.is_empty() && counting.is_none() && system.sim.warmup_accesses == Warmup::Auto {
+        match resolve_warmup(&workload, &workload_dir, tasks_cores) {
             Ok((n, rule, _)) => {
                 system.sim.warmup_accesses = Warmup::Accesses(n);
                 warmup_rule = rule;
@@ -318,6 +368,7 @@ pub fn load_inputs_with(
             workload,
             workload_dir,
             warmup_rule,
+            counting,
             system_file: config.unwrap_or(PRESETS[0].0).to_string(),
         })
     } else {
@@ -422,123 +473,6 @@ fn footprint_check(
     })
 }
 
-/// Trace lengths counted so far, by (file, format, cap): see [`resolve_warmup`].
-type TraceCounts =
-    std::sync::Mutex<std::collections::HashMap<(std::path::PathBuf, String, u64), u64>>;
-static TRACE_COUNTS: std::sync::OnceLock<TraceCounts> = std::sync::OnceLock::new();
-
-/// The default warm-up (`sim.warmup_accesses = "auto"`) for `workload` run as `tasks`
-/// streams on `cores` cores, and the rule that gave it: half of the accesses of the core
-/// that makes fewest (a core runs tasks c, c + cores, ...), so that statistics
-/// cover a second half whose TLBs, walk caches and caches the first half filled (the
-/// split ChampSim-style studies make with their warm-up instructions); none for a
-/// reference string, whose classic fault counts include the first references. A trace
-/// of unknown length is counted first (one extra read of the file); standard input
-/// cannot be, and runs with no warm-up.
-fn resolve_warmup(
-    workload: &WorkloadSpec,
-    dir: &std::path::Path,
-    (tasks, cores): (u32, u32),
-) -> Result<(u64, String, Option<u64>), String> {
-    const NONE_REFS: &str =
-        "auto: none for a reference string (its faults count from the first reference)";
-    let per_task = workload.accesses_per_core();
-    let tasks = tasks.max(1) as usize;
-    // Each task's stream length; a trace's is counted (capped by `accesses`).
-    let lengths: Vec<u64> = match &workload.generator {
-        Generator::Refs { .. } => return Ok((0, NONE_REFS.into(), None)),
-        Generator::Trace {
-            path,
-            paths,
-            format,
-            ..
-        } => {
-            // A `.refs` file is a reference string too.
-            let first = path.iter().chain(paths).next().map(String::as_str);
-            let refs = match format {
-                crate::trace::TraceFormat::Refs => true,
-                crate::trace::TraceFormat::Auto => first.is_some_and(|p| {
-                    p != "-"
-                        && crate::trace::detect(&dir.join(p)).ok()
-                            == Some(crate::trace::TraceFormat::Refs)
-                }),
-                _ => false,
-            };
-            if refs {
-                return Ok((0, NONE_REFS.into(), None));
-            }
-            if path.as_deref() == Some("-") || paths.iter().any(|p| p == "-") {
-                return Ok((
-                    0,
-                    "auto: none (the length of standard input is not known ahead)".into(),
-                    None,
-                ));
-            }
-            // One count per distinct file: with `path`, every task reads it from its start.
-            let streams = if paths.is_empty() { 1 } else { tasks };
-            let cap = if per_task > 0 { per_task } else { u64::MAX };
-            let mut counted = Vec::with_capacity(streams);
-            let mut buf = Vec::with_capacity(4096);
-            for t in 0..streams {
-                // Sweeps and compares load the same trace for many runs: count it once
-                // per process (by file, format and cap).
-                let file = if paths.is_empty() {
-                    path.as_deref()
-                } else {
-                    paths.get(t).map(String::as_str)
-                };
-                let key = (dir.join(file.unwrap_or("")), format!("{format}"), cap);
-                let counts = TRACE_COUNTS.get_or_init(Default::default);
-                if let Some(&n) = counts.lock().expect("lock").get(&key) {
-                    counted.push(n);
-                    continue;
-                }
-                // A raw `.mmt`'s length from its size and header instead of reading it
-                // once more than the run does (issue 21; compressed ones are read).
-                if let Some(n) = crate::trace::length::mmt_length(&key.0, *format) {
-                    counted.push(n.min(cap));
-                    continue;
-                }
-                // A trace that cannot be read is reported where traces are opened (the
-                // run, `sweep plan`), with their wording; here it only leaves no warm-up.
-                let Ok(mut src) = workload.open(t, dir) else {
-                    return Ok((0, "auto: none (the trace could not be read)".into(), None));
-                };
-                let mut n = 0u64;
-                while n < cap {
-                    buf.clear();
-                    src.fill(&mut buf, 4096).map_err(|e| e.msg)?;
-                    if buf.is_empty() {
-                        break;
-                    }
-                    n += buf.len() as u64;
-                }
-                counted.push(n.min(cap));
-                counts.lock().expect("lock").insert(key, n.min(cap));
-            }
-            (0..tasks).map(|t| counted[t % streams]).collect()
-        }
-        _ => vec![per_task; tasks],
-    };
-    // A core runs tasks c, c + cores, ...: the warm-up counts its accesses, so it is half
-    // of the shortest core's total.
-    let cores = (cores.max(1) as usize).min(tasks);
-    let shortest = (0..cores)
-        .map(|c| lengths.iter().skip(c).step_by(cores).sum::<u64>())
-        .min()
-        .unwrap_or(0);
-    let what = if matches!(workload.generator, Generator::Trace { .. }) {
-        "trace"
-    } else {
-        "generated"
-    };
-    Ok((
-        shortest / 2,
-        format!("auto: half of each core's {what} stream ({shortest} accesses)"),
-        Some(shortest),
-    ))
-}
-
 /// Accesses beyond which `run` warns before it starts (issue 17 item 15: 10^12 accesses
 /// started without a word and would run for days).
 pub const LONG_RUN_ACCESSES: u64 = 10_000_000_000;
@@ -636,15 +570,19 @@ pub fn simulate_recording(
         ));
     }
     let procs = inputs.system.os.tasks(inputs.system.sim.cores) as usize;
+    // A warm-up counted during the run: the run reads the bytes its count decodes.
+    let counted = inputs.counting.as_ref();
     let sources = (0..procs)
-        .map(|c| inputs.workload.open(c, &inputs.workload_dir))
+        .map(|c| {
+            let decoded = counted.filter(|_| c == 0).and_then(|k| k.trace.reader());
+            inputs.workload.open_with(c, &inputs.workload_dir, decoded)
+        })
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| SimError(e.msg))?;
+        .map_err(|e| SimError(e.msg));
     // Forked children's accesses are not known ahead: the bar counts the streams at start.
     let total = inputs.workload.accesses_per_core() * procs as u64;
-    let sys = &inputs.system;
     let run = Run {
-        sys,
+        sys: &inputs.system,
         total,
         timeline,
         inputs,
@@ -652,15 +590,33 @@ pub fn simulate_recording(
         record: record.map(|t| (t, Default::default())),
     };
     // The design is chosen here, once: everything below is monomorphic in it.
-    let (stats, points, partial) = with_design(
-        &sys.page_table,
-        &sys.os,
-        Design {
-            run: &run,
-            sources,
-            progress,
-        },
-    )?;
+    let outcome = sources.and_then(|sources| {
+        with_design(
+            &inputs.system.page_table,
+            &inputs.system.os,
+            Design {
+                run: &run,
+                sources,
+                progress,
+            },
+        )
+    });
+    // A warm-up counted during the run is known once the count is, which the run waits
+    // for however it ended: a corrupt stream may reach the run before the count fails
+    // on it (its checksum is checked at the end of a block), and then the count's
+    // error, which names the file and the codec, is the run's (`trace::predecode`).
+    let mut resolved = None;
+    if let Some(k) = counted {
+        let (warmup, rule) = k.settle().map_err(SimError)?;
+        let mut sys = inputs.system.clone();
+        sys.sim.warmup_accesses = Warmup::Accesses(warmup);
+        resolved = Some((sys, rule));
+    }
+    let (stats, points, partial) = outcome?;
+    let (sys, rule) = match &resolved {
+        Some((sys, rule)) => (sys, rule),
+        None => (&inputs.system, &inputs.warmup_rule),
+    };
     let has_l2 = sys.tlb.iter().any(|t| t.level == 2);
     let timeline = timeline.map(|asked| {
         let mut t = Timeline::from_points(points.0.max(asked), has_l2, &points.1);
@@ -668,7 +624,7 @@ pub fn simulate_recording(
         t
     });
     let mut report = RunReport::new(sys, &inputs.workload, sys.sim.seed, &stats);
-    report.warmup.rule = inputs.warmup_rule.clone();
+    report.warmup.rule = rule.clone();
     report.config_file = inputs.system_file.clone();
     report.partial = partial;
     let recorded = run.record.and_then(|r| r.1.into_inner());
@@ -769,6 +725,9 @@ impl Run<'_> {
             child.events.clear();
             Ok(child.source(index))
         }));
+        if let Some(k) = &self.inputs.counting {
+            sim.set_late_warmup(std::sync::Arc::new(k.clone()));
+        }
         if let Some(w) = self.timeline {
             sim.set_timeline(w);
         }
