@@ -382,6 +382,7 @@ pub fn run(
     let opts = RunOptions::stoppable();
     let simulate_one = |j: &Job, record: Option<usize>| simulate_one(j, &opts, record);
     let stopped = crate::progress::stop_requested;
+    crate::util::keep_freed_heap();
     if !todo.is_empty() {
         progress(0, todo.len());
     }
