@@ -7,7 +7,8 @@
 //! plots' metrics and the trace files in `checks.rs`), each with a stable id hashed from its resolved config and workload), and the result
 //! store. In: a spec path. Out: `results.jsonl` in the sweep's output folder, one line
 //! per finished job (its id, point, workload, axis values, and the run's total
-//! statistics and page-table counters, or its error), appended, flushed and synced as each job ends, so that a
+//! statistics and page-table counters, or its error), appended as each job ends and
+//! synced beside the runs (a run counts as finished once its record is synced), so that a
 //! killed sweep restarted skips what is there and loses nothing. A torn last line (the
 //! kill came mid-write) is cut and its job runs again; a sweep holds a lock on its
 //! folder while it writes; failed runs are listed and, with `--retry-failed`, run
@@ -375,17 +376,43 @@ pub fn run(
         .filter(|j| !done.contains(&j.id))
         .collect();
     let in_shard = jobs.iter().filter(|j| slice.takes(j.index)).count();
-    let appender = Appender::new(&store, file, &sweep_id, failures, progress, todo.len());
+    let appender = Appender::new(&store, file, &sweep_id, failures, progress, todo.len())?;
+    crate::util::keep_freed_heap();
+    if !todo.is_empty() {
+        progress(0, todo.len());
+    }
+    // The syncer makes the records durable beside the runs (see [`Appender`]).
+    let note =
+        appender.syncing(|| run_todo(&spec, &jobs, &todo, &done_totals, &appender, threads))?;
+    let (ran, failed, failures) = appender.finish()?;
+    Ok(Summary {
+        failures,
+        ran,
+        skipped: in_shard - todo.len(),
+        failed,
+        note,
+        in_store: done.len() + ran,
+        runs: jobs.len(),
+        interrupted: crate::progress::stop_requested(),
+    })
+}
+
+/// Runs (or answers by the one pass) the jobs of `todo`, appending each as it ends;
+/// the one pass's note.
+fn run_todo(
+    spec: &SweepSpec,
+    jobs: &[Job],
+    todo: &[&Job],
+    done_totals: &HashMap<String, serde_json::Value>,
+    appender: &Appender,
+    threads: usize,
+) -> Result<Option<String>, String> {
     let record_job = |j: &Job, out: Outcome, method| appender.record(j, out, method);
     // Ctrl-C (the process-wide flag) stops runs at their next batch; a stopped run is
     // abandoned (None), never stored, so the sweep resumes with it.
     let opts = RunOptions::stoppable();
     let simulate_one = |j: &Job, record: Option<usize>| simulate_one(j, &opts, record);
     let stopped = crate::progress::stop_requested;
-    crate::util::keep_freed_heap();
-    if !todo.is_empty() {
-        progress(0, todo.len());
-    }
 
     // One pass: per workload, the stack pass and a full simulation of its first point
     // to check it against; the workloads whose check passes need no more simulation.
@@ -526,17 +553,7 @@ pub fn run(
             None => false,
         }
     });
-    let (ran, failed, failures) = appender.finish()?;
-    Ok(Summary {
-        failures,
-        ran,
-        skipped: in_shard - todo.len(),
-        failed,
-        note,
-        in_store: done.len() + ran,
-        runs: jobs.len(),
-        interrupted: stopped(),
-    })
+    Ok(note)
 }
 
 /// Runs one job: its outcome, or None when Ctrl-C stopped it (abandoned, not stored);
