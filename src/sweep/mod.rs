@@ -437,7 +437,7 @@ fn run_todo(
     // One pass: per workload, the stack pass and a full simulation of its first point
     // to check it against; the workloads whose check passes need no more simulation.
     let one = if spec.one_pass {
-        onepass::eligible(&jobs)
+        onepass::eligible(jobs)
     } else {
         Err("the spec says one_pass = false".into())
     };
