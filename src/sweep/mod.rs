@@ -396,7 +396,14 @@ pub fn run(
         .filter(|j| !done.contains(&j.id))
         .collect();
     let in_shard = jobs.iter().filter(|j| slice.takes(j.index)).count();
-    let appender = Appender::new(&store, file, &sweep_id, failures, progress, todo.len())?;
+    let appender = Appender::new(
+        &store,
+        file,
+        &sweep_id,
+        failures,
+        progress,
+        (todo.len(), threads),
+    )?;
     crate::util::keep_freed_heap();
     if !todo.is_empty() {
         progress(0, todo.len());

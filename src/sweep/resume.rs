@@ -93,6 +93,12 @@ pub(super) fn open_store(
         .append(true)
         .open(&path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    // Records a killed sweep wrote but had not synced yet count as done below: synced
+    // first, so every run counted done is durable.
+    if !done.is_empty() {
+        file.sync_data()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     Ok(Opened {
         path,
         _lock: lock,
@@ -142,7 +148,11 @@ impl std::fmt::Display for Failure {
 /// shared disk, a sixth to half of a 6 ms run: done by the worker, under the store's
 /// lock, it idled one worker and serialised two (issue 21). A kill loses no finished
 /// run: a record is counted only once synced, and one written but not yet synced is in
-/// the store on the rerun or, after a power cut, run again.
+/// the store on the rerun (which syncs the store before it counts it: [`open_store`])
+/// or, after a power cut, run again. A worker runs at most one record ahead of the
+/// syncer (it waits to write a record while the workers' earlier ones are not all
+/// synced), so a kill leaves at most one unsynced record per worker, and on one thread
+/// the store at a kill holds exactly the runs counted, as when each worker synced.
 pub(super) struct Appender<'a> {
     path: &'a Path,
     sweep: &'a str,
@@ -154,6 +164,10 @@ pub(super) struct Appender<'a> {
     books: Mutex<Books>,
     /// Wakes the syncer: records written, or the work over.
     wake: Condvar,
+    /// Wakes the workers waiting to write: records synced.
+    synced: Condvar,
+    /// Records that may wait unsynced: one per worker.
+    ahead: usize,
     progress: &'a (dyn Fn(usize, usize) + Sync),
     todo: usize,
 }
@@ -164,6 +178,8 @@ struct Books {
     /// Records written and not yet synced, in the order written: each one's failure
     /// (`None`: a finished run).
     written: Vec<Option<Failure>>,
+    /// Records written and not yet counted (those in `written` and those being synced).
+    unsynced: usize,
     /// Runs recorded (written and synced), and how many of them failed.
     ran: usize,
     failed: usize,
@@ -174,14 +190,15 @@ struct Books {
 }
 
 impl<'a> Appender<'a> {
-    /// `failures` are those the store held; `todo` the runs to do, for the progress.
+    /// `failures` are those the store held; `todo` the runs to do, for the progress;
+    /// `workers` the threads that append.
     pub fn new(
         path: &'a Path,
         file: std::fs::File,
         sweep: &'a str,
         failures: Vec<Failure>,
         progress: &'a (dyn Fn(usize, usize) + Sync),
-        todo: usize,
+        (todo, workers): (usize, usize),
     ) -> Result<Self, String> {
         let sync = file
             .try_clone()
@@ -196,6 +213,8 @@ impl<'a> Appender<'a> {
                 ..Default::default()
             }),
             wake: Condvar::new(),
+            synced: Condvar::new(),
+            ahead: workers.max(1),
             progress,
             todo,
         })
@@ -243,8 +262,10 @@ impl<'a> Appender<'a> {
             b = self.books();
             if let Err(e) = synced {
                 b.io_error = Some(format!("{}: {e}", self.path.display()));
+                self.synced.notify_all();
                 return;
             }
+            b.unsynced -= batch.len();
             for failure in batch {
                 crate::killpoint::at("sweep.record");
                 b.ran += 1;
@@ -254,7 +275,25 @@ impl<'a> Appender<'a> {
                 }
             }
             (self.progress)(b.ran, self.todo);
+            self.synced.notify_all();
         }
+    }
+
+    /// Waits until a worker may write a record: fewer records unsynced than workers.
+    /// False if a write or sync failed.
+    fn wait_turn(&self) -> bool {
+        let mut b = self.books();
+        while b.unsynced >= self.ahead && b.io_error.is_none() {
+            b = self.synced.wait(b).expect("lock");
+        }
+        b.io_error.is_none()
+    }
+
+    /// Keeps a failed write's error for [`Appender::finish`] and wakes every waiter.
+    fn failed_write(&self, e: std::io::Error) {
+        self.books().io_error = Some(format!("{}: {e}", self.path.display()));
+        self.wake.notify_one();
+        self.synced.notify_all();
     }
 
     /// `j`'s record as a line of the store.
@@ -292,6 +331,9 @@ impl<'a> Appender<'a> {
     /// [`Appender::finish`]).
     pub fn record(&self, j: &Job, out: Outcome, method: Option<String>) -> bool {
         let line = self.line(j, &out, method);
+        if !self.wait_turn() {
+            return false;
+        }
         {
             let mut f = self.file.lock().expect("lock");
             // One write (a reader never sees half a line from a live sweep), but two when
@@ -310,8 +352,7 @@ impl<'a> Appender<'a> {
                 Ok(())
             });
             if let Err(e) = w {
-                self.books().io_error = Some(format!("{}: {e}", self.path.display()));
-                self.wake.notify_one();
+                self.failed_write(e);
                 return false;
             }
         }
@@ -321,6 +362,7 @@ impl<'a> Appender<'a> {
     /// Hands records just written to the syncer; false if a write or sync failed.
     fn written(&self, records: Vec<Option<Failure>>) -> bool {
         let mut b = self.books();
+        b.unsynced += records.len();
         b.written.extend(records);
         let ok = b.io_error.is_none();
         drop(b);
@@ -341,10 +383,12 @@ impl<'a> Appender<'a> {
         for (j, out, method) in &jobs {
             text.push_str(&self.line(j, out, method.clone()));
         }
+        if !self.wait_turn() {
+            return false;
+        }
         let w = self.file.lock().expect("lock").write_all(text.as_bytes());
         if let Err(e) = w {
-            self.books().io_error = Some(format!("{}: {e}", self.path.display()));
-            self.wake.notify_one();
+            self.failed_write(e);
             return false;
         }
         self.written(
@@ -412,7 +456,7 @@ mod tests {
             assert!(done <= in_file, "{done} counted, {in_file} in the store");
             seen.lock().unwrap().push((done, todo));
         };
-        let a = Appender::new(&path, file, "s", Vec::new(), &progress, jobs.len()).unwrap();
+        let a = Appender::new(&path, file, "s", Vec::new(), &progress, (jobs.len(), 2)).unwrap();
         a.syncing(|| {
             crate::util::parallel_for(jobs.len(), 2, |i| {
                 let out = Outcome {
