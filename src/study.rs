@@ -450,6 +450,7 @@ pub fn run_study(
     // Ctrl-C (the process-wide flag) stops the runs at their next batch.
     let opts = RunOptions::stoppable();
     progress(0, pairs.len());
+    crate::util::keep_freed_heap();
     crate::util::parallel_for(pairs.len(), workers, |i| {
         if crate::progress::stop_requested() {
             return false;

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         Err(es) => named(es),
         Ok((s, _, pts)) if pts.len() * s.workload.len() <= 8 => {
             std::fs::write(&spec, data).unwrap();
-            if let Err(es) = mmusim::sweep::plan(std::path::Path::new(&spec)) {
+            if let Err(es) = mmusim::sweep::plan(std::path::Path::new(&spec), 1) {
                 named(es);
             }
         }

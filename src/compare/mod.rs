@@ -319,6 +319,7 @@ pub fn compare(
     let threads = o
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    crate::util::keep_freed_heap();
     crate::util::parallel_for(pairs.len(), threads, |i| {
         let (w, s) = pairs[i];
         // A panic in one run is that pair's failure, said with the others'.

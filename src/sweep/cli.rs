@@ -79,7 +79,10 @@ fn failed(failures: &[crate::sweep::Failure]) {
 /// Runs a `mmusim sweep` subcommand.
 pub fn cli(cmd: SweepCmd) -> ExitCode {
     match cmd {
-        SweepCmd::Plan { spec } => match crate::sweep::plan(&spec) {
+        SweepCmd::Plan { spec } => match crate::sweep::plan(
+            &spec,
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ) {
             Ok((s, jobs)) => {
                 match (s.one_pass, crate::sweep::onepass::eligible(&jobs)) {
                     (true, Ok(op)) => eprintln!(

@@ -7,7 +7,8 @@
 //! plots' metrics and the trace files in `checks.rs`), each with a stable id hashed from its resolved config and workload), and the result
 //! store. In: a spec path. Out: `results.jsonl` in the sweep's output folder, one line
 //! per finished job (its id, point, workload, axis values, and the run's total
-//! statistics and page-table counters, or its error), appended, flushed and synced as each job ends, so that a
+//! statistics and page-table counters, or its error), appended as each job ends and
+//! synced beside the runs (a run counts as finished once its record is synced), so that a
 //! killed sweep restarted skips what is there and loses nothing. A torn last line (the
 //! kill came mid-write) is cut and its job runs again; a sweep holds a lock on its
 //! folder while it writes; failed runs are listed and, with `--retry-failed`, run
@@ -214,68 +215,52 @@ fn duplicate_axes(spec: &SweepSpec, src: &crate::loader::ConfigSource) -> Result
     }
 }
 
-/// Reads and checks a sweep: every job's inputs are loaded and validated before
-/// anything runs; the errors name the point, the workload and the key.
-pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
+/// Reads and checks a sweep: every job's inputs are loaded (on `threads` threads) and
+/// validated before anything runs; the errors name the point, the workload and the key.
+pub fn plan(spec_path: &Path, threads: usize) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
     let text = crate::loader::read_input(spec_path).map_err(|e| vec![e.to_string()])?;
     let (mut spec, spec_src, pts) = parse_spec(&spec_path.display().to_string(), &text)?;
     spec.text = text;
     let dir = spec_path.parent().unwrap_or(Path::new("")).to_path_buf();
+    // Loading a run's inputs (its config and workload parsed, checked and hashed) is
+    // most of a plan's time: done on `threads` threads, taken in plan order.
+    let pairs: Vec<(usize, usize)> = (0..pts.len())
+        .flat_map(|pi| (0..spec.workload.len()).map(move |wi| (pi, wi)))
+        .collect();
+    let loaded: Vec<Mutex<Option<Loaded>>> = pairs.iter().map(|_| Mutex::new(None)).collect();
+    crate::util::parallel_for(pairs.len(), threads, |i| {
+        let (pi, wi) = pairs[i];
+        *loaded[i].lock().expect("lock") = Some(load_job(&spec, &dir, &pts[pi], wi));
+        true
+    });
     let mut jobs = Vec::new();
     let mut errors = Vec::new();
     let mut refused = Vec::new();
     let mut seen = HashSet::new();
-    for (pi, p) in pts.iter().enumerate() {
-        for (wi, w) in spec.workload.iter().enumerate() {
-            // An axis named `system` picks the point's base config (a file or preset).
-            let mut system = spec.system.clone();
-            let mut sets: Vec<String> = spec.set.iter().chain(&w.system_set).cloned().collect();
-            for (k, v) in p {
-                if k == "system" {
-                    system = toml::from_str::<toml::Table>(&format!("v = {v}"))
-                        .ok()
-                        .and_then(|t| t.get("v")?.as_str().map(String::from))
-                        .unwrap_or_else(|| v.clone());
-                } else {
-                    sets.push(format!("{k}={v}"));
+    for (&(pi, wi), l) in pairs.iter().zip(loaded) {
+        let (p, w) = (&pts[pi], &spec.workload[wi]);
+        match l.into_inner().expect("lock").expect("every run loaded") {
+            Ok((inputs, id)) => {
+                if !seen.insert(id.clone()) {
+                    errors.push(format!(
+                        "point {pi} x workload `{}`: the same run as an earlier point (its axes change nothing)",
+                        w.name
+                    ));
                 }
-            }
-            sets.extend(w.set.iter().map(|x| format!("workload.{x}")));
-            match load_inputs(
-                Some(&resolve(&dir, &system)),
-                Some(&resolve(&dir, &w.file)),
-                &sets,
-            ) {
-                Ok(inputs) => {
-                    let id = fnv1a(
-                        format!(
-                            "{}\n{}",
-                            serde_json::to_string(&inputs.system).unwrap_or_default(),
-                            serde_json::to_string(&inputs.workload).unwrap_or_default()
-                        )
-                        .as_bytes(),
-                    );
-                    if !seen.insert(id.clone()) {
-                        errors.push(format!(
-                            "point {pi} x workload `{}`: the same run as an earlier point (its axes change nothing)",
-                            w.name
-                        ));
-                    }
-                    jobs.push(Job {
-                        index: jobs.len(),
-                        id,
-                        point: pi,
-                        workload: w.name.clone(),
-                        axes: p.clone(),
-                        inputs,
-                    });
-                }
-                Err(e) => refused.extend(e.into_iter().map(|error| plan_errors::Failure {
+                jobs.push(Job {
+                    index: jobs.len(),
+                    id,
                     point: pi,
                     workload: w.name.clone(),
-                    error: plan_errors::in_spec(error, &spec_src, &spec, p, wi),
-                })),
+                    axes: p.clone(),
+                    inputs,
+                });
             }
+            Err(e) => refused.extend(e.into_iter().map(|error| plan_errors::Failure {
+                point: pi,
+                workload: w.name.clone(),
+                error: plan_errors::in_spec(error, &spec_src, &spec, p, wi),
+            })),
         }
     }
     // Each problem once, however many points it hits (a geometry key swept alone).
@@ -291,6 +276,42 @@ pub fn plan(spec_path: &Path) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
     } else {
         Err(errors)
     }
+}
+
+/// A run's inputs and id, or why its config or workload was refused.
+type Loaded = Result<(Inputs, String), Vec<crate::loader::ConfigError>>;
+
+/// Loads the run of point `p` on workload `wi`: its inputs, and its id hashed from them.
+fn load_job(spec: &SweepSpec, dir: &Path, p: &[(String, String)], wi: usize) -> Loaded {
+    let w = &spec.workload[wi];
+    // An axis named `system` picks the point's base config (a file or preset).
+    let mut system = spec.system.clone();
+    let mut sets: Vec<String> = spec.set.iter().chain(&w.system_set).cloned().collect();
+    for (k, v) in p {
+        if k == "system" {
+            system = toml::from_str::<toml::Table>(&format!("v = {v}"))
+                .ok()
+                .and_then(|t| t.get("v")?.as_str().map(String::from))
+                .unwrap_or_else(|| v.clone());
+        } else {
+            sets.push(format!("{k}={v}"));
+        }
+    }
+    sets.extend(w.set.iter().map(|x| format!("workload.{x}")));
+    let inputs = load_inputs(
+        Some(&resolve(dir, &system)),
+        Some(&resolve(dir, &w.file)),
+        &sets,
+    )?;
+    let id = fnv1a(
+        format!(
+            "{}\n{}",
+            serde_json::to_string(&inputs.system).unwrap_or_default(),
+            serde_json::to_string(&inputs.workload).unwrap_or_default()
+        )
+        .as_bytes(),
+    );
+    Ok((inputs, id))
 }
 
 /// Which of a sweep's runs one invocation takes.
@@ -344,7 +365,7 @@ pub fn run(
     retry_failed: bool,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Summary, String> {
-    let (spec, jobs) = plan(spec_path).map_err(|e| e.join("\n"))?;
+    let (spec, jobs) = plan(spec_path, threads).map_err(|e| e.join("\n"))?;
     if let Slice::Index(k) = slice {
         if k >= jobs.len() {
             return Err(format!(
@@ -375,21 +396,55 @@ pub fn run(
         .filter(|j| !done.contains(&j.id))
         .collect();
     let in_shard = jobs.iter().filter(|j| slice.takes(j.index)).count();
-    let appender = Appender::new(&store, file, &sweep_id, failures, progress, todo.len());
+    let appender = Appender::new(
+        &store,
+        file,
+        &sweep_id,
+        failures,
+        progress,
+        (todo.len(), threads),
+    )?;
+    crate::util::keep_freed_heap();
+    if !todo.is_empty() {
+        progress(0, todo.len());
+    }
+    // The syncer makes the records durable beside the runs (see [`Appender`]).
+    let note =
+        appender.syncing(|| run_todo(&spec, &jobs, &todo, &done_totals, &appender, threads))?;
+    let (ran, failed, failures) = appender.finish()?;
+    Ok(Summary {
+        failures,
+        ran,
+        skipped: in_shard - todo.len(),
+        failed,
+        note,
+        in_store: done.len() + ran,
+        runs: jobs.len(),
+        interrupted: crate::progress::stop_requested(),
+    })
+}
+
+/// Runs (or answers by the one pass) the jobs of `todo`, appending each as it ends;
+/// the one pass's note.
+fn run_todo(
+    spec: &SweepSpec,
+    jobs: &[Job],
+    todo: &[&Job],
+    done_totals: &HashMap<String, serde_json::Value>,
+    appender: &Appender,
+    threads: usize,
+) -> Result<Option<String>, String> {
     let record_job = |j: &Job, out: Outcome, method| appender.record(j, out, method);
     // Ctrl-C (the process-wide flag) stops runs at their next batch; a stopped run is
     // abandoned (None), never stored, so the sweep resumes with it.
     let opts = RunOptions::stoppable();
     let simulate_one = |j: &Job, record: Option<usize>| simulate_one(j, &opts, record);
     let stopped = crate::progress::stop_requested;
-    if !todo.is_empty() {
-        progress(0, todo.len());
-    }
 
     // One pass: per workload, the stack pass and a full simulation of its first point
     // to check it against; the workloads whose check passes need no more simulation.
     let one = if spec.one_pass {
-        onepass::eligible(&jobs)
+        onepass::eligible(jobs)
     } else {
         Err("the spec says one_pass = false".into())
     };
@@ -525,17 +580,7 @@ pub fn run(
             None => false,
         }
     });
-    let (ran, failed, failures) = appender.finish()?;
-    Ok(Summary {
-        failures,
-        ran,
-        skipped: in_shard - todo.len(),
-        failed,
-        note,
-        in_store: done.len() + ran,
-        runs: jobs.len(),
-        interrupted: stopped(),
-    })
+    Ok(note)
 }
 
 /// Runs one job: its outcome, or None when Ctrl-C stopped it (abandoned, not stored);

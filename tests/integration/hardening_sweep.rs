@@ -298,9 +298,15 @@ fn one_sweep_at_a_time_per_store() {
 /// Runs `sweep run --report` (and `--retry-failed`) of the tiny sweep into `out`, killed
 /// by `MMUSIM_KILL_AT=kill` when given; returns whether the kill came.
 fn step(dir: &Path, out: &Path, kill: Option<&str>) -> bool {
+    step_on(dir, out, kill, 1)
+}
+
+/// [`step`] on `threads` threads.
+fn step_on(dir: &Path, out: &Path, kill: Option<&str>, threads: usize) -> bool {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mmusim"));
+    let threads = threads.to_string();
     c.args(["sweep", "run", s(&dir.join("s.toml")), "--out", s(out)])
-        .args(["--report", "--retry-failed", "--threads", "1", "-q"]);
+        .args(["--report", "--retry-failed", "--threads", &threads, "-q"]);
     c.env_remove("MMUSIM_KILL_AT");
     if let Some(k) = kill {
         c.env("MMUSIM_KILL_AT", k);
@@ -375,6 +381,49 @@ fn every_kill_point_of_a_sweep_resumes_to_the_uninterrupted_result() {
         );
         for (name, bytes) in &want {
             assert!(got[name] == *bytes, "{kills:?}: {name} differs");
+        }
+    }
+}
+
+/// The kill matrix on two threads, at the step where a record is counted finished (the
+/// syncer, after the sync that covers it): killed as the k-th record is counted, the
+/// store holds at least k whole records (a record is counted only once it is in the
+/// store), and the rerun ends with the files of an uninterrupted sweep. Would catch a
+/// count ahead of the writes, or a record written twice or lost by the two workers
+/// and the syncer.
+#[test]
+fn a_sweep_on_two_threads_killed_as_a_record_is_counted_resumes() {
+    let dir = tiny();
+    let want = files(&whole(dir.path()));
+    for k in 1..=4 {
+        let out = dir.path().join(format!("t{k}"));
+        let kill = format!("sweep.record:{k}");
+        assert!(
+            step_on(dir.path(), &out, Some(&kill), 2),
+            "{kill} was reached"
+        );
+        let text = std::fs::read(out.join("results.jsonl")).unwrap();
+        let whole_lines = (lines(&text).iter())
+            .filter(|l| {
+                l.ends_with(b"\n") && serde_json::from_slice::<serde_json::Value>(l).is_ok()
+            })
+            .count();
+        assert!(
+            whole_lines >= k,
+            "{kill}: {whole_lines} records in the store"
+        );
+        assert!(
+            !step_on(dir.path(), &out, None, 2),
+            "{kill}: the rerun ends"
+        );
+        let got = files(&out);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "{kill}"
+        );
+        for (name, bytes) in &want {
+            assert!(got[name] == *bytes, "{kill}: {name} differs");
         }
     }
 }

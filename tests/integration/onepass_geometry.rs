@@ -188,7 +188,7 @@ fn verdict(set: &str) -> Result<onepass::OnePass, String> {
     let dir = tempfile::tempdir().unwrap();
     let base = "\"os.minor_fault_cycles=0\"";
     let p = spec(dir.path(), true, &format!("{base}, {set}"), STLB_AXES);
-    let (_, jobs) = sweep::plan(&p).unwrap_or_else(|e| panic!("{e:?}"));
+    let (_, jobs) = sweep::plan(&p, 1).unwrap_or_else(|e| panic!("{e:?}"));
     onepass::eligible(&jobs)
 }
 

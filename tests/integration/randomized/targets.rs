@@ -580,7 +580,7 @@ pub fn sweep_spec() -> Target {
                     accepted += 1;
                     if accepted % 32 == 0 && pts.len() * s.workload.len() <= 8 {
                         std::fs::write(&spec, bytes).unwrap();
-                        return match mmusim::sweep::plan(Path::new(&spec)) {
+                        return match mmusim::sweep::plan(Path::new(&spec), 1) {
                             Ok(_) => Ok(Outcome::Accepted),
                             Err(es) => named(es),
                         };
