@@ -9,7 +9,7 @@ use super::{store, Job, Outcome, Record, Slice};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 /// The store of a sweep, opened for a run: locked, its torn last line cut, its failed
 /// runs in the slice dropped for `--retry-failed` (or listed as failures).
@@ -149,10 +149,10 @@ impl std::fmt::Display for Failure {
 /// lock, it idled one worker and serialised two (issue 21). A kill loses no finished
 /// run: a record is counted only once synced, and one written but not yet synced is in
 /// the store on the rerun (which syncs the store before it counts it: [`open_store`])
-/// or, after a power cut, run again. A worker runs at most one record ahead of the
-/// syncer (it waits to write a record while the workers' earlier ones are not all
-/// synced), so a kill leaves at most one unsynced record per worker, and on one thread
-/// the store at a kill holds exactly the runs counted, as when each worker synced.
+/// or, after a power cut, run again. A worker waits to write while as many records
+/// as there are workers are unsynced, so the records a power cut could take back stay
+/// few (about one per worker; the check and the count are not one step, so a little
+/// more when workers finish together): a bound on what is re-run, not on correctness.
 pub(super) struct Appender<'a> {
     path: &'a Path,
     sweep: &'a str,
@@ -239,18 +239,34 @@ impl<'a> Appender<'a> {
         })
     }
 
+    /// The books, also after a panic of a thread that held them (each change to them is
+    /// whole between statements; the syncer's guard then marks the store failed).
     fn books(&self) -> std::sync::MutexGuard<'_, Books> {
-        self.books.lock().expect("lock")
+        self.books.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The syncer: waits for written records, syncs the store, counts those the sync
     /// covered; ends when the work is over and everything written is synced, or at the
     /// first error.
     fn sync_loop(&self) {
+        // A panic here (in the progress display, say) must not leave the workers
+        // waiting for a sync that will never come: it fails the store and wakes them.
+        struct FailOnPanic<'b, 'a>(&'b Appender<'a>);
+        impl Drop for FailOnPanic<'_, '_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    let a = self.0;
+                    let why = format!("{}: the thread syncing the store failed", a.path.display());
+                    a.books().io_error.get_or_insert(why);
+                    a.synced.notify_all();
+                }
+            }
+        }
+        let _fail = FailOnPanic(self);
         let mut b = self.books();
         loop {
             while b.written.is_empty() && !b.over && b.io_error.is_none() {
-                b = self.wake.wait(b).expect("lock");
+                b = self.wake.wait(b).unwrap_or_else(PoisonError::into_inner);
             }
             if b.written.is_empty() || b.io_error.is_some() {
                 return;
@@ -284,7 +300,7 @@ impl<'a> Appender<'a> {
     fn wait_turn(&self) -> bool {
         let mut b = self.books();
         while b.unsynced >= self.ahead && b.io_error.is_none() {
-            b = self.synced.wait(b).expect("lock");
+            b = self.synced.wait(b).unwrap_or_else(PoisonError::into_inner);
         }
         b.io_error.is_none()
     }
@@ -406,7 +422,10 @@ impl<'a> Appender<'a> {
     /// Runs recorded, how many failed, and every failure of the slice in plan order
     /// (after [`Appender::syncing`]: every record written is then synced).
     pub fn finish(self) -> Result<(usize, usize, Vec<Failure>), String> {
-        let b = self.books.into_inner().expect("lock");
+        let b = self
+            .books
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(e) = b.io_error {
             return Err(e);
         }

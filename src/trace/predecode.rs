@@ -38,7 +38,7 @@ use super::pipe::{fill, Repeat};
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// Most decoded bytes queued ahead of the run's reader while the trace is being
 /// counted. The queue must hold at least half the decoded trace (the count is needed
@@ -182,9 +182,12 @@ impl Predecoded {
         let s = shared.clone();
         std::thread::Builder::new()
             .name("trace-count".into())
-            .spawn(move || match counter {
-                Counter::Reader(count) => produce(s, decoder, count),
-                Counter::Mmt(fallback) => produce_mmt(s, decoder, fallback),
+            .spawn(move || {
+                let _guard = EndOnPanic(s.clone());
+                match counter {
+                    Counter::Reader(count) => produce(s, decoder, count),
+                    Counter::Mmt(fallback) => produce_mmt(s, decoder, fallback),
+                }
             })
             .ok()?;
         Some(Predecoded { shared })
@@ -214,7 +217,7 @@ impl Predecoded {
             if let Some(r) = ready((st.counted, st.count.as_ref())) {
                 return r;
             }
-            st = self.shared.changed.wait(st).expect("lock");
+            st = (self.shared.changed.wait(st)).unwrap_or_else(PoisonError::into_inner);
         }
     }
 
@@ -224,9 +227,32 @@ impl Predecoded {
     }
 }
 
+/// Ends the stream and the count with an error if the thread panics (a parser or the
+/// decoder on bytes it did not expect), so that the run, waiting on them, stops with
+/// that error instead of waiting forever.
+struct EndOnPanic(Arc<Shared>);
+
+impl Drop for EndOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let what = format!(
+                "{}: the thread decoding and counting the trace failed",
+                self.0.path.display()
+            );
+            self.0
+                .end(Err(Repeat::of(&std::io::Error::other(what.clone()))));
+            let mut st = self.0.lock();
+            st.count.get_or_insert(Err(what));
+            self.0.changed.notify_all();
+        }
+    }
+}
+
 impl Shared {
+    /// The state, also after a panic of the other side while it held the lock (the
+    /// state is whole between statements; [`EndOnPanic`] then ends it).
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().expect("lock")
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// An empty chunk: a spare one, or fresh memory.
@@ -381,7 +407,7 @@ fn produce(shared: Arc<Shared>, decoder: Box<dyn Read + Send>, count: CountFn) {
         {
             let mut st = shared.lock();
             while st.queued >= AHEAD && !st.reader_gone {
-                st = shared.changed.wait(st).expect("lock");
+                st = (shared.changed.wait(st)).unwrap_or_else(PoisonError::into_inner);
             }
             if st.reader_gone || st.stopped_at.is_some() || st.end.is_some() {
                 return;
@@ -484,7 +510,9 @@ impl Reader {
                 match &st.end {
                     Some(Ok(())) => return Ok(false),
                     Some(Err(r)) => return Err(r.error()),
-                    None => st = self.shared.changed.wait(st).expect("lock"),
+                    None => {
+                        st = (self.shared.changed.wait(st)).unwrap_or_else(PoisonError::into_inner)
+                    }
                 }
             }
         };
@@ -608,6 +636,26 @@ mod tests {
         }
         let p = file(dir.path(), "raw", &want);
         assert!(Predecoded::start(&p, byte_count()).is_none());
+    }
+
+    /// A count that panics (a parser meeting bytes it did not expect) ends the count and
+    /// the stream with an error naming the file: the run waiting on them stops instead
+    /// of waiting forever.
+    #[test]
+    fn a_panicking_count_ends_with_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = file(dir.path(), "a.xz", &xz(&data(3_000_000)));
+        let panics: CountFn = Box::new(|mut r, _| {
+            let mut b = [0u8; 10];
+            r.read_exact(&mut b).unwrap();
+            panic!("a parser's bug");
+        });
+        let pre = Predecoded::start(&p, Counter::Reader(panics)).unwrap();
+        let e = pre.count().unwrap_err();
+        assert!(e.contains("a.xz") && e.contains("failed"), "{e}");
+        let mut r = pre.reader().unwrap();
+        let e = read_all(&mut r).unwrap_err().to_string();
+        assert!(e.contains("a.xz"), "{e}");
     }
 
     /// The queue's bound: a stream that fits is read from memory alone (the file may
