@@ -8,7 +8,7 @@
 //! A hierarchy with nothing that needs the general cascade takes one pass
 //! ([`Tlbs::fill_plain`]).
 
-use super::{Entry, Organisation, PageSize, TlbFill, Tlbs, INSTR, NONE};
+use super::{Entry, Level, Organisation, PageSize, TlbFill, Tlbs, INSTR, NONE};
 
 impl<O: Organisation> Tlbs<O> {
     /// [`Tlbs::complete`] after a level-1 miss. Kept out of line: inlined, the fills
@@ -31,13 +31,7 @@ impl<O: Organisation> Tlbs<O> {
         let si = size.index();
         for l in 0..hit_level {
             let lvl = &mut self.levels[l];
-            if lvl.held[side] != 0 {
-                if side == INSTR {
-                    lvl.stats.instruction_misses += 1;
-                } else {
-                    lvl.stats.data_misses += 1;
-                }
-            }
+            count_miss(lvl, side);
             let s = lvl.slot[side][si];
             if s != NONE {
                 self.structs[s as usize].stats.misses += 1;
@@ -50,13 +44,7 @@ impl<O: Organisation> Tlbs<O> {
                 st.org.invalidate_page(asid, vaddr, size);
             }
         }
-        let e = Entry {
-            asid,
-            size,
-            vpn: vaddr >> size.shift(),
-            frame,
-            pages: 1,
-        };
+        let e = page_entry(asid, vaddr, frame, size);
         debug_assert!(
             (self.run).is_none_or(|r| e.vpn.wrapping_sub(r.vpn) < r.pages),
             "{:?} {e:?}",
@@ -92,23 +80,11 @@ impl<O: Organisation> Tlbs<O> {
         hit_level: usize,
     ) {
         let si = size.index();
-        let e = Entry {
-            asid,
-            size,
-            vpn: vaddr >> size.shift(),
-            frame,
-            pages: 1,
-        };
+        let e = page_entry(asid, vaddr, frame, size);
         let last = self.levels.len() - 1;
         for l in 0..hit_level {
             let lvl = &mut self.levels[l];
-            if lvl.held[side] != 0 {
-                if side == INSTR {
-                    lvl.stats.instruction_misses += 1;
-                } else {
-                    lvl.stats.data_misses += 1;
-                }
-            }
+            count_miss(lvl, side);
             let s = lvl.slot[side][si];
             if s == NONE {
                 continue;
@@ -171,5 +147,29 @@ impl<O: Organisation> Tlbs<O> {
                 None => return,
             }
         }
+    }
+}
+
+/// A level's miss on `side`, counted where the level serves that side.
+#[inline(always)]
+fn count_miss(lvl: &mut Level, side: usize) {
+    if lvl.held[side] != 0 {
+        if side == INSTR {
+            lvl.stats.instruction_misses += 1;
+        } else {
+            lvl.stats.data_misses += 1;
+        }
+    }
+}
+
+/// The entry of one page of `size` at `vaddr`.
+#[inline(always)]
+fn page_entry(asid: u16, vaddr: u64, frame: u64, size: PageSize) -> Entry {
+    Entry {
+        asid,
+        size,
+        vpn: vaddr >> size.shift(),
+        frame,
+        pages: 1,
     }
 }
