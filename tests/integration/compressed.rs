@@ -406,3 +406,62 @@ fn a_corrupt_stream_is_the_codecs_error_even_when_the_simulation_fails_first() {
     );
     assert!(!err.contains("reach"), "{err}");
 }
+
+/// The one-decode path counts a trace by reading it (not by its size) when the run
+/// caps the stream (`workload.accesses`) or the trace is text: a capped `.mmt.xz`, and
+/// the same trace as `.txt.xz`, give the same result.json as their bytes raw, with the
+/// warm-up at half the capped length. The text trace is made by `trace convert`.
+#[test]
+fn capped_and_text_traces_counted_while_decoding_equal_their_raw_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy("workloads/traces/gzip.mmt.xz", d.join("g.mmt.xz")).unwrap();
+    for out in ["g.txt", "g.txt.xz", "g.mmt"] {
+        let (code, _, err) = run(d, &["trace", "convert", "g.mmt.xz", out], 120);
+        assert_eq!(code, 0, "convert to {out}: {err}");
+    }
+    let records = read_all(&d.join("g.mmt")).len() as u64;
+    let cap = records / 3;
+    for (compressed, raw, sets) in [
+        (
+            "g.mmt.xz",
+            "g.mmt",
+            vec![format!("workload.accesses={cap}")],
+        ),
+        ("g.txt.xz", "g.txt", vec![]),
+        (
+            "g.txt.xz",
+            "g.txt",
+            vec![format!("workload.accesses={cap}")],
+        ),
+    ] {
+        let results: Vec<String> = [compressed, raw]
+            .iter()
+            .map(|file| {
+                // Both under the compressed name (the magic decides), so that the
+                // workload's path in result.json is the same.
+                let sub = tempfile::tempdir_in(d).unwrap();
+                std::fs::copy(d.join(file), sub.path().join(compressed)).unwrap();
+                let mut args = vec!["run", "-q", "--trace", compressed, "--out", "o"];
+                for s in &sets {
+                    args.extend(["--set", s.as_str()]);
+                }
+                let (code, _, err) = run(sub.path(), &args, 300);
+                assert_eq!(code, 0, "{file} {sets:?}: {err}");
+                std::fs::read_to_string(sub.path().join("o/result.json")).unwrap()
+            })
+            .collect();
+        let json: serde_json::Value = serde_json::from_str(&results[0]).unwrap();
+        let len = if sets.is_empty() { records } else { cap };
+        assert_eq!(
+            json["warmup"]["accesses_per_core"],
+            len / 2,
+            "{compressed} {sets:?}"
+        );
+        assert_eq!(json["warmup"]["reached"], true, "{compressed} {sets:?}");
+        assert!(
+            results[0] == results[1],
+            "{compressed} {sets:?}: compressed and raw differ"
+        );
+    }
+}
