@@ -120,19 +120,55 @@ def _sets(sets: Sets) -> list[str]:
     return [str(s) for s in sets]
 
 
+class _Bar:
+    """``progress=True``: a tqdm bar where tqdm is installed (in a notebook, its widget),
+    else a counter on stderr. Called with (done, total) at most every 100 ms."""
+
+    def __init__(self, unit: str):
+        self.unit = unit
+        self.bar = None
+        self.shown = False
+        try:
+            from tqdm.auto import tqdm  # optional: not a dependency
+        except ImportError:
+            tqdm = None
+        self.tqdm = tqdm
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.tqdm is not None:
+            if self.bar is None:
+                self.bar = self.tqdm(total=total or None, unit=f" {self.unit}", unit_scale=True)
+            self.bar.update(done - self.bar.n)
+            return
+        of = f" of {total:,}" if total else ""
+        sys.stderr.write(f"\r{done:,}{of} {self.unit}")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.shown:
+            sys.stderr.write("\n")
+
+
 def _progress(progress: Union[bool, Callable[[int, int], Any], None], unit: str):
-    """A callback `f(done, total)` for the native layer, or None."""
+    """A callback `f(done, total)` for the native layer (with a `close()`), or None."""
     if progress is None or progress is False:
         return None
     if callable(progress):
         return progress
+    return _Bar(unit)
 
-    def show(done: int, total: int) -> None:
-        of = f" of {total:,}" if total else ""
-        sys.stderr.write(f"\r{done:,}{of} {unit}")
-        sys.stderr.flush()
 
-    return show
+def _call(native: Callable[..., Any], progress: Any, unit: str, **kwargs: Any) -> Any:
+    """`native(**kwargs, progress=...)`, the bar closed however it ends."""
+    p = _progress(progress, unit)
+    try:
+        return native(**kwargs, progress=p)
+    finally:
+        if isinstance(p, _Bar):
+            p.close()
 
 
 def _addresses(addresses: Any) -> bytes:
@@ -199,11 +235,15 @@ def run(
     name does not); or ``addresses``: an array of virtual addresses run as loads.
     set: overrides, ``{"tlb.stlb.entries": 2048, "workload.accesses": 10000}``.
     timeline: record TLB hit rates per window of this many accesses per core.
-    progress: True for a counter on stderr, or a callable ``f(done, total)``.
+    progress: True for a bar (tqdm's where installed, else a counter on stderr), or a
+    callable ``f(done, total)``; either is called at most every 100 ms.
     """
     if addresses is not None and (workload is not None or trace is not None):
         raise MmusimError("give addresses, a workload or a trace: one stream to run")
-    json_text, csv_text, timeline_csv = _native.run(
+    json_text, csv_text, timeline_csv = _call(
+        _native.run,
+        progress,
+        "accesses",
         config=_source(config, "config"),
         workload=_source(workload, "workload"),
         trace=None if trace is None else os.fspath(trace),
@@ -211,10 +251,7 @@ def run(
         sets=_sets(set),
         addresses=None if addresses is None else _addresses(addresses),
         timeline=timeline,
-        progress=_progress(progress, "accesses"),
     )
-    if progress is True:
-        sys.stderr.write("\n")
     return Result(json_text, csv_text, timeline_csv)
 
 

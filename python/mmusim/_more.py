@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import _native
-from . import _csv, _progress, _sets, Sets
+from . import _call, _csv, _sets, Sets
 
 
 def _list(v: Union[str, Iterable[Any], None]) -> Optional[str]:
@@ -49,13 +49,15 @@ def compare(
     the default workload). baseline: the system the ratio columns are to (default the
     first). Returns ``compare.csv``: a row per (workload, system) pair.
     """
-    text = _native.compare(
+    text = _call(
+        _native.compare,
+        progress,
+        "runs",
         systems=_names(configs),
         workloads=[] if workloads is None else _names(workloads),
         baseline=baseline,
         sets=_sets(set),
         threads=threads,
-        progress=_progress(progress, "runs"),
     )
     return _csv(text)
 
@@ -87,11 +89,13 @@ def sweep(
     """``mmusim sweep run SPEC --out OUT --report``: every point of the spec file, on all
     cores, resumably (runs already in OUT are not run again). OUT defaults to
     ``SPEC.out`` beside the spec, as for the command line."""
-    report, where = _native.sweep(
+    report, where = _call(
+        _native.sweep,
+        progress,
+        "runs",
         spec=os.fspath(spec),
         out=None if out is None else os.fspath(out),
         threads=threads,
-        progress=_progress(progress, "runs"),
     )
     return SweepResult(report, where)
 

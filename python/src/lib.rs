@@ -109,10 +109,11 @@ impl Input {
     }
 }
 
-/// Runs `work` with the GIL released, handing it a `tick` to call as it goes: at most
-/// every 100 ms, `tick(done, total)` takes the GIL back to call `progress(done, total)`
+/// Runs `work` with the GIL released, handing it a `tick` to call as it goes: at its
+/// first call and then at most every 100 ms, `tick(done, total)` takes the GIL back to call `progress(done, total)`
 /// and to look at Python's signals; an exception from either sets the stop flag that
-/// `work` was given and is returned in place of its result.
+/// `work` was given and is returned in place of its result. A count held back by the
+/// 100 ms is given to `progress` at the end.
 fn detached<T: Send>(
     py: Python<'_>,
     progress: Option<Py<PyAny>>,
@@ -120,13 +121,20 @@ fn detached<T: Send>(
 ) -> PyResult<T> {
     let stop = Arc::new(AtomicBool::new(false));
     let raised: Mutex<Option<PyErr>> = Mutex::new(None);
+    // The latest (done, total) given, and whether `progress` was shown it.
+    let latest: Mutex<((u64, u64), bool)> = Mutex::new(((0, 0), true));
     let out = py.detach(|| {
-        let mut last = Instant::now();
+        // The first call goes through at once (a bar shows from the start).
+        let mut last: Option<Instant> = None;
         let mut tick = |done: u64, total: u64| {
-            if last.elapsed() < Duration::from_millis(100) || stop.load(Ordering::Relaxed) {
+            let soon = last.is_some_and(|t| t.elapsed() < Duration::from_millis(100));
+            let mut l = latest.lock().unwrap_or_else(|p| p.into_inner());
+            *l = ((done, total), !soon);
+            drop(l);
+            if soon || stop.load(Ordering::Relaxed) {
                 return;
             }
-            last = Instant::now();
+            last = Some(Instant::now());
             let result = Python::attach(|py| -> PyResult<()> {
                 py.check_signals()?;
                 if let Some(p) = &progress {
@@ -141,10 +149,15 @@ fn detached<T: Send>(
         };
         work(stop.clone(), &mut tick)
     });
-    match raised.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some(e) => Err(e),
-        None => Ok(out),
+    if let Some(e) = raised.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
     }
+    // The last count, which the 100 ms between calls may have held back: a bar ends full.
+    let ((done, total), shown) = latest.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let (Some(p), false) = (&progress, shown) {
+        p.call1(py, (done, total))?;
+    }
+    Ok(out)
 }
 
 /// One run: `(result.json, result.csv, timeline.csv or None)`, as `mmusim run` writes

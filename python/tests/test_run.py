@@ -150,3 +150,29 @@ def test_presets():
     p = mmusim.presets()
     assert "skylake" in set(p["name"])
     assert len(p) == len(set(p["name"]))
+
+
+def test_progress_true_shows_a_counter_and_ends_its_line(capfd, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    quiet = mmusim.run(set={"workload.accesses": 400000})
+    shown = mmusim.run(set={"workload.accesses": 400000}, progress=True)
+    assert shown.stats == quiet.stats
+    err = capfd.readouterr().err
+    assert "of 400,000 accesses" in err and err.endswith("\n")
+
+
+def test_progress_ends_at_the_last_count():
+    seen = []
+    r = mmusim.run(set={"workload.accesses": 300000}, progress=lambda d, t: seen.append((d, t)))
+    # Every access of the stream, the warm-up's too, was counted by the end.
+    assert seen[-1] == (300000, 300000), seen[-3:]
+    assert r.stats["stats"]["total"]["accesses"] == 150000
