@@ -221,6 +221,27 @@ def mva(
 
 _SECTION = re.compile(r"^(\S.*):$")
 
+# A step's kind, by how the printout's line starts (first match wins).
+_KINDS = [
+    (re.compile(r"^0x[0-9a-f]+: "), "warm"),
+    (re.compile(r"^(PML\d|PDPT|PD|PT|L\d+)\s+index"), "index"),
+    (re.compile(r"^\d+[KMG] page: VPN"), "page_split"),
+    (re.compile(r"^TLB level"), "tlb"),
+    (re.compile(r"^Waiting for a free walker"), "wait"),
+    (re.compile(r"^Walk \d+ ends"), "walk_end"),
+    (re.compile(r"^Walk \d+"), "walk"),
+    (re.compile(r"^PTE read"), "pte_read"),
+    (re.compile(r"^Page fault"), "fault"),
+    (re.compile(r"^(Physical|Guest-physical|Host-physical) address|^No translation"), "address"),
+    (re.compile(r"^Translation cycles"), "cycles"),
+    (re.compile(r"^Simulator counters"), "counters"),
+    (re.compile(r"^mmusim explain"), "title"),
+]
+
+
+def _kind(text: str) -> str:
+    return next((k for r, k in _KINDS if r.search(text)), "other")
+
 
 def explain(
     addr: Union[int, str],
@@ -230,10 +251,11 @@ def explain(
     core: int = 0,
 ) -> list[dict]:
     """The walk that one access causes, as ``mmusim explain ADDR`` prints it: a list of
-    steps, each ``{"section": ..., "step": ..., "text": ...}`` (the sections are the
-    printout's: the warm-up accesses, how the address splits, the access itself), and a
-    last step per closing line (physical address, cycles, counters). The printout
-    itself is ``"\\n".join`` of the texts under their section headings."""
+    steps, each ``{"section", "step", "kind", "text"}``: the section is the printout's
+    (the warm-up accesses, how the address splits, the access itself; empty for the
+    title and the closing lines), ``kind`` what the line is (warm, index, page_split,
+    tlb, wait, walk, pte_read, walk_end, fault, address, cycles, counters, title or
+    other), ``text`` the line as printed."""
     addr_s = hex(addr) if isinstance(addr, (int, np.integer)) else str(addr)
     warm_s = [hex(w) if isinstance(w, (int, np.integer)) else str(w) for w in warm or []]
     text = _native.explain(
@@ -253,8 +275,17 @@ def _steps(text: str) -> list[dict]:
         if m and not line.startswith(" "):
             section = m.group(1)
             continue
-        if line.startswith(" "):
-            steps.append({"section": section, "step": len(steps), "text": line.strip()})
-        else:
-            steps.append({"section": "", "step": len(steps), "text": line})
+        text = line.strip()
+        kind = _kind(text)
+        if kind == "other" and section.startswith("How "):
+            # A hashed design's own indices (groups, ways, buckets).
+            kind = "index"
+        steps.append(
+            {
+                "section": section if line.startswith(" ") else "",
+                "step": len(steps),
+                "kind": kind,
+                "text": text,
+            }
+        )
     return steps

@@ -109,7 +109,12 @@ def test_explain_equals_cli(cli):
     steps = mmusim.explain(0x7F0000001234, config="skylake-htab", warm=[0x7F0000000000])
     printed = [l.strip() for l in p.stdout.splitlines() if l.strip() and not l.endswith(":")]
     assert [s["text"] for s in steps] == printed
-    assert any(s["section"].startswith("Access") for s in steps)
+    access = [s["kind"] for s in steps if s["section"].startswith("Access")]
+    assert access[:2] == ["tlb", "tlb"] and "pte_read" in access and "walk_end" in access
+    assert [s["kind"] for s in steps if not s["section"]] == ["title", "address", "cycles", "counters"]
+    assert "other" not in {s["kind"] for s in steps}
+    radix = mmusim.explain("0x7f0000001234")
+    assert [s["kind"] for s in radix if s["kind"] == "index"] == ["index"] * 4
     with pytest.raises(mmusim.MmusimError, match="not an address"):
         mmusim.explain("0xzz")
 
