@@ -11,9 +11,11 @@
 //!
 //! Errors become `mmusim.MmusimError` (a `ValueError`) whose message is the command
 //! line's lines (`file:line: key.path: message`), with the parts in `.errors`. The GIL is
-//! released while a simulation or analysis runs; the run looks at Python's signals a few
-//! times a second, so Ctrl-C stops it (`KeyboardInterrupt`), and calls an optional
-//! progress callback as often.
+//! released while a simulation or analysis runs. `run`, `compare` and `sweep` work on a
+//! thread of their own while the calling thread looks at Python's signals every 100 ms
+//! (Ctrl-C stops the runs: `KeyboardInterrupt`) and calls an optional progress callback
+//! as often ([`detached`]); `analyze`, `mva` and `explain` have no stop and simply run
+//! with the GIL released.
 
 use mmusim::loader::ConfigError;
 use pyo3::exceptions::PyValueError;
@@ -21,7 +23,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod more;
@@ -109,55 +111,104 @@ impl Input {
     }
 }
 
-/// Runs `work` with the GIL released, handing it a `tick` to call as it goes: at its
-/// first call and then at most every 100 ms, `tick(done, total)` takes the GIL back to call `progress(done, total)`
-/// and to look at Python's signals; an exception from either sets the stop flag that
-/// `work` was given and is returned in place of its result. A count held back by the
-/// 100 ms is given to `progress` at the end.
+/// Runs `work` on a thread of its own while the calling thread, the GIL released,
+/// waits for it; `work` reports its counts through the `tick(done, total)` it is
+/// handed. At the first count, then every 100 ms, and at the end, the calling thread
+/// takes the GIL back to look at Python's signals (they are handled on the thread that
+/// called, which is why the work is not run there) and to call `progress(done, total)`
+/// with the latest count. An exception from either sets `stop`, which `work` was given
+/// (a run's own flag, or the process-wide one that compares and sweeps stop at:
+/// [`global_stop`]), and is raised once `work` has ended. A panic in `work` is raised
+/// as `PanicException`.
 fn detached<T: Send>(
     py: Python<'_>,
     progress: Option<Py<PyAny>>,
+    stop: Arc<AtomicBool>,
     work: impl FnOnce(Arc<AtomicBool>, &mut (dyn FnMut(u64, u64) + Send)) -> T + Send,
 ) -> PyResult<T> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let raised: Mutex<Option<PyErr>> = Mutex::new(None);
-    // The latest (done, total) given, and whether `progress` was shown it.
-    let latest: Mutex<((u64, u64), bool)> = Mutex::new(((0, 0), true));
-    let out = py.detach(|| {
-        // The first call goes through at once (a bar shows from the start).
-        let mut last: Option<Instant> = None;
-        let mut tick = |done: u64, total: u64| {
-            let soon = last.is_some_and(|t| t.elapsed() < Duration::from_millis(100));
-            let mut l = latest.lock().unwrap_or_else(|p| p.into_inner());
-            *l = ((done, total), !soon);
-            drop(l);
-            if soon || stop.load(Ordering::Relaxed) {
-                return;
-            }
-            last = Some(Instant::now());
-            let result = Python::attach(|py| -> PyResult<()> {
-                py.check_signals()?;
-                if let Some(p) = &progress {
-                    p.call1(py, (done, total))?;
-                }
-                Ok(())
+    let (tx, mut rx) = std::sync::mpsc::channel::<(u64, u64)>();
+    let mut raised: Option<PyErr> = None;
+    let mut latest: Option<(u64, u64)> = None;
+    let mut shown: Option<(u64, u64)> = None;
+    let joined = std::thread::scope(|s| {
+        let flag = stop.clone();
+        // The main thread's stack size, which the command line runs with.
+        let worker = std::thread::Builder::new()
+            .name("mmusim".into())
+            .stack_size(8 << 20)
+            .spawn_scoped(s, move || {
+                let mut tick = |done: u64, total: u64| {
+                    let _ = tx.send((done, total));
+                };
+                work(flag, &mut tick)
             });
-            if let Err(e) = result {
-                *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                stop.store(true, Ordering::Relaxed);
-            }
+        let worker = match worker {
+            Ok(w) => w,
+            Err(e) => return Err(message(format!("cannot start a thread: {e}"))),
         };
-        work(stop.clone(), &mut tick)
-    });
-    if let Some(e) = raised.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        loop {
+            // Up to 100 ms for counts (the first one ends the wait), GIL released.
+            let (counts, newest, first) = (&mut rx, &mut latest, shown.is_none());
+            let ended = py.detach(move || {
+                let until = Instant::now() + Duration::from_millis(100);
+                loop {
+                    let left = until.saturating_duration_since(Instant::now());
+                    match counts.recv_timeout(left) {
+                        Ok(c) => {
+                            *newest = Some(c);
+                            if first {
+                                return false;
+                            }
+                        }
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return false,
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return true,
+                    }
+                }
+            });
+            if raised.is_none() {
+                let fresh = latest.filter(|&c| shown != Some(c));
+                if fresh.is_some() {
+                    shown = fresh;
+                }
+                let looked = py.check_signals().and_then(|()| match (&progress, fresh) {
+                    (Some(p), Some(c)) => p.call1(py, c).map(drop),
+                    _ => Ok(()),
+                });
+                if let Err(e) = looked {
+                    raised = Some(e);
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+            if ended {
+                return Ok(py.detach(|| worker.join()));
+            }
+        }
+    })?;
+    if let Some(e) = raised {
         return Err(e);
     }
-    // The last count, which the 100 ms between calls may have held back: a bar ends full.
-    let ((done, total), shown) = latest.into_inner().unwrap_or_else(|p| p.into_inner());
-    if let (Some(p), false) = (&progress, shown) {
-        p.call1(py, (done, total))?;
-    }
-    Ok(out)
+    joined.map_err(|panic| {
+        let what = (panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        pyo3::panic::PanicException::new_err(format!("mmusim failed: {what}"))
+    })
+}
+
+/// Runs `work` as [`detached`] does with the process-wide stop flag, which the runs of
+/// `compare` and `sweep` look at (the command line's Ctrl-C flag; nothing else sets it
+/// in a Python process): cleared before and after, so a stopped call leaves none behind.
+/// Two such calls at once in two threads stop together.
+fn global_stop<T: Send>(
+    py: Python<'_>,
+    progress: Option<Py<PyAny>>,
+    work: impl FnOnce(&mut (dyn FnMut(u64, u64) + Send)) -> T + Send,
+) -> PyResult<T> {
+    let flag = mmusim::progress::stop_flag();
+    flag.store(false, Ordering::Relaxed);
+    let out = detached(py, progress, flag.clone(), |_, tick| work(tick));
+    flag.store(false, Ordering::Relaxed);
+    out
 }
 
 /// One run: `(result.json, result.csv, timeline.csv or None)`, as `mmusim run` writes
@@ -232,7 +283,8 @@ fn run(
     let inputs = py
         .detach(|| mmusim::run::load_given(config_given, workload_given, trace.as_deref(), &sets))
         .map_err(|e| config_errors(py, &e))?;
-    let outcome = detached(py, progress, |stop, tick| {
+    let stop = Arc::new(AtomicBool::new(false));
+    let outcome = detached(py, progress, stop, |stop, tick| {
         let opts = mmusim::run::RunOptions {
             timeline,
             stop: Some(stop),

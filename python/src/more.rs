@@ -3,7 +3,7 @@
 //! texts that command writes (CSV and JSON), which `mmusim/_more.py` turns into
 //! DataFrames, arrays and dicts.
 
-use super::{detached, message, MmusimError};
+use super::{global_stop, message, MmusimError};
 use pyo3::prelude::*;
 use std::path::PathBuf;
 
@@ -33,15 +33,13 @@ fn compare(
         out: None,
         threads,
     };
-    let result = detached(py, progress, |stop, tick| {
+    let result = global_stop(py, progress, |tick| {
         let tick = std::sync::Mutex::new(tick);
         let progress = |d: usize, n: usize| {
             if let Ok(mut t) = tick.lock() {
                 t(d as u64, n as u64);
             }
         };
-        // The runs stop at the process's stop flag, which only the command line sets.
-        let _ = stop;
         mmusim::compare::compare(&opts, &progress)
     })?;
     let c = result.map_err(lines)?;
@@ -63,7 +61,7 @@ fn sweep(
     let out = out.unwrap_or_else(|| mmusim::sweep::default_out(&spec));
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let result = detached(py, progress, |_stop, tick| {
+    let result = global_stop(py, progress, |tick| {
         let tick = std::sync::Mutex::new(tick);
         let progress = |d: usize, n: usize| {
             if let Ok(mut t) = tick.lock() {

@@ -176,3 +176,44 @@ def test_progress_ends_at_the_last_count():
     # Every access of the stream, the warm-up's too, was counted by the end.
     assert seen[-1] == (300000, 300000), seen[-3:]
     assert r.stats["stats"]["total"]["accesses"] == 150000
+
+
+def _interrupt_after(seconds):
+    import os
+    import signal
+
+    t = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t.start()
+    return t
+
+
+def test_ctrl_c_stops_a_run():
+    # 50 M accesses take many seconds; Ctrl-C ends the run at its next batch.
+    t = _interrupt_after(0.5)
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        mmusim.run(set={"workload.accesses": 50_000_000})
+    t.join()
+    assert time.perf_counter() - start < 5
+    # The next run is whole: nothing of the stop is left behind.
+    again = mmusim.run(set={"workload.accesses": 20000})
+    assert not again.partial
+
+
+def test_ctrl_c_stops_a_compare(root, monkeypatch):
+    monkeypatch.chdir(root)
+    t = _interrupt_after(0.5)
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        mmusim.compare(["skylake", "zen4"], ["workloads/default.toml+accesses=50000000"])
+    t.join()
+    assert time.perf_counter() - start < 5
+    after = mmusim.compare(["skylake"], ["workloads/belady.toml"])
+    assert len(after) == 1
+
+
+def test_compare_progress_counts_runs(root, monkeypatch):
+    monkeypatch.chdir(root)
+    seen = []
+    mmusim.compare(["skylake", "zen4", "icelake"], ["workloads/belady.toml"], progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (3, 3)
