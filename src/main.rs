@@ -3,9 +3,7 @@
 use clap::{Parser, Subcommand};
 use mmusim::progress::{self, fail, long_command, Mode, Progress, Unit, EXIT_INTERRUPTED};
 use mmusim::report::result_set::write_set;
-use mmusim::run::{
-    load_inputs, load_inputs_for_run, long_run_warning, simulate_opts, RunOptions, PRESETS,
-};
+use mmusim::run::{load_inputs, load_inputs_for_run, long_run_warning, simulate_opts, RunOptions};
 use mmusim::trace::{self, TraceFormat, TraceOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -338,8 +336,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Presets => {
-            for (name, text) in PRESETS {
-                let first = text.lines().next().unwrap_or("").trim_start_matches("# ");
+            for (name, first) in mmusim::run::preset_titles() {
                 println!("{name:<18} {first}");
             }
             ExitCode::SUCCESS
@@ -426,34 +423,12 @@ fn main() -> ExitCode {
                 },
                 (None, None, None) => unreachable!("clap requires one input"),
             };
-            let list = |flag: &str, v: &Option<String>| -> Result<Vec<u64>, String> {
-                v.as_deref().map_or(Ok(Vec::new()), |s| {
-                    mmusim::analysis::report::parse_list(s).map_err(|e| format!("{flag}: {e}"))
-                })
+            let lists = mmusim::analysis::report::Lists {
+                ws_t: ws_t.as_deref(),
+                frames: frames.as_deref(),
+                policies: policies.as_deref(),
             };
-            let parsed = (|| -> Result<Options, String> {
-                let frames = list("--frames", &frames)?;
-                let policies = match &policies {
-                    None => Vec::new(),
-                    Some(s) => s
-                        .split(',')
-                        .map(|p| p.trim().parse().map_err(|e| format!("--policies: {e}")))
-                        .collect::<Result<_, String>>()?,
-                };
-                Ok(Options {
-                    page_size,
-                    max_m: max_m.map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
-                    ws_t: list("--ws-t", &ws_t)?,
-                    ws_max,
-                    frames: frames
-                        .into_iter()
-                        .map(|f| usize::try_from(f).unwrap_or(usize::MAX))
-                        .collect(),
-                    policies,
-                    seed,
-                    curves,
-                })
-            })();
+            let parsed = Options::from_args(page_size, max_m, ws_max, seed, curves, lists);
             let opts = match parsed {
                 Ok(o) => o,
                 Err(e) => return fail(&[e]),
@@ -515,8 +490,7 @@ fn main() -> ExitCode {
             // The workload `--trace` builds names its format; first, so a `--set` may
             // still change it.
             if let Some(f) = format {
-                let f = TraceFormat::from(f);
-                sets.insert(0, format!("workload.generator.format={f}"));
+                mmusim::run::with_trace_format(&mut sets, TraceFormat::from(f));
             }
             let inputs = match load_inputs_for_run(
                 config.as_deref(),

@@ -132,6 +132,54 @@ impl Default for Options {
     }
 }
 
+/// The list arguments of `mmusim analyze` as written: `--ws-t 1-8,110`, `--frames 1-7`,
+/// `--policies fifo,lru`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Lists<'a> {
+    pub ws_t: Option<&'a str>,
+    pub frames: Option<&'a str>,
+    pub policies: Option<&'a str>,
+}
+
+impl Options {
+    /// The options of `mmusim analyze`'s arguments (the command line's and the Python
+    /// package's); errors name the flag.
+    pub fn from_args(
+        page_size: PageSize,
+        max_m: Option<u64>,
+        ws_max: Option<u64>,
+        seed: u64,
+        curves: Curves,
+        lists: Lists,
+    ) -> Result<Options, String> {
+        let list = |flag: &str, v: Option<&str>| -> Result<Vec<u64>, String> {
+            v.map_or(Ok(Vec::new()), |s| {
+                parse_list(s).map_err(|e| format!("{flag}: {e}"))
+            })
+        };
+        let frames = list("--frames", lists.frames)?;
+        let policies = match lists.policies {
+            None => Vec::new(),
+            Some(s) => s
+                .split(',')
+                .map(|p| p.trim().parse().map_err(|e| format!("--policies: {e}")))
+                .collect::<Result<_, String>>()?,
+        };
+        Ok(Options {
+            page_size,
+            max_m: max_m.map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
+            ws_t: list("--ws-t", lists.ws_t)?,
+            ws_max,
+            frames: (frames.into_iter())
+                .map(|f| usize::try_from(f).unwrap_or(usize::MAX))
+                .collect(),
+            policies,
+            seed,
+            curves,
+        })
+    }
+}
+
 /// Parses a list of positive integers with ranges: `"1-8,110"` or `"1 2 4"`.
 pub fn parse_list(s: &str) -> Result<Vec<u64>, String> {
     let mut out = Vec::new();

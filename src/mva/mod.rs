@@ -332,6 +332,18 @@ impl Analysis {
     }
 }
 
+/// Load the model file `config` with its overrides and analyse it (what [`run`] and
+/// the Python package's `mva` report).
+pub fn solve(
+    config: &Path,
+    sets: &[String],
+    n_max: Option<u32>,
+) -> Result<(Model, Analysis), String> {
+    let model = config::load_model(config, sets, n_max).map_err(|e| e.to_string())?;
+    let a = analyse(&model)?;
+    Ok((model, a))
+}
+
 /// The library side of `mmusim mva`: load, analyse, write the files to `out` (if given),
 /// and return the text to print.
 pub fn run(
@@ -340,8 +352,7 @@ pub fn run(
     n_max: Option<u32>,
     out: Option<&Path>,
 ) -> Result<String, String> {
-    let model = config::load_model(config, sets, n_max).map_err(|e| e.to_string())?;
-    let a = analyse(&model)?;
+    let (model, a) = solve(config, sets, n_max)?;
     let mut text = a.to_table(&model);
     if let Some(dir) = out {
         let mut files = vec![

@@ -6,7 +6,7 @@
 //! Sweeps and tests call this the same way the command line does.
 
 use crate::config::{SystemConfig, Warmup};
-use crate::loader::{load_under, read_source, ConfigError};
+use crate::loader::{load_under, ConfigError};
 use crate::os::frames::FrameAllocator;
 use crate::pagetable::{with_design, DesignVisitor, PageTable};
 use crate::report::RunReport;
@@ -14,9 +14,11 @@ use crate::sim::{Simulator, TimelinePoint};
 use crate::timeline::Timeline;
 use crate::workload::{Generator, WorkloadSpec};
 use crate::SimError;
+pub use given::{json_to_toml, load_given, preset_titles, with_trace_format, AddressTrace, Given};
 use warmup::resolve_warmup;
 pub use warmup::Counting;
 
+mod given;
 mod warmup;
 
 /// Built-in system presets (the files of `configs/`, embedded in the binary).
@@ -151,6 +153,11 @@ pub fn load_inputs(
     load_inputs_with(config, workload, None, sets)
 }
 
+/// [`Given::Path`] for each path given.
+fn paths<'a>(config: Option<&'a str>, workload: Option<&'a str>) -> [Option<Given<'a>>; 2] {
+    [config.map(Given::Path), workload.map(Given::Path)]
+}
+
 /// As [`load_inputs`], with `trace` (a trace file, `-` for standard input) in place of a
 /// workload file.
 pub fn load_inputs_with(
@@ -159,6 +166,7 @@ pub fn load_inputs_with(
     trace: Option<&str>,
     sets: &[String],
 ) -> Result<Inputs, Vec<ConfigError>> {
+    let [config, workload] = paths(config, workload);
     load(config, workload, trace, sets, false)
 }
 
@@ -171,20 +179,25 @@ pub fn load_inputs_for_run(
     trace: Option<&str>,
     sets: &[String],
 ) -> Result<Inputs, Vec<ConfigError>> {
+    let [config, workload] = paths(config, workload);
     load(config, workload, trace, sets, true)
 }
 
 fn load(
-    config: Option<&str>,
-    workload: Option<&str>,
+    config: Option<Given>,
+    workload: Option<Given>,
     trace: Option<&str>,
     sets: &[String],
     late: bool,
 ) -> Result<Inputs, Vec<ConfigError>> {
     let (sys_file, sys_text) = match config {
-        Some(c) => read_source(c, PRESETS).map_err(|e| vec![e])?,
+        Some(c) => c
+            .read(PRESETS)
+            .map(|(f, t, _)| (f, t))
+            .map_err(|e| vec![e])?,
         None => ("<preset skylake>".to_string(), PRESETS[0].1.to_string()),
     };
+    let mut workload_dir = std::path::PathBuf::new();
     let (wl_file, wl_text) = match (workload, trace) {
         (Some(_), Some(_)) => {
             return Err(vec![ConfigError {
@@ -194,7 +207,11 @@ fn load(
                 msg: "give a workload file or a trace, not both".into(),
             }])
         }
-        (Some(w), None) => read_source(w, &[]).map_err(|e| vec![e])?,
+        (Some(w), None) => {
+            let (file, text, dir) = w.read(&[]).map_err(|e| vec![e])?;
+            workload_dir = dir;
+            (file, text)
+        }
         (None, Some(t)) => (
             format!("--trace {t}"),
             trace_workload_text(t, crate::trace::TraceFormat::Auto),
@@ -203,13 +220,6 @@ fn load(
             "<default workload>".to_string(),
             DEFAULT_WORKLOAD.to_string(),
         ),
-    };
-    let workload_dir = match workload {
-        Some(w) => std::path::Path::new(w)
-            .parent()
-            .map(|p| p.to_path_buf())
-            .unwrap_or_default(),
-        None => std::path::PathBuf::new(),
     };
     let (wl_sets, sys_sets): (Vec<String>, Vec<String>) = sets
         .iter()
@@ -369,7 +379,7 @@ fn load(
             workload_dir,
             warmup_rule,
             counting,
-            system_file: config.unwrap_or(PRESETS[0].0).to_string(),
+            system_file: config.map_or(PRESETS[0].0, |c| c.name()).to_string(),
         })
     } else {
         Err(errors)

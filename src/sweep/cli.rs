@@ -3,7 +3,7 @@
 //! 1 when runs failed (each named, with its error), 130 when Ctrl-C stopped a run).
 
 use crate::progress::{self, fail, long_command, Unit, EXIT_INTERRUPTED};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand, Debug)]
@@ -143,12 +143,7 @@ pub fn cli(cmd: SweepCmd) -> ExitCode {
                 let n = std::env::var("SLURM_ARRAY_TASK_COUNT").ok()?.parse().ok()?;
                 (i < n).then_some((i, n))
             });
-            let out = out.unwrap_or_else(|| {
-                let stem = spec
-                    .file_stem()
-                    .map_or("sweep".into(), |s| s.to_string_lossy());
-                spec.with_file_name(format!("{stem}.out"))
-            });
+            let out = out.unwrap_or_else(|| default_out(&spec));
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let bar = match long_command(Unit::Runs, quiet) {
@@ -203,15 +198,13 @@ pub fn cli(cmd: SweepCmd) -> ExitCode {
                             );
                             return ExitCode::SUCCESS;
                         }
-                        // In place: the store's lines in a fixed order, whatever the
-                        // threads did.
-                        if let Err(e) = crate::sweep::merge(std::slice::from_ref(&out), &out) {
-                            return fail(&[e]);
-                        }
-                        return cli(SweepCmd::Report {
-                            dir: out,
-                            baseline: None,
-                        });
+                        return match report_in_place(&out) {
+                            Ok(r) => {
+                                show_report(&r, &out);
+                                ExitCode::SUCCESS
+                            }
+                            Err(e) => fail(&[e]),
+                        };
                     }
                     ExitCode::SUCCESS
                 }
@@ -227,15 +220,36 @@ pub fn cli(cmd: SweepCmd) -> ExitCode {
         },
         SweepCmd::Report { dir, baseline } => match crate::sweep::report::report(&dir, baseline) {
             Ok(r) => {
-                eprintln!("{}", r.spec);
-                print!("{}", r.csv);
-                for n in &r.notes {
-                    eprintln!("{n}");
-                }
-                eprintln!("wrote {} in {}", r.files.join(", "), dir.display());
+                show_report(&r, &dir);
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&[e]),
         },
     }
+}
+
+/// What `sweep report` (and `sweep run --report`) prints of a report written to `dir`.
+fn show_report(r: &crate::sweep::report::Report, dir: &Path) {
+    eprintln!("{}", r.spec);
+    print!("{}", r.csv);
+    for n in &r.notes {
+        eprintln!("{n}");
+    }
+    eprintln!("wrote {} in {}", r.files.join(", "), dir.display());
+}
+
+/// The folder a sweep's results go to when none is given: `SPEC.out` beside the spec
+/// (`sweeps/stlb.toml` → `sweeps/stlb.out`).
+pub fn default_out(spec: &Path) -> PathBuf {
+    let stem = spec
+        .file_stem()
+        .map_or("sweep".into(), |s| s.to_string_lossy());
+    spec.with_file_name(format!("{stem}.out"))
+}
+
+/// The report of a finished sweep in `out`, written there: the store's lines first put
+/// in a fixed order (whatever the threads did), then `report.csv` and the plots.
+pub fn report_in_place(out: &Path) -> Result<crate::sweep::report::Report, String> {
+    crate::sweep::merge(std::slice::from_ref(&out.to_path_buf()), out)?;
+    crate::sweep::report::report(out, None)
 }

@@ -32,7 +32,7 @@ mod plan_errors;
 pub mod report;
 mod resume;
 pub mod store;
-pub use cli::{cli, SweepCmd};
+pub use cli::{cli, default_out, report_in_place, SweepCmd};
 pub use resume::Failure;
 use resume::{open_store, Appender, Opened};
 

@@ -80,6 +80,20 @@ pub enum TraceFormat {
     Binary,
 }
 
+impl std::str::FromStr for TraceFormat {
+    type Err = String;
+
+    /// A format by the name [`fmt::Display`] gives it (`auto`, `lackey`, `champsim`,
+    /// `text`, `refs`, `binary`).
+    fn from_str(s: &str) -> Result<TraceFormat, String> {
+        use TraceFormat::*;
+        let all = [Auto, Lackey, ChampSim, Text, Refs, Binary];
+        all.into_iter().find(|f| f.to_string() == s).ok_or_else(|| {
+            format!("unknown trace format `{s}` (auto, lackey, champsim, text, refs or binary)")
+        })
+    }
+}
+
 impl fmt::Display for TraceFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

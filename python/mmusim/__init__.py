@@ -1,0 +1,263 @@
+"""mmusim from Python: the simulator of a processor's memory-management unit.
+
+Each function calls the library code that the ``mmusim`` command line calls and returns
+what the command line writes, as Python objects: ``run`` gives the ``result.json`` of
+``mmusim run`` as a dict (``Result.stats``), its ``result.csv`` as a DataFrame
+(``Result.summary()``) and its ``timeline.csv`` as a DataFrame (``Result.timeline``).
+
+Configs and workloads are given as the command line takes them (a preset name such as
+``"skylake"`` or a file path), or as a TOML string, or as a dict of the same keys.
+Overrides (``set=``) are a dict ``{"tlb.stlb.entries": 2048}`` or ``--set`` strings
+``["tlb.stlb.entries=2048"]``. Bad input raises :class:`MmusimError` (a ``ValueError``)
+whose message names the file, line and key, as the command line's errors do.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
+
+import numpy as np
+import pandas as pd
+
+from . import _native
+from ._native import MmusimError
+
+__all__ = [
+    "MmusimError",
+    "Result",
+    "analyze",
+    "compare",
+    "explain",
+    "mva",
+    "presets",
+    "run",
+    "sweep",
+]
+
+__version__ = _native.__version__
+
+Source = Union[str, "os.PathLike[str]", Mapping[str, Any], None]
+Sets = Union[Mapping[str, Any], Iterable[str], str, None]
+
+# Columns of result.csv (and of other CSVs) that are text even when they look like
+# numbers: a config hash of sixteen decimal digits stays a string.
+_TEXT_COLUMNS = {
+    "config": str,
+    "config_file": str,
+    "design": str,
+    "workload": str,
+    "config_hash": str,
+    "system": str,
+    "label": str,
+    "id": str,
+}
+
+
+def _csv(text: str) -> pd.DataFrame:
+    """A CSV the library wrote, as a DataFrame (text columns kept as text)."""
+    header = text.split("\n", 1)[0].split(",")
+    dtype = {c: t for c, t in _TEXT_COLUMNS.items() if c in header}
+    return pd.read_csv(io.StringIO(text), dtype=dtype)
+
+
+def _source(value: Source, what: str) -> Optional[tuple[str, str]]:
+    """A config or workload for the native layer: ("path" | "toml" | "json", text)."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return ("json", json.dumps(value, default=_json_default))
+    if isinstance(value, os.PathLike):
+        return ("path", os.fspath(value))
+    if isinstance(value, str):
+        # TOML text has a newline or a `key = value`; a path or preset name has neither
+        # (a file whose name holds `=` is still read as a file).
+        if "\n" in value or ("=" in value and not os.path.exists(value)):
+            return ("toml", value)
+        return ("path", value)
+    raise TypeError(
+        f"{what}: a preset name, a file path, a TOML string or a dict, not {type(value).__name__}"
+    )
+
+
+def _json_default(v: Any) -> Any:
+    """numpy scalars and arrays inside a dict config."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    raise TypeError(f"{type(v).__name__} has no TOML form")
+
+
+def _toml_value(v: Any) -> str:
+    """A Python value written as the right-hand side of a TOML `key = value`."""
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return repr(float(v))
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, Mapping):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(f"set: {type(v).__name__} has no TOML form")
+
+
+def _sets(sets: Sets) -> list[str]:
+    """Overrides as the command line's `--set KEY=VALUE` strings."""
+    if sets is None:
+        return []
+    if isinstance(sets, str):
+        return [sets]
+    if isinstance(sets, Mapping):
+        return [f"{k}={_toml_value(v)}" for k, v in sets.items()]
+    return [str(s) for s in sets]
+
+
+class _Bar:
+    """``progress=True``: a tqdm bar where tqdm is installed (in a notebook, its widget),
+    else a counter on stderr. Called with (done, total) at most every 100 ms."""
+
+    def __init__(self, unit: str):
+        self.unit = unit
+        self.bar = None
+        self.shown = False
+        try:
+            from tqdm.auto import tqdm  # optional: not a dependency
+        except ImportError:
+            tqdm = None
+        self.tqdm = tqdm
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.tqdm is not None:
+            if self.bar is None:
+                self.bar = self.tqdm(total=total or None, unit=f" {self.unit}", unit_scale=True)
+            self.bar.update(done - self.bar.n)
+            return
+        of = f" of {total:,}" if total else ""
+        sys.stderr.write(f"\r{done:,}{of} {self.unit}")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.shown:
+            sys.stderr.write("\n")
+
+
+def _progress(progress: Union[bool, Callable[[int, int], Any], None], unit: str):
+    """A callback `f(done, total)` for the native layer (with a `close()`), or None."""
+    if progress is None or progress is False:
+        return None
+    if callable(progress):
+        return progress
+    return _Bar(unit)
+
+
+def _call(native: Callable[..., Any], progress: Any, unit: str, **kwargs: Any) -> Any:
+    """`native(**kwargs, progress=...)`, the bar closed however it ends."""
+    p = _progress(progress, unit)
+    try:
+        return native(**kwargs, progress=p)
+    finally:
+        if isinstance(p, _Bar):
+            p.close()
+
+
+def _addresses(addresses: Any) -> bytes:
+    """Virtual addresses as little-endian u64 bytes."""
+    a = np.asarray(addresses)
+    if a.ndim != 1:
+        raise ValueError(f"addresses: a one-dimensional array, not {a.ndim}-dimensional")
+    if a.dtype.kind not in "ui":
+        raise TypeError(f"addresses: an array of integers, not {a.dtype}")
+    if a.dtype.kind == "i" and a.size and a.min() < 0:
+        raise ValueError("addresses: negative values are not addresses")
+    return a.astype("<u8", copy=False).tobytes()
+
+
+class Result:
+    """One run's results, as ``mmusim run`` writes them.
+
+    ``stats`` is ``result.json`` as a dict, ``json`` its text; ``summary()`` is
+    ``result.csv`` (one row) as a DataFrame; ``timeline`` is ``timeline.csv`` (one row
+    per core and window: TLB hit rates, walks, faults, resident memory) as a DataFrame
+    when the run was given ``timeline=W``, else None.
+    """
+
+    def __init__(self, json_text: str, csv_text: str, timeline_csv: Optional[str]):
+        self.json = json_text
+        self.csv = csv_text
+        self.stats: dict = json.loads(json_text)
+        self.timeline: Optional[pd.DataFrame] = (
+            None if timeline_csv is None else _csv(timeline_csv)
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """``result.csv``: one row of the run's key numbers."""
+        return _csv(self.csv)
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.stats.get("partial", False))
+
+    def __repr__(self) -> str:
+        total = self.stats.get("stats", {}).get("total", {})
+        return (
+            f"<mmusim.Result {self.stats['config'].get('name', '?')} x "
+            f"{self.stats['workload'].get('name', '?')}: {total.get('accesses', '?')} accesses, "
+            f"{total.get('cycles', '?')} cycles>"
+        )
+
+
+def run(
+    config: Source = "skylake",
+    workload: Source = None,
+    trace: Union[str, "os.PathLike[str]", None] = None,
+    set: Sets = None,
+    addresses: Any = None,
+    timeline: Optional[int] = None,
+    progress: Union[bool, Callable[[int, int], Any]] = False,
+    format: Optional[str] = None,
+) -> Result:
+    """Simulate a workload on a system, as ``mmusim run`` does.
+
+    config: a preset name, a config file, a TOML string or a dict (default skylake).
+    workload: a workload file, a TOML string or a dict (default: workloads/default.toml's
+    built-in copy); or ``trace``: a trace file (``format`` names its format when its
+    name does not); or ``addresses``: an array of virtual addresses run as loads.
+    set: overrides, ``{"tlb.stlb.entries": 2048, "workload.accesses": 10000}``.
+    timeline: record TLB hit rates per window of this many accesses per core.
+    progress: True for a bar (tqdm's where installed, else a counter on stderr), or a
+    callable ``f(done, total)``; either is called at most every 100 ms.
+    """
+    if addresses is not None and (workload is not None or trace is not None):
+        raise MmusimError("give addresses, a workload or a trace: one stream to run")
+    json_text, csv_text, timeline_csv = _call(
+        _native.run,
+        progress,
+        "accesses",
+        config=_source(config, "config"),
+        workload=_source(workload, "workload"),
+        trace=None if trace is None else os.fspath(trace),
+        format=format,
+        sets=_sets(set),
+        addresses=None if addresses is None else _addresses(addresses),
+        timeline=timeline,
+    )
+    return Result(json_text, csv_text, timeline_csv)
+
+
+def presets() -> pd.DataFrame:
+    """The built-in system presets: name and what each models."""
+    return pd.DataFrame(_native.presets(), columns=["name", "description"])
+
+
+from ._more import analyze, compare, explain, mva, sweep  # noqa: E402

@@ -1,0 +1,291 @@
+"""compare, sweep, analyze, mva and explain: the command line's other commands.
+
+Each returns what its command writes, as DataFrames, arrays and dicts: ``compare`` the
+rows of ``compare.csv``, ``sweep`` those of ``report.csv`` (and its store),
+``analyze`` the curves of ``analysis.json`` and its CSV files, ``mva`` the rows of
+``mva.csv`` and ``mva.json``, ``explain`` the steps of the walk it prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any, Callable, Iterable, Optional, Union
+
+import numpy as np
+import pandas as pd
+
+from . import _native
+from . import _call, _csv, _sets, Sets
+
+
+def _list(v: Union[str, Iterable[Any], None]) -> Optional[str]:
+    """A list argument as the command line writes it ("1-8,110"), or None."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    return ",".join(str(int(x)) if not isinstance(x, str) else x for x in v)
+
+
+def _names(v: Union[str, Iterable[str]]) -> list[str]:
+    return [v] if isinstance(v, (str, os.PathLike)) else [os.fspath(x) for x in v]
+
+
+def compare(
+    configs: Union[str, Iterable[str]],
+    workloads: Union[str, Iterable[str], None] = None,
+    baseline: Optional[str] = None,
+    set: Sets = None,
+    threads: Optional[int] = None,
+    progress: Union[bool, Callable[[int, int], Any]] = False,
+) -> pd.DataFrame:
+    """Every system on every workload, as ``mmusim compare`` runs them.
+
+    configs: presets or config files, each optionally with ``+key=value`` overrides
+    ("skylake", "skylake+os.huge_pages.policy=always"). workloads: workload files
+    (``.toml``) or trace files, with ``+key=value`` overrides of the workload (default:
+    the default workload). baseline: the system the ratio columns are to (default the
+    first). Returns ``compare.csv``: a row per (workload, system) pair.
+    """
+    text = _call(
+        _native.compare,
+        progress,
+        "runs",
+        systems=_names(configs),
+        workloads=[] if workloads is None else _names(workloads),
+        baseline=baseline,
+        sets=_sets(set),
+        threads=threads,
+    )
+    return _csv(text)
+
+
+class SweepResult:
+    """A finished sweep: ``report`` is ``report.csv`` (a row per run: point, workload,
+    the axes' values and the run's metrics; and a ``geomean`` row per point), ``out`` the folder holding it, the store
+    ``results.jsonl`` and the plots; ``records()`` reads the store (one dict per run, with
+    its whole ``total`` statistics)."""
+
+    def __init__(self, report: str, out: str):
+        self.report = _csv(report)
+        self.out = out
+
+    def records(self) -> list[dict]:
+        with open(os.path.join(self.out, "results.jsonl"), encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def __repr__(self) -> str:
+        return f"<mmusim.SweepResult {len(self.report)} runs in {self.out}>"
+
+
+def sweep(
+    spec: Union[str, "os.PathLike[str]"],
+    out: Union[str, "os.PathLike[str]", None] = None,
+    threads: Optional[int] = None,
+    progress: Union[bool, Callable[[int, int], Any]] = False,
+) -> SweepResult:
+    """``mmusim sweep run SPEC --out OUT --report``: every point of the spec file, on all
+    cores, resumably (runs already in OUT are not run again). OUT defaults to
+    ``SPEC.out`` beside the spec, as for the command line."""
+    report, where = _call(
+        _native.sweep,
+        progress,
+        "runs",
+        spec=os.fspath(spec),
+        out=None if out is None else os.fspath(out),
+        threads=threads,
+    )
+    return SweepResult(report, where)
+
+
+class Analysis:
+    """What ``mmusim analyze`` computes.
+
+    ``json``: ``analysis.json`` as a dict. ``curves``: each fault curve by name ("lru",
+    "min", "ws", "vmin") as a DataFrame (m, faults, lifetime; T first for WS and VMIN).
+    ``tlb``: ``tlb.csv`` (misses of fully-associative LRU TLBs per page size and
+    entries). ``replacement``: faults per frame count and policy when ``frames`` was
+    given. ``lru_histogram``, ``min_histogram``: stack distances as an array of (distance,
+    count) rows.
+    """
+
+    def __init__(self, json_text: str, curves: list, tlb: str, replacement: Optional[str]):
+        self.json: dict = json.loads(json_text)
+        self.curves: dict[str, pd.DataFrame] = {
+            name.removesuffix(".csv"): _csv(text) for name, text in curves
+        }
+        self.tlb = _csv(tlb)
+        self.replacement = None if replacement is None else _csv(replacement)
+        self.refs: int = self.json["refs"]
+        self.distinct: int = self.json["distinct"]
+        self.first_refs: int = self.json["first_refs"]
+
+    @property
+    def lru_histogram(self) -> np.ndarray:
+        return np.array(self.json["lru_histogram"], dtype=np.uint64).reshape(-1, 2)
+
+    @property
+    def min_histogram(self) -> np.ndarray:
+        return np.array(self.json["min_histogram"], dtype=np.uint64).reshape(-1, 2)
+
+    def __repr__(self) -> str:
+        return (
+            f"<mmusim.Analysis {self.json['source']}: {self.refs} references, "
+            f"{self.distinct} pages, curves {sorted(self.curves)}>"
+        )
+
+
+def analyze(
+    refs: Any = None,
+    trace: Union[str, "os.PathLike[str]", None] = None,
+    workload: Union[str, "os.PathLike[str]", None] = None,
+    *,
+    format: Optional[str] = None,
+    page_size: str = "4K",
+    core: int = 0,
+    max_m: Optional[int] = None,
+    ws_t: Union[str, Iterable[int], None] = None,
+    ws_max: Optional[int] = None,
+    frames: Union[str, Iterable[int], None] = None,
+    policies: Union[str, Iterable[str], None] = None,
+    seed: int = 1,
+    curves: Union[str, Iterable[str]] = "lru,min,ws",
+) -> Analysis:
+    """Exact fault curves of a page reference stream, as ``mmusim analyze`` computes them.
+
+    refs: page numbers (an array or list, pages of ``page_size``) or a reference string
+    ("1 2 3 1", "(1 2 3 4 5)x40"); or ``trace``: a trace file; or ``workload``: a
+    workload file (core ``core``'s stream). frames: frame counts for FIFO, LRU, Clock,
+    Random and OPT ("1-7" or a list); policies: only these.
+    """
+    given = [x is not None for x in (refs, trace, workload)]
+    if sum(given) != 1:
+        raise ValueError("analyze: give one of refs, trace or workload")
+    refs_bytes = refs_text = None
+    if isinstance(refs, str):
+        refs_text = refs
+    elif refs is not None:
+        a = np.asarray(refs)
+        if a.ndim != 1 or a.dtype.kind not in "ui":
+            raise TypeError("refs: a one-dimensional array of page numbers (integers)")
+        if a.dtype.kind == "i" and a.size and a.min() < 0:
+            raise ValueError("refs: page numbers are not negative")
+        refs_bytes = a.astype("<u8", copy=False).tobytes()
+    if not isinstance(curves, str):
+        curves = ",".join(curves)
+    if policies is not None and not isinstance(policies, str):
+        policies = ",".join(policies)
+    out = _native.analyze(
+        workload=None if workload is None else os.fspath(workload),
+        trace=None if trace is None else os.fspath(trace),
+        format=format,
+        refs=refs_bytes,
+        refs_text=refs_text,
+        page_size=page_size,
+        core=core,
+        max_m=max_m,
+        ws_t=_list(ws_t),
+        ws_max=ws_max,
+        frames=_list(frames),
+        policies=policies,
+        seed=seed,
+        curves=curves,
+    )
+    return Analysis(*out)
+
+
+class Mva:
+    """``mmusim mva``: ``table`` is ``mva.csv`` (a row per N: throughput, response time,
+    utilisations, exact and Schweitzer), ``json`` is ``mva.json`` as a dict (the model,
+    bounds, optimum, knee and balance point)."""
+
+    def __init__(self, json_text: str, csv_text: str):
+        self.json: dict = json.loads(json_text)
+        self.table = _csv(csv_text)
+
+    def __repr__(self) -> str:
+        return f"<mmusim.Mva {len(self.table)} populations>"
+
+
+def mva(
+    config: Union[str, "os.PathLike[str]"],
+    n_max: Optional[int] = None,
+    set: Sets = None,
+) -> Mva:
+    """The thrashing model of a model file (e.g. configs/mva/exam-thrashing.toml), solved
+    for N = 1..n_max (default: the file's)."""
+    return Mva(*_native.mva(config=os.fspath(config), sets=_sets(set), n_max=n_max))
+
+
+_SECTION = re.compile(r"^(\S.*):$")
+
+# A step's kind, by how the printout's line starts (first match wins).
+_KINDS = [
+    (re.compile(r"^0x[0-9a-f]+: "), "warm"),
+    (re.compile(r"^(PML\d|PDPT|PD|PT|L\d+)\s+index"), "index"),
+    (re.compile(r"^\d+[KMG] page: VPN"), "page_split"),
+    (re.compile(r"^TLB level"), "tlb"),
+    (re.compile(r"^Waiting for a free walker"), "wait"),
+    (re.compile(r"^Walk \d+ ends"), "walk_end"),
+    (re.compile(r"^Walk \d+"), "walk"),
+    (re.compile(r"^PTE read"), "pte_read"),
+    (re.compile(r"^Page fault"), "fault"),
+    (re.compile(r"^(Physical|Guest-physical|Host-physical) address|^No translation"), "address"),
+    (re.compile(r"^Translation cycles"), "cycles"),
+    (re.compile(r"^Simulator counters"), "counters"),
+    (re.compile(r"^mmusim explain"), "title"),
+]
+
+
+def _kind(text: str) -> str:
+    return next((k for r, k in _KINDS if r.search(text)), "other")
+
+
+def explain(
+    addr: Union[int, str],
+    config: Optional[str] = None,
+    set: Sets = None,
+    warm: Union[Iterable[Union[int, str]], None] = None,
+    core: int = 0,
+) -> list[dict]:
+    """The walk that one access causes, as ``mmusim explain ADDR`` prints it: a list of
+    steps, each ``{"section", "step", "kind", "text"}``: the section is the printout's
+    (the warm-up accesses, how the address splits, the access itself; empty for the
+    title and the closing lines), ``kind`` what the line is (warm, index, page_split,
+    tlb, wait, walk, pte_read, walk_end, fault, address, cycles, counters, title or
+    other), ``text`` the line as printed."""
+    addr_s = hex(addr) if isinstance(addr, (int, np.integer)) else str(addr)
+    warm_s = [hex(w) if isinstance(w, (int, np.integer)) else str(w) for w in warm or []]
+    text = _native.explain(
+        addr=addr_s, config=config, sets=_sets(set), warm=warm_s, core=core
+    )
+    return _steps(text)
+
+
+def _steps(text: str) -> list[dict]:
+    steps: list[dict] = []
+    section = ""
+    for line in text.splitlines():
+        if not line.strip():
+            section = ""
+            continue
+        m = _SECTION.match(line)
+        if m and not line.startswith(" "):
+            section = m.group(1)
+            continue
+        text = line.strip()
+        kind = _kind(text)
+        if kind == "other" and section.startswith("How "):
+            # A hashed design's own indices (groups, ways, buckets).
+            kind = "index"
+        steps.append(
+            {
+                "section": section if line.startswith(" ") else "",
+                "step": len(steps),
+                "kind": kind,
+                "text": text,
+            }
+        )
+    return steps

@@ -1,0 +1,153 @@
+"""compare, sweep, analyze, mva and explain against their commands' files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mmusim
+
+
+def read_csv(path):
+    return pd.read_csv(path, dtype={"config_hash": str, "config": str, "workload": str})
+
+
+def test_compare_equals_cli(cli, root, monkeypatch, tmp_path):
+    monkeypatch.chdir(root)
+    out = tmp_path / "cmp"
+    p = cli(
+        "compare", "-q", "-c", "skylake,skylake-htab", "-w", "workloads/belady.toml,workloads/default.toml",
+        "--set", "workload.accesses=20000", "--out", str(out),
+    )
+    assert p.returncode == 0, p.stderr
+    want = read_csv(out / "compare.csv")
+    got = mmusim.compare(
+        ["skylake", "skylake-htab"],
+        ["workloads/belady.toml", "workloads/default.toml"],
+        set={"workload.accesses": 20000},
+    )
+    pd.testing.assert_frame_equal(got, want)
+    assert len(got) == 4
+
+
+def test_compare_baseline_and_errors(root, monkeypatch):
+    monkeypatch.chdir(root)
+    a = mmusim.compare("skylake,zen4", "workloads/belady.toml")
+    b = mmusim.compare(["skylake", "zen4"], ["workloads/belady.toml"], baseline="zen4")
+    assert a.drop(columns=[c for c in a.columns if "ratio" in c or "baseline" in c]).equals(
+        b.drop(columns=[c for c in b.columns if "ratio" in c or "baseline" in c])
+    )
+    with pytest.raises(mmusim.MmusimError, match="skylak"):
+        mmusim.compare(["skylak"], ["workloads/belady.toml"])
+
+
+def test_analyze_equals_cli(cli, root, tmp_path):
+    out = tmp_path / "an"
+    refs = "1 2 3 4 1 2 5 1 2 3 4 5"
+    p = cli("analyze", "-q", "--refs", refs, "--frames", "1-5", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    got = mmusim.analyze(refs, frames=range(1, 6))
+    assert got.json == json.loads((out / "analysis.json").read_text())
+    for name, df in got.curves.items():
+        pd.testing.assert_frame_equal(df, pd.read_csv(out / f"{name}.csv"))
+    pd.testing.assert_frame_equal(got.tlb, pd.read_csv(out / "tlb.csv"))
+    pd.testing.assert_frame_equal(got.replacement, pd.read_csv(out / "replacement.csv"))
+    assert set(got.curves) == {"lru", "min", "ws", "vmin"}
+
+
+def test_analyze_array_equals_string_and_belady():
+    as_text = mmusim.analyze("1 2 3 4 1 2 5 1 2 3 4 5", frames=[3, 4], policies=["fifo"])
+    as_array = mmusim.analyze(np.array([1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5]), frames="3,4", policies="fifo")
+    assert as_text.json == as_array.json
+    # Belady's anomaly, as the workload file's comment says: 9 faults with 3 frames, 10 with 4.
+    r = as_array.replacement
+    assert list(r.iloc[:, -1]) == [9, 10] or list(r["fifo"] if "fifo" in r else r.iloc[:, 1]) == [9, 10]
+    assert as_array.lru_histogram.shape[1] == 2
+    assert as_array.lru_histogram[:, 1].sum() + as_array.first_refs == as_array.refs
+
+
+def test_analyze_trace_equals_cli(cli, root, tmp_path):
+    out = tmp_path / "an"
+    trace = str(root / "workloads/traces/ls.mmt.xz")
+    p = cli("analyze", "-q", "--trace", trace, "--curves", "lru,ws", "--max-m", "200", "--ws-max", "500", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    got = mmusim.analyze(trace=trace, curves=["lru", "ws"], max_m=200, ws_max=500)
+    assert got.json == json.loads((out / "analysis.json").read_text())
+
+
+def test_analyze_errors():
+    with pytest.raises(mmusim.MmusimError, match="frames"):
+        mmusim.analyze("1 2 3", frames="0-x")
+    with pytest.raises(mmusim.MmusimError, match="refs"):
+        mmusim.analyze("1 2 (3")
+    with pytest.raises(ValueError):
+        mmusim.analyze()
+
+
+def test_mva_equals_cli(cli, root, tmp_path):
+    out = tmp_path / "mva"
+    model = str(root / "configs/mva/exam-thrashing.toml")
+    p = cli("mva", "--config", model, "--n-max", "40", "--set", "think_time=20", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    got = mmusim.mva(model, n_max=40, set={"think_time": 20})
+    assert got.json == json.loads((out / "mva.json").read_text())
+    pd.testing.assert_frame_equal(got.table, pd.read_csv(out / "mva.csv"))
+    assert len(got.table) == 40
+
+
+def test_mva_error_names_the_key(root):
+    with pytest.raises(mmusim.MmusimError, match="think_tim"):
+        mmusim.mva(root / "configs/mva/exam-thrashing.toml", set={"think_tim": 3})
+
+
+def test_explain_equals_cli(cli):
+    p = cli("explain", "0x7f0000001234", "--warm", "0x7f0000000000", "--config", "skylake-htab")
+    assert p.returncode == 0, p.stderr
+    steps = mmusim.explain(0x7F0000001234, config="skylake-htab", warm=[0x7F0000000000])
+    printed = [l.strip() for l in p.stdout.splitlines() if l.strip() and not l.endswith(":")]
+    assert [s["text"] for s in steps] == printed
+    access = [s["kind"] for s in steps if s["section"].startswith("Access")]
+    assert access[:2] == ["tlb", "tlb"] and "pte_read" in access and "walk_end" in access
+    assert [s["kind"] for s in steps if not s["section"]] == ["title", "address", "cycles", "counters"]
+    assert "other" not in {s["kind"] for s in steps}
+    radix = mmusim.explain("0x7f0000001234")
+    assert [s["kind"] for s in radix if s["kind"] == "index"] == ["index"] * 4
+    with pytest.raises(mmusim.MmusimError, match="not an address"):
+        mmusim.explain("0xzz")
+
+
+def test_sweep_equals_cli(cli, root, tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        f"""name = "small"
+system = "skylake"
+baseline = 0
+
+[[axis]]
+key = "tlb.stlb.entries"
+values = [768, 1536]
+
+[[workload]]
+name = "belady"
+file = "{root / 'workloads/belady.toml'}"
+
+[[workload]]
+name = "zipf"
+file = "{root / 'workloads/default.toml'}"
+set = ["accesses=20000"]
+"""
+    )
+    p = cli("sweep", "run", "-q", str(spec), "--out", str(tmp_path / "cli"), "--report")
+    assert p.returncode == 0, p.stderr
+    got = mmusim.sweep(spec, out=tmp_path / "py")
+    # A row per run, and one geometric mean per point.
+    assert len(got.report[got.report.workload != "geomean"]) == len(got.records()) == 4
+    pd.testing.assert_frame_equal(got.report, read_csv(tmp_path / "cli" / "report.csv"))
+    store = (tmp_path / "cli" / "results.jsonl").read_text().splitlines()
+    assert got.records() == [json.loads(l) for l in store]
+    # Resumed: nothing is run again, the same table comes back.
+    again = mmusim.sweep(spec, out=tmp_path / "py")
+    pd.testing.assert_frame_equal(again.report, got.report)

@@ -1,0 +1,87 @@
+"""Bad input raises MmusimError naming the file, line and key, as the command line does."""
+
+from __future__ import annotations
+
+import pytest
+
+import mmusim
+
+
+def cli_error(cli, *args):
+    p = cli(*args, check=False)
+    assert p.returncode != 0
+    return [l.removeprefix("error: ") for l in p.stderr.splitlines() if l.startswith("error: ")]
+
+
+def test_is_a_value_error():
+    assert issubclass(mmusim.MmusimError, ValueError)
+
+
+def test_unknown_key_in_a_file_same_as_cli(cli, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('extends = "skylake"\n[sim]\ncorez = 2\n')
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.run(config=str(bad))
+    lines = str(e.value).splitlines()
+    assert lines == cli_error(cli, "run", "--config", str(bad))
+    assert f"{bad}:3" in lines[0] and "corez" in lines[0]
+    (err,) = e.value.errors
+    assert err["file"] == str(bad) and err["line"] == 3 and "corez" in err["key"]
+
+
+def test_unknown_key_in_a_toml_string_names_its_line():
+    text = 'extends = "skylake"\n\n[sim]\ncorez = 10\n'
+    with pytest.raises(mmusim.MmusimError, match=r"<config TOML>:4: sim\.corez"):
+        mmusim.run(config=text)
+
+
+def test_bad_value_in_a_dict_names_the_key():
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.run(workload={"name": "w", "accesses": -5, "generator": {"kind": "uniform"}})
+    assert "<workload dict>" in str(e.value) and "accesses" in str(e.value)
+
+
+def test_none_in_a_dict_names_the_key():
+    with pytest.raises(mmusim.MmusimError, match=r"generator\.footprint"):
+        mmusim.run(workload={"name": "w", "generator": {"kind": "uniform", "footprint": None}})
+
+
+def test_malformed_toml_names_the_line(cli, tmp_path):
+    bad = tmp_path / "broken.toml"
+    bad.write_text('name = "w"\n[generator\nkind = "uniform"\n')
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.run(workload=str(bad))
+    assert str(e.value).splitlines() == cli_error(cli, "run", "--workload", str(bad))
+    assert f"{bad}:2" in str(e.value)
+
+
+def test_missing_file_is_named(cli, tmp_path):
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.run(workload=str(missing))
+    assert str(e.value).splitlines() == cli_error(cli, "run", "--workload", str(missing))
+    assert str(missing) in str(e.value)
+
+
+def test_missing_trace_is_named(tmp_path):
+    with pytest.raises(mmusim.MmusimError, match="nope.mmt"):
+        mmusim.run(trace=tmp_path / "nope.mmt")
+
+
+def test_unknown_key_in_set_names_the_override(cli):
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.run(set={"tlb.stlb.entriez": 4})
+    assert str(e.value).splitlines() == cli_error(cli, "run", "--set", "tlb.stlb.entriez=4")
+    assert "entriez" in str(e.value)
+
+
+def test_unknown_preset_suggests_one():
+    with pytest.raises(mmusim.MmusimError, match="skylake"):
+        mmusim.run(config="skylak")
+
+
+def test_wrong_types_raise_type_error():
+    with pytest.raises(TypeError):
+        mmusim.run(config=42)
+    with pytest.raises(mmusim.MmusimError):
+        mmusim.run(addresses=[1, 2], workload="workloads/default.toml")
