@@ -60,6 +60,8 @@ pub struct MemorySystem {
     /// (`u64::MAX` if none). Reading it again is a hit that changes no replacement state,
     /// so the probe can be skipped exactly. Unused when the first level is shared.
     last_line: Vec<u64>,
+    /// The first level is private to each core (`last_line` is kept).
+    first_private: bool,
     /// The depth in every route of the level holding TLB blocks (`blocks.rs`), if any.
     block_depth: Option<usize>,
     /// Unit tests turn the shortcut off to check it against the full path.
@@ -110,6 +112,7 @@ impl MemorySystem {
             data_through_caches: cfg.data_through_caches,
             dram_pte_reads: vec![0; cores],
             last_line: vec![u64::MAX; cores],
+            first_private: cfg.cache.first().is_some_and(|c| !c.shared),
             block_depth: None,
             #[cfg(test)]
             no_memo: false,
@@ -128,11 +131,7 @@ impl MemorySystem {
     /// [`MemorySystem::level_names`]). Inlined, so callers that drop the index pay nothing.
     #[inline(always)]
     pub fn read_from(&mut self, core: usize, paddr: PhysAddr, is_pte: bool) -> (u32, usize) {
-        let (lat, depth) = self.read_line(core, paddr, is_pte);
-        if depth == self.route[core].len() {
-            self.dram_pte_reads[core] += is_pte as u64;
-        }
-        (lat, depth)
+        self.read_line(core, paddr, is_pte, is_pte)
     }
 
     /// A read of translation data that is not a PTE (a POM-TLB's set line): counted in
@@ -141,15 +140,23 @@ impl MemorySystem {
     /// [`MemorySystem::read_from`] does.
     #[inline(always)]
     pub fn read_translation(&mut self, core: usize, paddr: PhysAddr) -> (u32, usize) {
-        self.read_line(core, paddr, true)
+        self.read_line(core, paddr, true, false)
     }
 
-    /// [`MemorySystem::read_from`] without the DRAM counter.
+    /// [`MemorySystem::read_from`], counting a read DRAM serves in `dram_pte_reads`
+    /// only if `count_dram`.
     #[inline(always)]
-    fn read_line(&mut self, core: usize, paddr: PhysAddr, is_pte: bool) -> (u32, usize) {
+    fn read_line(
+        &mut self,
+        core: usize,
+        paddr: PhysAddr,
+        is_pte: bool,
+        count_dram: bool,
+    ) -> (u32, usize) {
         let paddr = paddr.0;
         let route = &self.route[core];
         let Some(&first) = route.first() else {
+            self.dram_pte_reads[core] += count_dram as u64;
             return (self.dram_latency, 0);
         };
         let c0 = &mut self.caches[first];
@@ -165,16 +172,36 @@ impl MemorySystem {
             }
             return (c0.latency, 0);
         }
-        if c0.stats.core.is_some() {
+        if self.first_private {
             self.last_line[core] = line0;
         }
+        // Whether a level holds TLB blocks is asked once per read, not once per level.
+        let found = match self.block_depth {
+            None => Self::visit::<false>(&mut self.caches, route, paddr, is_pte),
+            Some(_) => Self::visit::<true>(&mut self.caches, route, paddr, is_pte),
+        };
+        found.unwrap_or_else(|| {
+            self.dram_pte_reads[core] += count_dram as u64;
+            (self.dram_latency, route.len())
+        })
+    }
+
+    /// The levels of `route` in turn until one holds `paddr`'s line: its latency and
+    /// depth, `None` if none does. `BLOCKS`: some level may hold TLB blocks.
+    #[inline(always)]
+    fn visit<const BLOCKS: bool>(
+        caches: &mut [Cache],
+        route: &[usize],
+        paddr: u64,
+        is_pte: bool,
+    ) -> Option<(u32, usize)> {
         // Each level that misses takes the line as the read passes (inclusive fill; the
         // levels are independent arrays, so filling on the way equals filling after).
         for (depth, &ci) in route.iter().enumerate() {
-            let c = &mut self.caches[ci];
+            let c = &mut caches[ci];
             let line = paddr >> c.line_shift;
             let set = (line & c.array.set_mask()) as usize;
-            let hit = if c.blocks {
+            let hit = if BLOCKS && c.blocks {
                 c.access_beside_blocks(set, line, is_pte)
             } else {
                 c.array.access(set, line)
@@ -186,10 +213,10 @@ impl MemorySystem {
                 (false, false) => c.stats.data_misses += 1,
             }
             if hit {
-                return (c.latency, depth);
+                return Some((c.latency, depth));
             }
         }
-        (self.dram_latency, route.len())
+        None
     }
 
     /// Names of the levels a read from `core` visits, nearest first, then `"DRAM"`, and

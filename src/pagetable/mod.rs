@@ -165,6 +165,13 @@ pub trait Walkable {
     fn has_levels(&self) -> bool {
         false
     }
+    /// The table as a plain radix table (no ASAP) the walker may read straight, level
+    /// by level (`walker/straight.rs`), instead of collecting [`Walkable::walk`]'s
+    /// steps; `None` (the default) for every other design.
+    #[inline(always)]
+    fn as_radix(&self) -> Option<&Radix> {
+        None
+    }
     /// Whether ASAP's hardware (`page_table.asap`) prefetched `step` of the walk of
     /// `vaddr` at the walk's start: its address is computable from range registers and
     /// the entry read is the predicted one. Designs without ASAP keep the default.

@@ -122,6 +122,17 @@ impl DesignConfig for RadixConfig {
     }
 }
 
+/// One entry of a radix table, decoded ([`Radix::read_entry`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// Not present: the walk faults.
+    Absent,
+    /// Maps a page.
+    Leaf(Translation),
+    /// Points to this table (a node of the arena) one level down.
+    Table(u32),
+}
+
 /// A power of two (levels are masked with `MAX_LEVELS - 1` on the walk path).
 const MAX_LEVELS: usize = 8;
 
@@ -134,6 +145,8 @@ pub struct Radix {
     /// `shift[l]`: lowest VA bit of the index of level `l` (1-based).
     shift: [u32; MAX_LEVELS],
     mask: [u64; MAX_LEVELS],
+    /// `size[l]`: the page a leaf at level `l` maps (the walk reads it per leaf).
+    size: [PageSize; MAX_LEVELS],
     entries: Vec<u64>,
     /// Physical address of each table.
     paddr: Vec<u64>,
@@ -165,10 +178,16 @@ impl Radix {
             mask[i + 1] = (1u64 << b) - 1;
             s += b;
         }
+        let size = shift.map(|s| match s {
+            21 => PageSize::Size2M,
+            30 => PageSize::Size1G,
+            _ => PageSize::Size4K,
+        });
         let mut r = Radix {
             levels,
             shift,
             mask,
+            size,
             entries: Vec::new(),
             paddr: Vec::new(),
             table_bytes: 0,
@@ -233,12 +252,38 @@ impl Radix {
         ((vaddr >> self.shift[l]) & self.mask[l]) as usize
     }
 
+    /// Entry `vaddr` selects in table `node` at `level`, as a walk reads it: the
+    /// entry's physical address and what it holds. The walker's straight walk
+    /// (`walker/straight.rs`) reads a plain radix table through this, one level at a
+    /// time, instead of collecting [`Walkable::walk`]'s steps.
+    #[inline(always)]
+    pub(crate) fn read_entry(&self, node: usize, level: usize, vaddr: u64) -> (PhysAddr, Entry) {
+        let idx = self.index(vaddr, level);
+        let e = self.entries[node * SLOTS + idx];
+        let pte_addr = PhysAddr(self.paddr[node] + idx as u64 * 8);
+        let entry = if e == 0 {
+            Entry::Absent
+        } else if e & 1 == 1 {
+            Entry::Leaf(Translation {
+                frame: PhysAddr(e & !1),
+                size: self.size_of_level(level),
+            })
+        } else {
+            Entry::Table(((e >> 1) - 1) as u32)
+        };
+        (pte_addr, entry)
+    }
+
+    /// The table itself if the walker may read it straight ([`Radix::read_entry`]):
+    /// without ASAP, whose walks time prefetched reads apart.
+    #[inline(always)]
+    pub(crate) fn straight(&self) -> Option<&Radix> {
+        self.asap.is_none().then_some(self)
+    }
+
+    #[inline(always)]
     fn size_of_level(&self, level: usize) -> PageSize {
-        match self.shift[level] {
-            21 => PageSize::Size2M,
-            30 => PageSize::Size1G,
-            _ => PageSize::Size4K,
-        }
+        self.size[level & (MAX_LEVELS - 1)]
     }
 
     fn leaf_level(&self, size: PageSize) -> Option<usize> {
@@ -451,6 +496,7 @@ impl Walkable for Radix {
         self.levels
     }
 
+    #[inline(always)]
     fn level_shift(&self, level: usize) -> u32 {
         self.shift[level & (MAX_LEVELS - 1)]
     }
@@ -469,39 +515,37 @@ impl Walkable for Radix {
             None => (self.levels, 0),
         };
         loop {
-            let idx = self.index(vaddr, level);
-            let e = self.entries[node * SLOTS + idx];
-            let pte_addr = PhysAddr(self.paddr[node] + idx as u64 * 8);
-            if e == 0 || e & 1 == 1 {
-                steps.push(WalkStep {
-                    level: level as u8,
-                    pte_addr,
-                    next: NO_NODE,
-                    group: level as u8,
-                });
-                return (e != 0).then(|| Translation {
-                    frame: PhysAddr(e & !1),
-                    size: self.size_of_level(level),
-                });
-            }
-            let child = ((e >> 1) - 1) as u32;
+            let (pte_addr, entry) = self.read_entry(node, level, vaddr);
+            let next = match entry {
+                Entry::Table(child) => child,
+                _ => NO_NODE,
+            };
             steps.push(WalkStep {
                 level: level as u8,
                 pte_addr,
-                next: child,
+                next,
                 group: level as u8,
             });
-            if level == 1 {
+            match entry {
+                Entry::Absent => return None,
+                Entry::Leaf(t) => return Some(t),
                 // A table pointer at the leaf level cannot be built by `map`.
-                return None;
+                Entry::Table(_) if level == 1 => return None,
+                Entry::Table(child) => {
+                    level -= 1;
+                    node = child as usize;
+                }
             }
-            level -= 1;
-            node = child as usize;
         }
     }
 
     fn has_levels(&self) -> bool {
         true
+    }
+
+    #[inline(always)]
+    fn as_radix(&self) -> Option<&Radix> {
+        self.straight()
     }
 
     /// Hardware computed `step`'s address from the range registers and the prefetch

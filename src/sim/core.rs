@@ -619,7 +619,13 @@ fn translate_miss<PT: PageTable, R: Recorder, const PLAIN: bool>(
     t: &Timing,
     rec: &mut R,
 ) -> Result<(Translation, u64), SimError> {
-    let t = &t.plain::<PLAIN>();
+    // The designs' switches, constants (off) in the `PLAIN` copy, as `Timing::plain`
+    // makes them without copying the whole struct (a `PLAIN` run's `t` is plain).
+    let (prefetch, victima, spectlb) = (
+        !PLAIN && t.prefetch,
+        !PLAIN && t.victima,
+        !PLAIN && t.spectlb,
+    );
     let va = m.va;
     if va.0 >= t.va_limit {
         // Only a miss can get here first: TLB entries exist only for mapped addresses.
@@ -631,22 +637,22 @@ fn translate_miss<PT: PageTable, R: Recorder, const PLAIN: bool>(
     let ready = m.now + m.tlb_cycles;
     // TLB prefetching: the buffer beside the last level; a hit needs no walk, and one
     // still in flight is waited for (`prefetch.rs`).
-    let buffered = match t.prefetch {
+    let buffered = match prefetch {
         true => super::prefetch::take(core, pt, sh, va, ready),
         false => None,
     };
-    if R::ON && t.prefetch {
+    if R::ON && prefetch {
         let late = buffered.map(|b| b.1);
         rec.event(Event::PrefetchBuffer { late });
     }
     // Victima: the L2's TLB block, probed beside the walk, aborts it on a hit; no
     // walker is held and nothing waits (`victima.rs` says what is charged).
-    let block = match (t.victima, buffered) {
+    let block = match (victima, buffered) {
         (true, None) => super::victima::probe(core, va, pt, sh),
         (_, Some((tr, late))) => Some((tr, late)),
         _ => None,
     };
-    if R::ON && t.victima {
+    if R::ON && victima {
         let hit_cycles = block.map(|b| b.1);
         rec.event(Event::VictimaProbe { hit_cycles });
     }
@@ -663,7 +669,7 @@ fn translate_miss<PT: PageTable, R: Recorder, const PLAIN: bool>(
                 Some(false) => super::nested::walk_virt(core, va, pt, sh, t, rec)?,
                 Some(true) => super::shadow::walk_shadow(core, va, pt, sh, t)?,
             };
-            if t.victima {
+            if victima {
                 let dram = sh.mem.dram_pte_reads(core.id) - dram;
                 super::victima::after_walk(core, va, w.0, pt, sh, dram);
             }
@@ -679,12 +685,12 @@ fn translate_miss<PT: PageTable, R: Recorder, const PLAIN: bool>(
     let busy = ready + wait + psc + pte + fault;
     // Two walks: the first met a not-present entry (a fault).
     let (faulted, parts) = (core.walker.stats.walks > walks + 1, (wait, psc, pte));
-    let ((wait, psc, pte), spec) = match t.spectlb && si.is_some() {
+    let ((wait, psc, pte), spec) = match spectlb && si.is_some() {
         true => super::spec::settle(core, sh, va, tr, faulted, parts, rec),
         false => (parts, 0),
     };
     let end = ready + wait + psc + pte + fault + spec;
-    if t.prefetch && si.is_some() {
+    if prefetch && si.is_some() {
         super::prefetch::walked(core, busy);
     }
     // Keyed by address space: threads of a process share their translations.

@@ -64,29 +64,37 @@ impl Default for SeenPages {
 
 impl SeenPages {
     /// Marks (address space, size code, page number) used; true the first time.
-    #[inline]
+    /// Inlined into the walk path: the common case is one compare and one bit; a chunk
+    /// not in `recent` takes the out-of-line [`SeenPages::chunk_of`].
+    #[inline(always)]
     pub(super) fn first_use(&mut self, space: usize, size_code: u8, vpn: u64) -> bool {
         // 57-bit addresses leave 45 page-number bits: the chunk number fits 30 bits
         // beside 2 size bits and 32 address-space bits.
         let key = ((space as u64) << 32) ^ ((size_code as u64) << 30) ^ (vpn >> CHUNK_BITS);
         let bit = (vpn & ((1 << CHUNK_BITS) - 1)) as usize;
-        let slot = &mut self.recent[key as usize % RECENT];
+        let slot = self.recent[key as usize % RECENT];
         let i = if slot.0 == key {
             slot.1
         } else {
-            let chunks = &mut self.chunks;
-            let i = *self.index.entry(key).or_insert_with(|| {
-                chunks.push(Box::new([0; WORDS]));
-                (chunks.len() - 1) as u32
-            });
-            *slot = (key, i);
-            i
+            self.chunk_of(key)
         };
         let chunk = &mut self.chunks[i as usize];
         let (w, m) = (bit / 64, 1u64 << (bit % 64));
         let new = chunk[w] & m == 0;
         chunk[w] |= m;
         new
+    }
+
+    /// The chunk of `key` through the map (made if new), remembered in `recent`.
+    #[inline(never)]
+    fn chunk_of(&mut self, key: u64) -> u32 {
+        let chunks = &mut self.chunks;
+        let i = *self.index.entry(key).or_insert_with(|| {
+            chunks.push(Box::new([0; WORDS]));
+            (chunks.len() - 1) as u32
+        });
+        self.recent[key as usize % RECENT] = (key, i);
+        i
     }
 }
 

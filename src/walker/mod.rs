@@ -43,6 +43,7 @@ use crate::tlb::ASID_BITS;
 use serde::Serialize;
 
 mod nested;
+mod straight;
 pub use nested::{NestedOutcome, NestedResult, NestedStats};
 
 /// Counters of one walk cache.
@@ -106,12 +107,19 @@ pub(super) struct Psc {
 
 pub struct Walker {
     pscs: Vec<Psc>,
+    /// `psc_at[level]`: the index in `pscs` of the walk cache of radix level `level`
+    /// (the first one, as [`nested::learn`] finds it), [`NO_PSC`] if none: the straight
+    /// walk fills the walk caches as it reads without searching for them.
+    psc_at: [usize; 8],
     probe_latency: u64,
     steps: Vec<WalkStep>,
     /// The nested walk's parts, on a virtualized machine.
     nested: Option<nested::NestedParts>,
     pub stats: WalkerStats,
 }
+
+/// No walk cache at this level (`Walker::psc_at`).
+const NO_PSC: usize = usize::MAX;
 
 #[inline(always)]
 fn psc_key(prefix: u64, asid: u16) -> u64 {
@@ -123,7 +131,7 @@ impl Walker {
         // Deepest level first: the first hit found is the one that skips the most.
         let mut order: Vec<usize> = (0..cfgs.len()).collect();
         order.sort_by_key(|&i| cfgs[i].level);
-        let pscs = order
+        let pscs: Vec<Psc> = order
             .iter()
             .map(|&i| Psc {
                 level: cfgs[i].level as usize,
@@ -143,8 +151,16 @@ impl Walker {
                 ..Default::default()
             })
             .collect();
+        let mut psc_at = [NO_PSC; 8];
+        for (i, p) in pscs.iter().enumerate().rev() {
+            // Levels past the array hold no radix table the straight walk reads.
+            if let Some(slot) = psc_at.get_mut(p.level) {
+                *slot = i;
+            }
+        }
         Walker {
             pscs,
+            psc_at,
             probe_latency: cfgs.iter().map(|c| c.latency as u64).max().unwrap_or(0),
             steps: Vec::with_capacity(64),
             nested: None,
@@ -184,8 +200,30 @@ impl Walker {
 
     /// [`Walker::walk`], telling `rec` each walk-cache probe and page-table read (with the
     /// memory level that served it). With [`NoRecord`] this is `walk` itself.
-    #[inline]
+    #[inline(always)]
     pub fn walk_recorded<PT: PageTable, R: Recorder>(
+        &mut self,
+        core: usize,
+        asid: u16,
+        vaddr: VirtAddr,
+        pt: &PT,
+        mem: &mut MemorySystem,
+        rec: &mut R,
+    ) -> WalkResult {
+        // A plain radix table, nobody listening: the straight walk, which gives the
+        // same result without collecting the walk's steps (`straight.rs`).
+        if !R::ON {
+            if let Some(radix) = pt.as_radix() {
+                return self.walk_straight(core, asid, vaddr, radix, mem);
+            }
+        }
+        self.walk_general(core, asid, vaddr, pt, mem, rec)
+    }
+
+    /// The general demand walk (any design, recorded or not), out of line: the
+    /// straight walk is inlined where walks are made, this is not.
+    #[inline(never)]
+    fn walk_general<PT: PageTable, R: Recorder>(
         &mut self,
         core: usize,
         asid: u16,
