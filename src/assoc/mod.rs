@@ -362,6 +362,7 @@ pub struct SetAssoc<P: ReplacementPolicy = Policy> {
     vals: Vec<u64>,
     /// Valid ways in the whole array. Once every way is valid (a warm cache or TLB),
     /// no set has an empty way to look for, and a lookup-and-fill compares keys only.
+    /// Not kept by ranked arrays (`ranked.rs`), which never look for an empty way.
     valid: usize,
     /// The (set, key) of the last lookup that missed, while no key of the array has
     /// changed since: the key is then known to be absent, and inserting it (what a TLB
@@ -616,10 +617,16 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     #[inline(always)]
     pub fn prefetch(&self, set: usize) {
         if self.ranked {
-            crate::pagetable::prefetch_host(&self.meta[set]);
+            // The fingerprints and ranks, and the first line of keys (the key a search
+            // reads is there in sets of up to 8 ways). The pointers are only hints: no
+            // access, so no bounds check is needed to stay sound.
+            let m = self.meta.as_ptr().wrapping_add(set);
+            crate::pagetable::prefetch_host(m);
+            crate::pagetable::prefetch_host(self.keys.as_ptr().wrapping_add(set * self.ways));
+            return;
         }
         prefetch_slice(&self.keys[set * self.ways..(set + 1) * self.ways]);
-        if !self.ordered && !self.ranked {
+        if !self.ordered {
             self.policy.prefetch(set);
         }
     }

@@ -18,6 +18,8 @@
 //! layouts side by side); [`SetAssoc::iter`] and [`SetAssoc::invalidate_where`] visit a
 //! set's ways in rank order, as that layout stores them.
 //!
+//! The array's count of valid ways is not kept (only the other layouts read it).
+//!
 //! In: a set index, a key (and a value). Out: hits, values, the evicted entry.
 
 use super::{ReplacementPolicy, SetAssoc, INVALID};
@@ -60,12 +62,19 @@ mod lanes {
     // SAFETY (every function): SSE2 is part of every x86-64 target; the loads and
     // stores touch exactly the 16 bytes of the array they are given, unaligned.
 
+    /// `b` in every lane: the byte spread over 64 bits by a multiply, then over 128
+    /// (three host instructions, where `_mm_set1_epi8` takes four on SSE2).
+    #[inline(always)]
+    fn splat(b: u8) -> __m128i {
+        unsafe { _mm_set1_epi64x((b as u64).wrapping_mul(0x0101_0101_0101_0101) as i64) }
+    }
+
     /// Bit `i` set where lane `i` of `v` is `b`.
     #[inline(always)]
     pub(super) fn eq(v: &[u8; 16], b: u8) -> u32 {
         unsafe {
             let x = _mm_loadu_si128(v.as_ptr() as *const __m128i);
-            _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b as i8))) as u32
+            _mm_movemask_epi8(_mm_cmpeq_epi8(x, splat(b))) as u32
         }
     }
 
@@ -76,7 +85,7 @@ mod lanes {
         unsafe {
             let p = v.as_mut_ptr() as *mut __m128i;
             let x = _mm_loadu_si128(p);
-            let rr = _mm_set1_epi8(r as i8);
+            let rr = splat(r);
             // A lane below r compares as all ones (-1): subtracting it adds one.
             let raised = _mm_sub_epi8(x, _mm_cmplt_epi8(x, rr));
             _mm_storeu_si128(p, _mm_andnot_si128(_mm_cmpeq_epi8(x, rr), raised));
@@ -146,8 +155,14 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     #[inline(always)]
     fn touch(&mut self, set: usize, w: usize) {
         let m = &mut self.meta[set];
-        let r = m.rank[w];
-        lanes::promote(&mut m.rank, r);
+        debug_assert!(w < self.ways);
+        // SAFETY: `w` is a way of the set (below `ways`, at most 16 lanes).
+        let r = unsafe { *m.rank.get_unchecked(w) };
+        // A hit on the most recent way (a line or page used again at once, common)
+        // changes no rank.
+        if r != 0 {
+            lanes::promote(&mut m.rank, r);
+        }
     }
 
     /// The least recent way of `set` (an empty one while the set has one) takes `key`
@@ -157,10 +172,15 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         let last = (self.ways - 1) as u8;
         let m = &mut self.meta[set];
         let w = (lanes::eq(&m.rank, last) & self.way_mask).trailing_zeros() as usize;
+        debug_assert!(w < self.ways);
         lanes::promote(&mut m.rank, last);
-        m.fp[w] = fp;
-        let old = std::mem::replace(&mut self.keys[set * self.ways + w], key);
-        self.valid += (old == INVALID) as usize;
+        // SAFETY: the ranks of a set's ways are a permutation of 0..ways, so exactly one
+        // way ranks last and `w < ways <= 16`; `set` indexed `meta` (checked), so
+        // `set * ways + w` is inside `keys`.
+        let old = unsafe {
+            *m.fp.get_unchecked_mut(w) = fp;
+            std::mem::replace(self.keys.get_unchecked_mut(set * self.ways + w), key)
+        };
         self.absent.1 = INVALID;
         (w, old)
     }
@@ -173,7 +193,9 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
             return None;
         };
         self.touch(set, w);
-        Some(self.vals[set * self.ways + w])
+        debug_assert!(set * self.ways + w < self.vals.len());
+        // SAFETY: `find_ranked` found way `w < ways` of `set`, an index of `meta`.
+        Some(unsafe { *self.vals.get_unchecked(set * self.ways + w) })
     }
 
     /// [`SetAssoc::access`] of a ranked array (values untouched).
@@ -203,7 +225,12 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
             return None;
         }
         let (w, old) = self.fill_ranked(set, key, fp);
-        let v = std::mem::replace(&mut self.vals[set * self.ways + w], val);
+        debug_assert!(set * self.ways + w < self.vals.len());
+        // SAFETY: `fill_ranked` filled way `w < ways` of `set`, an index of `meta`.
+        let v = std::mem::replace(
+            unsafe { self.vals.get_unchecked_mut(set * self.ways + w) },
+            val,
+        );
         (old != INVALID).then_some((old, v))
     }
 
@@ -251,7 +278,6 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         let m = &mut self.meta[set];
         let r = m.rank[w];
         lanes::demote(&mut m.rank, r, (self.ways - 1) as u8);
-        self.valid -= 1;
         true
     }
 
@@ -297,7 +323,6 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
                 }
             }
         }
-        self.valid -= n;
         n
     }
 }
