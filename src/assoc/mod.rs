@@ -378,6 +378,8 @@ pub struct SetAssoc<P: ReplacementPolicy = Policy> {
     meta: Vec<ranked::Meta>,
     /// Bit `w` set for each way `w` of a set (the lanes of `meta` in use).
     way_mask: u32,
+    /// `ways - 1`, the last rank, in every byte (ranked arrays; a fill's compare).
+    last_lanes: u64,
     policy: P,
 }
 
@@ -415,6 +417,7 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
             ranked: false,
             meta: Vec::new(),
             way_mask: ((1u64 << ways.min(32)) - 1) as u32,
+            last_lanes: (ways.wrapping_sub(1) as u8 as u64).wrapping_mul(0x0101_0101_0101_0101),
             policy,
         }
     }

@@ -92,6 +92,22 @@ mod lanes {
         }
     }
 
+    /// A fill's update: the lanes equal to `last` (in every byte of `last_lanes`) set
+    /// to 0, every other raised by one; returns the bits of the lanes that were `last`.
+    /// Every way but the least recent is below `last`, so this is [`promote`] of `last`
+    /// with one compare fewer.
+    #[inline(always)]
+    pub(super) fn age(v: &mut [u8; 16], last_lanes: u64) -> u32 {
+        unsafe {
+            let p = v.as_mut_ptr() as *mut __m128i;
+            let x = _mm_loadu_si128(p);
+            let at = _mm_cmpeq_epi8(x, _mm_set1_epi64x(last_lanes as i64));
+            let raised = _mm_sub_epi8(x, _mm_set1_epi8(-1));
+            _mm_storeu_si128(p, _mm_andnot_si128(at, raised));
+            _mm_movemask_epi8(at) as u32
+        }
+    }
+
     /// Lanes above `r` lowered by one, lanes equal to `r` set to `last`: the way of
     /// rank `r` becomes the least recent.
     #[inline(always)]
@@ -123,6 +139,15 @@ mod lanes {
         for x in v.iter_mut() {
             *x = if *x == r { 0 } else { *x + (*x < r) as u8 };
         }
+    }
+    #[inline(always)]
+    pub(super) fn age(v: &mut [u8; 16], last_lanes: u64) -> u32 {
+        let last = last_lanes as u8;
+        let m = eq(v, last);
+        for x in v.iter_mut() {
+            *x = if *x == last { 0 } else { x.wrapping_add(1) };
+        }
+        m
     }
     #[inline(always)]
     pub(super) fn demote(v: &mut [u8; 16], r: u8, last: u8) {
@@ -169,11 +194,10 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     /// and becomes the most recent; returns the way and the key it held.
     #[inline(always)]
     fn fill_ranked(&mut self, set: usize, key: u64, fp: u8) -> (usize, u64) {
-        let last = (self.ways - 1) as u8;
         let m = &mut self.meta[set];
-        let w = (lanes::eq(&m.rank, last) & self.way_mask).trailing_zeros() as usize;
+        let w =
+            (lanes::age(&mut m.rank, self.last_lanes) & self.way_mask).trailing_zeros() as usize;
         debug_assert!(w < self.ways);
-        lanes::promote(&mut m.rank, last);
         // SAFETY: the ranks of a set's ways are a permutation of 0..ways, so exactly one
         // way ranks last and `w < ways <= 16`; `set` indexed `meta` (checked), so
         // `set * ways + w` is inside `keys`.
