@@ -319,9 +319,11 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         for set in 0..self.sets {
             let base = set * self.ways;
             let order: [u8; RANKED_WAYS] = std::array::from_fn(|r| {
-                (r < self.ways)
-                    .then(|| self.way_of_rank(set, r))
-                    .unwrap_or(0) as u8
+                if r < self.ways {
+                    self.way_of_rank(set, r) as u8
+                } else {
+                    0
+                }
             });
             let mut kept = [false; RANKED_WAYS];
             for &w in &order[..self.ways] {
