@@ -14,6 +14,7 @@
 //! `Policy` is a perfectly predicted branch, not a dynamic dispatch through a vtable.
 
 mod ordered;
+mod ranked;
 
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -361,24 +362,41 @@ pub struct SetAssoc<P: ReplacementPolicy = Policy> {
     vals: Vec<u64>,
     /// Valid ways in the whole array. Once every way is valid (a warm cache or TLB),
     /// no set has an empty way to look for, and a lookup-and-fill compares keys only.
+    /// Not kept by ranked arrays (`ranked.rs`), which never look for an empty way.
     valid: usize,
     /// The (set, key) of the last lookup that missed, while no key of the array has
     /// changed since: the key is then known to be absent, and inserting it (what a TLB
     /// or walk cache does after the miss's walk) needs no second search of the set.
     absent: (usize, u64),
-    /// LRU kept as the order of each set's ways (`ordered.rs`); `policy` is then unused.
+    /// LRU kept as the order of each set's ways (`ordered.rs`, sets of more than 16
+    /// ways); `policy` is then unused.
     ordered: bool,
+    /// LRU kept as ranks and fingerprints per set in `meta` (`ranked.rs`, sets of at
+    /// most 16 ways); `policy` is then unused.
+    ranked: bool,
+    /// `ranked`: per set, each way's key fingerprint and recency rank.
+    meta: Vec<ranked::Meta>,
+    /// Bit `w` set for each way `w` of a set (the lanes of `meta` in use).
+    way_mask: u32,
+    /// `ways - 1`, the last rank, in every byte (ranked arrays; a fill's compare).
+    last_lanes: u64,
     policy: P,
 }
 
 impl SetAssoc<Policy> {
     /// `sets` must be a power of two (callers index with a mask); validated by config.
-    /// LRU arrays keep their sets in recency order (`ordered.rs`), the others a policy.
+    /// LRU arrays keep ranks (`ranked.rs`, at most 16 ways) or their sets in recency
+    /// order (`ordered.rs`), the others a policy.
     pub fn new(sets: usize, ways: usize, kind: Replacement, seed: u64) -> Self {
         if kind == Replacement::Lru {
-            // The order is the state: the policy keeps none (no sets).
+            // The ranks or the order are the state: the policy keeps none (no sets).
             let mut a = SetAssoc::with_policy(sets, ways, Policy::new(kind, 0, ways, seed));
-            a.ordered = true;
+            if ways <= ranked::RANKED_WAYS {
+                a.ranked = true;
+                a.meta = vec![ranked::Meta::empty(); sets];
+            } else {
+                a.ordered = true;
+            }
             return a;
         }
         SetAssoc::with_policy(sets, ways, Policy::new(kind, sets, ways, seed))
@@ -396,6 +414,10 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
             valid: 0,
             absent: (0, INVALID),
             ordered: false,
+            ranked: false,
+            meta: Vec::new(),
+            way_mask: ((1u64 << ways.min(32)) - 1) as u32,
+            last_lanes: (ways.wrapping_sub(1) as u8 as u64).wrapping_mul(0x0101_0101_0101_0101),
             policy,
         }
     }
@@ -448,6 +470,9 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     /// Look `key` up in `set`; on a hit, update replacement state and return the value.
     #[inline(always)]
     pub fn lookup(&mut self, set: usize, key: u64) -> Option<u64> {
+        if self.ranked {
+            return self.lookup_ranked(set, key);
+        }
         if self.ordered {
             return self.lookup_ordered(set, key);
         }
@@ -466,6 +491,9 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     /// values on one array: an LRU array's values would not follow their keys.
     #[inline(always)]
     pub fn access(&mut self, set: usize, key: u64) -> bool {
+        if self.ranked {
+            return self.access_ranked(set, key);
+        }
         if self.ordered {
             return self.access_ordered(set, key);
         }
@@ -504,6 +532,9 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         val: u64,
         spare: impl Fn(u64) -> Option<u64>,
     ) -> (bool, Option<(u64, u64)>) {
+        if self.ranked {
+            return self.fill_skipping_ranked(set, key, val, spare);
+        }
         let base = set * self.ways;
         if self.ordered {
             return self.fill_skipping_ordered(base, key, val, spare);
@@ -537,22 +568,30 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
 
     /// The valid keys for which `pred(key, value)` holds (end-of-run counts).
     pub fn count_where(&self, mut pred: impl FnMut(u64, u64) -> bool) -> usize {
-        self.iter().filter(|&(k, v)| pred(k, v)).count()
+        (self.keys.iter().zip(&self.vals))
+            .filter(|&(&k, &v)| k != INVALID && pred(k, v))
+            .count()
     }
 
     /// Look up without touching replacement state.
     #[inline(always)]
     pub fn probe(&self, set: usize, key: u64) -> Option<u64> {
+        if self.ranked {
+            return self.probe_ranked(set, key);
+        }
         self.find(set, key).map(|w| self.vals[set * self.ways + w])
     }
 
     /// Insert (or refresh) `key`. Returns the valid entry it displaced, if any.
     #[inline(always)]
     pub fn insert(&mut self, set: usize, key: u64, val: u64) -> Option<(u64, u64)> {
-        let base = set * self.ways;
+        if self.ranked {
+            return self.insert_ranked(set, key, val);
+        }
         if self.ordered {
             return self.insert_ordered(set, key, val);
         }
+        let base = set * self.ways;
         let (hit, free) = self.find_or_free(set, key);
         if let Some(w) = hit {
             self.vals[base + w] = val;
@@ -580,6 +619,15 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     /// the host. Changes nothing the simulation can see.
     #[inline(always)]
     pub fn prefetch(&self, set: usize) {
+        if self.ranked {
+            // The fingerprints and ranks, and the first line of keys (the key a search
+            // reads is there in sets of up to 8 ways). The pointers are only hints: no
+            // access, so no bounds check is needed to stay sound.
+            let m = self.meta.as_ptr().wrapping_add(set);
+            crate::pagetable::prefetch_host(m);
+            crate::pagetable::prefetch_host(self.keys.as_ptr().wrapping_add(set * self.ways));
+            return;
+        }
         prefetch_slice(&self.keys[set * self.ways..(set + 1) * self.ways]);
         if !self.ordered {
             self.policy.prefetch(set);
@@ -588,6 +636,9 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
 
     /// Remove `key` from `set`; true if it was there.
     pub fn invalidate(&mut self, set: usize, key: u64) -> bool {
+        if self.ranked {
+            return self.invalidate_ranked(set, key);
+        }
         match self.find(set, key) {
             Some(w) if self.ordered => {
                 // The later ways move up: the empty one goes last, behind the LRU.
@@ -608,6 +659,9 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
 
     /// Remove every entry for which `pred(key)` holds; returns how many.
     pub fn invalidate_where(&mut self, mut pred: impl FnMut(u64) -> bool) -> usize {
+        if self.ranked {
+            return self.invalidate_where_ranked(pred);
+        }
         if self.ordered {
             let w = self.ways;
             let n: usize = (self.keys.chunks_mut(w))
@@ -634,13 +688,21 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         self.valid = 0;
     }
 
-    /// The valid entries as (key, value), set by set.
+    /// The valid entries as (key, value), set by set; an LRU array's most recent first
+    /// in each set.
     pub fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.keys
-            .iter()
-            .zip(&self.vals)
-            .filter(|(&k, _)| k != INVALID)
-            .map(|(&k, &v)| (k, v))
+        (0..self.sets)
+            .flat_map(move |set| {
+                (0..self.ways).map(move |i| {
+                    let w = match self.ranked {
+                        true => self.way_of_rank(set, i),
+                        false => i,
+                    };
+                    let at = set * self.ways + w;
+                    (self.keys[at], self.vals[at])
+                })
+            })
+            .filter(|&(k, _)| k != INVALID)
     }
 
     /// Number of valid entries (for tests and occupancy stats).

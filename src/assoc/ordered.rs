@@ -1,4 +1,5 @@
-//! LRU sets kept in recency order: the layout of every LRU array.
+//! LRU sets kept in recency order: the layout of LRU arrays of more than 16 ways
+//! (smaller ones keep ranks, `ranked.rs`).
 //!
 //! A set's ways hold their keys most recent first, empty ways (`INVALID`) last. LRU
 //! then needs no replacement state: a hit moves its way to the front, a fill pushes
@@ -16,42 +17,66 @@
 //! In: one set's keys (and values, for arrays that keep them) as slices. Out: the
 //! slices reordered; the evicted entry where a fill displaces one.
 
-use super::{find_in, lowest, matching, ReplacementPolicy, SetAssoc, INVALID};
-
-/// `self.$f::<N>(args)` with `N` the array's way count when it is a common one (1, 2, 4,
-/// 8, 12 or 16: the compiler then unrolls the compares and moves the ways with a few
-/// vector moves instead of a `memmove` call), and `N = 0` (any count) otherwise.
-macro_rules! by_ways {
-    ($self:ident, $f:ident($($arg:expr),*)) => {
-        match $self.ways {
-            1 => $self.$f::<1>($($arg),*),
-            2 => $self.$f::<2>($($arg),*),
-            4 => $self.$f::<4>($($arg),*),
-            8 => $self.$f::<8>($($arg),*),
-            12 => $self.$f::<12>($($arg),*),
-            16 => $self.$f::<16>($($arg),*),
-            _ => $self.$f::<0>($($arg),*),
-        }
-    };
-}
+use super::{find_in, ReplacementPolicy, SetAssoc, INVALID};
 
 impl<P: ReplacementPolicy> SetAssoc<P> {
-    /// [`SetAssoc::lookup`] of an LRU array.
+    /// [`SetAssoc::lookup`] of an LRU array in recency order.
     #[inline(always)]
     pub(super) fn lookup_ordered(&mut self, set: usize, key: u64) -> Option<u64> {
-        by_ways!(self, lookup_n(set, key))
+        let base = set * self.ways;
+        let keys = &mut self.keys[base..base + self.ways];
+        let Some(w) = find_in(keys, key) else {
+            self.absent = (set, key);
+            return None;
+        };
+        to_front(keys, w);
+        let vals = &mut self.vals[base..base + self.ways];
+        to_front(vals, w);
+        Some(vals[0])
     }
 
-    /// [`SetAssoc::access`] of an LRU array.
+    /// [`SetAssoc::access`] of an LRU array in recency order (values untouched: an
+    /// array filled through `access` keeps none).
     #[inline(always)]
     pub(super) fn access_ordered(&mut self, set: usize, key: u64) -> bool {
-        by_ways!(self, access_n(set, key))
+        let base = set * self.ways;
+        let keys = &mut self.keys[base..base + self.ways];
+        if let Some(w) = find_in(keys, key) {
+            to_front(keys, w);
+            return true;
+        }
+        self.valid += (push_front(keys, key) == INVALID) as usize;
+        self.absent.1 = INVALID;
+        false
     }
 
-    /// [`SetAssoc::insert`] of an LRU array.
+    /// [`SetAssoc::insert`] of an LRU array in recency order.
     #[inline(always)]
     pub(super) fn insert_ordered(&mut self, set: usize, key: u64, val: u64) -> Option<(u64, u64)> {
-        by_ways!(self, insert_n(set, key, val))
+        let base = set * self.ways;
+        // A key the last lookup missed is known to be absent.
+        let hit = match self.absent == (set, key) {
+            true => None,
+            false => find_in(&self.keys[base..base + self.ways], key),
+        };
+        let (keys, vals) = (
+            &mut self.keys[base..base + self.ways],
+            &mut self.vals[base..base + self.ways],
+        );
+        if let Some(w) = hit {
+            to_front(keys, w);
+            to_front(vals, w);
+            vals[0] = val;
+            return None;
+        }
+        let k = push_front(keys, key);
+        let v = push_front(vals, val);
+        self.absent.1 = INVALID;
+        if k == INVALID {
+            self.valid += 1;
+            return None;
+        }
+        Some((k, v))
     }
 
     /// [`SetAssoc::fill_skipping`] of the set at `base` kept in recency order: the
@@ -89,117 +114,6 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         }
         (false, Some((k, v)))
     }
-
-    /// The way count, as the constant `N` where there is one: slices of a set then have
-    /// a length the compiler knows, and their fixed-size views need no check.
-    #[inline(always)]
-    fn ways_n<const N: usize>(&self) -> usize {
-        if N == 0 {
-            self.ways
-        } else {
-            N
-        }
-    }
-
-    #[inline(always)]
-    fn lookup_n<const N: usize>(&mut self, set: usize, key: u64) -> Option<u64> {
-        let ways = self.ways_n::<N>();
-        let base = set * ways;
-        let keys = &mut self.keys[base..base + ways];
-        let Some(w) = find_n::<N>(keys, key) else {
-            self.absent = (set, key);
-            return None;
-        };
-        to_front_n::<N>(keys, w);
-        let vals = &mut self.vals[base..base + ways];
-        to_front_n::<N>(vals, w);
-        Some(vals[0])
-    }
-
-    #[inline(always)]
-    fn access_n<const N: usize>(&mut self, set: usize, key: u64) -> bool {
-        // Values untouched: an array filled through `access` keeps none.
-        let ways = self.ways_n::<N>();
-        let base = set * ways;
-        let keys = &mut self.keys[base..base + ways];
-        if let Some(w) = find_n::<N>(keys, key) {
-            to_front_n::<N>(keys, w);
-            return true;
-        }
-        self.valid += (push_front_n::<N>(keys, key) == INVALID) as usize;
-        self.absent.1 = INVALID;
-        false
-    }
-
-    #[inline(always)]
-    fn insert_n<const N: usize>(&mut self, set: usize, key: u64, val: u64) -> Option<(u64, u64)> {
-        let ways = self.ways_n::<N>();
-        let base = set * ways;
-        // A key the last lookup missed is known to be absent.
-        let hit = match self.absent == (set, key) {
-            true => None,
-            false => find_n::<N>(&self.keys[base..base + ways], key),
-        };
-        let (keys, vals) = (
-            &mut self.keys[base..base + ways],
-            &mut self.vals[base..base + ways],
-        );
-        if let Some(w) = hit {
-            to_front_n::<N>(keys, w);
-            to_front_n::<N>(vals, w);
-            vals[0] = val;
-            return None;
-        }
-        let k = push_front_n::<N>(keys, key);
-        let v = push_front_n::<N>(vals, val);
-        self.absent.1 = INVALID;
-        if k == INVALID {
-            self.valid += 1;
-            return None;
-        }
-        Some((k, v))
-    }
-}
-
-/// The way of `s` holding `key`; `N` ways, or any number if `N` is 0.
-#[inline(always)]
-fn find_n<const N: usize>(s: &[u64], key: u64) -> Option<usize> {
-    if N == 0 {
-        return find_in(s, key);
-    }
-    lowest(matching::<N>(s, key))
-}
-
-/// [`to_front`] of `N` ways (any number if `N` is 0): every way a select, no loop.
-#[inline(always)]
-fn to_front_n<const N: usize>(s: &mut [u64], p: usize) {
-    if N == 0 {
-        return to_front(s, p);
-    }
-    // Hits on the most recent way are common (a line or page used again at once) and
-    // need no move.
-    if p == 0 {
-        return;
-    }
-    let s: &mut [u64; N] = s.try_into().expect("a set of N ways");
-    let old = *s;
-    for i in 1..N {
-        s[i] = if i <= p { old[i - 1] } else { old[i] };
-    }
-    s[0] = old[p];
-}
-
-/// [`push_front`] of `N` ways (any number if `N` is 0).
-#[inline(always)]
-fn push_front_n<const N: usize>(s: &mut [u64], x: u64) -> u64 {
-    if N == 0 {
-        return push_front(s, x);
-    }
-    let s: &mut [u64; N] = s.try_into().expect("a set of N ways");
-    let old = *s;
-    s[1..].copy_from_slice(&old[..N - 1]);
-    s[0] = x;
-    old[N - 1]
 }
 
 /// Way `p` becomes the first; ways `0..p` move back by one.

@@ -3,6 +3,14 @@
 use super::*;
 use rand_core::Rng;
 
+/// The array's count of valid ways is right, where it keeps one (not ranked arrays).
+#[track_caller]
+fn assert_valid(a: &SetAssoc, what: impl std::fmt::Display) {
+    if !a.ranked {
+        assert_eq!(a.valid, a.occupancy(), "{what}");
+    }
+}
+
 fn stream(seed: u64, n: usize, range: u64) -> Vec<u64> {
     let mut r = Xoshiro256PlusPlus::seed_from_u64(seed);
     (0..n).map(|_| r.next_u64() % range).collect()
@@ -113,7 +121,7 @@ fn lru_access_with_invalidations_matches_a_reference_list() {
         let mut lists: [Vec<u64>; 2] = Default::default();
         let mut r = Xoshiro256PlusPlus::seed_from_u64(ways as u64);
         for i in 0..20000 {
-            assert_eq!(a.valid, a.occupancy(), "ways {ways} op {i}");
+            assert_valid(&a, format!("ways {ways} op {i}"));
             if i % 997 == 996 {
                 let gone = a.invalidate_where(|k| k % 3 == 0);
                 let before: usize = lists.iter().map(|l| l.len()).sum();
@@ -208,7 +216,7 @@ fn inserts_after_missed_lookups_match_a_reference_list() {
             }
             let ev = a.insert(set, k, k).map(|e| e.0);
             assert_eq!(ev, put(&mut lists[set], k), "ways {ways} op {i}");
-            assert_eq!(a.valid, a.occupancy(), "ways {ways} op {i}");
+            assert_valid(&a, format!("ways {ways} op {i}"));
         }
     }
 }
@@ -245,7 +253,7 @@ fn ordered_lru_equals_lru_by_replacement_state() {
         let sets = 4;
         let mut o = SetAssoc::new(sets, ways, Replacement::Lru, 0);
         let mut p = SetAssoc::with_policy(sets, ways, Policy::new(Replacement::Lru, sets, ways, 0));
-        assert!(o.ordered && !p.ordered);
+        assert!((o.ordered || o.ranked) && !p.ordered && !p.ranked);
         let mut r = Xoshiro256PlusPlus::seed_from_u64(7 + ways as u64);
         for i in 0..40_000u64 {
             let x = r.next_u64();
@@ -278,7 +286,7 @@ fn ordered_lru_equals_lru_by_replacement_state() {
                 o.flush();
                 p.flush();
             }
-            assert_eq!(o.valid, o.occupancy(), "{what}");
+            assert_valid(&o, &what);
         }
         let mut a: Vec<_> = o.iter().collect();
         let mut b: Vec<_> = p.iter().collect();
@@ -317,4 +325,136 @@ fn the_vector_compare_matches_way_by_way() {
     check::<12>(&mut r);
     check::<16>(&mut r);
     check::<32>(&mut r);
+}
+
+/// The ranked layout (LRU sets of at most 16 ways) against the recency-ordered one
+/// and a reference list per set, on keys that mostly share their fingerprint (so the
+/// search must check every candidate way, not just the first): every operation's
+/// answer agrees, and so does the order of `iter` (most recent first in each set),
+/// which a wrong rank update would break even where hits and misses agreed.
+#[test]
+fn ranked_lru_equals_ordered_lru_and_a_reference_list() {
+    // Keys of two fingerprints only.
+    let pool: Vec<u64> = (1..200_000u64)
+        .filter(|&k| ranked::fingerprint(k) < 2)
+        .take(160)
+        .collect();
+    assert_eq!(pool.len(), 160);
+    // `cache`: filled through `access` (the data caches), whose values are not kept;
+    // otherwise through `insert` (TLBs, walk caches), values compared too.
+    for (ways, cache) in [1, 2, 3, 4, 5, 7, 8, 12, 15, 16]
+        .iter()
+        .flat_map(|&w| [(w, false), (w, true)])
+    {
+        let sets = 2;
+        let mut a = SetAssoc::new(sets, ways, Replacement::Lru, 0);
+        let mut o = SetAssoc::with_policy(sets, ways, Policy::new(Replacement::Lru, 0, ways, 0));
+        o.ordered = true;
+        assert!(a.ranked);
+        let mut lists: Vec<Vec<u64>> = vec![Vec::new(); sets];
+        let n = (3 * ways * sets).min(pool.len());
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(40 + ways as u64);
+        for i in 0..30_000u64 {
+            let x = r.next_u64();
+            let k = pool[(x >> 20) as usize % n];
+            let set = (k % sets as u64) as usize;
+            let v = x >> 44;
+            let what = format!("ways {ways} cache {cache} op {i} ({})", x % 8);
+            let list = &mut lists[set];
+            let pos = list.iter().position(|&y| y == k);
+            match x % 8 {
+                0 | 1 => {
+                    let (got, want) = (a.lookup(set, k), o.lookup(set, k));
+                    assert_eq!(got.is_some(), want.is_some(), "{what}");
+                    assert!(cache || got == want, "{what}");
+                    assert_eq!(got.is_some(), pos.is_some(), "{what}");
+                    if let Some(p) = pos {
+                        let y = list.remove(p);
+                        list.push(y);
+                    }
+                }
+                2 | 3 if !cache => {
+                    let got = a.insert(set, k, v);
+                    assert_eq!(got, o.insert(set, k, v), "{what}");
+                    let want = match pos {
+                        Some(p) => {
+                            list.remove(p);
+                            None
+                        }
+                        None if list.len() == ways => Some(list.remove(0)),
+                        None => None,
+                    };
+                    assert_eq!(got.map(|e| e.0), want, "{what}");
+                    list.push(k);
+                }
+                2..=4 if cache => {
+                    assert_eq!(a.access(set, k), o.access(set, k), "{what}");
+                    match pos {
+                        Some(p) => {
+                            list.remove(p);
+                        }
+                        None if list.len() == ways => {
+                            list.remove(0);
+                        }
+                        None => {}
+                    }
+                    list.push(k);
+                }
+                5 => {
+                    let gone = a.invalidate(set, k);
+                    assert_eq!(gone, o.invalidate(set, k), "{what}");
+                    assert_eq!(gone, pos.is_some(), "{what}");
+                    if let Some(p) = pos {
+                        list.remove(p);
+                    }
+                }
+                6 => {
+                    let (got, want) = (a.probe(set, k), o.probe(set, k));
+                    assert_eq!(got.is_some(), want.is_some(), "{what}");
+                    assert!(cache || got == want, "{what}");
+                }
+                _ if i % 40 == 7 => {
+                    let m = x >> 50;
+                    let gone = |key: u64| key % 5 == m % 5;
+                    let mut seen_a = Vec::new();
+                    let mut seen_o = Vec::new();
+                    let na = a.invalidate_where(|key| {
+                        seen_a.push(key);
+                        gone(key)
+                    });
+                    let no = o.invalidate_where(|key| {
+                        seen_o.push(key);
+                        gone(key)
+                    });
+                    assert_eq!((na, &seen_a), (no, &seen_o), "{what}");
+                    lists.iter_mut().for_each(|l| l.retain(|&key| !gone(key)));
+                }
+                _ if !cache => {
+                    // Spare a victim whose value is even, once; the reference lists
+                    // then follow the ordered layout (values are not in them).
+                    let spare = |val: u64| (val % 2 == 0).then_some(val | 1);
+                    let got = a.fill_skipping(set, k, v, spare);
+                    assert_eq!(got, o.fill_skipping(set, k, v, spare), "{what}");
+                    for (s, l) in lists.iter_mut().enumerate() {
+                        *l = (o.iter().map(|e| e.0))
+                            .filter(|&key| (key % sets as u64) as usize == s)
+                            .collect();
+                        l.reverse();
+                    }
+                }
+                _ => {}
+            }
+            assert_valid(&a, &what);
+            let (ia, io): (Vec<_>, Vec<_>) = (a.iter().collect(), o.iter().collect());
+            let keys: Vec<u64> = ia.iter().map(|e| e.0).collect();
+            match cache {
+                true => assert_eq!(keys, io.iter().map(|e| e.0).collect::<Vec<_>>(), "{what}"),
+                false => assert_eq!(ia, io, "{what}: contents in recency order"),
+            }
+            let want: Vec<u64> = (lists.iter())
+                .flat_map(|l| l.iter().rev().copied())
+                .collect();
+            assert_eq!(keys, want, "{what}: the reference lists");
+        }
+    }
 }

@@ -29,6 +29,28 @@ macro_rules! each {
     };
 }
 
+impl AnyOrganisation {
+    /// [`Organisation::lookup`] of the organisations other than set-associative, out of
+    /// line: inlined, their code crowded the registers of the hierarchy's probe loop,
+    /// which every set-associative probe then paid for in spills.
+    #[inline(never)]
+    fn lookup_other(
+        &mut self,
+        asid: u16,
+        vaddr: u64,
+        size: PageSize,
+        reads: &mut MemReads,
+    ) -> Option<u64> {
+        each!(self, o => o.lookup(asid, vaddr, size, reads))
+    }
+
+    /// [`Organisation::insert`] of the others, out of line likewise.
+    #[inline(never)]
+    fn insert_other(&mut self, e: Entry) -> Option<Entry> {
+        each!(self, o => o.insert(e))
+    }
+}
+
 impl Organisation for AnyOrganisation {
     fn build(cfg: &TlbConfig, seed: u64) -> Option<Self> {
         match cfg.organisation {
@@ -50,7 +72,10 @@ impl Organisation for AnyOrganisation {
         size: PageSize,
         reads: &mut MemReads,
     ) -> Option<u64> {
-        each!(self, o => o.lookup(asid, vaddr, size, reads))
+        match self {
+            AnyOrganisation::SetAssociative(o) => o.lookup(asid, vaddr, size, reads),
+            _ => self.lookup_other(asid, vaddr, size, reads),
+        }
     }
     fn holds(&self, asid: u16, vaddr: u64, size: PageSize) -> bool {
         each!(self, o => o.holds(asid, vaddr, size))
@@ -78,7 +103,17 @@ impl Organisation for AnyOrganisation {
     }
     #[inline(always)]
     fn insert(&mut self, e: Entry) -> Option<Entry> {
-        each!(self, o => o.insert(e))
+        match self {
+            AnyOrganisation::SetAssociative(o) => o.insert(e),
+            _ => self.insert_other(e),
+        }
+    }
+    #[inline(always)]
+    fn insert_evicts(&mut self, e: Entry) -> bool {
+        match self {
+            AnyOrganisation::SetAssociative(o) => o.insert_evicts(e),
+            _ => self.insert_other(e).is_some(),
+        }
     }
     fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) -> bool {
         each!(self, o => o.invalidate_page(asid, vaddr, size))

@@ -93,12 +93,17 @@ impl<O: Organisation> Tlbs<O> {
             st.stats.misses += 1;
             st.stats.fills += 1;
             self.filled |= 1 << si;
-            if let Some(evicted) = st.org.insert(e) {
-                st.stats.evictions += 1;
-                if l == last && self.dropped.evictions {
-                    self.dropped.evicted = Some(evicted);
-                }
-            }
+            // The displaced entry itself is wanted only when Victima keeps last-level
+            // evictions; otherwise whether there was one.
+            let evicts = match l == last && self.dropped.evictions {
+                true => st
+                    .org
+                    .insert(e)
+                    .map(|ev| self.dropped.evicted = Some(ev))
+                    .is_some(),
+                false => st.org.insert_evicts(e),
+            };
+            st.stats.evictions += evicts as u64;
         }
     }
 

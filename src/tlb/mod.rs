@@ -180,6 +180,13 @@ pub trait Organisation: Sized {
     /// hierarchy passes it to a victim level below).
     fn insert(&mut self, e: Entry) -> Option<Entry>;
 
+    /// [`Organisation::insert`] for a caller that needs only whether a valid entry was
+    /// displaced (an organisation may then skip rebuilding the displaced entry).
+    #[inline(always)]
+    fn insert_evicts(&mut self, e: Entry) -> bool {
+        self.insert(e).is_some()
+    }
+
     /// Remove the translation of the page of `size` holding `vaddr` of `asid`; true if
     /// an entry went. An entry of many pages that covers it goes (or shrinks) too.
     fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) -> bool;
@@ -535,8 +542,8 @@ impl<O: Organisation> Tlbs<O> {
         if let Some(h) = self.lookup_predicted(side, asid, vaddr, cycles) {
             return Some(h);
         }
-        for l in self.predict.is_some() as usize..self.levels.len() {
-            let lvl = &mut self.levels[l];
+        let first = self.predict.is_some() as usize;
+        for (l, lvl) in self.levels.iter_mut().enumerate().skip(first) {
             let lat = lvl.latency[side] as u64;
             *cycles += lat;
             lvl.stats.cycles += lat;

@@ -108,6 +108,14 @@ impl Organisation for SetAssociative {
         .map(|(k, f)| Self::entry(k, f))
     }
 
+    #[inline(always)]
+    fn insert_evicts(&mut self, e: Entry) -> bool {
+        let set = self.set_of(e.vpn);
+        (self.array)
+            .insert(set, tag(e.vpn, e.asid, e.size.index()), e.frame)
+            .is_some()
+    }
+
     fn invalidate_page(&mut self, asid: u16, vaddr: u64, size: PageSize) -> bool {
         let vpn = vaddr >> size.shift();
         let set = self.set_of(vpn);

@@ -1,0 +1,354 @@
+//! LRU sets of at most 16 ways kept as recency ranks: the layout of every LRU array
+//! that small (every TLB, walk cache and data cache of the shipped presets but Zen 4's
+//! fully associative L1 TLBs and 24-way L2 TLB).
+//!
+//! Each set has a 32-byte [`Meta`] beside its keys and values: per way, one byte of a
+//! hash of its key (the fingerprint) and its recency rank (0 the most recent, `ways - 1`
+//! the least; empty ways rank after every valid one). A search compares the 16
+//! fingerprints at once and reads only the keys whose fingerprint matches (almost
+//! always none or the one sought), whatever the way count, so no operation dispatches
+//! on the way count. A hit raises the ranks below its own by one and takes rank 0; a
+//! fill takes the way of rank `ways - 1` (an empty one while the set has one) and raises
+//! every other: one vector compare and add each, and no key or value ever moves. The
+//! recency-ordered layout (`ordered.rs`, sets of more ways) moves the keys and values
+//! of every way more recent than a hit's on each hit.
+//!
+//! It is the same LRU: the valid keys of a set ordered by rank are the recency-ordered
+//! layout's set, so every hit, miss, eviction and value agrees (the tests drive the
+//! layouts side by side); [`SetAssoc::iter`] and [`SetAssoc::invalidate_where`] visit a
+//! set's ways in rank order, as that layout stores them.
+//!
+//! The array's count of valid ways is not kept (only the other layouts read it).
+//!
+//! In: a set index, a key (and a value). Out: hits, values, the evicted entry.
+
+use super::{ReplacementPolicy, SetAssoc, INVALID};
+
+/// The most ways a ranked set holds: one byte per way in a 16-byte vector.
+pub(super) const RANKED_WAYS: usize = 16;
+
+/// One set's fingerprints and ranks; lanes past the way count are unused (the masks
+/// of every search leave them out).
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+pub(super) struct Meta {
+    fp: [u8; 16],
+    rank: [u8; 16],
+}
+
+impl Meta {
+    /// An empty set: every way empty, ranked in way order.
+    pub(super) fn empty() -> Meta {
+        Meta {
+            fp: [0; 16],
+            rank: std::array::from_fn(|i| i as u8),
+        }
+    }
+}
+
+/// The fingerprint of a key: the top byte of a multiplicative hash, which depends on
+/// every bit of the key (the low bits of cache and TLB keys are the set index or the
+/// address-space id and page size, the same in most keys of a set).
+#[inline(always)]
+pub(super) fn fingerprint(key: u64) -> u8 {
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8
+}
+
+/// Byte-lane operations on a set's 16 fingerprints or ranks.
+#[cfg(target_arch = "x86_64")]
+mod lanes {
+    use std::arch::x86_64::*;
+
+    // SAFETY (every function): SSE2 is part of every x86-64 target; the loads and
+    // stores touch exactly the 16 bytes of the array they are given, unaligned.
+
+    /// `b` in every lane: the byte spread over 64 bits by a multiply, then over 128
+    /// (three host instructions, where `_mm_set1_epi8` takes four on SSE2).
+    #[inline(always)]
+    fn splat(b: u8) -> __m128i {
+        unsafe { _mm_set1_epi64x((b as u64).wrapping_mul(0x0101_0101_0101_0101) as i64) }
+    }
+
+    /// Bit `i` set where lane `i` of `v` is `b`.
+    #[inline(always)]
+    pub(super) fn eq(v: &[u8; 16], b: u8) -> u32 {
+        unsafe {
+            let x = _mm_loadu_si128(v.as_ptr() as *const __m128i);
+            _mm_movemask_epi8(_mm_cmpeq_epi8(x, splat(b))) as u32
+        }
+    }
+
+    /// Lanes below `r` raised by one, lanes equal to `r` set to 0: the way of rank `r`
+    /// becomes the most recent (ranks are below 16, so the signed compare is exact).
+    #[inline(always)]
+    pub(super) fn promote(v: &mut [u8; 16], r: u8) {
+        unsafe {
+            let p = v.as_mut_ptr() as *mut __m128i;
+            let x = _mm_loadu_si128(p);
+            let rr = splat(r);
+            // A lane below r compares as all ones (-1): subtracting it adds one.
+            let raised = _mm_sub_epi8(x, _mm_cmplt_epi8(x, rr));
+            _mm_storeu_si128(p, _mm_andnot_si128(_mm_cmpeq_epi8(x, rr), raised));
+        }
+    }
+
+    /// A fill's update: the lanes equal to `last` (in every byte of `last_lanes`) set
+    /// to 0, every other raised by one; returns the bits of the lanes that were `last`.
+    /// Every way but the least recent is below `last`, so this is [`promote`] of `last`
+    /// with one compare fewer.
+    #[inline(always)]
+    pub(super) fn age(v: &mut [u8; 16], last_lanes: u64) -> u32 {
+        unsafe {
+            let p = v.as_mut_ptr() as *mut __m128i;
+            let x = _mm_loadu_si128(p);
+            let at = _mm_cmpeq_epi8(x, _mm_set1_epi64x(last_lanes as i64));
+            let raised = _mm_sub_epi8(x, _mm_set1_epi8(-1));
+            _mm_storeu_si128(p, _mm_andnot_si128(at, raised));
+            _mm_movemask_epi8(at) as u32
+        }
+    }
+
+    /// Lanes above `r` lowered by one, lanes equal to `r` set to `last`: the way of
+    /// rank `r` becomes the least recent.
+    #[inline(always)]
+    pub(super) fn demote(v: &mut [u8; 16], r: u8, last: u8) {
+        unsafe {
+            let p = v.as_mut_ptr() as *mut __m128i;
+            let x = _mm_loadu_si128(p);
+            let rr = _mm_set1_epi8(r as i8);
+            let lowered = _mm_add_epi8(x, _mm_cmpgt_epi8(x, rr));
+            let at = _mm_cmpeq_epi8(x, rr);
+            let out = _mm_or_si128(
+                _mm_andnot_si128(at, lowered),
+                _mm_and_si128(at, _mm_set1_epi8(last as i8)),
+            );
+            _mm_storeu_si128(p, out);
+        }
+    }
+}
+
+/// [`lanes`] lane by lane, for other hosts.
+#[cfg(not(target_arch = "x86_64"))]
+mod lanes {
+    #[inline(always)]
+    pub(super) fn eq(v: &[u8; 16], b: u8) -> u32 {
+        (v.iter().enumerate()).fold(0, |m, (i, &x)| m | (((x == b) as u32) << i))
+    }
+    #[inline(always)]
+    pub(super) fn promote(v: &mut [u8; 16], r: u8) {
+        for x in v.iter_mut() {
+            *x = if *x == r { 0 } else { *x + (*x < r) as u8 };
+        }
+    }
+    #[inline(always)]
+    pub(super) fn age(v: &mut [u8; 16], last_lanes: u64) -> u32 {
+        let last = last_lanes as u8;
+        let m = eq(v, last);
+        for x in v.iter_mut() {
+            *x = if *x == last { 0 } else { x.wrapping_add(1) };
+        }
+        m
+    }
+    #[inline(always)]
+    pub(super) fn demote(v: &mut [u8; 16], r: u8, last: u8) {
+        for x in v.iter_mut() {
+            *x = if *x == r { last } else { *x - (*x > r) as u8 };
+        }
+    }
+}
+
+impl<P: ReplacementPolicy> SetAssoc<P> {
+    /// The way of `set` holding `key` (of fingerprint `fp`).
+    #[inline(always)]
+    fn find_ranked(&self, set: usize, key: u64, fp: u8) -> Option<usize> {
+        let mut m = lanes::eq(&self.meta[set].fp, fp) & self.way_mask;
+        let base = set * self.ways;
+        while m != 0 {
+            let w = m.trailing_zeros() as usize;
+            debug_assert!(base + w < self.keys.len());
+            // SAFETY: `set` indexed `meta` (checked), which has one entry per set, and
+            // `w < ways` (the way mask): `base + w` is inside the set.
+            if unsafe { *self.keys.get_unchecked(base + w) } == key {
+                return Some(w);
+            }
+            m &= m - 1;
+        }
+        None
+    }
+
+    /// Way `w` of `set` becomes the most recent.
+    #[inline(always)]
+    fn touch(&mut self, set: usize, w: usize) {
+        let m = &mut self.meta[set];
+        debug_assert!(w < self.ways);
+        // SAFETY: `w` is a way of the set (below `ways`, at most 16 lanes).
+        let r = unsafe { *m.rank.get_unchecked(w) };
+        // A hit on the most recent way (a line or page used again at once, common)
+        // changes no rank.
+        if r != 0 {
+            lanes::promote(&mut m.rank, r);
+        }
+    }
+
+    /// The least recent way of `set` (an empty one while the set has one) takes `key`
+    /// and becomes the most recent; returns the way and the key it held.
+    #[inline(always)]
+    fn fill_ranked(&mut self, set: usize, key: u64, fp: u8) -> (usize, u64) {
+        let m = &mut self.meta[set];
+        let w =
+            (lanes::age(&mut m.rank, self.last_lanes) & self.way_mask).trailing_zeros() as usize;
+        debug_assert!(w < self.ways);
+        // SAFETY: the ranks of a set's ways are a permutation of 0..ways, so exactly one
+        // way ranks last and `w < ways <= 16`; `set` indexed `meta` (checked), so
+        // `set * ways + w` is inside `keys`.
+        let old = unsafe {
+            *m.fp.get_unchecked_mut(w) = fp;
+            std::mem::replace(self.keys.get_unchecked_mut(set * self.ways + w), key)
+        };
+        self.absent.1 = INVALID;
+        (w, old)
+    }
+
+    /// [`SetAssoc::lookup`] of a ranked array.
+    #[inline(always)]
+    pub(super) fn lookup_ranked(&mut self, set: usize, key: u64) -> Option<u64> {
+        let Some(w) = self.find_ranked(set, key, fingerprint(key)) else {
+            self.absent = (set, key);
+            return None;
+        };
+        self.touch(set, w);
+        debug_assert!(set * self.ways + w < self.vals.len());
+        // SAFETY: `find_ranked` found way `w < ways` of `set`, an index of `meta`.
+        Some(unsafe { *self.vals.get_unchecked(set * self.ways + w) })
+    }
+
+    /// [`SetAssoc::access`] of a ranked array (values untouched).
+    #[inline(always)]
+    pub(super) fn access_ranked(&mut self, set: usize, key: u64) -> bool {
+        let fp = fingerprint(key);
+        if let Some(w) = self.find_ranked(set, key, fp) {
+            self.touch(set, w);
+            return true;
+        }
+        self.fill_ranked(set, key, fp);
+        false
+    }
+
+    /// [`SetAssoc::insert`] of a ranked array.
+    #[inline(always)]
+    pub(super) fn insert_ranked(&mut self, set: usize, key: u64, val: u64) -> Option<(u64, u64)> {
+        let fp = fingerprint(key);
+        // A key the last lookup missed is known to be absent.
+        let hit = match self.absent == (set, key) {
+            true => None,
+            false => self.find_ranked(set, key, fp),
+        };
+        if let Some(w) = hit {
+            self.vals[set * self.ways + w] = val;
+            self.touch(set, w);
+            return None;
+        }
+        let (w, old) = self.fill_ranked(set, key, fp);
+        debug_assert!(set * self.ways + w < self.vals.len());
+        // SAFETY: `fill_ranked` filled way `w < ways` of `set`, an index of `meta`.
+        let v = std::mem::replace(
+            unsafe { self.vals.get_unchecked_mut(set * self.ways + w) },
+            val,
+        );
+        (old != INVALID).then_some((old, v))
+    }
+
+    /// [`SetAssoc::fill_skipping`] of a ranked array: a spared victim becomes the most
+    /// recent, and the new least recent goes.
+    pub(super) fn fill_skipping_ranked(
+        &mut self,
+        set: usize,
+        key: u64,
+        val: u64,
+        spare: impl Fn(u64) -> Option<u64>,
+    ) -> (bool, Option<(u64, u64)>) {
+        let fp = fingerprint(key);
+        if let Some(w) = self.find_ranked(set, key, fp) {
+            self.touch(set, w);
+            return (true, None);
+        }
+        let base = set * self.ways;
+        let last = (self.ways - 1) as u8;
+        let v = (lanes::eq(&self.meta[set].rank, last) & self.way_mask).trailing_zeros() as usize;
+        if self.keys[base + v] != INVALID {
+            if let Some(nv) = spare(self.vals[base + v]) {
+                self.vals[base + v] = nv;
+                self.touch(set, v);
+            }
+        }
+        let (w, old) = self.fill_ranked(set, key, fp);
+        let v = std::mem::replace(&mut self.vals[base + w], val);
+        (false, (old != INVALID).then_some((old, v)))
+    }
+
+    /// [`SetAssoc::probe`] of a ranked array.
+    #[inline(always)]
+    pub(super) fn probe_ranked(&self, set: usize, key: u64) -> Option<u64> {
+        let w = self.find_ranked(set, key, fingerprint(key))?;
+        Some(self.vals[set * self.ways + w])
+    }
+
+    /// [`SetAssoc::invalidate`] of a ranked array: the way empties and ranks last.
+    pub(super) fn invalidate_ranked(&mut self, set: usize, key: u64) -> bool {
+        let Some(w) = self.find_ranked(set, key, fingerprint(key)) else {
+            return false;
+        };
+        self.keys[set * self.ways + w] = INVALID;
+        let m = &mut self.meta[set];
+        let r = m.rank[w];
+        lanes::demote(&mut m.rank, r, (self.ways - 1) as u8);
+        true
+    }
+
+    /// The way of rank `r` in `set`.
+    pub(super) fn way_of_rank(&self, set: usize, r: usize) -> usize {
+        let rank = &self.meta[set].rank[..self.ways];
+        (rank.iter().position(|&x| x as usize == r)).expect("the ranks of a set are a permutation")
+    }
+
+    /// [`SetAssoc::invalidate_where`] of a ranked array: each set's valid keys visited
+    /// in recency order; the kept ones keep their order, and the emptied ways rank
+    /// after them.
+    pub(super) fn invalidate_where_ranked(&mut self, mut pred: impl FnMut(u64) -> bool) -> usize {
+        let mut n = 0;
+        for set in 0..self.sets {
+            let base = set * self.ways;
+            let order: [u8; RANKED_WAYS] = std::array::from_fn(|r| {
+                if r < self.ways {
+                    self.way_of_rank(set, r) as u8
+                } else {
+                    0
+                }
+            });
+            let mut kept = [false; RANKED_WAYS];
+            for &w in &order[..self.ways] {
+                let k = self.keys[base + w as usize];
+                if k == INVALID {
+                    continue;
+                }
+                if pred(k) {
+                    self.keys[base + w as usize] = INVALID;
+                    n += 1;
+                } else {
+                    kept[w as usize] = true;
+                }
+            }
+            // New ranks: the kept ways in their order, then the others in theirs.
+            let mut next = 0;
+            for keep in [true, false] {
+                for &w in &order[..self.ways] {
+                    if kept[w as usize] == keep {
+                        self.meta[set].rank[w as usize] = next;
+                        next += 1;
+                    }
+                }
+            }
+        }
+        n
+    }
+}
