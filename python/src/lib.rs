@@ -213,9 +213,10 @@ fn global_stop<T: Send>(
 
 /// One run: `(result.json, result.csv, timeline.csv or None)`, as `mmusim run` writes
 /// them for the same inputs. `addresses`: little-endian u64 virtual addresses, run as a
-/// trace of loads in place of a workload.
+/// trace of one-instruction accesses in place of a workload: loads, or of the `kinds`
+/// given (a byte per address: 0 load, 1 store, 2 fetch).
 #[pyfunction]
-#[pyo3(signature = (config=None, workload=None, trace=None, format=None, sets=Vec::new(), addresses=None, timeline=None, progress=None))]
+#[pyo3(signature = (config=None, workload=None, trace=None, format=None, sets=Vec::new(), addresses=None, timeline=None, progress=None, kinds=None))]
 #[allow(clippy::too_many_arguments)]
 fn run(
     py: Python<'_>,
@@ -227,6 +228,7 @@ fn run(
     addresses: Option<Vec<u8>>,
     timeline: Option<u64>,
     progress: Option<Py<PyAny>>,
+    kinds: Option<Vec<u8>>,
 ) -> PyResult<(String, String, Option<String>)> {
     if timeline == Some(0) {
         return Err(message("timeline: a window holds at least one access"));
@@ -264,7 +266,7 @@ fn run(
                 .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
                 .collect();
             let t = py
-                .detach(|| mmusim::run::AddressTrace::write(&addrs))
+                .detach(|| address_trace(&addrs, kinds.as_deref()))
                 .map_err(message)?;
             Some(t)
         }
@@ -298,6 +300,39 @@ fn run(
         report.to_csv(),
         timeline.map(|t| t.to_csv()),
     ))
+}
+
+/// The trace file of `addrs`, loads or of the `kinds` given (as many, each below 3).
+fn address_trace(addrs: &[u64], kinds: Option<&[u8]>) -> Result<mmusim::run::AddressTrace, String> {
+    use mmusim::addr::AccessKind;
+    let Some(kinds) = kinds else {
+        return mmusim::run::AddressTrace::write(addrs);
+    };
+    if kinds.len() != addrs.len() {
+        return Err(format!(
+            "kinds: {} kinds for {} addresses (one each)",
+            kinds.len(),
+            addrs.len()
+        ));
+    }
+    if let Some(i) = kinds.iter().position(|&k| k > 2) {
+        return Err(format!(
+            "kinds[{i}]: {} is not a kind (0 load, 1 store, 2 fetch)",
+            kinds[i]
+        ));
+    }
+    let kind = |k: u8| match k {
+        0 => AccessKind::Load,
+        1 => AccessKind::Store,
+        _ => AccessKind::Fetch,
+    };
+    mmusim::run::AddressTrace::write_accesses(addrs.iter().zip(kinds).map(|(&vaddr, &k)| {
+        mmusim::workload::Access {
+            vaddr,
+            kind: kind(k),
+            instrs: 1,
+        }
+    }))
 }
 
 /// The built-in system presets: (name, what it models).
