@@ -153,10 +153,21 @@ class Analysis:
     ``tlb``: ``tlb.csv`` (misses of fully-associative LRU TLBs per page size and
     entries). ``replacement``: faults per frame count and policy when ``frames`` was
     given. ``lru_histogram``, ``min_histogram``: stack distances as an array of (distance,
-    count) rows.
+    count) rows. ``ws_histogram``: backward (inter-reference) distances, the same way, up
+    to the largest window T analysed, whose WS fault count is
+    ``first_refs + ws_beyond + (counts of distances above T)``; ``ws_beyond``: the
+    references of a finite distance above the largest T. Both are empty (0) without the
+    WS curve, and are not in ``analysis.json``.
     """
 
-    def __init__(self, json_text: str, curves: list, tlb: str, replacement: Optional[str]):
+    def __init__(
+        self,
+        json_text: str,
+        curves: list,
+        tlb: str,
+        replacement: Optional[str],
+        ws: tuple = ((), 0),
+    ):
         self.json: dict = json.loads(json_text)
         self.curves: dict[str, pd.DataFrame] = {
             name.removesuffix(".csv"): _csv(text) for name, text in curves
@@ -166,6 +177,8 @@ class Analysis:
         self.refs: int = self.json["refs"]
         self.distinct: int = self.json["distinct"]
         self.first_refs: int = self.json["first_refs"]
+        self.ws_histogram = np.array(ws[0], dtype=np.uint64).reshape(-1, 2)
+        self.ws_beyond: int = ws[1]
 
     @property
     def lru_histogram(self) -> np.ndarray:

@@ -129,8 +129,9 @@ fn sweep(
 }
 
 /// `mmusim analyze`: `(analysis.json, [(curve file, its CSV)], tlb.csv,
-/// replacement.csv or None)`. The references are a workload file, a trace file, the
-/// page numbers of `refs` (little-endian u64 bytes), or a reference string `refs_text`.
+/// replacement.csv or None, (WS's backward-distance histogram, count beyond))`. The
+/// references are a workload file, a trace file, the page numbers of `refs`
+/// (little-endian u64 bytes), or a reference string `refs_text`.
 #[pyfunction]
 #[pyo3(signature = (workload=None, trace=None, format=None, refs=None, refs_text=None, page_size="4K", core=0, max_m=None, ws_t=None, ws_max=None, frames=None, policies=None, seed=1, curves="lru,min,ws"))]
 #[allow(clippy::too_many_arguments)]
@@ -200,10 +201,19 @@ fn analyze(
         curves,
         report.tlb_csv(),
         report.replacement_csv(),
+        (report.ws_histogram, report.ws_beyond),
     ))
 }
 
-type AnalyzeOut = (String, Vec<(String, String)>, String, Option<String>);
+/// analysis.json, the curves' CSVs, tlb.csv, replacement.csv, and WS's backward-distance
+/// histogram with its count beyond the largest window (not in analysis.json).
+type AnalyzeOut = (
+    String,
+    Vec<(String, String)>,
+    String,
+    Option<String>,
+    (Vec<(u64, u64)>, u64),
+);
 
 /// `mmusim mva`: `(mva.json, mva.csv)` of the model file with its overrides.
 #[pyfunction]

@@ -162,3 +162,35 @@ def test_timeline_of_every_access_with_no_warmup():
     assert r.stats["warmup"]["accesses_per_core"] == 0
     assert len(r.timeline) == 20
     assert "warm-up" in mmusim.Result.__doc__
+
+
+def backward_distances(refs):
+    """Each reference's distance back to the previous reference of its page (None for
+    a first reference), by brute force."""
+    last, out = {}, []
+    for t, p in enumerate(refs, 1):
+        out.append(t - last[p] if p in last else None)
+        last[p] = t
+    return out
+
+
+def test_ws_histogram_is_the_backward_distances_and_gives_the_ws_faults(root):
+    rng = np.random.default_rng(5)
+    refs = np.concatenate([rng.integers(0, 12, 300), rng.integers(40, 60, 300)]).astype(np.uint64)
+    a = mmusim.analyze(refs, ws_max=25)
+    dist = backward_distances(refs.tolist())
+    finite = [d for d in dist if d is not None]
+    want = sorted((d, finite.count(d)) for d in set(finite) if d <= 25)
+    assert a.ws_histogram.tolist() == [list(x) for x in want]
+    assert a.ws_beyond == sum(d > 25 for d in finite)
+    assert a.first_refs == dist.count(None)
+    # WS(T) faults: first references and the distances above T.
+    ws = a.curves["ws"]
+    h = dict(want)
+    for t, faults in zip(ws["T"], ws["faults"]):
+        assert faults == a.first_refs + a.ws_beyond + sum(c for d, c in h.items() if d > t)
+    # A list of windows keeps the histogram up to the largest; no WS, no histogram.
+    b = mmusim.analyze(refs, ws_t=[3, 10])
+    assert b.ws_histogram.tolist() == [list(x) for x in want if x[0] <= 10]
+    none = mmusim.analyze(refs, curves="lru")
+    assert none.ws_histogram.shape == (0, 2) and none.ws_beyond == 0
