@@ -203,6 +203,18 @@ def _kinds(kinds: Any, n: int) -> bytes:
     raise TypeError(f"kinds: names (load, store, fetch) or codes (0, 1, 2), not {k.dtype}")
 
 
+def _instrs(instrs: Any, n: int) -> bytes:
+    """Instruction counts as little-endian u32 bytes, one per address."""
+    a = np.asarray(instrs)
+    if a.ndim != 1 or a.dtype.kind not in "ui":
+        raise TypeError("instrs: a one-dimensional array of integers")
+    if len(a) != n:
+        raise ValueError(f"instrs: {len(a)} counts for {n} addresses (one each)")
+    if a.size and (a.min() < 0 or a.max() > 0xFFFFFFFF):
+        raise ValueError("instrs: counts are 0 to 2**32 - 1")
+    return a.astype("<u4").tobytes()
+
+
 def read_trace(
     path: Union[str, "os.PathLike[str]"],
     limit: Optional[int] = None,
@@ -297,6 +309,7 @@ def run(
     progress: Union[bool, Callable[[int, int], Any]] = False,
     format: Optional[str] = None,
     kinds: Any = None,
+    instrs: Any = None,
 ) -> Result:
     """Simulate a workload on a system, as ``mmusim run`` does.
 
@@ -305,8 +318,11 @@ def run(
     built-in copy); or ``trace``: a trace file (``format`` names its format when its
     name does not); or ``addresses``: an array of virtual addresses, one instruction
     each, run as loads, or as the access ``kinds`` given (an array as long: "load",
-    "store", "fetch" or "R", "W", "F", or the codes 0, 1, 2); the same result as a trace
-    file of those accesses.
+    "store", "fetch" or "R", "W", "F", or the codes 0, 1, 2) and the instruction counts
+    ``instrs`` given (an array as long: instructions retired since the previous access,
+    its own included; a data access of a fetched instruction carries 0); the same
+    result as a trace file of those accesses. ``read_trace``'s columns fit:
+    ``run(addresses=t.address, kinds=t.kind, instrs=t.instrs)`` runs trace ``t``.
     set: overrides, ``{"tlb.stlb.entries": 2048, "workload.accesses": 10000}``.
     timeline: record TLB hit rates per window of this many accesses per core.
     progress: True for a bar (tqdm's where installed, else a counter on stderr), or a
@@ -314,10 +330,11 @@ def run(
     """
     if addresses is not None and (workload is not None or trace is not None):
         raise MmusimError("give addresses, a workload or a trace: one stream to run")
-    if kinds is not None and addresses is None:
-        raise MmusimError("kinds: the kinds of `addresses`, and none are given")
+    if (kinds is not None or instrs is not None) and addresses is None:
+        raise MmusimError("kinds, instrs: of the accesses of `addresses`, and none are given")
     addr_bytes = None if addresses is None else _addresses(addresses)
     kind_bytes = None if kinds is None else _kinds(kinds, len(addr_bytes) // 8)
+    instr_bytes = None if instrs is None else _instrs(instrs, len(addr_bytes) // 8)
     json_text, csv_text, timeline_csv = _call(
         _native.run,
         progress,
@@ -329,6 +346,7 @@ def run(
         sets=_sets(set),
         addresses=addr_bytes,
         kinds=kind_bytes,
+        instrs=instr_bytes,
         timeline=timeline,
     )
     return Result(json_text, csv_text, timeline_csv)

@@ -213,10 +213,11 @@ fn global_stop<T: Send>(
 
 /// One run: `(result.json, result.csv, timeline.csv or None)`, as `mmusim run` writes
 /// them for the same inputs. `addresses`: little-endian u64 virtual addresses, run as a
-/// trace of one-instruction accesses in place of a workload: loads, or of the `kinds`
-/// given (a byte per address: 0 load, 1 store, 2 fetch).
+/// trace in place of a workload: loads, or of the `kinds` given (a byte per address: 0
+/// load, 1 store, 2 fetch), each one instruction or the `instrs` given (little-endian
+/// u32 per address).
 #[pyfunction]
-#[pyo3(signature = (config=None, workload=None, trace=None, format=None, sets=Vec::new(), addresses=None, timeline=None, progress=None, kinds=None))]
+#[pyo3(signature = (config=None, workload=None, trace=None, format=None, sets=Vec::new(), addresses=None, timeline=None, progress=None, kinds=None, instrs=None))]
 #[allow(clippy::too_many_arguments)]
 fn run(
     py: Python<'_>,
@@ -229,6 +230,7 @@ fn run(
     timeline: Option<u64>,
     progress: Option<Py<PyAny>>,
     kinds: Option<Vec<u8>>,
+    instrs: Option<Vec<u8>>,
 ) -> PyResult<(String, String, Option<String>)> {
     if timeline == Some(0) {
         return Err(message("timeline: a window holds at least one access"));
@@ -266,7 +268,7 @@ fn run(
                 .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
                 .collect();
             let t = py
-                .detach(|| address_trace(&addrs, kinds.as_deref()))
+                .detach(|| address_trace(&addrs, kinds.as_deref(), instrs.as_deref()))
                 .map_err(message)?;
             Some(t)
         }
@@ -302,12 +304,19 @@ fn run(
     ))
 }
 
-/// The trace file of `addrs`, loads or of the `kinds` given (as many, each below 3).
-fn address_trace(addrs: &[u64], kinds: Option<&[u8]>) -> Result<mmusim::run::AddressTrace, String> {
+/// The trace file of `addrs`: loads or of the `kinds` given (as many, each below 3),
+/// of one instruction each or of the `instrs` given (u32 bytes, as many).
+fn address_trace(
+    addrs: &[u64],
+    kinds: Option<&[u8]>,
+    instrs: Option<&[u8]>,
+) -> Result<mmusim::run::AddressTrace, String> {
     use mmusim::addr::AccessKind;
-    let Some(kinds) = kinds else {
+    if kinds.is_none() && instrs.is_none() {
         return mmusim::run::AddressTrace::write(addrs);
-    };
+    }
+    let loads = vec![0u8; if kinds.is_none() { addrs.len() } else { 0 }];
+    let kinds = kinds.unwrap_or(&loads);
     if kinds.len() != addrs.len() {
         return Err(format!(
             "kinds: {} kinds for {} addresses (one each)",
@@ -315,6 +324,19 @@ fn address_trace(addrs: &[u64], kinds: Option<&[u8]>) -> Result<mmusim::run::Add
             addrs.len()
         ));
     }
+    let counts: Vec<u32> = match instrs {
+        None => vec![1; addrs.len()],
+        Some(b) if b.len() == 4 * addrs.len() => (b.chunks_exact(4))
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect(),
+        Some(b) => {
+            return Err(format!(
+                "instrs: {} counts for {} addresses (one each)",
+                b.len() / 4,
+                addrs.len()
+            ))
+        }
+    };
     if let Some(i) = kinds.iter().position(|&k| k > 2) {
         return Err(format!(
             "kinds[{i}]: {} is not a kind (0 load, 1 store, 2 fetch)",
@@ -326,13 +348,14 @@ fn address_trace(addrs: &[u64], kinds: Option<&[u8]>) -> Result<mmusim::run::Add
         1 => AccessKind::Store,
         _ => AccessKind::Fetch,
     };
-    mmusim::run::AddressTrace::write_accesses(addrs.iter().zip(kinds).map(|(&vaddr, &k)| {
+    let accesses = (addrs.iter().zip(kinds).zip(counts)).map(|((&vaddr, &k), instrs)| {
         mmusim::workload::Access {
             vaddr,
             kind: kind(k),
-            instrs: 1,
+            instrs,
         }
-    }))
+    });
+    mmusim::run::AddressTrace::write_accesses(accesses)
 }
 
 /// The built-in system presets: (name, what it models).

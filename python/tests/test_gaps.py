@@ -194,3 +194,43 @@ def test_ws_histogram_is_the_backward_distances_and_gives_the_ws_faults(root):
     assert b.ws_histogram.tolist() == [list(x) for x in want if x[0] <= 10]
     none = mmusim.analyze(refs, curves="lru")
     assert none.ws_histogram.shape == (0, 2) and none.ws_beyond == 0
+
+
+def test_read_trace_equals_trace_convert_to_text(cli, tmp_path):
+    # lackey: a load, a store crossing a page (split in two), a modify (load + store).
+    lk = tmp_path / "prog.lackey.gz"
+    lk.write_bytes(gzip.compress(
+        b"I  04000000,3\n L 7ff000000,8\n S 7ff000ffc,8\nI  04000003,2\n M 7ff000010,4\nI  04000005,2\n"
+    ))
+    for fetches in (True, False):
+        txt = tmp_path / f"prog-{fetches}.txt"
+        args = ["trace", "convert", "--format", "lackey", str(lk), str(txt)]
+        p = cli(*(args if fetches else args[:2] + ["--no-fetches"] + args[2:]))
+        assert p.returncode == 0, p.stderr
+        want = []
+        for line in txt.read_text().splitlines():
+            if line.startswith("#"):
+                continue
+            f = line.split()
+            i = next((int(x[2:]) for x in f[2:] if x.startswith("i=")), 1)
+            want.append(({"R": "load", "W": "store", "F": "fetch"}[f[0]], int(f[1], 16), i))
+        df = mmusim.read_trace(lk, format="lackey", fetches=fetches)
+        assert list(zip(df["kind"], df["address"].tolist(), df["instrs"].tolist())) == want
+        assert len(want) == (8 if fetches else 5)
+
+
+def test_read_trace_then_run_equals_the_trace_run(root, monkeypatch):
+    monkeypatch.chdir(root)
+    trace = "workloads/traces/ls.mmt.xz"
+    t = mmusim.read_trace(trace)
+    got = mmusim.run(addresses=t["address"], kinds=t["kind"], instrs=t["instrs"]).stats
+    want = mmusim.run(trace=trace).stats
+    assert got["stats"] == want["stats"] and got["warmup"] == want["warmup"]
+    # One instruction per access is another run (the trace's data accesses carry 0).
+    ones = mmusim.run(addresses=t["address"], kinds=t["kind"]).stats
+    assert ones["stats"]["total"]["instructions"] == len(t) - ones["warmup"]["accesses_per_core"]
+    assert ones["stats"] != want["stats"]
+    with pytest.raises(ValueError, match="instrs"):
+        mmusim.run(addresses=[4096, 8192], instrs=[1])
+    with pytest.raises(ValueError, match="instrs"):
+        mmusim.run(addresses=[4096], instrs=[-1])
