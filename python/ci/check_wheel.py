@@ -24,9 +24,12 @@ def problems(wheel: Path) -> list[str]:
         return [f"{wheel.name}: not NAME-VERSION-PYTHON-ABI-PLATFORM.whl"]
     _name, version, py, abi, platform = parts
     if (py, abi) != ("cp310", "abi3"):
-        out.append(f"{wheel.name}: tags {py}-{abi}, not cp310-abi3 (one wheel for CPython 3.10+)")
+        out.append(
+            f"{wheel.name}: tags {py}-{abi}, not cp310-abi3 (one wheel for CPython 3.10+)"
+        )
     plats = platform.split(".")
-    if not all(p == "linux_x86_64" or (p.startswith("manylinux") and p.endswith("_x86_64")) for p in plats):
+    x86_64 = [p == "linux_x86_64" or (p.startswith("manylinux") and p.endswith("_x86_64")) for p in plats]
+    if not all(x86_64):
         out.append(f"{wheel.name}: platform {platform}, not Linux x86_64")
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
@@ -43,12 +46,16 @@ def problems(wheel: Path) -> list[str]:
             else:
                 e_type, e_machine = struct.unpack("<HH", head[16:20])
                 if (e_type, e_machine) != (ELF_SHARED, ELF_X86_64):
-                    out.append(f"{native[0]}: ELF type {e_type}, machine {e_machine}, not an x86-64 shared object")
+                    out.append(
+                        f"{native[0]}: ELF type {e_type}, machine {e_machine}, "
+                        "not an x86-64 shared object"
+                    )
         info = [n for n in names if n.endswith(".dist-info/WHEEL")]
         if len(info) != 1:
             out.append(f"{wheel.name}: {len(info)} .dist-info/WHEEL files, not one")
         else:
-            tags = [l.split(":", 1)[1].strip() for l in z.read(info[0]).decode().splitlines() if l.startswith("Tag:")]
+            lines = z.read(info[0]).decode().splitlines()
+            tags = [l.split(":", 1)[1].strip() for l in lines if l.startswith("Tag:")]
             want = {f"{py}-{abi}-{p}" for p in plats}
             if set(tags) != want:
                 out.append(f"{info[0]}: Tag {tags}, not the file name's {sorted(want)}")
