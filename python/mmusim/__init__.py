@@ -34,6 +34,7 @@ __all__ = [
     "explain",
     "mva",
     "presets",
+    "read_trace",
     "run",
     "sweep",
 ]
@@ -58,10 +59,13 @@ _TEXT_COLUMNS = {
 
 
 def _csv(text: str) -> pd.DataFrame:
-    """A CSV the library wrote, as a DataFrame (text columns kept as text)."""
+    """A CSV the library wrote, as a DataFrame (text columns kept as text).
+
+    read_csv leaves a block per column (compare.csv has some 200): copied into one block
+    per dtype, so that adding a column does not make pandas warn of a fragmented frame."""
     header = text.split("\n", 1)[0].split(",")
     dtype = {c: t for c, t in _TEXT_COLUMNS.items() if c in header}
-    return pd.read_csv(io.StringIO(text), dtype=dtype)
+    return pd.read_csv(io.StringIO(text), dtype=dtype).copy()
 
 
 def _source(value: Source, what: str) -> Optional[tuple[str, str]]:
@@ -171,6 +175,79 @@ def _call(native: Callable[..., Any], progress: Any, unit: str, **kwargs: Any) -
             p.close()
 
 
+_KIND_CODES = {"load": 0, "store": 1, "fetch": 2, "r": 0, "w": 1, "f": 2}
+KINDS = ("load", "store", "fetch")
+
+
+def _kinds(kinds: Any, n: int) -> bytes:
+    """Access kinds as one byte each (0 load, 1 store, 2 fetch): names ("load",
+    "store", "fetch", or the text trace's "R", "W", "F") or those codes."""
+    k = np.asarray(kinds)
+    if k.ndim != 1:
+        raise ValueError(f"kinds: a one-dimensional array, not {k.ndim}-dimensional")
+    if len(k) != n:
+        raise ValueError(f"kinds: {len(k)} kinds for {n} addresses (one each)")
+    if k.dtype.kind in "ui":
+        if k.size and (k.min() < 0 or k.max() > 2):
+            bad = int(np.flatnonzero((k < 0) | (k > 2))[0])
+            raise ValueError(f"kinds[{bad}]: {k[bad]} is not a kind (0 load, 1 store, 2 fetch)")
+        return k.astype("u1").tobytes()
+    if isinstance(k.dtype, pd.CategoricalDtype) or k.dtype.kind in "OUS":
+        codes = bytearray(n)
+        for i, x in enumerate(k.tolist()):
+            c = _KIND_CODES.get(str(x).lower())
+            if c is None:
+                raise ValueError(f"kinds[{i}]: {x!r} is not a kind (load, store or fetch)")
+            codes[i] = c
+        return bytes(codes)
+    raise TypeError(f"kinds: names (load, store, fetch) or codes (0, 1, 2), not {k.dtype}")
+
+
+def _instrs(instrs: Any, n: int) -> bytes:
+    """Instruction counts as little-endian u32 bytes, one per address."""
+    a = np.asarray(instrs)
+    if a.ndim != 1 or a.dtype.kind not in "ui":
+        raise TypeError("instrs: a one-dimensional array of integers")
+    if len(a) != n:
+        raise ValueError(f"instrs: {len(a)} counts for {n} addresses (one each)")
+    if a.size and (a.min() < 0 or a.max() > 0xFFFFFFFF):
+        raise ValueError("instrs: counts are 0 to 2**32 - 1")
+    return a.astype("<u4").tobytes()
+
+
+def read_trace(
+    path: Union[str, "os.PathLike[str]"],
+    limit: Optional[int] = None,
+    format: Optional[str] = None,
+    fetches: bool = True,
+    page_size: str = "4K",
+) -> pd.DataFrame:
+    """A trace file's accesses as ``mmusim run --trace`` reads them, through the same
+    reader: every format (``.mmt``, lackey, ChampSim, text, ``.refs``) and compression
+    (gzip, xz, zstd) the command line reads, wide accesses split at pages of
+    ``page_size`` as the run splits them.
+
+    Returns a DataFrame of one row per access: ``address`` (uint64 virtual address),
+    ``kind`` (a categorical of load, store and fetch; ``.cat.codes`` gives 0, 1, 2) and
+    ``instrs`` (uint32: instructions retired since the previous access, its own
+    included). ``limit``: the first this many accesses only. ``format`` names the format
+    when the file's name does not; ``fetches=False`` counts instruction fetches into the
+    next data access instead of listing them. ``df["address"].to_numpy()`` is the array.
+    """
+    if limit is not None and limit < 0:
+        raise ValueError("limit: a number of accesses, not negative")
+    a, k, i = _native.read_trace(
+        path=os.fspath(path), limit=limit, format=format, fetches=fetches, page_size=page_size
+    )
+    return pd.DataFrame(
+        {
+            "address": np.frombuffer(a, dtype="<u8").astype(np.uint64),
+            "kind": pd.Categorical.from_codes(np.frombuffer(k, dtype="u1"), categories=KINDS),
+            "instrs": np.frombuffer(i, dtype="<u4").astype(np.uint32),
+        }
+    )
+
+
 def _addresses(addresses: Any) -> bytes:
     """Virtual addresses as little-endian u64 bytes."""
     a = np.asarray(addresses)
@@ -190,6 +267,11 @@ class Result:
     ``result.csv`` (one row) as a DataFrame; ``timeline`` is ``timeline.csv`` (one row
     per core and window: TLB hit rates, walks, faults, resident memory) as a DataFrame
     when the run was given ``timeline=W``, else None.
+
+    The timeline, like ``stats``, covers the measured accesses only: the warm-up
+    (``sim.warmup_accesses``; by default "auto", half of the shortest core's accesses)
+    runs first and is in no window. For a timeline of every access, run with no
+    warm-up: ``run(..., set={"sim.warmup_accesses": 0}, timeline=W)``.
     """
 
     def __init__(self, json_text: str, csv_text: str, timeline_csv: Optional[str]):
@@ -226,13 +308,21 @@ def run(
     timeline: Optional[int] = None,
     progress: Union[bool, Callable[[int, int], Any]] = False,
     format: Optional[str] = None,
+    kinds: Any = None,
+    instrs: Any = None,
 ) -> Result:
     """Simulate a workload on a system, as ``mmusim run`` does.
 
     config: a preset name, a config file, a TOML string or a dict (default skylake).
     workload: a workload file, a TOML string or a dict (default: workloads/default.toml's
     built-in copy); or ``trace``: a trace file (``format`` names its format when its
-    name does not); or ``addresses``: an array of virtual addresses run as loads.
+    name does not); or ``addresses``: an array of virtual addresses, one instruction
+    each, run as loads, or as the access ``kinds`` given (an array as long: "load",
+    "store", "fetch" or "R", "W", "F", or the codes 0, 1, 2) and the instruction counts
+    ``instrs`` given (an array as long: instructions retired since the previous access,
+    its own included; a data access of a fetched instruction carries 0); the same
+    result as a trace file of those accesses. ``read_trace``'s columns fit:
+    ``run(addresses=t.address, kinds=t.kind, instrs=t.instrs)`` runs trace ``t``.
     set: overrides, ``{"tlb.stlb.entries": 2048, "workload.accesses": 10000}``.
     timeline: record TLB hit rates per window of this many accesses per core.
     progress: True for a bar (tqdm's where installed, else a counter on stderr), or a
@@ -240,6 +330,11 @@ def run(
     """
     if addresses is not None and (workload is not None or trace is not None):
         raise MmusimError("give addresses, a workload or a trace: one stream to run")
+    if (kinds is not None or instrs is not None) and addresses is None:
+        raise MmusimError("kinds, instrs: of the accesses of `addresses`, and none are given")
+    addr_bytes = None if addresses is None else _addresses(addresses)
+    kind_bytes = None if kinds is None else _kinds(kinds, len(addr_bytes) // 8)
+    instr_bytes = None if instrs is None else _instrs(instrs, len(addr_bytes) // 8)
     json_text, csv_text, timeline_csv = _call(
         _native.run,
         progress,
@@ -249,7 +344,9 @@ def run(
         trace=None if trace is None else os.fspath(trace),
         format=format,
         sets=_sets(set),
-        addresses=None if addresses is None else _addresses(addresses),
+        addresses=addr_bytes,
+        kinds=kind_bytes,
+        instrs=instr_bytes,
         timeline=timeline,
     )
     return Result(json_text, csv_text, timeline_csv)

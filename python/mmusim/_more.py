@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Callable, Iterable, Optional, Union
+import tempfile
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 import numpy as np
 import pandas as pd
 
 from . import _native
-from . import _call, _csv, _sets, Sets
+from . import _call, _csv, _json_default, _sets, Sets
 
 
 def _list(v: Union[str, Iterable[Any], None]) -> Optional[str]:
@@ -29,13 +30,36 @@ def _list(v: Union[str, Iterable[Any], None]) -> Optional[str]:
     return ",".join(str(int(x)) if not isinstance(x, str) else x for x in v)
 
 
-def _names(v: Union[str, Iterable[str]]) -> list[str]:
-    return [v] if isinstance(v, (str, os.PathLike)) else [os.fspath(x) for x in v]
+def _names(v: Any) -> list[Any]:
+    return [v] if isinstance(v, (str, os.PathLike, Mapping)) else list(v)
+
+
+def _given(items: Any, what: str, given: list) -> list[str]:
+    """compare's systems or workloads as the command line names them; each dict or TOML
+    string (text with a newline) is named ``<what N>`` (N its place, from 1) and its
+    text added to ``given`` as (name, "json" or "toml", text)."""
+    names = []
+    for n, x in enumerate(_names(items), 1):
+        if isinstance(x, Mapping):
+            name = f"<{what} {n}>"
+            given.append((name, "json", json.dumps(x, default=_json_default)))
+        elif isinstance(x, str) and "\n" in x:
+            name = f"<{what} {n}>"
+            given.append((name, "toml", x))
+        elif isinstance(x, (str, os.PathLike)):
+            name = os.fspath(x)
+        else:
+            raise TypeError(
+                f"{what}: a preset name, a file path, a TOML string or a dict, "
+                f"not {type(x).__name__}"
+            )
+        names.append(name)
+    return names
 
 
 def compare(
-    configs: Union[str, Iterable[str]],
-    workloads: Union[str, Iterable[str], None] = None,
+    configs: Any,
+    workloads: Any = None,
     baseline: Optional[str] = None,
     set: Sets = None,
     threads: Optional[int] = None,
@@ -44,20 +68,27 @@ def compare(
     """Every system on every workload, as ``mmusim compare`` runs them.
 
     configs: presets or config files, each optionally with ``+key=value`` overrides
-    ("skylake", "skylake+os.huge_pages.policy=always"). workloads: workload files
-    (``.toml``) or trace files, with ``+key=value`` overrides of the workload (default:
-    the default workload). baseline: the system the ratio columns are to (default the
-    first). Returns ``compare.csv``: a row per (workload, system) pair.
+    ("skylake", "skylake+os.huge_pages.policy=always"), or configs as dicts or TOML
+    strings (text of more than one line), named ``<config N>`` by their place N from 1.
+    workloads: workload files (``.toml``) or trace files, with ``+key=value`` overrides
+    of the workload, or workloads as dicts or TOML strings, named ``<workload N>``
+    (default: the default workload); relative paths in a dict or string start at the
+    current folder. baseline: the system the ratio columns are to (default the first).
+    Returns ``compare.csv``: a row per (workload, system) pair.
     """
+    given: list = []
+    systems = _given(configs, "config", given)
+    wls = [] if workloads is None else _given(workloads, "workload", given)
     text = _call(
         _native.compare,
         progress,
         "runs",
-        systems=_names(configs),
-        workloads=[] if workloads is None else _names(workloads),
+        systems=systems,
+        workloads=wls,
         baseline=baseline,
         sets=_sets(set),
         threads=threads,
+        given=given,
     )
     return _csv(text)
 
@@ -81,21 +112,35 @@ class SweepResult:
 
 
 def sweep(
-    spec: Union[str, "os.PathLike[str]"],
+    spec: Any,
     out: Union[str, "os.PathLike[str]", None] = None,
     threads: Optional[int] = None,
     progress: Union[bool, Callable[[int, int], Any]] = False,
 ) -> SweepResult:
-    """``mmusim sweep run SPEC --out OUT --report``: every point of the spec file, on all
-    cores, resumably (runs already in OUT are not run again). OUT defaults to
-    ``SPEC.out`` beside the spec, as for the command line."""
+    """``mmusim sweep run SPEC --out OUT --report``: every point of the spec, on all
+    cores, resumably (runs already in OUT are not run again).
+
+    spec: a spec file; or the spec as a TOML string (text of more than one line) or a
+    dict of the same keys, whose relative paths start at the current folder. OUT
+    defaults to ``SPEC.out`` beside a spec file, as for the command line; for a string
+    or dict, to a new temporary folder (``SweepResult.out`` says which)."""
+    kind = text = None
+    if isinstance(spec, Mapping):
+        kind, text = "json", json.dumps(spec, default=_json_default)
+    elif isinstance(spec, str) and "\n" in spec:
+        kind, text = "toml", spec
+    elif not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"spec: a file path, a TOML string or a dict, not {type(spec).__name__}")
+    if text is not None and out is None:
+        out = tempfile.mkdtemp(prefix="mmusim-sweep-")
     report, where = _call(
         _native.sweep,
         progress,
         "runs",
-        spec=os.fspath(spec),
+        spec="" if text is not None else os.fspath(spec),
         out=None if out is None else os.fspath(out),
         threads=threads,
+        spec_text=None if text is None else (kind, text),
     )
     return SweepResult(report, where)
 
@@ -108,10 +153,21 @@ class Analysis:
     ``tlb``: ``tlb.csv`` (misses of fully-associative LRU TLBs per page size and
     entries). ``replacement``: faults per frame count and policy when ``frames`` was
     given. ``lru_histogram``, ``min_histogram``: stack distances as an array of (distance,
-    count) rows.
+    count) rows. ``ws_histogram``: backward (inter-reference) distances, the same way, up
+    to the largest window T analysed, whose WS fault count is
+    ``first_refs + ws_beyond + (counts of distances above T)``; ``ws_beyond``: the
+    references of a finite distance above the largest T. Both are empty (0) without the
+    WS curve, and are not in ``analysis.json``.
     """
 
-    def __init__(self, json_text: str, curves: list, tlb: str, replacement: Optional[str]):
+    def __init__(
+        self,
+        json_text: str,
+        curves: list,
+        tlb: str,
+        replacement: Optional[str],
+        ws: tuple = ((), 0),
+    ):
         self.json: dict = json.loads(json_text)
         self.curves: dict[str, pd.DataFrame] = {
             name.removesuffix(".csv"): _csv(text) for name, text in curves
@@ -121,6 +177,8 @@ class Analysis:
         self.refs: int = self.json["refs"]
         self.distinct: int = self.json["distinct"]
         self.first_refs: int = self.json["first_refs"]
+        self.ws_histogram = np.array(ws[0], dtype=np.uint64).reshape(-1, 2)
+        self.ws_beyond: int = ws[1]
 
     @property
     def lru_histogram(self) -> np.ndarray:

@@ -213,9 +213,11 @@ fn global_stop<T: Send>(
 
 /// One run: `(result.json, result.csv, timeline.csv or None)`, as `mmusim run` writes
 /// them for the same inputs. `addresses`: little-endian u64 virtual addresses, run as a
-/// trace of loads in place of a workload.
+/// trace in place of a workload: loads, or of the `kinds` given (a byte per address: 0
+/// load, 1 store, 2 fetch), each one instruction or the `instrs` given (little-endian
+/// u32 per address).
 #[pyfunction]
-#[pyo3(signature = (config=None, workload=None, trace=None, format=None, sets=Vec::new(), addresses=None, timeline=None, progress=None))]
+#[pyo3(signature = (config=None, workload=None, trace=None, format=None, sets=Vec::new(), addresses=None, timeline=None, progress=None, kinds=None, instrs=None))]
 #[allow(clippy::too_many_arguments)]
 fn run(
     py: Python<'_>,
@@ -227,6 +229,8 @@ fn run(
     addresses: Option<Vec<u8>>,
     timeline: Option<u64>,
     progress: Option<Py<PyAny>>,
+    kinds: Option<Vec<u8>>,
+    instrs: Option<Vec<u8>>,
 ) -> PyResult<(String, String, Option<String>)> {
     if timeline == Some(0) {
         return Err(message("timeline: a window holds at least one access"));
@@ -264,7 +268,7 @@ fn run(
                 .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
                 .collect();
             let t = py
-                .detach(|| mmusim::run::AddressTrace::write(&addrs))
+                .detach(|| address_trace(&addrs, kinds.as_deref(), instrs.as_deref()))
                 .map_err(message)?;
             Some(t)
         }
@@ -298,6 +302,60 @@ fn run(
         report.to_csv(),
         timeline.map(|t| t.to_csv()),
     ))
+}
+
+/// The trace file of `addrs`: loads or of the `kinds` given (as many, each below 3),
+/// of one instruction each or of the `instrs` given (u32 bytes, as many).
+fn address_trace(
+    addrs: &[u64],
+    kinds: Option<&[u8]>,
+    instrs: Option<&[u8]>,
+) -> Result<mmusim::run::AddressTrace, String> {
+    use mmusim::addr::AccessKind;
+    if kinds.is_none() && instrs.is_none() {
+        return mmusim::run::AddressTrace::write(addrs);
+    }
+    let loads = vec![0u8; if kinds.is_none() { addrs.len() } else { 0 }];
+    let kinds = kinds.unwrap_or(&loads);
+    if kinds.len() != addrs.len() {
+        return Err(format!(
+            "kinds: {} kinds for {} addresses (one each)",
+            kinds.len(),
+            addrs.len()
+        ));
+    }
+    let counts: Vec<u32> = match instrs {
+        None => vec![1; addrs.len()],
+        Some(b) if b.len() == 4 * addrs.len() => (b.chunks_exact(4))
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect(),
+        Some(b) => {
+            return Err(format!(
+                "instrs: {} counts for {} addresses (one each)",
+                b.len() / 4,
+                addrs.len()
+            ))
+        }
+    };
+    if let Some(i) = kinds.iter().position(|&k| k > 2) {
+        return Err(format!(
+            "kinds[{i}]: {} is not a kind (0 load, 1 store, 2 fetch)",
+            kinds[i]
+        ));
+    }
+    let kind = |k: u8| match k {
+        0 => AccessKind::Load,
+        1 => AccessKind::Store,
+        _ => AccessKind::Fetch,
+    };
+    let accesses = (addrs.iter().zip(kinds).zip(counts)).map(|((&vaddr, &k), instrs)| {
+        mmusim::workload::Access {
+            vaddr,
+            kind: kind(k),
+            instrs,
+        }
+    });
+    mmusim::run::AddressTrace::write_accesses(accesses)
 }
 
 /// The built-in system presets: (name, what it models).

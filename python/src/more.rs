@@ -1,11 +1,13 @@
 //! The commands beside `run` for Python: `compare`, `sweep`, `analyze`, `mva` and
 //! `explain`, each through the library function its command line calls, returning the
 //! texts that command writes (CSV and JSON), which `mmusim/_more.py` turns into
-//! DataFrames, arrays and dicts.
+//! DataFrames, arrays and dicts; and `read_trace`, a trace's accesses through the
+//! library's trace reader (every format and compression `run --trace` reads).
 
 use super::{global_stop, message, MmusimError};
 use pyo3::prelude::*;
-use std::path::PathBuf;
+use pyo3::types::PyBytes;
+use std::path::{Path, PathBuf};
 
 /// Errors of a command that reports them as lines (`file:line: key: message`).
 fn lines(errors: Vec<String>) -> PyErr {
@@ -13,9 +15,12 @@ fn lines(errors: Vec<String>) -> PyErr {
 }
 
 /// `mmusim compare`: `compare.csv`'s text (a row per system and workload, with the
-/// ratios to the baseline).
+/// ratios to the baseline). `given`: (name, `"toml"` or `"json"`, text) of the systems
+/// and workloads handed over as TOML text or dicts, which `systems` and `workloads`
+/// name.
 #[pyfunction]
-#[pyo3(signature = (systems, workloads, baseline=None, sets=Vec::new(), threads=None, progress=None))]
+#[pyo3(signature = (systems, workloads, baseline=None, sets=Vec::new(), threads=None, progress=None, given=Vec::new()))]
+#[allow(clippy::too_many_arguments)]
 fn compare(
     py: Python<'_>,
     systems: Vec<String>,
@@ -24,7 +29,11 @@ fn compare(
     sets: Vec<String>,
     threads: Option<usize>,
     progress: Option<Py<PyAny>>,
+    given: Vec<(String, String, String)>,
 ) -> PyResult<String> {
+    let given = (given.into_iter())
+        .map(|(name, kind, text)| Ok((name.clone(), toml_of(&name, &kind, text)?)))
+        .collect::<PyResult<Vec<_>>>()?;
     let opts = mmusim::compare::Options {
         systems,
         workloads,
@@ -32,6 +41,7 @@ fn compare(
         sets,
         out: None,
         threads,
+        given,
     };
     let result = global_stop(py, progress, |tick| {
         let tick = std::sync::Mutex::new(tick);
@@ -49,16 +59,43 @@ fn compare(
 /// `mmusim sweep run SPEC --out OUT --report`: `(report.csv, OUT)`, as the command line
 /// writes them (OUT by default `SPEC.out` beside the spec); runs already in OUT's store
 /// are not run again.
+/// `spec_text`: the spec as `("toml", text)` or `("json", a dict as JSON)` (named
+/// `<sweep TOML>` or `<sweep dict>` in errors; relative paths in it start at the current
+/// folder) in place of the file `spec`; OUT must then be given.
 #[pyfunction]
-#[pyo3(signature = (spec, out=None, threads=None, progress=None))]
+#[pyo3(signature = (spec, out=None, threads=None, progress=None, spec_text=None))]
 fn sweep(
     py: Python<'_>,
     spec: PathBuf,
     out: Option<PathBuf>,
     threads: Option<usize>,
     progress: Option<Py<PyAny>>,
+    spec_text: Option<(String, String)>,
 ) -> PyResult<(String, String)> {
-    let out = out.unwrap_or_else(|| mmusim::sweep::default_out(&spec));
+    let out = match (out, &spec_text) {
+        (Some(o), _) => o,
+        (None, None) => mmusim::sweep::default_out(&spec),
+        (None, Some(_)) => return Err(message("sweep: a spec given as text needs `out`")),
+    };
+    let (name, spec_text) = match spec_text {
+        None => (String::new(), None),
+        Some((kind, text)) => {
+            let name = if kind == "json" {
+                "<sweep dict>"
+            } else {
+                "<sweep TOML>"
+            };
+            (name.to_string(), Some(toml_of(name, &kind, text)?))
+        }
+    };
+    let given = match &spec_text {
+        Some(text) => mmusim::sweep::Spec::Text {
+            name: &name,
+            text,
+            dir: Path::new(""),
+        },
+        None => mmusim::sweep::Spec::File(&spec),
+    };
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let result = global_stop(py, progress, |tick| {
@@ -68,8 +105,8 @@ fn sweep(
                 t(d as u64, n as u64);
             }
         };
-        let s = mmusim::sweep::run(
-            &spec,
+        let s = mmusim::sweep::run_given(
+            given,
             &out,
             mmusim::sweep::Slice::All,
             threads,
@@ -92,8 +129,9 @@ fn sweep(
 }
 
 /// `mmusim analyze`: `(analysis.json, [(curve file, its CSV)], tlb.csv,
-/// replacement.csv or None)`. The references are a workload file, a trace file, the
-/// page numbers of `refs` (little-endian u64 bytes), or a reference string `refs_text`.
+/// replacement.csv or None, (WS's backward-distance histogram, count beyond))`. The
+/// references are a workload file, a trace file, the page numbers of `refs`
+/// (little-endian u64 bytes), or a reference string `refs_text`.
 #[pyfunction]
 #[pyo3(signature = (workload=None, trace=None, format=None, refs=None, refs_text=None, page_size="4K", core=0, max_m=None, ws_t=None, ws_max=None, frames=None, policies=None, seed=1, curves="lru,min,ws"))]
 #[allow(clippy::too_many_arguments)]
@@ -163,10 +201,19 @@ fn analyze(
         curves,
         report.tlb_csv(),
         report.replacement_csv(),
+        (report.ws_histogram, report.ws_beyond),
     ))
 }
 
-type AnalyzeOut = (String, Vec<(String, String)>, String, Option<String>);
+/// analysis.json, the curves' CSVs, tlb.csv, replacement.csv, and WS's backward-distance
+/// histogram with its count beyond the largest window (not in analysis.json).
+type AnalyzeOut = (
+    String,
+    Vec<(String, String)>,
+    String,
+    Option<String>,
+    (Vec<(u64, u64)>, u64),
+);
 
 /// `mmusim mva`: `(mva.json, mva.csv)` of the model file with its overrides.
 #[pyfunction]
@@ -205,11 +252,91 @@ fn explain(
     text.map_err(lines)
 }
 
+/// A trace's accesses as `run --trace` reads them: `(addresses, kinds, instrs)` as
+/// little-endian u64, u8 (0 load, 1 store, 2 fetch) and u32 bytes, the first `limit`
+/// accesses (all by default). `format` as `--format` takes it; `fetches` false counts
+/// instruction fetches into the next data access instead of listing them.
+#[pyfunction]
+#[pyo3(signature = (path, limit=None, format=None, fetches=true, page_size="4K"))]
+fn read_trace<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    limit: Option<u64>,
+    format: Option<String>,
+    fetches: bool,
+    page_size: &str,
+) -> PyResult<(
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+)> {
+    let format = match format.as_deref() {
+        None => mmusim::trace::TraceFormat::Auto,
+        Some(f) => f
+            .parse()
+            .map_err(|e: String| message(format!("format: {e}")))?,
+    };
+    let page_size = mmusim::addr::PageSize::parse_or_explain(page_size)
+        .map_err(|e| message(format!("page_size: {e}")))?;
+    let opts = mmusim::trace::TraceOptions {
+        format,
+        fetches,
+        page_size: page_size.bytes(),
+    };
+    let read = py.detach(|| -> Result<[Vec<u8>; 3], String> {
+        let mut src = mmusim::trace::open(&path, &opts).map_err(|e| e.to_string())?;
+        let (mut addrs, mut kinds, mut instrs) = (Vec::new(), Vec::new(), Vec::new());
+        let mut buf = Vec::with_capacity(1 << 16);
+        let mut left = limit.unwrap_or(u64::MAX);
+        while left > 0 {
+            buf.clear();
+            let max = left.min(1 << 16) as usize;
+            src.fill(&mut buf, max).map_err(|e| e.to_string())?;
+            if buf.is_empty() {
+                break;
+            }
+            for a in &buf {
+                addrs.extend_from_slice(&a.vaddr.to_le_bytes());
+                kinds.push(kind_code(a.kind));
+                instrs.extend_from_slice(&a.instrs.to_le_bytes());
+            }
+            left -= buf.len() as u64;
+        }
+        Ok([addrs, kinds, instrs])
+    });
+    let [a, k, i] = read.map_err(message)?;
+    Ok((
+        PyBytes::new(py, &a),
+        PyBytes::new(py, &k),
+        PyBytes::new(py, &i),
+    ))
+}
+
+/// TOML text of an input handed over as `("toml", text)` or `("json", a dict as JSON)`;
+/// `name` stands for its file in errors.
+fn toml_of(name: &str, kind: &str, text: String) -> PyResult<String> {
+    match kind {
+        "toml" => Ok(text),
+        "json" => mmusim::run::json_to_toml(name, &text).map_err(|e| message(e.to_string())),
+        k => Err(message(format!("{name}: unknown input kind {k:?}"))),
+    }
+}
+
+/// An access kind's code in a `.mmt` record (0 load, 1 store, 2 fetch).
+pub(crate) fn kind_code(k: mmusim::addr::AccessKind) -> u8 {
+    match k {
+        mmusim::addr::AccessKind::Load => 0,
+        mmusim::addr::AccessKind::Store => 1,
+        mmusim::addr::AccessKind::Fetch => 2,
+    }
+}
+
 pub(crate) fn add(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compare, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_function(wrap_pyfunction!(mva, m)?)?;
     m.add_function(wrap_pyfunction!(explain, m)?)?;
+    m.add_function(wrap_pyfunction!(read_trace, m)?)?;
     Ok(())
 }

@@ -21,7 +21,7 @@ use super::lifetime::{knee, lifetime};
 use super::lru::{lru, LruAnalysis};
 use super::opt::opt;
 use super::replace::{self, Policy};
-use super::ws::{ws_vmin_all, ws_vmin_at};
+use super::ws::distances;
 use super::PageStream;
 use crate::addr::PageSize;
 use serde::Serialize;
@@ -272,6 +272,15 @@ pub struct Report {
     pub first_refs: u64,
     /// MIN stack-distance histogram, the same way.
     pub min_histogram: Vec<(u64, u64)>,
+    /// WS's backward (inter-reference) distance histogram, the same way, up to the
+    /// largest window T analysed (empty without the WS curve): WS(T) faults on the
+    /// first references, the distances above T and [`Report::ws_beyond`]. Not in
+    /// `analysis.json`.
+    #[serde(skip)]
+    pub ws_histogram: Vec<(u64, u64)>,
+    /// References whose backward distance is finite and above the largest window.
+    #[serde(skip)]
+    pub ws_beyond: u64,
     pub curves: Vec<FaultCurve>,
     /// Per page size, from the LRU pass over the same addresses in pages of that size.
     pub tlb: Vec<TlbCurve>,
@@ -412,6 +421,7 @@ pub fn analyze_with(input: &Input, opts: &Options, stage: &dyn Fn(&str)) -> Resu
     };
     let k = l.refs;
     let mut curves = Vec::new();
+    let (mut ws_histogram, mut ws_beyond) = (Vec::new(), 0);
     if opts.curves.lru {
         curves.push(fixed_curve("LRU", "lru.csv", &l.faults(), max_m, k));
     }
@@ -420,15 +430,20 @@ pub fn analyze_with(input: &Input, opts: &Options, stage: &dyn Fn(&str)) -> Resu
     }
     if opts.curves.ws {
         stage(&format!("working sets (WS, VMIN) of {refs} references"));
-        let ws = if opts.ws_t.is_empty() {
+        // As `ws_vmin_all` (every T up to t_max) or `ws_vmin_at`, the histogram kept.
+        let ts: Vec<u64> = if opts.ws_t.is_empty() {
             let t_max = opts.ws_max.unwrap_or(WS_MAX_DEFAULT.min(k)).max(1);
-            ws_vmin_all(&main.ids, distinct, t_max)
+            (1..=t_max).collect()
         } else {
             let mut ts = opts.ws_t.clone();
             ts.sort_unstable();
             ts.dedup();
-            ws_vmin_at(&main.ids, distinct, &ts)
+            ts
         };
+        let d = distances(&main.ids, distinct, ts.iter().copied().max().unwrap_or(0));
+        ws_histogram = nonzero(&d.counts);
+        ws_beyond = d.beyond;
+        let ws = d.curve(&ts);
         curves.push(window_curve(
             "WS",
             "ws.csv",
@@ -490,6 +505,8 @@ pub fn analyze_with(input: &Input, opts: &Options, stage: &dyn Fn(&str)) -> Resu
         lru_histogram: nonzero(&l.histogram),
         first_refs: l.first_refs,
         min_histogram: o.as_ref().map_or_else(Vec::new, |o| nonzero(&o.histogram)),
+        ws_histogram,
+        ws_beyond,
         curves,
         tlb,
         replacement,

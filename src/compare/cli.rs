@@ -50,6 +50,7 @@ pub fn cli(args: Args) -> Result<Ended, Vec<String>> {
         sets: args.sets,
         out: args.out,
         threads: None,
+        given: Vec::new(),
     };
     // Every system on every workload (the default workload when none is given).
     let count = |v: &[String]| v.iter().map(|s| super::split_list(s).len()).sum::<usize>();

@@ -23,7 +23,7 @@ pub use table::{metrics, Metric};
 
 use crate::loader::ConfigError;
 use crate::report::{write_atomic, RunReport};
-use crate::run::{load_inputs_with, Inputs};
+use crate::run::{Given, Inputs};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -42,6 +42,11 @@ pub struct Options {
     pub out: Option<PathBuf>,
     /// Threads (default: all cores).
     pub threads: Option<usize>,
+    /// Configs and workloads given as TOML text rather than files: (name, text). A
+    /// system or workload whose base is one of these names is loaded from its text
+    /// (relative paths in it start at the current folder), as `run` loads a
+    /// [`crate::run::Given::Text`]; errors name it.
+    pub given: Vec<(String, String)>,
 }
 
 /// A system or workload of the comparison: the text the user wrote, the file (or
@@ -169,7 +174,11 @@ fn workload_sets(w: &Item) -> impl Iterator<Item = String> + '_ {
 }
 
 /// Loads every pair; `Err` lists every problem once, naming whose it is.
-fn load_all(o: &Options, sys: &[Item], wls: &[Item]) -> Result<Vec<Vec<Inputs>>, Vec<String>> {
+fn load_all<'a>(
+    o: &'a Options,
+    sys: &'a [Item],
+    wls: &'a [Item],
+) -> Result<Vec<Vec<Inputs>>, Vec<String>> {
     let mut inputs = Vec::new();
     let mut failed: Vec<(ConfigError, usize, usize)> = Vec::new();
     for (wi, w) in wls.iter().enumerate() {
@@ -179,12 +188,23 @@ fn load_all(o: &Options, sys: &[Item], wls: &[Item]) -> Result<Vec<Vec<Inputs>>,
                 .chain(s.sets.iter().cloned())
                 .chain(workload_sets(w))
                 .collect();
+            let text = |base: &str| {
+                let (name, text) = o.given.iter().find(|(n, _)| n == base)?;
+                Some(Given::Text {
+                    name,
+                    text,
+                    dir: Path::new(""),
+                })
+            };
             let (file, trace) = match w.base.as_str() {
                 "" => (None, None),
-                b if b.ends_with(".toml") => (Some(b), None),
+                b if b.ends_with(".toml") || text(b).is_some() => (Some(b), None),
                 b => (None, Some(b)),
             };
-            match load_inputs_with(Some(&s.base), file, trace, &sets) {
+            let given = |b: &'a str| text(b).unwrap_or(Given::Path(b));
+            // Paths load as `load_inputs_with` loads them.
+            let config = Some(given(&s.base));
+            match crate::run::load_given_ahead(config, file.map(given), trace, &sets) {
                 Ok(i) => row.push(i),
                 Err(es) => failed.extend(es.into_iter().map(|e| (e, si, wi))),
             }
@@ -221,6 +241,7 @@ fn whose(
     let wl = &wls[w];
     let wl_file = match wl.base.as_str() {
         "" => "<default workload>".to_string(),
+        b if o.given.iter().any(|(n, _)| n == b) => b.to_string(),
         b if b.ends_with(".toml") => b.to_string(),
         b => format!("--trace {b}"),
     };

@@ -67,6 +67,17 @@ pub fn load_given(
     super::load(config, workload, trace, sets, true)
 }
 
+/// [`load_given`] for inputs loaded ahead of their runs (as `compare` loads every pair
+/// first): the same as [`super::load_inputs_with`] with paths.
+pub fn load_given_ahead(
+    config: Option<Given>,
+    workload: Option<Given>,
+    trace: Option<&str>,
+    sets: &[String],
+) -> Result<super::Inputs, Vec<ConfigError>> {
+    super::load(config, workload, trace, sets, false)
+}
+
 /// TOML text holding the JSON object `json` (a config or workload handed over as a
 /// dictionary): tables become tables, arrays of tables `[[...]]`. JSON's `null` has no
 /// TOML form and is refused with the key that holds it; so is anything but an object
@@ -116,8 +127,9 @@ fn find_null(v: &serde_json::Value, at: String) -> Option<String> {
     }
 }
 
-/// Virtual addresses to run as a trace of loads, one instruction each, held in a raw
-/// `.mmt` file of a folder of its own that is removed when this is dropped. The run
+/// Accesses to run as a trace (addresses as loads of one instruction each, or accesses
+/// of any kind), held in a raw `.mmt` file of a folder of its own that is removed when
+/// this is dropped. The run
 /// reads it as it reads any `--trace` file (the same reader, warm-up count and report),
 /// so an array of addresses and a trace file of the same loads give the same
 /// statistics.
@@ -129,8 +141,22 @@ pub struct AddressTrace {
 pub const ADDRESS_FILE: &str = "addresses.mmt";
 
 impl AddressTrace {
-    /// Write `addresses` to a new folder under the system's temporary folder.
+    /// Write `addresses` to a new folder under the system's temporary folder, as
+    /// loads of one instruction each.
     pub fn write(addresses: &[u64]) -> Result<AddressTrace, String> {
+        let load = |vaddr| crate::workload::Access {
+            vaddr,
+            kind: crate::addr::AccessKind::Load,
+            instrs: 1,
+        };
+        Self::write_accesses(addresses.iter().map(|&a| load(a)))
+    }
+
+    /// Write `accesses` (each with its kind and instruction count, as a trace file
+    /// holds them) to a new folder under the system's temporary folder.
+    pub fn write_accesses(
+        accesses: impl IntoIterator<Item = crate::workload::Access>,
+    ) -> Result<AddressTrace, String> {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let nanos = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH))
@@ -145,12 +171,7 @@ impl AddressTrace {
         let path = trace.dir.join(ADDRESS_FILE);
         let fail = |e: std::io::Error| format!("{}: {e}", path.display());
         let mut w = crate::trace::binary::BinaryFileWriter::create(&path, 4096).map_err(fail)?;
-        for &vaddr in addresses {
-            let a = crate::workload::Access {
-                vaddr,
-                kind: crate::addr::AccessKind::Load,
-                instrs: 1,
-            };
+        for a in accesses {
             w.write(&a).map_err(fail)?;
         }
         w.finish().map_err(fail)?;

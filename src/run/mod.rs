@@ -14,7 +14,10 @@ use crate::sim::{Simulator, TimelinePoint};
 use crate::timeline::Timeline;
 use crate::workload::{Generator, WorkloadSpec};
 use crate::SimError;
-pub use given::{json_to_toml, load_given, preset_titles, with_trace_format, AddressTrace, Given};
+pub use given::{
+    json_to_toml, load_given, load_given_ahead, preset_titles, with_trace_format, AddressTrace,
+    Given,
+};
 use warmup::resolve_warmup;
 pub use warmup::Counting;
 

@@ -218,10 +218,34 @@ fn duplicate_axes(spec: &SweepSpec, src: &crate::loader::ConfigSource) -> Result
 /// Reads and checks a sweep: every job's inputs are loaded (on `threads` threads) and
 /// validated before anything runs; the errors name the point, the workload and the key.
 pub fn plan(spec_path: &Path, threads: usize) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
-    let text = crate::loader::read_input(spec_path).map_err(|e| vec![e.to_string()])?;
-    let (mut spec, spec_src, pts) = parse_spec(&spec_path.display().to_string(), &text)?;
+    plan_given(Spec::File(spec_path), threads)
+}
+
+/// Where a sweep's spec comes from: a file (relative paths in it start at its folder),
+/// or TOML text (the Python package's `sweep(dict or TOML)`) named `name` in errors,
+/// its relative paths starting at `dir`.
+#[derive(Clone, Copy, Debug)]
+pub enum Spec<'a> {
+    File(&'a Path),
+    Text {
+        name: &'a str,
+        text: &'a str,
+        dir: &'a Path,
+    },
+}
+
+/// [`plan`] of a spec given as a file or as text.
+pub fn plan_given(given: Spec, threads: usize) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
+    let (name, text, dir) = match given {
+        Spec::File(p) => {
+            let text = crate::loader::read_input(p).map_err(|e| vec![e.to_string()])?;
+            let dir = p.parent().unwrap_or(Path::new("")).to_path_buf();
+            (p.display().to_string(), text, dir)
+        }
+        Spec::Text { name, text, dir } => (name.to_string(), text.to_string(), dir.into()),
+    };
+    let (mut spec, spec_src, pts) = parse_spec(&name, &text)?;
     spec.text = text;
-    let dir = spec_path.parent().unwrap_or(Path::new("")).to_path_buf();
     // Loading a run's inputs (its config and workload parsed, checked and hashed) is
     // most of a plan's time: done on `threads` threads, taken in plan order.
     let pairs: Vec<(usize, usize)> = (0..pts.len())
@@ -268,7 +292,7 @@ pub fn plan(spec_path: &Path, threads: usize) -> Result<(SweepSpec, Vec<Job>), V
     errors.extend(plan_errors::grouped(&refused, &pts, &names));
     if errors.is_empty() {
         errors = (checks::before_running(&spec, &jobs).into_iter())
-            .map(|e| format!("{}: {e}", spec_path.display()))
+            .map(|e| format!("{name}: {e}"))
             .collect();
     }
     if errors.is_empty() {
@@ -365,7 +389,20 @@ pub fn run(
     retry_failed: bool,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Summary, String> {
-    let (spec, jobs) = plan(spec_path, threads).map_err(|e| e.join("\n"))?;
+    let spec = Spec::File(spec_path);
+    run_given(spec, out, slice, threads, retry_failed, progress)
+}
+
+/// [`run`] of a spec given as a file or as text.
+pub fn run_given(
+    given: Spec,
+    out: &Path,
+    slice: Slice,
+    threads: usize,
+    retry_failed: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Summary, String> {
+    let (spec, jobs) = plan_given(given, threads).map_err(|e| e.join("\n"))?;
     if let Slice::Index(k) = slice {
         if k >= jobs.len() {
             return Err(format!(
