@@ -198,7 +198,12 @@ impl MemorySystem {
         // Each level that misses takes the line as the read passes (inclusive fill; the
         // levels are independent arrays, so filling on the way equals filling after).
         for (depth, &ci) in route.iter().enumerate() {
-            let c = &mut caches[ci];
+            debug_assert!(ci < caches.len());
+            // SAFETY: `MemorySystem::new` builds every route of indexes of caches it has
+            // just pushed, and nothing removes a cache or changes a route afterwards.
+            // Unchecked: a read visits up to three levels per PTE and data read, and
+            // the check was a compare and branch each (issue 21's walk path).
+            let c = unsafe { caches.get_unchecked_mut(ci) };
             let line = paddr >> c.line_shift;
             let set = (line & c.array.set_mask()) as usize;
             let hit = if BLOCKS && c.blocks {

@@ -355,7 +355,8 @@ impl Core {
 }
 
 /// Translate one access on `core`. The hot path: no allocation, no dynamic dispatch
-/// (`rec` is [`super::record::NoRecord`] in runs, compiled away).
+/// (`rec` is [`super::record::NoRecord`] in runs, compiled away). `t` is
+/// `timing.plain::<PLAIN>()`, made once per run of the caller's loop, not per access.
 #[inline(always)]
 pub(super) fn step<PT: PageTable, R: Recorder, const PLAIN: bool>(
     core: &mut Core,
@@ -365,7 +366,7 @@ pub(super) fn step<PT: PageTable, R: Recorder, const PLAIN: bool>(
     t: &Timing,
     rec: &mut R,
 ) -> Result<(), SimError> {
-    let t = &t.plain::<PLAIN>();
+    debug_assert!(*t == t.plain::<PLAIN>());
     let c = &mut core.counters;
     c.accesses += 1;
     c.instructions += a.instrs as u64;

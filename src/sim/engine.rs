@@ -117,7 +117,10 @@ impl<PT: PageTable> Simulator<PT> {
         limit: u64,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), SimError> {
-        let t = self.timing;
+        // The designs' switches as constants in the `PLAIN` copy, made once per call:
+        // `step` reads them through `t` (a copy made per access costs a dozen
+        // instructions, which the compiler did not hoist out of the loop).
+        let t = self.timing.plain::<PLAIN>();
         let n_cores = self.cores.len();
         let core = &mut self.cores[id];
         let pt = &mut self.spaces[Self::space_index(core.vm, core.asid)];

@@ -8,7 +8,7 @@
 //! A hierarchy with nothing that needs the general cascade takes one pass
 //! ([`Tlbs::fill_plain`]).
 
-use super::{Entry, Level, Organisation, PageSize, TlbFill, Tlbs, INSTR, NONE};
+use super::{Entry, Level, Organisation, PageSize, TlbFill, Tlbs, DATA, INSTR, NONE};
 
 impl<O: Organisation> Tlbs<O> {
     /// [`Tlbs::complete`] after a level-1 miss. Kept out of line: inlined, the fills
@@ -79,6 +79,9 @@ impl<O: Organisation> Tlbs<O> {
         size: PageSize,
         hit_level: usize,
     ) {
+        debug_assert!(side == INSTR || side == DATA);
+        // The side is 0 or 1: masked, the per-side arrays are indexed unchecked.
+        let side = side & 1;
         let si = size.index();
         let e = page_entry(asid, vaddr, frame, size);
         let last = self.levels.len() - 1;

@@ -537,6 +537,9 @@ impl<O: Organisation> Tlbs<O> {
         vaddr: u64,
         cycles: &mut u64,
     ) -> Option<TlbHit> {
+        debug_assert!(side == INSTR || side == DATA);
+        // The side is 0 or 1: masked, every per-side array below is indexed unchecked.
+        let side = side & 1;
         self.forget_memo();
         // Level 1 by predicted page size, when steered (`size_predict.rs`).
         if let Some(h) = self.lookup_predicted(side, asid, vaddr, cycles) {

@@ -370,10 +370,11 @@ impl Walker {
         } else {
             self.probe_latency
         } + pt.walk_cache_cycles();
-        for (i, p) in pscs.iter_mut().enumerate() {
+        // Each walk cache beside its counters (one per walk cache), without an index.
+        let both = pscs.iter_mut().zip(self.stats.psc.iter_mut());
+        for (i, (p, st)) in both.enumerate() {
             let prefix = vaddr.0 >> pt.level_shift(p.level);
             let set = (prefix & p.array.set_mask()) as usize;
-            let st = &mut self.stats.psc[i];
             st.lookups += DEMAND as u64;
             if let Some(node) = p.array.lookup(set, psc_key(prefix, asid)) {
                 st.hits += DEMAND as u64;
