@@ -4,14 +4,30 @@
 //! DataFrames, arrays and dicts; and `read_trace`, a trace's accesses through the
 //! library's trace reader (every format and compression `run --trace` reads).
 
-use super::{global_stop, message, MmusimError};
+use super::{global_stop, message, owned_errors};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::path::{Path, PathBuf};
 
-/// Errors of a command that reports them as lines (`file:line: key: message`).
-fn lines(errors: Vec<String>) -> PyErr {
-    MmusimError::new_err(errors.join("\n"))
+/// A failed comparison's lines; `.errors` holds its config errors (each with whose it
+/// is as `"of"`), or is empty when it has none. `dicts`: the names of the systems and
+/// workloads given as dicts, whose line numbers are left out.
+fn lines(failure: mmusim::compare::Failure, dicts: &[String]) -> PyErr {
+    if failure.config.len() != failure.lines.len() {
+        return message(failure.lines.join("\n"));
+    }
+    Python::attach(|py| {
+        let errors: Vec<(&str, mmusim::loader::ConfigError)> = (failure.config.iter())
+            .map(|(of, e)| {
+                let mut e = e.clone();
+                if dicts.contains(&e.file) {
+                    e.line = None;
+                }
+                (of.as_str(), e)
+            })
+            .collect();
+        owned_errors(py, &errors)
+    })
 }
 
 /// `mmusim compare`: `compare.csv`'s text (a row per system and workload, with the
@@ -31,6 +47,10 @@ fn compare(
     progress: Option<Py<PyAny>>,
     given: Vec<(String, String, String)>,
 ) -> PyResult<String> {
+    let dicts: Vec<String> = (given.iter())
+        .filter(|(_, kind, _)| kind == "json")
+        .map(|(name, _, _)| name.clone())
+        .collect();
     let given = (given.into_iter())
         .map(|(name, kind, text)| Ok((name.clone(), toml_of(&name, &kind, text)?)))
         .collect::<PyResult<Vec<_>>>()?;
@@ -50,9 +70,9 @@ fn compare(
                 t(d as u64, n as u64);
             }
         };
-        mmusim::compare::compare(&opts, &progress)
+        mmusim::compare::compare_failing(&opts, &progress)
     })?;
-    let c = result.map_err(lines)?;
+    let c = result.map_err(|f| lines(f, &dicts))?;
     c.to_csv().map_err(message)
 }
 
@@ -249,7 +269,7 @@ fn explain(
             core,
         })
     });
-    text.map_err(lines)
+    text.map_err(|e| message(e.join("\n")))
 }
 
 /// A trace's accesses as `run --trace` reads them: `(addresses, kinds, instrs)` as
@@ -317,7 +337,8 @@ fn read_trace<'py>(
 fn toml_of(name: &str, kind: &str, text: String) -> PyResult<String> {
     match kind {
         "toml" => Ok(text),
-        "json" => mmusim::run::json_to_toml(name, &text).map_err(|e| message(e.to_string())),
+        "json" => mmusim::run::json_to_toml(name, &text)
+            .map_err(|e| Python::attach(|py| super::config_errors(py, &[e]))),
         k => Err(message(format!("{name}: unknown input kind {k:?}"))),
     }
 }

@@ -85,6 +85,9 @@ def test_analyze_errors():
         mmusim.analyze("1 2 (3")
     with pytest.raises(ValueError):
         mmusim.analyze()
+    # Above the range cap: a clear error naming the option, not a panic.
+    with pytest.raises(mmusim.MmusimError, match="ws-max.*10000000"):
+        mmusim.analyze("1 2 3 1", ws_max=2**63)
 
 
 def test_mva_equals_cli(cli, root, tmp_path):
