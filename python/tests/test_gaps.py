@@ -6,7 +6,11 @@ from __future__ import annotations
 import gzip
 import lzma
 import tempfile
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # CPython 3.10: the test extra's tomli
+    import tomli as tomllib
 import warnings
 
 import numpy as np
