@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import _native
-from . import _call, _csv, _json_default, _sets, Sets
+from . import _call, _csv, _dict_json, _is_toml, _sets, Sets
 
 
 def _list(v: Union[str, Iterable[Any], None]) -> Optional[str]:
@@ -36,14 +36,14 @@ def _names(v: Any) -> list[Any]:
 
 def _given(items: Any, what: str, given: list) -> list[str]:
     """compare's systems or workloads as the command line names them; each dict or TOML
-    string (text with a newline) is named ``<what N>`` (N its place, from 1) and its
+    string (``_is_toml``) is named ``<what N>`` (N its place, from 1) and its
     text added to ``given`` as (name, "json" or "toml", text)."""
     names = []
     for n, x in enumerate(_names(items), 1):
         if isinstance(x, Mapping):
             name = f"<{what} {n}>"
-            given.append((name, "json", json.dumps(x, default=_json_default)))
-        elif isinstance(x, str) and "\n" in x:
+            given.append((name, "json", _dict_json(x, name)))
+        elif isinstance(x, str) and _is_toml(x):
             name = f"<{what} {n}>"
             given.append((name, "toml", x))
         elif isinstance(x, (str, os.PathLike)):
@@ -120,14 +120,14 @@ def sweep(
     """``mmusim sweep run SPEC --out OUT --report``: every point of the spec, on all
     cores, resumably (runs already in OUT are not run again).
 
-    spec: a spec file; or the spec as a TOML string (text of more than one line) or a
+    spec: a spec file; or the spec as a TOML string (as ``run`` tells one) or a
     dict of the same keys, whose relative paths start at the current folder. OUT
     defaults to ``SPEC.out`` beside a spec file, as for the command line; for a string
     or dict, to a new temporary folder (``SweepResult.out`` says which)."""
     kind = text = None
     if isinstance(spec, Mapping):
-        kind, text = "json", json.dumps(spec, default=_json_default)
-    elif isinstance(spec, str) and "\n" in spec:
+        kind, text = "json", _dict_json(spec, "spec")
+    elif isinstance(spec, str) and _is_toml(spec):
         kind, text = "toml", spec
     elif not isinstance(spec, (str, os.PathLike)):
         raise TypeError(f"spec: a file path, a TOML string or a dict, not {type(spec).__name__}")
