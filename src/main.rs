@@ -380,7 +380,7 @@ fn main() -> ExitCode {
             warm,
             core,
         } => match mmusim::explain::explain(&mmusim::explain::Request {
-            config: config.as_deref(),
+            config: config.as_deref().map(mmusim::run::Given::Path),
             sets: &sets,
             addr: &addr,
             warm: &warm,

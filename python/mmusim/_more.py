@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import _native
-from . import _call, _csv, _dict_json, _is_toml, _sets, Sets
+from . import Source, _call, _csv, _dict_json, _is_toml, _sets, _source, Sets
 
 
 def _list(v: Union[str, Iterable[Any], None]) -> Optional[str]:
@@ -303,7 +303,7 @@ def _kind(text: str) -> str:
 
 def explain(
     addr: Union[int, str],
-    config: Optional[str] = None,
+    config: Source = None,
     set: Sets = None,
     warm: Union[Iterable[Union[int, str]], None] = None,
     core: int = 0,
@@ -313,11 +313,12 @@ def explain(
     (the warm-up accesses, how the address splits, the access itself; empty for the
     title and the closing lines), ``kind`` what the line is (warm, index, page_split,
     tlb, wait, walk, pte_read, walk_end, fault, address, cycles, counters, title or
-    other), ``text`` the line as printed."""
+    other), ``text`` the line as printed. ``config``: as ``run`` takes it (a preset name,
+    a file path, a TOML string or a dict)."""
     addr_s = hex(addr) if isinstance(addr, (int, np.integer)) else str(addr)
     warm_s = [hex(w) if isinstance(w, (int, np.integer)) else str(w) for w in warm or []]
     text = _native.explain(
-        addr=addr_s, config=config, sets=_sets(set), warm=warm_s, core=core
+        addr=addr_s, config=_source(config, "config"), sets=_sets(set), warm=warm_s, core=core
     )
     return _steps(text)
 

@@ -255,14 +255,24 @@ fn mva(
 fn explain(
     py: Python<'_>,
     addr: String,
-    config: Option<String>,
+    config: Option<(String, String)>,
     sets: Vec<String>,
     warm: Vec<String>,
     core: usize,
 ) -> PyResult<String> {
+    // As `run` takes it: a path or preset, TOML text or a dict (`Input`).
+    let config = super::Input::new(config, "config")?;
+    let toml = match config.as_ref().map(super::Input::toml).transpose() {
+        Ok(t) => t.flatten(),
+        Err(e) => return Err(super::config_errors(py, &[e])),
+    };
+    let given = config.as_ref().map(|c| c.given(&toml));
+    // Config errors structured, as `run`'s (the same loading, done first).
+    py.detach(|| mmusim::run::load_given_ahead(given, None, None, &sets))
+        .map_err(|e| super::config_errors(py, &e))?;
     let text = py.detach(|| {
         mmusim::explain::explain(&mmusim::explain::Request {
-            config: config.as_deref(),
+            config: given,
             sets: &sets,
             addr: &addr,
             warm: &warm,

@@ -154,3 +154,16 @@ set = ["accesses=20000"]
     # Resumed: nothing is run again, the same table comes back.
     again = mmusim.sweep(spec, out=tmp_path / "py")
     pd.testing.assert_frame_equal(again.report, got.report)
+
+
+def test_explain_takes_dicts_and_toml_strings(root):
+    # config= as run takes it: a preset, a file, a TOML string or a dict.
+    want = mmusim.explain(0x7F0000001234, config="zen4")
+    text = (root / "configs/zen4.toml").read_text()
+    assert mmusim.explain(0x7F0000001234, config=text) == want
+    assert mmusim.explain(0x7F0000001234, config='extends = "zen4"') == want
+    assert mmusim.explain(0x7F0000001234, config={"extends": "zen4"}) == want
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.explain(0x1000, config={"extends": "zen4", "sim": {"corez": 2}})
+    (err,) = e.value.errors
+    assert err["file"] == "<config dict>" and err["line"] is None and "corez" in err["key"]
