@@ -268,13 +268,14 @@ class Mva:
 
 
 def mva(
-    config: Union[str, "os.PathLike[str]"],
+    config: Source,
     n_max: Optional[int] = None,
     set: Sets = None,
 ) -> Mva:
-    """The thrashing model of a model file (e.g. configs/mva/exam-thrashing.toml), solved
-    for N = 1..n_max (default: the file's)."""
-    return Mva(*_native.mva(config=os.fspath(config), sets=_sets(set), n_max=n_max))
+    """The thrashing model of a model file (e.g. configs/mva/exam-thrashing.toml), or of
+    its keys as a TOML string or a dict (as ``run`` tells them), solved for N = 1..n_max
+    (default: the model's)."""
+    return Mva(*_native.mva(config=_source(config, "config"), sets=_sets(set), n_max=n_max))
 
 
 _SECTION = re.compile(r"^(\S.*):$")

@@ -235,17 +235,40 @@ type AnalyzeOut = (
     (Vec<(u64, u64)>, u64),
 );
 
-/// `mmusim mva`: `(mva.json, mva.csv)` of the model file with its overrides.
+/// `mmusim mva`: `(mva.json, mva.csv)` of the model with its overrides: a model file,
+/// or (as `run` takes a config) TOML text or a dict, whose relative table path starts at
+/// the current folder.
 #[pyfunction]
 #[pyo3(signature = (config, sets=Vec::new(), n_max=None))]
 fn mva(
     py: Python<'_>,
-    config: PathBuf,
+    config: (String, String),
     sets: Vec<String>,
     n_max: Option<u32>,
 ) -> PyResult<(String, String)> {
-    let solved = py.detach(|| mmusim::mva::solve(&config, &sets, n_max));
-    let (model, analysis) = solved.map_err(message)?;
+    let Some(input) = super::Input::new(Some(config), "config")? else {
+        return Err(message("config: a model is needed"));
+    };
+    let (model, analysis) = if input.kind == "path" {
+        let solved = py.detach(|| mmusim::mva::solve(Path::new(&input.value), &sets, n_max));
+        solved.map_err(message)?
+    } else {
+        let toml = input.toml().map_err(|e| super::config_errors(py, &[e]))?;
+        let text = toml.as_deref().unwrap_or(&input.value);
+        let model = mmusim::mva::config::model_from_text(
+            &input.name,
+            text,
+            Path::new(""),
+            "mva",
+            &sets,
+            n_max,
+        )
+        .map_err(|e| super::config_errors(py, &[e]))?;
+        let analysis = py
+            .detach(|| mmusim::mva::analyse(&model))
+            .map_err(message)?;
+        (model, analysis)
+    };
     Ok((analysis.to_json(&model), analysis.to_csv()))
 }
 

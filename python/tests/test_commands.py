@@ -167,3 +167,21 @@ def test_explain_takes_dicts_and_toml_strings(root):
         mmusim.explain(0x1000, config={"extends": "zen4", "sim": {"corez": 2}})
     (err,) = e.value.errors
     assert err["file"] == "<config dict>" and err["line"] is None and "corez" in err["key"]
+
+
+def test_mva_takes_dicts_and_toml_strings(root):
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # CPython 3.10
+        import tomli as tomllib
+    path = root / "configs/mva/exam-thrashing.toml"
+    want = mmusim.mva(path, n_max=12)
+    text = path.read_text()
+    for given in (text, tomllib.loads(text)):
+        got = mmusim.mva(given, n_max=12)
+        assert got.json == want.json
+        pd.testing.assert_frame_equal(got.table, want.table)
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.mva({**tomllib.loads(text), "think_tim": 3})
+    (err,) = e.value.errors
+    assert err["file"] == "<config dict>" and err["line"] is None and err["key"] == "think_tim"
