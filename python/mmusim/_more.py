@@ -198,7 +198,7 @@ class Analysis:
 def analyze(
     refs: Any = None,
     trace: Union[str, "os.PathLike[str]", None] = None,
-    workload: Union[str, "os.PathLike[str]", None] = None,
+    workload: Source = None,
     *,
     format: Optional[str] = None,
     page_size: str = "4K",
@@ -215,8 +215,9 @@ def analyze(
 
     refs: page numbers (an array or list, pages of ``page_size``) or a reference string
     ("1 2 3 1", "(1 2 3 4 5)x40"); or ``trace``: a trace file; or ``workload``: a
-    workload file (core ``core``'s stream). frames: frame counts for FIFO, LRU, Clock,
-    Random and OPT ("1-7" or a list); policies: only these.
+    workload file, TOML string or dict, as ``run`` takes it (core ``core``'s stream).
+    frames: frame counts for FIFO, LRU, Clock, Random and OPT ("1-7" or a list);
+    policies: only these.
     """
     given = [x is not None for x in (refs, trace, workload)]
     if sum(given) != 1:
@@ -236,7 +237,7 @@ def analyze(
     if policies is not None and not isinstance(policies, str):
         policies = ",".join(policies)
     out = _native.analyze(
-        workload=None if workload is None else os.fspath(workload),
+        workload=_source(workload, "workload"),
         trace=None if trace is None else os.fspath(trace),
         format=format,
         refs=refs_bytes,

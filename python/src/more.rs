@@ -157,7 +157,7 @@ fn sweep(
 #[allow(clippy::too_many_arguments)]
 fn analyze(
     py: Python<'_>,
-    workload: Option<String>,
+    workload: Option<(String, String)>,
     trace: Option<String>,
     format: Option<String>,
     refs: Option<Vec<u8>>,
@@ -179,8 +179,21 @@ fn analyze(
             .parse()
             .map_err(|e: String| message(format!("format: {e}")))?,
     };
+    // A workload as `run` takes it: a file, TOML text or a dict.
+    let workload = super::Input::new(workload, "workload")?;
     let input = match (workload, trace, refs, refs_text) {
-        (Some(path), None, None, None) => Input::Workload { path, core },
+        (Some(w), None, None, None) if w.kind == "path" => Input::Workload {
+            path: w.value,
+            core,
+        },
+        (Some(w), None, None, None) => {
+            let toml = w.toml().map_err(|e| super::config_errors(py, &[e]))?;
+            Input::WorkloadText {
+                text: toml.unwrap_or(w.value),
+                name: w.name,
+                core,
+            }
+        }
         (None, Some(path), None, None) => Input::Trace { path, core, format },
         (None, None, Some(bytes), None) => {
             if bytes.len() % 8 != 0 {

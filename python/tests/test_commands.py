@@ -185,3 +185,20 @@ def test_mva_takes_dicts_and_toml_strings(root):
         mmusim.mva({**tomllib.loads(text), "think_tim": 3})
     (err,) = e.value.errors
     assert err["file"] == "<config dict>" and err["line"] is None and err["key"] == "think_tim"
+
+
+def test_analyze_workload_takes_dicts_and_toml_strings(root):
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # CPython 3.10
+        import tomli as tomllib
+    path = root / "workloads/belady.toml"
+    want = mmusim.analyze(workload=path, frames="1-5")
+    text = path.read_text()
+    for given in (text, tomllib.loads(text)):
+        got = mmusim.analyze(workload=given, frames="1-5")
+        for name, df in want.curves.items():
+            pd.testing.assert_frame_equal(got.curves[name], df)
+        pd.testing.assert_frame_equal(got.replacement, want.replacement)
+    with pytest.raises(mmusim.MmusimError, match="<workload dict>"):
+        mmusim.analyze(workload={**tomllib.loads(text), "bogus": 1})

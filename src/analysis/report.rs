@@ -31,6 +31,13 @@ use serde::Serialize;
 pub enum Input {
     /// A workload file and the core whose stream is analysed.
     Workload { path: String, core: usize },
+    /// A workload's TOML text, `name` standing for its file in errors; relative paths in
+    /// it start at the current folder.
+    WorkloadText {
+        name: String,
+        text: String,
+        core: usize,
+    },
     /// A trace file (`-`: standard input) in `format` (`Auto`: by name, then content).
     Trace {
         path: String,
@@ -394,6 +401,12 @@ pub fn analyze_with(input: &Input, opts: &Options, stage: &dyn Fn(&str)) -> Resu
             let (spec, dir) = super::load_workload(path)?;
             let s = PageStream::from_workload(&spec, &dir, *core, PageSize::Size4K, path)?;
             (format!("workload {path}, core {core}"), PageSize::Size4K, s)
+        }
+        Input::WorkloadText { name, text, core } => {
+            let spec = super::decode_workload(name, text)?;
+            let dir = std::path::Path::new("");
+            let s = PageStream::from_workload(&spec, dir, *core, PageSize::Size4K, name)?;
+            (format!("workload {name}, core {core}"), PageSize::Size4K, s)
         }
         Input::Trace { path, core, format } => {
             let s = PageStream::from_trace(path, *format, *core, PageSize::Size4K)?;
