@@ -288,10 +288,13 @@ _KINDS = [
     (re.compile(r"^\d+[KMG] page: VPN"), "page_split"),
     (re.compile(r"^TLB level"), "tlb"),
     (re.compile(r"^Waiting for a free walker"), "wait"),
-    (re.compile(r"^Walk \d+ ends"), "walk_end"),
-    (re.compile(r"^Walk \d+"), "walk"),
-    (re.compile(r"^PTE read"), "pte_read"),
-    (re.compile(r"^Page fault"), "fault"),
+    (re.compile(r"^(Nested w|W)alk \d+ ends"), "walk_end"),
+    (re.compile(r"^(Nested w|W)alk \d+|^RestSeg walk"), "walk"),
+    # A nested walk's reads: the host's for a guest-physical address, the guest's.
+    (re.compile(r"^PTE read|^read\s+(host|guest) "), "pte_read"),
+    (re.compile(r"^Page fault|^EPT violation"), "fault"),
+    # The TLBs beside the walk: a POM-TLB set read, Victima's L2 blocks, SpecTLB.
+    (re.compile(r"^POM-TLB|^Victima|^SpecTLB"), "tlb"),
     (re.compile(r"^(Physical|Guest-physical|Host-physical) address|^No translation"), "address"),
     (re.compile(r"^Translation cycles"), "cycles"),
     (re.compile(r"^Simulator counters"), "counters"),

@@ -202,3 +202,12 @@ def test_analyze_workload_takes_dicts_and_toml_strings(root):
         pd.testing.assert_frame_equal(got.replacement, want.replacement)
     with pytest.raises(mmusim.MmusimError, match="<workload dict>"):
         mmusim.analyze(workload={**tomllib.loads(text), "bogus": 1})
+
+
+def test_explain_kinds_every_preset():
+    # Every line of every preset's printout has a kind (no "other"), nested walks,
+    # POM-TLB, Victima, Utopia's RestSeg and SpecTLB included.
+    for name in mmusim.presets()["name"]:
+        steps = mmusim.explain(0x7F0000001234, config=name, warm=[0x7F0000000000])
+        other = [s["text"] for s in steps if s["kind"] == "other"]
+        assert not other, (name, other)
