@@ -25,8 +25,8 @@ use std::fmt::Write as _;
 
 /// What to explain.
 pub struct Request<'a> {
-    /// Config file or preset name (default: the Skylake-like preset).
-    pub config: Option<&'a str>,
+    /// Config file or preset name, or TOML text (default: the Skylake-like preset).
+    pub config: Option<crate::run::Given<'a>>,
     pub sets: &'a [String],
     /// The address, hex (`0x...`) or decimal.
     pub addr: &'a str,
@@ -48,7 +48,7 @@ pub fn parse_addr(s: &str) -> Option<u64> {
 /// Build the report, or every problem found (config errors name file, line and key;
 /// address errors name the argument).
 pub fn explain(req: &Request) -> Result<String, Vec<String>> {
-    let inputs = crate::run::load_inputs(req.config, None, req.sets)
+    let inputs = crate::run::load_given_ahead(req.config, None, None, req.sets)
         .map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
     let sys = &inputs.system;
     let va_bits = sys.page_table.va_bits();

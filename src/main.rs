@@ -144,7 +144,7 @@ enum Cmd {
         /// Working-set windows T, e.g. "1-8,110" (default: every T up to --ws-max).
         #[arg(long, value_name = "LIST")]
         ws_t: Option<String>,
-        /// Every window T = 1..=WS_MAX (default: min(references, 10000)).
+        /// Every window T = 1..=WS_MAX (default: min(references, 10000); at most 10000000).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         ws_max: Option<u64>,
         /// Simulate FIFO, LRU, Clock, Random and OPT with these frame counts, e.g. "1-7".
@@ -380,7 +380,7 @@ fn main() -> ExitCode {
             warm,
             core,
         } => match mmusim::explain::explain(&mmusim::explain::Request {
-            config: config.as_deref(),
+            config: config.as_deref().map(mmusim::run::Given::Path),
             sets: &sets,
             addr: &addr,
             warm: &warm,

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
+import re
 import sys
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
@@ -68,20 +70,54 @@ def _csv(text: str) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(text), dtype=dtype).copy()
 
 
+# A TOML line's start: a (dotted, quoted or bare) key and `=`.
+_TOML_KEY = re.compile(r'\s*(?:"[^"]*"|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|[A-Za-z0-9_-]+))*\s*=')
+
+
+def _is_toml(value: str) -> bool:
+    """Whether a string given for a config, workload or spec is TOML text rather than a
+    path or preset name (run, compare and sweep decide alike): text with a newline, or
+    one line starting `key =`, and not an existing file (a file whose name holds `=` is
+    still read as a file). compare's `skylake+key=value` is a name (`+` is in no key)."""
+    if "\n" in value:
+        return True
+    return _TOML_KEY.match(value) is not None and not os.path.exists(value)
+
+
+def _finite(value: Any, where: str) -> None:
+    """Refuses NaN and infinities in a dict (TOML has them, the simulator's keys do not
+    take them), naming the key path."""
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        raise ValueError(f"{where}: {value} is not a finite number")
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _finite(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _finite(v, f"{where}[{i}]")
+    elif isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all():
+        i = int(np.flatnonzero(~np.isfinite(value.ravel()))[0])
+        raise ValueError(f"{where}[{i}]: {value.ravel()[i]} is not a finite number")
+
+
+def _dict_json(value: Mapping[str, Any], what: str) -> str:
+    """A dict config, workload or spec as JSON for the native layer; NaN and infinities
+    refused naming `what` and the key path."""
+    for k, v in value.items():
+        _finite(v, f"{what}: {k}")
+    return json.dumps(value, default=_json_default, allow_nan=False)
+
+
 def _source(value: Source, what: str) -> Optional[tuple[str, str]]:
     """A config or workload for the native layer: ("path" | "toml" | "json", text)."""
     if value is None:
         return None
     if isinstance(value, Mapping):
-        return ("json", json.dumps(value, default=_json_default))
+        return ("json", _dict_json(value, what))
     if isinstance(value, os.PathLike):
         return ("path", os.fspath(value))
     if isinstance(value, str):
-        # TOML text has a newline or a `key = value`; a path or preset name has neither
-        # (a file whose name holds `=` is still read as a file).
-        if "\n" in value or ("=" in value and not os.path.exists(value)):
-            return ("toml", value)
-        return ("path", value)
+        return ("toml", value) if _is_toml(value) else ("path", value)
     raise TypeError(
         f"{what}: a preset name, a file path, a TOML string or a dict, not {type(value).__name__}"
     )
@@ -251,6 +287,8 @@ def read_trace(
 def _addresses(addresses: Any) -> bytes:
     """Virtual addresses as little-endian u64 bytes."""
     a = np.asarray(addresses)
+    if a.size == 0:
+        raise ValueError("addresses: empty: give at least one address to run")
     if a.ndim != 1:
         raise ValueError(f"addresses: a one-dimensional array, not {a.ndim}-dimensional")
     if a.dtype.kind not in "ui":

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import _native
-from . import _call, _csv, _json_default, _sets, Sets
+from . import Source, _call, _csv, _dict_json, _is_toml, _sets, _source, Sets
 
 
 def _list(v: Union[str, Iterable[Any], None]) -> Optional[str]:
@@ -36,14 +36,14 @@ def _names(v: Any) -> list[Any]:
 
 def _given(items: Any, what: str, given: list) -> list[str]:
     """compare's systems or workloads as the command line names them; each dict or TOML
-    string (text with a newline) is named ``<what N>`` (N its place, from 1) and its
+    string (``_is_toml``) is named ``<what N>`` (N its place, from 1) and its
     text added to ``given`` as (name, "json" or "toml", text)."""
     names = []
     for n, x in enumerate(_names(items), 1):
         if isinstance(x, Mapping):
             name = f"<{what} {n}>"
-            given.append((name, "json", json.dumps(x, default=_json_default)))
-        elif isinstance(x, str) and "\n" in x:
+            given.append((name, "json", _dict_json(x, name)))
+        elif isinstance(x, str) and _is_toml(x):
             name = f"<{what} {n}>"
             given.append((name, "toml", x))
         elif isinstance(x, (str, os.PathLike)):
@@ -120,14 +120,14 @@ def sweep(
     """``mmusim sweep run SPEC --out OUT --report``: every point of the spec, on all
     cores, resumably (runs already in OUT are not run again).
 
-    spec: a spec file; or the spec as a TOML string (text of more than one line) or a
+    spec: a spec file; or the spec as a TOML string (as ``run`` tells one) or a
     dict of the same keys, whose relative paths start at the current folder. OUT
     defaults to ``SPEC.out`` beside a spec file, as for the command line; for a string
     or dict, to a new temporary folder (``SweepResult.out`` says which)."""
     kind = text = None
     if isinstance(spec, Mapping):
-        kind, text = "json", json.dumps(spec, default=_json_default)
-    elif isinstance(spec, str) and "\n" in spec:
+        kind, text = "json", _dict_json(spec, "spec")
+    elif isinstance(spec, str) and _is_toml(spec):
         kind, text = "toml", spec
     elif not isinstance(spec, (str, os.PathLike)):
         raise TypeError(f"spec: a file path, a TOML string or a dict, not {type(spec).__name__}")
@@ -198,7 +198,7 @@ class Analysis:
 def analyze(
     refs: Any = None,
     trace: Union[str, "os.PathLike[str]", None] = None,
-    workload: Union[str, "os.PathLike[str]", None] = None,
+    workload: Source = None,
     *,
     format: Optional[str] = None,
     page_size: str = "4K",
@@ -215,8 +215,9 @@ def analyze(
 
     refs: page numbers (an array or list, pages of ``page_size``) or a reference string
     ("1 2 3 1", "(1 2 3 4 5)x40"); or ``trace``: a trace file; or ``workload``: a
-    workload file (core ``core``'s stream). frames: frame counts for FIFO, LRU, Clock,
-    Random and OPT ("1-7" or a list); policies: only these.
+    workload file, TOML string or dict, as ``run`` takes it (core ``core``'s stream).
+    frames: frame counts for FIFO, LRU, Clock, Random and OPT ("1-7" or a list);
+    policies: only these.
     """
     given = [x is not None for x in (refs, trace, workload)]
     if sum(given) != 1:
@@ -236,7 +237,7 @@ def analyze(
     if policies is not None and not isinstance(policies, str):
         policies = ",".join(policies)
     out = _native.analyze(
-        workload=None if workload is None else os.fspath(workload),
+        workload=_source(workload, "workload"),
         trace=None if trace is None else os.fspath(trace),
         format=format,
         refs=refs_bytes,
@@ -268,13 +269,14 @@ class Mva:
 
 
 def mva(
-    config: Union[str, "os.PathLike[str]"],
+    config: Source,
     n_max: Optional[int] = None,
     set: Sets = None,
 ) -> Mva:
-    """The thrashing model of a model file (e.g. configs/mva/exam-thrashing.toml), solved
-    for N = 1..n_max (default: the file's)."""
-    return Mva(*_native.mva(config=os.fspath(config), sets=_sets(set), n_max=n_max))
+    """The thrashing model of a model file (e.g. configs/mva/exam-thrashing.toml), or of
+    its keys as a TOML string or a dict (as ``run`` tells them), solved for N = 1..n_max
+    (default: the model's)."""
+    return Mva(*_native.mva(config=_source(config, "config"), sets=_sets(set), n_max=n_max))
 
 
 _SECTION = re.compile(r"^(\S.*):$")
@@ -286,10 +288,13 @@ _KINDS = [
     (re.compile(r"^\d+[KMG] page: VPN"), "page_split"),
     (re.compile(r"^TLB level"), "tlb"),
     (re.compile(r"^Waiting for a free walker"), "wait"),
-    (re.compile(r"^Walk \d+ ends"), "walk_end"),
-    (re.compile(r"^Walk \d+"), "walk"),
-    (re.compile(r"^PTE read"), "pte_read"),
-    (re.compile(r"^Page fault"), "fault"),
+    (re.compile(r"^(Nested w|W)alk \d+ ends"), "walk_end"),
+    (re.compile(r"^(Nested w|W)alk \d+|^RestSeg walk"), "walk"),
+    # A nested walk's reads: the host's for a guest-physical address, the guest's.
+    (re.compile(r"^PTE read|^read\s+(host|guest) "), "pte_read"),
+    (re.compile(r"^Page fault|^EPT violation"), "fault"),
+    # The TLBs beside the walk: a POM-TLB set read, Victima's L2 blocks, SpecTLB.
+    (re.compile(r"^POM-TLB|^Victima|^SpecTLB"), "tlb"),
     (re.compile(r"^(Physical|Guest-physical|Host-physical) address|^No translation"), "address"),
     (re.compile(r"^Translation cycles"), "cycles"),
     (re.compile(r"^Simulator counters"), "counters"),
@@ -303,7 +308,7 @@ def _kind(text: str) -> str:
 
 def explain(
     addr: Union[int, str],
-    config: Optional[str] = None,
+    config: Source = None,
     set: Sets = None,
     warm: Union[Iterable[Union[int, str]], None] = None,
     core: int = 0,
@@ -313,11 +318,12 @@ def explain(
     (the warm-up accesses, how the address splits, the access itself; empty for the
     title and the closing lines), ``kind`` what the line is (warm, index, page_split,
     tlb, wait, walk, pte_read, walk_end, fault, address, cycles, counters, title or
-    other), ``text`` the line as printed."""
+    other), ``text`` the line as printed. ``config``: as ``run`` takes it (a preset name,
+    a file path, a TOML string or a dict)."""
     addr_s = hex(addr) if isinstance(addr, (int, np.integer)) else str(addr)
     warm_s = [hex(w) if isinstance(w, (int, np.integer)) else str(w) for w in warm or []]
     text = _native.explain(
-        addr=addr_s, config=config, sets=_sets(set), warm=warm_s, core=core
+        addr=addr_s, config=_source(config, "config"), sets=_sets(set), warm=warm_s, core=core
     )
     return _steps(text)
 

@@ -36,36 +36,64 @@ pyo3::create_exception!(
 );
 
 /// An error for Python: the lines the command line prints, each problem also as a dict.
+/// A dict's lines are those of the TOML made of it, not the user's: left out.
 fn config_errors(py: Python<'_>, errors: &[ConfigError]) -> PyErr {
+    let parts: Vec<(&str, ConfigError)> = (errors.iter())
+        .map(|e| {
+            let mut e = e.clone();
+            if e.file.ends_with(" dict>") {
+                e.line = None;
+            }
+            ("", e)
+        })
+        .collect();
+    owned_errors(py, &parts)
+}
+
+/// As [`config_errors`], each line after its owner's prefix (`system `x`: `) when it has
+/// one; the dicts then hold that owner as `"of"`.
+fn owned_errors(py: Python<'_>, errors: &[(&str, ConfigError)]) -> PyErr {
     let msg = errors
         .iter()
-        .map(|e| e.to_string())
+        .map(|(of, e)| match *of {
+            "" => e.to_string(),
+            of => format!("{of}: {e}"),
+        })
         .collect::<Vec<_>>()
         .join("\n");
-    let err = MmusimError::new_err(msg);
     let parts = PyList::empty(py);
-    for e in errors {
+    for (of, e) in errors {
         let d = PyDict::new(py);
         let filled = (|| -> PyResult<()> {
             d.set_item("file", &e.file)?;
             d.set_item("line", e.line)?;
             d.set_item("key", &e.path)?;
             d.set_item("message", &e.msg)?;
+            if !of.is_empty() {
+                d.set_item("of", of)?;
+            }
             parts.append(d)
         })();
         if let Err(e) = filled {
             return e;
         }
     }
+    with_errors(py, MmusimError::new_err(msg), parts)
+}
+
+/// `err` with `.errors` set to `parts`.
+fn with_errors(py: Python<'_>, err: PyErr, parts: Bound<'_, PyList>) -> PyErr {
     if let Err(e) = err.value(py).setattr("errors", parts) {
         return e;
     }
     err
 }
 
-/// An error without a file position (a failed simulation, a bad argument).
+/// An error without a file position (a failed simulation, a bad argument): `.errors`
+/// is an empty list.
 fn message(msg: impl Into<String>) -> PyErr {
-    MmusimError::new_err(msg.into())
+    let err = MmusimError::new_err(msg.into());
+    Python::attach(|py| with_errors(py, err, PyList::empty(py)))
 }
 
 /// A config or workload as the Python layer hands it over: `("path", path or preset)`,

@@ -4,14 +4,30 @@
 //! DataFrames, arrays and dicts; and `read_trace`, a trace's accesses through the
 //! library's trace reader (every format and compression `run --trace` reads).
 
-use super::{global_stop, message, MmusimError};
+use super::{global_stop, message, owned_errors};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::path::{Path, PathBuf};
 
-/// Errors of a command that reports them as lines (`file:line: key: message`).
-fn lines(errors: Vec<String>) -> PyErr {
-    MmusimError::new_err(errors.join("\n"))
+/// A failed comparison's lines; `.errors` holds its config errors (each with whose it
+/// is as `"of"`), or is empty when it has none. `dicts`: the names of the systems and
+/// workloads given as dicts, whose line numbers are left out.
+fn lines(failure: mmusim::compare::Failure, dicts: &[String]) -> PyErr {
+    if failure.config.len() != failure.lines.len() {
+        return message(failure.lines.join("\n"));
+    }
+    Python::attach(|py| {
+        let errors: Vec<(&str, mmusim::loader::ConfigError)> = (failure.config.iter())
+            .map(|(of, e)| {
+                let mut e = e.clone();
+                if dicts.contains(&e.file) {
+                    e.line = None;
+                }
+                (of.as_str(), e)
+            })
+            .collect();
+        owned_errors(py, &errors)
+    })
 }
 
 /// `mmusim compare`: `compare.csv`'s text (a row per system and workload, with the
@@ -31,6 +47,10 @@ fn compare(
     progress: Option<Py<PyAny>>,
     given: Vec<(String, String, String)>,
 ) -> PyResult<String> {
+    let dicts: Vec<String> = (given.iter())
+        .filter(|(_, kind, _)| kind == "json")
+        .map(|(name, _, _)| name.clone())
+        .collect();
     let given = (given.into_iter())
         .map(|(name, kind, text)| Ok((name.clone(), toml_of(&name, &kind, text)?)))
         .collect::<PyResult<Vec<_>>>()?;
@@ -50,9 +70,9 @@ fn compare(
                 t(d as u64, n as u64);
             }
         };
-        mmusim::compare::compare(&opts, &progress)
+        mmusim::compare::compare_failing(&opts, &progress)
     })?;
-    let c = result.map_err(lines)?;
+    let c = result.map_err(|f| lines(f, &dicts))?;
     c.to_csv().map_err(message)
 }
 
@@ -137,7 +157,7 @@ fn sweep(
 #[allow(clippy::too_many_arguments)]
 fn analyze(
     py: Python<'_>,
-    workload: Option<String>,
+    workload: Option<(String, String)>,
     trace: Option<String>,
     format: Option<String>,
     refs: Option<Vec<u8>>,
@@ -159,8 +179,21 @@ fn analyze(
             .parse()
             .map_err(|e: String| message(format!("format: {e}")))?,
     };
+    // A workload as `run` takes it: a file, TOML text or a dict.
+    let workload = super::Input::new(workload, "workload")?;
     let input = match (workload, trace, refs, refs_text) {
-        (Some(path), None, None, None) => Input::Workload { path, core },
+        (Some(w), None, None, None) if w.kind == "path" => Input::Workload {
+            path: w.value,
+            core,
+        },
+        (Some(w), None, None, None) => {
+            let toml = w.toml().map_err(|e| super::config_errors(py, &[e]))?;
+            Input::WorkloadText {
+                text: toml.unwrap_or(w.value),
+                name: w.name,
+                core,
+            }
+        }
         (None, Some(path), None, None) => Input::Trace { path, core, format },
         (None, None, Some(bytes), None) => {
             if bytes.len() % 8 != 0 {
@@ -215,17 +248,40 @@ type AnalyzeOut = (
     (Vec<(u64, u64)>, u64),
 );
 
-/// `mmusim mva`: `(mva.json, mva.csv)` of the model file with its overrides.
+/// `mmusim mva`: `(mva.json, mva.csv)` of the model with its overrides: a model file,
+/// or (as `run` takes a config) TOML text or a dict, whose relative table path starts at
+/// the current folder.
 #[pyfunction]
 #[pyo3(signature = (config, sets=Vec::new(), n_max=None))]
 fn mva(
     py: Python<'_>,
-    config: PathBuf,
+    config: (String, String),
     sets: Vec<String>,
     n_max: Option<u32>,
 ) -> PyResult<(String, String)> {
-    let solved = py.detach(|| mmusim::mva::solve(&config, &sets, n_max));
-    let (model, analysis) = solved.map_err(message)?;
+    let Some(input) = super::Input::new(Some(config), "config")? else {
+        return Err(message("config: a model is needed"));
+    };
+    let (model, analysis) = if input.kind == "path" {
+        let solved = py.detach(|| mmusim::mva::solve(Path::new(&input.value), &sets, n_max));
+        solved.map_err(message)?
+    } else {
+        let toml = input.toml().map_err(|e| super::config_errors(py, &[e]))?;
+        let text = toml.as_deref().unwrap_or(&input.value);
+        let model = mmusim::mva::config::model_from_text(
+            &input.name,
+            text,
+            Path::new(""),
+            "mva",
+            &sets,
+            n_max,
+        )
+        .map_err(|e| super::config_errors(py, &[e]))?;
+        let analysis = py
+            .detach(|| mmusim::mva::analyse(&model))
+            .map_err(message)?;
+        (model, analysis)
+    };
     Ok((analysis.to_json(&model), analysis.to_csv()))
 }
 
@@ -235,21 +291,31 @@ fn mva(
 fn explain(
     py: Python<'_>,
     addr: String,
-    config: Option<String>,
+    config: Option<(String, String)>,
     sets: Vec<String>,
     warm: Vec<String>,
     core: usize,
 ) -> PyResult<String> {
+    // As `run` takes it: a path or preset, TOML text or a dict (`Input`).
+    let config = super::Input::new(config, "config")?;
+    let toml = match config.as_ref().map(super::Input::toml).transpose() {
+        Ok(t) => t.flatten(),
+        Err(e) => return Err(super::config_errors(py, &[e])),
+    };
+    let given = config.as_ref().map(|c| c.given(&toml));
+    // Config errors structured, as `run`'s (the same loading, done first).
+    py.detach(|| mmusim::run::load_given_ahead(given, None, None, &sets))
+        .map_err(|e| super::config_errors(py, &e))?;
     let text = py.detach(|| {
         mmusim::explain::explain(&mmusim::explain::Request {
-            config: config.as_deref(),
+            config: given,
             sets: &sets,
             addr: &addr,
             warm: &warm,
             core,
         })
     });
-    text.map_err(lines)
+    text.map_err(|e| message(e.join("\n")))
 }
 
 /// A trace's accesses as `run --trace` reads them: `(addresses, kinds, instrs)` as
@@ -317,7 +383,8 @@ fn read_trace<'py>(
 fn toml_of(name: &str, kind: &str, text: String) -> PyResult<String> {
     match kind {
         "toml" => Ok(text),
-        "json" => mmusim::run::json_to_toml(name, &text).map_err(|e| message(e.to_string())),
+        "json" => mmusim::run::json_to_toml(name, &text)
+            .map_err(|e| Python::attach(|py| super::config_errors(py, &[e]))),
         k => Err(message(format!("{name}: unknown input kind {k:?}"))),
     }
 }

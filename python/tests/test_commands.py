@@ -85,6 +85,9 @@ def test_analyze_errors():
         mmusim.analyze("1 2 (3")
     with pytest.raises(ValueError):
         mmusim.analyze()
+    # Above the range cap: a clear error naming the option, not a panic.
+    with pytest.raises(mmusim.MmusimError, match="ws-max.*10000000"):
+        mmusim.analyze("1 2 3 1", ws_max=2**63)
 
 
 def test_mva_equals_cli(cli, root, tmp_path):
@@ -151,3 +154,60 @@ set = ["accesses=20000"]
     # Resumed: nothing is run again, the same table comes back.
     again = mmusim.sweep(spec, out=tmp_path / "py")
     pd.testing.assert_frame_equal(again.report, got.report)
+
+
+def test_explain_takes_dicts_and_toml_strings(root):
+    # config= as run takes it: a preset, a file, a TOML string or a dict.
+    want = mmusim.explain(0x7F0000001234, config="zen4")
+    text = (root / "configs/zen4.toml").read_text()
+    assert mmusim.explain(0x7F0000001234, config=text) == want
+    assert mmusim.explain(0x7F0000001234, config='extends = "zen4"') == want
+    assert mmusim.explain(0x7F0000001234, config={"extends": "zen4"}) == want
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.explain(0x1000, config={"extends": "zen4", "sim": {"corez": 2}})
+    (err,) = e.value.errors
+    assert err["file"] == "<config dict>" and err["line"] is None and "corez" in err["key"]
+
+
+def test_mva_takes_dicts_and_toml_strings(root):
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # CPython 3.10
+        import tomli as tomllib
+    path = root / "configs/mva/exam-thrashing.toml"
+    want = mmusim.mva(path, n_max=12)
+    text = path.read_text()
+    for given in (text, tomllib.loads(text)):
+        got = mmusim.mva(given, n_max=12)
+        assert got.json == want.json
+        pd.testing.assert_frame_equal(got.table, want.table)
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.mva({**tomllib.loads(text), "think_tim": 3})
+    (err,) = e.value.errors
+    assert err["file"] == "<config dict>" and err["line"] is None and err["key"] == "think_tim"
+
+
+def test_analyze_workload_takes_dicts_and_toml_strings(root):
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # CPython 3.10
+        import tomli as tomllib
+    path = root / "workloads/belady.toml"
+    want = mmusim.analyze(workload=path, frames="1-5")
+    text = path.read_text()
+    for given in (text, tomllib.loads(text)):
+        got = mmusim.analyze(workload=given, frames="1-5")
+        for name, df in want.curves.items():
+            pd.testing.assert_frame_equal(got.curves[name], df)
+        pd.testing.assert_frame_equal(got.replacement, want.replacement)
+    with pytest.raises(mmusim.MmusimError, match="<workload dict>"):
+        mmusim.analyze(workload={**tomllib.loads(text), "bogus": 1})
+
+
+def test_explain_kinds_every_preset():
+    # Every line of every preset's printout has a kind (no "other"), nested walks,
+    # POM-TLB, Victima, Utopia's RestSeg and SpecTLB included.
+    for name in mmusim.presets()["name"]:
+        steps = mmusim.explain(0x7F0000001234, config=name, warm=[0x7F0000000000])
+        other = [s["text"] for s in steps if s["kind"] == "other"]
+        assert not other, (name, other)

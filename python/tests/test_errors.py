@@ -85,3 +85,40 @@ def test_wrong_types_raise_type_error():
         mmusim.run(config=42)
     with pytest.raises(mmusim.MmusimError):
         mmusim.run(addresses=[1, 2], workload="workloads/default.toml")
+
+
+def test_errors_is_always_a_list():
+    # An error without a file position still has .errors: an empty list.
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.run(timeline=0)
+    assert e.value.errors == []
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.analyze("1 2 3", frames="0-x")
+    assert e.value.errors == []
+
+
+def test_compare_config_errors_are_structured(root, monkeypatch, tmp_path):
+    monkeypatch.chdir(root)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('extends = "skylake"\n[sim]\ncorez = 2\n')
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.compare([str(bad), "zen4"], ["workloads/belady.toml"])
+    (err,) = e.value.errors
+    assert err["file"] == str(bad) and err["line"] == 3 and "corez" in err["key"]
+    assert err["of"] == f"system `{bad}`"
+    assert str(e.value) == f"{err['of']}: {bad}:3: {err['key']}: {err['message']}"
+
+
+def test_dict_errors_have_no_line():
+    # The line numbers of a dict's errors are those of the TOML made of it: left out.
+    w = {"name": "w", "generator": {"kind": "uniform", "footprintt": "1M"}}
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.run(workload=w)
+    (err,) = e.value.errors
+    assert err["file"] == "<workload dict>" and err["line"] is None
+    assert str(e.value).startswith("<workload dict>: generator.footprintt")
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.compare("skylake", [w])
+    (err,) = e.value.errors
+    assert err["file"] == "<workload 1>" and err["line"] is None
+    assert "<workload 1>: generator.footprintt" in str(e.value)

@@ -6,7 +6,11 @@ from __future__ import annotations
 import gzip
 import lzma
 import tempfile
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # CPython 3.10: the test extra's tomli
+    import tomli as tomllib
 import warnings
 
 import numpy as np
@@ -234,3 +238,40 @@ def test_read_trace_then_run_equals_the_trace_run(root, monkeypatch):
         mmusim.run(addresses=[4096, 8192], instrs=[1])
     with pytest.raises(ValueError, match="instrs"):
         mmusim.run(addresses=[4096], instrs=[-1])
+
+
+def test_one_line_toml_is_text_in_run_compare_and_sweep(root, monkeypatch, tmp_path):
+    # One helper decides path/preset or TOML text for run, compare and sweep alike.
+    monkeypatch.chdir(root)
+    assert mmusim._is_toml('extends = "zen4"')
+    assert mmusim._is_toml('sim.cores = 2')
+    assert not mmusim._is_toml("skylake")
+    assert not mmusim._is_toml("skylake+os.huge_pages.policy=always")
+    assert not mmusim._is_toml("configs/zen4.toml")
+    odd = tmp_path / "a=1.toml"
+    odd.write_text('extends = "zen4"\n')
+    assert mmusim._is_toml("a=1.toml") and not mmusim._is_toml(str(odd))
+    wl = "workloads/belady.toml"
+    one = 'extends = "zen4"'
+    r = mmusim.run(config=one, workload=wl).stats
+    assert r == mmusim.run(config="zen4", workload=wl).stats
+    got = mmusim.compare(["skylake", one], [wl])
+    assert got["system"].tolist() == ["skylake", "<config 2>"]
+    with pytest.raises(mmusim.MmusimError, match="sweep TOML"):
+        mmusim.sweep('name = "s"', out=tmp_path / "s")
+
+
+def test_dict_inputs_refused_in_python(tmp_path):
+    # NaN and infinities name the argument and key path.
+    with pytest.raises(ValueError, match=r"config: tlb\.stlb\.x: nan is not a finite number"):
+        mmusim.run(config={"extends": "skylake", "tlb": {"stlb": {"x": float("nan")}}})
+    with pytest.raises(ValueError, match=r"workload: accesses: inf"):
+        mmusim.run(workload={"name": "w", "accesses": float("inf")})
+    with pytest.raises(ValueError, match=r"<config 1>: sim\.f: -inf"):
+        mmusim.compare([{"sim": {"f": -np.inf}}], ["workloads/belady.toml"])
+    with pytest.raises(ValueError, match=r"spec: axis\[0\]\.values\[1\]: nan"):
+        mmusim.sweep({"axis": [{"key": "k", "values": [1.0, float("nan")]}]}, out=tmp_path / "s")
+    # Empty addresses: refused before any trace file is written, list or array alike.
+    for empty in (np.array([], np.uint64), []):
+        with pytest.raises(ValueError, match="addresses: empty"):
+            mmusim.run(addresses=empty)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # CPython 3.10: the test extra's tomli
+    import tomli as tomllib
 
 import numpy as np
 import pandas as pd

@@ -65,3 +65,17 @@ def test_no_wheel_or_two(tmp_path):
     wheel(tmp_path, GOOD)
     wheel(tmp_path, "mmusim-0.2.0-cp310-abi3-linux_x86_64.whl")
     assert check_wheel.main(["check_wheel.py", str(tmp_path)]) == 1
+
+
+def test_test_extra_holds_what_the_tests_import():
+    """README's and CI's `pip install './python[test]'` brings every test's imports."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # CPython 3.10
+        import tomli as tomllib
+    project = tomllib.loads((ROOT / "python/pyproject.toml").read_text())["project"]
+    extra = {r.split(";")[0].strip() for r in project["optional-dependencies"]["test"]}
+    assert {"pytest", "matplotlib", "nbclient", "ipykernel", "tomli"} <= extra
+    assert project["requires-python"] == ">=3.10"
+    assert "pip install './python[test]'" in (ROOT / "README.md").read_text()
+    assert '"$WHEEL[test]"' in (ROOT / ".ci/run").read_text()

@@ -31,6 +31,13 @@ use serde::Serialize;
 pub enum Input {
     /// A workload file and the core whose stream is analysed.
     Workload { path: String, core: usize },
+    /// A workload's TOML text, `name` standing for its file in errors; relative paths in
+    /// it start at the current folder.
+    WorkloadText {
+        name: String,
+        text: String,
+        core: usize,
+    },
     /// A trace file (`-`: standard input) in `format` (`Auto`: by name, then content).
     Trace {
         path: String,
@@ -165,6 +172,12 @@ impl Options {
                 .map(|p| p.trim().parse().map_err(|e| format!("--policies: {e}")))
                 .collect::<Result<_, String>>()?,
         };
+        // Every T up to --ws-max is a row of the WS table: the cap of a `--ws-t` range.
+        if let Some(t) = ws_max.filter(|&t| t > LIST_RANGE_MAX) {
+            return Err(format!(
+                "--ws-max: {t} is above the limit of {LIST_RANGE_MAX} windows (use --ws-t for single large T)"
+            ));
+        }
         Ok(Options {
             page_size,
             max_m: max_m.map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
@@ -179,6 +192,9 @@ impl Options {
         })
     }
 }
+
+/// The longest range `parse_list` expands, and the largest `--ws-max`.
+pub const LIST_RANGE_MAX: u64 = 10_000_000;
 
 /// Parses a list of positive integers with ranges: `"1-8,110"` or `"1 2 4"`.
 pub fn parse_list(s: &str) -> Result<Vec<u64>, String> {
@@ -195,7 +211,7 @@ pub fn parse_list(s: &str) -> Result<Vec<u64>, String> {
                 if a > b {
                     return Err(format!("range '{item}' runs backwards"));
                 }
-                if b - a > 10_000_000 {
+                if b - a > LIST_RANGE_MAX {
                     return Err(format!("range '{item}' is too long"));
                 }
                 out.extend(a..=b);
@@ -386,6 +402,12 @@ pub fn analyze_with(input: &Input, opts: &Options, stage: &dyn Fn(&str)) -> Resu
             let s = PageStream::from_workload(&spec, &dir, *core, PageSize::Size4K, path)?;
             (format!("workload {path}, core {core}"), PageSize::Size4K, s)
         }
+        Input::WorkloadText { name, text, core } => {
+            let spec = super::decode_workload(name, text)?;
+            let dir = std::path::Path::new("");
+            let s = PageStream::from_workload(&spec, dir, *core, PageSize::Size4K, name)?;
+            (format!("workload {name}, core {core}"), PageSize::Size4K, s)
+        }
         Input::Trace { path, core, format } => {
             let s = PageStream::from_trace(path, *format, *core, PageSize::Size4K)?;
             (format!("trace {path}, core {core}"), PageSize::Size4K, s)
@@ -433,6 +455,11 @@ pub fn analyze_with(input: &Input, opts: &Options, stage: &dyn Fn(&str)) -> Resu
         // As `ws_vmin_all` (every T up to t_max) or `ws_vmin_at`, the histogram kept.
         let ts: Vec<u64> = if opts.ws_t.is_empty() {
             let t_max = opts.ws_max.unwrap_or(WS_MAX_DEFAULT.min(k)).max(1);
+            if t_max > LIST_RANGE_MAX {
+                return Err(format!(
+                    "ws_max: {t_max} is above the limit of {LIST_RANGE_MAX} windows"
+                ));
+            }
             (1..=t_max).collect()
         } else {
             let mut ts = opts.ws_t.clone();

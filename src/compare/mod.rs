@@ -178,7 +178,7 @@ fn load_all<'a>(
     o: &'a Options,
     sys: &'a [Item],
     wls: &'a [Item],
-) -> Result<Vec<Vec<Inputs>>, Vec<String>> {
+) -> Result<Vec<Vec<Inputs>>, Failure> {
     let mut inputs = Vec::new();
     let mut failed: Vec<(ConfigError, usize, usize)> = Vec::new();
     for (wi, w) in wls.iter().enumerate() {
@@ -214,14 +214,33 @@ fn load_all<'a>(
     if failed.is_empty() {
         return Ok(inputs);
     }
-    let mut out: Vec<String> = Vec::new();
+    let mut out = Failure::default();
     for (e, s, w) in &failed {
-        let line = format!("{}: {e}", whose(e, *s, *w, o, sys, wls, &failed));
-        if !out.contains(&line) {
-            out.push(line);
+        let of = whose(e, *s, *w, o, sys, wls, &failed);
+        let line = format!("{of}: {e}");
+        if !out.lines.contains(&line) {
+            out.lines.push(line);
+            out.config.push((of, e.clone()));
         }
     }
     Err(out)
+}
+
+/// A comparison that failed: the lines the command line prints, and the config errors
+/// among them (each with whose it is: the line's prefix), in the same order.
+#[derive(Debug, Default)]
+pub struct Failure {
+    pub lines: Vec<String>,
+    pub config: Vec<(String, ConfigError)>,
+}
+
+impl From<Vec<String>> for Failure {
+    fn from(lines: Vec<String>) -> Failure {
+        Failure {
+            lines,
+            config: Vec::new(),
+        }
+    }
 }
 
 /// Whose error `e` (of system `s` on workload `w`) is, by where the offending text
@@ -285,11 +304,17 @@ pub fn compare(
     o: &Options,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Comparison, Vec<String>> {
+    compare_failing(o, progress).map_err(|f| f.lines)
+}
+
+/// As [`compare`], the config errors of a failure also as [`ConfigError`]s.
+pub fn compare_failing(
+    o: &Options,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Comparison, Failure> {
     let texts: Vec<String> = o.systems.iter().flat_map(|s| split_list(s)).collect();
     if texts.is_empty() {
-        return Err(vec![
-            "-c: name at least one system (a preset or a config file)".into(),
-        ]);
+        return Err(vec!["-c: name at least one system (a preset or a config file)".into()].into());
     }
     let wtexts: Vec<String> = o.workloads.iter().flat_map(|s| split_list(s)).collect();
     let systems = items(&texts, "S");
@@ -311,7 +336,8 @@ pub fn compare(
                 t.text,
                 list.iter().position(|u| u.text == t.text).unwrap_or(0) + 1,
                 i + 1
-            )]);
+            )]
+            .into());
         }
     }
     let baseline = match &o.baseline {
@@ -396,7 +422,7 @@ pub fn compare(
         }
     }
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(errors.into());
     }
     Ok(Comparison {
         systems,

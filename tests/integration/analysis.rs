@@ -231,6 +231,14 @@ fn bad_input_is_a_clear_error() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("--policies") && err.contains("lfu"), "{err}");
+    // --ws-max above the range cap is refused, not a capacity-overflow panic.
+    let big = "9223372036854775808";
+    let (code, _, err) = mmusim(&["analyze", "--refs", "1 2 3 1", "--ws-max", big]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--ws-max") && err.contains("10000000") && !err.contains("panicked"),
+        "{err}"
+    );
 }
 
 /// `--curves` leaves out what it does not name: no MIN column, no min.csv, and the LRU
