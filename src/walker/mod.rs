@@ -75,6 +75,20 @@ pub struct WalkerStats {
     pub asap: Option<AsapStats>,
 }
 
+impl WalkerStats {
+    /// Counts a finished walk: its reads, its walk-cache probe and PTE-read cycles, its
+    /// latency and its place in the reads histogram (every walk path, one rule).
+    #[inline(always)]
+    pub(crate) fn count_walk(&mut self, reads: u32, psc_cycles: u64, pte_cycles: u64) {
+        self.walks += 1;
+        self.pte_reads += reads as u64;
+        self.psc_cycles += psc_cycles;
+        self.pte_cycles += pte_cycles;
+        self.latency.record(psc_cycles + pte_cycles);
+        self.reads_hist[(reads as usize).min(64)] += 1;
+    }
+}
+
 /// ASAP's counters of one walker.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct AsapStats {
@@ -326,13 +340,7 @@ impl Walker {
                 translation,
             };
         }
-        let st = &mut self.stats;
-        st.walks += 1;
-        st.pte_reads += reads as u64;
-        st.psc_cycles += probe_latency;
-        st.pte_cycles += pte_cycles;
-        st.latency.record(probe_latency + pte_cycles);
-        st.reads_hist[(reads as usize).min(64)] += 1;
+        self.stats.count_walk(reads, probe_latency, pte_cycles);
         if R::ON {
             rec.event(Event::WalkEnd {
                 pte_cycles,

@@ -231,13 +231,7 @@ impl Walker {
         ns.host_lookups += lookups;
         ns.ntlb_hits += hits;
         ns.host_walks += lookups - hits;
-        let st = &mut self.stats;
-        st.walks += 1;
-        st.pte_reads += reads as u64;
-        st.psc_cycles += psc_cycles;
-        st.pte_cycles += pte_cycles;
-        st.latency.record(psc_cycles + pte_cycles);
-        st.reads_hist[(reads as usize).min(64)] += 1;
+        self.stats.count_walk(reads, psc_cycles, pte_cycles);
         let outcome = match found {
             Ok(w) => NestedOutcome::Done(w),
             Err(NestedFault::Guest { .. }) => NestedOutcome::GuestFault,

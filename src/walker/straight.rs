@@ -64,13 +64,7 @@ impl Walker {
             level -= 1;
             node = child as usize;
         };
-        let st = &mut self.stats;
-        st.walks += 1;
-        st.pte_reads += reads as u64;
-        st.psc_cycles += probe_latency;
-        st.pte_cycles += pte_cycles;
-        st.latency.record(probe_latency + pte_cycles);
-        st.reads_hist[(reads as usize).min(64)] += 1;
+        self.stats.count_walk(reads, probe_latency, pte_cycles);
         WalkResult {
             psc_cycles: probe_latency,
             pte_cycles,
