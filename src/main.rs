@@ -580,7 +580,14 @@ fn main() -> ExitCode {
             // old result.csv (issue 17 item 8).
             let files: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_bytes())).collect();
             if let Err(e) = write_set(&dir, &files) {
-                return fail(&[format!("{}: {e}", dir.display())]);
+                // The simulation is done: its summary is kept on the terminal even when
+                // the folder cannot take it (a full or failing disk); the folder keeps
+                // whatever set it held before (`report::result_set`).
+                print!("{}", report.to_table());
+                return fail(&[format!(
+                    "{}: {e}: the results above were not written (the folder keeps its earlier files, if any)",
+                    dir.display()
+                )]);
             }
             let acc = report.stats.total.accesses;
             if !quiet {

@@ -126,6 +126,7 @@ fn write_synced(path: &Path, body: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let mut f = fs::File::create(path)?;
     f.write_all(body)?;
+    killpoint::fail("run.sync")?;
     f.sync_all()
 }
 

@@ -389,9 +389,12 @@ fn load(
     }
 }
 
-/// The trace files `workload` names (relative to `dir`) that are not there or are
-/// folders, as (key path, message). Only looked at, not opened: a named pipe given as a
-/// trace would lose what its writer sent to a reader that only checks.
+/// The trace files `workload` names (relative to `dir`) that are not there, are folders,
+/// or are not files (a named pipe, a device), as (key path, message). Only looked at,
+/// not opened: a named pipe given as a trace would lose what its writer sent to a reader
+/// that only checks. A pipe is refused because a trace file is opened more than once
+/// (its format and length are looked at before the run reads it), which a pipe's bytes
+/// do not survive: it waited for ever. Standard input (`-`) is the way to stream one.
 fn missing_traces(workload: &WorkloadSpec, dir: &std::path::Path) -> Vec<(String, String)> {
     let Generator::Trace { path, paths, .. } = &workload.generator else {
         return Vec::new();
@@ -404,6 +407,10 @@ fn missing_traces(workload: &WorkloadSpec, dir: &std::path::Path) -> Vec<(String
             let full = dir.join(p);
             let problem = match std::fs::metadata(&full) {
                 Ok(m) if m.is_dir() => "a folder, not a file".to_string(),
+                Ok(m) if !m.is_file() => format!(
+                    "a pipe or device, not a file: mmusim opens a trace more than once (to look at its format and length, then to run it), which a pipe's bytes do not survive; stream it on standard input instead (`--trace - < {}`, or `path = \"-\"`)",
+                    full.display()
+                ),
                 Ok(_) => return None,
                 Err(e) => e.to_string(),
             };
@@ -618,9 +625,16 @@ pub fn simulate_recording(
     // for however it ended: a corrupt stream may reach the run before the count fails
     // on it (its checksum is checked at the end of a block), and then the count's
     // error, which names the file and the codec, is the run's (`trace::predecode`).
+    // A run that Ctrl-C stopped does not wait for the rest of a long trace's decode.
     let mut resolved = None;
     if let Some(k) = counted {
-        let (warmup, rule) = k.settle().map_err(SimError)?;
+        let stopped = matches!(&outcome, Ok((_, _, true)));
+        let settled = if stopped {
+            k.settle_stopped()
+        } else {
+            k.settle()
+        };
+        let (warmup, rule) = settled.map_err(SimError)?;
         let mut sys = inputs.system.clone();
         sys.sim.warmup_accesses = Warmup::Accesses(warmup);
         resolved = Some((sys, rule));

@@ -262,6 +262,29 @@ impl Counting {
     }
 }
 
+impl Counting {
+    /// [`Counting::settle`] for a run that Ctrl-C stopped: the count's outcome if it is
+    /// known; else the count stops where it is, without waiting for the rest of the
+    /// trace's decode, and the warm-up is the least the trace's length allows, its rule
+    /// saying so (the run, stopped before the count was done, did not reach it:
+    /// [`LateWarmup::after`] ends it only once the count is done).
+    pub(super) fn settle_stopped(&self) -> Result<(u64, String), String> {
+        match self.trace.count_or_cancel() {
+            Ok(_) => self.settle(),
+            Err(so_far) => {
+                let s = self.shortest(so_far);
+                Ok((
+                    s / 2,
+                    format!(
+                        "auto: half of each core's trace stream, at least {} accesses (Ctrl-C stopped the run before the trace was counted past {s} accesses; the compressed stream was not checked to its end)",
+                        s / 2
+                    ),
+                ))
+            }
+        }
+    }
+}
+
 impl LateWarmup for Counting {
     /// The warm-up grows with the count: what is counted so far bounds it from below.
     fn after(&self, at: u64) -> WarmupStop {

@@ -274,7 +274,7 @@ impl<'a> Appender<'a> {
             // Every record taken here was written before the sync starts.
             let batch = std::mem::take(&mut b.written);
             drop(b);
-            let synced = self.sync.sync_data();
+            let synced = crate::killpoint::fail("sweep.sync").and_then(|()| self.sync.sync_data());
             b = self.books();
             if let Err(e) = synced {
                 b.io_error = Some(format!("{}: {e}", self.path.display()));

@@ -30,7 +30,10 @@
 //! block, so the run may read corrupted bytes before the count fails on them: the run
 //! therefore waits for the count's outcome however it ends, and a failed count's error
 //! (the codec's, naming the file) is the run's (`run::simulate_recording`); no result is
-//! made from a stream that does not check out.
+//! made from a stream that does not check out. The one exception is a run Ctrl-C
+//! stopped ([`Predecoded::count_or_cancel`]): its result is partial anyway, and waiting
+//! for the rest of a long trace's decode could take minutes, so the count stops where
+//! it is and the report's warm-up rule says the stream was not checked to its end.
 
 use super::binary::{HEADER, RECORD};
 use super::compress::{self, Compression};
@@ -46,6 +49,27 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 /// is 320 MB decoded, and its run peaks at 180 MB resident (`/usr/bin/time -f %M`;
 /// 11 MB raw). Such traces are decoded once; longer ones fall back to two decodes.
 pub const MAX_QUEUED: usize = 384 << 20;
+
+/// The environment variable of a test hook: `MMUSIM_QUEUE_MAX=<bytes>` lowers the
+/// queue's bound from [`MAX_QUEUED`], so that a test's small trace takes the path of a
+/// trace too long to queue (two decodes). Read once per process; inert when unset,
+/// ignored with a warning when not a number.
+pub const QUEUE_VAR: &str = "MMUSIM_QUEUE_MAX";
+
+/// [`MAX_QUEUED`], or the bound [`QUEUE_VAR`] sets.
+fn max_queued() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| match std::env::var(QUEUE_VAR) {
+        Err(_) => MAX_QUEUED,
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| {
+            eprintln!("warning: {QUEUE_VAR}={v} ignored: expected a number of bytes");
+            MAX_QUEUED
+        }),
+    })
+}
+
+/// The count's error once [`Predecoded::count_or_cancel`] stopped it.
+const CANCELLED: &str = "the count was stopped (the run was stopped first)";
 
 /// Bytes decoded ahead of the reader once the count is done.
 const AHEAD: usize = 4 << 20;
@@ -150,6 +174,8 @@ struct State {
     count: Option<Result<u64, String>>,
     taken: bool,
     reader_gone: bool,
+    /// The run was stopped (Ctrl-C) before the count was done: the thread stops.
+    cancelled: bool,
 }
 
 /// How far the count has got: `(counted so far, outcome once known)`.
@@ -159,7 +185,7 @@ impl Predecoded {
     /// Starts decoding and counting `path`, or `None` when it is not compressed (its
     /// bytes need no decoder: nothing to share) or cannot be opened (the run says why).
     pub fn start(path: &Path, counter: Counter) -> Option<Predecoded> {
-        Predecoded::start_with(path, counter, MAX_QUEUED)
+        Predecoded::start_with(path, counter, max_queued())
     }
 
     /// [`Predecoded::start`] with a queue of at most `max_queued` bytes.
@@ -224,6 +250,22 @@ impl Predecoded {
     /// The count's outcome, waiting for it.
     pub fn count(&self) -> Result<u64, String> {
         self.wait_for(|(_, c)| c.cloned())
+    }
+
+    /// The count's outcome if it is known (`Ok`); else stops the thread (at its next
+    /// decoded chunk, within milliseconds) and gives what was counted so far (`Err`):
+    /// for a run that Ctrl-C stopped, which should not wait for the rest of a long
+    /// trace's decode.
+    pub fn count_or_cancel(&self) -> Result<Result<u64, String>, u64> {
+        let mut st = self.shared.lock();
+        match &st.count {
+            Some(outcome) => Ok(outcome.clone()),
+            None => {
+                st.cancelled = true;
+                self.shared.changed.notify_all();
+                Err(st.counted)
+            }
+        }
     }
 }
 
@@ -329,6 +371,9 @@ fn produce_mmt(shared: Arc<Shared>, mut decoder: Box<dyn Read + Send>, fallback:
     // A chunk the queue did not take (it stopped): decoded into again, to count.
     let mut back: Option<Chunk> = None;
     let ended = loop {
+        if shared.lock().cancelled {
+            return shared.counted(Err(CANCELLED.into()));
+        }
         let mut chunk = back.take().unwrap_or_else(|| shared.take_chunk());
         chunk.len = 0;
         let (n, err) = fill_pieces(&mut *decoder, chunk.space());
@@ -409,7 +454,7 @@ fn produce(shared: Arc<Shared>, decoder: Box<dyn Read + Send>, count: CountFn) {
             while st.queued >= AHEAD && !st.reader_gone {
                 st = (shared.changed.wait(st)).unwrap_or_else(PoisonError::into_inner);
             }
-            if st.reader_gone || st.stopped_at.is_some() || st.end.is_some() {
+            if st.reader_gone || st.stopped_at.is_some() || st.end.is_some() || st.cancelled {
                 return;
             }
         }
@@ -444,6 +489,9 @@ impl Read for Tee {
                 Some(Ok(())) => return Ok(0),
                 Some(Err(r)) => return Err(r.error()),
                 None => {}
+            }
+            if self.shared.lock().cancelled {
+                return Err(io::Error::other(CANCELLED));
             }
             let src = self.src.as_mut().expect("the decoder is here until drop");
             let (n, err) = fill(&mut **src, &mut self.piece);

@@ -895,3 +895,29 @@ fn every_bad_input_exits_2_naming_file_place_and_reason() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A named pipe given as a trace file: refused before anything opens it (exit 2, naming
+/// the file and the way that works, standard input), where it waited for ever: a trace
+/// is opened more than once (its format, its length, the run), and the check's open
+/// took the writer's bytes and left the next open waiting for a writer that was gone.
+#[test]
+fn a_named_pipe_as_a_trace_is_refused_pointing_at_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("t.mmt.xz");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let (code, _, err) = crate::mmusim_bounded(
+        Some(dir.path()),
+        &["run", "-q", "--trace", "t.mmt.xz"],
+        b"",
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("t.mmt.xz") && err.contains("a pipe or device") && err.contains("--trace -"),
+        "{err}"
+    );
+}

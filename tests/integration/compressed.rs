@@ -465,3 +465,64 @@ fn capped_and_text_traces_counted_while_decoding_equal_their_raw_bytes() {
         );
     }
 }
+
+/// A trace whose decoded bytes do not fit the queue (`MMUSIM_QUEUE_MAX` lowers the
+/// bound from 384 MiB so that a small trace takes that path): the run reads what the
+/// queue holds, then decodes the file again itself and skips those bytes, while the
+/// thread goes on counting. With no byte queued, one 2 MiB chunk and two, the whole
+/// `.mmt.xz` (counted by its decoded size), a capped one and a `.txt.xz` (counted by a
+/// reader) each give the result.json of their raw bytes. Would catch bytes skipped
+/// twice or not at all where the queue stopped, or a count lost on that path.
+#[test]
+fn traces_longer_than_the_queue_decoded_twice_equal_their_raw_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy("workloads/traces/gzip.mmt.xz", d.join("g.mmt.xz")).unwrap();
+    for out in ["g.txt", "g.txt.xz", "g.mmt"] {
+        let (code, _, err) = run(d, &["trace", "convert", "g.mmt.xz", out], 120);
+        assert_eq!(code, 0, "convert to {out}: {err}");
+    }
+    let records = read_all(&d.join("g.mmt")).len() as u64;
+    // Decoded, the .mmt trace is 16 bytes per record: the bounds must cut it.
+    assert!(
+        records * 16 > 5 << 20,
+        "{records} records: too short to cut"
+    );
+    let cap = format!("workload.accesses={}", records * 2 / 3);
+    let cases: [(&str, &str, Option<&str>); 3] = [
+        ("g.mmt.xz", "g.mmt", None),
+        ("g.mmt.xz", "g.mmt", Some(cap.as_str())),
+        ("g.txt.xz", "g.txt", None),
+    ];
+    let result = |file: &str, name: &str, set: Option<&str>, bound: Option<&str>| {
+        let sub = tempfile::tempdir_in(d).unwrap();
+        std::fs::copy(d.join(file), sub.path().join(name)).unwrap();
+        let mut args = vec!["run", "-q", "--trace", name, "--out", "o"];
+        if let Some(s) = set {
+            args.extend(["--set", s]);
+        }
+        let env: Vec<(&str, &str)> = bound.iter().map(|b| ("MMUSIM_QUEUE_MAX", *b)).collect();
+        let (code, _, err) = crate::mmusim_bounded_env(
+            Some(sub.path()),
+            &args,
+            b"",
+            std::time::Duration::from_secs(300),
+            &env,
+        );
+        assert_eq!(code, 0, "{file} {set:?} {bound:?}: {err}");
+        std::fs::read_to_string(sub.path().join("o/result.json")).unwrap()
+    };
+    for (compressed, raw, set) in cases {
+        // Under the compressed name (the magic decides), so the paths in result.json agree.
+        let want = result(raw, compressed, set, None);
+        let json: serde_json::Value = serde_json::from_str(&want).unwrap();
+        assert_eq!(json["warmup"]["reached"], true, "{compressed} {set:?}");
+        for bound in ["0", "2097152", "4194304"] {
+            let got = result(compressed, compressed, set, Some(bound));
+            assert!(
+                got == want,
+                "{compressed} {set:?}, queue bound {bound}: compressed and raw differ"
+            );
+        }
+    }
+}

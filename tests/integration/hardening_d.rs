@@ -456,3 +456,48 @@ fn a_timeline_of_one_access_windows_is_widened_and_its_plots_decimated() {
         "merged windows of 25 x 4 accesses"
     );
 }
+
+/// A sync that fails as the new set is written (`MMUSIM_FAIL_AT=run.sync:n`, what a
+/// full or failing disk gives at `fsync`): the run says which folder and why (exit 2),
+/// still shows its summary, and the folder keeps the old set byte for byte; the next
+/// run clears the failed one's temporary folder and writes its set. Would catch a
+/// failed write that swapped a half-synced set in, a result lost without a word, or a
+/// temporary folder left for good.
+#[test]
+fn a_failing_sync_keeps_the_old_set_and_says_so() {
+    let t = tempfile::tempdir().unwrap();
+    let wl = t.path().join("w.toml");
+    std::fs::write(&wl, WL).unwrap();
+    let out = t.path().join("p").join("out");
+    assert!(run_into(&wl, &out, &OLD, None).success());
+    let old = files(&out);
+    let reference = t.path().join("ref").join("out");
+    assert!(run_into(&wl, &reference, &NEW, None).success());
+    let new = files(&reference);
+    for n in 1..=5 {
+        let o = Command::new(env!("CARGO_BIN_EXE_mmusim"))
+            .args(["run", "-w", wl.to_str().unwrap(), "--out"])
+            .arg(&out)
+            .args(NEW)
+            .env_remove(mmusim::killpoint::VAR)
+            .env(mmusim::killpoint::FAIL_VAR, format!("run.sync:{n}"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "sync {n}: {err}");
+        assert!(
+            err.contains(&format!("{}: ", out.display()))
+                && err.contains("injected at run.sync")
+                && err.contains("not written"),
+            "sync {n}: {err}"
+        );
+        // The summary is still shown: its total accesses line, as a plain run's.
+        let shown = String::from_utf8_lossy(&o.stdout);
+        assert!(shown.contains("accesses"), "sync {n}: {shown}");
+        assert_eq!(files(&out), old, "sync {n}: the old set changed");
+    }
+    // The failed runs' temporary folders (their processes gone) go with the next write.
+    assert!(run_into(&wl, &out, &NEW, None).success());
+    assert_eq!(files(&out), new);
+    assert_eq!(names(out.parent().unwrap()), ["out"]);
+}

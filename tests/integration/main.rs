@@ -80,12 +80,24 @@ pub fn mmusim_bounded(
     stdin: &[u8],
     limit: std::time::Duration,
 ) -> (i32, String, String) {
+    mmusim_bounded_env(dir, args, stdin, limit, &[])
+}
+
+/// [`mmusim_bounded`] with environment variables `env` set (test hooks).
+pub fn mmusim_bounded_env(
+    dir: Option<&std::path::Path>,
+    args: &[&str],
+    stdin: &[u8],
+    limit: std::time::Duration,
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
     use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();
     let (out, err) = (tmp.path().join("out"), tmp.path().join("err"));
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mmusim"));
     c.args(args)
         .env("MMUSIM_PROGRESS_SECS", "1000")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::piped())
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::create(&err).unwrap());

@@ -418,3 +418,62 @@ fn sigint_stops_a_compare_and_keeps_the_finished_runs_apart() {
         "{partial}"
     );
 }
+
+/// Ctrl-C on a run of a compressed trace whose count (for the automatic warm-up, half
+/// the trace) is still being decoded: the run stops at its batch and writes its partial
+/// result at once, the count stopped where it got, instead of waiting for the rest of
+/// the trace's decode. The trace is one zstd frame of 2 MiB of text repeated 20,000
+/// times (concatenated frames are one stream): 40 GiB of text in a file of a few
+/// hundred kilobytes, whose decode and count take minutes. Would catch a stopped run
+/// that waits for the count (it then overruns the 15 s given), or a report that claims
+/// a warm-up the count never reached.
+#[test]
+fn sigint_does_not_wait_for_the_count_of_a_long_compressed_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: String = (0..2 * 1024 * 1024 / 16)
+        .map(|i| format!("R {:#013x}\n", 0x10_0000 + (i % 4096) * 4096))
+        .collect();
+    assert_eq!(lines.len(), 2 << 20);
+    let frame = zstd::stream::encode_all(lines.as_bytes(), 3).unwrap();
+    let trace = dir.path().join("long.txt.zst");
+    let mut bytes = Vec::with_capacity(frame.len() * 20_000);
+    for _ in 0..20_000 {
+        bytes.extend_from_slice(&frame);
+    }
+    std::fs::write(&trace, bytes).unwrap();
+    let out = dir.path().join("o");
+    let (mut child, lines) = start(
+        mmusim()
+            .args(["run", "--trace"])
+            .arg(&trace)
+            .arg("--out")
+            .arg(&out)
+            .env("MMUSIM_PROGRESS_SECS", "0.1"),
+    );
+    let first = lines
+        .recv_timeout(Duration::from_secs(120))
+        .expect("a progress line on stderr");
+    assert!(first.starts_with("progress: "), "{first}");
+    interrupt(&child);
+    let code = wait_for(&mut child, 15);
+    let rest: Vec<String> = lines.iter().collect();
+    assert_eq!(code, 130, "{rest:?}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    assert_eq!(json["partial"], true);
+    let w = &json["warmup"];
+    assert_eq!(w["reached"], false, "{w}");
+    let rule = w["rule"].as_str().unwrap();
+    assert!(
+        rule.contains("Ctrl-C stopped the run before the trace was counted"),
+        "{rule}"
+    );
+    // The least warm-up the count allows: half of what it counted, which is at least
+    // what the run read.
+    let least = w["accesses_per_core"].as_u64().unwrap();
+    let read = json["stats"]["total"]["accesses"].as_u64().unwrap();
+    assert!(
+        read > 0 && 2 * least >= read,
+        "warm-up {least}, read {read}"
+    );
+}
