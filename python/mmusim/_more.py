@@ -1,7 +1,7 @@
 """compare, sweep, analyze, mva and explain: the command line's other commands.
 
 Each returns what its command writes, as DataFrames, arrays and dicts: ``compare`` the
-rows of ``compare.csv``, ``sweep`` those of ``report.csv`` (and its store),
+rows of ``compare.csv``, ``sweep`` those of ``report.csv`` (its store and counts in ``attrs``),
 ``analyze`` the curves of ``analysis.json`` and its CSV files, ``mva`` the rows of
 ``mva.csv`` and ``mva.json``, ``explain`` the steps of the walk it prints.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
@@ -93,22 +94,8 @@ def compare(
     return _csv(text)
 
 
-class SweepResult:
-    """A finished sweep: ``report`` is ``report.csv`` (a row per run: point, workload,
-    the axes' values and the run's metrics; and a ``geomean`` row per point), ``out`` the folder holding it, the store
-    ``results.jsonl`` and the plots; ``records()`` reads the store (one dict per run, with
-    its whole ``total`` statistics)."""
-
-    def __init__(self, report: str, out: str):
-        self.report = _csv(report)
-        self.out = out
-
-    def records(self) -> list[dict]:
-        with open(os.path.join(self.out, "results.jsonl"), encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
-
-    def __repr__(self) -> str:
-        return f"<mmusim.SweepResult {len(self.report)} runs in {self.out}>"
+# The keys of a sweep's DataFrame's ``attrs`` (documented in ``sweep``).
+SWEEP_ATTRS = ("out", "records", "runs", "ran", "skipped", "note")
 
 
 def sweep(
@@ -116,14 +103,27 @@ def sweep(
     out: Union[str, "os.PathLike[str]", None] = None,
     threads: Optional[int] = None,
     progress: Union[bool, Callable[[int, int], Any]] = False,
-) -> SweepResult:
+    retry_failed: bool = False,
+) -> pd.DataFrame:
     """``mmusim sweep run SPEC --out OUT --report``: every point of the spec, on all
     cores, resumably (runs already in OUT are not run again).
 
-    spec: a spec file; or the spec as a TOML string (as ``run`` tells one) or a
-    dict of the same keys, whose relative paths start at the current folder. OUT
-    defaults to ``SPEC.out`` beside a spec file, as for the command line; for a string
-    or dict, to a new temporary folder (``SweepResult.out`` says which)."""
+    spec: a spec file; or the spec as a TOML string (as ``run`` tells one) or a dict of
+    the same keys, whose relative paths start at the current folder.
+    out: the sweep's folder (its store ``results.jsonl``, ``report.csv`` and plots). By
+    default ``SPEC.out`` beside a spec file, as for the command line. A string or dict
+    spec without ``out`` runs in a temporary folder that is removed before ``sweep``
+    returns: everything it held is in the returned DataFrame and its ``attrs`` (give
+    ``out`` to keep the folder, its plots, and resume there).
+    retry_failed: run again the failed runs the store holds (``--retry-failed``); a
+    sweep with failed runs raises ``MmusimError`` naming the first.
+
+    Returns ``report.csv`` as a DataFrame: a row per run (point, workload, the axes'
+    values and the run's metrics) and a ``geomean`` row per point. ``df.attrs`` holds:
+    ``out`` the folder (None for a removed temporary one), ``records`` the store
+    ``results.jsonl`` (a dict per run, with its whole ``total`` statistics), ``runs``
+    the sweep's runs in the plan, ``ran`` those run by this call, ``skipped`` those the
+    store already held, ``note`` what the one-pass answer did (or None)."""
     kind = text = None
     if isinstance(spec, Mapping):
         kind, text = "json", _dict_json(spec, "spec")
@@ -131,18 +131,35 @@ def sweep(
         kind, text = "toml", spec
     elif not isinstance(spec, (str, os.PathLike)):
         raise TypeError(f"spec: a file path, a TOML string or a dict, not {type(spec).__name__}")
-    if text is not None and out is None:
+    temporary = text is not None and out is None
+    if temporary:
         out = tempfile.mkdtemp(prefix="mmusim-sweep-")
-    report, where = _call(
-        _native.sweep,
-        progress,
-        "runs",
-        spec="" if text is not None else os.fspath(spec),
-        out=None if out is None else os.fspath(out),
-        threads=threads,
-        spec_text=None if text is None else (kind, text),
+    try:
+        report, where, runs, ran, skipped, note = _call(
+            _native.sweep,
+            progress,
+            "runs",
+            spec="" if text is not None else os.fspath(spec),
+            out=None if out is None else os.fspath(out),
+            threads=threads,
+            spec_text=None if text is None else (kind, text),
+            retry_failed=retry_failed,
+        )
+        with open(os.path.join(where, "results.jsonl"), encoding="utf-8") as f:
+            records = [json.loads(line) for line in f if line.strip()]
+    finally:
+        if temporary:
+            shutil.rmtree(out, ignore_errors=True)
+    df = _csv(report)
+    df.attrs.update(
+        out=None if temporary else where,
+        records=records,
+        runs=runs,
+        ran=ran,
+        skipped=skipped,
+        note=note,
     )
-    return SweepResult(report, where)
+    return df
 
 
 class Analysis:

@@ -76,14 +76,15 @@ fn compare(
     c.to_csv().map_err(message)
 }
 
-/// `mmusim sweep run SPEC --out OUT --report`: `(report.csv, OUT)`, as the command line
-/// writes them (OUT by default `SPEC.out` beside the spec); runs already in OUT's store
-/// are not run again.
+/// `mmusim sweep run SPEC --out OUT --report [--retry-failed]`: `(report.csv, OUT, runs
+/// in the plan, runs run now, runs already in the store, the one-pass note)`, as the
+/// command line writes them (OUT by default `SPEC.out` beside the spec); runs already in
+/// OUT's store are not run again (failed ones are, with `retry_failed`).
 /// `spec_text`: the spec as `("toml", text)` or `("json", a dict as JSON)` (named
 /// `<sweep TOML>` or `<sweep dict>` in errors; relative paths in it start at the current
 /// folder) in place of the file `spec`; OUT must then be given.
 #[pyfunction]
-#[pyo3(signature = (spec, out=None, threads=None, progress=None, spec_text=None))]
+#[pyo3(signature = (spec, out=None, threads=None, progress=None, spec_text=None, retry_failed=false))]
 fn sweep(
     py: Python<'_>,
     spec: PathBuf,
@@ -91,7 +92,8 @@ fn sweep(
     threads: Option<usize>,
     progress: Option<Py<PyAny>>,
     spec_text: Option<(String, String)>,
-) -> PyResult<(String, String)> {
+    retry_failed: bool,
+) -> PyResult<SweepOut> {
     let out = match (out, &spec_text) {
         (Some(o), _) => o,
         (None, None) => mmusim::sweep::default_out(&spec),
@@ -130,7 +132,7 @@ fn sweep(
             &out,
             mmusim::sweep::Slice::All,
             threads,
-            false,
+            retry_failed,
             &progress,
         )?;
         if !s.failures.is_empty() {
@@ -142,11 +144,16 @@ fn sweep(
                 first
             ));
         }
-        mmusim::sweep::report_in_place(&out)
+        Ok((mmusim::sweep::report_in_place(&out)?, s))
     })?;
-    let report = result.map_err(message)?;
-    Ok((report.csv, out.display().to_string()))
+    let (report, s) = result.map_err(message)?;
+    let where_ = out.display().to_string();
+    Ok((report.csv, where_, s.runs, s.ran, s.skipped, s.note))
 }
+
+/// report.csv, the folder, the plan's runs, those run now, those already stored, and
+/// the one-pass note.
+type SweepOut = (String, String, usize, usize, usize, Option<String>);
 
 /// `mmusim analyze`: `(analysis.json, [(curve file, its CSV)], tlb.csv,
 /// replacement.csv or None, (WS's backward-distance histogram, count beyond))`. The

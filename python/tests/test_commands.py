@@ -146,14 +146,54 @@ set = ["accesses=20000"]
     p = cli("sweep", "run", "-q", str(spec), "--out", str(tmp_path / "cli"), "--report")
     assert p.returncode == 0, p.stderr
     got = mmusim.sweep(spec, out=tmp_path / "py")
-    # A row per run, and one geometric mean per point.
-    assert len(got.report[got.report.workload != "geomean"]) == len(got.records()) == 4
-    pd.testing.assert_frame_equal(got.report, read_csv(tmp_path / "cli" / "report.csv"))
+    # A DataFrame (the issue: sweep returns one): report.csv, a row per run and one
+    # geometric mean per point; the store and the counts in attrs.
+    assert isinstance(got, pd.DataFrame)
+    assert set(got.attrs) == set(mmusim._more.SWEEP_ATTRS)
+    assert len(got[got.workload != "geomean"]) == len(got.attrs["records"]) == 4
+    pd.testing.assert_frame_equal(got, read_csv(tmp_path / "cli" / "report.csv"))
     store = (tmp_path / "cli" / "results.jsonl").read_text().splitlines()
-    assert got.records() == [json.loads(l) for l in store]
+    assert got.attrs["records"] == [json.loads(l) for l in store]
+    assert got.attrs["out"] == str(tmp_path / "py") and (tmp_path / "py" / "report.csv").is_file()
+    assert (got.attrs["runs"], got.attrs["ran"], got.attrs["skipped"]) == (4, 4, 0)
     # Resumed: nothing is run again, the same table comes back.
     again = mmusim.sweep(spec, out=tmp_path / "py")
-    pd.testing.assert_frame_equal(again.report, got.report)
+    pd.testing.assert_frame_equal(again, got)
+    assert (again.attrs["ran"], again.attrs["skipped"]) == (0, 4)
+
+
+def test_sweep_retry_failed_reruns_the_failed_runs(cli, tmp_path):
+    # A text trace with a bad line fails its runs at run time (not at plan time); fixed,
+    # `retry_failed=True` runs them again as `sweep run --retry-failed` does.
+    def trace(bad_at=None):
+        return "".join(
+            "bogus line\n" if i == bad_at else f"R {0x100000 + (i * 7 % 256) * 4096:#x}\n"
+            for i in range(3000)
+        )
+
+    (tmp_path / "seq.toml").write_text(
+        'name = "seq"\naccesses = 3000\nseed = 1\n[generator]\nkind = "sequential"\n'
+        'footprint = "4MiB"\nstride = 4096\n'
+    )
+    (tmp_path / "tr.toml").write_text('name = "tr"\n[generator]\nkind = "trace"\npath = "t.txt"\n')
+    (tmp_path / "t.txt").write_text(trace(2000))
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        'name = "tiny"\nsystem = "skylake"\nset = ["sim.warmup_accesses=0"]\n'
+        '[[workload]]\nname = "seq"\nfile = "seq.toml"\n[[workload]]\nname = "tr"\nfile = "tr.toml"\n'
+        '[[axis]]\nkey = "tlb[0].entries"\nvalues = [16, 32]\n'
+    )
+    out = tmp_path / "py"
+    with pytest.raises(mmusim.MmusimError, match="2 of the sweep's runs failed"):
+        mmusim.sweep(spec, out=out)
+    with pytest.raises(mmusim.MmusimError, match="2 of the sweep's runs failed"):
+        mmusim.sweep(spec, out=out)
+    (tmp_path / "t.txt").write_text(trace())
+    got = mmusim.sweep(spec, out=out, retry_failed=True)
+    assert (got.attrs["ran"], got.attrs["skipped"]) == (2, 2)
+    p = cli("sweep", "run", "-q", str(spec), "--out", str(tmp_path / "cli"), "--report")
+    assert p.returncode == 0, p.stderr
+    pd.testing.assert_frame_equal(got, read_csv(tmp_path / "cli" / "report.csv"))
 
 
 def test_explain_takes_dicts_and_toml_strings(root):

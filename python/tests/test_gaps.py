@@ -3,8 +3,11 @@ each against the command line's files or a derivation of its own."""
 
 from __future__ import annotations
 
+import glob
 import gzip
+import json
 import lzma
+import os
 import tempfile
 
 try:
@@ -119,11 +122,19 @@ def test_sweep_of_a_toml_string_and_a_dict_equals_the_file(cli, root, monkeypatc
     assert p.returncode == 0, p.stderr
     want = pd.read_csv(tmp_path / "cli" / "report.csv", dtype={"config_hash": str, "workload": str})
     by_text = mmusim.sweep(SPEC, out=tmp_path / "text")
+    temps = set(glob.glob(os.path.join(tempfile.gettempdir(), "mmusim-sweep-*")))
     by_dict = mmusim.sweep(tomllib.loads(SPEC))
     for got in (by_text, by_dict):
-        pd.testing.assert_frame_equal(got.report, want, check_dtype=False)
-        assert len(got.records()) == 2
-    assert by_dict.out.startswith(tempfile.gettempdir())
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+        assert len(got.attrs["records"]) == 2
+    # Given out, the folder stays (resumable, with its plots); without, the temporary
+    # folder is gone and everything it held is in the DataFrame and its attrs.
+    assert by_text.attrs["out"] == str(tmp_path / "text")
+    assert (tmp_path / "text" / "results.jsonl").is_file()
+    assert by_dict.attrs["out"] is None
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "mmusim-sweep-*"))) == temps
+    store = (tmp_path / "cli" / "results.jsonl").read_text().splitlines()
+    assert [r["total"] for r in by_dict.attrs["records"]] == [json.loads(l)["total"] for l in store]
     with pytest.raises(mmusim.MmusimError, match="sweep dict"):
         mmusim.sweep({**tomllib.loads(SPEC), "axis": [{"key": "tlb.stlb.entries", "valus": [1]}]})
 
