@@ -45,47 +45,109 @@ pub fn parse_addr(s: &str) -> Option<u64> {
     }
 }
 
+/// An argument of `explain` that was refused, and why (`msg` starts with its value).
+#[derive(Clone, Debug)]
+pub struct ArgError {
+    pub arg: Arg,
+    pub msg: String,
+}
+
+/// Which argument: the address, a warm-up address (its place among them, from 0), or
+/// the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arg {
+    Addr,
+    Warm(usize),
+    Core,
+}
+
+impl Arg {
+    /// The command line's name of the argument.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Arg::Addr => "ADDR",
+            Arg::Warm(_) => "--warm",
+            Arg::Core => "--core",
+        }
+    }
+}
+
+impl std::fmt::Display for ArgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.arg.flag(), self.msg)
+    }
+}
+
+/// Why there is no report: config errors (file, line and key), refused arguments, or
+/// a failed simulation.
+#[derive(Clone, Debug)]
+pub enum Failure {
+    Config(Vec<crate::loader::ConfigError>),
+    Args(Vec<ArgError>),
+    Sim(String),
+}
+
+impl Failure {
+    /// The lines the command line prints.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Failure::Config(es) => es.iter().map(|e| e.to_string()).collect(),
+            Failure::Args(es) => es.iter().map(|e| e.to_string()).collect(),
+            Failure::Sim(e) => vec![e.clone()],
+        }
+    }
+}
+
 /// Build the report, or every problem found (config errors name file, line and key;
 /// address errors name the argument).
 pub fn explain(req: &Request) -> Result<String, Vec<String>> {
-    let inputs = crate::run::load_given_ahead(req.config, None, None, req.sets)
-        .map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    explain_checked(req).map_err(|f| f.lines())
+}
+
+/// [`explain`], its problems with their parts.
+pub fn explain_checked(req: &Request) -> Result<String, Failure> {
+    let inputs =
+        crate::run::load_given_ahead(req.config, None, None, req.sets).map_err(Failure::Config)?;
     let sys = &inputs.system;
     let va_bits = sys.page_table.va_bits();
     let mut errors = Vec::new();
-    let mut check = |what: &str, s: &str| -> Option<u64> {
+    let mut check = |arg: Arg, s: &str| -> Option<u64> {
         let Some(a) = parse_addr(s) else {
-            errors.push(format!(
-                "{what} `{s}`: not an address (hex 0x... or decimal)"
-            ));
+            let msg = format!("`{s}`: not an address (hex 0x... or decimal)");
+            errors.push(ArgError { arg, msg });
             return None;
         };
         if va_bits < 64 && a >> va_bits != 0 {
-            errors.push(format!(
-                "{what} {a:#x}: beyond the {va_bits}-bit virtual address space of the {} page table (addresses below {:#x})",
+            let msg = format!(
+                "{a:#x}: beyond the {va_bits}-bit virtual address space of the {} page table (addresses below {:#x})",
                 sys.page_table.design().title(),
                 1u64 << va_bits
-            ));
+            );
+            errors.push(ArgError { arg, msg });
             return None;
         }
         Some(a)
     };
-    let addr = check("ADDR", req.addr);
+    let addr = check(Arg::Addr, req.addr);
     let warm: Vec<Option<u64>> = req
         .warm
         .iter()
         .flat_map(|w| w.split(','))
         .filter(|w| !w.trim().is_empty())
-        .map(|w| check("--warm", w))
+        .enumerate()
+        .map(|(i, w)| check(Arg::Warm(i), w))
         .collect();
     if req.core >= sys.sim.cores as usize {
-        errors.push(format!(
-            "--core {}: the config has {} core(s) (sim.cores)",
-            req.core, sys.sim.cores
-        ));
+        errors.push(ArgError {
+            arg: Arg::Core,
+            msg: format!(
+                "{}: the config has {} core(s) (sim.cores)",
+                req.core, sys.sim.cores
+            ),
+        });
     }
     let (Some(addr), true) = (addr, errors.is_empty()) else {
-        return Err(errors);
+        return Err(Failure::Args(errors));
     };
     let warm: Vec<u64> = warm.into_iter().flatten().collect();
     let job = Job {
@@ -94,7 +156,7 @@ pub fn explain(req: &Request) -> Result<String, Vec<String>> {
         addr,
         warm: &warm,
     };
-    with_design(&sys.page_table, &sys.os, job).map_err(|e| vec![e.0])
+    with_design(&sys.page_table, &sys.os, job).map_err(|e| Failure::Sim(e.0))
 }
 
 /// The conventional x86-64 name of radix level `level` (1 = leaf).

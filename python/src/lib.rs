@@ -81,6 +81,31 @@ fn owned_errors(py: Python<'_>, errors: &[(&str, ConfigError)]) -> PyErr {
     with_errors(py, MmusimError::new_err(msg), parts)
 }
 
+/// An error whose lines are `lines`, with `.errors` a dict per `(file, line, key,
+/// message)`: a sweep spec's (a dict's lines left out), or an argument's (`file` None).
+fn part_errors(
+    py: Python<'_>,
+    lines: &[String],
+    parts: &[(Option<&str>, Option<usize>, &str, &str)],
+) -> PyErr {
+    let list = PyList::empty(py);
+    for &(file, line, key, msg) in parts {
+        let d = PyDict::new(py);
+        let dict_line = file.is_some_and(|f| f.ends_with(" dict>"));
+        let filled = (|| -> PyResult<()> {
+            d.set_item("file", file)?;
+            d.set_item("line", if dict_line { None } else { line })?;
+            d.set_item("key", key)?;
+            d.set_item("message", msg)?;
+            list.append(d)
+        })();
+        if let Err(e) = filled {
+            return e;
+        }
+    }
+    with_errors(py, MmusimError::new_err(lines.join("\n")), list)
+}
+
 /// `err` with `.errors` set to `parts`.
 fn with_errors(py: Python<'_>, err: PyErr, parts: Bound<'_, PyList>) -> PyErr {
     if let Err(e) = err.value(py).setattr("errors", parts) {

@@ -4,7 +4,7 @@
 //! DataFrames, arrays and dicts; and `read_trace`, a trace's accesses through the
 //! library's trace reader (every format and compression `run --trace` reads).
 
-use super::{global_stop, message, owned_errors};
+use super::{global_stop, message, owned_errors, part_errors};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::path::{Path, PathBuf};
@@ -120,35 +120,60 @@ fn sweep(
     };
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let result = global_stop(py, progress, |tick| {
+    type Failed = Result<String, Vec<mmusim::sweep::PlanError>>;
+    let result = global_stop(py, progress, |tick| -> Result<_, Failed> {
         let tick = std::sync::Mutex::new(tick);
         let progress = |d: usize, n: usize| {
             if let Ok(mut t) = tick.lock() {
                 t(d as u64, n as u64);
             }
         };
-        let s = mmusim::sweep::run_given(
-            given,
+        // Planned first, so that the spec's errors come with their places.
+        let (spec, jobs) = mmusim::sweep::plan_given(given, threads).map_err(Err)?;
+        let s = mmusim::sweep::run_planned(
+            &spec,
+            &jobs,
             &out,
             mmusim::sweep::Slice::All,
             threads,
             retry_failed,
             &progress,
-        )?;
+        )
+        .map_err(Ok)?;
         if !s.failures.is_empty() {
             let first = &s.failures[0];
-            return Err(format!(
+            return Err(Ok(format!(
                 "{} of the sweep's runs failed (their errors are in {}); the first: {}",
                 s.failures.len(),
                 out.join("results.jsonl").display(),
                 first
-            ));
+            )));
         }
-        Ok((mmusim::sweep::report_in_place(&out)?, s))
+        Ok((mmusim::sweep::report_in_place(&out).map_err(Ok)?, s))
     })?;
-    let (report, s) = result.map_err(message)?;
+    let (report, s) = result.map_err(|e| match e {
+        Ok(msg) => message(msg),
+        Err(plan) => plan_errors(py, &plan),
+    })?;
     let where_ = out.display().to_string();
     Ok((report.csv, where_, s.runs, s.ran, s.skipped, s.note))
+}
+
+/// A sweep's plan errors, each with its file, line and key.
+fn plan_errors(py: Python<'_>, errors: &[mmusim::sweep::PlanError]) -> PyErr {
+    let lines: Vec<String> = errors.iter().map(|e| e.text.clone()).collect();
+    let parts: Vec<_> = (errors.iter())
+        .map(|e| {
+            let at = &e.at;
+            (
+                Some(at.file.as_str()),
+                at.line,
+                at.path.as_str(),
+                at.msg.as_str(),
+            )
+        })
+        .collect();
+    part_errors(py, &lines, &parts)
 }
 
 /// report.csv, the folder, the plan's runs, those run now, those already stored, and
@@ -270,8 +295,15 @@ fn mva(
         return Err(message("config: a model is needed"));
     };
     let (model, analysis) = if input.kind == "path" {
-        let solved = py.detach(|| mmusim::mva::solve(Path::new(&input.value), &sets, n_max));
-        solved.map_err(message)?
+        // The model's errors with their file, line and key; then solved as `mva::solve`.
+        let path = Path::new(&input.value);
+        let model = py
+            .detach(|| mmusim::mva::config::load_model(path, &sets, n_max))
+            .map_err(|e| super::config_errors(py, &[e]))?;
+        let analysis = py
+            .detach(|| mmusim::mva::analyse(&model))
+            .map_err(message)?;
+        (model, analysis)
     } else {
         let toml = input.toml().map_err(|e| super::config_errors(py, &[e]))?;
         let text = toml.as_deref().unwrap_or(&input.value);
@@ -314,7 +346,7 @@ fn explain(
     py.detach(|| mmusim::run::load_given_ahead(given, None, None, &sets))
         .map_err(|e| super::config_errors(py, &e))?;
     let text = py.detach(|| {
-        mmusim::explain::explain(&mmusim::explain::Request {
+        mmusim::explain::explain_checked(&mmusim::explain::Request {
             config: given,
             sets: &sets,
             addr: &addr,
@@ -322,7 +354,33 @@ fn explain(
             core,
         })
     });
-    text.map_err(|e| message(e.join("\n")))
+    text.map_err(|f| explain_errors(py, f))
+}
+
+/// explain's failure; a refused argument named as the Python parameter (`addr`,
+/// `warm[i]`, `core`), with no file.
+fn explain_errors(py: Python<'_>, f: mmusim::explain::Failure) -> PyErr {
+    use mmusim::explain::{Arg, Failure};
+    match f {
+        Failure::Config(es) => super::config_errors(py, &es),
+        Failure::Sim(e) => message(e),
+        Failure::Args(es) => {
+            let keys: Vec<String> = (es.iter())
+                .map(|e| match e.arg {
+                    Arg::Addr => "addr".to_string(),
+                    Arg::Warm(i) => format!("warm[{i}]"),
+                    Arg::Core => "core".to_string(),
+                })
+                .collect();
+            let lines: Vec<String> = (keys.iter().zip(&es))
+                .map(|(k, e)| format!("{k} {}", e.msg))
+                .collect();
+            let parts: Vec<_> = (keys.iter().zip(&es))
+                .map(|(k, e)| (None, None, k.as_str(), e.msg.as_str()))
+                .collect();
+            part_errors(py, &lines, &parts)
+        }
+    }
 }
 
 /// A trace's accesses as `run --trace` reads them: `(addresses, kinds, instrs)` as
