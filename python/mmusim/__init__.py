@@ -29,6 +29,7 @@ from . import _native
 from ._native import MmusimError
 
 __all__ = [
+    "EXPLAIN_KINDS",
     "MmusimError",
     "Result",
     "analyze",
@@ -395,4 +396,4 @@ def presets() -> pd.DataFrame:
     return pd.DataFrame(_native.presets(), columns=["name", "description"])
 
 
-from ._more import analyze, compare, explain, mva, sweep  # noqa: E402
+from ._more import EXPLAIN_KINDS, analyze, compare, explain, mva, sweep  # noqa: E402

@@ -3,14 +3,13 @@
 Each returns what its command writes, as DataFrames, arrays and dicts: ``compare`` the
 rows of ``compare.csv``, ``sweep`` those of ``report.csv`` (its store and counts in ``attrs``),
 ``analyze`` the curves of ``analysis.json`` and its CSV files, ``mva`` the rows of
-``mva.csv`` and ``mva.json``, ``explain`` the steps of the walk it prints.
+``mva.csv`` and ``mva.json``, ``explain`` the steps of the walk it prints, typed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
@@ -296,31 +295,24 @@ def mva(
     return Mva(*_native.mva(config=_source(config, "config"), sets=_sets(set), n_max=n_max))
 
 
-_SECTION = re.compile(r"^(\S.*):$")
-
-# A step's kind, by how the printout's line starts (first match wins).
-_KINDS = [
-    (re.compile(r"^0x[0-9a-f]+: "), "warm"),
-    (re.compile(r"^(PML\d|PDPT|PD|PT|L\d+)\s+index"), "index"),
-    (re.compile(r"^\d+[KMG] page: VPN"), "page_split"),
-    (re.compile(r"^TLB level"), "tlb"),
-    (re.compile(r"^Waiting for a free walker"), "wait"),
-    (re.compile(r"^(Nested w|W)alk \d+ ends"), "walk_end"),
-    (re.compile(r"^(Nested w|W)alk \d+|^RestSeg walk"), "walk"),
-    # A nested walk's reads: the host's for a guest-physical address, the guest's.
-    (re.compile(r"^PTE read|^read\s+(host|guest) "), "pte_read"),
-    (re.compile(r"^Page fault|^EPT violation"), "fault"),
-    # The TLBs beside the walk: a POM-TLB set read, Victima's L2 blocks, SpecTLB.
-    (re.compile(r"^POM-TLB|^Victima|^SpecTLB"), "tlb"),
-    (re.compile(r"^(Physical|Guest-physical|Host-physical) address|^No translation"), "address"),
-    (re.compile(r"^Translation cycles"), "cycles"),
-    (re.compile(r"^Simulator counters"), "counters"),
-    (re.compile(r"^mmusim explain"), "title"),
-]
-
-
-def _kind(text: str) -> str:
-    return next((k for r, k in _KINDS if r.search(text)), "other")
+# The kinds of explain's steps (src/explain/step.rs, `Kind`).
+EXPLAIN_KINDS = (
+    "title",
+    "warm",
+    "index",
+    "page_split",
+    "tlb",
+    "prefetch_buffer",
+    "direct_segment",
+    "wait",
+    "walk",
+    "pte_read",
+    "walk_end",
+    "fault",
+    "address",
+    "cycles",
+    "counters",
+)
 
 
 def explain(
@@ -331,42 +323,35 @@ def explain(
     core: int = 0,
 ) -> list[dict]:
     """The walk that one access causes, as ``mmusim explain ADDR`` prints it: a list of
-    steps, each ``{"section", "step", "kind", "text"}``: the section is the printout's
-    (the warm-up accesses, how the address splits, the access itself; empty for the
-    title and the closing lines), ``kind`` what the line is (warm, index, page_split,
-    tlb, wait, walk, pte_read, walk_end, fault, address, cycles, counters, title or
-    other), ``text`` the line as printed. ``config``: as ``run`` takes it (a preset name,
-    a file path, a TOML string or a dict)."""
+    steps, each a line of the printout as a dict, built by the library (its printout is
+    rendered from these same steps).
+
+    Every step has ``section`` (the printout's heading it is under: the warm-up
+    accesses, how the address splits, the access itself; empty for the title and the
+    closing lines), ``step`` (its place from 0), ``kind`` (one of ``EXPLAIN_KINDS``:
+    title, warm, index, page_split, tlb, prefetch_buffer, direct_segment, wait, walk,
+    pte_read, walk_end, fault, address, cycles, counters) and ``text`` (the line as
+    printed), and the values of its kind, for example: ``index`` a radix level's
+    ``level`` (1 = PT), ``table`` (PT, PD, PDPT, PML4, PML5), ``high_bit``, ``low_bit``,
+    ``index`` (a hashed design's: ``name``, ``index``, ``of``, ``how``, ``paddr``);
+    ``page_split`` ``page_size``, ``vpn``, ``offset``; ``tlb`` ``structure`` ("tlb",
+    "pom_tlb", "victima", "spec_tlb"), ``level``, ``names``, ``hit``, ``cycles``;
+    ``walk`` ``walk`` (its number), ``start_level``, ``start_table``, ``walk_caches``;
+    ``pte_read`` ``walk``, ``level``, ``table``, ``index`` (radix) or ``group``
+    (hashed), ``paddr``, ``line``, ``served_by``, ``cycles``, ``next_table`` (a nested
+    walk's reads: ``dimension``, ``host_level``, ``guest_level``); ``walk_end``
+    ``found``, ``page_size``, ``frame``, ``pte_cycles``; ``fault`` ``fault`` ("page" or
+    "ept_violation"), ``cycles``; ``address`` ``space``, ``address``, ``frame``,
+    ``page_size``, ``offset``; ``cycles`` ``tlb``, ``walk_caches``, ``pte_reads``,
+    ``wait``, ``fault``, ``total``; ``counters`` ``walks``, ``pte_reads``,
+    ``page_faults``, ``stall``. Absent values are None. ``config``: as ``run`` takes it
+    (a preset name, a file path, a TOML string or a dict)."""
     addr_s = hex(addr) if isinstance(addr, (int, np.integer)) else str(addr)
     warm_s = [hex(w) if isinstance(w, (int, np.integer)) else str(w) for w in warm or []]
     text = _native.explain(
         addr=addr_s, config=_source(config, "config"), sets=_sets(set), warm=warm_s, core=core
     )
-    return _steps(text)
-
-
-def _steps(text: str) -> list[dict]:
-    steps: list[dict] = []
-    section = ""
-    for line in text.splitlines():
-        if not line.strip():
-            section = ""
-            continue
-        m = _SECTION.match(line)
-        if m and not line.startswith(" "):
-            section = m.group(1)
-            continue
-        text = line.strip()
-        kind = _kind(text)
-        if kind == "other" and section.startswith("How "):
-            # A hashed design's own indices (groups, ways, buckets).
-            kind = "index"
-        steps.append(
-            {
-                "section": section if line.startswith(" ") else "",
-                "step": len(steps),
-                "kind": kind,
-                "text": text,
-            }
-        )
+    steps = json.loads(text)
+    for i, s in enumerate(steps):
+        s["step"] = i
     return steps

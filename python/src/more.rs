@@ -324,7 +324,8 @@ fn mva(
     Ok((analysis.to_json(&model), analysis.to_csv()))
 }
 
-/// `mmusim explain ADDR`: the text the command line prints.
+/// `mmusim explain ADDR`: the steps of the report the command line prints, as JSON (a
+/// list of objects: section, kind, text and the step's values).
 #[pyfunction]
 #[pyo3(signature = (addr, config=None, sets=Vec::new(), warm=Vec::new(), core=0))]
 fn explain(
@@ -345,8 +346,8 @@ fn explain(
     // Config errors structured, as `run`'s (the same loading, done first).
     py.detach(|| mmusim::run::load_given_ahead(given, None, None, &sets))
         .map_err(|e| super::config_errors(py, &e))?;
-    let text = py.detach(|| {
-        mmusim::explain::explain_checked(&mmusim::explain::Request {
+    let steps = py.detach(|| {
+        mmusim::explain::explain_steps(&mmusim::explain::Request {
             config: given,
             sets: &sets,
             addr: &addr,
@@ -354,7 +355,8 @@ fn explain(
             core,
         })
     });
-    text.map_err(|f| explain_errors(py, f))
+    let steps = steps.map_err(|f| explain_errors(py, f))?;
+    Ok(mmusim::explain::to_json(&steps))
 }
 
 /// explain's failure; a refused argument named as the Python parameter (`addr`,

@@ -244,10 +244,63 @@ def test_analyze_workload_takes_dicts_and_toml_strings(root):
         mmusim.analyze(workload={**tomllib.loads(text), "bogus": 1})
 
 
-def test_explain_kinds_every_preset():
-    # Every line of every preset's printout has a kind (no "other"), nested walks,
-    # POM-TLB, Victima, Utopia's RestSeg and SpecTLB included.
+def test_explain_kinds_every_preset(cli):
+    # Every step of every preset's report has a known kind (nested walks, POM-TLB,
+    # Victima, Utopia's RestSeg and SpecTLB included), and the steps' lines are the
+    # command line's printout, line for line.
     for name in mmusim.presets()["name"]:
         steps = mmusim.explain(0x7F0000001234, config=name, warm=[0x7F0000000000])
-        other = [s["text"] for s in steps if s["kind"] == "other"]
-        assert not other, (name, other)
+        unknown = [(s["kind"], s["text"]) for s in steps if s["kind"] not in mmusim.EXPLAIN_KINDS]
+        assert not unknown, (name, unknown)
+        p = cli("explain", "0x7f0000001234", "--warm", "0x7f0000000000", "--config", name)
+        printed = [l.strip() for l in p.stdout.splitlines() if l.strip() and not l.endswith(":")]
+        assert [s["text"] for s in steps] == printed, name
+        assert [s["step"] for s in steps] == list(range(len(steps)))
+
+
+def test_explain_steps_agree_with_a_walk_by_hand():
+    # skylake: 4-level radix, 9 index bits per level above the 12 offset bits. The
+    # address is touched first, so the access faults, maps the page and walks again.
+    va = 0x7F3A9BCDF123
+    steps = mmusim.explain(va, config="skylake")
+    names = {1: "PT", 2: "PD", 3: "PDPT", 4: "PML4"}
+    by_hand = {lvl: (va >> (12 + 9 * (lvl - 1))) & 0x1FF for lvl in names}
+    split = [s for s in steps if s["kind"] == "index"]
+    assert [(s["level"], s["table"], s["index"]) for s in split] == [
+        (lvl, names[lvl], by_hand[lvl]) for lvl in (4, 3, 2, 1)
+    ]
+    for s in split:
+        assert (s["high_bit"], s["low_bit"]) == (12 + 9 * s["level"] - 1, 12 + 9 * (s["level"] - 1))
+    pages = {s["page_size"]: s for s in steps if s["kind"] == "page_split"}
+    for size, shift in (("4K", 12), ("2M", 21), ("1G", 30)):
+        assert (pages[size]["vpn"], pages[size]["offset"]) == (va >> shift, va & ((1 << shift) - 1))
+    # The TLB levels all miss (nothing is cached), then walks: the last walk reads one
+    # entry per level, top down, each at the index by hand, each entry 8 bytes into its
+    # 4 KiB table, and the table the entry points to is the next read's.
+    access = [s for s in steps if s["section"].startswith("Access")]
+    tlb = [s for s in access if s["kind"] == "tlb"]
+    assert tlb and not any(s["hit"] for s in tlb) and [s["level"] for s in tlb] == list(
+        range(1, len(tlb) + 1)
+    )
+    walks = [s["walk"] for s in access if s["kind"] == "walk"]
+    last = walks[-1]
+    reads = [s for s in access if s["kind"] == "pte_read" and s["walk"] == last]
+    assert [(r["level"], r["table"], r["index"]) for r in reads] == [
+        (lvl, names[lvl], by_hand[lvl]) for lvl in (4, 3, 2, 1)
+    ]
+    for r, nxt in zip(reads, reads[1:]):
+        assert r["paddr"] % 4096 == 8 * r["index"]
+        assert r["next_table"] == nxt["paddr"] - 8 * nxt["index"]
+    assert reads[-1]["next_table"] is None
+    assert any(s["kind"] == "fault" and s["fault"] == "page" for s in access)
+    end = [s for s in access if s["kind"] == "walk_end" and s["walk"] == last][0]
+    assert end["found"] and end["page_size"] == "4K"
+    # The physical address: the frame the walk found, plus the 12 offset bits.
+    (addr,) = [s for s in steps if s["kind"] == "address"]
+    assert addr["frame"] == end["frame"] and addr["address"] == end["frame"] + (va & 0xFFF)
+    # The cycles add up; the walk's start is the root table the first read is in.
+    (cyc,) = [s for s in steps if s["kind"] == "cycles"]
+    assert cyc["total"] == sum(cyc[k] for k in ("tlb", "walk_caches", "pte_reads", "wait", "fault"))
+    start = [s for s in access if s["kind"] == "walk" and s["walk"] == last][0]
+    first = reads[0]
+    assert start["start_table"] == first["paddr"] - 8 * first["index"]
