@@ -255,9 +255,10 @@ fn analyze(
     };
     let opts =
         Options::from_args(page_size, max_m, ws_max, seed, curves, lists).map_err(message)?;
-    let report = py
-        .detach(|| analyze_with(&input, &opts, &|_| {}))
-        .map_err(message)?;
+    // On a thread of its own, so that Ctrl-C stops it (at its next stage, or within
+    // 65,536 references of the LRU and MIN passes).
+    let report = global_stop(py, None, |_| analyze_with(&input, &opts, &|_| {}))?;
+    let report = report.map_err(message)?;
     let curves = (report.curves.iter())
         .map(|c| (c.file.clone(), report.curve_csv(c)))
         .collect();
@@ -300,10 +301,8 @@ fn mva(
         let model = py
             .detach(|| mmusim::mva::config::load_model(path, &sets, n_max))
             .map_err(|e| super::config_errors(py, &[e]))?;
-        let analysis = py
-            .detach(|| mmusim::mva::analyse(&model))
-            .map_err(message)?;
-        (model, analysis)
+        let analysis = global_stop(py, None, |_| mmusim::mva::analyse(&model))?;
+        (model, analysis.map_err(message)?)
     } else {
         let toml = input.toml().map_err(|e| super::config_errors(py, &[e]))?;
         let text = toml.as_deref().unwrap_or(&input.value);
@@ -316,10 +315,8 @@ fn mva(
             n_max,
         )
         .map_err(|e| super::config_errors(py, &[e]))?;
-        let analysis = py
-            .detach(|| mmusim::mva::analyse(&model))
-            .map_err(message)?;
-        (model, analysis)
+        let analysis = global_stop(py, None, |_| mmusim::mva::analyse(&model))?;
+        (model, analysis.map_err(message)?)
     };
     Ok((analysis.to_json(&model), analysis.to_csv()))
 }
@@ -346,7 +343,7 @@ fn explain(
     // Config errors structured, as `run`'s (the same loading, done first).
     py.detach(|| mmusim::run::load_given_ahead(given, None, None, &sets))
         .map_err(|e| super::config_errors(py, &e))?;
-    let steps = py.detach(|| {
+    let steps = global_stop(py, None, |_| {
         mmusim::explain::explain_steps(&mmusim::explain::Request {
             config: given,
             sets: &sets,
@@ -354,7 +351,7 @@ fn explain(
             warm: &warm,
             core,
         })
-    });
+    })?;
     let steps = steps.map_err(|f| explain_errors(py, f))?;
     Ok(mmusim::explain::to_json(&steps))
 }

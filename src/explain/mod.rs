@@ -287,6 +287,10 @@ impl Job<'_> {
             o.section("Warm-up accesses, in order".into());
         }
         for &w in self.warm {
+            // Ctrl-C in the Python package (the command line sets no stop here).
+            if crate::progress::stop_requested() {
+                return Err(SimError("interrupted".into()));
+            }
             let before = counts(&sim);
             let mut ev = Vec::new();
             sim.access_recorded(core, load(w), &mut ev)?;
