@@ -18,16 +18,19 @@ import numpy as np
 import pandas as pd
 
 from . import _native
-from . import Source, _call, _csv, _dict_json, _is_toml, _sets, _source, Sets
+from . import Source, _call, _csv, _dict_json, _is_toml, _sets, _source, _unsigned, Sets
 
 
-def _list(v: Union[str, Iterable[Any], None]) -> Optional[str]:
-    """A list argument as the command line writes it ("1-8,110"), or None."""
+def _list(v: Union[str, Iterable[Any], None], name: str) -> Optional[str]:
+    """A list argument as the command line writes it ("1-8,110"), or None; a negative
+    number in a list is a ValueError naming ``name[i]``."""
     if v is None:
         return None
     if isinstance(v, str):
         return v
-    return ",".join(str(int(x)) if not isinstance(x, str) else x for x in v)
+    return ",".join(
+        x if isinstance(x, str) else str(_unsigned(x, f"{name}[{i}]")) for i, x in enumerate(v)
+    )
 
 
 def _names(v: Any) -> list[Any]:
@@ -87,7 +90,7 @@ def compare(
         workloads=wls,
         baseline=baseline,
         sets=_sets(set),
-        threads=threads,
+        threads=_unsigned(threads, "threads"),
         given=given,
     )
     return _csv(text)
@@ -140,7 +143,7 @@ def sweep(
             "runs",
             spec="" if text is not None else os.fspath(spec),
             out=None if out is None else os.fspath(out),
-            threads=threads,
+            threads=_unsigned(threads, "threads"),
             spec_text=None if text is None else (kind, text),
             retry_failed=retry_failed,
         )
@@ -259,13 +262,13 @@ def analyze(
         refs=refs_bytes,
         refs_text=refs_text,
         page_size=page_size,
-        core=core,
-        max_m=max_m,
-        ws_t=_list(ws_t),
-        ws_max=ws_max,
-        frames=_list(frames),
+        core=_unsigned(core, "core"),
+        max_m=_unsigned(max_m, "max_m"),
+        ws_t=_list(ws_t, "ws_t"),
+        ws_max=_unsigned(ws_max, "ws_max"),
+        frames=_list(frames, "frames"),
         policies=policies,
-        seed=seed,
+        seed=_unsigned(seed, "seed"),
         curves=curves,
     )
     return Analysis(*out)
@@ -292,6 +295,7 @@ def mva(
     """The thrashing model of a model file (e.g. configs/mva/exam-thrashing.toml), or of
     its keys as a TOML string or a dict (as ``run`` tells them), solved for N = 1..n_max
     (default: the model's)."""
+    n_max = _unsigned(n_max, "n_max", bits=32)
     return Mva(*_native.mva(config=_source(config, "config"), sets=_sets(set), n_max=n_max))
 
 
@@ -346,10 +350,19 @@ def explain(
     ``wait``, ``fault``, ``total``; ``counters`` ``walks``, ``pte_reads``,
     ``page_faults``, ``stall``. Absent values are None. ``config``: as ``run`` takes it
     (a preset name, a file path, a TOML string or a dict)."""
-    addr_s = hex(addr) if isinstance(addr, (int, np.integer)) else str(addr)
-    warm_s = [hex(w) if isinstance(w, (int, np.integer)) else str(w) for w in warm or []]
+    def text(a: Any, name: str) -> str:
+        if isinstance(a, (int, np.integer)):
+            return hex(_unsigned(a, name))
+        return str(a)
+
+    addr_s = text(addr, "addr")
+    warm_s = [text(w, f"warm[{i}]") for i, w in enumerate(warm or [])]
     text = _native.explain(
-        addr=addr_s, config=_source(config, "config"), sets=_sets(set), warm=warm_s, core=core
+        addr=addr_s,
+        config=_source(config, "config"),
+        sets=_sets(set),
+        warm=warm_s,
+        core=_unsigned(core, "core"),
     )
     steps = json.loads(text)
     for i, s in enumerate(steps):

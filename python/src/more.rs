@@ -253,12 +253,12 @@ fn analyze(
         frames: frames.as_deref(),
         policies: policies.as_deref(),
     };
-    let opts =
-        Options::from_args(page_size, max_m, ws_max, seed, curves, lists).map_err(message)?;
+    let opts = Options::from_args(page_size, max_m, ws_max, seed, curves, lists)
+        .map_err(|e| message(python_names(&e)))?;
     // On a thread of its own, so that Ctrl-C stops it (at its next stage, or within
     // 65,536 references of the LRU and MIN passes).
     let report = global_stop(py, None, |_| analyze_with(&input, &opts, &|_| {}))?;
-    let report = report.map_err(message)?;
+    let report = report.map_err(|e| message(python_names(&e)))?;
     let curves = (report.curves.iter())
         .map(|c| (c.file.clone(), report.curve_csv(c)))
         .collect();
@@ -300,7 +300,7 @@ fn mva(
         let path = Path::new(&input.value);
         let model = py
             .detach(|| mmusim::mva::config::load_model(path, &sets, n_max))
-            .map_err(|e| super::config_errors(py, &[e]))?;
+            .map_err(|e| super::config_errors(py, &[n_max_named(e)]))?;
         let analysis = global_stop(py, None, |_| mmusim::mva::analyse(&model))?;
         (model, analysis.map_err(message)?)
     } else {
@@ -314,11 +314,34 @@ fn mva(
             &sets,
             n_max,
         )
-        .map_err(|e| super::config_errors(py, &[e]))?;
+        .map_err(|e| super::config_errors(py, &[n_max_named(e)]))?;
         let analysis = global_stop(py, None, |_| mmusim::mva::analyse(&model))?;
         (model, analysis.map_err(message)?)
     };
     Ok((analysis.to_json(&model), analysis.to_csv()))
+}
+
+/// `msg` with the command line's flags of `analyze` named as the Python parameters.
+fn python_names(msg: &str) -> String {
+    [
+        ("--ws-max", "ws_max"),
+        ("--ws-t", "ws_t"),
+        ("--frames", "frames"),
+        ("--policies", "policies"),
+        ("--max-m", "max_m"),
+        ("--page-size", "page_size"),
+        ("--refs", "refs"),
+    ]
+    .iter()
+    .fold(msg.to_string(), |m, (flag, name)| m.replace(flag, name))
+}
+
+/// mva's `--n-max` error as the parameter `n_max`'s.
+fn n_max_named(mut e: mmusim::loader::ConfigError) -> mmusim::loader::ConfigError {
+    if e.file == "--n-max" {
+        e.file = "n_max".into();
+    }
+    e
 }
 
 /// `mmusim explain ADDR`: the steps of the report the command line prints, as JSON (a

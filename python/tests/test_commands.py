@@ -86,7 +86,7 @@ def test_analyze_errors():
     with pytest.raises(ValueError):
         mmusim.analyze()
     # Above the range cap: a clear error naming the option, not a panic.
-    with pytest.raises(mmusim.MmusimError, match="ws-max.*10000000"):
+    with pytest.raises(mmusim.MmusimError, match="^ws_max: .*10000000"):
         mmusim.analyze("1 2 3 1", ws_max=2**63)
 
 
@@ -122,21 +122,12 @@ def test_explain_equals_cli(cli):
         mmusim.explain("0xzz")
 
 
-def test_sweep_equals_cli(cli, root, tmp_path):
+def test_sweep_equals_cli(cli, root, tmp_path, small_sweep):
     spec = tmp_path / "spec.toml"
+    # The shared small sweep (conftest.py), its paths from the root, and a second workload.
     spec.write_text(
-        f"""name = "small"
-system = "skylake"
-baseline = 0
-
-[[axis]]
-key = "tlb.stlb.entries"
-values = [768, 1536]
-
-[[workload]]
-name = "belady"
-file = "{root / 'workloads/belady.toml'}"
-
+        small_sweep.replace('"workloads/', f'"{root}/workloads/')
+        + f"""
 [[workload]]
 name = "zipf"
 file = "{root / 'workloads/default.toml'}"

@@ -210,3 +210,55 @@ def test_mva_file_errors_are_structured(cli, root, tmp_path):
     (err,) = e.value.errors
     assert err["file"] == str(bad) and err["line"] == _line_of(text, "service_tyme")
     assert err["key"] == "disk.service_tyme"
+
+
+def test_negative_and_too_large_integers_name_the_parameter(root, tmp_path):
+    # A ValueError naming the Python parameter, not the bare OverflowError of the
+    # conversion to an unsigned integer.
+    model = root / "configs/mva/exam-thrashing.toml"
+    calls = {
+        "timeline": lambda: mmusim.run(timeline=-1),
+        "limit": lambda: mmusim.read_trace(root / "workloads/traces/ls.mmt.xz", limit=-1),
+        "threads": lambda: mmusim.compare(["skylake"], threads=-1),
+        "core": lambda: mmusim.analyze("1 2 3", core=-1),
+        "max_m": lambda: mmusim.analyze("1 2 3", max_m=-1),
+        "ws_max": lambda: mmusim.analyze("1 2 3", ws_max=-1),
+        "seed": lambda: mmusim.analyze("1 2 3", seed=-1),
+        "frames[1]": lambda: mmusim.analyze("1 2 3", frames=[1, -2]),
+        "ws_t[0]": lambda: mmusim.analyze("1 2 3", ws_t=[-1]),
+        "n_max": lambda: mmusim.mva(model, n_max=-3),
+        "addr": lambda: mmusim.explain(-1),
+        "warm[1]": lambda: mmusim.explain(0x1000, warm=[0x2000, -5]),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError) as e:
+            call()
+        assert not isinstance(e.value, OverflowError), name
+        assert str(e.value).startswith(f"{name}: -"), (name, str(e.value))
+    with pytest.raises(ValueError, match=r"^n_max: 1099511627776 is too large"):
+        mmusim.mva(model, n_max=2**40)
+    with pytest.raises(ValueError, match=r"^addr: .* is too large"):
+        mmusim.explain(2**64)
+    with pytest.raises(ValueError, match="^threads: -1"):
+        mmusim.sweep("name = 'x'", out=tmp_path / "s", threads=-1)
+
+
+def test_messages_name_the_python_parameters(root):
+    # analyze's and mva's limits are the library's; the names in the message are Python's.
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.analyze("1 2 3", ws_max=2**40)
+    assert str(e.value).startswith("ws_max: ") and "--" not in str(e.value)
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.analyze("1 2 3", frames="0-x")
+    assert str(e.value).startswith("frames: ") and "--" not in str(e.value)
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.mva(root / "configs/mva/exam-thrashing.toml", n_max=0)
+    assert str(e.value).startswith("n_max: 0: must be 1..=") and e.value.errors[0]["file"] == "n_max"
+
+
+def test_the_readme_error_example_is_what_the_code_prints(root):
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.run(config='extends = "skylake"\n\n[sim]\ncorez = 2\n')
+    readme = " ".join((root / "README.md").read_text().split())
+    assert """mmusim.run(config='extends = "skylake"\\n\\n[sim]\\ncorez = 2\\n')""" in readme
+    assert " ".join(str(e.value).split()) in readme
