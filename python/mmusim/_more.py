@@ -100,6 +100,16 @@ def compare(
 SWEEP_ATTRS = ("out", "records", "runs", "ran", "skipped", "note")
 
 
+class Records(list):
+    """A sweep's store, a dict per run: a list that the frames pandas derives from the
+    sweep's (a filter, a selection) share instead of deep-copying with their ``attrs``,
+    which for thousands of runs would cost seconds per operation. Treat it as read-only.
+    """
+
+    def __deepcopy__(self, memo: dict) -> "Records":
+        return self
+
+
 def sweep(
     spec: Any,
     out: Union[str, "os.PathLike[str]", None] = None,
@@ -155,7 +165,7 @@ def sweep(
     df = _csv(report)
     df.attrs.update(
         out=None if temporary else where,
-        records=records,
+        records=Records(records),
         runs=runs,
         ran=ran,
         skipped=skipped,
@@ -350,13 +360,13 @@ def explain(
     ``wait``, ``fault``, ``total``; ``counters`` ``walks``, ``pte_reads``,
     ``page_faults``, ``stall``. Absent values are None. ``config``: as ``run`` takes it
     (a preset name, a file path, a TOML string or a dict)."""
-    def text(a: Any, name: str) -> str:
+    def as_text(a: Any, name: str) -> str:
         if isinstance(a, (int, np.integer)):
             return hex(_unsigned(a, name))
         return str(a)
 
-    addr_s = text(addr, "addr")
-    warm_s = [text(w, f"warm[{i}]") for i, w in enumerate(warm or [])]
+    addr_s = as_text(addr, "addr")
+    warm_s = [as_text(w, f"warm[{i}]") for i, w in enumerate(warm or [])]
     text = _native.explain(
         addr=addr_s,
         config=_source(config, "config"),

@@ -145,6 +145,8 @@ set = ["accesses=20000"]
     pd.testing.assert_frame_equal(got, read_csv(tmp_path / "cli" / "report.csv"))
     store = (tmp_path / "cli" / "results.jsonl").read_text().splitlines()
     assert got.attrs["records"] == [json.loads(l) for l in store]
+    # A frame derived from the sweep's shares its records (no deep copy per operation).
+    assert got[got.workload != "geomean"].attrs["records"] is got.attrs["records"]
     assert got.attrs["out"] == str(tmp_path / "py") and (tmp_path / "py" / "report.csv").is_file()
     assert (got.attrs["runs"], got.attrs["ran"], got.attrs["skipped"]) == (4, 4, 0)
     # Resumed: nothing is run again, the same table comes back.

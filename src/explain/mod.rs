@@ -3,7 +3,9 @@
 //!
 //! In: a system config (file or preset, `--set` overrides), an address, addresses to
 //! access first (`--warm`, so that walk caches and data caches are warm), and a core.
-//! Out: a text report.
+//! Out: the report's steps ([`Step`], `step.rs`: each line typed, with its values), and
+//! the text report rendered from them ([`render`]); the access's own steps come from the
+//! simulator's events (`steps.rs`).
 //!
 //! The walk shown is the simulator's own: the accesses run through
 //! [`Simulator::access_recorded`] with a `Vec<Event>` recorder, so every line comes from
