@@ -29,6 +29,7 @@ from . import _native
 from ._native import MmusimError
 
 __all__ = [
+    "EXPLAIN_KINDS",
     "MmusimError",
     "Result",
     "analyze",
@@ -82,6 +83,22 @@ def _is_toml(value: str) -> bool:
     if "\n" in value:
         return True
     return _TOML_KEY.match(value) is not None and not os.path.exists(value)
+
+
+def _unsigned(value: Any, name: str, bits: int = 64) -> Optional[int]:
+    """An integer argument that the library takes unsigned (a count, index, seed or
+    address), or None: a negative or too large one is a ValueError naming ``name``, not
+    the bare OverflowError of the conversion."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: an integer, not {type(value).__name__}")
+    v = int(value)
+    if v < 0:
+        raise ValueError(f"{name}: {v} is negative (0 or more)")
+    if v >> bits:
+        raise ValueError(f"{name}: {v} is too large (below 2**{bits})")
+    return v
 
 
 def _finite(value: Any, where: str) -> None:
@@ -218,6 +235,18 @@ KINDS = ("load", "store", "fetch")
 def _kinds(kinds: Any, n: int) -> bytes:
     """Access kinds as one byte each (0 load, 1 store, 2 fetch): names ("load",
     "store", "fetch", or the text trace's "R", "W", "F") or those codes."""
+    if isinstance(getattr(kinds, "dtype", None), pd.CategoricalDtype):
+        # A categorical (read_trace's kind column): each category's code looked up once.
+        cat = kinds.cat if isinstance(kinds, pd.Series) else kinds
+        codes = np.asarray(cat.codes)
+        if len(codes) != n:
+            raise ValueError(f"kinds: {len(codes)} kinds for {n} addresses (one each)")
+        lut = np.array([_KIND_CODES.get(str(c).lower(), 255) for c in cat.categories] + [255], "u1")
+        out = lut[codes]  # code -1 (a missing value) takes the last entry, 255
+        if out.size and out.max() == 255:
+            bad = int(np.flatnonzero(out == 255)[0])
+            raise ValueError(f"kinds[{bad}]: {np.asarray(kinds)[bad]!r} is not a kind (load, store or fetch)")
+        return out.tobytes()
     k = np.asarray(kinds)
     if k.ndim != 1:
         raise ValueError(f"kinds: a one-dimensional array, not {k.ndim}-dimensional")
@@ -228,7 +257,7 @@ def _kinds(kinds: Any, n: int) -> bytes:
             bad = int(np.flatnonzero((k < 0) | (k > 2))[0])
             raise ValueError(f"kinds[{bad}]: {k[bad]} is not a kind (0 load, 1 store, 2 fetch)")
         return k.astype("u1").tobytes()
-    if isinstance(k.dtype, pd.CategoricalDtype) or k.dtype.kind in "OUS":
+    if k.dtype.kind in "OUS":
         codes = bytearray(n)
         for i, x in enumerate(k.tolist()):
             c = _KIND_CODES.get(str(x).lower())
@@ -270,10 +299,9 @@ def read_trace(
     when the file's name does not; ``fetches=False`` counts instruction fetches into the
     next data access instead of listing them. ``df["address"].to_numpy()`` is the array.
     """
-    if limit is not None and limit < 0:
-        raise ValueError("limit: a number of accesses, not negative")
     a, k, i = _native.read_trace(
-        path=os.fspath(path), limit=limit, format=format, fetches=fetches, page_size=page_size
+        path=os.fspath(path),
+        limit=_unsigned(limit, "limit"), format=format, fetches=fetches, page_size=page_size
     )
     return pd.DataFrame(
         {
@@ -385,7 +413,7 @@ def run(
         addresses=addr_bytes,
         kinds=kind_bytes,
         instrs=instr_bytes,
-        timeline=timeline,
+        timeline=_unsigned(timeline, "timeline"),
     )
     return Result(json_text, csv_text, timeline_csv)
 
@@ -395,4 +423,4 @@ def presets() -> pd.DataFrame:
     return pd.DataFrame(_native.presets(), columns=["name", "description"])
 
 
-from ._more import analyze, compare, explain, mva, sweep  # noqa: E402
+from ._more import EXPLAIN_KINDS, analyze, compare, explain, mva, sweep  # noqa: E402

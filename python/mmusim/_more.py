@@ -1,16 +1,16 @@
 """compare, sweep, analyze, mva and explain: the command line's other commands.
 
 Each returns what its command writes, as DataFrames, arrays and dicts: ``compare`` the
-rows of ``compare.csv``, ``sweep`` those of ``report.csv`` (and its store),
+rows of ``compare.csv``, ``sweep`` those of ``report.csv`` (its store and counts in ``attrs``),
 ``analyze`` the curves of ``analysis.json`` and its CSV files, ``mva`` the rows of
-``mva.csv`` and ``mva.json``, ``explain`` the steps of the walk it prints.
+``mva.csv`` and ``mva.json``, ``explain`` the steps of the walk it prints, typed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
+import shutil
 import tempfile
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
@@ -18,16 +18,19 @@ import numpy as np
 import pandas as pd
 
 from . import _native
-from . import Source, _call, _csv, _dict_json, _is_toml, _sets, _source, Sets
+from . import Source, _call, _csv, _dict_json, _is_toml, _sets, _source, _unsigned, Sets
 
 
-def _list(v: Union[str, Iterable[Any], None]) -> Optional[str]:
-    """A list argument as the command line writes it ("1-8,110"), or None."""
+def _list(v: Union[str, Iterable[Any], None], name: str) -> Optional[str]:
+    """A list argument as the command line writes it ("1-8,110"), or None; a negative
+    number in a list is a ValueError naming ``name[i]``."""
     if v is None:
         return None
     if isinstance(v, str):
         return v
-    return ",".join(str(int(x)) if not isinstance(x, str) else x for x in v)
+    return ",".join(
+        x if isinstance(x, str) else str(_unsigned(x, f"{name}[{i}]")) for i, x in enumerate(v)
+    )
 
 
 def _names(v: Any) -> list[Any]:
@@ -87,28 +90,24 @@ def compare(
         workloads=wls,
         baseline=baseline,
         sets=_sets(set),
-        threads=threads,
+        threads=_unsigned(threads, "threads"),
         given=given,
     )
     return _csv(text)
 
 
-class SweepResult:
-    """A finished sweep: ``report`` is ``report.csv`` (a row per run: point, workload,
-    the axes' values and the run's metrics; and a ``geomean`` row per point), ``out`` the folder holding it, the store
-    ``results.jsonl`` and the plots; ``records()`` reads the store (one dict per run, with
-    its whole ``total`` statistics)."""
+# The keys of a sweep's DataFrame's ``attrs`` (documented in ``sweep``).
+SWEEP_ATTRS = ("out", "records", "runs", "ran", "skipped", "note")
 
-    def __init__(self, report: str, out: str):
-        self.report = _csv(report)
-        self.out = out
 
-    def records(self) -> list[dict]:
-        with open(os.path.join(self.out, "results.jsonl"), encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
+class Records(list):
+    """A sweep's store, a dict per run: a list that the frames pandas derives from the
+    sweep's (a filter, a selection) share instead of deep-copying with their ``attrs``,
+    which for thousands of runs would cost seconds per operation. Treat it as read-only.
+    """
 
-    def __repr__(self) -> str:
-        return f"<mmusim.SweepResult {len(self.report)} runs in {self.out}>"
+    def __deepcopy__(self, memo: dict) -> "Records":
+        return self
 
 
 def sweep(
@@ -116,14 +115,27 @@ def sweep(
     out: Union[str, "os.PathLike[str]", None] = None,
     threads: Optional[int] = None,
     progress: Union[bool, Callable[[int, int], Any]] = False,
-) -> SweepResult:
+    retry_failed: bool = False,
+) -> pd.DataFrame:
     """``mmusim sweep run SPEC --out OUT --report``: every point of the spec, on all
     cores, resumably (runs already in OUT are not run again).
 
-    spec: a spec file; or the spec as a TOML string (as ``run`` tells one) or a
-    dict of the same keys, whose relative paths start at the current folder. OUT
-    defaults to ``SPEC.out`` beside a spec file, as for the command line; for a string
-    or dict, to a new temporary folder (``SweepResult.out`` says which)."""
+    spec: a spec file; or the spec as a TOML string (as ``run`` tells one) or a dict of
+    the same keys, whose relative paths start at the current folder.
+    out: the sweep's folder (its store ``results.jsonl``, ``report.csv`` and plots). By
+    default ``SPEC.out`` beside a spec file, as for the command line. A string or dict
+    spec without ``out`` runs in a temporary folder that is removed before ``sweep``
+    returns: everything it held is in the returned DataFrame and its ``attrs`` (give
+    ``out`` to keep the folder, its plots, and resume there).
+    retry_failed: run again the failed runs the store holds (``--retry-failed``); a
+    sweep with failed runs raises ``MmusimError`` naming the first.
+
+    Returns ``report.csv`` as a DataFrame: a row per run (point, workload, the axes'
+    values and the run's metrics) and a ``geomean`` row per point. ``df.attrs`` holds:
+    ``out`` the folder (None for a removed temporary one), ``records`` the store
+    ``results.jsonl`` (a dict per run, with its whole ``total`` statistics), ``runs``
+    the sweep's runs in the plan, ``ran`` those run by this call, ``skipped`` those the
+    store already held, ``note`` what the one-pass answer did (or None)."""
     kind = text = None
     if isinstance(spec, Mapping):
         kind, text = "json", _dict_json(spec, "spec")
@@ -131,18 +143,35 @@ def sweep(
         kind, text = "toml", spec
     elif not isinstance(spec, (str, os.PathLike)):
         raise TypeError(f"spec: a file path, a TOML string or a dict, not {type(spec).__name__}")
-    if text is not None and out is None:
+    temporary = text is not None and out is None
+    if temporary:
         out = tempfile.mkdtemp(prefix="mmusim-sweep-")
-    report, where = _call(
-        _native.sweep,
-        progress,
-        "runs",
-        spec="" if text is not None else os.fspath(spec),
-        out=None if out is None else os.fspath(out),
-        threads=threads,
-        spec_text=None if text is None else (kind, text),
+    try:
+        report, where, runs, ran, skipped, note = _call(
+            _native.sweep,
+            progress,
+            "runs",
+            spec="" if text is not None else os.fspath(spec),
+            out=None if out is None else os.fspath(out),
+            threads=_unsigned(threads, "threads"),
+            spec_text=None if text is None else (kind, text),
+            retry_failed=retry_failed,
+        )
+        with open(os.path.join(where, "results.jsonl"), encoding="utf-8") as f:
+            records = [json.loads(line) for line in f if line.strip()]
+    finally:
+        if temporary:
+            shutil.rmtree(out, ignore_errors=True)
+    df = _csv(report)
+    df.attrs.update(
+        out=None if temporary else where,
+        records=Records(records),
+        runs=runs,
+        ran=ran,
+        skipped=skipped,
+        note=note,
     )
-    return SweepResult(report, where)
+    return df
 
 
 class Analysis:
@@ -243,13 +272,13 @@ def analyze(
         refs=refs_bytes,
         refs_text=refs_text,
         page_size=page_size,
-        core=core,
-        max_m=max_m,
-        ws_t=_list(ws_t),
-        ws_max=ws_max,
-        frames=_list(frames),
+        core=_unsigned(core, "core"),
+        max_m=_unsigned(max_m, "max_m"),
+        ws_t=_list(ws_t, "ws_t"),
+        ws_max=_unsigned(ws_max, "ws_max"),
+        frames=_list(frames, "frames"),
         policies=policies,
-        seed=seed,
+        seed=_unsigned(seed, "seed"),
         curves=curves,
     )
     return Analysis(*out)
@@ -276,34 +305,28 @@ def mva(
     """The thrashing model of a model file (e.g. configs/mva/exam-thrashing.toml), or of
     its keys as a TOML string or a dict (as ``run`` tells them), solved for N = 1..n_max
     (default: the model's)."""
+    n_max = _unsigned(n_max, "n_max", bits=32)
     return Mva(*_native.mva(config=_source(config, "config"), sets=_sets(set), n_max=n_max))
 
 
-_SECTION = re.compile(r"^(\S.*):$")
-
-# A step's kind, by how the printout's line starts (first match wins).
-_KINDS = [
-    (re.compile(r"^0x[0-9a-f]+: "), "warm"),
-    (re.compile(r"^(PML\d|PDPT|PD|PT|L\d+)\s+index"), "index"),
-    (re.compile(r"^\d+[KMG] page: VPN"), "page_split"),
-    (re.compile(r"^TLB level"), "tlb"),
-    (re.compile(r"^Waiting for a free walker"), "wait"),
-    (re.compile(r"^(Nested w|W)alk \d+ ends"), "walk_end"),
-    (re.compile(r"^(Nested w|W)alk \d+|^RestSeg walk"), "walk"),
-    # A nested walk's reads: the host's for a guest-physical address, the guest's.
-    (re.compile(r"^PTE read|^read\s+(host|guest) "), "pte_read"),
-    (re.compile(r"^Page fault|^EPT violation"), "fault"),
-    # The TLBs beside the walk: a POM-TLB set read, Victima's L2 blocks, SpecTLB.
-    (re.compile(r"^POM-TLB|^Victima|^SpecTLB"), "tlb"),
-    (re.compile(r"^(Physical|Guest-physical|Host-physical) address|^No translation"), "address"),
-    (re.compile(r"^Translation cycles"), "cycles"),
-    (re.compile(r"^Simulator counters"), "counters"),
-    (re.compile(r"^mmusim explain"), "title"),
-]
-
-
-def _kind(text: str) -> str:
-    return next((k for r, k in _KINDS if r.search(text)), "other")
+# The kinds of explain's steps (src/explain/step.rs, `Kind`).
+EXPLAIN_KINDS = (
+    "title",
+    "warm",
+    "index",
+    "page_split",
+    "tlb",
+    "prefetch_buffer",
+    "direct_segment",
+    "wait",
+    "walk",
+    "pte_read",
+    "walk_end",
+    "fault",
+    "address",
+    "cycles",
+    "counters",
+)
 
 
 def explain(
@@ -314,42 +337,44 @@ def explain(
     core: int = 0,
 ) -> list[dict]:
     """The walk that one access causes, as ``mmusim explain ADDR`` prints it: a list of
-    steps, each ``{"section", "step", "kind", "text"}``: the section is the printout's
-    (the warm-up accesses, how the address splits, the access itself; empty for the
-    title and the closing lines), ``kind`` what the line is (warm, index, page_split,
-    tlb, wait, walk, pte_read, walk_end, fault, address, cycles, counters, title or
-    other), ``text`` the line as printed. ``config``: as ``run`` takes it (a preset name,
-    a file path, a TOML string or a dict)."""
-    addr_s = hex(addr) if isinstance(addr, (int, np.integer)) else str(addr)
-    warm_s = [hex(w) if isinstance(w, (int, np.integer)) else str(w) for w in warm or []]
+    steps, each a line of the printout as a dict, built by the library (its printout is
+    rendered from these same steps).
+
+    Every step has ``section`` (the printout's heading it is under: the warm-up
+    accesses, how the address splits, the access itself; empty for the title and the
+    closing lines), ``step`` (its place from 0), ``kind`` (one of ``EXPLAIN_KINDS``:
+    title, warm, index, page_split, tlb, prefetch_buffer, direct_segment, wait, walk,
+    pte_read, walk_end, fault, address, cycles, counters) and ``text`` (the line as
+    printed), and the values of its kind, for example: ``index`` a radix level's
+    ``level`` (1 = PT), ``table`` (PT, PD, PDPT, PML4, PML5), ``high_bit``, ``low_bit``,
+    ``index`` (a hashed design's: ``name``, ``index``, ``of``, ``how``, ``paddr``);
+    ``page_split`` ``page_size``, ``vpn``, ``offset``; ``tlb`` ``structure`` ("tlb",
+    "pom_tlb", "victima", "spec_tlb"), ``level``, ``names``, ``hit``, ``cycles``;
+    ``walk`` ``walk`` (its number), ``start_level``, ``start_table``, ``walk_caches``;
+    ``pte_read`` ``walk``, ``level``, ``table``, ``index`` (radix) or ``group``
+    (hashed), ``paddr``, ``line``, ``served_by``, ``cycles``, ``next_table`` (a nested
+    walk's reads: ``dimension``, ``host_level``, ``guest_level``); ``walk_end``
+    ``found``, ``page_size``, ``frame``, ``pte_cycles``; ``fault`` ``fault`` ("page" or
+    "ept_violation"), ``cycles``; ``address`` ``space``, ``address``, ``frame``,
+    ``page_size``, ``offset``; ``cycles`` ``tlb``, ``walk_caches``, ``pte_reads``,
+    ``wait``, ``fault``, ``total``; ``counters`` ``walks``, ``pte_reads``,
+    ``page_faults``, ``stall``. Absent values are None. ``config``: as ``run`` takes it
+    (a preset name, a file path, a TOML string or a dict)."""
+    def as_text(a: Any, name: str) -> str:
+        if isinstance(a, (int, np.integer)):
+            return hex(_unsigned(a, name))
+        return str(a)
+
+    addr_s = as_text(addr, "addr")
+    warm_s = [as_text(w, f"warm[{i}]") for i, w in enumerate(warm or [])]
     text = _native.explain(
-        addr=addr_s, config=_source(config, "config"), sets=_sets(set), warm=warm_s, core=core
+        addr=addr_s,
+        config=_source(config, "config"),
+        sets=_sets(set),
+        warm=warm_s,
+        core=_unsigned(core, "core"),
     )
-    return _steps(text)
-
-
-def _steps(text: str) -> list[dict]:
-    steps: list[dict] = []
-    section = ""
-    for line in text.splitlines():
-        if not line.strip():
-            section = ""
-            continue
-        m = _SECTION.match(line)
-        if m and not line.startswith(" "):
-            section = m.group(1)
-            continue
-        text = line.strip()
-        kind = _kind(text)
-        if kind == "other" and section.startswith("How "):
-            # A hashed design's own indices (groups, ways, buckets).
-            kind = "index"
-        steps.append(
-            {
-                "section": section if line.startswith(" ") else "",
-                "step": len(steps),
-                "kind": kind,
-                "text": text,
-            }
-        )
+    steps = json.loads(text)
+    for i, s in enumerate(steps):
+        s["step"] = i
     return steps

@@ -11,11 +11,11 @@
 //!
 //! Errors become `mmusim.MmusimError` (a `ValueError`) whose message is the command
 //! line's lines (`file:line: key.path: message`), with the parts in `.errors`. The GIL is
-//! released while a simulation or analysis runs. `run`, `compare` and `sweep` work on a
-//! thread of their own while the calling thread looks at Python's signals every 100 ms
-//! (Ctrl-C stops the runs: `KeyboardInterrupt`) and calls an optional progress callback
-//! as often ([`detached`]); `analyze`, `mva` and `explain` have no stop and simply run
-//! with the GIL released.
+//! released while a simulation or analysis runs. `run`, `compare`, `sweep`, `analyze`,
+//! `mva` and `explain` work on a thread of their own while the calling thread looks at
+//! Python's signals every 100 ms (Ctrl-C stops the work: `KeyboardInterrupt`) and calls
+//! an optional progress callback as often ([`detached`]); `analyze`, `mva` and
+//! `explain` stop at the process-wide flag their library loops look at.
 
 use mmusim::loader::ConfigError;
 use pyo3::exceptions::PyValueError;
@@ -79,6 +79,31 @@ fn owned_errors(py: Python<'_>, errors: &[(&str, ConfigError)]) -> PyErr {
         }
     }
     with_errors(py, MmusimError::new_err(msg), parts)
+}
+
+/// An error whose lines are `lines`, with `.errors` a dict per `(file, line, key,
+/// message)`: a sweep spec's (a dict's lines left out), or an argument's (`file` None).
+fn part_errors(
+    py: Python<'_>,
+    lines: &[String],
+    parts: &[(Option<&str>, Option<usize>, &str, &str)],
+) -> PyErr {
+    let list = PyList::empty(py);
+    for &(file, line, key, msg) in parts {
+        let d = PyDict::new(py);
+        let dict_line = file.is_some_and(|f| f.ends_with(" dict>"));
+        let filled = (|| -> PyResult<()> {
+            d.set_item("file", file)?;
+            d.set_item("line", if dict_line { None } else { line })?;
+            d.set_item("key", key)?;
+            d.set_item("message", msg)?;
+            list.append(d)
+        })();
+        if let Err(e) = filled {
+            return e;
+        }
+    }
+    with_errors(py, MmusimError::new_err(lines.join("\n")), list)
 }
 
 /// `err` with `.errors` set to `parts`.
@@ -224,7 +249,8 @@ fn detached<T: Send>(
 }
 
 /// Runs `work` as [`detached`] does with the process-wide stop flag, which the runs of
-/// `compare` and `sweep` look at (the command line's Ctrl-C flag; nothing else sets it
+/// `compare` and `sweep` (and analyze's passes, mva's populations, explain's warm-up
+/// accesses) look at (the command line's Ctrl-C flag; nothing else sets it
 /// in a Python process): cleared before and after, so a stopped call leaves none behind.
 /// Two such calls at once in two threads stop together.
 fn global_stop<T: Send>(

@@ -4,7 +4,7 @@
 //! DataFrames, arrays and dicts; and `read_trace`, a trace's accesses through the
 //! library's trace reader (every format and compression `run --trace` reads).
 
-use super::{global_stop, message, owned_errors};
+use super::{global_stop, message, owned_errors, part_errors};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::path::{Path, PathBuf};
@@ -76,14 +76,15 @@ fn compare(
     c.to_csv().map_err(message)
 }
 
-/// `mmusim sweep run SPEC --out OUT --report`: `(report.csv, OUT)`, as the command line
-/// writes them (OUT by default `SPEC.out` beside the spec); runs already in OUT's store
-/// are not run again.
+/// `mmusim sweep run SPEC --out OUT --report [--retry-failed]`: `(report.csv, OUT, runs
+/// in the plan, runs run now, runs already in the store, the one-pass note)`, as the
+/// command line writes them (OUT by default `SPEC.out` beside the spec); runs already in
+/// OUT's store are not run again (failed ones are, with `retry_failed`).
 /// `spec_text`: the spec as `("toml", text)` or `("json", a dict as JSON)` (named
 /// `<sweep TOML>` or `<sweep dict>` in errors; relative paths in it start at the current
 /// folder) in place of the file `spec`; OUT must then be given.
 #[pyfunction]
-#[pyo3(signature = (spec, out=None, threads=None, progress=None, spec_text=None))]
+#[pyo3(signature = (spec, out=None, threads=None, progress=None, spec_text=None, retry_failed=false))]
 fn sweep(
     py: Python<'_>,
     spec: PathBuf,
@@ -91,7 +92,8 @@ fn sweep(
     threads: Option<usize>,
     progress: Option<Py<PyAny>>,
     spec_text: Option<(String, String)>,
-) -> PyResult<(String, String)> {
+    retry_failed: bool,
+) -> PyResult<SweepOut> {
     let out = match (out, &spec_text) {
         (Some(o), _) => o,
         (None, None) => mmusim::sweep::default_out(&spec),
@@ -118,35 +120,65 @@ fn sweep(
     };
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let result = global_stop(py, progress, |tick| {
+    type Failed = Result<String, Vec<mmusim::sweep::PlanError>>;
+    let result = global_stop(py, progress, |tick| -> Result<_, Failed> {
         let tick = std::sync::Mutex::new(tick);
         let progress = |d: usize, n: usize| {
             if let Ok(mut t) = tick.lock() {
                 t(d as u64, n as u64);
             }
         };
-        let s = mmusim::sweep::run_given(
-            given,
+        // Planned first, so that the spec's errors come with their places.
+        let (spec, jobs) = mmusim::sweep::plan_given(given, threads).map_err(Err)?;
+        let s = mmusim::sweep::run_planned(
+            &spec,
+            &jobs,
             &out,
             mmusim::sweep::Slice::All,
             threads,
-            false,
+            retry_failed,
             &progress,
-        )?;
+        )
+        .map_err(Ok)?;
         if !s.failures.is_empty() {
             let first = &s.failures[0];
-            return Err(format!(
+            return Err(Ok(format!(
                 "{} of the sweep's runs failed (their errors are in {}); the first: {}",
                 s.failures.len(),
                 out.join("results.jsonl").display(),
                 first
-            ));
+            )));
         }
-        mmusim::sweep::report_in_place(&out)
+        Ok((mmusim::sweep::report_in_place(&out).map_err(Ok)?, s))
     })?;
-    let report = result.map_err(message)?;
-    Ok((report.csv, out.display().to_string()))
+    let (report, s) = result.map_err(|e| match e {
+        Ok(msg) => message(msg),
+        Err(plan) => plan_errors(py, &plan),
+    })?;
+    let where_ = out.display().to_string();
+    Ok((report.csv, where_, s.runs, s.ran, s.skipped, s.note))
 }
+
+/// A sweep's plan errors, each with its file, line and key.
+fn plan_errors(py: Python<'_>, errors: &[mmusim::sweep::PlanError]) -> PyErr {
+    let lines: Vec<String> = errors.iter().map(|e| e.text.clone()).collect();
+    let parts: Vec<_> = (errors.iter())
+        .map(|e| {
+            let at = &e.at;
+            (
+                Some(at.file.as_str()),
+                at.line,
+                at.path.as_str(),
+                at.msg.as_str(),
+            )
+        })
+        .collect();
+    part_errors(py, &lines, &parts)
+}
+
+/// report.csv, the folder, the plan's runs, those run now, those already stored, and
+/// the one-pass note.
+type SweepOut = (String, String, usize, usize, usize, Option<String>);
 
 /// `mmusim analyze`: `(analysis.json, [(curve file, its CSV)], tlb.csv,
 /// replacement.csv or None, (WS's backward-distance histogram, count beyond))`. The
@@ -221,11 +253,12 @@ fn analyze(
         frames: frames.as_deref(),
         policies: policies.as_deref(),
     };
-    let opts =
-        Options::from_args(page_size, max_m, ws_max, seed, curves, lists).map_err(message)?;
-    let report = py
-        .detach(|| analyze_with(&input, &opts, &|_| {}))
-        .map_err(message)?;
+    let opts = Options::from_args(page_size, max_m, ws_max, seed, curves, lists)
+        .map_err(|e| message(python_names(&e)))?;
+    // On a thread of its own, so that Ctrl-C stops it (at its next stage, or within
+    // 65,536 references of the LRU and MIN passes).
+    let report = global_stop(py, None, |_| analyze_with(&input, &opts, &|_| {}))?;
+    let report = report.map_err(|e| message(python_names(&e)))?;
     let curves = (report.curves.iter())
         .map(|c| (c.file.clone(), report.curve_csv(c)))
         .collect();
@@ -263,8 +296,13 @@ fn mva(
         return Err(message("config: a model is needed"));
     };
     let (model, analysis) = if input.kind == "path" {
-        let solved = py.detach(|| mmusim::mva::solve(Path::new(&input.value), &sets, n_max));
-        solved.map_err(message)?
+        // The model's errors with their file, line and key; then solved as `mva::solve`.
+        let path = Path::new(&input.value);
+        let model = py
+            .detach(|| mmusim::mva::config::load_model(path, &sets, n_max))
+            .map_err(|e| super::config_errors(py, &[n_max_named(e)]))?;
+        let analysis = global_stop(py, None, |_| mmusim::mva::analyse(&model))?;
+        (model, analysis.map_err(message)?)
     } else {
         let toml = input.toml().map_err(|e| super::config_errors(py, &[e]))?;
         let text = toml.as_deref().unwrap_or(&input.value);
@@ -276,16 +314,38 @@ fn mva(
             &sets,
             n_max,
         )
-        .map_err(|e| super::config_errors(py, &[e]))?;
-        let analysis = py
-            .detach(|| mmusim::mva::analyse(&model))
-            .map_err(message)?;
-        (model, analysis)
+        .map_err(|e| super::config_errors(py, &[n_max_named(e)]))?;
+        let analysis = global_stop(py, None, |_| mmusim::mva::analyse(&model))?;
+        (model, analysis.map_err(message)?)
     };
     Ok((analysis.to_json(&model), analysis.to_csv()))
 }
 
-/// `mmusim explain ADDR`: the text the command line prints.
+/// `msg` with the command line's flags of `analyze` named as the Python parameters.
+fn python_names(msg: &str) -> String {
+    [
+        ("--ws-max", "ws_max"),
+        ("--ws-t", "ws_t"),
+        ("--frames", "frames"),
+        ("--policies", "policies"),
+        ("--max-m", "max_m"),
+        ("--page-size", "page_size"),
+        ("--refs", "refs"),
+    ]
+    .iter()
+    .fold(msg.to_string(), |m, (flag, name)| m.replace(flag, name))
+}
+
+/// mva's `--n-max` error as the parameter `n_max`'s.
+fn n_max_named(mut e: mmusim::loader::ConfigError) -> mmusim::loader::ConfigError {
+    if e.file == "--n-max" {
+        e.file = "n_max".into();
+    }
+    e
+}
+
+/// `mmusim explain ADDR`: the steps of the report the command line prints, as JSON (a
+/// list of objects: section, kind, text and the step's values).
 #[pyfunction]
 #[pyo3(signature = (addr, config=None, sets=Vec::new(), warm=Vec::new(), core=0))]
 fn explain(
@@ -306,16 +366,43 @@ fn explain(
     // Config errors structured, as `run`'s (the same loading, done first).
     py.detach(|| mmusim::run::load_given_ahead(given, None, None, &sets))
         .map_err(|e| super::config_errors(py, &e))?;
-    let text = py.detach(|| {
-        mmusim::explain::explain(&mmusim::explain::Request {
+    let steps = global_stop(py, None, |_| {
+        mmusim::explain::explain_steps(&mmusim::explain::Request {
             config: given,
             sets: &sets,
             addr: &addr,
             warm: &warm,
             core,
         })
-    });
-    text.map_err(|e| message(e.join("\n")))
+    })?;
+    let steps = steps.map_err(|f| explain_errors(py, f))?;
+    Ok(mmusim::explain::to_json(&steps))
+}
+
+/// explain's failure; a refused argument named as the Python parameter (`addr`,
+/// `warm[i]`, `core`), with no file.
+fn explain_errors(py: Python<'_>, f: mmusim::explain::Failure) -> PyErr {
+    use mmusim::explain::{Arg, Failure};
+    match f {
+        Failure::Config(es) => super::config_errors(py, &es),
+        Failure::Sim(e) => message(e),
+        Failure::Args(es) => {
+            let keys: Vec<String> = (es.iter())
+                .map(|e| match e.arg {
+                    Arg::Addr => "addr".to_string(),
+                    Arg::Warm(i) => format!("warm[{i}]"),
+                    Arg::Core => "core".to_string(),
+                })
+                .collect();
+            let lines: Vec<String> = (keys.iter().zip(&es))
+                .map(|(k, e)| format!("{k} {}", e.msg))
+                .collect();
+            let parts: Vec<_> = (keys.iter().zip(&es))
+                .map(|(k, e)| (None, None, k.as_str(), e.msg.as_str()))
+                .collect();
+            part_errors(py, &lines, &parts)
+        }
+    }
 }
 
 /// A trace's accesses as `run --trace` reads them: `(addresses, kinds, instrs)` as

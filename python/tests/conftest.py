@@ -17,6 +17,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The small sweep test_commands.py and test_gaps.py run: two STLB sizes on
+# workloads/belady.toml (a relative path: from the repository root).
+SMALL_SWEEP = """name = "small"
+system = "skylake"
+baseline = 0
+
+[[axis]]
+key = "tlb.stlb.entries"
+values = [768, 1536]
+
+[[workload]]
+name = "belady"
+file = "workloads/belady.toml"
+"""
+
+
+@pytest.fixture(scope="session")
+def small_sweep() -> str:
+    """The small sweep's TOML (`SMALL_SWEEP`), its paths relative to the root."""
+    return SMALL_SWEEP
+
 
 def _binary() -> Path:
     if os.environ.get("MMUSIM_BIN"):

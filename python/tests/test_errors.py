@@ -122,3 +122,143 @@ def test_dict_errors_have_no_line():
     (err,) = e.value.errors
     assert err["file"] == "<workload 1>" and err["line"] is None
     assert "<workload 1>: generator.footprintt" in str(e.value)
+
+
+def _line_of(text, start):
+    """The 1-based line of `text` that starts with `start`, counted here."""
+    return next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith(start))
+
+
+def test_sweep_spec_errors_are_structured(cli, root, tmp_path):
+    # The spec's own key, an axis key no config has (blamed on the axis's line, not on
+    # the `--set` made of it), a key twice: each with the spec's file, line and key.
+    spec = tmp_path / "bad.toml"
+    text = f"""name = "bad"
+system = "skylake"
+
+[[axis]]
+key = "tlb.stlb.entriez"
+values = [1]
+
+[[workload]]
+name = "belady"
+file = "{root / 'workloads/belady.toml'}"
+"""
+    spec.write_text(text)
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.sweep(spec, out=tmp_path / "o")
+    assert str(e.value).splitlines() == cli_error(cli, "sweep", "plan", str(spec))
+    (err,) = e.value.errors
+    assert err["file"] == str(spec) and err["line"] == _line_of(text, 'key = "tlb.stlb.entriez"')
+    assert err["key"] == "tlb.stlb.entriez" and err["message"] in str(e.value)
+
+    text2 = text.replace("values = [1]", "valus = [1]")
+    spec.write_text(text2)
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.sweep(spec, out=tmp_path / "o")
+    assert str(e.value).splitlines() == cli_error(cli, "sweep", "plan", str(spec))
+    (err,) = e.value.errors
+    assert err["file"] == str(spec) and err["line"] == _line_of(text2, "valus")
+    assert err["key"] == "axis[0].valus"
+
+    text3 = text.replace("entriez", "entries").replace("[1]", "[768]")
+    text3 += '\n[[axis]]\nkey = "tlb.stlb.entries"\nvalues = [1536]\n'
+    spec.write_text(text3)
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.sweep(spec, out=tmp_path / "o")
+    assert str(e.value).splitlines() == cli_error(cli, "sweep", "plan", str(spec))
+    (err,) = e.value.errors
+    second = [i for i, l in enumerate(text3.splitlines(), 1) if l.startswith("key =")][1]
+    assert err["file"] == str(spec) and err["line"] == second and err["key"] == "axis[1].key"
+
+    # A dict's errors: the key, no line.
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.sweep({"name": "d", "system": "skylake", "workload": [], "axiz": 1}, out=tmp_path / "d")
+    (err,) = e.value.errors
+    assert err["file"] == "<sweep dict>" and err["line"] is None and err["key"] == "axiz"
+
+
+def test_explain_address_errors_name_the_parameter(cli):
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.explain("0xzz", warm=[0x1000, "nope"], core=7)
+    errs = e.value.errors
+    assert [(x["file"], x["line"], x["key"]) for x in errs] == [
+        (None, None, "addr"),
+        (None, None, "warm[1]"),
+        (None, None, "core"),
+    ]
+    # The command line's lines, each with the CLI's flag where Python names its parameter.
+    want = cli_error(cli, "explain", "0xzz", "--warm", "0x1000", "--warm", "nope", "--core", "7")
+    flags = {"addr": "ADDR", "warm[1]": "--warm", "core": "--core"}
+    assert want == [f"{flags[x['key']]} {x['message']}" for x in errs]
+    assert str(e.value).splitlines() == [f"{x['key']} {x['message']}" for x in errs]
+    # Beyond the virtual address space (48 bits on skylake).
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.explain(1 << 48, config="skylake")
+    (err,) = e.value.errors
+    assert err["key"] == "addr" and err["message"].startswith(hex(1 << 48))
+
+
+def test_mva_file_errors_are_structured(cli, root, tmp_path):
+    text = (root / "configs/mva/exam-thrashing.toml").read_text()
+    text = text.replace("[disk]", "[disk]\nservice_tyme = 1.0")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.mva(str(bad))
+    assert str(e.value).splitlines() == cli_error(cli, "mva", "--config", str(bad))
+    (err,) = e.value.errors
+    assert err["file"] == str(bad) and err["line"] == _line_of(text, "service_tyme")
+    assert err["key"] == "disk.service_tyme"
+
+
+def test_negative_and_too_large_integers_name_the_parameter(root, tmp_path):
+    # A ValueError naming the Python parameter, not the bare OverflowError of the
+    # conversion to an unsigned integer.
+    model = root / "configs/mva/exam-thrashing.toml"
+    calls = {
+        "timeline": lambda: mmusim.run(timeline=-1),
+        "limit": lambda: mmusim.read_trace(root / "workloads/traces/ls.mmt.xz", limit=-1),
+        "threads": lambda: mmusim.compare(["skylake"], threads=-1),
+        "core": lambda: mmusim.analyze("1 2 3", core=-1),
+        "max_m": lambda: mmusim.analyze("1 2 3", max_m=-1),
+        "ws_max": lambda: mmusim.analyze("1 2 3", ws_max=-1),
+        "seed": lambda: mmusim.analyze("1 2 3", seed=-1),
+        "frames[1]": lambda: mmusim.analyze("1 2 3", frames=[1, -2]),
+        "ws_t[0]": lambda: mmusim.analyze("1 2 3", ws_t=[-1]),
+        "n_max": lambda: mmusim.mva(model, n_max=-3),
+        "addr": lambda: mmusim.explain(-1),
+        "warm[1]": lambda: mmusim.explain(0x1000, warm=[0x2000, -5]),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError) as e:
+            call()
+        assert not isinstance(e.value, OverflowError), name
+        assert str(e.value).startswith(f"{name}: -"), (name, str(e.value))
+    with pytest.raises(ValueError, match=r"^n_max: 1099511627776 is too large"):
+        mmusim.mva(model, n_max=2**40)
+    with pytest.raises(ValueError, match=r"^addr: .* is too large"):
+        mmusim.explain(2**64)
+    with pytest.raises(ValueError, match="^threads: -1"):
+        mmusim.sweep("name = 'x'", out=tmp_path / "s", threads=-1)
+
+
+def test_messages_name_the_python_parameters(root):
+    # analyze's and mva's limits are the library's; the names in the message are Python's.
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.analyze("1 2 3", ws_max=2**40)
+    assert str(e.value).startswith("ws_max: ") and "--" not in str(e.value)
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.analyze("1 2 3", frames="0-x")
+    assert str(e.value).startswith("frames: ") and "--" not in str(e.value)
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.mva(root / "configs/mva/exam-thrashing.toml", n_max=0)
+    assert str(e.value).startswith("n_max: 0: must be 1..=") and e.value.errors[0]["file"] == "n_max"
+
+
+def test_the_readme_error_example_is_what_the_code_prints(root):
+    with pytest.raises(mmusim.MmusimError) as e:
+        mmusim.run(config='extends = "skylake"\n\n[sim]\ncorez = 2\n')
+    readme = " ".join((root / "README.md").read_text().split())
+    assert """mmusim.run(config='extends = "skylake"\\n\\n[sim]\\ncorez = 2\\n')""" in readme
+    assert " ".join(str(e.value).split()) in readme

@@ -3,8 +3,11 @@ each against the command line's files or a derivation of its own."""
 
 from __future__ import annotations
 
+import glob
 import gzip
+import json
 import lzma
+import os
 import tempfile
 
 try:
@@ -96,36 +99,31 @@ def test_run_with_kinds_equals_a_trace_file(cli, tmp_path):
         mmusim.run(kinds=[0])
 
 
-SPEC = """name = "small"
-system = "skylake"
-baseline = 0
-
-[[axis]]
-key = "tlb.stlb.entries"
-values = [768, 1536]
-
-[[workload]]
-name = "belady"
-file = "workloads/belady.toml"
-"""
-
-
-def test_sweep_of_a_toml_string_and_a_dict_equals_the_file(cli, root, monkeypatch, tmp_path):
+def test_sweep_of_a_toml_string_and_a_dict_equals_the_file(cli, root, monkeypatch, tmp_path, small_sweep):
+    spec_toml = small_sweep
     monkeypatch.chdir(root)
     spec = tmp_path / "spec.toml"
     # The file's relative paths start at its folder; the string's at the current one.
-    spec.write_text(SPEC.replace('"workloads/', f'"{root}/workloads/'))
+    spec.write_text(spec_toml.replace('"workloads/', f'"{root}/workloads/'))
     p = cli("sweep", "run", "-q", str(spec), "--out", str(tmp_path / "cli"), "--report")
     assert p.returncode == 0, p.stderr
     want = pd.read_csv(tmp_path / "cli" / "report.csv", dtype={"config_hash": str, "workload": str})
-    by_text = mmusim.sweep(SPEC, out=tmp_path / "text")
-    by_dict = mmusim.sweep(tomllib.loads(SPEC))
+    by_text = mmusim.sweep(spec_toml, out=tmp_path / "text")
+    temps = set(glob.glob(os.path.join(tempfile.gettempdir(), "mmusim-sweep-*")))
+    by_dict = mmusim.sweep(tomllib.loads(spec_toml))
     for got in (by_text, by_dict):
-        pd.testing.assert_frame_equal(got.report, want, check_dtype=False)
-        assert len(got.records()) == 2
-    assert by_dict.out.startswith(tempfile.gettempdir())
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+        assert len(got.attrs["records"]) == 2
+    # Given out, the folder stays (resumable, with its plots); without, the temporary
+    # folder is gone and everything it held is in the DataFrame and its attrs.
+    assert by_text.attrs["out"] == str(tmp_path / "text")
+    assert (tmp_path / "text" / "results.jsonl").is_file()
+    assert by_dict.attrs["out"] is None
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "mmusim-sweep-*"))) == temps
+    store = (tmp_path / "cli" / "results.jsonl").read_text().splitlines()
+    assert [r["total"] for r in by_dict.attrs["records"]] == [json.loads(l)["total"] for l in store]
     with pytest.raises(mmusim.MmusimError, match="sweep dict"):
-        mmusim.sweep({**tomllib.loads(SPEC), "axis": [{"key": "tlb.stlb.entries", "valus": [1]}]})
+        mmusim.sweep({**tomllib.loads(spec_toml), "axis": [{"key": "tlb.stlb.entries", "valus": [1]}]})
 
 
 def test_compare_of_dicts_and_toml_strings_equals_the_files(cli, root, monkeypatch, tmp_path):
@@ -275,3 +273,23 @@ def test_dict_inputs_refused_in_python(tmp_path):
     for empty in (np.array([], np.uint64), []):
         with pytest.raises(ValueError, match="addresses: empty"):
             mmusim.run(addresses=empty)
+
+
+def test_categorical_kinds_go_through_their_codes():
+    # A categorical (read_trace's kind column, or any order of categories, R/W/F too)
+    # runs as the same kinds given as names.
+    addrs = np.arange(0x10000, 0x10000 + 64 * 4096, 4096, dtype=np.uint64)
+    names = ["load", "store", "fetch", "store"] * 16
+    want = mmusim.run(addresses=addrs, kinds=names).stats
+    for cats in (["load", "store", "fetch"], ["store", "fetch", "load"]):
+        cat = pd.Categorical(names, categories=cats)
+        assert mmusim.run(addresses=addrs, kinds=cat).stats == want
+        assert mmusim.run(addresses=addrs, kinds=pd.Series(cat)).stats == want
+    rwf = pd.Categorical([{"load": "R", "store": "W", "fetch": "F"}[n] for n in names])
+    assert mmusim.run(addresses=addrs, kinds=rwf).stats == want
+    bad = pd.Categorical(["load", "jump"] + ["load"] * 62)
+    with pytest.raises(ValueError, match=r"kinds\[1\]: 'jump'"):
+        mmusim.run(addresses=addrs, kinds=bad)
+    missing = pd.Categorical(["load", None] + ["load"] * 62, categories=["load"])
+    with pytest.raises(ValueError, match=r"kinds\[1\]"):
+        mmusim.run(addresses=addrs, kinds=missing)

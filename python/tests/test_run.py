@@ -216,6 +216,21 @@ def test_ctrl_c_stops_a_compare(root, monkeypatch):
     assert len(after) == 1
 
 
+def test_ctrl_c_stops_a_long_analyze():
+    # The LRU and MIN passes over 30 M references take many seconds; Ctrl-C ends them
+    # within 65,536 references (the interrupt comes once the references are handed over).
+    refs = np.random.default_rng(1).integers(0, 1 << 17, 30_000_000, dtype=np.uint64)
+    start = time.perf_counter()
+    t = _interrupt_after(1.5)
+    with pytest.raises(KeyboardInterrupt):
+        mmusim.analyze(refs, curves="lru,min")
+    t.join()
+    assert time.perf_counter() - start < 3.5
+    # The next analysis is whole: nothing of the stop is left behind.
+    again = mmusim.analyze("1 2 3 4 1 2 5 1 2 3 4 5", curves="lru,min")
+    assert again.refs == 12 and again.first_refs == 5
+
+
 def test_compare_progress_counts_runs(root, monkeypatch):
     monkeypatch.chdir(root)
     seen = []

@@ -79,3 +79,23 @@ def test_test_extra_holds_what_the_tests_import():
     assert project["requires-python"] == ">=3.10"
     assert "pip install './python[test]'" in (ROOT / "README.md").read_text()
     assert '"$WHEEL[test]"' in (ROOT / ".ci/run").read_text()
+
+
+def test_manylinux_is_asserted_when_asked(tmp_path, capsys):
+    # CI builds a manylinux wheel (README "Python") and asks the check to assert its tag.
+    plain = wheel(tmp_path, GOOD)
+    assert check_wheel.problems(plain) == []
+    assert any("not a manylinux tag" in p for p in check_wheel.problems(plain, manylinux=True))
+    assert check_wheel.main(["check_wheel.py", str(tmp_path), "--manylinux"]) == 1
+    plain.unlink()
+    for tag in ("manylinux_2_34_x86_64", "manylinux2014_x86_64", "manylinux_2_17_x86_64"):
+        w = wheel(tmp_path, f"mmusim-0.1.0-cp310-abi3-{tag}.whl")
+        assert check_wheel.problems(w, manylinux=True) == [], tag
+        w.unlink()
+    for bad in ("manylinux_2_34_aarch64", "musllinux_1_2_x86_64"):
+        w = wheel(tmp_path, f"mmusim-0.1.0-cp310-abi3-{bad}.whl")
+        assert check_wheel.problems(w, manylinux=True), bad
+        w.unlink()
+    w = wheel(tmp_path, "mmusim-0.1.0-cp310-abi3-manylinux_2_34_x86_64.whl")
+    assert check_wheel.main(["check_wheel.py", str(tmp_path), "--manylinux"]) == 0
+    assert capsys.readouterr().out.strip() == str(w)

@@ -70,6 +70,15 @@ pub fn lru(stream: &PageStream) -> LruAnalysis {
     lru_with(&stream.ids, stream.distinct(), |_, _| {})
 }
 
+/// [`lru`], or `None` once a stop was asked for ([`crate::progress::stop_requested`],
+/// looked at every 65,536 references): what the Python package's `analyze` runs, so
+/// that Ctrl-C ends it.
+pub fn lru_stoppable(stream: &PageStream) -> Option<LruAnalysis> {
+    let stop = || crate::progress::stop_requested();
+    let a = lru_until(&stream.ids, stream.distinct(), |_, _| {}, stop);
+    (!stop()).then_some(a)
+}
+
 /// Stack distance of every reference (0 for a first reference); one `u32` per reference.
 pub fn stack_distances(stream: &PageStream) -> Vec<u32> {
     let mut d = Vec::with_capacity(stream.len());
@@ -188,7 +197,18 @@ impl Marks {
 
 /// The LRU pass over ids `0..distinct`; `on_ref(t, d)` sees every reference's stack
 /// distance (0 = first reference) in time order.
-pub fn lru_with(ids: &[u32], distinct: usize, mut on_ref: impl FnMut(usize, u32)) -> LruAnalysis {
+pub fn lru_with(ids: &[u32], distinct: usize, on_ref: impl FnMut(usize, u32)) -> LruAnalysis {
+    lru_until(ids, distinct, on_ref, || false)
+}
+
+/// [`lru_with`], ending early (its counts then partial) once `stop()`, which is looked
+/// at every 65,536 references.
+fn lru_until(
+    ids: &[u32],
+    distinct: usize,
+    mut on_ref: impl FnMut(usize, u32),
+    stop: impl Fn() -> bool,
+) -> LruAnalysis {
     let slots = (2 * distinct).max(1024).next_power_of_two();
     let mut marks = Marks::new(slots);
     // last[id]: slot of the page's last use; owner[slot]: the page that used it.
@@ -199,6 +219,9 @@ pub fn lru_with(ids: &[u32], distinct: usize, mut on_ref: impl FnMut(usize, u32)
     let mut cursor = 0usize; // next free slot
     let mut first = 0u64;
     for (t, &id) in ids.iter().enumerate() {
+        if t & 0xFFFF == 0 && t > 0 && stop() {
+            break;
+        }
         if cursor == slots {
             // Renumber the live marks (the set bits) in time order; at most `distinct`
             // survive, so at least half the slots come free.

@@ -234,7 +234,11 @@ pub fn opt(stream: &PageStream) -> Result<OptAnalysis, String> {
     let mut first = 0u64;
     let mut now = 0usize; // slot of the current reference
     let mut prev = NONE; // page of the previous reference
-    for &id in ids {
+    for (i, &id) in ids.iter().enumerate() {
+        // Ctrl-C in the Python package (the command line does not set the flag).
+        if i & 0xFFFF == 0 && i > 0 && crate::progress::stop_requested() {
+            return Err(super::report::INTERRUPTED.into());
+        }
         if now == s.times.n {
             now = s.renumber();
         }

@@ -18,13 +18,16 @@
 //! variable-space ones (memory = a mean, one point per window T) get a table of their own.
 
 use super::lifetime::{knee, lifetime};
-use super::lru::{lru, LruAnalysis};
+use super::lru::{lru_stoppable, LruAnalysis};
 use super::opt::opt;
 use super::replace::{self, Policy};
 use super::ws::distances;
 use super::PageStream;
 use crate::addr::PageSize;
 use serde::Serialize;
+
+/// The error of an analysis ended by a stop (the Python package's Ctrl-C).
+pub const INTERRUPTED: &str = "interrupted";
 
 /// Where the references come from.
 #[derive(Clone, Debug)]
@@ -394,7 +397,17 @@ pub fn analyze(input: &Input, opts: &Options) -> Result<Report, String> {
 /// [`analyze`], telling `stage` what it starts (reading, each curve) for a progress
 /// display.
 pub fn analyze_with(input: &Input, opts: &Options, stage: &dyn Fn(&str)) -> Result<Report, String> {
-    stage("reading the references");
+    // Each stage starts only while no stop was asked for (the Python package's Ctrl-C;
+    // the command line sets no stop here: an analysis has no partial result to keep).
+    let stage = |s: &str| -> Result<(), String> {
+        if crate::progress::stop_requested() {
+            return Err(INTERRUPTED.into());
+        }
+        stage(s);
+        Ok(())
+    };
+    let lru = |s: &PageStream| lru_stoppable(s).ok_or_else(|| INTERRUPTED.to_string());
+    stage("reading the references")?;
     // Read once, in the finest pages needed; larger pages are derived by coarsening.
     let (source, base_size, base) = match input {
         Input::Workload { path, core } => {
@@ -433,10 +446,10 @@ pub fn analyze_with(input: &Input, opts: &Options, stage: &dyn Fn(&str)) -> Resu
     let distinct = main.distinct();
     let max_m = opts.max_m.unwrap_or(distinct).clamp(1, distinct);
     let refs = crate::util::group(main.len() as u64);
-    stage(&format!("LRU stack distances of {refs} references"));
-    let l = lru(main);
+    stage(&format!("LRU stack distances of {refs} references"))?;
+    let l = lru(main)?;
     let o = if opts.curves.min {
-        stage(&format!("MIN stack distances of {refs} references"));
+        stage(&format!("MIN stack distances of {refs} references"))?;
         Some(opt(main)?)
     } else {
         None
@@ -451,7 +464,7 @@ pub fn analyze_with(input: &Input, opts: &Options, stage: &dyn Fn(&str)) -> Resu
         curves.push(fixed_curve("MIN", "min.csv", &o.faults(), max_m, k));
     }
     if opts.curves.ws {
-        stage(&format!("working sets (WS, VMIN) of {refs} references"));
+        stage(&format!("working sets (WS, VMIN) of {refs} references"))?;
         // As `ws_vmin_all` (every T up to t_max) or `ws_vmin_at`, the histogram kept.
         let ts: Vec<u64> = if opts.ws_t.is_empty() {
             let t_max = opts.ws_max.unwrap_or(WS_MAX_DEFAULT.min(k)).max(1);
@@ -488,8 +501,10 @@ pub fn analyze_with(input: &Input, opts: &Options, stage: &dyn Fn(&str)) -> Resu
             k,
         ));
     }
+    if !opts.frames.is_empty() {
+        stage("replacement policies")?;
+    }
     let replacement = (!opts.frames.is_empty()).then(|| {
-        stage("replacement policies");
         let policies = if opts.policies.is_empty() {
             Policy::ALL.to_vec()
         } else {
@@ -502,7 +517,7 @@ pub fn analyze_with(input: &Input, opts: &Options, stage: &dyn Fn(&str)) -> Resu
             seed: opts.seed,
         }
     });
-    stage("TLB miss curves");
+    stage("TLB miss curves")?;
     let tlb = PageSize::ALL
         .iter()
         .filter(|&&s| s >= base_size)
@@ -511,18 +526,18 @@ pub fn analyze_with(input: &Input, opts: &Options, stage: &dyn Fn(&str)) -> Resu
                 l.clone()
             } else {
                 match stream_of(size) {
-                    Some(s) => lru(&s),
-                    None => lru(&base),
+                    Some(s) => lru(&s)?,
+                    None => lru(&base)?,
                 }
             };
             let cap = opts.max_m.unwrap_or(usize::MAX).max(1);
-            TlbCurve {
+            Ok(TlbCurve {
                 page_size: size,
                 distinct: a.first_refs,
                 misses: a.faults().into_iter().take(cap).collect(),
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     Ok(Report {
         source,
         page_size: opts.page_size,

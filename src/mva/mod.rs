@@ -203,6 +203,10 @@ pub fn analyse(model: &Model) -> Result<Analysis, String> {
     let z = model.think_time;
     let mut rows = Vec::with_capacity(model.n_max as usize);
     for n in 1..=model.n_max {
+        // Ctrl-C in the Python package (the command line sets no stop here).
+        if crate::progress::stop_requested() {
+            return Err("interrupted".into());
+        }
         let demands = model.demands(n);
         let total: f64 = demands.iter().sum();
         if total + z <= 0.0 || !total.is_finite() {

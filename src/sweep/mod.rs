@@ -33,6 +33,7 @@ pub mod report;
 mod resume;
 pub mod store;
 pub use cli::{cli, default_out, report_in_place, SweepCmd};
+pub use plan_errors::PlanError;
 pub use resume::Failure;
 use resume::{open_store, Appender, Opened};
 
@@ -177,35 +178,42 @@ pub type Parsed = (SweepSpec, ConfigSource, Vec<Vec<(String, String)>>);
 
 /// The first half of [`plan`], on text (public for the fuzz targets and tests).
 pub fn parse_spec(file: &str, text: &str) -> Result<Parsed, Vec<String>> {
+    parse_spec_at(file, text).map_err(|e| e.iter().map(|e| e.to_string()).collect())
+}
+
+/// [`parse_spec`] with each error's place.
+fn parse_spec_at(file: &str, text: &str) -> Result<Parsed, Vec<PlanError>> {
     let (spec, spec_src) =
-        crate::loader::load::<SweepSpec>(file, text, &[]).map_err(|e| vec![e.to_string()])?;
+        crate::loader::load::<SweepSpec>(file, text, &[]).map_err(|e| vec![PlanError::at(e)])?;
     duplicate_axes(&spec, &spec_src)?;
-    let pts = points(&spec).map_err(|e| vec![format!("{file}: {e}")])?;
+    let of = |key: &str, e: String| vec![PlanError::of(file, Some((&spec_src, key)), e)];
+    let pts = points(&spec).map_err(|e| of("axis", e))?;
     let keys: Vec<String> = spec.axes.iter().map(|a| a.key.clone()).collect();
-    report::check_plots(&spec.plots, &keys).map_err(|e| vec![format!("{file}: {e}")])?;
+    report::check_plots(&spec.plots, &keys).map_err(|e| of("plot", e))?;
     if let Some(b) = spec.baseline.filter(|&b| b >= pts.len()) {
-        return Err(vec![format!(
-            "{file}: baseline = {b}, but the sweep has {} points",
-            pts.len()
-        )]);
+        let msg = format!("baseline = {b}, but the sweep has {} points", pts.len());
+        return Err(of("baseline", msg));
     }
     Ok((spec, spec_src, pts))
 }
 
 /// Two axes of one key (however spelt: `tlb.stlb.entries`, `tlb."stlb".entries`) would
 /// set it twice per point, the last value winning: refused, naming both lines.
-fn duplicate_axes(spec: &SweepSpec, src: &crate::loader::ConfigSource) -> Result<(), Vec<String>> {
+fn duplicate_axes(
+    spec: &SweepSpec,
+    src: &crate::loader::ConfigSource,
+) -> Result<(), Vec<PlanError>> {
     let keys: Vec<String> = (spec.axes.iter())
         .map(|a| crate::loader::canonical_path(&a.key).unwrap_or_else(|| a.key.clone()))
         .collect();
-    let errors: Vec<String> = (0..keys.len())
+    let errors: Vec<PlanError> = (0..keys.len())
         .filter_map(|i| {
             let first = keys[..i].iter().position(|k| *k == keys[i])?;
             let line = src
                 .line_of(&format!("axis[{first}].key"))
                 .map_or(String::new(), |l| format!(", line {l}"));
             let msg = format!("`{}` is already an axis (axis[{first}]{line})", keys[i]);
-            Some(src.error_at(&format!("axis[{i}].key"), msg).to_string())
+            Some(PlanError::at(src.error_at(&format!("axis[{i}].key"), msg)))
         })
         .collect();
     if errors.is_empty() {
@@ -219,6 +227,7 @@ fn duplicate_axes(spec: &SweepSpec, src: &crate::loader::ConfigSource) -> Result
 /// validated before anything runs; the errors name the point, the workload and the key.
 pub fn plan(spec_path: &Path, threads: usize) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
     plan_given(Spec::File(spec_path), threads)
+        .map_err(|e| e.iter().map(|e| e.to_string()).collect())
 }
 
 /// Where a sweep's spec comes from: a file (relative paths in it start at its folder),
@@ -234,17 +243,17 @@ pub enum Spec<'a> {
     },
 }
 
-/// [`plan`] of a spec given as a file or as text.
-pub fn plan_given(given: Spec, threads: usize) -> Result<(SweepSpec, Vec<Job>), Vec<String>> {
+/// [`plan`] of a spec given as a file or as text, each error with its place.
+pub fn plan_given(given: Spec, threads: usize) -> Result<(SweepSpec, Vec<Job>), Vec<PlanError>> {
     let (name, text, dir) = match given {
         Spec::File(p) => {
-            let text = crate::loader::read_input(p).map_err(|e| vec![e.to_string()])?;
+            let text = crate::loader::read_input(p).map_err(|e| vec![PlanError::at(e)])?;
             let dir = p.parent().unwrap_or(Path::new("")).to_path_buf();
             (p.display().to_string(), text, dir)
         }
         Spec::Text { name, text, dir } => (name.to_string(), text.to_string(), dir.into()),
     };
-    let (mut spec, spec_src, pts) = parse_spec(&name, &text)?;
+    let (mut spec, spec_src, pts) = parse_spec_at(&name, &text)?;
     spec.text = text;
     // Loading a run's inputs (its config and workload parsed, checked and hashed) is
     // most of a plan's time: done on `threads` threads, taken in plan order.
@@ -266,10 +275,10 @@ pub fn plan_given(given: Spec, threads: usize) -> Result<(SweepSpec, Vec<Job>), 
         match l.into_inner().expect("lock").expect("every run loaded") {
             Ok((inputs, id)) => {
                 if !seen.insert(id.clone()) {
-                    errors.push(format!(
-                        "point {pi} x workload `{}`: the same run as an earlier point (its axes change nothing)",
-                        w.name
-                    ));
+                    let msg = "the same run as an earlier point (its axes change nothing)";
+                    let mut e = PlanError::of(&name, Some((&spec_src, "axis")), msg.into());
+                    e.text = format!("point {pi} x workload `{}`: {msg}", w.name);
+                    errors.push(e);
                 }
                 jobs.push(Job {
                     index: jobs.len(),
@@ -292,7 +301,7 @@ pub fn plan_given(given: Spec, threads: usize) -> Result<(SweepSpec, Vec<Job>), 
     errors.extend(plan_errors::grouped(&refused, &pts, &names));
     if errors.is_empty() {
         errors = (checks::before_running(&spec, &jobs).into_iter())
-            .map(|e| format!("{name}: {e}"))
+            .map(|e| PlanError::of(&name, None, e))
             .collect();
     }
     if errors.is_empty() {
@@ -402,7 +411,24 @@ pub fn run_given(
     retry_failed: bool,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Summary, String> {
-    let (spec, jobs) = plan_given(given, threads).map_err(|e| e.join("\n"))?;
+    let (spec, jobs) = plan_given(given, threads).map_err(|e| {
+        (e.iter().map(|e| e.to_string()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    run_planned(&spec, &jobs, out, slice, threads, retry_failed, progress)
+}
+
+/// [`run`] of a sweep [`plan_given`] planned.
+pub fn run_planned(
+    spec: &SweepSpec,
+    jobs: &[Job],
+    out: &Path,
+    slice: Slice,
+    threads: usize,
+    retry_failed: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Summary, String> {
     if let Slice::Index(k) = slice {
         if k >= jobs.len() {
             return Err(format!(
@@ -427,7 +453,7 @@ pub fn run_given(
         done,
         done_totals,
         failures,
-    } = open_store(&spec.text, out, &sweep_id, &jobs, slice, retry_failed)?;
+    } = open_store(&spec.text, out, &sweep_id, jobs, slice, retry_failed)?;
     let todo: Vec<&Job> = (jobs.iter())
         .filter(|j| slice.takes(j.index))
         .filter(|j| !done.contains(&j.id))
@@ -447,7 +473,7 @@ pub fn run_given(
     }
     // The syncer makes the records durable beside the runs (see [`Appender`]).
     let note =
-        appender.syncing(|| run_todo(&spec, &jobs, &todo, &done_totals, &appender, threads))?;
+        appender.syncing(|| run_todo(spec, jobs, &todo, &done_totals, &appender, threads))?;
     let (ran, failed, failures) = appender.finish()?;
     Ok(Summary {
         failures,

@@ -10,6 +10,50 @@
 use super::SweepSpec;
 use crate::loader::{ConfigError, ConfigSource};
 
+/// A plan-time error: the line the command line prints, and where it points (`at`: the
+/// file, line and key path of the spec, or of the config or workload a run was refused
+/// for; no line and an empty path where the problem has no one place), for callers that
+/// want the parts (the Python package's `MmusimError.errors`).
+#[derive(Clone, Debug)]
+pub struct PlanError {
+    pub at: ConfigError,
+    pub text: String,
+}
+
+impl PlanError {
+    /// An error at a place of a file: printed as the error itself.
+    pub(super) fn at(e: ConfigError) -> PlanError {
+        PlanError {
+            text: e.to_string(),
+            at: e,
+        }
+    }
+
+    /// A problem of file `file` as a whole (`file: msg`), or at key `path` of it (its line
+    /// from `src` when the key has one, the printed line unchanged).
+    pub(super) fn of(file: &str, src: Option<(&ConfigSource, &str)>, msg: String) -> PlanError {
+        let (line, path) = match src {
+            Some((s, p)) => (s.line_of(p), p.to_string()),
+            None => (None, String::new()),
+        };
+        PlanError {
+            text: format!("{file}: {msg}"),
+            at: ConfigError {
+                file: file.to_string(),
+                line,
+                path,
+                msg,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// One run of the plan that was refused.
 pub(super) struct Failure {
     pub point: usize,
@@ -57,7 +101,7 @@ pub(super) fn grouped(
     failures: &[Failure],
     points: &[Vec<(String, String)>],
     workloads: &[String],
-) -> Vec<String> {
+) -> Vec<PlanError> {
     // An override's origin names its value (`--set k=512`): group by key, not text.
     let key = |e: &ConfigError| {
         let origin = if e.file.starts_with("--set ") {
@@ -77,7 +121,10 @@ pub(super) fn grouped(
     }
     groups
         .iter()
-        .map(|(_, fs)| describe(fs, points, workloads))
+        .map(|(_, fs)| PlanError {
+            at: fs[0].error.clone(),
+            text: describe(fs, points, workloads),
+        })
         .collect()
 }
 
@@ -219,11 +266,11 @@ mod tests {
         let g = grouped(&fs, &points, &wl);
         assert_eq!(g.len(), 2);
         assert_eq!(
-            g[0],
+            g[0].text,
             "points 0, 2 x every workload (tlb.stlb.entries = 512, 2048): <preset skylake>:75: tlb.stlb.ways: entries (512) are not divisible by ways (12) (as at point 0; likewise at the others): the axis `tlb.stlb.entries` changes `tlb.stlb` but not `tlb.stlb.ways`: set tlb.stlb.ways as well, e.g. as a second axis (mode = \"zip\" to pair the values) or in `set`"
         );
         assert_eq!(
-            g[1],
+            g[1].text,
             "point 1 x workload `b`: --set workload.accesses=x: accesses: bad"
         );
         assert_eq!(ranges(&[0, 1, 2, 3, 5, 7, 8]), "0-3, 5, 7-8");
