@@ -12,11 +12,13 @@
 //! before, at the cost of one predicted branch per level visited.
 
 mod blocks;
+mod lines;
 pub use blocks::{tlb_block_key, BlockStats, TLB_BLOCK};
 
 use crate::addr::PhysAddr;
-use crate::assoc::SetAssoc;
+use crate::assoc::{Replacement, SetAssoc};
 use crate::config::MemoryConfig;
+use lines::{LineSets, LEAN_WAYS};
 use serde::Serialize;
 
 /// Counters of one cache instance.
@@ -37,14 +39,53 @@ pub struct CacheStats {
     pub tlb_blocks: Option<BlockStats>,
 }
 
+/// A level's sets: lean LRU sets of lines (`lines.rs`) where the level allows, else the
+/// shared array (another policy, more than 16 ways, or TLB blocks beside the lines).
+enum Array {
+    Lean(LineSets),
+    Any(SetAssoc),
+}
+
 struct Cache {
-    array: SetAssoc,
+    array: Array,
+    /// What the array was made of (sets, ways, policy, seed): a level that comes to
+    /// hold TLB blocks is made again as the shared array (`blocks.rs`).
+    made_of: (usize, usize, Replacement, u64),
     line_shift: u32,
     latency: u32,
     stats: CacheStats,
     /// Holds TLB blocks: its ways carry a kind (data, PTE, block) in their values and
     /// its replacement skips a TLB-block victim once (`blocks.rs`).
     blocks: bool,
+}
+
+impl Cache {
+    /// The array of a level made of (sets, ways, policy, seed): lean LRU sets where
+    /// they can serve (`lines.rs`), the shared array where the level holds TLB blocks
+    /// or its policy or way count needs it.
+    fn array_of((sets, ways, repl, seed): (usize, usize, Replacement, u64), blocks: bool) -> Array {
+        match !blocks && repl == Replacement::Lru && ways <= LEAN_WAYS {
+            true => Array::Lean(LineSets::new(sets, ways)),
+            false => Array::Any(SetAssoc::new(sets, ways, repl, seed)),
+        }
+    }
+
+    /// The shared array of a level holding TLB blocks (made so by
+    /// [`MemorySystem::hold_tlb_blocks`]).
+    fn any(&mut self) -> &mut SetAssoc {
+        match &mut self.array {
+            Array::Any(a) => a,
+            Array::Lean(_) => unreachable!("a level holding TLB blocks has the shared array"),
+        }
+    }
+
+    /// [`Cache::any`], to read.
+    fn any_ref(&self) -> &SetAssoc {
+        match &self.array {
+            Array::Any(a) => a,
+            Array::Lean(_) => unreachable!("a level holding TLB blocks has the shared array"),
+        }
+    }
 }
 
 /// Every cache instance of the machine plus DRAM.
@@ -76,13 +117,15 @@ impl MemorySystem {
         for (i, c) in cfg.cache.iter().enumerate() {
             let sets = (c.size.0 / c.line as u64 / c.ways as u64) as usize;
             let mut make = |core: Option<u32>| {
+                let made_of = (
+                    sets,
+                    c.ways as usize,
+                    c.replacement,
+                    seed ^ ((i as u64) << 32) ^ core.map_or(0xffff, u64::from),
+                );
                 caches.push(Cache {
-                    array: SetAssoc::new(
-                        sets,
-                        c.ways as usize,
-                        c.replacement,
-                        seed ^ ((i as u64) << 32) ^ core.map_or(0xffff, u64::from),
-                    ),
+                    array: Cache::array_of(made_of, false),
+                    made_of,
                     line_shift: c.line.trailing_zeros(),
                     latency: c.latency,
                     stats: CacheStats {
@@ -205,11 +248,10 @@ impl MemorySystem {
             // the check was a compare and branch each (issue 21's walk path).
             let c = unsafe { caches.get_unchecked_mut(ci) };
             let line = paddr >> c.line_shift;
-            let set = (line & c.array.set_mask()) as usize;
-            let hit = if BLOCKS && c.blocks {
-                c.access_beside_blocks(set, line, is_pte)
-            } else {
-                c.array.access(set, line)
+            let hit = match &mut c.array {
+                Array::Lean(l) => l.access(line),
+                Array::Any(_) if BLOCKS && c.blocks => c.access_beside_blocks(line, is_pte),
+                Array::Any(a) => a.access((line & a.set_mask()) as usize, line),
             };
             match (hit, is_pte) {
                 (true, true) => c.stats.pte_hits += 1,
@@ -247,7 +289,10 @@ impl MemorySystem {
         for &ci in self.route[core].iter().skip(1) {
             let c = &self.caches[ci];
             let line = paddr >> c.line_shift;
-            c.array.prefetch((line & c.array.set_mask()) as usize);
+            match &c.array {
+                Array::Lean(l) => l.prefetch(line),
+                Array::Any(a) => a.prefetch((line & a.set_mask()) as usize),
+            }
         }
     }
 
