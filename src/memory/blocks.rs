@@ -111,12 +111,13 @@ impl MemorySystem {
     /// index in a core's route, or `None` if no level has that name.
     pub fn hold_tlb_blocks(&mut self, name: &str) -> Option<usize> {
         let depth = self
-            .route
+            .ports
             .first()?
+            .route
             .iter()
             .position(|&ci| self.caches[ci].stats.name == name)?;
-        for r in &self.route {
-            let c = &mut self.caches[r[depth]];
+        for p in &self.ports {
+            let c = &mut self.caches[p.route[depth]];
             // Made again as the shared array, whose ways carry a kind (at the start
             // of a run: the level is empty, so nothing is lost).
             c.array = super::Cache::array_of(c.made_of, true);
@@ -130,13 +131,13 @@ impl MemorySystem {
     /// The instance of the block-holding level `core` uses.
     fn block_cache(&mut self, core: usize) -> &mut Cache {
         let depth = self.block_depth.expect("hold_tlb_blocks first");
-        &mut self.caches[self.route[core][depth]]
+        &mut self.caches[self.ports[core].route[depth]]
     }
 
     /// Load-to-use latency of the block-holding level.
     pub fn block_latency(&self, core: usize) -> u32 {
         let depth = self.block_depth.expect("hold_tlb_blocks first");
-        self.caches[self.route[core][depth]].latency
+        self.caches[self.ports[core].route[depth]].latency
     }
 
     /// Look for the block `key` ([`tlb_block_key`]): a hit refreshes its recency and
@@ -225,7 +226,7 @@ impl MemorySystem {
         let Some(depth) = self.block_depth else {
             return n;
         };
-        for (k, v) in self.caches[self.route[core][depth]].any_ref().iter() {
+        for (k, v) in self.caches[self.ports[core].route[depth]].any_ref().iter() {
             if v & 0xff == KIND_BLOCK {
                 n[((k >> 42) & 3) as usize] += 1;
             }
