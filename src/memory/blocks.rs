@@ -81,9 +81,11 @@ impl Cache {
     /// A read of `line` in a level holding blocks: a hit keeps the way's kind; a miss
     /// fills the line with its kind (a block victim is skipped once).
     #[inline(never)]
-    pub(super) fn access_beside_blocks(&mut self, set: usize, line: u64, is_pte: bool) -> bool {
+    pub(super) fn access_beside_blocks(&mut self, line: u64, is_pte: bool) -> bool {
         let kind = if is_pte { KIND_PTE } else { KIND_DATA };
-        let (hit, evicted) = self.array.fill_skipping(set, line, kind, spare);
+        let a = self.any();
+        let set = (line & a.set_mask()) as usize;
+        let (hit, evicted) = a.fill_skipping(set, line, kind, spare);
         if evicted.is_some_and(|(_, v)| v & 0xff == KIND_BLOCK) {
             self.block_stats().evicted_blocks += 1;
         }
@@ -94,7 +96,7 @@ impl Cache {
     pub(super) fn stats_now(&self) -> super::CacheStats {
         let mut s = self.stats.clone();
         if let Some(b) = &mut s.tlb_blocks {
-            b.held = self.array.count_where(|_, v| v & 0xff == KIND_BLOCK) as u64;
+            b.held = self.any_ref().count_where(|_, v| v & 0xff == KIND_BLOCK) as u64;
         }
         s
     }
@@ -109,12 +111,16 @@ impl MemorySystem {
     /// index in a core's route, or `None` if no level has that name.
     pub fn hold_tlb_blocks(&mut self, name: &str) -> Option<usize> {
         let depth = self
-            .route
+            .ports
             .first()?
+            .route
             .iter()
             .position(|&ci| self.caches[ci].stats.name == name)?;
-        for r in &self.route {
-            let c = &mut self.caches[r[depth]];
+        for p in &self.ports {
+            let c = &mut self.caches[p.route[depth]];
+            // Made again as the shared array, whose ways carry a kind (at the start
+            // of a run: the level is empty, so nothing is lost).
+            c.array = super::Cache::array_of(c.made_of, true);
             c.blocks = true;
             c.stats.tlb_blocks = Some(BlockStats::default());
         }
@@ -125,21 +131,22 @@ impl MemorySystem {
     /// The instance of the block-holding level `core` uses.
     fn block_cache(&mut self, core: usize) -> &mut Cache {
         let depth = self.block_depth.expect("hold_tlb_blocks first");
-        &mut self.caches[self.route[core][depth]]
+        &mut self.caches[self.ports[core].route[depth]]
     }
 
     /// Load-to-use latency of the block-holding level.
     pub fn block_latency(&self, core: usize) -> u32 {
         let depth = self.block_depth.expect("hold_tlb_blocks first");
-        self.caches[self.route[core][depth]].latency
+        self.caches[self.ports[core].route[depth]].latency
     }
 
     /// Look for the block `key` ([`tlb_block_key`]): a hit refreshes its recency and
     /// returns its present-pages mask; a miss changes nothing.
     pub fn peek_block(&mut self, core: usize, key: u64) -> Option<u8> {
         let c = self.block_cache(core);
-        let set = (key & c.array.set_mask()) as usize;
-        match c.array.lookup(set, key) {
+        let a = c.any();
+        let set = (key & a.set_mask()) as usize;
+        match a.lookup(set, key) {
             Some(v) => {
                 c.block_stats().hits += 1;
                 Some((v >> 8) as u8)
@@ -153,9 +160,9 @@ impl MemorySystem {
 
     /// Whether block `key` is held (no recency update, no count).
     pub fn holds_block(&mut self, core: usize, key: u64) -> bool {
-        let c = self.block_cache(core);
-        let set = (key & c.array.set_mask()) as usize;
-        c.array.probe(set, key).is_some()
+        let a = self.block_cache(core).any();
+        let set = (key & a.set_mask()) as usize;
+        a.probe(set, key).is_some()
     }
 
     /// Insert block `key` with its present-pages mask into the block-holding level only
@@ -163,9 +170,10 @@ impl MemorySystem {
     /// refreshed, its mask unchanged).
     pub fn insert_block(&mut self, core: usize, key: u64, present: u8) -> bool {
         let c = self.block_cache(core);
-        let set = (key & c.array.set_mask()) as usize;
+        let a = c.any();
+        let set = (key & a.set_mask()) as usize;
         let val = KIND_BLOCK | (present as u64) << 8;
-        let (hit, evicted) = c.array.fill_skipping(set, key, val, spare);
+        let (hit, evicted) = a.fill_skipping(set, key, val, spare);
         if hit {
             return false;
         }
@@ -184,21 +192,22 @@ impl MemorySystem {
     /// line it mirrors: a page mapped since the block was made is present now) and
     /// refresh its recency; returns whether it was held.
     pub fn refresh_block(&mut self, core: usize, key: u64, present: u8) -> bool {
-        let c = self.block_cache(core);
-        let set = (key & c.array.set_mask()) as usize;
-        let Some(old) = c.array.probe(set, key) else {
+        let a = self.block_cache(core).any();
+        let set = (key & a.set_mask()) as usize;
+        let Some(old) = a.probe(set, key) else {
             return false;
         };
         let val = (old & SKIPPED) | KIND_BLOCK | (present as u64) << 8;
-        c.array.insert(set, key, val);
+        a.insert(set, key, val);
         true
     }
 
     /// Drop block `key` if held; returns whether it was.
     pub fn drop_block(&mut self, core: usize, key: u64) -> bool {
         let c = self.block_cache(core);
-        let set = (key & c.array.set_mask()) as usize;
-        let gone = c.array.invalidate(set, key);
+        let a = c.any();
+        let set = (key & a.set_mask()) as usize;
+        let gone = a.invalidate(set, key);
         c.block_stats().invalidated += gone as u64;
         gone
     }
@@ -206,7 +215,7 @@ impl MemorySystem {
     /// Drop every block of the address spaces `which` accepts (`None`: every block).
     pub fn drop_blocks_of(&mut self, core: usize, which: Option<u16>) {
         let c = self.block_cache(core);
-        let n = (c.array)
+        let n = (c.any())
             .invalidate_where(|k| k & TLB_BLOCK != 0 && which.is_none_or(|a| key_asid(k) == a));
         c.block_stats().invalidated += n as u64;
     }
@@ -217,7 +226,7 @@ impl MemorySystem {
         let Some(depth) = self.block_depth else {
             return n;
         };
-        for (k, v) in self.caches[self.route[core][depth]].array.iter() {
+        for (k, v) in self.caches[self.ports[core].route[depth]].any_ref().iter() {
             if v & 0xff == KIND_BLOCK {
                 n[((k >> 42) & 3) as usize] += 1;
             }
@@ -228,7 +237,7 @@ impl MemorySystem {
     /// Blocks the level instance of `core` holds now.
     pub fn blocks_held(&mut self, core: usize) -> u64 {
         let c = self.block_cache(core);
-        c.array.count_where(|_, v| v & 0xff == KIND_BLOCK) as u64
+        c.any().count_where(|_, v| v & 0xff == KIND_BLOCK) as u64
     }
 }
 

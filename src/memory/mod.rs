@@ -12,11 +12,13 @@
 //! before, at the cost of one predicted branch per level visited.
 
 mod blocks;
+mod lines;
 pub use blocks::{tlb_block_key, BlockStats, TLB_BLOCK};
 
 use crate::addr::PhysAddr;
-use crate::assoc::SetAssoc;
+use crate::assoc::{Replacement, SetAssoc};
 use crate::config::MemoryConfig;
+use lines::{LineSets, LEAN_WAYS};
 use serde::Serialize;
 
 /// Counters of one cache instance.
@@ -37,8 +39,18 @@ pub struct CacheStats {
     pub tlb_blocks: Option<BlockStats>,
 }
 
+/// A level's sets: lean LRU sets of lines (`lines.rs`) where the level allows, else the
+/// shared array (another policy, more than 16 ways, or TLB blocks beside the lines).
+enum Array {
+    Lean(LineSets),
+    Any(SetAssoc),
+}
+
 struct Cache {
-    array: SetAssoc,
+    array: Array,
+    /// What the array was made of (sets, ways, policy, seed): a level that comes to
+    /// hold TLB blocks is made again as the shared array (`blocks.rs`).
+    made_of: (usize, usize, Replacement, u64),
     line_shift: u32,
     latency: u32,
     stats: CacheStats,
@@ -47,19 +59,55 @@ struct Cache {
     blocks: bool,
 }
 
+impl Cache {
+    /// The array of a level made of (sets, ways, policy, seed): lean LRU sets where
+    /// they can serve (`lines.rs`), the shared array where the level holds TLB blocks
+    /// or its policy or way count needs it.
+    fn array_of((sets, ways, repl, seed): (usize, usize, Replacement, u64), blocks: bool) -> Array {
+        match !blocks && repl == Replacement::Lru && ways <= LEAN_WAYS {
+            true => Array::Lean(LineSets::new(sets, ways)),
+            false => Array::Any(SetAssoc::new(sets, ways, repl, seed)),
+        }
+    }
+
+    /// The shared array of a level holding TLB blocks (made so by
+    /// [`MemorySystem::hold_tlb_blocks`]).
+    fn any(&mut self) -> &mut SetAssoc {
+        match &mut self.array {
+            Array::Any(a) => a,
+            Array::Lean(_) => unreachable!("a level holding TLB blocks has the shared array"),
+        }
+    }
+
+    /// [`Cache::any`], to read.
+    fn any_ref(&self) -> &SetAssoc {
+        match &self.array {
+            Array::Any(a) => a,
+            Array::Lean(_) => unreachable!("a level holding TLB blocks has the shared array"),
+        }
+    }
+}
+
+/// One core's way into the memory levels.
+struct Port {
+    /// The cache instances a read from the core visits, nearest first.
+    route: Vec<usize>,
+    /// The line its last read left most recent in its private first level (`u64::MAX`
+    /// if none). Reading it again is a hit that changes no replacement state, so the
+    /// probe can be skipped exactly. Unused when the first level is shared.
+    last_line: u64,
+    /// PTE reads served by DRAM (data reads are not counted here).
+    dram_pte_reads: u64,
+}
+
 /// Every cache instance of the machine plus DRAM.
 pub struct MemorySystem {
     caches: Vec<Cache>,
-    /// `route[core]`: the cache instances a read from that core visits, nearest first.
-    route: Vec<Vec<usize>>,
+    /// Per core: its route and what its reads remember and count (one bounds check per
+    /// read for all three).
+    ports: Vec<Port>,
     dram_latency: u32,
     data_through_caches: bool,
-    /// PTE reads served by DRAM, per core (data reads are not counted here).
-    dram_pte_reads: Vec<u64>,
-    /// Per core: the line its last read left most recent in its private first level
-    /// (`u64::MAX` if none). Reading it again is a hit that changes no replacement state,
-    /// so the probe can be skipped exactly. Unused when the first level is shared.
-    last_line: Vec<u64>,
     /// The first level is private to each core (`last_line` is kept).
     first_private: bool,
     /// The depth in every route of the level holding TLB blocks (`blocks.rs`), if any.
@@ -76,13 +124,15 @@ impl MemorySystem {
         for (i, c) in cfg.cache.iter().enumerate() {
             let sets = (c.size.0 / c.line as u64 / c.ways as u64) as usize;
             let mut make = |core: Option<u32>| {
+                let made_of = (
+                    sets,
+                    c.ways as usize,
+                    c.replacement,
+                    seed ^ ((i as u64) << 32) ^ core.map_or(0xffff, u64::from),
+                );
                 caches.push(Cache {
-                    array: SetAssoc::new(
-                        sets,
-                        c.ways as usize,
-                        c.replacement,
-                        seed ^ ((i as u64) << 32) ^ core.map_or(0xffff, u64::from),
-                    ),
+                    array: Cache::array_of(made_of, false),
+                    made_of,
                     line_shift: c.line.trailing_zeros(),
                     latency: c.latency,
                     stats: CacheStats {
@@ -107,11 +157,15 @@ impl MemorySystem {
         }
         MemorySystem {
             caches,
-            route,
+            ports: (route.into_iter())
+                .map(|route| Port {
+                    route,
+                    last_line: u64::MAX,
+                    dram_pte_reads: 0,
+                })
+                .collect(),
             dram_latency: cfg.dram_latency,
             data_through_caches: cfg.data_through_caches,
-            dram_pte_reads: vec![0; cores],
-            last_line: vec![u64::MAX; cores],
             first_private: cfg.cache.first().is_some_and(|c| !c.shared),
             block_depth: None,
             #[cfg(test)]
@@ -154,14 +208,16 @@ impl MemorySystem {
         count_dram: bool,
     ) -> (u32, usize) {
         let paddr = paddr.0;
-        let route = &self.route[core];
-        let Some(&first) = route.first() else {
-            self.dram_pte_reads[core] += count_dram as u64;
+        let port = &mut self.ports[core];
+        let Some(&first) = port.route.first() else {
+            port.dram_pte_reads += count_dram as u64;
             return (self.dram_latency, 0);
         };
-        let c0 = &mut self.caches[first];
+        debug_assert!(first < self.caches.len());
+        // SAFETY: routes hold indexes of caches (see `visit`).
+        let c0 = unsafe { self.caches.get_unchecked_mut(first) };
         let line0 = paddr >> c0.line_shift;
-        let repeat = line0 == self.last_line[core];
+        let repeat = line0 == port.last_line;
         #[cfg(test)]
         let repeat = repeat && !self.no_memo;
         if repeat {
@@ -173,15 +229,16 @@ impl MemorySystem {
             return (c0.latency, 0);
         }
         if self.first_private {
-            self.last_line[core] = line0;
+            port.last_line = line0;
         }
         // Whether a level holds TLB blocks is asked once per read, not once per level.
+        let route = &port.route;
         let found = match self.block_depth {
             None => Self::visit::<false>(&mut self.caches, route, paddr, is_pte),
             Some(_) => Self::visit::<true>(&mut self.caches, route, paddr, is_pte),
         };
         found.unwrap_or_else(|| {
-            self.dram_pte_reads[core] += count_dram as u64;
+            port.dram_pte_reads += count_dram as u64;
             (self.dram_latency, route.len())
         })
     }
@@ -205,11 +262,10 @@ impl MemorySystem {
             // the check was a compare and branch each (issue 21's walk path).
             let c = unsafe { caches.get_unchecked_mut(ci) };
             let line = paddr >> c.line_shift;
-            let set = (line & c.array.set_mask()) as usize;
-            let hit = if BLOCKS && c.blocks {
-                c.access_beside_blocks(set, line, is_pte)
-            } else {
-                c.array.access(set, line)
+            let hit = match &mut c.array {
+                Array::Lean(l) => l.access(line),
+                Array::Any(_) if BLOCKS && c.blocks => c.access_beside_blocks(line, is_pte),
+                Array::Any(a) => a.access((line & a.set_mask()) as usize, line),
             };
             match (hit, is_pte) {
                 (true, true) => c.stats.pte_hits += 1,
@@ -227,7 +283,8 @@ impl MemorySystem {
     /// Names of the levels a read from `core` visits, nearest first, then `"DRAM"`, and
     /// the line size of each cache level (DRAM: that of the last cache, or 64).
     pub fn level_names(&self, core: usize) -> Vec<(String, u64)> {
-        let mut v: Vec<(String, u64)> = self.route[core]
+        let mut v: Vec<(String, u64)> = self.ports[core]
+            .route
             .iter()
             .map(|&ci| {
                 let c = &self.caches[ci];
@@ -239,15 +296,34 @@ impl MemorySystem {
         v
     }
 
-    /// Hint that `core` will soon read `paddr`: prefetch, on the host, the state of the
-    /// sets it will probe beyond the first level. Changes nothing the simulation can see.
+    /// Hint that `core` will soon read the PTE at `pte` and then, if data goes through
+    /// the caches, `data`: prefetch, on the host, the state of the sets those reads
+    /// will probe beyond the first level (both in one pass over the route). Changes
+    /// nothing the simulation can see.
     #[inline(always)]
-    pub fn prefetch(&self, core: usize, paddr: PhysAddr) {
-        let paddr = paddr.0;
-        for &ci in self.route[core].iter().skip(1) {
-            let c = &self.caches[ci];
-            let line = paddr >> c.line_shift;
-            c.array.prefetch((line & c.array.set_mask()) as usize);
+    pub fn prefetch(&self, core: usize, pte: PhysAddr, data: PhysAddr) {
+        let Some(port) = self.ports.get(core) else {
+            return;
+        };
+        for &ci in port.route.iter().skip(1) {
+            debug_assert!(ci < self.caches.len());
+            // SAFETY: routes hold indexes of caches (see `visit`).
+            let c = unsafe { self.caches.get_unchecked(ci) };
+            let (a, b) = (pte.0 >> c.line_shift, data.0 >> c.line_shift);
+            match &c.array {
+                Array::Lean(l) => {
+                    l.prefetch(a);
+                    if self.data_through_caches {
+                        l.prefetch(b);
+                    }
+                }
+                Array::Any(x) => {
+                    x.prefetch((a & x.set_mask()) as usize);
+                    if self.data_through_caches {
+                        x.prefetch((b & x.set_mask()) as usize);
+                    }
+                }
+            }
         }
     }
 
@@ -283,7 +359,7 @@ impl MemorySystem {
     }
 
     pub fn dram_pte_reads(&self, core: usize) -> u64 {
-        self.dram_pte_reads[core]
+        self.ports[core].dram_pte_reads
     }
 
     /// Restart the counters of every shared instance.
@@ -303,8 +379,9 @@ impl MemorySystem {
     /// Restart the counters of the instances `core` uses privately (shared ones too
     /// when `shared`).
     pub fn reset_stats(&mut self, core: usize, shared: bool) {
-        self.dram_pte_reads[core] = 0;
-        for &ci in &self.route[core] {
+        let port = &mut self.ports[core];
+        port.dram_pte_reads = 0;
+        for &ci in &port.route {
             let c = &mut self.caches[ci];
             if c.stats.core.is_some() || shared {
                 c.stats = CacheStats {

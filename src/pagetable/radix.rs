@@ -155,7 +155,16 @@ pub struct Radix {
     released: usize,
     /// ASAP's regions (`page_table.asap`), if on.
     asap: Option<Box<AsapRegions>>,
+    /// The host prefetch's last way down to a level-2 table ([`Walkable::prefetch`]):
+    /// the address bits above that table's index and the table, or [`NO_UPPER`].
+    /// Consecutive accesses mostly share it, so the prefetch reads one upper entry
+    /// instead of every one. Only a hint: a stale one steers host prefetches wrong,
+    /// nothing else (a released table is never reused, and releasing forgets it).
+    upper: std::cell::Cell<(u64, u32)>,
 }
+
+/// No remembered way down ([`Radix::upper`]): no address has every bit set.
+const NO_UPPER: (u64, u32) = (u64::MAX, 0);
 
 impl Radix {
     /// `bits`: index bits per level, top level first. Allocates the root table.
@@ -193,6 +202,7 @@ impl Radix {
             table_bytes: 0,
             released: 0,
             asap: asap.then(Default::default),
+            upper: std::cell::Cell::new(NO_UPPER),
         };
         r.new_node(levels, 0, frames)?;
         Ok(r)
@@ -316,6 +326,7 @@ impl Radix {
         level: usize,
         frames: &mut FrameAllocator,
     ) -> Result<(), SimError> {
+        self.upper.set(NO_UPPER);
         for i in 0..SLOTS {
             let e = self.entries[node * SLOTS + i];
             if e & 1 == 1 || (e != 0 && level == 1) {
@@ -609,27 +620,44 @@ impl Walkable for Radix {
     #[inline(always)]
     fn prefetch(&self, _asid: u16, vaddr: VirtAddr) -> u64 {
         let vaddr = vaddr.0;
-        // Follow the upper levels (few tables, usually in the host's caches) and prefetch
-        // the entry of the deepest table present; the leaf table is the hint.
-        let mut node = 0usize;
-        let mut level = self.levels;
-        loop {
-            let e = self.entries[node * SLOTS + self.index(vaddr, level)];
-            if e == 0 || e & 1 == 1 || level == 2 {
-                if level == 2 && e != 0 && e & 1 == 0 {
-                    let child = ((e >> 1) - 1) as usize;
-                    if let Some(p) = self.entries.get(child * SLOTS + self.index(vaddr, 1)) {
-                        super::prefetch_host(p);
+        // Follow the upper levels (few tables, usually in the host's caches; the way
+        // to the level-2 table remembered from the last prefetch) and prefetch the
+        // leaf entry; the leaf table is the hint.
+        let (mut node, mut level) = (0usize, self.levels);
+        if level > 2 {
+            let above = vaddr >> self.shift[3];
+            let (k, n) = self.upper.get();
+            if k == above {
+                (node, level) = (n as usize, 2);
+            } else {
+                while level > 2 {
+                    let Some(&e) = self.entries.get(node * SLOTS + self.index(vaddr, level)) else {
+                        return 0;
+                    };
+                    if e == 0 || e & 1 == 1 {
+                        return 0;
                     }
-                    if let Some(p) = self.paddr.get(child) {
-                        super::prefetch_host(p);
-                    }
-                    return child as u64 + 1;
+                    node = ((e >> 1) - 1) as usize;
+                    level -= 1;
                 }
-                return 0;
+                self.upper.set((above, node as u32));
             }
-            node = ((e >> 1) - 1) as usize;
-            level -= 1;
+        }
+        if level != 2 {
+            return 0;
+        }
+        match self.entries.get(node * SLOTS + self.index(vaddr, 2)) {
+            Some(&e) if e != 0 && e & 1 == 0 => {
+                let child = ((e >> 1) - 1) as usize;
+                if let Some(p) = self.entries.get(child * SLOTS + self.index(vaddr, 1)) {
+                    super::prefetch_host(p);
+                }
+                if let Some(p) = self.paddr.get(child) {
+                    super::prefetch_host(p);
+                }
+                child as u64 + 1
+            }
+            _ => 0,
         }
     }
 }
@@ -947,5 +975,52 @@ mod tests {
         assert_eq!(leaf_level_for(&b, PageSize::Size2M), Some(2));
         assert_eq!(leaf_level_for(&b, PageSize::Size1G), Some(3));
         assert_eq!(leaf_level_for(&[9, 9, 8, 9], PageSize::Size1G), None);
+    }
+    /// The host prefetch's hint (the leaf table, its way down remembered between
+    /// calls) against full walks: over addresses in runs within and jumps between
+    /// regions of 4K pages, 2M pages and holes, in 4- and 5-level tables, the hint is
+    /// nonzero exactly where the walk passes a level-1 table, and the lines it leads
+    /// to are those of a walk from the root.
+    #[test]
+    fn prefetch_hints_name_the_leaf_table_of_a_full_walk() {
+        let mut f = alloc();
+        for bits in [vec![9, 9, 9, 9], vec![9, 9, 9, 9, 9]] {
+            let mut t = Radix::new(&bits, &mut f).unwrap();
+            // Regions 2 MiB apart under three level-3 entries and two level-4 ones.
+            let region = |i: u64| (i % 2) << 39 | (i % 3) << 30 | (i / 6) << 21;
+            for i in 0..24u64 {
+                if i % 4 == 1 {
+                    let fr = PhysAddr(f.alloc(PageSize::Size2M).unwrap());
+                    t.map(1, VirtAddr(region(i)), PageSize::Size2M, fr, &mut f)
+                        .unwrap();
+                } else if i % 4 != 3 {
+                    for p in (0..512).step_by(3) {
+                        let fr = PhysAddr(f.alloc(PageSize::Size4K).unwrap());
+                        let va = VirtAddr(region(i) + p * 4096);
+                        t.map(1, va, PageSize::Size4K, fr, &mut f).unwrap();
+                    }
+                }
+            }
+            let mut x: u64 = 0x0dd_b1a5_e5ba_d5ee;
+            let mut i = 0;
+            for _ in 0..20_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Runs of ten in one region, then a jump (24 regions, some never mapped).
+                i = if x % 10 == 0 { x >> 40 } else { i };
+                let va = VirtAddr(region(i % 30) + (x >> 8) % (1 << 21));
+                let hint = t.prefetch(1, va);
+                let mut steps = Vec::new();
+                t.walk(1, va, None, &mut steps);
+                let leaf_table = steps.iter().any(|s| s.level == 2 && s.next != NO_NODE);
+                assert_eq!(hint != 0, leaf_table, "{bits:?} {va:#x}");
+                assert_eq!(
+                    t.leaf_lines_hinted(1, va, hint),
+                    t.leaf_lines(1, va),
+                    "{bits:?} {va:#x}"
+                );
+            }
+        }
     }
 }

@@ -246,10 +246,7 @@ fn prefetch<PT: PageTable>(
             false => 0,
         };
         if let Some((pte, data)) = pt.leaf_lines_hinted(core.asid, VirtAddr(a.vaddr), hint) {
-            mem.prefetch(core.id, pte);
-            if mem.data_through_caches() {
-                mem.prefetch(core.id, data);
-            }
+            mem.prefetch(core.id, pte, data);
         }
     }
 }

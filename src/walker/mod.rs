@@ -117,6 +117,50 @@ pub struct WalkResult {
 pub(super) struct Psc {
     level: usize,
     array: SetAssoc,
+    /// The key of this walk cache's last lookup if it hit, and its value, while nothing
+    /// has changed the array since ([`NO_MEMO`] otherwise). Looking that key up again
+    /// is then a hit that changes no replacement state under any policy (LRU: it is
+    /// the most recent of its set; PLRU: the tree already points away from it; FIFO
+    /// and random: hits change nothing), so the search can be skipped exactly. Most
+    /// walks probe the upper walk caches for the same entry as the walk before.
+    memo: u64,
+    memo_val: u64,
+}
+
+/// No remembered hit ([`Psc::memo`]): no walk-cache key has every bit set.
+const NO_MEMO: u64 = u64::MAX;
+
+impl Psc {
+    /// Look `key` (of table prefix `prefix`) up, remembering a hit.
+    #[inline(always)]
+    fn lookup(&mut self, prefix: u64, key: u64) -> Option<u64> {
+        #[cfg(test)]
+        let memo = self.memo == key && !NO_PSC_MEMO.with(|m| m.get());
+        #[cfg(not(test))]
+        let memo = self.memo == key;
+        if memo {
+            return Some(self.memo_val);
+        }
+        let set = (prefix & self.array.set_mask()) as usize;
+        let hit = self.array.lookup(set, key);
+        self.memo = if hit.is_some() { key } else { NO_MEMO };
+        self.memo_val = hit.unwrap_or(0);
+        hit
+    }
+
+    /// Insert (or refresh) `key` of table prefix `prefix`, pointing to `node`.
+    #[inline(always)]
+    fn insert(&mut self, prefix: u64, key: u64, node: u64) {
+        self.memo = NO_MEMO;
+        let set = (prefix & self.array.set_mask()) as usize;
+        self.array.insert(set, key, node);
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests turn the walk caches' remembered hit off to check it against the search.
+    static NO_PSC_MEMO: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 pub struct Walker {
@@ -148,6 +192,8 @@ impl Walker {
         let pscs: Vec<Psc> = order
             .iter()
             .map(|&i| Psc {
+                memo: NO_MEMO,
+                memo_val: 0,
                 level: cfgs[i].level as usize,
                 array: SetAssoc::new(
                     (cfgs[i].entries / cfgs[i].ways) as usize,
@@ -382,9 +428,8 @@ impl Walker {
         let both = pscs.iter_mut().zip(self.stats.psc.iter_mut());
         for (i, (p, st)) in both.enumerate() {
             let prefix = vaddr.0 >> pt.level_shift(p.level);
-            let set = (prefix & p.array.set_mask()) as usize;
             st.lookups += DEMAND as u64;
-            if let Some(node) = p.array.lookup(set, psc_key(prefix, asid)) {
+            if let Some(node) = p.lookup(prefix, psc_key(prefix, asid)) {
                 st.hits += DEMAND as u64;
                 if R::ON {
                     rec.event(Event::WalkCache {
@@ -429,6 +474,7 @@ impl Walker {
     /// Drop every walk-cache entry (as a full TLB flush does on x86).
     pub fn flush(&mut self) {
         for p in &mut self.pscs {
+            p.memo = NO_MEMO;
             p.array.flush();
         }
     }
@@ -444,6 +490,7 @@ impl Walker {
     pub fn flush_spaces(&mut self, which: &impl Fn(u16) -> bool) {
         let mask = (1u64 << ASID_BITS) - 1;
         for p in &mut self.pscs {
+            p.memo = NO_MEMO;
             p.array.invalidate_where(|k| which((k & mask) as u16));
         }
     }

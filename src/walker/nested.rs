@@ -290,9 +290,7 @@ pub(super) fn learn<PT: Walkable>(
         }
         if let Some(p) = pscs.iter_mut().find(|p| p.level == s.level as usize) {
             let prefix = vaddr.0 >> pt.level_shift(p.level);
-            let set = (prefix & p.array.set_mask()) as usize;
-            p.array
-                .insert(set, super::psc_key(prefix, asid), s.next as u64);
+            p.insert(prefix, super::psc_key(prefix, asid), s.next as u64);
         }
     }
 }

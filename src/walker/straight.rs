@@ -54,8 +54,7 @@ impl Walker {
             if pi != NO_PSC {
                 let p = &mut self.pscs[pi];
                 let prefix = vaddr.0 >> pt.level_shift(level);
-                let set = (prefix & p.array.set_mask()) as usize;
-                p.array.insert(set, psc_key(prefix, asid), child as u64);
+                p.insert(prefix, psc_key(prefix, asid), child as u64);
             }
             if level == 1 {
                 // A table pointer at the leaf level cannot be built by `map`.
@@ -257,5 +256,88 @@ mod tests {
             faults > 1000 && reads < 20_000 * 3,
             "{faults} faults, {reads} reads"
         );
+    }
+    /// The walk caches' remembered hit (`Psc::memo`) against the search it skips: the
+    /// same walks, prefetch walks and flushes on two walkers, one with the memo turned
+    /// off, under LRU, PLRU and FIFO walk caches small enough to evict; the same
+    /// results, counters and walk-cache contents (in replacement order) after each.
+    #[test]
+    fn remembered_walk_cache_hits_equal_the_search() {
+        let mut f = FrameAllocator::new(4 << 30, FrameAlloc::Shuffled, 5);
+        let mut pt = Radix::new(&[9, 9, 9, 9], &mut f).unwrap();
+        // 4K pages in 48 2M regions under 6 PDPT entries of 2 PML4 entries.
+        let region = |i: u64| (i & 1) << 39 | (i % 6) << 30 | (i / 6) << 21;
+        for i in 0..48 {
+            for p in (0..512).step_by(7) {
+                let fr = PhysAddr(f.alloc(PageSize::Size4K).unwrap());
+                let va = VirtAddr(region(i) + p * 4096);
+                pt.map(1, va, PageSize::Size4K, fr, &mut f).unwrap();
+            }
+        }
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for repl in [Replacement::Lru, Replacement::Plru, Replacement::Fifo] {
+            let mut pscs = [
+                psc("pml4", 4, 2, 2, 1),
+                psc("pdpt", 3, 4, 2, 1),
+                psc("pd", 2, 8, 2, 2),
+            ];
+            for p in &mut pscs {
+                p.replacement = repl;
+            }
+            let (mut a, mut b) = (Walker::new(&pscs, 3), Walker::new(&pscs, 3));
+            let (mut ma, mut mb) = (memory(32, 4), memory(32, 4));
+            let mut memos_held = 0;
+            for i in 0..20_000 {
+                let r = next();
+                // Runs of walks in one region, so that upper entries repeat.
+                let va = VirtAddr(region((r >> 8) % (1 + (i / 500) % 48)) + (r >> 20) % (1 << 21));
+                let asid = 1 + (r % 16 == 0) as u16;
+                let held = (a.pscs.iter())
+                    .filter(|p| p.memo != crate::walker::NO_MEMO)
+                    .count();
+                let (ra, rb) = match r % 8 {
+                    0 => (
+                        a.prefetch_walk(0, asid, va, &pt, &mut ma, &mut |_| {}),
+                        crate::walker::NO_PSC_MEMO.with(|m| {
+                            m.set(true);
+                            let rb = b.prefetch_walk(0, asid, va, &pt, &mut mb, &mut |_| {});
+                            m.set(false);
+                            rb
+                        }),
+                    ),
+                    _ => (
+                        a.walk(0, asid, va, &pt, &mut ma),
+                        crate::walker::NO_PSC_MEMO.with(|m| {
+                            m.set(true);
+                            let rb = b.walk(0, asid, va, &pt, &mut mb);
+                            m.set(false);
+                            rb
+                        }),
+                    ),
+                };
+                memos_held += held;
+                assert_eq!(ra, rb, "{repl:?} walk {i} of {va:#x}");
+                if r % 997 == 0 {
+                    a.flush_asid(2);
+                    b.flush_asid(2);
+                } else if r % 2003 == 0 {
+                    a.flush();
+                    b.flush();
+                }
+                for (pa, pb) in a.pscs.iter().zip(&b.pscs) {
+                    assert!(pa.array.iter().eq(pb.array.iter()), "{repl:?} walk {i}");
+                }
+            }
+            assert_eq!(a.stats, b.stats, "{repl:?}");
+            assert_eq!(ma.stats(), mb.stats(), "{repl:?}");
+            // A hit was remembered before most walks (in one walk cache or more).
+            assert!(memos_held > 20_000, "{repl:?}: {memos_held}");
+        }
     }
 }

@@ -1,0 +1,289 @@
+//! The sets of a data cache level kept lean: true LRU over lines, for levels of at most
+//! 16 ways (every cache level of the shipped presets), with no values and no other
+//! policy to dispatch on.
+//!
+//! A cache level only ever asks one thing of its array: "read this line" (hit, or fill
+//! it in place of the least recent), which [`crate::assoc::SetAssoc::access`] answers
+//! for every structure of the simulator behind tests for layouts and policies that a
+//! cache level never uses (the recency-ordered layout, PLRU, FIFO, random, remembered
+//! misses, values). Here that one operation is all there is: per set, one byte per way
+//! of a hash of its line (the fingerprint) and one of its recency rank (0 the most
+//! recent; empty ways rank after every valid one), beside the lines. A read compares the
+//! 16 fingerprints at once, reads only the lines whose fingerprint matches, and on a hit
+//! raises the ranks below the way's own; a miss takes the way of the last rank and
+//! raises every other. It is exact LRU (hit, miss and eviction as any LRU list gives
+//! them: the tests check it against one), the same replacement as the shared array's
+//! ranked layout, so a run's results do not depend on which array a level uses.
+//!
+//! A level holding Victima's TLB blocks, another policy or more ways keeps the shared
+//! array (`super::Array::Any`).
+//!
+//! In: a line number (a physical address shifted by the line size). Out: hit or miss.
+
+/// The most ways a lean set holds: one byte per way in a 16-byte vector.
+pub(super) const LEAN_WAYS: usize = 16;
+
+/// Marks an empty way: no line number has every bit set (addresses are shifted right).
+const EMPTY: u64 = u64::MAX;
+
+/// Host memory in 64-byte blocks (a host cache line), so that a set that fits one line
+/// (four ways) takes exactly one.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct HostLine([u64; 8]);
+
+/// u64 words before a set's lines: 16 fingerprint bytes, then 16 rank bytes.
+const META_WORDS: usize = 4;
+
+/// A level's sets, each one block of `META_WORDS + ways` words: its fingerprints and
+/// ranks (lanes past the way count unused, masked), then its lines. One block per set
+/// keeps what a read touches together on the host: a 4-way set is one host cache line,
+/// an 8-way set two (separate arrays of ranks and lines cost a host miss each).
+pub(super) struct LineSets {
+    words: Vec<HostLine>,
+    /// `sets - 1` (sets are a power of two, validated by config).
+    mask: u64,
+    ways: usize,
+    /// Words per set: `META_WORDS + ways`.
+    stride: usize,
+    /// Bit `w` set for each way `w` (the lanes in use).
+    way_mask: u32,
+    /// `ways - 1`, the last rank, in every byte (a fill's compare).
+    last_lanes: u64,
+}
+
+/// The fingerprint of a line: the top byte of a multiplicative hash, which depends on
+/// every bit (the low bits of a set's lines are its index, the same for all).
+#[inline(always)]
+fn fingerprint(line: u64) -> u8 {
+    (line.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8
+}
+
+/// Byte-lane operations on a set's 16 fingerprints or ranks.
+#[cfg(target_arch = "x86_64")]
+mod lanes {
+    use std::arch::x86_64::*;
+
+    // SAFETY (every function): SSE2 is part of every x86-64 target; the loads and
+    // stores touch exactly the 16 bytes of the array they are given, unaligned.
+
+    /// `b` in every lane (a multiply spreads it over 64 bits, then over 128).
+    #[inline(always)]
+    fn splat(b: u8) -> __m128i {
+        unsafe { _mm_set1_epi64x((b as u64).wrapping_mul(0x0101_0101_0101_0101) as i64) }
+    }
+
+    /// Bit `i` set where lane `i` of `v` is `b`.
+    #[inline(always)]
+    pub(super) fn eq(v: &[u8; 16], b: u8) -> u32 {
+        unsafe {
+            let x = _mm_loadu_si128(v.as_ptr() as *const __m128i);
+            _mm_movemask_epi8(_mm_cmpeq_epi8(x, splat(b))) as u32
+        }
+    }
+
+    /// Lanes below `r` raised by one, the lane equal to `r` set to 0 (ranks are below
+    /// 16, so the signed compare is exact).
+    #[inline(always)]
+    pub(super) fn promote(v: &mut [u8; 16], r: u8) {
+        unsafe {
+            let p = v.as_mut_ptr() as *mut __m128i;
+            let x = _mm_loadu_si128(p);
+            let rr = splat(r);
+            // A lane below r compares as all ones (-1): subtracting it adds one.
+            let raised = _mm_sub_epi8(x, _mm_cmplt_epi8(x, rr));
+            _mm_storeu_si128(p, _mm_andnot_si128(_mm_cmpeq_epi8(x, rr), raised));
+        }
+    }
+
+    /// A fill: the lanes equal to the last rank (every byte of `last_lanes`) set to 0,
+    /// every other raised by one; returns the bits of the lanes that were last.
+    #[inline(always)]
+    pub(super) fn age(v: &mut [u8; 16], last_lanes: u64) -> u32 {
+        unsafe {
+            let p = v.as_mut_ptr() as *mut __m128i;
+            let x = _mm_loadu_si128(p);
+            let at = _mm_cmpeq_epi8(x, _mm_set1_epi64x(last_lanes as i64));
+            let raised = _mm_sub_epi8(x, _mm_set1_epi8(-1));
+            _mm_storeu_si128(p, _mm_andnot_si128(at, raised));
+            _mm_movemask_epi8(at) as u32
+        }
+    }
+}
+
+/// [`lanes`] lane by lane, for other hosts.
+#[cfg(not(target_arch = "x86_64"))]
+mod lanes {
+    #[inline(always)]
+    pub(super) fn eq(v: &[u8; 16], b: u8) -> u32 {
+        (v.iter().enumerate()).fold(0, |m, (i, &x)| m | (((x == b) as u32) << i))
+    }
+    #[inline(always)]
+    pub(super) fn promote(v: &mut [u8; 16], r: u8) {
+        for x in v.iter_mut() {
+            *x = if *x == r { 0 } else { *x + (*x < r) as u8 };
+        }
+    }
+    #[inline(always)]
+    pub(super) fn age(v: &mut [u8; 16], last_lanes: u64) -> u32 {
+        let last = last_lanes as u8;
+        let m = eq(v, last);
+        for x in v.iter_mut() {
+            *x = if *x == last { 0 } else { x.wrapping_add(1) };
+        }
+        m
+    }
+}
+
+impl LineSets {
+    /// `sets` (a power of two) sets of `ways` (1 to [`LEAN_WAYS`]) empty ways.
+    pub(super) fn new(sets: usize, ways: usize) -> LineSets {
+        assert!(sets.is_power_of_two() && (1..=LEAN_WAYS).contains(&ways));
+        let stride = META_WORDS + ways;
+        let mut l = LineSets {
+            words: vec![HostLine([0; 8]); (sets * stride).div_ceil(8)],
+            mask: sets as u64 - 1,
+            ways,
+            stride,
+            way_mask: ((1u64 << ways) - 1) as u32,
+            last_lanes: (ways as u64 - 1).wrapping_mul(0x0101_0101_0101_0101),
+        };
+        for set in 0..sets {
+            // Every way empty, ranked in way order.
+            let (meta, lines) = l.set_mut(set);
+            meta[16..].copy_from_slice(&std::array::from_fn::<u8, 16, _>(|i| i as u8));
+            lines.fill(EMPTY);
+        }
+        l
+    }
+
+    /// Set `set`'s fingerprints and ranks (bytes 0..16 and 16..32), and its lines.
+    #[inline(always)]
+    fn set_mut(&mut self, set: usize) -> (&mut [u8; 32], &mut [u64]) {
+        let at = set * self.stride;
+        assert!(at + self.stride <= self.words.len() * 8);
+        // SAFETY: the words are `HostLine`s of eight u64s each, contiguous, and the
+        // assertion keeps the block inside them; the meta bytes are the block's first
+        // four words and the lines the rest, so the two borrows do not overlap.
+        unsafe {
+            let p = (self.words.as_mut_ptr() as *mut u64).add(at);
+            (
+                &mut *(p as *mut [u8; 32]),
+                std::slice::from_raw_parts_mut(p.add(META_WORDS), self.ways),
+            )
+        }
+    }
+
+    /// Read `line`: true on a hit (it becomes the most recent of its set); on a miss it
+    /// takes the least recent way (an empty one while the set has one).
+    #[inline(always)]
+    pub(super) fn access(&mut self, line: u64) -> bool {
+        let set = (line & self.mask) as usize;
+        let fp = fingerprint(line);
+        let at = set * self.stride;
+        debug_assert!(at + self.stride <= self.words.len() * 8);
+        // SAFETY: `new` made `mask + 1` blocks of `stride` words and `set <= mask`, so
+        // the block is inside `words`; its first 32 bytes are the fingerprints and
+        // ranks, and every way index below is under `ways` (the way mask, or the one
+        // way that ranks last, which exists: the ranks of the ways are a permutation).
+        unsafe {
+            let p = (self.words.as_mut_ptr() as *mut u64).add(at);
+            let fps = &mut *(p as *mut [u8; 16]);
+            let ranks = &mut *(p.add(2) as *mut [u8; 16]);
+            let lines = p.add(META_WORDS);
+            let mut cand = lanes::eq(fps, fp) & self.way_mask;
+            while cand != 0 {
+                let w = cand.trailing_zeros() as usize;
+                if *lines.add(w) == line {
+                    let r = *ranks.get_unchecked(w);
+                    // A hit on the most recent way changes no rank.
+                    if r != 0 {
+                        lanes::promote(ranks, r);
+                    }
+                    return true;
+                }
+                cand &= cand - 1;
+            }
+            let w = (lanes::age(ranks, self.last_lanes) & self.way_mask).trailing_zeros() as usize;
+            debug_assert!(w < self.ways);
+            *fps.get_unchecked_mut(w) = fp;
+            *lines.add(w) = line;
+        }
+        false
+    }
+
+    /// Hint that `line` will be read soon: the host lines of its set's block (its
+    /// first and last, and for more than 12 ways the one between) are prefetched on the
+    /// host. Changes nothing the simulation can see.
+    #[inline(always)]
+    pub(super) fn prefetch(&self, line: u64) {
+        let set = (line & self.mask) as usize;
+        // Only hints: the pointers are never dereferenced, so no bounds check.
+        let p = (self.words.as_ptr() as *const u64).wrapping_add(set * self.stride);
+        crate::pagetable::prefetch_host(p);
+        crate::pagetable::prefetch_host(p.wrapping_add(self.stride - 1));
+        if self.stride > 16 {
+            crate::pagetable::prefetch_host(p.wrapping_add(8));
+        }
+    }
+
+    /// The valid lines of each set, most recent first (tests).
+    #[cfg(test)]
+    pub(super) fn set_in_order(&mut self, set: usize) -> Vec<u64> {
+        let (meta, lines) = self.set_mut(set);
+        let mut v: Vec<(u8, u64)> = (0..lines.len())
+            .map(|w| (meta[16 + w], lines[w]))
+            .filter(|&(_, l)| l != EMPTY)
+            .collect();
+        v.sort();
+        v.into_iter().map(|(_, l)| l).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against an LRU list per set (most recent first), on lines chosen so that many
+    /// share a fingerprint: hits, misses and each set's contents in recency order agree
+    /// after every read, for every way count up to 16.
+    #[test]
+    fn lean_sets_are_exact_lru() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for ways in 1..=LEAN_WAYS {
+            let sets = 4;
+            let mut a = LineSets::new(sets, ways);
+            let mut lists: Vec<Vec<u64>> = vec![Vec::new(); sets];
+            // Lines whose fingerprints collide: the same top hash byte for several.
+            let same_fp: Vec<u64> = (0u64..1 << 20)
+                .filter(|&l| fingerprint(l) == 0x5a)
+                .take(8)
+                .collect();
+            assert_eq!(same_fp.len(), 8);
+            for i in 0..20_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let line = match x % 4 {
+                    0 => same_fp[(x >> 8) as usize % 8],
+                    _ => (x >> 16) % (3 * (ways as u64) * sets as u64 + 1),
+                };
+                let set = (line % sets as u64) as usize;
+                let l = &mut lists[set];
+                let expect = match l.iter().position(|&k| k == line) {
+                    Some(p) => {
+                        l.remove(p);
+                        true
+                    }
+                    None => {
+                        l.truncate(ways - 1);
+                        false
+                    }
+                };
+                l.insert(0, line);
+                assert_eq!(a.access(line), expect, "{ways} ways, read {i} of {line}");
+                assert_eq!(&a.set_in_order(set), l, "{ways} ways, read {i}");
+            }
+        }
+    }
+}
