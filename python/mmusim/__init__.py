@@ -32,6 +32,7 @@ __all__ = [
     "EXPLAIN_KINDS",
     "MmusimError",
     "Result",
+    "TRACE_FORMATS",
     "analyze",
     "compare",
     "explain",
@@ -194,7 +195,9 @@ class _Bar:
     def __call__(self, done: int, total: int) -> None:
         if self.tqdm is not None:
             if self.bar is None:
-                self.bar = self.tqdm(total=total or None, unit=f" {self.unit}", unit_scale=True)
+                # Accesses in millions read better scaled (k, M); runs are few, whole.
+                scale = self.unit != "runs"
+                self.bar = self.tqdm(total=total or None, unit=f" {self.unit}", unit_scale=scale)
             self.bar.update(done - self.bar.n)
             return
         of = f" of {total:,}" if total else ""
@@ -280,6 +283,18 @@ def _instrs(instrs: Any, n: int) -> bytes:
     return a.astype("<u4").tobytes()
 
 
+#: The trace formats ``format=`` takes (``binary`` is mmusim's ``.mmt``).
+TRACE_FORMATS = ("auto", "lackey", "champsim", "text", "refs", "binary")
+
+
+def _format(format: Optional[str]) -> Optional[str]:
+    """``format`` checked here, so that its error names the parameter, not an override."""
+    if format is None or format in TRACE_FORMATS:
+        return format
+    hint = " (mmusim's .mmt is \"binary\")" if str(format).lower() == "mmt" else ""
+    raise ValueError(f"format: {format!r} is not a trace format: one of {', '.join(TRACE_FORMATS)}{hint}")
+
+
 def read_trace(
     path: Union[str, "os.PathLike[str]"],
     limit: Optional[int] = None,
@@ -301,7 +316,7 @@ def read_trace(
     """
     a, k, i = _native.read_trace(
         path=os.fspath(path),
-        limit=_unsigned(limit, "limit"), format=format, fetches=fetches, page_size=page_size
+        limit=_unsigned(limit, "limit"), format=_format(format), fetches=fetches, page_size=page_size
     )
     return pd.DataFrame(
         {
@@ -408,7 +423,7 @@ def run(
         config=_source(config, "config"),
         workload=_source(workload, "workload"),
         trace=None if trace is None else os.fspath(trace),
-        format=format,
+        format=_format(format),
         sets=_sets(set),
         addresses=addr_bytes,
         kinds=kind_bytes,

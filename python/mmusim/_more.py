@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import _native
-from . import Source, _call, _csv, _dict_json, _is_toml, _sets, _source, _unsigned, Sets
+from . import Source, _call, _csv, _dict_json, _format, _is_toml, _sets, _source, _unsigned, Sets
 
 
 def _list(v: Union[str, Iterable[Any], None], name: str) -> Optional[str]:
@@ -243,11 +243,18 @@ def analyze(
     """Exact fault curves of a page reference stream, as ``mmusim analyze`` computes them.
 
     refs: page numbers (an array or list, pages of ``page_size``) or a reference string
-    ("1 2 3 1", "(1 2 3 4 5)x40"); or ``trace``: a trace file; or ``workload``: a
+    ("1 2 3 1", "(1 2 3 4 5)x40"), or the path of a trace file (a path object, or a
+    string naming an existing file); or ``trace``: a trace file; or ``workload``: a
     workload file, TOML string or dict, as ``run`` takes it (core ``core``'s stream).
     frames: frame counts for FIFO, LRU, Clock, Random and OPT ("1-7" or a list);
     policies: only these.
     """
+    if trace is None and (
+        isinstance(refs, os.PathLike) or (isinstance(refs, str) and os.path.isfile(refs))
+    ):
+        # A trace file given where the reference string goes (``analyze("t.mmt.xz")``):
+        # a reference string is never the name of an existing file.
+        refs, trace = None, refs
     given = [x is not None for x in (refs, trace, workload)]
     if sum(given) != 1:
         raise ValueError("analyze: give one of refs, trace or workload")
@@ -268,7 +275,7 @@ def analyze(
     out = _native.analyze(
         workload=_source(workload, "workload"),
         trace=None if trace is None else os.fspath(trace),
-        format=format,
+        format=_format(format),
         refs=refs_bytes,
         refs_text=refs_text,
         page_size=page_size,
@@ -361,10 +368,14 @@ def explain(
     ``page_faults``, ``stall``. Absent values are None. ``config``: as ``run`` takes it
     (a preset name, a file path, a TOML string or a dict)."""
     def as_text(a: Any, name: str) -> str:
+        if isinstance(a, (float, np.floating)):
+            raise TypeError(f"{name}: an address is an int or a string, not {type(a).__name__}")
         if isinstance(a, (int, np.integer)):
             return hex(_unsigned(a, name))
         return str(a)
 
+    if isinstance(warm, (int, str, np.integer)):
+        raise TypeError("warm: a list of addresses (ints or strings), not one address")
     addr_s = as_text(addr, "addr")
     warm_s = [as_text(w, f"warm[{i}]") for i, w in enumerate(warm or [])]
     text = _native.explain(

@@ -297,3 +297,13 @@ def test_explain_steps_agree_with_a_walk_by_hand():
     start = [s for s in access if s["kind"] == "walk" and s["walk"] == last][0]
     first = reads[0]
     assert start["start_table"] == first["paddr"] - 8 * first["index"]
+
+
+def test_analyze_of_a_trace_path_given_first_equals_trace(root):
+    path = root / "workloads/traces/gzip.mmt.xz"
+    want = mmusim.analyze(trace=str(path), curves="lru").json
+    assert mmusim.analyze(str(path), curves="lru").json == want
+    assert mmusim.analyze(path, curves="lru").json == want
+    # A reference string is still one.
+    by_string = mmusim.analyze("1 2 3 1", curves="lru").json
+    assert by_string == mmusim.analyze(np.array([1, 2, 3, 1]), curves="lru").json

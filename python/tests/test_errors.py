@@ -262,3 +262,27 @@ def test_the_readme_error_example_is_what_the_code_prints(root):
     readme = " ".join((root / "README.md").read_text().split())
     assert """mmusim.run(config='extends = "skylake"\\n\\n[sim]\\ncorez = 2\\n')""" in readme
     assert " ".join(str(e.value).split()) in readme
+
+
+def test_explain_argument_types_are_named():
+    with pytest.raises(TypeError, match="warm: a list of addresses"):
+        mmusim.explain(0x1000, warm=0x2000)
+    with pytest.raises(TypeError, match="addr: an address is an int or a string, not float"):
+        mmusim.explain(4096.0)
+    with pytest.raises(TypeError, match=r"warm\[1\]: an address"):
+        mmusim.explain(0x1000, warm=[0x2000, 1.5])
+
+
+def test_an_unknown_trace_format_names_the_parameter(cli, root):
+    trace = str(root / "workloads/traces/gzip.mmt.xz")
+    for call in (
+        lambda: mmusim.run(trace=trace, format="mmt"),
+        lambda: mmusim.read_trace(trace, format="mmt"),
+        lambda: mmusim.analyze(trace=trace, format="mmt"),
+    ):
+        with pytest.raises(ValueError, match=r"^format: 'mmt' is not a trace format: .*\"binary\""):
+            call()
+    # The names are the command line's, as its own error lists them.
+    p = cli("trace", "stats", trace, "--format", "bogus", check=False)
+    listed = p.stderr[p.stderr.index("[possible values: ") + 18 :].split("]")[0].split(", ")
+    assert tuple(listed) == mmusim.TRACE_FORMATS
