@@ -1326,18 +1326,21 @@ mod tests {
             // 4K pages below 2M, 2M pages above it (instructions: 4K only).
             let (va, size) = match side == DATA && (x >> 8) % 4 == 0 {
                 true => (
-                    (1 + (x >> 16) % 12) << 21 | (x >> 40) % 4096,
+                    ((1 + (x >> 16) % 12) << 21) | ((x >> 40) % 4096),
                     PageSize::Size2M,
                 ),
-                false => (((x >> 16) % 120) << 12 | (x >> 40) % 4096, PageSize::Size4K),
+                false => (
+                    (((x >> 16) % 120) << 12) | ((x >> 40) % 4096),
+                    PageSize::Size4K,
+                ),
             };
             let vpn = va >> size.shift();
             let key = tag(vpn, asid, size.index());
             let mut want = None;
             let mut cycles = 0;
-            for l in 0..2 {
+            for (l, level) in levels.iter_mut().enumerate() {
                 cycles += lat(l, side);
-                levels[l][4] += lat(l, side);
+                level[4] += lat(l, side);
                 let s = at(l, side, size.index());
                 let n = sets[s].len();
                 let set = &mut sets[s][vpn as usize % n];
@@ -1345,7 +1348,7 @@ mod tests {
                     set.remove(p);
                     set.push(key);
                     counts[s][0] += 1;
-                    levels[l][2 * side] += 1;
+                    level[2 * side] += 1;
                     want = Some(l);
                     break;
                 }
@@ -1359,11 +1362,11 @@ mod tests {
             }
             assert_eq!(got_cycles, cycles, "access {i}");
             let hit_level = want.unwrap_or(2);
-            for l in 0..hit_level {
+            for (l, level) in levels.iter_mut().enumerate().take(hit_level) {
                 let s = at(l, side, size.index());
                 counts[s][1] += 1;
                 counts[s][2] += 1;
-                levels[l][2 * side + 1] += 1;
+                level[2 * side + 1] += 1;
                 let ways = cfgs[s].ways as usize;
                 let n = sets[s].len();
                 let set = &mut sets[s][vpn as usize % n];

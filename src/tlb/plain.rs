@@ -41,13 +41,15 @@ impl<O: Organisation> Tlbs<O> {
         // The side is 0 or 1: masked, every per-side array below is indexed unchecked.
         let side = side & 1;
         self.forget_memo();
-        for l in 0..self.levels.len() {
-            let lvl = &mut self.levels[l];
+        let filled = self.filled;
+        // The probe cycles so far, added to `cycles` once.
+        let mut spent = 0;
+        for (l, lvl) in self.levels.iter_mut().enumerate() {
             let lat = lvl.latency[side] as u64;
-            *cycles += lat;
+            spent += lat;
             lvl.stats.cycles += lat;
             // The sizes this level holds for the side and some structure ever took.
-            let mut sizes = lvl.held[side] & self.filled;
+            let mut sizes = lvl.held[side] & filled;
             while sizes != 0 {
                 let size = sizes.trailing_zeros() as usize;
                 sizes &= sizes - 1;
@@ -60,11 +62,13 @@ impl<O: Organisation> Tlbs<O> {
                         frame: PhysAddr(frame),
                         size: ps,
                     };
+                    *cycles += spent;
                     self.count_hit(side, asid, vaddr, hit, s, lat);
                     return Some(hit);
                 }
             }
         }
+        *cycles += spent;
         None
     }
 
@@ -100,7 +104,10 @@ impl<O: Organisation> Tlbs<O> {
         let si = size.index();
         let vpn = vaddr >> size.shift();
         let key = tag(vpn, asid, si);
-        for lvl in self.levels.iter_mut().take(hit_level) {
+        // Whether some level took the page (its size then counts as filled).
+        let mut took = false;
+        let n = hit_level.min(self.levels.len());
+        for lvl in &mut self.levels[..n] {
             count_miss(lvl, side);
             let s = lvl.slot[side][si];
             if s == NONE {
@@ -109,9 +116,10 @@ impl<O: Organisation> Tlbs<O> {
             let st = &mut self.structs[s as usize];
             st.stats.misses += 1;
             st.stats.fills += 1;
-            self.filled |= 1 << si;
+            took = true;
             let evicts = pages(&mut st.org).insert_ranks(vpn, key, frame);
             st.stats.evictions += evicts as u64;
         }
+        self.filled |= (took as u8) << si;
     }
 }
