@@ -428,6 +428,29 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     pub fn ways(&self) -> usize {
         self.ways
     }
+    /// Whether LRU is kept as ranks per set (`ranked.rs`: LRU, at most 16 ways): the
+    /// array then serves [`SetAssoc::lookup_ranks`] and [`SetAssoc::insert_ranks`].
+    pub fn is_ranked(&self) -> bool {
+        self.ranked
+    }
+
+    /// [`SetAssoc::lookup`] of an array [`SetAssoc::is_ranked`] says keeps ranks, for a
+    /// caller that asked once for the whole run: the code of the other layouts stays
+    /// out of the caller. On any other array it panics (it has no ranks to index).
+    #[inline(always)]
+    pub fn lookup_ranks(&mut self, set: usize, key: u64) -> Option<u64> {
+        debug_assert!(self.ranked);
+        self.lookup_ranked(set, key)
+    }
+
+    /// [`SetAssoc::insert`] of an array that keeps ranks (as [`SetAssoc::lookup_ranks`]),
+    /// for a caller that needs only whether a valid entry was displaced.
+    #[inline(always)]
+    pub fn insert_ranks(&mut self, set: usize, key: u64, val: u64) -> bool {
+        debug_assert!(self.ranked);
+        self.insert_ranked(set, key, val).is_some()
+    }
+
     /// Mask that turns a hash or page number into a set index.
     #[inline(always)]
     pub fn set_mask(&self) -> u64 {

@@ -102,6 +102,13 @@ impl Organisation for AnyOrganisation {
         each!(self, o => o.holds_ranges())
     }
     #[inline(always)]
+    fn pages(&mut self) -> Option<&mut SetAssociative> {
+        match self {
+            AnyOrganisation::SetAssociative(o) => Some(o),
+            _ => None,
+        }
+    }
+    #[inline(always)]
     fn insert(&mut self, e: Entry) -> Option<Entry> {
         match self {
             AnyOrganisation::SetAssociative(o) => o.insert(e),

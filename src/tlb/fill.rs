@@ -160,7 +160,7 @@ impl<O: Organisation> Tlbs<O> {
 
 /// A level's miss on `side`, counted where the level serves that side.
 #[inline(always)]
-fn count_miss(lvl: &mut Level, side: usize) {
+pub(super) fn count_miss(lvl: &mut Level, side: usize) {
     if lvl.held[side] != 0 {
         if side == INSTR {
             lvl.stats.instruction_misses += 1;

@@ -153,7 +153,7 @@ impl<O: Organisation> Tlbs<O> {
     /// [`Tlbs::take_evicted`] (Victima's TLB blocks follow them).
     pub fn keep_dropped(&mut self) {
         self.dropped.on = true;
-        self.dropped.evictions = true;
+        self.keep_evictions();
     }
 
     /// Keep only the last-level evictions for [`Tlbs::take_evicted`], not the log of
@@ -161,6 +161,8 @@ impl<O: Organisation> Tlbs<O> {
     /// would drain the log).
     pub fn keep_evictions(&mut self) {
         self.dropped.evictions = true;
+        // The fast path keeps none (`plain.rs`).
+        self.fast = false;
     }
 
     /// The invalidations since the last call, oldest first (empty unless kept).

@@ -37,6 +37,7 @@ mod coalesced;
 mod fill;
 mod invalidate;
 mod mem_reads;
+mod plain;
 mod pom;
 mod prefetch_buffer;
 mod range;
@@ -176,6 +177,14 @@ pub trait Organisation: Sized {
         false
     }
 
+    /// The structure as the set-associative array of pages it is, if it is one (not an
+    /// organisation that keeps one inside, such as the POM-TLB): the hierarchy's fast
+    /// path (`plain.rs`) probes and fills it directly.
+    #[inline(always)]
+    fn pages(&mut self) -> Option<&mut SetAssociative> {
+        None
+    }
+
     /// Install `e` (or refresh it); returns the valid entry it displaced, if any (the
     /// hierarchy passes it to a victim level below).
     fn insert(&mut self, e: Entry) -> Option<Entry>;
@@ -277,6 +286,26 @@ struct Memo {
     repeats: u64,
 }
 
+impl Memo {
+    /// The memo of a level-1 `hit` in structure `s` of a lookup of `vaddr` by `side`
+    /// and `asid` that cost `lat`.
+    #[inline(always)]
+    fn of_hit(side: usize, asid: u16, vaddr: u64, hit: TlbHit, s: u16, lat: u64) -> Memo {
+        let mask = !(hit.size.bytes() - 1);
+        Memo {
+            valid: true,
+            side,
+            asid,
+            base: vaddr & mask,
+            mask,
+            hit,
+            structure: s,
+            lat,
+            repeats: 0,
+        }
+    }
+}
+
 /// All TLB levels of one core, each structure organised as an `O`.
 pub struct Tlbs<O = AnyOrganisation> {
     structs: Vec<Structure<O>>,
@@ -316,6 +345,12 @@ pub struct Tlbs<O = AnyOrganisation> {
     /// beside another, and nothing predicts or records: a miss's fill is then
     /// [`Tlbs::fill_plain`]. Cleared by whatever sets one of those up later.
     plain: bool,
+    /// `plain`, every structure is a set-associative array of pages
+    /// ([`Organisation::pages`]) with LRU kept as ranks (at most 16 ways) and no
+    /// last-level eviction is kept: lookups and fills
+    /// take the fast path (`plain.rs`). Cleared with `plain` and by
+    /// [`Tlbs::keep_evictions`].
+    fast: bool,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -395,8 +430,11 @@ impl<O: Organisation> Tlbs<O> {
             && !ranges
             && (structs.iter()).all(|s| s.fill != TlbFill::Victim)
             && !levels.iter().any(|l| l.beside);
+        let fast =
+            plain && (structs.iter_mut()).all(|s| s.org.pages().is_some_and(|p| p.is_ranked()));
         Some(Tlbs {
             plain,
+            fast,
             coalesce,
             run: None,
             dropped: Default::default(),
@@ -505,6 +543,9 @@ impl<O: Organisation> Tlbs<O> {
             *cycles += lat;
             return Some(hit);
         }
+        if self.fast {
+            return self.probe_fast(side, asid, vaddr.0, cycles);
+        }
         self.probe_levels(side, asid, vaddr.0, cycles)
     }
 
@@ -567,17 +608,7 @@ impl<O: Organisation> Tlbs<O> {
                         size: ps,
                     };
                     if l == 0 && st.org.repeats_hit_silently() {
-                        self.memo = Memo {
-                            valid: true,
-                            side,
-                            asid,
-                            base: vaddr & !(ps.bytes() - 1),
-                            mask: !(ps.bytes() - 1),
-                            hit,
-                            structure: s,
-                            lat,
-                            repeats: 0,
-                        };
+                        self.memo = Memo::of_hit(side, asid, vaddr, hit, s, lat);
                     }
                     return Some(hit);
                 }
@@ -634,6 +665,9 @@ impl<O: Organisation> Tlbs<O> {
         if hit_level == 0 {
             // A level-1 hit changes nothing more.
             return;
+        }
+        if self.fast {
+            return self.fill_fast(side, asid, vaddr.0, frame.0, size, hit_level);
         }
         self.complete_miss(side, asid, vaddr.0, frame.0, size, hit_level);
     }
@@ -1186,6 +1220,182 @@ mod tests {
         assert_eq!(probe(&mut t), want);
         t.flush_all();
         assert_eq!(t.occupancy(), vec![0, 0]);
+    }
+
+    /// The fast path (`plain.rs`) against the general probe and both general fills
+    /// (`fill_plain`, and the cascade of `complete_miss`), access for access: lookups,
+    /// cycles, counters and contents, on mixed sides, sizes, address spaces and
+    /// invalidations of every kind.
+    #[test]
+    fn the_fast_path_equals_the_general_one() {
+        let mut cfgs = mixed_cfgs();
+        cfgs[3].fill = TlbFill::Miss;
+        // The fast path serves LRU kept as ranks; another policy anywhere leaves it.
+        assert!(!Tlbs::new(&cfgs, 3).fast);
+        for c in &mut cfgs {
+            c.replacement = Replacement::Lru;
+        }
+        let mut fast = Tlbs::new(&cfgs, 3);
+        let mut plain = Tlbs::new(&cfgs, 3);
+        let mut general = Tlbs::new(&cfgs, 3);
+        assert!(fast.fast && fast.plain);
+        plain.fast = false;
+        (general.fast, general.plain) = (false, false);
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(21);
+        let mut last = (DATA, 1, 0);
+        for i in 0..40000 {
+            let (side, asid, va, size) = mixed_access(&mut r, last);
+            last = (side, asid, va);
+            for t in [&mut fast, &mut plain, &mut general] {
+                match i % 1500 {
+                    7 => t.invalidate_page(asid, VirtAddr(va), size),
+                    500 => assert!(t.invalidate_range(asid, 0, va + 0x4000) <= 40),
+                    1000 => assert!(t.flush_asid_into(asid, &mut Default::default()) <= 40),
+                    1499 => t.flush_all(),
+                    _ => {}
+                }
+            }
+            let mut c = [0; 3];
+            let h0 = fast.lookup(side, asid, VirtAddr(va), &mut c[0]);
+            let h1 = plain.lookup(side, asid, VirtAddr(va), &mut c[1]);
+            let h2 = general.lookup(side, asid, VirtAddr(va), &mut c[2]);
+            assert_eq!((h0, c[0]), (h1, c[1]), "access {i}");
+            assert_eq!((h0, c[0]), (h2, c[2]), "access {i}");
+            let lvl = h0.map_or(2, |h| h.level);
+            for t in [&mut fast, &mut plain, &mut general] {
+                let frame = PhysAddr(va ^ 0x6000_0000);
+                t.complete(side, asid, VirtAddr(va), frame, size, lvl);
+            }
+        }
+        assert!(fast.fast);
+        for other in [&plain, &general] {
+            assert_eq!(fast.stats(), other.stats());
+            assert_eq!(fast.level_stats(), other.level_stats());
+            assert_eq!(fast.occupancy(), other.occupancy());
+        }
+        // Keeping evictions leaves the fast path (it keeps none).
+        fast.keep_evictions();
+        assert!(!fast.fast && fast.plain);
+    }
+
+    /// A fast hierarchy (split level-1 data TLBs for 4K and 2M pages and a level-1
+    /// instruction TLB, a unified level 2 of both sizes, all LRU) against a brute-force
+    /// model written from the definitions: per structure and set a list of keys, most
+    /// recent last; a lookup tries level 1's structure for the page's size, then level
+    /// 2's; the levels above the hit take the page, evicting their set's least recent
+    /// key when full. Hit levels, frames, cycles, every counter and the occupancy agree.
+    #[test]
+    fn the_fast_path_equals_per_set_lru_lists() {
+        let mut d4 = cfg("d4k", 1, 16, 4, TlbFill::Miss);
+        d4.kind = TlbKind::Data;
+        let mut d2 = cfg("d2m", 1, 4, 2, TlbFill::Miss);
+        d2.kind = TlbKind::Data;
+        d2.page_sizes = vec![PageSize::Size2M];
+        let mut i4 = cfg("i4k", 1, 8, 8, TlbFill::Miss);
+        i4.kind = TlbKind::Instruction;
+        i4.latency = 2;
+        let mut l2 = cfg("l2", 2, 64, 8, TlbFill::Miss);
+        l2.page_sizes = vec![PageSize::Size4K, PageSize::Size2M];
+        let cfgs = [d4, d2, i4, l2];
+        let mut t = Tlbs::new(&cfgs, 1);
+        assert!(t.fast);
+        // Structure per (level, side, size index); each a list per set, most recent last.
+        let at = |l: usize, side: usize, si: usize| match (l, side, si) {
+            (0, DATA, 0) => 0,
+            (0, DATA, _) => 1,
+            (0, _, _) => 2,
+            _ => 3,
+        };
+        let mut sets: Vec<Vec<Vec<u64>>> = (cfgs.iter())
+            .map(|c| vec![Vec::new(); (c.entries / c.ways) as usize])
+            .collect();
+        // hits, misses, fills, evictions per structure; per level [ihits, imisses,
+        // dhits, dmisses, cycles].
+        let mut counts = [[0u64; 4]; 4];
+        let mut levels = [[0u64; 5]; 2];
+        let lat = |l: usize, side: usize| match (l, side) {
+            (0, INSTR) => 2,
+            (0, _) => 3,
+            _ => 6,
+        };
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(17);
+        for i in 0..60000 {
+            let x = r.next_u64();
+            let side = if x % 5 == 0 { INSTR } else { DATA };
+            let asid = 1 + (x >> 3) as u16 % 2;
+            // 4K pages below 2M, 2M pages above it (instructions: 4K only).
+            let (va, size) = match side == DATA && (x >> 8) % 4 == 0 {
+                true => (
+                    ((1 + (x >> 16) % 12) << 21) | ((x >> 40) % 4096),
+                    PageSize::Size2M,
+                ),
+                false => (
+                    (((x >> 16) % 120) << 12) | ((x >> 40) % 4096),
+                    PageSize::Size4K,
+                ),
+            };
+            let vpn = va >> size.shift();
+            let key = tag(vpn, asid, size.index());
+            let mut want = None;
+            let mut cycles = 0;
+            for (l, level) in levels.iter_mut().enumerate() {
+                cycles += lat(l, side);
+                level[4] += lat(l, side);
+                let s = at(l, side, size.index());
+                let n = sets[s].len();
+                let set = &mut sets[s][vpn as usize % n];
+                if let Some(p) = set.iter().position(|&k| k == key) {
+                    set.remove(p);
+                    set.push(key);
+                    counts[s][0] += 1;
+                    level[2 * side] += 1;
+                    want = Some(l);
+                    break;
+                }
+            }
+            let mut got_cycles = 0;
+            let h = t.lookup(side, asid, VirtAddr(va), &mut got_cycles);
+            let base = va & !(size.bytes() - 1);
+            assert_eq!(h.map(|h| h.level), want, "access {i}");
+            if let Some(h) = h {
+                assert_eq!((h.frame, h.size), (PhysAddr(base ^ 1 << 40), size));
+            }
+            assert_eq!(got_cycles, cycles, "access {i}");
+            let hit_level = want.unwrap_or(2);
+            for (l, level) in levels.iter_mut().enumerate().take(hit_level) {
+                let s = at(l, side, size.index());
+                counts[s][1] += 1;
+                counts[s][2] += 1;
+                level[2 * side + 1] += 1;
+                let ways = cfgs[s].ways as usize;
+                let n = sets[s].len();
+                let set = &mut sets[s][vpn as usize % n];
+                if set.len() == ways {
+                    set.remove(0);
+                    counts[s][3] += 1;
+                }
+                set.push(key);
+            }
+            let frame = PhysAddr(base ^ 1 << 40);
+            t.complete(side, asid, VirtAddr(va), frame, size, hit_level);
+        }
+        let got: Vec<[u64; 4]> = (t.stats().iter())
+            .map(|s| [s.hits, s.misses, s.fills, s.evictions])
+            .collect();
+        assert_eq!(got, counts);
+        let got: Vec<[u64; 5]> = (t.level_stats().iter())
+            .map(|s| {
+                let (ih, im) = (s.instruction_hits, s.instruction_misses);
+                [ih, im, s.data_hits, s.data_misses, s.cycles]
+            })
+            .collect();
+        assert_eq!(got, levels);
+        let held: Vec<usize> = sets.iter().map(|s| s.iter().map(Vec::len).sum()).collect();
+        assert_eq!(t.occupancy(), held);
+        assert!(
+            counts.iter().all(|c| c[3] > 100),
+            "every structure evicts: {counts:?}"
+        );
     }
 
     #[test]

@@ -76,6 +76,7 @@ impl<O: super::Organisation> super::Tlbs<O> {
             Some(_) => {
                 self.record = Some(Box::new(TlbRecord::new(structure)));
                 self.plain = false;
+                self.fast = false;
                 Ok(())
             }
         }

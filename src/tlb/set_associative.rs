@@ -56,6 +56,38 @@ impl SetAssociative {
         set_index(vpn, self.array.set_mask())
     }
 
+    /// [`Organisation::lookup`] without the memory reads (an SRAM probe makes none).
+    #[inline(always)]
+    pub(super) fn lookup_page(&mut self, asid: u16, vaddr: u64, size: PageSize) -> Option<u64> {
+        let vpn = vaddr >> size.shift();
+        let set = self.set_of(vpn);
+        self.array.lookup(set, tag(vpn, asid, size.index()))
+    }
+
+    /// Whether the array keeps LRU as ranks (`assoc/ranked.rs`): the shape the
+    /// hierarchy's fast path (`plain.rs`) serves with [`SetAssociative::lookup_ranks`]
+    /// and [`SetAssociative::insert_ranks`].
+    pub(super) fn is_ranked(&self) -> bool {
+        self.array.is_ranked()
+    }
+
+    /// [`SetAssociative::lookup_page`] of a ranked array (it panics on another).
+    #[inline(always)]
+    pub(super) fn lookup_ranks(&mut self, asid: u16, vaddr: u64, size: PageSize) -> Option<u64> {
+        let vpn = vaddr >> size.shift();
+        let set = self.set_of(vpn);
+        self.array.lookup_ranks(set, tag(vpn, asid, size.index()))
+    }
+
+    /// [`Organisation::insert_evicts`] of a ranked array for the page `vpn` (in units
+    /// of its size) whose [`tag`] is `key`: the caller computed both once for every
+    /// level.
+    #[inline(always)]
+    pub(super) fn insert_ranks(&mut self, vpn: u64, key: u64, frame: u64) -> bool {
+        let set = self.set_of(vpn);
+        self.array.insert_ranks(set, key, frame)
+    }
+
     /// The entry a stored (key, frame) pair stands for.
     #[inline(always)]
     fn entry(key: u64, frame: u64) -> Entry {
@@ -86,9 +118,12 @@ impl Organisation for SetAssociative {
         size: PageSize,
         _reads: &mut MemReads,
     ) -> Option<u64> {
-        let vpn = vaddr >> size.shift();
-        let set = self.set_of(vpn);
-        self.array.lookup(set, tag(vpn, asid, size.index()))
+        self.lookup_page(asid, vaddr, size)
+    }
+
+    #[inline(always)]
+    fn pages(&mut self) -> Option<&mut SetAssociative> {
+        Some(self)
     }
 
     fn holds(&self, asid: u16, vaddr: u64, size: PageSize) -> bool {

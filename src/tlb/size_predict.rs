@@ -123,6 +123,7 @@ impl<O: Organisation> Tlbs<O> {
         }
         self.predict = Some(Box::new(p));
         self.plain = false;
+        self.fast = false;
     }
 
     /// Restart the predictor's counters (after warm-up); its table stays.
