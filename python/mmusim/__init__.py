@@ -292,7 +292,7 @@ def _format(format: Optional[str]) -> Optional[str]:
     if format is None or format in TRACE_FORMATS:
         return format
     hint = " (mmusim's .mmt is \"binary\")" if str(format).lower() == "mmt" else ""
-    raise ValueError(f"format: {format!r} is not a trace format: one of {', '.join(TRACE_FORMATS)}{hint}")
+    raise MmusimError(f"format: {format!r} is not a trace format: one of {', '.join(TRACE_FORMATS)}{hint}")
 
 
 def read_trace(

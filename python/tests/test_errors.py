@@ -280,7 +280,7 @@ def test_an_unknown_trace_format_names_the_parameter(cli, root):
         lambda: mmusim.read_trace(trace, format="mmt"),
         lambda: mmusim.analyze(trace=trace, format="mmt"),
     ):
-        with pytest.raises(ValueError, match=r"^format: 'mmt' is not a trace format: .*\"binary\""):
+        with pytest.raises(mmusim.MmusimError, match=r"^format: .mmt. is not a trace format: .*\"binary\""):
             call()
     # The names are the command line's, as its own error lists them.
     p = cli("trace", "stats", trace, "--format", "bogus", check=False)

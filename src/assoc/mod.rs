@@ -14,7 +14,7 @@
 //! `Policy` is a perfectly predicted branch, not a dynamic dispatch through a vtable.
 
 mod ordered;
-mod ranked;
+pub(crate) mod ranked;
 
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;

@@ -50,13 +50,13 @@ impl Meta {
 /// every bit of the key (the low bits of cache and TLB keys are the set index or the
 /// address-space id and page size, the same in most keys of a set).
 #[inline(always)]
-pub(super) fn fingerprint(key: u64) -> u8 {
+pub(crate) fn fingerprint(key: u64) -> u8 {
     (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8
 }
 
 /// Byte-lane operations on a set's 16 fingerprints or ranks.
 #[cfg(target_arch = "x86_64")]
-mod lanes {
+pub(crate) mod lanes {
     use std::arch::x86_64::*;
 
     // SAFETY (every function): SSE2 is part of every x86-64 target; the loads and
@@ -71,7 +71,7 @@ mod lanes {
 
     /// Bit `i` set where lane `i` of `v` is `b`.
     #[inline(always)]
-    pub(super) fn eq(v: &[u8; 16], b: u8) -> u32 {
+    pub(crate) fn eq(v: &[u8; 16], b: u8) -> u32 {
         unsafe {
             let x = _mm_loadu_si128(v.as_ptr() as *const __m128i);
             _mm_movemask_epi8(_mm_cmpeq_epi8(x, splat(b))) as u32
@@ -81,7 +81,7 @@ mod lanes {
     /// Lanes below `r` raised by one, lanes equal to `r` set to 0: the way of rank `r`
     /// becomes the most recent (ranks are below 16, so the signed compare is exact).
     #[inline(always)]
-    pub(super) fn promote(v: &mut [u8; 16], r: u8) {
+    pub(crate) fn promote(v: &mut [u8; 16], r: u8) {
         unsafe {
             let p = v.as_mut_ptr() as *mut __m128i;
             let x = _mm_loadu_si128(p);
@@ -97,7 +97,7 @@ mod lanes {
     /// Every way but the least recent is below `last`, so this is [`promote`] of `last`
     /// with one compare fewer.
     #[inline(always)]
-    pub(super) fn age(v: &mut [u8; 16], last_lanes: u64) -> u32 {
+    pub(crate) fn age(v: &mut [u8; 16], last_lanes: u64) -> u32 {
         unsafe {
             let p = v.as_mut_ptr() as *mut __m128i;
             let x = _mm_loadu_si128(p);
@@ -111,7 +111,7 @@ mod lanes {
     /// Lanes above `r` lowered by one, lanes equal to `r` set to `last`: the way of
     /// rank `r` becomes the least recent.
     #[inline(always)]
-    pub(super) fn demote(v: &mut [u8; 16], r: u8, last: u8) {
+    pub(crate) fn demote(v: &mut [u8; 16], r: u8, last: u8) {
         unsafe {
             let p = v.as_mut_ptr() as *mut __m128i;
             let x = _mm_loadu_si128(p);
@@ -129,19 +129,19 @@ mod lanes {
 
 /// [`lanes`] lane by lane, for other hosts.
 #[cfg(not(target_arch = "x86_64"))]
-mod lanes {
+pub(crate) mod lanes {
     #[inline(always)]
-    pub(super) fn eq(v: &[u8; 16], b: u8) -> u32 {
+    pub(crate) fn eq(v: &[u8; 16], b: u8) -> u32 {
         (v.iter().enumerate()).fold(0, |m, (i, &x)| m | (((x == b) as u32) << i))
     }
     #[inline(always)]
-    pub(super) fn promote(v: &mut [u8; 16], r: u8) {
+    pub(crate) fn promote(v: &mut [u8; 16], r: u8) {
         for x in v.iter_mut() {
             *x = if *x == r { 0 } else { *x + (*x < r) as u8 };
         }
     }
     #[inline(always)]
-    pub(super) fn age(v: &mut [u8; 16], last_lanes: u64) -> u32 {
+    pub(crate) fn age(v: &mut [u8; 16], last_lanes: u64) -> u32 {
         let last = last_lanes as u8;
         let m = eq(v, last);
         for x in v.iter_mut() {
@@ -150,7 +150,7 @@ mod lanes {
         m
     }
     #[inline(always)]
-    pub(super) fn demote(v: &mut [u8; 16], r: u8, last: u8) {
+    pub(crate) fn demote(v: &mut [u8; 16], r: u8, last: u8) {
         for x in v.iter_mut() {
             *x = if *x == r { last } else { *x - (*x > r) as u8 };
         }

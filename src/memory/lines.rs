@@ -20,6 +20,11 @@
 //!
 //! In: a line number (a physical address shifted by the line size). Out: hit or miss.
 
+// A line's fingerprint (the top byte of a multiplicative hash, which depends on every
+// bit: the low bits of a set's lines are its index, the same for all) and the byte-lane
+// operations on a set's 16 fingerprints or ranks are the ranked sets' (`assoc::ranked`).
+use crate::assoc::ranked::{fingerprint, lanes};
+
 /// The most ways a lean set holds: one byte per way in a 16-byte vector.
 pub(super) const LEAN_WAYS: usize = 16;
 
@@ -50,89 +55,6 @@ pub(super) struct LineSets {
     way_mask: u32,
     /// `ways - 1`, the last rank, in every byte (a fill's compare).
     last_lanes: u64,
-}
-
-/// The fingerprint of a line: the top byte of a multiplicative hash, which depends on
-/// every bit (the low bits of a set's lines are its index, the same for all).
-#[inline(always)]
-fn fingerprint(line: u64) -> u8 {
-    (line.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8
-}
-
-/// Byte-lane operations on a set's 16 fingerprints or ranks.
-#[cfg(target_arch = "x86_64")]
-mod lanes {
-    use std::arch::x86_64::*;
-
-    // SAFETY (every function): SSE2 is part of every x86-64 target; the loads and
-    // stores touch exactly the 16 bytes of the array they are given, unaligned.
-
-    /// `b` in every lane (a multiply spreads it over 64 bits, then over 128).
-    #[inline(always)]
-    fn splat(b: u8) -> __m128i {
-        unsafe { _mm_set1_epi64x((b as u64).wrapping_mul(0x0101_0101_0101_0101) as i64) }
-    }
-
-    /// Bit `i` set where lane `i` of `v` is `b`.
-    #[inline(always)]
-    pub(super) fn eq(v: &[u8; 16], b: u8) -> u32 {
-        unsafe {
-            let x = _mm_loadu_si128(v.as_ptr() as *const __m128i);
-            _mm_movemask_epi8(_mm_cmpeq_epi8(x, splat(b))) as u32
-        }
-    }
-
-    /// Lanes below `r` raised by one, the lane equal to `r` set to 0 (ranks are below
-    /// 16, so the signed compare is exact).
-    #[inline(always)]
-    pub(super) fn promote(v: &mut [u8; 16], r: u8) {
-        unsafe {
-            let p = v.as_mut_ptr() as *mut __m128i;
-            let x = _mm_loadu_si128(p);
-            let rr = splat(r);
-            // A lane below r compares as all ones (-1): subtracting it adds one.
-            let raised = _mm_sub_epi8(x, _mm_cmplt_epi8(x, rr));
-            _mm_storeu_si128(p, _mm_andnot_si128(_mm_cmpeq_epi8(x, rr), raised));
-        }
-    }
-
-    /// A fill: the lanes equal to the last rank (every byte of `last_lanes`) set to 0,
-    /// every other raised by one; returns the bits of the lanes that were last.
-    #[inline(always)]
-    pub(super) fn age(v: &mut [u8; 16], last_lanes: u64) -> u32 {
-        unsafe {
-            let p = v.as_mut_ptr() as *mut __m128i;
-            let x = _mm_loadu_si128(p);
-            let at = _mm_cmpeq_epi8(x, _mm_set1_epi64x(last_lanes as i64));
-            let raised = _mm_sub_epi8(x, _mm_set1_epi8(-1));
-            _mm_storeu_si128(p, _mm_andnot_si128(at, raised));
-            _mm_movemask_epi8(at) as u32
-        }
-    }
-}
-
-/// [`lanes`] lane by lane, for other hosts.
-#[cfg(not(target_arch = "x86_64"))]
-mod lanes {
-    #[inline(always)]
-    pub(super) fn eq(v: &[u8; 16], b: u8) -> u32 {
-        (v.iter().enumerate()).fold(0, |m, (i, &x)| m | (((x == b) as u32) << i))
-    }
-    #[inline(always)]
-    pub(super) fn promote(v: &mut [u8; 16], r: u8) {
-        for x in v.iter_mut() {
-            *x = if *x == r { 0 } else { *x + (*x < r) as u8 };
-        }
-    }
-    #[inline(always)]
-    pub(super) fn age(v: &mut [u8; 16], last_lanes: u64) -> u32 {
-        let last = last_lanes as u8;
-        let m = eq(v, last);
-        for x in v.iter_mut() {
-            *x = if *x == last { 0 } else { x.wrapping_add(1) };
-        }
-        m
-    }
 }
 
 impl LineSets {

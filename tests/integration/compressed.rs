@@ -407,12 +407,9 @@ fn a_corrupt_stream_is_the_codecs_error_even_when_the_simulation_fails_first() {
     assert!(!err.contains("reach"), "{err}");
 }
 
-/// The one-decode path counts a trace by reading it (not by its size) when the run
-/// caps the stream (`workload.accesses`) or the trace is text: a capped `.mmt.xz`, and
-/// the same trace as `.txt.xz`, give the same result.json as their bytes raw, with the
-/// warm-up at half the capped length. The text trace is made by `trace convert`.
-#[test]
-fn capped_and_text_traces_counted_while_decoding_equal_their_raw_bytes() {
+/// A folder with the recorded gzip trace as `g.mmt.xz` and, made by `trace convert`,
+/// `g.txt`, `g.txt.xz` and `g.mmt`; and its record count.
+fn gzip_in_three_forms() -> (tempfile::TempDir, u64) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::copy("workloads/traces/gzip.mmt.xz", d.join("g.mmt.xz")).unwrap();
@@ -421,6 +418,17 @@ fn capped_and_text_traces_counted_while_decoding_equal_their_raw_bytes() {
         assert_eq!(code, 0, "convert to {out}: {err}");
     }
     let records = read_all(&d.join("g.mmt")).len() as u64;
+    (dir, records)
+}
+
+/// The one-decode path counts a trace by reading it (not by its size) when the run
+/// caps the stream (`workload.accesses`) or the trace is text: a capped `.mmt.xz`, and
+/// the same trace as `.txt.xz`, give the same result.json as their bytes raw, with the
+/// warm-up at half the capped length. The text trace is made by `trace convert`.
+#[test]
+fn capped_and_text_traces_counted_while_decoding_equal_their_raw_bytes() {
+    let (dir, records) = gzip_in_three_forms();
+    let d = dir.path();
     let cap = records / 3;
     for (compressed, raw, sets) in [
         (
@@ -475,14 +483,8 @@ fn capped_and_text_traces_counted_while_decoding_equal_their_raw_bytes() {
 /// twice or not at all where the queue stopped, or a count lost on that path.
 #[test]
 fn traces_longer_than_the_queue_decoded_twice_equal_their_raw_bytes() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, records) = gzip_in_three_forms();
     let d = dir.path();
-    std::fs::copy("workloads/traces/gzip.mmt.xz", d.join("g.mmt.xz")).unwrap();
-    for out in ["g.txt", "g.txt.xz", "g.mmt"] {
-        let (code, _, err) = run(d, &["trace", "convert", "g.mmt.xz", out], 120);
-        assert_eq!(code, 0, "convert to {out}: {err}");
-    }
-    let records = read_all(&d.join("g.mmt")).len() as u64;
     // Decoded, the .mmt trace is 16 bytes per record: the bounds must cut it.
     assert!(
         records * 16 > 5 << 20,
