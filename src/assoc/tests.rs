@@ -146,16 +146,7 @@ fn lru_access_with_invalidations_matches_a_reference_list() {
                 continue;
             }
             assert_eq!(a.access(set, k), pos.is_some(), "ways {ways} op {i}");
-            match pos {
-                Some(p) => {
-                    list.remove(p);
-                }
-                None if list.len() == ways => {
-                    list.remove(0);
-                }
-                None => {}
-            }
-            list.push(k);
+            touch(list, pos, ways, k);
         }
     }
 }
@@ -389,16 +380,7 @@ fn ranked_lru_equals_ordered_lru_and_a_reference_list() {
                 }
                 2..=4 if cache => {
                     assert_eq!(a.access(set, k), o.access(set, k), "{what}");
-                    match pos {
-                        Some(p) => {
-                            list.remove(p);
-                        }
-                        None if list.len() == ways => {
-                            list.remove(0);
-                        }
-                        None => {}
-                    }
-                    list.push(k);
+                    touch(list, pos, ways, k);
                 }
                 5 => {
                     let gone = a.invalidate(set, k);
@@ -457,4 +439,19 @@ fn ranked_lru_equals_ordered_lru_and_a_reference_list() {
             assert_eq!(keys, want, "{what}: the reference lists");
         }
     }
+}
+
+/// The reference LRU list of a set after an access to `k` (at `pos` in it, if there):
+/// `k` becomes the most recent (last), the least recent (first) leaving a full set.
+fn touch(list: &mut Vec<u64>, pos: Option<usize>, ways: usize, k: u64) {
+    match pos {
+        Some(p) => {
+            list.remove(p);
+        }
+        None if list.len() == ways => {
+            list.remove(0);
+        }
+        None => {}
+    }
+    list.push(k);
 }

@@ -340,48 +340,14 @@ impl Job<'_> {
                     // A virtualized machine: the guest's frame is guest-physical.
                     Some(h) => {
                         let hoff = gpa.0 & (h.size.bytes() - 1);
-                        o.push(
-                            Kind::Address,
-                            0,
-                            format!(
-                                "Guest-physical address {:#x}: frame {:#x} of a guest {} page + offset {off:#x}",
-                                gpa.0, tr.frame, tr.size
-                            ),
-                            json!({
-                                "space": "guest-physical", "address": gpa.0, "frame": tr.frame.0,
-                                "page_size": tr.size.to_string(), "offset": off,
-                            }),
-                        );
-                        o.push(
-                            Kind::Address,
-                            0,
-                            format!(
-                                "Host-physical address {:#x}: frame {:#x} of a host {} page + offset {hoff:#x}",
-                                h.frame + hoff,
-                                h.frame,
-                                h.size
-                            ),
-                            json!({
-                                "space": "host-physical", "address": h.frame.0 + hoff,
-                                "frame": h.frame.0, "page_size": h.size.to_string(), "offset": hoff,
-                            }),
-                        );
+                        let guest = ("Guest-physical", "guest ", "guest-physical");
+                        address_step(&mut o, guest, gpa.0, tr.frame.0, tr.size, off);
+                        let host = ("Host-physical", "host ", "host-physical");
+                        address_step(&mut o, host, h.frame.0 + hoff, h.frame.0, h.size, hoff);
                     }
                     None => {
-                        o.push(
-                            Kind::Address,
-                            0,
-                            format!(
-                                "Physical address {:#x}: frame {:#x} of a {} page + offset {off:#x}",
-                                tr.frame + off,
-                                tr.frame,
-                                tr.size
-                            ),
-                            json!({
-                                "space": "physical", "address": tr.frame.0 + off,
-                                "frame": tr.frame.0, "page_size": tr.size.to_string(), "offset": off,
-                            }),
-                        );
+                        let plain = ("Physical", "", "physical");
+                        address_step(&mut o, plain, tr.frame.0 + off, tr.frame.0, tr.size, off);
                     }
                 }
             }
@@ -530,6 +496,27 @@ impl Job<'_> {
             );
         }
     }
+}
+
+/// The step of the address an access ends at: `label` ("Physical", ...) and `of` (the
+/// page's owner before its size, "guest " ...) in the text, `space` in the fields.
+fn address_step(
+    o: &mut Steps,
+    (label, of, space): (&str, &str, &str),
+    address: u64,
+    frame: u64,
+    size: PageSize,
+    offset: u64,
+) {
+    o.push(
+        Kind::Address,
+        0,
+        format!("{label} address {address:#x}: frame {frame:#x} of a {of}{size} page + offset {offset:#x}"),
+        json!({
+            "space": space, "address": address, "frame": frame,
+            "page_size": size.to_string(), "offset": offset,
+        }),
+    );
 }
 
 #[cfg(test)]
