@@ -74,22 +74,21 @@ impl Walker {
     }
 
     /// [`Walker::probe_pscs`] of a demand walk through a plain radix table, unrecorded:
-    /// the (level, table) the walk starts from. Each walk cache is probed and counted in
-    /// the same order; the deepest hit (the first, deepest level first) is taken.
+    /// the (level, table) the walk starts from. Each walk cache is probed and counted
+    /// once; the deepest hit (the first in `pscs`, deepest level first) is taken. They
+    /// are probed from the last: each is an array of its own, so the order of their
+    /// probes changes nothing, and the last hit written is then the one to take, with
+    /// no test of whether one was found before.
     #[inline(always)]
     fn probe_straight(&mut self, asid: u16, vaddr: VirtAddr, pt: &Radix) -> (usize, usize) {
         let mut start = (pt.levels(), 0);
-        let mut found = false;
         let stats = &mut self.stats.psc[..self.pscs.len()];
-        for (p, st) in self.pscs.iter_mut().zip(stats) {
+        for (p, st) in self.pscs.iter_mut().zip(stats).rev() {
             let prefix = vaddr.0 >> pt.level_shift(p.level);
             st.lookups += 1;
             if let Some(node) = p.lookup(prefix, psc_key(prefix, asid)) {
                 st.hits += 1;
-                if !found {
-                    start = (p.level - 1, node as usize);
-                    found = true;
-                }
+                start = (p.level - 1, node as usize);
             }
         }
         start
