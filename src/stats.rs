@@ -9,7 +9,9 @@ use serde::Serialize;
 /// then one overflow bucket). Allocated once per core, so recording never allocates.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Histogram {
-    buckets: Vec<u64>,
+    /// A fixed-size array: a recorded value's bucket is clamped to `LIMIT`, so its
+    /// index needs no bounds check.
+    buckets: Box<[u64; LIMIT + 1]>,
     count: u64,
     sum: u64,
     max: u64,
@@ -20,7 +22,8 @@ const LIMIT: usize = 16384;
 impl Default for Histogram {
     fn default() -> Self {
         Histogram {
-            buckets: vec![0; LIMIT + 1],
+            // Made on the heap: the array itself would be built on the stack first.
+            buckets: (vec![0; LIMIT + 1].into_boxed_slice().try_into()).expect("LIMIT + 1 buckets"),
             count: 0,
             sum: 0,
             max: 0,
@@ -72,7 +75,7 @@ impl Histogram {
     }
 
     pub fn merge(&mut self, o: &Histogram) {
-        for (a, b) in self.buckets.iter_mut().zip(&o.buckets) {
+        for (a, b) in self.buckets.iter_mut().zip(o.buckets.iter()) {
             *a += b;
         }
         self.count += o.count;

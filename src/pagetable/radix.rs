@@ -133,6 +133,13 @@ pub(crate) enum Entry {
     Table(u32),
 }
 
+/// The table a raw entry that is neither absent (0) nor a leaf points to: its node
+/// in the arena (entries hold `(node + 1) << 1`).
+#[inline(always)]
+pub(crate) fn raw_table(e: u64) -> u32 {
+    ((e >> 1) - 1) as u32
+}
+
 /// A power of two (levels are masked with `MAX_LEVELS - 1` on the walk path).
 const MAX_LEVELS: usize = 8;
 
@@ -268,20 +275,35 @@ impl Radix {
     /// time, instead of collecting [`Walkable::walk`]'s steps.
     #[inline(always)]
     pub(crate) fn read_entry(&self, node: usize, level: usize, vaddr: u64) -> (PhysAddr, Entry) {
-        let idx = self.index(vaddr, level);
-        let e = self.entries[node * SLOTS + idx];
-        let pte_addr = PhysAddr(self.paddr[node] + idx as u64 * 8);
+        let (pte_addr, e) = self.read_raw(node, level, vaddr);
         let entry = if e == 0 {
             Entry::Absent
-        } else if e & 1 == 1 {
-            Entry::Leaf(Translation {
-                frame: PhysAddr(e & !1),
-                size: self.size_of_level(level),
-            })
+        } else if let Some(t) = self.raw_leaf(e, level) {
+            Entry::Leaf(t)
         } else {
-            Entry::Table(((e >> 1) - 1) as u32)
+            Entry::Table(raw_table(e))
         };
         (pte_addr, entry)
+    }
+
+    /// [`Radix::read_entry`] undecoded: the entry's physical address and its bits, for
+    /// the straight walk, which tests them in the order its branches want (a leaf
+    /// first, [`Radix::raw_leaf`]; then 0 for absent; else a table, [`raw_table`])
+    /// instead of matching an [`Entry`] built and taken apart again.
+    #[inline(always)]
+    pub(crate) fn read_raw(&self, node: usize, level: usize, vaddr: u64) -> (PhysAddr, u64) {
+        let idx = self.index(vaddr, level);
+        let e = self.entries[node * SLOTS + idx];
+        (PhysAddr(self.paddr[node] + idx as u64 * 8), e)
+    }
+
+    /// The page a raw entry of `level` maps, if it is a leaf (bit 0 set).
+    #[inline(always)]
+    pub(crate) fn raw_leaf(&self, e: u64, level: usize) -> Option<Translation> {
+        (e & 1 == 1).then(|| Translation {
+            frame: PhysAddr(e & !1),
+            size: self.size_of_level(level),
+        })
     }
 
     /// The table itself if the walker may read it straight ([`Radix::read_entry`]):

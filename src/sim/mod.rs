@@ -34,6 +34,7 @@
 
 mod core;
 mod engine;
+mod miss;
 mod nested;
 mod overflow;
 pub mod prefetch;

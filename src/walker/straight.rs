@@ -16,9 +16,8 @@
 use super::{psc_key, WalkResult, Walker, NO_PSC};
 use crate::addr::VirtAddr;
 use crate::memory::MemorySystem;
-use crate::pagetable::radix::Entry;
+use crate::pagetable::radix::raw_table;
 use crate::pagetable::{Radix, Walkable};
-use crate::sim::record::NoRecord;
 
 impl Walker {
     /// A demand walk of `vaddr` of address space `asid` for `core` through the plain
@@ -32,22 +31,24 @@ impl Walker {
         pt: &Radix,
         mem: &mut MemorySystem,
     ) -> WalkResult {
-        let (start, probe_latency) =
-            self.probe_pscs::<Radix, NoRecord, true>(asid, vaddr, pt, &mut NoRecord);
-        let (mut level, mut node) = match start {
-            Some(s) => (s.level as usize, s.node as usize),
-            None => (pt.levels(), 0),
-        };
+        let probe_latency = match self.pscs.is_empty() {
+            true => 0,
+            false => self.probe_latency,
+        } + pt.walk_cache_cycles();
+        let (mut level, mut node) = self.probe_straight(asid, vaddr, pt);
         let (mut pte_cycles, mut reads) = (0u64, 0u32);
         let translation = loop {
-            let (pte_addr, entry) = pt.read_entry(node, level, vaddr.0);
+            let (pte_addr, e) = pt.read_raw(node, level, vaddr.0);
             pte_cycles += mem.read_from(core, pte_addr, true).0 as u64;
             reads += 1;
-            let child = match entry {
-                Entry::Absent => break None,
-                Entry::Leaf(t) => break Some(t),
-                Entry::Table(child) => child,
-            };
+            // A leaf ends most walks; an absent entry (0) faults.
+            if let Some(t) = pt.raw_leaf(e, level) {
+                break Some(t);
+            }
+            if e == 0 {
+                break None;
+            }
+            let child = raw_table(e);
             // Remember the table this entry points to for the next walk (what
             // `nested::learn` does after the general walk).
             let pi = self.psc_at[level & 7];
@@ -70,6 +71,27 @@ impl Walker {
             reads,
             translation,
         }
+    }
+
+    /// [`Walker::probe_pscs`] of a demand walk through a plain radix table, unrecorded:
+    /// the (level, table) the walk starts from. Each walk cache is probed and counted
+    /// once; the deepest hit (the first in `pscs`, deepest level first) is taken. They
+    /// are probed from the last: each is an array of its own, so the order of their
+    /// probes changes nothing, and the last hit written is then the one to take, with
+    /// no test of whether one was found before.
+    #[inline(always)]
+    fn probe_straight(&mut self, asid: u16, vaddr: VirtAddr, pt: &Radix) -> (usize, usize) {
+        let mut start = (pt.levels(), 0);
+        let stats = &mut self.stats.psc[..self.pscs.len()];
+        for (p, st) in self.pscs.iter_mut().zip(stats).rev() {
+            let prefix = vaddr.0 >> pt.level_shift(p.level);
+            st.lookups += 1;
+            if let Some(node) = p.lookup(prefix, psc_key(prefix, asid)) {
+                st.hits += 1;
+                start = (p.level - 1, node as usize);
+            }
+        }
+        start
     }
 }
 
