@@ -378,8 +378,9 @@ pub struct SetAssoc<P: ReplacementPolicy = Policy> {
     meta: Vec<ranked::Meta>,
     /// Bit `w` set for each way `w` of a set (the lanes of `meta` in use).
     way_mask: u32,
-    /// `ways - 1`, the last rank, in every byte (ranked arrays; a fill's compare).
-    last_lanes: u64,
+    /// `ways - 1`, the last rank, in every byte (ranked arrays; a fill's compare, one
+    /// load).
+    last: [u8; 16],
     policy: P,
 }
 
@@ -417,7 +418,7 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
             ranked: false,
             meta: Vec::new(),
             way_mask: ((1u64 << ways.min(32)) - 1) as u32,
-            last_lanes: (ways.wrapping_sub(1) as u8 as u64).wrapping_mul(0x0101_0101_0101_0101),
+            last: [ways.wrapping_sub(1) as u8; 16],
             policy,
         }
     }
@@ -432,23 +433,6 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
     /// array then serves [`SetAssoc::lookup_ranks`] and [`SetAssoc::insert_ranks`].
     pub fn is_ranked(&self) -> bool {
         self.ranked
-    }
-
-    /// [`SetAssoc::lookup`] of an array [`SetAssoc::is_ranked`] says keeps ranks, for a
-    /// caller that asked once for the whole run: the code of the other layouts stays
-    /// out of the caller. On any other array it panics (it has no ranks to index).
-    #[inline(always)]
-    pub fn lookup_ranks(&mut self, set: usize, key: u64) -> Option<u64> {
-        debug_assert!(self.ranked);
-        self.lookup_ranked(set, key)
-    }
-
-    /// [`SetAssoc::insert`] of an array that keeps ranks (as [`SetAssoc::lookup_ranks`]),
-    /// for a caller that needs only whether a valid entry was displaced.
-    #[inline(always)]
-    pub fn insert_ranks(&mut self, set: usize, key: u64, val: u64) -> bool {
-        debug_assert!(self.ranked);
-        self.insert_ranked(set, key, val).is_some()
     }
 
     /// Mask that turns a hash or page number into a set index.

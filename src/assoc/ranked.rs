@@ -69,12 +69,27 @@ pub(crate) mod lanes {
         unsafe { _mm_set1_epi64x((b as u64).wrapping_mul(0x0101_0101_0101_0101) as i64) }
     }
 
+    /// A byte in every lane, made once for several compares ([`eq_lanes`]).
+    pub(crate) type Lanes = __m128i;
+
+    /// `b` in every lane, as [`Lanes`].
+    #[inline(always)]
+    pub(crate) fn lanes_of(b: u8) -> Lanes {
+        splat(b)
+    }
+
     /// Bit `i` set where lane `i` of `v` is `b`.
     #[inline(always)]
     pub(crate) fn eq(v: &[u8; 16], b: u8) -> u32 {
+        eq_lanes(v, splat(b))
+    }
+
+    /// [`eq`] of a byte already in every lane of `b`.
+    #[inline(always)]
+    pub(crate) fn eq_lanes(v: &[u8; 16], b: Lanes) -> u32 {
         unsafe {
             let x = _mm_loadu_si128(v.as_ptr() as *const __m128i);
-            _mm_movemask_epi8(_mm_cmpeq_epi8(x, splat(b))) as u32
+            _mm_movemask_epi8(_mm_cmpeq_epi8(x, b)) as u32
         }
     }
 
@@ -98,10 +113,23 @@ pub(crate) mod lanes {
     /// with one compare fewer.
     #[inline(always)]
     pub(crate) fn age(v: &mut [u8; 16], last_lanes: u64) -> u32 {
+        age_lanes(v, unsafe { _mm_set1_epi64x(last_lanes as i64) })
+    }
+
+    /// [`age`] of the last rank already in every byte of `last`.
+    #[inline(always)]
+    pub(crate) fn age_at(v: &mut [u8; 16], last: &[u8; 16]) -> u32 {
+        age_lanes(v, unsafe {
+            _mm_loadu_si128(last.as_ptr() as *const __m128i)
+        })
+    }
+
+    #[inline(always)]
+    fn age_lanes(v: &mut [u8; 16], last: Lanes) -> u32 {
         unsafe {
             let p = v.as_mut_ptr() as *mut __m128i;
             let x = _mm_loadu_si128(p);
-            let at = _mm_cmpeq_epi8(x, _mm_set1_epi64x(last_lanes as i64));
+            let at = _mm_cmpeq_epi8(x, last);
             let raised = _mm_sub_epi8(x, _mm_set1_epi8(-1));
             _mm_storeu_si128(p, _mm_andnot_si128(at, raised));
             _mm_movemask_epi8(at) as u32
@@ -130,9 +158,22 @@ pub(crate) mod lanes {
 /// [`lanes`] lane by lane, for other hosts.
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) mod lanes {
+    pub(crate) type Lanes = u8;
+    #[inline(always)]
+    pub(crate) fn lanes_of(b: u8) -> Lanes {
+        b
+    }
     #[inline(always)]
     pub(crate) fn eq(v: &[u8; 16], b: u8) -> u32 {
         (v.iter().enumerate()).fold(0, |m, (i, &x)| m | (((x == b) as u32) << i))
+    }
+    #[inline(always)]
+    pub(crate) fn eq_lanes(v: &[u8; 16], b: Lanes) -> u32 {
+        eq(v, b)
+    }
+    #[inline(always)]
+    pub(crate) fn age_at(v: &mut [u8; 16], last: &[u8; 16]) -> u32 {
+        age(v, last[0] as u64)
     }
     #[inline(always)]
     pub(crate) fn promote(v: &mut [u8; 16], r: u8) {
@@ -157,56 +198,156 @@ pub(crate) mod lanes {
     }
 }
 
+/// The way of a set (its `meta`, its keys from `base`) holding `key` (of fingerprint
+/// `fp`, in every lane); `way_mask` has a bit per way.
+#[inline(always)]
+fn find_way(
+    m: &Meta,
+    keys: &[u64],
+    base: usize,
+    way_mask: u32,
+    key: u64,
+    fp: lanes::Lanes,
+) -> Option<usize> {
+    let mut hits = lanes::eq_lanes(&m.fp, fp) & way_mask;
+    while hits != 0 {
+        let w = hits.trailing_zeros() as usize;
+        debug_assert!(base + w < keys.len());
+        // SAFETY: callers pass the first way of a set that indexes `meta` (one entry per
+        // set), and `w < ways` (the way mask): `base + w` is inside the set.
+        if unsafe { *keys.get_unchecked(base + w) } == key {
+            return Some(w);
+        }
+        hits &= hits - 1;
+    }
+    None
+}
+
+/// Way `w` (below the way count) of the set of `m` becomes the most recent.
+#[inline(always)]
+fn promote_way(m: &mut Meta, w: usize) {
+    debug_assert!(w < RANKED_WAYS);
+    // SAFETY: `w` is a way of the set (at most 16 lanes).
+    let r = unsafe { *m.rank.get_unchecked(w) };
+    // A hit on the most recent way (a line or page used again at once, common)
+    // changes no rank.
+    if r != 0 {
+        lanes::promote(&mut m.rank, r);
+    }
+}
+
+/// The least recent way of the set of `m` takes fingerprint `fp` and becomes the most
+/// recent; returns the way (below the way count: `last`, the last rank in every byte,
+/// and `way_mask` are the array's).
+#[inline(always)]
+fn age_way(m: &mut Meta, last: &[u8; 16], way_mask: u32, fp: u8) -> usize {
+    let w = (lanes::age_at(&mut m.rank, last) & way_mask).trailing_zeros() as usize;
+    debug_assert!(w < RANKED_WAYS);
+    // SAFETY: the ranks of a set's ways are a permutation of 0..ways, so exactly one
+    // way ranks last and `w < ways <= 16`.
+    unsafe { *m.fp.get_unchecked_mut(w) = fp };
+    w
+}
+
 impl<P: ReplacementPolicy> SetAssoc<P> {
     /// The way of `set` holding `key` (of fingerprint `fp`).
     #[inline(always)]
     fn find_ranked(&self, set: usize, key: u64, fp: u8) -> Option<usize> {
-        let mut m = lanes::eq(&self.meta[set].fp, fp) & self.way_mask;
-        let base = set * self.ways;
-        while m != 0 {
-            let w = m.trailing_zeros() as usize;
-            debug_assert!(base + w < self.keys.len());
-            // SAFETY: `set` indexed `meta` (checked), which has one entry per set, and
-            // `w < ways` (the way mask): `base + w` is inside the set.
-            if unsafe { *self.keys.get_unchecked(base + w) } == key {
-                return Some(w);
-            }
-            m &= m - 1;
-        }
-        None
+        // `set` indexes `meta` (checked), as `find_way` requires.
+        let (m, fp) = (&self.meta[set], lanes::lanes_of(fp));
+        find_way(m, &self.keys, set * self.ways, self.way_mask, key, fp)
     }
 
     /// Way `w` of `set` becomes the most recent.
     #[inline(always)]
     fn touch(&mut self, set: usize, w: usize) {
-        let m = &mut self.meta[set];
         debug_assert!(w < self.ways);
-        // SAFETY: `w` is a way of the set (below `ways`, at most 16 lanes).
-        let r = unsafe { *m.rank.get_unchecked(w) };
-        // A hit on the most recent way (a line or page used again at once, common)
-        // changes no rank.
-        if r != 0 {
-            lanes::promote(&mut m.rank, r);
-        }
+        promote_way(&mut self.meta[set], w);
     }
 
     /// The least recent way of `set` (an empty one while the set has one) takes `key`
     /// and becomes the most recent; returns the way and the key it held.
     #[inline(always)]
     fn fill_ranked(&mut self, set: usize, key: u64, fp: u8) -> (usize, u64) {
-        let m = &mut self.meta[set];
-        let w =
-            (lanes::age(&mut m.rank, self.last_lanes) & self.way_mask).trailing_zeros() as usize;
+        let w = age_way(&mut self.meta[set], &self.last, self.way_mask, fp);
         debug_assert!(w < self.ways);
-        // SAFETY: the ranks of a set's ways are a permutation of 0..ways, so exactly one
-        // way ranks last and `w < ways <= 16`; `set` indexed `meta` (checked), so
-        // `set * ways + w` is inside `keys`.
-        let old = unsafe {
-            *m.fp.get_unchecked_mut(w) = fp;
-            std::mem::replace(self.keys.get_unchecked_mut(set * self.ways + w), key)
-        };
+        // SAFETY: `w < ways`, and `set` indexed `meta` (checked), so `set * ways + w`
+        // is inside `keys`.
+        let old =
+            unsafe { std::mem::replace(self.keys.get_unchecked_mut(set * self.ways + w), key) };
         self.absent.1 = INVALID;
         (w, old)
+    }
+
+    /// [`SetAssoc::lookup`] of an array [`SetAssoc::is_ranked`] says keeps ranks, for a
+    /// caller that asked once for the whole run (the code of the other layouts stays
+    /// out of the caller), in the set of `x` (its bits under [`SetAssoc::set_mask`]),
+    /// for `key` of fingerprint `fp` ([`fingerprint`], in every lane: [`lanes::lanes_of`]):
+    /// a caller probing several arrays for one key makes the key and its fingerprint once.
+    ///
+    /// # Safety
+    /// The array keeps ranks: another has no ranks to index.
+    #[inline(always)]
+    pub(crate) unsafe fn lookup_ranks(
+        &mut self,
+        x: u64,
+        key: u64,
+        fp: lanes::Lanes,
+    ) -> Option<u64> {
+        let set = (x & self.mask) as usize;
+        debug_assert!(self.ranked && set < self.meta.len());
+        // SAFETY: `set <= mask = sets - 1`, and a ranked array has a `Meta` per set.
+        let m = unsafe { self.meta.get_unchecked_mut(set) };
+        let base = set * self.ways;
+        let Some(w) = find_way(m, &self.keys, base, self.way_mask, key, fp) else {
+            self.absent = (set, key);
+            return None;
+        };
+        promote_way(m, w);
+        // SAFETY: `find_way` found way `w < ways` of `set`.
+        Some(unsafe { *self.vals.get_unchecked(base + w) })
+    }
+
+    /// [`SetAssoc::insert`] of an array that keeps ranks, as [`SetAssoc::lookup_ranks`],
+    /// for a caller that needs only whether a valid entry was displaced.
+    ///
+    /// # Safety
+    /// As [`SetAssoc::lookup_ranks`].
+    #[inline(always)]
+    pub(crate) unsafe fn insert_ranks(&mut self, x: u64, key: u64, fp: u8, val: u64) -> bool {
+        let set = (x & self.mask) as usize;
+        debug_assert!(self.ranked && set < self.meta.len());
+        // A key the last lookup missed is known to be absent (nearly always: a fill
+        // follows its lookup's miss).
+        if self.absent != (set, key) && self.refresh_ranked(set, key, fp, val) {
+            return false;
+        }
+        // SAFETY: as in `lookup_ranks`.
+        let m = unsafe { self.meta.get_unchecked_mut(set) };
+        let base = set * self.ways;
+        let w = age_way(m, &self.last, self.way_mask, fp);
+        debug_assert!(w < self.ways);
+        // SAFETY: `w < ways` is a way of `set`.
+        let old = unsafe {
+            *self.vals.get_unchecked_mut(base + w) = val;
+            std::mem::replace(self.keys.get_unchecked_mut(base + w), key)
+        };
+        self.absent.1 = INVALID;
+        old != INVALID
+    }
+
+    /// The way of `set` holding `key` (of fingerprint `fp`), if any, takes `val` and
+    /// becomes the most recent; whether there was one. Out of line: rare (the fast
+    /// path's fills follow a lookup's miss), and its compares stay out of the caller.
+    #[cold]
+    #[inline(never)]
+    fn refresh_ranked(&mut self, set: usize, key: u64, fp: u8, val: u64) -> bool {
+        let Some(w) = self.find_ranked(set, key, fp) else {
+            return false;
+        };
+        self.vals[set * self.ways + w] = val;
+        self.touch(set, w);
+        true
     }
 
     /// [`SetAssoc::lookup`] of a ranked array.

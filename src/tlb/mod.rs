@@ -238,6 +238,9 @@ struct Structure<O> {
     ranged: bool,
     org: O,
     stats: TlbStats,
+    /// Fills of the fast path that displaced no valid entry, since the counters
+    /// restarted (its evictions are its fills less these: `plain.rs`).
+    kept: u64,
 }
 
 struct Level {
@@ -351,6 +354,8 @@ pub struct Tlbs<O = AnyOrganisation> {
     /// take the fast path (`plain.rs`). Cleared with `plain` and by
     /// [`Tlbs::keep_evictions`].
     fast: bool,
+    /// The fast path's order of probes and the counts it keeps as totals (`plain.rs`).
+    plan: plain::Plan,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -407,6 +412,7 @@ impl<O: Organisation> Tlbs<O> {
                     level: c.level,
                     ..Default::default()
                 },
+                kept: 0,
             });
         }
         for (l, lvl) in levels.iter_mut().enumerate() {
@@ -430,11 +436,13 @@ impl<O: Organisation> Tlbs<O> {
             && !ranges
             && (structs.iter()).all(|s| s.fill != TlbFill::Victim)
             && !levels.iter().any(|l| l.beside);
-        let fast =
-            plain && (structs.iter_mut()).all(|s| s.org.pages().is_some_and(|p| p.is_ranked()));
+        let fast = plain
+            && levels.len() <= plain::MAX_LEVELS
+            && (structs.iter_mut()).all(|s| s.org.pages().is_some_and(|p| p.is_ranked()));
         Some(Tlbs {
             plain,
             fast,
+            plan: Default::default(),
             coalesce,
             run: None,
             dropped: Default::default(),
@@ -1225,7 +1233,8 @@ mod tests {
     /// The fast path (`plain.rs`) against the general probe and both general fills
     /// (`fill_plain`, and the cascade of `complete_miss`), access for access: lookups,
     /// cycles, counters and contents, on mixed sides, sizes, address spaces and
-    /// invalidations of every kind.
+    /// invalidations of every kind; the counters also read mid-run, restarted as after
+    /// warm-up, and read after the fast path is left (its totals stay counted).
     #[test]
     fn the_fast_path_equals_the_general_one() {
         let mut cfgs = mixed_cfgs();
@@ -1266,16 +1275,25 @@ mod tests {
                 let frame = PhysAddr(va ^ 0x6000_0000);
                 t.complete(side, asid, VirtAddr(va), frame, size, lvl);
             }
+            if i % 4999 == 0 || i == 39999 {
+                for other in [&plain, &general] {
+                    assert_eq!(fast.stats(), other.stats(), "access {i}");
+                    assert_eq!(fast.level_stats(), other.level_stats(), "access {i}");
+                    assert_eq!(fast.occupancy(), other.occupancy());
+                }
+            }
+            if i == 20000 {
+                for t in [&mut fast, &mut plain, &mut general] {
+                    t.reset_stats();
+                }
+            }
+            if i == 30000 {
+                // Keeping evictions leaves the fast path (it keeps none).
+                assert!(fast.fast);
+                fast.keep_evictions();
+                assert!(!fast.fast && fast.plain);
+            }
         }
-        assert!(fast.fast);
-        for other in [&plain, &general] {
-            assert_eq!(fast.stats(), other.stats());
-            assert_eq!(fast.level_stats(), other.level_stats());
-            assert_eq!(fast.occupancy(), other.occupancy());
-        }
-        // Keeping evictions leaves the fast path (it keeps none).
-        fast.keep_evictions();
-        assert!(!fast.fast && fast.plain);
     }
 
     /// A fast hierarchy (split level-1 data TLBs for 4K and 2M pages and a level-1
@@ -1283,9 +1301,24 @@ mod tests {
     /// model written from the definitions: per structure and set a list of keys, most
     /// recent last; a lookup tries level 1's structure for the page's size, then level
     /// 2's; the levels above the hit take the page, evicting their set's least recent
-    /// key when full. Hit levels, frames, cycles, every counter and the occupancy agree.
+    /// key when full. Hit levels, frames, cycles, every counter (read mid-run, and
+    /// restarted as after warm-up) and the occupancy agree.
     #[test]
     fn the_fast_path_equals_per_set_lru_lists() {
+        // The counts of `t` against the model's.
+        fn counted(t: &Tlbs, counts: &[[u64; 4]; 4], levels: &[[u64; 5]; 2]) {
+            let got: Vec<[u64; 4]> = (t.stats().iter())
+                .map(|s| [s.hits, s.misses, s.fills, s.evictions])
+                .collect();
+            assert_eq!(got, counts);
+            let got: Vec<[u64; 5]> = (t.level_stats().iter())
+                .map(|s| {
+                    let (ih, im) = (s.instruction_hits, s.instruction_misses);
+                    [ih, im, s.data_hits, s.data_misses, s.cycles]
+                })
+                .collect();
+            assert_eq!(got, levels);
+        }
         let mut d4 = cfg("d4k", 1, 16, 4, TlbFill::Miss);
         d4.kind = TlbKind::Data;
         let mut d2 = cfg("d2m", 1, 4, 2, TlbFill::Miss);
@@ -1378,18 +1411,16 @@ mod tests {
             }
             let frame = PhysAddr(base ^ 1 << 40);
             t.complete(side, asid, VirtAddr(va), frame, size, hit_level);
+            if i % 9999 == 0 {
+                counted(&t, &counts, &levels);
+            }
+            if i == 30000 {
+                // Restarted as after warm-up: every count from 0, the contents kept.
+                t.reset_stats();
+                (counts, levels) = Default::default();
+            }
         }
-        let got: Vec<[u64; 4]> = (t.stats().iter())
-            .map(|s| [s.hits, s.misses, s.fills, s.evictions])
-            .collect();
-        assert_eq!(got, counts);
-        let got: Vec<[u64; 5]> = (t.level_stats().iter())
-            .map(|s| {
-                let (ih, im) = (s.instruction_hits, s.instruction_misses);
-                [ih, im, s.data_hits, s.data_misses, s.cycles]
-            })
-            .collect();
-        assert_eq!(got, levels);
+        counted(&t, &counts, &levels);
         let held: Vec<usize> = sets.iter().map(|s| s.iter().map(Vec::len).sum()).collect();
         assert_eq!(t.occupancy(), held);
         assert!(

@@ -10,6 +10,7 @@
 
 use super::{tag, untag, Entry, MemReads, Organisation};
 use crate::addr::{PageSize, PageSizeSet};
+use crate::assoc::ranked::lanes::Lanes;
 use crate::assoc::SetAssoc;
 use crate::config::{TlbConfig, TlbOrganisation};
 
@@ -71,21 +72,26 @@ impl SetAssociative {
         self.array.is_ranked()
     }
 
-    /// [`SetAssociative::lookup_page`] of a ranked array (it panics on another).
+    /// [`SetAssociative::lookup_page`] of the page `vpn` (in units of its size) whose
+    /// [`tag`] is `key`, of fingerprint `fp` (in every lane): the caller made the three
+    /// once for every level.
+    ///
+    /// # Safety
+    /// The array keeps ranks ([`SetAssociative::is_ranked`]).
     #[inline(always)]
-    pub(super) fn lookup_ranks(&mut self, asid: u16, vaddr: u64, size: PageSize) -> Option<u64> {
-        let vpn = vaddr >> size.shift();
-        let set = self.set_of(vpn);
-        self.array.lookup_ranks(set, tag(vpn, asid, size.index()))
+    pub(super) unsafe fn lookup_ranks(&mut self, vpn: u64, key: u64, fp: Lanes) -> Option<u64> {
+        // The set is `set_index(vpn, set_mask)`, taken inside. SAFETY: the caller's.
+        unsafe { self.array.lookup_ranks(vpn, key, fp) }
     }
 
-    /// [`Organisation::insert_evicts`] of a ranked array for the page `vpn` (in units
-    /// of its size) whose [`tag`] is `key`: the caller computed both once for every
-    /// level.
+    /// [`Organisation::insert_evicts`] of the page as [`SetAssociative::lookup_ranks`].
+    ///
+    /// # Safety
+    /// As [`SetAssociative::lookup_ranks`].
     #[inline(always)]
-    pub(super) fn insert_ranks(&mut self, vpn: u64, key: u64, frame: u64) -> bool {
-        let set = self.set_of(vpn);
-        self.array.insert_ranks(set, key, frame)
+    pub(super) unsafe fn insert_ranks(&mut self, vpn: u64, key: u64, fp: u8, frame: u64) -> bool {
+        // SAFETY: the caller's.
+        unsafe { self.array.insert_ranks(vpn, key, fp, frame) }
     }
 
     /// The entry a stored (key, frame) pair stands for.

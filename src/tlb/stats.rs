@@ -1,6 +1,7 @@
 //! The counters of a core's TLBs: per structure ([`TlbStats`]) and per level
 //! ([`LevelStats`]), read with the level-1 repeats the shortcut has not yet added
-//! (`Memo` in `mod.rs`), and restarted after warm-up.
+//! (`Memo` in `mod.rs`) and the totals the fast path keeps (`plain.rs`), and restarted
+//! after warm-up.
 
 use super::CoalescedStats;
 use super::{Organisation, Tlbs, INSTR};
@@ -53,14 +54,17 @@ impl<O: Organisation> Tlbs<O> {
     }
 
     pub fn stats(&self) -> Vec<TlbStats> {
-        (self.structs.iter().enumerate())
+        let mut v: Vec<TlbStats> = (self.structs.iter().enumerate())
             .map(|(i, s)| {
                 let mut t = s.stats.clone();
                 t.hits += self.pending(Some(i));
                 s.org.stats(&mut t);
                 t
             })
-            .collect()
+            .collect();
+        let mut lv: Vec<LevelStats> = self.levels.iter().map(|l| l.stats.clone()).collect();
+        self.add_fast_counts(&mut v, &mut lv);
+        v
     }
 
     pub fn level_stats(&self) -> Vec<LevelStats> {
@@ -70,12 +74,15 @@ impl<O: Organisation> Tlbs<O> {
             l.cycles += r * m.lat;
             l.add_hits(m.side, r);
         }
+        let mut st: Vec<TlbStats> = self.structs.iter().map(|s| s.stats.clone()).collect();
+        self.add_fast_counts(&mut st, &mut v);
         v
     }
 
     /// Restart the counters (after warm-up); contents stay.
     pub fn reset_stats(&mut self) {
         self.memo.repeats = 0;
+        self.plan.reset_counts();
         self.reset_prediction();
         if let Some(r) = self.record.as_deref_mut() {
             r.counted_from = r.refs.len();
@@ -87,6 +94,7 @@ impl<O: Organisation> Tlbs<O> {
                 ..Default::default()
             };
             s.org.reset_stats();
+            s.kept = 0;
         }
         for l in &mut self.levels {
             l.stats = LevelStats {
