@@ -130,9 +130,12 @@ pub struct MemorySystem {
     first_private: bool,
     /// The depth in every route of the level holding TLB blocks (`blocks.rs`), if any.
     block_depth: Option<usize>,
-    /// Every level's array is lean (`Array::Lean`) and none holds TLB blocks: reads take
-    /// [`MemorySystem::visit_lean`], with no test of the array's kind per level.
+    /// Every level's array is lean (`Array::Lean`), none holds TLB blocks and all have
+    /// the same line size: reads take [`MemorySystem::visit_lean`], with no test of the
+    /// array's kind per level and the line number made once.
     lean: bool,
+    /// The line size's shift of every level, when `lean`.
+    line_shift: u32,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -176,7 +179,9 @@ impl MemorySystem {
                 }
             }
         }
-        let lean = caches.iter().all(|c| matches!(c.array, Array::Lean(_)));
+        let line_shift = caches.first().map_or(0, |c| c.line_shift);
+        let lean = (caches.iter())
+            .all(|c| matches!(c.array, Array::Lean(_)) && c.line_shift == line_shift);
         let host_far = |ci: &&usize| match &caches[**ci].array {
             Array::Lean(l) => l.host_bytes() > HOST_RESIDENT,
             Array::Any(_) => true,
@@ -198,6 +203,7 @@ impl MemorySystem {
             first_private: cfg.cache.first().is_some_and(|c| !c.shared),
             block_depth: None,
             lean,
+            line_shift,
             #[cfg(test)]
             no_memo: false,
         }
@@ -278,7 +284,7 @@ impl MemorySystem {
         debug_assert_eq!(port.served.len(), 2 * (port.route.len() + 1));
         // SAFETY: routes hold indexes of caches (see `visit`).
         let c0 = unsafe { self.caches.get_unchecked_mut(first) };
-        let line0 = paddr >> c0.line_shift;
+        let line0 = paddr >> if LEAN { self.line_shift } else { c0.line_shift };
         let repeat = line0 == port.last_line;
         #[cfg(test)]
         let repeat = repeat && !self.no_memo;
@@ -294,7 +300,7 @@ impl MemorySystem {
         let dram = self.dram_latency;
         // Whether a level holds TLB blocks is asked once per read, not once per level.
         let (latency, depth) = match (LEAN, self.block_depth) {
-            (true, _) => Self::visit_lean(&mut self.caches, route, paddr, dram),
+            (true, _) => Self::visit_lean(&mut self.caches, route, line0, dram),
             (false, None) => Self::visit::<false>(&mut self.caches, route, paddr, is_pte, dram),
             (false, Some(_)) => Self::visit::<true>(&mut self.caches, route, paddr, is_pte, dram),
         };
@@ -307,11 +313,11 @@ impl MemorySystem {
         (latency, depth)
     }
 
-    /// The levels of `route` in turn until one holds `paddr`'s line: its latency and
-    /// depth, or DRAM's latency `dram` and the route's length if none does. Every level
-    /// is lean (`self.lean`).
+    /// The levels of `route` in turn until one holds `line`: its latency and depth, or
+    /// DRAM's latency `dram` and the route's length if none does. Every level is lean
+    /// and has the same line size (`self.lean`).
     #[inline(always)]
-    fn visit_lean(caches: &mut [Cache], route: &[usize], paddr: u64, dram: u32) -> (u32, usize) {
+    fn visit_lean(caches: &mut [Cache], route: &[usize], line: u64, dram: u32) -> (u32, usize) {
         for (depth, &ci) in route.iter().enumerate() {
             debug_assert!(ci < caches.len());
             // SAFETY: as in `visit`.
@@ -323,7 +329,7 @@ impl MemorySystem {
                 unsafe { std::hint::unreachable_unchecked() }
             };
             // Each level that misses takes the line as the read passes (see `visit`).
-            if l.access(paddr >> c.line_shift) {
+            if l.access(line) {
                 return (c.latency, depth);
             }
         }
@@ -434,9 +440,9 @@ impl MemorySystem {
                 // SAFETY: as in `visit_lean`.
                 unsafe { std::hint::unreachable_unchecked() }
             };
-            l.prefetch(pte.0 >> c.line_shift);
+            l.prefetch(pte.0 >> self.line_shift);
             if self.data_through_caches {
-                l.prefetch(data.0 >> c.line_shift);
+                l.prefetch(data.0 >> self.line_shift);
             }
         }
     }
@@ -487,8 +493,15 @@ impl MemorySystem {
     /// A data access: goes through the caches only when configured to.
     #[inline(always)]
     pub fn data_access(&mut self, core: usize, paddr: PhysAddr) {
+        self.data_access_at(core, || paddr)
+    }
+
+    /// [`MemorySystem::data_access`] of the address `paddr` makes, made only when data
+    /// goes through the caches (the address is not computed on runs without).
+    #[inline(always)]
+    pub fn data_access_at(&mut self, core: usize, paddr: impl FnOnce() -> PhysAddr) {
         if self.data_through_caches {
-            self.read(core, paddr, false);
+            self.read(core, paddr(), false);
         }
     }
 

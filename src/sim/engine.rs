@@ -155,11 +155,9 @@ impl<PT: PageTable> Simulator<PT> {
         // engine has bookkeeping to do, whichever comes first. So the per-access loop
         // tests one position, as it would for the batch end alone.
         let mut stop = pos;
-        // The run's access count, kept in a register while the loop runs.
-        let mut done = self.accesses_done;
         let res = loop {
             if pos == stop {
-                books.accesses_done = done;
+                books.accesses_done = self.accesses_done;
                 let batch = (&mut buf, pos, &mut walks_before);
                 match at_stop(core, pt, sh, &t, batch, &mut books, progress) {
                     ControlFlow::Continue(r) => {
@@ -179,7 +177,7 @@ impl<PT: PageTable> Simulator<PT> {
                 prefetch(core, pt, &mut sh.mem, (&buf, pos), &mut hints);
             }
             pos += 1;
-            done += 1;
+            self.accesses_done += 1;
             if let Err(e) = step::<_, _, PLAIN>(core, a, pt, sh, &t, &mut NoRecord) {
                 break Err(e);
             }
@@ -192,7 +190,6 @@ impl<PT: PageTable> Simulator<PT> {
         if res.is_ok() && core.counters.accesses == core.event_at {
             core_event(core, &mut sh.mem, &mut books, &t);
         }
-        self.accesses_done = done;
         self.interrupted |= books.interrupted;
         core.buf = buf;
         core.pos = pos;
