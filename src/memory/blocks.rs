@@ -125,6 +125,8 @@ impl MemorySystem {
             c.stats.tlb_blocks = Some(BlockStats::default());
         }
         self.block_depth = Some(depth);
+        // A level's array is the shared one now: reads take the general route.
+        self.lean = false;
         Some(depth)
     }
 

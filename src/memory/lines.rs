@@ -149,6 +149,11 @@ impl LineSets {
         }
     }
 
+    /// Host bytes the sets take.
+    pub(super) fn host_bytes(&self) -> usize {
+        self.words.len() * std::mem::size_of::<HostLine>()
+    }
+
     /// The valid lines of each set, most recent first (tests).
     #[cfg(test)]
     pub(super) fn set_in_order(&mut self, set: usize) -> Vec<u64> {

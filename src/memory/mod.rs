@@ -98,7 +98,25 @@ struct Port {
     last_line: u64,
     /// PTE reads served by DRAM (data reads are not counted here).
     dram_pte_reads: u64,
+    /// Reads served at each depth of the route (its length: DRAM), by kind:
+    /// `served[2 * depth + is_pte]`. A read visits the levels above the one that served
+    /// it and misses in each, so a level's hits are the reads it served and its misses
+    /// those served below it: counted once per read here, not per level visited, and
+    /// added to the levels' counters when they are read or restarted
+    /// ([`MemorySystem::fold`]).
+    served: Vec<u64>,
+    /// The levels of the route whose sets [`MemorySystem::prefetch`] prefetches on the
+    /// host: those past the first whose sets take more than [`HOST_RESIDENT`] bytes.
+    far: Vec<usize>,
 }
+
+/// Host bytes of a level's sets up to which they are taken to stay in the host's own
+/// caches, so that prefetching them on the host only adds instructions. The walk-heavy
+/// run (skylake, 1 GiB uniform; `RUNS`-interleaved medians of 9 rounds, 2 M and 8 M
+/// accesses) ran at 0.98 of the speed of prefetching every level past the first when
+/// it skipped the L2's (64 KiB of sets), within the noise of its rounds (about 10%),
+/// and its L3's (1.3 MiB) are the ones a read waits for. 256 KiB: the L2 of most hosts.
+const HOST_RESIDENT: usize = 256 << 10;
 
 /// Every cache instance of the machine plus DRAM.
 pub struct MemorySystem {
@@ -112,6 +130,12 @@ pub struct MemorySystem {
     first_private: bool,
     /// The depth in every route of the level holding TLB blocks (`blocks.rs`), if any.
     block_depth: Option<usize>,
+    /// Every level's array is lean (`Array::Lean`), none holds TLB blocks and all have
+    /// the same line size: reads take [`MemorySystem::visit_lean`], with no test of the
+    /// array's kind per level and the line number made once.
+    lean: bool,
+    /// The line size's shift of every level, when `lean`.
+    line_shift: u32,
     /// Unit tests turn the shortcut off to check it against the full path.
     #[cfg(test)]
     no_memo: bool,
@@ -155,19 +179,31 @@ impl MemorySystem {
                 }
             }
         }
+        let line_shift = caches.first().map_or(0, |c| c.line_shift);
+        let lean = (caches.iter())
+            .all(|c| matches!(c.array, Array::Lean(_)) && c.line_shift == line_shift);
+        let host_far = |ci: &&usize| match &caches[**ci].array {
+            Array::Lean(l) => l.host_bytes() > HOST_RESIDENT,
+            Array::Any(_) => true,
+        };
+        let ports = (route.into_iter())
+            .map(|route| Port {
+                served: vec![0; 2 * (route.len() + 1)],
+                far: route.iter().skip(1).filter(host_far).copied().collect(),
+                route,
+                last_line: u64::MAX,
+                dram_pte_reads: 0,
+            })
+            .collect();
         MemorySystem {
             caches,
-            ports: (route.into_iter())
-                .map(|route| Port {
-                    route,
-                    last_line: u64::MAX,
-                    dram_pte_reads: 0,
-                })
-                .collect(),
+            ports,
             dram_latency: cfg.dram_latency,
             data_through_caches: cfg.data_through_caches,
             first_private: cfg.cache.first().is_some_and(|c| !c.shared),
             block_depth: None,
+            lean,
+            line_shift,
             #[cfg(test)]
             no_memo: false,
         }
@@ -207,51 +243,110 @@ impl MemorySystem {
         is_pte: bool,
         count_dram: bool,
     ) -> (u32, usize) {
+        // Only the common shape is inlined at each read: the general one is a call.
+        match self.lean {
+            true => self.read_in::<true>(core, paddr, is_pte, count_dram),
+            false => self.read_general(core, paddr, is_pte, count_dram),
+        }
+    }
+
+    /// [`MemorySystem::read_line`] where some level is not lean (another policy, more
+    /// ways, TLB blocks): out of line, so that the lean reads stay small.
+    #[inline(never)]
+    fn read_general(
+        &mut self,
+        core: usize,
+        paddr: PhysAddr,
+        is_pte: bool,
+        count_dram: bool,
+    ) -> (u32, usize) {
+        self.read_in::<false>(core, paddr, is_pte, count_dram)
+    }
+
+    /// [`MemorySystem::read_line`]; `LEAN`: every level is lean (`self.lean`).
+    #[inline(always)]
+    fn read_in<const LEAN: bool>(
+        &mut self,
+        core: usize,
+        paddr: PhysAddr,
+        is_pte: bool,
+        count_dram: bool,
+    ) -> (u32, usize) {
+        debug_assert_eq!(LEAN, self.lean);
         let paddr = paddr.0;
+        let kind = is_pte as usize;
         let port = &mut self.ports[core];
         let Some(&first) = port.route.first() else {
             port.dram_pte_reads += count_dram as u64;
             return (self.dram_latency, 0);
         };
         debug_assert!(first < self.caches.len());
+        debug_assert_eq!(port.served.len(), 2 * (port.route.len() + 1));
         // SAFETY: routes hold indexes of caches (see `visit`).
         let c0 = unsafe { self.caches.get_unchecked_mut(first) };
-        let line0 = paddr >> c0.line_shift;
+        let line0 = paddr >> if LEAN { self.line_shift } else { c0.line_shift };
         let repeat = line0 == port.last_line;
         #[cfg(test)]
         let repeat = repeat && !self.no_memo;
         if repeat {
-            if is_pte {
-                c0.stats.pte_hits += 1;
-            } else {
-                c0.stats.data_hits += 1;
-            }
+            // SAFETY: `served` has two counts per depth, DRAM's included (`new`).
+            unsafe { *port.served.get_unchecked_mut(kind) += 1 };
             return (c0.latency, 0);
         }
         if self.first_private {
             port.last_line = line0;
         }
-        // Whether a level holds TLB blocks is asked once per read, not once per level.
         let route = &port.route;
-        let found = match self.block_depth {
-            None => Self::visit::<false>(&mut self.caches, route, paddr, is_pte),
-            Some(_) => Self::visit::<true>(&mut self.caches, route, paddr, is_pte),
+        let dram = self.dram_latency;
+        // Whether a level holds TLB blocks is asked once per read, not once per level.
+        let (latency, depth) = match (LEAN, self.block_depth) {
+            (true, _) => Self::visit_lean(&mut self.caches, route, line0, dram),
+            (false, None) => Self::visit::<false>(&mut self.caches, route, paddr, is_pte, dram),
+            (false, Some(_)) => Self::visit::<true>(&mut self.caches, route, paddr, is_pte, dram),
         };
-        found.unwrap_or_else(|| {
+        // SAFETY: `depth` is at most the route's length (`visit*`), and `served` has
+        // two counts per depth up to it (`new`).
+        unsafe { *port.served.get_unchecked_mut(2 * depth + kind) += 1 };
+        if depth == route.len() {
             port.dram_pte_reads += count_dram as u64;
-            (self.dram_latency, route.len())
-        })
+        }
+        (latency, depth)
+    }
+
+    /// The levels of `route` in turn until one holds `line`: its latency and depth, or
+    /// DRAM's latency `dram` and the route's length if none does. Every level is lean
+    /// and has the same line size (`self.lean`).
+    #[inline(always)]
+    fn visit_lean(caches: &mut [Cache], route: &[usize], line: u64, dram: u32) -> (u32, usize) {
+        for (depth, &ci) in route.iter().enumerate() {
+            debug_assert!(ci < caches.len());
+            // SAFETY: as in `visit`.
+            let c = unsafe { caches.get_unchecked_mut(ci) };
+            let Array::Lean(l) = &mut c.array else {
+                debug_assert!(false, "visit_lean on a level that is not lean");
+                // SAFETY: `lean` is set only when every array is lean (`new`), and
+                // cleared when one is made again (`hold_tlb_blocks`).
+                unsafe { std::hint::unreachable_unchecked() }
+            };
+            // Each level that misses takes the line as the read passes (see `visit`).
+            if l.access(line) {
+                return (c.latency, depth);
+            }
+        }
+        (dram, route.len())
     }
 
     /// The levels of `route` in turn until one holds `paddr`'s line: its latency and
-    /// depth, `None` if none does. `BLOCKS`: some level may hold TLB blocks.
+    /// depth, or DRAM's latency `dram` and the route's length if none does. `BLOCKS`:
+    /// some level may hold TLB blocks.
     #[inline(always)]
     fn visit<const BLOCKS: bool>(
         caches: &mut [Cache],
         route: &[usize],
         paddr: u64,
         is_pte: bool,
-    ) -> Option<(u32, usize)> {
+        dram: u32,
+    ) -> (u32, usize) {
         // Each level that misses takes the line as the read passes (inclusive fill; the
         // levels are independent arrays, so filling on the way equals filling after).
         for (depth, &ci) in route.iter().enumerate() {
@@ -267,17 +362,44 @@ impl MemorySystem {
                 Array::Any(_) if BLOCKS && c.blocks => c.access_beside_blocks(line, is_pte),
                 Array::Any(a) => a.access((line & a.set_mask()) as usize, line),
             };
-            match (hit, is_pte) {
-                (true, true) => c.stats.pte_hits += 1,
-                (true, false) => c.stats.data_hits += 1,
-                (false, true) => c.stats.pte_misses += 1,
-                (false, false) => c.stats.data_misses += 1,
-            }
             if hit {
-                return Some((c.latency, depth));
+                return (c.latency, depth);
             }
         }
-        None
+        (dram, route.len())
+    }
+
+    /// Each level instance's hits and misses of each kind that the ports' `served`
+    /// counts hold, by cache index: `[pte_hits, pte_misses, data_hits, data_misses]`.
+    fn served_counts(&self) -> Vec<[u64; 4]> {
+        let mut n = vec![[0u64; 4]; self.caches.len()];
+        for p in &self.ports {
+            for kind in 0..2 {
+                // Reads served below the depth (DRAM included) missed at it.
+                let mut below = 0;
+                for (depth, &ci) in p.route.iter().enumerate().rev() {
+                    below += p.served[2 * (depth + 1) + kind];
+                    let at = if kind == 1 { 0 } else { 2 };
+                    n[ci][at] += p.served[2 * depth + kind];
+                    n[ci][at + 1] += below;
+                }
+            }
+        }
+        n
+    }
+
+    /// Moves the ports' `served` counts into the levels' counters (before they restart).
+    fn fold(&mut self) {
+        let served = self.served_counts();
+        for (c, [ph, pm, dh, dm]) in self.caches.iter_mut().zip(served) {
+            c.stats.pte_hits += ph;
+            c.stats.pte_misses += pm;
+            c.stats.data_hits += dh;
+            c.stats.data_misses += dm;
+        }
+        for p in &mut self.ports {
+            p.served.fill(0);
+        }
     }
 
     /// Names of the levels a read from `core` visits, nearest first, then `"DRAM"`, and
@@ -298,17 +420,39 @@ impl MemorySystem {
 
     /// Hint that `core` will soon read the PTE at `pte` and then, if data goes through
     /// the caches, `data`: prefetch, on the host, the state of the sets those reads
-    /// will probe beyond the first level (both in one pass over the route). Changes
-    /// nothing the simulation can see.
+    /// will probe in the levels too large to stay in the host's caches (`Port::far`;
+    /// every level past the first where some level is not lean). Changes nothing the
+    /// simulation can see.
     #[inline(always)]
     pub fn prefetch(&self, core: usize, pte: PhysAddr, data: PhysAddr) {
         let Some(port) = self.ports.get(core) else {
             return;
         };
-        for &ci in port.route.iter().skip(1) {
+        if !self.lean {
+            return self.prefetch_general(port, pte, data);
+        }
+        for &ci in &port.far {
             debug_assert!(ci < self.caches.len());
-            // SAFETY: routes hold indexes of caches (see `visit`).
+            // SAFETY: `far` holds indexes of caches, as routes do (see `visit`).
             let c = unsafe { self.caches.get_unchecked(ci) };
+            let Array::Lean(l) = &c.array else {
+                debug_assert!(false, "a lean read on a level that is not lean");
+                // SAFETY: as in `visit_lean`.
+                unsafe { std::hint::unreachable_unchecked() }
+            };
+            l.prefetch(pte.0 >> self.line_shift);
+            if self.data_through_caches {
+                l.prefetch(data.0 >> self.line_shift);
+            }
+        }
+    }
+
+    /// [`MemorySystem::prefetch`] where some level is not lean: the sets of every level
+    /// beyond the first.
+    #[inline(never)]
+    fn prefetch_general(&self, port: &Port, pte: PhysAddr, data: PhysAddr) {
+        for &ci in port.route.iter().skip(1) {
+            let c = &self.caches[ci];
             let (a, b) = (pte.0 >> c.line_shift, data.0 >> c.line_shift);
             match &c.array {
                 Array::Lean(l) => {
@@ -349,13 +493,30 @@ impl MemorySystem {
     /// A data access: goes through the caches only when configured to.
     #[inline(always)]
     pub fn data_access(&mut self, core: usize, paddr: PhysAddr) {
+        self.data_access_at(core, || paddr)
+    }
+
+    /// [`MemorySystem::data_access`] of the address `paddr` makes, made only when data
+    /// goes through the caches (the address is not computed on runs without).
+    #[inline(always)]
+    pub fn data_access_at(&mut self, core: usize, paddr: impl FnOnce() -> PhysAddr) {
         if self.data_through_caches {
-            self.read(core, paddr, false);
+            self.read(core, paddr(), false);
         }
     }
 
     pub fn stats(&self) -> Vec<CacheStats> {
-        self.caches.iter().map(|c| c.stats_now()).collect()
+        let served = self.served_counts();
+        (self.caches.iter().zip(served))
+            .map(|(c, [ph, pm, dh, dm])| {
+                let mut s = c.stats_now();
+                s.pte_hits += ph;
+                s.pte_misses += pm;
+                s.data_hits += dh;
+                s.data_misses += dm;
+                s
+            })
+            .collect()
     }
 
     pub fn dram_pte_reads(&self, core: usize) -> u64 {
@@ -364,6 +525,7 @@ impl MemorySystem {
 
     /// Restart the counters of every shared instance.
     pub fn reset_shared_stats(&mut self) {
+        self.fold();
         for c in &mut self.caches {
             if c.stats.core.is_none() {
                 c.stats = CacheStats {
@@ -379,6 +541,7 @@ impl MemorySystem {
     /// Restart the counters of the instances `core` uses privately (shared ones too
     /// when `shared`).
     pub fn reset_stats(&mut self, core: usize, shared: bool) {
+        self.fold();
         let port = &mut self.ports[core];
         port.dram_pte_reads = 0;
         for &ci in &port.route {
@@ -499,6 +662,100 @@ mod tests {
                 );
             }
             assert_eq!(with.stats(), without.stats());
+        }
+    }
+
+    /// The counters derived from where each read was served equal those of a model that
+    /// counts a hit or miss at every level it visits (per instance LRU lists, reads
+    /// filling every level they miss), on three levels (two private, one shared) and
+    /// three cores, through restarts of private and shared counters at random points.
+    #[test]
+    fn derived_counters_match_counting_at_every_level() {
+        use rand_core::{Rng, SeedableRng};
+        let mut cfg = two_levels();
+        cfg.cache.insert(1, cfg.cache[0].clone());
+        cfg.cache[1].name = "l2".into();
+        cfg.cache[1].size = ByteSize(8 * 64);
+        let cores = 3;
+        let mut m = MemorySystem::new(&cfg, cores, 0);
+        assert!(m.lean);
+        // The model: instances 0..3 core 0's l1 and l2, 3 more per core... built the
+        // way `new` numbers them (level by level, private ones per core).
+        let geo: Vec<(usize, usize)> = (cfg.cache.iter())
+            .map(|c| ((c.size.0 / 64 / c.ways as u64) as usize, c.ways as usize))
+            .collect();
+        let mut lists: Vec<Vec<Vec<u64>>> = Vec::new();
+        let mut owner: Vec<(usize, Option<usize>)> = Vec::new(); // (level, core)
+        let mut route = vec![Vec::new(); cores];
+        for (lv, c) in cfg.cache.iter().enumerate() {
+            let who: Vec<Option<usize>> = match c.shared {
+                true => vec![None],
+                false => (0..cores).map(Some).collect(),
+            };
+            for w in who {
+                lists.push(vec![Vec::new(); geo[lv].0]);
+                owner.push((lv, w));
+                for (k, r) in route.iter_mut().enumerate() {
+                    if w.is_none_or(|w| w == k) {
+                        r.push(lists.len() - 1);
+                    }
+                }
+            }
+        }
+        let mut counts = vec![[0u64; 4]; lists.len()];
+        let mut r = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(21);
+        for i in 0..60_000 {
+            let x = r.next_u64();
+            if x % 997 == 0 {
+                let (core, shared) = ((x >> 10) as usize % cores, x & (1 << 20) != 0);
+                m.reset_stats(core, shared);
+                for &ci in &route[core] {
+                    if owner[ci].1.is_some() || shared {
+                        counts[ci] = [0; 4];
+                    }
+                }
+                continue;
+            }
+            if x % 1499 == 0 {
+                m.reset_shared_stats();
+                for (ci, o) in owner.iter().enumerate() {
+                    if o.1.is_none() {
+                        counts[ci] = [0; 4];
+                    }
+                }
+                continue;
+            }
+            let core = (x >> 8) as usize % cores;
+            let line = (x >> 16) % 200;
+            let pte = (x >> 40) % 3 == 0;
+            let mut expect = cfg.dram_latency;
+            for (depth, &ci) in route[core].iter().enumerate() {
+                let (sets, ways) = geo[owner[ci].0];
+                let l = &mut lists[ci][(line % sets as u64) as usize];
+                let hit = match l.iter().position(|&k| k == line) {
+                    Some(p) => {
+                        l.remove(p);
+                        true
+                    }
+                    None => {
+                        l.truncate(ways - 1);
+                        false
+                    }
+                };
+                l.insert(0, line);
+                counts[ci][2 * !pte as usize + !hit as usize] += 1;
+                if hit {
+                    expect = cfg.cache[depth].latency;
+                    break;
+                }
+            }
+            assert_eq!(m.read(core, PhysAddr(line * 64), pte), expect, "read {i}");
+            if i % 5000 == 0 || i == 59_999 {
+                let got: Vec<[u64; 4]> = (m.stats().iter())
+                    .map(|s| [s.pte_hits, s.pte_misses, s.data_hits, s.data_misses])
+                    .collect();
+                assert_eq!(got, counts, "after read {i}");
+            }
         }
     }
 }

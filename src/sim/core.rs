@@ -500,7 +500,7 @@ fn finish(
     tlb_cycles: u64,
     latency: u64,
 ) {
-    sh.mem.data_access(core.id, frame + va.offset(size));
+    sh.mem.data_access_at(core.id, || frame + va.offset(size));
     let tc = &mut core.counters.translation;
     tc.tlb += tlb_cycles;
     tc.total += latency;

@@ -169,7 +169,10 @@ impl<PT: PageTable> Simulator<PT> {
                     ControlFlow::Break(r) => break r,
                 }
             }
-            let a = buf[pos];
+            debug_assert!(pos < stop && stop <= buf.len());
+            // SAFETY: `at_stop` makes `stop` at most the batch's length, and the loop
+            // stops at it before reading, so `pos < stop <= buf.len()`.
+            let a = unsafe { *buf.get_unchecked(pos) };
             if prefetching {
                 prefetch(core, pt, &mut sh.mem, (&buf, pos), &mut hints);
             }
