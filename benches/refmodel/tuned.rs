@@ -140,6 +140,28 @@ impl<T: Tag, V: Copy + Default, const W: usize> Set<T, V, W> {
         }
     }
 
+    /// Make the victim way `w` (rank W - 1) the most recent: every other way ages by
+    /// one. The same as [`Set::touch`] of it, without its tests.
+    #[inline(always)]
+    fn refill(&mut self, w: usize) {
+        debug_assert!(w < W && self.ranks[w] == W as u8 - 1);
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::*;
+            // SAFETY: as in `touch`.
+            unsafe {
+                let p = self.ranks.as_mut_ptr() as *mut __m128i;
+                let v = _mm_loadu_si128(p);
+                let last = _mm_set1_epi8(W as i8 - 1);
+                let aged = _mm_sub_epi8(v, _mm_cmpgt_epi8(last, v));
+                _mm_storeu_si128(p, _mm_andnot_si128(_mm_cmpeq_epi8(v, last), aged));
+                return;
+            }
+        }
+        #[allow(unreachable_code)]
+        self.touch(w)
+    }
+
     /// Make way `w` the most recent: the ways more recent than it age by one. (Unused
     /// rank lanes hold `PAD`, above every rank: they never age.)
     #[inline(always)]
@@ -232,7 +254,7 @@ impl<T: Tag, V: Copy + Default, const W: usize, const S: usize> Assoc<T, V, W, S
             *set.tags.get_unchecked_mut(slot.way) = T::of(key >> Self::SHIFT);
             *set.vals.get_unchecked_mut(slot.way) = value;
         }
-        set.touch(slot.way);
+        set.refill(slot.way);
     }
 
     /// A cache access: true on a hit; a miss fills the line.
