@@ -12,11 +12,11 @@
 //! ways rank after every valid one, so the least recent way is the victim whether or not
 //! the set is full), all in one host cache line for every set of at most 8 ways and for
 //! L3's 16 (the STLB's values sit on a second line, read only on a hit or fill); the
-//! ways are compared all at once (SSE2 on x86-64, a loop the compiler vectorises
-//! elsewhere), the rank update is one byte-vector compare and subtract; a probe that
-//! misses hands its victim to the fill, so the set is searched once; geometries are
-//! constants (no bounds checks: set indexes are masked by the constant set count);
-//! a page-table entry holds its child's frame beside its index, so a level costs one
+//! ways are compared all at once (SSE2 on x86-64, a plain loop elsewhere), the rank
+//! update is one byte-vector compare and subtract (none on a hit of the most recent
+//! way); a probe that misses hands its victim to the fill, so the set is searched once;
+//! geometries are constants and the sets sit inside the model (no pointer to load; no
+//! bounds checks: set indexes are masked by the constant set count); a page-table entry holds its child's frame beside its index, so a level costs one
 //! host load; cycles are derived at the end from how many reads each level served.
 
 use crate::model::{PageTable, Stats};
@@ -209,7 +209,7 @@ pub struct Slot {
 /// A set-associative true-LRU array of `S` sets (a power of two) of `W` ways; key k
 /// lives in set k mod S with tag k / S.
 pub struct Assoc<T, V, const W: usize, const S: usize> {
-    sets: Box<[Set<T, V, W>; S]>,
+    sets: [Set<T, V, W>; S],
 }
 
 impl<T: Tag, V: Copy + Default, const W: usize, const S: usize> Assoc<T, V, W, S> {
@@ -217,9 +217,8 @@ impl<T: Tag, V: Copy + Default, const W: usize, const S: usize> Assoc<T, V, W, S
 
     pub fn new() -> Self {
         assert!(S.is_power_of_two() && (1..=16).contains(&W));
-        let sets = vec![Set::empty(); S].into_boxed_slice();
         Assoc {
-            sets: sets.try_into().unwrap_or_else(|_| unreachable!()),
+            sets: [Set::empty(); S],
         }
     }
 
