@@ -1,57 +1,110 @@
-//! The reference model of issue 21 as a plain binary (`model.rs` is the model): the
-//! walk-heavy and hit-heavy steady states that `scripts/walk_speed.sh` measures mmusim
-//! against, and a sanity check of the model's counts against their derivations.
+//! The reference model of issue 21 as a plain binary (`model.rs` is the model, `tuned.rs`
+//! the same model written for speed): the walk-heavy and hit-heavy steady states that
+//! `scripts/walk_speed.sh` measures mmusim against, a sanity check of the model's counts
+//! against their derivations, and the check that both models count the same.
 //!
 //! ```text
 //! cargo build --release --bench refmodel    (then run target/release/deps/refmodel-*)
 //! refmodel walk N [FOOTPRINT]   uniform 8-byte reads over FOOTPRINT bytes (1 GiB), data through the caches
 //! refmodel hits N               sequential, stride 64, over 64 KiB, translation only
-//! refmodel check                the counts against their derivations; exit 1 if off
+//! refmodel walk-tuned N [FOOTPRINT], hits-tuned N   the same by the tuned model
+//! refmodel check                the counts against their derivations, the tuned model's
+//!                               Stats against the plain one's; exit 1 if off
 //! ```
 //!
 //! Every page is mapped before the clock starts. Counts cover the second half of the
 //! accesses (the first half warms the TLBs and caches, as mmusim's default warm-up);
 //! the rate covers all of them. `cargo bench` (`--bench`) and `cargo test --benches`
-//! (no arguments) run a short `walk` and `hits`.
+//! (no arguments) run a short `walk` and `hits` by each model and compare them (exit 1
+//! on a difference).
 
 mod model;
+mod tuned;
 
-use model::{below, Model, PageTable, Stats};
+use model::{below, Lru, Model, PageTable, Stats};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::process::exit;
 use std::time::Instant;
+use tuned::{Assoc, Tag, Tuned};
 
 /// mmusim's default workload base (64 GiB: 1 GiB aligned, PML4 entry 0, PDPT entry 64).
 const BASE: u64 = 0x10_0000_0000;
 const GIB: u64 = 1 << 30;
 
+/// A model the runs drive: the plain one or the tuned one.
+trait Sim {
+    fn build(pt: PageTable, data_caches: bool) -> Self;
+    fn access(&mut self, va: u64) -> u64;
+    fn reset(&mut self);
+    fn stats(&self) -> Stats;
+}
+
+impl Sim for Model {
+    fn build(pt: PageTable, data_caches: bool) -> Model {
+        Model::new(pt, data_caches)
+    }
+    #[inline(always)]
+    fn access(&mut self, va: u64) -> u64 {
+        Model::access(self, va)
+    }
+    fn reset(&mut self) {
+        self.stats = Stats::default();
+    }
+    fn stats(&self) -> Stats {
+        self.stats.clone()
+    }
+}
+
+impl Sim for Tuned {
+    fn build(pt: PageTable, data_caches: bool) -> Tuned {
+        Tuned::new(&pt, data_caches)
+    }
+    #[inline(always)]
+    fn access(&mut self, va: u64) -> u64 {
+        Tuned::access(self, va)
+    }
+    fn reset(&mut self) {
+        self.reset_stats();
+    }
+    fn stats(&self) -> Stats {
+        Tuned::stats(self)
+    }
+}
+
 /// Run `n` accesses from `next`, counting the second half only; (stats, seconds of
 /// the access loop, seconds of the set-up).
-fn run(bytes: u64, data_caches: bool, n: u64, mut next: impl FnMut() -> u64) -> (Stats, f64, f64) {
+/// The page table's seed is `seed`, the uniform stream's `seed + 6` (1 and 7 by default).
+fn run<M: Sim>(
+    bytes: u64,
+    seed: u64,
+    data_caches: bool,
+    n: u64,
+    mut next: impl FnMut() -> u64,
+) -> (Stats, f64, f64) {
     let t0 = Instant::now();
-    let mut m = Model::new(PageTable::map(BASE, bytes, 1), data_caches);
+    let mut m = M::build(PageTable::map(BASE, bytes, seed), data_caches);
     let t1 = Instant::now();
     for i in 0..n {
         if i == n / 2 {
-            m.stats = Stats::default();
+            m.reset();
         }
         m.access(next());
     }
     let t2 = Instant::now();
-    (m.stats, (t2 - t1).as_secs_f64(), (t1 - t0).as_secs_f64())
+    (m.stats(), (t2 - t1).as_secs_f64(), (t1 - t0).as_secs_f64())
 }
 
-fn uniform(bytes: u64, n: u64) -> (Stats, f64, f64) {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
-    run(bytes, true, n, move || {
+fn uniform<M: Sim>(bytes: u64, seed: u64, n: u64) -> (Stats, f64, f64) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed + 6);
+    run::<M>(bytes, seed, true, n, move || {
         BASE + (below(rng.next_u64(), bytes / 8) << 3)
     })
 }
 
-fn sequential(bytes: u64, n: u64) -> (Stats, f64, f64) {
+fn sequential<M: Sim>(bytes: u64, n: u64) -> (Stats, f64, f64) {
     let mut off = 0;
-    run(bytes, false, n, move || {
+    run::<M>(bytes, 1, false, n, move || {
         let va = BASE + off;
         off = (off + 64) % bytes;
         va
@@ -110,7 +163,7 @@ fn near(what: &str, got: f64, want: f64, tol: f64) -> bool {
 /// their derivations.
 fn check() -> bool {
     let n = 2_000_000;
-    let r = uniform(GIB, n);
+    let r = uniform::<Model>(GIB, 1, n);
     report("check walk (1 GiB)", n, &r);
     let s = &r.0;
     let frac = |x: u64| x as f64 / s.accesses as f64;
@@ -137,14 +190,100 @@ fn check() -> bool {
         0.0,
     );
     // 64 pages = the L1 DTLB's 16 sets x 4 ways exactly: after warm-up, no misses.
-    let (s, _, _) = uniform(64 * 4096, 200_000);
+    let (s, _, _) = uniform::<Model>(64 * 4096, 1, 200_000);
     ok &= near(
         "64-page footprint: L1 DTLB misses",
         s.l1_misses as f64,
         0.0,
         0.0,
     );
+    ok &= same(&r.0, 2_000_000, "walk 1 GiB", |n| {
+        uniform::<Tuned>(GIB, 1, n)
+    });
+    ok &= same_as_plain(
+        4_000_000,
+        "hits 64 KiB",
+        |n| sequential::<Model>(64 << 10, n),
+        |n| sequential::<Tuned>(64 << 10, n),
+    );
+    for (bytes, seed, what) in [
+        (64 << 20, 2, "walk 64 MiB seed 2"),
+        (4 * GIB, 3, "walk 4 GiB seed 3"),
+        (4 << 20, 4, "walk 4 MiB seed 4"),
+        (GIB, 5, "walk 1 GiB seed 5"),
+    ] {
+        ok &= same_as_plain(
+            1_000_000,
+            what,
+            |n| uniform::<Model>(bytes, seed, n),
+            |n| uniform::<Tuned>(bytes, seed, n),
+        );
+    }
+    ok & same_lru()
+}
+
+/// The tuned model's Stats of `n` accesses equal `plain`'s (the plain model's run of them).
+fn same(plain: &Stats, n: u64, what: &str, tuned: impl Fn(u64) -> (Stats, f64, f64)) -> bool {
+    let t = tuned(n).0;
+    let ok = &t == plain;
+    println!(
+        "  tuned = plain, {what} x {n}: {} ({} walks)",
+        if ok { "ok" } else { "OFF" },
+        t.walks
+    );
+    if !ok {
+        println!("    plain {plain:?}\n    tuned {t:?}");
+    }
     ok
+}
+
+fn same_as_plain(
+    n: u64,
+    what: &str,
+    plain: impl Fn(u64) -> (Stats, f64, f64),
+    tuned: impl Fn(u64) -> (Stats, f64, f64),
+) -> bool {
+    same(&plain(n).0, n, what, tuned)
+}
+
+/// The tuned sets against the plain LRU, access for access, on every geometry the models
+/// use, keys from a range of three times the entries (hits, misses, evictions of every
+/// rank), first while the sets fill.
+fn same_lru() -> bool {
+    fn one<T: Tag, const W: usize, const S: usize>(rng: &mut Xoshiro256PlusPlus) -> bool {
+        let mut t = Assoc::<T, (), W, S>::new();
+        let mut p = Lru::<()>::new(W * S, W);
+        (0..200_000).all(|_| {
+            let k = below(rng.next_u64(), 3 * (W * S) as u64);
+            t.access(k) == p.access(k)
+        })
+    }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+    let ok = one::<u32, 4, 16>(&mut rng)
+        && one::<u32, 12, 128>(&mut rng)
+        && one::<u32, 2, 1>(&mut rng)
+        && one::<u32, 4, 1>(&mut rng)
+        && one::<u32, 4, 8>(&mut rng)
+        && one::<u32, 8, 64>(&mut rng)
+        && one::<u32, 4, 1024>(&mut rng)
+        && one::<u16, 16, 8192>(&mut rng)
+        && one::<u32, 16, 4>(&mut rng)
+        && one::<u32, 3, 2>(&mut rng);
+    println!(
+        "  tuned sets = plain LRU, access for access: {}",
+        if ok { "ok" } else { "OFF" }
+    );
+    ok
+}
+
+/// A footprint both models can map: 8-byte aligned, at least a word, within the 16 GiB
+/// of frames with room for the tables (and so every tag fits its width).
+fn footprint(bytes: u64) -> u64 {
+    if bytes < 8 || bytes % 8 != 0 || bytes > 15 * GIB {
+        eprintln!("refmodel: footprint {bytes} is not a multiple of 8 bytes in [8, 15 GiB]");
+        exit(2)
+    }
+    bytes
 }
 
 fn main() {
@@ -163,19 +302,42 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("walk") => {
             let n = num(1, 2_000_000);
-            report("walk", n, &uniform(num(2, GIB), n));
+            report("walk", n, &uniform::<Model>(footprint(num(2, GIB)), 1, n));
+        }
+        Some("walk-tuned") => {
+            let n = num(1, 2_000_000);
+            report(
+                "walk-tuned",
+                n,
+                &uniform::<Tuned>(footprint(num(2, GIB)), 1, n),
+            );
         }
         Some("hits") => {
             let n = num(1, 20_000_000);
-            report("hits", n, &sequential(64 << 10, n));
+            report("hits", n, &sequential::<Model>(64 << 10, n));
+        }
+        Some("hits-tuned") => {
+            let n = num(1, 20_000_000);
+            report("hits-tuned", n, &sequential::<Tuned>(64 << 10, n));
         }
         Some("check") => exit(if check() { 0 } else { 1 }),
         None | Some("--bench") => {
-            report("walk", 1_000_000, &uniform(GIB, 1_000_000));
-            report("hits", 10_000_000, &sequential(64 << 10, 10_000_000));
+            let w = uniform::<Model>(GIB, 1, 1_000_000);
+            report("walk", 1_000_000, &w);
+            let h = sequential::<Model>(64 << 10, 10_000_000);
+            report("hits", 10_000_000, &h);
+            let mut ok = same(&w.0, 1_000_000, "walk", |n| uniform::<Tuned>(GIB, 1, n));
+            ok &= same(&h.0, 10_000_000, "hits", |n| {
+                sequential::<Tuned>(64 << 10, n)
+            });
+            if !(ok && same_lru()) {
+                exit(1)
+            }
         }
         Some(other) => {
-            eprintln!("refmodel: unknown mode `{other}` (walk N [BYTES] | hits N | check)");
+            eprintln!(
+                "refmodel: unknown mode `{other}` (walk N [BYTES] | hits N | walk-tuned N [BYTES] | hits-tuned N | check)"
+            );
             exit(2)
         }
     }

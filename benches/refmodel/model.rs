@@ -167,6 +167,12 @@ impl PageTable {
         &self.frame
     }
 
+    /// The tables as they are: `nodes` and `frame` (`tuned.rs` builds its own from them).
+    #[allow(dead_code)]
+    pub fn raw(&self) -> (&[[u64; 512]], &[u64]) {
+        (&self.nodes, &self.frame)
+    }
+
     /// The data frame of `va`, by a walk that touches no cache (tests).
     #[allow(dead_code)]
     pub fn translate(&self, va: u64) -> Option<u64> {
