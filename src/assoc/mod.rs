@@ -406,6 +406,9 @@ impl SetAssoc<Policy> {
 
 impl<P: ReplacementPolicy> SetAssoc<P> {
     pub fn with_policy(sets: usize, ways: usize, policy: P) -> Self {
+        // The ranked sets index their metadata by `x & (sets - 1)` unchecked, which is
+        // below `sets` for every count but 0.
+        assert!(sets > 0, "a set-associative array needs at least one set");
         SetAssoc {
             sets,
             mask: sets as u64 - 1,

@@ -20,7 +20,9 @@
 //!
 //! The array's count of valid ways is not kept (only the other layouts read it).
 //!
-//! In: a set index, a key (and a value). Out: hits, values, the evicted entry.
+//! In: a set index, a key (and a value); the TLB fast path's `lookup_ranks` and
+//! `insert_ranks` take a number whose low bits are the set (masked here), the key and
+//! its fingerprint. Out: hits, values, the evicted entry.
 
 use super::{ReplacementPolicy, SetAssoc, INVALID};
 

@@ -323,6 +323,12 @@ fn at_stop<PT: PageTable>(
     // Both are past the count here (the bookkeeping just moved them on).
     let until = core.event_at.min(core.os_event_at) - core.counters.accesses;
     let stop = pos + (buf.len() - pos).min(until.min(usize::MAX as u64) as usize);
+    // The loop reads `buf` unchecked up to `stop`, testing for it by equality: it must
+    // be ahead (a stop behind would run off the batch). Once per batch or event.
+    assert!(
+        stop > pos,
+        "engine: the next stop {stop} is not past the batch position {pos}"
+    );
     Continue(Resume {
         pos,
         stop,

@@ -51,6 +51,8 @@ impl AnyOrganisation {
     }
 }
 
+impl super::sealed::Sealed for AnyOrganisation {}
+
 impl Organisation for AnyOrganisation {
     fn build(cfg: &TlbConfig, seed: u64) -> Option<Self> {
         match cfg.organisation {

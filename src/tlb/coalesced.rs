@@ -140,6 +140,8 @@ impl Coalesced {
     }
 }
 
+impl super::sealed::Sealed for Coalesced {}
+
 impl Organisation for Coalesced {
     fn build(cfg: &TlbConfig, seed: u64) -> Option<Coalesced> {
         if cfg.organisation != TlbOrganisation::Coalesced {

@@ -45,6 +45,12 @@ mod record;
 mod set_associative;
 pub mod size_predict;
 mod stats;
+
+/// The seal of [`Organisation`]: each organisation's file implements it beside the
+/// trait; nothing outside this module can.
+mod sealed {
+    pub trait Sealed {}
+}
 pub use any::AnyOrganisation;
 pub use coalesced::{run_around, Coalesced, CoalescedStats};
 pub use invalidate::Dropped;
@@ -108,8 +114,10 @@ pub struct Entry {
 /// common counters (hits, misses, fills, evictions) stay in the hierarchy.
 ///
 /// Implementations are chosen once per run (generics or [`AnyOrganisation`]): methods
-/// take `impl FnMut` arguments, so the trait is not meant for `dyn`.
-pub trait Organisation: Sized {
+/// take `impl FnMut` arguments, so the trait is not meant for `dyn`. Sealed: the fast
+/// path (`plain.rs`) relies on [`Organisation::pages`] answering as it did when the
+/// hierarchy was built, which only this module's implementations promise.
+pub trait Organisation: Sized + sealed::Sealed {
     /// The structure `cfg` describes (validated), or `None` if `cfg` names another
     /// organisation. `seed` feeds random replacement.
     fn build(cfg: &TlbConfig, seed: u64) -> Option<Self>;

@@ -86,7 +86,8 @@ impl Plan {
 unsafe fn pages<O: Organisation>(org: &mut O) -> &mut SetAssociative {
     let p = org.pages();
     debug_assert!(p.as_ref().is_some_and(|p| p.is_ranked()));
-    // SAFETY: the caller's.
+    // SAFETY: the caller's; and a structure's answer never changes after `build`
+    // checked it (the organisations are this module's own: `Organisation` is sealed).
     unsafe { p.unwrap_unchecked() }
 }
 

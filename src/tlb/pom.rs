@@ -50,6 +50,8 @@ impl Pom {
     }
 }
 
+impl super::sealed::Sealed for Pom {}
+
 impl Organisation for Pom {
     fn build(cfg: &TlbConfig, seed: u64) -> Option<Pom> {
         if cfg.organisation != TlbOrganisation::Pom {

@@ -54,6 +54,8 @@ impl RangeTlb {
     }
 }
 
+impl super::sealed::Sealed for RangeTlb {}
+
 impl Organisation for RangeTlb {
     fn build(cfg: &TlbConfig, _seed: u64) -> Option<RangeTlb> {
         if cfg.organisation != TlbOrganisation::Range {

@@ -108,6 +108,8 @@ impl SetAssociative {
     }
 }
 
+impl super::sealed::Sealed for SetAssociative {}
+
 impl Organisation for SetAssociative {
     fn build(cfg: &TlbConfig, seed: u64) -> Option<SetAssociative> {
         match cfg.organisation {
