@@ -167,6 +167,24 @@ impl LineSets {
     }
 }
 
+/// The reference the tests check sets against: a read of `line` in a set kept as an
+/// LRU list of at most `ways` lines, most recent first; true on a hit.
+#[cfg(test)]
+pub(super) fn lru_read(list: &mut Vec<u64>, line: u64, ways: usize) -> bool {
+    let hit = match list.iter().position(|&k| k == line) {
+        Some(p) => {
+            list.remove(p);
+            true
+        }
+        None => {
+            list.truncate(ways - 1);
+            false
+        }
+    };
+    list.insert(0, line);
+    hit
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,17 +215,7 @@ mod tests {
                 };
                 let set = (line % sets as u64) as usize;
                 let l = &mut lists[set];
-                let expect = match l.iter().position(|&k| k == line) {
-                    Some(p) => {
-                        l.remove(p);
-                        true
-                    }
-                    None => {
-                        l.truncate(ways - 1);
-                        false
-                    }
-                };
-                l.insert(0, line);
+                let expect = lru_read(l, line, ways);
                 assert_eq!(a.access(line), expect, "{ways} ways, read {i} of {line}");
                 assert_eq!(&a.set_in_order(set), l, "{ways} ways, read {i}");
             }

@@ -761,17 +761,7 @@ mod tests {
             for (depth, &ci) in route[core].iter().enumerate() {
                 let (sets, ways) = geo[owner[ci].0];
                 let l = &mut lists[ci][(line % sets as u64) as usize];
-                let hit = match l.iter().position(|&k| k == line) {
-                    Some(p) => {
-                        l.remove(p);
-                        true
-                    }
-                    None => {
-                        l.truncate(ways - 1);
-                        false
-                    }
-                };
-                l.insert(0, line);
+                let hit = lines::lru_read(l, line, ways);
                 counts[ci][2 * !pte as usize + !hit as usize] += 1;
                 if hit {
                     expect = cfg.cache[depth].latency;
