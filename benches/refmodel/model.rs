@@ -194,11 +194,11 @@ pub fn below(x: u64, n: u64) -> u64 {
 }
 
 /// Latencies of `configs/skylake.toml`, in cycles.
-const STLB_LATENCY: u64 = 9;
-const PSC_LATENCY: u64 = 1;
-const CACHE_LATENCY: [u64; 3] = [4, 12, 44];
-const DRAM_LATENCY: u64 = 250;
-const BASE_CYCLES: u64 = 3; // base_cpi 1 x instrs_per_access 3 (uniform-64g.toml)
+pub const STLB_LATENCY: u64 = 9;
+pub const PSC_LATENCY: u64 = 1;
+pub const CACHE_LATENCY: [u64; 3] = [4, 12, 44];
+pub const DRAM_LATENCY: u64 = 250;
+pub const BASE_CYCLES: u64 = 3; // base_cpi 1 x instrs_per_access 3 (uniform-64g.toml)
 
 /// What the model counted.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -19,7 +19,7 @@
 //! bounds checks: set indexes are masked by the constant set count); a page-table entry holds its child's frame beside its index, so a level costs one
 //! host load; cycles are derived at the end from how many reads each level served.
 
-use crate::model::{PageTable, Stats};
+use crate::model::{self, PageTable, Stats, BASE_CYCLES, PSC_LATENCY, STLB_LATENCY};
 
 /// A tag: the key shifted past its set bits. `EMPTY` is no key's tag.
 pub trait Tag: Copy + Eq + std::fmt::Debug {
@@ -336,11 +336,14 @@ struct Counts {
     data_served: [u64; 4],
 }
 
-/// `model.rs`'s latencies (`configs/skylake.toml`), for the cycles derived at the end.
-const CACHE_LATENCY: [u64; 4] = [4, 12, 44, 250];
-const BASE_CYCLES: u64 = 3;
-const STLB_LATENCY: u64 = 9;
-const PSC_LATENCY: u64 = 1;
+/// `model.rs`'s latencies (`configs/skylake.toml`) by the level that served a read
+/// (DRAM last), for the cycles derived at the end.
+const CACHE_LATENCY: [u64; 4] = [
+    model::CACHE_LATENCY[0],
+    model::CACHE_LATENCY[1],
+    model::CACHE_LATENCY[2],
+    model::DRAM_LATENCY,
+];
 
 impl Tuned {
     pub fn new(pt: &PageTable, data_caches: bool) -> Tuned {

@@ -49,6 +49,17 @@ pub struct CacheStats {
     pub tlb_blocks: Option<BlockStats>,
 }
 
+impl CacheStats {
+    /// Adds counts in [`MemorySystem::served_counts`]' order: `[pte_hits, pte_misses,
+    /// data_hits, data_misses]`.
+    fn add_served(&mut self, [ph, pm, dh, dm]: [u64; 4]) {
+        self.pte_hits += ph;
+        self.pte_misses += pm;
+        self.data_hits += dh;
+        self.data_misses += dm;
+    }
+}
+
 /// A level's sets: lean LRU sets of lines (`lines.rs`) where the level allows, else the
 /// shared array (another policy, more than 16 ways, or TLB blocks beside the lines).
 enum Array {
@@ -401,11 +412,8 @@ impl MemorySystem {
     /// Moves the ports' `served` counts into the levels' counters (before they restart).
     fn fold(&mut self) {
         let served = self.served_counts();
-        for (c, [ph, pm, dh, dm]) in self.caches.iter_mut().zip(served) {
-            c.stats.pte_hits += ph;
-            c.stats.pte_misses += pm;
-            c.stats.data_hits += dh;
-            c.stats.data_misses += dm;
+        for (c, n) in self.caches.iter_mut().zip(served) {
+            c.stats.add_served(n);
         }
         for p in &mut self.ports {
             p.served.fill(0);
@@ -518,12 +526,9 @@ impl MemorySystem {
     pub fn stats(&self) -> Vec<CacheStats> {
         let served = self.served_counts();
         (self.caches.iter().zip(served))
-            .map(|(c, [ph, pm, dh, dm])| {
+            .map(|(c, n)| {
                 let mut s = c.stats_now();
-                s.pte_hits += ph;
-                s.pte_misses += pm;
-                s.data_hits += dh;
-                s.data_misses += dm;
+                s.add_served(n);
                 s
             })
             .collect()

@@ -162,11 +162,7 @@ impl<O: Organisation> Tlbs<O> {
 #[inline(always)]
 pub(super) fn count_miss(lvl: &mut Level, side: usize) {
     if lvl.held[side] != 0 {
-        if side == INSTR {
-            lvl.stats.instruction_misses += 1;
-        } else {
-            lvl.stats.data_misses += 1;
-        }
+        lvl.stats.add_misses(side, 1);
     }
 }
 

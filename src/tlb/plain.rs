@@ -16,7 +16,8 @@
 //! sizes filled so far, so no level, slot or size is looked up per access; the page's
 //! key and fingerprint are made once per size, not per structure. A fill makes them once
 //! for every level. The counters a miss adds are the same for every miss of one shape,
-//! so they are kept as totals and spread when read ([`Tlbs::add_fast_counts`]): a miss
+//! so they are kept as totals and spread when read
+//! ([`Tlbs::add_fast_structure_counts`], [`Tlbs::add_fast_level_counts`]): a miss
 //! of every level counts one per side (each level's cycles follow from its latency), a
 //! fill one per (side, size, levels filled) (each level's misses, each structure's
 //! misses and fills follow, and its evictions are those fills less the ones that
@@ -244,37 +245,51 @@ impl<O: Organisation> Tlbs<O> {
         self.filled |= (took as u8) << si;
     }
 
-    /// Add the counts the fast path keeps as totals ([`Plan`]) to the structures'
-    /// counters `st` and the levels' `lv` (copies of the kept ones, to be read).
-    pub(super) fn add_fast_counts(&self, st: &mut [TlbStats], lv: &mut [LevelStats]) {
-        let p = &self.plan;
+    /// Each total of fills the fast path keeps ([`Plan`]): `f(side, level, size, n)`
+    /// for each level that `n` fills of the side and size index passed (the levels
+    /// above the hit).
+    fn each_fill(&self, mut f: impl FnMut(usize, usize, usize, u64)) {
         for side in [INSTR, DATA] {
-            for (lvl, v) in self.levels.iter().zip(lv.iter_mut()) {
-                v.cycles += p.misses[side] * lvl.latency[side] as u64;
-            }
             for si in 0..3 {
                 for n in 1..=self.levels.len().min(MAX_LEVELS) {
-                    let c = p.fills[side][si][n];
-                    for (lvl, v) in self.levels[..n].iter().zip(lv.iter_mut()) {
-                        // As `fill::count_miss`: a level serving the side counts it.
-                        match (lvl.held[side] != 0, side == INSTR) {
-                            (true, true) => v.instruction_misses += c,
-                            (true, false) => v.data_misses += c,
-                            _ => {}
-                        }
-                        let s = lvl.slot[side][si];
-                        if s != NONE {
-                            let t = &mut st[s as usize];
-                            t.misses += c;
-                            t.fills += c;
-                            t.evictions += c;
-                        }
-                    }
+                    let c = self.plan.fills[side][si][n];
+                    (0..n).for_each(|l| f(side, l, si, c));
                 }
             }
         }
+    }
+
+    /// Add the fast path's totals to the structures' counters `st` (copies of the kept
+    /// ones, to be read): each fill a miss, a fill and an eviction of the structure
+    /// slotted for its side and size, less the fills that displaced nothing.
+    pub(super) fn add_fast_structure_counts(&self, st: &mut [TlbStats]) {
+        self.each_fill(|side, l, si, c| {
+            let s = self.levels[l].slot[side][si];
+            if s != NONE {
+                let t = &mut st[s as usize];
+                t.misses += c;
+                t.fills += c;
+                t.evictions += c;
+            }
+        });
         for (t, s) in st.iter_mut().zip(&self.structs) {
             t.evictions -= s.kept;
         }
+    }
+
+    /// Add the fast path's totals to the levels' counters `lv` (copies of the kept
+    /// ones, to be read): each level's cycles of the lookups that missed them all, and
+    /// a miss per fill where the level serves the side (as `fill::count_miss`).
+    pub(super) fn add_fast_level_counts(&self, lv: &mut [LevelStats]) {
+        for side in [INSTR, DATA] {
+            for (lvl, v) in self.levels.iter().zip(lv.iter_mut()) {
+                v.cycles += self.plan.misses[side] * lvl.latency[side] as u64;
+            }
+        }
+        self.each_fill(|side, l, _, c| {
+            if self.levels[l].held[side] != 0 {
+                lv[l].add_misses(side, c);
+            }
+        });
     }
 }

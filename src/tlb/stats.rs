@@ -45,6 +45,16 @@ impl LevelStats {
             self.data_hits += n;
         }
     }
+
+    /// `n` misses of `side` (instruction or data).
+    #[inline(always)]
+    pub(super) fn add_misses(&mut self, side: usize, n: u64) {
+        if side == INSTR {
+            self.instruction_misses += n;
+        } else {
+            self.data_misses += n;
+        }
+    }
 }
 
 impl<O: Organisation> Tlbs<O> {
@@ -62,8 +72,7 @@ impl<O: Organisation> Tlbs<O> {
                 t
             })
             .collect();
-        let mut lv: Vec<LevelStats> = self.levels.iter().map(|l| l.stats.clone()).collect();
-        self.add_fast_counts(&mut v, &mut lv);
+        self.add_fast_structure_counts(&mut v);
         v
     }
 
@@ -74,8 +83,7 @@ impl<O: Organisation> Tlbs<O> {
             l.cycles += r * m.lat;
             l.add_hits(m.side, r);
         }
-        let mut st: Vec<TlbStats> = self.structs.iter().map(|s| s.stats.clone()).collect();
-        self.add_fast_counts(&mut st, &mut v);
+        self.add_fast_level_counts(&mut v);
         v
     }
 
