@@ -251,6 +251,78 @@ fn age_way(m: &mut Meta, last: &[u8; 16], way_mask: u32, fp: u8) -> usize {
     w
 }
 
+/// A ranked array's sets as raw parts: what a probe and a fill need, copied out once, so
+/// that an engine holding them across many accesses (`sim/fused.rs`, through the TLBs'
+/// and walk caches' views) loads no field of the array per access. The one
+/// implementation of a ranked probe and fill: [`SetAssoc::lookup_ranks`] and
+/// [`SetAssoc::insert_ranks`] go through it.
+///
+/// Valid while the array is neither moved, dropped nor remade, and used only while
+/// nothing else borrows it.
+#[derive(Clone, Copy)]
+pub(crate) struct RankedView {
+    meta: *mut Meta,
+    keys: *mut u64,
+    vals: *mut u64,
+    mask: u64,
+    ways: usize,
+    way_mask: u32,
+    last: [u8; 16],
+    absent: *mut (usize, u64),
+}
+
+impl RankedView {
+    /// Probe the set of `x` (its bits under the set mask) for `key` of fingerprint `fp`
+    /// (in every lane): on a hit its value, the way made the most recent; on a miss the
+    /// set, for [`RankedView::fill`], with nothing changed (not even the array's
+    /// remembered absent key: the caller that fills after the miss knows it).
+    ///
+    /// # Safety
+    /// The view is valid (see [`RankedView`]).
+    #[inline(always)]
+    pub(crate) unsafe fn probe(&self, x: u64, key: u64, fp: lanes::Lanes) -> Result<u64, usize> {
+        let set = (x & self.mask) as usize;
+        let base = set * self.ways;
+        // SAFETY: `set <= mask = sets - 1`, and a ranked array has a `Meta` per set and
+        // `ways` keys and values per set; `w` is a way of the set (the way mask).
+        unsafe {
+            let m = &mut *self.meta.add(set);
+            let mut hits = lanes::eq_lanes(&m.fp, fp) & self.way_mask;
+            while hits != 0 {
+                let w = hits.trailing_zeros() as usize;
+                if *self.keys.add(base + w) == key {
+                    promote_way(m, w);
+                    return Ok(*self.vals.add(base + w));
+                }
+                hits &= hits - 1;
+            }
+        }
+        Err(set)
+    }
+
+    /// `key` (of fingerprint `fp`), absent from `set`, takes the set's least recent way
+    /// (an empty one while the set has one) with value `val`, and becomes the most
+    /// recent; whether a valid entry was displaced.
+    ///
+    /// # Safety
+    /// The view is valid, `set` is one of its sets (as [`RankedView::probe`] returns),
+    /// and `key` is absent from it.
+    #[inline(always)]
+    pub(crate) unsafe fn fill(&self, set: usize, key: u64, fp: u8, val: u64) -> bool {
+        let base = set * self.ways;
+        // SAFETY: the caller's; `age_way` gives a way below the way count.
+        unsafe {
+            let w = age_way(&mut *self.meta.add(set), &self.last, self.way_mask, fp);
+            debug_assert!(w < self.ways);
+            *self.vals.add(base + w) = val;
+            let old = std::mem::replace(&mut *self.keys.add(base + w), key);
+            // The key the array remembered as absent may be this one.
+            (*self.absent).1 = INVALID;
+            old != INVALID
+        }
+    }
+}
+
 impl<P: ReplacementPolicy> SetAssoc<P> {
     /// The way of `set` holding `key` (of fingerprint `fp`).
     #[inline(always)]
@@ -296,18 +368,15 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         key: u64,
         fp: lanes::Lanes,
     ) -> Option<u64> {
-        let set = (x & self.mask) as usize;
-        debug_assert!(self.ranked && set < self.meta.len());
-        // SAFETY: `set <= mask = sets - 1`, and a ranked array has a `Meta` per set.
-        let m = unsafe { self.meta.get_unchecked_mut(set) };
-        let base = set * self.ways;
-        let Some(w) = find_way(m, &self.keys, base, self.way_mask, key, fp) else {
-            self.absent = (set, key);
-            return None;
-        };
-        promote_way(m, w);
-        // SAFETY: `find_way` found way `w < ways` of `set`.
-        Some(unsafe { *self.vals.get_unchecked(base + w) })
+        debug_assert!(self.ranked);
+        // SAFETY: the caller's (a ranked array); the view is of `self`, borrowed.
+        match unsafe { self.ranked_view_unchecked().probe(x, key, fp) } {
+            Ok(val) => Some(val),
+            Err(set) => {
+                self.absent = (set, key);
+                None
+            }
+        }
     }
 
     /// [`SetAssoc::insert`] of an array that keeps ranks, as [`SetAssoc::lookup_ranks`],
@@ -324,18 +393,33 @@ impl<P: ReplacementPolicy> SetAssoc<P> {
         if self.absent != (set, key) && self.refresh_ranked(set, key, fp, val) {
             return false;
         }
-        // SAFETY: as in `lookup_ranks`.
-        let m = unsafe { self.meta.get_unchecked_mut(set) };
-        let base = set * self.ways;
-        let w = age_way(m, &self.last, self.way_mask, fp);
-        debug_assert!(w < self.ways);
-        // SAFETY: `w < ways` is a way of `set`.
-        let old = unsafe {
-            *self.vals.get_unchecked_mut(base + w) = val;
-            std::mem::replace(self.keys.get_unchecked_mut(base + w), key)
-        };
-        self.absent.1 = INVALID;
-        old != INVALID
+        // SAFETY: as in `lookup_ranks`; `key` is absent from its set.
+        unsafe { self.ranked_view_unchecked().fill(set, key, fp, val) }
+    }
+
+    /// This array as a [`RankedView`], if it keeps ranks.
+    pub(crate) fn ranked_view(&mut self) -> Option<RankedView> {
+        // SAFETY: checked just now.
+        self.ranked.then(|| unsafe { self.ranked_view_unchecked() })
+    }
+
+    /// [`SetAssoc::ranked_view`] of an array known to keep ranks.
+    ///
+    /// # Safety
+    /// The array keeps ranks.
+    #[inline(always)]
+    unsafe fn ranked_view_unchecked(&mut self) -> RankedView {
+        debug_assert!(self.ranked);
+        RankedView {
+            meta: self.meta.as_mut_ptr(),
+            keys: self.keys.as_mut_ptr(),
+            vals: self.vals.as_mut_ptr(),
+            mask: self.mask,
+            ways: self.ways,
+            way_mask: self.way_mask,
+            last: self.last,
+            absent: &mut self.absent,
+        }
     }
 
     /// The way of `set` holding `key` (of fingerprint `fp`), if any, takes `val` and

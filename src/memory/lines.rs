@@ -100,53 +100,22 @@ impl LineSets {
     /// takes the least recent way (an empty one while the set has one).
     #[inline(always)]
     pub(super) fn access(&mut self, line: u64) -> bool {
-        let set = (line & self.mask) as usize;
-        let fp = fingerprint(line);
-        let at = set * self.stride;
-        debug_assert!(at + self.stride <= self.words.len() * 8);
-        // SAFETY: `new` made `mask + 1` blocks of `stride` words and `set <= mask`, so
-        // the block is inside `words`; its first 32 bytes are the fingerprints and
-        // ranks, and every way index below is under `ways` (the way mask, or the one
-        // way that ranks last, which exists: the ranks of the ways are a permutation).
-        unsafe {
-            let p = (self.words.as_mut_ptr() as *mut u64).add(at);
-            let fps = &mut *(p as *mut [u8; 16]);
-            let ranks = &mut *(p.add(2) as *mut [u8; 16]);
-            let lines = p.add(META_WORDS);
-            let mut cand = lanes::eq(fps, fp) & self.way_mask;
-            while cand != 0 {
-                let w = cand.trailing_zeros() as usize;
-                if *lines.add(w) == line {
-                    let r = *ranks.get_unchecked(w);
-                    // A hit on the most recent way changes no rank.
-                    if r != 0 {
-                        lanes::promote(ranks, r);
-                    }
-                    return true;
-                }
-                cand &= cand - 1;
-            }
-            let w = (lanes::age(ranks, self.last_lanes) & self.way_mask).trailing_zeros() as usize;
-            debug_assert!(w < self.ways);
-            *fps.get_unchecked_mut(w) = fp;
-            *lines.add(w) = line;
-        }
-        false
+        // SAFETY: the view is of these sets, borrowed mutably for the call.
+        unsafe { self.view().access(line) }
     }
 
-    /// Hint that `line` will be read soon: the host lines of its set's block (its
-    /// first and last, and for more than 12 ways the one between) are prefetched on the
-    /// host. Changes nothing the simulation can see.
+    /// Hint that `line` will be read soon (see [`LineView::prefetch`]).
     #[inline(always)]
     pub(super) fn prefetch(&self, line: u64) {
-        let set = (line & self.mask) as usize;
-        // Only hints: the pointers are never dereferenced, so no bounds check.
-        let p = (self.words.as_ptr() as *const u64).wrapping_add(set * self.stride);
-        crate::pagetable::prefetch_host(p);
-        crate::pagetable::prefetch_host(p.wrapping_add(self.stride - 1));
-        if self.stride > 16 {
-            crate::pagetable::prefetch_host(p.wrapping_add(8));
-        }
+        // Only read through (a prefetch dereferences nothing).
+        LineView::of(self, self.words.as_ptr() as *mut u64).prefetch(line)
+    }
+
+    /// These sets as a [`LineView`], valid while they are neither moved nor dropped.
+    #[inline(always)]
+    pub(super) fn view(&mut self) -> LineView {
+        let words = self.words.as_mut_ptr() as *mut u64;
+        LineView::of(self, words)
     }
 
     /// Host bytes the sets take.
@@ -164,6 +133,104 @@ impl LineSets {
             .collect();
         v.sort();
         v.into_iter().map(|(_, l)| l).collect()
+    }
+}
+
+/// The sets of a [`LineSets`] as raw parts: what a read needs, copied out once, so that
+/// an engine holding them across many reads (`sim/fused.rs`, through
+/// [`super::LeanPort`]) loads no field of the level per read. The one implementation
+/// of a read: [`LineSets::access`] goes through it too.
+#[derive(Clone, Copy)]
+pub(super) struct LineView {
+    words: *mut u64,
+    mask: u64,
+    stride: usize,
+    way_mask: u32,
+    last_lanes: u64,
+    #[cfg(debug_assertions)]
+    ways: usize,
+}
+
+impl LineView {
+    #[inline(always)]
+    fn of(l: &LineSets, words: *mut u64) -> LineView {
+        LineView {
+            words,
+            mask: l.mask,
+            stride: l.stride,
+            way_mask: l.way_mask,
+            last_lanes: l.last_lanes,
+            #[cfg(debug_assertions)]
+            ways: l.ways,
+        }
+    }
+
+    /// [`LineSets::access`].
+    ///
+    /// # Safety
+    /// The sets the view was made of are alive, not moved, and not borrowed elsewhere
+    /// during the call; the view was made from a mutable borrow of them.
+    #[inline(always)]
+    pub(super) unsafe fn access(&self, line: u64) -> bool {
+        let fp = fingerprint(line);
+        // SAFETY: the caller's.
+        unsafe { self.access_fp(line, fp, lanes::lanes_of(fp)) }
+    }
+
+    /// [`LineView::access`] of a line whose fingerprint the caller made (`fp`, and in
+    /// every lane `fps`), once for every level a read visits.
+    ///
+    /// # Safety
+    /// As [`LineView::access`].
+    #[inline(always)]
+    pub(super) unsafe fn access_fp(&self, line: u64, fp: u8, fp_lanes: lanes::Lanes) -> bool {
+        let set = (line & self.mask) as usize;
+        let at = set * self.stride;
+        // SAFETY: `new` made `mask + 1` blocks of `stride` words and `set <= mask`, so
+        // the block is inside the sets' words; its first 32 bytes are the fingerprints
+        // and ranks, and every way index below is under `ways` (the way mask, or the
+        // one way that ranks last, which exists: the ranks of the ways are a
+        // permutation).
+        unsafe {
+            let p = self.words.add(at);
+            let fps = &mut *(p as *mut [u8; 16]);
+            let ranks = &mut *(p.add(2) as *mut [u8; 16]);
+            let lines = p.add(META_WORDS);
+            let mut cand = lanes::eq_lanes(fps, fp_lanes) & self.way_mask;
+            while cand != 0 {
+                let w = cand.trailing_zeros() as usize;
+                if *lines.add(w) == line {
+                    let r = *ranks.get_unchecked(w);
+                    // A hit on the most recent way changes no rank.
+                    if r != 0 {
+                        lanes::promote(ranks, r);
+                    }
+                    return true;
+                }
+                cand &= cand - 1;
+            }
+            let w = (lanes::age(ranks, self.last_lanes) & self.way_mask).trailing_zeros() as usize;
+            #[cfg(debug_assertions)]
+            debug_assert!(w < self.ways);
+            *fps.get_unchecked_mut(w) = fp;
+            *lines.add(w) = line;
+        }
+        false
+    }
+
+    /// Hint that `line` will be read soon: the host lines of its set's block (its
+    /// first and last, and for more than 12 ways the one between) are prefetched on the
+    /// host. Changes nothing the simulation can see.
+    #[inline(always)]
+    pub(super) fn prefetch(&self, line: u64) {
+        let set = (line & self.mask) as usize;
+        // Only hints: the pointers are never dereferenced, so no bounds check.
+        let p = (self.words as *const u64).wrapping_add(set * self.stride);
+        crate::pagetable::prefetch_host(p);
+        crate::pagetable::prefetch_host(p.wrapping_add(self.stride - 1));
+        if self.stride > 16 {
+            crate::pagetable::prefetch_host(p.wrapping_add(8));
+        }
     }
 }
 

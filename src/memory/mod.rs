@@ -22,8 +22,10 @@
 //! `derived_counters_match_counting_at_every_level`).
 
 mod blocks;
+mod lean;
 mod lines;
 pub use blocks::{tlb_block_key, BlockStats, TLB_BLOCK};
+pub use lean::{LeanPort, LEAN_DEPTH};
 
 use crate::addr::PhysAddr;
 use crate::assoc::{Replacement, SetAssoc};

@@ -10,11 +10,12 @@
 //! system call and switches processes (`after_run`).
 
 use super::core::{step, Core, CoreCounters, Timing};
+use super::fused::{self, Fused, Views};
 use super::record::NoRecord;
 use super::shootdown::{apply, take_ipis};
 use super::stats::timeline_point;
 use super::{Shared, Simulator, BATCH};
-use crate::addr::VirtAddr;
+use crate::addr::{PhysAddr, VirtAddr};
 use crate::memory::MemorySystem;
 use crate::os::OsStats;
 use crate::pagetable::PageTable;
@@ -29,6 +30,9 @@ thread_local! {
     /// Tests run the general copy of the access loop (no `PLAIN` copy, no repeated-hit
     /// shortcut) on their thread, to check the shortcuts against it.
     static FULL_PATH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Tests run the `PLAIN` copy without the fused path on their thread, to check the
+    /// fused path against it.
+    static NO_FUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Hints kept between the two prefetch stages: more than the distance between them.
@@ -77,9 +81,10 @@ impl<PT: PageTable> Simulator<PT> {
             let plain = self.timing.is_plain();
             #[cfg(test)]
             let plain = plain && !FULL_PATH.with(|f| f.get());
-            match plain {
-                true => self.run_core::<true>(id, limit, progress)?,
-                false => self.run_core::<false>(id, limit, progress)?,
+            match (plain, plain && self.fusable(id)) {
+                (true, true) => self.run_core::<true, true>(id, limit, progress)?,
+                (true, false) => self.run_core::<true, false>(id, limit, progress)?,
+                (false, _) => self.run_core::<false, false>(id, limit, progress)?,
             }
             if self.interrupted {
                 break;
@@ -108,10 +113,24 @@ impl<PT: PageTable> Simulator<PT> {
         Ok(())
     }
 
+    /// Whether core `id`'s run has the fused path's shape now ([`Views::new`]).
+    fn fusable(&mut self, id: usize) -> bool {
+        #[cfg(test)]
+        if NO_FUSED.with(|f| f.get()) {
+            return false;
+        }
+        let t = self.timing.plain::<true>();
+        let core = &mut self.cores[id];
+        let pt = &self.spaces[Self::space_index(core.vm, core.asid)];
+        Views::new(core, pt, &mut self.sh, &t).is_some()
+    }
+
     /// Core `id` runs until its clock passes `limit`, its stream ends, or the engine
     /// must act (a system call, a shootdown to deliver). `PLAIN`: the run has none of
     /// the designs [`Timing::is_plain`] names, and its access path none of their tests.
-    fn run_core<const PLAIN: bool>(
+    /// `FUSED` (with `PLAIN`): accesses take the fused path (`fused.rs`) while its
+    /// views hold, the general step out of line otherwise.
+    fn run_core<const PLAIN: bool, const FUSED: bool>(
         &mut self,
         id: usize,
         limit: u64,
@@ -155,6 +174,7 @@ impl<PT: PageTable> Simulator<PT> {
         // engine has bookkeeping to do, whichever comes first. So the per-access loop
         // tests one position, as it would for the batch end alone.
         let mut stop = pos;
+        let mut views = None;
         let res = loop {
             if pos == stop {
                 books.accesses_done = self.accesses_done;
@@ -168,17 +188,53 @@ impl<PT: PageTable> Simulator<PT> {
                     }
                     ControlFlow::Break(r) => break r,
                 }
+                if FUSED {
+                    views = Views::new(core, pt, sh, &t);
+                }
             }
             debug_assert!(pos < stop && stop <= buf.len());
             // SAFETY: `at_stop` makes `stop` at most the batch's length, and the loop
             // stops at it before reading, so `pos < stop <= buf.len()`.
             let a = unsafe { *buf.get_unchecked(pos) };
             if prefetching {
-                prefetch(core, pt, &mut sh.mem, (&buf, pos), &mut hints);
+                match (FUSED, &views) {
+                    (true, Some(v)) => {
+                        prefetch(core, pt, (&buf, pos), &mut hints, |p, d| v.prefetch(p, d))
+                    }
+                    _ => prefetch(core, pt, (&buf, pos), &mut hints, |p, d| {
+                        sh.mem.prefetch(core.id, p, d)
+                    }),
+                }
             }
             pos += 1;
             self.accesses_done += 1;
-            if let Err(e) = step::<_, _, PLAIN>(core, a, pt, sh, &t, &mut NoRecord) {
+            if FUSED {
+                let done = match &views {
+                    // SAFETY: the views were made at the last stop or after the last
+                    // access that ended them, for this core, table and machine.
+                    Some(v) => unsafe { fused::step(core, a, pt, sh, &t, v) },
+                    None => Ok(Fused::General),
+                };
+                match done {
+                    Ok(Fused::Done) => {}
+                    Ok(Fused::Changed) => {
+                        if !core.tlbs.fused_shape() {
+                            views = None;
+                        }
+                    }
+                    Ok(Fused::General) => {
+                        if let Err(e) = general_step(core, a, pt, sh, &t) {
+                            break Err(e);
+                        }
+                        // A step changes no structure's shape but the TLBs' filled
+                        // sizes (OS events and IPIs come at stops).
+                        if !core.tlbs.fused_shape() {
+                            views = None;
+                        }
+                    }
+                    Err(e) => break Err(e),
+                }
+            } else if let Err(e) = step::<_, _, PLAIN>(core, a, pt, sh, &t, &mut NoRecord) {
                 break Err(e);
             }
             if (limit != u64::MAX && core.clock(&t) > limit) || sh.mail.pending {
@@ -227,6 +283,19 @@ impl<PT: PageTable> Simulator<PT> {
     }
 }
 
+/// [`step`] of the `PLAIN` copy out of line: the fused loop's accesses that its path
+/// hands back, rare enough that the loop keeps its registers for its own path.
+#[inline(never)]
+fn general_step<PT: PageTable>(
+    core: &mut Core,
+    a: Access,
+    pt: &mut PT,
+    sh: &mut Shared,
+    t: &Timing,
+) -> Result<(), SimError> {
+    step::<_, _, true>(core, a, pt, sh, t, &mut NoRecord)
+}
+
 /// Two stages of host prefetch: far ahead, the page-table entries; nearer, the simulated
 /// cache sets of the leaf PTE and data lines those entries lead to. The first stage's
 /// hint (radix: the leaf table it found) waits in `hints` for the second, which then
@@ -235,9 +304,9 @@ impl<PT: PageTable> Simulator<PT> {
 fn prefetch<PT: PageTable>(
     core: &Core,
     pt: &PT,
-    mem: &mut MemorySystem,
     (buf, pos): (&[Access], usize),
     hints: &mut [u64; HINTS],
+    mem_prefetch: impl FnOnce(PhysAddr, PhysAddr),
 ) {
     if let Some(a) = buf.get(pos + 2 * PREFETCH_DISTANCE) {
         hints[(pos + 2 * PREFETCH_DISTANCE) % HINTS] = pt.prefetch(core.asid, VirtAddr(a.vaddr));
@@ -249,7 +318,7 @@ fn prefetch<PT: PageTable>(
             false => 0,
         };
         if let Some((pte, data)) = pt.leaf_lines_hinted(core.asid, VirtAddr(a.vaddr), hint) {
-            mem.prefetch(core.id, pte, data);
+            mem_prefetch(pte, data);
         }
     }
 }

@@ -156,7 +156,7 @@ pub(super) fn translate_miss<PT: PageTable, R: Recorder, const PLAIN: bool>(
 /// The walker that frees first takes the walk: its index, and the cycles the walk
 /// waits for it from `ready`.
 #[inline(always)]
-fn take_walker<R: Recorder>(core: &mut Core, ready: u64, rec: &mut R) -> (usize, u64) {
+pub(super) fn take_walker<R: Recorder>(core: &mut Core, ready: u64, rec: &mut R) -> (usize, u64) {
     let si = first_free(&core.slots);
     let slot = core.slots[si];
     let wait = slot.busy_until.saturating_sub(ready);
@@ -213,7 +213,7 @@ fn walk_native<PT: PageTable, R: Recorder>(
 /// that path registers on every walk, for one walk in a few hundred.
 #[cold]
 #[inline(never)]
-fn fault_and_walk<PT: PageTable, R: Recorder>(
+pub(super) fn fault_and_walk<PT: PageTable, R: Recorder>(
     core: &mut Core,
     va: VirtAddr,
     pt: &mut PT,

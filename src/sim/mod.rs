@@ -34,6 +34,7 @@
 
 mod core;
 mod engine;
+mod fused;
 mod miss;
 mod nested;
 mod overflow;

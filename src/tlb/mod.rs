@@ -35,6 +35,7 @@
 mod any;
 mod coalesced;
 mod fill;
+mod fused;
 mod invalidate;
 mod mem_reads;
 mod plain;
@@ -53,6 +54,7 @@ mod sealed {
 }
 pub use any::AnyOrganisation;
 pub use coalesced::{run_around, Coalesced, CoalescedStats};
+pub use fused::{Missed, TlbView, FUSED_LEVELS};
 pub use invalidate::Dropped;
 pub use mem_reads::MemReads;
 pub use pom::Pom;

@@ -43,19 +43,19 @@ struct Probe {
 /// The fast path's order of probes per side and the counts it keeps as totals.
 pub(super) struct Plan {
     /// The `Tlbs::filled` the probes were listed for (`u8::MAX`: none yet).
-    filled: u8,
+    pub(super) filled: u8,
     /// Probes per side.
     n: [u8; 2],
     /// Per side, the probes of the sizes filled so far, level by level, each level's
     /// sizes in order (the general probe's order).
     probes: [[Probe; 3 * MAX_LEVELS]; 2],
     /// Per side, the cycles of a lookup that misses every level.
-    miss_cycles: [u64; 2],
+    pub(super) miss_cycles: [u64; 2],
     /// Per side, fast lookups that missed every level, since the counters restarted.
-    misses: [u64; 2],
+    pub(super) misses: [u64; 2],
     /// Fast fills per side, page size index and number of levels filled (the hit
     /// level), since the counters restarted. 16 levels (a mask, no bounds check).
-    fills: [[[u64; 16]; 3]; 2],
+    pub(super) fills: [[[u64; 16]; 3]; 2],
 }
 
 impl Default for Plan {
@@ -145,7 +145,7 @@ impl<O: Organisation> Tlbs<O> {
     /// List the probes of the sizes filled so far. Rare: at most once per page size.
     #[cold]
     #[inline(never)]
-    fn make_plan(&mut self) {
+    pub(super) fn make_plan(&mut self) {
         let p = &mut self.plan;
         p.filled = self.filled;
         for side in [INSTR, DATA] {

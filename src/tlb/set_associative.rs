@@ -11,6 +11,7 @@
 use super::{tag, untag, Entry, MemReads, Organisation};
 use crate::addr::{PageSize, PageSizeSet};
 use crate::assoc::ranked::lanes::Lanes;
+use crate::assoc::ranked::RankedView;
 use crate::assoc::SetAssoc;
 use crate::config::{TlbConfig, TlbOrganisation};
 
@@ -82,6 +83,11 @@ impl SetAssociative {
     pub(super) unsafe fn lookup_ranks(&mut self, vpn: u64, key: u64, fp: Lanes) -> Option<u64> {
         // The set is `set_index(vpn, set_mask)`, taken inside. SAFETY: the caller's.
         unsafe { self.array.lookup_ranks(vpn, key, fp) }
+    }
+
+    /// The array as a [`RankedView`] (`fused.rs`), if it keeps ranks.
+    pub(super) fn ranked_view(&mut self) -> Option<RankedView> {
+        self.array.ranked_view()
     }
 
     /// [`Organisation::insert_evicts`] of the page as [`SetAssociative::lookup_ranks`].
