@@ -15,7 +15,7 @@ use super::record::NoRecord;
 use super::shootdown::{apply, take_ipis};
 use super::stats::timeline_point;
 use super::{Shared, Simulator, BATCH};
-use crate::addr::{PhysAddr, VirtAddr};
+use crate::addr::VirtAddr;
 use crate::memory::MemorySystem;
 use crate::os::OsStats;
 use crate::pagetable::PageTable;
@@ -175,6 +175,8 @@ impl<PT: PageTable> Simulator<PT> {
         // tests one position, as it would for the batch end alone.
         let mut stop = pos;
         let mut views = None;
+        // The fused prefetch's way down to a level-2 table (`RadixView::prefetch_leaf`).
+        let mut upper = (u64::MAX, 0);
         let res = loop {
             if pos == stop {
                 books.accesses_done = self.accesses_done;
@@ -198,12 +200,22 @@ impl<PT: PageTable> Simulator<PT> {
             let a = unsafe { *buf.get_unchecked(pos) };
             if prefetching {
                 match (FUSED, &views) {
-                    (true, Some(v)) => {
-                        prefetch(core, pt, (&buf, pos), &mut hints, |p, d| v.prefetch(p, d))
-                    }
-                    _ => prefetch(core, pt, (&buf, pos), &mut hints, |p, d| {
-                        sh.mem.prefetch(core.id, p, d)
-                    }),
+                    (true, Some(v)) => prefetch(
+                        (&buf, pos),
+                        &mut hints,
+                        |va| v.prefetch_leaf(va, &mut upper),
+                        |va, hint| v.prefetch_lines(va, hint),
+                    ),
+                    _ => prefetch(
+                        (&buf, pos),
+                        &mut hints,
+                        |va| pt.prefetch(core.asid, va),
+                        |va, hint| {
+                            if let Some((pte, data)) = pt.leaf_lines_hinted(core.asid, va, hint) {
+                                sh.mem.prefetch(core.id, pte, data);
+                            }
+                        },
+                    ),
                 }
             }
             pos += 1;
@@ -217,19 +229,13 @@ impl<PT: PageTable> Simulator<PT> {
                 };
                 match done {
                     Ok(Fused::Done) => {}
-                    Ok(Fused::Changed) => {
-                        if !core.tlbs.fused_shape() {
-                            views = None;
-                        }
-                    }
+                    Ok(Fused::Changed) => views = Views::new(core, pt, sh, &t),
                     Ok(Fused::General) => {
                         if let Err(e) = general_step(core, a, pt, sh, &t) {
                             break Err(e);
                         }
-                        // A step changes no structure's shape but the TLBs' filled
-                        // sizes (OS events and IPIs come at stops).
-                        if !core.tlbs.fused_shape() {
-                            views = None;
+                        if views.as_ref().is_some_and(|v| !v.hold(core, pt)) {
+                            views = Views::new(core, pt, sh, &t);
                         }
                     }
                     Err(e) => break Err(e),
@@ -300,16 +306,16 @@ fn general_step<PT: PageTable>(
 /// cache sets of the leaf PTE and data lines those entries lead to. The first stage's
 /// hint (radix: the leaf table it found) waits in `hints` for the second, which then
 /// follows no upper level again.
+/// `leaf(va)`: the first stage (returns the hint); `lines(va, hint)`: the second.
 #[inline(always)]
-fn prefetch<PT: PageTable>(
-    core: &Core,
-    pt: &PT,
+fn prefetch(
     (buf, pos): (&[Access], usize),
     hints: &mut [u64; HINTS],
-    mem_prefetch: impl FnOnce(PhysAddr, PhysAddr),
+    leaf: impl FnOnce(VirtAddr) -> u64,
+    lines: impl FnOnce(VirtAddr, u64),
 ) {
     if let Some(a) = buf.get(pos + 2 * PREFETCH_DISTANCE) {
-        hints[(pos + 2 * PREFETCH_DISTANCE) % HINTS] = pt.prefetch(core.asid, VirtAddr(a.vaddr));
+        hints[(pos + 2 * PREFETCH_DISTANCE) % HINTS] = leaf(VirtAddr(a.vaddr));
     }
     if let Some(a) = buf.get(pos + PREFETCH_DISTANCE) {
         // The first stage saw this access only from this batch's start on.
@@ -317,9 +323,7 @@ fn prefetch<PT: PageTable>(
             true => hints[(pos + PREFETCH_DISTANCE) % HINTS],
             false => 0,
         };
-        if let Some((pte, data)) = pt.leaf_lines_hinted(core.asid, VirtAddr(a.vaddr), hint) {
-            mem_prefetch(pte, data);
-        }
+        lines(VirtAddr(a.vaddr), hint);
     }
 }
 

@@ -32,6 +32,7 @@ use crate::addr::{AccessKind, PageSize, PhysAddr, VirtAddr};
 use crate::memory::LeanPort;
 use crate::pagetable::PageTable;
 use crate::tlb::{TlbView, DATA, INSTR};
+use crate::walker::WalkView;
 use crate::workload::Access;
 use crate::SimError;
 
@@ -39,6 +40,7 @@ use crate::SimError;
 #[derive(Clone, Copy)]
 pub(super) struct Views {
     tlb: TlbView,
+    walk: WalkView,
     mem: LeanPort,
     /// Per side, the cycles of a lookup that misses every level, and the part of them
     /// an overlapped level 1 hides.
@@ -51,8 +53,8 @@ pub(super) struct Views {
 pub(super) enum Fused {
     /// Done; the views still hold.
     Done,
-    /// Done by the general code in part (a fault, a huge page): the TLBs' filled
-    /// sizes may have left the shape ([`crate::tlb::Tlbs::fused_shape`]).
+    /// Done by the general code in part (a fault, a huge page): the table may have
+    /// grown and the TLBs' filled sizes left the shape; the views are made again.
     Changed,
     /// Not done, nothing changed: the general path takes it.
     General,
@@ -69,9 +71,10 @@ impl Views {
     ) -> Option<Views> {
         let os = &sh.os[super::vm_index(core.vm)];
         let quiet = t.window == 0 && core.pending == 0 && !os.guarding() && !os.tracks_accesses();
-        if !quiet || sh.virt.is_some() || pt.as_radix().is_none() {
+        if !quiet || sh.virt.is_some() {
             return None;
         }
+        let walk = core.walker.fused_view(pt.as_radix()?)?;
         let tlb = core.tlbs.fused_view()?;
         let mem = sh.mem.lean_port(core.id)?;
         let mut miss_cycles = [0; 2];
@@ -85,6 +88,7 @@ impl Views {
         }
         Some(Views {
             tlb,
+            walk,
             mem,
             miss_cycles,
             l1_hidden,
@@ -93,11 +97,31 @@ impl Views {
 }
 
 impl Views {
-    /// The host prefetch of the memory sets a PTE read and a data read will visit
-    /// ([`crate::memory::MemorySystem::prefetch`]).
+    /// Whether the views still hold after a general step: the TLBs kept the shape and
+    /// the table its arena (a step changes nothing else the views hold; OS events,
+    /// system calls and IPIs come at the engine's stops).
     #[inline(always)]
-    pub(super) fn prefetch(&self, pte: PhysAddr, data: PhysAddr) {
-        self.mem.prefetch(pte, data)
+    pub(super) fn hold<PT: PageTable>(&self, core: &Core, pt: &PT) -> bool {
+        core.tlbs.fused_shape() && pt.as_radix().is_some_and(|r| self.walk.holds(r))
+    }
+
+    /// The host prefetch's first stage ([`crate::pagetable::Walkable::prefetch`]): the
+    /// leaf entry of `va`; returns the hint for the second.
+    #[inline(always)]
+    pub(super) fn prefetch_leaf(&self, va: VirtAddr, upper: &mut (u64, u32)) -> u64 {
+        self.walk.radix().prefetch_leaf(va.0, upper)
+    }
+
+    /// The host prefetch's second stage: the memory sets the leaf PTE read and the
+    /// data read of `va` will visit, if the first stage found the leaf table (`hint`).
+    #[inline(always)]
+    pub(super) fn prefetch_lines(&self, va: VirtAddr, hint: u64) {
+        if hint == 0 {
+            return;
+        }
+        if let Some((pte, data)) = self.walk.radix().leaf_lines_hinted(va.0, hint) {
+            self.mem.prefetch(pte, data);
+        }
     }
 }
 
@@ -144,13 +168,9 @@ pub(super) unsafe fn step<PT: PageTable>(
     let now = core.clock(t);
     let ready = now + tlb_cycles;
     let (si, wait) = take_walker(core, ready, &mut NoRecord);
-    let walk = {
-        let radix = pt
-            .as_radix()
-            .expect("the fused shape has a plain radix table");
-        // SAFETY: the caller's.
-        (core.walker).walk_straight_via(core.asid, va, radix, |p| unsafe { v.mem.read(p.0, true) })
-    };
+    // SAFETY: the caller's (the walker's and the table's views are the last stop's
+    // or the last fault's).
+    let walk = unsafe { v.walk.walk(core.asid, va, |p| v.mem.read(p.0, true)) };
     let (tr, psc, pte, fault) = match walk.translation {
         Some(tr) => (tr, walk.psc_cycles, walk.pte_cycles, 0),
         None => {

@@ -42,7 +42,9 @@ use crate::stats::Histogram;
 use crate::tlb::ASID_BITS;
 use serde::Serialize;
 
+mod fused;
 mod nested;
+pub use fused::{WalkView, FUSED_PSCS};
 mod straight;
 pub use nested::{NestedOutcome, NestedResult, NestedStats};
 

@@ -1,0 +1,219 @@
+//! The walker in the fused path's shape (`sim/fused.rs`): a native demand walk of a
+//! plain radix table with at most [`FUSED_PSCS`] walk caches, each a ranked LRU array,
+//! held as raw views ([`WalkView`]) made once per engine stop.
+//!
+//! In: a virtual address that missed every TLB level, and the read of a PTE (its
+//! latency; the fused engine reads through its lean port). Out: the same
+//! [`WalkResult`], walker counters, walk-cache contents and memory reads as the
+//! straight walk (`straight.rs`) gives: the walk caches probed and counted once each,
+//! the deepest hit starting the walk, each table entry read filling its level's walk
+//! cache. What differs is how: the caches' sets, the table's arena and its per-level
+//! shifts come from the views, and a walk cache the walk fills hands the set its probe
+//! searched to the fill (the key is known absent: its probe missed in this walk, and
+//! nothing else fills it meanwhile), so the set is searched once.
+
+use super::{psc_key, Psc, PscStats, WalkResult, Walker, WalkerStats, NO_MEMO, NO_PSC};
+use crate::addr::{PhysAddr, VirtAddr};
+use crate::assoc::ranked::{fingerprint, lanes, RankedView};
+use crate::pagetable::radix::{raw_table, RadixView};
+use crate::pagetable::Radix;
+
+/// The most walk caches a fused walk holds (the presets have three).
+pub const FUSED_PSCS: usize = 4;
+
+/// One walk cache: its sets, its remembered hit, its counters, and the radix level it
+/// serves with that level's shift.
+#[derive(Clone, Copy)]
+struct PscView {
+    sets: RankedView,
+    psc: *mut Psc,
+    stats: *mut PscStats,
+    level: usize,
+    shift: u32,
+}
+
+/// The walker and the table as the fused walk reads them ([`Walker::fused_view`]).
+/// Valid while the walker and the table are neither moved nor reshaped (the table's
+/// arena not grown: a fault may grow it, after which the engine makes the view
+/// again), and only used while nothing else borrows them.
+#[derive(Clone, Copy)]
+pub struct WalkView {
+    /// The walk caches in the walker's order (deepest level first); the first `n`.
+    pscs: [PscView; FUSED_PSCS],
+    n: usize,
+    /// Per radix level, the index in `pscs` of the walk cache its entries fill.
+    at: [usize; 8],
+    psc_cycles: u64,
+    radix: RadixView,
+    stats: *mut WalkerStats,
+}
+
+impl Walker {
+    /// The walker and `pt` as a [`WalkView`], if the walker is native, without ASAP,
+    /// and has from one to [`FUSED_PSCS`] walk caches, each a ranked LRU array.
+    pub fn fused_view(&mut self, pt: &Radix) -> Option<WalkView> {
+        let n = self.pscs.len();
+        if self.nested.is_some() || self.stats.asap.is_some() || n == 0 || n > FUSED_PSCS {
+            return None;
+        }
+        let mut views = [None; FUSED_PSCS];
+        let radix = pt.view();
+        for (i, (p, st)) in self.pscs.iter_mut().zip(&mut self.stats.psc).enumerate() {
+            let (level, shift) = (p.level, radix.level_shift(p.level));
+            views[i] = Some(PscView {
+                sets: p.array.ranked_view()?,
+                psc: p,
+                stats: st,
+                level,
+                shift,
+            });
+        }
+        let first = views[0]?;
+        Some(WalkView {
+            pscs: views.map(|v| v.unwrap_or(first)),
+            n,
+            at: self.psc_at,
+            psc_cycles: self.probe_latency,
+            radix,
+            stats: &mut self.stats,
+        })
+    }
+}
+
+impl WalkView {
+    /// Whether the view's table is still `pt`'s arena as it is now.
+    #[inline(always)]
+    pub fn holds(&self, pt: &Radix) -> bool {
+        self.radix.holds(pt)
+    }
+
+    /// The table's view.
+    #[inline(always)]
+    pub(crate) fn radix(&self) -> &RadixView {
+        &self.radix
+    }
+}
+
+/// A walk cache's probe that missed: the set searched, the key and its fingerprint.
+#[derive(Clone, Copy)]
+struct Missed {
+    set: usize,
+    key: u64,
+    fp: u8,
+}
+
+impl WalkView {
+    /// [`Walker::walk_straight_via`] of `vaddr` of address space `asid`.
+    ///
+    /// # Safety
+    /// The view is valid (see [`WalkView`]).
+    #[inline(always)]
+    pub unsafe fn walk(
+        &self,
+        asid: u16,
+        vaddr: VirtAddr,
+        mut read: impl FnMut(PhysAddr) -> u32,
+    ) -> WalkResult {
+        let va = vaddr.0;
+        let mut start = (self.radix.levels, 0usize);
+        let mut missed = [None; FUSED_PSCS];
+        // Each walk cache probed and counted once, the shallowest first: each is an
+        // array of its own, so the order changes nothing, and the last hit written is
+        // the deepest, the one the walk starts from. A constant bound: unrolled.
+        for j in 0..FUSED_PSCS {
+            let i = FUSED_PSCS - 1 - j;
+            if i >= self.n {
+                continue;
+            }
+            let p = &self.pscs[i];
+            let prefix = va >> p.shift;
+            let key = psc_key(prefix, asid);
+            // SAFETY: the caller's: the walk cache, its counters and its sets are alive
+            // and borrowed by nothing else.
+            unsafe {
+                let psc = &mut *p.psc;
+                (*p.stats).lookups += 1;
+                // A repeat of the last hit changes nothing (`Psc::lookup`).
+                let node = if psc.memo == key {
+                    Some(psc.memo_val)
+                } else {
+                    let fp = fingerprint(key);
+                    let found = p.sets.probe(prefix, key, lanes::lanes_of(fp));
+                    psc.memo = if found.is_ok() { key } else { NO_MEMO };
+                    psc.memo_val = *found.as_ref().unwrap_or(&0);
+                    if let Err(set) = found {
+                        missed[i] = Some(Missed { set, key, fp });
+                    }
+                    found.ok()
+                };
+                if let Some(node) = node {
+                    (*p.stats).hits += 1;
+                    start = (p.level - 1, node as usize);
+                }
+            }
+        }
+        let (mut level, mut node) = start;
+        let (mut pte_cycles, mut reads) = (0u64, 0u32);
+        let translation = loop {
+            // SAFETY: the caller's (the table is the view's, unchanged).
+            let (pte_addr, e) = unsafe { self.radix.read_raw(node, level, va) };
+            pte_cycles += read(pte_addr) as u64;
+            reads += 1;
+            // A leaf ends most walks; an absent entry (0) faults.
+            if let Some(t) = self.radix.raw_leaf(e, level) {
+                break Some(t);
+            }
+            if e == 0 {
+                break None;
+            }
+            let child = raw_table(e);
+            let pi = self.at[level & 7];
+            if pi != NO_PSC {
+                // SAFETY: as above; `pi` is a walk cache of the view (`psc_at`).
+                unsafe { self.fill(pi, missed[pi & (FUSED_PSCS - 1)], va, asid, child) };
+            }
+            if level == 1 {
+                // A table pointer at the leaf level cannot be built by `map`.
+                break None;
+            }
+            level -= 1;
+            node = child as usize;
+        };
+        // SAFETY: as above.
+        unsafe { (*self.stats).count_walk(reads, self.psc_cycles, pte_cycles) };
+        WalkResult {
+            psc_cycles: self.psc_cycles,
+            pte_cycles,
+            reads,
+            translation,
+        }
+    }
+
+    /// Walk cache `pi` learns that `va`'s entry at its level points to table `child`
+    /// (`Psc::insert`): into the set its probe searched when it missed in this walk,
+    /// as the general insert otherwise.
+    ///
+    /// # Safety
+    /// As [`WalkView::walk`]; `pi` is below `n`.
+    #[inline(always)]
+    unsafe fn fill(&self, pi: usize, missed: Option<Missed>, va: u64, asid: u16, child: u32) {
+        let p = &self.pscs[pi & (FUSED_PSCS - 1)];
+        // SAFETY: the caller's.
+        unsafe {
+            let psc = &mut *p.psc;
+            psc.memo = NO_MEMO;
+            match missed {
+                // The probe missed: the key is absent from that set.
+                Some(m) => {
+                    p.sets.fill(m.set, m.key, m.fp, child as u64);
+                }
+                // Not probed or not missed in this walk (no shape reaches this: a walk
+                // reads a level only past every hit): the general insert.
+                None => {
+                    let prefix = va >> p.shift;
+                    psc.insert(prefix, psc_key(prefix, asid), child as u64);
+                }
+            }
+        }
+    }
+}
