@@ -47,19 +47,20 @@ impl MemorySystem {
         }
         let n = port.route.len();
         let mut latency = [self.dram_latency; LEAN_DEPTH + 1];
-        let mut views = Vec::with_capacity(n);
+        let mut views = [None; LEAN_DEPTH];
         let mut far = 0;
         for (d, &ci) in port.route.iter().enumerate() {
             let c = &mut self.caches[ci];
             latency[d] = c.latency;
             far |= (port.far.contains(&ci) as u32) << d;
             match &mut c.array {
-                Array::Lean(l) => views.push(l.view()),
+                Array::Lean(l) => views[d] = Some(l.view()),
                 Array::Any(_) => return None,
             }
         }
+        let first = views[0]?;
         Some(LeanPort {
-            levels: std::array::from_fn(|d| views[d.min(n - 1)]),
+            levels: views.map(|v| v.unwrap_or(first)),
             latency,
             n,
             line_shift: self.line_shift,

@@ -53,8 +53,8 @@ pub(super) struct LineSets {
     stride: usize,
     /// Bit `w` set for each way `w` (the lanes in use).
     way_mask: u32,
-    /// `ways - 1`, the last rank, in every byte (a fill's compare).
-    last_lanes: u64,
+    /// `ways - 1`, the last rank, in every byte (a fill's compare, one vector load).
+    last: [u8; 16],
 }
 
 impl LineSets {
@@ -68,7 +68,7 @@ impl LineSets {
             ways,
             stride,
             way_mask: ((1u64 << ways) - 1) as u32,
-            last_lanes: (ways as u64 - 1).wrapping_mul(0x0101_0101_0101_0101),
+            last: [ways as u8 - 1; 16],
         };
         for set in 0..sets {
             // Every way empty, ranked in way order.
@@ -146,7 +146,7 @@ pub(super) struct LineView {
     mask: u64,
     stride: usize,
     way_mask: u32,
-    last_lanes: u64,
+    last: [u8; 16],
     #[cfg(debug_assertions)]
     ways: usize,
 }
@@ -159,7 +159,7 @@ impl LineView {
             mask: l.mask,
             stride: l.stride,
             way_mask: l.way_mask,
-            last_lanes: l.last_lanes,
+            last: l.last,
             #[cfg(debug_assertions)]
             ways: l.ways,
         }
@@ -209,7 +209,9 @@ impl LineView {
                 }
                 cand &= cand - 1;
             }
-            let w = (lanes::age(ranks, self.last_lanes) & self.way_mask).trailing_zeros() as usize;
+            let last = lanes::age_at(ranks, &self.last) & self.way_mask;
+            // SAFETY (of the unchecked count): exactly one way ranks last.
+            let w = std::num::NonZeroU32::new_unchecked(last).trailing_zeros() as usize;
             #[cfg(debug_assertions)]
             debug_assert!(w < self.ways);
             *fps.get_unchecked_mut(w) = fp;

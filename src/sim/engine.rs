@@ -10,7 +10,7 @@
 //! system call and switches processes (`after_run`).
 
 use super::core::{step, Core, CoreCounters, Timing};
-use super::fused::{self, Fused, Views};
+use super::fused::{self, Fused};
 use super::record::NoRecord;
 use super::shootdown::{apply, take_ipis};
 use super::stats::timeline_point;
@@ -33,6 +33,8 @@ thread_local! {
     /// Tests run the `PLAIN` copy without the fused path on their thread, to check the
     /// fused path against it.
     static NO_FUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Accesses the fused path did on this thread (tests check that it ran).
+    static FUSED_DONE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Hints kept between the two prefetch stages: more than the distance between them.
@@ -113,7 +115,8 @@ impl<PT: PageTable> Simulator<PT> {
         Ok(())
     }
 
-    /// Whether core `id`'s run has the fused path's shape now ([`Views::new`]).
+    /// Whether core `id`'s run has the fused path's shape now: its views (`fused.rs`),
+    /// kept from its last turn if they still hold, else made again.
     fn fusable(&mut self, id: usize) -> bool {
         #[cfg(test)]
         if NO_FUSED.with(|f| f.get()) {
@@ -122,7 +125,7 @@ impl<PT: PageTable> Simulator<PT> {
         let t = self.timing.plain::<true>();
         let core = &mut self.cores[id];
         let pt = &self.spaces[Self::space_index(core.vm, core.asid)];
-        Views::new(core, pt, &mut self.sh, &t).is_some()
+        fused::renew(&mut self.fused[id], core, pt, &mut self.sh, &t)
     }
 
     /// Core `id` runs until its clock passes `limit`, its stream ends, or the engine
@@ -174,7 +177,8 @@ impl<PT: PageTable> Simulator<PT> {
         // engine has bookkeeping to do, whichever comes first. So the per-access loop
         // tests one position, as it would for the batch end alone.
         let mut stop = pos;
-        let mut views = None;
+        // Kept across the engine's turns (`fusable` made or checked them just now).
+        let views = &mut self.fused[id];
         // The fused prefetch's way down to a level-2 table (`RadixView::prefetch_leaf`).
         let mut upper = (u64::MAX, 0);
         let res = loop {
@@ -191,7 +195,7 @@ impl<PT: PageTable> Simulator<PT> {
                     ControlFlow::Break(r) => break r,
                 }
                 if FUSED {
-                    views = Views::new(core, pt, sh, &t);
+                    fused::renew(views, core, pt, sh, &t);
                 }
             }
             debug_assert!(pos < stop && stop <= buf.len());
@@ -199,7 +203,7 @@ impl<PT: PageTable> Simulator<PT> {
             // stops at it before reading, so `pos < stop <= buf.len()`.
             let a = unsafe { *buf.get_unchecked(pos) };
             if prefetching {
-                match (FUSED, &views) {
+                match (FUSED, views.as_ref()) {
                     (true, Some(v)) => prefetch(
                         (&buf, pos),
                         &mut hints,
@@ -221,21 +225,27 @@ impl<PT: PageTable> Simulator<PT> {
             pos += 1;
             self.accesses_done += 1;
             if FUSED {
-                let done = match &views {
+                let done = match views.as_ref() {
                     // SAFETY: the views were made at the last stop or after the last
                     // access that ended them, for this core, table and machine.
                     Some(v) => unsafe { fused::step(core, a, pt, sh, &t, v) },
                     None => Ok(Fused::General),
                 };
+                #[cfg(test)]
+                if matches!(done, Ok(Fused::Done | Fused::Changed)) {
+                    FUSED_DONE.with(|n| n.set(n.get() + 1));
+                }
                 match done {
                     Ok(Fused::Done) => {}
-                    Ok(Fused::Changed) => views = Views::new(core, pt, sh, &t),
+                    Ok(Fused::Changed) => {
+                        fused::renew(views, core, pt, sh, &t);
+                    }
                     Ok(Fused::General) => {
                         if let Err(e) = general_step(core, a, pt, sh, &t) {
                             break Err(e);
                         }
                         if views.as_ref().is_some_and(|v| !v.hold(core, pt)) {
-                            views = Views::new(core, pt, sh, &t);
+                            fused::renew(views, core, pt, sh, &t);
                         }
                     }
                     Err(e) => break Err(e),
@@ -618,6 +628,83 @@ mod tests {
                 (r.to_json(), r.to_csv())
             };
             assert_eq!(run(false), run(true), "{sets:?}");
+        }
+    }
+
+    /// The fused path (`fused.rs`) gives the bytes of the `PLAIN` copy without it and of
+    /// the full path, on runs that take it for most of their accesses: walks with
+    /// faults (pages mapped as touched) and a warm-up; the hit-heavy run;
+    /// a trace with instruction fetches; two cores with shootdowns (IPIs hand accesses
+    /// back); `icelake`; an L1 TLB probe not overlapped and data not through the caches;
+    /// and on one that leaves the shape mid-run (huge pages: the views end at the first
+    /// 2 MiB fill).
+    #[test]
+    fn the_fused_path_equals_the_plain_copy_and_the_full_path() {
+        use super::{FUSED_DONE, NO_FUSED};
+        let munmap = r#"workload.event=[{at=0, kind="mmap", offset="0", len="64MiB", populate=true}, {at=9000, kind="munmap", offset="8MiB", len="4MiB"}]"#;
+        let cases: &[(&str, &str, &[&str])] = &[
+            (
+                "skylake",
+                "workloads/uniform-64g.toml",
+                &[
+                    "workload.generator.footprint=\"256MiB\"",
+                    "sim.warmup_accesses=5000",
+                ],
+            ),
+            ("skylake", "workloads/sequential-hits.toml", &[]),
+            ("skylake", "workloads/trace-ls.toml", &[]),
+            (
+                "skylake",
+                "workloads/default.toml",
+                &["sim.cores=2", "os.sched.threads=2", munmap],
+            ),
+            ("icelake", "workloads/default.toml", &[]),
+            (
+                "skylake",
+                "workloads/default.toml",
+                &[
+                    "sim.l1_tlb_overlapped=false",
+                    "memory.data_through_caches=false",
+                ],
+            ),
+            (
+                "skylake",
+                "workloads/default.toml",
+                &["os.huge_pages.policy=\"always\""],
+            ),
+        ];
+        for (preset, workload, sets) in cases {
+            let mut sets: Vec<&str> = sets.to_vec();
+            sets.push("workload.accesses=40000");
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            let inputs = load_inputs(Some(preset), Some(workload), &sets)
+                .unwrap_or_else(|e| panic!("{preset} {workload} {sets:?}: {e:?}"));
+            let run = |fused: bool, full: bool| {
+                NO_FUSED.with(|f| f.set(!fused));
+                FULL_PATH.with(|f| f.set(full));
+                FUSED_DONE.with(|n| n.set(0));
+                let r = simulate(&inputs, &mut |_, _| {}).expect("runs");
+                let done = FUSED_DONE.with(|n| n.get());
+                NO_FUSED.with(|f| f.set(false));
+                FULL_PATH.with(|f| f.set(false));
+                (r.to_json(), r.to_csv(), done)
+            };
+            let (fused, plain, full) = (run(true, false), run(false, false), run(false, true));
+            let what = format!("{preset} {workload} {sets:?}");
+            // Huge pages end the fused shape at the run's first fill (its first access).
+            let least = if what.contains("huge_pages") {
+                1
+            } else {
+                4_000
+            };
+            assert!(
+                fused.2 >= least,
+                "{what}: the fused path did {} accesses",
+                fused.2
+            );
+            assert_eq!(plain.2 + full.2, 0, "{what}");
+            assert_eq!((&fused.0, &fused.1), (&plain.0, &plain.1), "{what}");
+            assert_eq!((&fused.0, &fused.1), (&full.0, &full.1), "{what}");
         }
     }
 

@@ -1,28 +1,34 @@
 //! The fused access path: one core's accesses in the commonest shape of run, with the
-//! structures they touch held as raw views for a stretch of accesses.
+//! structures they touch held as raw views across accesses.
 //!
 //! The shape: none of the designs [`Timing::plain`] names, no overlap window (walks
-//! block), a native plain radix table, nothing guarded and no page replacement, a fast
-//! TLB hierarchy holding only 4 KiB pages so far ([`crate::tlb::TlbView`]) and a lean
-//! memory route ([`crate::memory::LeanPort`]) — the `skylake` and `icelake` presets on
-//! any synthetic or trace workload without huge pages. Made at each stop of the
-//! engine's loop ([`Views::new`]), and again after any access this path hands back.
+//! block), a native plain radix table with at most four ranked walk caches
+//! ([`crate::walker::WalkView`]), nothing guarded and no page replacement, a fast TLB
+//! hierarchy holding only 4 KiB pages so far ([`crate::tlb::TlbView`]) and a lean
+//! memory route ([`crate::memory::LeanPort`]): the `skylake` and `icelake` presets on
+//! any synthetic or trace workload without huge pages.
 //!
 //! In: an access of the running core. Out: exactly what [`super::core::step`] does to
 //! the core, its TLBs, walker, counters and the memory system, with fewer operations:
-//! the TLB sets and cache levels come from the views (no field of the hierarchy, the
-//! port or a level loaded per access), a lookup that misses every TLB level hands its
-//! sets to the fill, and the tests of designs that are off are gone. Whatever the shape
-//! does not cover is handed back before anything changed ([`Fused::General`]): an IPI
-//! on its way, an address past the table's reach, a TLB hit below the repeated-hit
-//! shortcut (the lookup's only change, that way made the most recent, is one the
-//! general lookup then makes again, with no effect). A fault or a huge page is handled
-//! here by the general code ([`Fused::Changed`]): the TLBs' filled sizes may then have
-//! left the shape. No access changes the shape of anything else the views hold (the
-//! TLB and cache arrays are never remade; the table is not in the views); OS events,
-//! system calls and IPIs, which may, come at the engine's stops, after which the
-//! views are made again. Checked against the general engine by the
-//! tests below and, byte for byte, by `scripts/difffuzz.py` and the 180-run identity.
+//! the TLB sets, walk caches, table and cache levels come from the views (no field of
+//! the hierarchy, the walker, the port or a level loaded per access), a lookup that
+//! misses every TLB level hands its sets to the fill (and a walk cache that misses, to
+//! its fill), and the tests of designs that are off are gone.
+//!
+//! Whatever the shape does not cover is handed back before anything changed
+//! ([`Fused::General`]): an IPI on its way, an address past the table's reach, a TLB
+//! hit below the repeated-hit shortcut (the lookup's only change, that way made the
+//! most recent, is one the general lookup then makes again, with no effect). A fault or
+//! a huge page is handled here by the general code ([`Fused::Changed`]).
+//!
+//! The views live in `Simulator::fused`, one per core, across the engine's turns;
+//! [`renew`] keeps them at each stop and after each access handed back or changed if
+//! they still hold (the run still quiet, the TLBs still in the shape, the table's arena
+//! not grown or switched: [`Views::hold`]), else makes them again. Nothing else they
+//! point into is ever remade (the TLB, walk-cache and cache arrays keep their storage;
+//! counters restart in place). Checked against the general engine by
+//! `engine::tests::the_fused_path_equals_the_plain_copy_and_the_full_path` and, byte for
+//! byte, by `scripts/difffuzz.py` and the 180-run identity.
 
 use super::core::{check_hit, Core, Timing};
 use super::miss::{fault_and_walk, take_walker};
@@ -60,6 +66,43 @@ pub(super) enum Fused {
     General,
 }
 
+// SAFETY: every pointer of the views is into heap memory of the simulator that owns
+// the core keeping them (its TLB, walker, table and cache arrays), which moves with it;
+// they are used only by the thread running that simulator.
+unsafe impl Send for Views {}
+
+/// Whether `core`'s run has what the fused shape asks of it besides its structures.
+#[inline(always)]
+fn quiet(core: &Core, sh: &Shared, t: &Timing) -> bool {
+    let os = &sh.os[super::vm_index(core.vm)];
+    t.window == 0
+        && core.pending == 0
+        && !os.guarding()
+        && !os.tracks_accesses()
+        && sh.virt.is_none()
+        && core.tlbs.fused_shape()
+}
+
+/// Keep `views` if they still hold for `core`'s run now, else make new ones
+/// ([`Views::new`]): at each engine stop (a process switch, an OS event, another
+/// core's fault may have changed what they are of), kept across the engine's turns in
+/// `Simulator::fused`. Returns whether there are views.
+pub(super) fn renew<PT: PageTable>(
+    views: &mut Option<Views>,
+    core: &mut Core,
+    pt: &PT,
+    sh: &mut Shared,
+    t: &Timing,
+) -> bool {
+    let holds = views
+        .as_ref()
+        .is_some_and(|v| quiet(core, sh, t) && v.hold(core, pt));
+    if !holds {
+        *views = Views::new(core, pt, sh, t);
+    }
+    views.is_some()
+}
+
 impl Views {
     /// The views of `core`'s structures, if its run has the fused shape now. `t` is
     /// the run's plain timing (the caller runs the `PLAIN` copy).
@@ -69,9 +112,7 @@ impl Views {
         sh: &mut Shared,
         t: &Timing,
     ) -> Option<Views> {
-        let os = &sh.os[super::vm_index(core.vm)];
-        let quiet = t.window == 0 && core.pending == 0 && !os.guarding() && !os.tracks_accesses();
-        if !quiet || sh.virt.is_some() {
+        if !quiet(core, sh, t) {
             return None;
         }
         let walk = core.walker.fused_view(pt.as_radix()?)?;

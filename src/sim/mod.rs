@@ -112,6 +112,10 @@ pub enum WarmupStop {
 /// A machine built from a config, generic over the page-table design.
 pub struct Simulator<PT: PageTable = Radix> {
     cores: Vec<Core>,
+    /// Per core, the fused path's views of its structures (`fused.rs`), kept across
+    /// the engine's turns and checked at each stop; `None` until made, or while the
+    /// run is not in the fused shape.
+    fused: Vec<Option<fused::Views>>,
     procs: Vec<Process>,
     /// One table per process, or one for all when the design is global (one per VM on
     /// a machine of several: each VM's guest-physical memory is its own).
@@ -197,6 +201,7 @@ impl<PT: PageTable> Simulator<PT> {
             .collect();
         let tlb_reads_memory = cores.iter().any(|c| c.tlbs.reads_memory());
         let mut sim = Simulator {
+            fused: vec![None; cores.len()],
             cores,
             sh: Shared {
                 mem: MemorySystem::new(&cfg.memory, n, crate::util::splitmix64(seed ^ 0x3e3)),

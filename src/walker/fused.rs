@@ -35,7 +35,8 @@ struct PscView {
 /// The walker and the table as the fused walk reads them ([`Walker::fused_view`]).
 /// Valid while the walker and the table are neither moved nor reshaped (the table's
 /// arena not grown: a fault may grow it, after which the engine makes the view
-/// again), and only used while nothing else borrows them.
+/// again; the walk caches' counters are restarted in place, `Walker::reset_stats`),
+/// and only used while nothing else borrows them.
 #[derive(Clone, Copy)]
 pub struct WalkView {
     /// The walk caches in the walker's order (deepest level first); the first `n`.

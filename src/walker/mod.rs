@@ -499,16 +499,12 @@ impl Walker {
 
     pub fn reset_stats(&mut self) {
         self.reset_nested_stats();
-        let psc = self
-            .stats
-            .psc
-            .iter()
-            .map(|p| PscStats {
-                name: p.name.clone(),
-                level: p.level,
-                ..Default::default()
-            })
-            .collect();
+        // The walk caches' counters restart in place: the fused walk's view points at
+        // them (`fused.rs`), and keeps its pointers across the warm-up's restart.
+        let mut psc = std::mem::take(&mut self.stats.psc);
+        for p in &mut psc {
+            (p.lookups, p.hits) = (0, 0);
+        }
         self.stats = WalkerStats {
             psc,
             reads_hist: vec![0; 65],
