@@ -120,12 +120,8 @@ impl WalkView {
         let mut missed = [None; FUSED_PSCS];
         // Each walk cache probed and counted once, the shallowest first: each is an
         // array of its own, so the order changes nothing, and the last hit written is
-        // the deepest, the one the walk starts from. A constant bound: unrolled.
-        for j in 0..FUSED_PSCS {
-            let i = FUSED_PSCS - 1 - j;
-            if i >= self.n {
-                continue;
-            }
+        // the deepest, the one the walk starts from.
+        for i in (0..self.n.min(FUSED_PSCS)).rev() {
             let p = &self.pscs[i];
             let prefix = va >> p.shift;
             let key = psc_key(prefix, asid);
