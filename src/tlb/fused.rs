@@ -12,7 +12,7 @@
 //! access to the general path. (Tests: `sim::fused`'s, against the general engine.)
 
 use super::{tag, Organisation, Tlbs, NONE};
-use crate::assoc::ranked::{fingerprint, lanes, RankedView};
+use crate::assoc::ranked::{fingerprint_lanes, RankedView, Slot};
 
 /// The most levels of a side the fused view holds.
 pub const FUSED_LEVELS: usize = 2;
@@ -42,7 +42,7 @@ struct SideView {
 #[derive(Clone, Copy)]
 pub struct Missed {
     side: *const SideView,
-    sets: [usize; FUSED_LEVELS],
+    slots: [Slot; FUSED_LEVELS],
     key: u64,
     fp: u8,
 }
@@ -143,20 +143,20 @@ impl TlbView {
         let s = opaque(&self.sides[side & 1]);
         let vpn = vaddr >> 12;
         let key = tag(vpn, asid, 0);
-        let fp = fingerprint(key);
-        let lanes = lanes::lanes_of(fp);
-        let mut sets = [0; FUSED_LEVELS];
-        // A constant bound: the loop is unrolled, each level's view at a constant place.
-        for (l, set) in sets.iter_mut().enumerate() {
-            // SAFETY: the caller's; `s` is one of the view's sides.
-            match unsafe { (*s).sets[l].probe(vpn, key, lanes) } {
-                Ok(_) => return None,
-                Err(x) => *set = x,
-            }
-        }
+        let (fp, lanes) = fingerprint_lanes(key);
+        // Both levels, written out (`FUSED_LEVELS` is 2: the array below has that type).
+        // SAFETY (both levels): the caller's; `s` is one of the view's sides.
+        let l0 = match unsafe { (*s).sets[0].probe_slot(vpn, key, lanes) } {
+            Ok(_) => return None,
+            Err(slot) => slot,
+        };
+        let l1 = match unsafe { (*s).sets[1].probe_slot(vpn, key, lanes) } {
+            Ok(_) => return None,
+            Err(slot) => slot,
+        };
         Some(Missed {
             side: s,
-            sets,
+            slots: [l0, l1],
             key,
             fp,
         })
@@ -176,7 +176,7 @@ impl TlbView {
             let s = &*m.side;
             *s.fills += 1;
             for l in 0..FUSED_LEVELS {
-                if !s.sets[l].fill(m.sets[l], m.key, m.fp, frame) {
+                if !s.sets[l].fill_slot(m.slots[l], m.key, m.fp, frame) {
                     *s.kept[l] += 1;
                 }
             }
