@@ -358,7 +358,12 @@ impl RankedView {
     /// # Safety
     /// As [`RankedView::probe`].
     #[inline(always)]
-    pub(crate) unsafe fn probe_slot(&self, x: u64, key: u64, fp: lanes::Lanes) -> Result<u64, Slot> {
+    pub(crate) unsafe fn probe_slot(
+        &self,
+        x: u64,
+        key: u64,
+        fp: lanes::Lanes,
+    ) -> Result<u64, Slot> {
         let set = (x & self.mask) as usize;
         // SAFETY: the caller's.
         unsafe { self.search(set, key, fp) }.map_err(|meta| Slot {

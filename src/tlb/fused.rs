@@ -56,7 +56,9 @@ fn opaque<T>(p: *const T) -> *const T {
     #[allow(unused_mut)]
     let mut p = p;
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: an empty template: the register is handed back unchanged.
+    // SAFETY: an empty template: the register is handed back unchanged. The pointer
+    // is only passed through, never read or written (`nomem` holds).
+    #[allow(clippy::pointers_in_nomem_asm_block)]
     unsafe {
         std::arch::asm!("/* {0} */", inout(reg) p, options(pure, nomem, nostack, preserves_flags));
     }
@@ -80,7 +82,7 @@ impl<O: Organisation> Tlbs<O> {
             self.make_plan();
         }
         let mut found: [Vec<(RankedView, *mut u64)>; 2] = Default::default();
-        for side in 0..2 {
+        for (side, f) in found.iter_mut().enumerate() {
             for lvl in &self.levels {
                 let s = lvl.slot[side][0];
                 if s == NONE {
@@ -88,7 +90,7 @@ impl<O: Organisation> Tlbs<O> {
                 }
                 let st = &mut self.structs[s as usize];
                 let view = st.org.pages()?.ranked_view()?;
-                found[side].push((view, &mut st.kept));
+                f.push((view, &mut st.kept));
             }
         }
         // Exactly `FUSED_LEVELS` per side (every preset of the fused shape has): the
