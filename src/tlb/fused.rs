@@ -114,9 +114,21 @@ impl<O: Organisation> Tlbs<O> {
     #[inline(always)]
     pub fn fused_missed(&mut self, side: usize) -> u64 {
         let side = side & 1;
-        self.forget_memo();
+        // `forget_memo`, its counting of repeats out of line (they end at a miss once
+        // per run of them; the miss path then has no jump around that code).
+        if self.memo.repeats > 0 {
+            self.count_repeats();
+        }
+        self.memo.valid = false;
         self.plan.misses[side] += 1;
         self.plan.miss_cycles[side]
+    }
+
+    /// [`Tlbs::forget_memo`] of a memo with repeats to count.
+    #[cold]
+    #[inline(never)]
+    fn count_repeats(&mut self) {
+        self.forget_memo();
     }
 
     /// The cycles of a fused lookup of `side` that misses every level.
