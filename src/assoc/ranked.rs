@@ -56,6 +56,15 @@ pub(crate) fn fingerprint(key: u64) -> u8 {
     (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8
 }
 
+/// [`fingerprint`] of `key` and the same in every lane ([`lanes::lanes_of`]), from one
+/// hash (a probe's key: the byte for a fill, the lanes for the search), the lanes
+/// spread from the hash's top byte without a second multiply.
+#[inline(always)]
+pub(crate) fn fingerprint_lanes(key: u64) -> (u8, lanes::Lanes) {
+    let h = key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ((h >> 56) as u8, lanes::top_byte_lanes(h))
+}
+
 /// Byte-lane operations on a set's 16 fingerprints or ranks.
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod lanes {
@@ -78,6 +87,18 @@ pub(crate) mod lanes {
     #[inline(always)]
     pub(crate) fn lanes_of(b: u8) -> Lanes {
         splat(b)
+    }
+
+    /// The top byte of `h` in every lane: the bytes of `h` doubled (its top one in
+    /// lanes 14 and 15), the top 16-bit word spread over the high half, then the top
+    /// 32-bit one over all four (four host instructions, no multiply).
+    #[inline(always)]
+    pub(crate) fn top_byte_lanes(h: u64) -> Lanes {
+        unsafe {
+            let x = _mm_cvtsi64_si128(h as i64);
+            let x = _mm_unpacklo_epi8(x, x);
+            _mm_shuffle_epi32::<0xFF>(_mm_shufflehi_epi16::<0xFF>(x))
+        }
     }
 
     /// Bit `i` set where lane `i` of `v` is `b`.
@@ -166,6 +187,10 @@ pub(crate) mod lanes {
         b
     }
     #[inline(always)]
+    pub(crate) fn top_byte_lanes(h: u64) -> Lanes {
+        (h >> 56) as u8
+    }
+    #[inline(always)]
     pub(crate) fn eq(v: &[u8; 16], b: u8) -> u32 {
         (v.iter().enumerate()).fold(0, |m, (i, &x)| m | (((x == b) as u32) << i))
     }
@@ -243,12 +268,16 @@ fn promote_way(m: &mut Meta, w: usize) {
 /// and `way_mask` are the array's).
 #[inline(always)]
 fn age_way(m: &mut Meta, last: &[u8; 16], way_mask: u32, fp: u8) -> usize {
-    let w = (lanes::age_at(&mut m.rank, last) & way_mask).trailing_zeros() as usize;
-    debug_assert!(w < RANKED_WAYS);
+    let at = lanes::age_at(&mut m.rank, last) & way_mask;
+    debug_assert_eq!(at.count_ones(), 1);
     // SAFETY: the ranks of a set's ways are a permutation of 0..ways, so exactly one
-    // way ranks last and `w < ways <= 16`.
-    unsafe { *m.fp.get_unchecked_mut(w) = fp };
-    w
+    // way ranks last: `at` is not 0 (so its lowest bit is found with no test for 0),
+    // and `w < ways <= 16`.
+    unsafe {
+        let w = std::num::NonZeroU32::new_unchecked(at).trailing_zeros() as usize;
+        *m.fp.get_unchecked_mut(w) = fp;
+        w
+    }
 }
 
 /// A ranked array's sets as raw parts: what a probe and a fill need, copied out once, so
@@ -271,7 +300,44 @@ pub(crate) struct RankedView {
     absent: *mut (usize, u64),
 }
 
+/// The set a [`RankedView::probe_slot`] missed in, for [`RankedView::fill_slot`]: its
+/// `Meta` and the index of its first key and value.
+#[derive(Clone, Copy)]
+pub(crate) struct Slot {
+    meta: *mut Meta,
+    base: usize,
+}
+
 impl RankedView {
+    /// Search the set of `x` (its bits under the set mask, `set`) for `key` of
+    /// fingerprint `fp` (in every lane): on a hit its value, the way made the most
+    /// recent; on a miss the set's `Meta`, with nothing changed.
+    ///
+    /// # Safety
+    /// The view is valid (see [`RankedView`]).
+    #[inline(always)]
+    unsafe fn search(&self, set: usize, key: u64, fp: lanes::Lanes) -> Result<u64, *mut Meta> {
+        // SAFETY: `set <= mask = sets - 1`, and a ranked array has a `Meta` per set and
+        // `ways` keys and values per set; `w` is a way of the set (the way mask).
+        unsafe {
+            let meta = self.meta.add(set);
+            let m = &mut *meta;
+            let mut hits = lanes::eq_lanes(&m.fp, fp) & self.way_mask;
+            if hits != 0 {
+                let base = set * self.ways;
+                while hits != 0 {
+                    let w = hits.trailing_zeros() as usize;
+                    if *self.keys.add(base + w) == key {
+                        promote_way(m, w);
+                        return Ok(*self.vals.add(base + w));
+                    }
+                    hits &= hits - 1;
+                }
+            }
+            Err(meta)
+        }
+    }
+
     /// Probe the set of `x` (its bits under the set mask) for `key` of fingerprint `fp`
     /// (in every lane): on a hit its value, the way made the most recent; on a miss the
     /// set, for [`RankedView::fill`], with nothing changed (not even the array's
@@ -282,22 +348,28 @@ impl RankedView {
     #[inline(always)]
     pub(crate) unsafe fn probe(&self, x: u64, key: u64, fp: lanes::Lanes) -> Result<u64, usize> {
         let set = (x & self.mask) as usize;
-        let base = set * self.ways;
-        // SAFETY: `set <= mask = sets - 1`, and a ranked array has a `Meta` per set and
-        // `ways` keys and values per set; `w` is a way of the set (the way mask).
-        unsafe {
-            let m = &mut *self.meta.add(set);
-            let mut hits = lanes::eq_lanes(&m.fp, fp) & self.way_mask;
-            while hits != 0 {
-                let w = hits.trailing_zeros() as usize;
-                if *self.keys.add(base + w) == key {
-                    promote_way(m, w);
-                    return Ok(*self.vals.add(base + w));
-                }
-                hits &= hits - 1;
-            }
-        }
-        Err(set)
+        // SAFETY: the caller's.
+        unsafe { self.search(set, key, fp).map_err(|_| set) }
+    }
+
+    /// [`RankedView::probe`] whose miss gives the set as a [`Slot`], for
+    /// [`RankedView::fill_slot`] (which then finds its keys with no multiply).
+    ///
+    /// # Safety
+    /// As [`RankedView::probe`].
+    #[inline(always)]
+    pub(crate) unsafe fn probe_slot(
+        &self,
+        x: u64,
+        key: u64,
+        fp: lanes::Lanes,
+    ) -> Result<u64, Slot> {
+        let set = (x & self.mask) as usize;
+        // SAFETY: the caller's.
+        unsafe { self.search(set, key, fp) }.map_err(|meta| Slot {
+            meta,
+            base: set * self.ways,
+        })
     }
 
     /// `key` (of fingerprint `fp`), absent from `set`, takes the set's least recent way
@@ -309,15 +381,38 @@ impl RankedView {
     /// and `key` is absent from it.
     #[inline(always)]
     pub(crate) unsafe fn fill(&self, set: usize, key: u64, fp: u8, val: u64) -> bool {
-        let base = set * self.ways;
-        // SAFETY: the caller's; `age_way` gives a way below the way count.
+        // SAFETY: the caller's; `set` is a set of the array.
         unsafe {
-            let w = age_way(&mut *self.meta.add(set), &self.last, self.way_mask, fp);
-            debug_assert!(w < self.ways);
-            *self.vals.add(base + w) = val;
-            let old = std::mem::replace(&mut *self.keys.add(base + w), key);
+            let slot = Slot {
+                meta: self.meta.add(set),
+                base: set * self.ways,
+            };
             // The key the array remembered as absent may be this one.
             (*self.absent).1 = INVALID;
+            self.fill_slot(slot, key, fp, val)
+        }
+    }
+
+    /// [`RankedView::fill`] of the set a [`RankedView::probe_slot`] missed in, leaving
+    /// the array's remembered absent key as it is: for a caller that knows it is not
+    /// this key in this set (the fused path's TLB fill: between accesses a TLB's
+    /// remembered key is none, every general lookup that misses a TLB filling it in
+    /// the same access; checked here in debug builds).
+    ///
+    /// # Safety
+    /// The view is valid, `slot` is its probe's, and `key` is absent from its set.
+    #[inline(always)]
+    pub(crate) unsafe fn fill_slot(&self, slot: Slot, key: u64, fp: u8, val: u64) -> bool {
+        // SAFETY: the caller's; `age_way` gives a way below the way count.
+        unsafe {
+            debug_assert!({
+                let set = slot.meta.offset_from(self.meta) as usize;
+                *self.absent != (set, key) && set * self.ways == slot.base
+            });
+            let w = age_way(&mut *slot.meta, &self.last, self.way_mask, fp);
+            debug_assert!(w < self.ways);
+            *self.vals.add(slot.base + w) = val;
+            let old = std::mem::replace(&mut *self.keys.add(slot.base + w), key);
             old != INVALID
         }
     }

@@ -318,6 +318,35 @@ fn the_vector_compare_matches_way_by_way() {
     check::<32>(&mut r);
 }
 
+/// `fingerprint_lanes` (the byte spread by shuffles) against `fingerprint` and
+/// `lanes_of` (spread by a multiply), compared lane by lane through `eq_lanes`: on
+/// random keys and on hashes whose top byte is each of the 256 values (a shuffle
+/// reading the wrong byte of the hash would disagree on most).
+#[test]
+fn fingerprint_lanes_agree_with_fingerprint_and_lanes_of() {
+    let mut r = Xoshiro256PlusPlus::seed_from_u64(21);
+    // The multiplier is odd, so its inverse mod 2^64 turns a wanted hash into a key.
+    let inv = (0..6).fold(1u64, |x: u64, _| {
+        x.wrapping_mul(2u64.wrapping_sub(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(x)))
+    });
+    assert_eq!(inv.wrapping_mul(0x9e37_79b9_7f4a_7c15), 1);
+    let keys = (0..256u64).map(|b| (b << 56 | 0x00a5_5a00_ff01_7e80).wrapping_mul(inv));
+    for key in keys.chain((0..10_000).map(|_| r.next_u64())) {
+        let (fp, lanes) = ranked::fingerprint_lanes(key);
+        assert_eq!(fp, ranked::fingerprint(key), "key {key:#x}");
+        let want = ranked::lanes::lanes_of(fp);
+        // Every lane of `lanes` holds `fp`, and a lane of another byte matches neither.
+        for probe in [[fp; 16], std::array::from_fn(|i| fp ^ (1 << (i % 8)))] {
+            assert_eq!(
+                ranked::lanes::eq_lanes(&probe, lanes),
+                ranked::lanes::eq_lanes(&probe, want),
+                "key {key:#x}"
+            );
+        }
+        assert_eq!(ranked::lanes::eq_lanes(&[fp; 16], lanes), 0xffff);
+    }
+}
+
 /// The ranked layout (LRU sets of at most 16 ways) against the recency-ordered one
 /// and a reference list per set, on keys that mostly share their fingerprint (so the
 /// search must check every candidate way, not just the first): every operation's

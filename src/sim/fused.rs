@@ -240,10 +240,10 @@ pub(super) unsafe fn step<PT: PageTable>(
     let stale = fault > 0 || tr.size != PageSize::Size4K;
     match stale {
         false => {
-            core.tlbs.fused_filled(side);
+            core.tlbs.fused_filled();
             // SAFETY: the caller's; nothing puts a page in the TLBs during a walk that
             // did not fault.
-            unsafe { v.tlb.fill(side, &missed, tr.frame.0) };
+            unsafe { v.tlb.fill(&missed, tr.frame.0) };
         }
         true => {
             let levels = core.tlbs.num_levels();

@@ -1,5 +1,5 @@
 //! The fast hierarchy (`plain.rs`) in the shape the fused engine runs (`sim/fused.rs`):
-//! only 4 KiB pages filled so far, and on each side at most [`FUSED_LEVELS`] levels
+//! only 4 KiB pages filled so far, and on each side exactly [`FUSED_LEVELS`] levels
 //! holding them, one structure each. Its structures' sets as raw parts
 //! ([`RankedView`]), made once, so that a lookup loads no field of the hierarchy, and
 //! a lookup that misses every level hands its sets to the fill after the walk (each
@@ -12,7 +12,7 @@
 //! access to the general path. (Tests: `sim::fused`'s, against the general engine.)
 
 use super::{tag, Organisation, Tlbs, NONE};
-use crate::assoc::ranked::{fingerprint, lanes, RankedView};
+use crate::assoc::ranked::{fingerprint_lanes, RankedView, Slot};
 
 /// The most levels of a side the fused view holds.
 pub const FUSED_LEVELS: usize = 2;
@@ -22,20 +22,47 @@ pub const FUSED_LEVELS: usize = 2;
 /// and only used while nothing else borrows the hierarchy.
 #[derive(Clone, Copy)]
 pub struct TlbView {
-    /// Per side, the structure of each level holding its 4 KiB pages (the first
-    /// `n[side]`; the rest repeat the first, never used).
-    sets: [[RankedView; FUSED_LEVELS]; 2],
-    /// Their `kept` counts (fills that displaced nothing).
-    kept: [[*mut u64; FUSED_LEVELS]; 2],
-    n: [usize; 2],
+    sides: [SideView; 2],
 }
 
-/// A lookup that missed every level: the sets it searched, for the fill.
+/// One side's structures holding its 4 KiB pages, one per level, and the counts a
+/// fused fill adds.
+#[derive(Clone, Copy)]
+struct SideView {
+    sets: [RankedView; FUSED_LEVELS],
+    /// The structures' `kept` counts (fills that displaced nothing).
+    kept: [*mut u64; FUSED_LEVELS],
+    /// The hierarchy's count of fast fills of this side's 4 KiB pages into every level
+    /// (`Plan::fills`, as `fill_fast` counts a fill after a walk).
+    fills: *mut u64,
+}
+
+/// A lookup that missed every level: its side's structures and the sets it searched,
+/// for the fill.
 #[derive(Clone, Copy)]
 pub struct Missed {
-    sets: [usize; FUSED_LEVELS],
+    side: *const SideView,
+    slots: [Slot; FUSED_LEVELS],
     key: u64,
     fp: u8,
+}
+
+/// `p`, which the optimiser can no longer see through. The side of an access is one of
+/// two, so without this the compiler picks each field of the side's view between the
+/// two sides' copies (three host instructions a field) instead of picking the side's
+/// view once; the barrier costs no instruction.
+#[inline(always)]
+fn opaque<T>(p: *const T) -> *const T {
+    #[allow(unused_mut)]
+    let mut p = p;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: an empty template: the register is handed back unchanged. The pointer
+    // is only passed through, never read or written (`nomem` holds).
+    #[allow(clippy::pointers_in_nomem_asm_block)]
+    unsafe {
+        std::arch::asm!("/* {0} */", inout(reg) p, options(pure, nomem, nostack, preserves_flags));
+    }
+    p
 }
 
 impl<O: Organisation> Tlbs<O> {
@@ -55,7 +82,7 @@ impl<O: Organisation> Tlbs<O> {
             self.make_plan();
         }
         let mut found: [Vec<(RankedView, *mut u64)>; 2] = Default::default();
-        for side in 0..2 {
+        for (side, f) in found.iter_mut().enumerate() {
             for lvl in &self.levels {
                 let s = lvl.slot[side][0];
                 if s == NONE {
@@ -63,17 +90,22 @@ impl<O: Organisation> Tlbs<O> {
                 }
                 let st = &mut self.structs[s as usize];
                 let view = st.org.pages()?.ranked_view()?;
-                found[side].push((view, &mut st.kept));
+                f.push((view, &mut st.kept));
             }
         }
-        if found.iter().any(|f| f.is_empty() || f.len() > FUSED_LEVELS) {
+        // Exactly `FUSED_LEVELS` per side (every preset of the fused shape has): the
+        // probe and fill then test no level count.
+        if found.iter().any(|f| f.len() != FUSED_LEVELS) {
             return None;
         }
-        let pick = |side: usize, l: usize| found[side][l.min(found[side].len() - 1)];
+        let n = self.levels.len() & 15;
+        let fills = &mut self.plan.fills;
         Some(TlbView {
-            sets: std::array::from_fn(|side| std::array::from_fn(|l| pick(side, l).0)),
-            kept: std::array::from_fn(|side| std::array::from_fn(|l| pick(side, l).1)),
-            n: [found[0].len(), found[1].len()],
+            sides: std::array::from_fn(|side| SideView {
+                sets: std::array::from_fn(|l| found[side][l].0),
+                kept: std::array::from_fn(|l| found[side][l].1),
+                fills: &mut fills[side][0][n],
+            }),
         })
     }
 
@@ -82,9 +114,21 @@ impl<O: Organisation> Tlbs<O> {
     #[inline(always)]
     pub fn fused_missed(&mut self, side: usize) -> u64 {
         let side = side & 1;
-        self.forget_memo();
+        // `forget_memo`, its counting of repeats out of line (they end at a miss once
+        // per run of them; the miss path then has no jump around that code).
+        if self.memo.repeats > 0 {
+            self.count_repeats();
+        }
+        self.memo.valid = false;
         self.plan.misses[side] += 1;
         self.plan.miss_cycles[side]
+    }
+
+    /// [`Tlbs::forget_memo`] of a memo with repeats to count.
+    #[cold]
+    #[inline(never)]
+    fn count_repeats(&mut self) {
+        self.forget_memo();
     }
 
     /// The cycles of a fused lookup of `side` that misses every level.
@@ -92,11 +136,10 @@ impl<O: Organisation> Tlbs<O> {
         self.plan.miss_cycles[side & 1]
     }
 
-    /// The count of a fused fill of `side` after a walk (as `fill_fast` counts it).
+    /// What a fused fill after a walk changes in the hierarchy besides the view's
+    /// structures and counts ([`TlbView::fill`]).
     #[inline(always)]
-    pub fn fused_filled(&mut self, side: usize) {
-        let n = self.levels.len();
-        self.plan.fills[side & 1][0][n & 15] += 1;
+    pub fn fused_filled(&mut self) {
         // Some level took the page (every side has one: `fused_view`).
         self.filled |= 1;
     }
@@ -111,42 +154,44 @@ impl TlbView {
     /// The view is valid (see [`TlbView`]).
     #[inline(always)]
     pub unsafe fn probe(&self, side: usize, asid: u16, vaddr: u64) -> Option<Missed> {
-        let side = side & 1;
+        let s = opaque(&self.sides[side & 1]);
         let vpn = vaddr >> 12;
         let key = tag(vpn, asid, 0);
-        let fp = fingerprint(key);
-        let lanes = lanes::lanes_of(fp);
-        let mut sets = [0; FUSED_LEVELS];
-        // A constant bound: the loop is unrolled, each level's view at a constant place.
-        for l in 0..FUSED_LEVELS {
-            if l == self.n[side] {
-                break;
-            }
-            // SAFETY: the caller's.
-            match unsafe { self.sets[side][l].probe(vpn, key, lanes) } {
-                Ok(_) => return None,
-                Err(s) => sets[l] = s,
-            }
-        }
-        Some(Missed { sets, key, fp })
+        let (fp, lanes) = fingerprint_lanes(key);
+        // Both levels, written out (`FUSED_LEVELS` is 2: the array below has that type).
+        // SAFETY (both levels): the caller's; `s` is one of the view's sides.
+        let l0 = match unsafe { (*s).sets[0].probe_slot(vpn, key, lanes) } {
+            Ok(_) => return None,
+            Err(slot) => slot,
+        };
+        let l1 = match unsafe { (*s).sets[1].probe_slot(vpn, key, lanes) } {
+            Ok(_) => return None,
+            Err(slot) => slot,
+        };
+        Some(Missed {
+            side: s,
+            slots: [l0, l1],
+            key,
+            fp,
+        })
     }
 
-    /// Fill every level of `side` with the page `m` missed, at `frame` (as `fill_fast`
-    /// fills them after a walk; the caller counts it, [`Tlbs::fused_filled`]).
+    /// Fill every level of the side `m` missed on with its page, at `frame`, and count
+    /// the fill (as `fill_fast` fills and counts them after a walk; the caller tells
+    /// the hierarchy, [`Tlbs::fused_filled`]).
     ///
     /// # Safety
-    /// The view is valid, and nothing has put the page in since the probe.
+    /// The view is valid, `m` is its probe's, and nothing has put the page in since.
     #[inline(always)]
-    pub unsafe fn fill(&self, side: usize, m: &Missed, frame: u64) {
-        let side = side & 1;
-        for l in 0..FUSED_LEVELS {
-            if l == self.n[side] {
-                break;
-            }
-            // SAFETY: the caller's; the set is the probe's.
-            unsafe {
-                if !self.sets[side][l].fill(m.sets[l], m.key, m.fp, frame) {
-                    *self.kept[side][l] += 1;
+    pub unsafe fn fill(&self, m: &Missed, frame: u64) {
+        // SAFETY: the caller's; `m.side` is one of the view's sides, and its sets the
+        // probe's.
+        unsafe {
+            let s = &*m.side;
+            *s.fills += 1;
+            for l in 0..FUSED_LEVELS {
+                if !s.sets[l].fill_slot(m.slots[l], m.key, m.fp, frame) {
+                    *s.kept[l] += 1;
                 }
             }
         }
