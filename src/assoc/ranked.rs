@@ -130,15 +130,6 @@ pub(crate) mod lanes {
         }
     }
 
-    /// A fill's update: the lanes equal to `last` (in every byte of `last_lanes`) set
-    /// to 0, every other raised by one; returns the bits of the lanes that were `last`.
-    /// Every way but the least recent is below `last`, so this is [`promote`] of `last`
-    /// with one compare fewer.
-    #[inline(always)]
-    pub(crate) fn age(v: &mut [u8; 16], last_lanes: u64) -> u32 {
-        age_lanes(v, unsafe { _mm_set1_epi64x(last_lanes as i64) })
-    }
-
     /// [`age`] of the last rank already in every byte of `last`.
     #[inline(always)]
     pub(crate) fn age_at(v: &mut [u8; 16], last: &[u8; 16]) -> u32 {

@@ -5,13 +5,14 @@
 //!
 //! In: a physical address and whether it is a PTE's. Out: the latency of the level that
 //! served it; the same sets, remembered line and `served` / DRAM counts as
-//! [`MemorySystem::read_from`] leaves (it is that read's lean route, step for step; the
-//! test `lean_port_reads_equal_the_memory_system_reads` drives both side by side).
+//! [`MemorySystem::read_from`] leaves: it is that read's lean route, step for step
+//! (checked against the general engine by
+//! `sim::engine::tests::the_fused_path_equals_the_plain_copy_and_the_full_path`).
 
 use super::lines::LineView;
 use super::{Array, MemorySystem};
 use crate::addr::PhysAddr;
-use crate::assoc::ranked::{fingerprint, lanes};
+use crate::assoc::ranked::fingerprint_lanes;
 
 /// The most levels a lean port holds (the presets have three).
 pub const LEAN_DEPTH: usize = 4;
@@ -96,8 +97,7 @@ impl LeanPort {
             // Each level that misses takes the line as the read passes (as `visit`).
             // The fingerprint is made once; the loop has a constant bound, so it is
             // unrolled and each level's view sits at a constant place.
-            let fp = fingerprint(line);
-            let fp_lanes = lanes::lanes_of(fp);
+            let (fp, fp_lanes) = fingerprint_lanes(line);
             let mut depth = self.n;
             for d in 0..LEAN_DEPTH {
                 if d == self.n || self.levels[d].access_fp(line, fp, fp_lanes) {

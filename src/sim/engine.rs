@@ -194,8 +194,14 @@ impl<PT: PageTable> Simulator<PT> {
                     }
                     ControlFlow::Break(r) => break r,
                 }
-                if FUSED {
-                    fused::renew(views, core, pt, sh, &t);
+                // The host prefetch's way down is found again after a stop (a table
+                // may have been released).
+                upper = (u64::MAX, 0);
+                if FUSED && !fused::renew(views, core, pt, sh, &t) && n_cores == 1 {
+                    // Out of the shape: one core's turn ends here, and the engine gives
+                    // it the general copy of this loop, the step inlined (with several
+                    // cores, ending a turn early could change whose turn is next).
+                    break Ok(());
                 }
             }
             debug_assert!(pos < stop && stop <= buf.len());
@@ -226,8 +232,9 @@ impl<PT: PageTable> Simulator<PT> {
             self.accesses_done += 1;
             if FUSED {
                 let done = match views.as_ref() {
-                    // SAFETY: the views were made at the last stop or after the last
-                    // access that ended them, for this core, table and machine.
+                    // SAFETY: the views are this core's, table's and machine's, and
+                    // were checked (`renew`) at the last stop and after every access
+                    // since that was handed back or changed something.
                     Some(v) => unsafe { fused::step(core, a, pt, sh, &t, v) },
                     None => Ok(Fused::General),
                 };
@@ -238,14 +245,17 @@ impl<PT: PageTable> Simulator<PT> {
                 match done {
                     Ok(Fused::Done) => {}
                     Ok(Fused::Changed) => {
-                        fused::renew(views, core, pt, sh, &t);
+                        if !fused::renew(views, core, pt, sh, &t) && n_cores == 1 {
+                            break Ok(());
+                        }
                     }
                     Ok(Fused::General) => {
                         if let Err(e) = general_step(core, a, pt, sh, &t) {
                             break Err(e);
                         }
-                        if views.as_ref().is_some_and(|v| !v.hold(core, pt)) {
-                            fused::renew(views, core, pt, sh, &t);
+                        let held = views.as_ref().is_some_and(|v| v.hold(core, pt));
+                        if !held && !fused::renew(views, core, pt, sh, &t) && n_cores == 1 {
+                            break Ok(());
                         }
                     }
                     Err(e) => break Err(e),
@@ -636,8 +646,10 @@ mod tests {
     /// faults (pages mapped as touched) and a warm-up; the hit-heavy run;
     /// a trace with instruction fetches; two cores with shootdowns (IPIs hand accesses
     /// back); `icelake`; an L1 TLB probe not overlapped and data not through the caches;
-    /// and on one that leaves the shape mid-run (huge pages: the views end at the first
-    /// 2 MiB fill).
+    /// faults that cost nothing (the table grows all the same: the views are checked
+    /// after every fault, not only after costly ones); three processes switched on one
+    /// core (another table each turn); and on one that leaves the shape mid-run (huge
+    /// pages: the views end at the first 2 MiB fill).
     #[test]
     fn the_fused_path_equals_the_plain_copy_and_the_full_path() {
         use super::{FUSED_DONE, NO_FUSED};
@@ -671,6 +683,20 @@ mod tests {
                 "skylake",
                 "workloads/default.toml",
                 &["os.huge_pages.policy=\"always\""],
+            ),
+            (
+                "skylake",
+                "workloads/uniform-64g.toml",
+                &[
+                    "workload.generator.footprint=\"256MiB\"",
+                    "os.minor_fault_cycles=0",
+                    "os.zero_4k_cycles=0",
+                ],
+            ),
+            (
+                "skylake",
+                "workloads/default.toml",
+                &["os.sched.processes=3", "os.sched.quantum_cycles=200000"],
             ),
         ];
         for (preset, workload, sets) in cases {

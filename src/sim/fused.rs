@@ -169,8 +169,9 @@ impl Views {
 /// One access on the fused path ([`Fused`] says what became of it).
 ///
 /// # Safety
-/// `v` was made by [`Views::new`] for this core, table and machine at the engine's
-/// last stop, and the TLBs have kept the shape since ([`crate::tlb::Tlbs::fused_shape`]).
+/// `v` was made by [`Views::new`] for this core, table and machine, and holds now: it
+/// was checked ([`renew`]) at the engine's last stop and after every access since that
+/// was handed back or ended [`Fused::Changed`] (a fault: the table may have grown).
 #[inline(always)]
 pub(super) unsafe fn step<PT: PageTable>(
     core: &mut Core,
@@ -212,6 +213,12 @@ pub(super) unsafe fn step<PT: PageTable>(
     // SAFETY: the caller's (the walker's and the table's views are the last stop's
     // or the last fault's).
     let walk = unsafe { v.walk.walk(core.asid, va, |p| v.mem.read(p.0, true)) };
+    core.walker
+        .stats
+        .count_walk(walk.reads, walk.psc_cycles, walk.pte_cycles);
+    // A fault may grow the table (even one that costs no cycles): the views are then
+    // checked again (`Fused::Changed`).
+    let faulted = walk.translation.is_none();
     let (tr, psc, pte, fault) = match walk.translation {
         Some(tr) => (tr, walk.psc_cycles, walk.pte_cycles, 0),
         None => {
@@ -237,7 +244,7 @@ pub(super) unsafe fn step<PT: PageTable>(
     // Blocking (no overlap window): the core waits for the whole translation.
     core.stall(end - now - l1_hidden);
     core.slots[si].busy_until = end;
-    let stale = fault > 0 || tr.size != PageSize::Size4K;
+    let stale = faulted || tr.size != PageSize::Size4K;
     match stale {
         false => {
             core.tlbs.fused_filled();

@@ -1,7 +1,7 @@
 //! The fast hierarchy (`plain.rs`) in the shape the fused engine runs (`sim/fused.rs`):
 //! only 4 KiB pages filled so far, and on each side exactly [`FUSED_LEVELS`] levels
 //! holding them, one structure each. Its structures' sets as raw parts
-//! ([`RankedView`]), made once, so that a lookup loads no field of the hierarchy, and
+//! ([`RankedView`]), kept while they hold, so that a lookup loads no field of the hierarchy, and
 //! a lookup that misses every level hands its sets to the fill after the walk (each
 //! set searched once).
 //!
@@ -9,7 +9,8 @@
 //! Out: the same contents and counters as `probe_fast` and `fill_fast` leave; a lookup
 //! that hits some level changes only what the general lookup changes again, with no
 //! effect (the way it hit is already the most recent), so the caller hands that
-//! access to the general path. (Tests: `sim::fused`'s, against the general engine.)
+//! access to the general path. (Checked against the general engine by
+//! `sim::engine::tests::the_fused_path_equals_the_plain_copy_and_the_full_path`.)
 
 use super::{tag, Organisation, Tlbs, NONE};
 use crate::assoc::ranked::{fingerprint_lanes, RankedView, Slot};
@@ -81,8 +82,12 @@ impl<O: Organisation> Tlbs<O> {
         if self.plan.filled != self.filled {
             self.make_plan();
         }
-        let mut found: [Vec<(RankedView, *mut u64)>; 2] = Default::default();
+        // Exactly `FUSED_LEVELS` per side (every preset of the fused shape has): the
+        // probe and fill then test no level count. Made without allocating: the
+        // engine makes views again whenever they stop holding.
+        let mut found = [[None; FUSED_LEVELS]; 2];
         for (side, f) in found.iter_mut().enumerate() {
+            let mut k = 0;
             for lvl in &self.levels {
                 let s = lvl.slot[side][0];
                 if s == NONE {
@@ -90,14 +95,14 @@ impl<O: Organisation> Tlbs<O> {
                 }
                 let st = &mut self.structs[s as usize];
                 let view = st.org.pages()?.ranked_view()?;
-                f.push((view, &mut st.kept));
+                *f.get_mut(k)? = Some((view, &mut st.kept as *mut u64));
+                k += 1;
+            }
+            if k != FUSED_LEVELS {
+                return None;
             }
         }
-        // Exactly `FUSED_LEVELS` per side (every preset of the fused shape has): the
-        // probe and fill then test no level count.
-        if found.iter().any(|f| f.len() != FUSED_LEVELS) {
-            return None;
-        }
+        let found = found.map(|f| f.map(|v| v.expect("every level found")));
         let n = self.levels.len() & 15;
         let fills = &mut self.plan.fills;
         Some(TlbView {

@@ -1,6 +1,6 @@
 //! The walker in the fused path's shape (`sim/fused.rs`): a native demand walk of a
 //! plain radix table with at most [`FUSED_PSCS`] walk caches, each a ranked LRU array,
-//! held as raw views ([`WalkView`]) made once per engine stop.
+//! held as raw views ([`WalkView`]), kept across accesses while they hold.
 //!
 //! In: a virtual address that missed every TLB level, and the read of a PTE (its
 //! latency; the fused engine reads through its lean port). Out: the same
@@ -12,7 +12,7 @@
 //! searched to the fill (the key is known absent: its probe missed in this walk, and
 //! nothing else fills it meanwhile), so the set is searched once.
 
-use super::{psc_key, Psc, PscStats, WalkResult, Walker, WalkerStats, NO_MEMO, NO_PSC};
+use super::{psc_key, Psc, PscStats, WalkResult, Walker, NO_MEMO, NO_PSC};
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::assoc::ranked::{fingerprint, lanes, RankedView};
 use crate::pagetable::radix::{raw_table, RadixView};
@@ -46,7 +46,6 @@ pub struct WalkView {
     at: [usize; 8],
     psc_cycles: u64,
     radix: RadixView,
-    stats: *mut WalkerStats,
 }
 
 impl Walker {
@@ -76,7 +75,6 @@ impl Walker {
             at: self.psc_at,
             psc_cycles: self.probe_latency,
             radix,
-            stats: &mut self.stats,
         })
     }
 }
@@ -104,7 +102,9 @@ struct Missed {
 }
 
 impl WalkView {
-    /// [`Walker::walk_straight_via`] of `vaddr` of address space `asid`.
+    /// The straight walk (`straight.rs`) of `vaddr` of address space `asid`, but for
+    /// the walker's counters of the walk, which the caller adds with
+    /// `WalkerStats::count_walk`.
     ///
     /// # Safety
     /// The view is valid (see [`WalkView`]).
@@ -176,8 +176,8 @@ impl WalkView {
             level -= 1;
             node = child as usize;
         };
-        // SAFETY: as above.
-        unsafe { (*self.stats).count_walk(reads, self.psc_cycles, pte_cycles) };
+        // The walker's counters are the caller's to add (`WalkerStats::count_walk`):
+        // they sit in the core the caller holds, not behind the view.
         WalkResult {
             psc_cycles: self.psc_cycles,
             pte_cycles,

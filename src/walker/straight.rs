@@ -31,20 +31,6 @@ impl Walker {
         pt: &Radix,
         mem: &mut MemorySystem,
     ) -> WalkResult {
-        self.walk_straight_via(asid, vaddr, pt, |a| mem.read_from(core, a, true).0)
-    }
-
-    /// [`Walker::walk_straight`] reading each entry through `read` (a PTE read's
-    /// latency, as [`MemorySystem::read_from`] gives it): the fused engine reads
-    /// through its core's lean port (`sim/fused.rs`).
-    #[inline(always)]
-    pub(crate) fn walk_straight_via(
-        &mut self,
-        asid: u16,
-        vaddr: VirtAddr,
-        pt: &Radix,
-        mut read: impl FnMut(crate::addr::PhysAddr) -> u32,
-    ) -> WalkResult {
         let probe_latency = match self.pscs.is_empty() {
             true => 0,
             false => self.probe_latency,
@@ -53,7 +39,7 @@ impl Walker {
         let (mut pte_cycles, mut reads) = (0u64, 0u32);
         let translation = loop {
             let (pte_addr, e) = pt.read_raw(node, level, vaddr.0);
-            pte_cycles += read(pte_addr) as u64;
+            pte_cycles += mem.read_from(core, pte_addr, true).0 as u64;
             reads += 1;
             // A leaf ends most walks; an absent entry (0) faults.
             if let Some(t) = pt.raw_leaf(e, level) {
