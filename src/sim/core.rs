@@ -501,6 +501,13 @@ fn finish(
     latency: u64,
 ) {
     sh.mem.data_access_at(core.id, || frame + va.offset(size));
+    count_translation(core, va, tlb_cycles, latency);
+}
+
+/// A translation's TLB cycles and latency counted (the end of every access, after its
+/// data access; the fused path's too).
+#[inline(always)]
+pub(super) fn count_translation(core: &mut Core, va: VirtAddr, tlb_cycles: u64, latency: u64) {
     let tc = &mut core.counters.translation;
     tc.tlb += tlb_cycles;
     tc.total += latency;

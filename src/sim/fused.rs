@@ -30,7 +30,7 @@
 //! `engine::tests::the_fused_path_equals_the_plain_copy_and_the_full_path` and, byte for
 //! byte, by `scripts/difffuzz.py` and the 180-run identity.
 
-use super::core::{check_hit, Core, Timing};
+use super::core::{check_hit, count_translation, Core, Timing};
 use super::miss::{fault_and_walk, take_walker};
 use super::record::NoRecord;
 use super::Shared;
@@ -291,12 +291,5 @@ unsafe fn finish(
 ) {
     // SAFETY: the caller's.
     unsafe { mem.data_access(frame + va.offset(size)) };
-    let tc = &mut core.counters.translation;
-    tc.tlb += tlb_cycles;
-    tc.total += latency;
-    debug_assert_eq!(
-        tc.total,
-        tc.parts(),
-        "accounting invariant broken at {va:#x}"
-    );
+    count_translation(core, va, tlb_cycles, latency);
 }
