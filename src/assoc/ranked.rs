@@ -150,6 +150,25 @@ pub(crate) mod lanes {
         }
     }
 
+    /// Lanes below the last rank (in every byte of `last`) raised by one, lanes equal
+    /// to it set to 0: the least recent way becomes the most recent. Lanes above it
+    /// (the unused ones of a set, kept above every rank) never change. Returns the
+    /// lanes that held the last rank.
+    #[inline(always)]
+    pub(crate) fn age_below(v: &mut [u8; 16], last: &[u8; 16]) -> u32 {
+        unsafe {
+            let p = v.as_mut_ptr() as *mut __m128i;
+            let x = _mm_loadu_si128(p);
+            let l = _mm_loadu_si128(last.as_ptr() as *const __m128i);
+            let at = _mm_cmpeq_epi8(x, l);
+            // Ranks and the unused lanes' mark are below 128: the signed compare is
+            // the unsigned one.
+            let raised = _mm_sub_epi8(x, _mm_cmplt_epi8(x, l));
+            _mm_storeu_si128(p, _mm_andnot_si128(at, raised));
+            _mm_movemask_epi8(at) as u32
+        }
+    }
+
     /// Lanes above `r` lowered by one, lanes equal to `r` set to `last`: the way of
     /// rank `r` becomes the least recent.
     #[inline(always)]
@@ -206,6 +225,12 @@ pub(crate) mod lanes {
         for x in v.iter_mut() {
             *x = if *x == last { 0 } else { x.wrapping_add(1) };
         }
+        m
+    }
+    #[inline(always)]
+    pub(crate) fn age_below(v: &mut [u8; 16], last: &[u8; 16]) -> u32 {
+        let m = eq(v, last[0]);
+        promote(v, last[0]);
         m
     }
     #[inline(always)]

@@ -9,10 +9,10 @@
 //! (checked against the general engine by
 //! `sim::engine::tests::the_fused_path_equals_the_plain_copy_and_the_full_path`).
 
-use super::lines::LineView;
+use super::lines::{line_fingerprint, LineView};
 use super::{Array, MemorySystem};
 use crate::addr::PhysAddr;
-use crate::assoc::ranked::fingerprint_lanes;
+use crate::assoc::ranked::lanes::Lanes;
 
 /// The most levels a lean port holds (the presets have three).
 pub const LEAN_DEPTH: usize = 4;
@@ -95,22 +95,40 @@ impl LeanPort {
                 *self.last_line = line;
             }
             // Each level that misses takes the line as the read passes (as `visit`).
-            // The fingerprint is made once; the loop has a constant bound, so it is
-            // unrolled and each level's view sits at a constant place.
-            let (fp, fp_lanes) = fingerprint_lanes(line);
-            let mut depth = self.n;
-            for d in 0..LEAN_DEPTH {
-                if d == self.n || self.levels[d].access_fp(line, fp, fp_lanes) {
-                    depth = d;
-                    break;
-                }
-            }
+            // The fingerprint is made once; the presets' three levels have a copy of
+            // their own, whose visits need no test of the route's end.
+            let (fp, fp_lanes) = line_fingerprint(line);
+            let depth = match self.n {
+                3 => self.depth::<3>(line, fp, fp_lanes),
+                _ => self.depth::<LEAN_DEPTH>(line, fp, fp_lanes),
+            };
             *self.served.add(2 * depth + kind) += 1;
             if depth == self.n {
                 *self.dram_pte_reads += kind as u64;
             }
             *self.latency.get_unchecked(depth)
         }
+    }
+
+    /// The depth that serves `line` (`n`, DRAM, when every level misses), each level
+    /// visited taking it. `N` is the route's length `n`, or [`LEAN_DEPTH`] for any.
+    /// The loop has a constant bound, so it is unrolled and each level's view sits at
+    /// a constant place.
+    ///
+    /// # Safety
+    /// As [`LeanPort::read`].
+    #[inline(always)]
+    unsafe fn depth<const N: usize>(&self, line: u64, fp: u8, fp_lanes: Lanes) -> usize {
+        debug_assert!(N == self.n || N == LEAN_DEPTH);
+        for d in 0..N {
+            // SAFETY: the caller's.
+            if (N == LEAN_DEPTH && d == self.n)
+                || unsafe { self.levels[d].access_fp(line, fp, fp_lanes) }
+            {
+                return d;
+            }
+        }
+        N
     }
 
     /// [`MemorySystem::data_access`].

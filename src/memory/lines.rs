@@ -11,7 +11,9 @@
 //! recent; empty ways rank after every valid one), beside the lines. A read compares the
 //! 16 fingerprints at once, reads only the lines whose fingerprint matches, and on a hit
 //! raises the ranks below the way's own; a miss takes the way of the last rank and
-//! raises every other. It is exact LRU (hit, miss and eviction as any LRU list gives
+//! raises every other. The lanes past a set's ways hold what no read can match (a
+//! fingerprint without its top bit, a rank above every rank), so no operation masks
+//! them. It is exact LRU (hit, miss and eviction as any LRU list gives
 //! them: the tests check it against one), the same replacement as the shared array's
 //! ranked layout, so a run's results do not depend on which array a level uses.
 //!
@@ -20,16 +22,32 @@
 //!
 //! In: a line number (a physical address shifted by the line size). Out: hit or miss.
 
-// A line's fingerprint (the top byte of a multiplicative hash, which depends on every
-// bit: the low bits of a set's lines are its index, the same for all) and the byte-lane
-// operations on a set's 16 fingerprints or ranks are the ranked sets' (`assoc::ranked`).
-use crate::assoc::ranked::{fingerprint, lanes};
+// The byte-lane operations on a set's 16 fingerprints or ranks are the ranked sets'
+// (`assoc::ranked`).
+use crate::assoc::ranked::lanes;
 
 /// The most ways a lean set holds: one byte per way in a 16-byte vector.
 pub(super) const LEAN_WAYS: usize = 16;
 
 /// Marks an empty way: no line number has every bit set (addresses are shifted right).
 const EMPTY: u64 = u64::MAX;
+
+/// The rank of the lanes past a set's ways: above every rank, so that neither a hit's
+/// nor a miss's update moves it and no victim search finds it; below 128, so that the
+/// signed byte compares of the updates order it as the unsigned ones.
+const UNUSED_RANK: u8 = 127;
+
+/// The fingerprint of the lanes past a set's ways: no line's ([`line_fingerprint`]).
+const UNUSED_FP: u8 = 0;
+
+/// A line's fingerprint, and the same in every lane: the top byte of a multiplicative
+/// hash (which depends on every bit: the low bits of a set's lines are its index, the
+/// same for all) with its top bit set, so that it is never [`UNUSED_FP`].
+#[inline(always)]
+pub(super) fn line_fingerprint(line: u64) -> (u8, lanes::Lanes) {
+    let h = line.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1 << 63;
+    ((h >> 56) as u8, lanes::top_byte_lanes(h))
+}
 
 /// Host memory in 64-byte blocks (a host cache line), so that a set that fits one line
 /// (four ways) takes exactly one.
@@ -51,8 +69,6 @@ pub(super) struct LineSets {
     ways: usize,
     /// Words per set: `META_WORDS + ways`.
     stride: usize,
-    /// Bit `w` set for each way `w` (the lanes in use).
-    way_mask: u32,
     /// `ways - 1`, the last rank, in every byte (a fill's compare, one vector load).
     last: [u8; 16],
 }
@@ -67,13 +83,17 @@ impl LineSets {
             mask: sets as u64 - 1,
             ways,
             stride,
-            way_mask: ((1u64 << ways) - 1) as u32,
             last: [ways as u8 - 1; 16],
         };
         for set in 0..sets {
-            // Every way empty, ranked in way order.
+            // Every way empty, ranked in way order; the lanes past the ways unused.
             let (meta, lines) = l.set_mut(set);
-            meta[16..].copy_from_slice(&std::array::from_fn::<u8, 16, _>(|i| i as u8));
+            for i in 0..LEAN_WAYS {
+                (meta[i], meta[16 + i]) = match i < ways {
+                    true => (0, i as u8),
+                    false => (UNUSED_FP, UNUSED_RANK),
+                };
+            }
             lines.fill(EMPTY);
         }
         l
@@ -145,7 +165,6 @@ pub(super) struct LineView {
     words: *mut u64,
     mask: u64,
     stride: usize,
-    way_mask: u32,
     last: [u8; 16],
     #[cfg(debug_assertions)]
     ways: usize,
@@ -158,7 +177,6 @@ impl LineView {
             words,
             mask: l.mask,
             stride: l.stride,
-            way_mask: l.way_mask,
             last: l.last,
             #[cfg(debug_assertions)]
             ways: l.ways,
@@ -172,13 +190,14 @@ impl LineView {
     /// during the call; the view was made from a mutable borrow of them.
     #[inline(always)]
     pub(super) unsafe fn access(&self, line: u64) -> bool {
-        let fp = fingerprint(line);
+        let (fp, fp_lanes) = line_fingerprint(line);
         // SAFETY: the caller's.
-        unsafe { self.access_fp(line, fp, lanes::lanes_of(fp)) }
+        unsafe { self.access_fp(line, fp, fp_lanes) }
     }
 
-    /// [`LineView::access`] of a line whose fingerprint the caller made (`fp`, and in
-    /// every lane `fps`), once for every level a read visits.
+    /// [`LineView::access`] of a line whose fingerprint the caller made
+    /// ([`line_fingerprint`]: `fp`, and in every lane `fp_lanes`), once for every level
+    /// a read visits.
     ///
     /// # Safety
     /// As [`LineView::access`].
@@ -188,15 +207,15 @@ impl LineView {
         let at = set * self.stride;
         // SAFETY: `new` made `mask + 1` blocks of `stride` words and `set <= mask`, so
         // the block is inside the sets' words; its first 32 bytes are the fingerprints
-        // and ranks, and every way index below is under `ways` (the way mask, or the
-        // one way that ranks last, which exists: the ranks of the ways are a
-        // permutation).
+        // and ranks, and every way index below is under `ways` (a lane whose
+        // fingerprint is a line's, or the one lane that ranks last, which exists: the
+        // ranks of the ways are a permutation; the unused lanes hold neither).
         unsafe {
             let p = self.words.add(at);
             let fps = &mut *(p as *mut [u8; 16]);
             let ranks = &mut *(p.add(2) as *mut [u8; 16]);
             let lines = p.add(META_WORDS);
-            let mut cand = lanes::eq_lanes(fps, fp_lanes) & self.way_mask;
+            let mut cand = lanes::eq_lanes(fps, fp_lanes);
             while cand != 0 {
                 let w = cand.trailing_zeros() as usize;
                 if *lines.add(w) == line {
@@ -209,7 +228,7 @@ impl LineView {
                 }
                 cand &= cand - 1;
             }
-            let last = lanes::age_at(ranks, &self.last) & self.way_mask;
+            let last = lanes::age_below(ranks, &self.last);
             // SAFETY (of the unchecked count): exactly one way ranks last.
             let w = std::num::NonZeroU32::new_unchecked(last).trailing_zeros() as usize;
             #[cfg(debug_assertions)]
@@ -270,7 +289,7 @@ mod tests {
             let mut lists: Vec<Vec<u64>> = vec![Vec::new(); sets];
             // Lines whose fingerprints collide: the same top hash byte for several.
             let same_fp: Vec<u64> = (0u64..1 << 20)
-                .filter(|&l| fingerprint(l) == 0x5a)
+                .filter(|&l| line_fingerprint(l).0 == 0xda)
                 .take(8)
                 .collect();
             assert_eq!(same_fp.len(), 8);

@@ -47,17 +47,23 @@ pub(super) struct SeenPages {
     /// Chunk key -> index in `chunks`.
     index: HashMap<u64, u32, BuildHasherDefault<ChunkHasher>>,
     chunks: Vec<Box<[u64; WORDS]>>,
-    /// (chunk key, index) of recently used chunks; `u64::MAX`: none (no key has all
-    /// bits set: the address-space bits above 48 stay clear).
-    recent: [(u64, u32); RECENT],
+    /// (chunk key, chunk) of recently used chunks: a pointer into the chunk's box,
+    /// which never moves nor goes while `self` lives (chunks are only added), so a hit
+    /// loads no index and checks no bound. `u64::MAX`: none (no key has all bits set:
+    /// the address-space bits above 48 stay clear).
+    recent: [(u64, *mut [u64; WORDS]); RECENT],
 }
+
+// SAFETY: the pointers in `recent` are into boxes `self` owns (`chunks`), which move
+// with it; nothing else holds them.
+unsafe impl Send for SeenPages {}
 
 impl Default for SeenPages {
     fn default() -> Self {
         SeenPages {
             index: HashMap::default(),
             chunks: Vec::new(),
-            recent: [(u64::MAX, 0); RECENT],
+            recent: [(u64::MAX, std::ptr::null_mut()); RECENT],
         }
     }
 }
@@ -73,12 +79,13 @@ impl SeenPages {
         let key = ((space as u64) << 32) ^ ((size_code as u64) << 30) ^ (vpn >> CHUNK_BITS);
         let bit = (vpn & ((1 << CHUNK_BITS) - 1)) as usize;
         let slot = self.recent[key as usize % RECENT];
-        let i = if slot.0 == key {
+        let chunk = if slot.0 == key {
             slot.1
         } else {
             self.chunk_of(key)
         };
-        let chunk = &mut self.chunks[i as usize];
+        // SAFETY: a chunk of `self.chunks` (`recent`), borrowed mutably with `self`.
+        let chunk = unsafe { &mut *chunk };
         let (w, m) = (bit / 64, 1u64 << (bit % 64));
         let new = chunk[w] & m == 0;
         chunk[w] |= m;
@@ -87,14 +94,15 @@ impl SeenPages {
 
     /// The chunk of `key` through the map (made if new), remembered in `recent`.
     #[inline(never)]
-    fn chunk_of(&mut self, key: u64) -> u32 {
+    fn chunk_of(&mut self, key: u64) -> *mut [u64; WORDS] {
         let chunks = &mut self.chunks;
         let i = *self.index.entry(key).or_insert_with(|| {
             chunks.push(Box::new([0; WORDS]));
             (chunks.len() - 1) as u32
         });
-        self.recent[key as usize % RECENT] = (key, i);
-        i
+        let chunk: *mut [u64; WORDS] = &mut *self.chunks[i as usize];
+        self.recent[key as usize % RECENT] = (key, chunk);
+        chunk
     }
 }
 
