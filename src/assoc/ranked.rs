@@ -117,7 +117,8 @@ pub(crate) mod lanes {
     }
 
     /// Lanes below `r` raised by one, lanes equal to `r` set to 0: the way of rank `r`
-    /// becomes the most recent (ranks are below 16, so the signed compare is exact).
+    /// becomes the most recent (ranks, and the lean sets' unused lanes, are below 128,
+    /// so the signed compare is exact).
     #[inline(always)]
     pub(crate) fn promote(v: &mut [u8; 16], r: u8) {
         unsafe {

@@ -59,7 +59,8 @@ struct HostLine([u64; 8]);
 const META_WORDS: usize = 4;
 
 /// A level's sets, each one block of `META_WORDS + ways` words: its fingerprints and
-/// ranks (lanes past the way count unused, masked), then its lines. One block per set
+/// ranks (the lanes past the way count hold `UNUSED_FP` and `UNUSED_RANK`), then its
+/// lines. One block per set
 /// keeps what a read touches together on the host: a 4-way set is one host cache line,
 /// an 8-way set two (separate arrays of ranks and lines cost a host miss each).
 pub(super) struct LineSets {
@@ -200,9 +201,12 @@ impl LineView {
     /// a read visits.
     ///
     /// # Safety
-    /// As [`LineView::access`].
+    /// As [`LineView::access`], and `fp` is a line's fingerprint ([`line_fingerprint`]:
+    /// its top bit set), else it could match an unused lane, whose line is past the
+    /// set's ways.
     #[inline(always)]
     pub(super) unsafe fn access_fp(&self, line: u64, fp: u8, fp_lanes: lanes::Lanes) -> bool {
+        debug_assert!(fp & 0x80 != 0, "not a line's fingerprint");
         let set = (line & self.mask) as usize;
         let at = set * self.stride;
         // SAFETY: `new` made `mask + 1` blocks of `stride` words and `set <= mask`, so

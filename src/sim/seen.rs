@@ -77,6 +77,8 @@ impl SeenPages {
         // 57-bit addresses leave 45 page-number bits: the chunk number fits 30 bits
         // beside 2 size bits and 32 address-space bits.
         let key = ((space as u64) << 32) ^ ((size_code as u64) << 30) ^ (vpn >> CHUNK_BITS);
+        // `recent`'s empty slots (null) are keyed `u64::MAX`, which no key is.
+        debug_assert!(key != u64::MAX);
         let bit = (vpn & ((1 << CHUNK_BITS) - 1)) as usize;
         let slot = self.recent[key as usize % RECENT];
         let chunk = if slot.0 == key {

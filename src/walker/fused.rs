@@ -17,6 +17,7 @@ use crate::addr::{PhysAddr, VirtAddr};
 use crate::assoc::ranked::{fingerprint, lanes, RankedView};
 use crate::pagetable::radix::{raw_table, RadixView};
 use crate::pagetable::Radix;
+use std::mem::MaybeUninit;
 
 /// The most walk caches a fused walk holds (the presets have three).
 pub const FUSED_PSCS: usize = 4;
@@ -28,7 +29,8 @@ struct PscView {
     sets: RankedView,
     psc: *mut Psc,
     stats: *mut PscStats,
-    level: usize,
+    /// The level a hit starts the walk at: the one below the walk cache's.
+    below: usize,
     shift: u32,
 }
 
@@ -59,12 +61,12 @@ impl Walker {
         let mut views = [None; FUSED_PSCS];
         let radix = pt.view();
         for (i, (p, st)) in self.pscs.iter_mut().zip(&mut self.stats.psc).enumerate() {
-            let (level, shift) = (p.level, radix.level_shift(p.level));
+            let shift = radix.level_shift(p.level);
             views[i] = Some(PscView {
                 sets: p.array.ranked_view()?,
+                below: p.level - 1,
                 psc: p,
                 stats: st,
-                level,
                 shift,
             });
         }
@@ -93,12 +95,15 @@ impl WalkView {
     }
 }
 
-/// A walk cache's probe that missed: the set searched, the key and its fingerprint.
-#[derive(Clone, Copy)]
+/// The walk caches whose probe missed in a walk, for their fills: bit `i` for walk
+/// cache `i`, with the set it searched, its key and the key's fingerprint (entries of
+/// the other walk caches are never read, nor written: a walk costs no stores to
+/// clear them).
 struct Missed {
-    set: usize,
-    key: u64,
-    fp: u8,
+    which: u32,
+    set: [MaybeUninit<usize>; FUSED_PSCS],
+    key: [MaybeUninit<u64>; FUSED_PSCS],
+    fp: [MaybeUninit<u8>; FUSED_PSCS],
 }
 
 impl WalkView {
@@ -117,12 +122,17 @@ impl WalkView {
     ) -> WalkResult {
         let va = vaddr.0;
         let mut start = (self.radix.levels, 0usize);
-        let mut missed = [None; FUSED_PSCS];
+        let mut missed = Missed {
+            which: 0,
+            set: [MaybeUninit::uninit(); FUSED_PSCS],
+            key: [MaybeUninit::uninit(); FUSED_PSCS],
+            fp: [MaybeUninit::uninit(); FUSED_PSCS],
+        };
         // Each walk cache probed and counted once, the shallowest first: each is an
         // array of its own, so the order changes nothing, and the last hit written is
         // the deepest, the one the walk starts from.
-        for i in (0..self.n.min(FUSED_PSCS)).rev() {
-            let p = &self.pscs[i];
+        let pscs = &self.pscs[..self.n.min(FUSED_PSCS)];
+        for (i, p) in pscs.iter().enumerate().rev() {
             let prefix = va >> p.shift;
             let key = psc_key(prefix, asid);
             // SAFETY: the caller's: the walk cache, its counters and its sets are alive
@@ -139,13 +149,17 @@ impl WalkView {
                     psc.memo = if found.is_ok() { key } else { NO_MEMO };
                     psc.memo_val = *found.as_ref().unwrap_or(&0);
                     if let Err(set) = found {
-                        missed[i] = Some(Missed { set, key, fp });
+                        let i = i & (FUSED_PSCS - 1);
+                        missed.which |= 1 << i;
+                        missed.set[i].write(set);
+                        missed.key[i].write(key);
+                        missed.fp[i].write(fp);
                     }
                     found.ok()
                 };
                 if let Some(node) = node {
                     (*p.stats).hits += 1;
-                    start = (p.level - 1, node as usize);
+                    start = (p.below, node as usize);
                 }
             }
         }
@@ -167,7 +181,7 @@ impl WalkView {
             let pi = self.at[level & 7];
             if pi != NO_PSC {
                 // SAFETY: as above; `pi` is a walk cache of the view (`psc_at`).
-                unsafe { self.fill(pi, missed[pi & (FUSED_PSCS - 1)], va, asid, child) };
+                unsafe { self.fill(pi, &missed, va, asid, child) };
             }
             if level == 1 {
                 // A table pointer at the leaf level cannot be built by `map`.
@@ -193,23 +207,27 @@ impl WalkView {
     /// # Safety
     /// As [`WalkView::walk`]; `pi` is below `n`.
     #[inline(always)]
-    unsafe fn fill(&self, pi: usize, missed: Option<Missed>, va: u64, asid: u16, child: u32) {
-        let p = &self.pscs[pi & (FUSED_PSCS - 1)];
+    unsafe fn fill(&self, pi: usize, missed: &Missed, va: u64, asid: u16, child: u32) {
+        let pi = pi & (FUSED_PSCS - 1);
+        let p = &self.pscs[pi];
         // SAFETY: the caller's.
         unsafe {
             let psc = &mut *p.psc;
             psc.memo = NO_MEMO;
-            match missed {
-                // The probe missed: the key is absent from that set.
-                Some(m) => {
-                    p.sets.fill(m.set, m.key, m.fp, child as u64);
-                }
+            if missed.which & 1 << pi != 0 {
+                // The probe missed: the key is absent from that set. (Its bit is set
+                // with its entries written.)
+                let (set, key, fp) = (
+                    missed.set[pi].assume_init(),
+                    missed.key[pi].assume_init(),
+                    missed.fp[pi].assume_init(),
+                );
+                p.sets.fill(set, key, fp, child as u64);
+            } else {
                 // Not probed or not missed in this walk (no shape reaches this: a walk
                 // reads a level only past every hit): the general insert.
-                None => {
-                    let prefix = va >> p.shift;
-                    psc.insert(prefix, psc_key(prefix, asid), child as u64);
-                }
+                let prefix = va >> p.shift;
+                psc.insert(prefix, psc_key(prefix, asid), child as u64);
             }
         }
     }
