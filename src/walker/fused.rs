@@ -15,7 +15,7 @@
 use super::{psc_key, Psc, PscStats, WalkResult, Walker, NO_MEMO, NO_PSC};
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::assoc::ranked::{fingerprint, lanes, RankedView};
-use crate::pagetable::radix::{raw_table, RadixView};
+use crate::pagetable::radix::RadixView;
 use crate::pagetable::Radix;
 use std::mem::MaybeUninit;
 
@@ -118,7 +118,7 @@ impl WalkView {
         &self,
         asid: u16,
         vaddr: VirtAddr,
-        mut read: impl FnMut(PhysAddr) -> u32,
+        read: impl FnMut(PhysAddr) -> u32,
     ) -> WalkResult {
         let va = vaddr.0;
         let mut start = (self.radix.levels, 0usize);
@@ -163,33 +163,20 @@ impl WalkView {
                 }
             }
         }
-        let (mut level, mut node) = start;
-        let (mut pte_cycles, mut reads) = (0u64, 0u32);
-        let translation = loop {
+        let (translation, pte_cycles, reads) = super::straight::descend(
+            start,
             // SAFETY: the caller's (the table is the view's, unchanged).
-            let (pte_addr, e) = unsafe { self.radix.read_raw(node, level, va) };
-            pte_cycles += read(pte_addr) as u64;
-            reads += 1;
-            // A leaf ends most walks; an absent entry (0) faults.
-            if let Some(t) = self.radix.raw_leaf(e, level) {
-                break Some(t);
-            }
-            if e == 0 {
-                break None;
-            }
-            let child = raw_table(e);
-            let pi = self.at[level & 7];
-            if pi != NO_PSC {
-                // SAFETY: as above; `pi` is a walk cache of the view (`psc_at`).
-                unsafe { self.fill(pi, &missed, va, asid, child) };
-            }
-            if level == 1 {
-                // A table pointer at the leaf level cannot be built by `map`.
-                break None;
-            }
-            level -= 1;
-            node = child as usize;
-        };
+            |node, level| unsafe { self.radix.read_raw(node, level, va) },
+            |e, level| self.radix.raw_leaf(e, level),
+            read,
+            |level, child| {
+                let pi = self.at[level & 7];
+                if pi != NO_PSC {
+                    // SAFETY: as above; `pi` is a walk cache of the view (`psc_at`).
+                    unsafe { self.fill(pi, &missed, va, asid, child) };
+                }
+            },
+        );
         // The walker's counters are the caller's to add (`WalkerStats::count_walk`):
         // they sit in the core the caller holds, not behind the view.
         WalkResult {

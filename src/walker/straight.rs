@@ -14,10 +14,47 @@
 //! cycles are the sum of its reads' latencies.
 
 use super::{psc_key, WalkResult, Walker, NO_PSC};
-use crate::addr::VirtAddr;
+use crate::addr::{PhysAddr, VirtAddr};
 use crate::memory::MemorySystem;
 use crate::pagetable::radix::raw_table;
-use crate::pagetable::{Radix, Walkable};
+use crate::pagetable::{Radix, Translation, Walkable};
+
+/// The descent of a plain radix walk from `(level, node)`, the one rule of the straight
+/// walk and the fused one (`fused.rs`): each entry read (`entry`: its address and
+/// value) and its latency taken (`read`); a leaf (`leaf`) or an absent entry ends it
+/// (the latter, and a table pointer at the leaf level, which `map` cannot build, as a
+/// fault); each table pointer handed to `learn` (its level and the child table) before
+/// the walk goes down to it. Returns the translation, the reads' cycles and their count.
+#[inline(always)]
+pub(super) fn descend(
+    (mut level, mut node): (usize, usize),
+    mut entry: impl FnMut(usize, usize) -> (PhysAddr, u64),
+    leaf: impl Fn(u64, usize) -> Option<Translation>,
+    mut read: impl FnMut(PhysAddr) -> u32,
+    mut learn: impl FnMut(usize, u32),
+) -> (Option<Translation>, u64, u32) {
+    let (mut pte_cycles, mut reads) = (0u64, 0u32);
+    let translation = loop {
+        let (pte_addr, e) = entry(node, level);
+        pte_cycles += read(pte_addr) as u64;
+        reads += 1;
+        // A leaf ends most walks; an absent entry (0) faults.
+        if let Some(t) = leaf(e, level) {
+            break Some(t);
+        }
+        if e == 0 {
+            break None;
+        }
+        let child = raw_table(e);
+        learn(level, child);
+        if level == 1 {
+            break None;
+        }
+        level -= 1;
+        node = child as usize;
+    };
+    (translation, pte_cycles, reads)
+}
 
 impl Walker {
     /// A demand walk of `vaddr` of address space `asid` for `core` through the plain
@@ -35,35 +72,23 @@ impl Walker {
             true => 0,
             false => self.probe_latency,
         } + pt.walk_cache_cycles();
-        let (mut level, mut node) = self.probe_straight(asid, vaddr, pt);
-        let (mut pte_cycles, mut reads) = (0u64, 0u32);
-        let translation = loop {
-            let (pte_addr, e) = pt.read_raw(node, level, vaddr.0);
-            pte_cycles += mem.read_from(core, pte_addr, true).0 as u64;
-            reads += 1;
-            // A leaf ends most walks; an absent entry (0) faults.
-            if let Some(t) = pt.raw_leaf(e, level) {
-                break Some(t);
-            }
-            if e == 0 {
-                break None;
-            }
-            let child = raw_table(e);
-            // Remember the table this entry points to for the next walk (what
-            // `nested::learn` does after the general walk).
-            let pi = self.psc_at[level & 7];
-            if pi != NO_PSC {
-                let p = &mut self.pscs[pi];
-                let prefix = vaddr.0 >> pt.level_shift(level);
-                p.insert(prefix, psc_key(prefix, asid), child as u64);
-            }
-            if level == 1 {
-                // A table pointer at the leaf level cannot be built by `map`.
-                break None;
-            }
-            level -= 1;
-            node = child as usize;
-        };
+        let start = self.probe_straight(asid, vaddr, pt);
+        let (translation, pte_cycles, reads) = descend(
+            start,
+            |node, level| pt.read_raw(node, level, vaddr.0),
+            |e, level| pt.raw_leaf(e, level),
+            |pte_addr| mem.read_from(core, pte_addr, true).0,
+            |level, child| {
+                // Remember the table this entry points to for the next walk (what
+                // `nested::learn` does after the general walk).
+                let pi = self.psc_at[level & 7];
+                if pi != NO_PSC {
+                    let p = &mut self.pscs[pi];
+                    let prefix = vaddr.0 >> pt.level_shift(level);
+                    p.insert(prefix, psc_key(prefix, asid), child as u64);
+                }
+            },
+        );
         self.stats.count_walk(reads, probe_latency, pte_cycles);
         WalkResult {
             psc_cycles: probe_latency,
